@@ -1,0 +1,31 @@
+// One self-contained ESM bundle per entry point, committed under dist/.
+import commonjs from '@rollup/plugin-commonjs'
+import json from '@rollup/plugin-json'
+import { nodeResolve } from '@rollup/plugin-node-resolve'
+import typescript from '@rollup/plugin-typescript'
+
+const entries = {
+  cli: 'src/cli.ts',
+  deploy: 'src/actions/deploy-main.ts',
+  rollback: 'src/actions/rollback-main.ts'
+}
+
+export default Object.entries(entries).map(([name, input]) => ({
+  input,
+  output: {
+    file: `dist/${name}.js`,
+    format: 'es',
+    sourcemap: false,
+    banner: name === 'cli' ? '#!/usr/bin/env node' : undefined
+  },
+  onwarn(warning, warn) {
+    if (warning.code === 'CIRCULAR_DEPENDENCY') return
+    warn(warning)
+  },
+  plugins: [
+    typescript({ tsconfig: 'tsconfig.json', include: ['src/**/*.ts'], noEmitOnError: true, outDir: 'dist', rootDir: 'src' }),
+    nodeResolve({ preferBuiltins: true }),
+    commonjs(),
+    json()
+  ]
+}))

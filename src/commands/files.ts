@@ -1,0 +1,51 @@
+import { cmd, type Command } from './command.js'
+
+/** `mkdir -p` with a mode for the leaves. */
+export function makeDirs(dirs: string[], mode = '755'): Command {
+  return cmd(['mkdir', '-p', '-m', mode, ...dirs])
+}
+
+/** `mkdir <dir>` without -p: fails when it exists. Atomic, so it is the lock. */
+export function makeDirExclusive(dir: string): Command {
+  return cmd(['mkdir', dir])
+}
+
+/** `rm -rf -- <paths>` (callers pass only paths they built from the site layout). */
+export function removeTree(...paths: string[]): Command {
+  return cmd(['rm', '-rf', '--', ...paths])
+}
+
+/** Append text to a file (O_APPEND: whole lines from concurrent writers stay whole). */
+export function appendFile(path: string, text: string): Command {
+  return cmd(['tee', '-a', path], { input: text })
+}
+
+/** `chmod <mode> <paths>` */
+export function changeMode(mode: string, ...paths: string[]): Command {
+  return cmd(['chmod', mode, ...paths])
+}
+
+/** `chown <owner> <paths>` */
+export function changeOwner(owner: string, ...paths: string[]): Command {
+  return cmd(['chown', owner, ...paths])
+}
+
+/** `ln -sfn <target> <link>` (not atomic: for links nothing serves from yet). */
+export function makeLink(target: string, link: string): Command {
+  return cmd(['ln', '-sfn', target, link])
+}
+
+/** `test -e <path>` */
+export function pathExists(path: string): Command {
+  return cmd(['test', '-e', path])
+}
+
+/** `rm -f -- <path>` */
+export function removeFile(path: string): Command {
+  return cmd(['rm', '-f', '--', path])
+}
+
+/** `mv -T <from> <to>`: one rename(2). */
+export function renamePath(from: string, to: string): Command {
+  return cmd(['mv', '-T', from, to])
+}

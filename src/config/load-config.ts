@@ -1,0 +1,230 @@
+/**
+ * Loading sitecycle.yml: YAML → schema (schema.ts) → the SitecycleConfig model (model.ts).
+ * Every problem is reported with file, line and column, all of them at once.
+ */
+import { readFile } from 'node:fs/promises'
+import { isIP } from 'node:net'
+import { homedir } from 'node:os'
+import path from 'node:path'
+import { LineCounter, parseDocument, type YAMLError } from 'yaml'
+import { ConfigError } from '../util/errors.js'
+import {
+  configError,
+  describeValue,
+  keyOffsetOf,
+  offsetOf,
+  problemsFromIssues,
+  type ConfigProblem,
+  type SourceMap
+} from './config-problems.js'
+import { hostLabel } from './host-spec.js'
+import type { ApacheSettings, SiteConfig, SitecycleConfig } from './model.js'
+import { configSchema, SITE_NAME, SITE_NAME_FORM, type RawConfig, type RawSite } from './schema.js'
+
+export { hostLabel, parseHost } from './host-spec.js'
+
+/**
+ * Parse and validate the text of a config file. `file` names it in messages; relative paths in
+ * it are resolved against its directory. Throws ConfigError listing every problem, one per
+ * line, each as `<file>:<line>:<col>: <dotted.path>: <what is wrong>; expected <form>`.
+ */
+export function parseConfig(text: string, file: string): SitecycleConfig {
+  const lines = new LineCounter()
+  const doc = parseDocument(text, { lineCounter: lines, prettyErrors: false })
+  const source: SourceMap = { doc, lines }
+  if (doc.errors.length > 0) {
+    throw configError(
+      file,
+      source,
+      doc.errors.map(e => ({ offset: e.pos[0], path: [], ...describeYamlError(e) }))
+    )
+  }
+  const data: unknown = doc.toJS({ maxAliasCount: 1000 })
+  if (data === null || data === undefined) {
+    throw configError(file, source, [
+      { offset: 0, path: [], what: 'the file is empty', expected: 'a mapping with app and sites' }
+    ])
+  }
+
+  const problems = checkSiteNames(data, source)
+  const parsed = configSchema.safeParse(data)
+  if (!parsed.success) problems.push(...problemsFromIssues(parsed.error.issues, data, source))
+  if (!parsed.success || problems.length > 0) throw configError(file, source, problems)
+
+  const config = toModel(parsed.data, path.resolve(file))
+  const overlaps = checkRootsApart(config, source)
+  if (overlaps.length > 0) throw configError(file, source, overlaps)
+  return config
+}
+
+/**
+ * Read and parse a config file (see parseConfig). Relative paths in it are resolved against the
+ * file's directory. Throws ConfigError naming the path when it cannot be read.
+ */
+export async function loadConfig(file: string): Promise<SitecycleConfig> {
+  let text: string
+  try {
+    text = await readFile(file, 'utf8')
+  } catch (error) {
+    const code = (error as NodeJS.ErrnoException).code
+    const why =
+      code === 'ENOENT' ? 'no such file' : code === 'EISDIR' ? 'it is a directory' : String(error)
+    const shown = path.resolve(file) === file ? file : `${file} (${path.resolve(file)})`
+    throw new ConfigError(
+      `cannot read the config file ${shown}: ${why}; expected a readable sitecycle.yml`,
+      file
+    )
+  }
+  return parseConfig(text, file)
+}
+
+/** The site called `name`; ConfigError listing the known sites when there is none. */
+export function getSite(config: SitecycleConfig, name: string): SiteConfig {
+  const site = Object.hasOwn(config.sites, name) ? config.sites[name] : undefined
+  if (!site) {
+    throw new ConfigError(
+      `unknown site '${name}' in ${config.file}; known sites: ${Object.keys(config.sites).join(', ')}`,
+      config.file
+    )
+  }
+  return site
+}
+
+function describeYamlError(error: YAMLError): { what: string; expected?: string } {
+  if (error.code === 'DUPLICATE_KEY')
+    return { what: 'invalid YAML: duplicate key', expected: 'each key once per mapping' }
+  if (error.code === 'MULTIPLE_DOCS') {
+    return { what: 'invalid YAML: a second document', expected: 'a single YAML document' }
+  }
+  return { what: `invalid YAML: ${error.message}` }
+}
+
+/** Site names must fit Apache process-group names and paths; there must be at least one site. */
+function checkSiteNames(data: unknown, source: SourceMap): ConfigProblem[] {
+  if (data === null || typeof data !== 'object' || Array.isArray(data)) return []
+  const sites = (data as Record<string, unknown>).sites
+  if (sites === null || typeof sites !== 'object' || Array.isArray(sites)) return []
+  const names = Object.keys(sites)
+  if (names.length === 0) {
+    return [
+      {
+        offset: offsetOf(source, ['sites']),
+        path: ['sites'],
+        what: 'no sites',
+        expected: 'at least one site'
+      }
+    ]
+  }
+  return names
+    .filter(name => !SITE_NAME.test(name))
+    .map(name => ({
+      offset: keyOffsetOf(source, ['sites', name]),
+      path: ['sites'],
+      what: `bad site name ${describeValue(name)}`,
+      expected: SITE_NAME_FORM
+    }))
+}
+
+/** Two sites on one host may neither share a root nor have one root inside the other. */
+function checkRootsApart(config: SitecycleConfig, source: SourceMap): ConfigProblem[] {
+  const problems: ConfigProblem[] = []
+  const sites = Object.values(config.sites)
+  sites.forEach((site, i) => {
+    for (const earlier of sites.slice(0, i)) {
+      if (hostLabel(site.host) !== hostLabel(earlier.host)) continue
+      const relation =
+        site.root === earlier.root
+          ? 'is also the root of'
+          : isInside(site.root, earlier.root)
+            ? 'is inside the root of'
+            : isInside(earlier.root, site.root)
+              ? 'contains the root of'
+              : undefined
+      if (!relation) continue
+      problems.push({
+        offset: offsetOf(source, ['sites', site.name, 'root']),
+        path: ['sites', site.name, 'root'],
+        what: `${describeValue(site.root)} ${relation} site ${earlier.name} on ${hostLabel(site.host)}`,
+        expected: 'a root of its own for each site on the same host'
+      })
+      return
+    }
+  })
+  return problems
+}
+
+function isInside(child: string, parent: string): boolean {
+  return child.startsWith(`${parent}/`)
+}
+
+function toModel(raw: RawConfig, file: string): SitecycleConfig {
+  const dir = path.dirname(file)
+  const local = (p: string) => resolveLocalPath(p, dir)
+  const sites: Record<string, SiteConfig> = {}
+  for (const [name, site] of Object.entries(raw.sites)) sites[name] = toSite(name, site, local)
+  return {
+    file,
+    app: {
+      package: raw.app.package,
+      wsgi: raw.app.wsgi,
+      python: raw.app.python,
+      ...(raw.app.tests !== undefined && { tests: raw.app.tests })
+    },
+    ssh: {
+      ...(raw.ssh?.key_file !== undefined && { keyFile: local(raw.ssh.key_file) }),
+      ...(raw.ssh?.known_hosts !== undefined && { knownHostsFile: local(raw.ssh.known_hosts) })
+    },
+    sites
+  }
+}
+
+function toSite(name: string, raw: RawSite, local: (p: string) => string): SiteConfig {
+  return {
+    name,
+    role: raw.role,
+    host: raw.host,
+    root: raw.root,
+    url: raw.url,
+    health: {
+      path: raw.health.path,
+      expectVersion: raw.health.expect_version,
+      timeout: raw.health.timeout
+    },
+    ...(raw.config && { config: { template: local(raw.config.template), env: raw.config.env } }),
+    hooks: { afterInstall: raw.hooks.after_install },
+    keepReleases: raw.keep_releases,
+    ...(raw.releases !== undefined && { releases: local(raw.releases) }),
+    preflight: { minFreeMb: raw.preflight.min_free_mb },
+    apache: toApache(raw.apache, new URL(raw.url))
+  }
+}
+
+function toApache(raw: RawSite['apache'], url: URL): ApacheSettings {
+  return {
+    listen: raw.listen ?? defaultListen(url),
+    serverName: raw.server_name ?? url.hostname,
+    confDir: raw.conf_dir,
+    ...(raw.enable_dir !== null && { enableDir: raw.enable_dir }),
+    ctl: raw.ctl,
+    user: raw.user,
+    group: raw.group,
+    processes: raw.processes,
+    threads: raw.threads,
+    shutdownTimeout: raw.shutdown_timeout,
+    mode: raw.mode
+  }
+}
+
+/** `<host if an IP literal, else *>:<port, or 80/443>`, from the site's URL. */
+function defaultListen(url: URL): string {
+  const bare = url.hostname.replace(/^\[|\]$/g, '')
+  const isIpLiteral = isIP(bare) !== 0
+  const port = url.port || (url.protocol === 'https:' ? '443' : '80')
+  return `${isIpLiteral ? url.hostname : '*'}:${port}`
+}
+
+/** Expand ~ to HOME, and resolve a relative path against the config file's directory. */
+function resolveLocalPath(p: string, dir: string): string {
+  if (p === '~' || p.startsWith('~/')) return path.join(process.env.HOME || homedir(), p.slice(1))
+  return path.resolve(dir, p)
+}

@@ -1,0 +1,318 @@
+/**
+ * The schema of sitecycle.yml as written (snake_case keys), with its static defaults.
+ * Every schema carries the expected form as its error message, so a problem reads
+ * "got <value>; expected <form>". Defaults that depend on other fields (apache listen and
+ * server_name from the url) and local paths (resolved against the config file) are applied
+ * by load-config.ts when it builds the model.
+ */
+import { posix } from 'node:path'
+import { isIP } from 'node:net'
+import { z } from 'zod'
+import { HOST_FORM, tryParseHost } from './host-spec.js'
+
+/** Site names end up in Apache process-group names and paths. */
+export const SITE_NAME = /^[a-z0-9][a-z0-9_-]{0,30}$/
+export const SITE_NAME_FORM =
+  'a site name of 1 to 31 lowercase letters, digits, _ or -, starting with a letter or digit'
+
+const ENV_NAME = /^[A-Z_][A-Z0-9_]*$/
+// PEP 508 names; PEP 503 normalises any of them.
+const DISTRIBUTION_NAME = /^([A-Za-z0-9]|[A-Za-z0-9][A-Za-z0-9._-]*[A-Za-z0-9])$/
+const IDENTIFIER = '[A-Za-z_][A-Za-z0-9_]*'
+const WSGI_ENTRY = new RegExp(`^${IDENTIFIER}(\\.${IDENTIFIER})*:${IDENTIFIER}$`)
+const ACCOUNT_NAME = /^[A-Za-z_][A-Za-z0-9_.-]*$/
+// Paths and names written into Apache config: no whitespace, quotes, backslashes or control characters.
+// eslint-disable-next-line no-control-regex -- control characters are exactly what is excluded
+const PLAIN = /^[^\s"'\\\x00-\x1f\x7f]+$/
+
+/** Defaults of the settings that do not depend on other settings. */
+export const DEFAULTS = {
+  python: '/usr/bin/python3',
+  role: 'production',
+  host: 'local',
+  healthPath: '/__version__',
+  expectVersion: true,
+  healthTimeout: 30,
+  configEnv: 'SITECYCLE_CONFIG',
+  keepReleases: 5,
+  minFreeMb: 200,
+  confDir: '/etc/apache2/sites-available',
+  enableDir: '/etc/apache2/sites-enabled',
+  ctl: ['apache2ctl'],
+  user: 'www-data',
+  group: 'www-data',
+  processes: 1,
+  threads: 15,
+  shutdownTimeout: 30,
+  mode: 'blue-green'
+} as const
+
+/** A custom issue: `form` is the expected form, `reason` (optional) says what is wrong with the value. */
+function problem(
+  ctx: z.RefinementCtx,
+  value: unknown,
+  form: string,
+  reason?: string
+): typeof z.NEVER {
+  ctx.issues.push({
+    code: 'custom',
+    message: form,
+    input: value,
+    params: reason ? { reason } : undefined
+  })
+  return z.NEVER
+}
+
+function text(form: string) {
+  return z.string({ error: form }).min(1, { error: form })
+}
+
+function matching(pattern: RegExp, form: string) {
+  return z.string({ error: form }).regex(pattern, { error: form })
+}
+
+function integer(min: number, form = `an integer of at least ${min}`) {
+  return z.int({ error: form }).min(min, { error: form })
+}
+
+function mapping<T extends z.ZodRawShape>(shape: T, form: string) {
+  return z.strictObject(shape, { error: form })
+}
+
+/** An absolute path on a host: normalised, without '..' and without a trailing slash. */
+function remotePath(form: string) {
+  return z.string({ error: form }).transform((value, ctx) => normaliseRemotePath(value, ctx, form))
+}
+
+function normaliseRemotePath(value: string, ctx: z.RefinementCtx, form: string): string {
+  if (!value.startsWith('/')) return problem(ctx, value, form, 'not an absolute path')
+  if (value.split('/').includes('..')) return problem(ctx, value, form, "contains '..'")
+  if (!PLAIN.test(value))
+    return problem(ctx, value, form, 'contains whitespace, quotes or control characters')
+  const normalised = posix.normalize(value).replace(/\/+$/, '')
+  if (normalised === '') return problem(ctx, value, form, 'the root directory itself')
+  return normalised
+}
+
+/** A path on this machine; load-config.ts resolves it against the config file's directory. */
+function localPath(
+  form = 'a file path (absolute, relative to the config file, or starting with ~/)'
+) {
+  return z
+    .string({ error: form })
+    .refine(p => p.length > 0 && !p.includes('\0') && !/^~[^/]/.test(p), { error: form })
+}
+
+const URL_FORM =
+  'an http:// or https:// URL such as https://example.org, without user, password, query or fragment'
+
+/** The site's public URL, without a trailing slash so that paths can be appended. */
+const siteUrl = z.string({ error: URL_FORM }).transform((value, ctx) => {
+  let url: URL
+  try {
+    url = new URL(value)
+  } catch {
+    return problem(ctx, value, URL_FORM, 'not a URL')
+  }
+  if (url.protocol !== 'http:' && url.protocol !== 'https:')
+    return problem(ctx, value, URL_FORM, `${url.protocol} URL`)
+  if (url.username || url.password) return problem(ctx, value, URL_FORM, 'has a user or password')
+  if (url.search || url.hash || value.includes('?') || value.includes('#')) {
+    return problem(ctx, value, URL_FORM, 'has a query or fragment')
+  }
+  return url.href.replace(/\/+$/, '')
+})
+
+const LISTEN_FORM = 'an address and port such as 127.0.0.1:8080, [::1]:8080 or *:80'
+
+/** Whether `value` is an Apache `address:port` where the address is `*` or an IP literal. */
+export function isListenAddress(value: string): boolean {
+  const m = /^(\*|[0-9.]+|\[[0-9A-Fa-f:.]+\]):(\d{1,5})$/.exec(value)
+  if (!m) return false
+  const [, address, port] = m
+  const ipOk = address === '*' || isIP(address.replace(/^\[|\]$/g, '')) !== 0
+  return ipOk && Number(port) >= 1 && Number(port) <= 65535
+}
+
+const ENABLE_DIR_FORM =
+  'an absolute directory path such as /etc/apache2/sites-enabled, or null for no enabling link'
+
+const CTL_FORM = 'a command such as apache2ctl or "sudo apache2ctl", as a string or a list of words'
+
+/** apachectl as argv: a string split on whitespace, or a list of words. */
+const ctlCommand = z.unknown().transform((value, ctx): string[] => {
+  const words =
+    typeof value === 'string'
+      ? value.split(/\s+/).filter(w => w !== '')
+      : Array.isArray(value) && value.every(w => typeof w === 'string' && w !== '')
+        ? (value as string[])
+        : undefined
+  if (!words || words.length === 0) return problem(ctx, value, CTL_FORM)
+  return words
+})
+
+const hostSpec = z
+  .string({ error: HOST_FORM })
+  .default(DEFAULTS.host)
+  .transform((value, ctx) => {
+    const host = tryParseHost(value)
+    return 'problem' in host ? problem(ctx, value, HOST_FORM, host.problem) : host
+  })
+
+export const appSchema = mapping(
+  {
+    package: matching(
+      DISTRIBUTION_NAME,
+      'a Python distribution name such as sitecycle-sample (letters, digits, ., _ and -)'
+    ),
+    wsgi: matching(
+      WSGI_ENTRY,
+      'a WSGI entry point module.path:attribute, such as sample.wsgi:application'
+    ),
+    python: remotePath(
+      'an absolute path to a Python interpreter, such as /usr/bin/python3'
+    ).default(DEFAULTS.python),
+    tests: text('a command line that runs the tests, such as python -m pytest -q').optional()
+  },
+  'a mapping with package, wsgi and optionally python and tests'
+)
+
+export const sshSchema = mapping(
+  { key_file: localPath().optional(), known_hosts: localPath().optional() },
+  'a mapping with key_file and known_hosts'
+)
+
+export const healthSchema = mapping(
+  {
+    path: matching(/^\/[^\s]*$/, 'a URL path starting with /, such as /__version__').default(
+      DEFAULTS.healthPath
+    ),
+    expect_version: z.boolean({ error: 'true or false' }).default(DEFAULTS.expectVersion),
+    timeout: z
+      .number({ error: 'a positive number of seconds' })
+      .positive({ error: 'a positive number of seconds' })
+      .default(DEFAULTS.healthTimeout)
+  },
+  'a mapping with path, expect_version and timeout'
+)
+
+export const apacheSchema = mapping(
+  {
+    listen: z
+      .string({ error: LISTEN_FORM })
+      .refine(isListenAddress, { error: LISTEN_FORM })
+      .optional(),
+    server_name: matching(PLAIN, 'a host name such as example.org').optional(),
+    conf_dir: remotePath('an absolute directory path such as /etc/apache2/sites-available').default(
+      DEFAULTS.confDir
+    ),
+    enable_dir: z
+      .string({ error: ENABLE_DIR_FORM })
+      .nullable()
+      .transform((value, ctx) =>
+        value === null || value === '' ? null : normaliseRemotePath(value, ctx, ENABLE_DIR_FORM)
+      )
+      .default(DEFAULTS.enableDir),
+    ctl: ctlCommand.default([...DEFAULTS.ctl]),
+    user: matching(ACCOUNT_NAME, 'a user name such as www-data').default(DEFAULTS.user),
+    group: matching(ACCOUNT_NAME, 'a group name such as www-data').default(DEFAULTS.group),
+    processes: integer(1).default(DEFAULTS.processes),
+    threads: integer(1).default(DEFAULTS.threads),
+    shutdown_timeout: integer(1, 'a whole number of seconds, at least 1').default(
+      DEFAULTS.shutdownTimeout
+    ),
+    mode: z.enum(['blue-green', 'single'], { error: 'blue-green or single' }).default(DEFAULTS.mode)
+  },
+  'a mapping of Apache settings (listen, server_name, conf_dir, enable_dir, ctl, user, group, processes, threads, shutdown_timeout, mode)'
+)
+
+export const siteSchema = mapping(
+  {
+    role: z
+      .enum(['production', 'preview', 'mirror', 'old'], {
+        error: 'production, preview, mirror or old'
+      })
+      .default(DEFAULTS.role),
+    host: hostSpec,
+    root: remotePath('an absolute directory path such as /srv/app/v1'),
+    url: siteUrl,
+    health: healthSchema.prefault({}),
+    config: mapping(
+      {
+        template: localPath(),
+        env: matching(
+          ENV_NAME,
+          'an environment variable name such as SITECYCLE_CONFIG (A-Z, 0-9, _)'
+        ).default(DEFAULTS.configEnv)
+      },
+      'a mapping with template and optionally env'
+    ).optional(),
+    hooks: mapping(
+      {
+        after_install: z
+          .array(text('a command line'), { error: 'a list of command lines' })
+          .default([])
+      },
+      'a mapping with after_install'
+    ).prefault({}),
+    keep_releases: integer(2).default(DEFAULTS.keepReleases),
+    releases: localPath(
+      'a directory path (absolute, relative to the config file, or starting with ~/)'
+    ).optional(),
+    preflight: mapping(
+      {
+        min_free_mb: integer(0, 'a whole number of megabytes (0 or more)').default(
+          DEFAULTS.minFreeMb
+        )
+      },
+      'a mapping with min_free_mb'
+    ).prefault({}),
+    apache: apacheSchema.prefault({})
+  },
+  'a mapping of site settings with at least root and url'
+)
+
+export const configSchema = mapping(
+  {
+    app: appSchema,
+    ssh: sshSchema.optional(),
+    sites: z.record(z.string(), siteSchema, {
+      error: 'a mapping of site names to sites, such as v1: { root: ..., url: ... }'
+    })
+  },
+  'a mapping with app, sites and optionally ssh'
+)
+
+/** sitecycle.yml after validation and static defaults, still with its snake_case keys. */
+export type RawConfig = z.output<typeof configSchema>
+export type RawSite = z.output<typeof siteSchema>
+
+/**
+ * The keys allowed in the mapping at `path` (a path through the YAML, such as
+ * ['sites', 'v1', 'health']), or undefined when no mapping of known keys lives there.
+ */
+export function knownKeysAt(path: readonly PropertyKey[]): string[] | undefined {
+  let schema: z.ZodType | undefined = unwrap(configSchema)
+  for (const segment of path) {
+    if (schema instanceof z.ZodObject)
+      schema = (schema.shape as Record<string, z.ZodType>)[String(segment)]
+    else if (schema instanceof z.ZodRecord) schema = schema.valueType as z.ZodType
+    else if (schema instanceof z.ZodArray) schema = schema.element as z.ZodType
+    else return undefined
+    schema = schema && unwrap(schema)
+  }
+  return schema instanceof z.ZodObject ? Object.keys(schema.shape) : undefined
+}
+
+function unwrap(schema: z.ZodType): z.ZodType {
+  let s: z.ZodType = schema
+  for (;;) {
+    if (s instanceof z.ZodDefault || s instanceof z.ZodPrefault || s instanceof z.ZodOptional) {
+      s = s.unwrap() as z.ZodType
+    } else if (s instanceof z.ZodPipe) {
+      s = s.in as z.ZodType
+    } else {
+      return s
+    }
+  }
+}

@@ -1,0 +1,177 @@
+/**
+ * `sitecycle init`: prepare a site root on its host (the layout of shared/DESIGN.md) and write
+ * its Apache vhost, tested with `apachectl configtest` before it is enabled. Never replaces a
+ * vhost it did not write. Safe to run again: it keeps releases, slots and live.map.
+ */
+import type { SitecycleConfig, SiteConfig } from '../config/model.js'
+import { apacheConfigTest, apacheGraceful, renderVhost, renderWsgiScript, vhostMarker } from '../commands/apache.js'
+import { makeDirs, makeLink, removeFile, changeOwner } from '../commands/files.js'
+import * as py from '../commands/python.js'
+import { LIST_GROUP } from '../commands/host-scripts.js'
+import type { Executor } from '../hosts/executor.js'
+import { EMPTY_RELEASE, SLOTS, siteLayout, vhostFileName } from '../sites/layout.js'
+import { SitecycleError } from '../util/errors.js'
+import type { Reporter } from '../util/reporter.js'
+import { runPipeline, PipelineError, type Step, type StepReport } from './pipeline.js'
+
+export interface InitRequest {
+  config: SitecycleConfig
+  site: SiteConfig
+  exec: Executor
+  reporter: Reporter
+  /** Reload Apache after enabling the vhost (default true). */
+  reload?: boolean
+}
+
+interface InitContext extends InitRequest {
+  python: string
+  vhostPath: string
+  linkPath?: string
+  previousVhost?: string
+  previousLink: boolean
+}
+
+async function writeIfChanged(exec: Executor, path: string, content: string, mode: number): Promise<boolean> {
+  const now = await exec.readFile(path)
+  if (now === content) return false
+  await exec.writeFile(`${path}.tmp`, content, mode)
+  await exec.run({ argv: ['mv', '-T', `${path}.tmp`, path] })
+  return true
+}
+
+function initSteps(): Step<InitContext>[] {
+  return [
+    {
+      name: 'check-vhost',
+      title: 'refuse to replace an Apache vhost sitecycle did not write',
+      run: async c => {
+        c.previousVhost = await c.exec.readFile(c.vhostPath)
+        if (c.previousVhost !== undefined && !c.previousVhost.startsWith(vhostMarker(c.site)))
+          throw new SitecycleError(
+            `${c.vhostPath} on ${c.exec.name} exists and was not written by sitecycle for site ${c.site.name} at ${c.site.root}: ` +
+              `sitecycle never overwrites it; move it away or set sites.${c.site.name}.apache.conf_dir`,
+            'site'
+          )
+        if (c.linkPath) c.previousLink = (await c.exec.tryRun({ argv: ['test', '-L', c.linkPath] })).code === 0
+        return c.previousVhost === undefined ? 'new vhost' : 'updating the vhost sitecycle wrote'
+      }
+    },
+    {
+      name: 'make-dirs',
+      title: 'create the site layout (releases, slots, wsgi, shared, snapshots, maintenance, .sitecycle)',
+      run: async c => {
+        const l = siteLayout(c.site.root)
+        await c.exec.run(
+          makeDirs([l.releases, l.slots, l.wsgiDir, l.shared, `${l.shared}/logs`, l.snapshots, l.maintenance, l.state, ...SLOTS.map(s => l.slotRunDir(s)), `${c.site.root}/run/current`])
+        )
+        await c.exec.run({ argv: ['chmod', '755', c.site.root] })
+        await c.exec.run({ argv: ['chmod', '700', l.state] })
+      }
+    },
+    {
+      name: 'placeholder',
+      title: 'create the empty virtualenv the slots use until the first deploy',
+      run: async c => {
+        const l = siteLayout(c.site.root)
+        const empty = l.release(EMPTY_RELEASE)
+        if ((await c.exec.tryRun({ argv: ['test', '-x', `${empty}/bin/python`] })).code !== 0)
+          await c.exec.run(py.createVenv(c.python, empty))
+        for (const s of SLOTS)
+          if ((await c.exec.tryRun({ argv: ['test', '-L', l.slot(s)] })).code !== 0)
+            await c.exec.run(makeLink(`../releases/${EMPTY_RELEASE}`, l.slot(s)))
+        if ((await c.exec.tryRun({ argv: ['test', '-L', l.current] })).code !== 0)
+          await c.exec.run(makeLink(`releases/${EMPTY_RELEASE}`, l.current))
+      }
+    },
+    {
+      name: 'wsgi-scripts',
+      title: 'write one WSGI script per slot, outside the releases',
+      run: async c => {
+        const l = siteLayout(c.site.root)
+        const changed: string[] = []
+        for (const s of SLOTS)
+          if (await writeIfChanged(c.exec, l.wsgiScript(s), renderWsgiScript(c.site, c.config.app.wsgi, l.slot(s), s), 0o644))
+            changed.push(`${s}.wsgi`)
+        if (await writeIfChanged(c.exec, l.currentScript, renderWsgiScript(c.site, c.config.app.wsgi, l.current, 'current'), 0o644))
+          changed.push('current.wsgi')
+        if ((await c.exec.readFile(l.liveMap)) === undefined) await c.exec.writeFile(l.liveMap, 'live blue\n', 0o644)
+        await c.exec.tryRun(changeOwner(`${c.site.apache.user}:${c.site.apache.group}`, `${c.site.root}/shared/logs`))
+        return changed.length ? `wrote ${changed.join(', ')}` : 'unchanged'
+      }
+    },
+    {
+      name: 'site-file',
+      title: 'record the site in .sitecycle/site.json',
+      run: async c => {
+        const l = siteLayout(c.site.root)
+        const record = { site: c.site.name, root: c.site.root, mode: c.site.apache.mode, vhost: c.vhostPath, initializedAt: new Date().toISOString() }
+        if ((await c.exec.readFile(l.siteFile)) === undefined) await c.exec.writeFile(l.siteFile, JSON.stringify(record, null, 2) + '\n', 0o644)
+      }
+    },
+    {
+      name: 'write-vhost',
+      title: 'write the Apache vhost (blue/green: two daemon groups, routed by live.map)',
+      run: async c => {
+        await c.exec.run(makeDirs([c.site.apache.confDir]))
+        await c.exec.writeFile(c.vhostPath, renderVhost(c.site), 0o644)
+        if (c.linkPath) await c.exec.run(makeLink(c.vhostPath, c.linkPath))
+        return c.vhostPath
+      },
+      undo: async c => {
+        if (c.linkPath && !c.previousLink) await c.exec.run(removeFile(c.linkPath))
+        if (c.previousVhost === undefined) await c.exec.run(removeFile(c.vhostPath))
+        else await c.exec.writeFile(c.vhostPath, c.previousVhost, 0o644)
+      }
+    },
+    {
+      name: 'configtest',
+      title: 'apachectl configtest',
+      run: async c => {
+        const r = await c.exec.tryRun(apacheConfigTest(c.site))
+        if (r.code !== 0) throw new SitecycleError(`apachectl configtest fails with the new vhost: ${(r.stderr || r.stdout).trim()}`, 'apache')
+      }
+    },
+    {
+      name: 'reload',
+      title: 'apachectl graceful, then wait for the daemon groups to start',
+      when: c => c.reload !== false,
+      run: async c => {
+        await c.exec.run(apacheGraceful(c.site))
+        const l = siteLayout(c.site.root)
+        const dirs = c.site.apache.mode === 'blue-green' ? SLOTS.map(s => l.slotRunDir(s)) : [`${c.site.root}/run/current`]
+        const deadline = Date.now() + 30_000
+        for (const d of dirs) {
+          for (;;) {
+            const r = await c.exec.run(py.hostScript(c.python, LIST_GROUP, [d]))
+            if (r.stdout.trim()) break
+            if (Date.now() > deadline)
+              throw new SitecycleError(`Apache did not start the daemon processes of ${d} within 30s: see ${c.site.root}/shared/logs/error.log`, 'apache')
+            await new Promise(res => setTimeout(res, 100))
+          }
+        }
+      }
+    }
+  ]
+}
+
+export async function initSite(req: InitRequest): Promise<StepReport[]> {
+  const a = req.site.apache
+  const file = vhostFileName(req.site)
+  const ctx: InitContext = {
+    ...req,
+    python: req.config.app.python,
+    vhostPath: `${a.confDir}/${file}`,
+    linkPath: a.enableDir ? `${a.enableDir}/${file}` : undefined,
+    previousLink: false
+  }
+  try {
+    return await runPipeline(initSteps(), ctx, req.reporter)
+  } catch (e) {
+    if (e instanceof PipelineError) {
+      const cause = e.cause
+      if (cause instanceof SitecycleError) throw cause
+      throw new SitecycleError(`init of site ${req.site.name} failed at step '${e.failedStep}': ${cause instanceof Error ? cause.message : String(cause)}`, 'init')
+    }
+    throw e
+  }
+}

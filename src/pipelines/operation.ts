@@ -1,0 +1,118 @@
+import type { SitecycleConfig, SiteConfig } from '../config/model.js'
+import type { Executor } from '../hosts/executor.js'
+import { Journal, newOperationId } from '../sites/journal.js'
+import { siteLayout } from '../sites/layout.js'
+import { acquireLock, currentHolder, releaseLock, type LockHolder } from '../sites/lock.js'
+import { SitecycleError } from '../util/errors.js'
+import type { Reporter } from '../util/reporter.js'
+import type { StepReport } from './pipeline.js'
+import { recoverInterrupted } from './recover.js'
+
+/** What every operation on a site has at hand. */
+export interface OperationContext {
+  config: SitecycleConfig
+  site: SiteConfig
+  exec: Executor
+  reporter: Reporter
+  journal: Journal
+  /** This operation's id in the journal and the lock. */
+  opId: string
+  /** The host's Python (Debian's, by full path). */
+  python: string
+  holder: LockHolder
+}
+
+export interface OperationOptions {
+  op: string
+  config: SitecycleConfig
+  site: SiteConfig
+  exec: Executor
+  reporter: Reporter
+  /** Seconds to wait for the site lock (0: fail at once). */
+  lockWait?: number
+}
+
+/** The outcome of a deploy or rollback, for outputs, summaries and exit codes. */
+export interface OperationOutcome {
+  op: string
+  site: string
+  host: string
+  /** deployed | unchanged | rolled-back | failed */
+  status: 'deployed' | 'unchanged' | 'rolled-back' | 'failed'
+  /** The release users get now. */
+  version: string | null
+  /** The release users got before. */
+  previousVersion: string | null
+  /** The release this operation tried to make live. */
+  targetVersion: string | null
+  url: string
+  rolledBack: boolean
+  /** Whether every undo ran (false: the site needs a look). */
+  undoComplete: boolean
+  steps: StepReport[]
+  /** What went wrong, in one sentence, when it did. */
+  error?: string
+  failedStep?: string
+  operationId: string
+  notes: string[]
+}
+
+/** An operation that failed after touching the host: its outcome says what was undone. */
+export class OperationFailed extends SitecycleError {
+  constructor(readonly outcome: OperationOutcome) {
+    super(
+      `${outcome.op} of ${outcome.targetVersion ?? 'the release'} to site ${outcome.site} failed at step '${outcome.failedStep}': ${outcome.error}` +
+        (outcome.rolledBack
+          ? `; rolled back: ${outcome.version ?? 'nothing'} serves again`
+          : outcome.undoComplete
+            ? ''
+            : '; some undo steps failed: check `sitecycle status`'),
+      'operation'
+    )
+    this.name = 'OperationFailed'
+  }
+}
+
+/**
+ * Run `body` holding the site lock, with the operation's start and end in the journal, after
+ * recovering whatever an interrupted earlier run left. The lock is released in every case.
+ */
+export async function withSiteOperation<T extends { journal?: Record<string, unknown>; status: string }>(
+  options: OperationOptions,
+  start: Record<string, unknown>,
+  body: (ctx: OperationContext) => Promise<T>
+): Promise<T> {
+  const { config, site, exec, reporter } = options
+  const opId = newOperationId()
+  const holder = currentHolder(options.op, opId)
+  const journal = new Journal(exec, siteLayout(site.root).journal)
+  const python = config.app.python
+  await acquireLock(exec, site.root, holder, { waitSeconds: options.lockWait ?? 0, reporter })
+  const ctx: OperationContext = { config, site, exec, reporter, journal, opId, python, holder }
+  let endWritten = false
+  try {
+    await recoverInterrupted(ctx)
+    await journal.append({ id: opId, op: options.op, event: 'start', site: site.name, actor: holder.actor, run: holder.run, ...start })
+    const result = await body(ctx)
+    await journal.append({ id: opId, op: options.op, event: 'end', status: result.status, ...(result.journal ?? {}) })
+    endWritten = true
+    return result
+  } catch (e) {
+    if (!endWritten) {
+      const fields =
+        e instanceof OperationFailed
+          ? {
+              status: e.outcome.status,
+              failedStep: e.outcome.failedStep,
+              error: e.outcome.error,
+              live: e.outcome.version,
+              rolledBack: e.outcome.rolledBack
+            }
+          : { status: 'failed', error: e instanceof Error ? e.message : String(e) }
+      await journal.append({ id: opId, op: options.op, event: 'end', ...fields }).catch(() => {})
+    }
+    throw e
+  } finally {
+    await releaseLock(exec, site.root, holder).catch(err => reporter.warn(`could not release the lock: ${err}`))
+  }
+}

@@ -1,0 +1,236 @@
+/**
+ * Building a release on the runner: `python -m build` makes the sdist and the wheel offline
+ * (no isolation, a hermetic pip environment), then the files, manifest.json and SHA256SUMS
+ * appear together as `<outDir>/<version>/` by one rename, so no half-built release is seen.
+ */
+import { spawn } from 'node:child_process'
+import fs from 'node:fs/promises'
+import os from 'node:os'
+import path from 'node:path'
+import { describeCommand, type Command } from '../commands/command.js'
+import { CommandError } from '../hosts/executor.js'
+import { SitecycleError } from '../util/errors.js'
+import { checkArchive } from './archive-check.js'
+import { listZipNames, readZipMember } from './archive-entries.js'
+import { digestFile, writeManifest, type ReleaseFile, type ReleaseManifest } from './manifest.js'
+import { normalizeVersion, parseReleaseFileName } from './version.js'
+
+/** The Python used to build when none is given: Debian's, by full path. */
+export const DEFAULT_BUILD_PYTHON = '/usr/bin/python3'
+
+/** pip settings that would let a build reach an index or a stray configuration. */
+export const PIP_ENV_REMOVED = ['PIP_FIND_LINKS', 'PIP_INDEX_URL', 'PIP_EXTRA_INDEX_URL']
+
+export interface BuildReleaseOptions {
+  /** The project's source directory (holding pyproject.toml). */
+  sourceDir: string
+  /** Directory of releases; the release is written to `<outDir>/<version>/`. */
+  outDir: string
+  /** Python interpreter (default /usr/bin/python3); needs the `build`, setuptools and wheel modules. */
+  python?: string
+  /** Git commit recorded in the manifest; found with `git rev-parse HEAD` when omitted; null when unknown. */
+  commit?: string | null
+  /** Receives each line the build prints. */
+  onProgress?: (line: string) => void
+}
+
+export interface BuiltRelease {
+  manifest: ReleaseManifest
+  /** Absolute path of `<outDir>/<version>/manifest.json`. */
+  manifestPath: string
+  /** Absolute path of `<outDir>/<version>/`. */
+  dir: string
+}
+
+/** The argv that builds an sdist and a wheel into outDir, offline. */
+export function pythonBuildCommand(python: string, sourceDir: string, outDir: string): Command {
+  return {
+    argv: [python, '-m', 'build', '--no-isolation', '--sdist', '--wheel', '--outdir', outDir, sourceDir],
+    cwd: sourceDir,
+    env: { PIP_CONFIG_FILE: '/dev/null', PYTHONDONTWRITEBYTECODE: '1' },
+    unsetEnv: PIP_ENV_REMOVED
+  }
+}
+
+interface ProcessResult {
+  code: number
+  stdout: string
+  stderr: string
+}
+
+/** Run a command on this machine (argv, no shell), feeding output lines to onLine. */
+function runLocal(command: Command, onLine?: (line: string) => void): Promise<ProcessResult> {
+  const env: NodeJS.ProcessEnv = { ...process.env, ...command.env }
+  for (const name of command.unsetEnv ?? []) delete env[name]
+  return new Promise((resolve, reject) => {
+    const child = spawn(command.argv[0], command.argv.slice(1), {
+      cwd: command.cwd,
+      env,
+      stdio: ['ignore', 'pipe', 'pipe']
+    })
+    const out: Record<'stdout' | 'stderr', string[]> = { stdout: [], stderr: [] }
+    const partial = { stdout: '', stderr: '' }
+    const feed = (stream: 'stdout' | 'stderr', chunk: Buffer): void => {
+      const text = chunk.toString('utf8')
+      out[stream].push(text)
+      if (!onLine) return
+      const lines = (partial[stream] + text).split('\n')
+      partial[stream] = lines.pop() ?? ''
+      for (const line of lines) onLine(line)
+    }
+    child.stdout.on('data', (c: Buffer) => feed('stdout', c))
+    child.stderr.on('data', (c: Buffer) => feed('stderr', c))
+    child.on('error', reject)
+    child.on('close', code => {
+      if (onLine) for (const rest of [partial.stdout, partial.stderr]) if (rest) onLine(rest)
+      resolve({ code: code ?? 1, stdout: out.stdout.join(''), stderr: out.stderr.join('') })
+    })
+  })
+}
+
+async function gitHead(dir: string): Promise<string | null> {
+  try {
+    const r = await runLocal({ argv: ['git', '-C', dir, 'rev-parse', 'HEAD'] })
+    const sha = r.stdout.trim()
+    return r.code === 0 && /^[0-9a-f]{40,64}$/.test(sha) ? sha : null
+  } catch {
+    return null
+  }
+}
+
+/** Header fields of a METADATA file (RFC 822 style, up to the first blank line). */
+export function parseMetadataHeaders(text: string): Map<string, string> {
+  const headers = new Map<string, string>()
+  for (const line of text.split(/\r?\n/)) {
+    if (line === '') break
+    if (/^\s/.test(line)) continue // continuation of a long header such as License
+    const colon = line.indexOf(':')
+    if (colon > 0) {
+      const key = line.slice(0, colon).toLowerCase()
+      if (!headers.has(key)) headers.set(key, line.slice(colon + 1).trim())
+    }
+  }
+  return headers
+}
+
+/** Name, version and Requires-Python from a wheel's `*.dist-info/METADATA`. */
+export async function readWheelMetadata(
+  wheel: string
+): Promise<{ name: string; version: string; requiresPython: string | null }> {
+  const names = await listZipNames(wheel)
+  const member = names.find(n => /^[^/]+\.dist-info\/METADATA$/.test(n))
+  const data = member ? await readZipMember(wheel, member) : undefined
+  if (!data) throw new SitecycleError(`wheel ${wheel} has no .dist-info/METADATA`, 'release')
+  const headers = parseMetadataHeaders(data.toString('utf8'))
+  const name = headers.get('name')
+  const version = headers.get('version')
+  if (!name || !version) {
+    throw new SitecycleError(`wheel ${wheel}: METADATA lacks Name or Version`, 'release')
+  }
+  return { name, version, requiresPython: headers.get('requires-python') || null }
+}
+
+async function exists(p: string): Promise<boolean> {
+  try {
+    await fs.lstat(p)
+    return true
+  } catch {
+    return false
+  }
+}
+
+/**
+ * Build the sdist and wheel of `sourceDir` and publish them with manifest.json and SHA256SUMS
+ * as `<outDir>/<version>/`. Refuses to replace an existing release of that version.
+ */
+export async function buildRelease(opts: BuildReleaseOptions): Promise<BuiltRelease> {
+  const sourceDir = path.resolve(opts.sourceDir)
+  const outDir = path.resolve(opts.outDir)
+  if (!(await exists(path.join(sourceDir, 'pyproject.toml'))) && !(await exists(path.join(sourceDir, 'setup.py')))) {
+    throw new SitecycleError(`cannot build ${sourceDir}: it has no pyproject.toml or setup.py`, 'release')
+  }
+  const python = opts.python ?? DEFAULT_BUILD_PYTHON
+  const workDir = await fs.mkdtemp(path.join(os.tmpdir(), 'sitecycle-build-'))
+  let staging: string | undefined
+  try {
+    const command = pythonBuildCommand(python, sourceDir, workDir)
+    opts.onProgress?.(`$ ${describeCommand(command)}`)
+    let result: ProcessResult
+    try {
+      result = await runLocal(command, opts.onProgress)
+    } catch (err) {
+      throw new SitecycleError(`cannot run ${python}: ${(err as Error).message}`, 'release')
+    }
+    if (result.code !== 0) {
+      if (/No module named build\b/.test(result.stderr)) {
+        throw new SitecycleError(
+          `${python} has no 'build' module: install it (apt-get install python3-build) to build releases`,
+          'release'
+        )
+      }
+      throw new CommandError('local', describeCommand(command), result.code, result.stdout, result.stderr)
+    }
+
+    const built = await fs.readdir(workDir)
+    const wheels = built.filter(n => n.endsWith('.whl'))
+    const sdists = built.filter(n => n.endsWith('.tar.gz'))
+    if (wheels.length !== 1 || sdists.length !== 1) {
+      throw new SitecycleError(
+        `python -m build in ${sourceDir} made ${built.join(', ') || 'nothing'}; expected one sdist and one wheel`,
+        'release'
+      )
+    }
+    const wheelPath = path.join(workDir, wheels[0])
+    const sdistPath = path.join(workDir, sdists[0])
+    const meta = await readWheelMetadata(wheelPath)
+    const version = normalizeVersion(meta.version)
+    for (const name of [wheels[0], sdists[0]]) {
+      if (normalizeVersion(parseReleaseFileName(name).version) !== version) {
+        throw new SitecycleError(`built file ${name} does not carry the version ${meta.version} of its METADATA`, 'release')
+      }
+    }
+    await checkArchive(sdistPath)
+    await checkArchive(wheelPath)
+
+    const files: ReleaseFile[] = []
+    for (const [name, kind] of [
+      [sdists[0], 'sdist'],
+      [wheels[0], 'wheel']
+    ] as const) {
+      files.push({ name, kind, ...(await digestFile(path.join(workDir, name))) })
+    }
+    const manifest: ReleaseManifest = {
+      name: meta.name,
+      version,
+      commit: opts.commit === undefined ? await gitHead(sourceDir) : opts.commit,
+      requires_python: meta.requiresPython,
+      built_at: new Date().toISOString(),
+      files
+    }
+
+    const dir = path.join(outDir, version)
+    if (await exists(dir)) {
+      throw new SitecycleError(`release ${version} already exists in ${outDir}: releases are never rebuilt in place`, 'release')
+    }
+    await fs.mkdir(outDir, { recursive: true })
+    // Hidden staging names are skipped by listReleaseVersions, so readers never see them.
+    staging = await fs.mkdtemp(path.join(outDir, `.building-${version}-`))
+    for (const f of files) await fs.copyFile(path.join(workDir, f.name), path.join(staging, f.name))
+    await writeManifest(staging, manifest)
+    try {
+      await fs.rename(staging, dir)
+    } catch (err) {
+      const code = (err as NodeJS.ErrnoException).code
+      if (code === 'EEXIST' || code === 'ENOTEMPTY') {
+        throw new SitecycleError(`release ${version} already exists in ${outDir}: another build made it first`, 'release')
+      }
+      throw err
+    }
+    staging = undefined
+    await fs.chmod(dir, 0o755)
+    return { manifest, manifestPath: path.join(dir, 'manifest.json'), dir }
+  } finally {
+    await fs.rm(workDir, { recursive: true, force: true })
+    if (staging) await fs.rm(staging, { recursive: true, force: true })
+  }
+}

@@ -1,0 +1,76 @@
+import { appendFile } from '../commands/files.js'
+import type { Executor } from '../hosts/executor.js'
+
+/** One line of .sitecycle/journal.jsonl. Never holds a secret: callers pass only names and versions. */
+export interface JournalEvent {
+  /** Operation id: every event of one run shares it. */
+  id: string
+  op: string
+  event: 'start' | 'step' | 'end' | 'recovered' | 'mark-bad'
+  at: string
+  [key: string]: unknown
+}
+
+/** An operation rebuilt from the journal. */
+export interface JournalOperation {
+  id: string
+  op: string
+  start: JournalEvent
+  steps: JournalEvent[]
+  end?: JournalEvent
+}
+
+/** Appends to and reads the site's journal on its host. */
+export class Journal {
+  constructor(
+    private readonly exec: Executor,
+    private readonly path: string
+  ) {}
+
+  /** Append one event (a whole line, O_APPEND). */
+  async append(event: Omit<JournalEvent, 'at'> & { at?: string }): Promise<void> {
+    const line = JSON.stringify({ at: new Date().toISOString(), ...event }) + '\n'
+    await this.exec.run(appendFile(this.path, line))
+  }
+
+  /** Every event, oldest first; a torn last line (a run killed mid-write) is skipped. */
+  async events(): Promise<JournalEvent[]> {
+    const text = (await this.exec.readFile(this.path)) ?? ''
+    const out: JournalEvent[] = []
+    for (const line of text.split('\n')) {
+      if (!line.trim()) continue
+      try {
+        out.push(JSON.parse(line) as JournalEvent)
+      } catch {
+        // a line cut short by a kill: ignore it
+      }
+    }
+    return out
+  }
+
+  /** Events grouped by operation, oldest first. */
+  async operations(): Promise<JournalOperation[]> {
+    const ops = new Map<string, JournalOperation>()
+    for (const e of await this.events()) {
+      let op = ops.get(e.id)
+      if (!op) {
+        if (e.event !== 'start') {
+          if (e.event === 'recovered' || e.event === 'mark-bad') continue
+          continue
+        }
+        op = { id: e.id, op: e.op, start: e, steps: [] }
+        ops.set(e.id, op)
+        continue
+      }
+      if (e.event === 'step') op.steps.push(e)
+      else if (e.event === 'end' || e.event === 'recovered') op.end = e
+    }
+    return [...ops.values()]
+  }
+}
+
+/** A short unique id for an operation. */
+export function newOperationId(): string {
+  const t = new Date().toISOString().replace(/[-:]/g, '').replace(/\..*/, '')
+  return `${t}-${Math.random().toString(36).slice(2, 8)}`
+}
