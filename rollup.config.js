@@ -6,8 +6,8 @@ import typescript from '@rollup/plugin-typescript'
 
 const entries = {
   cli: 'src/cli.ts',
-  deploy: 'src/actions/deploy-main.ts',
-  rollback: 'src/actions/rollback-main.ts'
+  // deploy: 'src/actions/deploy-main.ts',
+  // rollback: 'src/actions/rollback-main.ts'
 }
 
 export default Object.entries(entries).map(([name, input]) => ({
@@ -19,11 +19,11 @@ export default Object.entries(entries).map(([name, input]) => ({
     banner: name === 'cli' ? '#!/usr/bin/env node' : undefined
   },
   onwarn(warning, warn) {
-    if (warning.code === 'CIRCULAR_DEPENDENCY') return
+    if (warning.code === 'CIRCULAR_DEPENDENCY' || warning.code === 'INVALID_ANNOTATION') return
     warn(warning)
   },
   plugins: [
-    typescript({ tsconfig: 'tsconfig.json', include: ['src/**/*.ts'], noEmitOnError: true, outDir: 'dist', rootDir: 'src' }),
+    typescript({ tsconfig: 'tsconfig.build.json', noEmitOnError: true }),
     nodeResolve({ preferBuiltins: true }),
     commonjs(),
     json()

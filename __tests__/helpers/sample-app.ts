@@ -41,7 +41,11 @@ async function hashTree(dir: string, hash: ReturnType<typeof createHash>, rel = 
     if (e.name === '__pycache__' || e.name === 'build' || e.name.endsWith('.egg-info')) continue
     const child = path.join(rel, e.name)
     if (e.isDirectory()) await hashTree(dir, hash, child)
-    else if (e.isFile()) hash.update(child).update('\0').update(await fs.readFile(path.join(dir, child)))
+    else if (e.isFile())
+      hash
+        .update(child)
+        .update('\0')
+        .update(await fs.readFile(path.join(dir, child)))
   }
 }
 
@@ -67,7 +71,11 @@ export interface BuildSampleOptions {
  */
 export async function buildSampleRelease(opts: BuildSampleOptions): Promise<BuiltRelease> {
   const version = normalizeVersion(opts.version)
-  const cacheRoot = path.join(os.tmpdir(), 'sitecycle-sample-builds', await cacheKey(version, opts.broken))
+  const cacheRoot = path.join(
+    os.tmpdir(),
+    'sitecycle-sample-builds',
+    await cacheKey(version, opts.broken)
+  )
   const cached = path.join(cacheRoot, version)
   try {
     await fs.access(path.join(cached, 'manifest.json'))

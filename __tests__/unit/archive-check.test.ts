@@ -90,7 +90,9 @@ async function python(name: string, script: string): Promise<string> {
   const sub = path.join(tmp, String(++counter))
   await fs.mkdir(sub)
   const out = path.join(sub, name)
-  execFileSync('/usr/bin/python3', ['-c', script, out], { env: { ...process.env, PYTHONDONTWRITEBYTECODE: '1' } })
+  execFileSync('/usr/bin/python3', ['-c', script, out], {
+    env: { ...process.env, PYTHONDONTWRITEBYTECODE: '1' }
+  })
   return out
 }
 
@@ -116,11 +118,17 @@ describe('checkArchive accepts safe archives', () => {
       tarEntry('pkg-1.0/README', { type: '2', linkname: 'pkg/../pyproject.toml' }),
       tarEntry('pkg-1.0/copy.py', { type: '1', linkname: 'pkg-1.0/pkg/__init__.py' })
     ])
-    expect(await checkArchive(a)).toEqual({ file: a, format: 'tar.gz', kind: 'sdist', entries: 7, topLevel: 'pkg-1.0' })
+    expect(await checkArchive(a)).toEqual({
+      file: a,
+      format: 'tar.gz',
+      kind: 'sdist',
+      entries: 7,
+      topLevel: 'pkg-1.0'
+    })
   })
 
   it('accepts a top-level folder that differs only by name normalisation (PEP 625)', async () => {
-    const a = await sdist([file('my-pkg-1.0.0rc1/setup.py')], 'my_pkg-1.0.0-RC1.tar.gz')
+    const a = await sdist([file('my-pkg-1.0.0rc1/setup.py')], 'My_Pkg-1.0.0RC1.tar.gz')
     expect((await checkArchive(a)).topLevel).toBe('my-pkg-1.0.0rc1')
   })
 
@@ -147,7 +155,9 @@ with zipfile.ZipFile(sys.argv[1], 'w', zipfile.ZIP_DEFLATED) as z:
 `
     )
     expect(await checkArchive(whl)).toEqual({ file: whl, format: 'zip', kind: 'wheel', entries: 4 })
-    expect((await readZipMember(whl, 'pkg-1.0.dist-info/METADATA'))?.toString()).toContain('Name: pkg\n')
+    expect((await readZipMember(whl, 'pkg-1.0.dist-info/METADATA'))?.toString()).toContain(
+      'Name: pkg\n'
+    )
     expect((await readZipMember(whl, 'pkg/stored.txt'))?.toString()).toBe('stored, not deflated')
     expect(await readZipMember(whl, 'nope')).toBeUndefined()
   })
@@ -157,28 +167,80 @@ with zipfile.ZipFile(sys.argv[1], 'w', zipfile.ZIP_DEFLATED) as z:
 
 describe('checkArchive refuses unsafe sdist entries, naming archive and entry', () => {
   const cases: Array<[string, Buffer[], string]> = [
-    ['an absolute path', [dir('pkg-1.0/'), file('/etc/cron.d/evil')], "entry '/etc/cron.d/evil' has an absolute path"],
-    ['a .. segment', [dir('pkg-1.0/'), file('pkg-1.0/../../evil.py')], "entry 'pkg-1.0/../../evil.py' has a '..' segment"],
+    [
+      'an absolute path',
+      [dir('pkg-1.0/'), file('/etc/cron.d/evil')],
+      "entry '/etc/cron.d/evil' has an absolute path"
+    ],
+    [
+      'a .. segment',
+      [dir('pkg-1.0/'), file('pkg-1.0/../../evil.py')],
+      "entry 'pkg-1.0/../../evil.py' has a '..' segment"
+    ],
     ['a .. segment that stays inside', [file('pkg-1.0/a/../b.py')], "has a '..' segment"],
-    ['a backslash-absolute path', [file('\\Windows\\evil.dll')], "entry '\\Windows\\evil.dll' has an absolute path (backslash)"],
+    [
+      'a backslash-absolute path',
+      [file('\\Windows\\evil.dll')],
+      "entry '\\Windows\\evil.dll' has an absolute path (backslash)"
+    ],
     ['backslash .. segments', [file('pkg-1.0\\..\\..\\evil')], "has a '..' segment"],
     ['a drive letter', [file('C:/evil.py')], "entry 'C:/evil.py' has a drive letter"],
-    ['an entry outside the top folder', [dir('pkg-1.0/'), file('pkg-1.0/setup.py'), file('other/x.py')], "entry 'other/x.py' is outside the top-level folder 'pkg-1.0/'"],
-    ['a file at the top level', [file('setup.py'), file('pkg-1.0/x.py')], "entry 'setup.py' is outside the top-level folder"],
-    ['a symlink escaping the archive', [dir('pkg-1.0/'), tarEntry('pkg-1.0/etc', { type: '2', linkname: '../../etc' })], "symlink 'pkg-1.0/etc' points outside the sdist folder ('../../etc')"],
-    ['an absolute symlink', [tarEntry('pkg-1.0/passwd', { type: '2', linkname: '/etc/passwd' })], "symlink 'pkg-1.0/passwd' points outside the sdist folder ('/etc/passwd')"],
-    ['a symlink to the archive root', [tarEntry('pkg-1.0/up', { type: '2', linkname: '..' })], "symlink 'pkg-1.0/up' points outside"],
-    ['a hardlink to an absolute path', [tarEntry('pkg-1.0/shadow', { type: '1', linkname: '/etc/shadow' })], "hardlink 'pkg-1.0/shadow' points outside the sdist folder ('/etc/shadow')"],
-    ['a hardlink outside the folder', [file('pkg-1.0/a'), tarEntry('pkg-1.0/b', { type: '1', linkname: 'other/a' })], "hardlink 'pkg-1.0/b' points outside"],
+    [
+      'an entry outside the top folder',
+      [dir('pkg-1.0/'), file('pkg-1.0/setup.py'), file('other/x.py')],
+      "entry 'other/x.py' is outside the top-level folder 'pkg-1.0/'"
+    ],
+    [
+      'a file at the top level',
+      [file('setup.py'), file('pkg-1.0/x.py')],
+      "entry 'setup.py' is outside the top-level folder"
+    ],
+    [
+      'a symlink escaping the archive',
+      [dir('pkg-1.0/'), tarEntry('pkg-1.0/etc', { type: '2', linkname: '../../etc' })],
+      "symlink 'pkg-1.0/etc' points outside the sdist folder ('../../etc')"
+    ],
+    [
+      'an absolute symlink',
+      [tarEntry('pkg-1.0/passwd', { type: '2', linkname: '/etc/passwd' })],
+      "symlink 'pkg-1.0/passwd' points outside the sdist folder ('/etc/passwd')"
+    ],
+    [
+      'a symlink to the archive root',
+      [tarEntry('pkg-1.0/up', { type: '2', linkname: '..' })],
+      "symlink 'pkg-1.0/up' points outside"
+    ],
+    [
+      'a hardlink to an absolute path',
+      [tarEntry('pkg-1.0/shadow', { type: '1', linkname: '/etc/shadow' })],
+      "hardlink 'pkg-1.0/shadow' points outside the sdist folder ('/etc/shadow')"
+    ],
+    [
+      'a hardlink outside the folder',
+      [file('pkg-1.0/a'), tarEntry('pkg-1.0/b', { type: '1', linkname: 'other/a' })],
+      "hardlink 'pkg-1.0/b' points outside"
+    ],
     [
       'an entry written through a symlink',
       [tarEntry('pkg-1.0/a/b/s1', { type: '2', linkname: '../..' }), file('pkg-1.0/a/b/s1/x.py')],
       "entry 'pkg-1.0/a/b/s1/x.py' lies under the symlink 'pkg-1.0/a/b/s1'"
     ],
-    ['a file replacing a symlink', [tarEntry('pkg-1.0/s', { type: '2', linkname: 'x' }), file('pkg-1.0/s')], "entry 'pkg-1.0/s' replaces a symlink"],
-    ['a device', [tarEntry('pkg-1.0/null', { type: '3' })], "entry 'pkg-1.0/null' is a character device"],
+    [
+      'a file replacing a symlink',
+      [tarEntry('pkg-1.0/s', { type: '2', linkname: 'x' }), file('pkg-1.0/s')],
+      "entry 'pkg-1.0/s' replaces a symlink"
+    ],
+    [
+      'a device',
+      [tarEntry('pkg-1.0/null', { type: '3' })],
+      "entry 'pkg-1.0/null' is a character device"
+    ],
     ['a fifo', [tarEntry('pkg-1.0/pipe', { type: '6' })], "entry 'pkg-1.0/pipe' is a fifo"],
-    ['a folder not matching the file name', [file('other-2.0/setup.py')], "its top-level folder 'other-2.0/' does not match the file name (expected 'pkg-1.0/')"],
+    [
+      'a folder not matching the file name',
+      [file('other-2.0/setup.py')],
+      "its top-level folder 'other-2.0/' does not match the file name (expected 'pkg-1.0/')"
+    ],
     [
       'a ustar prefix making the path absolute',
       [tarEntry('evil.py', { prefix: '/usr/lib/python3' })],
@@ -186,27 +248,53 @@ describe('checkArchive refuses unsafe sdist entries, naming archive and entry', 
     ],
     [
       'a GNU long name hiding a .. segment past 100 characters',
-      [tarEntry('././@LongLink', { type: 'L', data: `pkg-1.0/${'d'.repeat(120)}/../../../evil.py\0`, magic: 'gnu' }), file('pkg-1.0/harmless.py')],
+      [
+        tarEntry('././@LongLink', {
+          type: 'L',
+          data: `pkg-1.0/${'d'.repeat(120)}/../../../evil.py\0`,
+          magic: 'gnu'
+        }),
+        file('pkg-1.0/harmless.py')
+      ],
       `entry 'pkg-1.0/${'d'.repeat(120)}/../../../evil.py' has a '..' segment`
     ],
     [
       'a GNU long link target escaping',
-      [tarEntry('././@LongLink', { type: 'K', data: `${'../'.repeat(40)}etc/passwd\0`, magic: 'gnu' }), tarEntry('pkg-1.0/l', { type: '2', linkname: 'ok' })],
+      [
+        tarEntry('././@LongLink', {
+          type: 'K',
+          data: `${'../'.repeat(40)}etc/passwd\0`,
+          magic: 'gnu'
+        }),
+        tarEntry('pkg-1.0/l', { type: '2', linkname: 'ok' })
+      ],
       "symlink 'pkg-1.0/l' points outside"
     ],
     [
       'a pax path overriding a harmless name',
-      [tarEntry('PaxHeaders/x', { type: 'x', data: paxRecords({ path: '../evil.py', mtime: '1' }) }), file('pkg-1.0/harmless.py')],
+      [
+        tarEntry('PaxHeaders/x', {
+          type: 'x',
+          data: paxRecords({ path: '../evil.py', mtime: '1' })
+        }),
+        file('pkg-1.0/harmless.py')
+      ],
       "entry '../evil.py' has a '..' segment"
     ],
     [
       'a pax linkpath escaping',
-      [tarEntry('PaxHeaders/x', { type: 'x', data: paxRecords({ linkpath: '/etc/shadow' }) }), tarEntry('pkg-1.0/l', { type: '2', linkname: 'fine' })],
+      [
+        tarEntry('PaxHeaders/x', { type: 'x', data: paxRecords({ linkpath: '/etc/shadow' }) }),
+        tarEntry('pkg-1.0/l', { type: '2', linkname: 'fine' })
+      ],
       "symlink 'pkg-1.0/l' points outside the sdist folder ('/etc/shadow')"
     ],
     [
       'a global pax header setting a path',
-      [tarEntry('pax_global_header', { type: 'g', data: paxRecords({ path: 'x' }) }), file('pkg-1.0/a')],
+      [
+        tarEntry('pax_global_header', { type: 'g', data: paxRecords({ path: 'x' }) }),
+        file('pkg-1.0/a')
+      ],
       'global pax header at byte 0 sets a path'
     ]
   ]
@@ -246,7 +334,9 @@ with tarfile.open(sys.argv[1], 'w:gz', format=tarfile.PAX_FORMAT) as t:
     t.addfile(info, io.BytesIO(data))
 `
     )
-    expect(await refusal(archive)).toContain(`entry 'pkg-1.0/${'p'.repeat(150)}/../../../../tmp/evil.py' has a '..' segment`)
+    expect(await refusal(archive)).toContain(
+      `entry 'pkg-1.0/${'p'.repeat(150)}/../../../../tmp/evil.py' has a '..' segment`
+    )
   })
 })
 
@@ -258,12 +348,16 @@ describe('checkArchive refuses corrupt or truncated sdists', () => {
   it('refuses a truncated gzip file', async () => {
     const whole = gzipSync(tarBytes(members()))
     const archive = await place('pkg-1.0.tar.gz', whole.subarray(0, Math.floor(whole.length / 2)))
-    expect(await refusal(archive)).toMatch(/^release archive .*pkg-1\.0\.tar\.gz is corrupt or truncated: gzip data/)
+    expect(await refusal(archive)).toMatch(
+      /^release archive .*pkg-1\.0\.tar\.gz is corrupt or truncated: gzip data/
+    )
   })
 
   it('refuses a file that is not gzip at all', async () => {
     const archive = await place('pkg-1.0.tar.gz', Buffer.from('PK\u0003\u0004 this is not gzip'))
-    expect(await refusal(archive)).toContain('is corrupt or truncated: gzip data is corrupt or truncated')
+    expect(await refusal(archive)).toContain(
+      'is corrupt or truncated: gzip data is corrupt or truncated'
+    )
   })
 
   it('refuses a tar header whose checksum does not match', async () => {
@@ -304,10 +398,26 @@ ${entries}
     )
 
   it.each([
-    ['an absolute path', `    z.writestr('/etc/evil.pth', 'x')`, "entry '/etc/evil.pth' has an absolute path"],
-    ['a .. segment', `    z.writestr('pkg/../../evil.py', 'x')`, "entry 'pkg/../../evil.py' has a '..' segment"],
-    ['backslash .. segments', `    z.writestr('..\\\\..\\\\evil.py', 'x')`, "entry '..\\..\\evil.py' has a '..' segment"],
-    ['a drive letter', `    z.writestr('C:\\\\evil.py', 'x')`, "entry 'C:\\evil.py' has a drive letter"],
+    [
+      'an absolute path',
+      `    z.writestr('/etc/evil.pth', 'x')`,
+      "entry '/etc/evil.pth' has an absolute path"
+    ],
+    [
+      'a .. segment',
+      `    z.writestr('pkg/../../evil.py', 'x')`,
+      "entry 'pkg/../../evil.py' has a '..' segment"
+    ],
+    [
+      'backslash .. segments',
+      `    z.writestr('..\\\\..\\\\evil.py', 'x')`,
+      "entry '..\\..\\evil.py' has a '..' segment"
+    ],
+    [
+      'a drive letter',
+      `    z.writestr('C:\\\\evil.py', 'x')`,
+      "entry 'C:\\evil.py' has a drive letter"
+    ],
     [
       'a symlink escaping the archive',
       `    i = zipfile.ZipInfo('pkg/link')
@@ -335,7 +445,9 @@ ${entries}
     const whl = await zipWith('')
     const bytes = await fs.readFile(whl)
     await fs.writeFile(whl, bytes.subarray(0, bytes.length - 30))
-    expect(await refusal(whl)).toContain(`release archive ${whl} is corrupt or truncated: no end of central directory record`)
+    expect(await refusal(whl)).toContain(
+      `release archive ${whl} is corrupt or truncated: no end of central directory record`
+    )
   })
 
   it('refuses a wheel whose data does not match its CRC', async () => {
@@ -350,7 +462,9 @@ with zipfile.ZipFile(sys.argv[1], 'w', zipfile.ZIP_STORED) as z:
     const at = bytes.indexOf('ORIGINAL')
     bytes[at] = 'X'.charCodeAt(0)
     await fs.writeFile(whl, bytes)
-    expect(await refusal(whl)).toContain("corrupt or truncated: data of 'pkg/__init__.py' does not match its size or CRC")
+    expect(await refusal(whl)).toContain(
+      "corrupt or truncated: data of 'pkg/__init__.py' does not match its size or CRC"
+    )
   })
 
   it('refuses a central directory pointing at no local header', async () => {
@@ -370,7 +484,9 @@ with zipfile.ZipFile(sys.argv[1], 'w', zipfile.ZIP_STORED) as z:
 describe('checkArchive on other inputs', () => {
   it('refuses an unknown kind of file', async () => {
     const p = await place('pkg-1.0.rar', Buffer.from('x'))
-    expect(await refusal(p)).toBe(`release archive ${p} is neither an sdist (.tar.gz, .zip) nor a wheel (.whl)`)
+    expect(await refusal(p)).toBe(
+      `release archive ${p} is neither an sdist (.tar.gz, .zip) nor a wheel (.whl)`
+    )
   })
 
   it('says when the archive does not exist', async () => {

@@ -95,7 +95,11 @@ describe('readManifest errors name the file and what is wrong', () => {
     ['a missing name', m => ({ ...m, name: undefined }), 'name: '],
     ['a bad name', m => ({ ...m, name: '-pkg' }), 'name: expected a Python distribution name'],
     ['a bad commit', m => ({ ...m, commit: 'main' }), 'commit: expected a git commit sha'],
-    ['a bad date', m => ({ ...m, built_at: 'yesterday' }), 'built_at: expected an ISO 8601 date and time'],
+    [
+      'a bad date',
+      m => ({ ...m, built_at: 'yesterday' }),
+      'built_at: expected an ISO 8601 date and time'
+    ],
     ['no files', m => ({ ...m, files: [] }), 'files: a release has at least one file'],
     [
       'a short sha256',
@@ -104,7 +108,10 @@ describe('readManifest errors name the file and what is wrong', () => {
     ],
     [
       'a file name with a directory',
-      m => ({ ...m, files: [{ ...(m.files as object[])[0], name: '../sitecycle_sample-1.0.0.tar.gz' }] }),
+      m => ({
+        ...m,
+        files: [{ ...(m.files as object[])[0], name: '../sitecycle_sample-1.0.0.tar.gz' }]
+      }),
       'files[0].name: expected a plain file name'
     ],
     [
@@ -169,7 +176,9 @@ describe('checksums', () => {
   it('knows the sha256 of a known input', async () => {
     const file = path.join(dir, 'abc')
     await fs.writeFile(file, 'abc')
-    expect(await sha256File(file)).toBe('ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad')
+    expect(await sha256File(file)).toBe(
+      'ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad'
+    )
   })
 
   it('parses SHA256SUMS lines in text and binary mode and refuses others', () => {
@@ -178,7 +187,9 @@ describe('checksums', () => {
       ['a.tar.gz', SHA_A],
       ['b.whl', SHA_B]
     ])
-    expect(formatSha256Sums(goodManifest())).toContain(`${SHA_B}  sitecycle_sample-1.0.0-py3-none-any.whl\n`)
+    expect(formatSha256Sums(goodManifest())).toContain(
+      `${SHA_B}  sitecycle_sample-1.0.0-py3-none-any.whl\n`
+    )
     expect(() => parseSha256Sums(`${SHA_A}  a\nnot a line\n`, '/r/SHA256SUMS')).toThrow(
       "/r/SHA256SUMS line 2 is not '<sha256>  <file name>'"
     )

@@ -49,16 +49,27 @@ describe('parseVersion', () => {
     expect(normalizeVersion(input)).toBe(normalized)
   })
 
-  it.each(['', 'latest', '1.0-1-1', '1..0', '1.0.', '.1', '1.0+', '1.0+a..b', 'v', '1.0 rc1', 'one.two', '1!', '1.0.0/2'])(
-    'rejects %j with the expected message',
-    text => {
-      expect(isValidVersion(text)).toBe(false)
-      expect(() => parseVersion(text)).toThrow(SitecycleError)
-      expect(() => parseVersion(text)).toThrow(
-        `invalid version '${text}': expected a PEP 440 version such as 1.4.0, 1.4.0rc1, 1.4.0.post1 or 2.0.0.dev3`
-      )
-    }
-  )
+  it.each([
+    '',
+    'latest',
+    '1.0-1-1',
+    '1..0',
+    '1.0.',
+    '.1',
+    '1.0+',
+    '1.0+a..b',
+    'v',
+    '1.0 rc1',
+    'one.two',
+    '1!',
+    '1.0.0/2'
+  ])('rejects %j with the expected message', text => {
+    expect(isValidVersion(text)).toBe(false)
+    expect(() => parseVersion(text)).toThrow(SitecycleError)
+    expect(() => parseVersion(text)).toThrow(
+      `invalid version '${text}': expected a PEP 440 version such as 1.4.0, 1.4.0rc1, 1.4.0.post1 or 2.0.0.dev3`
+    )
+  })
 })
 
 describe('compareVersions', () => {
@@ -96,7 +107,11 @@ describe('compareVersions', () => {
     for (let i = 0; i < ascending.length; i++) {
       for (let j = 0; j < ascending.length; j++) {
         const got = Math.sign(compareVersions(ascending[i], ascending[j]))
-        expect([ascending[i], ascending[j], got]).toEqual([ascending[i], ascending[j], Math.sign(i - j)])
+        expect([ascending[i], ascending[j], got]).toEqual([
+          ascending[i],
+          ascending[j],
+          Math.sign(i - j)
+        ])
       }
     }
   })
@@ -131,7 +146,12 @@ describe('release file names', () => {
     ['/srv/rel/sitecycle-sample-2.0.0rc1.tar.gz', 'sitecycle-sample', '2.0.0rc1', 'sdist'],
     ['pkg-1.0.zip', 'pkg', '1.0', 'sdist'],
     ['sitecycle_sample-1.0.0-py3-none-any.whl', 'sitecycle_sample', '1.0.0', 'wheel'],
-    ['dist/weave_server-2.0.0.dev3-1-cp311-cp311-linux_x86_64.whl', 'weave_server', '2.0.0.dev3', 'wheel']
+    [
+      'dist/weave_server-2.0.0.dev3-1-cp311-cp311-linux_x86_64.whl',
+      'weave_server',
+      '2.0.0.dev3',
+      'wheel'
+    ]
   ])('reads %s', (file, name, version, kind) => {
     expect(parseReleaseFileName(file)).toEqual({ name, version, kind })
     expect(versionFromFilename(file)).toBe(version)

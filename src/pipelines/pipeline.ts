@@ -102,7 +102,7 @@ export async function runPipeline<C>(
         const s = steps[j]
         if (!s.undo) continue
         const t = Date.now()
-        reporter.info(`undo: ${s.title}`)
+        reporter.info(`undo ${s.name}: ${s.title}`)
         try {
           await s.undo(ctx)
           reports[j] = { ...reports[j], status: 'undone' }

@@ -5,7 +5,12 @@
  */
 import path from 'node:path'
 import { SitecycleError } from '../util/errors.js'
-import { ArchiveFormatError, listTarGzEntries, listZipEntries, type ArchiveEntry } from './archive-entries.js'
+import {
+  ArchiveFormatError,
+  listTarGzEntries,
+  listZipEntries,
+  type ArchiveEntry
+} from './archive-entries.js'
 import { isValidVersion, normalizeVersion, parseReleaseFileName } from './version.js'
 
 /** What checkArchive found in an archive it accepted. */
@@ -20,7 +25,10 @@ export interface ArchiveCheck {
   topLevel?: string
 }
 
-function archiveFormat(file: string): { format: ArchiveCheck['format']; kind: ArchiveCheck['kind'] } {
+function archiveFormat(file: string): {
+  format: ArchiveCheck['format']
+  kind: ArchiveCheck['kind']
+} {
   const base = path.basename(file).toLowerCase()
   if (base.endsWith('.tar.gz') || base.endsWith('.tgz')) return { format: 'tar.gz', kind: 'sdist' }
   if (base.endsWith('.whl')) return { format: 'zip', kind: 'wheel' }
@@ -92,11 +100,17 @@ export async function checkArchive(file: string): Promise<ArchiveCheck> {
     entries = format === 'tar.gz' ? await listTarGzEntries(file) : await listZipEntries(file)
   } catch (err) {
     if (err instanceof ArchiveFormatError) {
-      throw new SitecycleError(`release archive ${file} is corrupt or truncated: ${err.message}`, 'release')
+      throw new SitecycleError(
+        `release archive ${file} is corrupt or truncated: ${err.message}`,
+        'release'
+      )
     }
     const code = (err as NodeJS.ErrnoException).code
     if (code === 'ENOENT') throw new SitecycleError(`release archive ${file} not found`, 'release')
-    throw new SitecycleError(`cannot read release archive ${file}: ${(err as Error).message}`, 'release')
+    throw new SitecycleError(
+      `cannot read release archive ${file}: ${(err as Error).message}`,
+      'release'
+    )
   }
   if (entries.length === 0) throw unsafe(file, 'it is empty')
 
@@ -118,10 +132,12 @@ export async function checkArchive(file: string): Promise<ArchiveCheck> {
     // Writing under a symlink would follow it, wherever the link's own check said it points.
     for (let i = 1; i < parts.length; i++) {
       const parent = parts.slice(0, i).join('/')
-      if (symlinks.has(parent)) throw unsafe(file, `entry ${shown} lies under the symlink '${parent}'`)
+      if (symlinks.has(parent))
+        throw unsafe(file, `entry ${shown} lies under the symlink '${parent}'`)
     }
     // An extractor may open the later entry through the earlier link.
-    if (symlinks.has(parts.join('/'))) throw unsafe(file, `entry ${shown} replaces a symlink of the same name`)
+    if (symlinks.has(parts.join('/')))
+      throw unsafe(file, `entry ${shown} replaces a symlink of the same name`)
     if (expected) {
       topLevel ??= parts[0]
       if (parts[0] !== topLevel || (parts.length === 1 && entry.type !== 'directory')) {
@@ -135,7 +151,10 @@ export async function checkArchive(file: string): Promise<ArchiveCheck> {
       const target = entry.linkTarget ?? ''
       const resolved = resolveSymlink(entry.name, target)
       if (!resolved || (expected && !insideTop(resolved))) {
-        throw unsafe(file, `symlink ${shown} points outside the ${expected ? 'sdist folder' : 'archive'} ('${target}')`)
+        throw unsafe(
+          file,
+          `symlink ${shown} points outside the ${expected ? 'sdist folder' : 'archive'} ('${target}')`
+        )
       }
       symlinks.add(parts.join('/'))
     }
@@ -143,7 +162,10 @@ export async function checkArchive(file: string): Promise<ArchiveCheck> {
       const target = entry.linkTarget ?? ''
       const targetProblem = pathProblem(target)
       if (targetProblem || (expected && !insideTop(segments(target)))) {
-        throw unsafe(file, `hardlink ${shown} points outside the ${expected ? 'sdist folder' : 'archive'} ('${target}')`)
+        throw unsafe(
+          file,
+          `hardlink ${shown} points outside the ${expected ? 'sdist folder' : 'archive'} ('${target}')`
+        )
       }
     }
   }

@@ -43,10 +43,12 @@ function cString(buf: Buffer, start: number, length: number): string {
 function tarNumber(buf: Buffer, start: number, length: number, offset: number): number {
   const field = buf.subarray(start, start + length)
   if (field[0] === 0x80 || field[0] === 0xff) {
-    if (field[0] === 0xff) throw new ArchiveFormatError(`negative number in tar header at byte ${offset}`)
+    if (field[0] === 0xff)
+      throw new ArchiveFormatError(`negative number in tar header at byte ${offset}`)
     let n = 0
     for (let i = 1; i < field.length; i++) n = n * 256 + field[i]
-    if (!Number.isSafeInteger(n)) throw new ArchiveFormatError(`number too large in tar header at byte ${offset}`)
+    if (!Number.isSafeInteger(n))
+      throw new ArchiveFormatError(`number too large in tar header at byte ${offset}`)
     return n
   }
   const text = field.toString('latin1').replace(/\0.*$/s, '').trim()
@@ -150,10 +152,14 @@ class TarParser {
   end(): void {
     if (this.ended) return
     if (this.dataLeft > 0 || this.pending.length > 0) {
-      throw new ArchiveFormatError(`tar data ends in the middle of an entry (after ${this.offset} bytes)`)
+      throw new ArchiveFormatError(
+        `tar data ends in the middle of an entry (after ${this.offset} bytes)`
+      )
     }
     if (this.zeroBlocks === 0) {
-      throw new ArchiveFormatError(`tar data ends without its end-of-archive marker (after ${this.offset} bytes)`)
+      throw new ArchiveFormatError(
+        `tar data ends without its end-of-archive marker (after ${this.offset} bytes)`
+      )
     }
   }
 
@@ -170,7 +176,9 @@ class TarParser {
       return
     }
     if (this.zeroBlocks > 0) {
-      throw new ArchiveFormatError(`tar entry after the end-of-archive marker at byte ${headerOffset}`)
+      throw new ArchiveFormatError(
+        `tar entry after the end-of-archive marker at byte ${headerOffset}`
+      )
     }
     if (!headerChecksumOk(header, headerOffset)) {
       throw new ArchiveFormatError(`tar header checksum mismatch at byte ${headerOffset}`)
@@ -179,7 +187,9 @@ class TarParser {
     let size = tarNumber(header, 124, 12, headerOffset)
     if (type === 'L' || type === 'K' || type === 'x' || type === 'X' || type === 'g') {
       if (size > MAX_META_SIZE) {
-        throw new ArchiveFormatError(`tar metadata entry of ${size} bytes at byte ${headerOffset} is too large`)
+        throw new ArchiveFormatError(
+          `tar metadata entry of ${size} bytes at byte ${headerOffset} is too large`
+        )
       }
       this.collecting = { type, chunks: [], headerOffset }
       this.dataSize = size
@@ -210,7 +220,8 @@ class TarParser {
     if (type === '\0' && name.endsWith('/')) entryType = 'directory'
     const entry: ArchiveEntry = { name, type: entryType }
     if (entryType === 'symlink' || entryType === 'hardlink') entry.linkTarget = linkTarget
-    if (entryType === 'other') entry.description = TAR_OTHER[type] ?? `entry of unknown type '${type}'`
+    if (entryType === 'other')
+      entry.description = TAR_OTHER[type] ?? `entry of unknown type '${type}'`
     this.entries.push(entry)
     // Links, directories and devices carry no data in tar.
     const hasData = entryType === 'file' || entryType === 'other'
@@ -242,7 +253,11 @@ class TarParser {
 export async function listTarGzEntries(file: string): Promise<ArchiveEntry[]> {
   const parser = new TarParser()
   try {
-    for await (const chunk of createReadStream(file).pipe(createGunzip())) parser.push(chunk as Buffer)
+    const input = createReadStream(file)
+    const gunzip = createGunzip()
+    // pipe() does not pass read errors on; without this a missing file would never end.
+    input.on('error', err => gunzip.destroy(err))
+    for await (const chunk of input.pipe(gunzip)) parser.push(chunk as Buffer)
   } catch (err) {
     if (err instanceof ArchiveFormatError) throw err
     const code = (err as NodeJS.ErrnoException).code
@@ -306,7 +321,10 @@ function readUInt64(buf: Buffer, at: number): number {
   return Number(n)
 }
 
-async function readCentralDirectory(handle: fs.FileHandle, fileSize: number): Promise<CentralEntry[]> {
+async function readCentralDirectory(
+  handle: fs.FileHandle,
+  fileSize: number
+): Promise<CentralEntry[]> {
   if (fileSize < 22) throw new ArchiveFormatError('too short to be a zip file')
   const tailLength = Math.min(fileSize, 22 + 0xffff)
   const tailStart = fileSize - tailLength
@@ -363,7 +381,8 @@ async function readCentralDirectory(handle: fs.FileHandle, fileSize: number): Pr
     const extraLength = cd.readUInt16LE(pos + 30)
     const commentLength = cd.readUInt16LE(pos + 32)
     const end = pos + 46 + nameLength + extraLength + commentLength
-    if (end > cd.length) throw new ArchiveFormatError(`central directory entry ${i + 1} is truncated`)
+    if (end > cd.length)
+      throw new ArchiveFormatError(`central directory entry ${i + 1} is truncated`)
     const flags = cd.readUInt16LE(pos + 8)
     const rawName = cd.subarray(pos + 46, pos + 46 + nameLength)
     // Bit 11: UTF-8 name; otherwise CP437, identical to ASCII for the characters checked.
@@ -394,7 +413,8 @@ function applyZip64Extra(entry: CentralEntry, extra: Buffer): void {
     if (id === 0x0001) {
       let at = pos + 4
       const take = (): number => {
-        if (at + 8 > pos + 4 + length) throw new ArchiveFormatError(`bad zip64 extra field for '${entry.name}'`)
+        if (at + 8 > pos + 4 + length)
+          throw new ArchiveFormatError(`bad zip64 extra field for '${entry.name}'`)
         const n = readUInt64(extra, at)
         at += 8
         return n
@@ -409,7 +429,11 @@ function applyZip64Extra(entry: CentralEntry, extra: Buffer): void {
 }
 
 /** Read one entry's data, checking its local header, size and CRC. */
-async function readZipData(handle: fs.FileHandle, fileSize: number, entry: CentralEntry): Promise<Buffer> {
+async function readZipData(
+  handle: fs.FileHandle,
+  fileSize: number,
+  entry: CentralEntry
+): Promise<Buffer> {
   const local = await readAt(handle, entry.localOffset, 30)
   if (local.readUInt32LE(0) !== SIG_LOCAL) {
     throw new ArchiveFormatError(`local header of '${entry.name}' is missing (corrupt zip)`)
@@ -420,7 +444,9 @@ async function readZipData(handle: fs.FileHandle, fileSize: number, entry: Centr
     entry.flags & 0x800 ? 'utf8' : 'latin1'
   )
   if (localName !== entry.name) {
-    throw new ArchiveFormatError(`entry '${entry.name}' is named '${localName}' in its local header`)
+    throw new ArchiveFormatError(
+      `entry '${entry.name}' is named '${localName}' in its local header`
+    )
   }
   if (entry.flags & 0x1) throw new ArchiveFormatError(`entry '${entry.name}' is encrypted`)
   const dataStart = entry.localOffset + 30 + nameLength + extraLength
@@ -437,10 +463,14 @@ async function readZipData(handle: fs.FileHandle, fileSize: number, entry: Centr
       throw new ArchiveFormatError(`data of '${entry.name}' is corrupt (${(err as Error).message})`)
     }
   } else {
-    throw new ArchiveFormatError(`entry '${entry.name}' uses unsupported compression method ${entry.method}`)
+    throw new ArchiveFormatError(
+      `entry '${entry.name}' uses unsupported compression method ${entry.method}`
+    )
   }
   if (data.length !== entry.size || crc32(data) !== entry.crc) {
-    throw new ArchiveFormatError(`data of '${entry.name}' does not match its size or CRC (corrupt zip)`)
+    throw new ArchiveFormatError(
+      `data of '${entry.name}' does not match its size or CRC (corrupt zip)`
+    )
   }
   return data
 }
@@ -475,7 +505,11 @@ export async function listZipEntries(file: string): Promise<ArchiveEntry[]> {
       } else if (fileType === undefined || fileType === 0o100000 || fileType === 0) {
         entries.push({ name: c.name, type: 'file' })
       } else {
-        entries.push({ name: c.name, type: 'other', description: `special file (mode ${fileType.toString(8)})` })
+        entries.push({
+          name: c.name,
+          type: 'other',
+          description: `special file (mode ${fileType.toString(8)})`
+        })
       }
     }
     return entries

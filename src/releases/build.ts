@@ -45,7 +45,17 @@ export interface BuiltRelease {
 /** The argv that builds an sdist and a wheel into outDir, offline. */
 export function pythonBuildCommand(python: string, sourceDir: string, outDir: string): Command {
   return {
-    argv: [python, '-m', 'build', '--no-isolation', '--sdist', '--wheel', '--outdir', outDir, sourceDir],
+    argv: [
+      python,
+      '-m',
+      'build',
+      '--no-isolation',
+      '--sdist',
+      '--wheel',
+      '--outdir',
+      outDir,
+      sourceDir
+    ],
     cwd: sourceDir,
     env: { PIP_CONFIG_FILE: '/dev/null', PYTHONDONTWRITEBYTECODE: '1' },
     unsetEnv: PIP_ENV_REMOVED
@@ -146,8 +156,14 @@ async function exists(p: string): Promise<boolean> {
 export async function buildRelease(opts: BuildReleaseOptions): Promise<BuiltRelease> {
   const sourceDir = path.resolve(opts.sourceDir)
   const outDir = path.resolve(opts.outDir)
-  if (!(await exists(path.join(sourceDir, 'pyproject.toml'))) && !(await exists(path.join(sourceDir, 'setup.py')))) {
-    throw new SitecycleError(`cannot build ${sourceDir}: it has no pyproject.toml or setup.py`, 'release')
+  if (
+    !(await exists(path.join(sourceDir, 'pyproject.toml'))) &&
+    !(await exists(path.join(sourceDir, 'setup.py')))
+  ) {
+    throw new SitecycleError(
+      `cannot build ${sourceDir}: it has no pyproject.toml or setup.py`,
+      'release'
+    )
   }
   const python = opts.python ?? DEFAULT_BUILD_PYTHON
   const workDir = await fs.mkdtemp(path.join(os.tmpdir(), 'sitecycle-build-'))
@@ -168,7 +184,13 @@ export async function buildRelease(opts: BuildReleaseOptions): Promise<BuiltRele
           'release'
         )
       }
-      throw new CommandError('local', describeCommand(command), result.code, result.stdout, result.stderr)
+      throw new CommandError(
+        'local',
+        describeCommand(command),
+        result.code,
+        result.stdout,
+        result.stderr
+      )
     }
 
     const built = await fs.readdir(workDir)
@@ -186,7 +208,10 @@ export async function buildRelease(opts: BuildReleaseOptions): Promise<BuiltRele
     const version = normalizeVersion(meta.version)
     for (const name of [wheels[0], sdists[0]]) {
       if (normalizeVersion(parseReleaseFileName(name).version) !== version) {
-        throw new SitecycleError(`built file ${name} does not carry the version ${meta.version} of its METADATA`, 'release')
+        throw new SitecycleError(
+          `built file ${name} does not carry the version ${meta.version} of its METADATA`,
+          'release'
+        )
       }
     }
     await checkArchive(sdistPath)
@@ -210,7 +235,10 @@ export async function buildRelease(opts: BuildReleaseOptions): Promise<BuiltRele
 
     const dir = path.join(outDir, version)
     if (await exists(dir)) {
-      throw new SitecycleError(`release ${version} already exists in ${outDir}: releases are never rebuilt in place`, 'release')
+      throw new SitecycleError(
+        `release ${version} already exists in ${outDir}: releases are never rebuilt in place`,
+        'release'
+      )
     }
     await fs.mkdir(outDir, { recursive: true })
     // Hidden staging names are skipped by listReleaseVersions, so readers never see them.
@@ -222,7 +250,10 @@ export async function buildRelease(opts: BuildReleaseOptions): Promise<BuiltRele
     } catch (err) {
       const code = (err as NodeJS.ErrnoException).code
       if (code === 'EEXIST' || code === 'ENOTEMPTY') {
-        throw new SitecycleError(`release ${version} already exists in ${outDir}: another build made it first`, 'release')
+        throw new SitecycleError(
+          `release ${version} already exists in ${outDir}: another build made it first`,
+          'release'
+        )
       }
       throw err
     }

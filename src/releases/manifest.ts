@@ -22,7 +22,10 @@ const releaseFileSchema = z
   .object({
     name: z
       .string()
-      .regex(fileNamePattern, 'expected a plain file name (no directories), such as pkg-1.0.0.tar.gz'),
+      .regex(
+        fileNamePattern,
+        'expected a plain file name (no directories), such as pkg-1.0.0.tar.gz'
+      ),
     kind: z.enum(['sdist', 'wheel']),
     sha256: z.string().regex(/^[0-9a-f]{64}$/, 'expected 64 lower-case hex digits'),
     size: z.number().int().nonnegative()
@@ -91,7 +94,8 @@ function describeIssues(error: z.ZodError): string {
   return error.issues
     .map(issue => {
       const where = issue.path.reduce<string>(
-        (acc, p) => (typeof p === 'number' ? `${acc}[${p}]` : acc ? `${acc}.${String(p)}` : String(p)),
+        (acc, p) =>
+          typeof p === 'number' ? `${acc}[${p}]` : acc ? `${acc}.${String(p)}` : String(p),
         ''
       )
       return `${where || '(top level)'}: ${issue.message}`
@@ -103,7 +107,10 @@ function describeIssues(error: z.ZodError): string {
 export function validateManifest(value: unknown, source: string): ReleaseManifest {
   const result = manifestSchema.safeParse(value)
   if (!result.success) {
-    throw new SitecycleError(`manifest ${source} is invalid: ${describeIssues(result.error)}`, 'release')
+    throw new SitecycleError(
+      `manifest ${source} is invalid: ${describeIssues(result.error)}`,
+      'release'
+    )
   }
   return result.data
 }
@@ -126,7 +133,10 @@ export async function readManifest(manifestPath: string): Promise<ReleaseManifes
   try {
     value = JSON.parse(text)
   } catch (err) {
-    throw new SitecycleError(`manifest ${manifestPath} is not valid JSON: ${(err as Error).message}`, 'release')
+    throw new SitecycleError(
+      `manifest ${manifestPath} is not valid JSON: ${(err as Error).message}`,
+      'release'
+    )
   }
   return validateManifest(value, manifestPath)
 }
@@ -143,7 +153,10 @@ export function parseSha256Sums(text: string, source = SHA256SUMS_FILE): Map<str
     if (line.trim() === '') return
     const m = /^([0-9a-fA-F]{64}) [ *](.+)$/.exec(line)
     if (!m) {
-      throw new SitecycleError(`${source} line ${i + 1} is not '<sha256>  <file name>': ${line}`, 'release')
+      throw new SitecycleError(
+        `${source} line ${i + 1} is not '<sha256>  <file name>': ${line}`,
+        'release'
+      )
     }
     sums.set(m[2], m[1].toLowerCase())
   })

@@ -88,8 +88,10 @@ async function locate(
   const target = path.resolve(opts.path)
   const stat = await statOrUndefined(target)
   if (!stat) throw releaseError(`release path ${target} does not exist`)
-  if (stat.isFile()) return { manifestPath: path.join(path.dirname(target), MANIFEST_FILE), file: target }
-  if (!stat.isDirectory()) throw releaseError(`release path ${target} is neither a file nor a directory`)
+  if (stat.isFile())
+    return { manifestPath: path.join(path.dirname(target), MANIFEST_FILE), file: target }
+  if (!stat.isDirectory())
+    throw releaseError(`release path ${target} is neither a file nor a directory`)
   const direct = path.join(target, MANIFEST_FILE)
   if (await statOrUndefined(direct)) return { manifestPath: direct }
 
@@ -102,9 +104,11 @@ async function locate(
   let chosen: string | undefined
   if (opts.version !== undefined) {
     const wanted = normalizeVersion(opts.version)
-    chosen = versions.find(v => normalizeVersion(v) === wanted)
+    chosen = versions.find(v => compareVersions(v, wanted) === 0)
     if (!chosen) {
-      throw releaseError(`release ${opts.version} not found in ${target}: it holds ${versions.join(', ')}`)
+      throw releaseError(
+        `release ${opts.version} not found in ${target}: it holds ${versions.join(', ')}`
+      )
     }
   } else {
     chosen = versions[versions.length - 1]
@@ -115,36 +119,53 @@ async function locate(
 function pickFile(manifest: ReleaseManifest, manifestPath: string, file?: string): ReleaseFile {
   if (file) {
     const listed = manifest.files.find(f => f.name === path.basename(file))
-    if (!listed) throw releaseError(`release file ${file} is not listed in its manifest ${manifestPath}`)
+    if (!listed)
+      throw releaseError(`release file ${file} is not listed in its manifest ${manifestPath}`)
     return listed
   }
   // A wheel installs without building; the sdist is the fallback.
-  const picked = manifest.files.find(f => f.kind === 'wheel') ?? manifest.files.find(f => f.kind === 'sdist')
+  const picked =
+    manifest.files.find(f => f.kind === 'wheel') ?? manifest.files.find(f => f.kind === 'sdist')
   if (!picked) throw releaseError(`manifest ${manifestPath} lists no sdist or wheel`)
   return picked
 }
 
-function checkNames(manifest: ReleaseManifest, manifestPath: string, listed: ReleaseFile, opts: ResolveReleaseOptions, versionDir?: string): void {
-  const version = normalizeVersion(manifest.version)
-  if (opts.version !== undefined && normalizeVersion(opts.version) !== version) {
-    throw releaseError(`manifest ${manifestPath} is for version ${manifest.version}, not ${opts.version}`)
+function checkNames(
+  manifest: ReleaseManifest,
+  manifestPath: string,
+  listed: ReleaseFile,
+  opts: ResolveReleaseOptions,
+  versionDir?: string
+): void {
+  const version = manifest.version
+  if (opts.version !== undefined && compareVersions(opts.version, version) !== 0) {
+    throw releaseError(
+      `manifest ${manifestPath} is for version ${manifest.version}, not ${opts.version}`
+    )
   }
-  if (versionDir !== undefined && normalizeVersion(versionDir) !== version) {
+  if (versionDir !== undefined && compareVersions(versionDir, version) !== 0) {
     throw releaseError(
       `manifest ${manifestPath} says version ${manifest.version} but its directory is named ${versionDir}`
     )
   }
-  if (opts.packageName !== undefined && normalizeProjectName(opts.packageName) !== normalizeProjectName(manifest.name)) {
-    throw releaseError(`release in ${manifestPath} is ${manifest.name}, not the expected package ${opts.packageName}`)
+  if (
+    opts.packageName !== undefined &&
+    normalizeProjectName(opts.packageName) !== normalizeProjectName(manifest.name)
+  ) {
+    throw releaseError(
+      `release in ${manifestPath} is ${manifest.name}, not the expected package ${opts.packageName}`
+    )
   }
   const fromName = parseReleaseFileName(listed.name)
-  if (normalizeVersion(fromName.version) !== version) {
+  if (compareVersions(fromName.version, version) !== 0) {
     throw releaseError(
       `manifest ${manifestPath} says version ${manifest.version} but its file ${listed.name} is version ${fromName.version}`
     )
   }
   if (normalizeProjectName(fromName.name) !== normalizeProjectName(manifest.name)) {
-    throw releaseError(`manifest ${manifestPath} is for ${manifest.name} but lists the file ${listed.name}`)
+    throw releaseError(
+      `manifest ${manifestPath} is for ${manifest.name} but lists the file ${listed.name}`
+    )
   }
 }
 
@@ -159,7 +180,9 @@ async function checkSha256Sums(dir: string, listed: ReleaseFile): Promise<void> 
   }
   const sum = parseSha256Sums(text, sumsPath).get(listed.name)
   if (sum !== undefined && sum !== listed.sha256) {
-    throw releaseError(`${sumsPath} gives ${listed.name} the sha256 ${sum}, but the manifest says ${listed.sha256}`)
+    throw releaseError(
+      `${sumsPath} gives ${listed.name} the sha256 ${sum}, but the manifest says ${listed.sha256}`
+    )
   }
 }
 

@@ -54,7 +54,9 @@ export function findSampleApp(examplesDir?: string): string {
   if (examplesDir) {
     const dir = path.resolve(examplesDir, SAMPLE_DIR)
     if (!existsSync(path.join(dir, 'pyproject.toml'))) {
-      throw new SitecycleError(`no sample application in ${examplesDir}: ${dir}/pyproject.toml is missing`)
+      throw new SitecycleError(
+        `no sample application in ${examplesDir}: ${dir}/pyproject.toml is missing`
+      )
     }
     return dir
   }

@@ -290,7 +290,10 @@ function satisfiesOne(candidate: Version, raw: string, clause: string, spec: str
     case '~=': {
       if (t.release.length < 2) throw invalidSpecifier(spec, `'~=' needs at least two parts`)
       const prefix = t.release.slice(0, -1).join('.')
-      return compareVersions(c, t) >= 0 && matchesPrefix(c, `${t.epoch ? `${t.epoch}!` : ''}${prefix}`, spec)
+      return (
+        compareVersions(c, t) >= 0 &&
+        matchesPrefix(c, `${t.epoch ? `${t.epoch}!` : ''}${prefix}`, spec)
+      )
     }
     case '>=':
       return compareVersions(c, t) >= 0

@@ -1,0 +1,246 @@
+/**
+ * The `sitecycle` command: the same pipelines as the actions, from a terminal or cron.
+ * Progress goes to stderr, results to stdout (--json for machines). Exit codes:
+ *   0 done (or nothing to do)
+ *   1 the operation failed and was undone: the previous release serves
+ *   2 bad input or config: nothing on the host was touched
+ *   3 the site is locked by another run
+ *   4 the operation failed and some undo failed: look at `sitecycle status`
+ */
+import { parseArgs } from 'node:util'
+import { loadConfig, getSite } from './config/load-config.js'
+import type { SitecycleConfig, SiteConfig } from './config/model.js'
+import { createExecutor } from './hosts/create-executor.js'
+import type { Executor } from './hosts/executor.js'
+import { deploy, deployPlan } from './pipelines/deploy.js'
+import { initSite } from './pipelines/init.js'
+import { OperationFailed, type OperationOutcome } from './pipelines/operation.js'
+import { rollback } from './pipelines/rollback.js'
+import { siteStatus, unlockSite, type SiteStatus } from './pipelines/status.js'
+import { buildRelease } from './releases/build.js'
+import { isValidVersion } from './releases/version.js'
+import { runDemo } from './demo/demo.js'
+import { ConfigError, SitecycleError } from './util/errors.js'
+import { StreamReporter } from './util/reporter.js'
+
+export const EXIT = { ok: 0, failed: 1, input: 2, locked: 3, needsAttention: 4 } as const
+
+const USAGE = `usage: sitecycle <command> [site] [options]
+
+commands:
+  init <site>       prepare the site root on its host and write its Apache vhost
+  deploy <site>     install a release, verify it in the idle slot, switch, roll back on failure
+  rollback <site>   go back to the previous release (or --to VERSION); marks the one left as bad
+  status <site>     live release, installed releases, lock holder, history
+  unlock <site>     clear the lock of a run that is gone (refuses while it runs)
+  build [dir]       build an sdist and a wheel of a Python project with manifest.json (--out DIR)
+  demo              build the sample app, deploy v1 and v2 to a local Apache, then a broken v3
+                    and watch it roll back (on embedded defaults; --port, --dir)
+
+options:
+  -c, --config FILE     sitecycle.yml (default ./sitecycle.yml)
+  --release PATH        release file, release folder or folder of releases (deploy)
+  --version VERSION     the version to deploy from a folder of releases (default: newest)
+  --to VERSION          the installed version to roll back to
+  --lock-wait SECONDS   wait for a held lock instead of failing
+  --ssh-key-file FILE   private key for SSH hosts (or set SITECYCLE_SSH_KEY to the key itself)
+  --known-hosts FILE    pinned known-hosts file for SSH hosts
+  --dry-run             print the plan and touch nothing (deploy)
+  --no-reload           do not reload Apache after writing the vhost (init)
+  --force               unlock even when the holder's state cannot be told from here
+  --json                print the result as JSON on stdout
+  -q, --quiet           only warnings and the result
+  -h, --help            this text
+
+exit codes: 0 done, 1 failed and undone, 2 bad input (nothing touched), 3 locked, 4 needs attention`
+
+interface Cli {
+  values: Record<string, string | boolean | undefined>
+  positionals: string[]
+}
+
+function parse(argv: string[]): Cli {
+  try {
+    const { values, positionals } = parseArgs({
+      args: argv,
+      allowPositionals: true,
+      options: {
+        config: { type: 'string', short: 'c' },
+        release: { type: 'string' },
+        version: { type: 'string' },
+        to: { type: 'string' },
+        'lock-wait': { type: 'string' },
+        'ssh-key-file': { type: 'string' },
+        'known-hosts': { type: 'string' },
+        'dry-run': { type: 'boolean' },
+        'no-reload': { type: 'boolean' },
+        force: { type: 'boolean' },
+        json: { type: 'boolean' },
+        quiet: { type: 'boolean', short: 'q' },
+        help: { type: 'boolean', short: 'h' },
+        out: { type: 'string' },
+        port: { type: 'string' },
+        dir: { type: 'string' },
+        keep: { type: 'boolean' }
+      }
+    })
+    return { values, positionals }
+  } catch (e) {
+    throw new SitecycleError(`${(e as Error).message}\n\n${USAGE}`, 'usage')
+  }
+}
+
+function numberOption(cli: Cli, name: string): number | undefined {
+  const v = cli.values[name]
+  if (v === undefined) return undefined
+  const n = Number(v)
+  if (typeof v !== 'string' || !/^\d+(\.\d+)?$/.test(v) || !Number.isFinite(n))
+    throw new SitecycleError(`--${name} ${String(v)}: expected a number of seconds, e.g. --${name} 60`, 'usage')
+  return n
+}
+
+async function siteAndExecutor(cli: Cli): Promise<{ config: SitecycleConfig; site: SiteConfig; exec: Executor }> {
+  const name = cli.positionals[1]
+  if (!name) throw new SitecycleError(`${cli.positionals[0]}: which site? e.g. sitecycle ${cli.positionals[0]} v1\n\n${USAGE}`, 'usage')
+  const config = await loadConfig((cli.values.config as string | undefined) ?? 'sitecycle.yml')
+  const site = getSite(config, name)
+  const ssh = {
+    ...config.ssh,
+    ...(cli.values['ssh-key-file'] ? { keyFile: cli.values['ssh-key-file'] as string } : {}),
+    ...(cli.values['known-hosts'] ? { knownHostsFile: cli.values['known-hosts'] as string } : {}),
+    ...(process.env.SITECYCLE_SSH_KEY ? { key: process.env.SITECYCLE_SSH_KEY } : {})
+  }
+  return { config, site, exec: createExecutor(site.host, ssh) }
+}
+
+function printOutcome(o: OperationOutcome, json: boolean, out: (s: string) => void): void {
+  if (json) {
+    out(JSON.stringify(o, null, 2))
+    return
+  }
+  const lines = [`${o.op} ${o.status}: site ${o.site} serves ${o.version ?? 'nothing'} (was ${o.previousVersion ?? 'nothing'})`]
+  if (o.error) lines.push(`failed at ${o.failedStep}: ${o.error}`)
+  out(lines.join('\n'))
+}
+
+function printStatus(s: SiteStatus, json: boolean, out: (s: string) => void): void {
+  if (json) {
+    out(JSON.stringify(s, null, 2))
+    return
+  }
+  if (!s.initialized) {
+    out(`site ${s.site} at ${s.root} on ${s.host} is not initialized: run \`sitecycle init ${s.site}\``)
+    return
+  }
+  const lines = [
+    `site ${s.site} on ${s.host} (${s.root})`,
+    `  live:      ${s.live ?? 'none'} (slot ${s.liveSlot})`,
+    `  previous:  ${s.idle ?? 'none'} (warm in the idle slot)`,
+    `  releases:  ${s.releases.map(r => `${r.dir}${r.bad ? ' [bad]' : ''}${r.complete ? '' : ' [incomplete]'}`).join(', ') || 'none'}`,
+    `  lock:      ${s.lock ? `held by ${s.lock.op} ${s.lock.id} (${s.lock.actor}, pid ${s.lock.pid} on ${s.lock.machine}, ${s.lock.state}) since ${s.lock.since}` : 'free'}`
+  ]
+  if (s.unfinished.length) lines.push(`  unfinished: ${s.unfinished.join(', ')} (the next operation recovers them)`)
+  lines.push('  history:')
+  for (const h of s.history) lines.push(`    ${h.at}  ${h.op.padEnd(8)} ${String(h.version ?? '').padEnd(10)} ${h.status}${h.error ? `: ${String(h.error)}` : ''}`)
+  out(lines.join('\n'))
+}
+
+/** Run the CLI; returns the exit code. `out` receives results, progress goes to the reporter. */
+export async function main(argv: string[], out: (s: string) => void = s => process.stdout.write(s + '\n')): Promise<number> {
+  const reporter = new StreamReporter(undefined, false)
+  let exec: Executor | undefined
+  try {
+    const cli = parse(argv)
+    if (cli.values.quiet) Object.assign(reporter, { quiet: true })
+    const command = cli.positionals[0]
+    if (cli.values.help || !command || command === 'help') {
+      out(USAGE)
+      return command || cli.values.help ? EXIT.ok : EXIT.input
+    }
+    const json = Boolean(cli.values.json)
+    const lockWait = numberOption(cli, 'lock-wait')
+    for (const v of ['version', 'to'] as const) {
+      const s = cli.values[v]
+      if (typeof s === 'string' && !isValidVersion(s))
+        throw new SitecycleError(`--${v} ${s}: invalid version; expected a PEP 440 version such as 1.4.0, 1.4.0rc1, 1.4.0.post1 or 2.0.0.dev3`, 'input')
+    }
+    switch (command) {
+      case 'init': {
+        const t = await siteAndExecutor(cli)
+        exec = t.exec
+        await initSite({ ...t, reporter, reload: !cli.values['no-reload'] })
+        out(`site ${t.site.name} is ready at ${t.site.root} on ${t.exec.name}; vhost for ${t.site.url}`)
+        return EXIT.ok
+      }
+      case 'deploy': {
+        if (cli.values['dry-run']) {
+          out(deployPlan().join('\n'))
+          return EXIT.ok
+        }
+        const t = await siteAndExecutor(cli)
+        exec = t.exec
+        const o = await deploy({ ...t, reporter, release: cli.values.release as string | undefined, version: cli.values.version as string | undefined, lockWait })
+        printOutcome(o, json, out)
+        return EXIT.ok
+      }
+      case 'rollback': {
+        const t = await siteAndExecutor(cli)
+        exec = t.exec
+        const o = await rollback({ ...t, reporter, to: cli.values.to as string | undefined, lockWait })
+        printOutcome(o, json, out)
+        return EXIT.ok
+      }
+      case 'status': {
+        const t = await siteAndExecutor(cli)
+        exec = t.exec
+        printStatus(await siteStatus(t.config, t.site, t.exec), json, out)
+        return EXIT.ok
+      }
+      case 'unlock': {
+        const t = await siteAndExecutor(cli)
+        exec = t.exec
+        const h = await unlockSite(t.site, t.exec, Boolean(cli.values.force))
+        out(h ? `lock of ${h.op} ${h.id} (${h.actor}) on site ${t.site.name} cleared` : `site ${t.site.name} is not locked`)
+        return EXIT.ok
+      }
+      case 'build': {
+        const source = cli.positionals[1] ?? '.'
+        const outDir = (cli.values.out as string | undefined) ?? 'releases'
+        const built = await buildRelease({ sourceDir: source, outDir, onProgress: l => reporter.info(`   ${l}`) })
+        out(json ? JSON.stringify(built.manifest, null, 2) : `built ${built.manifest.name} ${built.manifest.version} into ${built.dir}`)
+        return EXIT.ok
+      }
+      case 'demo':
+        return await runDemo({
+          port: numberOption(cli, 'port'),
+          dir: cli.values.dir as string | undefined,
+          keep: cli.values.keep !== undefined ? Boolean(cli.values.keep) : true,
+          reporter,
+          out
+        })
+      default:
+        throw new SitecycleError(`unknown command '${command}'\n\n${USAGE}`, 'usage')
+    }
+  } catch (e) {
+    if (e instanceof OperationFailed) {
+      printOutcome(e.outcome, Boolean(argv.includes('--json')), out)
+      reporter.warn(e.message)
+      return e.outcome.undoComplete ? EXIT.failed : EXIT.needsAttention
+    }
+    if (e instanceof SitecycleError) {
+      process.stderr.write(reporter.filter.apply(`sitecycle: ${e.message}`) + '\n')
+      if (e.kind === 'lock') return EXIT.locked
+      if (e instanceof ConfigError || ['config', 'input', 'usage', 'release', 'site'].includes(e.kind)) return EXIT.input
+      return EXIT.failed
+    }
+    process.stderr.write(reporter.filter.apply(`sitecycle: unexpected error: ${e instanceof Error ? (e.stack ?? e.message) : String(e)}`) + '\n')
+    return EXIT.failed
+  } finally {
+    await exec?.close().catch(() => undefined)
+  }
+}
+
+const isMain = process.argv[1] && /(?:^|[\\/])(cli\.(?:js|ts)|sitecycle)$/.test(process.argv[1])
+if (isMain) {
+  main(process.argv.slice(2)).then(code => process.exit(code))
+}
