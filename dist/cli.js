@@ -15471,7 +15471,11 @@ async function listZipEntries(file) {
                 entries.push({ name: c.name, type: 'file' });
             }
             else {
-                entries.push({ name: c.name, type: 'other', description: `special file (mode ${fileType.toString(8)})` });
+                entries.push({
+                    name: c.name,
+                    type: 'other',
+                    description: `special file (mode ${fileType.toString(8)})`
+                });
             }
         }
         return entries;
@@ -15732,7 +15736,8 @@ function satisfiesOne(candidate, raw, clause, spec) {
             if (t.release.length < 2)
                 throw invalidSpecifier(spec, `'~=' needs at least two parts`);
             const prefix = t.release.slice(0, -1).join('.');
-            return compareVersions(c, t) >= 0 && matchesPrefix(c, `${t.epoch ? `${t.epoch}!` : ''}${prefix}`, spec);
+            return (compareVersions(c, t) >= 0 &&
+                matchesPrefix(c, `${t.epoch ? `${t.epoch}!` : ''}${prefix}`, spec));
         }
         case '>=':
             return compareVersions(c, t) >= 0;
@@ -15961,7 +15966,7 @@ const manifestSchema = object({
 function describeIssues(error) {
     return error.issues
         .map(issue => {
-        const where = issue.path.reduce((acc, p) => (typeof p === 'number' ? `${acc}[${p}]` : acc ? `${acc}.${String(p)}` : String(p)), '');
+        const where = issue.path.reduce((acc, p) => typeof p === 'number' ? `${acc}[${p}]` : acc ? `${acc}.${String(p)}` : String(p), '');
         return `${where || '(top level)'}: ${issue.message}`;
     })
         .join('; ');
@@ -16092,7 +16097,7 @@ async function locate(opts) {
     let chosen;
     if (opts.version !== undefined) {
         const wanted = normalizeVersion(opts.version);
-        chosen = versions.find(v => normalizeVersion(v) === wanted);
+        chosen = versions.find(v => compareVersions(v, wanted) === 0);
         if (!chosen) {
             throw releaseError(`release ${opts.version} not found in ${target}: it holds ${versions.join(', ')}`);
         }
@@ -16116,18 +16121,19 @@ function pickFile(manifest, manifestPath, file) {
     return picked;
 }
 function checkNames(manifest, manifestPath, listed, opts, versionDir) {
-    const version = normalizeVersion(manifest.version);
-    if (opts.version !== undefined && normalizeVersion(opts.version) !== version) {
+    const version = manifest.version;
+    if (opts.version !== undefined && compareVersions(opts.version, version) !== 0) {
         throw releaseError(`manifest ${manifestPath} is for version ${manifest.version}, not ${opts.version}`);
     }
-    if (versionDir !== undefined && normalizeVersion(versionDir) !== version) {
+    if (versionDir !== undefined && compareVersions(versionDir, version) !== 0) {
         throw releaseError(`manifest ${manifestPath} says version ${manifest.version} but its directory is named ${versionDir}`);
     }
-    if (opts.packageName !== undefined && normalizeProjectName(opts.packageName) !== normalizeProjectName(manifest.name)) {
+    if (opts.packageName !== undefined &&
+        normalizeProjectName(opts.packageName) !== normalizeProjectName(manifest.name)) {
         throw releaseError(`release in ${manifestPath} is ${manifest.name}, not the expected package ${opts.packageName}`);
     }
     const fromName = parseReleaseFileName(listed.name);
-    if (normalizeVersion(fromName.version) !== version) {
+    if (compareVersions(fromName.version, version) !== 0) {
         throw releaseError(`manifest ${manifestPath} says version ${manifest.version} but its file ${listed.name} is version ${fromName.version}`);
     }
     if (normalizeProjectName(fromName.name) !== normalizeProjectName(manifest.name)) {
@@ -16734,7 +16740,7 @@ async function runPipeline(steps, ctx, reporter, events = {}) {
                 if (!s.undo)
                     continue;
                 const t = Date.now();
-                reporter.info(`undo: ${s.title}`);
+                reporter.info(`undo ${s.name}: ${s.title}`);
                 try {
                     await s.undo(ctx);
                     reports[j] = { ...reports[j], status: 'undone' };
@@ -17446,7 +17452,17 @@ const PIP_ENV_REMOVED = ['PIP_FIND_LINKS', 'PIP_INDEX_URL', 'PIP_EXTRA_INDEX_URL
 /** The argv that builds an sdist and a wheel into outDir, offline. */
 function pythonBuildCommand(python, sourceDir, outDir) {
     return {
-        argv: [python, '-m', 'build', '--no-isolation', '--sdist', '--wheel', '--outdir', outDir, sourceDir],
+        argv: [
+            python,
+            '-m',
+            'build',
+            '--no-isolation',
+            '--sdist',
+            '--wheel',
+            '--outdir',
+            outDir,
+            sourceDir
+        ],
         cwd: sourceDir,
         env: { PIP_CONFIG_FILE: '/dev/null', PYTHONDONTWRITEBYTECODE: '1' },
         unsetEnv: PIP_ENV_REMOVED
@@ -17545,7 +17561,8 @@ async function exists(p) {
 async function buildRelease(opts) {
     const sourceDir = path__default.resolve(opts.sourceDir);
     const outDir = path__default.resolve(opts.outDir);
-    if (!(await exists(path__default.join(sourceDir, 'pyproject.toml'))) && !(await exists(path__default.join(sourceDir, 'setup.py')))) {
+    if (!(await exists(path__default.join(sourceDir, 'pyproject.toml'))) &&
+        !(await exists(path__default.join(sourceDir, 'setup.py')))) {
         throw new SitecycleError(`cannot build ${sourceDir}: it has no pyproject.toml or setup.py`, 'release');
     }
     const python = opts.python ?? DEFAULT_BUILD_PYTHON;

@@ -1,0 +1,74 @@
+import { mkdtemp, rm } from 'node:fs/promises'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { createExecutor } from '../../src/hosts/create-executor.js'
+import type { Executor } from '../../src/hosts/executor.js'
+import { deploy } from '../../src/pipelines/deploy.js'
+import { initSite } from '../../src/pipelines/init.js'
+import { OperationFailed } from '../../src/pipelines/operation.js'
+import { rollback } from '../../src/pipelines/rollback.js'
+import { StreamReporter } from '../../src/util/reporter.js'
+import { startApache, type TestApache } from '../helpers/apache.js'
+import { buildSampleRelease } from '../helpers/sample-app.js'
+import { httpGet, makeTestSite, type TestSite } from '../helpers/site.js'
+import { startSshd } from '../helpers/sshd.js'
+
+let apache: TestApache
+let site: TestSite
+let sshd: Awaited<ReturnType<typeof startSshd>>
+let exec: Executor
+let releases: string
+const lines: string[] = []
+const reporter = () => new StreamReporter(l => lines.push(l))
+
+beforeAll(async () => {
+  process.env.SAMPLE_SECRET_KEY = 'ssh-secret-value-42'
+  releases = await mkdtemp(join(tmpdir(), 'sitecycle-releases-'))
+  await Promise.all([
+    buildSampleRelease({ version: '1.0.0', releasesDir: releases }),
+    buildSampleRelease({ version: '2.0.0', releasesDir: releases }),
+    buildSampleRelease({ version: '3.0.0', releasesDir: releases, broken: 'health' })
+  ])
+  sshd = await startSshd()
+  apache = await startApache()
+  site = await makeTestSite({
+    apache,
+    host: `ssh://${sshd.user}@127.0.0.1:${sshd.port}`,
+    ssh: { keyFile: sshd.keyFile, knownHostsFile: sshd.knownHostsFile }
+  })
+  expect(site.site.host).toMatchObject({ kind: 'ssh', port: sshd.port })
+  exec = createExecutor(site.site.host, site.config.ssh)
+})
+
+afterAll(async () => {
+  await exec?.close()
+  await apache?.stop()
+  await sshd?.stop()
+  await site?.cleanup()
+  await rm(releases, { recursive: true, force: true })
+})
+
+test('over SSH with a pinned host key: init, deploy v1 then v2, a broken v3 rolls back, rollback', async () => {
+  expect(exec.name).toBe(`ssh://root@127.0.0.1:${sshd.port}`)
+  await initSite({ config: site.config, site: site.site, exec, reporter: reporter() })
+  const o1 = await deploy({ config: site.config, site: site.site, exec, reporter: reporter(), release: releases, version: '1.0.0' })
+  expect(o1).toMatchObject({ status: 'deployed', host: exec.name })
+  expect((await httpGet(`${site.url}/__version__`)).body).toBe('1.0.0')
+  await deploy({ config: site.config, site: site.site, exec, reporter: reporter(), release: releases, version: '2.0.0' })
+  expect((await httpGet(`${site.url}/__version__`)).body).toBe('2.0.0')
+
+  const failed = deploy({ config: site.config, site: site.site, exec, reporter: reporter(), release: releases, version: '3.0.0' })
+  await expect(failed).rejects.toBeInstanceOf(OperationFailed)
+  expect((await httpGet(`${site.url}/__version__`)).body).toBe('2.0.0')
+
+  const r = await rollback({ config: site.config, site: site.site, exec, reporter: reporter() })
+  expect(r.version).toBe('1.0.0')
+  expect((await httpGet(`${site.url}/__version__`)).body).toBe('1.0.0')
+  expect(lines.join('\n')).not.toContain('ssh-secret-value-42')
+})
+
+test('the whole run used one SSH connection', async () => {
+  const { readFile } = await import('node:fs/promises')
+  const log = await readFile(sshd.logFile, 'utf8')
+  expect(log.match(/Accepted publickey/g)?.length).toBe(1)
+})

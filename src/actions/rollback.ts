@@ -1,0 +1,37 @@
+/**
+ * The rollback action: inputs → rollback pipeline → outputs and job summary.
+ */
+import { rollback, type RollbackRequest } from '../pipelines/rollback.js'
+import type { ActionCore } from './action-core.js'
+import { readRollbackSettings } from './inputs.js'
+import { runSiteAction, type SiteActionDeps } from './site-action.js'
+
+/** The rollback action's dependencies; tests replace the pipeline. */
+export interface RollbackActionDeps extends SiteActionDeps {
+  /** The rollback pipeline (rollback() by default). */
+  rollback?: typeof rollback
+}
+
+/**
+ * Run the rollback action. Throws (with secrets redacted) when it fails; outputs and the job
+ * summary are written in every case. The caller passes the message to core.setFailed.
+ */
+export async function runRollbackAction(core: ActionCore, deps: RollbackActionDeps = {}): Promise<void> {
+  await runSiteAction(
+    core,
+    'rollback',
+    readRollbackSettings,
+    ({ settings, target, reporter }) => {
+      const request: RollbackRequest = {
+        config: target.config,
+        site: target.site,
+        exec: target.exec,
+        reporter,
+        lockWait: settings.lockWait,
+        ...(settings.to !== undefined && { to: settings.to })
+      }
+      return (deps.rollback ?? rollback)(request)
+    },
+    deps
+  )
+}
