@@ -95,13 +95,22 @@ function numberOption(cli: Cli, name: string): number | undefined {
   if (v === undefined) return undefined
   const n = Number(v)
   if (typeof v !== 'string' || !/^\d+(\.\d+)?$/.test(v) || !Number.isFinite(n))
-    throw new SitecycleError(`--${name} ${String(v)}: expected a number of seconds, e.g. --${name} 60`, 'usage')
+    throw new SitecycleError(
+      `--${name} ${String(v)}: expected a number of seconds, e.g. --${name} 60`,
+      'usage'
+    )
   return n
 }
 
-async function siteAndExecutor(cli: Cli): Promise<{ config: SitecycleConfig; site: SiteConfig; exec: Executor }> {
+async function siteAndExecutor(
+  cli: Cli
+): Promise<{ config: SitecycleConfig; site: SiteConfig; exec: Executor }> {
   const name = cli.positionals[1]
-  if (!name) throw new SitecycleError(`${cli.positionals[0]}: which site? e.g. sitecycle ${cli.positionals[0]} v1\n\n${USAGE}`, 'usage')
+  if (!name)
+    throw new SitecycleError(
+      `${cli.positionals[0]}: which site? e.g. sitecycle ${cli.positionals[0]} v1\n\n${USAGE}`,
+      'usage'
+    )
   const config = await loadConfig((cli.values.config as string | undefined) ?? 'sitecycle.yml')
   const site = getSite(config, name)
   const ssh = {
@@ -118,7 +127,9 @@ function printOutcome(o: OperationOutcome, json: boolean, out: (s: string) => vo
     out(JSON.stringify(o, null, 2))
     return
   }
-  const lines = [`${o.op} ${o.status}: site ${o.site} serves ${o.version ?? 'nothing'} (was ${o.previousVersion ?? 'nothing'})`]
+  const lines = [
+    `${o.op} ${o.status}: site ${o.site} serves ${o.version ?? 'nothing'} (was ${o.previousVersion ?? 'nothing'})`
+  ]
   if (o.error) lines.push(`failed at ${o.failedStep}: ${o.error}`)
   out(lines.join('\n'))
 }
@@ -129,7 +140,9 @@ function printStatus(s: SiteStatus, json: boolean, out: (s: string) => void): vo
     return
   }
   if (!s.initialized) {
-    out(`site ${s.site} at ${s.root} on ${s.host} is not initialized: run \`sitecycle init ${s.site}\``)
+    out(
+      `site ${s.site} at ${s.root} on ${s.host} is not initialized: run \`sitecycle init ${s.site}\``
+    )
     return
   }
   const lines = [
@@ -139,14 +152,21 @@ function printStatus(s: SiteStatus, json: boolean, out: (s: string) => void): vo
     `  releases:  ${s.releases.map(r => `${r.dir}${r.bad ? ' [bad]' : ''}${r.complete ? '' : ' [incomplete]'}`).join(', ') || 'none'}`,
     `  lock:      ${s.lock ? `held by ${s.lock.op} ${s.lock.id} (${s.lock.actor}, pid ${s.lock.pid} on ${s.lock.machine}, ${s.lock.state}) since ${s.lock.since}` : 'free'}`
   ]
-  if (s.unfinished.length) lines.push(`  unfinished: ${s.unfinished.join(', ')} (the next operation recovers them)`)
+  if (s.unfinished.length)
+    lines.push(`  unfinished: ${s.unfinished.join(', ')} (the next operation recovers them)`)
   lines.push('  history:')
-  for (const h of s.history) lines.push(`    ${h.at}  ${h.op.padEnd(8)} ${String(h.version ?? '').padEnd(10)} ${h.status}${h.error ? `: ${String(h.error)}` : ''}`)
+  for (const h of s.history)
+    lines.push(
+      `    ${h.at}  ${h.op.padEnd(8)} ${String(h.version ?? '').padEnd(10)} ${h.status}${h.error ? `: ${String(h.error)}` : ''}`
+    )
   out(lines.join('\n'))
 }
 
 /** Run the CLI; returns the exit code. `out` receives results, progress goes to the reporter. */
-export async function main(argv: string[], out: (s: string) => void = s => process.stdout.write(s + '\n')): Promise<number> {
+export async function main(
+  argv: string[],
+  out: (s: string) => void = s => process.stdout.write(s + '\n')
+): Promise<number> {
   const reporter = new StreamReporter(undefined, false)
   let exec: Executor | undefined
   try {
@@ -162,14 +182,19 @@ export async function main(argv: string[], out: (s: string) => void = s => proce
     for (const v of ['version', 'to'] as const) {
       const s = cli.values[v]
       if (typeof s === 'string' && !isValidVersion(s))
-        throw new SitecycleError(`--${v} ${s}: invalid version; expected a PEP 440 version such as 1.4.0, 1.4.0rc1, 1.4.0.post1 or 2.0.0.dev3`, 'input')
+        throw new SitecycleError(
+          `--${v} ${s}: invalid version; expected a PEP 440 version such as 1.4.0, 1.4.0rc1, 1.4.0.post1 or 2.0.0.dev3`,
+          'input'
+        )
     }
     switch (command) {
       case 'init': {
         const t = await siteAndExecutor(cli)
         exec = t.exec
         await initSite({ ...t, reporter, reload: !cli.values['no-reload'] })
-        out(`site ${t.site.name} is ready at ${t.site.root} on ${t.exec.name}; vhost for ${t.site.url}`)
+        out(
+          `site ${t.site.name} is ready at ${t.site.root} on ${t.exec.name}; vhost for ${t.site.url}`
+        )
         return EXIT.ok
       }
       case 'deploy': {
@@ -179,14 +204,25 @@ export async function main(argv: string[], out: (s: string) => void = s => proce
         }
         const t = await siteAndExecutor(cli)
         exec = t.exec
-        const o = await deploy({ ...t, reporter, release: cli.values.release as string | undefined, version: cli.values.version as string | undefined, lockWait })
+        const o = await deploy({
+          ...t,
+          reporter,
+          release: cli.values.release as string | undefined,
+          version: cli.values.version as string | undefined,
+          lockWait
+        })
         printOutcome(o, json, out)
         return EXIT.ok
       }
       case 'rollback': {
         const t = await siteAndExecutor(cli)
         exec = t.exec
-        const o = await rollback({ ...t, reporter, to: cli.values.to as string | undefined, lockWait })
+        const o = await rollback({
+          ...t,
+          reporter,
+          to: cli.values.to as string | undefined,
+          lockWait
+        })
         printOutcome(o, json, out)
         return EXIT.ok
       }
@@ -200,14 +236,26 @@ export async function main(argv: string[], out: (s: string) => void = s => proce
         const t = await siteAndExecutor(cli)
         exec = t.exec
         const h = await unlockSite(t.site, t.exec, Boolean(cli.values.force))
-        out(h ? `lock of ${h.op} ${h.id} (${h.actor}) on site ${t.site.name} cleared` : `site ${t.site.name} is not locked`)
+        out(
+          h
+            ? `lock of ${h.op} ${h.id} (${h.actor}) on site ${t.site.name} cleared`
+            : `site ${t.site.name} is not locked`
+        )
         return EXIT.ok
       }
       case 'build': {
         const source = cli.positionals[1] ?? '.'
         const outDir = (cli.values.out as string | undefined) ?? 'releases'
-        const built = await buildRelease({ sourceDir: source, outDir, onProgress: l => reporter.info(`   ${l}`) })
-        out(json ? JSON.stringify(built.manifest, null, 2) : `built ${built.manifest.name} ${built.manifest.version} into ${built.dir}`)
+        const built = await buildRelease({
+          sourceDir: source,
+          outDir,
+          onProgress: l => reporter.info(`   ${l}`)
+        })
+        out(
+          json
+            ? JSON.stringify(built.manifest, null, 2)
+            : `built ${built.manifest.name} ${built.manifest.version} into ${built.dir}`
+        )
         return EXIT.ok
       }
       case 'demo':
@@ -230,10 +278,18 @@ export async function main(argv: string[], out: (s: string) => void = s => proce
     if (e instanceof SitecycleError) {
       process.stderr.write(reporter.filter.apply(`sitecycle: ${e.message}`) + '\n')
       if (e.kind === 'lock') return EXIT.locked
-      if (e instanceof ConfigError || ['config', 'input', 'usage', 'release', 'site'].includes(e.kind)) return EXIT.input
+      if (
+        e instanceof ConfigError ||
+        ['config', 'input', 'usage', 'release', 'site'].includes(e.kind)
+      )
+        return EXIT.input
       return EXIT.failed
     }
-    process.stderr.write(reporter.filter.apply(`sitecycle: unexpected error: ${e instanceof Error ? (e.stack ?? e.message) : String(e)}`) + '\n')
+    process.stderr.write(
+      reporter.filter.apply(
+        `sitecycle: unexpected error: ${e instanceof Error ? (e.stack ?? e.message) : String(e)}`
+      ) + '\n'
+    )
     return EXIT.failed
   } finally {
     await exec?.close().catch(() => undefined)

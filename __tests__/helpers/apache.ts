@@ -1,1 +1,5 @@
-export { startApache, freePort, type PrivateApache as TestApache } from '../../src/demo/private-apache.js'
+export {
+  startApache,
+  freePort,
+  type PrivateApache as TestApache
+} from '../../src/demo/private-apache.js'

@@ -99,12 +99,18 @@ export function latencies(samples: readonly LoadSample[]): number[] {
 }
 
 /** The samples whose request started in [from, to). */
-export function startedBetween(samples: readonly LoadSample[], from: number, to = Infinity): LoadSample[] {
+export function startedBetween(
+  samples: readonly LoadSample[],
+  from: number,
+  to = Infinity
+): LoadSample[] {
   return samples.filter(s => s.start >= from && s.start < to)
 }
 
 /** Summarise samples: counts, failures, latency percentiles and version timelines. */
-export function summarize(samples: readonly LoadSample[]): Omit<LoadReport, 'samples' | 'startedAt' | 'endedAt'> {
+export function summarize(
+  samples: readonly LoadSample[]
+): Omit<LoadReport, 'samples' | 'startedAt' | 'endedAt'> {
   const failures = samples.filter(isFailure)
   const lat = latencies(samples)
   const versions: Record<string, VersionSeen> = {}
@@ -138,9 +144,17 @@ export interface SettleReport {
 
 /** Which requests started in [since, until) were answered by another version than `version`
  * (`until`: the next switch, if any). */
-export function settleAfter(samples: readonly LoadSample[], version: string, since: number, until = Infinity): SettleReport {
+export function settleAfter(
+  samples: readonly LoadSample[],
+  version: string,
+  since: number,
+  until = Infinity
+): SettleReport {
   const other = samples.filter(s => s.start >= since && s.start < until && s.version !== version)
-  const lastOtherStart = other.reduce<number | null>((m, s) => (m === null ? s.start : Math.max(m, s.start)), null)
+  const lastOtherStart = other.reduce<number | null>(
+    (m, s) => (m === null ? s.start : Math.max(m, s.start)),
+    null
+  )
   return { other, lastOtherStart, lagMs: lastOtherStart === null ? 0 : lastOtherStart - since }
 }
 
@@ -148,7 +162,8 @@ function requireLoopback(url: URL): void {
   const h = url.hostname.replace(/^\[|\]$/g, '')
   if (!(h === 'localhost' || h === '::1' || /^127\.\d+\.\d+\.\d+$/.test(h)))
     throw new Error(`the load generator only targets loopback; ${url.href} is not on loopback`)
-  if (url.protocol !== 'http:') throw new Error(`the load generator speaks plain http only, not ${url.protocol}`)
+  if (url.protocol !== 'http:')
+    throw new Error(`the load generator speaks plain http only, not ${url.protocol}`)
 }
 
 function errorText(e: unknown): string {
@@ -157,7 +172,12 @@ function errorText(e: unknown): string {
 }
 
 /** Send one GET on the agent; resolves with its sample (never rejects). */
-function requestOnce(agent: http.Agent, url: URL, headers: Record<string, string>, timeoutMs: number): Promise<LoadSample> {
+function requestOnce(
+  agent: http.Agent,
+  url: URL,
+  headers: Record<string, string>,
+  timeoutMs: number
+): Promise<LoadSample> {
   const start = now()
   return new Promise(resolve => {
     let settled = false
@@ -203,7 +223,11 @@ export function startLoad(opts: LoadOptions): RunningLoad {
   const headers = { 'User-Agent': 'sitecycle-load', ...(opts.headers ?? {}) }
   const startedAt = now()
   const deadline = startedAt + (opts.maxSeconds ?? 60) * 1000
-  const agent = new http.Agent({ keepAlive: true, maxSockets: concurrency, maxFreeSockets: concurrency })
+  const agent = new http.Agent({
+    keepAlive: true,
+    maxSockets: concurrency,
+    maxFreeSockets: concurrency
+  })
   const samples: LoadSample[] = []
   let issued = 0
   let stopping = false

@@ -78,7 +78,10 @@ ${opts.ssh ? `ssh:\n  key_file: ${opts.ssh.keyFile}\n  known_hosts: ${opts.ssh.k
 }
 
 /** GET a path on the site as a user would; returns status and body. */
-export async function httpGet(url: string, headers: Record<string, string> = {}): Promise<{ status: number; body: string }> {
+export async function httpGet(
+  url: string,
+  headers: Record<string, string> = {}
+): Promise<{ status: number; body: string }> {
   const r = await fetch(url, { headers })
   return { status: r.status, body: (await r.text()).trim() }
 }

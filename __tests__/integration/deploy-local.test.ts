@@ -47,10 +47,24 @@ test('init prepares the site; before the first deploy it answers 503', async () 
 })
 
 test('deploy v1 then v2: each version is served', async () => {
-  const o1 = await deploy({ config: site.config, site: site.site, exec, reporter: reporter(), release: releases, version: '1.0.0' })
+  const o1 = await deploy({
+    config: site.config,
+    site: site.site,
+    exec,
+    reporter: reporter(),
+    release: releases,
+    version: '1.0.0'
+  })
   expect(o1.status).toBe('deployed')
   expect((await httpGet(`${site.url}/__version__`)).body).toBe('1.0.0')
-  const o2 = await deploy({ config: site.config, site: site.site, exec, reporter: reporter(), release: releases, version: '2.0.0' })
+  const o2 = await deploy({
+    config: site.config,
+    site: site.site,
+    exec,
+    reporter: reporter(),
+    release: releases,
+    version: '2.0.0'
+  })
   expect(o2).toMatchObject({ status: 'deployed', version: '2.0.0', previousVersion: '1.0.0' })
   expect((await httpGet(`${site.url}/__version__`)).body).toBe('2.0.0')
   const home = await httpGet(`${site.url}/`)
@@ -60,7 +74,14 @@ test('deploy v1 then v2: each version is served', async () => {
 test('a release whose health check fails is rolled back: v2 serves, the error says why', async () => {
   let err: unknown
   try {
-    await deploy({ config: site.config, site: site.site, exec, reporter: reporter(), release: releases, version: '3.0.0' })
+    await deploy({
+      config: site.config,
+      site: site.site,
+      exec,
+      reporter: reporter(),
+      release: releases,
+      version: '3.0.0'
+    })
   } catch (e) {
     err = e
   }
@@ -74,11 +95,25 @@ test('a release whose health check fails is rolled back: v2 serves, the error sa
 
 test('a release whose import fails is refused, and a good release after it starts cleanly in that slot', async () => {
   await expect(
-    deploy({ config: site.config, site: site.site, exec, reporter: reporter(), release: releases, version: '3.0.1' })
+    deploy({
+      config: site.config,
+      site: site.site,
+      exec,
+      reporter: reporter(),
+      release: releases,
+      version: '3.0.1'
+    })
   ).rejects.toThrow(/verify-idle/)
   expect((await httpGet(`${site.url}/__version__`)).body).toBe('2.0.0')
   // v1 goes into the slot whose last import failed: a restart by signal, not a touch, brings it up.
-  const o = await deploy({ config: site.config, site: site.site, exec, reporter: reporter(), release: releases, version: '1.0.0' })
+  const o = await deploy({
+    config: site.config,
+    site: site.site,
+    exec,
+    reporter: reporter(),
+    release: releases,
+    version: '1.0.0'
+  })
   expect(o.status).toBe('deployed')
   expect((await httpGet(`${site.url}/__version__`)).body).toBe('1.0.0')
 })

@@ -42,19 +42,44 @@ test('single mode: one daemon group, deploy v1 and v2, a broken v3 is switched b
   const vhost = await readFile(join(apache.confDir, vhostFile), 'utf8')
   expect(vhost.match(/WSGIDaemonProcess/g)?.length).toBe(1)
   expect(vhost).not.toContain('live.map')
-  await deploy({ config: site.config, site: site.site, exec, reporter: reporter(), release: releases, version: '1.0.0' })
+  await deploy({
+    config: site.config,
+    site: site.site,
+    exec,
+    reporter: reporter(),
+    release: releases,
+    version: '1.0.0'
+  })
   expect((await httpGet(`${site.url}/__version__`)).body).toBe('1.0.0')
-  const o = await deploy({ config: site.config, site: site.site, exec, reporter: reporter(), release: releases, version: '2.0.0' })
+  const o = await deploy({
+    config: site.config,
+    site: site.site,
+    exec,
+    reporter: reporter(),
+    release: releases,
+    version: '2.0.0'
+  })
   expect(o).toMatchObject({ status: 'deployed', previousVersion: '1.0.0' })
   expect((await httpGet(`${site.url}/__version__`)).body).toBe('2.0.0')
   let err: unknown
   try {
-    await deploy({ config: site.config, site: site.site, exec, reporter: reporter(), release: releases, version: '3.0.0' })
+    await deploy({
+      config: site.config,
+      site: site.site,
+      exec,
+      reporter: reporter(),
+      release: releases,
+      version: '3.0.0'
+    })
   } catch (e) {
     err = e
   }
   expect(err).toBeInstanceOf(OperationFailed)
-  expect((err as OperationFailed).outcome).toMatchObject({ failedStep: 'verify-live', version: '2.0.0', rolledBack: true })
+  expect((err as OperationFailed).outcome).toMatchObject({
+    failedStep: 'verify-live',
+    version: '2.0.0',
+    rolledBack: true
+  })
   expect((await httpGet(`${site.url}/__version__`)).body).toBe('2.0.0')
   const r = await rollback({ config: site.config, site: site.site, exec, reporter: reporter() })
   expect(r.version).toBe('1.0.0')

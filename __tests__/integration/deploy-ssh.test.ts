@@ -51,13 +51,34 @@ afterAll(async () => {
 test('over SSH with a pinned host key: init, deploy v1 then v2, a broken v3 rolls back, rollback', async () => {
   expect(exec.name).toBe(`ssh://root@127.0.0.1:${sshd.port}`)
   await initSite({ config: site.config, site: site.site, exec, reporter: reporter() })
-  const o1 = await deploy({ config: site.config, site: site.site, exec, reporter: reporter(), release: releases, version: '1.0.0' })
+  const o1 = await deploy({
+    config: site.config,
+    site: site.site,
+    exec,
+    reporter: reporter(),
+    release: releases,
+    version: '1.0.0'
+  })
   expect(o1).toMatchObject({ status: 'deployed', host: exec.name })
   expect((await httpGet(`${site.url}/__version__`)).body).toBe('1.0.0')
-  await deploy({ config: site.config, site: site.site, exec, reporter: reporter(), release: releases, version: '2.0.0' })
+  await deploy({
+    config: site.config,
+    site: site.site,
+    exec,
+    reporter: reporter(),
+    release: releases,
+    version: '2.0.0'
+  })
   expect((await httpGet(`${site.url}/__version__`)).body).toBe('2.0.0')
 
-  const failed = deploy({ config: site.config, site: site.site, exec, reporter: reporter(), release: releases, version: '3.0.0' })
+  const failed = deploy({
+    config: site.config,
+    site: site.site,
+    exec,
+    reporter: reporter(),
+    release: releases,
+    version: '3.0.0'
+  })
   await expect(failed).rejects.toBeInstanceOf(OperationFailed)
   expect((await httpGet(`${site.url}/__version__`)).body).toBe('2.0.0')
 

@@ -82,7 +82,9 @@ export function renderVhost(site: SiteConfig): string {
       `  RewriteRule ^/(.*)$ ${wsgiDir}/%1.wsgi/$1 [E=SITECYCLE_GROUP:${prefix}%1,L]`
     )
   } else {
-    lines.push(`  RewriteRule ^/(.*)$ ${l.currentScript}/$1 [E=SITECYCLE_GROUP:${group('current')},L]`)
+    lines.push(
+      `  RewriteRule ^/(.*)$ ${l.currentScript}/$1 [E=SITECYCLE_GROUP:${group('current')},L]`
+    )
   }
   lines.push(
     `  <Directory ${wsgiDir}>`,
@@ -106,7 +108,12 @@ export function renderVhost(site: SiteConfig): string {
  * rendered config is (the release the slot points at when the daemon starts) and imports the
  * entry point. Before the first deploy the slot holds no release and answers 503.
  */
-export function renderWsgiScript(site: SiteConfig, wsgiEntry: string, slotPath: string, slotName: string): string {
+export function renderWsgiScript(
+  site: SiteConfig,
+  wsgiEntry: string,
+  slotPath: string,
+  slotName: string
+): string {
   const [module, attr] = wsgiEntry.split(':')
   const configEnv = site.config?.env ?? 'SITECYCLE_CONFIG'
   return `# Managed by sitecycle: site ${site.name}, slot ${slotName}. Do not edit: sitecycle init rewrites it.

@@ -79,7 +79,9 @@ export async function runDemo(opts: DemoOptions): Promise<number> {
     ['3.0.0', 'health']
   ]
   for (const [version, broken] of builds) {
-    reporter.info(`building the sample app ${version}${broken ? ` (broken: ${broken} check fails)` : ''}`)
+    reporter.info(
+      `building the sample app ${version}${broken ? ` (broken: ${broken} check fails)` : ''}`
+    )
     const src = await prepareSampleSource({ version, broken, into: join(dir, 'src', version) })
     await buildRelease({ sourceDir: src, outDir: releases, commit: null })
   }
@@ -116,7 +118,8 @@ sites:
   const config = parseConfig(yaml, configFile)
   const site = config.sites.demo
   const exec = new LocalExecutor()
-  if (!process.env.SAMPLE_SECRET_KEY) process.env.SAMPLE_SECRET_KEY = randomBytes(18).toString('base64url')
+  if (!process.env.SAMPLE_SECRET_KEY)
+    process.env.SAMPLE_SECRET_KEY = randomBytes(18).toString('base64url')
   reporter.addSecret(process.env.SAMPLE_SECRET_KEY)
 
   let code = 0
@@ -127,7 +130,9 @@ sites:
     for (const version of ['1.0.0', '2.0.0']) {
       reporter.info(`\n== deploy ${version}`)
       const o = await deploy({ config, site, exec, reporter, version })
-      out(`deploy ${version}: ${o.status}; ${site.url}/__version__ answers ${await answer(`${site.url}/__version__`)}`)
+      out(
+        `deploy ${version}: ${o.status}; ${site.url}/__version__ answers ${await answer(`${site.url}/__version__`)}`
+      )
     }
     reporter.info(`\n== deploy 3.0.0 (broken: its health check answers 500)`)
     try {
@@ -137,11 +142,15 @@ sites:
     } catch (e) {
       if (!(e instanceof OperationFailed)) throw e
       out(`deploy 3.0.0: ${e.outcome.status} at step ${e.outcome.failedStep}: ${e.outcome.error}`)
-      out(`after the automatic rollback ${site.url}/__version__ answers ${await answer(`${site.url}/__version__`)}`)
+      out(
+        `after the automatic rollback ${site.url}/__version__ answers ${await answer(`${site.url}/__version__`)}`
+      )
       if (e.outcome.version !== '2.0.0') code = 1
     }
     const st = await siteStatus(config, site, exec)
-    out(`status: live ${st.live}, previous ${st.idle}, releases ${st.releases.map(r => r.dir).join(', ')}`)
+    out(
+      `status: live ${st.live}, previous ${st.idle}, releases ${st.releases.map(r => r.dir).join(', ')}`
+    )
     out(
       opts.keep === false
         ? 'demo done; Apache stopped'

@@ -91,7 +91,8 @@ esac
     () => true,
     () => false
   )
-  if (!modCheck) throw new Error('mod_wsgi is not installed: apt-get install libapache2-mod-wsgi-py3')
+  if (!modCheck)
+    throw new Error('mod_wsgi is not installed: apt-get install libapache2-mod-wsgi-py3')
   await run(ctl, ['start'])
   // apachectl start returns before Apache listens: poll its pid file and port.
   const deadline = Date.now() + 15000
@@ -101,7 +102,10 @@ esac
       () => false
     )
     if (ok) break
-    if (Date.now() > deadline) throw new Error(`the private Apache did not start: ${await readFile(`${dir}/error.log`, 'utf8').catch(() => '')}`)
+    if (Date.now() > deadline)
+      throw new Error(
+        `the private Apache did not start: ${await readFile(`${dir}/error.log`, 'utf8').catch(() => '')}`
+      )
     await new Promise(r => setTimeout(r, 100))
   }
   return {

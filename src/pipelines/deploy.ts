@@ -29,7 +29,12 @@ import {
 import { renderConfigFile, splitCommandLine, type RenderedConfig } from '../sites/render-config.js'
 import { SitecycleError } from '../util/errors.js'
 import type { Reporter } from '../util/reporter.js'
-import { withSiteOperation, OperationFailed, type OperationContext, type OperationOutcome } from './operation.js'
+import {
+  withSiteOperation,
+  OperationFailed,
+  type OperationContext,
+  type OperationOutcome
+} from './operation.js'
 import { PipelineError, runPipeline, describePlan, type Step } from './pipeline.js'
 import { pruneReleases } from './prune.js'
 
@@ -75,7 +80,11 @@ export async function prepareDeploy(req: DeployRequest): Promise<PreparedDeploy>
       `no release given for site ${req.site.name}: pass a release file or directory (--release PATH), or set sites.${req.site.name}.releases in ${req.config.file}`,
       'input'
     )
-  const release = await resolveRelease({ path, version: req.version, packageName: req.config.app.package })
+  const release = await resolveRelease({
+    path,
+    version: req.version,
+    packageName: req.config.app.package
+  })
   await checkArchive(release.file)
   let rendered: RenderedConfig | undefined
   if (req.site.config) {
@@ -83,7 +92,10 @@ export async function prepareDeploy(req: DeployRequest): Promise<PreparedDeploy>
       req.site.config.template,
       {
         site: { name: req.site.name, root: req.site.root, url: req.site.url },
-        release: { version: release.version, dir: siteLayout(req.site.root).release(release.version) }
+        release: {
+          version: release.version,
+          dir: siteLayout(req.site.root).release(release.version)
+        }
       },
       req.env ?? process.env
     )
@@ -97,7 +109,8 @@ export function deploySteps(): Step<DeployContext>[] {
   return [
     {
       name: 'preflight',
-      title: 'check the host: site initialized, Python version, pip, free space, apachectl configtest',
+      title:
+        'check the host: site initialized, Python version, pip, free space, apachectl configtest',
       run: preflight
     },
     {
@@ -118,7 +131,8 @@ export function deploySteps(): Step<DeployContext>[] {
       title: 'install the release into a fresh virtualenv under releases/ (pip, offline)',
       run: install,
       undo: async c => {
-        if (c.createdRelease) await c.exec.run(removeTree(siteLayout(c.site.root).release(c.release.version)))
+        if (c.createdRelease)
+          await c.exec.run(removeTree(siteLayout(c.site.root).release(c.release.version)))
       }
     },
     {
@@ -156,13 +170,21 @@ export function deploySteps(): Step<DeployContext>[] {
     },
     {
       name: 'verify-idle',
-      title: 'verify the new release over HTTP through the private route, before any user reaches it',
+      title:
+        'verify the new release over HTTP through the private route, before any user reaches it',
       when: c => c.site.apache.mode === 'blue-green',
       run: async c => {
-        const p = await probeHealth(c.exec, c.site, c.python, { slot: c.state.idleSlot, version: c.release.version })
+        const p = await probeHealth(c.exec, c.site, c.python, {
+          slot: c.state.idleSlot,
+          version: c.release.version
+        })
         if (!p.ok)
           throw new SitecycleError(
-            describeProbe(p, `the new release ${c.release.version} on slot ${c.state.idleSlot} (${c.site.health.path})`, c.release.version),
+            describeProbe(
+              p,
+              `the new release ${c.release.version} on slot ${c.state.idleSlot} (${c.site.health.path})`,
+              c.release.version
+            ),
             'verify'
           )
         return `HTTP ${p.status}`
@@ -179,7 +201,9 @@ export function deploySteps(): Step<DeployContext>[] {
           await switchLiveSlot(c.exec, c.site, c.python, c.state.idleSlot)
         }
         c.switched = true
-        return c.site.apache.mode === 'single' ? 'current link' : `live slot ${c.state.liveSlot} -> ${c.state.idleSlot}`
+        return c.site.apache.mode === 'single'
+          ? 'current link'
+          : `live slot ${c.state.liveSlot} -> ${c.state.idleSlot}`
       },
       undo: async c => {
         if (c.site.apache.mode === 'single') {
@@ -198,7 +222,11 @@ export function deploySteps(): Step<DeployContext>[] {
         const p = await probeHealth(c.exec, c.site, c.python, { version: c.release.version })
         if (!p.ok)
           throw new SitecycleError(
-            describeProbe(p, `site ${c.site.name} (${c.site.health.path}) after the switch`, c.release.version),
+            describeProbe(
+              p,
+              `site ${c.site.name} (${c.site.health.path}) after the switch`,
+              c.release.version
+            ),
             'verify'
           )
         return `HTTP ${p.status}`
@@ -221,7 +249,10 @@ async function preflight(c: DeployContext): Promise<string> {
   requireInitialized(c.state, c.site, c.exec)
   const python = await c.exec.tryRun(py.pythonVersion(c.python))
   if (python.code !== 0)
-    throw new SitecycleError(`${c.python} does not run on ${c.exec.name}: ${python.stderr.trim()}; install Debian's python3`, 'preflight')
+    throw new SitecycleError(
+      `${c.python} does not run on ${c.exec.name}: ${python.stderr.trim()}; install Debian's python3`,
+      'preflight'
+    )
   const version = python.stdout.trim()
   if (c.release.requiresPython && !satisfiesRequiresPython(c.release.requiresPython, version))
     throw new SitecycleError(
@@ -230,8 +261,13 @@ async function preflight(c: DeployContext): Promise<string> {
     )
   const pip = await c.exec.tryRun(py.pipVersion(c.python))
   if (pip.code !== 0)
-    throw new SitecycleError(`pip is missing for ${c.python} on ${c.exec.name}: install python3-pip (${pip.stderr.trim().split('\n').pop()})`, 'preflight')
-  const free = Number((await c.exec.run(py.hostScript(c.python, FREE_SPACE, [c.site.root]))).stdout.trim())
+    throw new SitecycleError(
+      `pip is missing for ${c.python} on ${c.exec.name}: install python3-pip (${pip.stderr.trim().split('\n').pop()})`,
+      'preflight'
+    )
+  const free = Number(
+    (await c.exec.run(py.hostScript(c.python, FREE_SPACE, [c.site.root]))).stdout.trim()
+  )
   if (free < c.site.preflight.minFreeMb)
     throw new SitecycleError(
       `only ${free} MiB free under ${c.site.root} on ${c.exec.name}; the site needs ${c.site.preflight.minFreeMb} MiB (preflight.min_free_mb)`,
@@ -239,14 +275,19 @@ async function preflight(c: DeployContext): Promise<string> {
     )
   const test = await c.exec.tryRun(apacheConfigTest(c.site))
   if (test.code !== 0)
-    throw new SitecycleError(`apachectl configtest fails on ${c.exec.name}: ${(test.stderr || test.stdout).trim()}`, 'preflight')
+    throw new SitecycleError(
+      `apachectl configtest fails on ${c.exec.name}: ${(test.stderr || test.stdout).trim()}`,
+      'preflight'
+    )
   return `Python ${version}, ${free} MiB free, configtest ok`
 }
 
 async function install(c: DeployContext): Promise<string> {
   const l = siteLayout(c.site.root)
   const dir = l.release(c.release.version)
-  const existing = (await listReleases(c.exec, c.site, c.python)).find(r => r.dir === c.release.version)
+  const existing = (await listReleases(c.exec, c.site, c.python)).find(
+    r => r.dir === c.release.version
+  )
   if (existing) {
     const same = existing.complete && existing.info?.sha256 === c.release.sha256
     if (same) return `${c.release.version} is already installed with the same content: reused`
@@ -266,7 +307,11 @@ async function install(c: DeployContext): Promise<string> {
     await c.exec.run(py.pipWheel(c.python, c.upload, wheels))
     const listing = await c.exec.run({ argv: ['ls', '-1', wheels] })
     const built = listing.stdout.split('\n').filter(f => f.endsWith('.whl'))
-    if (built.length !== 1) throw new SitecycleError(`building a wheel from ${basename(c.upload)} gave ${built.length} wheels`, 'install')
+    if (built.length !== 1)
+      throw new SitecycleError(
+        `building a wheel from ${basename(c.upload)} gave ${built.length} wheels`,
+        'install'
+      )
     wheel = `${wheels}/${built[0]}`
   }
   c.wheelOnHost = wheel
@@ -295,7 +340,10 @@ async function runHooks(c: DeployContext): Promise<string> {
   const configEnv = c.site.config?.env ?? 'SITECYCLE_CONFIG'
   const hooks = c.site.hooks.afterInstall
   for (const [i, line] of hooks.entries()) {
-    const argv = splitCommandLine(line, `${c.config.file}: sites.${c.site.name}.hooks.after_install[${i}]`)
+    const argv = splitCommandLine(
+      line,
+      `${c.config.file}: sites.${c.site.name}.hooks.after_install[${i}]`
+    )
     if (['python', 'python3', 'pip'].includes(argv[0])) argv[0] = `${dir}/bin/${argv[0]}`
     c.reporter.info(`   hook: ${line}`)
     await c.exec.run({
@@ -326,12 +374,27 @@ export function deployPlan(): string[] {
 export async function deploy(req: DeployRequest): Promise<OperationOutcome> {
   const prepared = await prepareDeploy(req)
   const { release } = prepared
-  req.reporter.info(`deploying ${release.name} ${release.version} (${release.kind}) to site ${req.site.name} on ${req.exec.name}`)
+  req.reporter.info(
+    `deploying ${release.name} ${release.version} (${release.kind}) to site ${req.site.name} on ${req.exec.name}`
+  )
   const state0 = await readSiteState(req.exec, req.site, req.config.app.python)
   requireInitialized(state0, req.site, req.exec)
   return withSiteOperation(
-    { op: 'deploy', config: req.config, site: req.site, exec: req.exec, reporter: req.reporter, lockWait: req.lockWait },
-    { version: release.version, sha256: release.sha256, liveSlot: state0.liveSlot, live: state0.live, idle: state0.idle },
+    {
+      op: 'deploy',
+      config: req.config,
+      site: req.site,
+      exec: req.exec,
+      reporter: req.reporter,
+      lockWait: req.lockWait
+    },
+    {
+      version: release.version,
+      sha256: release.sha256,
+      liveSlot: state0.liveSlot,
+      live: state0.live,
+      idle: state0.idle
+    },
     async octx => {
       const state = await readSiteState(octx.exec, octx.site, octx.python)
       const base = {
@@ -345,8 +408,18 @@ export async function deploy(req: DeployRequest): Promise<OperationOutcome> {
         notes: [] as string[]
       }
       if (state.live === release.version) {
-        req.reporter.info(`${release.version} is already live on site ${req.site.name}: nothing to do`)
-        return { ...base, status: 'unchanged' as const, version: state.live, rolledBack: false, undoComplete: true, steps: [], journal: { live: state.live } }
+        req.reporter.info(
+          `${release.version} is already live on site ${req.site.name}: nothing to do`
+        )
+        return {
+          ...base,
+          status: 'unchanged' as const,
+          version: state.live,
+          rolledBack: false,
+          undoComplete: true,
+          steps: [],
+          journal: { live: state.live }
+        }
       }
       const ctx: DeployContext = {
         ...octx,
@@ -363,7 +436,9 @@ export async function deploy(req: DeployRequest): Promise<OperationOutcome> {
         const steps = await runPipeline(deploySteps(), ctx, req.reporter, {
           onEvent: e => octx.journal.append({ id: octx.opId, op: 'deploy', event: 'step', ...e })
         })
-        await octx.exec.tryRun(removeTree(`${siteLayout(req.site.root).release(release.version)}/BAD`))
+        await octx.exec.tryRun(
+          removeTree(`${siteLayout(req.site.root).release(release.version)}/BAD`)
+        )
         return {
           ...base,
           status: 'deployed' as const,
@@ -377,7 +452,9 @@ export async function deploy(req: DeployRequest): Promise<OperationOutcome> {
         if (!(e instanceof PipelineError)) throw e
         await octx.exec.tryRun(removeTree(`${siteLayout(req.site.root).incoming}/${octx.opId}`))
         const after = await readSiteState(octx.exec, octx.site, octx.python).catch(() => undefined)
-        const switchedOnce = e.reports.some(r => r.name === 'switch' && (r.status === 'undone' || r.status === 'undo-failed'))
+        const switchedOnce = e.reports.some(
+          r => r.name === 'switch' && (r.status === 'undone' || r.status === 'undo-failed')
+        )
         throw new OperationFailed({
           ...base,
           status: switchedOnce || e.undoComplete ? 'rolled-back' : 'failed',

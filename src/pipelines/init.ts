@@ -4,7 +4,13 @@
  * vhost it did not write. Safe to run again: it keeps releases, slots and live.map.
  */
 import type { SitecycleConfig, SiteConfig } from '../config/model.js'
-import { apacheConfigTest, apacheGraceful, renderVhost, renderWsgiScript, vhostMarker } from '../commands/apache.js'
+import {
+  apacheConfigTest,
+  apacheGraceful,
+  renderVhost,
+  renderWsgiScript,
+  vhostMarker
+} from '../commands/apache.js'
 import { makeDirs, makeLink, removeFile, changeOwner } from '../commands/files.js'
 import * as py from '../commands/python.js'
 import { LIST_GROUP } from '../commands/host-scripts.js'
@@ -31,7 +37,12 @@ interface InitContext extends InitRequest {
   previousLink: boolean
 }
 
-async function writeIfChanged(exec: Executor, path: string, content: string, mode: number): Promise<boolean> {
+async function writeIfChanged(
+  exec: Executor,
+  path: string,
+  content: string,
+  mode: number
+): Promise<boolean> {
   const now = await exec.readFile(path)
   if (now === content) return false
   await exec.writeFile(`${path}.tmp`, content, mode)
@@ -52,17 +63,30 @@ function initSteps(): Step<InitContext>[] {
               `sitecycle never overwrites it; move it away or set sites.${c.site.name}.apache.conf_dir`,
             'site'
           )
-        if (c.linkPath) c.previousLink = (await c.exec.tryRun({ argv: ['test', '-L', c.linkPath] })).code === 0
+        if (c.linkPath)
+          c.previousLink = (await c.exec.tryRun({ argv: ['test', '-L', c.linkPath] })).code === 0
         return c.previousVhost === undefined ? 'new vhost' : 'updating the vhost sitecycle wrote'
       }
     },
     {
       name: 'make-dirs',
-      title: 'create the site layout (releases, slots, wsgi, shared, snapshots, maintenance, .sitecycle)',
+      title:
+        'create the site layout (releases, slots, wsgi, shared, snapshots, maintenance, .sitecycle)',
       run: async c => {
         const l = siteLayout(c.site.root)
         await c.exec.run(
-          makeDirs([l.releases, l.slots, l.wsgiDir, l.shared, `${l.shared}/logs`, l.snapshots, l.maintenance, l.state, ...SLOTS.map(s => l.slotRunDir(s)), `${c.site.root}/run/current`])
+          makeDirs([
+            l.releases,
+            l.slots,
+            l.wsgiDir,
+            l.shared,
+            `${l.shared}/logs`,
+            l.snapshots,
+            l.maintenance,
+            l.state,
+            ...SLOTS.map(s => l.slotRunDir(s)),
+            `${c.site.root}/run/current`
+          ])
         )
         await c.exec.run({ argv: ['chmod', '755', c.site.root] })
         await c.exec.run({ argv: ['chmod', '700', l.state] })
@@ -90,12 +114,29 @@ function initSteps(): Step<InitContext>[] {
         const l = siteLayout(c.site.root)
         const changed: string[] = []
         for (const s of SLOTS)
-          if (await writeIfChanged(c.exec, l.wsgiScript(s), renderWsgiScript(c.site, c.config.app.wsgi, l.slot(s), s), 0o644))
+          if (
+            await writeIfChanged(
+              c.exec,
+              l.wsgiScript(s),
+              renderWsgiScript(c.site, c.config.app.wsgi, l.slot(s), s),
+              0o644
+            )
+          )
             changed.push(`${s}.wsgi`)
-        if (await writeIfChanged(c.exec, l.currentScript, renderWsgiScript(c.site, c.config.app.wsgi, l.current, 'current'), 0o644))
+        if (
+          await writeIfChanged(
+            c.exec,
+            l.currentScript,
+            renderWsgiScript(c.site, c.config.app.wsgi, l.current, 'current'),
+            0o644
+          )
+        )
           changed.push('current.wsgi')
-        if ((await c.exec.readFile(l.liveMap)) === undefined) await c.exec.writeFile(l.liveMap, 'live blue\n', 0o644)
-        await c.exec.tryRun(changeOwner(`${c.site.apache.user}:${c.site.apache.group}`, `${c.site.root}/shared/logs`))
+        if ((await c.exec.readFile(l.liveMap)) === undefined)
+          await c.exec.writeFile(l.liveMap, 'live blue\n', 0o644)
+        await c.exec.tryRun(
+          changeOwner(`${c.site.apache.user}:${c.site.apache.group}`, `${c.site.root}/shared/logs`)
+        )
         return changed.length ? `wrote ${changed.join(', ')}` : 'unchanged'
       }
     },
@@ -104,8 +145,15 @@ function initSteps(): Step<InitContext>[] {
       title: 'record the site in .sitecycle/site.json',
       run: async c => {
         const l = siteLayout(c.site.root)
-        const record = { site: c.site.name, root: c.site.root, mode: c.site.apache.mode, vhost: c.vhostPath, initializedAt: new Date().toISOString() }
-        if ((await c.exec.readFile(l.siteFile)) === undefined) await c.exec.writeFile(l.siteFile, JSON.stringify(record, null, 2) + '\n', 0o644)
+        const record = {
+          site: c.site.name,
+          root: c.site.root,
+          mode: c.site.apache.mode,
+          vhost: c.vhostPath,
+          initializedAt: new Date().toISOString()
+        }
+        if ((await c.exec.readFile(l.siteFile)) === undefined)
+          await c.exec.writeFile(l.siteFile, JSON.stringify(record, null, 2) + '\n', 0o644)
       }
     },
     {
@@ -128,7 +176,11 @@ function initSteps(): Step<InitContext>[] {
       title: 'apachectl configtest',
       run: async c => {
         const r = await c.exec.tryRun(apacheConfigTest(c.site))
-        if (r.code !== 0) throw new SitecycleError(`apachectl configtest fails with the new vhost: ${(r.stderr || r.stdout).trim()}`, 'apache')
+        if (r.code !== 0)
+          throw new SitecycleError(
+            `apachectl configtest fails with the new vhost: ${(r.stderr || r.stdout).trim()}`,
+            'apache'
+          )
       }
     },
     {
@@ -138,14 +190,20 @@ function initSteps(): Step<InitContext>[] {
       run: async c => {
         await c.exec.run(apacheGraceful(c.site))
         const l = siteLayout(c.site.root)
-        const dirs = c.site.apache.mode === 'blue-green' ? SLOTS.map(s => l.slotRunDir(s)) : [`${c.site.root}/run/current`]
+        const dirs =
+          c.site.apache.mode === 'blue-green'
+            ? SLOTS.map(s => l.slotRunDir(s))
+            : [`${c.site.root}/run/current`]
         const deadline = Date.now() + 30_000
         for (const d of dirs) {
           for (;;) {
             const r = await c.exec.run(py.hostScript(c.python, LIST_GROUP, [d]))
             if (r.stdout.trim()) break
             if (Date.now() > deadline)
-              throw new SitecycleError(`Apache did not start the daemon processes of ${d} within 30s: see ${c.site.root}/shared/logs/error.log`, 'apache')
+              throw new SitecycleError(
+                `Apache did not start the daemon processes of ${d} within 30s: see ${c.site.root}/shared/logs/error.log`,
+                'apache'
+              )
             await new Promise(res => setTimeout(res, 100))
           }
         }
@@ -170,7 +228,10 @@ export async function initSite(req: InitRequest): Promise<StepReport[]> {
     if (e instanceof PipelineError) {
       const cause = e.cause
       if (cause instanceof SitecycleError) throw cause
-      throw new SitecycleError(`init of site ${req.site.name} failed at step '${e.failedStep}': ${cause instanceof Error ? cause.message : String(cause)}`, 'init')
+      throw new SitecycleError(
+        `init of site ${req.site.name} failed at step '${e.failedStep}': ${cause instanceof Error ? cause.message : String(cause)}`,
+        'init'
+      )
     }
     throw e
   }

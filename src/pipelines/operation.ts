@@ -77,7 +77,9 @@ export class OperationFailed extends SitecycleError {
  * Run `body` holding the site lock, with the operation's start and end in the journal, after
  * recovering whatever an interrupted earlier run left. The lock is released in every case.
  */
-export async function withSiteOperation<T extends { journal?: Record<string, unknown>; status: string }>(
+export async function withSiteOperation<
+  T extends { journal?: Record<string, unknown>; status: string }
+>(
   options: OperationOptions,
   start: Record<string, unknown>,
   body: (ctx: OperationContext) => Promise<T>
@@ -92,9 +94,23 @@ export async function withSiteOperation<T extends { journal?: Record<string, unk
   let endWritten = false
   try {
     await recoverInterrupted(ctx)
-    await journal.append({ id: opId, op: options.op, event: 'start', site: site.name, actor: holder.actor, run: holder.run, ...start })
+    await journal.append({
+      id: opId,
+      op: options.op,
+      event: 'start',
+      site: site.name,
+      actor: holder.actor,
+      run: holder.run,
+      ...start
+    })
     const result = await body(ctx)
-    await journal.append({ id: opId, op: options.op, event: 'end', status: result.status, ...(result.journal ?? {}) })
+    await journal.append({
+      id: opId,
+      op: options.op,
+      event: 'end',
+      status: result.status,
+      ...(result.journal ?? {})
+    })
     endWritten = true
     return result
   } catch (e) {
@@ -113,6 +129,8 @@ export async function withSiteOperation<T extends { journal?: Record<string, unk
     }
     throw e
   } finally {
-    await releaseLock(exec, site.root, holder).catch(err => reporter.warn(`could not release the lock: ${err}`))
+    await releaseLock(exec, site.root, holder).catch(err =>
+      reporter.warn(`could not release the lock: ${err}`)
+    )
   }
 }

@@ -20,7 +20,8 @@ export interface Step<C> {
   when?(ctx: C): boolean
 }
 
-export type StepStatus = 'ok' | 'failed' | 'undone' | 'undo-failed' | 'warning' | 'skipped' | 'not-run'
+export type StepStatus =
+  'ok' | 'failed' | 'undone' | 'undo-failed' | 'warning' | 'skipped' | 'not-run'
 
 export interface StepReport {
   name: string
@@ -33,7 +34,14 @@ export interface StepReport {
 
 export interface PipelineEvents {
   /** Called after each step's run or undo (for the journal). */
-  onEvent?(event: { step: string; phase: 'run' | 'undo'; status: StepStatus; ms: number; note?: string; error?: string }): Promise<void>
+  onEvent?(event: {
+    step: string
+    phase: 'run' | 'undo'
+    status: StepStatus
+    ms: number
+    note?: string
+    error?: string
+  }): Promise<void>
 }
 
 /** A pipeline that failed: its steps' reports, whether its undos all ran, and the cause. */
@@ -54,7 +62,8 @@ function faultAfter(step: string): void {
   if (process.env.SITECYCLE_FAULT_KILL_AFTER === step) process.kill(process.pid, 'SIGKILL')
 }
 function faultAt(step: string): void {
-  if (process.env.SITECYCLE_FAULT_FAIL_AT === step) throw new Error(`injected failure at step ${step} (SITECYCLE_FAULT_FAIL_AT)`)
+  if (process.env.SITECYCLE_FAULT_FAIL_AT === step)
+    throw new Error(`injected failure at step ${step} (SITECYCLE_FAULT_FAIL_AT)`)
 }
 
 function message(e: unknown): string {
@@ -68,7 +77,12 @@ export async function runPipeline<C>(
   reporter: Reporter,
   events: PipelineEvents = {}
 ): Promise<StepReport[]> {
-  const reports: StepReport[] = steps.map(s => ({ name: s.name, title: s.title, status: 'not-run', ms: 0 }))
+  const reports: StepReport[] = steps.map(s => ({
+    name: s.name,
+    title: s.title,
+    status: 'not-run',
+    ms: 0
+  }))
   const done: number[] = []
   for (let i = 0; i < steps.length; i++) {
     const step = steps[i]
@@ -81,9 +95,20 @@ export async function runPipeline<C>(
     try {
       faultAt(step.name)
       const note = await step.run(ctx)
-      reports[i] = { ...reports[i], status: 'ok', ms: Date.now() - started, note: note || undefined }
+      reports[i] = {
+        ...reports[i],
+        status: 'ok',
+        ms: Date.now() - started,
+        note: note || undefined
+      }
       reporter.stepEnd(step.name, 'ok', reports[i].ms, reports[i].note)
-      await events.onEvent?.({ step: step.name, phase: 'run', status: 'ok', ms: reports[i].ms, note: reports[i].note })
+      await events.onEvent?.({
+        step: step.name,
+        phase: 'run',
+        status: 'ok',
+        ms: reports[i].ms,
+        note: reports[i].note
+      })
       done.push(i)
       faultAfter(step.name)
     } catch (e) {
@@ -91,12 +116,20 @@ export async function runPipeline<C>(
       if (step.critical === false) {
         reports[i] = { ...reports[i], status: 'warning', ms, error: message(e) }
         reporter.stepEnd(step.name, 'warning', ms, message(e))
-        await events.onEvent?.({ step: step.name, phase: 'run', status: 'warning', ms, error: message(e) })
+        await events.onEvent?.({
+          step: step.name,
+          phase: 'run',
+          status: 'warning',
+          ms,
+          error: message(e)
+        })
         continue
       }
       reports[i] = { ...reports[i], status: 'failed', ms, error: message(e) }
       reporter.stepEnd(step.name, 'failed', ms, message(e))
-      await events.onEvent?.({ step: step.name, phase: 'run', status: 'failed', ms, error: message(e) }).catch(() => {})
+      await events
+        .onEvent?.({ step: step.name, phase: 'run', status: 'failed', ms, error: message(e) })
+        .catch(() => {})
       let undoComplete = true
       for (const j of [...done].reverse()) {
         const s = steps[j]
@@ -106,13 +139,21 @@ export async function runPipeline<C>(
         try {
           await s.undo(ctx)
           reports[j] = { ...reports[j], status: 'undone' }
-          await events.onEvent?.({ step: s.name, phase: 'undo', status: 'undone', ms: Date.now() - t }).catch(() => {})
+          await events
+            .onEvent?.({ step: s.name, phase: 'undo', status: 'undone', ms: Date.now() - t })
+            .catch(() => {})
         } catch (ue) {
           undoComplete = false
           reports[j] = { ...reports[j], status: 'undo-failed', error: message(ue) }
           reporter.warn(`undo of '${s.name}' failed: ${message(ue)}`)
           await events
-            .onEvent?.({ step: s.name, phase: 'undo', status: 'undo-failed', ms: Date.now() - t, error: message(ue) })
+            .onEvent?.({
+              step: s.name,
+              phase: 'undo',
+              status: 'undo-failed',
+              ms: Date.now() - t,
+              error: message(ue)
+            })
             .catch(() => {})
         }
       }
@@ -124,5 +165,7 @@ export async function runPipeline<C>(
 
 /** The plan of a pipeline, for --dry-run: one line per step. */
 export function describePlan<C>(steps: Step<C>[]): string[] {
-  return steps.map((s, i) => `${String(i + 1).padStart(2)}. ${s.name}: ${s.title}${s.undo ? ' (undo: yes)' : ''}`)
+  return steps.map(
+    (s, i) => `${String(i + 1).padStart(2)}. ${s.name}: ${s.title}${s.undo ? ' (undo: yes)' : ''}`
+  )
 }

@@ -6,7 +6,11 @@ import { listReleases, readSiteState, type InstalledRelease } from '../sites/sit
 
 /** Which release directories to remove: beyond the newest `keep` (by install time), never one
  * a slot points at (the live one and the one before it, kept warm for a rollback). Pure. */
-export function choosePrunable(releases: InstalledRelease[], keep: number, inSlots: Set<string>): string[] {
+export function choosePrunable(
+  releases: InstalledRelease[],
+  keep: number,
+  inSlots: Set<string>
+): string[] {
   const complete = releases
     .filter(r => r.complete)
     .sort((a, b) => (b.info?.installedAt ?? '').localeCompare(a.info?.installedAt ?? ''))
@@ -19,11 +23,16 @@ export function choosePrunable(releases: InstalledRelease[], keep: number, inSlo
 }
 
 /** Remove the releases choosePrunable names; returns their names. */
-export async function pruneReleases(exec: Executor, site: SiteConfig, python: string): Promise<string[]> {
+export async function pruneReleases(
+  exec: Executor,
+  site: SiteConfig,
+  python: string
+): Promise<string[]> {
   const state = await readSiteState(exec, site, python)
   const releases = await listReleases(exec, site, python)
   const inSlots = new Set([state.slots.blue, state.slots.green].filter(Boolean) as string[])
   const remove = choosePrunable(releases, site.keepReleases, inSlots)
-  if (remove.length) await exec.run(removeTree(...remove.map(d => siteLayout(site.root).release(d))))
+  if (remove.length)
+    await exec.run(removeTree(...remove.map(d => siteLayout(site.root).release(d))))
   return remove
 }

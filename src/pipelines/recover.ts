@@ -20,7 +20,9 @@ export async function recoverInterrupted(ctx: OperationContext): Promise<string[
   const state = await readSiteState(exec, site, python)
   const inSlots = new Set([state.slots.blue, state.slots.green].filter(Boolean) as string[])
   for (const op of open) {
-    reporter.warn(`an earlier ${op.op} (${op.id}, started ${op.start.at}) did not finish: recovering`)
+    reporter.warn(
+      `an earlier ${op.op} (${op.id}, started ${op.start.at}) did not finish: recovering`
+    )
     const before = op.start as { liveSlot?: Slot; idle?: string | null; live?: string | null }
     if (site.apache.mode === 'blue-green' && before.liveSlot) {
       const idleBefore = before.idle ?? null
@@ -39,15 +41,25 @@ export async function recoverInterrupted(ctx: OperationContext): Promise<string[
           notes.push(`idle slot ${state.idleSlot} points at ${idleBefore ?? 'no release'} again`)
         }
       } else if (state.liveSlot !== before.liveSlot) {
-        notes.push(`the interrupted run had switched: ${state.live} is live (it was verified before the switch)`)
+        notes.push(
+          `the interrupted run had switched: ${state.live} is live (it was verified before the switch)`
+        )
       }
     }
-    await journal.append({ id: op.id, op: op.op, event: 'recovered', by: ctx.opId, notes: [...notes] })
+    await journal.append({
+      id: op.id,
+      op: op.op,
+      event: 'recovered',
+      by: ctx.opId,
+      notes: [...notes]
+    })
   }
   // Half-installed releases (no release.json) that no slot uses, and upload leftovers.
   const releases = await listReleases(exec, site, python)
   const l = siteLayout(site.root)
-  const partial = releases.filter(r => !r.complete && !inSlots.has(r.dir)).map(r => l.release(r.dir))
+  const partial = releases
+    .filter(r => !r.complete && !inSlots.has(r.dir))
+    .map(r => l.release(r.dir))
   if (partial.length) {
     await exec.run(removeTree(...partial))
     notes.push(`removed half-installed ${partial.map(p => p.split('/').pop()).join(', ')}`)

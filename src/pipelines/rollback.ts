@@ -20,7 +20,12 @@ import {
 } from '../sites/site-state.js'
 import { SitecycleError } from '../util/errors.js'
 import type { Reporter } from '../util/reporter.js'
-import { OperationFailed, withSiteOperation, type OperationContext, type OperationOutcome } from './operation.js'
+import {
+  OperationFailed,
+  withSiteOperation,
+  type OperationContext,
+  type OperationOutcome
+} from './operation.js'
 import { PipelineError, runPipeline, type Step } from './pipeline.js'
 
 export interface RollbackRequest {
@@ -49,12 +54,14 @@ function rollbackSteps(): Step<RollbackContext>[] {
       when: c => !c.warm,
       run: async c => {
         await pointSlot(c.exec, c.site, c.python, c.state.idleSlot, c.target)
-        if (c.site.apache.mode === 'blue-green') await restartSlotGroup(c.exec, c.site, c.python, c.state.idleSlot)
+        if (c.site.apache.mode === 'blue-green')
+          await restartSlotGroup(c.exec, c.site, c.python, c.state.idleSlot)
         return `slot ${c.state.idleSlot}`
       },
       undo: async c => {
         await pointSlot(c.exec, c.site, c.python, c.state.idleSlot, c.idleBefore ?? EMPTY_RELEASE)
-        if (c.site.apache.mode === 'blue-green') await restartSlotGroup(c.exec, c.site, c.python, c.state.idleSlot)
+        if (c.site.apache.mode === 'blue-green')
+          await restartSlotGroup(c.exec, c.site, c.python, c.state.idleSlot)
       }
     },
     {
@@ -62,15 +69,23 @@ function rollbackSteps(): Step<RollbackContext>[] {
       title: 'verify the target release through the private route',
       when: c => !c.warm && c.site.apache.mode === 'blue-green',
       run: async c => {
-        const p = await probeHealth(c.exec, c.site, c.python, { slot: c.state.idleSlot, version: c.target })
-        if (!p.ok) throw new SitecycleError(describeProbe(p, `release ${c.target} on slot ${c.state.idleSlot}`, c.target), 'verify')
+        const p = await probeHealth(c.exec, c.site, c.python, {
+          slot: c.state.idleSlot,
+          version: c.target
+        })
+        if (!p.ok)
+          throw new SitecycleError(
+            describeProbe(p, `release ${c.target} on slot ${c.state.idleSlot}`, c.target),
+            'verify'
+          )
       }
     },
     {
       name: 'switch',
       title: 'route users to the target release (one atomic rename of live.map)',
       run: async c => {
-        if (c.site.apache.mode === 'single') await restartSlotGroup(c.exec, c.site, c.python, 'current')
+        if (c.site.apache.mode === 'single')
+          await restartSlotGroup(c.exec, c.site, c.python, 'current')
         else await switchLiveSlot(c.exec, c.site, c.python, c.state.idleSlot)
         return `${c.state.live ?? 'none'} -> ${c.target}`
       },
@@ -86,7 +101,11 @@ function rollbackSteps(): Step<RollbackContext>[] {
       title: 'verify the site as users see it',
       run: async c => {
         const p = await probeHealth(c.exec, c.site, c.python, { version: c.target, successes: 1 })
-        if (!p.ok) throw new SitecycleError(describeProbe(p, `site ${c.site.name} after the rollback`, c.target), 'verify')
+        if (!p.ok)
+          throw new SitecycleError(
+            describeProbe(p, `site ${c.site.name} after the rollback`, c.target),
+            'verify'
+          )
       }
     },
     {
@@ -96,8 +115,17 @@ function rollbackSteps(): Step<RollbackContext>[] {
       when: c => c.state.live !== null,
       run: async c => {
         const reason = { markedAt: new Date().toISOString(), by: c.opId, reason: 'rolled back' }
-        await c.exec.writeFile(`${siteLayout(c.site.root).release(c.state.live!)}/BAD`, JSON.stringify(reason) + '\n', 0o644)
-        await c.journal.append({ id: c.opId, op: 'rollback', event: 'mark-bad', version: c.state.live })
+        await c.exec.writeFile(
+          `${siteLayout(c.site.root).release(c.state.live!)}/BAD`,
+          JSON.stringify(reason) + '\n',
+          0o644
+        )
+        await c.journal.append({
+          id: c.opId,
+          op: 'rollback',
+          event: 'mark-bad',
+          version: c.state.live
+        })
         return `${c.state.live} marked bad`
       }
     }
@@ -106,27 +134,53 @@ function rollbackSteps(): Step<RollbackContext>[] {
 
 /** Choose the release to go back to: the named one, or the warm one in the idle slot, or the
  * newest installed good release before the live one. */
-async function chooseTarget(c: OperationContext, state: SiteState, to?: string): Promise<{ target: string; warm: boolean }> {
+async function chooseTarget(
+  c: OperationContext,
+  state: SiteState,
+  to?: string
+): Promise<{ target: string; warm: boolean }> {
   const releases = (await listReleases(c.exec, c.site, c.python)).filter(r => r.complete)
   if (to) {
-    if (!isValidVersion(to)) throw new SitecycleError(`invalid version '${to}': expected a PEP 440 version such as 1.4.0`, 'input')
+    if (!isValidVersion(to))
+      throw new SitecycleError(
+        `invalid version '${to}': expected a PEP 440 version such as 1.4.0`,
+        'input'
+      )
     const want = normalizeVersion(to)
-    const found = releases.find(r => r.dir === to || (isValidVersion(r.dir) && normalizeVersion(r.dir) === want))
+    const found = releases.find(
+      r => r.dir === to || (isValidVersion(r.dir) && normalizeVersion(r.dir) === want)
+    )
     if (!found)
       throw new SitecycleError(
         `version ${to} is not installed on site ${c.site.name}; installed: ${releases.map(r => r.dir).join(', ') || 'none'} (deploy it instead)`,
         'input'
       )
-    if (found.dir === state.live) throw new SitecycleError(`version ${to} is already live on site ${c.site.name}`, 'input')
-    return { target: found.dir, warm: found.dir === state.idle && c.site.apache.mode === 'blue-green' }
+    if (found.dir === state.live)
+      throw new SitecycleError(`version ${to} is already live on site ${c.site.name}`, 'input')
+    return {
+      target: found.dir,
+      warm: found.dir === state.idle && c.site.apache.mode === 'blue-green'
+    }
   }
-  if (c.site.apache.mode === 'blue-green' && state.idle && releases.some(r => r.dir === state.idle && !r.bad))
+  if (
+    c.site.apache.mode === 'blue-green' &&
+    state.idle &&
+    releases.some(r => r.dir === state.idle && !r.bad)
+  )
     return { target: state.idle, warm: true }
   const previous = releases
     .filter(r => r.dir !== state.live && !r.bad)
     .sort((a, b) => (b.info?.installedAt ?? '').localeCompare(a.info?.installedAt ?? ''))
-    .filter(r => (r.info?.installedAt ?? '') < (releases.find(x => x.dir === state.live)?.info?.installedAt ?? '\uffff'))[0]
-  if (!previous) throw new SitecycleError(`site ${c.site.name} has no earlier good release to roll back to`, 'input')
+    .filter(
+      r =>
+        (r.info?.installedAt ?? '') <
+        (releases.find(x => x.dir === state.live)?.info?.installedAt ?? '\uffff')
+    )[0]
+  if (!previous)
+    throw new SitecycleError(
+      `site ${c.site.name} has no earlier good release to roll back to`,
+      'input'
+    )
   return { target: previous.dir, warm: false }
 }
 
@@ -134,12 +188,21 @@ export async function rollback(req: RollbackRequest): Promise<OperationOutcome> 
   const state0 = await readSiteState(req.exec, req.site, req.config.app.python)
   requireInitialized(state0, req.site, req.exec)
   return withSiteOperation(
-    { op: 'rollback', config: req.config, site: req.site, exec: req.exec, reporter: req.reporter, lockWait: req.lockWait },
+    {
+      op: 'rollback',
+      config: req.config,
+      site: req.site,
+      exec: req.exec,
+      reporter: req.reporter,
+      lockWait: req.lockWait
+    },
     { to: req.to ?? null, liveSlot: state0.liveSlot, live: state0.live, idle: state0.idle },
     async octx => {
       const state = await readSiteState(octx.exec, octx.site, octx.python)
       const { target, warm } = await chooseTarget(octx, state, req.to)
-      req.reporter.info(`rolling back site ${req.site.name} from ${state.live ?? 'nothing'} to ${target}${warm ? ' (warm in the idle slot)' : ''}`)
+      req.reporter.info(
+        `rolling back site ${req.site.name} from ${state.live ?? 'nothing'} to ${target}${warm ? ' (warm in the idle slot)' : ''}`
+      )
       const ctx: RollbackContext = { ...octx, state, target, warm, idleBefore: state.idle }
       const base = {
         op: 'rollback',
@@ -155,7 +218,15 @@ export async function rollback(req: RollbackRequest): Promise<OperationOutcome> 
         const steps = await runPipeline(rollbackSteps(), ctx, req.reporter, {
           onEvent: e => octx.journal.append({ id: octx.opId, op: 'rollback', event: 'step', ...e })
         })
-        return { ...base, status: 'rolled-back' as const, version: target, rolledBack: true, undoComplete: true, steps, journal: { live: target, previous: state.live } }
+        return {
+          ...base,
+          status: 'rolled-back' as const,
+          version: target,
+          rolledBack: true,
+          undoComplete: true,
+          steps,
+          journal: { live: target, previous: state.live }
+        }
       } catch (e) {
         if (!(e instanceof PipelineError)) throw e
         throw new OperationFailed({

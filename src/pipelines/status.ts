@@ -19,18 +19,41 @@ export interface SiteStatus {
   releases: InstalledRelease[]
   lock: (LockHolder & { state: 'alive' | 'dead' | 'unknown' }) | null
   /** The last operations, newest first. */
-  history: { id: string; op: string; at: string; status: string; version?: unknown; live?: unknown; error?: unknown }[]
+  history: {
+    id: string
+    op: string
+    at: string
+    status: string
+    version?: unknown
+    live?: unknown
+    error?: unknown
+  }[]
   /** Operations that started and never ended (an interrupted run): the next operation recovers them. */
   unfinished: string[]
 }
 
 /** Live release, installed releases, lock holder and history from the journal. Read only. */
-export async function siteStatus(config: SitecycleConfig, site: SiteConfig, exec: Executor, historyLength = 10): Promise<SiteStatus> {
+export async function siteStatus(
+  config: SitecycleConfig,
+  site: SiteConfig,
+  exec: Executor,
+  historyLength = 10
+): Promise<SiteStatus> {
   const python = config.app.python
   const state = await readSiteState(exec, site, python)
   const base = { site: site.name, host: exec.name, root: site.root, url: site.url }
   if (!state.initialized)
-    return { ...base, initialized: false, live: null, liveSlot: state.liveSlot, idle: null, releases: [], lock: null, history: [], unfinished: [] }
+    return {
+      ...base,
+      initialized: false,
+      live: null,
+      liveSlot: state.liveSlot,
+      idle: null,
+      releases: [],
+      lock: null,
+      history: [],
+      unfinished: []
+    }
   const ops = await new Journal(exec, siteLayout(site.root).journal).operations()
   const holder = await readHolder(exec, site.root)
   return {
@@ -59,12 +82,19 @@ export async function siteStatus(config: SitecycleConfig, site: SiteConfig, exec
 
 /** Clear a lock whose holder is gone. Refuses while the holder is alive, and when that cannot
  * be told from here (another machine) unless forced. */
-export async function unlockSite(site: SiteConfig, exec: Executor, force = false): Promise<LockHolder | null> {
+export async function unlockSite(
+  site: SiteConfig,
+  exec: Executor,
+  force = false
+): Promise<LockHolder | null> {
   const holder = await readHolder(exec, site.root)
   if (!holder) return null
   const state = holder.pid ? holderState(holder) : 'unknown'
   if (state === 'alive')
-    throw new SitecycleError(`site ${site.name} is locked by ${describeHolder(holder)}, which is still running: wait for it or stop it first`, 'lock')
+    throw new SitecycleError(
+      `site ${site.name} is locked by ${describeHolder(holder)}, which is still running: wait for it or stop it first`,
+      'lock'
+    )
   if (state === 'unknown' && !force)
     throw new SitecycleError(
       `site ${site.name} is locked by ${describeHolder(holder)}; whether it still runs cannot be told from this machine: ` +

@@ -72,7 +72,10 @@ export function siteLayout(root: string): SiteLayout {
  * Apache-wide unique daemon group name of a site's slot: the site name plus a short hash of
  * its root, so two sites named alike on one Apache never share a group.
  */
-export function processGroupName(site: Pick<SiteConfig, 'name' | 'root'>, slot: Slot | 'current'): string {
+export function processGroupName(
+  site: Pick<SiteConfig, 'name' | 'root'>,
+  slot: Slot | 'current'
+): string {
   const hash = createHash('sha256').update(site.root).digest('hex').slice(0, 8)
   return `sitecycle-${site.name}-${hash}-${slot}`
 }

@@ -54,13 +54,27 @@ export async function readHolder(exec: Executor, root: string): Promise<LockHold
   if (text === undefined) {
     const exists = await exec.tryRun({ argv: ['test', '-d', siteLayout(root).lock] })
     if (exists.code === 0)
-      return { op: 'unknown', id: 'unknown', pid: 0, machine: 'unknown', actor: 'unknown', since: 'unknown' }
+      return {
+        op: 'unknown',
+        id: 'unknown',
+        pid: 0,
+        machine: 'unknown',
+        actor: 'unknown',
+        since: 'unknown'
+      }
     return undefined
   }
   try {
     return JSON.parse(text) as LockHolder
   } catch {
-    return { op: 'unknown', id: 'unknown', pid: 0, machine: 'unknown', actor: 'unknown', since: 'unknown' }
+    return {
+      op: 'unknown',
+      id: 'unknown',
+      pid: 0,
+      machine: 'unknown',
+      actor: 'unknown',
+      since: 'unknown'
+    }
   }
 }
 

@@ -72,12 +72,19 @@ export function renderConfigText(
 }
 
 /** Read the template file and render it. */
-export async function renderConfigFile(file: string, values: RenderValues, env: NodeJS.ProcessEnv = process.env): Promise<RenderedConfig> {
+export async function renderConfigFile(
+  file: string,
+  values: RenderValues,
+  env: NodeJS.ProcessEnv = process.env
+): Promise<RenderedConfig> {
   let template: string
   try {
     template = await readFile(file, 'utf8')
   } catch (e) {
-    throw new SitecycleError(`cannot read the config template ${file}: ${(e as Error).message}`, 'config')
+    throw new SitecycleError(
+      `cannot read the config template ${file}: ${(e as Error).message}`,
+      'config'
+    )
   }
   return renderConfigText(template, file, values, env)
 }

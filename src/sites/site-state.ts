@@ -41,7 +41,11 @@ function real(release: string | null): string | null {
 }
 
 /** Read slots and live.map (single mode: the current link stands for the live slot). */
-export async function readSiteState(exec: Executor, site: SiteConfig, python: string): Promise<SiteState> {
+export async function readSiteState(
+  exec: Executor,
+  site: SiteConfig,
+  python: string
+): Promise<SiteState> {
   const r = await exec.run(hostScript(python, scripts.READ_STATE, [site.root]))
   const raw = JSON.parse(r.stdout) as {
     slots: Record<Slot, string | null>
@@ -81,16 +85,31 @@ export function requireInitialized(state: SiteState, site: SiteConfig, exec: Exe
 }
 
 /** The installed releases under releases/, with their records. */
-export async function listReleases(exec: Executor, site: SiteConfig, python: string): Promise<InstalledRelease[]> {
-  const r = await exec.run(hostScript(python, scripts.LIST_RELEASES, [siteLayout(site.root).releases]))
-  const raw = JSON.parse(r.stdout) as Record<string, { complete: boolean; info: ReleaseRecord | null; bad: boolean }>
+export async function listReleases(
+  exec: Executor,
+  site: SiteConfig,
+  python: string
+): Promise<InstalledRelease[]> {
+  const r = await exec.run(
+    hostScript(python, scripts.LIST_RELEASES, [siteLayout(site.root).releases])
+  )
+  const raw = JSON.parse(r.stdout) as Record<
+    string,
+    { complete: boolean; info: ReleaseRecord | null; bad: boolean }
+  >
   return Object.entries(raw)
     .filter(([dir]) => dir !== EMPTY_RELEASE && !dir.startsWith('.'))
     .map(([dir, v]) => ({ dir, complete: v.complete, bad: v.bad, info: v.info ?? undefined }))
 }
 
 /** Point a slot at a release directory (atomic link swap). */
-export async function pointSlot(exec: Executor, site: SiteConfig, python: string, slot: Slot, release: string): Promise<void> {
+export async function pointSlot(
+  exec: Executor,
+  site: SiteConfig,
+  python: string,
+  slot: Slot,
+  release: string
+): Promise<void> {
   const l = siteLayout(site.root)
   const link = site.apache.mode === 'single' ? l.current : l.slot(slot)
   const target = site.apache.mode === 'single' ? `releases/${release}` : `../releases/${release}`
@@ -99,23 +118,41 @@ export async function pointSlot(exec: Executor, site: SiteConfig, python: string
 
 /** Restart a slot's daemon group: SIGINT to its processes, wait for new PIDs (a touch of the
  * script is not enough after a failed import). Returns the new PIDs. */
-export async function restartSlotGroup(exec: Executor, site: SiteConfig, python: string, slot: Slot | 'current'): Promise<string> {
+export async function restartSlotGroup(
+  exec: Executor,
+  site: SiteConfig,
+  python: string,
+  slot: Slot | 'current'
+): Promise<string> {
   const l = siteLayout(site.root)
   const runDir = slot === 'current' ? `${site.root}/run/current` : l.slotRunDir(slot)
   const timeout = String(Math.max(30, site.apache.shutdownTimeout + 15))
-  const r = await exec.tryRun(hostScript(python, scripts.RESTART_GROUP, [runDir, String(site.apache.processes), timeout]))
+  const r = await exec.tryRun(
+    hostScript(python, scripts.RESTART_GROUP, [runDir, String(site.apache.processes), timeout])
+  )
   if (r.code === 3)
     throw new SitecycleError(
       `no Apache daemon process of site ${site.name} slot ${slot} runs on ${exec.name}: is Apache running with the vhost sitecycle init wrote? (${r.stderr.trim()})`,
       'host'
     )
-  if (r.code !== 0) throw new SitecycleError(`restarting slot ${slot} of site ${site.name} failed: ${r.stderr.trim()}`, 'host')
+  if (r.code !== 0)
+    throw new SitecycleError(
+      `restarting slot ${slot} of site ${site.name} failed: ${r.stderr.trim()}`,
+      'host'
+    )
   return r.stdout.trim()
 }
 
 /** Rename live.map over with the given slot. Returns the slot that was live. */
-export async function switchLiveSlot(exec: Executor, site: SiteConfig, python: string, slot: Slot): Promise<string> {
-  const r = await exec.run(hostScript(python, scripts.SWITCH_MAP, [siteLayout(site.root).liveMap, slot]))
+export async function switchLiveSlot(
+  exec: Executor,
+  site: SiteConfig,
+  python: string,
+  slot: Slot
+): Promise<string> {
+  const r = await exec.run(
+    hostScript(python, scripts.SWITCH_MAP, [siteLayout(site.root).liveMap, slot])
+  )
   return r.stdout.trim()
 }
 
@@ -154,7 +191,11 @@ export async function probeHealth(
       String(opts.successes ?? 3)
     ])
   )
-  let last: { status: number | null; body: string; error: string | null } = { status: null, body: '', error: r.stderr.trim() }
+  let last: { status: number | null; body: string; error: string | null } = {
+    status: null,
+    body: '',
+    error: r.stderr.trim()
+  }
   try {
     last = JSON.parse(r.stdout.trim().split('\n').pop() ?? '')
   } catch {

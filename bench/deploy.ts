@@ -1,0 +1,370 @@
+/**
+ * The deploy benchmark (`npm run bench:deploy`): how much a sitecycle deploy costs over a bare
+ * pip install of the same wheel, and whether users notice deploys and rollbacks at all.
+ *
+ * It sets up everything itself on loopback (a private Apache with mod_wsgi, a blue/green site
+ * in a temp dir, the sample application built at three versions), measures, and removes it all.
+ * The load runs in a child process (this same file with --load-child) so that the deploy's own
+ * work in this process does not delay the load generator's timers and inflate its latencies.
+ *
+ * Figures go to stdout, one a line, as `name value unit`; progress goes to stderr.
+ */
+import { spawn } from 'node:child_process'
+import { chmod, mkdir, mkdtemp, readdir, rm, writeFile } from 'node:fs/promises'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { createInterface } from 'node:readline'
+import { fileURLToPath } from 'node:url'
+import { parseConfig } from '../src/config/load-config.js'
+import type { SitecycleConfig, SiteConfig } from '../src/config/model.js'
+import { freePort, startApache, type PrivateApache } from '../src/demo/private-apache.js'
+import { PIP_HERMETIC_ENV, PIP_HERMETIC_UNSET } from '../src/commands/python.js'
+import { LocalExecutor, runProcess, commandEnv } from '../src/hosts/local-executor.js'
+import { deploy } from '../src/pipelines/deploy.js'
+import { initSite } from '../src/pipelines/init.js'
+import { rollback } from '../src/pipelines/rollback.js'
+import { buildRelease } from '../src/releases/build.js'
+import { prepareSampleSource } from '../src/releases/sample-source.js'
+import type { Reporter } from '../src/util/reporter.js'
+import {
+  isFailure,
+  latencies,
+  now,
+  percentile,
+  settleAfter,
+  startedBetween,
+  startLoad,
+  type LoadSample
+} from '../__tests__/helpers/load.js'
+
+/** Settings of one benchmark run (command-line flags). */
+interface BenchSettings {
+  /** Concurrent keep-alive connections of the load (--concurrency). */
+  concurrency: number
+  /** Seconds of load with no deploy, for p99_rest_ms (--rest-seconds). */
+  restSeconds: number
+  /** Bare installs timed; their median is bare_install_s (--bare-runs). */
+  bareRuns: number
+  /** Print the pipelines' step lines on stderr (--verbose). */
+  verbose: boolean
+}
+
+const PYTHON = '/usr/bin/python3'
+const VERSIONS = ['1.0.0', '2.0.0', '3.0.0'] as const
+
+function parseArgs(argv: string[]): BenchSettings {
+  const s: BenchSettings = { concurrency: 16, restSeconds: 5, bareRuns: 3, verbose: false }
+  for (let i = 0; i < argv.length; i++) {
+    const a = argv[i]
+    const num = (): number => {
+      const v = Number(argv[++i])
+      if (!Number.isFinite(v) || v <= 0) throw new Error(`${a} needs a positive number, got '${argv[i]}'`)
+      return v
+    }
+    if (a === '--concurrency') s.concurrency = Math.round(num())
+    else if (a === '--rest-seconds') s.restSeconds = num()
+    else if (a === '--bare-runs') s.bareRuns = Math.round(num())
+    else if (a === '--verbose') s.verbose = true
+    else throw new Error(`unknown argument '${a}': expected --concurrency N, --rest-seconds S, --bare-runs N, --verbose`)
+  }
+  return s
+}
+
+function progress(message: string): void {
+  process.stderr.write(`bench: ${message}\n`)
+}
+
+/** Print one figure: `name value unit`. */
+function figure(name: string, value: number, unit: string, digits = 3): void {
+  process.stdout.write(`${name} ${value.toFixed(digits)} ${unit}\n`)
+}
+
+/** A Reporter that keeps when each step started and ended, and how long it took. */
+class TimingReporter implements Reporter {
+  readonly starts = new Map<string, number>()
+  readonly ends = new Map<string, number>()
+  readonly durations = new Map<string, number>()
+  constructor(private readonly verbose: boolean) {}
+  info(m: string): void {
+    if (this.verbose) progress(m)
+  }
+  warn(m: string): void {
+    progress(`warning: ${m}`)
+  }
+  stepStart(name: string): void {
+    this.starts.set(name, now())
+  }
+  stepEnd(name: string, status: string, ms: number, note?: string): void {
+    this.ends.set(name, now())
+    this.durations.set(name, ms)
+    if (this.verbose || status !== 'ok') progress(`   ${name} ${status} ${ms} ms${note ? `: ${note}` : ''}`)
+  }
+  addSecret(): void {}
+}
+
+// ---------------------------------------------------------------------------------------------
+// The load, in a child process
+
+interface LoadResult {
+  samples: LoadSample[]
+}
+
+/** Child mode: run the load until a line arrives on stdin, then print the samples as JSON. */
+async function runLoadChild(url: string, concurrency: number, maxSeconds: number): Promise<void> {
+  const load = startLoad({ url, concurrency, maxSeconds })
+  process.stdout.write('started\n')
+  const lines = createInterface({ input: process.stdin })
+  await new Promise<void>(resolve => {
+    lines.once('line', () => resolve())
+    lines.once('close', () => resolve())
+  })
+  const report = await load.stop()
+  const compact = report.samples.map(s => [s.start, s.end, s.status, s.version, s.error ?? null])
+  process.stdout.write(JSON.stringify(compact) + '\n', () => process.exit(0))
+}
+
+/** A load running in a child process; stop() returns its samples. */
+interface ChildLoad {
+  stop(): Promise<LoadResult>
+}
+
+async function startChildLoad(url: string, concurrency: number, maxSeconds = 300): Promise<ChildLoad> {
+  const self = fileURLToPath(import.meta.url)
+  const child = spawn(process.execPath, [self, '--load-child', url, String(concurrency), String(maxSeconds)], {
+    stdio: ['pipe', 'pipe', 'inherit']
+  })
+  const chunks: Buffer[] = []
+  let started: () => void
+  const ready = new Promise<void>(r => (started = r))
+  child.stdout.on('data', (b: Buffer) => {
+    chunks.push(b)
+    if (Buffer.concat(chunks).includes('started\n')) started()
+  })
+  const exited = new Promise<number>((resolve, reject) => {
+    child.on('error', reject)
+    child.on('close', code => resolve(code ?? 1))
+  })
+  await Promise.race([ready, exited.then(code => Promise.reject(new Error(`the load process exited with code ${code} before it started`)))])
+  return {
+    async stop() {
+      child.stdin.end('stop\n')
+      const code = await exited
+      const out = Buffer.concat(chunks).toString('utf8')
+      const json = out.slice(out.indexOf('started\n') + 'started\n'.length).trim()
+      if (code !== 0 || !json) throw new Error(`the load process failed (exit code ${code})`)
+      const rows = JSON.parse(json) as [number, number, number | null, string | null, string | null][]
+      return {
+        samples: rows.map(([start, end, status, version, error]) => ({
+          start,
+          end,
+          status,
+          version,
+          body: '',
+          ...(error ? { error } : {})
+        }))
+      }
+    }
+  }
+}
+
+function sleep(ms: number): Promise<void> {
+  return new Promise(r => setTimeout(r, ms))
+}
+
+function describeFailures(samples: LoadSample[]): string {
+  const failed = samples.filter(isFailure)
+  return failed
+    .slice(0, 5)
+    .map(s => `status=${s.status} version=${s.version} ${s.error ?? ''}`)
+    .join('; ')
+}
+
+// ---------------------------------------------------------------------------------------------
+// Set-up
+
+async function buildSample(work: string, version: string): Promise<void> {
+  const source = await prepareSampleSource({ version, into: join(work, 'src') })
+  await buildRelease({ sourceDir: source, outDir: join(work, 'releases'), commit: null })
+}
+
+async function makeSite(work: string, apache: PrivateApache): Promise<{ config: SitecycleConfig; site: SiteConfig; url: string }> {
+  const port = await freePort()
+  const root = join(work, 'site')
+  await mkdir(join(work, 'deploy'), { recursive: true })
+  await writeFile(
+    join(work, 'deploy', 'app.ini.tmpl'),
+    '[app]\ngreeting = hello from {{ site.name }}\nroot = {{ site.root }}\nversion = {{ release.version }}\n'
+  )
+  // No after_install hooks: they are the application's own work, not sitecycle's overhead.
+  const yaml = `
+app:
+  package: sitecycle-sample
+  wsgi: sitecycle_sample.wsgi:application
+sites:
+  bench:
+    host: local
+    root: ${root}
+    url: http://127.0.0.1:${port}
+    health: { path: /__version__, expect_version: true, timeout: 20 }
+    config: { template: deploy/app.ini.tmpl }
+    keep_releases: 5
+    preflight: { min_free_mb: 10 }
+    apache:
+      listen: 127.0.0.1:${port}
+      conf_dir: ${apache.confDir}
+      enable_dir: null
+      ctl: ${JSON.stringify(apache.ctl)}
+      shutdown_timeout: 5
+      mode: blue-green
+`
+  const file = join(work, 'sitecycle.yml')
+  await writeFile(file, yaml)
+  const config = parseConfig(yaml, file)
+  return { config, site: config.sites.bench, url: `http://127.0.0.1:${port}` }
+}
+
+/** Seconds of one bare install: `python3 -m venv --without-pip`, then a hermetic offline pip
+ * install of the wheel with --python. */
+async function bareInstall(work: string, wheel: string, n: number): Promise<number> {
+  const venv = join(work, `bare-${n}`)
+  const env = commandEnv({ argv: [], env: PIP_HERMETIC_ENV, unsetEnv: PIP_HERMETIC_UNSET })
+  const t0 = now()
+  const steps = [
+    [PYTHON, '-m', 'venv', '--without-pip', venv],
+    [PYTHON, '-m', 'pip', '--python', `${venv}/bin/python`, 'install', '--no-index', '--no-deps', wheel]
+  ]
+  for (const [file, ...args] of steps) {
+    const r = await runProcess(file, args, { env })
+    if (r.code !== 0) throw new Error(`${[file, ...args].join(' ')} failed (${r.code}): ${r.stderr.toString().trim()}`)
+  }
+  const s = (now() - t0) / 1000
+  await rm(venv, { recursive: true, force: true })
+  return s
+}
+
+function median(values: number[]): number {
+  const sorted = [...values].sort((a, b) => a - b)
+  const mid = Math.floor(sorted.length / 2)
+  return sorted.length % 2 ? sorted[mid] : (sorted[mid - 1] + sorted[mid]) / 2
+}
+
+function expectOk(what: string, ok: boolean, detail: string): void {
+  if (!ok) throw new Error(`${what}: ${detail}`)
+}
+
+// ---------------------------------------------------------------------------------------------
+// The measurements
+
+async function bench(settings: BenchSettings): Promise<void> {
+  const work = await mkdtemp(join(tmpdir(), 'sitecycle-bench-'))
+  await chmod(work, 0o755)
+  let apache: PrivateApache | undefined
+  const exec = new LocalExecutor()
+  try {
+    progress(`building the sample at ${VERSIONS.join(', ')} in ${work}`)
+    for (const v of VERSIONS) await buildSample(work, v)
+    apache = await startApache(join(work, 'apache'))
+    const { config, site, url } = await makeSite(work, apache)
+    const releases = join(work, 'releases')
+    const health = `${url}/__version__`
+    const reporter = () => new TimingReporter(settings.verbose)
+
+    progress('init and first deploy (1.0.0, not measured)')
+    await initSite({ config, site, exec, reporter: reporter() })
+    await deploy({ config, site, exec, reporter: reporter(), release: releases, version: '1.0.0' })
+
+    progress(`bare install of the 2.0.0 wheel, ${settings.bareRuns} times`)
+    const wheelDir = join(releases, '2.0.0')
+    const wheel = join(wheelDir, (await readdir(wheelDir)).find(f => f.endsWith('.whl')) ?? 'missing.whl')
+    const bare: number[] = []
+    for (let i = 0; i < settings.bareRuns; i++) bare.push(await bareInstall(work, wheel, i))
+
+    progress('deploy of 2.0.0 without load')
+    const d2 = reporter()
+    const t2 = now()
+    const o2 = await deploy({ config, site, exec, reporter: d2, release: releases, version: '2.0.0' })
+    const deployS = (now() - t2) / 1000
+    expectOk('deploy 2.0.0', o2.status === 'deployed', JSON.stringify(o2))
+
+    progress(`${settings.restSeconds} s of load at concurrency ${settings.concurrency}, no deploy`)
+    const rest = await startChildLoad(health, settings.concurrency)
+    await sleep(settings.restSeconds * 1000)
+    const restSamples = (await rest.stop()).samples
+
+    progress('deploy of 3.0.0 under load')
+    const deployLoad = await startChildLoad(health, settings.concurrency)
+    await sleep(1000)
+    const d3 = reporter()
+    const t3 = now()
+    const o3 = await deploy({ config, site, exec, reporter: d3, release: releases, version: '3.0.0' })
+    const t3end = now()
+    await sleep(1000)
+    const deploySamples = (await deployLoad.stop()).samples
+    expectOk('deploy 3.0.0', o3.status === 'deployed', JSON.stringify(o3))
+
+    progress('rollback to 2.0.0 under load')
+    const rollbackLoad = await startChildLoad(health, settings.concurrency)
+    await sleep(1000)
+    const rb = reporter()
+    const tb = now()
+    const ob = await rollback({ config, site, exec, reporter: rb })
+    const tbend = now()
+    await sleep(1000)
+    const rollbackSamples = (await rollbackLoad.stop()).samples
+    expectOk('rollback', ob.status === 'rolled-back' && ob.version === '2.0.0', JSON.stringify(ob))
+
+    // deploy_s against a bare install of the same wheel
+    const bareS = median(bare)
+    figure('deploy_s', deployS, 's')
+    figure('bare_install_s', bareS, 's')
+    figure('deploy_ratio', deployS / bareS, 'x', 2)
+    for (const [name, ms] of d2.durations) figure(`deploy_step_${name.replace(/-/g, '_')}_s`, ms / 1000, 's')
+
+    // Failed requests and latency
+    for (const [name, samples] of [
+      ['rest', restSamples],
+      ['deploy', deploySamples],
+      ['rollback', rollbackSamples]
+    ] as const) {
+      const failed = samples.filter(isFailure).length
+      figure(`failed_requests_${name}`, failed, 'requests', 0)
+      figure(`requests_${name}`, samples.length, 'requests', 0)
+      if (failed) progress(`failed requests during ${name}: ${describeFailures(samples)}`)
+    }
+    const p99Rest = percentile(latencies(restSamples), 99)
+    const during3 = startedBetween(deploySamples, t3, t3end)
+    const p99Switch = percentile(latencies(during3), 99)
+    const switch3 = d3.starts.get('switch') ?? t3
+    const aroundSwitch = startedBetween(deploySamples, switch3 - 500, (d3.ends.get('switch') ?? switch3) + 500)
+    figure('p50_rest_ms', percentile(latencies(restSamples), 50), 'ms', 2)
+    figure('p99_rest_ms', p99Rest, 'ms', 2)
+    figure('p99_switch_ms', p99Switch, 'ms', 2)
+    figure('p99_switch_ratio', p99Rest ? p99Switch / p99Rest : 0, 'x', 2)
+    figure('p99_around_switch_ms', percentile(latencies(aroundSwitch), 99), 'ms', 2)
+    figure('deploy_under_load_s', (t3end - t3) / 1000, 's')
+
+    // Rollback: the call, and until the load sees only the old release
+    const settle = settleAfter(rollbackSamples, '2.0.0', tb)
+    const firstAllOld = rollbackSamples.find(s => s.start > (settle.lastOtherStart ?? tb))?.start ?? tb
+    const rollbackSwitch = rb.starts.get('switch') ?? tb
+    figure('rollback_s', (firstAllOld - tb) / 1000, 's')
+    figure('rollback_call_s', (tbend - tb) / 1000, 's')
+    figure('rollback_until_switch_step_s', (rollbackSwitch - tb) / 1000, 's')
+    figure('rollback_switch_lag_ms', Math.max(0, firstAllOld - rollbackSwitch), 'ms', 1)
+    for (const [name, ms] of rb.durations) figure(`rollback_step_${name.replace(/-/g, '_')}_s`, ms / 1000, 's')
+  } finally {
+    if (apache) await apache.stop().catch(e => progress(`could not stop Apache: ${e}`))
+    await rm(work, { recursive: true, force: true })
+  }
+}
+
+async function main(): Promise<void> {
+  const argv = process.argv.slice(2)
+  if (argv[0] === '--load-child') return runLoadChild(argv[1], Number(argv[2]), Number(argv[3]))
+  await bench(parseArgs(argv))
+}
+
+main().catch(e => {
+  process.stderr.write(`bench: ${e instanceof Error ? (e.stack ?? e.message) : String(e)}\n`)
+  process.exit(1)
+})

@@ -1,0 +1,16 @@
+#!/usr/bin/env bash
+# dist/ is committed (actions run it as it is): fail when it differs from a fresh build.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+npx rollup -c rollup.config.js --silent
+if [ -d .git ] && ! git diff --quiet -- dist/; then
+  echo "check-dist: dist/ is not current; run 'npm run bundle' and commit dist/:" >&2
+  git diff --stat -- dist/ >&2
+  exit 1
+fi
+if [ -d .git ] && [ -n "$(git ls-files --others --exclude-standard -- dist/)" ]; then
+  echo "check-dist: new files in dist/ are not committed:" >&2
+  git ls-files --others --exclude-standard -- dist/ >&2
+  exit 1
+fi
+echo "check-dist: dist/ is current" >&2
