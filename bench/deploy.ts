@@ -12,13 +12,15 @@
 import { spawn } from 'node:child_process'
 import { chmod, mkdir, mkdtemp, readdir, rm, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
-import { join } from 'node:path'
+import { basename, join } from 'node:path'
 import { createInterface } from 'node:readline'
 import { fileURLToPath } from 'node:url'
 import { parseConfig } from '../src/config/load-config.js'
 import type { SitecycleConfig, SiteConfig } from '../src/config/model.js'
 import { freePort, startApache, type PrivateApache } from '../src/demo/private-apache.js'
 import { PIP_HERMETIC_ENV, PIP_HERMETIC_UNSET } from '../src/commands/python.js'
+import type { Command } from '../src/commands/command.js'
+import type { RunOptions, RunResult } from '../src/hosts/executor.js'
 import { LocalExecutor, runProcess, commandEnv } from '../src/hosts/local-executor.js'
 import { deploy } from '../src/pipelines/deploy.js'
 import { initSite } from '../src/pipelines/init.js'
@@ -41,6 +43,8 @@ import {
 interface BenchSettings {
   /** Concurrent keep-alive connections of the load (--concurrency). */
   concurrency: number
+  /** Requests per second of the load in all; 0: as fast as answers come (--rate). */
+  rate: number
   /** Seconds of load with no deploy, for p99_rest_ms (--rest-seconds). */
   restSeconds: number
   /** Bare installs timed; their median is bare_install_s (--bare-runs). */
@@ -53,19 +57,23 @@ const PYTHON = '/usr/bin/python3'
 const VERSIONS = ['1.0.0', '2.0.0', '3.0.0'] as const
 
 function parseArgs(argv: string[]): BenchSettings {
-  const s: BenchSettings = { concurrency: 16, restSeconds: 5, bareRuns: 3, verbose: false }
+  const s: BenchSettings = { concurrency: 16, rate: 0, restSeconds: 5, bareRuns: 3, verbose: false }
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i]
     const num = (): number => {
       const v = Number(argv[++i])
-      if (!Number.isFinite(v) || v <= 0) throw new Error(`${a} needs a positive number, got '${argv[i]}'`)
+      if (!Number.isFinite(v) || v < 0) throw new Error(`${a} needs a number, got '${argv[i]}'`)
       return v
     }
     if (a === '--concurrency') s.concurrency = Math.round(num())
+    else if (a === '--rate') s.rate = num()
     else if (a === '--rest-seconds') s.restSeconds = num()
     else if (a === '--bare-runs') s.bareRuns = Math.round(num())
     else if (a === '--verbose') s.verbose = true
-    else throw new Error(`unknown argument '${a}': expected --concurrency N, --rest-seconds S, --bare-runs N, --verbose`)
+    else
+      throw new Error(
+        `unknown argument '${a}': expected --concurrency N, --rate R, --rest-seconds S, --bare-runs N, --verbose`
+      )
   }
   return s
 }
@@ -102,6 +110,56 @@ class TimingReporter implements Reporter {
   addSecret(): void {}
 }
 
+/** One command an operation ran on the host, and when. */
+interface CommandTiming {
+  start: number
+  ms: number
+  /** `python -c` (a host script), `pip`, `venv`, `compileall`, or the program's name. */
+  kind: string
+}
+
+/** The local Executor, timing every command it runs (to say what an operation's time goes to). */
+class TimingExecutor extends LocalExecutor {
+  readonly commands: CommandTiming[] = []
+  override async tryRun(command: Command, options?: RunOptions): Promise<RunResult> {
+    const start = now()
+    try {
+      return await super.tryRun(command, options)
+    } finally {
+      this.commands.push({ start, ms: now() - start, kind: commandKind(command.argv) })
+    }
+  }
+  /** Commands started in [from, to), by kind: count and seconds. */
+  between(from: number, to: number): Map<string, { count: number; s: number }> {
+    const out = new Map<string, { count: number; s: number }>()
+    for (const c of this.commands.filter(c => c.start >= from && c.start < to)) {
+      const k = out.get(c.kind) ?? { count: 0, s: 0 }
+      out.set(c.kind, { count: k.count + 1, s: k.s + c.ms / 1000 })
+    }
+    return out
+  }
+}
+
+function commandKind(argv: string[]): string {
+  if (argv[1] === '-c') return 'python_c'
+  if (argv[1] === '-m') return argv[2] === 'pip' ? `pip_${argv.find(a => !a.startsWith('-') && ['install', 'wheel'].includes(a)) ?? 'other'}` : argv[2]
+  return basename(argv[0]).replace(/\W/g, '_')
+}
+
+/** Print, for the commands an operation ran in [from, to), their count and seconds by kind. */
+function commandFigures(prefix: string, exec: TimingExecutor, from: number, to: number): void {
+  let count = 0
+  let total = 0
+  for (const [kind, v] of [...exec.between(from, to)].sort((a, b) => b[1].s - a[1].s)) {
+    figure(`${prefix}_${kind}_count`, v.count, 'commands', 0)
+    figure(`${prefix}_${kind}_s`, v.s, 's')
+    count += v.count
+    total += v.s
+  }
+  figure(`${prefix}_commands_count`, count, 'commands', 0)
+  figure(`${prefix}_commands_s`, total, 's')
+}
+
 // ---------------------------------------------------------------------------------------------
 // The load, in a child process
 
@@ -110,8 +168,8 @@ interface LoadResult {
 }
 
 /** Child mode: run the load until a line arrives on stdin, then print the samples as JSON. */
-async function runLoadChild(url: string, concurrency: number, maxSeconds: number): Promise<void> {
-  const load = startLoad({ url, concurrency, maxSeconds })
+async function runLoadChild(url: string, concurrency: number, rate: number, maxSeconds: number): Promise<void> {
+  const load = startLoad({ url, concurrency, ratePerSecond: rate || undefined, maxSeconds })
   process.stdout.write('started\n')
   const lines = createInterface({ input: process.stdin })
   await new Promise<void>(resolve => {
@@ -128,9 +186,10 @@ interface ChildLoad {
   stop(): Promise<LoadResult>
 }
 
-async function startChildLoad(url: string, concurrency: number, maxSeconds = 300): Promise<ChildLoad> {
+async function startChildLoad(url: string, s: BenchSettings, maxSeconds = 300): Promise<ChildLoad> {
   const self = fileURLToPath(import.meta.url)
-  const child = spawn(process.execPath, [self, '--load-child', url, String(concurrency), String(maxSeconds)], {
+  const args = [self, '--load-child', url, String(s.concurrency), String(s.rate), String(maxSeconds)]
+  const child = spawn(process.execPath, args, {
     stdio: ['pipe', 'pipe', 'inherit']
   })
   const chunks: Buffer[] = []
@@ -259,7 +318,7 @@ async function bench(settings: BenchSettings): Promise<void> {
   const work = await mkdtemp(join(tmpdir(), 'sitecycle-bench-'))
   await chmod(work, 0o755)
   let apache: PrivateApache | undefined
-  const exec = new LocalExecutor()
+  const exec = new TimingExecutor()
   try {
     progress(`building the sample at ${VERSIONS.join(', ')} in ${work}`)
     for (const v of VERSIONS) await buildSample(work, v)
@@ -286,13 +345,14 @@ async function bench(settings: BenchSettings): Promise<void> {
     const deployS = (now() - t2) / 1000
     expectOk('deploy 2.0.0', o2.status === 'deployed', JSON.stringify(o2))
 
-    progress(`${settings.restSeconds} s of load at concurrency ${settings.concurrency}, no deploy`)
-    const rest = await startChildLoad(health, settings.concurrency)
+    const pace = settings.rate ? `${settings.rate} requests/s` : 'closed loop'
+    progress(`${settings.restSeconds} s of load at concurrency ${settings.concurrency} (${pace}), no deploy`)
+    const rest = await startChildLoad(health, settings)
     await sleep(settings.restSeconds * 1000)
     const restSamples = (await rest.stop()).samples
 
     progress('deploy of 3.0.0 under load')
-    const deployLoad = await startChildLoad(health, settings.concurrency)
+    const deployLoad = await startChildLoad(health, settings)
     await sleep(1000)
     const d3 = reporter()
     const t3 = now()
@@ -303,7 +363,7 @@ async function bench(settings: BenchSettings): Promise<void> {
     expectOk('deploy 3.0.0', o3.status === 'deployed', JSON.stringify(o3))
 
     progress('rollback to 2.0.0 under load')
-    const rollbackLoad = await startChildLoad(health, settings.concurrency)
+    const rollbackLoad = await startChildLoad(health, settings)
     await sleep(1000)
     const rb = reporter()
     const tb = now()
@@ -319,6 +379,7 @@ async function bench(settings: BenchSettings): Promise<void> {
     figure('bare_install_s', bareS, 's')
     figure('deploy_ratio', deployS / bareS, 'x', 2)
     for (const [name, ms] of d2.durations) figure(`deploy_step_${name.replace(/-/g, '_')}_s`, ms / 1000, 's')
+    commandFigures('deploy_cmd', exec, t2, t2 + deployS * 1000)
 
     // Failed requests and latency
     for (const [name, samples] of [
@@ -352,6 +413,7 @@ async function bench(settings: BenchSettings): Promise<void> {
     figure('rollback_until_switch_step_s', (rollbackSwitch - tb) / 1000, 's')
     figure('rollback_switch_lag_ms', Math.max(0, firstAllOld - rollbackSwitch), 'ms', 1)
     for (const [name, ms] of rb.durations) figure(`rollback_step_${name.replace(/-/g, '_')}_s`, ms / 1000, 's')
+    commandFigures('rollback_cmd_before_switch', exec, tb, rollbackSwitch)
   } finally {
     if (apache) await apache.stop().catch(e => progress(`could not stop Apache: ${e}`))
     await rm(work, { recursive: true, force: true })
@@ -360,7 +422,7 @@ async function bench(settings: BenchSettings): Promise<void> {
 
 async function main(): Promise<void> {
   const argv = process.argv.slice(2)
-  if (argv[0] === '--load-child') return runLoadChild(argv[1], Number(argv[2]), Number(argv[3]))
+  if (argv[0] === '--load-child') return runLoadChild(argv[1], Number(argv[2]), Number(argv[3]), Number(argv[4]))
   await bench(parseArgs(argv))
 }
 

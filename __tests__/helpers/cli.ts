@@ -37,6 +37,8 @@ export interface RunningCli {
   result: Promise<CliResult>
   /** Send a signal to the CLI and every process it started (pip, hooks ...). */
   killGroup(signal?: NodeJS.Signals): void
+  /** What the CLI wrote on stderr (its progress) so far. */
+  stderrSoFar(): string
 }
 
 /**
@@ -104,7 +106,7 @@ export function startCli(args: string[], options: CliOptions = {}): RunningCli {
       resolve({ code, signal, stdout, stderr, timedOut })
     })
   })
-  return { child, pid, result, killGroup }
+  return { child, pid, result, killGroup, stderrSoFar: () => stderr }
 }
 
 /** Run `node dist/cli.js <args>` to its end. */

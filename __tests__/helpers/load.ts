@@ -27,6 +27,10 @@ export interface LoadOptions {
   maxSeconds?: number
   /** Stop on its own after this many requests in all (default 1,000,000). */
   maxRequests?: number
+  /** Requests per second in all, spread over the workers (default: none, each worker sends
+   * its next request as soon as the previous one is answered). A worker that falls behind the
+   * schedule sends at once; latency is always measured from the actual send. */
+  ratePerSecond?: number
   /** Give up on one request after this many milliseconds: it counts as failed (default 10,000). */
   requestTimeoutMs?: number
   /** Extra request headers. */
@@ -211,8 +215,8 @@ function requestOnce(
 
 /**
  * Start hitting `url` with `concurrency` workers, each sending its next request as soon as the
- * previous one is answered, over keep-alive connections. Runs until stop(), maxSeconds or
- * maxRequests, whichever comes first.
+ * previous one is answered (or at the next slot of `ratePerSecond`), over keep-alive
+ * connections. Runs until stop(), maxSeconds or maxRequests, whichever comes first.
  */
 export function startLoad(opts: LoadOptions): RunningLoad {
   const url = new URL(opts.url)
@@ -229,12 +233,16 @@ export function startLoad(opts: LoadOptions): RunningLoad {
     maxFreeSockets: concurrency
   })
   const samples: LoadSample[] = []
+  const interval = opts.ratePerSecond ? 1000 / opts.ratePerSecond : 0
   let issued = 0
   let stopping = false
 
   const worker = async (): Promise<void> => {
     while (!stopping && issued < maxRequests && now() < deadline) {
-      issued++
+      const due = startedAt + issued++ * interval
+      const wait = due - now()
+      if (wait > 1) await new Promise(r => setTimeout(r, wait))
+      if (stopping) break
       samples.push(await requestOnce(agent, url, headers, timeoutMs))
     }
   }

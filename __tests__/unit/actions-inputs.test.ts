@@ -1,10 +1,6 @@
 import { describe, expect, it } from '@jest/globals'
 import { parseConfig } from '../../src/config/load-config.js'
-import {
-  readDeploySettings,
-  readRollbackSettings,
-  selectSite
-} from '../../src/actions/inputs.js'
+import { readDeploySettings, readRollbackSettings, selectSite } from '../../src/actions/inputs.js'
 import { secretParts } from '../../src/actions/secrets.js'
 import { SitecycleError } from '../../src/util/errors.js'
 
@@ -14,7 +10,8 @@ const KEY = [
   'QyNTUxOQAAACBjb21wbGV0ZWx5LWZha2Uta2V5LWZvci10ZXN0cwAAAAAAAAA=',
   '-----END OPENSSH PRIVATE KEY-----'
 ].join('\n')
-const HOST_LINE = 'web1.example.org ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIHRlc3Qta2V5LWZvci1zaXRlY3ljbGU='
+const HOST_LINE =
+  'web1.example.org ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIHRlc3Qta2V5LWZvci1zaXRlY3ljbGU='
 
 /** getInput over a map; absent inputs read as '' like @actions/core. */
 function inputs(values: Record<string, string>) {
@@ -66,28 +63,37 @@ describe('readDeploySettings', () => {
     })
   })
 
-  it.each(['5m', '-1', '1.5', '1e3', 'ten'])('rejects lock-wait %p, naming the input and the form', value => {
-    const e = errorOf(() => readDeploySettings(inputs({ site: 'v1', 'lock-wait': value })))
-    expect(e.message).toBe(
-      `input 'lock-wait' is '${value}'; expected a whole number of seconds, 0 or more (such as 0 or 600)`
-    )
-    expect(e.kind).toBe('input')
-  })
+  it.each(['5m', '-1', '1.5', '1e3', 'ten'])(
+    'rejects lock-wait %p, naming the input and the form',
+    value => {
+      const e = errorOf(() => readDeploySettings(inputs({ site: 'v1', 'lock-wait': value })))
+      expect(e.message).toBe(
+        `input 'lock-wait' is '${value}'; expected a whole number of seconds, 0 or more (such as 0 or 600)`
+      )
+      expect(e.kind).toBe('input')
+    }
+  )
 
   it('rejects a version that is not PEP 440', () => {
     const e = errorOf(() => readDeploySettings(inputs({ site: 'v1', version: '1.4.x' })))
-    expect(e.message).toBe("input 'version' is '1.4.x'; expected a PEP 440 version such as 1.4.0, 1.4.0rc1 or 1.4.0.post1")
-  })
-
-  it('rejects an empty site and a dry-run that is not a boolean', () => {
-    expect(errorOf(() => readDeploySettings(inputs({}))).message).toMatch(/^input 'site' is empty; expected the name of a site/)
-    expect(errorOf(() => readDeploySettings(inputs({ site: 'v1', 'dry-run': 'yes' }))).message).toBe(
-      "input 'dry-run' is 'yes'; expected true or false"
+    expect(e.message).toBe(
+      "input 'version' is '1.4.x'; expected a PEP 440 version such as 1.4.0, 1.4.0rc1 or 1.4.0.post1"
     )
   })
 
+  it('rejects an empty site and a dry-run that is not a boolean', () => {
+    expect(errorOf(() => readDeploySettings(inputs({}))).message).toMatch(
+      /^input 'site' is empty; expected the name of a site/
+    )
+    expect(
+      errorOf(() => readDeploySettings(inputs({ site: 'v1', 'dry-run': 'yes' }))).message
+    ).toBe("input 'dry-run' is 'yes'; expected true or false")
+  })
+
   it('names every bad input in one error', () => {
-    const e = errorOf(() => readDeploySettings(inputs({ site: 'v1', version: 'latest', 'lock-wait': 'soon' })))
+    const e = errorOf(() =>
+      readDeploySettings(inputs({ site: 'v1', version: 'latest', 'lock-wait': 'soon' }))
+    )
     const lines = e.message.split('\n')
     expect(lines).toHaveLength(2)
     expect(lines[0]).toMatch(/^input 'lock-wait' is 'soon'/)
@@ -95,7 +101,9 @@ describe('readDeploySettings', () => {
   })
 
   it('rejects an ssh-key that is not a private key without showing it', () => {
-    const e = errorOf(() => readDeploySettings(inputs({ site: 'v1', 'ssh-key': 'hunter2-password' })))
+    const e = errorOf(() =>
+      readDeploySettings(inputs({ site: 'v1', 'ssh-key': 'hunter2-password' }))
+    )
     expect(e.message).toMatch(/^input 'ssh-key' does not hold a private key/)
     expect(e.message).not.toContain('hunter2')
   })
@@ -108,12 +116,17 @@ describe('readDeploySettings', () => {
 
   it('rejects known-hosts text that is not known-hosts lines, naming the line', () => {
     const e = errorOf(() =>
-      readDeploySettings(inputs({ site: 'v1', 'known-hosts': `${HOST_LINE}\nssh-ed25519 AAAA web1` }))
+      readDeploySettings(
+        inputs({ site: 'v1', 'known-hosts': `${HOST_LINE}\nssh-ed25519 AAAA web1` })
+      )
     )
-    expect(e.message).toMatch(/^input 'known-hosts' line 2 \('ssh-ed25519 AAAA web1'\) is not a known-hosts line; expected/)
-    expect(errorOf(() => readDeploySettings(inputs({ site: 'v1', 'known-hosts': '# only a comment' }))).message).toMatch(
-      /^input 'known-hosts' has no host key line/
+    expect(e.message).toMatch(
+      /^input 'known-hosts' line 2 \('ssh-ed25519 AAAA web1'\) is not a known-hosts line; expected/
     )
+    expect(
+      errorOf(() => readDeploySettings(inputs({ site: 'v1', 'known-hosts': '# only a comment' })))
+        .message
+    ).toMatch(/^input 'known-hosts' has no host key line/)
   })
 
   it('accepts hashed hosts, ports and markers in known-hosts', () => {
@@ -138,7 +151,9 @@ describe('readRollbackSettings', () => {
   })
 
   it('rejects a to that is not PEP 440, naming the input', () => {
-    expect(errorOf(() => readRollbackSettings(inputs({ site: 'v2', to: 'previous' }))).message).toBe(
+    expect(
+      errorOf(() => readRollbackSettings(inputs({ site: 'v2', to: 'previous' }))).message
+    ).toBe(
       "input 'to' is 'previous'; expected a PEP 440 version such as 1.4.0, 1.4.0rc1 or 1.4.0.post1"
     )
   })
@@ -160,14 +175,20 @@ describe('selectSite', () => {
       "input 'site' is 'prod', which is not a site in /repo/sitecycle.yml; expected one of: v1, v2"
     )
     // Not fooled by names every object has.
-    expect(errorOf(() => selectSite(config, 'constructor')).message).toMatch(/^input 'site' is 'constructor'/)
+    expect(errorOf(() => selectSite(config, 'constructor')).message).toMatch(
+      /^input 'site' is 'constructor'/
+    )
   })
 })
 
 describe('secretParts', () => {
   it('masks the whole value and each line long enough to mask alone', () => {
     expect(secretParts(`\n${KEY}\r\n`)).toEqual([KEY, ...KEY.split('\n')])
-    expect(secretParts('line-one\r\nab\r\nline-two')).toEqual(['line-one\r\nab\r\nline-two', 'line-one', 'line-two'])
+    expect(secretParts('line-one\r\nab\r\nline-two')).toEqual([
+      'line-one\r\nab\r\nline-two',
+      'line-one',
+      'line-two'
+    ])
     expect(secretParts('s3cret')).toEqual(['s3cret'])
     expect(secretParts('  \n ')).toEqual([])
   })

@@ -2,7 +2,11 @@ import { describe, expect, it, jest } from '@jest/globals'
 
 /** A stand-in for @actions/core: every input empty, every call recorded. */
 function fakeCoreModule(inputs: Record<string, string>) {
-  const calls: { setFailed: string[]; outputs: Record<string, string>; summaries: string[] } = { setFailed: [], outputs: {}, summaries: [] }
+  const calls: { setFailed: string[]; outputs: Record<string, string>; summaries: string[] } = {
+    setFailed: [],
+    outputs: {},
+    summaries: []
+  }
   let buffer = ''
   const mod = {
     getInput: (name: string) => inputs[name] ?? '',
@@ -37,17 +41,28 @@ async function until(done: () => boolean): Promise<void> {
 
 describe('the entry points', () => {
   it.each([
-    ['deploy-main', { site: 'v1', version: 'newest' }, "input 'version' is 'newest'; expected a PEP 440 version such as 1.4.0, 1.4.0rc1 or 1.4.0.post1"],
-    ['rollback-main', { site: '' }, "input 'site' is empty; expected the name of a site in sitecycle.yml, such as v1"]
-  ])('%s runs its action with @actions/core and passes the one failure message to setFailed', async (entry, inputs, message) => {
-    const { mod, calls } = fakeCoreModule(inputs)
-    await jest.isolateModulesAsync(async () => {
-      jest.unstable_mockModule('@actions/core', () => mod)
-      await import(`../../src/actions/${entry}.js`)
-      await until(() => calls.setFailed.length > 0)
-    })
-    expect(calls.setFailed).toEqual([message])
-    expect(calls.outputs).toEqual({ status: 'failed', 'rolled-back': 'false' })
-    expect(calls.summaries).toHaveLength(1)
-  })
+    [
+      'deploy-main',
+      { site: 'v1', version: 'newest' },
+      "input 'version' is 'newest'; expected a PEP 440 version such as 1.4.0, 1.4.0rc1 or 1.4.0.post1"
+    ],
+    [
+      'rollback-main',
+      { site: '' },
+      "input 'site' is empty; expected the name of a site in sitecycle.yml, such as v1"
+    ]
+  ])(
+    '%s runs its action with @actions/core and passes the one failure message to setFailed',
+    async (entry, inputs, message) => {
+      const { mod, calls } = fakeCoreModule(inputs)
+      await jest.isolateModulesAsync(async () => {
+        jest.unstable_mockModule('@actions/core', () => mod)
+        await import(`../../src/actions/${entry}.js`)
+        await until(() => calls.setFailed.length > 0)
+      })
+      expect(calls.setFailed).toEqual([message])
+      expect(calls.outputs).toEqual({ status: 'failed', 'rolled-back': 'false' })
+      expect(calls.summaries).toHaveLength(1)
+    }
+  )
 })

@@ -28,7 +28,8 @@ const KEY = [
   '-----END OPENSSH PRIVATE KEY-----'
 ].join('\n')
 const KEY_BODY = KEY.split('\n')[1]
-const HOST_LINE = '[web1.example.org]:2222 ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIHRlc3Qta2V5LWZvci1zaXRlY3ljbGU='
+const HOST_LINE =
+  '[web1.example.org]:2222 ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIHRlc3Qta2V5LWZvci1zaXRlY3ljbGU='
 const DB_PASSWORD = 'correct-horse-battery-staple'
 
 type Logged = [kind: 'info' | 'warning' | 'debug' | 'startGroup' | 'endGroup', text: string]
@@ -86,9 +87,16 @@ class FakeCore implements ActionCore {
 
 /** An executor factory that records what it was given and hands out RecordingExecutors. */
 function executorFactory() {
-  const made: { host: HostSpec; ssh: SshSettings & { key?: string }; exec: RecordingExecutor; closed: number }[] = []
+  const made: {
+    host: HostSpec
+    ssh: SshSettings & { key?: string }
+    exec: RecordingExecutor
+    closed: number
+  }[] = []
   const create = (host: HostSpec, ssh: SshSettings & { key?: string } = {}) => {
-    const exec = new RecordingExecutor(host.kind === 'ssh' ? `ssh://${host.user}@${host.hostname}:${host.port}` : 'local')
+    const exec = new RecordingExecutor(
+      host.kind === 'ssh' ? `ssh://${host.user}@${host.hostname}:${host.port}` : 'local'
+    )
     const entry = { host, ssh, exec, closed: 0 }
     exec.close = async () => {
       entry.closed++
@@ -143,7 +151,10 @@ beforeEach(async () => {
       ''
     ].join('\n')
   )
-  await fs.writeFile(path.join(dir, 'app.ini.tmpl'), '[db]\npassword = {{ secret.DB_PASSWORD }}\nversion = {{ release.version }}\n')
+  await fs.writeFile(
+    path.join(dir, 'app.ini.tmpl'),
+    '[db]\npassword = {{ secret.DB_PASSWORD }}\nversion = {{ release.version }}\n'
+  )
 })
 afterEach(async () => {
   await fs.rm(dir, { recursive: true, force: true })
@@ -160,11 +171,24 @@ async function rejection(p: Promise<unknown>): Promise<Error> {
 
 describe('runDeployAction: bad input fails before anything is touched', () => {
   it('rejects a bad lock-wait before reading the config, with the ssh key already masked', async () => {
-    const core = new FakeCore({ config: path.join(dir, 'nowhere.yml'), site: 'v2', 'lock-wait': 'soon', 'ssh-key': KEY })
+    const core = new FakeCore({
+      config: path.join(dir, 'nowhere.yml'),
+      site: 'v2',
+      'lock-wait': 'soon',
+      'ssh-key': KEY
+    })
     const { made, create } = executorFactory()
     let deployed = 0
-    const e = await rejection(runDeployAction(core, { createExecutor: create, tempDir: dir, deploy: async () => (deployed++, outcome()) }))
-    expect(e.message).toBe("input 'lock-wait' is 'soon'; expected a whole number of seconds, 0 or more (such as 0 or 600)")
+    const e = await rejection(
+      runDeployAction(core, {
+        createExecutor: create,
+        tempDir: dir,
+        deploy: async () => (deployed++, outcome())
+      })
+    )
+    expect(e.message).toBe(
+      "input 'lock-wait' is 'soon'; expected a whole number of seconds, 0 or more (such as 0 or 600)"
+    )
     expect(made).toHaveLength(0)
     expect(deployed).toBe(0)
     expect(core.secrets).toEqual(expect.arrayContaining([KEY, KEY_BODY]))
@@ -187,7 +211,9 @@ describe('runDeployAction: bad input fails before anything is touched', () => {
     const core = new FakeCore({ config: configFile, site: 'prod' })
     const { made, create } = executorFactory()
     const e = await rejection(runDeployAction(core, { createExecutor: create }))
-    expect(e.message).toBe(`input 'site' is 'prod', which is not a site in ${configFile}; expected one of: v1, v2`)
+    expect(e.message).toBe(
+      `input 'site' is 'prod', which is not a site in ${configFile}; expected one of: v1, v2`
+    )
     expect(made).toHaveLength(0)
     expect(core.summaries[0]).toMatch(/^## ❌ Deploy of site prod failed\n/)
   })
@@ -215,7 +241,10 @@ describe('runDeployAction over SSH', () => {
       deploy: async req => {
         requests.push(req)
         const file = made[0].ssh.knownHostsFile!
-        knownHostsSeen = { content: await fs.readFile(file, 'utf8'), mode: (await fs.stat(file)).mode & 0o777 }
+        knownHostsSeen = {
+          content: await fs.readFile(file, 'utf8'),
+          mode: (await fs.stat(file)).mode & 0o777
+        }
         req.reporter.stepStart('preflight', 'check the host')
         req.reporter.stepEnd('preflight', 'ok', 1200)
         return outcome()
@@ -223,7 +252,12 @@ describe('runDeployAction over SSH', () => {
     })
     expect(core.failed).toBeUndefined()
     expect(made).toHaveLength(1)
-    expect(made[0].host).toEqual({ kind: 'ssh', user: 'deploy', hostname: 'web1.example.org', port: 2222 })
+    expect(made[0].host).toEqual({
+      kind: 'ssh',
+      user: 'deploy',
+      hostname: 'web1.example.org',
+      port: 2222
+    })
     expect(made[0].ssh.key).toBe(KEY)
     expect(path.dirname(path.dirname(made[0].ssh.knownHostsFile!))).toBe(dir)
     expect(knownHostsSeen).toEqual({ content: HOST_LINE + '\n', mode: 0o600 })
@@ -243,7 +277,9 @@ describe('runDeployAction over SSH', () => {
     expect(core.summaries).toHaveLength(1)
     expect(core.summaries[0]).toMatch(/^## ✅ Deployed 1\.4\.0 to site v2\n/)
     expect(core.summaries[0]).toContain('| `preflight` | ✅ ok | 1.20 s |')
-    expect(core.log.filter(l => l[0] === 'startGroup' || l[0] === 'endGroup').map(l => l[0])).toEqual(['startGroup', 'endGroup'])
+    expect(
+      core.log.filter(l => l[0] === 'startGroup' || l[0] === 'endGroup').map(l => l[0])
+    ).toEqual(['startGroup', 'endGroup'])
 
     // The key is masked, line by line, and shown nowhere; its files are gone.
     expect(core.secrets).toEqual(expect.arrayContaining([KEY, ...KEY.split('\n')]))
@@ -274,7 +310,13 @@ describe('runDeployAction over SSH', () => {
               failedStep: 'verify-live',
               steps: [
                 { name: 'switch', title: 'route users', status: 'undone', ms: 10 },
-                { name: 'verify-live', title: 'verify', status: 'failed', ms: 5000, error: `login failed for ${DB_PASSWORD}` }
+                {
+                  name: 'verify-live',
+                  title: 'verify',
+                  status: 'failed',
+                  ms: 5000,
+                  error: `login failed for ${DB_PASSWORD}`
+                }
               ]
             })
           )
@@ -293,7 +335,9 @@ describe('runDeployAction over SSH', () => {
     })
     expect(core.secrets).toContain(DB_PASSWORD)
     expect(core.summaries).toHaveLength(1)
-    expect(core.summaries[0]).toMatch(/^## ❌ Deploy of 1\.4\.0 to site v2 failed: rolled back, 1\.3\.0 serves again\n/)
+    expect(core.summaries[0]).toMatch(
+      /^## ❌ Deploy of 1\.4\.0 to site v2 failed: rolled back, 1\.3\.0 serves again\n/
+    )
     expect(core.summaries[0]).toContain('login failed for ***')
     expect(core.visible()).not.toContain(DB_PASSWORD)
     expect(core.log).toContainEqual(['info', 'rendered app.ini with password ***'])
@@ -318,15 +362,21 @@ describe('runDeployAction over SSH', () => {
     expect(core.outputs.get(Output.RolledBack)).toBe('false')
     expect(core.outputs.get(Output.Url)).toBe('https://preview.example.org')
     expect(core.outputs.has(Output.Version)).toBe(false)
-    expect(core.summaries[0]).toBe('## ❌ Deploy of site v2 failed\n\n```text\nsite v2 is locked by deploy run 42 since 12:00\n```\n')
+    expect(core.summaries[0]).toBe(
+      '## ❌ Deploy of site v2 failed\n\n```text\nsite v2 is locked by deploy run 42 since 12:00\n```\n'
+    )
     expect(made[0].closed).toBe(1)
   })
 
   it('refuses an SSH site with no pinned known-hosts anywhere, before connecting', async () => {
     const core = new FakeCore({ config: configFile, site: 'v2', 'ssh-key': KEY })
     let deployed = 0
-    const e = await rejection(runDeployAction(core, { deploy: async () => (deployed++, outcome()) }))
-    expect(e.message).toMatch(/^No pinned known-hosts file is set, so ssh:\/\/deploy@web1\.example\.org:2222 cannot be reached safely/)
+    const e = await rejection(
+      runDeployAction(core, { deploy: async () => (deployed++, outcome()) })
+    )
+    expect(e.message).toMatch(
+      /^No pinned known-hosts file is set, so ssh:\/\/deploy@web1\.example\.org:2222 cannot be reached safely/
+    )
     expect(deployed).toBe(0)
   })
 })
@@ -336,7 +386,10 @@ describe('runDeployAction with dry-run', () => {
   async function makeRelease(): Promise<string> {
     const src = path.join(dir, 'src', 'sample-1.0.0')
     await fs.mkdir(src, { recursive: true })
-    await fs.writeFile(path.join(src, 'PKG-INFO'), 'Metadata-Version: 2.1\nName: sample\nVersion: 1.0.0\n')
+    await fs.writeFile(
+      path.join(src, 'PKG-INFO'),
+      'Metadata-Version: 2.1\nName: sample\nVersion: 1.0.0\n'
+    )
     const out = path.join(dir, 'releases', '1.0.0')
     await fs.mkdir(out, { recursive: true })
     const file = path.join(out, 'sample-1.0.0.tar.gz')
@@ -355,7 +408,12 @@ describe('runDeployAction with dry-run', () => {
 
   it('checks the release, masks the config secrets, prints the plan, and touches no host', async () => {
     const file = await makeRelease()
-    const core = new FakeCore({ config: configFile, site: 'v1', release: path.join(dir, 'releases'), 'dry-run': 'true' })
+    const core = new FakeCore({
+      config: configFile,
+      site: 'v1',
+      release: path.join(dir, 'releases'),
+      'dry-run': 'true'
+    })
     const { made, create } = executorFactory()
     let deployed = 0
     await runDeployAction(core, {
@@ -375,7 +433,9 @@ describe('runDeployAction with dry-run', () => {
       [Output.Url]: 'http://127.0.0.1:8080'
     })
     expect(core.summaries).toHaveLength(1)
-    expect(core.summaries[0]).toMatch(/^## 📝 Plan: deploy sample 1\.0\.0 to site v1 \(dry run, nothing changed\)\n/)
+    expect(core.summaries[0]).toMatch(
+      /^## 📝 Plan: deploy sample 1\.0\.0 to site v1 \(dry run, nothing changed\)\n/
+    )
     expect(core.summaries[0]).toContain(file)
     expect(core.summaries[0]).toMatch(/ 1\. preflight: /)
     expect(core.log.some(([k, t]) => k === 'info' && /^\s*\d+\. switch: /.test(t))).toBe(true)
@@ -383,8 +443,15 @@ describe('runDeployAction with dry-run', () => {
 
   it('fails when a secret the config template needs is not set', async () => {
     await makeRelease()
-    const core = new FakeCore({ config: configFile, site: 'v1', release: path.join(dir, 'releases'), 'dry-run': 'true' })
-    const e = await rejection(runDeployAction(core, { createExecutor: executorFactory().create, env: {} }))
+    const core = new FakeCore({
+      config: configFile,
+      site: 'v1',
+      release: path.join(dir, 'releases'),
+      'dry-run': 'true'
+    })
+    const e = await rejection(
+      runDeployAction(core, { createExecutor: executorFactory().create, env: {} })
+    )
     expect(e.message).toMatch(/app\.ini\.tmpl:2: secret DB_PASSWORD is not set/)
     expect(core.outputs.get(Output.Status)).toBe('failed')
   })
@@ -398,7 +465,15 @@ describe('runRollbackAction', () => {
       createExecutor: executorFactory().create,
       rollback: async req => {
         requests.push(req)
-        return outcome({ op: 'rollback', site: 'v1', status: 'rolled-back', version: '1.3.0', previousVersion: '1.4.0', targetVersion: '1.3.0', rolledBack: true })
+        return outcome({
+          op: 'rollback',
+          site: 'v1',
+          status: 'rolled-back',
+          version: '1.3.0',
+          previousVersion: '1.4.0',
+          targetVersion: '1.3.0',
+          rolledBack: true
+        })
       }
     })
     expect(requests.map(r => [r.to, r.lockWait, r.site.name])).toEqual([['1.3.0', 5, 'v1']])
@@ -411,7 +486,9 @@ describe('runRollbackAction', () => {
   it('rejects a bad `to` before reaching the pipeline', async () => {
     const core = new FakeCore({ config: configFile, site: 'v1', to: 'last-good' })
     let called = 0
-    const e = await rejection(runRollbackAction(core, { rollback: async () => (called++, outcome()) }))
+    const e = await rejection(
+      runRollbackAction(core, { rollback: async () => (called++, outcome()) })
+    )
     expect(e.message).toMatch(/^input 'to' is 'last-good'; expected a PEP 440 version/)
     expect(called).toBe(0)
   })
@@ -466,32 +543,46 @@ describe('CoreReporter', () => {
 
 describe('action.yml files', () => {
   const actions = [
-    { dir: 'actions/deploy', bundle: 'dist/deploy.js', inputs: [...Object.values(SiteInput), ...Object.values(DeployInput)] },
-    { dir: 'actions/rollback', bundle: 'dist/rollback.js', inputs: [...Object.values(SiteInput), ...Object.values(RollbackInput)] }
+    {
+      dir: 'actions/deploy',
+      bundle: 'dist/deploy.js',
+      inputs: [...Object.values(SiteInput), ...Object.values(DeployInput)]
+    },
+    {
+      dir: 'actions/rollback',
+      bundle: 'dist/rollback.js',
+      inputs: [...Object.values(SiteInput), ...Object.values(RollbackInput)]
+    }
   ]
 
-  it.each(actions)('$dir documents exactly the inputs and outputs the code reads and sets, and runs $bundle on node24', async a => {
-    const meta = parseYaml(await fs.readFile(path.join(REPO, a.dir, 'action.yml'), 'utf8')) as {
-      name: string
-      description: string
-      branding: { icon: string; color: string }
-      inputs: Record<string, { description: string; required?: boolean; default?: string }>
-      outputs: Record<string, { description: string }>
-      runs: { using: string; main: string }
+  it.each(actions)(
+    '$dir documents exactly the inputs and outputs the code reads and sets, and runs $bundle on node24',
+    async a => {
+      const meta = parseYaml(await fs.readFile(path.join(REPO, a.dir, 'action.yml'), 'utf8')) as {
+        name: string
+        description: string
+        branding: { icon: string; color: string }
+        inputs: Record<string, { description: string; required?: boolean; default?: string }>
+        outputs: Record<string, { description: string }>
+        runs: { using: string; main: string }
+      }
+      expect(Object.keys(meta.inputs).sort()).toEqual([...a.inputs].sort())
+      expect(Object.keys(meta.outputs).sort()).toEqual(Object.values(Output).sort())
+      for (const [name, spec] of [
+        ...Object.entries(meta.inputs),
+        ...Object.entries(meta.outputs)
+      ]) {
+        expect([name, typeof spec.description]).toEqual([name, 'string'])
+        expect(spec.description.length).toBeGreaterThan(20)
+      }
+      expect(meta.inputs[SiteInput.Site].required).toBe(true)
+      expect(meta.inputs[SiteInput.Config].default).toBe('sitecycle.yml')
+      expect(meta.inputs[SiteInput.LockWait].default).toBe('0')
+      expect(meta.branding.icon).toBeTruthy()
+      expect(meta.branding.color).toBeTruthy()
+      expect(meta.runs.using).toBe('node24')
+      // `main` is resolved against the folder of the action.yml.
+      expect(path.resolve(REPO, a.dir, meta.runs.main)).toBe(path.join(REPO, a.bundle))
     }
-    expect(Object.keys(meta.inputs).sort()).toEqual([...a.inputs].sort())
-    expect(Object.keys(meta.outputs).sort()).toEqual(Object.values(Output).sort())
-    for (const [name, spec] of [...Object.entries(meta.inputs), ...Object.entries(meta.outputs)]) {
-      expect([name, typeof spec.description]).toEqual([name, 'string'])
-      expect(spec.description.length).toBeGreaterThan(20)
-    }
-    expect(meta.inputs[SiteInput.Site].required).toBe(true)
-    expect(meta.inputs[SiteInput.Config].default).toBe('sitecycle.yml')
-    expect(meta.inputs[SiteInput.LockWait].default).toBe('0')
-    expect(meta.branding.icon).toBeTruthy()
-    expect(meta.branding.color).toBeTruthy()
-    expect(meta.runs.using).toBe('node24')
-    // `main` is resolved against the folder of the action.yml.
-    expect(path.resolve(REPO, a.dir, meta.runs.main)).toBe(path.join(REPO, a.bundle))
-  })
+  )
 })

@@ -1,5 +1,9 @@
 import { describe, expect, it } from '@jest/globals'
-import { renderErrorSummary, renderOutcomeSummary, renderPlanSummary } from '../../src/actions/summary.js'
+import {
+  renderErrorSummary,
+  renderOutcomeSummary,
+  renderPlanSummary
+} from '../../src/actions/summary.js'
 import { OperationFailed, type OperationOutcome } from '../../src/pipelines/operation.js'
 import { SecretFilter } from '../../src/util/reporter.js'
 
@@ -25,9 +29,21 @@ function deployed(): OperationOutcome {
     rolledBack: false,
     undoComplete: true,
     steps: [
-      { name: 'preflight', title: 'check the host', status: 'ok', ms: 1234, note: 'Python 3.11.2, 900 MiB free' },
+      {
+        name: 'preflight',
+        title: 'check the host',
+        status: 'ok',
+        ms: 1234,
+        note: 'Python 3.11.2, 900 MiB free'
+      },
       { name: 'hooks', title: 'run hooks', status: 'skipped', ms: 0 },
-      { name: 'switch', title: 'route users', status: 'ok', ms: 15, note: 'live slot blue -> green' }
+      {
+        name: 'switch',
+        title: 'route users',
+        status: 'ok',
+        ms: 15,
+        note: 'live slot blue -> green'
+      }
     ],
     operationId: 'op-20240501-123000-abcd',
     notes: []
@@ -43,7 +59,13 @@ function failedDeploy(): OperationOutcome {
     steps: [
       { name: 'preflight', title: 'check the host', status: 'ok', ms: 1000 },
       { name: 'switch', title: 'route users', status: 'undone', ms: 20 },
-      { name: 'verify-live', title: 'verify', status: 'failed', ms: 5000, error: `HTTP 500 from /__version__: db password ${SECRET} refused` },
+      {
+        name: 'verify-live',
+        title: 'verify',
+        status: 'failed',
+        ms: 5000,
+        error: `HTTP 500 from /__version__: db password ${SECRET} refused`
+      },
       { name: 'prune', title: 'prune', status: 'not-run', ms: 0 }
     ],
     error: `HTTP 500 from /__version__: db password ${SECRET} refused`,
@@ -73,7 +95,9 @@ describe('renderOutcomeSummary', () => {
   it('shows a successful deploy: heading, versions, URL and one row per step with result and duration', () => {
     const md = renderOutcomeSummary(deployed(), noSecrets)
     expect(md.split('\n')[0]).toBe('## ✅ Deployed 1.4.0 to site v1')
-    const details = Object.fromEntries(tableAfter(md, '## ✅ Deployed 1.4.0 to site v1').map(([k, v]) => [k, v]))
+    const details = Object.fromEntries(
+      tableAfter(md, '## ✅ Deployed 1.4.0 to site v1').map(([k, v]) => [k, v])
+    )
     expect(details).toMatchObject({
       '**Before**': '1.3.0',
       '**After**': '1.4.0',
@@ -92,7 +116,9 @@ describe('renderOutcomeSummary', () => {
   it('shows a failed deploy from OperationFailed: what serves again, the failed step and the error', () => {
     const failure = new OperationFailed(failedDeploy())
     const md = renderOutcomeSummary(failure.outcome, noSecrets)
-    expect(md.split('\n')[0]).toBe('## ❌ Deploy of 1.4.0 to site v1 failed: rolled back, 1.3.0 serves again')
+    expect(md.split('\n')[0]).toBe(
+      '## ❌ Deploy of 1.4.0 to site v1 failed: rolled back, 1.3.0 serves again'
+    )
     const details = Object.fromEntries(tableAfter(md, md.split('\n')[0]))
     expect(details['**Before**']).toBe('1.3.0')
     expect(details['**After**']).toBe('1.3.0')
@@ -112,7 +138,9 @@ describe('renderOutcomeSummary', () => {
     expect(md).not.toContain('pa55')
     expect(md).toContain('db password *** refused')
     // The step's error cell is redacted too.
-    expect(tableAfter(md, '### Steps')[2][3]).toBe('HTTP 500 from /__version__: db password *** refused')
+    expect(tableAfter(md, '### Steps')[2][3]).toBe(
+      'HTTP 500 from /__version__: db password *** refused'
+    )
   })
 
   it('keeps a note with pipes, newlines and HTML inside its cell', () => {
@@ -120,33 +148,60 @@ describe('renderOutcomeSummary', () => {
     o.steps[0].note = 'a | b\n<script>alert(1)</script>'
     const rows = tableAfter(renderOutcomeSummary(o, noSecrets), '### Steps')
     expect(rows).toHaveLength(3)
-    expect(rows[0]).toEqual(['`preflight`', '✅ ok', '1.23 s', 'a \\| b<br>&lt;script&gt;alert(1)&lt;/script&gt;'])
+    expect(rows[0]).toEqual([
+      '`preflight`',
+      '✅ ok',
+      '1.23 s',
+      'a \\| b<br>&lt;script&gt;alert(1)&lt;/script&gt;'
+    ])
   })
 
   it('warns when undo steps failed', () => {
-    const o = { ...failedDeploy(), rolledBack: false, undoComplete: false, status: 'failed' as const }
+    const o = {
+      ...failedDeploy(),
+      rolledBack: false,
+      undoComplete: false,
+      status: 'failed' as const
+    }
     const md = renderOutcomeSummary(o, noSecrets)
     expect(md.split('\n')[0]).toBe('## ❌ Deploy of 1.4.0 to site v1 failed: 1.3.0 serves')
     expect(md).toContain('Some undo steps failed')
   })
 
   it('says when nothing changed, and heads a rollback as a rollback', () => {
-    expect(renderOutcomeSummary({ ...deployed(), status: 'unchanged', steps: [] }, noSecrets)).toMatch(
-      /^## ✅ 1\.4\.0 was already live on site v1: nothing to do\n/
+    expect(
+      renderOutcomeSummary({ ...deployed(), status: 'unchanged', steps: [] }, noSecrets)
+    ).toMatch(/^## ✅ 1\.4\.0 was already live on site v1: nothing to do\n/)
+    const rb: OperationOutcome = {
+      ...deployed(),
+      op: 'rollback',
+      status: 'rolled-back',
+      version: '1.3.0',
+      previousVersion: '1.4.0',
+      targetVersion: '1.3.0',
+      rolledBack: true
+    }
+    expect(renderOutcomeSummary(rb, noSecrets).split('\n')[0]).toBe(
+      '## ↩️ Rolled back site v1 from 1.4.0 to 1.3.0'
     )
-    const rb: OperationOutcome = { ...deployed(), op: 'rollback', status: 'rolled-back', version: '1.3.0', previousVersion: '1.4.0', targetVersion: '1.3.0', rolledBack: true }
-    expect(renderOutcomeSummary(rb, noSecrets).split('\n')[0]).toBe('## ↩️ Rolled back site v1 from 1.4.0 to 1.3.0')
   })
 
   it('fences an error holding backticks with a longer fence', () => {
     const o = { ...failedDeploy(), error: 'run ```sitecycle status``` now' }
-    expect(renderOutcomeSummary(o, noSecrets)).toContain('````text\nrun ```sitecycle status``` now\n````')
+    expect(renderOutcomeSummary(o, noSecrets)).toContain(
+      '````text\nrun ```sitecycle status``` now\n````'
+    )
   })
 })
 
 describe('renderErrorSummary and renderPlanSummary', () => {
   it('shows an early failure with the secret redacted', () => {
-    const md = renderErrorSummary('rollback', 'v2', `cannot log in with ${SECRET}`, redactor(SECRET))
+    const md = renderErrorSummary(
+      'rollback',
+      'v2',
+      `cannot log in with ${SECRET}`,
+      redactor(SECRET)
+    )
     expect(md).toBe('## ❌ Rollback of site v2 failed\n\n```text\ncannot log in with ***\n```\n')
   })
 
@@ -161,8 +216,12 @@ describe('renderErrorSummary and renderPlanSummary', () => {
       },
       noSecrets
     )
-    expect(md.split('\n')[0]).toBe('## 📝 Plan: deploy sample 1.0.0 to site v1 (dry run, nothing changed)')
+    expect(md.split('\n')[0]).toBe(
+      '## 📝 Plan: deploy sample 1.0.0 to site v1 (dry run, nothing changed)'
+    )
     expect(md).toContain('```text\n 1. preflight: check\n 2. upload: copy (undo: yes)\n```')
-    expect(Object.fromEntries(tableAfter(md, md.split('\n')[0]))['**Release file**']).toBe('/rel/sample-1.0.0.tar.gz')
+    expect(Object.fromEntries(tableAfter(md, md.split('\n')[0]))['**Release file**']).toBe(
+      '/rel/sample-1.0.0.tar.gz'
+    )
   })
 })

@@ -32,9 +32,14 @@ export class CoreReporter implements Reporter {
 
   /** Print how the step ended and close its group; a non-critical failure becomes a warning annotation. */
   stepEnd(name: string, status: string, ms: number, note?: string): void {
-    this.core.info(this.redact(`${name} ${status} (${(ms / 1000).toFixed(2)}s)${note ? `: ${note}` : ''}`))
+    this.core.info(
+      this.redact(`${name} ${status} (${(ms / 1000).toFixed(2)}s)${note ? `: ${note}` : ''}`)
+    )
     this.closeGroup()
-    if (status === 'warning') this.core.warning(this.redact(`step '${name}' failed, and the operation went on: ${note ?? 'no detail'}`))
+    if (status === 'warning')
+      this.core.warning(
+        this.redact(`step '${name}' failed, and the operation went on: ${note ?? 'no detail'}`)
+      )
   }
 
   /** Mask a secret in the runner's log (each of its lines too) and in everything printed here. */

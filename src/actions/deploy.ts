@@ -18,7 +18,10 @@ export interface DeployActionDeps extends SiteActionDeps {
  * Run the deploy action. Throws (with secrets redacted) when it fails; outputs and the job summary
  * are written in every case. The caller passes the message to core.setFailed.
  */
-export async function runDeployAction(core: ActionCore, deps: DeployActionDeps = {}): Promise<void> {
+export async function runDeployAction(
+  core: ActionCore,
+  deps: DeployActionDeps = {}
+): Promise<void> {
   await runSiteAction(
     core,
     'deploy',
@@ -38,7 +41,9 @@ export async function runDeployAction(core: ActionCore, deps: DeployActionDeps =
 
       const { release } = await prepareDeploy(request)
       const plan = deployPlan()
-      reporter.info(`dry run: would deploy ${release.name} ${release.version} (${release.file}) to site ${target.site.name} on ${target.exec.name}:`)
+      reporter.info(
+        `dry run: would deploy ${release.name} ${release.version} (${release.file}) to site ${target.site.name} on ${target.exec.name}:`
+      )
       for (const line of plan) reporter.info(line)
       setPlanOutputs(core, target.site.url)
       await writeSummary(

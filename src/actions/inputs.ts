@@ -72,7 +72,12 @@ export function readDeploySettings(core: InputSource): DeploySettings {
   const version = readVersion(core, DeployInput.Version, problems)
   const dryRun = readBoolean(core, DeployInput.DryRun, problems)
   throwProblems(problems)
-  return { ...common, ...(release !== undefined && { release }), ...(version !== undefined && { version }), dryRun }
+  return {
+    ...common,
+    ...(release !== undefined && { release }),
+    ...(version !== undefined && { version }),
+    dryRun
+  }
 }
 
 /** Read and check the rollback action's inputs. Throws one SitecycleError naming every bad input. */
@@ -101,7 +106,10 @@ export function selectSite(config: SitecycleConfig, name: string): SiteConfig {
 function readCommon(core: InputSource, problems: string[]): SiteActionSettings {
   const configFile = optional(core.getInput(SiteInput.Config)) ?? DEFAULT_CONFIG_FILE
   const site = core.getInput(SiteInput.Site).trim()
-  if (!site) problems.push(`input '${SiteInput.Site}' is empty; expected the name of a site in ${configFile}, such as v1`)
+  if (!site)
+    problems.push(
+      `input '${SiteInput.Site}' is empty; expected the name of a site in ${configFile}, such as v1`
+    )
   const lockWait = readLockWait(core, problems)
   const sshKey = readSshKey(core, problems)
   const knownHosts = readKnownHosts(core, problems)
@@ -130,7 +138,9 @@ function readLockWait(core: InputSource, problems: string[]): number {
 function readVersion(core: InputSource, name: string, problems: string[]): string | undefined {
   const text = optional(core.getInput(name))
   if (text !== undefined && !isValidVersion(text)) {
-    problems.push(`input '${name}' is '${text}'; expected a PEP 440 version such as 1.4.0, 1.4.0rc1 or 1.4.0.post1`)
+    problems.push(
+      `input '${name}' is '${text}'; expected a PEP 440 version such as 1.4.0, 1.4.0rc1 or 1.4.0.post1`
+    )
     return undefined
   }
   return text
@@ -161,9 +171,12 @@ function readSshKey(core: InputSource, problems: string[]): string | undefined {
 function readKnownHosts(core: InputSource, problems: string[]): string | undefined {
   const text = optional(core.getInput(SiteInput.KnownHosts))
   if (text === undefined) return undefined
-  const expected = "expected known-hosts lines such as 'web1.example.org ssh-ed25519 AAAAC3Nza...', as printed by ssh-keyscan"
+  const expected =
+    "expected known-hosts lines such as 'web1.example.org ssh-ed25519 AAAAC3Nza...', as printed by ssh-keyscan"
   if (/PRIVATE KEY/.test(text)) {
-    problems.push(`input '${SiteInput.KnownHosts}' holds a private key (its value is not shown); ${expected}`)
+    problems.push(
+      `input '${SiteInput.KnownHosts}' holds a private key (its value is not shown); ${expected}`
+    )
     return undefined
   }
   const lines = text.split(/\r?\n/).map(l => l.trim())
@@ -175,7 +188,9 @@ function readKnownHosts(core: InputSource, problems: string[]): string | undefin
   }
   if (bad >= 0) {
     const shown = lines[bad].length > 60 ? `${lines[bad].slice(0, 60)}...` : lines[bad]
-    problems.push(`input '${SiteInput.KnownHosts}' line ${bad + 1} ('${shown}') is not a known-hosts line; ${expected}`)
+    problems.push(
+      `input '${SiteInput.KnownHosts}' line ${bad + 1} ('${shown}') is not a known-hosts line; ${expected}`
+    )
     return undefined
   }
   return text
@@ -185,7 +200,11 @@ function isKnownHostsLine(line: string): boolean {
   const fields = line.split(/\s+/)
   const rest = fields[0].startsWith('@') ? fields.slice(1) : fields
   // Key types are ssh-*, ecdsa-* or sk-*; a key blob starts with its length prefix, AAAA in base64.
-  return rest.length >= 3 && /^(ssh|ecdsa|sk)-[A-Za-z0-9@._-]+$/.test(rest[1]) && /^AAAA[A-Za-z0-9+/]*={0,3}$/.test(rest[2])
+  return (
+    rest.length >= 3 &&
+    /^(ssh|ecdsa|sk)-[A-Za-z0-9@._-]+$/.test(rest[1]) &&
+    /^AAAA[A-Za-z0-9+/]*={0,3}$/.test(rest[2])
+  )
 }
 
 function optional(text: string): string | undefined {

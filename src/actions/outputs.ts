@@ -22,7 +22,10 @@ export enum Output {
 export const PLANNED = 'planned'
 
 /** Set every output from an operation's outcome, whether it succeeded or failed. */
-export function setOutcomeOutputs(core: Pick<ActionCore, 'setOutput'>, outcome: OperationOutcome): void {
+export function setOutcomeOutputs(
+  core: Pick<ActionCore, 'setOutput'>,
+  outcome: OperationOutcome
+): void {
   core.setOutput(Output.Status, outcome.status)
   core.setOutput(Output.Version, outcome.version ?? '')
   core.setOutput(Output.PreviousVersion, outcome.previousVersion ?? '')

@@ -16,7 +16,10 @@ export interface RollbackActionDeps extends SiteActionDeps {
  * Run the rollback action. Throws (with secrets redacted) when it fails; outputs and the job
  * summary are written in every case. The caller passes the message to core.setFailed.
  */
-export async function runRollbackAction(core: ActionCore, deps: RollbackActionDeps = {}): Promise<void> {
+export async function runRollbackAction(
+  core: ActionCore,
+  deps: RollbackActionDeps = {}
+): Promise<void> {
   await runSiteAction(
     core,
     'rollback',

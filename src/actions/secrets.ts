@@ -35,7 +35,10 @@ export interface TempFile {
  * Write pinned known-hosts lines to a file of mode 0600 in a fresh 0700 directory under
  * `baseDir` (the runner's temp dir, RUNNER_TEMP, by default).
  */
-export async function writeKnownHostsFile(content: string, baseDir: string = process.env.RUNNER_TEMP || os.tmpdir()): Promise<TempFile> {
+export async function writeKnownHostsFile(
+  content: string,
+  baseDir: string = process.env.RUNNER_TEMP || os.tmpdir()
+): Promise<TempFile> {
   const dir = await fs.mkdtemp(path.join(baseDir, 'sitecycle-known-hosts-'))
   await fs.chmod(dir, 0o700)
   const file = path.join(dir, 'known_hosts')

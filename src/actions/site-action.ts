@@ -86,7 +86,8 @@ export async function runSiteAction<S extends SiteActionSettings>(
     } else {
       setEarlyFailureOutputs(core, url)
       await writeSummary(core, renderErrorSummary(op, siteName, errorMessage(error), redact))
-      if (!(error instanceof SitecycleError) && error instanceof Error && error.stack) core.debug(redact(error.stack))
+      if (!(error instanceof SitecycleError) && error instanceof Error && error.stack)
+        core.debug(redact(error.stack))
     }
     throw redactedError(error, reporter)
   }
@@ -97,12 +98,21 @@ export async function runSiteAction<S extends SiteActionSettings>(
  * `ssh-key` content (written by the SSH executor itself, removed by its close()) and the
  * `known-hosts` content written to a private file. Nothing connects yet.
  */
-export async function openSite(settings: SiteActionSettings, reporter: CoreReporter, deps: SiteActionDeps = {}): Promise<OpenedSite> {
+export async function openSite(
+  settings: SiteActionSettings,
+  reporter: CoreReporter,
+  deps: SiteActionDeps = {}
+): Promise<OpenedSite> {
   await requireConfigFile(settings.configFile)
   const config = await loadConfig(settings.configFile)
   const site = selectSite(config, settings.site)
-  if (site.host.kind === 'local' && (settings.sshKey !== undefined || settings.knownHosts !== undefined)) {
-    reporter.info(`site ${site.name} is on this machine (host: local): the ssh-key and known-hosts inputs are not used`)
+  if (
+    site.host.kind === 'local' &&
+    (settings.sshKey !== undefined || settings.knownHosts !== undefined)
+  ) {
+    reporter.info(
+      `site ${site.name} is on this machine (host: local): the ssh-key and known-hosts inputs are not used`
+    )
   }
   let knownHosts: TempFile | undefined
   if (site.host.kind === 'ssh' && settings.knownHosts !== undefined) {

@@ -39,18 +39,41 @@ export function renderOutcomeSummary(outcome: OperationOutcome, redact: Redact):
     ''
   )
   if (outcome.steps.length) {
-    out.push('### Steps', '', ...table(['Step', 'Result', 'Duration', 'Note'], outcome.steps.map(s => stepRow(s, redact))), '')
+    out.push(
+      '### Steps',
+      '',
+      ...table(
+        ['Step', 'Result', 'Duration', 'Note'],
+        outcome.steps.map(s => stepRow(s, redact))
+      ),
+      ''
+    )
   }
   if (failed) {
-    out.push(`### Error${outcome.failedStep ? ` at step ${t(outcome.failedStep)}` : ''}`, '', codeBlock(redact(outcome.error!)), '')
-    if (!outcome.undoComplete) out.push('> [!WARNING]', '> Some undo steps failed: the site needs a look (`sitecycle status`).', '')
+    out.push(
+      `### Error${outcome.failedStep ? ` at step ${t(outcome.failedStep)}` : ''}`,
+      '',
+      codeBlock(redact(outcome.error!)),
+      ''
+    )
+    if (!outcome.undoComplete)
+      out.push(
+        '> [!WARNING]',
+        '> Some undo steps failed: the site needs a look (`sitecycle status`).',
+        ''
+      )
   }
   if (outcome.notes.length) out.push('### Notes', '', ...outcome.notes.map(n => `- ${t(n)}`), '')
   return redact(out.join('\n'))
 }
 
 /** The summary of a run that failed without an outcome (bad input, config, lock, connection). */
-export function renderErrorSummary(op: string, site: string, error: string, redact: Redact): string {
+export function renderErrorSummary(
+  op: string,
+  site: string,
+  error: string,
+  redact: Redact
+): string {
   const heading = `❌ ${capitalize(op)}${site ? ` of site ${site}` : ''} failed`
   return redact([`## ${escapeHtml(redact(heading))}`, '', codeBlock(redact(error)), ''].join('\n'))
 }
@@ -101,14 +124,20 @@ function outcomeHeading(o: OperationOutcome, failed: boolean): string {
       ? `❌ Deploy of ${target} to site ${o.site} failed: rolled back, ${o.version ?? 'nothing'} serves again`
       : `❌ Deploy of ${target} to site ${o.site} failed: ${o.version ?? 'nothing'} serves`
   }
-  if (o.status === 'unchanged') return `✅ ${target} was already live on site ${o.site}: nothing to do`
+  if (o.status === 'unchanged')
+    return `✅ ${target} was already live on site ${o.site}: nothing to do`
   return `✅ Deployed ${target} to site ${o.site}`
 }
 
 function stepRow(s: StepReport, redact: Redact): string[] {
   const ran = s.status !== 'skipped' && s.status !== 'not-run'
   const note = s.error ?? s.note ?? ''
-  return [`\`${s.name}\``, STEP_RESULT[s.status] ?? s.status, ran ? `${(s.ms / 1000).toFixed(2)} s` : '', cell(redact(note))]
+  return [
+    `\`${s.name}\``,
+    STEP_RESULT[s.status] ?? s.status,
+    ran ? `${(s.ms / 1000).toFixed(2)} s` : '',
+    cell(redact(note))
+  ]
 }
 
 function table(header: string[], rows: string[][]): string[] {

@@ -59,6 +59,12 @@ export class RecordingExecutor implements Executor {
     return this
   }
 
+  /** Like respond(), but the rule goes before every earlier one (to override a default). */
+  respondFirst(matcher: (c: Command) => boolean, result: Response): this {
+    this.responses.unshift({ matcher, response: result })
+    return this
+  }
+
   /** The argv of every run and tryRun call, in order. */
   commands(): string[][] {
     return this.calls.filter(c => c.type === 'run').map(c => c.argv ?? [])
