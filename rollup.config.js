@@ -5,9 +5,9 @@ import { nodeResolve } from '@rollup/plugin-node-resolve'
 import typescript from '@rollup/plugin-typescript'
 
 const entries = {
-  cli: 'src/cli.ts'
-  // deploy: 'src/actions/deploy-main.ts',
-  // rollback: 'src/actions/rollback-main.ts'
+  cli: 'src/cli.ts',
+  deploy: 'src/actions/deploy-main.ts',
+  rollback: 'src/actions/rollback-main.ts'
 }
 
 export default Object.entries(entries).map(([name, input]) => ({

@@ -14958,8 +14958,20 @@ print(json.dumps(out))
 `;
 
 /** pip settings a machine may carry that a fresh server does not have: pip runs without them. */
-const PIP_HERMETIC_UNSET = ['PIP_FIND_LINKS', 'PIP_INDEX_URL', 'PIP_EXTRA_INDEX_URL', 'PIP_NO_INDEX', 'PIP_USER', 'PYTHONPATH', 'PYTHONHOME'];
-const PIP_HERMETIC_ENV = { PIP_CONFIG_FILE: '/dev/null', PIP_DISABLE_PIP_VERSION_CHECK: '1', PIP_NO_INPUT: '1' };
+const PIP_HERMETIC_UNSET = [
+    'PIP_FIND_LINKS',
+    'PIP_INDEX_URL',
+    'PIP_EXTRA_INDEX_URL',
+    'PIP_NO_INDEX',
+    'PIP_USER',
+    'PYTHONPATH',
+    'PYTHONHOME'
+];
+const PIP_HERMETIC_ENV = {
+    PIP_CONFIG_FILE: '/dev/null',
+    PIP_DISABLE_PIP_VERSION_CHECK: '1',
+    PIP_NO_INPUT: '1'
+};
 const hermetic = { env: PIP_HERMETIC_ENV, unsetEnv: PIP_HERMETIC_UNSET };
 /** Run one of the host scripts with the host's Python. */
 function hostScript(python, program, args) {
@@ -14967,11 +14979,24 @@ function hostScript(python, program, args) {
 }
 /** `python3 -m venv --without-pip <dir>`: pip is run from the system Python with --python. */
 function createVenv(python, dir) {
-    return cmd([python, '-m', 'venv', '--without-pip', dir], { unsetEnv: ['PYTHONPATH', 'PYTHONHOME'] });
+    return cmd([python, '-m', 'venv', '--without-pip', dir], {
+        unsetEnv: ['PYTHONPATH', 'PYTHONHOME']
+    });
 }
 /** Build a wheel from an sdist offline with the host's setuptools and wheel. */
 function pipWheel(python, sdist, outDir) {
-    return cmd([python, '-m', 'pip', 'wheel', '--no-index', '--no-build-isolation', '--no-deps', '--wheel-dir', outDir, sdist], hermetic);
+    return cmd([
+        python,
+        '-m',
+        'pip',
+        'wheel',
+        '--no-index',
+        '--no-build-isolation',
+        '--no-deps',
+        '--wheel-dir',
+        outDir,
+        sdist
+    ], hermetic);
 }
 /** Install a wheel into a virtualenv, offline: dependencies only from the given folders. */
 function pipInstall(python, venv, wheel, findLinks) {
@@ -16286,7 +16311,11 @@ async function probeHealth(exec, site, python, opts) {
         String(opts.timeout ?? site.health.timeout),
         String(opts.successes ?? 3)
     ]));
-    let last = { status: null, body: '', error: r.stderr.trim() };
+    let last = {
+        status: null,
+        body: '',
+        error: r.stderr.trim()
+    };
     try {
         last = JSON.parse(r.stdout.trim().split('\n').pop() ?? '');
     }
@@ -16505,14 +16534,28 @@ async function readHolder(exec, root) {
     if (text === undefined) {
         const exists = await exec.tryRun({ argv: ['test', '-d', siteLayout(root).lock] });
         if (exists.code === 0)
-            return { op: 'unknown', id: 'unknown', pid: 0, machine: 'unknown', actor: 'unknown', since: 'unknown' };
+            return {
+                op: 'unknown',
+                id: 'unknown',
+                pid: 0,
+                machine: 'unknown',
+                actor: 'unknown',
+                since: 'unknown'
+            };
         return undefined;
     }
     try {
         return JSON.parse(text);
     }
     catch {
-        return { op: 'unknown', id: 'unknown', pid: 0, machine: 'unknown', actor: 'unknown', since: 'unknown' };
+        return {
+            op: 'unknown',
+            id: 'unknown',
+            pid: 0,
+            machine: 'unknown',
+            actor: 'unknown',
+            since: 'unknown'
+        };
     }
 }
 /**
@@ -16524,14 +16567,12 @@ async function acquireLock(exec, root, holder, options = {}) {
     const deadline = Date.now() + (options.waitSeconds ?? 0) * 1000;
     let waiting = false;
     for (;;) {
-        const r = await exec.tryRun(makeDirExclusive(l.lock));
-        if (r.code === 0) {
-            await exec.writeFile(l.lockHolder, JSON.stringify(holder, null, 2) + '\n');
+        const r = await tryTakeLock(exec, root, holder);
+        if (r.taken)
             return { holder };
-        }
         const held = await readHolder(exec, root);
         if (!held) {
-            if (r.stderr.includes('No such file')) {
+            if (r.missingState) {
                 throw new SitecycleError(`site root ${root} on ${exec.name} is not initialized (no ${l.state}): run \`sitecycle init\` first`, 'site');
             }
             continue;
@@ -16539,11 +16580,8 @@ async function acquireLock(exec, root, holder, options = {}) {
         if (held.pid && holderState(held) === 'dead') {
             options.reporter?.warn(`taking over the lock of a run that is gone: ${describeHolder(held)}`);
             await exec.run(removeTree(l.lock));
-            const again = await exec.tryRun(makeDirExclusive(l.lock));
-            if (again.code === 0) {
-                await exec.writeFile(l.lockHolder, JSON.stringify(holder, null, 2) + '\n');
+            if ((await tryTakeLock(exec, root, holder)).taken)
                 return { holder, stale: held };
-            }
             continue;
         }
         if (Date.now() >= deadline) {
@@ -16556,6 +16594,24 @@ async function acquireLock(exec, root, holder, options = {}) {
         }
         await new Promise(r => setTimeout(r, 500));
     }
+}
+/**
+ * One attempt: a private directory holding holder.json, renamed to `lock` (rename(2) of a
+ * directory fails when the target is a non-empty directory), so the lock never exists without
+ * its holder.
+ */
+async function tryTakeLock(exec, root, holder) {
+    const l = siteLayout(root);
+    const tmp = `${l.state}/lock.${holder.id}`;
+    const made = await exec.tryRun(makeDirExclusive(tmp));
+    if (made.code !== 0)
+        return { taken: false, missingState: /No such file/.test(made.stderr) };
+    await exec.writeFile(`${tmp}/holder.json`, JSON.stringify(holder, null, 2) + '\n', 0o644);
+    const moved = await exec.tryRun({ argv: ['mv', '-T', tmp, l.lock] });
+    if (moved.code === 0)
+        return { taken: true, missingState: false };
+    await exec.run(removeTree(tmp));
+    return { taken: false, missingState: false };
 }
 /** Release the lock, but only if this holder still has it. */
 async function releaseLock(exec, root, holder) {
@@ -16604,12 +16660,20 @@ async function recoverInterrupted(ctx) {
                 notes.push(`the interrupted run had switched: ${state.live} is live (it was verified before the switch)`);
             }
         }
-        await journal.append({ id: op.id, op: op.op, event: 'recovered', by: ctx.opId, notes: [...notes] });
+        await journal.append({
+            id: op.id,
+            op: op.op,
+            event: 'recovered',
+            by: ctx.opId,
+            notes: [...notes]
+        });
     }
     // Half-installed releases (no release.json) that no slot uses, and upload leftovers.
     const releases = await listReleases(exec, site, python);
     const l = siteLayout(site.root);
-    const partial = releases.filter(r => !r.complete && !inSlots.has(r.dir)).map(r => l.release(r.dir));
+    const partial = releases
+        .filter(r => !r.complete && !inSlots.has(r.dir))
+        .map(r => l.release(r.dir));
     if (partial.length) {
         await exec.run(removeTree(...partial));
         notes.push(`removed half-installed ${partial.map(p => p.split('/').pop()).join(', ')}`);
@@ -16649,9 +16713,23 @@ async function withSiteOperation(options, start, body) {
     let endWritten = false;
     try {
         await recoverInterrupted(ctx);
-        await journal.append({ id: opId, op: options.op, event: 'start', site: site.name, actor: holder.actor, run: holder.run, ...start });
+        await journal.append({
+            id: opId,
+            op: options.op,
+            event: 'start',
+            site: site.name,
+            actor: holder.actor,
+            run: holder.run,
+            ...start
+        });
         const result = await body(ctx);
-        await journal.append({ id: opId, op: options.op, event: 'end', status: result.status, ...(result.journal ?? {}) });
+        await journal.append({
+            id: opId,
+            op: options.op,
+            event: 'end',
+            status: result.status,
+            ...(result.journal ?? {})
+        });
         endWritten = true;
         return result;
     }
@@ -16704,7 +16782,12 @@ function message(e) {
 }
 /** Run the steps in order; on failure undo the completed ones in reverse and throw PipelineError. */
 async function runPipeline(steps, ctx, reporter, events = {}) {
-    const reports = steps.map(s => ({ name: s.name, title: s.title, status: 'not-run', ms: 0 }));
+    const reports = steps.map(s => ({
+        name: s.name,
+        title: s.title,
+        status: 'not-run',
+        ms: 0
+    }));
     const done = [];
     for (let i = 0; i < steps.length; i++) {
         const step = steps[i];
@@ -16717,9 +16800,20 @@ async function runPipeline(steps, ctx, reporter, events = {}) {
         try {
             faultAt(step.name);
             const note = await step.run(ctx);
-            reports[i] = { ...reports[i], status: 'ok', ms: Date.now() - started, note: note || undefined };
+            reports[i] = {
+                ...reports[i],
+                status: 'ok',
+                ms: Date.now() - started,
+                note: note || undefined
+            };
             reporter.stepEnd(step.name, 'ok', reports[i].ms, reports[i].note);
-            await events.onEvent?.({ step: step.name, phase: 'run', status: 'ok', ms: reports[i].ms, note: reports[i].note });
+            await events.onEvent?.({
+                step: step.name,
+                phase: 'run',
+                status: 'ok',
+                ms: reports[i].ms,
+                note: reports[i].note
+            });
             done.push(i);
             faultAfter(step.name);
         }
@@ -16728,12 +16822,20 @@ async function runPipeline(steps, ctx, reporter, events = {}) {
             if (step.critical === false) {
                 reports[i] = { ...reports[i], status: 'warning', ms, error: message(e) };
                 reporter.stepEnd(step.name, 'warning', ms, message(e));
-                await events.onEvent?.({ step: step.name, phase: 'run', status: 'warning', ms, error: message(e) });
+                await events.onEvent?.({
+                    step: step.name,
+                    phase: 'run',
+                    status: 'warning',
+                    ms,
+                    error: message(e)
+                });
                 continue;
             }
             reports[i] = { ...reports[i], status: 'failed', ms, error: message(e) };
             reporter.stepEnd(step.name, 'failed', ms, message(e));
-            await events.onEvent?.({ step: step.name, phase: 'run', status: 'failed', ms, error: message(e) }).catch(() => { });
+            await events
+                .onEvent?.({ step: step.name, phase: 'run', status: 'failed', ms, error: message(e) })
+                .catch(() => { });
             let undoComplete = true;
             for (const j of [...done].reverse()) {
                 const s = steps[j];
@@ -16744,14 +16846,22 @@ async function runPipeline(steps, ctx, reporter, events = {}) {
                 try {
                     await s.undo(ctx);
                     reports[j] = { ...reports[j], status: 'undone' };
-                    await events.onEvent?.({ step: s.name, phase: 'undo', status: 'undone', ms: Date.now() - t }).catch(() => { });
+                    await events
+                        .onEvent?.({ step: s.name, phase: 'undo', status: 'undone', ms: Date.now() - t })
+                        .catch(() => { });
                 }
                 catch (ue) {
                     undoComplete = false;
                     reports[j] = { ...reports[j], status: 'undo-failed', error: message(ue) };
                     reporter.warn(`undo of '${s.name}' failed: ${message(ue)}`);
                     await events
-                        .onEvent?.({ step: s.name, phase: 'undo', status: 'undo-failed', ms: Date.now() - t, error: message(ue) })
+                        .onEvent?.({
+                        step: s.name,
+                        phase: 'undo',
+                        status: 'undo-failed',
+                        ms: Date.now() - t,
+                        error: message(ue)
+                    })
                         .catch(() => { });
                 }
             }
@@ -16802,13 +16912,20 @@ async function prepareDeploy(req) {
     const path = req.release ?? req.site.releases;
     if (!path)
         throw new SitecycleError(`no release given for site ${req.site.name}: pass a release file or directory (--release PATH), or set sites.${req.site.name}.releases in ${req.config.file}`, 'input');
-    const release = await resolveRelease({ path, version: req.version, packageName: req.config.app.package });
+    const release = await resolveRelease({
+        path,
+        version: req.version,
+        packageName: req.config.app.package
+    });
     await checkArchive(release.file);
     let rendered;
     if (req.site.config) {
         rendered = await renderConfigFile(req.site.config.template, {
             site: { name: req.site.name, root: req.site.root, url: req.site.url },
-            release: { version: release.version, dir: siteLayout(req.site.root).release(release.version) }
+            release: {
+                version: release.version,
+                dir: siteLayout(req.site.root).release(release.version)
+            }
         }, req.env ?? process.env);
         for (const s of rendered.secrets)
             req.reporter.addSecret(s);
@@ -16883,7 +17000,10 @@ function deploySteps() {
             title: 'verify the new release over HTTP through the private route, before any user reaches it',
             when: c => c.site.apache.mode === 'blue-green',
             run: async (c) => {
-                const p = await probeHealth(c.exec, c.site, c.python, { slot: c.state.idleSlot, version: c.release.version });
+                const p = await probeHealth(c.exec, c.site, c.python, {
+                    slot: c.state.idleSlot,
+                    version: c.release.version
+                });
                 if (!p.ok)
                     throw new SitecycleError(describeProbe(p, `the new release ${c.release.version} on slot ${c.state.idleSlot} (${c.site.health.path})`, c.release.version), 'verify');
                 return `HTTP ${p.status}`;
@@ -16901,7 +17021,9 @@ function deploySteps() {
                     await switchLiveSlot(c.exec, c.site, c.python, c.state.idleSlot);
                 }
                 c.switched = true;
-                return c.site.apache.mode === 'single' ? 'current link' : `live slot ${c.state.liveSlot} -> ${c.state.idleSlot}`;
+                return c.site.apache.mode === 'single'
+                    ? 'current link'
+                    : `live slot ${c.state.liveSlot} -> ${c.state.idleSlot}`;
             },
             undo: async (c) => {
                 if (c.site.apache.mode === 'single') {
@@ -17038,7 +17160,20 @@ async function deploy(req) {
     req.reporter.info(`deploying ${release.name} ${release.version} (${release.kind}) to site ${req.site.name} on ${req.exec.name}`);
     const state0 = await readSiteState(req.exec, req.site, req.config.app.python);
     requireInitialized(state0, req.site, req.exec);
-    return withSiteOperation({ op: 'deploy', config: req.config, site: req.site, exec: req.exec, reporter: req.reporter, lockWait: req.lockWait }, { version: release.version, sha256: release.sha256, liveSlot: state0.liveSlot, live: state0.live, idle: state0.idle }, async (octx) => {
+    return withSiteOperation({
+        op: 'deploy',
+        config: req.config,
+        site: req.site,
+        exec: req.exec,
+        reporter: req.reporter,
+        lockWait: req.lockWait
+    }, {
+        version: release.version,
+        sha256: release.sha256,
+        liveSlot: state0.liveSlot,
+        live: state0.live,
+        idle: state0.idle
+    }, async (octx) => {
         const state = await readSiteState(octx.exec, octx.site, octx.python);
         const base = {
             op: 'deploy',
@@ -17052,7 +17187,15 @@ async function deploy(req) {
         };
         if (state.live === release.version) {
             req.reporter.info(`${release.version} is already live on site ${req.site.name}: nothing to do`);
-            return { ...base, status: 'unchanged', version: state.live, rolledBack: false, undoComplete: true, steps: [], journal: { live: state.live } };
+            return {
+                ...base,
+                status: 'unchanged',
+                version: state.live,
+                rolledBack: false,
+                undoComplete: true,
+                steps: [],
+                journal: { live: state.live }
+            };
         }
         const ctx = {
             ...octx,
@@ -17128,7 +17271,18 @@ function initSteps() {
             title: 'create the site layout (releases, slots, wsgi, shared, snapshots, maintenance, .sitecycle)',
             run: async (c) => {
                 const l = siteLayout(c.site.root);
-                await c.exec.run(makeDirs([l.releases, l.slots, l.wsgiDir, l.shared, `${l.shared}/logs`, l.snapshots, l.maintenance, l.state, ...SLOTS.map(s => l.slotRunDir(s)), `${c.site.root}/run/current`]));
+                await c.exec.run(makeDirs([
+                    l.releases,
+                    l.slots,
+                    l.wsgiDir,
+                    l.shared,
+                    `${l.shared}/logs`,
+                    l.snapshots,
+                    l.maintenance,
+                    l.state,
+                    ...SLOTS.map(s => l.slotRunDir(s)),
+                    `${c.site.root}/run/current`
+                ]));
                 await c.exec.run({ argv: ['chmod', '755', c.site.root] });
                 await c.exec.run({ argv: ['chmod', '700', l.state] });
             }
@@ -17170,7 +17324,13 @@ function initSteps() {
             title: 'record the site in .sitecycle/site.json',
             run: async (c) => {
                 const l = siteLayout(c.site.root);
-                const record = { site: c.site.name, root: c.site.root, mode: c.site.apache.mode, vhost: c.vhostPath, initializedAt: new Date().toISOString() };
+                const record = {
+                    site: c.site.name,
+                    root: c.site.root,
+                    mode: c.site.apache.mode,
+                    vhost: c.vhostPath,
+                    initializedAt: new Date().toISOString()
+                };
                 if ((await c.exec.readFile(l.siteFile)) === undefined)
                     await c.exec.writeFile(l.siteFile, JSON.stringify(record, null, 2) + '\n', 0o644);
             }
@@ -17210,7 +17370,9 @@ function initSteps() {
             run: async (c) => {
                 await c.exec.run(apacheGraceful(c.site));
                 const l = siteLayout(c.site.root);
-                const dirs = c.site.apache.mode === 'blue-green' ? SLOTS.map(s => l.slotRunDir(s)) : [`${c.site.root}/run/current`];
+                const dirs = c.site.apache.mode === 'blue-green'
+                    ? SLOTS.map(s => l.slotRunDir(s))
+                    : [`${c.site.root}/run/current`];
                 const deadline = Date.now() + 30_000;
                 for (const d of dirs) {
                     for (;;) {
@@ -17273,7 +17435,10 @@ function rollbackSteps() {
             title: 'verify the target release through the private route',
             when: c => !c.warm && c.site.apache.mode === 'blue-green',
             run: async (c) => {
-                const p = await probeHealth(c.exec, c.site, c.python, { slot: c.state.idleSlot, version: c.target });
+                const p = await probeHealth(c.exec, c.site, c.python, {
+                    slot: c.state.idleSlot,
+                    version: c.target
+                });
                 if (!p.ok)
                     throw new SitecycleError(describeProbe(p, `release ${c.target} on slot ${c.state.idleSlot}`, c.target), 'verify');
             }
@@ -17314,7 +17479,12 @@ function rollbackSteps() {
             run: async (c) => {
                 const reason = { markedAt: new Date().toISOString(), by: c.opId, reason: 'rolled back' };
                 await c.exec.writeFile(`${siteLayout(c.site.root).release(c.state.live)}/BAD`, JSON.stringify(reason) + '\n', 0o644);
-                await c.journal.append({ id: c.opId, op: 'rollback', event: 'mark-bad', version: c.state.live });
+                await c.journal.append({
+                    id: c.opId,
+                    op: 'rollback',
+                    event: 'mark-bad',
+                    version: c.state.live
+                });
                 return `${c.state.live} marked bad`;
             }
         }
@@ -17333,14 +17503,20 @@ async function chooseTarget(c, state, to) {
             throw new SitecycleError(`version ${to} is not installed on site ${c.site.name}; installed: ${releases.map(r => r.dir).join(', ') || 'none'} (deploy it instead)`, 'input');
         if (found.dir === state.live)
             throw new SitecycleError(`version ${to} is already live on site ${c.site.name}`, 'input');
-        return { target: found.dir, warm: found.dir === state.idle && c.site.apache.mode === 'blue-green' };
+        return {
+            target: found.dir,
+            warm: found.dir === state.idle && c.site.apache.mode === 'blue-green'
+        };
     }
-    if (c.site.apache.mode === 'blue-green' && state.idle && releases.some(r => r.dir === state.idle && !r.bad))
+    if (c.site.apache.mode === 'blue-green' &&
+        state.idle &&
+        releases.some(r => r.dir === state.idle && !r.bad))
         return { target: state.idle, warm: true };
     const previous = releases
         .filter(r => r.dir !== state.live && !r.bad)
         .sort((a, b) => (b.info?.installedAt ?? '').localeCompare(a.info?.installedAt ?? ''))
-        .filter(r => (r.info?.installedAt ?? '') < (releases.find(x => x.dir === state.live)?.info?.installedAt ?? '\uffff'))[0];
+        .filter(r => (r.info?.installedAt ?? '') <
+        (releases.find(x => x.dir === state.live)?.info?.installedAt ?? '\uffff'))[0];
     if (!previous)
         throw new SitecycleError(`site ${c.site.name} has no earlier good release to roll back to`, 'input');
     return { target: previous.dir, warm: false };
@@ -17348,7 +17524,14 @@ async function chooseTarget(c, state, to) {
 async function rollback(req) {
     const state0 = await readSiteState(req.exec, req.site, req.config.app.python);
     requireInitialized(state0, req.site, req.exec);
-    return withSiteOperation({ op: 'rollback', config: req.config, site: req.site, exec: req.exec, reporter: req.reporter, lockWait: req.lockWait }, { to: req.to ?? null, liveSlot: state0.liveSlot, live: state0.live, idle: state0.idle }, async (octx) => {
+    return withSiteOperation({
+        op: 'rollback',
+        config: req.config,
+        site: req.site,
+        exec: req.exec,
+        reporter: req.reporter,
+        lockWait: req.lockWait
+    }, { to: req.to ?? null, liveSlot: state0.liveSlot, live: state0.live, idle: state0.idle }, async (octx) => {
         const state = await readSiteState(octx.exec, octx.site, octx.python);
         const { target, warm } = await chooseTarget(octx, state, req.to);
         req.reporter.info(`rolling back site ${req.site.name} from ${state.live ?? 'nothing'} to ${target}${warm ? ' (warm in the idle slot)' : ''}`);
@@ -17367,7 +17550,15 @@ async function rollback(req) {
             const steps = await runPipeline(rollbackSteps(), ctx, req.reporter, {
                 onEvent: e => octx.journal.append({ id: octx.opId, op: 'rollback', event: 'step', ...e })
             });
-            return { ...base, status: 'rolled-back', version: target, rolledBack: true, undoComplete: true, steps, journal: { live: target, previous: state.live } };
+            return {
+                ...base,
+                status: 'rolled-back',
+                version: target,
+                rolledBack: true,
+                undoComplete: true,
+                steps,
+                journal: { live: target, previous: state.live }
+            };
         }
         catch (e) {
             if (!(e instanceof PipelineError))
@@ -17392,7 +17583,17 @@ async function siteStatus(config, site, exec, historyLength = 10) {
     const state = await readSiteState(exec, site, python);
     const base = { site: site.name, host: exec.name, root: site.root, url: site.url };
     if (!state.initialized)
-        return { ...base, initialized: false, live: null, liveSlot: state.liveSlot, idle: null, releases: [], lock: null, history: [], unfinished: [] };
+        return {
+            ...base,
+            initialized: false,
+            live: null,
+            liveSlot: state.liveSlot,
+            idle: null,
+            releases: [],
+            lock: null,
+            history: [],
+            unfinished: []
+        };
     const ops = await new Journal(exec, siteLayout(site.root).journal).operations();
     const holder = await readHolder(exec, site.root);
     return {
@@ -18112,7 +18313,9 @@ function printOutcome(o, json, out) {
         out(JSON.stringify(o, null, 2));
         return;
     }
-    const lines = [`${o.op} ${o.status}: site ${o.site} serves ${o.version ?? 'nothing'} (was ${o.previousVersion ?? 'nothing'})`];
+    const lines = [
+        `${o.op} ${o.status}: site ${o.site} serves ${o.version ?? 'nothing'} (was ${o.previousVersion ?? 'nothing'})`
+    ];
     if (o.error)
         lines.push(`failed at ${o.failedStep}: ${o.error}`);
     out(lines.join('\n'));
@@ -18175,14 +18378,25 @@ async function main(argv, out = s => process.stdout.write(s + '\n')) {
                 }
                 const t = await siteAndExecutor(cli);
                 exec = t.exec;
-                const o = await deploy({ ...t, reporter, release: cli.values.release, version: cli.values.version, lockWait });
+                const o = await deploy({
+                    ...t,
+                    reporter,
+                    release: cli.values.release,
+                    version: cli.values.version,
+                    lockWait
+                });
                 printOutcome(o, json, out);
                 return EXIT.ok;
             }
             case 'rollback': {
                 const t = await siteAndExecutor(cli);
                 exec = t.exec;
-                const o = await rollback({ ...t, reporter, to: cli.values.to, lockWait });
+                const o = await rollback({
+                    ...t,
+                    reporter,
+                    to: cli.values.to,
+                    lockWait
+                });
                 printOutcome(o, json, out);
                 return EXIT.ok;
             }
@@ -18196,14 +18410,22 @@ async function main(argv, out = s => process.stdout.write(s + '\n')) {
                 const t = await siteAndExecutor(cli);
                 exec = t.exec;
                 const h = await unlockSite(t.site, t.exec, Boolean(cli.values.force));
-                out(h ? `lock of ${h.op} ${h.id} (${h.actor}) on site ${t.site.name} cleared` : `site ${t.site.name} is not locked`);
+                out(h
+                    ? `lock of ${h.op} ${h.id} (${h.actor}) on site ${t.site.name} cleared`
+                    : `site ${t.site.name} is not locked`);
                 return EXIT.ok;
             }
             case 'build': {
                 const source = cli.positionals[1] ?? '.';
                 const outDir = cli.values.out ?? 'releases';
-                const built = await buildRelease({ sourceDir: source, outDir, onProgress: l => reporter.info(`   ${l}`) });
-                out(json ? JSON.stringify(built.manifest, null, 2) : `built ${built.manifest.name} ${built.manifest.version} into ${built.dir}`);
+                const built = await buildRelease({
+                    sourceDir: source,
+                    outDir,
+                    onProgress: l => reporter.info(`   ${l}`)
+                });
+                out(json
+                    ? JSON.stringify(built.manifest, null, 2)
+                    : `built ${built.manifest.name} ${built.manifest.version} into ${built.dir}`);
                 return EXIT.ok;
             }
             case 'demo':
@@ -18228,7 +18450,8 @@ async function main(argv, out = s => process.stdout.write(s + '\n')) {
             process.stderr.write(reporter.filter.apply(`sitecycle: ${e.message}`) + '\n');
             if (e.kind === 'lock')
                 return EXIT.locked;
-            if (e instanceof ConfigError || ['config', 'input', 'usage', 'release', 'site'].includes(e.kind))
+            if (e instanceof ConfigError ||
+                ['config', 'input', 'usage', 'release', 'site'].includes(e.kind))
                 return EXIT.input;
             return EXIT.failed;
         }

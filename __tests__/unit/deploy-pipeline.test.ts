@@ -51,7 +51,20 @@ function host(opts: { probeIdle?: number; live?: 'blue' | 'green' } = {}) {
     bad: false,
     info: { version: v, sha256: 'x', installedAt: at }
   })
-  return new RecordingExecutor('recording')
+  const exec = new RecordingExecutor('recording')
+  // rename(2) on the pretend host: moves the files under the old path
+  const move = (c: Command) => {
+    const [from, to] = [c.argv[2], c.argv[3]]
+    for (const [p, v] of [...exec.files]) {
+      if (p === from || p.startsWith(`${from}/`)) {
+        exec.files.delete(p)
+        exec.files.set(to + p.slice(from.length), v)
+      }
+    }
+    return {}
+  }
+  return exec
+    .respond(c => c.argv[0] === 'mv' && c.argv[1] === '-T', move)
     .respond(isScript(scripts.READ_STATE), { stdout: JSON.stringify(state) })
     .respond(isScript(scripts.LIST_RELEASES), {
       stdout: JSON.stringify({
@@ -93,7 +106,7 @@ function trace(exec: RecordingExecutor): string[] {
     const a = call.argv
     if (a[1] === '-c' && names.has(a[2]))
       out.push([names.get(a[2]), ...a.slice(3, a[2] === scripts.PROBE_HTTP ? 6 : 5)].join(' '))
-    else if (a[0] === 'mkdir' && a[1].endsWith('/lock')) out.push('lock')
+    else if (a[0] === 'mv' && a[3]?.endsWith('/.sitecycle/lock')) out.push('lock')
     else if (a[0] === 'rm' && a.at(-1)!.endsWith('/lock')) out.push('unlock')
     else if (a[1] === '-m' && a[2] === 'venv') out.push(`venv ${a.at(-1)}`)
     else if (a.includes('install') && a.includes('pip')) out.push('pip install')
@@ -246,9 +259,9 @@ test('a held lock stops the deploy before anything else runs on the host', async
       since: 'then'
     })
   )
-  exec.respondFirst(c2 => c2.argv[0] === 'mkdir' && c2.argv[1].endsWith('/lock'), {
+  exec.respondFirst(c2 => c2.argv[0] === 'mv' && c2.argv[3]?.endsWith('/lock'), {
     code: 1,
-    stderr: 'File exists'
+    stderr: 'Directory not empty'
   })
   await expect(
     deploy({

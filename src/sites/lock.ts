@@ -104,14 +104,11 @@ export async function acquireLock(
   const deadline = Date.now() + (options.waitSeconds ?? 0) * 1000
   let waiting = false
   for (;;) {
-    const r = await exec.tryRun(makeDirExclusive(l.lock))
-    if (r.code === 0) {
-      await exec.writeFile(l.lockHolder, JSON.stringify(holder, null, 2) + '\n')
-      return { holder }
-    }
+    const r = await tryTakeLock(exec, root, holder)
+    if (r.taken) return { holder }
     const held = await readHolder(exec, root)
     if (!held) {
-      if (r.stderr.includes('No such file')) {
+      if (r.missingState) {
         throw new SitecycleError(
           `site root ${root} on ${exec.name} is not initialized (no ${l.state}): run \`sitecycle init\` first`,
           'site'
@@ -122,11 +119,7 @@ export async function acquireLock(
     if (held.pid && holderState(held) === 'dead') {
       options.reporter?.warn(`taking over the lock of a run that is gone: ${describeHolder(held)}`)
       await exec.run(removeTree(l.lock))
-      const again = await exec.tryRun(makeDirExclusive(l.lock))
-      if (again.code === 0) {
-        await exec.writeFile(l.lockHolder, JSON.stringify(holder, null, 2) + '\n')
-        return { holder, stale: held }
-      }
+      if ((await tryTakeLock(exec, root, holder)).taken) return { holder, stale: held }
       continue
     }
     if (Date.now() >= deadline) {
@@ -142,6 +135,27 @@ export async function acquireLock(
     }
     await new Promise(r => setTimeout(r, 500))
   }
+}
+
+/**
+ * One attempt: a private directory holding holder.json, renamed to `lock` (rename(2) of a
+ * directory fails when the target is a non-empty directory), so the lock never exists without
+ * its holder.
+ */
+async function tryTakeLock(
+  exec: Executor,
+  root: string,
+  holder: LockHolder
+): Promise<{ taken: boolean; missingState: boolean }> {
+  const l = siteLayout(root)
+  const tmp = `${l.state}/lock.${holder.id}`
+  const made = await exec.tryRun(makeDirExclusive(tmp))
+  if (made.code !== 0) return { taken: false, missingState: /No such file/.test(made.stderr) }
+  await exec.writeFile(`${tmp}/holder.json`, JSON.stringify(holder, null, 2) + '\n', 0o644)
+  const moved = await exec.tryRun({ argv: ['mv', '-T', tmp, l.lock] })
+  if (moved.code === 0) return { taken: true, missingState: false }
+  await exec.run(removeTree(tmp))
+  return { taken: false, missingState: false }
 }
 
 /** Release the lock, but only if this holder still has it. */
