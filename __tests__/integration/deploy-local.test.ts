@@ -1,5 +1,6 @@
 import { mkdtemp, readFile, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
+import { request } from 'node:http'
 import { join } from 'node:path'
 import { LocalExecutor } from '../../src/hosts/local-executor.js'
 import { deploy } from '../../src/pipelines/deploy.js'
@@ -69,6 +70,33 @@ test('deploy v1 then v2: each version is served', async () => {
   expect((await httpGet(`${site.url}/__version__`)).body).toBe('2.0.0')
   const home = await httpGet(`${site.url}/`)
   expect(home.body).toContain('hello from v1')
+})
+
+/** GET from a chosen loopback source address, with headers. */
+function getFrom(
+  localAddress: string,
+  url: string,
+  headers: Record<string, string>
+): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const req = request(url, { localAddress, headers, agent: false }, res => {
+      let body = ''
+      res.on('data', d => (body += d))
+      res.on('end', () => resolve(body.trim()))
+    })
+    req.on('error', reject)
+    req.end()
+  })
+}
+
+test('the private route to the idle slot answers only requests from loopback 127.0.0.1', async () => {
+  // 2.0.0 is live, 1.0.0 is warm in the idle slot
+  const live = (await readFile(join(site.root, 'live.map'), 'utf8')).trim().split(/\s+/)[1]
+  const idle = live === 'blue' ? 'green' : 'blue'
+  const url = `${site.url}/__version__`
+  expect(await getFrom('127.0.0.1', url, { 'X-Sitecycle-Slot': idle })).toBe('1.0.0')
+  expect(await getFrom('127.0.0.2', url, { 'X-Sitecycle-Slot': idle })).toBe('2.0.0')
+  expect(await getFrom('127.0.0.1', url, {})).toBe('2.0.0')
 })
 
 test('a release whose health check fails is rolled back: v2 serves, the error says why', async () => {

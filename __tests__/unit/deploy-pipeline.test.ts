@@ -171,6 +171,10 @@ test('a deploy installs, configures, starts the idle slot, verifies it, then swi
     `rm ${rel}/BAD`,
     'unlock'
   ])
+  // Apache itself is never reloaded during a deploy (graceful restarts both groups and drops requests).
+  expect(
+    exec.commands().filter(a => a.some(w => /graceful|restart|reload/.test(w) && !w.includes('\n')))
+  ).toEqual([])
   // The hook ran in the new virtualenv with its config, without a shell.
   const hook = exec.calls.find(c => c.argv?.[2] === 'sitecycle_sample.manage')!.command!
   expect(hook.argv).toEqual([`${rel}/bin/python`, '-m', 'sitecycle_sample.manage', 'check'])
