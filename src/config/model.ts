@@ -82,6 +82,8 @@ export interface SiteConfig {
   keepReleases: number
   /** Directory of releases (each with manifest.json) to take releases from by version. */
   releases?: string
+  /** The store to fetch releases from by version (deploy --version without --release). */
+  store?: StoreConfig
   preflight: {
     /** Free megabytes needed under the site root. */
     minFreeMb: number
@@ -94,5 +96,55 @@ export interface SitecycleConfig {
   file: string
   app: AppConfig
   ssh: SshSettings
+  /** How releases are made and where they are published (absent: `sitecycle release` is not set up). */
+  release?: ReleaseConfig
   sites: Record<string, SiteConfig>
+}
+
+/** A release store, as configured (`release.stores[]` and `sites.<name>.store`). */
+export type StoreConfig =
+  | {
+      type: 'directory'
+      /** Absolute folder (on `host`), laid out as a PEP 503 simple index plus release folders. */
+      path: string
+      host: HostSpec
+    }
+  | {
+      type: 'github-release'
+      /** `owner/repo`; default: GITHUB_REPOSITORY. */
+      repository?: string
+      /** Name of the environment variable holding the token (default GITHUB_TOKEN). */
+      tokenEnv: string
+    }
+  | {
+      type: 'actions-artifact'
+      /** Artifact name pattern; `{version}` is replaced (default `release-{version}`). */
+      name: string
+      retentionDays?: number
+    }
+
+/** How releases are made (`release:` in sitecycle.yml). */
+export interface ReleaseConfig {
+  /** Tag prefix (default `v`): tag `v1.4.0` is version `1.4.0`. */
+  tagPrefix: string
+  /** `pep440` (default) or `semver` (tags compared with the semver package). */
+  versionScheme: 'pep440' | 'semver'
+  /** Source folder of the Python project (default: the config file's folder). */
+  source: string
+  /** Build with --no-isolation (offline, with the machine's setuptools/wheel). Default true. */
+  noIsolation: boolean
+  /** Where releases are built (default `<source>/dist-releases`). */
+  outDir: string
+  /** Dependencies: a wheelhouse built at release time and installed offline at deploy. */
+  wheelhouse?: {
+    /** Requirements or constraints file pinning the dependencies (relative to source). */
+    requirements?: string
+    /** Extra folders of wheels/sdists to build the wheelhouse from (offline). */
+    findLinks: string[]
+    /** Environment variable holding an index URL (a secret), when the wheelhouse comes from an index. */
+    indexUrlEnv?: string
+  }
+  stores: StoreConfig[]
+  /** Published versions kept in each store on prune (default 20). */
+  keepVersions: number
 }
