@@ -1,0 +1,9 @@
+// Placeholder: being written (issue 3). The factory signature is final.
+import type { StoreConfig } from '../config/model.js'
+import { SitecycleError } from '../util/errors.js'
+import type { StoreDeps } from './registry.js'
+import type { ReleaseStore } from './store.js'
+
+export function createGithubReleaseStore(_config: StoreConfig, _deps: StoreDeps): ReleaseStore {
+  throw new SitecycleError('the github-release-store is not implemented yet', 'config')
+}
