@@ -24,5 +24,10 @@ if [ "$node_major" -lt 20 ]; then echo "setup: Node.js 20 or newer is needed (fo
 
 if [ ! -d node_modules ] || [ package-lock.json -nt node_modules/.package-lock.json ]; then
   echo "setup: npm ci" >&2
-  npm ci --no-audit --no-fund --loglevel=error
+  # npm 11.19 may reject its own lock file (optional platform packages of rollup missing from
+  # it); then install from package.json with the lock file as a guide, without rewriting it.
+  if ! npm ci --no-audit --no-fund --loglevel=error 2>/tmp/sitecycle-npm-ci.log; then
+    echo "setup: npm ci refused the lock file ($(grep -m1 'npm error' /tmp/sitecycle-npm-ci.log || true)); npm install instead" >&2
+    npm install --no-audit --no-fund --no-save --loglevel=error
+  fi
 fi
