@@ -14,8 +14,12 @@ if (built.status !== 0) {
   process.stderr.write('bench: compiling bench/deploy.ts failed\n')
   process.exit(built.status ?? 1)
 }
-const run = spawnSync(process.execPath, [join(root, 'build', 'bench', 'bench', 'deploy.js'), ...process.argv.slice(2)], {
-  cwd: root,
-  stdio: 'inherit'
-})
+const run = spawnSync(
+  process.execPath,
+  [join(root, 'build', 'bench', 'bench', 'deploy.js'), ...process.argv.slice(2)],
+  {
+    cwd: root,
+    stdio: 'inherit'
+  }
+)
 process.exit(run.status ?? 1)

@@ -105,7 +105,8 @@ class TimingReporter implements Reporter {
   stepEnd(name: string, status: string, ms: number, note?: string): void {
     this.ends.set(name, now())
     this.durations.set(name, ms)
-    if (this.verbose || status !== 'ok') progress(`   ${name} ${status} ${ms} ms${note ? `: ${note}` : ''}`)
+    if (this.verbose || status !== 'ok')
+      progress(`   ${name} ${status} ${ms} ms${note ? `: ${note}` : ''}`)
   }
   addSecret(): void {}
 }
@@ -142,7 +143,10 @@ class TimingExecutor extends LocalExecutor {
 
 function commandKind(argv: string[]): string {
   if (argv[1] === '-c') return 'python_c'
-  if (argv[1] === '-m') return argv[2] === 'pip' ? `pip_${argv.find(a => !a.startsWith('-') && ['install', 'wheel'].includes(a)) ?? 'other'}` : argv[2]
+  if (argv[1] === '-m')
+    return argv[2] === 'pip'
+      ? `pip_${argv.find(a => !a.startsWith('-') && ['install', 'wheel'].includes(a)) ?? 'other'}`
+      : argv[2]
   return basename(argv[0]).replace(/\W/g, '_')
 }
 
@@ -168,7 +172,12 @@ interface LoadResult {
 }
 
 /** Child mode: run the load until a line arrives on stdin, then print the samples as JSON. */
-async function runLoadChild(url: string, concurrency: number, rate: number, maxSeconds: number): Promise<void> {
+async function runLoadChild(
+  url: string,
+  concurrency: number,
+  rate: number,
+  maxSeconds: number
+): Promise<void> {
   const load = startLoad({ url, concurrency, ratePerSecond: rate || undefined, maxSeconds })
   process.stdout.write('started\n')
   const lines = createInterface({ input: process.stdin })
@@ -188,7 +197,14 @@ interface ChildLoad {
 
 async function startChildLoad(url: string, s: BenchSettings, maxSeconds = 300): Promise<ChildLoad> {
   const self = fileURLToPath(import.meta.url)
-  const args = [self, '--load-child', url, String(s.concurrency), String(s.rate), String(maxSeconds)]
+  const args = [
+    self,
+    '--load-child',
+    url,
+    String(s.concurrency),
+    String(s.rate),
+    String(maxSeconds)
+  ]
   const child = spawn(process.execPath, args, {
     stdio: ['pipe', 'pipe', 'inherit']
   })
@@ -203,7 +219,12 @@ async function startChildLoad(url: string, s: BenchSettings, maxSeconds = 300): 
     child.on('error', reject)
     child.on('close', code => resolve(code ?? 1))
   })
-  await Promise.race([ready, exited.then(code => Promise.reject(new Error(`the load process exited with code ${code} before it started`)))])
+  await Promise.race([
+    ready,
+    exited.then(code =>
+      Promise.reject(new Error(`the load process exited with code ${code} before it started`))
+    )
+  ])
   return {
     async stop() {
       child.stdin.end('stop\n')
@@ -211,7 +232,13 @@ async function startChildLoad(url: string, s: BenchSettings, maxSeconds = 300): 
       const out = Buffer.concat(chunks).toString('utf8')
       const json = out.slice(out.indexOf('started\n') + 'started\n'.length).trim()
       if (code !== 0 || !json) throw new Error(`the load process failed (exit code ${code})`)
-      const rows = JSON.parse(json) as [number, number, number | null, string | null, string | null][]
+      const rows = JSON.parse(json) as [
+        number,
+        number,
+        number | null,
+        string | null,
+        string | null
+      ][]
       return {
         samples: rows.map(([start, end, status, version, error]) => ({
           start,
@@ -246,7 +273,10 @@ async function buildSample(work: string, version: string): Promise<void> {
   await buildRelease({ sourceDir: source, outDir: join(work, 'releases'), commit: null })
 }
 
-async function makeSite(work: string, apache: PrivateApache): Promise<{ config: SitecycleConfig; site: SiteConfig; url: string }> {
+async function makeSite(
+  work: string,
+  apache: PrivateApache
+): Promise<{ config: SitecycleConfig; site: SiteConfig; url: string }> {
   const port = await freePort()
   const root = join(work, 'site')
   await mkdir(join(work, 'deploy'), { recursive: true })
@@ -290,11 +320,24 @@ async function bareInstall(work: string, wheel: string, n: number): Promise<numb
   const t0 = now()
   const steps = [
     [PYTHON, '-m', 'venv', '--without-pip', venv],
-    [PYTHON, '-m', 'pip', '--python', `${venv}/bin/python`, 'install', '--no-index', '--no-deps', wheel]
+    [
+      PYTHON,
+      '-m',
+      'pip',
+      '--python',
+      `${venv}/bin/python`,
+      'install',
+      '--no-index',
+      '--no-deps',
+      wheel
+    ]
   ]
   for (const [file, ...args] of steps) {
     const r = await runProcess(file, args, { env })
-    if (r.code !== 0) throw new Error(`${[file, ...args].join(' ')} failed (${r.code}): ${r.stderr.toString().trim()}`)
+    if (r.code !== 0)
+      throw new Error(
+        `${[file, ...args].join(' ')} failed (${r.code}): ${r.stderr.toString().trim()}`
+      )
   }
   const s = (now() - t0) / 1000
   await rm(venv, { recursive: true, force: true })
@@ -334,19 +377,31 @@ async function bench(settings: BenchSettings): Promise<void> {
 
     progress(`bare install of the 2.0.0 wheel, ${settings.bareRuns} times`)
     const wheelDir = join(releases, '2.0.0')
-    const wheel = join(wheelDir, (await readdir(wheelDir)).find(f => f.endsWith('.whl')) ?? 'missing.whl')
+    const wheel = join(
+      wheelDir,
+      (await readdir(wheelDir)).find(f => f.endsWith('.whl')) ?? 'missing.whl'
+    )
     const bare: number[] = []
     for (let i = 0; i < settings.bareRuns; i++) bare.push(await bareInstall(work, wheel, i))
 
     progress('deploy of 2.0.0 without load')
     const d2 = reporter()
     const t2 = now()
-    const o2 = await deploy({ config, site, exec, reporter: d2, release: releases, version: '2.0.0' })
+    const o2 = await deploy({
+      config,
+      site,
+      exec,
+      reporter: d2,
+      release: releases,
+      version: '2.0.0'
+    })
     const deployS = (now() - t2) / 1000
     expectOk('deploy 2.0.0', o2.status === 'deployed', JSON.stringify(o2))
 
     const pace = settings.rate ? `${settings.rate} requests/s` : 'closed loop'
-    progress(`${settings.restSeconds} s of load at concurrency ${settings.concurrency} (${pace}), no deploy`)
+    progress(
+      `${settings.restSeconds} s of load at concurrency ${settings.concurrency} (${pace}), no deploy`
+    )
     const rest = await startChildLoad(health, settings)
     await sleep(settings.restSeconds * 1000)
     const restSamples = (await rest.stop()).samples
@@ -356,7 +411,14 @@ async function bench(settings: BenchSettings): Promise<void> {
     await sleep(1000)
     const d3 = reporter()
     const t3 = now()
-    const o3 = await deploy({ config, site, exec, reporter: d3, release: releases, version: '3.0.0' })
+    const o3 = await deploy({
+      config,
+      site,
+      exec,
+      reporter: d3,
+      release: releases,
+      version: '3.0.0'
+    })
     const t3end = now()
     await sleep(1000)
     const deploySamples = (await deployLoad.stop()).samples
@@ -378,7 +440,8 @@ async function bench(settings: BenchSettings): Promise<void> {
     figure('deploy_s', deployS, 's')
     figure('bare_install_s', bareS, 's')
     figure('deploy_ratio', deployS / bareS, 'x', 2)
-    for (const [name, ms] of d2.durations) figure(`deploy_step_${name.replace(/-/g, '_')}_s`, ms / 1000, 's')
+    for (const [name, ms] of d2.durations)
+      figure(`deploy_step_${name.replace(/-/g, '_')}_s`, ms / 1000, 's')
     commandFigures('deploy_cmd', exec, t2, t2 + deployS * 1000)
 
     // Failed requests and latency
@@ -396,23 +459,40 @@ async function bench(settings: BenchSettings): Promise<void> {
     const during3 = startedBetween(deploySamples, t3, t3end)
     const p99Switch = percentile(latencies(during3), 99)
     const switch3 = d3.starts.get('switch') ?? t3
-    const aroundSwitch = startedBetween(deploySamples, switch3 - 500, (d3.ends.get('switch') ?? switch3) + 500)
+    const aroundSwitch = startedBetween(
+      deploySamples,
+      switch3 - 500,
+      (d3.ends.get('switch') ?? switch3) + 500
+    )
     figure('p50_rest_ms', percentile(latencies(restSamples), 50), 'ms', 2)
     figure('p99_rest_ms', p99Rest, 'ms', 2)
     figure('p99_switch_ms', p99Switch, 'ms', 2)
     figure('p99_switch_ratio', p99Rest ? p99Switch / p99Rest : 0, 'x', 2)
     figure('p99_around_switch_ms', percentile(latencies(aroundSwitch), 99), 'ms', 2)
     figure('deploy_under_load_s', (t3end - t3) / 1000, 's')
+    // What raises the tail during a deploy: p99 of the requests started during each step.
+    for (const [name, start] of d3.starts) {
+      const during = startedBetween(deploySamples, start, d3.ends.get(name) ?? t3end)
+      if (during.length >= 100)
+        figure(
+          `p99_during_${name.replace(/-/g, '_')}_ms`,
+          percentile(latencies(during), 99),
+          'ms',
+          2
+        )
+    }
 
     // Rollback: the call, and until the load sees only the old release
     const settle = settleAfter(rollbackSamples, '2.0.0', tb)
-    const firstAllOld = rollbackSamples.find(s => s.start > (settle.lastOtherStart ?? tb))?.start ?? tb
+    const firstAllOld =
+      rollbackSamples.find(s => s.start > (settle.lastOtherStart ?? tb))?.start ?? tb
     const rollbackSwitch = rb.starts.get('switch') ?? tb
     figure('rollback_s', (firstAllOld - tb) / 1000, 's')
     figure('rollback_call_s', (tbend - tb) / 1000, 's')
     figure('rollback_until_switch_step_s', (rollbackSwitch - tb) / 1000, 's')
     figure('rollback_switch_lag_ms', Math.max(0, firstAllOld - rollbackSwitch), 'ms', 1)
-    for (const [name, ms] of rb.durations) figure(`rollback_step_${name.replace(/-/g, '_')}_s`, ms / 1000, 's')
+    for (const [name, ms] of rb.durations)
+      figure(`rollback_step_${name.replace(/-/g, '_')}_s`, ms / 1000, 's')
     commandFigures('rollback_cmd_before_switch', exec, tb, rollbackSwitch)
   } finally {
     if (apache) await apache.stop().catch(e => progress(`could not stop Apache: ${e}`))
@@ -422,7 +502,8 @@ async function bench(settings: BenchSettings): Promise<void> {
 
 async function main(): Promise<void> {
   const argv = process.argv.slice(2)
-  if (argv[0] === '--load-child') return runLoadChild(argv[1], Number(argv[2]), Number(argv[3]), Number(argv[4]))
+  if (argv[0] === '--load-child')
+    return runLoadChild(argv[1], Number(argv[2]), Number(argv[3]), Number(argv[4]))
   await bench(parseArgs(argv))
 }
 

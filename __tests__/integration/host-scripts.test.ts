@@ -26,8 +26,9 @@ beforeEach(async () => {
 })
 afterEach(() => rm(dir, { recursive: true, force: true }))
 
+// run as the product runs them: isolated, without the site module
 const py = (program: string, ...args: string[]) =>
-  execFileSync('/usr/bin/python3', ['-c', program, ...args], { encoding: 'utf8' })
+  execFileSync('/usr/bin/python3', ['-I', '-S', '-c', program, ...args], { encoding: 'utf8' })
 
 test('switch: the new map is a new file renamed over the old one, whole, and it prints the slot that was live', async () => {
   const map = join(dir, 'live.map')
@@ -84,6 +85,28 @@ test('read-state reports slots, the live slot and whether the site is initialize
     slots: { blue: '1.0.0', green: null },
     live: 'blue',
     current: null,
-    initialized: false
+    initialized: false,
+    releases: { '1.0.0': { complete: false, bad: false } }
   })
+})
+
+test('switch with an expected live slot refuses when another slot is live, and leaves the map alone', async () => {
+  const map = join(dir, 'live.map')
+  await writeFile(map, 'live green\n')
+  const before = await stat(map)
+  let code = 0
+  let stderr = ''
+  try {
+    execFileSync('/usr/bin/python3', ['-I', '-S', '-c', scripts.SWITCH_MAP, map, 'green', 'blue'], {
+      stdio: 'pipe'
+    })
+  } catch (e) {
+    code = (e as { status: number }).status
+    stderr = String((e as { stderr: Buffer }).stderr)
+  }
+  expect(code).toBe(4)
+  expect(stderr).toMatch(/the live slot is green, not blue/)
+  expect((await stat(map)).ino).toBe(before.ino)
+  expect(py(scripts.SWITCH_MAP, map, 'blue', 'green').trim()).toBe('green')
+  expect(await readFile(map, 'utf8')).toBe('live blue\n')
 })

@@ -35,7 +35,15 @@ ${extra}`
   return parseConfig(yaml, join(dir, 'sitecycle.yml'))
 }
 
-const isScript = (program: string) => (c: Command) => c.argv[1] === '-c' && c.argv[2] === program
+/** A host script call: [python, -I, (-S), -c, program, ...args] */
+function scriptOf(argv: string[]): { program: string; args: string[] } | undefined {
+  const i = argv.indexOf('-c')
+  return i > 0 && argv[0].endsWith('python3')
+    ? { program: argv[i + 1], args: argv.slice(i + 2) }
+    : undefined
+}
+const isScript = (program: string) => (c: Command) => scriptOf(c.argv)?.program === program
+const scriptArg = (c: Command, n: number) => scriptOf(c.argv)?.args[n]
 
 function host(opts: { probeIdle?: number; live?: 'blue' | 'green' } = {}) {
   const live = opts.live ?? 'blue'
@@ -72,11 +80,13 @@ function host(opts: { probeIdle?: number; live?: 'blue' | 'green' } = {}) {
         '1.0.0': record('1.0.0', '2026-02-01')
       })
     })
-    .respond(isScript(scripts.FREE_SPACE), { stdout: '5000\n' })
+    .respond(isScript(scripts.HOST_FACTS), {
+      stdout: JSON.stringify({ python: '3.11.2', pip: true, free_mb: 5000 })
+    })
     .respond(isScript(scripts.RESTART_GROUP), { stdout: '4242\n' })
     .respond(isScript(scripts.SWITCH_MAP), { stdout: `${live}\n` })
     .respond(
-      c => isScript(scripts.PROBE_HTTP)(c) && c.argv[5] !== '',
+      c => isScript(scripts.PROBE_HTTP)(c) && scriptArg(c, 2) !== '',
       () =>
         opts.probeIdle === 500
           ? { code: 1, stdout: JSON.stringify({ status: 500, body: 'broken', error: null }) }
@@ -104,8 +114,14 @@ function trace(exec: RecordingExecutor): string[] {
     if (call.type === 'put') out.push(`put ${call.path}`)
     if (call.type !== 'run' || !call.argv) continue
     const a = call.argv
-    if (a[1] === '-c' && names.has(a[2]))
-      out.push([names.get(a[2]), ...a.slice(3, a[2] === scripts.PROBE_HTTP ? 6 : 5)].join(' '))
+    const sc = scriptOf(a)
+    if (sc && names.has(sc.program))
+      out.push(
+        [
+          names.get(sc.program),
+          ...sc.args.slice(0, sc.program === scripts.PROBE_HTTP ? 3 : 2)
+        ].join(' ')
+      )
     else if (a[0] === 'mv' && a[3]?.endsWith('/.sitecycle/lock')) out.push('lock')
     else if (a[0] === 'rm' && a.at(-1)!.endsWith('/lock')) out.push('unlock')
     else if (a[1] === '-m' && a[2] === 'venv') out.push(`venv ${a.at(-1)}`)
@@ -228,7 +244,7 @@ test('when the idle slot fails verification, the undos run in reverse and users 
 test('a failure after the switch renames live.map back', async () => {
   const c = config()
   const exec = host()
-  exec.respondFirst(c2 => isScript(scripts.PROBE_HTTP)(c2) && c2.argv[5] === '', {
+  exec.respondFirst(c2 => isScript(scripts.PROBE_HTTP)(c2) && scriptArg(c2, 2) === '', {
     code: 1,
     stdout: JSON.stringify({ status: 502, body: '', error: null })
   })

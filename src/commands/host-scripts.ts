@@ -5,12 +5,14 @@
  * interpolated into the program text.
  */
 
-/** argv: map path, slot. Writes `live <slot>` aside, makes its mtime differ from the old map's
+/** argv: map path, slot[, expected live slot]. Writes `live <slot>` aside, makes its mtime differ from the old map's
  * (mod_rewrite re-reads a txt map only when the mtime changes), renames it over. Prints the
- * slot that was live before. */
+ * slot that was live before. With an expected slot, exits 4 without switching when another slot
+ * is live (compare and swap). */
 export const SWITCH_MAP = `
 import os, sys
 path, slot = sys.argv[1], sys.argv[2]
+expect = sys.argv[3] if len(sys.argv) > 3 else None
 old = None
 try:
     st = os.stat(path)
@@ -21,6 +23,9 @@ try:
                 old = parts[1]
 except FileNotFoundError:
     st = None
+if expect is not None and (old or 'blue') != expect:
+    sys.stderr.write('the live slot is %s, not %s: another operation changed the site\\n' % (old, expect))
+    sys.exit(4)
 tmp = path + '.tmp.%d' % os.getpid()
 with open(tmp, 'w') as f:
     f.write('live %s\\n' % slot)
@@ -138,18 +143,7 @@ while True:
     if time.time() >= deadline:
         print(json.dumps(last))
         sys.exit(1)
-    time.sleep(0.1 if good else 0.25)
-`
-
-/** argv: path. Prints the free space in MiB of the filesystem holding path (or its nearest
- * existing parent). */
-export const FREE_SPACE = `
-import os, sys
-p = sys.argv[1]
-while not os.path.exists(p):
-    p = os.path.dirname(p) or '/'
-s = os.statvfs(p)
-print(s.f_bavail * s.f_frsize // (1024 * 1024))
+    time.sleep(0.02 if good else 0.25)
 `
 
 /** argv: link path, target. Points a symlink at target atomically (link aside, rename over). */
@@ -184,16 +178,24 @@ for name in (sorted(os.listdir(d)) if os.path.isdir(d) else []):
 print(json.dumps(out))
 `
 
-/** argv: slots dir. Prints JSON: slot -> target basename (or null), plus 'live' from live.map. */
+/** argv: site root. Prints JSON: slot -> release (or null), 'live' from live.map, whether the
+ * slots' releases are complete and marked bad, and whether the site is initialized. */
 export const READ_STATE = `
 import json, os, sys
 root = sys.argv[1]
 out = {'slots': {}, 'live': None, 'current': None}
+out['releases'] = {}
 for s in ('blue', 'green'):
     try:
         out['slots'][s] = os.path.basename(os.readlink(os.path.join(root, 'slots', s)))
     except OSError:
         out['slots'][s] = None
+    if out['slots'][s]:
+        rel = os.path.join(root, 'releases', out['slots'][s])
+        out['releases'][out['slots'][s]] = {
+            'complete': os.path.exists(os.path.join(rel, 'release.json')),
+            'bad': os.path.exists(os.path.join(rel, 'BAD')),
+        }
 try:
     out['current'] = os.path.basename(os.readlink(os.path.join(root, 'current')))
 except OSError:
@@ -208,4 +210,19 @@ except OSError:
     pass
 out['initialized'] = os.path.exists(os.path.join(root, '.sitecycle', 'site.json'))
 print(json.dumps(out))
+`
+
+/** argv: path. Prints JSON: the Python version, whether pip is importable, and the free space
+ * in MiB under path (one Python start for the whole preflight; needs the site module). */
+export const HOST_FACTS = `
+import importlib.util, json, os, sys
+p = sys.argv[1]
+while not os.path.exists(p):
+    p = os.path.dirname(p) or '/'
+s = os.statvfs(p)
+print(json.dumps({
+    'python': '%d.%d.%d' % sys.version_info[:3],
+    'pip': importlib.util.find_spec('pip') is not None,
+    'free_mb': s.f_bavail * s.f_frsize // (1024 * 1024),
+}))
 `

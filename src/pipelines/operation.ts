@@ -81,7 +81,7 @@ export async function withSiteOperation<
   T extends { journal?: Record<string, unknown>; status: string }
 >(
   options: OperationOptions,
-  start: Record<string, unknown>,
+  start: Record<string, unknown> | ((ctx: OperationContext) => Promise<Record<string, unknown>>),
   body: (ctx: OperationContext) => Promise<T>
 ): Promise<T> {
   const { config, site, exec, reporter } = options
@@ -94,6 +94,7 @@ export async function withSiteOperation<
   let endWritten = false
   try {
     await recoverInterrupted(ctx)
+    const startFields = typeof start === 'function' ? await start(ctx) : start
     await journal.append({
       id: opId,
       op: options.op,
@@ -101,7 +102,7 @@ export async function withSiteOperation<
       site: site.name,
       actor: holder.actor,
       run: holder.run,
-      ...start
+      ...startFields
     })
     const result = await body(ctx)
     await journal.append({

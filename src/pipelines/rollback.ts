@@ -86,14 +86,14 @@ function rollbackSteps(): Step<RollbackContext>[] {
       run: async c => {
         if (c.site.apache.mode === 'single')
           await restartSlotGroup(c.exec, c.site, c.python, 'current')
-        else await switchLiveSlot(c.exec, c.site, c.python, c.state.idleSlot)
+        else await switchLiveSlot(c.exec, c.site, c.python, c.state.idleSlot, c.state.liveSlot)
         return `${c.state.live ?? 'none'} -> ${c.target}`
       },
       undo: async c => {
         if (c.site.apache.mode === 'single') {
           await pointSlot(c.exec, c.site, c.python, 'blue', c.state.live ?? EMPTY_RELEASE)
           await restartSlotGroup(c.exec, c.site, c.python, 'current')
-        } else await switchLiveSlot(c.exec, c.site, c.python, c.state.liveSlot)
+        } else await switchLiveSlot(c.exec, c.site, c.python, c.state.liveSlot, c.state.idleSlot)
       }
     },
     {
@@ -139,13 +139,19 @@ async function chooseTarget(
   state: SiteState,
   to?: string
 ): Promise<{ target: string; warm: boolean }> {
+  // The usual case, decided from the state alone: the previous release, warm in the idle slot.
+  const idleInfo = state.idle ? state.slotReleases[state.idle] : undefined
+  const idleIsGood =
+    c.site.apache.mode === 'blue-green' && idleInfo?.complete === true && !idleInfo.bad
+  if (
+    idleIsGood &&
+    (!to ||
+      to === state.idle ||
+      (isValidVersion(state.idle!) && normalizeVersion(state.idle!) === normalizeVersion(to)))
+  )
+    return { target: state.idle!, warm: true }
   const releases = (await listReleases(c.exec, c.site, c.python)).filter(r => r.complete)
   if (to) {
-    if (!isValidVersion(to))
-      throw new SitecycleError(
-        `invalid version '${to}': expected a PEP 440 version such as 1.4.0`,
-        'input'
-      )
     const want = normalizeVersion(to)
     const found = releases.find(
       r => r.dir === to || (isValidVersion(r.dir) && normalizeVersion(r.dir) === want)
@@ -185,8 +191,15 @@ async function chooseTarget(
 }
 
 export async function rollback(req: RollbackRequest): Promise<OperationOutcome> {
-  const state0 = await readSiteState(req.exec, req.site, req.config.app.python)
-  requireInitialized(state0, req.site, req.exec)
+  if (req.to !== undefined && !isValidVersion(req.to))
+    throw new SitecycleError(
+      `invalid version '${req.to}': expected a PEP 440 version such as 1.4.0, 1.4.0rc1 or 1.4.0.post1`,
+      'input'
+    )
+  // Everything is read once, holding the lock: the decision to users on the old release is
+  // the lock, one state read, one journal line and one rename.
+  let state: SiteState | undefined
+  let choice: { target: string; warm: boolean } | undefined
   return withSiteOperation(
     {
       op: 'rollback',
@@ -196,19 +209,30 @@ export async function rollback(req: RollbackRequest): Promise<OperationOutcome> 
       reporter: req.reporter,
       lockWait: req.lockWait
     },
-    { to: req.to ?? null, liveSlot: state0.liveSlot, live: state0.live, idle: state0.idle },
     async octx => {
-      const state = await readSiteState(octx.exec, octx.site, octx.python)
-      const { target, warm } = await chooseTarget(octx, state, req.to)
+      state = await readSiteState(octx.exec, octx.site, octx.python)
+      requireInitialized(state, req.site, req.exec)
+      choice = await chooseTarget(octx, state, req.to)
+      return {
+        to: req.to ?? null,
+        target: choice.target,
+        liveSlot: state.liveSlot,
+        live: state.live,
+        idle: state.idle
+      }
+    },
+    async octx => {
+      const { target, warm } = choice!
+      const st = state!
       req.reporter.info(
-        `rolling back site ${req.site.name} from ${state.live ?? 'nothing'} to ${target}${warm ? ' (warm in the idle slot)' : ''}`
+        `rolling back site ${req.site.name} from ${st.live ?? 'nothing'} to ${target}${warm ? ' (warm in the idle slot)' : ''}`
       )
-      const ctx: RollbackContext = { ...octx, state, target, warm, idleBefore: state.idle }
+      const ctx: RollbackContext = { ...octx, state: st, target, warm, idleBefore: st.idle }
       const base = {
         op: 'rollback',
         site: req.site.name,
         host: req.exec.name,
-        previousVersion: state.live,
+        previousVersion: st.live,
         targetVersion: target,
         url: req.site.url,
         operationId: octx.opId,
@@ -225,14 +249,14 @@ export async function rollback(req: RollbackRequest): Promise<OperationOutcome> 
           rolledBack: true,
           undoComplete: true,
           steps,
-          journal: { live: target, previous: state.live }
+          journal: { live: target, previous: st.live }
         }
       } catch (e) {
         if (!(e instanceof PipelineError)) throw e
         throw new OperationFailed({
           ...base,
           status: 'failed',
-          version: state.live,
+          version: st.live,
           rolledBack: false,
           undoComplete: e.undoComplete,
           steps: e.reports,

@@ -34,6 +34,8 @@ export interface SiteState {
   live: string | null
   /** Release in the idle slot, kept warm for a rollback (null when none). */
   idle: string | null
+  /** Whether the releases the slots point at are completely installed, and marked bad. */
+  slotReleases: Record<string, { complete: boolean; bad: boolean }>
 }
 
 function real(release: string | null): string | null {
@@ -52,6 +54,7 @@ export async function readSiteState(
     live: string | null
     current: string | null
     initialized: boolean
+    releases?: Record<string, { complete: boolean; bad: boolean }>
   }
   if (site.apache.mode === 'single') {
     return {
@@ -60,7 +63,8 @@ export async function readSiteState(
       liveSlot: 'blue',
       idleSlot: 'green',
       live: real(raw.current),
-      idle: null
+      idle: null,
+      slotReleases: raw.releases ?? {}
     }
   }
   const liveSlot: Slot = raw.live === 'green' ? 'green' : 'blue'
@@ -71,7 +75,8 @@ export async function readSiteState(
     liveSlot,
     idleSlot,
     live: real(raw.slots[liveSlot]),
-    idle: real(raw.slots[idleSlot])
+    idle: real(raw.slots[idleSlot]),
+    slotReleases: raw.releases ?? {}
   }
 }
 
@@ -143,16 +148,23 @@ export async function restartSlotGroup(
   return r.stdout.trim()
 }
 
-/** Rename live.map over with the given slot. Returns the slot that was live. */
+/** Rename live.map over with the given slot; with `expectLive`, only if that slot is live now
+ * (no other operation switched since the state was read). Returns the slot that was live. */
 export async function switchLiveSlot(
   exec: Executor,
   site: SiteConfig,
   python: string,
-  slot: Slot
+  slot: Slot,
+  expectLive?: Slot
 ): Promise<string> {
-  const r = await exec.run(
-    hostScript(python, scripts.SWITCH_MAP, [siteLayout(site.root).liveMap, slot])
-  )
+  const args = [siteLayout(site.root).liveMap, slot, ...(expectLive ? [expectLive] : [])]
+  const r = await exec.tryRun(hostScript(python, scripts.SWITCH_MAP, args))
+  if (r.code === 4) throw new SitecycleError(`site ${site.name}: ${r.stderr.trim()}`, 'site')
+  if (r.code !== 0)
+    throw new SitecycleError(
+      `switching site ${site.name} to slot ${slot} failed on ${exec.name}: ${r.stderr.trim()}`,
+      'host'
+    )
   return r.stdout.trim()
 }
 
