@@ -5,8 +5,13 @@
 import { spawn, type ChildProcess } from 'node:child_process'
 import { fileURLToPath } from 'node:url'
 
-/** The bundled CLI (rebuild with `npx rollup -c rollup.config.js --silent` after a src change). */
-export const CLI_PATH = fileURLToPath(new URL('../../dist/cli.js', import.meta.url))
+/**
+ * The bundled CLI (rebuild with `npx rollup -c rollup.config.js --silent` after a src change).
+ * SITECYCLE_TEST_CLI points the tests at another build, e.g. a deliberately broken copy to check
+ * that they notice.
+ */
+export const CLI_PATH =
+  process.env.SITECYCLE_TEST_CLI ?? fileURLToPath(new URL('../../dist/cli.js', import.meta.url))
 
 /** How a CLI run ended. */
 export interface CliResult {
@@ -117,4 +122,10 @@ export function runCli(args: string[], options: CliOptions = {}): Promise<CliRes
 /** One line describing a run, for assertion messages. */
 export function describeRun(r: CliResult): string {
   return `exit ${r.code ?? r.signal}${r.timedOut ? ' (timed out)' : ''}\n--- stdout\n${r.stdout}\n--- stderr\n${r.stderr}`
+}
+
+/** Throw, showing the run's output, unless it exited with `code`. */
+export function expectExit(r: CliResult, code: number): void {
+  if (r.code !== code || r.signal !== null)
+    throw new Error(`expected exit ${code}, got ${describeRun(r)}`)
 }

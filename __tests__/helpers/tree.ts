@@ -30,10 +30,19 @@ async function hashFile(file: string): Promise<string> {
   return hash.digest('hex')
 }
 
+export interface SnapshotOptions {
+  /** Relative paths to leave out (with everything under them), e.g. logs another process writes. */
+  ignore?: (rel: string) => boolean
+}
+
 /** Snapshot the tree under `root` (the root included). */
-export async function snapshotTree(root: string): Promise<TreeSnapshot> {
+export async function snapshotTree(
+  root: string,
+  options: SnapshotOptions = {}
+): Promise<TreeSnapshot> {
   const out: TreeSnapshot = new Map()
   const visit = async (rel: string): Promise<void> => {
+    if (rel !== '.' && options.ignore?.(rel)) return
     const abs = rel === '.' ? root : path.join(root, rel)
     const st = await fs.lstat(abs, { bigint: true })
     const base = { mode: Number(st.mode), size: Number(st.size), mtimeNs: st.mtimeNs }
@@ -43,7 +52,8 @@ export async function snapshotTree(root: string): Promise<TreeSnapshot> {
       out.set(rel, { type: 'file', ...base, sha256: await hashFile(abs) })
     } else if (st.isDirectory()) {
       out.set(rel, { type: 'dir', ...base })
-      for (const name of (await fs.readdir(abs)).sort()) await visit(rel === '.' ? name : path.join(rel, name))
+      for (const name of (await fs.readdir(abs)).sort())
+        await visit(rel === '.' ? name : path.join(rel, name))
     } else {
       out.set(rel, { type: 'other', ...base })
     }
@@ -53,8 +63,16 @@ export async function snapshotTree(root: string): Promise<TreeSnapshot> {
 }
 
 function describeEntry(e: TreeEntry): string {
-  const what = e.type === 'symlink' ? `-> ${e.target}` : e.type === 'file' ? `${e.size} bytes, sha256 ${e.sha256?.slice(0, 12)}` : ''
-  return `${e.type} ${(e.mode & 0o7777).toString(8)} ${what} mtime ${e.mtimeNs}`.replace(/\s+/g, ' ')
+  const what =
+    e.type === 'symlink'
+      ? `-> ${e.target}`
+      : e.type === 'file'
+        ? `${e.size} bytes, sha256 ${e.sha256?.slice(0, 12)}`
+        : ''
+  return `${e.type} ${(e.mode & 0o7777).toString(8)} ${what} mtime ${e.mtimeNs}`.replace(
+    /\s+/g,
+    ' '
+  )
 }
 
 /** The differences between two snapshots, one line each (empty when the trees are alike). */
@@ -66,8 +84,13 @@ export function diffTrees(before: TreeSnapshot, after: TreeSnapshot): string[] {
       lines.push(`removed ${p} (${describeEntry(b)})`)
       continue
     }
-    const changed = (['type', 'mode', 'size', 'mtimeNs', 'target', 'sha256'] as const).filter(k => a[k] !== b[k])
-    if (changed.length) lines.push(`changed ${p}: ${changed.join(', ')} (was ${describeEntry(b)}; now ${describeEntry(a)})`)
+    const changed = (['type', 'mode', 'size', 'mtimeNs', 'target', 'sha256'] as const).filter(
+      k => a[k] !== b[k]
+    )
+    if (changed.length)
+      lines.push(
+        `changed ${p}: ${changed.join(', ')} (was ${describeEntry(b)}; now ${describeEntry(a)})`
+      )
   }
   for (const [p, a] of after) if (!before.has(p)) lines.push(`added ${p} (${describeEntry(a)})`)
   return lines

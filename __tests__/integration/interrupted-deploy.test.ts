@@ -9,7 +9,14 @@ import { join } from 'node:path'
 import { deploySteps } from '../../src/pipelines/deploy.js'
 import type { SiteStatus } from '../../src/pipelines/status.js'
 import { startApache, type TestApache } from '../helpers/apache.js'
-import { describeRun, runCli, startCli, type CliResult } from '../helpers/cli.js'
+import {
+  describeRun,
+  expectExit,
+  runCli,
+  startCli,
+  type CliResult,
+  type RunningCli
+} from '../helpers/cli.js'
 import { buildSampleRelease, makeTempDir } from '../helpers/sample-app.js'
 import { httpGet, makeTestSite, type TestSite } from '../helpers/site.js'
 
@@ -88,16 +95,20 @@ async function processesWith(...parts: string[]): Promise<number[]> {
 }
 
 /** Deploy `version` and SIGKILL the CLI and its children while pip installs into releases/<version>. */
-async function deployKilledDuringPip(version: string): Promise<CliResult> {
-  const running = startCli(['deploy', 'v1', '--release', releases, '--version', version, '-c', config], {
-    env: { SAMPLE_SECRET_KEY: SECRET }
-  })
+async function deployKilledDuringPip(version: string): Promise<RunningCli> {
+  const running = startCli(
+    ['deploy', 'v1', '--release', releases, '--version', version, '-c', config],
+    {
+      env: { SAMPLE_SECRET_KEY: SECRET }
+    }
+  )
   const target = join(site.root, 'releases', version)
   const deadline = Date.now() + 30000
   let ended = false
   void running.result.then(() => (ended = true))
   for (;;) {
-    if (ended) throw new Error(`the deploy ended before pip ran: ${describeRun(await running.result)}`)
+    if (ended)
+      throw new Error(`the deploy ended before pip ran: ${describeRun(await running.result)}`)
     if (Date.now() > deadline) {
       running.killGroup()
       throw new Error('pip never ran into the release directory')
@@ -108,17 +119,24 @@ async function deployKilledDuringPip(version: string): Promise<CliResult> {
   // The release is half-installed at this moment: pip runs, release.json is not there yet.
   expect(await exists(join(target, 'release.json'))).toBe(false)
   running.killGroup('SIGKILL')
-  return running.result
+  return running
 }
 
 beforeAll(async () => {
   const work = await makeTempDir('sitecycle-interrupted-')
   releases = join(work, 'releases')
-  ;[apache] = await Promise.all([startApache(), ...VERSIONS.map(version => buildSampleRelease({ version, releasesDir: releases }))])
+  ;[apache] = await Promise.all([
+    startApache(),
+    ...VERSIONS.map(version => buildSampleRelease({ version, releasesDir: releases }))
+  ])
   // keep_releases 2: each round's target was pruned before, so most rounds install for real.
   site = await makeTestSite({ apache, keepReleases: 2 })
   config = join(site.dir, 'sitecycle.yml')
-  for (const args of [['init', 'v1'], ['deploy', 'v1', '--release', releases, '--version', '2.0.0'], ['deploy', 'v1', '--release', releases, '--version', '1.0.0']]) {
+  for (const args of [
+    ['init', 'v1'],
+    ['deploy', 'v1', '--release', releases, '--version', '2.0.0'],
+    ['deploy', 'v1', '--release', releases, '--version', '1.0.0']
+  ]) {
     const r = await cli(args)
     if (r.code !== 0) throw new Error(`setup: sitecycle ${args.join(' ')}: ${describeRun(r)}`)
   }
@@ -136,56 +154,89 @@ test('the step list covers what the deploy does, with the switch in the middle',
   expect(SWITCH).toBeLessThan(STEPS.length - 1)
 })
 
-test.each(CASES)('a deploy killed after %s: users keep a working release; the next deploy recovers and succeeds', async kill => {
-  const before = await status()
-  expect(before.lock).toBeNull()
-  expect(before.unfinished).toEqual([])
-  const live = before.live!
-  const idle = before.idle!
-  const target = VERSIONS.find(v => v !== live && v !== idle)!
-  const installedBefore = before.releases.some(r => r.dir === target)
-  if (['mid-install', 'install'].includes(kill)) expect(installedBefore).toBe(false)
+test.each(CASES)(
+  'a deploy killed after %s: users keep a working release; the next deploy recovers and succeeds',
+  async kill => {
+    const before = await status()
+    expect(before.lock).toBeNull()
+    expect(before.unfinished).toEqual([])
+    const live = before.live!
+    const idle = before.idle!
+    const target = VERSIONS.find(v => v !== live && v !== idle)!
+    const installedBefore = before.releases.some(r => r.dir === target)
+    if (['mid-install', 'install'].includes(kill)) expect(installedBefore).toBe(false)
 
-  // 1. The interrupted deploy.
-  const killed =
-    kill === 'mid-install'
-      ? await deployKilledDuringPip(target)
-      : await cli(['deploy', 'v1', '--release', releases, '--version', target], { SITECYCLE_FAULT_KILL_AFTER: kill })
-  expect({ signal: killed.signal, run: describeRun(killed) }).toEqual({ signal: 'SIGKILL', run: expect.any(String) })
-  const switched = kill !== 'mid-install' && STEPS.indexOf(kill) >= SWITCH
-  const expectLive = switched ? target : live
-  // Users get a working release: the one before, or the new one once the switch happened.
-  expect(await served()).toEqual({ status: 200, body: expectLive })
-  expect((await httpGet(`${site.url}/`)).status).toBe(200)
+    // 1. The interrupted deploy.
+    const run =
+      kill === 'mid-install'
+        ? await deployKilledDuringPip(target)
+        : startCli(['deploy', 'v1', '--release', releases, '--version', target, '-c', config], {
+            env: { SAMPLE_SECRET_KEY: SECRET, SITECYCLE_FAULT_KILL_AFTER: kill }
+          })
+    const killed = await run.result
+    expect(killed).toMatchObject({ code: null, signal: 'SIGKILL' })
+    const switched = kill !== 'mid-install' && STEPS.indexOf(kill) >= SWITCH
+    const expectLive = switched ? target : live
+    // Users get a working release: the one before, or the new one once the switch happened.
+    expect(await served()).toEqual({ status: 200, body: expectLive })
+    expect((await httpGet(`${site.url}/`)).status).toBe(200)
 
-  const left = await status()
-  expect(left.live).toBe(expectLive)
-  expect(left.lock).toMatchObject({ op: 'deploy', state: 'dead' })
-  expect(left.unfinished).toHaveLength(1)
-  const interrupted = left.unfinished[0]
-  const steps = (await journal()).filter(e => e.id === interrupted && e.event === 'step').map(e => (e as JournalLine & { step: string }).step)
-  // Every step up to the kill was journaled (skipped steps write nothing).
-  expect(steps[steps.length - 1]).toBe(kill === 'mid-install' ? 'upload' : kill)
-  if (kill === 'mid-install') expect(await halfInstalled()).toEqual([target])
+    const left = await status()
+    expect(left.live).toBe(expectLive)
+    expect(left.lock).toMatchObject({ op: 'deploy', pid: run.pid, state: 'dead' })
+    expect(left.unfinished).toHaveLength(1)
+    const interrupted = left.unfinished[0]
+    const steps = (await journal())
+      .filter(e => e.id === interrupted && e.event === 'step')
+      .map(e => (e as JournalLine & { step: string }).step)
+    // Every step up to the kill was journaled (skipped steps write nothing).
+    expect(steps[steps.length - 1]).toBe(kill === 'mid-install' ? 'upload' : kill)
+    if (kill === 'mid-install') expect(await halfInstalled()).toEqual([target])
 
-  // 2. The next deploy, without a fault: it recovers what was left and succeeds.
-  const next = await cli(['deploy', 'v1', '--release', releases, '--version', target, '--json'])
-  expect({ code: next.code, run: describeRun(next) }).toEqual({ code: 0, run: expect.any(String) })
-  expect(next.stderr).toContain(`an earlier deploy (${interrupted}`)
-  const outcome = JSON.parse(next.stdout) as { status: string; version: string; operationId: string }
-  expect(outcome).toMatchObject({ status: switched ? 'unchanged' : 'deployed', version: target })
-  expect(await served()).toEqual({ status: 200, body: target })
+    // 2. The next deploy, without a fault: it recovers what was left and succeeds.
+    const next = await cli(['deploy', 'v1', '--release', releases, '--version', target, '--json'])
+    expectExit(next, 0)
+    expect(next.stderr).toContain(
+      `taking over the lock of a run that is gone: deploy ${interrupted}`
+    )
+    expect(next.stderr).toContain(`an earlier deploy (${interrupted}`)
+    // What the recovery put back, as it reports it.
+    const at = kill === 'mid-install' ? STEPS.indexOf('install') - 1 : STEPS.indexOf(kill)
+    const restarted = `recovered: idle slot ${before.liveSlot === 'blue' ? 'green' : 'blue'} points at ${idle} again`
+    const hadSwitched = `recovered: the interrupted run had switched: ${target} is live (it was verified before the switch)`
+    const removed = `recovered: removed half-installed ${target}`
+    const notes = next.stderr
+      .split('\n')
+      .filter(l => l.startsWith('recovered: '))
+      .sort()
+    const expected = [
+      ...(at >= STEPS.indexOf('start-idle') && at < SWITCH ? [restarted] : []),
+      ...(at >= SWITCH ? [hadSwitched] : []),
+      ...(kill === 'mid-install' ? [removed] : [])
+    ].sort()
+    expect(notes).toEqual(expected)
+    const outcome = JSON.parse(next.stdout) as {
+      status: string
+      version: string
+      operationId: string
+    }
+    expect(outcome).toMatchObject({ status: switched ? 'unchanged' : 'deployed', version: target })
+    expect(await served()).toEqual({ status: 200, body: target })
 
-  const after = await status()
-  expect(after).toMatchObject({ live: target, idle: live, lock: null, unfinished: [] })
-  // The previous release is warm in the idle slot again, ready for a rollback.
-  expect(await served(after.liveSlot === 'blue' ? 'green' : 'blue')).toEqual({ status: 200, body: live })
-  // The journal records the interrupted operation as recovered by this deploy.
-  const recovered = (await journal()).filter(e => e.id === interrupted && e.event === 'recovered')
-  expect(recovered).toEqual([expect.objectContaining({ op: 'deploy', by: outcome.operationId })])
-  expect(after.history.find(h => h.id === interrupted)?.status).toBe('recovered')
-  // Nothing half-installed, no upload left over.
-  expect(await halfInstalled()).toEqual([])
-  const incoming = join(site.root, '.sitecycle', 'incoming')
-  expect((await exists(incoming)) ? await readdir(incoming) : []).toEqual([])
-})
+    const after = await status()
+    expect(after).toMatchObject({ live: target, idle: live, lock: null, unfinished: [] })
+    // The previous release is warm in the idle slot again, ready for a rollback.
+    expect(await served(after.liveSlot === 'blue' ? 'green' : 'blue')).toEqual({
+      status: 200,
+      body: live
+    })
+    // The journal records the interrupted operation as recovered by this deploy.
+    const recovered = (await journal()).filter(e => e.id === interrupted && e.event === 'recovered')
+    expect(recovered).toEqual([expect.objectContaining({ op: 'deploy', by: outcome.operationId })])
+    expect(after.history.find(h => h.id === interrupted)?.status).toBe('recovered')
+    // Nothing half-installed, no upload left over.
+    expect(await halfInstalled()).toEqual([])
+    const incoming = join(site.root, '.sitecycle', 'incoming')
+    expect((await exists(incoming)) ? await readdir(incoming) : []).toEqual([])
+  }
+)
