@@ -89,7 +89,11 @@ export async function withSiteOperation<
   const holder = currentHolder(options.op, opId)
   const journal = new Journal(exec, siteLayout(site.root).journal)
   const python = config.app.python
-  await acquireLock(exec, site.root, holder, { waitSeconds: options.lockWait ?? 0, reporter })
+  await acquireLock(exec, site.root, holder, {
+    waitSeconds: options.lockWait ?? 0,
+    reporter,
+    siteName: site.name
+  })
   const ctx: OperationContext = { config, site, exec, reporter, journal, opId, python, holder }
   let endWritten = false
   try {

@@ -9,17 +9,18 @@ import type { OperationContext } from './operation.js'
  * verification), so the live slot is the truth. What can be left over: half-installed release
  * directories, upload leftovers, and an idle slot pointing at the release the run was about to
  * verify instead of the one kept warm for a rollback. Each is put back; the journal gets a
- * `recovered` event for the run.
+ * `recovered` event for each such run, with what was done for it.
  */
 export async function recoverInterrupted(ctx: OperationContext): Promise<string[]> {
   const { exec, site, journal, python, reporter } = ctx
   const ops = await journal.operations()
   const open = ops.filter(o => !o.end)
   if (!open.length) return []
-  const notes: string[] = []
-  const state = await readSiteState(exec, site, python)
-  const inSlots = new Set([state.slots.blue, state.slots.green].filter(Boolean) as string[])
-  for (const op of open) {
+  const all: string[] = []
+  let state = await readSiteState(exec, site, python)
+  const l = siteLayout(site.root)
+  for (const [index, op] of open.entries()) {
+    const notes: string[] = []
     reporter.warn(
       `an earlier ${op.op} (${op.id}, started ${op.start.at}) did not finish: recovering`
     )
@@ -29,16 +30,14 @@ export async function recoverInterrupted(ctx: OperationContext): Promise<string[
       if (state.liveSlot === before.liveSlot && state.idle !== idleBefore) {
         // The run had started its release in the idle slot but never switched: keep the
         // release that was warm for a rollback there again.
-        const target = idleBefore ?? '_empty'
         const releases = await listReleases(exec, site, python)
         if (idleBefore === null || releases.some(r => r.dir === idleBefore && r.complete)) {
-          await pointSlot(exec, site, python, state.idleSlot, target)
+          await pointSlot(exec, site, python, state.idleSlot, idleBefore ?? '_empty')
           await restartSlotGroup(exec, site, python, state.idleSlot).catch(e =>
             reporter.warn(`could not restart the idle slot: ${e instanceof Error ? e.message : e}`)
           )
-          inSlots.delete(state.idle ?? '')
-          if (idleBefore) inSlots.add(idleBefore)
           notes.push(`idle slot ${state.idleSlot} points at ${idleBefore ?? 'no release'} again`)
+          state = await readSiteState(exec, site, python)
         }
       } else if (state.liveSlot !== before.liveSlot) {
         notes.push(
@@ -46,25 +45,22 @@ export async function recoverInterrupted(ctx: OperationContext): Promise<string[
         )
       }
     }
-    await journal.append({
-      id: op.id,
-      op: op.op,
-      event: 'recovered',
-      by: ctx.opId,
-      notes: [...notes]
-    })
+    // After the last open run: half-installed releases (no release.json) that no slot uses,
+    // and upload leftovers. Recorded with that run.
+    if (index === open.length - 1) {
+      const inSlots = new Set([state.slots.blue, state.slots.green].filter(Boolean) as string[])
+      const partial = (await listReleases(exec, site, python)).filter(
+        r => !r.complete && !inSlots.has(r.dir)
+      )
+      if (partial.length) {
+        await exec.run(removeTree(...partial.map(r => l.release(r.dir))))
+        notes.push(`removed half-installed ${partial.map(r => r.dir).join(', ')}`)
+      }
+      await exec.run(removeTree(l.incoming))
+    }
+    await journal.append({ id: op.id, op: op.op, event: 'recovered', by: ctx.opId, notes })
+    for (const n of notes) reporter.info(`recovered: ${n}`)
+    all.push(...notes)
   }
-  // Half-installed releases (no release.json) that no slot uses, and upload leftovers.
-  const releases = await listReleases(exec, site, python)
-  const l = siteLayout(site.root)
-  const partial = releases
-    .filter(r => !r.complete && !inSlots.has(r.dir))
-    .map(r => l.release(r.dir))
-  if (partial.length) {
-    await exec.run(removeTree(...partial))
-    notes.push(`removed half-installed ${partial.map(p => p.split('/').pop()).join(', ')}`)
-  }
-  await exec.run(removeTree(l.incoming))
-  for (const n of notes) reporter.info(`recovered: ${n}`)
-  return notes
+  return all
 }

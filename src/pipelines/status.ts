@@ -105,7 +105,7 @@ export async function unlockSite(
   await new Journal(exec, siteLayout(site.root).journal).append({
     id: newOperationId(),
     op: 'unlock',
-    event: 'mark-bad',
+    event: 'unlock',
     note: `lock of ${holder.id} cleared (${state})`
   })
   return holder

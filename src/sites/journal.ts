@@ -6,7 +6,7 @@ export interface JournalEvent {
   /** Operation id: every event of one run shares it. */
   id: string
   op: string
-  event: 'start' | 'step' | 'end' | 'recovered' | 'mark-bad'
+  event: 'start' | 'step' | 'end' | 'recovered' | 'mark-bad' | 'unlock'
   at: string
   [key: string]: unknown
 }

@@ -81,6 +81,8 @@ export async function readHolder(exec: Executor, root: string): Promise<LockHold
 export interface AcquireOptions {
   /** Seconds to wait for a held lock; 0 fails at once. */
   waitSeconds?: number
+  /** The site's name, for messages (default: its root). */
+  siteName?: string
   reporter?: Reporter
 }
 
@@ -105,7 +107,10 @@ export async function acquireLock(
   let waiting = false
   for (;;) {
     const r = await tryTakeLock(exec, root, holder)
-    if (r.taken) return { holder }
+    if (r.taken) {
+      await removeStaleAttempts(exec, root)
+      return { holder }
+    }
     const held = await readHolder(exec, root)
     if (!held) {
       if (r.missingState) {
@@ -124,7 +129,7 @@ export async function acquireLock(
     }
     if (Date.now() >= deadline) {
       throw new SitecycleError(
-        `site ${root} on ${exec.name} is locked by ${describeHolder(held)}; ` +
+        `site ${options.siteName ?? root} on ${exec.name} is locked by ${describeHolder(held)}; ` +
           `wait for it (--lock-wait SECONDS), or if that run is gone, clear it with \`sitecycle unlock\``,
         'lock'
       )
@@ -156,6 +161,34 @@ async function tryTakeLock(
   if (moved.code === 0) return { taken: true, missingState: false }
   await exec.run(removeTree(tmp))
   return { taken: false, missingState: false }
+}
+
+/** Remove `lock.<id>` folders of attempts killed between making them and the rename (older
+ * than a minute, so a contender in the middle of its attempt is left alone). */
+async function removeStaleAttempts(exec: Executor, root: string): Promise<void> {
+  const l = siteLayout(root)
+  await exec.tryRun({
+    argv: [
+      'find',
+      l.state,
+      '-mindepth',
+      '1',
+      '-maxdepth',
+      '1',
+      '-type',
+      'd',
+      '-name',
+      'lock.*',
+      '-mmin',
+      '+1',
+      '-exec',
+      'rm',
+      '-rf',
+      '--',
+      '{}',
+      '+'
+    ]
+  })
 }
 
 /** Release the lock, but only if this holder still has it. */
