@@ -22,19 +22,39 @@ export interface GithubApi {
   createTag(tag: string, sha: string): Promise<void>
   /** Delete `refs/tags/<tag>` (the undo of createTag). */
   deleteTag(tag: string): Promise<void>
-  /** Release notes GitHub generates for a tag (since `previousTag`, when given). */
-  generateNotes(tag: string, previousTag?: string): Promise<{ name: string; body: string }>
-  /** Create a release; `draft: true` keeps it invisible until publishRelease. */
-  createRelease(opts: { tag: string; name: string; body: string; draft: boolean; prerelease: boolean }): Promise<GithubRelease>
-  /** Upload a local file as an asset of a release. */
+  /**
+   * Release notes GitHub generates for a tag (since `previousTag`, when given). `target` (a
+   * commit) is needed only when the tag does not exist yet.
+   */
+  generateNotes(
+    tag: string,
+    previousTag?: string,
+    target?: string
+  ): Promise<{ name: string; body: string }>
+  /**
+   * Create a release; `draft: true` keeps it invisible until publishRelease. `target`: the
+   * commit the tag is made on at publication when the tag does not exist yet.
+   */
+  createRelease(opts: {
+    tag: string
+    name: string
+    body: string
+    draft: boolean
+    prerelease: boolean
+    target?: string
+  }): Promise<GithubRelease>
+  /**
+   * Upload a local file as an asset of a release. An asset of the same name and size already
+   * there (a retried upload that had arrived) counts as this upload; another size is an error.
+   */
   uploadAsset(releaseId: number, file: string, name: string): Promise<{ id: number; url: string }>
   /** Make a draft release visible. */
   publishRelease(releaseId: number): Promise<GithubRelease>
   /** Delete a release (the undo of createRelease); its tag stays. */
   deleteRelease(releaseId: number): Promise<void>
-  /** The release of a tag, or null. */
+  /** The published release of a tag, or null (GitHub does not find drafts by tag: use listReleases). */
   getReleaseByTag(tag: string): Promise<GithubRelease | null>
-  /** All releases, newest first (paginated). */
+  /** All releases, drafts included, newest first (paginated). */
   listReleases(): Promise<GithubRelease[]>
   /** Download an asset to a local file. */
   downloadAsset(assetId: number, file: string): Promise<void>
