@@ -7,7 +7,8 @@ import typescript from '@rollup/plugin-typescript'
 const entries = {
   cli: 'src/cli.ts',
   deploy: 'src/actions/deploy-main.ts',
-  rollback: 'src/actions/rollback-main.ts'
+  rollback: 'src/actions/rollback-main.ts',
+  publish: 'src/actions/publish-main.ts'
 }
 
 export default Object.entries(entries).map(([name, input]) => ({
@@ -16,6 +17,8 @@ export default Object.entries(entries).map(([name, input]) => ({
     file: `dist/${name}.js`,
     format: 'es',
     sourcemap: false,
+    // One file per entry: a lazily imported module (@actions/artifact) is inlined, not a chunk.
+    inlineDynamicImports: true,
     banner: name === 'cli' ? '#!/usr/bin/env node' : undefined
   },
   onwarn(warning, warn) {

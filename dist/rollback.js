@@ -31207,12 +31207,14 @@ function describeCommand(c) {
  * must poll on the host itself in one round trip. Each takes its inputs as argv, never
  * interpolated into the program text.
  */
-/** argv: map path, slot. Writes `live <slot>` aside, makes its mtime differ from the old map's
+/** argv: map path, slot[, expected live slot]. Writes `live <slot>` aside, makes its mtime differ from the old map's
  * (mod_rewrite re-reads a txt map only when the mtime changes), renames it over. Prints the
- * slot that was live before. */
+ * slot that was live before. With an expected slot, exits 4 without switching when another slot
+ * is live (compare and swap). */
 const SWITCH_MAP = `
 import os, sys
 path, slot = sys.argv[1], sys.argv[2]
+expect = sys.argv[3] if len(sys.argv) > 3 else None
 old = None
 try:
     st = os.stat(path)
@@ -31223,6 +31225,9 @@ try:
                 old = parts[1]
 except FileNotFoundError:
     st = None
+if expect is not None and (old or 'blue') != expect:
+    sys.stderr.write('the live slot is %s, not %s: another operation changed the site\\n' % (old, expect))
+    sys.exit(4)
 tmp = path + '.tmp.%d' % os.getpid()
 with open(tmp, 'w') as f:
     f.write('live %s\\n' % slot)
@@ -31323,7 +31328,7 @@ while True:
     if time.time() >= deadline:
         print(json.dumps(last))
         sys.exit(1)
-    time.sleep(0.1 if good else 0.25)
+    time.sleep(0.02 if good else 0.25)
 `;
 /** argv: link path, target. Points a symlink at target atomically (link aside, rename over). */
 const POINT_LINK = `
@@ -31355,16 +31360,24 @@ for name in (sorted(os.listdir(d)) if os.path.isdir(d) else []):
     out[name] = {'complete': info is not None, 'info': info, 'bad': os.path.exists(os.path.join(p, 'BAD'))}
 print(json.dumps(out))
 `;
-/** argv: slots dir. Prints JSON: slot -> target basename (or null), plus 'live' from live.map. */
+/** argv: site root. Prints JSON: slot -> release (or null), 'live' from live.map, whether the
+ * slots' releases are complete and marked bad, and whether the site is initialized. */
 const READ_STATE = `
 import json, os, sys
 root = sys.argv[1]
 out = {'slots': {}, 'live': None, 'current': None}
+out['releases'] = {}
 for s in ('blue', 'green'):
     try:
         out['slots'][s] = os.path.basename(os.readlink(os.path.join(root, 'slots', s)))
     except OSError:
         out['slots'][s] = None
+    if out['slots'][s]:
+        rel = os.path.join(root, 'releases', out['slots'][s])
+        out['releases'][out['slots'][s]] = {
+            'complete': os.path.exists(os.path.join(rel, 'release.json')),
+            'bad': os.path.exists(os.path.join(rel, 'BAD')),
+        }
 try:
     out['current'] = os.path.basename(os.readlink(os.path.join(root, 'current')))
 except OSError:
@@ -31381,9 +31394,13 @@ out['initialized'] = os.path.exists(os.path.join(root, '.sitecycle', 'site.json'
 print(json.dumps(out))
 `;
 
-/** Run one of the host scripts with the host's Python. */
-function hostScript(python, program, args) {
-    return cmd([python, '-c', program, ...args]);
+/**
+ * Run one of the host scripts with the host's Python, isolated (-I: no PYTHON* variables, no
+ * user site) and without the site module (-S: they use only the standard library, and Python
+ * starts in a third of the time). `withSite` keeps the system's site-packages (to find pip).
+ */
+function hostScript(python, program, args, withSite = false) {
+    return cmd([python, '-I', ...(withSite ? [] : ['-S']), '-c', program, ...args]);
 }
 
 function real(release) {
@@ -31400,7 +31417,8 @@ async function readSiteState(exec, site, python) {
             liveSlot: 'blue',
             idleSlot: 'green',
             live: real(raw.current),
-            idle: null
+            idle: null,
+            slotReleases: raw.releases ?? {}
         };
     }
     const liveSlot = raw.live === 'green' ? 'green' : 'blue';
@@ -31411,7 +31429,8 @@ async function readSiteState(exec, site, python) {
         liveSlot,
         idleSlot,
         live: real(raw.slots[liveSlot]),
-        idle: real(raw.slots[idleSlot])
+        idle: real(raw.slots[idleSlot]),
+        slotReleases: raw.releases ?? {}
     };
 }
 /** Fail with the command to run when the site was never initialized. */
@@ -31447,9 +31466,15 @@ async function restartSlotGroup(exec, site, python, slot) {
         throw new SitecycleError(`restarting slot ${slot} of site ${site.name} failed: ${r.stderr.trim()}`, 'host');
     return r.stdout.trim();
 }
-/** Rename live.map over with the given slot. Returns the slot that was live. */
-async function switchLiveSlot(exec, site, python, slot) {
-    const r = await exec.run(hostScript(python, SWITCH_MAP, [siteLayout(site.root).liveMap, slot]));
+/** Rename live.map over with the given slot; with `expectLive`, only if that slot is live now
+ * (no other operation switched since the state was read). Returns the slot that was live. */
+async function switchLiveSlot(exec, site, python, slot, expectLive) {
+    const args = [siteLayout(site.root).liveMap, slot, ...(expectLive ? [expectLive] : [])];
+    const r = await exec.tryRun(hostScript(python, SWITCH_MAP, args));
+    if (r.code === 4)
+        throw new SitecycleError(`site ${site.name}: ${r.stderr.trim()}`, 'site');
+    if (r.code !== 0)
+        throw new SitecycleError(`switching site ${site.name} to slot ${slot} failed on ${exec.name}: ${r.stderr.trim()}`, 'host');
     return r.stdout.trim();
 }
 /** The URL the host itself uses to reach the vhost (loopback, the vhost's port). */
@@ -31635,8 +31660,10 @@ async function acquireLock(exec, root, holder, options = {}) {
     let waiting = false;
     for (;;) {
         const r = await tryTakeLock(exec, root, holder);
-        if (r.taken)
+        if (r.taken) {
+            await removeStaleAttempts(exec, root);
             return { holder };
+        }
         const held = await readHolder(exec, root);
         if (!held) {
             if (r.missingState) {
@@ -31652,7 +31679,7 @@ async function acquireLock(exec, root, holder, options = {}) {
             continue;
         }
         if (Date.now() >= deadline) {
-            throw new SitecycleError(`site ${root} on ${exec.name} is locked by ${describeHolder(held)}; ` +
+            throw new SitecycleError(`site ${options.siteName ?? root} on ${exec.name} is locked by ${describeHolder(held)}; ` +
                 `wait for it (--lock-wait SECONDS), or if that run is gone, clear it with \`sitecycle unlock\``, 'lock');
         }
         if (!waiting) {
@@ -31680,6 +31707,33 @@ async function tryTakeLock(exec, root, holder) {
     await exec.run(removeTree(tmp));
     return { taken: false, missingState: false };
 }
+/** Remove `lock.<id>` folders of attempts killed between making them and the rename (older
+ * than a minute, so a contender in the middle of its attempt is left alone). */
+async function removeStaleAttempts(exec, root) {
+    const l = siteLayout(root);
+    await exec.tryRun({
+        argv: [
+            'find',
+            l.state,
+            '-mindepth',
+            '1',
+            '-maxdepth',
+            '1',
+            '-type',
+            'd',
+            '-name',
+            'lock.*',
+            '-mmin',
+            '+1',
+            '-exec',
+            'rm',
+            '-rf',
+            '--',
+            '{}',
+            '+'
+        ]
+    });
+}
 /** Release the lock, but only if this holder still has it. */
 async function releaseLock(exec, root, holder) {
     const held = await readHolder(exec, root);
@@ -31693,7 +31747,7 @@ async function releaseLock(exec, root, holder) {
  * verification), so the live slot is the truth. What can be left over: half-installed release
  * directories, upload leftovers, and an idle slot pointing at the release the run was about to
  * verify instead of the one kept warm for a rollback. Each is put back; the journal gets a
- * `recovered` event for the run.
+ * `recovered` event for each such run, with what was done for it.
  */
 async function recoverInterrupted(ctx) {
     const { exec, site, journal, python, reporter } = ctx;
@@ -31701,10 +31755,11 @@ async function recoverInterrupted(ctx) {
     const open = ops.filter(o => !o.end);
     if (!open.length)
         return [];
-    const notes = [];
-    const state = await readSiteState(exec, site, python);
-    const inSlots = new Set([state.slots.blue, state.slots.green].filter(Boolean));
-    for (const op of open) {
+    const all = [];
+    let state = await readSiteState(exec, site, python);
+    const l = siteLayout(site.root);
+    for (const [index, op] of open.entries()) {
+        const notes = [];
         reporter.warn(`an earlier ${op.op} (${op.id}, started ${op.start.at}) did not finish: recovering`);
         const before = op.start;
         if (site.apache.mode === 'blue-green' && before.liveSlot) {
@@ -31712,43 +31767,35 @@ async function recoverInterrupted(ctx) {
             if (state.liveSlot === before.liveSlot && state.idle !== idleBefore) {
                 // The run had started its release in the idle slot but never switched: keep the
                 // release that was warm for a rollback there again.
-                const target = idleBefore ?? '_empty';
                 const releases = await listReleases(exec, site, python);
                 if (idleBefore === null || releases.some(r => r.dir === idleBefore && r.complete)) {
-                    await pointSlot(exec, site, python, state.idleSlot, target);
+                    await pointSlot(exec, site, python, state.idleSlot, idleBefore ?? '_empty');
                     await restartSlotGroup(exec, site, python, state.idleSlot).catch(e => reporter.warn(`could not restart the idle slot: ${e instanceof Error ? e.message : e}`));
-                    inSlots.delete(state.idle ?? '');
-                    if (idleBefore)
-                        inSlots.add(idleBefore);
                     notes.push(`idle slot ${state.idleSlot} points at ${idleBefore ?? 'no release'} again`);
+                    state = await readSiteState(exec, site, python);
                 }
             }
             else if (state.liveSlot !== before.liveSlot) {
                 notes.push(`the interrupted run had switched: ${state.live} is live (it was verified before the switch)`);
             }
         }
-        await journal.append({
-            id: op.id,
-            op: op.op,
-            event: 'recovered',
-            by: ctx.opId,
-            notes: [...notes]
-        });
+        // After the last open run: half-installed releases (no release.json) that no slot uses,
+        // and upload leftovers. Recorded with that run.
+        if (index === open.length - 1) {
+            const inSlots = new Set([state.slots.blue, state.slots.green].filter(Boolean));
+            const partial = (await listReleases(exec, site, python)).filter(r => !r.complete && !inSlots.has(r.dir));
+            if (partial.length) {
+                await exec.run(removeTree(...partial.map(r => l.release(r.dir))));
+                notes.push(`removed half-installed ${partial.map(r => r.dir).join(', ')}`);
+            }
+            await exec.run(removeTree(l.incoming));
+        }
+        await journal.append({ id: op.id, op: op.op, event: 'recovered', by: ctx.opId, notes });
+        for (const n of notes)
+            reporter.info(`recovered: ${n}`);
+        all.push(...notes);
     }
-    // Half-installed releases (no release.json) that no slot uses, and upload leftovers.
-    const releases = await listReleases(exec, site, python);
-    const l = siteLayout(site.root);
-    const partial = releases
-        .filter(r => !r.complete && !inSlots.has(r.dir))
-        .map(r => l.release(r.dir));
-    if (partial.length) {
-        await exec.run(removeTree(...partial));
-        notes.push(`removed half-installed ${partial.map(p => p.split('/').pop()).join(', ')}`);
-    }
-    await exec.run(removeTree(l.incoming));
-    for (const n of notes)
-        reporter.info(`recovered: ${n}`);
-    return notes;
+    return all;
 }
 
 /** An operation that failed after touching the host: its outcome says what was undone. */
@@ -31775,11 +31822,16 @@ async function withSiteOperation(options, start, body) {
     const holder = currentHolder(options.op, opId);
     const journal = new Journal(exec, siteLayout(site.root).journal);
     const python = config.app.python;
-    await acquireLock(exec, site.root, holder, { waitSeconds: options.lockWait ?? 0, reporter });
+    await acquireLock(exec, site.root, holder, {
+        waitSeconds: options.lockWait ?? 0,
+        reporter,
+        siteName: site.name
+    });
     const ctx = { config, site, exec, reporter, journal, opId, python, holder };
     let endWritten = false;
     try {
         await recoverInterrupted(ctx);
+        const startFields = typeof start === 'function' ? await start(ctx) : start;
         await journal.append({
             id: opId,
             op: options.op,
@@ -31787,7 +31839,7 @@ async function withSiteOperation(options, start, body) {
             site: site.name,
             actor: holder.actor,
             run: holder.run,
-            ...start
+            ...startFields
         });
         const result = await body(ctx);
         await journal.append({
@@ -31976,7 +32028,7 @@ function rollbackSteps() {
                 if (c.site.apache.mode === 'single')
                     await restartSlotGroup(c.exec, c.site, c.python, 'current');
                 else
-                    await switchLiveSlot(c.exec, c.site, c.python, c.state.idleSlot);
+                    await switchLiveSlot(c.exec, c.site, c.python, c.state.idleSlot, c.state.liveSlot);
                 return `${c.state.live ?? 'none'} -> ${c.target}`;
             },
             undo: async (c) => {
@@ -31985,7 +32037,7 @@ function rollbackSteps() {
                     await restartSlotGroup(c.exec, c.site, c.python, 'current');
                 }
                 else
-                    await switchLiveSlot(c.exec, c.site, c.python, c.state.liveSlot);
+                    await switchLiveSlot(c.exec, c.site, c.python, c.state.liveSlot, c.state.idleSlot);
             }
         },
         {
@@ -32019,10 +32071,16 @@ function rollbackSteps() {
 /** Choose the release to go back to: the named one, or the warm one in the idle slot, or the
  * newest installed good release before the live one. */
 async function chooseTarget(c, state, to) {
+    // The usual case, decided from the state alone: the previous release, warm in the idle slot.
+    const idleInfo = state.idle ? state.slotReleases[state.idle] : undefined;
+    const idleIsGood = c.site.apache.mode === 'blue-green' && idleInfo?.complete === true && !idleInfo.bad;
+    if (idleIsGood &&
+        (!to ||
+            to === state.idle ||
+            (isValidVersion(state.idle) && normalizeVersion(state.idle) === normalizeVersion(to))))
+        return { target: state.idle, warm: true };
     const releases = (await listReleases(c.exec, c.site, c.python)).filter(r => r.complete);
     if (to) {
-        if (!isValidVersion(to))
-            throw new SitecycleError(`invalid version '${to}': expected a PEP 440 version such as 1.4.0`, 'input');
         const want = normalizeVersion(to);
         const found = releases.find(r => r.dir === to || (isValidVersion(r.dir) && normalizeVersion(r.dir) === want));
         if (!found)
@@ -32048,8 +32106,12 @@ async function chooseTarget(c, state, to) {
     return { target: previous.dir, warm: false };
 }
 async function rollback(req) {
-    const state0 = await readSiteState(req.exec, req.site, req.config.app.python);
-    requireInitialized(state0, req.site, req.exec);
+    if (req.to !== undefined && !isValidVersion(req.to))
+        throw new SitecycleError(`invalid version '${req.to}': expected a PEP 440 version such as 1.4.0, 1.4.0rc1 or 1.4.0.post1`, 'input');
+    // Everything is read once, holding the lock: the decision to users on the old release is
+    // the lock, one state read, one journal line and one rename.
+    let state;
+    let choice;
     return withSiteOperation({
         op: 'rollback',
         config: req.config,
@@ -32057,16 +32119,27 @@ async function rollback(req) {
         exec: req.exec,
         reporter: req.reporter,
         lockWait: req.lockWait
-    }, { to: req.to ?? null, liveSlot: state0.liveSlot, live: state0.live, idle: state0.idle }, async (octx) => {
-        const state = await readSiteState(octx.exec, octx.site, octx.python);
-        const { target, warm } = await chooseTarget(octx, state, req.to);
-        req.reporter.info(`rolling back site ${req.site.name} from ${state.live ?? 'nothing'} to ${target}${warm ? ' (warm in the idle slot)' : ''}`);
-        const ctx = { ...octx, state, target, warm, idleBefore: state.idle };
+    }, async (octx) => {
+        state = await readSiteState(octx.exec, octx.site, octx.python);
+        requireInitialized(state, req.site, req.exec);
+        choice = await chooseTarget(octx, state, req.to);
+        return {
+            to: req.to ?? null,
+            target: choice.target,
+            liveSlot: state.liveSlot,
+            live: state.live,
+            idle: state.idle
+        };
+    }, async (octx) => {
+        const { target, warm } = choice;
+        const st = state;
+        req.reporter.info(`rolling back site ${req.site.name} from ${st.live ?? 'nothing'} to ${target}${warm ? ' (warm in the idle slot)' : ''}`);
+        const ctx = { ...octx, state: st, target, warm, idleBefore: st.idle };
         const base = {
             op: 'rollback',
             site: req.site.name,
             host: req.exec.name,
-            previousVersion: state.live,
+            previousVersion: st.live,
             targetVersion: target,
             url: req.site.url,
             operationId: octx.opId,
@@ -32083,7 +32156,7 @@ async function rollback(req) {
                 rolledBack: true,
                 undoComplete: true,
                 steps,
-                journal: { live: target, previous: state.live }
+                journal: { live: target, previous: st.live }
             };
         }
         catch (e) {
@@ -32092,7 +32165,7 @@ async function rollback(req) {
             throw new OperationFailed({
                 ...base,
                 status: 'failed',
-                version: state.live,
+                version: st.live,
                 rolledBack: false,
                 undoComplete: e.undoComplete,
                 steps: e.reports,
@@ -32108,6 +32181,7 @@ var SiteInput;
 (function (SiteInput) {
     SiteInput["Config"] = "config";
     SiteInput["Site"] = "site";
+    SiteInput["Host"] = "host";
     SiteInput["LockWait"] = "lock-wait";
     SiteInput["SshKey"] = "ssh-key";
     SiteInput["KnownHosts"] = "known-hosts";
@@ -32118,6 +32192,7 @@ var DeployInput;
     DeployInput["Release"] = "release";
     DeployInput["Version"] = "version";
     DeployInput["DryRun"] = "dry-run";
+    DeployInput["ConfigSecrets"] = "config-secrets";
 })(DeployInput || (DeployInput = {}));
 /** Inputs of the rollback action only (actions/rollback/action.yml). */
 var RollbackInput;
@@ -32149,12 +32224,14 @@ function readCommon(core, problems) {
     const site = core.getInput(SiteInput.Site).trim();
     if (!site)
         problems.push(`input '${SiteInput.Site}' is empty; expected the name of a site in ${configFile}, such as v1`);
+    const host = optional$1(core.getInput(SiteInput.Host));
     const lockWait = readLockWait(core, problems);
     const sshKey = readSshKey(core, problems);
     const knownHosts = readKnownHosts(core, problems);
     return {
         configFile,
         site,
+        ...(host !== undefined && { host }),
         lockWait,
         ...(sshKey !== undefined && { sshKey }),
         ...(knownHosts !== undefined && { knownHosts })
@@ -32178,6 +32255,27 @@ function readVersion(core, name, problems) {
         return undefined;
     }
     return text;
+}
+/**
+ * The `config-secrets` input: a JSON object of secret names to values, such as
+ * `${{ toJSON(secrets) }}`; values that are not strings are left out. The value is never shown.
+ */
+function parseConfigSecrets(text) {
+    let data;
+    try {
+        data = JSON.parse(text);
+    }
+    catch {
+        return undefined;
+    }
+    if (data === null || typeof data !== 'object' || Array.isArray(data))
+        return undefined;
+    const values = {};
+    for (const [name, value] of Object.entries(data)) {
+        if (typeof value === 'string' && value !== '')
+            values[name] = value;
+    }
+    return values;
 }
 /** A private key must look like one; the value itself is never shown. */
 function readSshKey(core, problems) {
@@ -45624,6 +45722,15 @@ const DEFAULTS = {
     shutdownTimeout: 30,
     mode: 'blue-green'
 };
+/** Defaults of the `release:` settings. */
+const RELEASE_DEFAULTS = {
+    tagPrefix: 'v',
+    versionScheme: 'pep440',
+    noIsolation: true,
+    /** Folder of built releases, under the source folder. */
+    outDir: 'dist-releases',
+    keepVersions: 20
+};
 /** A custom issue: `form` is the expected form, `reason` (optional) says what is wrong with the value. */
 function problem(ctx, value, form, reason) {
     ctx.issues.push({
@@ -45715,6 +45822,12 @@ const hostSpec = string({ error: HOST_FORM })
     const host = tryParseHost(value);
     return 'problem' in host ? problem(ctx, value, HOST_FORM, host.problem) : host;
 });
+/** One entry of `hosts:`; unlike `host:` it has no default. */
+const hostEntry = string({ error: HOST_FORM }).transform((value, ctx) => {
+    const host = tryParseHost(value);
+    return 'problem' in host ? problem(ctx, value, HOST_FORM, host.problem) : host;
+});
+const HOSTS_FORM = 'a list of hosts such as [ssh://deploy@web1.example.org, ssh://deploy@web2.example.org]';
 const appSchema = mapping({
     package: matching(DISTRIBUTION_NAME, 'a Python distribution name such as sitecycle-sample (letters, digits, ., _ and -)'),
     wsgi: matching(WSGI_ENTRY, 'a WSGI entry point module.path:attribute, such as sample.wsgi:application'),
@@ -45747,12 +45860,130 @@ const apacheSchema = mapping({
     shutdown_timeout: integer(1, 'a whole number of seconds, at least 1').default(DEFAULTS.shutdownTimeout),
     mode: _enum(['blue-green', 'single'], { error: 'blue-green or single' }).default(DEFAULTS.mode)
 }, 'a mapping of Apache settings (listen, server_name, conf_dir, enable_dir, ctl, user, group, processes, threads, shutdown_timeout, mode)');
+const STORE_TYPES = ['directory', 'github-release', 'actions-artifact'];
+/** The settings each store type takes (besides `type`). */
+const STORE_SETTINGS = {
+    directory: ['path', 'host'],
+    'github-release': ['repository', 'token_env'],
+    'actions-artifact': ['name', 'retention_days']
+};
+const STORE_PATH_FORM = 'a directory path: absolute on an SSH host; on this machine also relative to the config file or starting with ~/';
+const REPOSITORY_FORM = 'a GitHub repository as owner/name, such as octo-org/weave-server';
+const ARTIFACT_NAME_FORM = 'an artifact name such as release-{version} (no " : < > | * ? \\ / or line breaks); {version} is replaced';
+/**
+ * One release store (`release.stores[]`, `sites.<name>.store`). All settings are one mapping so
+ * that an unknown key gets a did-you-mean; a setting of another store type is reported at its
+ * line, and a directory store needs a path (absolute when its host is reached over SSH).
+ */
+const storeSchema = mapping({
+    type: _enum(STORE_TYPES, { error: 'directory, github-release or actions-artifact' }),
+    path: localPath(STORE_PATH_FORM).optional(),
+    host: string({ error: HOST_FORM })
+        .transform((value, ctx) => {
+        const host = tryParseHost(value);
+        return 'problem' in host ? problem(ctx, value, HOST_FORM, host.problem) : host;
+    })
+        .optional(),
+    repository: matching(/^[A-Za-z0-9_.-]+\/[A-Za-z0-9_.-]+$/, REPOSITORY_FORM).optional(),
+    token_env: matching(ENV_NAME$1, 'the name of the environment variable holding the token, such as GITHUB_TOKEN').optional(),
+    // eslint-disable-next-line no-control-regex -- control characters are exactly what is excluded
+    name: matching(/^[^"':<>|*?\\/\x00-\x1f\x7f]+$/, ARTIFACT_NAME_FORM).optional(),
+    retention_days: integer(1, 'a whole number of days from 1 to 90')
+        .max(90, { error: 'a whole number of days from 1 to 90' })
+        .optional()
+}, 'a store: a mapping with type (directory, github-release or actions-artifact) and its settings')
+    .superRefine((store, ctx) => {
+    const allowed = STORE_SETTINGS[store.type];
+    for (const key of Object.keys(store)) {
+        if (key === 'type' || allowed.includes(key))
+            continue;
+        ctx.issues.push({
+            code: 'custom',
+            path: [key],
+            input: store[key],
+            message: `the settings of a ${store.type} store: type, ${allowed.join(', ')}`,
+            params: { reason: `not a setting of a ${store.type} store` }
+        });
+    }
+    if (store.type !== 'directory')
+        return;
+    if (store.path === undefined) {
+        ctx.issues.push({
+            code: 'custom',
+            path: ['path'],
+            input: undefined,
+            message: STORE_PATH_FORM
+        });
+    }
+    else if (store.host?.kind === 'ssh') {
+        const reason = !store.path.startsWith('/')
+            ? 'not an absolute path'
+            : store.path.split('/').includes('..')
+                ? "contains '..'"
+                : undefined;
+        if (reason) {
+            ctx.issues.push({
+                code: 'custom',
+                path: ['path'],
+                input: store.path,
+                message: `an absolute directory path on ${store.host.hostname}, such as /srv/releases`,
+                params: { reason }
+            });
+        }
+    }
+})
+    .transform((store) => {
+    switch (store.type) {
+        case 'directory':
+            return { type: 'directory', path: store.path, host: store.host ?? { kind: 'local' } };
+        case 'github-release':
+            return {
+                type: 'github-release',
+                ...(store.repository !== undefined && { repository: store.repository }),
+                token_env: store.token_env ?? 'GITHUB_TOKEN'
+            };
+        case 'actions-artifact':
+            return {
+                type: 'actions-artifact',
+                name: store.name ?? 'release-{version}',
+                ...(store.retention_days !== undefined && { retention_days: store.retention_days })
+            };
+    }
+});
+const TAG_PREFIX_FORM = "a tag prefix such as v or release/ (letters, digits, . _ - /; '' for none)";
+/** How releases are made and where they are published (`release:`). */
+const releaseSchema = mapping({
+    tag_prefix: string({ error: TAG_PREFIX_FORM })
+        .refine(p => /^[A-Za-z0-9._/-]*$/.test(p) &&
+        !/^[-./]/.test(p) &&
+        !p.includes('..') &&
+        !p.includes('//') &&
+        !p.includes('/.'), { error: TAG_PREFIX_FORM })
+        .default(RELEASE_DEFAULTS.tagPrefix),
+    version_scheme: _enum(['pep440', 'semver'], { error: 'pep440 or semver' })
+        .default(RELEASE_DEFAULTS.versionScheme),
+    source: localPath('a directory path (absolute, relative to the config file, or starting with ~/)').optional(),
+    no_isolation: boolean({ error: 'true or false' }).default(RELEASE_DEFAULTS.noIsolation),
+    out_dir: localPath('a directory path (absolute, relative to the config file, or starting with ~/)').optional(),
+    wheelhouse: mapping({
+        requirements: localPath('a requirements or constraints file path, relative to the source directory').optional(),
+        find_links: array(localPath('a directory path (absolute, relative to the config file, or starting with ~/)'), { error: 'a list of directory paths' })
+            .default([]),
+        index_url_env: matching(ENV_NAME$1, 'the name of the environment variable holding the index URL, such as PIP_INDEX_URL_SECRET').optional()
+    }, 'a mapping with requirements, find_links and index_url_env').optional(),
+    stores: array(storeSchema, {
+        error: 'a list of stores, such as [{ type: directory, path: /srv/releases }]'
+    })
+        .default([]),
+    keep_versions: integer(1).default(RELEASE_DEFAULTS.keepVersions)
+}, 'a mapping of release settings (tag_prefix, version_scheme, source, no_isolation, out_dir, wheelhouse, stores, keep_versions)');
 const siteSchema = mapping({
     role: _enum(['production', 'preview', 'mirror', 'old'], {
         error: 'production, preview, mirror or old'
     })
         .default(DEFAULTS.role),
     host: hostSpec,
+    hosts: array(hostEntry, { error: HOSTS_FORM }).min(1, { error: HOSTS_FORM }).optional(),
     root: remotePath('an absolute directory path such as /srv/app/v1'),
     url: siteUrl,
     health: healthSchema.prefault({}),
@@ -45766,6 +45997,7 @@ const siteSchema = mapping({
     }, 'a mapping with after_install').prefault({}),
     keep_releases: integer(2).default(DEFAULTS.keepReleases),
     releases: localPath('a directory path (absolute, relative to the config file, or starting with ~/)').optional(),
+    store: storeSchema.optional(),
     preflight: mapping({
         min_free_mb: integer(0, 'a whole number of megabytes (0 or more)').default(DEFAULTS.minFreeMb)
     }, 'a mapping with min_free_mb').prefault({}),
@@ -45774,10 +46006,11 @@ const siteSchema = mapping({
 const configSchema = mapping({
     app: appSchema,
     ssh: sshSchema.optional(),
+    release: releaseSchema.optional(),
     sites: record(string(), siteSchema, {
         error: 'a mapping of site names to sites, such as v1: { root: ..., url: ... }'
     })
-}, 'a mapping with app, sites and optionally ssh');
+}, 'a mapping with app, sites and optionally ssh and release');
 /**
  * The keys allowed in the mapping at `path` (a path through the YAML, such as
  * ['sites', 'v1', 'health']), or undefined when no mapping of known keys lives there.
@@ -45950,6 +46183,40 @@ function editDistance(a, b) {
 }
 
 /**
+ * The hosts of a site: one (`host:`) or several (`hosts:`, deployed one after another by a
+ * workflow matrix, the first as the canary). An operation works on one host at a time; these
+ * helpers pick it.
+ */
+/** Every host of a site, in the order of the config file: the first is the canary of a rolling deploy. */
+function siteHosts(site) {
+    return site.hosts && site.hosts.length > 0 ? site.hosts : [site.host];
+}
+/**
+ * The site as seen on one of its hosts: `host` replaced by the one `asked` names (written as in the
+ * config; `ssh://deploy@web1` matches `ssh://deploy@web1:22`). With nothing asked, a site on one
+ * host is returned as it is, and a site on several is an error: an operation never guesses which.
+ * `option` names where the host was asked for in messages (`--host`, `input 'host'`).
+ */
+function siteOnHost(site, asked, option) {
+    const hosts = siteHosts(site);
+    const listed = hosts.map(hostLabel).join(', ');
+    if (asked === undefined || asked.trim() === '') {
+        if (hosts.length === 1)
+            return site;
+        throw new SitecycleError(`site ${site.name} has ${hosts.length} hosts (${listed}); name the one to work on with ${option}`, 'input');
+    }
+    const parsed = tryParseHost(asked.trim());
+    if ('problem' in parsed) {
+        throw new SitecycleError(`${option} is ${JSON.stringify(asked)}, which is not a host (${parsed.problem}); expected ${HOST_FORM}, one of: ${listed}`, 'input');
+    }
+    const match = hosts.find(h => hostLabel(h) === hostLabel(parsed));
+    if (!match) {
+        throw new SitecycleError(`${option} is ${JSON.stringify(asked)}, which is not a host of site ${site.name}; expected one of: ${listed}`, 'input');
+    }
+    return { ...site, host: match };
+}
+
+/**
  * Loading sitecycle.yml: YAML → schema (schema.ts) → the SitecycleConfig model (model.ts).
  * Every problem is reported with file, line and column, all of them at once.
  */
@@ -45978,7 +46245,7 @@ function parseConfig(text, file) {
     if (!parsed.success || problems.length > 0)
         throw configError(file, source, problems);
     const config = toModel(parsed.data, path__default.resolve(file));
-    const overlaps = checkRootsApart(config, source);
+    const overlaps = [...checkHostLists(data, config, source), ...checkRootsApart(config, source)];
     if (overlaps.length > 0)
         throw configError(file, source, overlaps);
     return config;
@@ -46035,13 +46302,58 @@ function checkSiteNames(data, source) {
         expected: SITE_NAME_FORM
     }));
 }
+/**
+ * A site on several hosts: `hosts:` instead of `host:` (not both), each host once, and only
+ * ssh:// hosts (`local` is the runner's own machine: a list cannot hold it twice over).
+ */
+function checkHostLists(data, config, source) {
+    const problems = [];
+    const rawSites = data.sites;
+    for (const site of Object.values(config.sites)) {
+        if (!site.hosts)
+            continue;
+        if (Object.hasOwn(rawSites[site.name], 'host')) {
+            problems.push({
+                offset: keyOffsetOf(source, ['sites', site.name, 'host']),
+                path: ['sites', site.name, 'host'],
+                what: 'both host and hosts are given',
+                expected: 'host for a site on one host, or hosts for a site on several'
+            });
+        }
+        const seen = new Set();
+        site.hosts.forEach((host, i) => {
+            const label = hostLabel(host);
+            const where = ['sites', site.name, 'hosts', i];
+            if (seen.has(label)) {
+                problems.push({
+                    offset: offsetOf(source, where),
+                    path: where,
+                    what: `${label} is listed twice`,
+                    expected: 'each host once'
+                });
+            }
+            else if (host.kind === 'local' && site.hosts.length > 1) {
+                problems.push({
+                    offset: offsetOf(source, where),
+                    path: where,
+                    what: 'local in a list of several hosts',
+                    expected: 'ssh://user@host[:port] hosts only (local is the machine the job runs on)'
+                });
+            }
+            seen.add(label);
+        });
+    }
+    return problems;
+}
 /** Two sites on one host may neither share a root nor have one root inside the other. */
 function checkRootsApart(config, source) {
     const problems = [];
     const sites = Object.values(config.sites);
     sites.forEach((site, i) => {
         for (const earlier of sites.slice(0, i)) {
-            if (hostLabel(site.host) !== hostLabel(earlier.host))
+            const earlierHosts = new Set(siteHosts(earlier).map(hostLabel));
+            const shared = siteHosts(site).find(h => earlierHosts.has(hostLabel(h)));
+            if (!shared)
                 continue;
             const relation = site.root === earlier.root
                 ? 'is also the root of'
@@ -46055,7 +46367,7 @@ function checkRootsApart(config, source) {
             problems.push({
                 offset: offsetOf(source, ['sites', site.name, 'root']),
                 path: ['sites', site.name, 'root'],
-                what: `${describeValue(site.root)} ${relation} site ${earlier.name} on ${hostLabel(site.host)}`,
+                what: `${describeValue(site.root)} ${relation} site ${earlier.name} on ${hostLabel(shared)}`,
                 expected: 'a root of its own for each site on the same host'
             });
             return;
@@ -46084,14 +46396,64 @@ function toModel(raw, file) {
             ...(raw.ssh?.key_file !== undefined && { keyFile: local(raw.ssh.key_file) }),
             ...(raw.ssh?.known_hosts !== undefined && { knownHostsFile: local(raw.ssh.known_hosts) })
         },
+        ...(raw.release && { release: toRelease(raw.release, dir) }),
         sites
     };
+}
+function toRelease(raw, dir) {
+    const local = (p) => resolveLocalPath(p, dir);
+    const source = raw.source !== undefined ? local(raw.source) : dir;
+    const wheelhouse = raw.wheelhouse;
+    return {
+        tagPrefix: raw.tag_prefix,
+        versionScheme: raw.version_scheme,
+        source,
+        noIsolation: raw.no_isolation,
+        outDir: raw.out_dir !== undefined ? local(raw.out_dir) : path__default.join(source, RELEASE_DEFAULTS.outDir),
+        ...(wheelhouse && {
+            wheelhouse: {
+                ...(wheelhouse.requirements !== undefined && {
+                    requirements: resolveLocalPath(wheelhouse.requirements, source)
+                }),
+                findLinks: wheelhouse.find_links.map(local),
+                ...(wheelhouse.index_url_env !== undefined && { indexUrlEnv: wheelhouse.index_url_env })
+            }
+        }),
+        stores: raw.stores.map(store => toStore(store, local)),
+        keepVersions: raw.keep_versions
+    };
+}
+function toStore(raw, local) {
+    switch (raw.type) {
+        case 'directory':
+            return {
+                type: 'directory',
+                // On an SSH host the path is the server's; on this machine it may be relative or ~/.
+                path: raw.host.kind === 'ssh'
+                    ? path__default.posix.normalize(raw.path).replace(/(?<=.)\/+$/, '')
+                    : local(raw.path),
+                host: raw.host
+            };
+        case 'github-release':
+            return {
+                type: 'github-release',
+                ...(raw.repository !== undefined && { repository: raw.repository }),
+                tokenEnv: raw.token_env
+            };
+        case 'actions-artifact':
+            return {
+                type: 'actions-artifact',
+                name: raw.name,
+                ...(raw.retention_days !== undefined && { retentionDays: raw.retention_days })
+            };
+    }
 }
 function toSite(name, raw, local) {
     return {
         name,
         role: raw.role,
-        host: raw.host,
+        host: raw.hosts?.[0] ?? raw.host,
+        ...(raw.hosts && { hosts: raw.hosts }),
         root: raw.root,
         url: raw.url,
         health: {
@@ -46103,6 +46465,7 @@ function toSite(name, raw, local) {
         hooks: { afterInstall: raw.hooks.after_install },
         keepReleases: raw.keep_releases,
         ...(raw.releases !== undefined && { releases: local(raw.releases) }),
+        ...(raw.store !== undefined && { store: toStore(raw.store, local) }),
         preflight: { minFreeMb: raw.preflight.min_free_mb },
         apache: toApache(raw.apache, new URL(raw.url))
     };
@@ -47030,7 +47393,7 @@ async function runSiteAction(core, op, readSettings, operation, deps = {}) {
 async function openSite(settings, reporter, deps = {}) {
     await requireConfigFile(settings.configFile);
     const config = await loadConfig(settings.configFile);
-    const site = selectSite(config, settings.site);
+    const site = siteOnHost(selectSite(config, settings.site), settings.host, `input '${SiteInput.Host}'`);
     if (site.host.kind === 'local' &&
         (settings.sshKey !== undefined || settings.knownHosts !== undefined)) {
         reporter.info(`site ${site.name} is on this machine (host: local): the ssh-key and known-hosts inputs are not used`);
@@ -47084,6 +47447,12 @@ function errorMessage(error) {
  */
 function maskSecretInputs(core, reporter) {
     reporter.addSecret(core.getInput(SiteInput.SshKey));
+    const configSecrets = core.getInput(DeployInput.ConfigSecrets);
+    if (configSecrets.trim() !== '') {
+        reporter.addSecret(configSecrets);
+        for (const value of Object.values(parseConfigSecrets(configSecrets) ?? {}))
+            reporter.addSecret(value);
+    }
     const knownHosts = core.getInput(SiteInput.KnownHosts);
     if (/PRIVATE KEY/.test(knownHosts))
         reporter.addSecret(knownHosts);

@@ -7,15 +7,21 @@
  *   3 the site is locked by another run
  *   4 the operation failed and some undo failed: look at `sitecycle status`
  */
+import { resolve as resolvePath } from 'node:path'
+import { writeFile } from 'node:fs/promises'
+import { dirname } from 'node:path'
 import { parseArgs } from 'node:util'
-import { loadConfig, getSite } from './config/load-config.js'
-import type { SitecycleConfig, SiteConfig } from './config/model.js'
+import { defaultReleaseConfig, loadConfig, getSite } from './config/load-config.js'
+import type { SitecycleConfig, SiteConfig, StoreConfig } from './config/model.js'
+import { hostPlan, siteOnHost } from './config/site-hosts.js'
 import { createExecutor } from './hosts/create-executor.js'
 import type { Executor } from './hosts/executor.js'
 import { deploy, deployPlan } from './pipelines/deploy.js'
 import { initSite } from './pipelines/init.js'
 import { OperationFailed, type OperationOutcome } from './pipelines/operation.js'
+import { handoffOf, ReleaseFailed, runRelease } from './pipelines/release.js'
 import { rollback } from './pipelines/rollback.js'
+import { createStore, type StoreDeps } from './stores/registry.js'
 import { siteStatus, unlockSite, type SiteStatus } from './pipelines/status.js'
 import { buildRelease } from './releases/build.js'
 import { isValidVersion } from './releases/version.js'
@@ -33,15 +39,25 @@ commands:
   rollback <site>   go back to the previous release (or --to VERSION); marks the one left as bad
   status <site>     live release, installed releases, lock holder, history
   unlock <site>     clear the lock of a run that is gone (refuses while it runs)
+  hosts <site>      the site's hosts in rolling-deploy order, the canary first (--json: one
+                    line with site, hosts, canary and rest, for a workflow matrix)
+  release           run the tests, decide the version, build, tag (git) and publish to the
+                    stores of release: in the config (and --store PATH); --notes, --skip-tests
   build [dir]       build an sdist and a wheel of a Python project with manifest.json (--out DIR)
   demo              build the sample app, deploy v1 and v2 to a local Apache, then a broken v3
                     and watch it roll back (on embedded defaults; --port, --dir)
 
 options:
   -c, --config FILE     sitecycle.yml (default ./sitecycle.yml)
+  --host HOST           the host to work on, for a site on several hosts (see: sitecycle hosts SITE)
   --release PATH        release file, release folder or folder of releases (deploy)
-  --version VERSION     the version to deploy from a folder of releases (default: newest)
+  --version VERSION     the version to deploy from a folder of releases or a store (default: newest)
+  --store PATH          deploy from the directory store at PATH on this machine (default: the site's store)
   --to VERSION          the installed version to roll back to
+  --notes TEXT          release notes (Markdown), kept in the manifest (release)
+  --skip-tests          do not run app.tests before releasing (release)
+  --tag TAG             the tag that started the run; its version is released (release)
+  --handoff FILE        build only (tests to manifest) and write FILE for the publish action (release)
   --lock-wait SECONDS   wait for a held lock instead of failing
   --ssh-key-file FILE   private key for SSH hosts (or set SITECYCLE_SSH_KEY to the key itself)
   --known-hosts FILE    pinned known-hosts file for SSH hosts
@@ -67,9 +83,11 @@ function parse(argv: string[]): Cli {
       options: {
         config: { type: 'string', short: 'c' },
         release: { type: 'string' },
+        store: { type: 'string' },
         version: { type: 'string' },
         to: { type: 'string' },
         'lock-wait': { type: 'string' },
+        host: { type: 'string' },
         'ssh-key-file': { type: 'string' },
         'known-hosts': { type: 'string' },
         'dry-run': { type: 'boolean' },
@@ -81,7 +99,11 @@ function parse(argv: string[]): Cli {
         out: { type: 'string' },
         port: { type: 'string' },
         dir: { type: 'string' },
-        keep: { type: 'boolean' }
+        keep: { type: 'boolean' },
+        notes: { type: 'string' },
+        'skip-tests': { type: 'boolean' },
+        tag: { type: 'string' },
+        handoff: { type: 'string' }
       }
     })
     return { values, positionals }
@@ -112,7 +134,7 @@ async function siteAndExecutor(
       'usage'
     )
   const config = await loadConfig((cli.values.config as string | undefined) ?? 'sitecycle.yml')
-  const site = getSite(config, name)
+  const site = siteOnHost(getSite(config, name), cli.values.host as string | undefined, '--host')
   const ssh = {
     ...config.ssh,
     ...(cli.values['ssh-key-file'] ? { keyFile: cli.values['ssh-key-file'] as string } : {}),
@@ -162,6 +184,83 @@ function printStatus(s: SiteStatus, json: boolean, out: (s: string) => void): vo
   out(lines.join('\n'))
 }
 
+/**
+ * `sitecycle release`: the release pipeline on this machine with the config's `release:` settings
+ * (defaults when it has none), its stores plus `--store PATH`, tagging with git.
+ */
+async function releaseCommand(
+  cli: Cli,
+  reporter: StreamReporter,
+  json: boolean,
+  out: (s: string) => void
+): Promise<number> {
+  const configFile = (cli.values.config as string | undefined) ?? 'sitecycle.yml'
+  const config = await loadConfig(configFile)
+  const settings = config.release ?? defaultReleaseConfig(dirname(config.file))
+  const executors: Executor[] = []
+  const deps: StoreDeps = {
+    executorFor: host => {
+      const e = createExecutor(host, config.ssh)
+      executors.push(e)
+      return e
+    },
+    env: process.env
+  }
+  try {
+    const storeConfigs: StoreConfig[] = [...settings.stores]
+    if (typeof cli.values.store === 'string') {
+      storeConfigs.push({
+        type: 'directory',
+        path: resolvePath(cli.values.store),
+        host: { kind: 'local' }
+      })
+    }
+    const handoffFile = cli.values.handoff as string | undefined
+    const notes = cli.values.notes as string | undefined
+    const outcome = await runRelease({
+      app: config.app,
+      release: settings,
+      // With --handoff only the build happens here; the publish action checks and fills the stores
+      // (it holds the tokens a github-release or artifact store needs).
+      stores: handoffFile ? [] : storeConfigs.map(s => createStore(s, deps)),
+      reporter,
+      version: cli.values.version as string | undefined,
+      tag: cli.values.tag as string | undefined,
+      notes,
+      skipTests: Boolean(cli.values['skip-tests']),
+      stage: handoffFile ? 'prepare' : 'all'
+    })
+    if (handoffFile) {
+      await writeFile(handoffFile, `${JSON.stringify(handoffOf(outcome, notes), null, 2)}\n`)
+    }
+    if (json) out(JSON.stringify(outcome, null, 2))
+    else {
+      const where = outcome.published.map(p => p.location).join(', ')
+      out(
+        handoffFile
+          ? `built ${outcome.name} ${outcome.version} into ${outcome.releaseDir}; handoff written to ${handoffFile}`
+          : `released ${outcome.name} ${outcome.version} as tag ${outcome.tag}${where ? `, published to ${where}` : ''}`
+      )
+    }
+    return EXIT.ok
+  } catch (e) {
+    if (!(e instanceof ReleaseFailed)) throw e
+    process.stderr.write(reporter.filter.apply(`sitecycle: ${e.message}`) + '\n')
+    if (json)
+      out(
+        JSON.stringify(
+          { status: 'failed', failedStep: e.failedStep, error: e.message, steps: e.steps },
+          null,
+          2
+        )
+      )
+    if (['decide-version', 'check-version'].includes(e.failedStep)) return EXIT.input
+    return e.undoComplete ? EXIT.failed : EXIT.needsAttention
+  } finally {
+    for (const e of executors) await e.close().catch(() => undefined)
+  }
+}
+
 /** Run the CLI; returns the exit code. `out` receives results, progress goes to the reporter. */
 export async function main(
   argv: string[],
@@ -209,6 +308,13 @@ export async function main(
           reporter,
           release: cli.values.release as string | undefined,
           version: cli.values.version as string | undefined,
+          ...(typeof cli.values.store === 'string' && {
+            store: {
+              type: 'directory' as const,
+              path: resolvePath(cli.values.store),
+              host: { kind: 'local' as const }
+            }
+          }),
           lockWait
         })
         printOutcome(o, json, out)
@@ -243,6 +349,22 @@ export async function main(
         )
         return EXIT.ok
       }
+      case 'hosts': {
+        const name = cli.positionals[1]
+        if (!name)
+          throw new SitecycleError(
+            `hosts: which site? e.g. sitecycle hosts v1\n\n${USAGE}`,
+            'usage'
+          )
+        const config = await loadConfig(
+          (cli.values.config as string | undefined) ?? 'sitecycle.yml'
+        )
+        const plan = hostPlan(getSite(config, name))
+        out(json ? JSON.stringify(plan) : plan.hosts.join('\n'))
+        return EXIT.ok
+      }
+      case 'release':
+        return await releaseCommand(cli, reporter, json, out)
       case 'build': {
         const source = cli.positionals[1] ?? '.'
         const outDir = (cli.values.out as string | undefined) ?? 'releases'

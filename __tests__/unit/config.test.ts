@@ -4,13 +4,14 @@ import { tmpdir } from 'node:os'
 import path from 'node:path'
 import { fileURLToPath } from 'node:url'
 import {
+  defaultReleaseConfig,
   getSite,
   hostLabel,
   loadConfig,
   parseConfig,
   parseHost
 } from '../../src/config/load-config.js'
-import type { SiteConfig, SitecycleConfig } from '../../src/config/model.js'
+import type { ReleaseConfig, SiteConfig, SitecycleConfig } from '../../src/config/model.js'
 import { ConfigError } from '../../src/util/errors.js'
 
 const FIXTURES = fileURLToPath(new URL('../fixtures/config/', import.meta.url))
@@ -249,7 +250,7 @@ describe('parseConfig: errors name file, line and expected form', () => {
       "unknown-key.yml:4:3: app: unknown key 'pyhton' (did you mean python?); expected one of package, wsgi, python, tests"
     )
     expect(lines[1]).toMatch(
-      /^unknown-key\.yml:9:5: sites\.v1: unknown key 'keep_release' \(did you mean keep_releases\?\); expected one of role, host, root, url, /
+      /^unknown-key\.yml:9:5: sites\.v1: unknown key 'keep_release' \(did you mean keep_releases\?\); expected one of role, host, hosts, root, url, /
     )
     expect(lines[2]).toBe(
       "unknown-key.yml:10:35: sites.v1.health: unknown key 'expect' (did you mean expect_version?); expected one of path, expect_version, timeout"
@@ -378,7 +379,7 @@ describe('parseConfig: errors name file, line and expected form', () => {
 
   it('rejects a file that is not a mapping, and an empty file', () => {
     expect(configErrorOf(() => parseConfig('- a\n- b\n', 's.yml')).message).toBe(
-      's.yml:1:1: got a list; expected a mapping with app, sites and optionally ssh'
+      's.yml:1:1: got a list; expected a mapping with app, sites and optionally ssh and release'
     )
     expect(configErrorOf(() => parseConfig('# nothing\n', 's.yml')).message).toBe(
       's.yml:1:1: the file is empty; expected a mapping with app and sites'
@@ -448,5 +449,212 @@ describe('parseHost and hostLabel', () => {
     expect(error.message).toContain(`bad host ${JSON.stringify(value)}: `)
     expect(error.message).toContain(reason)
     expect(error.message).toContain('; expected local or ssh://user@host[:port]')
+  })
+})
+
+/** A one-site config whose `release:` section (from line 4) is `release`, indented 2 spaces. */
+function withRelease(release: string, siteExtra = ''): string {
+  return `${MINIMAL_APP}release:\n${release}sites:\n  v1:\n    root: /srv/s/v1\n    url: http://127.0.0.1:8080\n${siteExtra}`
+}
+
+describe('parseConfig: release and stores', () => {
+  const dir = path.resolve('repo')
+  const file = path.join(dir, 'sitecycle.yml')
+
+  it('has no release settings unless the file has a release: section', () => {
+    expect(parseConfig(oneSite(), file).release).toBeUndefined()
+    expect(parseConfig(oneSite(), file).sites.v1.store).toBeUndefined()
+  })
+
+  it('fills in every default of an empty release: section', () => {
+    const config = parseConfig(withRelease('  stores: []\n'), file)
+    const expected: ReleaseConfig = {
+      tagPrefix: 'v',
+      versionScheme: 'pep440',
+      source: dir,
+      noIsolation: true,
+      outDir: path.join(dir, 'dist-releases'),
+      stores: [],
+      keepVersions: 20
+    }
+    expect(config.release).toStrictEqual(expected)
+    expect(defaultReleaseConfig(dir)).toStrictEqual(expected)
+  })
+
+  it('loads every release setting and every store type, resolving local paths', () => {
+    const text = withRelease(
+      [
+        "  tag_prefix: 'release/'",
+        '  version_scheme: semver',
+        '  source: app',
+        '  no_isolation: false',
+        '  out_dir: ~/releases',
+        '  wheelhouse:',
+        '    requirements: requirements.lock',
+        '    find_links: [wheels, /opt/wheels]',
+        '    index_url_env: INDEX_URL',
+        '  stores:',
+        '    - { type: directory, path: shared/releases }',
+        '    - { type: directory, path: /srv/releases/, host: "ssh://deploy@web1:2222" }',
+        '    - { type: github-release, repository: octo/weave }',
+        '    - { type: actions-artifact, retention_days: 5 }',
+        "    - { type: actions-artifact, name: 'weave-{version}' }",
+        '  keep_versions: 3',
+        ''
+      ].join('\n'),
+      '    store: { type: directory, path: /srv/releases, host: "ssh://deploy@web1" }\n'
+    )
+    const saved = process.env.HOME
+    process.env.HOME = '/home/rel'
+    let config: SitecycleConfig
+    try {
+      config = parseConfig(text, file)
+    } finally {
+      process.env.HOME = saved
+    }
+    const expected: ReleaseConfig = {
+      tagPrefix: 'release/',
+      versionScheme: 'semver',
+      source: path.join(dir, 'app'),
+      noIsolation: false,
+      outDir: '/home/rel/releases',
+      wheelhouse: {
+        requirements: path.join(dir, 'app', 'requirements.lock'),
+        findLinks: [path.join(dir, 'wheels'), '/opt/wheels'],
+        indexUrlEnv: 'INDEX_URL'
+      },
+      stores: [
+        { type: 'directory', path: path.join(dir, 'shared/releases'), host: { kind: 'local' } },
+        {
+          type: 'directory',
+          path: '/srv/releases',
+          host: { kind: 'ssh', user: 'deploy', hostname: 'web1', port: 2222 }
+        },
+        { type: 'github-release', repository: 'octo/weave', tokenEnv: 'GITHUB_TOKEN' },
+        { type: 'actions-artifact', name: 'release-{version}', retentionDays: 5 },
+        { type: 'actions-artifact', name: 'weave-{version}' }
+      ],
+      keepVersions: 3
+    }
+    expect(config.release).toStrictEqual(expected)
+    expect(config.sites.v1.store).toStrictEqual({
+      type: 'directory',
+      path: '/srv/releases',
+      host: { kind: 'ssh', user: 'deploy', hostname: 'web1', port: 22 }
+    })
+  })
+
+  it.each([
+    [
+      '  tag_prefix: "-v"\n',
+      5,
+      'release.tag_prefix: got "-v"; expected a tag prefix such as v or release/'
+    ],
+    ['  tag_prefix: "a..b"\n', 5, 'release.tag_prefix: got "a..b"'],
+    [
+      '  version_scheme: calver\n',
+      5,
+      'release.version_scheme: got "calver"; expected pep440 or semver'
+    ],
+    ['  keep_versions: 0\n', 5, 'release.keep_versions: got 0; expected an integer of at least 1'],
+    [
+      '  no_isolation: yes please\n',
+      5,
+      'release.no_isolation: got "yes please"; expected true or false'
+    ],
+    [
+      '  stores:\n    - { type: s3, path: /x }\n',
+      6,
+      'release.stores[0].type: got "s3"; expected directory, github-release or actions-artifact'
+    ],
+    [
+      '  stores:\n    - { type: directory }\n',
+      6,
+      'release.stores[0].path: missing; expected a directory path'
+    ],
+    [
+      '  stores:\n    - type: directory\n      path: srv/releases\n      host: ssh://deploy@web1\n',
+      7,
+      'release.stores[0].path: got "srv/releases" (not an absolute path); expected an absolute directory path on web1'
+    ],
+    [
+      '  stores:\n    - type: directory\n      path: /srv\n      host: ftp://web1\n',
+      8,
+      'release.stores[0].host: got "ftp://web1"'
+    ],
+    [
+      '  stores:\n    - type: directory\n      path: /srv\n      token_env: GITHUB_TOKEN\n',
+      8,
+      'release.stores[0].token_env: got "GITHUB_TOKEN" (not a setting of a directory store); expected the settings of a directory store: type, path, host'
+    ],
+    [
+      '  stores:\n    - { type: github-release, repository: weave }\n',
+      6,
+      'release.stores[0].repository: got "weave"; expected a GitHub repository as owner/name'
+    ],
+    [
+      '  stores:\n    - { type: github-release, token_env: gh-token }\n',
+      6,
+      'release.stores[0].token_env: got "gh-token"; expected the name of the environment variable'
+    ],
+    [
+      '  stores:\n    - { type: actions-artifact, retention_days: 91 }\n',
+      6,
+      'release.stores[0].retention_days: got 91; expected a whole number of days from 1 to 90'
+    ],
+    [
+      '  stores:\n    - { type: actions-artifact, name: "a/b" }\n',
+      6,
+      'release.stores[0].name: got "a/b"; expected an artifact name'
+    ],
+    [
+      '  stores: /srv/releases\n',
+      5,
+      'release.stores: got "/srv/releases"; expected a list of stores'
+    ],
+    [
+      '  wheelhouse: { find_links: wheels }\n',
+      5,
+      'release.wheelhouse.find_links: got "wheels"; expected a list of directory paths'
+    ],
+    [
+      '  wheelhouse: { index_url_env: "https://pypi.org/simple" }\n',
+      5,
+      'release.wheelhouse.index_url_env: got "https://pypi.org/simple"; expected the name of the environment variable'
+    ]
+  ])('rejects release setting %j at the line of the bad node', (release, line, expected) => {
+    const error = configErrorOf(() => parseConfig(withRelease(release), 's.yml'))
+    expect(error.line).toBe(line)
+    expect(error.message).toMatch(new RegExp(`^s\\.yml:${line}:\\d+: `))
+    expect(error.message).toContain(expected)
+    expect(error.message.split('\n')).toHaveLength(1)
+  })
+
+  it('reports an unknown key of a store and of release: with a did-you-mean', () => {
+    const error = configErrorOf(() =>
+      parseConfig(
+        withRelease('  tag_prefx: v\n  stores:\n    - { type: directory, pth: /x }\n'),
+        's.yml'
+      )
+    )
+    const lines = error.message.split('\n')
+    expect(lines[0]).toMatch(
+      /^s\.yml:5:3: release: unknown key 'tag_prefx' \(did you mean tag_prefix\?\); expected one of tag_prefix, /
+    )
+    expect(lines.slice(1)).toEqual([
+      's.yml:7:7: release.stores[0].path: missing; expected a directory path: absolute on an SSH host; on this machine also relative to the config file or starting with ~/',
+      expect.stringMatching(
+        /^s\.yml:7:26: release\.stores\[0\]: unknown key 'pth' \(did you mean path\?\)/
+      )
+    ])
+  })
+
+  it('rejects a bad site store at its line', () => {
+    const error = configErrorOf(() =>
+      parseConfig(oneSite('    store: { type: github-release, path: /srv }\n'), 's.yml')
+    )
+    expect(error.message).toBe(
+      's.yml:8:42: sites.v1.store.path: got "/srv" (not a setting of a github-release store); expected the settings of a github-release store: type, repository, token_env'
+    )
   })
 })

@@ -35,9 +35,12 @@ test('init never overwrites a vhost it did not write, and changes nothing', asyn
 })
 
 test('init writes the vhost, enables it, runs configtest, then reloads', async () => {
-  const exec = new RecordingExecutor().respond(c => c.argv[2] === scripts.LIST_GROUP, {
-    stdout: '123\n'
-  })
+  const exec = new RecordingExecutor().respond(
+    c => c.argv[c.argv.indexOf('-c') + 1] === scripts.LIST_GROUP,
+    {
+      stdout: '123\n'
+    }
+  )
   await initSite({ config, site, exec, reporter: reporter() })
   expect(exec.files.get(vhost)?.startsWith(vhostMarker(site))).toBe(true)
   const cmds = exec.commands().map(a => a.join(' '))

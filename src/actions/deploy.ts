@@ -33,7 +33,8 @@ export async function runDeployAction(
         exec: target.exec,
         reporter,
         lockWait: settings.lockWait,
-        env: deps.env ?? process.env,
+        // The config-secrets input adds to the environment the template's placeholders read from.
+        env: { ...(deps.env ?? process.env), ...settings.configSecrets },
         ...(settings.release !== undefined && { release: settings.release }),
         ...(settings.version !== undefined && { version: settings.version })
       }

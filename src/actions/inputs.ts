@@ -12,6 +12,7 @@ import type { ActionCore } from './action-core.js'
 export enum SiteInput {
   Config = 'config',
   Site = 'site',
+  Host = 'host',
   LockWait = 'lock-wait',
   SshKey = 'ssh-key',
   KnownHosts = 'known-hosts'
@@ -21,7 +22,8 @@ export enum SiteInput {
 export enum DeployInput {
   Release = 'release',
   Version = 'version',
-  DryRun = 'dry-run'
+  DryRun = 'dry-run',
+  ConfigSecrets = 'config-secrets'
 }
 
 /** Inputs of the rollback action only (actions/rollback/action.yml). */
@@ -38,6 +40,8 @@ export interface SiteActionSettings {
   configFile: string
   /** Name of the site, a key of `sites:` in the config file. */
   site: string
+  /** The host to work on, for a site on several hosts (`hosts:`): one of them, as written there. */
+  host?: string
   /** Seconds to wait for another operation's lock on the site to be released (0: fail at once). */
   lockWait: number
   /** Private key content to log in over SSH with (overrides ssh.key_file); a secret. */
@@ -54,6 +58,8 @@ export interface DeploySettings extends SiteActionSettings {
   version?: string
   /** Print the plan and check the release and config only: no host is touched. */
   dryRun: boolean
+  /** Values for the config template's `{{ secret.NAME }}` placeholders, by name (secrets). */
+  configSecrets?: Record<string, string>
 }
 
 /** The rollback action's settings. */
@@ -71,12 +77,14 @@ export function readDeploySettings(core: InputSource): DeploySettings {
   const release = optional(core.getInput(DeployInput.Release))
   const version = readVersion(core, DeployInput.Version, problems)
   const dryRun = readBoolean(core, DeployInput.DryRun, problems)
+  const configSecrets = readConfigSecrets(core, problems)
   throwProblems(problems)
   return {
     ...common,
     ...(release !== undefined && { release }),
     ...(version !== undefined && { version }),
-    dryRun
+    dryRun,
+    ...(configSecrets !== undefined && { configSecrets })
   }
 }
 
@@ -110,12 +118,14 @@ function readCommon(core: InputSource, problems: string[]): SiteActionSettings {
     problems.push(
       `input '${SiteInput.Site}' is empty; expected the name of a site in ${configFile}, such as v1`
     )
+  const host = optional(core.getInput(SiteInput.Host))
   const lockWait = readLockWait(core, problems)
   const sshKey = readSshKey(core, problems)
   const knownHosts = readKnownHosts(core, problems)
   return {
     configFile,
     site,
+    ...(host !== undefined && { host }),
     lockWait,
     ...(sshKey !== undefined && { sshKey }),
     ...(knownHosts !== undefined && { knownHosts })
@@ -152,6 +162,41 @@ function readBoolean(core: InputSource, name: string, problems: string[]): boole
   if (/^true$/i.test(text)) return true
   problems.push(`input '${name}' is '${text}'; expected true or false`)
   return false
+}
+
+/**
+ * The `config-secrets` input: a JSON object of secret names to values, such as
+ * `${{ toJSON(secrets) }}`; values that are not strings are left out. The value is never shown.
+ */
+export function parseConfigSecrets(text: string): Record<string, string> | undefined {
+  let data: unknown
+  try {
+    data = JSON.parse(text)
+  } catch {
+    return undefined
+  }
+  if (data === null || typeof data !== 'object' || Array.isArray(data)) return undefined
+  const values: Record<string, string> = {}
+  for (const [name, value] of Object.entries(data)) {
+    if (typeof value === 'string' && value !== '') values[name] = value
+  }
+  return values
+}
+
+function readConfigSecrets(
+  core: InputSource,
+  problems: string[]
+): Record<string, string> | undefined {
+  const text = optional(core.getInput(DeployInput.ConfigSecrets))
+  if (text === undefined) return undefined
+  const values = parseConfigSecrets(text)
+  if (values === undefined) {
+    problems.push(
+      `input '${DeployInput.ConfigSecrets}' is not a JSON object of names to values (its value is not shown); ` +
+        'expected such as {"DB_PASSWORD": "..."}, or ${{ toJSON(secrets) }} in a workflow'
+    )
+  }
+  return values
 }
 
 /** A private key must look like one; the value itself is never shown. */

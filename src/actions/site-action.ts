@@ -8,13 +8,20 @@ import { promises as fs } from 'node:fs'
 import * as path from 'node:path'
 import { loadConfig } from '../config/load-config.js'
 import type { SiteConfig, SitecycleConfig } from '../config/model.js'
+import { siteOnHost } from '../config/site-hosts.js'
 import { createExecutor } from '../hosts/create-executor.js'
 import type { Executor } from '../hosts/executor.js'
 import { OperationFailed, type OperationOutcome } from '../pipelines/operation.js'
 import { SitecycleError } from '../util/errors.js'
 import type { ActionCore } from './action-core.js'
 import { CoreReporter } from './core-reporter.js'
-import { SiteInput, selectSite, type SiteActionSettings } from './inputs.js'
+import {
+  DeployInput,
+  parseConfigSecrets,
+  SiteInput,
+  selectSite,
+  type SiteActionSettings
+} from './inputs.js'
 import { setEarlyFailureOutputs, setOutcomeOutputs } from './outputs.js'
 import { writeKnownHostsFile, type TempFile } from './secrets.js'
 import { renderErrorSummary, renderOutcomeSummary } from './summary.js'
@@ -105,7 +112,11 @@ export async function openSite(
 ): Promise<OpenedSite> {
   await requireConfigFile(settings.configFile)
   const config = await loadConfig(settings.configFile)
-  const site = selectSite(config, settings.site)
+  const site = siteOnHost(
+    selectSite(config, settings.site),
+    settings.host,
+    `input '${SiteInput.Host}'`
+  )
   if (
     site.host.kind === 'local' &&
     (settings.sshKey !== undefined || settings.knownHosts !== undefined)
@@ -163,6 +174,12 @@ export function errorMessage(error: unknown): string {
  */
 function maskSecretInputs(core: ActionCore, reporter: CoreReporter): void {
   reporter.addSecret(core.getInput(SiteInput.SshKey))
+  const configSecrets = core.getInput(DeployInput.ConfigSecrets)
+  if (configSecrets.trim() !== '') {
+    reporter.addSecret(configSecrets)
+    for (const value of Object.values(parseConfigSecrets(configSecrets) ?? {}))
+      reporter.addSecret(value)
+  }
   const knownHosts = core.getInput(SiteInput.KnownHosts)
   if (/PRIVATE KEY/.test(knownHosts)) reporter.addSecret(knownHosts)
 }

@@ -19,9 +19,18 @@ export const PIP_HERMETIC_ENV = {
 
 const hermetic = { env: PIP_HERMETIC_ENV, unsetEnv: PIP_HERMETIC_UNSET }
 
-/** Run one of the host scripts with the host's Python. */
-export function hostScript(python: string, program: string, args: string[]): Command {
-  return cmd([python, '-c', program, ...args])
+/**
+ * Run one of the host scripts with the host's Python, isolated (-I: no PYTHON* variables, no
+ * user site) and without the site module (-S: they use only the standard library, and Python
+ * starts in a third of the time). `withSite` keeps the system's site-packages (to find pip).
+ */
+export function hostScript(
+  python: string,
+  program: string,
+  args: string[],
+  withSite = false
+): Command {
+  return cmd([python, '-I', ...(withSite ? [] : ['-S']), '-c', program, ...args])
 }
 
 /** `python3 -m venv --without-pip <dir>`: pip is run from the system Python with --python. */
@@ -69,6 +78,139 @@ export function pipInstall(
       ...findLinks.flatMap(d => ['--find-links', d]),
       '--no-compile',
       wheel
+    ],
+    hermetic
+  )
+}
+
+/** Where the wheelhouse's dependencies come from and what pins them. */
+export interface WheelhouseSources {
+  /** Folders of wheels and sdists searched (offline: the only sources when no index is given). */
+  findLinks: string[]
+  /**
+   * A package index (`--index-url`). It may carry a secret, so it goes to pip through the
+   * environment (PIP_INDEX_URL), never the argv, and is redacted from the output.
+   */
+  indexUrl?: string
+  /** Constraints file pinning versions (`-c`), for a file without hashes. */
+  constraints?: string
+  /** Requirements files (`-r`): a hash-pinned lock, and the app wheel with its hash. */
+  requirements?: string[]
+  /** Build sdists with the machine's setuptools and wheel (`--no-build-isolation`); default true. */
+  noBuildIsolation?: boolean
+}
+
+function sourceArgs(sources: WheelhouseSources): string[] {
+  return [
+    ...(sources.indexUrl === undefined ? ['--no-index'] : []),
+    ...sources.findLinks.flatMap(d => ['--find-links', d])
+  ]
+}
+
+/** The index URL and its password (pip prints URLs with the password masked, but not every part). */
+function indexSecrets(indexUrl: string | undefined): string[] {
+  if (indexUrl === undefined) return []
+  const secrets = [indexUrl]
+  try {
+    const u = new URL(indexUrl)
+    if (u.password) secrets.push(decodeURIComponent(u.password), u.password)
+    if (u.username) secrets.push(decodeURIComponent(u.username))
+  } catch {
+    // Not a URL pip would accept either; the whole string is still redacted.
+  }
+  return secrets
+}
+
+/**
+ * `pip wheel` of an app wheel's dependencies into `wheelDir`: offline from find-links folders,
+ * or from an index whose URL travels in the environment. `targets` are wheels or sdists given
+ * on the command line (the app wheel when no requirements file names it).
+ */
+export function pipWheelhouse(
+  python: string,
+  wheelDir: string,
+  targets: string[],
+  sources: WheelhouseSources
+): Command {
+  return cmd(
+    [
+      python,
+      '-m',
+      'pip',
+      'wheel',
+      ...sourceArgs(sources),
+      ...(sources.noBuildIsolation === false ? [] : ['--no-build-isolation']),
+      '--wheel-dir',
+      wheelDir,
+      ...(sources.constraints !== undefined ? ['--constraint', sources.constraints] : []),
+      ...(sources.requirements ?? []).flatMap(r => ['--requirement', r]),
+      ...targets
+    ],
+    {
+      env: {
+        ...PIP_HERMETIC_ENV,
+        ...(sources.indexUrl !== undefined && { PIP_INDEX_URL: sources.indexUrl })
+      },
+      unsetEnv: PIP_HERMETIC_UNSET,
+      redact: indexSecrets(sources.indexUrl)
+    }
+  )
+}
+
+/**
+ * Resolve a hash-pinned requirements.lock against its wheels without installing anything
+ * (`--dry-run` into a target that is never created): proves at release time that the deploy's
+ * offline `--require-hashes` install will find everything.
+ */
+export function pipCheckLock(
+  python: string,
+  lockFile: string,
+  findLinks: string[],
+  target: string
+): Command {
+  return cmd(
+    [
+      python,
+      '-m',
+      'pip',
+      'install',
+      '--dry-run',
+      '--target',
+      target,
+      '--no-index',
+      '--require-hashes',
+      ...findLinks.flatMap(d => ['--find-links', d]),
+      '--requirement',
+      lockFile
+    ],
+    hermetic
+  )
+}
+
+/**
+ * Install a release from its wheelhouse into a virtualenv: offline (`--no-index`), every file
+ * checked against requirements.lock (`--require-hashes`), so a wheel whose hash differs is refused.
+ */
+export function pipInstallLocked(
+  python: string,
+  venv: string,
+  lockFile: string,
+  findLinks: string[]
+): Command {
+  return cmd(
+    [
+      python,
+      '-m',
+      'pip',
+      '--python',
+      `${venv}/bin/python`,
+      'install',
+      '--no-index',
+      '--require-hashes',
+      ...findLinks.flatMap(d => ['--find-links', d]),
+      '--no-compile',
+      '--requirement',
+      lockFile
     ],
     hermetic
   )

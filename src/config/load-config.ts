@@ -18,8 +18,24 @@ import {
   type SourceMap
 } from './config-problems.js'
 import { hostLabel } from './host-spec.js'
-import type { ApacheSettings, SiteConfig, SitecycleConfig } from './model.js'
-import { configSchema, SITE_NAME, SITE_NAME_FORM, type RawConfig, type RawSite } from './schema.js'
+import { siteHosts } from './site-hosts.js'
+import type {
+  ApacheSettings,
+  ReleaseConfig,
+  SiteConfig,
+  SitecycleConfig,
+  StoreConfig
+} from './model.js'
+import {
+  configSchema,
+  RELEASE_DEFAULTS,
+  SITE_NAME,
+  SITE_NAME_FORM,
+  type RawConfig,
+  type RawRelease,
+  type RawSite,
+  type RawStore
+} from './schema.js'
 
 export { hostLabel, parseHost } from './host-spec.js'
 
@@ -52,7 +68,7 @@ export function parseConfig(text: string, file: string): SitecycleConfig {
   if (!parsed.success || problems.length > 0) throw configError(file, source, problems)
 
   const config = toModel(parsed.data, path.resolve(file))
-  const overlaps = checkRootsApart(config, source)
+  const overlaps = [...checkHostLists(data, config, source), ...checkRootsApart(config, source)]
   if (overlaps.length > 0) throw configError(file, source, overlaps)
   return config
 }
@@ -125,13 +141,61 @@ function checkSiteNames(data: unknown, source: SourceMap): ConfigProblem[] {
     }))
 }
 
+/**
+ * A site on several hosts: `hosts:` instead of `host:` (not both), each host once, and only
+ * ssh:// hosts (`local` is the runner's own machine: a list cannot hold it twice over).
+ */
+function checkHostLists(
+  data: unknown,
+  config: SitecycleConfig,
+  source: SourceMap
+): ConfigProblem[] {
+  const problems: ConfigProblem[] = []
+  const rawSites = (data as { sites: Record<string, Record<string, unknown>> }).sites
+  for (const site of Object.values(config.sites)) {
+    if (!site.hosts) continue
+    if (Object.hasOwn(rawSites[site.name], 'host')) {
+      problems.push({
+        offset: keyOffsetOf(source, ['sites', site.name, 'host']),
+        path: ['sites', site.name, 'host'],
+        what: 'both host and hosts are given',
+        expected: 'host for a site on one host, or hosts for a site on several'
+      })
+    }
+    const seen = new Set<string>()
+    site.hosts.forEach((host, i) => {
+      const label = hostLabel(host)
+      const where = ['sites', site.name, 'hosts', i]
+      if (seen.has(label)) {
+        problems.push({
+          offset: offsetOf(source, where),
+          path: where,
+          what: `${label} is listed twice`,
+          expected: 'each host once'
+        })
+      } else if (host.kind === 'local' && site.hosts!.length > 1) {
+        problems.push({
+          offset: offsetOf(source, where),
+          path: where,
+          what: 'local in a list of several hosts',
+          expected: 'ssh://user@host[:port] hosts only (local is the machine the job runs on)'
+        })
+      }
+      seen.add(label)
+    })
+  }
+  return problems
+}
+
 /** Two sites on one host may neither share a root nor have one root inside the other. */
 function checkRootsApart(config: SitecycleConfig, source: SourceMap): ConfigProblem[] {
   const problems: ConfigProblem[] = []
   const sites = Object.values(config.sites)
   sites.forEach((site, i) => {
     for (const earlier of sites.slice(0, i)) {
-      if (hostLabel(site.host) !== hostLabel(earlier.host)) continue
+      const earlierHosts = new Set(siteHosts(earlier).map(hostLabel))
+      const shared = siteHosts(site).find(h => earlierHosts.has(hostLabel(h)))
+      if (!shared) continue
       const relation =
         site.root === earlier.root
           ? 'is also the root of'
@@ -144,7 +208,7 @@ function checkRootsApart(config: SitecycleConfig, source: SourceMap): ConfigProb
       problems.push({
         offset: offsetOf(source, ['sites', site.name, 'root']),
         path: ['sites', site.name, 'root'],
-        what: `${describeValue(site.root)} ${relation} site ${earlier.name} on ${hostLabel(site.host)}`,
+        what: `${describeValue(site.root)} ${relation} site ${earlier.name} on ${hostLabel(shared)}`,
         expected: 'a root of its own for each site on the same host'
       })
       return
@@ -174,7 +238,77 @@ function toModel(raw: RawConfig, file: string): SitecycleConfig {
       ...(raw.ssh?.key_file !== undefined && { keyFile: local(raw.ssh.key_file) }),
       ...(raw.ssh?.known_hosts !== undefined && { knownHostsFile: local(raw.ssh.known_hosts) })
     },
+    ...(raw.release && { release: toRelease(raw.release, dir) }),
     sites
+  }
+}
+
+/**
+ * The release settings of a config file in `configDir` with every default applied: what
+ * `sitecycle release` uses when the file has no `release:` section.
+ */
+export function defaultReleaseConfig(configDir: string): ReleaseConfig {
+  const source = path.resolve(configDir)
+  return {
+    tagPrefix: RELEASE_DEFAULTS.tagPrefix,
+    versionScheme: RELEASE_DEFAULTS.versionScheme,
+    source,
+    noIsolation: RELEASE_DEFAULTS.noIsolation,
+    outDir: path.join(source, RELEASE_DEFAULTS.outDir),
+    stores: [],
+    keepVersions: RELEASE_DEFAULTS.keepVersions
+  }
+}
+
+function toRelease(raw: RawRelease, dir: string): ReleaseConfig {
+  const local = (p: string) => resolveLocalPath(p, dir)
+  const source = raw.source !== undefined ? local(raw.source) : dir
+  const wheelhouse = raw.wheelhouse
+  return {
+    tagPrefix: raw.tag_prefix,
+    versionScheme: raw.version_scheme,
+    source,
+    noIsolation: raw.no_isolation,
+    outDir:
+      raw.out_dir !== undefined ? local(raw.out_dir) : path.join(source, RELEASE_DEFAULTS.outDir),
+    ...(wheelhouse && {
+      wheelhouse: {
+        ...(wheelhouse.requirements !== undefined && {
+          requirements: resolveLocalPath(wheelhouse.requirements, source)
+        }),
+        findLinks: wheelhouse.find_links.map(local),
+        ...(wheelhouse.index_url_env !== undefined && { indexUrlEnv: wheelhouse.index_url_env })
+      }
+    }),
+    stores: raw.stores.map(store => toStore(store, local)),
+    keepVersions: raw.keep_versions
+  }
+}
+
+function toStore(raw: RawStore, local: (p: string) => string): StoreConfig {
+  switch (raw.type) {
+    case 'directory':
+      return {
+        type: 'directory',
+        // On an SSH host the path is the server's; on this machine it may be relative or ~/.
+        path:
+          raw.host.kind === 'ssh'
+            ? path.posix.normalize(raw.path).replace(/(?<=.)\/+$/, '')
+            : local(raw.path),
+        host: raw.host
+      }
+    case 'github-release':
+      return {
+        type: 'github-release',
+        ...(raw.repository !== undefined && { repository: raw.repository }),
+        tokenEnv: raw.token_env
+      }
+    case 'actions-artifact':
+      return {
+        type: 'actions-artifact',
+        name: raw.name,
+        ...(raw.retention_days !== undefined && { retentionDays: raw.retention_days })
+      }
   }
 }
 
@@ -182,7 +316,8 @@ function toSite(name: string, raw: RawSite, local: (p: string) => string): SiteC
   return {
     name,
     role: raw.role,
-    host: raw.host,
+    host: raw.hosts?.[0] ?? raw.host,
+    ...(raw.hosts && { hosts: raw.hosts }),
     root: raw.root,
     url: raw.url,
     health: {
@@ -194,6 +329,7 @@ function toSite(name: string, raw: RawSite, local: (p: string) => string): SiteC
     hooks: { afterInstall: raw.hooks.after_install },
     keepReleases: raw.keep_releases,
     ...(raw.releases !== undefined && { releases: local(raw.releases) }),
+    ...(raw.store !== undefined && { store: toStore(raw.store, local) }),
     preflight: { minFreeMb: raw.preflight.min_free_mb },
     apache: toApache(raw.apache, new URL(raw.url))
   }

@@ -62,7 +62,10 @@ export interface SiteConfig {
   /** The site's name (its key in `sites:`), e.g. `v1`. */
   name: string
   role: 'production' | 'preview' | 'mirror' | 'old'
+  /** Where the site lives; for a site on several hosts, the first of them until an operation picks one (siteOnHost). */
   host: HostSpec
+  /** Every host of a site written with `hosts:` (a rolling deploy goes through them in order); absent for one `host:`. */
+  hosts?: HostSpec[]
   /** Absolute site root on the host. */
   root: string
   /** Public URL of the site. */

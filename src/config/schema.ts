@@ -9,6 +9,7 @@ import { posix } from 'node:path'
 import { isIP } from 'node:net'
 import { z } from 'zod'
 import { HOST_FORM, tryParseHost } from './host-spec.js'
+import type { HostSpec } from './model.js'
 
 /** Site names end up in Apache process-group names and paths. */
 export const SITE_NAME = /^[a-z0-9][a-z0-9_-]{0,30}$/
@@ -45,6 +46,16 @@ export const DEFAULTS = {
   threads: 15,
   shutdownTimeout: 30,
   mode: 'blue-green'
+} as const
+
+/** Defaults of the `release:` settings. */
+export const RELEASE_DEFAULTS = {
+  tagPrefix: 'v',
+  versionScheme: 'pep440',
+  noIsolation: true,
+  /** Folder of built releases, under the source folder. */
+  outDir: 'dist-releases',
+  keepVersions: 20
 } as const
 
 /** A custom issue: `form` is the expected form, `reason` (optional) says what is wrong with the value. */
@@ -159,6 +170,15 @@ const hostSpec = z
     return 'problem' in host ? problem(ctx, value, HOST_FORM, host.problem) : host
   })
 
+/** One entry of `hosts:`; unlike `host:` it has no default. */
+const hostEntry = z.string({ error: HOST_FORM }).transform((value, ctx) => {
+  const host = tryParseHost(value)
+  return 'problem' in host ? problem(ctx, value, HOST_FORM, host.problem) : host
+})
+
+const HOSTS_FORM =
+  'a list of hosts such as [ssh://deploy@web1.example.org, ssh://deploy@web2.example.org]'
+
 export const appSchema = mapping(
   {
     package: matching(
@@ -226,6 +246,170 @@ export const apacheSchema = mapping(
   'a mapping of Apache settings (listen, server_name, conf_dir, enable_dir, ctl, user, group, processes, threads, shutdown_timeout, mode)'
 )
 
+const STORE_TYPES = ['directory', 'github-release', 'actions-artifact'] as const
+type StoreType = (typeof STORE_TYPES)[number]
+
+/** The settings each store type takes (besides `type`). */
+export const STORE_SETTINGS: Record<StoreType, readonly string[]> = {
+  directory: ['path', 'host'],
+  'github-release': ['repository', 'token_env'],
+  'actions-artifact': ['name', 'retention_days']
+}
+
+const STORE_PATH_FORM =
+  'a directory path: absolute on an SSH host; on this machine also relative to the config file or starting with ~/'
+const REPOSITORY_FORM = 'a GitHub repository as owner/name, such as octo-org/weave-server'
+const ARTIFACT_NAME_FORM =
+  'an artifact name such as release-{version} (no " : < > | * ? \\ / or line breaks); {version} is replaced'
+
+/** A store as written, after its per-type checks: still snake_case, paths not yet resolved. */
+export type RawStore =
+  | { type: 'directory'; path: string; host: HostSpec }
+  | { type: 'github-release'; repository?: string; token_env: string }
+  | { type: 'actions-artifact'; name: string; retention_days?: number }
+
+/**
+ * One release store (`release.stores[]`, `sites.<name>.store`). All settings are one mapping so
+ * that an unknown key gets a did-you-mean; a setting of another store type is reported at its
+ * line, and a directory store needs a path (absolute when its host is reached over SSH).
+ */
+export const storeSchema = mapping(
+  {
+    type: z.enum(STORE_TYPES, { error: 'directory, github-release or actions-artifact' }),
+    path: localPath(STORE_PATH_FORM).optional(),
+    host: z
+      .string({ error: HOST_FORM })
+      .transform((value, ctx) => {
+        const host = tryParseHost(value)
+        return 'problem' in host ? problem(ctx, value, HOST_FORM, host.problem) : host
+      })
+      .optional(),
+    repository: matching(/^[A-Za-z0-9_.-]+\/[A-Za-z0-9_.-]+$/, REPOSITORY_FORM).optional(),
+    token_env: matching(
+      ENV_NAME,
+      'the name of the environment variable holding the token, such as GITHUB_TOKEN'
+    ).optional(),
+    // eslint-disable-next-line no-control-regex -- control characters are exactly what is excluded
+    name: matching(/^[^"':<>|*?\\/\x00-\x1f\x7f]+$/, ARTIFACT_NAME_FORM).optional(),
+    retention_days: integer(1, 'a whole number of days from 1 to 90')
+      .max(90, { error: 'a whole number of days from 1 to 90' })
+      .optional()
+  },
+  'a store: a mapping with type (directory, github-release or actions-artifact) and its settings'
+)
+  .superRefine((store, ctx) => {
+    const allowed = STORE_SETTINGS[store.type]
+    for (const key of Object.keys(store)) {
+      if (key === 'type' || allowed.includes(key)) continue
+      ctx.issues.push({
+        code: 'custom',
+        path: [key],
+        input: (store as Record<string, unknown>)[key],
+        message: `the settings of a ${store.type} store: type, ${allowed.join(', ')}`,
+        params: { reason: `not a setting of a ${store.type} store` }
+      })
+    }
+    if (store.type !== 'directory') return
+    if (store.path === undefined) {
+      ctx.issues.push({
+        code: 'custom',
+        path: ['path'],
+        input: undefined,
+        message: STORE_PATH_FORM
+      })
+    } else if (store.host?.kind === 'ssh') {
+      const reason = !store.path.startsWith('/')
+        ? 'not an absolute path'
+        : store.path.split('/').includes('..')
+          ? "contains '..'"
+          : undefined
+      if (reason) {
+        ctx.issues.push({
+          code: 'custom',
+          path: ['path'],
+          input: store.path,
+          message: `an absolute directory path on ${store.host.hostname}, such as /srv/releases`,
+          params: { reason }
+        })
+      }
+    }
+  })
+  .transform((store): RawStore => {
+    switch (store.type) {
+      case 'directory':
+        return { type: 'directory', path: store.path!, host: store.host ?? { kind: 'local' } }
+      case 'github-release':
+        return {
+          type: 'github-release',
+          ...(store.repository !== undefined && { repository: store.repository }),
+          token_env: store.token_env ?? 'GITHUB_TOKEN'
+        }
+      case 'actions-artifact':
+        return {
+          type: 'actions-artifact',
+          name: store.name ?? 'release-{version}',
+          ...(store.retention_days !== undefined && { retention_days: store.retention_days })
+        }
+    }
+  })
+
+const TAG_PREFIX_FORM = "a tag prefix such as v or release/ (letters, digits, . _ - /; '' for none)"
+
+/** How releases are made and where they are published (`release:`). */
+export const releaseSchema = mapping(
+  {
+    tag_prefix: z
+      .string({ error: TAG_PREFIX_FORM })
+      .refine(
+        p =>
+          /^[A-Za-z0-9._/-]*$/.test(p) &&
+          !/^[-./]/.test(p) &&
+          !p.includes('..') &&
+          !p.includes('//') &&
+          !p.includes('/.'),
+        { error: TAG_PREFIX_FORM }
+      )
+      .default(RELEASE_DEFAULTS.tagPrefix),
+    version_scheme: z
+      .enum(['pep440', 'semver'], { error: 'pep440 or semver' })
+      .default(RELEASE_DEFAULTS.versionScheme),
+    source: localPath(
+      'a directory path (absolute, relative to the config file, or starting with ~/)'
+    ).optional(),
+    no_isolation: z.boolean({ error: 'true or false' }).default(RELEASE_DEFAULTS.noIsolation),
+    out_dir: localPath(
+      'a directory path (absolute, relative to the config file, or starting with ~/)'
+    ).optional(),
+    wheelhouse: mapping(
+      {
+        requirements: localPath(
+          'a requirements or constraints file path, relative to the source directory'
+        ).optional(),
+        find_links: z
+          .array(
+            localPath(
+              'a directory path (absolute, relative to the config file, or starting with ~/)'
+            ),
+            { error: 'a list of directory paths' }
+          )
+          .default([]),
+        index_url_env: matching(
+          ENV_NAME,
+          'the name of the environment variable holding the index URL, such as PIP_INDEX_URL_SECRET'
+        ).optional()
+      },
+      'a mapping with requirements, find_links and index_url_env'
+    ).optional(),
+    stores: z
+      .array(storeSchema, {
+        error: 'a list of stores, such as [{ type: directory, path: /srv/releases }]'
+      })
+      .default([]),
+    keep_versions: integer(1).default(RELEASE_DEFAULTS.keepVersions)
+  },
+  'a mapping of release settings (tag_prefix, version_scheme, source, no_isolation, out_dir, wheelhouse, stores, keep_versions)'
+)
+
 export const siteSchema = mapping(
   {
     role: z
@@ -234,6 +418,7 @@ export const siteSchema = mapping(
       })
       .default(DEFAULTS.role),
     host: hostSpec,
+    hosts: z.array(hostEntry, { error: HOSTS_FORM }).min(1, { error: HOSTS_FORM }).optional(),
     root: remotePath('an absolute directory path such as /srv/app/v1'),
     url: siteUrl,
     health: healthSchema.prefault({}),
@@ -259,6 +444,7 @@ export const siteSchema = mapping(
     releases: localPath(
       'a directory path (absolute, relative to the config file, or starting with ~/)'
     ).optional(),
+    store: storeSchema.optional(),
     preflight: mapping(
       {
         min_free_mb: integer(0, 'a whole number of megabytes (0 or more)').default(
@@ -276,16 +462,18 @@ export const configSchema = mapping(
   {
     app: appSchema,
     ssh: sshSchema.optional(),
+    release: releaseSchema.optional(),
     sites: z.record(z.string(), siteSchema, {
       error: 'a mapping of site names to sites, such as v1: { root: ..., url: ... }'
     })
   },
-  'a mapping with app, sites and optionally ssh'
+  'a mapping with app, sites and optionally ssh and release'
 )
 
 /** sitecycle.yml after validation and static defaults, still with its snake_case keys. */
 export type RawConfig = z.output<typeof configSchema>
 export type RawSite = z.output<typeof siteSchema>
+export type RawRelease = z.output<typeof releaseSchema>
 
 /**
  * The keys allowed in the mapping at `path` (a path through the YAML, such as

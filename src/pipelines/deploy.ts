@@ -2,18 +2,24 @@
  * The deploy pipeline: a release file (checked against its manifest) installed into a fresh
  * virtualenv beside the live one, configured, started in the idle slot, verified there before
  * any user reaches it, switched in with one rename, verified again as users see it, and undone
- * in reverse on any failure so the previous release serves again.
+ * in reverse on any failure so the previous release serves again. The release comes from a
+ * local path or, by version, from a store (fetched and checked before the host is touched);
+ * a release with a wheelhouse is installed offline from it with --require-hashes.
  */
-import { basename } from 'node:path'
-import type { SitecycleConfig, SiteConfig } from '../config/model.js'
+import { mkdtemp, rm } from 'node:fs/promises'
+import { tmpdir } from 'node:os'
+import { basename, dirname, join } from 'node:path'
+import type { HostSpec, SitecycleConfig, SiteConfig, StoreConfig } from '../config/model.js'
 import { apacheConfigTest } from '../commands/apache.js'
 import { changeMode, makeDirs, removeTree } from '../commands/files.js'
 import * as py from '../commands/python.js'
-import { FREE_SPACE } from '../commands/host-scripts.js'
+import { HOST_FACTS } from '../commands/host-scripts.js'
+import { createExecutor } from '../hosts/create-executor.js'
 import type { Executor } from '../hosts/executor.js'
 import { checkArchive } from '../releases/archive-check.js'
 import { resolveRelease, type ResolvedRelease } from '../releases/resolve-release.js'
-import { satisfiesRequiresPython } from '../releases/version.js'
+import { compareVersions, satisfiesRequiresPython } from '../releases/version.js'
+import { createStore, type StoreDeps } from '../stores/registry.js'
 import { EMPTY_RELEASE, siteLayout, type Slot } from '../sites/layout.js'
 import {
   describeProbe,
@@ -45,8 +51,16 @@ export interface DeployRequest {
   reporter: Reporter
   /** A release file, a release directory, or a directory of releases. Defaults to the site's `releases`. */
   release?: string
-  /** The version to take from a directory of releases (newest when omitted). */
+  /** The version to take from a directory of releases or a store (newest when omitted). */
   version?: string
+  /**
+   * The store to take the release from (`--store PATH` is a local directory store). Without
+   * `release`, a store is used when given here, or when the site has one (`sites.<n>.store`) and
+   * a version is asked or the site has no `releases` folder.
+   */
+  store?: StoreConfig
+  /** What the store needs; by default the site's executor for its host, new ones for other hosts. */
+  storeDeps?: StoreDeps
   lockWait?: number
   env?: NodeJS.ProcessEnv
 }
@@ -69,23 +83,108 @@ interface DeployContext extends OperationContext {
 export interface PreparedDeploy {
   release: ResolvedRelease
   rendered?: RenderedConfig
+  /** Remove what prepareDeploy fetched from a store (the release's files); call it when done. */
+  cleanup(): Promise<void>
+}
+
+/** The store a request takes its release from, or undefined for a local path. */
+function chooseStore(req: DeployRequest): StoreConfig | undefined {
+  if (req.release !== undefined) return undefined
+  if (req.store) return req.store
+  if (req.site.store && (req.version !== undefined || !req.site.releases)) return req.site.store
+  return undefined
+}
+
+function sameHost(a: HostSpec, b: HostSpec): boolean {
+  if (a.kind === 'local' || b.kind === 'local') return a.kind === b.kind
+  return a.user === b.user && a.hostname === b.hostname && a.port === b.port
+}
+
+/**
+ * Fetch the asked version (the newest when none is asked) from a store into a new folder under
+ * the system temp dir; every file is checked against its manifest there. Returns the release
+ * folder and how to remove it.
+ */
+async function fetchFromStore(
+  req: DeployRequest,
+  storeConfig: StoreConfig
+): Promise<{ dir: string; cleanup: () => Promise<void> }> {
+  const opened: Executor[] = []
+  const deps: StoreDeps = req.storeDeps ?? {
+    executorFor: host => {
+      if (sameHost(host, req.site.host)) return req.exec
+      const e = createExecutor(host, req.config.ssh)
+      opened.push(e)
+      return e
+    },
+    env: req.env ?? process.env
+  }
+  const tmp = await mkdtemp(join(tmpdir(), 'sitecycle-fetch-'))
+  const cleanup = () => rm(tmp, { recursive: true, force: true })
+  try {
+    const store = createStore(storeConfig, deps)
+    let version = req.version
+    if (version === undefined) {
+      const versions = await store.listVersions()
+      version = versions[versions.length - 1]
+      if (version === undefined)
+        throw new SitecycleError(`no release to deploy: ${store.label} holds none`, 'release')
+    }
+    req.reporter.info(`fetching ${req.config.app.package} ${version} from ${store.label}`)
+    const fetched = await store.fetch(version, tmp, req.reporter)
+    if (compareVersions(fetched.version, version) !== 0)
+      throw new SitecycleError(
+        `${store.label} gave version ${fetched.version} when ${version} was asked`,
+        'release'
+      )
+    return { dir: dirname(fetched.manifestPath), cleanup }
+  } catch (e) {
+    await cleanup()
+    throw e
+  } finally {
+    for (const e of opened) await e.close().catch(() => undefined)
+  }
 }
 
 /** Check the release (manifest, checksum, archive paths, version, package) and render the
- * config in memory (every secret present). Touches no host. */
+ * config in memory (every secret present). Touches no site (a store may be read). */
 export async function prepareDeploy(req: DeployRequest): Promise<PreparedDeploy> {
-  const path = req.release ?? req.site.releases
+  const storeConfig = chooseStore(req)
+  let cleanup = async (): Promise<void> => {}
+  let path = req.release ?? req.site.releases
+  if (storeConfig) {
+    const fetched = await fetchFromStore(req, storeConfig)
+    path = fetched.dir
+    cleanup = fetched.cleanup
+  }
   if (!path)
     throw new SitecycleError(
-      `no release given for site ${req.site.name}: pass a release file or directory (--release PATH), or set sites.${req.site.name}.releases in ${req.config.file}`,
+      `no release given for site ${req.site.name}: pass a release file or directory (--release PATH) or a store (--store PATH), or set sites.${req.site.name}.releases or sites.${req.site.name}.store in ${req.config.file}`,
       'input'
     )
+  try {
+    return { ...(await checkRelease(req, path)), cleanup }
+  } catch (e) {
+    await cleanup()
+    throw e
+  }
+}
+
+async function checkRelease(
+  req: DeployRequest,
+  path: string
+): Promise<Omit<PreparedDeploy, 'cleanup'>> {
   const release = await resolveRelease({
     path,
     version: req.version,
     packageName: req.config.app.package
   })
   await checkArchive(release.file)
+  if (release.wheelhouse && release.kind !== 'wheel')
+    throw new SitecycleError(
+      `${release.file} is an sdist, but release ${release.version} has a wheelhouse pinned to its wheel: deploy the release folder (or its wheel)`,
+      'release'
+    )
   let rendered: RenderedConfig | undefined
   if (req.site.config) {
     rendered = await renderConfigFile(
@@ -198,7 +297,7 @@ export function deploySteps(): Step<DeployContext>[] {
           await pointSlot(c.exec, c.site, c.python, 'blue', c.release.version)
           await restartSlotGroup(c.exec, c.site, c.python, 'current')
         } else {
-          await switchLiveSlot(c.exec, c.site, c.python, c.state.idleSlot)
+          await switchLiveSlot(c.exec, c.site, c.python, c.state.idleSlot, c.state.liveSlot)
         }
         c.switched = true
         return c.site.apache.mode === 'single'
@@ -210,7 +309,7 @@ export function deploySteps(): Step<DeployContext>[] {
           await pointSlot(c.exec, c.site, c.python, 'blue', c.state.live ?? EMPTY_RELEASE)
           await restartSlotGroup(c.exec, c.site, c.python, 'current')
         } else {
-          await switchLiveSlot(c.exec, c.site, c.python, c.state.liveSlot)
+          await switchLiveSlot(c.exec, c.site, c.python, c.state.liveSlot, c.state.idleSlot)
         }
         c.switched = false
       }
@@ -247,27 +346,26 @@ export function deploySteps(): Step<DeployContext>[] {
 
 async function preflight(c: DeployContext): Promise<string> {
   requireInitialized(c.state, c.site, c.exec)
-  const python = await c.exec.tryRun(py.pythonVersion(c.python))
-  if (python.code !== 0)
+  // One Python start for the Python version, pip and free space.
+  const factsRun = await c.exec.tryRun(py.hostScript(c.python, HOST_FACTS, [c.site.root], true))
+  if (factsRun.code !== 0)
     throw new SitecycleError(
-      `${c.python} does not run on ${c.exec.name}: ${python.stderr.trim()}; install Debian's python3`,
+      `${c.python} does not run on ${c.exec.name}: ${factsRun.stderr.trim()}; install Debian's python3`,
       'preflight'
     )
-  const version = python.stdout.trim()
+  const facts = JSON.parse(factsRun.stdout) as { python: string; pip: boolean; free_mb: number }
+  const version = facts.python
   if (c.release.requiresPython && !satisfiesRequiresPython(c.release.requiresPython, version))
     throw new SitecycleError(
       `${c.release.name} ${c.release.version} requires Python ${c.release.requiresPython} but ${c.python} on ${c.exec.name} is ${version}`,
       'preflight'
     )
-  const pip = await c.exec.tryRun(py.pipVersion(c.python))
-  if (pip.code !== 0)
+  if (!facts.pip)
     throw new SitecycleError(
-      `pip is missing for ${c.python} on ${c.exec.name}: install python3-pip (${pip.stderr.trim().split('\n').pop()})`,
+      `pip is missing for ${c.python} on ${c.exec.name}: install python3-pip (and python3-venv)`,
       'preflight'
     )
-  const free = Number(
-    (await c.exec.run(py.hostScript(c.python, FREE_SPACE, [c.site.root]))).stdout.trim()
-  )
+  const free = facts.free_mb
   if (free < c.site.preflight.minFreeMb)
     throw new SitecycleError(
       `only ${free} MiB free under ${c.site.root} on ${c.exec.name}; the site needs ${c.site.preflight.minFreeMb} MiB (preflight.min_free_mb)`,
@@ -300,6 +398,17 @@ async function install(c: DeployContext): Promise<string> {
     await c.exec.run(removeTree(dir))
   }
   c.createdRelease = true
+  try {
+    return await installInto(c, dir)
+  } catch (e) {
+    // A failed step's own undo does not run: leave no half-installed release behind.
+    await c.exec.tryRun(removeTree(dir))
+    throw e
+  }
+}
+
+async function installInto(c: DeployContext, dir: string): Promise<string> {
+  const l = siteLayout(c.site.root)
   await c.exec.run(py.createVenv(c.python, dir))
   let wheel = c.upload
   if (c.release.kind === 'sdist') {
@@ -315,8 +424,22 @@ async function install(c: DeployContext): Promise<string> {
     wheel = `${wheels}/${built[0]}`
   }
   c.wheelOnHost = wheel
-  const findLinks = [`${l.incoming}/${c.opId}`]
-  await c.exec.run(py.pipInstall(c.python, dir, wheel, findLinks))
+  const incoming = `${l.incoming}/${c.opId}`
+  let note = `${c.release.kind} into releases/${c.release.version}`
+  const wheelhouse = c.release.wheelhouse
+  if (wheelhouse) {
+    // Offline and hash-checked: every file pip takes must match requirements.lock.
+    const onHost = `${incoming}/wheelhouse`
+    await c.exec.run(makeDirs([onHost], '700'))
+    for (const f of wheelhouse.files)
+      await c.exec.put(join(wheelhouse.dir, f.name), `${onHost}/${f.name}`, 0o644)
+    const lock = `${incoming}/requirements.lock`
+    await c.exec.put(wheelhouse.lockFile, lock, 0o644)
+    await c.exec.run(py.pipInstallLocked(c.python, dir, lock, [incoming, onHost]))
+    note = `${note} with ${wheelhouse.files.length} ${wheelhouse.files.length === 1 ? 'dependency' : 'dependencies'} from its wheelhouse (--require-hashes)`
+  } else {
+    await c.exec.run(py.pipInstall(c.python, dir, wheel, [incoming]))
+  }
   await c.exec.tryRun(py.compileAll(dir))
   await c.exec.run(changeMode('755', dir))
   const record = {
@@ -332,7 +455,7 @@ async function install(c: DeployContext): Promise<string> {
   // Written last: a release directory without release.json is half-installed.
   await c.exec.writeFile(`${dir}/release.json.tmp`, JSON.stringify(record, null, 2) + '\n', 0o644)
   await c.exec.run({ argv: ['mv', '-T', `${dir}/release.json.tmp`, `${dir}/release.json`] })
-  return `${c.release.kind} into releases/${c.release.version}`
+  return note
 }
 
 async function runHooks(c: DeployContext): Promise<string> {
@@ -373,12 +496,24 @@ export function deployPlan(): string[] {
  * OperationFailed when a step failed (its undos ran: the previous release serves). */
 export async function deploy(req: DeployRequest): Promise<OperationOutcome> {
   const prepared = await prepareDeploy(req)
+  try {
+    return await deployPrepared(req, prepared)
+  } finally {
+    await prepared.cleanup()
+  }
+}
+
+async function deployPrepared(
+  req: DeployRequest,
+  prepared: PreparedDeploy
+): Promise<OperationOutcome> {
   const { release } = prepared
   req.reporter.info(
     `deploying ${release.name} ${release.version} (${release.kind}) to site ${req.site.name} on ${req.exec.name}`
   )
   const state0 = await readSiteState(req.exec, req.site, req.config.app.python)
   requireInitialized(state0, req.site, req.exec)
+  let state: SiteState = state0
   return withSiteOperation(
     {
       op: 'deploy',
@@ -388,15 +523,19 @@ export async function deploy(req: DeployRequest): Promise<OperationOutcome> {
       reporter: req.reporter,
       lockWait: req.lockWait
     },
-    {
-      version: release.version,
-      sha256: release.sha256,
-      liveSlot: state0.liveSlot,
-      live: state0.live,
-      idle: state0.idle
+    // The state as it is once the lock is held (and an interrupted run recovered) is what the
+    // journal records, so a recovery of this run knows what to put back.
+    async octx => {
+      state = await readSiteState(octx.exec, octx.site, octx.python)
+      return {
+        version: release.version,
+        sha256: release.sha256,
+        liveSlot: state.liveSlot,
+        live: state.live,
+        idle: state.idle
+      }
     },
     async octx => {
-      const state = await readSiteState(octx.exec, octx.site, octx.python)
       const base = {
         op: 'deploy',
         site: req.site.name,

@@ -1,7 +1,8 @@
 /**
  * Building a release on the runner: `python -m build` makes the sdist and the wheel offline
- * (no isolation, a hermetic pip environment), then the files, manifest.json and SHA256SUMS
- * appear together as `<outDir>/<version>/` by one rename, so no half-built release is seen.
+ * (no isolation, a hermetic pip environment), optionally a wheelhouse of the dependencies with
+ * its requirements.lock, then the files, manifest.json and SHA256SUMS appear together as
+ * `<outDir>/<version>/` by one rename, so no half-built release is seen.
  */
 import { spawn } from 'node:child_process'
 import fs from 'node:fs/promises'
@@ -12,8 +13,16 @@ import { CommandError } from '../hosts/executor.js'
 import { SitecycleError } from '../util/errors.js'
 import { checkArchive } from './archive-check.js'
 import { listZipNames, readZipMember } from './archive-entries.js'
-import { digestFile, writeManifest, type ReleaseFile, type ReleaseManifest } from './manifest.js'
+import {
+  digestFile,
+  REQUIREMENTS_LOCK_FILE,
+  WHEELHOUSE_DIR,
+  writeManifest,
+  type ReleaseFile,
+  type ReleaseManifest
+} from './manifest.js'
 import { normalizeVersion, parseReleaseFileName } from './version.js'
+import { buildWheelhouse, type BuiltWheelhouse, type WheelhouseSettings } from './wheelhouse.js'
 
 /** The Python used to build when none is given: Debian's, by full path. */
 export const DEFAULT_BUILD_PYTHON = '/usr/bin/python3'
@@ -30,6 +39,13 @@ export interface BuildReleaseOptions {
   python?: string
   /** Git commit recorded in the manifest; found with `git rev-parse HEAD` when omitted; null when unknown. */
   commit?: string | null
+  /**
+   * Build a wheelhouse of the release's dependencies into `<release>/wheelhouse/` and write
+   * `<release>/requirements.lock` (relative paths are taken from `sourceDir`). Absent: no wheelhouse.
+   */
+  wheelhouse?: WheelhouseSettings
+  /** Release notes (Markdown) recorded in the manifest. */
+  notes?: string
   /** Receives each line the build prints. */
   onProgress?: (line: string) => void
 }
@@ -217,6 +233,26 @@ export async function buildRelease(opts: BuildReleaseOptions): Promise<BuiltRele
     await checkArchive(sdistPath)
     await checkArchive(wheelPath)
 
+    let wheelhouse: BuiltWheelhouse | undefined
+    if (opts.wheelhouse) {
+      const w = opts.wheelhouse
+      wheelhouse = await buildWheelhouse({
+        python,
+        appWheel: wheelPath,
+        appName: meta.name,
+        appVersion: version,
+        dir: path.join(workDir, WHEELHOUSE_DIR),
+        lockFile: path.join(workDir, REQUIREMENTS_LOCK_FILE),
+        workDir: path.join(workDir, '.wheelhouse-work'),
+        findLinks: w.findLinks.map(d => path.resolve(sourceDir, d)),
+        ...(w.requirements !== undefined && {
+          requirements: path.resolve(sourceDir, w.requirements)
+        }),
+        ...(w.indexUrl !== undefined && { indexUrl: w.indexUrl }),
+        onProgress: opts.onProgress
+      })
+    }
+
     const files: ReleaseFile[] = []
     for (const [name, kind] of [
       [sdists[0], 'sdist'],
@@ -230,7 +266,9 @@ export async function buildRelease(opts: BuildReleaseOptions): Promise<BuiltRele
       commit: opts.commit === undefined ? await gitHead(sourceDir) : opts.commit,
       requires_python: meta.requiresPython,
       built_at: new Date().toISOString(),
-      files
+      files,
+      ...(opts.notes !== undefined && { notes: opts.notes }),
+      ...(wheelhouse && { wheelhouse: wheelhouse.files, requirements_lock: wheelhouse.lock })
     }
 
     const dir = path.join(outDir, version)
@@ -244,6 +282,13 @@ export async function buildRelease(opts: BuildReleaseOptions): Promise<BuiltRele
     // Hidden staging names are skipped by listReleaseVersions, so readers never see them.
     staging = await fs.mkdtemp(path.join(outDir, `.building-${version}-`))
     for (const f of files) await fs.copyFile(path.join(workDir, f.name), path.join(staging, f.name))
+    if (wheelhouse) {
+      const whDir = path.join(staging, WHEELHOUSE_DIR)
+      await fs.mkdir(whDir, { mode: 0o755 })
+      for (const f of wheelhouse.files)
+        await fs.copyFile(path.join(workDir, WHEELHOUSE_DIR, f.name), path.join(whDir, f.name))
+      await fs.copyFile(wheelhouse.lockFile, path.join(staging, REQUIREMENTS_LOCK_FILE))
+    }
     await writeManifest(staging, manifest)
     try {
       await fs.rename(staging, dir)

@@ -2,6 +2,8 @@
  * The release manifest: manifest.json written next to a release's files, naming the
  * distribution, its version, the commit it was built from, its Python requirement and the
  * sha256 and size of every file; plus a SHA256SUMS file that `sha256sum -c` can check.
+ * A release with dependencies also lists its wheelhouse (`wheelhouse/<wheel>`, one entry per
+ * dependency) and the checksum of its `requirements.lock`.
  */
 import { createHash } from 'node:crypto'
 import { createReadStream } from 'node:fs'
@@ -15,6 +17,10 @@ import { isValidVersion } from './version.js'
 export const MANIFEST_FILE = 'manifest.json'
 /** File name of the checksum list inside a release directory. */
 export const SHA256SUMS_FILE = 'SHA256SUMS'
+/** Folder of dependency wheels inside a release directory. */
+export const WHEELHOUSE_DIR = 'wheelhouse'
+/** File name of the hash-pinned requirements (app wheel and every dependency) inside a release directory. */
+export const REQUIREMENTS_LOCK_FILE = 'requirements.lock'
 
 const fileNamePattern = /^[A-Za-z0-9][A-Za-z0-9._+!-]*$/
 
@@ -39,30 +45,58 @@ const releaseFileSchema = z
     path: ['name']
   })
 
-const manifestSchema = z.object({
+const sha256Schema = z.string().regex(/^[0-9a-f]{64}$/, 'expected 64 lower-case hex digits')
+
+const wheelhouseFileSchema = z.object({
   name: z
     .string()
-    .regex(
-      /^([A-Za-z0-9]|[A-Za-z0-9][A-Za-z0-9._-]*[A-Za-z0-9])$/,
-      'expected a Python distribution name such as sitecycle-sample'
-    ),
-  version: z.string().refine(isValidVersion, {
-    message: 'expected a PEP 440 version such as 1.4.0, 1.4.0rc1, 1.4.0.post1 or 2.0.0.dev3'
-  }),
-  commit: z
-    .string()
-    .regex(/^[0-9a-f]{7,64}$/, 'expected a git commit sha (hex) or null')
-    .nullable()
-    .default(null),
-  requires_python: z.string().nullable().default(null),
-  built_at: z.iso.datetime({ offset: true, message: 'expected an ISO 8601 date and time' }),
-  files: z
-    .array(releaseFileSchema)
-    .min(1, 'a release has at least one file')
-    .refine(files => new Set(files.map(f => f.name)).size === files.length, {
-      message: 'a file is listed twice'
-    })
+    .regex(fileNamePattern, 'expected a plain file name (no directories)')
+    .refine(n => n.endsWith('.whl'), {
+      message: 'a wheelhouse holds wheels: the name ends in .whl'
+    }),
+  sha256: sha256Schema,
+  size: z.number().int().nonnegative()
 })
+
+const manifestSchema = z
+  .object({
+    name: z
+      .string()
+      .regex(
+        /^([A-Za-z0-9]|[A-Za-z0-9][A-Za-z0-9._-]*[A-Za-z0-9])$/,
+        'expected a Python distribution name such as sitecycle-sample'
+      ),
+    version: z.string().refine(isValidVersion, {
+      message: 'expected a PEP 440 version such as 1.4.0, 1.4.0rc1, 1.4.0.post1 or 2.0.0.dev3'
+    }),
+    commit: z
+      .string()
+      .regex(/^[0-9a-f]{7,64}$/, 'expected a git commit sha (hex) or null')
+      .nullable()
+      .default(null),
+    requires_python: z.string().nullable().default(null),
+    built_at: z.iso.datetime({ offset: true, message: 'expected an ISO 8601 date and time' }),
+    files: z
+      .array(releaseFileSchema)
+      .min(1, 'a release has at least one file')
+      .refine(files => new Set(files.map(f => f.name)).size === files.length, {
+        message: 'a file is listed twice'
+      }),
+    notes: z.string().optional(),
+    wheelhouse: z
+      .array(wheelhouseFileSchema)
+      .refine(files => new Set(files.map(f => f.name)).size === files.length, {
+        message: 'a wheel is listed twice'
+      })
+      .optional(),
+    requirements_lock: z
+      .object({ sha256: sha256Schema, size: z.number().int().nonnegative() })
+      .optional()
+  })
+  .refine(m => (m.wheelhouse === undefined) === (m.requirements_lock === undefined), {
+    message: `a release with a wheelhouse has a ${REQUIREMENTS_LOCK_FILE}, and only such a release`,
+    path: ['requirements_lock']
+  })
 
 /** One file of a release as the manifest lists it. */
 export interface ReleaseFile {
@@ -70,6 +104,16 @@ export interface ReleaseFile {
   name: string
   kind: 'sdist' | 'wheel'
   /** sha256 of the file, lower-case hex. */
+  sha256: string
+  /** Size in bytes. */
+  size: number
+}
+
+/** One dependency wheel of a release's wheelhouse, as the manifest lists it. */
+export interface WheelhouseFile {
+  /** Plain file name, in the `wheelhouse/` folder beside manifest.json. */
+  name: string
+  /** sha256 of the wheel, lower-case hex. */
   sha256: string
   /** Size in bytes. */
   size: number
@@ -88,6 +132,24 @@ export interface ReleaseManifest {
   /** When it was built, ISO 8601. */
   built_at: string
   files: ReleaseFile[]
+  /** Release notes (Markdown), shown on the directory store's notes page. */
+  notes?: string
+  /** The dependency wheels in `wheelhouse/`; absent when the release was built without one. */
+  wheelhouse?: WheelhouseFile[]
+  /** sha256 and size of `requirements.lock`; present exactly when `wheelhouse` is. */
+  requirements_lock?: { sha256: string; size: number }
+}
+
+/** Every file of a release as a path relative to its directory, with its checksum and size. */
+export function listReleasePaths(
+  manifest: ReleaseManifest
+): { path: string; sha256: string; size: number }[] {
+  const paths = manifest.files.map(f => ({ path: f.name, sha256: f.sha256, size: f.size }))
+  for (const w of manifest.wheelhouse ?? [])
+    paths.push({ path: `${WHEELHOUSE_DIR}/${w.name}`, sha256: w.sha256, size: w.size })
+  if (manifest.requirements_lock)
+    paths.push({ path: REQUIREMENTS_LOCK_FILE, ...manifest.requirements_lock })
+  return paths
 }
 
 function describeIssues(error: z.ZodError): string {
@@ -141,9 +203,14 @@ export async function readManifest(manifestPath: string): Promise<ReleaseManifes
   return validateManifest(value, manifestPath)
 }
 
-/** The SHA256SUMS text for a manifest: `<hex>  <name>` lines, as sha256sum prints them. */
+/**
+ * The SHA256SUMS text for a manifest: `<hex>  <path>` lines, as sha256sum prints them, for the
+ * files, the wheelhouse's wheels (`wheelhouse/<name>`) and requirements.lock.
+ */
 export function formatSha256Sums(manifest: ReleaseManifest): string {
-  return manifest.files.map(f => `${f.sha256}  ${f.name}\n`).join('')
+  return listReleasePaths(manifest)
+    .map(f => `${f.sha256}  ${f.path}\n`)
+    .join('')
 }
 
 /** Parse SHA256SUMS text into name → sha256; lines that are not `<hex>  <name>` are errors. */

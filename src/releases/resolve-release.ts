@@ -1,7 +1,8 @@
 /**
  * Finding the release to deploy and proving it is the one that was built: its manifest is
  * valid, names the expected package and a version matching the file and directory names,
- * the file's sha256 and size match, and the archive is safe to unpack.
+ * the file's sha256 and size match, and the archive is safe to unpack. A release with a
+ * wheelhouse has every dependency wheel and its requirements.lock checked the same way.
  */
 import fs from 'node:fs/promises'
 import path from 'node:path'
@@ -9,12 +10,16 @@ import { SitecycleError } from '../util/errors.js'
 import { checkArchive } from './archive-check.js'
 import {
   digestFile,
+  listReleasePaths,
   MANIFEST_FILE,
   parseSha256Sums,
   readManifest,
+  REQUIREMENTS_LOCK_FILE,
   SHA256SUMS_FILE,
+  WHEELHOUSE_DIR,
   type ReleaseFile,
-  type ReleaseManifest
+  type ReleaseManifest,
+  type WheelhouseFile
 } from './manifest.js'
 import {
   compareVersions,
@@ -54,6 +59,18 @@ export interface ResolvedRelease {
   manifestPath: string
   /** The package's Requires-Python, or null when it declares none. */
   requiresPython: string | null
+  /** The release's dependencies, checked, when it was built with a wheelhouse. */
+  wheelhouse?: ResolvedWheelhouse
+}
+
+/** A release's wheelhouse on this machine, every file checked against the manifest. */
+export interface ResolvedWheelhouse {
+  /** Absolute path of the `wheelhouse/` folder. */
+  dir: string
+  /** The dependency wheels, as the manifest lists them (may be empty: no dependencies). */
+  files: WheelhouseFile[]
+  /** Absolute path of requirements.lock (`name==version --hash=sha256:...` per line). */
+  lockFile: string
 }
 
 function releaseError(message: string): SitecycleError {
@@ -186,10 +203,96 @@ async function checkSha256Sums(dir: string, listed: ReleaseFile): Promise<void> 
   }
 }
 
+/** Check one file against its expected sha256 and size; throws naming the file and the difference. */
+async function checkDigest(
+  filePath: string,
+  expected: { sha256: string; size: number },
+  manifestPath: string
+): Promise<void> {
+  let digest: { sha256: string; size: number }
+  try {
+    digest = await digestFile(filePath)
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT') {
+      throw releaseError(`release file ${filePath} is listed in ${manifestPath} but missing`)
+    }
+    throw err
+  }
+  if (digest.sha256 !== expected.sha256) {
+    throw releaseError(
+      `release file ${filePath} does not match its manifest: sha256 is ${digest.sha256}, manifest says ${expected.sha256}`
+    )
+  }
+  if (digest.size !== expected.size) {
+    throw releaseError(
+      `release file ${filePath} does not match its manifest: size is ${digest.size} bytes, manifest says ${expected.size}`
+    )
+  }
+}
+
+/** Entries of SHA256SUMS that disagree with the manifest are refused (a missing SHA256SUMS is allowed). */
+async function checkSha256SumsAgree(
+  dir: string,
+  expected: { path: string; sha256: string }[]
+): Promise<void> {
+  const sumsPath = path.join(dir, SHA256SUMS_FILE)
+  let text: string
+  try {
+    text = await fs.readFile(sumsPath, 'utf8')
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return
+    throw err
+  }
+  const sums = parseSha256Sums(text, sumsPath)
+  for (const e of expected) {
+    const sum = sums.get(e.path)
+    if (sum !== undefined && sum !== e.sha256) {
+      throw releaseError(
+        `${sumsPath} gives ${e.path} the sha256 ${sum}, but the manifest says ${e.sha256}`
+      )
+    }
+  }
+}
+
+/**
+ * Check every file a manifest lists in `dir` (sdist, wheel, wheelhouse wheels, requirements.lock):
+ * present, with the manifest's sha256 and size, and agreeing with SHA256SUMS. Used on a release
+ * fetched from a store, where any file may have been changed. Throws SitecycleError naming the file.
+ */
+export async function verifyReleaseFiles(dir: string, manifest: ReleaseManifest): Promise<void> {
+  const manifestPath = path.join(dir, MANIFEST_FILE)
+  const paths = listReleasePaths(manifest)
+  for (const f of paths) await checkDigest(path.join(dir, f.path), f, manifestPath)
+  await checkSha256SumsAgree(dir, paths)
+}
+
+/** Check the wheelhouse and requirements.lock of a release that has one. */
+async function resolveWheelhouse(
+  dir: string,
+  manifest: ReleaseManifest,
+  manifestPath: string
+): Promise<ResolvedWheelhouse | undefined> {
+  if (!manifest.wheelhouse || !manifest.requirements_lock) return undefined
+  const whDir = path.join(dir, WHEELHOUSE_DIR)
+  const expected: { path: string; sha256: string }[] = []
+  for (const w of manifest.wheelhouse) {
+    const file = path.join(whDir, w.name)
+    await checkDigest(file, w, manifestPath)
+    await checkArchive(file)
+    expected.push({ path: `${WHEELHOUSE_DIR}/${w.name}`, sha256: w.sha256 })
+  }
+  const lockFile = path.join(dir, REQUIREMENTS_LOCK_FILE)
+  await checkDigest(lockFile, manifest.requirements_lock, manifestPath)
+  expected.push({ path: REQUIREMENTS_LOCK_FILE, sha256: manifest.requirements_lock.sha256 })
+  await checkSha256SumsAgree(dir, expected)
+  return { dir: whDir, files: manifest.wheelhouse, lockFile }
+}
+
 /**
  * Find a release and check it: the manifest is valid; its version is PEP 440 and matches the
  * file's name (and the version directory's); its name matches `packageName`; the file's
- * sha256 and size match the manifest; the archive is safe. Prefers the wheel, else the sdist.
+ * sha256 and size match the manifest; the archive is safe; with a wheelhouse, every wheel in it
+ * and requirements.lock match the manifest too. Prefers the wheel, else the sdist.
  * Throws SitecycleError naming what is wrong and where.
  */
 export async function resolveRelease(opts: ResolveReleaseOptions): Promise<ResolvedRelease> {
@@ -221,6 +324,7 @@ export async function resolveRelease(opts: ResolveReleaseOptions): Promise<Resol
   }
   await checkSha256Sums(dir, listed)
   await checkArchive(filePath)
+  const wheelhouse = await resolveWheelhouse(dir, manifest, manifestPath)
 
   return {
     name: manifest.name,
@@ -231,6 +335,7 @@ export async function resolveRelease(opts: ResolveReleaseOptions): Promise<Resol
     size: digest.size,
     manifest,
     manifestPath,
-    requiresPython: manifest.requires_python
+    requiresPython: manifest.requires_python,
+    ...(wheelhouse && { wheelhouse })
   }
 }

@@ -21,6 +21,11 @@ export interface PrepareSampleOptions {
   into: string
   /** The repository's examples/ directory; found from the working directory when omitted. */
   examplesDir?: string
+  /**
+   * Requirements written into pyproject's `dependencies` (e.g. `sitecycle-sample-dep>=0.1`);
+   * the copy's folder name then ends in `-with-deps`. The sample itself has none.
+   */
+  dependencies?: string[]
 }
 
 const SAMPLE_DIR = 'sample-app'
@@ -70,6 +75,24 @@ export function findSampleApp(examplesDir?: string): string {
   return found
 }
 
+/** Replace pyproject's `dependencies = []` line with the given requirements. */
+async function writeDependencies(pyproject: string, deps: string[]): Promise<void> {
+  for (const d of deps) {
+    if (!/^[A-Za-z0-9][A-Za-z0-9._-]*(\[[A-Za-z0-9._,-]+\])?\s*([<>=!~]=?[^"\\]*)?$/.test(d))
+      throw new SitecycleError(
+        `invalid dependency '${d}': expected a requirement such as name>=1.0`
+      )
+  }
+  const text = await fs.readFile(pyproject, 'utf8')
+  const line = /^dependencies = \[\]$/m
+  if (!line.test(text))
+    throw new SitecycleError(`${pyproject} has no 'dependencies = []' line to fill in`)
+  await fs.writeFile(
+    pyproject,
+    text.replace(line, `dependencies = [${deps.map(d => JSON.stringify(d)).join(', ')}]`)
+  )
+}
+
 function pythonString(value: string): string {
   return JSON.stringify(value)
 }
@@ -85,9 +108,10 @@ export async function prepareSampleSource(opts: PrepareSampleOptions): Promise<s
     throw new SitecycleError(`invalid breakage '${String(opts.broken)}': expected health or import`)
   }
   const from = findSampleApp(opts.examplesDir)
+  const deps = opts.dependencies ?? []
   const dest = path.resolve(
     opts.into,
-    `sitecycle-sample-${version}${opts.broken ? `-broken-${opts.broken}` : ''}`
+    `sitecycle-sample-${version}${opts.broken ? `-broken-${opts.broken}` : ''}${deps.length ? '-with-deps' : ''}`
   )
   await fs.rm(dest, { recursive: true, force: true })
   await fs.mkdir(opts.into, { recursive: true })
@@ -98,6 +122,7 @@ export async function prepareSampleSource(opts: PrepareSampleOptions): Promise<s
       return !SKIPPED.has(base) && !base.endsWith('.egg-info') && !base.endsWith('.pyc')
     }
   })
+  if (deps.length) await writeDependencies(path.join(dest, 'pyproject.toml'), deps)
   const pkg = path.join(dest, 'sitecycle_sample')
   await fs.writeFile(
     path.join(pkg, '_version.py'),

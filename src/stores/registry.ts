@@ -32,6 +32,10 @@ export const STORE_FACTORIES: Record<StoreConfig['type'], StoreFactory> = {
 
 export function createStore(config: StoreConfig, deps: StoreDeps): ReleaseStore {
   const factory = STORE_FACTORIES[config.type]
-  if (!factory) throw new SitecycleError(`unknown store type '${(config as { type: string }).type}'; expected one of ${Object.keys(STORE_FACTORIES).join(', ')}`, 'config')
+  if (!factory)
+    throw new SitecycleError(
+      `unknown store type '${(config as { type: string }).type}'; expected one of ${Object.keys(STORE_FACTORIES).join(', ')}`,
+      'config'
+    )
   return factory(config, deps)
 }

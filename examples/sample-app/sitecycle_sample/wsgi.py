@@ -8,6 +8,12 @@ from ._broken import BROKEN
 from ._version import __version__
 from .config import ConfigProblem, greeting
 
+try:
+    # Optional: only builds that declare the dependency have it (sitecycle's wheelhouse tests).
+    import sitecycle_sample_dep as _dep
+except ImportError:
+    _dep = None
+
 if BROKEN == "import":
     raise RuntimeError("sitecycle_sample %s is broken on purpose: import fails" % __version__)
 
@@ -16,15 +22,15 @@ MAX_SLOW_MS = 5000
 
 def _respond(start_response, status, content_type, body):
     data = body.encode("utf-8")
-    start_response(
-        status,
-        [
-            ("Content-Type", content_type),
-            ("Content-Length", str(len(data))),
-            ("X-Sample-Version", __version__),
-            ("Cache-Control", "no-store"),
-        ],
-    )
+    headers = [
+        ("Content-Type", content_type),
+        ("Content-Length", str(len(data))),
+        ("X-Sample-Version", __version__),
+        ("Cache-Control", "no-store"),
+    ]
+    if _dep is not None:
+        headers.append(("X-Sample-Dep", _dep.__version__))
+    start_response(status, headers)
     return [data]
 
 
@@ -46,6 +52,8 @@ def _index(environ, start_response):
         return _respond(
             start_response, "500 Internal Server Error", "text/plain; charset=utf-8", "%s\n" % exc
         )
+    if _dep is not None:
+        text = _dep.decorate(text)
     page = (
         "<!doctype html>\n<html><head><title>sitecycle-sample %(v)s</title></head>\n"
         "<body><h1>%(g)s</h1><p>sitecycle-sample version %(v)s</p></body></html>\n"

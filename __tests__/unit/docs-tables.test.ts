@@ -1,0 +1,165 @@
+import { afterEach, describe, expect, it } from '@jest/globals'
+import { promises as fs } from 'node:fs'
+import * as os from 'node:os'
+import * as path from 'node:path'
+import { fileURLToPath } from 'node:url'
+import {
+  ActionMetadataError,
+  checkReadmeTables,
+  END_MARKER,
+  parseActionDoc,
+  readActionDocs,
+  renderActionTables,
+  replaceBetweenMarkers,
+  START_MARKER
+} from '../../tools/docs/action-tables.js'
+import { main } from '../../tools/docs/readme-tables.js'
+
+const REPO = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..')
+
+const temps: string[] = []
+afterEach(async () => {
+  await Promise.all(temps.splice(0).map(dir => fs.rm(dir, { recursive: true, force: true })))
+})
+
+/** README.md and every actions/*\/action.yml, copied into a temporary root. */
+async function copyOfRepo(): Promise<string> {
+  const root = await fs.mkdtemp(path.join(os.tmpdir(), 'sitecycle-docs-'))
+  temps.push(root)
+  await fs.copyFile(path.join(REPO, 'README.md'), path.join(root, 'README.md'))
+  for (const dir of await fs.readdir(path.join(REPO, 'actions'))) {
+    const source = path.join(REPO, 'actions', dir, 'action.yml')
+    if (!(await fs.stat(source).catch(() => undefined))) continue
+    await fs.mkdir(path.join(root, 'actions', dir), { recursive: true })
+    await fs.copyFile(source, path.join(root, 'actions', dir, 'action.yml'))
+  }
+  return root
+}
+
+describe('README action tables', () => {
+  it("are current in this repository's README.md (run `npm run docs` when this fails)", async () => {
+    const result = await checkReadmeTables(REPO)
+    expect(result.firstDifference).toBeUndefined()
+    expect(result.current).toBe(true)
+  })
+
+  it('document every input and output of every action', async () => {
+    const readme = await fs.readFile(path.join(REPO, 'README.md'), 'utf8')
+    const section = readme.slice(readme.indexOf(START_MARKER), readme.indexOf(END_MARKER))
+    const actions = await readActionDocs(REPO)
+    expect(actions.map(action => action.dir)).toEqual(
+      expect.arrayContaining(['actions/deploy', 'actions/rollback'])
+    )
+    for (const action of actions) {
+      expect(section).toContain(`### \`${action.dir}\``)
+      for (const input of action.inputs)
+        expect(section).toContain(`| \`${input.name}\` | ${input.required ? 'yes' : 'no'} |`)
+      for (const output of action.outputs)
+        expect(section).toContain(`| \`${output.name}\` | ${output.description}`)
+    }
+  })
+
+  it('the check fails when an action.yml changes without the README, and `docs` brings it back', async () => {
+    const root = await copyOfRepo()
+    expect(await main(['--check', '--root', root], () => undefined)).toBe(0)
+
+    const file = path.join(root, 'actions/deploy/action.yml')
+    const yml = await fs.readFile(file, 'utf8')
+    const before =
+      'Seconds to wait for another operation on the site to finish and release its lock.'
+    expect(yml).toContain(before)
+    await fs.writeFile(file, yml.replace(before, 'Seconds to wait for the lock of the site.'))
+
+    const messages: string[] = []
+    expect(await main(['--check', '--root', root], line => messages.push(line))).toBe(1)
+    expect(messages.join('\n')).toMatch(
+      /not current; run `npm run docs`\. README\.md:\d+: has .*Seconds to wait for another operation/
+    )
+    const unchanged = await fs.readFile(path.join(root, 'README.md'), 'utf8')
+    expect(unchanged).toBe(await fs.readFile(path.join(REPO, 'README.md'), 'utf8'))
+
+    expect(await main(['--root', root], () => undefined)).toBe(0)
+    const updated = await fs.readFile(path.join(root, 'README.md'), 'utf8')
+    expect(updated).toContain(
+      '| `lock-wait` | no | `0` | Seconds to wait for the lock of the site. `0` fails at once. |'
+    )
+    expect(await main(['--check', '--root', root], () => undefined)).toBe(0)
+    // Only the text between the markers changed.
+    const outside = (text: string): string =>
+      text.slice(0, text.indexOf(START_MARKER)) + text.slice(text.indexOf(END_MARKER))
+    expect(outside(updated)).toBe(outside(unchanged))
+  })
+
+  it('the check fails when an input is added', async () => {
+    const root = await copyOfRepo()
+    const file = path.join(root, 'actions/rollback/action.yml')
+    const yml = await fs.readFile(file, 'utf8')
+    await fs.writeFile(
+      file,
+      yml.replace(
+        'outputs:\n',
+        "  reason:\n    description: 'Why.'\n    required: false\noutputs:\n"
+      )
+    )
+    expect((await checkReadmeTables(root)).current).toBe(false)
+  })
+})
+
+describe('renderActionTables', () => {
+  it('writes required, defaults as code, and escapes pipes and line breaks', () => {
+    const doc = parseActionDoc(
+      'actions/x',
+      [
+        'name: x',
+        'description: Does x.',
+        'inputs:',
+        '  a:',
+        "    description: 'one | two'",
+        '    required: true',
+        '  b:',
+        '    description: |',
+        '      first line',
+        '      second line',
+        '    default: ${{ github.token }}',
+        '  c:',
+        '    description: c',
+        "    default: ''",
+        'outputs:',
+        '  o:',
+        '    description: out'
+      ].join('\n')
+    )
+    expect(renderActionTables([doc]).split('\n').slice(2)).toEqual([
+      '### `actions/x`',
+      '',
+      'Does x.',
+      '',
+      '| input | required | default | description |',
+      '| --- | --- | --- | --- |',
+      '| `a` | yes | | one \\| two |',
+      '| `b` | no | `${{ github.token }}` | first line second line |',
+      '| `c` | no | | c |',
+      '',
+      '| output | description |',
+      '| --- | --- |',
+      '| `o` | out |',
+      ''
+    ])
+  })
+
+  it('names the file of an input without a description', () => {
+    expect(() =>
+      parseActionDoc('actions/x', 'name: x\ninputs:\n  a:\n    required: true\n')
+    ).toThrow(new ActionMetadataError('inputs.a has no description', 'actions/x/action.yml'))
+  })
+
+  it('needs both markers, in order', () => {
+    expect(() => replaceBetweenMarkers('# readme\n', 'tables')).toThrow(ActionMetadataError)
+    expect(() => replaceBetweenMarkers(`${END_MARKER}\n${START_MARKER}\n`, 'tables')).toThrow(
+      ActionMetadataError
+    )
+    expect(replaceBetweenMarkers(`a\n${START_MARKER}\nold\n${END_MARKER}\nb\n`, 'new\n')).toBe(
+      `a\n${START_MARKER}\n\nnew\n\n${END_MARKER}\nb\n`
+    )
+  })
+})

@@ -1,0 +1,208 @@
+import { promises as fs } from 'node:fs'
+import * as path from 'node:path'
+import { isMap, isScalar, parseDocument } from 'yaml'
+
+/** The marker lines around the generated tables in README.md. */
+export const START_MARKER = '<!-- sitecycle:action-tables:start -->'
+export const END_MARKER = '<!-- sitecycle:action-tables:end -->'
+
+/** An input of an action, as `action.yml` declares it. */
+export interface ActionInput {
+  name: string
+  description: string
+  required: boolean
+  /** The default as written (`${{ github.token }}` stays an expression); undefined when none. */
+  default?: string
+}
+
+/** An output of an action. */
+export interface ActionOutput {
+  name: string
+  description: string
+}
+
+/** What the README says about one action. */
+export interface ActionDoc {
+  /** The folder the action is used by: `actions/deploy`. */
+  dir: string
+  name: string
+  description: string
+  inputs: ActionInput[]
+  outputs: ActionOutput[]
+}
+
+/** A broken `action.yml` for the docs: names the file. */
+export class ActionMetadataError extends Error {
+  constructor(
+    message: string,
+    readonly file: string
+  ) {
+    super(`${file}: ${message}`)
+    this.name = 'ActionMetadataError'
+  }
+}
+
+/** Reads `actions/*\/action.yml` under `root`, in folder order. */
+export async function readActionDocs(root: string): Promise<ActionDoc[]> {
+  const dirs = (await fs.readdir(path.join(root, 'actions'), { withFileTypes: true }))
+    .filter(entry => entry.isDirectory())
+    .map(entry => entry.name)
+    .sort()
+  const docs: ActionDoc[] = []
+  for (const dir of dirs) {
+    const file = path.join(root, 'actions', dir, 'action.yml')
+    let text: string
+    try {
+      text = await fs.readFile(file, 'utf8')
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code === 'ENOENT') continue
+      throw error
+    }
+    docs.push(parseActionDoc(`actions/${dir}`, text))
+  }
+  return docs
+}
+
+/** Parses one `action.yml` text into what the tables show. */
+export function parseActionDoc(dir: string, text: string): ActionDoc {
+  const file = `${dir}/action.yml`
+  const doc = parseDocument(text)
+  if (doc.errors.length) throw new ActionMetadataError(doc.errors[0].message, file)
+  const root = doc.contents
+  if (!isMap(root)) throw new ActionMetadataError('expected a map at the top', file)
+  const asText = (value: unknown): string =>
+    value === undefined || value === null ? '' : String(value)
+  const section = <T>(
+    key: string,
+    read: (name: string, fields: Map<string, unknown>) => T
+  ): T[] => {
+    const node = root.get(key, true)
+    if (node === undefined || node === null) return []
+    if (!isMap(node)) throw new ActionMetadataError(`\`${key}\` must be a map`, file)
+    return node.items.map(pair => {
+      const name = isScalar(pair.key) ? String(pair.key.value) : ''
+      const fields = new Map<string, unknown>()
+      if (isMap(pair.value)) {
+        for (const field of pair.value.items) {
+          if (isScalar(field.key) && isScalar(field.value))
+            fields.set(String(field.key.value), field.value.value)
+        }
+      }
+      if (!fields.get('description'))
+        throw new ActionMetadataError(`${key}.${name} has no description`, file)
+      return read(name, fields)
+    })
+  }
+  return {
+    dir,
+    name: asText(root.get('name')),
+    description: asText(root.get('description')),
+    inputs: section('inputs', (name, fields) => ({
+      name,
+      description: asText(fields.get('description')),
+      required: fields.get('required') === true || fields.get('required') === 'true',
+      default: fields.has('default') ? asText(fields.get('default')) : undefined
+    })),
+    outputs: section('outputs', (name, fields) => ({
+      name,
+      description: asText(fields.get('description'))
+    }))
+  }
+}
+
+/** The Markdown between the markers: per action, a heading, its description and two tables. */
+export function renderActionTables(actions: readonly ActionDoc[]): string {
+  const blocks = actions.map(action => {
+    const lines = [`### \`${action.dir}\``, '', cell(action.description), '']
+    if (action.inputs.length) {
+      lines.push('| input | required | default | description |', '| --- | --- | --- | --- |')
+      for (const input of action.inputs) {
+        const fallback =
+          input.default === undefined || input.default === '' ? '' : code(input.default)
+        lines.push(
+          row([code(input.name), input.required ? 'yes' : 'no', fallback, cell(input.description)])
+        )
+      }
+      lines.push('')
+    }
+    if (action.outputs.length) {
+      lines.push('| output | description |', '| --- | --- |')
+      for (const output of action.outputs)
+        lines.push(row([code(output.name), cell(output.description)]))
+      lines.push('')
+    }
+    return lines.join('\n')
+  })
+  return [
+    '<!-- Generated from actions/*/action.yml by `npm run docs`; edit the action.yml files, not this. -->',
+    '',
+    ...blocks
+  ].join('\n')
+}
+
+/**
+ * `readme` with the text between the markers replaced by `tables`. Throws when the markers
+ * are missing, repeated or out of order.
+ */
+export function replaceBetweenMarkers(readme: string, tables: string): string {
+  const start = readme.indexOf(START_MARKER)
+  const end = readme.indexOf(END_MARKER)
+  if (start === -1 || end === -1 || end < start || readme.indexOf(START_MARKER, start + 1) !== -1) {
+    throw new ActionMetadataError(
+      `expected one ${START_MARKER} line followed by one ${END_MARKER} line`,
+      'README.md'
+    )
+  }
+  return `${readme.slice(0, start + START_MARKER.length)}\n\n${tables.trimEnd()}\n\n${readme.slice(end)}`
+}
+
+/** README.md as it should be: the current file with freshly generated tables. */
+export async function expectedReadme(root: string): Promise<{ actual: string; expected: string }> {
+  const actual = await fs.readFile(path.join(root, 'README.md'), 'utf8')
+  return {
+    actual,
+    expected: replaceBetweenMarkers(actual, renderActionTables(await readActionDocs(root)))
+  }
+}
+
+/** Whether README.md's tables match the `action.yml` files; the first differing line if not. */
+export async function checkReadmeTables(
+  root: string
+): Promise<{ current: boolean; firstDifference?: string }> {
+  const { actual, expected } = await expectedReadme(root)
+  if (actual === expected) return { current: true }
+  const a = actual.split('\n')
+  const e = expected.split('\n')
+  const line = a.findIndex((text, i) => text !== e[i])
+  const at = line === -1 ? Math.min(a.length, e.length) : line
+  return {
+    current: false,
+    firstDifference: `README.md:${at + 1}: has ${JSON.stringify(a[at] ?? '')}, expected ${JSON.stringify(e[at] ?? '')}`
+  }
+}
+
+/** Rewrites README.md's tables; returns whether the file changed. */
+export async function updateReadmeTables(root: string): Promise<boolean> {
+  const { actual, expected } = await expectedReadme(root)
+  if (actual === expected) return false
+  await fs.writeFile(path.join(root, 'README.md'), expected)
+  return true
+}
+
+function row(cells: readonly string[]): string {
+  return `|${cells.map(text => (text ? ` ${text} ` : ' ')).join('|')}|`
+}
+
+function code(text: string): string {
+  // A backtick inside needs a longer fence; none of the actions has one, but stay correct.
+  const fence = text.includes('`') ? '``' : '`'
+  const pad = fence.length > 1 ? ' ' : ''
+  return `${fence}${pad}${text.replace(/\|/g, '\\|')}${pad}${fence}`
+}
+
+function cell(text: string): string {
+  return text
+    .trim()
+    .replace(/\s*\n\s*/g, ' ')
+    .replace(/\|/g, '\\|')
+}

@@ -1,0 +1,48 @@
+import { pathToFileURL } from 'node:url'
+import { checkReadmeTables, updateReadmeTables } from './action-tables.js'
+
+const USAGE = 'usage: readme-tables [--check] [--root DIR]'
+
+/**
+ * `readme-tables [--root DIR]` regenerates the README's inputs/outputs tables from
+ * `actions/*\/action.yml`; `--check` changes nothing and fails when they are not current.
+ * Returns the exit code: 0 current (or rewritten), 1 not current, 2 bad arguments.
+ */
+export async function main(
+  argv: readonly string[],
+  write: (line: string) => void = line => process.stderr.write(line + '\n')
+): Promise<number> {
+  let root = process.cwd()
+  let check = false
+  for (let i = 0; i < argv.length; i++) {
+    if (argv[i] === '--check') check = true
+    else if (argv[i] === '--root' && argv[i + 1]) root = argv[++i]
+    else {
+      write(`readme-tables: unexpected argument ${JSON.stringify(argv[i])}; ${USAGE}`)
+      return 2
+    }
+  }
+  if (check) {
+    const result = await checkReadmeTables(root)
+    if (result.current) return 0
+    write(
+      `readme-tables: README.md's action tables are not current; run \`npm run docs\`. ${result.firstDifference}`
+    )
+    return 1
+  }
+  const changed = await updateReadmeTables(root)
+  write(changed ? 'readme-tables: README.md updated' : 'readme-tables: README.md already current')
+  return 0
+}
+
+if (process.argv[1] && import.meta.url === pathToFileURL(process.argv[1]).href) {
+  main(process.argv.slice(2)).then(
+    code => process.exit(code),
+    (error: unknown) => {
+      process.stderr.write(
+        `readme-tables: ${error instanceof Error ? error.message : String(error)}\n`
+      )
+      process.exit(2)
+    }
+  )
+}
