@@ -32085,8 +32085,9 @@ async function chooseTarget(c, state, to) {
         const found = releases.find(r => r.dir === to || (isValidVersion(r.dir) && normalizeVersion(r.dir) === want));
         if (!found)
             throw new SitecycleError(`version ${to} is not installed on site ${c.site.name}; installed: ${releases.map(r => r.dir).join(', ') || 'none'} (deploy it instead)`, 'input');
+        // Already there (e.g. a host a partial rolling deploy never reached): nothing to do.
         if (found.dir === state.live)
-            throw new SitecycleError(`version ${to} is already live on site ${c.site.name}`, 'input');
+            return { target: found.dir, warm: true };
         return {
             target: found.dir,
             warm: found.dir === state.idle && c.site.apache.mode === 'blue-green'
@@ -32133,6 +32134,25 @@ async function rollback(req) {
     }, async (octx) => {
         const { target, warm } = choice;
         const st = state;
+        if (target === st.live) {
+            req.reporter.info(`${target} is already live on site ${req.site.name}: nothing to do`);
+            return {
+                op: 'rollback',
+                site: req.site.name,
+                host: req.exec.name,
+                status: 'unchanged',
+                version: target,
+                previousVersion: target,
+                targetVersion: target,
+                url: req.site.url,
+                rolledBack: false,
+                undoComplete: true,
+                steps: [],
+                operationId: octx.opId,
+                notes: [],
+                journal: { live: target }
+            };
+        }
         req.reporter.info(`rolling back site ${req.site.name} from ${st.live ?? 'nothing'} to ${target}${warm ? ' (warm in the idle slot)' : ''}`);
         const ctx = { ...octx, state: st, target, warm, idleBefore: st.idle };
         const base = {

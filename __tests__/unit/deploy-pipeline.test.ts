@@ -329,3 +329,12 @@ test('rollback to the warm idle release is one rename, and marks the release it 
   ])
   expect(exec.files.get(`${ROOT}/releases/1.0.0/BAD`)).toMatch(/rolled back/)
 })
+
+test('rollback to the version that is already live changes nothing', async () => {
+  const c = config()
+  const exec = host()
+  const o = await rollback({ config: c, site: c.sites.v1, exec, reporter: reporter(), to: '1.0.0' })
+  expect(o).toMatchObject({ status: 'unchanged', version: '1.0.0', rolledBack: false })
+  expect(trace(exec).filter(l => !['lock', 'unlock'].includes(l))).toEqual([])
+  expect([...exec.files.keys()].some(k => k.endsWith('/BAD'))).toBe(false)
+})
