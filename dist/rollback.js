@@ -45997,6 +45997,77 @@ const releaseSchema = mapping({
         .default([]),
     keep_versions: integer(1).default(RELEASE_DEFAULTS.keepVersions)
 }, 'a mapping of release settings (tag_prefix, version_scheme, source, no_isolation, out_dir, wheelhouse, stores, keep_versions)');
+/** Defaults of `sites.<n>.snapshots` (retention). */
+const SNAPSHOT_DEFAULTS = { keepLast: 3, daily: 7, weekly: 4, monthly: 6 };
+const DATABASE_ENGINES = ['postgres', 'mysql', 'sqlite'];
+const DB_NAME_FORM = 'a database name of 1 to 63 letters, digits, _ or - (postgres, mysql), or an absolute file path (sqlite)';
+const SERVER_ONLY = ['host', 'port', 'user', 'password_env'];
+/** A site's database (`sites.<n>.database`). sqlite takes only a file path as its name. */
+const databaseSchema = mapping({
+    engine: _enum(DATABASE_ENGINES, { error: 'postgres, mysql or sqlite' }),
+    name: text(DB_NAME_FORM),
+    host: matching(PLAIN, 'a host name, address or socket directory such as 127.0.0.1').optional(),
+    port: integer(1, 'a port number from 1 to 65535')
+        .max(65535, { error: 'a port number from 1 to 65535' })
+        .optional(),
+    user: matching(ACCOUNT_NAME, 'a database user name such as weave').optional(),
+    password_env: matching(ENV_NAME$1, 'the name of the environment variable holding the password, such as DB_PASSWORD').optional()
+}, 'a mapping with engine (postgres, mysql or sqlite), name and optionally host, port, user, password_env').superRefine((db, ctx) => {
+    if (db.engine === 'sqlite') {
+        const form = 'an absolute path to the SQLite database file on the host, such as /srv/app/db.sqlite3';
+        const reason = !db.name.startsWith('/')
+            ? 'not an absolute path'
+            : db.name.split('/').includes('..')
+                ? "contains '..'"
+                : !PLAIN.test(db.name)
+                    ? 'contains whitespace, quotes or control characters'
+                    : undefined;
+        if (reason)
+            ctx.issues.push({
+                code: 'custom',
+                path: ['name'],
+                input: db.name,
+                message: form,
+                params: { reason }
+            });
+        for (const key of SERVER_ONLY) {
+            if (db[key] === undefined)
+                continue;
+            ctx.issues.push({
+                code: 'custom',
+                path: [key],
+                input: db[key],
+                message: 'the settings of a sqlite database: engine, name',
+                params: { reason: 'not a setting of a sqlite database' }
+            });
+        }
+    }
+    else if (!/^[A-Za-z0-9_][A-Za-z0-9_-]{0,62}$/.test(db.name)) {
+        ctx.issues.push({ code: 'custom', path: ['name'], input: db.name, message: DB_NAME_FORM });
+    }
+});
+const DATA_FOLDER_FORM = 'a folder relative to the site root (such as shared/uploads) or an absolute path, outside snapshots/ and .sitecycle/';
+/** One data folder: relative to the site root (normalised, no '..') or absolute. */
+const dataFolder = string({ error: DATA_FOLDER_FORM }).transform((value, ctx) => {
+    if (value.startsWith('/'))
+        return normaliseRemotePath(value, ctx, DATA_FOLDER_FORM);
+    if (value === '' || value.split('/').includes('..'))
+        return problem(ctx, value, DATA_FOLDER_FORM, value === '' ? 'empty' : "contains '..'");
+    if (!PLAIN.test(value))
+        return problem(ctx, value, DATA_FOLDER_FORM, 'contains whitespace, quotes or control characters');
+    const normalised = posix.normalize(value).replace(/\/+$/, '');
+    const top = normalised.split('/')[0];
+    if (normalised === '.' || top === 'snapshots' || top === '.sitecycle')
+        return problem(ctx, value, DATA_FOLDER_FORM, normalised === '.' ? 'the site root itself' : `inside ${top}/`);
+    return normalised;
+});
+/** Snapshot retention (`sites.<n>.snapshots`). */
+const snapshotsSchema = mapping({
+    keep_last: integer(1).default(SNAPSHOT_DEFAULTS.keepLast),
+    daily: integer(0, 'a whole number of days (0 or more)').default(SNAPSHOT_DEFAULTS.daily),
+    weekly: integer(0, 'a whole number of weeks (0 or more)').default(SNAPSHOT_DEFAULTS.weekly),
+    monthly: integer(0, 'a whole number of months (0 or more)').default(SNAPSHOT_DEFAULTS.monthly)
+}, 'a mapping with keep_last, daily, weekly and monthly');
 const siteSchema = mapping({
     role: _enum(['production', 'preview', 'mirror', 'old'], {
         error: 'production, preview, mirror or old'
@@ -46018,10 +46089,17 @@ const siteSchema = mapping({
     keep_releases: integer(2).default(DEFAULTS.keepReleases),
     releases: localPath('a directory path (absolute, relative to the config file, or starting with ~/)').optional(),
     store: storeSchema.optional(),
+    pip: mapping({
+        index_url_env: matching(ENV_NAME$1, 'the name of an environment variable holding the index URL, such as SITE_INDEX_URL')
+    }, 'a mapping with index_url_env').optional(),
     preflight: mapping({
         min_free_mb: integer(0, 'a whole number of megabytes (0 or more)').default(DEFAULTS.minFreeMb)
     }, 'a mapping with min_free_mb').prefault({}),
-    apache: apacheSchema.prefault({})
+    apache: apacheSchema.prefault({}),
+    database: databaseSchema.optional(),
+    data: array(dataFolder, { error: 'a list of data folders, such as [shared/uploads]' })
+        .optional(),
+    snapshots: snapshotsSchema.optional()
 }, 'a mapping of site settings with at least root and url');
 const configSchema = mapping({
     app: appSchema,
@@ -46265,7 +46343,11 @@ function parseConfig(text, file) {
     if (!parsed.success || problems.length > 0)
         throw configError(file, source, problems);
     const config = toModel(parsed.data, path__default.resolve(file));
-    const overlaps = [...checkHostLists(data, config, source), ...checkRootsApart(config, source)];
+    const overlaps = [
+        ...checkHostLists(data, config, source),
+        ...checkRootsApart(config, source),
+        ...checkDataFolders(config, source)
+    ];
     if (overlaps.length > 0)
         throw configError(file, source, overlaps);
     return config;
@@ -46486,9 +46568,62 @@ function toSite(name, raw, local) {
         keepReleases: raw.keep_releases,
         ...(raw.releases !== undefined && { releases: local(raw.releases) }),
         ...(raw.store !== undefined && { store: toStore(raw.store, local) }),
+        ...(raw.pip !== undefined && { pip: { indexUrlEnv: raw.pip.index_url_env } }),
         preflight: { minFreeMb: raw.preflight.min_free_mb },
-        apache: toApache(raw.apache, new URL(raw.url))
+        apache: toApache(raw.apache, new URL(raw.url)),
+        ...snapshotSettings(raw)
     };
+}
+/** database, data (resolved against the root) and snapshots (retention) of a site. */
+function snapshotSettings(raw) {
+    const db = raw.database;
+    return {
+        ...(db && {
+            database: {
+                engine: db.engine,
+                name: db.name,
+                ...(db.host !== undefined && { host: db.host }),
+                ...(db.port !== undefined && { port: db.port }),
+                ...(db.user !== undefined && { user: db.user }),
+                ...(db.password_env !== undefined && { passwordEnv: db.password_env })
+            }
+        }),
+        ...(raw.data && {
+            data: raw.data.map(d => (d.startsWith('/') ? d : path__default.posix.join(raw.root, d)))
+        }),
+        ...(raw.snapshots && {
+            snapshots: {
+                last: raw.snapshots.keep_last,
+                daily: raw.snapshots.daily,
+                weekly: raw.snapshots.weekly,
+                monthly: raw.snapshots.monthly
+            }
+        })
+    };
+}
+/** A data folder may not be the site root, hold it, or lie in its snapshots/ or .sitecycle/. */
+function checkDataFolders(config, source) {
+    const problems = [];
+    for (const site of Object.values(config.sites)) {
+        site.data?.forEach((folder, i) => {
+            const inside = ['snapshots', '.sitecycle'].find(d => folder === `${site.root}/${d}` || isInside(folder, `${site.root}/${d}`));
+            const what = folder === site.root || isInside(site.root, folder)
+                ? `${describeValue(folder)} holds the site root`
+                : inside
+                    ? `${describeValue(folder)} is inside the site's ${inside}/`
+                    : undefined;
+            if (!what)
+                return;
+            const where = ['sites', site.name, 'data', i];
+            problems.push({
+                offset: offsetOf(source, where),
+                path: where,
+                what,
+                expected: 'a data folder of its own, such as shared/uploads'
+            });
+        });
+    }
+    return problems;
 }
 function toApache(raw, url) {
     return {

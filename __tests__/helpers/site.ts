@@ -25,6 +25,8 @@ export interface TestSiteOptions {
   ssh?: { keyFile: string; knownHostsFile: string }
   /** Extra text appended to the config template. */
   template?: string
+  /** Extra YAML lines for the site (indented by the helper). */
+  siteYaml?: string
 }
 
 export async function makeTestSite(opts: TestSiteOptions): Promise<TestSite> {
@@ -52,6 +54,11 @@ ${opts.ssh ? `ssh:\n  key_file: ${opts.ssh.keyFile}\n  known_hosts: ${opts.ssh.k
     hooks:
       after_install: ${JSON.stringify(hooks)}
     keep_releases: ${opts.keepReleases ?? 3}
+${(opts.siteYaml ?? '')
+  .split('\n')
+  .filter(Boolean)
+  .map(l => `    ${l}`)
+  .join('\n')}
     preflight: { min_free_mb: 10 }
     apache:
       listen: 127.0.0.1:${port}

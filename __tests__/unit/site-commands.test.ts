@@ -192,3 +192,23 @@ describe('hook command lines', () => {
     expect(() => splitCommandLine('echo "unclosed', 'x')).toThrow(/unclosed/)
   })
 })
+
+test('the release build is offline by default and isolated only when asked', async () => {
+  const { pythonBuildCommand } = await import('../../src/releases/build.js')
+  const offline = pythonBuildCommand('/usr/bin/python3', '/src/app', '/out')
+  expect(offline.argv).toEqual([
+    '/usr/bin/python3',
+    '-m',
+    'build',
+    '--no-isolation',
+    '--sdist',
+    '--wheel',
+    '--outdir',
+    '/out',
+    '/src/app'
+  ])
+  expect(offline.unsetEnv).toEqual(expect.arrayContaining(['PIP_FIND_LINKS', 'PIP_INDEX_URL']))
+  expect(pythonBuildCommand('/usr/bin/python3', '/src/app', '/out', false).argv).not.toContain(
+    '--no-isolation'
+  )
+})

@@ -83,6 +83,37 @@ export function pipInstall(
   )
 }
 
+/**
+ * Install a wheel into a virtualenv with its dependencies from an index. The URL may carry
+ * credentials: it goes to pip through PIP_INDEX_URL, never on the command line, and is redacted.
+ */
+export function pipInstallFromIndex(
+  python: string,
+  venv: string,
+  wheel: string,
+  findLinks: string[],
+  indexUrl: string
+): Command {
+  return cmd(
+    [
+      python,
+      '-m',
+      'pip',
+      '--python',
+      `${venv}/bin/python`,
+      'install',
+      ...findLinks.flatMap(d => ['--find-links', d]),
+      '--no-compile',
+      wheel
+    ],
+    {
+      env: { ...PIP_HERMETIC_ENV, PIP_INDEX_URL: indexUrl },
+      unsetEnv: PIP_HERMETIC_UNSET.filter(n => n !== 'PIP_INDEX_URL'),
+      redact: [indexUrl]
+    }
+  )
+}
+
 /** Where the wheelhouse's dependencies come from and what pins them. */
 export interface WheelhouseSources {
   /** Folders of wheels and sdists searched (offline: the only sources when no index is given). */

@@ -68,7 +68,11 @@ export function parseConfig(text: string, file: string): SitecycleConfig {
   if (!parsed.success || problems.length > 0) throw configError(file, source, problems)
 
   const config = toModel(parsed.data, path.resolve(file))
-  const overlaps = [...checkHostLists(data, config, source), ...checkRootsApart(config, source)]
+  const overlaps = [
+    ...checkHostLists(data, config, source),
+    ...checkRootsApart(config, source),
+    ...checkDataFolders(config, source)
+  ]
   if (overlaps.length > 0) throw configError(file, source, overlaps)
   return config
 }
@@ -330,9 +334,66 @@ function toSite(name: string, raw: RawSite, local: (p: string) => string): SiteC
     keepReleases: raw.keep_releases,
     ...(raw.releases !== undefined && { releases: local(raw.releases) }),
     ...(raw.store !== undefined && { store: toStore(raw.store, local) }),
+    ...(raw.pip !== undefined && { pip: { indexUrlEnv: raw.pip.index_url_env } }),
     preflight: { minFreeMb: raw.preflight.min_free_mb },
-    apache: toApache(raw.apache, new URL(raw.url))
+    apache: toApache(raw.apache, new URL(raw.url)),
+    ...snapshotSettings(raw)
   }
+}
+
+/** database, data (resolved against the root) and snapshots (retention) of a site. */
+function snapshotSettings(raw: RawSite): Pick<SiteConfig, 'database' | 'data' | 'snapshots'> {
+  const db = raw.database
+  return {
+    ...(db && {
+      database: {
+        engine: db.engine,
+        name: db.name,
+        ...(db.host !== undefined && { host: db.host }),
+        ...(db.port !== undefined && { port: db.port }),
+        ...(db.user !== undefined && { user: db.user }),
+        ...(db.password_env !== undefined && { passwordEnv: db.password_env })
+      }
+    }),
+    ...(raw.data && {
+      data: raw.data.map(d => (d.startsWith('/') ? d : path.posix.join(raw.root, d)))
+    }),
+    ...(raw.snapshots && {
+      snapshots: {
+        last: raw.snapshots.keep_last,
+        daily: raw.snapshots.daily,
+        weekly: raw.snapshots.weekly,
+        monthly: raw.snapshots.monthly
+      }
+    })
+  }
+}
+
+/** A data folder may not be the site root, hold it, or lie in its snapshots/ or .sitecycle/. */
+function checkDataFolders(config: SitecycleConfig, source: SourceMap): ConfigProblem[] {
+  const problems: ConfigProblem[] = []
+  for (const site of Object.values(config.sites)) {
+    site.data?.forEach((folder, i) => {
+      const inside = ['snapshots', '.sitecycle'].find(
+        d => folder === `${site.root}/${d}` || isInside(folder, `${site.root}/${d}`)
+      )
+      const what =
+        folder === site.root || isInside(site.root, folder)
+          ? `${describeValue(folder)} holds the site root`
+          : inside
+            ? `${describeValue(folder)} is inside the site's ${inside}/`
+            : undefined
+      if (!what) return
+      const where = ['sites', site.name, 'data', i]
+      problems.push({
+        offset: offsetOf(source, where),
+        path: where,
+        what,
+        expected: 'a data folder of its own, such as shared/uploads'
+      })
+    })
+  }
+  return problems
 }
 
 function toApache(raw: RawSite['apache'], url: URL): ApacheSettings {

@@ -87,11 +87,49 @@ export interface SiteConfig {
   releases?: string
   /** The store to fetch releases from by version (deploy --version without --release). */
   store?: StoreConfig
+  /**
+   * Install dependencies from an index instead of offline: the environment variable holding
+   * the index URL (a secret: it may carry credentials). Absent: offline only (--no-index).
+   */
+  pip?: { indexUrlEnv: string }
   preflight: {
     /** Free megabytes needed under the site root. */
     minFreeMb: number
   }
   apache: ApacheSettings
+  /** The site's database (`database:`), dumped by snapshots; absent: the site has none. */
+  database?: DatabaseSettings
+  /** Data folders (uploads, media) copied into snapshots: absolute paths on the host. */
+  data?: string[]
+  /** How many snapshots are kept (`snapshots:`); defaults applied when absent. */
+  snapshots?: SnapshotRetention
+}
+
+/** A site's database (`sites.<n>.database`); the same shape as databases/engine.ts DatabaseConfig. */
+export interface DatabaseSettings {
+  engine: 'postgres' | 'mysql' | 'sqlite'
+  /** Database name (postgres, mysql) or absolute file path on the host (sqlite). */
+  name: string
+  /** Server host or socket directory (postgres, mysql); default: the local socket. */
+  host?: string
+  /** Server port (postgres, mysql). */
+  port?: number
+  /** User to connect as (postgres, mysql). */
+  user?: string
+  /** Name of the environment variable holding the password (a secret; never the password itself). */
+  passwordEnv?: string
+}
+
+/** Snapshot retention (`sites.<n>.snapshots`): grandfather-father-son. */
+export interface SnapshotRetention {
+  /** The newest N snapshots, whatever their age (at least 1). */
+  last: number
+  /** The newest snapshot of each of the last N days. */
+  daily: number
+  /** The newest snapshot of each of the last N ISO weeks. */
+  weekly: number
+  /** The newest snapshot of each of the last N months. */
+  monthly: number
 }
 
 export interface SitecycleConfig {

@@ -410,6 +410,102 @@ export const releaseSchema = mapping(
   'a mapping of release settings (tag_prefix, version_scheme, source, no_isolation, out_dir, wheelhouse, stores, keep_versions)'
 )
 
+/** Defaults of `sites.<n>.snapshots` (retention). */
+export const SNAPSHOT_DEFAULTS = { keepLast: 3, daily: 7, weekly: 4, monthly: 6 } as const
+
+const DATABASE_ENGINES = ['postgres', 'mysql', 'sqlite'] as const
+const DB_NAME_FORM =
+  'a database name of 1 to 63 letters, digits, _ or - (postgres, mysql), or an absolute file path (sqlite)'
+const SERVER_ONLY = ['host', 'port', 'user', 'password_env'] as const
+
+/** A site's database (`sites.<n>.database`). sqlite takes only a file path as its name. */
+export const databaseSchema = mapping(
+  {
+    engine: z.enum(DATABASE_ENGINES, { error: 'postgres, mysql or sqlite' }),
+    name: text(DB_NAME_FORM),
+    host: matching(PLAIN, 'a host name, address or socket directory such as 127.0.0.1').optional(),
+    port: integer(1, 'a port number from 1 to 65535')
+      .max(65535, { error: 'a port number from 1 to 65535' })
+      .optional(),
+    user: matching(ACCOUNT_NAME, 'a database user name such as weave').optional(),
+    password_env: matching(
+      ENV_NAME,
+      'the name of the environment variable holding the password, such as DB_PASSWORD'
+    ).optional()
+  },
+  'a mapping with engine (postgres, mysql or sqlite), name and optionally host, port, user, password_env'
+).superRefine((db, ctx) => {
+  if (db.engine === 'sqlite') {
+    const form =
+      'an absolute path to the SQLite database file on the host, such as /srv/app/db.sqlite3'
+    const reason = !db.name.startsWith('/')
+      ? 'not an absolute path'
+      : db.name.split('/').includes('..')
+        ? "contains '..'"
+        : !PLAIN.test(db.name)
+          ? 'contains whitespace, quotes or control characters'
+          : undefined
+    if (reason)
+      ctx.issues.push({
+        code: 'custom',
+        path: ['name'],
+        input: db.name,
+        message: form,
+        params: { reason }
+      })
+    for (const key of SERVER_ONLY) {
+      if (db[key] === undefined) continue
+      ctx.issues.push({
+        code: 'custom',
+        path: [key],
+        input: db[key],
+        message: 'the settings of a sqlite database: engine, name',
+        params: { reason: 'not a setting of a sqlite database' }
+      })
+    }
+  } else if (!/^[A-Za-z0-9_][A-Za-z0-9_-]{0,62}$/.test(db.name)) {
+    ctx.issues.push({ code: 'custom', path: ['name'], input: db.name, message: DB_NAME_FORM })
+  }
+})
+
+const DATA_FOLDER_FORM =
+  'a folder relative to the site root (such as shared/uploads) or an absolute path, outside snapshots/ and .sitecycle/'
+
+/** One data folder: relative to the site root (normalised, no '..') or absolute. */
+const dataFolder = z.string({ error: DATA_FOLDER_FORM }).transform((value, ctx) => {
+  if (value.startsWith('/')) return normaliseRemotePath(value, ctx, DATA_FOLDER_FORM)
+  if (value === '' || value.split('/').includes('..'))
+    return problem(ctx, value, DATA_FOLDER_FORM, value === '' ? 'empty' : "contains '..'")
+  if (!PLAIN.test(value))
+    return problem(
+      ctx,
+      value,
+      DATA_FOLDER_FORM,
+      'contains whitespace, quotes or control characters'
+    )
+  const normalised = posix.normalize(value).replace(/\/+$/, '')
+  const top = normalised.split('/')[0]
+  if (normalised === '.' || top === 'snapshots' || top === '.sitecycle')
+    return problem(
+      ctx,
+      value,
+      DATA_FOLDER_FORM,
+      normalised === '.' ? 'the site root itself' : `inside ${top}/`
+    )
+  return normalised
+})
+
+/** Snapshot retention (`sites.<n>.snapshots`). */
+export const snapshotsSchema = mapping(
+  {
+    keep_last: integer(1).default(SNAPSHOT_DEFAULTS.keepLast),
+    daily: integer(0, 'a whole number of days (0 or more)').default(SNAPSHOT_DEFAULTS.daily),
+    weekly: integer(0, 'a whole number of weeks (0 or more)').default(SNAPSHOT_DEFAULTS.weekly),
+    monthly: integer(0, 'a whole number of months (0 or more)').default(SNAPSHOT_DEFAULTS.monthly)
+  },
+  'a mapping with keep_last, daily, weekly and monthly'
+)
+
 export const siteSchema = mapping(
   {
     role: z
@@ -445,6 +541,15 @@ export const siteSchema = mapping(
       'a directory path (absolute, relative to the config file, or starting with ~/)'
     ).optional(),
     store: storeSchema.optional(),
+    pip: mapping(
+      {
+        index_url_env: matching(
+          ENV_NAME,
+          'the name of an environment variable holding the index URL, such as SITE_INDEX_URL'
+        )
+      },
+      'a mapping with index_url_env'
+    ).optional(),
     preflight: mapping(
       {
         min_free_mb: integer(0, 'a whole number of megabytes (0 or more)').default(
@@ -453,7 +558,12 @@ export const siteSchema = mapping(
       },
       'a mapping with min_free_mb'
     ).prefault({}),
-    apache: apacheSchema.prefault({})
+    apache: apacheSchema.prefault({}),
+    database: databaseSchema.optional(),
+    data: z
+      .array(dataFolder, { error: 'a list of data folders, such as [shared/uploads]' })
+      .optional(),
+    snapshots: snapshotsSchema.optional()
   },
   'a mapping of site settings with at least root and url'
 )

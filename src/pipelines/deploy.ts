@@ -68,6 +68,7 @@ export interface DeployRequest {
 interface DeployContext extends OperationContext {
   release: ResolvedRelease
   rendered?: RenderedConfig
+  indexUrl?: string
   state: SiteState
   /** Where the release file is on the host. */
   upload: string
@@ -83,6 +84,8 @@ interface DeployContext extends OperationContext {
 export interface PreparedDeploy {
   release: ResolvedRelease
   rendered?: RenderedConfig
+  /** The index URL to install dependencies from (sites.<n>.pip.index_url_env), a secret. */
+  indexUrl?: string
   /** Remove what prepareDeploy fetched from a store (the release's files); call it when done. */
   cleanup(): Promise<void>
 }
@@ -200,7 +203,18 @@ async function checkRelease(
     )
     for (const s of rendered.secrets) req.reporter.addSecret(s)
   }
-  return { release, rendered }
+  let indexUrl: string | undefined
+  if (req.site.pip && !release.wheelhouse) {
+    const name = req.site.pip.indexUrlEnv
+    indexUrl = (req.env ?? process.env)[name]
+    if (!indexUrl)
+      throw new SitecycleError(
+        `sites.${req.site.name}.pip.index_url_env names ${name}, which is not set; set it in the environment of the deploy (in a workflow: env: ${name}: \${{ secrets.${name} }})`,
+        'config'
+      )
+    req.reporter.addSecret(indexUrl)
+  }
+  return { release, rendered, ...(indexUrl !== undefined && { indexUrl }) }
 }
 
 /** The steps of a deploy, in order. */
@@ -437,6 +451,10 @@ async function installInto(c: DeployContext, dir: string): Promise<string> {
     await c.exec.put(wheelhouse.lockFile, lock, 0o644)
     await c.exec.run(py.pipInstallLocked(c.python, dir, lock, [incoming, onHost]))
     note = `${note} with ${wheelhouse.files.length} ${wheelhouse.files.length === 1 ? 'dependency' : 'dependencies'} from its wheelhouse (--require-hashes)`
+  } else if (c.indexUrl) {
+    // The site installs its dependencies from an index (sites.<n>.pip.index_url_env).
+    await c.exec.run(py.pipInstallFromIndex(c.python, dir, wheel, [incoming], c.indexUrl))
+    note = `${note}, dependencies from the site's index`
   } else {
     await c.exec.run(py.pipInstall(c.python, dir, wheel, [incoming]))
   }
@@ -564,6 +582,7 @@ async function deployPrepared(
         ...octx,
         release,
         rendered: prepared.rendered,
+        indexUrl: prepared.indexUrl,
         state,
         upload: `${siteLayout(req.site.root).incoming}/${octx.opId}/${basename(release.file)}`,
         createdRelease: false,

@@ -512,6 +512,7 @@ async function build(c: ReleaseContext): Promise<string> {
     outDir: c.req.release.outDir,
     python: c.req.python ?? DEFAULT_BUILD_PYTHON,
     commit: c.commit ?? null,
+    noIsolation: c.req.release.noIsolation,
     ...(wheelhouse && { wheelhouse }),
     onProgress: line => c.req.reporter.info(`   ${line}`)
   })

@@ -48,6 +48,11 @@ export interface BuildReleaseOptions {
   notes?: string
   /** Receives each line the build prints. */
   onProgress?: (line: string) => void
+  /**
+   * Build with `--no-isolation` (default true): offline, with this machine's setuptools and
+   * wheel. False lets `python -m build` make an isolated environment, which needs an index.
+   */
+  noIsolation?: boolean
 }
 
 export interface BuiltRelease {
@@ -58,14 +63,19 @@ export interface BuiltRelease {
   dir: string
 }
 
-/** The argv that builds an sdist and a wheel into outDir, offline. */
-export function pythonBuildCommand(python: string, sourceDir: string, outDir: string): Command {
+/** The argv that builds an sdist and a wheel into outDir (offline unless noIsolation is false). */
+export function pythonBuildCommand(
+  python: string,
+  sourceDir: string,
+  outDir: string,
+  noIsolation = true
+): Command {
   return {
     argv: [
       python,
       '-m',
       'build',
-      '--no-isolation',
+      ...(noIsolation ? ['--no-isolation'] : []),
       '--sdist',
       '--wheel',
       '--outdir',
@@ -185,7 +195,7 @@ export async function buildRelease(opts: BuildReleaseOptions): Promise<BuiltRele
   const workDir = await fs.mkdtemp(path.join(os.tmpdir(), 'sitecycle-build-'))
   let staging: string | undefined
   try {
-    const command = pythonBuildCommand(python, sourceDir, workDir)
+    const command = pythonBuildCommand(python, sourceDir, workDir, opts.noIsolation ?? true)
     opts.onProgress?.(`$ ${describeCommand(command)}`)
     let result: ProcessResult
     try {
