@@ -46068,6 +46068,63 @@ const snapshotsSchema = mapping({
     weekly: integer(0, 'a whole number of weeks (0 or more)').default(SNAPSHOT_DEFAULTS.weekly),
     monthly: integer(0, 'a whole number of months (0 or more)').default(SNAPSHOT_DEFAULTS.monthly)
 }, 'a mapping with keep_last, daily, weekly and monthly');
+/** Defaults of `sites.<n>.access.basic_auth` and `sites.<n>.maintenance`. */
+const ACCESS_DEFAULTS = {
+    user: 'sitecycle',
+    passwordEnv: 'SITECYCLE_ACCESS_PASSWORD',
+    retryAfter: 300
+};
+const BASIC_AUTH_FORM = 'false, true, or a mapping with user and password_env, such as { user: preview, password_env: PREVIEW_PASSWORD }';
+/** Who may reach the site (`sites.<n>.access`); the per-role default is applied by load-config.ts. */
+const accessSchema = mapping({
+    basic_auth: union([
+        boolean(),
+        mapping({
+            user: matching(/^[A-Za-z0-9_][A-Za-z0-9_.@-]{0,63}$/, 'a user name of letters, digits, _ . @ or - (no colon), such as preview').default(ACCESS_DEFAULTS.user),
+            password_env: matching(ENV_NAME$1, 'the name of the environment variable holding the password, such as PREVIEW_PASSWORD').default(ACCESS_DEFAULTS.passwordEnv)
+        }, BASIC_AUTH_FORM)
+    ], { error: BASIC_AUTH_FORM })
+        .optional()
+}, 'a mapping with basic_auth');
+const CLIENT_FORM = 'a client IP address or CIDR range, such as 192.0.2.10, 10.0.0.0/8 or 2001:db8::/32';
+/** Whether `value` is an IPv4/IPv6 address, optionally with a /prefix length that fits it. */
+function isClientRange(value) {
+    const [address, prefix, ...rest] = value.split('/');
+    const family = isIP(address);
+    if (family === 0 || rest.length > 0)
+        return false;
+    if (prefix === undefined)
+        return true;
+    return /^\d{1,3}$/.test(prefix) && Number(prefix) <= (family === 4 ? 32 : 128);
+}
+/** The maintenance page (`sites.<n>.maintenance`). */
+const maintenanceSchema = mapping({
+    allow: array(string({ error: CLIENT_FORM }).refine(isClientRange, { error: CLIENT_FORM }), {
+        error: 'a list of client addresses or CIDR ranges, such as [192.0.2.10, 10.0.0.0/8]'
+    })
+        .default([]),
+    retry_after: integer(0, 'a whole number of seconds (0 or more)').default(ACCESS_DEFAULTS.retryAfter)
+}, 'a mapping with allow and retry_after');
+const LAG_FORM = 'a duration such as 1d, 7d, 30d, 12h or 1w2d (units s, m, h, d, w)';
+const LAG_UNITS = { s: 1, m: 60, h: 3600, d: 86400, w: 604800 };
+/** Seconds in a duration such as `7d` or `1d12h`; undefined when it is not one (or is zero). */
+function parseDuration(text) {
+    if (!/^(\d+[smhdw])+$/.test(text))
+        return undefined;
+    let seconds = 0;
+    for (const m of text.matchAll(/(\d+)([smhdw])/g))
+        seconds += Number(m[1]) * LAG_UNITS[m[2]];
+    return seconds > 0 && Number.isSafeInteger(seconds) ? seconds : undefined;
+}
+/** A mirror's lag (`sites.<n>.lag`): a duration string, or a number of days. */
+const lagSchema = union([string(), int().min(1)], { error: LAG_FORM })
+    .transform((value, ctx) => {
+    const text = typeof value === 'number' ? `${value}d` : value.trim();
+    const seconds = parseDuration(text);
+    if (seconds === undefined)
+        return problem(ctx, value, LAG_FORM);
+    return { text, seconds };
+});
 const siteSchema = mapping({
     role: _enum(['production', 'preview', 'mirror', 'old'], {
         error: 'production, preview, mirror or old'
@@ -46099,7 +46156,12 @@ const siteSchema = mapping({
     database: databaseSchema.optional(),
     data: array(dataFolder, { error: 'a list of data folders, such as [shared/uploads]' })
         .optional(),
-    snapshots: snapshotsSchema.optional()
+    snapshots: snapshotsSchema.optional(),
+    access: accessSchema.optional(),
+    maintenance: maintenanceSchema.optional(),
+    from: matching(SITE_NAME, 'the name of another site of sites:, such as v1').optional(),
+    lag: lagSchema.optional(),
+    anonymize: localPath('an SQL file path (absolute, relative to the config file, or starting with ~/)').optional()
 }, 'a mapping of site settings with at least root and url');
 const configSchema = mapping({
     app: appSchema,
@@ -46346,7 +46408,8 @@ function parseConfig(text, file) {
     const overlaps = [
         ...checkHostLists(data, config, source),
         ...checkRootsApart(config, source),
-        ...checkDataFolders(config, source)
+        ...checkDataFolders(config, source),
+        ...checkDataSources(config, source)
     ];
     if (overlaps.length > 0)
         throw configError(file, source, overlaps);
@@ -46571,7 +46634,28 @@ function toSite(name, raw, local) {
         ...(raw.pip !== undefined && { pip: { indexUrlEnv: raw.pip.index_url_env } }),
         preflight: { minFreeMb: raw.preflight.min_free_mb },
         apache: toApache(raw.apache, new URL(raw.url)),
-        ...snapshotSettings(raw)
+        ...snapshotSettings(raw),
+        ...accessSettings(raw),
+        ...(raw.from !== undefined && { from: raw.from }),
+        ...(raw.lag !== undefined && { lag: raw.lag }),
+        ...(raw.anonymize !== undefined && { anonymize: local(raw.anonymize) })
+    };
+}
+/**
+ * access (basic auth, on by default for preview and mirror sites) and the maintenance page;
+ * each left out when it says nothing beyond the defaults (an open site, no `maintenance:`).
+ */
+function accessSettings(raw) {
+    const auth = raw.access?.basic_auth ?? (raw.role === 'preview' || raw.role === 'mirror');
+    const basicAuth = auth === false
+        ? undefined
+        : auth === true
+            ? { user: ACCESS_DEFAULTS.user, passwordEnv: ACCESS_DEFAULTS.passwordEnv }
+            : { user: auth.user, passwordEnv: auth.password_env };
+    const m = raw.maintenance;
+    return {
+        ...(basicAuth && { access: { basicAuth } }),
+        ...(m && { maintenance: { allow: m.allow, retryAfter: m.retry_after } })
     };
 }
 /** database, data (resolved against the root) and snapshots (retention) of a site. */
@@ -46600,6 +46684,34 @@ function snapshotSettings(raw) {
             }
         })
     };
+}
+/**
+ * `from:` names another site of the file; `lag:` belongs to mirrors only. (A mirror without them
+ * can still be initialized and deployed; `sitecycle mirror` asks for them.)
+ */
+function checkDataSources(config, source) {
+    const problems = [];
+    const names = Object.keys(config.sites);
+    for (const site of Object.values(config.sites)) {
+        const at = (key) => ['sites', site.name, key];
+        if (site.from !== undefined && (site.from === site.name || !names.includes(site.from)))
+            problems.push({
+                offset: offsetOf(source, at('from')),
+                path: at('from'),
+                what: site.from === site.name
+                    ? 'the site itself'
+                    : `${describeValue(site.from)} is not a site of this file`,
+                expected: `another site: ${names.filter(n => n !== site.name).join(', ') || '(none)'}`
+            });
+        if (site.lag !== undefined && site.role !== 'mirror')
+            problems.push({
+                offset: keyOffsetOf(source, at('lag')),
+                path: at('lag'),
+                what: `lag is for mirror sites, and this one has role ${site.role}`,
+                expected: 'role: mirror with lag, or no lag'
+            });
+    }
+    return problems;
 }
 /** A data folder may not be the site root, hold it, or lie in its snapshots/ or .sitecycle/. */
 function checkDataFolders(config, source) {

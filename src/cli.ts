@@ -18,6 +18,7 @@ import { createExecutor } from './hosts/create-executor.js'
 import type { Executor } from './hosts/executor.js'
 import { deploy, deployPlan } from './pipelines/deploy.js'
 import { initSite } from './pipelines/init.js'
+import { setMaintenance } from './pipelines/maintenance.js'
 import { OperationFailed, type OperationOutcome } from './pipelines/operation.js'
 import { handoffOf, ReleaseFailed, runRelease } from './pipelines/release.js'
 import { rollback } from './pipelines/rollback.js'
@@ -26,6 +27,10 @@ import { siteStatus, unlockSite, type SiteStatus } from './pipelines/status.js'
 import { buildRelease } from './releases/build.js'
 import { isValidVersion } from './releases/version.js'
 import { runDemo } from './demo/demo.js'
+import { describeBytes, formatSnapshotList, listSnapshots } from './snapshots/list.js'
+import { SnapshotFailed, takeSnapshot } from './snapshots/snapshot.js'
+import { verifySnapshot, VerifyFailed } from './snapshots/verify.js'
+import { MirrorFailed, refreshMirror } from './pipelines/mirror.js'
 import { ConfigError, SitecycleError } from './util/errors.js'
 import { StreamReporter } from './util/reporter.js'
 
@@ -39,6 +44,17 @@ commands:
   rollback <site>   go back to the previous release (or --to VERSION); marks the one left as bad
   status <site>     live release, installed releases, lock holder, history
   unlock <site>     clear the lock of a run that is gone (refuses while it runs)
+  snapshot <site>   dump the database and copy the data folders into snapshots/<id> (unchanged
+                    files hard-linked to the previous snapshot), then apply the retention policy
+  snapshots <site>  list the site's snapshots with age and size (--json)
+  verify <site>     restore a snapshot (--snapshot ID, default the newest) into a scratch database
+                    and compare every table's checksum with its manifest
+  mirror <site>     refresh a mirror site from the newest snapshot of its \`from\` site that is at
+                    least its \`lag\` old (--list --json: the mirror sites, for a workflow matrix)
+  maintenance on|off <site>
+                    freeze the site (users get 503, Retry-After and the maintenance page; the
+                    health path and sites.<n>.maintenance.allow still get through) or open it
+                    again (--message TEXT, --retry-after SECONDS)
   hosts <site>      the site's hosts in rolling-deploy order, the canary first (--json: one
                     line with site, hosts, canary and rest, for a workflow matrix)
   release           run the tests, decide the version, build, tag (git) and publish to the
@@ -58,6 +74,10 @@ options:
   --skip-tests          do not run app.tests before releasing (release)
   --tag TAG             the tag that started the run; its version is released (release)
   --handoff FILE        build only (tests to manifest) and write FILE for the publish action (release)
+  --snapshot ID         the snapshot to verify (verify)
+  --list                print the mirror sites of the config instead of refreshing one (mirror)
+  --message TEXT        the sentence users read on the maintenance page (maintenance on)
+  --retry-after SECONDS Retry-After of the maintenance page (maintenance on; default 300)
   --lock-wait SECONDS   wait for a held lock instead of failing
   --ssh-key-file FILE   private key for SSH hosts (or set SITECYCLE_SSH_KEY to the key itself)
   --known-hosts FILE    pinned known-hosts file for SSH hosts
@@ -103,7 +123,11 @@ function parse(argv: string[]): Cli {
         notes: { type: 'string' },
         'skip-tests': { type: 'boolean' },
         tag: { type: 'string' },
-        handoff: { type: 'string' }
+        handoff: { type: 'string' },
+        snapshot: { type: 'string' },
+        message: { type: 'string' },
+        'retry-after': { type: 'string' },
+        list: { type: 'boolean' }
       }
     })
     return { values, positionals }
@@ -346,6 +370,140 @@ export async function main(
           h
             ? `lock of ${h.op} ${h.id} (${h.actor}) on site ${t.site.name} cleared`
             : `site ${t.site.name} is not locked`
+        )
+        return EXIT.ok
+      }
+      case 'snapshot': {
+        const t = await siteAndExecutor(cli)
+        exec = t.exec
+        try {
+          const o = await takeSnapshot({ ...t, reporter, lockWait })
+          out(
+            json
+              ? JSON.stringify(o, null, 2)
+              : `snapshot ${o.id} of site ${t.site.name} written to ${o.dir}: ${o.manifest.database ? `${o.manifest.database.engine} dump ${describeBytes(o.manifest.database.size)}, ` : ''}${o.manifest.files.count} files ${describeBytes(o.manifest.files.bytes)}` +
+                  (o.removed.length ? `; retention removed ${o.removed.join(', ')}` : '')
+          )
+          return EXIT.ok
+        } catch (e) {
+          if (!(e instanceof SnapshotFailed)) throw e
+          process.stderr.write(reporter.filter.apply(`sitecycle: ${e.message}`) + '\n')
+          if (json)
+            out(
+              JSON.stringify(
+                { status: 'failed', failedStep: e.failedStep, error: e.message, steps: e.steps },
+                null,
+                2
+              )
+            )
+          return e.undoComplete ? EXIT.failed : EXIT.needsAttention
+        }
+      }
+      case 'snapshots': {
+        const t = await siteAndExecutor(cli)
+        exec = t.exec
+        const list = await listSnapshots(t.exec, t.site, t.config.app.python)
+        out(json ? JSON.stringify(list, null, 2) : formatSnapshotList(t.site.name, list))
+        return EXIT.ok
+      }
+      case 'verify': {
+        const t = await siteAndExecutor(cli)
+        exec = t.exec
+        try {
+          const o = await verifySnapshot({
+            ...t,
+            reporter,
+            lockWait,
+            snapshot: cli.values.snapshot as string | undefined
+          })
+          out(
+            json
+              ? JSON.stringify(o, null, 2)
+              : `snapshot ${o.snapshot} of site ${t.site.name} verified: ${o.database ? `${o.database.tables.length} tables restored into ${o.database.scratch} match the manifest, ` : ''}${o.files.length} data folders match`
+          )
+          return EXIT.ok
+        } catch (e) {
+          if (!(e instanceof VerifyFailed)) throw e
+          process.stderr.write(reporter.filter.apply(`sitecycle: ${e.message}`) + '\n')
+          if (json) out(JSON.stringify(e.outcome, null, 2))
+          return EXIT.failed
+        }
+      }
+      case 'mirror': {
+        if (cli.values.list) {
+          const config = await loadConfig(
+            (cli.values.config as string | undefined) ?? 'sitecycle.yml'
+          )
+          const names = Object.values(config.sites)
+            .filter(s => s.role === 'mirror')
+            .map(s => s.name)
+          out(json ? JSON.stringify(names) : names.join('\n'))
+          return EXIT.ok
+        }
+        const t = await siteAndExecutor(cli)
+        exec = t.exec
+        try {
+          const o = await refreshMirror({ ...t, reporter, lockWait })
+          out(
+            json
+              ? JSON.stringify(o, null, 2)
+              : o.status === 'refreshed'
+                ? `mirror ${o.site} shows snapshot ${o.snapshot} of site ${o.from} now (lag ${o.lag}; it showed ${o.previousSnapshot ?? 'none'})`
+                : o.status === 'unchanged'
+                  ? `mirror ${o.site} already shows snapshot ${o.snapshot} of site ${o.from} (lag ${o.lag}): nothing to do`
+                  : `mirror ${o.site}: no snapshot of site ${o.from} is ${o.lag} old yet; it keeps ${o.snapshot ?? 'what it has'}`
+          )
+          return EXIT.ok
+        } catch (e) {
+          if (!(e instanceof MirrorFailed)) throw e
+          process.stderr.write(reporter.filter.apply(`sitecycle: ${e.message}`) + '\n')
+          if (json)
+            out(
+              JSON.stringify(
+                { status: 'failed', failedStep: e.failedStep, error: e.message, steps: e.steps },
+                null,
+                2
+              )
+            )
+          return e.undoComplete ? EXIT.failed : EXIT.needsAttention
+        }
+      }
+      case 'maintenance': {
+        const action = cli.positionals[1]
+        if (action !== 'on' && action !== 'off')
+          throw new SitecycleError(
+            `maintenance: expected on or off, e.g. sitecycle maintenance on v1\n\n${USAGE}`,
+            'usage'
+          )
+        if (!cli.positionals[2])
+          throw new SitecycleError(
+            `maintenance ${action}: which site? e.g. sitecycle maintenance ${action} v1\n\n${USAGE}`,
+            'usage'
+          )
+        const retryAfter = numberOption(cli, 'retry-after')
+        if (retryAfter !== undefined && !Number.isInteger(retryAfter))
+          throw new SitecycleError(
+            `--retry-after ${retryAfter}: expected a whole number of seconds, e.g. --retry-after 600`,
+            'usage'
+          )
+        const t = await siteAndExecutor({ ...cli, positionals: cli.positionals.slice(1) })
+        exec = t.exec
+        const o = await setMaintenance({
+          ...t,
+          reporter,
+          action,
+          lockWait,
+          options: {
+            ...(typeof cli.values.message === 'string' && { message: cli.values.message }),
+            ...(retryAfter !== undefined && { retryAfter })
+          }
+        })
+        out(
+          json
+            ? JSON.stringify(o, null, 2)
+            : o.status === 'frozen'
+              ? `site ${o.site} is frozen${o.wasFrozen ? ' (it already was; page updated)' : ''}: ${o.url} answers 503 with the maintenance page, Retry-After ${o.retryAfter}`
+              : `site ${o.site} is open${o.wasFrozen ? ' again' : ' (it was not frozen)'}: ${o.url}`
         )
         return EXIT.ok
       }

@@ -145,6 +145,7 @@ describe('loadConfig: the full form', () => {
         v2: {
           name: 'v2',
           role: 'preview',
+          access: { basicAuth: { user: 'sitecycle', passwordEnv: 'SITECYCLE_ACCESS_PASSWORD' } },
           host: { kind: 'ssh', user: 'deploy', hostname: 'web1.example.org', port: 2222 },
           root: '/srv/sample/v2',
           url: 'https://preview.example.org',

@@ -1,5 +1,6 @@
 import type { SiteConfig } from '../config/model.js'
 import { processGroupName, siteLayout, SLOTS, EMPTY_RELEASE, type Slot } from '../sites/layout.js'
+import { SitecycleError } from '../util/errors.js'
 import { cmd, type Command } from './command.js'
 
 /** The first line of every vhost sitecycle writes: init refuses to replace a file without it. */
@@ -18,6 +19,124 @@ export function apacheConfigTest(site: SiteConfig): Command {
 /** `apachectl graceful`: only at init, never during a deploy (it restarts every daemon group). */
 export function apacheGraceful(site: SiteConfig): Command {
   return cmd([...site.apache.ctl, 'graceful'])
+}
+
+/** Default seconds in Retry-After when a site's config says nothing (sites.<n>.maintenance.retry_after). */
+export const DEFAULT_RETRY_AFTER = 300
+
+/**
+ * `htpasswd -i -B -n <user>`: prints `<user>:<bcrypt hash>` for the password read from standard
+ * input, so the password is never in argv (visible in `ps` and /proc to every local user).
+ * bcrypt at htpasswd's default cost (5): Apache checks the hash on every request, and a high
+ * cost would add tens of milliseconds of CPU to each of them.
+ */
+export function hashPassword(user: string, password: string): Command {
+  return cmd(['htpasswd', '-i', '-B', '-n', user], { input: password, redact: [password] })
+}
+
+/** `chgrp <apache group> <path>`: let Apache's daemons read a file that others may not. */
+export function giveToApacheGroup(site: Pick<SiteConfig, 'apache'>, path: string): Command {
+  return cmd(['chgrp', site.apache.group, path])
+}
+
+/** Where the password file of a protected site lives: outside every release, not served. */
+export function passwordFilePath(site: Pick<SiteConfig, 'root'>): string {
+  return `${siteLayout(site.root).shared}/.htpasswd`
+}
+
+/** The flag whose existence freezes the site (checked by mod_rewrite on every request). */
+export function maintenanceFlagPath(site: Pick<SiteConfig, 'root'>): string {
+  return `${siteLayout(site.root).maintenance}/ON`
+}
+
+/**
+ * The Retry-After of the maintenance page: a file holding the number of seconds alone, read by
+ * Apache with each maintenance answer, so it changes without a reload. init writes it.
+ */
+export function retryAfterPath(site: Pick<SiteConfig, 'root'>): string {
+  return `${siteLayout(site.root).maintenance}/retry-after`
+}
+
+/** The Retry-After file's text: digits only, no line break (it becomes the header's value). */
+export function renderRetryAfter(seconds: number): string {
+  return String(seconds)
+}
+
+/** The page users get, with status 503, while the site is frozen. */
+export function maintenancePagePath(site: Pick<SiteConfig, 'root'>): string {
+  return `${siteLayout(site.root).maintenance}/index.html`
+}
+
+/** The URL the maintenance page is served under, as an ErrorDocument (only after our own 503). */
+const MAINTENANCE_URI = '/.sitecycle/maintenance'
+
+/** A URL path safe to write unquoted into mod_rewrite and inside a quoted ap_expr string. */
+function apachePath(value: string, what: string): string {
+  if (!/^\/[A-Za-z0-9/._~%!&()*+,;=:@-]*$/.test(value))
+    throw new SitecycleError(
+      `${what} ${JSON.stringify(value)} cannot be written into the Apache vhost: expected a URL path of letters, digits and / . _ ~ % ! & ( ) * + , ; = : @ -`,
+      'config'
+    )
+  return value
+}
+
+/**
+ * The maintenance rules, first in the rewrite chain. While `maintenance/ON` exists (a stat per
+ * request, no reload), every request answers 503 with the page and Retry-After, except the
+ * health path (sitecycle's own verification, monitors) and the allow-listed clients, which go
+ * on to the live slot as usual. The page is the ErrorDocument of that 503: its internal
+ * redirect is recognised by the variable our rule set (REDIRECT_ prefixed by Apache), so a user
+ * cannot ask for it directly and any other 503 keeps Apache's own text. Retry-After is read from
+ * a file beside the flag (ap_expr file()), so `maintenance on --retry-after` needs no reload.
+ */
+function maintenanceRules(site: SiteConfig): string[] {
+  const flag = maintenanceFlagPath(site)
+  const health = apachePath(site.health.path, `sites.${site.name}.health.path`)
+  return [
+    `  # Maintenance: while ${flag} exists, users get 503 and the page (sitecycle maintenance on|off).`,
+    '  RewriteCond %{ENV:REDIRECT_STATUS} =503',
+    '  RewriteCond %{ENV:REDIRECT_SITECYCLE_MAINTENANCE} =1',
+    `  RewriteRule ^${escapeRegex(MAINTENANCE_URI)}$ ${maintenancePagePath(site)} [E=SITECYCLE_MAINTENANCE_PAGE:1,L]`,
+    `  RewriteCond ${flag} -f`,
+    `  RewriteCond %{REQUEST_URI} !=${health}`,
+    ...(site.maintenance?.allow ?? []).map(range => `  RewriteCond expr "! -R '${range}'"`),
+    '  RewriteRule ^ - [E=SITECYCLE_MAINTENANCE:1,R=503,L]',
+    `  ErrorDocument 503 ${MAINTENANCE_URI}`,
+    `  Header always set Retry-After "expr=%{file:${retryAfterPath(site)}}" env=SITECYCLE_MAINTENANCE_PAGE`,
+    '  Header always set Cache-Control "no-store" env=SITECYCLE_MAINTENANCE_PAGE'
+  ]
+}
+
+/** The maintenance folder: only the page is served, and only through the ErrorDocument above. */
+function maintenanceDirectory(site: SiteConfig): string[] {
+  return [
+    `  <Directory ${siteLayout(site.root).maintenance}>`,
+    '    ForceType "text/html; charset=utf-8"',
+    '    Require all granted',
+    '  </Directory>'
+  ]
+}
+
+/**
+ * Who may reach the application. With basic auth, a valid user, or anyone asking for the health
+ * path: sitecycle verifies a release by GETting that path from the host itself (through the
+ * private route and then as a user would), and it must not carry the password to do so: a
+ * probe's argv would show it to every local user. The health path answers only the version.
+ */
+function accessDirectives(site: SiteConfig): string[] {
+  const auth = site.access?.basicAuth
+  if (!auth) return ['    Require all granted']
+  const health = apachePath(site.health.path, `sites.${site.name}.health.path`)
+  return [
+    '    AuthType Basic',
+    `    AuthName "${site.name} (${site.role})"`,
+    '    AuthBasicProvider file',
+    `    AuthUserFile ${passwordFilePath(site)}`,
+    '    <RequireAny>',
+    `      Require expr "%{REQUEST_URI} == '${health}'"`,
+    '      Require valid-user',
+    '    </RequireAny>'
+  ]
 }
 
 function listenPort(listen: string): number {
@@ -66,7 +185,8 @@ export function renderVhost(site: SiteConfig): string {
     `  ServerName ${a.serverName}`,
     `  ErrorLog ${site.root}/shared/logs/error.log`,
     `  CustomLog ${site.root}/shared/logs/access.log combined`,
-    '  RewriteEngine On'
+    '  RewriteEngine On',
+    ...maintenanceRules(site)
   )
   if (a.mode === 'blue-green') {
     lines.push(
@@ -93,8 +213,11 @@ export function renderVhost(site: SiteConfig): string {
     '    WSGIProcessGroup %{ENV:SITECYCLE_GROUP}',
     '    WSGIApplicationGroup %{GLOBAL}',
     '    WSGIPassAuthorization On',
-    '    Require all granted',
+    // A 503 of the application's daemons is not maintenance: Apache's own text, not the page.
+    '    ErrorDocument 503 default',
+    ...accessDirectives(site),
     '  </Directory>',
+    ...maintenanceDirectory(site),
     '</VirtualHost>',
     ''
   )

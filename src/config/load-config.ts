@@ -27,6 +27,7 @@ import type {
   StoreConfig
 } from './model.js'
 import {
+  ACCESS_DEFAULTS,
   configSchema,
   RELEASE_DEFAULTS,
   SITE_NAME,
@@ -71,7 +72,8 @@ export function parseConfig(text: string, file: string): SitecycleConfig {
   const overlaps = [
     ...checkHostLists(data, config, source),
     ...checkRootsApart(config, source),
-    ...checkDataFolders(config, source)
+    ...checkDataFolders(config, source),
+    ...checkDataSources(config, source)
   ]
   if (overlaps.length > 0) throw configError(file, source, overlaps)
   return config
@@ -337,7 +339,30 @@ function toSite(name: string, raw: RawSite, local: (p: string) => string): SiteC
     ...(raw.pip !== undefined && { pip: { indexUrlEnv: raw.pip.index_url_env } }),
     preflight: { minFreeMb: raw.preflight.min_free_mb },
     apache: toApache(raw.apache, new URL(raw.url)),
-    ...snapshotSettings(raw)
+    ...snapshotSettings(raw),
+    ...accessSettings(raw),
+    ...(raw.from !== undefined && { from: raw.from }),
+    ...(raw.lag !== undefined && { lag: raw.lag }),
+    ...(raw.anonymize !== undefined && { anonymize: local(raw.anonymize) })
+  }
+}
+
+/**
+ * access (basic auth, on by default for preview and mirror sites) and the maintenance page;
+ * each left out when it says nothing beyond the defaults (an open site, no `maintenance:`).
+ */
+function accessSettings(raw: RawSite): Pick<SiteConfig, 'access' | 'maintenance'> {
+  const auth = raw.access?.basic_auth ?? (raw.role === 'preview' || raw.role === 'mirror')
+  const basicAuth =
+    auth === false
+      ? undefined
+      : auth === true
+        ? { user: ACCESS_DEFAULTS.user, passwordEnv: ACCESS_DEFAULTS.passwordEnv }
+        : { user: auth.user, passwordEnv: auth.password_env }
+  const m = raw.maintenance
+  return {
+    ...(basicAuth && { access: { basicAuth } }),
+    ...(m && { maintenance: { allow: m.allow, retryAfter: m.retry_after } })
   }
 }
 
@@ -367,6 +392,36 @@ function snapshotSettings(raw: RawSite): Pick<SiteConfig, 'database' | 'data' | 
       }
     })
   }
+}
+
+/**
+ * `from:` names another site of the file; `lag:` belongs to mirrors only. (A mirror without them
+ * can still be initialized and deployed; `sitecycle mirror` asks for them.)
+ */
+function checkDataSources(config: SitecycleConfig, source: SourceMap): ConfigProblem[] {
+  const problems: ConfigProblem[] = []
+  const names = Object.keys(config.sites)
+  for (const site of Object.values(config.sites)) {
+    const at = (key: string) => ['sites', site.name, key]
+    if (site.from !== undefined && (site.from === site.name || !names.includes(site.from)))
+      problems.push({
+        offset: offsetOf(source, at('from')),
+        path: at('from'),
+        what:
+          site.from === site.name
+            ? 'the site itself'
+            : `${describeValue(site.from)} is not a site of this file`,
+        expected: `another site: ${names.filter(n => n !== site.name).join(', ') || '(none)'}`
+      })
+    if (site.lag !== undefined && site.role !== 'mirror')
+      problems.push({
+        offset: keyOffsetOf(source, at('lag')),
+        path: at('lag'),
+        what: `lag is for mirror sites, and this one has role ${site.role}`,
+        expected: 'role: mirror with lag, or no lag'
+      })
+  }
+  return problems
 }
 
 /** A data folder may not be the site root, hold it, or lie in its snapshots/ or .sitecycle/. */

@@ -103,6 +103,55 @@ export interface SiteConfig {
   data?: string[]
   /** How many snapshots are kept (`snapshots:`); defaults applied when absent. */
   snapshots?: SnapshotRetention
+  /** Who may reach the site (`access:`); the loader always sets it (absent: open to everyone). */
+  access?: AccessSettings
+  /** The maintenance page (`maintenance:`); the loader always sets it (absent: the defaults). */
+  maintenance?: MaintenanceSettings
+  /**
+   * The site whose data this one copies (`from:`): a preview is synced from it, a mirror refreshed
+   * from its snapshots. Another site of the same config file.
+   */
+  from?: string
+  /**
+   * How far a mirror lags behind its `from` site (`lag:`, role mirror only, required there): it
+   * shows the newest snapshot at least this old, such as `1d`, `7d`, `30d` or `12h`.
+   */
+  lag?: MirrorLag
+  /**
+   * An SQL file (absolute local path after loading) run on the site's database after each copy of
+   * its `from` site's data (`anonymize:`), before the site's hooks run and before users reach it.
+   */
+  anonymize?: string
+}
+
+/** A mirror's lag (`sites.<n>.lag`). */
+export interface MirrorLag {
+  /** As written in the config file, such as `7d` (for messages). */
+  text: string
+  /** The same in seconds. */
+  seconds: number
+}
+
+/** Who may reach a site (`sites.<n>.access`). */
+export interface AccessSettings {
+  /**
+   * Apache basic auth over the whole site except its health path; absent: no password.
+   * On by default for preview and mirror sites, off for production and old ones.
+   */
+  basicAuth?: {
+    /** The one user name (default `sitecycle`). */
+    user: string
+    /** Name of the environment variable holding the password (a secret; never the password itself). */
+    passwordEnv: string
+  }
+}
+
+/** The site's maintenance page (`sites.<n>.maintenance`), shown while the site is frozen. */
+export interface MaintenanceSettings {
+  /** Client addresses or CIDR ranges that still reach the live slot while the site is frozen. */
+  allow: string[]
+  /** Seconds sent in `Retry-After` with the 503 (default 300). */
+  retryAfter: number
 }
 
 /** A site's database (`sites.<n>.database`); the same shape as databases/engine.ts DatabaseConfig. */

@@ -506,6 +506,92 @@ export const snapshotsSchema = mapping(
   'a mapping with keep_last, daily, weekly and monthly'
 )
 
+/** Defaults of `sites.<n>.access.basic_auth` and `sites.<n>.maintenance`. */
+export const ACCESS_DEFAULTS = {
+  user: 'sitecycle',
+  passwordEnv: 'SITECYCLE_ACCESS_PASSWORD',
+  retryAfter: 300
+} as const
+
+const BASIC_AUTH_FORM =
+  'false, true, or a mapping with user and password_env, such as { user: preview, password_env: PREVIEW_PASSWORD }'
+
+/** Who may reach the site (`sites.<n>.access`); the per-role default is applied by load-config.ts. */
+export const accessSchema = mapping(
+  {
+    basic_auth: z
+      .union(
+        [
+          z.boolean(),
+          mapping(
+            {
+              user: matching(
+                /^[A-Za-z0-9_][A-Za-z0-9_.@-]{0,63}$/,
+                'a user name of letters, digits, _ . @ or - (no colon), such as preview'
+              ).default(ACCESS_DEFAULTS.user),
+              password_env: matching(
+                ENV_NAME,
+                'the name of the environment variable holding the password, such as PREVIEW_PASSWORD'
+              ).default(ACCESS_DEFAULTS.passwordEnv)
+            },
+            BASIC_AUTH_FORM
+          )
+        ],
+        { error: BASIC_AUTH_FORM }
+      )
+      .optional()
+  },
+  'a mapping with basic_auth'
+)
+
+const CLIENT_FORM =
+  'a client IP address or CIDR range, such as 192.0.2.10, 10.0.0.0/8 or 2001:db8::/32'
+
+/** Whether `value` is an IPv4/IPv6 address, optionally with a /prefix length that fits it. */
+export function isClientRange(value: string): boolean {
+  const [address, prefix, ...rest] = value.split('/')
+  const family = isIP(address)
+  if (family === 0 || rest.length > 0) return false
+  if (prefix === undefined) return true
+  return /^\d{1,3}$/.test(prefix) && Number(prefix) <= (family === 4 ? 32 : 128)
+}
+
+/** The maintenance page (`sites.<n>.maintenance`). */
+export const maintenanceSchema = mapping(
+  {
+    allow: z
+      .array(z.string({ error: CLIENT_FORM }).refine(isClientRange, { error: CLIENT_FORM }), {
+        error: 'a list of client addresses or CIDR ranges, such as [192.0.2.10, 10.0.0.0/8]'
+      })
+      .default([]),
+    retry_after: integer(0, 'a whole number of seconds (0 or more)').default(
+      ACCESS_DEFAULTS.retryAfter
+    )
+  },
+  'a mapping with allow and retry_after'
+)
+
+const LAG_FORM = 'a duration such as 1d, 7d, 30d, 12h or 1w2d (units s, m, h, d, w)'
+const LAG_UNITS: Record<string, number> = { s: 1, m: 60, h: 3600, d: 86400, w: 604800 }
+
+/** Seconds in a duration such as `7d` or `1d12h`; undefined when it is not one (or is zero). */
+export function parseDuration(text: string): number | undefined {
+  if (!/^(\d+[smhdw])+$/.test(text)) return undefined
+  let seconds = 0
+  for (const m of text.matchAll(/(\d+)([smhdw])/g)) seconds += Number(m[1]) * LAG_UNITS[m[2]]
+  return seconds > 0 && Number.isSafeInteger(seconds) ? seconds : undefined
+}
+
+/** A mirror's lag (`sites.<n>.lag`): a duration string, or a number of days. */
+const lagSchema = z
+  .union([z.string(), z.int().min(1)], { error: LAG_FORM })
+  .transform((value, ctx) => {
+    const text = typeof value === 'number' ? `${value}d` : value.trim()
+    const seconds = parseDuration(text)
+    if (seconds === undefined) return problem(ctx, value, LAG_FORM)
+    return { text, seconds }
+  })
+
 export const siteSchema = mapping(
   {
     role: z
@@ -563,7 +649,14 @@ export const siteSchema = mapping(
     data: z
       .array(dataFolder, { error: 'a list of data folders, such as [shared/uploads]' })
       .optional(),
-    snapshots: snapshotsSchema.optional()
+    snapshots: snapshotsSchema.optional(),
+    access: accessSchema.optional(),
+    maintenance: maintenanceSchema.optional(),
+    from: matching(SITE_NAME, 'the name of another site of sites:, such as v1').optional(),
+    lag: lagSchema.optional(),
+    anonymize: localPath(
+      'an SQL file path (absolute, relative to the config file, or starting with ~/)'
+    ).optional()
   },
   'a mapping of site settings with at least root and url'
 )

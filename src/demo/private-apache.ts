@@ -1,8 +1,8 @@
 /**
- * A private Apache (real apache2 + mod_wsgi + mod_rewrite) for the demo, the benchmarks and the
- * integration tests: its own config, run dir and logs in a folder, sites included from
- * `<dir>/sites`, driven through a small apachectl wrapper so sitecycle runs `configtest` and
- * `graceful` exactly as on a server. It leaves the system's Apache alone.
+ * A private Apache (real apache2 + mod_wsgi + mod_rewrite, with basic auth and mod_headers) for
+ * the demo, the benchmarks and the integration tests: its own config, run dir and logs in a
+ * folder, sites included from `<dir>/sites`, driven through a small apachectl wrapper so
+ * sitecycle runs `configtest` and `graceful` exactly as on a server. It leaves the system's Apache alone.
  */
 import { execFile } from 'node:child_process'
 import { chmod, mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises'
@@ -63,6 +63,12 @@ export async function startApache(dir?: string): Promise<PrivateApache> {
       `Mutex file:${dir}/run default`,
       `LoadModule mpm_event_module ${mods}/mod_mpm_event.so`,
       `LoadModule authz_core_module ${mods}/mod_authz_core.so`,
+      // Basic auth of preview and mirror sites, and Retry-After on the maintenance page.
+      `LoadModule authn_core_module ${mods}/mod_authn_core.so`,
+      `LoadModule authn_file_module ${mods}/mod_authn_file.so`,
+      `LoadModule auth_basic_module ${mods}/mod_auth_basic.so`,
+      `LoadModule authz_user_module ${mods}/mod_authz_user.so`,
+      `LoadModule headers_module ${mods}/mod_headers.so`,
       `LoadModule rewrite_module ${mods}/mod_rewrite.so`,
       `LoadModule wsgi_module ${mods}/mod_wsgi.so`,
       'ThreadsPerChild 25',

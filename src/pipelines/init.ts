@@ -15,6 +15,13 @@ import { makeDirs, makeLink, removeFile, changeOwner } from '../commands/files.j
 import * as py from '../commands/python.js'
 import { LIST_GROUP } from '../commands/host-scripts.js'
 import type { Executor } from '../hosts/executor.js'
+import {
+  readAccessCredentials,
+  removePasswordFile,
+  writePasswordFile,
+  type AccessCredentials
+} from '../sites/access.js'
+import { prepareMaintenance } from '../sites/maintenance.js'
 import { EMPTY_RELEASE, SLOTS, siteLayout, vhostFileName } from '../sites/layout.js'
 import { SitecycleError } from '../util/errors.js'
 import type { Reporter } from '../util/reporter.js'
@@ -27,6 +34,8 @@ export interface InitRequest {
   reporter: Reporter
   /** Reload Apache after enabling the vhost (default true). */
   reload?: boolean
+  /** Where the basic-auth password variable is read (default process.env). */
+  env?: NodeJS.ProcessEnv
 }
 
 interface InitContext extends InitRequest {
@@ -35,6 +44,8 @@ interface InitContext extends InitRequest {
   linkPath?: string
   previousVhost?: string
   previousLink: boolean
+  /** The site's basic-auth credentials, when it is protected. */
+  access?: AccessCredentials
 }
 
 async function writeIfChanged(
@@ -90,6 +101,24 @@ function initSteps(): Step<InitContext>[] {
         )
         await c.exec.run({ argv: ['chmod', '755', c.site.root] })
         await c.exec.run({ argv: ['chmod', '700', l.state] })
+      }
+    },
+    {
+      name: 'password-file',
+      title: 'write the basic-auth password file (a bcrypt hash; the password goes through stdin)',
+      when: c => c.access !== undefined,
+      run: async c => {
+        const path = await writePasswordFile(c.exec, c.site, c.access!)
+        return `${path} for user ${c.access!.user} (from ${c.access!.passwordEnv})`
+      }
+    },
+    {
+      name: 'maintenance-page',
+      title:
+        'write the default maintenance page and its Retry-After (used only while the site is frozen)',
+      run: async c => {
+        const written = await prepareMaintenance(c.exec, c.site)
+        return written.length ? `wrote ${written.join(', ')}` : 'kept'
       }
     },
     {
@@ -176,11 +205,16 @@ function initSteps(): Step<InitContext>[] {
       title: 'apachectl configtest',
       run: async c => {
         const r = await c.exec.tryRun(apacheConfigTest(c.site))
-        if (r.code !== 0)
+        if (r.code !== 0) {
+          const out = (r.stderr || r.stdout).trim()
+          const hint = /Invalid command '(Header|Auth\w+|Rewrite\w+|WSGI\w+)'/.test(out)
+            ? ' (the vhost needs these Apache modules; Debian: a2enmod rewrite wsgi headers auth_basic authn_file authz_user)'
+            : ''
           throw new SitecycleError(
-            `apachectl configtest fails with the new vhost: ${(r.stderr || r.stdout).trim()}`,
+            `apachectl configtest fails with the new vhost: ${out}${hint}`,
             'apache'
           )
+        }
       }
     },
     {
@@ -208,11 +242,23 @@ function initSteps(): Step<InitContext>[] {
           }
         }
       }
+    },
+    {
+      name: 'remove-password-file',
+      title: 'remove the password file of a site no longer protected (after the reload)',
+      // Without the reload Apache still runs the old vhost, which may read the file.
+      when: c => c.access === undefined && c.reload !== false,
+      run: async c => {
+        await removePasswordFile(c.exec, c.site)
+      }
     }
   ]
 }
 
 export async function initSite(req: InitRequest): Promise<StepReport[]> {
+  // Before anything on the host is touched: a protected site needs its password variable.
+  const access = readAccessCredentials(req.site, req.env ?? process.env)
+  if (access) req.reporter.addSecret(access.password)
   const a = req.site.apache
   const file = vhostFileName(req.site)
   const ctx: InitContext = {
@@ -220,7 +266,8 @@ export async function initSite(req: InitRequest): Promise<StepReport[]> {
     python: req.config.app.python,
     vhostPath: `${a.confDir}/${file}`,
     linkPath: a.enableDir ? `${a.enableDir}/${file}` : undefined,
-    previousLink: false
+    previousLink: false,
+    access
   }
   try {
     return await runPipeline(initSteps(), ctx, req.reporter)

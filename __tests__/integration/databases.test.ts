@@ -1,0 +1,580 @@
+/**
+ * The database engines against real servers: PostgreSQL 15 and MariaDB started in temp dirs,
+ * SQLite files, and one PostgreSQL run over SSH. Each engine: dump, change, restore, and the
+ * checksums are those of before; a corrupt dump leaves the target exactly as it was.
+ */
+import { spawn, type ChildProcess } from 'node:child_process'
+import { promises as fs } from 'node:fs'
+import * as os from 'node:os'
+import * as path from 'node:path'
+import type { DatabaseConfig } from '../../src/databases/engine.js'
+import { copyDatabase, getEngine } from '../../src/databases/registry.js'
+import { createExecutor } from '../../src/hosts/create-executor.js'
+import { LocalExecutor } from '../../src/hosts/local-executor.js'
+import { SitecycleError } from '../../src/util/errors.js'
+import { StreamReporter } from '../../src/util/reporter.js'
+import {
+  startMariaDb,
+  startPostgres,
+  type MariaDbServer,
+  type PostgresServer
+} from '../helpers/databases.js'
+import { startSshd } from '../helpers/sshd.js'
+
+const PY = '/usr/bin/python3'
+const AWKWARD = `odd "table" it's`
+const local = new LocalExecutor()
+
+function recorder(): { reporter: StreamReporter; lines: string[] } {
+  const lines: string[] = []
+  return { reporter: new StreamReporter(l => lines.push(l)), lines }
+}
+
+/** Wait until `check` holds (polling), or fail. */
+async function until(
+  check: () => boolean | Promise<boolean>,
+  what: string,
+  ms = 10_000
+): Promise<void> {
+  const deadline = Date.now() + ms
+  while (!(await check())) {
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`)
+    await new Promise(r => setTimeout(r, 50))
+  }
+}
+
+function exited(child: ChildProcess): Promise<number | null> {
+  return new Promise(resolve => {
+    if (child.exitCode !== null || child.signalCode !== null) resolve(child.exitCode)
+    else child.once('exit', code => resolve(code))
+  })
+}
+
+let dir: string
+beforeAll(async () => {
+  dir = await fs.mkdtemp(path.join(os.tmpdir(), 'sitecycle-db-test-'))
+})
+afterAll(async () => {
+  await fs.rm(dir, { recursive: true, force: true })
+})
+
+describe('postgres engine', () => {
+  let pg: PostgresServer
+  const engine = getEngine('postgres')
+  const db = (name: string): DatabaseConfig => ({
+    engine: 'postgres',
+    name,
+    host: pg.socketDir,
+    port: pg.port,
+    user: 'postgres'
+  })
+
+  function seed(name: string): void {
+    pg.sql('postgres', `CREATE DATABASE "${name}"`)
+    pg.sql(
+      name,
+      `CREATE TABLE items (id int PRIMARY KEY, name text, price numeric(8,2), at timestamptz);
+       CREATE TABLE "odd ""table"" it's" (id serial PRIMARY KEY, note text);
+       CREATE SCHEMA extra; CREATE TABLE extra.log (n int, payload bytea);
+       INSERT INTO items SELECT g, 'item ' || g, g * 1.5, '2024-01-01'::timestamptz + g * interval '1 hour' FROM generate_series(1, 500) g;
+       INSERT INTO "odd ""table"" it's" (note) VALUES ('a|b'), ('quote '' here'), (NULL);
+       INSERT INTO extra.log SELECT g, decode(md5(g::text), 'hex') FROM generate_series(1, 50) g;`
+    )
+  }
+  const scratchLeft = (): string =>
+    pg
+      .sql(
+        'postgres',
+        `SELECT string_agg(datname, ',') FROM pg_database WHERE datname LIKE '%\\_\\_sc\\_%'`
+      )
+      .trim()
+
+  beforeAll(async () => {
+    pg = await startPostgres()
+  })
+  afterAll(async () => {
+    await pg?.stop()
+  })
+
+  test('dump, change, restore (custom format, then directory format with -j 2): checksums as before; size > 0', async () => {
+    seed('shop')
+    const before = await engine.checksums(local, db('shop'))
+    expect(before.map(t => [t.table, t.rows])).toEqual([
+      ['extra.log', 50],
+      ['items', 500],
+      [AWKWARD, 3]
+    ])
+    expect(await engine.size(local, db('shop'))).toBeGreaterThan(1000)
+
+    for (const jobs of [1, 2]) {
+      const { reporter } = recorder()
+      const dumpPath = path.join(dir, `shop-${jobs}.dump`)
+      const result = await engine.dump(local, db('shop'), dumpPath, reporter, { jobs })
+      expect(result.format).toBe(jobs > 1 ? 'pg-directory' : 'pg-custom')
+      expect((await fs.stat(dumpPath)).isDirectory()).toBe(jobs > 1)
+      expect(result.size).toBeGreaterThan(0)
+
+      pg.sql(
+        'shop',
+        `DELETE FROM items WHERE id > 10; UPDATE "odd ""table"" it's" SET note = 'changed'; CREATE TABLE added (x int);`
+      )
+      const changed = await engine.checksums(local, db('shop'))
+      expect(changed).not.toEqual(before)
+
+      await engine.restore(local, db('shop'), dumpPath, reporter, { jobs })
+      expect(await engine.checksums(local, db('shop'))).toEqual(before)
+      expect(scratchLeft()).toBe('')
+    }
+  })
+
+  test('a corrupt dump fails and leaves the target exactly as it was, with no fresh database behind', async () => {
+    seed('keep')
+    const before = await engine.checksums(local, db('keep'))
+    const good = path.join(dir, 'keep.dump')
+    await engine.dump(local, db('keep'), good, recorder().reporter)
+    const bytes = await fs.readFile(good)
+    const corrupt = path.join(dir, 'keep-corrupt.dump')
+    await fs.writeFile(
+      corrupt,
+      Buffer.concat([bytes.subarray(0, Math.floor(bytes.length * 0.6)), Buffer.from('garbage')])
+    )
+
+    await expect(engine.restore(local, db('keep'), corrupt, recorder().reporter)).rejects.toThrow(
+      /keep is unchanged/
+    )
+    expect(await engine.checksums(local, db('keep'))).toEqual(before)
+    expect(scratchLeft()).toBe('')
+    await expect(
+      engine.restore(local, db('keep'), path.join(dir, 'missing.dump'), recorder().reporter)
+    ).rejects.toThrow(SitecycleError)
+  })
+
+  test('restore while a client is connected to the target: its connection is terminated, the restore succeeds', async () => {
+    seed('busy')
+    const before = await engine.checksums(local, db('busy'))
+    const dumpPath = path.join(dir, 'busy.dump')
+    await engine.dump(local, db('busy'), dumpPath, recorder().reporter)
+    pg.sql('busy', 'TRUNCATE items')
+
+    const client = spawn(
+      'psql',
+      [
+        '-X',
+        '-h',
+        pg.socketDir,
+        '-p',
+        String(pg.port),
+        '-U',
+        'postgres',
+        '-d',
+        'busy',
+        '-c',
+        'SELECT pg_sleep(120)'
+      ],
+      { stdio: 'ignore' }
+    )
+    try {
+      await until(
+        () =>
+          pg
+            .sql('postgres', `SELECT count(*) FROM pg_stat_activity WHERE datname = 'busy'`)
+            .trim() === '1',
+        'the client to connect'
+      )
+      const { reporter, lines } = recorder()
+      await engine.restore(local, db('busy'), dumpPath, reporter)
+      expect(lines.join('\n')).toMatch(/terminating the connections to busy/)
+      expect(lines.join('\n')).toMatch(/terminated 1 connection\(s\) to busy/)
+      expect(await exited(client)).not.toBe(0)
+      expect(await engine.checksums(local, db('busy'))).toEqual(before)
+      expect(scratchLeft()).toBe('')
+    } finally {
+      client.kill('SIGKILL')
+    }
+  })
+
+  test('copyDatabase uses createdb -T when the source is idle and falls back to dump and restore when it is busy', async () => {
+    seed('src')
+    const before = await engine.checksums(local, db('src'))
+    expect(await copyDatabase(local, db('src'), 'src_copy1', recorder().reporter)).toBe('template')
+    expect(await engine.checksums(local, db('src_copy1'))).toEqual(before)
+
+    const client = spawn(
+      'psql',
+      [
+        '-X',
+        '-h',
+        pg.socketDir,
+        '-p',
+        String(pg.port),
+        '-U',
+        'postgres',
+        '-d',
+        'src',
+        '-c',
+        'SELECT pg_sleep(120)'
+      ],
+      { stdio: 'ignore' }
+    )
+    try {
+      await until(
+        () =>
+          pg
+            .sql('postgres', `SELECT count(*) FROM pg_stat_activity WHERE datname = 'src'`)
+            .trim() === '1',
+        'the client to connect'
+      )
+      const { reporter, lines } = recorder()
+      expect(await copyDatabase(local, db('src'), 'src_copy2', reporter, { jobs: 2 })).toBe(
+        'dump-restore'
+      )
+      expect(lines.join('\n')).toMatch(/src is in use/)
+      expect(await engine.checksums(local, db('src_copy2'))).toEqual(before)
+      // the source's user was not disturbed
+      expect(client.exitCode).toBeNull()
+    } finally {
+      client.kill('SIGKILL')
+    }
+    await expect(copyDatabase(local, db('src'), 'src_copy1', recorder().reporter)).rejects.toThrow(
+      /already exists/
+    )
+    expect(scratchLeft()).toBe('')
+    await engine.drop(local, db('src_copy2'))
+    expect(await engine.exists(local, db('src_copy2'))).toBe(false)
+    expect(await engine.exists(local, db('src_copy1'))).toBe(true)
+  })
+
+  test('runSqlFile applies a script in one transaction: a failing script changes nothing', async () => {
+    seed('anon')
+    const good = path.join(dir, 'anon.sql')
+    await fs.writeFile(good, `UPDATE items SET name = 'anonymous';\n`)
+    await engine.runSqlFile(local, db('anon'), good)
+    expect(pg.sql('anon', `SELECT DISTINCT name FROM items`).trim()).toBe('anonymous')
+    const before = await engine.checksums(local, db('anon'))
+    const bad = path.join(dir, 'anon-bad.sql')
+    await fs.writeFile(bad, `UPDATE items SET name = 'x';\nSELECT no_such_column FROM items;\n`)
+    await expect(engine.runSqlFile(local, db('anon'), bad)).rejects.toThrow()
+    expect(await engine.checksums(local, db('anon'))).toEqual(before)
+  })
+
+  test('over SSH, with a password over TCP from the named variable: dump, change, restore', async () => {
+    const sshd = await startSshd()
+    const ssh = createExecutor(
+      { kind: 'ssh', user: 'root', hostname: '127.0.0.1', port: sshd.port },
+      { keyFile: sshd.keyFile, knownHostsFile: sshd.knownHostsFile }
+    )
+    process.env.SC_TEST_PG_PASSWORD = pg.password
+    try {
+      seed('remote')
+      const remote: DatabaseConfig = {
+        engine: 'postgres',
+        name: 'remote',
+        host: '127.0.0.1',
+        port: pg.port,
+        user: 'postgres',
+        passwordEnv: 'SC_TEST_PG_PASSWORD'
+      }
+      const before = await engine.checksums(ssh, remote)
+      const { reporter, lines } = recorder()
+      const dumpPath = path.join(dir, 'remote.dump')
+      await engine.dump(ssh, remote, dumpPath, reporter, { jobs: 2 })
+      pg.sql('remote', 'DELETE FROM items')
+      await engine.restore(ssh, remote, dumpPath, reporter, { jobs: 2 })
+      expect(await engine.checksums(ssh, remote)).toEqual(before)
+      expect(lines.join('\n')).not.toContain(pg.password)
+      expect(scratchLeft()).toBe('')
+
+      // the password really is used: a wrong one is refused, a missing variable is a config error
+      process.env.SC_TEST_PG_PASSWORD = 'wrong-password'
+      await expect(engine.size(ssh, remote)).rejects.toThrow(/password authentication failed/)
+      delete process.env.SC_TEST_PG_PASSWORD
+      await expect(engine.size(ssh, remote)).rejects.toThrow(/SC_TEST_PG_PASSWORD .* is not set/)
+    } finally {
+      delete process.env.SC_TEST_PG_PASSWORD
+      await ssh.close()
+      await sshd.stop()
+    }
+  })
+})
+
+describe('mysql engine (MariaDB)', () => {
+  let maria: MariaDbServer
+  const engine = getEngine('mysql')
+  const password = `app pw 'with' $quotes`
+  const db = (name: string): DatabaseConfig => ({
+    engine: 'mysql',
+    name,
+    host: '127.0.0.1',
+    port: maria.port,
+    user: 'app',
+    passwordEnv: 'SC_TEST_MYSQL_PASSWORD',
+    python: PY
+  })
+
+  function seed(name: string): void {
+    maria.sql(`CREATE DATABASE \`${name}\``)
+    maria.sql(
+      `CREATE TABLE items (id INT PRIMARY KEY, name VARCHAR(50), price DECIMAL(8,2), blob_col VARBINARY(16)) ENGINE=InnoDB;
+       CREATE TABLE \`odd "table" it's\` (id INT AUTO_INCREMENT PRIMARY KEY, note TEXT) ENGINE=InnoDB;
+       CREATE TABLE audit (item_id INT, what VARCHAR(20)) ENGINE=InnoDB;
+       CREATE TRIGGER items_audit AFTER INSERT ON items FOR EACH ROW INSERT INTO audit VALUES (NEW.id, 'insert');
+       CREATE VIEW expensive AS SELECT id, name FROM items WHERE price > 100;
+       DELIMITER //
+       CREATE PROCEDURE count_items(OUT n INT) BEGIN DECLARE x INT; SELECT COUNT(*) INTO x FROM items; SET n = x; END //
+       DELIMITER ;
+       INSERT INTO items WITH RECURSIVE g(n) AS (SELECT 1 UNION ALL SELECT n + 1 FROM g WHERE n < 300) SELECT n, CONCAT('item ', n), n * 1.5, UNHEX(MD5(n)) FROM g;
+       INSERT INTO \`odd "table" it's\` (note) VALUES ('tab\there'), ('quote '' here'), (NULL);`,
+      name
+    )
+  }
+  const scratchLeft = (): string =>
+    maria
+      .sql(
+        `SELECT COUNT(*) FROM information_schema.SCHEMATA WHERE SCHEMA_NAME LIKE '%\\_\\_sc\\_%'`
+      )
+      .trim()
+
+  beforeAll(async () => {
+    maria = await startMariaDb()
+    for (const host of ['localhost', '127.0.0.1']) {
+      maria.sql(
+        `CREATE USER 'app'@'${host}' IDENTIFIED BY '${password.replace(/'/g, "''")}'; GRANT ALL ON *.* TO 'app'@'${host}';`
+      )
+    }
+    process.env.SC_TEST_MYSQL_PASSWORD = password
+  })
+  afterAll(async () => {
+    delete process.env.SC_TEST_MYSQL_PASSWORD
+    await maria?.stop()
+  })
+
+  test('dump (plain and gzip), change, restore: checksums as before; triggers, views and routines work; size > 0', async () => {
+    seed('shop')
+    const before = await engine.checksums(local, db('shop'))
+    expect(before.map(t => [t.table, t.rows])).toEqual([
+      ['audit', 300],
+      ['items', 300],
+      [AWKWARD, 3]
+    ])
+    expect(before.every(t => /^\d+$/.test(t.checksum))).toBe(true)
+    expect(await engine.size(local, db('shop'))).toBeGreaterThan(0)
+
+    for (const gzip of [false, true]) {
+      const { reporter, lines } = recorder()
+      const dumpPath = path.join(dir, `shop-${gzip}.sql${gzip ? '.gz' : ''}`)
+      const result = await engine.dump(local, db('shop'), dumpPath, reporter, { gzip })
+      expect(result.format).toBe(gzip ? 'mysql-sql-gzip' : 'mysql-sql')
+      expect((await fs.readFile(dumpPath)).subarray(0, 2).equals(Buffer.from([0x1f, 0x8b]))).toBe(
+        gzip
+      )
+
+      maria.sql(
+        `DELETE FROM items WHERE id > 5; UPDATE \`odd "table" it's\` SET note = 'changed'; DROP VIEW expensive; CREATE TABLE added (x INT);`,
+        'shop'
+      )
+      expect(await engine.checksums(local, db('shop'))).not.toEqual(before)
+
+      await engine.restore(local, db('shop'), dumpPath, reporter)
+      expect(lines.join('\n')).not.toContain(password)
+      expect(await engine.checksums(local, db('shop'))).toEqual(before)
+      expect(scratchLeft()).toBe('0')
+      // objects came back, working on the restored tables
+      expect(maria.sql('SELECT COUNT(*) FROM expensive', 'shop').trim()).toBe(String(300 - 66))
+      maria.sql(`INSERT INTO items VALUES (1000, 'new', 1, NULL); CALL count_items(@n);`, 'shop')
+      expect(maria.sql(`SELECT COUNT(*) FROM audit WHERE item_id = 1000`, 'shop').trim()).toBe('1')
+      maria.sql(
+        `DELETE FROM items WHERE id = 1000; DELETE FROM audit WHERE item_id = 1000;`,
+        'shop'
+      )
+    }
+  })
+
+  test('a corrupt dump fails and leaves the target exactly as it was, with no fresh database behind', async () => {
+    seed('keep')
+    const before = await engine.checksums(local, db('keep'))
+    const good = path.join(dir, 'keep.sql')
+    await engine.dump(local, db('keep'), good, recorder().reporter)
+    const text = await fs.readFile(good, 'utf8')
+    const corrupt = path.join(dir, 'keep-corrupt.sql')
+    await fs.writeFile(
+      corrupt,
+      text.slice(0, Math.floor(text.length * 0.7)) + '\nTHIS IS NOT SQL;\n'
+    )
+
+    await expect(engine.restore(local, db('keep'), corrupt, recorder().reporter)).rejects.toThrow(
+      /keep is unchanged/
+    )
+    expect(await engine.checksums(local, db('keep'))).toEqual(before)
+    expect(scratchLeft()).toBe('0')
+    expect(
+      maria
+        .sql(`SELECT COUNT(*) FROM information_schema.TRIGGERS WHERE TRIGGER_SCHEMA = 'keep'`)
+        .trim()
+    ).toBe('1')
+  })
+
+  test('copyDatabase dumps and restores into a new database; exists and drop', async () => {
+    seed('orig')
+    const before = await engine.checksums(local, db('orig'))
+    expect(await copyDatabase(local, db('orig'), 'orig copy', recorder().reporter)).toBe(
+      'dump-restore'
+    )
+    expect(await engine.checksums(local, db('orig copy'))).toEqual(before)
+    expect(await engine.exists(local, db('orig copy'))).toBe(true)
+    await engine.drop(local, db('orig copy'))
+    expect(await engine.exists(local, db('orig copy'))).toBe(false)
+    expect(scratchLeft()).toBe('0')
+  })
+})
+
+describe('sqlite engine', () => {
+  const engine = getEngine('sqlite')
+  const db = (file: string): DatabaseConfig => ({ engine: 'sqlite', name: file, python: PY })
+
+  async function seed(file: string): Promise<void> {
+    await local.run({
+      argv: [
+        PY,
+        '-c',
+        `import sqlite3, sys
+con = sqlite3.connect(sys.argv[1])
+odd = '"' + sys.argv[2].replace('"', '""') + '"'
+con.execute('CREATE TABLE items (id INTEGER PRIMARY KEY, name TEXT, price REAL, data BLOB)')
+con.execute('CREATE TABLE %s (id INTEGER PRIMARY KEY, note TEXT)' % odd)
+con.executemany('INSERT INTO items VALUES (?, ?, ?, ?)', [(i, 'item %d' % i, i * 1.5, bytes([i % 256])) for i in range(1, 400)])
+con.executemany('INSERT INTO %s (note) VALUES (?)' % odd, [('a|b',), ("quote ' here",), (None,)])
+con.commit()`,
+        file,
+        AWKWARD
+      ]
+    })
+  }
+  const leftovers = async (): Promise<string[]> =>
+    (await fs.readdir(dir)).filter(f => f.includes('sc-restore') || f.includes('.partial-'))
+
+  test('dump with the backup API, change, restore by rename: checksums as before; size > 0', async () => {
+    const file = path.join(dir, 'site.sqlite3')
+    await seed(file)
+    const before = await engine.checksums(local, db(file))
+    expect(before.map(t => [t.table, t.rows])).toEqual([
+      ['items', 399],
+      [AWKWARD, 3]
+    ])
+    expect(await engine.size(local, db(file))).toBeGreaterThan(0)
+    const dumpPath = path.join(dir, 'site.backup')
+    const result = await engine.dump(local, db(file), dumpPath, recorder().reporter)
+    expect(result.size).toBeGreaterThan(0)
+    await expect(engine.dump(local, db(file), dumpPath, recorder().reporter)).rejects.toThrow(
+      /already exists/
+    )
+
+    const sqlFile = path.join(dir, 'change.sql')
+    await fs.writeFile(
+      sqlFile,
+      `DELETE FROM items WHERE id > 3; UPDATE "odd ""table"" it's" SET note = 'x;y';\n`
+    )
+    await engine.runSqlFile(local, db(file), sqlFile)
+    expect(await engine.checksums(local, db(file))).not.toEqual(before)
+    await fs.chmod(file, 0o640)
+
+    await engine.restore(local, db(file), dumpPath, recorder().reporter)
+    expect(await engine.checksums(local, db(file))).toEqual(before)
+    expect((await fs.stat(file)).mode & 0o777).toBe(0o640)
+    expect(await leftovers()).toEqual([])
+  })
+
+  test('a corrupt dump fails and leaves the target exactly as it was, with no temp file behind', async () => {
+    const file = path.join(dir, 'keep.sqlite3')
+    await seed(file)
+    const before = await engine.checksums(local, db(file))
+    const inode = (await fs.stat(file)).ino
+    const dumpPath = path.join(dir, 'keep.backup')
+    await engine.dump(local, db(file), dumpPath, recorder().reporter)
+    const bytes = await fs.readFile(dumpPath)
+    // keep the header, wreck the pages after it
+    const corrupt = Buffer.from(bytes)
+    corrupt.fill(0xab, 4096 + 100, corrupt.length - 10)
+    await fs.writeFile(dumpPath + '.bad', corrupt)
+    await fs.writeFile(dumpPath + '.text', 'not a database at all')
+
+    for (const bad of [dumpPath + '.bad', dumpPath + '.text']) {
+      await expect(engine.restore(local, db(file), bad, recorder().reporter)).rejects.toThrow(
+        /keep\.sqlite3 is unchanged/
+      )
+      expect(await engine.checksums(local, db(file))).toEqual(before)
+      expect((await fs.stat(file)).ino).toBe(inode)
+      expect(await leftovers()).toEqual([])
+    }
+  })
+
+  test('a dump while another process writes in a loop is a consistent copy', async () => {
+    const file = path.join(dir, 'live.sqlite3')
+    await local.run({
+      argv: [
+        PY,
+        '-c',
+        `import sqlite3, sys; c = sqlite3.connect(sys.argv[1]); c.executescript('PRAGMA journal_mode=WAL; CREATE TABLE a (n INTEGER); CREATE TABLE b (n INTEGER);')`,
+        file
+      ]
+    })
+    // each transaction adds one row to a and one to b: a consistent copy has as many of each
+    const writer = spawn(
+      PY,
+      [
+        '-c',
+        `import sqlite3, sys
+c = sqlite3.connect(sys.argv[1], timeout=30)
+i = 0
+while True:
+    with c:
+        c.execute('INSERT INTO a VALUES (?)', (i,))
+        c.execute('INSERT INTO b VALUES (?)', (i,))
+    i += 1`,
+        file
+      ],
+      { stdio: 'ignore' }
+    )
+    try {
+      await until(
+        async () => (await engine.checksums(local, db(file)))[0]!.rows > 200,
+        'the writer to write'
+      )
+      for (let i = 0; i < 3; i++) {
+        const dumpPath = path.join(dir, `live-${i}.backup`)
+        await engine.dump(local, db(file), dumpPath, recorder().reporter)
+        const copy = await engine.checksums(local, db(dumpPath))
+        expect(copy[0]!.rows).toBeGreaterThan(0)
+        expect(copy[0]!.rows).toBe(copy[1]!.rows)
+        const check = await local.run({
+          argv: [
+            PY,
+            '-c',
+            `import sqlite3, sys; print(sqlite3.connect(sys.argv[1]).execute('PRAGMA integrity_check').fetchone()[0])`,
+            dumpPath
+          ]
+        })
+        expect(check.stdout.trim()).toBe('ok')
+      }
+      expect(writer.exitCode).toBeNull()
+    } finally {
+      writer.kill('SIGKILL')
+    }
+  })
+
+  test('copyDatabase uses the backup API; drop removes the file', async () => {
+    const file = path.join(dir, 'orig.sqlite3')
+    await seed(file)
+    const copy = path.join(dir, 'copy.sqlite3')
+    expect(await copyDatabase(local, db(file), copy, recorder().reporter)).toBe('backup')
+    expect(await engine.checksums(local, db(copy))).toEqual(await engine.checksums(local, db(file)))
+    await engine.drop(local, db(copy))
+    expect(await engine.exists(local, db(copy))).toBe(false)
+  })
+})
+
+test('an unknown engine is a config error naming the known ones', () => {
+  expect(() => getEngine('oracle')).toThrow(
+    /unknown database engine "oracle"; expected one of postgres, mysql, sqlite/
+  )
+  expect(() => getEngine('toString')).toThrow(SitecycleError)
+})

@@ -1,0 +1,344 @@
+import {
+  PG_SWAP_SQL,
+  createdbFromTemplate,
+  mysql,
+  mysqlChecksumsSql,
+  mysqlConnectionArgs,
+  mysqlExistsSql,
+  mysqlSwapTablesSql,
+  mysqldumpArgv,
+  pgChecksumsSql,
+  pgDbConninfo,
+  pgDump,
+  pgRestore,
+  psql,
+  psqlFile,
+  quoteMysqlIdent,
+  quotePgIdent,
+  redirectInput,
+  redirectOutput,
+  scratchDatabaseName
+} from '../../src/commands/databases.js'
+import { describeCommand } from '../../src/commands/command.js'
+import { connectionOf } from '../../src/databases/connection.js'
+import { failureMessage } from '../../src/databases/host-paths.js'
+import { parseMysqlXml } from '../../src/databases/mysql.js'
+import { getEngine } from '../../src/databases/registry.js'
+import { CommandError } from '../../src/hosts/executor.js'
+import { ConfigError, SitecycleError } from '../../src/util/errors.js'
+
+const pgConn = { host: '/run/postgresql', port: 5433, user: 'weave', password: 's3cret pw' }
+
+describe('quoting', () => {
+  test('PostgreSQL identifiers: double quotes, inner quotes doubled', () => {
+    expect(quotePgIdent('plain')).toBe('"plain"')
+    expect(quotePgIdent(`odd "table" it's`)).toBe(`"odd ""table"" it's"`)
+    expect(() => quotePgIdent('')).toThrow(SitecycleError)
+    expect(() => quotePgIdent('a\0b')).toThrow(/NUL/)
+  })
+  test('MySQL identifiers: backticks, inner backticks doubled', () => {
+    expect(quoteMysqlIdent('a`b c')).toBe('`a``b c`')
+  })
+  test('a database name is passed to libpq as a quoted conninfo, so "=" or a URI is not read as one', () => {
+    expect(pgDbConninfo('shop')).toBe(`dbname='shop'`)
+    expect(pgDbConninfo(`a=b 'c' \\d`)).toBe(`dbname='a=b \\'c\\' \\\\d'`)
+  })
+  test('MySQL string literals are hex, immune to sql_mode', () => {
+    expect(mysqlExistsSql(`it's`)).toBe(
+      `SELECT COUNT(*) FROM information_schema.SCHEMATA WHERE SCHEMA_NAME = _utf8mb4 X'69742773';\n`
+    )
+  })
+})
+
+describe('scratch names', () => {
+  test('<name>__sc_<kind>_<id>', () => {
+    expect(scratchDatabaseName('weave_v1', 'restore', 'ab12cd34', 63)).toBe(
+      'weave_v1__sc_restore_ab12cd34'
+    )
+    expect(scratchDatabaseName('weave_v1', 'old', 'ab12cd34', 63)).toBe('weave_v1__sc_old_ab12cd34')
+  })
+  test('a long name is cut to fit the limit in bytes, on a character boundary', () => {
+    const long = 'é'.repeat(40)
+    const name = scratchDatabaseName(long, 'restore', 'ab12cd34', 63)
+    expect(Buffer.byteLength(name)).toBeLessThanOrEqual(63)
+    expect(name.endsWith('__sc_restore_ab12cd34')).toBe(true)
+    expect(name).not.toContain('\uFFFD')
+  })
+})
+
+describe('postgres commands', () => {
+  test('pg_dump custom format for one job', () => {
+    const c = pgDump(pgConn, 'shop', '/srv/snap/db.dump')
+    expect(c.argv).toEqual([
+      'pg_dump',
+      '-h',
+      '/run/postgresql',
+      '-p',
+      '5433',
+      '-U',
+      'weave',
+      '-w',
+      '-Fc',
+      '-f',
+      '/srv/snap/db.dump',
+      `--dbname=dbname='shop'`
+    ])
+  })
+  test('pg_dump directory format with -j for several jobs', () => {
+    expect(pgDump({}, 'shop', '/d', 4).argv).toEqual([
+      'pg_dump',
+      '-w',
+      '-Fd',
+      '-j',
+      '4',
+      '-f',
+      '/d',
+      `--dbname=dbname='shop'`
+    ])
+  })
+  test('the password goes to PGPASSWORD and redact, never argv', () => {
+    for (const c of [
+      pgDump(pgConn, 'shop', '/d'),
+      pgRestore(pgConn, 'shop', '/d'),
+      psql(pgConn, 'shop', 'SELECT 1'),
+      psqlFile(pgConn, 'shop', '/x.sql'),
+      createdbFromTemplate(pgConn, 'postgres', 'a', 'b')
+    ]) {
+      expect(c.argv.join(' ')).not.toContain('s3cret')
+      expect(c.env).toEqual({ PGPASSWORD: 's3cret pw' })
+      expect(c.redact).toEqual(['s3cret pw'])
+    }
+    expect(pgDump({ user: 'x' }, 'shop', '/d').env).toBeUndefined()
+  })
+  test('pg_restore -j into a database, no owner, first error stops it', () => {
+    expect(pgRestore({ port: 5432 }, 'shop__sc_restore_1', '/d.dump', 3).argv).toEqual([
+      'pg_restore',
+      '-p',
+      '5432',
+      '-w',
+      `--dbname=dbname='shop__sc_restore_1'`,
+      '--no-owner',
+      '--exit-on-error',
+      '-j',
+      '3',
+      '/d.dump'
+    ])
+  })
+  test('psql gets SQL on stdin and names as variables psql quotes itself', () => {
+    const c = psql({}, 'postgres', PG_SWAP_SQL, {
+      target: 'shop',
+      old: 'shop__sc_old_1',
+      fresh: 'shop__sc_restore_1'
+    })
+    expect(c.argv).toEqual([
+      'psql',
+      '-X',
+      '-q',
+      '-At',
+      '-v',
+      'ON_ERROR_STOP=1',
+      '-w',
+      `--dbname=dbname='postgres'`,
+      '-v',
+      'target=shop',
+      '-v',
+      'old=shop__sc_old_1',
+      '-v',
+      'fresh=shop__sc_restore_1'
+    ])
+    expect(c.input).toBe(PG_SWAP_SQL)
+    expect(PG_SWAP_SQL).toMatch(
+      /^BEGIN;\nALTER DATABASE :"target" RENAME TO :"old";\nALTER DATABASE :"fresh" RENAME TO :"target";\nCOMMIT;/
+    )
+  })
+  test('psql -f runs a file in one transaction', () => {
+    expect(psqlFile({}, 'shop', '/a.sql').argv).toEqual([
+      'psql',
+      '-X',
+      '-q',
+      '-v',
+      'ON_ERROR_STOP=1',
+      '--single-transaction',
+      '-w',
+      `--dbname=dbname='shop'`,
+      '-f',
+      '/a.sql'
+    ])
+  })
+  test('createdb --template with the new name after --', () => {
+    expect(createdbFromTemplate({ user: 'u' }, 'postgres', '-odd', 'copy').argv).toEqual([
+      'createdb',
+      '-U',
+      'u',
+      '-w',
+      `--maintenance-db=dbname='postgres'`,
+      '--template=-odd',
+      '--',
+      'copy'
+    ])
+  })
+  test('checksum SQL quotes schema and table, orders rows in byte order, fixes output settings', () => {
+    const text = pgChecksumsSql([
+      ['public', `odd "t" it's`],
+      ['extra', 'log']
+    ])
+    expect(text).toContain(
+      `SELECT 0, count(*), md5(coalesce(string_agg(t::text, '|' ORDER BY t::text COLLATE "C"), '')) FROM "public"."odd ""t"" it's" t`
+    )
+    expect(text).toContain(
+      `\nUNION ALL\nSELECT 1, count(*), md5(coalesce(string_agg(t::text, '|' ORDER BY t::text COLLATE "C"), '')) FROM "extra"."log" t;`
+    )
+    expect(text).toMatch(/^SET TIME ZONE 'UTC'; SET datestyle = 'ISO, YMD';/)
+  })
+})
+
+describe('mysql commands', () => {
+  const conn = { host: '127.0.0.1', port: 3307, user: 'app', password: 'pw!' }
+  test('TCP or a socket file', () => {
+    expect(mysqlConnectionArgs(conn)).toEqual([
+      '--protocol=TCP',
+      '--host=127.0.0.1',
+      '--port=3307',
+      '--user=app'
+    ])
+    expect(mysqlConnectionArgs({ host: '/run/mysqld/mysqld.sock', port: 3307 })).toEqual([
+      '--protocol=SOCKET',
+      '--socket=/run/mysqld/mysqld.sock'
+    ])
+  })
+  test('mysqldump: one consistent transaction, streamed, with routines, triggers and events', () => {
+    expect(mysqldumpArgv(conn, 'shop')).toEqual([
+      'mysqldump',
+      '--protocol=TCP',
+      '--host=127.0.0.1',
+      '--port=3307',
+      '--user=app',
+      '--single-transaction',
+      '--quick',
+      '--routines',
+      '--triggers',
+      '--events',
+      '--hex-blob',
+      '--no-tablespaces',
+      '--default-character-set=utf8mb4',
+      '--',
+      'shop'
+    ])
+  })
+  test('the password goes to MYSQL_PWD and redact, never argv', () => {
+    const c = mysql(conn, 'shop', 'SELECT 1')
+    expect(c.argv).toEqual([
+      'mysql',
+      '--protocol=TCP',
+      '--host=127.0.0.1',
+      '--port=3307',
+      '--user=app',
+      '--batch',
+      '--skip-column-names',
+      '--default-character-set=utf8mb4',
+      '--database=shop'
+    ])
+    expect(c.env).toEqual({ MYSQL_PWD: 'pw!' })
+    expect(c.redact).toEqual(['pw!'])
+    expect(c.input).toBe('SELECT 1')
+  })
+  test('the swap is ONE RENAME TABLE: target tables to old, fresh tables to target', () => {
+    expect(
+      mysqlSwapTablesSql(
+        'shop',
+        'shop__sc_old_1',
+        'shop__sc_restore_1',
+        ['a', 'b`c'],
+        ['a', 'new t']
+      )
+    ).toBe(
+      'RENAME TABLE\n' +
+        '  `shop`.`a` TO `shop__sc_old_1`.`a`,\n' +
+        '  `shop`.`b``c` TO `shop__sc_old_1`.`b``c`,\n' +
+        '  `shop__sc_restore_1`.`a` TO `shop`.`a`,\n' +
+        '  `shop__sc_restore_1`.`new t` TO `shop`.`new t`;\n'
+    )
+  })
+  test('checksums: CHECKSUM TABLE then COUNT(*) per table, in order', () => {
+    expect(mysqlChecksumsSql(['a', `it's`])).toBe(
+      "CHECKSUM TABLE `a`;\nSELECT COUNT(*) FROM `a`;\nCHECKSUM TABLE `it's`;\nSELECT COUNT(*) FROM `it's`;\n"
+    )
+  })
+  test('redirection through the host Python: program argv, then the command', () => {
+    const out = redirectOutput('/usr/bin/python3', ['mysqldump', 'shop'], '/d.sql.gz', true, {
+      env: { MYSQL_PWD: 'x' }
+    })
+    expect(out.argv.slice(0, 3)).toEqual(['/usr/bin/python3', '-I', '-S'])
+    expect(out.argv.slice(5)).toEqual(['out', '/d.sql.gz', '1', 'mysqldump', 'shop'])
+    expect(out.env).toEqual({ MYSQL_PWD: 'x' })
+    expect(redirectInput('/py', ['mysql'], '/d.sql', '\nCOMMIT;\n').argv.slice(5)).toEqual([
+      'in',
+      '/d.sql',
+      '\nCOMMIT;\n',
+      'mysql'
+    ])
+  })
+  test('mysql --xml output is parsed per result set, entities decoded, NULLs left out', () => {
+    const xml = `<?xml version="1.0"?>
+<resultset statement="SHOW CREATE VIEW v" xmlns:xsi="http://www.w3.org/2001/XMLSchema-instance">
+  <row>
+	<field name="View">v</field>
+	<field name="Create View">CREATE VIEW \`v\` AS select 1 &lt; 2 AS \`x &amp; y\`</field>
+	<field name="nothing" xsi:nil="true" />
+  </row>
+</resultset>
+<resultset statement="SHOW CREATE TRIGGER t" xmlns:xsi="http://www.w3.org/2001/XMLSchema-instance">
+  <row>
+	<field name="SQL Original Statement">CREATE TRIGGER t BEGIN
+  SET @a = '&quot;';
+END</field>
+  </row>
+</resultset>`
+    expect(parseMysqlXml(xml)).toEqual([
+      { View: 'v', 'Create View': 'CREATE VIEW `v` AS select 1 < 2 AS `x & y`' },
+      { 'SQL Original Statement': `CREATE TRIGGER t BEGIN\n  SET @a = '"';\nEND` }
+    ])
+  })
+})
+
+describe('connections and errors', () => {
+  test('the password is read from the named variable; a missing one is a config error naming it', () => {
+    const db = {
+      engine: 'postgres' as const,
+      name: 'shop',
+      host: 'db1',
+      port: 5432,
+      user: 'weave',
+      passwordEnv: 'DB_PW'
+    }
+    expect(connectionOf(db, { DB_PW: 'x1' })).toEqual({
+      host: 'db1',
+      port: 5432,
+      user: 'weave',
+      password: 'x1'
+    })
+    expect(() => connectionOf(db, {})).toThrow(ConfigError)
+    expect(() => connectionOf(db, {})).toThrow(/DB_PW/)
+    expect(connectionOf({ ...db, passwordEnv: undefined }, {})).toEqual({
+      host: 'db1',
+      port: 5432,
+      user: 'weave'
+    })
+  })
+  test('a failed host program is reported without its Python text', () => {
+    const c = redirectInput('/usr/bin/python3', ['mysql', '--database=x'], '/d.sql')
+    const e = new CommandError('local', describeCommand(c), 1, '', 'ERROR 1064 at line 3\n')
+    expect(failureMessage(e)).toBe(
+      '/usr/bin/python3 -I -S -c <program> in /d.sql "" mysql --database=x failed on local with exit code 1:\nERROR 1064 at line 3'
+    )
+  })
+  test('the registry knows postgres, mysql and sqlite; anything else is a config error', () => {
+    expect(['postgres', 'mysql', 'sqlite'].map(n => getEngine(n).name)).toEqual([
+      'postgres',
+      'mysql',
+      'sqlite'
+    ])
+    expect(() => getEngine('mongodb')).toThrow(ConfigError)
+    expect(() => getEngine('constructor')).toThrow(/unknown database engine "constructor"/)
+  })
+})

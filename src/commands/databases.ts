@@ -1,0 +1,641 @@
+/**
+ * Pure builders for database commands: pg_dump, pg_restore, psql, createdb, mysqldump, mysql,
+ * and the small Python programs that SQLite and file redirection need on the host. Nothing here
+ * runs anything. Passwords go into the command's environment (PGPASSWORD, MYSQL_PWD) and its
+ * `redact` list, never onto the command line; SQL identifiers are quoted here and only here.
+ */
+import { SitecycleError } from '../util/errors.js'
+import { cmd, type Command } from './command.js'
+
+/** How to reach a PostgreSQL or MySQL server: what the client programs get as options. */
+export interface DbConnection {
+  /** Host name, or an absolute path: a socket directory (postgres) or socket file (mysql). */
+  host?: string
+  port?: number
+  user?: string
+  /** The password itself (resolved from the secret named in the config); never put in argv. */
+  password?: string
+}
+
+// ---------------------------------------------------------------------------------------------
+// Names and quoting
+
+/** Reject a name no SQL dialect or client can carry: empty, or holding a NUL byte. */
+function checkName(name: string, what: string): void {
+  if (name === '' || name.includes('\0')) {
+    throw new SitecycleError(
+      `${what} ${JSON.stringify(name)} is not a valid name: it is empty or holds a NUL byte`
+    )
+  }
+}
+
+/** A PostgreSQL identifier in double quotes (`"` doubled): any name, spaces and quotes included. */
+export function quotePgIdent(name: string): string {
+  checkName(name, 'The identifier')
+  return `"${name.replace(/"/g, '""')}"`
+}
+
+/** A MySQL/MariaDB identifier in backticks (`` ` `` doubled). */
+export function quoteMysqlIdent(name: string): string {
+  checkName(name, 'The identifier')
+  return '`' + name.replace(/`/g, '``') + '`'
+}
+
+/**
+ * A MySQL string literal written as a hex literal with a charset introducer
+ * (`_utf8mb4 X'6162'`): the same whatever sql_mode says about backslashes.
+ */
+export function mysqlStringLiteral(text: string): string {
+  return `_utf8mb4 X'${Buffer.from(text, 'utf8').toString('hex')}'`
+}
+
+/**
+ * A libpq connection string naming one database (`dbname='...'`), so that a name holding `=`
+ * or starting with `postgresql://` is never read as a connection string itself.
+ */
+export function pgDbConninfo(dbname: string): string {
+  checkName(dbname, 'The database')
+  return `dbname='${dbname.replace(/\\/g, '\\\\').replace(/'/g, "\\'")}'`
+}
+
+/**
+ * The name of a scratch database beside `name`: `<name>__sc_<kind>_<id>`, the name part cut
+ * (on a character boundary) so the whole fits `maxBytes` (63 for PostgreSQL, 64 for MySQL).
+ */
+export function scratchDatabaseName(
+  name: string,
+  kind: 'restore' | 'old' | 'copy',
+  id: string,
+  maxBytes: number
+): string {
+  const suffix = `__sc_${kind}_${id}`
+  let base = name
+  while (Buffer.byteLength(base + suffix, 'utf8') > maxBytes && base.length > 0)
+    base = [...base].slice(0, -1).join('')
+  return base + suffix
+}
+
+// ---------------------------------------------------------------------------------------------
+// PostgreSQL
+
+/** The environment and redaction for a password, when there is one. */
+function secretEnv(
+  variable: string,
+  password: string | undefined
+): Pick<Command, 'env' | 'redact'> {
+  return password ? { env: { [variable]: password }, redact: [password] } : {}
+}
+
+/** `-h H -p P -U U -w` for the libpq programs (`-w`: fail rather than prompt for a password). */
+export function pgConnectionArgs(conn: DbConnection): string[] {
+  const args: string[] = []
+  if (conn.host) args.push('-h', conn.host)
+  if (conn.port !== undefined) args.push('-p', String(conn.port))
+  if (conn.user) args.push('-U', conn.user)
+  args.push('-w')
+  return args
+}
+
+/**
+ * `pg_dump` of one database: custom format (`-Fc`, one file) or, with `jobs` > 1, directory
+ * format dumped by `jobs` parallel workers (`-Fd -j N`), all in one consistent snapshot.
+ */
+export function pgDump(conn: DbConnection, dbname: string, outPath: string, jobs = 1): Command {
+  const format = jobs > 1 ? ['-Fd', '-j', String(jobs)] : ['-Fc']
+  return cmd(
+    [
+      'pg_dump',
+      ...pgConnectionArgs(conn),
+      ...format,
+      '-f',
+      outPath,
+      `--dbname=${pgDbConninfo(dbname)}`
+    ],
+    secretEnv('PGPASSWORD', conn.password)
+  )
+}
+
+/**
+ * `pg_restore -j N` of a dump (file or directory) into an existing, empty database. Objects
+ * belong to the user that restores (`--no-owner`); the first error stops it (`--exit-on-error`).
+ */
+export function pgRestore(conn: DbConnection, dbname: string, dumpPath: string, jobs = 1): Command {
+  return cmd(
+    [
+      'pg_restore',
+      ...pgConnectionArgs(conn),
+      `--dbname=${pgDbConninfo(dbname)}`,
+      '--no-owner',
+      '--exit-on-error',
+      '-j',
+      String(Math.max(1, jobs)),
+      dumpPath
+    ],
+    secretEnv('PGPASSWORD', conn.password)
+  )
+}
+
+/**
+ * `psql` running `sql` (sent on stdin) against `dbname`, stopping at the first error, printing
+ * bare values (`-At`). `vars` become psql variables: in the SQL, `:'v'` is the value as a
+ * quoted literal and `:"v"` as a quoted identifier, so psql does the quoting.
+ */
+export function psql(
+  conn: DbConnection,
+  dbname: string,
+  sql: string,
+  vars: Record<string, string> = {}
+): Command {
+  const varArgs = Object.entries(vars).flatMap(([k, v]) => ['-v', `${k}=${v}`])
+  const secret = secretEnv('PGPASSWORD', conn.password)
+  return cmd(
+    [
+      'psql',
+      '-X',
+      '-q',
+      '-At',
+      '-v',
+      'ON_ERROR_STOP=1',
+      ...pgConnectionArgs(conn),
+      `--dbname=${pgDbConninfo(dbname)}`,
+      ...varArgs
+    ],
+    { ...secret, input: sql }
+  )
+}
+
+/** `psql -f <file>` in one transaction (`-1`): the whole script applies, or none of it. */
+export function psqlFile(conn: DbConnection, dbname: string, sqlFile: string): Command {
+  return cmd(
+    [
+      'psql',
+      '-X',
+      '-q',
+      '-v',
+      'ON_ERROR_STOP=1',
+      '--single-transaction',
+      ...pgConnectionArgs(conn),
+      `--dbname=${pgDbConninfo(dbname)}`,
+      '-f',
+      sqlFile
+    ],
+    secretEnv('PGPASSWORD', conn.password)
+  )
+}
+
+/**
+ * `createdb --template=<from> <to>`: a file-level copy, fast, but refused while anyone is
+ * connected to `from`.
+ */
+export function createdbFromTemplate(
+  conn: DbConnection,
+  maintenanceDb: string,
+  from: string,
+  to: string
+): Command {
+  checkName(from, 'The database')
+  checkName(to, 'The database')
+  return cmd(
+    [
+      'createdb',
+      ...pgConnectionArgs(conn),
+      `--maintenance-db=${pgDbConninfo(maintenanceDb)}`,
+      `--template=${from}`,
+      '--',
+      to
+    ],
+    secretEnv('PGPASSWORD', conn.password)
+  )
+}
+
+/** SQL (for {@link psql} with vars `name`): print 1 when database `:name` exists. */
+export const PG_DATABASE_EXISTS_SQL = `SELECT 1 FROM pg_database WHERE datname = :'name';\n`
+
+/** SQL (vars `name`, `template`): create database `:name` from `:template` (template0 for a restore). */
+export const PG_CREATE_DATABASE_SQL = `CREATE DATABASE :"name" TEMPLATE :"template";\n`
+
+/** SQL (vars `name`): drop database `:name` when it exists. */
+export const PG_DROP_DATABASE_SQL = `DROP DATABASE IF EXISTS :"name";\n`
+
+/** SQL (vars `name`, `allow`): allow or refuse new connections to `:name` (true/false). */
+export const PG_ALLOW_CONNECTIONS_SQL = `ALTER DATABASE :"name" WITH ALLOW_CONNECTIONS :allow;\n`
+
+/** SQL (vars `name`): terminate every other session on `:name`; prints how many were signalled. */
+export const PG_TERMINATE_SQL = `SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity WHERE datname = :'name' AND pid <> pg_backend_pid();\n`
+
+/**
+ * SQL (vars `target`, `old`, `fresh`): the swap, in one transaction: `target` becomes `old`
+ * and `fresh` becomes `target`, or neither happens.
+ */
+export const PG_SWAP_SQL = `BEGIN;
+ALTER DATABASE :"target" RENAME TO :"old";
+ALTER DATABASE :"fresh" RENAME TO :"target";
+COMMIT;
+`
+
+/** SQL (vars `from`, `to`): rename a database. */
+export const PG_RENAME_SQL = `ALTER DATABASE :"from" RENAME TO :"to";\n`
+
+/** SQL (connected to the database): its size in bytes. */
+export const PG_SIZE_SQL = `SELECT pg_database_size(current_database());\n`
+
+/**
+ * SQL (connected to the database): every ordinary table outside the system schemas, as one
+ * JSON array of [schema, table] sorted by schema then name.
+ */
+export const PG_LIST_TABLES_SQL = `SELECT coalesce(json_agg(json_build_array(n.nspname, c.relname) ORDER BY n.nspname, c.relname), '[]')
+FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+WHERE c.relkind = 'r' AND n.nspname NOT IN ('pg_catalog', 'information_schema') AND n.nspname NOT LIKE 'pg\\_%';
+`
+
+/**
+ * SQL printing `index|rows|md5` for each table: the md5 of its rows as text, joined by `|` in
+ * byte order (COLLATE "C", so the database's collation does not matter), with the settings
+ * that change how values print fixed first.
+ */
+export function pgChecksumsSql(
+  tables: readonly (readonly [schema: string, table: string])[]
+): string {
+  const settings = `SET TIME ZONE 'UTC'; SET datestyle = 'ISO, YMD'; SET intervalstyle = 'postgres'; SET extra_float_digits = 1; SET bytea_output = 'hex';\n`
+  if (tables.length === 0) return settings
+  const selects = tables.map(
+    ([schema, table], i) =>
+      `SELECT ${i}, count(*), md5(coalesce(string_agg(t::text, '|' ORDER BY t::text COLLATE "C"), '')) FROM ${quotePgIdent(schema)}.${quotePgIdent(table)} t`
+  )
+  return `${settings}${selects.join('\nUNION ALL\n')};\n`
+}
+
+// ---------------------------------------------------------------------------------------------
+// MySQL and MariaDB
+
+/** Connection options for the mysql programs: a socket file when `host` is a path, else TCP. */
+export function mysqlConnectionArgs(conn: DbConnection): string[] {
+  const args: string[] = []
+  if (conn.host?.startsWith('/')) args.push('--protocol=SOCKET', `--socket=${conn.host}`)
+  else if (conn.host) args.push('--protocol=TCP', `--host=${conn.host}`)
+  if (conn.port !== undefined && !conn.host?.startsWith('/')) args.push(`--port=${conn.port}`)
+  if (conn.user) args.push(`--user=${conn.user}`)
+  return args
+}
+
+/**
+ * `mysql` running `sql` (on stdin) in `database` (or none), tab-separated output without column
+ * names; `xml` for output whose values may hold tabs and newlines (SHOW CREATE ...).
+ */
+export function mysql(
+  conn: DbConnection,
+  database: string | undefined,
+  sql: string,
+  options: { xml?: boolean; delimiter?: string } = {}
+): Command {
+  if (database !== undefined) checkName(database, 'The database')
+  return cmd(
+    [
+      'mysql',
+      ...mysqlConnectionArgs(conn),
+      '--batch',
+      '--skip-column-names',
+      '--default-character-set=utf8mb4',
+      ...(options.xml ? ['--xml'] : []),
+      ...(options.delimiter ? [`--delimiter=${options.delimiter}`] : []),
+      ...(database !== undefined ? [`--database=${database}`] : [])
+    ],
+    { ...secretEnv('MYSQL_PWD', conn.password), input: sql }
+  )
+}
+
+/**
+ * The `mysqldump` argv of one database: one consistent InnoDB snapshot
+ * (`--single-transaction`), rows streamed (`--quick`), routines, triggers and events included,
+ * no CREATE DATABASE (it is restored under another name first).
+ */
+export function mysqldumpArgv(conn: DbConnection, database: string): string[] {
+  checkName(database, 'The database')
+  return [
+    'mysqldump',
+    ...mysqlConnectionArgs(conn),
+    '--single-transaction',
+    '--quick',
+    '--routines',
+    '--triggers',
+    '--events',
+    '--hex-blob',
+    '--no-tablespaces',
+    '--default-character-set=utf8mb4',
+    '--',
+    database
+  ]
+}
+
+/** The `mysql` argv that loads a dump (given on stdin) into `database`, stopping at the first error. */
+export function mysqlLoadArgv(conn: DbConnection, database: string): string[] {
+  checkName(database, 'The database')
+  return [
+    'mysql',
+    ...mysqlConnectionArgs(conn),
+    '--batch',
+    '--default-character-set=utf8mb4',
+    `--database=${database}`
+  ]
+}
+
+/** The environment and redaction for a MySQL password, for a command built around an argv. */
+export function mysqlSecret(conn: DbConnection): Pick<Command, 'env' | 'redact'> {
+  return secretEnv('MYSQL_PWD', conn.password)
+}
+
+/** SQL (in the database): `TYPE<TAB>HEX(name)` of every table, view, trigger, routine and event. */
+export const MYSQL_INVENTORY_SQL = `SELECT 'TABLE', HEX(TABLE_NAME) FROM information_schema.TABLES WHERE TABLE_SCHEMA = DATABASE() AND TABLE_TYPE <> 'VIEW'
+UNION ALL SELECT 'VIEW', HEX(TABLE_NAME) FROM information_schema.VIEWS WHERE TABLE_SCHEMA = DATABASE()
+UNION ALL SELECT 'TRIGGER', HEX(TRIGGER_NAME) FROM information_schema.TRIGGERS WHERE TRIGGER_SCHEMA = DATABASE()
+UNION ALL SELECT ROUTINE_TYPE, HEX(ROUTINE_NAME) FROM information_schema.ROUTINES WHERE ROUTINE_SCHEMA = DATABASE()
+UNION ALL SELECT 'EVENT', HEX(EVENT_NAME) FROM information_schema.EVENTS WHERE EVENT_SCHEMA = DATABASE();
+`
+
+/** SQL (no database): the default charset and collation of `database`, tab-separated. */
+export function mysqlSchemaDefaultsSql(database: string): string {
+  return `SELECT DEFAULT_CHARACTER_SET_NAME, DEFAULT_COLLATION_NAME FROM information_schema.SCHEMATA WHERE SCHEMA_NAME = ${mysqlStringLiteral(database)};\n`
+}
+
+/** SQL (no database): prints 1 when `database` exists, else 0. */
+export function mysqlExistsSql(database: string): string {
+  return `SELECT COUNT(*) FROM information_schema.SCHEMATA WHERE SCHEMA_NAME = ${mysqlStringLiteral(database)};\n`
+}
+
+/** SQL (in the database): its size in bytes (data and indexes of every table). */
+export const MYSQL_SIZE_SQL = `SELECT COALESCE(SUM(DATA_LENGTH + INDEX_LENGTH), 0) FROM information_schema.TABLES WHERE TABLE_SCHEMA = DATABASE();\n`
+
+/**
+ * SQL (in the database): for each table, one `CHECKSUM TABLE` row (`name<TAB>checksum`) then one
+ * `SELECT COUNT(*)` row, in the order given.
+ */
+export function mysqlChecksumsSql(tables: readonly string[]): string {
+  return tables
+    .map(
+      t => `CHECKSUM TABLE ${quoteMysqlIdent(t)};\nSELECT COUNT(*) FROM ${quoteMysqlIdent(t)};\n`
+    )
+    .join('')
+}
+
+/**
+ * SQL: one `RENAME TABLE` moving every table of `target` into `old` and every table of `fresh`
+ * into `target`. MySQL applies a multi-table RENAME atomically: all of it or none.
+ */
+export function mysqlSwapTablesSql(
+  target: string,
+  old: string,
+  fresh: string,
+  targetTables: readonly string[],
+  freshTables: readonly string[]
+): string {
+  const q = quoteMysqlIdent
+  const moves = [
+    ...targetTables.map(t => `${q(target)}.${q(t)} TO ${q(old)}.${q(t)}`),
+    ...freshTables.map(t => `${q(fresh)}.${q(t)} TO ${q(target)}.${q(t)}`)
+  ]
+  return `RENAME TABLE\n  ${moves.join(',\n  ')};\n`
+}
+
+// ---------------------------------------------------------------------------------------------
+// Host programs (Python, standard library only)
+
+/** Run `python -I -S -c <program> args...` on the host. */
+export function pythonProgram(
+  python: string,
+  program: string,
+  args: string[],
+  extra: Omit<Command, 'argv'> = {}
+): Command {
+  return cmd([python, '-I', '-S', '-c', program, ...args], extra)
+}
+
+/**
+ * argv: mode (`in` or `out`), file, extra, then the command's argv. `out`: the command's stdout
+ * goes to the file (gzipped when extra is `1`); `in`: the file (gunzipped when it is gzip),
+ * followed by the text `extra`, is the command's stdin. Exits with the command's code; a failed
+ * `out` removes the file.
+ */
+export const REDIRECT_PROGRAM = `
+import gzip, os, shutil, subprocess, sys
+mode, path, extra, argv = sys.argv[1], sys.argv[2], sys.argv[3], sys.argv[4:]
+gz = extra == '1'
+if mode == 'out':
+    with open(path, 'wb') as f:
+        if gz:
+            p = subprocess.Popen(argv, stdout=subprocess.PIPE)
+            with gzip.GzipFile(fileobj=f, mode='wb', compresslevel=6) as z:
+                shutil.copyfileobj(p.stdout, z, 1 << 20)
+        else:
+            p = subprocess.Popen(argv, stdout=f)
+        code = p.wait()
+        f.flush()
+        os.fsync(f.fileno())
+    if code != 0:
+        os.unlink(path)
+    sys.exit(code)
+# unbuffered: the child reads the file from the descriptor, whose offset must really be 0
+with open(path, 'rb', buffering=0) as f:
+    magic = f.read(2)
+    f.seek(0)
+    if magic == b'\\x1f\\x8b' or extra:
+        p = subprocess.Popen(argv, stdin=subprocess.PIPE)
+        try:
+            if magic == b'\\x1f\\x8b':
+                with gzip.GzipFile(fileobj=f, mode='rb') as z:
+                    shutil.copyfileobj(z, p.stdin, 1 << 20)
+            else:
+                shutil.copyfileobj(f, p.stdin, 1 << 20)
+            p.stdin.write(extra.encode('utf-8'))
+        except BrokenPipeError:
+            pass
+        except (OSError, EOFError) as e:
+            p.kill()
+            sys.stderr.write('%s: %s\\n' % (path, e))
+            p.wait()
+            sys.exit(1)
+        try:
+            p.stdin.close()
+        except BrokenPipeError:
+            pass
+    else:
+        p = subprocess.Popen(argv, stdin=f)
+    sys.exit(p.wait())
+`
+
+/**
+ * Run `argv` on the host with its stdout written to `file` (`gzip` compresses it), through
+ * {@link REDIRECT_PROGRAM}.
+ */
+export function redirectOutput(
+  python: string,
+  argv: string[],
+  file: string,
+  gzip: boolean,
+  extra: Omit<Command, 'argv'> = {}
+): Command {
+  return pythonProgram(python, REDIRECT_PROGRAM, ['out', file, gzip ? '1' : '0', ...argv], extra)
+}
+
+/** Run `argv` on the host with `file` (plain or gzip), then `trailer`, as its stdin. */
+export function redirectInput(
+  python: string,
+  argv: string[],
+  file: string,
+  trailer = '',
+  extra: Omit<Command, 'argv'> = {}
+): Command {
+  return pythonProgram(python, REDIRECT_PROGRAM, ['in', file, trailer, ...argv], extra)
+}
+
+/**
+ * argv: source database file, destination file. Copies a live SQLite database with the online
+ * backup API in one step (a consistent snapshot, whatever writers do meanwhile), checks the copy
+ * (`PRAGMA integrity_check`), fsyncs it. The destination must not exist.
+ */
+export const SQLITE_BACKUP_PROGRAM = `
+import os, sqlite3, sys
+src_path, dest = sys.argv[1], sys.argv[2]
+if not os.path.isfile(src_path):
+    sys.stderr.write('%s: no such database file\\n' % src_path)
+    sys.exit(2)
+if os.path.exists(dest):
+    sys.stderr.write('%s: already exists\\n' % dest)
+    sys.exit(2)
+src = sqlite3.connect(src_path, timeout=60)
+dst = sqlite3.connect(dest)
+try:
+    src.backup(dst, pages=-1)
+    ok = dst.execute('PRAGMA integrity_check').fetchall()
+    if ok != [('ok',)]:
+        raise SystemExit('the copy of %s failed its integrity check: %r' % (src_path, ok[:5]))
+finally:
+    dst.close()
+    src.close()
+with open(dest, 'rb') as f:
+    os.fsync(f.fileno())
+`
+
+/**
+ * argv: backup file, target database file, scratch id. Copies the backup into a temp file next
+ * to the target, checks it (`PRAGMA integrity_check` must say ok), gives it the target's owner and
+ * mode, then renames it over the target in one rename(2) and removes the old file's WAL side
+ * files. Any failure before the rename leaves the target as it was and removes the temp file.
+ */
+export const SQLITE_RESTORE_PROGRAM = `
+import os, sqlite3, sys
+backup, target, rid = sys.argv[1], sys.argv[2], sys.argv[3]
+target = os.path.abspath(target)
+tmp = os.path.join(os.path.dirname(target), '.%s.sc-restore-%s' % (os.path.basename(target), rid))
+def cleanup():
+    for p in (tmp, tmp + '-journal', tmp + '-wal', tmp + '-shm'):
+        try:
+            os.unlink(p)
+        except FileNotFoundError:
+            pass
+try:
+    if not os.path.isfile(backup):
+        raise SystemExit('%s: no such backup file' % backup)
+    src = sqlite3.connect(backup)
+    dst = sqlite3.connect(tmp)
+    try:
+        src.backup(dst, pages=-1)
+        ok = dst.execute('PRAGMA integrity_check').fetchall()
+        if ok != [('ok',)]:
+            raise SystemExit('%s failed its integrity check: %r' % (backup, ok[:5]))
+        dst.execute('PRAGMA wal_checkpoint(TRUNCATE)')
+    finally:
+        dst.close()
+        src.close()
+    with open(tmp, 'rb') as f:
+        os.fsync(f.fileno())
+    if os.path.exists(target):
+        st = os.stat(target)
+        os.chown(tmp, st.st_uid, st.st_gid)
+        os.chmod(tmp, st.st_mode & 0o7777)
+        live = sqlite3.connect(target, timeout=60)
+        try:
+            live.execute('PRAGMA wal_checkpoint(TRUNCATE)')
+        finally:
+            live.close()
+except BaseException as e:
+    cleanup()
+    if isinstance(e, SystemExit):
+        raise
+    sys.stderr.write('restore into %s failed: %s\\n' % (target, e))
+    sys.exit(1)
+os.rename(tmp, target)
+for side in ('-wal', '-shm'):
+    try:
+        os.unlink(target + side)
+    except FileNotFoundError:
+        pass
+d = os.open(os.path.dirname(target), os.O_RDONLY)
+os.fsync(d)
+os.close(d)
+`
+
+/**
+ * argv: database file. Prints a JSON array of [table, rows, sha256] for every table (sorted by
+ * name): the sha256 of the rows, each encoded as JSON of typed values, sorted.
+ */
+export const SQLITE_CHECKSUMS_PROGRAM = `
+import hashlib, json, os, sqlite3, sys
+path = sys.argv[1]
+if not os.path.isfile(path):
+    sys.stderr.write('%s: no such database file\\n' % path)
+    sys.exit(2)
+con = sqlite3.connect(path, timeout=60, isolation_level=None)
+def enc(v):
+    if isinstance(v, bytes):
+        return ['b', v.hex()]
+    if isinstance(v, float):
+        return ['f', v.hex()]
+    return v
+out = []
+con.execute('BEGIN')
+names = [r[0] for r in con.execute("SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite\\\\_%' ESCAPE '\\\\' ORDER BY name")]
+for name in names:
+    rows = sorted(json.dumps([enc(v) for v in r], ensure_ascii=False) for r in con.execute('SELECT * FROM "%s"' % name.replace('"', '""')))
+    h = hashlib.sha256()
+    for r in rows:
+        h.update(r.encode('utf-8'))
+        h.update(b'\\n')
+    out.append([name, len(rows), h.hexdigest()])
+con.close()
+print(json.dumps(out))
+`
+
+/**
+ * argv: database file, SQL file. Runs the script's statements in one transaction: any error
+ * rolls all of them back (executescript would commit as it goes).
+ */
+export const SQLITE_RUN_SQL_PROGRAM = `
+import os, sqlite3, sys
+path, sql_file = sys.argv[1], sys.argv[2]
+if not os.path.isfile(path):
+    sys.stderr.write('%s: no such database file\\n' % path)
+    sys.exit(2)
+with open(sql_file, encoding='utf-8') as f:
+    script = f.read()
+stmts, buf = [], ''
+for ch in script:
+    buf += ch
+    if ch == ';' and sqlite3.complete_statement(buf):
+        stmts.append(buf)
+        buf = ''
+if buf.strip():
+    stmts.append(buf)
+con = sqlite3.connect(path, timeout=60, isolation_level=None)
+try:
+    con.execute('BEGIN IMMEDIATE')
+    for s in stmts:
+        con.execute(s)
+    con.execute('COMMIT')
+except sqlite3.Error as e:
+    if con.in_transaction:
+        con.execute('ROLLBACK')
+    sys.stderr.write('%s: %s\\n' % (sql_file, e))
+    sys.exit(1)
+finally:
+    con.close()
+`

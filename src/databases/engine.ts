@@ -1,0 +1,103 @@
+/**
+ * Database engines: a registry keyed by name (postgres, mysql, sqlite), each able to dump,
+ * restore, copy, measure and checksum a site's database on its host through an Executor, so the
+ * same code works locally and over SSH. Commands are argv arrays built by pure functions
+ * (src/commands/databases.ts).
+ */
+import type { Executor } from '../hosts/executor.js'
+import type { Reporter } from '../util/reporter.js'
+
+/** A site's database, as configured (`sites.<n>.database`). */
+export interface DatabaseConfig {
+  engine: 'postgres' | 'mysql' | 'sqlite'
+  /** Database name (postgres, mysql) or file path (sqlite, absolute on the host). */
+  name: string
+  /**
+   * Where the server is: a host name for TCP, or an absolute path for a unix socket (postgres:
+   * the socket directory; mysql: the socket file). Unset: the client's default. Unused for sqlite.
+   */
+  host?: string
+  port?: number
+  /** User to log in as (postgres, mysql). Restored objects belong to this user. */
+  user?: string
+  /** Environment variable holding the password (a secret), if any. Read when a command is built. */
+  passwordEnv?: string
+  /** postgres: the database to connect to for CREATE/DROP/RENAME DATABASE (default `postgres`). */
+  maintenanceDatabase?: string
+  /** Python on the host, for the helper programs (sqlite, mysql redirection; default /usr/bin/python3). */
+  python?: string
+}
+
+/** Per-table row count and checksum, for verify and compare. */
+export interface TableChecksum {
+  /** Table name (postgres: `schema.table` outside the `public` schema). */
+  table: string
+  rows: number
+  /** A hash of the table's rows in a stable order (engine-specific, comparable within one engine). */
+  checksum: string
+}
+
+export interface DumpResult {
+  /** What was written (absolute path on the host): one file, or a directory (postgres -j). */
+  path: string
+  /** Bytes on disk. */
+  size: number
+  /** `pg-custom`, `pg-directory`, `mysql-sql`, `mysql-sql-gzip` or `sqlite`. */
+  format: string
+}
+
+/** How to dump. */
+export interface DumpOptions {
+  /** postgres: parallel workers; more than 1 writes a directory-format dump (`-Fd -j N`). */
+  jobs?: number
+  /** mysql: gzip the SQL dump. */
+  gzip?: boolean
+}
+
+/** How to restore or copy. */
+export interface RestoreOptions {
+  /** postgres: parallel pg_restore workers. */
+  jobs?: number
+  /** Directory on the host for temporary dumps (copy); default: a fresh `mktemp -d`. */
+  workDir?: string
+}
+
+/** How copyDatabase (registry.ts) made a copy. */
+export type CopyMethod = 'template' | 'dump-restore' | 'backup'
+
+export interface DatabaseEngine {
+  readonly name: DatabaseConfig['engine']
+  /**
+   * Dump the database to `path` on the host (a consistent snapshot of a live database). The dump
+   * is written aside and renamed into place, so `path` never holds half a dump; `path` must not
+   * exist.
+   */
+  dump(
+    exec: Executor,
+    db: DatabaseConfig,
+    path: string,
+    reporter: Reporter,
+    options?: DumpOptions
+  ): Promise<DumpResult>
+  /**
+   * Restore a dump into `db`: into a fresh database first, which then replaces the target, so
+   * a failed restore leaves the target as it was (and no fresh database behind).
+   */
+  restore(
+    exec: Executor,
+    db: DatabaseConfig,
+    dumpPath: string,
+    reporter: Reporter,
+    options?: RestoreOptions
+  ): Promise<void>
+  /** Bytes the database takes. */
+  size(exec: Executor, db: DatabaseConfig): Promise<number>
+  /** Row count and checksum of every table, sorted by table name. */
+  checksums(exec: Executor, db: DatabaseConfig): Promise<TableChecksum[]>
+  /** Run an SQL file (on the host) against the database, in one transaction (e.g. an anonymising script). */
+  runSqlFile(exec: Executor, db: DatabaseConfig, sqlPath: string): Promise<void>
+  /** Whether the database exists. */
+  exists(exec: Executor, db: DatabaseConfig): Promise<boolean>
+  /** Drop the database (scratch databases of verify; never a site's own without asking). */
+  drop(exec: Executor, db: DatabaseConfig): Promise<void>
+}

@@ -1,0 +1,471 @@
+/**
+ * MySQL and MariaDB: mysqldump in one consistent transaction, restore into a fresh database that
+ * is swapped in with one atomic multi-table RENAME TABLE (MySQL has no RENAME DATABASE), size
+ * from information_schema, CHECKSUM TABLE plus COUNT(*) per table.
+ *
+ * Triggers and views cannot move between databases, and routines and events belong to the
+ * database rather than its tables, so the swap moves the tables and then re-creates those
+ * objects in the target from the restored copy's definitions (SHOW CREATE ...).
+ */
+import {
+  MYSQL_INVENTORY_SQL,
+  MYSQL_SIZE_SQL,
+  mysql,
+  mysqlChecksumsSql,
+  mysqlExistsSql,
+  mysqlLoadArgv,
+  mysqlSchemaDefaultsSql,
+  mysqlSecret,
+  mysqldumpArgv,
+  mysqlSwapTablesSql,
+  quoteMysqlIdent,
+  redirectInput,
+  redirectOutput,
+  scratchDatabaseName,
+  type DbConnection
+} from '../commands/databases.js'
+import type { Executor } from '../hosts/executor.js'
+import { SitecycleError } from '../util/errors.js'
+import type { Reporter } from '../util/reporter.js'
+import { DEFAULT_PYTHON, connectionOf } from './connection.js'
+import type {
+  DatabaseConfig,
+  DatabaseEngine,
+  DumpOptions,
+  DumpResult,
+  RestoreOptions,
+  TableChecksum
+} from './engine.js'
+import { failureMessage, hostPathExists, pathSize, scratchId, writeAside } from './host-paths.js'
+
+/** MySQL's longest database name, in bytes. */
+const MYSQL_NAME_BYTES = 64
+/** Ends each statement of a re-creation script: routine bodies hold `;` themselves. */
+const DELIMITER = '$$sitecycle$$'
+
+/** Kinds of objects that live in a MySQL database, as the inventory names them. */
+type ObjectType = 'TABLE' | 'VIEW' | 'TRIGGER' | 'PROCEDURE' | 'FUNCTION' | 'EVENT'
+
+interface DbObject {
+  type: ObjectType
+  name: string
+}
+
+/** An object's definition, with the session settings it was created under. */
+interface Definition extends DbObject {
+  create: string
+  sqlMode?: string
+  charset?: string
+  collation?: string
+  timeZone?: string
+}
+
+/** The SHOW CREATE column holding each kind's statement. */
+const CREATE_COLUMN: Record<Exclude<ObjectType, 'TABLE'>, string> = {
+  VIEW: 'Create View',
+  TRIGGER: 'SQL Original Statement',
+  PROCEDURE: 'Create Procedure',
+  FUNCTION: 'Create Function',
+  EVENT: 'Create Event'
+}
+
+function connect(db: DatabaseConfig, reporter?: Reporter): DbConnection {
+  const conn = connectionOf(db)
+  if (conn.password) reporter?.addSecret(conn.password)
+  return conn
+}
+
+async function sql(
+  exec: Executor,
+  conn: DbConnection,
+  database: string | undefined,
+  text: string
+): Promise<string> {
+  return (await exec.run(mysql(conn, database, text))).stdout
+}
+
+/** Run a script whose statements end with {@link DELIMITER}. */
+async function runScript(
+  exec: Executor,
+  conn: DbConnection,
+  database: string,
+  statements: string[]
+): Promise<void> {
+  if (statements.length === 0) return
+  await exec.run(
+    mysql(conn, database, statements.map(s => `${s}\n${DELIMITER}\n`).join(''), {
+      delimiter: DELIMITER
+    })
+  )
+}
+
+async function exists(exec: Executor, conn: DbConnection, name: string): Promise<boolean> {
+  return (await sql(exec, conn, undefined, mysqlExistsSql(name))).trim() === '1'
+}
+
+/** `CHARACTER SET x COLLATE y` of an existing database, or '' when it does not exist. */
+async function schemaDefaults(exec: Executor, conn: DbConnection, name: string): Promise<string> {
+  const [charset, collation] = (await sql(exec, conn, undefined, mysqlSchemaDefaultsSql(name)))
+    .trim()
+    .split('\t')
+  if (!charset || !collation || !/^\w+$/.test(charset) || !/^\w+$/.test(collation)) return ''
+  return ` CHARACTER SET ${charset} COLLATE ${collation}`
+}
+
+async function dropDatabase(exec: Executor, conn: DbConnection, name: string): Promise<void> {
+  await sql(exec, conn, undefined, `DROP DATABASE IF EXISTS ${quoteMysqlIdent(name)};\n`)
+}
+
+async function dropQuietly(
+  exec: Executor,
+  conn: DbConnection,
+  name: string,
+  reporter: Reporter
+): Promise<void> {
+  try {
+    await dropDatabase(exec, conn, name)
+  } catch (e) {
+    reporter.warn(
+      `could not drop the scratch database ${name} on ${exec.name}: ${failureMessage(e)}; drop it by hand`
+    )
+  }
+}
+
+/** Every table, view, trigger, routine and event of `database`. */
+async function inventory(
+  exec: Executor,
+  conn: DbConnection,
+  database: string
+): Promise<DbObject[]> {
+  const out = await sql(exec, conn, database, MYSQL_INVENTORY_SQL)
+  return out
+    .split('\n')
+    .filter(Boolean)
+    .map(line => {
+      const [type, hex] = line.split('\t')
+      return { type: type as ObjectType, name: Buffer.from(hex ?? '', 'hex').toString('utf8') }
+    })
+}
+
+function decodeXml(text: string): string {
+  return text.replace(
+    /&(lt|gt|amp|quot|apos|#(\d+)|#x([0-9a-fA-F]+));/g,
+    (_, name: string, dec?: string, hex?: string) => {
+      if (dec) return String.fromCodePoint(Number(dec))
+      if (hex) return String.fromCodePoint(parseInt(hex, 16))
+      return { lt: '<', gt: '>', amp: '&', quot: '"', apos: "'" }[name] ?? ''
+    }
+  )
+}
+
+/** Parse `mysql --xml` output: one record of field values per result set, in order. */
+export function parseMysqlXml(xml: string): Record<string, string>[] {
+  const sets = xml.split('<resultset').slice(1)
+  return sets.map(set => {
+    const fields: Record<string, string> = {}
+    const row = set.split('<row>')[1] ?? ''
+    for (const m of row.matchAll(
+      /<field name="([^"]*)"(?:\s+xsi:nil="true"\s*\/>|>([\s\S]*?)<\/field>)/g
+    )) {
+      if (m[2] !== undefined) fields[decodeXml(m[1] ?? '')] = decodeXml(m[2])
+    }
+    return fields
+  })
+}
+
+/** SHOW CREATE for each non-table object of `database`. */
+async function definitions(
+  exec: Executor,
+  conn: DbConnection,
+  database: string,
+  objects: DbObject[]
+): Promise<Definition[]> {
+  const wanted = objects.filter(o => o.type !== 'TABLE')
+  if (wanted.length === 0) return []
+  const text = wanted.map(o => `SHOW CREATE ${o.type} ${quoteMysqlIdent(o.name)};\n`).join('')
+  const sets = parseMysqlXml((await exec.run(mysql(conn, database, text, { xml: true }))).stdout)
+  return wanted.map((o, i) => {
+    const f = sets[i] ?? {}
+    const create = f[CREATE_COLUMN[o.type as Exclude<ObjectType, 'TABLE'>]]
+    if (!create)
+      throw new SitecycleError(
+        `could not read the definition of ${o.type} ${o.name} in ${database} on ${exec.name}`,
+        'database'
+      )
+    const d: Definition = { ...o, create }
+    if (f.sql_mode !== undefined) d.sqlMode = f.sql_mode
+    if (f.character_set_client) d.charset = f.character_set_client
+    if (f.collation_connection) d.collation = f.collation_connection
+    if (f.time_zone) d.timeZone = f.time_zone
+    return d
+  })
+}
+
+/** Statements that create `d` under the settings it was defined with. */
+function createStatements(d: Definition): string[] {
+  const out: string[] = []
+  if (d.sqlMode !== undefined && /^[A-Z_,]*$/.test(d.sqlMode))
+    out.push(`SET SESSION sql_mode = '${d.sqlMode}'`)
+  if (d.charset && /^\w+$/.test(d.charset))
+    out.push(`SET SESSION character_set_client = ${d.charset}`)
+  if (d.collation && /^\w+$/.test(d.collation))
+    out.push(`SET SESSION collation_connection = ${d.collation}`)
+  if (d.timeZone && /^[\w+\-:/]+$/.test(d.timeZone))
+    out.push(`SET SESSION time_zone = '${d.timeZone}'`)
+  out.push(d.create)
+  return out
+}
+
+function dropStatement(o: DbObject): string {
+  return `DROP ${o.type} IF EXISTS ${quoteMysqlIdent(o.name)}`
+}
+
+/** Views may use other views: create them in passes until none is left or no pass makes progress. */
+async function createViews(
+  exec: Executor,
+  conn: DbConnection,
+  database: string,
+  views: Definition[]
+): Promise<void> {
+  let pending = views
+  while (pending.length > 0) {
+    const failed: { view: Definition; error: string }[] = []
+    for (const v of pending) {
+      const r = await exec.tryRun(
+        mysql(
+          conn,
+          database,
+          createStatements(v)
+            .map(s => `${s}\n${DELIMITER}\n`)
+            .join(''),
+          { delimiter: DELIMITER }
+        )
+      )
+      if (r.code !== 0) failed.push({ view: v, error: r.stderr.trim() })
+    }
+    if (failed.length === pending.length) {
+      throw new SitecycleError(
+        `could not create the views ${failed.map(f => f.view.name).join(', ')} in ${database}: ${failed[0]?.error}`,
+        'database'
+      )
+    }
+    pending = failed.map(f => f.view)
+  }
+}
+
+/**
+ * Put the tables of `fresh` in the place of the target's in one RENAME TABLE, then replace the
+ * target's views, triggers, routines and events with the fresh copy's. Before the rename, any
+ * failure leaves the target as it was (its triggers, dropped so its tables can move, are put back).
+ */
+async function swapIn(
+  exec: Executor,
+  db: DatabaseConfig,
+  conn: DbConnection,
+  fresh: string,
+  old: string,
+  reporter: Reporter
+): Promise<void> {
+  const target = db.name
+  if (!(await exists(exec, conn, target))) {
+    await sql(
+      exec,
+      conn,
+      undefined,
+      `CREATE DATABASE ${quoteMysqlIdent(target)}${await schemaDefaults(exec, conn, fresh)};\n`
+    )
+  }
+  const targetObjects = await inventory(exec, conn, target)
+  const freshObjects = await inventory(exec, conn, fresh)
+  const freshDefs = await definitions(exec, conn, fresh, freshObjects)
+  const targetTriggers = await definitions(
+    exec,
+    conn,
+    target,
+    targetObjects.filter(o => o.type === 'TRIGGER')
+  )
+  const tablesOf = (objects: DbObject[]): string[] =>
+    objects.filter(o => o.type === 'TABLE').map(o => o.name)
+
+  // Only tables may move between databases: the fresh copy's triggers and views go first (their
+  // definitions are kept), and the target's triggers just before the rename.
+  await runScript(
+    exec,
+    conn,
+    fresh,
+    freshObjects.filter(o => o.type === 'TRIGGER' || o.type === 'VIEW').map(dropStatement)
+  )
+  await sql(exec, conn, undefined, `CREATE DATABASE ${quoteMysqlIdent(old)};\n`)
+  try {
+    await runScript(exec, conn, target, targetTriggers.map(dropStatement))
+    try {
+      // A long transaction on the target holds a metadata lock: give up after a minute, not a year.
+      await sql(
+        exec,
+        conn,
+        undefined,
+        `SET SESSION lock_wait_timeout = 60;\n${mysqlSwapTablesSql(target, old, fresh, tablesOf(targetObjects), tablesOf(freshObjects))}`
+      )
+    } catch (e) {
+      await runScript(exec, conn, target, targetTriggers.flatMap(createStatements)).catch(undo =>
+        reporter.warn(`could not put back the triggers of ${target}: ${failureMessage(undo)}`)
+      )
+      throw e
+    }
+  } catch (e) {
+    await dropQuietly(exec, conn, old, reporter)
+    throw e
+  }
+
+  // The data is in place. Now the objects that stayed behind.
+  try {
+    await runScript(
+      exec,
+      conn,
+      target,
+      targetObjects.filter(o => o.type !== 'TABLE' && o.type !== 'TRIGGER').map(dropStatement)
+    )
+    await createViews(
+      exec,
+      conn,
+      target,
+      freshDefs.filter(d => d.type === 'VIEW')
+    )
+    await runScript(
+      exec,
+      conn,
+      target,
+      freshDefs.filter(d => d.type !== 'VIEW').flatMap(createStatements)
+    )
+  } catch (e) {
+    throw new SitecycleError(
+      `the restored tables are in ${target} on ${exec.name}, but re-creating its views, triggers, routines or events failed: ${failureMessage(e)}; ` +
+        `the previous tables are kept in ${old}`,
+      'database'
+    )
+  }
+  await dropQuietly(exec, conn, old, reporter)
+}
+
+async function restore(
+  exec: Executor,
+  db: DatabaseConfig,
+  dumpPath: string,
+  reporter: Reporter,
+  _options: RestoreOptions = {}
+): Promise<void> {
+  const conn = connect(db, reporter)
+  if (!(await hostPathExists(exec, dumpPath))) {
+    throw new SitecycleError(
+      `the dump ${dumpPath} does not exist on ${exec.name}; ${db.name} is unchanged`,
+      'database'
+    )
+  }
+  const id = scratchId()
+  const fresh = scratchDatabaseName(db.name, 'restore', id, MYSQL_NAME_BYTES)
+  const old = scratchDatabaseName(db.name, 'old', id, MYSQL_NAME_BYTES)
+  await sql(
+    exec,
+    conn,
+    undefined,
+    `CREATE DATABASE ${quoteMysqlIdent(fresh)}${await schemaDefaults(exec, conn, db.name)};\n`
+  )
+  try {
+    reporter.info(`restoring ${dumpPath} into the fresh database ${fresh}`)
+    await exec.run(
+      redirectInput(
+        db.python ?? DEFAULT_PYTHON,
+        mysqlLoadArgv(conn, fresh),
+        dumpPath,
+        '',
+        mysqlSecret(conn)
+      )
+    )
+    reporter.info(`moving the restored tables into ${db.name} in one RENAME TABLE`)
+    await swapIn(exec, db, conn, fresh, old, reporter)
+  } catch (e) {
+    await dropQuietly(exec, conn, fresh, reporter)
+    if (e instanceof SitecycleError && /the restored tables are in/.test(e.message)) throw e
+    throw new SitecycleError(
+      `restore of ${dumpPath} into ${db.name} on ${exec.name} failed; ${db.name} is unchanged: ${failureMessage(e)}`,
+      'database'
+    )
+  }
+  await dropQuietly(exec, conn, fresh, reporter)
+  reporter.info(`${db.name} now holds the restored data`)
+}
+
+async function dump(
+  exec: Executor,
+  db: DatabaseConfig,
+  path: string,
+  reporter: Reporter,
+  options: DumpOptions = {}
+): Promise<DumpResult> {
+  const conn = connect(db, reporter)
+  const gzip = options.gzip ?? false
+  await writeAside(exec, path, async partial => {
+    await exec.run(
+      redirectOutput(
+        db.python ?? DEFAULT_PYTHON,
+        mysqldumpArgv(conn, db.name),
+        partial,
+        gzip,
+        mysqlSecret(conn)
+      )
+    )
+  })
+  return { path, size: await pathSize(exec, path), format: gzip ? 'mysql-sql-gzip' : 'mysql-sql' }
+}
+
+async function checksums(exec: Executor, db: DatabaseConfig): Promise<TableChecksum[]> {
+  const conn = connect(db)
+  const tables = (await inventory(exec, conn, db.name))
+    .filter(o => o.type === 'TABLE')
+    .map(o => o.name)
+    .sort()
+  if (tables.length === 0) return []
+  const lines = (await sql(exec, conn, db.name, mysqlChecksumsSql(tables)))
+    .split('\n')
+    .filter(Boolean)
+  if (lines.length !== tables.length * 2) {
+    throw new SitecycleError(
+      `unexpected checksum output from ${db.name} on ${exec.name}: ${lines.length} lines for ${tables.length} tables`,
+      'database'
+    )
+  }
+  return tables.map((table, i) => {
+    const checksumLine = lines[2 * i] ?? ''
+    return {
+      table,
+      checksum: checksumLine.slice(checksumLine.lastIndexOf('\t') + 1),
+      rows: Number(lines[2 * i + 1])
+    }
+  })
+}
+
+/** The MySQL/MariaDB engine. */
+export const mysqlEngine: DatabaseEngine = {
+  name: 'mysql',
+  dump,
+  restore,
+  async size(exec, db) {
+    return Number((await sql(exec, connect(db), db.name, MYSQL_SIZE_SQL)).trim())
+  },
+  checksums,
+  async runSqlFile(exec, db, sqlPath) {
+    const conn = connect(db)
+    // One transaction: uncommitted work is rolled back when the client stops at an error
+    // (DDL commits implicitly in MySQL, as always).
+    const argv = [...mysqlLoadArgv(conn, db.name), '--init-command=SET autocommit=0']
+    await exec.run(
+      redirectInput(db.python ?? DEFAULT_PYTHON, argv, sqlPath, '\nCOMMIT;\n', mysqlSecret(conn))
+    )
+  },
+  async exists(exec, db) {
+    return exists(exec, connect(db), db.name)
+  },
+  async drop(exec, db) {
+    await dropDatabase(exec, connect(db), db.name)
+  }
+}

@@ -1,0 +1,305 @@
+/**
+ * PostgreSQL: pg_dump (custom format, or directory format with parallel workers), pg_restore
+ * into a fresh database that is then swapped in by renames, template copies where they are
+ * safe, size and per-table checksums. Everything runs through the Executor.
+ */
+import {
+  PG_CREATE_DATABASE_SQL,
+  PG_DATABASE_EXISTS_SQL,
+  PG_DROP_DATABASE_SQL,
+  PG_LIST_TABLES_SQL,
+  PG_RENAME_SQL,
+  PG_SIZE_SQL,
+  PG_SWAP_SQL,
+  PG_TERMINATE_SQL,
+  createdbFromTemplate,
+  pgChecksumsSql,
+  pgDump,
+  pgRestore,
+  psql,
+  psqlFile,
+  scratchDatabaseName,
+  type DbConnection
+} from '../commands/databases.js'
+import { removeTree } from '../commands/files.js'
+import type { Executor } from '../hosts/executor.js'
+import { SitecycleError } from '../util/errors.js'
+import type { Reporter } from '../util/reporter.js'
+import { connectionOf } from './connection.js'
+import type {
+  CopyMethod,
+  DatabaseConfig,
+  DatabaseEngine,
+  DumpOptions,
+  DumpResult,
+  RestoreOptions,
+  TableChecksum
+} from './engine.js'
+import {
+  failureMessage,
+  hostPathExists,
+  makeTempDir,
+  pathSize,
+  scratchId,
+  writeAside
+} from './host-paths.js'
+
+/** PostgreSQL's longest identifier, in bytes (longer names are silently cut). */
+const PG_NAME_BYTES = 63
+/** How many times the swap is tried while sessions keep (re)connecting to the target. */
+const SWAP_ATTEMPTS = 40
+const SWAP_RETRY_MS = 150
+
+const BUSY = /is being accessed by other users/
+
+function maintenanceDb(db: DatabaseConfig): string {
+  return db.maintenanceDatabase ?? 'postgres'
+}
+
+/** Connection settings, with the password registered as a secret with the reporter. */
+function connect(db: DatabaseConfig, reporter?: Reporter): DbConnection {
+  const conn = connectionOf(db)
+  if (conn.password) reporter?.addSecret(conn.password)
+  return conn
+}
+
+async function sql(
+  exec: Executor,
+  conn: DbConnection,
+  dbname: string,
+  text: string,
+  vars: Record<string, string> = {}
+): Promise<string> {
+  return (await exec.run(psql(conn, dbname, text, vars))).stdout
+}
+
+/** Whether database `name` exists on the server of `db`. */
+async function databaseExists(
+  exec: Executor,
+  db: DatabaseConfig,
+  conn: DbConnection,
+  name: string
+): Promise<boolean> {
+  return (await sql(exec, conn, maintenanceDb(db), PG_DATABASE_EXISTS_SQL, { name })).trim() === '1'
+}
+
+async function dropDatabase(
+  exec: Executor,
+  db: DatabaseConfig,
+  conn: DbConnection,
+  name: string
+): Promise<void> {
+  await sql(exec, conn, maintenanceDb(db), PG_DROP_DATABASE_SQL, { name })
+}
+
+/** Drop a scratch database, warning (not throwing) when that fails: the caller is already failing. */
+async function dropQuietly(
+  exec: Executor,
+  db: DatabaseConfig,
+  conn: DbConnection,
+  name: string,
+  reporter: Reporter
+): Promise<void> {
+  try {
+    await dropDatabase(exec, db, conn, name)
+  } catch (e) {
+    reporter.warn(
+      `could not drop the scratch database ${name} on ${exec.name}: ${failureMessage(e)}; drop it by hand`
+    )
+  }
+}
+
+/**
+ * Put `fresh` in the place of `db.name`. When the target exists: end every session on it
+ * (pg_terminate_backend; a database with sessions cannot be renamed), then in one transaction
+ * rename it to `old` and `fresh` to the target's name. Sessions that reconnect in between make
+ * the rename fail; it is retried. Nothing is renamed unless both renames happen.
+ */
+async function swapIn(
+  exec: Executor,
+  db: DatabaseConfig,
+  conn: DbConnection,
+  fresh: string,
+  old: string,
+  reporter: Reporter
+): Promise<boolean> {
+  const maint = maintenanceDb(db)
+  if (!(await databaseExists(exec, db, conn, db.name))) {
+    await sql(exec, conn, maint, PG_RENAME_SQL, { from: fresh, to: db.name })
+    return false
+  }
+  reporter.info(
+    `terminating the connections to ${db.name} so it can be replaced (a database cannot be renamed while anyone is connected)`
+  )
+  let last = ''
+  for (let attempt = 1; attempt <= SWAP_ATTEMPTS; attempt++) {
+    const r = await exec.tryRun(
+      psql(conn, maint, PG_TERMINATE_SQL + PG_SWAP_SQL, {
+        name: db.name,
+        target: db.name,
+        old,
+        fresh
+      })
+    )
+    const ended = Number(r.stdout.trim().split('\n')[0] ?? 0)
+    if (ended > 0) reporter.info(`terminated ${ended} connection(s) to ${db.name}`)
+    if (r.code === 0) return true
+    last = r.stderr.trim()
+    if (!BUSY.test(last)) break
+    await new Promise(resolve => setTimeout(resolve, SWAP_RETRY_MS))
+  }
+  throw new SitecycleError(
+    `could not put the restored database in the place of ${db.name} on ${exec.name}: ${last || 'psql failed'}` +
+      (BUSY.test(last)
+        ? ` (sessions kept reconnecting, or belong to roles ${conn.user ?? 'this user'} may not end)`
+        : ''),
+    'database'
+  )
+}
+
+/** Restore `dumpPath` into a fresh database and swap it in; see {@link DatabaseEngine.restore}. */
+async function restore(
+  exec: Executor,
+  db: DatabaseConfig,
+  dumpPath: string,
+  reporter: Reporter,
+  options: RestoreOptions = {}
+): Promise<void> {
+  const conn = connect(db, reporter)
+  if (!(await hostPathExists(exec, dumpPath))) {
+    throw new SitecycleError(
+      `the dump ${dumpPath} does not exist on ${exec.name}; ${db.name} is unchanged`,
+      'database'
+    )
+  }
+  const id = scratchId()
+  const fresh = scratchDatabaseName(db.name, 'restore', id, PG_NAME_BYTES)
+  const old = scratchDatabaseName(db.name, 'old', id, PG_NAME_BYTES)
+  await sql(exec, conn, maintenanceDb(db), PG_CREATE_DATABASE_SQL, {
+    name: fresh,
+    template: 'template0'
+  })
+  let replaced: boolean
+  try {
+    reporter.info(
+      `restoring ${dumpPath} into the fresh database ${fresh} (${options.jobs ?? 1} job(s))`
+    )
+    await exec.run(pgRestore(conn, fresh, dumpPath, options.jobs ?? 1))
+    replaced = await swapIn(exec, db, conn, fresh, old, reporter)
+  } catch (e) {
+    await dropQuietly(exec, db, conn, fresh, reporter)
+    throw new SitecycleError(
+      `restore of ${dumpPath} into ${db.name} on ${exec.name} failed; ${db.name} is unchanged: ${failureMessage(e)}`,
+      'database'
+    )
+  }
+  reporter.info(`${db.name} now holds the restored data`)
+  if (replaced) await dropQuietly(exec, db, conn, old, reporter)
+}
+
+/** Dump with pg_dump; see {@link DatabaseEngine.dump}. */
+async function dump(
+  exec: Executor,
+  db: DatabaseConfig,
+  path: string,
+  reporter: Reporter,
+  options: DumpOptions = {}
+): Promise<DumpResult> {
+  const conn = connect(db, reporter)
+  const jobs = Math.max(1, options.jobs ?? 1)
+  await writeAside(exec, path, partial =>
+    exec.run(pgDump(conn, db.name, partial, jobs)).then(() => undefined)
+  )
+  return { path, size: await pathSize(exec, path), format: jobs > 1 ? 'pg-directory' : 'pg-custom' }
+}
+
+async function checksums(exec: Executor, db: DatabaseConfig): Promise<TableChecksum[]> {
+  const conn = connect(db)
+  const tables = JSON.parse(
+    (await sql(exec, conn, db.name, PG_LIST_TABLES_SQL)).trim() || '[]'
+  ) as [string, string][]
+  if (tables.length === 0) return []
+  const out = await sql(exec, conn, db.name, pgChecksumsSql(tables))
+  const result: TableChecksum[] = []
+  for (const line of out.split('\n').filter(Boolean)) {
+    const [index, rows, md5] = line.split('|')
+    const [schema, table] = tables[Number(index)] ?? []
+    if (schema === undefined || table === undefined || rows === undefined || md5 === undefined) {
+      throw new SitecycleError(
+        `unexpected checksum output from ${db.name} on ${exec.name}: ${line}`,
+        'database'
+      )
+    }
+    result.push({
+      table: schema === 'public' ? table : `${schema}.${table}`,
+      rows: Number(rows),
+      checksum: md5
+    })
+  }
+  return result.sort((a, b) => (a.table < b.table ? -1 : a.table > b.table ? 1 : 0))
+}
+
+/**
+ * Copy database `from` into a new database `to` on the same server: `createdb -T` (a fast file
+ * copy) when no one is connected to `from`; when someone is (createdb refuses then), a parallel
+ * dump and restore instead, which does not disturb them. Returns the method used.
+ */
+export async function copyDatabase(
+  exec: Executor,
+  from: DatabaseConfig,
+  to: string,
+  reporter: Reporter,
+  options: RestoreOptions = {}
+): Promise<CopyMethod> {
+  const conn = connect(from, reporter)
+  if (await databaseExists(exec, from, conn, to)) {
+    throw new SitecycleError(
+      `cannot copy ${from.name} to ${to} on ${exec.name}: ${to} already exists; drop it first or choose another name`,
+      'database'
+    )
+  }
+  const r = await exec.tryRun(createdbFromTemplate(conn, maintenanceDb(from), from.name, to))
+  if (r.code === 0) {
+    reporter.info(`copied ${from.name} to ${to} as a template (createdb -T)`)
+    return 'template'
+  }
+  if (!BUSY.test(r.stderr)) {
+    throw new SitecycleError(
+      `createdb could not copy ${from.name} to ${to} on ${exec.name}: ${r.stderr.trim()}`,
+      'database'
+    )
+  }
+  reporter.info(
+    `${from.name} is in use, so it cannot serve as a template; copying it with pg_dump and pg_restore instead`
+  )
+  const ownDir = options.workDir === undefined
+  const dir = options.workDir ?? (await makeTempDir(exec))
+  const dumpPath = `${dir}/${scratchId()}.dump`
+  try {
+    await dump(exec, from, dumpPath, reporter, { jobs: options.jobs })
+    await restore(exec, { ...from, name: to }, dumpPath, reporter, options)
+  } finally {
+    await exec.tryRun(removeTree(ownDir ? dir : dumpPath)).catch(() => undefined)
+  }
+  return 'dump-restore'
+}
+
+/** The PostgreSQL engine. */
+export const postgresEngine: DatabaseEngine = {
+  name: 'postgres',
+  dump,
+  restore,
+  async size(exec, db) {
+    return Number((await sql(exec, connect(db), db.name, PG_SIZE_SQL)).trim())
+  },
+  checksums,
+  async runSqlFile(exec, db, sqlPath) {
+    await exec.run(psqlFile(connect(db), db.name, sqlPath))
+  },
+  async exists(exec, db) {
+    return databaseExists(exec, db, connect(db), db.name)
+  },
+  async drop(exec, db) {
+    await dropDatabase(exec, db, connect(db), db.name)
+  }
+}

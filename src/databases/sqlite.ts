@@ -1,0 +1,99 @@
+/**
+ * SQLite: a database is a file on the host. Dumps use the online backup API (a consistent copy
+ * whatever writers do meanwhile; never a plain file copy of a live database). A restore builds
+ * and checks the new file next to the target and renames it over the target in one rename(2),
+ * so a failed restore leaves the target as it was. The work is done by small Python programs
+ * (standard library only) run with the host's Python.
+ */
+import { cmd } from '../commands/command.js'
+import {
+  SQLITE_BACKUP_PROGRAM,
+  SQLITE_CHECKSUMS_PROGRAM,
+  SQLITE_RESTORE_PROGRAM,
+  SQLITE_RUN_SQL_PROGRAM,
+  pythonProgram
+} from '../commands/databases.js'
+import { SitecycleError } from '../util/errors.js'
+import { DEFAULT_PYTHON } from './connection.js'
+import type { DatabaseConfig, DatabaseEngine, TableChecksum } from './engine.js'
+import { hostPathExists, pathSize, scratchId, writeAside } from './host-paths.js'
+
+function python(db: DatabaseConfig): string {
+  return db.python ?? DEFAULT_PYTHON
+}
+
+function checkPath(db: DatabaseConfig): void {
+  if (!db.name.startsWith('/')) {
+    throw new SitecycleError(
+      `the sqlite database ${JSON.stringify(db.name)} must be an absolute path on the host`,
+      'config'
+    )
+  }
+}
+
+/** The SQLite engine. */
+export const sqliteEngine: DatabaseEngine = {
+  name: 'sqlite',
+
+  async dump(exec, db, path, reporter) {
+    checkPath(db)
+    reporter.info(`copying ${db.name} with the SQLite online backup API`)
+    await writeAside(exec, path, async partial => {
+      await exec.run(pythonProgram(python(db), SQLITE_BACKUP_PROGRAM, [db.name, partial]))
+    })
+    return { path, size: await pathSize(exec, path), format: 'sqlite' }
+  },
+
+  async restore(exec, db, dumpPath, reporter) {
+    checkPath(db)
+    if (!(await hostPathExists(exec, dumpPath))) {
+      throw new SitecycleError(
+        `the dump ${dumpPath} does not exist on ${exec.name}; ${db.name} is unchanged`,
+        'database'
+      )
+    }
+    reporter.info(
+      `restoring ${dumpPath} into a checked copy next to ${db.name}, then renaming it over`
+    )
+    const r = await exec.tryRun(
+      pythonProgram(python(db), SQLITE_RESTORE_PROGRAM, [dumpPath, db.name, scratchId()])
+    )
+    if (r.code !== 0) {
+      throw new SitecycleError(
+        `restore of ${dumpPath} into ${db.name} on ${exec.name} failed; ${db.name} is unchanged: ${r.stderr.trim() || `exit code ${r.code}`}`,
+        'database'
+      )
+    }
+    reporter.info(`${db.name} now holds the restored data`)
+  },
+
+  async size(exec, db) {
+    checkPath(db)
+    return pathSize(exec, db.name)
+  },
+
+  async checksums(exec, db): Promise<TableChecksum[]> {
+    checkPath(db)
+    const out = (await exec.run(pythonProgram(python(db), SQLITE_CHECKSUMS_PROGRAM, [db.name])))
+      .stdout
+    const rows = JSON.parse(out) as [string, number, string][]
+    return rows.map(([table, count, checksum]) => ({ table, rows: count, checksum }))
+  },
+
+  async runSqlFile(exec, db, sqlPath) {
+    checkPath(db)
+    await exec.run(pythonProgram(python(db), SQLITE_RUN_SQL_PROGRAM, [db.name, sqlPath]))
+  },
+
+  async exists(exec, db) {
+    checkPath(db)
+    return (await exec.tryRun(cmd(['test', '-f', db.name]))).code === 0
+  },
+
+  async drop(exec, db) {
+    checkPath(db)
+    await exec.run(
+      cmd(['rm', '-f', '--', db.name, `${db.name}-wal`, `${db.name}-shm`, `${db.name}-journal`])
+    )
+  }
+}

@@ -1,0 +1,170 @@
+/**
+ * A snapshot's files: each data folder copied with rsync into `<snapshot>/files/<name>`, with
+ * `--link-dest` at the previous snapshot's copy so unchanged files are hard links, not copies.
+ * Pure builders: argv arrays and small host programs (taking their inputs as argv), no I/O.
+ * The copy runs ON the site's host (both paths are there), so it works the same over SSH.
+ */
+import { posix } from 'node:path'
+import { cmd, type Command } from '../commands/command.js'
+
+/**
+ * Where a data folder goes under a snapshot's `files/`: its path relative to the site root
+ * (`shared/uploads`), or `_absolute/<path>` for a folder outside the root. The same folder gets
+ * the same name in every snapshot, which is what lets `--link-dest` find its previous copy.
+ */
+export function snapshotFolderName(root: string, folder: string): string {
+  if (folder.startsWith(`${root}/`)) return folder.slice(root.length + 1)
+  return posix.join('_absolute', folder.replace(/^\/+/, ''))
+}
+
+/**
+ * `rsync -a --delete --numeric-ids [--link-dest=<previous>] <source>/ <target>/`: a copy of
+ * `source` at `target`; files equal (size, mtime, mode, owner) to those in `linkDest` become
+ * hard links to them. `linkDest` must be absolute (rsync reads a relative one against the target).
+ */
+export function rsyncFolder(source: string, target: string, linkDest?: string): Command {
+  if (linkDest !== undefined && !linkDest.startsWith('/'))
+    throw new Error(`--link-dest must be an absolute path, got ${linkDest}`)
+  return cmd([
+    'rsync',
+    '-a',
+    '--delete',
+    '--numeric-ids',
+    ...(linkDest !== undefined ? [`--link-dest=${linkDest}`] : []),
+    '--',
+    `${source}/`,
+    `${target}/`
+  ])
+}
+
+/** `du -s -b <path>`: apparent bytes under a path, each hard-linked file counted once. */
+export function apparentSize(path: string): Command {
+  return cmd(['du', '-s', '-b', '--', path])
+}
+
+/**
+ * `du -s -b <paths...>` in one run: a file hard-linked from several paths is counted only at the
+ * first, so for snapshots listed oldest first each line is the space that snapshot adds.
+ */
+export function incrementalSizes(paths: string[]): Command {
+  return cmd(['du', '-s', '-b', '--', ...paths])
+}
+
+/** `df -P -B1 <path>`: the filesystem a path is on, its mount point and free bytes. */
+export function diskOf(path: string): Command {
+  return cmd(['df', '-P', '-B1', '--', path])
+}
+
+/** Parse `du -s -b` output into bytes per path, in the order printed. */
+export function parseDu(stdout: string): { path: string; bytes: number }[] {
+  return stdout
+    .split('\n')
+    .map(line => /^(\d+)\t(.*)$/.exec(line))
+    .filter((m): m is RegExpExecArray => m !== null)
+    .map(m => ({ bytes: Number(m[1]), path: m[2] }))
+}
+
+/** What `df -P` says about the filesystem holding a path. */
+export interface DiskInfo {
+  filesystem: string
+  mountedOn: string
+  sizeBytes: number
+  freeBytes: number
+}
+
+/** Parse `df -P -B1` output (header plus one line). */
+export function parseDf(stdout: string): DiskInfo | undefined {
+  const line = stdout.trim().split('\n')[1]
+  const m = line && /^(\S+)\s+(\d+)\s+(\d+)\s+(\d+)\s+\S+\s+(.+)$/.exec(line)
+  if (!m) return undefined
+  return {
+    filesystem: m[1],
+    sizeBytes: Number(m[2]),
+    freeBytes: Number(m[4]),
+    mountedOn: m[5]
+  }
+}
+
+/**
+ * Host program, argv: mode (`list` or `content`), path. Prints JSON `{exists, count, bytes,
+ * sha256}` for a file or a tree. `list`: sha256 of the sorted lines `path NUL size NUL mtime`
+ * (what rsync compares; cheap); `content`: sha256 over each file's path and bytes (for a dump).
+ * Symbolic links count as entries with their target; nothing is followed.
+ */
+export const SUMMARIZE_TREE = `
+import hashlib, json, os, stat, sys
+mode, top = sys.argv[1], sys.argv[2]
+if not os.path.lexists(top):
+    print(json.dumps({'exists': False, 'count': 0, 'bytes': 0, 'sha256': hashlib.sha256().hexdigest()}))
+    sys.exit(0)
+entries = []
+if os.path.isdir(top) and not os.path.islink(top):
+    for d, dirs, files in os.walk(top):
+        dirs.sort()
+        for name in files + [x for x in dirs if os.path.islink(os.path.join(d, x))]:
+            entries.append(os.path.relpath(os.path.join(d, name), top))
+else:
+    entries.append('')
+entries.sort()
+total, count, h = 0, 0, hashlib.sha256()
+for rel in entries:
+    p = os.path.join(top, rel) if rel else top
+    st = os.lstat(p)
+    count += 1
+    if stat.S_ISLNK(st.st_mode):
+        h.update(('%s\\0link\\0%s\\n' % (rel, os.readlink(p))).encode('utf-8', 'surrogateescape'))
+        continue
+    total += st.st_size
+    if mode == 'list':
+        h.update(('%s\\0%d\\0%d\\n' % (rel, st.st_size, int(st.st_mtime))).encode('utf-8', 'surrogateescape'))
+    else:
+        h.update(('%s\\0%d\\n' % (rel, st.st_size)).encode('utf-8', 'surrogateescape'))
+        with open(p, 'rb') as f:
+            for block in iter(lambda: f.read(1 << 20), b''):
+                h.update(block)
+print(json.dumps({'exists': True, 'count': count, 'bytes': total, 'sha256': h.hexdigest()}))
+`
+
+/** What SUMMARIZE_TREE prints. */
+export interface TreeSummary {
+  exists: boolean
+  count: number
+  bytes: number
+  sha256: string
+}
+
+/** `python3 -I -S -c SUMMARIZE_TREE <mode> <path>` */
+export function summarizeTree(python: string, mode: 'list' | 'content', path: string): Command {
+  return cmd([python, '-I', '-S', '-c', SUMMARIZE_TREE, mode, path])
+}
+
+/**
+ * Host program, argv: snapshots dir. Prints JSON: each entry's name and whether it holds a
+ * manifest.json (a snapshot without one is incomplete).
+ */
+export const LIST_SNAPSHOT_DIRS = `
+import json, os, sys
+top = sys.argv[1]
+out = []
+try:
+    names = sorted(os.listdir(top))
+except FileNotFoundError:
+    names = []
+for name in names:
+    p = os.path.join(top, name)
+    if os.path.isdir(p) and not os.path.islink(p):
+        out.append({'name': name, 'complete': os.path.isfile(os.path.join(p, 'manifest.json'))})
+print(json.dumps(out))
+`
+
+/** `python3 -I -S -c LIST_SNAPSHOT_DIRS <snapshots dir>` */
+export function listSnapshotDirs(python: string, snapshotsDir: string): Command {
+  return cmd([python, '-I', '-S', '-c', LIST_SNAPSHOT_DIRS, snapshotsDir])
+}
+
+/** Whether a command's error output says the disk (or a quota) is full. */
+export function isDiskFull(text: string): boolean {
+  return /No space left on device|ENOSPC|Disk quota exceeded|EDQUOT|database or disk is full|disk full/i.test(
+    text
+  )
+}

@@ -1,0 +1,136 @@
+/**
+ * The snapshot manifest: `<root>/snapshots/<id>/manifest.json`, written last, so a snapshot
+ * directory without one is incomplete. It says when, which site and release, the database dump
+ * (engine, file, size, sha256, per-table row counts and checksums) and the files (per data
+ * folder: count, bytes, hash of the file list). It never holds a secret: the database is named
+ * by engine and name only (no host, user or password).
+ */
+import { readFileSync } from 'node:fs'
+import { z } from 'zod'
+import { SitecycleError } from '../util/errors.js'
+
+export const MANIFEST_FILE = 'manifest.json'
+/** The dump inside a snapshot directory (a file or, for some engines, a directory). */
+export const DUMP_NAME = 'database.dump'
+export const FILES_DIR = 'files'
+
+/** Paths of one snapshot on its host. Pure. */
+export interface SnapshotPaths {
+  dir: string
+  manifest: string
+  dump: string
+  files: string
+  /** A data folder's copy, by its name under files/ (see snapshotFolderName). */
+  folder(name: string): string
+}
+
+export function snapshotPaths(snapshotsDir: string, id: string): SnapshotPaths {
+  const dir = `${snapshotsDir}/${id}`
+  return {
+    dir,
+    manifest: `${dir}/${MANIFEST_FILE}`,
+    dump: `${dir}/${DUMP_NAME}`,
+    files: `${dir}/${FILES_DIR}`,
+    folder: name => `${dir}/${FILES_DIR}/${name}`
+  }
+}
+
+const tableSchema = z.object({ table: z.string(), rows: z.number(), checksum: z.string() })
+
+const folderSchema = z.object({
+  /** Absolute path of the data folder on the host. */
+  source: z.string(),
+  /** Its name under the snapshot's files/. */
+  name: z.string(),
+  /** The folder did not exist when the snapshot was taken. */
+  missing: z.boolean(),
+  count: z.number(),
+  bytes: z.number(),
+  /** sha256 of the sorted file list (path, size, mtime). */
+  listSha256: z.string()
+})
+
+const manifestSchema = z.object({
+  format: z.literal(1),
+  id: z.string(),
+  site: z.string(),
+  host: z.string(),
+  root: z.string(),
+  /** When the snapshot started and finished (ISO 8601, UTC). */
+  createdAt: z.string(),
+  finishedAt: z.string(),
+  /** The release live when the snapshot was taken. */
+  live: z.string().nullable(),
+  sitecycleVersion: z.string(),
+  /** The snapshot whose files were hard-link candidates (--link-dest), if any. */
+  previous: z.string().nullable(),
+  database: z
+    .object({
+      engine: z.enum(['postgres', 'mysql', 'sqlite']),
+      name: z.string(),
+      /** The dump, relative to the snapshot directory. */
+      dump: z.string(),
+      format: z.string(),
+      size: z.number(),
+      /** sha256 of the dump's content. */
+      sha256: z.string(),
+      /** Bytes the live database took. */
+      databaseSize: z.number().nullable(),
+      tables: z.array(tableSchema),
+      /** `live`: taken from the database around the dump and equal before and after it. */
+      checksumsFrom: z.enum(['live', 'dump'])
+    })
+    .nullable(),
+  files: z.object({
+    count: z.number(),
+    bytes: z.number(),
+    folders: z.array(folderSchema)
+  })
+})
+
+export type SnapshotManifest = z.infer<typeof manifestSchema>
+export type FolderRecord = z.infer<typeof folderSchema>
+export type DatabaseRecord = NonNullable<SnapshotManifest['database']>
+
+/** The manifest as written: stable key order, two-space indent, newline at the end. */
+export function renderManifest(m: SnapshotManifest): string {
+  return `${JSON.stringify(manifestSchema.parse(m), null, 2)}\n`
+}
+
+/** Parse a manifest read from `where`; SitecycleError naming it when it is not one. */
+export function parseManifest(text: string, where: string): SnapshotManifest {
+  let data: unknown
+  try {
+    data = JSON.parse(text)
+  } catch (e) {
+    throw new SitecycleError(`${where} is not JSON: ${(e as Error).message}`, 'snapshot')
+  }
+  const parsed = manifestSchema.safeParse(data)
+  if (!parsed.success) {
+    const first = parsed.error.issues[0]
+    throw new SitecycleError(
+      `${where} is not a snapshot manifest: ${first.path.join('.') || '(top)'}: ${first.message}`,
+      'snapshot'
+    )
+  }
+  return parsed.data
+}
+
+let version: string | undefined
+/** This sitecycle's version, from the package.json beside src/ or dist/ ('unknown' without one). */
+export function sitecycleVersion(): string {
+  // src/snapshots/manifest.ts and the bundled dist/cli.js sit at different depths.
+  for (const candidate of ['../package.json', '../../package.json']) {
+    if (version !== undefined) break
+    try {
+      const pkg = JSON.parse(readFileSync(new URL(candidate, import.meta.url), 'utf8')) as {
+        name?: string
+        version?: string
+      }
+      if (pkg.name === 'sitecycle' && pkg.version) version = pkg.version
+    } catch {
+      // not there: try the next
+    }
+  }
+  return (version ??= 'unknown')
+}

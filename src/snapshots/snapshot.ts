@@ -1,0 +1,497 @@
+/**
+ * `sitecycle snapshot`: a point-in-time copy of a site's data under `<root>/snapshots/<id>/`.
+ * Holding the site lock: remove what interrupted runs left → dump the database → copy the data
+ * folders (unchanged files hard-linked to the previous snapshot) → hash what was copied →
+ * write the manifest, last, so a directory without one is known incomplete → apply retention.
+ * Any failure removes the new directory; earlier snapshots and the live site are only read.
+ * Everything runs through the Executor, so it works the same over SSH.
+ */
+import type { SitecycleConfig, SiteConfig, SnapshotRetention } from '../config/model.js'
+import { SNAPSHOT_DEFAULTS } from '../config/schema.js'
+import { makeDirExclusive, makeDirs, removeTree, renamePath } from '../commands/files.js'
+import type { DatabaseConfig, DatabaseEngine, TableChecksum } from '../databases/engine.js'
+import { getEngine } from '../databases/registry.js'
+import { CommandError, type Executor } from '../hosts/executor.js'
+import { withSiteOperation, type OperationContext } from '../pipelines/operation.js'
+import {
+  PipelineError,
+  runPipeline,
+  describePlan,
+  type Step,
+  type StepReport
+} from '../pipelines/pipeline.js'
+import { siteLayout } from '../sites/layout.js'
+import { readSiteState } from '../sites/site-state.js'
+import { SitecycleError } from '../util/errors.js'
+import type { Reporter } from '../util/reporter.js'
+import {
+  apparentSize,
+  diskOf,
+  isDiskFull,
+  parseDf,
+  parseDu,
+  rsyncFolder,
+  snapshotFolderName,
+  summarizeTree,
+  type DiskInfo,
+  type TreeSummary
+} from './files.js'
+import {
+  DUMP_NAME,
+  renderManifest,
+  sitecycleVersion,
+  snapshotPaths,
+  type DatabaseRecord,
+  type FolderRecord,
+  type SnapshotManifest,
+  type SnapshotPaths
+} from './manifest.js'
+import { describeBytes, listSnapshotIds, readManifest } from './list.js'
+import { chooseRetained, snapshotIdFor, type RetentionPolicy } from './retention.js'
+import { checksumsOfDump } from './verify.js'
+
+export interface SnapshotRequest {
+  config: SitecycleConfig
+  site: SiteConfig
+  exec: Executor
+  reporter: Reporter
+  lockWait?: number
+  /** The clock (tests pass a fake one): names the snapshot and ages the others for retention. */
+  now?: () => Date
+  /** Where the database password's variable is looked up (default process.env). */
+  env?: NodeJS.ProcessEnv
+  /** The engine registry (default: databases/registry.ts). */
+  engines?: (name: DatabaseConfig['engine']) => DatabaseEngine
+  /** How often a long copy reports its progress, in ms (default 5000; 0: never). */
+  progressIntervalMs?: number
+}
+
+/** A snapshot taken. */
+export interface SnapshotOutcome {
+  status: 'created'
+  site: string
+  host: string
+  id: string
+  dir: string
+  manifest: SnapshotManifest
+  /** Snapshots retention removed. */
+  removed: string[]
+  /** Incomplete snapshots (of interrupted runs) removed first. */
+  removedIncomplete: string[]
+  steps: StepReport[]
+  operationId: string
+}
+
+/** A snapshot that failed; its new directory was removed (unless `undoComplete` is false). */
+export class SnapshotFailed extends SitecycleError {
+  constructor(
+    message: string,
+    readonly failedStep: string,
+    readonly steps: StepReport[],
+    readonly undoComplete: boolean,
+    /** The filesystem that filled up, when that is what happened. */
+    readonly diskFull?: DiskInfo
+  ) {
+    super(message, 'snapshot')
+    this.name = 'SnapshotFailed'
+  }
+}
+
+/** The retention policy of a site: its `snapshots:` settings or the defaults. */
+export function retentionOf(site: SiteConfig): RetentionPolicy {
+  const s: SnapshotRetention = site.snapshots ?? {
+    last: SNAPSHOT_DEFAULTS.keepLast,
+    daily: SNAPSHOT_DEFAULTS.daily,
+    weekly: SNAPSHOT_DEFAULTS.weekly,
+    monthly: SNAPSHOT_DEFAULTS.monthly
+  }
+  return { last: s.last, daily: s.daily, weekly: s.weekly, monthly: s.monthly }
+}
+
+interface SnapshotContext {
+  req: SnapshotRequest
+  op: OperationContext
+  exec: Executor
+  python: string
+  reporter: Reporter
+  snapshotsDir: string
+  startedAt: Date
+  id: string
+  paths: SnapshotPaths
+  previous?: SnapshotManifest
+  created: boolean
+  live: string | null
+  database: DatabaseRecord | null
+  folders: FolderRecord[]
+  removed: string[]
+  removedIncomplete: string[]
+  /** Bytes the copy needs at most (the sources' sizes), for messages. */
+  needBytes: number
+  manifest?: SnapshotManifest
+}
+
+function snapshotSteps(): Step<SnapshotContext>[] {
+  return [
+    {
+      name: 'remove-incomplete',
+      title: 'remove snapshots that interrupted runs left without a manifest',
+      run: async c => {
+        const ids = await listSnapshotIds(c.exec, c.req.site, c.python)
+        const partial = ids.filter(s => !s.complete).map(s => s.id)
+        if (partial.length)
+          await c.exec.run(removeTree(...partial.map(id => snapshotPaths(c.snapshotsDir, id).dir)))
+        c.removedIncomplete = partial
+        const complete = ids.filter(s => s.complete)
+        const newest = complete[complete.length - 1]
+        c.previous = newest && (await readManifest(c.exec, c.snapshotsDir, newest.id))
+        return partial.length ? `removed ${partial.join(', ')}` : undefined
+      }
+    },
+    {
+      name: 'create-dir',
+      title: 'create the snapshot directory',
+      run: async c => {
+        await c.exec.run(makeDirs([c.snapshotsDir], '750'))
+        for (let seq = 0; ; seq++) {
+          const id = snapshotIdFor(c.startedAt, seq)
+          const paths = snapshotPaths(c.snapshotsDir, id)
+          const made = await c.exec.tryRun(makeDirExclusive(paths.dir))
+          if (made.code === 0) {
+            c.id = id
+            c.paths = paths
+            c.created = true
+            return paths.dir
+          }
+          if (!/File exists/.test(made.stderr) || seq >= 20)
+            throw new CommandError(
+              c.exec.name,
+              `mkdir ${paths.dir}`,
+              made.code,
+              made.stdout,
+              made.stderr
+            )
+        }
+      },
+      undo: async c => {
+        if (c.created) await c.exec.run(removeTree(c.paths.dir))
+      }
+    },
+    {
+      name: 'read-live',
+      title: 'note the release live now',
+      critical: false,
+      run: async c => {
+        c.live = (await readSiteState(c.exec, c.req.site, c.python)).live
+        return c.live ?? 'no release live'
+      }
+    },
+    {
+      name: 'dump-database',
+      title: 'dump the database',
+      when: c => c.req.site.database !== undefined,
+      run: async c => dumpDatabase(c)
+    },
+    {
+      name: 'copy-files',
+      title: 'copy the data folders, hard-linking files unchanged since the previous snapshot',
+      when: c => (c.req.site.data ?? []).length > 0,
+      run: async c => copyFolders(c)
+    },
+    {
+      name: 'write-manifest',
+      title: 'write the manifest (the snapshot is complete from here)',
+      run: async c => {
+        const m = (c.manifest = manifestOf(c))
+        const tmp = `${c.paths.manifest}.tmp`
+        await c.exec.writeFile(tmp, renderManifest(m), 0o640)
+        await c.exec.run(renamePath(tmp, c.paths.manifest))
+      }
+    },
+    {
+      name: 'apply-retention',
+      title: 'remove snapshots the retention policy no longer keeps',
+      critical: false,
+      run: async c => {
+        c.removed = await applyRetention(
+          c.exec,
+          c.req.site,
+          c.python,
+          c.req.now?.() ?? new Date(),
+          [c.id]
+        )
+        return c.removed.length ? `removed ${c.removed.join(', ')}` : 'nothing to remove'
+      }
+    }
+  ]
+}
+
+/** The plan of a snapshot, one line per step (for --dry-run and docs). */
+export function snapshotPlan(): string[] {
+  return describePlan(snapshotSteps())
+}
+
+function manifestOf(c: SnapshotContext): SnapshotManifest {
+  return {
+    format: 1,
+    id: c.id,
+    site: c.req.site.name,
+    host: c.exec.name,
+    root: c.req.site.root,
+    createdAt: c.startedAt.toISOString(),
+    finishedAt: (c.req.now?.() ?? new Date()).toISOString(),
+    live: c.live,
+    sitecycleVersion: sitecycleVersion(),
+    previous: c.previous?.id ?? null,
+    database: c.database,
+    files: {
+      count: c.folders.reduce((n, f) => n + f.count, 0),
+      bytes: c.folders.reduce((n, f) => n + f.bytes, 0),
+      folders: c.folders
+    }
+  }
+}
+
+function sameChecksums(a: TableChecksum[], b: TableChecksum[]): boolean {
+  return JSON.stringify(a) === JSON.stringify(b)
+}
+
+/**
+ * Dump, with the tables' checksums taken before and after: equal, they describe the dump;
+ * different (users wrote meanwhile), the checksums are taken from the dump itself, restored
+ * into a scratch database.
+ */
+async function dumpDatabase(c: SnapshotContext): Promise<string> {
+  const db: DatabaseConfig = { ...c.req.site.database!, python: c.python }
+  const engine = (c.req.engines ?? getEngine)(db.engine)
+  const before = await engine.checksums(c.exec, db)
+  const dump = await engine.dump(c.exec, db, c.paths.dump, c.reporter)
+  const after = await engine.checksums(c.exec, db)
+  let tables = after
+  let from: DatabaseRecord['checksumsFrom'] = 'live'
+  if (!sameChecksums(before, after)) {
+    c.reporter.info('the database changed during the dump: taking checksums from the dump itself')
+    tables = await checksumsOfDump(c.exec, engine, db, dump.path, c.reporter)
+    from = 'dump'
+  }
+  const digest = JSON.parse(
+    (await c.exec.run(summarizeTree(c.python, 'content', dump.path))).stdout
+  ) as TreeSummary
+  const databaseSize = await engine.size(c.exec, db).catch(() => null)
+  c.database = {
+    engine: db.engine,
+    name: db.name,
+    dump: dump.path.startsWith(`${c.paths.dir}/`)
+      ? dump.path.slice(c.paths.dir.length + 1)
+      : DUMP_NAME,
+    format: dump.format,
+    size: digest.bytes,
+    sha256: digest.sha256,
+    databaseSize,
+    tables,
+    checksumsFrom: from
+  }
+  return `${db.engine} ${describeBytes(digest.bytes)}, ${tables.length} tables`
+}
+
+async function sizeOf(exec: Executor, path: string): Promise<number> {
+  const r = await exec.tryRun(apparentSize(path))
+  return parseDu(r.stdout)[0]?.bytes ?? 0
+}
+
+async function copyFolders(c: SnapshotContext): Promise<string> {
+  const site = c.req.site
+  let linked = 0
+  for (const source of site.data ?? []) {
+    const name = snapshotFolderName(site.root, source)
+    const target = c.paths.folder(name)
+    const exists = (await c.exec.tryRun({ argv: ['test', '-d', source] })).code === 0
+    if (!exists) {
+      c.reporter.warn(`data folder ${source} does not exist on ${c.exec.name}: recorded as missing`)
+      c.folders.push({ source, name, missing: true, count: 0, bytes: 0, listSha256: '' })
+      continue
+    }
+    const prev = c.previous?.files.folders.find(f => f.name === name && !f.missing)
+    const linkDest =
+      prev && c.previous ? snapshotPaths(c.snapshotsDir, c.previous.id).folder(name) : undefined
+    if (linkDest) linked++
+    const total = await sizeOf(c.exec, source)
+    c.needBytes += total
+    await c.exec.run(makeDirs([target.slice(0, target.lastIndexOf('/'))], '750'))
+    await copyWithProgress(c, rsyncFolder(source, target, linkDest), target, total, source)
+    const s = JSON.parse(
+      (await c.exec.run(summarizeTree(c.python, 'list', target))).stdout
+    ) as TreeSummary
+    c.folders.push({
+      source,
+      name,
+      missing: false,
+      count: s.count,
+      bytes: s.bytes,
+      listSha256: s.sha256
+    })
+  }
+  const count = c.folders.reduce((n, f) => n + f.count, 0)
+  const bytes = c.folders.reduce((n, f) => n + f.bytes, 0)
+  return `${count} files, ${describeBytes(bytes)}${linked ? `; unchanged files linked to ${c.previous!.id}` : ''}`
+}
+
+/** Run the copy; while it runs, report every interval how far the target has grown. */
+async function copyWithProgress(
+  c: SnapshotContext,
+  command: Parameters<Executor['run']>[0],
+  target: string,
+  total: number,
+  label: string
+): Promise<void> {
+  const interval = c.req.progressIntervalMs ?? 5000
+  let finished = false
+  const copy = c.exec.run(command).finally(() => {
+    finished = true
+  })
+  if (interval <= 0) {
+    await copy
+    return
+  }
+  copy.catch(() => undefined) // observed below; keeps an early rejection from going unhandled
+  while (!finished) {
+    let timer: NodeJS.Timeout | undefined
+    await Promise.race([
+      copy.catch(() => undefined),
+      new Promise(r => {
+        timer = setTimeout(r, interval)
+      })
+    ])
+    clearTimeout(timer)
+    if (finished) break
+    const done = await sizeOf(c.exec, target)
+    const pct = total > 0 ? ` (${Math.min(100, Math.round((done / total) * 100))}%)` : ''
+    c.reporter.info(`   copying ${label}: ${describeBytes(done)} of ${describeBytes(total)}${pct}`)
+  }
+  await copy
+}
+
+/**
+ * Remove the complete snapshots the site's retention policy does not keep (never one in `protect`).
+ * Returns the ids removed. Removing one never touches the others: shared files are hard links.
+ */
+export async function applyRetention(
+  exec: Executor,
+  site: SiteConfig,
+  python: string,
+  now: Date,
+  protect: string[] = []
+): Promise<string[]> {
+  const ids = (await listSnapshotIds(exec, site, python)).filter(s => s.complete).map(s => s.id)
+  const decision = chooseRetained(ids, retentionOf(site), now)
+  const remove = decision.remove.filter(id => !protect.includes(id))
+  const dir = siteLayout(site.root).snapshots
+  // The manifest first: a directory interrupted halfway through its removal reads as incomplete.
+  for (const id of remove) {
+    const p = snapshotPaths(dir, id)
+    await exec.run(removeTree(p.manifest))
+    await exec.run(removeTree(p.dir))
+  }
+  return remove
+}
+
+/** The user-facing sentence for a failed snapshot, naming the full disk when that is the cause. */
+async function describeFailure(c: SnapshotContext, e: PipelineError): Promise<SnapshotFailed> {
+  const cause = e.cause
+  const text =
+    cause instanceof CommandError
+      ? `${cause.message}\n${cause.stderr}`
+      : String(cause instanceof Error ? cause.message : cause)
+  const leftover = e.undoComplete
+    ? c.created
+      ? `the partial snapshot ${c.id} was removed`
+      : 'nothing was written'
+    : `the partial snapshot ${c.paths?.dir ?? ''} could not be removed: remove it by hand (the next snapshot run also will)`
+  if (isDiskFull(text)) {
+    const disk = parseDf((await c.exec.tryRun(diskOf(c.snapshotsDir))).stdout)
+    const where = disk
+      ? `${disk.filesystem} mounted on ${disk.mountedOn} (${describeBytes(disk.sizeBytes)}, ${describeBytes(disk.freeBytes)} free now)`
+      : `the filesystem of ${c.snapshotsDir}`
+    return new SnapshotFailed(
+      `snapshot of site ${c.req.site.name} failed at step '${e.failedStep}': the disk is full: ${where} on ${c.exec.name} holds ${c.snapshotsDir}` +
+        (c.needBytes ? ` and the data folders alone take ${describeBytes(c.needBytes)}` : '') +
+        `; ${leftover}; earlier snapshots and the live site are untouched. Free space there, lower sites.${c.req.site.name}.snapshots, or move the snapshots to a larger disk`,
+      e.failedStep,
+      e.reports,
+      e.undoComplete,
+      disk
+    )
+  }
+  const first = text.split('\n')[0]
+  return new SnapshotFailed(
+    `snapshot of site ${c.req.site.name} failed at step '${e.failedStep}': ${first}; ${leftover}; earlier snapshots and the live site are untouched`,
+    e.failedStep,
+    e.reports,
+    e.undoComplete
+  )
+}
+
+/**
+ * Take a snapshot of a site (see the module comment). Resolves with the outcome; throws
+ * SnapshotFailed (after removing the new directory) or SitecycleError (bad input, lock held).
+ */
+export async function takeSnapshot(req: SnapshotRequest): Promise<SnapshotOutcome> {
+  const { site, exec, reporter } = req
+  const db = site.database
+  if (db?.passwordEnv) {
+    const password = (req.env ?? process.env)[db.passwordEnv]
+    if (!password)
+      throw new SitecycleError(
+        `the database password of site ${site.name} is not set: set the environment variable ${db.passwordEnv} (sites.${site.name}.database.password_env)`,
+        'input'
+      )
+    reporter.addSecret(password)
+  }
+  if (db) (req.engines ?? getEngine)(db.engine) // an unknown engine fails here, before the host is touched
+  const startedAt = req.now?.() ?? new Date()
+  return withSiteOperation(
+    { op: 'snapshot', config: req.config, site, exec, reporter, lockWait: req.lockWait },
+    { snapshot: snapshotIdFor(startedAt) },
+    async op => {
+      const c: SnapshotContext = {
+        req,
+        op,
+        exec,
+        python: req.config.app.python,
+        reporter,
+        snapshotsDir: siteLayout(site.root).snapshots,
+        startedAt,
+        id: snapshotIdFor(startedAt),
+        paths: snapshotPaths(siteLayout(site.root).snapshots, snapshotIdFor(startedAt)),
+        created: false,
+        live: null,
+        database: null,
+        folders: [],
+        removed: [],
+        removedIncomplete: [],
+        needBytes: 0
+      }
+      let steps: StepReport[]
+      try {
+        steps = await runPipeline(snapshotSteps(), c, reporter, {
+          onEvent: e => op.journal.append({ id: op.opId, op: 'snapshot', event: 'step', ...e })
+        })
+      } catch (e) {
+        if (e instanceof PipelineError) throw await describeFailure(c, e)
+        throw e
+      }
+      return {
+        status: 'created' as const,
+        site: site.name,
+        host: exec.name,
+        id: c.id,
+        dir: c.paths.dir,
+        manifest: c.manifest!,
+        removed: c.removed,
+        removedIncomplete: c.removedIncomplete,
+        steps,
+        operationId: op.opId,
+        journal: { snapshot: c.id, removed: c.removed }
+      }
+    }
+  ).then(({ journal: _j, ...outcome }) => outcome)
+}
