@@ -8,7 +8,14 @@ const entries = {
   cli: 'src/cli.ts',
   deploy: 'src/actions/deploy-main.ts',
   rollback: 'src/actions/rollback-main.ts',
-  publish: 'src/actions/publish-main.ts'
+  publish: 'src/actions/publish-main.ts',
+  snapshot: 'src/actions/snapshot-main.ts',
+  restore: 'src/actions/restore-main.ts',
+  'sync-preview': 'src/actions/sync-preview-main.ts',
+  clone: 'src/actions/clone-main.ts',
+  mirror: 'src/actions/mirror-main.ts',
+  compare: 'src/actions/compare-main.ts',
+  watch: 'src/actions/watch-main.ts'
 }
 
 export default Object.entries(entries).map(([name, input]) => ({

@@ -6,24 +6,30 @@
  *   2 bad input or config: nothing on the host was touched
  *   3 the site is locked by another run
  *   4 the operation failed and some undo failed: look at `sitecycle status`
+ *   5 differences found: watch found drift, or compare --fail-on-difference found differences
  */
 import { resolve as resolvePath } from 'node:path'
 import { writeFile } from 'node:fs/promises'
 import { dirname } from 'node:path'
 import { parseArgs } from 'node:util'
 import { defaultReleaseConfig, loadConfig, getSite } from './config/load-config.js'
-import type { SitecycleConfig, SiteConfig, StoreConfig } from './config/model.js'
+import type { SitecycleConfig, SiteConfig, SshSettings, StoreConfig } from './config/model.js'
+import { hostLabel } from './config/host-spec.js'
 import { hostPlan, siteOnHost } from './config/site-hosts.js'
 import { createExecutor } from './hosts/create-executor.js'
 import type { Executor } from './hosts/executor.js'
 import { deploy, deployPlan } from './pipelines/deploy.js'
 import { initSite } from './pipelines/init.js'
 import { setMaintenance } from './pipelines/maintenance.js'
+import { cloneSite } from './pipelines/clone.js'
+import { DataOperationFailed, restorePlan, restoreSite } from './pipelines/restore.js'
+import { syncPlan, syncSite, syncSource } from './pipelines/sync.js'
 import { OperationFailed, type OperationOutcome } from './pipelines/operation.js'
 import { handoffOf, ReleaseFailed, runRelease } from './pipelines/release.js'
 import { rollback } from './pipelines/rollback.js'
 import { createStore, type StoreDeps } from './stores/registry.js'
 import { siteStatus, unlockSite, type SiteStatus } from './pipelines/status.js'
+import { formatSites, listSites } from './pipelines/sites.js'
 import { buildRelease } from './releases/build.js'
 import { isValidVersion } from './releases/version.js'
 import { runDemo } from './demo/demo.js'
@@ -33,8 +39,18 @@ import { verifySnapshot, VerifyFailed } from './snapshots/verify.js'
 import { MirrorFailed, refreshMirror } from './pipelines/mirror.js'
 import { ConfigError, SitecycleError } from './util/errors.js'
 import { StreamReporter } from './util/reporter.js'
+import { runCliWithAlerts } from './alerts/cli-alerts.js'
+import { compareCommand, DIFFERENCES_EXIT } from './compare/compare-command.js'
+import { watchCommand } from './watch/watch-command.js'
 
-export const EXIT = { ok: 0, failed: 1, input: 2, locked: 3, needsAttention: 4 } as const
+export const EXIT = {
+  ok: 0,
+  failed: 1,
+  input: 2,
+  locked: 3,
+  needsAttention: 4,
+  differences: DIFFERENCES_EXIT
+} as const
 
 const USAGE = `usage: sitecycle <command> [site] [options]
 
@@ -43,18 +59,33 @@ commands:
   deploy <site>     install a release, verify it in the idle slot, switch, roll back on failure
   rollback <site>   go back to the previous release (or --to VERSION); marks the one left as bad
   status <site>     live release, installed releases, lock holder, history
+  sites             every site: role, live release, last sync, last snapshot
   unlock <site>     clear the lock of a run that is gone (refuses while it runs)
   snapshot <site>   dump the database and copy the data folders into snapshots/<id> (unchanged
                     files hard-linked to the previous snapshot), then apply the retention policy
   snapshots <site>  list the site's snapshots with age and size (--json)
   verify <site>     restore a snapshot (--snapshot ID, default the newest) into a scratch database
                     and compare every table's checksum with its manifest
+  restore <site>    put a snapshot (--snapshot ID, default the newest) back into the site, frozen
+                    meanwhile: database (fresh copy swapped in) and data folders; undone on failure
+  sync <site>       copy the data of the site's \`from:\` site into it (a preview): snapshot the
+                    source (or --use-latest), restore, anonymize, run the site's hooks, verify
+  clone <source> <new-site>
+                    make the configured site <new-site> from <source>: init, copy the data,
+                    deploy the release <source> runs (--release PATH to say where it is)
   mirror <site>     refresh a mirror site from the newest snapshot of its \`from\` site that is at
                     least its \`lag\` old (--list --json: the mirror sites, for a workflow matrix)
   maintenance on|off <site>
                     freeze the site (users get 503, Retry-After and the maintenance page; the
                     health path and sites.<n>.maintenance.allow still get through) or open it
                     again (--message TEXT, --retry-after SECONDS)
+  compare <siteA> <siteB>
+                    live release, packages, release and data files (by hash), config (secrets
+                    redacted), database schema, row counts and checksums side by side (--json;
+                    --fail-on-difference: exit 5 when anything differs)
+  watch <site>      check the live virtualenv's files against their wheels' RECORD hashes, the
+                    rendered config against its hash at deploy, the live link against the journal
+                    (--json); exit 5 when anything drifted
   hosts <site>      the site's hosts in rolling-deploy order, the canary first (--json: one
                     line with site, hosts, canary and rest, for a workflow matrix)
   release           run the tests, decide the version, build, tag (git) and publish to the
@@ -74,7 +105,8 @@ options:
   --skip-tests          do not run app.tests before releasing (release)
   --tag TAG             the tag that started the run; its version is released (release)
   --handoff FILE        build only (tests to manifest) and write FILE for the publish action (release)
-  --snapshot ID         the snapshot to verify (verify)
+  --snapshot ID         the snapshot to verify or restore (verify, restore, sync: of the source)
+  --use-latest          sync from the source's newest snapshot instead of taking a new one (sync)
   --list                print the mirror sites of the config instead of refreshing one (mirror)
   --message TEXT        the sentence users read on the maintenance page (maintenance on)
   --retry-after SECONDS Retry-After of the maintenance page (maintenance on; default 300)
@@ -84,11 +116,15 @@ options:
   --dry-run             print the plan and touch nothing (deploy)
   --no-reload           do not reload Apache after writing the vhost (init)
   --force               unlock even when the holder's state cannot be told from here
+  --fail-on-difference  exit 5 when the sites differ (compare)
   --json                print the result as JSON on stdout
+  --unattended          a run from cron: when it fails, alert as alerts: in the config says (mail,
+                        issue); a success closes the issue (also SITECYCLE_UNATTENDED=1)
   -q, --quiet           only warnings and the result
   -h, --help            this text
 
-exit codes: 0 done, 1 failed and undone, 2 bad input (nothing touched), 3 locked, 4 needs attention`
+exit codes: 0 done, 1 failed and undone, 2 bad input (nothing touched), 3 locked, 4 needs attention,
+5 differences found (watch; compare --fail-on-difference)`
 
 interface Cli {
   values: Record<string, string | boolean | undefined>
@@ -114,6 +150,7 @@ function parse(argv: string[]): Cli {
         'no-reload': { type: 'boolean' },
         force: { type: 'boolean' },
         json: { type: 'boolean' },
+        'fail-on-difference': { type: 'boolean' },
         quiet: { type: 'boolean', short: 'q' },
         help: { type: 'boolean', short: 'h' },
         out: { type: 'string' },
@@ -125,9 +162,11 @@ function parse(argv: string[]): Cli {
         tag: { type: 'string' },
         handoff: { type: 'string' },
         snapshot: { type: 'string' },
+        'use-latest': { type: 'boolean' },
         message: { type: 'string' },
         'retry-after': { type: 'string' },
-        list: { type: 'boolean' }
+        list: { type: 'boolean' },
+        unattended: { type: 'boolean' }
       }
     })
     return { values, positionals }
@@ -159,13 +198,33 @@ async function siteAndExecutor(
     )
   const config = await loadConfig((cli.values.config as string | undefined) ?? 'sitecycle.yml')
   const site = siteOnHost(getSite(config, name), cli.values.host as string | undefined, '--host')
-  const ssh = {
+  return { config, site, exec: createExecutor(site.host, sshOf(cli, config)) }
+}
+
+/** The SSH settings of the config file, with the command line's and SITECYCLE_SSH_KEY over them. */
+function sshOf(cli: Cli, config: SitecycleConfig): SshSettings & { key?: string } {
+  return {
     ...config.ssh,
     ...(cli.values['ssh-key-file'] ? { keyFile: cli.values['ssh-key-file'] as string } : {}),
     ...(cli.values['known-hosts'] ? { knownHostsFile: cli.values['known-hosts'] as string } : {}),
     ...(process.env.SITECYCLE_SSH_KEY ? { key: process.env.SITECYCLE_SSH_KEY } : {})
   }
-  return { config, site, exec: createExecutor(site.host, ssh) }
+}
+
+/**
+ * An executor for the source site of a sync or clone: the target's own when both are on one host,
+ * else a new one (added to `opened`, to be closed).
+ */
+function sourceExecutor(
+  cli: Cli,
+  t: { config: SitecycleConfig; site: SiteConfig; exec: Executor },
+  source: SiteConfig,
+  opened: Executor[]
+): Executor {
+  if (hostLabel(source.host) === hostLabel(t.site.host)) return t.exec
+  const e = createExecutor(source.host, sshOf(cli, t.config))
+  opened.push(e)
+  return e
 }
 
 function printOutcome(o: OperationOutcome, json: boolean, out: (s: string) => void): void {
@@ -356,6 +415,23 @@ export async function main(
         printOutcome(o, json, out)
         return EXIT.ok
       }
+      case 'sites': {
+        const config = await loadConfig(
+          (cli.values.config as string | undefined) ?? 'sitecycle.yml'
+        )
+        const opened: Executor[] = []
+        try {
+          const rows = await listSites(config, site => {
+            const e = createExecutor(site.host, sshOf(cli, config))
+            opened.push(e)
+            return e
+          })
+          out(json ? JSON.stringify(rows, null, 2) : formatSites(rows))
+        } finally {
+          for (const e of opened) await e.close().catch(() => undefined)
+        }
+        return EXIT.ok
+      }
       case 'status': {
         const t = await siteAndExecutor(cli)
         exec = t.exec
@@ -468,6 +544,88 @@ export async function main(
           return e.undoComplete ? EXIT.failed : EXIT.needsAttention
         }
       }
+      case 'restore':
+      case 'sync':
+      case 'clone': {
+        if (cli.values['dry-run'] && command !== 'clone') {
+          out((command === 'restore' ? restorePlan() : syncPlan()).join('\n'))
+          return EXIT.ok
+        }
+        if (command === 'clone' && cli.positionals.length !== 3)
+          throw new SitecycleError(
+            `clone: expected a source site and a new site, e.g. sitecycle clone v1 v3\n\n${USAGE}`,
+            'usage'
+          )
+        const t = await siteAndExecutor(
+          command === 'clone' ? { ...cli, positionals: ['clone', cli.positionals[2]] } : cli
+        )
+        exec = t.exec
+        const snapshot = cli.values.snapshot as string | undefined
+        const opened: Executor[] = []
+        try {
+          if (command === 'clone') {
+            const source = getSite(t.config, cli.positionals[1])
+            const o = await cloneSite({
+              config: t.config,
+              source,
+              site: t.site,
+              exec: t.exec,
+              sourceExec: sourceExecutor(cli, t, source, opened),
+              reporter,
+              lockWait,
+              release: cli.values.release as string | undefined
+            })
+            out(
+              json
+                ? JSON.stringify(o, null, 2)
+                : `site ${o.site} cloned from ${o.source}: ${o.version} live at ${o.url}, data of snapshot ${o.data.snapshot}`
+            )
+            return EXIT.ok
+          }
+          const o =
+            command === 'restore'
+              ? await restoreSite({ ...t, reporter, lockWait, snapshot })
+              : await syncSite({
+                  ...t,
+                  sourceExec: sourceExecutor(cli, t, syncSource(t.config, t.site), opened),
+                  reporter,
+                  lockWait,
+                  snapshot,
+                  useLatest: Boolean(cli.values['use-latest'])
+                })
+          out(
+            json
+              ? JSON.stringify(o, null, 2)
+              : `site ${o.site} ${o.status} from snapshot ${o.snapshot} of site ${o.source.site}` +
+                  (o.database ? `: ${o.database.tables.length} tables` : '') +
+                  (o.files.length ? `, ${o.files.length} data folder(s)` : '') +
+                  (o.anonymized ? ', anonymized' : '') +
+                  (o.hooks ? `, ${o.hooks} hook(s) run in ${o.live}` : '') +
+                  (o.frozen ? '; it stays frozen (it was before)' : '')
+          )
+          return EXIT.ok
+        } catch (e) {
+          if (!(e instanceof DataOperationFailed)) throw e
+          process.stderr.write(reporter.filter.apply(`sitecycle: ${e.message}`) + '\n')
+          if (json)
+            out(
+              JSON.stringify(
+                {
+                  status: 'failed',
+                  failedStep: e.failedStep,
+                  error: e.message,
+                  frozen: e.leftFrozen,
+                  steps: e.steps
+                },
+                null,
+                2
+              )
+            )
+          return e.undoComplete ? EXIT.failed : EXIT.needsAttention
+        } finally {
+          for (const e of opened) await e.close().catch(() => undefined)
+        }
+      }
       case 'maintenance': {
         const action = cli.positionals[1]
         if (action !== 'on' && action !== 'off')
@@ -506,6 +664,33 @@ export async function main(
               : `site ${o.site} is open${o.wasFrozen ? ' again' : ' (it was not frozen)'}: ${o.url}`
         )
         return EXIT.ok
+      }
+      case 'compare': {
+        if (!cli.positionals[2])
+          throw new SitecycleError(
+            `compare: which two sites? e.g. sitecycle compare v1 v2\n\n${USAGE}`,
+            'usage'
+          )
+        const a = await siteAndExecutor(cli)
+        exec = a.exec
+        const b = await siteAndExecutor({ ...cli, positionals: ['compare', cli.positionals[2]] })
+        try {
+          return await compareCommand({
+            a,
+            b,
+            json,
+            failOnDifference: Boolean(cli.values['fail-on-difference']),
+            reporter,
+            out
+          })
+        } finally {
+          await b.exec.close().catch(() => undefined)
+        }
+      }
+      case 'watch': {
+        const t = await siteAndExecutor(cli)
+        exec = t.exec
+        return await watchCommand({ ...t, json, out })
       }
       case 'hosts': {
         const name = cli.positionals[1]
@@ -578,5 +763,5 @@ export async function main(
 
 const isMain = process.argv[1] && /(?:^|[\\/])(cli\.(?:js|ts)|sitecycle)$/.test(process.argv[1])
 if (isMain) {
-  main(process.argv.slice(2)).then(code => process.exit(code))
+  runCliWithAlerts(process.argv.slice(2), main).then(code => process.exit(code))
 }

@@ -61,6 +61,45 @@ export interface FakeRelease {
   assets: FakeAsset[]
 }
 
+/** A deployment the fake recorded, with its statuses in order. */
+export interface FakeDeployment {
+  id: number
+  ref: string
+  sha: string
+  task: string
+  environment: string
+  description: string | null
+  payload: Record<string, unknown>
+  transientEnvironment: boolean
+  productionEnvironment: boolean
+  createdAt: string
+  statuses: {
+    id: number
+    state: string
+    description: string
+    environmentUrl?: string
+    logUrl?: string
+    autoInactive: boolean
+    createdAt: string
+  }[]
+}
+
+/** An issue of the fake, with its comments in order. */
+export interface FakeIssue {
+  id: number
+  number: number
+  title: string
+  body: string | null
+  labels: string[]
+  state: 'open' | 'closed'
+  stateReason: string | null
+  createdAt: string
+  closedAt: string | null
+  comments: { id: number; body: string; createdAt: string }[]
+  /** True for a pull request (the issues API lists them too). */
+  pullRequest?: boolean
+}
+
 interface Failure {
   /** Calls let through before the failures start. */
   skip: number
@@ -117,6 +156,12 @@ export class FakeGithub {
     { tag: string; object: { sha: string; type: 'commit' | 'tag' } }
   >()
   readonly releases: FakeRelease[] = []
+  /** Deployments, oldest first. */
+  readonly deployments: FakeDeployment[] = []
+  /** Issues and pull requests, by creation order. */
+  readonly issues: FakeIssue[] = []
+  /** Labels the repository has (creating an issue with a new label creates it, as GitHub does). */
+  readonly labels = new Set<string>()
   private nextId = 1000
   private readonly failures = new Map<string, Failure[]>()
   private readonly downloads = new Map<string, FakeAsset>()
@@ -514,6 +559,13 @@ export class FakeGithub {
         }
         return { status: 200, body: this.assetJson(asset) }
       }
+      case 'repos/create-deployment':
+      case 'repos/create-deployment-status':
+      case 'issues/list-for-repo':
+      case 'issues/create':
+      case 'issues/create-comment':
+      case 'issues/update':
+        return this.applyDeploymentsAndIssues(op.operationId, params, query, input)
       default:
         throw new Error(
           `the fake GitHub does not implement ${op.operationId} (${op.method} ${op.template})`
@@ -532,6 +584,286 @@ export class FakeGithub {
     }
     release.draft = false
     release.publishedAt = now()
+  }
+
+  /** An issue or pull request as another user (or a person) opened it, for tests of finding one. */
+  addIssue(issue: {
+    title: string
+    body?: string
+    labels?: string[]
+    state?: 'open' | 'closed'
+    pullRequest?: boolean
+  }): FakeIssue {
+    const created: FakeIssue = {
+      id: this.nextId++,
+      number: this.issues.length + 1,
+      title: issue.title,
+      body: issue.body ?? null,
+      labels: issue.labels ?? [],
+      state: issue.state ?? 'open',
+      stateReason: null,
+      createdAt: now(),
+      closedAt: issue.state === 'closed' ? now() : null,
+      comments: [],
+      pullRequest: issue.pullRequest
+    }
+    for (const l of created.labels) this.labels.add(l)
+    this.issues.push(created)
+    return created
+  }
+
+  /** Deployments, statuses and issues (kept apart from the releases above). */
+  private applyDeploymentsAndIssues(
+    operationId: string,
+    params: Record<string, unknown>,
+    query: Record<string, unknown>,
+    input: Record<string, unknown>
+  ): Answer {
+    switch (operationId) {
+      case 'repos/create-deployment': {
+        const ref = String(input.ref)
+        const sha = this.resolveRef(ref)
+        if (!sha) return validation(`No ref found for: ${ref}`, 'Deployment', 'ref', 'invalid')
+        const contexts = input.required_contexts
+        if (!Array.isArray(contexts) || contexts.length > 0)
+          // The fake has no commit statuses: any required context (or the default: all) is missing.
+          return {
+            status: 409,
+            body: {
+              message: 'Conflict: Commit status checks failed for ' + ref,
+              documentation_url: 'https://docs.github.com/rest/deployments/deployments'
+            }
+          }
+        const environment = typeof input.environment === 'string' ? input.environment : 'production'
+        const deployment: FakeDeployment = {
+          id: this.nextId++,
+          ref,
+          sha,
+          task: typeof input.task === 'string' ? input.task : 'deploy',
+          environment,
+          description: typeof input.description === 'string' ? input.description : null,
+          payload:
+            input.payload && typeof input.payload === 'object'
+              ? (input.payload as Record<string, unknown>)
+              : {},
+          transientEnvironment: input.transient_environment === true,
+          productionEnvironment:
+            typeof input.production_environment === 'boolean'
+              ? input.production_environment
+              : environment === 'production',
+          createdAt: now(),
+          statuses: []
+        }
+        this.deployments.push(deployment)
+        return { status: 201, body: this.deploymentJson(deployment) }
+      }
+      case 'repos/create-deployment-status': {
+        const deployment = this.deployments.find(d => d.id === params.deployment_id)
+        if (!deployment) return notFound()
+        const state = String(input.state)
+        // auto_inactive defaults to true: a success makes the environment's other deployments inactive.
+        const autoInactive = input.auto_inactive !== false
+        const status = {
+          id: this.nextId++,
+          state,
+          description: typeof input.description === 'string' ? input.description : '',
+          ...(typeof input.environment_url === 'string' && {
+            environmentUrl: input.environment_url
+          }),
+          ...(typeof input.log_url === 'string' && { logUrl: input.log_url }),
+          autoInactive,
+          createdAt: now()
+        }
+        deployment.statuses.push(status)
+        if (state === 'success' && autoInactive) {
+          for (const other of this.deployments) {
+            const last = other.statuses[other.statuses.length - 1]
+            if (
+              other !== deployment &&
+              other.environment === deployment.environment &&
+              last?.state === 'success'
+            )
+              other.statuses.push({
+                id: this.nextId++,
+                state: 'inactive',
+                description: '',
+                autoInactive: false,
+                createdAt: now()
+              })
+          }
+        }
+        return { status: 201, body: this.deploymentStatusJson(deployment, status) }
+      }
+      case 'issues/list-for-repo': {
+        const state = (query.state as string | undefined) ?? 'open'
+        const wanted =
+          typeof query.labels === 'string' && query.labels !== '' ? query.labels.split(',') : []
+        const perPage = Math.min(100, (query.per_page as number | undefined) ?? 30)
+        const page = (query.page as number | undefined) ?? 1
+        let list = this.issues.filter(
+          i => (state === 'all' || i.state === state) && wanted.every(l => i.labels.includes(l))
+        )
+        list = query.direction === 'asc' ? list : [...list].reverse()
+        const headers: Record<string, string> = {}
+        if (page * perPage < list.length)
+          headers.link = `<${this.apiBase()}/issues?per_page=${perPage}&page=${page + 1}>; rel="next"`
+        return {
+          status: 200,
+          body: list.slice((page - 1) * perPage, page * perPage).map(i => this.issueJson(i)),
+          headers
+        }
+      }
+      case 'issues/create': {
+        const labels = Array.isArray(input.labels)
+          ? input.labels.map(l =>
+              typeof l === 'string' ? l : String((l as { name?: string }).name)
+            )
+          : []
+        const issue = this.addIssue({
+          title: String(input.title),
+          body: typeof input.body === 'string' ? input.body : undefined,
+          labels
+        })
+        return { status: 201, body: this.issueJson(issue) }
+      }
+      case 'issues/create-comment': {
+        const issue = this.issues.find(i => i.number === params.issue_number)
+        if (!issue) return notFound()
+        const comment = { id: this.nextId++, body: String(input.body), createdAt: now() }
+        issue.comments.push(comment)
+        return { status: 201, body: this.commentJson(issue, comment) }
+      }
+      case 'issues/update': {
+        const issue = this.issues.find(i => i.number === params.issue_number)
+        if (!issue) return notFound()
+        if (typeof input.title === 'string') issue.title = input.title
+        if (typeof input.body === 'string') issue.body = input.body
+        if (input.state === 'closed' && issue.state === 'open') {
+          issue.state = 'closed'
+          issue.closedAt = now()
+          issue.stateReason =
+            typeof input.state_reason === 'string' ? input.state_reason : 'completed'
+        } else if (input.state === 'open' && issue.state === 'closed') {
+          issue.state = 'open'
+          issue.closedAt = null
+          issue.stateReason = 'reopened'
+        }
+        return { status: 200, body: this.issueJson(issue) }
+      }
+      default:
+        throw new Error(`the fake GitHub does not implement ${operationId}`)
+    }
+  }
+
+  /** The commit a deployment's ref names: a sha the repository knows, a tag, or main. */
+  private resolveRef(ref: string): string | undefined {
+    if (this.commits.has(ref)) return ref
+    if (ref === 'main' || ref === 'refs/heads/main') return this.headCommit
+    return this.tagCommit(ref.replace(/^refs\/tags\//, ''))
+  }
+
+  private deploymentJson(d: FakeDeployment): unknown {
+    return {
+      url: `${this.apiBase()}/deployments/${d.id}`,
+      id: d.id,
+      node_id: nodeId('DE', String(d.id)),
+      sha: d.sha,
+      ref: d.ref,
+      task: d.task,
+      payload: d.payload,
+      original_environment: d.environment,
+      environment: d.environment,
+      description: d.description,
+      creator: user(),
+      created_at: d.createdAt,
+      updated_at: now(),
+      statuses_url: `${this.apiBase()}/deployments/${d.id}/statuses`,
+      repository_url: this.apiBase(),
+      transient_environment: d.transientEnvironment,
+      production_environment: d.productionEnvironment
+    }
+  }
+
+  private deploymentStatusJson(d: FakeDeployment, s: FakeDeployment['statuses'][number]): unknown {
+    return {
+      url: `${this.apiBase()}/deployments/${d.id}/statuses/${s.id}`,
+      id: s.id,
+      node_id: nodeId('DES', String(s.id)),
+      state: s.state,
+      creator: user(),
+      description: s.description,
+      environment: d.environment,
+      target_url: s.logUrl ?? '',
+      created_at: s.createdAt,
+      updated_at: s.createdAt,
+      deployment_url: `${this.apiBase()}/deployments/${d.id}`,
+      repository_url: this.apiBase(),
+      ...(s.environmentUrl !== undefined && { environment_url: s.environmentUrl }),
+      ...(s.logUrl !== undefined && { log_url: s.logUrl })
+    }
+  }
+
+  private issueJson(i: FakeIssue): unknown {
+    const url = `${this.apiBase()}/issues/${i.number}`
+    return {
+      id: i.id,
+      node_id: nodeId('I', String(i.id)),
+      url,
+      repository_url: this.apiBase(),
+      labels_url: `${url}/labels{/name}`,
+      comments_url: `${url}/comments`,
+      events_url: `${url}/events`,
+      html_url: `https://github.com/${this.repository}/${i.pullRequest ? 'pull' : 'issues'}/${i.number}`,
+      number: i.number,
+      state: i.state,
+      state_reason: i.stateReason,
+      title: i.title,
+      body: i.body,
+      user: user(),
+      labels: i.labels.map(name => ({
+        id: Number.parseInt(sha1(`label ${name}`).slice(0, 8), 16),
+        node_id: nodeId('LA', name),
+        url: `${this.apiBase()}/labels/${encodeURIComponent(name)}`,
+        name,
+        description: null,
+        color: 'd73a4a',
+        default: false
+      })),
+      assignee: null,
+      assignees: [],
+      milestone: null,
+      locked: false,
+      active_lock_reason: null,
+      comments: i.comments.length,
+      ...(i.pullRequest && {
+        pull_request: {
+          url: `${this.apiBase()}/pulls/${i.number}`,
+          html_url: `https://github.com/${this.repository}/pull/${i.number}`,
+          diff_url: `https://github.com/${this.repository}/pull/${i.number}.diff`,
+          patch_url: `https://github.com/${this.repository}/pull/${i.number}.patch`,
+          merged_at: null
+        }
+      }),
+      closed_at: i.closedAt,
+      created_at: i.createdAt,
+      updated_at: now(),
+      author_association: 'NONE'
+    }
+  }
+
+  private commentJson(i: FakeIssue, c: FakeIssue['comments'][number]): unknown {
+    return {
+      id: c.id,
+      node_id: nodeId('IC', String(c.id)),
+      url: `${this.apiBase()}/issues/comments/${c.id}`,
+      html_url: `https://github.com/${this.repository}/issues/${i.number}#issuecomment-${c.id}`,
+      body: c.body,
+      user: user(),
+      created_at: c.createdAt,
+      updated_at: c.createdAt,
+      issue_url: `${this.apiBase()}/issues/${i.number}`,
+      author_association: 'NONE'
+    }
   }
 
   /** Tamper with a stored asset's bytes (keeping its name), as a compromised store would. */

@@ -38,6 +38,7 @@ describe('rsync argv', () => {
       '-a',
       '--delete',
       '--numeric-ids',
+      '--modify-window=-1',
       '--',
       '/srv/v1/shared/uploads/',
       '/srv/v1/snapshots/A/files/shared/uploads/'
@@ -50,6 +51,7 @@ describe('rsync argv', () => {
       '-a',
       '--delete',
       '--numeric-ids',
+      '--modify-window=-1',
       '--link-dest=/s/snapshots/A/files/up',
       '--',
       '/s/up/',

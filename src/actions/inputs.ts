@@ -23,7 +23,10 @@ export enum DeployInput {
   Release = 'release',
   Version = 'version',
   DryRun = 'dry-run',
-  ConfigSecrets = 'config-secrets'
+  ConfigSecrets = 'config-secrets',
+  /** Read by deploy.ts itself (the GitHub deployment record), not by readDeploySettings. */
+  GithubToken = 'github-token',
+  RecordDeployment = 'record-deployment'
 }
 
 /** Inputs of the rollback action only (actions/rollback/action.yml). */

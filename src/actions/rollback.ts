@@ -1,6 +1,7 @@
 /**
  * The rollback action: inputs → rollback pipeline → outputs and job summary.
  */
+import { withAlerts } from '../alerts/alert-around.js'
 import { rollback, type RollbackRequest } from '../pipelines/rollback.js'
 import type { ActionCore } from './action-core.js'
 import { readRollbackSettings } from './inputs.js'
@@ -10,6 +11,8 @@ import { runSiteAction, type SiteActionDeps } from './site-action.js'
 export interface RollbackActionDeps extends SiteActionDeps {
   /** The rollback pipeline (rollback() by default). */
   rollback?: typeof rollback
+  /** The fetch GitHub requests go through (issue alerts); the global one by default. */
+  githubFetch?: typeof globalThis.fetch
 }
 
 /**
@@ -33,7 +36,21 @@ export async function runRollbackAction(
         lockWait: settings.lockWait,
         ...(settings.to !== undefined && { to: settings.to })
       }
-      return (deps.rollback ?? rollback)(request)
+      // A scheduled rollback is unusual, but SITECYCLE_UNATTENDED=1 makes any run alert.
+      return withAlerts(
+        {
+          config: target.config,
+          op: 'rollback',
+          site: target.site.name,
+          host: target.exec.name,
+          env: deps.env ?? process.env,
+          reporter,
+          redact: text => reporter.redact(text),
+          summary: o => `${o.version ?? 'nothing'} serves on ${o.url}`,
+          ...(deps.githubFetch && { deps: { fetch: deps.githubFetch } })
+        },
+        () => (deps.rollback ?? rollback)(request)
+      )
     },
     deps
   )

@@ -20,6 +20,7 @@ import {
 import { hostLabel } from './host-spec.js'
 import { siteHosts } from './site-hosts.js'
 import type {
+  AlertsConfig,
   ApacheSettings,
   ReleaseConfig,
   SiteConfig,
@@ -245,7 +246,26 @@ function toModel(raw: RawConfig, file: string): SitecycleConfig {
       ...(raw.ssh?.known_hosts !== undefined && { knownHostsFile: local(raw.ssh.known_hosts) })
     },
     ...(raw.release && { release: toRelease(raw.release, dir) }),
+    ...(raw.alerts && { alerts: toAlerts(raw.alerts) }),
     sites
+  }
+}
+
+function toAlerts(raw: NonNullable<RawConfig['alerts']>): AlertsConfig {
+  const email = raw.email
+  return {
+    githubIssues: raw.github_issues,
+    ...(email && {
+      email: {
+        smtpHost: email.smtp_host,
+        smtpPort: email.smtp_port,
+        starttls: email.starttls,
+        ...(email.user !== undefined && { user: email.user }),
+        ...(email.password_env !== undefined && { passwordEnv: email.password_env }),
+        from: email.from,
+        to: email.to
+      }
+    })
   }
 }
 

@@ -188,7 +188,34 @@ export interface SitecycleConfig {
   ssh: SshSettings
   /** How releases are made and where they are published (absent: `sitecycle release` is not set up). */
   release?: ReleaseConfig
+  /** Where an unattended run's failure is reported (`alerts:`); absent: nowhere. */
+  alerts?: AlertsConfig
   sites: Record<string, SiteConfig>
+}
+
+/** Alerts of unattended runs (`alerts:`): a mail, an issue, or both. */
+export interface AlertsConfig {
+  /** Mail through an SMTP server (`alerts.email`). */
+  email?: AlertEmailSettings
+  /** Keep one open issue per site and operation while it fails, closed by its next success. */
+  githubIssues: boolean
+}
+
+/** The SMTP server and addresses of alert mails (`alerts.email`). */
+export interface AlertEmailSettings {
+  smtpHost: string
+  /** 587 by default; 465 means TLS from the first byte. */
+  smtpPort: number
+  /** Upgrade with STARTTLS, refusing a server without it (default true; not used on port 465). */
+  starttls: boolean
+  /** The SMTP login, when the server wants one. */
+  user?: string
+  /** Name of the environment variable holding the SMTP password (a secret; never the password itself). */
+  passwordEnv?: string
+  /** Sender address. */
+  from: string
+  /** Recipient addresses (at least one). */
+  to: string[]
 }
 
 /** A release store, as configured (`release.stores[]` and `sites.<name>.store`). */

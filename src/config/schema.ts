@@ -661,11 +661,47 @@ export const siteSchema = mapping(
   'a mapping of site settings with at least root and url'
 )
 
+const MAIL_ADDRESS = /^[^\s@<>"',;]+@[A-Za-z0-9-]+(\.[A-Za-z0-9-]+)*$/
+const MAIL_FORM = 'a mail address such as alerts@example.org'
+
+/** Where unattended runs report failures (`alerts:`). */
+export const alertsSchema = mapping(
+  {
+    email: mapping(
+      {
+        smtp_host: matching(
+          /^[A-Za-z0-9.:[\]-]+$/,
+          'an SMTP server host name or address, such as smtp.example.org'
+        ),
+        smtp_port: integer(1, 'a TCP port such as 587 (STARTTLS), 465 (TLS) or 25')
+          .max(65535, { error: 'a TCP port such as 587 (STARTTLS), 465 (TLS) or 25' })
+          .default(587),
+        starttls: z.boolean({ error: 'true or false' }).default(true),
+        user: text('the SMTP user name').optional(),
+        password_env: matching(
+          ENV_NAME,
+          'the name of the environment variable holding the SMTP password, such as SMTP_PASSWORD'
+        ).optional(),
+        from: matching(MAIL_ADDRESS, MAIL_FORM),
+        to: z
+          .array(matching(MAIL_ADDRESS, MAIL_FORM), {
+            error: 'a list of mail addresses, such as [ops@example.org]'
+          })
+          .min(1, { error: 'a list of at least one mail address, such as [ops@example.org]' })
+      },
+      'a mapping with smtp_host, from, to and optionally smtp_port, starttls, user and password_env'
+    ).optional(),
+    github_issues: z.boolean({ error: 'true or false' }).default(false)
+  },
+  'a mapping with email and/or github_issues'
+)
+
 export const configSchema = mapping(
   {
     app: appSchema,
     ssh: sshSchema.optional(),
     release: releaseSchema.optional(),
+    alerts: alertsSchema.optional(),
     sites: z.record(z.string(), siteSchema, {
       error: 'a mapping of site names to sites, such as v1: { root: ..., url: ... }'
     })

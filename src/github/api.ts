@@ -59,3 +59,82 @@ export interface GithubApi {
   /** Download an asset to a local file. */
   downloadAsset(assetId: number, file: string): Promise<void>
 }
+
+/** A deployment's state as GitHub's Deployments view shows it. */
+export type DeploymentState =
+  'queued' | 'in_progress' | 'success' | 'failure' | 'error' | 'inactive' | 'pending'
+
+/** What createDeployment sends (`POST /repos/{owner}/{repo}/deployments`). */
+export interface NewDeployment {
+  /** The commit (or branch or tag) deployed. */
+  ref: string
+  /** The GitHub environment: sitecycle uses the site's name. */
+  environment: string
+  /** What is done, such as `deploy` or `deploy:attempt`. */
+  task: string
+  description: string
+  /** True for an environment that goes away (a preview). */
+  transientEnvironment: boolean
+  /** True for the environment users use (the production site). */
+  productionEnvironment: boolean
+  /** Extra data kept with the deployment (release version, site, host). */
+  payload: Record<string, unknown>
+}
+
+/** A deployment GitHub recorded. */
+export interface GithubDeployment {
+  id: number
+  environment: string
+  ref: string
+}
+
+/** One status of a deployment (`POST .../deployments/{id}/statuses`). */
+export interface NewDeploymentStatus {
+  state: DeploymentState
+  /** At most 140 characters (longer is cut). */
+  description?: string
+  /** The site's public URL. */
+  environmentUrl?: string
+  /** The run's log. */
+  logUrl?: string
+  /** Let GitHub mark the environment's earlier deployments inactive (only on success). */
+  autoInactive?: boolean
+}
+
+/** An issue, as the alerts read it. */
+export interface GithubIssue {
+  number: number
+  title: string
+  body: string
+  /** html_url. */
+  url: string
+  state: 'open' | 'closed'
+  labels: string[]
+}
+
+/** What the deployment records need of GitHub (implemented by createGithubApi's client too). */
+export interface GithubDeploymentsApi {
+  /** `owner/repo` this client works on. */
+  readonly repository: string
+  /** Record a deployment (auto_merge false, required_contexts [] so no check blocks it). */
+  createDeployment(deployment: NewDeployment): Promise<GithubDeployment>
+  /** Add a status to a deployment. */
+  createDeploymentStatus(deploymentId: number, status: NewDeploymentStatus): Promise<void>
+}
+
+/** What the issue alerts need of GitHub (implemented by createGithubApi's client too). */
+export interface GithubIssuesApi {
+  /** `owner/repo` this client works on. */
+  readonly repository: string
+  /** Open issues (not pull requests) carrying every one of `labels`, oldest first. */
+  listOpenIssues(labels: string[]): Promise<GithubIssue[]>
+  /** Open an issue with labels (GitHub creates a label that does not exist yet). */
+  createIssue(issue: { title: string; body: string; labels: string[] }): Promise<GithubIssue>
+  /** Comment on an issue; returns the comment's html_url. */
+  commentOnIssue(issueNumber: number, body: string): Promise<string>
+  /** Close an issue as completed. */
+  closeIssue(issueNumber: number): Promise<void>
+}
+
+/** Everything createGithubApi's client does. */
+export type FullGithubApi = GithubApi & GithubDeploymentsApi & GithubIssuesApi

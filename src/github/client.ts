@@ -7,7 +7,14 @@
 import fs from 'node:fs/promises'
 import { Octokit } from '@octokit/rest'
 import { SitecycleError } from '../util/errors.js'
-import type { GithubApi, GithubRelease } from './api.js'
+import type {
+  FullGithubApi,
+  GithubDeployment,
+  GithubIssue,
+  GithubRelease,
+  NewDeployment,
+  NewDeploymentStatus
+} from './api.js'
 import {
   errorCodesOf,
   GithubError,
@@ -67,7 +74,7 @@ export function parseRepository(repository: string): { owner: string; repo: stri
 }
 
 /** Build the GithubApi for one repository. Throws SitecycleError on a bad repository or an empty token. */
-export function createGithubApi(options: GithubClientOptions): GithubApi {
+export function createGithubApi(options: GithubClientOptions): FullGithubApi {
   const { owner, repo } = parseRepository(options.repository)
   if (!options.token) {
     throw new SitecycleError(
@@ -101,7 +108,7 @@ export function createGithubApi(options: GithubClientOptions): GithubApi {
   return new OctokitGithubApi(octokit, owner, repo)
 }
 
-class OctokitGithubApi implements GithubApi {
+class OctokitGithubApi implements FullGithubApi {
   readonly repository: string
   /** upload_url of the releases seen, so an upload needs no extra request. */
   private readonly uploadUrls = new Map<number, string>()
@@ -388,6 +395,110 @@ class OctokitGithubApi implements GithubApi {
       await fs.writeFile(file, Buffer.from(bytes))
     })
   }
+
+  // ---- deployments ------------------------------------------------------------------------
+
+  async createDeployment(deployment: NewDeployment): Promise<GithubDeployment> {
+    return this.call(`record a deployment to ${deployment.environment}`, async () => {
+      const { status, data } = await this.octokit.rest.repos.createDeployment({
+        owner: this.owner,
+        repo: this.repo,
+        ref: deployment.ref,
+        task: deployment.task,
+        environment: deployment.environment,
+        description: cut(deployment.description, 140),
+        payload: deployment.payload,
+        // Never merge the default branch into the ref, and let no commit status block the record:
+        // the deploy has its own checks.
+        auto_merge: false,
+        required_contexts: [],
+        transient_environment: deployment.transientEnvironment,
+        production_environment: deployment.productionEnvironment
+      })
+      // 202 is GitHub's "merged the default branch first" answer, which auto_merge false rules out.
+      if (status !== 201 || !('id' in data)) {
+        throw new SitecycleError(
+          `GitHub API: could not record a deployment to ${deployment.environment} in ${this.repository}: GitHub answered ${status} ${'message' in data ? String(data.message) : ''}`.trim(),
+          'github'
+        )
+      }
+      return { id: data.id, environment: data.environment, ref: data.ref }
+    })
+  }
+
+  async createDeploymentStatus(deploymentId: number, status: NewDeploymentStatus): Promise<void> {
+    await this.call(`set the deployment ${deploymentId} to ${status.state}`, async () => {
+      await this.octokit.rest.repos.createDeploymentStatus({
+        owner: this.owner,
+        repo: this.repo,
+        deployment_id: deploymentId,
+        state: status.state,
+        ...(status.description !== undefined && { description: cut(status.description, 140) }),
+        ...(status.environmentUrl !== undefined && { environment_url: status.environmentUrl }),
+        ...(status.logUrl !== undefined && { log_url: status.logUrl }),
+        ...(status.autoInactive !== undefined && { auto_inactive: status.autoInactive })
+      })
+    })
+  }
+
+  // ---- issues -----------------------------------------------------------------------------
+
+  async listOpenIssues(labels: string[]): Promise<GithubIssue[]> {
+    return this.call(`list the open issues labelled ${labels.join(', ')}`, async () => {
+      const all = await this.octokit.paginate(this.octokit.rest.issues.listForRepo, {
+        owner: this.owner,
+        repo: this.repo,
+        state: 'open',
+        labels: labels.join(','),
+        sort: 'created',
+        direction: 'asc',
+        per_page: 100
+      })
+      // The issues API lists pull requests too.
+      return all.filter(i => !i.pull_request).map(toIssue)
+    })
+  }
+
+  async createIssue(issue: {
+    title: string
+    body: string
+    labels: string[]
+  }): Promise<GithubIssue> {
+    return this.call(`open the issue '${issue.title}'`, async () => {
+      const { data } = await this.octokit.rest.issues.create({
+        owner: this.owner,
+        repo: this.repo,
+        title: issue.title,
+        body: cut(issue.body, ISSUE_BODY_MAX),
+        labels: issue.labels
+      })
+      return toIssue(data)
+    })
+  }
+
+  async commentOnIssue(issueNumber: number, body: string): Promise<string> {
+    return this.call(`comment on the issue #${issueNumber}`, async () => {
+      const { data } = await this.octokit.rest.issues.createComment({
+        owner: this.owner,
+        repo: this.repo,
+        issue_number: issueNumber,
+        body: cut(body, ISSUE_BODY_MAX)
+      })
+      return data.html_url
+    })
+  }
+
+  async closeIssue(issueNumber: number): Promise<void> {
+    await this.call(`close the issue #${issueNumber}`, async () => {
+      await this.octokit.rest.issues.update({
+        owner: this.owner,
+        repo: this.repo,
+        issue_number: issueNumber,
+        state: 'closed',
+        state_reason: 'completed'
+      })
+    })
+  }
 }
 
 /** Whether two commit ids name the same commit (one may be abbreviated). */
@@ -395,4 +506,35 @@ export function sameCommit(a: string, b: string): boolean {
   const x = a.toLowerCase()
   const y = b.toLowerCase()
   return x.length >= 7 && y.length >= 7 && (x.startsWith(y) || y.startsWith(x))
+}
+
+/** GitHub refuses issue and comment bodies longer than this. */
+const ISSUE_BODY_MAX = 65536
+
+/** `text` cut to `max` characters, ending with an ellipsis when cut. */
+function cut(text: string, max: number): string {
+  return text.length <= max ? text : `${text.slice(0, max - 1)}…`
+}
+
+/** The fields of GitHub's issue object that the alerts read. */
+interface IssueData {
+  number: number
+  title: string
+  body?: string | null
+  html_url: string
+  state: string
+  labels: (string | { name?: string })[]
+}
+
+function toIssue(data: IssueData): GithubIssue {
+  return {
+    number: data.number,
+    title: data.title,
+    body: data.body ?? '',
+    url: data.html_url,
+    state: data.state === 'closed' ? 'closed' : 'open',
+    labels: data.labels
+      .map(l => (typeof l === 'string' ? l : (l.name ?? '')))
+      .filter(name => name !== '')
+  }
 }

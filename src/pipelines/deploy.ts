@@ -6,6 +6,7 @@
  * local path or, by version, from a store (fetched and checked before the host is touched);
  * a release with a wheelhouse is installed offline from it with --require-hashes.
  */
+import { createHash } from 'node:crypto'
 import { mkdtemp, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { basename, dirname, join } from 'node:path'
@@ -256,6 +257,9 @@ export function deploySteps(): Step<DeployContext>[] {
         const path = `${siteLayout(c.site.root).release(c.release.version)}/app.ini`
         await c.exec.writeFile(path, c.rendered!.text, 0o640)
         await c.exec.tryRun({ argv: ['chgrp', c.site.apache.group, path] })
+        // What watch checks the live config against (sha256sum format; no secret in a hash of the whole file).
+        const sha = createHash('sha256').update(c.rendered!.text).digest('hex')
+        await c.exec.writeFile(`${path}.sha256`, `${sha}  app.ini\n`, 0o644)
         const names = c.rendered!.secretNames
         return `app.ini${names.length ? ` with secrets ${names.join(', ')}` : ''}`
       }

@@ -30,6 +30,9 @@ export function rsyncFolder(source: string, target: string, linkDest?: string): 
     '-a',
     '--delete',
     '--numeric-ids',
+    // Compare modification times to the nanosecond: a file rewritten with the same size in the
+    // same second as the previous snapshot must not be hard-linked to the old copy.
+    '--modify-window=-1',
     ...(linkDest !== undefined ? [`--link-dest=${linkDest}`] : []),
     '--',
     `${source}/`,

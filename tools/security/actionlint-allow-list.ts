@@ -24,6 +24,16 @@ export const ACTIONLINT_ALLOW_LIST: readonly AllowedMessage[] = [
       'GitHub added job.workflow_repository and job.workflow_sha (the repository and commit of the ' +
       'reusable workflow a job runs in) after actionlint 1.7.7; the reusable workflows use them to ' +
       "check out sitecycle's actions at the workflow's own commit. Remove when actionlint knows them."
+  },
+  {
+    kind: 'syntax-check',
+    message:
+      /^unexpected key "deployment" for "environment" section\. expected one of "name", "url"$/,
+    reason:
+      'GitHub added `environment.deployment: false` (use an environment, its protection rules and ' +
+      "secrets, without GitHub creating a deployment record) after actionlint 1.7.7; GitHub's own " +
+      'parser (@actions/workflow-parser) accepts it. The deploy workflow sets it because sitecycle ' +
+      'records the deployment and its statuses itself. Remove when actionlint knows the key.'
   }
 ]
 

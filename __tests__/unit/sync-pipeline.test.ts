@@ -1,0 +1,397 @@
+/**
+ * Restore and sync through the recording executor and a fake database engine: the step order,
+ * which data folder goes where, and what the undos do when a step fails (a restore puts the saved
+ * database back and unfreezes; a sync that already replaced the preview's database keeps it
+ * frozen; a sync failing before the freeze touches nothing).
+ */
+import { join } from 'node:path'
+import { maintenanceFlagPath } from '../../src/commands/apache.js'
+import type { Command } from '../../src/commands/command.js'
+import { parseConfig } from '../../src/config/load-config.js'
+import type { DatabaseEngine, TableChecksum } from '../../src/databases/engine.js'
+import { RecordingExecutor } from '../../src/hosts/recording-executor.js'
+import {
+  DataOperationFailed,
+  folderSiblings,
+  newApplyContext,
+  planFolders,
+  restoreSteps,
+  runApply,
+  SWAP_FOLDER,
+  type ApplyContext
+} from '../../src/pipelines/restore.js'
+import { syncSteps } from '../../src/pipelines/sync.js'
+import { Journal } from '../../src/sites/journal.js'
+import type { SiteState } from '../../src/sites/site-state.js'
+import { SUMMARIZE_TREE } from '../../src/snapshots/files.js'
+import type { SnapshotManifest } from '../../src/snapshots/manifest.js'
+import { StreamReporter } from '../../src/util/reporter.js'
+
+const ROOT = '/srv/app/v2'
+const SNAP = '/srv/app/v1/snapshots/20240330T030000Z'
+const TABLES: TableChecksum[] = [{ table: 'users', rows: 2, checksum: 'abc' }]
+
+const config = parseConfig(
+  `
+app: { package: sitecycle-sample, wsgi: "sitecycle_sample.wsgi:application" }
+sites:
+  v1:
+    root: /srv/app/v1
+    url: http://127.0.0.1:8080
+    database: { engine: sqlite, name: /srv/app/v1/shared/app.sqlite3 }
+    data: [shared/uploads, /var/media/v1]
+  v2:
+    role: preview
+    from: v1
+    root: ${ROOT}
+    url: http://127.0.0.1:8081
+    access: { basic_auth: false }
+    hooks: { after_install: ["python -m app.migrate"] }
+    database: { engine: sqlite, name: ${ROOT}/shared/app.sqlite3 }
+    data: [shared/uploads, /var/media/v2]
+`,
+  '/nowhere/sitecycle.yml'
+)
+
+function manifest(): SnapshotManifest {
+  return {
+    format: 1,
+    id: '20240330T030000Z',
+    site: 'v1',
+    host: 'local',
+    root: '/srv/app/v1',
+    createdAt: '2024-03-30T03:00:00.000Z',
+    finishedAt: '2024-03-30T03:00:01.000Z',
+    live: '1.0.0',
+    sitecycleVersion: '0.1.0',
+    previous: null,
+    database: {
+      engine: 'sqlite',
+      name: '/srv/app/v1/shared/app.sqlite3',
+      dump: 'database.dump',
+      format: 'sqlite',
+      size: 10,
+      sha256: 'a'.repeat(64),
+      databaseSize: 10,
+      tables: TABLES,
+      checksumsFrom: 'live'
+    },
+    files: {
+      count: 2,
+      bytes: 20,
+      folders: [
+        {
+          source: '/srv/app/v1/shared/uploads',
+          name: 'shared/uploads',
+          missing: false,
+          count: 1,
+          bytes: 10,
+          listSha256: 'x'
+        },
+        {
+          source: '/var/media/v1',
+          name: '_absolute/var/media/v1',
+          missing: false,
+          count: 1,
+          bytes: 10,
+          listSha256: 'y'
+        }
+      ]
+    }
+  }
+}
+
+/** A fake engine that records what it is asked, in order. */
+function fakeEngine(log: string[], opts: { exists?: boolean } = {}): DatabaseEngine {
+  return {
+    name: 'sqlite',
+    async dump(_e, db, path) {
+      log.push(`dump ${db.name} -> ${path}`)
+      return { path, size: 1, format: 'sqlite' }
+    },
+    async restore(_e, db, dumpPath) {
+      log.push(`restore ${dumpPath} -> ${db.name}`)
+    },
+    async size() {
+      return 1
+    },
+    async checksums() {
+      return TABLES
+    },
+    async runSqlFile(_e, db, sqlPath) {
+      log.push(`sql ${sqlPath} on ${db.name}`)
+    },
+    async exists() {
+      return opts.exists ?? true
+    },
+    async drop(_e, db) {
+      log.push(`drop ${db.name}`)
+    }
+  }
+}
+
+const program = (c: Command) => {
+  const i = c.argv.indexOf('-c')
+  return i > 0 ? c.argv[i + 1] : undefined
+}
+
+/** A pretend host: renames and removals act on the in-memory files, as on a real one. */
+function host(opts: { sha256?: string; failRsync?: boolean; failHook?: boolean } = {}) {
+  const exec = new RecordingExecutor('recording')
+  exec
+    .respond(
+      c => c.argv[0] === 'mv' && c.argv[1] === '-T',
+      c => {
+        const v = exec.files.get(c.argv[2])
+        if (v !== undefined) {
+          exec.files.delete(c.argv[2])
+          exec.files.set(c.argv[3], v)
+        }
+        return {}
+      }
+    )
+    .respond(
+      c => c.argv[0] === 'rm' && c.argv[1] === '-f',
+      c => {
+        exec.files.delete(c.argv[3])
+        return {}
+      }
+    )
+    .respond(c => program(c) === SUMMARIZE_TREE, {
+      stdout: JSON.stringify({
+        exists: true,
+        count: 1,
+        bytes: 10,
+        sha256: opts.sha256 ?? 'a'.repeat(64)
+      })
+    })
+    .respond(c => program(c) === SWAP_FOLDER, { stdout: 'exchanged\n' })
+    .respond(
+      c => c.argv[0] === 'rsync',
+      opts.failRsync ? { code: 23, stderr: 'rsync: disk full' } : {}
+    )
+    .respond(
+      c => c.argv.includes('app.migrate'),
+      opts.failHook ? { code: 1, stderr: 'migration failed' } : {}
+    )
+  return exec
+}
+
+function context(
+  op: 'restore' | 'sync',
+  exec: RecordingExecutor,
+  log: string[],
+  opts: { live?: string | null; frozenBefore?: boolean; exists?: boolean } = {}
+): ApplyContext {
+  const site = config.sites.v2
+  const state: SiteState = {
+    initialized: true,
+    slots: { blue: opts.live ?? null, green: null },
+    liveSlot: 'blue',
+    idleSlot: 'green',
+    live: opts.live ?? null,
+    idle: null,
+    slotReleases: {}
+  }
+  const c = newApplyContext(
+    op,
+    {
+      config,
+      site,
+      exec,
+      reporter: new StreamReporter(() => undefined),
+      journal: new Journal(exec, `${ROOT}/.sitecycle/journal.jsonl`),
+      opId: 'op1',
+      python: '/usr/bin/python3',
+      holder: { op, id: 'op1', pid: 1, machine: 'm', actor: 'a', since: 'now' }
+    },
+    state,
+    opts.frozenBefore ?? false,
+    [],
+    () => fakeEngine(log, { exists: opts.exists })
+  )
+  c.source = { site: config.sites.v1, exec, id: '20240330T030000Z' }
+  c.manifest = manifest()
+  c.snapshotDir = SNAP
+  return c
+}
+
+const flag = maintenanceFlagPath({ root: ROOT })
+
+/** The DataOperationFailed a run ends with (the test fails if it succeeds). */
+async function failure(run: Promise<unknown>): Promise<DataOperationFailed> {
+  const e = await run.then(
+    () => undefined,
+    (x: unknown) => x
+  )
+  if (!(e instanceof DataOperationFailed))
+    throw new Error(`expected DataOperationFailed, got ${String(e)}`)
+  return e
+}
+
+describe('step order', () => {
+  test('restore', () => {
+    expect(restoreSteps().map(s => s.name)).toEqual([
+      'check-snapshot',
+      'save-current',
+      'freeze',
+      'restore-database',
+      'restore-files',
+      'hooks',
+      'restart-live',
+      'verify',
+      'unfreeze',
+      'cleanup'
+    ])
+  })
+
+  test('sync: the snapshot is taken and fetched before the preview is frozen; verify before unfreeze', () => {
+    expect(syncSteps().map(s => s.name)).toEqual([
+      'snapshot-source',
+      'fetch-snapshot',
+      'check-snapshot',
+      'save-current',
+      'freeze',
+      'restore-database',
+      'restore-files',
+      'anonymize',
+      'hooks',
+      'restart-live',
+      'verify',
+      'unfreeze',
+      'cleanup'
+    ])
+  })
+})
+
+describe('planFolders', () => {
+  test('by name under the root, else by position in data:', () => {
+    expect(planFolders(manifest(), SNAP, config.sites.v2)).toEqual([
+      {
+        name: 'shared/uploads',
+        from: `${SNAP}/files/shared/uploads`,
+        target: `${ROOT}/shared/uploads`
+      },
+      {
+        name: '_absolute/var/media/v1',
+        from: `${SNAP}/files/_absolute/var/media/v1`,
+        target: '/var/media/v2'
+      }
+    ])
+  })
+
+  test('a snapshot folder with no place in the target is an error naming it', () => {
+    const site = { ...config.sites.v2, data: [`${ROOT}/shared/uploads`] }
+    expect(() => planFolders(manifest(), SNAP, site)).toThrow(
+      /holds the data folder _absolute\/var\/media\/v1 \(\/var\/media\/v1\), but site v2 has no data folder for it/
+    )
+  })
+
+  test('the hidden siblings sit next to the folder', () => {
+    expect(folderSiblings('/srv/app/v2/shared/uploads', 'op1')).toEqual({
+      staged: '/srv/app/v2/shared/.uploads.sc-new-op1',
+      aside: '/srv/app/v2/shared/.uploads.sc-old-op1'
+    })
+  })
+})
+
+describe('undo paths', () => {
+  test('a restore failing at restore-files puts the saved database back and unfreezes', async () => {
+    const exec = host({ failRsync: true })
+    const log: string[] = []
+    const c = context('restore', exec, log)
+    const e = await failure(runApply(c, restoreSteps()))
+    expect(e).toBeInstanceOf(DataOperationFailed)
+    expect(e).toMatchObject({ failedStep: 'restore-files', undoComplete: true, leftFrozen: false })
+    expect(e.message).toMatch(/site v2 is as it was/)
+    const work = `${ROOT}/.sitecycle/incoming/op1`
+    expect(log).toEqual([
+      `dump ${ROOT}/shared/app.sqlite3 -> ${work}/before.dump`,
+      `restore ${SNAP}/database.dump -> ${ROOT}/shared/app.sqlite3`,
+      `restore ${work}/before.dump -> ${ROOT}/shared/app.sqlite3`
+    ])
+    // Frozen during, open after: the flag was written, then removed by the undo.
+    expect(exec.calls.some(k => k.type === 'writeFile' && k.path === `${flag}.tmp`)).toBe(true)
+    expect(exec.files.has(flag)).toBe(false)
+    const steps = e.steps.map(s => `${s.name}:${s.status}`)
+    expect(steps).toEqual(
+      expect.arrayContaining([
+        'save-current:ok',
+        'freeze:undone',
+        'restore-database:undone',
+        'restore-files:failed',
+        'unfreeze:not-run'
+      ])
+    )
+  })
+
+  test('a sync failing after the swap (a hook) keeps the preview frozen and says so', async () => {
+    const exec = host({ failHook: true })
+    const log: string[] = []
+    const c = context('sync', exec, log, { live: '2.0.0' })
+    const e = await failure(runApply(c, syncSteps().slice(2)))
+    expect(e).toBeInstanceOf(DataOperationFailed)
+    expect(e).toMatchObject({ failedStep: 'hooks', leftFrozen: true })
+    expect(e.message).toMatch(
+      /holds the copied data but is not ready: it stays frozen until `sitecycle sync v2` completes/
+    )
+    expect(exec.files.has(flag)).toBe(true)
+    // No dump of the preview is saved (its data is disposable); the folders were exchanged back.
+    expect(log).toEqual([`restore ${SNAP}/database.dump -> ${ROOT}/shared/app.sqlite3`])
+    const swaps = exec
+      .commands()
+      .filter(a => a.includes(SWAP_FOLDER))
+      .map(a => a.slice(-3))
+    expect(swaps).toEqual([
+      [
+        `${ROOT}/shared/.uploads.sc-new-op1`,
+        `${ROOT}/shared/uploads`,
+        `${ROOT}/shared/.uploads.sc-old-op1`
+      ],
+      ['/var/media/.v2.sc-new-op1', '/var/media/v2', '/var/media/.v2.sc-old-op1'],
+      ['/var/media/.v2.sc-old-op1', '/var/media/v2', '/var/media/.v2.sc-new-op1'],
+      [
+        `${ROOT}/shared/.uploads.sc-old-op1`,
+        `${ROOT}/shared/uploads`,
+        `${ROOT}/shared/.uploads.sc-new-op1`
+      ]
+    ])
+    // The hook ran in the live release's virtualenv.
+    const hook = exec.calls.find(k => k.argv?.includes('app.migrate'))!
+    expect(hook.argv![0]).toBe(`${ROOT}/releases/2.0.0/bin/python`)
+    expect(hook.command!.env).toMatchObject({ SITECYCLE_VERSION: '2.0.0', SITECYCLE_SITE: 'v2' })
+  })
+
+  test('a sync whose dump does not match its manifest stops before the freeze: nothing touched', async () => {
+    const exec = host({ sha256: 'b'.repeat(64) })
+    const log: string[] = []
+    const c = context('sync', exec, log, { live: '2.0.0' })
+    const e = await failure(runApply(c, syncSteps().slice(2)))
+    expect(e).toMatchObject({ failedStep: 'check-snapshot', leftFrozen: false })
+    expect(e.message).toMatch(/is corrupt: sha256 b{64}, the manifest says a{64}/)
+    expect(log).toEqual([])
+    expect(
+      exec.calls.some(k => k.type === 'writeFile' && k.path?.startsWith(`${ROOT}/maintenance`))
+    ).toBe(false)
+  })
+
+  test('a site frozen before the run stays frozen after a successful sync; anonymize runs on its database', async () => {
+    const exec = host()
+    const log: string[] = []
+    const site = {
+      ...config.sites.v2,
+      hooks: { afterInstall: [] },
+      anonymize: join(process.cwd(), 'package.json')
+    }
+    const c = { ...context('sync', exec, log, { frozenBefore: true }), site }
+    exec.files.set(flag, 'frozen since 2024-01-01T00:00:00.000Z\nretry_after 300\n')
+    const steps = await runApply(c, syncSteps().slice(2))
+    expect(steps.find(s => s.name === 'unfreeze')!.status).toBe('skipped')
+    expect(exec.files.has(flag)).toBe(true)
+    expect(log).toEqual([
+      `restore ${SNAP}/database.dump -> ${ROOT}/shared/app.sqlite3`,
+      `sql ${ROOT}/.sitecycle/incoming/op1/anonymize.sql on ${ROOT}/shared/app.sqlite3`
+    ])
+    expect(exec.modes.get(`${ROOT}/.sitecycle/incoming/op1/anonymize.sql`)).toBe(0o600)
+  })
+})

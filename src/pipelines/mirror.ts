@@ -1,0 +1,531 @@
+/**
+ * `sitecycle mirror`: refresh a delayed mirror site (role `mirror`) from the snapshots of its
+ * `from` site. A mirror shows the newest complete snapshot that is at least `lag` old (by the
+ * time in the snapshot's id, against an injectable clock), so `lag: 1d`, `7d` and `30d` give
+ * copies of production as it was yesterday, a week ago and a month ago.
+ *
+ * Holding the mirror's lock: choose the snapshot → (nothing to do when the mirror already shows
+ * it) → forget which snapshot the mirror shows → restore the dump into the mirror's database
+ * (the engine restores into a fresh database that then replaces the target: a failed restore
+ * leaves the target as it was) → compare the tables' checksums with the snapshot's manifest →
+ * put each data folder in place (copied aside, then renamed in) → record the snapshot shown in
+ * `<root>/.sitecycle/mirror.json` → restart the live slot's daemons so no process keeps the old
+ * data open. The `from` site is only read (its snapshots directory, no lock taken); the mirror
+ * must live on a host of its `from` site, where the snapshots are.
+ *
+ * Read-only: a mirror renders its own config template (`sites.<n>.config`), where the
+ * application's read-only switch belongs (for example `read_only = true`); whether it can be
+ * read-only is the application's decision. Access: a mirror is protected by basic auth by
+ * default, like a preview (`sites.<n>.access`, written by `sitecycle init`).
+ */
+import { makeDirs, removeTree, renamePath } from '../commands/files.js'
+import { cmd } from '../commands/command.js'
+import { hostLabel } from '../config/host-spec.js'
+import type { MirrorLag, SitecycleConfig, SiteConfig } from '../config/model.js'
+import { siteHosts } from '../config/site-hosts.js'
+import type { DatabaseConfig, DatabaseEngine } from '../databases/engine.js'
+import { getEngine } from '../databases/registry.js'
+import type { Executor } from '../hosts/executor.js'
+import { siteLayout } from '../sites/layout.js'
+import { readSiteState, restartSlotGroup } from '../sites/site-state.js'
+import { snapshotFolderName } from '../snapshots/files.js'
+import { describeAge, listSnapshotIds, readManifest } from '../snapshots/list.js'
+import { snapshotPaths, type SnapshotManifest } from '../snapshots/manifest.js'
+import { parseSnapshotId } from '../snapshots/retention.js'
+import { compareTables } from '../snapshots/verify.js'
+import { ConfigError, SitecycleError } from '../util/errors.js'
+import type { Reporter } from '../util/reporter.js'
+import { withSiteOperation } from './operation.js'
+import { describePlan, PipelineError, runPipeline, type Step, type StepReport } from './pipeline.js'
+
+/** The file, under the mirror's `.sitecycle/`, that says which snapshot the mirror shows. */
+export const MIRROR_STATE_FILE = 'mirror.json'
+
+/** What `<root>/.sitecycle/mirror.json` holds. */
+export interface MirrorState {
+  /** The site the snapshot comes from. */
+  from: string
+  /** The snapshot the mirror shows; null while a refresh is under way (or after one failed). */
+  snapshot: string | null
+  /** When that snapshot was taken (ISO 8601). */
+  takenAt: string | null
+  /** When the mirror was last refreshed (ISO 8601, by the run's clock). */
+  refreshedAt: string
+  /** The lag the mirror had then, as written in the config. */
+  lag: string
+  /** The snapshot a refresh under way is putting in place. */
+  refreshing?: string
+}
+
+export interface MirrorRequest {
+  config: SitecycleConfig
+  /** The mirror site (role `mirror`, with `from` and `lag`). */
+  site: SiteConfig
+  /** The mirror's host; the `from` site's snapshots are read there too. */
+  exec: Executor
+  reporter: Reporter
+  lockWait?: number
+  /** The clock (tests pass a fake one): the snapshot shown is the newest at least `lag` before it. */
+  now?: () => Date
+  /** Where the database password's variable is looked up (default process.env). */
+  env?: NodeJS.ProcessEnv
+  /** The engine registry (default: databases/registry.ts). */
+  engines?: (name: DatabaseConfig['engine']) => DatabaseEngine
+  /** Restart the live slot's daemons after a refresh (default true). */
+  reload?: boolean
+}
+
+/** A mirror refreshed, already up to date, or waiting for a snapshot old enough. */
+export interface MirrorOutcome {
+  /**
+   * `refreshed`: it shows `snapshot` now; `unchanged`: it showed `snapshot` already;
+   * `waiting`: no snapshot of `from` is `lag` old yet (the mirror keeps what it had).
+   */
+  status: 'refreshed' | 'unchanged' | 'waiting'
+  site: string
+  host: string
+  from: string
+  lag: string
+  /** The snapshot the mirror shows now (null: none yet). */
+  snapshot: string | null
+  /** When it was taken (ISO 8601), and its age in seconds by the run's clock. */
+  takenAt: string | null
+  ageSeconds: number | null
+  /** The snapshot the mirror showed before this run (null: none, or a refresh had failed). */
+  previousSnapshot: string | null
+  url: string
+  steps: StepReport[]
+  operationId: string
+  notes: string[]
+}
+
+/** A refresh that failed; the mirror's state says it shows no known snapshot until the next run. */
+export class MirrorFailed extends SitecycleError {
+  constructor(
+    message: string,
+    readonly failedStep: string,
+    readonly steps: StepReport[],
+    readonly undoComplete: boolean
+  ) {
+    super(message, 'mirror')
+    this.name = 'MirrorFailed'
+  }
+}
+
+/**
+ * The snapshot a mirror with `lagSeconds` shows at `now`: the newest id taken at or before
+ * `now - lag`; undefined when none is that old. Ids that are not snapshot ids are ignored. Pure.
+ */
+export function chooseMirrorSnapshot(
+  ids: readonly string[],
+  lagSeconds: number,
+  now: Date
+): string | undefined {
+  const cutoff = now.getTime() - lagSeconds * 1000
+  let best: { id: string; t: number } | undefined
+  for (const id of ids) {
+    const t = parseSnapshotId(id)?.getTime()
+    if (t === undefined || t > cutoff) continue
+    // Same second: the later sequence number (a longer id sorts after) is the newer snapshot.
+    if (!best || t > best.t || (t === best.t && id.localeCompare(best.id) > 0)) best = { id, t }
+  }
+  return best?.id
+}
+
+/** Where a snapshot's data folder goes on the mirror. */
+export interface FolderPlacement {
+  /** Its name under the snapshot's files/. */
+  name: string
+  /** The mirror's data folder (absolute). */
+  target: string
+}
+
+/**
+ * Match the snapshot's data folders to the mirror's: by the same path relative to each site's
+ * root (`shared/uploads` → `<mirror root>/shared/uploads`), else by position in `data:`. Folders
+ * that match nothing are returned in `unplaced`. Pure.
+ */
+export function placeFolders(
+  manifest: Pick<SnapshotManifest, 'files'>,
+  mirror: Pick<SiteConfig, 'root' | 'data'>
+): { placed: FolderPlacement[]; unplaced: string[] } {
+  const targets = mirror.data ?? []
+  const byName = new Map(targets.map(t => [snapshotFolderName(mirror.root, t), t]))
+  const used = new Set<string>()
+  const placed: FolderPlacement[] = []
+  const unplaced: string[] = []
+  const folders = manifest.files.folders.filter(f => !f.missing)
+  for (const f of folders) {
+    const target = byName.get(f.name)
+    if (target && !used.has(target)) {
+      used.add(target)
+      placed.push({ name: f.name, target })
+    }
+  }
+  folders.forEach(f => {
+    if (placed.some(p => p.name === f.name)) return
+    const i = manifest.files.folders.indexOf(f)
+    const target = targets[i]
+    if (target && !used.has(target)) {
+      used.add(target)
+      placed.push({ name: f.name, target })
+    } else unplaced.push(f.name)
+  })
+  return { placed, unplaced }
+}
+
+/** The `from` site and the lag of a mirror; ConfigError naming what is missing or wrong. */
+export function mirrorSource(
+  config: SitecycleConfig,
+  site: SiteConfig
+): { source: SiteConfig; lag: MirrorLag } {
+  const where = `sites.${site.name}`
+  if (site.role !== 'mirror')
+    throw new ConfigError(
+      `site ${site.name} has role ${site.role}, not mirror: only mirror sites are refreshed from snapshots; set ${where}.role: mirror (with from and lag) in ${config.file}`,
+      config.file
+    )
+  const missing = (['from', 'lag'] as const).filter(k => site[k] === undefined)
+  if (missing.length)
+    throw new ConfigError(
+      `mirror site ${site.name} has no ${missing.join(' and no ')} in ${config.file}; expected such as ${where}.from: v1 (the site it mirrors) and ${where}.lag: 7d (how far behind it shows)`,
+      config.file
+    )
+  const source = Object.hasOwn(config.sites, site.from!) ? config.sites[site.from!] : undefined
+  if (!source)
+    throw new ConfigError(
+      `${where}.from is ${site.from}, which is not a site in ${config.file}`,
+      config.file
+    )
+  return { source, lag: site.lag! }
+}
+
+/** The path of a mirror's state file. */
+export function mirrorStatePath(site: Pick<SiteConfig, 'root'>): string {
+  return `${siteLayout(site.root).state}/${MIRROR_STATE_FILE}`
+}
+
+/** Read which snapshot a mirror shows; undefined when it was never refreshed. */
+export async function readMirrorState(
+  exec: Executor,
+  site: Pick<SiteConfig, 'root'>
+): Promise<MirrorState | undefined> {
+  const text = await exec.readFile(mirrorStatePath(site))
+  if (text === undefined) return undefined
+  try {
+    return JSON.parse(text) as MirrorState
+  } catch {
+    return undefined // torn by a kill: treated as showing no known snapshot
+  }
+}
+
+async function writeMirrorState(
+  exec: Executor,
+  site: SiteConfig,
+  state: MirrorState
+): Promise<void> {
+  const path = mirrorStatePath(site)
+  await exec.writeFile(`${path}.tmp`, `${JSON.stringify(state, null, 2)}\n`, 0o640)
+  await exec.run(renamePath(`${path}.tmp`, path))
+}
+
+interface MirrorContext {
+  req: MirrorRequest
+  source: SiteConfig
+  lag: MirrorLag
+  now: Date
+  python: string
+  exec: Executor
+  reporter: Reporter
+  previous?: MirrorState
+  snapshot?: string
+  manifest?: SnapshotManifest
+  /** `refresh`, or why nothing is done. */
+  action: 'refresh' | 'unchanged' | 'waiting'
+  /** Whether the mirror's data was touched (from the database restore on). */
+  touched: boolean
+  placed: FolderPlacement[]
+  notes: string[]
+}
+
+const refreshing = (c: MirrorContext) => c.action === 'refresh'
+
+function mirrorSteps(): Step<MirrorContext>[] {
+  return [
+    {
+      name: 'choose-snapshot',
+      title: 'choose the newest snapshot of the source site that is at least the lag old',
+      run: async c => chooseSnapshot(c)
+    },
+    {
+      name: 'forget-shown',
+      title: 'record that the mirror is being refreshed (it shows no known snapshot until done)',
+      when: refreshing,
+      run: async c => {
+        await writeMirrorState(c.exec, c.req.site, {
+          from: c.source.name,
+          snapshot: null,
+          takenAt: null,
+          refreshedAt: c.now.toISOString(),
+          lag: c.lag.text,
+          refreshing: c.snapshot!
+        })
+      },
+      undo: async c => {
+        // Nothing of the mirror's data changed yet: it still shows what it showed.
+        if (c.touched) return
+        if (c.previous) await writeMirrorState(c.exec, c.req.site, c.previous)
+        else await c.exec.run(removeTree(mirrorStatePath(c.req.site)))
+      }
+    },
+    {
+      name: 'restore-database',
+      title:
+        "restore the snapshot's dump into the mirror's database (a fresh one, then swapped in)",
+      when: c => refreshing(c) && !!c.manifest?.database && !!c.req.site.database,
+      run: async c => {
+        const { db, engine } = mirrorDatabase(c)
+        const dump = `${snapshotPaths(siteLayout(c.source.root).snapshots, c.snapshot!).dir}/${c.manifest!.database!.dump}`
+        c.touched = true
+        await engine.restore(c.exec, db, dump, c.reporter)
+        return `${db.engine} ${db.name}`
+      }
+    },
+    {
+      name: 'check-database',
+      title: "compare the mirror's tables with the snapshot's checksums",
+      when: c => refreshing(c) && !!c.manifest?.database && !!c.req.site.database,
+      run: async c => {
+        const { db, engine } = mirrorDatabase(c)
+        const tables = compareTables(
+          c.manifest!.database!.tables,
+          await engine.checksums(c.exec, db)
+        )
+        const bad = tables.filter(t => !t.ok).map(t => t.table)
+        if (bad.length)
+          throw new SitecycleError(
+            `the mirror's database ${db.name} does not match snapshot ${c.snapshot}: tables ${bad.join(', ')} differ`,
+            'mirror'
+          )
+        return `${tables.length} tables match`
+      }
+    },
+    {
+      name: 'restore-files',
+      title: "copy the snapshot's data folders aside and rename them into place",
+      when: c => refreshing(c) && c.placed.length > 0,
+      run: async c => {
+        c.touched = true
+        const dir = snapshotPaths(siteLayout(c.source.root).snapshots, c.snapshot!)
+        for (const p of c.placed) await placeFolder(c.exec, dir.folder(p.name), p.target)
+        return c.placed.map(p => p.target).join(', ')
+      }
+    },
+    {
+      name: 'record-shown',
+      title: 'record which snapshot the mirror shows',
+      when: refreshing,
+      run: async c => {
+        await writeMirrorState(c.exec, c.req.site, {
+          from: c.source.name,
+          snapshot: c.snapshot!,
+          takenAt: parseSnapshotId(c.snapshot!)!.toISOString(),
+          refreshedAt: c.now.toISOString(),
+          lag: c.lag.text
+        })
+        return c.snapshot
+      }
+    },
+    {
+      name: 'reload-app',
+      title: "restart the live slot's daemon processes, so none keeps the old data open",
+      when: c => refreshing(c) && c.req.reload !== false,
+      critical: false,
+      run: async c => {
+        const state = await readSiteState(c.exec, c.req.site, c.python)
+        if (!state.initialized || !state.live) return 'no release live: nothing to restart'
+        const slot = c.req.site.apache.mode === 'single' ? 'current' : state.liveSlot
+        await restartSlotGroup(c.exec, c.req.site, c.python, slot)
+        return `slot ${slot} restarted`
+      }
+    }
+  ]
+}
+
+/** The plan of a mirror refresh, one line per step (for --dry-run and docs). */
+export function mirrorPlan(): string[] {
+  return describePlan(mirrorSteps())
+}
+
+function mirrorDatabase(c: MirrorContext): { db: DatabaseConfig; engine: DatabaseEngine } {
+  const db: DatabaseConfig = { ...c.req.site.database!, python: c.python }
+  return { db, engine: (c.req.engines ?? getEngine)(db.engine) }
+}
+
+async function chooseSnapshot(c: MirrorContext): Promise<string> {
+  const { exec, source, req } = c
+  const site = req.site
+  c.previous = await readMirrorState(exec, site)
+  const snapshotsDir = siteLayout(source.root).snapshots
+  const complete = (await listSnapshotIds(exec, source, c.python))
+    .filter(s => s.complete)
+    .map(s => s.id)
+  const id = chooseMirrorSnapshot(complete, c.lag.seconds, c.now)
+  if (!id) {
+    c.action = 'waiting'
+    const oldest = complete[0]
+    const why = oldest
+      ? `its oldest snapshot, ${oldest}, is ${describeAge(ageOf(oldest, c.now))} old`
+      : `it has no snapshot in ${snapshotsDir} on ${exec.name} (take them with \`sitecycle snapshot ${source.name}\` or the backup workflow)`
+    const note = `no snapshot of site ${source.name} is ${c.lag.text} old yet: ${why}; mirror ${site.name} keeps ${c.previous?.snapshot ?? 'what it has'}`
+    c.reporter.warn(note)
+    c.notes.push(note)
+    return note
+  }
+  c.snapshot = id
+  if (c.previous?.snapshot === id && c.previous.from === source.name) {
+    c.action = 'unchanged'
+    return `${id} (${describeAge(ageOf(id, c.now))} old): the mirror shows it already`
+  }
+  const manifest = await readManifest(exec, snapshotsDir, id)
+  if (!manifest)
+    throw new SitecycleError(
+      `snapshot ${id} of site ${source.name} lost its manifest on ${exec.name} while the mirror was refreshed (retention or a manual removal); run again`,
+      'mirror'
+    )
+  c.manifest = manifest
+  if (manifest.database && !site.database)
+    throw new ConfigError(
+      `snapshot ${id} of site ${source.name} holds a ${manifest.database.engine} database but mirror site ${site.name} has none: add sites.${site.name}.database (its own ${manifest.database.engine} database) to ${req.config.file}`,
+      req.config.file
+    )
+  if (manifest.database && site.database && manifest.database.engine !== site.database.engine)
+    throw new ConfigError(
+      `snapshot ${id} of site ${source.name} holds a ${manifest.database.engine} dump but mirror site ${site.name} uses ${site.database.engine}: give sites.${site.name}.database the engine ${manifest.database.engine}`,
+      req.config.file
+    )
+  if (!manifest.database && site.database)
+    c.notes.push(
+      `snapshot ${id} has no database: the mirror's database ${site.database.name} is left as it is`
+    )
+  const { placed, unplaced } = placeFolders(manifest, site)
+  c.placed = placed
+  if (unplaced.length)
+    c.notes.push(
+      `data folders of the snapshot with no place on the mirror (add them to sites.${site.name}.data): ${unplaced.join(', ')}`
+    )
+  c.action = 'refresh'
+  return `${id} (${describeAge(ageOf(id, c.now))} old; the mirror showed ${c.previous?.snapshot ?? 'none'})`
+}
+
+function ageOf(id: string, now: Date): number {
+  return Math.max(0, Math.round((now.getTime() - parseSnapshotId(id)!.getTime()) / 1000))
+}
+
+/**
+ * Put a snapshot's copy of a folder at `target`: copied to `<target>.sc-mirror-new` (what a
+ * killed run left there is removed first), the old folder renamed aside, the new one renamed in,
+ * the old one removed. Files are copied, never hard-linked: the mirror's application must not be
+ * able to change a snapshot.
+ */
+async function placeFolder(exec: Executor, from: string, target: string): Promise<void> {
+  const fresh = `${target}.sc-mirror-new`
+  const old = `${target}.sc-mirror-old`
+  await exec.run(removeTree(fresh, old))
+  await exec.run(makeDirs([target.slice(0, target.lastIndexOf('/')) || '/'], '755'))
+  await exec.run(cmd(['rsync', '-a', '--delete', '--numeric-ids', '--', `${from}/`, `${fresh}/`]))
+  const exists = (await exec.tryRun({ argv: ['test', '-e', target] })).code === 0
+  if (exists) await exec.run(renamePath(target, old))
+  await exec.run(renamePath(fresh, target))
+  await exec.run(removeTree(old))
+}
+
+/** The mirror must be on a host of its source: that is where the snapshots are. */
+function requireSameHost(site: SiteConfig, source: SiteConfig): void {
+  const here = hostLabel(site.host)
+  const there = siteHosts(source).map(hostLabel)
+  if (!there.includes(here))
+    throw new ConfigError(
+      `mirror site ${site.name} is on ${here} but its source ${source.name} is on ${there.join(', ')}: a mirror is refreshed from the snapshots on its source's host, so put sites.${site.name} on ${there[0]}`,
+      undefined
+    )
+}
+
+/**
+ * Refresh a mirror site (see the module comment). Resolves with the outcome (`refreshed`,
+ * `unchanged` or `waiting`); throws MirrorFailed when a step fails (the mirror's state then
+ * names no snapshot, so the next run refreshes it whatever it finds), or SitecycleError for bad
+ * input and a held lock, before anything is touched.
+ */
+export async function refreshMirror(req: MirrorRequest): Promise<MirrorOutcome> {
+  const { config, site, exec, reporter } = req
+  const { source, lag } = mirrorSource(config, site)
+  requireSameHost(site, source)
+  const db = site.database
+  if (db?.passwordEnv) {
+    const password = (req.env ?? process.env)[db.passwordEnv]
+    if (!password)
+      throw new SitecycleError(
+        `the database password of site ${site.name} is not set: set the environment variable ${db.passwordEnv} (sites.${site.name}.database.password_env)`,
+        'input'
+      )
+    reporter.addSecret(password)
+  }
+  if (db) (req.engines ?? getEngine)(db.engine) // an unknown engine fails here, before the host is touched
+  const now = req.now?.() ?? new Date()
+  return withSiteOperation(
+    { op: 'mirror', config, site, exec, reporter, lockWait: req.lockWait },
+    { from: source.name, lag: lag.text },
+    async op => {
+      const c: MirrorContext = {
+        req,
+        source,
+        lag,
+        now,
+        python: config.app.python,
+        exec,
+        reporter,
+        action: 'waiting',
+        touched: false,
+        placed: [],
+        notes: []
+      }
+      let steps: StepReport[]
+      try {
+        steps = await runPipeline(mirrorSteps(), c, reporter, {
+          onEvent: e => op.journal.append({ id: op.opId, op: 'mirror', event: 'step', ...e })
+        })
+      } catch (e) {
+        if (!(e instanceof PipelineError)) throw e
+        const cause = e.cause instanceof Error ? e.cause.message : String(e.cause)
+        if (e.failedStep === 'choose-snapshot' && e.cause instanceof SitecycleError) throw e.cause
+        throw new MirrorFailed(
+          `refresh of mirror ${site.name} from ${source.name} failed at step '${e.failedStep}': ${cause.split('\n')[0]}; ` +
+            (c.touched
+              ? `the mirror shows no known snapshot now (recorded in ${mirrorStatePath(site)}); the next run refreshes it again`
+              : `the mirror still shows ${c.previous?.snapshot ?? 'what it showed'}`),
+          e.failedStep,
+          e.reports,
+          e.undoComplete
+        )
+      }
+      const shown = c.action === 'waiting' ? (c.previous?.snapshot ?? null) : c.snapshot!
+      const outcome: MirrorOutcome = {
+        status: c.action === 'refresh' ? 'refreshed' : c.action,
+        site: site.name,
+        host: exec.name,
+        from: source.name,
+        lag: lag.text,
+        snapshot: shown,
+        takenAt: shown ? parseSnapshotId(shown)!.toISOString() : null,
+        ageSeconds: shown ? ageOf(shown, now) : null,
+        previousSnapshot: c.previous?.snapshot ?? null,
+        url: site.url,
+        steps,
+        operationId: op.opId,
+        notes: c.notes
+      }
+      return { ...outcome, journal: { snapshot: shown, previous: outcome.previousSnapshot } }
+    }
+  ).then(({ journal: _j, ...outcome }) => outcome)
+}

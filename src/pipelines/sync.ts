@@ -1,0 +1,323 @@
+/**
+ * `sitecycle sync <preview>`: production data into a preview (or any site with `from:`). Holding
+ * the PREVIEW's lock: snapshot the source site (takeSnapshot, under the source's own lock: the
+ * source is only read) or take its newest snapshot (--use-latest) → make the snapshot reachable
+ * on the preview's host (hard links on the same host, so retention cannot remove it meanwhile; a
+ * tar copy through this machine between hosts) → the shared steps of restore.ts: check the dump,
+ * freeze the preview, restore its database (its own name) and data folders, run the anonymising
+ * script (`anonymize:`), the preview's own after_install hooks in its LIVE release (its code may
+ * be newer: migrations run on the copied data), restart the live daemon group, verify over HTTP,
+ * unfreeze. Both journals record the sync.
+ *
+ * Killed at any step (SIGKILL), the preview's database is as it was until the engine's swap; from
+ * the swap on, the preview stays frozen (its copy is not anonymised or migrated yet) and the next
+ * sync, seeing the interrupted run in the journal, completes it. The source is never written.
+ */
+import { mkdtemp, rm } from 'node:fs/promises'
+import { access } from 'node:fs/promises'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { cmd } from '../commands/command.js'
+import { removeTree } from '../commands/files.js'
+import { hostLabel } from '../config/host-spec.js'
+import type { SitecycleConfig, SiteConfig } from '../config/model.js'
+import type { DatabaseConfig, DatabaseEngine } from '../databases/engine.js'
+import { getEngine } from '../databases/registry.js'
+import { createExecutor } from '../hosts/create-executor.js'
+import type { Executor } from '../hosts/executor.js'
+import { Journal, type JournalOperation } from '../sites/journal.js'
+import { siteLayout } from '../sites/layout.js'
+import { readSiteState } from '../sites/site-state.js'
+import { describeBytes } from '../snapshots/list.js'
+import { snapshotPaths } from '../snapshots/manifest.js'
+import { takeSnapshot } from '../snapshots/snapshot.js'
+import { SitecycleError } from '../util/errors.js'
+import type { Reporter } from '../util/reporter.js'
+import { withSiteOperation } from './operation.js'
+import { describePlan, type Step } from './pipeline.js'
+import {
+  applySteps,
+  checkDatabaseSecret,
+  frozenBeforeRun,
+  interruptedRuns,
+  newApplyContext,
+  newestSnapshotId,
+  outcomeOf,
+  requireManifest,
+  runApply,
+  type ApplyContext,
+  type DataOutcome
+} from './restore.js'
+
+export interface SyncRequest {
+  config: SitecycleConfig
+  /** The site synced into (a preview). */
+  site: SiteConfig
+  /** An executor on its host. */
+  exec: Executor
+  reporter: Reporter
+  /** The site the data comes from (default: the site's `from:`). */
+  source?: SiteConfig
+  /** An executor on the source's host (default: `exec` when the hosts are the same, else a new one, closed at the end). */
+  sourceExec?: Executor
+  /** Take the source's newest complete snapshot instead of a new one. */
+  useLatest?: boolean
+  /** Take this snapshot of the source instead of a new one. */
+  snapshot?: string
+  /** Seconds to wait for each lock (the preview's, then the source's for its snapshot). */
+  lockWait?: number
+  /** The engine registry (tests may pass their own). */
+  engines?: (name: DatabaseConfig['engine']) => DatabaseEngine
+  /** How often a long copy reports its progress, in ms (passed to the snapshot). */
+  progressIntervalMs?: number
+}
+
+interface SyncContext extends ApplyContext {
+  req: SyncRequest
+  sourceSite: SiteConfig
+  sourceExec: Executor
+}
+
+/** The source of a sync: the request's, or the site's `from:`; a config error when there is none. */
+export function syncSource(config: SitecycleConfig, site: SiteConfig): SiteConfig {
+  if (!site.from)
+    throw new SitecycleError(
+      `site ${site.name} has no data source: set sites.${site.name}.from to the site its data comes from (such as the production site) in ${config.file}`,
+      'config'
+    )
+  const source = Object.hasOwn(config.sites, site.from) ? config.sites[site.from] : undefined
+  if (!source || source.name === site.name)
+    throw new SitecycleError(
+      `sites.${site.name}.from is ${site.from}, which is not another site of ${config.file}`,
+      'config'
+    )
+  return source
+}
+
+/** Everything checked before any host is touched. */
+function checkSync(req: SyncRequest, source: SiteConfig): void {
+  const { site } = req
+  if (
+    source.name === site.name ||
+    (source.root === site.root && hostLabel(source.host) === hostLabel(site.host))
+  )
+    throw new SitecycleError(`site ${site.name} cannot be synced from itself`, 'config')
+  if (source.database && !site.database)
+    throw new SitecycleError(
+      `site ${source.name} has a ${source.database.engine} database, but site ${site.name} has none to receive it: add sites.${site.name}.database (its own name)`,
+      'config'
+    )
+  if (source.database && site.database) {
+    if (source.database.engine !== site.database.engine)
+      throw new SitecycleError(
+        `site ${source.name} uses ${source.database.engine} and site ${site.name} ${site.database.engine}: a sync copies into the same engine only`,
+        'config'
+      )
+    const sameServer =
+      source.database.host === site.database.host &&
+      source.database.port === site.database.port &&
+      hostLabel(source.host) === hostLabel(site.host)
+    if (sameServer && source.database.name === site.database.name)
+      throw new SitecycleError(
+        `sites.${site.name}.database.name is ${site.database.name}, the database of site ${source.name} itself: give site ${site.name} a database of its own`,
+        'config'
+      )
+    ;(req.engines ?? getEngine)(site.database.engine)
+  }
+  if (site.anonymize && !site.database)
+    throw new SitecycleError(
+      `sites.${site.name}.anonymize is set but site ${site.name} has no database to run it on`,
+      'config'
+    )
+}
+
+/** Steps before the shared ones: the source's snapshot, made reachable on the target host. */
+function sourceSteps(): Step<SyncContext>[] {
+  return [
+    {
+      name: 'snapshot-source',
+      title:
+        'snapshot the source site (under its own lock; it is only read), or take its newest snapshot',
+      run: async c => {
+        const { req } = c
+        let id = req.snapshot
+        let how = 'given'
+        if (id === undefined && req.useLatest) {
+          id = await newestSnapshotId(c.sourceExec, c.sourceSite, c.python)
+          how = 'newest'
+        }
+        if (id === undefined) {
+          const snap = await takeSnapshot({
+            config: c.config,
+            site: c.sourceSite,
+            exec: c.sourceExec,
+            reporter: c.reporter,
+            lockWait: req.lockWait,
+            progressIntervalMs: req.progressIntervalMs
+          })
+          id = snap.id
+          how = 'new'
+        }
+        c.manifest = await requireManifest(c.sourceExec, c.sourceSite, id)
+        c.source = { site: c.sourceSite, exec: c.sourceExec, id }
+        return `${how} snapshot ${id} of site ${c.sourceSite.name}`
+      }
+    },
+    {
+      name: 'fetch-snapshot',
+      title:
+        "make the snapshot reachable on this site's host (hard links, or a copy between hosts)",
+      run: async c => {
+        const id = c.source!.id
+        const original = snapshotPaths(siteLayout(c.sourceSite.root).snapshots, id).dir
+        const local = `${c.work}/${id}`
+        if (c.sourceExec.name === c.exec.name) {
+          const linked = await c.exec.tryRun(cmd(['cp', '-al', '--', original, local]))
+          if (linked.code === 0) {
+            c.snapshotDir = local
+            return `hard-linked ${original}`
+          }
+          await c.exec.tryRun(removeTree(local))
+          c.snapshotDir = original
+          return `read in place (${linked.stderr.trim().split('\n').pop() ?? 'no hard links'})`
+        }
+        c.snapshotDir = await copyBetweenHosts(c, original, id)
+        return `copied from ${c.sourceExec.name}`
+      }
+    }
+  ]
+}
+
+/** tar the snapshot on the source host, carry it through this machine, untar it under the work dir. */
+async function copyBetweenHosts(c: SyncContext, original: string, id: string): Promise<string> {
+  const parent = original.slice(0, original.lastIndexOf('/'))
+  const remoteTmp = (
+    await c.sourceExec.run(cmd(['mktemp', '-d', '-t', 'sitecycle-sync.XXXXXXXX']))
+  ).stdout.trim()
+  const here = await mkdtemp(join(tmpdir(), 'sitecycle-sync-'))
+  try {
+    const tar = `${remoteTmp}/${id}.tar`
+    await c.sourceExec.run(cmd(['tar', '--numeric-owner', '-C', parent, '-cf', tar, '--', id]))
+    const size = Number((await c.sourceExec.run(cmd(['stat', '-c', '%s', tar]))).stdout.trim())
+    c.reporter.info(
+      `   carrying snapshot ${id} (${describeBytes(size)}) from ${c.sourceExec.name} to ${c.exec.name}`
+    )
+    await c.sourceExec.get(tar, join(here, 'snapshot.tar'))
+    const onTarget = `${c.work}/${id}.tar`
+    await c.exec.put(join(here, 'snapshot.tar'), onTarget, 0o600)
+    await c.exec.run(cmd(['tar', '--numeric-owner', '-C', c.work, '-xf', onTarget]))
+    await c.exec.run(removeTree(onTarget))
+    return `${c.work}/${id}`
+  } finally {
+    await rm(here, { recursive: true, force: true })
+    await c.sourceExec.tryRun(removeTree(remoteTmp)).catch(() => undefined)
+  }
+}
+
+/** The steps of a sync, in order. */
+export function syncSteps(): Step<ApplyContext>[] {
+  return [...(sourceSteps() as unknown as Step<ApplyContext>[]), ...applySteps()]
+}
+
+/** The plan of a sync, one line per step (for --dry-run). */
+export function syncPlan(): string[] {
+  return describePlan(syncSteps())
+}
+
+/** The source site's journal gets one finished operation saying where its data went. */
+async function recordAtSource(c: SyncContext, outcome: DataOutcome): Promise<void> {
+  const journal = new Journal(c.sourceExec, siteLayout(c.sourceSite.root).journal)
+  const base = { id: c.opId, op: 'sync-out' }
+  await journal.append({
+    ...base,
+    event: 'start',
+    site: c.sourceSite.name,
+    to: c.site.name,
+    toHost: c.exec.name,
+    snapshot: outcome.snapshot,
+    actor: c.holder.actor,
+    run: c.holder.run
+  })
+  await journal.append({
+    ...base,
+    event: 'end',
+    status: 'synced',
+    to: c.site.name,
+    snapshot: outcome.snapshot
+  })
+}
+
+/**
+ * Sync a site from its source (see the module comment). Throws SitecycleError on bad input
+ * (nothing touched) and DataOperationFailed when a step failed (the message says whether the
+ * site is as it was or stays frozen until the next sync).
+ */
+export async function syncSite(req: SyncRequest): Promise<DataOutcome> {
+  const { site, exec, reporter } = req
+  const source = req.source ?? syncSource(req.config, site)
+  checkSync(req, source)
+  checkDatabaseSecret(site, reporter)
+  checkDatabaseSecret(source, reporter)
+  if (site.anonymize) {
+    await access(site.anonymize).catch(() => {
+      throw new SitecycleError(
+        `sites.${site.name}.anonymize names ${site.anonymize}, which cannot be read on this machine`,
+        'config'
+      )
+    })
+  }
+  const ownSourceExec = !req.sourceExec && hostLabel(source.host) !== hostLabel(site.host)
+  const sourceExec =
+    req.sourceExec ?? (ownSourceExec ? createExecutor(source.host, req.config.ssh) : exec)
+  let resumed: JournalOperation[] = []
+  let frozenBefore = false
+  try {
+    const result = await withSiteOperation(
+      { op: 'sync', config: req.config, site, exec, reporter, lockWait: req.lockWait },
+      async octx => {
+        resumed = await interruptedRuns(octx.journal, ['sync', 'restore'], octx.opId)
+        frozenBefore = await frozenBeforeRun(octx, resumed)
+        if (resumed.length)
+          reporter.info(
+            `completing the interrupted ${resumed.map(o => `${o.op} ${o.id}`).join(', ')} with a full sync`
+          )
+        return {
+          from: source.name,
+          fromHost: sourceExec.name,
+          frozenBefore,
+          ...(req.snapshot !== undefined && { snapshot: req.snapshot }),
+          ...(resumed.length && { resumes: resumed.map(o => o.id) })
+        }
+      },
+      async octx => {
+        const state = await readSiteState(exec, site, octx.python)
+        const base = newApplyContext(
+          'sync',
+          octx,
+          state,
+          frozenBefore,
+          resumed.map(o => o.id),
+          req.engines
+        )
+        const c: SyncContext = { ...base, req, sourceSite: source, sourceExec }
+        const steps = await runApply(c, syncSteps(), (ctx, step) =>
+          step === 'snapshot-source' && ctx.source ? { snapshot: ctx.source.id } : {}
+        )
+        const outcome = outcomeOf(c, steps)
+        await recordAtSource(c, outcome).catch(e =>
+          reporter.warn(
+            `could not record the sync in the journal of site ${source.name}: ${e instanceof Error ? e.message : e}`
+          )
+        )
+        return {
+          ...outcome,
+          journal: { from: source.name, snapshot: outcome.snapshot, anonymized: outcome.anonymized }
+        }
+      }
+    )
+    const { journal: _j, ...outcome } = result as DataOutcome & { journal?: unknown }
+    return outcome
+  } finally {
+    if (ownSourceExec) await sourceExec.close().catch(() => undefined)
+  }
+}

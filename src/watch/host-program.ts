@@ -1,0 +1,176 @@
+/**
+ * The watch's one program on the host (`python3 -I -S -c`, standard library only): it reads the
+ * site's links, then hashes every file of the live virtualenv against the RECORD files of the
+ * wheels installed there, and the rendered config against the hash recorded at deploy time, in
+ * one round trip. It prints one JSON object ({@link WatchFacts}); the judgement is made in
+ * TypeScript (watch.ts).
+ *
+ * What counts as an added file: anything under the virtualenv that no RECORD lists, except
+ *  - what `python -m venv` itself makes (pyvenv.cfg, bin/python*, bin/activate*, the lib64 link);
+ *    the interpreter links are checked to point at the interpreter pyvenv.cfg names instead;
+ *  - what sitecycle writes into a release (release.json, app.ini, app.ini.sha256, BAD);
+ *  - bytecode in a `__pycache__` folder whose source file is listed (with a hash) in a RECORD:
+ *    pip installs with --no-compile, and the deploy byte-compiles the sources on the host, so no
+ *    RECORD lists these files. Their content is not verified (they are regenerated from the
+ *    sources); a `.pyc` without a recorded source, or outside `__pycache__`, is reported.
+ * RECORD files themselves carry no hash of their own and are trusted.
+ */
+
+/**
+ * argv: site root, mode (`blue-green` or `single`), cap (most paths listed per kind). Prints
+ * JSON: the links (live.map, slots, current), the live virtualenv, and what was found in it.
+ */
+export const WATCH_PROGRAM = String.raw`
+import base64, csv, glob, hashlib, json, os, re, sys
+root, mode, cap = sys.argv[1], sys.argv[2], int(sys.argv[3])
+out = {'liveMap': None, 'links': {}, 'venv': None, 'release': None, 'files': None, 'config': None, 'problems': []}
+try:
+    with open(os.path.join(root, 'live.map')) as f:
+        for line in f:
+            parts = line.split()
+            if len(parts) == 2 and parts[0] == 'live':
+                out['liveMap'] = parts[1]
+except OSError:
+    pass
+releases = os.path.realpath(os.path.join(root, 'releases'))
+def link(path):
+    try:
+        target = os.readlink(path)
+    except OSError:
+        return None
+    resolved = os.path.realpath(path)
+    inside = os.path.dirname(resolved) == releases
+    return {'target': target, 'release': os.path.basename(resolved) if inside else None,
+            'resolved': resolved, 'insideReleases': inside, 'isDir': os.path.isdir(resolved),
+            'complete': os.path.isfile(os.path.join(resolved, 'release.json'))}
+names = ['current'] if mode == 'single' else ['blue', 'green']
+for n in names:
+    out['links'][n] = link(os.path.join(root, n) if n == 'current' else os.path.join(root, 'slots', n))
+live = out['links']['current' if mode == 'single' else (out['liveMap'] if out['liveMap'] in ('blue', 'green') else 'blue')]
+if not live or not live['isDir']:
+    print(json.dumps(out))
+    sys.exit(0)
+venv = live['resolved']
+out['venv'] = venv
+try:
+    with open(os.path.join(venv, 'release.json')) as f:
+        out['release'] = json.load(f)
+except Exception:
+    pass
+
+def digest(path, algo):
+    h = hashlib.new(algo)
+    with open(path, 'rb') as f:
+        for chunk in iter(lambda: f.read(1 << 20), b''):
+            h.update(chunk)
+    return h.digest()
+def b64(d):
+    return base64.urlsafe_b64encode(d).rstrip(b'=').decode()
+
+recorded = {}
+unhashed = set()
+packages = []
+for sp in sorted(glob.glob(os.path.join(venv, 'lib', 'python*', 'site-packages'))):
+    if os.path.islink(sp):
+        continue
+    for name in sorted(os.listdir(sp)):
+        d = os.path.join(sp, name)
+        if not name.endswith('.dist-info') or not os.path.isdir(d):
+            continue
+        dist = name[:-len('.dist-info')]
+        packages.append(dist)
+        try:
+            with open(os.path.join(d, 'RECORD'), newline='', encoding='utf-8') as f:
+                rows = list(csv.reader(f))
+        except OSError:
+            out['problems'].append('%s has no RECORD: its files cannot be checked' % os.path.relpath(d, venv))
+            continue
+        for row in rows:
+            if not row or not row[0]:
+                continue
+            p = os.path.normpath(os.path.join(sp, row[0]))
+            h = row[1] if len(row) > 1 else ''
+            if h and '=' in h:
+                algo, _, value = h.partition('=')
+                recorded[p] = (algo, value, row[2] if len(row) > 2 else '', dist)
+            else:
+                unhashed.add(p)
+
+cfg = None
+try:
+    with open(os.path.join(venv, 'pyvenv.cfg')) as f:
+        for line in f:
+            k, _, v = line.partition('=')
+            if k.strip() == 'home':
+                cfg = os.path.realpath(v.strip())
+except OSError:
+    pass
+OWN = {'pyvenv.cfg', 'release.json', 'app.ini', 'app.ini.sha256', 'BAD', 'lib64'}
+VENV_BIN = re.compile(r'^bin/(activate|activate\.csh|activate\.fish|Activate\.ps1)$')
+PYTHON_BIN = re.compile(r'^bin/python(3(\.\d+)?)?$')
+PYC = re.compile(r'^([^.]+)\..*\.pyc$')
+modified, added, removed = [], [], []
+seen = set()
+checked = 0
+for dirpath, dirnames, filenames in os.walk(venv):
+    dirnames.sort()
+    entries = sorted(filenames) + sorted(d for d in dirnames if os.path.islink(os.path.join(dirpath, d)))
+    for name in entries:
+        p = os.path.join(dirpath, name)
+        rel = os.path.relpath(p, venv)
+        if p in recorded:
+            seen.add(p)
+            checked += 1
+            algo, value, size, dist = recorded[p]
+            try:
+                actual = b64(digest(p, algo))
+            except (OSError, ValueError) as e:
+                modified.append({'path': rel, 'package': dist, 'reason': str(e)})
+                continue
+            if actual != value:
+                modified.append({'path': rel, 'package': dist, 'expected': '%s=%s' % (algo, value),
+                                 'actual': '%s=%s' % (algo, actual), 'expectedSize': size,
+                                 'size': os.path.getsize(p)})
+            continue
+        if p in unhashed or rel in OWN or VENV_BIN.match(rel):
+            continue
+        if PYTHON_BIN.match(rel):
+            target = os.path.realpath(p)
+            if not os.path.islink(p) or not os.path.basename(target).startswith('python') or (cfg and os.path.dirname(target) != cfg):
+                modified.append({'path': rel, 'package': '(venv)', 'reason': 'the interpreter link points at %s, not at a python in %s (pyvenv.cfg home)' % (target, cfg)})
+            continue
+        m = PYC.match(name)
+        if m and os.path.basename(dirpath) == '__pycache__':
+            source = os.path.join(os.path.dirname(dirpath), m.group(1) + '.py')
+            if source in recorded:
+                continue
+        added.append(rel)
+for p, (algo, value, size, dist) in sorted(recorded.items()):
+    if p in seen:
+        continue
+    rel = os.path.relpath(p, venv)
+    if os.path.lexists(p):
+        checked += 1
+        try:
+            if b64(digest(p, algo)) == value:
+                continue
+        except (OSError, ValueError):
+            pass
+        modified.append({'path': rel, 'package': dist, 'expected': '%s=%s' % (algo, value)})
+    else:
+        removed.append({'path': rel, 'package': dist, 'expected': '%s=%s' % (algo, value)})
+out['files'] = {'checked': checked, 'recorded': len(recorded), 'packages': packages,
+                'counts': {'modified': len(modified), 'added': len(added), 'removed': len(removed)},
+                'modified': modified[:cap], 'added': added[:cap], 'removed': removed[:cap]}
+ini = os.path.join(venv, 'app.ini')
+conf = {'present': os.path.isfile(ini), 'sha256': None, 'recorded': None}
+if conf['present']:
+    conf['sha256'] = digest(ini, 'sha256').hex()
+try:
+    with open(ini + '.sha256') as f:
+        conf['recorded'] = (f.read().split() or [None])[0]
+except OSError:
+    pass
+out['config'] = conf
+print(json.dumps(out))
+`
