@@ -47657,8 +47657,9 @@ const siteSchema = mapping({
     }, 'a mapping with template and optionally env').optional(),
     hooks: mapping({
         after_install: array(text('a command line'), { error: 'a list of command lines' })
-            .default([])
-    }, 'a mapping with after_install').prefault({}),
+            .default([]),
+        freeze: boolean({ error: 'true or false' }).default(false)
+    }, 'a mapping with after_install and optionally freeze').prefault({}),
     keep_releases: integer(2).default(DEFAULTS.keepReleases),
     releases: localPath('a directory path (absolute, relative to the config file, or starting with ~/)').optional(),
     store: storeSchema.optional(),
@@ -47912,7 +47913,8 @@ function parseConfig(text, file) {
         ...checkHostLists(data, config, source),
         ...checkRootsApart(config, source),
         ...checkDataFolders(config, source),
-        ...checkDataSources(config, source)
+        ...checkDataSources(config, source),
+        ...checkHooksFreeze(config, source)
     ];
     if (overlaps.length > 0)
         throw configError(file, source, overlaps);
@@ -48148,7 +48150,10 @@ function toSite(name, raw, local) {
             timeout: raw.health.timeout
         },
         ...(raw.config && { config: { template: local(raw.config.template), env: raw.config.env } }),
-        hooks: { afterInstall: raw.hooks.after_install },
+        hooks: {
+            afterInstall: raw.hooks.after_install,
+            ...(raw.hooks.freeze && { freeze: true })
+        },
         keepReleases: raw.keep_releases,
         ...(raw.releases !== undefined && { releases: local(raw.releases) }),
         ...(raw.store !== undefined && { store: toStore(raw.store, local) }),
@@ -48233,6 +48238,20 @@ function checkDataSources(config, source) {
             });
     }
     return problems;
+}
+/** `hooks.freeze` protects a database: the site must have one (`database:`) to dump and restore. */
+function checkHooksFreeze(config, source) {
+    return Object.values(config.sites)
+        .filter(site => site.hooks.freeze && !site.database)
+        .map(site => {
+        const where = ['sites', site.name, 'hooks', 'freeze'];
+        return {
+            offset: keyOffsetOf(source, where),
+            path: where,
+            what: 'freeze is on, but the site has no database to dump before its hooks',
+            expected: `a database: mapping for site ${site.name} (engine and name), or no freeze`
+        };
+    });
 }
 /** A data folder may not be the site root, hold it, or lie in its snapshots/ or .sitecycle/. */
 function checkDataFolders(config, source) {

@@ -40240,7 +40240,8 @@ async function interruptedRuns(journal, ops, by) {
 }
 /**
  * Whether the site counts as frozen before this run: frozen now and not by an interrupted
- * restore or sync (which recorded whether it was frozen before it).
+ * restore or sync, nor by a failed sync that kept it frozen on purpose (each recorded whether the
+ * site was frozen before it).
  */
 async function frozenBeforeRun(c, interrupted) {
     const now = (await frozenState(c.exec, c.site)).frozen;
@@ -40249,6 +40250,20 @@ async function frozenBeforeRun(c, interrupted) {
         .find(o => o.steps.some(s => s.step === 'freeze' && s.status === 'ok'));
     if (froze && now)
         return Boolean(froze.start.frozenBefore);
+    if (now) {
+        // A sync that failed after its database swap leaves the site frozen "until the next sync
+        // completes": that freeze is the failed run's, not the operator's, unless a maintenance
+        // operation came after it.
+        const last = (await c.journal.operations())
+            .filter(o => o.id !== c.opId && /^(sync|restore|maintenance-on|maintenance-off)$/.test(o.op))
+            .pop();
+        if (last &&
+            (last.op === 'sync' || last.op === 'restore') &&
+            last.end?.event === 'end' &&
+            last.end.status === 'failed' &&
+            last.steps.some(s => s.step === 'freeze' && s.status === 'ok'))
+            return Boolean(last.start.frozenBefore);
+    }
     return now;
 }
 /** A fresh apply context (the caller sets source, manifest, snapshotDir). */
@@ -48049,8 +48064,9 @@ const siteSchema = mapping({
     }, 'a mapping with template and optionally env').optional(),
     hooks: mapping({
         after_install: array(text('a command line'), { error: 'a list of command lines' })
-            .default([])
-    }, 'a mapping with after_install').prefault({}),
+            .default([]),
+        freeze: boolean({ error: 'true or false' }).default(false)
+    }, 'a mapping with after_install and optionally freeze').prefault({}),
     keep_releases: integer(2).default(DEFAULTS.keepReleases),
     releases: localPath('a directory path (absolute, relative to the config file, or starting with ~/)').optional(),
     store: storeSchema.optional(),
@@ -48338,7 +48354,8 @@ function parseConfig(text, file) {
         ...checkHostLists(data, config, source),
         ...checkRootsApart(config, source),
         ...checkDataFolders(config, source),
-        ...checkDataSources(config, source)
+        ...checkDataSources(config, source),
+        ...checkHooksFreeze(config, source)
     ];
     if (overlaps.length > 0)
         throw configError(file, source, overlaps);
@@ -48574,7 +48591,10 @@ function toSite(name, raw, local) {
             timeout: raw.health.timeout
         },
         ...(raw.config && { config: { template: local(raw.config.template), env: raw.config.env } }),
-        hooks: { afterInstall: raw.hooks.after_install },
+        hooks: {
+            afterInstall: raw.hooks.after_install,
+            ...(raw.hooks.freeze && { freeze: true })
+        },
         keepReleases: raw.keep_releases,
         ...(raw.releases !== undefined && { releases: local(raw.releases) }),
         ...(raw.store !== undefined && { store: toStore(raw.store, local) }),
@@ -48659,6 +48679,20 @@ function checkDataSources(config, source) {
             });
     }
     return problems;
+}
+/** `hooks.freeze` protects a database: the site must have one (`database:`) to dump and restore. */
+function checkHooksFreeze(config, source) {
+    return Object.values(config.sites)
+        .filter(site => site.hooks.freeze && !site.database)
+        .map(site => {
+        const where = ['sites', site.name, 'hooks', 'freeze'];
+        return {
+            offset: keyOffsetOf(source, where),
+            path: where,
+            what: 'freeze is on, but the site has no database to dump before its hooks',
+            expected: `a database: mapping for site ${site.name} (engine and name), or no freeze`
+        };
+    });
 }
 /** A data folder may not be the site root, hold it, or lie in its snapshots/ or .sitecycle/. */
 function checkDataFolders(config, source) {

@@ -380,12 +380,12 @@ export async function main(
         return EXIT.ok
       }
       case 'deploy': {
-        if (cli.values['dry-run']) {
-          out(deployPlan().join('\n'))
-          return EXIT.ok
-        }
         const t = await siteAndExecutor(cli)
         exec = t.exec
+        if (cli.values['dry-run']) {
+          out(deployPlan(t.site).join('\n'))
+          return EXIT.ok
+        }
         const o = await deploy({
           ...t,
           reporter,

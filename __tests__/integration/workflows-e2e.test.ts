@@ -16,8 +16,8 @@
  *   4. deploy.yml deploys the newest release to v2 over SSH, the key from a secret.
  *   5. rollback.yml puts v1 back on 1.0.0.
  *
- * Not covered: the actions-artifact store (needs the Actions results service:
- * ACTIONS_RUNTIME_TOKEN / ACTIONS_RESULTS_URL, which has no faithful local stand-in here).
+ * The actions-artifact store (release run → deploy run) is covered by
+ * artifact-roundtrip-e2e.test.ts, through the harness's fake Actions results service.
  * The bundles must be current: `npx rollup -c rollup.config.js --silent` (npm test does it).
  */
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals'

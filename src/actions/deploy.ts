@@ -74,7 +74,7 @@ export async function runDeployAction(
       }
 
       const { release } = await prepareDeploy(request)
-      const plan = deployPlan()
+      const plan = deployPlan(target.site)
       reporter.info(
         `dry run: would deploy ${release.name} ${release.version} (${release.file}) to site ${target.site.name} on ${target.exec.name}:`
       )

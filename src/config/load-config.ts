@@ -74,7 +74,8 @@ export function parseConfig(text: string, file: string): SitecycleConfig {
     ...checkHostLists(data, config, source),
     ...checkRootsApart(config, source),
     ...checkDataFolders(config, source),
-    ...checkDataSources(config, source)
+    ...checkDataSources(config, source),
+    ...checkHooksFreeze(config, source)
   ]
   if (overlaps.length > 0) throw configError(file, source, overlaps)
   return config
@@ -352,7 +353,10 @@ function toSite(name: string, raw: RawSite, local: (p: string) => string): SiteC
       timeout: raw.health.timeout
     },
     ...(raw.config && { config: { template: local(raw.config.template), env: raw.config.env } }),
-    hooks: { afterInstall: raw.hooks.after_install },
+    hooks: {
+      afterInstall: raw.hooks.after_install,
+      ...(raw.hooks.freeze && { freeze: true })
+    },
     keepReleases: raw.keep_releases,
     ...(raw.releases !== undefined && { releases: local(raw.releases) }),
     ...(raw.store !== undefined && { store: toStore(raw.store, local) }),
@@ -442,6 +446,21 @@ function checkDataSources(config: SitecycleConfig, source: SourceMap): ConfigPro
       })
   }
   return problems
+}
+
+/** `hooks.freeze` protects a database: the site must have one (`database:`) to dump and restore. */
+function checkHooksFreeze(config: SitecycleConfig, source: SourceMap): ConfigProblem[] {
+  return Object.values(config.sites)
+    .filter(site => site.hooks.freeze && !site.database)
+    .map(site => {
+      const where = ['sites', site.name, 'hooks', 'freeze']
+      return {
+        offset: keyOffsetOf(source, where),
+        path: where,
+        what: 'freeze is on, but the site has no database to dump before its hooks',
+        expected: `a database: mapping for site ${site.name} (engine and name), or no freeze`
+      }
+    })
 }
 
 /** A data folder may not be the site root, hold it, or lie in its snapshots/ or .sitecycle/. */

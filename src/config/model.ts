@@ -80,7 +80,16 @@ export interface SiteConfig {
   }
   /** Config file rendered for each release: template (absolute local path) and env var that tells the app where it is. */
   config?: { template: string; env: string }
-  hooks: { afterInstall: string[] }
+  hooks: {
+    afterInstall: string[]
+    /**
+     * Freeze the site around the hooks (`hooks.freeze`, for hooks that migrate the database):
+     * users get the maintenance page from just before the hooks until the new release is verified
+     * live, and the database is dumped after the freeze, so a failed deploy restores it without
+     * losing a user's write. Absent: false (a failed deploy's rollback is code-only).
+     */
+    freeze?: boolean
+  }
   /** Number of releases kept on the host (at least 2). */
   keepReleases: number
   /** Directory of releases (each with manifest.json) to take releases from by version. */

@@ -618,9 +618,10 @@ export const siteSchema = mapping(
       {
         after_install: z
           .array(text('a command line'), { error: 'a list of command lines' })
-          .default([])
+          .default([]),
+        freeze: z.boolean({ error: 'true or false' }).default(false)
       },
-      'a mapping with after_install'
+      'a mapping with after_install and optionally freeze'
     ).prefault({}),
     keep_releases: integer(2).default(DEFAULTS.keepReleases),
     releases: localPath(

@@ -5,6 +5,11 @@
  * in reverse on any failure so the previous release serves again. The release comes from a
  * local path or, by version, from a store (fetched and checked before the host is touched);
  * a release with a wheelhouse is installed offline from it with --require-hashes.
+ *
+ * A site whose hooks migrate its database sets `hooks.freeze`: the deploy then freezes the site
+ * (maintenance page, 503 to users) just before the hooks and dumps the database, so that a failed
+ * deploy restores that dump before users come back: no user wrote anything since it was taken.
+ * Without `hooks.freeze` a failed deploy's rollback is code-only, and its outcome says so.
  */
 import { createHash } from 'node:crypto'
 import { mkdtemp, rm } from 'node:fs/promises'
@@ -21,6 +26,9 @@ import { checkArchive } from '../releases/archive-check.js'
 import { resolveRelease, type ResolvedRelease } from '../releases/resolve-release.js'
 import { compareVersions, satisfiesRequiresPython } from '../releases/version.js'
 import { createStore, type StoreDeps } from '../stores/registry.js'
+import type { DatabaseConfig } from '../databases/engine.js'
+import { getEngine } from '../databases/registry.js'
+import { freeze, frozenState, unfreeze } from '../sites/maintenance.js'
 import { EMPTY_RELEASE, siteLayout, type Slot } from '../sites/layout.js'
 import {
   describeProbe,
@@ -36,6 +44,7 @@ import {
 import { renderConfigFile, splitCommandLine, type RenderedConfig } from '../sites/render-config.js'
 import { SitecycleError } from '../util/errors.js'
 import type { Reporter } from '../util/reporter.js'
+import type { JournalOperation } from '../sites/journal.js'
 import {
   withSiteOperation,
   OperationFailed,
@@ -44,6 +53,7 @@ import {
 } from './operation.js'
 import { PipelineError, runPipeline, describePlan, type Step } from './pipeline.js'
 import { pruneReleases } from './prune.js'
+import { checkDatabaseSecret } from './restore.js'
 
 export interface DeployRequest {
   config: SitecycleConfig
@@ -79,6 +89,42 @@ interface DeployContext extends OperationContext {
   idleBefore: string | null
   switched: boolean
   notes: string[]
+  /** hooks.freeze: the site was frozen before this deploy froze it (then it stays frozen). */
+  frozenBefore: boolean
+  /** hooks.freeze: the dump of the database taken after the freeze, once taken. */
+  dbSnapshot?: string
+  /** hooks.freeze: the database was put back from dbSnapshot by an undo. */
+  dbRestored: boolean
+  /** hooks.freeze: putting the database back failed (the site then stays frozen). */
+  dbRestoreFailed: boolean
+}
+
+/** Which optional steps deploySteps() lists. */
+export interface DeployStepOptions {
+  /**
+   * Include the steps of `hooks.freeze` (freeze, snapshot-db, unfreeze, remove-db-snapshot);
+   * they still run only for a site that freezes (freezesAroundHooks). Default false.
+   */
+  freeze?: boolean
+}
+
+/** What a failed deploy without `hooks.freeze` says about its database, after its hooks ran. */
+export const CODE_ONLY_ROLLBACK =
+  'code-only rollback: the database was not restored (the site was not frozen before its hooks)'
+
+/**
+ * Whether a deploy of `site` freezes it around its hooks: `hooks.freeze` is on, there are hooks
+ * to run and a database to protect (the loader refuses freeze without a database).
+ */
+export function freezesAroundHooks(site: SiteConfig): boolean {
+  return (
+    site.hooks.freeze === true && site.hooks.afterInstall.length > 0 && site.database !== undefined
+  )
+}
+
+/** Where a frozen deploy keeps the database dump taken after the freeze, until it ends. */
+export function preDeployDumpPath(root: string, opId: string): string {
+  return `${siteLayout(root).state}/pre-deploy-${opId}.dump`
 }
 
 /** Everything checked before the host is touched: the release and the rendered config. */
@@ -204,6 +250,8 @@ async function checkRelease(
     )
     for (const s of rendered.secrets) req.reporter.addSecret(s)
   }
+  // A frozen deploy dumps and may restore the database: a missing password fails here, before the host is touched.
+  if (freezesAroundHooks(req.site)) checkDatabaseSecret(req.site, req.reporter, req.env)
   let indexUrl: string | undefined
   if (req.site.pip && !release.wheelhouse) {
     const name = req.site.pip.indexUrlEnv
@@ -218,8 +266,12 @@ async function checkRelease(
   return { release, rendered, ...(indexUrl !== undefined && { indexUrl }) }
 }
 
-/** The steps of a deploy, in order. */
-export function deploySteps(): Step<DeployContext>[] {
+/**
+ * The steps of a deploy, in order. With `freeze` (a site with `hooks.freeze`): freeze and
+ * snapshot-db before the hooks, unfreeze after verify-live, remove-db-snapshot at the end.
+ */
+export function deploySteps(options: DeployStepOptions = {}): Step<DeployContext>[] {
+  const withFreeze = <T>(steps: T[]): T[] => (options.freeze ? steps : [])
   return [
     {
       name: 'preflight',
@@ -264,6 +316,7 @@ export function deploySteps(): Step<DeployContext>[] {
         return `app.ini${names.length ? ` with secrets ${names.join(', ')}` : ''}`
       }
     },
+    ...withFreeze(freezeSteps()),
     {
       name: 'hooks',
       title: "run the site's after_install hooks in the new virtualenv",
@@ -349,6 +402,7 @@ export function deploySteps(): Step<DeployContext>[] {
         return `HTTP ${p.status}`
       }
     },
+    ...withFreeze([unfreezeStep()]),
     {
       name: 'prune',
       title: 'remove old releases beyond keep_releases (never the live one or the one before it)',
@@ -358,8 +412,129 @@ export function deploySteps(): Step<DeployContext>[] {
         await c.exec.run(removeTree(`${siteLayout(c.site.root).incoming}/${c.opId}`))
         return removed.length ? `removed ${removed.join(', ')}` : 'nothing to remove'
       }
+    },
+    ...withFreeze([removeDbSnapshotStep()])
+  ]
+}
+
+function databaseOf(c: DeployContext): DatabaseConfig {
+  return { ...c.site.database!, python: c.python }
+}
+
+/**
+ * Restart the daemon groups that may hold the database open, so none keeps the replaced one (a
+ * restore swaps in a new database or file). The site is frozen: users are not served meanwhile.
+ */
+async function restartAfterRestore(c: OperationContext, state: SiteState): Promise<void> {
+  if (c.site.apache.mode === 'single') {
+    if (state.live !== null) await restartSlotGroup(c.exec, c.site, c.python, 'current')
+    return
+  }
+  for (const slot of [state.liveSlot, state.idleSlot])
+    if (state.slots[slot] !== null) await restartSlotGroup(c.exec, c.site, c.python, slot)
+}
+
+/** freeze and snapshot-db: users out, then the database dumped (the undo of the hooks). */
+function freezeSteps(): Step<DeployContext>[] {
+  return [
+    {
+      name: 'freeze',
+      title:
+        'freeze the site before its hooks migrate the database: users get the maintenance page (503)',
+      when: c => freezesAroundHooks(c.site),
+      run: async c => {
+        c.frozenBefore = (await frozenState(c.exec, c.site)).frozen
+        // A site frozen by someone else (maintenance on, an upgrade attempt) keeps its own page.
+        if (c.frozenBefore) return 'it was frozen already: it stays frozen'
+        await freeze(c.exec, c.site, {
+          message: 'This site is being upgraded. Please come back in a few minutes.'
+        })
+        return 'users get 503 and the maintenance page'
+      },
+      undo: async c => {
+        if (c.dbRestoreFailed)
+          throw new SitecycleError(
+            `site ${c.site.name} stays frozen: its database could not be put back from ${c.dbSnapshot}; ` +
+              `restore it from there, then run \`sitecycle maintenance off ${c.site.name}\``,
+            'database'
+          )
+        if (!c.frozenBefore) await unfreeze(c.exec, c.site)
+      }
+    },
+    {
+      name: 'snapshot-db',
+      title: 'dump the database (users are frozen out), to put it back if a later step fails',
+      when: c => freezesAroundHooks(c.site),
+      run: async c => {
+        const db = databaseOf(c)
+        const engine = getEngine(db.engine)
+        if (!(await engine.exists(c.exec, db)))
+          return `no database ${db.name} yet: nothing to put back if the deploy fails`
+        const path = preDeployDumpPath(c.site.root, c.opId)
+        const dumped = await engine.dump(c.exec, db, path, c.reporter)
+        c.dbSnapshot = path
+        return `${db.engine} ${db.name} -> ${path} (${dumped.size} bytes)`
+      },
+      undo: async c => {
+        if (!c.dbSnapshot) return
+        try {
+          await getEngine(c.site.database!.engine).restore(
+            c.exec,
+            databaseOf(c),
+            c.dbSnapshot,
+            c.reporter
+          )
+        } catch (e) {
+          c.dbRestoreFailed = true
+          throw e
+        }
+        c.dbRestored = true
+        await restartAfterRestore(c, c.state)
+      }
     }
   ]
+}
+
+/** unfreeze: after verify-live, users reach the new release (unless the site was frozen before). */
+function unfreezeStep(): Step<DeployContext> {
+  return {
+    name: 'unfreeze',
+    title: 'unfreeze the site: users reach the new release',
+    when: c => freezesAroundHooks(c.site) && !c.frozenBefore,
+    run: async c => {
+      await unfreeze(c.exec, c.site)
+      return 'users reach the site again'
+    }
+  }
+}
+
+/** remove-db-snapshot: the dump taken after the freeze is not needed once the deploy succeeded. */
+function removeDbSnapshotStep(): Step<DeployContext> {
+  return {
+    name: 'remove-db-snapshot',
+    title: 'remove the database dump taken after the freeze',
+    critical: false,
+    when: c => c.dbSnapshot !== undefined,
+    run: async c => {
+      await c.exec.run(removeTree(c.dbSnapshot!))
+      return c.dbSnapshot
+    }
+  }
+}
+
+/** What a failed deploy did about the database its hooks may have changed, in one sentence. */
+function databaseNote(c: DeployContext, e: PipelineError): string | undefined {
+  const hooks = e.reports.find(r => r.name === 'hooks')
+  const hooksRan = hooks?.status === 'ok' || hooks?.status === 'failed'
+  if (!hooksRan) return undefined
+  if (!freezesAroundHooks(c.site)) return CODE_ONLY_ROLLBACK
+  if (c.dbRestored)
+    return `the database was restored from ${c.dbSnapshot}, taken after the site was frozen: no user write is lost`
+  if (c.dbRestoreFailed)
+    return `the database could not be restored: site ${c.site.name} stays frozen; its dump from before the hooks is ${c.dbSnapshot}`
+  if (!c.dbSnapshot)
+    return `the database did not exist before the hooks: it was left as the hooks made it`
+  return `the database was not restored: restore it from ${c.dbSnapshot}`
 }
 
 async function preflight(c: DeployContext): Promise<string> {
@@ -509,9 +684,9 @@ async function runHooks(c: DeployContext): Promise<string> {
   return `${hooks.length} hook${hooks.length === 1 ? '' : 's'}`
 }
 
-/** Print the plan without touching anything. */
-export function deployPlan(): string[] {
-  return describePlan(deploySteps())
+/** The plan without touching anything (with the freeze steps when `site` freezes around its hooks). */
+export function deployPlan(site?: SiteConfig): string[] {
+  return describePlan(deploySteps({ freeze: site !== undefined && freezesAroundHooks(site) }))
 }
 
 /** Deploy a release to a site. Throws SitecycleError on bad input (nothing touched) and
@@ -548,13 +723,19 @@ async function deployPrepared(
     // The state as it is once the lock is held (and an interrupted run recovered) is what the
     // journal records, so a recovery of this run knows what to put back.
     async octx => {
+      const unfrozen = await completeFrozenDeploys(octx)
       state = await readSiteState(octx.exec, octx.site, octx.python)
       return {
         version: release.version,
         sha256: release.sha256,
         liveSlot: state.liveSlot,
         live: state.live,
-        idle: state.idle
+        idle: state.idle,
+        ...(freezesAroundHooks(req.site) && {
+          freeze: true,
+          frozen: (await frozenState(octx.exec, octx.site)).frozen
+        }),
+        ...(unfrozen.length && { recoveredFreeze: unfrozen })
       }
     },
     async octx => {
@@ -592,10 +773,14 @@ async function deployPrepared(
         createdRelease: false,
         idleBefore: state.idle,
         switched: false,
-        notes: []
+        notes: [],
+        frozenBefore: false,
+        dbRestored: false,
+        dbRestoreFailed: false
       }
+      const steps = deploySteps({ freeze: freezesAroundHooks(req.site) })
       try {
-        const steps = await runPipeline(deploySteps(), ctx, req.reporter, {
+        const reports = await runPipeline(steps, ctx, req.reporter, {
           onEvent: e => octx.journal.append({ id: octx.opId, op: 'deploy', event: 'step', ...e })
         })
         await octx.exec.tryRun(
@@ -607,12 +792,17 @@ async function deployPrepared(
           version: release.version,
           rolledBack: false,
           undoComplete: true,
-          steps,
+          steps: reports,
           journal: { live: release.version, previous: state.live }
         }
       } catch (e) {
         if (!(e instanceof PipelineError)) throw e
         await octx.exec.tryRun(removeTree(`${siteLayout(req.site.root).incoming}/${octx.opId}`))
+        const dbNote = databaseNote(ctx, e)
+        // The dump stays while it may be the only copy of the data from before the hooks.
+        if (ctx.dbSnapshot && e.undoComplete)
+          await octx.exec.tryRun(removeTree(ctx.dbSnapshot)).catch(() => undefined)
+        const cause = e.cause instanceof Error ? e.cause.message : String(e.cause)
         const after = await readSiteState(octx.exec, octx.site, octx.python).catch(() => undefined)
         const switchedOnce = e.reports.some(
           r => r.name === 'switch' && (r.status === 'undone' || r.status === 'undo-failed')
@@ -624,12 +814,65 @@ async function deployPrepared(
           rolledBack: e.undoComplete,
           undoComplete: e.undoComplete,
           steps: e.reports,
-          error: e.cause instanceof Error ? e.cause.message : String(e.cause),
-          failedStep: e.failedStep
+          error: dbNote ? `${cause}; ${dbNote}` : cause,
+          failedStep: e.failedStep,
+          notes: dbNote ? [dbNote] : []
         })
       }
     }
   )
+}
+
+/**
+ * Finish the freeze of a frozen deploy (`hooks.freeze`) that was killed: recoverInterrupted
+ * (recover.ts) has just put its slots back, but its site is still frozen, and its hooks may
+ * have migrated the database while the release it was for never went live. For each such run
+ * recovered by this operation: when it had not switched, its dump (taken after the freeze) is
+ * restored and the daemon groups restarted; then the site is unfrozen unless it was frozen
+ * before that run, and the dump removed. A needed dump that is missing keeps the site frozen
+ * and throws. Returns what was done, one sentence per action.
+ */
+export async function completeFrozenDeploys(ctx: OperationContext): Promise<string[]> {
+  const { exec, site, reporter, python } = ctx
+  const ran = (op: JournalOperation, step: string, phase: 'run' | 'undo', status: string) =>
+    op.steps.some(s => s.step === step && s.phase === phase && s.status === status)
+  const killed = (await ctx.journal.operations()).filter(
+    op =>
+      op.op === 'deploy' &&
+      op.end?.event === 'recovered' &&
+      op.end.by === ctx.opId &&
+      ran(op, 'freeze', 'run', 'ok') &&
+      !ran(op, 'freeze', 'undo', 'undone') &&
+      !ran(op, 'unfreeze', 'run', 'ok')
+  )
+  const done: string[] = []
+  for (const op of killed) {
+    const start = op.start as { liveSlot?: Slot; live?: string | null; frozen?: boolean }
+    const state = await readSiteState(exec, site, python)
+    const switched =
+      site.apache.mode === 'single' ? state.live !== start.live : state.liveSlot !== start.liveSlot
+    const dump = preDeployDumpPath(site.root, op.id)
+    if (!switched && ran(op, 'snapshot-db', 'run', 'ok') && site.database) {
+      const db: DatabaseConfig = { ...site.database, python }
+      const engine = getEngine(db.engine)
+      if ((await exec.tryRun({ argv: ['test', '-e', dump] })).code !== 0)
+        throw new SitecycleError(
+          `the deploy ${op.id} was killed after its hooks may have migrated ${db.name}, and its dump ${dump} is missing: ` +
+            `site ${site.name} stays frozen; restore the database from a snapshot, then run \`sitecycle maintenance off ${site.name}\``,
+          'database'
+        )
+      await engine.restore(exec, db, dump, reporter)
+      await restartAfterRestore(ctx, state)
+      done.push(`the database was restored from ${dump}, taken before the hooks of ${op.id}`)
+    }
+    if (!start.frozen) {
+      await unfreeze(exec, site)
+      done.push(`site ${site.name} is unfrozen (${op.id} had frozen it)`)
+    }
+    await exec.tryRun(removeTree(dump))
+  }
+  for (const n of done) reporter.info(`recovered: ${n}`)
+  return done
 }
 
 export type { Slot }

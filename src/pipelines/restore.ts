@@ -491,7 +491,8 @@ export async function interruptedRuns(
 
 /**
  * Whether the site counts as frozen before this run: frozen now and not by an interrupted
- * restore or sync (which recorded whether it was frozen before it).
+ * restore or sync, nor by a failed sync that kept it frozen on purpose (each recorded whether the
+ * site was frozen before it).
  */
 export async function frozenBeforeRun(
   c: OperationContext,
@@ -502,6 +503,22 @@ export async function frozenBeforeRun(
     .reverse()
     .find(o => o.steps.some(s => s.step === 'freeze' && s.status === 'ok'))
   if (froze && now) return Boolean(froze.start.frozenBefore)
+  if (now) {
+    // A sync that failed after its database swap leaves the site frozen "until the next sync
+    // completes": that freeze is the failed run's, not the operator's, unless a maintenance
+    // operation came after it.
+    const last = (await c.journal.operations())
+      .filter(o => o.id !== c.opId && /^(sync|restore|maintenance-on|maintenance-off)$/.test(o.op))
+      .pop()
+    if (
+      last &&
+      (last.op === 'sync' || last.op === 'restore') &&
+      last.end?.event === 'end' &&
+      last.end.status === 'failed' &&
+      last.steps.some(s => s.step === 'freeze' && s.status === 'ok')
+    )
+      return Boolean(last.start.frozenBefore)
+  }
   return now
 }
 

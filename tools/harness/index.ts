@@ -17,6 +17,7 @@ export {
 } from './errors.js'
 export type {
   ActionRun,
+  ActionsRuntimeProvider,
   ApprovalRequest,
   EnvironmentSettings,
   GithubSettings,
@@ -38,3 +39,12 @@ export { expandMatrix } from './matrix.js'
 export { parseCommandLine, parseKeyValueText } from './workflow-commands.js'
 export { checkoutFixture, setupNodeFixture, type CheckoutSource } from './fixtures.js'
 export { startGithubForwarder, type GithubForwarder } from './github-forwarder.js'
+export {
+  ArtifactService,
+  ARTIFACT_TWIRP_SERVICE,
+  type ActionsRuntimeVariables,
+  type ArtifactServiceOptions,
+  type ArtifactServiceRequest,
+  type GithubAnswer,
+  type StoredArtifact
+} from './artifact-service.js'

@@ -108,6 +108,18 @@ export interface HarnessOptions {
   tempDir?: string
   /** Each log line, masked, as it is written. */
   onLog?: (line: string) => void
+  /**
+   * The Actions runtime (such as the fake results service of artifact-service.ts): its
+   * variables (ACTIONS_RUNTIME_TOKEN, ACTIONS_RESULTS_URL) are given to JavaScript actions only,
+   * as the runner does; `run:` steps, composite ones included, never see them. Default: none.
+   */
+  actionsRuntime?: ActionsRuntimeProvider
+}
+
+/** Issues the runtime variables of one job of a workflow run. */
+export interface ActionsRuntimeProvider {
+  /** `job` names the job within the run (the same for every step of one job). */
+  runtimeFor(job: { repository: string; runId: string; job: string }): Record<string, string>
 }
 
 /** A job waiting for an environment's required reviewers. */

@@ -424,7 +424,15 @@ async function runNodeAction(
   }
   const inputEnv: Record<string, string> = {}
   for (const [k, v] of Object.entries(inputs)) inputEnv[inputVariable(k)] = v
-  const action = actionVariables(frame, id, resolved)
+  // The runner gives the Actions runtime token to JavaScript actions only, never to run: steps.
+  const action = {
+    ...actionVariables(frame, id, resolved),
+    ...session.options.actionsRuntime?.runtimeFor({
+      repository: session.github.repository,
+      runId: session.github.runId,
+      job: `${job.workflow.filePath}#${job.name}`
+    })
+  }
   const result = await executeProcess(job, {
     argv: [session.node, path.resolve(resolved.action.dir, main)],
     cwd: job.workspace,
