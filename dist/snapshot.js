@@ -39900,7 +39900,6 @@ async function acquireLock(exec, root, holder, options = {}) {
     for (;;) {
         const r = await tryTakeLock(exec, root, holder);
         if (r.taken) {
-            await removeStaleAttempts(exec, root);
             return { holder };
         }
         const held = await readHolder(exec, root);
@@ -39976,8 +39975,11 @@ async function removeStaleAttempts(exec, root) {
 /** Release the lock, but only if this holder still has it. */
 async function releaseLock(exec, root, holder) {
     const held = await readHolder(exec, root);
-    if (held && held.id === holder.id)
+    if (held && held.id === holder.id) {
         await exec.run(removeTree(siteLayout(root).lock));
+        // Here, not when taking the lock: it stays off the path of a rollback's switch.
+        await removeStaleAttempts(exec, root);
+    }
 }
 
 /**

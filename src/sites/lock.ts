@@ -108,7 +108,6 @@ export async function acquireLock(
   for (;;) {
     const r = await tryTakeLock(exec, root, holder)
     if (r.taken) {
-      await removeStaleAttempts(exec, root)
       return { holder }
     }
     const held = await readHolder(exec, root)
@@ -194,5 +193,9 @@ async function removeStaleAttempts(exec: Executor, root: string): Promise<void> 
 /** Release the lock, but only if this holder still has it. */
 export async function releaseLock(exec: Executor, root: string, holder: LockHolder): Promise<void> {
   const held = await readHolder(exec, root)
-  if (held && held.id === holder.id) await exec.run(removeTree(siteLayout(root).lock))
+  if (held && held.id === holder.id) {
+    await exec.run(removeTree(siteLayout(root).lock))
+    // Here, not when taking the lock: it stays off the path of a rollback's switch.
+    await removeStaleAttempts(exec, root)
+  }
 }
