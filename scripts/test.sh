@@ -13,6 +13,8 @@ mkdir -p .tmp
 rc=0
 npm test -- --json --outputFile=.tmp/jest-results.json || rc=$?
 bash scripts/check-dist.sh || rc=1
+# The runner runs the actions on node24: the unit tests and every bundle on Node 24 too.
+bash scripts/node24-check.sh || rc=1
 # One closing line any CI reads: "tests: N passed, N failed".
 node -e '
   const r = require("./.tmp/jest-results.json")
