@@ -268,6 +268,29 @@ function printStatus(s: SiteStatus, json: boolean, out: (s: string) => void): vo
 }
 
 /**
+ * A pipeline that failed after touching a host: its message on stderr, its steps as JSON on
+ * stdout when asked, and the exit code (1 when every undo ran, 4 when one did not).
+ */
+function reportFailedPipeline(
+  e: { message: string; failedStep: string; steps: unknown; undoComplete: boolean },
+  reporter: StreamReporter,
+  json: boolean,
+  out: (s: string) => void,
+  extra: Record<string, unknown> = {}
+): number {
+  process.stderr.write(reporter.filter.apply(`sitecycle: ${e.message}`) + '\n')
+  if (json)
+    out(
+      JSON.stringify(
+        { status: 'failed', failedStep: e.failedStep, error: e.message, ...extra, steps: e.steps },
+        null,
+        2
+      )
+    )
+  return e.undoComplete ? EXIT.failed : EXIT.needsAttention
+}
+
+/**
  * `sitecycle release`: the release pipeline on this machine with the config's `release:` settings
  * (defaults when it has none), its stores plus `--store PATH`, tagging with git.
  */
@@ -328,17 +351,8 @@ async function releaseCommand(
     return EXIT.ok
   } catch (e) {
     if (!(e instanceof ReleaseFailed)) throw e
-    process.stderr.write(reporter.filter.apply(`sitecycle: ${e.message}`) + '\n')
-    if (json)
-      out(
-        JSON.stringify(
-          { status: 'failed', failedStep: e.failedStep, error: e.message, steps: e.steps },
-          null,
-          2
-        )
-      )
-    if (['decide-version', 'check-version'].includes(e.failedStep)) return EXIT.input
-    return e.undoComplete ? EXIT.failed : EXIT.needsAttention
+    const code = reportFailedPipeline(e, reporter, json, out)
+    return ['decide-version', 'check-version'].includes(e.failedStep) ? EXIT.input : code
   } finally {
     for (const e of executors) await e.close().catch(() => undefined)
   }
@@ -463,16 +477,7 @@ export async function main(
           return EXIT.ok
         } catch (e) {
           if (!(e instanceof SnapshotFailed)) throw e
-          process.stderr.write(reporter.filter.apply(`sitecycle: ${e.message}`) + '\n')
-          if (json)
-            out(
-              JSON.stringify(
-                { status: 'failed', failedStep: e.failedStep, error: e.message, steps: e.steps },
-                null,
-                2
-              )
-            )
-          return e.undoComplete ? EXIT.failed : EXIT.needsAttention
+          return reportFailedPipeline(e, reporter, json, out)
         }
       }
       case 'snapshots': {
@@ -532,16 +537,7 @@ export async function main(
           return EXIT.ok
         } catch (e) {
           if (!(e instanceof MirrorFailed)) throw e
-          process.stderr.write(reporter.filter.apply(`sitecycle: ${e.message}`) + '\n')
-          if (json)
-            out(
-              JSON.stringify(
-                { status: 'failed', failedStep: e.failedStep, error: e.message, steps: e.steps },
-                null,
-                2
-              )
-            )
-          return e.undoComplete ? EXIT.failed : EXIT.needsAttention
+          return reportFailedPipeline(e, reporter, json, out)
         }
       }
       case 'restore':
@@ -606,22 +602,7 @@ export async function main(
           return EXIT.ok
         } catch (e) {
           if (!(e instanceof DataOperationFailed)) throw e
-          process.stderr.write(reporter.filter.apply(`sitecycle: ${e.message}`) + '\n')
-          if (json)
-            out(
-              JSON.stringify(
-                {
-                  status: 'failed',
-                  failedStep: e.failedStep,
-                  error: e.message,
-                  frozen: e.leftFrozen,
-                  steps: e.steps
-                },
-                null,
-                2
-              )
-            )
-          return e.undoComplete ? EXIT.failed : EXIT.needsAttention
+          return reportFailedPipeline(e, reporter, json, out, { frozen: e.leftFrozen })
         } finally {
           for (const e of opened) await e.close().catch(() => undefined)
         }
