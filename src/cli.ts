@@ -17,6 +17,8 @@ import type { SitecycleConfig, SiteConfig, SshSettings, StoreConfig } from './co
 import { hostLabel } from './config/host-spec.js'
 import { hostPlan, siteOnHost } from './config/site-hosts.js'
 import { createExecutor } from './hosts/create-executor.js'
+import { siteAsOnHost } from './sites/identity.js'
+import { attemptCommand, removeCommand } from './attempt-cli.js'
 import type { Executor } from './hosts/executor.js'
 import { deploy, deployPlan } from './pipelines/deploy.js'
 import { initSite } from './pipelines/init.js'
@@ -75,6 +77,15 @@ commands:
                     deploy the release <source> runs (--release PATH to say where it is)
   mirror <site>     refresh a mirror site from the newest snapshot of its \`from\` site that is at
                     least its \`lag\` old (--list --json: the mirror sites, for a workflow matrix)
+  attempt start|promote|cancel|status <preview>
+                    an upgrade attempt: start syncs the preview from its production, deploys the
+                    release to it (--release, --version), freezes production with a link to the
+                    preview and syncs once more; promote makes the preview production (its vhost
+                    takes production's address; the old production becomes old, frozen, kept
+                    --keep-old DURATION, default 7d); cancel unfreezes production. Each resumes
+                    an interrupted run
+  remove <site>     take away an old site after its kept time (--now: before it; --reload: reload
+                    Apache at once); keeps its snapshots, journal and database
   maintenance on|off <site>
                     freeze the site (users get 503, Retry-After and the maintenance page; the
                     health path and sites.<n>.maintenance.allow still get through) or open it
@@ -110,6 +121,7 @@ options:
   --list                print the mirror sites of the config instead of refreshing one (mirror)
   --message TEXT        the sentence users read on the maintenance page (maintenance on)
   --retry-after SECONDS Retry-After of the maintenance page (maintenance on; default 300)
+  --keep-old DURATION   how long a promote keeps the old production, such as 7d or 12h (attempt)
   --lock-wait SECONDS   wait for a held lock instead of failing
   --ssh-key-file FILE   private key for SSH hosts (or set SITECYCLE_SSH_KEY to the key itself)
   --known-hosts FILE    pinned known-hosts file for SSH hosts
@@ -166,7 +178,10 @@ function parse(argv: string[]): Cli {
         message: { type: 'string' },
         'retry-after': { type: 'string' },
         list: { type: 'boolean' },
-        unattended: { type: 'boolean' }
+        unattended: { type: 'boolean' },
+        'keep-old': { type: 'string' },
+        now: { type: 'boolean' },
+        reload: { type: 'boolean' }
       }
     })
     return { values, positionals }
@@ -197,8 +212,15 @@ async function siteAndExecutor(
       'usage'
     )
   const config = await loadConfig((cli.values.config as string | undefined) ?? 'sitecycle.yml')
-  const site = siteOnHost(getSite(config, name), cli.values.host as string | undefined, '--host')
-  return { config, site, exec: createExecutor(site.host, sshOf(cli, config)) }
+  const asConfigured = siteOnHost(
+    getSite(config, name),
+    cli.values.host as string | undefined,
+    '--host'
+  )
+  const exec = createExecutor(asConfigured.host, sshOf(cli, config))
+  // After an upgrade attempt's promote the host knows the site's new role and address.
+  const site = await siteAsOnHost(exec, asConfigured).catch(() => asConfigured)
+  return { config, site, exec }
 }
 
 /** The SSH settings of the config file, with the command line's and SITECYCLE_SSH_KEY over them. */
@@ -672,6 +694,33 @@ export async function main(
         const t = await siteAndExecutor(cli)
         exec = t.exec
         return await watchCommand({ ...t, json, out })
+      }
+      case 'attempt': {
+        const sub = cli.positionals[1]
+        const t = await siteAndExecutor({ ...cli, positionals: cli.positionals.slice(1) })
+        exec = t.exec
+        const opened: Executor[] = []
+        try {
+          return await attemptCommand({
+            cli,
+            sub,
+            config: t.config,
+            name: cli.positionals[2],
+            exec: t.exec,
+            productionExec: site => sourceExecutor(cli, t, site, opened),
+            reporter,
+            json,
+            out,
+            lockWait
+          })
+        } finally {
+          for (const e of opened) await e.close().catch(() => undefined)
+        }
+      }
+      case 'remove': {
+        const t = await siteAndExecutor(cli)
+        exec = t.exec
+        return await removeCommand({ cli, ...t, reporter, json, out, lockWait })
       }
       case 'hosts': {
         const name = cli.positionals[1]

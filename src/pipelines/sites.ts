@@ -8,6 +8,7 @@ import { hostLabel } from '../config/load-config.js'
 import type { Executor } from '../hosts/executor.js'
 import { Journal } from '../sites/journal.js'
 import { siteLayout } from '../sites/layout.js'
+import { applyIdentity, readIdentity } from '../sites/identity.js'
 import { readSiteState } from '../sites/site-state.js'
 import { listSnapshots } from '../snapshots/list.js'
 
@@ -22,6 +23,13 @@ export interface SiteRow {
   lastSync: string | null
   /** The newest complete snapshot: its id and when it was taken. */
   lastSnapshot: { id: string; takenAt: string } | null
+  /**
+   * The role and URL sitecycle.yml gives the site, when its host knows better (an upgrade attempt
+   * promoted it or replaced it: sites/identity.ts); absent otherwise.
+   */
+  configSays?: { role: SiteConfig['role']; url: string }
+  /** Role old: when `sitecycle remove` may take it. */
+  removeAfter?: string
   /** Why the row is incomplete (e.g. the host did not answer). */
   error?: string
 }
@@ -45,6 +53,14 @@ export async function listSites(
     }
     try {
       const exec = executorFor(site)
+      const identity = await readIdentity(exec, site)
+      const effective = applyIdentity(site, identity)
+      if (effective !== site) {
+        row.role = effective.role
+        row.url = effective.url
+        row.configSays = { role: site.role, url: site.url }
+        if (identity?.removeAfter) row.removeAfter = identity.removeAfter
+      }
       const state = await readSiteState(exec, site, config.app.python)
       row.initialized = state.initialized
       row.live = state.live
@@ -71,14 +87,19 @@ export function formatSites(rows: SiteRow[]): string {
   const head = ['site', 'role', 'live', 'last sync', 'last snapshot', 'host']
   const body = rows.map(r => [
     r.site,
-    r.role,
+    r.role + (r.configSays ? ` (sitecycle.yml: ${r.configSays.role})` : ''),
     r.initialized ? (r.live ?? 'none') : r.error ? '?' : 'not initialized',
     r.lastSync ? r.lastSync.replace(/\.\d+Z$/, 'Z') : '-',
     r.lastSnapshot ? r.lastSnapshot.id : '-',
     r.host + (r.error ? ` (${r.error})` : '')
   ])
   const widths = head.map((h, i) => Math.max(h.length, ...body.map(b => b[i].length)))
-  return [head, ...body]
-    .map(cols => cols.map((c, i) => (i === cols.length - 1 ? c : c.padEnd(widths[i]))).join('  '))
-    .join('\n')
+  return (
+    [head, ...body]
+      .map(cols => cols.map((c, i) => (i === cols.length - 1 ? c : c.padEnd(widths[i]))).join('  '))
+      .join('\n') +
+    (rows.some(r => r.configSays)
+      ? '\n\nAn upgrade attempt changed the roles marked (sitecycle.yml: ...): update sitecycle.yml to match.'
+      : '')
+  )
 }

@@ -26,6 +26,7 @@ import { getEngine } from '../databases/registry.js'
 import { createExecutor } from '../hosts/create-executor.js'
 import type { Executor } from '../hosts/executor.js'
 import { Journal, type JournalOperation } from '../sites/journal.js'
+import { identityPath, siteAsOnHost } from '../sites/identity.js'
 import { siteLayout } from '../sites/layout.js'
 import { readSiteState } from '../sites/site-state.js'
 import { describeBytes } from '../snapshots/list.js'
@@ -92,6 +93,31 @@ export function syncSource(config: SitecycleConfig, site: SiteConfig): SiteConfi
       'config'
     )
   return source
+}
+
+/**
+ * After an upgrade attempt's promote, the hosts know better than sitecycle.yml (sites/identity.ts):
+ * a former preview is production now, and its `from:` the old production. Syncing would then
+ * overwrite production's data with old data: refused, naming the roles, before anything changes.
+ */
+async function refuseAfterPromote(
+  site: SiteConfig,
+  exec: Executor,
+  source: SiteConfig,
+  sourceExec: Executor
+): Promise<void> {
+  const target = await siteAsOnHost(exec, site)
+  if (target.role === 'production' && site.role !== 'production')
+    throw new SitecycleError(
+      `site ${site.name} was promoted to production (its host says so in ${identityPath(site)}): a sync would overwrite production's data with a copy of site ${source.name}. Update sitecycle.yml to the new roles`,
+      'site'
+    )
+  const from = await siteAsOnHost(sourceExec, source)
+  if (from.role === 'old' && source.role !== 'old')
+    throw new SitecycleError(
+      `site ${source.name} was replaced by a promote and is old now (its host says so in ${identityPath(source)}): site ${site.name} would get stale data. Update sites.${site.name}.from in sitecycle.yml`,
+      'site'
+    )
 }
 
 /** Everything checked before any host is touched. */
@@ -272,6 +298,7 @@ export async function syncSite(req: SyncRequest): Promise<DataOutcome> {
   let resumed: JournalOperation[] = []
   let frozenBefore = false
   try {
+    await refuseAfterPromote(site, exec, source, sourceExec)
     const result = await withSiteOperation(
       { op: 'sync', config: req.config, site, exec, reporter, lockWait: req.lockWait },
       async octx => {
