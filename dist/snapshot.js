@@ -39785,6 +39785,12 @@ class Journal {
         const line = JSON.stringify({ at: new Date().toISOString(), ...event }) + '\n';
         await this.exec.run(appendFile(this.path, line));
     }
+    /** Append several events in one write (a reader sees all of them or none). */
+    async appendAll(events) {
+        const at = new Date().toISOString();
+        const text = events.map(e => JSON.stringify({ at, ...e }) + '\n').join('');
+        await this.exec.run(appendFile(this.path, text));
+    }
     /** Every event, oldest first; a torn last line (a run killed mid-write) is skipped. */
     async events() {
         const text = (await this.exec.readFile(this.path)) ?? '';

@@ -32890,6 +32890,12 @@ class Journal {
         const line = JSON.stringify({ at: new Date().toISOString(), ...event }) + '\n';
         await this.exec.run(appendFile(this.path, line));
     }
+    /** Append several events in one write (a reader sees all of them or none). */
+    async appendAll(events) {
+        const at = new Date().toISOString();
+        const text = events.map(e => JSON.stringify({ at, ...e }) + '\n').join('');
+        await this.exec.run(appendFile(this.path, text));
+    }
     /** Every event, oldest first; a torn last line (a run killed mid-write) is skipped. */
     async events() {
         const text = (await this.exec.readFile(this.path)) ?? '';
@@ -32965,6 +32971,53 @@ function siteLayout(root) {
         siteFile: j('.sitecycle', 'site.json'),
         incoming: j('.sitecycle', 'incoming')
     };
+}
+
+/** Where the record lives on the host. */
+function identityPath(site) {
+    return `${siteLayout(site.root).state}/identity.json`;
+}
+/** The site with another role and address (pure). */
+function withAddress(site, address, role) {
+    return {
+        ...site,
+        role,
+        url: address.url,
+        access: address.access ?? {},
+        apache: { ...site.apache, listen: address.listen, serverName: address.serverName }
+    };
+}
+/** Whether the config entry still says what it said when the record was written. */
+function identityApplies(site, identity) {
+    const w = identity.configWas;
+    return (identity.site === site.name &&
+        w.role === site.role &&
+        w.url === site.url &&
+        w.listen === site.apache.listen &&
+        w.serverName === site.apache.serverName);
+}
+/** The site as its host knows it, given its record (pure): the config's when there is none or it is stale. */
+function applyIdentity(site, identity) {
+    if (!identity || !identityApplies(site, identity))
+        return site;
+    return withAddress(site, identity.address, identity.role);
+}
+/** Read the record; undefined when there is none (or it cannot be parsed: a torn write is not an identity). */
+async function readIdentity(exec, site) {
+    const text = await exec.readFile(identityPath(site));
+    if (text === undefined)
+        return undefined;
+    try {
+        const parsed = JSON.parse(text);
+        return typeof parsed.role === 'string' && parsed.address ? parsed : undefined;
+    }
+    catch {
+        return undefined;
+    }
+}
+/** The site as its host knows it (reads the record). */
+async function siteAsOnHost(exec, site) {
+    return applyIdentity(site, await readIdentity(exec, site));
 }
 
 /**
@@ -42100,6 +42153,19 @@ function syncSource(config, site) {
         throw new SitecycleError(`sites.${site.name}.from is ${site.from}, which is not another site of ${config.file}`, 'config');
     return source;
 }
+/**
+ * After an upgrade attempt's promote, the hosts know better than sitecycle.yml (sites/identity.ts):
+ * a former preview is production now, and its `from:` the old production. Syncing would then
+ * overwrite production's data with old data: refused, naming the roles, before anything changes.
+ */
+async function refuseAfterPromote(site, exec, source, sourceExec) {
+    const target = await siteAsOnHost(exec, site);
+    if (target.role === 'production' && site.role !== 'production')
+        throw new SitecycleError(`site ${site.name} was promoted to production (its host says so in ${identityPath(site)}): a sync would overwrite production's data with a copy of site ${source.name}. Update sitecycle.yml to the new roles`, 'site');
+    const from = await siteAsOnHost(sourceExec, source);
+    if (from.role === 'old' && source.role !== 'old')
+        throw new SitecycleError(`site ${source.name} was replaced by a promote and is old now (its host says so in ${identityPath(source)}): site ${site.name} would get stale data. Update sites.${site.name}.from in sitecycle.yml`, 'site');
+}
 /** Everything checked before any host is touched. */
 function checkSync(req, source) {
     const { site } = req;
@@ -42244,6 +42310,7 @@ async function syncSite(req) {
     let resumed = [];
     let frozenBefore = false;
     try {
+        await refuseAfterPromote(site, exec, source, sourceExec);
         const result = await withSiteOperation({ op: 'sync', config: req.config, site, exec, reporter, lockWait: req.lockWait }, async (octx) => {
             resumed = await interruptedRuns(octx.journal, ['sync', 'restore'], octx.opId);
             frozenBefore = await frozenBeforeRun(octx, resumed);
