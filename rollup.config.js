@@ -12,6 +12,7 @@ const entries = {
   snapshot: 'src/actions/snapshot-main.ts',
   restore: 'src/actions/restore-main.ts',
   'sync-preview': 'src/actions/sync-preview-main.ts',
+  attempt: 'src/actions/attempt-main.ts',
   clone: 'src/actions/clone-main.ts',
   mirror: 'src/actions/mirror-main.ts',
   compare: 'src/actions/compare-main.ts',

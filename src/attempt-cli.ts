@@ -42,7 +42,21 @@ export interface AttemptCommand {
   lockWait?: number
 }
 
-const SUBS = ['start', 'promote', 'cancel', 'status'] as const
+const SUBS = ['start', 'promote', 'cancel', 'status', 'plan'] as const
+
+/** `attempt plan <preview>`: the two sites of an attempt, from the config file alone. */
+export function attemptPlan(
+  config: SitecycleConfig,
+  name: string | undefined
+): { preview: string; production: string } {
+  if (!name)
+    throw new SitecycleError(
+      `attempt plan: which preview site? e.g. sitecycle attempt plan v2`,
+      'usage'
+    )
+  const preview = getSite(config, name)
+  return { preview: preview.name, production: syncSource(config, preview).name }
+}
 
 /** Seconds of `--keep-old`, or undefined when not given. */
 export function keepOldSeconds(value: unknown): number | undefined {

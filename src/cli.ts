@@ -18,7 +18,7 @@ import { hostLabel } from './config/host-spec.js'
 import { hostPlan, siteOnHost } from './config/site-hosts.js'
 import { createExecutor } from './hosts/create-executor.js'
 import { siteAsOnHost } from './sites/identity.js'
-import { attemptCommand, removeCommand } from './attempt-cli.js'
+import { attemptCommand, attemptPlan, removeCommand } from './attempt-cli.js'
 import type { Executor } from './hosts/executor.js'
 import { deploy, deployPlan } from './pipelines/deploy.js'
 import { initSite } from './pipelines/init.js'
@@ -77,13 +77,13 @@ commands:
                     deploy the release <source> runs (--release PATH to say where it is)
   mirror <site>     refresh a mirror site from the newest snapshot of its \`from\` site that is at
                     least its \`lag\` old (--list --json: the mirror sites, for a workflow matrix)
-  attempt start|promote|cancel|status <preview>
+  attempt start|promote|cancel|status|plan <preview>
                     an upgrade attempt: start syncs the preview from its production, deploys the
                     release to it (--release, --version), freezes production with a link to the
                     preview and syncs once more; promote makes the preview production (its vhost
                     takes production's address; the old production becomes old, frozen, kept
                     --keep-old DURATION, default 7d); cancel unfreezes production. Each resumes
-                    an interrupted run
+                    an interrupted run. plan prints the preview and production site names (JSON)
   remove <site>     take away an old site after its kept time (--now: before it; --reload: reload
                     Apache at once); keeps its snapshots, journal and database
   maintenance on|off <site>
@@ -697,6 +697,14 @@ export async function main(
       }
       case 'attempt': {
         const sub = cli.positionals[1]
+        if (sub === 'plan') {
+          // From the config file alone (no host is reached): the two sites, for a workflow.
+          const config = await loadConfig(
+            (cli.values.config as string | undefined) ?? 'sitecycle.yml'
+          )
+          out(JSON.stringify(attemptPlan(config, cli.positionals[2])))
+          return EXIT.ok
+        }
         const t = await siteAndExecutor({ ...cli, positionals: cli.positionals.slice(1) })
         exec = t.exec
         const opened: Executor[] = []

@@ -199,7 +199,7 @@ function escapeHtml(text: string): string {
 }
 
 /** The `config-secrets` input: a JSON object of names to values (empty: none). */
-function readConfigSecretsInput(core: Pick<ActionCore, 'getInput'>): Record<string, string> {
+export function readConfigSecretsInput(core: Pick<ActionCore, 'getInput'>): Record<string, string> {
   const text = core.getInput(DeployInput.ConfigSecrets).trim()
   if (text === '') return {}
   const values = parseConfigSecrets(text)

@@ -57,7 +57,7 @@ export interface CloneSettings extends SiteActionSettings {
  * rollback reader with its one own input blanked: it checks exactly those. Its problems join
  * `problems` instead of being thrown, so one error names every bad input.
  */
-function readSiteInputs(core: InputSource, problems: string[]): SiteActionSettings {
+export function readSiteInputs(core: InputSource, problems: string[]): SiteActionSettings {
   try {
     const { to: _to, ...common } = readRollbackSettings({
       getInput: name => (name === RollbackInput.To ? '' : core.getInput(name))
