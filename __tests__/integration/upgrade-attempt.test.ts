@@ -170,6 +170,10 @@ test('promote: the preview, with what users wrote during the window, becomes pro
   expect(await page.text()).toContain(`href="${urls.v2}"`)
   expect((await httpGet(`${urls.v1}/__version__`)).body).toBe('1.0.0')
   sql('v2', "INSERT INTO notes VALUES (4, 'written on the preview during the window');")
+  // A scheduled preview sync during the window would overwrite what users did there: refused.
+  await expect(syncSite({ config, site: site('v2'), exec, reporter: reporter() })).rejects.toThrow(
+    /site v2 is the preview of upgrade attempt .* \(open\)/
+  )
   const v1Before = sql('v1', 'SELECT id, body FROM notes ORDER BY id;')
 
   // A promote that fails after the vhosts were swapped and Apache reloaded is put back whole.

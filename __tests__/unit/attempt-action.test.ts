@@ -11,7 +11,11 @@ import { promises as fs } from 'node:fs'
 import * as os from 'node:os'
 import * as path from 'node:path'
 import type { ActionCore } from '../../src/actions/action-core.js'
-import { readAttemptSettings, runAttemptAction } from '../../src/actions/attempt.js'
+import {
+  readAttemptSettings,
+  runAttemptAction,
+  type AttemptActionDeps
+} from '../../src/actions/attempt.js'
 import { SiteInput } from '../../src/actions/inputs.js'
 import { parseConfig } from '../../src/config/load-config.js'
 import { RecordingExecutor } from '../../src/hosts/recording-executor.js'
@@ -105,7 +109,7 @@ function outcome(phase: AttemptOutcome['phase']): AttemptOutcome {
 
 async function run(
   inputs: Record<string, string>,
-  pipelines: Parameters<typeof runAttemptAction>[1]['pipelines'] = {}
+  pipelines: AttemptActionDeps['pipelines'] = {}
 ): Promise<{ core: FakeCore; error?: Error }> {
   const core = new FakeCore({ [SiteInput.Config]: configFile, [SiteInput.Site]: 'v2', ...inputs })
   const error = await runAttemptAction(core, {

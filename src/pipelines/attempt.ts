@@ -224,6 +224,7 @@ function startSteps(): Step<StartContext>[] {
       reporter: c.req.reporter,
       source: c.r.configProduction,
       sourceExec: c.req.productionExec,
+      attempt: c.record.id,
       ...(c.req.lockWait !== undefined && { lockWait: c.req.lockWait }),
       ...(c.req.engines && { engines: c.req.engines })
     })

@@ -26,6 +26,7 @@ import { getEngine } from '../databases/registry.js'
 import { createExecutor } from '../hosts/create-executor.js'
 import type { Executor } from '../hosts/executor.js'
 import { Journal, type JournalOperation } from '../sites/journal.js'
+import { attemptFinished, readAttempt } from '../sites/attempt-record.js'
 import { identityPath, siteAsOnHost } from '../sites/identity.js'
 import { siteLayout } from '../sites/layout.js'
 import { readSiteState } from '../sites/site-state.js'
@@ -71,6 +72,8 @@ export interface SyncRequest {
   engines?: (name: DatabaseConfig['engine']) => DatabaseEngine
   /** How often a long copy reports its progress, in ms (passed to the snapshot). */
   progressIntervalMs?: number
+  /** The upgrade attempt this sync is a phase of (the only one allowed to sync its preview). */
+  attempt?: string
 }
 
 interface SyncContext extends ApplyContext {
@@ -104,12 +107,24 @@ async function refuseAfterPromote(
   site: SiteConfig,
   exec: Executor,
   source: SiteConfig,
-  sourceExec: Executor
+  sourceExec: Executor,
+  forAttempt: string | undefined
 ): Promise<void> {
   const target = await siteAsOnHost(exec, site)
   if (target.role === 'production' && site.role !== 'production')
     throw new SitecycleError(
       `site ${site.name} was promoted to production (its host says so in ${identityPath(site)}): a sync would overwrite production's data with a copy of site ${source.name}. Update sitecycle.yml to the new roles`,
+      'site'
+    )
+  const attempt = await readAttempt(exec, site)
+  if (
+    attempt &&
+    attempt.preview === site.name &&
+    !attemptFinished(attempt.phase) &&
+    attempt.id !== forAttempt
+  )
+    throw new SitecycleError(
+      `site ${site.name} is the preview of upgrade attempt ${attempt.id} (${attempt.phase}): a sync would overwrite what users do there during the window. Promote or cancel the attempt first (sitecycle attempt promote|cancel ${site.name})`,
       'site'
     )
   const from = await siteAsOnHost(sourceExec, source)
@@ -298,7 +313,7 @@ export async function syncSite(req: SyncRequest): Promise<DataOutcome> {
   let resumed: JournalOperation[] = []
   let frozenBefore = false
   try {
-    await refuseAfterPromote(site, exec, source, sourceExec)
+    await refuseAfterPromote(site, exec, source, sourceExec, req.attempt)
     const result = await withSiteOperation(
       { op: 'sync', config: req.config, site, exec, reporter, lockWait: req.lockWait },
       async octx => {
