@@ -32973,6 +32973,44 @@ function siteLayout(root) {
     };
 }
 
+/**
+ * The phases, in order. `syncing` → `deploying` → `freezing` → `catching-up` → `open` (the
+ * window) → `promoting` → `promoted`; `cancelled` from any phase before `promoted`.
+ */
+const ATTEMPT_PHASES = [
+    'syncing',
+    'deploying',
+    'freezing',
+    'catching-up',
+    'open',
+    'promoting',
+    'promoted',
+    'cancelled'
+];
+/** Whether the attempt is over (a new one may start). */
+function attemptFinished(phase) {
+    return phase === 'promoted' || phase === 'cancelled';
+}
+/** Where the record lives on a site's host. */
+function attemptPath(site) {
+    return `${siteLayout(site.root).state}/attempt.json`;
+}
+/** Read a site's record; undefined when there is none or it cannot be parsed. */
+async function readAttempt(exec, site) {
+    const text = await exec.readFile(attemptPath(site));
+    if (text === undefined)
+        return undefined;
+    try {
+        const parsed = JSON.parse(text);
+        return typeof parsed.id === 'string' && ATTEMPT_PHASES.includes(parsed.phase)
+            ? parsed
+            : undefined;
+    }
+    catch {
+        return undefined;
+    }
+}
+
 /** Where the record lives on the host. */
 function identityPath(site) {
     return `${siteLayout(site.root).state}/identity.json`;
@@ -42158,10 +42196,16 @@ function syncSource(config, site) {
  * a former preview is production now, and its `from:` the old production. Syncing would then
  * overwrite production's data with old data: refused, naming the roles, before anything changes.
  */
-async function refuseAfterPromote(site, exec, source, sourceExec) {
+async function refuseAfterPromote(site, exec, source, sourceExec, forAttempt) {
     const target = await siteAsOnHost(exec, site);
     if (target.role === 'production' && site.role !== 'production')
         throw new SitecycleError(`site ${site.name} was promoted to production (its host says so in ${identityPath(site)}): a sync would overwrite production's data with a copy of site ${source.name}. Update sitecycle.yml to the new roles`, 'site');
+    const attempt = await readAttempt(exec, site);
+    if (attempt &&
+        attempt.preview === site.name &&
+        !attemptFinished(attempt.phase) &&
+        attempt.id !== forAttempt)
+        throw new SitecycleError(`site ${site.name} is the preview of upgrade attempt ${attempt.id} (${attempt.phase}): a sync would overwrite what users do there during the window. Promote or cancel the attempt first (sitecycle attempt promote|cancel ${site.name})`, 'site');
     const from = await siteAsOnHost(sourceExec, source);
     if (from.role === 'old' && source.role !== 'old')
         throw new SitecycleError(`site ${source.name} was replaced by a promote and is old now (its host says so in ${identityPath(source)}): site ${site.name} would get stale data. Update sites.${site.name}.from in sitecycle.yml`, 'site');
@@ -42310,7 +42354,7 @@ async function syncSite(req) {
     let resumed = [];
     let frozenBefore = false;
     try {
-        await refuseAfterPromote(site, exec, source, sourceExec);
+        await refuseAfterPromote(site, exec, source, sourceExec, req.attempt);
         const result = await withSiteOperation({ op: 'sync', config: req.config, site, exec, reporter, lockWait: req.lockWait }, async (octx) => {
             resumed = await interruptedRuns(octx.journal, ['sync', 'restore'], octx.opId);
             frozenBefore = await frozenBeforeRun(octx, resumed);
