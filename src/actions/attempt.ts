@@ -129,13 +129,21 @@ function rowsOf(o: {
   productionUrl: string
   removeAfter?: string
 }): [string, string][] {
+  const promoted = o.phase === 'promoted'
   return [
     ['Attempt', o.attempt],
     ['Phase', o.phase],
     ['Release', o.version ?? '-'],
     ['Production had', o.previousVersion ?? 'nothing'],
-    ['Preview', `${o.preview}: ${o.previewUrl}`],
-    ['Production', `${o.production}: ${o.productionUrl}`],
+    ...((promoted
+      ? [
+          ['Production', `${o.preview}: ${o.productionUrl}`],
+          ['Old production', `${o.production}: ${o.previewUrl} (frozen)`]
+        ]
+      : [
+          ['Preview', `${o.preview}: ${o.previewUrl}`],
+          ['Production', `${o.production}: ${o.productionUrl}`]
+        ]) as [string, string][]),
     ...(o.removeAfter ? [['Old site kept until', o.removeAfter] as [string, string]] : [])
   ]
 }
