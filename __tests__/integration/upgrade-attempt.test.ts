@@ -296,6 +296,10 @@ test('cancel: production opens again with its data unchanged; the preview is lef
     'freeze-production skipped',
     'catch-up ok'
   ])
+  const during = await runCli(['status', 'c1', '-c', configFile])
+  expectExit(during, 0)
+  expect(during.stdout).toMatch(/production, FROZEN/)
+  expect(during.stdout).toMatch(/attempt: +attempt-\S+ open \(2\.0\.0 on c2, production c1\)/)
   sql('c2', "INSERT INTO notes VALUES (9, 'tried on the preview');")
 
   const cancelled = await cancelAttempt(request('c2'))

@@ -5,6 +5,8 @@ import { Journal, newOperationId } from '../sites/journal.js'
 import { siteLayout } from '../sites/layout.js'
 import { describeHolder, holderState, readHolder, type LockHolder } from '../sites/lock.js'
 import { listReleases, readSiteState, type InstalledRelease } from '../sites/site-state.js'
+import { readAttempt } from '../sites/attempt-record.js'
+import { frozenState } from '../sites/maintenance.js'
 import { SitecycleError } from '../util/errors.js'
 
 export interface SiteStatus {
@@ -30,6 +32,11 @@ export interface SiteStatus {
   }[]
   /** Operations that started and never ended (an interrupted run): the next operation recovers them. */
   unfinished: string[]
+  /** The site's role (as its host knows it after a promote) and whether it is frozen now. */
+  role?: SiteConfig['role']
+  frozen?: boolean
+  /** The upgrade attempt recorded on the site, when one is in progress or was the last. */
+  attempt?: { id: string; phase: string; preview: string; production: string; version?: string }
 }
 
 /** Live release, installed releases, lock holder and history from the journal. Read only. */
@@ -56,8 +63,20 @@ export async function siteStatus(
     }
   const ops = await new Journal(exec, siteLayout(site.root).journal).operations()
   const holder = await readHolder(exec, site.root)
+  const attempt = await readAttempt(exec, site)
   return {
     ...base,
+    role: site.role,
+    frozen: (await frozenState(exec, site)).frozen,
+    ...(attempt && {
+      attempt: {
+        id: attempt.id,
+        phase: attempt.phase,
+        preview: attempt.preview,
+        production: attempt.production,
+        ...(attempt.version !== undefined && { version: attempt.version })
+      }
+    }),
     initialized: true,
     live: state.live,
     liveSlot: state.liveSlot,
