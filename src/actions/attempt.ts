@@ -9,8 +9,7 @@ import { withAlerts } from '../alerts/alert-around.js'
 import { describeError } from '../alerts/alert-report.js'
 import { hostLabel } from '../config/host-spec.js'
 import { parseDuration } from '../config/schema.js'
-import { createGithubApi } from '../github/client.js'
-import { actionsRunUrl, withGithubDeployment } from '../github/deployments.js'
+import { runDeploymentsApi, withGithubDeployment } from '../github/deployments.js'
 import {
   AttemptFailed,
   attemptStatus,
@@ -217,16 +216,9 @@ async function recorded(
   const { settings, env, reporter } = run
   const step = settings.step
   const token = run.settings.recordDeployment ? readToken(run, env) : undefined
-  const repository = env.GITHUB_REPOSITORY
-  const ref = env.GITHUB_SHA || env.GITHUB_REF
-  if (!token || !repository || !ref || (step !== 'start' && step !== 'promote')) return operation()
-  const api = createGithubApi({
-    token,
-    repository,
-    ...(env.GITHUB_API_URL && { baseUrl: env.GITHUB_API_URL }),
-    ...(deps.githubFetch && { fetch: deps.githubFetch })
-  })
-  const logUrl = actionsRunUrl(env)
+  const github = runDeploymentsApi(env, token, deps.githubFetch)
+  if (!github || (step !== 'start' && step !== 'promote')) return operation()
+  const { api, ref, logUrl } = github
   const production = syncSource(req.config, req.preview)
   const target =
     step === 'start'

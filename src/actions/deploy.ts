@@ -3,8 +3,7 @@
  */
 import { withAlerts } from '../alerts/alert-around.js'
 import { describeError } from '../alerts/alert-report.js'
-import { createGithubApi } from '../github/client.js'
-import { actionsRunUrl, withGithubDeployment } from '../github/deployments.js'
+import { runDeploymentsApi, withGithubDeployment } from '../github/deployments.js'
 import { deploy, deployPlan, prepareDeploy, type DeployRequest } from '../pipelines/deploy.js'
 import type { OperationOutcome } from '../pipelines/operation.js'
 import { SitecycleError } from '../util/errors.js'
@@ -122,17 +121,12 @@ async function recordDeployment(
   const tokenInput = core.getInput(DeployInput.GithubToken).trim()
   reporter.addSecret(tokenInput)
   const token = tokenInput || env.GITHUB_TOKEN
-  const repository = env.GITHUB_REPOSITORY
-  const ref = env.GITHUB_SHA || env.GITHUB_REF
-  if (/^false$/i.test(record) || !token || !repository || !ref) return run()
-  reporter.addSecret(token)
-  const api = createGithubApi({
-    token,
-    repository,
-    ...(env.GITHUB_API_URL && { baseUrl: env.GITHUB_API_URL }),
-    ...(deps.githubFetch && { fetch: deps.githubFetch })
-  })
-  const logUrl = actionsRunUrl(env)
+  const github = /^false$/i.test(record)
+    ? undefined
+    : runDeploymentsApi(env, token, deps.githubFetch)
+  if (!github) return run()
+  reporter.addSecret(token!)
+  const { api, ref, logUrl } = github
   return withGithubDeployment(
     api,
     {

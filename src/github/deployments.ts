@@ -10,6 +10,7 @@
 import type { SiteConfig } from '../config/model.js'
 import type { Reporter } from '../util/reporter.js'
 import type { GithubDeploymentsApi } from './api.js'
+import { createGithubApi } from './client.js'
 
 /** What a deployment record says about the operation. */
 export interface DeploymentTarget {
@@ -120,6 +121,29 @@ export async function withGithubDeployment<T>(
   }
   await finish(options.describe(result))
   return result
+}
+
+/**
+ * The deployments API of the workflow run's repository (GITHUB_REPOSITORY, GITHUB_API_URL), the
+ * commit it deploys (GITHUB_SHA, else GITHUB_REF) and its log; undefined without a token, a
+ * repository or a ref (outside a workflow nothing is recorded).
+ */
+export function runDeploymentsApi(
+  env: NodeJS.ProcessEnv,
+  token: string | undefined,
+  fetch?: typeof globalThis.fetch
+): { api: GithubDeploymentsApi; ref: string; logUrl?: string } | undefined {
+  const repository = env.GITHUB_REPOSITORY
+  const ref = env.GITHUB_SHA || env.GITHUB_REF
+  if (!token || !repository || !ref) return undefined
+  const api = createGithubApi({
+    token,
+    repository,
+    ...(env.GITHUB_API_URL && { baseUrl: env.GITHUB_API_URL }),
+    ...(fetch && { fetch })
+  })
+  const logUrl = actionsRunUrl(env)
+  return { api, ref, ...(logUrl !== undefined && { logUrl }) }
 }
 
 /**
