@@ -36080,7 +36080,6 @@ function toIssue(data) {
     };
 }
 
-/** What `new`, then `update` of a deployment send, in order; for tests and dry runs. */
 /**
  * The log of this workflow run (`GITHUB_SERVER_URL/GITHUB_REPOSITORY/actions/runs/GITHUB_RUN_ID`,
  * with `/attempts/N` after a re-run), or undefined outside GitHub Actions.
