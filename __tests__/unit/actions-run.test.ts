@@ -5,7 +5,6 @@ import * as os from 'node:os'
 import * as path from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { parse as parseYaml } from 'yaml'
-import type { ActionCore } from '../../src/actions/action-core.js'
 import { CoreReporter } from '../../src/actions/core-reporter.js'
 import { runDeployAction } from '../../src/actions/deploy.js'
 import { DeployInput, RollbackInput, SiteInput } from '../../src/actions/inputs.js'
@@ -18,6 +17,7 @@ import { OperationFailed, type OperationOutcome } from '../../src/pipelines/oper
 import type { RollbackRequest } from '../../src/pipelines/rollback.js'
 import { digestFile, writeManifest } from '../../src/releases/manifest.js'
 import { SitecycleError } from '../../src/util/errors.js'
+import { FakeCore } from '../helpers/fake-core.js'
 
 const REPO = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..')
 
@@ -31,59 +31,6 @@ const KEY_BODY = KEY.split('\n')[1]
 const HOST_LINE =
   '[web1.example.org]:2222 ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIHRlc3Qta2V5LWZvci1zaXRlY3ljbGU='
 const DB_PASSWORD = 'correct-horse-battery-staple'
-
-type Logged = [kind: 'info' | 'warning' | 'debug' | 'startGroup' | 'endGroup', text: string]
-
-/** @actions/core as the actions see it, recording every call. */
-class FakeCore implements ActionCore {
-  readonly outputs = new Map<string, string>()
-  readonly secrets: string[] = []
-  readonly log: Logged[] = []
-  readonly summaries: string[] = []
-  failed: string | undefined
-  private buffer = ''
-  readonly summary = {
-    addRaw: (text: string) => {
-      this.buffer += text
-    },
-    write: async () => {
-      this.summaries.push(this.buffer)
-      this.buffer = ''
-    }
-  }
-  constructor(readonly inputs: Record<string, string>) {}
-  getInput(name: string): string {
-    return this.inputs[name] ?? ''
-  }
-  setOutput(name: string, value: string): void {
-    this.outputs.set(name, value)
-  }
-  setSecret(secret: string): void {
-    this.secrets.push(secret)
-  }
-  setFailed(message: string | Error): void {
-    this.failed = String(message)
-  }
-  info(message: string): void {
-    this.log.push(['info', message])
-  }
-  warning(message: string | Error): void {
-    this.log.push(['warning', String(message)])
-  }
-  debug(message: string): void {
-    this.log.push(['debug', message])
-  }
-  startGroup(name: string): void {
-    this.log.push(['startGroup', name])
-  }
-  endGroup(): void {
-    this.log.push(['endGroup', ''])
-  }
-  /** Everything written where a reader could see it: logs, outputs, summaries. */
-  visible(): string {
-    return [...this.log.map(l => l[1]), ...this.outputs.values(), ...this.summaries].join('\n')
-  }
-}
 
 /** An executor factory that records what it was given and hands out RecordingExecutors. */
 function executorFactory() {

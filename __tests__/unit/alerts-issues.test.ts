@@ -9,7 +9,6 @@ import { afterEach, beforeEach, describe, expect, it } from '@jest/globals'
 import { promises as fs } from 'node:fs'
 import * as os from 'node:os'
 import * as path from 'node:path'
-import type { ActionCore } from '../../src/actions/action-core.js'
 import { runDeployAction } from '../../src/actions/deploy.js'
 import { DeployInput, SiteInput } from '../../src/actions/inputs.js'
 import { Alerter, isUnattended } from '../../src/alerts/alerter.js'
@@ -20,6 +19,7 @@ import { RecordingExecutor } from '../../src/hosts/recording-executor.js'
 import { OperationFailed, type OperationOutcome } from '../../src/pipelines/operation.js'
 import { ConfigError } from '../../src/util/errors.js'
 import { StreamReporter } from '../../src/util/reporter.js'
+import { FakeCore } from '../helpers/fake-core.js'
 import { FakeGithub } from '../helpers/github-openapi.js'
 
 const SECRET = 'hunter2-db-password'
@@ -151,22 +151,6 @@ describe('unattended runs', () => {
   })
 })
 
-class QuietCore implements ActionCore {
-  readonly summary = { addRaw: () => undefined, write: async () => undefined }
-  constructor(readonly inputs: Record<string, string>) {}
-  getInput(name: string): string {
-    return this.inputs[name] ?? ''
-  }
-  setOutput(): void {}
-  setSecret(): void {}
-  setFailed(): void {}
-  info(): void {}
-  warning(): void {}
-  debug(): void {}
-  startGroup(): void {}
-  endGroup(): void {}
-}
-
 describe('the deploy action', () => {
   let tmp: string
   beforeEach(async () => {
@@ -202,7 +186,7 @@ describe('the deploy action', () => {
       ...(fail && { failedStep: 'switch', error: 'rename failed' })
     }
     await runDeployAction(
-      new QuietCore({
+      new FakeCore({
         [SiteInput.Config]: path.join(tmp, 'sitecycle.yml'),
         [SiteInput.Site]: 'v1',
         [DeployInput.RecordDeployment]: 'false'

@@ -10,7 +10,6 @@ import { afterEach, beforeEach, describe, expect, it } from '@jest/globals'
 import { promises as fs } from 'node:fs'
 import * as os from 'node:os'
 import * as path from 'node:path'
-import type { ActionCore } from '../../src/actions/action-core.js'
 import {
   readAttemptSettings,
   runAttemptAction,
@@ -21,42 +20,8 @@ import { parseConfig } from '../../src/config/load-config.js'
 import { RecordingExecutor } from '../../src/hosts/recording-executor.js'
 import { AttemptFailed, type AttemptOutcome } from '../../src/pipelines/attempt.js'
 import { addressOf, applyIdentity, newIdentity, withAddress } from '../../src/sites/identity.js'
+import { FakeCore } from '../helpers/fake-core.js'
 import { FakeGithub } from '../helpers/github-openapi.js'
-
-class FakeCore implements ActionCore {
-  readonly outputs = new Map<string, string>()
-  readonly warnings: string[] = []
-  readonly infos: string[] = []
-  readonly secrets: string[] = []
-  summaries: string[] = []
-  readonly summary = {
-    addRaw: (text: string) => {
-      this.summaries.push(text)
-      return this.summary
-    },
-    write: async () => this.summary
-  }
-  constructor(readonly inputs: Record<string, string>) {}
-  getInput(name: string): string {
-    return this.inputs[name] ?? ''
-  }
-  setOutput(name: string, value: string): void {
-    this.outputs.set(name, value)
-  }
-  setSecret(secret: string): void {
-    this.secrets.push(secret)
-  }
-  setFailed(): void {}
-  info(message: string): void {
-    this.infos.push(message)
-  }
-  warning(message: string | Error): void {
-    this.warnings.push(String(message))
-  }
-  debug(): void {}
-  startGroup(): void {}
-  endGroup(): void {}
-}
 
 const CONFIG = [
   'app: { package: weave, wsgi: "weave.wsgi:application" }',

@@ -9,53 +9,16 @@ import { createHash } from 'node:crypto'
 import { promises as fs } from 'node:fs'
 import * as os from 'node:os'
 import * as path from 'node:path'
-import type { ActionCore } from '../../src/actions/action-core.js'
 import { runCompareAction } from '../../src/actions/compare.js'
 import { runWatchAction } from '../../src/actions/watch.js'
 import { parseConfig } from '../../src/config/load-config.js'
 import { LocalExecutor } from '../../src/hosts/local-executor.js'
 import { watchSite } from '../../src/watch/watch.js'
+import { FakeCore } from '../helpers/fake-core.js'
 
 const SECRET = 'unit-secret-value-5521'
 const exec = new LocalExecutor()
 let dir: string
-
-class FakeCore implements ActionCore {
-  readonly outputs = new Map<string, string>()
-  readonly secrets: string[] = []
-  readonly log: string[] = []
-  readonly summaries: string[] = []
-  private buffer = ''
-  readonly summary = {
-    addRaw: (text: string) => {
-      this.buffer += text
-    },
-    write: async () => {
-      this.summaries.push(this.buffer)
-      this.buffer = ''
-    }
-  }
-  constructor(readonly inputs: Record<string, string>) {}
-  getInput(name: string): string {
-    return this.inputs[name] ?? ''
-  }
-  setOutput(name: string, value: string): void {
-    this.outputs.set(name, value)
-  }
-  setSecret(secret: string): void {
-    this.secrets.push(secret)
-  }
-  setFailed(): void {}
-  info(message: string): void {
-    this.log.push(message)
-  }
-  warning(message: string | Error): void {
-    this.log.push(`warning: ${String(message)}`)
-  }
-  debug(): void {}
-  startGroup(): void {}
-  endGroup(): void {}
-}
 
 function record(file: string, data: Buffer | string): string {
   const b = Buffer.from(data)
@@ -235,7 +198,7 @@ describe('the watch action', () => {
     expect(core.summaries.join('')).toMatch(
       /has drifted[\s\S]*app\.ini was changed after it was rendered/
     )
-    expect(core.log.some(l => l.startsWith('warning: site v1: config:'))).toBe(true)
+    expect(core.warnings.some(w => w.startsWith('site v1: config:'))).toBe(true)
     const lenient = new FakeCore({
       config: await writeConfig(),
       site: 'v1',
@@ -282,7 +245,8 @@ describe('the compare action', () => {
     const summary = differ.summaries.join('')
     expect(summary).toContain('lib/python3.11/site-packages/demo/__init__.py')
     const json = await fs.readFile(differ.outputs.get('report-file')!, 'utf8')
-    for (const text of [summary, json, differ.log.join('\n')]) expect(text).not.toContain(SECRET)
+    for (const text of [summary, json, differ.log.map(([, line]) => line).join('\n')])
+      expect(text).not.toContain(SECRET)
   })
 
   it('an empty site-b is named', async () => {

@@ -9,42 +9,14 @@ import { afterEach, beforeEach, describe, expect, it } from '@jest/globals'
 import { promises as fs } from 'node:fs'
 import * as os from 'node:os'
 import * as path from 'node:path'
-import type { ActionCore } from '../../src/actions/action-core.js'
 import { runDeployAction } from '../../src/actions/deploy.js'
 import { DeployInput, SiteInput } from '../../src/actions/inputs.js'
 import { actionsRunUrl, deploymentRequest } from '../../src/github/deployments.js'
 import { RecordingExecutor } from '../../src/hosts/recording-executor.js'
 import type { DeployRequest } from '../../src/pipelines/deploy.js'
 import { OperationFailed, type OperationOutcome } from '../../src/pipelines/operation.js'
+import { FakeCore } from '../helpers/fake-core.js'
 import { FakeGithub } from '../helpers/github-openapi.js'
-
-class FakeCore implements ActionCore {
-  readonly outputs = new Map<string, string>()
-  readonly warnings: string[] = []
-  readonly infos: string[] = []
-  readonly secrets: string[] = []
-  readonly summary = { addRaw: () => undefined, write: async () => undefined }
-  constructor(readonly inputs: Record<string, string>) {}
-  getInput(name: string): string {
-    return this.inputs[name] ?? ''
-  }
-  setOutput(name: string, value: string): void {
-    this.outputs.set(name, value)
-  }
-  setSecret(secret: string): void {
-    this.secrets.push(secret)
-  }
-  setFailed(): void {}
-  info(message: string): void {
-    this.infos.push(message)
-  }
-  warning(message: string | Error): void {
-    this.warnings.push(String(message))
-  }
-  debug(): void {}
-  startGroup(): void {}
-  endGroup(): void {}
-}
 
 let tmp: string
 let configFile: string

@@ -8,7 +8,6 @@ import { afterEach, beforeEach, describe, expect, it } from '@jest/globals'
 import { promises as fs } from 'node:fs'
 import * as os from 'node:os'
 import * as path from 'node:path'
-import type { ActionCore } from '../../src/actions/action-core.js'
 import { runDeployAction } from '../../src/actions/deploy.js'
 import { parseConfigSecrets, readDeploySettings } from '../../src/actions/inputs.js'
 import { runRollbackAction } from '../../src/actions/rollback.js'
@@ -21,6 +20,7 @@ import type { DeployRequest } from '../../src/pipelines/deploy.js'
 import type { OperationOutcome } from '../../src/pipelines/operation.js'
 import type { RollbackRequest } from '../../src/pipelines/rollback.js'
 import { ConfigError, SitecycleError } from '../../src/util/errors.js'
+import { FakeCore } from '../helpers/fake-core.js'
 
 const APP = 'app:\n  package: sample\n  wsgi: sample.wsgi:application\n'
 const WEB = [
@@ -220,40 +220,6 @@ describe('sitecycle hosts', () => {
     ).toBe(2)
   })
 })
-
-type Logged = [string, string]
-
-/** A fake @actions/core: inputs from a map, everything else recorded. */
-class FakeCore implements ActionCore {
-  readonly outputs = new Map<string, string>()
-  readonly secrets: string[] = []
-  readonly log: Logged[] = []
-  readonly summary = { addRaw: () => undefined, write: async () => undefined }
-  constructor(readonly inputs: Record<string, string>) {}
-  getInput(name: string): string {
-    return this.inputs[name] ?? ''
-  }
-  setOutput(name: string, value: string): void {
-    this.outputs.set(name, value)
-  }
-  setSecret(secret: string): void {
-    this.secrets.push(secret)
-  }
-  setFailed(): void {}
-  info(message: string): void {
-    this.log.push(['info', message])
-  }
-  warning(message: string | Error): void {
-    this.log.push(['warning', String(message)])
-  }
-  debug(message: string): void {
-    this.log.push(['debug', message])
-  }
-  startGroup(name: string): void {
-    this.log.push(['startGroup', name])
-  }
-  endGroup(): void {}
-}
 
 function executors() {
   const made: HostSpec[] = []
