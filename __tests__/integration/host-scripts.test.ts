@@ -7,18 +7,37 @@
 import { execFileSync } from 'node:child_process'
 import {
   lstat,
+  mkdir,
   mkdtemp,
   readdir,
   readFile,
   readlink,
   rm,
   stat,
+  symlink,
   utimes,
   writeFile
 } from 'node:fs/promises'
-import { tmpdir } from 'node:os'
+import { hostname, tmpdir } from 'node:os'
 import { join } from 'node:path'
 import * as scripts from '../../src/commands/host-scripts.js'
+import { LocalExecutor } from '../../src/hosts/local-executor.js'
+import type { SiteConfig } from '../../src/config/model.js'
+import { Journal } from '../../src/sites/journal.js'
+import {
+  acquireLock,
+  currentHolder,
+  readHolder,
+  releaseLock,
+  type LockHolder
+} from '../../src/sites/lock.js'
+import {
+  listReleases,
+  pointSlot,
+  readSiteState,
+  switchLiveSlot
+} from '../../src/sites/site-state.js'
+import { tryWarmSwitch } from '../../src/sites/warm-switch.js'
 
 let dir: string
 beforeEach(async () => {
@@ -109,4 +128,285 @@ test('switch with an expected live slot refuses when another slot is live, and l
   expect((await stat(map)).ino).toBe(before.ino)
   expect(py(scripts.SWITCH_MAP, map, 'blue', 'green').trim()).toBe('green')
   expect(await readFile(map, 'utf8')).toBe('live blue\n')
+})
+
+/** The rollback's one host program, and the same steps in this process (an executor on the host). */
+const viaProgram = Object.assign(new LocalExecutor(), { runsOnHost: undefined })
+const here = new LocalExecutor()
+
+describe.each([
+  ['the host program WARM_SWITCH', viaProgram],
+  ['the same steps in this process', here]
+])('warm-switch, as %s: the rollback up to the switch', (_, exec) => {
+  const holder = (id: string): LockHolder => ({
+    op: 'rollback',
+    id,
+    pid: process.pid,
+    machine: hostname(),
+    actor: 'tester',
+    since: 'now'
+  })
+  const holderText = (id: string) => JSON.stringify(holder(id), null, 2) + '\n'
+  const siteAt = (root: string) =>
+    ({ name: 'v1', root, apache: { mode: 'blue-green' } }) as unknown as SiteConfig
+
+  /** blue -> 2.0.0 (live), green -> 1.0.0 (warm), both complete. */
+  async function site(): Promise<string> {
+    const root = join(dir, 'root')
+    for (const v of ['1.0.0', '2.0.0']) {
+      await mkdir(join(root, 'releases', v), { recursive: true })
+      await writeFile(join(root, 'releases', v, 'release.json'), JSON.stringify({ version: v }))
+    }
+    await mkdir(join(root, 'slots'))
+    await mkdir(join(root, '.sitecycle'))
+    await writeFile(join(root, '.sitecycle', 'site.json'), '{}\n')
+    await symlink('../releases/2.0.0', join(root, 'slots', 'blue'))
+    await symlink('../releases/1.0.0', join(root, 'slots', 'green'))
+    await writeFile(join(root, 'live.map'), 'live blue\n')
+    return root
+  }
+  const warm = (root: string, id: string, accept: string[] = []) =>
+    tryWarmSwitch(exec, siteAt(root), '/usr/bin/python3', {
+      opId: id,
+      holder: holder(id),
+      start: { id, op: 'rollback', event: 'start', site: 'v1', actor: 'tester', to: null },
+      accept
+    })
+  const journalOf = async (root: string) =>
+    (await readFile(join(root, '.sitecycle', 'journal.jsonl'), 'utf8').catch(() => ''))
+      .split('\n')
+      .filter(Boolean)
+      .map(l => JSON.parse(l))
+
+  test('takes the lock as acquireLock does, journals the start, switches, journals the switch', async () => {
+    const root = await site()
+    const before = await stat(join(root, 'live.map'), { bigint: true })
+    const out = await warm(root, 'op1')
+    expect(out).toMatchObject({
+      result: 'switched',
+      target: '1.0.0',
+      liveSlot: 'blue',
+      idleSlot: 'green',
+      state: { live: '2.0.0', idle: '1.0.0', liveSlot: 'blue' }
+    })
+    expect(await readFile(join(root, 'live.map'), 'utf8')).toBe('live green\n')
+    const after = await stat(join(root, 'live.map'), { bigint: true })
+    expect(after.ino).not.toBe(before.ino)
+    expect(after.mtimeNs > before.mtimeNs).toBe(true)
+    expect((await stat(join(root, 'live.map'))).mode & 0o777).toBe(0o644)
+    // The lock: holder.json as given, in `lock`, no attempt folder left; lock.ts reads it.
+    expect(await readFile(join(root, '.sitecycle', 'lock', 'holder.json'), 'utf8')).toBe(
+      holderText('op1')
+    )
+    expect((await readdir(join(root, '.sitecycle'))).sort()).toEqual([
+      'journal.jsonl',
+      'lock',
+      'site.json'
+    ])
+    expect(await readdir(root)).not.toContain(expect.stringMatching(/tmp/))
+    const local = new LocalExecutor()
+    expect(await readHolder(local, root)).toMatchObject({ id: 'op1', pid: process.pid })
+    // Another run is refused while this one's process is alive.
+    await expect(
+      acquireLock(local, root, currentHolder('deploy', 'op2'), { siteName: 'v1' })
+    ).rejects.toThrow(/site v1 on local is locked by rollback op1 by tester/)
+    const journal = await journalOf(root)
+    expect(journal).toEqual([
+      {
+        at: expect.stringMatching(/^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$/),
+        id: 'op1',
+        op: 'rollback',
+        event: 'start',
+        site: 'v1',
+        actor: 'tester',
+        to: null,
+        target: '1.0.0',
+        liveSlot: 'blue',
+        live: '2.0.0',
+        idle: '1.0.0'
+      },
+      {
+        at: expect.any(String),
+        id: 'op1',
+        op: 'rollback',
+        event: 'step',
+        step: 'switch',
+        phase: 'run',
+        status: 'ok',
+        ms: expect.any(Number),
+        note: '2.0.0 -> 1.0.0'
+      }
+    ])
+    // The Journal reads it as one unfinished operation (its end is written by the caller).
+    const ops = await new Journal(local, join(root, '.sitecycle', 'journal.jsonl')).operations()
+    expect(ops.map(o => [o.id, o.steps.length, o.end])).toEqual([['op1', 1, undefined]])
+    await releaseLock(local, root, holder('op1'))
+    expect(await readdir(join(root, '.sitecycle'))).not.toContain('lock')
+  })
+
+  test('a held lock: nothing changes, no attempt folder is left', async () => {
+    const root = await site()
+    await mkdir(join(root, '.sitecycle', 'lock'))
+    await writeFile(join(root, '.sitecycle', 'lock', 'holder.json'), holderText('other'))
+    expect(await warm(root, 'op1')).toEqual({ result: 'busy', reason: 'the lock is held' })
+    expect(await readFile(join(root, 'live.map'), 'utf8')).toBe('live blue\n')
+    expect((await readdir(join(root, '.sitecycle'))).sort()).toEqual(['lock', 'site.json'])
+    expect(await readFile(join(root, '.sitecycle', 'lock', 'holder.json'), 'utf8')).toBe(
+      holderText('other')
+    )
+  })
+
+  test('no .sitecycle: busy (the full path says the site is not initialized)', async () => {
+    const root = join(dir, 'nothing')
+    await mkdir(root)
+    expect(await warm(root, 'op1')).toMatchObject({ result: 'busy' })
+    expect(await readdir(root)).toEqual([])
+  })
+
+  test('an unfinished run in the journal: the lock is kept for the caller, nothing else changes', async () => {
+    const root = await site()
+    const journal = join(root, '.sitecycle', 'journal.jsonl')
+    const text =
+      [
+        { id: 'a', op: 'deploy', event: 'start' },
+        { id: 'a', op: 'deploy', event: 'end', status: 'deployed' },
+        { id: 'b', op: 'deploy', event: 'start' },
+        { id: 'b', op: 'deploy', event: 'step', step: 'install' },
+        { id: 'c', op: 'deploy', event: 'start' },
+        { id: 'c', op: 'deploy', event: 'recovered', by: 'a' },
+        [1]
+      ]
+        .map(e => JSON.stringify(e))
+        .join('\n') + '\n{"id": "d", "op": "dep' // a torn last line is skipped
+    await writeFile(journal, text)
+    expect(await warm(root, 'op1')).toMatchObject({
+      result: 'fallback',
+      reason: 'the journal has an unfinished operation (b)',
+      state: { liveSlot: 'blue', slots: { blue: '2.0.0', green: '1.0.0' } }
+    })
+    expect(await readFile(journal, 'utf8')).toBe(text)
+    expect(await readFile(join(root, 'live.map'), 'utf8')).toBe('live blue\n')
+    expect(await readFile(join(root, '.sitecycle', 'lock', 'holder.json'), 'utf8')).toBe(
+      holderText('op1')
+    )
+  })
+
+  test('a warm release marked bad, or not the version asked for: fallback, nothing switched', async () => {
+    const root = await site()
+    expect(await warm(root, 'op1', ['3.0.0'])).toMatchObject({
+      result: 'fallback',
+      reason: 'the requested version is not the one warm in the idle slot'
+    })
+    await rm(join(root, '.sitecycle', 'lock'), { recursive: true })
+    await writeFile(join(root, 'releases', '1.0.0', 'BAD'), '{}')
+    expect(await warm(root, 'op2')).toMatchObject({
+      result: 'fallback',
+      reason: 'no good release is warm in the idle slot'
+    })
+    await rm(join(root, '.sitecycle', 'lock'), { recursive: true })
+    await rm(join(root, 'releases', '1.0.0', 'BAD'))
+    await rm(join(root, '.sitecycle', 'site.json'))
+    expect(await warm(root, 'op3')).toMatchObject({
+      result: 'fallback',
+      reason: 'the site is not initialized'
+    })
+    expect(await readFile(join(root, 'live.map'), 'utf8')).toBe('live blue\n')
+    expect(await journalOf(root)).toEqual([])
+    // the version asked for by name, when it is the warm one, switches
+    await rm(join(root, '.sitecycle', 'lock'), { recursive: true })
+    await writeFile(join(root, '.sitecycle', 'site.json'), '{}\n')
+    expect(await warm(root, 'op4', ['1.0.0'])).toMatchObject({
+      result: 'switched',
+      target: '1.0.0'
+    })
+  })
+
+  test('a live.map whose mtime is later than now: the new one still gets a later mtime', async () => {
+    const root = await site()
+    const future = new Date(Date.now() + 60_000)
+    await utimes(join(root, 'live.map'), future, future)
+    const old = (await stat(join(root, 'live.map'), { bigint: true })).mtimeNs
+    expect(await warm(root, 'op1')).toMatchObject({ result: 'switched' })
+    expect((await stat(join(root, 'live.map'), { bigint: true })).mtimeNs > old).toBe(true)
+  })
+})
+
+describe('the host scripts and the same work in this process agree (an executor on the host uses the latter)', () => {
+  const siteAt = (root: string) =>
+    ({ name: 'v1', root, apache: { mode: 'blue-green' } }) as unknown as SiteConfig
+  const PY3 = '/usr/bin/python3'
+
+  async function site(): Promise<string> {
+    const root = join(dir, 'root')
+    for (const v of ['1.0.0', '2.0.0', '3.0.0'])
+      await mkdir(join(root, 'releases', v), { recursive: true })
+    await writeFile(
+      join(root, 'releases', '1.0.0', 'release.json'),
+      JSON.stringify({ version: '1.0.0' })
+    )
+    await writeFile(
+      join(root, 'releases', '2.0.0', 'release.json'),
+      JSON.stringify({ version: '2.0.0' })
+    )
+    await writeFile(join(root, 'releases', '2.0.0', 'BAD'), '{}')
+    await writeFile(join(root, 'releases', '3.0.0', 'release.json'), '{ torn')
+    await writeFile(join(root, 'releases', 'stray-file'), '')
+    await symlink('1.0.0', join(root, 'releases', 'a-link'))
+    await mkdir(join(root, 'slots'))
+    await mkdir(join(root, '.sitecycle'))
+    await writeFile(join(root, '.sitecycle', 'site.json'), '{}\n')
+    await symlink('../releases/1.0.0', join(root, 'slots', 'green'))
+    await symlink('../releases/2.0.0', join(root, 'slots', 'blue'))
+    await writeFile(join(root, 'live.map'), '# comment\nlive green\n')
+    return root
+  }
+
+  test('state and releases read alike', async () => {
+    const root = await site()
+    const [a, b] = await Promise.all(
+      [viaProgram, here].map(e => readSiteState(e, siteAt(root), PY3))
+    )
+    expect(a).toEqual(b)
+    expect(a).toEqual({
+      initialized: true,
+      slots: { blue: '2.0.0', green: '1.0.0' },
+      liveSlot: 'green',
+      idleSlot: 'blue',
+      live: '1.0.0',
+      idle: '2.0.0',
+      slotReleases: {
+        '1.0.0': { complete: true, bad: false },
+        '2.0.0': { complete: true, bad: true }
+      }
+    })
+    const [la, lb] = await Promise.all(
+      [viaProgram, here].map(e => listReleases(e, siteAt(root), PY3))
+    )
+    expect(la).toEqual(lb)
+    expect(la.map(r => [r.dir, r.complete, r.bad])).toEqual([
+      ['1.0.0', true, false],
+      ['2.0.0', true, true],
+      ['3.0.0', false, false]
+    ])
+    await rm(join(root, 'releases'), { recursive: true })
+    expect(await listReleases(viaProgram, siteAt(root), PY3)).toEqual([])
+    expect(await listReleases(here, siteAt(root), PY3)).toEqual([])
+  })
+
+  test.each([
+    ['the host programs', viaProgram],
+    ['this process', here]
+  ])('point a slot and switch with compare and swap, by %s', async (_, exec) => {
+    const root = await site()
+    await pointSlot(exec, siteAt(root), PY3, 'blue', '3.0.0')
+    expect(await readlink(join(root, 'slots', 'blue'))).toBe('../releases/3.0.0')
+    expect(await readdir(join(root, 'slots'))).toEqual(['blue', 'green'])
+    await expect(switchLiveSlot(exec, siteAt(root), PY3, 'green', 'blue')).rejects.toThrow(
+      'site v1: the live slot is green, not blue: another operation changed the site'
+    )
+    expect(await readFile(join(root, 'live.map'), 'utf8')).toBe('# comment\nlive green\n')
+    expect(await switchLiveSlot(exec, siteAt(root), PY3, 'blue', 'green')).toBe('green')
+    expect(await readFile(join(root, 'live.map'), 'utf8')).toBe('live blue\n')
+    expect((await readdir(root)).filter(n => n.startsWith('live.map'))).toEqual(['live.map'])
+  })
 })

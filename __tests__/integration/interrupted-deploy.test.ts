@@ -240,3 +240,46 @@ test.each(CASES)(
     expect((await exists(incoming)) ? await readdir(incoming) : []).toEqual([])
   }
 )
+
+test('a deploy killed after start-idle, its lock cleared: the rollback finds the unfinished run, recovers it, then goes back', async () => {
+  const before = await status()
+  expect(before.unfinished).toEqual([])
+  const { live, idle } = before
+  const target = VERSIONS.find(v => v !== live && v !== idle)!
+  const run = startCli(['deploy', 'v1', '--release', releases, '--version', target, '-c', config], {
+    env: { SAMPLE_SECRET_KEY: SECRET, SITECYCLE_FAULT_KILL_AFTER: 'start-idle' }
+  })
+  expect(await run.result).toMatchObject({ signal: 'SIGKILL' })
+  expectExit(await cli(['unlock', 'v1']), 0)
+  const left = await status()
+  expect(left).toMatchObject({ lock: null, live })
+  expect(left.unfinished).toHaveLength(1)
+
+  const rb = await cli(['rollback', 'v1', '--json'])
+  expectExit(rb, 0)
+  // The one host program took the lock and saw the unfinished run: the full path recovered it
+  // (the idle slot holds the warm release again) before going back to that release.
+  expect(rb.stderr).toContain('the journal has an unfinished operation')
+  expect(rb.stderr).toContain(`an earlier deploy (${left.unfinished[0]}`)
+  expect(rb.stderr).toContain(
+    `recovered: idle slot ${before.liveSlot === 'blue' ? 'green' : 'blue'} points at ${idle} again`
+  )
+  const outcome = JSON.parse(rb.stdout) as { status: string; version: string; operationId: string }
+  expect(outcome).toMatchObject({ status: 'rolled-back', version: idle })
+  expect(await served()).toEqual({ status: 200, body: idle })
+  const lines = (await journal()).filter(
+    e => e.id === left.unfinished[0] || e.id === outcome.operationId
+  )
+  expect(
+    lines.map(e => `${e.id === outcome.operationId ? 'rollback' : 'killed'} ${e.event}`).slice(-7)
+  ).toEqual([
+    'killed recovered',
+    'rollback start',
+    'rollback step',
+    'rollback step',
+    'rollback mark-bad',
+    'rollback step',
+    'rollback end'
+  ])
+  expect(await status()).toMatchObject({ live: idle, lock: null, unfinished: [] })
+})

@@ -48,8 +48,14 @@ ${opts.freeze === undefined ? '' : `      freeze: ${opts.freeze}\n`}${opts.datab
   return parseConfig(yaml, join(dir, 'sitecycle.yml'))
 }
 
-/** A host script call: [python, -I, (-S), -c, program, ...args] */
-function scriptOf(argv: string[]): { program: string; args: string[] } | undefined {
+/** The command without a leading `nice -n N` (the deploy's heavy work yields to users). */
+function unniced(argv: string[]): string[] {
+  return argv[0] === 'nice' && argv[1] === '-n' ? argv.slice(3) : argv
+}
+
+/** A host script call: [python, -I, (-S), -c, program, ...args], perhaps niced. */
+function scriptOf(niced: string[]): { program: string; args: string[] } | undefined {
+  const argv = unniced(niced)
   const i = argv.indexOf('-c')
   return i > 0 && argv[0].endsWith('python3')
     ? { program: argv[i + 1], args: argv.slice(i + 2) }
@@ -123,7 +129,13 @@ function host(opts: { probeIdle?: number; restoreFails?: boolean } = {}) {
     .respond(isScript(scripts.HOST_FACTS), {
       stdout: JSON.stringify({ python: '3.11.2', pip: true, free_mb: 5000 })
     })
-    .respond(isScript(scripts.RESTART_GROUP), { stdout: '4242\n' })
+    .respond(isScript(scripts.RESTART_GROUP), c => {
+      // start-idle points the slot in the same program (link and target after the timeout)
+      const link = scriptArg(c, 3)
+      if (link)
+        state.slots[link.split('/').pop() as 'blue' | 'green'] = scriptArg(c, 4)!.split('/').pop()!
+      return { stdout: '4242\n' }
+    })
     .respond(isScript(scripts.SWITCH_MAP), { stdout: 'blue\n' })
     .respond(
       c => isScript(scripts.PROBE_HTTP)(c) && scriptArg(c, 2) !== '',
@@ -148,14 +160,16 @@ function trace(exec: RecordingExecutor): string[] {
   const out: string[] = []
   for (const call of exec.calls) {
     if (call.type !== 'run' || !call.argv) continue
-    const a = call.argv
+    const a = unniced(call.argv)
     const sc = scriptOf(a)
     if (sc?.program === SQLITE_BACKUP_PROGRAM) out.push(`dump ${sc.args[0]}`)
     else if (sc?.program === SQLITE_RESTORE_PROGRAM)
       out.push(`restore ${sc.args[0]} -> ${sc.args[1]}`)
     else if (sc?.program === scripts.POINT_LINK) out.push(`point-link ${sc.args.join(' ')}`)
-    else if (sc?.program === scripts.RESTART_GROUP) out.push(`restart-group ${sc.args[0]}`)
-    else if (sc?.program === scripts.SWITCH_MAP) out.push(`switch-map ${sc.args[1]}`)
+    else if (sc?.program === scripts.RESTART_GROUP) {
+      if (sc.args[3]) out.push(`point-link ${sc.args[3]} ${sc.args[4]}`)
+      out.push(`restart-group ${sc.args[0]}`)
+    } else if (sc?.program === scripts.SWITCH_MAP) out.push(`switch-map ${sc.args[1]}`)
     else if (sc?.program === scripts.PROBE_HTTP) out.push(`probe ${sc.args[2] || 'live'}`)
     else if (a[0] === 'mv' && a[3] === FLAG) out.push('freeze')
     else if (a[0] === 'rm' && a.at(-1) === FLAG) out.push('unfreeze')

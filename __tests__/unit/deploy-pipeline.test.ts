@@ -35,8 +35,14 @@ ${extra}`
   return parseConfig(yaml, join(dir, 'sitecycle.yml'))
 }
 
-/** A host script call: [python, -I, (-S), -c, program, ...args] */
-function scriptOf(argv: string[]): { program: string; args: string[] } | undefined {
+/** The command without a leading `nice -n N` (the deploy's heavy work yields to users). */
+function unniced(argv: string[]): string[] {
+  return argv[0] === 'nice' && argv[1] === '-n' ? argv.slice(3) : argv
+}
+
+/** A host script call: [python, -I, (-S), -c, program, ...args], perhaps niced. */
+function scriptOf(niced: string[]): { program: string; args: string[] } | undefined {
+  const argv = unniced(niced)
   const i = argv.indexOf('-c')
   return i > 0 && argv[0].endsWith('python3')
     ? { program: argv[i + 1], args: argv.slice(i + 2) }
@@ -71,33 +77,54 @@ function host(opts: { probeIdle?: number; live?: 'blue' | 'green' } = {}) {
     }
     return {}
   }
-  return exec
-    .respond(c => c.argv[0] === 'mv' && c.argv[1] === '-T', move)
-    .respond(isScript(scripts.READ_STATE), { stdout: JSON.stringify(state) })
-    .respond(isScript(scripts.LIST_RELEASES), {
-      stdout: JSON.stringify({
-        '0.9.0': record('0.9.0', '2026-01-01'),
-        '1.0.0': record('1.0.0', '2026-02-01')
+  return (
+    exec
+      .respond(c => c.argv[0] === 'mv' && c.argv[1] === '-T', move)
+      .respond(isScript(scripts.READ_STATE), { stdout: JSON.stringify(state) })
+      .respond(isScript(scripts.LIST_RELEASES), {
+        stdout: JSON.stringify({
+          '0.9.0': record('0.9.0', '2026-01-01'),
+          '1.0.0': record('1.0.0', '2026-02-01')
+        })
       })
-    })
-    .respond(isScript(scripts.HOST_FACTS), {
-      stdout: JSON.stringify({ python: '3.11.2', pip: true, free_mb: 5000 })
-    })
-    .respond(isScript(scripts.RESTART_GROUP), { stdout: '4242\n' })
-    .respond(isScript(scripts.SWITCH_MAP), { stdout: `${live}\n` })
-    .respond(
-      c => isScript(scripts.PROBE_HTTP)(c) && scriptArg(c, 2) !== '',
-      () =>
-        opts.probeIdle === 500
-          ? { code: 1, stdout: JSON.stringify({ status: 500, body: 'broken', error: null }) }
-          : { stdout: JSON.stringify({ status: 200, body: '2.0.0', error: null }) }
-    )
-    .respond(isScript(scripts.PROBE_HTTP), {
-      stdout: JSON.stringify({ status: 200, body: '2.0.0', error: null })
-    })
-    .respond(c => c.argv.includes('import sys; print("%d.%d.%d" % sys.version_info[:3])'), {
-      stdout: '3.11.2\n'
-    })
+      .respond(isScript(scripts.HOST_FACTS), {
+        stdout: JSON.stringify({ python: '3.11.2', pip: true, free_mb: 5000 })
+      })
+      .respond(isScript(scripts.RESTART_GROUP), { stdout: '4242\n' })
+      // The rollback's one host program, as it behaves on a host whose journal has no unfinished
+      // run: takes the lock, and switches when the idle release is the one asked for.
+      .respond(isScript(scripts.WARM_SWITCH), c => {
+        const [root, , holderText, , acceptText] = scriptOf(c.argv)!.args
+        exec.files.set(`${root}/.sitecycle/lock/holder.json`, holderText)
+        const accept = JSON.parse(acceptText) as string[]
+        if (accept.length && !accept.includes('0.9.0'))
+          return { stdout: JSON.stringify({ result: 'fallback', reason: 'not warm', state }) }
+        return {
+          stdout: JSON.stringify({
+            result: 'switched',
+            state,
+            target: '0.9.0',
+            liveSlot: live,
+            idleSlot: idle,
+            ms: 7
+          })
+        }
+      })
+      .respond(isScript(scripts.SWITCH_MAP), { stdout: `${live}\n` })
+      .respond(
+        c => isScript(scripts.PROBE_HTTP)(c) && scriptArg(c, 2) !== '',
+        () =>
+          opts.probeIdle === 500
+            ? { code: 1, stdout: JSON.stringify({ status: 500, body: 'broken', error: null }) }
+            : { stdout: JSON.stringify({ status: 200, body: '2.0.0', error: null }) }
+      )
+      .respond(isScript(scripts.PROBE_HTTP), {
+        stdout: JSON.stringify({ status: 200, body: '2.0.0', error: null })
+      })
+      .respond(c => c.argv.includes('import sys; print("%d.%d.%d" % sys.version_info[:3])'), {
+        stdout: '3.11.2\n'
+      })
+  )
 }
 
 /** A compact, readable trace of what ran: the step-defining commands only. */
@@ -106,6 +133,7 @@ function trace(exec: RecordingExecutor): string[] {
     [scripts.POINT_LINK, 'point-link'],
     [scripts.RESTART_GROUP, 'restart-group'],
     [scripts.SWITCH_MAP, 'switch-map'],
+    [scripts.WARM_SWITCH, 'warm-switch'],
     [scripts.PROBE_HTTP, 'probe']
   ])
   const out: string[] = []
@@ -113,9 +141,15 @@ function trace(exec: RecordingExecutor): string[] {
     if (call.type === 'writeFile' && call.path?.endsWith('app.ini')) out.push(`write ${call.path}`)
     if (call.type === 'put') out.push(`put ${call.path}`)
     if (call.type !== 'run' || !call.argv) continue
-    const a = call.argv
+    const a = unniced(call.argv)
     const sc = scriptOf(a)
-    if (sc && names.has(sc.program))
+    if (sc?.program === scripts.RESTART_GROUP && sc.args[3])
+      out.push(
+        `point-link ${sc.args[3]} ${sc.args[4]}`,
+        `restart-group ${sc.args[0]} ${sc.args[1]}`
+      )
+    else if (sc?.program === scripts.WARM_SWITCH) out.push(`warm-switch ${sc.args[0]}`)
+    else if (sc && names.has(sc.program))
       out.push(
         [
           names.get(sc.program),
@@ -317,17 +351,79 @@ test('a missing secret is refused before the host is touched', async () => {
   expect(exec.calls).toEqual([])
 })
 
-test('rollback to the warm idle release is one rename, and marks the release it leaves bad', async () => {
+/** The journal lines a run appended with `tee -a`, parsed. */
+function teeLines(exec: RecordingExecutor): Record<string, unknown>[] {
+  return exec.calls
+    .filter(c => c.argv?.[0] === 'tee')
+    .map(c => JSON.parse(String(c.command!.input)) as Record<string, unknown>)
+}
+
+test('rollback to the warm idle release: lock, journal start and switch in one host program, then verify and mark bad', async () => {
   const c = config()
   const exec = host()
   const o = await rollback({ config: c, site: c.sites.v1, exec, reporter: reporter() })
   expect(o).toMatchObject({ status: 'rolled-back', version: '0.9.0', previousVersion: '1.0.0' })
-  const t = trace(exec)
-  expect(t.filter(l => !['lock', 'unlock'].includes(l))).toEqual([
-    `switch-map ${ROOT}/live.map green`,
-    `probe http://127.0.0.1:8080/__version__ 127.0.0.1 `
+  // Nothing ran on the host before the program that switches: no lock, no state read, no tee.
+  expect(scriptOf(exec.commands()[0])?.program).toBe(scripts.WARM_SWITCH)
+  expect(trace(exec)).toEqual([
+    `warm-switch ${ROOT}`,
+    `probe http://127.0.0.1:8080/__version__ 127.0.0.1 `,
+    'unlock'
   ])
+  // What the program was given: this run's id, the holder it writes, the start line's fields.
+  const [, opId, holderText, startText, acceptText] = scriptOf(exec.commands()[0])!.args
+  expect(opId).toBe(o.operationId)
+  expect(JSON.parse(holderText)).toMatchObject({ op: 'rollback', id: opId, pid: process.pid })
+  expect(JSON.parse(startText)).toMatchObject({
+    id: opId,
+    op: 'rollback',
+    event: 'start',
+    site: 'v1',
+    to: null
+  })
+  expect(JSON.parse(acceptText)).toEqual([])
+  // The switch step's line is the program's: node journals the steps after it, and the end.
+  expect(teeLines(exec).map(l => [l.event, l.step ?? l.status])).toEqual([
+    ['step', 'verify-live'],
+    ['mark-bad', undefined],
+    ['step', 'mark-bad'],
+    ['end', 'rolled-back']
+  ])
+  expect(o.steps.find(st => st.name === 'switch')).toMatchObject({
+    status: 'ok',
+    ms: expect.any(Number),
+    note: '1.0.0 -> 0.9.0'
+  })
   expect(exec.files.get(`${ROOT}/releases/1.0.0/BAD`)).toMatch(/rolled back/)
+})
+
+test('a fast rollback that fails verification switches back and says so', async () => {
+  const c = config()
+  const exec = host()
+  exec.respondFirst(c2 => isScript(scripts.PROBE_HTTP)(c2) && scriptArg(c2, 2) === '', {
+    code: 1,
+    stdout: JSON.stringify({ status: 500, body: 'broken', error: null })
+  })
+  const err = await rollback({ config: c, site: c.sites.v1, exec, reporter: reporter() }).catch(
+    e => e
+  )
+  expect(err).toBeInstanceOf(OperationFailed)
+  expect((err as OperationFailed).outcome).toMatchObject({
+    failedStep: 'verify-live',
+    version: '1.0.0'
+  })
+  // the undo of the program's switch: back to the slot that was live, compare and swap
+  expect(trace(exec).filter(l => l.startsWith('switch-map'))).toEqual([
+    `switch-map ${ROOT}/live.map blue`
+  ])
+  expect(
+    exec
+      .commands()
+      .find(a => scriptOf(a)?.program === scripts.SWITCH_MAP)!
+      .at(-1)
+  ).toBe('green')
+  expect(teeLines(exec).at(-1)).toMatchObject({ event: 'end', status: 'failed' })
+  expect([...exec.files.keys()].some(k => k.endsWith('/BAD'))).toBe(false)
 })
 
 test('rollback to the version that is already live changes nothing', async () => {
@@ -335,6 +431,156 @@ test('rollback to the version that is already live changes nothing', async () =>
   const exec = host()
   const o = await rollback({ config: c, site: c.sites.v1, exec, reporter: reporter(), to: '1.0.0' })
   expect(o).toMatchObject({ status: 'unchanged', version: '1.0.0', rolledBack: false })
-  expect(trace(exec).filter(l => !['lock', 'unlock'].includes(l))).toEqual([])
+  // The program took the lock and found 1.0.0 is not the warm release: the full path decides.
+  expect(trace(exec)).toEqual([`warm-switch ${ROOT}`, 'unlock'])
+  expect(JSON.parse(scriptOf(exec.commands()[0])!.args[4])).toEqual(['1.0.0'])
   expect([...exec.files.keys()].some(k => k.endsWith('/BAD'))).toBe(false)
+})
+
+test('when the journal has an unfinished run, the rollback recovers it first, holding the lock the program took', async () => {
+  const c = config()
+  const exec = host()
+  exec.files.set(
+    `${ROOT}/.sitecycle/journal.jsonl`,
+    JSON.stringify({
+      at: '2026-01-01T00:00:00.000Z',
+      id: 'killed-run',
+      op: 'deploy',
+      event: 'start',
+      liveSlot: 'blue',
+      live: '1.0.0',
+      idle: '0.9.0'
+    }) + '\n'
+  )
+  exec.respondFirst(isScript(scripts.WARM_SWITCH), cmd => {
+    const [root, , holderText] = scriptOf(cmd.argv)!.args
+    exec.files.set(`${root}/.sitecycle/lock/holder.json`, holderText)
+    return {
+      stdout: JSON.stringify({
+        result: 'fallback',
+        reason: 'the journal has an unfinished operation (killed-run)',
+        state: {
+          slots: { blue: '1.0.0', green: '0.9.0' },
+          live: 'blue',
+          current: null,
+          initialized: true
+        }
+      })
+    }
+  })
+  const o = await rollback({ config: c, site: c.sites.v1, exec, reporter: reporter() })
+  expect(o).toMatchObject({ status: 'rolled-back', version: '0.9.0' })
+  // The lock is not taken again (it is held), the recovery comes before the start line, and
+  // the switch is the full path's.
+  expect(trace(exec)).toEqual([
+    `warm-switch ${ROOT}`,
+    `switch-map ${ROOT}/live.map green`,
+    `probe http://127.0.0.1:8080/__version__ 127.0.0.1 `,
+    'unlock'
+  ])
+  expect(teeLines(exec).map(l => `${l.id === 'killed-run' ? 'old' : 'this'} ${l.event}`)).toEqual([
+    'old recovered',
+    'this start',
+    'this step',
+    'this step',
+    'this mark-bad',
+    'this step',
+    'this end'
+  ])
+  expect(teeLines(exec)[1]).toMatchObject({ id: o.operationId, target: '0.9.0', liveSlot: 'blue' })
+})
+
+test('a rollback while another run holds the lock fails naming it, and switches nothing', async () => {
+  const c = config()
+  const exec = host()
+  exec.files.set(
+    `${ROOT}/.sitecycle/lock/holder.json`,
+    JSON.stringify({
+      op: 'deploy',
+      id: 'other',
+      pid: 1,
+      machine: 'elsewhere',
+      actor: 'alice',
+      since: 'then'
+    })
+  )
+  exec.respondFirst(isScript(scripts.WARM_SWITCH), {
+    stdout: JSON.stringify({ result: 'busy', reason: 'the lock is held' })
+  })
+  exec.respondFirst(c2 => c2.argv[0] === 'mv' && c2.argv[3]?.endsWith('/lock'), {
+    code: 1,
+    stderr: 'Directory not empty'
+  })
+  await expect(
+    rollback({ config: c, site: c.sites.v1, exec, reporter: reporter() })
+  ).rejects.toThrow(/locked by deploy other by alice/)
+  expect(trace(exec)).toEqual([`warm-switch ${ROOT}`, 'lock'])
+  expect(exec.files.has(`${ROOT}/releases/1.0.0/BAD`)).toBe(false)
+})
+
+test("pip runs in the new virtualenv's interpreter through pip's runner, compiling; state and releases are read once under the lock", async () => {
+  const c = config()
+  const runner = '/usr/lib/python3/dist-packages/pip/__pip-runner__.py'
+  const exec = host().respondFirst(isScript(scripts.HOST_FACTS), {
+    stdout: JSON.stringify({ python: '3.11.2', pip: true, pip_runner: runner, free_mb: 5000 })
+  })
+  const o = await deploy({
+    config: c,
+    site: c.sites.v1,
+    exec,
+    reporter: reporter(),
+    release: releases,
+    version: '2.0.0'
+  })
+  expect(o.status).toBe('deployed')
+  const rel = `${ROOT}/releases/2.0.0`
+  const pip = exec.commands().find(a => a.includes('install'))!
+  // At a lower CPU priority, so that users keep their latency on a busy host.
+  expect(pip.slice(0, 8)).toEqual([
+    'nice',
+    '-n',
+    '10',
+    `${rel}/bin/python`,
+    runner,
+    'install',
+    '--no-index',
+    '--find-links'
+  ])
+  const niced = exec.commands().filter(a => a[0] === 'nice')
+  expect(niced.map(a => scriptOf(a)?.program ?? a[3])).toEqual([
+    scripts.HOST_FACTS,
+    'apache2ctl',
+    '/usr/bin/python3',
+    `${rel}/bin/python`
+  ])
+  expect(pip).not.toContain('--no-compile')
+  expect(exec.commands().some(a => a.includes('compileall'))).toBe(false)
+  // One state read before the lock (refuse an uninitialized site), one state read and one
+  // listing under it; prune reads nothing again and removes the upload in its one rm.
+  const programs = exec.commands().map(a => scriptOf(a)?.program)
+  expect(programs.filter(p => p === scripts.READ_STATE)).toHaveLength(2)
+  expect(programs.filter(p => p === scripts.LIST_RELEASES)).toHaveLength(1)
+  const lastRm = exec.commands().filter(a => a[0] === 'rm' && a.some(p => p.includes('/incoming/')))
+  expect(lastRm.at(-1)).toEqual(['rm', '-rf', '--', `${ROOT}/.sitecycle/incoming/${o.operationId}`])
+})
+
+test('prune after a deploy keeps the new release, the one before it and the newest others up to keep_releases', async () => {
+  const c = config('    keep_releases: 2\n')
+  const exec = host()
+  const o = await deploy({
+    config: c,
+    site: c.sites.v1,
+    exec,
+    reporter: reporter(),
+    release: releases,
+    version: '2.0.0'
+  })
+  // 0.9.0 was warm for a rollback; after the switch the slots hold 2.0.0 and 1.0.0.
+  expect(o.steps.find(s => s.name === 'prune')?.note).toBe('removed 0.9.0')
+  const rms = exec
+    .commands()
+    .filter(a => a[0] === 'rm' && a.some(p => p.includes('/releases/0.9.0')))
+  expect(rms).toEqual([
+    ['rm', '-rf', '--', `${ROOT}/releases/0.9.0`, `${ROOT}/.sitecycle/incoming/${o.operationId}`]
+  ])
 })

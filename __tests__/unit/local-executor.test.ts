@@ -1,9 +1,13 @@
 import { promises as fs } from 'node:fs'
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http'
+import type { AddressInfo } from 'node:net'
 import * as os from 'node:os'
 import * as path from 'node:path'
 import { cmd } from '../../src/commands/command.js'
 import { CommandError } from '../../src/hosts/executor.js'
 import { LocalExecutor } from '../../src/hosts/local-executor.js'
+import { parseConfig } from '../../src/config/load-config.js'
+import { bodyHasVersion, describeProbe, probeHealth } from '../../src/sites/site-state.js'
 
 const PY = '/usr/bin/python3'
 /** A Python one-liner that prints its argv (after the script) as JSON. */
@@ -145,5 +149,153 @@ describe('LocalExecutor', () => {
 
   it('readFile throws on errors other than a missing file', async () => {
     await expect(local.readFile(dir)).rejects.toThrow(/EISDIR/)
+  })
+})
+
+describe('LocalExecutor without a process: appendFile, httpGet, and the health probe from here', () => {
+  const local = new LocalExecutor()
+  /** The same executor without httpGet: the probe then runs PROBE_HTTP with Python. */
+  const viaPython = Object.assign(new LocalExecutor(), { httpGet: undefined })
+  let dir: string
+  let server: Server
+  let port: number
+  let handler: (req: IncomingMessage, res: ServerResponse) => void
+  const seen: IncomingMessage[] = []
+  beforeEach(async () => {
+    dir = await fs.mkdtemp(path.join(os.tmpdir(), 'sitecycle-local-http-'))
+    seen.length = 0
+    server = createServer((req, res) => {
+      seen.push(req)
+      handler(req, res)
+    })
+    await new Promise<void>(r => server.listen(0, '127.0.0.1', r))
+    port = (server.address() as AddressInfo).port
+  })
+  afterEach(async () => {
+    await new Promise(r => server.close(r))
+    await fs.rm(dir, { recursive: true, force: true })
+  })
+  const site = (timeout = 5) =>
+    parseConfig(
+      `
+app:
+  package: sitecycle-sample
+  wsgi: sitecycle_sample.wsgi:application
+sites:
+  v1:
+    root: ${dir}/root
+    url: http://127.0.0.1:${port}
+    health: { path: /__version__, expect_version: true, timeout: ${timeout} }
+`,
+      path.join(dir, 'sitecycle.yml')
+    ).sites.v1
+
+  it('appendFile creates the file and appends whole lines, also from many writers at once', async () => {
+    const file = path.join(dir, 'journal.jsonl')
+    await local.appendFile(file, 'first\n')
+    const lines = Array.from({ length: 50 }, (_, i) => `${'x'.repeat(500)} ${i}\n`)
+    await Promise.all(lines.map(l => local.appendFile(file, l)))
+    const text = await fs.readFile(file, 'utf8')
+    expect(text.startsWith('first\n')).toBe(true)
+    expect(text.split('\n').filter(Boolean).sort()).toEqual(
+      ['first', ...lines.map(l => l.trimEnd())].sort()
+    )
+  })
+
+  it('httpGet sends the headers on a connection of its own and returns status, body and Location', async () => {
+    handler = (req, res) => {
+      res.writeHead(302, { Location: '/elsewhere' })
+      res.end('moved')
+    }
+    const a = await local.httpGet(`http://127.0.0.1:${port}/x`, {
+      headers: { Host: 'example.org', 'X-Sitecycle-Slot': 'green' },
+      timeoutMs: 2000
+    })
+    expect(a).toEqual({ status: 302, body: 'moved', location: '/elsewhere' })
+    expect(seen[0].headers).toMatchObject({
+      host: 'example.org',
+      'x-sitecycle-slot': 'green',
+      connection: 'close'
+    })
+  })
+
+  it('httpGet rejects when nothing answers', async () => {
+    await new Promise(r => server.close(r))
+    await expect(
+      local.httpGet(`http://127.0.0.1:${port}/`, { headers: {}, timeoutMs: 2000 })
+    ).rejects.toThrow(/ECONNREFUSED/)
+    server = createServer()
+    await new Promise<void>(r => server.listen(0, '127.0.0.1', r))
+  })
+
+  it('the probe waits for a server still starting (503), then needs 3 good answers in a row, from here and with Python alike', async () => {
+    for (const exec of [local, viaPython]) {
+      let n = 0
+      seen.length = 0
+      handler = (req, res) => {
+        n++
+        if (n <= 2) res.writeHead(503).end('starting')
+        else res.writeHead(200).end(JSON.stringify({ version: '2.0.0' }))
+      }
+      const p = await probeHealth(exec, site(), PY, { slot: 'green', version: '2.0.0' })
+      expect(p).toEqual({
+        ok: true,
+        status: 200,
+        body: JSON.stringify({ version: '2.0.0' }),
+        error: null
+      })
+      expect(seen).toHaveLength(5)
+      expect(seen.every(r => r.headers['x-sitecycle-slot'] === 'green')).toBe(true)
+      expect(seen[0].headers.host).toBe('127.0.0.1')
+      expect(seen[0].url).toBe('/__version__')
+    }
+  })
+
+  it('the probe fails on an application error after its grace, and on another version, from here and with Python alike', async () => {
+    for (const exec of [local, viaPython]) {
+      handler = (req, res) => res.writeHead(500).end('Internal Server Error')
+      const started = Date.now()
+      const p = await probeHealth(exec, site(1), PY, { version: '2.0.0' })
+      expect(p).toEqual({ ok: false, status: 500, body: 'Internal Server Error', error: null })
+      expect(Date.now() - started).toBeGreaterThanOrEqual(900)
+      expect(describeProbe(p, 'the site', '2.0.0')).toBe(
+        'the site answered HTTP 500: Internal Server Error'
+      )
+      handler = (req, res) => res.writeHead(200).end('1.0.0\n')
+      const q = await probeHealth(exec, site(1), PY, { version: '2.0.0' })
+      expect(q).toMatchObject({ ok: false, status: 200, body: '1.0.0\n' })
+      expect(describeProbe(q, 'the site', '2.0.0')).toBe(
+        'the site answered 200 but not version 2.0.0 (body: 1.0.0)'
+      )
+    }
+  })
+
+  it('the probe follows a redirect, as urllib does', async () => {
+    for (const exec of [local, viaPython]) {
+      handler = (req, res) => {
+        if (req.url === '/__version__') res.writeHead(301, { Location: '/__version__/' }).end()
+        else res.writeHead(200).end('2.0.0')
+      }
+      const p = await probeHealth(exec, site(), PY, { version: '2.0.0', successes: 1 })
+      expect(p).toMatchObject({ ok: true, status: 200, body: '2.0.0' })
+    }
+  })
+
+  it('the probe reports no answer until its timeout', async () => {
+    const s = site(1)
+    await new Promise(r => server.close(r))
+    const p = await probeHealth(local, s, PY, { version: '2.0.0' })
+    expect(p).toMatchObject({ ok: false, status: null })
+    expect(p.error).toMatch(/ECONNREFUSED/)
+    server = createServer()
+    await new Promise<void>(r => server.listen(0, '127.0.0.1', r))
+  })
+
+  it('bodyHasVersion: the plain body, or JSON with that version', () => {
+    expect(bodyHasVersion(' 2.0.0\n', '2.0.0')).toBe(true)
+    expect(bodyHasVersion('{"version": "2.0.0"}', '2.0.0')).toBe(true)
+    expect(bodyHasVersion('{"version": "2.0.1"}', '2.0.0')).toBe(false)
+    expect(bodyHasVersion('[1]', '2.0.0')).toBe(false)
+    expect(bodyHasVersion('null', '2.0.0')).toBe(false)
   })
 })

@@ -5,51 +5,77 @@
  * interpolated into the program text.
  */
 
-/** argv: map path, slot[, expected live slot]. Writes `live <slot>` aside, makes its mtime differ from the old map's
- * (mod_rewrite re-reads a txt map only when the mtime changes), renames it over. Prints the
- * slot that was live before. With an expected slot, exits 4 without switching when another slot
- * is live (compare and swap). */
+/** Python: `switch_map(path, slot, expect)` writes `live <slot>` aside, makes its mtime differ
+ * from the old map's (mod_rewrite re-reads a txt map only when the mtime changes), renames it
+ * over and returns the slot that was live ('' when none). With `expect`, raises LiveSlotChanged
+ * without switching when another slot is live (compare and swap). Shared by SWITCH_MAP and
+ * WARM_SWITCH. */
+const SWITCH_MAP_FUNCTION = `
+class LiveSlotChanged(Exception):
+    pass
+def switch_map(path, slot, expect=None):
+    old = None
+    try:
+        st = os.stat(path)
+        with open(path) as f:
+            for line in f:
+                parts = line.split()
+                if len(parts) == 2 and parts[0] == 'live':
+                    old = parts[1]
+    except FileNotFoundError:
+        st = None
+    if expect is not None and (old or 'blue') != expect:
+        raise LiveSlotChanged('the live slot is %s, not %s: another operation changed the site' % (old, expect))
+    tmp = path + '.tmp.%d' % os.getpid()
+    with open(tmp, 'w') as f:
+        f.write('live %s\\n' % slot)
+        f.flush()
+        os.fsync(f.fileno())
+    os.chmod(tmp, 0o644)
+    if st is not None:
+        new = os.stat(tmp).st_mtime_ns
+        if new // 1000 <= st.st_mtime_ns // 1000:
+            bumped = st.st_mtime_ns + 1000000000
+            os.utime(tmp, ns=(bumped, bumped))
+    os.rename(tmp, path)
+    d = os.open(os.path.dirname(path) or '.', os.O_RDONLY)
+    os.fsync(d)
+    os.close(d)
+    return old or ''
+`
+
+/** argv: map path, slot[, expected live slot]. Switches live.map to the slot (see
+ * switch_map above) and prints the slot that was live before. With an expected slot, exits 4
+ * without switching when another slot is live (compare and swap). */
 export const SWITCH_MAP = `
 import os, sys
+${SWITCH_MAP_FUNCTION}
 path, slot = sys.argv[1], sys.argv[2]
 expect = sys.argv[3] if len(sys.argv) > 3 else None
-old = None
 try:
-    st = os.stat(path)
-    with open(path) as f:
-        for line in f:
-            parts = line.split()
-            if len(parts) == 2 and parts[0] == 'live':
-                old = parts[1]
-except FileNotFoundError:
-    st = None
-if expect is not None and (old or 'blue') != expect:
-    sys.stderr.write('the live slot is %s, not %s: another operation changed the site\\n' % (old, expect))
+    print(switch_map(path, slot, expect))
+except LiveSlotChanged as e:
+    sys.stderr.write('%s\\n' % e)
     sys.exit(4)
-tmp = path + '.tmp.%d' % os.getpid()
-with open(tmp, 'w') as f:
-    f.write('live %s\\n' % slot)
-    f.flush()
-    os.fsync(f.fileno())
-os.chmod(tmp, 0o644)
-if st is not None:
-    new = os.stat(tmp).st_mtime_ns
-    if new // 1000 <= st.st_mtime_ns // 1000:
-        bumped = st.st_mtime_ns + 1000000000
-        os.utime(tmp, ns=(bumped, bumped))
-os.rename(tmp, path)
-d = os.open(os.path.dirname(path) or '.', os.O_RDONLY)
-os.fsync(d)
-os.close(d)
-print(old or '')
 `
 
 /** argv: run dir of the group (its daemons' working directory), expected process count,
- * timeout seconds. Sends SIGINT to every daemon of the group and waits until the same number
- * of new ones run. Prints the new PIDs. Exit 3 when no daemon of the group was found. */
+ * timeout seconds[, slot link, target]. With a link, first points it at the target atomically
+ * (link aside, rename over; one process for both). Sends SIGINT to every daemon of the group
+ * and waits until the same number of new ones run. Prints the new PIDs. Exit 3 when no daemon
+ * of the group was found. */
 export const RESTART_GROUP = `
 import os, sys, time, signal
 rundir, want, timeout = os.path.realpath(sys.argv[1]), int(sys.argv[2]), float(sys.argv[3])
+if len(sys.argv) > 5:
+    link, target = sys.argv[4], sys.argv[5]
+    tmp = link + '.tmp.%d' % os.getpid()
+    try:
+        os.unlink(tmp)
+    except FileNotFoundError:
+        pass
+    os.symlink(target, tmp)
+    os.rename(tmp, link)
 def pids():
     out = set()
     for name in os.listdir('/proc'):
@@ -178,51 +204,175 @@ for name in (sorted(os.listdir(d)) if os.path.isdir(d) else []):
 print(json.dumps(out))
 `
 
-/** argv: site root. Prints JSON: slot -> release (or null), 'live' from live.map, whether the
- * slots' releases are complete and marked bad, and whether the site is initialized. */
-export const READ_STATE = `
-import json, os, sys
-root = sys.argv[1]
-out = {'slots': {}, 'live': None, 'current': None}
-out['releases'] = {}
-for s in ('blue', 'green'):
+/** Python: `read_state(root)`: slot -> release (or null), 'live' from live.map, whether the
+ * slots' releases are complete and marked bad, and whether the site is initialized. Shared by
+ * READ_STATE and WARM_SWITCH. */
+const READ_STATE_FUNCTION = `
+def read_state(root):
+    out = {'slots': {}, 'live': None, 'current': None}
+    out['releases'] = {}
+    for s in ('blue', 'green'):
+        try:
+            out['slots'][s] = os.path.basename(os.readlink(os.path.join(root, 'slots', s)))
+        except OSError:
+            out['slots'][s] = None
+        if out['slots'][s]:
+            rel = os.path.join(root, 'releases', out['slots'][s])
+            out['releases'][out['slots'][s]] = {
+                'complete': os.path.exists(os.path.join(rel, 'release.json')),
+                'bad': os.path.exists(os.path.join(rel, 'BAD')),
+            }
     try:
-        out['slots'][s] = os.path.basename(os.readlink(os.path.join(root, 'slots', s)))
+        out['current'] = os.path.basename(os.readlink(os.path.join(root, 'current')))
     except OSError:
-        out['slots'][s] = None
-    if out['slots'][s]:
-        rel = os.path.join(root, 'releases', out['slots'][s])
-        out['releases'][out['slots'][s]] = {
-            'complete': os.path.exists(os.path.join(rel, 'release.json')),
-            'bad': os.path.exists(os.path.join(rel, 'BAD')),
-        }
-try:
-    out['current'] = os.path.basename(os.readlink(os.path.join(root, 'current')))
-except OSError:
-    pass
-try:
-    with open(os.path.join(root, 'live.map')) as f:
-        for line in f:
-            parts = line.split()
-            if len(parts) == 2 and parts[0] == 'live':
-                out['live'] = parts[1]
-except OSError:
-    pass
-out['initialized'] = os.path.exists(os.path.join(root, '.sitecycle', 'site.json'))
-print(json.dumps(out))
+        pass
+    try:
+        with open(os.path.join(root, 'live.map')) as f:
+            for line in f:
+                parts = line.split()
+                if len(parts) == 2 and parts[0] == 'live':
+                    out['live'] = parts[1]
+    except OSError:
+        pass
+    out['initialized'] = os.path.exists(os.path.join(root, '.sitecycle', 'site.json'))
+    return out
 `
 
-/** argv: path. Prints JSON: the Python version, whether pip is importable, and the free space
- * in MiB under path (one Python start for the whole preflight; needs the site module). */
+/** argv: site root. Prints read_state's JSON (above). */
+export const READ_STATE = `
+import json, os, sys
+${READ_STATE_FUNCTION}
+print(json.dumps(read_state(sys.argv[1])))
+`
+
+/**
+ * The rollback to the release kept warm in the idle slot, up to users being on it, in one
+ * process (one spawn, or one SSH round trip): take the site lock, check the journal, read the
+ * state, write the journal's start line, switch live.map (compare and swap), write the switch
+ * step's line. argv: site root, operation id, holder.json text, the start line's fields (JSON),
+ * the release names a requested version may have (JSON list; [] for the previous release).
+ *
+ * The lock is taken as src/sites/lock.ts takes it (`.sitecycle/lock.<id>` holding holder.json,
+ * renamed to `.sitecycle/lock`), so the lock's other users see an ordinary holder. Prints one
+ * JSON line, exit 0:
+ * - `{"result": "busy", "reason"}`: the lock was not taken (held, or no .sitecycle): nothing changed;
+ * - `{"result": "fallback", "reason", "state"}`: the lock is held for the caller, nothing else
+ *   changed: the journal has an unfinished run to recover first, or the idle release is not a
+ *   good warm target for this request; the caller goes on with its full path;
+ * - `{"result": "switched", "state", "target", "liveSlot", "idleSlot", "ms"}`: users are on
+ *   the idle slot's release; lock held, start and switch lines journaled;
+ * - `{"result": "error", "error", "started"}`: lock held, not switched; `started`: the start
+ *   line was written.
+ */
+export const WARM_SWITCH = `
+import json, os, sys, time
+${READ_STATE_FUNCTION}
+${SWITCH_MAP_FUNCTION}
+t0 = time.monotonic()
+root, op_id, holder_text, start_text, accept_text = sys.argv[1:6]
+start, accept = json.loads(start_text), json.loads(accept_text)
+state_dir = os.path.join(root, '.sitecycle')
+journal = os.path.join(state_dir, 'journal.jsonl')
+def done(result, **fields):
+    fields['result'] = result
+    sys.stdout.write(json.dumps(fields) + '\\n')
+    sys.stdout.flush()
+    sys.exit(0)
+def append(event):
+    t = time.time()
+    line = dict(at=time.strftime('%Y-%m-%dT%H:%M:%S', time.gmtime(t)) + '.%03dZ' % int(t % 1 * 1000))
+    line.update(event)
+    fd = os.open(journal, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
+    try:
+        os.write(fd, (json.dumps(line, ensure_ascii=False, separators=(',', ':')) + '\\n').encode('utf-8'))
+    finally:
+        os.close(fd)
+tmp = os.path.join(state_dir, 'lock.' + op_id)
+try:
+    os.mkdir(tmp)
+except OSError as e:
+    done('busy', reason='cannot make %s: %s' % (tmp, e.strerror))
+holder_file = os.path.join(tmp, 'holder.json')
+fd = os.open(holder_file, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+os.write(fd, holder_text.encode('utf-8'))
+os.close(fd)
+os.chmod(holder_file, 0o644)
+try:
+    os.rename(tmp, os.path.join(state_dir, 'lock'))
+except OSError:
+    os.unlink(holder_file)
+    os.rmdir(tmp)
+    done('busy', reason='the lock is held')
+started = False
+try:
+    ops = {}
+    try:
+        with open(journal, encoding='utf-8') as f:
+            for text in f:
+                try:
+                    e = json.loads(text)
+                except ValueError:
+                    continue
+                if not isinstance(e, dict):
+                    continue
+                if e.get('id') not in ops:
+                    if e.get('event') == 'start':
+                        ops[e.get('id')] = False
+                elif e.get('event') in ('end', 'recovered'):
+                    ops[e.get('id')] = True
+    except FileNotFoundError:
+        pass
+    unfinished = [i for i, closed in ops.items() if not closed]
+    state = read_state(root)
+    if unfinished:
+        done('fallback', reason='the journal has an unfinished operation (%s)' % ', '.join(map(str, unfinished)), state=state)
+    live_slot = 'green' if state['live'] == 'green' else 'blue'
+    idle_slot = 'blue' if live_slot == 'green' else 'green'
+    real = lambda r: r if r and r != '_empty' else None
+    live, idle = real(state['slots'][live_slot]), real(state['slots'][idle_slot])
+    info = state['releases'].get(idle) or {}
+    if not state['initialized']:
+        done('fallback', reason='the site is not initialized', state=state)
+    if idle is None or idle == live or not info.get('complete') or info.get('bad'):
+        done('fallback', reason='no good release is warm in the idle slot', state=state)
+    if accept and idle not in accept:
+        done('fallback', reason='the requested version is not the one warm in the idle slot', state=state)
+    event = dict(start)
+    event.update(target=idle, liveSlot=live_slot, live=live, idle=idle)
+    append(event)
+    started = True
+    switch_map(os.path.join(root, 'live.map'), idle_slot, live_slot)
+    ms = int((time.monotonic() - t0) * 1000)
+    try:
+        append(dict(id=op_id, op=start.get('op'), event='step', step='switch', phase='run', status='ok', ms=ms, note='%s -> %s' % (live or 'none', idle)))
+    except OSError:
+        pass  # users are on the release: the end line will say so
+    done('switched', state=state, target=idle, liveSlot=live_slot, idleSlot=idle_slot, ms=ms)
+except SystemExit:
+    raise
+except BaseException as e:
+    done('error', error='%s: %s' % (type(e).__name__, e), started=started)
+`
+
+/** argv: path. Prints JSON: the Python version, whether pip is importable, pip's
+ * `__pip-runner__.py` (null when this pip has none: older than 22.3), and the free space in MiB
+ * under path (one Python start for the whole preflight; needs the site module). */
 export const HOST_FACTS = `
 import importlib.util, json, os, sys
 p = sys.argv[1]
 while not os.path.exists(p):
     p = os.path.dirname(p) or '/'
 s = os.statvfs(p)
+pip = importlib.util.find_spec('pip')
+runner = None
+if pip is not None and pip.submodule_search_locations:
+    candidate = os.path.join(os.path.realpath(list(pip.submodule_search_locations)[0]), '__pip-runner__.py')
+    if os.path.isfile(candidate):
+        runner = candidate
 print(json.dumps({
     'python': '%d.%d.%d' % sys.version_info[:3],
-    'pip': importlib.util.find_spec('pip') is not None,
+    'pip': pip is not None,
+    'pip_runner': runner,
     'free_mb': s.f_bavail * s.f_frsize // (1024 * 1024),
 }))
 `

@@ -33,6 +33,18 @@ export function hostScript(
   return cmd([python, '-I', ...(withSite ? [] : ['-S']), '-c', program, ...args])
 }
 
+/** The CPU priority ({@link yieldingToUsers}) of a deploy's own heavy work on the host. */
+export const DEPLOY_NICENESS = 10
+
+/**
+ * The command at a lower CPU priority (`nice -n 10`, coreutils): on a host busy serving, the
+ * deploy's installs and checks take what the site's own processes leave, so users' latency does
+ * not rise while it runs; on an idle host it runs as fast as ever.
+ */
+export function yieldingToUsers(command: Command): Command {
+  return { ...command, argv: ['nice', '-n', String(DEPLOY_NICENESS), ...command.argv] }
+}
+
 /** `python3 -m venv --without-pip <dir>`: pip is run from the system Python with --python. */
 export function createVenv(python: string, dir: string): Command {
   return cmd([python, '-m', 'venv', '--without-pip', dir], {
@@ -59,24 +71,41 @@ export function pipWheel(python: string, sdist: string, outDir: string): Command
   )
 }
 
+/** How pip runs to install into a virtualenv. The defaults are pip's own `--python` and
+ * `--no-compile` (then {@link compileAll}). */
+export interface PipIntoVenv {
+  /**
+   * pip's `__pip-runner__.py` on the host (HOST_FACTS reports it): pip then runs directly in the
+   * virtualenv's interpreter, which is what `pip --python <venv>/bin/python` does itself after
+   * starting the host's Python to parse its options; one interpreter start instead of two.
+   */
+  runner?: string
+  /** Let pip byte-compile what it installs, in its own process (no --no-compile, no compileAll). */
+  compile?: boolean
+}
+
+/** The start of a pip command that installs into `venv`. */
+function pipInto(python: string, venv: string, how: PipIntoVenv): string[] {
+  return how.runner
+    ? [`${venv}/bin/python`, how.runner]
+    : [python, '-m', 'pip', '--python', `${venv}/bin/python`]
+}
+
 /** Install a wheel into a virtualenv, offline: dependencies only from the given folders. */
 export function pipInstall(
   python: string,
   venv: string,
   wheel: string,
-  findLinks: string[]
+  findLinks: string[],
+  how: PipIntoVenv = {}
 ): Command {
   return cmd(
     [
-      python,
-      '-m',
-      'pip',
-      '--python',
-      `${venv}/bin/python`,
+      ...pipInto(python, venv, how),
       'install',
       '--no-index',
       ...findLinks.flatMap(d => ['--find-links', d]),
-      '--no-compile',
+      ...(how.compile ? [] : ['--no-compile']),
       wheel
     ],
     hermetic
@@ -92,18 +121,15 @@ export function pipInstallFromIndex(
   venv: string,
   wheel: string,
   findLinks: string[],
-  indexUrl: string
+  indexUrl: string,
+  how: PipIntoVenv = {}
 ): Command {
   return cmd(
     [
-      python,
-      '-m',
-      'pip',
-      '--python',
-      `${venv}/bin/python`,
+      ...pipInto(python, venv, how),
       'install',
       ...findLinks.flatMap(d => ['--find-links', d]),
-      '--no-compile',
+      ...(how.compile ? [] : ['--no-compile']),
       wheel
     ],
     {
@@ -226,20 +252,17 @@ export function pipInstallLocked(
   python: string,
   venv: string,
   lockFile: string,
-  findLinks: string[]
+  findLinks: string[],
+  how: PipIntoVenv = {}
 ): Command {
   return cmd(
     [
-      python,
-      '-m',
-      'pip',
-      '--python',
-      `${venv}/bin/python`,
+      ...pipInto(python, venv, how),
       'install',
       '--no-index',
       '--require-hashes',
       ...findLinks.flatMap(d => ['--find-links', d]),
-      '--no-compile',
+      ...(how.compile ? [] : ['--no-compile']),
       '--requirement',
       lockFile
     ],

@@ -14,6 +14,12 @@ export interface RunResult {
 export interface Executor {
   /** `local` or `ssh://user@host:port`; used in messages. */
   readonly name: string
+  /**
+   * True when this executor runs on the host itself, so the host's paths are this machine's:
+   * a caller may then do with node's fs, in this process, what a host program would do (no
+   * process to start). Absent for executors that reach a host from elsewhere.
+   */
+  readonly runsOnHost?: boolean
   /** Run a command; throws CommandError when it exits non-zero. */
   run(command: Command, options?: RunOptions): Promise<RunResult>
   /** Run a command; returns the result whatever the exit code (throws only if it cannot start). */
@@ -28,6 +34,36 @@ export interface Executor {
   readFile(remotePath: string): Promise<string | undefined>
   /** Release connections (SSH master) and temporary files. */
   close(): Promise<void>
+  /**
+   * Append text to a file on the host in one O_APPEND write (created when missing), without
+   * starting a process. Optional: executors without it have callers run `tee -a` instead.
+   */
+  appendFile?(remotePath: string, content: string): Promise<void>
+  /**
+   * One HTTP GET made from the host itself (e.g. to its loopback), without starting a process.
+   * Optional: only an executor that runs on the host (the local one) has it; callers otherwise
+   * run a host program. Resolves with the answer whatever its status; rejects when there is none
+   * (refused, reset, timed out).
+   */
+  httpGet?(url: string, options: HttpGetOptions): Promise<HttpAnswer>
+}
+
+/** How {@link Executor.httpGet} asks. */
+export interface HttpGetOptions {
+  /** Request headers (e.g. Host, the private slot header). */
+  headers: Record<string, string>
+  /** Give up (reject) after this many milliseconds. */
+  timeoutMs: number
+  /** Keep at most this many bytes of the body. */
+  maxBytes?: number
+}
+
+/** The answer to {@link Executor.httpGet}. */
+export interface HttpAnswer {
+  status: number
+  body: string
+  /** The Location header, when the answer has one (a redirect). */
+  location?: string
 }
 
 export interface RunOptions {

@@ -3,13 +3,21 @@
  * Commands are spawned from their argv, never through a shell.
  */
 import { spawn } from 'node:child_process'
+import { request } from 'node:http'
 import { constants as osConstants } from 'node:os'
 import { promises as fs } from 'node:fs'
 import * as path from 'node:path'
 import type { Readable, Writable } from 'node:stream'
 import { finished } from 'node:stream/promises'
 import { describeCommand, redact, type Command } from '../commands/command.js'
-import { CommandError, type Executor, type RunOptions, type RunResult } from './executor.js'
+import {
+  CommandError,
+  type Executor,
+  type HttpAnswer,
+  type HttpGetOptions,
+  type RunOptions,
+  type RunResult
+} from './executor.js'
 
 /** Exit code reported for a command killed after its timeout (the same as coreutils `timeout`). */
 export const TIMEOUT_EXIT_CODE = 124
@@ -173,6 +181,8 @@ export function throwUnlessSuccess(host: string, command: Command, result: RunRe
 /** Runs commands and moves files on this machine. */
 export class LocalExecutor implements Executor {
   readonly name = 'local'
+  /** This machine is the host. */
+  readonly runsOnHost = true
 
   /** Run a command; throws CommandError when it exits non-zero. Output has `command.redact` hidden. */
   async run(command: Command, options: RunOptions = {}): Promise<RunResult> {
@@ -239,8 +249,56 @@ export class LocalExecutor implements Executor {
     }
   }
 
+  /** Append in one O_APPEND write (the file created when missing, as `tee -a` would). */
+  async appendFile(remotePath: string, content: string): Promise<void> {
+    await fs.appendFile(remotePath, content)
+  }
+
+  /** One GET from this machine (the host), on a connection of its own (`Connection: close`). */
+  httpGet(url: string, options: HttpGetOptions): Promise<HttpAnswer> {
+    return httpGetOnce(url, options)
+  }
+
   /** Nothing to release locally. */
   async close(): Promise<void> {}
+}
+
+/**
+ * One GET on a new connection (no agent, `Connection: close`), the body cut at `maxBytes`
+ * (default 4000). Rejects when no answer comes within `timeoutMs`.
+ */
+export function httpGetOnce(url: string, options: HttpGetOptions): Promise<HttpAnswer> {
+  const max = options.maxBytes ?? 4000
+  return new Promise((resolve, reject) => {
+    const req = request(
+      url,
+      {
+        method: 'GET',
+        agent: false,
+        headers: { Connection: 'close', ...options.headers },
+        timeout: options.timeoutMs
+      },
+      res => {
+        const chunks: Buffer[] = []
+        let size = 0
+        res.on('data', (b: Buffer) => {
+          if (size < max) chunks.push(b)
+          size += b.length
+        })
+        res.on('end', () =>
+          resolve({
+            status: res.statusCode ?? 0,
+            body: Buffer.concat(chunks).subarray(0, max).toString('utf8'),
+            ...(res.headers.location !== undefined && { location: res.headers.location })
+          })
+        )
+        res.on('error', reject)
+      }
+    )
+    req.on('timeout', () => req.destroy(new Error(`no answer within ${options.timeoutMs} ms`)))
+    req.on('error', reject)
+    req.end()
+  })
 }
 
 async function isDirectory(p: string): Promise<boolean> {

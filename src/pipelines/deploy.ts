@@ -37,6 +37,7 @@ import {
   probeHealth,
   readSiteState,
   requireInitialized,
+  type InstalledRelease,
   restartSlotGroup,
   switchLiveSlot,
   type SiteState
@@ -89,6 +90,11 @@ interface DeployContext extends OperationContext {
   idleBefore: string | null
   switched: boolean
   notes: string[]
+  /** The release directories as they were when the lock was taken (read once, beside the state). */
+  releases: InstalledRelease[]
+  /** pip's `__pip-runner__.py` on the host (from preflight): pip runs in the new virtualenv's
+   * interpreter directly. */
+  pipRunner?: string
   /** hooks.freeze: the site was frozen before this deploy froze it (then it stays frozen). */
   frozenBefore: boolean
   /** hooks.freeze: the dump of the database taken after the freeze, once taken. */
@@ -329,13 +335,24 @@ export function deploySteps(options: DeployStepOptions = {}): Step<DeployContext
       when: c => c.site.apache.mode === 'blue-green',
       run: async c => {
         c.idleBefore = c.state.idle
-        await pointSlot(c.exec, c.site, c.python, c.state.idleSlot, c.release.version)
-        const pids = await restartSlotGroup(c.exec, c.site, c.python, c.state.idleSlot)
+        // The link and the restart in one host program.
+        const pids = await restartSlotGroup(
+          c.exec,
+          c.site,
+          c.python,
+          c.state.idleSlot,
+          c.release.version
+        )
         return `slot ${c.state.idleSlot}, pids ${pids}`
       },
       undo: async c => {
-        await pointSlot(c.exec, c.site, c.python, c.state.idleSlot, c.idleBefore ?? EMPTY_RELEASE)
-        await restartSlotGroup(c.exec, c.site, c.python, c.state.idleSlot)
+        await restartSlotGroup(
+          c.exec,
+          c.site,
+          c.python,
+          c.state.idleSlot,
+          c.idleBefore ?? EMPTY_RELEASE
+        )
       }
     },
     {
@@ -408,8 +425,15 @@ export function deploySteps(options: DeployStepOptions = {}): Step<DeployContext
       title: 'remove old releases beyond keep_releases (never the live one or the one before it)',
       critical: false,
       run: async c => {
-        const removed = await pruneReleases(c.exec, c.site, c.python)
-        await c.exec.run(removeTree(`${siteLayout(c.site.root).incoming}/${c.opId}`))
+        // Under the lock the slots and releases are known: the live one is the new release, the
+        // other slot holds the one before it (nothing to read again). The upload goes in the same rm.
+        const removed = await pruneReleases(c.exec, c.site, c.python, {
+          releases: c.releases,
+          inSlots: new Set(
+            [c.release.version, c.state.live].filter((r): r is string => r !== null)
+          ),
+          alsoRemove: [`${siteLayout(c.site.root).incoming}/${c.opId}`]
+        })
         return removed.length ? `removed ${removed.join(', ')}` : 'nothing to remove'
       }
     },
@@ -539,14 +563,22 @@ function databaseNote(c: DeployContext, e: PipelineError): string | undefined {
 
 async function preflight(c: DeployContext): Promise<string> {
   requireInitialized(c.state, c.site, c.exec)
-  // One Python start for the Python version, pip and free space.
-  const factsRun = await c.exec.tryRun(py.hostScript(c.python, HOST_FACTS, [c.site.root], true))
+  // One Python start for the Python version, pip and free space; configtest beside it.
+  const [factsRun, test] = await Promise.all([
+    c.exec.tryRun(py.yieldingToUsers(py.hostScript(c.python, HOST_FACTS, [c.site.root], true))),
+    c.exec.tryRun(py.yieldingToUsers(apacheConfigTest(c.site)))
+  ])
   if (factsRun.code !== 0)
     throw new SitecycleError(
       `${c.python} does not run on ${c.exec.name}: ${factsRun.stderr.trim()}; install Debian's python3`,
       'preflight'
     )
-  const facts = JSON.parse(factsRun.stdout) as { python: string; pip: boolean; free_mb: number }
+  const facts = JSON.parse(factsRun.stdout) as {
+    python: string
+    pip: boolean
+    pip_runner?: string | null
+    free_mb: number
+  }
   const version = facts.python
   if (c.release.requiresPython && !satisfiesRequiresPython(c.release.requiresPython, version))
     throw new SitecycleError(
@@ -564,21 +596,19 @@ async function preflight(c: DeployContext): Promise<string> {
       `only ${free} MiB free under ${c.site.root} on ${c.exec.name}; the site needs ${c.site.preflight.minFreeMb} MiB (preflight.min_free_mb)`,
       'preflight'
     )
-  const test = await c.exec.tryRun(apacheConfigTest(c.site))
   if (test.code !== 0)
     throw new SitecycleError(
       `apachectl configtest fails on ${c.exec.name}: ${(test.stderr || test.stdout).trim()}`,
       'preflight'
     )
+  c.pipRunner = facts.pip_runner ?? undefined
   return `Python ${version}, ${free} MiB free, configtest ok`
 }
 
 async function install(c: DeployContext): Promise<string> {
   const l = siteLayout(c.site.root)
   const dir = l.release(c.release.version)
-  const existing = (await listReleases(c.exec, c.site, c.python)).find(
-    r => r.dir === c.release.version
-  )
+  const existing = c.releases.find(r => r.dir === c.release.version)
   if (existing) {
     const same = existing.complete && existing.info?.sha256 === c.release.sha256
     if (same) return `${c.release.version} is already installed with the same content: reused`
@@ -602,11 +632,12 @@ async function install(c: DeployContext): Promise<string> {
 
 async function installInto(c: DeployContext, dir: string): Promise<string> {
   const l = siteLayout(c.site.root)
-  await c.exec.run(py.createVenv(c.python, dir))
+  // The installs yield the CPU to the site's users (nice): see py.yieldingToUsers.
+  await c.exec.run(py.yieldingToUsers(py.createVenv(c.python, dir)))
   let wheel = c.upload
   if (c.release.kind === 'sdist') {
     const wheels = `${l.incoming}/${c.opId}/wheels`
-    await c.exec.run(py.pipWheel(c.python, c.upload, wheels))
+    await c.exec.run(py.yieldingToUsers(py.pipWheel(c.python, c.upload, wheels)))
     const listing = await c.exec.run({ argv: ['ls', '-1', wheels] })
     const built = listing.stdout.split('\n').filter(f => f.endsWith('.whl'))
     if (built.length !== 1)
@@ -619,6 +650,9 @@ async function installInto(c: DeployContext, dir: string): Promise<string> {
   c.wheelOnHost = wheel
   const incoming = `${l.incoming}/${c.opId}`
   let note = `${c.release.kind} into releases/${c.release.version}`
+  // pip byte-compiles what it installs (the first request does not pay for it), in the
+  // virtualenv's interpreter, started once.
+  const how: py.PipIntoVenv = { runner: c.pipRunner, compile: true }
   const wheelhouse = c.release.wheelhouse
   if (wheelhouse) {
     // Offline and hash-checked: every file pip takes must match requirements.lock.
@@ -628,16 +662,19 @@ async function installInto(c: DeployContext, dir: string): Promise<string> {
       await c.exec.put(join(wheelhouse.dir, f.name), `${onHost}/${f.name}`, 0o644)
     const lock = `${incoming}/requirements.lock`
     await c.exec.put(wheelhouse.lockFile, lock, 0o644)
-    await c.exec.run(py.pipInstallLocked(c.python, dir, lock, [incoming, onHost]))
+    await c.exec.run(
+      py.yieldingToUsers(py.pipInstallLocked(c.python, dir, lock, [incoming, onHost], how))
+    )
     note = `${note} with ${wheelhouse.files.length} ${wheelhouse.files.length === 1 ? 'dependency' : 'dependencies'} from its wheelhouse (--require-hashes)`
   } else if (c.indexUrl) {
     // The site installs its dependencies from an index (sites.<n>.pip.index_url_env).
-    await c.exec.run(py.pipInstallFromIndex(c.python, dir, wheel, [incoming], c.indexUrl))
+    await c.exec.run(
+      py.yieldingToUsers(py.pipInstallFromIndex(c.python, dir, wheel, [incoming], c.indexUrl, how))
+    )
     note = `${note}, dependencies from the site's index`
   } else {
-    await c.exec.run(py.pipInstall(c.python, dir, wheel, [incoming]))
+    await c.exec.run(py.yieldingToUsers(py.pipInstall(c.python, dir, wheel, [incoming], how)))
   }
-  await c.exec.tryRun(py.compileAll(dir))
   await c.exec.run(changeMode('755', dir))
   const record = {
     name: c.release.name,
@@ -711,6 +748,7 @@ async function deployPrepared(
   const state0 = await readSiteState(req.exec, req.site, req.config.app.python)
   requireInitialized(state0, req.site, req.exec)
   let state: SiteState = state0
+  let releases: InstalledRelease[] = []
   return withSiteOperation(
     {
       op: 'deploy',
@@ -724,7 +762,11 @@ async function deployPrepared(
     // journal records, so a recovery of this run knows what to put back.
     async octx => {
       const unfrozen = await completeFrozenDeploys(octx)
-      state = await readSiteState(octx.exec, octx.site, octx.python)
+      // Both read at once; under the lock neither changes but by this deploy.
+      ;[state, releases] = await Promise.all([
+        readSiteState(octx.exec, octx.site, octx.python),
+        listReleases(octx.exec, octx.site, octx.python)
+      ])
       return {
         version: release.version,
         sha256: release.sha256,
@@ -774,6 +816,7 @@ async function deployPrepared(
         idleBefore: state.idle,
         switched: false,
         notes: [],
+        releases,
         frozenBefore: false,
         dbRestored: false,
         dbRestoreFailed: false

@@ -30,6 +30,22 @@ export interface OperationOptions {
   reporter: Reporter
   /** Seconds to wait for the site lock (0: fail at once). */
   lockWait?: number
+  /** The lock, when the operation already holds it (taken by a host program that did more in
+   * the same run, e.g. WARM_SWITCH): it is not taken again, and is released at the end. */
+  held?: HeldLock
+}
+
+/** A site lock an operation took before withSiteOperation. */
+export interface HeldLock {
+  opId: string
+  holder: LockHolder
+  /**
+   * The journal has this operation's start line already: written by the host program that
+   * took the lock, after it found no unfinished run in the journal (so there is nothing to
+   * recover) and before it changed anything. Then withSiteOperation neither recovers nor
+   * writes a start line.
+   */
+  started: boolean
 }
 
 /** The outcome of a deploy or rollback, for outputs, summaries and exit codes. */
@@ -84,30 +100,25 @@ export async function withSiteOperation<
   start: Record<string, unknown> | ((ctx: OperationContext) => Promise<Record<string, unknown>>),
   body: (ctx: OperationContext) => Promise<T>
 ): Promise<T> {
-  const { config, site, exec, reporter } = options
-  const opId = newOperationId()
-  const holder = currentHolder(options.op, opId)
+  const { config, site, exec, reporter, held } = options
+  const opId = held?.opId ?? newOperationId()
+  const holder = held?.holder ?? currentHolder(options.op, opId)
   const journal = new Journal(exec, siteLayout(site.root).journal)
   const python = config.app.python
-  await acquireLock(exec, site.root, holder, {
-    waitSeconds: options.lockWait ?? 0,
-    reporter,
-    siteName: site.name
-  })
+  if (!held)
+    await acquireLock(exec, site.root, holder, {
+      waitSeconds: options.lockWait ?? 0,
+      reporter,
+      siteName: site.name
+    })
   const ctx: OperationContext = { config, site, exec, reporter, journal, opId, python, holder }
   let endWritten = false
   try {
-    await recoverInterrupted(ctx)
-    const startFields = typeof start === 'function' ? await start(ctx) : start
-    await journal.append({
-      id: opId,
-      op: options.op,
-      event: 'start',
-      site: site.name,
-      actor: holder.actor,
-      run: holder.run,
-      ...startFields
-    })
+    if (!held?.started) {
+      await recoverInterrupted(ctx)
+      const startFields = typeof start === 'function' ? await start(ctx) : start
+      await journal.append(startLine(options.op, opId, site.name, holder, startFields))
+    }
     const result = await body(ctx)
     await journal.append({
       id: opId,
@@ -137,5 +148,24 @@ export async function withSiteOperation<
     await releaseLock(exec, site.root, holder).catch(err =>
       reporter.warn(`could not release the lock: ${err}`)
     )
+  }
+}
+
+/** The journal's start line of an operation (without `at`), `fields` last. */
+export function startLine(
+  op: string,
+  opId: string,
+  siteName: string,
+  holder: LockHolder,
+  fields: Record<string, unknown> = {}
+): { id: string; op: string; event: 'start' } & Record<string, unknown> {
+  return {
+    id: opId,
+    op,
+    event: 'start',
+    site: siteName,
+    actor: holder.actor,
+    run: holder.run,
+    ...fields
   }
 }

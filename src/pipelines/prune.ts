@@ -22,17 +22,36 @@ export function choosePrunable(
   return complete.filter(r => !kept.has(r.dir)).map(r => r.dir)
 }
 
-/** Remove the releases choosePrunable names; returns their names. */
+/** What a caller holding the site lock already knows, so prune reads nothing again. */
+export interface KnownReleases {
+  /** The release directories (listReleases). */
+  releases: InstalledRelease[]
+  /** The releases the slots point at. */
+  inSlots: Set<string>
+  /** Other paths to remove in the same `rm` (e.g. the operation's upload folder). */
+  alsoRemove?: string[]
+}
+
+/** Remove the releases choosePrunable names (and `known.alsoRemove`); returns their names.
+ * Without `known`, the slots and releases are read from the host first. */
 export async function pruneReleases(
   exec: Executor,
   site: SiteConfig,
-  python: string
+  python: string,
+  known?: KnownReleases
 ): Promise<string[]> {
-  const state = await readSiteState(exec, site, python)
-  const releases = await listReleases(exec, site, python)
-  const inSlots = new Set([state.slots.blue, state.slots.green].filter(Boolean) as string[])
+  let releases = known?.releases
+  let inSlots = known?.inSlots
+  if (!releases || !inSlots) {
+    const [state, listed] = await Promise.all([
+      readSiteState(exec, site, python),
+      listReleases(exec, site, python)
+    ])
+    releases = listed
+    inSlots = new Set([state.slots.blue, state.slots.green].filter(Boolean) as string[])
+  }
   const remove = choosePrunable(releases, site.keepReleases, inSlots)
-  if (remove.length)
-    await exec.run(removeTree(...remove.map(d => siteLayout(site.root).release(d))))
+  const paths = [...remove.map(d => siteLayout(site.root).release(d)), ...(known?.alsoRemove ?? [])]
+  if (paths.length) await exec.run(removeTree(...paths))
   return remove
 }

@@ -18,12 +18,18 @@ import {
   switchLiveSlot,
   type SiteState
 } from '../sites/site-state.js'
+import { currentHolder, releaseLock } from '../sites/lock.js'
+import { newOperationId } from '../sites/journal.js'
+import { tryWarmSwitch, type WarmSwitchResult } from '../sites/warm-switch.js'
 import { SitecycleError } from '../util/errors.js'
 import type { Reporter } from '../util/reporter.js'
 import {
   OperationFailed,
+  startLine,
   withSiteOperation,
+  type HeldLock,
   type OperationContext,
+  type OperationOptions,
   type OperationOutcome
 } from './operation.js'
 import { PipelineError, runPipeline, type Step } from './pipeline.js'
@@ -44,6 +50,8 @@ interface RollbackContext extends OperationContext {
   /** True when the target is already warm in the idle slot. */
   warm: boolean
   idleBefore: string | null
+  /** The switch WARM_SWITCH made before the pipeline ran (its note and milliseconds). */
+  switchedBefore?: { note: string; ms: number }
 }
 
 function rollbackSteps(): Step<RollbackContext>[] {
@@ -84,6 +92,7 @@ function rollbackSteps(): Step<RollbackContext>[] {
       name: 'switch',
       title: 'route users to the target release (one atomic rename of live.map)',
       run: async c => {
+        if (c.switchedBefore) return c.switchedBefore.note
         if (c.site.apache.mode === 'single')
           await restartSlotGroup(c.exec, c.site, c.python, 'current')
         else await switchLiveSlot(c.exec, c.site, c.python, c.state.idleSlot, c.state.liveSlot)
@@ -190,25 +199,91 @@ async function chooseTarget(
   return { target: previous.dir, warm: false }
 }
 
+/** What the fast path's one host program does, as the title of its switch step. */
+const WARM_SWITCH_TITLE =
+  'take the lock and route users to the release warm in the idle slot (one host program: lock, journal, atomic rename of live.map)'
+
+/**
+ * Roll a site back. The usual case (blue-green, the previous release warm in the idle slot,
+ * nothing unfinished in the journal) takes the lock, writes the journal's start line and
+ * switches live.map in one host program (WARM_SWITCH), then verifies, marks the release left
+ * bad, ends the journal entry and releases the lock. Anything else takes the full path: lock,
+ * recovery of an interrupted run, state, target, steps.
+ */
 export async function rollback(req: RollbackRequest): Promise<OperationOutcome> {
   if (req.to !== undefined && !isValidVersion(req.to))
     throw new SitecycleError(
       `invalid version '${req.to}': expected a PEP 440 version such as 1.4.0, 1.4.0rc1 or 1.4.0.post1`,
       'input'
     )
-  // Everything is read once, holding the lock: the decision to users on the old release is
-  // the lock, one state read, one journal line and one rename.
+  const operation: OperationOptions = {
+    op: 'rollback',
+    config: req.config,
+    site: req.site,
+    exec: req.exec,
+    reporter: req.reporter,
+    lockWait: req.lockWait
+  }
+  let held: HeldLock | undefined
+  if (req.site.apache.mode === 'blue-green') {
+    const opId = newOperationId()
+    const holder = currentHolder('rollback', opId)
+    const started = Date.now()
+    req.reporter.stepStart('switch', WARM_SWITCH_TITLE)
+    let warm: WarmSwitchResult
+    try {
+      warm = await tryWarmSwitch(req.exec, req.site, req.config.app.python, {
+        opId,
+        holder,
+        start: startLine('rollback', opId, req.site.name, holder, { to: req.to ?? null }),
+        accept: req.to ? [...new Set([req.to, normalizeVersion(req.to)])] : []
+      })
+    } catch (e) {
+      // It said nothing: whether it switched is unknown. An unfinished journal entry, if it
+      // wrote one, is recovered by the next operation.
+      const message = e instanceof Error ? e.message : String(e)
+      req.reporter.stepEnd('switch', 'failed', Date.now() - started, message)
+      await releaseLock(req.exec, req.site.root, holder).catch(() => undefined)
+      throw new SitecycleError(
+        `the rollback of site ${req.site.name} failed on ${req.exec.name}: ${message}; see \`sitecycle status ${req.site.name}\``,
+        'host'
+      )
+    }
+    if (warm.result === 'switched') {
+      const note = `${warm.state.live ?? 'none'} -> ${warm.target}`
+      // As this process saw it (the program's start included), like any other step.
+      const ms = Date.now() - started
+      req.reporter.stepEnd('switch', 'ok', ms, note)
+      const state = warm.state
+      return withSiteOperation({ ...operation, held: { opId, holder, started: true } }, {}, octx =>
+        runRollback(req, octx, state, { target: warm.target, warm: true }, { note, ms })
+      )
+    }
+    if (warm.result === 'error' && warm.started) {
+      req.reporter.stepEnd('switch', 'failed', Date.now() - started, warm.error)
+      return withSiteOperation({ ...operation, held: { opId, holder, started: true } }, {}, () =>
+        Promise.reject(
+          new SitecycleError(
+            `switching site ${req.site.name} back to its warm release failed on ${req.exec.name}: ${warm.error}`,
+            'host'
+          )
+        )
+      )
+    }
+    const reason = warm.result === 'error' ? warm.error : warm.reason
+    req.reporter.stepEnd(
+      'switch',
+      'skipped',
+      Date.now() - started,
+      `${reason}: the full path follows`
+    )
+    if (warm.result !== 'busy') held = { opId, holder, started: false }
+  }
+  // Everything is read once, holding the lock.
   let state: SiteState | undefined
   let choice: { target: string; warm: boolean } | undefined
   return withSiteOperation(
-    {
-      op: 'rollback',
-      config: req.config,
-      site: req.site,
-      exec: req.exec,
-      reporter: req.reporter,
-      lockWait: req.lockWait
-    },
+    { ...operation, held },
     async octx => {
       state = await readSiteState(octx.exec, octx.site, octx.python)
       requireInitialized(state, req.site, req.exec)
@@ -221,68 +296,101 @@ export async function rollback(req: RollbackRequest): Promise<OperationOutcome> 
         idle: state.idle
       }
     },
-    async octx => {
-      const { target, warm } = choice!
-      const st = state!
-      if (target === st.live) {
-        req.reporter.info(`${target} is already live on site ${req.site.name}: nothing to do`)
-        return {
-          op: 'rollback',
-          site: req.site.name,
-          host: req.exec.name,
-          status: 'unchanged' as const,
-          version: target,
-          previousVersion: target,
-          targetVersion: target,
-          url: req.site.url,
-          rolledBack: false,
-          undoComplete: true,
-          steps: [],
-          operationId: octx.opId,
-          notes: [],
-          journal: { live: target }
-        }
-      }
-      req.reporter.info(
-        `rolling back site ${req.site.name} from ${st.live ?? 'nothing'} to ${target}${warm ? ' (warm in the idle slot)' : ''}`
-      )
-      const ctx: RollbackContext = { ...octx, state: st, target, warm, idleBefore: st.idle }
-      const base = {
-        op: 'rollback',
-        site: req.site.name,
-        host: req.exec.name,
-        previousVersion: st.live,
-        targetVersion: target,
-        url: req.site.url,
-        operationId: octx.opId,
-        notes: [] as string[]
-      }
-      try {
-        const steps = await runPipeline(rollbackSteps(), ctx, req.reporter, {
-          onEvent: e => octx.journal.append({ id: octx.opId, op: 'rollback', event: 'step', ...e })
-        })
-        return {
-          ...base,
-          status: 'rolled-back' as const,
-          version: target,
-          rolledBack: true,
-          undoComplete: true,
-          steps,
-          journal: { live: target, previous: st.live }
-        }
-      } catch (e) {
-        if (!(e instanceof PipelineError)) throw e
-        throw new OperationFailed({
-          ...base,
-          status: 'failed',
-          version: st.live,
-          rolledBack: false,
-          undoComplete: e.undoComplete,
-          steps: e.reports,
-          error: e.cause instanceof Error ? e.cause.message : String(e.cause),
-          failedStep: e.failedStep
-        })
-      }
-    }
+    octx => runRollback(req, octx, state!, choice!)
   )
+}
+
+/** The steps of a rollback once its target is chosen (and, on the fast path, users are on it). */
+async function runRollback(
+  req: RollbackRequest,
+  octx: OperationContext,
+  st: SiteState,
+  choice: { target: string; warm: boolean },
+  switchedBefore?: { note: string; ms: number }
+): Promise<OperationOutcome & { journal: Record<string, unknown> }> {
+  const { target, warm } = choice
+  if (target === st.live) {
+    req.reporter.info(`${target} is already live on site ${req.site.name}: nothing to do`)
+    return {
+      op: 'rollback',
+      site: req.site.name,
+      host: req.exec.name,
+      status: 'unchanged' as const,
+      version: target,
+      previousVersion: target,
+      targetVersion: target,
+      url: req.site.url,
+      rolledBack: false,
+      undoComplete: true,
+      steps: [],
+      operationId: octx.opId,
+      notes: [],
+      journal: { live: target }
+    }
+  }
+  req.reporter.info(
+    `rolling back site ${req.site.name} from ${st.live ?? 'nothing'} to ${target}${warm ? ' (warm in the idle slot)' : ''}`
+  )
+  const ctx: RollbackContext = {
+    ...octx,
+    state: st,
+    target,
+    warm,
+    idleBefore: st.idle,
+    switchedBefore
+  }
+  const base = {
+    op: 'rollback',
+    site: req.site.name,
+    host: req.exec.name,
+    previousVersion: st.live,
+    targetVersion: target,
+    url: req.site.url,
+    operationId: octx.opId,
+    notes: [] as string[]
+  }
+  // The switch WARM_SWITCH made was reported and journaled by it: not again.
+  const again = (name: string) => !(switchedBefore && name === 'switch')
+  const reporter: Reporter = {
+    info: m => req.reporter.info(m),
+    warn: m => req.reporter.warn(m),
+    addSecret: x => req.reporter.addSecret(x),
+    stepStart: (name, title) => {
+      if (again(name)) req.reporter.stepStart(name, title)
+    },
+    stepEnd: (name, status, ms, note) => {
+      if (again(name)) req.reporter.stepEnd(name, status, ms, note)
+    }
+  }
+  try {
+    const steps = await runPipeline(rollbackSteps(), ctx, reporter, {
+      onEvent: async e => {
+        if (again(e.step) || e.phase !== 'run')
+          await octx.journal.append({ id: octx.opId, op: 'rollback', event: 'step', ...e })
+      }
+    })
+    return {
+      ...base,
+      status: 'rolled-back' as const,
+      version: target,
+      rolledBack: true,
+      undoComplete: true,
+      steps: steps.map(r =>
+        switchedBefore && r.name === 'switch' ? { ...r, ms: switchedBefore.ms } : r
+      ),
+      journal: { live: target, previous: st.live }
+    }
+  } catch (e) {
+    if (!(e instanceof PipelineError)) throw e
+    throw new OperationFailed({
+      ...base,
+      status: 'failed',
+      version: st.live,
+      rolledBack: false,
+      undoComplete: e.undoComplete,
+      steps: e.reports,
+      error: e.cause instanceof Error ? e.cause.message : String(e.cause),
+      failedStep: e.failedStep
+    })
+  }
 }

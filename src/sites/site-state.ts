@@ -4,6 +4,13 @@ import * as scripts from '../commands/host-scripts.js'
 import type { Executor } from '../hosts/executor.js'
 import { SitecycleError } from '../util/errors.js'
 import { EMPTY_RELEASE, otherSlot, siteLayout, type Slot } from './layout.js'
+import {
+  LiveSlotChanged,
+  listReleasesHere,
+  pointLinkHere,
+  readStateHere,
+  switchMapHere
+} from './on-host.js'
 
 /** What a release directory holds, as recorded in its release.json. */
 export interface ReleaseRecord {
@@ -42,20 +49,18 @@ function real(release: string | null): string | null {
   return release && release !== EMPTY_RELEASE ? release : null
 }
 
-/** Read slots and live.map (single mode: the current link stands for the live slot). */
-export async function readSiteState(
-  exec: Executor,
-  site: SiteConfig,
-  python: string
-): Promise<SiteState> {
-  const r = await exec.run(hostScript(python, scripts.READ_STATE, [site.root]))
-  const raw = JSON.parse(r.stdout) as {
-    slots: Record<Slot, string | null>
-    live: string | null
-    current: string | null
-    initialized: boolean
-    releases?: Record<string, { complete: boolean; bad: boolean }>
-  }
+/** What READ_STATE prints. */
+export interface RawSiteState {
+  slots: Record<Slot, string | null>
+  live: string | null
+  current: string | null
+  initialized: boolean
+  releases?: Record<string, { complete: boolean; bad: boolean }>
+}
+
+/** The state READ_STATE (or WARM_SWITCH) printed, seen through the site's mode (single mode:
+ * the current link stands for the live slot). */
+export function siteStateFromRaw(site: SiteConfig, raw: RawSiteState): SiteState {
   if (site.apache.mode === 'single') {
     return {
       initialized: raw.initialized,
@@ -80,6 +85,17 @@ export async function readSiteState(
   }
 }
 
+/** Read slots and live.map (single mode: the current link stands for the live slot). */
+export async function readSiteState(
+  exec: Executor,
+  site: SiteConfig,
+  python: string
+): Promise<SiteState> {
+  if (exec.runsOnHost) return siteStateFromRaw(site, readStateHere(site.root))
+  const r = await exec.run(hostScript(python, scripts.READ_STATE, [site.root]))
+  return siteStateFromRaw(site, JSON.parse(r.stdout) as RawSiteState)
+}
+
 /** Fail with the command to run when the site was never initialized. */
 export function requireInitialized(state: SiteState, site: SiteConfig, exec: Executor): void {
   if (!state.initialized)
@@ -95,13 +111,13 @@ export async function listReleases(
   site: SiteConfig,
   python: string
 ): Promise<InstalledRelease[]> {
-  const r = await exec.run(
-    hostScript(python, scripts.LIST_RELEASES, [siteLayout(site.root).releases])
-  )
-  const raw = JSON.parse(r.stdout) as Record<
-    string,
-    { complete: boolean; info: ReleaseRecord | null; bad: boolean }
-  >
+  type Listing = Record<string, { complete: boolean; info: ReleaseRecord | null; bad: boolean }>
+  const dir = siteLayout(site.root).releases
+  const raw = exec.runsOnHost
+    ? (listReleasesHere(dir) as Listing)
+    : (JSON.parse(
+        (await exec.run(hostScript(python, scripts.LIST_RELEASES, [dir]))).stdout
+      ) as Listing)
   return Object.entries(raw)
     .filter(([dir]) => dir !== EMPTY_RELEASE && !dir.startsWith('.'))
     .map(([dir, v]) => ({ dir, complete: v.complete, bad: v.bad, info: v.info ?? undefined }))
@@ -118,22 +134,36 @@ export async function pointSlot(
   const l = siteLayout(site.root)
   const link = site.apache.mode === 'single' ? l.current : l.slot(slot)
   const target = site.apache.mode === 'single' ? `releases/${release}` : `../releases/${release}`
-  await exec.run(hostScript(python, scripts.POINT_LINK, [link, target]))
+  if (exec.runsOnHost) pointLinkHere(link, target)
+  else await exec.run(hostScript(python, scripts.POINT_LINK, [link, target]))
 }
 
 /** Restart a slot's daemon group: SIGINT to its processes, wait for new PIDs (a touch of the
- * script is not enough after a failed import). Returns the new PIDs. */
+ * script is not enough after a failed import). With `pointAt`, the slot is first pointed at that
+ * release, in the same host program. Returns the new PIDs. */
 export async function restartSlotGroup(
   exec: Executor,
   site: SiteConfig,
   python: string,
-  slot: Slot | 'current'
+  slot: Slot | 'current',
+  pointAt?: string
 ): Promise<string> {
   const l = siteLayout(site.root)
   const runDir = slot === 'current' ? `${site.root}/run/current` : l.slotRunDir(slot)
   const timeout = String(Math.max(30, site.apache.shutdownTimeout + 15))
+  const link =
+    pointAt === undefined
+      ? []
+      : slot === 'current' || site.apache.mode === 'single'
+        ? [l.current, `releases/${pointAt}`]
+        : [l.slot(slot), `../releases/${pointAt}`]
   const r = await exec.tryRun(
-    hostScript(python, scripts.RESTART_GROUP, [runDir, String(site.apache.processes), timeout])
+    hostScript(python, scripts.RESTART_GROUP, [
+      runDir,
+      String(site.apache.processes),
+      timeout,
+      ...link
+    ])
   )
   if (r.code === 3)
     throw new SitecycleError(
@@ -157,6 +187,18 @@ export async function switchLiveSlot(
   slot: Slot,
   expectLive?: Slot
 ): Promise<string> {
+  if (exec.runsOnHost) {
+    try {
+      return switchMapHere(siteLayout(site.root).liveMap, slot, expectLive)
+    } catch (e) {
+      if (e instanceof LiveSlotChanged)
+        throw new SitecycleError(`site ${site.name}: ${e.message}`, 'site')
+      throw new SitecycleError(
+        `switching site ${site.name} to slot ${slot} failed on ${exec.name}: ${e instanceof Error ? e.message : e}`,
+        'host'
+      )
+    }
+  }
   const args = [siteLayout(site.root).liveMap, slot, ...(expectLive ? [expectLive] : [])]
   const r = await exec.tryRun(hostScript(python, scripts.SWITCH_MAP, args))
   if (r.code === 4) throw new SitecycleError(`site ${site.name}: ${r.stderr.trim()}`, 'site')
@@ -182,25 +224,49 @@ export interface ProbeResult {
   error: string | null
 }
 
+/** What a health probe asks: the private route to `slot` (undefined: as a user would), the
+ * version the answer must carry, answers in a row needed, seconds to wait. */
+export interface ProbeOptions {
+  slot?: Slot
+  version?: string
+  successes?: number
+  timeout?: number
+}
+
 /**
  * GET the health path from the host, one request at a time, until it answers 200 with the
  * expected version `successes` times in a row, or the site's health timeout passes. `slot`
- * uses the private route to that slot; undefined asks as a user would.
+ * uses the private route to that slot; undefined asks as a user would. An executor with
+ * `httpGet` (the local one) asks from here without starting a process; otherwise the host runs
+ * PROBE_HTTP. Both follow the same rules.
  */
 export async function probeHealth(
   exec: Executor,
   site: SiteConfig,
   python: string,
-  opts: { slot?: Slot; version?: string; successes?: number; timeout?: number }
+  opts: ProbeOptions
 ): Promise<ProbeResult> {
+  const url = loopbackUrl(site, site.health.path)
+  const version = site.health.expectVersion ? (opts.version ?? '') : ''
+  const timeout = opts.timeout ?? site.health.timeout
+  const successes = opts.successes ?? 3
+  if (exec.httpGet)
+    return probeFromHere(exec.httpGet.bind(exec), {
+      url,
+      host: site.apache.serverName,
+      slot: opts.slot ?? '',
+      version,
+      timeout,
+      successes
+    })
   const r = await exec.tryRun(
     hostScript(python, scripts.PROBE_HTTP, [
-      loopbackUrl(site, site.health.path),
+      url,
       site.apache.serverName,
       opts.slot ?? '',
-      site.health.expectVersion ? (opts.version ?? '') : '',
-      String(opts.timeout ?? site.health.timeout),
-      String(opts.successes ?? 3)
+      version,
+      String(timeout),
+      String(successes)
     ])
   )
   let last: { status: number | null; body: string; error: string | null } = {
@@ -214,6 +280,79 @@ export async function probeHealth(
     // keep the stderr as the error
   }
   return { ok: r.code === 0, ...last }
+}
+
+/** PROBE_HTTP's arguments. */
+export interface ProbeRequest {
+  url: string
+  /** The Host header (the vhost's ServerName). */
+  host: string
+  /** The private route's slot header ('' for the public route). */
+  slot: string
+  /** The version the body must be, or carry as JSON `version` ('' for any). */
+  version: string
+  /** Seconds. */
+  timeout: number
+  successes: number
+}
+
+const REDIRECTS = new Set([301, 302, 303, 307, 308])
+
+/** Whether a health answer's body is the version (plain, or JSON with `version`). */
+export function bodyHasVersion(body: string, version: string): boolean {
+  const b = body.trim()
+  if (b === version) return true
+  try {
+    return (JSON.parse(b) as { version?: unknown } | null)?.version === version
+  } catch {
+    return false
+  }
+}
+
+/**
+ * PROBE_HTTP's loop, run here with `get` (Executor.httpGet): one request at a time, redirects
+ * followed (as urllib does, up to 10), `successes` good answers in a row needed; an answer from
+ * the application itself that is not good fails after a grace of up to 3 s, a server still
+ * starting (no answer, 502-504) is waited for until the timeout.
+ */
+export async function probeFromHere(
+  get: NonNullable<Executor['httpGet']>,
+  p: ProbeRequest
+): Promise<ProbeResult> {
+  const deadline = Date.now() + p.timeout * 1000
+  const headers: Record<string, string> = { Host: p.host, 'User-Agent': 'sitecycle-verify' }
+  if (p.slot) headers['X-Sitecycle-Slot'] = p.slot
+  let last: Omit<ProbeResult, 'ok'> = { status: null, body: '', error: null }
+  let ok = 0
+  let definite: number | undefined
+  for (;;) {
+    try {
+      let url = p.url
+      let a = await get(url, { headers, timeoutMs: 10_000 })
+      for (let hops = 0; REDIRECTS.has(a.status) && hops < 10; hops++) {
+        const location = a.location
+        if (!location) break
+        url = new URL(location, url).toString()
+        a = await get(url, { headers, timeoutMs: 10_000 })
+      }
+      last = { status: a.status, body: a.body, error: null }
+    } catch (e) {
+      last = {
+        status: null,
+        body: '',
+        error: e instanceof Error ? `${e.name}: ${e.message}` : String(e)
+      }
+    }
+    const good = last.status === 200 && (!p.version || bodyHasVersion(last.body, p.version))
+    ok = good ? ok + 1 : 0
+    if (ok >= p.successes) return { ok: true, ...last }
+    if (!good && last.status !== null && ![502, 503, 504].includes(last.status)) {
+      definite ??= Date.now()
+      if (Date.now() - definite >= Math.min(3, p.timeout) * 1000) return { ok: false, ...last }
+    } else definite = undefined
+    if (Date.now() >= deadline) return { ok: false, ...last }
+    await new Promise(r => setTimeout(r, good ? 20 : 250))
+  }
 }
 
 /** One sentence on a failed probe. */
