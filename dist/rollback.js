@@ -16,7 +16,7 @@ import 'assert';
 import require$$6 from 'util';
 import require$$0$1 from 'node:assert';
 import net, { isIPv6, isIP } from 'node:net';
-import require$$2 from 'node:http';
+import require$$2, { request as request$3 } from 'node:http';
 import require$$0$2 from 'node:stream';
 import require$$0 from 'node:buffer';
 import require$$0$3 from 'node:util';
@@ -35,12 +35,13 @@ import require$$1$5 from 'node:dns';
 import require$$5$2, { StringDecoder } from 'string_decoder';
 import * as child from 'child_process';
 import { setTimeout as setTimeout$1 } from 'timers';
-import fs$1, { readFile } from 'node:fs/promises';
+import fs$2, { readFile } from 'node:fs/promises';
 import * as os$1 from 'node:os';
 import { hostname, homedir, constants as constants$6 } from 'node:os';
 import { randomBytes } from 'node:crypto';
 import * as path$1 from 'node:path';
-import path__default, { posix } from 'node:path';
+import path__default, { dirname, basename, posix } from 'node:path';
+import * as fs$1 from 'node:fs';
 import { promises as promises$1, constants as constants$7, createReadStream, createWriteStream } from 'node:fs';
 import { spawn } from 'node:child_process';
 import { finished } from 'node:stream/promises';
@@ -35863,7 +35864,7 @@ class OctokitGithubApi {
     }
     async uploadAsset(releaseId, file, name) {
         const what = `upload ${name} to the release ${releaseId}`;
-        const content = await fs$1.readFile(file);
+        const content = await fs$2.readFile(file);
         let uploadUrl = this.uploadUrls.get(releaseId);
         if (!uploadUrl) {
             await this.getRelease(releaseId);
@@ -35962,7 +35963,7 @@ class OctokitGithubApi {
             if (!(bytes instanceof ArrayBuffer)) {
                 throw new SitecycleError(`GitHub API: asset ${assetId} of ${this.repository} came back as ${typeof bytes}, not as file content`, 'github');
             }
-            await fs$1.writeFile(file, Buffer.from(bytes));
+            await fs$2.writeFile(file, Buffer.from(bytes));
         });
     }
     // ---- deployments ------------------------------------------------------------------------
@@ -36767,50 +36768,75 @@ function describeCommand(c) {
  * must poll on the host itself in one round trip. Each takes its inputs as argv, never
  * interpolated into the program text.
  */
-/** argv: map path, slot[, expected live slot]. Writes `live <slot>` aside, makes its mtime differ from the old map's
- * (mod_rewrite re-reads a txt map only when the mtime changes), renames it over. Prints the
- * slot that was live before. With an expected slot, exits 4 without switching when another slot
- * is live (compare and swap). */
+/** Python: `switch_map(path, slot, expect)` writes `live <slot>` aside, makes its mtime differ
+ * from the old map's (mod_rewrite re-reads a txt map only when the mtime changes), renames it
+ * over and returns the slot that was live ('' when none). With `expect`, raises LiveSlotChanged
+ * without switching when another slot is live (compare and swap). Shared by SWITCH_MAP and
+ * WARM_SWITCH. */
+const SWITCH_MAP_FUNCTION = `
+class LiveSlotChanged(Exception):
+    pass
+def switch_map(path, slot, expect=None):
+    old = None
+    try:
+        st = os.stat(path)
+        with open(path) as f:
+            for line in f:
+                parts = line.split()
+                if len(parts) == 2 and parts[0] == 'live':
+                    old = parts[1]
+    except FileNotFoundError:
+        st = None
+    if expect is not None and (old or 'blue') != expect:
+        raise LiveSlotChanged('the live slot is %s, not %s: another operation changed the site' % (old, expect))
+    tmp = path + '.tmp.%d' % os.getpid()
+    with open(tmp, 'w') as f:
+        f.write('live %s\\n' % slot)
+        f.flush()
+        os.fsync(f.fileno())
+    os.chmod(tmp, 0o644)
+    if st is not None:
+        new = os.stat(tmp).st_mtime_ns
+        if new // 1000 <= st.st_mtime_ns // 1000:
+            bumped = st.st_mtime_ns + 1000000000
+            os.utime(tmp, ns=(bumped, bumped))
+    os.rename(tmp, path)
+    d = os.open(os.path.dirname(path) or '.', os.O_RDONLY)
+    os.fsync(d)
+    os.close(d)
+    return old or ''
+`;
+/** argv: map path, slot[, expected live slot]. Switches live.map to the slot (see
+ * switch_map above) and prints the slot that was live before. With an expected slot, exits 4
+ * without switching when another slot is live (compare and swap). */
 const SWITCH_MAP = `
 import os, sys
+${SWITCH_MAP_FUNCTION}
 path, slot = sys.argv[1], sys.argv[2]
 expect = sys.argv[3] if len(sys.argv) > 3 else None
-old = None
 try:
-    st = os.stat(path)
-    with open(path) as f:
-        for line in f:
-            parts = line.split()
-            if len(parts) == 2 and parts[0] == 'live':
-                old = parts[1]
-except FileNotFoundError:
-    st = None
-if expect is not None and (old or 'blue') != expect:
-    sys.stderr.write('the live slot is %s, not %s: another operation changed the site\\n' % (old, expect))
+    print(switch_map(path, slot, expect))
+except LiveSlotChanged as e:
+    sys.stderr.write('%s\\n' % e)
     sys.exit(4)
-tmp = path + '.tmp.%d' % os.getpid()
-with open(tmp, 'w') as f:
-    f.write('live %s\\n' % slot)
-    f.flush()
-    os.fsync(f.fileno())
-os.chmod(tmp, 0o644)
-if st is not None:
-    new = os.stat(tmp).st_mtime_ns
-    if new // 1000 <= st.st_mtime_ns // 1000:
-        bumped = st.st_mtime_ns + 1000000000
-        os.utime(tmp, ns=(bumped, bumped))
-os.rename(tmp, path)
-d = os.open(os.path.dirname(path) or '.', os.O_RDONLY)
-os.fsync(d)
-os.close(d)
-print(old or '')
 `;
 /** argv: run dir of the group (its daemons' working directory), expected process count,
- * timeout seconds. Sends SIGINT to every daemon of the group and waits until the same number
- * of new ones run. Prints the new PIDs. Exit 3 when no daemon of the group was found. */
+ * timeout seconds[, slot link, target]. With a link, first points it at the target atomically
+ * (link aside, rename over; one process for both). Sends SIGINT to every daemon of the group
+ * and waits until the same number of new ones run. Prints the new PIDs. Exit 3 when no daemon
+ * of the group was found. */
 const RESTART_GROUP = `
 import os, sys, time, signal
 rundir, want, timeout = os.path.realpath(sys.argv[1]), int(sys.argv[2]), float(sys.argv[3])
+if len(sys.argv) > 5:
+    link, target = sys.argv[4], sys.argv[5]
+    tmp = link + '.tmp.%d' % os.getpid()
+    try:
+        os.unlink(tmp)
+    except FileNotFoundError:
+        pass
+    os.symlink(target, tmp)
+    os.rename(tmp, link)
 def pids():
     out = set()
     for name in os.listdir('/proc'):
@@ -36920,38 +36946,152 @@ for name in (sorted(os.listdir(d)) if os.path.isdir(d) else []):
     out[name] = {'complete': info is not None, 'info': info, 'bad': os.path.exists(os.path.join(p, 'BAD'))}
 print(json.dumps(out))
 `;
-/** argv: site root. Prints JSON: slot -> release (or null), 'live' from live.map, whether the
- * slots' releases are complete and marked bad, and whether the site is initialized. */
+/** Python: `read_state(root)`: slot -> release (or null), 'live' from live.map, whether the
+ * slots' releases are complete and marked bad, and whether the site is initialized. Shared by
+ * READ_STATE and WARM_SWITCH. */
+const READ_STATE_FUNCTION = `
+def read_state(root):
+    out = {'slots': {}, 'live': None, 'current': None}
+    out['releases'] = {}
+    for s in ('blue', 'green'):
+        try:
+            out['slots'][s] = os.path.basename(os.readlink(os.path.join(root, 'slots', s)))
+        except OSError:
+            out['slots'][s] = None
+        if out['slots'][s]:
+            rel = os.path.join(root, 'releases', out['slots'][s])
+            out['releases'][out['slots'][s]] = {
+                'complete': os.path.exists(os.path.join(rel, 'release.json')),
+                'bad': os.path.exists(os.path.join(rel, 'BAD')),
+            }
+    try:
+        out['current'] = os.path.basename(os.readlink(os.path.join(root, 'current')))
+    except OSError:
+        pass
+    try:
+        with open(os.path.join(root, 'live.map')) as f:
+            for line in f:
+                parts = line.split()
+                if len(parts) == 2 and parts[0] == 'live':
+                    out['live'] = parts[1]
+    except OSError:
+        pass
+    out['initialized'] = os.path.exists(os.path.join(root, '.sitecycle', 'site.json'))
+    return out
+`;
+/** argv: site root. Prints read_state's JSON (above). */
 const READ_STATE = `
 import json, os, sys
-root = sys.argv[1]
-out = {'slots': {}, 'live': None, 'current': None}
-out['releases'] = {}
-for s in ('blue', 'green'):
+${READ_STATE_FUNCTION}
+print(json.dumps(read_state(sys.argv[1])))
+`;
+/**
+ * The rollback to the release kept warm in the idle slot, up to users being on it, in one
+ * process (one spawn, or one SSH round trip): take the site lock, check the journal, read the
+ * state, write the journal's start line, switch live.map (compare and swap), write the switch
+ * step's line. argv: site root, operation id, holder.json text, the start line's fields (JSON),
+ * the release names a requested version may have (JSON list; [] for the previous release).
+ *
+ * The lock is taken as src/sites/lock.ts takes it (`.sitecycle/lock.<id>` holding holder.json,
+ * renamed to `.sitecycle/lock`), so the lock's other users see an ordinary holder. Prints one
+ * JSON line, exit 0:
+ * - `{"result": "busy", "reason"}`: the lock was not taken (held, or no .sitecycle): nothing changed;
+ * - `{"result": "fallback", "reason", "state"}`: the lock is held for the caller, nothing else
+ *   changed: the journal has an unfinished run to recover first, or the idle release is not a
+ *   good warm target for this request; the caller goes on with its full path;
+ * - `{"result": "switched", "state", "target", "liveSlot", "idleSlot", "ms"}`: users are on
+ *   the idle slot's release; lock held, start and switch lines journaled;
+ * - `{"result": "error", "error", "started"}`: lock held, not switched; `started`: the start
+ *   line was written.
+ */
+const WARM_SWITCH = `
+import json, os, sys, time
+${READ_STATE_FUNCTION}
+${SWITCH_MAP_FUNCTION}
+t0 = time.monotonic()
+root, op_id, holder_text, start_text, accept_text = sys.argv[1:6]
+start, accept = json.loads(start_text), json.loads(accept_text)
+state_dir = os.path.join(root, '.sitecycle')
+journal = os.path.join(state_dir, 'journal.jsonl')
+def done(result, **fields):
+    fields['result'] = result
+    sys.stdout.write(json.dumps(fields) + '\\n')
+    sys.stdout.flush()
+    sys.exit(0)
+def append(event):
+    t = time.time()
+    line = dict(at=time.strftime('%Y-%m-%dT%H:%M:%S', time.gmtime(t)) + '.%03dZ' % int(t % 1 * 1000))
+    line.update(event)
+    fd = os.open(journal, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
     try:
-        out['slots'][s] = os.path.basename(os.readlink(os.path.join(root, 'slots', s)))
+        os.write(fd, (json.dumps(line, ensure_ascii=False, separators=(',', ':')) + '\\n').encode('utf-8'))
+    finally:
+        os.close(fd)
+tmp = os.path.join(state_dir, 'lock.' + op_id)
+try:
+    os.mkdir(tmp)
+except OSError as e:
+    done('busy', reason='cannot make %s: %s' % (tmp, e.strerror))
+holder_file = os.path.join(tmp, 'holder.json')
+fd = os.open(holder_file, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+os.write(fd, holder_text.encode('utf-8'))
+os.close(fd)
+os.chmod(holder_file, 0o644)
+try:
+    os.rename(tmp, os.path.join(state_dir, 'lock'))
+except OSError:
+    os.unlink(holder_file)
+    os.rmdir(tmp)
+    done('busy', reason='the lock is held')
+started = False
+try:
+    ops = {}
+    try:
+        with open(journal, encoding='utf-8') as f:
+            for text in f:
+                try:
+                    e = json.loads(text)
+                except ValueError:
+                    continue
+                if not isinstance(e, dict):
+                    continue
+                if e.get('id') not in ops:
+                    if e.get('event') == 'start':
+                        ops[e.get('id')] = False
+                elif e.get('event') in ('end', 'recovered'):
+                    ops[e.get('id')] = True
+    except FileNotFoundError:
+        pass
+    unfinished = [i for i, closed in ops.items() if not closed]
+    state = read_state(root)
+    if unfinished:
+        done('fallback', reason='the journal has an unfinished operation (%s)' % ', '.join(map(str, unfinished)), state=state)
+    live_slot = 'green' if state['live'] == 'green' else 'blue'
+    idle_slot = 'blue' if live_slot == 'green' else 'green'
+    real = lambda r: r if r and r != '_empty' else None
+    live, idle = real(state['slots'][live_slot]), real(state['slots'][idle_slot])
+    info = state['releases'].get(idle) or {}
+    if not state['initialized']:
+        done('fallback', reason='the site is not initialized', state=state)
+    if idle is None or idle == live or not info.get('complete') or info.get('bad'):
+        done('fallback', reason='no good release is warm in the idle slot', state=state)
+    if accept and idle not in accept:
+        done('fallback', reason='the requested version is not the one warm in the idle slot', state=state)
+    event = dict(start)
+    event.update(target=idle, liveSlot=live_slot, live=live, idle=idle)
+    append(event)
+    started = True
+    switch_map(os.path.join(root, 'live.map'), idle_slot, live_slot)
+    ms = int((time.monotonic() - t0) * 1000)
+    try:
+        append(dict(id=op_id, op=start.get('op'), event='step', step='switch', phase='run', status='ok', ms=ms, note='%s -> %s' % (live or 'none', idle)))
     except OSError:
-        out['slots'][s] = None
-    if out['slots'][s]:
-        rel = os.path.join(root, 'releases', out['slots'][s])
-        out['releases'][out['slots'][s]] = {
-            'complete': os.path.exists(os.path.join(rel, 'release.json')),
-            'bad': os.path.exists(os.path.join(rel, 'BAD')),
-        }
-try:
-    out['current'] = os.path.basename(os.readlink(os.path.join(root, 'current')))
-except OSError:
-    pass
-try:
-    with open(os.path.join(root, 'live.map')) as f:
-        for line in f:
-            parts = line.split()
-            if len(parts) == 2 and parts[0] == 'live':
-                out['live'] = parts[1]
-except OSError:
-    pass
-out['initialized'] = os.path.exists(os.path.join(root, '.sitecycle', 'site.json'))
-print(json.dumps(out))
+        pass  # users are on the release: the end line will say so
+    done('switched', state=state, target=idle, liveSlot=live_slot, idleSlot=idle_slot, ms=ms)
+except SystemExit:
+    raise
+except BaseException as e:
+    done('error', error='%s: %s' % (type(e).__name__, e), started=started)
 `;
 
 /**
@@ -36963,13 +37103,183 @@ function hostScript(python, program, args, withSite = false) {
     return cmd([python, '-I', ...(withSite ? [] : ['-S']), '-c', program, ...args]);
 }
 
+/**
+ * What the host scripts (src/commands/host-scripts.ts) do, done in this process with node's fs
+ * when the executor runs on the host itself (Executor.runsOnHost): no process to start. Each
+ * function names the script it stands for and behaves as it does (the host-scripts integration
+ * tests run both on the same cases). Synchronous calls on purpose: each is a handful of system
+ * calls, and on a host busy serving users every hop through node's thread pool waits for a CPU.
+ */
+/** The ids of the operations a journal's text has started and not ended (nor recovered), as
+ * Journal.operations() and WARM_SWITCH read it: torn or foreign lines are skipped. */
+function unfinishedOperations(text) {
+    const closed = new Map();
+    for (const line of text.split('\n')) {
+        if (!line.trim())
+            continue;
+        let e;
+        try {
+            e = JSON.parse(line);
+        }
+        catch {
+            continue;
+        }
+        if (typeof e !== 'object' || e === null || Array.isArray(e))
+            continue;
+        if (!closed.has(e.id)) {
+            if (e.event === 'start')
+                closed.set(e.id, false);
+        }
+        else if (e.event === 'end' || e.event === 'recovered')
+            closed.set(e.id, true);
+    }
+    return [...closed].filter(([, done]) => !done).map(([id]) => String(id));
+}
+/** A file's text; '' when it does not exist. */
+function readOrEmpty(path) {
+    try {
+        return fs$1.readFileSync(path, 'utf8');
+    }
+    catch (e) {
+        if (e.code === 'ENOENT')
+            return '';
+        throw e;
+    }
+}
+/** READ_STATE, here. */
+function readStateHere(root) {
+    const l = siteLayout(root);
+    const exists = (p) => fs$1.existsSync(p);
+    const linked = (p) => {
+        try {
+            return basename(fs$1.readlinkSync(p));
+        }
+        catch {
+            return null;
+        }
+    };
+    const out = {
+        slots: { blue: null, green: null },
+        live: null,
+        current: null,
+        initialized: false,
+        releases: {}
+    };
+    for (const slot of ['blue', 'green']) {
+        const release = linked(l.slot(slot));
+        out.slots[slot] = release;
+        if (release)
+            out.releases[release] = {
+                complete: exists(`${l.release(release)}/release.json`),
+                bad: exists(`${l.release(release)}/BAD`)
+            };
+    }
+    out.current = linked(l.current);
+    for (const text of readOrEmpty(l.liveMap).split('\n')) {
+        const parts = text.trim().split(/\s+/);
+        if (parts.length === 2 && parts[0] === 'live')
+            out.live = parts[1];
+    }
+    out.initialized = exists(l.siteFile);
+    return out;
+}
+/** The compare and swap of a switch failed: another slot is live than the one expected. */
+class LiveSlotChanged extends Error {
+    constructor(message) {
+        super(message);
+        this.name = 'LiveSlotChanged';
+    }
+}
+/** SWITCH_MAP's switch_map, here: `live <slot>` written aside and synced, its mtime made later
+ * than the old map's, renamed over, the folder synced. Throws when `expect` is not live. */
+function switchMapHere(path, slot, expect) {
+    let old = null;
+    let oldMtime;
+    try {
+        oldMtime = fs$1.statSync(path, { bigint: true }).mtimeNs;
+        for (const text of fs$1.readFileSync(path, 'utf8').split('\n')) {
+            const parts = text.trim().split(/\s+/);
+            if (parts.length === 2 && parts[0] === 'live')
+                old = parts[1];
+        }
+    }
+    catch (e) {
+        if (e.code !== 'ENOENT')
+            throw e;
+    }
+    if (expect !== undefined && (old ?? 'blue') !== expect)
+        throw new LiveSlotChanged(`the live slot is ${old}, not ${expect}: another operation changed the site`);
+    const tmp = `${path}.tmp.${process.pid}`;
+    const fd = fs$1.openSync(tmp, 'w', 0o644);
+    try {
+        fs$1.writeSync(fd, `live ${slot}\n`);
+        fs$1.fsyncSync(fd);
+    }
+    finally {
+        fs$1.closeSync(fd);
+    }
+    fs$1.chmodSync(tmp, 0o644);
+    if (oldMtime !== undefined) {
+        const mtime = fs$1.statSync(tmp, { bigint: true }).mtimeNs;
+        if (mtime / 1000n <= oldMtime / 1000n) {
+            const bumped = Number(oldMtime) / 1e9 + 1;
+            fs$1.utimesSync(tmp, bumped, bumped);
+        }
+    }
+    fs$1.renameSync(tmp, path);
+    const dir = fs$1.openSync(dirname(path), 'r');
+    try {
+        fs$1.fsyncSync(dir);
+    }
+    finally {
+        fs$1.closeSync(dir);
+    }
+    return old ?? '';
+}
+/** LIST_RELEASES, here: release name -> complete (release.json readable as JSON), its record, bad. */
+function listReleasesHere(releasesDir) {
+    const out = {};
+    let names;
+    try {
+        names = fs$1.readdirSync(releasesDir).sort();
+    }
+    catch {
+        return out;
+    }
+    for (const name of names) {
+        const p = `${releasesDir}/${name}`;
+        try {
+            if (!fs$1.lstatSync(p).isDirectory())
+                continue;
+        }
+        catch {
+            continue;
+        }
+        let info = null;
+        try {
+            info = JSON.parse(fs$1.readFileSync(`${p}/release.json`, 'utf8'));
+        }
+        catch {
+            // not installed completely
+        }
+        out[name] = { complete: info !== null, info, bad: fs$1.existsSync(`${p}/BAD`) };
+    }
+    return out;
+}
+/** POINT_LINK, here: the link made aside and renamed over the old one. */
+function pointLinkHere(link, target) {
+    const tmp = `${link}.tmp.${process.pid}`;
+    fs$1.rmSync(tmp, { force: true });
+    fs$1.symlinkSync(target, tmp);
+    fs$1.renameSync(tmp, link);
+}
+
 function real(release) {
     return release && release !== EMPTY_RELEASE ? release : null;
 }
-/** Read slots and live.map (single mode: the current link stands for the live slot). */
-async function readSiteState(exec, site, python) {
-    const r = await exec.run(hostScript(python, READ_STATE, [site.root]));
-    const raw = JSON.parse(r.stdout);
+/** The state READ_STATE (or WARM_SWITCH) printed, seen through the site's mode (single mode:
+ * the current link stands for the live slot). */
+function siteStateFromRaw(site, raw) {
     if (site.apache.mode === 'single') {
         return {
             initialized: raw.initialized,
@@ -36993,6 +37303,13 @@ async function readSiteState(exec, site, python) {
         slotReleases: raw.releases ?? {}
     };
 }
+/** Read slots and live.map (single mode: the current link stands for the live slot). */
+async function readSiteState(exec, site, python) {
+    if (exec.runsOnHost)
+        return siteStateFromRaw(site, readStateHere(site.root));
+    const r = await exec.run(hostScript(python, READ_STATE, [site.root]));
+    return siteStateFromRaw(site, JSON.parse(r.stdout));
+}
 /** Fail with the command to run when the site was never initialized. */
 function requireInitialized(state, site, exec) {
     if (!state.initialized)
@@ -37000,8 +37317,10 @@ function requireInitialized(state, site, exec) {
 }
 /** The installed releases under releases/, with their records. */
 async function listReleases(exec, site, python) {
-    const r = await exec.run(hostScript(python, LIST_RELEASES, [siteLayout(site.root).releases]));
-    const raw = JSON.parse(r.stdout);
+    const dir = siteLayout(site.root).releases;
+    const raw = exec.runsOnHost
+        ? listReleasesHere(dir)
+        : JSON.parse((await exec.run(hostScript(python, LIST_RELEASES, [dir]))).stdout);
     return Object.entries(raw)
         .filter(([dir]) => dir !== EMPTY_RELEASE && !dir.startsWith('.'))
         .map(([dir, v]) => ({ dir, complete: v.complete, bad: v.bad, info: v.info ?? undefined }));
@@ -37011,15 +37330,26 @@ async function pointSlot(exec, site, python, slot, release) {
     const l = siteLayout(site.root);
     const link = site.apache.mode === 'single' ? l.current : l.slot(slot);
     const target = site.apache.mode === 'single' ? `releases/${release}` : `../releases/${release}`;
-    await exec.run(hostScript(python, POINT_LINK, [link, target]));
+    if (exec.runsOnHost)
+        pointLinkHere(link, target);
+    else
+        await exec.run(hostScript(python, POINT_LINK, [link, target]));
 }
 /** Restart a slot's daemon group: SIGINT to its processes, wait for new PIDs (a touch of the
- * script is not enough after a failed import). Returns the new PIDs. */
-async function restartSlotGroup(exec, site, python, slot) {
+ * script is not enough after a failed import). With `pointAt`, the slot is first pointed at that
+ * release, in the same host program. Returns the new PIDs. */
+async function restartSlotGroup(exec, site, python, slot, pointAt) {
     const l = siteLayout(site.root);
     const runDir = slot === 'current' ? `${site.root}/run/current` : l.slotRunDir(slot);
     const timeout = String(Math.max(30, site.apache.shutdownTimeout + 15));
-    const r = await exec.tryRun(hostScript(python, RESTART_GROUP, [runDir, String(site.apache.processes), timeout]));
+    const link = []
+        ;
+    const r = await exec.tryRun(hostScript(python, RESTART_GROUP, [
+        runDir,
+        String(site.apache.processes),
+        timeout,
+        ...link
+    ]));
     if (r.code === 3)
         throw new SitecycleError(`no Apache daemon process of site ${site.name} slot ${slot} runs on ${exec.name}: is Apache running with the vhost sitecycle init wrote? (${r.stderr.trim()})`, 'host');
     if (r.code !== 0)
@@ -37029,6 +37359,16 @@ async function restartSlotGroup(exec, site, python, slot) {
 /** Rename live.map over with the given slot; with `expectLive`, only if that slot is live now
  * (no other operation switched since the state was read). Returns the slot that was live. */
 async function switchLiveSlot(exec, site, python, slot, expectLive) {
+    if (exec.runsOnHost) {
+        try {
+            return switchMapHere(siteLayout(site.root).liveMap, slot, expectLive);
+        }
+        catch (e) {
+            if (e instanceof LiveSlotChanged)
+                throw new SitecycleError(`site ${site.name}: ${e.message}`, 'site');
+            throw new SitecycleError(`switching site ${site.name} to slot ${slot} failed on ${exec.name}: ${e instanceof Error ? e.message : e}`, 'host');
+        }
+    }
     const args = [siteLayout(site.root).liveMap, slot, ...(expectLive ? [expectLive] : [])];
     const r = await exec.tryRun(hostScript(python, SWITCH_MAP, args));
     if (r.code === 4)
@@ -37046,16 +37386,31 @@ function loopbackUrl(site, path) {
 /**
  * GET the health path from the host, one request at a time, until it answers 200 with the
  * expected version `successes` times in a row, or the site's health timeout passes. `slot`
- * uses the private route to that slot; undefined asks as a user would.
+ * uses the private route to that slot; undefined asks as a user would. An executor with
+ * `httpGet` (the local one) asks from here without starting a process; otherwise the host runs
+ * PROBE_HTTP. Both follow the same rules.
  */
 async function probeHealth(exec, site, python, opts) {
+    const url = loopbackUrl(site, site.health.path);
+    const version = site.health.expectVersion ? (opts.version ?? '') : '';
+    const timeout = opts.timeout ?? site.health.timeout;
+    const successes = opts.successes ?? 3;
+    if (exec.httpGet)
+        return probeFromHere(exec.httpGet.bind(exec), {
+            url,
+            host: site.apache.serverName,
+            slot: opts.slot ?? '',
+            version,
+            timeout,
+            successes
+        });
     const r = await exec.tryRun(hostScript(python, PROBE_HTTP, [
-        loopbackUrl(site, site.health.path),
+        url,
         site.apache.serverName,
         opts.slot ?? '',
-        site.health.expectVersion ? (opts.version ?? '') : '',
-        String(opts.timeout ?? site.health.timeout),
-        String(opts.successes ?? 3)
+        version,
+        String(timeout),
+        String(successes)
     ]));
     let last = {
         status: null,
@@ -37069,6 +37424,69 @@ async function probeHealth(exec, site, python, opts) {
         // keep the stderr as the error
     }
     return { ok: r.code === 0, ...last };
+}
+const REDIRECTS = new Set([301, 302, 303, 307, 308]);
+/** Whether a health answer's body is the version (plain, or JSON with `version`). */
+function bodyHasVersion(body, version) {
+    const b = body.trim();
+    if (b === version)
+        return true;
+    try {
+        return JSON.parse(b)?.version === version;
+    }
+    catch {
+        return false;
+    }
+}
+/**
+ * PROBE_HTTP's loop, run here with `get` (Executor.httpGet): one request at a time, redirects
+ * followed (as urllib does, up to 10), `successes` good answers in a row needed; an answer from
+ * the application itself that is not good fails after a grace of up to 3 s, a server still
+ * starting (no answer, 502-504) is waited for until the timeout.
+ */
+async function probeFromHere(get, p) {
+    const deadline = Date.now() + p.timeout * 1000;
+    const headers = { Host: p.host, 'User-Agent': 'sitecycle-verify' };
+    if (p.slot)
+        headers['X-Sitecycle-Slot'] = p.slot;
+    let last = { status: null, body: '', error: null };
+    let ok = 0;
+    let definite;
+    for (;;) {
+        try {
+            let url = p.url;
+            let a = await get(url, { headers, timeoutMs: 10_000 });
+            for (let hops = 0; REDIRECTS.has(a.status) && hops < 10; hops++) {
+                const location = a.location;
+                if (!location)
+                    break;
+                url = new URL(location, url).toString();
+                a = await get(url, { headers, timeoutMs: 10_000 });
+            }
+            last = { status: a.status, body: a.body, error: null };
+        }
+        catch (e) {
+            last = {
+                status: null,
+                body: '',
+                error: e instanceof Error ? `${e.name}: ${e.message}` : String(e)
+            };
+        }
+        const good = last.status === 200 && (!p.version || bodyHasVersion(last.body, p.version));
+        ok = good ? ok + 1 : 0;
+        if (ok >= p.successes)
+            return { ok: true, ...last };
+        if (!good && last.status !== null && ![502, 503, 504].includes(last.status)) {
+            definite ??= Date.now();
+            if (Date.now() - definite >= Math.min(3, p.timeout) * 1000)
+                return { ok: false, ...last };
+        }
+        else
+            definite = undefined;
+        if (Date.now() >= deadline)
+            return { ok: false, ...last };
+        await new Promise(r => setTimeout(r, good ? 20 : 250));
+    }
 }
 /** One sentence on a failed probe. */
 function describeProbe(p, what, version) {
@@ -37091,70 +37509,6 @@ function removeTree(...paths) {
 /** Append text to a file (O_APPEND: whole lines from concurrent writers stay whole). */
 function appendFile(path, text) {
     return cmd(['tee', '-a', path], { input: text });
-}
-
-/** Appends to and reads the site's journal on its host. */
-class Journal {
-    exec;
-    path;
-    constructor(exec, path) {
-        this.exec = exec;
-        this.path = path;
-    }
-    /** Append one event (a whole line, O_APPEND). */
-    async append(event) {
-        const line = JSON.stringify({ at: new Date().toISOString(), ...event }) + '\n';
-        await this.exec.run(appendFile(this.path, line));
-    }
-    /** Append several events in one write (a reader sees all of them or none). */
-    async appendAll(events) {
-        const at = new Date().toISOString();
-        const text = events.map(e => JSON.stringify({ at, ...e }) + '\n').join('');
-        await this.exec.run(appendFile(this.path, text));
-    }
-    /** Every event, oldest first; a torn last line (a run killed mid-write) is skipped. */
-    async events() {
-        const text = (await this.exec.readFile(this.path)) ?? '';
-        const out = [];
-        for (const line of text.split('\n')) {
-            if (!line.trim())
-                continue;
-            try {
-                out.push(JSON.parse(line));
-            }
-            catch {
-                // a line cut short by a kill: ignore it
-            }
-        }
-        return out;
-    }
-    /** Events grouped by operation, oldest first. */
-    async operations() {
-        const ops = new Map();
-        for (const e of await this.events()) {
-            let op = ops.get(e.id);
-            if (!op) {
-                if (e.event !== 'start') {
-                    if (e.event === 'recovered' || e.event === 'mark-bad')
-                        continue;
-                    continue;
-                }
-                op = { id: e.id, op: e.op, start: e, steps: [] };
-                ops.set(e.id, op);
-                continue;
-            }
-            if (e.event === 'step')
-                op.steps.push(e);
-            else if (e.event === 'end' || e.event === 'recovered')
-                op.end = e;
-        }
-        return [...ops.values()];
-    }
-}
-/** A short unique id for an operation. */
-function newOperationId() {
-    const t = new Date().toISOString().replace(/[-:]/g, '').replace(/\..*/, '');
-    return `${t}-${Math.random().toString(36).slice(2, 8)}`;
 }
 
 /** Whether the holder is known to be gone: only knowable from the machine it ran on. */
@@ -37309,6 +37663,182 @@ async function releaseLock(exec, root, holder) {
     }
 }
 
+/** Appends to and reads the site's journal on its host. */
+class Journal {
+    exec;
+    path;
+    constructor(exec, path) {
+        this.exec = exec;
+        this.path = path;
+    }
+    /** Append one event (a whole line, O_APPEND). */
+    async append(event) {
+        await this.write(JSON.stringify({ at: new Date().toISOString(), ...event }) + '\n');
+    }
+    /** Append several events in one write (a reader sees all of them or none). */
+    async appendAll(events) {
+        const at = new Date().toISOString();
+        await this.write(events.map(e => JSON.stringify({ at, ...e }) + '\n').join(''));
+    }
+    /**
+     * One O_APPEND write: by the executor itself when it can (the local one: an operation writes a
+     * line per step, and starting `tee -a` for each costs more than the write), else `tee -a`.
+     */
+    async write(text) {
+        if (this.exec.appendFile)
+            await this.exec.appendFile(this.path, text);
+        else
+            await this.exec.run(appendFile(this.path, text));
+    }
+    /** Every event, oldest first; a torn last line (a run killed mid-write) is skipped. */
+    async events() {
+        const text = (await this.exec.readFile(this.path)) ?? '';
+        const out = [];
+        for (const line of text.split('\n')) {
+            if (!line.trim())
+                continue;
+            try {
+                out.push(JSON.parse(line));
+            }
+            catch {
+                // a line cut short by a kill: ignore it
+            }
+        }
+        return out;
+    }
+    /** Events grouped by operation, oldest first. */
+    async operations() {
+        const ops = new Map();
+        for (const e of await this.events()) {
+            let op = ops.get(e.id);
+            if (!op) {
+                if (e.event !== 'start') {
+                    if (e.event === 'recovered' || e.event === 'mark-bad')
+                        continue;
+                    continue;
+                }
+                op = { id: e.id, op: e.op, start: e, steps: [] };
+                ops.set(e.id, op);
+                continue;
+            }
+            if (e.event === 'step')
+                op.steps.push(e);
+            else if (e.event === 'end' || e.event === 'recovered')
+                op.end = e;
+        }
+        return [...ops.values()];
+    }
+}
+/** A short unique id for an operation. */
+function newOperationId() {
+    const t = new Date().toISOString().replace(/[-:]/g, '').replace(/\..*/, '');
+    return `${t}-${Math.random().toString(36).slice(2, 8)}`;
+}
+
+/**
+ * The fast half of a rollback to the release kept warm in the idle slot: lock, journal start,
+ * and the switch of live.map in one host program (WARM_SWITCH), so that users are back on the
+ * old release after one process start (or one SSH round trip) instead of five. On an executor
+ * that runs on the host itself the same steps run in this process with node's fs: no process
+ * to start at all, which matters most when the host's CPUs are busy serving.
+ */
+/**
+ * Run WARM_SWITCH on the site's host (blue-green sites only), or its steps here when the
+ * executor runs on the host. Throws only when the program could not run or printed no result;
+ * the lock may then be held by `holder`.
+ */
+async function tryWarmSwitch(exec, site, python, req) {
+    if (exec.runsOnHost)
+        return warmSwitchHere(site, req);
+    const r = await exec.run(hostScript(python, WARM_SWITCH, [
+        site.root,
+        req.opId,
+        JSON.stringify(req.holder, null, 2) + '\n',
+        JSON.stringify(req.start),
+        JSON.stringify(req.accept)
+    ]));
+    const out = JSON.parse(r.stdout.trim().split('\n').pop() ?? '');
+    if (out.state !== undefined)
+        return { ...out, state: siteStateFromRaw(site, out.state) };
+    return out;
+}
+/**
+ * WARM_SWITCH's steps in this process, for an executor that runs on the host: the same lock
+ * folder and holder file, the same reading of the journal, the same decisions, journal lines
+ * and compare-and-swap rename of live.map. Synchronous calls on purpose: this is the whole of
+ * the time until users are back on the old release, and a host busy serving them would make
+ * each hop through node's thread pool wait for a CPU.
+ */
+async function warmSwitchHere(site, req) {
+    const started = Date.now();
+    const l = siteLayout(site.root);
+    const attempt = `${l.state}/lock.${req.opId}`;
+    try {
+        fs$1.mkdirSync(attempt);
+    }
+    catch (e) {
+        return { result: 'busy', reason: `cannot make ${attempt}: ${errorText(e)}` };
+    }
+    const holderFile = `${attempt}/holder.json`;
+    fs$1.writeFileSync(holderFile, JSON.stringify(req.holder, null, 2) + '\n', { mode: 0o600 });
+    fs$1.chmodSync(holderFile, 0o644);
+    try {
+        fs$1.renameSync(attempt, l.lock);
+    }
+    catch {
+        fs$1.rmSync(attempt, { recursive: true, force: true });
+        return { result: 'busy', reason: 'the lock is held' };
+    }
+    let journalStarted = false;
+    try {
+        const unfinished = unfinishedOperations(readOrEmpty(l.journal));
+        const raw = readStateHere(site.root);
+        const state = siteStateFromRaw(site, raw);
+        const fallback = (reason) => ({ result: 'fallback', reason, state });
+        if (unfinished.length)
+            return fallback(`the journal has an unfinished operation (${unfinished.join(', ')})`);
+        const liveSlot = raw.live === 'green' ? 'green' : 'blue';
+        const idleSlot = otherSlot(liveSlot);
+        const real = (r) => (r && r !== EMPTY_RELEASE ? r : null);
+        const live = real(raw.slots[liveSlot]);
+        const idle = real(raw.slots[idleSlot]);
+        const info = idle ? raw.releases?.[idle] : undefined;
+        if (!raw.initialized)
+            return fallback('the site is not initialized');
+        if (idle === null || idle === live || !info?.complete || info.bad)
+            return fallback('no good release is warm in the idle slot');
+        if (req.accept.length && !req.accept.includes(idle))
+            return fallback('the requested version is not the one warm in the idle slot');
+        const line = (event) => fs$1.appendFileSync(l.journal, JSON.stringify({ at: new Date().toISOString(), ...event }) + '\n');
+        line({ ...req.start, target: idle, liveSlot, live, idle });
+        journalStarted = true;
+        switchMapHere(l.liveMap, idleSlot, liveSlot);
+        const ms = Date.now() - started;
+        try {
+            line({
+                id: req.opId,
+                op: req.start.op,
+                event: 'step',
+                step: 'switch',
+                phase: 'run',
+                status: 'ok',
+                ms,
+                note: `${live ?? 'none'} -> ${idle}`
+            });
+        }
+        catch {
+            // users are on the release: the end line will say so
+        }
+        return { result: 'switched', state, target: idle, liveSlot, idleSlot, ms };
+    }
+    catch (e) {
+        return { result: 'error', error: errorText(e), started: journalStarted };
+    }
+}
+function errorText(e) {
+    return e instanceof Error ? e.message : String(e);
+}
+
 /**
  * Finish what an interrupted run left (killed, machine lost): its journal entry has a start
  * and no end. Users were never routed to anything unverified (the switch comes after the
@@ -37385,30 +37915,25 @@ class OperationFailed extends SitecycleError {
  * recovering whatever an interrupted earlier run left. The lock is released in every case.
  */
 async function withSiteOperation(options, start, body) {
-    const { config, site, exec, reporter } = options;
-    const opId = newOperationId();
-    const holder = currentHolder(options.op, opId);
+    const { config, site, exec, reporter, held } = options;
+    const opId = held?.opId ?? newOperationId();
+    const holder = held?.holder ?? currentHolder(options.op, opId);
     const journal = new Journal(exec, siteLayout(site.root).journal);
     const python = config.app.python;
-    await acquireLock(exec, site.root, holder, {
-        waitSeconds: options.lockWait ?? 0,
-        reporter,
-        siteName: site.name
-    });
+    if (!held)
+        await acquireLock(exec, site.root, holder, {
+            waitSeconds: options.lockWait ?? 0,
+            reporter,
+            siteName: site.name
+        });
     const ctx = { config, site, exec, reporter, journal, opId, python, holder };
     let endWritten = false;
     try {
-        await recoverInterrupted(ctx);
-        const startFields = typeof start === 'function' ? await start(ctx) : start;
-        await journal.append({
-            id: opId,
-            op: options.op,
-            event: 'start',
-            site: site.name,
-            actor: holder.actor,
-            run: holder.run,
-            ...startFields
-        });
+        if (!held?.started) {
+            await recoverInterrupted(ctx);
+            const startFields = typeof start === 'function' ? await start(ctx) : start;
+            await journal.append(startLine(options.op, opId, site.name, holder, startFields));
+        }
         const result = await body(ctx);
         await journal.append({
             id: opId,
@@ -37438,6 +37963,18 @@ async function withSiteOperation(options, start, body) {
     finally {
         await releaseLock(exec, site.root, holder).catch(err => reporter.warn(`could not release the lock: ${err}`));
     }
+}
+/** The journal's start line of an operation (without `at`), `fields` last. */
+function startLine(op, opId, siteName, holder, fields = {}) {
+    return {
+        id: opId,
+        op,
+        event: 'start',
+        site: siteName,
+        actor: holder.actor,
+        run: holder.run,
+        ...fields
+    };
 }
 
 /** A pipeline that failed: its steps' reports, whether its undos all ran, and the cause. */
@@ -37593,6 +38130,8 @@ function rollbackSteps() {
             name: 'switch',
             title: 'route users to the target release (one atomic rename of live.map)',
             run: async (c) => {
+                if (c.switchedBefore)
+                    return c.switchedBefore.note;
                 if (c.site.apache.mode === 'single')
                     await restartSlotGroup(c.exec, c.site, c.python, 'current');
                 else
@@ -37674,21 +38213,70 @@ async function chooseTarget(c, state, to) {
         throw new SitecycleError(`site ${c.site.name} has no earlier good release to roll back to`, 'input');
     return { target: previous.dir, warm: false };
 }
+/** What the fast path's one host program does, as the title of its switch step. */
+const WARM_SWITCH_TITLE = 'take the lock and route users to the release warm in the idle slot (one host program: lock, journal, atomic rename of live.map)';
+/**
+ * Roll a site back. The usual case (blue-green, the previous release warm in the idle slot,
+ * nothing unfinished in the journal) takes the lock, writes the journal's start line and
+ * switches live.map in one host program (WARM_SWITCH), then verifies, marks the release left
+ * bad, ends the journal entry and releases the lock. Anything else takes the full path: lock,
+ * recovery of an interrupted run, state, target, steps.
+ */
 async function rollback(req) {
     if (req.to !== undefined && !isValidVersion(req.to))
         throw new SitecycleError(`invalid version '${req.to}': expected a PEP 440 version such as 1.4.0, 1.4.0rc1 or 1.4.0.post1`, 'input');
-    // Everything is read once, holding the lock: the decision to users on the old release is
-    // the lock, one state read, one journal line and one rename.
-    let state;
-    let choice;
-    return withSiteOperation({
+    const operation = {
         op: 'rollback',
         config: req.config,
         site: req.site,
         exec: req.exec,
         reporter: req.reporter,
         lockWait: req.lockWait
-    }, async (octx) => {
+    };
+    let held;
+    if (req.site.apache.mode === 'blue-green') {
+        const opId = newOperationId();
+        const holder = currentHolder('rollback', opId);
+        const started = Date.now();
+        req.reporter.stepStart('switch', WARM_SWITCH_TITLE);
+        let warm;
+        try {
+            warm = await tryWarmSwitch(req.exec, req.site, req.config.app.python, {
+                opId,
+                holder,
+                start: startLine('rollback', opId, req.site.name, holder, { to: req.to ?? null }),
+                accept: req.to ? [...new Set([req.to, normalizeVersion(req.to)])] : []
+            });
+        }
+        catch (e) {
+            // It said nothing: whether it switched is unknown. An unfinished journal entry, if it
+            // wrote one, is recovered by the next operation.
+            const message = e instanceof Error ? e.message : String(e);
+            req.reporter.stepEnd('switch', 'failed', Date.now() - started, message);
+            await releaseLock(req.exec, req.site.root, holder).catch(() => undefined);
+            throw new SitecycleError(`the rollback of site ${req.site.name} failed on ${req.exec.name}: ${message}; see \`sitecycle status ${req.site.name}\``, 'host');
+        }
+        if (warm.result === 'switched') {
+            const note = `${warm.state.live ?? 'none'} -> ${warm.target}`;
+            // As this process saw it (the program's start included), like any other step.
+            const ms = Date.now() - started;
+            req.reporter.stepEnd('switch', 'ok', ms, note);
+            const state = warm.state;
+            return withSiteOperation({ ...operation, held: { opId, holder, started: true } }, {}, octx => runRollback(req, octx, state, { target: warm.target, warm: true }, { note, ms }));
+        }
+        if (warm.result === 'error' && warm.started) {
+            req.reporter.stepEnd('switch', 'failed', Date.now() - started, warm.error);
+            return withSiteOperation({ ...operation, held: { opId, holder, started: true } }, {}, () => Promise.reject(new SitecycleError(`switching site ${req.site.name} back to its warm release failed on ${req.exec.name}: ${warm.error}`, 'host')));
+        }
+        const reason = warm.result === 'error' ? warm.error : warm.reason;
+        req.reporter.stepEnd('switch', 'skipped', Date.now() - started, `${reason}: the full path follows`);
+        if (warm.result !== 'busy')
+            held = { opId, holder, started: false };
+    }
+    // Everything is read once, holding the lock.
+    let state;
+    let choice;
+    return withSiteOperation({ ...operation, held }, async (octx) => {
         state = await readSiteState(octx.exec, octx.site, octx.python);
         requireInitialized(state, req.site, req.exec);
         choice = await chooseTarget(octx, state, req.to);
@@ -37699,69 +38287,95 @@ async function rollback(req) {
             live: state.live,
             idle: state.idle
         };
-    }, async (octx) => {
-        const { target, warm } = choice;
-        const st = state;
-        if (target === st.live) {
-            req.reporter.info(`${target} is already live on site ${req.site.name}: nothing to do`);
-            return {
-                op: 'rollback',
-                site: req.site.name,
-                host: req.exec.name,
-                status: 'unchanged',
-                version: target,
-                previousVersion: target,
-                targetVersion: target,
-                url: req.site.url,
-                rolledBack: false,
-                undoComplete: true,
-                steps: [],
-                operationId: octx.opId,
-                notes: [],
-                journal: { live: target }
-            };
-        }
-        req.reporter.info(`rolling back site ${req.site.name} from ${st.live ?? 'nothing'} to ${target}${warm ? ' (warm in the idle slot)' : ''}`);
-        const ctx = { ...octx, state: st, target, warm, idleBefore: st.idle };
-        const base = {
+    }, octx => runRollback(req, octx, state, choice));
+}
+/** The steps of a rollback once its target is chosen (and, on the fast path, users are on it). */
+async function runRollback(req, octx, st, choice, switchedBefore) {
+    const { target, warm } = choice;
+    if (target === st.live) {
+        req.reporter.info(`${target} is already live on site ${req.site.name}: nothing to do`);
+        return {
             op: 'rollback',
             site: req.site.name,
             host: req.exec.name,
-            previousVersion: st.live,
+            status: 'unchanged',
+            version: target,
+            previousVersion: target,
             targetVersion: target,
             url: req.site.url,
+            rolledBack: false,
+            undoComplete: true,
+            steps: [],
             operationId: octx.opId,
-            notes: []
+            notes: [],
+            journal: { live: target }
         };
-        try {
-            const steps = await runPipeline(rollbackSteps(), ctx, req.reporter, {
-                onEvent: e => octx.journal.append({ id: octx.opId, op: 'rollback', event: 'step', ...e })
-            });
-            return {
-                ...base,
-                status: 'rolled-back',
-                version: target,
-                rolledBack: true,
-                undoComplete: true,
-                steps,
-                journal: { live: target, previous: st.live }
-            };
+    }
+    req.reporter.info(`rolling back site ${req.site.name} from ${st.live ?? 'nothing'} to ${target}${warm ? ' (warm in the idle slot)' : ''}`);
+    const ctx = {
+        ...octx,
+        state: st,
+        target,
+        warm,
+        idleBefore: st.idle,
+        switchedBefore
+    };
+    const base = {
+        op: 'rollback',
+        site: req.site.name,
+        host: req.exec.name,
+        previousVersion: st.live,
+        targetVersion: target,
+        url: req.site.url,
+        operationId: octx.opId,
+        notes: []
+    };
+    // The switch WARM_SWITCH made was reported and journaled by it: not again.
+    const again = (name) => !(switchedBefore && name === 'switch');
+    const reporter = {
+        info: m => req.reporter.info(m),
+        warn: m => req.reporter.warn(m),
+        addSecret: x => req.reporter.addSecret(x),
+        stepStart: (name, title) => {
+            if (again(name))
+                req.reporter.stepStart(name, title);
+        },
+        stepEnd: (name, status, ms, note) => {
+            if (again(name))
+                req.reporter.stepEnd(name, status, ms, note);
         }
-        catch (e) {
-            if (!(e instanceof PipelineError))
-                throw e;
-            throw new OperationFailed({
-                ...base,
-                status: 'failed',
-                version: st.live,
-                rolledBack: false,
-                undoComplete: e.undoComplete,
-                steps: e.reports,
-                error: e.cause instanceof Error ? e.cause.message : String(e.cause),
-                failedStep: e.failedStep
-            });
-        }
-    });
+    };
+    try {
+        const steps = await runPipeline(rollbackSteps(), ctx, reporter, {
+            onEvent: async (e) => {
+                if (again(e.step) || e.phase !== 'run')
+                    await octx.journal.append({ id: octx.opId, op: 'rollback', event: 'step', ...e });
+            }
+        });
+        return {
+            ...base,
+            status: 'rolled-back',
+            version: target,
+            rolledBack: true,
+            undoComplete: true,
+            steps: steps.map(r => switchedBefore && r.name === 'switch' ? { ...r, ms: switchedBefore.ms } : r),
+            journal: { live: target, previous: st.live }
+        };
+    }
+    catch (e) {
+        if (!(e instanceof PipelineError))
+            throw e;
+        throw new OperationFailed({
+            ...base,
+            status: 'failed',
+            version: st.live,
+            rolledBack: false,
+            undoComplete: e.undoComplete,
+            steps: e.reports,
+            error: e.cause instanceof Error ? e.cause.message : String(e.cause),
+            failedStep: e.failedStep
+        });
+    }
 }
 
 /** Inputs both actions have, under the same names. */
@@ -52540,6 +53154,8 @@ function throwUnlessSuccess(host, command, result) {
 /** Runs commands and moves files on this machine. */
 class LocalExecutor {
     name = 'local';
+    /** This machine is the host. */
+    runsOnHost = true;
     /** Run a command; throws CommandError when it exits non-zero. Output has `command.redact` hidden. */
     async run(command, options = {}) {
         return throwUnlessSuccess(this.name, command, await this.tryRun(command, options));
@@ -52607,8 +53223,48 @@ class LocalExecutor {
             throw e;
         }
     }
+    /** Append in one O_APPEND write (the file created when missing, as `tee -a` would). */
+    async appendFile(remotePath, content) {
+        await promises$1.appendFile(remotePath, content);
+    }
+    /** One GET from this machine (the host), on a connection of its own (`Connection: close`). */
+    httpGet(url, options) {
+        return httpGetOnce(url, options);
+    }
     /** Nothing to release locally. */
     async close() { }
+}
+/**
+ * One GET on a new connection (no agent, `Connection: close`), the body cut at `maxBytes`
+ * (default 4000). Rejects when no answer comes within `timeoutMs`.
+ */
+function httpGetOnce(url, options) {
+    const max = options.maxBytes ?? 4000;
+    return new Promise((resolve, reject) => {
+        const req = request$3(url, {
+            method: 'GET',
+            agent: false,
+            headers: { Connection: 'close', ...options.headers },
+            timeout: options.timeoutMs
+        }, res => {
+            const chunks = [];
+            let size = 0;
+            res.on('data', (b) => {
+                if (size < max)
+                    chunks.push(b);
+                size += b.length;
+            });
+            res.on('end', () => resolve({
+                status: res.statusCode ?? 0,
+                body: Buffer.concat(chunks).subarray(0, max).toString('utf8'),
+                ...(res.headers.location !== undefined && { location: res.headers.location })
+            }));
+            res.on('error', reject);
+        });
+        req.on('timeout', () => req.destroy(new Error(`no answer within ${options.timeoutMs} ms`)));
+        req.on('error', reject);
+        req.end();
+    });
 }
 async function isDirectory(p) {
     try {

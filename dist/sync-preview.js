@@ -16,7 +16,7 @@ import 'assert';
 import require$$6 from 'util';
 import require$$0$1 from 'node:assert';
 import require$$0$3, { isIPv6, isIP } from 'node:net';
-import require$$2 from 'node:http';
+import require$$2, { request as request$2 } from 'node:http';
 import require$$0$2 from 'node:stream';
 import require$$0 from 'node:buffer';
 import require$$0$4 from 'node:util';
@@ -39,9 +39,10 @@ import { access as access$1, mkdtemp, rm as rm$1, readFile } from 'node:fs/promi
 import * as os$1 from 'node:os';
 import { constants as constants$6, hostname, tmpdir, homedir } from 'node:os';
 import * as path$1 from 'node:path';
-import path__default, { posix, join } from 'node:path';
+import path__default, { basename, posix, join } from 'node:path';
 import { randomBytes } from 'node:crypto';
 import { spawn } from 'node:child_process';
+import * as fs$1 from 'node:fs';
 import { promises as promises$1, constants as constants$7, createReadStream, createWriteStream, readFileSync } from 'node:fs';
 import { finished } from 'node:stream/promises';
 
@@ -32414,6 +32415,8 @@ function throwUnlessSuccess(host, command, result) {
 /** Runs commands and moves files on this machine. */
 class LocalExecutor {
     name = 'local';
+    /** This machine is the host. */
+    runsOnHost = true;
     /** Run a command; throws CommandError when it exits non-zero. Output has `command.redact` hidden. */
     async run(command, options = {}) {
         return throwUnlessSuccess(this.name, command, await this.tryRun(command, options));
@@ -32481,8 +32484,48 @@ class LocalExecutor {
             throw e;
         }
     }
+    /** Append in one O_APPEND write (the file created when missing, as `tee -a` would). */
+    async appendFile(remotePath, content) {
+        await promises$1.appendFile(remotePath, content);
+    }
+    /** One GET from this machine (the host), on a connection of its own (`Connection: close`). */
+    httpGet(url, options) {
+        return httpGetOnce(url, options);
+    }
     /** Nothing to release locally. */
     async close() { }
+}
+/**
+ * One GET on a new connection (no agent, `Connection: close`), the body cut at `maxBytes`
+ * (default 4000). Rejects when no answer comes within `timeoutMs`.
+ */
+function httpGetOnce(url, options) {
+    const max = options.maxBytes ?? 4000;
+    return new Promise((resolve, reject) => {
+        const req = request$2(url, {
+            method: 'GET',
+            agent: false,
+            headers: { Connection: 'close', ...options.headers },
+            timeout: options.timeoutMs
+        }, res => {
+            const chunks = [];
+            let size = 0;
+            res.on('data', (b) => {
+                if (size < max)
+                    chunks.push(b);
+                size += b.length;
+            });
+            res.on('end', () => resolve({
+                status: res.statusCode ?? 0,
+                body: Buffer.concat(chunks).subarray(0, max).toString('utf8'),
+                ...(res.headers.location !== undefined && { location: res.headers.location })
+            }));
+            res.on('error', reject);
+        });
+        req.on('timeout', () => req.destroy(new Error(`no answer within ${options.timeoutMs} ms`)));
+        req.on('error', reject);
+        req.end();
+    });
 }
 async function isDirectory(p) {
     try {
@@ -32887,14 +32930,22 @@ class Journal {
     }
     /** Append one event (a whole line, O_APPEND). */
     async append(event) {
-        const line = JSON.stringify({ at: new Date().toISOString(), ...event }) + '\n';
-        await this.exec.run(appendFile(this.path, line));
+        await this.write(JSON.stringify({ at: new Date().toISOString(), ...event }) + '\n');
     }
     /** Append several events in one write (a reader sees all of them or none). */
     async appendAll(events) {
         const at = new Date().toISOString();
-        const text = events.map(e => JSON.stringify({ at, ...e }) + '\n').join('');
-        await this.exec.run(appendFile(this.path, text));
+        await this.write(events.map(e => JSON.stringify({ at, ...e }) + '\n').join(''));
+    }
+    /**
+     * One O_APPEND write: by the executor itself when it can (the local one: an operation writes a
+     * line per step, and starting `tee -a` for each costs more than the write), else `tee -a`.
+     */
+    async write(text) {
+        if (this.exec.appendFile)
+            await this.exec.appendFile(this.path, text);
+        else
+            await this.exec.run(appendFile(this.path, text));
     }
     /** Every event, oldest first; a torn last line (a run killed mid-write) is skipped. */
     async events() {
@@ -33064,16 +33115,28 @@ async function siteAsOnHost(exec, site) {
  * must poll on the host itself in one round trip. Each takes its inputs as argv, never
  * interpolated into the program text.
  */
-/** argv: map path, slot[, expected live slot]. Writes `live <slot>` aside, makes its mtime differ from the old map's
- * (mod_rewrite re-reads a txt map only when the mtime changes), renames it over. Prints the
- * slot that was live before. With an expected slot, exits 4 without switching when another slot
- * is live (compare and swap). */
+/** Python: `switch_map(path, slot, expect)` writes `live <slot>` aside, makes its mtime differ
+ * from the old map's (mod_rewrite re-reads a txt map only when the mtime changes), renames it
+ * over and returns the slot that was live ('' when none). With `expect`, raises LiveSlotChanged
+ * without switching when another slot is live (compare and swap). Shared by SWITCH_MAP and
+ * WARM_SWITCH. */
 /** argv: run dir of the group (its daemons' working directory), expected process count,
- * timeout seconds. Sends SIGINT to every daemon of the group and waits until the same number
- * of new ones run. Prints the new PIDs. Exit 3 when no daemon of the group was found. */
+ * timeout seconds[, slot link, target]. With a link, first points it at the target atomically
+ * (link aside, rename over; one process for both). Sends SIGINT to every daemon of the group
+ * and waits until the same number of new ones run. Prints the new PIDs. Exit 3 when no daemon
+ * of the group was found. */
 const RESTART_GROUP = `
 import os, sys, time, signal
 rundir, want, timeout = os.path.realpath(sys.argv[1]), int(sys.argv[2]), float(sys.argv[3])
+if len(sys.argv) > 5:
+    link, target = sys.argv[4], sys.argv[5]
+    tmp = link + '.tmp.%d' % os.getpid()
+    try:
+        os.unlink(tmp)
+    except FileNotFoundError:
+        pass
+    os.symlink(target, tmp)
+    os.rename(tmp, link)
 def pids():
     out = set()
     for name in os.listdir('/proc'):
@@ -33183,38 +33246,44 @@ for name in (sorted(os.listdir(d)) if os.path.isdir(d) else []):
     out[name] = {'complete': info is not None, 'info': info, 'bad': os.path.exists(os.path.join(p, 'BAD'))}
 print(json.dumps(out))
 `;
-/** argv: site root. Prints JSON: slot -> release (or null), 'live' from live.map, whether the
- * slots' releases are complete and marked bad, and whether the site is initialized. */
+/** Python: `read_state(root)`: slot -> release (or null), 'live' from live.map, whether the
+ * slots' releases are complete and marked bad, and whether the site is initialized. Shared by
+ * READ_STATE and WARM_SWITCH. */
+const READ_STATE_FUNCTION = `
+def read_state(root):
+    out = {'slots': {}, 'live': None, 'current': None}
+    out['releases'] = {}
+    for s in ('blue', 'green'):
+        try:
+            out['slots'][s] = os.path.basename(os.readlink(os.path.join(root, 'slots', s)))
+        except OSError:
+            out['slots'][s] = None
+        if out['slots'][s]:
+            rel = os.path.join(root, 'releases', out['slots'][s])
+            out['releases'][out['slots'][s]] = {
+                'complete': os.path.exists(os.path.join(rel, 'release.json')),
+                'bad': os.path.exists(os.path.join(rel, 'BAD')),
+            }
+    try:
+        out['current'] = os.path.basename(os.readlink(os.path.join(root, 'current')))
+    except OSError:
+        pass
+    try:
+        with open(os.path.join(root, 'live.map')) as f:
+            for line in f:
+                parts = line.split()
+                if len(parts) == 2 and parts[0] == 'live':
+                    out['live'] = parts[1]
+    except OSError:
+        pass
+    out['initialized'] = os.path.exists(os.path.join(root, '.sitecycle', 'site.json'))
+    return out
+`;
+/** argv: site root. Prints read_state's JSON (above). */
 const READ_STATE = `
 import json, os, sys
-root = sys.argv[1]
-out = {'slots': {}, 'live': None, 'current': None}
-out['releases'] = {}
-for s in ('blue', 'green'):
-    try:
-        out['slots'][s] = os.path.basename(os.readlink(os.path.join(root, 'slots', s)))
-    except OSError:
-        out['slots'][s] = None
-    if out['slots'][s]:
-        rel = os.path.join(root, 'releases', out['slots'][s])
-        out['releases'][out['slots'][s]] = {
-            'complete': os.path.exists(os.path.join(rel, 'release.json')),
-            'bad': os.path.exists(os.path.join(rel, 'BAD')),
-        }
-try:
-    out['current'] = os.path.basename(os.readlink(os.path.join(root, 'current')))
-except OSError:
-    pass
-try:
-    with open(os.path.join(root, 'live.map')) as f:
-        for line in f:
-            parts = line.split()
-            if len(parts) == 2 and parts[0] == 'live':
-                out['live'] = parts[1]
-except OSError:
-    pass
-out['initialized'] = os.path.exists(os.path.join(root, '.sitecycle', 'site.json'))
-print(json.dumps(out))
+${READ_STATE_FUNCTION}
+print(json.dumps(read_state(sys.argv[1])))
 `;
 
 /**
@@ -33226,13 +33295,105 @@ function hostScript(python, program, args, withSite = false) {
     return cmd([python, '-I', ...(withSite ? [] : ['-S']), '-c', program, ...args]);
 }
 
+/**
+ * What the host scripts (src/commands/host-scripts.ts) do, done in this process with node's fs
+ * when the executor runs on the host itself (Executor.runsOnHost): no process to start. Each
+ * function names the script it stands for and behaves as it does (the host-scripts integration
+ * tests run both on the same cases). Synchronous calls on purpose: each is a handful of system
+ * calls, and on a host busy serving users every hop through node's thread pool waits for a CPU.
+ */
+/** A file's text; '' when it does not exist. */
+function readOrEmpty(path) {
+    try {
+        return fs$1.readFileSync(path, 'utf8');
+    }
+    catch (e) {
+        if (e.code === 'ENOENT')
+            return '';
+        throw e;
+    }
+}
+/** READ_STATE, here. */
+function readStateHere(root) {
+    const l = siteLayout(root);
+    const exists = (p) => fs$1.existsSync(p);
+    const linked = (p) => {
+        try {
+            return basename(fs$1.readlinkSync(p));
+        }
+        catch {
+            return null;
+        }
+    };
+    const out = {
+        slots: { blue: null, green: null },
+        live: null,
+        current: null,
+        initialized: false,
+        releases: {}
+    };
+    for (const slot of ['blue', 'green']) {
+        const release = linked(l.slot(slot));
+        out.slots[slot] = release;
+        if (release)
+            out.releases[release] = {
+                complete: exists(`${l.release(release)}/release.json`),
+                bad: exists(`${l.release(release)}/BAD`)
+            };
+    }
+    out.current = linked(l.current);
+    for (const text of readOrEmpty(l.liveMap).split('\n')) {
+        const parts = text.trim().split(/\s+/);
+        if (parts.length === 2 && parts[0] === 'live')
+            out.live = parts[1];
+    }
+    out.initialized = exists(l.siteFile);
+    return out;
+}
+/** LIST_RELEASES, here: release name -> complete (release.json readable as JSON), its record, bad. */
+function listReleasesHere(releasesDir) {
+    const out = {};
+    let names;
+    try {
+        names = fs$1.readdirSync(releasesDir).sort();
+    }
+    catch {
+        return out;
+    }
+    for (const name of names) {
+        const p = `${releasesDir}/${name}`;
+        try {
+            if (!fs$1.lstatSync(p).isDirectory())
+                continue;
+        }
+        catch {
+            continue;
+        }
+        let info = null;
+        try {
+            info = JSON.parse(fs$1.readFileSync(`${p}/release.json`, 'utf8'));
+        }
+        catch {
+            // not installed completely
+        }
+        out[name] = { complete: info !== null, info, bad: fs$1.existsSync(`${p}/BAD`) };
+    }
+    return out;
+}
+/** POINT_LINK, here: the link made aside and renamed over the old one. */
+function pointLinkHere(link, target) {
+    const tmp = `${link}.tmp.${process.pid}`;
+    fs$1.rmSync(tmp, { force: true });
+    fs$1.symlinkSync(target, tmp);
+    fs$1.renameSync(tmp, link);
+}
+
 function real(release) {
     return release && release !== EMPTY_RELEASE ? release : null;
 }
-/** Read slots and live.map (single mode: the current link stands for the live slot). */
-async function readSiteState(exec, site, python) {
-    const r = await exec.run(hostScript(python, READ_STATE, [site.root]));
-    const raw = JSON.parse(r.stdout);
+/** The state READ_STATE (or WARM_SWITCH) printed, seen through the site's mode (single mode:
+ * the current link stands for the live slot). */
+function siteStateFromRaw(site, raw) {
     if (site.apache.mode === 'single') {
         return {
             initialized: raw.initialized,
@@ -33256,10 +33417,19 @@ async function readSiteState(exec, site, python) {
         slotReleases: raw.releases ?? {}
     };
 }
+/** Read slots and live.map (single mode: the current link stands for the live slot). */
+async function readSiteState(exec, site, python) {
+    if (exec.runsOnHost)
+        return siteStateFromRaw(site, readStateHere(site.root));
+    const r = await exec.run(hostScript(python, READ_STATE, [site.root]));
+    return siteStateFromRaw(site, JSON.parse(r.stdout));
+}
 /** The installed releases under releases/, with their records. */
 async function listReleases(exec, site, python) {
-    const r = await exec.run(hostScript(python, LIST_RELEASES, [siteLayout(site.root).releases]));
-    const raw = JSON.parse(r.stdout);
+    const dir = siteLayout(site.root).releases;
+    const raw = exec.runsOnHost
+        ? listReleasesHere(dir)
+        : JSON.parse((await exec.run(hostScript(python, LIST_RELEASES, [dir]))).stdout);
     return Object.entries(raw)
         .filter(([dir]) => dir !== EMPTY_RELEASE && !dir.startsWith('.'))
         .map(([dir, v]) => ({ dir, complete: v.complete, bad: v.bad, info: v.info ?? undefined }));
@@ -33269,15 +33439,26 @@ async function pointSlot(exec, site, python, slot, release) {
     const l = siteLayout(site.root);
     const link = site.apache.mode === 'single' ? l.current : l.slot(slot);
     const target = site.apache.mode === 'single' ? `releases/${release}` : `../releases/${release}`;
-    await exec.run(hostScript(python, POINT_LINK, [link, target]));
+    if (exec.runsOnHost)
+        pointLinkHere(link, target);
+    else
+        await exec.run(hostScript(python, POINT_LINK, [link, target]));
 }
 /** Restart a slot's daemon group: SIGINT to its processes, wait for new PIDs (a touch of the
- * script is not enough after a failed import). Returns the new PIDs. */
-async function restartSlotGroup(exec, site, python, slot) {
+ * script is not enough after a failed import). With `pointAt`, the slot is first pointed at that
+ * release, in the same host program. Returns the new PIDs. */
+async function restartSlotGroup(exec, site, python, slot, pointAt) {
     const l = siteLayout(site.root);
     const runDir = slot === 'current' ? `${site.root}/run/current` : l.slotRunDir(slot);
     const timeout = String(Math.max(30, site.apache.shutdownTimeout + 15));
-    const r = await exec.tryRun(hostScript(python, RESTART_GROUP, [runDir, String(site.apache.processes), timeout]));
+    const link = []
+        ;
+    const r = await exec.tryRun(hostScript(python, RESTART_GROUP, [
+        runDir,
+        String(site.apache.processes),
+        timeout,
+        ...link
+    ]));
     if (r.code === 3)
         throw new SitecycleError(`no Apache daemon process of site ${site.name} slot ${slot} runs on ${exec.name}: is Apache running with the vhost sitecycle init wrote? (${r.stderr.trim()})`, 'host');
     if (r.code !== 0)
@@ -33293,16 +33474,31 @@ function loopbackUrl(site, path) {
 /**
  * GET the health path from the host, one request at a time, until it answers 200 with the
  * expected version `successes` times in a row, or the site's health timeout passes. `slot`
- * uses the private route to that slot; undefined asks as a user would.
+ * uses the private route to that slot; undefined asks as a user would. An executor with
+ * `httpGet` (the local one) asks from here without starting a process; otherwise the host runs
+ * PROBE_HTTP. Both follow the same rules.
  */
 async function probeHealth(exec, site, python, opts) {
+    const url = loopbackUrl(site, site.health.path);
+    const version = site.health.expectVersion ? (opts.version ?? '') : '';
+    const timeout = opts.timeout ?? site.health.timeout;
+    const successes = opts.successes ?? 3;
+    if (exec.httpGet)
+        return probeFromHere(exec.httpGet.bind(exec), {
+            url,
+            host: site.apache.serverName,
+            slot: opts.slot ?? '',
+            version,
+            timeout,
+            successes
+        });
     const r = await exec.tryRun(hostScript(python, PROBE_HTTP, [
-        loopbackUrl(site, site.health.path),
+        url,
         site.apache.serverName,
         opts.slot ?? '',
-        site.health.expectVersion ? (opts.version ?? '') : '',
-        String(opts.timeout ?? site.health.timeout),
-        String(opts.successes ?? 3)
+        version,
+        String(timeout),
+        String(successes)
     ]));
     let last = {
         status: null,
@@ -33316,6 +33512,69 @@ async function probeHealth(exec, site, python, opts) {
         // keep the stderr as the error
     }
     return { ok: r.code === 0, ...last };
+}
+const REDIRECTS = new Set([301, 302, 303, 307, 308]);
+/** Whether a health answer's body is the version (plain, or JSON with `version`). */
+function bodyHasVersion(body, version) {
+    const b = body.trim();
+    if (b === version)
+        return true;
+    try {
+        return JSON.parse(b)?.version === version;
+    }
+    catch {
+        return false;
+    }
+}
+/**
+ * PROBE_HTTP's loop, run here with `get` (Executor.httpGet): one request at a time, redirects
+ * followed (as urllib does, up to 10), `successes` good answers in a row needed; an answer from
+ * the application itself that is not good fails after a grace of up to 3 s, a server still
+ * starting (no answer, 502-504) is waited for until the timeout.
+ */
+async function probeFromHere(get, p) {
+    const deadline = Date.now() + p.timeout * 1000;
+    const headers = { Host: p.host, 'User-Agent': 'sitecycle-verify' };
+    if (p.slot)
+        headers['X-Sitecycle-Slot'] = p.slot;
+    let last = { status: null, body: '', error: null };
+    let ok = 0;
+    let definite;
+    for (;;) {
+        try {
+            let url = p.url;
+            let a = await get(url, { headers, timeoutMs: 10_000 });
+            for (let hops = 0; REDIRECTS.has(a.status) && hops < 10; hops++) {
+                const location = a.location;
+                if (!location)
+                    break;
+                url = new URL(location, url).toString();
+                a = await get(url, { headers, timeoutMs: 10_000 });
+            }
+            last = { status: a.status, body: a.body, error: null };
+        }
+        catch (e) {
+            last = {
+                status: null,
+                body: '',
+                error: e instanceof Error ? `${e.name}: ${e.message}` : String(e)
+            };
+        }
+        const good = last.status === 200 && (!p.version || bodyHasVersion(last.body, p.version));
+        ok = good ? ok + 1 : 0;
+        if (ok >= p.successes)
+            return { ok: true, ...last };
+        if (!good && last.status !== null && ![502, 503, 504].includes(last.status)) {
+            definite ??= Date.now();
+            if (Date.now() - definite >= Math.min(3, p.timeout) * 1000)
+                return { ok: false, ...last };
+        }
+        else
+            definite = undefined;
+        if (Date.now() >= deadline)
+            return { ok: false, ...last };
+        await new Promise(r => setTimeout(r, good ? 20 : 250));
+    }
 }
 /** One sentence on a failed probe. */
 function describeProbe(p, what, version) {
@@ -40977,30 +41236,25 @@ class OperationFailed extends SitecycleError {
  * recovering whatever an interrupted earlier run left. The lock is released in every case.
  */
 async function withSiteOperation(options, start, body) {
-    const { config, site, exec, reporter } = options;
-    const opId = newOperationId();
-    const holder = currentHolder(options.op, opId);
+    const { config, site, exec, reporter, held } = options;
+    const opId = held?.opId ?? newOperationId();
+    const holder = held?.holder ?? currentHolder(options.op, opId);
     const journal = new Journal(exec, siteLayout(site.root).journal);
     const python = config.app.python;
-    await acquireLock(exec, site.root, holder, {
-        waitSeconds: options.lockWait ?? 0,
-        reporter,
-        siteName: site.name
-    });
+    if (!held)
+        await acquireLock(exec, site.root, holder, {
+            waitSeconds: options.lockWait ?? 0,
+            reporter,
+            siteName: site.name
+        });
     const ctx = { config, site, exec, reporter, journal, opId, python, holder };
     let endWritten = false;
     try {
-        await recoverInterrupted(ctx);
-        const startFields = typeof start === 'function' ? await start(ctx) : start;
-        await journal.append({
-            id: opId,
-            op: options.op,
-            event: 'start',
-            site: site.name,
-            actor: holder.actor,
-            run: holder.run,
-            ...startFields
-        });
+        if (!held?.started) {
+            await recoverInterrupted(ctx);
+            const startFields = typeof start === 'function' ? await start(ctx) : start;
+            await journal.append(startLine(options.op, opId, site.name, holder, startFields));
+        }
         const result = await body(ctx);
         await journal.append({
             id: opId,
@@ -41030,6 +41284,18 @@ async function withSiteOperation(options, start, body) {
     finally {
         await releaseLock(exec, site.root, holder).catch(err => reporter.warn(`could not release the lock: ${err}`));
     }
+}
+/** The journal's start line of an operation (without `at`), `fields` last. */
+function startLine(op, opId, siteName, holder, fields = {}) {
+    return {
+        id: opId,
+        op,
+        event: 'start',
+        site: siteName,
+        actor: holder.actor,
+        run: holder.run,
+        ...fields
+    };
 }
 
 /** A pipeline that failed: its steps' reports, whether its undos all ran, and the cause. */

@@ -16,7 +16,7 @@ import 'assert';
 import require$$6 from 'util';
 import require$$0$1 from 'node:assert';
 import require$$0$3, { isIPv6, isIP } from 'node:net';
-import require$$2 from 'node:http';
+import require$$2, { request as request$2 } from 'node:http';
 import require$$0$2 from 'node:stream';
 import require$$0 from 'node:buffer';
 import require$$0$4 from 'node:util';
@@ -31088,14 +31088,22 @@ class Journal {
     }
     /** Append one event (a whole line, O_APPEND). */
     async append(event) {
-        const line = JSON.stringify({ at: new Date().toISOString(), ...event }) + '\n';
-        await this.exec.run(appendFile(this.path, line));
+        await this.write(JSON.stringify({ at: new Date().toISOString(), ...event }) + '\n');
     }
     /** Append several events in one write (a reader sees all of them or none). */
     async appendAll(events) {
         const at = new Date().toISOString();
-        const text = events.map(e => JSON.stringify({ at, ...e }) + '\n').join('');
-        await this.exec.run(appendFile(this.path, text));
+        await this.write(events.map(e => JSON.stringify({ at, ...e }) + '\n').join(''));
+    }
+    /**
+     * One O_APPEND write: by the executor itself when it can (the local one: an operation writes a
+     * line per step, and starting `tee -a` for each costs more than the write), else `tee -a`.
+     */
+    async write(text) {
+        if (this.exec.appendFile)
+            await this.exec.appendFile(this.path, text);
+        else
+            await this.exec.run(appendFile(this.path, text));
     }
     /** Every event, oldest first; a torn last line (a run killed mid-write) is skipped. */
     async events() {
@@ -46518,6 +46526,8 @@ function throwUnlessSuccess(host, command, result) {
 /** Runs commands and moves files on this machine. */
 class LocalExecutor {
     name = 'local';
+    /** This machine is the host. */
+    runsOnHost = true;
     /** Run a command; throws CommandError when it exits non-zero. Output has `command.redact` hidden. */
     async run(command, options = {}) {
         return throwUnlessSuccess(this.name, command, await this.tryRun(command, options));
@@ -46585,8 +46595,48 @@ class LocalExecutor {
             throw e;
         }
     }
+    /** Append in one O_APPEND write (the file created when missing, as `tee -a` would). */
+    async appendFile(remotePath, content) {
+        await promises$1.appendFile(remotePath, content);
+    }
+    /** One GET from this machine (the host), on a connection of its own (`Connection: close`). */
+    httpGet(url, options) {
+        return httpGetOnce(url, options);
+    }
     /** Nothing to release locally. */
     async close() { }
+}
+/**
+ * One GET on a new connection (no agent, `Connection: close`), the body cut at `maxBytes`
+ * (default 4000). Rejects when no answer comes within `timeoutMs`.
+ */
+function httpGetOnce(url, options) {
+    const max = options.maxBytes ?? 4000;
+    return new Promise((resolve, reject) => {
+        const req = request$2(url, {
+            method: 'GET',
+            agent: false,
+            headers: { Connection: 'close', ...options.headers },
+            timeout: options.timeoutMs
+        }, res => {
+            const chunks = [];
+            let size = 0;
+            res.on('data', (b) => {
+                if (size < max)
+                    chunks.push(b);
+                size += b.length;
+            });
+            res.on('end', () => resolve({
+                status: res.statusCode ?? 0,
+                body: Buffer.concat(chunks).subarray(0, max).toString('utf8'),
+                ...(res.headers.location !== undefined && { location: res.headers.location })
+            }));
+            res.on('error', reject);
+        });
+        req.on('timeout', () => req.destroy(new Error(`no answer within ${options.timeoutMs} ms`)));
+        req.on('error', reject);
+        req.end();
+    });
 }
 async function isDirectory(p) {
     try {
