@@ -14,13 +14,9 @@ import { SQLITE_BACKUP_PROGRAM, SQLITE_RESTORE_PROGRAM } from '../../src/command
 import * as scripts from '../../src/commands/host-scripts.js'
 import { parseConfig } from '../../src/config/load-config.js'
 import { RecordingExecutor } from '../../src/hosts/recording-executor.js'
-import {
-  CODE_ONLY_ROLLBACK,
-  deploy,
-  deployPlan,
-  deploySteps,
-  preDeployDumpPath
-} from '../../src/pipelines/deploy.js'
+import { CODE_ONLY_ROLLBACK, deploy, deployPlan, deploySteps } from '../../src/pipelines/deploy.js'
+import { preDeployDumpPath } from '../../src/pipelines/frozen-deploy.js'
+import { setMaintenance } from '../../src/pipelines/maintenance.js'
 import { OperationFailed } from '../../src/pipelines/operation.js'
 import { ConfigError } from '../../src/util/errors.js'
 import { StreamReporter } from '../../src/util/reporter.js'
@@ -414,9 +410,8 @@ test('a site frozen before the deploy keeps its page and stays frozen', async ()
   expect(o.steps.find(s => s.name === 'unfreeze')?.status).toBe('skipped')
 })
 
-test('a frozen deploy killed after its hooks: the next deploy restores its dump and unfreezes first', async () => {
-  const c = config({ freeze: true })
-  const exec = host()
+/** A frozen deploy killed after its hooks, as its journal, flag, dump and database show it. */
+function killedFrozenDeploy(exec: RecordingExecutor): { killed: string; dump: string } {
   const killed = '20260301T000000-killed'
   const dump = preDeployDumpPath(ROOT, killed)
   const ev = (e: Record<string, unknown>) =>
@@ -440,6 +435,13 @@ test('a frozen deploy killed after its hooks: the next deploy restores its dump 
   exec.files.set(FLAG, 'frozen since 2026-03-01T00:00:00.000Z\nretry_after 300\n')
   exec.files.set(dump, 'copy of: rows before the killed deploy')
   exec.files.set(DB, 'migrated by the killed deploy')
+  return { killed, dump }
+}
+
+test('a frozen deploy killed after its hooks: the next deploy restores its dump and unfreezes first', async () => {
+  const c = config({ freeze: true })
+  const exec = host()
+  const { dump } = killedFrozenDeploy(exec)
   const o = await deploy(request(c, exec))
   expect(o.status).toBe('deployed')
   const t = trace(exec)
@@ -466,4 +468,30 @@ test('a frozen deploy killed after its hooks: the next deploy restores its dump 
     frozen: false,
     recoveredFreeze: expect.arrayContaining([expect.stringMatching(/unfrozen/)])
   })
+})
+
+test('a frozen deploy killed after its hooks is finished by the next operation of any kind, here maintenance off', async () => {
+  const c = config({ freeze: true })
+  const exec = host()
+  const { killed, dump } = killedFrozenDeploy(exec)
+  const o = await setMaintenance({
+    config: c,
+    site: c.sites.v1,
+    exec,
+    reporter: reporter(),
+    action: 'off'
+  })
+  expect(o.status).toBe('unfrozen')
+  const t = trace(exec)
+  expect(t.slice(0, 2)).toEqual(['lock', `restore ${dump} -> ${DB}`])
+  expect(exec.files.get(DB)).toBe('rows before the killed deploy')
+  expect(exec.files.has(dump)).toBe(false)
+  expect(exec.files.has(FLAG)).toBe(false)
+  const recovered = exec.files
+    .get(`${ROOT}/.sitecycle/journal.jsonl`)!
+    .split('\n')
+    .filter(Boolean)
+    .map(l => JSON.parse(l) as Record<string, unknown>)
+    .find(e => e.id === killed && e.event === 'recovered')
+  expect(recovered).toBeDefined()
 })

@@ -45,13 +45,13 @@ import {
 import { renderConfigFile, splitCommandLine, type RenderedConfig } from '../sites/render-config.js'
 import { SitecycleError } from '../util/errors.js'
 import type { Reporter } from '../util/reporter.js'
-import type { JournalOperation } from '../sites/journal.js'
 import {
   withSiteOperation,
   OperationFailed,
   type OperationContext,
   type OperationOutcome
 } from './operation.js'
+import { preDeployDumpPath, restartAfterRestore } from './frozen-deploy.js'
 import { PipelineError, runPipeline, describePlan, type Step } from './pipeline.js'
 import { pruneReleases } from './prune.js'
 import { checkDatabaseSecret } from './restore.js'
@@ -126,11 +126,6 @@ export function freezesAroundHooks(site: SiteConfig): boolean {
   return (
     site.hooks.freeze === true && site.hooks.afterInstall.length > 0 && site.database !== undefined
   )
-}
-
-/** Where a frozen deploy keeps the database dump taken after the freeze, until it ends. */
-export function preDeployDumpPath(root: string, opId: string): string {
-  return `${siteLayout(root).state}/pre-deploy-${opId}.dump`
 }
 
 /** Everything checked before the host is touched: the release and the rendered config. */
@@ -445,19 +440,6 @@ function databaseOf(c: DeployContext): DatabaseConfig {
   return { ...c.site.database!, python: c.python }
 }
 
-/**
- * Restart the daemon groups that may hold the database open, so none keeps the replaced one (a
- * restore swaps in a new database or file). The site is frozen: users are not served meanwhile.
- */
-async function restartAfterRestore(c: OperationContext, state: SiteState): Promise<void> {
-  if (c.site.apache.mode === 'single') {
-    if (state.live !== null) await restartSlotGroup(c.exec, c.site, c.python, 'current')
-    return
-  }
-  for (const slot of [state.liveSlot, state.idleSlot])
-    if (state.slots[slot] !== null) await restartSlotGroup(c.exec, c.site, c.python, slot)
-}
-
 /** freeze and snapshot-db: users out, then the database dumped (the undo of the hooks). */
 function freezeSteps(): Step<DeployContext>[] {
   return [
@@ -761,7 +743,6 @@ async function deployPrepared(
     // The state as it is once the lock is held (and an interrupted run recovered) is what the
     // journal records, so a recovery of this run knows what to put back.
     async octx => {
-      const unfrozen = await completeFrozenDeploys(octx)
       // Both read at once; under the lock neither changes but by this deploy.
       ;[state, releases] = await Promise.all([
         readSiteState(octx.exec, octx.site, octx.python),
@@ -777,7 +758,7 @@ async function deployPrepared(
           freeze: true,
           frozen: (await frozenState(octx.exec, octx.site)).frozen
         }),
-        ...(unfrozen.length && { recoveredFreeze: unfrozen })
+        ...(octx.recoveredFreeze?.length && { recoveredFreeze: octx.recoveredFreeze })
       }
     },
     async octx => {
@@ -864,58 +845,6 @@ async function deployPrepared(
       }
     }
   )
-}
-
-/**
- * Finish the freeze of a frozen deploy (`hooks.freeze`) that was killed: recoverInterrupted
- * (recover.ts) has just put its slots back, but its site is still frozen, and its hooks may
- * have migrated the database while the release it was for never went live. For each such run
- * recovered by this operation: when it had not switched, its dump (taken after the freeze) is
- * restored and the daemon groups restarted; then the site is unfrozen unless it was frozen
- * before that run, and the dump removed. A needed dump that is missing keeps the site frozen
- * and throws. Returns what was done, one sentence per action.
- */
-export async function completeFrozenDeploys(ctx: OperationContext): Promise<string[]> {
-  const { exec, site, reporter, python } = ctx
-  const ran = (op: JournalOperation, step: string, phase: 'run' | 'undo', status: string) =>
-    op.steps.some(s => s.step === step && s.phase === phase && s.status === status)
-  const killed = (await ctx.journal.operations()).filter(
-    op =>
-      op.op === 'deploy' &&
-      op.end?.event === 'recovered' &&
-      op.end.by === ctx.opId &&
-      ran(op, 'freeze', 'run', 'ok') &&
-      !ran(op, 'freeze', 'undo', 'undone') &&
-      !ran(op, 'unfreeze', 'run', 'ok')
-  )
-  const done: string[] = []
-  for (const op of killed) {
-    const start = op.start as { liveSlot?: Slot; live?: string | null; frozen?: boolean }
-    const state = await readSiteState(exec, site, python)
-    const switched =
-      site.apache.mode === 'single' ? state.live !== start.live : state.liveSlot !== start.liveSlot
-    const dump = preDeployDumpPath(site.root, op.id)
-    if (!switched && ran(op, 'snapshot-db', 'run', 'ok') && site.database) {
-      const db: DatabaseConfig = { ...site.database, python }
-      const engine = getEngine(db.engine)
-      if ((await exec.tryRun({ argv: ['test', '-e', dump] })).code !== 0)
-        throw new SitecycleError(
-          `the deploy ${op.id} was killed after its hooks may have migrated ${db.name}, and its dump ${dump} is missing: ` +
-            `site ${site.name} stays frozen; restore the database from a snapshot, then run \`sitecycle maintenance off ${site.name}\``,
-          'database'
-        )
-      await engine.restore(exec, db, dump, reporter)
-      await restartAfterRestore(ctx, state)
-      done.push(`the database was restored from ${dump}, taken before the hooks of ${op.id}`)
-    }
-    if (!start.frozen) {
-      await unfreeze(exec, site)
-      done.push(`site ${site.name} is unfrozen (${op.id} had frozen it)`)
-    }
-    await exec.tryRun(removeTree(dump))
-  }
-  for (const n of done) reporter.info(`recovered: ${n}`)
-  return done
 }
 
 export type { Slot }

@@ -20,6 +20,8 @@ export interface OperationContext {
   /** The host's Python (Debian's, by full path). */
   python: string
   holder: LockHolder
+  /** What the recovery did to finish a killed frozen deploy (frozen-deploy.ts), when it did. */
+  recoveredFreeze?: string[]
 }
 
 export interface OperationOptions {

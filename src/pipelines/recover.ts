@@ -1,6 +1,7 @@
 import { removeTree } from '../commands/files.js'
 import { siteLayout, type Slot } from '../sites/layout.js'
 import { listReleases, pointSlot, readSiteState, restartSlotGroup } from '../sites/site-state.js'
+import { completeFrozenDeploys } from './frozen-deploy.js'
 import type { OperationContext } from './operation.js'
 
 /**
@@ -62,5 +63,8 @@ export async function recoverInterrupted(ctx: OperationContext): Promise<string[
     for (const n of notes) reporter.info(`recovered: ${n}`)
     all.push(...notes)
   }
+  // A killed frozen deploy also left its site frozen, maybe with a migrated database.
+  ctx.recoveredFreeze = await completeFrozenDeploys(ctx)
+  all.push(...ctx.recoveredFreeze)
   return all
 }
