@@ -37834,6 +37834,10 @@ function appendFile(path, text) {
 function pathExists(path) {
     return cmd(['test', '-e', path]);
 }
+/** `rm -f -- <path>` */
+function removeFile(path) {
+    return cmd(['rm', '-f', '--', path]);
+}
 /** `mv -T <from> <to>`: one rename(2). */
 function renamePath(from, to) {
     return cmd(['mv', '-T', from, to]);
@@ -39555,6 +39559,109 @@ async function releaseLock(exec, root, holder) {
     }
 }
 
+/** The flag whose existence freezes the site (checked by mod_rewrite on every request). */
+function maintenanceFlagPath(site) {
+    return `${siteLayout(site.root).maintenance}/ON`;
+}
+
+/**
+ * Freezing a site: while `<root>/maintenance/ON` exists, the vhost (commands/apache.ts) answers
+ * every request with status 503, `Retry-After` and `<root>/maintenance/index.html`, except the
+ * health path and the allow-listed clients. Apache checks the flag on every request: turning
+ * maintenance on or off is one rename or one unlink, with no reload and no dropped request.
+ * Pipelines that must keep users' writes out (restore, sync, a deploy that migrates) call
+ * freeze() and unfreeze() while they hold the site lock.
+ */
+/** Unfreeze the site: one unlink of the flag; users reach the live slot again. Idempotent. */
+async function unfreeze(exec, site) {
+    const before = await frozenState(exec, site);
+    await exec.run(removeFile(maintenanceFlagPath(site)));
+    return { ...before, frozen: false };
+}
+/** Whether the site is frozen now (its flag exists), with since and Retry-After from the flag. */
+async function frozenState(exec, site) {
+    const text = await exec.readFile(maintenanceFlagPath(site));
+    if (text === undefined)
+        return { frozen: false };
+    const since = /^frozen since (\S+)$/m.exec(text)?.[1];
+    const retry = /^retry_after (\d+)$/m.exec(text)?.[1];
+    return {
+        frozen: true,
+        ...(since && !Number.isNaN(Date.parse(since)) && { since }),
+        ...(retry !== undefined && { retryAfter: Number(retry) })
+    };
+}
+
+/**
+ * What a frozen deploy (`hooks.freeze`) leaves when it is killed, and how the next operation,
+ * whatever it is, finishes it: the site is still frozen, and its hooks may have migrated the
+ * database for a release that never went live. Called by the shared recovery (recover.ts), so a
+ * killed frozen deploy is completed by the next deploy, rollback, sync, snapshot or maintenance
+ * run alike.
+ */
+/** Where a frozen deploy keeps the database dump taken after the freeze, until it ends. */
+function preDeployDumpPath(root, opId) {
+    return `${siteLayout(root).state}/pre-deploy-${opId}.dump`;
+}
+/**
+ * Restart the daemon groups that may hold the database open, so none keeps the replaced one (a
+ * restore swaps in a new database or file). The site is frozen: users are not served meanwhile.
+ */
+async function restartAfterRestore(c, state) {
+    if (c.site.apache.mode === 'single') {
+        if (state.live !== null)
+            await restartSlotGroup(c.exec, c.site, c.python, 'current');
+        return;
+    }
+    for (const slot of [state.liveSlot, state.idleSlot])
+        if (state.slots[slot] !== null)
+            await restartSlotGroup(c.exec, c.site, c.python, slot);
+}
+/**
+ * Finish the freeze of a frozen deploy (`hooks.freeze`) that was killed: recoverInterrupted
+ * (recover.ts) has just put its slots back and marked it recovered, but its site is still frozen, and its hooks may
+ * have migrated the database while the release it was for never went live. For each such run
+ * recovered by this operation: when it had not switched, its dump (taken after the freeze) is
+ * restored and the daemon groups restarted; then the site is unfrozen unless it was frozen
+ * before that run, and the dump removed. A needed dump that is missing keeps the site frozen
+ * and throws. Returns what was done, one sentence per action.
+ */
+async function completeFrozenDeploys(ctx) {
+    const { exec, site, reporter, python } = ctx;
+    const ran = (op, step, phase, status) => op.steps.some(s => s.step === step && s.phase === phase && s.status === status);
+    const killed = (await ctx.journal.operations()).filter(op => op.op === 'deploy' &&
+        op.end?.event === 'recovered' &&
+        op.end.by === ctx.opId &&
+        ran(op, 'freeze', 'run', 'ok') &&
+        !ran(op, 'freeze', 'undo', 'undone') &&
+        !ran(op, 'unfreeze', 'run', 'ok'));
+    const done = [];
+    for (const op of killed) {
+        const start = op.start;
+        const state = await readSiteState(exec, site, python);
+        const switched = site.apache.mode === 'single' ? state.live !== start.live : state.liveSlot !== start.liveSlot;
+        const dump = preDeployDumpPath(site.root, op.id);
+        if (!switched && ran(op, 'snapshot-db', 'run', 'ok') && site.database) {
+            const db = { ...site.database, python };
+            const engine = getEngine(db.engine);
+            if ((await exec.tryRun({ argv: ['test', '-e', dump] })).code !== 0)
+                throw new SitecycleError(`the deploy ${op.id} was killed after its hooks may have migrated ${db.name}, and its dump ${dump} is missing: ` +
+                    `site ${site.name} stays frozen; restore the database from a snapshot, then run \`sitecycle maintenance off ${site.name}\``, 'database');
+            await engine.restore(exec, db, dump, reporter);
+            await restartAfterRestore(ctx, state);
+            done.push(`the database was restored from ${dump}, taken before the hooks of ${op.id}`);
+        }
+        if (!start.frozen) {
+            await unfreeze(exec, site);
+            done.push(`site ${site.name} is unfrozen (${op.id} had frozen it)`);
+        }
+        await exec.tryRun(removeTree(dump));
+    }
+    for (const n of done)
+        reporter.info(`recovered: ${n}`);
+    return done;
+}
+
 /**
  * Finish what an interrupted run left (killed, machine lost): its journal entry has a start
  * and no end. Users were never routed to anything unverified (the switch comes after the
@@ -39609,6 +39716,9 @@ async function recoverInterrupted(ctx) {
             reporter.info(`recovered: ${n}`);
         all.push(...notes);
     }
+    // A killed frozen deploy also left its site frozen, maybe with a migrated database.
+    ctx.recoveredFreeze = await completeFrozenDeploys(ctx);
+    all.push(...ctx.recoveredFreeze);
     return all;
 }
 

@@ -3518,11 +3518,11 @@ function requireTimers () {
 	return timers;
 }
 
-var connect;
+var connect$2;
 var hasRequiredConnect;
 
 function requireConnect () {
-	if (hasRequiredConnect) return connect;
+	if (hasRequiredConnect) return connect$2;
 	hasRequiredConnect = 1;
 
 	const net$1 = net;
@@ -3762,8 +3762,8 @@ function requireConnect () {
 	  util.destroy(socket, new ConnectTimeoutError(message));
 	}
 
-	connect = buildConnector;
-	return connect;
+	connect$2 = buildConnector;
+	return connect$2;
 }
 
 var constants$3 = {};
@@ -16498,11 +16498,11 @@ function requireRetry () {
 	return retry;
 }
 
-var dump;
+var dump$2;
 var hasRequiredDump;
 
 function requireDump () {
-	if (hasRequiredDump) return dump;
+	if (hasRequiredDump) return dump$2;
 	hasRequiredDump = 1;
 
 	const util = requireUtil$7();
@@ -16625,8 +16625,8 @@ function requireDump () {
 	  }
 	}
 
-	dump = createDumpInterceptor;
-	return dump;
+	dump$2 = createDumpInterceptor;
+	return dump$2;
 }
 
 var dns;
@@ -29763,7 +29763,7 @@ const { chmod, copyFile, lstat, mkdir, open: open$1, readdir, rename, rm, rmdir,
 // export const {open} = 'fs'
 const IS_WINDOWS$1 = process.platform === 'win32';
 fs.constants.O_RDONLY;
-function exists(fsPath) {
+function exists$1(fsPath) {
     return __awaiter$5(this, void 0, void 0, function* () {
         try {
             yield stat(fsPath);
@@ -30364,7 +30364,7 @@ class ToolRunner extends events$1.EventEmitter {
                 state.on('debug', (message) => {
                     this._debug(message);
                 });
-                if (this.options.cwd && !(yield exists(this.options.cwd))) {
+                if (this.options.cwd && !(yield exists$1(this.options.cwd))) {
                     return reject(new Error(`The cwd: ${this.options.cwd} does not exist!`));
                 }
                 const fileName = this._getSpawnFileName();
@@ -37510,6 +37510,18 @@ function removeTree(...paths) {
 function appendFile(path, text) {
     return cmd(['tee', '-a', path], { input: text });
 }
+/** `test -e <path>` */
+function pathExists(path) {
+    return cmd(['test', '-e', path]);
+}
+/** `rm -f -- <path>` */
+function removeFile(path) {
+    return cmd(['rm', '-f', '--', path]);
+}
+/** `mv -T <from> <to>`: one rename(2). */
+function renamePath(from, to) {
+    return cmd(['mv', '-T', from, to]);
+}
 
 /** Whether the holder is known to be gone: only knowable from the machine it ran on. */
 function holderState(h) {
@@ -37840,6 +37852,1205 @@ function errorText(e) {
 }
 
 /**
+ * What the engines need from the host's file system, through the Executor: a scratch id, a temp
+ * directory, the size of a dump, moving a finished dump into place.
+ */
+/** A short random id for scratch names (`<name>__sc_restore_<id>`). */
+function scratchId() {
+    return randomBytes(4).toString('hex');
+}
+/** Bytes a file or directory takes (apparent size, `du -sb`). */
+async function pathSize(exec, path) {
+    const out = (await exec.run(cmd(['du', '-sb', '--', path]))).stdout;
+    const n = Number(out.split(/\s/)[0]);
+    if (!Number.isFinite(n))
+        throw new SitecycleError(`could not read the size of ${path} on ${exec.name}: ${out}`);
+    return n;
+}
+/** Whether a path exists on the host. */
+async function hostPathExists(exec, path) {
+    return (await exec.tryRun(pathExists(path))).code === 0;
+}
+/** Refuse to overwrite an existing dump. */
+async function ensureAbsent(exec, path) {
+    if (await hostPathExists(exec, path)) {
+        throw new SitecycleError(`${path} already exists on ${exec.name}: a dump is never written over another; choose a new path`);
+    }
+}
+/**
+ * Write a dump aside (`<path>.partial-<id>`) with `write`, then rename it to `path`; on failure
+ * the partial dump is removed and the error re-thrown.
+ */
+async function writeAside(exec, path, write) {
+    await ensureAbsent(exec, path);
+    const partial = `${path}.partial-${scratchId()}`;
+    try {
+        await write(partial);
+        await exec.run(renamePath(partial, path));
+    }
+    catch (e) {
+        await exec.tryRun(removeTree(partial)).catch(() => undefined);
+        throw e;
+    }
+}
+/**
+ * The message of an error for a user: a failed host program's command line is shortened (its
+ * Python text replaced by `<program>`), the rest kept, stderr tail included.
+ */
+function failureMessage(e) {
+    const text = e instanceof Error ? e.message : String(e);
+    return text.replace(/ -c "(?:[^"\\]|\\.)*"/, ' -c <program>');
+}
+
+/**
+ * Pure builders for database commands: pg_dump, pg_restore, psql, createdb, mysqldump, mysql,
+ * and the small Python programs that SQLite and file redirection need on the host. Nothing here
+ * runs anything. Passwords go into the command's environment (PGPASSWORD, MYSQL_PWD) and its
+ * `redact` list, never onto the command line; SQL identifiers are quoted here and only here.
+ */
+// ---------------------------------------------------------------------------------------------
+// Names and quoting
+/** Reject a name no SQL dialect or client can carry: empty, or holding a NUL byte. */
+function checkName(name, what) {
+    if (name === '' || name.includes('\0')) {
+        throw new SitecycleError(`${what} ${JSON.stringify(name)} is not a valid name: it is empty or holds a NUL byte`);
+    }
+}
+/** A PostgreSQL identifier in double quotes (`"` doubled): any name, spaces and quotes included. */
+function quotePgIdent(name) {
+    checkName(name, 'The identifier');
+    return `"${name.replace(/"/g, '""')}"`;
+}
+/** A MySQL/MariaDB identifier in backticks (`` ` `` doubled). */
+function quoteMysqlIdent(name) {
+    checkName(name, 'The identifier');
+    return '`' + name.replace(/`/g, '``') + '`';
+}
+/**
+ * A MySQL string literal written as a hex literal with a charset introducer
+ * (`_utf8mb4 X'6162'`): the same whatever sql_mode says about backslashes.
+ */
+function mysqlStringLiteral(text) {
+    return `_utf8mb4 X'${Buffer.from(text, 'utf8').toString('hex')}'`;
+}
+/**
+ * A libpq connection string naming one database (`dbname='...'`), so that a name holding `=`
+ * or starting with `postgresql://` is never read as a connection string itself.
+ */
+function pgDbConninfo(dbname) {
+    checkName(dbname, 'The database');
+    return `dbname='${dbname.replace(/\\/g, '\\\\').replace(/'/g, "\\'")}'`;
+}
+/**
+ * The name of a scratch database beside `name`: `<name>__sc_<kind>_<id>`, the name part cut
+ * (on a character boundary) so the whole fits `maxBytes` (63 for PostgreSQL, 64 for MySQL).
+ */
+function scratchDatabaseName(name, kind, id, maxBytes) {
+    const suffix = `__sc_${kind}_${id}`;
+    let base = name;
+    while (Buffer.byteLength(base + suffix, 'utf8') > maxBytes && base.length > 0)
+        base = [...base].slice(0, -1).join('');
+    return base + suffix;
+}
+// ---------------------------------------------------------------------------------------------
+// PostgreSQL
+/** The environment and redaction for a password, when there is one. */
+function secretEnv(variable, password) {
+    return password ? { env: { [variable]: password }, redact: [password] } : {};
+}
+/** `-h H -p P -U U -w` for the libpq programs (`-w`: fail rather than prompt for a password). */
+function pgConnectionArgs(conn) {
+    const args = [];
+    if (conn.host)
+        args.push('-h', conn.host);
+    if (conn.port !== undefined)
+        args.push('-p', String(conn.port));
+    if (conn.user)
+        args.push('-U', conn.user);
+    args.push('-w');
+    return args;
+}
+/**
+ * `pg_dump` of one database: custom format (`-Fc`, one file) or, with `jobs` > 1, directory
+ * format dumped by `jobs` parallel workers (`-Fd -j N`), all in one consistent snapshot.
+ */
+function pgDump(conn, dbname, outPath, jobs = 1) {
+    const format = jobs > 1 ? ['-Fd', '-j', String(jobs)] : ['-Fc'];
+    return cmd([
+        'pg_dump',
+        ...pgConnectionArgs(conn),
+        ...format,
+        '-f',
+        outPath,
+        `--dbname=${pgDbConninfo(dbname)}`
+    ], secretEnv('PGPASSWORD', conn.password));
+}
+/**
+ * `pg_restore -j N` of a dump (file or directory) into an existing, empty database. Objects
+ * belong to the user that restores (`--no-owner`); the first error stops it (`--exit-on-error`).
+ */
+function pgRestore(conn, dbname, dumpPath, jobs = 1) {
+    return cmd([
+        'pg_restore',
+        ...pgConnectionArgs(conn),
+        `--dbname=${pgDbConninfo(dbname)}`,
+        '--no-owner',
+        '--exit-on-error',
+        '-j',
+        String(Math.max(1, jobs)),
+        dumpPath
+    ], secretEnv('PGPASSWORD', conn.password));
+}
+/**
+ * `psql` running `sql` (sent on stdin) against `dbname`, stopping at the first error, printing
+ * bare values (`-At`). `vars` become psql variables: in the SQL, `:'v'` is the value as a
+ * quoted literal and `:"v"` as a quoted identifier, so psql does the quoting.
+ */
+function psql(conn, dbname, sql, vars = {}) {
+    const varArgs = Object.entries(vars).flatMap(([k, v]) => ['-v', `${k}=${v}`]);
+    const secret = secretEnv('PGPASSWORD', conn.password);
+    return cmd([
+        'psql',
+        '-X',
+        '-q',
+        '-At',
+        '-v',
+        'ON_ERROR_STOP=1',
+        ...pgConnectionArgs(conn),
+        `--dbname=${pgDbConninfo(dbname)}`,
+        ...varArgs
+    ], { ...secret, input: sql });
+}
+/** `psql -f <file>` in one transaction (`-1`): the whole script applies, or none of it. */
+function psqlFile(conn, dbname, sqlFile) {
+    return cmd([
+        'psql',
+        '-X',
+        '-q',
+        '-v',
+        'ON_ERROR_STOP=1',
+        '--single-transaction',
+        ...pgConnectionArgs(conn),
+        `--dbname=${pgDbConninfo(dbname)}`,
+        '-f',
+        sqlFile
+    ], secretEnv('PGPASSWORD', conn.password));
+}
+/** SQL (for {@link psql} with vars `name`): print 1 when database `:name` exists. */
+const PG_DATABASE_EXISTS_SQL = `SELECT 1 FROM pg_database WHERE datname = :'name';\n`;
+/** SQL (vars `name`, `template`): create database `:name` from `:template` (template0 for a restore). */
+const PG_CREATE_DATABASE_SQL = `CREATE DATABASE :"name" TEMPLATE :"template";\n`;
+/** SQL (vars `name`): drop database `:name` when it exists. */
+const PG_DROP_DATABASE_SQL = `DROP DATABASE IF EXISTS :"name";\n`;
+/** SQL (vars `name`): terminate every other session on `:name`; prints how many were signalled. */
+const PG_TERMINATE_SQL = `SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity WHERE datname = :'name' AND pid <> pg_backend_pid();\n`;
+/**
+ * SQL (vars `target`, `old`, `fresh`): the swap, in one transaction: `target` becomes `old`
+ * and `fresh` becomes `target`, or neither happens.
+ */
+const PG_SWAP_SQL = `BEGIN;
+ALTER DATABASE :"target" RENAME TO :"old";
+ALTER DATABASE :"fresh" RENAME TO :"target";
+COMMIT;
+`;
+/** SQL (vars `from`, `to`): rename a database. */
+const PG_RENAME_SQL = `ALTER DATABASE :"from" RENAME TO :"to";\n`;
+/** SQL (connected to the database): its size in bytes. */
+const PG_SIZE_SQL = `SELECT pg_database_size(current_database());\n`;
+/**
+ * SQL (connected to the database): every ordinary table outside the system schemas, as one
+ * JSON array of [schema, table] sorted by schema then name.
+ */
+const PG_LIST_TABLES_SQL = `SELECT coalesce(json_agg(json_build_array(n.nspname, c.relname) ORDER BY n.nspname, c.relname), '[]')
+FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+WHERE c.relkind = 'r' AND n.nspname NOT IN ('pg_catalog', 'information_schema') AND n.nspname NOT LIKE 'pg\\_%';
+`;
+/**
+ * SQL printing `index|rows|md5` for each table: the md5 of its rows as text, joined by `|` in
+ * byte order (COLLATE "C", so the database's collation does not matter), with the settings
+ * that change how values print fixed first.
+ */
+function pgChecksumsSql(tables) {
+    const settings = `SET TIME ZONE 'UTC'; SET datestyle = 'ISO, YMD'; SET intervalstyle = 'postgres'; SET extra_float_digits = 1; SET bytea_output = 'hex';\n`;
+    if (tables.length === 0)
+        return settings;
+    const selects = tables.map(([schema, table], i) => `SELECT ${i}, count(*), md5(coalesce(string_agg(t::text, '|' ORDER BY t::text COLLATE "C"), '')) FROM ${quotePgIdent(schema)}.${quotePgIdent(table)} t`);
+    return `${settings}${selects.join('\nUNION ALL\n')};\n`;
+}
+// ---------------------------------------------------------------------------------------------
+// MySQL and MariaDB
+/** Connection options for the mysql programs: a socket file when `host` is a path, else TCP. */
+function mysqlConnectionArgs(conn) {
+    const args = [];
+    if (conn.host?.startsWith('/'))
+        args.push('--protocol=SOCKET', `--socket=${conn.host}`);
+    else if (conn.host)
+        args.push('--protocol=TCP', `--host=${conn.host}`);
+    if (conn.port !== undefined && !conn.host?.startsWith('/'))
+        args.push(`--port=${conn.port}`);
+    if (conn.user)
+        args.push(`--user=${conn.user}`);
+    return args;
+}
+/**
+ * `mysql` running `sql` (on stdin) in `database` (or none), tab-separated output without column
+ * names; `xml` for output whose values may hold tabs and newlines (SHOW CREATE ...).
+ */
+function mysql(conn, database, sql, options = {}) {
+    if (database !== undefined)
+        checkName(database, 'The database');
+    return cmd([
+        'mysql',
+        ...mysqlConnectionArgs(conn),
+        '--batch',
+        '--skip-column-names',
+        '--default-character-set=utf8mb4',
+        ...(options.xml ? ['--xml'] : []),
+        ...(options.delimiter ? [`--delimiter=${options.delimiter}`] : []),
+        ...(database !== undefined ? [`--database=${database}`] : [])
+    ], { ...secretEnv('MYSQL_PWD', conn.password), input: sql });
+}
+/**
+ * The `mysqldump` argv of one database: one consistent InnoDB snapshot
+ * (`--single-transaction`), rows streamed (`--quick`), routines, triggers and events included,
+ * no CREATE DATABASE (it is restored under another name first).
+ */
+function mysqldumpArgv(conn, database) {
+    checkName(database, 'The database');
+    return [
+        'mysqldump',
+        ...mysqlConnectionArgs(conn),
+        '--single-transaction',
+        '--quick',
+        '--routines',
+        '--triggers',
+        '--events',
+        '--hex-blob',
+        '--no-tablespaces',
+        '--default-character-set=utf8mb4',
+        '--',
+        database
+    ];
+}
+/** The `mysql` argv that loads a dump (given on stdin) into `database`, stopping at the first error. */
+function mysqlLoadArgv(conn, database) {
+    checkName(database, 'The database');
+    return [
+        'mysql',
+        ...mysqlConnectionArgs(conn),
+        '--batch',
+        '--default-character-set=utf8mb4',
+        `--database=${database}`
+    ];
+}
+/** The environment and redaction for a MySQL password, for a command built around an argv. */
+function mysqlSecret(conn) {
+    return secretEnv('MYSQL_PWD', conn.password);
+}
+/** SQL (in the database): `TYPE<TAB>HEX(name)` of every table, view, trigger, routine and event. */
+const MYSQL_INVENTORY_SQL = `SELECT 'TABLE', HEX(TABLE_NAME) FROM information_schema.TABLES WHERE TABLE_SCHEMA = DATABASE() AND TABLE_TYPE <> 'VIEW'
+UNION ALL SELECT 'VIEW', HEX(TABLE_NAME) FROM information_schema.VIEWS WHERE TABLE_SCHEMA = DATABASE()
+UNION ALL SELECT 'TRIGGER', HEX(TRIGGER_NAME) FROM information_schema.TRIGGERS WHERE TRIGGER_SCHEMA = DATABASE()
+UNION ALL SELECT ROUTINE_TYPE, HEX(ROUTINE_NAME) FROM information_schema.ROUTINES WHERE ROUTINE_SCHEMA = DATABASE()
+UNION ALL SELECT 'EVENT', HEX(EVENT_NAME) FROM information_schema.EVENTS WHERE EVENT_SCHEMA = DATABASE();
+`;
+/** SQL (no database): the default charset and collation of `database`, tab-separated. */
+function mysqlSchemaDefaultsSql(database) {
+    return `SELECT DEFAULT_CHARACTER_SET_NAME, DEFAULT_COLLATION_NAME FROM information_schema.SCHEMATA WHERE SCHEMA_NAME = ${mysqlStringLiteral(database)};\n`;
+}
+/** SQL (no database): prints 1 when `database` exists, else 0. */
+function mysqlExistsSql(database) {
+    return `SELECT COUNT(*) FROM information_schema.SCHEMATA WHERE SCHEMA_NAME = ${mysqlStringLiteral(database)};\n`;
+}
+/** SQL (in the database): its size in bytes (data and indexes of every table). */
+const MYSQL_SIZE_SQL = `SELECT COALESCE(SUM(DATA_LENGTH + INDEX_LENGTH), 0) FROM information_schema.TABLES WHERE TABLE_SCHEMA = DATABASE();\n`;
+/**
+ * SQL (in the database): for each table, one `CHECKSUM TABLE` row (`name<TAB>checksum`) then one
+ * `SELECT COUNT(*)` row, in the order given.
+ */
+function mysqlChecksumsSql(tables) {
+    return tables
+        .map(t => `CHECKSUM TABLE ${quoteMysqlIdent(t)};\nSELECT COUNT(*) FROM ${quoteMysqlIdent(t)};\n`)
+        .join('');
+}
+/**
+ * SQL: one `RENAME TABLE` moving every table of `target` into `old` and every table of `fresh`
+ * into `target`. MySQL applies a multi-table RENAME atomically: all of it or none.
+ */
+function mysqlSwapTablesSql(target, old, fresh, targetTables, freshTables) {
+    const q = quoteMysqlIdent;
+    const moves = [
+        ...targetTables.map(t => `${q(target)}.${q(t)} TO ${q(old)}.${q(t)}`),
+        ...freshTables.map(t => `${q(fresh)}.${q(t)} TO ${q(target)}.${q(t)}`)
+    ];
+    return `RENAME TABLE\n  ${moves.join(',\n  ')};\n`;
+}
+// ---------------------------------------------------------------------------------------------
+// Host programs (Python, standard library only)
+/** Run `python -I -S -c <program> args...` on the host. */
+function pythonProgram(python, program, args, extra = {}) {
+    return cmd([python, '-I', '-S', '-c', program, ...args], extra);
+}
+/**
+ * argv: mode (`in` or `out`), file, extra, then the command's argv. `out`: the command's stdout
+ * goes to the file (gzipped when extra is `1`); `in`: the file (gunzipped when it is gzip),
+ * followed by the text `extra`, is the command's stdin. Exits with the command's code; a failed
+ * `out` removes the file.
+ */
+const REDIRECT_PROGRAM = `
+import gzip, os, shutil, subprocess, sys
+mode, path, extra, argv = sys.argv[1], sys.argv[2], sys.argv[3], sys.argv[4:]
+gz = extra == '1'
+if mode == 'out':
+    with open(path, 'wb') as f:
+        if gz:
+            p = subprocess.Popen(argv, stdout=subprocess.PIPE)
+            with gzip.GzipFile(fileobj=f, mode='wb', compresslevel=6) as z:
+                shutil.copyfileobj(p.stdout, z, 1 << 20)
+        else:
+            p = subprocess.Popen(argv, stdout=f)
+        code = p.wait()
+        f.flush()
+        os.fsync(f.fileno())
+    if code != 0:
+        os.unlink(path)
+    sys.exit(code)
+# unbuffered: the child reads the file from the descriptor, whose offset must really be 0
+with open(path, 'rb', buffering=0) as f:
+    magic = f.read(2)
+    f.seek(0)
+    if magic == b'\\x1f\\x8b' or extra:
+        p = subprocess.Popen(argv, stdin=subprocess.PIPE)
+        try:
+            if magic == b'\\x1f\\x8b':
+                with gzip.GzipFile(fileobj=f, mode='rb') as z:
+                    shutil.copyfileobj(z, p.stdin, 1 << 20)
+            else:
+                shutil.copyfileobj(f, p.stdin, 1 << 20)
+            p.stdin.write(extra.encode('utf-8'))
+        except BrokenPipeError:
+            pass
+        except (OSError, EOFError) as e:
+            p.kill()
+            sys.stderr.write('%s: %s\\n' % (path, e))
+            p.wait()
+            sys.exit(1)
+        try:
+            p.stdin.close()
+        except BrokenPipeError:
+            pass
+    else:
+        p = subprocess.Popen(argv, stdin=f)
+    sys.exit(p.wait())
+`;
+/**
+ * Run `argv` on the host with its stdout written to `file` (`gzip` compresses it), through
+ * {@link REDIRECT_PROGRAM}.
+ */
+function redirectOutput(python, argv, file, gzip, extra = {}) {
+    return pythonProgram(python, REDIRECT_PROGRAM, ['out', file, gzip ? '1' : '0', ...argv], extra);
+}
+/** Run `argv` on the host with `file` (plain or gzip), then `trailer`, as its stdin. */
+function redirectInput(python, argv, file, trailer = '', extra = {}) {
+    return pythonProgram(python, REDIRECT_PROGRAM, ['in', file, trailer, ...argv], extra);
+}
+/**
+ * argv: source database file, destination file. Copies a live SQLite database with the online
+ * backup API in one step (a consistent snapshot, whatever writers do meanwhile), checks the copy
+ * (`PRAGMA integrity_check`), fsyncs it. The destination must not exist.
+ */
+const SQLITE_BACKUP_PROGRAM = `
+import os, sqlite3, sys
+src_path, dest = sys.argv[1], sys.argv[2]
+if not os.path.isfile(src_path):
+    sys.stderr.write('%s: no such database file\\n' % src_path)
+    sys.exit(2)
+if os.path.exists(dest):
+    sys.stderr.write('%s: already exists\\n' % dest)
+    sys.exit(2)
+src = sqlite3.connect(src_path, timeout=60)
+dst = sqlite3.connect(dest)
+try:
+    src.backup(dst, pages=-1)
+    ok = dst.execute('PRAGMA integrity_check').fetchall()
+    if ok != [('ok',)]:
+        raise SystemExit('the copy of %s failed its integrity check: %r' % (src_path, ok[:5]))
+finally:
+    dst.close()
+    src.close()
+with open(dest, 'rb') as f:
+    os.fsync(f.fileno())
+`;
+/**
+ * argv: backup file, target database file, scratch id. Copies the backup into a temp file next
+ * to the target, checks it (`PRAGMA integrity_check` must say ok), gives it the target's owner and
+ * mode, then renames it over the target in one rename(2) and removes the old file's WAL side
+ * files. Any failure before the rename leaves the target as it was and removes the temp file.
+ */
+const SQLITE_RESTORE_PROGRAM = `
+import os, sqlite3, sys
+backup, target, rid = sys.argv[1], sys.argv[2], sys.argv[3]
+target = os.path.abspath(target)
+tmp = os.path.join(os.path.dirname(target), '.%s.sc-restore-%s' % (os.path.basename(target), rid))
+def cleanup():
+    for p in (tmp, tmp + '-journal', tmp + '-wal', tmp + '-shm'):
+        try:
+            os.unlink(p)
+        except FileNotFoundError:
+            pass
+try:
+    if not os.path.isfile(backup):
+        raise SystemExit('%s: no such backup file' % backup)
+    src = sqlite3.connect(backup)
+    dst = sqlite3.connect(tmp)
+    try:
+        src.backup(dst, pages=-1)
+        ok = dst.execute('PRAGMA integrity_check').fetchall()
+        if ok != [('ok',)]:
+            raise SystemExit('%s failed its integrity check: %r' % (backup, ok[:5]))
+        dst.execute('PRAGMA wal_checkpoint(TRUNCATE)')
+    finally:
+        dst.close()
+        src.close()
+    with open(tmp, 'rb') as f:
+        os.fsync(f.fileno())
+    if os.path.exists(target):
+        st = os.stat(target)
+        os.chown(tmp, st.st_uid, st.st_gid)
+        os.chmod(tmp, st.st_mode & 0o7777)
+        live = sqlite3.connect(target, timeout=60)
+        try:
+            live.execute('PRAGMA wal_checkpoint(TRUNCATE)')
+        finally:
+            live.close()
+except BaseException as e:
+    cleanup()
+    if isinstance(e, SystemExit):
+        raise
+    sys.stderr.write('restore into %s failed: %s\\n' % (target, e))
+    sys.exit(1)
+os.rename(tmp, target)
+for side in ('-wal', '-shm'):
+    try:
+        os.unlink(target + side)
+    except FileNotFoundError:
+        pass
+d = os.open(os.path.dirname(target), os.O_RDONLY)
+os.fsync(d)
+os.close(d)
+`;
+/**
+ * argv: database file. Prints a JSON array of [table, rows, sha256] for every table (sorted by
+ * name): the sha256 of the rows, each encoded as JSON of typed values, sorted.
+ */
+const SQLITE_CHECKSUMS_PROGRAM = `
+import hashlib, json, os, sqlite3, sys
+path = sys.argv[1]
+if not os.path.isfile(path):
+    sys.stderr.write('%s: no such database file\\n' % path)
+    sys.exit(2)
+con = sqlite3.connect(path, timeout=60, isolation_level=None)
+def enc(v):
+    if isinstance(v, bytes):
+        return ['b', v.hex()]
+    if isinstance(v, float):
+        return ['f', v.hex()]
+    return v
+out = []
+con.execute('BEGIN')
+names = [r[0] for r in con.execute("SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite\\\\_%' ESCAPE '\\\\' ORDER BY name")]
+for name in names:
+    rows = sorted(json.dumps([enc(v) for v in r], ensure_ascii=False) for r in con.execute('SELECT * FROM "%s"' % name.replace('"', '""')))
+    h = hashlib.sha256()
+    for r in rows:
+        h.update(r.encode('utf-8'))
+        h.update(b'\\n')
+    out.append([name, len(rows), h.hexdigest()])
+con.close()
+print(json.dumps(out))
+`;
+/**
+ * argv: database file, SQL file. Runs the script's statements in one transaction: any error
+ * rolls all of them back (executescript would commit as it goes).
+ */
+const SQLITE_RUN_SQL_PROGRAM = `
+import os, sqlite3, sys
+path, sql_file = sys.argv[1], sys.argv[2]
+if not os.path.isfile(path):
+    sys.stderr.write('%s: no such database file\\n' % path)
+    sys.exit(2)
+with open(sql_file, encoding='utf-8') as f:
+    script = f.read()
+stmts, buf = [], ''
+for ch in script:
+    buf += ch
+    if ch == ';' and sqlite3.complete_statement(buf):
+        stmts.append(buf)
+        buf = ''
+if buf.strip():
+    stmts.append(buf)
+con = sqlite3.connect(path, timeout=60, isolation_level=None)
+try:
+    con.execute('BEGIN IMMEDIATE')
+    for s in stmts:
+        con.execute(s)
+    con.execute('COMMIT')
+except sqlite3.Error as e:
+    if con.in_transaction:
+        con.execute('ROLLBACK')
+    sys.stderr.write('%s: %s\\n' % (sql_file, e))
+    sys.exit(1)
+finally:
+    con.close()
+`;
+
+/** The host's Python when the config names none. */
+const DEFAULT_PYTHON = '/usr/bin/python3';
+/**
+ * The password of `db`, from the environment variable its config names (`passwordEnv`); none
+ * when no variable is named. A named variable that is unset or empty is a config error.
+ */
+function databasePassword(db, env = process.env) {
+    if (!db.passwordEnv)
+        return undefined;
+    const value = env[db.passwordEnv];
+    if (!value) {
+        throw new ConfigError(`the database password variable ${db.passwordEnv} (database.passwordEnv of ${db.engine} database ${db.name}) is not set: ` +
+            `pass the secret in the environment as ${db.passwordEnv}`);
+    }
+    return value;
+}
+/** Connection settings of `db` for the client programs, password included (it goes to env only). */
+function connectionOf(db, env = process.env) {
+    const conn = {};
+    if (db.host !== undefined)
+        conn.host = db.host;
+    if (db.port !== undefined)
+        conn.port = db.port;
+    if (db.user !== undefined)
+        conn.user = db.user;
+    const password = databasePassword(db, env);
+    if (password !== undefined)
+        conn.password = password;
+    return conn;
+}
+
+/**
+ * MySQL and MariaDB: mysqldump in one consistent transaction, restore into a fresh database that
+ * is swapped in with one atomic multi-table RENAME TABLE (MySQL has no RENAME DATABASE), size
+ * from information_schema, CHECKSUM TABLE plus COUNT(*) per table.
+ *
+ * Triggers and views cannot move between databases, and routines and events belong to the
+ * database rather than its tables, so the swap moves the tables and then re-creates those
+ * objects in the target from the restored copy's definitions (SHOW CREATE ...).
+ */
+/** MySQL's longest database name, in bytes. */
+const MYSQL_NAME_BYTES = 64;
+/** Ends each statement of a re-creation script: routine bodies hold `;` themselves. */
+const DELIMITER = '$$sitecycle$$';
+/** The SHOW CREATE column holding each kind's statement. */
+const CREATE_COLUMN = {
+    VIEW: 'Create View',
+    TRIGGER: 'SQL Original Statement',
+    PROCEDURE: 'Create Procedure',
+    FUNCTION: 'Create Function',
+    EVENT: 'Create Event'
+};
+function connect$1(db, reporter) {
+    const conn = connectionOf(db);
+    if (conn.password)
+        reporter?.addSecret(conn.password);
+    return conn;
+}
+async function sql$1(exec, conn, database, text) {
+    return (await exec.run(mysql(conn, database, text))).stdout;
+}
+/** Run a script whose statements end with {@link DELIMITER}. */
+async function runScript(exec, conn, database, statements) {
+    if (statements.length === 0)
+        return;
+    await exec.run(mysql(conn, database, statements.map(s => `${s}\n${DELIMITER}\n`).join(''), {
+        delimiter: DELIMITER
+    }));
+}
+async function exists(exec, conn, name) {
+    return (await sql$1(exec, conn, undefined, mysqlExistsSql(name))).trim() === '1';
+}
+/** `CHARACTER SET x COLLATE y` of an existing database, or '' when it does not exist. */
+async function schemaDefaults(exec, conn, name) {
+    const [charset, collation] = (await sql$1(exec, conn, undefined, mysqlSchemaDefaultsSql(name)))
+        .trim()
+        .split('\t');
+    if (!charset || !collation || !/^\w+$/.test(charset) || !/^\w+$/.test(collation))
+        return '';
+    return ` CHARACTER SET ${charset} COLLATE ${collation}`;
+}
+async function dropDatabase$1(exec, conn, name) {
+    await sql$1(exec, conn, undefined, `DROP DATABASE IF EXISTS ${quoteMysqlIdent(name)};\n`);
+}
+async function dropQuietly$1(exec, conn, name, reporter) {
+    try {
+        await dropDatabase$1(exec, conn, name);
+    }
+    catch (e) {
+        reporter.warn(`could not drop the scratch database ${name} on ${exec.name}: ${failureMessage(e)}; drop it by hand`);
+    }
+}
+/** Every table, view, trigger, routine and event of `database`. */
+async function inventory(exec, conn, database) {
+    const out = await sql$1(exec, conn, database, MYSQL_INVENTORY_SQL);
+    return out
+        .split('\n')
+        .filter(Boolean)
+        .map(line => {
+        const [type, hex] = line.split('\t');
+        return { type: type, name: Buffer.from(hex ?? '', 'hex').toString('utf8') };
+    });
+}
+function decodeXml(text) {
+    return text.replace(/&(lt|gt|amp|quot|apos|#(\d+)|#x([0-9a-fA-F]+));/g, (_, name, dec, hex) => {
+        if (dec)
+            return String.fromCodePoint(Number(dec));
+        if (hex)
+            return String.fromCodePoint(parseInt(hex, 16));
+        return { lt: '<', gt: '>', amp: '&', quot: '"', apos: "'" }[name] ?? '';
+    });
+}
+/** Parse `mysql --xml` output: one record of field values per result set, in order. */
+function parseMysqlXml(xml) {
+    const sets = xml.split('<resultset').slice(1);
+    return sets.map(set => {
+        const fields = {};
+        const row = set.split('<row>')[1] ?? '';
+        for (const m of row.matchAll(/<field name="([^"]*)"(?:\s+xsi:nil="true"\s*\/>|>([\s\S]*?)<\/field>)/g)) {
+            if (m[2] !== undefined)
+                fields[decodeXml(m[1] ?? '')] = decodeXml(m[2]);
+        }
+        return fields;
+    });
+}
+/** SHOW CREATE for each non-table object of `database`. */
+async function definitions(exec, conn, database, objects) {
+    const wanted = objects.filter(o => o.type !== 'TABLE');
+    if (wanted.length === 0)
+        return [];
+    const text = wanted.map(o => `SHOW CREATE ${o.type} ${quoteMysqlIdent(o.name)};\n`).join('');
+    const sets = parseMysqlXml((await exec.run(mysql(conn, database, text, { xml: true }))).stdout);
+    return wanted.map((o, i) => {
+        const f = sets[i] ?? {};
+        const create = f[CREATE_COLUMN[o.type]];
+        if (!create)
+            throw new SitecycleError(`could not read the definition of ${o.type} ${o.name} in ${database} on ${exec.name}`, 'database');
+        const d = { ...o, create };
+        if (f.sql_mode !== undefined)
+            d.sqlMode = f.sql_mode;
+        if (f.character_set_client)
+            d.charset = f.character_set_client;
+        if (f.collation_connection)
+            d.collation = f.collation_connection;
+        if (f.time_zone)
+            d.timeZone = f.time_zone;
+        return d;
+    });
+}
+/** Statements that create `d` under the settings it was defined with. */
+function createStatements(d) {
+    const out = [];
+    if (d.sqlMode !== undefined && /^[A-Z_,]*$/.test(d.sqlMode))
+        out.push(`SET SESSION sql_mode = '${d.sqlMode}'`);
+    if (d.charset && /^\w+$/.test(d.charset))
+        out.push(`SET SESSION character_set_client = ${d.charset}`);
+    if (d.collation && /^\w+$/.test(d.collation))
+        out.push(`SET SESSION collation_connection = ${d.collation}`);
+    if (d.timeZone && /^[\w+\-:/]+$/.test(d.timeZone))
+        out.push(`SET SESSION time_zone = '${d.timeZone}'`);
+    out.push(d.create);
+    return out;
+}
+function dropStatement(o) {
+    return `DROP ${o.type} IF EXISTS ${quoteMysqlIdent(o.name)}`;
+}
+/** Views may use other views: create them in passes until none is left or no pass makes progress. */
+async function createViews(exec, conn, database, views) {
+    let pending = views;
+    while (pending.length > 0) {
+        const failed = [];
+        for (const v of pending) {
+            const r = await exec.tryRun(mysql(conn, database, createStatements(v)
+                .map(s => `${s}\n${DELIMITER}\n`)
+                .join(''), { delimiter: DELIMITER }));
+            if (r.code !== 0)
+                failed.push({ view: v, error: r.stderr.trim() });
+        }
+        if (failed.length === pending.length) {
+            throw new SitecycleError(`could not create the views ${failed.map(f => f.view.name).join(', ')} in ${database}: ${failed[0]?.error}`, 'database');
+        }
+        pending = failed.map(f => f.view);
+    }
+}
+/**
+ * Put the tables of `fresh` in the place of the target's in one RENAME TABLE, then replace the
+ * target's views, triggers, routines and events with the fresh copy's. Before the rename, any
+ * failure leaves the target as it was (its triggers, dropped so its tables can move, are put back).
+ */
+async function swapIn$1(exec, db, conn, fresh, old, reporter) {
+    const target = db.name;
+    if (!(await exists(exec, conn, target))) {
+        await sql$1(exec, conn, undefined, `CREATE DATABASE ${quoteMysqlIdent(target)}${await schemaDefaults(exec, conn, fresh)};\n`);
+    }
+    const targetObjects = await inventory(exec, conn, target);
+    const freshObjects = await inventory(exec, conn, fresh);
+    const freshDefs = await definitions(exec, conn, fresh, freshObjects);
+    const targetTriggers = await definitions(exec, conn, target, targetObjects.filter(o => o.type === 'TRIGGER'));
+    const tablesOf = (objects) => objects.filter(o => o.type === 'TABLE').map(o => o.name);
+    // Only tables may move between databases: the fresh copy's triggers and views go first (their
+    // definitions are kept), and the target's triggers just before the rename.
+    await runScript(exec, conn, fresh, freshObjects.filter(o => o.type === 'TRIGGER' || o.type === 'VIEW').map(dropStatement));
+    await sql$1(exec, conn, undefined, `CREATE DATABASE ${quoteMysqlIdent(old)};\n`);
+    try {
+        await runScript(exec, conn, target, targetTriggers.map(dropStatement));
+        try {
+            // A long transaction on the target holds a metadata lock: give up after a minute, not a year.
+            await sql$1(exec, conn, undefined, `SET SESSION lock_wait_timeout = 60;\n${mysqlSwapTablesSql(target, old, fresh, tablesOf(targetObjects), tablesOf(freshObjects))}`);
+        }
+        catch (e) {
+            await runScript(exec, conn, target, targetTriggers.flatMap(createStatements)).catch(undo => reporter.warn(`could not put back the triggers of ${target}: ${failureMessage(undo)}`));
+            throw e;
+        }
+    }
+    catch (e) {
+        await dropQuietly$1(exec, conn, old, reporter);
+        throw e;
+    }
+    // The data is in place. Now the objects that stayed behind.
+    try {
+        await runScript(exec, conn, target, targetObjects.filter(o => o.type !== 'TABLE' && o.type !== 'TRIGGER').map(dropStatement));
+        await createViews(exec, conn, target, freshDefs.filter(d => d.type === 'VIEW'));
+        await runScript(exec, conn, target, freshDefs.filter(d => d.type !== 'VIEW').flatMap(createStatements));
+    }
+    catch (e) {
+        throw new SitecycleError(`the restored tables are in ${target} on ${exec.name}, but re-creating its views, triggers, routines or events failed: ${failureMessage(e)}; ` +
+            `the previous tables are kept in ${old}`, 'database');
+    }
+    await dropQuietly$1(exec, conn, old, reporter);
+}
+async function restore$1(exec, db, dumpPath, reporter, _options = {}) {
+    const conn = connect$1(db, reporter);
+    if (!(await hostPathExists(exec, dumpPath))) {
+        throw new SitecycleError(`the dump ${dumpPath} does not exist on ${exec.name}; ${db.name} is unchanged`, 'database');
+    }
+    const id = scratchId();
+    const fresh = scratchDatabaseName(db.name, 'restore', id, MYSQL_NAME_BYTES);
+    const old = scratchDatabaseName(db.name, 'old', id, MYSQL_NAME_BYTES);
+    await sql$1(exec, conn, undefined, `CREATE DATABASE ${quoteMysqlIdent(fresh)}${await schemaDefaults(exec, conn, db.name)};\n`);
+    try {
+        reporter.info(`restoring ${dumpPath} into the fresh database ${fresh}`);
+        await exec.run(redirectInput(db.python ?? DEFAULT_PYTHON, mysqlLoadArgv(conn, fresh), dumpPath, '', mysqlSecret(conn)));
+        reporter.info(`moving the restored tables into ${db.name} in one RENAME TABLE`);
+        await swapIn$1(exec, db, conn, fresh, old, reporter);
+    }
+    catch (e) {
+        await dropQuietly$1(exec, conn, fresh, reporter);
+        if (e instanceof SitecycleError && /the restored tables are in/.test(e.message))
+            throw e;
+        throw new SitecycleError(`restore of ${dumpPath} into ${db.name} on ${exec.name} failed; ${db.name} is unchanged: ${failureMessage(e)}`, 'database');
+    }
+    await dropQuietly$1(exec, conn, fresh, reporter);
+    reporter.info(`${db.name} now holds the restored data`);
+}
+async function dump$1(exec, db, path, reporter, options = {}) {
+    const conn = connect$1(db, reporter);
+    const gzip = options.gzip ?? false;
+    await writeAside(exec, path, async (partial) => {
+        await exec.run(redirectOutput(db.python ?? DEFAULT_PYTHON, mysqldumpArgv(conn, db.name), partial, gzip, mysqlSecret(conn)));
+    });
+    return { path, size: await pathSize(exec, path), format: gzip ? 'mysql-sql-gzip' : 'mysql-sql' };
+}
+async function checksums$1(exec, db) {
+    const conn = connect$1(db);
+    const tables = (await inventory(exec, conn, db.name))
+        .filter(o => o.type === 'TABLE')
+        .map(o => o.name)
+        .sort();
+    if (tables.length === 0)
+        return [];
+    const lines = (await sql$1(exec, conn, db.name, mysqlChecksumsSql(tables)))
+        .split('\n')
+        .filter(Boolean);
+    if (lines.length !== tables.length * 2) {
+        throw new SitecycleError(`unexpected checksum output from ${db.name} on ${exec.name}: ${lines.length} lines for ${tables.length} tables`, 'database');
+    }
+    return tables.map((table, i) => {
+        const checksumLine = lines[2 * i] ?? '';
+        return {
+            table,
+            checksum: checksumLine.slice(checksumLine.lastIndexOf('\t') + 1),
+            rows: Number(lines[2 * i + 1])
+        };
+    });
+}
+/** The MySQL/MariaDB engine. */
+const mysqlEngine = {
+    name: 'mysql',
+    dump: dump$1,
+    restore: restore$1,
+    async size(exec, db) {
+        return Number((await sql$1(exec, connect$1(db), db.name, MYSQL_SIZE_SQL)).trim());
+    },
+    checksums: checksums$1,
+    async runSqlFile(exec, db, sqlPath) {
+        const conn = connect$1(db);
+        // One transaction: uncommitted work is rolled back when the client stops at an error
+        // (DDL commits implicitly in MySQL, as always).
+        const argv = [...mysqlLoadArgv(conn, db.name), '--init-command=SET autocommit=0'];
+        await exec.run(redirectInput(db.python ?? DEFAULT_PYTHON, argv, sqlPath, '\nCOMMIT;\n', mysqlSecret(conn)));
+    },
+    async exists(exec, db) {
+        return exists(exec, connect$1(db), db.name);
+    },
+    async drop(exec, db) {
+        await dropDatabase$1(exec, connect$1(db), db.name);
+    }
+};
+
+/**
+ * PostgreSQL: pg_dump (custom format, or directory format with parallel workers), pg_restore
+ * into a fresh database that is then swapped in by renames, template copies where they are
+ * safe, size and per-table checksums. Everything runs through the Executor.
+ */
+/** PostgreSQL's longest identifier, in bytes (longer names are silently cut). */
+const PG_NAME_BYTES = 63;
+/** How many times the swap is tried while sessions keep (re)connecting to the target. */
+const SWAP_ATTEMPTS = 40;
+const SWAP_RETRY_MS = 150;
+const BUSY = /is being accessed by other users/;
+function maintenanceDb(db) {
+    return db.maintenanceDatabase ?? 'postgres';
+}
+/** Connection settings, with the password registered as a secret with the reporter. */
+function connect(db, reporter) {
+    const conn = connectionOf(db);
+    if (conn.password)
+        reporter?.addSecret(conn.password);
+    return conn;
+}
+async function sql(exec, conn, dbname, text, vars = {}) {
+    return (await exec.run(psql(conn, dbname, text, vars))).stdout;
+}
+/** Whether database `name` exists on the server of `db`. */
+async function databaseExists(exec, db, conn, name) {
+    return (await sql(exec, conn, maintenanceDb(db), PG_DATABASE_EXISTS_SQL, { name })).trim() === '1';
+}
+async function dropDatabase(exec, db, conn, name) {
+    await sql(exec, conn, maintenanceDb(db), PG_DROP_DATABASE_SQL, { name });
+}
+/** Drop a scratch database, warning (not throwing) when that fails: the caller is already failing. */
+async function dropQuietly(exec, db, conn, name, reporter) {
+    try {
+        await dropDatabase(exec, db, conn, name);
+    }
+    catch (e) {
+        reporter.warn(`could not drop the scratch database ${name} on ${exec.name}: ${failureMessage(e)}; drop it by hand`);
+    }
+}
+/**
+ * Put `fresh` in the place of `db.name`. When the target exists: end every session on it
+ * (pg_terminate_backend; a database with sessions cannot be renamed), then in one transaction
+ * rename it to `old` and `fresh` to the target's name. Sessions that reconnect in between make
+ * the rename fail; it is retried. Nothing is renamed unless both renames happen.
+ */
+async function swapIn(exec, db, conn, fresh, old, reporter) {
+    const maint = maintenanceDb(db);
+    if (!(await databaseExists(exec, db, conn, db.name))) {
+        await sql(exec, conn, maint, PG_RENAME_SQL, { from: fresh, to: db.name });
+        return false;
+    }
+    reporter.info(`terminating the connections to ${db.name} so it can be replaced (a database cannot be renamed while anyone is connected)`);
+    let last = '';
+    for (let attempt = 1; attempt <= SWAP_ATTEMPTS; attempt++) {
+        const r = await exec.tryRun(psql(conn, maint, PG_TERMINATE_SQL + PG_SWAP_SQL, {
+            name: db.name,
+            target: db.name,
+            old,
+            fresh
+        }));
+        const ended = Number(r.stdout.trim().split('\n')[0] ?? 0);
+        if (ended > 0)
+            reporter.info(`terminated ${ended} connection(s) to ${db.name}`);
+        if (r.code === 0)
+            return true;
+        last = r.stderr.trim();
+        if (!BUSY.test(last))
+            break;
+        await new Promise(resolve => setTimeout(resolve, SWAP_RETRY_MS));
+    }
+    throw new SitecycleError(`could not put the restored database in the place of ${db.name} on ${exec.name}: ${last || 'psql failed'}` +
+        (BUSY.test(last)
+            ? ` (sessions kept reconnecting, or belong to roles ${conn.user ?? 'this user'} may not end)`
+            : ''), 'database');
+}
+/** Restore `dumpPath` into a fresh database and swap it in; see {@link DatabaseEngine.restore}. */
+async function restore(exec, db, dumpPath, reporter, options = {}) {
+    const conn = connect(db, reporter);
+    if (!(await hostPathExists(exec, dumpPath))) {
+        throw new SitecycleError(`the dump ${dumpPath} does not exist on ${exec.name}; ${db.name} is unchanged`, 'database');
+    }
+    const id = scratchId();
+    const fresh = scratchDatabaseName(db.name, 'restore', id, PG_NAME_BYTES);
+    const old = scratchDatabaseName(db.name, 'old', id, PG_NAME_BYTES);
+    await sql(exec, conn, maintenanceDb(db), PG_CREATE_DATABASE_SQL, {
+        name: fresh,
+        template: 'template0'
+    });
+    let replaced;
+    try {
+        reporter.info(`restoring ${dumpPath} into the fresh database ${fresh} (${options.jobs ?? 1} job(s))`);
+        await exec.run(pgRestore(conn, fresh, dumpPath, options.jobs ?? 1));
+        replaced = await swapIn(exec, db, conn, fresh, old, reporter);
+    }
+    catch (e) {
+        await dropQuietly(exec, db, conn, fresh, reporter);
+        throw new SitecycleError(`restore of ${dumpPath} into ${db.name} on ${exec.name} failed; ${db.name} is unchanged: ${failureMessage(e)}`, 'database');
+    }
+    reporter.info(`${db.name} now holds the restored data`);
+    if (replaced)
+        await dropQuietly(exec, db, conn, old, reporter);
+}
+/** Dump with pg_dump; see {@link DatabaseEngine.dump}. */
+async function dump(exec, db, path, reporter, options = {}) {
+    const conn = connect(db, reporter);
+    const jobs = Math.max(1, options.jobs ?? 1);
+    await writeAside(exec, path, partial => exec.run(pgDump(conn, db.name, partial, jobs)).then(() => undefined));
+    return { path, size: await pathSize(exec, path), format: jobs > 1 ? 'pg-directory' : 'pg-custom' };
+}
+async function checksums(exec, db) {
+    const conn = connect(db);
+    const tables = JSON.parse((await sql(exec, conn, db.name, PG_LIST_TABLES_SQL)).trim() || '[]');
+    if (tables.length === 0)
+        return [];
+    const out = await sql(exec, conn, db.name, pgChecksumsSql(tables));
+    const result = [];
+    for (const line of out.split('\n').filter(Boolean)) {
+        const [index, rows, md5] = line.split('|');
+        const [schema, table] = tables[Number(index)] ?? [];
+        if (schema === undefined || table === undefined || rows === undefined || md5 === undefined) {
+            throw new SitecycleError(`unexpected checksum output from ${db.name} on ${exec.name}: ${line}`, 'database');
+        }
+        result.push({
+            table: schema === 'public' ? table : `${schema}.${table}`,
+            rows: Number(rows),
+            checksum: md5
+        });
+    }
+    return result.sort((a, b) => (a.table < b.table ? -1 : a.table > b.table ? 1 : 0));
+}
+/** The PostgreSQL engine. */
+const postgresEngine = {
+    name: 'postgres',
+    dump,
+    restore,
+    async size(exec, db) {
+        return Number((await sql(exec, connect(db), db.name, PG_SIZE_SQL)).trim());
+    },
+    checksums,
+    async runSqlFile(exec, db, sqlPath) {
+        await exec.run(psqlFile(connect(db), db.name, sqlPath));
+    },
+    async exists(exec, db) {
+        return databaseExists(exec, db, connect(db), db.name);
+    },
+    async drop(exec, db) {
+        await dropDatabase(exec, db, connect(db), db.name);
+    }
+};
+
+/**
+ * SQLite: a database is a file on the host. Dumps use the online backup API (a consistent copy
+ * whatever writers do meanwhile; never a plain file copy of a live database). A restore builds
+ * and checks the new file next to the target and renames it over the target in one rename(2),
+ * so a failed restore leaves the target as it was. The work is done by small Python programs
+ * (standard library only) run with the host's Python.
+ */
+function python(db) {
+    return db.python ?? DEFAULT_PYTHON;
+}
+function checkPath(db) {
+    if (!db.name.startsWith('/')) {
+        throw new SitecycleError(`the sqlite database ${JSON.stringify(db.name)} must be an absolute path on the host`, 'config');
+    }
+}
+/** The SQLite engine. */
+const sqliteEngine = {
+    name: 'sqlite',
+    async dump(exec, db, path, reporter) {
+        checkPath(db);
+        reporter.info(`copying ${db.name} with the SQLite online backup API`);
+        await writeAside(exec, path, async (partial) => {
+            await exec.run(pythonProgram(python(db), SQLITE_BACKUP_PROGRAM, [db.name, partial]));
+        });
+        return { path, size: await pathSize(exec, path), format: 'sqlite' };
+    },
+    async restore(exec, db, dumpPath, reporter) {
+        checkPath(db);
+        if (!(await hostPathExists(exec, dumpPath))) {
+            throw new SitecycleError(`the dump ${dumpPath} does not exist on ${exec.name}; ${db.name} is unchanged`, 'database');
+        }
+        reporter.info(`restoring ${dumpPath} into a checked copy next to ${db.name}, then renaming it over`);
+        const r = await exec.tryRun(pythonProgram(python(db), SQLITE_RESTORE_PROGRAM, [dumpPath, db.name, scratchId()]));
+        if (r.code !== 0) {
+            throw new SitecycleError(`restore of ${dumpPath} into ${db.name} on ${exec.name} failed; ${db.name} is unchanged: ${r.stderr.trim() || `exit code ${r.code}`}`, 'database');
+        }
+        reporter.info(`${db.name} now holds the restored data`);
+    },
+    async size(exec, db) {
+        checkPath(db);
+        return pathSize(exec, db.name);
+    },
+    async checksums(exec, db) {
+        checkPath(db);
+        const out = (await exec.run(pythonProgram(python(db), SQLITE_CHECKSUMS_PROGRAM, [db.name])))
+            .stdout;
+        const rows = JSON.parse(out);
+        return rows.map(([table, count, checksum]) => ({ table, rows: count, checksum }));
+    },
+    async runSqlFile(exec, db, sqlPath) {
+        checkPath(db);
+        await exec.run(pythonProgram(python(db), SQLITE_RUN_SQL_PROGRAM, [db.name, sqlPath]));
+    },
+    async exists(exec, db) {
+        checkPath(db);
+        return (await exec.tryRun(cmd(['test', '-f', db.name]))).code === 0;
+    },
+    async drop(exec, db) {
+        checkPath(db);
+        await exec.run(cmd(['rm', '-f', '--', db.name, `${db.name}-wal`, `${db.name}-shm`, `${db.name}-journal`]));
+    }
+};
+
+/**
+ * The database engine registry: a database's `engine` in sitecycle.yml names its engine here.
+ * Adding an engine is one file and one line.
+ */
+const DATABASE_ENGINES$1 = {
+    postgres: postgresEngine,
+    mysql: mysqlEngine,
+    sqlite: sqliteEngine
+};
+/** The engine named `name`; an unknown name is a config error listing the known ones. */
+function getEngine(name) {
+    const engine = Object.hasOwn(DATABASE_ENGINES$1, name)
+        ? DATABASE_ENGINES$1[name]
+        : undefined;
+    if (!engine) {
+        throw new ConfigError(`unknown database engine ${JSON.stringify(name)}; expected one of ${Object.keys(DATABASE_ENGINES$1).join(', ')}`);
+    }
+    return engine;
+}
+
+/** The flag whose existence freezes the site (checked by mod_rewrite on every request). */
+function maintenanceFlagPath(site) {
+    return `${siteLayout(site.root).maintenance}/ON`;
+}
+
+/**
+ * Freezing a site: while `<root>/maintenance/ON` exists, the vhost (commands/apache.ts) answers
+ * every request with status 503, `Retry-After` and `<root>/maintenance/index.html`, except the
+ * health path and the allow-listed clients. Apache checks the flag on every request: turning
+ * maintenance on or off is one rename or one unlink, with no reload and no dropped request.
+ * Pipelines that must keep users' writes out (restore, sync, a deploy that migrates) call
+ * freeze() and unfreeze() while they hold the site lock.
+ */
+/** Unfreeze the site: one unlink of the flag; users reach the live slot again. Idempotent. */
+async function unfreeze(exec, site) {
+    const before = await frozenState(exec, site);
+    await exec.run(removeFile(maintenanceFlagPath(site)));
+    return { ...before, frozen: false };
+}
+/** Whether the site is frozen now (its flag exists), with since and Retry-After from the flag. */
+async function frozenState(exec, site) {
+    const text = await exec.readFile(maintenanceFlagPath(site));
+    if (text === undefined)
+        return { frozen: false };
+    const since = /^frozen since (\S+)$/m.exec(text)?.[1];
+    const retry = /^retry_after (\d+)$/m.exec(text)?.[1];
+    return {
+        frozen: true,
+        ...(since && !Number.isNaN(Date.parse(since)) && { since }),
+        ...(retry !== undefined && { retryAfter: Number(retry) })
+    };
+}
+
+/**
+ * What a frozen deploy (`hooks.freeze`) leaves when it is killed, and how the next operation,
+ * whatever it is, finishes it: the site is still frozen, and its hooks may have migrated the
+ * database for a release that never went live. Called by the shared recovery (recover.ts), so a
+ * killed frozen deploy is completed by the next deploy, rollback, sync, snapshot or maintenance
+ * run alike.
+ */
+/** Where a frozen deploy keeps the database dump taken after the freeze, until it ends. */
+function preDeployDumpPath(root, opId) {
+    return `${siteLayout(root).state}/pre-deploy-${opId}.dump`;
+}
+/**
+ * Restart the daemon groups that may hold the database open, so none keeps the replaced one (a
+ * restore swaps in a new database or file). The site is frozen: users are not served meanwhile.
+ */
+async function restartAfterRestore(c, state) {
+    if (c.site.apache.mode === 'single') {
+        if (state.live !== null)
+            await restartSlotGroup(c.exec, c.site, c.python, 'current');
+        return;
+    }
+    for (const slot of [state.liveSlot, state.idleSlot])
+        if (state.slots[slot] !== null)
+            await restartSlotGroup(c.exec, c.site, c.python, slot);
+}
+/**
+ * Finish the freeze of a frozen deploy (`hooks.freeze`) that was killed: recoverInterrupted
+ * (recover.ts) has just put its slots back and marked it recovered, but its site is still frozen, and its hooks may
+ * have migrated the database while the release it was for never went live. For each such run
+ * recovered by this operation: when it had not switched, its dump (taken after the freeze) is
+ * restored and the daemon groups restarted; then the site is unfrozen unless it was frozen
+ * before that run, and the dump removed. A needed dump that is missing keeps the site frozen
+ * and throws. Returns what was done, one sentence per action.
+ */
+async function completeFrozenDeploys(ctx) {
+    const { exec, site, reporter, python } = ctx;
+    const ran = (op, step, phase, status) => op.steps.some(s => s.step === step && s.phase === phase && s.status === status);
+    const killed = (await ctx.journal.operations()).filter(op => op.op === 'deploy' &&
+        op.end?.event === 'recovered' &&
+        op.end.by === ctx.opId &&
+        ran(op, 'freeze', 'run', 'ok') &&
+        !ran(op, 'freeze', 'undo', 'undone') &&
+        !ran(op, 'unfreeze', 'run', 'ok'));
+    const done = [];
+    for (const op of killed) {
+        const start = op.start;
+        const state = await readSiteState(exec, site, python);
+        const switched = site.apache.mode === 'single' ? state.live !== start.live : state.liveSlot !== start.liveSlot;
+        const dump = preDeployDumpPath(site.root, op.id);
+        if (!switched && ran(op, 'snapshot-db', 'run', 'ok') && site.database) {
+            const db = { ...site.database, python };
+            const engine = getEngine(db.engine);
+            if ((await exec.tryRun({ argv: ['test', '-e', dump] })).code !== 0)
+                throw new SitecycleError(`the deploy ${op.id} was killed after its hooks may have migrated ${db.name}, and its dump ${dump} is missing: ` +
+                    `site ${site.name} stays frozen; restore the database from a snapshot, then run \`sitecycle maintenance off ${site.name}\``, 'database');
+            await engine.restore(exec, db, dump, reporter);
+            await restartAfterRestore(ctx, state);
+            done.push(`the database was restored from ${dump}, taken before the hooks of ${op.id}`);
+        }
+        if (!start.frozen) {
+            await unfreeze(exec, site);
+            done.push(`site ${site.name} is unfrozen (${op.id} had frozen it)`);
+        }
+        await exec.tryRun(removeTree(dump));
+    }
+    for (const n of done)
+        reporter.info(`recovered: ${n}`);
+    return done;
+}
+
+/**
  * Finish what an interrupted run left (killed, machine lost): its journal entry has a start
  * and no end. Users were never routed to anything unverified (the switch comes after the
  * verification), so the live slot is the truth. What can be left over: half-installed release
@@ -37893,6 +39104,9 @@ async function recoverInterrupted(ctx) {
             reporter.info(`recovered: ${n}`);
         all.push(...notes);
     }
+    // A killed frozen deploy also left its site frozen, maybe with a migrated database.
+    ctx.recoveredFreeze = await completeFrozenDeploys(ctx);
+    all.push(...ctx.recoveredFreeze);
     return all;
 }
 

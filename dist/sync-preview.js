@@ -41160,6 +41160,189 @@ async function releaseLock(exec, root, holder) {
     }
 }
 
+/** Default seconds in Retry-After when a site's config says nothing (sites.<n>.maintenance.retry_after). */
+const DEFAULT_RETRY_AFTER = 300;
+/** The flag whose existence freezes the site (checked by mod_rewrite on every request). */
+function maintenanceFlagPath(site) {
+    return `${siteLayout(site.root).maintenance}/ON`;
+}
+/**
+ * The Retry-After of the maintenance page: a file holding the number of seconds alone, read by
+ * Apache with each maintenance answer, so it changes without a reload. init writes it.
+ */
+function retryAfterPath(site) {
+    return `${siteLayout(site.root).maintenance}/retry-after`;
+}
+/** The Retry-After file's text: digits only, no line break (it becomes the header's value). */
+function renderRetryAfter(seconds) {
+    return String(seconds);
+}
+/** The page users get, with status 503, while the site is frozen. */
+function maintenancePagePath(site) {
+    return `${siteLayout(site.root).maintenance}/index.html`;
+}
+
+/**
+ * Freezing a site: while `<root>/maintenance/ON` exists, the vhost (commands/apache.ts) answers
+ * every request with status 503, `Retry-After` and `<root>/maintenance/index.html`, except the
+ * health path and the allow-listed clients. Apache checks the flag on every request: turning
+ * maintenance on or off is one rename or one unlink, with no reload and no dropped request.
+ * Pipelines that must keep users' writes out (restore, sync, a deploy that migrates) call
+ * freeze() and unfreeze() while they hold the site lock.
+ */
+function escapeHtml$1(s) {
+    return s
+        .replace(/&/g, '&amp;')
+        .replace(/</g, '&lt;')
+        .replace(/>/g, '&gt;')
+        .replace(/"/g, '&quot;')
+        .replace(/'/g, '&#39;');
+}
+/** The maintenance page: small, self-contained (no asset the frozen site could not serve). Pure. */
+function renderMaintenancePage(site, options = {}) {
+    const message = options.message ?? 'This site is down for maintenance. Please come back in a few minutes.';
+    const link = options.link;
+    if (link && !/^https?:\/\//.test(link.url))
+        throw new SitecycleError(`maintenance link ${JSON.stringify(link.url)}: expected an http:// or https:// URL`, 'input');
+    const linkHtml = link
+        ? `\n<p><a href="${escapeHtml$1(link.url)}">${escapeHtml$1(link.text ?? link.url)}</a></p>`
+        : '';
+    return `<!doctype html>
+<html lang="en">
+<head>
+<meta charset="utf-8">
+<meta name="viewport" content="width=device-width, initial-scale=1">
+<meta name="robots" content="noindex">
+<title>Maintenance</title>
+<style>body{font-family:system-ui,sans-serif;max-width:36em;margin:4em auto;padding:0 1em;line-height:1.5;color:#222}</style>
+</head>
+<body>
+<h1>Down for maintenance</h1>
+<p>${escapeHtml$1(message).replace(/\n/g, '<br>\n')}</p>${linkHtml}
+</body>
+</html>
+`;
+}
+/** The flag file's text: when the freeze began and its Retry-After (for status and journal). */
+function renderMaintenanceFlag(retryAfter, since = new Date()) {
+    return `frozen since ${since.toISOString()}\nretry_after ${retryAfter}\n`;
+}
+function retryAfterOf(site, options) {
+    const seconds = options.retryAfter ?? site.maintenance?.retryAfter ?? DEFAULT_RETRY_AFTER;
+    if (!Number.isInteger(seconds) || seconds < 0)
+        throw new SitecycleError(`retry-after ${seconds}: expected a whole number of seconds (0 or more)`, 'input');
+    return seconds;
+}
+/** Write `content` beside `path` and rename it over: readers see the old file or the new one. */
+async function replaceFile(exec, path, content, mode) {
+    const tmp = `${path}.tmp`;
+    await exec.writeFile(tmp, content, mode);
+    await exec.run(renamePath(tmp, path));
+}
+/**
+ * Freeze the site: write the page and Retry-After, then the flag (each written aside and renamed
+ * over). From the flag's rename on, users get 503 and the page. Freezing a frozen site updates its page and
+ * Retry-After. The site must have been through `sitecycle init` (the vhost holds the rules).
+ */
+async function freeze(exec, site, options = {}) {
+    const retryAfter = retryAfterOf(site, options);
+    const page = renderMaintenancePage(site, options);
+    await replaceFile(exec, maintenancePagePath(site), page, 0o644);
+    await replaceFile(exec, retryAfterPath(site), renderRetryAfter(retryAfter), 0o644);
+    const since = (await frozenState(exec, site)).since ?? new Date().toISOString();
+    await replaceFile(exec, maintenanceFlagPath(site), renderMaintenanceFlag(retryAfter, new Date(since)), 0o644);
+    return { frozen: true, since, retryAfter };
+}
+/** Unfreeze the site: one unlink of the flag; users reach the live slot again. Idempotent. */
+async function unfreeze(exec, site) {
+    const before = await frozenState(exec, site);
+    await exec.run(removeFile(maintenanceFlagPath(site)));
+    return { ...before, frozen: false };
+}
+/** Whether the site is frozen now (its flag exists), with since and Retry-After from the flag. */
+async function frozenState(exec, site) {
+    const text = await exec.readFile(maintenanceFlagPath(site));
+    if (text === undefined)
+        return { frozen: false };
+    const since = /^frozen since (\S+)$/m.exec(text)?.[1];
+    const retry = /^retry_after (\d+)$/m.exec(text)?.[1];
+    return {
+        frozen: true,
+        ...(since && !Number.isNaN(Date.parse(since)) && { since }),
+        ...(retry !== undefined && { retryAfter: Number(retry) })
+    };
+}
+
+/**
+ * What a frozen deploy (`hooks.freeze`) leaves when it is killed, and how the next operation,
+ * whatever it is, finishes it: the site is still frozen, and its hooks may have migrated the
+ * database for a release that never went live. Called by the shared recovery (recover.ts), so a
+ * killed frozen deploy is completed by the next deploy, rollback, sync, snapshot or maintenance
+ * run alike.
+ */
+/** Where a frozen deploy keeps the database dump taken after the freeze, until it ends. */
+function preDeployDumpPath(root, opId) {
+    return `${siteLayout(root).state}/pre-deploy-${opId}.dump`;
+}
+/**
+ * Restart the daemon groups that may hold the database open, so none keeps the replaced one (a
+ * restore swaps in a new database or file). The site is frozen: users are not served meanwhile.
+ */
+async function restartAfterRestore(c, state) {
+    if (c.site.apache.mode === 'single') {
+        if (state.live !== null)
+            await restartSlotGroup(c.exec, c.site, c.python, 'current');
+        return;
+    }
+    for (const slot of [state.liveSlot, state.idleSlot])
+        if (state.slots[slot] !== null)
+            await restartSlotGroup(c.exec, c.site, c.python, slot);
+}
+/**
+ * Finish the freeze of a frozen deploy (`hooks.freeze`) that was killed: recoverInterrupted
+ * (recover.ts) has just put its slots back and marked it recovered, but its site is still frozen, and its hooks may
+ * have migrated the database while the release it was for never went live. For each such run
+ * recovered by this operation: when it had not switched, its dump (taken after the freeze) is
+ * restored and the daemon groups restarted; then the site is unfrozen unless it was frozen
+ * before that run, and the dump removed. A needed dump that is missing keeps the site frozen
+ * and throws. Returns what was done, one sentence per action.
+ */
+async function completeFrozenDeploys(ctx) {
+    const { exec, site, reporter, python } = ctx;
+    const ran = (op, step, phase, status) => op.steps.some(s => s.step === step && s.phase === phase && s.status === status);
+    const killed = (await ctx.journal.operations()).filter(op => op.op === 'deploy' &&
+        op.end?.event === 'recovered' &&
+        op.end.by === ctx.opId &&
+        ran(op, 'freeze', 'run', 'ok') &&
+        !ran(op, 'freeze', 'undo', 'undone') &&
+        !ran(op, 'unfreeze', 'run', 'ok'));
+    const done = [];
+    for (const op of killed) {
+        const start = op.start;
+        const state = await readSiteState(exec, site, python);
+        const switched = site.apache.mode === 'single' ? state.live !== start.live : state.liveSlot !== start.liveSlot;
+        const dump = preDeployDumpPath(site.root, op.id);
+        if (!switched && ran(op, 'snapshot-db', 'run', 'ok') && site.database) {
+            const db = { ...site.database, python };
+            const engine = getEngine(db.engine);
+            if ((await exec.tryRun({ argv: ['test', '-e', dump] })).code !== 0)
+                throw new SitecycleError(`the deploy ${op.id} was killed after its hooks may have migrated ${db.name}, and its dump ${dump} is missing: ` +
+                    `site ${site.name} stays frozen; restore the database from a snapshot, then run \`sitecycle maintenance off ${site.name}\``, 'database');
+            await engine.restore(exec, db, dump, reporter);
+            await restartAfterRestore(ctx, state);
+            done.push(`the database was restored from ${dump}, taken before the hooks of ${op.id}`);
+        }
+        if (!start.frozen) {
+            await unfreeze(exec, site);
+            done.push(`site ${site.name} is unfrozen (${op.id} had frozen it)`);
+        }
+        await exec.tryRun(removeTree(dump));
+    }
+    for (const n of done)
+        reporter.info(`recovered: ${n}`);
+    return done;
+}
+
 /**
  * Finish what an interrupted run left (killed, machine lost): its journal entry has a start
  * and no end. Users were never routed to anything unverified (the switch comes after the
@@ -41214,6 +41397,9 @@ async function recoverInterrupted(ctx) {
             reporter.info(`recovered: ${n}`);
         all.push(...notes);
     }
+    // A killed frozen deploy also left its site frozen, maybe with a migrated database.
+    ctx.recoveredFreeze = await completeFrozenDeploys(ctx);
+    all.push(...ctx.recoveredFreeze);
     return all;
 }
 
@@ -41897,119 +42083,6 @@ async function runAfterInstallHooks(exec, config, site, target, reporter) {
 /** `3 hooks`, `1 hook`. */
 function describeHookCount(n) {
     return `${n} hook${n === 1 ? '' : 's'}`;
-}
-
-/** Default seconds in Retry-After when a site's config says nothing (sites.<n>.maintenance.retry_after). */
-const DEFAULT_RETRY_AFTER = 300;
-/** The flag whose existence freezes the site (checked by mod_rewrite on every request). */
-function maintenanceFlagPath(site) {
-    return `${siteLayout(site.root).maintenance}/ON`;
-}
-/**
- * The Retry-After of the maintenance page: a file holding the number of seconds alone, read by
- * Apache with each maintenance answer, so it changes without a reload. init writes it.
- */
-function retryAfterPath(site) {
-    return `${siteLayout(site.root).maintenance}/retry-after`;
-}
-/** The Retry-After file's text: digits only, no line break (it becomes the header's value). */
-function renderRetryAfter(seconds) {
-    return String(seconds);
-}
-/** The page users get, with status 503, while the site is frozen. */
-function maintenancePagePath(site) {
-    return `${siteLayout(site.root).maintenance}/index.html`;
-}
-
-/**
- * Freezing a site: while `<root>/maintenance/ON` exists, the vhost (commands/apache.ts) answers
- * every request with status 503, `Retry-After` and `<root>/maintenance/index.html`, except the
- * health path and the allow-listed clients. Apache checks the flag on every request: turning
- * maintenance on or off is one rename or one unlink, with no reload and no dropped request.
- * Pipelines that must keep users' writes out (restore, sync, a deploy that migrates) call
- * freeze() and unfreeze() while they hold the site lock.
- */
-function escapeHtml$1(s) {
-    return s
-        .replace(/&/g, '&amp;')
-        .replace(/</g, '&lt;')
-        .replace(/>/g, '&gt;')
-        .replace(/"/g, '&quot;')
-        .replace(/'/g, '&#39;');
-}
-/** The maintenance page: small, self-contained (no asset the frozen site could not serve). Pure. */
-function renderMaintenancePage(site, options = {}) {
-    const message = options.message ?? 'This site is down for maintenance. Please come back in a few minutes.';
-    const link = options.link;
-    if (link && !/^https?:\/\//.test(link.url))
-        throw new SitecycleError(`maintenance link ${JSON.stringify(link.url)}: expected an http:// or https:// URL`, 'input');
-    const linkHtml = link
-        ? `\n<p><a href="${escapeHtml$1(link.url)}">${escapeHtml$1(link.text ?? link.url)}</a></p>`
-        : '';
-    return `<!doctype html>
-<html lang="en">
-<head>
-<meta charset="utf-8">
-<meta name="viewport" content="width=device-width, initial-scale=1">
-<meta name="robots" content="noindex">
-<title>Maintenance</title>
-<style>body{font-family:system-ui,sans-serif;max-width:36em;margin:4em auto;padding:0 1em;line-height:1.5;color:#222}</style>
-</head>
-<body>
-<h1>Down for maintenance</h1>
-<p>${escapeHtml$1(message).replace(/\n/g, '<br>\n')}</p>${linkHtml}
-</body>
-</html>
-`;
-}
-/** The flag file's text: when the freeze began and its Retry-After (for status and journal). */
-function renderMaintenanceFlag(retryAfter, since = new Date()) {
-    return `frozen since ${since.toISOString()}\nretry_after ${retryAfter}\n`;
-}
-function retryAfterOf(site, options) {
-    const seconds = options.retryAfter ?? site.maintenance?.retryAfter ?? DEFAULT_RETRY_AFTER;
-    if (!Number.isInteger(seconds) || seconds < 0)
-        throw new SitecycleError(`retry-after ${seconds}: expected a whole number of seconds (0 or more)`, 'input');
-    return seconds;
-}
-/** Write `content` beside `path` and rename it over: readers see the old file or the new one. */
-async function replaceFile(exec, path, content, mode) {
-    const tmp = `${path}.tmp`;
-    await exec.writeFile(tmp, content, mode);
-    await exec.run(renamePath(tmp, path));
-}
-/**
- * Freeze the site: write the page and Retry-After, then the flag (each written aside and renamed
- * over). From the flag's rename on, users get 503 and the page. Freezing a frozen site updates its page and
- * Retry-After. The site must have been through `sitecycle init` (the vhost holds the rules).
- */
-async function freeze(exec, site, options = {}) {
-    const retryAfter = retryAfterOf(site, options);
-    const page = renderMaintenancePage(site, options);
-    await replaceFile(exec, maintenancePagePath(site), page, 0o644);
-    await replaceFile(exec, retryAfterPath(site), renderRetryAfter(retryAfter), 0o644);
-    const since = (await frozenState(exec, site)).since ?? new Date().toISOString();
-    await replaceFile(exec, maintenanceFlagPath(site), renderMaintenanceFlag(retryAfter, new Date(since)), 0o644);
-    return { frozen: true, since, retryAfter };
-}
-/** Unfreeze the site: one unlink of the flag; users reach the live slot again. Idempotent. */
-async function unfreeze(exec, site) {
-    const before = await frozenState(exec, site);
-    await exec.run(removeFile(maintenanceFlagPath(site)));
-    return { ...before, frozen: false };
-}
-/** Whether the site is frozen now (its flag exists), with since and Retry-After from the flag. */
-async function frozenState(exec, site) {
-    const text = await exec.readFile(maintenanceFlagPath(site));
-    if (text === undefined)
-        return { frozen: false };
-    const since = /^frozen since (\S+)$/m.exec(text)?.[1];
-    const retry = /^retry_after (\d+)$/m.exec(text)?.[1];
-    return {
-        frozen: true,
-        ...(since && !Number.isNaN(Date.parse(since)) && { since }),
-        ...(retry !== undefined && { retryAfter: Number(retry) })
-    };
 }
 
 /** A restore or sync that failed; the message says what state the site is in. */
