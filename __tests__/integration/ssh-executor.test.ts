@@ -1,3 +1,4 @@
+import { execFileSync } from 'node:child_process'
 import { promises as fs } from 'node:fs'
 import * as os from 'node:os'
 import * as path from 'node:path'
@@ -120,6 +121,42 @@ describe('SshExecutor against a real sshd', () => {
     expect(error).toMatchObject({ host: ssh.name, code: 7, stdout: '***\n', stderr: '***\n' })
     expect(error.message).toMatch(/exit code 7:\n\*\*\*/)
     expect(error.message + error.commandLine).not.toContain(secret)
+  })
+
+  it('secret environment values reach the command through stdin, never the remote process list', async () => {
+    const ssh = connectTo()
+    const secret = `pw-${process.pid}-s3cr3t 'with' $quotes`
+    const marker = path.join(dir, 'running')
+    // The command reports its variable, then its own stdin (what follows the secrets), and waits
+    // while the test reads every process's command line on the (same) host.
+    const c = cmd(
+      [
+        '/bin/sh',
+        '-c',
+        'printf "%s|" "$DB_PASSWORD" "$PLAIN"; cat; touch "$1"; sleep 1.5',
+        'sh',
+        marker
+      ],
+      { env: { DB_PASSWORD: secret, PLAIN: 'visible' }, redact: [secret], input: 'rest of stdin\n' }
+    )
+    const running = ssh.run(c)
+    let lines = ''
+    for (let i = 0; i < 100 && !lines; i++) {
+      await new Promise(r => setTimeout(r, 20))
+      if (
+        await fs.stat(marker).then(
+          () => true,
+          () => false
+        )
+      )
+        lines = execFileSync('ps', ['-eo', 'args'], { encoding: 'utf8' })
+    }
+    expect(lines).toContain(marker)
+    expect(lines).not.toContain(secret)
+    expect(lines).not.toContain('pw-')
+    const r = await running
+    // The output is redacted by the executor; unredacted it would be the secret itself.
+    expect(r.stdout).toBe('***|visible|rest of stdin\n')
   })
 
   it('a remote command exiting 255 is its own failure, not an SSH failure', async () => {
