@@ -17,7 +17,7 @@ import require$$6 from 'util';
 import require$$0$1 from 'node:assert';
 import net, { isIPv6, isIP } from 'node:net';
 import require$$2, { request as request$3 } from 'node:http';
-import require$$0$2 from 'node:stream';
+import require$$0$2, { PassThrough } from 'node:stream';
 import require$$0 from 'node:buffer';
 import require$$0$3 from 'node:util';
 import require$$7 from 'node:querystring';
@@ -54740,15 +54740,9 @@ class SshExecutor {
                     ...command.argv
                 ]
             };
-        const r = await runProcess(this.sshPath, [
-            ...this.sshArgs(),
-            '-o',
-            'ControlMaster=auto',
-            '--',
-            this.options.hostname,
-            toShellLine(remote)
-        ], {
-            input: io.stdin ?? command.input,
+        const secret = secretEnvThroughStdin(remote, io.stdin ?? command.input);
+        const r = await runProcess(this.sshPath, [...this.sshArgs(), '-o', 'ControlMaster=auto', '--', this.options.hostname, secret.line], {
+            input: secret.input,
             stdout: io.stdout,
             // Only if the connection itself hangs: the remote `timeout` normally ends it first.
             timeoutMs: io.timeoutMs === undefined ? undefined : io.timeoutMs + (KILL_AFTER_SECONDS + 10) * 1000
@@ -54846,6 +54840,37 @@ async function isReadableFile(p) {
     catch {
         return false;
     }
+}
+/**
+ * The remote shell line and its standard input, with the command's secret environment values
+ * (those it also lists in `redact`: database and basic-auth passwords) moved out of the line: the
+ * line is visible to every user of the host in its process list while the command runs, so each
+ * secret goes first on standard input instead, one line each, read by the shell (`read -r`
+ * takes one line and no more from a pipe) and exported; the command then reads the rest of the
+ * input as it would have. Pure but for wrapping a stream input.
+ */
+function secretEnvThroughStdin(command, input) {
+    const secrets = new Set((command.redact ?? []).filter(Boolean));
+    const hidden = Object.entries(command.env ?? {}).filter(([, v]) => secrets.has(v));
+    if (!hidden.length)
+        return { line: toShellLine(command), input };
+    for (const [name, value] of hidden)
+        if (!/^[A-Za-z_][A-Za-z0-9_]*$/.test(name) || /[\r\n\0]/.test(value))
+            throw new SitecycleError(`the secret in ${JSON.stringify(name)} is not a one-line value of a valid variable name; it cannot be passed to a remote command safely`, 'input');
+    const env = Object.fromEntries(Object.entries(command.env ?? {}).filter(([, v]) => !secrets.has(v)));
+    const names = hidden.map(([name]) => name);
+    const reads = names.map(n => `IFS= read -r ${n} && export ${n}`).join(' && ');
+    const line = `${reads} && ${toShellLine({ ...command, env })}`;
+    const prefix = hidden.map(([, v]) => v + '\n').join('');
+    if (input === undefined)
+        return { line, input: prefix };
+    if (typeof input === 'string' || Buffer.isBuffer(input))
+        return { line, input: Buffer.concat([Buffer.from(prefix), Buffer.from(input)]) };
+    const joined = new PassThrough();
+    joined.write(prefix);
+    input.on('error', e => joined.destroy(e));
+    input.pipe(joined);
+    return { line, input: joined };
 }
 
 /**
