@@ -21,7 +21,6 @@ import {
   quoteMysqlIdent,
   redirectInput,
   redirectOutput,
-  scratchDatabaseName,
   type DbConnection
 } from '../commands/databases.js'
 import type { Executor } from '../hosts/executor.js'
@@ -36,7 +35,8 @@ import type {
   RestoreOptions,
   TableChecksum
 } from './engine.js'
-import { failureMessage, hostPathExists, pathSize, scratchId, writeAside } from './host-paths.js'
+import { failureMessage, pathSize, writeAside } from './host-paths.js'
+import { restoreThroughFresh } from './fresh-restore.js'
 
 /** MySQL's longest database name, in bytes. */
 const MYSQL_NAME_BYTES = 64
@@ -355,44 +355,37 @@ async function restore(
   _options: RestoreOptions = {}
 ): Promise<void> {
   const conn = connect(db, reporter)
-  if (!(await hostPathExists(exec, dumpPath))) {
-    throw new SitecycleError(
-      `the dump ${dumpPath} does not exist on ${exec.name}; ${db.name} is unchanged`,
-      'database'
-    )
-  }
-  const id = scratchId()
-  const fresh = scratchDatabaseName(db.name, 'restore', id, MYSQL_NAME_BYTES)
-  const old = scratchDatabaseName(db.name, 'old', id, MYSQL_NAME_BYTES)
-  await sql(
-    exec,
-    conn,
-    undefined,
-    `CREATE DATABASE ${quoteMysqlIdent(fresh)}${await schemaDefaults(exec, conn, db.name)};\n`
-  )
-  try {
-    reporter.info(`restoring ${dumpPath} into the fresh database ${fresh}`)
-    await exec.run(
-      redirectInput(
-        db.python ?? DEFAULT_PYTHON,
-        mysqlLoadArgv(conn, fresh),
-        dumpPath,
-        '',
-        mysqlSecret(conn)
+  await restoreThroughFresh(exec, db, dumpPath, reporter, {
+    nameBytes: MYSQL_NAME_BYTES,
+    create: async fresh => {
+      await sql(
+        exec,
+        conn,
+        undefined,
+        `CREATE DATABASE ${quoteMysqlIdent(fresh)}${await schemaDefaults(exec, conn, db.name)};\n`
       )
-    )
-    reporter.info(`moving the restored tables into ${db.name} in one RENAME TABLE`)
-    await swapIn(exec, db, conn, fresh, old, reporter)
-  } catch (e) {
-    await dropQuietly(exec, conn, fresh, reporter)
-    if (e instanceof SitecycleError && /the restored tables are in/.test(e.message)) throw e
-    throw new SitecycleError(
-      `restore of ${dumpPath} into ${db.name} on ${exec.name} failed; ${db.name} is unchanged: ${failureMessage(e)}`,
-      'database'
-    )
-  }
-  await dropQuietly(exec, conn, fresh, reporter)
-  reporter.info(`${db.name} now holds the restored data`)
+    },
+    load: async fresh => {
+      reporter.info(`restoring ${dumpPath} into the fresh database ${fresh}`)
+      await exec.run(
+        redirectInput(
+          db.python ?? DEFAULT_PYTHON,
+          mysqlLoadArgv(conn, fresh),
+          dumpPath,
+          '',
+          mysqlSecret(conn)
+        )
+      )
+    },
+    // The tables move into the target; swapIn drops the old ones; the emptied fresh one is left.
+    swap: async (fresh, old) => {
+      reporter.info(`moving the restored tables into ${db.name} in one RENAME TABLE`)
+      await swapIn(exec, db, conn, fresh, old, reporter)
+      return fresh
+    },
+    drop: name => dropQuietly(exec, conn, name, reporter),
+    passThrough: e => e instanceof SitecycleError && /the restored tables are in/.test(e.message)
+  })
 }
 
 async function dump(

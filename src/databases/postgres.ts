@@ -18,7 +18,6 @@ import {
   pgRestore,
   psql,
   psqlFile,
-  scratchDatabaseName,
   type DbConnection
 } from '../commands/databases.js'
 import { removeTree } from '../commands/files.js'
@@ -35,14 +34,8 @@ import type {
   RestoreOptions,
   TableChecksum
 } from './engine.js'
-import {
-  failureMessage,
-  hostPathExists,
-  makeTempDir,
-  pathSize,
-  scratchId,
-  writeAside
-} from './host-paths.js'
+import { failureMessage, makeTempDir, pathSize, scratchId, writeAside } from './host-paths.js'
+import { restoreThroughFresh } from './fresh-restore.js'
 
 /** PostgreSQL's longest identifier, in bytes (longer names are silently cut). */
 const PG_NAME_BYTES = 63
@@ -166,35 +159,24 @@ async function restore(
   options: RestoreOptions = {}
 ): Promise<void> {
   const conn = connect(db, reporter)
-  if (!(await hostPathExists(exec, dumpPath))) {
-    throw new SitecycleError(
-      `the dump ${dumpPath} does not exist on ${exec.name}; ${db.name} is unchanged`,
-      'database'
-    )
-  }
-  const id = scratchId()
-  const fresh = scratchDatabaseName(db.name, 'restore', id, PG_NAME_BYTES)
-  const old = scratchDatabaseName(db.name, 'old', id, PG_NAME_BYTES)
-  await sql(exec, conn, maintenanceDb(db), PG_CREATE_DATABASE_SQL, {
-    name: fresh,
-    template: 'template0'
+  await restoreThroughFresh(exec, db, dumpPath, reporter, {
+    nameBytes: PG_NAME_BYTES,
+    create: async fresh => {
+      await sql(exec, conn, maintenanceDb(db), PG_CREATE_DATABASE_SQL, {
+        name: fresh,
+        template: 'template0'
+      })
+    },
+    load: async fresh => {
+      reporter.info(
+        `restoring ${dumpPath} into the fresh database ${fresh} (${options.jobs ?? 1} job(s))`
+      )
+      await exec.run(pgRestore(conn, fresh, dumpPath, options.jobs ?? 1))
+    },
+    swap: async (fresh, old) =>
+      (await swapIn(exec, db, conn, fresh, old, reporter)) ? old : undefined,
+    drop: name => dropQuietly(exec, db, conn, name, reporter)
   })
-  let replaced: boolean
-  try {
-    reporter.info(
-      `restoring ${dumpPath} into the fresh database ${fresh} (${options.jobs ?? 1} job(s))`
-    )
-    await exec.run(pgRestore(conn, fresh, dumpPath, options.jobs ?? 1))
-    replaced = await swapIn(exec, db, conn, fresh, old, reporter)
-  } catch (e) {
-    await dropQuietly(exec, db, conn, fresh, reporter)
-    throw new SitecycleError(
-      `restore of ${dumpPath} into ${db.name} on ${exec.name} failed; ${db.name} is unchanged: ${failureMessage(e)}`,
-      'database'
-    )
-  }
-  reporter.info(`${db.name} now holds the restored data`)
-  if (replaced) await dropQuietly(exec, db, conn, old, reporter)
 }
 
 /** Dump with pg_dump; see {@link DatabaseEngine.dump}. */
