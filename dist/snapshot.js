@@ -39246,6 +39246,31 @@ function connectionOf(db, env = process.env) {
     return conn;
 }
 
+/** Restore `dumpPath` into `db` through a fresh database (see the module comment). */
+async function restoreThroughFresh(exec, db, dumpPath, reporter, parts) {
+    if (!(await hostPathExists(exec, dumpPath))) {
+        throw new SitecycleError(`the dump ${dumpPath} does not exist on ${exec.name}; ${db.name} is unchanged`, 'database');
+    }
+    const id = scratchId();
+    const fresh = scratchDatabaseName(db.name, 'restore', id, parts.nameBytes);
+    const old = scratchDatabaseName(db.name, 'old', id, parts.nameBytes);
+    await parts.create(fresh);
+    let leftover;
+    try {
+        await parts.load(fresh);
+        leftover = await parts.swap(fresh, old);
+    }
+    catch (e) {
+        await parts.drop(fresh);
+        if (parts.passThrough?.(e))
+            throw e;
+        throw new SitecycleError(`restore of ${dumpPath} into ${db.name} on ${exec.name} failed; ${db.name} is unchanged: ${failureMessage(e)}`, 'database');
+    }
+    reporter.info(`${db.name} now holds the restored data`);
+    if (leftover !== undefined)
+        await parts.drop(leftover);
+}
+
 /**
  * MySQL and MariaDB: mysqldump in one consistent transaction, restore into a fresh database that
  * is swapped in with one atomic multi-table RENAME TABLE (MySQL has no RENAME DATABASE), size
@@ -39447,27 +39472,24 @@ async function swapIn$1(exec, db, conn, fresh, old, reporter) {
 }
 async function restore$1(exec, db, dumpPath, reporter, _options = {}) {
     const conn = connect$1(db, reporter);
-    if (!(await hostPathExists(exec, dumpPath))) {
-        throw new SitecycleError(`the dump ${dumpPath} does not exist on ${exec.name}; ${db.name} is unchanged`, 'database');
-    }
-    const id = scratchId();
-    const fresh = scratchDatabaseName(db.name, 'restore', id, MYSQL_NAME_BYTES);
-    const old = scratchDatabaseName(db.name, 'old', id, MYSQL_NAME_BYTES);
-    await sql$1(exec, conn, undefined, `CREATE DATABASE ${quoteMysqlIdent(fresh)}${await schemaDefaults(exec, conn, db.name)};\n`);
-    try {
-        reporter.info(`restoring ${dumpPath} into the fresh database ${fresh}`);
-        await exec.run(redirectInput(db.python ?? DEFAULT_PYTHON, mysqlLoadArgv(conn, fresh), dumpPath, '', mysqlSecret(conn)));
-        reporter.info(`moving the restored tables into ${db.name} in one RENAME TABLE`);
-        await swapIn$1(exec, db, conn, fresh, old, reporter);
-    }
-    catch (e) {
-        await dropQuietly$2(exec, conn, fresh, reporter);
-        if (e instanceof SitecycleError && /the restored tables are in/.test(e.message))
-            throw e;
-        throw new SitecycleError(`restore of ${dumpPath} into ${db.name} on ${exec.name} failed; ${db.name} is unchanged: ${failureMessage(e)}`, 'database');
-    }
-    await dropQuietly$2(exec, conn, fresh, reporter);
-    reporter.info(`${db.name} now holds the restored data`);
+    await restoreThroughFresh(exec, db, dumpPath, reporter, {
+        nameBytes: MYSQL_NAME_BYTES,
+        create: async (fresh) => {
+            await sql$1(exec, conn, undefined, `CREATE DATABASE ${quoteMysqlIdent(fresh)}${await schemaDefaults(exec, conn, db.name)};\n`);
+        },
+        load: async (fresh) => {
+            reporter.info(`restoring ${dumpPath} into the fresh database ${fresh}`);
+            await exec.run(redirectInput(db.python ?? DEFAULT_PYTHON, mysqlLoadArgv(conn, fresh), dumpPath, '', mysqlSecret(conn)));
+        },
+        // The tables move into the target; swapIn drops the old ones; the emptied fresh one is left.
+        swap: async (fresh, old) => {
+            reporter.info(`moving the restored tables into ${db.name} in one RENAME TABLE`);
+            await swapIn$1(exec, db, conn, fresh, old, reporter);
+            return fresh;
+        },
+        drop: name => dropQuietly$2(exec, conn, name, reporter),
+        passThrough: e => e instanceof SitecycleError && /the restored tables are in/.test(e.message)
+    });
 }
 async function dump$1(exec, db, path, reporter, options = {}) {
     const conn = connect$1(db, reporter);
@@ -39603,29 +39625,21 @@ async function swapIn(exec, db, conn, fresh, old, reporter) {
 /** Restore `dumpPath` into a fresh database and swap it in; see {@link DatabaseEngine.restore}. */
 async function restore(exec, db, dumpPath, reporter, options = {}) {
     const conn = connect(db, reporter);
-    if (!(await hostPathExists(exec, dumpPath))) {
-        throw new SitecycleError(`the dump ${dumpPath} does not exist on ${exec.name}; ${db.name} is unchanged`, 'database');
-    }
-    const id = scratchId();
-    const fresh = scratchDatabaseName(db.name, 'restore', id, PG_NAME_BYTES);
-    const old = scratchDatabaseName(db.name, 'old', id, PG_NAME_BYTES);
-    await sql(exec, conn, maintenanceDb(db), PG_CREATE_DATABASE_SQL, {
-        name: fresh,
-        template: 'template0'
+    await restoreThroughFresh(exec, db, dumpPath, reporter, {
+        nameBytes: PG_NAME_BYTES,
+        create: async (fresh) => {
+            await sql(exec, conn, maintenanceDb(db), PG_CREATE_DATABASE_SQL, {
+                name: fresh,
+                template: 'template0'
+            });
+        },
+        load: async (fresh) => {
+            reporter.info(`restoring ${dumpPath} into the fresh database ${fresh} (${options.jobs ?? 1} job(s))`);
+            await exec.run(pgRestore(conn, fresh, dumpPath, options.jobs ?? 1));
+        },
+        swap: async (fresh, old) => (await swapIn(exec, db, conn, fresh, old, reporter)) ? old : undefined,
+        drop: name => dropQuietly$1(exec, db, conn, name, reporter)
     });
-    let replaced;
-    try {
-        reporter.info(`restoring ${dumpPath} into the fresh database ${fresh} (${options.jobs ?? 1} job(s))`);
-        await exec.run(pgRestore(conn, fresh, dumpPath, options.jobs ?? 1));
-        replaced = await swapIn(exec, db, conn, fresh, old, reporter);
-    }
-    catch (e) {
-        await dropQuietly$1(exec, db, conn, fresh, reporter);
-        throw new SitecycleError(`restore of ${dumpPath} into ${db.name} on ${exec.name} failed; ${db.name} is unchanged: ${failureMessage(e)}`, 'database');
-    }
-    reporter.info(`${db.name} now holds the restored data`);
-    if (replaced)
-        await dropQuietly$1(exec, db, conn, old, reporter);
 }
 /** Dump with pg_dump; see {@link DatabaseEngine.dump}. */
 async function dump(exec, db, path, reporter, options = {}) {
