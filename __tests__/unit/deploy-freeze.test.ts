@@ -366,6 +366,16 @@ test('without freeze a failure after the hooks is a code-only rollback, and says
   expect(t).toContain('hook')
 })
 
+test('a site without a database says nothing about one when its hooks ran and the deploy failed', async () => {
+  const c = config({ database: false })
+  const exec = host({ probeIdle: 500 })
+  const err = (await deploy(request(c, exec)).catch(e => e)) as OperationFailed
+  expect(err).toBeInstanceOf(OperationFailed)
+  expect(trace(exec)).toContain('hook')
+  expect(err.message).not.toMatch(/code-only|database/)
+  expect(err.outcome.notes).toEqual([])
+})
+
 test('a failure before the hooks ran says nothing about the database', async () => {
   const c = config()
   const exec = host()

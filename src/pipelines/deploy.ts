@@ -532,7 +532,8 @@ function removeDbSnapshotStep(): Step<DeployContext> {
 function databaseNote(c: DeployContext, e: PipelineError): string | undefined {
   const hooks = e.reports.find(r => r.name === 'hooks')
   const hooksRan = hooks?.status === 'ok' || hooks?.status === 'failed'
-  if (!hooksRan) return undefined
+  // A site without a database has no data its hooks could have changed: nothing to say.
+  if (!hooksRan || !c.site.database) return undefined
   if (!freezesAroundHooks(c.site)) return CODE_ONLY_ROLLBACK
   if (c.dbRestored)
     return `the database was restored from ${c.dbSnapshot}, taken after the site was frozen: no user write is lost`
