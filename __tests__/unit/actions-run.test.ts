@@ -10,12 +10,14 @@ import { runDeployAction } from '../../src/actions/deploy.js'
 import { DeployInput, RollbackInput, SiteInput } from '../../src/actions/inputs.js'
 import { Output } from '../../src/actions/outputs.js'
 import { runRollbackAction } from '../../src/actions/rollback.js'
+import { loadConfig } from '../../src/config/load-config.js'
 import type { HostSpec, SshSettings } from '../../src/config/model.js'
 import { RecordingExecutor } from '../../src/hosts/recording-executor.js'
 import type { DeployRequest } from '../../src/pipelines/deploy.js'
 import { OperationFailed, type OperationOutcome } from '../../src/pipelines/operation.js'
 import type { RollbackRequest } from '../../src/pipelines/rollback.js'
 import { digestFile, writeManifest } from '../../src/releases/manifest.js'
+import { identityPath, newIdentity } from '../../src/sites/identity.js'
 import { SitecycleError } from '../../src/util/errors.js'
 import { FakeCore } from '../helpers/fake-core.js'
 
@@ -532,4 +534,60 @@ describe('action.yml files', () => {
       expect(path.resolve(REPO, a.dir, meta.runs.main)).toBe(path.join(REPO, a.bundle))
     }
   )
+})
+
+describe('a site an upgrade attempt promoted', () => {
+  it("is deployed at the address and role its host records, not the config file's old ones", async () => {
+    const config = await loadConfig(configFile)
+    const v1 = config.sites.v1
+    const identity = newIdentity(
+      v1,
+      'production',
+      {
+        url: 'https://www.example.org',
+        listen: '127.0.0.1:8443',
+        serverName: 'www.example.org'
+      },
+      'attempt-1'
+    )
+    const { made, create } = executorFactory()
+    const withIdentity = (host: HostSpec, ssh?: SshSettings & { key?: string }) => {
+      const exec = create(host, ssh)
+      exec.files.set(identityPath(v1), JSON.stringify(identity))
+      return exec
+    }
+    let seen: DeployRequest | undefined
+    const core = new FakeCore({ config: configFile, site: 'v1', version: '1.0.0' })
+    await runDeployAction(core, {
+      createExecutor: withIdentity,
+      env: { DB_PASSWORD },
+      deploy: async req => {
+        seen = req
+        return outcome()
+      }
+    })
+    expect(made).toHaveLength(1)
+    expect(seen?.site).toMatchObject({
+      role: 'production',
+      url: 'https://www.example.org',
+      apache: expect.objectContaining({ listen: '127.0.0.1:8443', serverName: 'www.example.org' })
+    })
+    // Once sitecycle.yml says something else, the config file is the truth again.
+    await fs.writeFile(
+      configFile,
+      (await fs.readFile(configFile, 'utf8')).replace(
+        'http://127.0.0.1:8080',
+        'https://www.example.org'
+      )
+    )
+    await runDeployAction(new FakeCore({ config: configFile, site: 'v1', version: '1.0.0' }), {
+      createExecutor: withIdentity,
+      env: { DB_PASSWORD },
+      deploy: async req => {
+        seen = req
+        return outcome()
+      }
+    })
+    expect(seen?.site.apache.listen).not.toBe('127.0.0.1:8443')
+  })
 })

@@ -10,6 +10,7 @@ import { loadConfig } from '../config/load-config.js'
 import type { SiteConfig, SitecycleConfig } from '../config/model.js'
 import { siteOnHost } from '../config/site-hosts.js'
 import { createExecutor } from '../hosts/create-executor.js'
+import { siteAsOnHost } from '../sites/identity.js'
 import type { Executor } from '../hosts/executor.js'
 import { OperationFailed, type OperationOutcome } from '../pipelines/operation.js'
 import { SitecycleError } from '../util/errors.js'
@@ -103,7 +104,9 @@ export async function runSiteAction<S extends SiteActionSettings>(
 /**
  * Load the config named by the settings, pick the site, and build its executor: with the
  * `ssh-key` content (written by the SSH executor itself, removed by its close()) and the
- * `known-hosts` content written to a private file. Nothing connects yet.
+ * `known-hosts` content written to a private file. The site is as its host knows it (one read of
+ * its identity record, sites/identity.ts; none for a dry run); a host that cannot be reached
+ * leaves the config's.
  */
 export async function openSite(
   settings: SiteActionSettings,
@@ -135,9 +138,14 @@ export async function openSite(
       ...(knownHosts && { knownHostsFile: knownHosts.path }),
       ...(settings.sshKey !== undefined && { key: settings.sshKey })
     })
+    // After an upgrade attempt's promote, the host knows the site's new role and address
+    // (sites/identity.ts); unreadable (a host not reached yet), the config file's. A dry run
+    // reaches no host.
+    const dryRun = (settings as { dryRun?: boolean }).dryRun === true
+    const asOnHost = dryRun ? site : await siteAsOnHost(exec, site).catch(() => site)
     return {
       config,
-      site,
+      site: asOnHost,
       exec,
       close: async () => {
         try {
