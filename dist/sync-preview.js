@@ -50563,7 +50563,9 @@ var Output;
 /**
  * Load the config named by the settings, pick the site, and build its executor: with the
  * `ssh-key` content (written by the SSH executor itself, removed by its close()) and the
- * `known-hosts` content written to a private file. Nothing connects yet.
+ * `known-hosts` content written to a private file. The site is as its host knows it (one read of
+ * its identity record, sites/identity.ts; none for a dry run); a host that cannot be reached
+ * leaves the config's.
  */
 async function openSite(settings, reporter, deps = {}) {
     await requireConfigFile(settings.configFile);
@@ -50583,9 +50585,14 @@ async function openSite(settings, reporter, deps = {}) {
             ...(knownHosts && { knownHostsFile: knownHosts.path }),
             ...(settings.sshKey !== undefined && { key: settings.sshKey })
         });
+        // After an upgrade attempt's promote, the host knows the site's new role and address
+        // (sites/identity.ts); unreadable (a host not reached yet), the config file's. A dry run
+        // reaches no host.
+        const dryRun = settings.dryRun === true;
+        const asOnHost = dryRun ? site : await siteAsOnHost(exec, site).catch(() => site);
         return {
             config,
-            site,
+            site: asOnHost,
             exec,
             close: async () => {
                 try {

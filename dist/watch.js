@@ -47056,6 +47056,53 @@ function createExecutor(host, ssh = {}) {
     });
 }
 
+/** Where the record lives on the host. */
+function identityPath(site) {
+    return `${siteLayout(site.root).state}/identity.json`;
+}
+/** The site with another role and address (pure). */
+function withAddress(site, address, role) {
+    return {
+        ...site,
+        role,
+        url: address.url,
+        access: address.access ?? {},
+        apache: { ...site.apache, listen: address.listen, serverName: address.serverName }
+    };
+}
+/** Whether the config entry still says what it said when the record was written. */
+function identityApplies(site, identity) {
+    const w = identity.configWas;
+    return (identity.site === site.name &&
+        w.role === site.role &&
+        w.url === site.url &&
+        w.listen === site.apache.listen &&
+        w.serverName === site.apache.serverName);
+}
+/** The site as its host knows it, given its record (pure): the config's when there is none or it is stale. */
+function applyIdentity(site, identity) {
+    if (!identity || !identityApplies(site, identity))
+        return site;
+    return withAddress(site, identity.address, identity.role);
+}
+/** Read the record; undefined when there is none (or it cannot be parsed: a torn write is not an identity). */
+async function readIdentity(exec, site) {
+    const text = await exec.readFile(identityPath(site));
+    if (text === undefined)
+        return undefined;
+    try {
+        const parsed = JSON.parse(text);
+        return typeof parsed.role === 'string' && parsed.address ? parsed : undefined;
+    }
+    catch {
+        return undefined;
+    }
+}
+/** The site as its host knows it (reads the record). */
+async function siteAsOnHost(exec, site) {
+    return applyIdentity(site, await readIdentity(exec, site));
+}
+
 /** Outputs of both actions (same names in deploy and rollback). */
 var Output;
 (function (Output) {
@@ -47098,7 +47145,9 @@ function capitalize(s) {
 /**
  * Load the config named by the settings, pick the site, and build its executor: with the
  * `ssh-key` content (written by the SSH executor itself, removed by its close()) and the
- * `known-hosts` content written to a private file. Nothing connects yet.
+ * `known-hosts` content written to a private file. The site is as its host knows it (one read of
+ * its identity record, sites/identity.ts; none for a dry run); a host that cannot be reached
+ * leaves the config's.
  */
 async function openSite(settings, reporter, deps = {}) {
     await requireConfigFile(settings.configFile);
@@ -47118,9 +47167,14 @@ async function openSite(settings, reporter, deps = {}) {
             ...(knownHosts && { knownHostsFile: knownHosts.path }),
             ...(settings.sshKey !== undefined && { key: settings.sshKey })
         });
+        // After an upgrade attempt's promote, the host knows the site's new role and address
+        // (sites/identity.ts); unreadable (a host not reached yet), the config file's. A dry run
+        // reaches no host.
+        const dryRun = settings.dryRun === true;
+        const asOnHost = dryRun ? site : await siteAsOnHost(exec, site).catch(() => site);
         return {
             config,
-            site,
+            site: asOnHost,
             exec,
             close: async () => {
                 try {
