@@ -19,7 +19,6 @@ import { execFileSync } from 'node:child_process'
 import { promises as fs } from 'node:fs'
 import os from 'node:os'
 import path from 'node:path'
-import { fileURLToPath } from 'node:url'
 import { loadConfig } from '../../src/config/load-config.js'
 import { createExecutor } from '../../src/hosts/create-executor.js'
 import { initSite } from '../../src/pipelines/init.js'
@@ -46,13 +45,8 @@ import {
   type Operation
 } from '../helpers/openapi-check.js'
 import { httpGet } from '../helpers/site.js'
+import { REPO, WORKFLOWS, SITECYCLE, SITECYCLE_SHA } from '../helpers/harness-repo.js'
 
-const REPO = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..')
-const WORKFLOWS = path.join(REPO, '.github', 'workflows')
-const SITECYCLE = 'sitecycle-org/sitecycle'
-const SITECYCLE_SHA = execFileSync('git', ['-C', REPO, 'rev-parse', 'HEAD'], {
-  encoding: 'utf8'
-}).trim()
 const SECRET_KEY = 'sample-secret-artifact-e2e-51c0'
 const PYTHON = '/usr/bin/python3'
 const RUN_A = '7100001'

@@ -18,7 +18,6 @@ import { execFileSync } from 'node:child_process'
 import { existsSync, promises as fs } from 'node:fs'
 import os from 'node:os'
 import path from 'node:path'
-import { fileURLToPath } from 'node:url'
 import { loadConfig } from '../../src/config/load-config.js'
 import { LocalExecutor } from '../../src/hosts/local-executor.js'
 import { readMirrorState } from '../../src/pipelines/mirror.js'
@@ -33,13 +32,8 @@ import {
   setupNodeFixture,
   type WorkflowRun
 } from '../../tools/harness/index.js'
+import { REPO, WORKFLOWS, SITECYCLE, SITECYCLE_SHA } from '../helpers/harness-repo.js'
 
-const REPO = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..')
-const WORKFLOWS = path.join(REPO, '.github', 'workflows')
-const SITECYCLE = 'sitecycle-org/sitecycle'
-const SITECYCLE_SHA = execFileSync('git', ['-C', REPO, 'rev-parse', 'HEAD'], {
-  encoding: 'utf8'
-}).trim()
 const APP_REPOSITORY = 'acme/weave'
 const SQLITE = '/usr/bin/sqlite3'
 const MIRROR_PASSWORD = 'mirror-e2e-Pa55-41d7'

@@ -24,7 +24,6 @@ import { execFileSync } from 'node:child_process'
 import { existsSync, promises as fs } from 'node:fs'
 import os from 'node:os'
 import path from 'node:path'
-import { fileURLToPath } from 'node:url'
 import { loadConfig } from '../../src/config/load-config.js'
 import type { SitecycleConfig } from '../../src/config/model.js'
 import { LocalExecutor } from '../../src/hosts/local-executor.js'
@@ -49,14 +48,10 @@ import { freePort, startApache, type TestApache } from '../helpers/apache.js'
 import { FakeGithub } from '../helpers/github-openapi.js'
 import { buildSampleRelease } from '../helpers/sample-app.js'
 import { httpGet } from '../helpers/site.js'
+import { REPO, SITECYCLE, SITECYCLE_SHA } from '../helpers/harness-repo.js'
 
-const REPO = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..')
 const WORKFLOW = path.join(REPO, '.github', 'workflows', 'upgrade-attempt.yml')
 const STARTER = path.join(REPO, 'workflows', 'upgrade-attempt.yml')
-const SITECYCLE = 'sitecycle-org/sitecycle'
-const SITECYCLE_SHA = execFileSync('git', ['-C', REPO, 'rev-parse', 'HEAD'], {
-  encoding: 'utf8'
-}).trim()
 const SQLITE = '/usr/bin/sqlite3'
 const PASSWORD_ENV = 'ATTEMPT_PREVIEW_PASSWORD'
 const PASSWORD = 'attempt-e2e-Pa55-c7f1'

@@ -25,7 +25,6 @@ import { execFileSync } from 'node:child_process'
 import { existsSync, promises as fs } from 'node:fs'
 import os from 'node:os'
 import path from 'node:path'
-import { fileURLToPath } from 'node:url'
 import { loadConfig } from '../../src/config/load-config.js'
 import { createExecutor } from '../../src/hosts/create-executor.js'
 import { initSite } from '../../src/pipelines/init.js'
@@ -49,13 +48,8 @@ import { startApache, freePort, type TestApache } from '../helpers/apache.js'
 import { FakeGithub } from '../helpers/github-openapi.js'
 import { httpGet } from '../helpers/site.js'
 import { startSshd, type Sshd } from '../helpers/sshd.js'
+import { REPO, WORKFLOWS, SITECYCLE, SITECYCLE_SHA } from '../helpers/harness-repo.js'
 
-const REPO = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..')
-const WORKFLOWS = path.join(REPO, '.github', 'workflows')
-const SITECYCLE = 'sitecycle-org/sitecycle'
-const SITECYCLE_SHA = execFileSync('git', ['-C', REPO, 'rev-parse', 'HEAD'], {
-  encoding: 'utf8'
-}).trim()
 const SECRET_KEY = 'sample-secret-e2e-7f3a9c'
 const PYTHON = '/usr/bin/python3'
 
