@@ -4,7 +4,7 @@
  * its mtime changes, and reads a half-written or missing map as "use the default group") and
  * the atomic link swap.
  */
-import { execFileSync } from 'node:child_process'
+import { execFileSync, spawn, type ChildProcess } from 'node:child_process'
 import {
   lstat,
   mkdir,
@@ -35,6 +35,8 @@ import {
   listReleases,
   pointSlot,
   readSiteState,
+  awaitSlotGroup,
+  signalSlotGroup,
   switchLiveSlot
 } from '../../src/sites/site-state.js'
 import { tryWarmSwitch } from '../../src/sites/warm-switch.js'
@@ -409,4 +411,61 @@ describe('the host scripts and the same work in this process agree (an executor 
     expect(await readFile(join(root, 'live.map'), 'utf8')).toBe('live blue\n')
     expect((await readdir(root)).filter(n => n.startsWith('live.map'))).toEqual(['live.map'])
   })
+
+  /** Stand-ins for a group's daemons: processes whose working directory is its run dir (as
+   * mod_wsgi's), which SIGINT ends. */
+  function daemons(runDir: string, n: number): ChildProcess[] {
+    return Array.from({ length: n }, () => spawn('sleep', ['60'], { cwd: runDir, stdio: 'ignore' }))
+  }
+  const exited = (p: ChildProcess) =>
+    new Promise<string | null>(r =>
+      p.exitCode !== null || p.signalCode !== null
+        ? r(p.signalCode)
+        : p.once('exit', (_, s) => r(s))
+    )
+
+  test.each([
+    ['the host programs', viaProgram],
+    ['this process', here]
+  ])(
+    'restart-idle in two halves, by %s: signal points the slot and SIGINTs the group at once; await waits for new daemons',
+    async (_, exec) => {
+      const root = await site()
+      const runDir = join(root, 'run', 'blue')
+      await mkdir(runDir, { recursive: true })
+      const s = {
+        ...siteAt(root),
+        apache: { mode: 'blue-green', processes: 2, shutdownTimeout: 1 }
+      } as unknown as SiteConfig
+      // No daemon: an error that says so, and the slot is left alone.
+      await expect(signalSlotGroup(exec, s, PY3, 'blue', '3.0.0')).rejects.toThrow(
+        'no Apache daemon process of site v1 slot blue runs on'
+      )
+      expect(await readlink(join(root, 'slots', 'blue'))).toBe('../releases/2.0.0')
+
+      const first = daemons(runDir, 2)
+      const others = daemons(dir, 1) // not of this group
+      try {
+        await new Promise(r => setTimeout(r, 100))
+        const signalled = await signalSlotGroup(exec, s, PY3, 'blue', '3.0.0')
+        expect(signalled.split(' ').map(Number).sort()).toEqual(first.map(p => p.pid).sort())
+        expect(await readlink(join(root, 'slots', 'blue'))).toBe('../releases/3.0.0')
+        expect(await Promise.all(first.map(exited))).toEqual(['SIGINT', 'SIGINT'])
+        expect(others[0].exitCode).toBeNull()
+        // Apache's parent respawns them later: await returns only once both new ones run.
+        let respawned: ChildProcess[] = []
+        const waiting = awaitSlotGroup(exec, s, PY3, 'blue', signalled)
+        const t = setTimeout(() => (respawned = daemons(runDir, 2)), 400)
+        try {
+          const fresh = await waiting
+          expect(fresh.split(' ').map(Number).sort()).toEqual(respawned.map(p => p.pid).sort())
+        } finally {
+          clearTimeout(t)
+          for (const p of respawned) p.kill()
+        }
+      } finally {
+        for (const p of [...first, ...others]) p.kill()
+      }
+    }
+  )
 })

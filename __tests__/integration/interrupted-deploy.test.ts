@@ -149,7 +149,13 @@ afterAll(async () => {
 })
 
 test('the step list covers what the deploy does, with the switch in the middle', () => {
-  expect(STEPS.slice(0, 3)).toEqual(['preflight', 'upload', 'install'])
+  expect(STEPS.slice(0, 5)).toEqual([
+    'preflight',
+    'upload',
+    'create-venv',
+    'restart-idle',
+    'install'
+  ])
   expect(SWITCH).toBeGreaterThan(STEPS.indexOf('verify-idle'))
   expect(SWITCH).toBeLessThan(STEPS.length - 1)
 })
@@ -190,7 +196,7 @@ test.each(CASES)(
       .filter(e => e.id === interrupted && e.event === 'step')
       .map(e => (e as JournalLine & { step: string }).step)
     // Every step up to the kill was journaled (skipped steps write nothing).
-    expect(steps[steps.length - 1]).toBe(kill === 'mid-install' ? 'upload' : kill)
+    expect(steps[steps.length - 1]).toBe(kill === 'mid-install' ? 'restart-idle' : kill)
     if (kill === 'mid-install') expect(await halfInstalled()).toEqual([target])
 
     // 2. The next deploy, without a fault: it recovers what was left and succeeds.
@@ -209,10 +215,12 @@ test.each(CASES)(
       .split('\n')
       .filter(l => l.startsWith('recovered: '))
       .sort()
+    // A release without release.json (written by complete-release) is half-installed.
+    const halfDone = at >= STEPS.indexOf('create-venv') && at < STEPS.indexOf('complete-release')
     const expected = [
-      ...(at >= STEPS.indexOf('start-idle') && at < SWITCH ? [restarted] : []),
+      ...(at >= STEPS.indexOf('restart-idle') && at < SWITCH ? [restarted] : []),
       ...(at >= SWITCH ? [hadSwitched] : []),
-      ...(kill === 'mid-install' ? [removed] : [])
+      ...(halfDone ? [removed] : [])
     ].sort()
     expect(notes).toEqual(expected)
     const outcome = JSON.parse(next.stdout) as {
@@ -241,13 +249,13 @@ test.each(CASES)(
   }
 )
 
-test('a deploy killed after start-idle, its lock cleared: the rollback finds the unfinished run, recovers it, then goes back', async () => {
+test('a deploy killed after await-idle, its lock cleared: the rollback finds the unfinished run, recovers it, then goes back', async () => {
   const before = await status()
   expect(before.unfinished).toEqual([])
   const { live, idle } = before
   const target = VERSIONS.find(v => v !== live && v !== idle)!
   const run = startCli(['deploy', 'v1', '--release', releases, '--version', target, '-c', config], {
-    env: { SAMPLE_SECRET_KEY: SECRET, SITECYCLE_FAULT_KILL_AFTER: 'start-idle' }
+    env: { SAMPLE_SECRET_KEY: SECRET, SITECYCLE_FAULT_KILL_AFTER: 'await-idle' }
   })
   expect(await run.result).toMatchObject({ signal: 'SIGKILL' })
   expectExit(await cli(['unlock', 'v1']), 0)

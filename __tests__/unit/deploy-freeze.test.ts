@@ -125,13 +125,15 @@ function host(opts: { probeIdle?: number; restoreFails?: boolean } = {}) {
     .respond(isScript(scripts.HOST_FACTS), {
       stdout: JSON.stringify({ python: '3.11.2', pip: true, free_mb: 5000 })
     })
-    .respond(isScript(scripts.RESTART_GROUP), c => {
-      // start-idle points the slot in the same program (link and target after the timeout)
-      const link = scriptArg(c, 3)
+    .respond(isScript(scripts.RESTART_GROUP), { stdout: '4242\n' })
+    .respond(isScript(scripts.SIGNAL_GROUP), c => {
+      // restart-idle points the slot in the same program (link and target after the run dir)
+      const link = scriptArg(c, 1)
       if (link)
-        state.slots[link.split('/').pop() as 'blue' | 'green'] = scriptArg(c, 4)!.split('/').pop()!
-      return { stdout: '4242\n' }
+        state.slots[link.split('/').pop() as 'blue' | 'green'] = scriptArg(c, 2)!.split('/').pop()!
+      return { stdout: '4141\n' }
     })
+    .respond(isScript(scripts.AWAIT_GROUP), { stdout: '4242\n' })
     .respond(isScript(scripts.SWITCH_MAP), { stdout: 'blue\n' })
     .respond(
       c => isScript(scripts.PROBE_HTTP)(c) && scriptArg(c, 2) !== '',
@@ -162,10 +164,10 @@ function trace(exec: RecordingExecutor): string[] {
     else if (sc?.program === SQLITE_RESTORE_PROGRAM)
       out.push(`restore ${sc.args[0]} -> ${sc.args[1]}`)
     else if (sc?.program === scripts.POINT_LINK) out.push(`point-link ${sc.args.join(' ')}`)
-    else if (sc?.program === scripts.RESTART_GROUP) {
-      if (sc.args[3]) out.push(`point-link ${sc.args[3]} ${sc.args[4]}`)
-      out.push(`restart-group ${sc.args[0]}`)
-    } else if (sc?.program === scripts.SWITCH_MAP) out.push(`switch-map ${sc.args[1]}`)
+    else if (sc?.program === scripts.RESTART_GROUP) out.push(`restart-group ${sc.args[0]}`)
+    else if (sc?.program === scripts.SIGNAL_GROUP) out.push(`signal-group ${sc.args.join(' ')}`)
+    else if (sc?.program === scripts.AWAIT_GROUP) out.push(`await-group ${sc.args[0]}`)
+    else if (sc?.program === scripts.SWITCH_MAP) out.push(`switch-map ${sc.args[1]}`)
     else if (sc?.program === scripts.PROBE_HTTP) out.push(`probe ${sc.args[2] || 'live'}`)
     else if (a[0] === 'mv' && a[3] === FLAG) out.push('freeze')
     else if (a[0] === 'rm' && a.at(-1) === FLAG) out.push('unfreeze')
@@ -206,10 +208,13 @@ beforeEach(() => {
 const PLAIN = [
   'preflight',
   'upload',
+  'create-venv',
+  'restart-idle',
   'install',
   'render-config',
   'hooks',
-  'start-idle',
+  'complete-release',
+  'await-idle',
   'verify-idle',
   'switch',
   'verify-live',
@@ -218,12 +223,15 @@ const PLAIN = [
 const FROZEN = [
   'preflight',
   'upload',
+  'create-venv',
+  'restart-idle',
   'install',
   'render-config',
   'freeze',
   'snapshot-db',
   'hooks',
-  'start-idle',
+  'complete-release',
+  'await-idle',
   'verify-idle',
   'switch',
   'verify-live',
@@ -279,12 +287,12 @@ test('a frozen deploy: freeze, dump, hooks, verify, switch, verify, unfreeze, th
   expect(dump).toBe(`${ROOT}/.sitecycle/pre-deploy-${o.operationId}.dump`)
   expect(trace(exec)).toEqual([
     'lock',
+    `signal-group ${ROOT}/run/green ${ROOT}/slots/green ../releases/2.0.0`,
     'pip install',
     'freeze',
     `dump ${DB}`,
     'hook',
-    `point-link ${ROOT}/slots/green ../releases/2.0.0`,
-    `restart-group ${ROOT}/run/green`,
+    `await-group ${ROOT}/run/green`,
     'probe green',
     `switch-map green`,
     'probe live',
@@ -327,16 +335,16 @@ test('verify-idle fails with freeze: the undos restore the dump and restart the 
   })
   const t = trace(exec)
   expect(t.slice(t.indexOf('probe green') + 1)).toEqual([
-    // start-idle undone
-    `point-link ${ROOT}/slots/green ../releases/0.9.0`,
-    `restart-group ${ROOT}/run/green`,
     // snapshot-db undone: the database from before the hooks, and no process keeps the migrated one
     `restore ${dump} -> ${DB}`,
     `restart-group ${ROOT}/run/blue`,
     `restart-group ${ROOT}/run/green`,
     // freeze undone: only now do users come back
     'unfreeze',
-    // install undone
+    // restart-idle undone: the release kept for a rollback is in the idle slot again
+    `point-link ${ROOT}/slots/green ../releases/0.9.0`,
+    `restart-group ${ROOT}/run/green`,
+    // create-venv undone
     'rm releases/2.0.0',
     `rm ${dump}`,
     'unlock'

@@ -3,7 +3,7 @@
  * which order, and what the undos do when a step fails. No host is touched; the release is a
  * real build of the sample app (cached).
  */
-import { mkdtemp, rm, writeFile } from 'node:fs/promises'
+import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { parseConfig } from '../../src/config/load-config.js'
@@ -11,6 +11,7 @@ import type { Command } from '../../src/commands/command.js'
 import * as scripts from '../../src/commands/host-scripts.js'
 import { RecordingExecutor } from '../../src/hosts/recording-executor.js'
 import { deploy, deploySteps } from '../../src/pipelines/deploy.js'
+import type { ReleaseManifest } from '../../src/releases/manifest.js'
 import { OperationFailed } from '../../src/pipelines/operation.js'
 import { rollback } from '../../src/pipelines/rollback.js'
 import { StreamReporter } from '../../src/util/reporter.js'
@@ -51,7 +52,9 @@ function scriptOf(niced: string[]): { program: string; args: string[] } | undefi
 const isScript = (program: string) => (c: Command) => scriptOf(c.argv)?.program === program
 const scriptArg = (c: Command, n: number) => scriptOf(c.argv)?.args[n]
 
-function host(opts: { probeIdle?: number; live?: 'blue' | 'green' } = {}) {
+function host(
+  opts: { probeIdle?: number; live?: 'blue' | 'green'; installed?: Record<string, string> } = {}
+) {
   const live = opts.live ?? 'blue'
   const idle = live === 'blue' ? 'green' : 'blue'
   const state = {
@@ -84,13 +87,25 @@ function host(opts: { probeIdle?: number; live?: 'blue' | 'green' } = {}) {
       .respond(isScript(scripts.LIST_RELEASES), {
         stdout: JSON.stringify({
           '0.9.0': record('0.9.0', '2026-01-01'),
-          '1.0.0': record('1.0.0', '2026-02-01')
+          '1.0.0': record('1.0.0', '2026-02-01'),
+          ...Object.fromEntries(
+            Object.entries(opts.installed ?? {}).map(([v, sha256]) => [
+              v,
+              {
+                complete: true,
+                bad: false,
+                info: { version: v, sha256, installedAt: '2026-03-01' }
+              }
+            ])
+          )
         })
       })
       .respond(isScript(scripts.HOST_FACTS), {
         stdout: JSON.stringify({ python: '3.11.2', pip: true, free_mb: 5000 })
       })
       .respond(isScript(scripts.RESTART_GROUP), { stdout: '4242\n' })
+      .respond(isScript(scripts.SIGNAL_GROUP), { stdout: '4141\n' })
+      .respond(isScript(scripts.AWAIT_GROUP), { stdout: '4242\n' })
       // The rollback's one host program, as it behaves on a host whose journal has no unfinished
       // run: takes the lock, and switches when the idle release is the one asked for.
       .respond(isScript(scripts.WARM_SWITCH), c => {
@@ -132,6 +147,7 @@ function trace(exec: RecordingExecutor): string[] {
   const names = new Map<string, string>([
     [scripts.POINT_LINK, 'point-link'],
     [scripts.RESTART_GROUP, 'restart-group'],
+    [scripts.AWAIT_GROUP, 'await-group'],
     [scripts.SWITCH_MAP, 'switch-map'],
     [scripts.WARM_SWITCH, 'warm-switch'],
     [scripts.PROBE_HTTP, 'probe']
@@ -139,15 +155,13 @@ function trace(exec: RecordingExecutor): string[] {
   const out: string[] = []
   for (const call of exec.calls) {
     if (call.type === 'writeFile' && call.path?.endsWith('app.ini')) out.push(`write ${call.path}`)
+    if (call.type === 'writeFile' && /\.wsgi\.tmp$|release\.json\.tmp$/.test(call.path ?? ''))
+      out.push(`write ${call.path!.replace(/\.tmp$/, '')}`)
     if (call.type === 'put') out.push(`put ${call.path}`)
     if (call.type !== 'run' || !call.argv) continue
     const a = unniced(call.argv)
     const sc = scriptOf(a)
-    if (sc?.program === scripts.RESTART_GROUP && sc.args[3])
-      out.push(
-        `point-link ${sc.args[3]} ${sc.args[4]}`,
-        `restart-group ${sc.args[0]} ${sc.args[1]}`
-      )
+    if (sc?.program === scripts.SIGNAL_GROUP) out.push(`signal-group ${sc.args.join(' ')}`)
     else if (sc?.program === scripts.WARM_SWITCH) out.push(`warm-switch ${sc.args[0]}`)
     else if (sc && names.has(sc.program))
       out.push(
@@ -182,10 +196,13 @@ test('the steps of a deploy, in order', () => {
   expect(deploySteps().map(s => s.name)).toEqual([
     'preflight',
     'upload',
+    'create-venv',
+    'restart-idle',
     'install',
     'render-config',
     'hooks',
-    'start-idle',
+    'complete-release',
+    'await-idle',
     'verify-idle',
     'switch',
     'verify-live',
@@ -193,7 +210,7 @@ test('the steps of a deploy, in order', () => {
   ])
 })
 
-test('a deploy installs, configures, starts the idle slot, verifies it, then switches and verifies again', async () => {
+test('a deploy restarts the idle slot as soon as the virtualenv exists, installs, configures, completes the release, waits for the idle slot, verifies it, then switches and verifies again', async () => {
   const c = config()
   const exec = host()
   const o = await deploy({
@@ -210,11 +227,16 @@ test('a deploy installs, configures, starts the idle slot, verifies it, then swi
     'lock',
     `put ${ROOT}/.sitecycle/incoming/${o.operationId}/sitecycle_sample-2.0.0-py3-none-any.whl`,
     `venv ${rel}`,
+    // The idle slot's script as this sitecycle writes it (this pretend host has none), then
+    // the slot pointed and its daemons signalled in one program, before pip runs.
+    `write ${ROOT}/wsgi/green.wsgi`,
+    `signal-group ${ROOT}/run/green ${ROOT}/slots/green ../releases/2.0.0`,
     'pip install',
     `write ${rel}/app.ini`,
     'hook',
-    `point-link ${ROOT}/slots/green ../releases/2.0.0`,
-    `restart-group ${ROOT}/run/green 1`,
+    // release.json after the config and the hooks: only then may the new daemons load it.
+    `write ${rel}/release.json`,
+    `await-group ${ROOT}/run/green 1`,
     `probe http://127.0.0.1:8080/__version__ 127.0.0.1 green`,
     `switch-map ${ROOT}/live.map green`,
     `probe http://127.0.0.1:8080/__version__ 127.0.0.1 `,
@@ -266,12 +288,72 @@ test('when the idle slot fails verification, the undos run in reverse and users 
   expect(t.some(l => l.startsWith('switch-map'))).toBe(false)
   const after = t.slice(t.findIndex(l => l.startsWith('probe')) + 1)
   expect(after).toEqual([
-    // start-idle undone: the idle slot holds the release kept for a rollback again
+    // restart-idle undone: the idle slot holds the release kept for a rollback again
     `point-link ${ROOT}/slots/green ../releases/0.9.0`,
     `restart-group ${ROOT}/run/green 1`,
-    // install undone
+    // create-venv undone
     `rm ${ROOT}/releases/2.0.0`,
     'unlock'
+  ])
+})
+
+test('a failed pip install: the idle slot gets its warm release back, restarted, and the new virtualenv goes', async () => {
+  const c = config()
+  const exec = host()
+  exec.respondFirst(
+    c2 => unniced(c2.argv).includes('install') && c2.argv.join(' ').includes('pip'),
+    {
+      code: 1,
+      stderr: 'ERROR: No matching distribution found'
+    }
+  )
+  const err = await deploy({
+    config: c,
+    site: c.sites.v1,
+    exec,
+    reporter: reporter(),
+    release: releases,
+    version: '2.0.0'
+  }).catch(e => e)
+  expect((err as OperationFailed).outcome).toMatchObject({
+    failedStep: 'install',
+    version: '1.0.0',
+    rolledBack: true
+  })
+  const t = trace(exec)
+  expect(t.slice(t.indexOf('pip install') + 1)).toEqual([
+    `point-link ${ROOT}/slots/green ../releases/0.9.0`,
+    `restart-group ${ROOT}/run/green 1`,
+    `rm ${ROOT}/releases/2.0.0`,
+    'unlock'
+  ])
+})
+
+test('a release installed before with the same content is reused: no new virtualenv, its slot pointed and restarted after the config and hooks', async () => {
+  const manifest = JSON.parse(
+    await readFile(join(releases, '2.0.0', 'manifest.json'), 'utf8')
+  ) as ReleaseManifest
+  const wheel = manifest.files.find(f => f.name.endsWith('.whl'))!
+  const c = config()
+  const exec = host({ installed: { '2.0.0': wheel.sha256 } })
+  const o = await deploy({
+    config: c,
+    site: c.sites.v1,
+    exec,
+    reporter: reporter(),
+    release: releases,
+    version: '2.0.0'
+  })
+  expect(o.status).toBe('deployed')
+  const rel = `${ROOT}/releases/2.0.0`
+  expect(trace(exec).slice(0, 7)).toEqual([
+    'lock',
+    `put ${ROOT}/.sitecycle/incoming/${o.operationId}/${wheel.name}`,
+    `write ${rel}/app.ini`,
+    'hook',
+    `point-link ${ROOT}/slots/green ../releases/2.0.0`,
+    `restart-group ${ROOT}/run/green 1`,
+    `probe http://127.0.0.1:8080/__version__ 127.0.0.1 green`
   ])
 })
 

@@ -222,7 +222,6 @@ export function renderVhost(site: SiteConfig): string {
     ''
   )
   void escapeRegex
-  void EMPTY_RELEASE
   return lines.join('\n')
 }
 
@@ -230,6 +229,13 @@ export function renderVhost(site: SiteConfig): string {
  * The WSGI script of a slot, outside the releases: it tells the application where its
  * rendered config is (the release the slot points at when the daemon starts) and imports the
  * entry point. Before the first deploy the slot holds no release and answers 503.
+ *
+ * A deploy restarts the idle slot's daemons while pip still installs the release (Apache's
+ * parent respawns daemons only on its once-a-second maintenance tick; that wait is hidden behind
+ * the install), so a daemon may start in a release whose release.json (written last) is not
+ * there yet. It then loads the application on its first request after release.json appears,
+ * reading the .pth files pip put into the virtualenv meanwhile as Python's start-up would have;
+ * until then it answers 503. The deploy's first request to it is its verification.
  */
 export function renderWsgiScript(
   site: SiteConfig,
@@ -248,11 +254,40 @@ os.environ['SITECYCLE_SITE'] = ${JSON.stringify(site.name)}
 os.environ['SITECYCLE_SLOT'] = ${JSON.stringify(slotName)}
 os.environ['SITECYCLE_RELEASE'] = os.path.basename(_release)
 
-if os.path.exists(os.path.join(_release, 'release.json')):
+
+def _installed():
+    return os.path.exists(os.path.join(_release, 'release.json'))
+
+
+if _installed():
     from ${module} import ${attr} as application
 else:
+    import threading
+
+    _lock = threading.Lock()
+    _loaded = []
+    if os.path.basename(_release) == ${JSON.stringify(EMPTY_RELEASE)}:
+        _waiting = b'site ${site.name} has no release deployed yet\\n'
+    else:
+        _waiting = ('release %s of site ${site.name} is being installed\\n' % os.path.basename(_release)).encode()
+
+    def _load():
+        import importlib, site, sys
+        for p in list(sys.path):
+            if p.endswith('site-packages') and os.path.realpath(p).startswith(_release + os.sep):
+                site.addsitedir(p)
+        importlib.invalidate_caches()
+        from ${module} import ${attr} as app
+        return app
+
     def application(environ, start_response):
-        start_response('503 Service Unavailable', [('Content-Type', 'text/plain'), ('Retry-After', '60')])
-        return [b'site ${site.name} has no release deployed yet\\n']
+        if not _loaded:
+            with _lock:
+                if not _loaded and _installed():
+                    _loaded.append(_load())
+            if not _loaded:
+                start_response('503 Service Unavailable', [('Content-Type', 'text/plain'), ('Retry-After', '60')])
+                return [_waiting]
+        return _loaded[0](environ, start_response)
 `
 }

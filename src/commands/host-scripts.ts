@@ -59,24 +59,16 @@ except LiveSlotChanged as e:
     sys.exit(4)
 `
 
-/** argv: run dir of the group (its daemons' working directory), expected process count,
- * timeout seconds[, slot link, target]. With a link, first points it at the target atomically
- * (link aside, rename over; one process for both). Sends SIGINT to every daemon of the group
- * and waits until the same number of new ones run. Prints the new PIDs. Exit 3 when no daemon
- * of the group was found. */
-export const RESTART_GROUP = `
+/** Python: `group_pids(rundir)`, the PIDs of a daemon group's processes (their working
+ * directory is the group's run dir); `point_link(link, target)` points a slot link at a target
+ * atomically (link aside, rename over); `signal_group(rundir, link, target)` points the link
+ * (when given) and sends SIGINT to every daemon of the group, and returns the PIDs it signalled;
+ * it exits 3, the link untouched, when none runs; `await_group(rundir,
+ * want, timeout, old)` waits until `want` new daemons run and none of `old`, prints the new
+ * PIDs, and exits 1 at the timeout. Shared by RESTART_GROUP, SIGNAL_GROUP and AWAIT_GROUP. */
+const GROUP_FUNCTIONS = `
 import os, sys, time, signal
-rundir, want, timeout = os.path.realpath(sys.argv[1]), int(sys.argv[2]), float(sys.argv[3])
-if len(sys.argv) > 5:
-    link, target = sys.argv[4], sys.argv[5]
-    tmp = link + '.tmp.%d' % os.getpid()
-    try:
-        os.unlink(tmp)
-    except FileNotFoundError:
-        pass
-    os.symlink(target, tmp)
-    os.rename(tmp, link)
-def pids():
+def group_pids(rundir):
     out = set()
     for name in os.listdir('/proc'):
         if name.isdigit():
@@ -86,25 +78,61 @@ def pids():
             except OSError:
                 pass
     return out
-old = pids()
-if not old:
-    sys.stderr.write('no daemon process of this group runs (working directory %s): is Apache running with the sitecycle vhost loaded?\\n' % rundir)
-    sys.exit(3)
-for pid in old:
+def point_link(link, target):
+    tmp = link + '.tmp.%d' % os.getpid()
     try:
-        os.kill(pid, signal.SIGINT)
-    except ProcessLookupError:
+        os.unlink(tmp)
+    except FileNotFoundError:
         pass
-deadline = time.time() + timeout
-while time.time() < deadline:
-    now = pids()
-    fresh = now - old
-    if len(fresh) >= want and not (now & old):
-        print(' '.join(str(p) for p in sorted(fresh)))
-        sys.exit(0)
-    time.sleep(0.02)
-sys.stderr.write('the daemon processes of this group did not restart within %ss (old: %s, now: %s)\\n' % (timeout, sorted(old), sorted(pids())))
-sys.exit(1)
+    os.symlink(target, tmp)
+    os.rename(tmp, link)
+def signal_group(rundir, link=None, target=None):
+    old = group_pids(rundir)
+    if not old:
+        sys.stderr.write('no daemon process of this group runs (working directory %s): is Apache running with the sitecycle vhost loaded?\\n' % rundir)
+        sys.exit(3)
+    if link:
+        point_link(link, target)
+    for pid in old:
+        try:
+            os.kill(pid, signal.SIGINT)
+        except ProcessLookupError:
+            pass
+    return old
+def await_group(rundir, want, timeout, old):
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        now = group_pids(rundir)
+        fresh = now - old
+        if len(fresh) >= want and not (now & old):
+            print(' '.join(str(p) for p in sorted(fresh)))
+            sys.exit(0)
+        time.sleep(0.02)
+    sys.stderr.write('the daemon processes of this group did not restart within %ss (old: %s, now: %s)\\n' % (timeout, sorted(old), sorted(group_pids(rundir))))
+    sys.exit(1)
+`
+
+/** argv: run dir of the group (its daemons' working directory), expected process count,
+ * timeout seconds. Sends SIGINT to every daemon of the group and waits until the same number of
+ * new ones run. Prints the new PIDs. Exit 3 when no daemon of the group was found. */
+export const RESTART_GROUP = `${GROUP_FUNCTIONS}
+rundir, want, timeout = os.path.realpath(sys.argv[1]), int(sys.argv[2]), float(sys.argv[3])
+await_group(rundir, want, timeout, signal_group(rundir))
+`
+
+/** argv: run dir of the group[, slot link, target]. RESTART_GROUP without the wait: points the
+ * link, sends SIGINT to the group's daemons and prints their PIDs at once. Apache's parent
+ * respawns them on its next maintenance tick (within a second); AWAIT_GROUP waits for that.
+ * Exit 3 when no daemon of the group was found. */
+export const SIGNAL_GROUP = `${GROUP_FUNCTIONS}
+print(' '.join(str(p) for p in sorted(signal_group(os.path.realpath(sys.argv[1]), *sys.argv[2:4]))))
+`
+
+/** argv: run dir of the group, expected process count, timeout seconds, the PIDs SIGNAL_GROUP
+ * printed. Waits until that many new daemons run and none of the old; prints the new PIDs. */
+export const AWAIT_GROUP = `${GROUP_FUNCTIONS}
+rundir, want, timeout = os.path.realpath(sys.argv[1]), int(sys.argv[2]), float(sys.argv[3])
+await_group(rundir, want, timeout, set(int(p) for p in sys.argv[4].split()))
 `
 
 /** argv: rundir. Prints the PIDs of the group's daemons (may be empty). */

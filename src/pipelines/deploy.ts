@@ -6,6 +6,12 @@
  * local path or, by version, from a store (fetched and checked before the host is touched);
  * a release with a wheelhouse is installed offline from it with --require-hashes.
  *
+ * The idle slot's daemons are restarted as soon as the new virtualenv exists (restart-idle),
+ * not after the install: Apache's parent respawns a mod_wsgi daemon only on its once-a-second
+ * maintenance tick, and that wait now passes while pip installs. The new daemons load the
+ * application on their first request after release.json is written (complete-release, after the
+ * config and the hooks), so nothing is imported from a release before it is complete.
+ *
  * A site whose hooks migrate its database sets `hooks.freeze`: the deploy then freezes the site
  * (maintenance page, 503 to users) just before the hooks and dumps the database, so that a failed
  * deploy restores that dump before users come back: no user wrote anything since it was taken.
@@ -39,10 +45,13 @@ import {
   requireInitialized,
   type InstalledRelease,
   restartSlotGroup,
+  signalSlotGroup,
+  awaitSlotGroup,
   switchLiveSlot,
   type SiteState
 } from '../sites/site-state.js'
 import { renderConfigFile, splitCommandLine, type RenderedConfig } from '../sites/render-config.js'
+import { writeWsgiScript } from '../sites/wsgi-scripts.js'
 import { SitecycleError } from '../util/errors.js'
 import type { Reporter } from '../util/reporter.js'
 import {
@@ -87,6 +96,10 @@ interface DeployContext extends OperationContext {
   wheelOnHost?: string
   /** True when this run created releases/<version> (so its undo may remove it). */
   createdRelease: boolean
+  /** The same release (same sha256) was installed already: it is used as it is. */
+  reusedRelease?: boolean
+  /** The PIDs of the idle slot's daemons that restart-idle signalled (await-idle waits for new ones). */
+  idleSignalled?: string
   idleBefore: string | null
   switched: boolean
   notes: string[]
@@ -294,13 +307,40 @@ export function deploySteps(options: DeployStepOptions = {}): Step<DeployContext
       }
     },
     {
-      name: 'install',
-      title: 'install the release into a fresh virtualenv under releases/ (pip, offline)',
-      run: install,
+      name: 'create-venv',
+      title: 'create a fresh virtualenv for the release under releases/',
+      run: createReleaseVenv,
       undo: async c => {
         if (c.createdRelease)
           await c.exec.run(removeTree(siteLayout(c.site.root).release(c.release.version)))
       }
+    },
+    {
+      name: 'restart-idle',
+      title:
+        'point the idle slot at the new release and send SIGINT to its daemon group: Apache respawns it while pip installs',
+      when: c => c.site.apache.mode === 'blue-green' && !c.reusedRelease,
+      run: async c => {
+        // A site initialized by an older sitecycle may have a script that cannot wait for its
+        // release: the idle one is rewritten now, before its daemons restart (the live one is
+        // left alone: a changed script restarts its group).
+        const rewrote = await writeWsgiScript(c.exec, c.config, c.site, c.state.idleSlot)
+        c.idleSignalled = await signalSlotGroup(
+          c.exec,
+          c.site,
+          c.python,
+          c.state.idleSlot,
+          c.release.version
+        )
+        return `slot ${c.state.idleSlot}, pids ${c.idleSignalled} signalled${rewrote ? `; rewrote ${c.state.idleSlot}.wsgi` : ''}`
+      },
+      undo: restoreIdleSlot
+    },
+    {
+      name: 'install',
+      title: 'install the release into its virtualenv with pip, offline',
+      when: c => !c.reusedRelease,
+      run: installRelease
     },
     {
       name: 'render-config',
@@ -325,29 +365,31 @@ export function deploySteps(options: DeployStepOptions = {}): Step<DeployContext
       run: runHooks
     },
     {
-      name: 'start-idle',
-      title: 'point the idle slot at the new release and restart its daemon group',
+      name: 'complete-release',
+      title: 'write release.json: the release is installed, configured and its hooks have run',
+      when: c => !c.reusedRelease,
+      run: completeRelease
+    },
+    {
+      name: 'await-idle',
+      title:
+        "wait for the idle slot's new daemons (restarted during the install); a reused release's are restarted now",
       when: c => c.site.apache.mode === 'blue-green',
       run: async c => {
-        c.idleBefore = c.state.idle
-        // The link and the restart in one host program.
-        const pids = await restartSlotGroup(
-          c.exec,
-          c.site,
-          c.python,
-          c.state.idleSlot,
-          c.release.version
-        )
-        return `slot ${c.state.idleSlot}, pids ${pids}`
+        const slot = c.state.idleSlot
+        let pids: string
+        if (c.reusedRelease) {
+          // A release installed before (same content): nothing to hide the restart behind.
+          await pointSlot(c.exec, c.site, c.python, slot, c.release.version)
+          pids = await restartSlotGroup(c.exec, c.site, c.python, slot)
+        } else {
+          pids = await awaitSlotGroup(c.exec, c.site, c.python, slot, c.idleSignalled!)
+        }
+        return `slot ${slot}, pids ${pids}`
       },
       undo: async c => {
-        await restartSlotGroup(
-          c.exec,
-          c.site,
-          c.python,
-          c.state.idleSlot,
-          c.idleBefore ?? EMPTY_RELEASE
-        )
+        // A reused release's restart is undone here; restart-idle undoes its own.
+        if (c.reusedRelease) await restoreIdleSlot(c)
       }
     },
     {
@@ -434,6 +476,13 @@ export function deploySteps(options: DeployStepOptions = {}): Step<DeployContext
     },
     ...withFreeze([removeDbSnapshotStep()])
   ]
+}
+
+/** The undo of restart-idle (and of await-idle for a reused release): the idle slot holds the
+ * release kept warm for a rollback again, restarted. */
+async function restoreIdleSlot(c: DeployContext): Promise<void> {
+  await pointSlot(c.exec, c.site, c.python, c.state.idleSlot, c.idleBefore ?? EMPTY_RELEASE)
+  await restartSlotGroup(c.exec, c.site, c.python, c.state.idleSlot)
 }
 
 function databaseOf(c: DeployContext): DatabaseConfig {
@@ -588,13 +637,16 @@ async function preflight(c: DeployContext): Promise<string> {
   return `Python ${version}, ${free} MiB free, configtest ok`
 }
 
-async function install(c: DeployContext): Promise<string> {
-  const l = siteLayout(c.site.root)
-  const dir = l.release(c.release.version)
+/** create-venv: a fresh virtualenv at releases/<version>, or the same release reused. */
+async function createReleaseVenv(c: DeployContext): Promise<string> {
+  const dir = siteLayout(c.site.root).release(c.release.version)
   const existing = c.releases.find(r => r.dir === c.release.version)
   if (existing) {
     const same = existing.complete && existing.info?.sha256 === c.release.sha256
-    if (same) return `${c.release.version} is already installed with the same content: reused`
+    if (same) {
+      c.reusedRelease = true
+      return `${c.release.version} is already installed with the same content: reused`
+    }
     if (existing.dir === c.state.idle || existing.dir === c.state.live)
       throw new SitecycleError(
         `version ${c.release.version} is installed in a slot of site ${c.site.name} with other content ` +
@@ -605,18 +657,21 @@ async function install(c: DeployContext): Promise<string> {
   }
   c.createdRelease = true
   try {
-    return await installInto(c, dir)
+    // The installs yield the CPU to the site's users (nice): see py.yieldingToUsers.
+    await c.exec.run(py.yieldingToUsers(py.createVenv(c.python, dir)))
   } catch (e) {
-    // A failed step's own undo does not run: leave no half-installed release behind.
+    // A failed step's own undo does not run: leave no half-made virtualenv behind.
     await c.exec.tryRun(removeTree(dir))
     throw e
   }
+  return `releases/${c.release.version}`
 }
 
-async function installInto(c: DeployContext, dir: string): Promise<string> {
+/** install: pip installs the release (its wheel, built first from an sdist) into the
+ * virtualenv create-venv made. */
+async function installRelease(c: DeployContext): Promise<string> {
   const l = siteLayout(c.site.root)
-  // The installs yield the CPU to the site's users (nice): see py.yieldingToUsers.
-  await c.exec.run(py.yieldingToUsers(py.createVenv(c.python, dir)))
+  const dir = l.release(c.release.version)
   let wheel = c.upload
   if (c.release.kind === 'sdist') {
     const wheels = `${l.incoming}/${c.opId}/wheels`
@@ -659,6 +714,14 @@ async function installInto(c: DeployContext, dir: string): Promise<string> {
     await c.exec.run(py.yieldingToUsers(py.pipInstall(c.python, dir, wheel, [incoming], how)))
   }
   await c.exec.run(changeMode('755', dir))
+  return note
+}
+
+/** complete-release: write release.json into the release, the last thing a release directory
+ * gets: one without it is half-installed (recovery removes it), and a slot's daemon that
+ * started before it appeared loads the application only on its first request after. */
+async function completeRelease(c: DeployContext): Promise<string> {
+  const dir = siteLayout(c.site.root).release(c.release.version)
   const record = {
     name: c.release.name,
     version: c.release.version,
@@ -669,10 +732,9 @@ async function installInto(c: DeployContext, dir: string): Promise<string> {
     installedAt: new Date().toISOString(),
     operation: c.opId
   }
-  // Written last: a release directory without release.json is half-installed.
   await c.exec.writeFile(`${dir}/release.json.tmp`, JSON.stringify(record, null, 2) + '\n', 0o644)
   await c.exec.run({ argv: ['mv', '-T', `${dir}/release.json.tmp`, `${dir}/release.json`] })
-  return note
+  return `releases/${c.release.version}/release.json`
 }
 
 async function runHooks(c: DeployContext): Promise<string> {

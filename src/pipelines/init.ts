@@ -4,13 +4,7 @@
  * vhost it did not write. Safe to run again: it keeps releases, slots and live.map.
  */
 import type { SitecycleConfig, SiteConfig } from '../config/model.js'
-import {
-  apacheConfigTest,
-  apacheGraceful,
-  renderVhost,
-  renderWsgiScript,
-  vhostMarker
-} from '../commands/apache.js'
+import { apacheConfigTest, apacheGraceful, renderVhost, vhostMarker } from '../commands/apache.js'
 import { makeDirs, makeLink, removeFile, changeOwner } from '../commands/files.js'
 import * as py from '../commands/python.js'
 import { LIST_GROUP } from '../commands/host-scripts.js'
@@ -23,6 +17,7 @@ import {
 } from '../sites/access.js'
 import { prepareMaintenance } from '../sites/maintenance.js'
 import { EMPTY_RELEASE, SLOTS, siteLayout, vhostFileName } from '../sites/layout.js'
+import { writeWsgiScript } from '../sites/wsgi-scripts.js'
 import { SitecycleError } from '../util/errors.js'
 import type { Reporter } from '../util/reporter.js'
 import { runPipeline, PipelineError, type Step, type StepReport } from './pipeline.js'
@@ -46,19 +41,6 @@ interface InitContext extends InitRequest {
   previousLink: boolean
   /** The site's basic-auth credentials, when it is protected. */
   access?: AccessCredentials
-}
-
-async function writeIfChanged(
-  exec: Executor,
-  path: string,
-  content: string,
-  mode: number
-): Promise<boolean> {
-  const now = await exec.readFile(path)
-  if (now === content) return false
-  await exec.writeFile(`${path}.tmp`, content, mode)
-  await exec.run({ argv: ['mv', '-T', `${path}.tmp`, path] })
-  return true
 }
 
 function initSteps(): Step<InitContext>[] {
@@ -142,25 +124,8 @@ function initSteps(): Step<InitContext>[] {
       run: async c => {
         const l = siteLayout(c.site.root)
         const changed: string[] = []
-        for (const s of SLOTS)
-          if (
-            await writeIfChanged(
-              c.exec,
-              l.wsgiScript(s),
-              renderWsgiScript(c.site, c.config.app.wsgi, l.slot(s), s),
-              0o644
-            )
-          )
-            changed.push(`${s}.wsgi`)
-        if (
-          await writeIfChanged(
-            c.exec,
-            l.currentScript,
-            renderWsgiScript(c.site, c.config.app.wsgi, l.current, 'current'),
-            0o644
-          )
-        )
-          changed.push('current.wsgi')
+        for (const s of [...SLOTS, 'current' as const])
+          if (await writeWsgiScript(c.exec, c.config, c.site, s)) changed.push(`${s}.wsgi`)
         if ((await c.exec.readFile(l.liveMap)) === undefined)
           await c.exec.writeFile(l.liveMap, 'live blue\n', 0o644)
         await c.exec.tryRun(

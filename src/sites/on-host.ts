@@ -164,3 +164,58 @@ export function pointLinkHere(link: string, target: string): void {
   fs.symlinkSync(target, tmp)
   fs.renameSync(tmp, link)
 }
+
+/** The PIDs of a daemon group's processes, as group_pids in the group host scripts: those whose
+ * working directory is the group's run dir. */
+export function groupPidsHere(rundir: string): Set<number> {
+  let real: string
+  try {
+    real = fs.realpathSync(rundir)
+  } catch {
+    real = rundir
+  }
+  const out = new Set<number>()
+  for (const name of fs.readdirSync('/proc')) {
+    if (!/^\d+$/.test(name)) continue
+    try {
+      if (fs.readlinkSync(`/proc/${name}/cwd`) === real) out.add(Number(name))
+    } catch {
+      // gone, or not ours to read
+    }
+  }
+  return out
+}
+
+/** SIGNAL_GROUP, here: the link pointed (when given) and SIGINT sent to the group's daemons.
+ * Returns the PIDs signalled; none when no daemon runs (then the link is left alone). */
+export function signalGroupHere(rundir: string, link?: string, target?: string): number[] {
+  const old = [...groupPidsHere(rundir)].sort((a, b) => a - b)
+  if (!old.length) return []
+  if (link !== undefined && target !== undefined) pointLinkHere(link, target)
+  for (const pid of old) {
+    try {
+      process.kill(pid, 'SIGINT')
+    } catch {
+      // exited meanwhile
+    }
+  }
+  return old
+}
+
+/** AWAIT_GROUP, here: waits until `want` new daemons run and none of `old`; returns the new
+ * PIDs, or null at the timeout. */
+export async function awaitGroupHere(
+  rundir: string,
+  want: number,
+  timeoutSeconds: number,
+  old: ReadonlySet<number>
+): Promise<number[] | null> {
+  const deadline = Date.now() + timeoutSeconds * 1000
+  while (Date.now() < deadline) {
+    const now = groupPidsHere(rundir)
+    const fresh = [...now].filter(p => !old.has(p)).sort((a, b) => a - b)
+    if (fresh.length >= want && ![...now].some(p => old.has(p))) return fresh
+    await new Promise(r => setTimeout(r, 20))
+  }
+  return null
+}

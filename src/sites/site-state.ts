@@ -1,14 +1,18 @@
 import type { SiteConfig } from '../config/model.js'
+import type { Command } from '../commands/command.js'
 import { hostScript } from '../commands/python.js'
 import * as scripts from '../commands/host-scripts.js'
 import type { Executor } from '../hosts/executor.js'
 import { SitecycleError } from '../util/errors.js'
 import { EMPTY_RELEASE, otherSlot, siteLayout, type Slot } from './layout.js'
 import {
+  awaitGroupHere,
+  groupPidsHere,
   LiveSlotChanged,
   listReleasesHere,
   pointLinkHere,
   readStateHere,
+  signalGroupHere,
   switchMapHere
 } from './on-host.js'
 
@@ -138,44 +142,153 @@ export async function pointSlot(
   else await exec.run(hostScript(python, scripts.POINT_LINK, [link, target]))
 }
 
-/** Restart a slot's daemon group: SIGINT to its processes, wait for new PIDs (a touch of the
- * script is not enough after a failed import). With `pointAt`, the slot is first pointed at that
- * release, in the same host program. Returns the new PIDs. */
-export async function restartSlotGroup(
-  exec: Executor,
+/** A slot's daemon group as the group host scripts take it: its run dir (its daemons' working
+ * directory), and the link and target that point it at a release. */
+function groupArgs(
   site: SiteConfig,
-  python: string,
   slot: Slot | 'current',
   pointAt?: string
-): Promise<string> {
+): { runDir: string; link: string[] } {
   const l = siteLayout(site.root)
   const runDir = slot === 'current' ? `${site.root}/run/current` : l.slotRunDir(slot)
-  const timeout = String(Math.max(30, site.apache.shutdownTimeout + 15))
   const link =
     pointAt === undefined
       ? []
       : slot === 'current' || site.apache.mode === 'single'
         ? [l.current, `releases/${pointAt}`]
         : [l.slot(slot), `../releases/${pointAt}`]
-  const r = await exec.tryRun(
+  return { runDir, link }
+}
+
+/** How long to wait for a group's new daemons: its old ones may finish requests first. */
+function restartTimeout(site: SiteConfig): string {
+  return String(Math.max(30, site.apache.shutdownTimeout + 15))
+}
+
+function noDaemon(exec: Executor, site: SiteConfig, slot: Slot | 'current', why: string): Error {
+  return new SitecycleError(
+    `no Apache daemon process of site ${site.name} slot ${slot} runs on ${exec.name}: is Apache running with the vhost sitecycle init wrote? (${why})`,
+    'host'
+  )
+}
+
+function restartFailed(site: SiteConfig, slot: Slot | 'current', why: string): Error {
+  return new SitecycleError(`restarting slot ${slot} of site ${site.name} failed: ${why}`, 'host')
+}
+
+/** SIGNAL_GROUP in this process (an executor on the host): the PIDs signalled, space-separated. */
+function signalGroupHereOrFail(
+  exec: Executor,
+  site: SiteConfig,
+  slot: Slot | 'current',
+  runDir: string,
+  link: string[] = []
+): string {
+  const old = signalGroupHere(runDir, link[0], link[1])
+  if (!old.length) throw noDaemon(exec, site, slot, `no process has working directory ${runDir}`)
+  return old.join(' ')
+}
+
+/** AWAIT_GROUP in this process: the new PIDs, space-separated. */
+async function awaitGroupHereOrFail(
+  exec: Executor,
+  site: SiteConfig,
+  slot: Slot | 'current',
+  runDir: string,
+  old: string
+): Promise<string> {
+  const before = new Set(old.split(/\s+/).filter(Boolean).map(Number))
+  const timeout = Number(restartTimeout(site))
+  const fresh = await awaitGroupHere(runDir, site.apache.processes, timeout, before)
+  if (!fresh)
+    throw restartFailed(
+      site,
+      slot,
+      `the daemon processes of this group did not restart within ${timeout}s (old: ${[...before].join(' ')}, now: ${[...groupPidsHere(runDir)].join(' ')})`
+    )
+  return fresh.join(' ')
+}
+
+/** The stdout of a group host script, or the error that says what went wrong. */
+async function runGroupScript(
+  exec: Executor,
+  site: SiteConfig,
+  slot: Slot | 'current',
+  command: Command
+): Promise<string> {
+  const r = await exec.tryRun(command)
+  if (r.code === 3) throw noDaemon(exec, site, slot, r.stderr.trim())
+  if (r.code !== 0) throw restartFailed(site, slot, r.stderr.trim())
+  return r.stdout.trim()
+}
+
+/** Restart a slot's daemon group: SIGINT to its processes, wait for new PIDs (a touch of the
+ * script is not enough after a failed import). Returns the new PIDs. */
+export async function restartSlotGroup(
+  exec: Executor,
+  site: SiteConfig,
+  python: string,
+  slot: Slot | 'current'
+): Promise<string> {
+  const { runDir } = groupArgs(site, slot)
+  if (exec.runsOnHost) {
+    const old = signalGroupHereOrFail(exec, site, slot, runDir)
+    return awaitGroupHereOrFail(exec, site, slot, runDir, old)
+  }
+  return runGroupScript(
+    exec,
+    site,
+    slot,
     hostScript(python, scripts.RESTART_GROUP, [
       runDir,
       String(site.apache.processes),
-      timeout,
-      ...link
+      restartTimeout(site)
     ])
   )
-  if (r.code === 3)
-    throw new SitecycleError(
-      `no Apache daemon process of site ${site.name} slot ${slot} runs on ${exec.name}: is Apache running with the vhost sitecycle init wrote? (${r.stderr.trim()})`,
-      'host'
-    )
-  if (r.code !== 0)
-    throw new SitecycleError(
-      `restarting slot ${slot} of site ${site.name} failed: ${r.stderr.trim()}`,
-      'host'
-    )
-  return r.stdout.trim()
+}
+
+/** The first half of {@link restartSlotGroup}: point the slot at `pointAt` and send SIGINT to its
+ * daemons in one host program (neither when no daemon of the group runs), without waiting for Apache to respawn them (it does so on its next maintenance tick,
+ * within a second). Returns the PIDs signalled, for {@link awaitSlotGroup}. */
+export async function signalSlotGroup(
+  exec: Executor,
+  site: SiteConfig,
+  python: string,
+  slot: Slot,
+  pointAt: string
+): Promise<string> {
+  const { runDir, link } = groupArgs(site, slot, pointAt)
+  if (exec.runsOnHost) return signalGroupHereOrFail(exec, site, slot, runDir, link)
+  return runGroupScript(
+    exec,
+    site,
+    slot,
+    hostScript(python, scripts.SIGNAL_GROUP, [runDir, ...link])
+  )
+}
+
+/** The second half of {@link restartSlotGroup}: wait until the daemons {@link signalSlotGroup}
+ * signalled (`old`, its output) are replaced by new ones. Returns the new PIDs. */
+export async function awaitSlotGroup(
+  exec: Executor,
+  site: SiteConfig,
+  python: string,
+  slot: Slot,
+  old: string
+): Promise<string> {
+  const { runDir } = groupArgs(site, slot)
+  if (exec.runsOnHost) return awaitGroupHereOrFail(exec, site, slot, runDir, old)
+  return runGroupScript(
+    exec,
+    site,
+    slot,
+    hostScript(python, scripts.AWAIT_GROUP, [
+      runDir,
+      String(site.apache.processes),
+      restartTimeout(site),
+      old
+    ])
+  )
 }
 
 /** Rename live.map over with the given slot; with `expectLive`, only if that slot is live now

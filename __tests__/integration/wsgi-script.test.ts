@@ -1,0 +1,184 @@
+/**
+ * The slot's WSGI script, run for real with a virtualenv's Python the way a mod_wsgi daemon
+ * runs it: loaded once, then called per request. A deploy restarts the idle slot's daemons
+ * while pip still installs, so the script must wait for release.json (written after the config
+ * and the hooks) before it imports the application, and must then see what pip installed
+ * meanwhile, .pth files included, as if Python had started after the install.
+ */
+import { spawn, type ChildProcessWithoutNullStreams } from 'node:child_process'
+import { mkdir, symlink, writeFile } from 'node:fs/promises'
+import { join } from 'node:path'
+import { createInterface, type Interface } from 'node:readline'
+import { renderWsgiScript } from '../../src/commands/apache.js'
+import { parseConfig } from '../../src/config/load-config.js'
+import { runProcess } from '../../src/hosts/local-executor.js'
+import { makeTempDir, removeTempDir } from '../helpers/sample-app.js'
+
+const PYTHON = '/usr/bin/python3'
+let work: string
+
+/** Loads the script with runpy (as mod_wsgi loads it: once), then for each line on stdin calls
+ * its `application` and prints {status, body}. */
+const DRIVER = `
+import json, runpy, sys
+g = runpy.run_path(sys.argv[1], run_name='_mod_wsgi_test')
+print(json.dumps({'loaded': True}), flush=True)
+for line in sys.stdin:
+    got = {}
+    def start_response(status, headers):
+        got['status'] = status
+    try:
+        body = b''.join(g['application']({'PATH_INFO': '/'}, start_response)).decode()
+        print(json.dumps({'status': got.get('status'), 'body': body}), flush=True)
+    except Exception as e:
+        print(json.dumps({'status': None, 'body': '%s: %s' % (type(e).__name__, e)}), flush=True)
+`
+
+interface Answer {
+  status: string | null
+  body: string
+}
+
+/** A site root with releases/<release> (a real, empty virtualenv) in slot blue, and blue.wsgi. */
+async function siteWith(release: string): Promise<{ root: string; dir: string; script: string }> {
+  const root = join(work, `site-${release}-${Math.random().toString(36).slice(2, 8)}`)
+  const dir = join(root, 'releases', release)
+  await mkdir(join(root, 'slots'), { recursive: true })
+  await mkdir(join(root, 'wsgi'), { recursive: true })
+  const venv = await runProcess(PYTHON, ['-m', 'venv', '--without-pip', dir])
+  if (venv.code !== 0) throw new Error(`venv: ${venv.stderr.toString()}`)
+  await symlink(`../releases/${release}`, join(root, 'slots', 'blue'))
+  const yaml = `app:\n  package: lazyapp\n  wsgi: lazyapp:application\nsites:\n  v1:\n    host: local\n    root: ${root}\n    url: http://127.0.0.1:1\n    apache: { listen: 127.0.0.1:1 }\n`
+  const site = parseConfig(yaml, join(root, 'sitecycle.yml')).sites.v1
+  const script = join(root, 'wsgi', 'blue.wsgi')
+  await writeFile(
+    script,
+    renderWsgiScript(site, 'lazyapp:application', join(root, 'slots', 'blue'), 'blue')
+  )
+  return { root, dir, script }
+}
+
+/** What pip would have put into the virtualenv: a package, and a .pth file naming a folder
+ * (outside site-packages) with a module the package imports. */
+async function installLazyApp(dir: string): Promise<void> {
+  const sitePackages = join(dir, 'lib', `python3.${await pythonMinor()}`, 'site-packages')
+  await mkdir(join(sitePackages, 'lazyapp'), { recursive: true })
+  await mkdir(join(dir, 'extras'), { recursive: true })
+  await writeFile(join(dir, 'extras', 'extra_mod.py'), "VALUE = 'from-the-pth-folder'\n")
+  await writeFile(join(sitePackages, 'lazyapp.pth'), `${join(dir, 'extras')}\n`)
+  await writeFile(
+    join(sitePackages, 'lazyapp', '__init__.py'),
+    [
+      'import os, extra_mod',
+      'def application(environ, start_response):',
+      "    start_response('200 OK', [('Content-Type', 'text/plain')])",
+      "    return [('%s %s' % (extra_mod.VALUE, os.environ['SITECYCLE_CONFIG'])).encode()]",
+      ''
+    ].join('\n')
+  )
+}
+
+async function pythonMinor(): Promise<string> {
+  const r = await runProcess(PYTHON, ['-c', 'import sys; print(sys.version_info[1])'])
+  return r.stdout.toString().trim()
+}
+
+/** The script loaded in the release's own interpreter (through the slot link, as python-home). */
+class Daemon {
+  private readonly child: ChildProcessWithoutNullStreams
+  private readonly lines: Interface
+  private readonly pending: ((line: string) => void)[] = []
+  private stderr = ''
+  constructor(root: string, script: string) {
+    this.child = spawn(join(root, 'slots', 'blue', 'bin', 'python'), ['-c', DRIVER, script], {
+      env: { PATH: process.env.PATH ?? '/usr/bin:/bin' }
+    })
+    this.child.stderr.on('data', (b: Buffer) => (this.stderr += b.toString()))
+    this.lines = createInterface({ input: this.child.stdout })
+    this.lines.on('line', l => this.pending.shift()?.(l))
+  }
+  private next(): Promise<string> {
+    return new Promise((resolve, reject) => {
+      this.pending.push(resolve)
+      this.child.once('exit', code => reject(new Error(`driver exited ${code}: ${this.stderr}`)))
+    })
+  }
+  async loaded(): Promise<void> {
+    expect(JSON.parse(await this.next())).toEqual({ loaded: true })
+  }
+  async request(): Promise<Answer> {
+    const line = this.next()
+    this.child.stdin.write('go\n')
+    return JSON.parse(await line) as Answer
+  }
+  stop(): void {
+    this.child.stdin.end()
+    this.child.kill()
+  }
+}
+
+beforeAll(async () => {
+  work = await makeTempDir('sitecycle-wsgi-script-')
+})
+afterAll(() => removeTempDir(work))
+
+test('a daemon started before its release is complete loads it on the first request after release.json, .pth files included', async () => {
+  const { root, dir, script } = await siteWith('2.0.0')
+  const daemon = new Daemon(root, script)
+  try {
+    // Started while the virtualenv is empty (restart-idle, before pip).
+    await daemon.loaded()
+    expect(await daemon.request()).toEqual({
+      status: '503 Service Unavailable',
+      body: 'release 2.0.0 of site v1 is being installed\n'
+    })
+    // pip has installed, but config and hooks are not done: still not loaded.
+    await installLazyApp(dir)
+    expect((await daemon.request()).status).toBe('503 Service Unavailable')
+    // complete-release: the next request loads the application, as a fresh Python would.
+    await writeFile(join(dir, 'release.json'), '{}\n')
+    const config = join(dir, 'app.ini')
+    expect(await daemon.request()).toEqual({
+      status: '200 OK',
+      body: `from-the-pth-folder ${config}`
+    })
+    expect(await daemon.request()).toEqual({
+      status: '200 OK',
+      body: `from-the-pth-folder ${config}`
+    })
+  } finally {
+    daemon.stop()
+  }
+})
+
+test('a daemon started on a complete release imports the application at once', async () => {
+  const { root, dir, script } = await siteWith('3.0.0')
+  await installLazyApp(dir)
+  await writeFile(join(dir, 'release.json'), '{}\n')
+  const daemon = new Daemon(root, script)
+  try {
+    await daemon.loaded()
+    // Loaded at start: removing release.json now changes nothing for this daemon.
+    await runProcess('rm', [join(dir, 'release.json')])
+    expect(await daemon.request()).toEqual({
+      status: '200 OK',
+      body: `from-the-pth-folder ${join(dir, 'app.ini')}`
+    })
+  } finally {
+    daemon.stop()
+  }
+})
+
+test('the placeholder release answers 503: no release deployed yet', async () => {
+  const { root, script } = await siteWith('_empty')
+  const daemon = new Daemon(root, script)
+  try {
+    await daemon.loaded()
+    expect(await daemon.request()).toEqual({
+      status: '503 Service Unavailable',
+      body: 'site v1 has no release deployed yet\n'
+    })
+  } finally {
+    daemon.stop()
+  }
+})
