@@ -33159,24 +33159,16 @@ async function siteAsOnHost(exec, site) {
  * over and returns the slot that was live ('' when none). With `expect`, raises LiveSlotChanged
  * without switching when another slot is live (compare and swap). Shared by SWITCH_MAP and
  * WARM_SWITCH. */
-/** argv: run dir of the group (its daemons' working directory), expected process count,
- * timeout seconds[, slot link, target]. With a link, first points it at the target atomically
- * (link aside, rename over; one process for both). Sends SIGINT to every daemon of the group
- * and waits until the same number of new ones run. Prints the new PIDs. Exit 3 when no daemon
- * of the group was found. */
-const RESTART_GROUP = `
+/** Python: `group_pids(rundir)`, the PIDs of a daemon group's processes (their working
+ * directory is the group's run dir); `point_link(link, target)` points a slot link at a target
+ * atomically (link aside, rename over); `signal_group(rundir, link, target)` points the link
+ * (when given) and sends SIGINT to every daemon of the group, and returns the PIDs it signalled;
+ * it exits 3, the link untouched, when none runs; `await_group(rundir,
+ * want, timeout, old)` waits until `want` new daemons run and none of `old`, prints the new
+ * PIDs, and exits 1 at the timeout. Shared by RESTART_GROUP, SIGNAL_GROUP and AWAIT_GROUP. */
+const GROUP_FUNCTIONS = `
 import os, sys, time, signal
-rundir, want, timeout = os.path.realpath(sys.argv[1]), int(sys.argv[2]), float(sys.argv[3])
-if len(sys.argv) > 5:
-    link, target = sys.argv[4], sys.argv[5]
-    tmp = link + '.tmp.%d' % os.getpid()
-    try:
-        os.unlink(tmp)
-    except FileNotFoundError:
-        pass
-    os.symlink(target, tmp)
-    os.rename(tmp, link)
-def pids():
+def group_pids(rundir):
     out = set()
     for name in os.listdir('/proc'):
         if name.isdigit():
@@ -33186,25 +33178,45 @@ def pids():
             except OSError:
                 pass
     return out
-old = pids()
-if not old:
-    sys.stderr.write('no daemon process of this group runs (working directory %s): is Apache running with the sitecycle vhost loaded?\\n' % rundir)
-    sys.exit(3)
-for pid in old:
+def point_link(link, target):
+    tmp = link + '.tmp.%d' % os.getpid()
     try:
-        os.kill(pid, signal.SIGINT)
-    except ProcessLookupError:
+        os.unlink(tmp)
+    except FileNotFoundError:
         pass
-deadline = time.time() + timeout
-while time.time() < deadline:
-    now = pids()
-    fresh = now - old
-    if len(fresh) >= want and not (now & old):
-        print(' '.join(str(p) for p in sorted(fresh)))
-        sys.exit(0)
-    time.sleep(0.02)
-sys.stderr.write('the daemon processes of this group did not restart within %ss (old: %s, now: %s)\\n' % (timeout, sorted(old), sorted(pids())))
-sys.exit(1)
+    os.symlink(target, tmp)
+    os.rename(tmp, link)
+def signal_group(rundir, link=None, target=None):
+    old = group_pids(rundir)
+    if not old:
+        sys.stderr.write('no daemon process of this group runs (working directory %s): is Apache running with the sitecycle vhost loaded?\\n' % rundir)
+        sys.exit(3)
+    if link:
+        point_link(link, target)
+    for pid in old:
+        try:
+            os.kill(pid, signal.SIGINT)
+        except ProcessLookupError:
+            pass
+    return old
+def await_group(rundir, want, timeout, old):
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        now = group_pids(rundir)
+        fresh = now - old
+        if len(fresh) >= want and not (now & old):
+            print(' '.join(str(p) for p in sorted(fresh)))
+            sys.exit(0)
+        time.sleep(0.02)
+    sys.stderr.write('the daemon processes of this group did not restart within %ss (old: %s, now: %s)\\n' % (timeout, sorted(old), sorted(group_pids(rundir))))
+    sys.exit(1)
+`;
+/** argv: run dir of the group (its daemons' working directory), expected process count,
+ * timeout seconds. Sends SIGINT to every daemon of the group and waits until the same number of
+ * new ones run. Prints the new PIDs. Exit 3 when no daemon of the group was found. */
+const RESTART_GROUP = `${GROUP_FUNCTIONS}
+rundir, want, timeout = os.path.realpath(sys.argv[1]), int(sys.argv[2]), float(sys.argv[3])
+await_group(rundir, want, timeout, signal_group(rundir))
 `;
 /** argv: url, host header, slot header ('' for the public route), expected version ('' for
  * any), timeout seconds, successes needed. GETs the url one request at a time (low
@@ -33426,6 +33438,61 @@ function pointLinkHere(link, target) {
     fs$1.symlinkSync(target, tmp);
     fs$1.renameSync(tmp, link);
 }
+/** The PIDs of a daemon group's processes, as group_pids in the group host scripts: those whose
+ * working directory is the group's run dir. */
+function groupPidsHere(rundir) {
+    let real;
+    try {
+        real = fs$1.realpathSync(rundir);
+    }
+    catch {
+        real = rundir;
+    }
+    const out = new Set();
+    for (const name of fs$1.readdirSync('/proc')) {
+        if (!/^\d+$/.test(name))
+            continue;
+        try {
+            if (fs$1.readlinkSync(`/proc/${name}/cwd`) === real)
+                out.add(Number(name));
+        }
+        catch {
+            // gone, or not ours to read
+        }
+    }
+    return out;
+}
+/** SIGNAL_GROUP, here: the link pointed (when given) and SIGINT sent to the group's daemons.
+ * Returns the PIDs signalled; none when no daemon runs (then the link is left alone). */
+function signalGroupHere(rundir, link, target) {
+    const old = [...groupPidsHere(rundir)].sort((a, b) => a - b);
+    if (!old.length)
+        return [];
+    if (link !== undefined && target !== undefined)
+        pointLinkHere(link, target);
+    for (const pid of old) {
+        try {
+            process.kill(pid, 'SIGINT');
+        }
+        catch {
+            // exited meanwhile
+        }
+    }
+    return old;
+}
+/** AWAIT_GROUP, here: waits until `want` new daemons run and none of `old`; returns the new
+ * PIDs, or null at the timeout. */
+async function awaitGroupHere(rundir, want, timeoutSeconds, old) {
+    const deadline = Date.now() + timeoutSeconds * 1000;
+    while (Date.now() < deadline) {
+        const now = groupPidsHere(rundir);
+        const fresh = [...now].filter(p => !old.has(p)).sort((a, b) => a - b);
+        if (fresh.length >= want && ![...now].some(p => old.has(p)))
+            return fresh;
+        await new Promise(r => setTimeout(r, 20));
+    }
+    return null;
+}
 
 function real(release) {
     return release && release !== EMPTY_RELEASE ? release : null;
@@ -33483,26 +33550,63 @@ async function pointSlot(exec, site, python, slot, release) {
     else
         await exec.run(hostScript(python, POINT_LINK, [link, target]));
 }
-/** Restart a slot's daemon group: SIGINT to its processes, wait for new PIDs (a touch of the
- * script is not enough after a failed import). With `pointAt`, the slot is first pointed at that
- * release, in the same host program. Returns the new PIDs. */
-async function restartSlotGroup(exec, site, python, slot, pointAt) {
+/** A slot's daemon group as the group host scripts take it: its run dir (its daemons' working
+ * directory), and the link and target that point it at a release. */
+function groupArgs(site, slot, pointAt) {
     const l = siteLayout(site.root);
     const runDir = slot === 'current' ? `${site.root}/run/current` : l.slotRunDir(slot);
-    const timeout = String(Math.max(30, site.apache.shutdownTimeout + 15));
     const link = []
         ;
-    const r = await exec.tryRun(hostScript(python, RESTART_GROUP, [
+    return { runDir, link };
+}
+/** How long to wait for a group's new daemons: its old ones may finish requests first. */
+function restartTimeout(site) {
+    return String(Math.max(30, site.apache.shutdownTimeout + 15));
+}
+function noDaemon(exec, site, slot, why) {
+    return new SitecycleError(`no Apache daemon process of site ${site.name} slot ${slot} runs on ${exec.name}: is Apache running with the vhost sitecycle init wrote? (${why})`, 'host');
+}
+function restartFailed(site, slot, why) {
+    return new SitecycleError(`restarting slot ${slot} of site ${site.name} failed: ${why}`, 'host');
+}
+/** SIGNAL_GROUP in this process (an executor on the host): the PIDs signalled, space-separated. */
+function signalGroupHereOrFail(exec, site, slot, runDir, link = []) {
+    const old = signalGroupHere(runDir, link[0], link[1]);
+    if (!old.length)
+        throw noDaemon(exec, site, slot, `no process has working directory ${runDir}`);
+    return old.join(' ');
+}
+/** AWAIT_GROUP in this process: the new PIDs, space-separated. */
+async function awaitGroupHereOrFail(exec, site, slot, runDir, old) {
+    const before = new Set(old.split(/\s+/).filter(Boolean).map(Number));
+    const timeout = Number(restartTimeout(site));
+    const fresh = await awaitGroupHere(runDir, site.apache.processes, timeout, before);
+    if (!fresh)
+        throw restartFailed(site, slot, `the daemon processes of this group did not restart within ${timeout}s (old: ${[...before].join(' ')}, now: ${[...groupPidsHere(runDir)].join(' ')})`);
+    return fresh.join(' ');
+}
+/** The stdout of a group host script, or the error that says what went wrong. */
+async function runGroupScript(exec, site, slot, command) {
+    const r = await exec.tryRun(command);
+    if (r.code === 3)
+        throw noDaemon(exec, site, slot, r.stderr.trim());
+    if (r.code !== 0)
+        throw restartFailed(site, slot, r.stderr.trim());
+    return r.stdout.trim();
+}
+/** Restart a slot's daemon group: SIGINT to its processes, wait for new PIDs (a touch of the
+ * script is not enough after a failed import). Returns the new PIDs. */
+async function restartSlotGroup(exec, site, python, slot) {
+    const { runDir } = groupArgs(site, slot);
+    if (exec.runsOnHost) {
+        const old = signalGroupHereOrFail(exec, site, slot, runDir);
+        return awaitGroupHereOrFail(exec, site, slot, runDir, old);
+    }
+    return runGroupScript(exec, site, slot, hostScript(python, RESTART_GROUP, [
         runDir,
         String(site.apache.processes),
-        timeout,
-        ...link
+        restartTimeout(site)
     ]));
-    if (r.code === 3)
-        throw new SitecycleError(`no Apache daemon process of site ${site.name} slot ${slot} runs on ${exec.name}: is Apache running with the vhost sitecycle init wrote? (${r.stderr.trim()})`, 'host');
-    if (r.code !== 0)
-        throw new SitecycleError(`restarting slot ${slot} of site ${site.name} failed: ${r.stderr.trim()}`, 'host');
-    return r.stdout.trim();
 }
 /** The URL the host itself uses to reach the vhost (loopback, the vhost's port). */
 function loopbackUrl(site, path) {
