@@ -7,6 +7,7 @@ import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { parseConfig } from '../../src/config/load-config.js'
+import { renderWsgiScript } from '../../src/commands/apache.js'
 import type { Command } from '../../src/commands/command.js'
 import * as scripts from '../../src/commands/host-scripts.js'
 import { RecordingExecutor } from '../../src/hosts/recording-executor.js'
@@ -295,6 +296,39 @@ test('when the idle slot fails verification, the undos run in reverse and users 
     `rm ${ROOT}/releases/2.0.0`,
     'unlock'
   ])
+})
+
+test("the idle slot's WSGI script is rewritten before its restart only when it is not this sitecycle's; the live one never", async () => {
+  const c = config()
+  const site = c.sites.v1
+  const exec = host()
+  exec.files.set(
+    `${ROOT}/wsgi/green.wsgi`,
+    renderWsgiScript(site, c.app.wsgi, `${ROOT}/slots/green`, 'green')
+  )
+  exec.files.set(`${ROOT}/wsgi/blue.wsgi`, '# an older sitecycle wrote this\n')
+  await deploy({ config: c, site, exec, reporter: reporter(), release: releases, version: '2.0.0' })
+  expect(trace(exec).filter(l => l.endsWith('.wsgi'))).toEqual([])
+  expect(exec.files.get(`${ROOT}/wsgi/blue.wsgi`)).toBe('# an older sitecycle wrote this\n')
+
+  // An older script in the idle slot: replaced (aside, renamed over) before the SIGINT.
+  const old = host()
+  old.files.set(`${ROOT}/wsgi/green.wsgi`, '# an older sitecycle wrote this\n')
+  await deploy({
+    config: c,
+    site,
+    exec: old,
+    reporter: reporter(),
+    release: releases,
+    version: '2.0.0'
+  })
+  const t = trace(old)
+  expect(t.indexOf(`write ${ROOT}/wsgi/green.wsgi`)).toBeLessThan(
+    t.findIndex(l => l.startsWith('signal-group'))
+  )
+  expect(old.files.get(`${ROOT}/wsgi/green.wsgi`)).toBe(
+    renderWsgiScript(site, c.app.wsgi, `${ROOT}/slots/green`, 'green')
+  )
 })
 
 test('a failed pip install: the idle slot gets its warm release back, restarted, and the new virtualenv goes', async () => {
