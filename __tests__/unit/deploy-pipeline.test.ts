@@ -192,6 +192,16 @@ beforeAll(async () => {
 afterAll(() => rm(dir, { recursive: true, force: true }))
 
 const reporter = () => new StreamReporter(() => undefined)
+/** Deploy the 2.0.0 release built in beforeAll to site v1 of `c` on the pretend host. */
+const deployV2 = (c: ReturnType<typeof config>, exec: RecordingExecutor) =>
+  deploy({
+    config: c,
+    site: c.sites.v1,
+    exec,
+    reporter: reporter(),
+    release: releases,
+    version: '2.0.0'
+  })
 
 test('the steps of a deploy, in order', () => {
   expect(deploySteps().map(s => s.name)).toEqual([
@@ -214,14 +224,7 @@ test('the steps of a deploy, in order', () => {
 test('a deploy restarts the idle slot as soon as the virtualenv exists, installs, configures, completes the release, waits for the idle slot, verifies it, then switches and verifies again', async () => {
   const c = config()
   const exec = host()
-  const o = await deploy({
-    config: c,
-    site: c.sites.v1,
-    exec,
-    reporter: reporter(),
-    release: releases,
-    version: '2.0.0'
-  })
+  const o = await deployV2(c, exec)
   expect(o).toMatchObject({ status: 'deployed', version: '2.0.0', previousVersion: '1.0.0' })
   const rel = `${ROOT}/releases/2.0.0`
   expect(trace(exec)).toEqual([
@@ -270,14 +273,7 @@ test('a deploy restarts the idle slot as soon as the virtualenv exists, installs
 test('when the idle slot fails verification, the undos run in reverse and users never leave 1.0.0', async () => {
   const c = config()
   const exec = host({ probeIdle: 500 })
-  const err = await deploy({
-    config: c,
-    site: c.sites.v1,
-    exec,
-    reporter: reporter(),
-    release: releases,
-    version: '2.0.0'
-  }).catch(e => e)
+  const err = await deployV2(c, exec).catch(e => e)
   expect(err).toBeInstanceOf(OperationFailed)
   expect((err as OperationFailed).outcome).toMatchObject({
     failedStep: 'verify-idle',
@@ -307,21 +303,14 @@ test("the idle slot's WSGI script is rewritten before its restart only when it i
     renderWsgiScript(site, c.app.wsgi, `${ROOT}/slots/green`, 'green')
   )
   exec.files.set(`${ROOT}/wsgi/blue.wsgi`, '# an older sitecycle wrote this\n')
-  await deploy({ config: c, site, exec, reporter: reporter(), release: releases, version: '2.0.0' })
+  await deployV2(c, exec)
   expect(trace(exec).filter(l => l.endsWith('.wsgi'))).toEqual([])
   expect(exec.files.get(`${ROOT}/wsgi/blue.wsgi`)).toBe('# an older sitecycle wrote this\n')
 
   // An older script in the idle slot: replaced (aside, renamed over) before the SIGINT.
   const old = host()
   old.files.set(`${ROOT}/wsgi/green.wsgi`, '# an older sitecycle wrote this\n')
-  await deploy({
-    config: c,
-    site,
-    exec: old,
-    reporter: reporter(),
-    release: releases,
-    version: '2.0.0'
-  })
+  await deployV2(c, old)
   const t = trace(old)
   expect(t.indexOf(`write ${ROOT}/wsgi/green.wsgi`)).toBeLessThan(
     t.findIndex(l => l.startsWith('signal-group'))
@@ -341,14 +330,7 @@ test('a failed pip install: the idle slot gets its warm release back, restarted,
       stderr: 'ERROR: No matching distribution found'
     }
   )
-  const err = await deploy({
-    config: c,
-    site: c.sites.v1,
-    exec,
-    reporter: reporter(),
-    release: releases,
-    version: '2.0.0'
-  }).catch(e => e)
+  const err = await deployV2(c, exec).catch(e => e)
   expect((err as OperationFailed).outcome).toMatchObject({
     failedStep: 'install',
     version: '1.0.0',
@@ -370,14 +352,7 @@ test('a release installed before with the same content is reused: no new virtual
   const wheel = manifest.files.find(f => f.name.endsWith('.whl'))!
   const c = config()
   const exec = host({ installed: { '2.0.0': wheel.sha256 } })
-  const o = await deploy({
-    config: c,
-    site: c.sites.v1,
-    exec,
-    reporter: reporter(),
-    release: releases,
-    version: '2.0.0'
-  })
+  const o = await deployV2(c, exec)
   expect(o.status).toBe('deployed')
   const rel = `${ROOT}/releases/2.0.0`
   expect(trace(exec).slice(0, 7)).toEqual([
@@ -398,14 +373,7 @@ test('a failure after the switch renames live.map back', async () => {
     code: 1,
     stdout: JSON.stringify({ status: 502, body: '', error: null })
   })
-  const err = await deploy({
-    config: c,
-    site: c.sites.v1,
-    exec,
-    reporter: reporter(),
-    release: releases,
-    version: '2.0.0'
-  }).catch(e => e)
+  const err = await deployV2(c, exec).catch(e => e)
   expect((err as OperationFailed).outcome.failedStep).toBe('verify-live')
   const t = trace(exec)
   const switches = t.filter(l => l.startsWith('switch-map'))
@@ -433,16 +401,7 @@ test('a held lock stops the deploy before anything else runs on the host', async
     code: 1,
     stderr: 'Directory not empty'
   })
-  await expect(
-    deploy({
-      config: c,
-      site: c.sites.v1,
-      exec,
-      reporter: reporter(),
-      release: releases,
-      version: '2.0.0'
-    })
-  ).rejects.toThrow(/locked by deploy other by alice/)
+  await expect(deployV2(c, exec)).rejects.toThrow(/locked by deploy other by alice/)
   expect(trace(exec)).toEqual(['lock'])
 })
 
@@ -451,16 +410,7 @@ test('a missing secret is refused before the host is touched', async () => {
   const exec = host()
   delete process.env.UNIT_SECRET
   try {
-    await expect(
-      deploy({
-        config: c,
-        site: c.sites.v1,
-        exec,
-        reporter: reporter(),
-        release: releases,
-        version: '2.0.0'
-      })
-    ).rejects.toThrow(/app.ini.tmpl:2: secret UNIT_SECRET is not set/)
+    await expect(deployV2(c, exec)).rejects.toThrow(/app.ini.tmpl:2: secret UNIT_SECRET is not set/)
   } finally {
     process.env.UNIT_SECRET = 'unit-secret-value'
   }
@@ -640,14 +590,7 @@ test("pip runs in the new virtualenv's interpreter through pip's runner, compili
   const exec = host().respondFirst(isScript(scripts.HOST_FACTS), {
     stdout: JSON.stringify({ python: '3.11.2', pip: true, pip_runner: runner, free_mb: 5000 })
   })
-  const o = await deploy({
-    config: c,
-    site: c.sites.v1,
-    exec,
-    reporter: reporter(),
-    release: releases,
-    version: '2.0.0'
-  })
+  const o = await deployV2(c, exec)
   expect(o.status).toBe('deployed')
   const rel = `${ROOT}/releases/2.0.0`
   const pip = exec.commands().find(a => a.includes('install'))!
@@ -683,14 +626,7 @@ test("pip runs in the new virtualenv's interpreter through pip's runner, compili
 test('prune after a deploy keeps the new release, the one before it and the newest others up to keep_releases', async () => {
   const c = config('    keep_releases: 2\n')
   const exec = host()
-  const o = await deploy({
-    config: c,
-    site: c.sites.v1,
-    exec,
-    reporter: reporter(),
-    release: releases,
-    version: '2.0.0'
-  })
+  const o = await deployV2(c, exec)
   // 0.9.0 was warm for a rollback; after the switch the slots hold 2.0.0 and 1.0.0.
   expect(o.steps.find(s => s.name === 'prune')?.note).toBe('removed 0.9.0')
   const rms = exec

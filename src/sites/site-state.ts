@@ -248,8 +248,9 @@ export async function restartSlotGroup(
 }
 
 /** The first half of {@link restartSlotGroup}: point the slot at `pointAt` and send SIGINT to its
- * daemons in one host program (neither when no daemon of the group runs), without waiting for Apache to respawn them (it does so on its next maintenance tick,
- * within a second). Returns the PIDs signalled, for {@link awaitSlotGroup}. */
+ * daemons in one host program (neither when no daemon of the group runs), without waiting for
+ * Apache to respawn them (it does so on its next maintenance tick, within a second). Returns
+ * the PIDs signalled, for {@link awaitSlotGroup}. */
 export async function signalSlotGroup(
   exec: Executor,
   site: SiteConfig,
