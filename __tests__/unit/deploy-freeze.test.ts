@@ -21,6 +21,7 @@ import { OperationFailed } from '../../src/pipelines/operation.js'
 import { ConfigError } from '../../src/util/errors.js'
 import { StreamReporter } from '../../src/util/reporter.js'
 import { buildSampleRelease } from '../helpers/sample-app.js'
+import { isScript, scriptArg, scriptOf, unniced } from '../helpers/host-script-calls.js'
 
 let dir: string
 let releases: string
@@ -43,22 +44,6 @@ sites:
 ${opts.freeze === undefined ? '' : `      freeze: ${opts.freeze}\n`}${opts.database === false ? '' : `    database: { engine: sqlite, name: ${DB} }\n`}`
   return parseConfig(yaml, join(dir, 'sitecycle.yml'))
 }
-
-/** The command without a leading `nice -n N` (the deploy's heavy work yields to users). */
-function unniced(argv: string[]): string[] {
-  return argv[0] === 'nice' && argv[1] === '-n' ? argv.slice(3) : argv
-}
-
-/** A host script call: [python, -I, (-S), -c, program, ...args], perhaps niced. */
-function scriptOf(niced: string[]): { program: string; args: string[] } | undefined {
-  const argv = unniced(niced)
-  const i = argv.indexOf('-c')
-  return i > 0 && argv[0].endsWith('python3')
-    ? { program: argv[i + 1], args: argv.slice(i + 2) }
-    : undefined
-}
-const isScript = (program: string) => (c: Command) => scriptOf(c.argv)?.program === program
-const scriptArg = (c: Command, n: number) => scriptOf(c.argv)?.args[n]
 
 /** A pretend host with site v1: blue live on 1.0.0, green idle on 0.9.0, its database file. */
 function host(opts: { probeIdle?: number; restoreFails?: boolean } = {}) {

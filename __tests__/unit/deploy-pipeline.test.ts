@@ -17,6 +17,7 @@ import { OperationFailed } from '../../src/pipelines/operation.js'
 import { rollback } from '../../src/pipelines/rollback.js'
 import { StreamReporter } from '../../src/util/reporter.js'
 import { buildSampleRelease } from '../helpers/sample-app.js'
+import { isScript, scriptArg, scriptOf, unniced } from '../helpers/host-script-calls.js'
 
 let dir: string
 let releases: string
@@ -36,22 +37,6 @@ sites:
 ${extra}`
   return parseConfig(yaml, join(dir, 'sitecycle.yml'))
 }
-
-/** The command without a leading `nice -n N` (the deploy's heavy work yields to users). */
-function unniced(argv: string[]): string[] {
-  return argv[0] === 'nice' && argv[1] === '-n' ? argv.slice(3) : argv
-}
-
-/** A host script call: [python, -I, (-S), -c, program, ...args], perhaps niced. */
-function scriptOf(niced: string[]): { program: string; args: string[] } | undefined {
-  const argv = unniced(niced)
-  const i = argv.indexOf('-c')
-  return i > 0 && argv[0].endsWith('python3')
-    ? { program: argv[i + 1], args: argv.slice(i + 2) }
-    : undefined
-}
-const isScript = (program: string) => (c: Command) => scriptOf(c.argv)?.program === program
-const scriptArg = (c: Command, n: number) => scriptOf(c.argv)?.args[n]
 
 function host(
   opts: { probeIdle?: number; live?: 'blue' | 'green'; installed?: Record<string, string> } = {}
