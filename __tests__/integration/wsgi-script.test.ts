@@ -6,7 +6,7 @@
  * meanwhile, .pth files included, as if Python had started after the install.
  */
 import { spawn, type ChildProcessWithoutNullStreams } from 'node:child_process'
-import { mkdir, symlink, writeFile } from 'node:fs/promises'
+import { mkdir, readFile, symlink, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import { createInterface, type Interface } from 'node:readline'
 import { renderWsgiScript } from '../../src/commands/apache.js'
@@ -70,12 +70,18 @@ async function installLazyApp(dir: string): Promise<void> {
     join(sitePackages, 'lazyapp', '__init__.py'),
     [
       'import os, extra_mod',
+      "open(os.path.join(os.path.dirname(os.environ['SITECYCLE_CONFIG']), 'imported'), 'a').write('x')",
       'def application(environ, start_response):',
       "    start_response('200 OK', [('Content-Type', 'text/plain')])",
       "    return [('%s %s' % (extra_mod.VALUE, os.environ['SITECYCLE_CONFIG'])).encode()]",
       ''
     ].join('\n')
   )
+}
+
+/** One 'x' per import of the application (its module writes it). */
+async function imports(dir: string): Promise<string> {
+  return readFile(join(dir, 'imported'), 'utf8').catch(() => '')
 }
 
 async function pythonMinor(): Promise<string> {
@@ -122,7 +128,7 @@ beforeAll(async () => {
 })
 afterAll(() => removeTempDir(work))
 
-test('a daemon started before its release is complete loads it on the first request after release.json, .pth files included', async () => {
+test('a daemon started before its release is complete loads it by itself as soon as release.json appears, .pth files included', async () => {
   const { root, dir, script } = await siteWith('2.0.0')
   const daemon = new Daemon(root, script)
   try {
@@ -135,8 +141,14 @@ test('a daemon started before its release is complete loads it on the first requ
     // pip has installed, but config and hooks are not done: still not loaded.
     await installLazyApp(dir)
     expect((await daemon.request()).status).toBe('503 Service Unavailable')
-    // complete-release: the next request loads the application, as a fresh Python would.
+    // complete-release: the daemon loads the application by itself, as a fresh Python would
+    // (.pth files included), before any request comes: no user pays for the import.
+    expect(await imports(dir)).toBe('')
     await writeFile(join(dir, 'release.json'), '{}\n')
+    const deadline = Date.now() + 5000
+    while ((await imports(dir)) === '' && Date.now() < deadline)
+      await new Promise(r => setTimeout(r, 20))
+    expect(await imports(dir)).toBe('x')
     const config = join(dir, 'app.ini')
     expect(await daemon.request()).toEqual({
       status: '200 OK',
@@ -146,6 +158,23 @@ test('a daemon started before its release is complete loads it on the first requ
       status: '200 OK',
       body: `from-the-pth-folder ${config}`
     })
+    expect(await imports(dir)).toBe('x')
+  } finally {
+    daemon.stop()
+  }
+})
+
+test('a request that comes as release.json appears gets the application, imported once', async () => {
+  const { root, dir, script } = await siteWith('2.1.0')
+  const daemon = new Daemon(root, script)
+  try {
+    await daemon.loaded()
+    await installLazyApp(dir)
+    await writeFile(join(dir, 'release.json'), '{}\n')
+    const answers = [await daemon.request(), await daemon.request()]
+    expect(answers.map(a => a.status)).toEqual(['200 OK', '200 OK'])
+    await new Promise(r => setTimeout(r, 200))
+    expect(await imports(dir)).toBe('x')
   } finally {
     daemon.stop()
   }

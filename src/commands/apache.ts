@@ -233,9 +233,11 @@ export function renderVhost(site: SiteConfig): string {
  * A deploy restarts the idle slot's daemons while pip still installs the release (Apache's
  * parent respawns daemons only on its once-a-second maintenance tick; that wait is hidden behind
  * the install), so a daemon may start in a release whose release.json (written last) is not
- * there yet. It then loads the application on its first request after release.json appears,
- * reading the .pth files pip put into the virtualenv meanwhile as Python's start-up would have;
- * until then it answers 503. The deploy's first request to it is its verification.
+ * there yet. A thread of that daemon then loads the application as soon as release.json appears
+ * (every daemon of the group does, as the preload would have, so no user request pays for the
+ * import), reading the .pth files pip put into the virtualenv meanwhile as Python's start-up
+ * would have; a request that comes first loads it itself, and until then gets 503. The thread
+ * stops when the slot points elsewhere (the daemon is then restarted).
  */
 export function renderWsgiScript(
   site: SiteConfig,
@@ -266,28 +268,42 @@ else:
 
     _lock = threading.Lock()
     _loaded = []
-    if os.path.basename(_release) == ${JSON.stringify(EMPTY_RELEASE)}:
+    _placeholder = os.path.basename(_release) == ${JSON.stringify(EMPTY_RELEASE)}
+    if _placeholder:
         _waiting = b'site ${site.name} has no release deployed yet\\n'
     else:
         _waiting = ('release %s of site ${site.name} is being installed\\n' % os.path.basename(_release)).encode()
 
     def _load():
-        import importlib, site, sys
-        for p in list(sys.path):
-            if p.endswith('site-packages') and os.path.realpath(p).startswith(_release + os.sep):
-                site.addsitedir(p)
-        importlib.invalidate_caches()
-        from ${module} import ${attr} as app
-        return app
+        with _lock:
+            if not _loaded and _installed():
+                import importlib, site, sys
+                for p in list(sys.path):
+                    if p.endswith('site-packages') and os.path.realpath(p).startswith(_release + os.sep):
+                        site.addsitedir(p)
+                importlib.invalidate_caches()
+                from ${module} import ${attr} as app
+                _loaded.append(app)
+        return bool(_loaded)
+
+    def _preload():
+        import time, traceback
+        while os.path.realpath(${JSON.stringify(slotPath)}) == _release:
+            try:
+                if _load():
+                    return
+            except Exception:
+                traceback.print_exc()
+                return
+            time.sleep(0.05)
+
+    if not _placeholder:
+        threading.Thread(target=_preload, name='sitecycle-preload', daemon=True).start()
 
     def application(environ, start_response):
-        if not _loaded:
-            with _lock:
-                if not _loaded and _installed():
-                    _loaded.append(_load())
-            if not _loaded:
-                start_response('503 Service Unavailable', [('Content-Type', 'text/plain'), ('Retry-After', '60')])
-                return [_waiting]
+        if not _loaded and not _load():
+            start_response('503 Service Unavailable', [('Content-Type', 'text/plain'), ('Retry-After', '60')])
+            return [_waiting]
         return _loaded[0](environ, start_response)
 `
 }
