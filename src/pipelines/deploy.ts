@@ -9,8 +9,8 @@
  * The idle slot's daemons are restarted as soon as the new virtualenv exists (restart-idle),
  * not after the install: Apache's parent respawns a mod_wsgi daemon only on its once-a-second
  * maintenance tick, and that wait now passes while pip installs. The new daemons load the
- * application on their first request after release.json is written (complete-release, after the
- * config and the hooks), so nothing is imported from a release before it is complete.
+ * application as soon as release.json is written (complete-release, after the config and the
+ * hooks), so nothing is imported from a release before it is complete.
  *
  * A site whose hooks migrate its database sets `hooks.freeze`: the deploy then freezes the site
  * (maintenance page, 503 to users) just before the hooks and dumps the database, so that a failed
@@ -719,7 +719,7 @@ async function installRelease(c: DeployContext): Promise<string> {
 
 /** complete-release: write release.json into the release, the last thing a release directory
  * gets: one without it is half-installed (recovery removes it), and a slot's daemon that
- * started before it appeared loads the application only on its first request after. */
+ * started before it appeared loads the application only once it is there. */
 async function completeRelease(c: DeployContext): Promise<string> {
   const dir = siteLayout(c.site.root).release(c.release.version)
   const record = {
