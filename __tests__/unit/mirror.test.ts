@@ -142,6 +142,27 @@ describe('from and lag in sitecycle.yml', () => {
     )
   })
 
+  test("a lag beyond the source's retention is a config error naming both", () => {
+    const yaml = (snapshots: string, lag: string) =>
+      `app: { package: p, wsgi: "p.wsgi:application" }\nsites:\n  v1:\n    root: /srv/v1\n    url: "http://127.0.0.1:8081"\n${snapshots}  m:\n    role: mirror\n    from: v1\n    lag: ${lag}\n    root: /srv/m\n    url: "http://127.0.0.1:8082"\n`
+    // The defaults (daily 7, weekly 4, monthly 6) hold snapshots 140 days back.
+    expect(parseConfig(yaml('', '140d'), '/cfg/sitecycle.yml').sites.m.lag?.seconds).toBe(
+      140 * 86_400
+    )
+    expect(() => parseConfig(yaml('', '141d'), '/cfg/sitecycle.yml')).toThrow(
+      /^\/cfg\/sitecycle\.yml:9:10: sites\.m\.lag: 141d is longer than site v1 keeps snapshots: sites\.v1\.snapshots \(daily: 7, weekly: 4, monthly: 6, the defaults\) keeps none surely older than 140d; expected a lag of at most 140d, or sites\.v1\.snapshots\.daily of at least 142/
+    )
+    const weekOnly = '    snapshots: { keep_last: 3, daily: 7, weekly: 0, monthly: 0 }\n'
+    expect(() => parseConfig(yaml(weekOnly, '6d'), '/cfg/sitecycle.yml')).not.toThrow()
+    expect(() => parseConfig(yaml(weekOnly, '7d'), '/cfg/sitecycle.yml')).toThrow(
+      /sitecycle\.yml:10:10: sites\.m\.lag: 7d is longer than site v1 keeps snapshots: sites\.v1\.snapshots \(daily: 7, weekly: 0, monthly: 0\) keeps none surely older than 6d/
+    )
+    const lastOnly = '    snapshots: { keep_last: 50, daily: 0, weekly: 0, monthly: 0 }\n'
+    expect(() => parseConfig(yaml(lastOnly, '1d'), '/cfg/sitecycle.yml')).toThrow(
+      /sites\.m\.lag: 1d is longer than site v1 keeps snapshots: .*keep_last keeps the newest, whatever their age\); expected sites\.v1\.snapshots\.daily of at least 2/
+    )
+  })
+
   test('refreshing a site that is no mirror, or a mirror without from or lag, names what to set', () => {
     const c = load(
       '  m1: { role: mirror, root: /srv/m1, url: "http://127.0.0.1:8082" }\n' +

@@ -1,5 +1,6 @@
 import {
   chooseRetained,
+  retentionHorizonSeconds,
   isoWeekKey,
   parseSnapshotId,
   snapshotIdFor
@@ -105,5 +106,75 @@ describe('retention with a fake clock', () => {
     )
     expect(d.keep).toEqual([ninety[89]])
     expect(d.remove).toEqual([ninety[88]])
+  })
+})
+
+describe('retention keeps what mirrors need', () => {
+  const DAY = 86_400_000
+  const mirrors = [
+    { name: 'm7', lag: '7d', lagSeconds: 7 * 86_400 },
+    { name: 'm30', lag: '30d', lagSeconds: 30 * 86_400 }
+  ]
+  // The README's policy, daily backups at 03:00 and a sync every hour in between (4 a day).
+  const policy = { last: 3, daily: 7, weekly: 4, monthly: 6 }
+  const withSyncs = (first: string, days: number) =>
+    [3, 9, 15, 21].flatMap(h => daily(first, days, h)).sort()
+
+  test('without mirrors, the syncs push every snapshot of 7 days ago out', () => {
+    const ids = withSyncs('2024-01-01', 90)
+    const now = new Date('2024-03-30T22:00:00Z')
+    const d = chooseRetained(ids, policy, now)
+    const cutoff = now.getTime() - 7 * DAY
+    const best = d.keep.find(k => parseSnapshotId(k)!.getTime() <= cutoff)!
+    // The newest kept snapshot at least 7 days old is a weekly one, days older than promised.
+    expect((now.getTime() - parseSnapshotId(best)!.getTime()) / DAY).toBeGreaterThan(8)
+  })
+
+  test('a 7d and a 30d mirror, refreshed at any hour over 60 days, show data less than a day older than their lag', () => {
+    // Run retention after every snapshot, as the snapshot pipeline does, and refresh the mirrors
+    // at every hour: what they show is never more than a day older than the lag.
+    let kept: string[] = []
+    const start = new Date('2024-01-01T00:00:00Z').getTime()
+    const worst: Record<string, number> = { m7: 0, m30: 0 }
+    for (let hour = 0; hour < 24 * 60; hour++) {
+      const now = new Date(start + hour * 3_600_000)
+      if ([3, 9, 15, 21].includes(now.getUTCHours())) {
+        kept = chooseRetained([...kept, snapshotIdFor(now)], { ...policy, mirrors }, now).keep
+      }
+      for (const m of mirrors) {
+        if (hour < 24 * 31 + m.lagSeconds / 3600) continue // the history must be that old first
+        const shown = kept
+          .map(k => parseSnapshotId(k)!.getTime())
+          .filter(t => t <= now.getTime() - m.lagSeconds * 1000)
+          .sort((a, b) => b - a)[0]
+        worst[m.name] = Math.max(worst[m.name], now.getTime() - shown - m.lagSeconds * 1000)
+      }
+    }
+    expect(worst.m7).toBeLessThan(DAY)
+    expect(worst.m30).toBeLessThan(DAY)
+    // ... at the cost of one snapshot a day over the longest lag, not one per sync.
+    expect(kept.length).toBeLessThanOrEqual(31 + 4 + 6 + 4)
+  })
+
+  test('the snapshot a mirror shows now and the newest of each day since are kept, with why', () => {
+    const ids = withSyncs('2024-03-01', 30)
+    const now = new Date('2024-03-30T22:00:00Z')
+    const d = chooseRetained(
+      ids,
+      { last: 1, daily: 0, weekly: 0, monthly: 0, mirrors: [mirrors[0]] },
+      now
+    )
+    expect(d.reasons[id('2024-03-23', '210000')]).toEqual(['mirror m7 (7d) shows it'])
+    expect(d.reasons[id('2024-03-24', '210000')]).toEqual(['mirror m7 (7d) will show it'])
+    expect(d.keep).toHaveLength(8)
+    expect(d.keep.at(-1)).toBe(id('2024-03-23', '210000'))
+  })
+
+  test("a policy's horizon: how far back it surely holds a snapshot", () => {
+    expect(retentionHorizonSeconds({ last: 3, daily: 7, weekly: 4, monthly: 6 })).toBe(
+      5 * 28 * 86_400
+    )
+    expect(retentionHorizonSeconds({ last: 3, daily: 8, weekly: 0, monthly: 0 })).toBe(7 * 86_400)
+    expect(retentionHorizonSeconds({ last: 90, daily: 0, weekly: 0, monthly: 0 })).toBe(0)
   })
 })

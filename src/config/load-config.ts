@@ -17,6 +17,8 @@ import {
   type ConfigProblem,
   type SourceMap
 } from './config-problems.js'
+// A pure leaf module (no imports): the config check and retention itself share one horizon.
+import { retentionHorizonSeconds } from '../snapshots/retention.js'
 import { hostLabel } from './host-spec.js'
 import { siteHosts } from './site-hosts.js'
 import type {
@@ -32,6 +34,7 @@ import {
   configSchema,
   RELEASE_DEFAULTS,
   SITE_NAME,
+  SNAPSHOT_DEFAULTS,
   SITE_NAME_FORM,
   type RawConfig,
   type RawRelease,
@@ -75,6 +78,7 @@ export function parseConfig(text: string, file: string): SitecycleConfig {
     ...checkRootsApart(config, source),
     ...checkDataFolders(config, source),
     ...checkDataSources(config, source),
+    ...checkMirrorLags(config, source),
     ...checkHooksFreeze(config, source)
   ]
   if (overlaps.length > 0) throw configError(file, source, overlaps)
@@ -444,6 +448,58 @@ function checkDataSources(config: SitecycleConfig, source: SourceMap): ConfigPro
         what: `lag is for mirror sites, and this one has role ${site.role}`,
         expected: 'role: mirror with lag, or no lag'
       })
+  }
+  return problems
+}
+
+/** `86400` → `1d`, `90000` → `1d1h`: a duration in the config's own units. */
+export function formatDuration(seconds: number): string {
+  const parts: string[] = []
+  let rest = seconds
+  for (const [unit, size] of [
+    ['d', 86400],
+    ['h', 3600],
+    ['m', 60],
+    ['s', 1]
+  ] as const) {
+    const n = Math.floor(rest / size)
+    if (n > 0) parts.push(`${n}${unit}`)
+    rest -= n * size
+  }
+  return parts.join('') || '0s'
+}
+
+/**
+ * A mirror's lag must be within its source's snapshot retention (snapshots/retention.ts,
+ * retentionHorizonSeconds): beyond it the source's policy deletes the snapshots the mirror would
+ * show, and the mirror would wait forever. Retention keeps what a mirror within it needs.
+ */
+function checkMirrorLags(config: SitecycleConfig, source: SourceMap): ConfigProblem[] {
+  const problems: ConfigProblem[] = []
+  for (const site of Object.values(config.sites)) {
+    if (site.role !== 'mirror' || !site.lag || site.from === undefined) continue
+    const from = Object.hasOwn(config.sites, site.from) ? config.sites[site.from] : undefined
+    if (!from || from === site) continue // reported by checkDataSources
+    const s = from.snapshots ?? {
+      last: SNAPSHOT_DEFAULTS.keepLast,
+      daily: SNAPSHOT_DEFAULTS.daily,
+      weekly: SNAPSHOT_DEFAULTS.weekly,
+      monthly: SNAPSHOT_DEFAULTS.monthly
+    }
+    const horizon = retentionHorizonSeconds(s)
+    if (site.lag.seconds <= horizon) continue
+    const days = Math.ceil(site.lag.seconds / 86400)
+    const policy = `sites.${from.name}.snapshots (daily: ${s.daily}, weekly: ${s.weekly}, monthly: ${s.monthly}${from.snapshots ? '' : ', the defaults'})`
+    problems.push({
+      offset: offsetOf(source, ['sites', site.name, 'lag']),
+      path: ['sites', site.name, 'lag'],
+      what:
+        `${site.lag.text} is longer than site ${from.name} keeps snapshots: ${policy} ` +
+        (horizon > 0
+          ? `keeps none surely older than ${formatDuration(horizon)}`
+          : 'keeps no snapshot surely older than a day (keep_last keeps the newest, whatever their age)'),
+      expected: `${horizon > 0 ? `a lag of at most ${formatDuration(horizon)}, or ` : ''}sites.${from.name}.snapshots.daily of at least ${days + 1} (or weekly of ${Math.ceil(days / 7) + 1}, monthly of ${Math.ceil(days / 28) + 1})`
+    })
   }
   return problems
 }

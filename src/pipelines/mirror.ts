@@ -27,6 +27,12 @@ import type { DatabaseConfig, DatabaseEngine } from '../databases/engine.js'
 import { getEngine } from '../databases/registry.js'
 import type { Executor } from '../hosts/executor.js'
 import { siteLayout } from '../sites/layout.js'
+import {
+  mirrorStatePath,
+  readMirrorState,
+  writeMirrorState,
+  type MirrorState
+} from '../sites/mirror-state.js'
 import { readSiteState, restartSlotGroup } from '../sites/site-state.js'
 import { snapshotFolderName } from '../snapshots/files.js'
 import { describeAge, listSnapshotIds, readManifest } from '../snapshots/list.js'
@@ -38,24 +44,13 @@ import type { Reporter } from '../util/reporter.js'
 import { withSiteOperation } from './operation.js'
 import { describePlan, PipelineError, runPipeline, type Step, type StepReport } from './pipeline.js'
 
-/** The file, under the mirror's `.sitecycle/`, that says which snapshot the mirror shows. */
-export const MIRROR_STATE_FILE = 'mirror.json'
-
-/** What `<root>/.sitecycle/mirror.json` holds. */
-export interface MirrorState {
-  /** The site the snapshot comes from. */
-  from: string
-  /** The snapshot the mirror shows; null while a refresh is under way (or after one failed). */
-  snapshot: string | null
-  /** When that snapshot was taken (ISO 8601). */
-  takenAt: string | null
-  /** When the mirror was last refreshed (ISO 8601, by the run's clock). */
-  refreshedAt: string
-  /** The lag the mirror had then, as written in the config. */
-  lag: string
-  /** The snapshot a refresh under way is putting in place. */
-  refreshing?: string
-}
+export {
+  MIRROR_STATE_FILE,
+  mirrorStatePath,
+  readMirrorState,
+  type MirrorFollows,
+  type MirrorState
+} from '../sites/mirror-state.js'
 
 export interface MirrorRequest {
   config: SitecycleConfig
@@ -198,35 +193,6 @@ export function mirrorSource(
       config.file
     )
   return { source, lag: site.lag! }
-}
-
-/** The path of a mirror's state file. */
-export function mirrorStatePath(site: Pick<SiteConfig, 'root'>): string {
-  return `${siteLayout(site.root).state}/${MIRROR_STATE_FILE}`
-}
-
-/** Read which snapshot a mirror shows; undefined when it was never refreshed. */
-export async function readMirrorState(
-  exec: Executor,
-  site: Pick<SiteConfig, 'root'>
-): Promise<MirrorState | undefined> {
-  const text = await exec.readFile(mirrorStatePath(site))
-  if (text === undefined) return undefined
-  try {
-    return JSON.parse(text) as MirrorState
-  } catch {
-    return undefined // torn by a kill: treated as showing no known snapshot
-  }
-}
-
-async function writeMirrorState(
-  exec: Executor,
-  site: SiteConfig,
-  state: MirrorState
-): Promise<void> {
-  const path = mirrorStatePath(site)
-  await exec.writeFile(`${path}.tmp`, `${JSON.stringify(state, null, 2)}\n`, 0o640)
-  await exec.run(renamePath(`${path}.tmp`, path))
 }
 
 interface MirrorContext {

@@ -2,6 +2,15 @@
  * Which snapshots to keep: grandfather-father-son retention. Pure: takes snapshot ids and "now",
  * touches nothing. Calendar buckets are UTC days, ISO weeks and months counted back from now:
  * `daily: 7` keeps the newest snapshot of each of the last 7 days (today included) that has one.
+ *
+ * Mirrors (role `mirror`, `from:` this site) add their own needs, whatever the counts above and
+ * however many snapshots syncs and attempts add: a mirror with lag L refreshed at any time in the
+ * next L shows the newest snapshot at least L old, so the site keeps for it the snapshot it shows
+ * now (the newest at least L old) and the newest snapshot of each UTC day of the last L (of each
+ * hour when L is under a day). With a snapshot every day, a `7d` mirror thus always shows data
+ * at least 7 days and less than 8 days old (plus any day without a snapshot).
+ * The policy's horizon (retentionHorizonSeconds) bounds the lag a mirror may ask for: beyond it,
+ * the policy says the data must be gone (the config loader refuses such a pair).
  */
 
 /** How many snapshots a site keeps (`sites.<n>.snapshots`). */
@@ -14,6 +23,56 @@ export interface RetentionPolicy {
   weekly: number
   /** The newest snapshot of each of the last N months. */
   monthly: number
+  /** The mirrors that show this site's snapshots (their needs are kept too). */
+  mirrors?: MirrorNeed[]
+}
+
+/** A mirror of the site, as retention sees it. */
+export interface MirrorNeed {
+  /** The mirror's site name (for the reasons). */
+  name: string
+  /** Its lag in seconds. */
+  lagSeconds: number
+  /** Its lag as written (for the reasons), such as `7d`. */
+  lag: string
+}
+
+const HOUR = 3600
+const DAY = 24 * HOUR
+
+/**
+ * How far back the policy is sure to hold a snapshot, in seconds: `daily: d` holds days back to
+ * d-1 days before today's start, `weekly: w` w-1 weeks, `monthly: m` m-1 months (counted as 28
+ * days, the shortest). `keep_last` gives no such promise (N snapshots may all be from today).
+ * A mirror's lag may not exceed it. Pure.
+ */
+export function retentionHorizonSeconds(policy: RetentionPolicy): number {
+  return Math.max(
+    0,
+    (policy.daily - 1) * DAY,
+    (policy.weekly - 1) * 7 * DAY,
+    (policy.monthly - 1) * 28 * DAY
+  )
+}
+
+/** The snapshots a mirror needs at `now` (newest first sorted ids in), with why. Pure. */
+function mirrorKeeps(sorted: readonly string[], m: MirrorNeed, now: Date): Map<string, string> {
+  const kept = new Map<string, string>()
+  const cutoff = now.getTime() - m.lagSeconds * 1000
+  const shown = sorted.find(id => parseSnapshotId(id)!.getTime() <= cutoff)
+  if (shown) kept.set(shown, `mirror ${m.name} (${m.lag}) shows it`)
+  const bucket = m.lagSeconds < DAY ? HOUR * 1000 : DAY * 1000
+  const seen = new Set<number>()
+  for (const id of sorted) {
+    const t = parseSnapshotId(id)!.getTime()
+    if (t > now.getTime()) continue
+    const key = Math.floor(t / bucket)
+    // Buckets from the one holding now - lag up to now: each bucket's newest may be shown later.
+    if (key < Math.floor(cutoff / bucket) || seen.has(key)) continue
+    seen.add(key)
+    if (!kept.has(id)) kept.set(id, `mirror ${m.name} (${m.lag}) will show it`)
+  }
+  return kept
 }
 
 /** What retention decided, and why each kept snapshot is kept. */
@@ -124,6 +183,8 @@ export function chooseRetained(
     [policy.weekly, 'week', 'weekly', isoWeekKey],
     [policy.monthly, 'month', 'monthly', monthKey]
   ]
+  for (const m of policy.mirrors ?? [])
+    for (const [id, why] of mirrorKeeps(sorted, m, now)) keep(id, why)
   for (const [n, unit, label, keyOf] of buckets) {
     if (n <= 0) continue
     const wanted = recentKeys(now, n, unit)

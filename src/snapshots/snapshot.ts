@@ -21,6 +21,7 @@ import {
   type StepReport
 } from '../pipelines/pipeline.js'
 import { siteLayout } from '../sites/layout.js'
+import { mirrorNeedsOf } from '../sites/mirror-state.js'
 import { readSiteState } from '../sites/site-state.js'
 import { SitecycleError } from '../util/errors.js'
 import type { Reporter } from '../util/reporter.js'
@@ -217,7 +218,8 @@ function snapshotSteps(): Step<SnapshotContext>[] {
           c.req.site,
           c.python,
           c.req.now?.() ?? new Date(),
-          [c.id]
+          [c.id],
+          c.req.config
         )
         return c.removed.length ? `removed ${c.removed.join(', ')}` : 'nothing to remove'
       }
@@ -371,7 +373,8 @@ async function copyWithProgress(
 }
 
 /**
- * Remove the complete snapshots the site's retention policy does not keep (never one in `protect`).
+ * Remove the complete snapshots the site's retention policy does not keep (never one in `protect`,
+ * never one a mirror of the site needs when `config` is given: snapshots/retention.ts).
  * Returns the ids removed. Removing one never touches the others: shared files are hard links.
  */
 export async function applyRetention(
@@ -379,10 +382,12 @@ export async function applyRetention(
   site: SiteConfig,
   python: string,
   now: Date,
-  protect: string[] = []
+  protect: string[] = [],
+  config?: SitecycleConfig
 ): Promise<string[]> {
   const ids = (await listSnapshotIds(exec, site, python)).filter(s => s.complete).map(s => s.id)
-  const decision = chooseRetained(ids, retentionOf(site), now)
+  const mirrors = config ? await mirrorNeedsOf(exec, config, site) : []
+  const decision = chooseRetained(ids, { ...retentionOf(site), mirrors }, now)
   const remove = decision.remove.filter(id => !protect.includes(id))
   const dir = siteLayout(site.root).snapshots
   // The manifest first: a directory interrupted halfway through its removal reads as incomplete.
