@@ -27,6 +27,7 @@ import { Journal } from '../../src/sites/journal.js'
 import { takeSnapshot } from '../../src/snapshots/snapshot.js'
 import { StreamReporter } from '../../src/util/reporter.js'
 import { freePort, startApache, type TestApache } from '../helpers/apache.js'
+import { startPostgres, type PostgresServer } from '../helpers/databases.js'
 import { buildSampleRelease } from '../helpers/sample-app.js'
 
 const SQLITE = '/usr/bin/sqlite3'
@@ -273,19 +274,41 @@ describe('mirrors with lags 1d, 7d and 30d over 40 daily snapshots', () => {
   })
 })
 
-/** GET `url` with optional basic-auth credentials. */
-function get(url: string, auth?: string): Promise<{ status: number; body: string }> {
+/**
+ * GET (or `opts.method`) `url` with optional basic-auth credentials; `opts.from` is the local
+ * address to send from (127.0.0.2 is loopback too, but not the host's own probe address).
+ */
+function get(
+  url: string,
+  auth?: string,
+  opts: { method?: string; from?: string; body?: string } = {}
+): Promise<{ status: number; body: string; allow?: string }> {
   return new Promise((resolve, reject) => {
     const headers: Record<string, string> = auth
       ? { Authorization: `Basic ${Buffer.from(auth).toString('base64')}` }
       : {}
-    const req = request(url, { headers, agent: false }, res => {
-      let body = ''
-      res.on('data', d => (body += d))
-      res.on('end', () => resolve({ status: res.statusCode ?? 0, body }))
-    })
+    const req = request(
+      url,
+      {
+        headers,
+        agent: false,
+        method: opts.method ?? 'GET',
+        ...(opts.from && { localAddress: opts.from })
+      },
+      res => {
+        let body = ''
+        res.on('data', d => (body += d))
+        res.on('end', () =>
+          resolve({
+            status: res.statusCode ?? 0,
+            body,
+            ...(res.headers.allow && { allow: String(res.headers.allow) })
+          })
+        )
+      }
+    )
     req.on('error', reject)
-    req.end()
+    req.end(opts.body)
   })
 }
 
@@ -294,6 +317,8 @@ describe('previews and mirrors on a real Apache', () => {
   let apache: TestApache
   let siteDir: string
   let releases: string
+  let cfg: SitecycleConfig
+  let ports0: Record<'v1' | 'v2' | 'm1', number>
 
   beforeAll(async () => {
     process.env.SAMPLE_SECRET_KEY = 'sample-secret-0123456789'
@@ -312,7 +337,7 @@ describe('previews and mirrors on a real Apache', () => {
     if (releases) await rm(releases, { recursive: true, force: true })
   })
 
-  test('answer 401 without credentials and 200 with them; the health path stays open', async () => {
+  test('a new mirror serves its source release by itself; 401 without credentials, 200 with them', async () => {
     await writeFile(
       join(siteDir, 'app.ini.tmpl'),
       '[app]\ngreeting = hello from {{ site.name }}\nsecret_key = {{ secret.SAMPLE_SECRET_KEY }}\n'
@@ -335,13 +360,15 @@ describe('previews and mirrors on a real Apache', () => {
       shutdown_timeout: 5`
     const yaml = `
 app: { package: sitecycle-sample, wsgi: "sitecycle_sample.wsgi:application" }
-sites:${site('v1', 'role: production', true)}${site('v2', 'role: preview\n    from: v1')}${site('m1', 'role: mirror\n    from: v1\n    lag: 1d')}
+sites:${site('v1', `role: production\n    releases: ${releases}`, true)}${site('v2', 'role: preview\n    from: v1')}${site('m1', 'role: mirror\n    from: v1\n    lag: 1d')}
 `
     const file = join(siteDir, 'sitecycle.yml')
     await writeFile(file, yaml)
-    const cfg = parseConfig(yaml, file)
-    for (const name of ['v1', 'v2', 'm1'] as const) {
+    cfg = parseConfig(yaml, file)
+    ports0 = ports
+    for (const name of ['v1', 'v2', 'm1'] as const)
       await initSite({ config: cfg, site: cfg.sites[name], exec, reporter: reporter() })
+    for (const name of ['v1', 'v2'] as const) {
       const o = await deploy({
         config: cfg,
         site: cfg.sites[name],
@@ -352,6 +379,20 @@ sites:${site('v1', 'role: production', true)}${site('v2', 'role: preview\n    fr
       })
       expect(o.status).toBe('deployed')
     }
+    // A new mirror: initialized, never deployed to by hand. Its refresh deploys the release its
+    // snapshot was taken under, from its source's releases folder.
+    const m1 = `http://127.0.0.1:${ports.m1}`
+    expect((await get(`${m1}/`, `reader:${PASSWORD}`)).status).toBe(503)
+    const taken = new Date(Date.now() - 2 * DAY)
+    await takeSnapshot({
+      config: cfg,
+      site: cfg.sites.v1,
+      exec,
+      reporter: reporter(),
+      now: () => taken
+    })
+    const o = await refreshMirror({ config: cfg, site: cfg.sites.m1, exec, reporter: reporter() })
+    expect(o).toMatchObject({ status: 'refreshed', release: '1.0.0', deployed: '1.0.0' })
     for (const name of ['v2', 'm1'] as const) {
       const url = `http://127.0.0.1:${ports[name]}`
       expect((await get(`${url}/`)).status).toBe(401)
@@ -359,10 +400,135 @@ sites:${site('v1', 'role: production', true)}${site('v2', 'role: preview\n    fr
       const ok = await get(`${url}/`, `reader:${PASSWORD}`)
       expect(ok.status).toBe(200)
       expect(ok.body).toContain(`hello from ${name}`)
-      expect((await get(`${url}/__version__`)).status).toBe(200)
     }
+    // A second refresh finds the release live already.
+    const again = await refreshMirror({
+      config: cfg,
+      site: cfg.sites.m1,
+      exec,
+      reporter: reporter()
+    })
+    expect(again).toMatchObject({ status: 'unchanged', release: '1.0.0' })
+    expect(again.deployed).toBeUndefined()
     const open = await get(`http://127.0.0.1:${ports.v1}/`)
     expect(open.status).toBe(200)
     expect(lines.join('\n')).not.toContain(PASSWORD)
   }, 180_000)
+
+  test('a mirror refuses writes with 405, credentials or not; GET and HEAD pass', async () => {
+    const m1 = `http://127.0.0.1:${ports0.m1}`
+    const creds = `reader:${PASSWORD}`
+    for (const method of ['POST', 'PUT', 'DELETE', 'PATCH', 'OPTIONS', 'TRACE']) {
+      // A path the application does not know: it would answer 404, Apache answers first.
+      const r = await get(`${m1}/notes`, creds, { method, body: 'x=1' })
+      expect({ method, status: r.status }).toEqual({ method, status: 405 })
+      if (method !== 'HEAD') expect(r.body).toContain('<title>405 Method Not Allowed</title>')
+      // Apache adds an empty Allow of its own: an empty list element, which HTTP ignores.
+      expect(
+        r.allow
+          ?.split(',')
+          .map(m => m.trim())
+          .filter(Boolean)
+      ).toEqual(['GET', 'HEAD'])
+    }
+    expect((await get(`${m1}/`, undefined, { method: 'POST' })).status).toBe(405)
+    expect((await get(`${m1}/`, creds, { method: 'HEAD' })).status).toBe(200)
+    // The preview is no mirror: a POST reaches its application (which knows no /notes).
+    const v2 = await get(`http://127.0.0.1:${ports0.v2}/notes`, creds, { method: 'POST' })
+    expect(v2).toMatchObject({ status: 404, body: 'not found\n' })
+  })
+
+  test('the health path of a protected site tells the version only to the host itself or with credentials', async () => {
+    for (const name of ['v2', 'm1'] as const) {
+      const url = `http://127.0.0.1:${ports0[name]}/__version__`
+      // sitecycle's probes: from the host itself, without credentials.
+      expect(await get(url)).toMatchObject({ status: 200, body: expect.stringContaining('1.0.0') })
+      // Anyone else: 401 and no version, unless they have the credentials.
+      const other = await get(url, undefined, { from: '127.0.0.2' })
+      expect(other.status).toBe(401)
+      expect(other.body).not.toContain('1.0.0')
+      const known = await get(url, `reader:${PASSWORD}`, { from: '127.0.0.2' })
+      expect(known).toMatchObject({ status: 200, body: expect.stringContaining('1.0.0') })
+    }
+    // An open site's health path is open to all.
+    const v1 = await get(`http://127.0.0.1:${ports0.v1}/__version__`, undefined, {
+      from: '127.0.0.2'
+    })
+    expect(v1.status).toBe(200)
+  })
+})
+
+describe('a PostgreSQL mirror', () => {
+  let pg: PostgresServer
+  let pgDir: string
+
+  beforeAll(async () => {
+    pg = await startPostgres()
+    pgDir = await mkdtemp(join(tmpdir(), 'sitecycle-mirror-pg-'))
+    await chmod(pgDir, 0o755)
+  }, 120_000)
+
+  afterAll(async () => {
+    await pg?.stop()
+    if (pgDir) await rm(pgDir, { recursive: true, force: true })
+  })
+
+  test("is read-only for the application's sessions after each refresh; its source is not", async () => {
+    const db = (name: string) =>
+      `{ engine: postgres, name: ${name}, host: ${pg.socketDir}, port: ${pg.port}, user: postgres }`
+    const yaml = `
+app: { package: sitecycle-sample, wsgi: "sitecycle_sample.wsgi:application" }
+sites:
+  v1:
+    root: ${join(pgDir, 'v1')}
+    url: http://127.0.0.1:9
+    database: ${db('mirror_src')}
+  m1:
+    role: mirror
+    from: v1
+    lag: 1d
+    root: ${join(pgDir, 'm1')}
+    url: http://127.0.0.1:9
+    database: ${db('mirror_m1')}
+    access: { basic_auth: false }
+`
+    const file = join(pgDir, 'sitecycle.yml')
+    await writeFile(file, yaml)
+    const c = parseConfig(yaml, file)
+    for (const name of ['v1', 'm1'])
+      await mkdir(join(pgDir, name, '.sitecycle'), { recursive: true })
+    pg.sql('postgres', 'CREATE DATABASE mirror_src')
+    pg.sql(
+      'mirror_src',
+      "CREATE TABLE notes (id int PRIMARY KEY, body text); INSERT INTO notes VALUES (1, 'one');"
+    )
+    const day = (n: number) => () => new Date(Date.UTC(2024, 4, 1 + n, 2))
+    for (const n of [0, 1]) {
+      pg.sql('mirror_src', `INSERT INTO notes VALUES (${n + 2}, 'day ${n}')`)
+      await takeSnapshot({
+        config: c,
+        site: c.sites.v1,
+        exec,
+        reporter: reporter(),
+        now: day(n),
+        progressIntervalMs: 0
+      })
+      const o = await refreshMirror({
+        config: c,
+        site: c.sites.m1,
+        exec,
+        reporter: reporter(),
+        now: () => new Date(day(n + 1)().getTime() + 3_600_000)
+      })
+      expect(o.status).toBe('refreshed')
+      expect(o.steps.find(s => s.name === 'read-only-database')?.status).toBe('ok')
+      // Each refresh restores into a fresh database: the setting must be there again.
+      expect(pg.sql('mirror_m1', 'SELECT count(*) FROM notes').trim()).toBe(String(n + 2))
+      expect(() => pg.sql('mirror_m1', "INSERT INTO notes VALUES (99, 'write')")).toThrow(
+        /read-only transaction/
+      )
+    }
+    pg.sql('mirror_src', "INSERT INTO notes VALUES (100, 'production still writes')")
+    expect(pg.sql('mirror_src', 'SHOW default_transaction_read_only').trim()).toBe('off')
+  }, 120_000)
 })

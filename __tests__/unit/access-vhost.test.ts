@@ -93,9 +93,28 @@ describe('vhost', () => {
     expect(dir).toContain('AuthType Basic')
     expect(dir).toContain('AuthUserFile /srv/demo/pre/shared/.htpasswd')
     expect(dir).toContain('Require valid-user')
-    expect(dir).toContain(`Require expr "%{REQUEST_URI} == '/__version__'"`)
+    // The health path without credentials only from the host itself (sitecycle's probes):
+    // anyone else must not learn the version.
+    expect(dir).toContain(
+      `Require expr "%{REQUEST_URI} == '/__version__' && (-R '127.0.0.1' || -R '::1')"`
+    )
+    expect(dir).not.toMatch(/Require expr "%\{REQUEST_URI\} == '\/__version__'"/)
+    // An attempt's window lifts the auth while its flag exists.
+    expect(dir).toContain(`Require expr "-f '/srv/demo/pre/shared/.access-open'"`)
     expect(dir).not.toContain('Require all granted')
     expect(v).toContain('AuthName "pre (preview)"')
+  })
+
+  test('a mirror refuses every method but GET and HEAD, before any other rule; other roles do not', () => {
+    const v = renderVhost(mir)
+    const cond = v.indexOf('RewriteCond %{REQUEST_METHOD} !^(GET|HEAD)$')
+    const rule = v.indexOf('RewriteRule ^ - [E=SITECYCLE_READ_ONLY:1,R=405,L]')
+    expect(cond).toBeGreaterThan(v.indexOf('RewriteEngine On'))
+    expect(rule).toBeGreaterThan(cond)
+    expect(rule).toBeLessThan(v.indexOf('RewriteCond /srv/demo/mir/maintenance/ON -f'))
+    expect(v).toContain('Header always set Allow "GET, HEAD" env=SITECYCLE_READ_ONLY')
+    expect(v).toContain('TraceEnable off')
+    for (const site of [prod, pre, open, locked]) expect(renderVhost(site)).not.toContain('R=405')
   })
 
   test('an open site: no auth directives at all', () => {

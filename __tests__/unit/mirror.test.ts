@@ -185,6 +185,7 @@ test('the plan names every step in order', () => {
     'forget-shown',
     'restore-database',
     'check-database',
+    'read-only-database',
     'restore-files',
     'record-shown',
     'reload-app'

@@ -118,10 +118,24 @@ function maintenanceDirectory(site: SiteConfig): string[] {
 }
 
 /**
- * Who may reach the application. With basic auth, a valid user, or anyone asking for the health
- * path: sitecycle verifies a release by GETting that path from the host itself (through the
- * private route and then as a user would), and it must not carry the password to do so: a
- * probe's argv would show it to every local user. The health path answers only the version.
+ * While this file exists (an upgrade attempt's window, pipelines/attempt.ts), a protected site's
+ * basic auth is lifted: production's maintenance page sends its users there. Apache tests it on
+ * each request (a stat, no reload), like the maintenance flag.
+ */
+export function accessOpenFlagPath(site: Pick<SiteConfig, 'root'>): string {
+  return `${siteLayout(site.root).shared}/.access-open`
+}
+
+/** The addresses sitecycle's own probes come from (the host itself), as in the private route. */
+const LOOPBACK_EXPR = "(-R '127.0.0.1' || -R '::1')"
+
+/**
+ * Who may reach the application. With basic auth: a valid user; anyone while the open flag
+ * exists (accessOpenFlagPath); and the health path from the host itself without credentials:
+ * sitecycle verifies a release by GETting that path from the host (through the private route and
+ * then as a user would), and it must not carry the password to do so (a probe's argv would show
+ * it to every local user). Anyone else asking for the health path without credentials gets 401,
+ * as for any other path: its answer names the version.
  */
 function accessDirectives(site: SiteConfig): string[] {
   const auth = site.access?.basicAuth
@@ -133,9 +147,26 @@ function accessDirectives(site: SiteConfig): string[] {
     '    AuthBasicProvider file',
     `    AuthUserFile ${passwordFilePath(site)}`,
     '    <RequireAny>',
-    `      Require expr "%{REQUEST_URI} == '${health}'"`,
+    `      Require expr "%{REQUEST_URI} == '${health}' && ${LOOPBACK_EXPR}"`,
+    `      Require expr "-f '${accessOpenFlagPath(site)}'"`,
     '      Require valid-user',
     '    </RequireAny>'
+  ]
+}
+
+/**
+ * A mirror is read-only: Apache answers every method but GET and HEAD with 405 and `Allow: GET,
+ * HEAD` before any other rule (TRACE too), so no write reaches the application, whatever it does.
+ * (Apache adds an empty `Allow` of its own to a 405: an empty list element, which HTTP ignores.)
+ */
+function readOnlyRules(site: SiteConfig): string[] {
+  if (site.role !== 'mirror') return []
+  return [
+    '  # A mirror is read-only: every method but GET and HEAD is refused.',
+    '  RewriteCond %{REQUEST_METHOD} !^(GET|HEAD)$',
+    '  RewriteRule ^ - [E=SITECYCLE_READ_ONLY:1,R=405,L]',
+    '  Header always set Allow "GET, HEAD" env=SITECYCLE_READ_ONLY',
+    '  TraceEnable off'
   ]
 }
 
@@ -186,6 +217,7 @@ export function renderVhost(site: SiteConfig): string {
     `  ErrorLog ${site.root}/shared/logs/error.log`,
     `  CustomLog ${site.root}/shared/logs/access.log combined`,
     '  RewriteEngine On',
+    ...readOnlyRules(site),
     ...maintenanceRules(site)
   )
   if (a.mode === 'blue-green') {

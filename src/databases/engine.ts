@@ -100,4 +100,9 @@ export interface DatabaseEngine {
   exists(exec: Executor, db: DatabaseConfig): Promise<boolean>
   /** Drop the database (scratch databases of verify; never a site's own without asking). */
   drop(exec: Executor, db: DatabaseConfig): Promise<void>
+  /**
+   * Make new sessions on the database read-only (a mirror's, after each restore), where the
+   * engine can do that for one database; absent where it cannot. Returns what was done.
+   */
+  makeReadOnly?(exec: Executor, db: DatabaseConfig): Promise<string>
 }

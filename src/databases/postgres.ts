@@ -283,5 +283,21 @@ export const postgresEngine: DatabaseEngine = {
   },
   async drop(exec, db) {
     await dropDatabase(exec, db, connect(db), db.name)
+  },
+  /**
+   * `default_transaction_read_only` on the database: every new session starts read-only, so the
+   * application's writes fail ("cannot execute INSERT in a read-only transaction"). A default, not
+   * a wall: a client may still `SET` it off. Kept by a rename, lost with the database (each
+   * restore makes a fresh one), so it is set again after each.
+   */
+  async makeReadOnly(exec, db) {
+    await sql(
+      exec,
+      connect(db),
+      maintenanceDb(db),
+      'ALTER DATABASE :"target" SET default_transaction_read_only = on;',
+      { target: db.name }
+    )
+    return `new sessions on ${db.name} are read-only`
   }
 }

@@ -13,10 +13,18 @@
  * data open. The `from` site is only read (its snapshots directory, no lock taken); the mirror
  * must live on a host of its `from` site, where the snapshots are.
  *
- * Read-only: a mirror renders its own config template (`sites.<n>.config`), where the
- * application's read-only switch belongs (for example `read_only = true`); whether it can be
- * read-only is the application's decision. Access: a mirror is protected by basic auth by
- * default, like a preview (`sites.<n>.access`, written by `sitecycle init`).
+ * Its release: after the lock is let go, when the release live on the mirror is not the one the
+ * shown snapshot was taken under (its manifest's `live`; the source's live release when it names
+ * none), that release is deployed to the mirror as `sitecycle deploy` would (the mirror's own
+ * `releases`/`store`, else its source's), so the code matches the data's schema and a new mirror
+ * serves without a deploy by hand. A mirror not yet initialized is left alone, with a note.
+ *
+ * Read-only: Apache refuses every method but GET and HEAD on a mirror (405, commands/apache.ts),
+ * and a PostgreSQL mirror's database defaults its sessions to read-only transactions after each
+ * restore; see the README for what this does and does not stop. A mirror also renders its own
+ * config template (`sites.<n>.config`), where an application's own read-only switch belongs.
+ * Access: a mirror is protected by basic auth by default, like a preview (`sites.<n>.access`,
+ * written by `sitecycle init`).
  */
 import { makeDirs, removeTree, renamePath } from '../commands/files.js'
 import { cmd } from '../commands/command.js'
@@ -31,6 +39,7 @@ import {
   mirrorStatePath,
   readMirrorState,
   writeMirrorState,
+  type MirrorFollows,
   type MirrorState
 } from '../sites/mirror-state.js'
 import { readSiteState, restartSlotGroup } from '../sites/site-state.js'
@@ -41,8 +50,9 @@ import { parseSnapshotId } from '../snapshots/retention.js'
 import { compareTables } from '../snapshots/verify.js'
 import { ConfigError, SitecycleError } from '../util/errors.js'
 import type { Reporter } from '../util/reporter.js'
-import { withSiteOperation } from './operation.js'
+import { OperationFailed, withSiteOperation } from './operation.js'
 import { describePlan, PipelineError, runPipeline, type Step, type StepReport } from './pipeline.js'
+import { deploy } from './deploy.js'
 
 export {
   MIRROR_STATE_FILE,
@@ -68,6 +78,8 @@ export interface MirrorRequest {
   engines?: (name: DatabaseConfig['engine']) => DatabaseEngine
   /** Restart the live slot's daemons after a refresh (default true). */
   reload?: boolean
+  /** Deploy the release of the shown snapshot when the mirror serves another (default true). */
+  deployRelease?: boolean
 }
 
 /** A mirror refreshed, already up to date, or waiting for a snapshot old enough. */
@@ -89,6 +101,10 @@ export interface MirrorOutcome {
   /** The snapshot the mirror showed before this run (null: none, or a refresh had failed). */
   previousSnapshot: string | null
   url: string
+  /** The release the mirror serves after this run (null: none, or not known). */
+  release: string | null
+  /** The release this run deployed to the mirror, when it deployed one. */
+  deployed?: string
   steps: StepReport[]
   operationId: string
   notes: string[]
@@ -197,7 +213,12 @@ export function mirrorSource(
 
 interface MirrorContext {
   req: MirrorRequest
+  /** The site whose snapshot the mirror shows (after choose-snapshot: the chosen one's). */
   source: SiteConfig
+  /** Where snapshots are looked for: the followed site, and before a promote the old one. */
+  sources: SnapshotSource[]
+  /** Set by a promote (sites/mirror-state.ts): kept in every state the refresh writes. */
+  follows?: MirrorFollows
   lag: MirrorLag
   now: Date
   python: string
@@ -234,7 +255,8 @@ function mirrorSteps(): Step<MirrorContext>[] {
           takenAt: null,
           refreshedAt: c.now.toISOString(),
           lag: c.lag.text,
-          refreshing: c.snapshot!
+          refreshing: c.snapshot!,
+          ...(c.follows && { follows: c.follows })
         })
       },
       undo: async c => {
@@ -277,6 +299,17 @@ function mirrorSteps(): Step<MirrorContext>[] {
       }
     },
     {
+      name: 'read-only-database',
+      title: "make the mirror's database read-only for new sessions, where the engine can",
+      when: c => refreshing(c) && !!c.manifest?.database && !!c.req.site.database,
+      run: async c => {
+        const { db, engine } = mirrorDatabase(c)
+        if (!engine.makeReadOnly)
+          return `${db.engine} has no per-database read-only mode: Apache's refusal of writes is the guard`
+        return engine.makeReadOnly(c.exec, db)
+      }
+    },
+    {
       name: 'restore-files',
       title: "copy the snapshot's data folders aside and rename them into place",
       when: c => refreshing(c) && c.placed.length > 0,
@@ -297,7 +330,8 @@ function mirrorSteps(): Step<MirrorContext>[] {
           snapshot: c.snapshot!,
           takenAt: parseSnapshotId(c.snapshot!)!.toISOString(),
           refreshedAt: c.now.toISOString(),
-          lag: c.lag.text
+          lag: c.lag.text,
+          ...(c.follows && { follows: c.follows })
         })
         return c.snapshot
       }
@@ -333,9 +367,17 @@ async function chooseSnapshot(c: MirrorContext): Promise<string> {
   const site = req.site
   c.previous = await readMirrorState(exec, site)
   const snapshotsDir = siteLayout(source.root).snapshots
-  const complete = (await listSnapshotIds(exec, source, c.python))
-    .filter(s => s.complete)
-    .map(s => s.id)
+  const owner = new Map<string, SiteConfig>()
+  for (const from of c.sources)
+    for (const s of await listSnapshotIds(exec, from.site, c.python)) {
+      const t = parseSnapshotId(s.id)?.getTime()
+      if (!s.complete || owner.has(s.id) || (from.upTo !== undefined && (t ?? 0) > from.upTo))
+        continue
+      owner.set(s.id, from.site)
+    }
+  const complete = [...owner.keys()].sort(
+    (a, b) => parseSnapshotId(a)!.getTime() - parseSnapshotId(b)!.getTime()
+  )
   const id = chooseMirrorSnapshot(complete, c.lag.seconds, c.now)
   if (!id) {
     c.action = 'waiting'
@@ -349,25 +391,26 @@ async function chooseSnapshot(c: MirrorContext): Promise<string> {
     return note
   }
   c.snapshot = id
-  if (c.previous?.snapshot === id && c.previous.from === source.name) {
+  c.source = owner.get(id)!
+  if (c.previous?.snapshot === id && c.previous.from === c.source.name) {
     c.action = 'unchanged'
     return `${id} (${describeAge(ageOf(id, c.now))} old): the mirror shows it already`
   }
-  const manifest = await readManifest(exec, snapshotsDir, id)
+  const manifest = await readManifest(exec, siteLayout(c.source.root).snapshots, id)
   if (!manifest)
     throw new SitecycleError(
-      `snapshot ${id} of site ${source.name} lost its manifest on ${exec.name} while the mirror was refreshed (retention or a manual removal); run again`,
+      `snapshot ${id} of site ${c.source.name} lost its manifest on ${exec.name} while the mirror was refreshed (retention or a manual removal); run again`,
       'mirror'
     )
   c.manifest = manifest
   if (manifest.database && !site.database)
     throw new ConfigError(
-      `snapshot ${id} of site ${source.name} holds a ${manifest.database.engine} database but mirror site ${site.name} has none: add sites.${site.name}.database (its own ${manifest.database.engine} database) to ${req.config.file}`,
+      `snapshot ${id} of site ${c.source.name} holds a ${manifest.database.engine} database but mirror site ${site.name} has none: add sites.${site.name}.database (its own ${manifest.database.engine} database) to ${req.config.file}`,
       req.config.file
     )
   if (manifest.database && site.database && manifest.database.engine !== site.database.engine)
     throw new ConfigError(
-      `snapshot ${id} of site ${source.name} holds a ${manifest.database.engine} dump but mirror site ${site.name} uses ${site.database.engine}: give sites.${site.name}.database the engine ${manifest.database.engine}`,
+      `snapshot ${id} of site ${c.source.name} holds a ${manifest.database.engine} dump but mirror site ${site.name} uses ${site.database.engine}: give sites.${site.name}.database the engine ${manifest.database.engine}`,
       req.config.file
     )
   if (!manifest.database && site.database)
@@ -406,6 +449,39 @@ async function placeFolder(exec: Executor, from: string, target: string): Promis
   await exec.run(removeTree(old))
 }
 
+/** A site whose snapshots a mirror may show; `upTo`: only those taken at or before it (ms). */
+interface SnapshotSource {
+  site: SiteConfig
+  upTo?: number
+}
+
+/**
+ * The site a mirror follows: its `from:`, unless a promote moved it to the new production
+ * (sites/mirror-state.ts); then the old production's snapshots taken up to the promote still
+ * count, so the mirror keeps showing the past while the new production has none that old.
+ */
+async function followedSources(
+  exec: Executor,
+  config: SitecycleConfig,
+  site: SiteConfig
+): Promise<{ source: SiteConfig; sources: SnapshotSource[]; follows?: MirrorFollows }> {
+  const { source } = mirrorSource(config, site)
+  const follows = (await readMirrorState(exec, site))?.follows
+  const known = (name: string) =>
+    Object.hasOwn(config.sites, name) ? config.sites[name] : undefined
+  const now = follows && known(follows.site)
+  if (!follows || !now) return { source, sources: [{ site: source }] }
+  const before = known(follows.before)
+  return {
+    source: now,
+    sources: [
+      { site: now },
+      ...(before ? [{ site: before, upTo: new Date(follows.since).getTime() }] : [])
+    ],
+    follows
+  }
+}
+
 /** The mirror must be on a host of its source: that is where the snapshots are. */
 function requireSameHost(site: SiteConfig, source: SiteConfig): void {
   const here = hostLabel(site.host)
@@ -425,8 +501,9 @@ function requireSameHost(site: SiteConfig, source: SiteConfig): void {
  */
 export async function refreshMirror(req: MirrorRequest): Promise<MirrorOutcome> {
   const { config, site, exec, reporter } = req
-  const { source, lag } = mirrorSource(config, site)
-  requireSameHost(site, source)
+  const { lag } = mirrorSource(config, site)
+  const { source, sources, follows } = await followedSources(exec, config, site)
+  for (const s of sources) requireSameHost(site, s.site)
   const db = site.database
   if (db?.passwordEnv) {
     const password = (req.env ?? process.env)[db.passwordEnv]
@@ -439,6 +516,7 @@ export async function refreshMirror(req: MirrorRequest): Promise<MirrorOutcome> 
   }
   if (db) (req.engines ?? getEngine)(db.engine) // an unknown engine fails here, before the host is touched
   const now = req.now?.() ?? new Date()
+  let shownFrom: SiteConfig | undefined
   return withSiteOperation(
     { op: 'mirror', config, site, exec, reporter, lockWait: req.lockWait },
     { from: source.name, lag: lag.text },
@@ -446,6 +524,8 @@ export async function refreshMirror(req: MirrorRequest): Promise<MirrorOutcome> 
       const c: MirrorContext = {
         req,
         source,
+        sources,
+        ...(follows && { follows }),
         lag,
         now,
         python: config.app.python,
@@ -476,7 +556,8 @@ export async function refreshMirror(req: MirrorRequest): Promise<MirrorOutcome> 
         )
       }
       const shown = c.action === 'waiting' ? (c.previous?.snapshot ?? null) : c.snapshot!
-      const outcome: MirrorOutcome = {
+      shownFrom = c.action === 'waiting' ? undefined : c.source
+      const outcome: Omit<MirrorOutcome, 'release'> = {
         status: c.action === 'refresh' ? 'refreshed' : c.action,
         site: site.name,
         host: exec.name,
@@ -493,5 +574,86 @@ export async function refreshMirror(req: MirrorRequest): Promise<MirrorOutcome> 
       }
       return { ...outcome, journal: { snapshot: shown, previous: outcome.previousSnapshot } }
     }
-  ).then(({ journal: _j, ...outcome }) => outcome)
+  ).then(async ({ journal: _j, ...outcome }) => ({
+    ...outcome,
+    ...(await syncMirrorRelease(req, shownFrom ?? source, outcome.snapshot, outcome.notes))
+  }))
+}
+
+/**
+ * The release the mirror should serve with snapshot `shown`: the one live on the source when the
+ * snapshot was taken, else the one live on the source now; null when neither is known.
+ */
+async function releaseFor(
+  req: MirrorRequest,
+  source: SiteConfig,
+  shown: string
+): Promise<string | null> {
+  const manifest = await readManifest(req.exec, siteLayout(source.root).snapshots, shown)
+  if (manifest?.live) return manifest.live
+  return (await readSiteState(req.exec, source, req.config.app.python)).live
+}
+
+/**
+ * Deploy to the mirror the release its data was made by, when it serves another (see the module
+ * comment). Throws MirrorFailed naming the release when the deploy fails (the data is refreshed;
+ * the previous release, if any, serves it).
+ */
+async function syncMirrorRelease(
+  req: MirrorRequest,
+  source: SiteConfig,
+  shown: string | null,
+  notes: string[]
+): Promise<Pick<MirrorOutcome, 'release' | 'deployed'>> {
+  const { site, exec, reporter, config } = req
+  const state = await readSiteState(exec, site, config.app.python)
+  if (req.deployRelease === false || !shown) return { release: state.live }
+  if (!state.initialized) {
+    const note = `mirror ${site.name} is not initialized at ${site.root} on ${exec.name}, so it serves nothing: run \`sitecycle init ${site.name}\` and refresh it again`
+    reporter.warn(note)
+    notes.push(note)
+    return { release: null }
+  }
+  const wanted = await releaseFor(req, source, shown)
+  if (!wanted || wanted === state.live) return { release: state.live }
+  const from = {
+    ...site,
+    ...((site.releases ?? source.releases) !== undefined && {
+      releases: site.releases ?? source.releases
+    }),
+    ...((site.store ?? source.store) !== undefined && { store: site.store ?? source.store })
+  }
+  if (!from.releases && !from.store)
+    throw new MirrorFailed(
+      `mirror ${site.name} shows snapshot ${shown} of ${source.name}, taken under release ${wanted}, but serves ${state.live ?? 'no release'}, and neither it nor ${source.name} has a releases folder or store to take ${wanted} from: set sites.${site.name}.store (or releases) in ${config.file}`,
+      'deploy-release',
+      [],
+      true
+    )
+  reporter.info(
+    `mirror ${site.name} serves ${state.live ?? 'no release'}; deploying ${wanted}, the release snapshot ${shown} was taken under`
+  )
+  try {
+    const o = await deploy({
+      config,
+      site: from,
+      exec,
+      reporter,
+      version: wanted,
+      ...(req.lockWait !== undefined && { lockWait: req.lockWait }),
+      ...(req.env && { env: req.env })
+    })
+    notes.push(
+      `release ${wanted} deployed to mirror ${site.name} (it served ${state.live ?? 'none'})`
+    )
+    return { release: o.version, deployed: wanted }
+  } catch (e) {
+    if (!(e instanceof OperationFailed) && !(e instanceof SitecycleError)) throw e
+    throw new MirrorFailed(
+      `mirror ${site.name} shows snapshot ${shown} of ${source.name}, but deploying its release ${wanted} failed: ${e.message.split('\n')[0]}; ${state.live ? `${state.live} serves it meanwhile` : 'it serves no release'}`,
+      'deploy-release',
+      e instanceof OperationFailed ? e.outcome.steps : [],
+      e instanceof OperationFailed ? e.outcome.undoComplete : true
+    )
+  }
 }
