@@ -25,6 +25,7 @@ import { initSite } from '../../src/pipelines/init.js'
 import { removeOldSite } from '../../src/pipelines/remove-old.js'
 import { listSites } from '../../src/pipelines/sites.js'
 import { syncSite } from '../../src/pipelines/sync.js'
+import { readMirrorState } from '../../src/sites/mirror-state.js'
 import { StreamReporter } from '../../src/util/reporter.js'
 import { freePort, startApache, type TestApache } from '../helpers/apache.js'
 import { expectExit, runCli } from '../helpers/cli.js'
@@ -118,7 +119,9 @@ beforeAll(async () => {
     (await siteYaml('v1', 'production')) +
     (await siteYaml('v2', 'preview', 'v1')) +
     (await siteYaml('c1', 'production')) +
-    (await siteYaml('c2', 'preview', 'c1'))
+    (await siteYaml('c2', 'preview', 'c1')) +
+    // A mirror of v1 (only its state matters here: a promote moves it to the new production).
+    `\n  mv: { role: mirror, from: v1, lag: 1d, root: ${join(dir, 'mv')}, url: "http://127.0.0.1:9", access: { basic_auth: false } }\n`
   const yaml = `app: { package: sitecycle-sample, wsgi: "sitecycle_sample.wsgi:application" }\nsites:${sites}`
   configFile = join(dir, 'sitecycle.yml')
   await writeFile(configFile, yaml)
@@ -156,6 +159,7 @@ test('promote: the preview, with what users wrote during the window, becomes pro
   expect(started.steps.map(s => `${s.name} ${s.status}`)).toEqual([
     'sync-preview ok',
     'deploy-preview ok',
+    'open-preview ok',
     'freeze-production ok',
     'catch-up ok'
   ])
@@ -163,6 +167,10 @@ test('promote: the preview, with what users wrote during the window, becomes pro
   // The window: the preview serves 2.0.0 on production's data; production is frozen and says where to go.
   expect((await httpGet(`${urls.v2}/__version__`)).body).toBe('2.0.0')
   expect((await httpGet(`${urls.v2}/`, auth)).body).toContain('hello from v2')
+  // ... and the users production sends there get in without the preview's password.
+  const walkIn = await httpGet(`${urls.v2}/`)
+  expect(walkIn.status).toBe(200)
+  expect(walkIn.body).toContain('hello from v2')
   expect(sql('v2', 'SELECT count(*) FROM notes;').trim()).toBe('3')
   const page = await fetch(`${urls.v1}/`)
   expect(page.status).toBe(503)
@@ -234,6 +242,13 @@ test('promote: the preview, with what users wrote during the window, becomes pro
     configSays: { role: 'preview', url: urls.v2 }
   })
   expect(rows.find(r => r.site === 'v1')).toMatchObject({ role: 'old', url: urls.v2 })
+  // The mirror of the old production follows the new one from now on.
+  expect(promoted.steps.find(s => s.name === 'move-mirrors')).toMatchObject({ status: 'ok' })
+  expect(await readMirrorState(exec, site('mv'))).toMatchObject({
+    follows: { site: 'v2', before: 'v1', attempt: promoted.attempt }
+  })
+  // The window's flag is gone with the window.
+  await expect(stat(join(dir, 'v2', 'shared', '.access-open'))).rejects.toThrow()
 
   // The scheduled preview sync must not copy the old site over the new production.
   await expect(syncSite({ config, site: site('v2'), exec, reporter: reporter() })).rejects.toThrow(
@@ -293,9 +308,11 @@ test('cancel: production opens again with its data unchanged; the preview is lef
   ).toEqual([
     'sync-preview skipped',
     'deploy-preview skipped',
+    'open-preview skipped',
     'freeze-production skipped',
     'catch-up ok'
   ])
+  expect((await httpGet(`${urls.c2}/`)).status).toBe(200)
   const during = await runCli(['status', 'c1', '-c', configFile])
   expectExit(during, 0)
   expect(during.stdout).toMatch(/production, FROZEN/)
@@ -308,8 +325,14 @@ test('cancel: production opens again with its data unchanged; the preview is lef
   expect((await httpGet(`${urls.c1}/__version__`)).body).toBe('1.0.0')
   expect((await httpGet(`${urls.c1}/`)).body).toContain('hello from c1')
   expect(sql('c1', 'SELECT id, body FROM notes ORDER BY id;')).toBe(before)
-  // The preview is left as it was, for inspection.
+  // The preview is left as it was, for inspection, behind its password again.
   expect((await httpGet(`${urls.c2}/__version__`)).body).toBe('2.0.0')
+  expect((await httpGet(`${urls.c2}/`)).status).toBe(401)
+  expect(cancelled.steps.map(s => `${s.name} ${s.status}`)).toEqual([
+    'put-back skipped',
+    'unfreeze-production ok',
+    'close-window ok'
+  ])
   expect(sql('c2', 'SELECT body FROM notes WHERE id = 9;').trim()).toBe('tried on the preview')
   const phases = ['syncing', 'deploying', 'freezing', 'catching-up', 'open', 'cancelled']
   expect(await attemptPhases('c1')).toEqual(phases)
@@ -343,7 +366,7 @@ test.each(['swap-vhosts', 'reload'])(
       JSON.parse(cancel.stdout).steps.map(
         (s: { name: string; status: string }) => `${s.name} ${s.status}`
       )
-    ).toEqual(['put-back ok', 'unfreeze-production ok'])
+    ).toEqual(['put-back ok', 'unfreeze-production ok', 'close-window ok'])
     expect(await frozen('c1')).toBe(false)
     expect(await frozen('c2')).toBe(false)
     expect((await httpGet(`${urls.c1}/__version__`)).body).toBe('1.0.0')

@@ -6,23 +6,29 @@
  * (production goes on, nothing lost).
  *
  * start:   sync the preview from production (production still open) → deploy the release to the
- *          preview (verified on production's data before production is touched) → freeze
- *          production, its maintenance page pointing users to the preview → catch up: sync again
- *          from the frozen production, so no write made before the freeze is left behind (the
- *          preview's own hooks migrate the copy) → the window is open.
+ *          preview (verified on production's data before production is touched) → lift the
+ *          preview's basic auth for the window (a flag file its vhost tests on each request), so
+ *          the users production sends there get in → freeze production, its maintenance page
+ *          pointing users to the preview → catch up: sync again from the frozen production, so no
+ *          write made before the freeze is left behind (the preview's own hooks migrate the copy)
+ *          → the window is open.
  * promote: freeze the preview → give the preview production's address and role and the old
  *          production the preview's address and the role `old` (both vhosts rewritten, tested
  *          with configtest, one `apachectl graceful` while both sites are frozen) → verify the
- *          new production at production's address → open it. The old site stays frozen, its
- *          page pointing to production, until `sitecycle remove` after the kept time.
- * cancel:  unfreeze production (unless it was frozen before the attempt); the preview is left as
- *          it is, for inspection. An interrupted promote is put back first.
+ *          new production at production's address → open it → move the mirrors that followed
+ *          the old production to the new one (sites/mirror-state.ts) → drop the window's flag.
+ *          The old site stays frozen, its page pointing to production, until `sitecycle remove`
+ *          after the kept time; it takes the preview's address and its basic auth.
+ * cancel:  unfreeze production (unless it was frozen before the attempt) → restore the preview's
+ *          basic auth (drop the window's flag); the preview is left as it is, for inspection. An
+ *          interrupted promote is put back first.
  *
  * The attempt's state is in both sites (sites/attempt-record.ts) and every change of phase in
  * both journals: each command resumes from the recorded phase, so a run killed anywhere is
  * finished by running the same command again, or cancelled.
  */
-import { apacheConfigTest, renderVhost } from '../commands/apache.js'
+import { accessOpenFlagPath, apacheConfigTest, renderVhost } from '../commands/apache.js'
+import { removeFile } from '../commands/files.js'
 import { hostLabel } from '../config/host-spec.js'
 import type { SitecycleConfig, SiteConfig } from '../config/model.js'
 import type { DatabaseConfig, DatabaseEngine } from '../databases/engine.js'
@@ -51,6 +57,7 @@ import { newOperationId } from '../sites/journal.js'
 import { vhostFileName } from '../sites/layout.js'
 import { currentHolder } from '../sites/lock.js'
 import { freeze, frozenState, unfreeze } from '../sites/maintenance.js'
+import { readMirrorState, writeMirrorState } from '../sites/mirror-state.js'
 import { describeProbe, probeHealth, readSiteState } from '../sites/site-state.js'
 import { SitecycleError } from '../util/errors.js'
 import type { Reporter } from '../util/reporter.js'
@@ -260,6 +267,12 @@ function startSteps(): Step<StartContext>[] {
       }
     },
     {
+      name: 'open-preview',
+      title: "lift the preview's basic auth for the window: production sends its users there",
+      when: c => from(c, 'freezing'),
+      run: async c => openWindow(c.req.previewExec, c.r.preview, c.record.id, c.notes)
+    },
+    {
       name: 'freeze-production',
       title: 'freeze production: its maintenance page sends users to the preview',
       when: c => from(c, 'freezing'),
@@ -295,6 +308,70 @@ function startSteps(): Step<StartContext>[] {
       }
     }
   ]
+}
+
+/**
+ * Lift a protected preview's basic auth while the attempt's window is open: the flag its vhost
+ * tests on each request (commands/apache.ts accessOpenFlagPath), no reload. A vhost written by an
+ * older sitecycle does not test it: then a note says to re-run `sitecycle init`.
+ */
+async function openWindow(
+  exec: Executor,
+  preview: SiteConfig,
+  attempt: string,
+  notes: string[]
+): Promise<string> {
+  if (!preview.access?.basicAuth) return `site ${preview.name} has no basic auth: open already`
+  const flag = accessOpenFlagPath(preview)
+  await exec.writeFile(flag, `${attempt}\n`, 0o644)
+  const vhost = await exec.readFile(vhostPath(preview))
+  if (vhost !== undefined && !vhost.includes(flag))
+    notes.push(
+      `the vhost of site ${preview.name} predates the attempt window's open access: its users still need its basic-auth password; run \`sitecycle init ${preview.name}\` before the next attempt`
+    )
+  return `basic auth of ${preview.name} lifted until promote or cancel (${flag})`
+}
+
+/** Put back a preview's basic auth after the window (nothing when it was not lifted). */
+async function closeWindow(exec: Executor, preview: SiteConfig): Promise<string> {
+  await exec.run(removeFile(accessOpenFlagPath(preview)))
+  return preview.access?.basicAuth
+    ? `basic auth of ${preview.name} back`
+    : `site ${preview.name} has no basic auth`
+}
+
+/**
+ * Point the mirrors that follow `oldProduction` (by `from:`, or by an earlier promote) at
+ * `newProduction` from now on: recorded in each mirror's state, read by its refresh and by the
+ * new production's retention (sites/mirror-state.ts). Mirrors live on their source's host.
+ */
+async function moveMirrors(
+  exec: Executor,
+  config: SitecycleConfig,
+  oldProduction: string,
+  newProduction: string,
+  attempt: string
+): Promise<string[]> {
+  const moved: string[] = []
+  const since = new Date().toISOString()
+  for (const m of Object.values(config.sites)) {
+    if (m.role !== 'mirror' || m.from === undefined || !m.lag) continue
+    const state = await readMirrorState(exec, m)
+    if ((state?.follows?.site ?? m.from) !== oldProduction) continue
+    const follows = { site: newProduction, before: oldProduction, since, attempt }
+    await writeMirrorState(exec, m, {
+      ...(state ?? {
+        from: oldProduction,
+        snapshot: null,
+        takenAt: null,
+        refreshedAt: since,
+        lag: m.lag.text
+      }),
+      follows
+    })
+    moved.push(m.name)
+  }
+  return moved
 }
 
 /**
@@ -620,6 +697,27 @@ function promoteSteps(): Step<SwapContext>[] {
       }
     },
     {
+      name: 'move-mirrors',
+      title: 'the mirrors of the old production follow the new one from now on',
+      critical: false,
+      run: async c => {
+        const moved = await moveMirrors(
+          c.req.previewExec,
+          c.req.config,
+          c.r.configProduction.name,
+          c.r.configPreview.name,
+          c.record.id
+        )
+        return moved.length ? `${moved.join(', ')} follow ${c.newProduction.name}` : 'no mirror'
+      }
+    },
+    {
+      name: 'close-window',
+      title: "drop the window's open-access flag (the preview's address has the old site now)",
+      critical: false,
+      run: async c => closeWindow(c.req.previewExec, c.r.configPreview)
+    },
+    {
       name: 'retire-old',
       title:
         'the old production stays frozen, its page pointing to production, until it is removed',
@@ -802,6 +900,11 @@ export async function cancelAttempt(req: AttemptRequest): Promise<AttemptOutcome
         await unfreeze(x.req.productionExec, x.r.production)
         return `${x.r.production.name} is open`
       }
+    },
+    {
+      name: 'close-window',
+      title: "restore the preview's basic auth (the window is over)",
+      run: async x => closeWindow(x.req.previewExec, x.r.preview)
     }
   ]
   let reports: StepReport[] = []
