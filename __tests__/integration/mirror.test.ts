@@ -24,6 +24,7 @@ import {
   type MirrorOutcome
 } from '../../src/pipelines/mirror.js'
 import { Journal } from '../../src/sites/journal.js'
+import { mirrorNeedsOf, writeMirrorState } from '../../src/sites/mirror-state.js'
 import { takeSnapshot } from '../../src/snapshots/snapshot.js'
 import { StreamReporter } from '../../src/util/reporter.js'
 import { freePort, startApache, type TestApache } from '../helpers/apache.js'
@@ -99,7 +100,7 @@ const refresh = (name: string, now: () => Date): Promise<MirrorOutcome> =>
 beforeAll(async () => {
   dir = await mkdtemp(join(tmpdir(), 'sitecycle-mirror-'))
   await chmod(dir, 0o755)
-  for (const name of ['v1', 'm1', 'm7', 'm30', 'm60']) {
+  for (const name of ['v1', 'm1', 'm7', 'm30', 'm60', 'v9', 'mf']) {
     await mkdir(join(root(name), '.sitecycle'), { recursive: true })
     await mkdir(uploadsOf(name), { recursive: true })
   }
@@ -122,7 +123,14 @@ sites:
     database: { engine: sqlite, name: ${dbOf('v1')} }
     data: [shared/uploads]
     snapshots: { keep_last: 60 }
-${mirrorYaml('m1', '1d')}${mirrorYaml('m7', '7d')}${mirrorYaml('m30', '30')}${mirrorYaml('m60', '60d')}
+${mirrorYaml('m1', '1d')}${mirrorYaml('m7', '7d')}${mirrorYaml('m30', '30')}${mirrorYaml('m60', '60d')}${mirrorYaml('mf', '7d')}
+  v9:
+    role: preview
+    root: ${root('v9')}
+    url: http://127.0.0.1:9
+    database: { engine: sqlite, name: ${dbOf('v9')} }
+    data: [shared/uploads]
+    access: { basic_auth: false }
 `
   const file = join(dir, 'sitecycle.yml')
   await writeFile(file, yaml)
@@ -257,11 +265,55 @@ describe('mirrors with lags 1d, 7d and 30d over 40 daily snapshots', () => {
     expect(await shown('m1')).toMatchObject({ db: 40, file: 'day 40' })
   })
 
+  test('a mirror moved by a promote follows the new production, showing the old one until the new one has history that old', async () => {
+    // v9 became production on day 35 at 03:00 (the record a promote writes); its data goes on
+    // from v1's, with markers of its own.
+    await writeMirrorState(exec, config.sites.mf, {
+      from: 'v1',
+      snapshot: null,
+      takenAt: null,
+      refreshedAt: at(35, 1)().toISOString(),
+      lag: '7d',
+      follows: { site: 'v9', before: 'v1', since: at(35, 1)().toISOString(), attempt: 'attempt-x' }
+    })
+    sql(
+      dbOf('v9'),
+      'CREATE TABLE notes (id INTEGER PRIMARY KEY, day INTEGER NOT NULL, body TEXT); CREATE TABLE today (day INTEGER); INSERT INTO today VALUES (1036);'
+    )
+    await writeFile(join(uploadsOf('v9'), 'today.txt'), 'day 1036\n')
+    await takeSnapshot({
+      config,
+      site: config.sites.v9,
+      exec,
+      reporter: reporter(),
+      now: at(36),
+      progressIntervalMs: 0
+    })
+    // Retention of both sites knows the mirror needs them.
+    await expect(mirrorNeedsOf(exec, config, config.sites.v9)).resolves.toEqual([
+      { name: 'mf', lag: '7d', lagSeconds: 7 * 86_400 }
+    ])
+    expect((await mirrorNeedsOf(exec, config, config.sites.v1)).map(n => n.name)).toContain('mf')
+    // Day 41: 7 days back is day 34, before the promote: v1's snapshot.
+    const first = await refresh('mf', at(41, 8))
+    expect(first).toMatchObject({ status: 'refreshed', from: 'v9', snapshot: '20240604T020000Z' })
+    expect((await shown('mf')).db).toBe(34)
+    // Day 43: day 36 is after the promote: v9's snapshot, although v1 has newer ones (days 37-41).
+    const second = await refresh('mf', at(43, 8))
+    expect(second).toMatchObject({ status: 'refreshed', snapshot: '20240606T020000Z' })
+    expect((await shown('mf')).db).toBe(1036)
+    expect(await readMirrorState(exec, config.sites.mf)).toMatchObject({
+      from: 'v9',
+      snapshot: '20240606T020000Z',
+      follows: { site: 'v9', before: 'v1' }
+    })
+  })
+
   test('the CLI refreshes a mirror and lists the mirror sites for a workflow matrix', async () => {
     const out: string[] = []
     const file = join(dir, 'sitecycle.yml')
     expect(await main(['mirror', '--list', '--json', '-c', file], s => out.push(s))).toBe(0)
-    expect(JSON.parse(out[0])).toEqual(['m1', 'm7', 'm30', 'm60'])
+    expect(JSON.parse(out[0])).toEqual(['m1', 'm7', 'm30', 'm60', 'mf'])
     out.length = 0
     // The real clock: every snapshot is older than 30 days by now, so m30 shows day 41 (the newest).
     expect(await main(['mirror', 'm30', '-c', file, '-q'], s => out.push(s))).toBe(0)

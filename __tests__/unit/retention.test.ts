@@ -1,5 +1,6 @@
 import {
   chooseRetained,
+  mirrorBucketSeconds,
   retentionHorizonSeconds,
   isoWeekKey,
   parseSnapshotId,
@@ -112,6 +113,7 @@ describe('retention with a fake clock', () => {
 describe('retention keeps what mirrors need', () => {
   const DAY = 86_400_000
   const mirrors = [
+    { name: 'm1', lag: '1d', lagSeconds: 86_400 },
     { name: 'm7', lag: '7d', lagSeconds: 7 * 86_400 },
     { name: 'm30', lag: '30d', lagSeconds: 30 * 86_400 }
   ]
@@ -135,7 +137,7 @@ describe('retention keeps what mirrors need', () => {
     // at every hour: what they show is never more than a day older than the lag.
     let kept: string[] = []
     const start = new Date('2024-01-01T00:00:00Z').getTime()
-    const worst: Record<string, number> = { m7: 0, m30: 0 }
+    const worst: Record<string, number> = { m1: 0, m7: 0, m30: 0 }
     for (let hour = 0; hour < 24 * 60; hour++) {
       const now = new Date(start + hour * 3_600_000)
       if ([3, 9, 15, 21].includes(now.getUTCHours())) {
@@ -150,10 +152,12 @@ describe('retention keeps what mirrors need', () => {
         worst[m.name] = Math.max(worst[m.name], now.getTime() - shown - m.lagSeconds * 1000)
       }
     }
+    // A 1d mirror's buckets are 3 hours: the 6 hours between snapshots are what it is off by.
+    expect(worst.m1).toBeLessThanOrEqual(6 * 3_600_000)
     expect(worst.m7).toBeLessThan(DAY)
     expect(worst.m30).toBeLessThan(DAY)
     // ... at the cost of one snapshot a day over the longest lag, not one per sync.
-    expect(kept.length).toBeLessThanOrEqual(31 + 4 + 6 + 4)
+    expect(kept.length).toBeLessThanOrEqual(31 + 4 + 6 + 4 + 4)
   })
 
   test('the snapshot a mirror shows now and the newest of each day since are kept, with why', () => {
@@ -161,13 +165,21 @@ describe('retention keeps what mirrors need', () => {
     const now = new Date('2024-03-30T22:00:00Z')
     const d = chooseRetained(
       ids,
-      { last: 1, daily: 0, weekly: 0, monthly: 0, mirrors: [mirrors[0]] },
+      { last: 1, daily: 0, weekly: 0, monthly: 0, mirrors: [mirrors[1]] },
       now
     )
     expect(d.reasons[id('2024-03-23', '210000')]).toEqual(['mirror m7 (7d) shows it'])
     expect(d.reasons[id('2024-03-24', '210000')]).toEqual(['mirror m7 (7d) will show it'])
     expect(d.keep).toHaveLength(8)
     expect(d.keep.at(-1)).toBe(id('2024-03-23', '210000'))
+  })
+
+  test("a mirror's buckets: a day from a week of lag, else an eighth of the lag in whole hours", () => {
+    expect(mirrorBucketSeconds(30 * 86_400)).toBe(86_400)
+    expect(mirrorBucketSeconds(7 * 86_400)).toBe(86_400)
+    expect(mirrorBucketSeconds(86_400)).toBe(3 * 3600)
+    expect(mirrorBucketSeconds(12 * 3600)).toBe(3600)
+    expect(mirrorBucketSeconds(600)).toBe(3600)
   })
 
   test("a policy's horizon: how far back it surely holds a snapshot", () => {

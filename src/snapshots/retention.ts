@@ -6,9 +6,10 @@
  * Mirrors (role `mirror`, `from:` this site) add their own needs, whatever the counts above and
  * however many snapshots syncs and attempts add: a mirror with lag L refreshed at any time in the
  * next L shows the newest snapshot at least L old, so the site keeps for it the snapshot it shows
- * now (the newest at least L old) and the newest snapshot of each UTC day of the last L (of each
- * hour when L is under a day). With a snapshot every day, a `7d` mirror thus always shows data
- * at least 7 days and less than 8 days old (plus any day without a snapshot).
+ * now (the newest at least L old) and the newest snapshot of each bucket of the last L: UTC days
+ * for a lag of a week or more, else an eighth of the lag in whole hours (mirrorBucketSeconds).
+ * With a snapshot in every bucket, a `7d` mirror thus always shows data at least 7 days and less
+ * than 8 days old, a `1d` one less than 1 day 3 hours old.
  * The policy's horizon (retentionHorizonSeconds) bounds the lag a mirror may ask for: beyond it,
  * the policy says the data must be gone (the config loader refuses such a pair).
  */
@@ -55,13 +56,23 @@ export function retentionHorizonSeconds(policy: RetentionPolicy): number {
   )
 }
 
+/**
+ * The width of the buckets retention keeps one snapshot of for a mirror (the newest): a UTC day
+ * for a lag of a week or more, else an eighth of the lag in whole hours (at least one). A mirror
+ * then shows data less than its lag plus one bucket old (with a snapshot in every bucket). Pure.
+ */
+export function mirrorBucketSeconds(lagSeconds: number): number {
+  if (lagSeconds >= 7 * DAY) return DAY
+  return Math.max(HOUR, Math.floor(lagSeconds / 8 / HOUR) * HOUR)
+}
+
 /** The snapshots a mirror needs at `now` (newest first sorted ids in), with why. Pure. */
 function mirrorKeeps(sorted: readonly string[], m: MirrorNeed, now: Date): Map<string, string> {
   const kept = new Map<string, string>()
   const cutoff = now.getTime() - m.lagSeconds * 1000
   const shown = sorted.find(id => parseSnapshotId(id)!.getTime() <= cutoff)
   if (shown) kept.set(shown, `mirror ${m.name} (${m.lag}) shows it`)
-  const bucket = m.lagSeconds < DAY ? HOUR * 1000 : DAY * 1000
+  const bucket = mirrorBucketSeconds(m.lagSeconds) * 1000
   const seen = new Set<number>()
   for (const id of sorted) {
     const t = parseSnapshotId(id)!.getTime()
