@@ -100,7 +100,7 @@ const refresh = (name: string, now: () => Date): Promise<MirrorOutcome> =>
 beforeAll(async () => {
   dir = await mkdtemp(join(tmpdir(), 'sitecycle-mirror-'))
   await chmod(dir, 0o755)
-  for (const name of ['v1', 'm1', 'm7', 'm30', 'm60', 'v9', 'mf']) {
+  for (const name of ['v1', 'm1', 'm7', 'm30', 'm60', 'v9', 'mf', 'v5', 'm5']) {
     await mkdir(join(root(name), '.sitecycle'), { recursive: true })
     await mkdir(uploadsOf(name), { recursive: true })
   }
@@ -124,6 +124,21 @@ sites:
     data: [shared/uploads]
     snapshots: { keep_last: 60 }
 ${mirrorYaml('m1', '1d')}${mirrorYaml('m7', '7d')}${mirrorYaml('m30', '30')}${mirrorYaml('m60', '60d')}${mirrorYaml('mf', '7d')}
+  v5:
+    role: preview
+    root: ${root('v5')}
+    url: http://127.0.0.1:9
+    database: { engine: sqlite, name: ${dbOf('v5')} }
+    snapshots: { keep_last: 1, daily: 3, weekly: 0, monthly: 0 }
+    access: { basic_auth: false }
+  m5:
+    role: mirror
+    from: v5
+    lag: 2d
+    root: ${root('m5')}
+    url: http://127.0.0.1:9
+    database: { engine: sqlite, name: ${dbOf('m5')} }
+    access: { basic_auth: false }
   v9:
     role: preview
     root: ${root('v9')}
@@ -265,6 +280,38 @@ describe('mirrors with lags 1d, 7d and 30d over 40 daily snapshots', () => {
     expect(await shown('m1')).toMatchObject({ db: 40, file: 'day 40' })
   })
 
+  test("a snapshot's retention keeps what the source's mirrors need, beyond its own policy", async () => {
+    // v5 keeps the newest snapshot of each of 3 days; its 2d mirror needs one per 6 hours.
+    sql(dbOf('v5'), 'CREATE TABLE today (day INTEGER); INSERT INTO today VALUES (0);')
+    const start = Date.UTC(2024, 6, 1)
+    const ids: string[] = []
+    for (let h = 0; h <= 54; h += 6) {
+      sql(dbOf('v5'), `UPDATE today SET day = ${h};`)
+      const o = await takeSnapshot({
+        config,
+        site: config.sites.v5,
+        exec,
+        reporter: reporter(),
+        now: () => new Date(start + h * 3_600_000),
+        progressIntervalMs: 0
+      })
+      ids.push(o.id)
+    }
+    const kept = (await readdir(join(root('v5'), 'snapshots'))).sort()
+    // At hour 54 the mirror shows hour 6 (the newest at least 2 days old) and will show each
+    // of the later ones; only hour 0 is of no use to it. v5's own policy keeps hours 18, 42, 54.
+    expect(kept).toEqual(ids.slice(1))
+    const o = await refreshMirror({
+      config,
+      site: config.sites.m5,
+      exec,
+      reporter: reporter(),
+      now: () => new Date(start + 57 * 3_600_000)
+    })
+    expect(o).toMatchObject({ status: 'refreshed', snapshot: ids[1] })
+    expect(sql(dbOf('m5'), 'SELECT day FROM today;')).toBe('6')
+  })
+
   test('a mirror moved by a promote follows the new production, showing the old one until the new one has history that old', async () => {
     // v9 became production on day 35 at 03:00 (the record a promote writes); its data goes on
     // from v1's, with markers of its own.
@@ -313,7 +360,7 @@ describe('mirrors with lags 1d, 7d and 30d over 40 daily snapshots', () => {
     const out: string[] = []
     const file = join(dir, 'sitecycle.yml')
     expect(await main(['mirror', '--list', '--json', '-c', file], s => out.push(s))).toBe(0)
-    expect(JSON.parse(out[0])).toEqual(['m1', 'm7', 'm30', 'm60', 'mf'])
+    expect(JSON.parse(out[0])).toEqual(['m1', 'm7', 'm30', 'm60', 'mf', 'm5'])
     out.length = 0
     // The real clock: every snapshot is older than 30 days by now, so m30 shows day 41 (the newest).
     expect(await main(['mirror', 'm30', '-c', file, '-q'], s => out.push(s))).toBe(0)
