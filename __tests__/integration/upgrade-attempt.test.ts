@@ -55,7 +55,7 @@ function hookFor(site: string): string {
   return `psql -X -q -v ON_ERROR_STOP=1 -h ${pg.socketDir} -p ${pg.port} -U postgres -d ${dbName(site)} -c "CREATE TABLE IF NOT EXISTS migrated (by text); INSERT INTO migrated VALUES ('${site}')"`
 }
 
-async function siteYaml(name: string, role: string, from?: string): Promise<string> {
+async function siteYaml(name: string, role: string, from?: string, extra = ''): Promise<string> {
   const port = await freePort()
   urls[name] = `http://127.0.0.1:${port}`
   return `
@@ -68,7 +68,7 @@ ${from ? `    from: ${from}\n` : ''}    root: ${join(dir, name)}
     hooks: { after_install: ${JSON.stringify(role === 'preview' ? [hookFor(name)] : [])} }
     database: { engine: postgres, name: ${dbName(name)}, host: ${pg.socketDir}, port: ${pg.port}, user: postgres }
     preflight: { min_free_mb: 10 }
-${role === 'preview' ? `    access: { basic_auth: { password_env: ${PASSWORD_ENV} } }\n` : ''}    apache:
+${extra}${role === 'preview' ? `    access: { basic_auth: { password_env: ${PASSWORD_ENV} } }\n` : ''}    apache:
       listen: 127.0.0.1:${port}
       conf_dir: ${apache.confDir}
       enable_dir: null
@@ -116,12 +116,14 @@ beforeAll(async () => {
   await buildSampleRelease({ version: '2.0.0', releasesDir: releases })
   await writeFile(join(dir, 'app.ini.tmpl'), '[app]\ngreeting = hello from {{ site.name }}\n')
   const sites =
-    (await siteYaml('v1', 'production')) +
+    // v1 keeps a year of monthly snapshots; v2 the defaults (about 140 days).
+    (await siteYaml('v1', 'production', undefined, '    snapshots: { monthly: 12 }\n')) +
     (await siteYaml('v2', 'preview', 'v1')) +
     (await siteYaml('c1', 'production')) +
     (await siteYaml('c2', 'preview', 'c1')) +
     // A mirror of v1 (only its state matters here: a promote moves it to the new production).
-    `\n  mv: { role: mirror, from: v1, lag: 1d, root: ${join(dir, 'mv')}, url: "http://127.0.0.1:9", access: { basic_auth: false } }\n`
+    `\n  mv: { role: mirror, from: v1, lag: 1d, root: ${join(dir, 'mv')}, url: "http://127.0.0.1:9", access: { basic_auth: false } }\n` +
+    `  my: { role: mirror, from: v1, lag: 200d, root: ${join(dir, 'my')}, url: "http://127.0.0.1:9", access: { basic_auth: false } }\n`
   const yaml = `app: { package: sitecycle-sample, wsgi: "sitecycle_sample.wsgi:application" }\nsites:${sites}`
   configFile = join(dir, 'sitecycle.yml')
   await writeFile(configFile, yaml)
@@ -244,6 +246,11 @@ test('promote: the preview, with what users wrote during the window, becomes pro
   expect(rows.find(r => r.site === 'v1')).toMatchObject({ role: 'old', url: urls.v2 })
   // The mirror of the old production follows the new one from now on.
   expect(promoted.steps.find(s => s.name === 'move-mirrors')).toMatchObject({ status: 'ok' })
+  // The year-long mirror now follows a site whose retention is shorter: the promote says so.
+  expect(promoted.notes.join('\n')).toMatch(
+    /mirror my \(lag 200d\) now follows v2, whose retention \(sites\.v2\.snapshots\) keeps none surely older than 140d/
+  )
+  expect(promoted.notes.join('\n')).not.toMatch(/mirror mv/)
   expect(await readMirrorState(exec, site('mv'))).toMatchObject({
     follows: { site: 'v2', before: 'v1', attempt: promoted.attempt }
   })

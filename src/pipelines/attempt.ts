@@ -30,6 +30,7 @@
 import { accessOpenFlagPath, apacheConfigTest, renderVhost } from '../commands/apache.js'
 import { removeFile } from '../commands/files.js'
 import { hostLabel } from '../config/host-spec.js'
+import { formatDuration } from '../config/load-config.js'
 import type { SitecycleConfig, SiteConfig } from '../config/model.js'
 import type { DatabaseConfig, DatabaseEngine } from '../databases/engine.js'
 import type { Executor } from '../hosts/executor.js'
@@ -59,6 +60,8 @@ import { currentHolder } from '../sites/lock.js'
 import { freeze, frozenState, unfreeze } from '../sites/maintenance.js'
 import { readMirrorState, writeMirrorState } from '../sites/mirror-state.js'
 import { describeProbe, probeHealth, readSiteState } from '../sites/site-state.js'
+import { retentionHorizonSeconds } from '../snapshots/retention.js'
+import { retentionOf } from '../snapshots/snapshot.js'
 import { SitecycleError } from '../util/errors.js'
 import type { Reporter } from '../util/reporter.js'
 import { deploy, prepareDeploy } from './deploy.js'
@@ -708,6 +711,15 @@ function promoteSteps(): Step<SwapContext>[] {
           c.r.configPreview.name,
           c.record.id
         )
+        // The config loader checked each lag against the old production's retention only.
+        const horizon = retentionHorizonSeconds(retentionOf(c.r.configPreview))
+        for (const name of moved) {
+          const lag = c.req.config.sites[name].lag!
+          if (lag.seconds > horizon)
+            c.notes.push(
+              `mirror ${name} (lag ${lag.text}) now follows ${c.r.configPreview.name}, whose retention (sites.${c.r.configPreview.name}.snapshots) keeps none surely older than ${formatDuration(horizon)}: raise it in ${c.req.config.file}`
+            )
+        }
         return moved.length ? `${moved.join(', ')} follow ${c.newProduction.name}` : 'no mirror'
       }
     },
