@@ -2,13 +2,16 @@
  * `sitecycle mirror`: refresh a delayed mirror site (role `mirror`) from the snapshots of its
  * `from` site. A mirror shows the newest complete snapshot that is at least `lag` old (by the
  * time in the snapshot's id, against an injectable clock), so `lag: 1d`, `7d` and `30d` give
- * copies of production as it was yesterday, a week ago and a month ago.
+ * copies of production as it was yesterday, a week ago and a month ago. The source's retention
+ * keeps the snapshots this needs (snapshots/retention.ts). After a promote of the `from` site's
+ * upgrade attempt the mirror follows the new production (recorded in its mirror.json), and the
+ * old production's snapshots up to the promote still count.
  *
  * Holding the mirror's lock: choose the snapshot → (nothing to do when the mirror already shows
  * it) → forget which snapshot the mirror shows → restore the dump into the mirror's database
  * (the engine restores into a fresh database that then replaces the target: a failed restore
  * leaves the target as it was) → compare the tables' checksums with the snapshot's manifest →
- * put each data folder in place (copied aside, then renamed in) → record the snapshot shown in
+ * make the database read-only for new sessions (PostgreSQL) → put each data folder in place (copied aside, then renamed in) → record the snapshot shown in
  * `<root>/.sitecycle/mirror.json` → restart the live slot's daemons so no process keeps the old
  * data open. The `from` site is only read (its snapshots directory, no lock taken); the mirror
  * must live on a host of its `from` site, where the snapshots are.
