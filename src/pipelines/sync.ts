@@ -292,8 +292,8 @@ async function recordAtSource(c: SyncContext, outcome: DataOutcome): Promise<voi
 
 /**
  * Sync a site from its source (see the module comment). Throws SitecycleError on bad input
- * (nothing touched) and DataOperationFailed when a step failed (the message says whether the
- * site is as it was or stays frozen until the next sync).
+ * (nothing touched) and DataOperationFailed when a step failed (the site then holds its previous
+ * data, or stays frozen with the run open when even that could not be put back).
  */
 export async function syncSite(req: SyncRequest): Promise<DataOutcome> {
   const { site, exec, reporter } = req
