@@ -101,7 +101,7 @@ export function anonymizedColumns(sql: string): AnonymizedColumn[] {
   for (const statement of splitTopLevel(stripComments(sql), ';')) {
     const m = UPDATE.exec(statement)
     if (!m) continue
-    const table = m[1].replace(/\s+/g, '')
+    const table = m[1].trim()
     const assignments = splitTopLevel(untilClause(m[2]), ',')
     for (const a of assignments) {
       const am = ASSIGNMENT.exec(a)
@@ -138,18 +138,21 @@ export async function anonymizeAndCheck(
 ): Promise<string> {
   const columns = anonymizedColumns(await readFile(script.local, 'utf8'))
   const q = (name: string) => engine.quoteIdent(name)
-  try {
-    for (const [i, c] of columns.entries())
-      await engine.query(
+  // A rule whose table or column the copy lacks is not checked here: the script itself then
+  // fails on it, with the database's own words.
+  const checked: number[] = []
+  for (const [i, c] of columns.entries()) {
+    const ok = await engine
+      .query(
         exec,
         db,
         `CREATE TABLE ${q(checkTable(i))} AS SELECT DISTINCT ${c.column} AS v FROM ${c.table} WHERE ${c.column} IS NOT NULL;\n`
       )
-  } catch (e) {
-    throw new SitecycleError(
-      `the anonymising script ${script.local} names a column that the copied database does not have: ${message(e)}`,
-      'anonymize'
-    )
+      .then(
+        () => true,
+        () => false
+      )
+    if (ok) checked.push(i)
   }
   try {
     await engine.runSqlFile(exec, db, script.onHost)
@@ -159,7 +162,8 @@ export async function anonymizeAndCheck(
       'anonymize'
     )
   }
-  for (const [i, c] of columns.entries()) {
+  for (const i of checked) {
+    const c = columns[i]
     const left = Number(
       (
         await engine.query(
@@ -175,15 +179,16 @@ export async function anonymizeAndCheck(
         'anonymize'
       )
   }
-  for (const i of columns.keys()) await engine.query(exec, db, `DROP TABLE ${q(checkTable(i))};\n`)
-  return columns.length
-    ? `${script.local}: ${columns.length} column(s) checked (${columns.map(c => `${c.table}.${c.column}`).join(', ')})`
+  for (const i of checked) await engine.query(exec, db, `DROP TABLE ${q(checkTable(i))};\n`)
+  return checked.length
+    ? `${script.local}: ${checked.length} column(s) checked (${checked.map(i => `${columns[i].table}.${columns[i].column}`).join(', ')})`
     : `${script.local} (no UPDATE ... SET to check)`
 }
 
 function message(e: unknown): string {
   const text = e instanceof Error ? e.message : String(e)
-  // An executor error starts with the command line; the reader needs the database's words.
-  const lines = text.split('\n').filter(l => l.trim())
-  return lines.length > 1 ? lines.slice(1).join(' ').trim() : text
+  // An executor error starts with the command line and may echo the statement; the reader needs
+  // the database's own last words.
+  const lines = text.split('\n').filter(l => l.trim() && !/^-+$/.test(l.trim()))
+  return lines.length > 1 ? lines[lines.length - 1].trim() : text
 }
