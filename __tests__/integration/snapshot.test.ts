@@ -207,7 +207,7 @@ describe.each(['local', 'ssh'])('snapshots of a site with SQLite and uploads (%s
     expect(failed).toBeInstanceOf(VerifyFailed)
     expect(failed!.message).toContain(`snapshot ${snap.id} of site v1 does not verify`)
     expect(failed!.message).toMatch(
-      /database dump .*database\.dump is corrupt: sha256 [0-9a-f]{64}, the manifest says/
+      /database dump database\.dump in snapshot \d{8}T\d{6}Z is corrupt: sha256 [0-9a-f]{64}, the manifest and SHA256SUMS say [0-9a-f]{64}/
     )
     expect(failed!.outcome.database!.dumpSha256Ok).toBe(false)
     expect((await readdir(join(s.root, 'shared'))).filter(n => n.includes('__sc_verify_'))).toEqual(
