@@ -482,7 +482,7 @@ async function describeFailure(c: SnapshotContext, e: PipelineError): Promise<Sn
       ? `${disk.filesystem} mounted on ${disk.mountedOn} (${describeBytes(disk.sizeBytes)}, ${describeBytes(disk.freeBytes)} free now)`
       : `the filesystem of ${c.snapshotsDir}`
     return new SnapshotFailed(
-      `snapshot of site ${c.req.site.name} failed at step '${e.failedStep}': the disk is full: ${where} on ${c.exec.name} holds ${c.snapshotsDir}` +
+      `snapshot ${c.id} of site ${c.req.site.name} failed at step '${e.failedStep}': the disk is full: ${where} on ${c.exec.name} holds ${c.snapshotsDir}` +
         (c.needBytes ? ` and the data folders alone take ${describeBytes(c.needBytes)}` : '') +
         `; ${leftover}; earlier snapshots and the live site are untouched. Free space there, lower sites.${c.req.site.name}.snapshots, or move the snapshots to a larger disk`,
       e.failedStep,
@@ -493,7 +493,7 @@ async function describeFailure(c: SnapshotContext, e: PipelineError): Promise<Sn
   }
   const first = text.split('\n')[0]
   return new SnapshotFailed(
-    `snapshot of site ${c.req.site.name} failed at step '${e.failedStep}': ${first}; ${leftover}; earlier snapshots and the live site are untouched`,
+    `snapshot ${c.id} of site ${c.req.site.name} failed at step '${e.failedStep}': ${first}; ${leftover}; earlier snapshots and the live site are untouched`,
     e.failedStep,
     e.reports,
     e.undoComplete
