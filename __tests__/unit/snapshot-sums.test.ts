@@ -9,7 +9,9 @@ import { createHash } from 'node:crypto'
 import { link, mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
+import type { Executor, RunResult } from '../../src/hosts/executor.js'
 import { parseManifest } from '../../src/snapshots/manifest.js'
+import { StreamReporter } from '../../src/util/reporter.js'
 import {
   compareSums,
   describeMismatch,
@@ -18,6 +20,7 @@ import {
   hashSnapshotFiles,
   parseHashedDirs,
   parseWrittenSums,
+  runWithProgress,
   sumsLine,
   writeSnapshotSums
 } from '../../src/snapshots/sums.js'
@@ -228,6 +231,94 @@ describe('pure parts', () => {
     expect(
       describeProgress({ doneBytes: 3 << 20, totalBytes: 12 << 20, doneFiles: 3, totalFiles: 9 })
     ).toBe('3.0 MB of 12.0 MB (25%), 3 of 9 files')
+  })
+})
+
+describe('runWithProgress', () => {
+  /** A host whose command finishes only when told to; it records what is read and removed. */
+  function slowHost() {
+    let finish!: (r: RunResult) => void
+    const reads: string[] = []
+    const removed: string[][] = []
+    const exec = {
+      name: 'fake',
+      run: (c: { argv: string[] }) =>
+        c.argv[0] === 'rm'
+          ? Promise.resolve({ code: 0, stdout: '', stderr: '' })
+          : new Promise<RunResult>(ok => {
+              finish = ok
+            }),
+      tryRun: async (c: { argv: string[] }) => {
+        removed.push(c.argv)
+        return { code: 0, stdout: '', stderr: '' }
+      },
+      readFile: async (p: string) => {
+        reads.push(p)
+        // The command finishes once its progress has been read twice.
+        if (reads.length === 2) setImmediate(() => finish({ code: 0, stdout: 'out', stderr: '' }))
+        return JSON.stringify({
+          doneBytes: 1 << 20,
+          totalBytes: 4 << 20,
+          doneFiles: 1,
+          totalFiles: 2
+        })
+      }
+    } as unknown as Executor
+    return { exec, reads, removed }
+  }
+
+  test('reports what the progress file says while the command runs, then removes it', async () => {
+    const h = slowHost()
+    const lines: string[] = []
+    const r = await runWithProgress(
+      h.exec,
+      { argv: ['python3'] },
+      {
+        progressPath: '/site/.sitecycle/progress-x.json',
+        intervalMs: 1,
+        reporter: new StreamReporter(l => lines.push(l)),
+        label: 'reading every file of snapshot X'
+      }
+    )
+    expect(r.stdout).toBe('out')
+    expect(h.reads.length).toBeGreaterThanOrEqual(2)
+    expect(
+      lines.filter(l =>
+        l.includes('reading every file of snapshot X: 1.0 MB of 4.0 MB (25%), 1 of 2 files')
+      )
+    ).not.toHaveLength(0)
+    expect(h.removed).toContainEqual([
+      'rm',
+      '-rf',
+      '--',
+      '/site/.sitecycle/progress-x.json',
+      '/site/.sitecycle/progress-x.json.tmp'
+    ])
+  })
+
+  test('a failing host program becomes one sentence with its last error line, never the program', async () => {
+    const { CommandError } = await import('../../src/hosts/executor.js')
+    const exec = {
+      name: 'local',
+      run: async () => {
+        throw new CommandError(
+          'local',
+          'python3 -c "import hashlib, json ... (the program)"',
+          1,
+          '',
+          "Traceback (most recent call last):\n  File ...\nOSError: [Errno 28] No space left on device: '/s/SHA256SUMS.tmp'\n"
+        )
+      }
+    } as unknown as Executor
+    await expect(
+      runWithProgress(
+        exec,
+        { argv: ['python3'] },
+        { intervalMs: 0, label: 'hashing the files of snapshot X' }
+      )
+    ).rejects.toThrow(
+      /^hashing the files of snapshot X failed on local: OSError: \[Errno 28\] No space left on device: '\/s\/SHA256SUMS\.tmp'$/
+    )
   })
 })
 
