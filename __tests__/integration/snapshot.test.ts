@@ -265,7 +265,21 @@ describe('the CLI', () => {
     expect(
       await main(['verify', 'v1', '-c', s.file, '--snapshot', list[0].id, '-q'], l => out.push(l))
     ).toBe(0)
-    expect(out[0]).toMatch(new RegExp(`^snapshot ${list[0].id} of site v1 verified: 2 tables`))
+    expect(out[0]).toMatch(
+      new RegExp(
+        `^snapshot ${list[0].id} of site v1 verified: 4 files match their sha256, 2 tables`
+      )
+    )
+    out.length = 0
+    // Every snapshot at once: one line each.
+    expect(await main(['snapshot', 'v1', '-c', s.file, '-q'], () => undefined)).toBe(0)
+    expect(
+      await main(['verify', 'v1', '-c', s.file, '--snapshot', 'all', '-q'], l => out.push(l))
+    ).toBe(0)
+    expect(out).toEqual([
+      expect.stringMatching(new RegExp(`^snapshot ${list[0].id} of site v1 verified: 4 files`)),
+      expect.stringMatching(/^snapshot \d{8}T\d{6}Z of site v1 verified: 4 files/)
+    ])
     out.length = 0
     expect(
       await main(['verify', 'v1', '-c', s.file, '--snapshot', '20200101T000000Z', '-q'], l =>
