@@ -304,7 +304,8 @@ describe('a site with SQLite: three snapshots sharing hard-linked files', () => 
     await rm(join(dir, 'SHA256SUMS'))
     expect(parseManifest(await readFile(join(dir, 'manifest.json'), 'utf8'), 'm').format).toBe(1)
     const listed = await listSnapshots(s.exec, s.site, PY)
-    expect(listed.find(x => x.id === id)).toMatchObject({ complete: true })
+    expect(listed.find(x => x.id === id)).toMatchObject({ complete: true, format: 1 })
+    expect(listed.find(x => x.id === snaps[1].id)).toMatchObject({ complete: true, format: 2 })
     const lines: string[] = []
     const v = await verifySnapshot({
       ...s,
