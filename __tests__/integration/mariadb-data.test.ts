@@ -12,7 +12,7 @@
  * sync failing after the swap puts the previous database back whole. A table with an awkward name
  * rides along.
  */
-import { randomBytes } from 'node:crypto'
+import { createHash, randomBytes } from 'node:crypto'
 import { chmod, mkdir, mkdtemp, readdir, readFile, rm, stat, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
@@ -25,7 +25,6 @@ import { deploy } from '../../src/pipelines/deploy.js'
 import { initSite } from '../../src/pipelines/init.js'
 import { DataOperationFailed, restoreSite } from '../../src/pipelines/restore.js'
 import { syncSite } from '../../src/pipelines/sync.js'
-import { summarizeTree, type TreeSummary } from '../../src/snapshots/files.js'
 import { parseManifest, renderManifest } from '../../src/snapshots/manifest.js'
 import { takeSnapshot } from '../../src/snapshots/snapshot.js'
 import { verifySnapshot, VerifyFailed } from '../../src/snapshots/verify.js'
@@ -340,7 +339,7 @@ test('verify refuses a corrupt dump: bytes flipped (sha256), and a dump that doe
   expect(e1).toBeInstanceOf(VerifyFailed)
   expect((e1 as VerifyFailed).outcome.database!.dumpSha256Ok).toBe(false)
   expect((e1 as VerifyFailed).message).toMatch(
-    /database dump .*database\.dump is corrupt: sha256 [0-9a-f]{64}, the manifest says/
+    /database dump database\.dump in snapshot \S+ is corrupt: sha256 [0-9a-f]{64}, the manifest and SHA256SUMS say [0-9a-f]{64}/
   )
   expect(scratchLeft()).toBe('0')
 
@@ -358,10 +357,20 @@ test('verify refuses a corrupt dump: bytes flipped (sha256), and a dump that doe
   await writeFile(dump2, `${text.slice(0, Math.floor(text.length * 0.6))}\nTHIS IS NOT SQL;\n`)
   const mPath = join(other.dir, 'manifest.json')
   const m = parseManifest(await readFile(mPath, 'utf8'), mPath)
-  // The dump's sha256 as snapshots compute it (over the file's path and bytes).
-  m.database!.sha256 = (
-    JSON.parse((await exec.run(summarizeTree(PY, 'content', dump2))).stdout) as TreeSummary
-  ).sha256
+  // The dump's plain sha256 written everywhere a snapshot records it: the manifest's dump
+  // record and its files, SHA256SUMS, and the manifest's sha256 of SHA256SUMS.
+  const cut = await readFile(dump2)
+  const plain = createHash('sha256').update(cut).digest('hex')
+  const sumsPath = join(other.dir, 'SHA256SUMS')
+  const sums = (await readFile(sumsPath, 'utf8')).replace(
+    /^[0-9a-f]{64}(?= {2}database\.dump$)/m,
+    plain
+  )
+  await writeFile(sumsPath, sums)
+  m.database!.sha256 = plain
+  m.database!.size = cut.length
+  m.database!.files = [{ path: 'database.dump', size: cut.length, sha256: plain }]
+  m.sums!.sha256 = createHash('sha256').update(sums).digest('hex')
   await writeFile(mPath, renderManifest(m))
   const e2 = await verifySnapshot({
     config,

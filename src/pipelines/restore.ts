@@ -46,13 +46,9 @@ import {
   restartSlotGroup,
   type SiteState
 } from '../sites/site-state.js'
-import {
-  rsyncFolder,
-  snapshotFolderName,
-  summarizeTree,
-  type TreeSummary
-} from '../snapshots/files.js'
+import { rsyncFolder, snapshotFolderName } from '../snapshots/files.js'
 import { listSnapshotIds, readManifest } from '../snapshots/list.js'
+import { checkSnapshotDump } from '../snapshots/check-dump.js'
 import { FILES_DIR, snapshotPaths, type SnapshotManifest } from '../snapshots/manifest.js'
 import { compareTables } from '../snapshots/verify.js'
 import { SitecycleError } from '../util/errors.js'
@@ -239,21 +235,10 @@ export function applySteps(): Step<ApplyContext>[] {
         const m = c.manifest!
         checkApplicable(m, c.site, `site ${m.site}`)
         planFolders(m, c.snapshotDir!, c.site)
-        if (!m.database) return 'no database in the snapshot'
-        const digest = JSON.parse(
-          (await c.exec.run(summarizeTree(c.python, 'content', dumpPathOf(c)))).stdout
-        ) as TreeSummary
-        if (!digest.exists)
-          throw new SitecycleError(
-            `the dump ${dumpPathOf(c)} of snapshot ${m.id} is missing`,
-            'snapshot'
-          )
-        if (digest.sha256 !== m.database.sha256)
-          throw new SitecycleError(
-            `the dump ${dumpPathOf(c)} of snapshot ${m.id} is corrupt: sha256 ${digest.sha256}, the manifest says ${m.database.sha256}; nothing was changed`,
-            'snapshot'
-          )
-        return `dump sha256 ${digest.sha256.slice(0, 12)} matches`
+        return checkSnapshotDump(c.exec, c.python, m, c.snapshotDir!, {
+          reporter: c.reporter,
+          progressPath: `${siteLayout(c.site.root).state}/progress-check-${m.id}.json`
+        })
       }
     },
     {
