@@ -52,6 +52,13 @@ export interface DumpOptions {
   jobs?: number
   /** mysql: gzip the SQL dump. */
   gzip?: boolean
+  /** postgres: compression level 0-9 (`pg_dump -Z`); default {@link PG_DUMP_COMPRESSION}. */
+  compress?: number
+}
+
+/** A dump and the checksums of exactly the data it holds. */
+export interface CheckedDump extends DumpResult {
+  tables: TableChecksum[]
 }
 
 /** How to restore or copy. */
@@ -100,4 +107,23 @@ export interface DatabaseEngine {
   exists(exec: Executor, db: DatabaseConfig): Promise<boolean>
   /** Drop the database (scratch databases of verify; never a site's own without asking). */
   drop(exec: Executor, db: DatabaseConfig): Promise<void>
+  /**
+   * Dump (as {@link dump}) and take the checksums of exactly what the dump holds, reading the
+   * live database once: postgres takes them in the dump's own snapshot, while pg_dump runs;
+   * sqlite takes them from the copy. Absent (mysql): the caller checksums before and after.
+   */
+  dumpWithChecksums?(
+    exec: Executor,
+    db: DatabaseConfig,
+    path: string,
+    reporter: Reporter,
+    options?: DumpOptions
+  ): Promise<CheckedDump>
+  /**
+   * Give back the space that a bulk rewrite (anonymising every row) left to dead rows, and
+   * refresh the planner's statistics: postgres `VACUUM (FULL, ANALYZE)`, sqlite `VACUUM`, mysql
+   * nothing (an InnoDB UPDATE rewrites in place). Takes exclusive locks: for a scratch database
+   * nobody uses yet, never a live one. Every built-in engine has it.
+   */
+  compact?(exec: Executor, db: DatabaseConfig): Promise<void>
 }

@@ -8,18 +8,30 @@
 import { cmd } from '../commands/command.js'
 import {
   SQLITE_BACKUP_PROGRAM,
+  SQLITE_BACKUP_WITH_CHECKSUMS_PROGRAM,
   SQLITE_CHECKSUMS_PROGRAM,
+  SQLITE_COMPACT_PROGRAM,
   SQLITE_RESTORE_PROGRAM,
   SQLITE_RUN_SQL_PROGRAM,
   pythonProgram
 } from '../commands/databases.js'
 import { SitecycleError } from '../util/errors.js'
 import { DEFAULT_PYTHON } from './connection.js'
-import type { DatabaseConfig, DatabaseEngine, TableChecksum } from './engine.js'
+import type { CheckedDump, DatabaseConfig, DatabaseEngine, TableChecksum } from './engine.js'
 import { hostPathExists, pathSize, scratchId, writeAside } from './host-paths.js'
 
 function python(db: DatabaseConfig): string {
   return db.python ?? DEFAULT_PYTHON
+}
+
+function parseChecksums(out: string): TableChecksum[] {
+  const rows = JSON.parse(out) as [string, number, string][]
+  return rows.map(([table, count, checksum]) => ({ table, rows: count, checksum }))
+}
+
+/** The last line a failed host program wrote (its own message), for an error sentence. */
+function lastLine(stderr: string): string {
+  return stderr.trim().split('\n').filter(Boolean).slice(-1)[0] ?? ''
 }
 
 function checkPath(db: DatabaseConfig): void {
@@ -74,10 +86,41 @@ export const sqliteEngine: DatabaseEngine = {
 
   async checksums(exec, db): Promise<TableChecksum[]> {
     checkPath(db)
-    const out = (await exec.run(pythonProgram(python(db), SQLITE_CHECKSUMS_PROGRAM, [db.name])))
-      .stdout
-    const rows = JSON.parse(out) as [string, number, string][]
-    return rows.map(([table, count, checksum]) => ({ table, rows: count, checksum }))
+    const r = await exec.tryRun(pythonProgram(python(db), SQLITE_CHECKSUMS_PROGRAM, [db.name]))
+    if (r.code !== 0) {
+      throw new SitecycleError(
+        `${lastLine(r.stderr) || `checksums failed with exit code ${r.code}`} (sqlite database ${db.name} on ${exec.name})`,
+        'database'
+      )
+    }
+    return parseChecksums(r.stdout)
+  },
+
+  /** The backup API copy, then the checksums of the copy, in one host program. */
+  async dumpWithChecksums(exec, db, path, reporter): Promise<CheckedDump> {
+    checkPath(db)
+    reporter.info(
+      `copying ${db.name} with the SQLite online backup API, then checksumming the copy`
+    )
+    let tables: TableChecksum[] = []
+    await writeAside(exec, path, async partial => {
+      const r = await exec.tryRun(
+        pythonProgram(python(db), SQLITE_BACKUP_WITH_CHECKSUMS_PROGRAM, [db.name, partial])
+      )
+      if (r.code !== 0) {
+        throw new SitecycleError(
+          `snapshot of the sqlite database ${db.name} on ${exec.name} failed: ${lastLine(r.stderr) || `exit code ${r.code}`}`,
+          'database'
+        )
+      }
+      tables = parseChecksums(r.stdout)
+    })
+    return { path, size: await pathSize(exec, path), format: 'sqlite', tables }
+  },
+
+  async compact(exec, db) {
+    checkPath(db)
+    await exec.run(pythonProgram(python(db), SQLITE_COMPACT_PROGRAM, [db.name]))
   },
 
   async runSqlFile(exec, db, sqlPath) {
