@@ -25,7 +25,9 @@ import {
 } from '../../src/commands/databases.js'
 import { describeCommand } from '../../src/commands/command.js'
 import { connectionOf } from '../../src/databases/connection.js'
-import { failureMessage } from '../../src/databases/host-paths.js'
+import { failureMessage, hostCpuCount } from '../../src/databases/host-paths.js'
+import { RecordingExecutor, argvStartsWith } from '../../src/hosts/recording-executor.js'
+import { StreamReporter } from '../../src/util/reporter.js'
 import { parseMysqlXml } from '../../src/databases/mysql.js'
 import { getEngine } from '../../src/databases/registry.js'
 import { CommandError } from '../../src/hosts/executor.js'
@@ -382,5 +384,25 @@ describe('connections and errors', () => {
     ])
     expect(() => getEngine('mongodb')).toThrow(ConfigError)
     expect(() => getEngine('constructor')).toThrow(/unknown database engine "constructor"/)
+  })
+  test('the host CPU count comes from nproc, once per executor; 1 when it cannot be read', async () => {
+    const four = new RecordingExecutor().respond(argvStartsWith('nproc'), { stdout: '4\n' })
+    expect(await hostCpuCount(four)).toBe(4)
+    expect(await hostCpuCount(four)).toBe(4)
+    expect(four.calls.filter(c => c.argv?.[0] === 'nproc')).toHaveLength(1)
+    const broken = new RecordingExecutor().respond(argvStartsWith('nproc'), { code: 127 })
+    expect(await hostCpuCount(broken)).toBe(1)
+    const garbage = new RecordingExecutor().respond(argvStartsWith('nproc'), { stdout: 'x' })
+    expect(await hostCpuCount(garbage)).toBe(1)
+  })
+  test('a postgres restore without jobs runs pg_restore with one job per CPU of the host', async () => {
+    const exec = new RecordingExecutor()
+      .respond(argvStartsWith('nproc'), { stdout: '3\n' })
+      .respond(argvStartsWith('psql'), { stdout: '' })
+    const db = { engine: 'postgres' as const, name: 'shop' }
+    await getEngine('postgres').restore(exec, db, '/s/db.dump', new StreamReporter(() => undefined))
+    const restore = exec.calls.find(c => c.argv?.[0] === 'pg_restore')
+    expect(restore?.argv).toContain('-j')
+    expect(restore?.argv?.[restore.argv.indexOf('-j') + 1]).toBe('3')
   })
 })

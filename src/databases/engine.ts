@@ -63,7 +63,7 @@ export interface CheckedDump extends DumpResult {
 
 /** How to restore or copy. */
 export interface RestoreOptions {
-  /** postgres: parallel pg_restore workers. */
+  /** postgres: parallel pg_restore workers (default: one per CPU of the host). */
   jobs?: number
   /** Directory on the host for temporary dumps (copy); default: a fresh `mktemp -d`. */
   workDir?: string

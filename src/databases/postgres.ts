@@ -39,7 +39,14 @@ import type {
   RestoreOptions,
   TableChecksum
 } from './engine.js'
-import { failureMessage, makeTempDir, pathSize, scratchId, writeAside } from './host-paths.js'
+import {
+  failureMessage,
+  hostCpuCount,
+  makeTempDir,
+  pathSize,
+  scratchId,
+  writeAside
+} from './host-paths.js'
 import { restoreThroughFresh } from './fresh-restore.js'
 
 /** PostgreSQL's longest identifier, in bytes (longer names are silently cut). */
@@ -173,10 +180,10 @@ async function restore(
       })
     },
     load: async fresh => {
-      reporter.info(
-        `restoring ${dumpPath} into the fresh database ${fresh} (${options.jobs ?? 1} job(s))`
-      )
-      await exec.run(pgRestore(conn, fresh, dumpPath, options.jobs ?? 1))
+      // one worker per CPU of the host by default: bench/README.md
+      const jobs = options.jobs ?? (await hostCpuCount(exec))
+      reporter.info(`restoring ${dumpPath} into the fresh database ${fresh} (${jobs} job(s))`)
+      await exec.run(pgRestore(conn, fresh, dumpPath, jobs))
     },
     swap: async (fresh, old) =>
       (await swapIn(exec, db, conn, fresh, old, reporter)) ? old : undefined,
