@@ -387,6 +387,13 @@ describe('postgres engine', () => {
       pg.sql('remote', 'DELETE FROM items')
       await engine.restore(ssh, remote, dumpPath, reporter, { jobs: 2 })
       expect(await engine.checksums(ssh, remote)).toEqual(before)
+      const checked = await engine.dumpWithChecksums!(
+        ssh,
+        remote,
+        path.join(dir, 'remote-checked.dump'),
+        reporter
+      )
+      expect(checked.tables).toEqual(before)
       expect(lines.join('\n')).not.toContain(pg.password)
       expect(scratchLeft()).toBe('')
 
