@@ -241,15 +241,15 @@ function parseChecksums(
     .split('\n')
     .filter(Boolean)
     .map(line => {
-      const [index, rows, sum0, sum1] = line.split('|')
+      const [index, rows, sum] = line.split('|')
       const name = tables[Number(index)]
-      if (name === undefined || rows === undefined || sum0 === undefined || sum1 === undefined) {
+      if (name === undefined || rows === undefined || sum === undefined) {
         throw new SitecycleError(
           `unexpected checksum output from ${db.name} on ${exec.name}: ${line}`,
           'database'
         )
       }
-      return { table: tableLabel(name), rows: Number(rows), checksum: pgChecksumOf(sum0, sum1) }
+      return { table: tableLabel(name), rows: Number(rows), checksum: pgChecksumOf(sum) }
     })
 }
 
