@@ -177,6 +177,17 @@ describe('postgres engine', () => {
     )
     await expect(fs.stat(dumpPath)).rejects.toThrow()
     expect((await fs.readdir(dir)).filter(f => f.startsWith('locked.dump'))).toEqual([])
+    // pg_dump itself failing (here: nowhere to write) is reported as such, in one sentence
+    await expect(
+      engine.dumpWithChecksums!(
+        local,
+        db('locked'),
+        path.join(dir, 'no-such-dir', 'x.dump'),
+        reporter
+      )
+    ).rejects.toThrow(
+      /^pg_dump of database locked on local failed: pg_dump: error: could not open output file/
+    )
   })
 
   test('dumpWithChecksums while a writer inserts: the checksums are those of the dump itself, in custom and directory format', async () => {

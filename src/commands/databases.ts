@@ -316,7 +316,7 @@ export function pgChecksumOf(sum: string): string {
  * (two processes, so two cores). The transaction stays open until pg_dump ends (a snapshot can
  * only be imported while its exporter lives). Prints the checksum lines on stdout; exit code 0,
  * or 3 when the checksums failed (the lines printed tell how far they got; pg_dump is stopped),
- * or 4 when pg_dump failed.
+ * or 4 when pg_dump failed, or 5 when no snapshot could be exported (psql could not connect).
  */
 export const PG_DUMP_WITH_CHECKSUMS_PROGRAM = `
 import json, subprocess, sys
@@ -337,7 +337,7 @@ if not snapshot:
     sys.stderr.write('could not open a transaction and export its snapshot\\n')
     p.kill()
     p.wait()
-    sys.exit(3)
+    sys.exit(5)
 d = subprocess.Popen(dump_argv + ['--snapshot=' + snapshot], stdin=subprocess.DEVNULL)
 lines, finished = [], False
 if send(checksum_sql + '\\n\\\\echo ' + END + '\\n'):

@@ -52,7 +52,7 @@ export interface DumpOptions {
   jobs?: number
   /** mysql: gzip the SQL dump. */
   gzip?: boolean
-  /** postgres: compression level 0-9 (`pg_dump -Z`); default {@link PG_DUMP_COMPRESSION}. */
+  /** postgres: compression level 0-9 (`pg_dump -Z`); default PG_DUMP_COMPRESSION (postgres.ts). */
   compress?: number
 }
 

@@ -1,7 +1,9 @@
 /**
- * PostgreSQL: pg_dump (custom format, or directory format with parallel workers), pg_restore
- * into a fresh database that is then swapped in by renames, template copies where they are
- * safe, size and per-table checksums. Everything runs through the Executor.
+ * PostgreSQL: pg_dump (custom format at compression level 1, or directory format with parallel
+ * workers), optionally with the tables' checksums taken in the dump's own snapshot while it runs;
+ * pg_restore (one worker per CPU by default) into a fresh database that is then swapped in by
+ * renames; template copies where they are safe; size; per-table checksums streamed row by row;
+ * VACUUM FULL to compact. Everything runs through the Executor.
  */
 import {
   PG_CREATE_DATABASE_SQL,
@@ -263,14 +265,16 @@ function checksumFailure(
 ): SitecycleError {
   const name = tables[done]
   const what = name ? `table ${tableLabel(name)} of database ${db.name}` : `database ${db.name}`
-  const reason =
-    stderr
-      .trim()
-      .split('\n')
-      .filter(line => /ERROR|FATAL|error/.test(line))[0] ??
-    stderr.trim().split('\n')[0] ??
-    'psql failed'
-  return new SitecycleError(`could not checksum ${what} on ${exec.name}: ${reason}`, 'database')
+  return new SitecycleError(
+    `could not checksum ${what} on ${exec.name}: ${errorLine(stderr, 'psql failed')}`,
+    'database'
+  )
+}
+
+/** The line of a client's stderr that says what went wrong (its first error), or `fallback`. */
+function errorLine(stderr: string, fallback: string): string {
+  const lines = stderr.trim().split('\n').filter(Boolean)
+  return lines.find(line => /ERROR|FATAL|error/.test(line)) ?? lines[0] ?? fallback
 }
 
 function byTable(a: TableChecksum, b: TableChecksum): number {
@@ -316,14 +320,15 @@ async function dumpWithChecksums(
     )
     sums = parseChecksums(exec, db, tables, r.stdout)
     if (r.code === 3) throw checksumFailure(exec, db, tables, sums.length, r.stderr)
-    if (r.code !== 0) {
-      const reason =
-        r.stderr
-          .trim()
-          .split('\n')
-          .filter(line => /error|ERROR|FATAL/.test(line))[0] ?? `exit code ${r.code}`
+    if (r.code === 5) {
       throw new SitecycleError(
-        `pg_dump of database ${db.name} on ${exec.name} failed: ${reason}`,
+        `could not open a consistent read of database ${db.name} on ${exec.name}: ${errorLine(r.stderr, 'psql failed')}`,
+        'database'
+      )
+    }
+    if (r.code !== 0) {
+      throw new SitecycleError(
+        `pg_dump of database ${db.name} on ${exec.name} failed: ${errorLine(r.stderr, `exit code ${r.code}`)}`,
         'database'
       )
     }

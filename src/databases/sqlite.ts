@@ -2,8 +2,10 @@
  * SQLite: a database is a file on the host. Dumps use the online backup API (a consistent copy
  * whatever writers do meanwhile; never a plain file copy of a live database). A restore builds
  * and checks the new file next to the target and renames it over the target in one rename(2),
- * so a failed restore leaves the target as it was. The work is done by small Python programs
- * (standard library only) run with the host's Python.
+ * so a failed restore leaves the target as it was. Checksums hash each row on its own and sum
+ * the hashes, streaming any table size; a snapshot takes them from its copy (dumpWithChecksums),
+ * so the live database is read once. The work is done by small Python programs (standard
+ * library only) run with the host's Python.
  */
 import { cmd } from '../commands/command.js'
 import {
