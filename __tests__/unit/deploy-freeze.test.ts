@@ -8,7 +8,7 @@
 import { mkdtemp, rm, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { maintenanceFlagPath } from '../../src/commands/apache.js'
+import { maintenanceFlagPath, maintenanceHoldPath } from '../../src/commands/apache.js'
 import type { Command } from '../../src/commands/command.js'
 import { SQLITE_BACKUP_PROGRAM, SQLITE_RESTORE_PROGRAM } from '../../src/commands/databases.js'
 import * as scripts from '../../src/commands/host-scripts.js'
@@ -28,6 +28,7 @@ let releases: string
 const ROOT = '/srv/app/v1'
 const DB = `${ROOT}/data/app.db`
 const FLAG = maintenanceFlagPath({ root: ROOT })
+const HOLD = maintenanceHoldPath({ root: ROOT })
 
 function config(opts: { freeze?: boolean; database?: boolean } = {}) {
   const yaml = `
@@ -156,6 +157,8 @@ function trace(exec: RecordingExecutor): string[] {
     else if (sc?.program === scripts.PROBE_HTTP) out.push(`probe ${sc.args[2] || 'live'}`)
     else if (a[0] === 'mv' && a[3] === FLAG) out.push('freeze')
     else if (a[0] === 'rm' && a.at(-1) === FLAG) out.push('unfreeze')
+    else if (a[0] === 'mv' && a[3] === HOLD) out.push('hold')
+    else if (a[0] === 'rm' && a.at(-1) === HOLD) out.push('release')
     else if (a[0] === 'mv' && a[3]?.endsWith('/.sitecycle/lock')) out.push('lock')
     else if (a[0] === 'rm' && a.at(-1)!.endsWith('/.sitecycle/lock')) out.push('unlock')
     else if (a.includes('install') && a.includes('pip')) out.push('pip install')
@@ -275,6 +278,8 @@ test('a frozen deploy: freeze, dump, hooks, verify, switch, verify, unfreeze, th
     `signal-group ${ROOT}/run/green ${ROOT}/slots/green ../releases/2.0.0`,
     'pip install',
     'freeze',
+    // the requests admitted before the freeze finish on the live group's daemons
+    `restart-group ${ROOT}/run/blue`,
     `dump ${DB}`,
     'hook',
     `await-group ${ROOT}/run/green`,
@@ -298,7 +303,7 @@ test('a frozen deploy: freeze, dump, hooks, verify, switch, verify, unfreeze, th
   expect(o.steps.find(s => s.name === 'freeze')?.status).toBe('ok')
 })
 
-test('verify-idle fails with freeze: the undos restore the dump and restart the groups, then unfreeze', async () => {
+test('verify-idle fails with freeze: the undos hold every request, restart the groups around the restore of the dump, release, then unfreeze', async () => {
   const c = config({ freeze: true })
   const exec = host({ probeIdle: 500 })
   // What the hook does to the database: its migration.
@@ -320,10 +325,16 @@ test('verify-idle fails with freeze: the undos restore the dump and restart the 
   })
   const t = trace(exec)
   expect(t.slice(t.indexOf('probe green') + 1)).toEqual([
-    // snapshot-db undone: the database from before the hooks, and no process keeps the migrated one
+    // snapshot-db undone: no request reaches a daemon (the health path neither), whose
+    // connections close as they restart, then the database from before the hooks, and no
+    // process keeps the migrated one
+    'hold',
+    `restart-group ${ROOT}/run/blue`,
+    `restart-group ${ROOT}/run/green`,
     `restore ${dump} -> ${DB}`,
     `restart-group ${ROOT}/run/blue`,
     `restart-group ${ROOT}/run/green`,
+    'release',
     // freeze undone: only now do users come back
     'unfreeze',
     // restart-idle undone: the release kept for a rollback is in the idle slot again
@@ -336,6 +347,7 @@ test('verify-idle fails with freeze: the undos restore the dump and restart the 
   ])
   expect(exec.files.get(DB)).toBe('rows before the deploy')
   expect(exec.files.has(FLAG)).toBe(false)
+  expect(exec.files.has(HOLD)).toBe(false)
   expect(err.message).toMatch(/HTTP 500/)
   expect(err.message).toContain(`the database was restored from ${dump}`)
   expect(err.message).not.toContain('code-only')
@@ -390,6 +402,9 @@ test('when the dump cannot be restored, the site stays frozen and the dump is ke
   expect(err.outcome).toMatchObject({ failedStep: 'verify-idle', undoComplete: false })
   expect(trace(exec)).not.toContain('unfreeze')
   expect(exec.files.has(FLAG)).toBe(true)
+  // The hold ends even so: the health path reaches the previous release again.
+  expect(trace(exec)).toContain('release')
+  expect(exec.files.has(HOLD)).toBe(false)
   expect(exec.files.has(dump)).toBe(true)
   expect(err.message).toContain(`site v1 stays frozen; its dump from before the hooks is ${dump}`)
   const undo = Object.fromEntries(err.outcome.steps.map(s => [s.name, s.status]))
@@ -449,11 +464,15 @@ test('a frozen deploy killed after its hooks: the next deploy restores its dump 
   expect(o.status).toBe('deployed')
   const t = trace(exec)
   // The killed run's database and freeze are put back before this run freezes again.
-  expect(t.slice(0, 6)).toEqual([
+  expect(t.slice(0, 10)).toEqual([
     'lock',
+    'hold',
+    `restart-group ${ROOT}/run/blue`,
+    `restart-group ${ROOT}/run/green`,
     `restore ${dump} -> ${DB}`,
     `restart-group ${ROOT}/run/blue`,
     `restart-group ${ROOT}/run/green`,
+    'release',
     'unfreeze',
     `rm ${dump}`
   ])
@@ -477,6 +496,8 @@ test('a frozen deploy killed after its hooks is finished by the next operation o
   const c = config({ freeze: true })
   const exec = host()
   const { killed, dump } = killedFrozenDeploy(exec)
+  // Killed while it held every request (as its own undo would have): the hold ends too.
+  exec.files.set(HOLD, 'held since 2026-03-01T00:00:00.000Z\n')
   const o = await setMaintenance({
     config: c,
     site: c.sites.v1,
@@ -486,10 +507,17 @@ test('a frozen deploy killed after its hooks is finished by the next operation o
   })
   expect(o.status).toBe('unfrozen')
   const t = trace(exec)
-  expect(t.slice(0, 2)).toEqual(['lock', `restore ${dump} -> ${DB}`])
+  expect(t.slice(0, 5)).toEqual([
+    'lock',
+    'hold',
+    `restart-group ${ROOT}/run/blue`,
+    `restart-group ${ROOT}/run/green`,
+    `restore ${dump} -> ${DB}`
+  ])
   expect(exec.files.get(DB)).toBe('rows before the killed deploy')
   expect(exec.files.has(dump)).toBe(false)
   expect(exec.files.has(FLAG)).toBe(false)
+  expect(exec.files.has(HOLD)).toBe(false)
   const recovered = exec.files
     .get(`${ROOT}/.sitecycle/journal.jsonl`)!
     .split('\n')

@@ -60,7 +60,7 @@ import {
   type OperationContext,
   type OperationOutcome
 } from './operation.js'
-import { preDeployDumpPath, restartAfterRestore } from './frozen-deploy.js'
+import { drainLiveGroup, preDeployDumpPath, restoreWhileHeld } from './frozen-deploy.js'
 import { PipelineError, runPipeline, describePlan, type Step } from './pipeline.js'
 import { pruneReleases } from './prune.js'
 import { checkDatabaseSecret } from './restore.js'
@@ -495,7 +495,7 @@ function freezeSteps(): Step<DeployContext>[] {
     {
       name: 'freeze',
       title:
-        'freeze the site before its hooks migrate the database: users get the maintenance page (503)',
+        'freeze the site before its hooks migrate the database: users get the maintenance page (503); the requests admitted before finish',
       when: c => freezesAroundHooks(c.site),
       run: async c => {
         c.frozenBefore = (await frozenState(c.exec, c.site)).frozen
@@ -504,7 +504,9 @@ function freezeSteps(): Step<DeployContext>[] {
         await freeze(c.exec, c.site, {
           message: 'This site is being upgraded. Please come back in a few minutes.'
         })
-        return 'users get 503 and the maintenance page'
+        // Requests admitted before the freeze finish now, before the dump: none writes after it.
+        await drainLiveGroup(c, c.state)
+        return 'users get 503 and the maintenance page; requests admitted before finished'
       },
       undo: async c => {
         if (c.dbRestoreFailed)
@@ -532,19 +534,21 @@ function freezeSteps(): Step<DeployContext>[] {
       },
       undo: async c => {
         if (!c.dbSnapshot) return
-        try {
-          await getEngine(c.site.database!.engine).restore(
-            c.exec,
-            databaseOf(c),
-            c.dbSnapshot,
-            c.reporter
-          )
-        } catch (e) {
-          c.dbRestoreFailed = true
-          throw e
-        }
-        c.dbRestored = true
-        await restartAfterRestore(c, c.state)
+        // Held: no request, the health path's included, runs while the connections are closed.
+        await restoreWhileHeld(c, c.state, async () => {
+          try {
+            await getEngine(c.site.database!.engine).restore(
+              c.exec,
+              databaseOf(c),
+              c.dbSnapshot!,
+              c.reporter
+            )
+          } catch (e) {
+            c.dbRestoreFailed = true
+            throw e
+          }
+          c.dbRestored = true
+        })
       }
     }
   ]
