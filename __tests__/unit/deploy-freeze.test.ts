@@ -139,6 +139,16 @@ function host(opts: { probeIdle?: number; restoreFails?: boolean } = {}) {
     })
 }
 
+/** A matcher that matches the first command `match` matches, and no other. */
+function once(match: (c: Command) => boolean): (c: Command) => boolean {
+  let used = false
+  return c => {
+    if (used || !match(c)) return false
+    used = true
+    return true
+  }
+}
+
 /** The commands that say what happened, in order, in words. */
 function trace(exec: RecordingExecutor): string[] {
   const out: string[] = []
@@ -353,6 +363,50 @@ test('verify-idle fails with freeze: the undos hold every request, restart the g
   expect(err.message).not.toContain('code-only')
   expect(err.outcome.notes).toEqual([expect.stringMatching(/no user write is lost/)])
   expect(err.outcome.steps.find(s => s.name === 'snapshot-db')?.status).toBe('undone')
+})
+
+test('a live group that does not restart at the freeze fails the deploy there, and users are not left frozen out', async () => {
+  const c = config({ freeze: true })
+  const exec = host()
+  exec.respondFirst(once(isScript(scripts.RESTART_GROUP)), { code: 3, stderr: 'no daemon runs' })
+  const err = (await deploy(request(c, exec)).catch(e => e)) as OperationFailed
+  expect(err).toBeInstanceOf(OperationFailed)
+  expect(err.outcome).toMatchObject({ failedStep: 'freeze', version: '1.0.0', undoComplete: true })
+  expect(err.message).toMatch(/no Apache daemon process of site v1 slot blue/)
+  const t = trace(exec)
+  expect(t.slice(t.indexOf('freeze'), t.indexOf('freeze') + 3)).toEqual([
+    'freeze',
+    `restart-group ${ROOT}/run/blue`,
+    'unfreeze'
+  ])
+  expect(t).not.toContain('hook')
+  expect(exec.files.has(FLAG)).toBe(false)
+  expect(exec.files.get(DB)).toBe('rows before the deploy')
+})
+
+test('a group that does not restart before the restore is warned about, and the database goes back all the same', async () => {
+  const c = config({ freeze: true })
+  const exec = host({ probeIdle: 500 })
+  exec.respondFirst(
+    cm => cm.argv[2] === 'sitecycle_sample.manage',
+    () => {
+      exec.files.set(DB, 'migrated rows')
+      // From now on (the undo), the first restart of blue fails once.
+      exec.respondFirst(
+        once(cm => isScript(scripts.RESTART_GROUP)(cm) && scriptArg(cm, 0) === `${ROOT}/run/blue`),
+        { code: 1, stderr: 'the daemon processes of this group did not restart within 30s' }
+      )
+      return {}
+    }
+  )
+  const err = (await deploy(request(c, exec)).catch(e => e)) as OperationFailed
+  expect(err.outcome).toMatchObject({ failedStep: 'verify-idle', undoComplete: true })
+  expect(exec.files.get(DB)).toBe('rows before the deploy')
+  expect(exec.files.has(HOLD)).toBe(false)
+  expect(exec.files.has(FLAG)).toBe(false)
+  expect(lines.join('\n')).toMatch(
+    /could not be restarted before its database is put back.*did not restart within 30s/
+  )
 })
 
 test('without freeze a failure after the hooks is a code-only rollback, and says so', async () => {

@@ -505,7 +505,13 @@ function freezeSteps(): Step<DeployContext>[] {
           message: 'This site is being upgraded. Please come back in a few minutes.'
         })
         // Requests admitted before the freeze finish now, before the dump: none writes after it.
-        await drainLiveGroup(c, c.state)
+        try {
+          await drainLiveGroup(c, c.state)
+        } catch (e) {
+          // A failed step's own undo does not run: users are not left frozen out.
+          await unfreeze(c.exec, c.site)
+          throw e
+        }
         return 'users get 503 and the maintenance page; requests admitted before finished'
       },
       undo: async c => {

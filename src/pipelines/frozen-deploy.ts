@@ -60,7 +60,8 @@ async function checkHoldRule(c: OperationContext): Promise<void> {
  * that the requests they run finish and their connections close with them (PostgreSQL would
  * otherwise terminate them under the application, which then fails its next requests), restore,
  * restart the groups again (a daemon that connected meanwhile holds no connection to the replaced
- * database), and release the hold, even when the restore failed.
+ * database), and release the hold, even when the restore failed. A group that does not restart
+ * before the restore is warned about, and the restore goes on.
  */
 export async function restoreWhileHeld(
   c: OperationContext,
@@ -71,7 +72,12 @@ export async function restoreWhileHeld(
   await checkHoldRule(c)
   await holdRequests(c.exec, c.site)
   try {
-    await restartGroups(c, groups)
+    // The database goes back even when a group does not restart: its data come first.
+    await restartGroups(c, groups).catch(e =>
+      c.reporter.warn(
+        `the daemons of site ${c.site.name} could not be restarted before its database is put back, so their connections may be ended under them: ${e instanceof Error ? e.message : e}`
+      )
+    )
     await restore()
     await restartGroups(c, groups)
   } finally {
