@@ -15,6 +15,9 @@
  * A site whose hooks migrate its database sets `hooks.freeze`: the deploy then freezes the site
  * (maintenance page, 503 to users) just before the hooks and dumps the database, so that a failed
  * deploy restores that dump before users come back: no user wrote anything since it was taken.
+ * The freeze restarts the live daemon group, so requests admitted before it finish before the
+ * dump; the restore runs with the site held and its daemon groups restarted around it
+ * (frozen-deploy.ts restoreWhileHeld), so no request runs on a connection the restore ends.
  * Without `hooks.freeze` a failed deploy's rollback is code-only, and its outcome says so.
  */
 import { createHash } from 'node:crypto'
