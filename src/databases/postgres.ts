@@ -18,6 +18,7 @@ import {
   pgRestore,
   psql,
   psqlFile,
+  quotePgIdent,
   type DbConnection
 } from '../commands/databases.js'
 import { removeTree } from '../commands/files.js'
@@ -283,5 +284,17 @@ export const postgresEngine: DatabaseEngine = {
   },
   async drop(exec, db) {
     await dropDatabase(exec, db, connect(db), db.name)
-  }
+  },
+  async swapIn(exec, db, scratch, keep, reporter) {
+    return swapIn(exec, db, connect(db, reporter), scratch, keep, reporter)
+  },
+  // The swap's two renames are one transaction: `keep` exists only once it committed.
+  async swapDone(exec, db, _scratch, keep) {
+    return databaseExists(exec, db, connect(db), keep)
+  },
+  async query(exec, db, text) {
+    return sql(exec, connect(db), db.name, text)
+  },
+  quoteIdent: quotePgIdent,
+  nameBytes: PG_NAME_BYTES
 }
