@@ -31060,7 +31060,16 @@ function redact(text, secrets = []) {
 }
 /** The command as a human would read it in a log, secrets hidden. */
 function describeCommand(c) {
-    const line = c.argv.map(a => (/^[\w@%+=:,./-]+$/.test(a) ? a : JSON.stringify(a))).join(' ');
+    const line = c.argv
+        .map((a, i) => 
+    // A host program given inline (`python -c <program>`) is named, not printed: its text
+    // says nothing to the reader of an error, and would bury the error itself.
+    c.argv[i - 1] === '-c' && a.includes('\n')
+        ? '<program>'
+        : /^[\w@%+=:,./-]+$/.test(a)
+            ? a
+            : JSON.stringify(a))
+        .join(' ');
     return redact(line, c.redact);
 }
 
@@ -31084,6 +31093,25 @@ function pathExists(path) {
 /** `mv -T <from> <to>`: one rename(2). */
 function renamePath(from, to) {
     return cmd(['mv', '-T', from, to]);
+}
+/**
+ * Host program, argv: paths. Prints a JSON list with, for each path, `device:inode` of what is
+ * there (not following a last symlink), or null when nothing is.
+ */
+const PATH_IDENTITIES = `
+import json, os, sys
+out = []
+for p in sys.argv[1:]:
+    try:
+        st = os.lstat(p)
+        out.append('%d:%d' % (st.st_dev, st.st_ino))
+    except FileNotFoundError:
+        out.append(None)
+print(json.dumps(out))
+`;
+/** `python -c PATH_IDENTITIES <paths...>`: what each path is (device:inode), or null. */
+function pathIdentities(python, paths) {
+    return cmd([python, '-I', '-S', '-c', PATH_IDENTITIES, ...paths]);
 }
 
 /**
@@ -31634,6 +31662,57 @@ print(json.dumps(out))
  * argv: database file, SQL file. Runs the script's statements in one transaction: any error
  * rolls all of them back (executescript would commit as it goes).
  */
+/**
+ * argv: scratch, target, keep. Put the database file `scratch` in the place of `target`, the
+ * previous file (checkpointed first, so its WAL is in it) going to `keep`: a hard link of the
+ * target to `keep`, then one rename of `scratch` over the target, so the target path always
+ * holds a whole database. Owner and mode of the previous file carry over. Prints `replaced` or
+ * `created` (no target before).
+ */
+const SQLITE_SWAP_PROGRAM = `
+import os, sqlite3, sys
+scratch, target, keep = sys.argv[1], sys.argv[2], sys.argv[3]
+if not os.path.isfile(scratch):
+    sys.exit('%s: no such database file' % scratch)
+if not os.path.exists(target):
+    os.makedirs(os.path.dirname(target), exist_ok=True)
+    os.rename(scratch, target)
+    print('created')
+    sys.exit(0)
+live = sqlite3.connect(target, timeout=60)
+try:
+    live.execute('PRAGMA wal_checkpoint(TRUNCATE)')
+finally:
+    live.close()
+st = os.stat(target)
+os.chown(scratch, st.st_uid, st.st_gid)
+os.chmod(scratch, st.st_mode & 0o7777)
+if os.path.exists(keep):
+    os.unlink(keep)
+os.link(target, keep)
+for p in (target + '-wal', target + '-shm', target + '-journal'):
+    try:
+        os.unlink(p)
+    except FileNotFoundError:
+        pass
+os.rename(scratch, target)
+print('replaced')
+`;
+/** argv: database file, one SQL query. Prints its rows, one line each, columns joined by `|`. */
+const SQLITE_QUERY_PROGRAM = `
+import os, sqlite3, sys
+if not os.path.isfile(sys.argv[1]):
+    sys.exit('%s: no such database file' % sys.argv[1])
+con = sqlite3.connect(sys.argv[1], timeout=60)
+try:
+    for row in con.execute(sys.argv[2]):
+        print('|'.join('' if v is None else str(v) for v in row))
+    con.commit()
+except sqlite3.Error as e:
+    sys.exit('%s: %s' % (sys.argv[1], e))
+finally:
+    con.close()
+`;
 const SQLITE_RUN_SQL_PROGRAM = `
 import os, sqlite3, sys
 path, sql_file = sys.argv[1], sys.argv[2]
@@ -31879,15 +31958,20 @@ async function createViews(exec, conn, database, views) {
  * target's views, triggers, routines and events with the fresh copy's. Before the rename, any
  * failure leaves the target as it was (its triggers, dropped so its tables can move, are put back).
  */
-async function swapIn$1(exec, db, conn, fresh, old, reporter) {
+async function swapIn$1(exec, db, conn, fresh, old, reporter, keepOld = false) {
     const target = db.name;
-    if (!(await exists(exec, conn, target))) {
+    const hadTarget = await exists(exec, conn, target);
+    if (!hadTarget) {
         await sql$1(exec, conn, undefined, `CREATE DATABASE ${quoteMysqlIdent(target)}${await schemaDefaults(exec, conn, fresh)};\n`);
     }
     const targetObjects = await inventory(exec, conn, target);
     const freshObjects = await inventory(exec, conn, fresh);
     const freshDefs = await definitions(exec, conn, fresh, freshObjects);
     const targetTriggers = await definitions(exec, conn, target, targetObjects.filter(o => o.type === 'TRIGGER'));
+    // Kept with the previous tables when the swap must be undoable.
+    const targetOldDefs = keepOld
+        ? await definitions(exec, conn, target, targetObjects.filter(o => o.type !== 'TABLE'))
+        : [];
     const tablesOf = (objects) => objects.filter(o => o.type === 'TABLE').map(o => o.name);
     // Only tables may move between databases: the fresh copy's triggers and views go first (their
     // definitions are kept), and the target's triggers just before the rename.
@@ -31918,7 +32002,15 @@ async function swapIn$1(exec, db, conn, fresh, old, reporter) {
         throw new SitecycleError(`the restored tables are in ${target} on ${exec.name}, but re-creating its views, triggers, routines or events failed: ${failureMessage(e)}; ` +
             `the previous tables are kept in ${old}`, 'database');
     }
-    await dropQuietly$1(exec, conn, old, reporter);
+    if (!keepOld || !hadTarget) {
+        await dropQuietly$1(exec, conn, old, reporter);
+        return hadTarget;
+    }
+    // The previous tables are in \`old\`: give it the target's other objects too, so that swapping
+    // it back puts the database back whole.
+    await createViews(exec, conn, old, targetOldDefs.filter(d => d.type === 'VIEW'));
+    await runScript(exec, conn, old, targetOldDefs.filter(d => d.type !== 'VIEW').flatMap(createStatements));
+    return true;
 }
 async function restore$1(exec, db, dumpPath, reporter, _options = {}) {
     const conn = connect$1(db, reporter);
@@ -31993,7 +32085,33 @@ const mysqlEngine = {
     },
     async drop(exec, db) {
         await dropDatabase$1(exec, connect$1(db), db.name);
-    }
+    },
+    async swapIn(exec, db, scratch, keep, reporter) {
+        const conn = connect$1(db, reporter);
+        const replaced = await swapIn$1(exec, db, conn, scratch, keep, reporter, true);
+        // Its tables moved into the target; the emptied scratch database is left.
+        await dropQuietly$1(exec, conn, scratch, reporter);
+        return replaced;
+    },
+    // `keep` is created first, then one RENAME TABLE moves the target's tables into it and the
+    // scratch's into the target: done when the scratch has no tables left (or is gone), unless
+    // both were empty while the target still has its tables.
+    async swapDone(exec, db, scratch, keep) {
+        const conn = connect$1(db);
+        if (!(await exists(exec, conn, keep)))
+            return false;
+        const count = async (name) => (await exists(exec, conn, name))
+            ? Number((await sql$1(exec, conn, name, "SELECT COUNT(*) FROM information_schema.TABLES WHERE TABLE_SCHEMA = DATABASE() AND TABLE_TYPE <> 'VIEW';\n")).trim())
+            : 0;
+        if ((await count(scratch)) > 0)
+            return false;
+        return !((await count(keep)) === 0 && (await count(db.name)) > 0);
+    },
+    async query(exec, db, text) {
+        return sql$1(exec, connect$1(db), db.name, text);
+    },
+    quoteIdent: quoteMysqlIdent,
+    nameBytes: MYSQL_NAME_BYTES
 };
 
 /**
@@ -32136,7 +32254,19 @@ const postgresEngine = {
     },
     async drop(exec, db) {
         await dropDatabase(exec, db, connect(db), db.name);
-    }
+    },
+    async swapIn(exec, db, scratch, keep, reporter) {
+        return swapIn(exec, db, connect(db, reporter), scratch, keep, reporter);
+    },
+    // The swap's two renames are one transaction: `keep` exists only once it committed.
+    async swapDone(exec, db, _scratch, keep) {
+        return databaseExists(exec, db, connect(db), keep);
+    },
+    async query(exec, db, text) {
+        return sql(exec, connect(db), db.name, text);
+    },
+    quoteIdent: quotePgIdent,
+    nameBytes: PG_NAME_BYTES
 };
 
 /**
@@ -32199,7 +32329,30 @@ const sqliteEngine = {
     async drop(exec, db) {
         checkPath(db);
         await exec.run(cmd(['rm', '-f', '--', db.name, `${db.name}-wal`, `${db.name}-shm`, `${db.name}-journal`]));
-    }
+    },
+    async swapIn(exec, db, scratch, keep) {
+        checkPath(db);
+        const r = await exec.tryRun(pythonProgram(python(db), SQLITE_SWAP_PROGRAM, [scratch, db.name, keep]));
+        if (r.code !== 0)
+            throw new SitecycleError(`could not put ${scratch} in the place of ${db.name} on ${exec.name}: ${r.stderr.trim() || `exit code ${r.code}`}`, 'database');
+        return r.stdout.trim() === 'replaced';
+    },
+    // `keep` is linked to the target first, then `scratch` renamed over the target: done when
+    // `keep` is there and no longer the target's file.
+    async swapDone(exec, db, _scratch, keep) {
+        checkPath(db);
+        const [k, t] = JSON.parse((await exec.run(pathIdentities(python(db), [keep, db.name]))).stdout);
+        return k !== null && k !== t;
+    },
+    async query(exec, db, sql) {
+        checkPath(db);
+        const r = await exec.tryRun(pythonProgram(python(db), SQLITE_QUERY_PROGRAM, [db.name, sql]));
+        if (r.code !== 0)
+            throw new SitecycleError(`query on ${db.name} on ${exec.name} failed: ${r.stderr.trim() || `exit code ${r.code}`}`, 'database');
+        return r.stdout;
+    },
+    quoteIdent: name => `"${name.replace(/"/g, '""')}"`,
+    nameBytes: 4096
 };
 
 /**

@@ -31093,7 +31093,16 @@ function redact(text, secrets = []) {
 }
 /** The command as a human would read it in a log, secrets hidden. */
 function describeCommand(c) {
-    const line = c.argv.map(a => (/^[\w@%+=:,./-]+$/.test(a) ? a : JSON.stringify(a))).join(' ');
+    const line = c.argv
+        .map((a, i) => 
+    // A host program given inline (`python -c <program>`) is named, not printed: its text
+    // says nothing to the reader of an error, and would bury the error itself.
+    c.argv[i - 1] === '-c' && a.includes('\n')
+        ? '<program>'
+        : /^[\w@%+=:,./-]+$/.test(a)
+            ? a
+            : JSON.stringify(a))
+        .join(' ');
     return redact(line, c.redact);
 }
 
@@ -37842,6 +37851,25 @@ function removeFile(path) {
 function renamePath(from, to) {
     return cmd(['mv', '-T', from, to]);
 }
+/**
+ * Host program, argv: paths. Prints a JSON list with, for each path, `device:inode` of what is
+ * there (not following a last symlink), or null when nothing is.
+ */
+const PATH_IDENTITIES = `
+import json, os, sys
+out = []
+for p in sys.argv[1:]:
+    try:
+        st = os.lstat(p)
+        out.append('%d:%d' % (st.st_dev, st.st_ino))
+    except FileNotFoundError:
+        out.append(None)
+print(json.dumps(out))
+`;
+/** `python -c PATH_IDENTITIES <paths...>`: what each path is (device:inode), or null. */
+function pathIdentities(python, paths) {
+    return cmd([python, '-I', '-S', '-c', PATH_IDENTITIES, ...paths]);
+}
 
 /** The forms a host may be written in, for error messages. */
 const HOST_FORM = 'local or ssh://user@host[:port]';
@@ -38453,6 +38481,57 @@ print(json.dumps(out))
  * argv: database file, SQL file. Runs the script's statements in one transaction: any error
  * rolls all of them back (executescript would commit as it goes).
  */
+/**
+ * argv: scratch, target, keep. Put the database file `scratch` in the place of `target`, the
+ * previous file (checkpointed first, so its WAL is in it) going to `keep`: a hard link of the
+ * target to `keep`, then one rename of `scratch` over the target, so the target path always
+ * holds a whole database. Owner and mode of the previous file carry over. Prints `replaced` or
+ * `created` (no target before).
+ */
+const SQLITE_SWAP_PROGRAM = `
+import os, sqlite3, sys
+scratch, target, keep = sys.argv[1], sys.argv[2], sys.argv[3]
+if not os.path.isfile(scratch):
+    sys.exit('%s: no such database file' % scratch)
+if not os.path.exists(target):
+    os.makedirs(os.path.dirname(target), exist_ok=True)
+    os.rename(scratch, target)
+    print('created')
+    sys.exit(0)
+live = sqlite3.connect(target, timeout=60)
+try:
+    live.execute('PRAGMA wal_checkpoint(TRUNCATE)')
+finally:
+    live.close()
+st = os.stat(target)
+os.chown(scratch, st.st_uid, st.st_gid)
+os.chmod(scratch, st.st_mode & 0o7777)
+if os.path.exists(keep):
+    os.unlink(keep)
+os.link(target, keep)
+for p in (target + '-wal', target + '-shm', target + '-journal'):
+    try:
+        os.unlink(p)
+    except FileNotFoundError:
+        pass
+os.rename(scratch, target)
+print('replaced')
+`;
+/** argv: database file, one SQL query. Prints its rows, one line each, columns joined by `|`. */
+const SQLITE_QUERY_PROGRAM = `
+import os, sqlite3, sys
+if not os.path.isfile(sys.argv[1]):
+    sys.exit('%s: no such database file' % sys.argv[1])
+con = sqlite3.connect(sys.argv[1], timeout=60)
+try:
+    for row in con.execute(sys.argv[2]):
+        print('|'.join('' if v is None else str(v) for v in row))
+    con.commit()
+except sqlite3.Error as e:
+    sys.exit('%s: %s' % (sys.argv[1], e))
+finally:
+    con.close()
+`;
 const SQLITE_RUN_SQL_PROGRAM = `
 import os, sqlite3, sys
 path, sql_file = sys.argv[1], sys.argv[2]
@@ -38698,15 +38777,20 @@ async function createViews(exec, conn, database, views) {
  * target's views, triggers, routines and events with the fresh copy's. Before the rename, any
  * failure leaves the target as it was (its triggers, dropped so its tables can move, are put back).
  */
-async function swapIn$1(exec, db, conn, fresh, old, reporter) {
+async function swapIn$1(exec, db, conn, fresh, old, reporter, keepOld = false) {
     const target = db.name;
-    if (!(await exists(exec, conn, target))) {
+    const hadTarget = await exists(exec, conn, target);
+    if (!hadTarget) {
         await sql$1(exec, conn, undefined, `CREATE DATABASE ${quoteMysqlIdent(target)}${await schemaDefaults(exec, conn, fresh)};\n`);
     }
     const targetObjects = await inventory(exec, conn, target);
     const freshObjects = await inventory(exec, conn, fresh);
     const freshDefs = await definitions(exec, conn, fresh, freshObjects);
     const targetTriggers = await definitions(exec, conn, target, targetObjects.filter(o => o.type === 'TRIGGER'));
+    // Kept with the previous tables when the swap must be undoable.
+    const targetOldDefs = keepOld
+        ? await definitions(exec, conn, target, targetObjects.filter(o => o.type !== 'TABLE'))
+        : [];
     const tablesOf = (objects) => objects.filter(o => o.type === 'TABLE').map(o => o.name);
     // Only tables may move between databases: the fresh copy's triggers and views go first (their
     // definitions are kept), and the target's triggers just before the rename.
@@ -38737,7 +38821,15 @@ async function swapIn$1(exec, db, conn, fresh, old, reporter) {
         throw new SitecycleError(`the restored tables are in ${target} on ${exec.name}, but re-creating its views, triggers, routines or events failed: ${failureMessage(e)}; ` +
             `the previous tables are kept in ${old}`, 'database');
     }
-    await dropQuietly$1(exec, conn, old, reporter);
+    if (!keepOld || !hadTarget) {
+        await dropQuietly$1(exec, conn, old, reporter);
+        return hadTarget;
+    }
+    // The previous tables are in \`old\`: give it the target's other objects too, so that swapping
+    // it back puts the database back whole.
+    await createViews(exec, conn, old, targetOldDefs.filter(d => d.type === 'VIEW'));
+    await runScript(exec, conn, old, targetOldDefs.filter(d => d.type !== 'VIEW').flatMap(createStatements));
+    return true;
 }
 async function restore$1(exec, db, dumpPath, reporter, _options = {}) {
     const conn = connect$1(db, reporter);
@@ -38812,7 +38904,33 @@ const mysqlEngine = {
     },
     async drop(exec, db) {
         await dropDatabase$1(exec, connect$1(db), db.name);
-    }
+    },
+    async swapIn(exec, db, scratch, keep, reporter) {
+        const conn = connect$1(db, reporter);
+        const replaced = await swapIn$1(exec, db, conn, scratch, keep, reporter, true);
+        // Its tables moved into the target; the emptied scratch database is left.
+        await dropQuietly$1(exec, conn, scratch, reporter);
+        return replaced;
+    },
+    // `keep` is created first, then one RENAME TABLE moves the target's tables into it and the
+    // scratch's into the target: done when the scratch has no tables left (or is gone), unless
+    // both were empty while the target still has its tables.
+    async swapDone(exec, db, scratch, keep) {
+        const conn = connect$1(db);
+        if (!(await exists(exec, conn, keep)))
+            return false;
+        const count = async (name) => (await exists(exec, conn, name))
+            ? Number((await sql$1(exec, conn, name, "SELECT COUNT(*) FROM information_schema.TABLES WHERE TABLE_SCHEMA = DATABASE() AND TABLE_TYPE <> 'VIEW';\n")).trim())
+            : 0;
+        if ((await count(scratch)) > 0)
+            return false;
+        return !((await count(keep)) === 0 && (await count(db.name)) > 0);
+    },
+    async query(exec, db, text) {
+        return sql$1(exec, connect$1(db), db.name, text);
+    },
+    quoteIdent: quoteMysqlIdent,
+    nameBytes: MYSQL_NAME_BYTES
 };
 
 /**
@@ -38955,7 +39073,19 @@ const postgresEngine = {
     },
     async drop(exec, db) {
         await dropDatabase(exec, db, connect(db), db.name);
-    }
+    },
+    async swapIn(exec, db, scratch, keep, reporter) {
+        return swapIn(exec, db, connect(db, reporter), scratch, keep, reporter);
+    },
+    // The swap's two renames are one transaction: `keep` exists only once it committed.
+    async swapDone(exec, db, _scratch, keep) {
+        return databaseExists(exec, db, connect(db), keep);
+    },
+    async query(exec, db, text) {
+        return sql(exec, connect(db), db.name, text);
+    },
+    quoteIdent: quotePgIdent,
+    nameBytes: PG_NAME_BYTES
 };
 
 /**
@@ -39018,7 +39148,30 @@ const sqliteEngine = {
     async drop(exec, db) {
         checkPath(db);
         await exec.run(cmd(['rm', '-f', '--', db.name, `${db.name}-wal`, `${db.name}-shm`, `${db.name}-journal`]));
-    }
+    },
+    async swapIn(exec, db, scratch, keep) {
+        checkPath(db);
+        const r = await exec.tryRun(pythonProgram(python(db), SQLITE_SWAP_PROGRAM, [scratch, db.name, keep]));
+        if (r.code !== 0)
+            throw new SitecycleError(`could not put ${scratch} in the place of ${db.name} on ${exec.name}: ${r.stderr.trim() || `exit code ${r.code}`}`, 'database');
+        return r.stdout.trim() === 'replaced';
+    },
+    // `keep` is linked to the target first, then `scratch` renamed over the target: done when
+    // `keep` is there and no longer the target's file.
+    async swapDone(exec, db, _scratch, keep) {
+        checkPath(db);
+        const [k, t] = JSON.parse((await exec.run(pathIdentities(python(db), [keep, db.name]))).stdout);
+        return k !== null && k !== t;
+    },
+    async query(exec, db, sql) {
+        checkPath(db);
+        const r = await exec.tryRun(pythonProgram(python(db), SQLITE_QUERY_PROGRAM, [db.name, sql]));
+        if (r.code !== 0)
+            throw new SitecycleError(`query on ${db.name} on ${exec.name} failed: ${r.stderr.trim() || `exit code ${r.code}`}`, 'database');
+        return r.stdout;
+    },
+    quoteIdent: name => `"${name.replace(/"/g, '""')}"`,
+    nameBytes: 4096
 };
 
 /**
@@ -39513,6 +39666,8 @@ class Journal {
             }
             if (e.event === 'step')
                 op.steps.push(e);
+            else if (e.event === 'intent')
+                op.intent = e;
             else if (e.event === 'end' || e.event === 'recovered')
                 op.end = e;
         }
@@ -39677,9 +39832,26 @@ async function releaseLock(exec, root, holder) {
     }
 }
 
+/** Default seconds in Retry-After when a site's config says nothing (sites.<n>.maintenance.retry_after). */
+const DEFAULT_RETRY_AFTER = 300;
 /** The flag whose existence freezes the site (checked by mod_rewrite on every request). */
 function maintenanceFlagPath(site) {
     return `${siteLayout(site.root).maintenance}/ON`;
+}
+/**
+ * The Retry-After of the maintenance page: a file holding the number of seconds alone, read by
+ * Apache with each maintenance answer, so it changes without a reload. init writes it.
+ */
+function retryAfterPath(site) {
+    return `${siteLayout(site.root).maintenance}/retry-after`;
+}
+/** The Retry-After file's text: digits only, no line break (it becomes the header's value). */
+function renderRetryAfter(seconds) {
+    return String(seconds);
+}
+/** The page users get, with status 503, while the site is frozen. */
+function maintenancePagePath(site) {
+    return `${siteLayout(site.root).maintenance}/index.html`;
 }
 
 /**
@@ -39690,6 +39862,69 @@ function maintenanceFlagPath(site) {
  * Pipelines that must keep users' writes out (restore, sync, a deploy that migrates) call
  * freeze() and unfreeze() while they hold the site lock.
  */
+function escapeHtml$1(s) {
+    return s
+        .replace(/&/g, '&amp;')
+        .replace(/</g, '&lt;')
+        .replace(/>/g, '&gt;')
+        .replace(/"/g, '&quot;')
+        .replace(/'/g, '&#39;');
+}
+/** The maintenance page: small, self-contained (no asset the frozen site could not serve). Pure. */
+function renderMaintenancePage(site, options = {}) {
+    const message = options.message ?? 'This site is down for maintenance. Please come back in a few minutes.';
+    const link = options.link;
+    if (link && !/^https?:\/\//.test(link.url))
+        throw new SitecycleError(`maintenance link ${JSON.stringify(link.url)}: expected an http:// or https:// URL`, 'input');
+    const linkHtml = link
+        ? `\n<p><a href="${escapeHtml$1(link.url)}">${escapeHtml$1(link.text ?? link.url)}</a></p>`
+        : '';
+    return `<!doctype html>
+<html lang="en">
+<head>
+<meta charset="utf-8">
+<meta name="viewport" content="width=device-width, initial-scale=1">
+<meta name="robots" content="noindex">
+<title>Maintenance</title>
+<style>body{font-family:system-ui,sans-serif;max-width:36em;margin:4em auto;padding:0 1em;line-height:1.5;color:#222}</style>
+</head>
+<body>
+<h1>Down for maintenance</h1>
+<p>${escapeHtml$1(message).replace(/\n/g, '<br>\n')}</p>${linkHtml}
+</body>
+</html>
+`;
+}
+/** The flag file's text: when the freeze began and its Retry-After (for status and journal). */
+function renderMaintenanceFlag(retryAfter, since = new Date()) {
+    return `frozen since ${since.toISOString()}\nretry_after ${retryAfter}\n`;
+}
+function retryAfterOf(site, options) {
+    const seconds = options.retryAfter ?? site.maintenance?.retryAfter ?? DEFAULT_RETRY_AFTER;
+    if (!Number.isInteger(seconds) || seconds < 0)
+        throw new SitecycleError(`retry-after ${seconds}: expected a whole number of seconds (0 or more)`, 'input');
+    return seconds;
+}
+/** Write `content` beside `path` and rename it over: readers see the old file or the new one. */
+async function replaceFile(exec, path, content, mode) {
+    const tmp = `${path}.tmp`;
+    await exec.writeFile(tmp, content, mode);
+    await exec.run(renamePath(tmp, path));
+}
+/**
+ * Freeze the site: write the page and Retry-After, then the flag (each written aside and renamed
+ * over). From the flag's rename on, users get 503 and the page. Freezing a frozen site updates its page and
+ * Retry-After. The site must have been through `sitecycle init` (the vhost holds the rules).
+ */
+async function freeze(exec, site, options = {}) {
+    const retryAfter = retryAfterOf(site, options);
+    const page = renderMaintenancePage(site, options);
+    await replaceFile(exec, maintenancePagePath(site), page, 0o644);
+    await replaceFile(exec, retryAfterPath(site), renderRetryAfter(retryAfter), 0o644);
+    const since = (await frozenState(exec, site)).since ?? new Date().toISOString();
+    await replaceFile(exec, maintenanceFlagPath(site), renderMaintenanceFlag(retryAfter, new Date(since)), 0o644);
+    return { frozen: true, since, retryAfter };
+}
 /** Unfreeze the site: one unlink of the flag; users reach the live slot again. Idempotent. */
 async function unfreeze(exec, site) {
     const before = await frozenState(exec, site);
@@ -39708,6 +39943,251 @@ async function frozenState(exec, site) {
         ...(since && !Number.isNaN(Date.parse(since)) && { since }),
         ...(retry !== undefined && { retryAfter: Number(retry) })
     };
+}
+
+/**
+ * The commit point of a restore or sync. Everything new is staged beside the site first (the
+ * database restored into a scratch database and anonymised there, each data folder copied into a
+ * hidden sibling); then one step swaps them all in, the previous database kept under another
+ * name and the previous folders kept as hidden siblings. Until the run ends, the way back is
+ * kept, so the site holds either all of its previous data or all of the new, never a mix:
+ *
+ * - a failure after the swap swaps everything back (rollBackData);
+ * - a run killed anywhere leaves its intent in the journal (written before the swap), and
+ *   whichever operation comes next finds it (recover.ts) and puts the site back the same way,
+ *   deciding from what is on the host (engine.swapDone, the folders' inodes), not from how far
+ *   the journal got;
+ * - only a run whose data was verified is finished forward (finishData drops what was kept).
+ *
+ * Names are fixed by the operation id, so the recovery finds them without anything else.
+ */
+function shortOpId(opId) {
+    return opId.replace(/[^0-9A-Za-z]/g, '').toLowerCase();
+}
+/** The scratch and keep names of a site's database for operation `opId`. Pure. */
+function databaseSwapNames(db, nameBytes, opId) {
+    const id = shortOpId(opId);
+    if (db.engine === 'sqlite') {
+        const i = db.name.lastIndexOf('/');
+        const dir = db.name.slice(0, i);
+        const base = db.name.slice(i + 1);
+        return { scratch: `${dir}/.${base}.sc-new-${id}`, keep: `${dir}/.${base}.sc-keep-${id}` };
+    }
+    return {
+        scratch: scratchDatabaseName(db.name, 'new', id, nameBytes),
+        keep: scratchDatabaseName(db.name, 'keep', id, nameBytes)
+    };
+}
+/** The hidden siblings of a data folder a run stages into and keeps the old content in. Pure. */
+function folderSiblings(target, opId) {
+    const i = target.lastIndexOf('/');
+    const parent = target.slice(0, i);
+    const base = target.slice(i + 1);
+    return {
+        staged: `${parent}/.${base}.sc-new-${opId}`,
+        aside: `${parent}/.${base}.sc-old-${opId}`
+    };
+}
+/**
+ * Host program, argv: staged, target, aside. Put the folder `staged` in the place of `target`:
+ * with one renameat2(RENAME_EXCHANGE) where the kernel and filesystem allow it (readers see the
+ * old folder or the new one, never none), else two renames; the previous content ends at
+ * `aside`. Prints moved (no target before), exchanged or renamed.
+ */
+const SWAP_FOLDER = `
+import ctypes, os, sys
+staged, target, aside = sys.argv[1], sys.argv[2], sys.argv[3]
+if not os.path.lexists(target):
+    os.makedirs(os.path.dirname(target), exist_ok=True)
+    os.rename(staged, target)
+    print('moved')
+    sys.exit(0)
+try:
+    f = ctypes.CDLL(None, use_errno=True).renameat2
+except (AttributeError, OSError):
+    f = None
+if f is not None and f(-100, os.fsencode(staged), -100, os.fsencode(target), 2) == 0:
+    os.rename(staged, aside)
+    print('exchanged')
+    sys.exit(0)
+os.rename(target, aside)
+os.rename(staged, target)
+print('renamed')
+`;
+/** `python -c SWAP_FOLDER <staged> <target> <aside>` */
+function swapFolder(python, staged, target, aside) {
+    return cmd([python, '-I', '-S', '-c', SWAP_FOLDER, staged, target, aside]);
+}
+async function identities(p, paths) {
+    return JSON.parse((await p.exec.run(pathIdentities(p.python, paths))).stdout);
+}
+/**
+ * Put back what `intent` swapped in, as far as it got, deciding from what is on the host: the
+ * previous database and folders return to their places, the staged copies are removed. Safe to
+ * run whatever point the swap (or an earlier rollback) reached. Returns what it did.
+ */
+async function rollBackData(p, intent) {
+    const notes = [];
+    // Folders first, in reverse (the database swap came first).
+    for (const f of [...intent.folders].reverse()) {
+        const undo = `${f.aside}-undo`;
+        const [target, staged, aside] = await identities(p, [f.target, f.staged, f.aside]);
+        if (target !== null && target === f.stagedId) {
+            // Swapped: the previous content is aside, or still at the staged name when the kill came
+            // between the exchange and the rename that follows it; none: there was no folder before.
+            const previous = aside !== null ? f.aside : staged !== null ? f.staged : null;
+            if (previous === null) {
+                await p.exec.run(removeTree(f.target));
+                notes.push(`${f.target} removed (it did not exist before)`);
+            }
+            else {
+                await p.exec.run(swapFolder(p.python, previous, f.target, undo));
+                await p.exec.run(removeTree(undo));
+                notes.push(`${f.target} put back`);
+            }
+        }
+        else if (target === null && aside !== null) {
+            // Killed between the two renames of the fallback: the previous content is aside.
+            await p.exec.run(renamePath(f.aside, f.target));
+            notes.push(`${f.target} put back`);
+        }
+        // Whatever is left at these names now is the new content (or nothing).
+        await p.exec.run(removeTree(f.staged, f.aside, undo));
+    }
+    if (intent.database && p.db && p.engine) {
+        const d = intent.database;
+        const { engine, db, exec } = p;
+        if (await engine.swapDone(exec, db, d.scratch, d.keep)) {
+            // The staged copy is the target now; swapping `keep` back moves it to the scratch name
+            // (mysql leaves an emptied scratch database behind: dropped first).
+            const scratch = { ...db, name: d.scratch };
+            if (await engine.exists(exec, scratch))
+                await engine.drop(exec, scratch);
+            await engine.swapIn(exec, db, d.keep, d.scratch, p.reporter);
+            notes.push(`database ${d.name} put back`);
+        }
+        for (const name of [d.scratch, d.keep]) {
+            const other = { ...db, name };
+            if (await engine.exists(exec, other))
+                await engine.drop(exec, other);
+        }
+    }
+    return notes;
+}
+/** The run is complete: drop what was kept for the way back. Returns what it removed. */
+async function finishData(p, intent) {
+    const notes = [];
+    if (intent.database && p.db && p.engine) {
+        for (const name of [intent.database.keep, intent.database.scratch]) {
+            const other = { ...p.db, name };
+            if (await p.engine.exists(p.exec, other)) {
+                await p.engine.drop(p.exec, other);
+                notes.push(`dropped ${name}`);
+            }
+        }
+    }
+    const leftovers = intent.folders.flatMap(f => [f.aside, f.staged]);
+    if (leftovers.length)
+        await p.exec.run(removeTree(...leftovers));
+    if (intent.folders.length)
+        notes.push(`removed ${intent.folders.length} previous folder(s)`);
+    return notes;
+}
+/** The swap parts of a site (its database, if any, with the host's Python). */
+function swapParts(exec, site, python, reporter, engines) {
+    if (!site.database)
+        return { exec, python, reporter };
+    return {
+        exec,
+        python,
+        reporter,
+        db: { ...site.database, python },
+        engine: engines(site.database.engine)
+    };
+}
+
+/**
+ * Recovery of a restore or sync that did not finish (killed, machine lost, or its own undo
+ * failed), by whichever operation comes next on the site: a deploy, a snapshot, `maintenance
+ * off`, another restore. The site ends with its previous data, or with the complete new data
+ * when the interrupted run had verified it, never a mix:
+ *
+ * - no intent in the journal: nothing was swapped in; the staged copies are dropped;
+ * - an intent, and the run had verified the site after the swap: finished forward (what was kept
+ *   for the way back is dropped, the site unfrozen if the run had frozen it);
+ * - an intent otherwise: rolled back from what is on the host (data-swap.ts rollBackData), the live
+ *   daemons restarted, the site unfrozen if the run had frozen it.
+ *
+ * When that fails the site stays in maintenance, with a page saying why, and the run stays open:
+ * the operation that found it stops with an error naming the run and what to do.
+ */
+/** The operations whose interrupted runs are recovered here. */
+const DATA_OPERATIONS = ['restore', 'sync'];
+function stepOk(op, step) {
+    return op.steps.some(s => s.step === step && s.phase === 'run' && s.status === 'ok');
+}
+/** What the interrupted run was about to swap in, when it got that far. */
+function intentOf(op) {
+    return op.intent?.intent;
+}
+/**
+ * Put the site back whole after the interrupted data run `op` (see the module comment). Returns
+ * notes for the journal's `recovered` event; throws a SitecycleError (the site frozen) when the
+ * data cannot be put back.
+ */
+async function recoverDataRun(ctx, op) {
+    const { exec, site, python, reporter } = ctx;
+    const parts = swapParts(exec, site, python, reporter, getEngine);
+    const intent = intentOf(op);
+    const froze = stepOk(op, 'freeze');
+    const frozenBefore = Boolean(op.start.frozenBefore);
+    const notes = [];
+    try {
+        if (intent && (stepOk(op, 'verify') || stepOk(op, 'unfreeze'))) {
+            notes.push(...(await finishData(parts, intent)));
+            notes.push(`the interrupted ${op.op} had swapped in and verified the new data: finished`);
+        }
+        else if (intent) {
+            notes.push(...(await rollBackData(parts, intent)));
+            notes.push(`the interrupted ${op.op} was undone: the site holds its data from before it`);
+            const state = await readSiteState(exec, site, python);
+            if (state.live !== null) {
+                const slot = site.apache.mode === 'single' ? 'current' : state.liveSlot;
+                await restartSlotGroup(exec, site, python, slot).catch(e => reporter.warn(`could not restart the live daemons of site ${site.name}: ${e instanceof Error ? e.message : e}`));
+            }
+        }
+        else {
+            // Nothing was swapped in: only the staged copies are left.
+            if (parts.db && parts.engine) {
+                const names = databaseSwapNames(parts.db, parts.engine.nameBytes, op.id);
+                for (const name of [names.scratch, names.keep]) {
+                    const staged = { ...parts.db, name };
+                    if (await parts.engine.exists(exec, staged)) {
+                        await parts.engine.drop(exec, staged);
+                        notes.push(`dropped the staged copy ${name}`);
+                    }
+                }
+            }
+            const siblings = (site.data ?? []).flatMap(d => Object.values(folderSiblings(d, op.id)));
+            if (siblings.length)
+                await exec.run(removeTree(...siblings));
+            notes.push(`the interrupted ${op.op} had not swapped anything in: the site's data is as before`);
+        }
+    }
+    catch (e) {
+        const why = e instanceof Error ? e.message : String(e);
+        await freeze(exec, site, {
+            message: 'This site is closed while its data is checked after an interrupted operation. Please come back later.'
+        }).catch(() => undefined);
+        throw new SitecycleError(`site ${site.name}: the interrupted ${op.op} ${op.id} could not be put back (${why}); the site stays in maintenance with its data in doubt. ` +
+            `Fix the cause, then run any operation on the site (such as \`sitecycle maintenance off ${site.name}\`): it finishes putting the data back first`, 'data');
+    }
+    await exec.run(removeTree(`${siteLayout(site.root).incoming}/${op.id}`));
+    if (froze && !frozenBefore && (await frozenState(exec, site)).frozen) {
+        await unfreeze(exec, site);
+        notes.push('unfrozen (the interrupted run had frozen it)');
+    }
+    return notes;
 }
 
 /**
@@ -39786,7 +40266,9 @@ async function completeFrozenDeploys(ctx) {
  * verification), so the live slot is the truth. What can be left over: half-installed release
  * directories, upload leftovers, and an idle slot pointing at the release the run was about to
  * verify instead of the one kept warm for a rollback. Each is put back; the journal gets a
- * `recovered` event for each such run, with what was done for it.
+ * `recovered` event for each such run, with what was done for it. An interrupted restore or sync
+ * is finished or undone whole first (data-recovery.ts); when that is impossible the site stays
+ * frozen, the run stays open, and this throws.
  */
 async function recoverInterrupted(ctx) {
     const { exec, site, journal, python, reporter } = ctx;
@@ -39800,6 +40282,8 @@ async function recoverInterrupted(ctx) {
     for (const [index, op] of open.entries()) {
         const notes = [];
         reporter.warn(`an earlier ${op.op} (${op.id}, started ${op.start.at}) did not finish: recovering`);
+        if (DATA_OPERATIONS.includes(op.op))
+            notes.push(...(await recoverDataRun(ctx, op)));
         const before = op.start;
         if (site.apache.mode === 'blue-green' && before.liveSlot) {
             const idleBefore = before.idle ?? null;
@@ -39890,7 +40374,10 @@ async function withSiteOperation(options, start, body) {
         return result;
     }
     catch (e) {
-        if (!endWritten) {
+        // A data operation that could not put the site's data back leaves its run open, so that the
+        // next operation's recovery finishes the job (pipelines/data-recovery.ts).
+        const leaveOpen = e.leaveOpen === true;
+        if (!endWritten && !leaveOpen) {
             const fields = e instanceof OperationFailed
                 ? {
                     status: e.outcome.status,

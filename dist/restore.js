@@ -35,8 +35,8 @@ import require$$1$5 from 'node:dns';
 import require$$5$3, { StringDecoder } from 'string_decoder';
 import * as child from 'child_process';
 import { setTimeout as setTimeout$1 } from 'timers';
-import { randomBytes } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
+import { randomBytes } from 'node:crypto';
 import * as fs$1 from 'node:fs';
 import { promises as promises$1, constants as constants$7, createReadStream, createWriteStream } from 'node:fs';
 import * as path$1 from 'node:path';
@@ -31061,7 +31061,16 @@ function redact(text, secrets = []) {
 }
 /** The command as a human would read it in a log, secrets hidden. */
 function describeCommand(c) {
-    const line = c.argv.map(a => (/^[\w@%+=:,./-]+$/.test(a) ? a : JSON.stringify(a))).join(' ');
+    const line = c.argv
+        .map((a, i) => 
+    // A host program given inline (`python -c <program>`) is named, not printed: its text
+    // says nothing to the reader of an error, and would bury the error itself.
+    c.argv[i - 1] === '-c' && a.includes('\n')
+        ? '<program>'
+        : /^[\w@%+=:,./-]+$/.test(a)
+            ? a
+            : JSON.stringify(a))
+        .join(' ');
     return redact(line, c.redact);
 }
 
@@ -31093,6 +31102,25 @@ function removeFile(path) {
 function renamePath(from, to) {
     return cmd(['mv', '-T', from, to]);
 }
+/**
+ * Host program, argv: paths. Prints a JSON list with, for each path, `device:inode` of what is
+ * there (not following a last symlink), or null when nothing is.
+ */
+const PATH_IDENTITIES = `
+import json, os, sys
+out = []
+for p in sys.argv[1:]:
+    try:
+        st = os.lstat(p)
+        out.append('%d:%d' % (st.st_dev, st.st_ino))
+    except FileNotFoundError:
+        out.append(None)
+print(json.dumps(out))
+`;
+/** `python -c PATH_IDENTITIES <paths...>`: what each path is (device:inode), or null. */
+function pathIdentities(python, paths) {
+    return cmd([python, '-I', '-S', '-c', PATH_IDENTITIES, ...paths]);
+}
 
 /**
  * Errors the user can act on. Each carries one sentence: what is wrong, with which value,
@@ -31120,86 +31148,157 @@ class ConfigError extends SitecycleError {
     }
 }
 
-/** The host's Python when the config names none. */
-const DEFAULT_PYTHON = '/usr/bin/python3';
 /**
- * The password of `db`, from the environment variable its config names (`passwordEnv`); none
- * when no variable is named. A named variable that is unset or empty is a config error.
+ * Anonymising a copy of production data, in the scratch database before it is swapped in (see
+ * data-swap.ts), and checking that it worked: for every column an `UPDATE ... SET` of the site's
+ * script assigns, no value the source had is left in that column afterwards (NULLs aside, and the
+ * literal the rule itself assigns). The values are set aside in the scratch database itself
+ * (which holds them anyway until the script has run) and dropped before the swap.
  */
-function databasePassword(db, env = process.env) {
-    if (!db.passwordEnv)
-        return undefined;
-    const value = env[db.passwordEnv];
-    if (!value) {
-        throw new ConfigError(`the database password variable ${db.passwordEnv} (database.passwordEnv of ${db.engine} database ${db.name}) is not set: ` +
-            `pass the secret in the environment as ${db.passwordEnv}`);
+/** The script without comments, string literals kept. Pure. */
+function stripComments(sql) {
+    let out = '';
+    for (let i = 0; i < sql.length; i++) {
+        const c = sql[i];
+        if (c === "'" || c === '"' || c === '`') {
+            const end = sql.indexOf(c, i + 1);
+            const j = end < 0 ? sql.length : end;
+            out += sql.slice(i, j + 1);
+            i = j;
+        }
+        else if (c === '-' && sql[i + 1] === '-') {
+            const end = sql.indexOf('\n', i);
+            i = end < 0 ? sql.length : end - 1;
+        }
+        else if (c === '/' && sql[i + 1] === '*') {
+            const end = sql.indexOf('*/', i + 2);
+            i = end < 0 ? sql.length : end + 1;
+            out += ' ';
+        }
+        else
+            out += c;
     }
-    return value;
+    return out;
 }
-/** Connection settings of `db` for the client programs, password included (it goes to env only). */
-function connectionOf(db, env = process.env) {
-    const conn = {};
-    if (db.host !== undefined)
-        conn.host = db.host;
-    if (db.port !== undefined)
-        conn.port = db.port;
-    if (db.user !== undefined)
-        conn.user = db.user;
-    const password = databasePassword(db, env);
-    if (password !== undefined)
-        conn.password = password;
-    return conn;
-}
-
-/**
- * What the engines need from the host's file system, through the Executor: a scratch id, a temp
- * directory, the size of a dump, moving a finished dump into place.
- */
-/** A short random id for scratch names (`<name>__sc_restore_<id>`). */
-function scratchId() {
-    return randomBytes(4).toString('hex');
-}
-/** Bytes a file or directory takes (apparent size, `du -sb`). */
-async function pathSize(exec, path) {
-    const out = (await exec.run(cmd(['du', '-sb', '--', path]))).stdout;
-    const n = Number(out.split(/\s/)[0]);
-    if (!Number.isFinite(n))
-        throw new SitecycleError(`could not read the size of ${path} on ${exec.name}: ${out}`);
-    return n;
-}
-/** Whether a path exists on the host. */
-async function hostPathExists(exec, path) {
-    return (await exec.tryRun(pathExists(path))).code === 0;
-}
-/** Refuse to overwrite an existing dump. */
-async function ensureAbsent(exec, path) {
-    if (await hostPathExists(exec, path)) {
-        throw new SitecycleError(`${path} already exists on ${exec.name}: a dump is never written over another; choose a new path`);
+/** Split at commas (or `;`) not inside quotes or parentheses. Pure. */
+function splitTopLevel(text, sep) {
+    const parts = [];
+    let depth = 0;
+    let buf = '';
+    for (let i = 0; i < text.length; i++) {
+        const c = text[i];
+        if (c === "'" || c === '"' || c === '`') {
+            const end = text.indexOf(c, i + 1);
+            const j = end < 0 ? text.length : end;
+            buf += text.slice(i, j + 1);
+            i = j;
+            continue;
+        }
+        if (c === '(')
+            depth++;
+        if (c === ')')
+            depth--;
+        if (c === sep && depth === 0) {
+            parts.push(buf);
+            buf = '';
+        }
+        else
+            buf += c;
     }
+    if (buf.trim())
+        parts.push(buf);
+    return parts;
+}
+/** `text` up to its first WHERE, FROM or RETURNING outside quotes and parentheses. Pure. */
+function untilClause(text) {
+    let depth = 0;
+    for (let i = 0; i < text.length; i++) {
+        const c = text[i];
+        if (c === "'" || c === '"' || c === '`') {
+            const end = text.indexOf(c, i + 1);
+            i = end < 0 ? text.length : end;
+            continue;
+        }
+        if (c === '(')
+            depth++;
+        else if (c === ')')
+            depth--;
+        else if (depth === 0 && /\s/.test(c) && /^\s(WHERE|FROM|RETURNING)\b/i.test(text.slice(i)))
+            return text.slice(0, i);
+    }
+    return text;
+}
+const IDENT = String.raw `(?:"(?:[^"]|"")+"|\x60[^\x60]+\x60|[A-Za-z_][\w$]*)`;
+const UPDATE = new RegExp(String.raw `^\s*UPDATE\s+(?:ONLY\s+)?(${IDENT}(?:\s*\.\s*${IDENT})?)\s+(?:(?:AS\s+)?(?!SET\b)${IDENT}\s+)?SET\s+([\s\S]*)$`, 'i');
+const ASSIGNMENT = new RegExp(String.raw `^\s*(?:${IDENT}\s*\.\s*)?(${IDENT})\s*=\s*([\s\S]*)$`);
+const LITERAL = /^\s*('(?:[^']|'')*'|-?\d+(?:\.\d+)?)\s*$/;
+/** The columns each `UPDATE ... SET` statement of `sql` assigns. Pure. */
+function anonymizedColumns(sql) {
+    const out = [];
+    for (const statement of splitTopLevel(stripComments(sql), ';')) {
+        const m = UPDATE.exec(statement);
+        if (!m)
+            continue;
+        const table = m[1].replace(/\s+/g, '');
+        const assignments = splitTopLevel(untilClause(m[2]), ',');
+        for (const a of assignments) {
+            const am = ASSIGNMENT.exec(a);
+            if (!am)
+                continue;
+            const column = am[1];
+            const literal = LITERAL.exec(am[2])?.[1];
+            out.push({
+                table,
+                column,
+                ...(literal !== undefined && { literal }),
+                rule: `UPDATE ${table} SET ${column}`
+            });
+        }
+    }
+    return out;
+}
+/** The name of the table holding a rule's source values while the script runs. Pure. */
+function checkTable(i) {
+    return `sitecycle_anonymize_check_${i}`;
 }
 /**
- * Write a dump aside (`<path>.partial-<id>`) with `write`, then rename it to `path`; on failure
- * the partial dump is removed and the error re-thrown.
+ * Run the site's anonymising script on `db` (the scratch copy) and check it: every column it
+ * assigns holds none of the values it held before. Throws a SitecycleError naming the script and
+ * the first rule that left source values (the copy is then dropped by the caller, never swapped
+ * in). Returns a note for the summary.
  */
-async function writeAside(exec, path, write) {
-    await ensureAbsent(exec, path);
-    const partial = `${path}.partial-${scratchId()}`;
+async function anonymizeAndCheck(exec, engine, db, script) {
+    const columns = anonymizedColumns(await readFile(script.local, 'utf8'));
+    const q = (name) => engine.quoteIdent(name);
     try {
-        await write(partial);
-        await exec.run(renamePath(partial, path));
+        for (const [i, c] of columns.entries())
+            await engine.query(exec, db, `CREATE TABLE ${q(checkTable(i))} AS SELECT DISTINCT ${c.column} AS v FROM ${c.table} WHERE ${c.column} IS NOT NULL;\n`);
     }
     catch (e) {
-        await exec.tryRun(removeTree(partial)).catch(() => undefined);
-        throw e;
+        throw new SitecycleError(`the anonymising script ${script.local} names a column that the copied database does not have: ${message$1(e)}`, 'anonymize');
     }
+    try {
+        await engine.runSqlFile(exec, db, script.onHost);
+    }
+    catch (e) {
+        throw new SitecycleError(`the anonymising script ${script.local} failed on the copy of the data (nothing was swapped in): ${message$1(e)}`, 'anonymize');
+    }
+    for (const [i, c] of columns.entries()) {
+        const left = Number((await engine.query(exec, db, `SELECT COUNT(*) FROM ${c.table} WHERE ${c.column} IN (SELECT v FROM ${q(checkTable(i))})${c.literal !== undefined ? ` AND ${c.column} <> ${c.literal}` : ''};\n`)).trim());
+        if (left > 0)
+            throw new SitecycleError(`the anonymising script ${script.local} left ${left} row(s) of ${c.table} whose ${c.column} is still as in the source (rule \`${c.rule}\`): the copy was not swapped in`, 'anonymize');
+    }
+    for (const i of columns.keys())
+        await engine.query(exec, db, `DROP TABLE ${q(checkTable(i))};\n`);
+    return columns.length
+        ? `${script.local}: ${columns.length} column(s) checked (${columns.map(c => `${c.table}.${c.column}`).join(', ')})`
+        : `${script.local} (no UPDATE ... SET to check)`;
 }
-/**
- * The message of an error for a user: a failed host program's command line is shortened (its
- * Python text replaced by `<program>`), the rest kept, stderr tail included.
- */
-function failureMessage(e) {
+function message$1(e) {
     const text = e instanceof Error ? e.message : String(e);
-    return text.replace(/ -c "(?:[^"\\]|\\.)*"/, ' -c <program>');
+    // An executor error starts with the command line; the reader needs the database's words.
+    const lines = text.split('\n').filter(l => l.trim());
+    return lines.length > 1 ? lines.slice(1).join(' ').trim() : text;
 }
 
 /**
@@ -31673,6 +31772,57 @@ print(json.dumps(out))
  * argv: database file, SQL file. Runs the script's statements in one transaction: any error
  * rolls all of them back (executescript would commit as it goes).
  */
+/**
+ * argv: scratch, target, keep. Put the database file `scratch` in the place of `target`, the
+ * previous file (checkpointed first, so its WAL is in it) going to `keep`: a hard link of the
+ * target to `keep`, then one rename of `scratch` over the target, so the target path always
+ * holds a whole database. Owner and mode of the previous file carry over. Prints `replaced` or
+ * `created` (no target before).
+ */
+const SQLITE_SWAP_PROGRAM = `
+import os, sqlite3, sys
+scratch, target, keep = sys.argv[1], sys.argv[2], sys.argv[3]
+if not os.path.isfile(scratch):
+    sys.exit('%s: no such database file' % scratch)
+if not os.path.exists(target):
+    os.makedirs(os.path.dirname(target), exist_ok=True)
+    os.rename(scratch, target)
+    print('created')
+    sys.exit(0)
+live = sqlite3.connect(target, timeout=60)
+try:
+    live.execute('PRAGMA wal_checkpoint(TRUNCATE)')
+finally:
+    live.close()
+st = os.stat(target)
+os.chown(scratch, st.st_uid, st.st_gid)
+os.chmod(scratch, st.st_mode & 0o7777)
+if os.path.exists(keep):
+    os.unlink(keep)
+os.link(target, keep)
+for p in (target + '-wal', target + '-shm', target + '-journal'):
+    try:
+        os.unlink(p)
+    except FileNotFoundError:
+        pass
+os.rename(scratch, target)
+print('replaced')
+`;
+/** argv: database file, one SQL query. Prints its rows, one line each, columns joined by `|`. */
+const SQLITE_QUERY_PROGRAM = `
+import os, sqlite3, sys
+if not os.path.isfile(sys.argv[1]):
+    sys.exit('%s: no such database file' % sys.argv[1])
+con = sqlite3.connect(sys.argv[1], timeout=60)
+try:
+    for row in con.execute(sys.argv[2]):
+        print('|'.join('' if v is None else str(v) for v in row))
+    con.commit()
+except sqlite3.Error as e:
+    sys.exit('%s: %s' % (sys.argv[1], e))
+finally:
+    con.close()
+`;
 const SQLITE_RUN_SQL_PROGRAM = `
 import os, sqlite3, sys
 path, sql_file = sys.argv[1], sys.argv[2]
@@ -31703,6 +31853,272 @@ except sqlite3.Error as e:
 finally:
     con.close()
 `;
+
+/**
+ * The commit point of a restore or sync. Everything new is staged beside the site first (the
+ * database restored into a scratch database and anonymised there, each data folder copied into a
+ * hidden sibling); then one step swaps them all in, the previous database kept under another
+ * name and the previous folders kept as hidden siblings. Until the run ends, the way back is
+ * kept, so the site holds either all of its previous data or all of the new, never a mix:
+ *
+ * - a failure after the swap swaps everything back (rollBackData);
+ * - a run killed anywhere leaves its intent in the journal (written before the swap), and
+ *   whichever operation comes next finds it (recover.ts) and puts the site back the same way,
+ *   deciding from what is on the host (engine.swapDone, the folders' inodes), not from how far
+ *   the journal got;
+ * - only a run whose data was verified is finished forward (finishData drops what was kept).
+ *
+ * Names are fixed by the operation id, so the recovery finds them without anything else.
+ */
+function shortOpId(opId) {
+    return opId.replace(/[^0-9A-Za-z]/g, '').toLowerCase();
+}
+/** The scratch and keep names of a site's database for operation `opId`. Pure. */
+function databaseSwapNames(db, nameBytes, opId) {
+    const id = shortOpId(opId);
+    if (db.engine === 'sqlite') {
+        const i = db.name.lastIndexOf('/');
+        const dir = db.name.slice(0, i);
+        const base = db.name.slice(i + 1);
+        return { scratch: `${dir}/.${base}.sc-new-${id}`, keep: `${dir}/.${base}.sc-keep-${id}` };
+    }
+    return {
+        scratch: scratchDatabaseName(db.name, 'new', id, nameBytes),
+        keep: scratchDatabaseName(db.name, 'keep', id, nameBytes)
+    };
+}
+/** The hidden siblings of a data folder a run stages into and keeps the old content in. Pure. */
+function folderSiblings(target, opId) {
+    const i = target.lastIndexOf('/');
+    const parent = target.slice(0, i);
+    const base = target.slice(i + 1);
+    return {
+        staged: `${parent}/.${base}.sc-new-${opId}`,
+        aside: `${parent}/.${base}.sc-old-${opId}`
+    };
+}
+/**
+ * Host program, argv: staged, target, aside. Put the folder `staged` in the place of `target`:
+ * with one renameat2(RENAME_EXCHANGE) where the kernel and filesystem allow it (readers see the
+ * old folder or the new one, never none), else two renames; the previous content ends at
+ * `aside`. Prints moved (no target before), exchanged or renamed.
+ */
+const SWAP_FOLDER = `
+import ctypes, os, sys
+staged, target, aside = sys.argv[1], sys.argv[2], sys.argv[3]
+if not os.path.lexists(target):
+    os.makedirs(os.path.dirname(target), exist_ok=True)
+    os.rename(staged, target)
+    print('moved')
+    sys.exit(0)
+try:
+    f = ctypes.CDLL(None, use_errno=True).renameat2
+except (AttributeError, OSError):
+    f = None
+if f is not None and f(-100, os.fsencode(staged), -100, os.fsencode(target), 2) == 0:
+    os.rename(staged, aside)
+    print('exchanged')
+    sys.exit(0)
+os.rename(target, aside)
+os.rename(staged, target)
+print('renamed')
+`;
+/** `python -c SWAP_FOLDER <staged> <target> <aside>` */
+function swapFolder(python, staged, target, aside) {
+    return cmd([python, '-I', '-S', '-c', SWAP_FOLDER, staged, target, aside]);
+}
+async function identities(p, paths) {
+    return JSON.parse((await p.exec.run(pathIdentities(p.python, paths))).stdout);
+}
+/** The `device:inode` of a staged folder, for the intent. */
+async function stagedIdentity(p, staged) {
+    const [id] = await identities(p, [staged]);
+    if (!id)
+        throw new Error(`the staged folder ${staged} is missing`);
+    return id;
+}
+/** Swap everything of `intent` in: the database, then each folder. Returns one note each. */
+async function swapInData(p, intent) {
+    const notes = [];
+    if (intent.database && p.db && p.engine) {
+        const d = intent.database;
+        const replaced = await p.engine.swapIn(p.exec, p.db, d.scratch, d.keep, p.reporter);
+        notes.push(replaced
+            ? `database ${d.name} swapped in (previous kept as ${d.keep})`
+            : `database ${d.name} created`);
+    }
+    for (const f of intent.folders) {
+        const how = (await p.exec.run(swapFolder(p.python, f.staged, f.target, f.aside))).stdout.trim();
+        notes.push(`${f.target} ${how}`);
+    }
+    return notes;
+}
+/**
+ * Put back what `intent` swapped in, as far as it got, deciding from what is on the host: the
+ * previous database and folders return to their places, the staged copies are removed. Safe to
+ * run whatever point the swap (or an earlier rollback) reached. Returns what it did.
+ */
+async function rollBackData(p, intent) {
+    const notes = [];
+    // Folders first, in reverse (the database swap came first).
+    for (const f of [...intent.folders].reverse()) {
+        const undo = `${f.aside}-undo`;
+        const [target, staged, aside] = await identities(p, [f.target, f.staged, f.aside]);
+        if (target !== null && target === f.stagedId) {
+            // Swapped: the previous content is aside, or still at the staged name when the kill came
+            // between the exchange and the rename that follows it; none: there was no folder before.
+            const previous = aside !== null ? f.aside : staged !== null ? f.staged : null;
+            if (previous === null) {
+                await p.exec.run(removeTree(f.target));
+                notes.push(`${f.target} removed (it did not exist before)`);
+            }
+            else {
+                await p.exec.run(swapFolder(p.python, previous, f.target, undo));
+                await p.exec.run(removeTree(undo));
+                notes.push(`${f.target} put back`);
+            }
+        }
+        else if (target === null && aside !== null) {
+            // Killed between the two renames of the fallback: the previous content is aside.
+            await p.exec.run(renamePath(f.aside, f.target));
+            notes.push(`${f.target} put back`);
+        }
+        // Whatever is left at these names now is the new content (or nothing).
+        await p.exec.run(removeTree(f.staged, f.aside, undo));
+    }
+    if (intent.database && p.db && p.engine) {
+        const d = intent.database;
+        const { engine, db, exec } = p;
+        if (await engine.swapDone(exec, db, d.scratch, d.keep)) {
+            // The staged copy is the target now; swapping `keep` back moves it to the scratch name
+            // (mysql leaves an emptied scratch database behind: dropped first).
+            const scratch = { ...db, name: d.scratch };
+            if (await engine.exists(exec, scratch))
+                await engine.drop(exec, scratch);
+            await engine.swapIn(exec, db, d.keep, d.scratch, p.reporter);
+            notes.push(`database ${d.name} put back`);
+        }
+        for (const name of [d.scratch, d.keep]) {
+            const other = { ...db, name };
+            if (await engine.exists(exec, other))
+                await engine.drop(exec, other);
+        }
+    }
+    return notes;
+}
+/** The run is complete: drop what was kept for the way back. Returns what it removed. */
+async function finishData(p, intent) {
+    const notes = [];
+    if (intent.database && p.db && p.engine) {
+        for (const name of [intent.database.keep, intent.database.scratch]) {
+            const other = { ...p.db, name };
+            if (await p.engine.exists(p.exec, other)) {
+                await p.engine.drop(p.exec, other);
+                notes.push(`dropped ${name}`);
+            }
+        }
+    }
+    const leftovers = intent.folders.flatMap(f => [f.aside, f.staged]);
+    if (leftovers.length)
+        await p.exec.run(removeTree(...leftovers));
+    if (intent.folders.length)
+        notes.push(`removed ${intent.folders.length} previous folder(s)`);
+    return notes;
+}
+/** The swap parts of a site (its database, if any, with the host's Python). */
+function swapParts(exec, site, python, reporter, engines) {
+    if (!site.database)
+        return { exec, python, reporter };
+    return {
+        exec,
+        python,
+        reporter,
+        db: { ...site.database, python },
+        engine: engines(site.database.engine)
+    };
+}
+
+/** The host's Python when the config names none. */
+const DEFAULT_PYTHON = '/usr/bin/python3';
+/**
+ * The password of `db`, from the environment variable its config names (`passwordEnv`); none
+ * when no variable is named. A named variable that is unset or empty is a config error.
+ */
+function databasePassword(db, env = process.env) {
+    if (!db.passwordEnv)
+        return undefined;
+    const value = env[db.passwordEnv];
+    if (!value) {
+        throw new ConfigError(`the database password variable ${db.passwordEnv} (database.passwordEnv of ${db.engine} database ${db.name}) is not set: ` +
+            `pass the secret in the environment as ${db.passwordEnv}`);
+    }
+    return value;
+}
+/** Connection settings of `db` for the client programs, password included (it goes to env only). */
+function connectionOf(db, env = process.env) {
+    const conn = {};
+    if (db.host !== undefined)
+        conn.host = db.host;
+    if (db.port !== undefined)
+        conn.port = db.port;
+    if (db.user !== undefined)
+        conn.user = db.user;
+    const password = databasePassword(db, env);
+    if (password !== undefined)
+        conn.password = password;
+    return conn;
+}
+
+/**
+ * What the engines need from the host's file system, through the Executor: a scratch id, a temp
+ * directory, the size of a dump, moving a finished dump into place.
+ */
+/** A short random id for scratch names (`<name>__sc_restore_<id>`). */
+function scratchId() {
+    return randomBytes(4).toString('hex');
+}
+/** Bytes a file or directory takes (apparent size, `du -sb`). */
+async function pathSize(exec, path) {
+    const out = (await exec.run(cmd(['du', '-sb', '--', path]))).stdout;
+    const n = Number(out.split(/\s/)[0]);
+    if (!Number.isFinite(n))
+        throw new SitecycleError(`could not read the size of ${path} on ${exec.name}: ${out}`);
+    return n;
+}
+/** Whether a path exists on the host. */
+async function hostPathExists(exec, path) {
+    return (await exec.tryRun(pathExists(path))).code === 0;
+}
+/** Refuse to overwrite an existing dump. */
+async function ensureAbsent(exec, path) {
+    if (await hostPathExists(exec, path)) {
+        throw new SitecycleError(`${path} already exists on ${exec.name}: a dump is never written over another; choose a new path`);
+    }
+}
+/**
+ * Write a dump aside (`<path>.partial-<id>`) with `write`, then rename it to `path`; on failure
+ * the partial dump is removed and the error re-thrown.
+ */
+async function writeAside(exec, path, write) {
+    await ensureAbsent(exec, path);
+    const partial = `${path}.partial-${scratchId()}`;
+    try {
+        await write(partial);
+        await exec.run(renamePath(partial, path));
+    }
+    catch (e) {
+        await exec.tryRun(removeTree(partial)).catch(() => undefined);
+        throw e;
+    }
+}
+/**
+ * The message of an error for a user: a failed host program's command line is shortened (its
+ * Python text replaced by `<program>`), the rest kept, stderr tail included.
+ */
+function failureMessage(e) {
+    const text = e instanceof Error ? e.message : String(e);
+    return text.replace(/ -c "(?:[^"\\]|\\.)*"/, ' -c <program>');
+}
 
 /** Restore `dumpPath` into `db` through a fresh database (see the module comment). */
 async function restoreThroughFresh(exec, db, dumpPath, reporter, parts) {
@@ -31887,15 +32303,20 @@ async function createViews(exec, conn, database, views) {
  * target's views, triggers, routines and events with the fresh copy's. Before the rename, any
  * failure leaves the target as it was (its triggers, dropped so its tables can move, are put back).
  */
-async function swapIn$1(exec, db, conn, fresh, old, reporter) {
+async function swapIn$1(exec, db, conn, fresh, old, reporter, keepOld = false) {
     const target = db.name;
-    if (!(await exists(exec, conn, target))) {
+    const hadTarget = await exists(exec, conn, target);
+    if (!hadTarget) {
         await sql$1(exec, conn, undefined, `CREATE DATABASE ${quoteMysqlIdent(target)}${await schemaDefaults(exec, conn, fresh)};\n`);
     }
     const targetObjects = await inventory(exec, conn, target);
     const freshObjects = await inventory(exec, conn, fresh);
     const freshDefs = await definitions(exec, conn, fresh, freshObjects);
     const targetTriggers = await definitions(exec, conn, target, targetObjects.filter(o => o.type === 'TRIGGER'));
+    // Kept with the previous tables when the swap must be undoable.
+    const targetOldDefs = keepOld
+        ? await definitions(exec, conn, target, targetObjects.filter(o => o.type !== 'TABLE'))
+        : [];
     const tablesOf = (objects) => objects.filter(o => o.type === 'TABLE').map(o => o.name);
     // Only tables may move between databases: the fresh copy's triggers and views go first (their
     // definitions are kept), and the target's triggers just before the rename.
@@ -31926,7 +32347,15 @@ async function swapIn$1(exec, db, conn, fresh, old, reporter) {
         throw new SitecycleError(`the restored tables are in ${target} on ${exec.name}, but re-creating its views, triggers, routines or events failed: ${failureMessage(e)}; ` +
             `the previous tables are kept in ${old}`, 'database');
     }
-    await dropQuietly$1(exec, conn, old, reporter);
+    if (!keepOld || !hadTarget) {
+        await dropQuietly$1(exec, conn, old, reporter);
+        return hadTarget;
+    }
+    // The previous tables are in \`old\`: give it the target's other objects too, so that swapping
+    // it back puts the database back whole.
+    await createViews(exec, conn, old, targetOldDefs.filter(d => d.type === 'VIEW'));
+    await runScript(exec, conn, old, targetOldDefs.filter(d => d.type !== 'VIEW').flatMap(createStatements));
+    return true;
 }
 async function restore$1(exec, db, dumpPath, reporter, _options = {}) {
     const conn = connect$1(db, reporter);
@@ -32001,7 +32430,33 @@ const mysqlEngine = {
     },
     async drop(exec, db) {
         await dropDatabase$1(exec, connect$1(db), db.name);
-    }
+    },
+    async swapIn(exec, db, scratch, keep, reporter) {
+        const conn = connect$1(db, reporter);
+        const replaced = await swapIn$1(exec, db, conn, scratch, keep, reporter, true);
+        // Its tables moved into the target; the emptied scratch database is left.
+        await dropQuietly$1(exec, conn, scratch, reporter);
+        return replaced;
+    },
+    // `keep` is created first, then one RENAME TABLE moves the target's tables into it and the
+    // scratch's into the target: done when the scratch has no tables left (or is gone), unless
+    // both were empty while the target still has its tables.
+    async swapDone(exec, db, scratch, keep) {
+        const conn = connect$1(db);
+        if (!(await exists(exec, conn, keep)))
+            return false;
+        const count = async (name) => (await exists(exec, conn, name))
+            ? Number((await sql$1(exec, conn, name, "SELECT COUNT(*) FROM information_schema.TABLES WHERE TABLE_SCHEMA = DATABASE() AND TABLE_TYPE <> 'VIEW';\n")).trim())
+            : 0;
+        if ((await count(scratch)) > 0)
+            return false;
+        return !((await count(keep)) === 0 && (await count(db.name)) > 0);
+    },
+    async query(exec, db, text) {
+        return sql$1(exec, connect$1(db), db.name, text);
+    },
+    quoteIdent: quoteMysqlIdent,
+    nameBytes: MYSQL_NAME_BYTES
 };
 
 /**
@@ -32144,7 +32599,19 @@ const postgresEngine = {
     },
     async drop(exec, db) {
         await dropDatabase(exec, db, connect(db), db.name);
-    }
+    },
+    async swapIn(exec, db, scratch, keep, reporter) {
+        return swapIn(exec, db, connect(db, reporter), scratch, keep, reporter);
+    },
+    // The swap's two renames are one transaction: `keep` exists only once it committed.
+    async swapDone(exec, db, _scratch, keep) {
+        return databaseExists(exec, db, connect(db), keep);
+    },
+    async query(exec, db, text) {
+        return sql(exec, connect(db), db.name, text);
+    },
+    quoteIdent: quotePgIdent,
+    nameBytes: PG_NAME_BYTES
 };
 
 /**
@@ -32207,7 +32674,30 @@ const sqliteEngine = {
     async drop(exec, db) {
         checkPath(db);
         await exec.run(cmd(['rm', '-f', '--', db.name, `${db.name}-wal`, `${db.name}-shm`, `${db.name}-journal`]));
-    }
+    },
+    async swapIn(exec, db, scratch, keep) {
+        checkPath(db);
+        const r = await exec.tryRun(pythonProgram(python(db), SQLITE_SWAP_PROGRAM, [scratch, db.name, keep]));
+        if (r.code !== 0)
+            throw new SitecycleError(`could not put ${scratch} in the place of ${db.name} on ${exec.name}: ${r.stderr.trim() || `exit code ${r.code}`}`, 'database');
+        return r.stdout.trim() === 'replaced';
+    },
+    // `keep` is linked to the target first, then `scratch` renamed over the target: done when
+    // `keep` is there and no longer the target's file.
+    async swapDone(exec, db, _scratch, keep) {
+        checkPath(db);
+        const [k, t] = JSON.parse((await exec.run(pathIdentities(python(db), [keep, db.name]))).stdout);
+        return k !== null && k !== t;
+    },
+    async query(exec, db, sql) {
+        checkPath(db);
+        const r = await exec.tryRun(pythonProgram(python(db), SQLITE_QUERY_PROGRAM, [db.name, sql]));
+        if (r.code !== 0)
+            throw new SitecycleError(`query on ${db.name} on ${exec.name} failed: ${r.stderr.trim() || `exit code ${r.code}`}`, 'database');
+        return r.stdout;
+    },
+    quoteIdent: name => `"${name.replace(/"/g, '""')}"`,
+    nameBytes: 4096
 };
 
 /**
@@ -39845,6 +40335,8 @@ class Journal {
             }
             if (e.event === 'step')
                 op.steps.push(e);
+            else if (e.event === 'intent')
+                op.intent = e;
             else if (e.event === 'end' || e.event === 'recovered')
                 op.end = e;
         }
@@ -40010,6 +40502,90 @@ async function releaseLock(exec, root, holder) {
 }
 
 /**
+ * Recovery of a restore or sync that did not finish (killed, machine lost, or its own undo
+ * failed), by whichever operation comes next on the site: a deploy, a snapshot, `maintenance
+ * off`, another restore. The site ends with its previous data, or with the complete new data
+ * when the interrupted run had verified it, never a mix:
+ *
+ * - no intent in the journal: nothing was swapped in; the staged copies are dropped;
+ * - an intent, and the run had verified the site after the swap: finished forward (what was kept
+ *   for the way back is dropped, the site unfrozen if the run had frozen it);
+ * - an intent otherwise: rolled back from what is on the host (data-swap.ts rollBackData), the live
+ *   daemons restarted, the site unfrozen if the run had frozen it.
+ *
+ * When that fails the site stays in maintenance, with a page saying why, and the run stays open:
+ * the operation that found it stops with an error naming the run and what to do.
+ */
+/** The operations whose interrupted runs are recovered here. */
+const DATA_OPERATIONS = ['restore', 'sync'];
+function stepOk(op, step) {
+    return op.steps.some(s => s.step === step && s.phase === 'run' && s.status === 'ok');
+}
+/** What the interrupted run was about to swap in, when it got that far. */
+function intentOf(op) {
+    return op.intent?.intent;
+}
+/**
+ * Put the site back whole after the interrupted data run `op` (see the module comment). Returns
+ * notes for the journal's `recovered` event; throws a SitecycleError (the site frozen) when the
+ * data cannot be put back.
+ */
+async function recoverDataRun(ctx, op) {
+    const { exec, site, python, reporter } = ctx;
+    const parts = swapParts(exec, site, python, reporter, getEngine);
+    const intent = intentOf(op);
+    const froze = stepOk(op, 'freeze');
+    const frozenBefore = Boolean(op.start.frozenBefore);
+    const notes = [];
+    try {
+        if (intent && (stepOk(op, 'verify') || stepOk(op, 'unfreeze'))) {
+            notes.push(...(await finishData(parts, intent)));
+            notes.push(`the interrupted ${op.op} had swapped in and verified the new data: finished`);
+        }
+        else if (intent) {
+            notes.push(...(await rollBackData(parts, intent)));
+            notes.push(`the interrupted ${op.op} was undone: the site holds its data from before it`);
+            const state = await readSiteState(exec, site, python);
+            if (state.live !== null) {
+                const slot = site.apache.mode === 'single' ? 'current' : state.liveSlot;
+                await restartSlotGroup(exec, site, python, slot).catch(e => reporter.warn(`could not restart the live daemons of site ${site.name}: ${e instanceof Error ? e.message : e}`));
+            }
+        }
+        else {
+            // Nothing was swapped in: only the staged copies are left.
+            if (parts.db && parts.engine) {
+                const names = databaseSwapNames(parts.db, parts.engine.nameBytes, op.id);
+                for (const name of [names.scratch, names.keep]) {
+                    const staged = { ...parts.db, name };
+                    if (await parts.engine.exists(exec, staged)) {
+                        await parts.engine.drop(exec, staged);
+                        notes.push(`dropped the staged copy ${name}`);
+                    }
+                }
+            }
+            const siblings = (site.data ?? []).flatMap(d => Object.values(folderSiblings(d, op.id)));
+            if (siblings.length)
+                await exec.run(removeTree(...siblings));
+            notes.push(`the interrupted ${op.op} had not swapped anything in: the site's data is as before`);
+        }
+    }
+    catch (e) {
+        const why = e instanceof Error ? e.message : String(e);
+        await freeze(exec, site, {
+            message: 'This site is closed while its data is checked after an interrupted operation. Please come back later.'
+        }).catch(() => undefined);
+        throw new SitecycleError(`site ${site.name}: the interrupted ${op.op} ${op.id} could not be put back (${why}); the site stays in maintenance with its data in doubt. ` +
+            `Fix the cause, then run any operation on the site (such as \`sitecycle maintenance off ${site.name}\`): it finishes putting the data back first`, 'data');
+    }
+    await exec.run(removeTree(`${siteLayout(site.root).incoming}/${op.id}`));
+    if (froze && !frozenBefore && (await frozenState(exec, site)).frozen) {
+        await unfreeze(exec, site);
+        notes.push('unfrozen (the interrupted run had frozen it)');
+    }
+    return notes;
+}
+
+/**
  * What a frozen deploy (`hooks.freeze`) leaves when it is killed, and how the next operation,
  * whatever it is, finishes it: the site is still frozen, and its hooks may have migrated the
  * database for a release that never went live. Called by the shared recovery (recover.ts), so a
@@ -40085,7 +40661,9 @@ async function completeFrozenDeploys(ctx) {
  * verification), so the live slot is the truth. What can be left over: half-installed release
  * directories, upload leftovers, and an idle slot pointing at the release the run was about to
  * verify instead of the one kept warm for a rollback. Each is put back; the journal gets a
- * `recovered` event for each such run, with what was done for it.
+ * `recovered` event for each such run, with what was done for it. An interrupted restore or sync
+ * is finished or undone whole first (data-recovery.ts); when that is impossible the site stays
+ * frozen, the run stays open, and this throws.
  */
 async function recoverInterrupted(ctx) {
     const { exec, site, journal, python, reporter } = ctx;
@@ -40099,6 +40677,8 @@ async function recoverInterrupted(ctx) {
     for (const [index, op] of open.entries()) {
         const notes = [];
         reporter.warn(`an earlier ${op.op} (${op.id}, started ${op.start.at}) did not finish: recovering`);
+        if (DATA_OPERATIONS.includes(op.op))
+            notes.push(...(await recoverDataRun(ctx, op)));
         const before = op.start;
         if (site.apache.mode === 'blue-green' && before.liveSlot) {
             const idleBefore = before.idle ?? null;
@@ -40189,7 +40769,10 @@ async function withSiteOperation(options, start, body) {
         return result;
     }
     catch (e) {
-        if (!endWritten) {
+        // A data operation that could not put the site's data back leaves its run open, so that the
+        // next operation's recovery finishes the job (pipelines/data-recovery.ts).
+        const leaveOpen = e.leaveOpen === true;
+        if (!endWritten && !leaveOpen) {
             const fields = e instanceof OperationFailed
                 ? {
                     status: e.outcome.status,
@@ -40365,87 +40948,23 @@ class DataOperationFailed extends SitecycleError {
     steps;
     undoComplete;
     leftFrozen;
+    leaveOpen;
     constructor(message, failedStep, steps, undoComplete, 
     /** The site was left frozen (its data is not what users may see yet). */
-    leftFrozen) {
+    leftFrozen, 
+    /** The run stays open in the journal: the next operation finishes putting the data back. */
+    leaveOpen = false) {
         super(message, 'data');
         this.failedStep = failedStep;
         this.steps = steps;
         this.undoComplete = undoComplete;
         this.leftFrozen = leftFrozen;
+        this.leaveOpen = leaveOpen;
         this.name = 'DataOperationFailed';
     }
 }
 // ---------------------------------------------------------------------------------------------
-// Host programs and command builders (pure)
-/**
- * Host program, argv: staged, target, aside. Put the folder `staged` in the place of `target`:
- * with one renameat2(RENAME_EXCHANGE) where the kernel and filesystem allow it (readers see the
- * old folder or the new one, never none), else two renames; the previous content ends at
- * `aside`. Prints moved (no target before), exchanged or renamed.
- */
-const SWAP_FOLDER = `
-import ctypes, os, sys
-staged, target, aside = sys.argv[1], sys.argv[2], sys.argv[3]
-if not os.path.lexists(target):
-    os.makedirs(os.path.dirname(target), exist_ok=True)
-    os.rename(staged, target)
-    print('moved')
-    sys.exit(0)
-try:
-    f = ctypes.CDLL(None, use_errno=True).renameat2
-except (AttributeError, OSError):
-    f = None
-if f is not None and f(-100, os.fsencode(staged), -100, os.fsencode(target), 2) == 0:
-    os.rename(staged, aside)
-    print('exchanged')
-    sys.exit(0)
-os.rename(target, aside)
-os.rename(staged, target)
-print('renamed')
-`;
-/**
- * Host program, argv: folder. Remove the hidden siblings interrupted runs left next to a data
- * folder (`.<name>.sc-new-*`, `.<name>.sc-old-*`). Prints what it removed, one per line.
- */
-const REMOVE_FOLDER_LEFTOVERS = `
-import os, shutil, sys
-folder = sys.argv[1].rstrip('/')
-parent, base = os.path.dirname(folder), os.path.basename(folder)
-try:
-    names = os.listdir(parent)
-except FileNotFoundError:
-    names = []
-for n in sorted(names):
-    if n.startswith('.%s.sc-new-' % base) or n.startswith('.%s.sc-old-' % base):
-        p = os.path.join(parent, n)
-        if os.path.isdir(p) and not os.path.islink(p):
-            shutil.rmtree(p)
-        else:
-            os.unlink(p)
-        print(p)
-`;
-function hostProgram(python, program, args) {
-    return cmd([python, '-I', '-S', '-c', program, ...args]);
-}
-/** The hidden siblings of a data folder a run stages into and keeps the old content in. Pure. */
-function folderSiblings(target, opId) {
-    const i = target.lastIndexOf('/');
-    const parent = target.slice(0, i);
-    const base = target.slice(i + 1);
-    return {
-        staged: `${parent}/.${base}.sc-new-${opId}`,
-        aside: `${parent}/.${base}.sc-old-${opId}`
-    };
-}
-/** `python -c SWAP_FOLDER <staged> <target> <aside>` */
-function swapFolder(python, staged, target, aside) {
-    return hostProgram(python, SWAP_FOLDER, [staged, target, aside]);
-}
-/** `python -c REMOVE_FOLDER_LEFTOVERS <folder>` */
-function removeFolderLeftovers(python, folder) {
-    return hostProgram(python, REMOVE_FOLDER_LEFTOVERS, [folder]);
-}
+// Planning (pure)
 /**
  * Which of the target site's data folders each folder of the snapshot goes to: the one with the
  * same name relative to its root (`shared/uploads`), else the one at the same position in `data:`.
@@ -40484,7 +41003,22 @@ function checkApplicable(manifest, site, from) {
     if (record && site.database && record.engine !== site.database.engine)
         throw new SitecycleError(`snapshot ${manifest.id} of ${from} holds a ${record.engine} database, but site ${site.name} uses ${site.database.engine}: a dump restores into the same engine only`, 'config');
 }
-/** The steps that put a snapshot (already chosen and reachable on the target host) into the site. */
+function scratchOf(c) {
+    return { ...databaseOf(c), name: c.stagedDatabase.scratch };
+}
+function partsOf(c) {
+    return swapParts(c.exec, c.site, c.python, c.reporter, c.engines);
+}
+function liveSlotOf(c) {
+    return c.site.apache.mode === 'single' ? 'current' : c.state.liveSlot;
+}
+/**
+ * The steps that put a snapshot (already chosen and reachable on the target host) into the site:
+ * everything staged beside the site's data first (database restored, checked and anonymised in a
+ * scratch database; folders copied into hidden siblings), then swapped in at one step whose
+ * intent is journaled first, so that a failure or a kill leaves the site's previous data or the
+ * complete new data, never a mix and never an un-anonymised copy (see data-swap.ts).
+ */
 function applySteps() {
     return [
         {
@@ -40505,22 +41039,80 @@ function applySteps() {
             }
         },
         {
-            name: 'save-current',
-            title: 'dump the database as it is now, to put it back if a later step fails',
-            when: c => c.op === 'restore' && !!c.manifest.database,
+            name: 'stage-database',
+            title: "restore the dump into a scratch database beside the site's own; its tables' checksums must equal the snapshot's",
+            when: c => !!c.manifest.database,
             run: async (c) => {
                 const db = databaseOf(c);
                 const engine = engineOf(c);
-                if (!(await engine.exists(c.exec, db)))
-                    return 'no database yet: nothing to save';
-                c.savedDump = `${c.work}/before.dump`;
-                await engine.dump(c.exec, db, c.savedDump, c.reporter);
-                return c.savedDump;
+                const record = c.manifest.database;
+                c.stagedDatabase = databaseSwapNames(db, engine.nameBytes, c.opId);
+                const scratch = scratchOf(c);
+                if (await engine.exists(c.exec, scratch))
+                    await engine.drop(c.exec, scratch);
+                await engine.restore(c.exec, scratch, dumpPathOf(c), c.reporter);
+                const tables = await engine.checksums(c.exec, scratch);
+                const bad = compareTables(record.tables, tables).filter(t => !t.ok);
+                if (bad.length)
+                    throw new SitecycleError(`the copy of snapshot ${c.manifest.id} restored into ${scratch.name} does not match the snapshot: tables ${bad.map(t => t.table).join(', ')} differ; ${db.name} was not touched`, 'database');
+                c.tables = tables;
+                return `${db.engine} ${scratch.name}: ${tables.length} tables equal to the snapshot's`;
+            },
+            undo: async (c) => {
+                const scratch = scratchOf(c);
+                if (await engineOf(c).exists(c.exec, scratch))
+                    await engineOf(c).drop(c.exec, scratch);
+            }
+        },
+        {
+            name: 'anonymize',
+            title: "run the site's anonymising script on the scratch copy, check that no column it sets keeps a source value, compact it",
+            when: c => c.op === 'sync' && !!c.site.anonymize && !!c.manifest.database,
+            run: async (c) => {
+                const onHost = `${c.work}/anonymize.sql`;
+                await c.exec.put(c.site.anonymize, onHost, 0o600);
+                const engine = engineOf(c);
+                const note = await anonymizeAndCheck(c.exec, engine, scratchOf(c), {
+                    local: c.site.anonymize,
+                    onHost
+                });
+                c.anonymized = true;
+                if (engine.compact)
+                    await engine.compact(c.exec, scratchOf(c));
+                return note;
+            }
+        },
+        {
+            name: 'stage-files',
+            title: "copy the snapshot's data folders into hidden siblings of the site's (rsync)",
+            when: c => c.manifest.files.folders.some(f => !f.missing),
+            run: async (c) => {
+                const plans = planFolders(c.manifest, c.snapshotDir, c.site);
+                for (const p of plans) {
+                    const { staged, aside } = folderSiblings(p.target, c.opId);
+                    await c.exec.run(removeTree(staged, aside));
+                    await c.exec.run(makeDirs([p.target.slice(0, p.target.lastIndexOf('/'))], '755'));
+                    c.reporter.info(`   copying ${p.name} into ${staged}`);
+                    await c.exec.run(rsyncFolder(p.from, staged));
+                    c.stagedFolders.push({
+                        target: p.target,
+                        staged,
+                        aside,
+                        stagedId: await stagedIdentity(partsOf(c), staged)
+                    });
+                }
+                return plans.map(p => `${p.name} -> ${p.target}`).join(', ');
+            },
+            undo: async (c) => {
+                const staged = c.stagedFolders.map(f => f.staged);
+                if (staged.length)
+                    await c.exec.run(removeTree(...staged));
+                c.stagedFolders = [];
             }
         },
         {
             name: 'freeze',
-            title: 'freeze the site: users get the maintenance page (503) while its data is replaced',
+            title: 'freeze the site: users get the maintenance page (503) while its data is swapped',
             run: async (c) => {
                 await freeze(c.exec, c.site, {
                     message: c.op === 'sync'
@@ -40530,78 +41122,34 @@ function applySteps() {
                 return c.frozenBefore ? 'it was frozen already: it stays frozen' : undefined;
             },
             undo: async (c) => {
-                // A sync that replaced the database keeps the site frozen: its copy is not ready for users
-                // (not anonymised, not migrated); the next sync completes it.
-                if (c.frozenBefore || (c.databaseReplaced && c.op === 'sync'))
+                // Data that could not be put back whole stays behind the maintenance page.
+                if (c.frozenBefore || c.dataInDoubt)
                     return;
                 await unfreeze(c.exec, c.site);
             }
         },
         {
-            name: 'restore-database',
-            title: "restore the database (into a fresh one, then swapped in); its tables' checksums must equal the snapshot's",
-            when: c => !!c.manifest.database,
+            name: 'swap-data',
+            title: 'swap the staged database and folders in, the previous ones kept until the end (the intent journaled first)',
             run: async (c) => {
-                const db = databaseOf(c);
-                const engine = engineOf(c);
-                const record = c.manifest.database;
-                await engine.restore(c.exec, db, dumpPathOf(c), c.reporter);
-                c.databaseReplaced = true;
-                const tables = await engine.checksums(c.exec, db);
-                const bad = compareTables(record.tables, tables).filter(t => !t.ok);
-                if (bad.length)
-                    throw new SitecycleError(`${db.name} does not match snapshot ${c.manifest.id} after the restore: tables ${bad.map(t => t.table).join(', ')} differ`, 'database');
-                c.tables = tables;
-                return `${db.engine} ${db.name}: ${tables.length} tables equal to the snapshot's`;
-            },
-            undo: async (c) => {
-                if (!c.savedDump)
-                    return;
-                await engineOf(c).restore(c.exec, databaseOf(c), c.savedDump, c.reporter);
-                c.databaseReplaced = false;
-            }
-        },
-        {
-            name: 'restore-files',
-            title: 'restore the data folders (rsync into a hidden sibling, then one rename exchange)',
-            when: c => c.manifest.files.folders.some(f => !f.missing),
-            run: async (c) => {
-                const plans = planFolders(c.manifest, c.snapshotDir, c.site);
-                for (const p of plans) {
-                    const { staged, aside } = folderSiblings(p.target, c.opId);
-                    await c.exec.run(removeFolderLeftovers(c.python, p.target));
-                    await c.exec.run(makeDirs([p.target.slice(0, p.target.lastIndexOf('/'))], '755'));
-                    c.reporter.info(`   copying ${p.name} into ${staged}`);
-                    await c.exec.run(rsyncFolder(p.from, staged));
-                    const how = (await c.exec.run(swapFolder(c.python, staged, p.target, aside))).stdout.trim();
-                    c.swaps.push({ target: p.target, staged, aside, how: how });
+                const intent = {
+                    ...(c.stagedDatabase && {
+                        database: { name: databaseOf(c).name, ...c.stagedDatabase }
+                    }),
+                    folders: c.stagedFolders
+                };
+                await c.journal.append({ id: c.opId, op: c.op, event: 'intent', intent });
+                c.intent = intent;
+                try {
+                    return (await swapInData(partsOf(c), intent)).join('; ');
                 }
-                return plans.map(p => `${p.name} -> ${p.target}`).join(', ');
-            },
-            undo: async (c) => {
-                for (const s of [...c.swaps].reverse()) {
-                    if (s.how === 'moved') {
-                        await c.exec.run(removeTree(s.target));
-                    }
-                    else {
-                        await c.exec.run(swapFolder(c.python, s.aside, s.target, s.staged));
-                        await c.exec.run(removeTree(s.staged));
-                    }
+                catch (e) {
+                    // Half swapped: put back what was swapped before the error goes up.
+                    await rollBackSwap(c);
+                    throw e;
                 }
-                c.swaps = [];
-            }
-        },
-        {
-            name: 'anonymize',
-            title: "run the site's anonymising SQL script on its database",
-            when: c => c.op === 'sync' && !!c.site.anonymize && !!c.manifest.database,
-            run: async (c) => {
-                const onHost = `${c.work}/anonymize.sql`;
-                await c.exec.put(c.site.anonymize, onHost, 0o600);
-                await engineOf(c).runSqlFile(c.exec, databaseOf(c), onHost);
-                c.anonymized = true;
-                return c.site.anonymize;
-            }
+            },
+            undo: async (c) => rollBackSwap(c)
         },
         {
             name: 'hooks',
@@ -40619,7 +41167,7 @@ function applySteps() {
             title: "restart the live slot's daemon group (no process keeps the replaced data open)",
             when: c => c.state.live !== null,
             run: async (c) => {
-                const slot = c.site.apache.mode === 'single' ? 'current' : c.state.liveSlot;
+                const slot = liveSlotOf(c);
                 const pids = await restartSlotGroup(c.exec, c.site, c.python, slot);
                 return `slot ${slot}, pids ${pids}`;
             }
@@ -40645,15 +41193,33 @@ function applySteps() {
         },
         {
             name: 'cleanup',
-            title: 'remove the previous data folders and the saved dump',
+            title: 'drop the previous database and folders kept for the way back, and the work directory',
             critical: false,
             run: async (c) => {
-                const gone = c.swaps.filter(s => s.how !== 'moved').map(s => s.aside);
-                await c.exec.run(removeTree(c.work, ...gone));
-                return gone.length ? `removed ${gone.length} previous folder(s)` : undefined;
+                const notes = c.intent ? await finishData(partsOf(c), c.intent) : [];
+                await c.exec.run(removeTree(c.work));
+                return notes.join(', ') || undefined;
             }
         }
     ];
+}
+/**
+ * The undo of swap-data: the previous database and folders back in place, the live daemons
+ * restarted (they may hold the swapped-out data open). When that fails the site's data is in
+ * doubt: it stays frozen, and the run stays open in the journal for the next operation to finish.
+ */
+async function rollBackSwap(c) {
+    try {
+        const notes = await rollBackData(partsOf(c), c.intent);
+        for (const n of notes)
+            c.reporter.info(`   ${n}`);
+    }
+    catch (e) {
+        c.dataInDoubt = true;
+        throw e;
+    }
+    if (c.state.live !== null)
+        await restartSlotGroup(c.exec, c.site, c.python, liveSlotOf(c)).catch(e => c.reporter.warn(`could not restart the live daemons after putting the data back: ${e instanceof Error ? e.message : e}`));
 }
 // ---------------------------------------------------------------------------------------------
 // Running: shared by restore and sync
@@ -40662,32 +41228,11 @@ async function interruptedRuns(journal, ops, by) {
     return (await journal.operations()).filter(o => ops.includes(o.op) && o.end?.event === 'recovered' && o.end.by === by);
 }
 /**
- * Whether the site counts as frozen before this run: frozen now and not by an interrupted
- * restore or sync, nor by a failed sync that kept it frozen on purpose (each recorded whether the
- * site was frozen before it).
+ * Whether the site counts as frozen before this run: it is frozen now, after the recovery (which
+ * unfreezes what an interrupted restore or sync had frozen, once the site's data is whole again).
  */
-async function frozenBeforeRun(c, interrupted) {
-    const now = (await frozenState(c.exec, c.site)).frozen;
-    const froze = [...interrupted]
-        .reverse()
-        .find(o => o.steps.some(s => s.step === 'freeze' && s.status === 'ok'));
-    if (froze && now)
-        return Boolean(froze.start.frozenBefore);
-    if (now) {
-        // A sync that failed after its database swap leaves the site frozen "until the next sync
-        // completes": that freeze is the failed run's, not the operator's, unless a maintenance
-        // operation came after it.
-        const last = (await c.journal.operations())
-            .filter(o => o.id !== c.opId && /^(sync|restore|maintenance-on|maintenance-off)$/.test(o.op))
-            .pop();
-        if (last &&
-            (last.op === 'sync' || last.op === 'restore') &&
-            last.end?.event === 'end' &&
-            last.end.status === 'failed' &&
-            last.steps.some(s => s.step === 'freeze' && s.status === 'ok'))
-            return Boolean(last.start.frozenBefore);
-    }
-    return now;
+async function frozenBeforeRun(c) {
+    return (await frozenState(c.exec, c.site)).frozen;
 }
 /** A fresh apply context (the caller sets source, manifest, snapshotDir). */
 function newApplyContext(op, octx, state, frozenBefore, resumed, engines) {
@@ -40697,8 +41242,8 @@ function newApplyContext(op, octx, state, frozenBefore, resumed, engines) {
         work: `${siteLayout(octx.site.root).incoming}/${octx.opId}`,
         state,
         frozenBefore,
-        databaseReplaced: false,
-        swaps: [],
+        stagedFolders: [],
+        dataInDoubt: false,
         hooksRun: 0,
         anonymized: false,
         resumed,
@@ -40716,17 +41261,16 @@ async function runApply(c, steps, extraEvent = () => ({})) {
     catch (e) {
         if (!(e instanceof PipelineError))
             throw e;
-        // After a failed undo the work directory may hold the only copy of the data from before (before.dump).
         if (e.undoComplete)
             await c.exec.tryRun(removeTree(c.work)).catch(() => undefined);
         const frozen = (await frozenState(c.exec, c.site).catch(() => ({ frozen: true }))).frozen;
         const cause = e.cause instanceof Error ? e.cause.message : String(e.cause);
-        const state = c.databaseReplaced && c.op === 'sync'
-            ? `site ${c.site.name} holds the copied data but is not ready: it stays frozen until \`sitecycle sync ${c.site.name}\` completes`
+        const state = c.dataInDoubt
+            ? `putting its previous data back failed: site ${c.site.name} stays in maintenance, and the next sitecycle operation on it (\`sitecycle status ${c.site.name}\` shows it) finishes putting it back`
             : e.undoComplete
-                ? `site ${c.site.name} is as it was`
+                ? `site ${c.site.name} holds its data from before, unchanged`
                 : `some undo steps failed: site ${c.site.name} needs a look (\`sitecycle status ${c.site.name}\`)`;
-        throw new DataOperationFailed(`${c.op} of site ${c.site.name} failed at step '${e.failedStep}': ${cause}; ${state}`, e.failedStep, e.reports, e.undoComplete, frozen);
+        throw new DataOperationFailed(`${c.op} of site ${c.site.name} failed at step '${e.failedStep}': ${cause}; ${state}`, e.failedStep, e.reports, e.undoComplete, frozen, c.dataInDoubt);
     }
 }
 /** The outcome of a finished run. */
@@ -40742,7 +41286,7 @@ function outcomeOf(c, steps) {
         database: m.database && c.site.database
             ? { engine: m.database.engine, name: c.site.database.name, tables: c.tables ?? [] }
             : null,
-        files: c.swaps.map(s => ({
+        files: c.stagedFolders.map(s => ({
             name: planFolders(m, c.snapshotDir, c.site).find(p => p.target === s.target)?.name ?? s.target,
             target: s.target
         })),
@@ -40799,7 +41343,7 @@ async function restoreSite(req) {
     return withSiteOperation({ op: 'restore', config: req.config, site, exec, reporter, lockWait: req.lockWait }, async (octx) => {
         id ??= await newestSnapshotId(exec, site, python);
         resumed = await interruptedRuns(octx.journal, ['restore', 'sync'], octx.opId);
-        frozenBefore = await frozenBeforeRun(octx, resumed);
+        frozenBefore = await frozenBeforeRun(octx);
         return {
             snapshot: id,
             frozenBefore,

@@ -31060,7 +31060,16 @@ function redact(text, secrets = []) {
 }
 /** The command as a human would read it in a log, secrets hidden. */
 function describeCommand(c) {
-    const line = c.argv.map(a => (/^[\w@%+=:,./-]+$/.test(a) ? a : JSON.stringify(a))).join(' ');
+    const line = c.argv
+        .map((a, i) => 
+    // A host program given inline (`python -c <program>`) is named, not printed: its text
+    // says nothing to the reader of an error, and would bury the error itself.
+    c.argv[i - 1] === '-c' && a.includes('\n')
+        ? '<program>'
+        : /^[\w@%+=:,./-]+$/.test(a)
+            ? a
+            : JSON.stringify(a))
+        .join(' ');
     return redact(line, c.redact);
 }
 
@@ -31138,6 +31147,8 @@ class Journal {
             }
             if (e.event === 'step')
                 op.steps.push(e);
+            else if (e.event === 'intent')
+                op.intent = e;
             else if (e.event === 'end' || e.event === 'recovered')
                 op.end = e;
         }

@@ -37,7 +37,7 @@ import { isValidVersion } from './releases/version.js'
 import { runDemo } from './demo/demo.js'
 import { describeBytes, formatSnapshotList, listSnapshots } from './snapshots/list.js'
 import { SnapshotFailed, takeSnapshot } from './snapshots/snapshot.js'
-import { verifySnapshot, VerifyFailed } from './snapshots/verify.js'
+import { verifySnapshot, verifySnapshots, VerifyFailed } from './snapshots/verify.js'
 import { MirrorFailed, refreshMirror } from './pipelines/mirror.js'
 import { ConfigError, SitecycleError } from './util/errors.js'
 import { StreamReporter } from './util/reporter.js'
@@ -66,8 +66,9 @@ commands:
   snapshot <site>   dump the database and copy the data folders into snapshots/<id> (unchanged
                     files hard-linked to the previous snapshot), then apply the retention policy
   snapshots <site>  list the site's snapshots with age and size (--json)
-  verify <site>     restore a snapshot (--snapshot ID, default the newest) into a scratch database
-                    and compare every table's checksum with its manifest
+  verify <site>     check a snapshot (--snapshot ID, default the newest; --snapshot all: every
+                    one) byte by byte against its sums, restore it into a scratch database and
+                    compare every table's checksum with its manifest
   restore <site>    put a snapshot (--snapshot ID, default the newest) back into the site, frozen
                     meanwhile: database (fresh copy swapped in) and data folders; undone on failure
   sync <site>       copy the data of the site's \`from:\` site into it (a preview): snapshot the
@@ -116,7 +117,8 @@ options:
   --skip-tests          do not run app.tests before releasing (release)
   --tag TAG             the tag that started the run; its version is released (release)
   --handoff FILE        build only (tests to manifest) and write FILE for the publish action (release)
-  --snapshot ID         the snapshot to verify or restore (verify, restore, sync: of the source)
+  --snapshot ID         the snapshot to verify or restore (verify, restore, sync: of the source);
+                        \`all\` verifies every complete snapshot in one run
   --use-latest          sync from the source's newest snapshot instead of taking a new one (sync)
   --list                print the mirror sites of the config instead of refreshing one (mirror)
   --message TEXT        the sentence users read on the maintenance page (maintenance on)
@@ -516,23 +518,23 @@ export async function main(
       case 'verify': {
         const t = await siteAndExecutor(cli)
         exec = t.exec
+        const asked = cli.values.snapshot as string | undefined
         try {
-          const o = await verifySnapshot({
-            ...t,
-            reporter,
-            lockWait,
-            snapshot: cli.values.snapshot as string | undefined
-          })
-          out(
-            json
-              ? JSON.stringify(o, null, 2)
-              : `snapshot ${o.snapshot} of site ${t.site.name} verified: ${o.database ? `${o.database.tables.length} tables restored into ${o.database.scratch} match the manifest, ` : ''}${o.files.length} data folders match`
-          )
+          const outcomes =
+            asked === 'all'
+              ? await verifySnapshots({ ...t, reporter, lockWait, snapshots: 'all' })
+              : [await verifySnapshot({ ...t, reporter, lockWait, snapshot: asked })]
+          if (json) out(JSON.stringify(asked === 'all' ? outcomes : outcomes[0], null, 2))
+          else
+            for (const o of outcomes)
+              out(
+                `snapshot ${o.snapshot} of site ${t.site.name} verified: ${o.sums ? `${o.sums.checked} files match their sha256, ` : ''}${o.database ? `${o.database.tables.length} tables restored into ${o.database.scratch} match the manifest, ` : ''}${o.files.length} data folders match`
+              )
           return EXIT.ok
         } catch (e) {
           if (!(e instanceof VerifyFailed)) throw e
           process.stderr.write(reporter.filter.apply(`sitecycle: ${e.message}`) + '\n')
-          if (json) out(JSON.stringify(e.outcome, null, 2))
+          if (json) out(JSON.stringify(asked === 'all' ? e.outcomes : e.outcome, null, 2))
           return EXIT.failed
         }
       }

@@ -5,12 +5,14 @@
  * production, verify it, change production and restore the snapshot (checksums equal the
  * snapshot's; the view and trigger work again); sync into the preview (checksums equal
  * production's, the preview's hook ran on the copy, HTTP 200); an anonymising script changes the
- * targeted columns on the preview only, and one that fails halfway is rolled back whole (the
- * preview stays frozen until the next sync, which unfreezes it); a corrupt dump is refused by
- * verify; a CLI sync killed with SIGKILL leaves the preview's database as it was before the swap,
- * production untouched, and the next run completes. A table with an awkward name rides along.
+ * targeted columns on the preview only, and one that fails halfway never reaches the preview (it
+ * ran on the scratch copy); a corrupt dump is refused by verify; a CLI sync killed with SIGKILL
+ * after staging, after the swap or after the hooks, followed by another operation, leaves the
+ * preview as before or with the whole copy (view and trigger working), production untouched; a
+ * sync failing after the swap puts the previous database back whole. A table with an awkward name
+ * rides along.
  */
-import { randomBytes } from 'node:crypto'
+import { createHash, randomBytes } from 'node:crypto'
 import { chmod, mkdir, mkdtemp, readdir, readFile, rm, stat, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
@@ -23,13 +25,12 @@ import { deploy } from '../../src/pipelines/deploy.js'
 import { initSite } from '../../src/pipelines/init.js'
 import { DataOperationFailed, restoreSite } from '../../src/pipelines/restore.js'
 import { syncSite } from '../../src/pipelines/sync.js'
-import { summarizeTree, type TreeSummary } from '../../src/snapshots/files.js'
 import { parseManifest, renderManifest } from '../../src/snapshots/manifest.js'
 import { takeSnapshot } from '../../src/snapshots/snapshot.js'
 import { verifySnapshot, VerifyFailed } from '../../src/snapshots/verify.js'
 import { StreamReporter } from '../../src/util/reporter.js'
 import { freePort, startApache, type TestApache } from '../helpers/apache.js'
-import { describeRun, expectExit, runCli } from '../helpers/cli.js'
+import { expectExit, runCli } from '../helpers/cli.js'
 import { startMariaDb, type MariaDbServer } from '../helpers/databases.js'
 import { buildSampleRelease } from '../helpers/sample-app.js'
 import { httpGet } from '../helpers/site.js'
@@ -290,13 +291,14 @@ test('an anonymising script changes the targeted columns on the preview only', a
   expect(sql(PROD, 'SELECT email FROM users WHERE id = 1').trim()).toBe('alice@example.org')
 })
 
-test('an anonymising script that fails halfway is rolled back whole: the preview stays frozen, the next sync completes', async () => {
+test('an anonymising script that fails halfway never reaches the preview: its data and openness as before', async () => {
   const script = join(dir, 'anonymize-broken.sql')
   await writeFile(
     script,
     "UPDATE users SET email = 'half@example.invalid';\nUPDATE no_such_table SET x = 1;\n"
   )
   const prodBefore = await checksums(PROD)
+  const previewBefore = await checksums(PREVIEW)
   const e = await syncSite({
     config,
     site: { ...site(PREVIEW), anonymize: script },
@@ -306,25 +308,13 @@ test('an anonymising script that fails halfway is rolled back whole: the preview
   }).catch(x => x as DataOperationFailed)
   expect(e).toBeInstanceOf(DataOperationFailed)
   expect((e as DataOperationFailed).failedStep).toBe('anonymize')
-  expect((e as Error).message).toContain(
-    `it stays frozen until \`sitecycle sync ${PREVIEW}\` completes`
-  )
-  // The first UPDATE did not survive the second's failure; the copy is not shown to users.
-  expect(sql(PREVIEW, 'SELECT COUNT(*) FROM users WHERE email LIKE "half@%"').trim()).toBe('0')
-  expect(await frozen(PREVIEW)).toBe(true)
-  expect(await checksums(PROD)).toEqual(prodBefore)
-
-  const o = await syncSite({
-    config,
-    site: site(PREVIEW),
-    exec,
-    reporter: reporter(),
-    useLatest: true
-  })
-  // The freeze was the failed sync's own, so this one lifts it.
-  expect(o).toMatchObject({ status: 'synced', frozen: false })
+  expect((e as Error).message).toContain(`the anonymising script ${script} failed`)
+  expect((e as Error).message).toContain(`site ${PREVIEW} holds its data from before, unchanged`)
+  // The copy was anonymised (and failed) in a scratch database: the preview never saw it.
+  expect(await checksums(PREVIEW)).toEqual(previewBefore)
   expect(await frozen(PREVIEW)).toBe(false)
-  expect(without(await checksums(PREVIEW), 'migrated')).toEqual(prodBefore)
+  expect(await checksums(PROD)).toEqual(prodBefore)
+  expect(scratchLeft()).toBe('0')
 })
 
 test('verify refuses a corrupt dump: bytes flipped (sha256), and a dump that does not load (sha256 rewritten)', async () => {
@@ -349,7 +339,7 @@ test('verify refuses a corrupt dump: bytes flipped (sha256), and a dump that doe
   expect(e1).toBeInstanceOf(VerifyFailed)
   expect((e1 as VerifyFailed).outcome.database!.dumpSha256Ok).toBe(false)
   expect((e1 as VerifyFailed).message).toMatch(
-    /database dump .*database\.dump is corrupt: sha256 [0-9a-f]{64}, the manifest says/
+    /database dump database\.dump in snapshot \S+ is corrupt: sha256 [0-9a-f]{64}, the manifest and SHA256SUMS say [0-9a-f]{64}/
   )
   expect(scratchLeft()).toBe('0')
 
@@ -367,10 +357,20 @@ test('verify refuses a corrupt dump: bytes flipped (sha256), and a dump that doe
   await writeFile(dump2, `${text.slice(0, Math.floor(text.length * 0.6))}\nTHIS IS NOT SQL;\n`)
   const mPath = join(other.dir, 'manifest.json')
   const m = parseManifest(await readFile(mPath, 'utf8'), mPath)
-  // The dump's sha256 as snapshots compute it (over the file's path and bytes).
-  m.database!.sha256 = (
-    JSON.parse((await exec.run(summarizeTree(PY, 'content', dump2))).stdout) as TreeSummary
-  ).sha256
+  // The dump's plain sha256 written everywhere a snapshot records it: the manifest's dump
+  // record and its files, SHA256SUMS, and the manifest's sha256 of SHA256SUMS.
+  const cut = await readFile(dump2)
+  const plain = createHash('sha256').update(cut).digest('hex')
+  const sumsPath = join(other.dir, 'SHA256SUMS')
+  const sums = (await readFile(sumsPath, 'utf8')).replace(
+    /^[0-9a-f]{64}(?= {2}database\.dump$)/m,
+    plain
+  )
+  await writeFile(sumsPath, sums)
+  m.database!.sha256 = plain
+  m.database!.size = cut.length
+  m.database!.files = [{ path: 'database.dump', size: cut.length, sha256: plain }]
+  m.sums!.sha256 = createHash('sha256').update(sums).digest('hex')
   await writeFile(mPath, renderManifest(m))
   const e2 = await verifySnapshot({
     config,
@@ -389,38 +389,49 @@ test('verify refuses a corrupt dump: bytes flipped (sha256), and a dump that doe
   await rm(other.dir, { recursive: true, force: true })
 })
 
-test.each(['freeze', 'restore-database'])(
-  'a CLI sync killed with SIGKILL after %s: preview as before the swap (or the whole copy), production untouched, the next run completes',
-  async step => {
-    sql(
-      PROD,
-      `INSERT INTO posts VALUES (${step === 'freeze' ? 700 : 701}, 2, 'new before ${step}', NULL);`
-    )
+test.each([
+  ['stage-database', ['maintenance', 'off'], false],
+  ['swap-data', ['snapshot'], false],
+  ['hooks', ['sync'], true]
+] as const)(
+  'a CLI sync killed with SIGKILL after %s, then %j: preview as before (or the whole copy), production untouched',
+  async (step, next, complete) => {
+    sql(PROD, `INSERT INTO posts VALUES (${700 + step.length}, 2, 'new before ${step}', NULL);`)
     const prodBefore = await checksums(PROD)
     const previewBefore = await checksums(PREVIEW)
     expect(without(previewBefore, 'migrated')).not.toEqual(prodBefore)
-    const cli = (env: Record<string, string> = {}) =>
-      runCli(['sync', PREVIEW, '-c', configFile], { env })
+    const cli = (args: string[], env: Record<string, string> = {}) =>
+      runCli([...args, PREVIEW, '-c', configFile], { env })
 
-    const killed = await cli({ SITECYCLE_FAULT_KILL_AFTER: step })
+    const killed = await cli(['sync'], { SITECYCLE_FAULT_KILL_AFTER: step })
     expect(killed.signal).toBe('SIGKILL')
     expect(await checksums(PROD)).toEqual(prodBefore)
-    if (step === 'freeze') expect(await checksums(PREVIEW)).toEqual(previewBefore)
-    else expect(without(await checksums(PREVIEW), 'migrated')).toEqual(prodBefore)
-    // Killed between the freeze and the unfreeze: users get the maintenance page.
-    expect(await frozen(PREVIEW)).toBe(true)
-    expect((await httpGet(`${site(PREVIEW).url}/`, auth)).status).toBe(503)
-    expect(scratchLeft()).toBe('0')
 
-    const next = await cli()
-    expectExit(next, 0)
-    expect(next.stderr).toMatch(/did not finish: recovering/)
-    expect(describeRun(next)).toContain(`site ${PREVIEW} synced`)
-    expect(next.stderr + next.stdout).not.toContain(DB_PASSWORD)
-    expect(without(await checksums(PREVIEW), 'migrated')).toEqual(prodBefore)
+    const r = await cli([...next])
+    expectExit(r, 0)
+    expect(r.stderr).toMatch(/did not finish: recovering/)
+    expect(r.stderr + r.stdout).not.toContain(DB_PASSWORD)
+    const now = await checksums(PREVIEW)
+    if (complete) expect(without(now, 'migrated')).toEqual(prodBefore)
+    else expect(now).toEqual(previewBefore)
+    // The view works on whichever tables are there.
+    expect(Number(sql(PREVIEW, 'SELECT COUNT(*) FROM user_posts').trim())).toBeGreaterThan(0)
     expect(await checksums(PROD)).toEqual(prodBefore)
     expect(await frozen(PREVIEW)).toBe(false)
     expect((await httpGet(`${site(PREVIEW).url}/`, auth)).status).toBe(200)
     expect(scratchLeft()).toBe('0')
   }
 )
+
+test('a sync failing after the swap (its hook) puts the previous database back whole, view and trigger included', async () => {
+  const previewBefore = await checksums(PREVIEW)
+  const r = await runCli(['sync', PREVIEW, '-c', configFile], {
+    env: { SITECYCLE_FAULT_FAIL_AT: 'hooks' }
+  })
+  expect(r.code).not.toBe(0)
+  expect(r.stderr).toContain(`site ${PREVIEW} holds its data from before, unchanged`)
+  expect(await checksums(PREVIEW)).toEqual(previewBefore)
+  expect(Number(sql(PREVIEW, 'SELECT COUNT(*) FROM user_posts').trim())).toBeGreaterThan(0)
+  expect(await frozen(PREVIEW)).toBe(false)
+  expect(scratchLeft()).toBe('0')
+})

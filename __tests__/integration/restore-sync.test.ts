@@ -2,9 +2,8 @@
  * Restore and preview sync for real: SQLite and PostgreSQL (a throwaway cluster), a private
  * Apache, the sample app deployed on the previews. Production data synced into a preview
  * (checksums equal, data folders equal, the preview's own hook run on the copy, the preview
- * answering over HTTP), an anonymising script applied, a snapshot restored into production, a
- * sync killed with SIGKILL after every step (the preview's database as it was until the swap,
- * production untouched, the next run completing), and a sync over SSH between two site roots
+ * answering over HTTP), an anonymising script applied, a snapshot restored into production, and a
+ * sync over SSH between two site roots (kills at every step: data-interrupted.test.ts)
  * (same host: hard links; local to SSH: carried through this machine).
  */
 import { execFileSync } from 'node:child_process'
@@ -31,11 +30,10 @@ import { LocalExecutor } from '../../src/hosts/local-executor.js'
 import { deploy } from '../../src/pipelines/deploy.js'
 import { initSite } from '../../src/pipelines/init.js'
 import { DataOperationFailed, restoreSite } from '../../src/pipelines/restore.js'
-import { syncSite, syncSteps } from '../../src/pipelines/sync.js'
+import { syncSite } from '../../src/pipelines/sync.js'
 import { takeSnapshot } from '../../src/snapshots/snapshot.js'
 import { StreamReporter } from '../../src/util/reporter.js'
 import { freePort, startApache, type TestApache } from '../helpers/apache.js'
-import { describeRun, expectExit, runCli } from '../helpers/cli.js'
 import { startPostgres, type PostgresServer } from '../helpers/databases.js'
 import { buildSampleRelease } from '../helpers/sample-app.js'
 import { startSshd, type Sshd } from '../helpers/sshd.js'
@@ -325,52 +323,6 @@ describe.each(PAIRS)('$engine: sync and restore', p => {
     expect(await frozen(p.prod)).toBe(false)
     await rm(snap.dir, { recursive: true, force: true })
   })
-})
-
-describe.each(PAIRS)('$engine: a sync killed with SIGKILL after each step', p => {
-  // Every step a sync of this config runs (save-current belongs to restore; no anonymize: here).
-  const STEPS = syncSteps()
-    .map(s => s.name)
-    .filter(s => s !== 'save-current' && s !== 'anonymize')
-  const SWAP = STEPS.indexOf('restore-database')
-  const cli = (env: Record<string, string> = {}) =>
-    runCli(['sync', p.preview, '-c', configFile], { env: { [PASSWORD_ENV]: PASSWORD, ...env } })
-
-  test.each(STEPS)(
-    'killed after %s: preview as it was until the swap, production untouched, the next run completes',
-    async step => {
-      // Production changes, so a sync has something new to bring.
-      sql(
-        p.prod,
-        `INSERT INTO posts (id, user_id, body) VALUES (${100 + STEPS.indexOf(step)}, 1, 'before kill after ${step}');`
-      )
-      const prodBefore = await checksums(p.prod)
-      const prodFiles = await uploadsOf(p.prod)
-      const previewBefore = await checksums(p.preview)
-      const killed = await cli({ SITECYCLE_FAULT_KILL_AFTER: step })
-      expect(killed.signal).toBe('SIGKILL')
-      expect(await checksums(p.prod)).toEqual(prodBefore)
-      expect(await uploadsOf(p.prod)).toEqual(prodFiles)
-      const previewNow = await checksums(p.preview)
-      if (STEPS.indexOf(step) < SWAP) expect(previewNow).toEqual(previewBefore)
-      else expect(without(previewNow, 'migrated')).toEqual(without(prodBefore, 'migrated'))
-      // From the freeze until the unfreeze users get the maintenance page.
-      const i = STEPS.indexOf(step)
-      expect(await frozen(p.preview)).toBe(
-        i >= STEPS.indexOf('freeze') && i < STEPS.indexOf('unfreeze')
-      )
-
-      const next = await cli()
-      expectExit(next, 0)
-      expect(next.stderr).toMatch(/did not finish: recovering/)
-      expect(without(await checksums(p.preview), 'migrated')).toEqual(prodBefore)
-      expect(await frozen(p.preview)).toBe(false)
-      const r = await httpGet(`${config.sites[p.preview].url}/`, auth)
-      expect(r.status).toBe(200)
-      expect(await checksums(p.prod)).toEqual(prodBefore)
-      expect(describeRun(next)).toContain(`site ${p.preview} synced`)
-    }
-  )
 })
 
 describe('over SSH', () => {

@@ -207,7 +207,7 @@ describe.each(['local', 'ssh'])('snapshots of a site with SQLite and uploads (%s
     expect(failed).toBeInstanceOf(VerifyFailed)
     expect(failed!.message).toContain(`snapshot ${snap.id} of site v1 does not verify`)
     expect(failed!.message).toMatch(
-      /database dump .*database\.dump is corrupt: sha256 [0-9a-f]{64}, the manifest says/
+      /database dump database\.dump in snapshot \d{8}T\d{6}Z is corrupt: sha256 [0-9a-f]{64}, the manifest and SHA256SUMS say [0-9a-f]{64}/
     )
     expect(failed!.outcome.database!.dumpSha256Ok).toBe(false)
     expect((await readdir(join(s.root, 'shared'))).filter(n => n.includes('__sc_verify_'))).toEqual(
@@ -265,7 +265,21 @@ describe('the CLI', () => {
     expect(
       await main(['verify', 'v1', '-c', s.file, '--snapshot', list[0].id, '-q'], l => out.push(l))
     ).toBe(0)
-    expect(out[0]).toMatch(new RegExp(`^snapshot ${list[0].id} of site v1 verified: 2 tables`))
+    expect(out[0]).toMatch(
+      new RegExp(
+        `^snapshot ${list[0].id} of site v1 verified: 4 files match their sha256, 2 tables`
+      )
+    )
+    out.length = 0
+    // Every snapshot at once: one line each.
+    expect(await main(['snapshot', 'v1', '-c', s.file, '-q'], () => undefined)).toBe(0)
+    expect(
+      await main(['verify', 'v1', '-c', s.file, '--snapshot', 'all', '-q'], l => out.push(l))
+    ).toBe(0)
+    expect(out).toEqual([
+      expect.stringMatching(new RegExp(`^snapshot ${list[0].id} of site v1 verified: 4 files`)),
+      expect.stringMatching(/^snapshot \d{8}T\d{6}Z of site v1 verified: 4 files/)
+    ])
     out.length = 0
     expect(
       await main(['verify', 'v1', '-c', s.file, '--snapshot', '20200101T000000Z', '-q'], l =>
@@ -352,14 +366,72 @@ describe('a disk that fills up during a snapshot', () => {
     expect(await readdir(join(s.root, 'snapshots'))).toEqual([first.id])
     expect(await readFile(join(first.dir, 'manifest.json'), 'utf8')).toBe(firstManifest)
     expect((await verifySnapshot({ ...s, reporter, snapshot: first.id })).status).toBe('verified')
+    expect(
+      execFileSync('sha256sum', ['--quiet', '--strict', '-c', 'SHA256SUMS'], {
+        cwd: first.dir,
+        encoding: 'utf8'
+      })
+    ).toBe('')
     // The live data is as it was; the lock is free again.
     expect(sql(s.db, 'SELECT count(*), group_concat(body) FROM posts;')).toBe(liveBefore)
     expect((await stat(join(s.uploads, 'video.mp4'))).size).toBe(3 * 1024 * 1024)
     await expect(stat(join(s.root, '.sitecycle', 'lock'))).rejects.toThrow(/ENOENT/)
     const journal = await readFile(join(s.root, '.sitecycle', 'journal.jsonl'), 'utf8')
     expect(journal).toMatch(
-      /"op":"snapshot","event":"end","status":"failed","error":"snapshot of site v1 failed at step 'copy-files': the disk is full/
+      /"op":"snapshot","event":"end","status":"failed","error":"snapshot 20240330T040000Z of site v1 failed at step 'copy-files': the disk is full/
     )
+  })
+})
+
+describe('a disk that fills up while the database is dumped', () => {
+  let s: Site
+  let mounted = false
+  beforeAll(async () => {
+    s = await makeSite()
+    await mkdir(join(s.root, 'snapshots'))
+    execFileSync('mount', ['-t', 'tmpfs', '-o', 'size=2m', 'tmpfs', join(s.root, 'snapshots')])
+    mounted = true
+  })
+  afterAll(async () => {
+    if (mounted) execFileSync('umount', [join(s.root, 'snapshots')])
+    await dropSite(s)
+  })
+
+  test('the error names the snapshot, the step and the disk; no partial snapshot; the older one intact by its sums', async () => {
+    const { reporter } = capture()
+    const first = await takeSnapshot({ ...s, reporter, now: hours(0), progressIntervalMs: 0 })
+    const firstSums = await readFile(join(first.dir, 'SHA256SUMS'), 'utf8')
+    // The database grows past what the 2 MB disk can hold.
+    sql(
+      s.db,
+      `CREATE TABLE blobs (b BLOB);
+       WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < 300)
+         INSERT INTO blobs SELECT randomblob(10000) FROM n;`
+    )
+    const e = await takeSnapshot({ ...s, reporter, now: hours(1), progressIntervalMs: 0 }).then(
+      () => undefined,
+      (x: unknown) => x as SnapshotFailed
+    )
+    expect(e).toBeInstanceOf(SnapshotFailed)
+    expect(e!.failedStep).toBe('dump-database')
+    expect(e!.message).toMatch(
+      new RegExp(
+        `^snapshot 20240330T040000Z of site v1 failed at step 'dump-database': the disk is full: tmpfs mounted on ${join(s.root, 'snapshots')} \\(2\\.0 MB, .* free now\\) on local holds ${join(s.root, 'snapshots')}; the partial snapshot 20240330T040000Z was removed; earlier snapshots and the live site are untouched`
+      )
+    )
+    expect(e!.message).not.toMatch(/import |def |Traceback/)
+    expect(await readdir(join(s.root, 'snapshots'))).toEqual([first.id])
+    expect(await readFile(join(first.dir, 'SHA256SUMS'), 'utf8')).toBe(firstSums)
+    expect(
+      execFileSync('sha256sum', ['--quiet', '--strict', '-c', 'SHA256SUMS'], {
+        cwd: first.dir,
+        encoding: 'utf8'
+      })
+    ).toBe('')
+    expect((await verifySnapshot({ ...s, reporter, snapshot: first.id })).status).toBe('verified')
+    expect((await listSnapshots(s.exec, s.site, '/usr/bin/python3')).map(x => x.id)).toEqual([
+      first.id
+    ])
   })
 })
 

@@ -1,23 +1,24 @@
 /**
  * Restore and sync through the recording executor and a fake database engine: the step order,
- * which data folder goes where, and what the undos do when a step fails (a restore puts the saved
- * database back and unfreezes; a sync that already replaced the preview's database keeps it
- * frozen; a sync failing before the freeze touches nothing).
+ * which data folder goes where, and what the undos do when a step fails (everything is staged
+ * beside the site first, so a failure before the swap touches nothing of it; a failure after the
+ * swap swaps the previous database and folders back and unfreezes; anonymising runs on the
+ * scratch copy, before the swap).
  */
 import { join } from 'node:path'
-import { maintenanceFlagPath } from '../../src/commands/apache.js'
+import { maintenanceFlagPath, maintenanceHoldPath } from '../../src/commands/apache.js'
 import type { Command } from '../../src/commands/command.js'
 import { parseConfig } from '../../src/config/load-config.js'
 import type { DatabaseEngine, TableChecksum } from '../../src/databases/engine.js'
 import { RecordingExecutor } from '../../src/hosts/recording-executor.js'
+import { PATH_IDENTITIES } from '../../src/commands/files.js'
+import { folderSiblings, SWAP_FOLDER } from '../../src/pipelines/data-swap.js'
 import {
   DataOperationFailed,
-  folderSiblings,
   newApplyContext,
   planFolders,
   restoreSteps,
   runApply,
-  SWAP_FOLDER,
   type ApplyContext
 } from '../../src/pipelines/restore.js'
 import { syncSteps } from '../../src/pipelines/sync.js'
@@ -101,16 +102,21 @@ function manifest(): SnapshotManifest {
   }
 }
 
-/** A fake engine that records what it is asked, in order. */
+/** A fake engine that records what it is asked, in order, and knows which database was swapped. */
 function fakeEngine(log: string[], opts: { exists?: boolean } = {}): DatabaseEngine {
+  // Scratch and kept copies that exist now (the site's own database exists unless told).
+  const present = new Set<string>()
   return {
     name: 'sqlite',
+    nameBytes: 4096,
+    quoteIdent: n => `"${n}"`,
     async dump(_e, db, path) {
       log.push(`dump ${db.name} -> ${path}`)
       return { path, size: 1, format: 'sqlite' }
     },
     async restore(_e, db, dumpPath) {
       log.push(`restore ${dumpPath} -> ${db.name}`)
+      present.add(db.name)
     },
     async size() {
       return 1
@@ -121,11 +127,25 @@ function fakeEngine(log: string[], opts: { exists?: boolean } = {}): DatabaseEng
     async runSqlFile(_e, db, sqlPath) {
       log.push(`sql ${sqlPath} on ${db.name}`)
     },
-    async exists() {
-      return opts.exists ?? true
+    async query(_e, db, sql) {
+      log.push(`query on ${db.name}: ${sql.trim()}`)
+      return '0\n'
+    },
+    async exists(_e, db) {
+      return db.name.includes('.sc-') ? present.has(db.name) : (opts.exists ?? true)
     },
     async drop(_e, db) {
       log.push(`drop ${db.name}`)
+      present.delete(db.name)
+    },
+    async swapIn(_e, db, scratch, keep) {
+      log.push(`swap ${scratch} -> ${db.name} (previous: ${keep})`)
+      present.delete(scratch)
+      if (opts.exists ?? true) present.add(keep)
+      return opts.exists ?? true
+    },
+    async swapDone(_e, _db, _scratch, keep) {
+      return present.has(keep)
     }
   }
 }
@@ -138,6 +158,18 @@ const program = (c: Command) => {
 /** A pretend host: renames and removals act on the in-memory files, as on a real one. */
 function host(opts: { sha256?: string; failRsync?: boolean; failHook?: boolean } = {}) {
   const exec = new RecordingExecutor('recording')
+  // Folders by identity: a target exists as 'old'; a staged folder once rsync made it.
+  const ids = new Map<string, string>()
+  const gone = new Set<string>()
+  const idOf = (p: string): string | null =>
+    ids.get(p) ??
+    (gone.has(p)
+      ? null
+      : p.includes('.sc-new-')
+        ? `staged:${p}`
+        : p.includes('.sc-')
+          ? null
+          : `old:${p}`)
   exec
     .respond(
       c => c.argv[0] === 'mv' && c.argv[1] === '-T',
@@ -165,10 +197,41 @@ function host(opts: { sha256?: string; failRsync?: boolean; failHook?: boolean }
         sha256: opts.sha256 ?? 'a'.repeat(64)
       })
     })
-    .respond(c => program(c) === SWAP_FOLDER, { stdout: 'exchanged\n' })
+    .respond(
+      c => program(c) === SWAP_FOLDER,
+      c => {
+        // What was at `from` takes the target's place; the target's content goes to `to`.
+        const [from, target, to] = c.argv.slice(-3)
+        const moving = idOf(from)
+        const previous = idOf(target)
+        gone.add(from)
+        ids.delete(from)
+        ids.set(target, moving!)
+        if (previous) ids.set(to, previous)
+        return { stdout: 'exchanged\n' }
+      }
+    )
+    .respond(
+      c => program(c) === PATH_IDENTITIES,
+      c => ({ stdout: JSON.stringify(c.argv.slice(c.argv.indexOf(PATH_IDENTITIES) + 1).map(idOf)) })
+    )
+    .respond(
+      c => c.argv[0] === 'rm' && c.argv[1] === '-rf',
+      c => {
+        for (const p of c.argv.slice(3)) {
+          ids.delete(p)
+          gone.add(p)
+        }
+        return {}
+      }
+    )
     .respond(
       c => c.argv[0] === 'rsync',
-      opts.failRsync ? { code: 23, stderr: 'rsync: disk full' } : {}
+      c => {
+        if (opts.failRsync) return { code: 23, stderr: 'rsync: disk full' }
+        gone.delete(c.argv[c.argv.length - 1].replace(/\/$/, ''))
+        return {}
+      }
     )
     .respond(
       c => c.argv.includes('app.migrate'),
@@ -184,6 +247,7 @@ function context(
   opts: { live?: string | null; frozenBefore?: boolean; exists?: boolean } = {}
 ): ApplyContext {
   const site = config.sites.v2
+  const engine = fakeEngine(log, { exists: opts.exists })
   const state: SiteState = {
     initialized: true,
     slots: { blue: opts.live ?? null, green: null },
@@ -208,7 +272,7 @@ function context(
     state,
     opts.frozenBefore ?? false,
     [],
-    () => fakeEngine(log, { exists: opts.exists })
+    () => engine
   )
   c.source = { site: config.sites.v1, exec, id: '20240330T030000Z' }
   c.manifest = manifest()
@@ -230,13 +294,13 @@ async function failure(run: Promise<unknown>): Promise<DataOperationFailed> {
 }
 
 describe('step order', () => {
-  test('restore', () => {
+  test('restore: everything staged before the freeze, swapped in at one step', () => {
     expect(restoreSteps().map(s => s.name)).toEqual([
       'check-snapshot',
-      'save-current',
+      'stage-database',
+      'stage-files',
       'freeze',
-      'restore-database',
-      'restore-files',
+      'swap-data',
       'hooks',
       'restart-live',
       'verify',
@@ -245,16 +309,16 @@ describe('step order', () => {
     ])
   })
 
-  test('sync: the snapshot is taken and fetched before the preview is frozen; verify before unfreeze', () => {
+  test('sync: anonymised in the scratch copy before anything of the preview changes', () => {
     expect(syncSteps().map(s => s.name)).toEqual([
       'snapshot-source',
       'fetch-snapshot',
       'check-snapshot',
-      'save-current',
-      'freeze',
-      'restore-database',
-      'restore-files',
+      'stage-database',
       'anonymize',
+      'stage-files',
+      'freeze',
+      'swap-data',
       'hooks',
       'restart-live',
       'verify',
@@ -295,49 +359,38 @@ describe('planFolders', () => {
   })
 })
 
+const DB = `${ROOT}/shared/app.sqlite3`
+const SCRATCH = `${ROOT}/shared/.app.sqlite3.sc-new-op1`
+const KEEP = `${ROOT}/shared/.app.sqlite3.sc-keep-op1`
+
 describe('undo paths', () => {
-  test('a restore failing at restore-files puts the saved database back and unfreezes', async () => {
+  test('a restore failing while staging the folders never touched the site: no freeze, no swap', async () => {
     const exec = host({ failRsync: true })
     const log: string[] = []
     const c = context('restore', exec, log)
     const e = await failure(runApply(c, restoreSteps()))
-    expect(e).toBeInstanceOf(DataOperationFailed)
-    expect(e).toMatchObject({ failedStep: 'restore-files', undoComplete: true, leftFrozen: false })
-    expect(e.message).toMatch(/site v2 is as it was/)
-    const work = `${ROOT}/.sitecycle/incoming/op1`
-    expect(log).toEqual([
-      `dump ${ROOT}/shared/app.sqlite3 -> ${work}/before.dump`,
-      `restore ${SNAP}/database.dump -> ${ROOT}/shared/app.sqlite3`,
-      `restore ${work}/before.dump -> ${ROOT}/shared/app.sqlite3`
-    ])
-    // Frozen during, open after: the flag was written, then removed by the undo.
-    expect(exec.calls.some(k => k.type === 'writeFile' && k.path === `${flag}.tmp`)).toBe(true)
-    expect(exec.files.has(flag)).toBe(false)
-    const steps = e.steps.map(s => `${s.name}:${s.status}`)
-    expect(steps).toEqual(
-      expect.arrayContaining([
-        'save-current:ok',
-        'freeze:undone',
-        'restore-database:undone',
-        'restore-files:failed',
-        'unfreeze:not-run'
-      ])
-    )
+    expect(e).toMatchObject({ failedStep: 'stage-files', undoComplete: true, leftFrozen: false })
+    expect(e.message).toMatch(/site v2 holds its data from before, unchanged/)
+    // The dump went into the scratch copy only, which the undo dropped.
+    expect(log).toEqual([`restore ${SNAP}/database.dump -> ${SCRATCH}`, `drop ${SCRATCH}`])
+    expect(exec.calls.some(k => k.type === 'writeFile' && k.path === `${flag}.tmp`)).toBe(false)
+    expect(exec.commands().some(a => a.includes(SWAP_FOLDER))).toBe(false)
   })
 
-  test('a sync failing after the swap (a hook) keeps the preview frozen and says so', async () => {
+  test('a sync failing after the swap (a hook) swaps the previous data back and unfreezes', async () => {
     const exec = host({ failHook: true })
     const log: string[] = []
     const c = context('sync', exec, log, { live: '2.0.0' })
     const e = await failure(runApply(c, syncSteps().slice(2)))
-    expect(e).toBeInstanceOf(DataOperationFailed)
-    expect(e).toMatchObject({ failedStep: 'hooks', leftFrozen: true })
-    expect(e.message).toMatch(
-      /holds the copied data but is not ready: it stays frozen until `sitecycle sync v2` completes/
-    )
-    expect(exec.files.has(flag)).toBe(true)
-    // No dump of the preview is saved (its data is disposable); the folders were exchanged back.
-    expect(log).toEqual([`restore ${SNAP}/database.dump -> ${ROOT}/shared/app.sqlite3`])
+    expect(e).toMatchObject({ failedStep: 'hooks', undoComplete: true, leftFrozen: false })
+    expect(e.message).toMatch(/site v2 holds its data from before, unchanged/)
+    expect(exec.files.has(flag)).toBe(false)
+    expect(log).toEqual([
+      `restore ${SNAP}/database.dump -> ${SCRATCH}`,
+      `swap ${SCRATCH} -> ${DB} (previous: ${KEEP})`,
+      `swap ${KEEP} -> ${DB} (previous: ${SCRATCH})`,
+      `drop ${SCRATCH}`
+    ])
     const swaps = exec
       .commands()
       .filter(a => a.includes(SWAP_FOLDER))
@@ -349,13 +402,29 @@ describe('undo paths', () => {
         `${ROOT}/shared/.uploads.sc-old-op1`
       ],
       ['/var/media/.v2.sc-new-op1', '/var/media/v2', '/var/media/.v2.sc-old-op1'],
-      ['/var/media/.v2.sc-old-op1', '/var/media/v2', '/var/media/.v2.sc-new-op1'],
+      ['/var/media/.v2.sc-old-op1', '/var/media/v2', '/var/media/.v2.sc-old-op1-undo'],
       [
         `${ROOT}/shared/.uploads.sc-old-op1`,
         `${ROOT}/shared/uploads`,
-        `${ROOT}/shared/.uploads.sc-new-op1`
+        `${ROOT}/shared/.uploads.sc-old-op1-undo`
       ]
     ])
+    // Every request was held (the health path's too) around the swap and the swap back.
+    const holds = exec.calls
+      .map((k, i) => ({ k, i }))
+      .filter(
+        ({ k }) => k.type === 'writeFile' && k.path === `${maintenanceHoldPath({ root: ROOT })}.tmp`
+      )
+    expect(holds).toHaveLength(2)
+    expect(holds[0].i).toBeLessThan(exec.calls.findIndex(k => k.argv?.includes(SWAP_FOLDER)))
+    expect(exec.files.has(maintenanceHoldPath({ root: ROOT }))).toBe(false)
+    // The intent was journaled before the first swap.
+    const journal = exec.calls.findIndex(
+      k => k.argv?.[0] === 'tee' && String(k.command?.input ?? '').includes('"event":"intent"')
+    )
+    const firstSwap = exec.calls.findIndex(k => k.argv?.includes(SWAP_FOLDER))
+    expect(journal).toBeGreaterThanOrEqual(0)
+    expect(journal).toBeLessThan(firstSwap)
     // The hook ran in the live release's virtualenv.
     const hook = exec.calls.find(k => k.argv?.includes('app.migrate'))!
     expect(hook.argv![0]).toBe(`${ROOT}/releases/2.0.0/bin/python`)
@@ -375,7 +444,7 @@ describe('undo paths', () => {
     ).toBe(false)
   })
 
-  test('a site frozen before the run stays frozen after a successful sync; anonymize runs on its database', async () => {
+  test('a site frozen before the run stays frozen after a successful sync; anonymize runs on the scratch copy before the swap', async () => {
     const exec = host()
     const log: string[] = []
     const site = {
@@ -389,8 +458,10 @@ describe('undo paths', () => {
     expect(steps.find(s => s.name === 'unfreeze')!.status).toBe('skipped')
     expect(exec.files.has(flag)).toBe(true)
     expect(log).toEqual([
-      `restore ${SNAP}/database.dump -> ${ROOT}/shared/app.sqlite3`,
-      `sql ${ROOT}/.sitecycle/incoming/op1/anonymize.sql on ${ROOT}/shared/app.sqlite3`
+      `restore ${SNAP}/database.dump -> ${SCRATCH}`,
+      `sql ${ROOT}/.sitecycle/incoming/op1/anonymize.sql on ${SCRATCH}`,
+      `swap ${SCRATCH} -> ${DB} (previous: ${KEEP})`,
+      `drop ${KEEP}`
     ])
     expect(exec.modes.get(`${ROOT}/.sitecycle/incoming/op1/anonymize.sql`)).toBe(0o600)
   })

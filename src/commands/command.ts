@@ -31,6 +31,16 @@ export function redact(text: string, secrets: readonly string[] = []): string {
 
 /** The command as a human would read it in a log, secrets hidden. */
 export function describeCommand(c: Command): string {
-  const line = c.argv.map(a => (/^[\w@%+=:,./-]+$/.test(a) ? a : JSON.stringify(a))).join(' ')
+  const line = c.argv
+    .map((a, i) =>
+      // A host program given inline (`python -c <program>`) is named, not printed: its text
+      // says nothing to the reader of an error, and would bury the error itself.
+      c.argv[i - 1] === '-c' && a.includes('\n')
+        ? '<program>'
+        : /^[\w@%+=:,./-]+$/.test(a)
+          ? a
+          : JSON.stringify(a)
+    )
+    .join(' ')
   return redact(line, c.redact)
 }

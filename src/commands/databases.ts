@@ -64,7 +64,7 @@ export function pgDbConninfo(dbname: string): string {
  */
 export function scratchDatabaseName(
   name: string,
-  kind: 'restore' | 'old' | 'copy',
+  kind: 'restore' | 'old' | 'copy' | 'new' | 'keep',
   id: string,
   maxBytes: number
 ): string {
@@ -803,6 +803,59 @@ finally:
  * argv: database file, SQL file. Runs the script's statements in one transaction: any error
  * rolls all of them back (executescript would commit as it goes).
  */
+/**
+ * argv: scratch, target, keep. Put the database file `scratch` in the place of `target`, the
+ * previous file (checkpointed first, so its WAL is in it) going to `keep`: a hard link of the
+ * target to `keep`, then one rename of `scratch` over the target, so the target path always
+ * holds a whole database. Owner and mode of the previous file carry over. Prints `replaced` or
+ * `created` (no target before).
+ */
+export const SQLITE_SWAP_PROGRAM = `
+import os, sqlite3, sys
+scratch, target, keep = sys.argv[1], sys.argv[2], sys.argv[3]
+if not os.path.isfile(scratch):
+    sys.exit('%s: no such database file' % scratch)
+if not os.path.exists(target):
+    os.makedirs(os.path.dirname(target), exist_ok=True)
+    os.rename(scratch, target)
+    print('created')
+    sys.exit(0)
+live = sqlite3.connect(target, timeout=60)
+try:
+    live.execute('PRAGMA wal_checkpoint(TRUNCATE)')
+finally:
+    live.close()
+st = os.stat(target)
+os.chown(scratch, st.st_uid, st.st_gid)
+os.chmod(scratch, st.st_mode & 0o7777)
+if os.path.exists(keep):
+    os.unlink(keep)
+os.link(target, keep)
+for p in (target + '-wal', target + '-shm', target + '-journal'):
+    try:
+        os.unlink(p)
+    except FileNotFoundError:
+        pass
+os.rename(scratch, target)
+print('replaced')
+`
+
+/** argv: database file, one SQL query. Prints its rows, one line each, columns joined by `|`. */
+export const SQLITE_QUERY_PROGRAM = `
+import os, sqlite3, sys
+if not os.path.isfile(sys.argv[1]):
+    sys.exit('%s: no such database file' % sys.argv[1])
+con = sqlite3.connect(sys.argv[1], timeout=60)
+try:
+    for row in con.execute(sys.argv[2]):
+        print('|'.join('' if v is None else str(v) for v in row))
+    con.commit()
+except sqlite3.Error as e:
+    sys.exit('%s: %s' % (sys.argv[1], e))
+finally:
+    con.close()
+`
+
 export const SQLITE_RUN_SQL_PROGRAM = `
 import os, sqlite3, sys
 path, sql_file = sys.argv[1], sys.argv[2]

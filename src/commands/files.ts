@@ -49,3 +49,24 @@ export function removeFile(path: string): Command {
 export function renamePath(from: string, to: string): Command {
   return cmd(['mv', '-T', from, to])
 }
+
+/**
+ * Host program, argv: paths. Prints a JSON list with, for each path, `device:inode` of what is
+ * there (not following a last symlink), or null when nothing is.
+ */
+export const PATH_IDENTITIES = `
+import json, os, sys
+out = []
+for p in sys.argv[1:]:
+    try:
+        st = os.lstat(p)
+        out.append('%d:%d' % (st.st_dev, st.st_ino))
+    except FileNotFoundError:
+        out.append(None)
+print(json.dumps(out))
+`
+
+/** `python -c PATH_IDENTITIES <paths...>`: what each path is (device:inode), or null. */
+export function pathIdentities(python: string, paths: string[]): Command {
+  return cmd([python, '-I', '-S', '-c', PATH_IDENTITIES, ...paths])
+}

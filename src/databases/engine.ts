@@ -126,4 +126,34 @@ export interface DatabaseEngine {
    * nobody uses yet, never a live one. Every built-in engine has it.
    */
   compact?(exec: Executor, db: DatabaseConfig): Promise<void>
+  /**
+   * Put the database `scratch` (on the same server; sqlite: a file in the same folder) in the
+   * place of `db.name`, keeping the previous content as `keep` instead of dropping it, so the swap
+   * can be undone by swapping `keep` back. Where the engine allows, the swap is one atomic step
+   * (postgres: two renames in one transaction; mysql: one RENAME TABLE); sqlite: two renames, and
+   * whoever finds the pair half-swapped puts it back (see pipelines/data-recovery.ts). Returns
+   * whether there was a previous database (false: `scratch` was only renamed to `db.name`).
+   */
+  swapIn(
+    exec: Executor,
+    db: DatabaseConfig,
+    scratch: string,
+    keep: string,
+    reporter: Reporter
+  ): Promise<boolean>
+  /**
+   * Whether a swapIn(scratch, keep) that may have been interrupted (the process killed) had put
+   * the scratch content in the place of `db.name`: then `keep` holds the previous content and
+   * swapIn(keep, scratch) puts it back.
+   */
+  swapDone(exec: Executor, db: DatabaseConfig, scratch: string, keep: string): Promise<boolean>
+  /** Run one query (or statements) and return the rows as text, one line each (one-column queries). */
+  query(exec: Executor, db: DatabaseConfig, sql: string): Promise<string>
+  /** An identifier (table or column) quoted for this engine's SQL. */
+  quoteIdent(name: string): string
+  /**
+   * The longest name a scratch database of `db` may have (postgres and mysql limit names to 63
+   * and 64 bytes; sqlite's are paths).
+   */
+  readonly nameBytes: number
 }

@@ -264,10 +264,12 @@ async function swapIn(
   conn: DbConnection,
   fresh: string,
   old: string,
-  reporter: Reporter
-): Promise<void> {
+  reporter: Reporter,
+  keepOld = false
+): Promise<boolean> {
   const target = db.name
-  if (!(await exists(exec, conn, target))) {
+  const hadTarget = await exists(exec, conn, target)
+  if (!hadTarget) {
     await sql(
       exec,
       conn,
@@ -284,6 +286,15 @@ async function swapIn(
     target,
     targetObjects.filter(o => o.type === 'TRIGGER')
   )
+  // Kept with the previous tables when the swap must be undoable.
+  const targetOldDefs = keepOld
+    ? await definitions(
+        exec,
+        conn,
+        target,
+        targetObjects.filter(o => o.type !== 'TABLE')
+      )
+    : []
   const tablesOf = (objects: DbObject[]): string[] =>
     objects.filter(o => o.type === 'TABLE').map(o => o.name)
 
@@ -344,7 +355,25 @@ async function swapIn(
       'database'
     )
   }
-  await dropQuietly(exec, conn, old, reporter)
+  if (!keepOld || !hadTarget) {
+    await dropQuietly(exec, conn, old, reporter)
+    return hadTarget
+  }
+  // The previous tables are in \`old\`: give it the target's other objects too, so that swapping
+  // it back puts the database back whole.
+  await createViews(
+    exec,
+    conn,
+    old,
+    targetOldDefs.filter(d => d.type === 'VIEW')
+  )
+  await runScript(
+    exec,
+    conn,
+    old,
+    targetOldDefs.filter(d => d.type !== 'VIEW').flatMap(createStatements)
+  )
+  return true
 }
 
 async function restore(
@@ -471,5 +500,39 @@ export const mysqlEngine: DatabaseEngine = {
   },
   // InnoDB updates rows in place and purges old versions by itself; OPTIMIZE TABLE would copy
   // every table again for little gain, so compacting is nothing here.
-  async compact() {}
+  async compact() {},
+  async swapIn(exec, db, scratch, keep, reporter) {
+    const conn = connect(db, reporter)
+    const replaced = await swapIn(exec, db, conn, scratch, keep, reporter, true)
+    // Its tables moved into the target; the emptied scratch database is left.
+    await dropQuietly(exec, conn, scratch, reporter)
+    return replaced
+  },
+  // `keep` is created first, then one RENAME TABLE moves the target's tables into it and the
+  // scratch's into the target: done when the scratch has no tables left (or is gone), unless
+  // both were empty while the target still has its tables.
+  async swapDone(exec, db, scratch, keep) {
+    const conn = connect(db)
+    if (!(await exists(exec, conn, keep))) return false
+    const count = async (name: string) =>
+      (await exists(exec, conn, name))
+        ? Number(
+            (
+              await sql(
+                exec,
+                conn,
+                name,
+                "SELECT COUNT(*) FROM information_schema.TABLES WHERE TABLE_SCHEMA = DATABASE() AND TABLE_TYPE <> 'VIEW';\n"
+              )
+            ).trim()
+          )
+        : 0
+    if ((await count(scratch)) > 0) return false
+    return !((await count(keep)) === 0 && (await count(db.name)) > 0)
+  },
+  async query(exec, db, text) {
+    return sql(exec, connect(db), db.name, text)
+  },
+  quoteIdent: quoteMysqlIdent,
+  nameBytes: MYSQL_NAME_BYTES
 }

@@ -24,6 +24,7 @@ import {
   pgRestore,
   psql,
   psqlFile,
+  quotePgIdent,
   type DbConnection
 } from '../commands/databases.js'
 import { removeTree } from '../commands/files.js'
@@ -407,5 +408,17 @@ export const postgresEngine: DatabaseEngine = {
   dumpWithChecksums,
   async compact(exec, db) {
     await sql(exec, connect(db), db.name, PG_COMPACT_SQL)
-  }
+  },
+  async swapIn(exec, db, scratch, keep, reporter) {
+    return swapIn(exec, db, connect(db, reporter), scratch, keep, reporter)
+  },
+  // The swap's two renames are one transaction: `keep` exists only once it committed.
+  async swapDone(exec, db, _scratch, keep) {
+    return databaseExists(exec, db, connect(db), keep)
+  },
+  async query(exec, db, text) {
+    return sql(exec, connect(db), db.name, text)
+  },
+  quoteIdent: quotePgIdent,
+  nameBytes: PG_NAME_BYTES
 }

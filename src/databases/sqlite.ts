@@ -8,13 +8,16 @@
  * library only) run with the host's Python.
  */
 import { cmd } from '../commands/command.js'
+import { pathIdentities } from '../commands/files.js'
 import {
   SQLITE_BACKUP_PROGRAM,
   SQLITE_BACKUP_WITH_CHECKSUMS_PROGRAM,
   SQLITE_CHECKSUMS_PROGRAM,
   SQLITE_COMPACT_PROGRAM,
   SQLITE_RESTORE_PROGRAM,
+  SQLITE_QUERY_PROGRAM,
   SQLITE_RUN_SQL_PROGRAM,
+  SQLITE_SWAP_PROGRAM,
   pythonProgram
 } from '../commands/databases.js'
 import { SitecycleError } from '../util/errors.js'
@@ -140,5 +143,42 @@ export const sqliteEngine: DatabaseEngine = {
     await exec.run(
       cmd(['rm', '-f', '--', db.name, `${db.name}-wal`, `${db.name}-shm`, `${db.name}-journal`])
     )
-  }
+  },
+
+  async swapIn(exec, db, scratch, keep) {
+    checkPath(db)
+    const r = await exec.tryRun(
+      pythonProgram(python(db), SQLITE_SWAP_PROGRAM, [scratch, db.name, keep])
+    )
+    if (r.code !== 0)
+      throw new SitecycleError(
+        `could not put ${scratch} in the place of ${db.name} on ${exec.name}: ${r.stderr.trim() || `exit code ${r.code}`}`,
+        'database'
+      )
+    return r.stdout.trim() === 'replaced'
+  },
+
+  // `keep` is linked to the target first, then `scratch` renamed over the target: done when
+  // `keep` is there and no longer the target's file.
+  async swapDone(exec, db, _scratch, keep) {
+    checkPath(db)
+    const [k, t] = JSON.parse(
+      (await exec.run(pathIdentities(python(db), [keep, db.name]))).stdout
+    ) as (string | null)[]
+    return k !== null && k !== t
+  },
+
+  async query(exec, db, sql) {
+    checkPath(db)
+    const r = await exec.tryRun(pythonProgram(python(db), SQLITE_QUERY_PROGRAM, [db.name, sql]))
+    if (r.code !== 0)
+      throw new SitecycleError(
+        `query on ${db.name} on ${exec.name} failed: ${r.stderr.trim() || `exit code ${r.code}`}`,
+        'database'
+      )
+    return r.stdout
+  },
+
+  quoteIdent: name => `"${name.replace(/"/g, '""')}"`,
+  nameBytes: 4096
 }

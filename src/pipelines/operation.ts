@@ -132,7 +132,10 @@ export async function withSiteOperation<
     endWritten = true
     return result
   } catch (e) {
-    if (!endWritten) {
+    // A data operation that could not put the site's data back leaves its run open, so that the
+    // next operation's recovery finishes the job (pipelines/data-recovery.ts).
+    const leaveOpen = (e as { leaveOpen?: boolean }).leaveOpen === true
+    if (!endWritten && !leaveOpen) {
       const fields =
         e instanceof OperationFailed
           ? {

@@ -1,6 +1,7 @@
 import { removeTree } from '../commands/files.js'
 import { siteLayout, type Slot } from '../sites/layout.js'
 import { listReleases, pointSlot, readSiteState, restartSlotGroup } from '../sites/site-state.js'
+import { DATA_OPERATIONS, recoverDataRun } from './data-recovery.js'
 import { completeFrozenDeploys } from './frozen-deploy.js'
 import type { OperationContext } from './operation.js'
 
@@ -10,7 +11,9 @@ import type { OperationContext } from './operation.js'
  * verification), so the live slot is the truth. What can be left over: half-installed release
  * directories, upload leftovers, and an idle slot pointing at the release the run was about to
  * verify instead of the one kept warm for a rollback. Each is put back; the journal gets a
- * `recovered` event for each such run, with what was done for it.
+ * `recovered` event for each such run, with what was done for it. An interrupted restore or sync
+ * is finished or undone whole first (data-recovery.ts); when that is impossible the site stays
+ * frozen, the run stays open, and this throws.
  */
 export async function recoverInterrupted(ctx: OperationContext): Promise<string[]> {
   const { exec, site, journal, python, reporter } = ctx
@@ -25,6 +28,7 @@ export async function recoverInterrupted(ctx: OperationContext): Promise<string[
     reporter.warn(
       `an earlier ${op.op} (${op.id}, started ${op.start.at}) did not finish: recovering`
     )
+    if (DATA_OPERATIONS.includes(op.op)) notes.push(...(await recoverDataRun(ctx, op)))
     const before = op.start as { liveSlot?: Slot; idle?: string | null; live?: string | null }
     if (site.apache.mode === 'blue-green' && before.liveSlot) {
       const idleBefore = before.idle ?? null

@@ -1,23 +1,37 @@
 /**
- * `sitecycle restore`: a snapshot put back into a site, with the site frozen (the maintenance
- * page) while it happens. Holding the site lock: choose the snapshot → check its dump against
- * the manifest's sha256 → dump the database as it is now (the undo) → freeze → restore the
- * database (the engine restores into a fresh database and swaps it in; the tables' checksums must
- * then equal the snapshot's) → restore the data folders (rsync into a hidden sibling, then one
- * rename exchange) → run the hooks in the live release when the snapshot was taken under another
- * release → restart the live daemon group → verify over HTTP (the health path passes the
- * maintenance page) → unfreeze → remove what was kept for the undo.
+ * `sitecycle restore`: a snapshot put back into a site. Holding the site lock: choose the
+ * snapshot → check its dump against the manifest's sha256 → restore the dump into a scratch
+ * database beside the site's own (its tables' checksums must equal the snapshot's) → copy the
+ * data folders into hidden siblings → freeze (the maintenance page) → swap the database and the
+ * folders in at one step, the previous ones kept under other names (data-swap.ts) → run the hooks
+ * in the live release when the snapshot was taken under another release → restart the live
+ * daemon group → verify over HTTP (the health path passes the maintenance page) → unfreeze →
+ * drop what was kept for the way back.
  *
- * Any failure runs the undos in reverse: the saved dump restored, the folders exchanged back, the
- * site unfrozen. A run killed with SIGKILL leaves the site frozen; the next restore (or sync)
- * recovers and completes, and unfreezes it only if it was open before the interrupted run.
+ * Any failure runs the undos in reverse: the previous database and folders swapped back, the
+ * staged copies dropped, the site unfrozen. A run killed with SIGKILL at any point is finished or
+ * undone whole by the next operation of any kind (data-recovery.ts): the database and the data
+ * folders are always both the snapshot's or both as before.
  *
  * The steps here are shared with sync (sync.ts), which adds taking the source's snapshot, copying
  * it between hosts and the anonymising script.
  */
 import type { SitecycleConfig, SiteConfig } from '../config/model.js'
-import { cmd, type Command } from '../commands/command.js'
 import { makeDirs, removeTree } from '../commands/files.js'
+import { anonymizeAndCheck } from './anonymize.js'
+import { restoreWhileHeld } from './frozen-deploy.js'
+import {
+  finishData,
+  folderSiblings,
+  rollBackData,
+  stagedIdentity,
+  swapInData,
+  swapParts,
+  databaseSwapNames,
+  type FolderSwapPlan,
+  type SwapIntent,
+  type SwapParts
+} from './data-swap.js'
 import { databasePassword } from '../databases/connection.js'
 import type { DatabaseConfig, DatabaseEngine, TableChecksum } from '../databases/engine.js'
 import { getEngine } from '../databases/registry.js'
@@ -33,13 +47,9 @@ import {
   restartSlotGroup,
   type SiteState
 } from '../sites/site-state.js'
-import {
-  rsyncFolder,
-  snapshotFolderName,
-  summarizeTree,
-  type TreeSummary
-} from '../snapshots/files.js'
+import { rsyncFolder, snapshotFolderName } from '../snapshots/files.js'
 import { listSnapshotIds, readManifest } from '../snapshots/list.js'
+import { checkSnapshotDump } from '../snapshots/check-dump.js'
 import { FILES_DIR, snapshotPaths, type SnapshotManifest } from '../snapshots/manifest.js'
 import { compareTables } from '../snapshots/verify.js'
 import { SitecycleError } from '../util/errors.js'
@@ -67,17 +77,6 @@ export interface FolderPlan {
   target: string
 }
 
-/** A data folder put in place: where its previous content waits until the end (the undo). */
-export interface FolderSwap {
-  target: string
-  /** Hidden sibling holding the previous content (absent when the folder did not exist). */
-  aside: string
-  /** Hidden sibling the new content was staged in. */
-  staged: string
-  /** moved (there was no folder), exchanged (renameat2) or renamed (two renames). */
-  how: 'moved' | 'exchanged' | 'renamed'
-}
-
 /** What the shared steps work on; restore and sync fill the first fields differently. */
 export interface ApplyContext extends OperationContext {
   op: 'restore' | 'sync'
@@ -91,11 +90,14 @@ export interface ApplyContext extends OperationContext {
   state: SiteState
   /** Whether the site was frozen before (this run, or the interrupted one it completes): then it stays frozen. */
   frozenBefore: boolean
-  /** The target database's dump from before the restore (restore only: the undo). */
-  savedDump?: string
-  /** True once the target database holds the snapshot's data. */
-  databaseReplaced: boolean
-  swaps: FolderSwap[]
+  /** The scratch and keep names of the site's database, once the dump is being staged. */
+  stagedDatabase?: { scratch: string; keep: string }
+  /** The data folders staged beside the site's. */
+  stagedFolders: FolderSwapPlan[]
+  /** What swap-data swapped in (also in the journal), once it started. */
+  intent?: SwapIntent
+  /** Putting the previous data back failed: the site stays frozen, the run open in the journal. */
+  dataInDoubt: boolean
   /** Checksums of the target's tables after the restore (before any anonymising). */
   tables?: TableChecksum[]
   hooksRun: number
@@ -137,7 +139,9 @@ export class DataOperationFailed extends SitecycleError {
     readonly steps: StepReport[],
     readonly undoComplete: boolean,
     /** The site was left frozen (its data is not what users may see yet). */
-    readonly leftFrozen: boolean
+    readonly leftFrozen: boolean,
+    /** The run stays open in the journal: the next operation finishes putting the data back. */
+    readonly leaveOpen = false
   ) {
     super(message, 'data')
     this.name = 'DataOperationFailed'
@@ -145,81 +149,7 @@ export class DataOperationFailed extends SitecycleError {
 }
 
 // ---------------------------------------------------------------------------------------------
-// Host programs and command builders (pure)
-
-/**
- * Host program, argv: staged, target, aside. Put the folder `staged` in the place of `target`:
- * with one renameat2(RENAME_EXCHANGE) where the kernel and filesystem allow it (readers see the
- * old folder or the new one, never none), else two renames; the previous content ends at
- * `aside`. Prints moved (no target before), exchanged or renamed.
- */
-export const SWAP_FOLDER = `
-import ctypes, os, sys
-staged, target, aside = sys.argv[1], sys.argv[2], sys.argv[3]
-if not os.path.lexists(target):
-    os.makedirs(os.path.dirname(target), exist_ok=True)
-    os.rename(staged, target)
-    print('moved')
-    sys.exit(0)
-try:
-    f = ctypes.CDLL(None, use_errno=True).renameat2
-except (AttributeError, OSError):
-    f = None
-if f is not None and f(-100, os.fsencode(staged), -100, os.fsencode(target), 2) == 0:
-    os.rename(staged, aside)
-    print('exchanged')
-    sys.exit(0)
-os.rename(target, aside)
-os.rename(staged, target)
-print('renamed')
-`
-
-/**
- * Host program, argv: folder. Remove the hidden siblings interrupted runs left next to a data
- * folder (`.<name>.sc-new-*`, `.<name>.sc-old-*`). Prints what it removed, one per line.
- */
-export const REMOVE_FOLDER_LEFTOVERS = `
-import os, shutil, sys
-folder = sys.argv[1].rstrip('/')
-parent, base = os.path.dirname(folder), os.path.basename(folder)
-try:
-    names = os.listdir(parent)
-except FileNotFoundError:
-    names = []
-for n in sorted(names):
-    if n.startswith('.%s.sc-new-' % base) or n.startswith('.%s.sc-old-' % base):
-        p = os.path.join(parent, n)
-        if os.path.isdir(p) and not os.path.islink(p):
-            shutil.rmtree(p)
-        else:
-            os.unlink(p)
-        print(p)
-`
-
-function hostProgram(python: string, program: string, args: string[]): Command {
-  return cmd([python, '-I', '-S', '-c', program, ...args])
-}
-
-/** The hidden siblings of a data folder a run stages into and keeps the old content in. Pure. */
-export function folderSiblings(target: string, opId: string): { staged: string; aside: string } {
-  const i = target.lastIndexOf('/')
-  const parent = target.slice(0, i)
-  const base = target.slice(i + 1)
-  return {
-    staged: `${parent}/.${base}.sc-new-${opId}`,
-    aside: `${parent}/.${base}.sc-old-${opId}`
-  }
-}
-
-/** `python -c SWAP_FOLDER <staged> <target> <aside>` */
-export function swapFolder(python: string, staged: string, target: string, aside: string): Command {
-  return hostProgram(python, SWAP_FOLDER, [staged, target, aside])
-}
-
-/** `python -c REMOVE_FOLDER_LEFTOVERS <folder>` */
-export function removeFolderLeftovers(python: string, folder: string): Command {
-  return hostProgram(python, REMOVE_FOLDER_LEFTOVERS, [folder])
-}
+// Planning (pure)
 
 /**
  * Which of the target site's data folders each folder of the snapshot goes to: the one with the
@@ -278,7 +208,25 @@ export function checkApplicable(manifest: SnapshotManifest, site: SiteConfig, fr
     )
 }
 
-/** The steps that put a snapshot (already chosen and reachable on the target host) into the site. */
+function scratchOf(c: ApplyContext): DatabaseConfig {
+  return { ...databaseOf(c)!, name: c.stagedDatabase!.scratch }
+}
+
+function partsOf(c: ApplyContext): SwapParts {
+  return swapParts(c.exec, c.site, c.python, c.reporter, c.engines)
+}
+
+function liveSlotOf(c: ApplyContext): 'current' | 'blue' | 'green' {
+  return c.site.apache.mode === 'single' ? 'current' : c.state.liveSlot
+}
+
+/**
+ * The steps that put a snapshot (already chosen and reachable on the target host) into the site:
+ * everything staged beside the site's data first (database restored, checked and anonymised in a
+ * scratch database; folders copied into hidden siblings), then swapped in at one step whose
+ * intent is journaled first, so that a failure or a kill leaves the site's previous data or the
+ * complete new data, never a mix and never an un-anonymised copy (see data-swap.ts).
+ */
 export function applySteps(): Step<ApplyContext>[] {
   return [
     {
@@ -288,39 +236,88 @@ export function applySteps(): Step<ApplyContext>[] {
         const m = c.manifest!
         checkApplicable(m, c.site, `site ${m.site}`)
         planFolders(m, c.snapshotDir!, c.site)
-        if (!m.database) return 'no database in the snapshot'
-        const digest = JSON.parse(
-          (await c.exec.run(summarizeTree(c.python, 'content', dumpPathOf(c)))).stdout
-        ) as TreeSummary
-        if (!digest.exists)
-          throw new SitecycleError(
-            `the dump ${dumpPathOf(c)} of snapshot ${m.id} is missing`,
-            'snapshot'
-          )
-        if (digest.sha256 !== m.database.sha256)
-          throw new SitecycleError(
-            `the dump ${dumpPathOf(c)} of snapshot ${m.id} is corrupt: sha256 ${digest.sha256}, the manifest says ${m.database.sha256}; nothing was changed`,
-            'snapshot'
-          )
-        return `dump sha256 ${digest.sha256.slice(0, 12)} matches`
+        return checkSnapshotDump(c.exec, c.python, m, c.snapshotDir!, {
+          reporter: c.reporter,
+          progressPath: `${siteLayout(c.site.root).state}/progress-check-${m.id}.json`
+        })
       }
     },
     {
-      name: 'save-current',
-      title: 'dump the database as it is now, to put it back if a later step fails',
-      when: c => c.op === 'restore' && !!c.manifest!.database,
+      name: 'stage-database',
+      title:
+        "restore the dump into a scratch database beside the site's own; its tables' checksums must equal the snapshot's",
+      when: c => !!c.manifest!.database,
       run: async c => {
         const db = databaseOf(c)!
         const engine = engineOf(c)
-        if (!(await engine.exists(c.exec, db))) return 'no database yet: nothing to save'
-        c.savedDump = `${c.work}/before.dump`
-        await engine.dump(c.exec, db, c.savedDump, c.reporter)
-        return c.savedDump
+        const record = c.manifest!.database!
+        c.stagedDatabase = databaseSwapNames(db, engine.nameBytes, c.opId)
+        const scratch = scratchOf(c)
+        if (await engine.exists(c.exec, scratch)) await engine.drop(c.exec, scratch)
+        await engine.restore(c.exec, scratch, dumpPathOf(c), c.reporter)
+        const tables = await engine.checksums(c.exec, scratch)
+        const bad = compareTables(record.tables, tables).filter(t => !t.ok)
+        if (bad.length)
+          throw new SitecycleError(
+            `the copy of snapshot ${c.manifest!.id} restored into ${scratch.name} does not match the snapshot: tables ${bad.map(t => t.table).join(', ')} differ; ${db.name} was not touched`,
+            'database'
+          )
+        c.tables = tables
+        return `${db.engine} ${scratch.name}: ${tables.length} tables equal to the snapshot's`
+      },
+      undo: async c => {
+        const scratch = scratchOf(c)
+        if (await engineOf(c).exists(c.exec, scratch)) await engineOf(c).drop(c.exec, scratch)
+      }
+    },
+    {
+      name: 'anonymize',
+      title:
+        "run the site's anonymising script on the scratch copy, check that no column it sets keeps a source value, compact it",
+      when: c => c.op === 'sync' && !!c.site.anonymize && !!c.manifest!.database,
+      run: async c => {
+        const onHost = `${c.work}/anonymize.sql`
+        await c.exec.put(c.site.anonymize!, onHost, 0o600)
+        const engine = engineOf(c)
+        const note = await anonymizeAndCheck(c.exec, engine, scratchOf(c), {
+          local: c.site.anonymize!,
+          onHost
+        })
+        c.anonymized = true
+        if (engine.compact) await engine.compact(c.exec, scratchOf(c))
+        return note
+      }
+    },
+    {
+      name: 'stage-files',
+      title: "copy the snapshot's data folders into hidden siblings of the site's (rsync)",
+      when: c => c.manifest!.files.folders.some(f => !f.missing),
+      run: async c => {
+        const plans = planFolders(c.manifest!, c.snapshotDir!, c.site)
+        for (const p of plans) {
+          const { staged, aside } = folderSiblings(p.target, c.opId)
+          await c.exec.run(removeTree(staged, aside))
+          await c.exec.run(makeDirs([p.target.slice(0, p.target.lastIndexOf('/'))], '755'))
+          c.reporter.info(`   copying ${p.name} into ${staged}`)
+          await c.exec.run(rsyncFolder(p.from, staged))
+          c.stagedFolders.push({
+            target: p.target,
+            staged,
+            aside,
+            stagedId: await stagedIdentity(partsOf(c), staged)
+          })
+        }
+        return plans.map(p => `${p.name} -> ${p.target}`).join(', ')
+      },
+      undo: async c => {
+        const staged = c.stagedFolders.map(f => f.staged)
+        if (staged.length) await c.exec.run(removeTree(...staged))
+        c.stagedFolders = []
       }
     },
     {
       name: 'freeze',
-      title: 'freeze the site: users get the maintenance page (503) while its data is replaced',
+      title: 'freeze the site: users get the maintenance page (503) while its data is swapped',
       run: async c => {
         await freeze(c.exec, c.site, {
           message:
@@ -331,81 +328,39 @@ export function applySteps(): Step<ApplyContext>[] {
         return c.frozenBefore ? 'it was frozen already: it stays frozen' : undefined
       },
       undo: async c => {
-        // A sync that replaced the database keeps the site frozen: its copy is not ready for users
-        // (not anonymised, not migrated); the next sync completes it.
-        if (c.frozenBefore || (c.databaseReplaced && c.op === 'sync')) return
+        // Data that could not be put back whole stays behind the maintenance page.
+        if (c.frozenBefore || c.dataInDoubt) return
         await unfreeze(c.exec, c.site)
       }
     },
     {
-      name: 'restore-database',
+      name: 'swap-data',
       title:
-        "restore the database (into a fresh one, then swapped in); its tables' checksums must equal the snapshot's",
-      when: c => !!c.manifest!.database,
+        'swap the staged database and folders in, the previous ones kept until the end (the intent journaled first)',
       run: async c => {
-        const db = databaseOf(c)!
-        const engine = engineOf(c)
-        const record = c.manifest!.database!
-        await engine.restore(c.exec, db, dumpPathOf(c), c.reporter)
-        c.databaseReplaced = true
-        const tables = await engine.checksums(c.exec, db)
-        const bad = compareTables(record.tables, tables).filter(t => !t.ok)
-        if (bad.length)
-          throw new SitecycleError(
-            `${db.name} does not match snapshot ${c.manifest!.id} after the restore: tables ${bad.map(t => t.table).join(', ')} differ`,
-            'database'
-          )
-        c.tables = tables
-        return `${db.engine} ${db.name}: ${tables.length} tables equal to the snapshot's`
-      },
-      undo: async c => {
-        if (!c.savedDump) return
-        await engineOf(c).restore(c.exec, databaseOf(c)!, c.savedDump, c.reporter)
-        c.databaseReplaced = false
-      }
-    },
-    {
-      name: 'restore-files',
-      title: 'restore the data folders (rsync into a hidden sibling, then one rename exchange)',
-      when: c => c.manifest!.files.folders.some(f => !f.missing),
-      run: async c => {
-        const plans = planFolders(c.manifest!, c.snapshotDir!, c.site)
-        for (const p of plans) {
-          const { staged, aside } = folderSiblings(p.target, c.opId)
-          await c.exec.run(removeFolderLeftovers(c.python, p.target))
-          await c.exec.run(makeDirs([p.target.slice(0, p.target.lastIndexOf('/'))], '755'))
-          c.reporter.info(`   copying ${p.name} into ${staged}`)
-          await c.exec.run(rsyncFolder(p.from, staged))
-          const how = (
-            await c.exec.run(swapFolder(c.python, staged, p.target, aside))
-          ).stdout.trim()
-          c.swaps.push({ target: p.target, staged, aside, how: how as FolderSwap['how'] })
+        const intent: SwapIntent = {
+          ...(c.stagedDatabase && {
+            database: { name: databaseOf(c)!.name, ...c.stagedDatabase }
+          }),
+          folders: c.stagedFolders
         }
-        return plans.map(p => `${p.name} -> ${p.target}`).join(', ')
-      },
-      undo: async c => {
-        for (const s of [...c.swaps].reverse()) {
-          if (s.how === 'moved') {
-            await c.exec.run(removeTree(s.target))
-          } else {
-            await c.exec.run(swapFolder(c.python, s.aside, s.target, s.staged))
-            await c.exec.run(removeTree(s.staged))
-          }
+        await c.journal.append({ id: c.opId, op: c.op, event: 'intent', intent })
+        c.intent = intent
+        try {
+          // Held: no request, the health path's included, runs while the data changes under it,
+          // and no daemon keeps a connection to the database swapped out (frozen-deploy.ts).
+          let notes: string[] = []
+          await restoreWhileHeld(c, c.state, async () => {
+            notes = await swapInData(partsOf(c), intent)
+          })
+          return notes.join('; ')
+        } catch (e) {
+          // Half swapped: put back what was swapped before the error goes up.
+          await rollBackSwap(c)
+          throw e
         }
-        c.swaps = []
-      }
-    },
-    {
-      name: 'anonymize',
-      title: "run the site's anonymising SQL script on its database",
-      when: c => c.op === 'sync' && !!c.site.anonymize && !!c.manifest!.database,
-      run: async c => {
-        const onHost = `${c.work}/anonymize.sql`
-        await c.exec.put(c.site.anonymize!, onHost, 0o600)
-        await engineOf(c).runSqlFile(c.exec, databaseOf(c)!, onHost)
-        c.anonymized = true
-        return c.site.anonymize
-      }
+      },
+      undo: async c => rollBackSwap(c)
     },
     {
       name: 'hooks',
@@ -431,7 +386,7 @@ export function applySteps(): Step<ApplyContext>[] {
       title: "restart the live slot's daemon group (no process keeps the replaced data open)",
       when: c => c.state.live !== null,
       run: async c => {
-        const slot = c.site.apache.mode === 'single' ? 'current' : c.state.liveSlot
+        const slot = liveSlotOf(c)
         const pids = await restartSlotGroup(c.exec, c.site, c.python, slot)
         return `slot ${slot}, pids ${pids}`
       }
@@ -464,15 +419,32 @@ export function applySteps(): Step<ApplyContext>[] {
     },
     {
       name: 'cleanup',
-      title: 'remove the previous data folders and the saved dump',
+      title: 'drop the previous database and folders kept for the way back, and the work directory',
       critical: false,
       run: async c => {
-        const gone = c.swaps.filter(s => s.how !== 'moved').map(s => s.aside)
-        await c.exec.run(removeTree(c.work, ...gone))
-        return gone.length ? `removed ${gone.length} previous folder(s)` : undefined
+        const notes = c.intent ? await finishData(partsOf(c), c.intent) : []
+        await c.exec.run(removeTree(c.work))
+        return notes.join(', ') || undefined
       }
     }
   ]
+}
+
+/**
+ * The undo of swap-data: the previous database and folders back in place while the site is held,
+ * its daemons restarted around it (they may hold the swapped-out data open). When that fails the site's data is in
+ * doubt: it stays frozen, and the run stays open in the journal for the next operation to finish.
+ */
+async function rollBackSwap(c: ApplyContext): Promise<void> {
+  try {
+    await restoreWhileHeld(c, c.state, async () => {
+      const notes = await rollBackData(partsOf(c), c.intent!)
+      for (const n of notes) c.reporter.info(`   ${n}`)
+    })
+  } catch (e) {
+    c.dataInDoubt = true
+    throw e
+  }
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -490,36 +462,11 @@ export async function interruptedRuns(
 }
 
 /**
- * Whether the site counts as frozen before this run: frozen now and not by an interrupted
- * restore or sync, nor by a failed sync that kept it frozen on purpose (each recorded whether the
- * site was frozen before it).
+ * Whether the site counts as frozen before this run: it is frozen now, after the recovery (which
+ * unfreezes what an interrupted restore or sync had frozen, once the site's data is whole again).
  */
-export async function frozenBeforeRun(
-  c: OperationContext,
-  interrupted: JournalOperation[]
-): Promise<boolean> {
-  const now = (await frozenState(c.exec, c.site)).frozen
-  const froze = [...interrupted]
-    .reverse()
-    .find(o => o.steps.some(s => s.step === 'freeze' && s.status === 'ok'))
-  if (froze && now) return Boolean(froze.start.frozenBefore)
-  if (now) {
-    // A sync that failed after its database swap leaves the site frozen "until the next sync
-    // completes": that freeze is the failed run's, not the operator's, unless a maintenance
-    // operation came after it.
-    const last = (await c.journal.operations())
-      .filter(o => o.id !== c.opId && /^(sync|restore|maintenance-on|maintenance-off)$/.test(o.op))
-      .pop()
-    if (
-      last &&
-      (last.op === 'sync' || last.op === 'restore') &&
-      last.end?.event === 'end' &&
-      last.end.status === 'failed' &&
-      last.steps.some(s => s.step === 'freeze' && s.status === 'ok')
-    )
-      return Boolean(last.start.frozenBefore)
-  }
-  return now
+export async function frozenBeforeRun(c: OperationContext): Promise<boolean> {
+  return (await frozenState(c.exec, c.site)).frozen
 }
 
 /** A fresh apply context (the caller sets source, manifest, snapshotDir). */
@@ -537,8 +484,8 @@ export function newApplyContext(
     work: `${siteLayout(octx.site.root).incoming}/${octx.opId}`,
     state,
     frozenBefore,
-    databaseReplaced: false,
-    swaps: [],
+    stagedFolders: [],
+    dataInDoubt: false,
     hooksRun: 0,
     anonymized: false,
     resumed,
@@ -560,22 +507,21 @@ export async function runApply(
     })
   } catch (e) {
     if (!(e instanceof PipelineError)) throw e
-    // After a failed undo the work directory may hold the only copy of the data from before (before.dump).
     if (e.undoComplete) await c.exec.tryRun(removeTree(c.work)).catch(() => undefined)
     const frozen = (await frozenState(c.exec, c.site).catch(() => ({ frozen: true }))).frozen
     const cause = e.cause instanceof Error ? e.cause.message : String(e.cause)
-    const state =
-      c.databaseReplaced && c.op === 'sync'
-        ? `site ${c.site.name} holds the copied data but is not ready: it stays frozen until \`sitecycle sync ${c.site.name}\` completes`
-        : e.undoComplete
-          ? `site ${c.site.name} is as it was`
-          : `some undo steps failed: site ${c.site.name} needs a look (\`sitecycle status ${c.site.name}\`)`
+    const state = c.dataInDoubt
+      ? `putting its previous data back failed: site ${c.site.name} stays in maintenance, and the next sitecycle operation on it (\`sitecycle status ${c.site.name}\` shows it) finishes putting it back`
+      : e.undoComplete
+        ? `site ${c.site.name} holds its data from before, unchanged`
+        : `some undo steps failed: site ${c.site.name} needs a look (\`sitecycle status ${c.site.name}\`)`
     throw new DataOperationFailed(
       `${c.op} of site ${c.site.name} failed at step '${e.failedStep}': ${cause}; ${state}`,
       e.failedStep,
       e.reports,
       e.undoComplete,
-      frozen
+      frozen,
+      c.dataInDoubt
     )
   }
 }
@@ -594,7 +540,7 @@ export function outcomeOf(c: ApplyContext, steps: StepReport[]): DataOutcome {
       m.database && c.site.database
         ? { engine: m.database.engine, name: c.site.database.name, tables: c.tables ?? [] }
         : null,
-    files: c.swaps.map(s => ({
+    files: c.stagedFolders.map(s => ({
       name:
         planFolders(m, c.snapshotDir!, c.site).find(p => p.target === s.target)?.name ?? s.target,
       target: s.target
@@ -690,7 +636,7 @@ export async function restoreSite(req: RestoreRequest): Promise<DataOutcome> {
     async octx => {
       id ??= await newestSnapshotId(exec, site, python)
       resumed = await interruptedRuns(octx.journal, ['restore', 'sync'], octx.opId)
-      frozenBefore = await frozenBeforeRun(octx, resumed)
+      frozenBefore = await frozenBeforeRun(octx)
       return {
         snapshot: id,
         frozenBefore,

@@ -9,9 +9,11 @@
  * be newer: migrations run on the copied data), restart the live daemon group, verify over HTTP,
  * unfreeze. Both journals record the sync.
  *
- * Killed at any step (SIGKILL), the preview's database is as it was until the engine's swap; from
- * the swap on, the preview stays frozen (its copy is not anonymised or migrated yet) and the next
- * sync, seeing the interrupted run in the journal, completes it. The source is never written.
+ * The copy is restored, checked and anonymised in a scratch database, and its folders staged in
+ * hidden siblings, before anything of the preview changes; then one step swaps them in (restore.ts,
+ * data-swap.ts). A failure, or a kill (SIGKILL) at any point followed by any other operation,
+ * leaves the preview with its previous data (or none) or with the complete anonymised copy: never
+ * raw production data. The source is never written.
  */
 import { mkdtemp, rm } from 'node:fs/promises'
 import { access } from 'node:fs/promises'
@@ -290,8 +292,8 @@ async function recordAtSource(c: SyncContext, outcome: DataOutcome): Promise<voi
 
 /**
  * Sync a site from its source (see the module comment). Throws SitecycleError on bad input
- * (nothing touched) and DataOperationFailed when a step failed (the message says whether the
- * site is as it was or stays frozen until the next sync).
+ * (nothing touched) and DataOperationFailed when a step failed (the site then holds its previous
+ * data, or stays frozen with the run open when even that could not be put back).
  */
 export async function syncSite(req: SyncRequest): Promise<DataOutcome> {
   const { site, exec, reporter } = req
@@ -318,7 +320,7 @@ export async function syncSite(req: SyncRequest): Promise<DataOutcome> {
       { op: 'sync', config: req.config, site, exec, reporter, lockWait: req.lockWait },
       async octx => {
         resumed = await interruptedRuns(octx.journal, ['sync', 'restore'], octx.opId)
-        frozenBefore = await frozenBeforeRun(octx, resumed)
+        frozenBefore = await frozenBeforeRun(octx)
         if (resumed.length)
           reporter.info(
             `completing the interrupted ${resumed.map(o => `${o.op} ${o.id}`).join(', ')} with a full sync`

@@ -6,7 +6,7 @@ export interface JournalEvent {
   /** Operation id: every event of one run shares it. */
   id: string
   op: string
-  event: 'start' | 'step' | 'end' | 'recovered' | 'mark-bad' | 'unlock'
+  event: 'start' | 'step' | 'end' | 'recovered' | 'mark-bad' | 'unlock' | 'intent'
   at: string
   [key: string]: unknown
 }
@@ -18,6 +18,11 @@ export interface JournalOperation {
   start: JournalEvent
   steps: JournalEvent[]
   end?: JournalEvent
+  /**
+   * What a data operation was about to swap in (pipelines/data-swap.ts), written before the swap
+   * so that whoever finds the run interrupted can put the site back whole.
+   */
+  intent?: JournalEvent
 }
 
 /** Appends to and reads the site's journal on its host. */
@@ -77,6 +82,7 @@ export class Journal {
         continue
       }
       if (e.event === 'step') op.steps.push(e)
+      else if (e.event === 'intent') op.intent = e
       else if (e.event === 'end' || e.event === 'recovered') op.end = e
     }
     return [...ops.values()]

@@ -20,6 +20,8 @@ export interface SnapshotInfo {
   complete: boolean
   /** The release live when it was taken (complete snapshots). */
   live: string | null
+  /** Its manifest's format: 2 has per-file sums and SHA256SUMS, 1 (older) has not. */
+  format: number | null
   /** Dump plus files, as the manifest counts them (what a restore reads). */
   bytes: number | null
   /** Disk space this snapshot adds to the older ones (files hard-linked to them are not counted). */
@@ -80,6 +82,7 @@ export async function listSnapshots(
       ageSeconds: Math.max(0, Math.round((now.getTime() - taken.getTime()) / 1000)),
       complete: s.complete,
       live: m?.live ?? null,
+      format: m?.format ?? null,
       bytes: m ? (m.database?.size ?? 0) + m.files.bytes : null,
       diskBytes: du.find(d => d.path === snapshotPaths(dir, s.id).dir)?.bytes ?? 0,
       database: m?.database

@@ -4,6 +4,13 @@
  * (engine, file, size, sha256, per-table row counts and checksums) and the files (per data
  * folder: count, bytes, hash of the file list). It never holds a secret: the database is named
  * by engine and name only (no host, user or password).
+ *
+ * Format 2 (this version writes it) adds the plain sha256 (what `sha256sum` prints) of every
+ * file: of the dump (each file of a directory-format dump) and of each data folder's files, by
+ * path relative to the snapshot directory; and `sums`, the sha256 of the snapshot's SHA256SUMS
+ * (see sums.ts), which lists the same files for `sha256sum -c`. Format 1 manifests (older
+ * snapshots) are still read: their dump `sha256` is over a `"\0<size>\n"` prefix plus the
+ * bytes (SUMMARIZE_TREE's `content` mode) and they have no per-file sums.
  */
 import { readFileSync } from 'node:fs'
 import { z } from 'zod'
@@ -35,6 +42,16 @@ export function snapshotPaths(snapshotsDir: string, id: string): SnapshotPaths {
   }
 }
 
+/** The newest manifest format, the one snapshots are written in. */
+export const MANIFEST_FORMAT = 2
+
+/** A file of the snapshot: path relative to the snapshot directory, size, plain sha256. */
+const fileSumSchema = z.object({
+  path: z.string(),
+  size: z.number(),
+  sha256: z.string().regex(/^[0-9a-f]{64}$/)
+})
+
 const tableSchema = z.object({ table: z.string(), rows: z.number(), checksum: z.string() })
 
 const folderSchema = z.object({
@@ -47,11 +64,13 @@ const folderSchema = z.object({
   count: z.number(),
   bytes: z.number(),
   /** sha256 of the sorted file list (path, size, mtime). */
-  listSha256: z.string()
+  listSha256: z.string(),
+  /** Format 2: every regular file of the copy, with its plain sha256. */
+  files: z.array(fileSumSchema).optional()
 })
 
-const manifestSchema = z.object({
-  format: z.literal(1),
+const baseSchema = z.object({
+  format: z.union([z.literal(1), z.literal(2)]),
   id: z.string(),
   site: z.string(),
   host: z.string(),
@@ -72,8 +91,13 @@ const manifestSchema = z.object({
       dump: z.string(),
       format: z.string(),
       size: z.number(),
-      /** sha256 of the dump's content. */
+      /**
+       * Format 2: the plain sha256 of the dump file (for a directory-format dump, of its lines in
+       * SHA256SUMS: see digestOfDumpFiles). Format 1: sha256 over a size prefix plus the bytes.
+       */
       sha256: z.string(),
+      /** Format 2: each file of the dump, with its plain sha256. */
+      files: z.array(fileSumSchema).optional(),
       /** Bytes the live database took. */
       databaseSize: z.number().nullable(),
       tables: z.array(tableSchema),
@@ -85,12 +109,36 @@ const manifestSchema = z.object({
     count: z.number(),
     bytes: z.number(),
     folders: z.array(folderSchema)
-  })
+  }),
+  /** Format 2: the snapshot's SHA256SUMS (dump and data files) and its own sha256. */
+  sums: z
+    .object({
+      file: z.literal('SHA256SUMS'),
+      sha256: z.string().regex(/^[0-9a-f]{64}$/),
+      count: z.number(),
+      bytes: z.number()
+    })
+    .optional()
+})
+
+/** A format 2 manifest carries every per-file sum; say which is missing. */
+function format2Gap(m: z.infer<typeof baseSchema>): (string | number)[] | undefined {
+  if (m.format === 1) return undefined
+  if (!m.sums) return ['sums']
+  if (m.database && !m.database.files) return ['database', 'files']
+  const i = m.files.folders.findIndex(f => !f.missing && !f.files)
+  return i >= 0 ? ['files', 'folders', i, 'files'] : undefined
+}
+
+const manifestSchema = baseSchema.superRefine((m, ctx) => {
+  const gap = format2Gap(m)
+  if (gap) ctx.addIssue({ code: 'custom', path: gap, message: 'required in format 2' })
 })
 
 export type SnapshotManifest = z.infer<typeof manifestSchema>
 export type FolderRecord = z.infer<typeof folderSchema>
 export type DatabaseRecord = NonNullable<SnapshotManifest['database']>
+export type FileSumRecord = z.infer<typeof fileSumSchema>
 
 /** The manifest as written: stable key order, two-space indent, newline at the end. */
 export function renderManifest(m: SnapshotManifest): string {

@@ -1,8 +1,10 @@
 /**
  * `sitecycle snapshot`: a point-in-time copy of a site's data under `<root>/snapshots/<id>/`.
  * Holding the site lock: remove what interrupted runs left → dump the database → copy the data
- * folders (unchanged files hard-linked to the previous snapshot) → hash what was copied →
- * write the manifest, last, so a directory without one is known incomplete → apply retention.
+ * folders (unchanged files hard-linked to the previous snapshot) → hash every file (plain
+ * sha256; a file that is the previous snapshot's very inode keeps the previous sum) and write
+ * SHA256SUMS → write the manifest, last, so a directory without one is known incomplete →
+ * apply retention.
  * Any failure removes the new directory; earlier snapshots and the live site are only read.
  * Everything runs through the Executor, so it works the same over SSH.
  */
@@ -43,6 +45,7 @@ import {
 } from './files.js'
 import {
   DUMP_NAME,
+  MANIFEST_FORMAT,
   renderManifest,
   sitecycleVersion,
   snapshotPaths,
@@ -54,6 +57,14 @@ import {
 import { describeBytes, listSnapshotIds, readManifest } from './list.js'
 import { chooseRetained, snapshotIdFor, type RetentionPolicy } from './retention.js'
 import { checksumsOfDump } from './verify.js'
+import {
+  digestOfDumpFiles,
+  parseWrittenSums,
+  runWithProgress,
+  SUMS_FILE,
+  writeSnapshotSums,
+  type FileSum
+} from './sums.js'
 
 export interface SnapshotRequest {
   config: SitecycleConfig
@@ -132,6 +143,8 @@ interface SnapshotContext {
   removedIncomplete: string[]
   /** Bytes the copy needs at most (the sources' sizes), for messages. */
   needBytes: number
+  /** The SHA256SUMS written (format 2). */
+  sums?: SnapshotManifest['sums']
   manifest?: SnapshotManifest
 }
 
@@ -203,6 +216,12 @@ function snapshotSteps(): Step<SnapshotContext>[] {
       run: async c => copyFolders(c)
     },
     {
+      name: 'write-sums',
+      title:
+        "hash every file (plain sha256; hard-linked files keep the previous snapshot's sum) and write SHA256SUMS",
+      run: async c => writeSums(c)
+    },
+    {
       name: 'write-manifest',
       title: 'write the manifest (the snapshot is complete from here)',
       run: async c => {
@@ -237,7 +256,7 @@ export function snapshotPlan(): string[] {
 
 function manifestOf(c: SnapshotContext): SnapshotManifest {
   return {
-    format: 1,
+    format: MANIFEST_FORMAT,
     id: c.id,
     site: c.req.site.name,
     host: c.exec.name,
@@ -252,8 +271,61 @@ function manifestOf(c: SnapshotContext): SnapshotManifest {
       count: c.folders.reduce((n, f) => n + f.count, 0),
       bytes: c.folders.reduce((n, f) => n + f.bytes, 0),
       folders: c.folders
-    }
+    },
+    sums: c.sums
   }
+}
+
+/**
+ * Hash every file of the new snapshot and write its SHA256SUMS; give the dump and each data
+ * folder their files' sums in the manifest. A file that is the very inode the previous snapshot
+ * holds at the same path (rsync --link-dest linked it) takes the previous sum without being read:
+ * the same inode holds the same bytes, and if those bytes were damaged since, the kept sum is
+ * the one that shows it (hashing again would record the damage as the truth).
+ */
+async function writeSums(c: SnapshotContext): Promise<string> {
+  const prev = c.previous
+  const previous =
+    prev?.sums && prev.format >= 2
+      ? { dir: snapshotPaths(c.snapshotsDir, prev.id).dir, sumsSha256: prev.sums.sha256 }
+      : undefined
+  const progressPath = `${siteLayout(c.req.site.root).state}/progress-${c.id}.json`
+  const r = await runWithProgress(
+    c.exec,
+    writeSnapshotSums(c.python, c.paths.dir, previous, progressPath),
+    {
+      progressPath,
+      intervalMs: c.req.progressIntervalMs ?? 5000,
+      reporter: c.reporter,
+      label: `hashing the files of snapshot ${c.id}`
+    }
+  )
+  const sums = parseWrittenSums(r.stdout)
+  c.sums = { file: SUMS_FILE, sha256: sums.sha256, count: sums.count, bytes: sums.bytes }
+  if (c.database) {
+    const dump = c.database.dump
+    const files = sums.files.filter(f => f.path === dump || f.path.startsWith(`${dump}/`))
+    const single = files.length === 1 && files[0].path === dump
+    c.database.files = files
+    c.database.sha256 = single ? files[0].sha256 : digestOfDumpFiles(files)
+    c.database.size = files.reduce((n, f) => n + f.size, 0)
+  }
+  const byFolder = new Map<string, FileSum[]>(c.folders.map(f => [f.name, []]))
+  const names = c.folders.filter(f => !f.missing).map(f => f.name)
+  for (const f of sums.files) {
+    // The longest folder name the path is under (a data folder may sit inside another).
+    const owner = names
+      .filter(n => f.path.startsWith(`files/${n}/`))
+      .sort((a, b) => b.length - a.length)[0]
+    if (owner !== undefined) byFolder.get(owner)!.push(f)
+  }
+  for (const f of c.folders) if (!f.missing) f.files = byFolder.get(f.name)
+  return (
+    `${sums.count} files, ${describeBytes(sums.hashedBytes)} read` +
+    (sums.reused
+      ? `; ${sums.reused} files (${describeBytes(sums.reusedBytes)}) hard-linked to ${prev!.id} keep its sums`
+      : '')
+  )
 }
 
 function sameChecksums(a: TableChecksum[], b: TableChecksum[]): boolean {
@@ -290,9 +362,7 @@ async function dumpDatabase(c: SnapshotContext): Promise<string> {
       from = 'dump'
     }
   }
-  const digest = JSON.parse(
-    (await c.exec.run(summarizeTree(c.python, 'content', dump.path))).stdout
-  ) as TreeSummary
+  // The dump's size and plain sha256 come with every other file's, in the write-sums step.
   const databaseSize = await engine.size(c.exec, db).catch(() => null)
   c.database = {
     engine: db.engine,
@@ -301,13 +371,13 @@ async function dumpDatabase(c: SnapshotContext): Promise<string> {
       ? dump.path.slice(c.paths.dir.length + 1)
       : DUMP_NAME,
     format: dump.format,
-    size: digest.bytes,
-    sha256: digest.sha256,
+    size: dump.size,
+    sha256: '',
     databaseSize,
     tables,
     checksumsFrom: from
   }
-  return `${db.engine} ${describeBytes(digest.bytes)}, ${tables.length} tables`
+  return `${db.engine} ${describeBytes(dump.size)}, ${tables.length} tables`
 }
 
 async function sizeOf(exec: Executor, path: string): Promise<number> {
@@ -429,7 +499,7 @@ async function describeFailure(c: SnapshotContext, e: PipelineError): Promise<Sn
       ? `${disk.filesystem} mounted on ${disk.mountedOn} (${describeBytes(disk.sizeBytes)}, ${describeBytes(disk.freeBytes)} free now)`
       : `the filesystem of ${c.snapshotsDir}`
     return new SnapshotFailed(
-      `snapshot of site ${c.req.site.name} failed at step '${e.failedStep}': the disk is full: ${where} on ${c.exec.name} holds ${c.snapshotsDir}` +
+      `snapshot ${c.id} of site ${c.req.site.name} failed at step '${e.failedStep}': the disk is full: ${where} on ${c.exec.name} holds ${c.snapshotsDir}` +
         (c.needBytes ? ` and the data folders alone take ${describeBytes(c.needBytes)}` : '') +
         `; ${leftover}; earlier snapshots and the live site are untouched. Free space there, lower sites.${c.req.site.name}.snapshots, or move the snapshots to a larger disk`,
       e.failedStep,
@@ -440,7 +510,7 @@ async function describeFailure(c: SnapshotContext, e: PipelineError): Promise<Sn
   }
   const first = text.split('\n')[0]
   return new SnapshotFailed(
-    `snapshot of site ${c.req.site.name} failed at step '${e.failedStep}': ${first}; ${leftover}; earlier snapshots and the live site are untouched`,
+    `snapshot ${c.id} of site ${c.req.site.name} failed at step '${e.failedStep}': ${first}; ${leftover}; earlier snapshots and the live site are untouched`,
     e.failedStep,
     e.reports,
     e.undoComplete

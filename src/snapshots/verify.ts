@@ -1,8 +1,16 @@
 /**
- * `sitecycle verify`: prove a snapshot restorable. The dump is checked against its sha256,
- * restored into a scratch database (`<name>__sc_verify_<tag>`, never the site's own), and every
- * table's row count and checksum compared with the manifest; the scratch database is dropped in
- * every case. The files' lists are hashed again and compared too.
+ * `sitecycle verify`: prove snapshots intact and restorable. Every byte of every file (the dump
+ * and each data file, hard-linked ones included) is read and its sha256 compared with the
+ * manifest and the snapshot's SHA256SUMS, whose own sha256 the manifest records; each file that
+ * does not match is reported by path and snapshot. The dump is then restored into a scratch
+ * database (`<name>__sc_verify_<tag>`, never the site's own) and every table's row count and
+ * checksum compared with the manifest; the scratch database is dropped in every case. The data
+ * folders' file lists (names, sizes, mtimes, symbolic links) are compared too. Several snapshots
+ * can be verified in one run: an inode hard-linked into several of them is read once (the same
+ * inode holds the same bytes) and judged against each snapshot's sums.
+ *
+ * Format 1 snapshots (written before per-file sums) are checked as far as their manifest
+ * allows: the dump against its size-prefixed digest, the files by their list only.
  */
 import { randomBytes } from 'node:crypto'
 import type { SitecycleConfig, SiteConfig } from '../config/model.js'
@@ -16,6 +24,17 @@ import { withSiteOperation } from '../pipelines/operation.js'
 import { summarizeTree, type TreeSummary } from './files.js'
 import { snapshotPaths, type SnapshotManifest } from './manifest.js'
 import { listSnapshots, readManifest } from './list.js'
+import {
+  compareSums,
+  describeMismatch as describeFileMismatch,
+  hashSnapshotFiles,
+  parseHashedDirs,
+  runWithProgress,
+  SUMS_FILE,
+  type FileSum,
+  type HashedDir,
+  type SumMismatch
+} from './sums.js'
 
 /** The scratch database a verify (or a checksum of a dump) restores into. */
 export function scratchDatabase(db: DatabaseConfig, tag: string): DatabaseConfig {
@@ -90,17 +109,44 @@ export interface VerifyOutcome {
     tables: TableComparison[]
   }
   files: { name: string; ok: boolean; expected: string; actual: string }[]
+  /**
+   * Every file's sha256 against the manifest and SHA256SUMS (format 2); null for a format 1
+   * snapshot, which has no per-file sums.
+   */
+  sums: null | {
+    /** Files read and compared, and their bytes. */
+    checked: number
+    bytes: number
+    /** SHA256SUMS is there and has the sha256 the manifest records. */
+    sumsFileOk: boolean
+    /** Each file that does not match, by path relative to the snapshot directory. */
+    bad: SumMismatch[]
+  }
+  /** The manifest format (1: checked as far as it allows, see the module comment). */
+  format: number
   /** One line per thing that does not match. */
   problems: string[]
 }
 
-/** A snapshot that did not verify: the outcome says what did not match. */
+/** Snapshots that did not verify: each outcome says what did not match. */
 export class VerifyFailed extends SitecycleError {
-  constructor(readonly outcome: VerifyOutcome) {
+  /** The first snapshot that did not verify. */
+  readonly outcome: VerifyOutcome
+  constructor(
+    /** Every snapshot verified in the run, those that passed included. */
+    readonly outcomes: VerifyOutcome[]
+  ) {
+    const failed = outcomes.filter(o => o.status === 'failed')
     super(
-      `snapshot ${outcome.snapshot} of site ${outcome.site} does not verify:\n  ${outcome.problems.join('\n  ')}`,
+      failed
+        .map(
+          o =>
+            `snapshot ${o.snapshot} of site ${o.site} does not verify:\n  ${o.problems.join('\n  ')}`
+        )
+        .join('\n'),
       'verify'
     )
+    this.outcome = failed[0]
     this.name = 'VerifyFailed'
   }
 }
@@ -139,6 +185,8 @@ export interface VerifyRequest {
   /** The snapshot id (default: the newest complete one). */
   snapshot?: string
   lockWait?: number
+  /** How often long hashing reports its progress, in ms (default 5000; 0: never). */
+  progressIntervalMs?: number
   /** The engine registry (tests may pass their own). */
   engines?: (name: DatabaseConfig['engine']) => DatabaseEngine
 }
@@ -149,39 +197,163 @@ export interface VerifyRequest {
  * (carrying the outcome) when something does not.
  */
 export async function verifySnapshot(req: VerifyRequest): Promise<VerifyOutcome> {
+  const id = req.snapshot ?? (await newestSnapshot(req))
+  const [outcome] = await verifySnapshots({ ...req, snapshots: [id] })
+  return outcome
+}
+
+/**
+ * Verify several snapshots in one run, under one lock (`snapshots: 'all'`: every complete one).
+ * Resolves with the outcomes when all match; throws VerifyFailed carrying every outcome when any
+ * does not.
+ */
+export async function verifySnapshots(
+  req: Omit<VerifyRequest, 'snapshot'> & { snapshots: string[] | 'all' }
+): Promise<VerifyOutcome[]> {
   const { site, exec, reporter } = req
   const python = req.config.app.python
-  const snapshotsDir = siteLayout(site.root).snapshots
-  const id = req.snapshot ?? (await newestSnapshot(req))
-  const paths = snapshotPaths(snapshotsDir, id)
+  const layout = siteLayout(site.root)
+  const snapshotsDir = layout.snapshots
+  const ids =
+    req.snapshots === 'all'
+      ? (await listSnapshots(exec, site, python)).filter(s => s.complete).map(s => s.id)
+      : req.snapshots
+  if (!ids.length)
+    throw new SitecycleError(
+      `site ${site.name} has no snapshot to verify on ${exec.name}: take one with \`sitecycle snapshot ${site.name}\``,
+      'snapshot'
+    )
   return withSiteOperation(
     { op: 'verify', config: req.config, site, exec, reporter, lockWait: req.lockWait },
-    { snapshot: id },
+    ids.length === 1 ? { snapshot: ids[0] } : { snapshots: ids },
     async () => {
-      const manifest = await readManifest(exec, snapshotsDir, id)
-      if (!manifest)
-        throw new SitecycleError(
-          `no complete snapshot ${id} of site ${site.name} in ${snapshotsDir} on ${exec.name}; see \`sitecycle snapshots ${site.name}\``,
-          'snapshot'
-        )
-      const problems: string[] = []
-      const files = await verifyFiles(exec, python, paths, manifest, problems)
-      const database = manifest.database
-        ? await verifyDatabase(req, python, paths.dir, manifest, problems)
-        : null
-      const outcome: VerifyOutcome = {
-        status: problems.length ? 'failed' : 'verified',
-        site: site.name,
-        host: exec.name,
-        snapshot: id,
-        database,
-        files,
-        problems
+      const manifests: SnapshotManifest[] = []
+      for (const id of ids) {
+        const manifest = await readManifest(exec, snapshotsDir, id)
+        if (!manifest)
+          throw new SitecycleError(
+            `no complete snapshot ${id} of site ${site.name} in ${snapshotsDir} on ${exec.name}; see \`sitecycle snapshots ${site.name}\``,
+            'snapshot'
+          )
+        manifests.push(manifest)
       }
-      if (problems.length) throw new VerifyFailed(outcome)
-      return { ...outcome, journal: { snapshot: id } }
+      const hashed = await hashAll(req, python, snapshotsDir, manifests)
+      const outcomes: VerifyOutcome[] = []
+      for (const manifest of manifests) {
+        const id = manifest.id
+        const paths = snapshotPaths(snapshotsDir, id)
+        if (manifest.format === 1)
+          reporter.warn(
+            `snapshot ${id} has a format 1 manifest (no per-file sums): its dump is checked by its digest and restore, its data files by their list (names, sizes, mtimes) only`
+          )
+        const problems: string[] = []
+        const sums = checkSums(manifest, hashed.get(paths.dir), problems)
+        const files = await verifyFiles(exec, python, paths, manifest, problems)
+        const database = manifest.database
+          ? await verifyDatabase(req, python, paths.dir, manifest, sums, problems)
+          : null
+        outcomes.push({
+          status: problems.length ? 'failed' : 'verified',
+          site: site.name,
+          host: exec.name,
+          snapshot: id,
+          database,
+          files,
+          sums: sums && {
+            checked: sums.checked,
+            bytes: sums.bytes,
+            sumsFileOk: sums.sumsFileOk,
+            bad: sums.bad
+          },
+          format: manifest.format,
+          problems
+        })
+      }
+      if (outcomes.some(o => o.status === 'failed')) throw new VerifyFailed(outcomes)
+      return {
+        status: 'verified',
+        outcomes,
+        journal: ids.length === 1 ? { snapshot: ids[0] } : { snapshots: ids }
+      }
     }
-  ).then(({ journal: _journal, ...outcome }: VerifyOutcome & { journal?: unknown }) => outcome)
+  ).then(r => r.outcomes)
+}
+
+/**
+ * Read every file of the format 2 snapshots in one host program run (each inode once), with
+ * progress; the result by snapshot directory.
+ */
+async function hashAll(
+  req: Omit<VerifyRequest, 'snapshot'>,
+  python: string,
+  snapshotsDir: string,
+  manifests: SnapshotManifest[]
+): Promise<Map<string, HashedDir>> {
+  const dirs = manifests
+    .filter(m => m.format >= 2)
+    .map(m => ({ dir: snapshotPaths(snapshotsDir, m.id).dir, sums: true }))
+  if (!dirs.length) return new Map()
+  const progressPath = `${siteLayout(req.site.root).state}/progress-verify-${scratchTag()}.json`
+  const r = await runWithProgress(req.exec, hashSnapshotFiles(python, dirs, progressPath), {
+    progressPath,
+    intervalMs: req.progressIntervalMs ?? 5000,
+    reporter: req.reporter,
+    label: `reading every file of ${dirs.length === 1 ? `snapshot ${manifests[0].id}` : `${dirs.length} snapshots`}`
+  })
+  const out = parseHashedDirs(r.stdout)
+  req.reporter.info(
+    `read ${out.bytesRead} bytes (each hard-linked file once) to check ${dirs.length} snapshot${dirs.length === 1 ? '' : 's'}`
+  )
+  return new Map(out.dirs.map(d => [d.dir, d]))
+}
+
+interface SumsCheck {
+  checked: number
+  bytes: number
+  sumsFileOk: boolean
+  bad: SumMismatch[]
+  /** The dump's files all match. */
+  dumpOk: boolean
+}
+
+/** Compare one format 2 snapshot's files with its manifest and SHA256SUMS; null for format 1. */
+function checkSums(
+  manifest: SnapshotManifest,
+  hashed: HashedDir | undefined,
+  problems: string[]
+): SumsCheck | null {
+  if (manifest.format === 1 || !hashed || !manifest.sums) return null
+  const id = manifest.id
+  const expected: FileSum[] = [
+    ...(manifest.database?.files ?? []),
+    ...manifest.files.folders.flatMap(f => f.files ?? [])
+  ]
+  const listed = hashed.sums!
+  let sumsFileOk = listed.exists && listed.sha256 === manifest.sums.sha256
+  if (!listed.exists) problems.push(`${SUMS_FILE} in snapshot ${id} is missing`)
+  else if (listed.sha256 !== manifest.sums.sha256)
+    problems.push(
+      `${SUMS_FILE} in snapshot ${id} has sha256 ${listed.sha256}, the manifest says ${manifest.sums.sha256}: it was replaced or edited`
+    )
+  if (listed.badLines.length) {
+    sumsFileOk = false
+    problems.push(
+      `${SUMS_FILE} in snapshot ${id}: line${listed.badLines.length > 1 ? 's' : ''} ${listed.badLines.join(', ')} not '<sha256>  <path>'`
+    )
+  }
+  const bad = compareSums(expected, hashed.files, listed.exists ? listed.entries : undefined)
+  const dump = manifest.database?.dump
+  const inDump = (path: string) =>
+    dump !== undefined && (path === dump || path.startsWith(`${dump}/`))
+  for (const m of bad)
+    problems.push(describeFileMismatch(id, m, inDump(m.path) ? 'database dump' : 'file'))
+  return {
+    checked: hashed.files.length,
+    bytes: hashed.files.reduce((n, f) => n + f.size, 0),
+    sumsFileOk,
+    bad,
+    dumpOk: dump === undefined || !bad.some(m => m.path === dump || m.path.startsWith(`${dump}/`))
+  }
 }
 
 async function newestSnapshot(req: VerifyRequest): Promise<string> {
@@ -224,6 +396,7 @@ async function verifyDatabase(
   python: string,
   dir: string,
   manifest: SnapshotManifest,
+  sums: SumsCheck | null,
   problems: string[]
 ): Promise<VerifyOutcome['database']> {
   const { exec, reporter, site } = req
@@ -241,22 +414,31 @@ async function verifyDatabase(
     )
   const engine = (req.engines ?? getEngine)(record.engine)
   const dumpPath = `${dir}/${record.dump}`
-  const digest = JSON.parse(
-    (await exec.run(summarizeTree(python, 'content', dumpPath))).stdout
-  ) as TreeSummary
-  const dumpSha256Ok = digest.exists && digest.sha256 === record.sha256
-  if (!digest.exists) problems.push(`database dump ${dumpPath} is missing`)
-  else if (!dumpSha256Ok)
-    problems.push(
-      `database dump ${dumpPath} is corrupt: sha256 ${digest.sha256}, the manifest says ${record.sha256}`
-    )
+  let exists = true
+  let dumpSha256Ok: boolean
+  if (sums) {
+    // Format 2: the dump's files were read with every other file (checkSums).
+    dumpSha256Ok = sums.dumpOk
+    exists = !sums.bad.some(m => m.path === record.dump && m.problem === 'missing')
+  } else {
+    const digest = JSON.parse(
+      (await exec.run(summarizeTree(python, 'content', dumpPath))).stdout
+    ) as TreeSummary
+    exists = digest.exists
+    dumpSha256Ok = digest.exists && digest.sha256 === record.sha256
+    if (!digest.exists) problems.push(`database dump ${dumpPath} is missing`)
+    else if (!dumpSha256Ok)
+      problems.push(
+        `database dump ${dumpPath} is corrupt: sha256 ${digest.sha256}, the manifest says ${record.sha256}`
+      )
+  }
   const tag = scratchTag()
   const scratch = scratchDatabase(configured, tag)
   reporter.info(`restoring ${record.dump} into the scratch database ${scratch.name}`)
   let actual: TableChecksum[] = []
   let restored = false
   let restoreError: string | undefined
-  if (digest.exists) {
+  if (exists) {
     try {
       actual = await checksumsOfDump(exec, engine, configured, dumpPath, reporter, tag)
       restored = true

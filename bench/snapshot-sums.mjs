@@ -1,0 +1,33 @@
+// `node bench/snapshot-sums.mjs`: compile bench/snapshot-sums.ts (and what it imports) with the repository's
+// TypeScript into build/bench (gitignored), then run it. Arguments are passed through. The
+// tsconfig extends bench/tsconfig.json with snapshot-sums.ts as its only input; it is written under
+// build/ so bench/tsconfig.json stays the deploy benchmark's.
+import { spawnSync } from 'node:child_process'
+import { mkdirSync, writeFileSync } from 'node:fs'
+import { dirname, join } from 'node:path'
+import { fileURLToPath } from 'node:url'
+
+const root = join(dirname(fileURLToPath(import.meta.url)), '..')
+const tsc = join(root, 'node_modules', 'typescript', 'bin', 'tsc')
+const configDir = join(root, 'build')
+mkdirSync(configDir, { recursive: true })
+const config = join(configDir, 'tsconfig.bench-sums.json')
+writeFileSync(
+  config,
+  JSON.stringify(
+    { extends: '../bench/tsconfig.json', include: ['../bench/snapshot-sums.ts'] },
+    null,
+    2
+  )
+)
+const built = spawnSync(process.execPath, [tsc, '-p', config], { cwd: root, stdio: 'inherit' })
+if (built.status !== 0) {
+  process.stderr.write('bench: compiling bench/snapshot-sums.ts failed\n')
+  process.exit(built.status ?? 1)
+}
+const run = spawnSync(
+  process.execPath,
+  [join(root, 'build', 'bench', 'bench', 'snapshot-sums.js'), ...process.argv.slice(2)],
+  { cwd: root, stdio: 'inherit' }
+)
+process.exit(run.status ?? 1)

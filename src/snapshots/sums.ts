@@ -1,0 +1,533 @@
+/**
+ * Plain sha256 of every file of a snapshot, and its `SHA256SUMS`: the file `sha256sum -c`
+ * checks when run from the snapshot directory. It lists every regular file under the snapshot
+ * directory (the dump, each file of a directory-format dump, each file under files/), by path
+ * relative to that directory, in the format GNU sha256sum prints (a name holding a backslash,
+ * a newline or a carriage return is escaped and its line starts with a backslash). It leaves
+ * out manifest.json and itself; the manifest records the sha256 of SHA256SUMS, so the pair
+ * cannot be swapped silently. Symbolic links are not in it (sha256sum would follow them); the
+ * manifest's per-folder list hash covers them.
+ *
+ * The hashing runs on the snapshot's host, as one Python program (SNAPSHOT_SUMS) that reads
+ * and writes file names as bytes, so any name a filesystem holds round-trips. It reports its
+ * progress into a small JSON file that the caller polls (runWithProgress).
+ */
+import { createHash } from 'node:crypto'
+import { cmd, type Command } from '../commands/command.js'
+import { removeTree } from '../commands/files.js'
+import { CommandError, type Executor, type RunResult } from '../hosts/executor.js'
+import { SitecycleError } from '../util/errors.js'
+import type { Reporter } from '../util/reporter.js'
+
+export const SUMS_FILE = 'SHA256SUMS'
+
+/** One file of a snapshot: its path relative to the snapshot directory, size and plain sha256. */
+export interface FileSum {
+  path: string
+  size: number
+  sha256: string
+}
+
+/**
+ * Host program. argv: mode, progress file (or `-`), then by mode:
+ *
+ * - `write <dir> <previous dir|-> <sha256 of the previous SHA256SUMS|->`: hash every file of the
+ *   snapshot `dir` and write `dir/SHA256SUMS` (aside, fsync, rename). A file that is the very
+ *   inode the previous snapshot holds at the same path (rsync --link-dest made it a hard link)
+ *   takes the previous snapshot's sum instead of being read again, but only when the previous
+ *   SHA256SUMS still has the sha256 its manifest records. Prints JSON `{sha256, count, bytes,
+ *   hashed, hashedBytes, reused, reusedBytes, files: [[path, size, sha256]...]}`.
+ * - `hash <json>`: json is `[{dir, only: [paths] | null, sums: bool}]`. Hashes the files of each
+ *   snapshot directory (only those at or under `only`, when given), reading each inode once
+ *   across all of them (a hard-linked file has the same bytes wherever it is linked); with
+ *   `sums`, also reads and parses its SHA256SUMS. Prints JSON `[{dir, files: [[path, size,
+ *   sha256]...], missing: [paths of only not found], sums: null | {exists, sha256, entries:
+ *   [[path, sha256]...], badLines: [numbers]}}]` and `bytesRead`.
+ *
+ * Progress: `{"doneBytes", "totalBytes", "doneFiles", "totalFiles"}` written aside and renamed
+ * over the progress file about twice a second; removed at the end. Errors writing it are ignored.
+ */
+export const SNAPSHOT_SUMS = `
+import hashlib, json, os, re, stat, sys, time
+
+SKIP = {'manifest.json', 'manifest.json.tmp', 'SHA256SUMS', 'SHA256SUMS.tmp'}
+
+
+def enc(rel):
+    return rel.encode('utf-8', 'surrogateescape')
+
+
+def dec(raw):
+    return raw.decode('utf-8', 'surrogateescape')
+
+
+def sums_line(digest, rel):
+    name = enc(rel)
+    if b'\\\\' in name or b'\\n' in name or b'\\r' in name:
+        name = name.replace(b'\\\\', b'\\\\\\\\').replace(b'\\n', b'\\\\n').replace(b'\\r', b'\\\\r')
+        return b'\\\\' + digest.encode() + b'  ' + name + b'\\n'
+    return digest.encode() + b'  ' + name + b'\\n'
+
+
+LINE = re.compile(rb'^([0-9a-fA-F]{64}) [ *](.+)$', re.S)
+UNESCAPE = {b'\\\\': b'\\\\', b'n': b'\\n', b'r': b'\\r'}
+
+
+def parse_sums(data):
+    entries, bad = [], []
+    lines = data.split(b'\\n')
+    if lines and lines[-1] == b'':
+        lines.pop()
+    for number, line in enumerate(lines, 1):
+        escaped = line.startswith(b'\\\\')
+        m = LINE.match(line[1:] if escaped else line)
+        if not m:
+            bad.append(number)
+            continue
+        name = m.group(2)
+        if escaped:
+            out, i, ok = bytearray(), 0, True
+            while i < len(name):
+                c = name[i:i + 1]
+                if c == b'\\\\':
+                    nxt = UNESCAPE.get(name[i + 1:i + 2])
+                    if nxt is None:
+                        ok = False
+                        break
+                    out += nxt
+                    i += 2
+                else:
+                    out += c
+                    i += 1
+            if not ok:
+                bad.append(number)
+                continue
+            name = bytes(out)
+        entries.append([dec(name), m.group(1).decode().lower()])
+    return entries, bad
+
+
+def walk(top, only=None):
+    """Regular files under the snapshot directory top, as sorted (rel, path, lstat)."""
+    starts = only if only is not None else ['']
+    found, missing = [], []
+    for start in starts:
+        base = os.path.join(top, start) if start else top
+        try:
+            st = os.lstat(base)
+        except FileNotFoundError:
+            missing.append(start)
+            continue
+        if stat.S_ISREG(st.st_mode):
+            found.append((start, base, st))
+            continue
+        if not stat.S_ISDIR(st.st_mode):
+            continue
+        for d, dirs, files in os.walk(base):
+            dirs.sort()
+            for name in files:
+                p = os.path.join(d, name)
+                rel = os.path.relpath(p, top)
+                if d == top and name in SKIP:
+                    continue
+                st = os.lstat(p)
+                if stat.S_ISREG(st.st_mode):
+                    found.append((rel, p, st))
+    found.sort(key=lambda f: enc(f[0]))
+    return found, missing
+
+
+class Progress:
+    def __init__(self, path, total_bytes, total_files):
+        self.path, self.last = (None if path == '-' else path), 0.0
+        self.state = {'doneBytes': 0, 'totalBytes': total_bytes, 'doneFiles': 0, 'totalFiles': total_files}
+
+    def add(self, nbytes=0, nfiles=0):
+        self.state['doneBytes'] += nbytes
+        self.state['doneFiles'] += nfiles
+        now = time.monotonic()
+        if self.path and now - self.last >= 0.5:
+            self.last = now
+            try:
+                with open(self.path + '.tmp', 'w') as f:
+                    json.dump(self.state, f)
+                os.replace(self.path + '.tmp', self.path)
+            except OSError:
+                pass
+
+    def done(self):
+        if self.path:
+            for p in (self.path, self.path + '.tmp'):
+                try:
+                    os.unlink(p)
+                except OSError:
+                    pass
+
+
+def sha256_of(path, progress):
+    h = hashlib.sha256()
+    with open(path, 'rb') as f:
+        for block in iter(lambda: f.read(1 << 20), b''):
+            h.update(block)
+            progress.add(len(block))
+    return h.hexdigest()
+
+
+def write(progress_path, top, prev, prev_sha):
+    files, _ = walk(top)
+    reuse = {}
+    if prev != '-':
+        try:
+            with open(os.path.join(prev, 'SHA256SUMS'), 'rb') as f:
+                data = f.read()
+            if hashlib.sha256(data).hexdigest() == prev_sha:
+                reuse = dict(parse_sums(data)[0])
+        except OSError:
+            pass
+    progress = Progress(progress_path, sum(st.st_size for _, _, st in files), len(files))
+    out, lines = [], []
+    counts = {'hashed': 0, 'hashedBytes': 0, 'reused': 0, 'reusedBytes': 0}
+    for rel, path, st in files:
+        digest = None
+        if rel in reuse:
+            try:
+                pst = os.lstat(os.path.join(prev, rel))
+                if (pst.st_dev, pst.st_ino) == (st.st_dev, st.st_ino):
+                    digest = reuse[rel]
+            except OSError:
+                pass
+        if digest is None:
+            digest = sha256_of(path, progress)
+            counts['hashed'] += 1
+            counts['hashedBytes'] += st.st_size
+        else:
+            progress.add(st.st_size)
+            counts['reused'] += 1
+            counts['reusedBytes'] += st.st_size
+        progress.add(0, 1)
+        lines.append(sums_line(digest, rel))
+        out.append([rel, st.st_size, digest])
+    data = b''.join(lines)
+    tmp = os.path.join(top, 'SHA256SUMS.tmp')
+    with open(tmp, 'wb') as f:
+        f.write(data)
+        f.flush()
+        os.fsync(f.fileno())
+    os.replace(tmp, os.path.join(top, 'SHA256SUMS'))
+    progress.done()
+    result = {'sha256': hashlib.sha256(data).hexdigest(), 'count': len(out),
+              'bytes': sum(f[1] for f in out), 'files': out}
+    result.update(counts)
+    print(json.dumps(result))
+
+
+def hash_dirs(progress_path, request):
+    walked = [(r, walk(r['dir'], r.get('only'))) for r in request]
+    seen, total, nfiles = set(), 0, 0
+    for _, (files, _) in walked:
+        for _, _, st in files:
+            nfiles += 1
+            if (st.st_dev, st.st_ino) not in seen:
+                seen.add((st.st_dev, st.st_ino))
+                total += st.st_size
+    progress = Progress(progress_path, total, nfiles)
+    cache, out, read = {}, [], 0
+    for r, (files, missing) in walked:
+        entries = []
+        for rel, path, st in files:
+            key = (st.st_dev, st.st_ino)
+            if key not in cache:
+                cache[key] = sha256_of(path, progress)
+                read += st.st_size
+            progress.add(0, 1)
+            entries.append([rel, st.st_size, cache[key]])
+        sums = None
+        if r.get('sums'):
+            try:
+                with open(os.path.join(r['dir'], 'SHA256SUMS'), 'rb') as f:
+                    data = f.read()
+                parsed, bad = parse_sums(data)
+                sums = {'exists': True, 'sha256': hashlib.sha256(data).hexdigest(), 'entries': parsed, 'badLines': bad}
+            except FileNotFoundError:
+                sums = {'exists': False, 'sha256': '', 'entries': [], 'badLines': []}
+        out.append({'dir': r['dir'], 'files': entries, 'missing': missing, 'sums': sums})
+    progress.done()
+    print(json.dumps({'dirs': out, 'bytesRead': read}))
+
+
+mode, progress_path = sys.argv[1], sys.argv[2]
+if mode == 'write':
+    write(progress_path, sys.argv[3], sys.argv[4], sys.argv[5])
+elif mode == 'hash':
+    hash_dirs(progress_path, json.loads(sys.argv[3]))
+else:
+    sys.exit('unknown mode %s' % mode)
+`
+
+/** What `SNAPSHOT_SUMS write` prints. */
+export interface WrittenSums {
+  /** sha256 of the SHA256SUMS written. */
+  sha256: string
+  count: number
+  bytes: number
+  /** Files read and hashed, and their bytes. */
+  hashed: number
+  hashedBytes: number
+  /** Files whose sum was taken from the previous snapshot (the same inode), and their bytes. */
+  reused: number
+  reusedBytes: number
+  files: FileSum[]
+}
+
+/** What `SNAPSHOT_SUMS hash` prints for one snapshot directory. */
+export interface HashedDir {
+  dir: string
+  files: FileSum[]
+  /** Paths of `only` that do not exist. */
+  missing: string[]
+  sums: null | {
+    exists: boolean
+    /** sha256 of SHA256SUMS as it is on disk. */
+    sha256: string
+    /** Its entries, parsed: path and sha256. */
+    entries: { path: string; sha256: string }[]
+    /** Line numbers that are not `<sha256>  <path>`. */
+    badLines: number[]
+  }
+}
+
+/** One snapshot directory to hash: all its files, or only those at or under `only`. */
+export interface HashRequest {
+  dir: string
+  only?: string[]
+  /** Also read and parse its SHA256SUMS. */
+  sums?: boolean
+}
+
+/**
+ * `python3 -I -S -c SNAPSHOT_SUMS write <progress|-> <dir> <previous dir|-> <previous sums sha256|->`:
+ * hash a snapshot's files (reusing the previous snapshot's sums for the same inodes) and write
+ * its SHA256SUMS.
+ */
+export function writeSnapshotSums(
+  python: string,
+  dir: string,
+  previous?: { dir: string; sumsSha256: string },
+  progressPath?: string
+): Command {
+  return cmd([
+    python,
+    '-I',
+    '-S',
+    '-c',
+    SNAPSHOT_SUMS,
+    'write',
+    progressPath ?? '-',
+    dir,
+    previous?.dir ?? '-',
+    previous?.sumsSha256 ?? '-'
+  ])
+}
+
+/** `python3 -I -S -c SNAPSHOT_SUMS hash <progress|-> <json>`: hash snapshot directories' files. */
+export function hashSnapshotFiles(
+  python: string,
+  requests: HashRequest[],
+  progressPath?: string
+): Command {
+  const json = JSON.stringify(
+    requests.map(r => ({ dir: r.dir, only: r.only ?? null, sums: r.sums ?? false }))
+  )
+  return cmd([python, '-I', '-S', '-c', SNAPSHOT_SUMS, 'hash', progressPath ?? '-', json])
+}
+
+type Row = [string, number, string]
+
+/** Parse what `SNAPSHOT_SUMS write` printed. */
+export function parseWrittenSums(stdout: string): WrittenSums {
+  const raw = JSON.parse(stdout) as Omit<WrittenSums, 'files'> & { files: Row[] }
+  return { ...raw, files: raw.files.map(rowToSum) }
+}
+
+/** Parse what `SNAPSHOT_SUMS hash` printed. */
+export function parseHashedDirs(stdout: string): { dirs: HashedDir[]; bytesRead: number } {
+  const raw = JSON.parse(stdout) as {
+    bytesRead: number
+    dirs: (Omit<HashedDir, 'files' | 'sums'> & {
+      files: Row[]
+      sums: null | (Omit<NonNullable<HashedDir['sums']>, 'entries'> & { entries: string[][] })
+    })[]
+  }
+  return {
+    bytesRead: raw.bytesRead,
+    dirs: raw.dirs.map(d => ({
+      ...d,
+      files: d.files.map(rowToSum),
+      sums: d.sums && {
+        ...d.sums,
+        entries: d.sums.entries.map(([path, sha256]) => ({ path, sha256 }))
+      }
+    }))
+  }
+}
+
+function rowToSum([path, size, sha256]: Row): FileSum {
+  return { path, size, sha256 }
+}
+
+/**
+ * One SHA256SUMS line, as GNU sha256sum prints it: `<sha256>  <path>\n`, or, for a path holding
+ * a backslash, newline or carriage return, `\<sha256>  <escaped path>\n`. Pure.
+ */
+export function sumsLine(sha256: string, path: string): string {
+  if (!/[\\\n\r]/.test(path)) return `${sha256}  ${path}\n`
+  const escaped = path.replace(/\\/g, '\\\\').replace(/\n/g, '\\n').replace(/\r/g, '\\r')
+  return `\\${sha256}  ${escaped}\n`
+}
+
+/**
+ * The digest the manifest gives a directory-format dump: the sha256 of its files' SHA256SUMS
+ * lines, in SHA256SUMS order (`grep ' database.dump/' SHA256SUMS | sha256sum` prints it, for
+ * names without backslash or newline). A one-file dump's digest is that file's plain sha256. Pure.
+ */
+export function digestOfDumpFiles(files: readonly FileSum[]): string {
+  const h = createHash('sha256')
+  for (const f of files) h.update(sumsLine(f.sha256, f.path))
+  return h.digest('hex')
+}
+
+/** One file that does not match. */
+export interface SumMismatch {
+  path: string
+  problem: 'changed' | 'missing' | 'unlisted' | 'sums-disagree'
+  /** What the manifest (or SHA256SUMS) says. */
+  expected?: string
+  /** What the file holds now. */
+  actual?: string
+}
+
+/**
+ * Compare the files found in a snapshot with the sums recorded for them: `expected` from the
+ * manifest, `listed` from SHA256SUMS (when read). Each path is reported once: changed (its
+ * sha256 differs), missing (recorded, not found), unlisted (found, recorded nowhere), or
+ * sums-disagree (the manifest and SHA256SUMS give different sums, whatever the file holds).
+ * Pure; sorted by path.
+ */
+export function compareSums(
+  expected: readonly FileSum[],
+  actual: readonly FileSum[],
+  listed?: readonly { path: string; sha256: string }[]
+): SumMismatch[] {
+  const exp = new Map(expected.map(f => [f.path, f.sha256]))
+  const act = new Map(actual.map(f => [f.path, f.sha256]))
+  const lst = listed && new Map(listed.map(f => [f.path, f.sha256]))
+  const paths = [...new Set([...exp.keys(), ...act.keys(), ...(lst?.keys() ?? [])])].sort()
+  const out: SumMismatch[] = []
+  for (const path of paths) {
+    const e = exp.get(path) ?? lst?.get(path)
+    const a = act.get(path)
+    const l = lst?.get(path)
+    if (lst && exp.get(path) !== l)
+      out.push({ path, problem: 'sums-disagree', expected: exp.get(path), actual: l })
+    else if (e === undefined) out.push({ path, problem: 'unlisted', actual: a })
+    else if (a === undefined) out.push({ path, problem: 'missing', expected: e })
+    else if (a !== e) out.push({ path, problem: 'changed', expected: e, actual: a })
+  }
+  return out
+}
+
+/**
+ * One sentence per mismatch, naming the file and the snapshot; `what` names the kind of file
+ * (`file`, `database dump`). Pure.
+ */
+export function describeMismatch(snapshot: string, m: SumMismatch, what = 'file'): string {
+  const where = `${what} ${m.path} in snapshot ${snapshot}`
+  switch (m.problem) {
+    case 'changed':
+      return `${where} is corrupt: sha256 ${m.actual}, the manifest and ${SUMS_FILE} say ${m.expected}`
+    case 'missing':
+      return `${where} is missing (the manifest lists it with sha256 ${m.expected})`
+    case 'unlisted':
+      return `${where} is not in the manifest or ${SUMS_FILE} (sha256 ${m.actual})`
+    case 'sums-disagree':
+      return `${where}: the manifest says sha256 ${m.expected ?? '(not listed)'}, ${SUMS_FILE} says ${m.actual ?? '(not listed)'}`
+  }
+}
+
+/** How far a host program has got, as SNAPSHOT_SUMS writes it. */
+interface ProgressState {
+  doneBytes: number
+  totalBytes: number
+  doneFiles: number
+  totalFiles: number
+}
+
+/**
+ * Run a command; while it runs, every `intervalMs`, read the progress file it writes on the
+ * host and report it as `label: X of Y (N%), i of n files`. With `intervalMs` 0 or no progress
+ * path, just run it. The progress file is removed at the end in every case.
+ */
+export async function runWithProgress(
+  exec: Executor,
+  command: Command,
+  opts: { progressPath?: string; intervalMs: number; reporter?: Reporter; label: string }
+): Promise<RunResult> {
+  const { progressPath, intervalMs, reporter } = opts
+  if (!progressPath || intervalMs <= 0 || !reporter) return runSums(exec, command, opts.label)
+  let finished = false
+  const running = runSums(exec, command, opts.label).finally(() => {
+    finished = true
+  })
+  running.catch(() => undefined) // observed below; keeps an early rejection from going unhandled
+  try {
+    while (!finished) {
+      let timer: NodeJS.Timeout | undefined
+      await Promise.race([
+        running.catch(() => undefined),
+        new Promise(r => {
+          timer = setTimeout(r, intervalMs)
+        })
+      ])
+      clearTimeout(timer)
+      if (finished) break
+      const text = await exec.readFile(progressPath).catch(() => undefined)
+      if (text === undefined) continue
+      let p: ProgressState
+      try {
+        p = JSON.parse(text) as ProgressState
+      } catch {
+        continue
+      }
+      reporter.info(`   ${opts.label}: ${describeProgress(p)}`)
+    }
+    return await running
+  } finally {
+    await exec.tryRun(removeTree(progressPath, `${progressPath}.tmp`)).catch(() => undefined)
+  }
+}
+
+/**
+ * Run a SNAPSHOT_SUMS command; its failure becomes one sentence naming what was being done,
+ * the host and the program's last error line (e.g. `OSError: [Errno 28] No space left on
+ * device: ...`), never the program text.
+ */
+async function runSums(exec: Executor, command: Command, label: string): Promise<RunResult> {
+  try {
+    return await exec.run(command)
+  } catch (e) {
+    if (!(e instanceof CommandError)) throw e
+    const last = e.stderr.trim().split('\n').pop() || `exit code ${e.code}`
+    throw new SitecycleError(`${label} failed on ${exec.name}: ${last}`, 'snapshot')
+  }
+}
+
+/** `120 MB of 450 MB (27%), 300 of 1200 files`. Pure. */
+export function describeProgress(p: ProgressState): string {
+  const pct =
+    p.totalBytes > 0 ? ` (${Math.min(100, Math.floor((p.doneBytes / p.totalBytes) * 100))}%)` : ''
+  return `${mb(p.doneBytes)} of ${mb(p.totalBytes)}${pct}, ${p.doneFiles} of ${p.totalFiles} files`
+}
+
+function mb(bytes: number): string {
+  return `${(bytes / 1048576).toFixed(1)} MB`
+}
