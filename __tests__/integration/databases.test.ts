@@ -127,6 +127,123 @@ describe('postgres engine', () => {
     }
   })
 
+  test('checksums: the same rows in any order give the same checksum; one changed value or one fewer duplicate row changes it', async () => {
+    pg.sql('postgres', 'CREATE DATABASE sums')
+    pg.sql(
+      'sums',
+      `CREATE TABLE a (id int, note text, at timestamptz);
+       CREATE TABLE b (id int, note text, at timestamptz);
+       CREATE TABLE c (id int, note text, at timestamptz);
+       INSERT INTO a SELECT g % 7, 'note ' || (g % 7), '2024-01-01'::timestamptz + g * interval '1 day' FROM generate_series(1, 300) g;
+       INSERT INTO b SELECT * FROM a ORDER BY id DESC, at DESC;
+       INSERT INTO c SELECT * FROM a;`
+    )
+    const sums = async (): Promise<Record<string, string>> =>
+      Object.fromEntries(
+        (await engine.checksums(local, db('sums'))).map(t => [t.table, t.checksum])
+      )
+    const first = await sums()
+    expect(first.a).toMatch(/^h1:-?\d+$/)
+    expect(first.b).toBe(first.a)
+    expect(first.c).toBe(first.a)
+    // duplicates count: rows 1 and 8 of a are equal to others (id 1 recurs); removing one copy changes the sum
+    pg.sql('sums', `DELETE FROM c WHERE ctid = (SELECT min(ctid) FROM c WHERE id = 1)`)
+    pg.sql('sums', `UPDATE b SET note = 'note x' WHERE at = '2024-01-05'::timestamptz`)
+    const second = await sums()
+    expect(second.a).toBe(first.a)
+    expect(second.b).not.toBe(first.a)
+    expect(second.c).not.toBe(first.a)
+    // a session's display settings do not change the checksum
+    pg.sql('postgres', `ALTER DATABASE sums SET datestyle = 'SQL, DMY'`)
+    pg.sql('postgres', `ALTER DATABASE sums SET timezone = 'Asia/Tokyo'`)
+    expect((await sums()).a).toBe(first.a)
+  })
+
+  test('a table that cannot be read: the checksum error and the dump error name the table', async () => {
+    seed('locked')
+    pg.sql('postgres', `CREATE ROLE reader LOGIN`)
+    pg.sql(
+      'locked',
+      `ALTER TABLE items OWNER TO postgres; GRANT SELECT ON extra.log, "odd ""table"" it's" TO reader; GRANT USAGE ON SCHEMA extra TO reader`
+    )
+    const asReader = { ...db('locked'), user: 'reader' }
+    await expect(engine.checksums(local, asReader)).rejects.toThrow(
+      /^could not checksum table items of database locked on local: .*permission denied for table items/
+    )
+    const { reporter } = recorder()
+    const dumpPath = path.join(dir, 'locked.dump')
+    await expect(engine.dumpWithChecksums!(local, asReader, dumpPath, reporter)).rejects.toThrow(
+      /^could not checksum table items of database locked on local: .*permission denied/
+    )
+    await expect(fs.stat(dumpPath)).rejects.toThrow()
+    expect((await fs.readdir(dir)).filter(f => f.startsWith('locked.dump'))).toEqual([])
+    // pg_dump itself failing (here: nowhere to write) is reported as such, in one sentence
+    await expect(
+      engine.dumpWithChecksums!(
+        local,
+        db('locked'),
+        path.join(dir, 'no-such-dir', 'x.dump'),
+        reporter
+      )
+    ).rejects.toThrow(
+      /^pg_dump of database locked on local failed: pg_dump: error: could not open output file/
+    )
+  })
+
+  test('dumpWithChecksums while a writer inserts: the checksums are those of the dump itself, in custom and directory format', async () => {
+    seed('live')
+    pg.sql('live', `CREATE TABLE feed (id bigserial PRIMARY KEY, body text)`)
+    const writer = spawn(
+      'psql',
+      ['-X', '-q', '-h', pg.socketDir, '-p', String(pg.port), '-U', 'postgres', '-d', 'live'],
+      { stdio: ['pipe', 'ignore', 'ignore'] }
+    )
+    writer.stdin!.write(
+      `DO $$ BEGIN FOR i IN 1..1000000 LOOP INSERT INTO feed (body) VALUES (repeat('x', 200)); UPDATE items SET price = price + 1 WHERE id = 1 + i % 500; COMMIT; END LOOP; END $$;\n`
+    )
+    writer.stdin!.end()
+    try {
+      await until(() => Number(pg.sql('live', 'SELECT count(*) FROM feed')) > 200, 'the writer')
+      for (const jobs of [1, 2]) {
+        const { reporter } = recorder()
+        const dumpPath = path.join(dir, `live-${jobs}.dump`)
+        const before = await engine.checksums(local, db('live'))
+        const result = await engine.dumpWithChecksums!(local, db('live'), dumpPath, reporter, {
+          jobs
+        })
+        expect(result.format).toBe(jobs > 1 ? 'pg-directory' : 'pg-custom')
+        expect(result.tables.map(t => t.table)).toEqual(['extra.log', 'feed', 'items', AWKWARD])
+        expect(result.tables).not.toEqual(before) // the writer did write meanwhile
+        await engine.restore(local, db(`live_copy${jobs}`), dumpPath, reporter, { jobs })
+        expect(await engine.checksums(local, db(`live_copy${jobs}`))).toEqual(result.tables)
+      }
+    } finally {
+      writer.kill('SIGKILL')
+      await exited(writer)
+    }
+  })
+
+  test('compact: after every row is rewritten, the database shrinks and holds the same rows', async () => {
+    seed('anonymised')
+    pg.sql(
+      'anonymised',
+      `INSERT INTO items SELECT g, 'item ' || g, g, now() FROM generate_series(501, 20000) g`
+    )
+    pg.sql('anonymised', `UPDATE items SET name = 'anonymous ' || id`)
+    pg.sql('anonymised', `UPDATE items SET name = 'anonymous ' || id || ' '`)
+    const before = await engine.checksums(local, db('anonymised'))
+    const itemsSize = (): number =>
+      Number(pg.sql('anonymised', `SELECT pg_total_relation_size('items')`))
+    const bloated = itemsSize()
+    await engine.compact!(local, db('anonymised'))
+    expect(itemsSize()).toBeLessThan(bloated * 0.6)
+    expect(await engine.checksums(local, db('anonymised'))).toEqual(before)
+    // statistics refreshed (ANALYZE ran): the planner knows the table's rows
+    expect(
+      Number(pg.sql('anonymised', `SELECT reltuples FROM pg_class WHERE relname = 'items'`))
+    ).toBe(20000)
+  })
+
   test('a corrupt dump fails and leaves the target exactly as it was, with no fresh database behind', async () => {
     seed('keep')
     const before = await engine.checksums(local, db('keep'))
@@ -281,6 +398,13 @@ describe('postgres engine', () => {
       pg.sql('remote', 'DELETE FROM items')
       await engine.restore(ssh, remote, dumpPath, reporter, { jobs: 2 })
       expect(await engine.checksums(ssh, remote)).toEqual(before)
+      const checked = await engine.dumpWithChecksums!(
+        ssh,
+        remote,
+        path.join(dir, 'remote-checked.dump'),
+        reporter
+      )
+      expect(checked.tables).toEqual(before)
       expect(lines.join('\n')).not.toContain(pg.password)
       expect(scratchLeft()).toBe('')
 
@@ -555,10 +679,66 @@ while True:
         })
         expect(check.stdout.trim()).toBe('ok')
       }
+      // the copy and its checksums at once: the checksums are those of the copy
+      for (let i = 0; i < 2; i++) {
+        const dumpPath = path.join(dir, `live-checked-${i}.backup`)
+        const result = await engine.dumpWithChecksums!(
+          local,
+          db(file),
+          dumpPath,
+          recorder().reporter
+        )
+        expect(result.tables.map(t => t.table)).toEqual(['a', 'b'])
+        expect(result.tables[0]!.rows).toBe(result.tables[1]!.rows)
+        expect(await engine.checksums(local, db(dumpPath))).toEqual(result.tables)
+      }
       expect(writer.exitCode).toBeNull()
     } finally {
       writer.kill('SIGKILL')
     }
+  })
+
+  test('checksums: the same rows in any order give the same checksum; one changed value or one fewer duplicate changes it; compact shrinks the file and keeps the rows', async () => {
+    const file = path.join(dir, 'sums.sqlite3')
+    await local.run({
+      argv: [
+        PY,
+        '-c',
+        `import sqlite3, sys
+con = sqlite3.connect(sys.argv[1])
+rows = [(i % 7, 'note %d' % (i % 7), i * 0.5, bytes([i % 3])) for i in range(300)]
+for t in ('a', 'b', 'c'):
+    con.execute('CREATE TABLE %s (n INTEGER, note TEXT, x REAL, data BLOB)' % t)
+con.executemany('INSERT INTO a VALUES (?, ?, ?, ?)', rows)
+con.executemany('INSERT INTO b VALUES (?, ?, ?, ?)', list(reversed(rows)))
+con.executemany('INSERT INTO c VALUES (?, ?, ?, ?)', rows)
+con.execute('CREATE TABLE big (n INTEGER, pad TEXT)')
+con.executemany('INSERT INTO big VALUES (?, ?)', [(i, 'x' * 500) for i in range(5000)])
+con.commit()`,
+        file
+      ]
+    })
+    const sums = async (): Promise<Record<string, string>> =>
+      Object.fromEntries((await engine.checksums(local, db(file))).map(t => [t.table, t.checksum]))
+    const first = await sums()
+    expect(first.a).toMatch(/^b2:[0-9a-f]{32}$/)
+    expect(first.b).toBe(first.a)
+    expect(first.c).toBe(first.a)
+    const change = path.join(dir, 'sums.sql')
+    await fs.writeFile(
+      change,
+      `DELETE FROM c WHERE rowid = (SELECT min(rowid) FROM c WHERE n = 1);\nUPDATE b SET x = 0.25 WHERE x = 0.5;\nDELETE FROM big WHERE n >= 100;\n`
+    )
+    await engine.runSqlFile(local, db(file), change)
+    const second = await sums()
+    expect(second.a).toBe(first.a)
+    expect(second.b).not.toBe(first.a)
+    expect(second.c).not.toBe(first.a)
+
+    const bloated = (await fs.stat(file)).size
+    await engine.compact!(local, db(file))
+    expect((await fs.stat(file)).size).toBeLessThan(bloated / 2)
+    expect(await sums()).toEqual(second)
   })
 
   test('copyDatabase uses the backup API; drop removes the file', async () => {

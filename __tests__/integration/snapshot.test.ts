@@ -123,7 +123,7 @@ describe.each(['local', 'ssh'])('snapshots of a site with SQLite and uploads (%s
       host: s.exec.name,
       previous: null,
       files: { count: 3, bytes: 170_014 },
-      database: { engine: 'sqlite', name: s.db, dump: 'database.dump', checksumsFrom: 'live' }
+      database: { engine: 'sqlite', name: s.db, dump: 'database.dump', checksumsFrom: 'dump' }
     })
     expect(m1.database!.tables.map(t => [t.table, t.rows])).toEqual([
       ['posts', 500],

@@ -130,7 +130,22 @@ describe('vhost', () => {
     const v = renderVhost(locked)
     const flag = v.indexOf('RewriteCond /srv/demo/locked/maintenance/ON -f')
     const health = v.indexOf('RewriteCond %{REQUEST_URI} !=/__version__')
-    const deny = v.indexOf('RewriteRule ^ - [E=SITECYCLE_MAINTENANCE:1,R=503,L]')
+    const deny = v.lastIndexOf('RewriteRule ^ - [E=SITECYCLE_MAINTENANCE:1,R=503,L]')
+    // The hold (a frozen deploy putting its database back) comes before the flag, with no
+    // exception: the health path and the allow-listed clients get the maintenance answer too.
+    const hold = v.indexOf('RewriteCond /srv/demo/locked/maintenance/HOLD -f')
+    const page = v.indexOf('[E=SITECYCLE_MAINTENANCE_PAGE:1,L]')
+    expect(hold).toBeGreaterThan(page)
+    expect(
+      v
+        .slice(hold, flag)
+        .split('\n')
+        .map(l => l.trim())
+        .filter(Boolean)
+    ).toEqual([
+      'RewriteCond /srv/demo/locked/maintenance/HOLD -f',
+      'RewriteRule ^ - [E=SITECYCLE_MAINTENANCE:1,R=503,L]'
+    ])
     expect(flag).toBeGreaterThan(v.indexOf('RewriteEngine On'))
     expect(health).toBeGreaterThan(flag)
     expect(deny).toBeGreaterThan(health)

@@ -7,9 +7,13 @@ import {
   mysqlExistsSql,
   mysqlSwapTablesSql,
   mysqldumpArgv,
+  PG_CHECKSUM_SETTINGS_SQL,
+  PG_DUMP_WITH_CHECKSUMS_PROGRAM,
+  pgChecksumOf,
   pgChecksumsSql,
   pgDbConninfo,
   pgDump,
+  pgDumpWithChecksums,
   pgRestore,
   psql,
   psqlFile,
@@ -21,7 +25,9 @@ import {
 } from '../../src/commands/databases.js'
 import { describeCommand } from '../../src/commands/command.js'
 import { connectionOf } from '../../src/databases/connection.js'
-import { failureMessage } from '../../src/databases/host-paths.js'
+import { failureMessage, hostCpuCount } from '../../src/databases/host-paths.js'
+import { RecordingExecutor, argvStartsWith } from '../../src/hosts/recording-executor.js'
+import { StreamReporter } from '../../src/util/reporter.js'
 import { parseMysqlXml } from '../../src/databases/mysql.js'
 import { getEngine } from '../../src/databases/registry.js'
 import { CommandError } from '../../src/hosts/executor.js'
@@ -85,7 +91,7 @@ describe('postgres commands', () => {
     ])
   })
   test('pg_dump directory format with -j for several jobs', () => {
-    expect(pgDump({}, 'shop', '/d', 4).argv).toEqual([
+    expect(pgDump({}, 'shop', '/d', { jobs: 4 }).argv).toEqual([
       'pg_dump',
       '-w',
       '-Fd',
@@ -177,18 +183,56 @@ describe('postgres commands', () => {
       'copy'
     ])
   })
-  test('checksum SQL quotes schema and table, orders rows in byte order, fixes output settings', () => {
+  test('checksum SQL: one statement per table, quoted, summing per-row hashes (no aggregate of the whole text)', () => {
     const text = pgChecksumsSql([
       ['public', `odd "t" it's`],
       ['extra', 'log']
     ])
-    expect(text).toContain(
-      `SELECT 0, count(*), md5(coalesce(string_agg(t::text, '|' ORDER BY t::text COLLATE "C"), '')) FROM "public"."odd ""t"" it's" t`
+    expect(text).toBe(
+      `SELECT 0, count(*), coalesce(sum(hashtextextended(t::text, 0)), 0) FROM "public"."odd ""t"" it's" t;\n` +
+        `SELECT 1, count(*), coalesce(sum(hashtextextended(t::text, 0)), 0) FROM "extra"."log" t;\n`
     )
-    expect(text).toContain(
-      `\nUNION ALL\nSELECT 1, count(*), md5(coalesce(string_agg(t::text, '|' ORDER BY t::text COLLATE "C"), '')) FROM "extra"."log" t;`
+    expect(text).not.toMatch(/string_agg|array_agg|json_agg|ORDER BY/)
+    expect(PG_CHECKSUM_SETTINGS_SQL).toMatch(/^SET TIME ZONE 'UTC'; SET datestyle = 'ISO, YMD';/)
+    expect(pgChecksumOf('-12')).toBe('h1:-12')
+  })
+  test('pg_dump -Z: the level given, an out-of-range one refused', () => {
+    expect(pgDump({}, 'shop', '/d', { compress: 1 }).argv).toEqual([
+      'pg_dump',
+      '-w',
+      '-Fc',
+      '-Z',
+      '1',
+      '-f',
+      '/d',
+      `--dbname=dbname='shop'`
+    ])
+    expect(() => pgDump({}, 'shop', '/d', { compress: 10 })).toThrow(
+      /compression level 10 is not an integer from 0 to 9/
     )
-    expect(text).toMatch(/^SET TIME ZONE 'UTC'; SET datestyle = 'ISO, YMD';/)
+  })
+  test('dump with checksums: the host program gets psql and pg_dump argv as JSON, the checksum SQL on stdin, the password in env', () => {
+    const c = pgDumpWithChecksums(
+      '/usr/bin/python3',
+      pgConn,
+      'shop',
+      '/s/db.dump',
+      [['public', 'items']],
+      {
+        jobs: 2,
+        compress: 1
+      }
+    )
+    expect(c.argv.slice(0, 4)).toEqual(['/usr/bin/python3', '-I', '-S', '-c'])
+    expect(c.argv[4]).toBe(PG_DUMP_WITH_CHECKSUMS_PROGRAM)
+    expect(JSON.parse(c.argv[5]!)).toEqual(psql(pgConn, 'shop', '').argv)
+    expect(JSON.parse(c.argv[6]!)).toEqual(
+      pgDump(pgConn, 'shop', '/s/db.dump', { jobs: 2, compress: 1 }).argv
+    )
+    expect(c.argv).toHaveLength(7)
+    expect(c.input).toBe(PG_CHECKSUM_SETTINGS_SQL + pgChecksumsSql([['public', 'items']]))
+    expect(c.env).toEqual({ PGPASSWORD: 's3cret pw' })
+    expect(c.argv.join(' ')).not.toContain('s3cret')
   })
 })
 
@@ -340,5 +384,25 @@ describe('connections and errors', () => {
     ])
     expect(() => getEngine('mongodb')).toThrow(ConfigError)
     expect(() => getEngine('constructor')).toThrow(/unknown database engine "constructor"/)
+  })
+  test('the host CPU count comes from nproc, once per executor; 1 when it cannot be read', async () => {
+    const four = new RecordingExecutor().respond(argvStartsWith('nproc'), { stdout: '4\n' })
+    expect(await hostCpuCount(four)).toBe(4)
+    expect(await hostCpuCount(four)).toBe(4)
+    expect(four.calls.filter(c => c.argv?.[0] === 'nproc')).toHaveLength(1)
+    const broken = new RecordingExecutor().respond(argvStartsWith('nproc'), { code: 127 })
+    expect(await hostCpuCount(broken)).toBe(1)
+    const garbage = new RecordingExecutor().respond(argvStartsWith('nproc'), { stdout: 'x' })
+    expect(await hostCpuCount(garbage)).toBe(1)
+  })
+  test('a postgres restore without jobs runs pg_restore with one job per CPU of the host', async () => {
+    const exec = new RecordingExecutor()
+      .respond(argvStartsWith('nproc'), { stdout: '3\n' })
+      .respond(argvStartsWith('psql'), { stdout: '' })
+    const db = { engine: 'postgres' as const, name: 'shop' }
+    await getEngine('postgres').restore(exec, db, '/s/db.dump', new StreamReporter(() => undefined))
+    const restore = exec.calls.find(c => c.argv?.[0] === 'pg_restore')
+    expect(restore?.argv).toContain('-j')
+    expect(restore?.argv?.[restore.argv.indexOf('-j') + 1]).toBe('3')
   })
 })

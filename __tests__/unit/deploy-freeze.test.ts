@@ -8,7 +8,7 @@
 import { mkdtemp, rm, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { maintenanceFlagPath } from '../../src/commands/apache.js'
+import { maintenanceFlagPath, maintenanceHoldPath } from '../../src/commands/apache.js'
 import type { Command } from '../../src/commands/command.js'
 import { SQLITE_BACKUP_PROGRAM, SQLITE_RESTORE_PROGRAM } from '../../src/commands/databases.js'
 import * as scripts from '../../src/commands/host-scripts.js'
@@ -28,6 +28,7 @@ let releases: string
 const ROOT = '/srv/app/v1'
 const DB = `${ROOT}/data/app.db`
 const FLAG = maintenanceFlagPath({ root: ROOT })
+const HOLD = maintenanceHoldPath({ root: ROOT })
 
 function config(opts: { freeze?: boolean; database?: boolean } = {}) {
   const yaml = `
@@ -138,6 +139,16 @@ function host(opts: { probeIdle?: number; restoreFails?: boolean } = {}) {
     })
 }
 
+/** A matcher that matches the first command `match` matches, and no other. */
+function once(match: (c: Command) => boolean): (c: Command) => boolean {
+  let used = false
+  return c => {
+    if (used || !match(c)) return false
+    used = true
+    return true
+  }
+}
+
 /** The commands that say what happened, in order, in words. */
 function trace(exec: RecordingExecutor): string[] {
   const out: string[] = []
@@ -156,6 +167,8 @@ function trace(exec: RecordingExecutor): string[] {
     else if (sc?.program === scripts.PROBE_HTTP) out.push(`probe ${sc.args[2] || 'live'}`)
     else if (a[0] === 'mv' && a[3] === FLAG) out.push('freeze')
     else if (a[0] === 'rm' && a.at(-1) === FLAG) out.push('unfreeze')
+    else if (a[0] === 'mv' && a[3] === HOLD) out.push('hold')
+    else if (a[0] === 'rm' && a.at(-1) === HOLD) out.push('release')
     else if (a[0] === 'mv' && a[3]?.endsWith('/.sitecycle/lock')) out.push('lock')
     else if (a[0] === 'rm' && a.at(-1)!.endsWith('/.sitecycle/lock')) out.push('unlock')
     else if (a.includes('install') && a.includes('pip')) out.push('pip install')
@@ -275,6 +288,8 @@ test('a frozen deploy: freeze, dump, hooks, verify, switch, verify, unfreeze, th
     `signal-group ${ROOT}/run/green ${ROOT}/slots/green ../releases/2.0.0`,
     'pip install',
     'freeze',
+    // the requests admitted before the freeze finish on the live group's daemons
+    `restart-group ${ROOT}/run/blue`,
     `dump ${DB}`,
     'hook',
     `await-group ${ROOT}/run/green`,
@@ -298,7 +313,7 @@ test('a frozen deploy: freeze, dump, hooks, verify, switch, verify, unfreeze, th
   expect(o.steps.find(s => s.name === 'freeze')?.status).toBe('ok')
 })
 
-test('verify-idle fails with freeze: the undos restore the dump and restart the groups, then unfreeze', async () => {
+test('verify-idle fails with freeze: the undos hold every request, restart the groups around the restore of the dump, release, then unfreeze', async () => {
   const c = config({ freeze: true })
   const exec = host({ probeIdle: 500 })
   // What the hook does to the database: its migration.
@@ -320,10 +335,16 @@ test('verify-idle fails with freeze: the undos restore the dump and restart the 
   })
   const t = trace(exec)
   expect(t.slice(t.indexOf('probe green') + 1)).toEqual([
-    // snapshot-db undone: the database from before the hooks, and no process keeps the migrated one
+    // snapshot-db undone: no request reaches a daemon (the health path neither), whose
+    // connections close as they restart, then the database from before the hooks, and no
+    // process keeps the migrated one
+    'hold',
+    `restart-group ${ROOT}/run/blue`,
+    `restart-group ${ROOT}/run/green`,
     `restore ${dump} -> ${DB}`,
     `restart-group ${ROOT}/run/blue`,
     `restart-group ${ROOT}/run/green`,
+    'release',
     // freeze undone: only now do users come back
     'unfreeze',
     // restart-idle undone: the release kept for a rollback is in the idle slot again
@@ -336,11 +357,56 @@ test('verify-idle fails with freeze: the undos restore the dump and restart the 
   ])
   expect(exec.files.get(DB)).toBe('rows before the deploy')
   expect(exec.files.has(FLAG)).toBe(false)
+  expect(exec.files.has(HOLD)).toBe(false)
   expect(err.message).toMatch(/HTTP 500/)
   expect(err.message).toContain(`the database was restored from ${dump}`)
   expect(err.message).not.toContain('code-only')
   expect(err.outcome.notes).toEqual([expect.stringMatching(/no user write is lost/)])
   expect(err.outcome.steps.find(s => s.name === 'snapshot-db')?.status).toBe('undone')
+})
+
+test('a live group that does not restart at the freeze fails the deploy there, and users are not left frozen out', async () => {
+  const c = config({ freeze: true })
+  const exec = host()
+  exec.respondFirst(once(isScript(scripts.RESTART_GROUP)), { code: 3, stderr: 'no daemon runs' })
+  const err = (await deploy(request(c, exec)).catch(e => e)) as OperationFailed
+  expect(err).toBeInstanceOf(OperationFailed)
+  expect(err.outcome).toMatchObject({ failedStep: 'freeze', version: '1.0.0', undoComplete: true })
+  expect(err.message).toMatch(/no Apache daemon process of site v1 slot blue/)
+  const t = trace(exec)
+  expect(t.slice(t.indexOf('freeze'), t.indexOf('freeze') + 3)).toEqual([
+    'freeze',
+    `restart-group ${ROOT}/run/blue`,
+    'unfreeze'
+  ])
+  expect(t).not.toContain('hook')
+  expect(exec.files.has(FLAG)).toBe(false)
+  expect(exec.files.get(DB)).toBe('rows before the deploy')
+})
+
+test('a group that does not restart before the restore is warned about, and the database goes back all the same', async () => {
+  const c = config({ freeze: true })
+  const exec = host({ probeIdle: 500 })
+  exec.respondFirst(
+    cm => cm.argv[2] === 'sitecycle_sample.manage',
+    () => {
+      exec.files.set(DB, 'migrated rows')
+      // From now on (the undo), the first restart of blue fails once.
+      exec.respondFirst(
+        once(cm => isScript(scripts.RESTART_GROUP)(cm) && scriptArg(cm, 0) === `${ROOT}/run/blue`),
+        { code: 1, stderr: 'the daemon processes of this group did not restart within 30s' }
+      )
+      return {}
+    }
+  )
+  const err = (await deploy(request(c, exec)).catch(e => e)) as OperationFailed
+  expect(err.outcome).toMatchObject({ failedStep: 'verify-idle', undoComplete: true })
+  expect(exec.files.get(DB)).toBe('rows before the deploy')
+  expect(exec.files.has(HOLD)).toBe(false)
+  expect(exec.files.has(FLAG)).toBe(false)
+  expect(lines.join('\n')).toMatch(
+    /could not be restarted before its database is put back.*did not restart within 30s/
+  )
 })
 
 test('without freeze a failure after the hooks is a code-only rollback, and says so', async () => {
@@ -390,6 +456,9 @@ test('when the dump cannot be restored, the site stays frozen and the dump is ke
   expect(err.outcome).toMatchObject({ failedStep: 'verify-idle', undoComplete: false })
   expect(trace(exec)).not.toContain('unfreeze')
   expect(exec.files.has(FLAG)).toBe(true)
+  // The hold ends even so: the health path reaches the previous release again.
+  expect(trace(exec)).toContain('release')
+  expect(exec.files.has(HOLD)).toBe(false)
   expect(exec.files.has(dump)).toBe(true)
   expect(err.message).toContain(`site v1 stays frozen; its dump from before the hooks is ${dump}`)
   const undo = Object.fromEntries(err.outcome.steps.map(s => [s.name, s.status]))
@@ -449,11 +518,15 @@ test('a frozen deploy killed after its hooks: the next deploy restores its dump 
   expect(o.status).toBe('deployed')
   const t = trace(exec)
   // The killed run's database and freeze are put back before this run freezes again.
-  expect(t.slice(0, 6)).toEqual([
+  expect(t.slice(0, 10)).toEqual([
     'lock',
+    'hold',
+    `restart-group ${ROOT}/run/blue`,
+    `restart-group ${ROOT}/run/green`,
     `restore ${dump} -> ${DB}`,
     `restart-group ${ROOT}/run/blue`,
     `restart-group ${ROOT}/run/green`,
+    'release',
     'unfreeze',
     `rm ${dump}`
   ])
@@ -477,6 +550,8 @@ test('a frozen deploy killed after its hooks is finished by the next operation o
   const c = config({ freeze: true })
   const exec = host()
   const { killed, dump } = killedFrozenDeploy(exec)
+  // Killed while it held every request (as its own undo would have): the hold ends too.
+  exec.files.set(HOLD, 'held since 2026-03-01T00:00:00.000Z\n')
   const o = await setMaintenance({
     config: c,
     site: c.sites.v1,
@@ -486,10 +561,17 @@ test('a frozen deploy killed after its hooks is finished by the next operation o
   })
   expect(o.status).toBe('unfrozen')
   const t = trace(exec)
-  expect(t.slice(0, 2)).toEqual(['lock', `restore ${dump} -> ${DB}`])
+  expect(t.slice(0, 5)).toEqual([
+    'lock',
+    'hold',
+    `restart-group ${ROOT}/run/blue`,
+    `restart-group ${ROOT}/run/green`,
+    `restore ${dump} -> ${DB}`
+  ])
   expect(exec.files.get(DB)).toBe('rows before the killed deploy')
   expect(exec.files.has(dump)).toBe(false)
   expect(exec.files.has(FLAG)).toBe(false)
+  expect(exec.files.has(HOLD)).toBe(false)
   const recovered = exec.files
     .get(`${ROOT}/.sitecycle/journal.jsonl`)!
     .split('\n')

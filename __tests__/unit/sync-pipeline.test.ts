@@ -6,7 +6,7 @@
  * scratch copy, before the swap).
  */
 import { join } from 'node:path'
-import { maintenanceFlagPath } from '../../src/commands/apache.js'
+import { maintenanceFlagPath, maintenanceHoldPath } from '../../src/commands/apache.js'
 import type { Command } from '../../src/commands/command.js'
 import { parseConfig } from '../../src/config/load-config.js'
 import type { DatabaseEngine, TableChecksum } from '../../src/databases/engine.js'
@@ -409,6 +409,15 @@ describe('undo paths', () => {
         `${ROOT}/shared/.uploads.sc-old-op1-undo`
       ]
     ])
+    // Every request was held (the health path's too) around the swap and the swap back.
+    const holds = exec.calls
+      .map((k, i) => ({ k, i }))
+      .filter(
+        ({ k }) => k.type === 'writeFile' && k.path === `${maintenanceHoldPath({ root: ROOT })}.tmp`
+      )
+    expect(holds).toHaveLength(2)
+    expect(holds[0].i).toBeLessThan(exec.calls.findIndex(k => k.argv?.includes(SWAP_FOLDER)))
+    expect(exec.files.has(maintenanceHoldPath({ root: ROOT }))).toBe(false)
     // The intent was journaled before the first swap.
     const journal = exec.calls.findIndex(
       k => k.argv?.[0] === 'tee' && String(k.command?.input ?? '').includes('"event":"intent"')

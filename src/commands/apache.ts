@@ -50,6 +50,15 @@ export function maintenanceFlagPath(site: Pick<SiteConfig, 'root'>): string {
 }
 
 /**
+ * The flag that holds every request of a frozen site, the health path and the allow-listed
+ * clients included, at the maintenance answer: set while a frozen deploy puts its database back,
+ * so that no request reaches a daemon whose connections are being closed.
+ */
+export function maintenanceHoldPath(site: Pick<SiteConfig, 'root'>): string {
+  return `${siteLayout(site.root).maintenance}/HOLD`
+}
+
+/**
  * The Retry-After of the maintenance page: a file holding the number of seconds alone, read by
  * Apache with each maintenance answer, so it changes without a reload. init writes it.
  */
@@ -84,10 +93,12 @@ function apachePath(value: string, what: string): string {
  * The maintenance rules, first in the rewrite chain. While `maintenance/ON` exists (a stat per
  * request, no reload), every request answers 503 with the page and Retry-After, except the
  * health path (sitecycle's own verification, monitors) and the allow-listed clients, which go
- * on to the live slot as usual. The page is the ErrorDocument of that 503: its internal
- * redirect is recognised by the variable our rule set (REDIRECT_ prefixed by Apache), so a user
- * cannot ask for it directly and any other 503 keeps Apache's own text. Retry-After is read from
- * a file beside the flag (ap_expr file()), so `maintenance on --retry-after` needs no reload.
+ * on to the live slot as usual. While `maintenance/HOLD` exists (a frozen deploy puts its
+ * database back), those get the same answer too: no request reaches a daemon of the site. The
+ * page is the ErrorDocument of that 503: its internal redirect is recognised by the variable
+ * our rule set (REDIRECT_ prefixed by Apache), so a user cannot ask for it directly and any
+ * other 503 keeps Apache's own text. Retry-After is read from a file beside the flag (ap_expr
+ * file()), so `maintenance on --retry-after` needs no reload.
  */
 function maintenanceRules(site: SiteConfig): string[] {
   const flag = maintenanceFlagPath(site)
@@ -97,6 +108,9 @@ function maintenanceRules(site: SiteConfig): string[] {
     '  RewriteCond %{ENV:REDIRECT_STATUS} =503',
     '  RewriteCond %{ENV:REDIRECT_SITECYCLE_MAINTENANCE} =1',
     `  RewriteRule ^${escapeRegex(MAINTENANCE_URI)}$ ${maintenancePagePath(site)} [E=SITECYCLE_MAINTENANCE_PAGE:1,L]`,
+    `  # While ${maintenanceHoldPath(site)} exists, every request gets it, the health path too.`,
+    `  RewriteCond ${maintenanceHoldPath(site)} -f`,
+    '  RewriteRule ^ - [E=SITECYCLE_MAINTENANCE:1,R=503,L]',
     `  RewriteCond ${flag} -f`,
     `  RewriteCond %{REQUEST_URI} !=${health}`,
     ...(site.maintenance?.allow ?? []).map(range => `  RewriteCond expr "! -R '${range}'"`),

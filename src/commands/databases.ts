@@ -96,12 +96,33 @@ export function pgConnectionArgs(conn: DbConnection): string[] {
   return args
 }
 
+/** How {@link pgDump} writes. */
+export interface PgDumpOptions {
+  /** Parallel workers; more than 1 writes directory format (`-Fd -j N`), else custom (`-Fc`). */
+  jobs?: number
+  /** Compression level, 0 to 9 (`-Z`); unset: pg_dump's default (gzip level 6 here). */
+  compress?: number
+}
+
 /**
  * `pg_dump` of one database: custom format (`-Fc`, one file) or, with `jobs` > 1, directory
  * format dumped by `jobs` parallel workers (`-Fd -j N`), all in one consistent snapshot.
  */
-export function pgDump(conn: DbConnection, dbname: string, outPath: string, jobs = 1): Command {
+export function pgDump(
+  conn: DbConnection,
+  dbname: string,
+  outPath: string,
+  options: PgDumpOptions = {}
+): Command {
+  const jobs = Math.max(1, options.jobs ?? 1)
   const format = jobs > 1 ? ['-Fd', '-j', String(jobs)] : ['-Fc']
+  if (options.compress !== undefined) {
+    if (!Number.isInteger(options.compress) || options.compress < 0 || options.compress > 9)
+      throw new SitecycleError(
+        `the pg_dump compression level ${options.compress} is not an integer from 0 to 9`
+      )
+    format.push('-Z', String(options.compress))
+  }
   return cmd(
     [
       'pg_dump',
@@ -236,6 +257,13 @@ COMMIT;
 /** SQL (vars `from`, `to`): rename a database. */
 export const PG_RENAME_SQL = `ALTER DATABASE :"from" RENAME TO :"to";\n`
 
+/**
+ * SQL (connected to the database): rewrite every table without its dead rows and refresh the
+ * statistics. After anonymising 1,000,000 rows (bench/README.md) a plain VACUUM ANALYZE took
+ * 2.3 s and left the database at 1,324 MB; VACUUM FULL took 5.8 s and brought it to 625 MB.
+ */
+export const PG_COMPACT_SQL = `VACUUM (FULL, ANALYZE);\n`
+
 /** SQL (connected to the database): its size in bytes. */
 export const PG_SIZE_SQL = `SELECT pg_database_size(current_database());\n`
 
@@ -248,21 +276,119 @@ FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
 WHERE c.relkind = 'r' AND n.nspname NOT IN ('pg_catalog', 'information_schema') AND n.nspname NOT LIKE 'pg\\_%';
 `
 
+/** SQL fixing the settings that change how values print as text, so checksums do not depend on them. */
+export const PG_CHECKSUM_SETTINGS_SQL = `SET TIME ZONE 'UTC'; SET datestyle = 'ISO, YMD'; SET intervalstyle = 'postgres'; SET extra_float_digits = 1; SET bytea_output = 'hex';\n`
+
 /**
- * SQL printing `index|rows|md5` for each table: the md5 of its rows as text, joined by `|` in
- * byte order (COLLATE "C", so the database's collation does not matter), with the settings
- * that change how values print fixed first.
+ * SQL (after {@link PG_CHECKSUM_SETTINGS_SQL}) printing one line `index|rows|sum` per table, one
+ * statement per table in the order given (so when one fails, the lines printed before it tell
+ * which table). Each row's text (`t::text`) is hashed on its own into 64 bits
+ * (`hashtextextended`) and the hashes are summed exactly (numeric): the result does not depend on
+ * row order, counts duplicates, and is computed by streaming the table in constant memory,
+ * whatever its size (an aggregate over the table's whole text fails past 1 GB). Measured on
+ * 1,000,000 rows of 600 bytes: 1.5 s, against 2.3 s for two such hashes, 4.9 s for two 64-bit
+ * halves of md5 and 13 s for the md5 of the sorted rows (bench/README.md).
  */
 export function pgChecksumsSql(
   tables: readonly (readonly [schema: string, table: string])[]
 ): string {
-  const settings = `SET TIME ZONE 'UTC'; SET datestyle = 'ISO, YMD'; SET intervalstyle = 'postgres'; SET extra_float_digits = 1; SET bytea_output = 'hex';\n`
-  if (tables.length === 0) return settings
-  const selects = tables.map(
-    ([schema, table], i) =>
-      `SELECT ${i}, count(*), md5(coalesce(string_agg(t::text, '|' ORDER BY t::text COLLATE "C"), '')) FROM ${quotePgIdent(schema)}.${quotePgIdent(table)} t`
+  return tables
+    .map(
+      ([schema, table], i) =>
+        `SELECT ${i}, count(*), coalesce(sum(hashtextextended(t::text, 0)), 0) FROM ${quotePgIdent(schema)}.${quotePgIdent(table)} t;\n`
+    )
+    .join('')
+}
+
+/**
+ * The checksum of one table from a line of {@link pgChecksumsSql}'s output: `h1:<sum>` (`h1`: the
+ * sum of per-row 64-bit hashes).
+ */
+export function pgChecksumOf(sum: string): string {
+  return `h1:${sum}`
+}
+
+/**
+ * argv: psql's argv and pg_dump's argv, each as JSON; stdin: the checksum SQL. Dumps and takes
+ * the checksums at once, both in one snapshot of the database: psql opens a REPEATABLE READ
+ * transaction and exports its snapshot (`pg_export_snapshot()`), pg_dump starts with
+ * `--snapshot=<it>`, and the checksum SQL runs in the exporting transaction while pg_dump works
+ * (two processes, so two cores). The transaction stays open until pg_dump ends (a snapshot can
+ * only be imported while its exporter lives). Prints the checksum lines on stdout; exit code 0,
+ * or 3 when the checksums failed (the lines printed tell how far they got; pg_dump is stopped),
+ * or 4 when pg_dump failed, or 5 when no snapshot could be exported (psql could not connect).
+ */
+export const PG_DUMP_WITH_CHECKSUMS_PROGRAM = `
+import json, subprocess, sys
+psql_argv, dump_argv = json.loads(sys.argv[1]), json.loads(sys.argv[2])
+checksum_sql = sys.stdin.read()
+END = '__sitecycle_checksums_end__'
+p = subprocess.Popen(psql_argv, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True, encoding='utf-8')
+def send(text):
+    try:
+        p.stdin.write(text)
+        p.stdin.flush()
+        return True
+    except BrokenPipeError:
+        return False
+send('BEGIN ISOLATION LEVEL REPEATABLE READ, READ ONLY;\\nSELECT pg_export_snapshot();\\n')
+snapshot = p.stdout.readline().strip()
+if not snapshot:
+    sys.stderr.write('could not open a transaction and export its snapshot\\n')
+    p.kill()
+    p.wait()
+    sys.exit(5)
+d = subprocess.Popen(dump_argv + ['--snapshot=' + snapshot], stdin=subprocess.DEVNULL)
+lines, finished = [], False
+if send(checksum_sql + '\\n\\\\echo ' + END + '\\n'):
+    for line in p.stdout:
+        if line.strip() == END:
+            finished = True
+            break
+        lines.append(line)
+sys.stdout.write(''.join(lines))
+sys.stdout.flush()
+if not finished:
+    d.terminate()
+    d.wait()
+    p.wait()
+    sys.exit(3)
+dump_code = d.wait()
+send('COMMIT;\\n')
+try:
+    p.stdin.close()
+except BrokenPipeError:
+    pass
+p.wait()
+if dump_code != 0:
+    sys.stderr.write('pg_dump exited with code %d\\n' % dump_code)
+    sys.exit(4)
+`
+
+/**
+ * Dump database `dbname` to `outPath` ({@link pgDump}'s options) and take its checksums
+ * ({@link pgChecksumsSql} of `tables`) in the same snapshot, through
+ * {@link PG_DUMP_WITH_CHECKSUMS_PROGRAM} run by `python` on the host.
+ */
+export function pgDumpWithChecksums(
+  python: string,
+  conn: DbConnection,
+  dbname: string,
+  outPath: string,
+  tables: readonly (readonly [schema: string, table: string])[],
+  options: PgDumpOptions = {}
+): Command {
+  const session = psql(conn, dbname, '')
+  const dumpCommand = pgDump(conn, dbname, outPath, options)
+  return pythonProgram(
+    python,
+    PG_DUMP_WITH_CHECKSUMS_PROGRAM,
+    [JSON.stringify(session.argv), JSON.stringify(dumpCommand.argv)],
+    {
+      ...secretEnv('PGPASSWORD', conn.password),
+      input: PG_CHECKSUM_SETTINGS_SQL + pgChecksumsSql(tables)
+    }
   )
-  return `${settings}${selects.join('\nUNION ALL\n')};\n`
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -575,34 +701,102 @@ os.close(d)
 `
 
 /**
- * argv: database file. Prints a JSON array of [table, rows, sha256] for every table (sorted by
- * name): the sha256 of the rows, each encoded as JSON of typed values, sorted.
+ * Python (defines `table_checksums(con)`): `[table, rows, checksum]` for every table of an open
+ * connection, sorted by name, in one read transaction. Each row is encoded on its own
+ * (`marshal` format 2: typed, C speed, no references) and hashed (BLAKE2b, 128 bits); the
+ * checksum is the sum of the hashes modulo 2**128, in hex: independent of row order, streamed in
+ * constant memory whatever the table's size. Errors name the table.
+ */
+const SQLITE_TABLE_CHECKSUMS_FUNCTION = `
+import hashlib, marshal, sqlite3
+def table_checksums(con):
+    out = []
+    con.execute('BEGIN')
+    try:
+        names = [r[0] for r in con.execute("SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite\\\\_%' ESCAPE '\\\\' ORDER BY name")]
+        for name in names:
+            total, rows = 0, 0
+            blake2b, dumps, from_bytes = hashlib.blake2b, marshal.dumps, int.from_bytes
+            try:
+                for r in con.execute('SELECT * FROM "%s"' % name.replace('"', '""')):
+                    total += from_bytes(blake2b(dumps(r, 2), digest_size=16).digest(), 'little')
+                    rows += 1
+            except (sqlite3.Error, ValueError) as e:
+                raise SystemExit('could not checksum table %s: %s' % (name, e))
+            out.append([name, rows, 'b2:%032x' % (total % (1 << 128))])
+    finally:
+        con.execute('COMMIT')
+    return out
+`
+
+/**
+ * argv: database file. Prints a JSON array of [table, rows, checksum] for every table (sorted by
+ * name); see SQLITE_TABLE_CHECKSUMS_FUNCTION.
  */
 export const SQLITE_CHECKSUMS_PROGRAM = `
-import hashlib, json, os, sqlite3, sys
+import json, os, sqlite3, sys
+${SQLITE_TABLE_CHECKSUMS_FUNCTION}
 path = sys.argv[1]
 if not os.path.isfile(path):
     sys.stderr.write('%s: no such database file\\n' % path)
     sys.exit(2)
 con = sqlite3.connect(path, timeout=60, isolation_level=None)
-def enc(v):
-    if isinstance(v, bytes):
-        return ['b', v.hex()]
-    if isinstance(v, float):
-        return ['f', v.hex()]
-    return v
-out = []
-con.execute('BEGIN')
-names = [r[0] for r in con.execute("SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite\\\\_%' ESCAPE '\\\\' ORDER BY name")]
-for name in names:
-    rows = sorted(json.dumps([enc(v) for v in r], ensure_ascii=False) for r in con.execute('SELECT * FROM "%s"' % name.replace('"', '""')))
-    h = hashlib.sha256()
-    for r in rows:
-        h.update(r.encode('utf-8'))
-        h.update(b'\\n')
-    out.append([name, len(rows), h.hexdigest()])
-con.close()
-print(json.dumps(out))
+try:
+    print(json.dumps(table_checksums(con)))
+finally:
+    con.close()
+`
+
+/**
+ * argv: source database file, destination file. Copies a live SQLite database with the online
+ * backup API in one step (a consistent snapshot), fsyncs the copy, then prints the checksums of
+ * the copy (JSON, as SQLITE_CHECKSUMS_PROGRAM): those of exactly what the copy holds, the live
+ * database read once. Reading every row of the copy also checks it. The destination must not
+ * exist; a failure removes it.
+ */
+export const SQLITE_BACKUP_WITH_CHECKSUMS_PROGRAM = `
+import json, os, sqlite3, sys
+${SQLITE_TABLE_CHECKSUMS_FUNCTION}
+src_path, dest = sys.argv[1], sys.argv[2]
+if not os.path.isfile(src_path):
+    sys.stderr.write('%s: no such database file\\n' % src_path)
+    sys.exit(2)
+if os.path.exists(dest):
+    sys.stderr.write('%s: already exists\\n' % dest)
+    sys.exit(2)
+try:
+    src = sqlite3.connect(src_path, timeout=60)
+    dst = sqlite3.connect(dest, isolation_level=None)
+    try:
+        src.backup(dst, pages=-1)
+        sums = table_checksums(dst)
+    finally:
+        dst.close()
+        src.close()
+    with open(dest, 'rb') as f:
+        os.fsync(f.fileno())
+except BaseException:
+    try:
+        os.unlink(dest)
+    except FileNotFoundError:
+        pass
+    raise
+print(json.dumps(sums))
+`
+
+/** argv: database file. `VACUUM`: rebuild the file without free pages, then `ANALYZE`. */
+export const SQLITE_COMPACT_PROGRAM = `
+import os, sqlite3, sys
+path = sys.argv[1]
+if not os.path.isfile(path):
+    sys.stderr.write('%s: no such database file\\n' % path)
+    sys.exit(2)
+con = sqlite3.connect(path, timeout=60, isolation_level=None)
+try:
+    con.execute('VACUUM')
+    con.execute('ANALYZE')
+finally:
+    con.close()
 `
 
 /**

@@ -52,11 +52,18 @@ export interface DumpOptions {
   jobs?: number
   /** mysql: gzip the SQL dump. */
   gzip?: boolean
+  /** postgres: compression level 0-9 (`pg_dump -Z`); default PG_DUMP_COMPRESSION (postgres.ts). */
+  compress?: number
+}
+
+/** A dump and the checksums of exactly the data it holds. */
+export interface CheckedDump extends DumpResult {
+  tables: TableChecksum[]
 }
 
 /** How to restore or copy. */
 export interface RestoreOptions {
-  /** postgres: parallel pg_restore workers. */
+  /** postgres: parallel pg_restore workers (default: one per CPU of the host). */
   jobs?: number
   /** Directory on the host for temporary dumps (copy); default: a fresh `mktemp -d`. */
   workDir?: string
@@ -96,15 +103,29 @@ export interface DatabaseEngine {
   checksums(exec: Executor, db: DatabaseConfig): Promise<TableChecksum[]>
   /** Run an SQL file (on the host) against the database, in one transaction (e.g. an anonymising script). */
   runSqlFile(exec: Executor, db: DatabaseConfig, sqlPath: string): Promise<void>
-  /**
-   * Give back the space a rewrite left (after anonymising a scratch copy): postgres VACUUM, sqlite
-   * VACUUM. Optional: an engine without it skips the step.
-   */
-  compact?(exec: Executor, db: DatabaseConfig): Promise<void>
   /** Whether the database exists. */
   exists(exec: Executor, db: DatabaseConfig): Promise<boolean>
   /** Drop the database (scratch databases of verify; never a site's own without asking). */
   drop(exec: Executor, db: DatabaseConfig): Promise<void>
+  /**
+   * Dump (as {@link dump}) and take the checksums of exactly what the dump holds, reading the
+   * live database once: postgres takes them in the dump's own snapshot, while pg_dump runs;
+   * sqlite takes them from the copy. Absent (mysql): the caller checksums before and after.
+   */
+  dumpWithChecksums?(
+    exec: Executor,
+    db: DatabaseConfig,
+    path: string,
+    reporter: Reporter,
+    options?: DumpOptions
+  ): Promise<CheckedDump>
+  /**
+   * Give back the space that a bulk rewrite (anonymising every row) left to dead rows, and
+   * refresh the planner's statistics: postgres `VACUUM (FULL, ANALYZE)`, sqlite `VACUUM`, mysql
+   * nothing (an InnoDB UPDATE rewrites in place). Takes exclusive locks: for a scratch database
+   * nobody uses yet, never a live one. Every built-in engine has it.
+   */
+  compact?(exec: Executor, db: DatabaseConfig): Promise<void>
   /**
    * Put the database `scratch` (on the same server; sqlite: a file in the same folder) in the
    * place of `db.name`, keeping the previous content as `keep` instead of dropping it, so the swap

@@ -72,3 +72,24 @@ export function failureMessage(e: unknown): string {
   const text = e instanceof Error ? e.message : String(e)
   return text.replace(/ -c "(?:[^"\\]|\\.)*"/, ' -c <program>')
 }
+
+const cpuCounts = new WeakMap<Executor, Promise<number>>()
+
+/**
+ * How many CPUs the host has (`nproc`, once per executor), for parallel dump and restore
+ * workers; 1 when it cannot be read.
+ */
+export function hostCpuCount(exec: Executor): Promise<number> {
+  let count = cpuCounts.get(exec)
+  if (!count) {
+    count = exec
+      .tryRun(cmd(['nproc']))
+      .then(r => {
+        const n = Number(r.stdout.trim())
+        return r.code === 0 && Number.isInteger(n) && n > 0 ? n : 1
+      })
+      .catch(() => 1)
+    cpuCounts.set(exec, count)
+  }
+  return count
+}

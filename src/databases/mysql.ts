@@ -447,9 +447,17 @@ async function checksums(exec: Executor, db: DatabaseConfig): Promise<TableCheck
     .map(o => o.name)
     .sort()
   if (tables.length === 0) return []
-  const lines = (await sql(exec, conn, db.name, mysqlChecksumsSql(tables)))
-    .split('\n')
-    .filter(Boolean)
+  // CHECKSUM TABLE streams the rows (a running sum of per-row CRCs, constant memory, any size).
+  const r = await exec.tryRun(mysql(conn, db.name, mysqlChecksumsSql(tables)))
+  const lines = r.stdout.split('\n').filter(Boolean)
+  if (r.code !== 0) {
+    const failed = tables[Math.floor(lines.length / 2)]
+    const reason = r.stderr.trim().split('\n').filter(Boolean)[0] ?? `exit code ${r.code}`
+    throw new SitecycleError(
+      `could not checksum ${failed === undefined ? '' : `table ${failed} of `}database ${db.name} on ${exec.name}: ${reason}`,
+      'database'
+    )
+  }
   if (lines.length !== tables.length * 2) {
     throw new SitecycleError(
       `unexpected checksum output from ${db.name} on ${exec.name}: ${lines.length} lines for ${tables.length} tables`,
@@ -490,6 +498,9 @@ export const mysqlEngine: DatabaseEngine = {
   async drop(exec, db) {
     await dropDatabase(exec, connect(db), db.name)
   },
+  // InnoDB updates rows in place and purges old versions by itself; OPTIMIZE TABLE would copy
+  // every table again for little gain, so compacting is nothing here.
+  async compact() {},
   async swapIn(exec, db, scratch, keep, reporter) {
     const conn = connect(db, reporter)
     const replaced = await swapIn(exec, db, conn, scratch, keep, reporter, true)

@@ -2,14 +2,18 @@
  * SQLite: a database is a file on the host. Dumps use the online backup API (a consistent copy
  * whatever writers do meanwhile; never a plain file copy of a live database). A restore builds
  * and checks the new file next to the target and renames it over the target in one rename(2),
- * so a failed restore leaves the target as it was. The work is done by small Python programs
- * (standard library only) run with the host's Python.
+ * so a failed restore leaves the target as it was. Checksums hash each row on its own and sum
+ * the hashes, streaming any table size; a snapshot takes them from its copy (dumpWithChecksums),
+ * so the live database is read once. The work is done by small Python programs (standard
+ * library only) run with the host's Python.
  */
 import { cmd } from '../commands/command.js'
 import { pathIdentities } from '../commands/files.js'
 import {
   SQLITE_BACKUP_PROGRAM,
+  SQLITE_BACKUP_WITH_CHECKSUMS_PROGRAM,
   SQLITE_CHECKSUMS_PROGRAM,
+  SQLITE_COMPACT_PROGRAM,
   SQLITE_RESTORE_PROGRAM,
   SQLITE_QUERY_PROGRAM,
   SQLITE_RUN_SQL_PROGRAM,
@@ -18,11 +22,21 @@ import {
 } from '../commands/databases.js'
 import { SitecycleError } from '../util/errors.js'
 import { DEFAULT_PYTHON } from './connection.js'
-import type { DatabaseConfig, DatabaseEngine, TableChecksum } from './engine.js'
+import type { CheckedDump, DatabaseConfig, DatabaseEngine, TableChecksum } from './engine.js'
 import { hostPathExists, pathSize, scratchId, writeAside } from './host-paths.js'
 
 function python(db: DatabaseConfig): string {
   return db.python ?? DEFAULT_PYTHON
+}
+
+function parseChecksums(out: string): TableChecksum[] {
+  const rows = JSON.parse(out) as [string, number, string][]
+  return rows.map(([table, count, checksum]) => ({ table, rows: count, checksum }))
+}
+
+/** The last line a failed host program wrote (its own message), for an error sentence. */
+function lastLine(stderr: string): string {
+  return stderr.trim().split('\n').filter(Boolean).slice(-1)[0] ?? ''
 }
 
 function checkPath(db: DatabaseConfig): void {
@@ -77,10 +91,41 @@ export const sqliteEngine: DatabaseEngine = {
 
   async checksums(exec, db): Promise<TableChecksum[]> {
     checkPath(db)
-    const out = (await exec.run(pythonProgram(python(db), SQLITE_CHECKSUMS_PROGRAM, [db.name])))
-      .stdout
-    const rows = JSON.parse(out) as [string, number, string][]
-    return rows.map(([table, count, checksum]) => ({ table, rows: count, checksum }))
+    const r = await exec.tryRun(pythonProgram(python(db), SQLITE_CHECKSUMS_PROGRAM, [db.name]))
+    if (r.code !== 0) {
+      throw new SitecycleError(
+        `${lastLine(r.stderr) || `checksums failed with exit code ${r.code}`} (sqlite database ${db.name} on ${exec.name})`,
+        'database'
+      )
+    }
+    return parseChecksums(r.stdout)
+  },
+
+  /** The backup API copy, then the checksums of the copy, in one host program. */
+  async dumpWithChecksums(exec, db, path, reporter): Promise<CheckedDump> {
+    checkPath(db)
+    reporter.info(
+      `copying ${db.name} with the SQLite online backup API, then checksumming the copy`
+    )
+    let tables: TableChecksum[] = []
+    await writeAside(exec, path, async partial => {
+      const r = await exec.tryRun(
+        pythonProgram(python(db), SQLITE_BACKUP_WITH_CHECKSUMS_PROGRAM, [db.name, partial])
+      )
+      if (r.code !== 0) {
+        throw new SitecycleError(
+          `snapshot of the sqlite database ${db.name} on ${exec.name} failed: ${lastLine(r.stderr) || `exit code ${r.code}`}`,
+          'database'
+        )
+      }
+      tables = parseChecksums(r.stdout)
+    })
+    return { path, size: await pathSize(exec, path), format: 'sqlite', tables }
+  },
+
+  async compact(exec, db) {
+    checkPath(db)
+    await exec.run(pythonProgram(python(db), SQLITE_COMPACT_PROGRAM, [db.name]))
   },
 
   async runSqlFile(exec, db, sqlPath) {

@@ -7,8 +7,8 @@
  * - no intent in the journal: nothing was swapped in; the staged copies are dropped;
  * - an intent, and the run had verified the site after the swap: finished forward (what was kept
  *   for the way back is dropped, the site unfrozen if the run had frozen it);
- * - an intent otherwise: rolled back from what is on the host (data-swap.ts rollBackData), the live
- *   daemons restarted, the site unfrozen if the run had frozen it.
+ * - an intent otherwise: rolled back from what is on the host (data-swap.ts rollBackData) while the
+ *   site is held and its daemons restarted around it, then unfrozen if the run had frozen it.
  *
  * When that fails the site stays in maintenance, with a page saying why, and the run stays open:
  * the operation that found it stops with an error naming the run and what to do.
@@ -18,7 +18,7 @@ import { getEngine } from '../databases/registry.js'
 import type { JournalOperation } from '../sites/journal.js'
 import { siteLayout } from '../sites/layout.js'
 import { freeze, frozenState, unfreeze } from '../sites/maintenance.js'
-import { readSiteState, restartSlotGroup } from '../sites/site-state.js'
+import { readSiteState } from '../sites/site-state.js'
 import { SitecycleError } from '../util/errors.js'
 import {
   databaseSwapNames,
@@ -28,6 +28,7 @@ import {
   swapParts,
   type SwapIntent
 } from './data-swap.js'
+import { restoreWhileHeld } from './frozen-deploy.js'
 import type { OperationContext } from './operation.js'
 
 /** The operations whose interrupted runs are recovered here. */
@@ -62,17 +63,11 @@ export async function recoverDataRun(
       notes.push(...(await finishData(parts, intent)))
       notes.push(`the interrupted ${op.op} had swapped in and verified the new data: finished`)
     } else if (intent) {
-      notes.push(...(await rollBackData(parts, intent)))
-      notes.push(`the interrupted ${op.op} was undone: the site holds its data from before it`)
       const state = await readSiteState(exec, site, python)
-      if (state.live !== null) {
-        const slot = site.apache.mode === 'single' ? 'current' : state.liveSlot
-        await restartSlotGroup(exec, site, python, slot).catch(e =>
-          reporter.warn(
-            `could not restart the live daemons of site ${site.name}: ${e instanceof Error ? e.message : e}`
-          )
-        )
-      }
+      await restoreWhileHeld(ctx, state, async () => {
+        notes.push(...(await rollBackData(parts, intent)))
+      })
+      notes.push(`the interrupted ${op.op} was undone: the site holds its data from before it`)
     } else {
       // Nothing was swapped in: only the staged copies are left.
       if (parts.db && parts.engine) {

@@ -15,6 +15,9 @@
  * A site whose hooks migrate its database sets `hooks.freeze`: the deploy then freezes the site
  * (maintenance page, 503 to users) just before the hooks and dumps the database, so that a failed
  * deploy restores that dump before users come back: no user wrote anything since it was taken.
+ * The freeze restarts the live daemon group, so requests admitted before it finish before the
+ * dump; the restore runs with the site held and its daemon groups restarted around it
+ * (frozen-deploy.ts restoreWhileHeld), so no request runs on a connection the restore ends.
  * Without `hooks.freeze` a failed deploy's rollback is code-only, and its outcome says so.
  */
 import { createHash } from 'node:crypto'
@@ -60,7 +63,7 @@ import {
   type OperationContext,
   type OperationOutcome
 } from './operation.js'
-import { preDeployDumpPath, restartAfterRestore } from './frozen-deploy.js'
+import { drainLiveGroup, preDeployDumpPath, restoreWhileHeld } from './frozen-deploy.js'
 import { PipelineError, runPipeline, describePlan, type Step } from './pipeline.js'
 import { pruneReleases } from './prune.js'
 import { checkDatabaseSecret } from './restore.js'
@@ -495,7 +498,7 @@ function freezeSteps(): Step<DeployContext>[] {
     {
       name: 'freeze',
       title:
-        'freeze the site before its hooks migrate the database: users get the maintenance page (503)',
+        'freeze the site before its hooks migrate the database: users get the maintenance page (503); the requests admitted before finish',
       when: c => freezesAroundHooks(c.site),
       run: async c => {
         c.frozenBefore = (await frozenState(c.exec, c.site)).frozen
@@ -504,7 +507,15 @@ function freezeSteps(): Step<DeployContext>[] {
         await freeze(c.exec, c.site, {
           message: 'This site is being upgraded. Please come back in a few minutes.'
         })
-        return 'users get 503 and the maintenance page'
+        // Requests admitted before the freeze finish now, before the dump: none writes after it.
+        try {
+          await drainLiveGroup(c, c.state)
+        } catch (e) {
+          // A failed step's own undo does not run: users are not left frozen out.
+          await unfreeze(c.exec, c.site)
+          throw e
+        }
+        return 'users get 503 and the maintenance page; requests admitted before finished'
       },
       undo: async c => {
         if (c.dbRestoreFailed)
@@ -532,19 +543,21 @@ function freezeSteps(): Step<DeployContext>[] {
       },
       undo: async c => {
         if (!c.dbSnapshot) return
-        try {
-          await getEngine(c.site.database!.engine).restore(
-            c.exec,
-            databaseOf(c),
-            c.dbSnapshot,
-            c.reporter
-          )
-        } catch (e) {
-          c.dbRestoreFailed = true
-          throw e
-        }
-        c.dbRestored = true
-        await restartAfterRestore(c, c.state)
+        // Held: no request, the health path's included, runs while the connections are closed.
+        await restoreWhileHeld(c, c.state, async () => {
+          try {
+            await getEngine(c.site.database!.engine).restore(
+              c.exec,
+              databaseOf(c),
+              c.dbSnapshot!,
+              c.reporter
+            )
+          } catch (e) {
+            c.dbRestoreFailed = true
+            throw e
+          }
+          c.dbRestored = true
+        })
       }
     }
   ]

@@ -19,6 +19,7 @@
 import type { SitecycleConfig, SiteConfig } from '../config/model.js'
 import { makeDirs, removeTree } from '../commands/files.js'
 import { anonymizeAndCheck } from './anonymize.js'
+import { restoreWhileHeld } from './frozen-deploy.js'
 import {
   finishData,
   folderSiblings,
@@ -346,7 +347,13 @@ export function applySteps(): Step<ApplyContext>[] {
         await c.journal.append({ id: c.opId, op: c.op, event: 'intent', intent })
         c.intent = intent
         try {
-          return (await swapInData(partsOf(c), intent)).join('; ')
+          // Held: no request, the health path's included, runs while the data changes under it,
+          // and no daemon keeps a connection to the database swapped out (frozen-deploy.ts).
+          let notes: string[] = []
+          await restoreWhileHeld(c, c.state, async () => {
+            notes = await swapInData(partsOf(c), intent)
+          })
+          return notes.join('; ')
         } catch (e) {
           // Half swapped: put back what was swapped before the error goes up.
           await rollBackSwap(c)
@@ -424,24 +431,20 @@ export function applySteps(): Step<ApplyContext>[] {
 }
 
 /**
- * The undo of swap-data: the previous database and folders back in place, the live daemons
- * restarted (they may hold the swapped-out data open). When that fails the site's data is in
+ * The undo of swap-data: the previous database and folders back in place while the site is held,
+ * its daemons restarted around it (they may hold the swapped-out data open). When that fails the site's data is in
  * doubt: it stays frozen, and the run stays open in the journal for the next operation to finish.
  */
 async function rollBackSwap(c: ApplyContext): Promise<void> {
   try {
-    const notes = await rollBackData(partsOf(c), c.intent!)
-    for (const n of notes) c.reporter.info(`   ${n}`)
+    await restoreWhileHeld(c, c.state, async () => {
+      const notes = await rollBackData(partsOf(c), c.intent!)
+      for (const n of notes) c.reporter.info(`   ${n}`)
+    })
   } catch (e) {
     c.dataInDoubt = true
     throw e
   }
-  if (c.state.live !== null)
-    await restartSlotGroup(c.exec, c.site, c.python, liveSlotOf(c)).catch(e =>
-      c.reporter.warn(
-        `could not restart the live daemons after putting the data back: ${e instanceof Error ? e.message : e}`
-      )
-    )
 }
 
 // ---------------------------------------------------------------------------------------------

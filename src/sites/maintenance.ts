@@ -5,10 +5,16 @@
  * maintenance on or off is one rename or one unlink, with no reload and no dropped request.
  * Pipelines that must keep users' writes out (restore, sync, a deploy that migrates) call
  * freeze() and unfreeze() while they hold the site lock.
+ *
+ * Holding a frozen site (`<root>/maintenance/HOLD`) sends the health path and the allow-listed
+ * clients to the same answer: no request reaches any daemon of the site. A frozen deploy holds
+ * its site while it puts its database back, so that no request runs on a connection the
+ * restore closes (pipelines/frozen-deploy.ts).
  */
 import {
   DEFAULT_RETRY_AFTER,
   maintenanceFlagPath,
+  maintenanceHoldPath,
   maintenancePagePath,
   renderRetryAfter,
   retryAfterPath
@@ -151,6 +157,26 @@ export async function unfreeze(exec: Executor, site: SiteConfig): Promise<Freeze
   const before = await frozenState(exec, site)
   await exec.run(removeFile(maintenanceFlagPath(site)))
   return { ...before, frozen: false }
+}
+
+/**
+ * Hold the site: from the flag's rename on, every request gets the maintenance answer, the
+ * health path and the allow-listed clients too (the page of the freeze, or init's). Requests
+ * already past Apache's rewrite finish on their daemon. Needs a vhost written by a sitecycle
+ * that knows the hold rule (`sitecycle init`).
+ */
+export async function holdRequests(exec: Executor, site: SiteConfig): Promise<void> {
+  await replaceFile(
+    exec,
+    maintenanceHoldPath(site),
+    `held since ${new Date().toISOString()}\n`,
+    0o644
+  )
+}
+
+/** Release the hold: the health path and the allow-listed clients reach the site again. Idempotent. */
+export async function releaseRequests(exec: Executor, site: SiteConfig): Promise<void> {
+  await exec.run(removeFile(maintenanceHoldPath(site)))
 }
 
 /** Whether the site is frozen now (its flag exists), with since and Retry-After from the flag. */

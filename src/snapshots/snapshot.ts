@@ -11,7 +11,12 @@
 import type { SitecycleConfig, SiteConfig, SnapshotRetention } from '../config/model.js'
 import { SNAPSHOT_DEFAULTS } from '../config/schema.js'
 import { makeDirExclusive, makeDirs, removeTree, renamePath } from '../commands/files.js'
-import type { DatabaseConfig, DatabaseEngine, TableChecksum } from '../databases/engine.js'
+import type {
+  DatabaseConfig,
+  DatabaseEngine,
+  DumpResult,
+  TableChecksum
+} from '../databases/engine.js'
 import { getEngine } from '../databases/registry.js'
 import { CommandError, type Executor } from '../hosts/executor.js'
 import { withSiteOperation, type OperationContext } from '../pipelines/operation.js'
@@ -330,22 +335,34 @@ function sameChecksums(a: TableChecksum[], b: TableChecksum[]): boolean {
 }
 
 /**
- * Dump, with the tables' checksums taken before and after: equal, they describe the dump;
- * different (users wrote meanwhile), the checksums are taken from the dump itself, restored
- * into a scratch database.
+ * Dump, with the checksums of exactly what the dump holds. Engines that can take them with the
+ * dump read the live database once (postgres: in the dump's own snapshot, while pg_dump runs;
+ * sqlite: from the copy). Otherwise (mysql) the checksums are taken before and after: equal, they
+ * describe the dump; different (users wrote meanwhile), they are taken from the dump itself,
+ * restored into a scratch database.
  */
 async function dumpDatabase(c: SnapshotContext): Promise<string> {
   const db: DatabaseConfig = { ...c.req.site.database!, python: c.python }
   const engine = (c.req.engines ?? getEngine)(db.engine)
-  const before = await engine.checksums(c.exec, db)
-  const dump = await engine.dump(c.exec, db, c.paths.dump, c.reporter)
-  const after = await engine.checksums(c.exec, db)
-  let tables = after
-  let from: DatabaseRecord['checksumsFrom'] = 'live'
-  if (!sameChecksums(before, after)) {
-    c.reporter.info('the database changed during the dump: taking checksums from the dump itself')
-    tables = await checksumsOfDump(c.exec, engine, db, dump.path, c.reporter)
+  let dump: DumpResult
+  let tables: TableChecksum[]
+  let from: DatabaseRecord['checksumsFrom']
+  if (engine.dumpWithChecksums) {
+    const checked = await engine.dumpWithChecksums(c.exec, db, c.paths.dump, c.reporter)
+    dump = checked
+    tables = checked.tables
     from = 'dump'
+  } else {
+    const before = await engine.checksums(c.exec, db)
+    dump = await engine.dump(c.exec, db, c.paths.dump, c.reporter)
+    const after = await engine.checksums(c.exec, db)
+    tables = after
+    from = 'live'
+    if (!sameChecksums(before, after)) {
+      c.reporter.info('the database changed during the dump: taking checksums from the dump itself')
+      tables = await checksumsOfDump(c.exec, engine, db, dump.path, c.reporter)
+      from = 'dump'
+    }
   }
   // The dump's size and plain sha256 come with every other file's, in the write-sums step.
   const databaseSize = await engine.size(c.exec, db).catch(() => null)
