@@ -36,7 +36,7 @@ import require$$5$3, { StringDecoder } from 'string_decoder';
 import * as child from 'child_process';
 import { setTimeout as setTimeout$1 } from 'timers';
 import { readFile } from 'node:fs/promises';
-import { randomBytes } from 'node:crypto';
+import { randomBytes, createHash } from 'node:crypto';
 import * as fs$1 from 'node:fs';
 import { promises as promises$1, constants as constants$7, createReadStream, createWriteStream } from 'node:fs';
 import * as path$1 from 'node:path';
@@ -31239,7 +31239,7 @@ function anonymizedColumns(sql) {
         const m = UPDATE.exec(statement);
         if (!m)
             continue;
-        const table = m[1].replace(/\s+/g, '');
+        const table = m[1].trim();
         const assignments = splitTopLevel(untilClause(m[2]), ',');
         for (const a of assignments) {
             const am = ASSIGNMENT.exec(a);
@@ -31270,12 +31270,15 @@ function checkTable(i) {
 async function anonymizeAndCheck(exec, engine, db, script) {
     const columns = anonymizedColumns(await readFile(script.local, 'utf8'));
     const q = (name) => engine.quoteIdent(name);
-    try {
-        for (const [i, c] of columns.entries())
-            await engine.query(exec, db, `CREATE TABLE ${q(checkTable(i))} AS SELECT DISTINCT ${c.column} AS v FROM ${c.table} WHERE ${c.column} IS NOT NULL;\n`);
-    }
-    catch (e) {
-        throw new SitecycleError(`the anonymising script ${script.local} names a column that the copied database does not have: ${message$1(e)}`, 'anonymize');
+    // A rule whose table or column the copy lacks is not checked here: the script itself then
+    // fails on it, with the database's own words.
+    const checked = [];
+    for (const [i, c] of columns.entries()) {
+        const ok = await engine
+            .query(exec, db, `CREATE TABLE ${q(checkTable(i))} AS SELECT DISTINCT ${c.column} AS v FROM ${c.table} WHERE ${c.column} IS NOT NULL;\n`)
+            .then(() => true, () => false);
+        if (ok)
+            checked.push(i);
     }
     try {
         await engine.runSqlFile(exec, db, script.onHost);
@@ -31283,22 +31286,75 @@ async function anonymizeAndCheck(exec, engine, db, script) {
     catch (e) {
         throw new SitecycleError(`the anonymising script ${script.local} failed on the copy of the data (nothing was swapped in): ${message$1(e)}`, 'anonymize');
     }
-    for (const [i, c] of columns.entries()) {
+    for (const i of checked) {
+        const c = columns[i];
         const left = Number((await engine.query(exec, db, `SELECT COUNT(*) FROM ${c.table} WHERE ${c.column} IN (SELECT v FROM ${q(checkTable(i))})${c.literal !== undefined ? ` AND ${c.column} <> ${c.literal}` : ''};\n`)).trim());
         if (left > 0)
             throw new SitecycleError(`the anonymising script ${script.local} left ${left} row(s) of ${c.table} whose ${c.column} is still as in the source (rule \`${c.rule}\`): the copy was not swapped in`, 'anonymize');
     }
-    for (const i of columns.keys())
+    for (const i of checked)
         await engine.query(exec, db, `DROP TABLE ${q(checkTable(i))};\n`);
-    return columns.length
-        ? `${script.local}: ${columns.length} column(s) checked (${columns.map(c => `${c.table}.${c.column}`).join(', ')})`
+    return checked.length
+        ? `${script.local}: ${checked.length} column(s) checked (${checked.map(i => `${columns[i].table}.${columns[i].column}`).join(', ')})`
         : `${script.local} (no UPDATE ... SET to check)`;
 }
 function message$1(e) {
     const text = e instanceof Error ? e.message : String(e);
-    // An executor error starts with the command line; the reader needs the database's words.
-    const lines = text.split('\n').filter(l => l.trim());
-    return lines.length > 1 ? lines.slice(1).join(' ').trim() : text;
+    // An executor error starts with the command line and may echo the statement; the reader needs
+    // the database's own last words.
+    const lines = text.split('\n').filter(l => l.trim() && !/^-+$/.test(l.trim()));
+    return lines.length > 1 ? lines[lines.length - 1].trim() : text;
+}
+
+/**
+ * What the engines need from the host's file system, through the Executor: a scratch id, a temp
+ * directory, the size of a dump, moving a finished dump into place.
+ */
+/** A short random id for scratch names (`<name>__sc_restore_<id>`). */
+function scratchId() {
+    return randomBytes(4).toString('hex');
+}
+/** Bytes a file or directory takes (apparent size, `du -sb`). */
+async function pathSize(exec, path) {
+    const out = (await exec.run(cmd(['du', '-sb', '--', path]))).stdout;
+    const n = Number(out.split(/\s/)[0]);
+    if (!Number.isFinite(n))
+        throw new SitecycleError(`could not read the size of ${path} on ${exec.name}: ${out}`);
+    return n;
+}
+/** Whether a path exists on the host. */
+async function hostPathExists(exec, path) {
+    return (await exec.tryRun(pathExists(path))).code === 0;
+}
+/** Refuse to overwrite an existing dump. */
+async function ensureAbsent(exec, path) {
+    if (await hostPathExists(exec, path)) {
+        throw new SitecycleError(`${path} already exists on ${exec.name}: a dump is never written over another; choose a new path`);
+    }
+}
+/**
+ * Write a dump aside (`<path>.partial-<id>`) with `write`, then rename it to `path`; on failure
+ * the partial dump is removed and the error re-thrown.
+ */
+async function writeAside(exec, path, write) {
+    await ensureAbsent(exec, path);
+    const partial = `${path}.partial-${scratchId()}`;
+    try {
+        await write(partial);
+        await exec.run(renamePath(partial, path));
+    }
+    catch (e) {
+        await exec.tryRun(removeTree(partial)).catch(() => undefined);
+        throw e;
+    }
+}
+/**
+ * The message of an error for a user: a failed host program's command line is shortened (its
+ * Python text replaced by `<program>`), the rest kept, stderr tail included.
+ */
+function failureMessage(e) {
+    const text = e instanceof Error ? e.message : String(e);
+    return text.replace(/ -c "(?:[^"\\]|\\.)*"/, ' -c <program>');
 }
 
 /**
@@ -31854,190 +31910,6 @@ finally:
     con.close()
 `;
 
-/**
- * The commit point of a restore or sync. Everything new is staged beside the site first (the
- * database restored into a scratch database and anonymised there, each data folder copied into a
- * hidden sibling); then one step swaps them all in, the previous database kept under another
- * name and the previous folders kept as hidden siblings. Until the run ends, the way back is
- * kept, so the site holds either all of its previous data or all of the new, never a mix:
- *
- * - a failure after the swap swaps everything back (rollBackData);
- * - a run killed anywhere leaves its intent in the journal (written before the swap), and
- *   whichever operation comes next finds it (recover.ts) and puts the site back the same way,
- *   deciding from what is on the host (engine.swapDone, the folders' inodes), not from how far
- *   the journal got;
- * - only a run whose data was verified is finished forward (finishData drops what was kept).
- *
- * Names are fixed by the operation id, so the recovery finds them without anything else.
- */
-function shortOpId(opId) {
-    return opId.replace(/[^0-9A-Za-z]/g, '').toLowerCase();
-}
-/** The scratch and keep names of a site's database for operation `opId`. Pure. */
-function databaseSwapNames(db, nameBytes, opId) {
-    const id = shortOpId(opId);
-    if (db.engine === 'sqlite') {
-        const i = db.name.lastIndexOf('/');
-        const dir = db.name.slice(0, i);
-        const base = db.name.slice(i + 1);
-        return { scratch: `${dir}/.${base}.sc-new-${id}`, keep: `${dir}/.${base}.sc-keep-${id}` };
-    }
-    return {
-        scratch: scratchDatabaseName(db.name, 'new', id, nameBytes),
-        keep: scratchDatabaseName(db.name, 'keep', id, nameBytes)
-    };
-}
-/** The hidden siblings of a data folder a run stages into and keeps the old content in. Pure. */
-function folderSiblings(target, opId) {
-    const i = target.lastIndexOf('/');
-    const parent = target.slice(0, i);
-    const base = target.slice(i + 1);
-    return {
-        staged: `${parent}/.${base}.sc-new-${opId}`,
-        aside: `${parent}/.${base}.sc-old-${opId}`
-    };
-}
-/**
- * Host program, argv: staged, target, aside. Put the folder `staged` in the place of `target`:
- * with one renameat2(RENAME_EXCHANGE) where the kernel and filesystem allow it (readers see the
- * old folder or the new one, never none), else two renames; the previous content ends at
- * `aside`. Prints moved (no target before), exchanged or renamed.
- */
-const SWAP_FOLDER = `
-import ctypes, os, sys
-staged, target, aside = sys.argv[1], sys.argv[2], sys.argv[3]
-if not os.path.lexists(target):
-    os.makedirs(os.path.dirname(target), exist_ok=True)
-    os.rename(staged, target)
-    print('moved')
-    sys.exit(0)
-try:
-    f = ctypes.CDLL(None, use_errno=True).renameat2
-except (AttributeError, OSError):
-    f = None
-if f is not None and f(-100, os.fsencode(staged), -100, os.fsencode(target), 2) == 0:
-    os.rename(staged, aside)
-    print('exchanged')
-    sys.exit(0)
-os.rename(target, aside)
-os.rename(staged, target)
-print('renamed')
-`;
-/** `python -c SWAP_FOLDER <staged> <target> <aside>` */
-function swapFolder(python, staged, target, aside) {
-    return cmd([python, '-I', '-S', '-c', SWAP_FOLDER, staged, target, aside]);
-}
-async function identities(p, paths) {
-    return JSON.parse((await p.exec.run(pathIdentities(p.python, paths))).stdout);
-}
-/** The `device:inode` of a staged folder, for the intent. */
-async function stagedIdentity(p, staged) {
-    const [id] = await identities(p, [staged]);
-    if (!id)
-        throw new Error(`the staged folder ${staged} is missing`);
-    return id;
-}
-/** Swap everything of `intent` in: the database, then each folder. Returns one note each. */
-async function swapInData(p, intent) {
-    const notes = [];
-    if (intent.database && p.db && p.engine) {
-        const d = intent.database;
-        const replaced = await p.engine.swapIn(p.exec, p.db, d.scratch, d.keep, p.reporter);
-        notes.push(replaced
-            ? `database ${d.name} swapped in (previous kept as ${d.keep})`
-            : `database ${d.name} created`);
-    }
-    for (const f of intent.folders) {
-        const how = (await p.exec.run(swapFolder(p.python, f.staged, f.target, f.aside))).stdout.trim();
-        notes.push(`${f.target} ${how}`);
-    }
-    return notes;
-}
-/**
- * Put back what `intent` swapped in, as far as it got, deciding from what is on the host: the
- * previous database and folders return to their places, the staged copies are removed. Safe to
- * run whatever point the swap (or an earlier rollback) reached. Returns what it did.
- */
-async function rollBackData(p, intent) {
-    const notes = [];
-    // Folders first, in reverse (the database swap came first).
-    for (const f of [...intent.folders].reverse()) {
-        const undo = `${f.aside}-undo`;
-        const [target, staged, aside] = await identities(p, [f.target, f.staged, f.aside]);
-        if (target !== null && target === f.stagedId) {
-            // Swapped: the previous content is aside, or still at the staged name when the kill came
-            // between the exchange and the rename that follows it; none: there was no folder before.
-            const previous = aside !== null ? f.aside : staged !== null ? f.staged : null;
-            if (previous === null) {
-                await p.exec.run(removeTree(f.target));
-                notes.push(`${f.target} removed (it did not exist before)`);
-            }
-            else {
-                await p.exec.run(swapFolder(p.python, previous, f.target, undo));
-                await p.exec.run(removeTree(undo));
-                notes.push(`${f.target} put back`);
-            }
-        }
-        else if (target === null && aside !== null) {
-            // Killed between the two renames of the fallback: the previous content is aside.
-            await p.exec.run(renamePath(f.aside, f.target));
-            notes.push(`${f.target} put back`);
-        }
-        // Whatever is left at these names now is the new content (or nothing).
-        await p.exec.run(removeTree(f.staged, f.aside, undo));
-    }
-    if (intent.database && p.db && p.engine) {
-        const d = intent.database;
-        const { engine, db, exec } = p;
-        if (await engine.swapDone(exec, db, d.scratch, d.keep)) {
-            // The staged copy is the target now; swapping `keep` back moves it to the scratch name
-            // (mysql leaves an emptied scratch database behind: dropped first).
-            const scratch = { ...db, name: d.scratch };
-            if (await engine.exists(exec, scratch))
-                await engine.drop(exec, scratch);
-            await engine.swapIn(exec, db, d.keep, d.scratch, p.reporter);
-            notes.push(`database ${d.name} put back`);
-        }
-        for (const name of [d.scratch, d.keep]) {
-            const other = { ...db, name };
-            if (await engine.exists(exec, other))
-                await engine.drop(exec, other);
-        }
-    }
-    return notes;
-}
-/** The run is complete: drop what was kept for the way back. Returns what it removed. */
-async function finishData(p, intent) {
-    const notes = [];
-    if (intent.database && p.db && p.engine) {
-        for (const name of [intent.database.keep, intent.database.scratch]) {
-            const other = { ...p.db, name };
-            if (await p.engine.exists(p.exec, other)) {
-                await p.engine.drop(p.exec, other);
-                notes.push(`dropped ${name}`);
-            }
-        }
-    }
-    const leftovers = intent.folders.flatMap(f => [f.aside, f.staged]);
-    if (leftovers.length)
-        await p.exec.run(removeTree(...leftovers));
-    if (intent.folders.length)
-        notes.push(`removed ${intent.folders.length} previous folder(s)`);
-    return notes;
-}
-/** The swap parts of a site (its database, if any, with the host's Python). */
-function swapParts(exec, site, python, reporter, engines) {
-    if (!site.database)
-        return { exec, python, reporter };
-    return {
-        exec,
-        python,
-        reporter,
-        db: { ...site.database, python },
-        engine: engines(site.database.engine)
-    };
-}
-
 /** The host's Python when the config names none. */
 const DEFAULT_PYTHON = '/usr/bin/python3';
 /**
@@ -32067,57 +31939,6 @@ function connectionOf(db, env = process.env) {
     if (password !== undefined)
         conn.password = password;
     return conn;
-}
-
-/**
- * What the engines need from the host's file system, through the Executor: a scratch id, a temp
- * directory, the size of a dump, moving a finished dump into place.
- */
-/** A short random id for scratch names (`<name>__sc_restore_<id>`). */
-function scratchId() {
-    return randomBytes(4).toString('hex');
-}
-/** Bytes a file or directory takes (apparent size, `du -sb`). */
-async function pathSize(exec, path) {
-    const out = (await exec.run(cmd(['du', '-sb', '--', path]))).stdout;
-    const n = Number(out.split(/\s/)[0]);
-    if (!Number.isFinite(n))
-        throw new SitecycleError(`could not read the size of ${path} on ${exec.name}: ${out}`);
-    return n;
-}
-/** Whether a path exists on the host. */
-async function hostPathExists(exec, path) {
-    return (await exec.tryRun(pathExists(path))).code === 0;
-}
-/** Refuse to overwrite an existing dump. */
-async function ensureAbsent(exec, path) {
-    if (await hostPathExists(exec, path)) {
-        throw new SitecycleError(`${path} already exists on ${exec.name}: a dump is never written over another; choose a new path`);
-    }
-}
-/**
- * Write a dump aside (`<path>.partial-<id>`) with `write`, then rename it to `path`; on failure
- * the partial dump is removed and the error re-thrown.
- */
-async function writeAside(exec, path, write) {
-    await ensureAbsent(exec, path);
-    const partial = `${path}.partial-${scratchId()}`;
-    try {
-        await write(partial);
-        await exec.run(renamePath(partial, path));
-    }
-    catch (e) {
-        await exec.tryRun(removeTree(partial)).catch(() => undefined);
-        throw e;
-    }
-}
-/**
- * The message of an error for a user: a failed host program's command line is shortened (its
- * Python text replaced by `<program>`), the rest kept, stderr tail included.
- */
-function failureMessage(e) {
-    const text = e instanceof Error ? e.message : String(e);
-    return text.replace(/ -c "(?:[^"\\]|\\.)*"/, ' -c <program>');
 }
 
 /** Restore `dumpPath` into `db` through a fresh database (see the module comment). */
@@ -32751,93 +32572,10 @@ function siteLayout(root) {
         incoming: j('.sitecycle', 'incoming')
     };
 }
-
-/** Split a hook command line into argv: whitespace separates, single and double quotes group,
- * backslash escapes. No shell: no variables, globs, pipes or redirections. */
-function splitCommandLine(line, where) {
-    const out = [];
-    let cur = '';
-    let has = false;
-    let quote = null;
-    for (let i = 0; i < line.length; i++) {
-        const c = line[i];
-        if (quote) {
-            if (c === quote)
-                quote = null;
-            else if (c === '\\' && quote === '"' && i + 1 < line.length)
-                cur += line[++i];
-            else
-                cur += c;
-            continue;
-        }
-        if (c === "'" || c === '"') {
-            quote = c;
-            has = true;
-        }
-        else if (c === '\\' && i + 1 < line.length) {
-            cur += line[++i];
-            has = true;
-        }
-        else if (/\s/.test(c)) {
-            if (has)
-                out.push(cur);
-            cur = '';
-            has = false;
-        }
-        else if ('|&;<>$`'.includes(c)) {
-            throw new SitecycleError(`${where}: hook "${line}" uses the shell character ${c}; hooks run without a shell: put shell logic in a script of your package`, 'config');
-        }
-        else {
-            cur += c;
-            has = true;
-        }
-    }
-    if (quote)
-        throw new SitecycleError(`${where}: hook "${line}" has an unclosed ${quote}`, 'config');
-    if (has)
-        out.push(cur);
-    if (!out.length)
-        throw new SitecycleError(`${where}: empty hook command`, 'config');
-    return out;
-}
-
-/** The programs a hook line may name bare that are taken from the release's virtualenv. */
-const VENV_PROGRAMS = ['python', 'python3', 'pip'];
-/**
- * Run the site's after_install hooks, in order, in release `target.version`: cwd the release,
- * `python`/`pip` from its virtualenv, the config variable naming its app.ini, and
- * SITECYCLE_SITE, SITECYCLE_ROOT, SITECYCLE_VERSION set. The first failing hook throws
- * (CommandError). Returns how many ran.
- */
-async function runAfterInstallHooks(exec, config, site, target, reporter) {
-    const dir = siteLayout(site.root).release(target.version);
-    const configEnv = site.config?.env ?? 'SITECYCLE_CONFIG';
-    const hooks = site.hooks.afterInstall;
-    for (const [i, line] of hooks.entries()) {
-        const argv = splitCommandLine(line, `${config.file}: sites.${site.name}.hooks.after_install[${i}]`);
-        if (VENV_PROGRAMS.includes(argv[0]))
-            argv[0] = `${dir}/bin/${argv[0]}`;
-        reporter.info(`   hook: ${line}`);
-        await exec.run({
-            argv,
-            cwd: dir,
-            env: {
-                PATH: `${dir}/bin:/usr/local/bin:/usr/bin:/bin`,
-                VIRTUAL_ENV: dir,
-                [configEnv]: `${dir}/app.ini`,
-                SITECYCLE_SITE: site.name,
-                SITECYCLE_ROOT: site.root,
-                SITECYCLE_VERSION: target.version
-            },
-            unsetEnv: ['PYTHONPATH', 'PYTHONHOME'],
-            ...(target.redact && { redact: target.redact })
-        });
-    }
-    return hooks.length;
-}
-/** `3 hooks`, `1 hook`. */
-function describeHookCount(n) {
-    return `${n} hook${n === 1 ? '' : 's'}`;
+/** File name of the vhost sitecycle writes for a site. */
+function vhostFileName(site) {
+    const hash = createHash('sha256').update(site.root).digest('hex').slice(0, 8);
+    return `sitecycle-${site.name}-${hash}.conf`;
 }
 
 /** Default seconds in Retry-After when a site's config says nothing (sites.<n>.maintenance.retry_after). */
@@ -32845,6 +32583,14 @@ const DEFAULT_RETRY_AFTER = 300;
 /** The flag whose existence freezes the site (checked by mod_rewrite on every request). */
 function maintenanceFlagPath(site) {
     return `${siteLayout(site.root).maintenance}/ON`;
+}
+/**
+ * The flag that holds every request of a frozen site, the health path and the allow-listed
+ * clients included, at the maintenance answer: set while a frozen deploy puts its database back,
+ * so that no request reaches a daemon whose connections are being closed.
+ */
+function maintenanceHoldPath(site) {
+    return `${siteLayout(site.root).maintenance}/HOLD`;
 }
 /**
  * The Retry-After of the maintenance page: a file holding the number of seconds alone, read by
@@ -32869,6 +32615,11 @@ function maintenancePagePath(site) {
  * maintenance on or off is one rename or one unlink, with no reload and no dropped request.
  * Pipelines that must keep users' writes out (restore, sync, a deploy that migrates) call
  * freeze() and unfreeze() while they hold the site lock.
+ *
+ * Holding a frozen site (`<root>/maintenance/HOLD`) sends the health path and the allow-listed
+ * clients to the same answer: no request reaches any daemon of the site. A frozen deploy holds
+ * its site while it puts its database back, so that no request runs on a connection the
+ * restore closes (pipelines/frozen-deploy.ts).
  */
 function escapeHtml$1(s) {
     return s
@@ -32938,6 +32689,19 @@ async function unfreeze(exec, site) {
     const before = await frozenState(exec, site);
     await exec.run(removeFile(maintenanceFlagPath(site)));
     return { ...before, frozen: false };
+}
+/**
+ * Hold the site: from the flag's rename on, every request gets the maintenance answer, the
+ * health path and the allow-listed clients too (the page of the freeze, or init's). Requests
+ * already past Apache's rewrite finish on their daemon. Needs a vhost written by a sitecycle
+ * that knows the hold rule (`sitecycle init`).
+ */
+async function holdRequests(exec, site) {
+    await replaceFile(exec, maintenanceHoldPath(site), `held since ${new Date().toISOString()}\n`, 0o644);
+}
+/** Release the hold: the health path and the allow-listed clients reach the site again. Idempotent. */
+async function releaseRequests(exec, site) {
+    await exec.run(removeFile(maintenanceHoldPath(site)));
 }
 /** Whether the site is frozen now (its flag exists), with since and Retry-After from the flag. */
 async function frozenState(exec, site) {
@@ -33532,6 +33296,378 @@ function describeProbe(p, what, version) {
     if (p.status !== 200)
         return `${what} answered HTTP ${p.status}${body ? `: ${body}` : ''}`;
     return `${what} answered 200 but not version ${version} (body: ${body})`;
+}
+
+/**
+ * What a frozen deploy (`hooks.freeze`) leaves when it is killed, and how the next operation,
+ * whatever it is, finishes it: the site is still frozen, and its hooks may have migrated the
+ * database for a release that never went live. Called by the shared recovery (recover.ts), so a
+ * killed frozen deploy is completed by the next deploy, rollback, sync, snapshot or maintenance
+ * run alike.
+ */
+/** Where a frozen deploy keeps the database dump taken after the freeze, until it ends. */
+function preDeployDumpPath(root, opId) {
+    return `${siteLayout(root).state}/pre-deploy-${opId}.dump`;
+}
+/** The daemon groups of the site that may hold its database open: both slots' (those that
+ * point at a release), or `current` in single mode. */
+function groupsOf(c, state) {
+    if (c.site.apache.mode === 'single')
+        return state.live !== null ? ['current'] : [];
+    return [state.liveSlot, state.idleSlot].filter(slot => state.slots[slot] !== null);
+}
+/** Restart daemon groups, side by side (each waits for its own new PIDs). */
+async function restartGroups(c, groups) {
+    await Promise.all(groups.map(g => restartSlotGroup(c.exec, c.site, c.python, g)));
+}
+/** Warn when the site's vhost predates the hold rule (then the health path is not held). */
+async function checkHoldRule(c) {
+    const vhost = `${c.site.apache.confDir}/${vhostFileName(c.site)}`;
+    const text = await c.exec.readFile(vhost).catch(() => undefined);
+    if (text !== undefined && !text.includes(maintenanceHoldPath(c.site)))
+        c.reporter.warn(`the vhost ${vhost} of site ${c.site.name} has no hold rule: requests to the health path may fail while the database is put back; run \`sitecycle init ${c.site.name}\` to rewrite it`);
+}
+/**
+ * Put a frozen site's database back (`restore`) without failing a request: hold the site (every
+ * request, the health path included, gets the maintenance answer), restart its daemon groups so
+ * that the requests they run finish and their connections close with them (PostgreSQL would
+ * otherwise terminate them under the application, which then fails its next requests), restore,
+ * restart the groups again (a daemon that connected meanwhile holds no connection to the replaced
+ * database), and release the hold, even when the restore failed. A group that does not restart
+ * before the restore is warned about, and the restore goes on.
+ */
+async function restoreWhileHeld(c, state, restore) {
+    const groups = groupsOf(c, state);
+    await checkHoldRule(c);
+    await holdRequests(c.exec, c.site);
+    try {
+        // The database goes back even when a group does not restart: its data come first.
+        await restartGroups(c, groups).catch(e => c.reporter.warn(`the daemons of site ${c.site.name} could not be restarted before its database is put back, so their connections may be ended under them: ${e instanceof Error ? e.message : e}`));
+        await restore();
+        await restartGroups(c, groups);
+    }
+    finally {
+        await releaseRequests(c.exec, c.site);
+    }
+}
+/**
+ * Finish the freeze of a frozen deploy (`hooks.freeze`) that was killed: recoverInterrupted
+ * (recover.ts) has just put its slots back and marked it recovered, but its site is still frozen, and its hooks may
+ * have migrated the database while the release it was for never went live. For each such run
+ * recovered by this operation: when it had not switched, its dump (taken after the freeze) is
+ * restored while the site is held (restoreWhileHeld); then the site is unfrozen unless it was frozen
+ * before that run, and the dump removed. A needed dump that is missing keeps the site frozen
+ * and throws. Returns what was done, one sentence per action.
+ */
+async function completeFrozenDeploys(ctx) {
+    const { exec, site, reporter, python } = ctx;
+    const ran = (op, step, phase, status) => op.steps.some(s => s.step === step && s.phase === phase && s.status === status);
+    const killed = (await ctx.journal.operations()).filter(op => op.op === 'deploy' &&
+        op.end?.event === 'recovered' &&
+        op.end.by === ctx.opId &&
+        ran(op, 'freeze', 'run', 'ok') &&
+        !ran(op, 'freeze', 'undo', 'undone') &&
+        !ran(op, 'unfreeze', 'run', 'ok'));
+    const done = [];
+    for (const op of killed) {
+        const start = op.start;
+        const state = await readSiteState(exec, site, python);
+        const switched = site.apache.mode === 'single' ? state.live !== start.live : state.liveSlot !== start.liveSlot;
+        const dump = preDeployDumpPath(site.root, op.id);
+        if (!switched && ran(op, 'snapshot-db', 'run', 'ok') && site.database) {
+            const db = { ...site.database, python };
+            const engine = getEngine(db.engine);
+            if ((await exec.tryRun({ argv: ['test', '-e', dump] })).code !== 0)
+                throw new SitecycleError(`the deploy ${op.id} was killed after its hooks may have migrated ${db.name}, and its dump ${dump} is missing: ` +
+                    `site ${site.name} stays frozen; restore the database from a snapshot, then run \`sitecycle maintenance off ${site.name}\``, 'database');
+            await restoreWhileHeld(ctx, state, () => engine.restore(exec, db, dump, reporter));
+            done.push(`the database was restored from ${dump}, taken before the hooks of ${op.id}`);
+        }
+        else {
+            // The killed run may have been holding the site (restoreWhileHeld) when it died.
+            await releaseRequests(exec, site);
+        }
+        if (!start.frozen) {
+            await unfreeze(exec, site);
+            done.push(`site ${site.name} is unfrozen (${op.id} had frozen it)`);
+        }
+        await exec.tryRun(removeTree(dump));
+    }
+    for (const n of done)
+        reporter.info(`recovered: ${n}`);
+    return done;
+}
+
+/**
+ * The commit point of a restore or sync. Everything new is staged beside the site first (the
+ * database restored into a scratch database and anonymised there, each data folder copied into a
+ * hidden sibling); then one step swaps them all in, the previous database kept under another
+ * name and the previous folders kept as hidden siblings. Until the run ends, the way back is
+ * kept, so the site holds either all of its previous data or all of the new, never a mix:
+ *
+ * - a failure after the swap swaps everything back (rollBackData);
+ * - a run killed anywhere leaves its intent in the journal (written before the swap), and
+ *   whichever operation comes next finds it (recover.ts) and puts the site back the same way,
+ *   deciding from what is on the host (engine.swapDone, the folders' inodes), not from how far
+ *   the journal got;
+ * - only a run whose data was verified is finished forward (finishData drops what was kept).
+ *
+ * Names are fixed by the operation id, so the recovery finds them without anything else.
+ */
+function shortOpId(opId) {
+    return opId.replace(/[^0-9A-Za-z]/g, '').toLowerCase();
+}
+/** The scratch and keep names of a site's database for operation `opId`. Pure. */
+function databaseSwapNames(db, nameBytes, opId) {
+    const id = shortOpId(opId);
+    if (db.engine === 'sqlite') {
+        const i = db.name.lastIndexOf('/');
+        const dir = db.name.slice(0, i);
+        const base = db.name.slice(i + 1);
+        return { scratch: `${dir}/.${base}.sc-new-${id}`, keep: `${dir}/.${base}.sc-keep-${id}` };
+    }
+    return {
+        scratch: scratchDatabaseName(db.name, 'new', id, nameBytes),
+        keep: scratchDatabaseName(db.name, 'keep', id, nameBytes)
+    };
+}
+/** The hidden siblings of a data folder a run stages into and keeps the old content in. Pure. */
+function folderSiblings(target, opId) {
+    const i = target.lastIndexOf('/');
+    const parent = target.slice(0, i);
+    const base = target.slice(i + 1);
+    return {
+        staged: `${parent}/.${base}.sc-new-${opId}`,
+        aside: `${parent}/.${base}.sc-old-${opId}`
+    };
+}
+/**
+ * Host program, argv: staged, target, aside. Put the folder `staged` in the place of `target`:
+ * with one renameat2(RENAME_EXCHANGE) where the kernel and filesystem allow it (readers see the
+ * old folder or the new one, never none), else two renames; the previous content ends at
+ * `aside`. Prints moved (no target before), exchanged or renamed.
+ */
+const SWAP_FOLDER = `
+import ctypes, os, sys
+staged, target, aside = sys.argv[1], sys.argv[2], sys.argv[3]
+if not os.path.lexists(target):
+    os.makedirs(os.path.dirname(target), exist_ok=True)
+    os.rename(staged, target)
+    print('moved')
+    sys.exit(0)
+try:
+    f = ctypes.CDLL(None, use_errno=True).renameat2
+except (AttributeError, OSError):
+    f = None
+if f is not None and f(-100, os.fsencode(staged), -100, os.fsencode(target), 2) == 0:
+    os.rename(staged, aside)
+    print('exchanged')
+    sys.exit(0)
+os.rename(target, aside)
+os.rename(staged, target)
+print('renamed')
+`;
+/** `python -c SWAP_FOLDER <staged> <target> <aside>` */
+function swapFolder(python, staged, target, aside) {
+    return cmd([python, '-I', '-S', '-c', SWAP_FOLDER, staged, target, aside]);
+}
+async function identities(p, paths) {
+    return JSON.parse((await p.exec.run(pathIdentities(p.python, paths))).stdout);
+}
+/** The `device:inode` of a staged folder, for the intent. */
+async function stagedIdentity(p, staged) {
+    const [id] = await identities(p, [staged]);
+    if (!id)
+        throw new Error(`the staged folder ${staged} is missing`);
+    return id;
+}
+/** Swap everything of `intent` in: the database, then each folder. Returns one note each. */
+async function swapInData(p, intent) {
+    const notes = [];
+    if (intent.database && p.db && p.engine) {
+        const d = intent.database;
+        const replaced = await p.engine.swapIn(p.exec, p.db, d.scratch, d.keep, p.reporter);
+        notes.push(replaced
+            ? `database ${d.name} swapped in (previous kept as ${d.keep})`
+            : `database ${d.name} created`);
+    }
+    for (const f of intent.folders) {
+        const how = (await p.exec.run(swapFolder(p.python, f.staged, f.target, f.aside))).stdout.trim();
+        notes.push(`${f.target} ${how}`);
+    }
+    return notes;
+}
+/**
+ * Put back what `intent` swapped in, as far as it got, deciding from what is on the host: the
+ * previous database and folders return to their places, the staged copies are removed. Safe to
+ * run whatever point the swap (or an earlier rollback) reached. Returns what it did.
+ */
+async function rollBackData(p, intent) {
+    const notes = [];
+    // Folders first, in reverse (the database swap came first).
+    for (const f of [...intent.folders].reverse()) {
+        const undo = `${f.aside}-undo`;
+        const [target, staged, aside] = await identities(p, [f.target, f.staged, f.aside]);
+        if (target !== null && target === f.stagedId) {
+            // Swapped: the previous content is aside, or still at the staged name when the kill came
+            // between the exchange and the rename that follows it; none: there was no folder before.
+            const previous = aside !== null ? f.aside : staged !== null ? f.staged : null;
+            if (previous === null) {
+                await p.exec.run(removeTree(f.target));
+                notes.push(`${f.target} removed (it did not exist before)`);
+            }
+            else {
+                await p.exec.run(swapFolder(p.python, previous, f.target, undo));
+                await p.exec.run(removeTree(undo));
+                notes.push(`${f.target} put back`);
+            }
+        }
+        else if (target === null && aside !== null) {
+            // Killed between the two renames of the fallback: the previous content is aside.
+            await p.exec.run(renamePath(f.aside, f.target));
+            notes.push(`${f.target} put back`);
+        }
+        // Whatever is left at these names now is the new content (or nothing).
+        await p.exec.run(removeTree(f.staged, f.aside, undo));
+    }
+    if (intent.database && p.db && p.engine) {
+        const d = intent.database;
+        const { engine, db, exec } = p;
+        if (await engine.swapDone(exec, db, d.scratch, d.keep)) {
+            // The staged copy is the target now; swapping `keep` back moves it to the scratch name
+            // (mysql leaves an emptied scratch database behind: dropped first).
+            const scratch = { ...db, name: d.scratch };
+            if (await engine.exists(exec, scratch))
+                await engine.drop(exec, scratch);
+            await engine.swapIn(exec, db, d.keep, d.scratch, p.reporter);
+            notes.push(`database ${d.name} put back`);
+        }
+        for (const name of [d.scratch, d.keep]) {
+            const other = { ...db, name };
+            if (await engine.exists(exec, other))
+                await engine.drop(exec, other);
+        }
+    }
+    return notes;
+}
+/** The run is complete: drop what was kept for the way back. Returns what it removed. */
+async function finishData(p, intent) {
+    const notes = [];
+    if (intent.database && p.db && p.engine) {
+        for (const name of [intent.database.keep, intent.database.scratch]) {
+            const other = { ...p.db, name };
+            if (await p.engine.exists(p.exec, other)) {
+                await p.engine.drop(p.exec, other);
+                notes.push(`dropped ${name}`);
+            }
+        }
+    }
+    const leftovers = intent.folders.flatMap(f => [f.aside, f.staged]);
+    if (leftovers.length)
+        await p.exec.run(removeTree(...leftovers));
+    if (intent.folders.length)
+        notes.push(`removed ${intent.folders.length} previous folder(s)`);
+    return notes;
+}
+/** The swap parts of a site (its database, if any, with the host's Python). */
+function swapParts(exec, site, python, reporter, engines) {
+    if (!site.database)
+        return { exec, python, reporter };
+    return {
+        exec,
+        python,
+        reporter,
+        db: { ...site.database, python },
+        engine: engines(site.database.engine)
+    };
+}
+
+/** Split a hook command line into argv: whitespace separates, single and double quotes group,
+ * backslash escapes. No shell: no variables, globs, pipes or redirections. */
+function splitCommandLine(line, where) {
+    const out = [];
+    let cur = '';
+    let has = false;
+    let quote = null;
+    for (let i = 0; i < line.length; i++) {
+        const c = line[i];
+        if (quote) {
+            if (c === quote)
+                quote = null;
+            else if (c === '\\' && quote === '"' && i + 1 < line.length)
+                cur += line[++i];
+            else
+                cur += c;
+            continue;
+        }
+        if (c === "'" || c === '"') {
+            quote = c;
+            has = true;
+        }
+        else if (c === '\\' && i + 1 < line.length) {
+            cur += line[++i];
+            has = true;
+        }
+        else if (/\s/.test(c)) {
+            if (has)
+                out.push(cur);
+            cur = '';
+            has = false;
+        }
+        else if ('|&;<>$`'.includes(c)) {
+            throw new SitecycleError(`${where}: hook "${line}" uses the shell character ${c}; hooks run without a shell: put shell logic in a script of your package`, 'config');
+        }
+        else {
+            cur += c;
+            has = true;
+        }
+    }
+    if (quote)
+        throw new SitecycleError(`${where}: hook "${line}" has an unclosed ${quote}`, 'config');
+    if (has)
+        out.push(cur);
+    if (!out.length)
+        throw new SitecycleError(`${where}: empty hook command`, 'config');
+    return out;
+}
+
+/** The programs a hook line may name bare that are taken from the release's virtualenv. */
+const VENV_PROGRAMS = ['python', 'python3', 'pip'];
+/**
+ * Run the site's after_install hooks, in order, in release `target.version`: cwd the release,
+ * `python`/`pip` from its virtualenv, the config variable naming its app.ini, and
+ * SITECYCLE_SITE, SITECYCLE_ROOT, SITECYCLE_VERSION set. The first failing hook throws
+ * (CommandError). Returns how many ran.
+ */
+async function runAfterInstallHooks(exec, config, site, target, reporter) {
+    const dir = siteLayout(site.root).release(target.version);
+    const configEnv = site.config?.env ?? 'SITECYCLE_CONFIG';
+    const hooks = site.hooks.afterInstall;
+    for (const [i, line] of hooks.entries()) {
+        const argv = splitCommandLine(line, `${config.file}: sites.${site.name}.hooks.after_install[${i}]`);
+        if (VENV_PROGRAMS.includes(argv[0]))
+            argv[0] = `${dir}/bin/${argv[0]}`;
+        reporter.info(`   hook: ${line}`);
+        await exec.run({
+            argv,
+            cwd: dir,
+            env: {
+                PATH: `${dir}/bin:/usr/local/bin:/usr/bin:/bin`,
+                VIRTUAL_ENV: dir,
+                [configEnv]: `${dir}/app.ini`,
+                SITECYCLE_SITE: site.name,
+                SITECYCLE_ROOT: site.root,
+                SITECYCLE_VERSION: target.version
+            },
+            unsetEnv: ['PYTHONPATH', 'PYTHONHOME'],
+            ...(target.redact && { redact: target.redact })
+        });
+    }
+    return hooks.length;
+}
+/** `3 hooks`, `1 hook`. */
+function describeHookCount(n) {
+    return `${n} hook${n === 1 ? '' : 's'}`;
 }
 
 /**
@@ -40152,6 +40288,13 @@ function superRefine(fn, params) {
  * (engine, file, size, sha256, per-table row counts and checksums) and the files (per data
  * folder: count, bytes, hash of the file list). It never holds a secret: the database is named
  * by engine and name only (no host, user or password).
+ *
+ * Format 2 (this version writes it) adds the plain sha256 (what `sha256sum` prints) of every
+ * file: of the dump (each file of a directory-format dump) and of each data folder's files, by
+ * path relative to the snapshot directory; and `sums`, the sha256 of the snapshot's SHA256SUMS
+ * (see sums.ts), which lists the same files for `sha256sum -c`. Format 1 manifests (older
+ * snapshots) are still read: their dump `sha256` is over a `"\0<size>\n"` prefix plus the
+ * bytes (SUMMARIZE_TREE's `content` mode) and they have no per-file sums.
  */
 const MANIFEST_FILE = 'manifest.json';
 /** The dump inside a snapshot directory (a file or, for some engines, a directory). */
@@ -40167,6 +40310,12 @@ function snapshotPaths(snapshotsDir, id) {
         folder: name => `${dir}/${FILES_DIR}/${name}`
     };
 }
+/** A file of the snapshot: path relative to the snapshot directory, size, plain sha256. */
+const fileSumSchema = object({
+    path: string$1(),
+    size: number(),
+    sha256: string$1().regex(/^[0-9a-f]{64}$/)
+});
 const tableSchema = object({ table: string$1(), rows: number(), checksum: string$1() });
 const folderSchema = object({
     /** Absolute path of the data folder on the host. */
@@ -40178,10 +40327,12 @@ const folderSchema = object({
     count: number(),
     bytes: number(),
     /** sha256 of the sorted file list (path, size, mtime). */
-    listSha256: string$1()
+    listSha256: string$1(),
+    /** Format 2: every regular file of the copy, with its plain sha256. */
+    files: array(fileSumSchema).optional()
 });
-const manifestSchema = object({
-    format: literal(1),
+const baseSchema = object({
+    format: union([literal(1), literal(2)]),
     id: string$1(),
     site: string$1(),
     host: string$1(),
@@ -40201,8 +40352,13 @@ const manifestSchema = object({
         dump: string$1(),
         format: string$1(),
         size: number(),
-        /** sha256 of the dump's content. */
+        /**
+         * Format 2: the plain sha256 of the dump file (for a directory-format dump, of its lines in
+         * SHA256SUMS: see digestOfDumpFiles). Format 1: sha256 over a size prefix plus the bytes.
+         */
         sha256: string$1(),
+        /** Format 2: each file of the dump, with its plain sha256. */
+        files: array(fileSumSchema).optional(),
         /** Bytes the live database took. */
         databaseSize: number().nullable(),
         tables: array(tableSchema),
@@ -40214,7 +40370,31 @@ const manifestSchema = object({
         count: number(),
         bytes: number(),
         folders: array(folderSchema)
+    }),
+    /** Format 2: the snapshot's SHA256SUMS (dump and data files) and its own sha256. */
+    sums: object({
+        file: literal('SHA256SUMS'),
+        sha256: string$1().regex(/^[0-9a-f]{64}$/),
+        count: number(),
+        bytes: number()
     })
+        .optional()
+});
+/** A format 2 manifest carries every per-file sum; say which is missing. */
+function format2Gap(m) {
+    if (m.format === 1)
+        return undefined;
+    if (!m.sums)
+        return ['sums'];
+    if (m.database && !m.database.files)
+        return ['database', 'files'];
+    const i = m.files.folders.findIndex(f => !f.missing && !f.files);
+    return i >= 0 ? ['files', 'folders', i, 'files'] : undefined;
+}
+const manifestSchema = baseSchema.superRefine((m, ctx) => {
+    const gap = format2Gap(m);
+    if (gap)
+        ctx.addIssue({ code: 'custom', path: gap, message: 'required in format 2' });
 });
 /** Parse a manifest read from `where`; SitecycleError naming it when it is not one. */
 function parseManifest(text, where) {
@@ -40273,6 +40453,434 @@ async function listSnapshotIds(exec, site, python) {
 }
 function byTime(a, b) {
     return parseSnapshotId(a).getTime() - parseSnapshotId(b).getTime() || a.localeCompare(b);
+}
+
+/** A command that exited non-zero: carries host, command, exit code and the tail of stderr. */
+class CommandError extends Error {
+    host;
+    commandLine;
+    code;
+    stdout;
+    stderr;
+    constructor(host, commandLine, code, stdout, stderr) {
+        const tail = stderr.trim().split('\n').slice(-8).join('\n');
+        super(`${commandLine} failed on ${host} with exit code ${code}${tail ? `:\n${tail}` : ''}`);
+        this.host = host;
+        this.commandLine = commandLine;
+        this.code = code;
+        this.stdout = stdout;
+        this.stderr = stderr;
+        this.name = 'CommandError';
+    }
+}
+
+/**
+ * Plain sha256 of every file of a snapshot, and its `SHA256SUMS`: the file `sha256sum -c`
+ * checks when run from the snapshot directory. It lists every regular file under the snapshot
+ * directory (the dump, each file of a directory-format dump, each file under files/), by path
+ * relative to that directory, in the format GNU sha256sum prints (a name holding a backslash,
+ * a newline or a carriage return is escaped and its line starts with a backslash). It leaves
+ * out manifest.json and itself; the manifest records the sha256 of SHA256SUMS, so the pair
+ * cannot be swapped silently. Symbolic links are not in it (sha256sum would follow them); the
+ * manifest's per-folder list hash covers them.
+ *
+ * The hashing runs on the snapshot's host, as one Python program (SNAPSHOT_SUMS) that reads
+ * and writes file names as bytes, so any name a filesystem holds round-trips. It reports its
+ * progress into a small JSON file that the caller polls (runWithProgress).
+ */
+/**
+ * Host program. argv: mode, progress file (or `-`), then by mode:
+ *
+ * - `write <dir> <previous dir|-> <sha256 of the previous SHA256SUMS|->`: hash every file of the
+ *   snapshot `dir` and write `dir/SHA256SUMS` (aside, fsync, rename). A file that is the very
+ *   inode the previous snapshot holds at the same path (rsync --link-dest made it a hard link)
+ *   takes the previous snapshot's sum instead of being read again, but only when the previous
+ *   SHA256SUMS still has the sha256 its manifest records. Prints JSON `{sha256, count, bytes,
+ *   hashed, hashedBytes, reused, reusedBytes, files: [[path, size, sha256]...]}`.
+ * - `hash <json>`: json is `[{dir, only: [paths] | null, sums: bool}]`. Hashes the files of each
+ *   snapshot directory (only those at or under `only`, when given), reading each inode once
+ *   across all of them (a hard-linked file has the same bytes wherever it is linked); with
+ *   `sums`, also reads and parses its SHA256SUMS. Prints JSON `[{dir, files: [[path, size,
+ *   sha256]...], missing: [paths of only not found], sums: null | {exists, sha256, entries:
+ *   [[path, sha256]...], badLines: [numbers]}}]` and `bytesRead`.
+ *
+ * Progress: `{"doneBytes", "totalBytes", "doneFiles", "totalFiles"}` written aside and renamed
+ * over the progress file about twice a second; removed at the end. Errors writing it are ignored.
+ */
+const SNAPSHOT_SUMS = `
+import hashlib, json, os, re, stat, sys, time
+
+SKIP = {'manifest.json', 'manifest.json.tmp', 'SHA256SUMS', 'SHA256SUMS.tmp'}
+
+
+def enc(rel):
+    return rel.encode('utf-8', 'surrogateescape')
+
+
+def dec(raw):
+    return raw.decode('utf-8', 'surrogateescape')
+
+
+def sums_line(digest, rel):
+    name = enc(rel)
+    if b'\\\\' in name or b'\\n' in name or b'\\r' in name:
+        name = name.replace(b'\\\\', b'\\\\\\\\').replace(b'\\n', b'\\\\n').replace(b'\\r', b'\\\\r')
+        return b'\\\\' + digest.encode() + b'  ' + name + b'\\n'
+    return digest.encode() + b'  ' + name + b'\\n'
+
+
+LINE = re.compile(rb'^([0-9a-fA-F]{64}) [ *](.+)$', re.S)
+UNESCAPE = {b'\\\\': b'\\\\', b'n': b'\\n', b'r': b'\\r'}
+
+
+def parse_sums(data):
+    entries, bad = [], []
+    lines = data.split(b'\\n')
+    if lines and lines[-1] == b'':
+        lines.pop()
+    for number, line in enumerate(lines, 1):
+        escaped = line.startswith(b'\\\\')
+        m = LINE.match(line[1:] if escaped else line)
+        if not m:
+            bad.append(number)
+            continue
+        name = m.group(2)
+        if escaped:
+            out, i, ok = bytearray(), 0, True
+            while i < len(name):
+                c = name[i:i + 1]
+                if c == b'\\\\':
+                    nxt = UNESCAPE.get(name[i + 1:i + 2])
+                    if nxt is None:
+                        ok = False
+                        break
+                    out += nxt
+                    i += 2
+                else:
+                    out += c
+                    i += 1
+            if not ok:
+                bad.append(number)
+                continue
+            name = bytes(out)
+        entries.append([dec(name), m.group(1).decode().lower()])
+    return entries, bad
+
+
+def walk(top, only=None):
+    """Regular files under the snapshot directory top, as sorted (rel, path, lstat)."""
+    starts = only if only is not None else ['']
+    found, missing = [], []
+    for start in starts:
+        base = os.path.join(top, start) if start else top
+        try:
+            st = os.lstat(base)
+        except FileNotFoundError:
+            missing.append(start)
+            continue
+        if stat.S_ISREG(st.st_mode):
+            found.append((start, base, st))
+            continue
+        if not stat.S_ISDIR(st.st_mode):
+            continue
+        for d, dirs, files in os.walk(base):
+            dirs.sort()
+            for name in files:
+                p = os.path.join(d, name)
+                rel = os.path.relpath(p, top)
+                if d == top and name in SKIP:
+                    continue
+                st = os.lstat(p)
+                if stat.S_ISREG(st.st_mode):
+                    found.append((rel, p, st))
+    found.sort(key=lambda f: enc(f[0]))
+    return found, missing
+
+
+class Progress:
+    def __init__(self, path, total_bytes, total_files):
+        self.path, self.last = (None if path == '-' else path), 0.0
+        self.state = {'doneBytes': 0, 'totalBytes': total_bytes, 'doneFiles': 0, 'totalFiles': total_files}
+
+    def add(self, nbytes=0, nfiles=0):
+        self.state['doneBytes'] += nbytes
+        self.state['doneFiles'] += nfiles
+        now = time.monotonic()
+        if self.path and now - self.last >= 0.5:
+            self.last = now
+            try:
+                with open(self.path + '.tmp', 'w') as f:
+                    json.dump(self.state, f)
+                os.replace(self.path + '.tmp', self.path)
+            except OSError:
+                pass
+
+    def done(self):
+        if self.path:
+            for p in (self.path, self.path + '.tmp'):
+                try:
+                    os.unlink(p)
+                except OSError:
+                    pass
+
+
+def sha256_of(path, progress):
+    h = hashlib.sha256()
+    with open(path, 'rb') as f:
+        for block in iter(lambda: f.read(1 << 20), b''):
+            h.update(block)
+            progress.add(len(block))
+    return h.hexdigest()
+
+
+def write(progress_path, top, prev, prev_sha):
+    files, _ = walk(top)
+    reuse = {}
+    if prev != '-':
+        try:
+            with open(os.path.join(prev, 'SHA256SUMS'), 'rb') as f:
+                data = f.read()
+            if hashlib.sha256(data).hexdigest() == prev_sha:
+                reuse = dict(parse_sums(data)[0])
+        except OSError:
+            pass
+    progress = Progress(progress_path, sum(st.st_size for _, _, st in files), len(files))
+    out, lines = [], []
+    counts = {'hashed': 0, 'hashedBytes': 0, 'reused': 0, 'reusedBytes': 0}
+    for rel, path, st in files:
+        digest = None
+        if rel in reuse:
+            try:
+                pst = os.lstat(os.path.join(prev, rel))
+                if (pst.st_dev, pst.st_ino) == (st.st_dev, st.st_ino):
+                    digest = reuse[rel]
+            except OSError:
+                pass
+        if digest is None:
+            digest = sha256_of(path, progress)
+            counts['hashed'] += 1
+            counts['hashedBytes'] += st.st_size
+        else:
+            progress.add(st.st_size)
+            counts['reused'] += 1
+            counts['reusedBytes'] += st.st_size
+        progress.add(0, 1)
+        lines.append(sums_line(digest, rel))
+        out.append([rel, st.st_size, digest])
+    data = b''.join(lines)
+    tmp = os.path.join(top, 'SHA256SUMS.tmp')
+    with open(tmp, 'wb') as f:
+        f.write(data)
+        f.flush()
+        os.fsync(f.fileno())
+    os.replace(tmp, os.path.join(top, 'SHA256SUMS'))
+    progress.done()
+    result = {'sha256': hashlib.sha256(data).hexdigest(), 'count': len(out),
+              'bytes': sum(f[1] for f in out), 'files': out}
+    result.update(counts)
+    print(json.dumps(result))
+
+
+def hash_dirs(progress_path, request):
+    walked = [(r, walk(r['dir'], r.get('only'))) for r in request]
+    seen, total, nfiles = set(), 0, 0
+    for _, (files, _) in walked:
+        for _, _, st in files:
+            nfiles += 1
+            if (st.st_dev, st.st_ino) not in seen:
+                seen.add((st.st_dev, st.st_ino))
+                total += st.st_size
+    progress = Progress(progress_path, total, nfiles)
+    cache, out, read = {}, [], 0
+    for r, (files, missing) in walked:
+        entries = []
+        for rel, path, st in files:
+            key = (st.st_dev, st.st_ino)
+            if key not in cache:
+                cache[key] = sha256_of(path, progress)
+                read += st.st_size
+            progress.add(0, 1)
+            entries.append([rel, st.st_size, cache[key]])
+        sums = None
+        if r.get('sums'):
+            try:
+                with open(os.path.join(r['dir'], 'SHA256SUMS'), 'rb') as f:
+                    data = f.read()
+                parsed, bad = parse_sums(data)
+                sums = {'exists': True, 'sha256': hashlib.sha256(data).hexdigest(), 'entries': parsed, 'badLines': bad}
+            except FileNotFoundError:
+                sums = {'exists': False, 'sha256': '', 'entries': [], 'badLines': []}
+        out.append({'dir': r['dir'], 'files': entries, 'missing': missing, 'sums': sums})
+    progress.done()
+    print(json.dumps({'dirs': out, 'bytesRead': read}))
+
+
+mode, progress_path = sys.argv[1], sys.argv[2]
+if mode == 'write':
+    write(progress_path, sys.argv[3], sys.argv[4], sys.argv[5])
+elif mode == 'hash':
+    hash_dirs(progress_path, json.loads(sys.argv[3]))
+else:
+    sys.exit('unknown mode %s' % mode)
+`;
+/** `python3 -I -S -c SNAPSHOT_SUMS hash <progress|-> <json>`: hash snapshot directories' files. */
+function hashSnapshotFiles(python, requests, progressPath) {
+    const json = JSON.stringify(requests.map(r => ({ dir: r.dir, only: r.only ?? null, sums: r.sums ?? false })));
+    return cmd([python, '-I', '-S', '-c', SNAPSHOT_SUMS, 'hash', progressPath ?? '-', json]);
+}
+/** Parse what `SNAPSHOT_SUMS hash` printed. */
+function parseHashedDirs(stdout) {
+    const raw = JSON.parse(stdout);
+    return {
+        bytesRead: raw.bytesRead,
+        dirs: raw.dirs.map(d => ({
+            ...d,
+            files: d.files.map(rowToSum),
+            sums: d.sums && {
+                ...d.sums,
+                entries: d.sums.entries.map(([path, sha256]) => ({ path, sha256 }))
+            }
+        }))
+    };
+}
+function rowToSum([path, size, sha256]) {
+    return { path, size, sha256 };
+}
+/**
+ * Compare the files found in a snapshot with the sums recorded for them: `expected` from the
+ * manifest, `listed` from SHA256SUMS (when read). Each path is reported once: changed (its
+ * sha256 differs), missing (recorded, not found), unlisted (found, recorded nowhere), or
+ * sums-disagree (the manifest and SHA256SUMS give different sums, whatever the file holds).
+ * Pure; sorted by path.
+ */
+function compareSums(expected, actual, listed) {
+    const exp = new Map(expected.map(f => [f.path, f.sha256]));
+    const act = new Map(actual.map(f => [f.path, f.sha256]));
+    const lst = listed;
+    const paths = [...new Set([...exp.keys(), ...act.keys(), ...([])])].sort();
+    const out = [];
+    for (const path of paths) {
+        const e = exp.get(path) ?? lst?.get(path);
+        const a = act.get(path);
+        if (e === undefined)
+            out.push({ path, problem: 'unlisted', actual: a });
+        else if (a === undefined)
+            out.push({ path, problem: 'missing', expected: e });
+        else if (a !== e)
+            out.push({ path, problem: 'changed', expected: e, actual: a });
+    }
+    return out;
+}
+/**
+ * Run a command; while it runs, every `intervalMs`, read the progress file it writes on the
+ * host and report it as `label: X of Y (N%), i of n files`. With `intervalMs` 0 or no progress
+ * path, just run it. The progress file is removed at the end in every case.
+ */
+async function runWithProgress(exec, command, opts) {
+    const { progressPath, intervalMs, reporter } = opts;
+    if (!progressPath || intervalMs <= 0 || !reporter)
+        return runSums(exec, command, opts.label);
+    let finished = false;
+    const running = runSums(exec, command, opts.label).finally(() => {
+        finished = true;
+    });
+    running.catch(() => undefined); // observed below; keeps an early rejection from going unhandled
+    try {
+        while (!finished) {
+            let timer;
+            await Promise.race([
+                running.catch(() => undefined),
+                new Promise(r => {
+                    timer = setTimeout(r, intervalMs);
+                })
+            ]);
+            clearTimeout(timer);
+            if (finished)
+                break;
+            const text = await exec.readFile(progressPath).catch(() => undefined);
+            if (text === undefined)
+                continue;
+            let p;
+            try {
+                p = JSON.parse(text);
+            }
+            catch {
+                continue;
+            }
+            reporter.info(`   ${opts.label}: ${describeProgress(p)}`);
+        }
+        return await running;
+    }
+    finally {
+        await exec.tryRun(removeTree(progressPath, `${progressPath}.tmp`)).catch(() => undefined);
+    }
+}
+/**
+ * Run a SNAPSHOT_SUMS command; its failure becomes one sentence naming what was being done,
+ * the host and the program's last error line (e.g. `OSError: [Errno 28] No space left on
+ * device: ...`), never the program text.
+ */
+async function runSums(exec, command, label) {
+    try {
+        return await exec.run(command);
+    }
+    catch (e) {
+        if (!(e instanceof CommandError))
+            throw e;
+        const last = e.stderr.trim().split('\n').pop() || `exit code ${e.code}`;
+        throw new SitecycleError(`${label} failed on ${exec.name}: ${last}`, 'snapshot');
+    }
+}
+/** `120 MB of 450 MB (27%), 300 of 1200 files`. Pure. */
+function describeProgress(p) {
+    const pct = p.totalBytes > 0 ? ` (${Math.min(100, Math.floor((p.doneBytes / p.totalBytes) * 100))}%)` : '';
+    return `${mb(p.doneBytes)} of ${mb(p.totalBytes)}${pct}, ${p.doneFiles} of ${p.totalFiles} files`;
+}
+function mb(bytes) {
+    return `${(bytes / 1048576).toFixed(1)} MB`;
+}
+
+/**
+ * Check a snapshot's dump against its manifest, reading every byte. Throws a SitecycleError
+ * naming the dump file (and the snapshot) when a file is missing or its sha256 differs; resolves
+ * with a short note (`dump sha256 1a2b3c4d5e6f matches`) otherwise, or when there is no dump.
+ */
+async function checkSnapshotDump(exec, python, manifest, snapshotDir, progress) {
+    const record = manifest.database;
+    if (!record)
+        return 'no database in the snapshot';
+    const dumpPath = `${snapshotDir}/${record.dump}`;
+    if (manifest.format === 1 || !record.files) {
+        const digest = JSON.parse((await exec.run(summarizeTree(python, 'content', dumpPath))).stdout);
+        if (!digest.exists)
+            throw new SitecycleError(`the dump ${dumpPath} of snapshot ${manifest.id} is missing`, 'snapshot');
+        if (digest.sha256 !== record.sha256)
+            throw new SitecycleError(`the dump ${dumpPath} of snapshot ${manifest.id} is corrupt: sha256 ${digest.sha256}, the manifest says ${record.sha256}; nothing was changed`, 'snapshot');
+        return `dump sha256 ${digest.sha256.slice(0, 12)} matches`;
+    }
+    const r = await runWithProgress(exec, hashSnapshotFiles(python, [{ dir: snapshotDir, only: [record.dump] }], progress?.progressPath), {
+        progressPath: progress?.progressPath,
+        intervalMs: progress?.intervalMs ?? 5000,
+        reporter: progress?.reporter,
+        label: `checking the dump of snapshot ${manifest.id}`
+    });
+    const [hashed] = parseHashedDirs(r.stdout).dirs;
+    if (hashed.missing.length)
+        throw new SitecycleError(`the dump ${dumpPath} of snapshot ${manifest.id} is missing`, 'snapshot');
+    const bad = compareSums(record.files, hashed.files);
+    if (bad.length) {
+        const m = bad[0];
+        const file = `${snapshotDir}/${m.path}`;
+        const what = m.problem === 'changed'
+            ? `is corrupt: sha256 ${m.actual}, the manifest says ${m.expected}`
+            : m.problem === 'missing'
+                ? 'is missing'
+                : 'is not in the manifest';
+        throw new SitecycleError(`the dump file ${file} of snapshot ${manifest.id} ${what}` +
+            (bad.length > 1 ? ` (and ${bad.length - 1} more dump files do not match)` : '') +
+            '; nothing was changed', 'snapshot');
+    }
+    return `dump sha256 ${record.sha256.slice(0, 12)} matches (${hashed.files.length} file${hashed.files.length === 1 ? '' : 's'})`;
 }
 
 /** Appends to and reads the site's journal on its host. */
@@ -40510,8 +41118,8 @@ async function releaseLock(exec, root, holder) {
  * - no intent in the journal: nothing was swapped in; the staged copies are dropped;
  * - an intent, and the run had verified the site after the swap: finished forward (what was kept
  *   for the way back is dropped, the site unfrozen if the run had frozen it);
- * - an intent otherwise: rolled back from what is on the host (data-swap.ts rollBackData), the live
- *   daemons restarted, the site unfrozen if the run had frozen it.
+ * - an intent otherwise: rolled back from what is on the host (data-swap.ts rollBackData) while the
+ *   site is held and its daemons restarted around it, then unfrozen if the run had frozen it.
  *
  * When that fails the site stays in maintenance, with a page saying why, and the run stays open:
  * the operation that found it stops with an error naming the run and what to do.
@@ -40543,13 +41151,11 @@ async function recoverDataRun(ctx, op) {
             notes.push(`the interrupted ${op.op} had swapped in and verified the new data: finished`);
         }
         else if (intent) {
-            notes.push(...(await rollBackData(parts, intent)));
-            notes.push(`the interrupted ${op.op} was undone: the site holds its data from before it`);
             const state = await readSiteState(exec, site, python);
-            if (state.live !== null) {
-                const slot = site.apache.mode === 'single' ? 'current' : state.liveSlot;
-                await restartSlotGroup(exec, site, python, slot).catch(e => reporter.warn(`could not restart the live daemons of site ${site.name}: ${e instanceof Error ? e.message : e}`));
-            }
+            await restoreWhileHeld(ctx, state, async () => {
+                notes.push(...(await rollBackData(parts, intent)));
+            });
+            notes.push(`the interrupted ${op.op} was undone: the site holds its data from before it`);
         }
         else {
             // Nothing was swapped in: only the staged copies are left.
@@ -40583,76 +41189,6 @@ async function recoverDataRun(ctx, op) {
         notes.push('unfrozen (the interrupted run had frozen it)');
     }
     return notes;
-}
-
-/**
- * What a frozen deploy (`hooks.freeze`) leaves when it is killed, and how the next operation,
- * whatever it is, finishes it: the site is still frozen, and its hooks may have migrated the
- * database for a release that never went live. Called by the shared recovery (recover.ts), so a
- * killed frozen deploy is completed by the next deploy, rollback, sync, snapshot or maintenance
- * run alike.
- */
-/** Where a frozen deploy keeps the database dump taken after the freeze, until it ends. */
-function preDeployDumpPath(root, opId) {
-    return `${siteLayout(root).state}/pre-deploy-${opId}.dump`;
-}
-/**
- * Restart the daemon groups that may hold the database open, so none keeps the replaced one (a
- * restore swaps in a new database or file). The site is frozen: users are not served meanwhile.
- */
-async function restartAfterRestore(c, state) {
-    if (c.site.apache.mode === 'single') {
-        if (state.live !== null)
-            await restartSlotGroup(c.exec, c.site, c.python, 'current');
-        return;
-    }
-    for (const slot of [state.liveSlot, state.idleSlot])
-        if (state.slots[slot] !== null)
-            await restartSlotGroup(c.exec, c.site, c.python, slot);
-}
-/**
- * Finish the freeze of a frozen deploy (`hooks.freeze`) that was killed: recoverInterrupted
- * (recover.ts) has just put its slots back and marked it recovered, but its site is still frozen, and its hooks may
- * have migrated the database while the release it was for never went live. For each such run
- * recovered by this operation: when it had not switched, its dump (taken after the freeze) is
- * restored and the daemon groups restarted; then the site is unfrozen unless it was frozen
- * before that run, and the dump removed. A needed dump that is missing keeps the site frozen
- * and throws. Returns what was done, one sentence per action.
- */
-async function completeFrozenDeploys(ctx) {
-    const { exec, site, reporter, python } = ctx;
-    const ran = (op, step, phase, status) => op.steps.some(s => s.step === step && s.phase === phase && s.status === status);
-    const killed = (await ctx.journal.operations()).filter(op => op.op === 'deploy' &&
-        op.end?.event === 'recovered' &&
-        op.end.by === ctx.opId &&
-        ran(op, 'freeze', 'run', 'ok') &&
-        !ran(op, 'freeze', 'undo', 'undone') &&
-        !ran(op, 'unfreeze', 'run', 'ok'));
-    const done = [];
-    for (const op of killed) {
-        const start = op.start;
-        const state = await readSiteState(exec, site, python);
-        const switched = site.apache.mode === 'single' ? state.live !== start.live : state.liveSlot !== start.liveSlot;
-        const dump = preDeployDumpPath(site.root, op.id);
-        if (!switched && ran(op, 'snapshot-db', 'run', 'ok') && site.database) {
-            const db = { ...site.database, python };
-            const engine = getEngine(db.engine);
-            if ((await exec.tryRun({ argv: ['test', '-e', dump] })).code !== 0)
-                throw new SitecycleError(`the deploy ${op.id} was killed after its hooks may have migrated ${db.name}, and its dump ${dump} is missing: ` +
-                    `site ${site.name} stays frozen; restore the database from a snapshot, then run \`sitecycle maintenance off ${site.name}\``, 'database');
-            await engine.restore(exec, db, dump, reporter);
-            await restartAfterRestore(ctx, state);
-            done.push(`the database was restored from ${dump}, taken before the hooks of ${op.id}`);
-        }
-        if (!start.frozen) {
-            await unfreeze(exec, site);
-            done.push(`site ${site.name} is unfrozen (${op.id} had frozen it)`);
-        }
-        await exec.tryRun(removeTree(dump));
-    }
-    for (const n of done)
-        reporter.info(`recovered: ${n}`);
-    return done;
 }
 
 /**
@@ -40804,10 +41340,18 @@ function startLine(op, opId, siteName, holder, fields = {}) {
 }
 
 /**
- * `sitecycle verify`: prove a snapshot restorable. The dump is checked against its sha256,
- * restored into a scratch database (`<name>__sc_verify_<tag>`, never the site's own), and every
- * table's row count and checksum compared with the manifest; the scratch database is dropped in
- * every case. The files' lists are hashed again and compared too.
+ * `sitecycle verify`: prove snapshots intact and restorable. Every byte of every file (the dump
+ * and each data file, hard-linked ones included) is read and its sha256 compared with the
+ * manifest and the snapshot's SHA256SUMS, whose own sha256 the manifest records; each file that
+ * does not match is reported by path and snapshot. The dump is then restored into a scratch
+ * database (`<name>__sc_verify_<tag>`, never the site's own) and every table's row count and
+ * checksum compared with the manifest; the scratch database is dropped in every case. The data
+ * folders' file lists (names, sizes, mtimes, symbolic links) are compared too. Several snapshots
+ * can be verified in one run: an inode hard-linked into several of them is read once (the same
+ * inode holds the same bytes) and judged against each snapshot's sums.
+ *
+ * Format 1 snapshots (written before per-file sums) are checked as far as their manifest
+ * allows: the dump against its size-prefixed digest, the files by their list only.
  */
 /** Compare two checksum lists table by table. Pure. */
 function compareTables(expected, actual) {
@@ -41028,14 +41572,10 @@ function applySteps() {
                 const m = c.manifest;
                 checkApplicable(m, c.site, `site ${m.site}`);
                 planFolders(m, c.snapshotDir, c.site);
-                if (!m.database)
-                    return 'no database in the snapshot';
-                const digest = JSON.parse((await c.exec.run(summarizeTree(c.python, 'content', dumpPathOf(c)))).stdout);
-                if (!digest.exists)
-                    throw new SitecycleError(`the dump ${dumpPathOf(c)} of snapshot ${m.id} is missing`, 'snapshot');
-                if (digest.sha256 !== m.database.sha256)
-                    throw new SitecycleError(`the dump ${dumpPathOf(c)} of snapshot ${m.id} is corrupt: sha256 ${digest.sha256}, the manifest says ${m.database.sha256}; nothing was changed`, 'snapshot');
-                return `dump sha256 ${digest.sha256.slice(0, 12)} matches`;
+                return checkSnapshotDump(c.exec, c.python, m, c.snapshotDir, {
+                    reporter: c.reporter,
+                    progressPath: `${siteLayout(c.site.root).state}/progress-check-${m.id}.json`
+                });
             }
         },
         {
@@ -41141,7 +41681,13 @@ function applySteps() {
                 await c.journal.append({ id: c.opId, op: c.op, event: 'intent', intent });
                 c.intent = intent;
                 try {
-                    return (await swapInData(partsOf(c), intent)).join('; ');
+                    // Held: no request, the health path's included, runs while the data changes under it,
+                    // and no daemon keeps a connection to the database swapped out (frozen-deploy.ts).
+                    let notes = [];
+                    await restoreWhileHeld(c, c.state, async () => {
+                        notes = await swapInData(partsOf(c), intent);
+                    });
+                    return notes.join('; ');
                 }
                 catch (e) {
                     // Half swapped: put back what was swapped before the error goes up.
@@ -41204,22 +41750,22 @@ function applySteps() {
     ];
 }
 /**
- * The undo of swap-data: the previous database and folders back in place, the live daemons
- * restarted (they may hold the swapped-out data open). When that fails the site's data is in
+ * The undo of swap-data: the previous database and folders back in place while the site is held,
+ * its daemons restarted around it (they may hold the swapped-out data open). When that fails the site's data is in
  * doubt: it stays frozen, and the run stays open in the journal for the next operation to finish.
  */
 async function rollBackSwap(c) {
     try {
-        const notes = await rollBackData(partsOf(c), c.intent);
-        for (const n of notes)
-            c.reporter.info(`   ${n}`);
+        await restoreWhileHeld(c, c.state, async () => {
+            const notes = await rollBackData(partsOf(c), c.intent);
+            for (const n of notes)
+                c.reporter.info(`   ${n}`);
+        });
     }
     catch (e) {
         c.dataInDoubt = true;
         throw e;
     }
-    if (c.state.live !== null)
-        await restartSlotGroup(c.exec, c.site, c.python, liveSlotOf(c)).catch(e => c.reporter.warn(`could not restart the live daemons after putting the data back: ${e instanceof Error ? e.message : e}`));
 }
 // ---------------------------------------------------------------------------------------------
 // Running: shared by restore and sync
@@ -49712,25 +50258,6 @@ function resolveLocalPath(p, dir) {
     if (p === '~' || p.startsWith('~/'))
         return path__default.join(process.env.HOME || homedir(), p.slice(1));
     return path__default.resolve(dir, p);
-}
-
-/** A command that exited non-zero: carries host, command, exit code and the tail of stderr. */
-class CommandError extends Error {
-    host;
-    commandLine;
-    code;
-    stdout;
-    stderr;
-    constructor(host, commandLine, code, stdout, stderr) {
-        const tail = stderr.trim().split('\n').slice(-8).join('\n');
-        super(`${commandLine} failed on ${host} with exit code ${code}${tail ? `:\n${tail}` : ''}`);
-        this.host = host;
-        this.commandLine = commandLine;
-        this.code = code;
-        this.stdout = stdout;
-        this.stderr = stderr;
-        this.name = 'CommandError';
-    }
 }
 
 /**

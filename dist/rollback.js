@@ -43,7 +43,7 @@ import fs__default, { promises as promises$1, constants as constants$7, createRe
 import https$1 from 'node:https';
 import * as path$1 from 'node:path';
 import path__default, { dirname, basename, posix } from 'node:path';
-import crypto$1, { randomBytes } from 'node:crypto';
+import crypto$1, { randomBytes, createHash } from 'node:crypto';
 import { spawn } from 'node:child_process';
 import { finished as finished$1 } from 'node:stream/promises';
 
@@ -52614,6 +52614,11 @@ function siteLayout(root) {
         incoming: j('.sitecycle', 'incoming')
     };
 }
+/** File name of the vhost sitecycle writes for a site. */
+function vhostFileName(site) {
+    const hash = createHash('sha256').update(site.root).digest('hex').slice(0, 8);
+    return `sitecycle-${site.name}-${hash}.conf`;
+}
 
 /** Build a command; a small convenience so builders read as one line. */
 function cmd(argv, extra = {}) {
@@ -55098,6 +55103,14 @@ function maintenanceFlagPath(site) {
     return `${siteLayout(site.root).maintenance}/ON`;
 }
 /**
+ * The flag that holds every request of a frozen site, the health path and the allow-listed
+ * clients included, at the maintenance answer: set while a frozen deploy puts its database back,
+ * so that no request reaches a daemon whose connections are being closed.
+ */
+function maintenanceHoldPath(site) {
+    return `${siteLayout(site.root).maintenance}/HOLD`;
+}
+/**
  * The Retry-After of the maintenance page: a file holding the number of seconds alone, read by
  * Apache with each maintenance answer, so it changes without a reload. init writes it.
  */
@@ -55120,6 +55133,11 @@ function maintenancePagePath(site) {
  * maintenance on or off is one rename or one unlink, with no reload and no dropped request.
  * Pipelines that must keep users' writes out (restore, sync, a deploy that migrates) call
  * freeze() and unfreeze() while they hold the site lock.
+ *
+ * Holding a frozen site (`<root>/maintenance/HOLD`) sends the health path and the allow-listed
+ * clients to the same answer: no request reaches any daemon of the site. A frozen deploy holds
+ * its site while it puts its database back, so that no request runs on a connection the
+ * restore closes (pipelines/frozen-deploy.ts).
  */
 function escapeHtml$1(s) {
     return s
@@ -55189,6 +55207,19 @@ async function unfreeze(exec, site) {
     const before = await frozenState(exec, site);
     await exec.run(removeFile(maintenanceFlagPath(site)));
     return { ...before, frozen: false };
+}
+/**
+ * Hold the site: from the flag's rename on, every request gets the maintenance answer, the
+ * health path and the allow-listed clients too (the page of the freeze, or init's). Requests
+ * already past Apache's rewrite finish on their daemon. Needs a vhost written by a sitecycle
+ * that knows the hold rule (`sitecycle init`).
+ */
+async function holdRequests(exec, site) {
+    await replaceFile(exec, maintenanceHoldPath(site), `held since ${new Date().toISOString()}\n`, 0o644);
+}
+/** Release the hold: the health path and the allow-listed clients reach the site again. Idempotent. */
+async function releaseRequests(exec, site) {
+    await exec.run(removeFile(maintenanceHoldPath(site)));
 }
 /** Whether the site is frozen now (its flag exists), with since and Retry-After from the flag. */
 async function frozenState(exec, site) {
@@ -55366,6 +55397,106 @@ function swapParts(exec, site, python, reporter, engines) {
 }
 
 /**
+ * What a frozen deploy (`hooks.freeze`) leaves when it is killed, and how the next operation,
+ * whatever it is, finishes it: the site is still frozen, and its hooks may have migrated the
+ * database for a release that never went live. Called by the shared recovery (recover.ts), so a
+ * killed frozen deploy is completed by the next deploy, rollback, sync, snapshot or maintenance
+ * run alike.
+ */
+/** Where a frozen deploy keeps the database dump taken after the freeze, until it ends. */
+function preDeployDumpPath(root, opId) {
+    return `${siteLayout(root).state}/pre-deploy-${opId}.dump`;
+}
+/** The daemon groups of the site that may hold its database open: both slots' (those that
+ * point at a release), or `current` in single mode. */
+function groupsOf(c, state) {
+    if (c.site.apache.mode === 'single')
+        return state.live !== null ? ['current'] : [];
+    return [state.liveSlot, state.idleSlot].filter(slot => state.slots[slot] !== null);
+}
+/** Restart daemon groups, side by side (each waits for its own new PIDs). */
+async function restartGroups(c, groups) {
+    await Promise.all(groups.map(g => restartSlotGroup(c.exec, c.site, c.python, g)));
+}
+/** Warn when the site's vhost predates the hold rule (then the health path is not held). */
+async function checkHoldRule(c) {
+    const vhost = `${c.site.apache.confDir}/${vhostFileName(c.site)}`;
+    const text = await c.exec.readFile(vhost).catch(() => undefined);
+    if (text !== undefined && !text.includes(maintenanceHoldPath(c.site)))
+        c.reporter.warn(`the vhost ${vhost} of site ${c.site.name} has no hold rule: requests to the health path may fail while the database is put back; run \`sitecycle init ${c.site.name}\` to rewrite it`);
+}
+/**
+ * Put a frozen site's database back (`restore`) without failing a request: hold the site (every
+ * request, the health path included, gets the maintenance answer), restart its daemon groups so
+ * that the requests they run finish and their connections close with them (PostgreSQL would
+ * otherwise terminate them under the application, which then fails its next requests), restore,
+ * restart the groups again (a daemon that connected meanwhile holds no connection to the replaced
+ * database), and release the hold, even when the restore failed. A group that does not restart
+ * before the restore is warned about, and the restore goes on.
+ */
+async function restoreWhileHeld(c, state, restore) {
+    const groups = groupsOf(c, state);
+    await checkHoldRule(c);
+    await holdRequests(c.exec, c.site);
+    try {
+        // The database goes back even when a group does not restart: its data come first.
+        await restartGroups(c, groups).catch(e => c.reporter.warn(`the daemons of site ${c.site.name} could not be restarted before its database is put back, so their connections may be ended under them: ${e instanceof Error ? e.message : e}`));
+        await restore();
+        await restartGroups(c, groups);
+    }
+    finally {
+        await releaseRequests(c.exec, c.site);
+    }
+}
+/**
+ * Finish the freeze of a frozen deploy (`hooks.freeze`) that was killed: recoverInterrupted
+ * (recover.ts) has just put its slots back and marked it recovered, but its site is still frozen, and its hooks may
+ * have migrated the database while the release it was for never went live. For each such run
+ * recovered by this operation: when it had not switched, its dump (taken after the freeze) is
+ * restored while the site is held (restoreWhileHeld); then the site is unfrozen unless it was frozen
+ * before that run, and the dump removed. A needed dump that is missing keeps the site frozen
+ * and throws. Returns what was done, one sentence per action.
+ */
+async function completeFrozenDeploys(ctx) {
+    const { exec, site, reporter, python } = ctx;
+    const ran = (op, step, phase, status) => op.steps.some(s => s.step === step && s.phase === phase && s.status === status);
+    const killed = (await ctx.journal.operations()).filter(op => op.op === 'deploy' &&
+        op.end?.event === 'recovered' &&
+        op.end.by === ctx.opId &&
+        ran(op, 'freeze', 'run', 'ok') &&
+        !ran(op, 'freeze', 'undo', 'undone') &&
+        !ran(op, 'unfreeze', 'run', 'ok'));
+    const done = [];
+    for (const op of killed) {
+        const start = op.start;
+        const state = await readSiteState(exec, site, python);
+        const switched = site.apache.mode === 'single' ? state.live !== start.live : state.liveSlot !== start.liveSlot;
+        const dump = preDeployDumpPath(site.root, op.id);
+        if (!switched && ran(op, 'snapshot-db', 'run', 'ok') && site.database) {
+            const db = { ...site.database, python };
+            const engine = getEngine(db.engine);
+            if ((await exec.tryRun({ argv: ['test', '-e', dump] })).code !== 0)
+                throw new SitecycleError(`the deploy ${op.id} was killed after its hooks may have migrated ${db.name}, and its dump ${dump} is missing: ` +
+                    `site ${site.name} stays frozen; restore the database from a snapshot, then run \`sitecycle maintenance off ${site.name}\``, 'database');
+            await restoreWhileHeld(ctx, state, () => engine.restore(exec, db, dump, reporter));
+            done.push(`the database was restored from ${dump}, taken before the hooks of ${op.id}`);
+        }
+        else {
+            // The killed run may have been holding the site (restoreWhileHeld) when it died.
+            await releaseRequests(exec, site);
+        }
+        if (!start.frozen) {
+            await unfreeze(exec, site);
+            done.push(`site ${site.name} is unfrozen (${op.id} had frozen it)`);
+        }
+        await exec.tryRun(removeTree(dump));
+    }
+    for (const n of done)
+        reporter.info(`recovered: ${n}`);
+    return done;
+}
+
+/**
  * Recovery of a restore or sync that did not finish (killed, machine lost, or its own undo
  * failed), by whichever operation comes next on the site: a deploy, a snapshot, `maintenance
  * off`, another restore. The site ends with its previous data, or with the complete new data
@@ -55374,8 +55505,8 @@ function swapParts(exec, site, python, reporter, engines) {
  * - no intent in the journal: nothing was swapped in; the staged copies are dropped;
  * - an intent, and the run had verified the site after the swap: finished forward (what was kept
  *   for the way back is dropped, the site unfrozen if the run had frozen it);
- * - an intent otherwise: rolled back from what is on the host (data-swap.ts rollBackData), the live
- *   daemons restarted, the site unfrozen if the run had frozen it.
+ * - an intent otherwise: rolled back from what is on the host (data-swap.ts rollBackData) while the
+ *   site is held and its daemons restarted around it, then unfrozen if the run had frozen it.
  *
  * When that fails the site stays in maintenance, with a page saying why, and the run stays open:
  * the operation that found it stops with an error naming the run and what to do.
@@ -55407,13 +55538,11 @@ async function recoverDataRun(ctx, op) {
             notes.push(`the interrupted ${op.op} had swapped in and verified the new data: finished`);
         }
         else if (intent) {
-            notes.push(...(await rollBackData(parts, intent)));
-            notes.push(`the interrupted ${op.op} was undone: the site holds its data from before it`);
             const state = await readSiteState(exec, site, python);
-            if (state.live !== null) {
-                const slot = site.apache.mode === 'single' ? 'current' : state.liveSlot;
-                await restartSlotGroup(exec, site, python, slot).catch(e => reporter.warn(`could not restart the live daemons of site ${site.name}: ${e instanceof Error ? e.message : e}`));
-            }
+            await restoreWhileHeld(ctx, state, async () => {
+                notes.push(...(await rollBackData(parts, intent)));
+            });
+            notes.push(`the interrupted ${op.op} was undone: the site holds its data from before it`);
         }
         else {
             // Nothing was swapped in: only the staged copies are left.
@@ -55447,76 +55576,6 @@ async function recoverDataRun(ctx, op) {
         notes.push('unfrozen (the interrupted run had frozen it)');
     }
     return notes;
-}
-
-/**
- * What a frozen deploy (`hooks.freeze`) leaves when it is killed, and how the next operation,
- * whatever it is, finishes it: the site is still frozen, and its hooks may have migrated the
- * database for a release that never went live. Called by the shared recovery (recover.ts), so a
- * killed frozen deploy is completed by the next deploy, rollback, sync, snapshot or maintenance
- * run alike.
- */
-/** Where a frozen deploy keeps the database dump taken after the freeze, until it ends. */
-function preDeployDumpPath(root, opId) {
-    return `${siteLayout(root).state}/pre-deploy-${opId}.dump`;
-}
-/**
- * Restart the daemon groups that may hold the database open, so none keeps the replaced one (a
- * restore swaps in a new database or file). The site is frozen: users are not served meanwhile.
- */
-async function restartAfterRestore(c, state) {
-    if (c.site.apache.mode === 'single') {
-        if (state.live !== null)
-            await restartSlotGroup(c.exec, c.site, c.python, 'current');
-        return;
-    }
-    for (const slot of [state.liveSlot, state.idleSlot])
-        if (state.slots[slot] !== null)
-            await restartSlotGroup(c.exec, c.site, c.python, slot);
-}
-/**
- * Finish the freeze of a frozen deploy (`hooks.freeze`) that was killed: recoverInterrupted
- * (recover.ts) has just put its slots back and marked it recovered, but its site is still frozen, and its hooks may
- * have migrated the database while the release it was for never went live. For each such run
- * recovered by this operation: when it had not switched, its dump (taken after the freeze) is
- * restored and the daemon groups restarted; then the site is unfrozen unless it was frozen
- * before that run, and the dump removed. A needed dump that is missing keeps the site frozen
- * and throws. Returns what was done, one sentence per action.
- */
-async function completeFrozenDeploys(ctx) {
-    const { exec, site, reporter, python } = ctx;
-    const ran = (op, step, phase, status) => op.steps.some(s => s.step === step && s.phase === phase && s.status === status);
-    const killed = (await ctx.journal.operations()).filter(op => op.op === 'deploy' &&
-        op.end?.event === 'recovered' &&
-        op.end.by === ctx.opId &&
-        ran(op, 'freeze', 'run', 'ok') &&
-        !ran(op, 'freeze', 'undo', 'undone') &&
-        !ran(op, 'unfreeze', 'run', 'ok'));
-    const done = [];
-    for (const op of killed) {
-        const start = op.start;
-        const state = await readSiteState(exec, site, python);
-        const switched = site.apache.mode === 'single' ? state.live !== start.live : state.liveSlot !== start.liveSlot;
-        const dump = preDeployDumpPath(site.root, op.id);
-        if (!switched && ran(op, 'snapshot-db', 'run', 'ok') && site.database) {
-            const db = { ...site.database, python };
-            const engine = getEngine(db.engine);
-            if ((await exec.tryRun({ argv: ['test', '-e', dump] })).code !== 0)
-                throw new SitecycleError(`the deploy ${op.id} was killed after its hooks may have migrated ${db.name}, and its dump ${dump} is missing: ` +
-                    `site ${site.name} stays frozen; restore the database from a snapshot, then run \`sitecycle maintenance off ${site.name}\``, 'database');
-            await engine.restore(exec, db, dump, reporter);
-            await restartAfterRestore(ctx, state);
-            done.push(`the database was restored from ${dump}, taken before the hooks of ${op.id}`);
-        }
-        if (!start.frozen) {
-            await unfreeze(exec, site);
-            done.push(`site ${site.name} is unfrozen (${op.id} had frozen it)`);
-        }
-        await exec.tryRun(removeTree(dump));
-    }
-    for (const n of done)
-        reporter.info(`recovered: ${n}`);
-    return done;
 }
 
 /**

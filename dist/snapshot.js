@@ -35,7 +35,7 @@ import require$$1$5 from 'node:dns';
 import require$$5$3, { StringDecoder } from 'string_decoder';
 import * as child from 'child_process';
 import { setTimeout as setTimeout$1 } from 'timers';
-import { randomBytes } from 'node:crypto';
+import { createHash, randomBytes } from 'node:crypto';
 import * as path$1 from 'node:path';
 import path__default, { posix, basename } from 'node:path';
 import * as fs$1 from 'node:fs';
@@ -31078,6 +31078,11 @@ function siteLayout(root) {
         incoming: j('.sitecycle', 'incoming')
     };
 }
+/** File name of the vhost sitecycle writes for a site. */
+function vhostFileName(site) {
+    const hash = createHash('sha256').update(site.root).digest('hex').slice(0, 8);
+    return `sitecycle-${site.name}-${hash}.conf`;
+}
 
 /** Build a command; a small convenience so builders read as one line. */
 function cmd(argv, extra = {}) {
@@ -37792,6 +37797,13 @@ class ConfigError extends SitecycleError {
  * (engine, file, size, sha256, per-table row counts and checksums) and the files (per data
  * folder: count, bytes, hash of the file list). It never holds a secret: the database is named
  * by engine and name only (no host, user or password).
+ *
+ * Format 2 (this version writes it) adds the plain sha256 (what `sha256sum` prints) of every
+ * file: of the dump (each file of a directory-format dump) and of each data folder's files, by
+ * path relative to the snapshot directory; and `sums`, the sha256 of the snapshot's SHA256SUMS
+ * (see sums.ts), which lists the same files for `sha256sum -c`. Format 1 manifests (older
+ * snapshots) are still read: their dump `sha256` is over a `"\0<size>\n"` prefix plus the
+ * bytes (SUMMARIZE_TREE's `content` mode) and they have no per-file sums.
  */
 const MANIFEST_FILE = 'manifest.json';
 /** The dump inside a snapshot directory (a file or, for some engines, a directory). */
@@ -37807,6 +37819,14 @@ function snapshotPaths(snapshotsDir, id) {
         folder: name => `${dir}/${FILES_DIR}/${name}`
     };
 }
+/** The newest manifest format, the one snapshots are written in. */
+const MANIFEST_FORMAT = 2;
+/** A file of the snapshot: path relative to the snapshot directory, size, plain sha256. */
+const fileSumSchema = object({
+    path: string$1(),
+    size: number(),
+    sha256: string$1().regex(/^[0-9a-f]{64}$/)
+});
 const tableSchema = object({ table: string$1(), rows: number(), checksum: string$1() });
 const folderSchema = object({
     /** Absolute path of the data folder on the host. */
@@ -37818,10 +37838,12 @@ const folderSchema = object({
     count: number(),
     bytes: number(),
     /** sha256 of the sorted file list (path, size, mtime). */
-    listSha256: string$1()
+    listSha256: string$1(),
+    /** Format 2: every regular file of the copy, with its plain sha256. */
+    files: array(fileSumSchema).optional()
 });
-const manifestSchema = object({
-    format: literal(1),
+const baseSchema = object({
+    format: union([literal(1), literal(2)]),
     id: string$1(),
     site: string$1(),
     host: string$1(),
@@ -37841,8 +37863,13 @@ const manifestSchema = object({
         dump: string$1(),
         format: string$1(),
         size: number(),
-        /** sha256 of the dump's content. */
+        /**
+         * Format 2: the plain sha256 of the dump file (for a directory-format dump, of its lines in
+         * SHA256SUMS: see digestOfDumpFiles). Format 1: sha256 over a size prefix plus the bytes.
+         */
         sha256: string$1(),
+        /** Format 2: each file of the dump, with its plain sha256. */
+        files: array(fileSumSchema).optional(),
         /** Bytes the live database took. */
         databaseSize: number().nullable(),
         tables: array(tableSchema),
@@ -37854,7 +37881,31 @@ const manifestSchema = object({
         count: number(),
         bytes: number(),
         folders: array(folderSchema)
+    }),
+    /** Format 2: the snapshot's SHA256SUMS (dump and data files) and its own sha256. */
+    sums: object({
+        file: literal('SHA256SUMS'),
+        sha256: string$1().regex(/^[0-9a-f]{64}$/),
+        count: number(),
+        bytes: number()
     })
+        .optional()
+});
+/** A format 2 manifest carries every per-file sum; say which is missing. */
+function format2Gap(m) {
+    if (m.format === 1)
+        return undefined;
+    if (!m.sums)
+        return ['sums'];
+    if (m.database && !m.database.files)
+        return ['database', 'files'];
+    const i = m.files.folders.findIndex(f => !f.missing && !f.files);
+    return i >= 0 ? ['files', 'folders', i, 'files'] : undefined;
+}
+const manifestSchema = baseSchema.superRefine((m, ctx) => {
+    const gap = format2Gap(m);
+    if (gap)
+        ctx.addIssue({ code: 'custom', path: gap, message: 'required in format 2' });
 });
 /** The manifest as written: stable key order, two-space indent, newline at the end. */
 function renderManifest(m) {
@@ -38041,6 +38092,7 @@ async function listSnapshots(exec, site, python, now = new Date()) {
             ageSeconds: Math.max(0, Math.round((now.getTime() - taken.getTime()) / 1000)),
             complete: s.complete,
             live: m?.live ?? null,
+            format: m?.format ?? null,
             bytes: m ? (m.database?.size ?? 0) + m.files.bytes : null,
             diskBytes: du.find(d => d.path === snapshotPaths(dir, s.id).dir)?.bytes ?? 0,
             database: m?.database
@@ -40589,6 +40641,14 @@ function maintenanceFlagPath(site) {
     return `${siteLayout(site.root).maintenance}/ON`;
 }
 /**
+ * The flag that holds every request of a frozen site, the health path and the allow-listed
+ * clients included, at the maintenance answer: set while a frozen deploy puts its database back,
+ * so that no request reaches a daemon whose connections are being closed.
+ */
+function maintenanceHoldPath(site) {
+    return `${siteLayout(site.root).maintenance}/HOLD`;
+}
+/**
  * The Retry-After of the maintenance page: a file holding the number of seconds alone, read by
  * Apache with each maintenance answer, so it changes without a reload. init writes it.
  */
@@ -40611,6 +40671,11 @@ function maintenancePagePath(site) {
  * maintenance on or off is one rename or one unlink, with no reload and no dropped request.
  * Pipelines that must keep users' writes out (restore, sync, a deploy that migrates) call
  * freeze() and unfreeze() while they hold the site lock.
+ *
+ * Holding a frozen site (`<root>/maintenance/HOLD`) sends the health path and the allow-listed
+ * clients to the same answer: no request reaches any daemon of the site. A frozen deploy holds
+ * its site while it puts its database back, so that no request runs on a connection the
+ * restore closes (pipelines/frozen-deploy.ts).
  */
 function escapeHtml$1(s) {
     return s
@@ -40680,6 +40745,19 @@ async function unfreeze(exec, site) {
     const before = await frozenState(exec, site);
     await exec.run(removeFile(maintenanceFlagPath(site)));
     return { ...before, frozen: false };
+}
+/**
+ * Hold the site: from the flag's rename on, every request gets the maintenance answer, the
+ * health path and the allow-listed clients too (the page of the freeze, or init's). Requests
+ * already past Apache's rewrite finish on their daemon. Needs a vhost written by a sitecycle
+ * that knows the hold rule (`sitecycle init`).
+ */
+async function holdRequests(exec, site) {
+    await replaceFile(exec, maintenanceHoldPath(site), `held since ${new Date().toISOString()}\n`, 0o644);
+}
+/** Release the hold: the health path and the allow-listed clients reach the site again. Idempotent. */
+async function releaseRequests(exec, site) {
+    await exec.run(removeFile(maintenanceHoldPath(site)));
 }
 /** Whether the site is frozen now (its flag exists), with since and Retry-After from the flag. */
 async function frozenState(exec, site) {
@@ -40857,6 +40935,106 @@ function swapParts(exec, site, python, reporter, engines) {
 }
 
 /**
+ * What a frozen deploy (`hooks.freeze`) leaves when it is killed, and how the next operation,
+ * whatever it is, finishes it: the site is still frozen, and its hooks may have migrated the
+ * database for a release that never went live. Called by the shared recovery (recover.ts), so a
+ * killed frozen deploy is completed by the next deploy, rollback, sync, snapshot or maintenance
+ * run alike.
+ */
+/** Where a frozen deploy keeps the database dump taken after the freeze, until it ends. */
+function preDeployDumpPath(root, opId) {
+    return `${siteLayout(root).state}/pre-deploy-${opId}.dump`;
+}
+/** The daemon groups of the site that may hold its database open: both slots' (those that
+ * point at a release), or `current` in single mode. */
+function groupsOf(c, state) {
+    if (c.site.apache.mode === 'single')
+        return state.live !== null ? ['current'] : [];
+    return [state.liveSlot, state.idleSlot].filter(slot => state.slots[slot] !== null);
+}
+/** Restart daemon groups, side by side (each waits for its own new PIDs). */
+async function restartGroups(c, groups) {
+    await Promise.all(groups.map(g => restartSlotGroup(c.exec, c.site, c.python, g)));
+}
+/** Warn when the site's vhost predates the hold rule (then the health path is not held). */
+async function checkHoldRule(c) {
+    const vhost = `${c.site.apache.confDir}/${vhostFileName(c.site)}`;
+    const text = await c.exec.readFile(vhost).catch(() => undefined);
+    if (text !== undefined && !text.includes(maintenanceHoldPath(c.site)))
+        c.reporter.warn(`the vhost ${vhost} of site ${c.site.name} has no hold rule: requests to the health path may fail while the database is put back; run \`sitecycle init ${c.site.name}\` to rewrite it`);
+}
+/**
+ * Put a frozen site's database back (`restore`) without failing a request: hold the site (every
+ * request, the health path included, gets the maintenance answer), restart its daemon groups so
+ * that the requests they run finish and their connections close with them (PostgreSQL would
+ * otherwise terminate them under the application, which then fails its next requests), restore,
+ * restart the groups again (a daemon that connected meanwhile holds no connection to the replaced
+ * database), and release the hold, even when the restore failed. A group that does not restart
+ * before the restore is warned about, and the restore goes on.
+ */
+async function restoreWhileHeld(c, state, restore) {
+    const groups = groupsOf(c, state);
+    await checkHoldRule(c);
+    await holdRequests(c.exec, c.site);
+    try {
+        // The database goes back even when a group does not restart: its data come first.
+        await restartGroups(c, groups).catch(e => c.reporter.warn(`the daemons of site ${c.site.name} could not be restarted before its database is put back, so their connections may be ended under them: ${e instanceof Error ? e.message : e}`));
+        await restore();
+        await restartGroups(c, groups);
+    }
+    finally {
+        await releaseRequests(c.exec, c.site);
+    }
+}
+/**
+ * Finish the freeze of a frozen deploy (`hooks.freeze`) that was killed: recoverInterrupted
+ * (recover.ts) has just put its slots back and marked it recovered, but its site is still frozen, and its hooks may
+ * have migrated the database while the release it was for never went live. For each such run
+ * recovered by this operation: when it had not switched, its dump (taken after the freeze) is
+ * restored while the site is held (restoreWhileHeld); then the site is unfrozen unless it was frozen
+ * before that run, and the dump removed. A needed dump that is missing keeps the site frozen
+ * and throws. Returns what was done, one sentence per action.
+ */
+async function completeFrozenDeploys(ctx) {
+    const { exec, site, reporter, python } = ctx;
+    const ran = (op, step, phase, status) => op.steps.some(s => s.step === step && s.phase === phase && s.status === status);
+    const killed = (await ctx.journal.operations()).filter(op => op.op === 'deploy' &&
+        op.end?.event === 'recovered' &&
+        op.end.by === ctx.opId &&
+        ran(op, 'freeze', 'run', 'ok') &&
+        !ran(op, 'freeze', 'undo', 'undone') &&
+        !ran(op, 'unfreeze', 'run', 'ok'));
+    const done = [];
+    for (const op of killed) {
+        const start = op.start;
+        const state = await readSiteState(exec, site, python);
+        const switched = site.apache.mode === 'single' ? state.live !== start.live : state.liveSlot !== start.liveSlot;
+        const dump = preDeployDumpPath(site.root, op.id);
+        if (!switched && ran(op, 'snapshot-db', 'run', 'ok') && site.database) {
+            const db = { ...site.database, python };
+            const engine = getEngine(db.engine);
+            if ((await exec.tryRun({ argv: ['test', '-e', dump] })).code !== 0)
+                throw new SitecycleError(`the deploy ${op.id} was killed after its hooks may have migrated ${db.name}, and its dump ${dump} is missing: ` +
+                    `site ${site.name} stays frozen; restore the database from a snapshot, then run \`sitecycle maintenance off ${site.name}\``, 'database');
+            await restoreWhileHeld(ctx, state, () => engine.restore(exec, db, dump, reporter));
+            done.push(`the database was restored from ${dump}, taken before the hooks of ${op.id}`);
+        }
+        else {
+            // The killed run may have been holding the site (restoreWhileHeld) when it died.
+            await releaseRequests(exec, site);
+        }
+        if (!start.frozen) {
+            await unfreeze(exec, site);
+            done.push(`site ${site.name} is unfrozen (${op.id} had frozen it)`);
+        }
+        await exec.tryRun(removeTree(dump));
+    }
+    for (const n of done)
+        reporter.info(`recovered: ${n}`);
+    return done;
+}
+
+/**
  * Recovery of a restore or sync that did not finish (killed, machine lost, or its own undo
  * failed), by whichever operation comes next on the site: a deploy, a snapshot, `maintenance
  * off`, another restore. The site ends with its previous data, or with the complete new data
@@ -40865,8 +41043,8 @@ function swapParts(exec, site, python, reporter, engines) {
  * - no intent in the journal: nothing was swapped in; the staged copies are dropped;
  * - an intent, and the run had verified the site after the swap: finished forward (what was kept
  *   for the way back is dropped, the site unfrozen if the run had frozen it);
- * - an intent otherwise: rolled back from what is on the host (data-swap.ts rollBackData), the live
- *   daemons restarted, the site unfrozen if the run had frozen it.
+ * - an intent otherwise: rolled back from what is on the host (data-swap.ts rollBackData) while the
+ *   site is held and its daemons restarted around it, then unfrozen if the run had frozen it.
  *
  * When that fails the site stays in maintenance, with a page saying why, and the run stays open:
  * the operation that found it stops with an error naming the run and what to do.
@@ -40898,13 +41076,11 @@ async function recoverDataRun(ctx, op) {
             notes.push(`the interrupted ${op.op} had swapped in and verified the new data: finished`);
         }
         else if (intent) {
-            notes.push(...(await rollBackData(parts, intent)));
-            notes.push(`the interrupted ${op.op} was undone: the site holds its data from before it`);
             const state = await readSiteState(exec, site, python);
-            if (state.live !== null) {
-                const slot = site.apache.mode === 'single' ? 'current' : state.liveSlot;
-                await restartSlotGroup(exec, site, python, slot).catch(e => reporter.warn(`could not restart the live daemons of site ${site.name}: ${e instanceof Error ? e.message : e}`));
-            }
+            await restoreWhileHeld(ctx, state, async () => {
+                notes.push(...(await rollBackData(parts, intent)));
+            });
+            notes.push(`the interrupted ${op.op} was undone: the site holds its data from before it`);
         }
         else {
             // Nothing was swapped in: only the staged copies are left.
@@ -40938,76 +41114,6 @@ async function recoverDataRun(ctx, op) {
         notes.push('unfrozen (the interrupted run had frozen it)');
     }
     return notes;
-}
-
-/**
- * What a frozen deploy (`hooks.freeze`) leaves when it is killed, and how the next operation,
- * whatever it is, finishes it: the site is still frozen, and its hooks may have migrated the
- * database for a release that never went live. Called by the shared recovery (recover.ts), so a
- * killed frozen deploy is completed by the next deploy, rollback, sync, snapshot or maintenance
- * run alike.
- */
-/** Where a frozen deploy keeps the database dump taken after the freeze, until it ends. */
-function preDeployDumpPath(root, opId) {
-    return `${siteLayout(root).state}/pre-deploy-${opId}.dump`;
-}
-/**
- * Restart the daemon groups that may hold the database open, so none keeps the replaced one (a
- * restore swaps in a new database or file). The site is frozen: users are not served meanwhile.
- */
-async function restartAfterRestore(c, state) {
-    if (c.site.apache.mode === 'single') {
-        if (state.live !== null)
-            await restartSlotGroup(c.exec, c.site, c.python, 'current');
-        return;
-    }
-    for (const slot of [state.liveSlot, state.idleSlot])
-        if (state.slots[slot] !== null)
-            await restartSlotGroup(c.exec, c.site, c.python, slot);
-}
-/**
- * Finish the freeze of a frozen deploy (`hooks.freeze`) that was killed: recoverInterrupted
- * (recover.ts) has just put its slots back and marked it recovered, but its site is still frozen, and its hooks may
- * have migrated the database while the release it was for never went live. For each such run
- * recovered by this operation: when it had not switched, its dump (taken after the freeze) is
- * restored and the daemon groups restarted; then the site is unfrozen unless it was frozen
- * before that run, and the dump removed. A needed dump that is missing keeps the site frozen
- * and throws. Returns what was done, one sentence per action.
- */
-async function completeFrozenDeploys(ctx) {
-    const { exec, site, reporter, python } = ctx;
-    const ran = (op, step, phase, status) => op.steps.some(s => s.step === step && s.phase === phase && s.status === status);
-    const killed = (await ctx.journal.operations()).filter(op => op.op === 'deploy' &&
-        op.end?.event === 'recovered' &&
-        op.end.by === ctx.opId &&
-        ran(op, 'freeze', 'run', 'ok') &&
-        !ran(op, 'freeze', 'undo', 'undone') &&
-        !ran(op, 'unfreeze', 'run', 'ok'));
-    const done = [];
-    for (const op of killed) {
-        const start = op.start;
-        const state = await readSiteState(exec, site, python);
-        const switched = site.apache.mode === 'single' ? state.live !== start.live : state.liveSlot !== start.liveSlot;
-        const dump = preDeployDumpPath(site.root, op.id);
-        if (!switched && ran(op, 'snapshot-db', 'run', 'ok') && site.database) {
-            const db = { ...site.database, python };
-            const engine = getEngine(db.engine);
-            if ((await exec.tryRun({ argv: ['test', '-e', dump] })).code !== 0)
-                throw new SitecycleError(`the deploy ${op.id} was killed after its hooks may have migrated ${db.name}, and its dump ${dump} is missing: ` +
-                    `site ${site.name} stays frozen; restore the database from a snapshot, then run \`sitecycle maintenance off ${site.name}\``, 'database');
-            await engine.restore(exec, db, dump, reporter);
-            await restartAfterRestore(ctx, state);
-            done.push(`the database was restored from ${dump}, taken before the hooks of ${op.id}`);
-        }
-        if (!start.frozen) {
-            await unfreeze(exec, site);
-            done.push(`site ${site.name} is unfrozen (${op.id} had frozen it)`);
-        }
-        await exec.tryRun(removeTree(dump));
-    }
-    for (const n of done)
-        reporter.info(`recovered: ${n}`);
-    return done;
 }
 
 /**
@@ -41277,10 +41383,450 @@ async function runPipeline(steps, ctx, reporter, events = {}) {
 }
 
 /**
- * `sitecycle verify`: prove a snapshot restorable. The dump is checked against its sha256,
- * restored into a scratch database (`<name>__sc_verify_<tag>`, never the site's own), and every
- * table's row count and checksum compared with the manifest; the scratch database is dropped in
- * every case. The files' lists are hashed again and compared too.
+ * Plain sha256 of every file of a snapshot, and its `SHA256SUMS`: the file `sha256sum -c`
+ * checks when run from the snapshot directory. It lists every regular file under the snapshot
+ * directory (the dump, each file of a directory-format dump, each file under files/), by path
+ * relative to that directory, in the format GNU sha256sum prints (a name holding a backslash,
+ * a newline or a carriage return is escaped and its line starts with a backslash). It leaves
+ * out manifest.json and itself; the manifest records the sha256 of SHA256SUMS, so the pair
+ * cannot be swapped silently. Symbolic links are not in it (sha256sum would follow them); the
+ * manifest's per-folder list hash covers them.
+ *
+ * The hashing runs on the snapshot's host, as one Python program (SNAPSHOT_SUMS) that reads
+ * and writes file names as bytes, so any name a filesystem holds round-trips. It reports its
+ * progress into a small JSON file that the caller polls (runWithProgress).
+ */
+const SUMS_FILE = 'SHA256SUMS';
+/**
+ * Host program. argv: mode, progress file (or `-`), then by mode:
+ *
+ * - `write <dir> <previous dir|-> <sha256 of the previous SHA256SUMS|->`: hash every file of the
+ *   snapshot `dir` and write `dir/SHA256SUMS` (aside, fsync, rename). A file that is the very
+ *   inode the previous snapshot holds at the same path (rsync --link-dest made it a hard link)
+ *   takes the previous snapshot's sum instead of being read again, but only when the previous
+ *   SHA256SUMS still has the sha256 its manifest records. Prints JSON `{sha256, count, bytes,
+ *   hashed, hashedBytes, reused, reusedBytes, files: [[path, size, sha256]...]}`.
+ * - `hash <json>`: json is `[{dir, only: [paths] | null, sums: bool}]`. Hashes the files of each
+ *   snapshot directory (only those at or under `only`, when given), reading each inode once
+ *   across all of them (a hard-linked file has the same bytes wherever it is linked); with
+ *   `sums`, also reads and parses its SHA256SUMS. Prints JSON `[{dir, files: [[path, size,
+ *   sha256]...], missing: [paths of only not found], sums: null | {exists, sha256, entries:
+ *   [[path, sha256]...], badLines: [numbers]}}]` and `bytesRead`.
+ *
+ * Progress: `{"doneBytes", "totalBytes", "doneFiles", "totalFiles"}` written aside and renamed
+ * over the progress file about twice a second; removed at the end. Errors writing it are ignored.
+ */
+const SNAPSHOT_SUMS = `
+import hashlib, json, os, re, stat, sys, time
+
+SKIP = {'manifest.json', 'manifest.json.tmp', 'SHA256SUMS', 'SHA256SUMS.tmp'}
+
+
+def enc(rel):
+    return rel.encode('utf-8', 'surrogateescape')
+
+
+def dec(raw):
+    return raw.decode('utf-8', 'surrogateescape')
+
+
+def sums_line(digest, rel):
+    name = enc(rel)
+    if b'\\\\' in name or b'\\n' in name or b'\\r' in name:
+        name = name.replace(b'\\\\', b'\\\\\\\\').replace(b'\\n', b'\\\\n').replace(b'\\r', b'\\\\r')
+        return b'\\\\' + digest.encode() + b'  ' + name + b'\\n'
+    return digest.encode() + b'  ' + name + b'\\n'
+
+
+LINE = re.compile(rb'^([0-9a-fA-F]{64}) [ *](.+)$', re.S)
+UNESCAPE = {b'\\\\': b'\\\\', b'n': b'\\n', b'r': b'\\r'}
+
+
+def parse_sums(data):
+    entries, bad = [], []
+    lines = data.split(b'\\n')
+    if lines and lines[-1] == b'':
+        lines.pop()
+    for number, line in enumerate(lines, 1):
+        escaped = line.startswith(b'\\\\')
+        m = LINE.match(line[1:] if escaped else line)
+        if not m:
+            bad.append(number)
+            continue
+        name = m.group(2)
+        if escaped:
+            out, i, ok = bytearray(), 0, True
+            while i < len(name):
+                c = name[i:i + 1]
+                if c == b'\\\\':
+                    nxt = UNESCAPE.get(name[i + 1:i + 2])
+                    if nxt is None:
+                        ok = False
+                        break
+                    out += nxt
+                    i += 2
+                else:
+                    out += c
+                    i += 1
+            if not ok:
+                bad.append(number)
+                continue
+            name = bytes(out)
+        entries.append([dec(name), m.group(1).decode().lower()])
+    return entries, bad
+
+
+def walk(top, only=None):
+    """Regular files under the snapshot directory top, as sorted (rel, path, lstat)."""
+    starts = only if only is not None else ['']
+    found, missing = [], []
+    for start in starts:
+        base = os.path.join(top, start) if start else top
+        try:
+            st = os.lstat(base)
+        except FileNotFoundError:
+            missing.append(start)
+            continue
+        if stat.S_ISREG(st.st_mode):
+            found.append((start, base, st))
+            continue
+        if not stat.S_ISDIR(st.st_mode):
+            continue
+        for d, dirs, files in os.walk(base):
+            dirs.sort()
+            for name in files:
+                p = os.path.join(d, name)
+                rel = os.path.relpath(p, top)
+                if d == top and name in SKIP:
+                    continue
+                st = os.lstat(p)
+                if stat.S_ISREG(st.st_mode):
+                    found.append((rel, p, st))
+    found.sort(key=lambda f: enc(f[0]))
+    return found, missing
+
+
+class Progress:
+    def __init__(self, path, total_bytes, total_files):
+        self.path, self.last = (None if path == '-' else path), 0.0
+        self.state = {'doneBytes': 0, 'totalBytes': total_bytes, 'doneFiles': 0, 'totalFiles': total_files}
+
+    def add(self, nbytes=0, nfiles=0):
+        self.state['doneBytes'] += nbytes
+        self.state['doneFiles'] += nfiles
+        now = time.monotonic()
+        if self.path and now - self.last >= 0.5:
+            self.last = now
+            try:
+                with open(self.path + '.tmp', 'w') as f:
+                    json.dump(self.state, f)
+                os.replace(self.path + '.tmp', self.path)
+            except OSError:
+                pass
+
+    def done(self):
+        if self.path:
+            for p in (self.path, self.path + '.tmp'):
+                try:
+                    os.unlink(p)
+                except OSError:
+                    pass
+
+
+def sha256_of(path, progress):
+    h = hashlib.sha256()
+    with open(path, 'rb') as f:
+        for block in iter(lambda: f.read(1 << 20), b''):
+            h.update(block)
+            progress.add(len(block))
+    return h.hexdigest()
+
+
+def write(progress_path, top, prev, prev_sha):
+    files, _ = walk(top)
+    reuse = {}
+    if prev != '-':
+        try:
+            with open(os.path.join(prev, 'SHA256SUMS'), 'rb') as f:
+                data = f.read()
+            if hashlib.sha256(data).hexdigest() == prev_sha:
+                reuse = dict(parse_sums(data)[0])
+        except OSError:
+            pass
+    progress = Progress(progress_path, sum(st.st_size for _, _, st in files), len(files))
+    out, lines = [], []
+    counts = {'hashed': 0, 'hashedBytes': 0, 'reused': 0, 'reusedBytes': 0}
+    for rel, path, st in files:
+        digest = None
+        if rel in reuse:
+            try:
+                pst = os.lstat(os.path.join(prev, rel))
+                if (pst.st_dev, pst.st_ino) == (st.st_dev, st.st_ino):
+                    digest = reuse[rel]
+            except OSError:
+                pass
+        if digest is None:
+            digest = sha256_of(path, progress)
+            counts['hashed'] += 1
+            counts['hashedBytes'] += st.st_size
+        else:
+            progress.add(st.st_size)
+            counts['reused'] += 1
+            counts['reusedBytes'] += st.st_size
+        progress.add(0, 1)
+        lines.append(sums_line(digest, rel))
+        out.append([rel, st.st_size, digest])
+    data = b''.join(lines)
+    tmp = os.path.join(top, 'SHA256SUMS.tmp')
+    with open(tmp, 'wb') as f:
+        f.write(data)
+        f.flush()
+        os.fsync(f.fileno())
+    os.replace(tmp, os.path.join(top, 'SHA256SUMS'))
+    progress.done()
+    result = {'sha256': hashlib.sha256(data).hexdigest(), 'count': len(out),
+              'bytes': sum(f[1] for f in out), 'files': out}
+    result.update(counts)
+    print(json.dumps(result))
+
+
+def hash_dirs(progress_path, request):
+    walked = [(r, walk(r['dir'], r.get('only'))) for r in request]
+    seen, total, nfiles = set(), 0, 0
+    for _, (files, _) in walked:
+        for _, _, st in files:
+            nfiles += 1
+            if (st.st_dev, st.st_ino) not in seen:
+                seen.add((st.st_dev, st.st_ino))
+                total += st.st_size
+    progress = Progress(progress_path, total, nfiles)
+    cache, out, read = {}, [], 0
+    for r, (files, missing) in walked:
+        entries = []
+        for rel, path, st in files:
+            key = (st.st_dev, st.st_ino)
+            if key not in cache:
+                cache[key] = sha256_of(path, progress)
+                read += st.st_size
+            progress.add(0, 1)
+            entries.append([rel, st.st_size, cache[key]])
+        sums = None
+        if r.get('sums'):
+            try:
+                with open(os.path.join(r['dir'], 'SHA256SUMS'), 'rb') as f:
+                    data = f.read()
+                parsed, bad = parse_sums(data)
+                sums = {'exists': True, 'sha256': hashlib.sha256(data).hexdigest(), 'entries': parsed, 'badLines': bad}
+            except FileNotFoundError:
+                sums = {'exists': False, 'sha256': '', 'entries': [], 'badLines': []}
+        out.append({'dir': r['dir'], 'files': entries, 'missing': missing, 'sums': sums})
+    progress.done()
+    print(json.dumps({'dirs': out, 'bytesRead': read}))
+
+
+mode, progress_path = sys.argv[1], sys.argv[2]
+if mode == 'write':
+    write(progress_path, sys.argv[3], sys.argv[4], sys.argv[5])
+elif mode == 'hash':
+    hash_dirs(progress_path, json.loads(sys.argv[3]))
+else:
+    sys.exit('unknown mode %s' % mode)
+`;
+/**
+ * `python3 -I -S -c SNAPSHOT_SUMS write <progress|-> <dir> <previous dir|-> <previous sums sha256|->`:
+ * hash a snapshot's files (reusing the previous snapshot's sums for the same inodes) and write
+ * its SHA256SUMS.
+ */
+function writeSnapshotSums(python, dir, previous, progressPath) {
+    return cmd([
+        python,
+        '-I',
+        '-S',
+        '-c',
+        SNAPSHOT_SUMS,
+        'write',
+        progressPath ?? '-',
+        dir,
+        previous?.dir ?? '-',
+        previous?.sumsSha256 ?? '-'
+    ]);
+}
+/** `python3 -I -S -c SNAPSHOT_SUMS hash <progress|-> <json>`: hash snapshot directories' files. */
+function hashSnapshotFiles(python, requests, progressPath) {
+    const json = JSON.stringify(requests.map(r => ({ dir: r.dir, only: r.only ?? null, sums: r.sums ?? false })));
+    return cmd([python, '-I', '-S', '-c', SNAPSHOT_SUMS, 'hash', progressPath ?? '-', json]);
+}
+/** Parse what `SNAPSHOT_SUMS write` printed. */
+function parseWrittenSums(stdout) {
+    const raw = JSON.parse(stdout);
+    return { ...raw, files: raw.files.map(rowToSum) };
+}
+/** Parse what `SNAPSHOT_SUMS hash` printed. */
+function parseHashedDirs(stdout) {
+    const raw = JSON.parse(stdout);
+    return {
+        bytesRead: raw.bytesRead,
+        dirs: raw.dirs.map(d => ({
+            ...d,
+            files: d.files.map(rowToSum),
+            sums: d.sums && {
+                ...d.sums,
+                entries: d.sums.entries.map(([path, sha256]) => ({ path, sha256 }))
+            }
+        }))
+    };
+}
+function rowToSum([path, size, sha256]) {
+    return { path, size, sha256 };
+}
+/**
+ * One SHA256SUMS line, as GNU sha256sum prints it: `<sha256>  <path>\n`, or, for a path holding
+ * a backslash, newline or carriage return, `\<sha256>  <escaped path>\n`. Pure.
+ */
+function sumsLine(sha256, path) {
+    if (!/[\\\n\r]/.test(path))
+        return `${sha256}  ${path}\n`;
+    const escaped = path.replace(/\\/g, '\\\\').replace(/\n/g, '\\n').replace(/\r/g, '\\r');
+    return `\\${sha256}  ${escaped}\n`;
+}
+/**
+ * The digest the manifest gives a directory-format dump: the sha256 of its files' SHA256SUMS
+ * lines, in SHA256SUMS order (`grep ' database.dump/' SHA256SUMS | sha256sum` prints it, for
+ * names without backslash or newline). A one-file dump's digest is that file's plain sha256. Pure.
+ */
+function digestOfDumpFiles(files) {
+    const h = createHash('sha256');
+    for (const f of files)
+        h.update(sumsLine(f.sha256, f.path));
+    return h.digest('hex');
+}
+/**
+ * Compare the files found in a snapshot with the sums recorded for them: `expected` from the
+ * manifest, `listed` from SHA256SUMS (when read). Each path is reported once: changed (its
+ * sha256 differs), missing (recorded, not found), unlisted (found, recorded nowhere), or
+ * sums-disagree (the manifest and SHA256SUMS give different sums, whatever the file holds).
+ * Pure; sorted by path.
+ */
+function compareSums(expected, actual, listed) {
+    const exp = new Map(expected.map(f => [f.path, f.sha256]));
+    const act = new Map(actual.map(f => [f.path, f.sha256]));
+    const lst = listed && new Map(listed.map(f => [f.path, f.sha256]));
+    const paths = [...new Set([...exp.keys(), ...act.keys(), ...(lst?.keys() ?? [])])].sort();
+    const out = [];
+    for (const path of paths) {
+        const e = exp.get(path) ?? lst?.get(path);
+        const a = act.get(path);
+        const l = lst?.get(path);
+        if (lst && exp.get(path) !== l)
+            out.push({ path, problem: 'sums-disagree', expected: exp.get(path), actual: l });
+        else if (e === undefined)
+            out.push({ path, problem: 'unlisted', actual: a });
+        else if (a === undefined)
+            out.push({ path, problem: 'missing', expected: e });
+        else if (a !== e)
+            out.push({ path, problem: 'changed', expected: e, actual: a });
+    }
+    return out;
+}
+/**
+ * One sentence per mismatch, naming the file and the snapshot; `what` names the kind of file
+ * (`file`, `database dump`). Pure.
+ */
+function describeMismatch$1(snapshot, m, what = 'file') {
+    const where = `${what} ${m.path} in snapshot ${snapshot}`;
+    switch (m.problem) {
+        case 'changed':
+            return `${where} is corrupt: sha256 ${m.actual}, the manifest and ${SUMS_FILE} say ${m.expected}`;
+        case 'missing':
+            return `${where} is missing (the manifest lists it with sha256 ${m.expected})`;
+        case 'unlisted':
+            return `${where} is not in the manifest or ${SUMS_FILE} (sha256 ${m.actual})`;
+        case 'sums-disagree':
+            return `${where}: the manifest says sha256 ${m.expected ?? '(not listed)'}, ${SUMS_FILE} says ${m.actual ?? '(not listed)'}`;
+    }
+}
+/**
+ * Run a command; while it runs, every `intervalMs`, read the progress file it writes on the
+ * host and report it as `label: X of Y (N%), i of n files`. With `intervalMs` 0 or no progress
+ * path, just run it. The progress file is removed at the end in every case.
+ */
+async function runWithProgress(exec, command, opts) {
+    const { progressPath, intervalMs, reporter } = opts;
+    if (!progressPath || intervalMs <= 0 || !reporter)
+        return runSums(exec, command, opts.label);
+    let finished = false;
+    const running = runSums(exec, command, opts.label).finally(() => {
+        finished = true;
+    });
+    running.catch(() => undefined); // observed below; keeps an early rejection from going unhandled
+    try {
+        while (!finished) {
+            let timer;
+            await Promise.race([
+                running.catch(() => undefined),
+                new Promise(r => {
+                    timer = setTimeout(r, intervalMs);
+                })
+            ]);
+            clearTimeout(timer);
+            if (finished)
+                break;
+            const text = await exec.readFile(progressPath).catch(() => undefined);
+            if (text === undefined)
+                continue;
+            let p;
+            try {
+                p = JSON.parse(text);
+            }
+            catch {
+                continue;
+            }
+            reporter.info(`   ${opts.label}: ${describeProgress(p)}`);
+        }
+        return await running;
+    }
+    finally {
+        await exec.tryRun(removeTree(progressPath, `${progressPath}.tmp`)).catch(() => undefined);
+    }
+}
+/**
+ * Run a SNAPSHOT_SUMS command; its failure becomes one sentence naming what was being done,
+ * the host and the program's last error line (e.g. `OSError: [Errno 28] No space left on
+ * device: ...`), never the program text.
+ */
+async function runSums(exec, command, label) {
+    try {
+        return await exec.run(command);
+    }
+    catch (e) {
+        if (!(e instanceof CommandError))
+            throw e;
+        const last = e.stderr.trim().split('\n').pop() || `exit code ${e.code}`;
+        throw new SitecycleError(`${label} failed on ${exec.name}: ${last}`, 'snapshot');
+    }
+}
+/** `120 MB of 450 MB (27%), 300 of 1200 files`. Pure. */
+function describeProgress(p) {
+    const pct = p.totalBytes > 0 ? ` (${Math.min(100, Math.floor((p.doneBytes / p.totalBytes) * 100))}%)` : '';
+    return `${mb(p.doneBytes)} of ${mb(p.totalBytes)}${pct}, ${p.doneFiles} of ${p.totalFiles} files`;
+}
+function mb(bytes) {
+    return `${(bytes / 1048576).toFixed(1)} MB`;
+}
+
+/**
+ * `sitecycle verify`: prove snapshots intact and restorable. Every byte of every file (the dump
+ * and each data file, hard-linked ones included) is read and its sha256 compared with the
+ * manifest and the snapshot's SHA256SUMS, whose own sha256 the manifest records; each file that
+ * does not match is reported by path and snapshot. The dump is then restored into a scratch
+ * database (`<name>__sc_verify_<tag>`, never the site's own) and every table's row count and
+ * checksum compared with the manifest; the scratch database is dropped in every case. The data
+ * folders' file lists (names, sizes, mtimes, symbolic links) are compared too. Several snapshots
+ * can be verified in one run: an inode hard-linked into several of them is read once (the same
+ * inode holds the same bytes) and judged against each snapshot's sums.
+ *
+ * Format 1 snapshots (written before per-file sums) are checked as far as their manifest
+ * allows: the dump against its size-prefixed digest, the files by their list only.
  */
 /** The scratch database a verify (or a checksum of a dump) restores into. */
 function scratchDatabase(db, tag) {
@@ -41319,12 +41865,20 @@ async function dropQuietly(exec, engine, db, reporter) {
         reporter.warn(`could not drop the scratch database ${db.name}: ${e instanceof Error ? e.message : e}; drop it by hand`);
     }
 }
-/** A snapshot that did not verify: the outcome says what did not match. */
+/** Snapshots that did not verify: each outcome says what did not match. */
 class VerifyFailed extends SitecycleError {
+    outcomes;
+    /** The first snapshot that did not verify. */
     outcome;
-    constructor(outcome) {
-        super(`snapshot ${outcome.snapshot} of site ${outcome.site} does not verify:\n  ${outcome.problems.join('\n  ')}`, 'verify');
-        this.outcome = outcome;
+    constructor(
+    /** Every snapshot verified in the run, those that passed included. */
+    outcomes) {
+        const failed = outcomes.filter(o => o.status === 'failed');
+        super(failed
+            .map(o => `snapshot ${o.snapshot} of site ${o.site} does not verify:\n  ${o.problems.join('\n  ')}`)
+            .join('\n'), 'verify');
+        this.outcomes = outcomes;
+        this.outcome = failed[0];
         this.name = 'VerifyFailed';
     }
 }
@@ -41357,33 +41911,124 @@ function describeMismatch(c) {
  * (carrying the outcome) when something does not.
  */
 async function verifySnapshot(req) {
+    const id = req.snapshot ?? (await newestSnapshot(req));
+    const [outcome] = await verifySnapshots({ ...req, snapshots: [id] });
+    return outcome;
+}
+/**
+ * Verify several snapshots in one run, under one lock (`snapshots: 'all'`: every complete one).
+ * Resolves with the outcomes when all match; throws VerifyFailed carrying every outcome when any
+ * does not.
+ */
+async function verifySnapshots(req) {
     const { site, exec, reporter } = req;
     const python = req.config.app.python;
-    const snapshotsDir = siteLayout(site.root).snapshots;
-    const id = req.snapshot ?? (await newestSnapshot(req));
-    const paths = snapshotPaths(snapshotsDir, id);
-    return withSiteOperation({ op: 'verify', config: req.config, site, exec, reporter, lockWait: req.lockWait }, { snapshot: id }, async () => {
-        const manifest = await readManifest(exec, snapshotsDir, id);
-        if (!manifest)
-            throw new SitecycleError(`no complete snapshot ${id} of site ${site.name} in ${snapshotsDir} on ${exec.name}; see \`sitecycle snapshots ${site.name}\``, 'snapshot');
-        const problems = [];
-        const files = await verifyFiles(exec, python, paths, manifest, problems);
-        const database = manifest.database
-            ? await verifyDatabase(req, python, paths.dir, manifest, problems)
-            : null;
-        const outcome = {
-            status: problems.length ? 'failed' : 'verified',
-            site: site.name,
-            host: exec.name,
-            snapshot: id,
-            database,
-            files,
-            problems
+    const layout = siteLayout(site.root);
+    const snapshotsDir = layout.snapshots;
+    const ids = req.snapshots === 'all'
+        ? (await listSnapshots(exec, site, python)).filter(s => s.complete).map(s => s.id)
+        : req.snapshots;
+    if (!ids.length)
+        throw new SitecycleError(`site ${site.name} has no snapshot to verify on ${exec.name}: take one with \`sitecycle snapshot ${site.name}\``, 'snapshot');
+    return withSiteOperation({ op: 'verify', config: req.config, site, exec, reporter, lockWait: req.lockWait }, ids.length === 1 ? { snapshot: ids[0] } : { snapshots: ids }, async () => {
+        const manifests = [];
+        for (const id of ids) {
+            const manifest = await readManifest(exec, snapshotsDir, id);
+            if (!manifest)
+                throw new SitecycleError(`no complete snapshot ${id} of site ${site.name} in ${snapshotsDir} on ${exec.name}; see \`sitecycle snapshots ${site.name}\``, 'snapshot');
+            manifests.push(manifest);
+        }
+        const hashed = await hashAll(req, python, snapshotsDir, manifests);
+        const outcomes = [];
+        for (const manifest of manifests) {
+            const id = manifest.id;
+            const paths = snapshotPaths(snapshotsDir, id);
+            if (manifest.format === 1)
+                reporter.warn(`snapshot ${id} has a format 1 manifest (no per-file sums): its dump is checked by its digest and restore, its data files by their list (names, sizes, mtimes) only`);
+            const problems = [];
+            const sums = checkSums(manifest, hashed.get(paths.dir), problems);
+            const files = await verifyFiles(exec, python, paths, manifest, problems);
+            const database = manifest.database
+                ? await verifyDatabase(req, python, paths.dir, manifest, sums, problems)
+                : null;
+            outcomes.push({
+                status: problems.length ? 'failed' : 'verified',
+                site: site.name,
+                host: exec.name,
+                snapshot: id,
+                database,
+                files,
+                sums: sums && {
+                    checked: sums.checked,
+                    bytes: sums.bytes,
+                    sumsFileOk: sums.sumsFileOk,
+                    bad: sums.bad
+                },
+                format: manifest.format,
+                problems
+            });
+        }
+        if (outcomes.some(o => o.status === 'failed'))
+            throw new VerifyFailed(outcomes);
+        return {
+            status: 'verified',
+            outcomes,
+            journal: ids.length === 1 ? { snapshot: ids[0] } : { snapshots: ids }
         };
-        if (problems.length)
-            throw new VerifyFailed(outcome);
-        return { ...outcome, journal: { snapshot: id } };
-    }).then(({ journal: _journal, ...outcome }) => outcome);
+    }).then(r => r.outcomes);
+}
+/**
+ * Read every file of the format 2 snapshots in one host program run (each inode once), with
+ * progress; the result by snapshot directory.
+ */
+async function hashAll(req, python, snapshotsDir, manifests) {
+    const dirs = manifests
+        .filter(m => m.format >= 2)
+        .map(m => ({ dir: snapshotPaths(snapshotsDir, m.id).dir, sums: true }));
+    if (!dirs.length)
+        return new Map();
+    const progressPath = `${siteLayout(req.site.root).state}/progress-verify-${scratchTag()}.json`;
+    const r = await runWithProgress(req.exec, hashSnapshotFiles(python, dirs, progressPath), {
+        progressPath,
+        intervalMs: req.progressIntervalMs ?? 5000,
+        reporter: req.reporter,
+        label: `reading every file of ${dirs.length === 1 ? `snapshot ${manifests[0].id}` : `${dirs.length} snapshots`}`
+    });
+    const out = parseHashedDirs(r.stdout);
+    req.reporter.info(`read ${out.bytesRead} bytes (each hard-linked file once) to check ${dirs.length} snapshot${dirs.length === 1 ? '' : 's'}`);
+    return new Map(out.dirs.map(d => [d.dir, d]));
+}
+/** Compare one format 2 snapshot's files with its manifest and SHA256SUMS; null for format 1. */
+function checkSums(manifest, hashed, problems) {
+    if (manifest.format === 1 || !hashed || !manifest.sums)
+        return null;
+    const id = manifest.id;
+    const expected = [
+        ...(manifest.database?.files ?? []),
+        ...manifest.files.folders.flatMap(f => f.files ?? [])
+    ];
+    const listed = hashed.sums;
+    let sumsFileOk = listed.exists && listed.sha256 === manifest.sums.sha256;
+    if (!listed.exists)
+        problems.push(`${SUMS_FILE} in snapshot ${id} is missing`);
+    else if (listed.sha256 !== manifest.sums.sha256)
+        problems.push(`${SUMS_FILE} in snapshot ${id} has sha256 ${listed.sha256}, the manifest says ${manifest.sums.sha256}: it was replaced or edited`);
+    if (listed.badLines.length) {
+        sumsFileOk = false;
+        problems.push(`${SUMS_FILE} in snapshot ${id}: line${listed.badLines.length > 1 ? 's' : ''} ${listed.badLines.join(', ')} not '<sha256>  <path>'`);
+    }
+    const bad = compareSums(expected, hashed.files, listed.exists ? listed.entries : undefined);
+    const dump = manifest.database?.dump;
+    const inDump = (path) => dump !== undefined && (path === dump || path.startsWith(`${dump}/`));
+    for (const m of bad)
+        problems.push(describeMismatch$1(id, m, inDump(m.path) ? 'database dump' : 'file'));
+    return {
+        checked: hashed.files.length,
+        bytes: hashed.files.reduce((n, f) => n + f.size, 0),
+        sumsFileOk,
+        bad,
+        dumpOk: dump === undefined || !bad.some(m => m.path === dump || m.path.startsWith(`${dump}/`))
+    };
 }
 async function newestSnapshot(req) {
     const all = await listSnapshots(req.exec, req.site, req.config.app.python);
@@ -41408,7 +42053,7 @@ async function verifyFiles(exec, python, paths, manifest, problems) {
     }
     return out;
 }
-async function verifyDatabase(req, python, dir, manifest, problems) {
+async function verifyDatabase(req, python, dir, manifest, sums, problems) {
     const { exec, reporter, site } = req;
     const record = manifest.database;
     const configured = site.database && { ...site.database, python };
@@ -41418,19 +42063,29 @@ async function verifyDatabase(req, python, dir, manifest, problems) {
         throw new SitecycleError(`snapshot ${manifest.id} holds a ${record.engine} dump but site ${site.name} now uses ${configured.engine}`, 'snapshot');
     const engine = (req.engines ?? getEngine)(record.engine);
     const dumpPath = `${dir}/${record.dump}`;
-    const digest = JSON.parse((await exec.run(summarizeTree(python, 'content', dumpPath))).stdout);
-    const dumpSha256Ok = digest.exists && digest.sha256 === record.sha256;
-    if (!digest.exists)
-        problems.push(`database dump ${dumpPath} is missing`);
-    else if (!dumpSha256Ok)
-        problems.push(`database dump ${dumpPath} is corrupt: sha256 ${digest.sha256}, the manifest says ${record.sha256}`);
+    let exists = true;
+    let dumpSha256Ok;
+    if (sums) {
+        // Format 2: the dump's files were read with every other file (checkSums).
+        dumpSha256Ok = sums.dumpOk;
+        exists = !sums.bad.some(m => m.path === record.dump && m.problem === 'missing');
+    }
+    else {
+        const digest = JSON.parse((await exec.run(summarizeTree(python, 'content', dumpPath))).stdout);
+        exists = digest.exists;
+        dumpSha256Ok = digest.exists && digest.sha256 === record.sha256;
+        if (!digest.exists)
+            problems.push(`database dump ${dumpPath} is missing`);
+        else if (!dumpSha256Ok)
+            problems.push(`database dump ${dumpPath} is corrupt: sha256 ${digest.sha256}, the manifest says ${record.sha256}`);
+    }
     const tag = scratchTag();
     const scratch = scratchDatabase(configured, tag);
     reporter.info(`restoring ${record.dump} into the scratch database ${scratch.name}`);
     let actual = [];
     let restored = false;
     let restoreError;
-    if (digest.exists) {
+    if (exists) {
         try {
             actual = await checksumsOfDump(exec, engine, configured, dumpPath, reporter, tag);
             restored = true;
@@ -41544,6 +42199,11 @@ function snapshotSteps() {
             run: async (c) => copyFolders(c)
         },
         {
+            name: 'write-sums',
+            title: "hash every file (plain sha256; hard-linked files keep the previous snapshot's sum) and write SHA256SUMS",
+            run: async (c) => writeSums(c)
+        },
+        {
             name: 'write-manifest',
             title: 'write the manifest (the snapshot is complete from here)',
             run: async (c) => {
@@ -41566,7 +42226,7 @@ function snapshotSteps() {
 }
 function manifestOf(c) {
     return {
-        format: 1,
+        format: MANIFEST_FORMAT,
         id: c.id,
         site: c.req.site.name,
         host: c.exec.name,
@@ -41581,8 +42241,56 @@ function manifestOf(c) {
             count: c.folders.reduce((n, f) => n + f.count, 0),
             bytes: c.folders.reduce((n, f) => n + f.bytes, 0),
             folders: c.folders
-        }
+        },
+        sums: c.sums
     };
+}
+/**
+ * Hash every file of the new snapshot and write its SHA256SUMS; give the dump and each data
+ * folder their files' sums in the manifest. A file that is the very inode the previous snapshot
+ * holds at the same path (rsync --link-dest linked it) takes the previous sum without being read:
+ * the same inode holds the same bytes, and if those bytes were damaged since, the kept sum is
+ * the one that shows it (hashing again would record the damage as the truth).
+ */
+async function writeSums(c) {
+    const prev = c.previous;
+    const previous = prev?.sums && prev.format >= 2
+        ? { dir: snapshotPaths(c.snapshotsDir, prev.id).dir, sumsSha256: prev.sums.sha256 }
+        : undefined;
+    const progressPath = `${siteLayout(c.req.site.root).state}/progress-${c.id}.json`;
+    const r = await runWithProgress(c.exec, writeSnapshotSums(c.python, c.paths.dir, previous, progressPath), {
+        progressPath,
+        intervalMs: c.req.progressIntervalMs ?? 5000,
+        reporter: c.reporter,
+        label: `hashing the files of snapshot ${c.id}`
+    });
+    const sums = parseWrittenSums(r.stdout);
+    c.sums = { file: SUMS_FILE, sha256: sums.sha256, count: sums.count, bytes: sums.bytes };
+    if (c.database) {
+        const dump = c.database.dump;
+        const files = sums.files.filter(f => f.path === dump || f.path.startsWith(`${dump}/`));
+        const single = files.length === 1 && files[0].path === dump;
+        c.database.files = files;
+        c.database.sha256 = single ? files[0].sha256 : digestOfDumpFiles(files);
+        c.database.size = files.reduce((n, f) => n + f.size, 0);
+    }
+    const byFolder = new Map(c.folders.map(f => [f.name, []]));
+    const names = c.folders.filter(f => !f.missing).map(f => f.name);
+    for (const f of sums.files) {
+        // The longest folder name the path is under (a data folder may sit inside another).
+        const owner = names
+            .filter(n => f.path.startsWith(`files/${n}/`))
+            .sort((a, b) => b.length - a.length)[0];
+        if (owner !== undefined)
+            byFolder.get(owner).push(f);
+    }
+    for (const f of c.folders)
+        if (!f.missing)
+            f.files = byFolder.get(f.name);
+    return (`${sums.count} files, ${describeBytes(sums.hashedBytes)} read` +
+        (sums.reused
+            ? `; ${sums.reused} files (${describeBytes(sums.reusedBytes)}) hard-linked to ${prev.id} keep its sums`
+            : ''));
 }
 function sameChecksums(a, b) {
     return JSON.stringify(a) === JSON.stringify(b);
@@ -41605,7 +42313,7 @@ async function dumpDatabase(c) {
         tables = await checksumsOfDump(c.exec, engine, db, dump.path, c.reporter);
         from = 'dump';
     }
-    const digest = JSON.parse((await c.exec.run(summarizeTree(c.python, 'content', dump.path))).stdout);
+    // The dump's size and plain sha256 come with every other file's, in the write-sums step.
     const databaseSize = await engine.size(c.exec, db).catch(() => null);
     c.database = {
         engine: db.engine,
@@ -41614,13 +42322,13 @@ async function dumpDatabase(c) {
             ? dump.path.slice(c.paths.dir.length + 1)
             : DUMP_NAME,
         format: dump.format,
-        size: digest.bytes,
-        sha256: digest.sha256,
+        size: dump.size,
+        sha256: '',
         databaseSize,
         tables,
         checksumsFrom: from
     };
-    return `${db.engine} ${describeBytes(digest.bytes)}, ${tables.length} tables`;
+    return `${db.engine} ${describeBytes(dump.size)}, ${tables.length} tables`;
 }
 async function sizeOf(exec, path) {
     const r = await exec.tryRun(apparentSize(path));
@@ -41722,12 +42430,12 @@ async function describeFailure(c, e) {
         const where = disk
             ? `${disk.filesystem} mounted on ${disk.mountedOn} (${describeBytes(disk.sizeBytes)}, ${describeBytes(disk.freeBytes)} free now)`
             : `the filesystem of ${c.snapshotsDir}`;
-        return new SnapshotFailed(`snapshot of site ${c.req.site.name} failed at step '${e.failedStep}': the disk is full: ${where} on ${c.exec.name} holds ${c.snapshotsDir}` +
+        return new SnapshotFailed(`snapshot ${c.id} of site ${c.req.site.name} failed at step '${e.failedStep}': the disk is full: ${where} on ${c.exec.name} holds ${c.snapshotsDir}` +
             (c.needBytes ? ` and the data folders alone take ${describeBytes(c.needBytes)}` : '') +
             `; ${leftover}; earlier snapshots and the live site are untouched. Free space there, lower sites.${c.req.site.name}.snapshots, or move the snapshots to a larger disk`, e.failedStep, e.reports, e.undoComplete, disk);
     }
     const first = text.split('\n')[0];
-    return new SnapshotFailed(`snapshot of site ${c.req.site.name} failed at step '${e.failedStep}': ${first}; ${leftover}; earlier snapshots and the live site are untouched`, e.failedStep, e.reports, e.undoComplete);
+    return new SnapshotFailed(`snapshot ${c.id} of site ${c.req.site.name} failed at step '${e.failedStep}': ${first}; ${leftover}; earlier snapshots and the live site are untouched`, e.failedStep, e.reports, e.undoComplete);
 }
 /**
  * Take a snapshot of a site (see the module comment). Resolves with the outcome; throws

@@ -253,7 +253,7 @@ describe('the CLI', () => {
     const out: string[] = []
     expect(await main(['snapshot', 'v1', '-c', s.file, '-q'], l => out.push(l))).toBe(0)
     expect(out[0]).toMatch(
-      /^snapshot \d{8}T\d{6}Z of site v1 written to .*: sqlite dump .*, 3 files/
+      /^snapshot \d{8}T\d{6}Z(-\d+)? of site v1 written to .*: sqlite dump .*, 3 files/
     )
     out.length = 0
     expect(await main(['snapshots', 'v1', '-c', s.file, '--json'], l => out.push(l))).toBe(0)
@@ -278,7 +278,7 @@ describe('the CLI', () => {
     ).toBe(0)
     expect(out).toEqual([
       expect.stringMatching(new RegExp(`^snapshot ${list[0].id} of site v1 verified: 4 files`)),
-      expect.stringMatching(/^snapshot \d{8}T\d{6}Z of site v1 verified: 4 files/)
+      expect.stringMatching(/^snapshot \d{8}T\d{6}Z(-\d+)? of site v1 verified: 4 files/)
     ])
     out.length = 0
     expect(
