@@ -45933,6 +45933,33 @@ function editDistance(a, b) {
 }
 
 /**
+ * Which snapshots to keep: grandfather-father-son retention. Pure: takes snapshot ids and "now",
+ * touches nothing. Calendar buckets are UTC days, ISO weeks and months counted back from now:
+ * `daily: 7` keeps the newest snapshot of each of the last 7 days (today included) that has one.
+ *
+ * Mirrors (role `mirror`, `from:` this site) add their own needs, whatever the counts above and
+ * however many snapshots syncs and attempts add: a mirror with lag L refreshed at any time in the
+ * next L shows the newest snapshot at least L old, so the site keeps for it the snapshot it shows
+ * now (the newest at least L old) and the newest snapshot of each bucket of the last L: UTC days
+ * for a lag of a week or more, else an eighth of the lag in whole hours (mirrorBucketSeconds).
+ * With a snapshot in every bucket, a `7d` mirror thus always shows data at least 7 days and less
+ * than 8 days old, a `1d` one less than 1 day 3 hours old.
+ * The policy's horizon (retentionHorizonSeconds) bounds the lag a mirror may ask for: beyond it,
+ * the policy says the data must be gone (the config loader refuses such a pair).
+ */
+const HOUR = 3600;
+const DAY = 24 * HOUR;
+/**
+ * How far back the policy is sure to hold a snapshot, in seconds: `daily: d` holds days back to
+ * d-1 days before today's start, `weekly: w` w-1 weeks, `monthly: m` m-1 months (counted as 28
+ * days, the shortest). `keep_last` gives no such promise (N snapshots may all be from today).
+ * A mirror's lag may not exceed it. Pure.
+ */
+function retentionHorizonSeconds(policy) {
+    return Math.max(0, (policy.daily - 1) * DAY, (policy.weekly - 1) * 7 * DAY, (policy.monthly - 1) * 28 * DAY);
+}
+
+/**
  * The hosts of a site: one (`host:`) or several (`hosts:`, deployed one after another by a
  * workflow matrix, the first as the canary). An operation works on one host at a time; these
  * helpers pick it.
@@ -46000,6 +46027,7 @@ function parseConfig(text, file) {
         ...checkRootsApart(config, source),
         ...checkDataFolders(config, source),
         ...checkDataSources(config, source),
+        ...checkMirrorLags(config, source),
         ...checkHooksFreeze(config, source)
     ];
     if (overlaps.length > 0)
@@ -46322,6 +46350,58 @@ function checkDataSources(config, source) {
                 what: `lag is for mirror sites, and this one has role ${site.role}`,
                 expected: 'role: mirror with lag, or no lag'
             });
+    }
+    return problems;
+}
+/** `86400` → `1d`, `90000` → `1d1h`: a duration in the config's own units. */
+function formatDuration(seconds) {
+    const parts = [];
+    let rest = seconds;
+    for (const [unit, size] of [
+        ['d', 86400],
+        ['h', 3600],
+        ['m', 60],
+        ['s', 1]
+    ]) {
+        const n = Math.floor(rest / size);
+        if (n > 0)
+            parts.push(`${n}${unit}`);
+        rest -= n * size;
+    }
+    return parts.join('') || '0s';
+}
+/**
+ * A mirror's lag must be within its source's snapshot retention (snapshots/retention.ts,
+ * retentionHorizonSeconds): beyond it the source's policy deletes the snapshots the mirror would
+ * show, and the mirror would wait forever. Retention keeps what a mirror within it needs.
+ */
+function checkMirrorLags(config, source) {
+    const problems = [];
+    for (const site of Object.values(config.sites)) {
+        if (site.role !== 'mirror' || !site.lag || site.from === undefined)
+            continue;
+        const from = Object.hasOwn(config.sites, site.from) ? config.sites[site.from] : undefined;
+        if (!from || from === site)
+            continue; // reported by checkDataSources
+        const s = from.snapshots ?? {
+            daily: SNAPSHOT_DEFAULTS.daily,
+            weekly: SNAPSHOT_DEFAULTS.weekly,
+            monthly: SNAPSHOT_DEFAULTS.monthly
+        };
+        const horizon = retentionHorizonSeconds(s);
+        if (site.lag.seconds <= horizon)
+            continue;
+        const days = Math.ceil(site.lag.seconds / 86400);
+        const policy = `sites.${from.name}.snapshots (daily: ${s.daily}, weekly: ${s.weekly}, monthly: ${s.monthly}${from.snapshots ? '' : ', the defaults'})`;
+        problems.push({
+            offset: offsetOf(source, ['sites', site.name, 'lag']),
+            path: ['sites', site.name, 'lag'],
+            what: `${site.lag.text} is longer than site ${from.name} keeps snapshots: ${policy} ` +
+                (horizon > 0
+                    ? `keeps none surely older than ${formatDuration(horizon)}`
+                    : 'keeps no snapshot surely older than a day (keep_last keeps the newest, whatever their age)'),
+            expected: `${horizon > 0 ? `a lag of at most ${formatDuration(horizon)}, or ` : ''}sites.${from.name}.snapshots.daily of at least ${days + 1} (or weekly of ${Math.ceil(days / 7) + 1}, monthly of ${Math.ceil(days / 28) + 1})`
+        });
     }
     return problems;
 }
