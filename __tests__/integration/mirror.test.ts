@@ -29,6 +29,7 @@ import { takeSnapshot } from '../../src/snapshots/snapshot.js'
 import { StreamReporter } from '../../src/util/reporter.js'
 import { freePort, startApache, type TestApache } from '../helpers/apache.js'
 import { startPostgres, type PostgresServer } from '../helpers/databases.js'
+import { expectExit, runCli } from '../helpers/cli.js'
 import { buildSampleRelease } from '../helpers/sample-app.js'
 
 const SQLITE = '/usr/bin/sqlite3'
@@ -250,7 +251,7 @@ describe('mirrors with lags 1d, 7d and 30d over 40 daily snapshots', () => {
     await expect(readMirrorState(exec, config.sites.m60)).resolves.toBeUndefined()
   })
 
-  test('a refresh that fails after the database was replaced leaves no false claim; the next run completes', async () => {
+  test('a refresh that fails after its data was swapped in puts the previous data back and makes no false claim; the next run completes', async () => {
     await liveDay(41)
     await takeSnapshot({
       config,
@@ -260,23 +261,25 @@ describe('mirrors with lags 1d, 7d and 30d over 40 daily snapshots', () => {
       now: at(41),
       progressIntervalMs: 0
     })
-    process.env.SITECYCLE_FAULT_FAIL_AT = 'restore-files'
+    const before = await shown('m1')
+    process.env.SITECYCLE_FAULT_FAIL_AT = 'record-shown'
     try {
       const err = await refresh('m1', at(41, 8)).catch((e: unknown) => e)
       expect(err).toBeInstanceOf(MirrorFailed)
-      expect((err as MirrorFailed).failedStep).toBe('restore-files')
-      expect((err as Error).message).toMatch(/shows no known snapshot now/)
+      expect((err as MirrorFailed).failedStep).toBe('record-shown')
+      expect((err as Error).message).toMatch(/the mirror still shows/)
     } finally {
       delete process.env.SITECYCLE_FAULT_FAIL_AT
     }
-    expect(await readMirrorState(exec, config.sites.m1)).toMatchObject({
-      snapshot: null,
-      refreshing: '20240610T020000Z'
-    })
+    // Database and files back as they were, together; the state names what it shows again.
+    expect(await shown('m1')).toEqual(before)
+    const still = (await readMirrorState(exec, config.sites.m1))?.snapshot
+    expect(still).toMatch(/^\d{8}T\d{6}Z$/)
+    expect(still).not.toBe('20240610T020000Z')
     // No half-copied folder is left beside the mirror's uploads.
     expect((await readdir(join(root('m1'), 'shared'))).sort()).toEqual(['app.sqlite3', 'uploads'])
     const o = await refresh('m1', at(41, 8))
-    expect(o).toMatchObject({ status: 'refreshed', previousSnapshot: null })
+    expect(o).toMatchObject({ status: 'refreshed', previousSnapshot: still })
     expect(await shown('m1')).toMatchObject({ db: 40, file: 'day 40' })
   })
 
@@ -355,6 +358,39 @@ describe('mirrors with lags 1d, 7d and 30d over 40 daily snapshots', () => {
       follows: { site: 'v9', before: 'v1' }
     })
   })
+
+  test.each([
+    ['stage-database', 'snapshot'],
+    ['stage-files', 'mirror'],
+    ['swap-data', 'snapshot'],
+    ['record-shown', 'snapshot'],
+    ['reload-app', 'mirror'],
+    ['cleanup', 'snapshot']
+  ])(
+    'a refresh killed after %s, then %s: the mirror shows one day whole (database and files), no copy left over',
+    async (step, next) => {
+      // An older day first, so the refresh by the real clock (the newest snapshot) changes it.
+      await refresh('m7', at(36, 8))
+      const before = await shown('m7')
+      const file = join(dir, 'sitecycle.yml')
+      const killed = await runCli(['mirror', 'm7', '-c', file], {
+        env: { SITECYCLE_FAULT_KILL_AFTER: step }
+      })
+      expect(killed.signal).toBe('SIGKILL')
+      const r = await runCli([next, 'm7', '-c', file])
+      expectExit(r, 0)
+      expect(r.stderr).toMatch(/did not finish: recovering/)
+      const now = await shown('m7')
+      // The database's day and the file's day agree: never a mix.
+      expect(now.file).toBe(`day ${now.db}`)
+      const finished = next === 'mirror' || ['record-shown', 'reload-app', 'cleanup'].includes(step)
+      if (finished) expect(now.db).toBeGreaterThan(before.db)
+      else expect(now).toEqual(before)
+      expect((await readdir(join(root('m7'), 'shared'))).filter(n => n.includes('.sc-'))).toEqual(
+        []
+      )
+    }
+  )
 
   test('the CLI refreshes a mirror and lists the mirror sites for a workflow matrix', async () => {
     const out: string[] = []

@@ -183,11 +183,12 @@ test('the plan names every step in order', () => {
   expect(mirrorPlan().map(l => l.replace(/^\s*\d+\. ([a-z-]+):.*$/, '$1'))).toEqual([
     'choose-snapshot',
     'forget-shown',
-    'restore-database',
-    'check-database',
+    'stage-database',
+    'stage-files',
+    'swap-data',
     'read-only-database',
-    'restore-files',
     'record-shown',
-    'reload-app'
+    'reload-app',
+    'cleanup'
   ])
 })

@@ -31,8 +31,15 @@ import {
 import { restoreWhileHeld } from './frozen-deploy.js'
 import type { OperationContext } from './operation.js'
 
-/** The operations whose interrupted runs are recovered here. */
-export const DATA_OPERATIONS = ['restore', 'sync']
+/**
+ * The operations whose interrupted runs are recovered here, each with the steps after which its
+ * new data counts as verified (then it is finished forward rather than undone).
+ */
+export const DATA_OPERATIONS: Record<string, string[]> = {
+  restore: ['verify', 'unfreeze'],
+  sync: ['verify', 'unfreeze'],
+  mirror: ['record-shown']
+}
 
 function stepOk(op: JournalOperation, step: string): boolean {
   return op.steps.some(s => s.step === step && s.phase === 'run' && s.status === 'ok')
@@ -59,9 +66,9 @@ export async function recoverDataRun(
   const frozenBefore = Boolean(op.start.frozenBefore)
   const notes: string[] = []
   try {
-    if (intent && (stepOk(op, 'verify') || stepOk(op, 'unfreeze'))) {
+    if (intent && DATA_OPERATIONS[op.op].some(step => stepOk(op, step))) {
       notes.push(...(await finishData(parts, intent)))
-      notes.push(`the interrupted ${op.op} had swapped in and verified the new data: finished`)
+      notes.push(`the interrupted ${op.op} had swapped in and checked the new data: finished`)
     } else if (intent) {
       const state = await readSiteState(exec, site, python)
       await restoreWhileHeld(ctx, state, async () => {

@@ -8,14 +8,16 @@
  * old production's snapshots up to the promote still count.
  *
  * Holding the mirror's lock: choose the snapshot → (nothing to do when the mirror already shows
- * it) → forget which snapshot the mirror shows → restore the dump into the mirror's database
- * (the engine restores into a fresh database that then replaces the target: a failed restore
- * leaves the target as it was) → compare the tables' checksums with the snapshot's manifest →
- * make the database read-only for new sessions (PostgreSQL) → put each data folder in place (copied aside, then renamed in) → record the snapshot shown in
- * `<root>/.sitecycle/mirror.json` → restart the live slot's daemons so no process keeps the old
- * data open. The `from` site is only read (its snapshots directory, no lock taken); the mirror
- * must live on a host of its `from` site, where the snapshots are.
- *
+ * it) → forget which snapshot the mirror shows → restore the dump into a scratch database beside
+ * the mirror's and compare its tables' checksums with the snapshot's manifest → copy each data
+ * folder into a hidden sibling → swap the database and the folders in at one step while the
+ * mirror is held (data-swap.ts: the intent journaled first, the previous data kept until the
+ * end, so a failure or a kill leaves the mirror all old or all new, finished or undone by the next
+ * operation) → make the database read-only for new sessions (PostgreSQL) → record the snapshot
+ * shown in `<root>/.sitecycle/mirror.json` → restart the live slot's daemons → drop what was kept.
+ * The `from` site is only read (its snapshots directory, no lock taken); the mirror must live on a
+ * host of its `from` site, where the snapshots are.
+
  * Its release: after the lock is let go, when the release live on the mirror is not the one the
  * shown snapshot was taken under (its manifest's `live`; the source's live release when it names
  * none), that release is deployed to the mirror as `sitecycle deploy` would (the mirror's own
@@ -29,7 +31,7 @@
  * Access: a mirror is protected by basic auth by default, like a preview (`sites.<n>.access`,
  * written by `sitecycle init`).
  */
-import { makeDirs, removeTree, renamePath } from '../commands/files.js'
+import { makeDirs, removeTree } from '../commands/files.js'
 import { cmd } from '../commands/command.js'
 import { hostLabel } from '../config/host-spec.js'
 import type { MirrorLag, SitecycleConfig, SiteConfig } from '../config/model.js'
@@ -53,7 +55,19 @@ import { parseSnapshotId } from '../snapshots/retention.js'
 import { compareTables } from '../snapshots/verify.js'
 import { ConfigError, SitecycleError } from '../util/errors.js'
 import type { Reporter } from '../util/reporter.js'
-import { OperationFailed, withSiteOperation } from './operation.js'
+import {
+  databaseSwapNames,
+  finishData,
+  folderSiblings,
+  rollBackData,
+  stagedIdentity,
+  swapInData,
+  swapParts,
+  type FolderSwapPlan,
+  type SwapIntent
+} from './data-swap.js'
+import { restoreWhileHeld } from './frozen-deploy.js'
+import { OperationFailed, withSiteOperation, type OperationContext } from './operation.js'
 import { describePlan, PipelineError, runPipeline, type Step, type StepReport } from './pipeline.js'
 import { deploy } from './deploy.js'
 
@@ -232,10 +246,15 @@ interface MirrorContext {
   manifest?: SnapshotManifest
   /** `refresh`, or why nothing is done. */
   action: 'refresh' | 'unchanged' | 'waiting'
-  /** Whether the mirror's data was touched (from the database restore on). */
+  /** Whether the mirror's data was swapped (and not put back). */
   touched: boolean
   placed: FolderPlacement[]
   notes: string[]
+  /** The operation (its id names the staged copies; its journal gets the swap's intent). */
+  op: OperationContext
+  stagedDatabase?: { scratch: string; keep: string }
+  stagedFolders: FolderSwapPlan[]
+  intent?: SwapIntent
 }
 
 const refreshing = (c: MirrorContext) => c.action === 'refresh'
@@ -270,36 +289,103 @@ function mirrorSteps(): Step<MirrorContext>[] {
       }
     },
     {
-      name: 'restore-database',
+      name: 'stage-database',
       title:
-        "restore the snapshot's dump into the mirror's database (a fresh one, then swapped in)",
+        "restore the snapshot's dump into a scratch database beside the mirror's; its tables must match the snapshot's checksums",
       when: c => refreshing(c) && !!c.manifest?.database && !!c.req.site.database,
       run: async c => {
         const { db, engine } = mirrorDatabase(c)
         const dump = `${snapshotPaths(siteLayout(c.source.root).snapshots, c.snapshot!).dir}/${c.manifest!.database!.dump}`
-        c.touched = true
-        await engine.restore(c.exec, db, dump, c.reporter)
-        return `${db.engine} ${db.name}`
-      }
-    },
-    {
-      name: 'check-database',
-      title: "compare the mirror's tables with the snapshot's checksums",
-      when: c => refreshing(c) && !!c.manifest?.database && !!c.req.site.database,
-      run: async c => {
-        const { db, engine } = mirrorDatabase(c)
+        c.stagedDatabase = databaseSwapNames(db, engine.nameBytes, c.op.opId)
+        const scratch = { ...db, name: c.stagedDatabase.scratch }
+        if (await engine.exists(c.exec, scratch)) await engine.drop(c.exec, scratch)
+        await engine.restore(c.exec, scratch, dump, c.reporter)
         const tables = compareTables(
           c.manifest!.database!.tables,
-          await engine.checksums(c.exec, db)
+          await engine.checksums(c.exec, scratch)
         )
         const bad = tables.filter(t => !t.ok).map(t => t.table)
         if (bad.length)
           throw new SitecycleError(
-            `the mirror's database ${db.name} does not match snapshot ${c.snapshot}: tables ${bad.join(', ')} differ`,
+            `the copy of snapshot ${c.snapshot} restored for mirror ${c.req.site.name} does not match the snapshot: tables ${bad.join(', ')} differ; ${db.name} was not touched`,
             'mirror'
           )
-        return `${tables.length} tables match`
+        return `${db.engine} ${scratch.name}: ${tables.length} tables match`
+      },
+      undo: async c => {
+        const { db, engine } = mirrorDatabase(c)
+        const scratch = { ...db, name: c.stagedDatabase!.scratch }
+        if (await engine.exists(c.exec, scratch)) await engine.drop(c.exec, scratch)
       }
+    },
+    {
+      name: 'stage-files',
+      title: "copy the snapshot's data folders into hidden siblings of the mirror's",
+      when: c => refreshing(c) && c.placed.length > 0,
+      run: async c => {
+        const dir = snapshotPaths(siteLayout(c.source.root).snapshots, c.snapshot!)
+        const parts = swapParts(c.exec, c.req.site, c.python, c.reporter, engines(c))
+        for (const p of c.placed) {
+          const { staged, aside } = folderSiblings(p.target, c.op.opId)
+          await c.exec.run(removeTree(staged, aside))
+          await c.exec.run(makeDirs([p.target.slice(0, p.target.lastIndexOf('/')) || '/'], '755'))
+          // Copied, never hard-linked: the mirror's application must not be able to change
+          // the snapshot's files.
+          await c.exec.run(
+            cmd([
+              'rsync',
+              '-a',
+              '--delete',
+              '--numeric-ids',
+              '--',
+              `${dir.folder(p.name)}/`,
+              `${staged}/`
+            ])
+          )
+          c.stagedFolders.push({
+            target: p.target,
+            staged,
+            aside,
+            stagedId: await stagedIdentity(parts, staged)
+          })
+        }
+        return c.placed.map(p => p.target).join(', ')
+      },
+      undo: async c => {
+        const staged = c.stagedFolders.map(f => f.staged)
+        if (staged.length) await c.exec.run(removeTree(...staged))
+        c.stagedFolders = []
+      }
+    },
+    {
+      name: 'swap-data',
+      title:
+        'swap the staged database and folders in at one step, the previous ones kept until the end (the intent journaled first)',
+      when: c => refreshing(c) && (!!c.stagedDatabase || c.stagedFolders.length > 0),
+      run: async c => {
+        const intent: SwapIntent = {
+          ...(c.stagedDatabase && {
+            database: { name: c.req.site.database!.name, ...c.stagedDatabase }
+          }),
+          folders: c.stagedFolders
+        }
+        await c.op.journal.append({ id: c.op.opId, op: 'mirror', event: 'intent', intent })
+        c.intent = intent
+        c.touched = true
+        const parts = swapParts(c.exec, c.req.site, c.python, c.reporter, engines(c))
+        const state = await readSiteState(c.exec, c.req.site, c.python)
+        let notes: string[] = []
+        try {
+          await restoreWhileHeld(c.op, state, async () => {
+            notes = await swapInData(parts, intent)
+          })
+        } catch (e) {
+          await rollBackMirror(c)
+          throw e
+        }
+        return notes.join('; ')
+      },
+      undo: async c => rollBackMirror(c)
     },
     {
       name: 'read-only-database',
@@ -310,17 +396,6 @@ function mirrorSteps(): Step<MirrorContext>[] {
         if (!engine.makeReadOnly)
           return `${db.engine} has no per-database read-only mode: Apache's refusal of writes is the guard`
         return engine.makeReadOnly(c.exec, db)
-      }
-    },
-    {
-      name: 'restore-files',
-      title: "copy the snapshot's data folders aside and rename them into place",
-      when: c => refreshing(c) && c.placed.length > 0,
-      run: async c => {
-        c.touched = true
-        const dir = snapshotPaths(siteLayout(c.source.root).snapshots, c.snapshot!)
-        for (const p of c.placed) await placeFolder(c.exec, dir.folder(p.name), p.target)
-        return c.placed.map(p => p.target).join(', ')
       }
     },
     {
@@ -351,8 +426,32 @@ function mirrorSteps(): Step<MirrorContext>[] {
         await restartSlotGroup(c.exec, c.req.site, c.python, slot)
         return `slot ${slot} restarted`
       }
+    },
+    {
+      name: 'cleanup',
+      title: 'drop the previous database and folders kept for the way back',
+      when: c => !!c.intent,
+      critical: false,
+      run: async c => {
+        const parts = swapParts(c.exec, c.req.site, c.python, c.reporter, engines(c))
+        return (await finishData(parts, c.intent!)).join(', ') || undefined
+      }
     }
   ]
+}
+
+function engines(c: MirrorContext): (name: DatabaseConfig['engine']) => DatabaseEngine {
+  return c.req.engines ?? getEngine
+}
+
+/** The undo of swap-data: the mirror's previous database and folders back, while it is held. */
+async function rollBackMirror(c: MirrorContext): Promise<void> {
+  const parts = swapParts(c.exec, c.req.site, c.python, c.reporter, engines(c))
+  const state = await readSiteState(c.exec, c.req.site, c.python)
+  await restoreWhileHeld(c.op, state, async () => {
+    await rollBackData(parts, c.intent!)
+  })
+  c.touched = false
 }
 
 /** The plan of a mirror refresh, one line per step (for --dry-run and docs). */
@@ -432,24 +531,6 @@ async function chooseSnapshot(c: MirrorContext): Promise<string> {
 
 function ageOf(id: string, now: Date): number {
   return Math.max(0, Math.round((now.getTime() - parseSnapshotId(id)!.getTime()) / 1000))
-}
-
-/**
- * Put a snapshot's copy of a folder at `target`: copied to `<target>.sc-mirror-new` (what a
- * killed run left there is removed first), the old folder renamed aside, the new one renamed in,
- * the old one removed. Files are copied, never hard-linked: the mirror's application must not be
- * able to change a snapshot.
- */
-async function placeFolder(exec: Executor, from: string, target: string): Promise<void> {
-  const fresh = `${target}.sc-mirror-new`
-  const old = `${target}.sc-mirror-old`
-  await exec.run(removeTree(fresh, old))
-  await exec.run(makeDirs([target.slice(0, target.lastIndexOf('/')) || '/'], '755'))
-  await exec.run(cmd(['rsync', '-a', '--delete', '--numeric-ids', '--', `${from}/`, `${fresh}/`]))
-  const exists = (await exec.tryRun({ argv: ['test', '-e', target] })).code === 0
-  if (exists) await exec.run(renamePath(target, old))
-  await exec.run(renamePath(fresh, target))
-  await exec.run(removeTree(old))
 }
 
 /** A site whose snapshots a mirror may show; `upTo`: only those taken at or before it (ms). */
@@ -537,7 +618,9 @@ export async function refreshMirror(req: MirrorRequest): Promise<MirrorOutcome> 
         action: 'waiting',
         touched: false,
         placed: [],
-        notes: []
+        notes: [],
+        op,
+        stagedFolders: []
       }
       let steps: StepReport[]
       try {

@@ -28,7 +28,7 @@ export async function recoverInterrupted(ctx: OperationContext): Promise<string[
     reporter.warn(
       `an earlier ${op.op} (${op.id}, started ${op.start.at}) did not finish: recovering`
     )
-    if (DATA_OPERATIONS.includes(op.op)) notes.push(...(await recoverDataRun(ctx, op)))
+    if (Object.hasOwn(DATA_OPERATIONS, op.op)) notes.push(...(await recoverDataRun(ctx, op)))
     const before = op.start as { liveSlot?: Slot; idle?: string | null; live?: string | null }
     if (site.apache.mode === 'blue-green' && before.liveSlot) {
       const idleBefore = before.idle ?? null
