@@ -317,7 +317,7 @@ test('an anonymising script that fails halfway never reaches the preview: its da
   expect(scratchLeft()).toBe('0')
 })
 
-test('verify refuses a corrupt dump: bytes flipped (sha256), and a dump that does not load (sha256 rewritten)', async () => {
+test('verify refuses a corrupt dump: bytes flipped (sha256), and a dump that does not load (sha256 rewritten), which a restore then refuses too', async () => {
   const snap = await takeSnapshot({
     config,
     site: site(PROD),
@@ -384,6 +384,21 @@ test('verify refuses a corrupt dump: bytes flipped (sha256), and a dump that doe
   expect(out.database!.dumpSha256Ok).toBe(true)
   expect(out.database!.restored).toBe(false)
   expect(out.problems.join('\n')).toMatch(/database dump does not restore/)
+  expect(scratchLeft()).toBe('0')
+  // A restore of it fails in the scratch database: production is untouched and open.
+  const prodBefore = await checksums(PROD)
+  const e3 = await restoreSite({
+    config,
+    site: site(PROD),
+    exec,
+    reporter: reporter(),
+    snapshot: other.id
+  }).catch(e => e as DataOperationFailed)
+  expect(e3).toBeInstanceOf(DataOperationFailed)
+  expect((e3 as DataOperationFailed).failedStep).toBe('stage-database')
+  expect((e3 as Error).message).toContain(`site ${PROD} holds its data from before, unchanged`)
+  expect(await checksums(PROD)).toEqual(prodBefore)
+  expect(await frozen(PROD)).toBe(false)
   expect(scratchLeft()).toBe('0')
   await rm(snap.dir, { recursive: true, force: true })
   await rm(other.dir, { recursive: true, force: true })

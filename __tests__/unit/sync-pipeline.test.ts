@@ -293,6 +293,21 @@ async function failure(run: Promise<unknown>): Promise<DataOperationFailed> {
   return e
 }
 
+describe('a snapshot of another engine', () => {
+  test('is refused before anything is touched, naming both engines', async () => {
+    const exec = host()
+    const log: string[] = []
+    const c = context('restore', exec, log)
+    c.manifest = { ...manifest(), database: { ...manifest().database!, engine: 'postgres' } }
+    const e = await failure(runApply(c, restoreSteps()))
+    expect(e).toMatchObject({ failedStep: 'check-snapshot', leftFrozen: false })
+    expect(e.message).toMatch(
+      /holds a postgres database, but site v2 uses sqlite: a dump restores into the same engine only/
+    )
+    expect(log).toEqual([])
+  })
+})
+
 describe('step order', () => {
   test('restore: everything staged before the freeze, swapped in at one step', () => {
     expect(restoreSteps().map(s => s.name)).toEqual([
