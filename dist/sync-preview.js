@@ -42300,8 +42300,15 @@ async function completeFrozenDeploys(ctx) {
  * When that fails the site stays in maintenance, with a page saying why, and the run stays open:
  * the operation that found it stops with an error naming the run and what to do.
  */
-/** The operations whose interrupted runs are recovered here. */
-const DATA_OPERATIONS = ['restore', 'sync'];
+/**
+ * The operations whose interrupted runs are recovered here, each with the steps after which its
+ * new data counts as verified (then it is finished forward rather than undone).
+ */
+const DATA_OPERATIONS = {
+    restore: ['verify', 'unfreeze'],
+    sync: ['verify', 'unfreeze'],
+    mirror: ['record-shown']
+};
 function stepOk(op, step) {
     return op.steps.some(s => s.step === step && s.phase === 'run' && s.status === 'ok');
 }
@@ -42322,9 +42329,9 @@ async function recoverDataRun(ctx, op) {
     const frozenBefore = Boolean(op.start.frozenBefore);
     const notes = [];
     try {
-        if (intent && (stepOk(op, 'verify') || stepOk(op, 'unfreeze'))) {
+        if (intent && DATA_OPERATIONS[op.op].some(step => stepOk(op, step))) {
             notes.push(...(await finishData(parts, intent)));
-            notes.push(`the interrupted ${op.op} had swapped in and verified the new data: finished`);
+            notes.push(`the interrupted ${op.op} had swapped in and checked the new data: finished`);
         }
         else if (intent) {
             const state = await readSiteState(exec, site, python);
@@ -42389,7 +42396,7 @@ async function recoverInterrupted(ctx) {
     for (const [index, op] of open.entries()) {
         const notes = [];
         reporter.warn(`an earlier ${op.op} (${op.id}, started ${op.start.at}) did not finish: recovering`);
-        if (DATA_OPERATIONS.includes(op.op))
+        if (Object.hasOwn(DATA_OPERATIONS, op.op))
             notes.push(...(await recoverDataRun(ctx, op)));
         const before = op.start;
         if (site.apache.mode === 'blue-green' && before.liveSlot) {
