@@ -32123,6 +32123,20 @@ async function restoreThroughFresh(exec, db, dumpPath, reporter, parts) {
     if (!(await hostPathExists(exec, dumpPath))) {
         throw new SitecycleError(`the dump ${dumpPath} does not exist on ${exec.name}; ${db.name} is unchanged`, 'database');
     }
+    if (parts.intoNew) {
+        // A scratch target named by its caller: loaded in place, dropped again if the load fails.
+        await parts.create(db.name);
+        try {
+            await parts.load(db.name);
+        }
+        catch (e) {
+            await parts.drop(db.name);
+            if (parts.passThrough?.(e))
+                throw e;
+            throw new SitecycleError(`restore of ${dumpPath} into the scratch database ${db.name} on ${exec.name} failed: ${failureMessage(e)}`, 'database');
+        }
+        return;
+    }
     const id = scratchId();
     const fresh = scratchDatabaseName(db.name, 'restore', id, parts.nameBytes);
     const old = scratchDatabaseName(db.name, 'old', id, parts.nameBytes);
@@ -32355,7 +32369,7 @@ async function swapIn$1(exec, db, conn, fresh, old, reporter, keepOld = false) {
     await runScript(exec, conn, old, targetOldDefs.filter(d => d.type !== 'VIEW').flatMap(createStatements));
     return true;
 }
-async function restore$1(exec, db, dumpPath, reporter, _options = {}) {
+async function restore$1(exec, db, dumpPath, reporter, options = {}) {
     const conn = connect$1(db, reporter);
     await restoreThroughFresh(exec, db, dumpPath, reporter, {
         nameBytes: MYSQL_NAME_BYTES,
@@ -32373,7 +32387,8 @@ async function restore$1(exec, db, dumpPath, reporter, _options = {}) {
             return fresh;
         },
         drop: name => dropQuietly$1(exec, conn, name, reporter),
-        passThrough: e => e instanceof SitecycleError && /the restored tables are in/.test(e.message)
+        passThrough: e => e instanceof SitecycleError && /the restored tables are in/.test(e.message),
+        intoNew: options.intoNew
     });
 }
 async function dump$1(exec, db, path, reporter, options = {}) {
@@ -32561,7 +32576,8 @@ async function restore(exec, db, dumpPath, reporter, options = {}) {
             await exec.run(pgRestore(conn, fresh, dumpPath, jobs));
         },
         swap: async (fresh, old) => (await swapIn(exec, db, conn, fresh, old, reporter)) ? old : undefined,
-        drop: name => dropQuietly(exec, db, conn, name, reporter)
+        drop: name => dropQuietly(exec, db, conn, name, reporter),
+        intoNew: options.intoNew
     });
 }
 /**
@@ -41926,7 +41942,7 @@ function applySteps() {
                 const scratch = scratchOf(c);
                 if (await engine.exists(c.exec, scratch))
                     await engine.drop(c.exec, scratch);
-                await engine.restore(c.exec, scratch, dumpPathOf(c), c.reporter);
+                await engine.restore(c.exec, scratch, dumpPathOf(c), c.reporter, { intoNew: true });
                 const tables = await engine.checksums(c.exec, scratch);
                 const bad = compareTables(record.tables, tables).filter(t => !t.ok);
                 if (bad.length)

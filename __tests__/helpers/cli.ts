@@ -121,7 +121,8 @@ export function runCli(args: string[], options: CliOptions = {}): Promise<CliRes
 
 /** One line describing a run, for assertion messages. */
 export function describeRun(r: CliResult): string {
-  return `exit ${r.code ?? r.signal}${r.timedOut ? ' (timed out)' : ''}\n--- stdout\n${r.stdout}\n--- stderr\n${r.stderr}`
+  // stderr first: a CI log cut short still shows the error line and the step that failed.
+  return `exit ${r.code ?? r.signal}${r.timedOut ? ' (timed out)' : ''}\n--- stderr\n${r.stderr}\n--- stdout\n${r.stdout}`
 }
 
 /** Throw, showing the run's output, unless it exited with `code`. */

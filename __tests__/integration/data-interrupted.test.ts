@@ -30,7 +30,7 @@ import { syncSteps } from '../../src/pipelines/sync.js'
 import { takeSnapshot } from '../../src/snapshots/snapshot.js'
 import { StreamReporter } from '../../src/util/reporter.js'
 import { freePort, startApache, type TestApache } from '../helpers/apache.js'
-import { expectExit, runCli } from '../helpers/cli.js'
+import { describeRun, expectExit, runCli, startCli } from '../helpers/cli.js'
 import { startPostgres, type PostgresServer } from '../helpers/databases.js'
 import { buildSampleRelease } from '../helpers/sample-app.js'
 import { httpGet } from '../helpers/site.js'
@@ -366,5 +366,79 @@ describe.each(PAIRS)('$engine: anonymising that fails or falls short', p => {
     expect(await checksums(p.preview)).toEqual(previewBefore)
     expect(productionEmails(p.preview)).toBe(0)
     expect(await leftovers(p.preview)).toEqual([])
+  })
+})
+
+describe('postgres: killed while pg_restore loads the staged copy (not at a step boundary)', () => {
+  const p = PAIRS.find(x => x.engine === 'postgres')!
+
+  /** A pg_restore on PATH that loads as the real one, then, for a staged copy, waits to be killed. */
+  async function slowRestoreShim(): Promise<{ path: string; mark: string }> {
+    const shims = join(dir, 'shims')
+    const mark = join(dir, 'pg-restore-loaded')
+    await mkdir(shims, { recursive: true })
+    await rm(mark, { force: true })
+    const real = execFileSync('sh', ['-c', 'command -v pg_restore'], { encoding: 'utf8' }).trim()
+    await writeFile(
+      join(shims, 'pg_restore'),
+      `#!/bin/sh\n${real} "$@" || exit $?\ncase "$*" in *__sc_*) : > ${mark}; sleep 120 ;; esac\n`,
+      { mode: 0o755 }
+    )
+    return { path: `${shims}:${process.env.PATH}`, mark }
+  }
+
+  async function killWhileLoading(args: string[]): Promise<void> {
+    const shim = await slowRestoreShim()
+    const running = startCli([...args, '-c', configFile], { env: { PATH: shim.path } })
+    const deadline = Date.now() + 60000
+    while (!(await stat(shim.mark).catch(() => null))) {
+      if (Date.now() > deadline) {
+        running.killGroup()
+        throw new Error(
+          `pg_restore never loaded a staged copy: ${describeRun(await running.result)}`
+        )
+      }
+      await new Promise(r => setTimeout(r, 50))
+    }
+    running.killGroup('SIGKILL')
+    expect(await running.result).toMatchObject({ signal: 'SIGKILL' })
+  }
+
+  test('a sync: the preview keeps its data, and the next operation drops the one scratch database left', async () => {
+    const previewBefore = await checksums(p.preview)
+    await killWhileLoading(['sync', p.preview])
+    // Loaded straight into the database named by the operation: nothing nested inside it.
+    const left = await leftovers(p.preview)
+    expect(left).toHaveLength(1)
+    expect(left[0]).toMatch(/__sc_new_/)
+    expect(productionEmails(p.preview)).toBe(0)
+    expect(await checksums(p.preview)).toEqual(previewBefore)
+
+    const r = await cli(['snapshot', p.preview])
+    expectExit(r, 0)
+    expect(r.stderr).toMatch(/did not finish: recovering/)
+    expect(await leftovers(p.preview)).toEqual([])
+    expect(await checksums(p.preview)).toEqual(previewBefore)
+  })
+
+  test('a restore: production as before, and the next operation drops the scratch database', async () => {
+    const snap = await takeSnapshot({
+      config,
+      site: config.sites[p.prod],
+      exec,
+      reporter: reporter(),
+      progressIntervalMs: 0
+    })
+    sql(p.prod, "INSERT INTO posts (id, user_id, body) VALUES (900, 2, 'after the snapshot');")
+    const before = await checksums(p.prod)
+    await killWhileLoading(['restore', p.prod, '--snapshot', snap.id])
+    expect(await checksums(p.prod)).toEqual(before)
+
+    const r = await cli(['maintenance', 'off', p.prod])
+    expectExit(r, 0)
+    expect(r.stderr).toMatch(/did not finish: recovering/)
+    expect(await leftovers(p.prod)).toEqual([])
+    expect(await checksums(p.prod)).toEqual(before)
+    expect(await frozen(p.prod)).toBe(false)
   })
 })

@@ -67,6 +67,13 @@ export interface RestoreOptions {
   jobs?: number
   /** Directory on the host for temporary dumps (copy); default: a fresh `mktemp -d`. */
   workDir?: string
+  /**
+   * postgres, mysql: `db` is a scratch database that does not exist yet, whose name the caller
+   * can find again (a staged copy named by the operation id): the dump is loaded straight into
+   * it, with no second fresh database, so a run killed while it loads leaves only `db`, which
+   * the next operation drops. Default: through a fresh database swapped in (see restore).
+   */
+  intoNew?: boolean
 }
 
 /** How copyDatabase (registry.ts) made a copy. */

@@ -28,6 +28,8 @@ export interface FreshRestoreParts {
   drop(name: string): Promise<void>
   /** Errors thrown as they are: they say themselves what state the target is in. */
   passThrough?(e: unknown): boolean
+  /** The target is a scratch database that does not exist yet: load straight into it ({@link RestoreOptions.intoNew}). */
+  intoNew?: boolean
 }
 
 /** Restore `dumpPath` into `db` through a fresh database (see the module comment). */
@@ -43,6 +45,21 @@ export async function restoreThroughFresh(
       `the dump ${dumpPath} does not exist on ${exec.name}; ${db.name} is unchanged`,
       'database'
     )
+  }
+  if (parts.intoNew) {
+    // A scratch target named by its caller: loaded in place, dropped again if the load fails.
+    await parts.create(db.name)
+    try {
+      await parts.load(db.name)
+    } catch (e) {
+      await parts.drop(db.name)
+      if (parts.passThrough?.(e)) throw e
+      throw new SitecycleError(
+        `restore of ${dumpPath} into the scratch database ${db.name} on ${exec.name} failed: ${failureMessage(e)}`,
+        'database'
+      )
+    }
+    return
   }
   const id = scratchId()
   const fresh = scratchDatabaseName(db.name, 'restore', id, parts.nameBytes)

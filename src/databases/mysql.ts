@@ -381,7 +381,7 @@ async function restore(
   db: DatabaseConfig,
   dumpPath: string,
   reporter: Reporter,
-  _options: RestoreOptions = {}
+  options: RestoreOptions = {}
 ): Promise<void> {
   const conn = connect(db, reporter)
   await restoreThroughFresh(exec, db, dumpPath, reporter, {
@@ -413,7 +413,8 @@ async function restore(
       return fresh
     },
     drop: name => dropQuietly(exec, conn, name, reporter),
-    passThrough: e => e instanceof SitecycleError && /the restored tables are in/.test(e.message)
+    passThrough: e => e instanceof SitecycleError && /the restored tables are in/.test(e.message),
+    intoNew: options.intoNew
   })
 }
 

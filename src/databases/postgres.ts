@@ -190,7 +190,8 @@ async function restore(
     },
     swap: async (fresh, old) =>
       (await swapIn(exec, db, conn, fresh, old, reporter)) ? old : undefined,
-    drop: name => dropQuietly(exec, db, conn, name, reporter)
+    drop: name => dropQuietly(exec, db, conn, name, reporter),
+    intoNew: options.intoNew
   })
 }
 

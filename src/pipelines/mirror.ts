@@ -299,7 +299,7 @@ function mirrorSteps(): Step<MirrorContext>[] {
         c.stagedDatabase = databaseSwapNames(db, engine.nameBytes, c.op.opId)
         const scratch = { ...db, name: c.stagedDatabase.scratch }
         if (await engine.exists(c.exec, scratch)) await engine.drop(c.exec, scratch)
-        await engine.restore(c.exec, scratch, dump, c.reporter)
+        await engine.restore(c.exec, scratch, dump, c.reporter, { intoNew: true })
         const tables = compareTables(
           c.manifest!.database!.tables,
           await engine.checksums(c.exec, scratch)

@@ -254,7 +254,7 @@ export function applySteps(): Step<ApplyContext>[] {
         c.stagedDatabase = databaseSwapNames(db, engine.nameBytes, c.opId)
         const scratch = scratchOf(c)
         if (await engine.exists(c.exec, scratch)) await engine.drop(c.exec, scratch)
-        await engine.restore(c.exec, scratch, dumpPathOf(c), c.reporter)
+        await engine.restore(c.exec, scratch, dumpPathOf(c), c.reporter, { intoNew: true })
         const tables = await engine.checksums(c.exec, scratch)
         const bad = compareTables(record.tables, tables).filter(t => !t.ok)
         if (bad.length)
