@@ -31352,6 +31352,8 @@ function psqlFile(conn, dbname, sqlFile) {
 }
 /** SQL (for {@link psql} with vars `name`): print 1 when database `:name` exists. */
 const PG_DATABASE_EXISTS_SQL = `SELECT 1 FROM pg_database WHERE datname = :'name';\n`;
+/** SQL (var `name`): the OID of database `:name` (kept through a rename), no row when none. */
+const PG_DATABASE_OID_SQL = `SELECT oid FROM pg_database WHERE datname = :'name';\n`;
 /** SQL (vars `name`, `template`): create database `:name` from `:template` (template0 for a restore). */
 const PG_CREATE_DATABASE_SQL = `CREATE DATABASE :"name" TEMPLATE :"template";\n`;
 /** SQL (vars `name`): drop database `:name` when it exists. */
@@ -32535,6 +32537,10 @@ const postgresEngine = {
     async swapDone(exec, db, _scratch, keep) {
         return databaseExists(exec, db, connect(db), keep);
     },
+    async identity(exec, db, name) {
+        const oid = (await sql(exec, connect(db), maintenanceDb(db), PG_DATABASE_OID_SQL, { name })).trim();
+        return oid ? `oid:${oid}` : null;
+    },
     async query(exec, db, text) {
         return sql(exec, connect(db), db.name, text);
     },
@@ -32655,6 +32661,11 @@ const sqliteEngine = {
         checkPath(db);
         const [k, t] = JSON.parse((await exec.run(pathIdentities(python(db), [keep, db.name]))).stdout);
         return k !== null && k !== t;
+    },
+    async identity(exec, db, name) {
+        checkPath(db);
+        const [id] = JSON.parse((await exec.run(pathIdentities(python(db), [name]))).stdout);
+        return id;
     },
     async query(exec, db, sql) {
         checkPath(db);

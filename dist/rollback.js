@@ -54073,6 +54073,8 @@ function psqlFile(conn, dbname, sqlFile) {
 }
 /** SQL (for {@link psql} with vars `name`): print 1 when database `:name` exists. */
 const PG_DATABASE_EXISTS_SQL = `SELECT 1 FROM pg_database WHERE datname = :'name';\n`;
+/** SQL (var `name`): the OID of database `:name` (kept through a rename), no row when none. */
+const PG_DATABASE_OID_SQL = `SELECT oid FROM pg_database WHERE datname = :'name';\n`;
 /** SQL (vars `name`, `template`): create database `:name` from `:template` (template0 for a restore). */
 const PG_CREATE_DATABASE_SQL = `CREATE DATABASE :"name" TEMPLATE :"template";\n`;
 /** SQL (vars `name`): drop database `:name` when it exists. */
@@ -55256,6 +55258,10 @@ const postgresEngine = {
     async swapDone(exec, db, _scratch, keep) {
         return databaseExists(exec, db, connect(db), keep);
     },
+    async identity(exec, db, name) {
+        const oid = (await sql(exec, connect(db), maintenanceDb(db), PG_DATABASE_OID_SQL, { name })).trim();
+        return oid ? `oid:${oid}` : null;
+    },
     async query(exec, db, text) {
         return sql(exec, connect(db), db.name, text);
     },
@@ -55376,6 +55382,11 @@ const sqliteEngine = {
         checkPath(db);
         const [k, t] = JSON.parse((await exec.run(pathIdentities(python(db), [keep, db.name]))).stdout);
         return k !== null && k !== t;
+    },
+    async identity(exec, db, name) {
+        checkPath(db);
+        const [id] = JSON.parse((await exec.run(pathIdentities(python(db), [name]))).stdout);
+        return id;
     },
     async query(exec, db, sql) {
         checkPath(db);
@@ -55624,6 +55635,16 @@ async function identities(p, paths) {
     return JSON.parse((await p.exec.run(pathIdentities(p.python, paths))).stdout);
 }
 /**
+ * Whether the target holds the staged copy now: by identity where the engine has one (so it is
+ * known even when the previous content kept aside is gone), else as the engine's swapDone says.
+ */
+async function databaseSwapped(p, d) {
+    const { exec, db, engine } = p;
+    if (d.stagedId && engine.identity)
+        return (await engine.identity(exec, db, d.name)) === d.stagedId;
+    return engine.swapDone(exec, db, d.scratch, d.keep);
+}
+/**
  * Put back what `intent` swapped in, as far as it got, deciding from what is on the host: the
  * previous database and folders return to their places, the staged copies are removed. Safe to
  * run whatever point the swap (or an earlier rollback) reached. Returns what it did.
@@ -55659,14 +55680,25 @@ async function rollBackData(p, intent) {
     if (intent.database && p.db && p.engine) {
         const d = intent.database;
         const { engine, db, exec } = p;
-        if (await engine.swapDone(exec, db, d.scratch, d.keep)) {
-            // The staged copy is the target now; swapping `keep` back moves it to the scratch name
-            // (mysql leaves an emptied scratch database behind: dropped first).
-            const scratch = { ...db, name: d.scratch };
-            if (await engine.exists(exec, scratch))
-                await engine.drop(exec, scratch);
-            await engine.swapIn(exec, db, d.keep, d.scratch, p.reporter);
-            notes.push(`database ${d.name} put back`);
+        if (await databaseSwapped(p, d)) {
+            const kept = await engine.exists(exec, { ...db, name: d.keep });
+            if (kept) {
+                // The staged copy is the target now; swapping `keep` back moves it to the scratch name
+                // (mysql leaves an emptied scratch database behind: dropped first).
+                const scratch = { ...db, name: d.scratch };
+                if (await engine.exists(exec, scratch))
+                    await engine.drop(exec, scratch);
+                await engine.swapIn(exec, db, d.keep, d.scratch, p.reporter);
+                notes.push(`database ${d.name} put back`);
+            }
+            else if (d.hadPrevious === false) {
+                await engine.drop(exec, db);
+                notes.push(`database ${d.name} dropped (it did not exist before)`);
+            }
+            else {
+                // Never guess: the new data stays, and the site with it behind the maintenance page.
+                throw new SitecycleError(`${d.name} holds the new data, and its previous content, kept as ${d.keep}, is gone`, 'database');
+            }
         }
         for (const name of [d.scratch, d.keep]) {
             const other = { ...db, name };
@@ -55839,6 +55871,25 @@ function stepOk(op, step) {
 function intentOf(op) {
     return op.intent?.intent;
 }
+/** The operations that replace a site's database and data folders whole (restore.ts, sync.ts). */
+function replacesAllData(op) {
+    return op === 'restore' || op === 'sync';
+}
+/** An interrupted data run whose data could not be put back: the site stays frozen, the run open. */
+class DataInDoubt extends SitecycleError {
+    run;
+    why;
+    constructor(siteName, run, 
+    /** Why the data could not be put back. */
+    why) {
+        super(`site ${siteName}: the interrupted ${run.op} ${run.id} could not be put back (${why}); the site stays in maintenance with its data in doubt. ` +
+            `Fix the cause, then run any operation on the site (such as \`sitecycle maintenance off ${siteName}\`): it finishes putting the data back first. ` +
+            `Or replace the data whole: \`sitecycle restore ${siteName} --snapshot ID\`, or for a preview \`sitecycle sync ${siteName}\``, 'data');
+        this.run = run;
+        this.why = why;
+        this.name = 'DataInDoubt';
+    }
+}
 /**
  * Put the site back whole after the interrupted data run `op` (see the module comment). Returns
  * notes for the journal's `recovered` event; throws a SitecycleError (the site frozen) when the
@@ -55886,8 +55937,7 @@ async function recoverDataRun(ctx, op) {
         await freeze(exec, site, {
             message: 'This site is closed while its data is checked after an interrupted operation. Please come back later.'
         }).catch(() => undefined);
-        throw new SitecycleError(`site ${site.name}: the interrupted ${op.op} ${op.id} could not be put back (${why}); the site stays in maintenance with its data in doubt. ` +
-            `Fix the cause, then run any operation on the site (such as \`sitecycle maintenance off ${site.name}\`): it finishes putting the data back first`, 'data');
+        throw new DataInDoubt(site.name, op, why);
     }
     await exec.run(removeTree(`${siteLayout(site.root).incoming}/${op.id}`));
     if (froze && !frozenBefore && (await frozenState(exec, site)).frozen) {
@@ -55919,8 +55969,30 @@ async function recoverInterrupted(ctx) {
     for (const [index, op] of open.entries()) {
         const notes = [];
         reporter.warn(`an earlier ${op.op} (${op.id}, started ${op.start.at}) did not finish: recovering`);
-        if (Object.hasOwn(DATA_OPERATIONS, op.op))
-            notes.push(...(await recoverDataRun(ctx, op)));
+        if (Object.hasOwn(DATA_OPERATIONS, op.op)) {
+            try {
+                notes.push(...(await recoverDataRun(ctx, op)));
+            }
+            catch (e) {
+                // Data in doubt: only an operation that replaces the site's data whole may go on; the
+                // interrupted run is closed when that succeeds (withSiteOperation), open if it fails.
+                if (!(e instanceof DataInDoubt) || !replacesAllData(ctx.op))
+                    throw e;
+                reporter.warn(e.message);
+                reporter.warn(`this ${ctx.op} replaces the database and data folders of site ${site.name} whole: it goes on, and closes the interrupted ${op.op} ${op.id} when it succeeds`);
+                ctx.superseded = [
+                    ...(ctx.superseded ?? []),
+                    {
+                        id: op.id,
+                        op: op.op,
+                        notes: [
+                            `superseded by ${ctx.op} ${ctx.opId}: its data could not be put back (${e.why})`
+                        ]
+                    }
+                ];
+                continue;
+            }
+        }
         const before = op.start;
         if (site.apache.mode === 'blue-green' && before.liveSlot) {
             const idleBefore = before.idle ?? null;
@@ -55991,7 +56063,17 @@ async function withSiteOperation(options, start, body) {
             reporter,
             siteName: site.name
         });
-    const ctx = { config, site, exec, reporter, journal, opId, python, holder };
+    const ctx = {
+        config,
+        site,
+        exec,
+        reporter,
+        journal,
+        opId,
+        python,
+        holder,
+        op: options.op
+    };
     let endWritten = false;
     try {
         if (!held?.started) {
@@ -56000,6 +56082,8 @@ async function withSiteOperation(options, start, body) {
             await journal.append(startLine(options.op, opId, site.name, holder, startFields));
         }
         const result = await body(ctx);
+        for (const s of ctx.superseded ?? [])
+            await journal.append({ id: s.id, op: s.op, event: 'recovered', by: opId, notes: s.notes });
         await journal.append({
             id: opId,
             op: options.op,

@@ -31414,6 +31414,8 @@ function psqlFile(conn, dbname, sqlFile) {
 }
 /** SQL (for {@link psql} with vars `name`): print 1 when database `:name` exists. */
 const PG_DATABASE_EXISTS_SQL = `SELECT 1 FROM pg_database WHERE datname = :'name';\n`;
+/** SQL (var `name`): the OID of database `:name` (kept through a rename), no row when none. */
+const PG_DATABASE_OID_SQL = `SELECT oid FROM pg_database WHERE datname = :'name';\n`;
 /** SQL (vars `name`, `template`): create database `:name` from `:template` (template0 for a restore). */
 const PG_CREATE_DATABASE_SQL = `CREATE DATABASE :"name" TEMPLATE :"template";\n`;
 /** SQL (vars `name`): drop database `:name` when it exists. */
@@ -32597,6 +32599,10 @@ const postgresEngine = {
     async swapDone(exec, db, _scratch, keep) {
         return databaseExists(exec, db, connect(db), keep);
     },
+    async identity(exec, db, name) {
+        const oid = (await sql(exec, connect(db), maintenanceDb(db), PG_DATABASE_OID_SQL, { name })).trim();
+        return oid ? `oid:${oid}` : null;
+    },
     async query(exec, db, text) {
         return sql(exec, connect(db), db.name, text);
     },
@@ -32717,6 +32723,11 @@ const sqliteEngine = {
         checkPath(db);
         const [k, t] = JSON.parse((await exec.run(pathIdentities(python(db), [keep, db.name]))).stdout);
         return k !== null && k !== t;
+    },
+    async identity(exec, db, name) {
+        checkPath(db);
+        const [id] = JSON.parse((await exec.run(pathIdentities(python(db), [name]))).stdout);
+        return id;
     },
     async query(exec, db, sql) {
         checkPath(db);
@@ -42100,6 +42111,32 @@ async function stagedIdentity(p, staged) {
         throw new Error(`the staged folder ${staged} is missing`);
     return id;
 }
+/** The database part of an intent: the names, with what the rollback needs to tell where the
+ * data is (the staged copy's identity, whether the target existed). Read just before the swap. */
+async function databasePlan(p, names) {
+    const { exec, db, engine } = p;
+    if (!db || !engine)
+        throw new Error('databasePlan: the site has no database');
+    const stagedId = engine.identity ? await engine.identity(exec, db, names.scratch) : null;
+    if (engine.identity && stagedId === null)
+        throw new Error(`the staged copy ${names.scratch} is missing`);
+    return {
+        name: db.name,
+        ...names,
+        ...(stagedId !== null && { stagedId }),
+        hadPrevious: await engine.exists(exec, db)
+    };
+}
+/**
+ * Whether the target holds the staged copy now: by identity where the engine has one (so it is
+ * known even when the previous content kept aside is gone), else as the engine's swapDone says.
+ */
+async function databaseSwapped(p, d) {
+    const { exec, db, engine } = p;
+    if (d.stagedId && engine.identity)
+        return (await engine.identity(exec, db, d.name)) === d.stagedId;
+    return engine.swapDone(exec, db, d.scratch, d.keep);
+}
 /** Swap everything of `intent` in: the database, then each folder. Returns one note each. */
 async function swapInData(p, intent) {
     const notes = [];
@@ -42152,14 +42189,25 @@ async function rollBackData(p, intent) {
     if (intent.database && p.db && p.engine) {
         const d = intent.database;
         const { engine, db, exec } = p;
-        if (await engine.swapDone(exec, db, d.scratch, d.keep)) {
-            // The staged copy is the target now; swapping `keep` back moves it to the scratch name
-            // (mysql leaves an emptied scratch database behind: dropped first).
-            const scratch = { ...db, name: d.scratch };
-            if (await engine.exists(exec, scratch))
-                await engine.drop(exec, scratch);
-            await engine.swapIn(exec, db, d.keep, d.scratch, p.reporter);
-            notes.push(`database ${d.name} put back`);
+        if (await databaseSwapped(p, d)) {
+            const kept = await engine.exists(exec, { ...db, name: d.keep });
+            if (kept) {
+                // The staged copy is the target now; swapping `keep` back moves it to the scratch name
+                // (mysql leaves an emptied scratch database behind: dropped first).
+                const scratch = { ...db, name: d.scratch };
+                if (await engine.exists(exec, scratch))
+                    await engine.drop(exec, scratch);
+                await engine.swapIn(exec, db, d.keep, d.scratch, p.reporter);
+                notes.push(`database ${d.name} put back`);
+            }
+            else if (d.hadPrevious === false) {
+                await engine.drop(exec, db);
+                notes.push(`database ${d.name} dropped (it did not exist before)`);
+            }
+            else {
+                // Never guess: the new data stays, and the site with it behind the maintenance page.
+                throw new SitecycleError(`${d.name} holds the new data, and its previous content, kept as ${d.keep}, is gone`, 'database');
+            }
         }
         for (const name of [d.scratch, d.keep]) {
             const other = { ...db, name };
@@ -42332,6 +42380,25 @@ function stepOk(op, step) {
 function intentOf(op) {
     return op.intent?.intent;
 }
+/** The operations that replace a site's database and data folders whole (restore.ts, sync.ts). */
+function replacesAllData(op) {
+    return op === 'restore' || op === 'sync';
+}
+/** An interrupted data run whose data could not be put back: the site stays frozen, the run open. */
+class DataInDoubt extends SitecycleError {
+    run;
+    why;
+    constructor(siteName, run, 
+    /** Why the data could not be put back. */
+    why) {
+        super(`site ${siteName}: the interrupted ${run.op} ${run.id} could not be put back (${why}); the site stays in maintenance with its data in doubt. ` +
+            `Fix the cause, then run any operation on the site (such as \`sitecycle maintenance off ${siteName}\`): it finishes putting the data back first. ` +
+            `Or replace the data whole: \`sitecycle restore ${siteName} --snapshot ID\`, or for a preview \`sitecycle sync ${siteName}\``, 'data');
+        this.run = run;
+        this.why = why;
+        this.name = 'DataInDoubt';
+    }
+}
 /**
  * Put the site back whole after the interrupted data run `op` (see the module comment). Returns
  * notes for the journal's `recovered` event; throws a SitecycleError (the site frozen) when the
@@ -42379,8 +42446,7 @@ async function recoverDataRun(ctx, op) {
         await freeze(exec, site, {
             message: 'This site is closed while its data is checked after an interrupted operation. Please come back later.'
         }).catch(() => undefined);
-        throw new SitecycleError(`site ${site.name}: the interrupted ${op.op} ${op.id} could not be put back (${why}); the site stays in maintenance with its data in doubt. ` +
-            `Fix the cause, then run any operation on the site (such as \`sitecycle maintenance off ${site.name}\`): it finishes putting the data back first`, 'data');
+        throw new DataInDoubt(site.name, op, why);
     }
     await exec.run(removeTree(`${siteLayout(site.root).incoming}/${op.id}`));
     if (froze && !frozenBefore && (await frozenState(exec, site)).frozen) {
@@ -42412,8 +42478,30 @@ async function recoverInterrupted(ctx) {
     for (const [index, op] of open.entries()) {
         const notes = [];
         reporter.warn(`an earlier ${op.op} (${op.id}, started ${op.start.at}) did not finish: recovering`);
-        if (Object.hasOwn(DATA_OPERATIONS, op.op))
-            notes.push(...(await recoverDataRun(ctx, op)));
+        if (Object.hasOwn(DATA_OPERATIONS, op.op)) {
+            try {
+                notes.push(...(await recoverDataRun(ctx, op)));
+            }
+            catch (e) {
+                // Data in doubt: only an operation that replaces the site's data whole may go on; the
+                // interrupted run is closed when that succeeds (withSiteOperation), open if it fails.
+                if (!(e instanceof DataInDoubt) || !replacesAllData(ctx.op))
+                    throw e;
+                reporter.warn(e.message);
+                reporter.warn(`this ${ctx.op} replaces the database and data folders of site ${site.name} whole: it goes on, and closes the interrupted ${op.op} ${op.id} when it succeeds`);
+                ctx.superseded = [
+                    ...(ctx.superseded ?? []),
+                    {
+                        id: op.id,
+                        op: op.op,
+                        notes: [
+                            `superseded by ${ctx.op} ${ctx.opId}: its data could not be put back (${e.why})`
+                        ]
+                    }
+                ];
+                continue;
+            }
+        }
         const before = op.start;
         if (site.apache.mode === 'blue-green' && before.liveSlot) {
             const idleBefore = before.idle ?? null;
@@ -42484,7 +42572,17 @@ async function withSiteOperation(options, start, body) {
             reporter,
             siteName: site.name
         });
-    const ctx = { config, site, exec, reporter, journal, opId, python, holder };
+    const ctx = {
+        config,
+        site,
+        exec,
+        reporter,
+        journal,
+        opId,
+        python,
+        holder,
+        op: options.op
+    };
     let endWritten = false;
     try {
         if (!held?.started) {
@@ -42493,6 +42591,8 @@ async function withSiteOperation(options, start, body) {
             await journal.append(startLine(options.op, opId, site.name, holder, startFields));
         }
         const result = await body(ctx);
+        for (const s of ctx.superseded ?? [])
+            await journal.append({ id: s.id, op: s.op, event: 'recovered', by: opId, notes: s.notes });
         await journal.append({
             id: opId,
             op: options.op,
@@ -44071,7 +44171,7 @@ function applySteps() {
             run: async (c) => {
                 const intent = {
                     ...(c.stagedDatabase && {
-                        database: { name: databaseOf(c).name, ...c.stagedDatabase }
+                        database: await databasePlan(partsOf(c), c.stagedDatabase)
                     }),
                     folders: c.stagedFolders
                 };
@@ -44172,9 +44272,13 @@ async function interruptedRuns(journal, ops, by) {
 }
 /**
  * Whether the site counts as frozen before this run: it is frozen now, after the recovery (which
- * unfreezes what an interrupted restore or sync had frozen, once the site's data is whole again).
+ * unfreezes what an interrupted restore or sync had frozen, once the site's data is whole again),
+ * and not only because an interrupted run left its data in doubt, which this run replaces whole
+ * (the site opens again when this run succeeds).
  */
 async function frozenBeforeRun(c) {
+    if (c.superseded?.length)
+        return false;
     return (await frozenState(c.exec, c.site)).frozen;
 }
 /** A fresh apply context (the caller sets source, manifest, snapshotDir). */

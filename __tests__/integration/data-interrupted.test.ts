@@ -442,3 +442,81 @@ describe('postgres: killed while pg_restore loads the staged copy (not at a step
     expect(await frozen(p.prod)).toBe(false)
   })
 })
+
+describe.each(PAIRS)('$engine: a sync whose way back is gone', p => {
+  /** A hook that deletes the previous database the sync kept aside (as a disk or a hand might). */
+  async function configLosingKeep(): Promise<string> {
+    const script = join(dir, 'lose-keep.py')
+    await writeFile(
+      script,
+      `import glob, os, subprocess, sys
+site, engine = sys.argv[1], sys.argv[2]
+if engine == 'sqlite':
+    for path in glob.glob(os.path.join(${JSON.stringify(dir)}, site, 'shared', '.app.sqlite3.sc-keep-*')):
+        os.remove(path)
+else:
+    psql = ['psql', '-XAtq', '-h', ${JSON.stringify(pg.socketDir)}, '-p', '${pg.port}', '-U', 'postgres', '-d', 'postgres', '-c']
+    names = subprocess.run(psql + ["SELECT datname FROM pg_database WHERE datname LIKE '%s__sc_keep_%%'" % (site + '_db')], capture_output=True, text=True, check=True).stdout.split()
+    for name in names:
+        subprocess.run(psql + ['DROP DATABASE "%s"' % name], check=True)
+`
+    )
+    const yaml = (await readFile(configFile, 'utf8')).replace(
+      JSON.stringify([hookFor(p.preview)]),
+      JSON.stringify([`python ${script} ${p.preview} ${p.engine}`])
+    )
+    const file = join(dir, `sitecycle-lose-keep-${p.engine}.yml`)
+    await writeFile(file, yaml)
+    return file
+  }
+
+  const openSyncs = async () => {
+    const journal = await journalOf(p.preview)
+    return journal
+      .filter(e => e.event === 'start')
+      .filter(st => !journal.some(e => e.id === st.id && /^(end|recovered)$/.test(e.event)))
+      .map(e => e.id)
+  }
+
+  test('the site stays in maintenance with its data in doubt until a sync replaces it whole', async () => {
+    const prodBefore = await checksums(p.prod)
+    const prodFiles = await uploadsOf(p.prod)
+    const failed = await runCli(['sync', p.preview, '-c', await configLosingKeep()], {
+      env: { SITECYCLE_FAULT_FAIL_AT: 'verify' }
+    })
+    expect(failed.code).not.toBe(0)
+    expect(failed.stderr).toMatch(/is gone/)
+    // Never guessed: the site is closed, the run open, and no production address anywhere.
+    expect(await frozen(p.preview)).toBe(true)
+    expect((await httpGet(`${config.sites[p.preview].url}/`)).status).toBe(503)
+    const open = await openSyncs()
+    expect(open).toHaveLength(1)
+    expect(productionEmails(p.preview)).toBe(0)
+
+    // Any other operation finds it, says so and what to run, and leaves it closed.
+    const off = await cli(['maintenance', 'off', p.preview])
+    expect(off.code).not.toBe(0)
+    expect(off.stderr).toContain(`the interrupted sync ${open[0]} could not be put back`)
+    expect(off.stderr).toContain(`sitecycle sync ${p.preview}`)
+    expect(off.stderr).not.toMatch(/^\s+at /m)
+    expect(await frozen(p.preview)).toBe(true)
+    expect(await openSyncs()).toEqual(open)
+
+    // A sync replaces the data whole: it goes on, closes the run, and the site opens again.
+    const sync = await cli(['sync', p.preview])
+    expectExit(sync, 0)
+    expect(sync.stderr).toMatch(/replaces the database and data folders .* whole: it goes on/)
+    expect(await openSyncs()).toEqual([])
+    const journal = await journalOf(p.preview)
+    const closing = journal.find(e => e.id === open[0] && e.event === 'recovered') as
+      { by: string } | undefined
+    expect(closing?.by).toBe(journal[journal.length - 1].id)
+    expect(await frozen(p.preview)).toBe(false)
+    expect(without(await checksums(p.preview), 'users', 'migrated')).toEqual(
+      without(prodBefore, 'users')
+    )
+    expect(await uploadsOf(p.preview)).toEqual(prodFiles)
+    expect(productionEmails(p.preview)).toBe(0)
+    expect(await leftovers(p.preview)).toEqual([])
+  })
+})

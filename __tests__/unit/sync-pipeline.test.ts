@@ -267,7 +267,8 @@ function context(
       journal: new Journal(exec, `${ROOT}/.sitecycle/journal.jsonl`),
       opId: 'op1',
       python: '/usr/bin/python3',
-      holder: { op, id: 'op1', pid: 1, machine: 'm', actor: 'a', since: 'now' }
+      holder: { op, id: 'op1', pid: 1, machine: 'm', actor: 'a', since: 'now' },
+      op
     },
     state,
     opts.frozenBefore ?? false,

@@ -232,6 +232,9 @@ export function createdbFromTemplate(
 /** SQL (for {@link psql} with vars `name`): print 1 when database `:name` exists. */
 export const PG_DATABASE_EXISTS_SQL = `SELECT 1 FROM pg_database WHERE datname = :'name';\n`
 
+/** SQL (var `name`): the OID of database `:name` (kept through a rename), no row when none. */
+export const PG_DATABASE_OID_SQL = `SELECT oid FROM pg_database WHERE datname = :'name';\n`
+
 /** SQL (vars `name`, `template`): create database `:name` from `:template` (template0 for a restore). */
 export const PG_CREATE_DATABASE_SQL = `CREATE DATABASE :"name" TEMPLATE :"template";\n`
 

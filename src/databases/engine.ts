@@ -154,6 +154,13 @@ export interface DatabaseEngine {
    * swapIn(keep, scratch) puts it back.
    */
   swapDone(exec: Executor, db: DatabaseConfig, scratch: string, keep: string): Promise<boolean>
+  /**
+   * What identifies the database named `name` through a rename (postgres: its OID; sqlite: the
+   * file's device and inode), or null when there is none: a swap's rollback compares the target's
+   * with the staged copy's, so it knows the new data is in place even when the previous content
+   * kept aside has gone. Absent (mysql, whose swap moves tables): swapDone decides alone.
+   */
+  identity?(exec: Executor, db: DatabaseConfig, name: string): Promise<string | null>
   /** Run one query (or statements) and return the rows as text, one line each (one-column queries). */
   query(exec: Executor, db: DatabaseConfig, sql: string): Promise<string>
   /** An identifier (table or column) quoted for this engine's SQL. */

@@ -8,6 +8,7 @@
 import {
   PG_CREATE_DATABASE_SQL,
   PG_DATABASE_EXISTS_SQL,
+  PG_DATABASE_OID_SQL,
   PG_DROP_DATABASE_SQL,
   PG_LIST_TABLES_SQL,
   PG_RENAME_SQL,
@@ -416,6 +417,12 @@ export const postgresEngine: DatabaseEngine = {
   // The swap's two renames are one transaction: `keep` exists only once it committed.
   async swapDone(exec, db, _scratch, keep) {
     return databaseExists(exec, db, connect(db), keep)
+  },
+  async identity(exec, db, name) {
+    const oid = (
+      await sql(exec, connect(db), maintenanceDb(db), PG_DATABASE_OID_SQL, { name })
+    ).trim()
+    return oid ? `oid:${oid}` : null
   },
   async query(exec, db, text) {
     return sql(exec, connect(db), db.name, text)

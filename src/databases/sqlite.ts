@@ -168,6 +168,14 @@ export const sqliteEngine: DatabaseEngine = {
     return k !== null && k !== t
   },
 
+  async identity(exec, db, name) {
+    checkPath(db)
+    const [id] = JSON.parse((await exec.run(pathIdentities(python(db), [name]))).stdout) as (
+      string | null
+    )[]
+    return id
+  },
+
   async query(exec, db, sql) {
     checkPath(db)
     const r = await exec.tryRun(pythonProgram(python(db), SQLITE_QUERY_PROGRAM, [db.name, sql]))

@@ -50,6 +50,29 @@ function intentOf(op: JournalOperation): SwapIntent | undefined {
   return (op.intent as { intent?: SwapIntent } | undefined)?.intent
 }
 
+/** The operations that replace a site's database and data folders whole (restore.ts, sync.ts). */
+export function replacesAllData(op: string): boolean {
+  return op === 'restore' || op === 'sync'
+}
+
+/** An interrupted data run whose data could not be put back: the site stays frozen, the run open. */
+export class DataInDoubt extends SitecycleError {
+  constructor(
+    siteName: string,
+    readonly run: JournalOperation,
+    /** Why the data could not be put back. */
+    readonly why: string
+  ) {
+    super(
+      `site ${siteName}: the interrupted ${run.op} ${run.id} could not be put back (${why}); the site stays in maintenance with its data in doubt. ` +
+        `Fix the cause, then run any operation on the site (such as \`sitecycle maintenance off ${siteName}\`): it finishes putting the data back first. ` +
+        `Or replace the data whole: \`sitecycle restore ${siteName} --snapshot ID\`, or for a preview \`sitecycle sync ${siteName}\``,
+      'data'
+    )
+    this.name = 'DataInDoubt'
+  }
+}
+
 /**
  * Put the site back whole after the interrupted data run `op` (see the module comment). Returns
  * notes for the journal's `recovered` event; throws a SitecycleError (the site frozen) when the
@@ -99,11 +122,7 @@ export async function recoverDataRun(
       message:
         'This site is closed while its data is checked after an interrupted operation. Please come back later.'
     }).catch(() => undefined)
-    throw new SitecycleError(
-      `site ${site.name}: the interrupted ${op.op} ${op.id} could not be put back (${why}); the site stays in maintenance with its data in doubt. ` +
-        `Fix the cause, then run any operation on the site (such as \`sitecycle maintenance off ${site.name}\`): it finishes putting the data back first`,
-      'data'
-    )
+    throw new DataInDoubt(site.name, op, why)
   }
   await exec.run(removeTree(`${siteLayout(site.root).incoming}/${op.id}`))
   if (froze && !frozenBefore && (await frozenState(exec, site)).frozen) {

@@ -20,6 +20,7 @@ import { scratchDatabaseName } from '../commands/databases.js'
 import type { SiteConfig } from '../config/model.js'
 import type { DatabaseConfig, DatabaseEngine } from '../databases/engine.js'
 import type { Executor } from '../hosts/executor.js'
+import { SitecycleError } from '../util/errors.js'
 import type { Reporter } from '../util/reporter.js'
 
 /** The database part of a swap: the target, the staged copy, and where the previous goes. */
@@ -30,6 +31,10 @@ export interface DatabaseSwapPlan {
   scratch: string
   /** Where the previous content is kept until the run ends. */
   keep: string
+  /** engine.identity of the staged copy: after the swap it is the target's (absent: mysql). */
+  stagedId?: string
+  /** Whether the target existed before the swap (absent in intents of older versions). */
+  hadPrevious?: boolean
 }
 
 /** One data folder of a swap. */
@@ -136,6 +141,36 @@ export async function stagedIdentity(p: SwapParts, staged: string): Promise<stri
   return id
 }
 
+/** The database part of an intent: the names, with what the rollback needs to tell where the
+ * data is (the staged copy's identity, whether the target existed). Read just before the swap. */
+export async function databasePlan(
+  p: SwapParts,
+  names: { scratch: string; keep: string }
+): Promise<DatabaseSwapPlan> {
+  const { exec, db, engine } = p
+  if (!db || !engine) throw new Error('databasePlan: the site has no database')
+  const stagedId = engine.identity ? await engine.identity(exec, db, names.scratch) : null
+  if (engine.identity && stagedId === null)
+    throw new Error(`the staged copy ${names.scratch} is missing`)
+  return {
+    name: db.name,
+    ...names,
+    ...(stagedId !== null && { stagedId }),
+    hadPrevious: await engine.exists(exec, db)
+  }
+}
+
+/**
+ * Whether the target holds the staged copy now: by identity where the engine has one (so it is
+ * known even when the previous content kept aside is gone), else as the engine's swapDone says.
+ */
+async function databaseSwapped(p: SwapParts, d: DatabaseSwapPlan): Promise<boolean> {
+  const { exec, db, engine } = p
+  if (d.stagedId && engine!.identity)
+    return (await engine!.identity(exec, db!, d.name)) === d.stagedId
+  return engine!.swapDone(exec, db!, d.scratch, d.keep)
+}
+
 /** Swap everything of `intent` in: the database, then each folder. Returns one note each. */
 export async function swapInData(p: SwapParts, intent: SwapIntent): Promise<string[]> {
   const notes: string[] = []
@@ -189,13 +224,25 @@ export async function rollBackData(p: SwapParts, intent: SwapIntent): Promise<st
   if (intent.database && p.db && p.engine) {
     const d = intent.database
     const { engine, db, exec } = p
-    if (await engine.swapDone(exec, db, d.scratch, d.keep)) {
-      // The staged copy is the target now; swapping `keep` back moves it to the scratch name
-      // (mysql leaves an emptied scratch database behind: dropped first).
-      const scratch = { ...db, name: d.scratch }
-      if (await engine.exists(exec, scratch)) await engine.drop(exec, scratch)
-      await engine.swapIn(exec, db, d.keep, d.scratch, p.reporter)
-      notes.push(`database ${d.name} put back`)
+    if (await databaseSwapped(p, d)) {
+      const kept = await engine.exists(exec, { ...db, name: d.keep })
+      if (kept) {
+        // The staged copy is the target now; swapping `keep` back moves it to the scratch name
+        // (mysql leaves an emptied scratch database behind: dropped first).
+        const scratch = { ...db, name: d.scratch }
+        if (await engine.exists(exec, scratch)) await engine.drop(exec, scratch)
+        await engine.swapIn(exec, db, d.keep, d.scratch, p.reporter)
+        notes.push(`database ${d.name} put back`)
+      } else if (d.hadPrevious === false) {
+        await engine.drop(exec, db)
+        notes.push(`database ${d.name} dropped (it did not exist before)`)
+      } else {
+        // Never guess: the new data stays, and the site with it behind the maintenance page.
+        throw new SitecycleError(
+          `${d.name} holds the new data, and its previous content, kept as ${d.keep}, is gone`,
+          'database'
+        )
+      }
     }
     for (const name of [d.scratch, d.keep]) {
       const other = { ...db, name }

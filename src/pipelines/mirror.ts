@@ -63,8 +63,10 @@ import {
   stagedIdentity,
   swapInData,
   swapParts,
+  databasePlan,
   type FolderSwapPlan,
-  type SwapIntent
+  type SwapIntent,
+  type SwapParts
 } from './data-swap.js'
 import { restoreWhileHeld } from './frozen-deploy.js'
 import { OperationFailed, withSiteOperation, type OperationContext } from './operation.js'
@@ -324,7 +326,7 @@ function mirrorSteps(): Step<MirrorContext>[] {
       when: c => refreshing(c) && c.placed.length > 0,
       run: async c => {
         const dir = snapshotPaths(siteLayout(c.source.root).snapshots, c.snapshot!)
-        const parts = swapParts(c.exec, c.req.site, c.python, c.reporter, engines(c))
+        const parts = swapPartsOf(c)
         for (const p of c.placed) {
           const { staged, aside } = folderSiblings(p.target, c.op.opId)
           await c.exec.run(removeTree(staged, aside))
@@ -365,14 +367,14 @@ function mirrorSteps(): Step<MirrorContext>[] {
       run: async c => {
         const intent: SwapIntent = {
           ...(c.stagedDatabase && {
-            database: { name: c.req.site.database!.name, ...c.stagedDatabase }
+            database: await databasePlan(swapPartsOf(c), c.stagedDatabase)
           }),
           folders: c.stagedFolders
         }
         await c.op.journal.append({ id: c.op.opId, op: 'mirror', event: 'intent', intent })
         c.intent = intent
         c.touched = true
-        const parts = swapParts(c.exec, c.req.site, c.python, c.reporter, engines(c))
+        const parts = swapPartsOf(c)
         const state = await readSiteState(c.exec, c.req.site, c.python)
         let notes: string[] = []
         try {
@@ -433,7 +435,7 @@ function mirrorSteps(): Step<MirrorContext>[] {
       when: c => !!c.intent,
       critical: false,
       run: async c => {
-        const parts = swapParts(c.exec, c.req.site, c.python, c.reporter, engines(c))
+        const parts = swapPartsOf(c)
         return (await finishData(parts, c.intent!)).join(', ') || undefined
       }
     }
@@ -444,9 +446,14 @@ function engines(c: MirrorContext): (name: DatabaseConfig['engine']) => Database
   return c.req.engines ?? getEngine
 }
 
+/** The mirror's database and folders, for the swap helpers of data-swap.ts. */
+function swapPartsOf(c: MirrorContext): SwapParts {
+  return swapParts(c.exec, c.req.site, c.python, c.reporter, engines(c))
+}
+
 /** The undo of swap-data: the mirror's previous database and folders back, while it is held. */
 async function rollBackMirror(c: MirrorContext): Promise<void> {
-  const parts = swapParts(c.exec, c.req.site, c.python, c.reporter, engines(c))
+  const parts = swapPartsOf(c)
   const state = await readSiteState(c.exec, c.req.site, c.python)
   await restoreWhileHeld(c.op, state, async () => {
     await rollBackData(parts, c.intent!)

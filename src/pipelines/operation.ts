@@ -22,6 +22,14 @@ export interface OperationContext {
   holder: LockHolder
   /** What the recovery did to finish a killed frozen deploy (frozen-deploy.ts), when it did. */
   recoveredFreeze?: string[]
+  /** The operation's name in the journal (deploy, restore, sync ...). */
+  op: string
+  /**
+   * Interrupted data runs whose data could not be put back, which this operation replaces whole
+   * (a restore or sync): closed in the journal as recovered by it when it succeeds, left open
+   * (the site in doubt, frozen) when it fails. See data-recovery.ts.
+   */
+  superseded?: { id: string; op: string; notes: string[] }[]
 }
 
 export interface OperationOptions {
@@ -113,7 +121,17 @@ export async function withSiteOperation<
       reporter,
       siteName: site.name
     })
-  const ctx: OperationContext = { config, site, exec, reporter, journal, opId, python, holder }
+  const ctx: OperationContext = {
+    config,
+    site,
+    exec,
+    reporter,
+    journal,
+    opId,
+    python,
+    holder,
+    op: options.op
+  }
   let endWritten = false
   try {
     if (!held?.started) {
@@ -122,6 +140,8 @@ export async function withSiteOperation<
       await journal.append(startLine(options.op, opId, site.name, holder, startFields))
     }
     const result = await body(ctx)
+    for (const s of ctx.superseded ?? [])
+      await journal.append({ id: s.id, op: s.op, event: 'recovered', by: opId, notes: s.notes })
     await journal.append({
       id: opId,
       op: options.op,

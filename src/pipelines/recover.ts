@@ -1,7 +1,7 @@
 import { removeTree } from '../commands/files.js'
 import { siteLayout, type Slot } from '../sites/layout.js'
 import { listReleases, pointSlot, readSiteState, restartSlotGroup } from '../sites/site-state.js'
-import { DATA_OPERATIONS, recoverDataRun } from './data-recovery.js'
+import { DATA_OPERATIONS, DataInDoubt, recoverDataRun, replacesAllData } from './data-recovery.js'
 import { completeFrozenDeploys } from './frozen-deploy.js'
 import type { OperationContext } from './operation.js'
 
@@ -28,7 +28,30 @@ export async function recoverInterrupted(ctx: OperationContext): Promise<string[
     reporter.warn(
       `an earlier ${op.op} (${op.id}, started ${op.start.at}) did not finish: recovering`
     )
-    if (Object.hasOwn(DATA_OPERATIONS, op.op)) notes.push(...(await recoverDataRun(ctx, op)))
+    if (Object.hasOwn(DATA_OPERATIONS, op.op)) {
+      try {
+        notes.push(...(await recoverDataRun(ctx, op)))
+      } catch (e) {
+        // Data in doubt: only an operation that replaces the site's data whole may go on; the
+        // interrupted run is closed when that succeeds (withSiteOperation), open if it fails.
+        if (!(e instanceof DataInDoubt) || !replacesAllData(ctx.op)) throw e
+        reporter.warn(e.message)
+        reporter.warn(
+          `this ${ctx.op} replaces the database and data folders of site ${site.name} whole: it goes on, and closes the interrupted ${op.op} ${op.id} when it succeeds`
+        )
+        ctx.superseded = [
+          ...(ctx.superseded ?? []),
+          {
+            id: op.id,
+            op: op.op,
+            notes: [
+              `superseded by ${ctx.op} ${ctx.opId}: its data could not be put back (${e.why})`
+            ]
+          }
+        ]
+        continue
+      }
+    }
     const before = op.start as { liveSlot?: Slot; idle?: string | null; live?: string | null }
     if (site.apache.mode === 'blue-green' && before.liveSlot) {
       const idleBefore = before.idle ?? null

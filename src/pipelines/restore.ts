@@ -28,6 +28,7 @@ import {
   swapInData,
   swapParts,
   databaseSwapNames,
+  databasePlan,
   type FolderSwapPlan,
   type SwapIntent,
   type SwapParts
@@ -340,7 +341,7 @@ export function applySteps(): Step<ApplyContext>[] {
       run: async c => {
         const intent: SwapIntent = {
           ...(c.stagedDatabase && {
-            database: { name: databaseOf(c)!.name, ...c.stagedDatabase }
+            database: await databasePlan(partsOf(c), c.stagedDatabase)
           }),
           folders: c.stagedFolders
         }
@@ -463,9 +464,12 @@ export async function interruptedRuns(
 
 /**
  * Whether the site counts as frozen before this run: it is frozen now, after the recovery (which
- * unfreezes what an interrupted restore or sync had frozen, once the site's data is whole again).
+ * unfreezes what an interrupted restore or sync had frozen, once the site's data is whole again),
+ * and not only because an interrupted run left its data in doubt, which this run replaces whole
+ * (the site opens again when this run succeeds).
  */
 export async function frozenBeforeRun(c: OperationContext): Promise<boolean> {
+  if (c.superseded?.length) return false
   return (await frozenState(c.exec, c.site)).frozen
 }
 
