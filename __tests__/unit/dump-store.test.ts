@@ -9,8 +9,10 @@ import {
   MAX_DELTAS,
   neededBases,
   planRemoval,
+  requireZstd,
   type DumpStore
 } from '../../src/snapshots/dump-store.js'
+import { argvStartsWith, RecordingExecutor } from '../../src/hosts/recording-executor.js'
 import { chooseRetained, snapshotIdFor } from '../../src/snapshots/retention.js'
 
 const store = (base: string | null, depth: number): DumpStore => ({
@@ -144,4 +146,20 @@ describe('a simulated year of snapshots under retention', () => {
       if (policy.last > 1 && perDay === 1) expect(fulls).toBeLessThan(stores.size / 2)
     }
   )
+})
+
+describe('requireZstd', () => {
+  test('a host without zstd: an error naming the host and the package', async () => {
+    const exec = new RecordingExecutor('ssh://deploy@db1').respond(argvStartsWith('zstd'), {
+      code: 127,
+      stderr: 'zstd: command not found'
+    })
+    await expect(requireZstd(exec)).rejects.toThrow(
+      /zstd is not installed on ssh:\/\/deploy@db1: .*apt-get install zstd/
+    )
+  })
+  test('a host with zstd: nothing', async () => {
+    const exec = new RecordingExecutor().respond(argvStartsWith('zstd'), { code: 0 })
+    await expect(requireZstd(exec)).resolves.toBeUndefined()
+  })
 })
