@@ -562,7 +562,9 @@ export async function applyRetention(
   const kept = ids.filter(id => !remove.includes(id))
   const manifests = []
   for (const id of kept) {
-    const m = await readManifest(exec, dir, id)
+    // A manifest that does not parse names no base it could need (and its snapshot cannot be
+    // restored by sitecycle anyway): it keeps nothing else.
+    const m = await readManifest(exec, dir, id).catch(() => undefined)
     if (m) manifests.push(m)
   }
   const hiddenDir = `${dir}/${BASES_DIR}`
