@@ -309,7 +309,14 @@ describe.each(PAIRS)('$engine: sync and restore', p => {
     })
     sql(p.prod, "INSERT INTO users (id, name) VALUES (10, 'after the snapshot');")
     const before = await checksums(p.prod)
-    const dump = join(snap.dir, 'database.dump')
+    // postgres: a table file of the stored directory dump; sqlite: the dump file itself.
+    const dumpDir = join(snap.dir, 'database.dump')
+    const dump = (await stat(dumpDir)).isDirectory()
+      ? join(
+          dumpDir,
+          (await readdir(dumpDir)).find(f => f.endsWith('.dat.zst'))!
+        )
+      : dumpDir
     const bytes = await readFile(dump)
     bytes[bytes.length - 10] ^= 0xff
     await writeFile(dump, bytes)

@@ -143,7 +143,7 @@ describe('a site with SQLite: three snapshots sharing hard-linked files', () => 
 
   test('each snapshot carries a SHA256SUMS that sha256sum -c accepts; the manifest holds plain sha256 and the sha256 of SHA256SUMS', async () => {
     for (const { dir, manifest } of snaps) {
-      expect(manifest.format).toBe(2)
+      expect(manifest.format).toBe(3)
       expect(sha256sumCheck(dir)).toBe('')
       const sums = await readFile(join(dir, 'SHA256SUMS'))
       expect(manifest.sums).toMatchObject({ file: 'SHA256SUMS', sha256: sha256(sums), count: 4 })
@@ -305,7 +305,7 @@ describe('a site with SQLite: three snapshots sharing hard-linked files', () => 
     expect(parseManifest(await readFile(join(dir, 'manifest.json'), 'utf8'), 'm').format).toBe(1)
     const listed = await listSnapshots(s.exec, s.site, PY)
     expect(listed.find(x => x.id === id)).toMatchObject({ complete: true, format: 1 })
-    expect(listed.find(x => x.id === snaps[1].id)).toMatchObject({ complete: true, format: 2 })
+    expect(listed.find(x => x.id === snaps[1].id)).toMatchObject({ complete: true, format: 3 })
     const lines: string[] = []
     const v = await verifySnapshot({
       ...s,

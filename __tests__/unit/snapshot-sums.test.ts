@@ -358,6 +358,6 @@ describe('manifest formats', () => {
     ]
     const ok = { ...base, format: 2, sums, files: { ...base.files, folders } }
     expect(parseManifest(JSON.stringify(ok), 'm').sums!.sha256).toBe('a'.repeat(64))
-    expect(() => parseManifest(JSON.stringify({ ...ok, format: 3 }), 'm')).toThrow(/format/)
+    expect(() => parseManifest(JSON.stringify({ ...ok, format: 4 }), 'm')).toThrow(/format/)
   })
 })

@@ -102,6 +102,8 @@ export interface PgDumpOptions {
   jobs?: number
   /** Compression level, 0 to 9 (`-Z`); unset: pg_dump's default (gzip level 6 here). */
   compress?: number
+  /** Directory format (`-Fd`) even with one worker (snapshots: one file per table). */
+  directory?: boolean
 }
 
 /**
@@ -115,7 +117,7 @@ export function pgDump(
   options: PgDumpOptions = {}
 ): Command {
   const jobs = Math.max(1, options.jobs ?? 1)
-  const format = jobs > 1 ? ['-Fd', '-j', String(jobs)] : ['-Fc']
+  const format = jobs > 1 ? ['-Fd', '-j', String(jobs)] : options.directory ? ['-Fd'] : ['-Fc']
   if (options.compress !== undefined) {
     if (!Number.isInteger(options.compress) || options.compress < 0 || options.compress > 9)
       throw new SitecycleError(

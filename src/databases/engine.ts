@@ -54,6 +54,8 @@ export interface DumpOptions {
   gzip?: boolean
   /** postgres: compression level 0-9 (`pg_dump -Z`); default PG_DUMP_COMPRESSION (postgres.ts). */
   compress?: number
+  /** postgres: directory format (`-Fd`, one file per table) even with one worker. */
+  directory?: boolean
 }
 
 /** A dump and the checksums of exactly the data it holds. */

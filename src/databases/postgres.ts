@@ -214,9 +214,15 @@ async function dump(
   const jobs = Math.max(1, options.jobs ?? 1)
   const compress = options.compress ?? PG_DUMP_COMPRESSION
   await writeAside(exec, path, partial =>
-    exec.run(pgDump(conn, db.name, partial, { jobs, compress })).then(() => undefined)
+    exec
+      .run(pgDump(conn, db.name, partial, { jobs, compress, directory: options.directory }))
+      .then(() => undefined)
   )
-  return { path, size: await pathSize(exec, path), format: jobs > 1 ? 'pg-directory' : 'pg-custom' }
+  return { path, size: await pathSize(exec, path), format: formatOf(jobs, options) }
+}
+
+function formatOf(jobs: number, options: DumpOptions): string {
+  return jobs > 1 || options.directory ? 'pg-directory' : 'pg-custom'
 }
 
 type TableName = readonly [schema: string, table: string]
@@ -318,7 +324,8 @@ async function dumpWithChecksums(
     const r = await exec.tryRun(
       pgDumpWithChecksums(db.python ?? DEFAULT_PYTHON, conn, db.name, partial, tables, {
         jobs,
-        compress
+        compress,
+        directory: options.directory
       })
     )
     sums = parseChecksums(exec, db, tables, r.stdout)
@@ -339,7 +346,7 @@ async function dumpWithChecksums(
   return {
     path,
     size: await pathSize(exec, path),
-    format: jobs > 1 ? 'pg-directory' : 'pg-custom',
+    format: formatOf(jobs, options),
     tables: sums.sort(byTable)
   }
 }

@@ -69,6 +69,7 @@ import {
   type SwapParts
 } from './data-swap.js'
 import { restoreWhileHeld } from './frozen-deploy.js'
+import { withMaterializedDump } from '../snapshots/dump-store.js'
 import { OperationFailed, withSiteOperation, type OperationContext } from './operation.js'
 import { describePlan, PipelineError, runPipeline, type Step, type StepReport } from './pipeline.js'
 import { deploy } from './deploy.js'
@@ -297,11 +298,20 @@ function mirrorSteps(): Step<MirrorContext>[] {
       when: c => refreshing(c) && !!c.manifest?.database && !!c.req.site.database,
       run: async c => {
         const { db, engine } = mirrorDatabase(c)
-        const dump = `${snapshotPaths(siteLayout(c.source.root).snapshots, c.snapshot!).dir}/${c.manifest!.database!.dump}`
+        const dir = snapshotPaths(siteLayout(c.source.root).snapshots, c.snapshot!).dir
         c.stagedDatabase = databaseSwapNames(db, engine.nameBytes, c.op.opId)
         const scratch = { ...db, name: c.stagedDatabase.scratch }
         if (await engine.exists(c.exec, scratch)) await engine.drop(c.exec, scratch)
-        await engine.restore(c.exec, scratch, dump, c.reporter, { intoNew: true })
+        // A stored (zstd) dump is decompressed into the mirror's own work directory (the
+        // source's snapshots are only read), removed afterwards; a kill leaves it to recovery.
+        await withMaterializedDump(
+          c.exec,
+          c.python,
+          dir,
+          c.manifest!,
+          `${siteLayout(c.req.site.root).incoming}/${c.op.opId}-dump`,
+          path => engine.restore(c.exec, scratch, path, c.reporter, { intoNew: true })
+        )
         const tables = compareTables(
           c.manifest!.database!.tables,
           await engine.checksums(c.exec, scratch)

@@ -51,6 +51,7 @@ import {
 import { rsyncFolder, snapshotFolderName } from '../snapshots/files.js'
 import { listSnapshotIds, readManifest } from '../snapshots/list.js'
 import { checkSnapshotDump } from '../snapshots/check-dump.js'
+import { withMaterializedDump } from '../snapshots/dump-store.js'
 import { FILES_DIR, snapshotPaths, type SnapshotManifest } from '../snapshots/manifest.js'
 import { compareTables } from '../snapshots/verify.js'
 import { SitecycleError } from '../util/errors.js'
@@ -190,10 +191,6 @@ function engineOf(c: ApplyContext): DatabaseEngine {
   return c.engines(c.site.database!.engine)
 }
 
-function dumpPathOf(c: ApplyContext): string {
-  return `${c.snapshotDir}/${c.manifest!.database!.dump}`
-}
-
 /** Check the snapshot against the target site, before anything there is touched. */
 export function checkApplicable(manifest: SnapshotManifest, site: SiteConfig, from: string): void {
   const record = manifest.database
@@ -255,7 +252,15 @@ export function applySteps(): Step<ApplyContext>[] {
         c.stagedDatabase = databaseSwapNames(db, engine.nameBytes, c.opId)
         const scratch = scratchOf(c)
         if (await engine.exists(c.exec, scratch)) await engine.drop(c.exec, scratch)
-        await engine.restore(c.exec, scratch, dumpPathOf(c), c.reporter, { intoNew: true })
+        // A stored (zstd) dump is decompressed into the run's work directory for the restore.
+        await withMaterializedDump(
+          c.exec,
+          c.python,
+          c.snapshotDir!,
+          c.manifest!,
+          `${c.work}/dump`,
+          path => engine.restore(c.exec, scratch, path, c.reporter, { intoNew: true })
+        )
         const tables = await engine.checksums(c.exec, scratch)
         const bad = compareTables(record.tables, tables).filter(t => !t.ok)
         if (bad.length)

@@ -33,6 +33,7 @@ import { identityPath, siteAsOnHost } from '../sites/identity.js'
 import { siteLayout } from '../sites/layout.js'
 import { readSiteState } from '../sites/site-state.js'
 import { describeBytes } from '../snapshots/list.js'
+import { requireBase } from '../snapshots/dump-store.js'
 import { snapshotPaths } from '../snapshots/manifest.js'
 import { takeSnapshot } from '../snapshots/snapshot.js'
 import { SitecycleError } from '../util/errors.js'
@@ -214,17 +215,30 @@ function sourceSteps(): Step<SyncContext>[] {
         const id = c.source!.id
         const original = snapshotPaths(siteLayout(c.sourceSite.root).snapshots, id).dir
         const local = `${c.work}/${id}`
+        // A dump stored as deltas needs its base beside it (dump-store.ts): it comes along.
+        const baseId = c.manifest?.database?.store?.base
+        const base = baseId ? await requireBase(c.sourceExec, original, c.manifest!) : undefined
         if (c.sourceExec.name === c.exec.name) {
           const linked = await c.exec.tryRun(cmd(['cp', '-al', '--', original, local]))
-          if (linked.code === 0) {
+          const baseLinked =
+            base && linked.code === 0
+              ? await c.exec.tryRun(cmd(['cp', '-al', '--', base, `${c.work}/${baseId}`]))
+              : linked
+          if (linked.code === 0 && baseLinked.code === 0) {
             c.snapshotDir = local
-            return `hard-linked ${original}`
+            return `hard-linked ${original}${base ? ` and its base ${base}` : ''}`
           }
-          await c.exec.tryRun(removeTree(local))
+          await c.exec.tryRun(removeTree(local, `${c.work}/${baseId ?? id}`))
           c.snapshotDir = original
-          return `read in place (${linked.stderr.trim().split('\n').pop() ?? 'no hard links'})`
+          const why = (linked.code === 0 ? baseLinked : linked).stderr.trim().split('\n').pop()
+          return `read in place (${why ?? 'no hard links'})`
         }
-        c.snapshotDir = await copyBetweenHosts(c, original, id)
+        c.snapshotDir = await copyBetweenHosts(
+          c,
+          original,
+          id,
+          base ? { dir: base, id: baseId! } : undefined
+        )
         return `copied from ${c.sourceExec.name}`
       }
     }
@@ -232,7 +246,12 @@ function sourceSteps(): Step<SyncContext>[] {
 }
 
 /** tar the snapshot on the source host, carry it through this machine, untar it under the work dir. */
-async function copyBetweenHosts(c: SyncContext, original: string, id: string): Promise<string> {
+async function copyBetweenHosts(
+  c: SyncContext,
+  original: string,
+  id: string,
+  base?: { dir: string; id: string }
+): Promise<string> {
   const parent = original.slice(0, original.lastIndexOf('/'))
   const remoteTmp = (
     await c.sourceExec.run(cmd(['mktemp', '-d', '-t', 'sitecycle-sync.XXXXXXXX']))
@@ -240,7 +259,19 @@ async function copyBetweenHosts(c: SyncContext, original: string, id: string): P
   const here = await mkdtemp(join(tmpdir(), 'sitecycle-sync-'))
   try {
     const tar = `${remoteTmp}/${id}.tar`
-    await c.sourceExec.run(cmd(['tar', '--numeric-owner', '-C', parent, '-cf', tar, '--', id]))
+    // The base's dump and manifest only, under its id (its data folders are not needed).
+    const baseArgs = base
+      ? [
+          '--transform',
+          `s|^${base.dir.slice(parent.length + 1)}/|${base.id}/|`,
+          '--',
+          `${base.dir.slice(parent.length + 1)}/manifest.json`,
+          `${base.dir.slice(parent.length + 1)}/${c.manifest!.database!.dump}`
+        ]
+      : ['--']
+    await c.sourceExec.run(
+      cmd(['tar', '--numeric-owner', '-C', parent, '-cf', tar, ...baseArgs, id])
+    )
     const size = Number((await c.sourceExec.run(cmd(['stat', '-c', '%s', tar]))).stdout.trim())
     c.reporter.info(
       `   carrying snapshot ${id} (${describeBytes(size)}) from ${c.sourceExec.name} to ${c.exec.name}`

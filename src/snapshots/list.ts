@@ -45,9 +45,11 @@ export async function readManifest(
 export async function listSnapshotIds(
   exec: Executor,
   site: SiteConfig,
-  python: string
+  python: string,
+  /** Another directory to list instead (the hidden bases: dump-store.ts). */
+  dir: string = siteLayout(site.root).snapshots
 ): Promise<{ id: string; complete: boolean }[]> {
-  const r = await exec.run(listSnapshotDirs(python, siteLayout(site.root).snapshots))
+  const r = await exec.run(listSnapshotDirs(python, dir))
   const entries = JSON.parse(r.stdout) as { name: string; complete: boolean }[]
   return entries
     .filter(e => isSnapshotId(e.name))

@@ -11,6 +11,9 @@
  * (see sums.ts), which lists the same files for `sha256sum -c`. Format 1 manifests (older
  * snapshots) are still read: their dump `sha256` is over a `"\0<size>\n"` prefix plus the
  * bytes (SUMMARIZE_TREE's `content` mode) and they have no per-file sums.
+ *
+ * Format 3 adds `database.store` for a dump kept as zstd files, some of them deltas against a
+ * base snapshot's (dump-store.ts); its sums are still the plain sha256 of each stored file.
  */
 import { readFileSync } from 'node:fs'
 import { z } from 'zod'
@@ -43,7 +46,7 @@ export function snapshotPaths(snapshotsDir: string, id: string): SnapshotPaths {
 }
 
 /** The newest manifest format, the one snapshots are written in. */
-export const MANIFEST_FORMAT = 2
+export const MANIFEST_FORMAT = 3
 
 /** A file of the snapshot: path relative to the snapshot directory, size, plain sha256. */
 const fileSumSchema = z.object({
@@ -70,7 +73,7 @@ const folderSchema = z.object({
 })
 
 const baseSchema = z.object({
-  format: z.union([z.literal(1), z.literal(2)]),
+  format: z.union([z.literal(1), z.literal(2), z.literal(3)]),
   id: z.string(),
   site: z.string(),
   host: z.string(),
@@ -102,7 +105,19 @@ const baseSchema = z.object({
       databaseSize: z.number().nullable(),
       tables: z.array(tableSchema),
       /** `live`: taken from the database around the dump and equal before and after it. */
-      checksumsFrom: z.enum(['live', 'dump'])
+      checksumsFrom: z.enum(['live', 'dump']),
+      /**
+       * Format 3: the dump's table files are zstd, full or deltas against `base`'s same files
+       * (see dump-store.ts). Absent: the dump is read as it is.
+       */
+      store: z
+        .object({
+          compression: z.literal('zstd'),
+          base: z.string().nullable(),
+          depth: z.number().int().min(0),
+          deltas: z.array(z.string())
+        })
+        .optional()
     })
     .nullable(),
   files: z.object({

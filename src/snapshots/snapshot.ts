@@ -36,6 +36,7 @@ import {
   apparentSize,
   diskOf,
   isDiskFull,
+  listSnapshotDirs,
   parseDf,
   parseDu,
   rsyncFolder,
@@ -58,6 +59,18 @@ import {
 import { describeBytes, listSnapshotIds, readManifest } from './list.js'
 import { chooseRetained, snapshotIdFor, type RetentionPolicy } from './retention.js'
 import { checksumsOfDump } from './verify.js'
+import {
+  BASES_DIR,
+  chooseDeltaBase,
+  MAX_DELTAS,
+  neededBases,
+  planRemoval,
+  requireZstd,
+  STORED_PG_FORMAT,
+  storeDump,
+  VERIFY_WORK_PREFIX,
+  type DumpStore
+} from './dump-store.js'
 import {
   digestOfDumpFiles,
   parseWrittenSums,
@@ -347,8 +360,17 @@ async function dumpDatabase(c: SnapshotContext): Promise<string> {
   let dump: DumpResult
   let tables: TableChecksum[]
   let from: DatabaseRecord['checksumsFrom']
+  const stored = engine.name === 'postgres' && engine.dumpWithChecksums !== undefined
+  const raw = `${c.paths.dir}/database.raw`
+  if (stored) await requireZstd(c.exec)
   if (engine.dumpWithChecksums) {
-    const checked = await engine.dumpWithChecksums(c.exec, db, c.paths.dump, c.reporter)
+    // postgres: plain directory format, each table file then stored as zstd (dump-store.ts).
+    const checked = stored
+      ? await engine.dumpWithChecksums(c.exec, db, raw, c.reporter, {
+          directory: true,
+          compress: 0
+        })
+      : await engine.dumpWithChecksums(c.exec, db, c.paths.dump, c.reporter)
     dump = checked
     tables = checked.tables
     from = 'dump'
@@ -364,6 +386,35 @@ async function dumpDatabase(c: SnapshotContext): Promise<string> {
       from = 'dump'
     }
   }
+  let store: DumpStore | undefined
+  let note = ''
+  if (stored) {
+    const chosen = await chooseBase(c, db.engine)
+    const r = await c.exec.tryRun(
+      storeDump(
+        c.python,
+        raw,
+        c.paths.dump,
+        chosen && `${snapshotPaths(c.snapshotsDir, chosen.base).dump}`
+      )
+    )
+    if (r.code !== 0)
+      throw new SitecycleError(
+        `could not store the dump of database ${db.name} with zstd on ${c.exec.name}: ${r.stderr.trim().split('\n').pop() || `exit code ${r.code}`}`,
+        'database'
+      )
+    const out = JSON.parse(r.stdout) as { deltas: string[]; full: number }
+    store = {
+      compression: 'zstd',
+      base: chosen?.base ?? null,
+      depth: chosen?.depth ?? 0,
+      deltas: out.deltas
+    }
+    dump = { path: c.paths.dump, size: 0, format: STORED_PG_FORMAT }
+    note = chosen
+      ? `; ${out.deltas.length} table files as deltas against ${chosen.base} (${chosen.depth} of ${MAX_DELTAS}), ${out.full} full`
+      : `; ${out.full} table files full (zstd)`
+  }
   // The dump's size and plain sha256 come with every other file's, in the write-sums step.
   const databaseSize = await engine.size(c.exec, db).catch(() => null)
   c.database = {
@@ -377,9 +428,36 @@ async function dumpDatabase(c: SnapshotContext): Promise<string> {
     sha256: '',
     databaseSize,
     tables,
-    checksumsFrom: from
+    checksumsFrom: from,
+    ...(store && { store })
   }
-  return `${db.engine} ${describeBytes(dump.size)}, ${tables.length} tables`
+  return `${db.engine} ${describeBytes(dump.size)}, ${tables.length} tables${note}`
+}
+
+/**
+ * The base the new snapshot's dump deltas against (dump-store.ts chooseDeltaBase): the previous
+ * snapshot's chain, when its base is listed and retention, with the new snapshot counted, keeps it.
+ */
+async function chooseBase(
+  c: SnapshotContext,
+  engine: string
+): Promise<{ base: string; depth: number } | null> {
+  const prev = c.previous
+  if (!prev?.database) return null
+  const ids = (await listSnapshotIds(c.exec, c.req.site, c.python))
+    .filter(s => s.complete)
+    .map(s => s.id)
+  const mirrors = await mirrorNeedsOf(c.exec, c.req.config, c.req.site)
+  const kept = chooseRetained(
+    [...ids, c.id],
+    { ...retentionOf(c.req.site), mirrors },
+    c.req.now?.() ?? new Date()
+  ).keep
+  return chooseDeltaBase(
+    { id: prev.id, engine: prev.database.engine, store: prev.database.store },
+    engine,
+    new Set(kept)
+  )
 }
 
 async function sizeOf(exec: Executor, path: string): Promise<number> {
@@ -462,7 +540,11 @@ async function copyWithProgress(
 /**
  * Remove the complete snapshots the site's retention policy does not keep (never one in `protect`,
  * never one a mirror of the site needs when `config` is given: snapshots/retention.ts).
- * Returns the ids removed. Removing one never touches the others: shared files are hard links.
+ * Returns the ids removed. Removing one never touches the others: shared files are hard links,
+ * and a snapshot whose dump a kept snapshot's deltas need (its base: dump-store.ts) is not
+ * deleted but moved to `snapshots/.bases/` (no longer listed; its data folders removed) until
+ * no kept snapshot needs it. Leftovers of killed runs (`.bases` entries without a manifest,
+ * materialised dumps of verify) are removed too.
  */
 export async function applyRetention(
   exec: Executor,
@@ -477,13 +559,56 @@ export async function applyRetention(
   const decision = chooseRetained(ids, { ...retentionOf(site), mirrors }, now)
   const remove = decision.remove.filter(id => !protect.includes(id))
   const dir = siteLayout(site.root).snapshots
+  const kept = ids.filter(id => !remove.includes(id))
+  const manifests = []
+  for (const id of kept) {
+    // A manifest that does not parse names no base it could need (and its snapshot cannot be
+    // restored by sitecycle anyway): it keeps nothing else.
+    const m = await readManifest(exec, dir, id).catch(() => undefined)
+    if (m) manifests.push(m)
+  }
+  const hiddenDir = `${dir}/${BASES_DIR}`
+  const hidden = await listSnapshotIds(exec, site, python, hiddenDir)
+  const plan = planRemoval(
+    remove,
+    hidden.filter(h => h.complete).map(h => h.id),
+    neededBases(manifests)
+  )
+  // Moved first (one rename each): a kill leaves every needed base in one place or the other.
+  if (plan.hide.length) await exec.run(makeDirs([hiddenDir], '750'))
+  for (const id of plan.hide) {
+    const p = snapshotPaths(dir, id)
+    const to = snapshotPaths(hiddenDir, id)
+    await exec.run(removeTree(to.dir))
+    await exec.run(renamePath(p.dir, to.dir))
+    await exec.run(removeTree(to.files))
+  }
   // The manifest first: a directory interrupted halfway through its removal reads as incomplete.
-  for (const id of remove) {
+  for (const id of plan.remove) {
     const p = snapshotPaths(dir, id)
     await exec.run(removeTree(p.manifest))
     await exec.run(removeTree(p.dir))
   }
+  const stale = [...plan.dropHidden, ...hidden.filter(h => !h.complete).map(h => h.id)].map(id =>
+    snapshotPaths(hiddenDir, id)
+  )
+  for (const p of stale) await exec.run(removeTree(p.manifest))
+  if (stale.length) await exec.run(removeTree(...stale.map(p => p.dir)))
+  await removeMaterializedLeftovers(exec, python, dir)
   return remove
+}
+
+/** Remove what a killed verify left beside the snapshots (the caller holds the site lock). */
+export async function removeMaterializedLeftovers(
+  exec: Executor,
+  python: string,
+  snapshotsDir: string
+): Promise<void> {
+  const r = await exec.run(listSnapshotDirs(python, snapshotsDir))
+  const names = (JSON.parse(r.stdout) as { name: string }[])
+    .map(e => e.name)
+    .filter(n => n.startsWith(VERIFY_WORK_PREFIX))
+  if (names.length) await exec.run(removeTree(...names.map(n => `${snapshotsDir}/${n}`)))
 }
 
 /** The user-facing sentence for a failed snapshot, naming the full disk when that is the cause. */

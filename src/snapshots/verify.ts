@@ -21,6 +21,8 @@ import { siteLayout } from '../sites/layout.js'
 import { SitecycleError } from '../util/errors.js'
 import type { Reporter } from '../util/reporter.js'
 import { withSiteOperation } from '../pipelines/operation.js'
+import { checkBaseDump } from './check-dump.js'
+import { VERIFY_WORK_PREFIX, withMaterializedDump } from './dump-store.js'
 import { summarizeTree, type TreeSummary } from './files.js'
 import { snapshotPaths, type SnapshotManifest } from './manifest.js'
 import { listSnapshots, readManifest } from './list.js'
@@ -452,9 +454,26 @@ async function verifyDatabase(
   let actual: TableChecksum[] = []
   let restored = false
   let restoreError: string | undefined
+  if (record.store?.base) {
+    // A delta is only as good as its base: its stored files are read against its manifest too.
+    const bad = await checkBaseDump(exec, python, dir, manifest).catch((e: unknown) => [
+      e instanceof Error ? e.message : String(e)
+    ])
+    for (const b of bad) problems.push(b)
+    if (bad.length) dumpSha256Ok = false
+  }
   if (exists) {
     try {
-      actual = await checksumsOfDump(exec, engine, configured, dumpPath, reporter, tag)
+      // A stored (zstd) dump is decompressed beside the snapshots for the restore, then removed
+      // (a killed verify's copy is removed by the next snapshot's retention).
+      actual = await withMaterializedDump(
+        exec,
+        python,
+        dir,
+        manifest,
+        `${dir.slice(0, dir.lastIndexOf('/'))}/${VERIFY_WORK_PREFIX}${tag}`,
+        path => checksumsOfDump(exec, engine, configured, path, reporter, tag)
+      )
       restored = true
     } catch (e) {
       restoreError = e instanceof Error ? e.message : String(e)

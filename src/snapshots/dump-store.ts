@@ -1,0 +1,319 @@
+/**
+ * Incremental database dumps (manifest format 3). A PostgreSQL snapshot dumps with
+ * `pg_dump -Fd -Z0` (one plain file per table, `N.dat`, and `toc.dat`); the snapshot keeps
+ * `toc.dat` (and any other file) as it is and each table file as `N.dat.zst`: either a full zstd
+ * file, or a `zstd -1 --long=31 --patch-from=<base's N.dat>` delta against the same file of the
+ * chain's base, the last full snapshot before it (bench/README.md: a 1 % change of rows costs
+ * under 1 % of a full dump).
+ *
+ * Chains are short and never broken:
+ * - a snapshot is full when the previous one has no such store, was of another engine, is itself
+ *   the 7th of its chain (at most MAX_DELTAS deltas hang on one base), or its base is not
+ *   visible or would not be kept by retention now; else it deltas against that base;
+ * - each delta needs its base only (a star, not a line): a restore applies one delta, and any
+ *   snapshot but a base can be removed freely;
+ * - retention never deletes a base a kept snapshot needs: it moves it to `snapshots/.bases/<id>`
+ *   (hidden from listing, restore and verify by id; its data folders removed), and deletes it
+ *   once no kept snapshot names it (see snapshot.ts applyRetention).
+ *
+ * Reading a stored dump materialises it: each `N.dat.zst` decompressed (through its base for a
+ * delta) into a temp directory the caller names and removes, toc.dat copied; pg_restore then
+ * reads that directory. Table files over zstd's 2 GiB window are kept full.
+ */
+import { cmd, type Command } from '../commands/command.js'
+import { pythonProgram } from '../commands/databases.js'
+import { removeTree } from '../commands/files.js'
+import type { Executor } from '../hosts/executor.js'
+import { SitecycleError } from '../util/errors.js'
+import type { SnapshotManifest } from './manifest.js'
+
+/** At most this many deltas hang on one full base: every 7th snapshot is full. */
+export const MAX_DELTAS = 6
+/** A table file larger than this (zstd's largest window, 2 GiB) is stored full. */
+export const MAX_DELTA_BYTES = 2 ** 31
+/** Where retention keeps the bases kept snapshots still need, under the snapshots directory. */
+export const BASES_DIR = '.bases'
+/** The prefix of the directories verify materialises a dump into, beside the snapshots. */
+export const VERIFY_WORK_PREFIX = '.sc-verify-'
+/** The dump format of a stored (zstd, maybe delta) PostgreSQL directory dump. */
+export const STORED_PG_FORMAT = 'pg-directory-zstd'
+
+/** The `store` record of a format-3 manifest's database. */
+export interface DumpStore {
+  compression: 'zstd'
+  /** The snapshot whose dump the deltas apply to (a full one), or null: this one is full. */
+  base: string | null
+  /** 0 for a full snapshot, else its position after the base (1 to MAX_DELTAS). */
+  depth: number
+  /** The files of the dump directory stored as deltas against the base's same file. */
+  deltas: string[]
+}
+
+/** The previous snapshot, as the choice of a base sees it. */
+export interface PreviousDump {
+  id: string
+  engine: string
+  store?: DumpStore
+}
+
+/**
+ * Which base a new snapshot deltas against, and its depth; null: store it full. Full when there
+ * is no previous stored dump of the same engine, when the chain is full (MAX_DELTAS deltas), or
+ * when the base is not among `keptNow` (visible and kept by retention with the new snapshot
+ * counted). Pure.
+ */
+export function chooseDeltaBase(
+  previous: PreviousDump | undefined,
+  engine: string,
+  keptNow: ReadonlySet<string>
+): { base: string; depth: number } | null {
+  if (!previous?.store || previous.engine !== engine) return null
+  const base = previous.store.base ?? previous.id
+  const depth = previous.store.depth + 1
+  if (depth > MAX_DELTAS || !keptNow.has(base)) return null
+  return { base, depth }
+}
+
+/** The bases the given (kept) snapshots need. Pure. */
+export function neededBases(
+  manifests: readonly Pick<SnapshotManifest, 'id' | 'database'>[]
+): Set<string> {
+  const out = new Set<string>()
+  for (const m of manifests) {
+    const base = m.database?.store?.base
+    if (base) out.add(base)
+  }
+  return out
+}
+
+/**
+ * What retention does with each snapshot it would remove: `hide` (a kept snapshot's base: moved
+ * to .bases), `remove`; and which hidden bases no kept snapshot needs any more. Pure.
+ */
+export function planRemoval(
+  remove: readonly string[],
+  hidden: readonly string[],
+  needed: ReadonlySet<string>
+): { hide: string[]; remove: string[]; dropHidden: string[] } {
+  return {
+    hide: remove.filter(id => needed.has(id)),
+    remove: remove.filter(id => !needed.has(id)),
+    dropHidden: hidden.filter(id => !needed.has(id))
+  }
+}
+
+/** zstd as the store programs run it: found on PATH, named when missing. */
+const ZSTD_HELPERS = `
+import json, os, re, shutil, subprocess, sys
+def zstd(args):
+    r = subprocess.run(['zstd', '-q', '-f', '--long=31'] + args, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    if r.returncode != 0:
+        sys.stderr.write('zstd %s failed: %s\\n' % (' '.join(args), r.stderr.strip()))
+        sys.exit(3)
+if shutil.which('zstd') is None:
+    sys.stderr.write('zstd is not installed\\n')
+    sys.exit(4)
+`
+
+/**
+ * Host program, argv: raw dump dir, stored dump dir (made), base's stored dump dir or '', largest
+ * delta source in bytes. Moves each file of the raw dump into the stored one: `N.dat` compressed
+ * (a delta against the base's `N.dat.zst`, decompressed aside for the time of one file, when the
+ * base has one and both are within the window; else full), anything else as it is. Removes the
+ * raw dir. Prints {"deltas": [...], "full": n}.
+ */
+export const STORE_DUMP_PROGRAM = `${ZSTD_HELPERS}
+raw, out, base, limit = sys.argv[1], sys.argv[2], sys.argv[3], int(sys.argv[4])
+os.makedirs(out)
+deltas, full = [], 0
+for name in sorted(os.listdir(raw)):
+    src = os.path.join(raw, name)
+    if not re.fullmatch(r'[0-9]+\\.dat', name):
+        os.rename(src, os.path.join(out, name))
+        continue
+    stored = os.path.join(out, name + '.zst')
+    based = os.path.join(base, name + '.zst') if base else ''
+    if based and os.path.isfile(based) and os.path.getsize(src) <= limit:
+        aside = os.path.join(out, '.' + name + '.base')
+        zstd(['-d', based, '-o', aside])
+        if os.path.getsize(aside) <= limit:
+            zstd(['-1', '--patch-from=' + aside, src, '-o', stored])
+            deltas.append(name + '.zst')
+        else:
+            zstd(['-1', src, '-o', stored])
+            full += 1
+        os.unlink(aside)
+    else:
+        zstd(['-1', src, '-o', stored])
+        full += 1
+    os.unlink(src)
+shutil.rmtree(raw)
+print(json.dumps({'deltas': deltas, 'full': full}))
+`
+
+/**
+ * Host program, argv: stored dump dir, base's stored dump dir or '', JSON list of the delta
+ * files, output dir (made). Writes the plain dump: `N.dat.zst` decompressed (a delta through the
+ * base's file, decompressed aside first), other files copied. Prints the bytes written.
+ */
+export const MATERIALIZE_DUMP_PROGRAM = `${ZSTD_HELPERS}
+stored, base, deltas, out = sys.argv[1], sys.argv[2], set(json.loads(sys.argv[3])), sys.argv[4]
+os.makedirs(out)
+total = 0
+for name in sorted(os.listdir(stored)):
+    src = os.path.join(stored, name)
+    if name.endswith('.dat.zst'):
+        target = os.path.join(out, name[:-4])
+        if name in deltas:
+            if not base:
+                sys.stderr.write('%s is a delta but its base is missing\\n' % src)
+                sys.exit(5)
+            aside = os.path.join(out, '.' + name[:-4] + '.base')
+            zstd(['-d', os.path.join(base, name), '-o', aside])
+            zstd(['-d', '--patch-from=' + aside, src, '-o', target])
+            os.unlink(aside)
+        else:
+            zstd(['-d', src, '-o', target])
+    else:
+        target = os.path.join(out, name)
+        shutil.copyfile(src, target)
+    total += os.path.getsize(target)
+print(json.dumps({'bytes': total}))
+`
+
+/** `python STORE_DUMP_PROGRAM raw out base limit` */
+export function storeDump(python: string, raw: string, out: string, base: string | null): Command {
+  return pythonProgram(python, STORE_DUMP_PROGRAM, [raw, out, base ?? '', String(MAX_DELTA_BYTES)])
+}
+
+/** `python MATERIALIZE_DUMP_PROGRAM stored base deltas out` */
+export function materializeDumpCommand(
+  python: string,
+  stored: string,
+  base: string | null,
+  deltas: readonly string[],
+  out: string
+): Command {
+  return pythonProgram(python, MATERIALIZE_DUMP_PROGRAM, [
+    stored,
+    base ?? '',
+    JSON.stringify(deltas),
+    out
+  ])
+}
+
+/** Fail with a message naming the host when zstd is not installed there. */
+export async function requireZstd(exec: Executor): Promise<void> {
+  const r = await exec.tryRun(cmd(['zstd', '--version'])).catch(() => ({ code: 127 }))
+  if (r.code !== 0)
+    throw new SitecycleError(
+      `zstd is not installed on ${exec.name}: database snapshots are stored with it (install the Debian package zstd there: apt-get install zstd)`,
+      'database'
+    )
+}
+
+/** The parent of a snapshot directory (a snapshots directory, or a sync's work directory). */
+function parentOf(snapshotDir: string): string {
+  return snapshotDir.slice(0, snapshotDir.lastIndexOf('/'))
+}
+
+/**
+ * The directory of base snapshot `base` of the snapshot at `snapshotDir`: its sibling when it is
+ * still listed, else the hidden copy retention keeps under .bases; undefined when neither has a
+ * manifest.
+ */
+export async function locateBase(
+  exec: Executor,
+  snapshotDir: string,
+  base: string
+): Promise<string | undefined> {
+  const parent = parentOf(snapshotDir)
+  for (const dir of [`${parent}/${base}`, `${parent}/${BASES_DIR}/${base}`]) {
+    const r = await exec.tryRun(cmd(['test', '-f', `${dir}/manifest.json`]))
+    if (r.code === 0) return dir
+  }
+  return undefined
+}
+
+/** The base of a stored dump, found, or an error naming both snapshots. */
+export async function requireBase(
+  exec: Executor,
+  snapshotDir: string,
+  manifest: SnapshotManifest
+): Promise<string> {
+  const base = manifest.database!.store!.base!
+  const dir = await locateBase(exec, snapshotDir, base)
+  if (!dir)
+    throw new SitecycleError(
+      `snapshot ${manifest.id} is stored as deltas against snapshot ${base}, which is missing on ${exec.name} (neither ${parentOf(snapshotDir)}/${base} nor ${parentOf(snapshotDir)}/${BASES_DIR}/${base})`,
+      'snapshot'
+    )
+  return dir
+}
+
+/** Whether a manifest's dump is stored (zstd) and must be materialised before it is read. */
+export function isStoredDump(manifest: SnapshotManifest): boolean {
+  return !!manifest.database?.store
+}
+
+/**
+ * The dump of a snapshot as pg_restore (or the engine) reads it: the stored path itself for an
+ * older dump; for a stored one, materialised into `into` (made; the caller removes it with
+ * {@link removeMaterialized}, also on failure). A kill leaves `into` for whoever cleans its
+ * parent.
+ */
+export async function materializeDump(
+  exec: Executor,
+  python: string,
+  snapshotDir: string,
+  manifest: SnapshotManifest,
+  into: string
+): Promise<string> {
+  const record = manifest.database!
+  if (!record.store) return `${snapshotDir}/${record.dump}`
+  const baseDir = record.store.base ? await requireBase(exec, snapshotDir, manifest) : null
+  await exec.run(removeTree(into))
+  const out = `${into}/${record.dump.split('/').pop()}`
+  const r = await exec.tryRun(
+    materializeDumpCommand(
+      python,
+      `${snapshotDir}/${record.dump}`,
+      baseDir && `${baseDir}/${record.dump}`,
+      record.store.deltas,
+      out
+    )
+  )
+  if (r.code !== 0) {
+    await exec.tryRun(removeTree(into)).catch(() => undefined)
+    if (r.code === 4) await requireZstd(exec)
+    throw new SitecycleError(
+      `could not decompress the dump of snapshot ${manifest.id} on ${exec.name}` +
+        (record.store.base ? ` (deltas against snapshot ${record.store.base})` : '') +
+        `: ${r.stderr.trim().split('\n').pop() || `exit code ${r.code}`}`,
+      'snapshot'
+    )
+  }
+  return out
+}
+
+/** Remove a materialised dump (quietly: the caller may already be failing). */
+export async function removeMaterialized(exec: Executor, into: string): Promise<void> {
+  await exec.tryRun(removeTree(into)).catch(() => undefined)
+}
+
+/** Materialise, run `use` on the plain dump's path, remove the materialised copy whatever happens. */
+export async function withMaterializedDump<T>(
+  exec: Executor,
+  python: string,
+  snapshotDir: string,
+  manifest: SnapshotManifest,
+  into: string,
+  use: (dumpPath: string) => Promise<T>
+): Promise<T> {
+  try {
+    const path = await materializeDump(exec, python, snapshotDir, manifest, into)
+    return await use(path)
+  } finally {
+    if (isStoredDump(manifest)) await removeMaterialized(exec, into)
+  }
+}
