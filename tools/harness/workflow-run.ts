@@ -314,7 +314,8 @@ export async function runWorkflowFile(
       }
     )
   }
-  if (event === 'workflow_call' && !request.inheritSecrets) {
+  if (event === 'workflow_call' && request.inheritSecrets) secrets = { ...(request.secrets ?? {}) }
+  else if (event === 'workflow_call') {
     secrets = resolveCallSecrets(file, secretDefinitions(loaded.root), request.secrets ?? {})
   } else secrets = { ...(session.options.secrets ?? {}), ...(request.secrets ?? {}) }
   secrets.GITHUB_TOKEN = session.github.token
@@ -612,6 +613,10 @@ export function callSource(
   }
 }
 
+function ownerOf(repository: string): string {
+  return repository.split('/')[0].toLowerCase()
+}
+
 /** A `uses:` job: run the reusable workflow it names with its `with:` and `secrets:`. */
 async function runCallLeg(
   wf: WorkflowState,
@@ -642,7 +647,15 @@ async function runCallLeg(
   const secretsToken = find(token, 'secrets')
   let secrets: Record<string, string> = {}
   const inheritSecrets = !!secretsToken && literalOf(secretsToken) === 'inherit'
-  if (inheritSecrets) {
+  // `secrets: inherit` passes the caller's secrets only within one owner (organization or
+  // user); across owners the called workflow gets none, without a warning, as on GitHub.
+  const sameOwner = ownerOf(wf.identity.repository) === ownerOf(source.repository)
+  if (inheritSecrets && !sameOwner) {
+    session.log.write(
+      name,
+      `secrets: inherit from ${wf.identity.repository} to ${source.repository}: another owner, no secrets passed`
+    )
+  } else if (inheritSecrets) {
     secrets = Object.fromEntries(
       Object.entries((wf.contexts.secrets ?? {}) as Record<string, Json>)
         .filter(([k]) => k !== 'GITHUB_TOKEN')
