@@ -109,6 +109,12 @@ export interface HarnessOptions {
   /** Each log line, masked, as it is written. */
   onLog?: (line: string) => void
   /**
+   * The repository's default GITHUB_TOKEN permissions (Settings > Actions > Workflow
+   * permissions), granted to a job that names none: `restricted` (contents and packages read,
+   * the default here) or `permissive` (read and write on every scope).
+   */
+  defaultTokenPermissions?: 'permissive' | 'restricted'
+  /**
    * The Actions runtime (such as the fake results service of artifact-service.ts): its
    * variables (ACTIONS_RUNTIME_TOKEN, ACTIONS_RESULTS_URL) are given to JavaScript actions only,
    * as the runner does; `run:` steps, composite ones included, never see them. Default: none.
@@ -142,6 +148,12 @@ export interface Trigger {
   secrets?: Record<string, string>
   /** Run only these jobs (default: all); the others count as given in `needs`. */
   jobs?: string[]
+  /**
+   * The GITHUB_TOKEN permissions the caller job grants a workflow_call run (as written in YAML:
+   * `read-all`, `write-all` or a mapping): its jobs may not ask for more. Default: no caller
+   * to check against.
+   */
+  permissions?: Json
   /** Results of jobs that are not run, for `needs.<job>.outputs` / `.result`. */
   needs?: Record<string, { result: Result; outputs?: Record<string, string> }>
 }
@@ -232,6 +244,8 @@ export interface WorkflowRun {
   checks: StaticCheck[]
   annotations: Annotation[]
   log: string[]
+  /** Why the run failed before any job started (GitHub's "The workflow is not valid. ..."). */
+  error?: string
 }
 
 /** A single action run as a one-step job. */

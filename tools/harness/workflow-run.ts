@@ -28,6 +28,7 @@ import {
 } from './jobs.js'
 import { expandMatrix, legLabel } from './matrix.js'
 import type { JobRecord, Result, Trigger, WorkflowRun } from './model.js'
+import { parsePermissions, permissionProblems } from './permissions.js'
 import { refParts, type Session } from './runtime.js'
 import {
   entries,
@@ -313,7 +314,8 @@ export async function runWorkflowFile(
       }
     )
   }
-  if (event === 'workflow_call' && !request.inheritSecrets) {
+  if (event === 'workflow_call' && request.inheritSecrets) secrets = { ...(request.secrets ?? {}) }
+  else if (event === 'workflow_call') {
     secrets = resolveCallSecrets(file, secretDefinitions(loaded.root), request.secrets ?? {})
   } else secrets = { ...(session.options.secrets ?? {}), ...(request.secrets ?? {}) }
   secrets.GITHUB_TOKEN = session.github.token
@@ -364,6 +366,23 @@ export async function runWorkflowFile(
     run.annotations = session.log.annotations.slice(firstAnnotation)
     run.log = session.log.lines.slice(firstRunLog)
     return run
+  }
+  // GitHub validates the whole tree of called workflows when the run is queued: a called job
+  // asking more GITHUB_TOKEN permissions than its caller grants fails the run before any job.
+  if (depth === 0) {
+    const ceiling =
+      request.permissions !== undefined
+        ? parsePermissions(request.permissions, `${file}: trigger.permissions`)
+        : undefined
+    const problems = await permissionProblems(session, source, ceiling, (uses, caller) =>
+      callSource(session, uses, caller)
+    )
+    if (problems.length) {
+      run.result = 'failure'
+      run.error = `The workflow is not valid. ${problems.join(' ')}`
+      session.log.annotate({ level: 'error', origin: file, message: run.error })
+      return finish()
+    }
   }
   if (concurrency && concurrencyToken) {
     if (recordConcurrency(wf, session.checks, 'workflow', concurrencyToken, concurrency)) {
@@ -564,6 +583,40 @@ async function runJobEntry(
   return { result, outputs, records }
 }
 
+/**
+ * Where a job's `uses:` points: `./.github/workflows/x.yml` in the calling workflow's
+ * repository, `owner/repo/.github/workflows/x.yml@ref` from the remoteWorkflows fixtures;
+ * undefined when no fixture answers it.
+ */
+export function callSource(
+  session: Session,
+  uses: string,
+  caller: { root: string; repository: string; sha: string }
+): WorkflowSource | undefined {
+  if (uses.startsWith('./')) {
+    return {
+      file: path.resolve(caller.root, uses.replace(/@.*$/, '')),
+      root: caller.root,
+      repository: caller.repository,
+      sha: caller.sha
+    }
+  }
+  const m = /^([^/]+\/[^/]+\/[^@]+)@(.+)$/.exec(uses)
+  const fixtures = session.options.remoteWorkflows ?? {}
+  const fixture = m ? (fixtures[uses] ?? fixtures[m[1]]) : undefined
+  if (!fixture) return undefined
+  return {
+    file: fixture.file,
+    root: fixture.root,
+    repository: fixture.repository,
+    sha: fixture.sha
+  }
+}
+
+function ownerOf(repository: string): string {
+  return repository.split('/')[0].toLowerCase()
+}
+
 /** A `uses:` job: run the reusable workflow it names with its `with:` and `secrets:`. */
 async function runCallLeg(
   wf: WorkflowState,
@@ -581,39 +634,28 @@ async function runCallLeg(
     throw new HarnessInvalid(
       `${formatLocation(at)}: reusable workflows nest deeper than ${MAX_DEPTH} levels`
     )
-  let source: WorkflowSource
-  if (uses.startsWith('./')) {
-    const target = path.resolve(wf.identity.root, uses.replace(/@.*$/, ''))
-    source = {
-      file: target,
-      root: wf.identity.root,
-      repository: wf.identity.repository,
-      sha: wf.identity.sha
-    }
-  } else {
-    const m = /^([^/]+\/[^/]+\/[^@]+)@(.+)$/.exec(uses)
-    const fixtures = session.options.remoteWorkflows ?? {}
-    const fixture = m ? (fixtures[uses] ?? fixtures[m[1]]) : undefined
-    if (!fixture)
-      throw new HarnessUnsupported(
-        `the remote reusable workflow ${uses} without a fixture`,
-        at,
-        'add it to remoteWorkflows'
-      )
-    source = {
-      file: fixture.file,
-      root: fixture.root,
-      repository: fixture.repository,
-      sha: fixture.sha
-    }
-  }
+  const source = callSource(session, uses, wf.identity)
+  if (!source)
+    throw new HarnessUnsupported(
+      `the remote reusable workflow ${uses} without a fixture`,
+      at,
+      'add it to remoteWorkflows'
+    )
   const contexts = jobContexts(wf, plan)
   const scope = { contexts, status: { failed: false, cancelled: false }, file }
   const withValues = (evaluateToken(find(token, 'with'), scope) ?? {}) as Record<string, Json>
   const secretsToken = find(token, 'secrets')
   let secrets: Record<string, string> = {}
   const inheritSecrets = !!secretsToken && literalOf(secretsToken) === 'inherit'
-  if (inheritSecrets) {
+  // `secrets: inherit` passes the caller's secrets only within one owner (organization or
+  // user); across owners the called workflow gets none, without a warning, as on GitHub.
+  const sameOwner = ownerOf(wf.identity.repository) === ownerOf(source.repository)
+  if (inheritSecrets && !sameOwner) {
+    session.log.write(
+      name,
+      `secrets: inherit from ${wf.identity.repository} to ${source.repository}: another owner, no secrets passed`
+    )
+  } else if (inheritSecrets) {
     secrets = Object.fromEntries(
       Object.entries((wf.contexts.secrets ?? {}) as Record<string, Json>)
         .filter(([k]) => k !== 'GITHUB_TOKEN')
