@@ -22,6 +22,7 @@ import {
 import type { JobRecord, Result, StaticCheck, StepRecord } from './model.js'
 import {
   scopeOf,
+  upperKeys,
   type JobRuntime,
   type Session,
   type StepFrame,
@@ -150,6 +151,18 @@ export function recordConcurrency(
   return deadlock
 }
 
+/** `base` with `over` laid on it, names compared without case (secrets and vars are not case-sensitive). */
+function overriding(
+  base: Record<string, Json>,
+  over: Record<string, string>
+): Record<string, Json> {
+  const names = new Set(Object.keys(over).map(k => k.toLowerCase()))
+  return {
+    ...Object.fromEntries(Object.entries(base).filter(([k]) => !names.has(k.toLowerCase()))),
+    ...over
+  }
+}
+
 /** Glob of a deployment branch policy: `*` within a path segment, `**` across. */
 function globMatches(pattern: string, value: string): boolean {
   const re = pattern
@@ -198,7 +211,12 @@ export async function runJobLeg(
     summary: ''
   }
   if (plan.matrix) record.matrix = plan.matrix
-  checkRunsOn(wf, find(token, 'runs-on'), contexts)
+  const labels = checkRunsOn(wf, find(token, 'runs-on'), contexts)
+  // runner.environment / RUNNER_ENVIRONMENT: `self-hosted` when the labels ask for one, else
+  // the job would run on a GitHub-hosted runner (it runs here either way).
+  const runnerEnvironment = labels.some(l => l.toLowerCase() === 'self-hosted')
+    ? 'self-hosted'
+    : 'github-hosted'
 
   const permissions = find(token, 'permissions')
   if (permissions) {
@@ -233,8 +251,8 @@ export async function runJobLeg(
     }
     session.checks.push(check)
     for (const v of Object.values(settings.secrets ?? {})) log.addMask(v)
-    secrets = { ...secrets, ...(settings.secrets ?? {}) }
-    vars = { ...vars, ...(settings.vars ?? {}) }
+    secrets = overriding(secrets, upperKeys(settings.secrets ?? {}))
+    vars = overriding(vars, settings.vars ?? {})
     const ref = session.github.ref.replace(/^refs\/(heads|tags)\//, '')
     if (settings.allowedRefs && !settings.allowedRefs.some(p => globMatches(p, ref))) {
       record.result = 'failure'
@@ -291,7 +309,7 @@ export async function runJobLeg(
       os: 'Linux',
       arch: 'X64',
       name: 'sitecycle-harness',
-      environment: 'self-hosted',
+      environment: runnerEnvironment,
       temp: dirs.temp,
       tool_cache: path.join(session.tempRoot, 'tool-cache'),
       debug: ''

@@ -135,6 +135,14 @@ export function filteredHostEnv(
   return { ...out, ...extra }
 }
 
+/**
+ * Secrets as GitHub stores them: names in upper case (secret names are not case-sensitive;
+ * GitHub keeps them upper-cased, and so `toJSON(secrets)` shows them).
+ */
+export function upperKeys(secrets: Record<string, string>): Record<string, string> {
+  return Object.fromEntries(Object.entries(secrets).map(([k, v]) => [k.toUpperCase(), v]))
+}
+
 /** ref_name and ref_type of a full ref. */
 export function refParts(ref: string): { name: string; type: string } {
   if (ref.startsWith('refs/tags/')) return { name: ref.slice('refs/tags/'.length), type: 'tag' }
@@ -179,6 +187,8 @@ export function frameEnv(frame: StepFrame): Record<string, string> {
 export function runnerVariables(job: JobRuntime): Record<string, string> {
   const g = job.session.github
   const ref = refParts(g.ref)
+  const github = (job.contexts.github ?? {}) as Record<string, Json>
+  const runner = (job.contexts.runner ?? {}) as Record<string, Json>
   return {
     CI: 'true',
     GITHUB_ACTIONS: 'true',
@@ -203,15 +213,18 @@ export function runnerVariables(job: JobRuntime): Record<string, string> {
     GITHUB_ACTOR: g.actor,
     GITHUB_ACTOR_ID: '1',
     GITHUB_TRIGGERING_ACTOR: g.actor,
-    GITHUB_WORKFLOW: job.workflow.name,
-    GITHUB_WORKFLOW_REF: `${job.workflow.repository}/${job.workflow.filePath}@${g.ref}`,
-    GITHUB_WORKFLOW_SHA: job.workflow.sha,
+    // The github context's (the caller's, in a called workflow), as the runner sets them.
+    GITHUB_WORKFLOW: String(github.workflow ?? job.workflow.name),
+    GITHUB_WORKFLOW_REF: String(
+      github.workflow_ref ?? `${job.workflow.repository}/${job.workflow.filePath}@${g.ref}`
+    ),
+    GITHUB_WORKFLOW_SHA: String(github.workflow_sha ?? job.workflow.sha),
     GITHUB_JOB: job.id,
     GITHUB_RETENTION_DAYS: '90',
     RUNNER_OS: 'Linux',
     RUNNER_ARCH: 'X64',
     RUNNER_NAME: 'sitecycle-harness',
-    RUNNER_ENVIRONMENT: 'self-hosted',
+    RUNNER_ENVIRONMENT: String(runner.environment ?? 'self-hosted'),
     RUNNER_TEMP: job.runnerTemp,
     RUNNER_TOOL_CACHE: path.join(job.session.tempRoot, 'tool-cache'),
     RUNNER_WORKSPACE: path.dirname(job.workspace)

@@ -29,7 +29,7 @@ import {
 import { expandMatrix, legLabel } from './matrix.js'
 import type { JobRecord, Result, Trigger, WorkflowRun } from './model.js'
 import { parsePermissions, permissionProblems } from './permissions.js'
-import { refParts, type Session } from './runtime.js'
+import { refParts, upperKeys, type Session } from './runtime.js'
 import {
   entries,
   find,
@@ -317,8 +317,10 @@ export async function runWorkflowFile(
   if (event === 'workflow_call' && request.inheritSecrets) secrets = { ...(request.secrets ?? {}) }
   else if (event === 'workflow_call') {
     secrets = resolveCallSecrets(file, secretDefinitions(loaded.root), request.secrets ?? {})
-  } else secrets = { ...(session.options.secrets ?? {}), ...(request.secrets ?? {}) }
-  secrets.GITHUB_TOKEN = session.github.token
+  } else secrets = upperKeys({ ...(session.options.secrets ?? {}), ...(request.secrets ?? {}) })
+  // The secrets context as GitHub spells it: repository secrets in upper case (GitHub stores
+  // their names so), the token as `github_token`.
+  secrets.github_token = session.github.token
   for (const v of Object.values(secrets)) session.log.addMask(v)
 
   const wf: WorkflowState = {
@@ -658,7 +660,7 @@ async function runCallLeg(
   } else if (inheritSecrets) {
     secrets = Object.fromEntries(
       Object.entries((wf.contexts.secrets ?? {}) as Record<string, Json>)
-        .filter(([k]) => k !== 'GITHUB_TOKEN')
+        .filter(([k]) => k.toLowerCase() !== 'github_token')
         .map(([k, v]) => [k, asString(v)])
     )
   } else if (secretsToken) {
