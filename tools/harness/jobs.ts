@@ -8,6 +8,7 @@
 import { promises as fs } from 'node:fs'
 import { isMapping } from '@actions/workflow-parser'
 import path from 'node:path'
+import { Cancellation } from './cancellation.js'
 import { HarnessUnsupported, formatLocation } from './errors.js'
 import {
   asString,
@@ -52,6 +53,8 @@ export interface WorkflowState {
   /** Concurrency groups held by this run and its callers (a job taking one again deadlocks). */
   held: string[]
   eventPath: string
+  /** The run's cancellation (for a called workflow: linked to its caller job's). */
+  cancellation: Cancellation
 }
 
 /** A job's settings shared by its matrix legs. */
@@ -67,6 +70,13 @@ export interface JobPlan {
     'job-total': number
     'max-parallel': number
   }
+  /** Fires when the run is cancelled, or the matrix by fail-fast. */
+  cancellation: Cancellation
+  /**
+   * The job's `if:` evaluated again as if cancelled: GitHub does not cancel a running job whose
+   * condition still holds then (`always()`, `cancelled()`).
+   */
+  holdsWhenCancelled: () => boolean
 }
 
 /** Contexts available to a job's own keys (runs-on, environment, concurrency, env ...). */
@@ -366,9 +376,25 @@ export async function runJobLeg(
     inheritedEnv: {},
     composite: false
   }
+  // Cancellation: the running step is interrupted; then only the steps whose if: holds for a
+  // cancelled job (always(), cancelled()) run, and the post steps.
+  job.cancellation = new Cancellation()
+  const stopListening = plan.cancellation.onCancel(reason => {
+    if (plan.holdsWhenCancelled()) {
+      log.write(name, `${reason} The job's if: still holds: it goes on.`)
+      return
+    }
+    job.status.cancelled = true
+    log.write(name, `##[error] ${reason}`)
+    job.cancellation?.cancel(reason)
+  })
   log.write(name, `job started (workspace ${dirs.workspace})`)
-  record.steps = await runSteps(frame, items(find(token, 'steps')))
-  record.steps.push(...(await runPosts(frame)))
+  try {
+    record.steps = await runSteps(frame, items(find(token, 'steps')))
+    record.steps.push(...(await runPosts(frame)))
+  } finally {
+    stopListening()
+  }
 
   const outputScope = scopeOf(frame, { ...job.env })
   for (const [key, value] of entries(find(token, 'outputs'))) {
@@ -397,10 +423,16 @@ export async function runJobLeg(
   const failed = job.status.failed
   const coe = find(token, 'continue-on-error')
   const continueOnError = coe ? truthy(evaluateToken(coe, envScope)) : false
-  record.result = failed && !continueOnError ? 'failure' : 'success'
+  record.result = job.status.cancelled
+    ? 'cancelled'
+    : failed && !continueOnError
+      ? 'failure'
+      : 'success'
   log.write(
     name,
-    `job ${failed ? 'failed' : 'succeeded'}${failed && continueOnError ? ' (continue-on-error)' : ''}`
+    job.status.cancelled
+      ? 'job cancelled'
+      : `job ${failed ? 'failed' : 'succeeded'}${failed && continueOnError ? ' (continue-on-error)' : ''}`
   )
   return record
 }

@@ -154,6 +154,12 @@ export interface Trigger {
    * to check against.
    */
   permissions?: Json
+  /**
+   * Cancel the run when this signal aborts, as the Cancel workflow button does: running jobs
+   * whose `if:` no longer holds are cancelled (their step interrupted, then only `always()` /
+   * `cancelled()` steps and post steps run), jobs not started are cancelled.
+   */
+  signal?: AbortSignal
   /** Results of jobs that are not run, for `needs.<job>.outputs` / `.result`. */
   needs?: Record<string, { result: Result; outputs?: Record<string, string> }>
 }

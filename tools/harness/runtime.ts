@@ -8,6 +8,7 @@
 import { randomUUID } from 'node:crypto'
 import { promises as fs } from 'node:fs'
 import path from 'node:path'
+import type { Cancellation } from './cancellation.js'
 import type { Contexts, Json, Scope, StatusView } from './expressions.js'
 import type { HarnessLog } from './log.js'
 import type { HarnessOptions, Result, StaticCheck } from './model.js'
@@ -43,6 +44,8 @@ export interface Session {
   node: string
   /** Makes job directory names unique. */
   counter: { value: number }
+  /** The run's cancellation (cancel() on the harness's signal, or by a concurrency group). */
+  cancellation: Cancellation
 }
 
 /** A post step of a JavaScript action, run when the job ends (last registered first). */
@@ -90,6 +93,16 @@ export interface JobRuntime {
   deadline?: number
   /** The github event payload file. */
   eventPath: string
+  /**
+   * Fires when this job is cancelled (its run cancelled and its `if:` no longer holding, or
+   * fail-fast of its matrix): the running step's process is interrupted.
+   */
+  cancellation?: Cancellation
+  /**
+   * The cancellation of the step running now: fires when the job is cancelled and the step's
+   * `if:`, evaluated again, no longer holds (an `always()` step is not interrupted).
+   */
+  stepCancellation?: Cancellation
 }
 
 /** What `steps.<id>` holds. */
@@ -164,9 +177,14 @@ export function scopeOf(frame: StepFrame, env: Record<string, string>): Scope {
         ? 'failure'
         : 'success'
   }
+  // A cancelled job is cancelled in its composite actions' frames too.
+  const status =
+    frame.job.status.cancelled && !frame.status.cancelled
+      ? { ...frame.status, cancelled: true }
+      : frame.status
   return {
     file: frame.file,
-    status: frame.status,
+    status,
     contexts: {
       ...frame.job.contexts,
       github,
@@ -238,6 +256,8 @@ export interface ProcessOutcome {
   outputs: Record<string, string>
   /** GITHUB_STATE / save-state values (for a JavaScript action's post step). */
   state: Record<string, string>
+  /** The step was interrupted because its job was cancelled. */
+  cancelled?: boolean
 }
 
 /** A step's process: how to start it and what to give it. */
@@ -288,13 +308,15 @@ export async function executeProcess(job: JobRuntime, spec: ProcessSpec): Promis
     const left = Math.max(0, job.deadline - Date.now())
     timeoutMs = timeoutMs === undefined ? left : Math.min(timeoutMs, left)
   }
-  let result: { code: number; timedOut: boolean }
+  let result: { code: number; timedOut: boolean; cancelled: boolean }
   try {
     result = await runStepProcess({
       argv: spec.argv,
       cwd: spec.cwd,
       env,
       timeoutMs,
+      // A step started after its job was cancelled (an always() step) is not interrupted.
+      ...(job.stepCancellation && { cancellation: job.stepCancellation }),
       onLine: line => log.write(spec.origin, group ? `  ${line}` : line),
       onCommand: c => {
         switch (c.name) {
@@ -365,6 +387,10 @@ export async function executeProcess(job: JobRuntime, spec: ProcessSpec): Promis
   } catch (e) {
     if (!(e instanceof FileCommandError)) throw e
     errors.push(e.message)
+  }
+  if (result.cancelled) {
+    log.write(spec.origin, '##[error] The operation was canceled.')
+    return { ok: false, cancelled: true, error: 'the step was cancelled', outputs, state }
   }
   if (result.timedOut)
     errors.push(`the step timed out after ${Math.round((timeoutMs ?? 0) / 1000)}s`)

@@ -8,6 +8,7 @@
 import { promises as fs } from 'node:fs'
 import path from 'node:path'
 import { isBasicExpression, isSequence, isString } from '@actions/workflow-parser'
+import { Cancellation } from './cancellation.js'
 import { HarnessInvalid, HarnessUnsupported, formatLocation } from './errors.js'
 import {
   asString,
@@ -57,6 +58,8 @@ export interface RunRequest extends Trigger {
   inheritSecrets?: boolean
   /** Concurrency groups held by callers. */
   held?: string[]
+  /** The caller job's cancellation (a called workflow's jobs are cancelled with it). */
+  cancellation?: Cancellation
   depth?: number
 }
 
@@ -338,7 +341,8 @@ export async function runWorkflowFile(
     env: {},
     defaults: {},
     held: [...(request.held ?? [])],
-    eventPath
+    eventPath,
+    cancellation: request.cancellation ?? session.cancellation
   }
   const scope = { contexts: wf.contexts, status: { failed: false, cancelled: false }, file }
   const permissions = find(loaded.root, 'permissions')
@@ -442,13 +446,15 @@ export async function runWorkflowFile(
     records.push(...outcome.records)
   }
 
-  // The run's result and its workflow_call outputs.
+  // The run's result (cancelled when it was) and its workflow_call outputs.
   const ran = records.map(r => r.result)
-  run.result = ran.includes('failure')
-    ? 'failure'
-    : ran.includes('cancelled')
-      ? 'cancelled'
-      : 'success'
+  run.result = wf.cancellation.requested
+    ? 'cancelled'
+    : ran.includes('failure')
+      ? 'failure'
+      : ran.includes('cancelled')
+        ? 'cancelled'
+        : 'success'
   if (event === 'workflow_call') {
     const jobsContext: Record<string, Json> = {}
     for (const [id, r] of results) jobsContext[id] = { result: r.result, outputs: r.outputs }
@@ -484,30 +490,37 @@ async function runJobEntry(
   const ancestorResults = [...ancestors].map(a => results.get(a)?.result ?? 'skipped')
   const status = {
     failed: ancestorResults.includes('failure'),
-    cancelled: false,
+    cancelled: wf.cancellation.requested,
     blocked: ancestorResults.some(r => r === 'skipped' || r === 'cancelled')
   }
   const ifScope = { contexts: { ...wf.contexts, needs: needs as unknown as Json }, status, file }
   const displayName = find(token, 'name')
   const { condition, result: go } = evaluateCondition(find(token, 'if'), ifScope)
   if (!go) {
-    session.log.write(id, `job skipped: ${condition} is false`)
-    const record: JobRecord = {
+    // A job not started when its run is cancelled is cancelled, unless its if: still holds.
+    const result: Result = wf.cancellation.requested ? 'cancelled' : 'skipped'
+    session.log.write(
       id,
-      name: id,
-      result: 'skipped',
-      outputs: {},
-      steps: [],
-      summary: ''
-    }
-    return { result: 'skipped', outputs: {}, records: [record] }
+      result === 'cancelled'
+        ? `job cancelled: ${wf.cancellation.reason}`
+        : `job skipped: ${condition} is false`
+    )
+    const record: JobRecord = { id, name: id, result, outputs: {}, steps: [], summary: '' }
+    return { result, outputs: {}, records: [record] }
   }
+  const holdsWhenCancelled = () =>
+    evaluateCondition(find(token, 'if'), { ...ifScope, status: { ...status, cancelled: true } })
+      .result
 
+  // The matrix's own cancellation: fail-fast cancels the legs running and those not started.
+  const matrixCancellation = new Cancellation(wf.cancellation)
   const basePlan: JobPlan = {
     id,
     token,
     needs,
-    strategy: { 'fail-fast': true, 'job-index': 0, 'job-total': 1, 'max-parallel': 1 }
+    strategy: { 'fail-fast': true, 'job-index': 0, 'job-total': 1, 'max-parallel': 1 },
+    cancellation: matrixCancellation,
+    holdsWhenCancelled
   }
   const strategyToken = find(token, 'strategy')
   let legs: (Record<string, Json> | undefined)[] = [undefined]
@@ -526,11 +539,11 @@ async function runJobEntry(
     if (strategy['max-parallel'] !== undefined) maxParallel = Number(strategy['max-parallel'])
     else maxParallel = legs.length
   }
+  if (!Number.isInteger(maxParallel) || maxParallel < 1) maxParallel = legs.length
 
-  const records: JobRecord[] = []
-  let outputs: Record<string, string> = {}
-  let stop = false
-  for (let i = 0; i < legs.length; i++) {
+  // The legs run side by side, at most max-parallel at a time, started in matrix order.
+  const records: JobRecord[] = new Array<JobRecord>(legs.length)
+  const runLeg = async (i: number): Promise<void> => {
     const matrix = legs[i]
     const plan: JobPlan = {
       ...basePlan,
@@ -552,9 +565,9 @@ async function runJobEntry(
       matrix && !(displayName && isBasicExpression(displayName))
         ? `${base} ${legLabel(matrix)}`
         : base
-    if (stop) {
-      session.log.write(name, 'cancelled: fail-fast after a failed leg')
-      records.push({
+    if (matrixCancellation.requested && !holdsWhenCancelled()) {
+      session.log.write(name, `cancelled: ${matrixCancellation.reason}`)
+      records[i] = {
         id,
         name,
         ...(matrix && { matrix }),
@@ -562,19 +575,29 @@ async function runJobEntry(
         outputs: {},
         steps: [],
         summary: ''
-      })
-      continue
+      }
+      return
     }
     const record = find(token, 'uses')
       ? await runCallLeg(wf, plan, name, depth)
       : await runJobLeg(wf, plan, name)
-    records.push(record)
+    records[i] = record
+    if (record.result === 'failure' && failFast && legs.length > 1)
+      matrixCancellation.cancel(`fail-fast: ${name} failed, the other legs are cancelled.`)
+  }
+  let next = 0
+  const worker = async (): Promise<void> => {
+    while (next < legs.length) await runLeg(next++)
+  }
+  await Promise.all(Array.from({ length: Math.min(maxParallel, legs.length) }, worker))
+
+  let outputs: Record<string, string> = {}
+  for (const record of records) {
     outputs = {
       ...outputs,
       ...Object.fromEntries(Object.entries(record.outputs).filter(([, v]) => v !== ''))
     }
     for (const k of Object.keys(record.outputs)) if (!(k in outputs)) outputs[k] = ''
-    if (record.result === 'failure' && failFast) stop = true
   }
   const legResults = records.map(r => r.result)
   const result: Result = legResults.includes('failure')
@@ -707,6 +730,7 @@ async function runCallLeg(
     inheritSecrets,
     callerGithub: wf.contexts.github as Record<string, Json>,
     held,
+    cancellation: new Cancellation(plan.cancellation),
     depth: depth + 1
   })
   record.call = called
