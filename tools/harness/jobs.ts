@@ -9,7 +9,7 @@ import { promises as fs } from 'node:fs'
 import { isMapping } from '@actions/workflow-parser'
 import path from 'node:path'
 import { Cancellation } from './cancellation.js'
-import { HarnessUnsupported, formatLocation } from './errors.js'
+import { HarnessInvalid, HarnessUnsupported, formatLocation } from './errors.js'
 import {
   asString,
   evaluateExpression,
@@ -259,6 +259,10 @@ export async function runJobLeg(
       reviewers,
       waitTimer: settings.waitTimer ?? 0
     }
+    if (!Number.isInteger(check.waitTimer) || check.waitTimer < 0 || check.waitTimer > 43200)
+      throw new HarnessInvalid(
+        `environment ${environment.name}: the wait timer must be a whole number of minutes from 0 to 43200, got ${check.waitTimer}`
+      )
     session.checks.push(check)
     for (const v of Object.values(settings.secrets ?? {})) log.addMask(v)
     secrets = overriding(secrets, upperKeys(settings.secrets ?? {}))
@@ -273,9 +277,11 @@ export async function runJobLeg(
     if (reviewers.length > 0 || check.waitTimer > 0) {
       log.write(
         name,
-        `waiting for environment ${environment.name}: reviewers [${reviewers.join(', ')}], wait timer ${check.waitTimer} min (harness: not waited)`
+        `waiting for environment ${environment.name}: reviewers [${reviewers.join(', ')}], wait timer ${check.waitTimer} min (harness: counted, not slept)`
       )
     }
+    // The wait timer delays the job before it starts: counted in the record, never slept.
+    if (check.waitTimer > 0) record.waitTimerMinutes = check.waitTimer
     if (reviewers.length > 0) {
       check.approved = (session.options.approve ?? (() => true))({
         job: name,

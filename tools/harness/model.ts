@@ -32,7 +32,7 @@ export interface RemoteWorkflowFixture {
 export interface EnvironmentSettings {
   /** Required reviewers: a job using the environment would wait for one of them. */
   reviewers?: string[]
-  /** Wait timer in minutes. */
+  /** Wait timer in minutes (GitHub allows 0 to 43200, 30 days); counted in the run, never slept. */
   waitTimer?: number
   /** Branches or tags allowed to deploy (deployment branch policy), as glob patterns. */
   allowedRefs?: string[]
@@ -237,6 +237,8 @@ export interface JobRecord {
   workspace?: string
   /** Why it failed outside a step (rejected approval, deadlock ...). */
   error?: string
+  /** Minutes its environment's wait timer held the job before it started (counted, not slept). */
+  waitTimerMinutes?: number
 }
 
 /** A workflow run: its jobs, outputs, checks and log. */
@@ -252,6 +254,11 @@ export interface WorkflowRun {
   log: string[]
   /** Why the run failed before any job started (GitHub's "The workflow is not valid. ..."). */
   error?: string
+  /**
+   * The wait timers its jobs waited, in minutes, called workflows' jobs included: each job's
+   * timer counted once (legs side by side count each), none of it slept.
+   */
+  waitTimerMinutes: number
 }
 
 /** A single action run as a one-step job. */

@@ -365,9 +365,14 @@ export async function runWorkflowFile(
     jobs: records,
     checks: [],
     annotations: [],
-    log: []
+    log: [],
+    waitTimerMinutes: 0
   }
   const finish = (): WorkflowRun => {
+    run.waitTimerMinutes = records.reduce(
+      (sum, r) => sum + (r.waitTimerMinutes ?? 0) + (r.call?.waitTimerMinutes ?? 0),
+      0
+    )
     run.checks = session.checks.slice(firstCheck)
     run.annotations = session.log.annotations.slice(firstAnnotation)
     run.log = session.log.lines.slice(firstRunLog)
