@@ -10,6 +10,7 @@ import os from 'node:os'
 import path from 'node:path'
 import type { Json } from './expressions.js'
 import { Cancellation } from './cancellation.js'
+import { ConcurrencyGroups } from './concurrency.js'
 import { runPosts } from './jobs.js'
 import { HarnessLog } from './log.js'
 import type { ActionRun, HarnessOptions, Trigger, WorkflowRun } from './model.js'
@@ -53,6 +54,7 @@ export interface ActionRunOptions {
 export class Harness {
   private ownTemp: string | undefined
   private readonly counter = { value: 0 }
+  private readonly groups = new ConcurrencyGroups()
 
   constructor(readonly options: HarnessOptions = {}) {}
 
@@ -102,7 +104,8 @@ export class Harness {
       hostEnv: filteredHostEnv(o.env, o.unsetEnv),
       node: o.node ?? process.execPath,
       counter: this.counter,
-      cancellation: new Cancellation()
+      cancellation: new Cancellation(),
+      groups: this.groups
     }
   }
 

@@ -9,6 +9,7 @@ import { promises as fs } from 'node:fs'
 import { isMapping } from '@actions/workflow-parser'
 import path from 'node:path'
 import { Cancellation } from './cancellation.js'
+import type { GroupLease } from './concurrency.js'
 import { HarnessInvalid, HarnessUnsupported, formatLocation } from './errors.js'
 import {
   asString,
@@ -298,8 +299,12 @@ export async function runJobLeg(
     }
   }
 
+  // The job's concurrency group: a caller holding it is GitHub's deadlock; another run's job
+  // holding it keeps this one pending (or replaced by a newer one).
+  const jobScope = new Cancellation(plan.cancellation)
   const concurrencyToken = find(token, 'concurrency')
   const concurrency = evaluateConcurrency(wf, concurrencyToken, contexts)
+  let lease: GroupLease | undefined
   if (concurrency && concurrencyToken) {
     if (recordConcurrency(wf, session.checks, 'job', concurrencyToken, concurrency, name)) {
       record.result = 'cancelled'
@@ -307,8 +312,52 @@ export async function runJobLeg(
       log.write(name, `##[error] ${record.error}`)
       return record
     }
+    lease = await session.groups.acquire(
+      concurrency.group,
+      concurrency.cancelInProgress,
+      jobScope,
+      log,
+      name
+    )
+    if (!lease) {
+      record.result = 'cancelled'
+      record.error = jobScope.reason || 'The job was canceled.'
+      log.write(name, `##[error] ${record.error}`)
+      return record
+    }
   }
+  try {
+    return await runJobInGroup(wf, plan, name, record, jobScope, {
+      environment,
+      secrets,
+      vars,
+      runnerEnvironment
+    })
+  } finally {
+    lease?.release()
+  }
+}
 
+/** The rest of a job once its concurrency group (if any) is held: its steps and outputs. */
+async function runJobInGroup(
+  wf: WorkflowState,
+  plan: JobPlan,
+  name: string,
+  record: JobRecord,
+  jobScope: Cancellation,
+  settled: {
+    environment: { name: string; urlToken?: TemplateToken } | undefined
+    secrets: Record<string, Json>
+    vars: Record<string, Json>
+    runnerEnvironment: string
+  }
+): Promise<JobRecord> {
+  const { environment, secrets, vars, runnerEnvironment } = settled
+  const { session } = wf
+  const { log } = session
+  const file = wf.loaded.name
+  const token = plan.token
+  const contexts = jobContexts(wf, plan)
   const dirs = await jobDirs(session, plan.id)
   record.workspace = dirs.workspace
   const github = {
@@ -385,7 +434,7 @@ export async function runJobLeg(
   // Cancellation: the running step is interrupted; then only the steps whose if: holds for a
   // cancelled job (always(), cancelled()) run, and the post steps.
   job.cancellation = new Cancellation()
-  const stopListening = plan.cancellation.onCancel(reason => {
+  const stopListening = jobScope.onCancel(reason => {
     if (plan.holdsWhenCancelled()) {
       log.write(name, `${reason} The job's if: still holds: it goes on.`)
       return

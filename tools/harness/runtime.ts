@@ -9,6 +9,7 @@ import { randomUUID } from 'node:crypto'
 import { promises as fs } from 'node:fs'
 import path from 'node:path'
 import type { Cancellation } from './cancellation.js'
+import type { ConcurrencyGroups } from './concurrency.js'
 import type { Contexts, Json, Scope, StatusView } from './expressions.js'
 import type { HarnessLog } from './log.js'
 import type { HarnessOptions, Result, StaticCheck } from './model.js'
@@ -46,6 +47,8 @@ export interface Session {
   counter: { value: number }
   /** The run's cancellation (cancel() on the harness's signal, or by a concurrency group). */
   cancellation: Cancellation
+  /** The concurrency groups of every run of the Harness (the repository's, on GitHub). */
+  groups: ConcurrencyGroups
 }
 
 /** A post step of a JavaScript action, run when the job ends (last registered first). */

@@ -405,77 +405,98 @@ export async function runWorkflowFile(
       return finish()
     }
     wf.held.push(concurrency.group)
-  }
-  wf.env = evaluateStringMap(find(loaded.root, 'env'), scope)
-  const defaultsRun = find(find(loaded.root, 'defaults'), 'run')
-  if (find(defaultsRun, 'shell'))
-    wf.defaults.shell = evaluateString(find(defaultsRun, 'shell'), scope)
-  if (find(defaultsRun, 'working-directory'))
-    wf.defaults.workingDirectory = evaluateString(find(defaultsRun, 'working-directory'), scope)
-
-  // Jobs, in the order their needs allow (file order among the ready ones).
-  const jobs = entries(find(loaded.root, 'jobs'))
-  for (const [id, given] of Object.entries(request.needs ?? {}))
-    results.set(id, { result: given.result, outputs: given.outputs ?? {} })
-  const selected = request.jobs ? new Set(request.jobs) : undefined
-  const pending = jobs.filter(([id]) => !selected || selected.has(id))
-  const ancestors = new Map<string, Set<string>>()
-  const ancestorsOf = (id: string): Set<string> => {
-    const known = ancestors.get(id)
-    if (known) return known
-    const set = new Set<string>()
-    const job = jobs.find(([j]) => j === id)?.[1]
-    for (const n of job ? needsOf(job) : []) {
-      set.add(n)
-      for (const a of ancestorsOf(n)) set.add(a)
-    }
-    ancestors.set(id, set)
-    return set
-  }
-  while (pending.length > 0) {
-    const index = pending.findIndex(([, job]) => needsOf(job).every(n => results.has(n)))
-    if (index < 0) {
-      const missing = pending.flatMap(([id, job]) =>
-        needsOf(job)
-          .filter(n => !results.has(n) && !pending.some(([p]) => p === n))
-          .map(n => `${id} needs ${n}`)
-      )
-      throw new HarnessInvalid(
-        `${file}: jobs wait for jobs that are neither run nor given in trigger.needs`,
-        missing
-      )
-    }
-    const [id, token] = pending.splice(index, 1)[0]
-    const outcome = await runJobEntry(wf, id, token, results, ancestorsOf(id), depth)
-    results.set(id, { result: outcome.result, outputs: outcome.outputs })
-    records.push(...outcome.records)
-  }
-
-  // The run's result (cancelled when it was) and its workflow_call outputs.
-  const ran = records.map(r => r.result)
-  run.result = wf.cancellation.requested
-    ? 'cancelled'
-    : ran.includes('failure')
-      ? 'failure'
-      : ran.includes('cancelled')
-        ? 'cancelled'
-        : 'success'
-  if (event === 'workflow_call') {
-    const jobsContext: Record<string, Json> = {}
-    for (const [id, r] of results) jobsContext[id] = { result: r.result, outputs: r.outputs }
-    const outScope = {
-      contexts: { ...wf.contexts, jobs: jobsContext },
-      status: { failed: false, cancelled: false },
+    const lease = await session.groups.acquire(
+      concurrency.group,
+      concurrency.cancelInProgress,
+      wf.cancellation,
+      session.log,
       file
+    )
+    if (!lease) {
+      run.result = 'cancelled'
+      session.log.write(file, `##[error] ${wf.cancellation.reason || 'The run was canceled.'}`)
+      return finish()
     }
-    for (const [name, def] of entries(
-      find(find(onMapping(loaded.root), 'workflow_call'), 'outputs')
-    )) {
-      run.outputs[name] = evaluateString(find(def, 'value'), outScope)
+    try {
+      return await runJobs()
+    } finally {
+      lease.release()
     }
   }
-  session.log.write(file, `workflow ${run.result}`)
-  return finish()
+  return runJobs()
+
+  async function runJobs(): Promise<WorkflowRun> {
+    wf.env = evaluateStringMap(find(loaded.root, 'env'), scope)
+    const defaultsRun = find(find(loaded.root, 'defaults'), 'run')
+    if (find(defaultsRun, 'shell'))
+      wf.defaults.shell = evaluateString(find(defaultsRun, 'shell'), scope)
+    if (find(defaultsRun, 'working-directory'))
+      wf.defaults.workingDirectory = evaluateString(find(defaultsRun, 'working-directory'), scope)
+
+    // Jobs, in the order their needs allow (file order among the ready ones).
+    const jobs = entries(find(loaded.root, 'jobs'))
+    for (const [id, given] of Object.entries(request.needs ?? {}))
+      results.set(id, { result: given.result, outputs: given.outputs ?? {} })
+    const selected = request.jobs ? new Set(request.jobs) : undefined
+    const pending = jobs.filter(([id]) => !selected || selected.has(id))
+    const ancestors = new Map<string, Set<string>>()
+    const ancestorsOf = (id: string): Set<string> => {
+      const known = ancestors.get(id)
+      if (known) return known
+      const set = new Set<string>()
+      const job = jobs.find(([j]) => j === id)?.[1]
+      for (const n of job ? needsOf(job) : []) {
+        set.add(n)
+        for (const a of ancestorsOf(n)) set.add(a)
+      }
+      ancestors.set(id, set)
+      return set
+    }
+    while (pending.length > 0) {
+      const index = pending.findIndex(([, job]) => needsOf(job).every(n => results.has(n)))
+      if (index < 0) {
+        const missing = pending.flatMap(([id, job]) =>
+          needsOf(job)
+            .filter(n => !results.has(n) && !pending.some(([p]) => p === n))
+            .map(n => `${id} needs ${n}`)
+        )
+        throw new HarnessInvalid(
+          `${file}: jobs wait for jobs that are neither run nor given in trigger.needs`,
+          missing
+        )
+      }
+      const [id, token] = pending.splice(index, 1)[0]
+      const outcome = await runJobEntry(wf, id, token, results, ancestorsOf(id), depth)
+      results.set(id, { result: outcome.result, outputs: outcome.outputs })
+      records.push(...outcome.records)
+    }
+
+    // The run's result (cancelled when it was) and its workflow_call outputs.
+    const ran = records.map(r => r.result)
+    run.result = wf.cancellation.requested
+      ? 'cancelled'
+      : ran.includes('failure')
+        ? 'failure'
+        : ran.includes('cancelled')
+          ? 'cancelled'
+          : 'success'
+    if (event === 'workflow_call') {
+      const jobsContext: Record<string, Json> = {}
+      for (const [id, r] of results) jobsContext[id] = { result: r.result, outputs: r.outputs }
+      const outScope = {
+        contexts: { ...wf.contexts, jobs: jobsContext },
+        status: { failed: false, cancelled: false },
+        file
+      }
+      for (const [name, def] of entries(
+        find(find(onMapping(loaded.root), 'workflow_call'), 'outputs')
+      )) {
+        run.outputs[name] = evaluateString(find(def, 'value'), outScope)
+      }
+    }
+    session.log.write(file, `workflow ${run.result}`)
+    return finish()
+  }
 }
 
 /** Run one job of the workflow: its `if:`, then its legs (matrix) or its reusable workflow call. */
@@ -727,17 +748,39 @@ async function runCallLeg(
     }
     held.push(concurrency.group)
   }
+  const callScope = new Cancellation(plan.cancellation)
+  const lease =
+    concurrency && concurrencyToken
+      ? await session.groups.acquire(
+          concurrency.group,
+          concurrency.cancelInProgress,
+          callScope,
+          session.log,
+          name
+        )
+      : undefined
+  if (concurrency && !lease) {
+    record.result = 'cancelled'
+    record.error = callScope.reason || 'The job was canceled.'
+    session.log.write(name, `##[error] ${record.error}`)
+    return record
+  }
   session.log.write(name, `calling ${uses}`)
-  const called = await runWorkflowFile(session, source, {
-    event: 'workflow_call',
-    inputs: withValues,
-    secrets,
-    inheritSecrets,
-    callerGithub: wf.contexts.github as Record<string, Json>,
-    held,
-    cancellation: new Cancellation(plan.cancellation),
-    depth: depth + 1
-  })
+  let called: WorkflowRun
+  try {
+    called = await runWorkflowFile(session, source, {
+      event: 'workflow_call',
+      inputs: withValues,
+      secrets,
+      inheritSecrets,
+      callerGithub: wf.contexts.github as Record<string, Json>,
+      held,
+      cancellation: callScope,
+      depth: depth + 1
+    })
+  } finally {
+    lease?.release()
+  }
   record.call = called
   record.result = called.result
   record.outputs = called.outputs
