@@ -11,6 +11,7 @@ import path from 'node:path'
 import { resolveAction, type ResolvedAction } from './actions.js'
 import { Cancellation } from './cancellation.js'
 import { HarnessUnsupported } from './errors.js'
+import { nodeForAction } from './node-runtime.js'
 import {
   asString,
   evaluateCondition,
@@ -439,11 +440,12 @@ async function runNodeAction(
   const { session } = job
   const runs = find(resolved.action.root, 'runs')
   const main = stringOf(find(runs, 'main')) as string
-  const wanted = Number(using.slice(4))
-  const have = Number(process.versions.node.split('.')[0])
-  if (session.node === process.execPath && have < wanted) {
-    session.log.write(origin, `(harness: ${using} action run with node v${process.versions.node})`)
-  }
+  const node = nodeForAction(
+    Number(using.slice(4)),
+    session.options.node,
+    where(resolved.action.name, find(runs, 'using'))
+  )
+  if (node.note) session.log.write(origin, node.note)
   const inputEnv: Record<string, string> = {}
   for (const [k, v] of Object.entries(inputs)) inputEnv[inputVariable(k)] = v
   // The runner gives the Actions runtime token to JavaScript actions only, never to run: steps.
@@ -456,7 +458,7 @@ async function runNodeAction(
     })
   }
   const result = await executeProcess(job, {
-    argv: [session.node, path.resolve(resolved.action.dir, main)],
+    argv: [node.binary, path.resolve(resolved.action.dir, main)],
     cwd: job.workspace,
     env: { ...env, ...inputEnv },
     action,
@@ -475,7 +477,7 @@ async function runNodeAction(
       condition: postIf ? conditionOfPost(postIf) : 'always()',
       run: () =>
         executeProcess(job, {
-          argv: [session.node, path.resolve(resolved.action.dir, post)],
+          argv: [node.binary, path.resolve(resolved.action.dir, post)],
           cwd: job.workspace,
           env: { ...env, ...inputEnv, ...state },
           action,
