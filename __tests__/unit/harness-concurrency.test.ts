@@ -129,4 +129,35 @@ describe('concurrency groups', () => {
     expect(b.result).toBe('success')
     expect(b.jobs[0].outputs.seen).toBe('done-a done-b ')
   })
+
+  it('a run waiting for a reviewer holds its group: a newer run in the group waits behind it', async () => {
+    const root = await scratch.repo({
+      '.github/workflows/deploy.yml': workflow('deploy', false).replace(
+        '    runs-on: ubuntu-latest',
+        '    runs-on: ubuntu-latest\n    environment: production'
+      ),
+      '.github/workflows/rollback.yml': workflow('rollback', false)
+    })
+    const mark = await scratch.repo({ '.keep': '' })
+    let approve: (answer: boolean) => void = () => undefined
+    let rollback: Promise<WorkflowRun> | undefined
+    const harness = scratch.harness({
+      repository: { root },
+      env: { MARK: mark, LONG: '0' },
+      environments: { production: { reviewers: ['alice'] } },
+      approve: () => {
+        rollback = harness.runWorkflow(path.join(root, '.github/workflows/rollback.yml'))
+        return new Promise<boolean>(resolve => (approve = resolve))
+      },
+      onLog: line => {
+        if (line.startsWith('[.github/workflows/rollback.yml] Waiting for the concurrency group'))
+          approve(true)
+      }
+    })
+    const deploy = await harness.runWorkflow(path.join(root, '.github/workflows/deploy.yml'))
+    const rolledBack = await (rollback as Promise<WorkflowRun>)
+    expect(deploy.result).toBe('success')
+    expect(rolledBack.result).toBe('success')
+    expect(rolledBack.jobs[0].outputs.seen).toBe('done-deploy done-rollback ')
+  })
 })

@@ -162,6 +162,26 @@ export function recordConcurrency(
   return deadlock
 }
 
+/** The promise's value, or undefined when `cancellation` fires first. */
+function untilCancelled<T>(
+  promise: Promise<T>,
+  cancellation: Cancellation
+): Promise<T | undefined> {
+  return new Promise((resolve, reject) => {
+    const stop = cancellation.onCancel(() => resolve(undefined))
+    promise.then(
+      v => {
+        stop()
+        resolve(v)
+      },
+      (e: unknown) => {
+        stop()
+        reject(e instanceof Error ? e : new Error(String(e)))
+      }
+    )
+  })
+}
+
 /** `base` with `over` laid on it, names compared without case (secrets and vars are not case-sensitive). */
 function overriding(
   base: Record<string, Json>,
@@ -284,12 +304,26 @@ export async function runJobLeg(
     // The wait timer delays the job before it starts: counted in the record, never slept.
     if (check.waitTimer > 0) record.waitTimerMinutes = check.waitTimer
     if (reviewers.length > 0) {
-      check.approved = (session.options.approve ?? (() => true))({
-        job: name,
-        environment: environment.name,
-        reviewers,
-        waitTimer: check.waitTimer
-      })
+      // The job waits for the answer (a promise: a reviewer who answers later), holding the
+      // concurrency groups its run holds; a cancelled run stops waiting.
+      const answer = await untilCancelled(
+        Promise.resolve(
+          (session.options.approve ?? (() => true))({
+            job: name,
+            environment: environment.name,
+            reviewers,
+            waitTimer: check.waitTimer
+          })
+        ),
+        plan.cancellation
+      )
+      if (answer === undefined) {
+        record.result = 'cancelled'
+        record.error = plan.cancellation.reason || 'The run was canceled.'
+        log.write(name, `##[error] ${record.error}`)
+        return record
+      }
+      check.approved = answer
       if (!check.approved) {
         record.result = 'failure'
         record.error = `the deployment to ${environment.name} was rejected`

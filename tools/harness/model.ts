@@ -90,9 +90,10 @@ export interface HarnessOptions {
   environments?: Record<string, EnvironmentSettings>
   /**
    * Answer an approval a job would wait for (required reviewers); default: approved. A rejection
-   * fails the job before any step, as on GitHub.
+   * fails the job before any step, as on GitHub. A promise keeps the job waiting (its run holding
+   * its concurrency groups) until it settles; cancelling the run cancels the waiting job.
    */
-  approve?: (request: ApprovalRequest) => boolean
+  approve?: (request: ApprovalRequest) => boolean | Promise<boolean>
   /** Variables added to every step's environment (over the filtered host environment). */
   env?: Record<string, string>
   /** Host variables removed from every step's environment (e.g. PIP_INDEX_URL). */
