@@ -1,9 +1,11 @@
 /**
  * One job (or one matrix leg) of a workflow on this machine: `runs-on` checked (ubuntu* and
  * self-hosted run here, anything else is refused), `environment` (its protection rules recorded
- * and its approval asked for), `concurrency` and `permissions` recorded, job `env` and
- * `defaults`, the steps, the post steps of JavaScript actions, then the job outputs (an output
- * holding a secret is dropped, as on GitHub) and the environment url.
+ * and its approval waited for, its secrets and vars over the caller's), `permissions` recorded,
+ * `concurrency` (the group taken or waited for), job `env` and `defaults`, the steps (the
+ * running one interrupted when the job is cancelled), the post steps of JavaScript actions,
+ * then the job outputs (an output holding a secret is dropped, as on GitHub) and the
+ * environment url.
  */
 import { promises as fs } from 'node:fs'
 import { isMapping } from '@actions/workflow-parser'

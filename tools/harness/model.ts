@@ -1,7 +1,7 @@
 /**
  * The harness's settings and what it reports: the results of steps, jobs and runs, and the
- * static checks (environments, approvals, concurrency groups, permissions) it records instead
- * of enforcing.
+ * checks (environments, approvals, concurrency groups, permissions) it records as it enforces
+ * them.
  */
 import type { Json } from './expressions.js'
 import type { Annotation } from './log.js'

@@ -1,9 +1,11 @@
 /**
  * A workflow run: the trigger checked against `on:`, workflow_call / workflow_dispatch inputs
  * checked and typed (defaults applied), workflow_call secrets checked, workflow-level
- * permissions, concurrency and env, then the jobs in the order their `needs` allow (one at a
- * time), each expanded over its matrix (legs in order; fail-fast cancels the rest), `uses:`
- * jobs running the reusable workflow they name; finally the workflow_call outputs.
+ * permissions (the ceiling of called workflows checked over the whole call tree first),
+ * concurrency (the group taken, or waited for, among the Harness's runs) and env, then the jobs
+ * in the order their `needs` allow (one at a time), each expanded over its matrix (legs side by
+ * side up to max-parallel; fail-fast cancels the others), `uses:` jobs running the reusable
+ * workflow they name; finally the workflow_call outputs. A cancelled run cancels its jobs.
  */
 import { promises as fs } from 'node:fs'
 import path from 'node:path'
