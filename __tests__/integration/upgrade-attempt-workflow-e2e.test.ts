@@ -291,6 +291,7 @@ describe('the upgrade-attempt workflow, end to end through the harness', () => {
       'skipped',
       'skipped',
       'skipped',
+      'skipped',
       'skipped'
     ])
     expect(run.annotations.filter(a => a.level !== 'notice')).toEqual([
