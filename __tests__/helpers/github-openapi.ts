@@ -162,6 +162,8 @@ export class FakeGithub {
   readonly issues: FakeIssue[] = []
   /** Labels the repository has (creating an issue with a new label creates it, as GitHub does). */
   readonly labels = new Set<string>()
+  /** The repository's environments and their protection rules (`repos/get-environment`). */
+  readonly environments = new Map<string, { waitTimer?: number; reviewers?: string[] }>()
   private nextId = 1000
   private readonly failures = new Map<string, Failure[]>()
   private readonly downloads = new Map<string, FakeAsset>()
@@ -566,6 +568,40 @@ export class FakeGithub {
       case 'issues/create-comment':
       case 'issues/update':
         return this.applyDeploymentsAndIssues(op.operationId, params, query, input)
+      case 'repos/get-environment': {
+        const name = String(params.environment_name)
+        const env = this.environments.get(name)
+        if (!env) return notFound()
+        const rules: Record<string, unknown>[] = []
+        if (env.waitTimer)
+          rules.push({
+            id: 1,
+            node_id: nodeId('Gate', '1'),
+            type: 'wait_timer',
+            wait_timer: env.waitTimer
+          })
+        if (env.reviewers?.length)
+          rules.push({
+            id: 2,
+            node_id: nodeId('Gate', '2'),
+            type: 'required_reviewers',
+            prevent_self_review: false,
+            reviewers: env.reviewers.map(() => ({ type: 'User' }))
+          })
+        return {
+          status: 200,
+          body: {
+            id: 7,
+            node_id: nodeId('Environment', name),
+            name,
+            url: `${this.apiBase()}/environments/${encodeURIComponent(name)}`,
+            html_url: `https://github.com/${this.owner}/${this.repo}/deployments/activity_log?environments_filter=${encodeURIComponent(name)}`,
+            created_at: now(),
+            updated_at: now(),
+            protection_rules: rules
+          }
+        }
+      }
       default:
         throw new Error(
           `the fake GitHub does not implement ${op.operationId} (${op.method} ${op.template})`

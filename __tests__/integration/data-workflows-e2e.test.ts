@@ -4,7 +4,8 @@
  * on a production site with an SQLite database and an uploads folder, and a mirror of it.
  *
  *   1. The starter workflows/backup.yml, on its schedule, calls backup.yml as users call it (a
- *      remote reusable workflow pinned by SHA): a snapshot is made, verified in a scratch
+ *      remote reusable workflow pinned by SHA, of another owner than the application's, its
+ *      secrets passed by name): a snapshot is made, verified in a scratch
  *      database, and named in the outputs; the job summary says so.
  *   2. mirrors.yml lists the mirror sites with the CLI and refreshes each in a matrix leg: the
  *      mirror shows the data of the snapshot at least its lag old (taken two days ago here).
@@ -66,7 +67,10 @@ function harness(): Harness {
   const h = new Harness({
     repository: { root: REPO, name: SITECYCLE, sha: SITECYCLE_SHA },
     github: { repository: APP_REPOSITORY, sha: git('rev-parse', 'HEAD'), ref: 'refs/heads/main' },
-    secrets: { MIRROR_PASSWORD },
+    // As a maintainer sets it up: one repository secret holding the passwords the config names.
+    // The starters pass it by name: `secrets: inherit` would reach OWNER/sitecycle (another
+    // owner than acme) empty, and the mirror would have no password.
+    secrets: { SITECYCLE_SECRETS: JSON.stringify({ MIRROR_PASSWORD }) },
     remoteActions: {
       'actions/checkout': checkoutFixture({
         [APP_REPOSITORY]: { dir: app, mode: 'clone' },
@@ -186,7 +190,8 @@ describe('the data workflows, end to end through the harness', () => {
   })
 
   it('mirrors.yml lists the mirror sites and refreshes each from the snapshot its lag names', async () => {
-    // Through the starter, as scheduled: `secrets: inherit` hands the mirror's password over.
+    // Through the starter, as scheduled, from a repository of another owner: the mirror's
+    // password arrives by name, inside SITECYCLE_SECRETS.
     const run = await harness().runWorkflow(path.join(REPO, 'workflows', 'mirrors.yml'), {
       event: 'schedule',
       payload: { schedule: '7 3 * * *' }

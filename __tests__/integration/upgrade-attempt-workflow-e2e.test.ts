@@ -124,7 +124,8 @@ function harness(extra: Partial<HarnessOptions> = {}): Harness {
       token: fake.token,
       apiUrl: forwarder.apiUrl
     },
-    secrets: { [PASSWORD_ENV]: PASSWORD },
+    // One repository secret holding the passwords the config names; the starter passes it by name.
+    secrets: { SITECYCLE_SECRETS: JSON.stringify({ [PASSWORD_ENV]: PASSWORD }) },
     remoteActions: {
       'actions/checkout': checkoutFixture({
         [fake.repository]: { dir: app, mode: 'clone' },
@@ -208,6 +209,9 @@ beforeAll(async () => {
   tmp = await fs.mkdtemp(path.join(os.tmpdir(), 'sitecycle-attempt-e2e-'))
   await fs.chmod(tmp, 0o755)
   fake = new FakeGithub({ owner: 'acme', repo: 'weave' })
+  // As the harness's environments say: the window has its wait timer and reviewers on GitHub too.
+  fake.environments.set(WINDOW, { reviewers: ['release-manager'], waitTimer: 2880 })
+  fake.environments.set('window-without-rules', {})
   forwarder = await startGithubForwarder(fake.fetch)
   apache = await startApache()
   const releases = path.join(tmp, 'releases')
@@ -287,6 +291,7 @@ describe('the upgrade-attempt workflow, end to end through the harness', () => {
       'skipped',
       'skipped',
       'skipped',
+      'skipped',
       'skipped'
     ])
     expect(run.annotations.filter(a => a.level !== 'notice')).toEqual([
@@ -305,6 +310,35 @@ describe('the upgrade-attempt workflow, end to end through the harness', () => {
     expect(frozen('c1')).toBe(false)
     expect(fake.deployments).toEqual([])
   })
+
+  it.each([
+    ['has no wait timer and no required reviewers', 'window-without-rules'],
+    ['does not exist', 'window-not-created']
+  ])(
+    'an attempt whose window environment %s is warned about before anything starts',
+    async (why, environment) => {
+      const run = await harness({ environments: { [environment]: {} } }).runWorkflow(WORKFLOW, {
+        event: 'workflow_call',
+        inputs: {
+          site: 'c2',
+          step: 'attempt',
+          version: '2.0.0',
+          'window-environment': environment
+        },
+        jobs: ['check']
+      })
+      assertSucceeded(run)
+      expect(run.annotations.filter(a => a.level === 'warning').map(a => a.message)).toEqual([
+        expect.stringMatching(
+          new RegExp(
+            `^the environment ${environment} ${why.startsWith('has') ? 'has no wait timer and no required reviewers' : 'does not exist'}.*promoted straight after the start.*GitHub Enterprise`
+          )
+        )
+      ])
+      expect(frozen('c1')).toBe(false)
+      fake.assertClean()
+    }
+  )
 
   it('the starter, its window approved, promotes v2 to production at v1s address; v1 is kept frozen', async () => {
     // Written before the attempt: the preview must carry it over.

@@ -14,8 +14,15 @@
  *   3. A caller workflow in the application's repository, on a pushed tag v2.0.0, calls
  *      release.yml and then deploy.yml as remote reusable workflows (as users call them).
  *   4. deploy.yml deploys the newest release to v2 over SSH, the key from a secret.
- *   5. rollback.yml puts v1 back on 1.0.0.
+ *   5. rollback.yml puts v1 back on 1.0.0, in a concurrency group of its own.
+ *   6. The deploy-production starter, copied into acme/weave (another owner than sitecycle's),
+ *      deploys 2.0.0 to v1 again: it is allowed to start (it grants what the deploy jobs ask
+ *      for) and the config template's secret arrives by name, in SITECYCLE_SECRETS.
+ *   7. The release action used directly on a self-hosted runner without node on PATH, in an
+ *      application whose package.json says "type": "commonjs", releases 3.0.0.
  *
+ * The application's package.json says "type": "commonjs" throughout: the release action's
+ * staged ES-module bundle must load there.
  * The actions-artifact store (release run → deploy run) is covered by
  * artifact-roundtrip-e2e.test.ts, through the harness's fake Actions results service.
  * The bundles must be current: `npx rollup -c rollup.config.js --silent` (npm test does it).
@@ -28,6 +35,7 @@ import path from 'node:path'
 import { loadConfig } from '../../src/config/load-config.js'
 import { createExecutor } from '../../src/hosts/create-executor.js'
 import { initSite } from '../../src/pipelines/init.js'
+import { siteLayout } from '../../src/sites/layout.js'
 import { prepareSampleSource } from '../../src/releases/sample-source.js'
 import { createStore } from '../../src/stores/registry.js'
 import { StreamReporter } from '../../src/util/reporter.js'
@@ -57,6 +65,8 @@ let tmp: string
 let app: string
 let storeDir: string
 let bin: string
+/** The apt-get commands the workflows ran through sudo, one a line. */
+let aptLog: string
 let apache: TestApache
 let sshd: Sshd
 let fake: FakeGithub
@@ -172,7 +182,13 @@ beforeAll(async () => {
   storeDir = path.join(tmp, 'store')
   bin = path.join(tmp, 'bin')
   await fs.mkdir(bin)
-  await fs.writeFile(path.join(bin, 'sudo'), '#!/bin/sh\nexec "$@"\n', { mode: 0o755 })
+  // A GitHub runner's passwordless sudo; apt-get is recorded, not run (the build tools are here).
+  aptLog = path.join(tmp, 'apt.log')
+  await fs.writeFile(
+    path.join(bin, 'sudo'),
+    `#!/bin/sh\nif [ "$1" = apt-get ]; then echo "$*" >> '${aptLog}'; exit 0; fi\nexec "$@"\n`,
+    { mode: 0o755 }
+  )
   fake = new FakeGithub({ owner: 'acme', repo: 'weave' })
   forwarder = await startGithubForwarder(fake.fetch)
   ;[apache, sshd] = await Promise.all([startApache(), startSshd()])
@@ -203,6 +219,11 @@ beforeAll(async () => {
       siteYaml('v1', 'local', ports.v1) +
         siteYaml('v2', `ssh://root@127.0.0.1:${sshd.port}`, ports.v2)
     ].join('\n')
+  )
+  // An application with JavaScript tooling of its own, in CommonJS.
+  await fs.writeFile(
+    path.join(app, 'package.json'),
+    JSON.stringify({ name: 'weave-tools', private: true, type: 'commonjs' }, null, 2) + '\n'
   )
   execFileSync('git', ['init', '-q', '-b', 'main', app])
   await commitVersion('1.0.0')
@@ -237,9 +258,20 @@ describe('the reusable workflows, end to end through the harness', () => {
     const head = git('rev-parse', 'HEAD')
     const run = await harness().runWorkflow(path.join(WORKFLOWS, 'release.yml'), {
       event: 'workflow_call',
-      inputs: { notes: 'First release.' }
+      // As on a GitHub Enterprise Server without job.workflow_*: the same repository and commit
+      // as the `uses:` line, passed explicitly.
+      inputs: {
+        notes: 'First release.',
+        'sitecycle-repository': SITECYCLE,
+        'sitecycle-ref': SITECYCLE_SHA
+      }
     })
     assertSucceeded(run)
+    // The package lists are refreshed before the build tools are installed from them.
+    expect((await fs.readFile(aptLog, 'utf8')).trim().split('\n')).toEqual([
+      'apt-get update',
+      expect.stringMatching(/^apt-get install -y --no-install-recommends python3-build /)
+    ])
     expectNoWarnings(run)
     expect(run.outputs).toMatchObject({
       version: '1.0.0',
@@ -353,12 +385,14 @@ jobs:
     permissions:
       contents: read
       actions: read
+      deployments: write
     uses: ${SITECYCLE}/.github/workflows/deploy.yml@${SITECYCLE_SHA}
     with:
       site: v1
       version: \${{ needs.release.outputs.version }}
       runs-on: self-hosted
-    secrets: inherit
+    secrets:
+      SITECYCLE_SECRETS: \${{ secrets.SITECYCLE_SECRETS }}
 `
     )
     const run = await harness({
@@ -370,7 +404,7 @@ jobs:
         token: fake.token,
         apiUrl: forwarder.apiUrl
       },
-      secrets: { SAMPLE_SECRET_KEY: SECRET_KEY },
+      secrets: { SITECYCLE_SECRETS: JSON.stringify({ SAMPLE_SECRET_KEY: SECRET_KEY }) },
       environments: { v1: {} }
     }).runWorkflow(caller, { event: 'push' })
     assertSucceeded(run)
@@ -401,8 +435,13 @@ jobs:
   it('deploy.yml deploys the newest release to v2 over SSH, the key from a secret', async () => {
     const knownHosts = await fs.readFile(sshd.knownHostsFile, 'utf8')
     const key = await fs.readFile(sshd.keyFile, 'utf8')
-    const run = await harness().runWorkflow(path.join(WORKFLOWS, 'deploy.yml'), {
-      inputs: { site: 'v2', 'known-hosts': knownHosts },
+    const deployments = fake.deployments.length
+    // In an environment not named after the site: the protection rules and the deployment
+    // record are both that environment's.
+    const run = await harness({
+      environments: { 'preview-v2': { waitTimer: 10, secrets: { SAMPLE_SECRET_KEY: SECRET_KEY } } }
+    }).runWorkflow(path.join(WORKFLOWS, 'deploy.yml'), {
+      inputs: { site: 'v2', 'known-hosts': knownHosts, environment: 'preview-v2' },
       secrets: { SITECYCLE_SSH_KEY: key }
     })
     assertSucceeded(run)
@@ -414,10 +453,11 @@ jobs:
     })
     expect(await servedVersion('v2')).toBe('2.0.0')
     expect(checks(run, 'environment')[0]).toMatchObject({
-      name: 'v2',
+      name: 'preview-v2',
       reviewers: [],
       waitTimer: 10
     })
+    expect(fake.deployments.slice(deployments).map(d => d.environment)).toEqual(['preview-v2'])
     const log = run.log.join('\n')
     for (const line of key
       .trim()
@@ -440,6 +480,117 @@ jobs:
       'rolled-back': 'true'
     })
     expect(await servedVersion('v1')).toBe('1.0.0')
-    expect(checks(run, 'concurrency')[0]).toMatchObject({ group: 'sitecycle-deploy-v1' })
+    // Not the deploy's group: a deploy waiting for a reviewer holds that one.
+    expect(checks(run, 'concurrency')[0]).toMatchObject({ group: 'sitecycle-rollback-v1' })
+  })
+
+  it('the deploy-production starter, copied into a repository of another owner, deploys with its secrets', async () => {
+    const starter = await fs.readFile(path.join(REPO, 'workflows', 'deploy-production.yml'), 'utf8')
+    const copy = path.join(app, '.github', 'workflows', 'deploy-production.yml')
+    await fs.writeFile(
+      copy,
+      starter
+        .replace(/OWNER\/sitecycle\//g, `${SITECYCLE}/`)
+        .replace(/@0{40}/g, `@${SITECYCLE_SHA}`)
+    )
+    const ini = path.join(siteLayout(path.join(tmp, 'sites', 'v1')).release('2.0.0'), 'app.ini')
+    await fs.rm(ini, { force: true })
+    const head = git('rev-parse', 'HEAD')
+    const run = await harness({
+      repository: { root: app, name: fake.repository, sha: head },
+      // Only repository secrets: no environment secret of v1 could stand in for them.
+      secrets: { SITECYCLE_SECRETS: JSON.stringify({ SAMPLE_SECRET_KEY: SECRET_KEY }) },
+      environments: { v1: { reviewers: ['release-manager'] } }
+    }).runWorkflow(copy, { event: 'workflow_dispatch', inputs: { version: '2.0.0' } })
+    assertSucceeded(run)
+    expectNoWarnings(run)
+    expect(jobOf(run, 'deploy').outputs).toMatchObject({
+      version: '2.0.0',
+      'previous-version': '1.0.0'
+    })
+    expect(await servedVersion('v1')).toBe('2.0.0')
+    // The template's secret came through SITECYCLE_SECRETS, across owners, and never to the log.
+    expect(await fs.readFile(ini, 'utf8')).toContain(`secret_key = ${SECRET_KEY}`)
+    expect(run.log.join('\n')).not.toContain(SECRET_KEY)
+  })
+
+  it('the release action on a self-hosted runner without node on PATH, in a CommonJS application, releases 3.0.0', async () => {
+    const head = await commitVersion('3.0.0')
+    git('tag', 'v3.0.0')
+    fake.addTag('v3.0.0', head)
+    // The runner's node is its own (externals/), not on PATH: a `node` there is not usable.
+    const noNode = path.join(tmp, 'no-node')
+    await fs.mkdir(noNode, { recursive: true })
+    await fs.writeFile(
+      path.join(noNode, 'node'),
+      '#!/bin/sh\necho "node: not on this runner" >&2\nexit 127\n',
+      { mode: 0o755 }
+    )
+    // actions/setup-node as on GitHub: it puts a node of the asked version first on PATH.
+    const setupNode = path.join(tmp, 'setup-node')
+    await fs.mkdir(setupNode, { recursive: true })
+    await fs.writeFile(
+      path.join(setupNode, 'action.yml'),
+      `name: setup-node
+description: node first on PATH
+inputs:
+  node-version: { description: x, default: '' }
+runs:
+  using: composite
+  steps:
+    - shell: bash
+      run: echo '${path.dirname(process.execPath)}' >> "$GITHUB_PATH"
+`
+    )
+    const caller = path.join(app, '.github', 'workflows', 'release-here.yml')
+    await fs.writeFile(
+      caller,
+      `name: release here
+on:
+  push:
+    tags: ['v*']
+permissions: {}
+jobs:
+  release:
+    runs-on: [self-hosted]
+    permissions:
+      contents: write
+    steps:
+      - uses: actions/checkout@11bd71901bbe5b1630ceea73d27597364c9af683 # v4.2.2
+        with:
+          fetch-depth: 0
+          persist-credentials: false
+      - id: release
+        uses: ${SITECYCLE}/actions/release@${SITECYCLE_SHA}
+        with:
+          notes: Third release.
+`
+    )
+    const run = await harness({
+      repository: { root: app, name: fake.repository, sha: head },
+      github: {
+        repository: fake.repository,
+        sha: head,
+        ref: 'refs/tags/v3.0.0',
+        token: fake.token,
+        apiUrl: forwarder.apiUrl
+      },
+      remoteActions: {
+        'actions/checkout': checkoutFixture({ [fake.repository]: { dir: app, mode: 'clone' } }),
+        'actions/setup-node': { dir: setupNode },
+        [`${SITECYCLE}/actions/release`]: { dir: path.join(REPO, 'actions', 'release') }
+      },
+      env: {
+        PATH: `${noNode}:${bin}:${process.env.PATH ?? '/usr/bin:/bin'}`,
+        PIP_CONFIG_FILE: '/dev/null'
+      }
+    }).runWorkflow(caller, { event: 'push' })
+    assertSucceeded(run)
+    expect(jobOf(run, 'release').steps.find(s => s.id === 'release')?.outputs).toMatchObject({
+      version: '3.0.0',
+      tag: 'v3.0.0'
+    })
+    expect(fake.releaseOfTag('v3.0.0')?.body).toContain('Third release.')
+    fake.assertClean()
   })
 })

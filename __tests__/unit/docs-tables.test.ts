@@ -14,6 +14,14 @@ import {
   START_MARKER
 } from '../../tools/docs/action-tables.js'
 import { main } from '../../tools/docs/readme-tables.js'
+import {
+  checkStarterTable,
+  readStarterCalls,
+  renderStarterTable,
+  starterProblems,
+  STARTER_END_MARKER,
+  STARTER_START_MARKER
+} from '../../tools/docs/starter-tables.js'
 
 const REPO = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..')
 
@@ -32,6 +40,12 @@ async function copyOfRepo(): Promise<string> {
     if (!(await fs.stat(source).catch(() => undefined))) continue
     await fs.mkdir(path.join(root, 'actions', dir), { recursive: true })
     await fs.copyFile(source, path.join(root, 'actions', dir, 'action.yml'))
+  }
+  // The starters, their README and the workflows they call (the starter table).
+  for (const dir of ['workflows', '.github/workflows']) {
+    await fs.mkdir(path.join(root, dir), { recursive: true })
+    for (const name of await fs.readdir(path.join(REPO, dir)))
+      await fs.copyFile(path.join(REPO, dir, name), path.join(root, dir, name))
   }
   return root
 }
@@ -161,5 +175,61 @@ describe('renderActionTables', () => {
     expect(replaceBetweenMarkers(`a\n${START_MARKER}\nold\n${END_MARKER}\nb\n`, 'new\n')).toBe(
       `a\n${START_MARKER}\n\nnew\n\n${END_MARKER}\nb\n`
     )
+  })
+})
+
+describe('the starter table of workflows/README.md', () => {
+  it('is current (run `npm run docs` when this fails)', async () => {
+    expect(await checkStarterTable(REPO)).toBe(true)
+  })
+
+  it('each starter grants exactly what the jobs of the workflow it calls ask for, and passes secrets by name', async () => {
+    const calls = await readStarterCalls(REPO)
+    expect(calls.map(call => call.starter)).toEqual(
+      expect.arrayContaining(['workflows/deploy-preview.yml', 'workflows/deploy-production.yml'])
+    )
+    expect(starterProblems(calls)).toEqual([])
+    const production = calls.find(call => call.starter === 'workflows/deploy-production.yml')
+    // The canary and rest jobs of deploy.yml record their deployment themselves.
+    expect(production?.needs).toEqual({
+      contents: 'read',
+      actions: 'read',
+      deployments: 'write'
+    })
+  })
+
+  it('reports a starter granting less than the called jobs need, or inheriting secrets', async () => {
+    const root = await copyOfRepo()
+    const file = path.join(root, 'workflows/deploy-production.yml')
+    const yml = await fs.readFile(file, 'utf8')
+    expect(yml).toContain('      deployments: write\n')
+    await fs.writeFile(
+      file,
+      yml
+        .replace('      deployments: write\n', '')
+        .replace(/ {4}secrets:\n( {6}.*\n)+/, '    secrets: inherit\n')
+    )
+    const problems = starterProblems(await readStarterCalls(root))
+    expect(problems).toEqual([
+      expect.stringMatching(
+        /^workflows\/deploy-production\.yml jobs\.deploy grants .* but \.github\/workflows\/deploy\.yml needs .*\(deployments: write\)$/
+      ),
+      expect.stringMatching(
+        /^workflows\/deploy-production\.yml jobs\.deploy passes secrets: inherit/
+      )
+    ])
+    // And the table follows the workflows, not the starters: `docs` rewrites only between the markers.
+    const readme = path.join(root, 'workflows/README.md')
+    await fs.writeFile(
+      readme,
+      (await fs.readFile(readme, 'utf8')).replace('`deployments: write` |', '`deployments: read` |')
+    )
+    expect(await checkStarterTable(root)).toBe(false)
+    expect(await main(['--check', '--root', root], () => undefined)).toBe(1)
+    expect(await main(['--root', root], () => undefined)).toBe(0)
+    expect(await checkStarterTable(root)).toBe(true)
+    const text = await fs.readFile(readme, 'utf8')
+    const table = text.slice(text.indexOf(STARTER_START_MARKER), text.indexOf(STARTER_END_MARKER))
+    expect(table).toContain(renderStarterTable(await readStarterCalls(root)))
   })
 })

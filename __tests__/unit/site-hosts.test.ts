@@ -299,6 +299,20 @@ describe("the deploy action's config-secrets input", () => {
     expect(parseConfigSecrets(`DB_PASSWORD=${DB_PASSWORD}`)).toBeUndefined()
   })
 
+  it('opens SITECYCLE_SECRETS (passed by name across owners) into its names; a name given on its own wins', () => {
+    const bundle = JSON.stringify({ DB_PASSWORD, AUTH_PASSWORD: 'a-p', N: 2 })
+    expect(
+      parseConfigSecrets(
+        JSON.stringify({ SITECYCLE_SECRETS: bundle, AUTH_PASSWORD: 'environment-secret' })
+      )
+    ).toEqual({ DB_PASSWORD, AUTH_PASSWORD: 'environment-secret' })
+    // A bundle that is not a JSON object is refused as a whole, never half used.
+    expect(
+      parseConfigSecrets(JSON.stringify({ SITECYCLE_SECRETS: 'DB_PASSWORD=x' }))
+    ).toBeUndefined()
+    expect(parseConfigSecrets(JSON.stringify({ SITECYCLE_SECRETS: '' }))).toEqual({})
+  })
+
   it('adds the secrets to the environment the template reads, masking each value first', async () => {
     const { create } = executors()
     const requests: DeployRequest[] = []
@@ -325,7 +339,8 @@ describe("the deploy action's config-secrets input", () => {
     )
     expect(e.message).toBe(
       "input 'config-secrets' is not a JSON object of names to values (its value is not shown); " +
-        'expected such as {"DB_PASSWORD": "..."}, or ${{ toJSON(secrets) }} in a workflow'
+        'expected such as {"DB_PASSWORD": "..."}, or ${{ toJSON(secrets) }} in a workflow, ' +
+        'whose SITECYCLE_SECRETS (when given) is itself such an object'
     )
     expect(e.message).not.toContain(DB_PASSWORD)
   })

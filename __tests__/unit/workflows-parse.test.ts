@@ -182,8 +182,13 @@ describe('the reusable workflows and the actions they run', () => {
       const doc = parseYaml(await read(file)) as Yaml
       expect(doc.on.workflow_call).toBeDefined()
       expect(doc.permissions).toEqual({})
+      // A group each: a rollback never waits behind a deploy held by its reviewers, and a newer
+      // deploy never replaces a pending rollback (GitHub keeps one pending run per group).
       expect(doc.concurrency).toEqual({
-        group: 'sitecycle-deploy-${{ inputs.site }}',
+        group:
+          action === 'actions/deploy'
+            ? 'sitecycle-deploy-${{ inputs.site }}'
+            : 'sitecycle-rollback-${{ inputs.site }}',
         'cancel-in-progress': false
       })
       for (const name of ['version', 'previous-version', 'url', 'rolled-back'])

@@ -118,6 +118,14 @@ async function recordDeployment(
       `input '${DeployInput.RecordDeployment}' is '${record}'; expected true or false`,
       'input'
     )
+  // The environment the job runs in (deploy.yml's `environment` input): recording under the
+  // site's name instead would make GitHub create a second environment, without protection rules.
+  const environment = core.getInput(DeployInput.Environment).trim()
+  if (environment && !/^[\w .-]{1,255}$/.test(environment))
+    throw new SitecycleError(
+      `input '${DeployInput.Environment}' is '${environment}'; expected a GitHub environment name`,
+      'input'
+    )
   const tokenInput = core.getInput(DeployInput.GithubToken).trim()
   reporter.addSecret(tokenInput)
   const token = tokenInput || env.GITHUB_TOKEN
@@ -132,6 +140,7 @@ async function recordDeployment(
     {
       ref,
       site: target.site,
+      ...(environment !== '' && { environment }),
       ...(version !== undefined && { version }),
       ...(target.site.host.kind === 'ssh' && { host: target.exec.name }),
       ...(logUrl !== undefined && { logUrl })

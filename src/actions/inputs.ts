@@ -26,7 +26,9 @@ export enum DeployInput {
   ConfigSecrets = 'config-secrets',
   /** Read by deploy.ts itself (the GitHub deployment record), not by readDeploySettings. */
   GithubToken = 'github-token',
-  RecordDeployment = 'record-deployment'
+  RecordDeployment = 'record-deployment',
+  /** Read by deploy.ts itself: the GitHub environment the deployment is recorded in. */
+  Environment = 'environment'
 }
 
 /** Inputs of the rollback action only (actions/rollback/action.yml). */
@@ -168,10 +170,37 @@ function readBoolean(core: InputSource, name: string, problems: string[]): boole
 }
 
 /**
+ * The secret a workflow's caller passes by name to carry the secrets the config names, as one
+ * JSON object such as `{"DB_PASSWORD": "..."}`: `secrets: inherit` reaches a reusable workflow of
+ * another owner empty, and a reusable workflow cannot declare names it does not know.
+ */
+export const BUNDLED_SECRETS = 'SITECYCLE_SECRETS'
+
+/**
  * The `config-secrets` input: a JSON object of secret names to values, such as
- * `${{ toJSON(secrets) }}`; values that are not strings are left out. The value is never shown.
+ * `${{ toJSON(secrets) }}`; values that are not strings are left out. The value of
+ * `SITECYCLE_SECRETS`, when it is itself a JSON object, is opened into its names; a name already
+ * given on its own (such as an environment secret) keeps its own value. The value is never shown.
  */
 export function parseConfigSecrets(text: string): Record<string, string> | undefined {
+  const data = parseObject(text)
+  if (data === undefined) return undefined
+  const values: Record<string, string> = {}
+  for (const [name, value] of Object.entries(data)) {
+    if (name !== BUNDLED_SECRETS && typeof value === 'string' && value !== '') values[name] = value
+  }
+  const bundle = data[BUNDLED_SECRETS]
+  if (typeof bundle === 'string' && bundle.trim() !== '') {
+    const inner = parseObject(bundle)
+    if (inner === undefined) return undefined
+    for (const [name, value] of Object.entries(inner)) {
+      if (typeof value === 'string' && value !== '' && !(name in values)) values[name] = value
+    }
+  }
+  return values
+}
+
+function parseObject(text: string): Record<string, unknown> | undefined {
   let data: unknown
   try {
     data = JSON.parse(text)
@@ -179,11 +208,7 @@ export function parseConfigSecrets(text: string): Record<string, string> | undef
     return undefined
   }
   if (data === null || typeof data !== 'object' || Array.isArray(data)) return undefined
-  const values: Record<string, string> = {}
-  for (const [name, value] of Object.entries(data)) {
-    if (typeof value === 'string' && value !== '') values[name] = value
-  }
-  return values
+  return data as Record<string, unknown>
 }
 
 function readConfigSecrets(
@@ -196,7 +221,7 @@ function readConfigSecrets(
   if (values === undefined) {
     problems.push(
       `input '${DeployInput.ConfigSecrets}' is not a JSON object of names to values (its value is not shown); ` +
-        'expected such as {"DB_PASSWORD": "..."}, or ${{ toJSON(secrets) }} in a workflow'
+        `expected such as {"DB_PASSWORD": "..."}, or \${{ toJSON(secrets) }} in a workflow, whose ${BUNDLED_SECRETS} (when given) is itself such an object`
     )
   }
   return values

@@ -1,5 +1,6 @@
 import { pathToFileURL } from 'node:url'
 import { checkReadmeTables, updateReadmeTables } from './action-tables.js'
+import { checkStarterTable, STARTERS_README, updateStarterTable } from './starter-tables.js'
 
 const USAGE = 'usage: readme-tables [--check] [--root DIR]'
 
@@ -24,14 +25,25 @@ export async function main(
   }
   if (check) {
     const result = await checkReadmeTables(root)
-    if (result.current) return 0
-    write(
-      `readme-tables: README.md's action tables are not current; run \`npm run docs\`. ${result.firstDifference}`
-    )
-    return 1
+    const starters = await checkStarterTable(root)
+    if (!result.current)
+      write(
+        `readme-tables: README.md's action tables are not current; run \`npm run docs\`. ${result.firstDifference}`
+      )
+    if (!starters)
+      write(
+        `readme-tables: ${STARTERS_README}'s starter table is not current; run \`npm run docs\``
+      )
+    return result.current && starters ? 0 : 1
   }
   const changed = await updateReadmeTables(root)
   write(changed ? 'readme-tables: README.md updated' : 'readme-tables: README.md already current')
+  const startersChanged = await updateStarterTable(root)
+  write(
+    startersChanged
+      ? `readme-tables: ${STARTERS_README} updated`
+      : `readme-tables: ${STARTERS_README} already current`
+  )
   return 0
 }
 

@@ -9,6 +9,8 @@ import { promises as fs } from 'node:fs'
 import os from 'node:os'
 import path from 'node:path'
 import type { Json } from './expressions.js'
+import { Cancellation } from './cancellation.js'
+import { ConcurrencyGroups } from './concurrency.js'
 import { runPosts } from './jobs.js'
 import { HarnessLog } from './log.js'
 import type { ActionRun, HarnessOptions, Trigger, WorkflowRun } from './model.js'
@@ -52,6 +54,7 @@ export interface ActionRunOptions {
 export class Harness {
   private ownTemp: string | undefined
   private readonly counter = { value: 0 }
+  private readonly groups = new ConcurrencyGroups()
 
   constructor(readonly options: HarnessOptions = {}) {}
 
@@ -100,7 +103,9 @@ export class Harness {
       github,
       hostEnv: filteredHostEnv(o.env, o.unsetEnv),
       node: o.node ?? process.execPath,
-      counter: this.counter
+      counter: this.counter,
+      cancellation: new Cancellation(),
+      groups: this.groups
     }
   }
 
@@ -111,6 +116,12 @@ export class Harness {
    */
   async runWorkflow(file: string, trigger: Trigger = {}): Promise<WorkflowRun> {
     const session = await this.session()
+    const signal = trigger.signal
+    if (signal) {
+      const cancel = () => session.cancellation.cancel('The run was canceled.')
+      if (signal.aborted) cancel()
+      else signal.addEventListener('abort', cancel, { once: true })
+    }
     const repo = this.options.repository
     const root = repo?.root ?? repositoryRootOf(file)
     return runWorkflowFile(

@@ -48,3 +48,4 @@ export {
   type GithubAnswer,
   type StoredArtifact
 } from './artifact-service.js'
+export { ScratchRepos } from './scratch.js'

@@ -1,14 +1,18 @@
 /**
  * One job (or one matrix leg) of a workflow on this machine: `runs-on` checked (ubuntu* and
  * self-hosted run here, anything else is refused), `environment` (its protection rules recorded
- * and its approval asked for), `concurrency` and `permissions` recorded, job `env` and
- * `defaults`, the steps, the post steps of JavaScript actions, then the job outputs (an output
- * holding a secret is dropped, as on GitHub) and the environment url.
+ * and its approval waited for, its secrets and vars over the caller's), `permissions` recorded,
+ * `concurrency` (the group taken or waited for), job `env` and `defaults`, the steps (the
+ * running one interrupted when the job is cancelled), the post steps of JavaScript actions,
+ * then the job outputs (an output holding a secret is dropped, as on GitHub) and the
+ * environment url.
  */
 import { promises as fs } from 'node:fs'
 import { isMapping } from '@actions/workflow-parser'
 import path from 'node:path'
-import { HarnessUnsupported, formatLocation } from './errors.js'
+import { Cancellation } from './cancellation.js'
+import type { GroupLease } from './concurrency.js'
+import { HarnessInvalid, HarnessUnsupported, formatLocation } from './errors.js'
 import {
   asString,
   evaluateExpression,
@@ -22,6 +26,7 @@ import {
 import type { JobRecord, Result, StaticCheck, StepRecord } from './model.js'
 import {
   scopeOf,
+  upperKeys,
   type JobRuntime,
   type Session,
   type StepFrame,
@@ -51,6 +56,8 @@ export interface WorkflowState {
   /** Concurrency groups held by this run and its callers (a job taking one again deadlocks). */
   held: string[]
   eventPath: string
+  /** The run's cancellation (for a called workflow: linked to its caller job's). */
+  cancellation: Cancellation
 }
 
 /** A job's settings shared by its matrix legs. */
@@ -66,6 +73,13 @@ export interface JobPlan {
     'job-total': number
     'max-parallel': number
   }
+  /** Fires when the run is cancelled, or the matrix by fail-fast. */
+  cancellation: Cancellation
+  /**
+   * The job's `if:` evaluated again as if cancelled: GitHub does not cancel a running job whose
+   * condition still holds then (`always()`, `cancelled()`).
+   */
+  holdsWhenCancelled: () => boolean
 }
 
 /** Contexts available to a job's own keys (runs-on, environment, concurrency, env ...). */
@@ -150,6 +164,38 @@ export function recordConcurrency(
   return deadlock
 }
 
+/** The promise's value, or undefined when `cancellation` fires first. */
+function untilCancelled<T>(
+  promise: Promise<T>,
+  cancellation: Cancellation
+): Promise<T | undefined> {
+  return new Promise((resolve, reject) => {
+    const stop = cancellation.onCancel(() => resolve(undefined))
+    promise.then(
+      v => {
+        stop()
+        resolve(v)
+      },
+      (e: unknown) => {
+        stop()
+        reject(e instanceof Error ? e : new Error(String(e)))
+      }
+    )
+  })
+}
+
+/** `base` with `over` laid on it, names compared without case (secrets and vars are not case-sensitive). */
+function overriding(
+  base: Record<string, Json>,
+  over: Record<string, string>
+): Record<string, Json> {
+  const names = new Set(Object.keys(over).map(k => k.toLowerCase()))
+  return {
+    ...Object.fromEntries(Object.entries(base).filter(([k]) => !names.has(k.toLowerCase()))),
+    ...over
+  }
+}
+
 /** Glob of a deployment branch policy: `*` within a path segment, `**` across. */
 function globMatches(pattern: string, value: string): boolean {
   const re = pattern
@@ -198,7 +244,12 @@ export async function runJobLeg(
     summary: ''
   }
   if (plan.matrix) record.matrix = plan.matrix
-  checkRunsOn(wf, find(token, 'runs-on'), contexts)
+  const labels = checkRunsOn(wf, find(token, 'runs-on'), contexts)
+  // runner.environment / RUNNER_ENVIRONMENT: `self-hosted` when the labels ask for one, else
+  // the job would run on a GitHub-hosted runner (it runs here either way).
+  const runnerEnvironment = labels.some(l => l.toLowerCase() === 'self-hosted')
+    ? 'self-hosted'
+    : 'github-hosted'
 
   const permissions = find(token, 'permissions')
   if (permissions) {
@@ -231,10 +282,14 @@ export async function runJobLeg(
       reviewers,
       waitTimer: settings.waitTimer ?? 0
     }
+    if (!Number.isInteger(check.waitTimer) || check.waitTimer < 0 || check.waitTimer > 43200)
+      throw new HarnessInvalid(
+        `environment ${environment.name}: the wait timer must be a whole number of minutes from 0 to 43200, got ${check.waitTimer}`
+      )
     session.checks.push(check)
     for (const v of Object.values(settings.secrets ?? {})) log.addMask(v)
-    secrets = { ...secrets, ...(settings.secrets ?? {}) }
-    vars = { ...vars, ...(settings.vars ?? {}) }
+    secrets = overriding(secrets, upperKeys(settings.secrets ?? {}))
+    vars = overriding(vars, settings.vars ?? {})
     const ref = session.github.ref.replace(/^refs\/(heads|tags)\//, '')
     if (settings.allowedRefs && !settings.allowedRefs.some(p => globMatches(p, ref))) {
       record.result = 'failure'
@@ -245,16 +300,32 @@ export async function runJobLeg(
     if (reviewers.length > 0 || check.waitTimer > 0) {
       log.write(
         name,
-        `waiting for environment ${environment.name}: reviewers [${reviewers.join(', ')}], wait timer ${check.waitTimer} min (harness: not waited)`
+        `waiting for environment ${environment.name}: reviewers [${reviewers.join(', ')}], wait timer ${check.waitTimer} min (harness: counted, not slept)`
       )
     }
+    // The wait timer delays the job before it starts: counted in the record, never slept.
+    if (check.waitTimer > 0) record.waitTimerMinutes = check.waitTimer
     if (reviewers.length > 0) {
-      check.approved = (session.options.approve ?? (() => true))({
-        job: name,
-        environment: environment.name,
-        reviewers,
-        waitTimer: check.waitTimer
-      })
+      // The job waits for the answer (a promise: a reviewer who answers later), holding the
+      // concurrency groups its run holds; a cancelled run stops waiting.
+      const answer = await untilCancelled(
+        Promise.resolve(
+          (session.options.approve ?? (() => true))({
+            job: name,
+            environment: environment.name,
+            reviewers,
+            waitTimer: check.waitTimer
+          })
+        ),
+        plan.cancellation
+      )
+      if (answer === undefined) {
+        record.result = 'cancelled'
+        record.error = plan.cancellation.reason || 'The run was canceled.'
+        log.write(name, `##[error] ${record.error}`)
+        return record
+      }
+      check.approved = answer
       if (!check.approved) {
         record.result = 'failure'
         record.error = `the deployment to ${environment.name} was rejected`
@@ -264,8 +335,12 @@ export async function runJobLeg(
     }
   }
 
+  // The job's concurrency group: a caller holding it is GitHub's deadlock; another run's job
+  // holding it keeps this one pending (or replaced by a newer one).
+  const jobScope = new Cancellation(plan.cancellation)
   const concurrencyToken = find(token, 'concurrency')
   const concurrency = evaluateConcurrency(wf, concurrencyToken, contexts)
+  let lease: GroupLease | undefined
   if (concurrency && concurrencyToken) {
     if (recordConcurrency(wf, session.checks, 'job', concurrencyToken, concurrency, name)) {
       record.result = 'cancelled'
@@ -273,8 +348,52 @@ export async function runJobLeg(
       log.write(name, `##[error] ${record.error}`)
       return record
     }
+    lease = await session.groups.acquire(
+      concurrency.group,
+      concurrency.cancelInProgress,
+      jobScope,
+      log,
+      name
+    )
+    if (!lease) {
+      record.result = 'cancelled'
+      record.error = jobScope.reason || 'The job was canceled.'
+      log.write(name, `##[error] ${record.error}`)
+      return record
+    }
   }
+  try {
+    return await runJobInGroup(wf, plan, name, record, jobScope, {
+      environment,
+      secrets,
+      vars,
+      runnerEnvironment
+    })
+  } finally {
+    lease?.release()
+  }
+}
 
+/** The rest of a job once its concurrency group (if any) is held: its steps and outputs. */
+async function runJobInGroup(
+  wf: WorkflowState,
+  plan: JobPlan,
+  name: string,
+  record: JobRecord,
+  jobScope: Cancellation,
+  settled: {
+    environment: { name: string; urlToken?: TemplateToken } | undefined
+    secrets: Record<string, Json>
+    vars: Record<string, Json>
+    runnerEnvironment: string
+  }
+): Promise<JobRecord> {
+  const { environment, secrets, vars, runnerEnvironment } = settled
+  const { session } = wf
+  const { log } = session
+  const file = wf.loaded.name
+  const token = plan.token
+  const contexts = jobContexts(wf, plan)
   const dirs = await jobDirs(session, plan.id)
   record.workspace = dirs.workspace
   const github = {
@@ -291,7 +410,7 @@ export async function runJobLeg(
       os: 'Linux',
       arch: 'X64',
       name: 'sitecycle-harness',
-      environment: 'self-hosted',
+      environment: runnerEnvironment,
       temp: dirs.temp,
       tool_cache: path.join(session.tempRoot, 'tool-cache'),
       debug: ''
@@ -348,9 +467,25 @@ export async function runJobLeg(
     inheritedEnv: {},
     composite: false
   }
+  // Cancellation: the running step is interrupted; then only the steps whose if: holds for a
+  // cancelled job (always(), cancelled()) run, and the post steps.
+  job.cancellation = new Cancellation()
+  const stopListening = jobScope.onCancel(reason => {
+    if (plan.holdsWhenCancelled()) {
+      log.write(name, `${reason} The job's if: still holds: it goes on.`)
+      return
+    }
+    job.status.cancelled = true
+    log.write(name, `##[error] ${reason}`)
+    job.cancellation?.cancel(reason)
+  })
   log.write(name, `job started (workspace ${dirs.workspace})`)
-  record.steps = await runSteps(frame, items(find(token, 'steps')))
-  record.steps.push(...(await runPosts(frame)))
+  try {
+    record.steps = await runSteps(frame, items(find(token, 'steps')))
+    record.steps.push(...(await runPosts(frame)))
+  } finally {
+    stopListening()
+  }
 
   const outputScope = scopeOf(frame, { ...job.env })
   for (const [key, value] of entries(find(token, 'outputs'))) {
@@ -379,10 +514,16 @@ export async function runJobLeg(
   const failed = job.status.failed
   const coe = find(token, 'continue-on-error')
   const continueOnError = coe ? truthy(evaluateToken(coe, envScope)) : false
-  record.result = failed && !continueOnError ? 'failure' : 'success'
+  record.result = job.status.cancelled
+    ? 'cancelled'
+    : failed && !continueOnError
+      ? 'failure'
+      : 'success'
   log.write(
     name,
-    `job ${failed ? 'failed' : 'succeeded'}${failed && continueOnError ? ' (continue-on-error)' : ''}`
+    job.status.cancelled
+      ? 'job cancelled'
+      : `job ${failed ? 'failed' : 'succeeded'}${failed && continueOnError ? ' (continue-on-error)' : ''}`
   )
   return record
 }

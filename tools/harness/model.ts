@@ -1,7 +1,7 @@
 /**
  * The harness's settings and what it reports: the results of steps, jobs and runs, and the
- * static checks (environments, approvals, concurrency groups, permissions) it records instead
- * of enforcing.
+ * checks (environments, approvals, concurrency groups, permissions) it records as it enforces
+ * them.
  */
 import type { Json } from './expressions.js'
 import type { Annotation } from './log.js'
@@ -32,7 +32,7 @@ export interface RemoteWorkflowFixture {
 export interface EnvironmentSettings {
   /** Required reviewers: a job using the environment would wait for one of them. */
   reviewers?: string[]
-  /** Wait timer in minutes. */
+  /** Wait timer in minutes (GitHub allows 0 to 43200, 30 days); counted in the run, never slept. */
   waitTimer?: number
   /** Branches or tags allowed to deploy (deployment branch policy), as glob patterns. */
   allowedRefs?: string[]
@@ -90,9 +90,10 @@ export interface HarnessOptions {
   environments?: Record<string, EnvironmentSettings>
   /**
    * Answer an approval a job would wait for (required reviewers); default: approved. A rejection
-   * fails the job before any step, as on GitHub.
+   * fails the job before any step, as on GitHub. A promise keeps the job waiting (its run holding
+   * its concurrency groups) until it settles; cancelling the run cancels the waiting job.
    */
-  approve?: (request: ApprovalRequest) => boolean
+  approve?: (request: ApprovalRequest) => boolean | Promise<boolean>
   /** Variables added to every step's environment (over the filtered host environment). */
   env?: Record<string, string>
   /** Host variables removed from every step's environment (e.g. PIP_INDEX_URL). */
@@ -108,6 +109,12 @@ export interface HarnessOptions {
   tempDir?: string
   /** Each log line, masked, as it is written. */
   onLog?: (line: string) => void
+  /**
+   * The repository's default GITHUB_TOKEN permissions (Settings > Actions > Workflow
+   * permissions), granted to a job that names none: `restricted` (contents and packages read,
+   * the default here) or `permissive` (read and write on every scope).
+   */
+  defaultTokenPermissions?: 'permissive' | 'restricted'
   /**
    * The Actions runtime (such as the fake results service of artifact-service.ts): its
    * variables (ACTIONS_RUNTIME_TOKEN, ACTIONS_RESULTS_URL) are given to JavaScript actions only,
@@ -142,6 +149,18 @@ export interface Trigger {
   secrets?: Record<string, string>
   /** Run only these jobs (default: all); the others count as given in `needs`. */
   jobs?: string[]
+  /**
+   * The GITHUB_TOKEN permissions the caller job grants a workflow_call run (as written in YAML:
+   * `read-all`, `write-all` or a mapping): its jobs may not ask for more. Default: no caller
+   * to check against.
+   */
+  permissions?: Json
+  /**
+   * Cancel the run when this signal aborts, as the Cancel workflow button does: running jobs
+   * whose `if:` no longer holds are cancelled (their step interrupted, then only `always()` /
+   * `cancelled()` steps and post steps run), jobs not started are cancelled.
+   */
+  signal?: AbortSignal
   /** Results of jobs that are not run, for `needs.<job>.outputs` / `.result`. */
   needs?: Record<string, { result: Result; outputs?: Record<string, string> }>
 }
@@ -219,6 +238,8 @@ export interface JobRecord {
   workspace?: string
   /** Why it failed outside a step (rejected approval, deadlock ...). */
   error?: string
+  /** Minutes its environment's wait timer held the job before it started (counted, not slept). */
+  waitTimerMinutes?: number
 }
 
 /** A workflow run: its jobs, outputs, checks and log. */
@@ -232,6 +253,13 @@ export interface WorkflowRun {
   checks: StaticCheck[]
   annotations: Annotation[]
   log: string[]
+  /** Why the run failed before any job started (GitHub's "The workflow is not valid. ..."). */
+  error?: string
+  /**
+   * The wait timers its jobs waited, in minutes, called workflows' jobs included: each job's
+   * timer counted once (legs side by side count each), none of it slept.
+   */
+  waitTimerMinutes: number
 }
 
 /** A single action run as a one-step job. */

@@ -38,6 +38,7 @@ function failedSteps(steps: StepRecord[], prefix: string): string[] {
 export function describeFailure(run: WorkflowRun | ActionRun, tailLines = 40): string {
   const lines: string[] = []
   if ('jobs' in run) {
+    if (run.error) lines.push(`run: ${run.error}`)
     for (const job of allJobs(run)) {
       if (job.result !== 'failure' && job.result !== 'cancelled') continue
       lines.push(`job ${job.name}: ${job.result}${job.error ? ` (${job.error})` : ''}`)

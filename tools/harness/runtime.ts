@@ -8,6 +8,8 @@
 import { randomUUID } from 'node:crypto'
 import { promises as fs } from 'node:fs'
 import path from 'node:path'
+import type { Cancellation } from './cancellation.js'
+import type { ConcurrencyGroups } from './concurrency.js'
 import type { Contexts, Json, Scope, StatusView } from './expressions.js'
 import type { HarnessLog } from './log.js'
 import type { HarnessOptions, Result, StaticCheck } from './model.js'
@@ -43,6 +45,10 @@ export interface Session {
   node: string
   /** Makes job directory names unique. */
   counter: { value: number }
+  /** The run's cancellation (cancel() on the harness's signal, or by a concurrency group). */
+  cancellation: Cancellation
+  /** The concurrency groups of every run of the Harness (the repository's, on GitHub). */
+  groups: ConcurrencyGroups
 }
 
 /** A post step of a JavaScript action, run when the job ends (last registered first). */
@@ -90,6 +96,16 @@ export interface JobRuntime {
   deadline?: number
   /** The github event payload file. */
   eventPath: string
+  /**
+   * Fires when this job is cancelled (its run cancelled and its `if:` no longer holding, or
+   * fail-fast of its matrix): the running step's process is interrupted.
+   */
+  cancellation?: Cancellation
+  /**
+   * The cancellation of the step running now: fires when the job is cancelled and the step's
+   * `if:`, evaluated again, no longer holds (an `always()` step is not interrupted).
+   */
+  stepCancellation?: Cancellation
 }
 
 /** What `steps.<id>` holds. */
@@ -135,6 +151,14 @@ export function filteredHostEnv(
   return { ...out, ...extra }
 }
 
+/**
+ * Secrets as GitHub stores them: names in upper case (secret names are not case-sensitive;
+ * GitHub keeps them upper-cased, and so `toJSON(secrets)` shows them).
+ */
+export function upperKeys(secrets: Record<string, string>): Record<string, string> {
+  return Object.fromEntries(Object.entries(secrets).map(([k, v]) => [k.toUpperCase(), v]))
+}
+
 /** ref_name and ref_type of a full ref. */
 export function refParts(ref: string): { name: string; type: string } {
   if (ref.startsWith('refs/tags/')) return { name: ref.slice('refs/tags/'.length), type: 'tag' }
@@ -156,9 +180,14 @@ export function scopeOf(frame: StepFrame, env: Record<string, string>): Scope {
         ? 'failure'
         : 'success'
   }
+  // A cancelled job is cancelled in its composite actions' frames too.
+  const status =
+    frame.job.status.cancelled && !frame.status.cancelled
+      ? { ...frame.status, cancelled: true }
+      : frame.status
   return {
     file: frame.file,
-    status: frame.status,
+    status,
     contexts: {
       ...frame.job.contexts,
       github,
@@ -179,6 +208,8 @@ export function frameEnv(frame: StepFrame): Record<string, string> {
 export function runnerVariables(job: JobRuntime): Record<string, string> {
   const g = job.session.github
   const ref = refParts(g.ref)
+  const github = (job.contexts.github ?? {}) as Record<string, Json>
+  const runner = (job.contexts.runner ?? {}) as Record<string, Json>
   return {
     CI: 'true',
     GITHUB_ACTIONS: 'true',
@@ -203,15 +234,18 @@ export function runnerVariables(job: JobRuntime): Record<string, string> {
     GITHUB_ACTOR: g.actor,
     GITHUB_ACTOR_ID: '1',
     GITHUB_TRIGGERING_ACTOR: g.actor,
-    GITHUB_WORKFLOW: job.workflow.name,
-    GITHUB_WORKFLOW_REF: `${job.workflow.repository}/${job.workflow.filePath}@${g.ref}`,
-    GITHUB_WORKFLOW_SHA: job.workflow.sha,
+    // The github context's (the caller's, in a called workflow), as the runner sets them.
+    GITHUB_WORKFLOW: String(github.workflow ?? job.workflow.name),
+    GITHUB_WORKFLOW_REF: String(
+      github.workflow_ref ?? `${job.workflow.repository}/${job.workflow.filePath}@${g.ref}`
+    ),
+    GITHUB_WORKFLOW_SHA: String(github.workflow_sha ?? job.workflow.sha),
     GITHUB_JOB: job.id,
     GITHUB_RETENTION_DAYS: '90',
     RUNNER_OS: 'Linux',
     RUNNER_ARCH: 'X64',
     RUNNER_NAME: 'sitecycle-harness',
-    RUNNER_ENVIRONMENT: 'self-hosted',
+    RUNNER_ENVIRONMENT: String(runner.environment ?? 'self-hosted'),
     RUNNER_TEMP: job.runnerTemp,
     RUNNER_TOOL_CACHE: path.join(job.session.tempRoot, 'tool-cache'),
     RUNNER_WORKSPACE: path.dirname(job.workspace)
@@ -225,6 +259,8 @@ export interface ProcessOutcome {
   outputs: Record<string, string>
   /** GITHUB_STATE / save-state values (for a JavaScript action's post step). */
   state: Record<string, string>
+  /** The step was interrupted because its job was cancelled. */
+  cancelled?: boolean
 }
 
 /** A step's process: how to start it and what to give it. */
@@ -275,13 +311,15 @@ export async function executeProcess(job: JobRuntime, spec: ProcessSpec): Promis
     const left = Math.max(0, job.deadline - Date.now())
     timeoutMs = timeoutMs === undefined ? left : Math.min(timeoutMs, left)
   }
-  let result: { code: number; timedOut: boolean }
+  let result: { code: number; timedOut: boolean; cancelled: boolean }
   try {
     result = await runStepProcess({
       argv: spec.argv,
       cwd: spec.cwd,
       env,
       timeoutMs,
+      // A step started after its job was cancelled (an always() step) is not interrupted.
+      ...(job.stepCancellation && { cancellation: job.stepCancellation }),
       onLine: line => log.write(spec.origin, group ? `  ${line}` : line),
       onCommand: c => {
         switch (c.name) {
@@ -352,6 +390,10 @@ export async function executeProcess(job: JobRuntime, spec: ProcessSpec): Promis
   } catch (e) {
     if (!(e instanceof FileCommandError)) throw e
     errors.push(e.message)
+  }
+  if (result.cancelled) {
+    log.write(spec.origin, '##[error] The operation was canceled.')
+    return { ok: false, cancelled: true, error: 'the step was cancelled', outputs, state }
   }
   if (result.timedOut)
     errors.push(`the step timed out after ${Math.round((timeoutMs ?? 0) / 1000)}s`)

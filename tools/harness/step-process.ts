@@ -4,15 +4,21 @@
  * the runner or text for the log, as the runner reads them.
  */
 import { spawn } from 'node:child_process'
+import type { Cancellation } from './cancellation.js'
 import { parseCommandLine, type WorkflowCommand } from './workflow-commands.js'
 
 const DRAIN_MS = 1000
+/** The runner's grace periods when a step is cancelled: SIGINT, then SIGTERM, then a kill. */
+const CANCEL_SIGTERM_MS = 7500
+const CANCEL_KILL_MS = 2500
 
 /** How a step's process ended. */
 export interface StepProcessResult {
   code: number
   /** True when it was killed at its timeout. */
   timedOut: boolean
+  /** True when it was interrupted because its job was cancelled. */
+  cancelled: boolean
 }
 
 export interface StepProcessOptions {
@@ -21,6 +27,12 @@ export interface StepProcessOptions {
   env: Record<string, string>
   /** Kill after this many milliseconds. */
   timeoutMs?: number
+  /**
+   * The job's cancellation: as the runner does, SIGINT to the step's entry process, SIGTERM
+   * 7.5 s later, the process tree killed 2.5 s after that; once the entry process has ended,
+   * whatever it left running is killed.
+   */
+  cancellation?: Cancellation
   /** A text line of stdout or stderr. */
   onLine: (line: string, stream: 'stdout' | 'stderr') => void
   /** A workflow command (outside a `::stop-commands::` block). */
@@ -84,8 +96,41 @@ export function runStepProcess(options: StepProcessOptions): Promise<StepProcess
             }
           }, options.timeoutMs)
         : undefined
+    const killGroup = (signal: NodeJS.Signals) => {
+      try {
+        process.kill(-(child.pid as number), signal)
+      } catch {
+        // already gone
+      }
+    }
+    let cancelled = false
+    const cancelTimers: NodeJS.Timeout[] = []
+    const stopListening = options.cancellation?.onCancel(() => {
+      if (child.exitCode !== null || child.signalCode !== null) return
+      cancelled = true
+      try {
+        process.kill(child.pid as number, 'SIGINT')
+      } catch {
+        // already gone
+      }
+      cancelTimers.push(
+        setTimeout(() => {
+          try {
+            process.kill(child.pid as number, 'SIGTERM')
+          } catch {
+            // already gone
+          }
+        }, CANCEL_SIGTERM_MS),
+        setTimeout(() => killGroup('SIGKILL'), CANCEL_SIGTERM_MS + CANCEL_KILL_MS)
+      )
+    })
+    const stopCancelling = () => {
+      stopListening?.()
+      for (const t of cancelTimers) clearTimeout(t)
+    }
     child.on('error', e => {
       if (timer) clearTimeout(timer)
+      stopCancelling()
       reject(e)
     })
     // A daemon the step started may hold the pipes open: after the exit, wait briefly for the
@@ -95,13 +140,16 @@ export function runStepProcess(options: StepProcessOptions): Promise<StepProcess
       if (finished) return
       finished = true
       if (timer) clearTimeout(timer)
+      stopCancelling()
       out.end()
       err.end()
       child.stdout.destroy()
       child.stderr.destroy()
-      resolve({ code: code ?? (signal ? 128 : 1), timedOut })
+      resolve({ code: code ?? (signal ? 128 : 1), timedOut, cancelled })
     }
     child.on('exit', (code, signal) => {
+      stopCancelling()
+      if (cancelled) killGroup('SIGKILL')
       setTimeout(() => finish(code, signal), DRAIN_MS).unref()
     })
     child.on('close', (code, signal) => finish(code, signal))

@@ -9,7 +9,9 @@ import { randomUUID } from 'node:crypto'
 import { promises as fs } from 'node:fs'
 import path from 'node:path'
 import { resolveAction, type ResolvedAction } from './actions.js'
+import { Cancellation } from './cancellation.js'
 import { HarnessUnsupported } from './errors.js'
+import { nodeForAction } from './node-runtime.js'
 import {
   asString,
   evaluateCondition,
@@ -140,18 +142,35 @@ async function runStep(frame: StepFrame, step: TemplateToken, id: string): Promi
 
   let outcome: {
     ok: boolean
+    cancelled?: boolean
     error?: string
     outputs: Record<string, string>
     steps?: StepRecord[]
   }
-  if (find(step, 'run')) {
-    outcome = await runScriptStep(frame, step, id, env, origin, timeoutMs)
-  } else {
-    outcome = await runActionStep(frame, step, id, env, stepEnv, origin, timeoutMs)
+  // When the job is cancelled while this step runs, the runner evaluates the step's if: again
+  // and interrupts the step only when it no longer holds.
+  const job = frame.job
+  const outer = job.stepCancellation
+  const own = new Cancellation()
+  const stopListening = job.status.cancelled
+    ? undefined
+    : job.cancellation?.onCancel(reason => {
+        if (!evaluateCondition(ifToken, scopeOf(frame, baseEnv)).result) own.cancel(reason)
+      })
+  job.stepCancellation = own
+  try {
+    if (find(step, 'run')) {
+      outcome = await runScriptStep(frame, step, id, env, origin, timeoutMs)
+    } else {
+      outcome = await runActionStep(frame, step, id, env, stepEnv, origin, timeoutMs)
+    }
+  } finally {
+    stopListening?.()
+    job.stepCancellation = outer
   }
-  const result: Result = outcome.ok ? 'success' : 'failure'
+  const result: Result = outcome.cancelled ? 'cancelled' : outcome.ok ? 'success' : 'failure'
   record.outcome = result
-  record.conclusion = !outcome.ok && continueOnError ? 'success' : result
+  record.conclusion = result === 'failure' && continueOnError ? 'success' : result
   record.outputs = outcome.outputs
   if (outcome.steps) record.steps = outcome.steps
   if (outcome.error) record.error = outcome.error
@@ -311,6 +330,8 @@ async function runActionStep(
 /** What an action step produced. */
 export interface ActionOutcome {
   ok: boolean
+  /** The action was interrupted because its job was cancelled. */
+  cancelled?: boolean
   error?: string
   outputs: Record<string, string>
   /** A composite action's inner steps. */
@@ -393,8 +414,10 @@ async function runComposite(
     outputs[name] = evaluateString(find(def, 'value'), scope)
   }
   const failed = steps.find(s => s.conclusion === 'failure')
+  const cancelled = steps.some(s => s.outcome === 'cancelled')
   return {
-    ok: !inner.status.failed,
+    ok: !inner.status.failed && !cancelled,
+    ...(cancelled && { cancelled }),
     outputs,
     steps,
     ...(failed && {
@@ -417,11 +440,12 @@ async function runNodeAction(
   const { session } = job
   const runs = find(resolved.action.root, 'runs')
   const main = stringOf(find(runs, 'main')) as string
-  const wanted = Number(using.slice(4))
-  const have = Number(process.versions.node.split('.')[0])
-  if (session.node === process.execPath && have < wanted) {
-    session.log.write(origin, `(harness: ${using} action run with node v${process.versions.node})`)
-  }
+  const node = nodeForAction(
+    Number(using.slice(4)),
+    session.options.node,
+    where(resolved.action.name, find(runs, 'using'))
+  )
+  if (node.note) session.log.write(origin, node.note)
   const inputEnv: Record<string, string> = {}
   for (const [k, v] of Object.entries(inputs)) inputEnv[inputVariable(k)] = v
   // The runner gives the Actions runtime token to JavaScript actions only, never to run: steps.
@@ -434,7 +458,7 @@ async function runNodeAction(
     })
   }
   const result = await executeProcess(job, {
-    argv: [session.node, path.resolve(resolved.action.dir, main)],
+    argv: [node.binary, path.resolve(resolved.action.dir, main)],
     cwd: job.workspace,
     env: { ...env, ...inputEnv },
     action,
@@ -453,7 +477,7 @@ async function runNodeAction(
       condition: postIf ? conditionOfPost(postIf) : 'always()',
       run: () =>
         executeProcess(job, {
-          argv: [session.node, path.resolve(resolved.action.dir, post)],
+          argv: [node.binary, path.resolve(resolved.action.dir, post)],
           cwd: job.workspace,
           env: { ...env, ...inputEnv, ...state },
           action,

@@ -1,13 +1,16 @@
 /**
  * A workflow run: the trigger checked against `on:`, workflow_call / workflow_dispatch inputs
  * checked and typed (defaults applied), workflow_call secrets checked, workflow-level
- * permissions, concurrency and env, then the jobs in the order their `needs` allow (one at a
- * time), each expanded over its matrix (legs in order; fail-fast cancels the rest), `uses:`
- * jobs running the reusable workflow they name; finally the workflow_call outputs.
+ * permissions (the ceiling of called workflows checked over the whole call tree first),
+ * concurrency (the group taken, or waited for, among the Harness's runs) and env, then the jobs
+ * in the order their `needs` allow (one at a time), each expanded over its matrix (legs side by
+ * side up to max-parallel; fail-fast cancels the others), `uses:` jobs running the reusable
+ * workflow they name; finally the workflow_call outputs. A cancelled run cancels its jobs.
  */
 import { promises as fs } from 'node:fs'
 import path from 'node:path'
 import { isBasicExpression, isSequence, isString } from '@actions/workflow-parser'
+import { Cancellation } from './cancellation.js'
 import { HarnessInvalid, HarnessUnsupported, formatLocation } from './errors.js'
 import {
   asString,
@@ -28,7 +31,8 @@ import {
 } from './jobs.js'
 import { expandMatrix, legLabel } from './matrix.js'
 import type { JobRecord, Result, Trigger, WorkflowRun } from './model.js'
-import { refParts, type Session } from './runtime.js'
+import { parsePermissions, permissionProblems } from './permissions.js'
+import { refParts, upperKeys, type Session } from './runtime.js'
 import {
   entries,
   find,
@@ -56,6 +60,8 @@ export interface RunRequest extends Trigger {
   inheritSecrets?: boolean
   /** Concurrency groups held by callers. */
   held?: string[]
+  /** The caller job's cancellation (a called workflow's jobs are cancelled with it). */
+  cancellation?: Cancellation
   depth?: number
 }
 
@@ -313,10 +319,13 @@ export async function runWorkflowFile(
       }
     )
   }
-  if (event === 'workflow_call' && !request.inheritSecrets) {
+  if (event === 'workflow_call' && request.inheritSecrets) secrets = { ...(request.secrets ?? {}) }
+  else if (event === 'workflow_call') {
     secrets = resolveCallSecrets(file, secretDefinitions(loaded.root), request.secrets ?? {})
-  } else secrets = { ...(session.options.secrets ?? {}), ...(request.secrets ?? {}) }
-  secrets.GITHUB_TOKEN = session.github.token
+  } else secrets = upperKeys({ ...(session.options.secrets ?? {}), ...(request.secrets ?? {}) })
+  // The secrets context as GitHub spells it: repository secrets in upper case (GitHub stores
+  // their names so), the token as `github_token`.
+  secrets.github_token = session.github.token
   for (const v of Object.values(secrets)) session.log.addMask(v)
 
   const wf: WorkflowState = {
@@ -334,7 +343,8 @@ export async function runWorkflowFile(
     env: {},
     defaults: {},
     held: [...(request.held ?? [])],
-    eventPath
+    eventPath,
+    cancellation: request.cancellation ?? session.cancellation
   }
   const scope = { contexts: wf.contexts, status: { failed: false, cancelled: false }, file }
   const permissions = find(loaded.root, 'permissions')
@@ -357,13 +367,35 @@ export async function runWorkflowFile(
     jobs: records,
     checks: [],
     annotations: [],
-    log: []
+    log: [],
+    waitTimerMinutes: 0
   }
   const finish = (): WorkflowRun => {
+    run.waitTimerMinutes = records.reduce(
+      (sum, r) => sum + (r.waitTimerMinutes ?? 0) + (r.call?.waitTimerMinutes ?? 0),
+      0
+    )
     run.checks = session.checks.slice(firstCheck)
     run.annotations = session.log.annotations.slice(firstAnnotation)
     run.log = session.log.lines.slice(firstRunLog)
     return run
+  }
+  // GitHub validates the whole tree of called workflows when the run is queued: a called job
+  // asking more GITHUB_TOKEN permissions than its caller grants fails the run before any job.
+  if (depth === 0) {
+    const ceiling =
+      request.permissions !== undefined
+        ? parsePermissions(request.permissions, `${file}: trigger.permissions`)
+        : undefined
+    const problems = await permissionProblems(session, source, ceiling, (uses, caller) =>
+      callSource(session, uses, caller)
+    )
+    if (problems.length) {
+      run.result = 'failure'
+      run.error = `The workflow is not valid. ${problems.join(' ')}`
+      session.log.annotate({ level: 'error', origin: file, message: run.error })
+      return finish()
+    }
   }
   if (concurrency && concurrencyToken) {
     if (recordConcurrency(wf, session.checks, 'workflow', concurrencyToken, concurrency)) {
@@ -375,75 +407,98 @@ export async function runWorkflowFile(
       return finish()
     }
     wf.held.push(concurrency.group)
-  }
-  wf.env = evaluateStringMap(find(loaded.root, 'env'), scope)
-  const defaultsRun = find(find(loaded.root, 'defaults'), 'run')
-  if (find(defaultsRun, 'shell'))
-    wf.defaults.shell = evaluateString(find(defaultsRun, 'shell'), scope)
-  if (find(defaultsRun, 'working-directory'))
-    wf.defaults.workingDirectory = evaluateString(find(defaultsRun, 'working-directory'), scope)
-
-  // Jobs, in the order their needs allow (file order among the ready ones).
-  const jobs = entries(find(loaded.root, 'jobs'))
-  for (const [id, given] of Object.entries(request.needs ?? {}))
-    results.set(id, { result: given.result, outputs: given.outputs ?? {} })
-  const selected = request.jobs ? new Set(request.jobs) : undefined
-  const pending = jobs.filter(([id]) => !selected || selected.has(id))
-  const ancestors = new Map<string, Set<string>>()
-  const ancestorsOf = (id: string): Set<string> => {
-    const known = ancestors.get(id)
-    if (known) return known
-    const set = new Set<string>()
-    const job = jobs.find(([j]) => j === id)?.[1]
-    for (const n of job ? needsOf(job) : []) {
-      set.add(n)
-      for (const a of ancestorsOf(n)) set.add(a)
-    }
-    ancestors.set(id, set)
-    return set
-  }
-  while (pending.length > 0) {
-    const index = pending.findIndex(([, job]) => needsOf(job).every(n => results.has(n)))
-    if (index < 0) {
-      const missing = pending.flatMap(([id, job]) =>
-        needsOf(job)
-          .filter(n => !results.has(n) && !pending.some(([p]) => p === n))
-          .map(n => `${id} needs ${n}`)
-      )
-      throw new HarnessInvalid(
-        `${file}: jobs wait for jobs that are neither run nor given in trigger.needs`,
-        missing
-      )
-    }
-    const [id, token] = pending.splice(index, 1)[0]
-    const outcome = await runJobEntry(wf, id, token, results, ancestorsOf(id), depth)
-    results.set(id, { result: outcome.result, outputs: outcome.outputs })
-    records.push(...outcome.records)
-  }
-
-  // The run's result and its workflow_call outputs.
-  const ran = records.map(r => r.result)
-  run.result = ran.includes('failure')
-    ? 'failure'
-    : ran.includes('cancelled')
-      ? 'cancelled'
-      : 'success'
-  if (event === 'workflow_call') {
-    const jobsContext: Record<string, Json> = {}
-    for (const [id, r] of results) jobsContext[id] = { result: r.result, outputs: r.outputs }
-    const outScope = {
-      contexts: { ...wf.contexts, jobs: jobsContext },
-      status: { failed: false, cancelled: false },
+    const lease = await session.groups.acquire(
+      concurrency.group,
+      concurrency.cancelInProgress,
+      wf.cancellation,
+      session.log,
       file
+    )
+    if (!lease) {
+      run.result = 'cancelled'
+      session.log.write(file, `##[error] ${wf.cancellation.reason || 'The run was canceled.'}`)
+      return finish()
     }
-    for (const [name, def] of entries(
-      find(find(onMapping(loaded.root), 'workflow_call'), 'outputs')
-    )) {
-      run.outputs[name] = evaluateString(find(def, 'value'), outScope)
+    try {
+      return await runJobs()
+    } finally {
+      lease.release()
     }
   }
-  session.log.write(file, `workflow ${run.result}`)
-  return finish()
+  return runJobs()
+
+  async function runJobs(): Promise<WorkflowRun> {
+    wf.env = evaluateStringMap(find(loaded.root, 'env'), scope)
+    const defaultsRun = find(find(loaded.root, 'defaults'), 'run')
+    if (find(defaultsRun, 'shell'))
+      wf.defaults.shell = evaluateString(find(defaultsRun, 'shell'), scope)
+    if (find(defaultsRun, 'working-directory'))
+      wf.defaults.workingDirectory = evaluateString(find(defaultsRun, 'working-directory'), scope)
+
+    // Jobs, in the order their needs allow (file order among the ready ones).
+    const jobs = entries(find(loaded.root, 'jobs'))
+    for (const [id, given] of Object.entries(request.needs ?? {}))
+      results.set(id, { result: given.result, outputs: given.outputs ?? {} })
+    const selected = request.jobs ? new Set(request.jobs) : undefined
+    const pending = jobs.filter(([id]) => !selected || selected.has(id))
+    const ancestors = new Map<string, Set<string>>()
+    const ancestorsOf = (id: string): Set<string> => {
+      const known = ancestors.get(id)
+      if (known) return known
+      const set = new Set<string>()
+      const job = jobs.find(([j]) => j === id)?.[1]
+      for (const n of job ? needsOf(job) : []) {
+        set.add(n)
+        for (const a of ancestorsOf(n)) set.add(a)
+      }
+      ancestors.set(id, set)
+      return set
+    }
+    while (pending.length > 0) {
+      const index = pending.findIndex(([, job]) => needsOf(job).every(n => results.has(n)))
+      if (index < 0) {
+        const missing = pending.flatMap(([id, job]) =>
+          needsOf(job)
+            .filter(n => !results.has(n) && !pending.some(([p]) => p === n))
+            .map(n => `${id} needs ${n}`)
+        )
+        throw new HarnessInvalid(
+          `${file}: jobs wait for jobs that are neither run nor given in trigger.needs`,
+          missing
+        )
+      }
+      const [id, token] = pending.splice(index, 1)[0]
+      const outcome = await runJobEntry(wf, id, token, results, ancestorsOf(id), depth)
+      results.set(id, { result: outcome.result, outputs: outcome.outputs })
+      records.push(...outcome.records)
+    }
+
+    // The run's result (cancelled when it was) and its workflow_call outputs.
+    const ran = records.map(r => r.result)
+    run.result = wf.cancellation.requested
+      ? 'cancelled'
+      : ran.includes('failure')
+        ? 'failure'
+        : ran.includes('cancelled')
+          ? 'cancelled'
+          : 'success'
+    if (event === 'workflow_call') {
+      const jobsContext: Record<string, Json> = {}
+      for (const [id, r] of results) jobsContext[id] = { result: r.result, outputs: r.outputs }
+      const outScope = {
+        contexts: { ...wf.contexts, jobs: jobsContext },
+        status: { failed: false, cancelled: false },
+        file
+      }
+      for (const [name, def] of entries(
+        find(find(onMapping(loaded.root), 'workflow_call'), 'outputs')
+      )) {
+        run.outputs[name] = evaluateString(find(def, 'value'), outScope)
+      }
+    }
+    session.log.write(file, `workflow ${run.result}`)
+    return finish()
+  }
 }
 
 /** Run one job of the workflow: its `if:`, then its legs (matrix) or its reusable workflow call. */
@@ -463,30 +518,37 @@ async function runJobEntry(
   const ancestorResults = [...ancestors].map(a => results.get(a)?.result ?? 'skipped')
   const status = {
     failed: ancestorResults.includes('failure'),
-    cancelled: false,
+    cancelled: wf.cancellation.requested,
     blocked: ancestorResults.some(r => r === 'skipped' || r === 'cancelled')
   }
   const ifScope = { contexts: { ...wf.contexts, needs: needs as unknown as Json }, status, file }
   const displayName = find(token, 'name')
   const { condition, result: go } = evaluateCondition(find(token, 'if'), ifScope)
   if (!go) {
-    session.log.write(id, `job skipped: ${condition} is false`)
-    const record: JobRecord = {
+    // A job not started when its run is cancelled is cancelled, unless its if: still holds.
+    const result: Result = wf.cancellation.requested ? 'cancelled' : 'skipped'
+    session.log.write(
       id,
-      name: id,
-      result: 'skipped',
-      outputs: {},
-      steps: [],
-      summary: ''
-    }
-    return { result: 'skipped', outputs: {}, records: [record] }
+      result === 'cancelled'
+        ? `job cancelled: ${wf.cancellation.reason}`
+        : `job skipped: ${condition} is false`
+    )
+    const record: JobRecord = { id, name: id, result, outputs: {}, steps: [], summary: '' }
+    return { result, outputs: {}, records: [record] }
   }
+  const holdsWhenCancelled = () =>
+    evaluateCondition(find(token, 'if'), { ...ifScope, status: { ...status, cancelled: true } })
+      .result
 
+  // The matrix's own cancellation: fail-fast cancels the legs running and those not started.
+  const matrixCancellation = new Cancellation(wf.cancellation)
   const basePlan: JobPlan = {
     id,
     token,
     needs,
-    strategy: { 'fail-fast': true, 'job-index': 0, 'job-total': 1, 'max-parallel': 1 }
+    strategy: { 'fail-fast': true, 'job-index': 0, 'job-total': 1, 'max-parallel': 1 },
+    cancellation: matrixCancellation,
+    holdsWhenCancelled
   }
   const strategyToken = find(token, 'strategy')
   let legs: (Record<string, Json> | undefined)[] = [undefined]
@@ -505,11 +567,11 @@ async function runJobEntry(
     if (strategy['max-parallel'] !== undefined) maxParallel = Number(strategy['max-parallel'])
     else maxParallel = legs.length
   }
+  if (!Number.isInteger(maxParallel) || maxParallel < 1) maxParallel = legs.length
 
-  const records: JobRecord[] = []
-  let outputs: Record<string, string> = {}
-  let stop = false
-  for (let i = 0; i < legs.length; i++) {
+  // The legs run side by side, at most max-parallel at a time, started in matrix order.
+  const records: JobRecord[] = new Array<JobRecord>(legs.length)
+  const runLeg = async (i: number): Promise<void> => {
     const matrix = legs[i]
     const plan: JobPlan = {
       ...basePlan,
@@ -531,9 +593,9 @@ async function runJobEntry(
       matrix && !(displayName && isBasicExpression(displayName))
         ? `${base} ${legLabel(matrix)}`
         : base
-    if (stop) {
-      session.log.write(name, 'cancelled: fail-fast after a failed leg')
-      records.push({
+    if (matrixCancellation.requested && !holdsWhenCancelled()) {
+      session.log.write(name, `cancelled: ${matrixCancellation.reason}`)
+      records[i] = {
         id,
         name,
         ...(matrix && { matrix }),
@@ -541,19 +603,29 @@ async function runJobEntry(
         outputs: {},
         steps: [],
         summary: ''
-      })
-      continue
+      }
+      return
     }
     const record = find(token, 'uses')
       ? await runCallLeg(wf, plan, name, depth)
       : await runJobLeg(wf, plan, name)
-    records.push(record)
+    records[i] = record
+    if (record.result === 'failure' && failFast && legs.length > 1)
+      matrixCancellation.cancel(`fail-fast: ${name} failed, the other legs are cancelled.`)
+  }
+  let next = 0
+  const worker = async (): Promise<void> => {
+    while (next < legs.length) await runLeg(next++)
+  }
+  await Promise.all(Array.from({ length: Math.min(maxParallel, legs.length) }, worker))
+
+  let outputs: Record<string, string> = {}
+  for (const record of records) {
     outputs = {
       ...outputs,
       ...Object.fromEntries(Object.entries(record.outputs).filter(([, v]) => v !== ''))
     }
     for (const k of Object.keys(record.outputs)) if (!(k in outputs)) outputs[k] = ''
-    if (record.result === 'failure' && failFast) stop = true
   }
   const legResults = records.map(r => r.result)
   const result: Result = legResults.includes('failure')
@@ -562,6 +634,40 @@ async function runJobEntry(
       ? 'cancelled'
       : 'success'
   return { result, outputs, records }
+}
+
+/**
+ * Where a job's `uses:` points: `./.github/workflows/x.yml` in the calling workflow's
+ * repository, `owner/repo/.github/workflows/x.yml@ref` from the remoteWorkflows fixtures;
+ * undefined when no fixture answers it.
+ */
+export function callSource(
+  session: Session,
+  uses: string,
+  caller: { root: string; repository: string; sha: string }
+): WorkflowSource | undefined {
+  if (uses.startsWith('./')) {
+    return {
+      file: path.resolve(caller.root, uses.replace(/@.*$/, '')),
+      root: caller.root,
+      repository: caller.repository,
+      sha: caller.sha
+    }
+  }
+  const m = /^([^/]+\/[^/]+\/[^@]+)@(.+)$/.exec(uses)
+  const fixtures = session.options.remoteWorkflows ?? {}
+  const fixture = m ? (fixtures[uses] ?? fixtures[m[1]]) : undefined
+  if (!fixture) return undefined
+  return {
+    file: fixture.file,
+    root: fixture.root,
+    repository: fixture.repository,
+    sha: fixture.sha
+  }
+}
+
+function ownerOf(repository: string): string {
+  return repository.split('/')[0].toLowerCase()
 }
 
 /** A `uses:` job: run the reusable workflow it names with its `with:` and `secrets:`. */
@@ -581,42 +687,31 @@ async function runCallLeg(
     throw new HarnessInvalid(
       `${formatLocation(at)}: reusable workflows nest deeper than ${MAX_DEPTH} levels`
     )
-  let source: WorkflowSource
-  if (uses.startsWith('./')) {
-    const target = path.resolve(wf.identity.root, uses.replace(/@.*$/, ''))
-    source = {
-      file: target,
-      root: wf.identity.root,
-      repository: wf.identity.repository,
-      sha: wf.identity.sha
-    }
-  } else {
-    const m = /^([^/]+\/[^/]+\/[^@]+)@(.+)$/.exec(uses)
-    const fixtures = session.options.remoteWorkflows ?? {}
-    const fixture = m ? (fixtures[uses] ?? fixtures[m[1]]) : undefined
-    if (!fixture)
-      throw new HarnessUnsupported(
-        `the remote reusable workflow ${uses} without a fixture`,
-        at,
-        'add it to remoteWorkflows'
-      )
-    source = {
-      file: fixture.file,
-      root: fixture.root,
-      repository: fixture.repository,
-      sha: fixture.sha
-    }
-  }
+  const source = callSource(session, uses, wf.identity)
+  if (!source)
+    throw new HarnessUnsupported(
+      `the remote reusable workflow ${uses} without a fixture`,
+      at,
+      'add it to remoteWorkflows'
+    )
   const contexts = jobContexts(wf, plan)
   const scope = { contexts, status: { failed: false, cancelled: false }, file }
   const withValues = (evaluateToken(find(token, 'with'), scope) ?? {}) as Record<string, Json>
   const secretsToken = find(token, 'secrets')
   let secrets: Record<string, string> = {}
   const inheritSecrets = !!secretsToken && literalOf(secretsToken) === 'inherit'
-  if (inheritSecrets) {
+  // `secrets: inherit` passes the caller's secrets only within one owner (organization or
+  // user); across owners the called workflow gets none, without a warning, as on GitHub.
+  const sameOwner = ownerOf(wf.identity.repository) === ownerOf(source.repository)
+  if (inheritSecrets && !sameOwner) {
+    session.log.write(
+      name,
+      `secrets: inherit from ${wf.identity.repository} to ${source.repository}: another owner, no secrets passed`
+    )
+  } else if (inheritSecrets) {
     secrets = Object.fromEntries(
       Object.entries((wf.contexts.secrets ?? {}) as Record<string, Json>)
-        .filter(([k]) => k !== 'GITHUB_TOKEN')
+        .filter(([k]) => k.toLowerCase() !== 'github_token')
         .map(([k, v]) => [k, asString(v)])
     )
   } else if (secretsToken) {
@@ -655,16 +750,39 @@ async function runCallLeg(
     }
     held.push(concurrency.group)
   }
+  const callScope = new Cancellation(plan.cancellation)
+  const lease =
+    concurrency && concurrencyToken
+      ? await session.groups.acquire(
+          concurrency.group,
+          concurrency.cancelInProgress,
+          callScope,
+          session.log,
+          name
+        )
+      : undefined
+  if (concurrency && !lease) {
+    record.result = 'cancelled'
+    record.error = callScope.reason || 'The job was canceled.'
+    session.log.write(name, `##[error] ${record.error}`)
+    return record
+  }
   session.log.write(name, `calling ${uses}`)
-  const called = await runWorkflowFile(session, source, {
-    event: 'workflow_call',
-    inputs: withValues,
-    secrets,
-    inheritSecrets,
-    callerGithub: wf.contexts.github as Record<string, Json>,
-    held,
-    depth: depth + 1
-  })
+  let called: WorkflowRun
+  try {
+    called = await runWorkflowFile(session, source, {
+      event: 'workflow_call',
+      inputs: withValues,
+      secrets,
+      inheritSecrets,
+      callerGithub: wf.contexts.github as Record<string, Json>,
+      held,
+      cancellation: callScope,
+      depth: depth + 1
+    })
+  } finally {
+    lease?.release()
+  }
   record.call = called
   record.result = called.result
   record.outputs = called.outputs
