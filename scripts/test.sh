@@ -7,6 +7,9 @@ bash scripts/setup.sh
 # pip must not see a machine's own settings (local package folders a server does not have).
 export PIP_CONFIG_FILE=/dev/null
 unset PIP_FIND_LINKS PIP_INDEX_URL PIP_EXTRA_INDEX_URL || true
+# The harness runs the node24 actions on Node 24, as the runner does (the npm package node@24).
+SITECYCLE_NODE24=$(npm exec --yes --package=node@24 -- node -p process.execPath)
+export SITECYCLE_NODE24
 npm run typecheck --silent
 npm run lint --silent
 mkdir -p .tmp
