@@ -31450,7 +31450,7 @@ function pgConnectionArgs(conn) {
  */
 function pgDump(conn, dbname, outPath, options = {}) {
     const jobs = Math.max(1, options.jobs ?? 1);
-    const format = jobs > 1 ? ['-Fd', '-j', String(jobs)] : ['-Fc'];
+    const format = jobs > 1 ? ['-Fd', '-j', String(jobs)] : options.directory ? ['-Fd'] : ['-Fc'];
     if (options.compress !== undefined) {
         if (!Number.isInteger(options.compress) || options.compress < 0 || options.compress > 9)
             throw new SitecycleError(`the pg_dump compression level ${options.compress} is not an integer from 0 to 9`);
@@ -32592,8 +32592,13 @@ async function dump(exec, db, path, reporter, options = {}) {
     const conn = connect(db, reporter);
     const jobs = Math.max(1, options.jobs ?? 1);
     const compress = options.compress ?? PG_DUMP_COMPRESSION;
-    await writeAside(exec, path, partial => exec.run(pgDump(conn, db.name, partial, { jobs, compress })).then(() => undefined));
-    return { path, size: await pathSize(exec, path), format: jobs > 1 ? 'pg-directory' : 'pg-custom' };
+    await writeAside(exec, path, partial => exec
+        .run(pgDump(conn, db.name, partial, { jobs, compress, directory: options.directory }))
+        .then(() => undefined));
+    return { path, size: await pathSize(exec, path), format: formatOf(jobs, options) };
+}
+function formatOf(jobs, options) {
+    return jobs > 1 || options.directory ? 'pg-directory' : 'pg-custom';
 }
 function tableLabel([schema, table]) {
     return schema === 'public' ? table : `${schema}.${table}`;
@@ -32655,7 +32660,8 @@ async function dumpWithChecksums(exec, db, path, reporter, options = {}) {
     await writeAside(exec, path, async (partial) => {
         const r = await exec.tryRun(pgDumpWithChecksums(db.python ?? DEFAULT_PYTHON, conn, db.name, partial, tables, {
             jobs,
-            compress
+            compress,
+            directory: options.directory
         }));
         sums = parseChecksums$1(exec, db, tables, r.stdout);
         if (r.code === 3)
@@ -32670,7 +32676,7 @@ async function dumpWithChecksums(exec, db, path, reporter, options = {}) {
     return {
         path,
         size: await pathSize(exec, path),
-        format: jobs > 1 ? 'pg-directory' : 'pg-custom',
+        format: formatOf(jobs, options),
         tables: sums.sort(byTable)
     };
 }
@@ -40655,6 +40661,9 @@ function superRefine(fn, params) {
  * (see sums.ts), which lists the same files for `sha256sum -c`. Format 1 manifests (older
  * snapshots) are still read: their dump `sha256` is over a `"\0<size>\n"` prefix plus the
  * bytes (SUMMARIZE_TREE's `content` mode) and they have no per-file sums.
+ *
+ * Format 3 adds `database.store` for a dump kept as zstd files, some of them deltas against a
+ * base snapshot's (dump-store.ts); its sums are still the plain sha256 of each stored file.
  */
 const MANIFEST_FILE = 'manifest.json';
 /** The dump inside a snapshot directory (a file or, for some engines, a directory). */
@@ -40692,7 +40701,7 @@ const folderSchema = object({
     files: array(fileSumSchema).optional()
 });
 const baseSchema = object({
-    format: union([literal(1), literal(2)]),
+    format: union([literal(1), literal(2), literal(3)]),
     id: string$1(),
     site: string$1(),
     host: string$1(),
@@ -40723,7 +40732,18 @@ const baseSchema = object({
         databaseSize: number().nullable(),
         tables: array(tableSchema),
         /** `live`: taken from the database around the dump and equal before and after it. */
-        checksumsFrom: _enum(['live', 'dump'])
+        checksumsFrom: _enum(['live', 'dump']),
+        /**
+         * Format 3: the dump's table files are zstd, full or deltas against `base`'s same files
+         * (see dump-store.ts). Absent: the dump is read as it is.
+         */
+        store: object({
+            compression: literal('zstd'),
+            base: string$1().nullable(),
+            depth: number().int().min(0),
+            deltas: array(string$1())
+        })
+            .optional()
     })
         .nullable(),
     files: object({
@@ -40824,8 +40844,10 @@ async function readManifest(exec, snapshotsDir, id) {
     return text === undefined ? undefined : parseManifest(text, `${path} on ${exec.name}`);
 }
 /** The snapshot directories of a site, oldest first, complete or not; other names are skipped. */
-async function listSnapshotIds(exec, site, python) {
-    const r = await exec.run(listSnapshotDirs(python, siteLayout(site.root).snapshots));
+async function listSnapshotIds(exec, site, python, 
+/** Another directory to list instead (the hidden bases: dump-store.ts). */
+dir = siteLayout(site.root).snapshots) {
+    const r = await exec.run(listSnapshotDirs(python, dir));
     const entries = JSON.parse(r.stdout);
     return entries
         .filter(e => isSnapshotId(e.name))
@@ -40834,6 +40856,156 @@ async function listSnapshotIds(exec, site, python) {
 }
 function byTime(a, b) {
     return parseSnapshotId(a).getTime() - parseSnapshotId(b).getTime() || a.localeCompare(b);
+}
+
+/**
+ * Incremental database dumps (manifest format 3). A PostgreSQL snapshot dumps with
+ * `pg_dump -Fd -Z0` (one plain file per table, `N.dat`, and `toc.dat`); the snapshot keeps
+ * `toc.dat` (and any other file) as it is and each table file as `N.dat.zst`: either a full zstd
+ * file, or a `zstd -1 --long=31 --patch-from=<base's N.dat>` delta against the same file of the
+ * chain's base, the last full snapshot before it (bench/README.md: a 1 % change of rows costs
+ * under 1 % of a full dump).
+ *
+ * Chains are short and never broken:
+ * - a snapshot is full when the previous one has no such store, was of another engine, is itself
+ *   the 14th of its chain (at most MAX_DELTAS deltas hang on one base), or its base is not
+ *   visible or would not be kept by retention now; else it deltas against that base;
+ * - each delta needs its base only (a star, not a line): a restore applies one delta, and any
+ *   snapshot but a base can be removed freely;
+ * - retention never deletes a base a kept snapshot needs: it moves it to `snapshots/.bases/<id>`
+ *   (hidden from listing, restore and verify by id; its data folders removed), and deletes it
+ *   once no kept snapshot names it (see snapshot.ts applyRetention).
+ *
+ * Reading a stored dump materialises it: each `N.dat.zst` decompressed (through its base for a
+ * delta) into a temp directory the caller names and removes, toc.dat copied; pg_restore then
+ * reads that directory. Table files over zstd's 2 GiB window are kept full.
+ */
+/** Where retention keeps the bases kept snapshots still need, under the snapshots directory. */
+const BASES_DIR = '.bases';
+/** zstd as the store programs run it: found on PATH, named when missing. */
+const ZSTD_HELPERS = `
+import json, os, re, shutil, subprocess, sys
+def zstd(args):
+    r = subprocess.run(['zstd', '-q', '-f', '--long=31'] + args, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    if r.returncode != 0:
+        sys.stderr.write('zstd %s failed: %s\\n' % (' '.join(args), r.stderr.strip()))
+        sys.exit(3)
+if shutil.which('zstd') is None:
+    sys.stderr.write('zstd is not installed\\n')
+    sys.exit(4)
+`;
+/**
+ * Host program, argv: stored dump dir, base's stored dump dir or '', JSON list of the delta
+ * files, output dir (made). Writes the plain dump: `N.dat.zst` decompressed (a delta through the
+ * base's file, decompressed aside first), other files copied. Prints the bytes written.
+ */
+const MATERIALIZE_DUMP_PROGRAM = `${ZSTD_HELPERS}
+stored, base, deltas, out = sys.argv[1], sys.argv[2], set(json.loads(sys.argv[3])), sys.argv[4]
+os.makedirs(out)
+total = 0
+for name in sorted(os.listdir(stored)):
+    src = os.path.join(stored, name)
+    if name.endswith('.dat.zst'):
+        target = os.path.join(out, name[:-4])
+        if name in deltas:
+            if not base:
+                sys.stderr.write('%s is a delta but its base is missing\\n' % src)
+                sys.exit(5)
+            aside = os.path.join(out, '.' + name[:-4] + '.base')
+            zstd(['-d', os.path.join(base, name), '-o', aside])
+            zstd(['-d', '--patch-from=' + aside, src, '-o', target])
+            os.unlink(aside)
+        else:
+            zstd(['-d', src, '-o', target])
+    else:
+        target = os.path.join(out, name)
+        shutil.copyfile(src, target)
+    total += os.path.getsize(target)
+print(json.dumps({'bytes': total}))
+`;
+/** `python MATERIALIZE_DUMP_PROGRAM stored base deltas out` */
+function materializeDumpCommand(python, stored, base, deltas, out) {
+    return pythonProgram(python, MATERIALIZE_DUMP_PROGRAM, [
+        stored,
+        base ?? '',
+        JSON.stringify(deltas),
+        out
+    ]);
+}
+/** Fail with a message naming the host when zstd is not installed there. */
+async function requireZstd(exec) {
+    const r = await exec.tryRun(cmd(['zstd', '--version'])).catch(() => ({ code: 127 }));
+    if (r.code !== 0)
+        throw new SitecycleError(`zstd is not installed on ${exec.name}: database snapshots are stored with it (install the Debian package zstd there: apt-get install zstd)`, 'database');
+}
+/** The parent of a snapshot directory (a snapshots directory, or a sync's work directory). */
+function parentOf(snapshotDir) {
+    return snapshotDir.slice(0, snapshotDir.lastIndexOf('/'));
+}
+/**
+ * The directory of base snapshot `base` of the snapshot at `snapshotDir`: its sibling when it is
+ * still listed, else the hidden copy retention keeps under .bases; undefined when neither has a
+ * manifest.
+ */
+async function locateBase(exec, snapshotDir, base) {
+    const parent = parentOf(snapshotDir);
+    for (const dir of [`${parent}/${base}`, `${parent}/${BASES_DIR}/${base}`]) {
+        const r = await exec.tryRun(cmd(['test', '-f', `${dir}/manifest.json`]));
+        if (r.code === 0)
+            return dir;
+    }
+    return undefined;
+}
+/** The base of a stored dump, found, or an error naming both snapshots. */
+async function requireBase(exec, snapshotDir, manifest) {
+    const base = manifest.database.store.base;
+    const dir = await locateBase(exec, snapshotDir, base);
+    if (!dir)
+        throw new SitecycleError(`snapshot ${manifest.id} is stored as deltas against snapshot ${base}, which is missing on ${exec.name} (neither ${parentOf(snapshotDir)}/${base} nor ${parentOf(snapshotDir)}/${BASES_DIR}/${base})`, 'snapshot');
+    return dir;
+}
+/** Whether a manifest's dump is stored (zstd) and must be materialised before it is read. */
+function isStoredDump(manifest) {
+    return !!manifest.database?.store;
+}
+/**
+ * The dump of a snapshot as pg_restore (or the engine) reads it: the stored path itself for an
+ * older dump; for a stored one, materialised into `into` (made; the caller removes it with
+ * {@link removeMaterialized}, also on failure). A kill leaves `into` for whoever cleans its
+ * parent.
+ */
+async function materializeDump(exec, python, snapshotDir, manifest, into) {
+    const record = manifest.database;
+    if (!record.store)
+        return `${snapshotDir}/${record.dump}`;
+    const baseDir = record.store.base ? await requireBase(exec, snapshotDir, manifest) : null;
+    await exec.run(removeTree(into));
+    const out = `${into}/${record.dump.split('/').pop()}`;
+    const r = await exec.tryRun(materializeDumpCommand(python, `${snapshotDir}/${record.dump}`, baseDir && `${baseDir}/${record.dump}`, record.store.deltas, out));
+    if (r.code !== 0) {
+        await exec.tryRun(removeTree(into)).catch(() => undefined);
+        if (r.code === 4)
+            await requireZstd(exec);
+        throw new SitecycleError(`could not decompress the dump of snapshot ${manifest.id} on ${exec.name}` +
+            (record.store.base ? ` (deltas against snapshot ${record.store.base})` : '') +
+            `: ${r.stderr.trim().split('\n').pop() || `exit code ${r.code}`}`, 'snapshot');
+    }
+    return out;
+}
+/** Remove a materialised dump (quietly: the caller may already be failing). */
+async function removeMaterialized(exec, into) {
+    await exec.tryRun(removeTree(into)).catch(() => undefined);
+}
+/** Materialise, run `use` on the plain dump's path, remove the materialised copy whatever happens. */
+async function withMaterializedDump(exec, python, snapshotDir, manifest, into, use) {
+    try {
+        const path = await materializeDump(exec, python, snapshotDir, manifest, into);
+        return await use(path);
+    }
+    finally {
+        if (isStoredDump(manifest))
+            await removeMaterialized(exec, into);
+    }
 }
 
 /** A command that exited non-zero: carries host, command, exit code and the tail of stderr. */
@@ -41239,6 +41411,11 @@ async function checkSnapshotDump(exec, python, manifest, snapshotDir, progress) 
             throw new SitecycleError(`the dump ${dumpPath} of snapshot ${manifest.id} is corrupt: sha256 ${digest.sha256}, the manifest says ${record.sha256}; nothing was changed`, 'snapshot');
         return `dump sha256 ${digest.sha256.slice(0, 12)} matches`;
     }
+    if (record.store?.base) {
+        const bad = await checkBaseDump(exec, python, snapshotDir, manifest);
+        if (bad.length)
+            throw new SitecycleError(`${bad[0]}; nothing was changed`, 'snapshot');
+    }
     const r = await runWithProgress(exec, hashSnapshotFiles(python, [{ dir: snapshotDir, only: [record.dump] }], progress?.progressPath), {
         progressPath: progress?.progressPath,
         intervalMs: progress?.intervalMs ?? 5000,
@@ -41262,6 +41439,30 @@ async function checkSnapshotDump(exec, python, manifest, snapshotDir, progress) 
             '; nothing was changed', 'snapshot');
     }
     return `dump sha256 ${record.sha256.slice(0, 12)} matches (${hashed.files.length} file${hashed.files.length === 1 ? '' : 's'})`;
+}
+/**
+ * The stored dump files of the base a snapshot's deltas need, read against the base's own
+ * manifest (the base may be listed or kept hidden under .bases: dump-store.ts). Returns one
+ * sentence per problem (none: the base is whole). Throws when the base is missing.
+ */
+async function checkBaseDump(exec, python, snapshotDir, manifest) {
+    const baseDir = await requireBase(exec, snapshotDir, manifest);
+    const path = `${baseDir}/${MANIFEST_FILE}`;
+    const text = await exec.readFile(path);
+    if (text === undefined)
+        return [`the manifest ${path} of base snapshot is missing`];
+    const base = parseManifest(text, `${path} on ${exec.name}`);
+    const record = base.database;
+    if (!record?.files)
+        return [`base snapshot ${base.id} of snapshot ${manifest.id} has no per-file sums for its dump`];
+    const r = await exec.run(hashSnapshotFiles(python, [{ dir: baseDir, only: [record.dump] }]));
+    const [hashed] = parseHashedDirs(r.stdout).dirs;
+    return compareSums(record.files, hashed.files).map(m => `the dump file ${baseDir}/${m.path} of base snapshot ${base.id} (snapshot ${manifest.id} is stored as deltas against it) ` +
+        (m.problem === 'changed'
+            ? `is corrupt: sha256 ${m.actual}, its manifest says ${m.expected}`
+            : m.problem === 'missing'
+                ? 'is missing'
+                : 'is not in its manifest'));
 }
 
 /** Appends to and reads the site's journal on its host. */
@@ -41988,9 +42189,6 @@ function databaseOf(c) {
 function engineOf(c) {
     return c.engines(c.site.database.engine);
 }
-function dumpPathOf(c) {
-    return `${c.snapshotDir}/${c.manifest.database.dump}`;
-}
 /** Check the snapshot against the target site, before anything there is touched. */
 function checkApplicable(manifest, site, from) {
     const record = manifest.database;
@@ -42042,7 +42240,8 @@ function applySteps() {
                 const scratch = scratchOf(c);
                 if (await engine.exists(c.exec, scratch))
                     await engine.drop(c.exec, scratch);
-                await engine.restore(c.exec, scratch, dumpPathOf(c), c.reporter, { intoNew: true });
+                // A stored (zstd) dump is decompressed into the run's work directory for the restore.
+                await withMaterializedDump(c.exec, c.python, c.snapshotDir, c.manifest, `${c.work}/dump`, path => engine.restore(c.exec, scratch, path, c.reporter, { intoNew: true }));
                 const tables = await engine.checksums(c.exec, scratch);
                 const bad = compareTables(record.tables, tables).filter(t => !t.ok);
                 if (bad.length)
@@ -42512,6 +42711,8 @@ var DeployInput;
     /** Read by deploy.ts itself (the GitHub deployment record), not by readDeploySettings. */
     DeployInput["GithubToken"] = "github-token";
     DeployInput["RecordDeployment"] = "record-deployment";
+    /** Read by deploy.ts itself: the GitHub environment the deployment is recorded in. */
+    DeployInput["Environment"] = "environment";
 })(DeployInput || (DeployInput = {}));
 /** Inputs of the rollback action only (actions/rollback/action.yml). */
 var RollbackInput;
@@ -42576,10 +42777,39 @@ function readVersion(core, name, problems) {
     return text;
 }
 /**
+ * The secret a workflow's caller passes by name to carry the secrets the config names, as one
+ * JSON object such as `{"DB_PASSWORD": "..."}`: `secrets: inherit` reaches a reusable workflow of
+ * another owner empty, and a reusable workflow cannot declare names it does not know.
+ */
+const BUNDLED_SECRETS = 'SITECYCLE_SECRETS';
+/**
  * The `config-secrets` input: a JSON object of secret names to values, such as
- * `${{ toJSON(secrets) }}`; values that are not strings are left out. The value is never shown.
+ * `${{ toJSON(secrets) }}`; values that are not strings are left out. The value of
+ * `SITECYCLE_SECRETS`, when it is itself a JSON object, is opened into its names; a name already
+ * given on its own (such as an environment secret) keeps its own value. The value is never shown.
  */
 function parseConfigSecrets(text) {
+    const data = parseObject(text);
+    if (data === undefined)
+        return undefined;
+    const values = {};
+    for (const [name, value] of Object.entries(data)) {
+        if (name !== BUNDLED_SECRETS && typeof value === 'string' && value !== '')
+            values[name] = value;
+    }
+    const bundle = data[BUNDLED_SECRETS];
+    if (typeof bundle === 'string' && bundle.trim() !== '') {
+        const inner = parseObject(bundle);
+        if (inner === undefined)
+            return undefined;
+        for (const [name, value] of Object.entries(inner)) {
+            if (typeof value === 'string' && value !== '' && !(name in values))
+                values[name] = value;
+        }
+    }
+    return values;
+}
+function parseObject(text) {
     let data;
     try {
         data = JSON.parse(text);
@@ -42589,12 +42819,7 @@ function parseConfigSecrets(text) {
     }
     if (data === null || typeof data !== 'object' || Array.isArray(data))
         return undefined;
-    const values = {};
-    for (const [name, value] of Object.entries(data)) {
-        if (typeof value === 'string' && value !== '')
-            values[name] = value;
-    }
-    return values;
+    return data;
 }
 /** A private key must look like one; the value itself is never shown. */
 function readSshKey(core, problems) {

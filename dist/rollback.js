@@ -54005,7 +54005,7 @@ function pgConnectionArgs(conn) {
  */
 function pgDump(conn, dbname, outPath, options = {}) {
     const jobs = Math.max(1, options.jobs ?? 1);
-    const format = jobs > 1 ? ['-Fd', '-j', String(jobs)] : ['-Fc'];
+    const format = jobs > 1 ? ['-Fd', '-j', String(jobs)] : options.directory ? ['-Fd'] : ['-Fc'];
     if (options.compress !== undefined) {
         if (!Number.isInteger(options.compress) || options.compress < 0 || options.compress > 9)
             throw new SitecycleError(`the pg_dump compression level ${options.compress} is not an integer from 0 to 9`);
@@ -55147,8 +55147,13 @@ async function dump(exec, db, path, reporter, options = {}) {
     const conn = connect(db, reporter);
     const jobs = Math.max(1, options.jobs ?? 1);
     const compress = options.compress ?? PG_DUMP_COMPRESSION;
-    await writeAside(exec, path, partial => exec.run(pgDump(conn, db.name, partial, { jobs, compress })).then(() => undefined));
-    return { path, size: await pathSize(exec, path), format: jobs > 1 ? 'pg-directory' : 'pg-custom' };
+    await writeAside(exec, path, partial => exec
+        .run(pgDump(conn, db.name, partial, { jobs, compress, directory: options.directory }))
+        .then(() => undefined));
+    return { path, size: await pathSize(exec, path), format: formatOf(jobs, options) };
+}
+function formatOf(jobs, options) {
+    return jobs > 1 || options.directory ? 'pg-directory' : 'pg-custom';
 }
 function tableLabel([schema, table]) {
     return schema === 'public' ? table : `${schema}.${table}`;
@@ -55210,7 +55215,8 @@ async function dumpWithChecksums(exec, db, path, reporter, options = {}) {
     await writeAside(exec, path, async (partial) => {
         const r = await exec.tryRun(pgDumpWithChecksums(db.python ?? DEFAULT_PYTHON, conn, db.name, partial, tables, {
             jobs,
-            compress
+            compress,
+            directory: options.directory
         }));
         sums = parseChecksums$1(exec, db, tables, r.stdout);
         if (r.code === 3)
@@ -55225,7 +55231,7 @@ async function dumpWithChecksums(exec, db, path, reporter, options = {}) {
     return {
         path,
         size: await pathSize(exec, path),
-        format: jobs > 1 ? 'pg-directory' : 'pg-custom',
+        format: formatOf(jobs, options),
         tables: sums.sort(byTable)
     };
 }
@@ -56550,6 +56556,8 @@ var DeployInput;
     /** Read by deploy.ts itself (the GitHub deployment record), not by readDeploySettings. */
     DeployInput["GithubToken"] = "github-token";
     DeployInput["RecordDeployment"] = "record-deployment";
+    /** Read by deploy.ts itself: the GitHub environment the deployment is recorded in. */
+    DeployInput["Environment"] = "environment";
 })(DeployInput || (DeployInput = {}));
 /** Inputs of the rollback action only (actions/rollback/action.yml). */
 var RollbackInput;
@@ -56614,10 +56622,39 @@ function readVersion(core, name, problems) {
     return text;
 }
 /**
+ * The secret a workflow's caller passes by name to carry the secrets the config names, as one
+ * JSON object such as `{"DB_PASSWORD": "..."}`: `secrets: inherit` reaches a reusable workflow of
+ * another owner empty, and a reusable workflow cannot declare names it does not know.
+ */
+const BUNDLED_SECRETS = 'SITECYCLE_SECRETS';
+/**
  * The `config-secrets` input: a JSON object of secret names to values, such as
- * `${{ toJSON(secrets) }}`; values that are not strings are left out. The value is never shown.
+ * `${{ toJSON(secrets) }}`; values that are not strings are left out. The value of
+ * `SITECYCLE_SECRETS`, when it is itself a JSON object, is opened into its names; a name already
+ * given on its own (such as an environment secret) keeps its own value. The value is never shown.
  */
 function parseConfigSecrets(text) {
+    const data = parseObject(text);
+    if (data === undefined)
+        return undefined;
+    const values = {};
+    for (const [name, value] of Object.entries(data)) {
+        if (name !== BUNDLED_SECRETS && typeof value === 'string' && value !== '')
+            values[name] = value;
+    }
+    const bundle = data[BUNDLED_SECRETS];
+    if (typeof bundle === 'string' && bundle.trim() !== '') {
+        const inner = parseObject(bundle);
+        if (inner === undefined)
+            return undefined;
+        for (const [name, value] of Object.entries(inner)) {
+            if (typeof value === 'string' && value !== '' && !(name in values))
+                values[name] = value;
+        }
+    }
+    return values;
+}
+function parseObject(text) {
     let data;
     try {
         data = JSON.parse(text);
@@ -56627,12 +56664,7 @@ function parseConfigSecrets(text) {
     }
     if (data === null || typeof data !== 'object' || Array.isArray(data))
         return undefined;
-    const values = {};
-    for (const [name, value] of Object.entries(data)) {
-        if (typeof value === 'string' && value !== '')
-            values[name] = value;
-    }
-    return values;
+    return data;
 }
 /** A private key must look like one; the value itself is never shown. */
 function readSshKey(core, problems) {

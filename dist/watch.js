@@ -31781,6 +31781,8 @@ var DeployInput;
     /** Read by deploy.ts itself (the GitHub deployment record), not by readDeploySettings. */
     DeployInput["GithubToken"] = "github-token";
     DeployInput["RecordDeployment"] = "record-deployment";
+    /** Read by deploy.ts itself: the GitHub environment the deployment is recorded in. */
+    DeployInput["Environment"] = "environment";
 })(DeployInput || (DeployInput = {}));
 /** Inputs of the rollback action only (actions/rollback/action.yml). */
 var RollbackInput;
@@ -31845,10 +31847,39 @@ function readVersion(core, name, problems) {
     return text;
 }
 /**
+ * The secret a workflow's caller passes by name to carry the secrets the config names, as one
+ * JSON object such as `{"DB_PASSWORD": "..."}`: `secrets: inherit` reaches a reusable workflow of
+ * another owner empty, and a reusable workflow cannot declare names it does not know.
+ */
+const BUNDLED_SECRETS = 'SITECYCLE_SECRETS';
+/**
  * The `config-secrets` input: a JSON object of secret names to values, such as
- * `${{ toJSON(secrets) }}`; values that are not strings are left out. The value is never shown.
+ * `${{ toJSON(secrets) }}`; values that are not strings are left out. The value of
+ * `SITECYCLE_SECRETS`, when it is itself a JSON object, is opened into its names; a name already
+ * given on its own (such as an environment secret) keeps its own value. The value is never shown.
  */
 function parseConfigSecrets(text) {
+    const data = parseObject(text);
+    if (data === undefined)
+        return undefined;
+    const values = {};
+    for (const [name, value] of Object.entries(data)) {
+        if (name !== BUNDLED_SECRETS && typeof value === 'string' && value !== '')
+            values[name] = value;
+    }
+    const bundle = data[BUNDLED_SECRETS];
+    if (typeof bundle === 'string' && bundle.trim() !== '') {
+        const inner = parseObject(bundle);
+        if (inner === undefined)
+            return undefined;
+        for (const [name, value] of Object.entries(inner)) {
+            if (typeof value === 'string' && value !== '' && !(name in values))
+                values[name] = value;
+        }
+    }
+    return values;
+}
+function parseObject(text) {
     let data;
     try {
         data = JSON.parse(text);
@@ -31858,12 +31889,7 @@ function parseConfigSecrets(text) {
     }
     if (data === null || typeof data !== 'object' || Array.isArray(data))
         return undefined;
-    const values = {};
-    for (const [name, value] of Object.entries(data)) {
-        if (typeof value === 'string' && value !== '')
-            values[name] = value;
-    }
-    return values;
+    return data;
 }
 /** A private key must look like one; the value itself is never shown. */
 function readSshKey(core, problems) {
