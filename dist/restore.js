@@ -40868,7 +40868,7 @@ function byTime(a, b) {
  *
  * Chains are short and never broken:
  * - a snapshot is full when the previous one has no such store, was of another engine, is itself
- *   the 14th of its chain (at most MAX_DELTAS deltas hang on one base), or its base is not
+ *   the 7th of its chain (at most MAX_DELTAS deltas hang on one base), or its base is not
  *   visible or would not be kept by retention now; else it deltas against that base;
  * - each delta needs its base only (a star, not a line): a restore applies one delta, and any
  *   snapshot but a base can be removed freely;

@@ -41917,7 +41917,7 @@ async function mirrorNeedsOf(exec, config, site) {
  *
  * Chains are short and never broken:
  * - a snapshot is full when the previous one has no such store, was of another engine, is itself
- *   the 14th of its chain (at most MAX_DELTAS deltas hang on one base), or its base is not
+ *   the 7th of its chain (at most MAX_DELTAS deltas hang on one base), or its base is not
  *   visible or would not be kept by retention now; else it deltas against that base;
  * - each delta needs its base only (a star, not a line): a restore applies one delta, and any
  *   snapshot but a base can be removed freely;
@@ -41929,13 +41929,8 @@ async function mirrorNeedsOf(exec, config, site) {
  * delta) into a temp directory the caller names and removes, toc.dat copied; pg_restore then
  * reads that directory. Table files over zstd's 2 GiB window are kept full.
  */
-/**
- * At most this many deltas hang on one full base: every 14th snapshot is full. A delta holds all
- * changes since its base (day k: k days of them), so a longer chain saves the next full copy at
- * the price of larger deltas: 13 gives about 1.3 times one snapshot for ten dailies at 1 % of
- * rows a day, 6 gave 2.0 (bench/README.md).
- */
-const MAX_DELTAS = 13;
+/** At most this many deltas hang on one full base: every 7th snapshot is full. */
+const MAX_DELTAS = 6;
 /** A table file larger than this (zstd's largest window, 2 GiB) is stored full. */
 const MAX_DELTA_BYTES = 2 ** 31;
 /** Where retention keeps the bases kept snapshots still need, under the snapshots directory. */

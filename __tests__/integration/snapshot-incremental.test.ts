@@ -1,7 +1,7 @@
 /**
  * Incremental database snapshots for real (a throwaway PostgreSQL, zstd, sha256sum, pg_restore,
  * the bundled CLI for the kills): daily snapshots of a database whose rows change a little each
- * day are stored as zstd deltas against their chain's full base; the one after MAX_DELTAS deltas is full;
+ * day are stored as zstd deltas against their chain's full base; the 7th after a base is full;
  * retention that drops a base keeps it hidden while a kept snapshot needs it and deletes it
  * after; a delta snapshot restores (by sitecycle and by the documented standard commands) to the
  * rows it was taken with; `sha256sum -c SHA256SUMS` passes; verify catches a flipped byte in a
@@ -144,7 +144,7 @@ describe('daily snapshots of a PostgreSQL site, 1 % of rows changed a day', () =
     }
   })
 
-  test('the first is full, the next MAX_DELTAS are deltas against it, the one after full again', async () => {
+  test('the first is full, the next six are deltas against it, the 7th after it full again', async () => {
     const stores = []
     for (const id of ids) stores.push((await readManifest(exec, s.snapshots, id))!)
     expect(stores.map(m => m.format)).toEqual(ids.map(() => 3))

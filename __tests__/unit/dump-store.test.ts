@@ -55,7 +55,7 @@ describe('chooseDeltaBase', () => {
     ).toEqual({ base: 'a', depth: 3 })
   })
 
-  test('the one after MAX_DELTAS deltas on a base is full', () => {
+  test('the 7th after a base is full', () => {
     expect(
       chooseDeltaBase(
         { id: 'g', engine: 'postgres', store: store('a', MAX_DELTAS) },
