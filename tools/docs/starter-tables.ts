@@ -7,6 +7,7 @@
 import { promises as fs } from 'node:fs'
 import * as path from 'node:path'
 import { parse as parseYaml } from 'yaml'
+import { parsePermissions } from '../harness/token-scopes.js'
 
 export const STARTER_START_MARKER = '<!-- sitecycle:starter-permissions:start -->'
 export const STARTER_END_MARKER = '<!-- sitecycle:starter-permissions:end -->'
@@ -37,38 +38,12 @@ export interface StarterCall {
 
 type Yaml = Record<string, unknown>
 
-const SCOPES_OF_ALL = [
-  'actions',
-  'attestations',
-  'checks',
-  'contents',
-  'deployments',
-  'discussions',
-  'id-token',
-  'issues',
-  'models',
-  'packages',
-  'pages',
-  'pull-requests',
-  'security-events',
-  'statuses'
-]
-
-/** `permissions:` as written (a map, `{}`, `read-all`, `write-all`) → the scopes granted. */
+/** `permissions:` as written (a map, `{}`, `read-all`, `write-all`) → the scopes granted, read
+ * as the harness reads them (tools/harness/token-scopes.ts), `none` left out. */
 export function permissionsOf(value: unknown, where: string): Permissions {
-  if (value === 'read-all' || value === 'write-all') {
-    const level: Level = value === 'read-all' ? 'read' : 'write'
-    return Object.fromEntries(SCOPES_OF_ALL.map(scope => [scope, level]))
-  }
-  if (value === null || typeof value !== 'object' || Array.isArray(value))
-    throw new Error(`${where}: permissions must be a map, read-all or write-all`)
   const out: Permissions = {}
-  for (const [scope, level] of Object.entries(value as Yaml)) {
-    if (level === 'none') continue
-    if (level !== 'read' && level !== 'write')
-      throw new Error(`${where}: permissions.${scope} is ${JSON.stringify(level)}`)
-    out[scope] = level
-  }
+  for (const [scope, level] of Object.entries(parsePermissions(value, where)))
+    if (level !== 'none') out[scope] = level
   return out
 }
 

@@ -17,68 +17,20 @@
  *   workflow without `permissions:` inherits its caller job's.
  */
 import path from 'node:path'
-import type { Json } from './expressions.js'
 import { evaluateToken } from './expressions.js'
-import { HarnessInvalid, formatLocation } from './errors.js'
+import { formatLocation } from './errors.js'
 import type { Session } from './runtime.js'
 import { entries, find, literalOf, loadWorkflow, where, type TemplateToken } from './templates.js'
 
-/** The access of one scope. */
-export type Access = 'none' | 'read' | 'write'
+import { RANK, parsePermissions, repositoryDefault, type TokenPermissions } from './token-scopes.js'
 
-/** Access by scope (every scope of SCOPES present). */
-export type TokenPermissions = Record<string, Access>
-
-/** The scopes a workflow's `permissions:` may name. */
-export const SCOPES = [
-  'actions',
-  'attestations',
-  'checks',
-  'contents',
-  'deployments',
-  'discussions',
-  'id-token',
-  'issues',
-  'models',
-  'packages',
-  'pages',
-  'pull-requests',
-  'repository-projects',
-  'security-events',
-  'statuses'
-] as const
-
-const RANK: Record<Access, number> = { none: 0, read: 1, write: 2 }
-
-function all(access: Access): TokenPermissions {
-  return Object.fromEntries(SCOPES.map(s => [s, access]))
-}
-
-/**
- * The repository's default GITHUB_TOKEN permissions: `permissive` is read/write on every scope
- * (id-token none, models read); `restricted` is contents and packages read, the rest none.
- */
-export function repositoryDefault(mode: 'permissive' | 'restricted'): TokenPermissions {
-  if (mode === 'permissive') return { ...all('write'), 'id-token': 'none', models: 'read' }
-  return { ...all('none'), contents: 'read', packages: 'read' }
-}
-
-/** An evaluated `permissions:` value as access by scope; undefined when absent. */
-export function parsePermissions(value: Json | undefined, at: string): TokenPermissions {
-  if (value === 'read-all') return all('read')
-  if (value === 'write-all') return all('write')
-  if (!value || typeof value !== 'object' || Array.isArray(value)) {
-    throw new HarnessInvalid(`${at}: permissions must be read-all, write-all or a mapping`)
-  }
-  const out = all('none')
-  for (const [scope, access] of Object.entries(value)) {
-    if (access !== 'read' && access !== 'write' && access !== 'none')
-      throw new HarnessInvalid(`${at}: permissions.${scope} must be read, write or none`)
-    out[scope] = access
-  }
-  return out
-}
-
+export {
+  parsePermissions,
+  repositoryDefault,
+  SCOPES,
+  type Access,
+  type TokenPermissions
+} from './token-scopes.js'
 /** The scopes where `asked` exceeds `allowed`, in GitHub's message shape. */
 export function exceeding(
   job: string,
