@@ -151,6 +151,19 @@ describe('the attempt action', () => {
     expect(core.summaries.join('')).toContain('the window is open')
   })
 
+  it('start is recorded in the preview-environment input when it names another environment', async () => {
+    const { error } = await run(
+      { step: 'start', version: '2.0.0', 'preview-environment': 'staging' },
+      { start: async () => outcome('open') }
+    )
+    expect(error).toBeUndefined()
+    expect(fake.calls[0].body).toMatchObject({
+      environment: 'staging',
+      task: 'deploy:attempt',
+      production_environment: false
+    })
+  })
+
   it("promote is a deployment of production's environment with production's URL; a failure is recorded as failure", async () => {
     const ok = await run(
       { step: 'promote', 'keep-old': '2d', 'production-environment': 'production' },

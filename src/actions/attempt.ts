@@ -44,7 +44,8 @@ export enum AttemptInput {
   KeepOld = 'keep-old',
   RecordDeployment = 'record-deployment',
   GithubToken = 'github-token',
-  ProductionEnvironment = 'production-environment'
+  ProductionEnvironment = 'production-environment',
+  PreviewEnvironment = 'preview-environment'
 }
 
 export const ATTEMPT_STEPS = ['start', 'promote', 'cancel', 'status'] as const
@@ -60,6 +61,8 @@ export interface AttemptSettings extends SiteActionSettings {
   recordDeployment: boolean
   /** The GitHub environment a promote is recorded in (default: the production site's name). */
   productionEnvironment?: string
+  /** The GitHub environment a start is recorded in (default: the preview site's name). */
+  previewEnvironment?: string
 }
 
 /** Read and check the inputs; one error naming every bad one. */
@@ -84,11 +87,8 @@ export function readAttemptSettings(core: Pick<ActionCore, 'getInput'>): Attempt
     )
   const release = core.getInput(AttemptInput.Release).trim()
   const message = core.getInput(AttemptInput.Message).trim()
-  const env = core.getInput(AttemptInput.ProductionEnvironment).trim()
-  if (env && !/^[\w .-]{1,255}$/.test(env))
-    problems.push(
-      `input '${AttemptInput.ProductionEnvironment}' is '${env}'; expected a GitHub environment name`
-    )
+  const env = readEnvironmentInput(core, AttemptInput.ProductionEnvironment, problems)
+  const previewEnv = readEnvironmentInput(core, AttemptInput.PreviewEnvironment, problems)
   const recordDeployment = readBooleanInput(core, AttemptInput.RecordDeployment, true, problems)
   if (problems.length) throw new SitecycleError(problems.join('\n'), 'input')
   return {
@@ -99,8 +99,20 @@ export function readAttemptSettings(core: Pick<ActionCore, 'getInput'>): Attempt
     ...(message && { message }),
     ...(keepOldSeconds !== undefined && { keepOldSeconds }),
     recordDeployment,
-    ...(env && { productionEnvironment: env })
+    ...(env && { productionEnvironment: env }),
+    ...(previewEnv && { previewEnvironment: previewEnv })
   }
+}
+
+function readEnvironmentInput(
+  core: Pick<ActionCore, 'getInput'>,
+  name: AttemptInput,
+  problems: string[]
+): string {
+  const env = core.getInput(name).trim()
+  if (env && !/^[\w .-]{1,255}$/.test(env))
+    problems.push(`input '${name}' is '${env}'; expected a GitHub environment name`)
+  return env
 }
 
 /** The attempt action's dependencies; tests replace the GitHub fetch. */
@@ -231,7 +243,10 @@ async function recorded(
       site: target,
       task: step === 'start' ? 'deploy:attempt' : 'deploy:promote',
       ...(settings.version !== undefined && { version: settings.version }),
-      ...(step === 'promote' && { environment: settings.productionEnvironment ?? production.name }),
+      environment:
+        step === 'start'
+          ? (settings.previewEnvironment ?? req.preview.name)
+          : (settings.productionEnvironment ?? production.name),
       ...(logUrl !== undefined && { logUrl })
     },
     reporter,
