@@ -16,7 +16,7 @@ import { parseConfig } from '../../src/config/load-config.js'
 import type { SitecycleConfig, SiteConfig } from '../../src/config/model.js'
 import type { DatabaseConfig } from '../../src/databases/engine.js'
 import { LocalExecutor } from '../../src/hosts/local-executor.js'
-import { BASES_DIR, MAX_DELTAS, materializeDump } from '../../src/snapshots/dump-store.js'
+import { BASES_DIR, materializeDump } from '../../src/snapshots/dump-store.js'
 import { listSnapshots, readManifest } from '../../src/snapshots/list.js'
 import { snapshotPlan, takeSnapshot } from '../../src/snapshots/snapshot.js'
 import { verifySnapshot, verifySnapshots, VerifyFailed } from '../../src/snapshots/verify.js'
@@ -78,12 +78,23 @@ sites:
   }
 }
 
-/** One "day": 1 % of the users' rows rewritten, then a snapshot at the given fake time. */
+/** The day on which 40,000 posts of random text arrive: more than the whole first dump. */
+const BIG_DAY = 5
+
+/**
+ * One "day": 1 % of the users' rows rewritten (on BIG_DAY, also a mass of new posts), then a
+ * snapshot at the given fake time.
+ */
 async function day(s: Site, n: number) {
   pg.sql(
     s.site.name,
     `UPDATE users SET bio = md5(random()::text) WHERE id % 100 = ${n % 100}; INSERT INTO posts VALUES (${100000 + n}, 'day ${n}');`
   )
+  if (n === BIG_DAY)
+    pg.sql(
+      s.site.name,
+      `INSERT INTO posts SELECT 200000 + g, md5(random()::text) || md5(random()::text) || md5(random()::text) || md5(random()::text) FROM generate_series(1, 40000) g;`
+    )
   return takeSnapshot({
     config: s.config,
     site: s.site,
@@ -137,24 +148,36 @@ describe('daily snapshots of a PostgreSQL site, 1 % of rows changed a day', () =
   const rowsAt = new Map<string, string>()
   beforeAll(async () => {
     s = await makeSite('incr', 20)
-    for (let n = 0; n < MAX_DELTAS + 3; n++) {
+    for (let n = 0; n < 9; n++) {
       const snap = await day(s, n)
       ids.push(snap.id)
       rowsAt.set(snap.id, rowsOf('incr'))
     }
   })
 
-  test('the first is full, the next six are deltas against it, the 7th after it full again', async () => {
+  test("deltas against the first until the chain's deltas outweigh it (the big day's delta), then full again", async () => {
     const stores = []
     for (const id of ids) stores.push((await readManifest(exec, s.snapshots, id))!)
     expect(stores.map(m => m.format)).toEqual(ids.map(() => 3))
     expect(stores.map(m => m.database!.store!.base)).toEqual([
       null,
-      ...Array(MAX_DELTAS).fill(ids[0]),
+      ...Array(BIG_DAY).fill(ids[0]),
       null,
-      ids[MAX_DELTAS + 1]
+      ids[BIG_DAY + 1],
+      ids[BIG_DAY + 1]
     ])
-    expect(stores.map(m => m.database!.store!.depth)).toEqual([0, 1, 2, 3, 4, 5, 6, 0, 1])
+    expect(stores.map(m => m.database!.store!.depth)).toEqual([0, 1, 2, 3, 4, 5, 0, 1, 2])
+    // The manifests carry the weights the choice was made from: the base's, and the chain's.
+    const base = stores[0].database!
+    expect(base.store!.baseBytes).toBe(base.size)
+    expect(base.store!.chainBytes).toBe(0)
+    let chain = 0
+    for (const m of stores.slice(1, BIG_DAY + 1)) {
+      chain += m.database!.size
+      expect(m.database!.store).toMatchObject({ baseBytes: base.size, chainBytes: chain })
+    }
+    expect(chain).toBeGreaterThan(base.size / 2)
+    expect(chain - stores[BIG_DAY].database!.size).toBeLessThan(base.size / 2)
     const delta = stores[3].database!
     expect(delta.format).toBe('pg-directory-zstd')
     expect(delta.store!.deltas.length).toBe(2) // users and posts
@@ -279,7 +302,7 @@ describe('daily snapshots of a PostgreSQL site, 1 % of rows changed a day', () =
 
   test('retention that drops the base keeps it hidden while kept deltas need it, and deletes it after', async () => {
     const base = ids[0]
-    // Keep only the newest 5: ids[4..8]; ids[4..6] are deltas against ids[0].
+    // Keep only the newest 5: ids[4..8]; ids[4..5] are deltas against ids[0].
     const five = { ...s.site, snapshots: { last: 5, daily: 0, weekly: 0, monthly: 0 } }
     const cfg = { ...s.config, sites: { ...s.config.sites, incr: five } }
     const { applyRetention } = await import('../../src/snapshots/snapshot.js')
@@ -297,14 +320,14 @@ describe('daily snapshots of a PostgreSQL site, 1 % of rows changed a day', () =
       snapshots: 'all'
     })
     expect(v.map(o => o.status)).toEqual(listed.map(() => 'verified'))
-    // Once no kept snapshot needs it (the newest 2: ids[7] full, ids[8] its delta), it goes.
-    const two = { ...s.site, snapshots: { last: 2, daily: 0, weekly: 0, monthly: 0 } }
-    await applyRetention(exec, two, PY, new Date(Date.UTC(2024, 2, 20)), [], {
+    // Once no kept snapshot needs it (the newest 3: ids[6] full, two deltas on it), it goes.
+    const three = { ...s.site, snapshots: { last: 3, daily: 0, weekly: 0, monthly: 0 } }
+    await applyRetention(exec, three, PY, new Date(Date.UTC(2024, 2, 20)), [], {
       ...s.config,
-      sites: { ...s.config.sites, incr: two }
+      sites: { ...s.config.sites, incr: three }
     })
     expect(await readdir(join(s.snapshots, BASES_DIR))).toEqual([])
-    expect((await listSnapshots(exec, two, PY)).map(x => x.id)).toEqual(ids.slice(7))
+    expect((await listSnapshots(exec, three, PY)).map(x => x.id)).toEqual(ids.slice(6))
   })
 })
 

@@ -7,6 +7,7 @@
 import {
   chooseDeltaBase,
   MAX_DELTAS,
+  storeRecord,
   neededBases,
   planRemoval,
   requireZstd,
@@ -55,7 +56,7 @@ describe('chooseDeltaBase', () => {
     ).toEqual({ base: 'a', depth: 3 })
   })
 
-  test('the 7th after a base is full', () => {
+  test('a chain at MAX_DELTAS deltas ends: the next is full, however small the deltas', () => {
     expect(
       chooseDeltaBase(
         { id: 'g', engine: 'postgres', store: store('a', MAX_DELTAS) },
@@ -73,6 +74,81 @@ describe('chooseDeltaBase', () => {
         new Set(['c'])
       )
     ).toBeNull()
+  })
+})
+
+describe('chains end when their deltas outweigh the base', () => {
+  const sized = (s: DumpStore, baseBytes: number, chainBytes: number): DumpStore => ({
+    ...s,
+    baseBytes,
+    chainBytes
+  })
+  test('a delta while the deltas, with one more as large as the last, weigh at most the base', () => {
+    const prev = {
+      id: 'c',
+      engine: 'postgres',
+      store: sized(store('a', 2), 100, 30),
+      size: 20
+    }
+    expect(chooseDeltaBase(prev, 'postgres', new Set(['a', 'c']))).toEqual({ base: 'a', depth: 3 })
+    expect(chooseDeltaBase({ ...prev, size: 71 }, 'postgres', new Set(['a', 'c']))).toBeNull()
+    expect(
+      chooseDeltaBase(
+        { ...prev, store: sized(store('a', 2), 100, 81) },
+        'postgres',
+        new Set(['a', 'c'])
+      )
+    ).toBeNull()
+  })
+
+  test('storeRecord carries the base and adds each delta to the chain; a full one starts afresh', () => {
+    const full = storeRecord(null, undefined, [], 1000)
+    expect(full).toMatchObject({ base: null, depth: 0, baseBytes: 1000, chainBytes: 0 })
+    const d1 = storeRecord({ base: 'a', depth: 1 }, full, ['1.dat.zst'], 10)
+    expect(d1).toMatchObject({ base: 'a', depth: 1, baseBytes: 1000, chainBytes: 10 })
+    const d2 = storeRecord({ base: 'a', depth: 2 }, d1, ['1.dat.zst'], 25)
+    expect(d2).toMatchObject({ baseBytes: 1000, chainBytes: 35 })
+    // An older manifest without sizes: the chain ends at the next snapshot.
+    const old = storeRecord({ base: 'a', depth: 2 }, store('a', 1), [], 5)
+    expect(
+      chooseDeltaBase(
+        { id: 'b', engine: 'postgres', store: old, size: 5 },
+        'postgres',
+        new Set(['a'])
+      )
+    ).toBeNull()
+  })
+
+  test("deltas that grow by a day's changes: chains near the length that costs least disk", () => {
+    // Day k's delta holds k days of changes (d each); a chain of n deltas costs B + d n(n+1)/2,
+    // least per snapshot near n = sqrt(2B/d): 16 for the benchmark's B = 124, d = 0.9.
+    const B = 124
+    const d = 0.9
+    const lengths: number[] = []
+    let prev: { id: string; engine: string; store: DumpStore; size: number } | undefined
+    let n = 0
+    for (let day = 0; day < 200; day++) {
+      const id = `s${day}`
+      const chosen = chooseDeltaBase(
+        prev,
+        'postgres',
+        new Set(['s0', prev?.store.base ?? '', prev?.id ?? ''])
+      )
+      if (!chosen && day > 0) lengths.push(n)
+      n = chosen ? chosen.depth : 0
+      const bytes = chosen ? d * chosen.depth : B
+      prev = {
+        id,
+        engine: 'postgres',
+        store: storeRecord(chosen, prev?.store, [], bytes),
+        size: bytes
+      }
+    }
+    expect(lengths.length).toBeGreaterThan(5)
+    for (const l of lengths) {
+      expect(l).toBeGreaterThanOrEqual(14)
+      expect(l).toBeLessThanOrEqual(17)
+    }
   })
 })
 
@@ -99,7 +175,7 @@ describe('a simulated year of snapshots under retention', () => {
     ['keep_last 1', { last: 1, daily: 0, weekly: 0, monthly: 0 }, 1],
     ['7 daily, 4 weekly, 3 monthly, three a day', { last: 2, daily: 7, weekly: 4, monthly: 3 }, 3]
   ])(
-    '%s: every kept snapshot can be restored and needs at most one delta of depth <= 6',
+    '%s: every kept snapshot can be restored and needs at most one delta of depth <= MAX_DELTAS',
     (_n, policy, perDay) => {
       const stores = new Map<string, DumpStore>()
       let visible: string[] = []

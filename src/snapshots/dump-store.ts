@@ -8,8 +8,11 @@
  *
  * Chains are short and never broken:
  * - a snapshot is full when the previous one has no such store, was of another engine, is itself
- *   the 7th of its chain (at most MAX_DELTAS deltas hang on one base), or its base is not
- *   visible or would not be kept by retention now; else it deltas against that base;
+ *   of another engine, its chain's deltas together already outweigh the base (a delta holds
+ *   every change since its base, so each is larger than the one before: starting a new chain
+ *   when the deltas weigh as much as the base keeps the disk a chain costs near its least), the
+ *   chain is at its longest (MAX_DELTAS deltas on one base), or its base is not visible or
+ *   would not be kept by retention now; else it deltas against that base;
  * - each delta needs its base only (a star, not a line): a restore applies one delta, and any
  *   snapshot but a base can be removed freely;
  * - retention never deletes a base a kept snapshot needs: it moves it to `snapshots/.bases/<id>`
@@ -27,8 +30,11 @@ import type { Executor } from '../hosts/executor.js'
 import { SitecycleError } from '../util/errors.js'
 import type { SnapshotManifest } from './manifest.js'
 
-/** At most this many deltas hang on one full base: every 7th snapshot is full. */
-export const MAX_DELTAS = 6
+/**
+ * At most this many deltas hang on one full base, however small they are: a month of daily
+ * snapshots, so a base (and a fault in it) never serves more than that.
+ */
+export const MAX_DELTAS = 30
 /** A table file larger than this (zstd's largest window, 2 GiB) is stored full. */
 export const MAX_DELTA_BYTES = 2 ** 31
 /** Where retention keeps the bases kept snapshots still need, under the snapshots directory. */
@@ -47,6 +53,10 @@ export interface DumpStore {
   depth: number
   /** The files of the dump directory stored as deltas against the base's same file. */
   deltas: string[]
+  /** The stored bytes of the base's dump (this one's, when full). Absent in older manifests. */
+  baseBytes?: number
+  /** The stored bytes of the chain's deltas up to this one (0 when full). Absent in older ones. */
+  chainBytes?: number
 }
 
 /** The previous snapshot, as the choice of a base sees it. */
@@ -54,13 +64,32 @@ export interface PreviousDump {
   id: string
   engine: string
   store?: DumpStore
+  /** The stored bytes of its dump. */
+  size?: number
+}
+
+/** The store record of a new snapshot, from its choice of base, the previous one and its size. */
+export function storeRecord(
+  chosen: { base: string; depth: number } | null,
+  previous: DumpStore | undefined,
+  deltas: string[],
+  bytes: number
+): DumpStore {
+  return {
+    compression: 'zstd',
+    base: chosen?.base ?? null,
+    depth: chosen?.depth ?? 0,
+    deltas,
+    baseBytes: chosen ? (previous?.baseBytes ?? 0) : bytes,
+    chainBytes: chosen ? (previous?.chainBytes ?? 0) + bytes : 0
+  }
 }
 
 /**
  * Which base a new snapshot deltas against, and its depth; null: store it full. Full when there
- * is no previous stored dump of the same engine, when the chain is full (MAX_DELTAS deltas), or
- * when the base is not among `keptNow` (visible and kept by retention with the new snapshot
- * counted). Pure.
+ * is no previous stored dump of the same engine; when the chain's deltas, with one more as large
+ * as the last, would outweigh the base; when the chain is at MAX_DELTAS; or when the base is not
+ * among `keptNow` (visible and kept by retention with the new snapshot counted). Pure.
  */
 export function chooseDeltaBase(
   previous: PreviousDump | undefined,
@@ -71,6 +100,10 @@ export function chooseDeltaBase(
   const base = previous.store.base ?? previous.id
   const depth = previous.store.depth + 1
   if (depth > MAX_DELTAS || !keptNow.has(base)) return null
+  const { baseBytes, chainBytes } = previous.store
+  const last = previous.store.base === null ? 0 : (previous.size ?? 0)
+  if (baseBytes !== undefined && chainBytes !== undefined && chainBytes + last > baseBytes)
+    return null
   return { base, depth }
 }
 
@@ -120,7 +153,7 @@ if shutil.which('zstd') is None:
  * delta source in bytes. Moves each file of the raw dump into the stored one: `N.dat` compressed
  * (a delta against the base's `N.dat.zst`, decompressed aside for the time of one file, when the
  * base has one and both are within the window; else full), anything else as it is. Removes the
- * raw dir. Prints {"deltas": [...], "full": n}.
+ * raw dir. Prints {"deltas": [...], "full": n, "bytes": stored bytes}.
  */
 export const STORE_DUMP_PROGRAM = `${ZSTD_HELPERS}
 raw, out, base, limit = sys.argv[1], sys.argv[2], sys.argv[3], int(sys.argv[4])
@@ -148,7 +181,8 @@ for name in sorted(os.listdir(raw)):
         full += 1
     os.unlink(src)
 shutil.rmtree(raw)
-print(json.dumps({'deltas': deltas, 'full': full}))
+stored_bytes = sum(os.path.getsize(os.path.join(out, f)) for f in os.listdir(out))
+print(json.dumps({'deltas': deltas, 'full': full, 'bytes': stored_bytes}))
 `
 
 /**

@@ -115,7 +115,10 @@ const baseSchema = z.object({
           compression: z.literal('zstd'),
           base: z.string().nullable(),
           depth: z.number().int().min(0),
-          deltas: z.array(z.string())
+          deltas: z.array(z.string()),
+          /** Stored bytes of the base's dump and of the chain's deltas so far (dump-store.ts). */
+          baseBytes: z.number().optional(),
+          chainBytes: z.number().optional()
         })
         .optional()
     })

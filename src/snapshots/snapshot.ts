@@ -63,6 +63,7 @@ import {
   BASES_DIR,
   chooseDeltaBase,
   MAX_DELTAS,
+  storeRecord,
   neededBases,
   planRemoval,
   requireZstd,
@@ -403,16 +404,11 @@ async function dumpDatabase(c: SnapshotContext): Promise<string> {
         `could not store the dump of database ${db.name} with zstd on ${c.exec.name}: ${r.stderr.trim().split('\n').pop() || `exit code ${r.code}`}`,
         'database'
       )
-    const out = JSON.parse(r.stdout) as { deltas: string[]; full: number }
-    store = {
-      compression: 'zstd',
-      base: chosen?.base ?? null,
-      depth: chosen?.depth ?? 0,
-      deltas: out.deltas
-    }
+    const out = JSON.parse(r.stdout) as { deltas: string[]; full: number; bytes: number }
+    store = storeRecord(chosen, c.previous?.database?.store, out.deltas, out.bytes)
     dump = { path: c.paths.dump, size: 0, format: STORED_PG_FORMAT }
     note = chosen
-      ? `; ${out.deltas.length} table files as deltas against ${chosen.base} (${chosen.depth} of ${MAX_DELTAS}), ${out.full} full`
+      ? `; ${out.deltas.length} table files as deltas against ${chosen.base} (delta ${chosen.depth} of at most ${MAX_DELTAS}; the chain's deltas ${describeBytes(store.chainBytes ?? 0)} against the base's ${describeBytes(store.baseBytes ?? 0)}), ${out.full} full`
       : `; ${out.full} table files full (zstd)`
   }
   // The dump's size and plain sha256 come with every other file's, in the write-sums step.
@@ -454,7 +450,12 @@ async function chooseBase(
     c.req.now?.() ?? new Date()
   ).keep
   return chooseDeltaBase(
-    { id: prev.id, engine: prev.database.engine, store: prev.database.store },
+    {
+      id: prev.id,
+      engine: prev.database.engine,
+      store: prev.database.store,
+      size: prev.database.size
+    },
     engine,
     new Set(kept)
   )
