@@ -31775,13 +31775,18 @@ def table_checksums(con):
  * name); see SQLITE_TABLE_CHECKSUMS_FUNCTION.
  */
 const SQLITE_CHECKSUMS_PROGRAM = `
-import json, os, sqlite3, sys
+import json, os, sqlite3, sys, urllib.parse
 ${SQLITE_TABLE_CHECKSUMS_FUNCTION}
 path = sys.argv[1]
 if not os.path.isfile(path):
     sys.stderr.write('%s: no such database file\\n' % path)
     sys.exit(2)
-con = sqlite3.connect(path, timeout=60, isolation_level=None)
+if len(sys.argv) > 2 and sys.argv[2] == 'immutable':
+    # A snapshot's copy: read as it is, no lock taken, no -wal or -shm file made beside it.
+    uri = 'file:%s?mode=ro&immutable=1' % urllib.parse.quote(os.path.abspath(path))
+    con = sqlite3.connect(uri, uri=True, isolation_level=None)
+else:
+    con = sqlite3.connect(path, timeout=60, isolation_level=None)
 try:
     print(json.dumps(table_checksums(con)))
 finally:
@@ -31822,6 +31827,41 @@ except BaseException:
         pass
     raise
 print(json.dumps(sums))
+`;
+/**
+ * argv: source database file, destination file. A snapshot's copy: the online backup API in one
+ * step, then the copy's tables with their row counts (no checksums: the copy is the dump, and
+ * its checksums are computed from it when it is read; see tablesOfDump), fsynced. Prints a JSON
+ * array of [table, rows, ''] sorted by name. The destination must not exist; removed on failure.
+ */
+const SQLITE_BACKUP_WITH_COUNTS_PROGRAM = `
+import json, os, sqlite3, sys
+src_path, dest = sys.argv[1], sys.argv[2]
+if not os.path.isfile(src_path):
+    sys.stderr.write('%s: no such database file\\n' % src_path)
+    sys.exit(2)
+if os.path.exists(dest):
+    sys.stderr.write('%s: already exists\\n' % dest)
+    sys.exit(2)
+try:
+    src = sqlite3.connect(src_path, timeout=60)
+    dst = sqlite3.connect(dest, isolation_level=None)
+    try:
+        src.backup(dst, pages=-1)
+        names = [r[0] for r in dst.execute("SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite\\\\_%' ESCAPE '\\\\' ORDER BY name")]
+        out = [[n, dst.execute('SELECT count(*) FROM "%s"' % n.replace('"', '""')).fetchone()[0], ''] for n in names]
+    finally:
+        dst.close()
+        src.close()
+    with open(dest, 'rb') as f:
+        os.fsync(f.fileno())
+except BaseException:
+    try:
+        os.unlink(dest)
+    except FileNotFoundError:
+        pass
+    raise
+print(json.dumps(out))
 `;
 /** argv: database file. `VACUUM`: rebuild the file without free pages, then `ANALYZE`. */
 const SQLITE_COMPACT_PROGRAM = `
@@ -32569,8 +32609,9 @@ const postgresEngine = {
  * whatever writers do meanwhile; never a plain file copy of a live database). A restore builds
  * and checks the new file next to the target and renames it over the target in one rename(2),
  * so a failed restore leaves the target as it was. Checksums hash each row on its own and sum
- * the hashes, streaming any table size; a snapshot takes them from its copy (dumpWithChecksums),
- * so the live database is read once. The work is done by small Python programs (standard
+ * the hashes, streaming any table size. A snapshot is one backup-API copy (dumpCopy): its
+ * checksums are taken from the copy when they are needed (checksumsOfCopy), so the live database
+ * is read once and a snapshot costs little more than the copy. The work is done by small Python programs (standard
  * library only) run with the host's Python.
  */
 function python(db) {
@@ -32637,6 +32678,27 @@ const sqliteEngine = {
             tables = parseChecksums(r.stdout);
         });
         return { path, size: await pathSize(exec, path), format: 'sqlite', tables };
+    },
+    /** The backup API copy with its tables' row counts; checksums later, from the copy. */
+    async dumpCopy(exec, db, path, reporter) {
+        checkPath(db);
+        reporter.info(`copying ${db.name} with the SQLite online backup API`);
+        let tables = [];
+        await writeAside(exec, path, async (partial) => {
+            const r = await exec.tryRun(pythonProgram(python(db), SQLITE_BACKUP_WITH_COUNTS_PROGRAM, [db.name, partial]));
+            if (r.code !== 0) {
+                throw new SitecycleError(`snapshot of the sqlite database ${db.name} on ${exec.name} failed: ${lastLine(r.stderr) || `exit code ${r.code}`}`, 'database');
+            }
+            tables = parseChecksums(r.stdout);
+        });
+        return { path, size: await pathSize(exec, path), format: 'sqlite', tables };
+    },
+    async checksumsOfCopy(exec, db, path) {
+        const r = await exec.tryRun(pythonProgram(python(db), SQLITE_CHECKSUMS_PROGRAM, [path, 'immutable']));
+        if (r.code !== 0) {
+            throw new SitecycleError(`${lastLine(r.stderr) || `checksums failed with exit code ${r.code}`} (the copy ${path} of sqlite database ${db.name} on ${exec.name})`, 'database');
+        }
+        return parseChecksums(r.stdout);
     },
     async compact(exec, db) {
         checkPath(db);

@@ -31837,13 +31837,18 @@ def table_checksums(con):
  * name); see SQLITE_TABLE_CHECKSUMS_FUNCTION.
  */
 const SQLITE_CHECKSUMS_PROGRAM = `
-import json, os, sqlite3, sys
+import json, os, sqlite3, sys, urllib.parse
 ${SQLITE_TABLE_CHECKSUMS_FUNCTION}
 path = sys.argv[1]
 if not os.path.isfile(path):
     sys.stderr.write('%s: no such database file\\n' % path)
     sys.exit(2)
-con = sqlite3.connect(path, timeout=60, isolation_level=None)
+if len(sys.argv) > 2 and sys.argv[2] == 'immutable':
+    # A snapshot's copy: read as it is, no lock taken, no -wal or -shm file made beside it.
+    uri = 'file:%s?mode=ro&immutable=1' % urllib.parse.quote(os.path.abspath(path))
+    con = sqlite3.connect(uri, uri=True, isolation_level=None)
+else:
+    con = sqlite3.connect(path, timeout=60, isolation_level=None)
 try:
     print(json.dumps(table_checksums(con)))
 finally:
@@ -31884,6 +31889,41 @@ except BaseException:
         pass
     raise
 print(json.dumps(sums))
+`;
+/**
+ * argv: source database file, destination file. A snapshot's copy: the online backup API in one
+ * step, then the copy's tables with their row counts (no checksums: the copy is the dump, and
+ * its checksums are computed from it when it is read; see tablesOfDump), fsynced. Prints a JSON
+ * array of [table, rows, ''] sorted by name. The destination must not exist; removed on failure.
+ */
+const SQLITE_BACKUP_WITH_COUNTS_PROGRAM = `
+import json, os, sqlite3, sys
+src_path, dest = sys.argv[1], sys.argv[2]
+if not os.path.isfile(src_path):
+    sys.stderr.write('%s: no such database file\\n' % src_path)
+    sys.exit(2)
+if os.path.exists(dest):
+    sys.stderr.write('%s: already exists\\n' % dest)
+    sys.exit(2)
+try:
+    src = sqlite3.connect(src_path, timeout=60)
+    dst = sqlite3.connect(dest, isolation_level=None)
+    try:
+        src.backup(dst, pages=-1)
+        names = [r[0] for r in dst.execute("SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite\\\\_%' ESCAPE '\\\\' ORDER BY name")]
+        out = [[n, dst.execute('SELECT count(*) FROM "%s"' % n.replace('"', '""')).fetchone()[0], ''] for n in names]
+    finally:
+        dst.close()
+        src.close()
+    with open(dest, 'rb') as f:
+        os.fsync(f.fileno())
+except BaseException:
+    try:
+        os.unlink(dest)
+    except FileNotFoundError:
+        pass
+    raise
+print(json.dumps(out))
 `;
 /** argv: database file. `VACUUM`: rebuild the file without free pages, then `ANALYZE`. */
 const SQLITE_COMPACT_PROGRAM = `
@@ -32631,8 +32671,9 @@ const postgresEngine = {
  * whatever writers do meanwhile; never a plain file copy of a live database). A restore builds
  * and checks the new file next to the target and renames it over the target in one rename(2),
  * so a failed restore leaves the target as it was. Checksums hash each row on its own and sum
- * the hashes, streaming any table size; a snapshot takes them from its copy (dumpWithChecksums),
- * so the live database is read once. The work is done by small Python programs (standard
+ * the hashes, streaming any table size. A snapshot is one backup-API copy (dumpCopy): its
+ * checksums are taken from the copy when they are needed (checksumsOfCopy), so the live database
+ * is read once and a snapshot costs little more than the copy. The work is done by small Python programs (standard
  * library only) run with the host's Python.
  */
 function python(db) {
@@ -32699,6 +32740,27 @@ const sqliteEngine = {
             tables = parseChecksums(r.stdout);
         });
         return { path, size: await pathSize(exec, path), format: 'sqlite', tables };
+    },
+    /** The backup API copy with its tables' row counts; checksums later, from the copy. */
+    async dumpCopy(exec, db, path, reporter) {
+        checkPath(db);
+        reporter.info(`copying ${db.name} with the SQLite online backup API`);
+        let tables = [];
+        await writeAside(exec, path, async (partial) => {
+            const r = await exec.tryRun(pythonProgram(python(db), SQLITE_BACKUP_WITH_COUNTS_PROGRAM, [db.name, partial]));
+            if (r.code !== 0) {
+                throw new SitecycleError(`snapshot of the sqlite database ${db.name} on ${exec.name} failed: ${lastLine(r.stderr) || `exit code ${r.code}`}`, 'database');
+            }
+            tables = parseChecksums(r.stdout);
+        });
+        return { path, size: await pathSize(exec, path), format: 'sqlite', tables };
+    },
+    async checksumsOfCopy(exec, db, path) {
+        const r = await exec.tryRun(pythonProgram(python(db), SQLITE_CHECKSUMS_PROGRAM, [path, 'immutable']));
+        if (r.code !== 0) {
+            throw new SitecycleError(`${lastLine(r.stderr) || `checksums failed with exit code ${r.code}`} (the copy ${path} of sqlite database ${db.name} on ${exec.name})`, 'database');
+        }
+        return parseChecksums(r.stdout);
     },
     async compact(exec, db) {
         checkPath(db);
@@ -40950,8 +41012,13 @@ const baseSchema = object({
         /** Bytes the live database took. */
         databaseSize: number().nullable(),
         tables: array(tableSchema),
-        /** `live`: taken from the database around the dump and equal before and after it. */
-        checksumsFrom: _enum(['live', 'dump']),
+        /**
+         * `live`: taken from the database around the dump and equal before and after it; `dump`:
+         * of exactly what the dump holds; `file` (sqlite): the dump is a copy of the database
+         * itself, `tables` hold names and row counts only, and the checksums are taken from the dump
+         * when needed (verify.ts expectedTables).
+         */
+        checksumsFrom: _enum(['live', 'dump', 'file']),
         /**
          * Format 3: the dump's table files are zstd, full or deltas against `base`'s same files
          * (see dump-store.ts). Absent: the dump is read as it is.
@@ -40960,7 +41027,10 @@ const baseSchema = object({
             compression: literal('zstd'),
             base: string$1().nullable(),
             depth: number().int().min(0),
-            deltas: array(string$1())
+            deltas: array(string$1()),
+            /** Stored bytes of the base's dump and of the chain's deltas so far (dump-store.ts). */
+            baseBytes: number().optional(),
+            chainBytes: number().optional()
         })
             .optional()
     })
@@ -41244,8 +41314,11 @@ function describeBytes(bytes) {
  *
  * Chains are short and never broken:
  * - a snapshot is full when the previous one has no such store, was of another engine, is itself
- *   the 7th of its chain (at most MAX_DELTAS deltas hang on one base), or its base is not
- *   visible or would not be kept by retention now; else it deltas against that base;
+ *   of another engine, its chain's deltas together already outweigh the base (a delta holds
+ *   every change since its base, so each is larger than the one before: starting a new chain
+ *   when the deltas weigh as much as the base keeps the disk a chain costs near its least), the
+ *   chain is at its longest (MAX_DELTAS deltas on one base), or its base is not visible or
+ *   would not be kept by retention now; else it deltas against that base;
  * - each delta needs its base only (a star, not a line): a restore applies one delta, and any
  *   snapshot but a base can be removed freely;
  * - retention never deletes a base a kept snapshot needs: it moves it to `snapshots/.bases/<id>`
@@ -41256,8 +41329,11 @@ function describeBytes(bytes) {
  * delta) into a temp directory the caller names and removes, toc.dat copied; pg_restore then
  * reads that directory. Table files over zstd's 2 GiB window are kept full.
  */
-/** At most this many deltas hang on one full base: every 7th snapshot is full. */
-const MAX_DELTAS = 6;
+/**
+ * At most this many deltas hang on one full base, however small they are: a month of daily
+ * snapshots, so a base (and a fault in it) never serves more than that.
+ */
+const MAX_DELTAS = 30;
 /** A table file larger than this (zstd's largest window, 2 GiB) is stored full. */
 const MAX_DELTA_BYTES = 2 ** 31;
 /** Where retention keeps the bases kept snapshots still need, under the snapshots directory. */
@@ -41266,11 +41342,22 @@ const BASES_DIR = '.bases';
 const VERIFY_WORK_PREFIX = '.sc-verify-';
 /** The dump format of a stored (zstd, maybe delta) PostgreSQL directory dump. */
 const STORED_PG_FORMAT = 'pg-directory-zstd';
+/** The store record of a new snapshot, from its choice of base, the previous one and its size. */
+function storeRecord(chosen, previous, deltas, bytes) {
+    return {
+        compression: 'zstd',
+        base: chosen?.base ?? null,
+        depth: chosen?.depth ?? 0,
+        deltas,
+        baseBytes: chosen ? (previous?.baseBytes ?? 0) : bytes,
+        chainBytes: chosen ? (previous?.chainBytes ?? 0) + bytes : 0
+    };
+}
 /**
  * Which base a new snapshot deltas against, and its depth; null: store it full. Full when there
- * is no previous stored dump of the same engine, when the chain is full (MAX_DELTAS deltas), or
- * when the base is not among `keptNow` (visible and kept by retention with the new snapshot
- * counted). Pure.
+ * is no previous stored dump of the same engine; when the chain's deltas, with one more as large
+ * as the last, would outweigh the base; when the chain is at MAX_DELTAS; or when the base is not
+ * among `keptNow` (visible and kept by retention with the new snapshot counted). Pure.
  */
 function chooseDeltaBase(previous, engine, keptNow) {
     if (!previous?.store || previous.engine !== engine)
@@ -41278,6 +41365,10 @@ function chooseDeltaBase(previous, engine, keptNow) {
     const base = previous.store.base ?? previous.id;
     const depth = previous.store.depth + 1;
     if (depth > MAX_DELTAS || !keptNow.has(base))
+        return null;
+    const { baseBytes, chainBytes } = previous.store;
+    const last = previous.store.base === null ? 0 : (previous.size ?? 0);
+    if (baseBytes !== undefined && chainBytes !== undefined && chainBytes + last > baseBytes)
         return null;
     return { base, depth };
 }
@@ -41319,7 +41410,7 @@ if shutil.which('zstd') is None:
  * delta source in bytes. Moves each file of the raw dump into the stored one: `N.dat` compressed
  * (a delta against the base's `N.dat.zst`, decompressed aside for the time of one file, when the
  * base has one and both are within the window; else full), anything else as it is. Removes the
- * raw dir. Prints {"deltas": [...], "full": n}.
+ * raw dir. Prints {"deltas": [...], "full": n, "bytes": stored bytes}.
  */
 const STORE_DUMP_PROGRAM = `${ZSTD_HELPERS}
 raw, out, base, limit = sys.argv[1], sys.argv[2], sys.argv[3], int(sys.argv[4])
@@ -41347,7 +41438,8 @@ for name in sorted(os.listdir(raw)):
         full += 1
     os.unlink(src)
 shutil.rmtree(raw)
-print(json.dumps({'deltas': deltas, 'full': full}))
+stored_bytes = sum(os.path.getsize(os.path.join(out, f)) for f in os.listdir(out))
+print(json.dumps({'deltas': deltas, 'full': full, 'bytes': stored_bytes}))
 `;
 /**
  * Host program, argv: stored dump dir, base's stored dump dir or '', JSON list of the delta
@@ -43539,6 +43631,20 @@ async function checkBaseDump(exec, python, snapshotDir, manifest) {
 }
 
 /**
+ * Run two pieces of work at once and wait for both to end, whatever either does; then return
+ * both results, or throw the first failure. Unlike Promise.all, a failure never leaves the other
+ * piece running behind the caller's back (an undo must not race a restore still at work).
+ */
+async function bothSettled(a, b) {
+    const [ra, rb] = await Promise.allSettled([a, b]);
+    if (ra.status === 'rejected')
+        throw ra.reason;
+    if (rb.status === 'rejected')
+        throw rb.reason;
+    return [ra.value, rb.value];
+}
+
+/**
  * `sitecycle verify`: prove snapshots intact and restorable. Every byte of every file (the dump
  * and each data file, hard-linked ones included) is read and its sha256 compared with the
  * manifest and the snapshot's SHA256SUMS, whose own sha256 the manifest records; each file that
@@ -43579,6 +43685,19 @@ async function checksumsOfDump(exec, engine, db, dumpPath, reporter, tag = scrat
     finally {
         await dropQuietly(exec, engine, scratch, reporter);
     }
+}
+/**
+ * The checksums a restored copy of a snapshot's dump must have: the manifest's; or, for a dump
+ * that is a copy of the database itself (`checksumsFrom: 'file'`, sqlite), the manifest's tables
+ * and row counts with the checksums read from the dump now (its sha256 has guarded it since).
+ */
+async function expectedTables(exec, engine, db, record, dumpPath) {
+    if (record.checksumsFrom !== 'file')
+        return record.tables;
+    if (!engine.checksumsOfCopy)
+        throw new SitecycleError(`the snapshot's ${record.engine} dump has its checksums in the dump itself, which the ${engine.name} engine cannot read`, 'database');
+    const read = new Map((await engine.checksumsOfCopy(exec, db, dumpPath)).map(t => [t.table, t.checksum]));
+    return record.tables.map(t => ({ ...t, checksum: read.get(t.table) ?? '' }));
 }
 async function dropQuietly(exec, engine, db, reporter) {
     try {
@@ -43819,7 +43938,14 @@ async function dumpDatabase(c) {
     const raw = `${c.paths.dir}/database.raw`;
     if (stored)
         await requireZstd(c.exec);
-    if (engine.dumpWithChecksums) {
+    if (engine.dumpCopy) {
+        // sqlite: the copy is the dump; its checksums are read from it when needed.
+        const copied = await engine.dumpCopy(c.exec, db, c.paths.dump, c.reporter);
+        dump = copied;
+        tables = copied.tables;
+        from = 'file';
+    }
+    else if (engine.dumpWithChecksums) {
         // postgres: plain directory format, each table file then stored as zstd (dump-store.ts).
         const checked = stored
             ? await engine.dumpWithChecksums(c.exec, db, raw, c.reporter, {
@@ -43851,15 +43977,10 @@ async function dumpDatabase(c) {
         if (r.code !== 0)
             throw new SitecycleError(`could not store the dump of database ${db.name} with zstd on ${c.exec.name}: ${r.stderr.trim().split('\n').pop() || `exit code ${r.code}`}`, 'database');
         const out = JSON.parse(r.stdout);
-        store = {
-            compression: 'zstd',
-            base: chosen?.base ?? null,
-            depth: chosen?.depth ?? 0,
-            deltas: out.deltas
-        };
+        store = storeRecord(chosen, c.previous?.database?.store, out.deltas, out.bytes);
         dump = { path: c.paths.dump, size: 0, format: STORED_PG_FORMAT };
         note = chosen
-            ? `; ${out.deltas.length} table files as deltas against ${chosen.base} (${chosen.depth} of ${MAX_DELTAS}), ${out.full} full`
+            ? `; ${out.deltas.length} table files as deltas against ${chosen.base} (delta ${chosen.depth} of at most ${MAX_DELTAS}; the chain's deltas ${describeBytes(store.chainBytes ?? 0)} against the base's ${describeBytes(store.baseBytes ?? 0)}), ${out.full} full`
             : `; ${out.full} table files full (zstd)`;
     }
     // The dump's size and plain sha256 come with every other file's, in the write-sums step.
@@ -43893,7 +44014,12 @@ async function chooseBase(c, engine) {
         .map(s => s.id);
     const mirrors = await mirrorNeedsOf(c.exec, c.req.config, c.req.site);
     const kept = chooseRetained([...ids, c.id], { ...retentionOf(c.req.site), mirrors }, c.req.now?.() ?? new Date()).keep;
-    return chooseDeltaBase({ id: prev.id, engine: prev.database.engine, store: prev.database.store }, engine, new Set(kept));
+    return chooseDeltaBase({
+        id: prev.id,
+        engine: prev.database.engine,
+        store: prev.database.store,
+        size: prev.database.size
+    }, engine, new Set(kept));
 }
 async function sizeOf(exec, path) {
     const r = await exec.tryRun(apparentSize(path));
@@ -44455,9 +44581,9 @@ function applySteps() {
                 if (await engine.exists(c.exec, scratch))
                     await engine.drop(c.exec, scratch);
                 // A stored (zstd) dump is decompressed into the run's work directory for the restore.
-                await withMaterializedDump(c.exec, c.python, c.snapshotDir, c.manifest, `${c.work}/dump`, path => engine.restore(c.exec, scratch, path, c.reporter, { intoNew: true }));
+                const expected = await withMaterializedDump(c.exec, c.python, c.snapshotDir, c.manifest, `${c.work}/dump`, async (path) => (await bothSettled(expectedTables(c.exec, engine, db, record, path), engine.restore(c.exec, scratch, path, c.reporter, { intoNew: true })))[0]);
                 const tables = await engine.checksums(c.exec, scratch);
-                const bad = compareTables(record.tables, tables).filter(t => !t.ok);
+                const bad = compareTables(expected, tables).filter(t => !t.ok);
                 if (bad.length)
                     throw new SitecycleError(`the copy of snapshot ${c.manifest.id} restored into ${scratch.name} does not match the snapshot: tables ${bad.map(t => t.table).join(', ')} differ; ${db.name} was not touched`, 'database');
                 c.tables = tables;

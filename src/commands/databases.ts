@@ -739,13 +739,18 @@ def table_checksums(con):
  * name); see SQLITE_TABLE_CHECKSUMS_FUNCTION.
  */
 export const SQLITE_CHECKSUMS_PROGRAM = `
-import json, os, sqlite3, sys
+import json, os, sqlite3, sys, urllib.parse
 ${SQLITE_TABLE_CHECKSUMS_FUNCTION}
 path = sys.argv[1]
 if not os.path.isfile(path):
     sys.stderr.write('%s: no such database file\\n' % path)
     sys.exit(2)
-con = sqlite3.connect(path, timeout=60, isolation_level=None)
+if len(sys.argv) > 2 and sys.argv[2] == 'immutable':
+    # A snapshot's copy: read as it is, no lock taken, no -wal or -shm file made beside it.
+    uri = 'file:%s?mode=ro&immutable=1' % urllib.parse.quote(os.path.abspath(path))
+    con = sqlite3.connect(uri, uri=True, isolation_level=None)
+else:
+    con = sqlite3.connect(path, timeout=60, isolation_level=None)
 try:
     print(json.dumps(table_checksums(con)))
 finally:
@@ -787,6 +792,42 @@ except BaseException:
         pass
     raise
 print(json.dumps(sums))
+`
+
+/**
+ * argv: source database file, destination file. A snapshot's copy: the online backup API in one
+ * step, then the copy's tables with their row counts (no checksums: the copy is the dump, and
+ * its checksums are computed from it when it is read; see tablesOfDump), fsynced. Prints a JSON
+ * array of [table, rows, ''] sorted by name. The destination must not exist; removed on failure.
+ */
+export const SQLITE_BACKUP_WITH_COUNTS_PROGRAM = `
+import json, os, sqlite3, sys
+src_path, dest = sys.argv[1], sys.argv[2]
+if not os.path.isfile(src_path):
+    sys.stderr.write('%s: no such database file\\n' % src_path)
+    sys.exit(2)
+if os.path.exists(dest):
+    sys.stderr.write('%s: already exists\\n' % dest)
+    sys.exit(2)
+try:
+    src = sqlite3.connect(src_path, timeout=60)
+    dst = sqlite3.connect(dest, isolation_level=None)
+    try:
+        src.backup(dst, pages=-1)
+        names = [r[0] for r in dst.execute("SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite\\\\_%' ESCAPE '\\\\' ORDER BY name")]
+        out = [[n, dst.execute('SELECT count(*) FROM "%s"' % n.replace('"', '""')).fetchone()[0], ''] for n in names]
+    finally:
+        dst.close()
+        src.close()
+    with open(dest, 'rb') as f:
+        os.fsync(f.fileno())
+except BaseException:
+    try:
+        os.unlink(dest)
+    except FileNotFoundError:
+        pass
+    raise
+print(json.dumps(out))
 `
 
 /** argv: database file. `VACUUM`: rebuild the file without free pages, then `ANALYZE`. */

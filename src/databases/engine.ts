@@ -129,6 +129,20 @@ export interface DatabaseEngine {
     options?: DumpOptions
   ): Promise<CheckedDump>
   /**
+   * For an engine whose dump is a copy of the database itself (sqlite): dump as {@link dump},
+   * with the copy's tables and row counts but no checksums (empty strings). A snapshot records
+   * `checksumsFrom: 'file'`; whoever needs the checksums takes them from the copy itself
+   * ({@link checksumsOfCopy}), whose sha256 guards it in the meantime. Snapshots cost one copy.
+   */
+  dumpCopy?(
+    exec: Executor,
+    db: DatabaseConfig,
+    path: string,
+    reporter: Reporter
+  ): Promise<CheckedDump>
+  /** The checksums of a copy made by {@link dumpCopy}, read as it is (nothing written beside it). */
+  checksumsOfCopy?(exec: Executor, db: DatabaseConfig, path: string): Promise<TableChecksum[]>
+  /**
    * Give back the space that a bulk rewrite (anonymising every row) left to dead rows, and
    * refresh the planner's statistics: postgres `VACUUM (FULL, ANALYZE)`, sqlite `VACUUM`, mysql
    * nothing (an InnoDB UPDATE rewrites in place). Takes exclusive locks: for a scratch database

@@ -3,8 +3,9 @@
  * whatever writers do meanwhile; never a plain file copy of a live database). A restore builds
  * and checks the new file next to the target and renames it over the target in one rename(2),
  * so a failed restore leaves the target as it was. Checksums hash each row on its own and sum
- * the hashes, streaming any table size; a snapshot takes them from its copy (dumpWithChecksums),
- * so the live database is read once. The work is done by small Python programs (standard
+ * the hashes, streaming any table size. A snapshot is one backup-API copy (dumpCopy): its
+ * checksums are taken from the copy when they are needed (checksumsOfCopy), so the live database
+ * is read once and a snapshot costs little more than the copy. The work is done by small Python programs (standard
  * library only) run with the host's Python.
  */
 import { cmd } from '../commands/command.js'
@@ -12,6 +13,7 @@ import { pathIdentities } from '../commands/files.js'
 import {
   SQLITE_BACKUP_PROGRAM,
   SQLITE_BACKUP_WITH_CHECKSUMS_PROGRAM,
+  SQLITE_BACKUP_WITH_COUNTS_PROGRAM,
   SQLITE_CHECKSUMS_PROGRAM,
   SQLITE_COMPACT_PROGRAM,
   SQLITE_RESTORE_PROGRAM,
@@ -121,6 +123,39 @@ export const sqliteEngine: DatabaseEngine = {
       tables = parseChecksums(r.stdout)
     })
     return { path, size: await pathSize(exec, path), format: 'sqlite', tables }
+  },
+
+  /** The backup API copy with its tables' row counts; checksums later, from the copy. */
+  async dumpCopy(exec, db, path, reporter): Promise<CheckedDump> {
+    checkPath(db)
+    reporter.info(`copying ${db.name} with the SQLite online backup API`)
+    let tables: TableChecksum[] = []
+    await writeAside(exec, path, async partial => {
+      const r = await exec.tryRun(
+        pythonProgram(python(db), SQLITE_BACKUP_WITH_COUNTS_PROGRAM, [db.name, partial])
+      )
+      if (r.code !== 0) {
+        throw new SitecycleError(
+          `snapshot of the sqlite database ${db.name} on ${exec.name} failed: ${lastLine(r.stderr) || `exit code ${r.code}`}`,
+          'database'
+        )
+      }
+      tables = parseChecksums(r.stdout)
+    })
+    return { path, size: await pathSize(exec, path), format: 'sqlite', tables }
+  },
+
+  async checksumsOfCopy(exec, db, path): Promise<TableChecksum[]> {
+    const r = await exec.tryRun(
+      pythonProgram(python(db), SQLITE_CHECKSUMS_PROGRAM, [path, 'immutable'])
+    )
+    if (r.code !== 0) {
+      throw new SitecycleError(
+        `${lastLine(r.stderr) || `checksums failed with exit code ${r.code}`} (the copy ${path} of sqlite database ${db.name} on ${exec.name})`,
+        'database'
+      )
+    }
+    return parseChecksums(r.stdout)
   },
 
   async compact(exec, db) {

@@ -52,7 +52,7 @@ import { snapshotFolderName } from '../snapshots/files.js'
 import { describeAge, listSnapshotIds, readManifest } from '../snapshots/list.js'
 import { snapshotPaths, type SnapshotManifest } from '../snapshots/manifest.js'
 import { parseSnapshotId } from '../snapshots/retention.js'
-import { compareTables } from '../snapshots/verify.js'
+import { compareTables, expectedTables } from '../snapshots/verify.js'
 import { ConfigError, SitecycleError } from '../util/errors.js'
 import type { Reporter } from '../util/reporter.js'
 import {
@@ -73,6 +73,7 @@ import { withMaterializedDump } from '../snapshots/dump-store.js'
 import { OperationFailed, withSiteOperation, type OperationContext } from './operation.js'
 import { describePlan, PipelineError, runPipeline, type Step, type StepReport } from './pipeline.js'
 import { deploy } from './deploy.js'
+import { bothSettled } from '../util/settled.js'
 
 export {
   MIRROR_STATE_FILE,
@@ -304,18 +305,21 @@ function mirrorSteps(): Step<MirrorContext>[] {
         if (await engine.exists(c.exec, scratch)) await engine.drop(c.exec, scratch)
         // A stored (zstd) dump is decompressed into the mirror's own work directory (the
         // source's snapshots are only read), removed afterwards; a kill leaves it to recovery.
-        await withMaterializedDump(
+        const expected = await withMaterializedDump(
           c.exec,
           c.python,
           dir,
           c.manifest!,
           `${siteLayout(c.req.site.root).incoming}/${c.op.opId}-dump`,
-          path => engine.restore(c.exec, scratch, path, c.reporter, { intoNew: true })
+          async path =>
+            (
+              await bothSettled(
+                expectedTables(c.exec, engine, db, c.manifest!.database!, path),
+                engine.restore(c.exec, scratch, path, c.reporter, { intoNew: true })
+              )
+            )[0]
         )
-        const tables = compareTables(
-          c.manifest!.database!.tables,
-          await engine.checksums(c.exec, scratch)
-        )
+        const tables = compareTables(expected, await engine.checksums(c.exec, scratch))
         const bad = tables.filter(t => !t.ok).map(t => t.table)
         if (bad.length)
           throw new SitecycleError(

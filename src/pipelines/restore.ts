@@ -53,11 +53,12 @@ import { listSnapshotIds, readManifest } from '../snapshots/list.js'
 import { checkSnapshotDump } from '../snapshots/check-dump.js'
 import { withMaterializedDump } from '../snapshots/dump-store.js'
 import { FILES_DIR, snapshotPaths, type SnapshotManifest } from '../snapshots/manifest.js'
-import { compareTables } from '../snapshots/verify.js'
+import { compareTables, expectedTables } from '../snapshots/verify.js'
 import { SitecycleError } from '../util/errors.js'
 import type { Reporter } from '../util/reporter.js'
 import { withSiteOperation, type OperationContext } from './operation.js'
 import { PipelineError, describePlan, runPipeline, type Step, type StepReport } from './pipeline.js'
+import { bothSettled } from '../util/settled.js'
 
 /** Where the snapshot being applied lives and what it holds. */
 export interface SnapshotSource {
@@ -253,16 +254,22 @@ export function applySteps(): Step<ApplyContext>[] {
         const scratch = scratchOf(c)
         if (await engine.exists(c.exec, scratch)) await engine.drop(c.exec, scratch)
         // A stored (zstd) dump is decompressed into the run's work directory for the restore.
-        await withMaterializedDump(
+        const expected = await withMaterializedDump(
           c.exec,
           c.python,
           c.snapshotDir!,
           c.manifest!,
           `${c.work}/dump`,
-          path => engine.restore(c.exec, scratch, path, c.reporter, { intoNew: true })
+          async path =>
+            (
+              await bothSettled(
+                expectedTables(c.exec, engine, db, record, path),
+                engine.restore(c.exec, scratch, path, c.reporter, { intoNew: true })
+              )
+            )[0]
         )
         const tables = await engine.checksums(c.exec, scratch)
-        const bad = compareTables(record.tables, tables).filter(t => !t.ok)
+        const bad = compareTables(expected, tables).filter(t => !t.ok)
         if (bad.length)
           throw new SitecycleError(
             `the copy of snapshot ${c.manifest!.id} restored into ${scratch.name} does not match the snapshot: tables ${bad.map(t => t.table).join(', ')} differ; ${db.name} was not touched`,

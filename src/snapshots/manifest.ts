@@ -104,8 +104,13 @@ const baseSchema = z.object({
       /** Bytes the live database took. */
       databaseSize: z.number().nullable(),
       tables: z.array(tableSchema),
-      /** `live`: taken from the database around the dump and equal before and after it. */
-      checksumsFrom: z.enum(['live', 'dump']),
+      /**
+       * `live`: taken from the database around the dump and equal before and after it; `dump`:
+       * of exactly what the dump holds; `file` (sqlite): the dump is a copy of the database
+       * itself, `tables` hold names and row counts only, and the checksums are taken from the dump
+       * when needed (verify.ts expectedTables).
+       */
+      checksumsFrom: z.enum(['live', 'dump', 'file']),
       /**
        * Format 3: the dump's table files are zstd, full or deltas against `base`'s same files
        * (see dump-store.ts). Absent: the dump is read as it is.

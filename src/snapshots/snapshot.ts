@@ -364,7 +364,13 @@ async function dumpDatabase(c: SnapshotContext): Promise<string> {
   const stored = engine.name === 'postgres' && engine.dumpWithChecksums !== undefined
   const raw = `${c.paths.dir}/database.raw`
   if (stored) await requireZstd(c.exec)
-  if (engine.dumpWithChecksums) {
+  if (engine.dumpCopy) {
+    // sqlite: the copy is the dump; its checksums are read from it when needed.
+    const copied = await engine.dumpCopy(c.exec, db, c.paths.dump, c.reporter)
+    dump = copied
+    tables = copied.tables
+    from = 'file'
+  } else if (engine.dumpWithChecksums) {
     // postgres: plain directory format, each table file then stored as zstd (dump-store.ts).
     const checked = stored
       ? await engine.dumpWithChecksums(c.exec, db, raw, c.reporter, {

@@ -24,7 +24,7 @@ import { withSiteOperation } from '../pipelines/operation.js'
 import { checkBaseDump } from './check-dump.js'
 import { VERIFY_WORK_PREFIX, withMaterializedDump } from './dump-store.js'
 import { summarizeTree, type TreeSummary } from './files.js'
-import { snapshotPaths, type SnapshotManifest } from './manifest.js'
+import { snapshotPaths, type DatabaseRecord, type SnapshotManifest } from './manifest.js'
 import { listSnapshots, readManifest } from './list.js'
 import {
   compareSums,
@@ -37,6 +37,7 @@ import {
   type HashedDir,
   type SumMismatch
 } from './sums.js'
+import { bothSettled } from '../util/settled.js'
 
 /** The scratch database a verify (or a checksum of a dump) restores into. */
 export function scratchDatabase(db: DatabaseConfig, tag: string): DatabaseConfig {
@@ -71,6 +72,30 @@ export async function checksumsOfDump(
   } finally {
     await dropQuietly(exec, engine, scratch, reporter)
   }
+}
+
+/**
+ * The checksums a restored copy of a snapshot's dump must have: the manifest's; or, for a dump
+ * that is a copy of the database itself (`checksumsFrom: 'file'`, sqlite), the manifest's tables
+ * and row counts with the checksums read from the dump now (its sha256 has guarded it since).
+ */
+export async function expectedTables(
+  exec: Executor,
+  engine: DatabaseEngine,
+  db: DatabaseConfig,
+  record: Pick<DatabaseRecord, 'checksumsFrom' | 'tables' | 'engine'>,
+  dumpPath: string
+): Promise<TableChecksum[]> {
+  if (record.checksumsFrom !== 'file') return record.tables
+  if (!engine.checksumsOfCopy)
+    throw new SitecycleError(
+      `the snapshot's ${record.engine} dump has its checksums in the dump itself, which the ${engine.name} engine cannot read`,
+      'database'
+    )
+  const read = new Map(
+    (await engine.checksumsOfCopy(exec, db, dumpPath)).map(t => [t.table, t.checksum])
+  )
+  return record.tables.map(t => ({ ...t, checksum: read.get(t.table) ?? '' }))
 }
 
 async function dropQuietly(
@@ -452,6 +477,7 @@ async function verifyDatabase(
   const scratch = scratchDatabase(configured, tag)
   reporter.info(`restoring ${record.dump} into the scratch database ${scratch.name}`)
   let actual: TableChecksum[] = []
+  let expected: TableChecksum[] = record.tables
   let restored = false
   let restoreError: string | undefined
   if (record.store?.base) {
@@ -472,7 +498,14 @@ async function verifyDatabase(
         dir,
         manifest,
         `${dir.slice(0, dir.lastIndexOf('/'))}/${VERIFY_WORK_PREFIX}${tag}`,
-        path => checksumsOfDump(exec, engine, configured, path, reporter, tag)
+        async path => {
+          const [got, want] = await bothSettled(
+            checksumsOfDump(exec, engine, configured, path, reporter, tag),
+            expectedTables(exec, engine, configured, record, path)
+          )
+          expected = want
+          return got
+        }
       )
       restored = true
     } catch (e) {
@@ -482,7 +515,7 @@ async function verifyDatabase(
       )
     }
   }
-  const tables = restored ? compareTables(record.tables, actual) : []
+  const tables = restored ? compareTables(expected, actual) : []
   for (const t of tables) if (!t.ok) problems.push(describeMismatch(t))
   return {
     engine: record.engine,
