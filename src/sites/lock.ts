@@ -91,7 +91,7 @@ export const UNEXPLAINED_FAILURE_SECONDS = 5
 /** Pauses between attempts: doubled from the first up to the longest. */
 const FIRST_PAUSE_MS = 50
 const LONGEST_PAUSE_MS = 1000
-/** Attempts made even with no wait at all, for a lock that came and went under a contender. */
+/** Attempts made at least when the lock could not be made and no holder is there to name. */
 const MIN_ATTEMPTS = 3
 
 export interface AcquireOptions {
@@ -147,13 +147,13 @@ export async function acquireLock(
       stale = held
       continue
     }
-    if (held && Date.now() >= deadline && attempt >= MIN_ATTEMPTS)
+    if (held && Date.now() >= deadline)
       throw new SitecycleError(
         `site ${site} on ${exec.name} is locked by ${describeHolder(held)}; ` +
           `wait for it (--lock-wait SECONDS), or if that run is gone, clear it with \`sitecycle unlock\``,
         'lock'
       )
-    if (!held && Date.now() >= unexplainedDeadline)
+    if (!held && Date.now() >= unexplainedDeadline && attempt >= MIN_ATTEMPTS)
       throw new SitecycleError(
         `cannot take the lock of site ${site} on ${exec.name}: ${r.problem || `${l.lock} could not be made`}; nothing was changed`,
         'host'
