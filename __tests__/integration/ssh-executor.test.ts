@@ -294,36 +294,40 @@ describe('SshExecutor against a real sshd', () => {
     expect(error.message).toMatch(/Cannot connect to 127.0.0.1:1 over SSH[\s\S]*Connection refused/)
   })
 
-  it('writes key content to a private temp file, uses it, and removes it on close', async () => {
+  it('logs in with key content, and keeps no copy of the key on disk once connected', async () => {
     const keyContent = (await fs.readFile(sshd.keyFile, 'utf8')).trimEnd() // as secrets often arrive
+    const tmp = os.tmpdir()
+    const ours = async () =>
+      (await fs.readdir(tmp)).filter(
+        n => n.startsWith('sitecycle-ssh-') && !n.startsWith('sitecycle-ssh-test')
+      )
+    const dirsBefore = new Set(await ours())
     const ssh = connectTo({ keyFile: undefined, key: keyContent })
     const seen = await ssh.run(cmd(['/bin/echo', 'ok']))
     expect(seen.stdout).toBe('ok\n')
 
-    const tmp = os.tmpdir()
-    const keyDirs = (await fs.readdir(tmp)).filter(
-      n => n.startsWith('sitecycle-ssh-') && !n.startsWith('sitecycle-ssh-test')
-    )
-    const withKey: string[] = []
-    for (const d of keyDirs) {
-      const stat = await fs.stat(path.join(tmp, d, 'id')).catch(() => undefined)
-      if (
-        stat &&
-        (await fs.readFile(path.join(tmp, d, 'id'), 'utf8')).trim() === keyContent.trim()
-      ) {
-        withKey.push(d)
-        expect(stat.mode & 0o777).toBe(0o600)
-        expect((await fs.stat(path.join(tmp, d))).mode & 0o777).toBe(0o700)
-      }
+    // This executor's folder (control socket, owner file): private, and without the key.
+    const mine = (await ours()).filter(d => !dirsBefore.has(d))
+    expect(mine).toHaveLength(1)
+    const dir = path.join(tmp, mine[0]!)
+    expect((await fs.stat(dir)).mode & 0o777).toBe(0o700)
+    for (const name of await fs.readdir(dir)) {
+      const content = await fs.readFile(path.join(dir, name), 'utf8').catch(() => '')
+      expect(content).not.toContain(keyContent.split('\n')[1]!)
     }
-    expect(withKey).toHaveLength(1)
+    expect(await fs.readdir(dir)).not.toContain('id')
+    // The connection lives on without the key: more commands run over it.
+    const logins = await acceptedLogins()
+    expect((await ssh.run(cmd(['/bin/echo', 'again']))).stdout).toBe('again\n')
+    expect(await acceptedLogins()).toBe(logins)
 
     await ssh.close()
-    await expect(fs.access(path.join(tmp, withKey[0]!))).rejects.toThrow()
-    // The master is gone too: a new call logs in again.
+    await expect(fs.access(dir)).rejects.toThrow()
+    // The master is gone too: a new call logs in again, with the key content again.
     const before = await acceptedLogins()
     await ssh.run(cmd(['/bin/true']))
     expect(await acceptedLogins()).toBe(before + 1)
+    await ssh.close()
   })
 
   it('createExecutor builds an SSH executor from the config, and refuses one without known hosts', async () => {

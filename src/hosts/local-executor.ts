@@ -10,6 +10,7 @@ import * as path from 'node:path'
 import type { Readable, Writable } from 'node:stream'
 import { finished } from 'node:stream/promises'
 import { describeCommand, redact, type Command } from '../commands/command.js'
+import { tiedStartFailure, tiedToThisProcess } from '../util/die-with-parent.js'
 import {
   CommandError,
   type Executor,
@@ -47,12 +48,25 @@ export interface ProcessResult {
 /**
  * Spawn `file` with `args` (no shell), feed its stdin, collect its output and wait for it to end.
  * A signal becomes code 128 + signal number, as a shell reports it. Rejects only when the
- * process cannot be started (the error carries Node's `code`, e.g. ENOENT).
+ * process cannot be started (the error carries Node's `code`, e.g. ENOENT). The process gets
+ * SIGTERM if this one dies first (die-with-parent.ts), so a killed run leaves no pip or ssh.
  */
-export function runProcess(
+export async function runProcess(
   file: string,
   args: readonly string[],
   options: ProcessOptions = {}
+): Promise<ProcessResult> {
+  const tied = tiedToThisProcess(file, args)
+  const r = await runUntied(tied.file, tied.args, options)
+  const failure = tied.tied ? tiedStartFailure(file, r.code, r.stderr.toString()) : undefined
+  if (failure) throw failure
+  return r
+}
+
+function runUntied(
+  file: string,
+  args: readonly string[],
+  options: ProcessOptions
 ): Promise<ProcessResult> {
   return new Promise((resolve, reject) => {
     const child = spawn(file, [...args], {

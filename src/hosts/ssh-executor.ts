@@ -11,9 +11,12 @@ import {
 } from 'node:fs'
 import * as os from 'node:os'
 import * as path from 'node:path'
+import { spawn, type ChildProcess } from 'node:child_process'
 import { PassThrough, type Readable, type Writable } from 'node:stream'
 import { cmd, describeCommand, type Command } from '../commands/command.js'
+import { tiedToThisProcess } from '../util/die-with-parent.js'
 import { SitecycleError } from '../util/errors.js'
+import { makeRunTempDir } from '../util/run-temp-dir.js'
 import { type Executor, type RunOptions, type RunResult } from './executor.js'
 import { redactedResult, runProcess, throwUnlessSuccess } from './local-executor.js'
 import { toShellLine } from './shell-quote.js'
@@ -30,7 +33,9 @@ export interface SshExecutorOptions {
   keyFile?: string
   /**
    * Private key content (e.g. from a GitHub secret). Written with mode 0600 to a fresh directory
-   * under RUNNER_TEMP (or the system temp dir) and removed by close().
+   * under RUNNER_TEMP (or the system temp dir) for the login of the shared connection only, and
+   * removed as soon as that connection is up (a run killed during the login leaves it for the
+   * next run, which removes it: run-temp-dir.ts).
    */
   key?: string
   /** Pinned known-hosts file: the server's host key must be listed there. Never learned on the fly. */
@@ -74,6 +79,8 @@ export class SshExecutor implements Executor {
   private identityFile: string | undefined
   private connecting: Promise<void> | undefined
   private masterStarted = false
+  /** The ControlMaster: a child of this process that gets SIGTERM if this process dies. */
+  private master: ChildProcess | undefined
 
   constructor(options: SshExecutorOptions) {
     this.options = { ...options, knownHostsFile: path.resolve(options.knownHostsFile) }
@@ -164,6 +171,8 @@ export class SshExecutor implements Executor {
         }
       ).catch(() => undefined)
     }
+    this.master?.kill('SIGTERM')
+    this.master = undefined
     this.masterStarted = false
     this.connecting = undefined
     this.tempDir = undefined
@@ -194,42 +203,92 @@ export class SshExecutor implements Executor {
       )
     }
     this.tempDir = await makePrivateTempDir()
+    let keyCopy: string | undefined
     if (o.key !== undefined) {
-      this.identityFile = path.join(this.tempDir, 'id')
-      await fs.writeFile(this.identityFile, normalizeKey(o.key), { mode: 0o600 })
+      keyCopy = path.join(this.tempDir, 'id')
+      this.identityFile = keyCopy
+      await fs.writeFile(keyCopy, normalizeKey(o.key), { mode: 0o600 })
     } else {
       this.identityFile = o.keyFile
     }
-    const timeoutMs = ((o.connectTimeoutSeconds ?? 20) + 10) * 1000
-    const r = await runProcess(
-      this.sshPath,
-      [
-        ...this.sshArgs(),
-        '-o',
-        'ControlMaster=yes',
-        '-o',
-        'ServerAliveInterval=15',
-        '-o',
-        'ServerAliveCountMax=4',
-        '-N',
-        '-f',
-        '--',
-        o.hostname
-      ],
-      { timeoutMs }
-    )
-    if (r.code !== 0) {
-      const stderr = r.stderr.toString()
-      throw (
-        this.sshFailure(stderr) ??
-        new SshConnectionError(
-          `Cannot connect to ${o.hostname}:${o.port} over SSH (exit code ${r.code}): ${tail(stderr)}`,
-          'connect',
-          this.name
-        )
-      )
+    try {
+      await this.startMasterProcess()
+    } finally {
+      // Logged in (or not): the connection needs the key no more, and no copy stays on disk.
+      if (keyCopy) {
+        await fs.rm(keyCopy, { force: true })
+        this.identityFile = undefined
+      }
     }
     this.masterStarted = true
+  }
+
+  /**
+   * Start the ControlMaster as a child of this process (not forked into the background with -f,
+   * so it gets SIGTERM when this process dies: die-with-parent.ts) and wait until it answers on
+   * its control socket. Throws SshConnectionError when it ends first.
+   */
+  private async startMasterProcess(): Promise<void> {
+    const o = this.options
+    const timeoutMs = ((o.connectTimeoutSeconds ?? 20) + 10) * 1000
+    const tied = tiedToThisProcess(this.sshPath, [
+      ...this.sshArgs(),
+      '-o',
+      'ControlMaster=yes',
+      '-o',
+      'ControlPersist=no',
+      '-o',
+      'ServerAliveInterval=15',
+      '-o',
+      'ServerAliveCountMax=4',
+      '-N',
+      '--',
+      o.hostname
+    ])
+    const master = spawn(tied.file, tied.args, { stdio: ['ignore', 'ignore', 'pipe'] })
+    let stderr = ''
+    master.stderr!.setEncoding('utf8').on('data', (t: string) => {
+      if (stderr.length < 65536) stderr += t
+    })
+    const ended = new Promise<number>(resolve => {
+      master.on('error', () => resolve(127))
+      master.on('exit', (code, signal) => resolve(code ?? (signal ? 128 : 1)))
+    })
+    let exitCode: number | undefined
+    void ended.then(c => (exitCode = c))
+    const deadline = Date.now() + timeoutMs
+    for (let pause = 20; ; pause = Math.min(pause * 2, 250)) {
+      await new Promise(r => setTimeout(r, pause))
+      if (exitCode === undefined && (await this.masterAnswers())) break
+      if (exitCode !== undefined || Date.now() > deadline) {
+        if (exitCode === undefined) master.kill('SIGKILL')
+        const code = await ended
+        throw (
+          this.sshFailure(stderr) ??
+          new SshConnectionError(
+            `Cannot connect to ${o.hostname}:${o.port} over SSH (exit code ${code}): ${tail(stderr)}`,
+            'connect',
+            this.name
+          )
+        )
+      }
+    }
+    // The master must not keep this process alive, nor its output pipe fill up.
+    master.stderr!.resume()
+    master.stderr!.on('data', () => undefined)
+    master.unref()
+    ;(master.stderr as unknown as { unref?: () => void }).unref?.()
+    this.master = master
+  }
+
+  /** Whether the ControlMaster answers on its socket (`ssh -O check`). */
+  private async masterAnswers(): Promise<boolean> {
+    const r = await runProcess(
+      this.sshPath,
+      [...this.sshArgs(), '-O', 'check', '--', this.options.hostname],
+      { timeoutMs: 10_000 }
+    ).catch(() => undefined)
+    return r?.code === 0
   }
 
   /** Options every ssh call shares; the first value given for an option wins in ssh, so none repeat. */
@@ -252,8 +311,6 @@ export class SshExecutor implements Executor {
       'IdentitiesOnly=yes',
       '-o',
       `ControlPath=${sshOptionValue(path.join(this.tempDir, 'cm-'), '%C')}`,
-      '-o',
-      'ControlPersist=120',
       '-o',
       `ConnectTimeout=${o.connectTimeoutSeconds ?? 20}`,
       '-p',
@@ -387,9 +444,7 @@ async function makePrivateTempDir(): Promise<string> {
   const base =
     bases.find(b => path.join(b, 'sitecycle-ssh-XXXXXX', 'cm-').length + 40 <= MAX_SOCKET_PATH) ??
     '/tmp'
-  const dir = await fs.mkdtemp(path.join(base, 'sitecycle-ssh-'))
-  await fs.chmod(dir, 0o700)
-  return dir
+  return makeRunTempDir(base, 'sitecycle-ssh-')
 }
 
 /** Key text as OpenSSH wants it: LF line ends and a final newline (secrets often lose it). */

@@ -21,13 +21,14 @@
  * Without `hooks.freeze` a failed deploy's rollback is code-only, and its outcome says so.
  */
 import { createHash } from 'node:crypto'
-import { mkdtemp, rm } from 'node:fs/promises'
+import { rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { basename, dirname, join } from 'node:path'
 import type { HostSpec, SitecycleConfig, SiteConfig, StoreConfig } from '../config/model.js'
 import { apacheConfigTest } from '../commands/apache.js'
 import { changeMode, makeDirs, removeTree } from '../commands/files.js'
 import * as py from '../commands/python.js'
+import { makeRunTempDir } from '../util/run-temp-dir.js'
 import { HOST_FACTS } from '../commands/host-scripts.js'
 import { createExecutor } from '../hosts/create-executor.js'
 import type { Executor } from '../hosts/executor.js'
@@ -186,7 +187,8 @@ async function fetchFromStore(
     },
     env: req.env ?? process.env
   }
-  const tmp = await mkdtemp(join(tmpdir(), 'sitecycle-fetch-'))
+  // A folder a killed run left is removed by the next one (run-temp-dir.ts).
+  const tmp = await makeRunTempDir(tmpdir(), 'sitecycle-fetch-')
   const cleanup = () => rm(tmp, { recursive: true, force: true })
   try {
     const store = createStore(storeConfig, deps)

@@ -2,6 +2,7 @@ import { hostname } from 'node:os'
 import { makeDirExclusive, removeTree } from '../commands/files.js'
 import type { Executor } from '../hosts/executor.js'
 import { SitecycleError } from '../util/errors.js'
+import { processRuns, thisProcess } from '../util/process-identity.js'
 import type { Reporter } from '../util/reporter.js'
 import { siteLayout } from './layout.js'
 
@@ -10,6 +11,11 @@ export interface LockHolder {
   op: string
   id: string
   pid: number
+  /** The holding process's start time (/proc/<pid>/stat field 22): a reused PID is told apart by
+   * it. Absent in holders written by older versions. */
+  start?: string
+  /** The boot the holding process started in (/proc/sys/kernel/random/boot_id). */
+  boot?: string
   /** The machine the holding sitecycle process runs on (the runner, not the site's host). */
   machine: string
   actor: string
@@ -18,15 +24,14 @@ export interface LockHolder {
   since: string
 }
 
-/** Whether the holder is known to be gone: only knowable from the machine it ran on. */
+/**
+ * Whether the holder is known to be gone: only knowable from the machine it ran on. Its PID is
+ * not enough (PIDs are reused): a process with that PID but another start time, or a holder from
+ * an earlier boot, is gone.
+ */
 export function holderState(h: LockHolder): 'alive' | 'dead' | 'unknown' {
   if (h.machine !== hostname()) return 'unknown'
-  try {
-    process.kill(h.pid, 0)
-    return 'alive'
-  } catch (e) {
-    return (e as NodeJS.ErrnoException).code === 'EPERM' ? 'alive' : 'dead'
-  }
+  return processRuns(h) ? 'alive' : 'dead'
 }
 
 export function describeHolder(h: LockHolder): string {
@@ -41,7 +46,7 @@ export function currentHolder(op: string, id: string): LockHolder {
   return {
     op,
     id,
-    pid: process.pid,
+    ...thisProcess(),
     machine: hostname(),
     actor: process.env.GITHUB_ACTOR ?? process.env.SUDO_USER ?? process.env.USER ?? 'unknown',
     run,
@@ -50,33 +55,44 @@ export function currentHolder(op: string, id: string): LockHolder {
 }
 
 export async function readHolder(exec: Executor, root: string): Promise<LockHolder | undefined> {
-  const text = await exec.readFile(siteLayout(root).lockHolder)
+  const l = siteLayout(root)
+  let text: string | undefined
+  try {
+    text = await exec.readFile(l.lockHolder)
+  } catch (e) {
+    throw hostFileError(exec, 'read the lock holder', l.lockHolder, e)
+  }
   if (text === undefined) {
-    const exists = await exec.tryRun({ argv: ['test', '-d', siteLayout(root).lock] })
-    if (exists.code === 0)
-      return {
-        op: 'unknown',
-        id: 'unknown',
-        pid: 0,
-        machine: 'unknown',
-        actor: 'unknown',
-        since: 'unknown'
-      }
+    const exists = await exec.tryRun({ argv: ['test', '-d', l.lock] })
+    if (exists.code === 0) return UNKNOWN_HOLDER
     return undefined
   }
   try {
     return JSON.parse(text) as LockHolder
   } catch {
-    return {
-      op: 'unknown',
-      id: 'unknown',
-      pid: 0,
-      machine: 'unknown',
-      actor: 'unknown',
-      since: 'unknown'
-    }
+    return UNKNOWN_HOLDER
   }
 }
+
+const UNKNOWN_HOLDER: LockHolder = {
+  op: 'unknown',
+  id: 'unknown',
+  pid: 0,
+  machine: 'unknown',
+  actor: 'unknown',
+  since: 'unknown'
+}
+
+/**
+ * Seconds to keep trying when the lock cannot be made for a reason that is neither a holder nor
+ * one of the hopeless errors (at least this long, or `waitSeconds` when longer).
+ */
+export const UNEXPLAINED_FAILURE_SECONDS = 5
+/** Pauses between attempts: doubled from the first up to the longest. */
+const FIRST_PAUSE_MS = 50
+const LONGEST_PAUSE_MS = 1000
+/** Attempts made at least when the lock could not be made and no holder is there to name. */
+const MIN_ATTEMPTS = 3
 
 export interface AcquireOptions {
   /** Seconds to wait for a held lock; 0 fails at once. */
@@ -93,8 +109,12 @@ export interface AcquiredLock {
 }
 
 /**
- * Take the site lock: `mkdir .sitecycle/lock` (atomic), then write who holds it. A lock whose
- * holder is known dead (same machine, process gone) is taken over and reported as stale.
+ * Take the site lock: `mkdir .sitecycle/lock.<id>`, the holder written in it, renamed to
+ * `.sitecycle/lock` (atomic). A lock whose holder is known dead (same machine, process gone or
+ * its PID reused) is taken over and reported as stale. A lock held by a live run is waited for,
+ * with growing pauses, until `waitSeconds` have passed; a site where the lock cannot be made at
+ * all (read-only file system, permission denied, no space) fails at once with one sentence
+ * naming the path.
  */
 export async function acquireLock(
   exec: Executor,
@@ -103,42 +123,105 @@ export async function acquireLock(
   options: AcquireOptions = {}
 ): Promise<AcquiredLock> {
   const l = siteLayout(root)
-  const deadline = Date.now() + (options.waitSeconds ?? 0) * 1000
+  const site = options.siteName ?? root
+  const begun = Date.now()
+  const deadline = begun + (options.waitSeconds ?? 0) * 1000
+  const unexplainedDeadline = Math.max(deadline, begun + UNEXPLAINED_FAILURE_SECONDS * 1000)
   let waiting = false
-  for (;;) {
+  let pause = FIRST_PAUSE_MS
+  let stale: LockHolder | undefined
+  for (let attempt = 1; ; attempt++) {
     const r = await tryTakeLock(exec, root, holder)
-    if (r.taken) {
-      return { holder }
-    }
+    if (r.taken) return stale ? { holder, stale } : { holder }
+    if (r.cannot) throw cannotLockError(exec, site, r.cannot)
     const held = await readHolder(exec, root)
-    if (!held) {
-      if (r.missingState) {
-        throw new SitecycleError(
-          `site root ${root} on ${exec.name} is not initialized (no ${l.state}): run \`sitecycle init\` first`,
-          'site'
-        )
-      }
-      continue
+    if (!held && r.missingState) {
+      throw new SitecycleError(
+        `site root ${root} on ${exec.name} is not initialized (no ${l.state}): run \`sitecycle init\` first`,
+        'site'
+      )
     }
-    if (held.pid && holderState(held) === 'dead') {
+    if (held && held.pid && holderState(held) === 'dead') {
       options.reporter?.warn(`taking over the lock of a run that is gone: ${describeHolder(held)}`)
       await exec.run(removeTree(l.lock))
-      if ((await tryTakeLock(exec, root, holder)).taken) return { holder, stale: held }
+      stale = held
       continue
     }
-    if (Date.now() >= deadline) {
+    if (held && Date.now() >= deadline)
       throw new SitecycleError(
-        `site ${options.siteName ?? root} on ${exec.name} is locked by ${describeHolder(held)}; ` +
+        `site ${site} on ${exec.name} is locked by ${describeHolder(held)}; ` +
           `wait for it (--lock-wait SECONDS), or if that run is gone, clear it with \`sitecycle unlock\``,
         'lock'
       )
-    }
-    if (!waiting) {
+    if (!held && Date.now() >= unexplainedDeadline && attempt >= MIN_ATTEMPTS)
+      throw new SitecycleError(
+        `cannot take the lock of site ${site} on ${exec.name}: ${r.problem || `${l.lock} could not be made`}; nothing was changed`,
+        'host'
+      )
+    if (held && !waiting && deadline > Date.now()) {
       options.reporter?.info(`waiting for the lock held by ${describeHolder(held)}`)
       waiting = true
     }
-    await new Promise(r => setTimeout(r, 500))
+    await new Promise(resolve => setTimeout(resolve, pause))
+    pause = Math.min(pause * 2, LONGEST_PAUSE_MS)
   }
+}
+
+/** Why a lock cannot be made at all, whatever anyone else does: no point in waiting. */
+interface LockImpossible {
+  path: string
+  why: string
+  detail: string
+}
+
+/** The errors of mkdir, writes and reads that no wait cures, as their messages read. */
+const HOPELESS: { pattern: RegExp; code: string; why: string }[] = [
+  { pattern: /Read-only file system/i, code: 'EROFS', why: 'is on a read-only file system' },
+  {
+    pattern: /Permission denied|Operation not permitted/i,
+    code: 'EACCES',
+    why: 'cannot be written by this user'
+  },
+  {
+    pattern: /No space left on device/i,
+    code: 'ENOSPC',
+    why: 'is on a file system with no space left'
+  },
+  {
+    pattern: /Disk quota exceeded/i,
+    code: 'EDQUOT',
+    why: 'is on a file system whose quota is used up'
+  }
+]
+
+function hopeless(text: string, code?: string): { why: string } | undefined {
+  return HOPELESS.find(
+    h => h.code === code || (code === 'EPERM' && h.code === 'EACCES') || h.pattern.test(text)
+  )
+}
+
+function cannotLockError(exec: Executor, site: string, c: LockImpossible): SitecycleError {
+  return new SitecycleError(
+    `cannot take the lock of site ${site} on ${exec.name}: ${c.path} ${c.why} (${c.detail}); nothing was changed`,
+    'host'
+  )
+}
+
+/** A failure to read or write a file on the host, as one sentence naming the file. */
+function hostFileError(exec: Executor, what: string, file: string, e: unknown): SitecycleError {
+  return new SitecycleError(`cannot ${what} ${file} on ${exec.name}: ${errorDetail(e)}`, 'host')
+}
+
+/** The last line of what went wrong: a command's stderr, or the errno's message. */
+function errorDetail(e: unknown): string {
+  const stderr = (e as { stderr?: unknown }).stderr
+  const text =
+    typeof stderr === 'string' && stderr.trim()
+      ? stderr
+      : e instanceof Error
+        ? e.message
+        : String(e)
+  return text.trim().split('\n').pop() ?? ''
 }
 
 /**
@@ -150,16 +233,31 @@ async function tryTakeLock(
   exec: Executor,
   root: string,
   holder: LockHolder
-): Promise<{ taken: boolean; missingState: boolean }> {
+): Promise<{ taken: boolean; missingState: boolean; cannot?: LockImpossible; problem?: string }> {
   const l = siteLayout(root)
   const tmp = `${l.state}/lock.${holder.id}`
   const made = await exec.tryRun(makeDirExclusive(tmp))
-  if (made.code !== 0) return { taken: false, missingState: /No such file/.test(made.stderr) }
-  await exec.writeFile(`${tmp}/holder.json`, JSON.stringify(holder, null, 2) + '\n', 0o644)
+  if (made.code !== 0) {
+    const detail = made.stderr.trim().split('\n').pop() ?? ''
+    const h = hopeless(made.stderr)
+    if (h)
+      return { taken: false, missingState: false, cannot: { path: l.state, why: h.why, detail } }
+    return { taken: false, missingState: /No such file/.test(made.stderr), problem: detail }
+  }
+  try {
+    await exec.writeFile(`${tmp}/holder.json`, JSON.stringify(holder, null, 2) + '\n', 0o644)
+  } catch (e) {
+    await exec.tryRun(removeTree(tmp)).catch(() => undefined)
+    const detail = errorDetail(e)
+    const h = hopeless(detail, (e as NodeJS.ErrnoException).code)
+    if (h)
+      return { taken: false, missingState: false, cannot: { path: l.state, why: h.why, detail } }
+    throw hostFileError(exec, 'write the lock holder', `${tmp}/holder.json`, e)
+  }
   const moved = await exec.tryRun({ argv: ['mv', '-T', tmp, l.lock] })
   if (moved.code === 0) return { taken: true, missingState: false }
-  await exec.run(removeTree(tmp))
-  return { taken: false, missingState: false }
+  await exec.tryRun(removeTree(tmp))
+  return { taken: false, missingState: false, problem: moved.stderr.trim().split('\n').pop() }
 }
 
 /** Remove `lock.<id>` folders of attempts killed between making them and the rename (older

@@ -95,9 +95,41 @@ export async function readSiteState(
   site: SiteConfig,
   python: string
 ): Promise<SiteState> {
-  if (exec.runsOnHost) return siteStateFromRaw(site, readStateHere(site.root))
-  const r = await exec.run(hostScript(python, scripts.READ_STATE, [site.root]))
-  return siteStateFromRaw(site, JSON.parse(r.stdout) as RawSiteState)
+  let raw: RawSiteState
+  try {
+    if (exec.runsOnHost) raw = readStateHere(site.root)
+    else {
+      const r = await exec.run(hostScript(python, scripts.READ_STATE, [site.root]))
+      raw = JSON.parse(r.stdout) as RawSiteState
+    }
+  } catch (e) {
+    const stderr = (e as { stderr?: unknown }).stderr
+    const detail = typeof stderr === 'string' && stderr.trim() ? stderr : String(e)
+    if ((e as NodeJS.ErrnoException).code === 'EACCES' || /Permission denied/i.test(detail))
+      throw unreadableSite(exec, site, detail)
+    throw e
+  }
+  if (!raw.initialized) await requireReadable(exec, site)
+  return siteStateFromRaw(site, raw)
+}
+
+function unreadableSite(exec: Executor, site: SiteConfig, detail: string): SitecycleError {
+  return new SitecycleError(
+    `site ${site.name} at ${site.root} on ${exec.name} cannot be read by this user (${detail.trim().split('\n').pop()}): ` +
+      `run sitecycle as the user that owns the site, or as root`,
+    'host'
+  )
+}
+
+/**
+ * A site that looks uninitialized may only be unreadable for this user: `ls` of its site file
+ * says which ("No such file" or "Permission denied"), so the user is told the right thing.
+ */
+async function requireReadable(exec: Executor, site: SiteConfig): Promise<void> {
+  const file = siteLayout(site.root).siteFile
+  const r = await exec.tryRun({ argv: ['ls', '-d', '--', file] })
+  if (r.code === 0 || !/Permission denied/.test(r.stderr)) return
+  throw unreadableSite(exec, site, r.stderr)
 }
 
 /** Fail with the command to run when the site was never initialized. */

@@ -95,8 +95,14 @@ export async function warmSwitchHere(
     return { result: 'busy', reason: `cannot make ${attempt}: ${errorText(e)}` }
   }
   const holderFile = `${attempt}/holder.json`
-  fs.writeFileSync(holderFile, JSON.stringify(req.holder, null, 2) + '\n', { mode: 0o600 })
-  fs.chmodSync(holderFile, 0o644)
+  try {
+    fs.writeFileSync(holderFile, JSON.stringify(req.holder, null, 2) + '\n', { mode: 0o600 })
+    fs.chmodSync(holderFile, 0o644)
+  } catch (e) {
+    // No space, say: the full path's lock names the problem.
+    fs.rmSync(attempt, { recursive: true, force: true })
+    return { result: 'busy', reason: `cannot write ${holderFile}: ${errorText(e)}` }
+  }
   try {
     fs.renameSync(attempt, l.lock)
   } catch {
