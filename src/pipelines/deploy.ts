@@ -256,6 +256,7 @@ async function checkRelease(
   if (req.site.config) {
     rendered = await renderConfigFile(
       req.site.config.template,
+      dirname(req.config.file),
       {
         site: { name: req.site.name, root: req.site.root, url: req.site.url },
         release: {
