@@ -55,6 +55,7 @@ import {
 } from '../sites/site-state.js'
 import { renderConfigFile, splitCommandLine, type RenderedConfig } from '../sites/render-config.js'
 import { writeWsgiScript } from '../sites/wsgi-scripts.js'
+import { checkBadMark, findInstalled, removeBadMark } from '../sites/bad-mark.js'
 import { SitecycleError } from '../util/errors.js'
 import type { Reporter } from '../util/reporter.js'
 import {
@@ -87,6 +88,9 @@ export interface DeployRequest {
   storeDeps?: StoreDeps
   lockWait?: number
   env?: NodeJS.ProcessEnv
+  /** Deploy the version even when it is installed and marked bad (warns; the mark is removed
+   * once the deploy succeeded). Without it such a deploy is refused before anything changes. */
+  allowBad?: boolean
 }
 
 interface DeployContext extends OperationContext {
@@ -608,6 +612,33 @@ function databaseNote(c: DeployContext, e: PipelineError): string | undefined {
 }
 
 async function preflight(c: DeployContext): Promise<string> {
+  const facts = await checkHost(c)
+  c.pipRunner = facts.pipRunner
+  return facts.note
+}
+
+/** What preflight learned about the host. */
+export interface HostFacts {
+  python: string
+  freeMb: number
+  /** pip's `__pip-runner__.py` on the host, when there is one. */
+  pipRunner?: string
+  /** One line for the step's report. */
+  note: string
+}
+
+/**
+ * The host checks of preflight, read-only (a dry run runs them too): the site initialized, the
+ * release's Python requirement against the host's Python, pip, free space, apachectl configtest.
+ * Throws SitecycleError (kind `preflight`, or `site` when not initialized) naming what fails.
+ */
+export async function checkHost(c: {
+  exec: Executor
+  site: SiteConfig
+  python: string
+  state: SiteState
+  release: ResolvedRelease
+}): Promise<HostFacts> {
   requireInitialized(c.state, c.site, c.exec)
   // One Python start for the Python version, pip and free space; configtest beside it.
   const [factsRun, test] = await Promise.all([
@@ -647,8 +678,12 @@ async function preflight(c: DeployContext): Promise<string> {
       `apachectl configtest fails on ${c.exec.name}: ${(test.stderr || test.stdout).trim()}`,
       'preflight'
     )
-  c.pipRunner = facts.pip_runner ?? undefined
-  return `Python ${version}, ${free} MiB free, configtest ok`
+  return {
+    python: version,
+    freeMb: free,
+    ...(facts.pip_runner ? { pipRunner: facts.pip_runner } : {}),
+    note: `Python ${version}, ${free} MiB free, configtest ok`
+  }
 }
 
 /** create-venv: a fresh virtualenv at releases/<version>, or the same release reused. */
@@ -806,6 +841,14 @@ async function deployPrepared(
   )
   const state0 = await readSiteState(req.exec, req.site, req.config.app.python)
   requireInitialized(state0, req.site, req.exec)
+  // Read before the lock, so a refusal leaves the site as it was, its journal and lock folder too.
+  const markedBad = checkBadMark(
+    findInstalled(await listReleases(req.exec, req.site, req.config.app.python), release.version),
+    req.site,
+    'deploy',
+    req.allowBad === true,
+    req.reporter
+  )
   let state: SiteState = state0
   let releases: InstalledRelease[] = []
   return withSiteOperation(
@@ -884,9 +927,12 @@ async function deployPrepared(
         const reports = await runPipeline(steps, ctx, req.reporter, {
           onEvent: e => octx.journal.append({ id: octx.opId, op: 'deploy', event: 'step', ...e })
         })
-        await octx.exec.tryRun(
-          removeTree(`${siteLayout(req.site.root).release(release.version)}/BAD`)
-        )
+        // A mark is removed only by a deploy that was told to go ahead (--allow-bad) and succeeded.
+        if (markedBad) {
+          const note = await removeBadMark(octx.exec, req.site, release.version)
+          req.reporter.info(note)
+          base.notes.push(note)
+        }
         return {
           ...base,
           status: 'deployed' as const,
