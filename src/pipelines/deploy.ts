@@ -836,9 +836,6 @@ async function deployPrepared(
   prepared: PreparedDeploy
 ): Promise<OperationOutcome> {
   const { release } = prepared
-  req.reporter.info(
-    `deploying ${release.name} ${release.version} (${release.kind}) to site ${req.site.name} on ${req.exec.name}`
-  )
   const state0 = await readSiteState(req.exec, req.site, req.config.app.python)
   requireInitialized(state0, req.site, req.exec)
   // Read before the lock, so a refusal leaves the site as it was, its journal and lock folder too.
@@ -848,6 +845,9 @@ async function deployPrepared(
     'deploy',
     req.allowBad === true,
     req.reporter
+  )
+  req.reporter.info(
+    `deploying ${release.name} ${release.version} (${release.kind}) to site ${req.site.name} on ${req.exec.name}`
   )
   let state: SiteState = state0
   let releases: InstalledRelease[] = []
