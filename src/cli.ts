@@ -220,7 +220,7 @@ const ALLOW_BAD_COMMANDS = ['deploy', 'rollback']
 function refuseUnhonouredFlags(cli: Cli, command: string): void {
   if (cli.values['dry-run'] && !DRY_RUN_COMMANDS.includes(command))
     throw new SitecycleError(
-      `--dry-run: sitecycle ${command} has no dry run, and would act; the commands with one: ${DRY_RUN_COMMANDS.join(', ')}`,
+      `--dry-run: sitecycle ${command} has no dry run (refused rather than run for real); the commands with one: ${DRY_RUN_COMMANDS.join(', ')}`,
       'usage'
     )
   if (cli.values['allow-bad'] && !ALLOW_BAD_COMMANDS.includes(command))

@@ -374,7 +374,7 @@ describe('--dry-run never acts', () => {
   ])('%j --dry-run is refused rather than run', async (args, command) => {
     const msg = await expectRefused([...args, '-c', config, '--dry-run'])
     expect(msg).toBe(
-      `--dry-run: sitecycle ${command} has no dry run, and would act; the commands with one: deploy, rollback, maintenance, restore, sync`
+      `--dry-run: sitecycle ${command} has no dry run (refused rather than run for real); the commands with one: deploy, rollback, maintenance, restore, sync`
     )
   })
 })
