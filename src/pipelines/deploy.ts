@@ -836,11 +836,16 @@ async function deployPrepared(
   prepared: PreparedDeploy
 ): Promise<OperationOutcome> {
   const { release } = prepared
-  const state0 = await readSiteState(req.exec, req.site, req.config.app.python)
-  requireInitialized(state0, req.site, req.exec)
   // Read before the lock, so a refusal leaves the site as it was, its journal and lock folder too.
+  const [state0, listed] = await Promise.all([
+    readSiteState(req.exec, req.site, req.config.app.python),
+    listReleases(req.exec, req.site, req.config.app.python).catch((e: unknown) => e)
+  ])
+  // A site not initialized is said so first, whatever the listing found.
+  requireInitialized(state0, req.site, req.exec)
+  if (!Array.isArray(listed)) throw listed
   const markedBad = checkBadMark(
-    findInstalled(await listReleases(req.exec, req.site, req.config.app.python), release.version),
+    findInstalled(listed as InstalledRelease[], release.version),
     req.site,
     'deploy',
     req.allowBad === true,

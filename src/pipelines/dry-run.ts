@@ -9,7 +9,12 @@ import { SitecycleError } from '../util/errors.js'
 import type { Reporter } from '../util/reporter.js'
 import { checkBadMark, findInstalled } from '../sites/bad-mark.js'
 import { frozenState, renderMaintenancePage, retryAfterOf } from '../sites/maintenance.js'
-import { listReleases, readSiteState, requireInitialized } from '../sites/site-state.js'
+import {
+  listReleases,
+  readSiteState,
+  requireInitialized,
+  type InstalledRelease
+} from '../sites/site-state.js'
 import { checkHost, deployPlan, prepareDeploy, type DeployRequest } from './deploy.js'
 import type { MaintenanceRequest } from './maintenance.js'
 import { describePlan } from './pipeline.js'
@@ -50,12 +55,14 @@ export async function planDeploy(req: DeployRequest): Promise<DryRunPlan> {
   try {
     const { release, rendered } = prepared
     const python = req.config.app.python
-    const [state, releases] = await Promise.all([
+    const [state, listed] = await Promise.all([
       readSiteState(req.exec, req.site, python),
-      listReleases(req.exec, req.site, python)
+      listReleases(req.exec, req.site, python).catch((e: unknown) => e)
     ])
+    // A site not initialized is said so first, as the deploy says it.
     requireInitialized(state, req.site, req.exec)
-    const installed = findInstalled(releases, release.version)
+    if (!Array.isArray(listed)) throw listed
+    const installed = findInstalled(listed as InstalledRelease[], release.version)
     const markedBad = checkBadMark(
       installed,
       req.site,
