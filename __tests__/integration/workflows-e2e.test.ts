@@ -495,6 +495,11 @@ jobs:
     )
     const ini = path.join(siteLayout(path.join(tmp, 'sites', 'v1')).release('2.0.0'), 'app.ini')
     await fs.rm(ini, { force: true })
+    // rollback.yml left 2.0.0 marked bad, and a deploy of a version marked bad is refused: the
+    // operator who finds 2.0.0 good after all clears its mark (the CLI's --allow-bad, or by hand).
+    await fs.rm(path.join(siteLayout(path.join(tmp, 'sites', 'v1')).release('2.0.0'), 'BAD'), {
+      force: false
+    })
     const head = git('rev-parse', 'HEAD')
     const run = await harness({
       repository: { root: app, name: fake.repository, sha: head },

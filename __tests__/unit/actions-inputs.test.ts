@@ -39,7 +39,8 @@ describe('readDeploySettings', () => {
         'lock-wait': '600',
         'ssh-key': KEY + '\n',
         'known-hosts': `# pinned\n${HOST_LINE}\n`,
-        'dry-run': 'TRUE'
+        'dry-run': 'TRUE',
+        'allow-bad': 'true'
       })
     )
     expect(s).toEqual({
@@ -50,7 +51,8 @@ describe('readDeploySettings', () => {
       lockWait: 600,
       sshKey: KEY,
       knownHosts: `# pinned\n${HOST_LINE}`,
-      dryRun: true
+      dryRun: true,
+      allowBad: true
     })
   })
 
@@ -59,7 +61,8 @@ describe('readDeploySettings', () => {
       configFile: 'sitecycle.yml',
       site: 'v1',
       lockWait: 0,
-      dryRun: false
+      dryRun: false,
+      allowBad: false
     })
   })
 
@@ -145,9 +148,11 @@ describe('readRollbackSettings', () => {
       configFile: 'sitecycle.yml',
       site: 'v2',
       lockWait: 30,
-      to: '1.3.2'
+      to: '1.3.2',
+      allowBad: false
     })
     expect(readRollbackSettings(inputs({ site: 'v2' }))).not.toHaveProperty('to')
+    expect(readRollbackSettings(inputs({ site: 'v2', 'allow-bad': 'true' })).allowBad).toBe(true)
   })
 
   it('rejects a to that is not PEP 440, naming the input', () => {

@@ -20,6 +20,8 @@ import { digestFile, writeManifest } from '../../src/releases/manifest.js'
 import { identityPath, newIdentity } from '../../src/sites/identity.js'
 import { SitecycleError } from '../../src/util/errors.js'
 import { FakeCore } from '../helpers/fake-core.js'
+import * as scripts from '../../src/commands/host-scripts.js'
+import { isScript, scriptOf, unniced } from '../helpers/host-script-calls.js'
 
 const REPO = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..')
 
@@ -355,7 +357,7 @@ describe('runDeployAction with dry-run', () => {
     return file
   }
 
-  it('checks the release, masks the config secrets, prints the plan, and touches no host', async () => {
+  it('checks the release, masks the config secrets, reads the site, runs preflight read-only, prints the plan and changes nothing', async () => {
     const file = await makeRelease()
     const core = new FakeCore({
       config: configFile,
@@ -366,13 +368,40 @@ describe('runDeployAction with dry-run', () => {
     const { made, create } = executorFactory()
     let deployed = 0
     await runDeployAction(core, {
-      createExecutor: create,
+      // An initialized site serving 0.9.0, on a host with Python 3.11, pip and room.
+      createExecutor: (host, ssh) =>
+        create(host, ssh)
+          .respond(isScript(scripts.READ_STATE), {
+            stdout: JSON.stringify({
+              slots: { blue: '0.9.0', green: null },
+              live: 'blue',
+              current: null,
+              initialized: true
+            })
+          })
+          .respond(isScript(scripts.LIST_RELEASES), { stdout: '{}' })
+          .respond(isScript(scripts.HOST_FACTS), {
+            stdout: JSON.stringify({ python: '3.11.2', pip: true, free_mb: 5000 })
+          }),
       env: { DB_PASSWORD },
       deploy: async () => (deployed++, outcome())
     })
     expect(deployed).toBe(0)
     expect(made).toHaveLength(1)
-    expect(made[0].exec.calls).toEqual([])
+    // Only reads: the site's identity, its state and releases, preflight's facts and configtest.
+    expect(
+      made[0].exec.calls.map(c =>
+        c.type === 'run'
+          ? (scriptOf(c.argv!)?.program ?? unniced(c.argv!).join(' '))
+          : `${c.type} ${c.path}`
+      )
+    ).toEqual([
+      'readFile /srv/sample/v1/.sitecycle/identity.json',
+      scripts.READ_STATE,
+      scripts.LIST_RELEASES,
+      scripts.HOST_FACTS,
+      'apache2ctl configtest'
+    ])
     expect(made[0].closed).toBe(1)
     expect(core.secrets).toContain(DB_PASSWORD)
     expect(core.visible()).not.toContain(DB_PASSWORD)
@@ -386,6 +415,10 @@ describe('runDeployAction with dry-run', () => {
       /^## 📝 Plan: deploy sample 1\.0\.0 to site v1 \(dry run, nothing changed\)\n/
     )
     expect(core.summaries[0]).toContain(file)
+    expect(core.summaries[0]).toContain(
+      '- would deploy sample 1.0.0 to site v1 on local (live now: 0.9.0)'
+    )
+    expect(core.summaries[0]).toContain('- preflight: Python 3.11.2, 5000 MiB free, configtest ok')
     expect(core.summaries[0]).toMatch(/ 1\. preflight: /)
     expect(core.log.some(([k, t]) => k === 'info' && /^\s*\d+\. switch: /.test(t))).toBe(true)
   })

@@ -350,6 +350,31 @@ describe('parseConfig: errors name file, line and expected form', () => {
       'sites.v1.hooks.after_install[1]: got 3; expected a command line'
     ],
     [
+      '    config: { template: /etc/shadow }\n',
+      8,
+      'sites.v1.config.template: got "/etc/shadow" (an absolute path); expected a file path relative to the config file\'s folder'
+    ],
+    [
+      '    config: { template: ~/.ssh/id_ed25519 }\n',
+      8,
+      'sites.v1.config.template: got "~/.ssh/id_ed25519" (starts with ~)'
+    ],
+    [
+      '    config: { template: deploy/../../keys/id }\n',
+      8,
+      `sites.v1.config.template: got "deploy/../../keys/id" (contains '..')`
+    ],
+    [
+      '    hooks: { after_install: [migrate, "python -m app.manage migrate; rm -rf /"] }\n',
+      8,
+      'sites.v1.hooks.after_install[1]: hook "python -m app.manage migrate; rm -rf /" uses the shell character ;'
+    ],
+    [
+      "    hooks: { after_install: ['python -c \"unclosed'] }\n",
+      8,
+      'sites.v1.hooks.after_install[0]: hook "python -c "unclosed" has an unclosed "'
+    ],
+    [
       '    apache: { ctl: [] }\n',
       8,
       'sites.v1.apache.ctl: got a list; expected a command such as apache2ctl'

@@ -15,6 +15,8 @@ import { deploy, deploySteps } from '../../src/pipelines/deploy.js'
 import type { ReleaseManifest } from '../../src/releases/manifest.js'
 import { OperationFailed } from '../../src/pipelines/operation.js'
 import { rollback } from '../../src/pipelines/rollback.js'
+import { planDeploy, planMaintenance, planRollback } from '../../src/pipelines/dry-run.js'
+import { SitecycleError } from '../../src/util/errors.js'
 import { StreamReporter } from '../../src/util/reporter.js'
 import { buildSampleRelease } from '../helpers/sample-app.js'
 import { isScript, scriptArg, scriptOf, unniced } from '../helpers/host-script-calls.js'
@@ -39,7 +41,13 @@ ${extra}`
 }
 
 function host(
-  opts: { probeIdle?: number; live?: 'blue' | 'green'; installed?: Record<string, string> } = {}
+  opts: {
+    probeIdle?: number
+    live?: 'blue' | 'green'
+    installed?: Record<string, string>
+    /** Installed versions marked bad (releases/<v>/BAD). */
+    bad?: string[]
+  } = {}
 ) {
   const live = opts.live ?? 'blue'
   const idle = live === 'blue' ? 'green' : 'blue'
@@ -51,7 +59,7 @@ function host(
   }
   const record = (v: string, at: string) => ({
     complete: true,
-    bad: false,
+    bad: opts.bad?.includes(v) ?? false,
     info: { version: v, sha256: 'x', installedAt: at }
   })
   const exec = new RecordingExecutor('recording')
@@ -79,7 +87,7 @@ function host(
               v,
               {
                 complete: true,
-                bad: false,
+                bad: opts.bad?.includes(v) ?? false,
                 info: { version: v, sha256, installedAt: '2026-03-01' }
               }
             ])
@@ -229,7 +237,7 @@ test('a deploy restarts the idle slot as soon as the virtualenv exists, installs
     `probe http://127.0.0.1:8080/__version__ 127.0.0.1 green`,
     `switch-map ${ROOT}/live.map green`,
     `probe http://127.0.0.1:8080/__version__ 127.0.0.1 `,
-    `rm ${rel}/BAD`,
+    // No mark to remove: 2.0.0 was not marked bad (a marked one needs allowBad, see below).
     'unlock'
   ])
   // Apache itself is never reloaded during a deploy (graceful restarts both groups and drops requests).
@@ -484,7 +492,9 @@ test('rollback to the version that is already live changes nothing', async () =>
   expect(o).toMatchObject({ status: 'unchanged', version: '1.0.0', rolledBack: false })
   // The program took the lock and found 1.0.0 is not the warm release: the full path decides.
   expect(trace(exec)).toEqual([`warm-switch ${ROOT}`, 'unlock'])
-  expect(JSON.parse(scriptOf(exec.commands()[0])!.args[4])).toEqual(['1.0.0'])
+  // Before it, --to's release was listed (read-only) to refuse one marked bad.
+  expect(scriptOf(exec.commands()[0])!.program).toBe(scripts.LIST_RELEASES)
+  expect(JSON.parse(scriptOf(exec.commands()[1])!.args[4])).toEqual(['1.0.0'])
   expect([...exec.files.keys()].some(k => k.endsWith('/BAD'))).toBe(false)
 })
 
@@ -599,11 +609,12 @@ test("pip runs in the new virtualenv's interpreter through pip's runner, compili
   ])
   expect(pip).not.toContain('--no-compile')
   expect(exec.commands().some(a => a.includes('compileall'))).toBe(false)
-  // One state read before the lock (refuse an uninitialized site), one state read and one
-  // listing under it; prune reads nothing again and removes the upload in its one rm.
+  // One state read and one listing before the lock (refuse an uninitialized site, or a version
+  // marked bad, with nothing changed), one state read and one listing under it; prune reads
+  // nothing again and removes the upload in its one rm.
   const programs = exec.commands().map(a => scriptOf(a)?.program)
   expect(programs.filter(p => p === scripts.READ_STATE)).toHaveLength(2)
-  expect(programs.filter(p => p === scripts.LIST_RELEASES)).toHaveLength(1)
+  expect(programs.filter(p => p === scripts.LIST_RELEASES)).toHaveLength(2)
   const lastRm = exec.commands().filter(a => a[0] === 'rm' && a.some(p => p.includes('/incoming/')))
   expect(lastRm.at(-1)).toEqual(['rm', '-rf', '--', `${ROOT}/.sitecycle/incoming/${o.operationId}`])
 })
@@ -620,4 +631,191 @@ test('prune after a deploy keeps the new release, the one before it and the newe
   expect(rms).toEqual([
     ['rm', '-rf', '--', `${ROOT}/releases/0.9.0`, `${ROOT}/.sitecycle/incoming/${o.operationId}`]
   ])
+})
+
+describe('a release marked bad', () => {
+  /** What a run wrote or changed on the pretend host: anything but the read-only programs. */
+  const changes = (exec: RecordingExecutor) =>
+    exec.calls.filter(
+      call =>
+        call.type === 'put' ||
+        call.type === 'writeFile' ||
+        (call.type === 'run' &&
+          ![scripts.READ_STATE, scripts.LIST_RELEASES].includes(
+            scriptOf(call.argv!)?.program ?? ''
+          ))
+    )
+
+  test('is not deployed again: refused before the lock, nothing changed', async () => {
+    const c = config()
+    const exec = host({ installed: { '2.0.0': 'other' }, bad: ['2.0.0'] })
+    const e = await deployV2(c, exec).catch((x: unknown) => x as SitecycleError)
+    expect(e).toBeInstanceOf(SitecycleError)
+    expect((e as SitecycleError).kind).toBe('input')
+    expect((e as Error).message).toBe(
+      `release 2.0.0 is marked bad on site v1 (a rollback left it; ${ROOT}/releases/2.0.0/BAD): deploy a new version, or pass --allow-bad (the action's allow-bad input) to go ahead anyway`
+    )
+    expect(changes(exec)).toEqual([])
+  })
+
+  test('with allowBad it is deployed with a warning, and its mark goes only once the deploy succeeded', async () => {
+    const c = config()
+    const warnings: string[] = []
+    const r = reporter()
+    r.warn = m => void warnings.push(m)
+    const exec = host({ installed: { '2.0.0': 'other' }, bad: ['2.0.0'] })
+    const o = await deploy({
+      config: c,
+      site: c.sites.v1,
+      exec,
+      reporter: r,
+      release: releases,
+      version: '2.0.0',
+      allowBad: true
+    })
+    expect(o.status).toBe('deployed')
+    expect(warnings).toEqual([
+      'deploying 2.0.0 on site v1, although it is marked bad (--allow-bad); the mark is removed only if this deploy succeeds'
+    ])
+    expect(trace(exec).slice(-3)).toEqual([
+      `probe http://127.0.0.1:8080/__version__ 127.0.0.1 `,
+      `rm ${ROOT}/releases/2.0.0/BAD`,
+      'unlock'
+    ])
+    expect(o.notes).toEqual([
+      'the bad mark of 2.0.0 was removed: it is live and verified (--allow-bad)'
+    ])
+  })
+
+  test('a failed deploy with allowBad keeps the mark', async () => {
+    const c = config()
+    const exec = host({ installed: { '2.0.0': 'other' }, bad: ['2.0.0'], probeIdle: 500 })
+    await expect(
+      deploy({
+        config: c,
+        site: c.sites.v1,
+        exec,
+        reporter: reporter(),
+        release: releases,
+        version: '2.0.0',
+        allowBad: true
+      })
+    ).rejects.toBeInstanceOf(OperationFailed)
+    expect(trace(exec)).not.toContain(`rm ${ROOT}/releases/2.0.0/BAD`)
+  })
+
+  test('is not rolled back to: refused before the warm switch, nothing changed; allowed with allowBad', async () => {
+    const c = config()
+    const exec = host({ bad: ['0.9.0'] })
+    const e = await rollback({
+      config: c,
+      site: c.sites.v1,
+      exec,
+      reporter: reporter(),
+      to: '0.9.0'
+    }).catch((x: unknown) => x as Error)
+    expect(e).toBeInstanceOf(SitecycleError)
+    expect((e as Error).message).toMatch(
+      /^release 0\.9\.0 is marked bad on site v1 .*: roll back to another release, or pass --allow-bad/
+    )
+    expect(changes(exec)).toEqual([])
+    const allowed = host({ bad: ['0.9.0'] })
+    const o = await rollback({
+      config: c,
+      site: c.sites.v1,
+      exec: allowed,
+      reporter: reporter(),
+      to: '0.9.0',
+      allowBad: true
+    })
+    expect(o).toMatchObject({ status: 'rolled-back', version: '0.9.0' })
+    expect(o.notes).toEqual([
+      'the bad mark of 0.9.0 was removed: it is live and verified (--allow-bad)'
+    ])
+    expect(trace(allowed)).toContain(`rm ${ROOT}/releases/0.9.0/BAD`)
+  })
+})
+
+describe('dry runs read and change nothing', () => {
+  const readOnly = (exec: RecordingExecutor) =>
+    exec.calls.map(call =>
+      call.type === 'run'
+        ? (scriptOf(unniced(call.argv!))?.program ?? unniced(call.argv!).join(' '))
+        : `${call.type} ${call.path}`
+    )
+
+  test('deploy: the release checked, the config rendered, the host read and preflight run read-only', async () => {
+    const c = config()
+    const exec = host()
+    const plan = await planDeploy({
+      config: c,
+      site: c.sites.v1,
+      exec,
+      reporter: reporter(),
+      release: releases,
+      version: '2.0.0'
+    })
+    expect(readOnly(exec).sort()).toEqual(
+      [
+        scripts.READ_STATE,
+        scripts.LIST_RELEASES,
+        scripts.HOST_FACTS,
+        'apache2ctl configtest'
+      ].sort()
+    )
+    expect(plan.summary).toBe(
+      'would deploy sitecycle-sample 2.0.0 to site v1 on recording (live now: 1.0.0)'
+    )
+    expect(plan.checks.join('\n')).toMatch(
+      /config .*app\.ini\.tmpl renders with secrets UNIT_SECRET/
+    )
+    expect(plan.checks.at(-1)).toBe('preflight: Python 3.11.2, 5000 MiB free, configtest ok')
+    expect(plan.steps.map(l => l.split(':')[0].trim())).toEqual(
+      deploySteps().map((s, i) => `${i + 1}. ${s.name}`)
+    )
+  })
+
+  test('deploy: a version marked bad, or a failing preflight, fails the dry run as it fails the deploy', async () => {
+    const c = config()
+    const bad = host({ installed: { '2.0.0': 'other' }, bad: ['2.0.0'] })
+    const req = {
+      config: c,
+      site: c.sites.v1,
+      reporter: reporter(),
+      release: releases,
+      version: '2.0.0'
+    }
+    await expect(planDeploy({ ...req, exec: bad })).rejects.toThrow(/is marked bad on site v1/)
+    const full = host().respondFirst(isScript(scripts.HOST_FACTS), {
+      stdout: JSON.stringify({ python: '3.11.2', pip: true, free_mb: 1 })
+    })
+    await expect(planDeploy({ ...req, exec: full })).rejects.toThrow(/only 1 MiB free under/)
+  })
+
+  test('rollback: the target chosen as a rollback would, nothing switched or marked', async () => {
+    const c = config()
+    const exec = host()
+    const plan = await planRollback({ config: c, site: c.sites.v1, exec, reporter: reporter() })
+    expect(plan.summary).toBe(
+      'would roll back site v1 from 1.0.0 to 0.9.0 (warm in the idle slot), and mark 1.0.0 bad'
+    )
+    expect(readOnly(exec)).toEqual([scripts.READ_STATE, scripts.LIST_RELEASES])
+  })
+
+  test('maintenance on: the page rendered, nothing written', async () => {
+    const c = config()
+    const exec = host()
+    const plan = await planMaintenance({
+      config: c,
+      site: c.sites.v1,
+      exec,
+      reporter: reporter(),
+      action: 'on',
+      options: { retryAfter: 60 }
+    })
+    expect(plan.summary).toBe(
+      'would freeze site v1: http://127.0.0.1:8080 would answer 503 with the maintenance page, Retry-After 60'
+    )
+    expect(readOnly(exec)).toEqual([scripts.READ_STATE, `readFile ${ROOT}/maintenance/ON`])
+  })
 })

@@ -3,7 +3,10 @@ import { renderVhost, renderWsgiScript, vhostMarker } from '../../src/commands/a
 import { pipInstall, pipWheel, createVenv } from '../../src/commands/python.js'
 import { choosePrunable } from '../../src/pipelines/prune.js'
 import { processGroupName } from '../../src/sites/layout.js'
-import { renderConfigText, splitCommandLine } from '../../src/sites/render-config.js'
+import { mkdtempSync, mkdirSync, rmSync, symlinkSync, writeFileSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { readTemplate, renderConfigText, splitCommandLine } from '../../src/sites/render-config.js'
 import type { InstalledRelease } from '../../src/sites/site-state.js'
 
 const config = (mode = 'blue-green') =>
@@ -162,6 +165,29 @@ describe('config rendering', () => {
       /t.tmpl:2: secret K is not set/
     )
   })
+  test.each([
+    ['a newline', 'pw\nadmin = true'],
+    ['a carriage return', 'pw\radmin = true'],
+    ['a NUL character', 'pw\0x'],
+    ['a control character or line separator', 'pw\u2028admin = true']
+  ])('a secret holding %s is refused by its name, never its value', (what, value) => {
+    let message = ''
+    try {
+      renderConfigText('[a]\nkey = {{ secret.K }}\n', 't.tmpl', values, { K: value })
+    } catch (e) {
+      message = (e as Error).message
+    }
+    expect(message).toBe(
+      `t.tmpl:2: secret K holds ${what}; a value must fit on one line of the config file: set it without line breaks or control characters`
+    )
+    expect(message).not.toContain('admin')
+    expect(message).not.toContain('pw')
+  })
+  test('a tab in a secret is fine', () => {
+    expect(renderConfigText('key = {{ secret.K }}', 't.tmpl', values, { K: 'a\tb' }).text).toBe(
+      'key = a\tb'
+    )
+  })
   test('an unknown placeholder is an error', () => {
     expect(() => renderConfigText('x = {{ site.password }}', 't.tmpl', values, {})).toThrow(
       /unknown placeholder/
@@ -169,6 +195,34 @@ describe('config rendering', () => {
     expect(() => renderConfigText('x = {{ nonsense }}', 't.tmpl', values, {})).toThrow(
       /not understood/
     )
+  })
+})
+
+describe('the config template is read only from inside the repository', () => {
+  const base = mkdtempSync(join(tmpdir(), 'sitecycle-template-'))
+  const repo = join(base, 'repo')
+  mkdirSync(join(repo, 'deploy'), { recursive: true })
+  writeFileSync(join(repo, 'deploy', 'app.ini.tmpl'), '[a]\nk = v\n')
+  writeFileSync(join(base, 'id_ed25519'), '-----BEGIN OPENSSH PRIVATE KEY-----\nkey body\n')
+  symlinkSync(join(base, 'id_ed25519'), join(repo, 'deploy', 'key.tmpl'))
+  symlinkSync('app.ini.tmpl', join(repo, 'deploy', 'inside.tmpl'))
+  afterAll(() => rmSync(base, { recursive: true, force: true }))
+
+  test('a file of the repository, or a link to one inside it, is read', async () => {
+    expect(await readTemplate(join(repo, 'deploy', 'app.ini.tmpl'), repo)).toBe('[a]\nk = v\n')
+    expect(await readTemplate(join(repo, 'deploy', 'inside.tmpl'), repo)).toBe('[a]\nk = v\n')
+  })
+  test('a symlink out of the repository is refused without reading it', async () => {
+    let message = ''
+    try {
+      await readTemplate(join(repo, 'deploy', 'key.tmpl'), repo)
+    } catch (e) {
+      message = (e as Error).message
+    }
+    expect(message).toBe(
+      `the config template ${join(repo, 'deploy', 'key.tmpl')} resolves to ${join(base, 'id_ed25519')}, outside the repository ${repo}; expected a file of the repository (the config file's folder), not a link out of it`
+    )
+    expect(message).not.toContain('BEGIN')
   })
 })
 

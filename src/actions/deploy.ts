@@ -4,7 +4,8 @@
 import { withAlerts } from '../alerts/alert-around.js'
 import { describeError } from '../alerts/alert-report.js'
 import { runDeploymentsApi, withGithubDeployment } from '../github/deployments.js'
-import { deploy, deployPlan, prepareDeploy, type DeployRequest } from '../pipelines/deploy.js'
+import { deploy, type DeployRequest } from '../pipelines/deploy.js'
+import { planDeploy, reportDryRun } from '../pipelines/dry-run.js'
 import type { OperationOutcome } from '../pipelines/operation.js'
 import { SitecycleError } from '../util/errors.js'
 import type { ActionCore } from './action-core.js'
@@ -46,6 +47,7 @@ export async function runDeployAction(
         exec: target.exec,
         reporter,
         lockWait: settings.lockWait,
+        allowBad: settings.allowBad,
         // The config-secrets input adds to the environment the template's placeholders read from.
         env: { ...(deps.env ?? process.env), ...settings.configSecrets },
         ...(settings.release !== undefined && { release: settings.release }),
@@ -72,12 +74,9 @@ export async function runDeployAction(
         )
       }
 
-      const { release } = await prepareDeploy(request)
-      const plan = deployPlan(target.site)
-      reporter.info(
-        `dry run: would deploy ${release.name} ${release.version} (${release.file}) to site ${target.site.name} on ${target.exec.name}:`
-      )
-      for (const line of plan) reporter.info(line)
+      // The one dry-run path of the CLI too: every check that changes nothing, then the plan.
+      const plan = await planDeploy(request)
+      reportDryRun(plan, reporter)
       setPlanOutputs(core, target.site.url)
       await writeSummary(
         core,
@@ -86,8 +85,9 @@ export async function runDeployAction(
             site: target.site.name,
             host: target.exec.name,
             url: target.site.url,
-            release: { name: release.name, version: release.version, file: release.file },
-            plan
+            release: plan.release!,
+            checks: [plan.summary, ...plan.checks],
+            plan: plan.steps
           },
           reporter.redact.bind(reporter)
         )

@@ -23,6 +23,7 @@ export enum DeployInput {
   Release = 'release',
   Version = 'version',
   DryRun = 'dry-run',
+  AllowBad = 'allow-bad',
   ConfigSecrets = 'config-secrets',
   /** Read by deploy.ts itself (the GitHub deployment record), not by readDeploySettings. */
   GithubToken = 'github-token',
@@ -33,7 +34,8 @@ export enum DeployInput {
 
 /** Inputs of the rollback action only (actions/rollback/action.yml). */
 export enum RollbackInput {
-  To = 'to'
+  To = 'to',
+  AllowBad = 'allow-bad'
 }
 
 /** The config file used when the `config` input is empty. */
@@ -61,8 +63,11 @@ export interface DeploySettings extends SiteActionSettings {
   release?: string
   /** The PEP 440 version to take from a directory of releases (the newest when absent). */
   version?: string
-  /** Print the plan and check the release and config only: no host is touched. */
+  /** Run every check that changes nothing (release, config with its secrets, read-only
+   * preflight on the host), print the plan, change nothing. */
   dryRun: boolean
+  /** Deploy the version even when a rollback marked it bad (warns; the mark goes once it succeeded). */
+  allowBad: boolean
   /** Values for the config template's `{{ secret.NAME }}` placeholders, by name (secrets). */
   configSecrets?: Record<string, string>
 }
@@ -71,6 +76,8 @@ export interface DeploySettings extends SiteActionSettings {
 export interface RollbackSettings extends SiteActionSettings {
   /** An installed PEP 440 version to go back to; the previous release when absent. */
   to?: string
+  /** Go back to `to` even when it is marked bad (warns; the mark goes once it succeeded). */
+  allowBad: boolean
 }
 
 type InputSource = Pick<ActionCore, 'getInput'>
@@ -82,6 +89,7 @@ export function readDeploySettings(core: InputSource): DeploySettings {
   const release = optional(core.getInput(DeployInput.Release))
   const version = readVersion(core, DeployInput.Version, problems)
   const dryRun = readBoolean(core, DeployInput.DryRun, problems)
+  const allowBad = readBoolean(core, DeployInput.AllowBad, problems)
   const configSecrets = readConfigSecrets(core, problems)
   throwProblems(problems)
   return {
@@ -89,6 +97,7 @@ export function readDeploySettings(core: InputSource): DeploySettings {
     ...(release !== undefined && { release }),
     ...(version !== undefined && { version }),
     dryRun,
+    allowBad,
     ...(configSecrets !== undefined && { configSecrets })
   }
 }
@@ -98,8 +107,9 @@ export function readRollbackSettings(core: InputSource): RollbackSettings {
   const problems: string[] = []
   const common = readCommon(core, problems)
   const to = readVersion(core, RollbackInput.To, problems)
+  const allowBad = readBoolean(core, RollbackInput.AllowBad, problems)
   throwProblems(problems)
-  return { ...common, ...(to !== undefined && { to }) }
+  return { ...common, ...(to !== undefined && { to }), allowBad }
 }
 
 /** The site the `site` input names; an error naming the input and the known sites otherwise. */

@@ -34,6 +34,7 @@ export async function runRollbackAction(
         exec: target.exec,
         reporter,
         lockWait: settings.lockWait,
+        allowBad: settings.allowBad,
         ...(settings.to !== undefined && { to: settings.to })
       }
       // A scheduled rollback is unusual, but SITECYCLE_UNATTENDED=1 makes any run alert.

@@ -105,7 +105,7 @@ export async function runSiteAction<S extends SiteActionSettings>(
  * Load the config named by the settings, pick the site, and build its executor: with the
  * `ssh-key` content (written by the SSH executor itself, removed by its close()) and the
  * `known-hosts` content written to a private file. The site is as its host knows it (one read of
- * its identity record, sites/identity.ts; none for a dry run); a host that cannot be reached
+ * its identity record, sites/identity.ts); a host that cannot be reached
  * leaves the config's.
  */
 export async function openSite(
@@ -140,9 +140,8 @@ export async function openSite(
     })
     // After an upgrade attempt's promote, the host knows the site's new role and address
     // (sites/identity.ts); unreadable (a host not reached yet), the config file's. A dry run
-    // reaches no host.
-    const dryRun = (settings as { dryRun?: boolean }).dryRun === true
-    const asOnHost = dryRun ? site : await siteAsOnHost(exec, site).catch(() => site)
+    // reads it too: it checks the site as the deploy would (pipelines/dry-run.ts).
+    const asOnHost = await siteAsOnHost(exec, site).catch(() => site)
     return {
       config,
       site: asOnHost,

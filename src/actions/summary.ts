@@ -84,7 +84,9 @@ export interface PlanSummary {
   host: string
   url: string
   release: { name: string; version: string; file: string }
-  /** Lines of deployPlan(). */
+  /** What the dry run checked, one line each (pipelines/dry-run.ts). */
+  checks?: string[]
+  /** Lines of deployPlan() (none when the deploy would do nothing). */
   plan: string[]
 }
 
@@ -104,9 +106,10 @@ export function renderPlanSummary(p: PlanSummary, redact: Redact): string {
         ].map(([k, v]) => [`**${k}**`, cell(redact(v))])
       ),
       '',
+      ...(p.checks?.length ? ['### Checked', '', ...p.checks.map(c => `- ${t(c)}`), ''] : []),
       '### Steps',
       '',
-      codeBlock(redact(p.plan.join('\n'))),
+      codeBlock(redact(p.plan.join('\n') || 'none: nothing to do')),
       ''
     ].join('\n')
   )

@@ -4,13 +4,14 @@
  * their database's schema and per-table row counts and checksums. Read only, no lock. Each site
  * is read in one round trip for its files (host-program.ts) plus its database client.
  */
-import { readFile } from 'node:fs/promises'
+import { dirname } from 'node:path'
 import type { SiteConfig, SitecycleConfig } from '../config/model.js'
 import { hostScript } from '../commands/python.js'
 import type { DatabaseConfig, TableChecksum } from '../databases/engine.js'
 import { getEngine } from '../databases/registry.js'
 import type { Executor } from '../hosts/executor.js'
 import { siteLayout } from '../sites/layout.js'
+import { readTemplate } from '../sites/render-config.js'
 import { SitecycleError } from '../util/errors.js'
 import type { Reporter } from '../util/reporter.js'
 import {
@@ -138,7 +139,7 @@ interface SiteFacts {
 export async function compareSites(req: CompareRequest): Promise<CompareReport> {
   const env = req.env ?? process.env
   const cap = req.cap ?? COMPARE_LIST_CAP
-  const templates = await Promise.all([readTemplate(req.a.site), readTemplate(req.b.site)])
+  const templates = await Promise.all([templateOf(req.a), templateOf(req.b)])
   const secrets = collectSecrets([req.a.site, req.b.site], templates, env, req.secrets ?? [])
   for (const s of secrets) req.reporter?.addSecret(s)
   const redact = (text: string) => redactAll(text, secrets)
@@ -224,15 +225,13 @@ export function redactStrings<T>(value: T, redact: (text: string) => string): T 
   return walk(value) as T
 }
 
-async function readTemplate(site: SiteConfig): Promise<string | null> {
+/** The site's config template, read from inside the repository (see readTemplate). */
+async function templateOf({ config, site }: CompareSide): Promise<string | null> {
   if (!site.config) return null
   try {
-    return await readFile(site.config.template, 'utf8')
+    return await readTemplate(site.config.template, dirname(config.file))
   } catch (e) {
-    throw new SitecycleError(
-      `cannot read the config template ${site.config.template} of site ${site.name}: ${(e as Error).message}`,
-      'config'
-    )
+    throw new SitecycleError(`site ${site.name}: ${(e as Error).message}`, 'config')
   }
 }
 

@@ -19,6 +19,7 @@ import {
 } from './config-problems.js'
 // A pure leaf module (no imports): the config check and retention itself share one horizon.
 import { retentionHorizonSeconds } from '../snapshots/retention.js'
+import { splitCommandLine } from './command-line.js'
 import { hostLabel } from './host-spec.js'
 import { siteHosts } from './site-hosts.js'
 import type {
@@ -79,7 +80,8 @@ export function parseConfig(text: string, file: string): SitecycleConfig {
     ...checkDataFolders(config, source),
     ...checkDataSources(config, source),
     ...checkMirrorLags(config, source),
-    ...checkHooksFreeze(config, source)
+    ...checkHooksFreeze(config, source),
+    ...checkHookLines(config, source)
   ]
   if (overlaps.length > 0) throw configError(file, source, overlaps)
   return config
@@ -517,6 +519,30 @@ function checkHooksFreeze(config: SitecycleConfig, source: SourceMap): ConfigPro
         expected: `a database: mapping for site ${site.name} (engine and name), or no freeze`
       }
     })
+}
+
+/**
+ * Every hook must split into argv without a shell (no |, &, ;, <, >, $ or `, no unclosed quote):
+ * refused here, when the config is loaded, not at the hooks step after the install.
+ */
+function checkHookLines(config: SitecycleConfig, source: SourceMap): ConfigProblem[] {
+  const problems: ConfigProblem[] = []
+  for (const site of Object.values(config.sites)) {
+    site.hooks.afterInstall.forEach((line, i) => {
+      const where = ['sites', site.name, 'hooks', 'after_install', i]
+      try {
+        splitCommandLine(line, '')
+      } catch (e) {
+        problems.push({
+          offset: offsetOf(source, where),
+          path: where,
+          what: (e as Error).message.replace(/^: /, ''),
+          expected: 'a command line run without a shell, such as python -m app.manage migrate'
+        })
+      }
+    })
+  }
+  return problems
 }
 
 /** A data folder may not be the site root, hold it, or lie in its snapshots/ or .sitecycle/. */

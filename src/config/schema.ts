@@ -114,6 +114,24 @@ function localPath(
     .refine(p => p.length > 0 && !p.includes('\0') && !/^~[^/]/.test(p), { error: form })
 }
 
+const REPOSITORY_PATH_FORM =
+  "a file path relative to the config file's folder (the repository), without '..', such as deploy/app.ini.tmpl"
+
+/**
+ * A file of the repository: relative to the config file's folder and inside it (no absolute path,
+ * no ~, no '..'), so that the file read is one the repository holds (symlinks are checked when it
+ * is read: sites/render-config.ts readTemplate).
+ */
+function repositoryPath(form = REPOSITORY_PATH_FORM) {
+  return z.string({ error: form }).transform((value, ctx) => {
+    if (value === '' || value.includes('\0')) return problem(ctx, value, form)
+    if (value.startsWith('/')) return problem(ctx, value, form, 'an absolute path')
+    if (value.startsWith('~')) return problem(ctx, value, form, 'starts with ~')
+    if (value.split(/[\\/]/).includes('..')) return problem(ctx, value, form, "contains '..'")
+    return value
+  })
+}
+
 const URL_FORM =
   'an http:// or https:// URL such as https://example.org, without user, password, query or fragment'
 
@@ -606,7 +624,7 @@ export const siteSchema = mapping(
     health: healthSchema.prefault({}),
     config: mapping(
       {
-        template: localPath(),
+        template: repositoryPath(),
         env: matching(
           ENV_NAME,
           'an environment variable name such as SITECYCLE_CONFIG (A-Z, 0-9, _)'

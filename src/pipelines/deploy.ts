@@ -56,6 +56,7 @@ import {
 } from '../sites/site-state.js'
 import { renderConfigFile, splitCommandLine, type RenderedConfig } from '../sites/render-config.js'
 import { writeWsgiScript } from '../sites/wsgi-scripts.js'
+import { checkBadMark, findInstalled, removeBadMark } from '../sites/bad-mark.js'
 import { SitecycleError } from '../util/errors.js'
 import type { Reporter } from '../util/reporter.js'
 import {
@@ -88,6 +89,9 @@ export interface DeployRequest {
   storeDeps?: StoreDeps
   lockWait?: number
   env?: NodeJS.ProcessEnv
+  /** Deploy the version even when it is installed and marked bad (warns; the mark is removed
+   * once the deploy succeeded). Without it such a deploy is refused before anything changes. */
+  allowBad?: boolean
 }
 
 interface DeployContext extends OperationContext {
@@ -258,6 +262,7 @@ async function checkRelease(
   if (req.site.config) {
     rendered = await renderConfigFile(
       req.site.config.template,
+      dirname(req.config.file),
       {
         site: { name: req.site.name, root: req.site.root, url: req.site.url },
         release: {
@@ -609,6 +614,33 @@ function databaseNote(c: DeployContext, e: PipelineError): string | undefined {
 }
 
 async function preflight(c: DeployContext): Promise<string> {
+  const facts = await checkHost(c)
+  c.pipRunner = facts.pipRunner
+  return facts.note
+}
+
+/** What preflight learned about the host. */
+export interface HostFacts {
+  python: string
+  freeMb: number
+  /** pip's `__pip-runner__.py` on the host, when there is one. */
+  pipRunner?: string
+  /** One line for the step's report. */
+  note: string
+}
+
+/**
+ * The host checks of preflight, read-only (a dry run runs them too): the site initialized, the
+ * release's Python requirement against the host's Python, pip, free space, apachectl configtest.
+ * Throws SitecycleError (kind `preflight`, or `site` when not initialized) naming what fails.
+ */
+export async function checkHost(c: {
+  exec: Executor
+  site: SiteConfig
+  python: string
+  state: SiteState
+  release: ResolvedRelease
+}): Promise<HostFacts> {
   requireInitialized(c.state, c.site, c.exec)
   // One Python start for the Python version, pip and free space; configtest beside it.
   const [factsRun, test] = await Promise.all([
@@ -648,8 +680,12 @@ async function preflight(c: DeployContext): Promise<string> {
       `apachectl configtest fails on ${c.exec.name}: ${(test.stderr || test.stdout).trim()}`,
       'preflight'
     )
-  c.pipRunner = facts.pip_runner ?? undefined
-  return `Python ${version}, ${free} MiB free, configtest ok`
+  return {
+    python: version,
+    freeMb: free,
+    ...(facts.pip_runner ? { pipRunner: facts.pip_runner } : {}),
+    note: `Python ${version}, ${free} MiB free, configtest ok`
+  }
 }
 
 /** create-venv: a fresh virtualenv at releases/<version>, or the same release reused. */
@@ -802,11 +838,24 @@ async function deployPrepared(
   prepared: PreparedDeploy
 ): Promise<OperationOutcome> {
   const { release } = prepared
+  // Read before the lock, so a refusal leaves the site as it was, its journal and lock folder too.
+  const [state0, listed] = await Promise.all([
+    readSiteState(req.exec, req.site, req.config.app.python),
+    listReleases(req.exec, req.site, req.config.app.python).catch((e: unknown) => e)
+  ])
+  // A site not initialized is said so first, whatever the listing found.
+  requireInitialized(state0, req.site, req.exec)
+  if (!Array.isArray(listed)) throw listed
+  const markedBad = checkBadMark(
+    findInstalled(listed as InstalledRelease[], release.version),
+    req.site,
+    'deploy',
+    req.allowBad === true,
+    req.reporter
+  )
   req.reporter.info(
     `deploying ${release.name} ${release.version} (${release.kind}) to site ${req.site.name} on ${req.exec.name}`
   )
-  const state0 = await readSiteState(req.exec, req.site, req.config.app.python)
-  requireInitialized(state0, req.site, req.exec)
   let state: SiteState = state0
   let releases: InstalledRelease[] = []
   return withSiteOperation(
@@ -885,9 +934,12 @@ async function deployPrepared(
         const reports = await runPipeline(steps, ctx, req.reporter, {
           onEvent: e => octx.journal.append({ id: octx.opId, op: 'deploy', event: 'step', ...e })
         })
-        await octx.exec.tryRun(
-          removeTree(`${siteLayout(req.site.root).release(release.version)}/BAD`)
-        )
+        // A mark is removed only by a deploy that was told to go ahead (--allow-bad) and succeeded.
+        if (markedBad) {
+          const note = await removeBadMark(octx.exec, req.site, release.version)
+          req.reporter.info(note)
+          base.notes.push(note)
+        }
         return {
           ...base,
           status: 'deployed' as const,

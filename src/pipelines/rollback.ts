@@ -21,6 +21,7 @@ import {
 import { currentHolder, releaseLock } from '../sites/lock.js'
 import { newOperationId } from '../sites/journal.js'
 import { tryWarmSwitch, type WarmSwitchResult } from '../sites/warm-switch.js'
+import { checkBadMark, findInstalled, removeBadMark } from '../sites/bad-mark.js'
 import { SitecycleError } from '../util/errors.js'
 import type { Reporter } from '../util/reporter.js'
 import {
@@ -42,6 +43,9 @@ export interface RollbackRequest {
   /** An installed version to go back to; the previous release when omitted. */
   to?: string
   lockWait?: number
+  /** Go back to `to` even when it is marked bad (warns; the mark is removed once the rollback
+   * succeeded). Without it such a rollback is refused before anything changes. */
+  allowBad?: boolean
 }
 
 interface RollbackContext extends OperationContext {
@@ -54,7 +58,8 @@ interface RollbackContext extends OperationContext {
   switchedBefore?: { note: string; ms: number }
 }
 
-function rollbackSteps(): Step<RollbackContext>[] {
+/** The steps of a rollback, in order (a dry run prints them). */
+export function rollbackSteps(): Step<RollbackContext>[] {
   return [
     {
       name: 'start-idle',
@@ -143,10 +148,11 @@ function rollbackSteps(): Step<RollbackContext>[] {
 
 /** Choose the release to go back to: the named one, or the warm one in the idle slot, or the
  * newest installed good release before the live one. */
-async function chooseTarget(
-  c: OperationContext,
+export async function chooseTarget(
+  c: Pick<OperationContext, 'exec' | 'site' | 'python' | 'reporter'>,
   state: SiteState,
-  to?: string
+  to?: string,
+  allowBad = false
 ): Promise<{ target: string; warm: boolean }> {
   // The usual case, decided from the state alone: the previous release, warm in the idle slot.
   const idleInfo = state.idle ? state.slotReleases[state.idle] : undefined
@@ -170,6 +176,8 @@ async function chooseTarget(
         `version ${to} is not installed on site ${c.site.name}; installed: ${releases.map(r => r.dir).join(', ') || 'none'} (deploy it instead)`,
         'input'
       )
+    // Checked before the lock too (rollback()); here again, as the release is now under the lock.
+    if (found.bad && !allowBad) checkBadMark(found, c.site, 'rollback', false, c.reporter)
     // Already there (e.g. a host a partial rolling deploy never reached): nothing to do.
     if (found.dir === state.live) return { target: found.dir, warm: true }
     return {
@@ -224,6 +232,16 @@ export async function rollback(req: RollbackRequest): Promise<OperationOutcome> 
     reporter: req.reporter,
     lockWait: req.lockWait
   }
+  // A target marked bad is refused (or, with allowBad, warned about) before the lock is taken.
+  const markedBad =
+    req.to !== undefined &&
+    checkBadMark(
+      findInstalled(await listReleases(req.exec, req.site, req.config.app.python), req.to),
+      req.site,
+      'rollback',
+      req.allowBad === true,
+      req.reporter
+    )
   let held: HeldLock | undefined
   if (req.site.apache.mode === 'blue-green') {
     const opId = newOperationId()
@@ -256,7 +274,7 @@ export async function rollback(req: RollbackRequest): Promise<OperationOutcome> 
       req.reporter.stepEnd('switch', 'ok', ms, note)
       const state = warm.state
       return withSiteOperation({ ...operation, held: { opId, holder, started: true } }, {}, octx =>
-        runRollback(req, octx, state, { target: warm.target, warm: true }, { note, ms })
+        runRollback(req, octx, state, { target: warm.target, warm: true }, { note, ms }, markedBad)
       )
     }
     if (warm.result === 'error' && warm.started) {
@@ -287,7 +305,7 @@ export async function rollback(req: RollbackRequest): Promise<OperationOutcome> 
     async octx => {
       state = await readSiteState(octx.exec, octx.site, octx.python)
       requireInitialized(state, req.site, req.exec)
-      choice = await chooseTarget(octx, state, req.to)
+      choice = await chooseTarget(octx, state, req.to, req.allowBad === true)
       return {
         to: req.to ?? null,
         target: choice.target,
@@ -296,7 +314,7 @@ export async function rollback(req: RollbackRequest): Promise<OperationOutcome> 
         idle: state.idle
       }
     },
-    octx => runRollback(req, octx, state!, choice!)
+    octx => runRollback(req, octx, state!, choice!, undefined, markedBad)
   )
 }
 
@@ -306,7 +324,8 @@ async function runRollback(
   octx: OperationContext,
   st: SiteState,
   choice: { target: string; warm: boolean },
-  switchedBefore?: { note: string; ms: number }
+  switchedBefore?: { note: string; ms: number },
+  markedBad = false
 ): Promise<OperationOutcome & { journal: Record<string, unknown> }> {
   const { target, warm } = choice
   if (target === st.live) {
@@ -369,6 +388,12 @@ async function runRollback(
           await octx.journal.append({ id: octx.opId, op: 'rollback', event: 'step', ...e })
       }
     })
+    // A mark is removed only by a rollback that was told to go ahead (--allow-bad) and succeeded.
+    if (markedBad) {
+      const note = await removeBadMark(octx.exec, req.site, target)
+      req.reporter.info(note)
+      base.notes.push(note)
+    }
     return {
       ...base,
       status: 'rolled-back' as const,

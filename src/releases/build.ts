@@ -12,7 +12,7 @@ import { describeCommand, type Command } from '../commands/command.js'
 import { CommandError } from '../hosts/executor.js'
 import { SitecycleError } from '../util/errors.js'
 import { checkArchive } from './archive-check.js'
-import { listZipNames, readZipMember } from './archive-entries.js'
+import { readWheelMetadata } from './wheel-metadata.js'
 import {
   digestFile,
   REQUIREMENTS_LOCK_FILE,
@@ -132,38 +132,6 @@ async function gitHead(dir: string): Promise<string | null> {
   } catch {
     return null
   }
-}
-
-/** Header fields of a METADATA file (RFC 822 style, up to the first blank line). */
-export function parseMetadataHeaders(text: string): Map<string, string> {
-  const headers = new Map<string, string>()
-  for (const line of text.split(/\r?\n/)) {
-    if (line === '') break
-    if (/^\s/.test(line)) continue // continuation of a long header such as License
-    const colon = line.indexOf(':')
-    if (colon > 0) {
-      const key = line.slice(0, colon).toLowerCase()
-      if (!headers.has(key)) headers.set(key, line.slice(colon + 1).trim())
-    }
-  }
-  return headers
-}
-
-/** Name, version and Requires-Python from a wheel's `*.dist-info/METADATA`. */
-export async function readWheelMetadata(
-  wheel: string
-): Promise<{ name: string; version: string; requiresPython: string | null }> {
-  const names = await listZipNames(wheel)
-  const member = names.find(n => /^[^/]+\.dist-info\/METADATA$/.test(n))
-  const data = member ? await readZipMember(wheel, member) : undefined
-  if (!data) throw new SitecycleError(`wheel ${wheel} has no .dist-info/METADATA`, 'release')
-  const headers = parseMetadataHeaders(data.toString('utf8'))
-  const name = headers.get('name')
-  const version = headers.get('version')
-  if (!name || !version) {
-    throw new SitecycleError(`wheel ${wheel}: METADATA lacks Name or Version`, 'release')
-  }
-  return { name, version, requiresPython: headers.get('requires-python') || null }
 }
 
 async function exists(p: string): Promise<boolean> {

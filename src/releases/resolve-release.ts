@@ -8,6 +8,7 @@ import fs from 'node:fs/promises'
 import path from 'node:path'
 import { SitecycleError } from '../util/errors.js'
 import { checkArchive } from './archive-check.js'
+import { checkWheelMetadata } from './wheel-metadata.js'
 import {
   digestFile,
   listReleasePaths,
@@ -324,6 +325,12 @@ export async function resolveRelease(opts: ResolveReleaseOptions): Promise<Resol
   }
   await checkSha256Sums(dir, listed)
   await checkArchive(filePath)
+  if (listed.kind === 'wheel')
+    await checkWheelMetadata(filePath, {
+      name: manifest.name,
+      version: manifest.version,
+      manifestPath
+    })
   const wheelhouse = await resolveWheelhouse(dir, manifest, manifestPath)
 
   return {

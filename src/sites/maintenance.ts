@@ -106,7 +106,8 @@ export function renderMaintenanceFlag(retryAfter: number, since: Date = new Date
   return `frozen since ${since.toISOString()}\nretry_after ${retryAfter}\n`
 }
 
-function retryAfterOf(site: SiteConfig, options: FreezeOptions): number {
+/** The Retry-After of a freeze: the option, else the site's, else the default; checked. */
+export function retryAfterOf(site: SiteConfig, options: FreezeOptions): number {
   const seconds = options.retryAfter ?? site.maintenance?.retryAfter ?? DEFAULT_RETRY_AFTER
   if (!Number.isInteger(seconds) || seconds < 0)
     throw new SitecycleError(

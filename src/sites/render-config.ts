@@ -1,5 +1,8 @@
-import { readFile } from 'node:fs/promises'
+import { readFile, realpath } from 'node:fs/promises'
+import { relative, isAbsolute, sep } from 'node:path'
 import { SitecycleError } from '../util/errors.js'
+
+export { splitCommandLine } from '../config/command-line.js'
 
 /** A config file rendered in memory, with the secret values it holds (to mask them). */
 export interface RenderedConfig {
@@ -49,6 +52,15 @@ export function renderConfigText(
           )
           return whole
         }
+        const bad = lineBreaking(v)
+        if (bad) {
+          // Named, never shown: the value is a secret, and written raw it would add lines to the file.
+          problems.push(
+            `${where}: ${scope === 'secret' ? 'secret' : 'environment variable'} ${key} holds ${bad}; ` +
+              'a value must fit on one line of the config file: set it without line breaks or control characters'
+          )
+          return whole
+        }
         if (scope === 'secret') {
           secrets.push(v)
           if (!secretNames.includes(key)) secretNames.push(key)
@@ -71,61 +83,63 @@ export function renderConfigText(
   return { text: out.join('\n'), secrets, secretNames }
 }
 
-/** Read the template file and render it. */
-export async function renderConfigFile(
-  file: string,
-  values: RenderValues,
-  env: NodeJS.ProcessEnv = process.env
-): Promise<RenderedConfig> {
-  let template: string
+const LINE_BREAKING: [RegExp, string][] = [
+  [/\n/, 'a newline'],
+  [/\r/, 'a carriage return'],
+  [/\0/, 'a NUL character'],
+  // The control characters themselves are what this looks for.
+  // eslint-disable-next-line no-control-regex
+  [/[\x01-\x08\x0b-\x1f\x7f\x85\u2028\u2029]/, 'a control character or line separator']
+]
+
+/**
+ * What in `value` cannot be written as part of one line of an INI-style config file (a newline,
+ * CR, NUL, another control character or a Unicode line separator), or undefined when nothing.
+ * A tab is allowed.
+ */
+export function lineBreaking(value: string): string | undefined {
+  return LINE_BREAKING.find(([re]) => re.test(value))?.[1]
+}
+
+/**
+ * Read a config template that must lie inside `repository` (the config file's folder): its real
+ * path (symlinks followed) is checked to be there before a byte is read, so a link to
+ * /etc/shadow or a private key is refused, naming the template and where it points.
+ */
+export async function readTemplate(file: string, repository: string): Promise<string> {
+  let real: string
+  let root: string
   try {
-    template = await readFile(file, 'utf8')
+    ;[real, root] = await Promise.all([realpath(file), realpath(repository)])
   } catch (e) {
     throw new SitecycleError(
       `cannot read the config template ${file}: ${(e as Error).message}`,
       'config'
     )
   }
-  return renderConfigText(template, file, values, env)
+  const rel = relative(root, real)
+  if (rel === '' || rel === '..' || rel.startsWith(`..${sep}`) || isAbsolute(rel))
+    throw new SitecycleError(
+      `the config template ${file} resolves to ${real}, outside the repository ${root}; ` +
+        "expected a file of the repository (the config file's folder), not a link out of it",
+      'config'
+    )
+  try {
+    return await readFile(real, 'utf8')
+  } catch (e) {
+    throw new SitecycleError(
+      `cannot read the config template ${file}: ${(e as Error).message}`,
+      'config'
+    )
+  }
 }
 
-/** Split a hook command line into argv: whitespace separates, single and double quotes group,
- * backslash escapes. No shell: no variables, globs, pipes or redirections. */
-export function splitCommandLine(line: string, where: string): string[] {
-  const out: string[] = []
-  let cur = ''
-  let has = false
-  let quote: '"' | "'" | null = null
-  for (let i = 0; i < line.length; i++) {
-    const c = line[i]
-    if (quote) {
-      if (c === quote) quote = null
-      else if (c === '\\' && quote === '"' && i + 1 < line.length) cur += line[++i]
-      else cur += c
-      continue
-    }
-    if (c === "'" || c === '"') {
-      quote = c
-      has = true
-    } else if (c === '\\' && i + 1 < line.length) {
-      cur += line[++i]
-      has = true
-    } else if (/\s/.test(c)) {
-      if (has) out.push(cur)
-      cur = ''
-      has = false
-    } else if ('|&;<>$`'.includes(c)) {
-      throw new SitecycleError(
-        `${where}: hook "${line}" uses the shell character ${c}; hooks run without a shell: put shell logic in a script of your package`,
-        'config'
-      )
-    } else {
-      cur += c
-      has = true
-    }
-  }
-  if (quote) throw new SitecycleError(`${where}: hook "${line}" has an unclosed ${quote}`, 'config')
-  if (has) out.push(cur)
-  if (!out.length) throw new SitecycleError(`${where}: empty hook command`, 'config')
-  return out
+/** Read the template file (inside `repository`, see readTemplate) and render it. */
+export async function renderConfigFile(
+  file: string,
+  repository: string,
+  values: RenderValues,
+  env: NodeJS.ProcessEnv = process.env
+): Promise<RenderedConfig> {
+  return renderConfigText(await readTemplate(file, repository), file, values, env)
 }

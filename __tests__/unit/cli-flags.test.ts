@@ -1,0 +1,48 @@
+/**
+ * Flags a command does not honour are refused before anything is read: `--dry-run` on a command
+ * without a dry run (it would act), `--allow-bad` on one that goes to no release. Exit 2.
+ */
+import { afterEach, beforeEach, expect, it, jest } from '@jest/globals'
+import { main } from '../../src/cli.js'
+
+let stderr: string[]
+beforeEach(() => {
+  stderr = []
+  jest.spyOn(process.stderr, 'write').mockImplementation((s: string | Uint8Array) => {
+    stderr.push(String(s))
+    return true
+  })
+})
+afterEach(() => {
+  jest.restoreAllMocks()
+})
+
+it.each(['snapshot', 'verify', 'mirror', 'init', 'unlock', 'remove', 'status', 'watch'])(
+  '%s --dry-run is refused (exit 2) before the config is read',
+  async command => {
+    const out: string[] = []
+    // The config file does not exist: a refusal that came later would say so instead.
+    const code = await main([command, 'v1', '-c', '/nonexistent/sitecycle.yml', '--dry-run'], s =>
+      out.push(s)
+    )
+    expect(code).toBe(2)
+    expect(out).toEqual([])
+    expect(stderr.join('')).toBe(
+      `sitecycle: --dry-run: sitecycle ${command} has no dry run (refused rather than run for real); the commands with one: deploy, rollback, maintenance, restore, sync\n`
+    )
+  }
+)
+
+it('--allow-bad is refused by a command that goes to no release', async () => {
+  const code = await main(['snapshot', 'v1', '-c', '/nonexistent/sitecycle.yml', '--allow-bad'])
+  expect(code).toBe(2)
+  expect(stderr.join('')).toBe(
+    'sitecycle: --allow-bad: only deploy and rollback go to a release, not sitecycle snapshot\n'
+  )
+})
+
+it.each(['deploy', 'rollback'])('%s --dry-run gets as far as reading the config', async command => {
+  const code = await main([command, 'v1', '-c', '/nonexistent/sitecycle.yml', '--dry-run'])
+  expect(code).toBe(2)
+  expect(stderr.join('')).toMatch(/cannot read the config file \/nonexistent\/sitecycle\.yml/)
+})
