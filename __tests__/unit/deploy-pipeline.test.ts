@@ -219,7 +219,7 @@ test('a deploy restarts the idle slot as soon as the virtualenv exists, installs
     // The idle slot's script as this sitecycle writes it (this pretend host has none), then
     // the slot pointed and its daemons signalled in one program, before pip runs.
     `write ${ROOT}/wsgi/green.wsgi`,
-    `signal-group ${ROOT}/run/green ${ROOT}/slots/green ../releases/2.0.0`,
+    `signal-group ${ROOT}/run/green 10 ${ROOT}/slots/green ../releases/2.0.0`,
     'pip install',
     `write ${rel}/app.ini`,
     'hook',
