@@ -411,3 +411,18 @@ print(json.dumps({
     'free_mb': s.f_bavail * s.f_frsize // (1024 * 1024),
 }))
 `
+
+/** argv: a release's virtualenv. Prints JSON: the sha256 (hex) of each installed distribution's
+ * RECORD, by path relative to the virtualenv. Kept in release.json at install, so that watch can
+ * tell a RECORD edited together with a file it lists. */
+export const RECORD_DIGESTS = `
+import glob, hashlib, json, os, sys
+venv = sys.argv[1]
+out = {}
+for record in sorted(glob.glob(os.path.join(venv, 'lib', 'python*', 'site-packages', '*.dist-info', 'RECORD'))):
+    if os.path.islink(os.path.dirname(os.path.dirname(os.path.dirname(record)))):
+        continue
+    with open(record, 'rb') as f:
+        out[os.path.relpath(record, venv)] = hashlib.sha256(f.read()).hexdigest()
+print(json.dumps(out))
+`

@@ -28,7 +28,7 @@ import type { HostSpec, SitecycleConfig, SiteConfig, StoreConfig } from '../conf
 import { apacheConfigTest } from '../commands/apache.js'
 import { changeMode, makeDirs, removeTree } from '../commands/files.js'
 import * as py from '../commands/python.js'
-import { HOST_FACTS } from '../commands/host-scripts.js'
+import { HOST_FACTS, RECORD_DIGESTS } from '../commands/host-scripts.js'
 import { createExecutor } from '../hosts/create-executor.js'
 import type { Executor } from '../hosts/executor.js'
 import { checkArchive } from '../releases/archive-check.js'
@@ -735,6 +735,8 @@ async function installRelease(c: DeployContext): Promise<string> {
  * started before it appeared loads the application only once it is there. */
 async function completeRelease(c: DeployContext): Promise<string> {
   const dir = siteLayout(c.site.root).release(c.release.version)
+  // The RECORDs as installed, kept outside site-packages: watch checks them against these.
+  const digests = (await c.exec.run(py.hostScript(c.python, RECORD_DIGESTS, [dir]))).stdout.trim()
   const record = {
     name: c.release.name,
     version: c.release.version,
@@ -743,7 +745,9 @@ async function completeRelease(c: DeployContext): Promise<string> {
     kind: c.release.kind,
     commit: c.release.manifest.commit ?? null,
     installedAt: new Date().toISOString(),
-    operation: c.opId
+    operation: c.opId,
+    // No output (nothing to read): no digests kept.
+    ...(digests && { records: JSON.parse(digests) as Record<string, string> })
   }
   await c.exec.writeFile(`${dir}/release.json.tmp`, JSON.stringify(record, null, 2) + '\n', 0o644)
   await c.exec.run({ argv: ['mv', '-T', `${dir}/release.json.tmp`, `${dir}/release.json`] })
