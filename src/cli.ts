@@ -23,6 +23,7 @@ import type { Executor } from './hosts/executor.js'
 import { deploy, deployPlan } from './pipelines/deploy.js'
 import { initSite } from './pipelines/init.js'
 import { setMaintenance } from './pipelines/maintenance.js'
+import { checkMaintenanceMessage, checkRetryAfter } from './sites/maintenance.js'
 import { cloneSite } from './pipelines/clone.js'
 import { DataOperationFailed, restorePlan, restoreSite } from './pipelines/restore.js'
 import { syncPlan, syncSite, syncSource } from './pipelines/sync.js'
@@ -33,7 +34,7 @@ import { createStore, type StoreDeps } from './stores/registry.js'
 import { siteStatus, unlockSite, type SiteStatus } from './pipelines/status.js'
 import { formatSites, listSites } from './pipelines/sites.js'
 import { buildRelease } from './releases/build.js'
-import { isValidVersion } from './releases/version.js'
+import { isValidVersion, MAX_VERSION_LENGTH } from './releases/version.js'
 import { runDemo } from './demo/demo.js'
 import { describeBytes, formatSnapshotList, listSnapshots } from './snapshots/list.js'
 import { SnapshotFailed, takeSnapshot } from './snapshots/snapshot.js'
@@ -121,8 +122,9 @@ options:
                         \`all\` verifies every complete snapshot in one run
   --use-latest          sync from the source's newest snapshot instead of taking a new one (sync)
   --list                print the mirror sites of the config instead of refreshing one (mirror)
-  --message TEXT        the sentence users read on the maintenance page (maintenance on)
-  --retry-after SECONDS Retry-After of the maintenance page (maintenance on; default 300)
+  --message TEXT        the sentence users read on the maintenance page (maintenance on; plain
+                        text: control characters are refused, line breaks allowed)
+  --retry-after SECONDS Retry-After of the maintenance page (maintenance on; 0 to 86400, default 300)
   --keep-old DURATION   how long a promote keeps the old production, such as 7d or 12h (attempt)
   --lock-wait SECONDS   wait for a held lock instead of failing
   --ssh-key-file FILE   private key for SSH hosts (or set SITECYCLE_SSH_KEY to the key itself)
@@ -405,6 +407,11 @@ export async function main(
     const lockWait = numberOption(cli, 'lock-wait')
     for (const v of ['version', 'to'] as const) {
       const s = cli.values[v]
+      if (typeof s === 'string' && s.length > MAX_VERSION_LENGTH)
+        throw new SitecycleError(
+          `--${v} ${s.slice(0, 20)}... (${s.length} characters): a version has at most ${MAX_VERSION_LENGTH} characters`,
+          'input'
+        )
       if (typeof s === 'string' && !isValidVersion(s))
         throw new SitecycleError(
           `--${v} ${s}: invalid version; expected a PEP 440 version such as 1.4.0, 1.4.0rc1, 1.4.0.post1 or 2.0.0.dev3`,
@@ -648,11 +655,9 @@ export async function main(
             'usage'
           )
         const retryAfter = numberOption(cli, 'retry-after')
-        if (retryAfter !== undefined && !Number.isInteger(retryAfter))
-          throw new SitecycleError(
-            `--retry-after ${retryAfter}: expected a whole number of seconds, e.g. --retry-after 600`,
-            'usage'
-          )
+        if (retryAfter !== undefined) checkRetryAfter(retryAfter, '--retry-after')
+        if (typeof cli.values.message === 'string')
+          checkMaintenanceMessage(cli.values.message, '--message')
         const t = await siteAndExecutor({ ...cli, positionals: cli.positionals.slice(1) })
         exec = t.exec
         const o = await setMaintenance({

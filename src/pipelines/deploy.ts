@@ -911,11 +911,14 @@ async function deployPrepared(
         const switchedOnce = e.reports.some(
           r => r.name === 'switch' && (r.status === 'undone' || r.status === 'undo-failed')
         )
+        // A step that failed before any step with an undo had run (preflight) changed nothing:
+        // there is nothing it rolled back.
+        const rolledBack = e.undoComplete && e.reports.some(r => r.status === 'undone')
         throw new OperationFailed({
           ...base,
-          status: switchedOnce || e.undoComplete ? 'rolled-back' : 'failed',
+          status: switchedOnce || rolledBack ? 'rolled-back' : 'failed',
           version: after?.live ?? state.live,
-          rolledBack: e.undoComplete,
+          rolledBack,
           undoComplete: e.undoComplete,
           steps: e.reports,
           error: dbNote ? `${cause}; ${dbNote}` : cause,

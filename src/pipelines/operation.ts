@@ -91,7 +91,7 @@ export class OperationFailed extends SitecycleError {
         (outcome.rolledBack
           ? `; rolled back: ${outcome.version ?? 'nothing'} serves again`
           : outcome.undoComplete
-            ? ''
+            ? `; ${outcome.steps.some(r => r.status === 'undone') ? 'undone' : 'nothing was changed'}: ${outcome.version ?? 'nothing'} serves as before`
             : '; some undo steps failed: check `sitecycle status`'),
       'operation'
     )
