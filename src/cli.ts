@@ -65,7 +65,8 @@ commands:
   sites             every site: role, live release, last sync, last snapshot
   unlock <site>     clear the lock of a run that is gone (refuses while it runs)
   snapshot <site>   dump the database and copy the data folders into snapshots/<id> (unchanged
-                    files hard-linked to the previous snapshot), then apply the retention policy
+                    files hard-linked to the previous snapshot), apply the retention policy,
+                    then verify it as \`verify\` does (--no-verify to skip)
   snapshots <site>  list the site's snapshots with age and size (--json)
   verify <site>     check a snapshot (--snapshot ID, default the newest; --snapshot all: every
                     one) byte by byte against its sums, restore it into a scratch database and
@@ -131,6 +132,8 @@ options:
   --known-hosts FILE    pinned known-hosts file for SSH hosts
   --dry-run             print the plan and touch nothing (deploy)
   --no-reload           do not reload Apache after writing the vhost (init)
+  --no-verify           do not verify the new snapshot (snapshot; by default it is restored into
+                        a scratch database and its files checked, as \`sitecycle verify\` does)
   --force               unlock even when the holder's state cannot be told from here
   --fail-on-difference  exit 5 when the sites differ (compare)
   --json                print the result as JSON on stdout
@@ -164,6 +167,7 @@ function parse(argv: string[]): Cli {
         'known-hosts': { type: 'string' },
         'dry-run': { type: 'boolean' },
         'no-reload': { type: 'boolean' },
+        'no-verify': { type: 'boolean' },
         force: { type: 'boolean' },
         json: { type: 'boolean' },
         'fail-on-difference': { type: 'boolean' },
@@ -503,14 +507,24 @@ export async function main(
         exec = t.exec
         try {
           const o = await takeSnapshot({ ...t, reporter, lockWait })
+          // As the snapshot action does by default: a snapshot is checked before it is trusted.
+          const verified = cli.values['no-verify']
+            ? undefined
+            : await verifySnapshot({ ...t, reporter, lockWait, snapshot: o.id })
           out(
             json
-              ? JSON.stringify(o, null, 2)
+              ? JSON.stringify(verified ? { ...o, verify: verified } : o, null, 2)
               : `snapshot ${o.id} of site ${t.site.name} written to ${o.dir}: ${o.manifest.database ? `${o.manifest.database.engine} dump ${describeBytes(o.manifest.database.size)}, ` : ''}${o.manifest.files.count} files ${describeBytes(o.manifest.files.bytes)}` +
-                  (o.removed.length ? `; retention removed ${o.removed.join(', ')}` : '')
+                  (o.removed.length ? `; retention removed ${o.removed.join(', ')}` : '') +
+                  (verified ? '; verified' : '; not verified (--no-verify)')
           )
           return EXIT.ok
         } catch (e) {
+          if (e instanceof VerifyFailed) {
+            process.stderr.write(reporter.filter.apply(`sitecycle: ${e.message}`) + '\n')
+            if (json) out(JSON.stringify(e.outcome, null, 2))
+            return EXIT.failed
+          }
           if (!(e instanceof SnapshotFailed)) throw e
           return reportFailedPipeline(e, reporter, json, out)
         }
