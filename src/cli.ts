@@ -283,7 +283,7 @@ function printStatus(s: SiteStatus, json: boolean, out: (s: string) => void): vo
   const lines = [
     `site ${s.site} on ${s.host} (${s.root})${s.role ? `, ${s.role}` : ''}${s.frozen ? ', FROZEN (maintenance page)' : ''}`,
     `  live:      ${s.live ?? 'none'} (slot ${s.liveSlot})`,
-    `  previous:  ${s.idle ?? 'none'} (warm in the idle slot)`,
+    `  previous:  ${s.idle ?? 'none'} (${s.idleComplete === false ? (s.running.length ? 'in the idle slot, being installed by the running operation' : 'in the idle slot, half-installed: not a rollback target; the next operation puts the warm release back') : 'warm in the idle slot'})`,
     `  releases:  ${s.releases.map(r => `${r.dir}${r.bad ? ' [bad]' : ''}${r.complete ? '' : ' [incomplete]'}`).join(', ') || 'none'}`,
     `  lock:      ${s.lock ? `held by ${s.lock.op} ${s.lock.id} (${s.lock.actor}, pid ${s.lock.pid} on ${s.lock.machine}, ${s.lock.state}) since ${s.lock.since}` : 'free'}`
   ]
@@ -291,6 +291,7 @@ function printStatus(s: SiteStatus, json: boolean, out: (s: string) => void): vo
     lines.push(
       `  attempt:   ${s.attempt.id} ${s.attempt.phase} (${s.attempt.version ?? '?'} on ${s.attempt.preview}, production ${s.attempt.production})`
     )
+  if (s.running.length) lines.push(`  running:   ${s.running.join(', ')} (holds the lock)`)
   if (s.unfinished.length)
     lines.push(`  unfinished: ${s.unfinished.join(', ')} (the next operation recovers them)`)
   lines.push('  history:')
