@@ -23,6 +23,7 @@ import type { Executor } from './hosts/executor.js'
 import { deploy, deployPlan } from './pipelines/deploy.js'
 import { initSite } from './pipelines/init.js'
 import { setMaintenance } from './pipelines/maintenance.js'
+import { SshConnectionError } from './hosts/ssh-executor.js'
 import { checkMaintenanceMessage, checkRetryAfter } from './sites/maintenance.js'
 import { cloneSite } from './pipelines/clone.js'
 import { DataOperationFailed, restorePlan, restoreSite } from './pipelines/restore.js'
@@ -807,6 +808,8 @@ export async function main(
     if (e instanceof SitecycleError) {
       process.stderr.write(reporter.filter.apply(`sitecycle: ${e.message}`) + '\n')
       if (e.kind === 'lock') return EXIT.locked
+      // A host key that is not the pinned one: refused before anything ran on the host.
+      if (e instanceof SshConnectionError && e.reason === 'host-key') return EXIT.input
       if (
         e instanceof ConfigError ||
         ['config', 'input', 'usage', 'release', 'site'].includes(e.kind)
