@@ -297,6 +297,18 @@ test.each(REFUSALS)('%s is refused', async (_, args, expected) => {
   expect(msg).not.toMatch(/\n\s+at /)
 })
 
+test('a rollback to a version that is not installed exits 2 and writes no journal line', async () => {
+  // Refused under the lock (the releases are read holding it): the journal is the record users
+  // read, and it gets nothing for a refusal.
+  const before = await readFile(journalPath, 'utf8')
+  const r = await runCli(['rollback', 'v1', '-c', config, '--to', '9.9.9'])
+  expectExit(r, 2)
+  expect(r.stderr).toMatch(/^sitecycle: version 9\.9\.9 is not installed on site v1; installed: /m)
+  expect(r.stderr).not.toMatch(/\n\s+at /)
+  expect(await readFile(journalPath, 'utf8')).toBe(before)
+  expect((await httpGet(`${site.url}/__version__`)).body).toBe('1.0.0')
+})
+
 test('after all of that a good deploy still goes through', async () => {
   const r = await runCli(
     ['deploy', 'v1', '-c', config, '--release', releases, '--version', '2.0.0'],
