@@ -24,6 +24,8 @@ import { deploy, type DeployRequest } from './pipelines/deploy.js'
 import { formatDryRun, planDeploy, planMaintenance, planRollback } from './pipelines/dry-run.js'
 import { initSite } from './pipelines/init.js'
 import { setMaintenance, type MaintenanceRequest } from './pipelines/maintenance.js'
+import { SshConnectionError } from './hosts/ssh-executor.js'
+import { checkMaintenanceMessage, checkRetryAfter } from './sites/maintenance.js'
 import { cloneSite } from './pipelines/clone.js'
 import { DataOperationFailed, restorePlan, restoreSite } from './pipelines/restore.js'
 import { syncPlan, syncSite, syncSource } from './pipelines/sync.js'
@@ -34,7 +36,7 @@ import { createStore, type StoreDeps } from './stores/registry.js'
 import { siteStatus, unlockSite, type SiteStatus } from './pipelines/status.js'
 import { formatSites, listSites } from './pipelines/sites.js'
 import { buildRelease } from './releases/build.js'
-import { isValidVersion } from './releases/version.js'
+import { isValidVersion, MAX_VERSION_LENGTH } from './releases/version.js'
 import { runDemo } from './demo/demo.js'
 import { describeBytes, formatSnapshotList, listSnapshots } from './snapshots/list.js'
 import { SnapshotFailed, takeSnapshot } from './snapshots/snapshot.js'
@@ -65,7 +67,8 @@ commands:
   sites             every site: role, live release, last sync, last snapshot
   unlock <site>     clear the lock of a run that is gone (refuses while it runs)
   snapshot <site>   dump the database and copy the data folders into snapshots/<id> (unchanged
-                    files hard-linked to the previous snapshot), then apply the retention policy
+                    files hard-linked to the previous snapshot), apply the retention policy,
+                    then verify it as \`verify\` does (--no-verify to skip)
   snapshots <site>  list the site's snapshots with age and size (--json)
   verify <site>     check a snapshot (--snapshot ID, default the newest; --snapshot all: every
                     one) byte by byte against its sums, restore it into a scratch database and
@@ -122,8 +125,9 @@ options:
                         \`all\` verifies every complete snapshot in one run
   --use-latest          sync from the source's newest snapshot instead of taking a new one (sync)
   --list                print the mirror sites of the config instead of refreshing one (mirror)
-  --message TEXT        the sentence users read on the maintenance page (maintenance on)
-  --retry-after SECONDS Retry-After of the maintenance page (maintenance on; default 300)
+  --message TEXT        the sentence users read on the maintenance page (maintenance on; plain
+                        text: control characters are refused, line breaks allowed)
+  --retry-after SECONDS Retry-After of the maintenance page (maintenance on; 0 to 86400, default 300)
   --keep-old DURATION   how long a promote keeps the old production, such as 7d or 12h (attempt)
   --lock-wait SECONDS   wait for a held lock instead of failing
   --ssh-key-file FILE   private key for SSH hosts (or set SITECYCLE_SSH_KEY to the key itself)
@@ -135,6 +139,8 @@ options:
   --allow-bad           deploy a version, or roll back to one (--to), that a rollback marked bad;
                         it warns, and the mark is removed only when the run succeeds (deploy, rollback)
   --no-reload           do not reload Apache after writing the vhost (init)
+  --no-verify           do not verify the new snapshot (snapshot; by default it is restored into
+                        a scratch database and its files checked, as \`sitecycle verify\` does)
   --force               unlock even when the holder's state cannot be told from here
   --fail-on-difference  exit 5 when the sites differ (compare)
   --json                print the result as JSON on stdout
@@ -169,6 +175,7 @@ function parse(argv: string[]): Cli {
         'dry-run': { type: 'boolean' },
         'allow-bad': { type: 'boolean' },
         'no-reload': { type: 'boolean' },
+        'no-verify': { type: 'boolean' },
         force: { type: 'boolean' },
         json: { type: 'boolean' },
         'fail-on-difference': { type: 'boolean' },
@@ -303,7 +310,7 @@ function printStatus(s: SiteStatus, json: boolean, out: (s: string) => void): vo
   const lines = [
     `site ${s.site} on ${s.host} (${s.root})${s.role ? `, ${s.role}` : ''}${s.frozen ? ', FROZEN (maintenance page)' : ''}`,
     `  live:      ${s.live ?? 'none'} (slot ${s.liveSlot})`,
-    `  previous:  ${s.idle ?? 'none'} (warm in the idle slot)`,
+    `  previous:  ${s.idle ?? 'none'} (${s.idleComplete === false ? (s.running.length ? 'in the idle slot, being installed by the running operation' : 'in the idle slot, half-installed: not a rollback target; the next operation puts the warm release back') : 'warm in the idle slot'})`,
     `  releases:  ${s.releases.map(r => `${r.dir}${r.bad ? ' [bad]' : ''}${r.complete ? '' : ' [incomplete]'}`).join(', ') || 'none'}`,
     `  lock:      ${s.lock ? `held by ${s.lock.op} ${s.lock.id} (${s.lock.actor}, pid ${s.lock.pid} on ${s.lock.machine}, ${s.lock.state}) since ${s.lock.since}` : 'free'}`
   ]
@@ -311,6 +318,7 @@ function printStatus(s: SiteStatus, json: boolean, out: (s: string) => void): vo
     lines.push(
       `  attempt:   ${s.attempt.id} ${s.attempt.phase} (${s.attempt.version ?? '?'} on ${s.attempt.preview}, production ${s.attempt.production})`
     )
+  if (s.running.length) lines.push(`  running:   ${s.running.join(', ')} (holds the lock)`)
   if (s.unfinished.length)
     lines.push(`  unfinished: ${s.unfinished.join(', ')} (the next operation recovers them)`)
   lines.push('  history:')
@@ -431,6 +439,11 @@ export async function main(
     const lockWait = numberOption(cli, 'lock-wait')
     for (const v of ['version', 'to'] as const) {
       const s = cli.values[v]
+      if (typeof s === 'string' && s.length > MAX_VERSION_LENGTH)
+        throw new SitecycleError(
+          `--${v} ${s.slice(0, 20)}... (${s.length} characters): a version has at most ${MAX_VERSION_LENGTH} characters`,
+          'input'
+        )
       if (typeof s === 'string' && !isValidVersion(s))
         throw new SitecycleError(
           `--${v} ${s}: invalid version; expected a PEP 440 version such as 1.4.0, 1.4.0rc1, 1.4.0.post1 or 2.0.0.dev3`,
@@ -533,14 +546,24 @@ export async function main(
         exec = t.exec
         try {
           const o = await takeSnapshot({ ...t, reporter, lockWait })
+          // As the snapshot action does by default: a snapshot is checked before it is trusted.
+          const verified = cli.values['no-verify']
+            ? undefined
+            : await verifySnapshot({ ...t, reporter, lockWait, snapshot: o.id })
           out(
             json
-              ? JSON.stringify(o, null, 2)
+              ? JSON.stringify(verified ? { ...o, verify: verified } : o, null, 2)
               : `snapshot ${o.id} of site ${t.site.name} written to ${o.dir}: ${o.manifest.database ? `${o.manifest.database.engine} dump ${describeBytes(o.manifest.database.size)}, ` : ''}${o.manifest.files.count} files ${describeBytes(o.manifest.files.bytes)}` +
-                  (o.removed.length ? `; retention removed ${o.removed.join(', ')}` : '')
+                  (o.removed.length ? `; retention removed ${o.removed.join(', ')}` : '') +
+                  (verified ? '; verified' : '; not verified (--no-verify)')
           )
           return EXIT.ok
         } catch (e) {
+          if (e instanceof VerifyFailed) {
+            process.stderr.write(reporter.filter.apply(`sitecycle: ${e.message}`) + '\n')
+            if (json) out(JSON.stringify(e.outcome, null, 2))
+            return EXIT.failed
+          }
           if (!(e instanceof SnapshotFailed)) throw e
           return reportFailedPipeline(e, reporter, json, out)
         }
@@ -685,11 +708,9 @@ export async function main(
             'usage'
           )
         const retryAfter = numberOption(cli, 'retry-after')
-        if (retryAfter !== undefined && !Number.isInteger(retryAfter))
-          throw new SitecycleError(
-            `--retry-after ${retryAfter}: expected a whole number of seconds, e.g. --retry-after 600`,
-            'usage'
-          )
+        if (retryAfter !== undefined) checkRetryAfter(retryAfter, '--retry-after')
+        if (typeof cli.values.message === 'string')
+          checkMaintenanceMessage(cli.values.message, '--message')
         const t = await siteAndExecutor({ ...cli, positionals: cli.positionals.slice(1) })
         exec = t.exec
         const request: MaintenanceRequest = {
@@ -830,6 +851,8 @@ export async function main(
     if (e instanceof SitecycleError) {
       process.stderr.write(reporter.filter.apply(`sitecycle: ${e.message}`) + '\n')
       if (e.kind === 'lock') return EXIT.locked
+      // A host key that is not the pinned one: refused before anything ran on the host.
+      if (e instanceof SshConnectionError && e.reason === 'host-key') return EXIT.input
       if (
         e instanceof ConfigError ||
         ['config', 'input', 'usage', 'release', 'site'].includes(e.kind)

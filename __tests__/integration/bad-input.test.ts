@@ -478,6 +478,74 @@ describe('the config template is a file of the repository', () => {
   })
 })
 
+/** A config whose aliases expand exponentially (9^6 nodes from a few lines). */
+async function aliasBombConfig(): Promise<string> {
+  const levels = ['a: &a ["x", "x", "x", "x", "x", "x", "x", "x", "x"]']
+  for (let i = 1; i < 7; i++) {
+    const [prev, name] = [String.fromCharCode(96 + i), String.fromCharCode(97 + i)]
+    levels.push(`${name}: &${name} [${Array(9).fill(`*${prev}`).join(', ')}]`)
+  }
+  const bomb = join(site.dir, 'bomb.yml')
+  await writeFile(bomb, `${await readFile(config, 'utf8')}\n${levels.join('\n')}\n`)
+  return bomb
+}
+
+/** Bad input refused with exit 2 and a message matching `expected`: [case, argv, expected]. */
+const REFUSALS: [string, () => Promise<string[]>, RegExp][] = [
+  [
+    'a YAML alias bomb in the config',
+    async () => ['status', 'v1', '-c', await aliasBombConfig()],
+    /bomb\.yml:1:1: .*its aliases expand too far .*; expected YAML whose aliases \(\*name\) expand to at most 1000 nodes/
+  ],
+  [
+    'a 300-character version',
+    async () => [
+      'deploy',
+      'v1',
+      '-c',
+      config,
+      '--release',
+      releases,
+      '--version',
+      `1.${'0'.repeat(298)}`
+    ],
+    /^--version 1\.0{18}\.\.\. \(300 characters\): a version has at most 64 characters$/
+  ],
+  [
+    '--retry-after beyond a day',
+    async () => ['maintenance', 'on', 'v1', '-c', config, '--retry-after', '99999999999'],
+    /^--retry-after 99999999999: expected a whole number of seconds from 0 to 86400 \(one day\)/
+  ],
+  [
+    'a negative --retry-after',
+    async () => ['maintenance', 'on', 'v1', '-c', config, '--retry-after=-5'],
+    /^--retry-after -5: expected a number of seconds, e.g. --retry-after 60$/
+  ],
+  [
+    'a control character (ESC) in the maintenance message',
+    async () => ['maintenance', 'on', 'v1', '-c', config, '--message', 'back soon\u001b[2J'],
+    /^--message: control character U\+001B at position 10; use plain text \(line breaks allowed\)$/
+  ]
+]
+
+test.each(REFUSALS)('%s is refused', async (_, args, expected) => {
+  const msg = await expectRefused(await args())
+  expect(msg).toMatch(expected)
+  expect(msg).not.toMatch(/\n\s+at /)
+})
+
+test('a rollback to a version that is not installed exits 2 and writes no journal line', async () => {
+  // Refused under the lock (the releases are read holding it): the journal is the record users
+  // read, and it gets nothing for a refusal.
+  const before = await readFile(journalPath, 'utf8')
+  const r = await runCli(['rollback', 'v1', '-c', config, '--to', '9.9.9'])
+  expectExit(r, 2)
+  expect(r.stderr).toMatch(/^sitecycle: version 9\.9\.9 is not installed on site v1; installed: /m)
+  expect(r.stderr).not.toMatch(/\n\s+at /)
+  expect(await readFile(journalPath, 'utf8')).toBe(before)
+  expect((await httpGet(`${site.url}/__version__`)).body).toBe('1.0.0')
+})
+
 test('after all of that a good deploy still goes through', async () => {
   const r = await runCli(
     ['deploy', 'v1', '-c', config, '--release', releases, '--version', '2.0.0'],

@@ -262,6 +262,110 @@ describe('watch', () => {
     expect(r.code).toBe(0)
   }, 60_000)
 
+  /** Run `fn` on v1, then put the files back as they were and check watch is clean again. */
+  async function tamperedAndRestored(files: string[], fn: () => Promise<void>): Promise<void> {
+    const saved = await Promise.all(files.map(f => readFile(f)))
+    try {
+      await fn()
+    } finally {
+      await Promise.all(files.map((f, i) => writeFile(f, saved[i])))
+    }
+    expect((await watchSite({ config, site: config.sites.v1, exec })).findings).toEqual([])
+  }
+
+  test('a rewritten __pycache__ .pyc whose header matches its source: reported as modified, exit 5', async () => {
+    const sp = sitePackages()
+    const source = `${sp}/sitecycle_sample/wsgi.py`
+    const pyc = `${sp}/sitecycle_sample/__pycache__/wsgi.cpython-311.pyc`
+    await tamperedAndRestored([pyc], async () => {
+      // Other code under the original header (magic, flags, the source's mtime and size): Python
+      // takes it as up to date and runs it instead of the source.
+      execFileSync('/usr/bin/python3', [
+        '-c',
+        `import marshal, sys
+source, pyc = sys.argv[1], sys.argv[2]
+header = open(pyc, 'rb').read()[:16]
+code = compile(open(source).read() + '\\nimport os\\n', source, 'exec', dont_inherit=True)
+open(pyc, 'wb').write(header + marshal.dumps(code))`,
+        source,
+        pyc
+      ])
+      const report = await watchSite({ config, site: config.sites.v1, exec })
+      expect(report.drifted).toBe(true)
+      expect(report.files.modified).toEqual([
+        {
+          path: 'lib/python3.11/site-packages/sitecycle_sample/__pycache__/wsgi.cpython-311.pyc',
+          package: 'sitecycle_sample-1.0.0',
+          reason:
+            'byte code differs from what lib/python3.11/site-packages/sitecycle_sample/wsgi.py compiles to'
+        }
+      ])
+      expect((await cli(['watch', 'v1'])).code).toBe(5)
+    })
+  }, 60_000)
+
+  test('a .pyc with no recorded source is reported as added, one for another interpreter as modified', async () => {
+    const cache = `${sitePackages()}/sitecycle_sample/__pycache__`
+    const pyc = `${cache}/wsgi.cpython-311.pyc`
+    const planted = [`${cache}/ghost.cpython-311.pyc`, `${cache}/wsgi.cpython-39.pyc`]
+    await tamperedAndRestored([], async () => {
+      for (const p of planted) await writeFile(p, await readFile(pyc))
+      try {
+        const report = await watchSite({ config, site: config.sites.v1, exec })
+        const rel = (p: string) => p.slice(`${dir}/v1/releases/1.0.0/`.length)
+        expect(report.files.added).toEqual([rel(planted[0])])
+        expect(report.files.modified).toEqual([
+          {
+            path: rel(planted[1]),
+            package: 'sitecycle_sample-1.0.0',
+            reason: 'byte code for another interpreter (this one is cpython-311)'
+          }
+        ])
+      } finally {
+        for (const p of planted) await unlink(p)
+      }
+    })
+  }, 60_000)
+
+  test('a file edited together with its RECORD line: the RECORD kept at install tells, exit 5', async () => {
+    const sp = sitePackages()
+    const file = `${sp}/sitecycle_sample/wsgi.py`
+    const record = `${sp}/sitecycle_sample-1.0.0.dist-info/RECORD`
+    // The copy is outside site-packages, in the release's own record.
+    const kept = JSON.parse(await readFile(`${dir}/v1/releases/1.0.0/release.json`, 'utf8')) as {
+      records: Record<string, string>
+    }
+    expect(Object.keys(kept.records)).toEqual([
+      'lib/python3.11/site-packages/sitecycle_sample-1.0.0.dist-info/RECORD'
+    ])
+    await tamperedAndRestored([file, record], async () => {
+      await appendFile(file, '\nimport os\n')
+      execFileSync('/usr/bin/python3', [
+        '-c',
+        `import base64, hashlib, sys
+file, record = sys.argv[1], sys.argv[2]
+data = open(file, 'rb').read()
+h = 'sha256=' + base64.urlsafe_b64encode(hashlib.sha256(data).digest()).rstrip(b'=').decode()
+lines = [('sitecycle_sample/wsgi.py,%s,%d' % (h, len(data))) if l.startswith('sitecycle_sample/wsgi.py,') else l for l in open(record).read().splitlines()]
+open(record, 'w').write('\\n'.join(lines) + '\\n')`,
+        file,
+        record
+      ])
+      const report = await watchSite({ config, site: config.sites.v1, exec })
+      expect(report.drifted).toBe(true)
+      // The file now matches its (edited) RECORD line: the RECORD itself is what is reported
+      // (with the byte code the edited source no longer matches).
+      expect(report.files.modified.map(m => m.path).sort()).toEqual([
+        'lib/python3.11/site-packages/sitecycle_sample-1.0.0.dist-info/RECORD',
+        'lib/python3.11/site-packages/sitecycle_sample/__pycache__/wsgi.cpython-311.pyc'
+      ])
+      expect(report.findings.join('\n')).toContain(
+        'modified: lib/python3.11/site-packages/sitecycle_sample-1.0.0.dist-info/RECORD (sitecycle_sample-1.0.0): RECORD changed after install'
+      )
+      expect((await cli(['watch', 'v1'])).code).toBe(5)
+    })
+  }, 60_000)
+
   test('a modified, an added and a removed file and an edited app.ini: each reported, exit 5', async () => {
     const sp = sitePackages()
     await appendFile(`${sp}/sitecycle_sample/wsgi.py`, '\n# tampered\n')

@@ -99,7 +99,7 @@ beforeAll(async () => {
     ...VERSIONS.map(version => buildSampleRelease({ version, releasesDir: releases }))
   ])
   site = await makeTestSite({ apache })
-  slow = await makeTestSite({ apache, hooks: ['python -c "import time; time.sleep(5)"'] })
+  slow = await makeTestSite({ apache, hooks: ['python -c "import time; time.sleep(10)"'] })
   for (const [s, args] of [
     [site, ['init', 'v1']],
     [slow, ['init', 'v1']],
@@ -213,6 +213,12 @@ test('unlock refuses while the holder runs, and clears the lock once the holder 
       pid: holder.pid,
       state: 'alive'
     })
+    // Under way, not unfinished; its release in the idle slot is not yet a rollback target.
+    expect(held).toMatchObject({ running: [held.lock!.id], unfinished: [], idleComplete: false })
+    const heldText = (await cli(slow, ['status', 'v1'])).stdout
+    expect(heldText).toContain('(in the idle slot, being installed by the running operation)')
+    expect(heldText).toMatch(new RegExp(`running: +${held.lock!.id} \\(holds the lock\\)`))
+    expect(heldText).not.toMatch(/unfinished|warm in the idle slot/)
     // --force does not override a holder known to be alive either.
     expect((await cli(slow, ['unlock', 'v1', '--force'])).code).toBe(3)
     expect((await status(slow)).lock).toMatchObject({ pid: holder.pid })
@@ -224,6 +230,11 @@ test('unlock refuses while the holder runs, and clears the lock once the holder 
   const gone = await status(slow)
   expect(gone.lock).toMatchObject({ pid: holder.pid, state: 'dead' })
   const opId = gone.lock!.id
+  // Killed: unfinished now, and the release it left in the idle slot is half-installed.
+  expect(gone).toMatchObject({ running: [], unfinished: [opId], idleComplete: false })
+  const goneText = (await cli(slow, ['status', 'v1'])).stdout
+  expect(goneText).toContain('half-installed: not a rollback target')
+  expect(goneText).not.toContain('warm in the idle slot')
 
   const cleared = await cli(slow, ['unlock', 'v1'])
   expectExit(cleared, 0)

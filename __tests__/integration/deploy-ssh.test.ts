@@ -1,6 +1,8 @@
-import { mkdtemp, rm } from 'node:fs/promises'
+import { execFileSync } from 'node:child_process'
+import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
+import { main } from '../../src/cli.js'
 import { createExecutor } from '../../src/hosts/create-executor.js'
 import type { Executor } from '../../src/hosts/executor.js'
 import { deploy } from '../../src/pipelines/deploy.js'
@@ -93,3 +95,34 @@ test('the whole run used one SSH connection', async () => {
   const log = await readFile(sshd.logFile, 'utf8')
   expect(log.match(/Accepted publickey/g)?.length).toBe(1)
 })
+
+test('a host key that is not the pinned one: the CLI refuses with exit 2, nothing runs on the host', async () => {
+  const dir = await mkdtemp(join(tmpdir(), 'sitecycle-host-key-'))
+  try {
+    execFileSync('ssh-keygen', ['-q', '-t', 'ed25519', '-N', '', '-f', join(dir, 'other')])
+    const pub = (await readFile(join(dir, 'other.pub'), 'utf8')).trim().split(' ').slice(0, 2)
+    const known = join(dir, 'known_hosts')
+    await writeFile(known, `[127.0.0.1]:${sshd.port} ${pub.join(' ')}\n`)
+    const text = await readFile(join(site.dir, 'sitecycle.yml'), 'utf8')
+    expect(text).toContain(`known_hosts: ${sshd.knownHostsFile}`)
+    const config = join(dir, 'sitecycle.yml')
+    await writeFile(
+      config,
+      text
+        .replace(`known_hosts: ${sshd.knownHostsFile}`, `known_hosts: ${known}`)
+        .replace('template: deploy/', `template: ${site.dir}/deploy/`)
+    )
+    const journal = join(site.root, '.sitecycle', 'journal.jsonl')
+    const before = await readFile(journal, 'utf8')
+    const out: string[] = []
+    const code = await main(
+      ['deploy', 'v1', '-c', config, '--release', releases, '--version', '2.0.0', '-q'],
+      l => out.push(l)
+    )
+    expect(code).toBe(2)
+    expect(out).toEqual([])
+    expect(await readFile(journal, 'utf8')).toBe(before)
+  } finally {
+    await rm(dir, { recursive: true, force: true })
+  }
+}, 60_000)

@@ -36,6 +36,7 @@ import {
   pointSlot,
   readSiteState,
   awaitSlotGroup,
+  restartSlotGroup,
   signalSlotGroup,
   switchLiveSlot
 } from '../../src/sites/site-state.js'
@@ -417,6 +418,14 @@ describe('the host scripts and the same work in this process agree (an executor 
   function daemons(runDir: string, n: number): ChildProcess[] {
     return Array.from({ length: n }, () => spawn('sleep', ['60'], { cwd: runDir, stdio: 'ignore' }))
   }
+  /** `get()`'s value once it is defined. */
+  async function until<T>(get: () => T | undefined): Promise<T> {
+    for (;;) {
+      const v = get()
+      if (v !== undefined) return v
+      await new Promise(r => setTimeout(r, 20))
+    }
+  }
   const exited = (p: ChildProcess) =>
     new Promise<string | null>(r =>
       p.exitCode !== null || p.signalCode !== null
@@ -465,6 +474,38 @@ describe('the host scripts and the same work in this process agree (an executor 
         }
       } finally {
         for (const p of [...first, ...others]) p.kill()
+      }
+    }
+  )
+
+  test.each([
+    ['the host programs', viaProgram],
+    ['this process', here]
+  ])(
+    'a restart while Apache is still respawning the group, by %s: it waits for the daemons instead of failing',
+    async (_, exec) => {
+      const root = await site()
+      const runDir = join(root, 'run', 'blue')
+      await mkdir(runDir, { recursive: true })
+      const s = {
+        ...siteAt(root),
+        apache: { mode: 'blue-green', processes: 1, shutdownTimeout: 1 }
+      } as unknown as SiteConfig
+      // The group's daemons were just stopped (a restart-idle before a failed step): none runs
+      // when the undo restarts it; Apache's parent respawns one a moment later.
+      let respawned: ChildProcess[] = []
+      let fresh: ChildProcess[] = []
+      const t = setTimeout(() => (respawned = daemons(runDir, 1)), 300)
+      const restarting = restartSlotGroup(exec, s, PY3, 'blue')
+      try {
+        // The respawned daemon is signalled (it may run the release the undo moves away from),
+        // then Apache's parent starts another.
+        expect(await exited(await until(() => respawned[0]))).toBe('SIGINT')
+        fresh = daemons(runDir, 1)
+        expect(await restarting).toBe(String(fresh[0].pid))
+      } finally {
+        clearTimeout(t)
+        for (const p of [...respawned, ...fresh]) p.kill()
       }
     }
   )

@@ -289,6 +289,31 @@ describe('the CLI', () => {
       )
     ).toBe(1)
   })
+
+  test('snapshot verifies the snapshot it took, as the action does; --no-verify skips it', async () => {
+    const verifies = async () =>
+      (await readFile(join(s.root, '.sitecycle', 'journal.jsonl'), 'utf8'))
+        .trim()
+        .split('\n')
+        .map(
+          l => JSON.parse(l) as { op: string; event: string; status?: string; snapshot?: string }
+        )
+        .filter(e => e.op === 'verify' && e.event === 'end')
+    const before = (await verifies()).length
+    const out: string[] = []
+    expect(await main(['snapshot', 'v1', '-c', s.file, '-q', '--json'], l => out.push(l))).toBe(0)
+    const taken = JSON.parse(out.join('\n')) as { id: string; verify?: { status: string } }
+    expect(taken.verify?.status).toBe('verified')
+    const after = await verifies()
+    expect(after).toHaveLength(before + 1)
+    expect(after[after.length - 1].status).toBe('verified')
+    out.length = 0
+    expect(
+      await main(['snapshot', 'v1', '-c', s.file, '-q', '--no-verify'], l => out.push(l))
+    ).toBe(0)
+    expect(out[0]).toMatch(/; not verified \(--no-verify\)$/)
+    expect(await verifies()).toHaveLength(before + 1)
+  })
 })
 
 describe('retention with a fake clock, on disk', () => {

@@ -113,10 +113,11 @@ function host(opts: { probeIdle?: number; restoreFails?: boolean } = {}) {
     })
     .respond(isScript(scripts.RESTART_GROUP), { stdout: '4242\n' })
     .respond(isScript(scripts.SIGNAL_GROUP), c => {
-      // restart-idle points the slot in the same program (link and target after the run dir)
-      const link = scriptArg(c, 1)
+      // restart-idle points the slot in the same program (link and target after the run dir
+      // and the respawn grace)
+      const link = scriptArg(c, 2)
       if (link)
-        state.slots[link.split('/').pop() as 'blue' | 'green'] = scriptArg(c, 2)!.split('/').pop()!
+        state.slots[link.split('/').pop() as 'blue' | 'green'] = scriptArg(c, 3)!.split('/').pop()!
       return { stdout: '4141\n' }
     })
     .respond(isScript(scripts.AWAIT_GROUP), { stdout: '4242\n' })
@@ -285,7 +286,7 @@ test('a frozen deploy: freeze, dump, hooks, verify, switch, verify, unfreeze, th
   expect(dump).toBe(`${ROOT}/.sitecycle/pre-deploy-${o.operationId}.dump`)
   expect(trace(exec)).toEqual([
     'lock',
-    `signal-group ${ROOT}/run/green ${ROOT}/slots/green ../releases/2.0.0`,
+    `signal-group ${ROOT}/run/green 10 ${ROOT}/slots/green ../releases/2.0.0`,
     'pip install',
     'freeze',
     // the requests admitted before the freeze finish on the live group's daemons

@@ -227,7 +227,7 @@ test('a deploy restarts the idle slot as soon as the virtualenv exists, installs
     // The idle slot's script as this sitecycle writes it (this pretend host has none), then
     // the slot pointed and its daemons signalled in one program, before pip runs.
     `write ${ROOT}/wsgi/green.wsgi`,
-    `signal-group ${ROOT}/run/green ${ROOT}/slots/green ../releases/2.0.0`,
+    `signal-group ${ROOT}/run/green 10 ${ROOT}/slots/green ../releases/2.0.0`,
     'pip install',
     `write ${rel}/app.ini`,
     'hook',
@@ -336,6 +336,26 @@ test('a failed pip install: the idle slot gets its warm release back, restarted,
     `rm ${ROOT}/releases/2.0.0`,
     'unlock'
   ])
+})
+
+test('a failed preflight changed nothing: the outcome is failed, not rolled back, and says so', async () => {
+  const c = config()
+  const exec = host().respondFirst(isScript(scripts.HOST_FACTS), {
+    stdout: JSON.stringify({ python: '3.11.2', pip: true, free_mb: 1 })
+  })
+  const err = await deployV2(c, exec).catch(e => e)
+  expect(err).toBeInstanceOf(OperationFailed)
+  expect((err as OperationFailed).outcome).toMatchObject({
+    failedStep: 'preflight',
+    status: 'failed',
+    version: '1.0.0',
+    rolledBack: false,
+    undoComplete: true
+  })
+  const message = (err as OperationFailed).message
+  expect(message).not.toContain('rolled back')
+  expect(message).toMatch(/; nothing was changed: 1\.0\.0 serves as before$/)
+  expect(trace(exec)).not.toContain('pip install')
 })
 
 test('a release installed before with the same content is reused: no new virtualenv, its slot pointed and restarted after the config and hooks', async () => {

@@ -31,6 +31,7 @@ import {
   type DataActionRun,
   type DataReport
 } from './data-action.js'
+import { checkMaintenanceMessage } from '../sites/maintenance.js'
 import { readSiteInputs } from './data-inputs.js'
 import type { SiteActionSettings } from './inputs.js'
 import type { SiteActionDeps } from './site-action.js'
@@ -87,6 +88,11 @@ export function readAttemptSettings(core: Pick<ActionCore, 'getInput'>): Attempt
     )
   const release = core.getInput(AttemptInput.Release).trim()
   const message = core.getInput(AttemptInput.Message).trim()
+  try {
+    checkMaintenanceMessage(message, `input '${AttemptInput.Message}'`)
+  } catch (e) {
+    problems.push((e as Error).message)
+  }
   const env = readEnvironmentInput(core, AttemptInput.ProductionEnvironment, problems)
   const previewEnv = readEnvironmentInput(core, AttemptInput.PreviewEnvironment, problems)
   const recordDeployment = readBooleanInput(core, AttemptInput.RecordDeployment, true, problems)

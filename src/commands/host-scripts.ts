@@ -63,7 +63,9 @@ except LiveSlotChanged as e:
  * directory is the group's run dir); `point_link(link, target)` points a slot link at a target
  * atomically (link aside, rename over); `signal_group(rundir, link, target)` points the link
  * (when given) and sends SIGINT to every daemon of the group, and returns the PIDs it signalled;
- * it exits 3, the link untouched, when none runs; `await_group(rundir,
+ * when none runs it waits up to `grace` seconds for Apache to respawn the group (its parent does
+ * so on a once-a-second tick after a restart), and exits 3, the link untouched, when none came;
+ * `await_group(rundir,
  * want, timeout, old)` waits until `want` new daemons run and none of `old`, prints the new
  * PIDs, and exits 1 at the timeout. Shared by RESTART_GROUP, SIGNAL_GROUP and AWAIT_GROUP. */
 const GROUP_FUNCTIONS = `
@@ -86,10 +88,14 @@ def point_link(link, target):
         pass
     os.symlink(target, tmp)
     os.rename(tmp, link)
-def signal_group(rundir, link=None, target=None):
+def signal_group(rundir, grace, link=None, target=None):
+    deadline = time.time() + grace
     old = group_pids(rundir)
+    while not old and time.time() < deadline:
+        time.sleep(0.02)
+        old = group_pids(rundir)
     if not old:
-        sys.stderr.write('no daemon process of this group runs (working directory %s): is Apache running with the sitecycle vhost loaded?\\n' % rundir)
+        sys.stderr.write('no daemon process of this group runs (working directory %s), none came within %ss: is Apache running with the sitecycle vhost loaded?\\n' % (rundir, grace))
         sys.exit(3)
     if link:
         point_link(link, target)
@@ -113,19 +119,20 @@ def await_group(rundir, want, timeout, old):
 `
 
 /** argv: run dir of the group (its daemons' working directory), expected process count,
- * timeout seconds. Sends SIGINT to every daemon of the group and waits until the same number of
- * new ones run. Prints the new PIDs. Exit 3 when no daemon of the group was found. */
+ * timeout seconds, respawn grace seconds. Sends SIGINT to every daemon of the group (waiting up
+ * to the grace for one to run) and waits until the same number of new ones run. Prints the new
+ * PIDs. Exit 3 when no daemon of the group was found. */
 export const RESTART_GROUP = `${GROUP_FUNCTIONS}
 rundir, want, timeout = os.path.realpath(sys.argv[1]), int(sys.argv[2]), float(sys.argv[3])
-await_group(rundir, want, timeout, signal_group(rundir))
+await_group(rundir, want, timeout, signal_group(rundir, float(sys.argv[4])))
 `
 
-/** argv: run dir of the group[, slot link, target]. RESTART_GROUP without the wait: points the
- * link, sends SIGINT to the group's daemons and prints their PIDs at once. Apache's parent
- * respawns them on its next maintenance tick (within a second); AWAIT_GROUP waits for that.
- * Exit 3 when no daemon of the group was found. */
+/** argv: run dir of the group, respawn grace seconds[, slot link, target]. RESTART_GROUP
+ * without the wait: points the link, sends SIGINT to the group's daemons and prints their PIDs at
+ * once. Apache's parent respawns them on its next maintenance tick (within a second);
+ * AWAIT_GROUP waits for that. Exit 3 when no daemon of the group was found within the grace. */
 export const SIGNAL_GROUP = `${GROUP_FUNCTIONS}
-print(' '.join(str(p) for p in sorted(signal_group(os.path.realpath(sys.argv[1]), *sys.argv[2:4]))))
+print(' '.join(str(p) for p in sorted(signal_group(os.path.realpath(sys.argv[1]), float(sys.argv[2]), *sys.argv[3:5]))))
 `
 
 /** argv: run dir of the group, expected process count, timeout seconds, the PIDs SIGNAL_GROUP
@@ -403,4 +410,19 @@ print(json.dumps({
     'pip_runner': runner,
     'free_mb': s.f_bavail * s.f_frsize // (1024 * 1024),
 }))
+`
+
+/** argv: a release's virtualenv. Prints JSON: the sha256 (hex) of each installed distribution's
+ * RECORD, by path relative to the virtualenv. Kept in release.json at install, so that watch can
+ * tell a RECORD edited together with a file it lists. */
+export const RECORD_DIGESTS = `
+import glob, hashlib, json, os, sys
+venv = sys.argv[1]
+out = {}
+for record in sorted(glob.glob(os.path.join(venv, 'lib', 'python*', 'site-packages', '*.dist-info', 'RECORD'))):
+    if os.path.islink(os.path.dirname(os.path.dirname(os.path.dirname(record)))):
+        continue
+    with open(record, 'rb') as f:
+        out[os.path.relpath(record, venv)] = hashlib.sha256(f.read()).hexdigest()
+print(json.dumps(out))
 `

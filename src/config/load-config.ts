@@ -45,6 +45,9 @@ import {
 
 export { hostLabel, parseHost } from './host-spec.js'
 
+/** How many nodes aliases may expand to in a config file: a real one uses a few. */
+const MAX_ALIAS_COUNT = 1000
+
 /**
  * Parse and validate the text of a config file. `file` names it in messages; relative paths in
  * it are resolved against its directory. Throws ConfigError listing every problem, one per
@@ -61,7 +64,20 @@ export function parseConfig(text: string, file: string): SitecycleConfig {
       doc.errors.map(e => ({ offset: e.pos[0], path: [], ...describeYamlError(e) }))
     )
   }
-  const data: unknown = doc.toJS({ maxAliasCount: 1000 })
+  let data: unknown
+  try {
+    data = doc.toJS({ maxAliasCount: MAX_ALIAS_COUNT })
+  } catch (e) {
+    // The yaml library refuses an alias bomb (aliases of aliases, expanding exponentially).
+    throw configError(file, source, [
+      {
+        offset: 0,
+        path: [],
+        what: `its aliases expand too far (${e instanceof Error ? e.message : String(e)})`,
+        expected: `YAML whose aliases (*name) expand to at most ${MAX_ALIAS_COUNT} nodes`
+      }
+    ])
+  }
   if (data === null || data === undefined) {
     throw configError(file, source, [
       { offset: 0, path: [], what: 'the file is empty', expected: 'a mapping with app and sites' }

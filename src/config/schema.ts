@@ -582,9 +582,9 @@ export const maintenanceSchema = mapping(
         error: 'a list of client addresses or CIDR ranges, such as [192.0.2.10, 10.0.0.0/8]'
       })
       .default([]),
-    retry_after: integer(0, 'a whole number of seconds (0 or more)').default(
-      ACCESS_DEFAULTS.retryAfter
-    )
+    retry_after: integer(0, 'a whole number of seconds from 0 to 86400 (one day)')
+      .max(86_400, { error: 'a whole number of seconds from 0 to 86400 (one day)' })
+      .default(ACCESS_DEFAULTS.retryAfter)
   },
   'a mapping with allow and retry_after'
 )

@@ -29,7 +29,7 @@ import { apacheConfigTest } from '../commands/apache.js'
 import { changeMode, makeDirs, removeTree } from '../commands/files.js'
 import * as py from '../commands/python.js'
 import { makeRunTempDir } from '../util/run-temp-dir.js'
-import { HOST_FACTS } from '../commands/host-scripts.js'
+import { HOST_FACTS, RECORD_DIGESTS } from '../commands/host-scripts.js'
 import { createExecutor } from '../hosts/create-executor.js'
 import type { Executor } from '../hosts/executor.js'
 import { checkArchive } from '../releases/archive-check.js'
@@ -773,6 +773,8 @@ async function installRelease(c: DeployContext): Promise<string> {
  * started before it appeared loads the application only once it is there. */
 async function completeRelease(c: DeployContext): Promise<string> {
   const dir = siteLayout(c.site.root).release(c.release.version)
+  // The RECORDs as installed, kept outside site-packages: watch checks them against these.
+  const digests = (await c.exec.run(py.hostScript(c.python, RECORD_DIGESTS, [dir]))).stdout.trim()
   const record = {
     name: c.release.name,
     version: c.release.version,
@@ -781,7 +783,9 @@ async function completeRelease(c: DeployContext): Promise<string> {
     kind: c.release.kind,
     commit: c.release.manifest.commit ?? null,
     installedAt: new Date().toISOString(),
-    operation: c.opId
+    operation: c.opId,
+    // No output (nothing to read): no digests kept.
+    ...(digests && { records: JSON.parse(digests) as Record<string, string> })
   }
   await c.exec.writeFile(`${dir}/release.json.tmp`, JSON.stringify(record, null, 2) + '\n', 0o644)
   await c.exec.run({ argv: ['mv', '-T', `${dir}/release.json.tmp`, `${dir}/release.json`] })
@@ -961,11 +965,14 @@ async function deployPrepared(
         const switchedOnce = e.reports.some(
           r => r.name === 'switch' && (r.status === 'undone' || r.status === 'undo-failed')
         )
+        // A step that failed before any step with an undo had run (preflight) changed nothing:
+        // there is nothing it rolled back.
+        const rolledBack = e.undoComplete && e.reports.some(r => r.status === 'undone')
         throw new OperationFailed({
           ...base,
-          status: switchedOnce || e.undoComplete ? 'rolled-back' : 'failed',
+          status: switchedOnce || rolledBack ? 'rolled-back' : 'failed',
           version: after?.live ?? state.live,
-          rolledBack: e.undoComplete,
+          rolledBack,
           undoComplete: e.undoComplete,
           steps: e.reports,
           error: dbNote ? `${cause}; ${dbNote}` : cause,

@@ -91,7 +91,7 @@ export class OperationFailed extends SitecycleError {
         (outcome.rolledBack
           ? `; rolled back: ${outcome.version ?? 'nothing'} serves again`
           : outcome.undoComplete
-            ? ''
+            ? `; ${outcome.steps.some(r => r.status === 'undone') ? 'undone' : 'nothing was changed'}: ${outcome.version ?? 'nothing'} serves as before`
             : '; some undo steps failed: check `sitecycle status`'),
       'operation'
     )
@@ -133,11 +133,15 @@ export async function withSiteOperation<
     op: options.op
   }
   let endWritten = false
+  // An operation refused while its start fields are gathered (a version not installed, a site
+  // not initialized) has no start line: it gets no end line either.
+  let started = held?.started === true
   try {
     if (!held?.started) {
       await recoverInterrupted(ctx)
       const startFields = typeof start === 'function' ? await start(ctx) : start
       await journal.append(startLine(options.op, opId, site.name, holder, startFields))
+      started = true
     }
     const result = await body(ctx)
     for (const s of ctx.superseded ?? [])
@@ -155,7 +159,7 @@ export async function withSiteOperation<
     // A data operation that could not put the site's data back leaves its run open, so that the
     // next operation's recovery finishes the job (pipelines/data-recovery.ts).
     const leaveOpen = (e as { leaveOpen?: boolean }).leaveOpen === true
-    if (!endWritten && !leaveOpen) {
+    if (started && !endWritten && !leaveOpen) {
       const fields =
         e instanceof OperationFailed
           ? {

@@ -32,6 +32,11 @@ export interface SiteStatus {
   }[]
   /** Operations that started and never ended (an interrupted run): the next operation recovers them. */
   unfinished: string[]
+  /** Operations under way now: started, not ended, and holding the lock with a live holder. */
+  running: string[]
+  /** Whether the idle slot's release is complete (warm, a rollback target); false while it is
+   * being installed or was left half-installed; null when the idle slot holds none. */
+  idleComplete: boolean | null
   /** The site's role (as its host knows it after a promote) and whether it is frozen now. */
   role?: SiteConfig['role']
   frozen?: boolean
@@ -59,11 +64,16 @@ export async function siteStatus(
       releases: [],
       lock: null,
       history: [],
-      unfinished: []
+      unfinished: [],
+      running: [],
+      idleComplete: null
     }
   const ops = await new Journal(exec, siteLayout(site.root).journal).operations()
   const holder = await readHolder(exec, site.root)
   const attempt = await readAttempt(exec, site)
+  const lock = holder ? { ...holder, state: holder.pid ? holderState(holder) : 'unknown' } : null
+  const isRunning = (id: string) => lock?.state === 'alive' && lock.id === id
+  const releases = await listReleases(exec, site, python)
   return {
     ...base,
     role: site.role,
@@ -81,8 +91,10 @@ export async function siteStatus(
     live: state.live,
     liveSlot: state.liveSlot,
     idle: state.idle,
-    releases: await listReleases(exec, site, python),
-    lock: holder ? { ...holder, state: holder.pid ? holderState(holder) : 'unknown' } : null,
+    idleComplete:
+      state.idle === null ? null : releases.some(r => r.dir === state.idle && r.complete),
+    releases,
+    lock: lock as SiteStatus['lock'],
     history: ops
       .slice(-historyLength)
       .reverse()
@@ -90,12 +102,17 @@ export async function siteStatus(
         id: o.id,
         op: o.op,
         at: o.start.at,
-        status: o.end ? String(o.end.status ?? o.end.event) : 'unfinished',
+        status: o.end
+          ? String(o.end.status ?? o.end.event)
+          : isRunning(o.id)
+            ? 'running'
+            : 'unfinished',
         version: o.start.version ?? o.start.to ?? undefined,
         live: o.end?.live,
         error: o.end?.error
       })),
-    unfinished: ops.filter(o => !o.end).map(o => o.id)
+    unfinished: ops.filter(o => !o.end && !isRunning(o.id)).map(o => o.id),
+    running: ops.filter(o => !o.end && isRunning(o.id)).map(o => o.id)
   }
 }
 

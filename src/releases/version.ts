@@ -92,9 +92,16 @@ function formatVersion(v: Omit<Version, 'normalized'>): string {
   return s
 }
 
-/** True when `text` is a PEP 440 version. */
+/**
+ * The longest version sitecycle takes, in characters. PEP 440 sets no bound, but a version names
+ * a directory on every host, a tag, a journal field and lines of logs: 64 holds any real one
+ * (`2024.12.31.post12.dev3+build.20241231.abcdef0` is 45).
+ */
+export const MAX_VERSION_LENGTH = 64
+
+/** True when `text` is a PEP 440 version of at most {@link MAX_VERSION_LENGTH} characters. */
 export function isValidVersion(text: string): boolean {
-  return typeof text === 'string' && VERSION_PATTERN.test(text)
+  return typeof text === 'string' && text.length <= MAX_VERSION_LENGTH && VERSION_PATTERN.test(text)
 }
 
 /** The normalised form of a PEP 440 version (`1.0.0-RC1` → `1.0.0rc1`, `v1.0` → `1.0`). */

@@ -73,8 +73,9 @@ export async function prepareMaintenance(exec: Executor, site: SiteConfig): Prom
 
 /** The maintenance page: small, self-contained (no asset the frozen site could not serve). Pure. */
 export function renderMaintenancePage(site: SiteConfig, options: FreezeOptions = {}): string {
-  const message =
+  const message = checkMaintenanceMessage(
     options.message ?? 'This site is down for maintenance. Please come back in a few minutes.'
+  )
   const link = options.link
   if (link && !/^https?:\/\//.test(link.url))
     throw new SitecycleError(
@@ -106,15 +107,39 @@ export function renderMaintenanceFlag(retryAfter: number, since: Date = new Date
   return `frozen since ${since.toISOString()}\nretry_after ${retryAfter}\n`
 }
 
-/** The Retry-After of a freeze: the option, else the site's, else the default; checked. */
-export function retryAfterOf(site: SiteConfig, options: FreezeOptions): number {
-  const seconds = options.retryAfter ?? site.maintenance?.retryAfter ?? DEFAULT_RETRY_AFTER
-  if (!Number.isInteger(seconds) || seconds < 0)
+/** The longest Retry-After a maintenance page announces, in seconds (one day). */
+export const MAX_RETRY_AFTER = 86_400
+
+/** Throw a SitecycleError naming `what` unless `seconds` is a whole number from 0 to
+ * {@link MAX_RETRY_AFTER}. */
+export function checkRetryAfter(seconds: number, what = 'retry-after'): number {
+  if (!Number.isInteger(seconds) || seconds < 0 || seconds > MAX_RETRY_AFTER)
     throw new SitecycleError(
-      `retry-after ${seconds}: expected a whole number of seconds (0 or more)`,
+      `${what} ${seconds}: expected a whole number of seconds from 0 to ${MAX_RETRY_AFTER} (one day), e.g. ${what} 600`,
       'input'
     )
   return seconds
+}
+
+/**
+ * Throw a SitecycleError naming `what` when the maintenance message holds a control character
+ * (line breaks excepted: each becomes a <br>): escaped HTML still carries them to users' screens
+ * and terminals.
+ */
+export function checkMaintenanceMessage(message: string, what = 'maintenance message'): string {
+  // eslint-disable-next-line no-control-regex
+  const bad = /[\u0000-\u0009\u000b-\u001f\u007f-\u009f\u2028\u2029]/.exec(message)
+  if (bad)
+    throw new SitecycleError(
+      `${what}: control character U+${bad[0].charCodeAt(0).toString(16).toUpperCase().padStart(4, '0')} at position ${bad.index + 1}; use plain text (line breaks allowed)`,
+      'input'
+    )
+  return message
+}
+
+/** The Retry-After of a freeze: the option, else the site's, else the default; checked. */
+export function retryAfterOf(site: SiteConfig, options: FreezeOptions): number {
+  return checkRetryAfter(options.retryAfter ?? site.maintenance?.retryAfter ?? DEFAULT_RETRY_AFTER)
 }
 
 /** Write `content` beside `path` and rename it over: readers see the old file or the new one. */

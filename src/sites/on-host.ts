@@ -186,10 +186,22 @@ export function groupPidsHere(rundir: string): Set<number> {
   return out
 }
 
-/** SIGNAL_GROUP, here: the link pointed (when given) and SIGINT sent to the group's daemons.
- * Returns the PIDs signalled; none when no daemon runs (then the link is left alone). */
-export function signalGroupHere(rundir: string, link?: string, target?: string): number[] {
-  const old = [...groupPidsHere(rundir)].sort((a, b) => a - b)
+/** SIGNAL_GROUP, here: the link pointed (when given) and SIGINT sent to the group's daemons,
+ * waiting up to `graceSeconds` for one to run (Apache may be respawning the group). Returns the
+ * PIDs signalled; none when no daemon came (then the link is left alone). */
+export async function signalGroupHere(
+  rundir: string,
+  graceSeconds: number,
+  link?: string,
+  target?: string
+): Promise<number[]> {
+  const deadline = Date.now() + graceSeconds * 1000
+  let old = [...groupPidsHere(rundir)]
+  while (!old.length && Date.now() < deadline) {
+    await new Promise(r => setTimeout(r, 20))
+    old = [...groupPidsHere(rundir)]
+  }
+  old.sort((a, b) => a - b)
   if (!old.length) return []
   if (link !== undefined && target !== undefined) pointLinkHere(link, target)
   for (const pid of old) {

@@ -197,6 +197,14 @@ function restartTimeout(site: SiteConfig): string {
   return String(Math.max(30, site.apache.shutdownTimeout + 15))
 }
 
+/**
+ * How long to wait for a slot's daemon group when none of its processes runs: Apache's parent
+ * respawns daemons that exited (signalled by an earlier restart, e.g. restart-idle just before a
+ * failed step, whose undo restarts the group again) on its once-a-second maintenance tick, later
+ * on a busy host. Only a group that stays absent this long means Apache does not run it.
+ */
+export const RESPAWN_GRACE_SECONDS = 10
+
 function noDaemon(exec: Executor, site: SiteConfig, slot: Slot | 'current', why: string): Error {
   return new SitecycleError(
     `no Apache daemon process of site ${site.name} slot ${slot} runs on ${exec.name}: is Apache running with the vhost sitecycle init wrote? (${why})`,
@@ -209,15 +217,21 @@ function restartFailed(site: SiteConfig, slot: Slot | 'current', why: string): E
 }
 
 /** SIGNAL_GROUP in this process (an executor on the host): the PIDs signalled, space-separated. */
-function signalGroupHereOrFail(
+async function signalGroupHereOrFail(
   exec: Executor,
   site: SiteConfig,
   slot: Slot | 'current',
   runDir: string,
   link: string[] = []
-): string {
-  const old = signalGroupHere(runDir, link[0], link[1])
-  if (!old.length) throw noDaemon(exec, site, slot, `no process has working directory ${runDir}`)
+): Promise<string> {
+  const old = await signalGroupHere(runDir, RESPAWN_GRACE_SECONDS, link[0], link[1])
+  if (!old.length)
+    throw noDaemon(
+      exec,
+      site,
+      slot,
+      `no process has working directory ${runDir}, none came within ${RESPAWN_GRACE_SECONDS}s`
+    )
   return old.join(' ')
 }
 
@@ -264,7 +278,7 @@ export async function restartSlotGroup(
 ): Promise<string> {
   const { runDir } = groupArgs(site, slot)
   if (exec.runsOnHost) {
-    const old = signalGroupHereOrFail(exec, site, slot, runDir)
+    const old = await signalGroupHereOrFail(exec, site, slot, runDir)
     return awaitGroupHereOrFail(exec, site, slot, runDir, old)
   }
   return runGroupScript(
@@ -274,7 +288,8 @@ export async function restartSlotGroup(
     hostScript(python, scripts.RESTART_GROUP, [
       runDir,
       String(site.apache.processes),
-      restartTimeout(site)
+      restartTimeout(site),
+      String(RESPAWN_GRACE_SECONDS)
     ])
   )
 }
@@ -296,7 +311,7 @@ export async function signalSlotGroup(
     exec,
     site,
     slot,
-    hostScript(python, scripts.SIGNAL_GROUP, [runDir, ...link])
+    hostScript(python, scripts.SIGNAL_GROUP, [runDir, String(RESPAWN_GRACE_SECONDS), ...link])
   )
 }
 

@@ -9,11 +9,16 @@
  *  - what `python -m venv` itself makes (pyvenv.cfg, bin/python*, bin/activate*, the lib64 link);
  *    the interpreter links are checked to point at the interpreter pyvenv.cfg names instead;
  *  - what sitecycle writes into a release (release.json, app.ini, app.ini.sha256, BAD);
- *  - bytecode in a `__pycache__` folder whose source file is listed (with a hash) in a RECORD:
- *    pip installs with --no-compile, and the deploy byte-compiles the sources on the host, so no
- *    RECORD lists these files. Their content is not verified (they are regenerated from the
- *    sources); a `.pyc` without a recorded source, or outside `__pycache__`, is reported.
- * RECORD files themselves carry no hash of their own and are trusted.
+ *  - bytecode in a `__pycache__` folder whose source file is listed (with a hash) in a RECORD
+ *    and that holds what that source compiles to: the code object unmarshalled from the `.pyc`
+ *    must equal the source compiled here (same interpreter, same optimization level), whatever
+ *    its header says (a header can be made to match the source). A `.pyc` that differs, or is
+ *    for another interpreter (it cannot be checked), is reported as modified; one without a
+ *    recorded source, or outside `__pycache__`, as added.
+ * RECORD files carry no hash of their own: the deploy keeps the sha256 of each in release.json
+ * (`records`, written by complete-release); a RECORD that differs from it, or that it does not
+ * list, is reported (a file edited together with its RECORD line). A release installed before
+ * release.json kept them is checked against its RECORDs alone.
  */
 
 /**
@@ -21,7 +26,7 @@
  * JSON: the links (live.map, slots, current), the live virtualenv, and what was found in it.
  */
 export const WATCH_PROGRAM = String.raw`
-import base64, csv, glob, hashlib, json, os, re, sys
+import base64, csv, glob, hashlib, importlib.util, json, marshal, os, re, sys
 root, mode, cap = sys.argv[1], sys.argv[2], int(sys.argv[3])
 out = {'liveMap': None, 'links': {}, 'venv': None, 'release': None, 'files': None, 'config': None, 'problems': []}
 try:
@@ -70,6 +75,10 @@ def b64(d):
 recorded = {}
 unhashed = set()
 packages = []
+records = (out['release'] or {}).get('records') if isinstance(out['release'], dict) else None
+if not isinstance(records, dict):
+    records = None
+record_drift = []
 for sp in sorted(glob.glob(os.path.join(venv, 'lib', 'python*', 'site-packages'))):
     if os.path.islink(sp):
         continue
@@ -79,12 +88,21 @@ for sp in sorted(glob.glob(os.path.join(venv, 'lib', 'python*', 'site-packages')
             continue
         dist = name[:-len('.dist-info')]
         packages.append(dist)
+        record = os.path.join(d, 'RECORD')
         try:
-            with open(os.path.join(d, 'RECORD'), newline='', encoding='utf-8') as f:
+            with open(record, newline='', encoding='utf-8') as f:
                 rows = list(csv.reader(f))
         except OSError:
             out['problems'].append('%s has no RECORD: its files cannot be checked' % os.path.relpath(d, venv))
             continue
+        if records is not None:
+            rel_record = os.path.relpath(record, venv)
+            kept = records.get(rel_record)
+            actual_record = digest(record, 'sha256').hex()
+            if kept is None:
+                record_drift.append(('added', rel_record, dist, None))
+            elif kept != actual_record:
+                record_drift.append(('modified', rel_record, dist, 'RECORD changed after install (sha256 %s, kept at install %s): the files it lists may have been changed with it' % (actual_record, kept)))
         for row in rows:
             if not row or not row[0]:
                 continue
@@ -109,7 +127,41 @@ OWN = {'pyvenv.cfg', 'release.json', 'app.ini', 'app.ini.sha256', 'BAD', 'lib64'
 VENV_BIN = re.compile(r'^bin/(activate|activate\.csh|activate\.fish|Activate\.ps1)$')
 PYTHON_BIN = re.compile(r'^bin/python(3(\.\d+)?)?$')
 PYC = re.compile(r'^([^.]+)\..*\.pyc$')
+OPTIMIZE = {'': 0, 'opt-1': 1, 'opt-2': 2}
+def pyc_differs(pyc, source):
+    # Why the byte code in pyc is not what source compiles to here, or None when it is.
+    parts = os.path.basename(pyc).split('.')
+    if len(parts) not in (3, 4) or parts[1] != sys.implementation.cache_tag:
+        return 'byte code for another interpreter (this one is %s)' % sys.implementation.cache_tag
+    optimize = OPTIMIZE.get(parts[2] if len(parts) == 4 else '')
+    if optimize is None:
+        return 'byte code of an unknown optimization level'
+    with open(pyc, 'rb') as f:
+        data = f.read()
+    if len(data) < 16 or data[:4] != importlib.util.MAGIC_NUMBER:
+        return 'not byte code of this interpreter (magic number)'
+    try:
+        code = marshal.loads(data[16:])
+    except Exception:
+        return 'unreadable byte code'
+    try:
+        with open(source, 'rb') as f:
+            expected = compile(f.read(), source, 'exec', dont_inherit=True, optimize=optimize)
+    except Exception:
+        return 'byte code for a source that does not compile'
+    if code != expected:
+        return 'byte code differs from what %s compiles to' % os.path.relpath(source, venv)
+    return None
 modified, added, removed = [], [], []
+for kind, rel_record, dist, reason in record_drift:
+    if kind == 'added':
+        added.append(rel_record)
+    else:
+        modified.append({'path': rel_record, 'package': dist, 'reason': reason})
+if records is not None:
+    for rel_record in sorted(records):
+        if not os.path.lexists(os.path.join(venv, rel_record)):
+            removed.append({'path': rel_record, 'package': os.path.basename(os.path.dirname(rel_record))[:-len('.dist-info')], 'expected': 'sha256 %s' % records[rel_record]})
 seen = set()
 checked = 0
 for dirpath, dirnames, filenames in os.walk(venv):
@@ -132,6 +184,23 @@ for dirpath, dirnames, filenames in os.walk(venv):
                                  'actual': '%s=%s' % (algo, actual), 'expectedSize': size,
                                  'size': os.path.getsize(p)})
             continue
+        m = PYC.match(name)
+        if m and os.path.basename(dirpath) == '__pycache__':
+            source = os.path.join(os.path.dirname(dirpath), m.group(1) + '.py')
+            if source in recorded and not os.path.lexists(source):
+                # The source's removal is reported; Python does not load this without it.
+                continue
+            if source in recorded:
+                checked += 1
+                try:
+                    why = pyc_differs(p, source)
+                except OSError as e:
+                    why = str(e)
+                if why:
+                    modified.append({'path': rel, 'package': recorded[source][3], 'reason': why})
+                continue
+            added.append(rel)
+            continue
         if p in unhashed or rel in OWN or VENV_BIN.match(rel):
             continue
         if PYTHON_BIN.match(rel):
@@ -139,11 +208,6 @@ for dirpath, dirnames, filenames in os.walk(venv):
             if not os.path.islink(p) or not os.path.basename(target).startswith('python') or (cfg and os.path.dirname(target) != cfg):
                 modified.append({'path': rel, 'package': '(venv)', 'reason': 'the interpreter link points at %s, not at a python in %s (pyvenv.cfg home)' % (target, cfg)})
             continue
-        m = PYC.match(name)
-        if m and os.path.basename(dirpath) == '__pycache__':
-            source = os.path.join(os.path.dirname(dirpath), m.group(1) + '.py')
-            if source in recorded:
-                continue
         added.append(rel)
 for p, (algo, value, size, dist) in sorted(recorded.items()):
     if p in seen:
