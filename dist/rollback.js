@@ -37,9 +37,9 @@ import * as child from 'child_process';
 import { setTimeout as setTimeout$1 } from 'timers';
 import fs$2, { readFile } from 'node:fs/promises';
 import * as os$1 from 'node:os';
-import os__default$1, { hostname, homedir, constants as constants$6 } from 'node:os';
+import os__default$1, { hostname, homedir, constants as constants$7 } from 'node:os';
 import * as fs$1 from 'node:fs';
-import fs__default, { promises as promises$1, constants as constants$7, createReadStream, createWriteStream } from 'node:fs';
+import fs__default, { readFileSync, accessSync, constants as constants$6, promises as promises$1, createReadStream, createWriteStream } from 'node:fs';
 import https$1 from 'node:https';
 import * as path$1 from 'node:path';
 import path__default, { dirname, basename, posix } from 'node:path';
@@ -13790,7 +13790,7 @@ var apiRequest = {exports: {}};
 var readable;
 var hasRequiredReadable;
 
-function requireReadable () {
+function requireReadable$1 () {
 	if (hasRequiredReadable) return readable;
 	hasRequiredReadable = 1;
 
@@ -14189,7 +14189,7 @@ function requireUtil$5 () {
 	  ResponseStatusCodeError
 	} = requireErrors();
 
-	const { chunksDecode } = requireReadable();
+	const { chunksDecode } = requireReadable$1();
 	const CHUNK_LIMIT = 128 * 1024;
 
 	async function getResolveErrorBodyCallback ({ callback, body, contentType, statusCode, statusMessage, headers }) {
@@ -14287,7 +14287,7 @@ function requireApiRequest () {
 	hasRequiredApiRequest = 1;
 
 	const assert = require$$0$1;
-	const { Readable } = requireReadable();
+	const { Readable } = requireReadable$1();
 	const { InvalidArgumentError, RequestAbortedError } = requireErrors();
 	const util = requireUtil$7();
 	const { getResolveErrorBodyCallback } = requireUtil$5();
@@ -52574,9 +52574,15 @@ function formatVersion(v) {
         s += `+${v.local}`;
     return s;
 }
-/** True when `text` is a PEP 440 version. */
+/**
+ * The longest version sitecycle takes, in characters. PEP 440 sets no bound, but a version names
+ * a directory on every host, a tag, a journal field and lines of logs: 64 holds any real one
+ * (`2024.12.31.post12.dev3+build.20241231.abcdef0` is 45).
+ */
+const MAX_VERSION_LENGTH = 64;
+/** True when `text` is a PEP 440 version of at most {@link MAX_VERSION_LENGTH} characters. */
 function isValidVersion(text) {
-    return typeof text === 'string' && VERSION_PATTERN.test(text);
+    return typeof text === 'string' && text.length <= MAX_VERSION_LENGTH && VERSION_PATTERN.test(text);
 }
 /** The normalised form of a PEP 440 version (`1.0.0-RC1` → `1.0.0rc1`, `v1.0` → `1.0`). */
 function normalizeVersion(text) {
@@ -52709,7 +52715,9 @@ except LiveSlotChanged as e:
  * directory is the group's run dir); `point_link(link, target)` points a slot link at a target
  * atomically (link aside, rename over); `signal_group(rundir, link, target)` points the link
  * (when given) and sends SIGINT to every daemon of the group, and returns the PIDs it signalled;
- * it exits 3, the link untouched, when none runs; `await_group(rundir,
+ * when none runs it waits up to `grace` seconds for Apache to respawn the group (its parent does
+ * so on a once-a-second tick after a restart), and exits 3, the link untouched, when none came;
+ * `await_group(rundir,
  * want, timeout, old)` waits until `want` new daemons run and none of `old`, prints the new
  * PIDs, and exits 1 at the timeout. Shared by RESTART_GROUP, SIGNAL_GROUP and AWAIT_GROUP. */
 const GROUP_FUNCTIONS = `
@@ -52732,10 +52740,14 @@ def point_link(link, target):
         pass
     os.symlink(target, tmp)
     os.rename(tmp, link)
-def signal_group(rundir, link=None, target=None):
+def signal_group(rundir, grace, link=None, target=None):
+    deadline = time.time() + grace
     old = group_pids(rundir)
+    while not old and time.time() < deadline:
+        time.sleep(0.02)
+        old = group_pids(rundir)
     if not old:
-        sys.stderr.write('no daemon process of this group runs (working directory %s): is Apache running with the sitecycle vhost loaded?\\n' % rundir)
+        sys.stderr.write('no daemon process of this group runs (working directory %s), none came within %ss: is Apache running with the sitecycle vhost loaded?\\n' % (rundir, grace))
         sys.exit(3)
     if link:
         point_link(link, target)
@@ -52758,11 +52770,12 @@ def await_group(rundir, want, timeout, old):
     sys.exit(1)
 `;
 /** argv: run dir of the group (its daemons' working directory), expected process count,
- * timeout seconds. Sends SIGINT to every daemon of the group and waits until the same number of
- * new ones run. Prints the new PIDs. Exit 3 when no daemon of the group was found. */
+ * timeout seconds, respawn grace seconds. Sends SIGINT to every daemon of the group (waiting up
+ * to the grace for one to run) and waits until the same number of new ones run. Prints the new
+ * PIDs. Exit 3 when no daemon of the group was found. */
 const RESTART_GROUP = `${GROUP_FUNCTIONS}
 rundir, want, timeout = os.path.realpath(sys.argv[1]), int(sys.argv[2]), float(sys.argv[3])
-await_group(rundir, want, timeout, signal_group(rundir))
+await_group(rundir, want, timeout, signal_group(rundir, float(sys.argv[4])))
 `;
 /** argv: url, host header, slot header ('' for the public route), expected version ('' for
  * any), timeout seconds, successes needed. GETs the url one request at a time (low
@@ -53194,10 +53207,17 @@ function groupPidsHere(rundir) {
     }
     return out;
 }
-/** SIGNAL_GROUP, here: the link pointed (when given) and SIGINT sent to the group's daemons.
- * Returns the PIDs signalled; none when no daemon runs (then the link is left alone). */
-function signalGroupHere(rundir, link, target) {
-    const old = [...groupPidsHere(rundir)].sort((a, b) => a - b);
+/** SIGNAL_GROUP, here: the link pointed (when given) and SIGINT sent to the group's daemons,
+ * waiting up to `graceSeconds` for one to run (Apache may be respawning the group). Returns the
+ * PIDs signalled; none when no daemon came (then the link is left alone). */
+async function signalGroupHere(rundir, graceSeconds, link, target) {
+    const deadline = Date.now() + graceSeconds * 1000;
+    let old = [...groupPidsHere(rundir)];
+    while (!old.length && Date.now() < deadline) {
+        await new Promise(r => setTimeout(r, 20));
+        old = [...groupPidsHere(rundir)];
+    }
+    old.sort((a, b) => a - b);
     if (!old.length)
         return [];
     if (link !== undefined && target !== undefined)
@@ -53257,10 +53277,40 @@ function siteStateFromRaw(site, raw) {
 }
 /** Read slots and live.map (single mode: the current link stands for the live slot). */
 async function readSiteState(exec, site, python) {
-    if (exec.runsOnHost)
-        return siteStateFromRaw(site, readStateHere(site.root));
-    const r = await exec.run(hostScript(python, READ_STATE, [site.root]));
-    return siteStateFromRaw(site, JSON.parse(r.stdout));
+    let raw;
+    try {
+        if (exec.runsOnHost)
+            raw = readStateHere(site.root);
+        else {
+            const r = await exec.run(hostScript(python, READ_STATE, [site.root]));
+            raw = JSON.parse(r.stdout);
+        }
+    }
+    catch (e) {
+        const stderr = e.stderr;
+        const detail = typeof stderr === 'string' && stderr.trim() ? stderr : String(e);
+        if (e.code === 'EACCES' || /Permission denied/i.test(detail))
+            throw unreadableSite(exec, site, detail);
+        throw e;
+    }
+    if (!raw.initialized)
+        await requireReadable(exec, site);
+    return siteStateFromRaw(site, raw);
+}
+function unreadableSite(exec, site, detail) {
+    return new SitecycleError(`site ${site.name} at ${site.root} on ${exec.name} cannot be read by this user (${detail.trim().split('\n').pop()}): ` +
+        `run sitecycle as the user that owns the site, or as root`, 'host');
+}
+/**
+ * A site that looks uninitialized may only be unreadable for this user: `ls` of its site file
+ * says which ("No such file" or "Permission denied"), so the user is told the right thing.
+ */
+async function requireReadable(exec, site) {
+    const file = siteLayout(site.root).siteFile;
+    const r = await exec.tryRun({ argv: ['ls', '-d', '--', file] });
+    if (r.code === 0 || !/Permission denied/.test(r.stderr))
+        return;
+    throw unreadableSite(exec, site, r.stderr);
 }
 /** Fail with the command to run when the site was never initialized. */
 function requireInitialized(state, site, exec) {
@@ -53300,6 +53350,13 @@ function groupArgs(site, slot, pointAt) {
 function restartTimeout(site) {
     return String(Math.max(30, site.apache.shutdownTimeout + 15));
 }
+/**
+ * How long to wait for a slot's daemon group when none of its processes runs: Apache's parent
+ * respawns daemons that exited (signalled by an earlier restart, e.g. restart-idle just before a
+ * failed step, whose undo restarts the group again) on its once-a-second maintenance tick, later
+ * on a busy host. Only a group that stays absent this long means Apache does not run it.
+ */
+const RESPAWN_GRACE_SECONDS = 10;
 function noDaemon(exec, site, slot, why) {
     return new SitecycleError(`no Apache daemon process of site ${site.name} slot ${slot} runs on ${exec.name}: is Apache running with the vhost sitecycle init wrote? (${why})`, 'host');
 }
@@ -53307,10 +53364,10 @@ function restartFailed(site, slot, why) {
     return new SitecycleError(`restarting slot ${slot} of site ${site.name} failed: ${why}`, 'host');
 }
 /** SIGNAL_GROUP in this process (an executor on the host): the PIDs signalled, space-separated. */
-function signalGroupHereOrFail(exec, site, slot, runDir, link = []) {
-    const old = signalGroupHere(runDir, link[0], link[1]);
+async function signalGroupHereOrFail(exec, site, slot, runDir, link = []) {
+    const old = await signalGroupHere(runDir, RESPAWN_GRACE_SECONDS, link[0], link[1]);
     if (!old.length)
-        throw noDaemon(exec, site, slot, `no process has working directory ${runDir}`);
+        throw noDaemon(exec, site, slot, `no process has working directory ${runDir}, none came within ${RESPAWN_GRACE_SECONDS}s`);
     return old.join(' ');
 }
 /** AWAIT_GROUP in this process: the new PIDs, space-separated. */
@@ -53336,13 +53393,14 @@ async function runGroupScript(exec, site, slot, command) {
 async function restartSlotGroup(exec, site, python, slot) {
     const { runDir } = groupArgs(site, slot);
     if (exec.runsOnHost) {
-        const old = signalGroupHereOrFail(exec, site, slot, runDir);
+        const old = await signalGroupHereOrFail(exec, site, slot, runDir);
         return awaitGroupHereOrFail(exec, site, slot, runDir, old);
     }
     return runGroupScript(exec, site, slot, hostScript(python, RESTART_GROUP, [
         runDir,
         String(site.apache.processes),
-        restartTimeout(site)
+        restartTimeout(site),
+        String(RESPAWN_GRACE_SECONDS)
     ]));
 }
 /** Rename live.map over with the given slot; with `expectLive`, only if that slot is live now
@@ -53531,17 +53589,95 @@ function pathIdentities(python, paths) {
     return cmd([python, '-I', '-S', '-c', PATH_IDENTITIES, ...paths]);
 }
 
-/** Whether the holder is known to be gone: only knowable from the machine it ran on. */
+/**
+ * Which process is which, beyond its PID: a PID is reused once its process is gone, so a
+ * process is told by its PID, its start time (field 22 of /proc/<pid>/stat, in clock ticks
+ * since boot) and the boot it started in (/proc/sys/kernel/random/boot_id). Linux only; where
+ * /proc cannot be read the start time and boot id are absent and only the PID is compared.
+ */
+/** The start time of `pid` (field 22 of /proc/<pid>/stat), or undefined when it cannot be read. */
+function processStartTime(pid, procRoot = '/proc') {
+    let text;
+    try {
+        text = readFileSync(`${procRoot}/${pid}/stat`, 'utf8');
+    }
+    catch {
+        return undefined;
+    }
+    return startTimeFromStat(text);
+}
+/**
+ * Field 22 of a /proc/<pid>/stat line. The second field (the command name, in parentheses) may
+ * hold spaces and parentheses itself, so fields are counted from the last `)`: the text after
+ * it starts with field 3.
+ */
+function startTimeFromStat(stat) {
+    const close = stat.lastIndexOf(')');
+    if (close < 0)
+        return undefined;
+    const fields = stat
+        .slice(close + 1)
+        .trim()
+        .split(/\s+/);
+    const start = fields[22 - 3];
+    return start !== undefined && /^\d+$/.test(start) ? start : undefined;
+}
+/** This boot's id, or undefined when it cannot be read. */
+function bootId(procRoot = '/proc') {
+    try {
+        return readFileSync(`${procRoot}/sys/kernel/random/boot_id`, 'utf8').trim() || undefined;
+    }
+    catch {
+        return undefined;
+    }
+}
+/** This process, as others will recognise it. */
+function thisProcess() {
+    const start = processStartTime(process.pid);
+    const boot = bootId();
+    return {
+        pid: process.pid,
+        ...(start !== undefined && { start }),
+        ...(boot !== undefined && { boot })
+    };
+}
+/**
+ * Whether the recorded process still runs on this machine: its PID is taken by a process that
+ * started at the recorded time in the recorded boot. A record without start time or boot id (as
+ * older sitecycle versions wrote) is judged by its PID alone.
+ */
+function processRuns(p) {
+    if (!Number.isSafeInteger(p.pid) || p.pid <= 0)
+        return false;
+    if (p.boot !== undefined) {
+        const now = bootId();
+        if (now !== undefined && now !== p.boot)
+            return false;
+    }
+    try {
+        process.kill(p.pid, 0);
+    }
+    catch (e) {
+        if (e.code !== 'EPERM')
+            return false;
+    }
+    if (p.start !== undefined) {
+        const start = processStartTime(p.pid);
+        if (start !== undefined && start !== p.start)
+            return false;
+    }
+    return true;
+}
+
+/**
+ * Whether the holder is known to be gone: only knowable from the machine it ran on. Its PID is
+ * not enough (PIDs are reused): a process with that PID but another start time, or a holder from
+ * an earlier boot, is gone.
+ */
 function holderState(h) {
     if (h.machine !== hostname())
         return 'unknown';
-    try {
-        process.kill(h.pid, 0);
-        return 'alive';
-    }
-    catch (e) {
-        return e.code === 'EPERM' ? 'alive' : 'dead';
-    }
+    return processRuns(h) ? 'alive' : 'dead';
 }
 function describeHolder(h) {
     const run = h.run ? `, run ${h.run}` : '';
@@ -53554,7 +53690,7 @@ function currentHolder(op, id) {
     return {
         op,
         id,
-        pid: process.pid,
+        ...thisProcess(),
         machine: hostname(),
         actor: process.env.GITHUB_ACTOR ?? process.env.SUDO_USER ?? process.env.USER ?? 'unknown',
         run,
@@ -53562,71 +53698,129 @@ function currentHolder(op, id) {
     };
 }
 async function readHolder(exec, root) {
-    const text = await exec.readFile(siteLayout(root).lockHolder);
+    const l = siteLayout(root);
+    let text;
+    try {
+        text = await exec.readFile(l.lockHolder);
+    }
+    catch (e) {
+        throw hostFileError(exec, 'read the lock holder', l.lockHolder, e);
+    }
     if (text === undefined) {
-        const exists = await exec.tryRun({ argv: ['test', '-d', siteLayout(root).lock] });
+        const exists = await exec.tryRun({ argv: ['test', '-d', l.lock] });
         if (exists.code === 0)
-            return {
-                op: 'unknown',
-                id: 'unknown',
-                pid: 0,
-                machine: 'unknown',
-                actor: 'unknown',
-                since: 'unknown'
-            };
+            return UNKNOWN_HOLDER;
         return undefined;
     }
     try {
         return JSON.parse(text);
     }
     catch {
-        return {
-            op: 'unknown',
-            id: 'unknown',
-            pid: 0,
-            machine: 'unknown',
-            actor: 'unknown',
-            since: 'unknown'
-        };
+        return UNKNOWN_HOLDER;
     }
 }
+const UNKNOWN_HOLDER = {
+    op: 'unknown',
+    id: 'unknown',
+    pid: 0,
+    machine: 'unknown',
+    actor: 'unknown',
+    since: 'unknown'
+};
 /**
- * Take the site lock: `mkdir .sitecycle/lock` (atomic), then write who holds it. A lock whose
- * holder is known dead (same machine, process gone) is taken over and reported as stale.
+ * Seconds to keep trying when the lock cannot be made for a reason that is neither a holder nor
+ * one of the hopeless errors (at least this long, or `waitSeconds` when longer).
+ */
+const UNEXPLAINED_FAILURE_SECONDS = 5;
+/** Pauses between attempts: doubled from the first up to the longest. */
+const FIRST_PAUSE_MS = 50;
+const LONGEST_PAUSE_MS = 1000;
+/** Attempts made at least when the lock could not be made and no holder is there to name. */
+const MIN_ATTEMPTS = 3;
+/**
+ * Take the site lock: `mkdir .sitecycle/lock.<id>`, the holder written in it, renamed to
+ * `.sitecycle/lock` (atomic). A lock whose holder is known dead (same machine, process gone or
+ * its PID reused) is taken over and reported as stale. A lock held by a live run is waited for,
+ * with growing pauses, until `waitSeconds` have passed; a site where the lock cannot be made at
+ * all (read-only file system, permission denied, no space) fails at once with one sentence
+ * naming the path.
  */
 async function acquireLock(exec, root, holder, options = {}) {
     const l = siteLayout(root);
-    const deadline = Date.now() + (options.waitSeconds ?? 0) * 1000;
+    const site = options.siteName ?? root;
+    const begun = Date.now();
+    const deadline = begun + (options.waitSeconds ?? 0) * 1000;
+    const unexplainedDeadline = Math.max(deadline, begun + UNEXPLAINED_FAILURE_SECONDS * 1000);
     let waiting = false;
-    for (;;) {
+    let pause = FIRST_PAUSE_MS;
+    let stale;
+    for (let attempt = 1;; attempt++) {
         const r = await tryTakeLock(exec, root, holder);
-        if (r.taken) {
-            return { holder };
-        }
+        if (r.taken)
+            return stale ? { holder, stale } : { holder };
+        if (r.cannot)
+            throw cannotLockError(exec, site, r.cannot);
         const held = await readHolder(exec, root);
-        if (!held) {
-            if (r.missingState) {
-                throw new SitecycleError(`site root ${root} on ${exec.name} is not initialized (no ${l.state}): run \`sitecycle init\` first`, 'site');
-            }
-            continue;
+        if (!held && r.missingState) {
+            throw new SitecycleError(`site root ${root} on ${exec.name} is not initialized (no ${l.state}): run \`sitecycle init\` first`, 'site');
         }
-        if (held.pid && holderState(held) === 'dead') {
+        if (held && held.pid && holderState(held) === 'dead') {
             options.reporter?.warn(`taking over the lock of a run that is gone: ${describeHolder(held)}`);
             await exec.run(removeTree(l.lock));
-            if ((await tryTakeLock(exec, root, holder)).taken)
-                return { holder, stale: held };
+            stale = held;
             continue;
         }
-        if (Date.now() >= deadline) {
-            throw new SitecycleError(`site ${options.siteName ?? root} on ${exec.name} is locked by ${describeHolder(held)}; ` +
+        if (held && Date.now() >= deadline)
+            throw new SitecycleError(`site ${site} on ${exec.name} is locked by ${describeHolder(held)}; ` +
                 `wait for it (--lock-wait SECONDS), or if that run is gone, clear it with \`sitecycle unlock\``, 'lock');
-        }
-        if (!waiting) {
+        if (!held && Date.now() >= unexplainedDeadline && attempt >= MIN_ATTEMPTS)
+            throw new SitecycleError(`cannot take the lock of site ${site} on ${exec.name}: ${r.problem || `${l.lock} could not be made`}; nothing was changed`, 'host');
+        if (held && !waiting && deadline > Date.now()) {
             options.reporter?.info(`waiting for the lock held by ${describeHolder(held)}`);
             waiting = true;
         }
-        await new Promise(r => setTimeout(r, 500));
+        await new Promise(resolve => setTimeout(resolve, pause));
+        pause = Math.min(pause * 2, LONGEST_PAUSE_MS);
     }
+}
+/** The errors of mkdir, writes and reads that no wait cures, as their messages read. */
+const HOPELESS = [
+    { pattern: /Read-only file system/i, code: 'EROFS', why: 'is on a read-only file system' },
+    {
+        pattern: /Permission denied|Operation not permitted/i,
+        code: 'EACCES',
+        why: 'cannot be written by this user'
+    },
+    {
+        pattern: /No space left on device/i,
+        code: 'ENOSPC',
+        why: 'is on a file system with no space left'
+    },
+    {
+        pattern: /Disk quota exceeded/i,
+        code: 'EDQUOT',
+        why: 'is on a file system whose quota is used up'
+    }
+];
+function hopeless(text, code) {
+    return HOPELESS.find(h => h.code === code || (code === 'EPERM' && h.code === 'EACCES') || h.pattern.test(text));
+}
+function cannotLockError(exec, site, c) {
+    return new SitecycleError(`cannot take the lock of site ${site} on ${exec.name}: ${c.path} ${c.why} (${c.detail}); nothing was changed`, 'host');
+}
+/** A failure to read or write a file on the host, as one sentence naming the file. */
+function hostFileError(exec, what, file, e) {
+    return new SitecycleError(`cannot ${what} ${file} on ${exec.name}: ${errorDetail(e)}`, 'host');
+}
+/** The last line of what went wrong: a command's stderr, or the errno's message. */
+function errorDetail(e) {
+    const stderr = e.stderr;
+    const text = typeof stderr === 'string' && stderr.trim()
+        ? stderr
+        : e instanceof Error
+            ? e.message
+            : String(e);
+    return text.trim().split('\n').pop() ?? '';
 }
 /**
  * One attempt: a private directory holding holder.json, renamed to `lock` (rename(2) of a
@@ -53637,14 +53831,29 @@ async function tryTakeLock(exec, root, holder) {
     const l = siteLayout(root);
     const tmp = `${l.state}/lock.${holder.id}`;
     const made = await exec.tryRun(makeDirExclusive(tmp));
-    if (made.code !== 0)
-        return { taken: false, missingState: /No such file/.test(made.stderr) };
-    await exec.writeFile(`${tmp}/holder.json`, JSON.stringify(holder, null, 2) + '\n', 0o644);
+    if (made.code !== 0) {
+        const detail = made.stderr.trim().split('\n').pop() ?? '';
+        const h = hopeless(made.stderr);
+        if (h)
+            return { taken: false, missingState: false, cannot: { path: l.state, why: h.why, detail } };
+        return { taken: false, missingState: /No such file/.test(made.stderr), problem: detail };
+    }
+    try {
+        await exec.writeFile(`${tmp}/holder.json`, JSON.stringify(holder, null, 2) + '\n', 0o644);
+    }
+    catch (e) {
+        await exec.tryRun(removeTree(tmp)).catch(() => undefined);
+        const detail = errorDetail(e);
+        const h = hopeless(detail, e.code);
+        if (h)
+            return { taken: false, missingState: false, cannot: { path: l.state, why: h.why, detail } };
+        throw hostFileError(exec, 'write the lock holder', `${tmp}/holder.json`, e);
+    }
     const moved = await exec.tryRun({ argv: ['mv', '-T', tmp, l.lock] });
     if (moved.code === 0)
         return { taken: true, missingState: false };
-    await exec.run(removeTree(tmp));
-    return { taken: false, missingState: false };
+    await exec.tryRun(removeTree(tmp));
+    return { taken: false, missingState: false, problem: moved.stderr.trim().split('\n').pop() };
 }
 /** Remove `lock.<id>` folders of attempts killed between making them and the rename (older
  * than a minute, so a contender in the middle of its attempt is left alone). */
@@ -53802,8 +54011,15 @@ async function warmSwitchHere(site, req) {
         return { result: 'busy', reason: `cannot make ${attempt}: ${errorText(e)}` };
     }
     const holderFile = `${attempt}/holder.json`;
-    fs$1.writeFileSync(holderFile, JSON.stringify(req.holder, null, 2) + '\n', { mode: 0o600 });
-    fs$1.chmodSync(holderFile, 0o644);
+    try {
+        fs$1.writeFileSync(holderFile, JSON.stringify(req.holder, null, 2) + '\n', { mode: 0o600 });
+        fs$1.chmodSync(holderFile, 0o644);
+    }
+    catch (e) {
+        // No space, say: the full path's lock names the problem.
+        fs$1.rmSync(attempt, { recursive: true, force: true });
+        return { result: 'busy', reason: `cannot write ${holderFile}: ${errorText(e)}` };
+    }
     try {
         fs$1.renameSync(attempt, l.lock);
     }
@@ -53859,6 +54075,38 @@ async function warmSwitchHere(site, req) {
 }
 function errorText(e) {
     return e instanceof Error ? e.message : String(e);
+}
+
+/**
+ * A release marked bad (releases/<version>/BAD, written by a rollback that left it) is not gone
+ * back to by accident: a deploy of its version, or a rollback to it, is refused unless the run
+ * says `allowBad` (`--allow-bad`, the actions' `allow-bad` input), and then it warns. The mark
+ * stays until such a run succeeds: only then is it removed, and the outcome says so.
+ */
+/** The installed release of `version` (its directory name, or the same PEP 440 version). */
+function findInstalled(releases, version) {
+    const want = isValidVersion(version) ? normalizeVersion(version) : undefined;
+    return releases.find(r => r.dir === version ||
+        (want !== undefined && isValidVersion(r.dir) && normalizeVersion(r.dir) === want));
+}
+/**
+ * Refuse a run to `release` when it is marked bad, unless `allowBad`: then warn and return true
+ * (the caller removes the mark once the run succeeded, removeBadMark). False when not marked.
+ */
+function checkBadMark(release, site, use, allowBad, reporter) {
+    if (!release?.bad)
+        return false;
+    const what = `rolling back to ${release.dir}`;
+    if (!allowBad)
+        throw new SitecycleError(`release ${release.dir} is marked bad on site ${site.name} (a rollback left it; ${siteLayout(site.root).release(release.dir)}/BAD): ` +
+            `${'roll back to another release'}, or pass --allow-bad (the action's allow-bad input) to go ahead anyway`, 'input');
+    reporter.warn(`${what} on site ${site.name}, although it is marked bad (--allow-bad); the mark is removed only if this ${use} succeeds`);
+    return true;
+}
+/** Remove the bad mark of release `version` (after a run with allowBad succeeded); the note to report. */
+async function removeBadMark(exec, site, version) {
+    await exec.run(removeTree(`${siteLayout(site.root).release(version)}/BAD`));
+    return `the bad mark of ${version} was removed: it is live and verified (--allow-bad)`;
 }
 
 /**
@@ -55540,7 +55788,7 @@ function escapeHtml$1(s) {
 }
 /** The maintenance page: small, self-contained (no asset the frozen site could not serve). Pure. */
 function renderMaintenancePage(site, options = {}) {
-    const message = options.message ?? 'This site is down for maintenance. Please come back in a few minutes.';
+    const message = checkMaintenanceMessage(options.message ?? 'This site is down for maintenance. Please come back in a few minutes.');
     const link = options.link;
     if (link && !/^https?:\/\//.test(link.url))
         throw new SitecycleError(`maintenance link ${JSON.stringify(link.url)}: expected an http:// or https:// URL`, 'input');
@@ -55567,11 +55815,30 @@ function renderMaintenancePage(site, options = {}) {
 function renderMaintenanceFlag(retryAfter, since = new Date()) {
     return `frozen since ${since.toISOString()}\nretry_after ${retryAfter}\n`;
 }
-function retryAfterOf(site, options) {
-    const seconds = options.retryAfter ?? site.maintenance?.retryAfter ?? DEFAULT_RETRY_AFTER;
-    if (!Number.isInteger(seconds) || seconds < 0)
-        throw new SitecycleError(`retry-after ${seconds}: expected a whole number of seconds (0 or more)`, 'input');
+/** The longest Retry-After a maintenance page announces, in seconds (one day). */
+const MAX_RETRY_AFTER = 86_400;
+/** Throw a SitecycleError naming `what` unless `seconds` is a whole number from 0 to
+ * {@link MAX_RETRY_AFTER}. */
+function checkRetryAfter(seconds, what = 'retry-after') {
+    if (!Number.isInteger(seconds) || seconds < 0 || seconds > MAX_RETRY_AFTER)
+        throw new SitecycleError(`${what} ${seconds}: expected a whole number of seconds from 0 to ${MAX_RETRY_AFTER} (one day), e.g. ${what} 600`, 'input');
     return seconds;
+}
+/**
+ * Throw a SitecycleError naming `what` when the maintenance message holds a control character
+ * (line breaks excepted: each becomes a <br>): escaped HTML still carries them to users' screens
+ * and terminals.
+ */
+function checkMaintenanceMessage(message, what = 'maintenance message') {
+    // eslint-disable-next-line no-control-regex
+    const bad = /[\u0000-\u0009\u000b-\u001f\u007f-\u009f\u2028\u2029]/.exec(message);
+    if (bad)
+        throw new SitecycleError(`${what}: control character U+${bad[0].charCodeAt(0).toString(16).toUpperCase().padStart(4, '0')} at position ${bad.index + 1}; use plain text (line breaks allowed)`, 'input');
+    return message;
+}
+/** The Retry-After of a freeze: the option, else the site's, else the default; checked. */
+function retryAfterOf(site, options) {
+    return checkRetryAfter(options.retryAfter ?? site.maintenance?.retryAfter ?? DEFAULT_RETRY_AFTER);
 }
 /** Write `content` beside `path` and rename it over: readers see the old file or the new one. */
 async function replaceFile(exec, path, content, mode) {
@@ -56109,7 +56376,7 @@ class OperationFailed extends SitecycleError {
             (outcome.rolledBack
                 ? `; rolled back: ${outcome.version ?? 'nothing'} serves again`
                 : outcome.undoComplete
-                    ? ''
+                    ? `; ${outcome.steps.some(r => r.status === 'undone') ? 'undone' : 'nothing was changed'}: ${outcome.version ?? 'nothing'} serves as before`
                     : '; some undo steps failed: check `sitecycle status`'), 'operation');
         this.outcome = outcome;
         this.name = 'OperationFailed';
@@ -56143,11 +56410,15 @@ async function withSiteOperation(options, start, body) {
         op: options.op
     };
     let endWritten = false;
+    // An operation refused while its start fields are gathered (a version not installed, a site
+    // not initialized) has no start line: it gets no end line either.
+    let started = held?.started === true;
     try {
         if (!held?.started) {
             await recoverInterrupted(ctx);
             const startFields = typeof start === 'function' ? await start(ctx) : start;
             await journal.append(startLine(options.op, opId, site.name, holder, startFields));
+            started = true;
         }
         const result = await body(ctx);
         for (const s of ctx.superseded ?? [])
@@ -56166,7 +56437,7 @@ async function withSiteOperation(options, start, body) {
         // A data operation that could not put the site's data back leaves its run open, so that the
         // next operation's recovery finishes the job (pipelines/data-recovery.ts).
         const leaveOpen = e.leaveOpen === true;
-        if (!endWritten && !leaveOpen) {
+        if (started && !endWritten && !leaveOpen) {
             const fields = e instanceof OperationFailed
                 ? {
                     status: e.outcome.status,
@@ -56315,6 +56586,7 @@ async function runPipeline(steps, ctx, reporter, events = {}) {
     return reports;
 }
 
+/** The steps of a rollback, in order (a dry run prints them). */
 function rollbackSteps() {
     return [
         {
@@ -56397,7 +56669,7 @@ function rollbackSteps() {
 }
 /** Choose the release to go back to: the named one, or the warm one in the idle slot, or the
  * newest installed good release before the live one. */
-async function chooseTarget(c, state, to) {
+async function chooseTarget(c, state, to, allowBad = false) {
     // The usual case, decided from the state alone: the previous release, warm in the idle slot.
     const idleInfo = state.idle ? state.slotReleases[state.idle] : undefined;
     const idleIsGood = c.site.apache.mode === 'blue-green' && idleInfo?.complete === true && !idleInfo.bad;
@@ -56412,6 +56684,9 @@ async function chooseTarget(c, state, to) {
         const found = releases.find(r => r.dir === to || (isValidVersion(r.dir) && normalizeVersion(r.dir) === want));
         if (!found)
             throw new SitecycleError(`version ${to} is not installed on site ${c.site.name}; installed: ${releases.map(r => r.dir).join(', ') || 'none'} (deploy it instead)`, 'input');
+        // Checked before the lock too (rollback()); here again, as the release is now under the lock.
+        if (found.bad && !allowBad)
+            checkBadMark(found, c.site, 'rollback', false, c.reporter);
         // Already there (e.g. a host a partial rolling deploy never reached): nothing to do.
         if (found.dir === state.live)
             return { target: found.dir, warm: true };
@@ -56453,6 +56728,9 @@ async function rollback(req) {
         reporter: req.reporter,
         lockWait: req.lockWait
     };
+    // A target marked bad is refused (or, with allowBad, warned about) before the lock is taken.
+    const markedBad = req.to !== undefined &&
+        checkBadMark(findInstalled(await listReleases(req.exec, req.site, req.config.app.python), req.to), req.site, 'rollback', req.allowBad === true, req.reporter);
     let held;
     if (req.site.apache.mode === 'blue-green') {
         const opId = newOperationId();
@@ -56482,7 +56760,7 @@ async function rollback(req) {
             const ms = Date.now() - started;
             req.reporter.stepEnd('switch', 'ok', ms, note);
             const state = warm.state;
-            return withSiteOperation({ ...operation, held: { opId, holder, started: true } }, {}, octx => runRollback(req, octx, state, { target: warm.target, warm: true }, { note, ms }));
+            return withSiteOperation({ ...operation, held: { opId, holder, started: true } }, {}, octx => runRollback(req, octx, state, { target: warm.target, warm: true }, { note, ms }, markedBad));
         }
         if (warm.result === 'error' && warm.started) {
             req.reporter.stepEnd('switch', 'failed', Date.now() - started, warm.error);
@@ -56499,7 +56777,7 @@ async function rollback(req) {
     return withSiteOperation({ ...operation, held }, async (octx) => {
         state = await readSiteState(octx.exec, octx.site, octx.python);
         requireInitialized(state, req.site, req.exec);
-        choice = await chooseTarget(octx, state, req.to);
+        choice = await chooseTarget(octx, state, req.to, req.allowBad === true);
         return {
             to: req.to ?? null,
             target: choice.target,
@@ -56507,10 +56785,10 @@ async function rollback(req) {
             live: state.live,
             idle: state.idle
         };
-    }, octx => runRollback(req, octx, state, choice));
+    }, octx => runRollback(req, octx, state, choice, undefined, markedBad));
 }
 /** The steps of a rollback once its target is chosen (and, on the fast path, users are on it). */
-async function runRollback(req, octx, st, choice, switchedBefore) {
+async function runRollback(req, octx, st, choice, switchedBefore, markedBad = false) {
     const { target, warm } = choice;
     if (target === st.live) {
         req.reporter.info(`${target} is already live on site ${req.site.name}: nothing to do`);
@@ -56572,6 +56850,12 @@ async function runRollback(req, octx, st, choice, switchedBefore) {
                     await octx.journal.append({ id: octx.opId, op: 'rollback', event: 'step', ...e });
             }
         });
+        // A mark is removed only by a rollback that was told to go ahead (--allow-bad) and succeeded.
+        if (markedBad) {
+            const note = await removeBadMark(octx.exec, req.site, target);
+            req.reporter.info(note);
+            base.notes.push(note);
+        }
         return {
             ...base,
             status: 'rolled-back',
@@ -56614,6 +56898,7 @@ var DeployInput;
     DeployInput["Release"] = "release";
     DeployInput["Version"] = "version";
     DeployInput["DryRun"] = "dry-run";
+    DeployInput["AllowBad"] = "allow-bad";
     DeployInput["ConfigSecrets"] = "config-secrets";
     /** Read by deploy.ts itself (the GitHub deployment record), not by readDeploySettings. */
     DeployInput["GithubToken"] = "github-token";
@@ -56625,6 +56910,7 @@ var DeployInput;
 var RollbackInput;
 (function (RollbackInput) {
     RollbackInput["To"] = "to";
+    RollbackInput["AllowBad"] = "allow-bad";
 })(RollbackInput || (RollbackInput = {}));
 /** The config file used when the `config` input is empty. */
 const DEFAULT_CONFIG_FILE = 'sitecycle.yml';
@@ -56633,8 +56919,9 @@ function readRollbackSettings(core) {
     const problems = [];
     const common = readCommon(core, problems);
     const to = readVersion(core, RollbackInput.To, problems);
+    const allowBad = readBoolean(core, RollbackInput.AllowBad, problems);
     throwProblems(problems);
-    return { ...common, ...(to !== undefined && { to }) };
+    return { ...common, ...(to !== undefined && { to }), allowBad };
 }
 /** The site the `site` input names; an error naming the input and the known sites otherwise. */
 function selectSite(config, name) {
@@ -56682,6 +56969,15 @@ function readVersion(core, name, problems) {
         return undefined;
     }
     return text;
+}
+function readBoolean(core, name, problems) {
+    const text = core.getInput(name).trim();
+    if (text === '' || /^false$/i.test(text))
+        return false;
+    if (/^true$/i.test(text))
+        return true;
+    problems.push(`input '${name}' is '${text}'; expected true or false`);
+    return false;
 }
 /**
  * The secret a workflow's caller passes by name to carry the secrets the config names, as one
@@ -70225,6 +70521,25 @@ function localPath(form = 'a file path (absolute, relative to the config file, o
     return string({ error: form })
         .refine(p => p.length > 0 && !p.includes('\0') && !/^~[^/]/.test(p), { error: form });
 }
+const REPOSITORY_PATH_FORM = "a file path relative to the config file's folder (the repository), without '..', such as deploy/app.ini.tmpl";
+/**
+ * A file of the repository: relative to the config file's folder and inside it (no absolute path,
+ * no ~, no '..'), so that the file read is one the repository holds (symlinks are checked when it
+ * is read: sites/render-config.ts readTemplate).
+ */
+function repositoryPath(form = REPOSITORY_PATH_FORM) {
+    return string({ error: form }).transform((value, ctx) => {
+        if (value === '' || value.includes('\0'))
+            return problem(ctx, value, form);
+        if (value.startsWith('/'))
+            return problem(ctx, value, form, 'an absolute path');
+        if (value.startsWith('~'))
+            return problem(ctx, value, form, 'starts with ~');
+        if (value.split(/[\\/]/).includes('..'))
+            return problem(ctx, value, form, "contains '..'");
+        return value;
+    });
+}
 const URL_FORM = 'an http:// or https:// URL such as https://example.org, without user, password, query or fragment';
 /** The site's public URL, without a trailing slash so that paths can be appended. */
 const siteUrl = string({ error: URL_FORM }).transform((value, ctx) => {
@@ -70534,7 +70849,9 @@ const maintenanceSchema = mapping({
         error: 'a list of client addresses or CIDR ranges, such as [192.0.2.10, 10.0.0.0/8]'
     })
         .default([]),
-    retry_after: integer(0, 'a whole number of seconds (0 or more)').default(ACCESS_DEFAULTS.retryAfter)
+    retry_after: integer(0, 'a whole number of seconds from 0 to 86400 (one day)')
+        .max(86_400, { error: 'a whole number of seconds from 0 to 86400 (one day)' })
+        .default(ACCESS_DEFAULTS.retryAfter)
 }, 'a mapping with allow and retry_after');
 const LAG_FORM = 'a duration such as 1d, 7d, 30d, 12h or 1w2d (units s, m, h, d, w)';
 const LAG_UNITS = { s: 1, m: 60, h: 3600, d: 86400, w: 604800 };
@@ -70567,7 +70884,7 @@ const siteSchema = mapping({
     url: siteUrl,
     health: healthSchema.prefault({}),
     config: mapping({
-        template: localPath(),
+        template: repositoryPath(),
         env: matching(ENV_NAME$1, 'an environment variable name such as SITECYCLE_CONFIG (A-Z, 0-9, _)').default(DEFAULTS.configEnv)
     }, 'a mapping with template and optionally env').optional(),
     hooks: mapping({
@@ -70823,6 +71140,60 @@ function retentionHorizonSeconds(policy) {
 }
 
 /**
+ * A command line of the config file (a hook, app.tests) split into argv, without a shell. Checked
+ * when the config is loaded (load-config.ts), so a hook a deploy cannot run is refused before any
+ * host is touched, and split again where it runs.
+ */
+/** Split a hook command line into argv: whitespace separates, single and double quotes group,
+ * backslash escapes. No shell: no variables, globs, pipes or redirections. */
+function splitCommandLine(line, where) {
+    const out = [];
+    let cur = '';
+    let has = false;
+    let quote = null;
+    for (let i = 0; i < line.length; i++) {
+        const c = line[i];
+        if (quote) {
+            if (c === quote)
+                quote = null;
+            else if (c === '\\' && quote === '"' && i + 1 < line.length)
+                cur += line[++i];
+            else
+                cur += c;
+            continue;
+        }
+        if (c === "'" || c === '"') {
+            quote = c;
+            has = true;
+        }
+        else if (c === '\\' && i + 1 < line.length) {
+            cur += line[++i];
+            has = true;
+        }
+        else if (/\s/.test(c)) {
+            if (has)
+                out.push(cur);
+            cur = '';
+            has = false;
+        }
+        else if ('|&;<>$`'.includes(c)) {
+            throw new SitecycleError(`${where}: hook "${line}" uses the shell character ${c}; hooks run without a shell: put shell logic in a script of your package`, 'config');
+        }
+        else {
+            cur += c;
+            has = true;
+        }
+    }
+    if (quote)
+        throw new SitecycleError(`${where}: hook "${line}" has an unclosed ${quote}`, 'config');
+    if (has)
+        out.push(cur);
+    if (!out.length)
+        throw new SitecycleError(`${where}: empty hook command`, 'config');
+    return out;
+}
+
+/**
  * The hosts of a site: one (`host:`) or several (`hosts:`, deployed one after another by a
  * workflow matrix, the first as the canary). An operation works on one host at a time; these
  * helpers pick it.
@@ -70860,6 +71231,8 @@ function siteOnHost(site, asked, option) {
  * Loading sitecycle.yml: YAML → schema (schema.ts) → the SitecycleConfig model (model.ts).
  * Every problem is reported with file, line and column, all of them at once.
  */
+/** How many nodes aliases may expand to in a config file: a real one uses a few. */
+const MAX_ALIAS_COUNT = 1000;
 /**
  * Parse and validate the text of a config file. `file` names it in messages; relative paths in
  * it are resolved against its directory. Throws ConfigError listing every problem, one per
@@ -70872,7 +71245,21 @@ function parseConfig(text, file) {
     if (doc.errors.length > 0) {
         throw configError(file, source, doc.errors.map(e => ({ offset: e.pos[0], path: [], ...describeYamlError(e) })));
     }
-    const data = doc.toJS({ maxAliasCount: 1000 });
+    let data;
+    try {
+        data = doc.toJS({ maxAliasCount: MAX_ALIAS_COUNT });
+    }
+    catch (e) {
+        // The yaml library refuses an alias bomb (aliases of aliases, expanding exponentially).
+        throw configError(file, source, [
+            {
+                offset: 0,
+                path: [],
+                what: `its aliases expand too far (${e instanceof Error ? e.message : String(e)})`,
+                expected: `YAML whose aliases (*name) expand to at most ${MAX_ALIAS_COUNT} nodes`
+            }
+        ]);
+    }
     if (data === null || data === undefined) {
         throw configError(file, source, [
             { offset: 0, path: [], what: 'the file is empty', expected: 'a mapping with app and sites' }
@@ -70891,7 +71278,8 @@ function parseConfig(text, file) {
         ...checkDataFolders(config, source),
         ...checkDataSources(config, source),
         ...checkMirrorLags(config, source),
-        ...checkHooksFreeze(config, source)
+        ...checkHooksFreeze(config, source),
+        ...checkHookLines(config, source)
     ];
     if (overlaps.length > 0)
         throw configError(file, source, overlaps);
@@ -71282,6 +71670,30 @@ function checkHooksFreeze(config, source) {
         };
     });
 }
+/**
+ * Every hook must split into argv without a shell (no |, &, ;, <, >, $ or `, no unclosed quote):
+ * refused here, when the config is loaded, not at the hooks step after the install.
+ */
+function checkHookLines(config, source) {
+    const problems = [];
+    for (const site of Object.values(config.sites)) {
+        site.hooks.afterInstall.forEach((line, i) => {
+            const where = ['sites', site.name, 'hooks', 'after_install', i];
+            try {
+                splitCommandLine(line, '');
+            }
+            catch (e) {
+                problems.push({
+                    offset: offsetOf(source, where),
+                    path: where,
+                    what: e.message.replace(/^: /, ''),
+                    expected: 'a command line run without a shell, such as python -m app.manage migrate'
+                });
+            }
+        });
+    }
+    return problems;
+}
 /** A data folder may not be the site root, hold it, or lie in its snapshots/ or .sitecycle/. */
 function checkDataFolders(config, source) {
     const problems = [];
@@ -71335,6 +71747,48 @@ function resolveLocalPath(p, dir) {
     return path__default.resolve(dir, p);
 }
 
+/**
+ * Child processes that end with this one. Node has no prctl(PR_SET_PDEATHSIG), so a process
+ * started here outlives a SIGKILL of sitecycle (pip keeps installing, an ssh ControlMaster keeps
+ * its connection). On Linux, util-linux's `setpriv --pdeathsig TERM -- <argv>` sets the signal
+ * and execs the program: it is the same process (no extra process stays), and the kernel sends
+ * it SIGTERM when sitecycle goes, however it goes. The setting is kept across exec and cleared
+ * when the program changes its user (e.g. runuser to the site's user), so a process running as
+ * another user is not covered.
+ */
+/** Where util-linux installs setpriv (Debian, Ubuntu, the GitHub runners). */
+const SETPRIV = '/usr/bin/setpriv';
+let available;
+/** Whether children can be tied to this process's life here (Linux with setpriv). */
+function canTieChildren() {
+    if (available === undefined) {
+        try {
+            accessSync(SETPRIV, constants$6.X_OK);
+            available = process.platform === 'linux';
+        }
+        catch {
+            available = false;
+        }
+    }
+    return available;
+}
+/** `file args` as started so that it gets SIGTERM when this process ends (unchanged where that is not possible). */
+function tiedToThisProcess(file, args) {
+    if (!canTieChildren())
+        return { file, args: [...args], tied: false };
+    return { file: SETPRIV, args: ['--pdeathsig', 'TERM', '--', file, ...args], tied: true };
+}
+/**
+ * What spawn itself would have said when setpriv could not start the program (it exits 127 or
+ * 126 with `setpriv: failed to execute ...`): an error with Node's code, or undefined.
+ */
+function tiedStartFailure(file, code, stderr) {
+    if ((code !== 127 && code !== 126) || !stderr.startsWith('setpriv: failed to execute'))
+        return undefined;
+    const errno = code === 127 ? 'ENOENT' : 'EACCES';
+    return Object.assign(new Error(`spawn ${file} ${errno}`), { code: errno, path: file });
+}
+
 /** A command that exited non-zero: carries host, command, exit code and the tail of stderr. */
 class CommandError extends Error {
     host;
@@ -71363,9 +71817,18 @@ const TIMEOUT_EXIT_CODE = 124;
 /**
  * Spawn `file` with `args` (no shell), feed its stdin, collect its output and wait for it to end.
  * A signal becomes code 128 + signal number, as a shell reports it. Rejects only when the
- * process cannot be started (the error carries Node's `code`, e.g. ENOENT).
+ * process cannot be started (the error carries Node's `code`, e.g. ENOENT). The process gets
+ * SIGTERM if this one dies first (die-with-parent.ts), so a killed run leaves no pip or ssh.
  */
-function runProcess(file, args, options = {}) {
+async function runProcess(file, args, options = {}) {
+    const tied = tiedToThisProcess(file, args);
+    const r = await runUntied(tied.file, tied.args, options);
+    const failure = tied.tied ? tiedStartFailure(file, r.code, r.stderr.toString()) : undefined;
+    if (failure)
+        throw failure;
+    return r;
+}
+function runUntied(file, args, options) {
     return new Promise((resolve, reject) => {
         const child = spawn(file, [...args], {
             cwd: options.cwd,
@@ -71420,7 +71883,7 @@ function runProcess(file, args, options = {}) {
             if (options.stdout)
                 await finished$1(options.stdout).catch(() => undefined);
             settle(() => {
-                let code = exitCode ?? 128 + (exitSignal ? (constants$6.signals[exitSignal] ?? 0) : 0);
+                let code = exitCode ?? 128 + (exitSignal ? (constants$7.signals[exitSignal] ?? 0) : 0);
                 const stderr = Buffer.concat(err);
                 let extra = '';
                 if (timedOut) {
@@ -71601,6 +72064,63 @@ async function isDirectory(p) {
     }
 }
 
+/**
+ * Temporary folders of one run (an SSH key and control socket, a fetched release) that a later
+ * run can recognise and remove when this one was killed before it could: each holds a file
+ * naming the process that made it (PID, start time, boot). A run that makes such a folder first
+ * removes the folders of the same kind whose maker is gone.
+ */
+/** The file in each run folder that names the process that made it. */
+const OWNER_FILE = '.sitecycle-owner';
+/**
+ * A new private (0700) folder `<base>/<prefix>XXXXXX` owned by this run, after removing the
+ * folders `<base>/<prefix>*` that runs now gone left behind.
+ */
+async function makeRunTempDir(base, prefix) {
+    await removeDeadRunTempDirs(base, prefix);
+    const dir = await promises$1.mkdtemp(path$1.join(base, prefix));
+    await promises$1.chmod(dir, 0o700);
+    await promises$1.writeFile(path$1.join(dir, OWNER_FILE), JSON.stringify(thisProcess()) + '\n', {
+        mode: 0o600
+    });
+    return dir;
+}
+/**
+ * Remove the folders `<base>/<prefix>*` of this user whose owner file names a process that is
+ * gone (its PID free or reused, or an earlier boot). A folder without an owner file (being made
+ * now, or made by an older version) is left alone. Returns the folders removed.
+ */
+async function removeDeadRunTempDirs(base, prefix) {
+    let names;
+    try {
+        names = await promises$1.readdir(base);
+    }
+    catch {
+        return [];
+    }
+    const removed = [];
+    const uid = process.getuid?.();
+    for (const name of names) {
+        if (!name.startsWith(prefix))
+            continue;
+        const dir = path$1.join(base, name);
+        try {
+            const st = await promises$1.lstat(dir);
+            if (!st.isDirectory() || (uid !== undefined && st.uid !== uid))
+                continue;
+            const owner = JSON.parse(await promises$1.readFile(path$1.join(dir, OWNER_FILE), 'utf8'));
+            if (typeof owner.pid !== 'number' || processRuns(owner))
+                continue;
+            await promises$1.rm(dir, { recursive: true, force: true });
+            removed.push(dir);
+        }
+        catch {
+            // No owner file, or gone meanwhile: not ours to judge.
+        }
+    }
+    return removed;
+}
+
 const ENV_NAME = /^[A-Za-z_][A-Za-z0-9_]*$/;
 /**
  * Quote one word for a POSIX shell: wrapped in single quotes, each `'` written as `'\''`.
@@ -71680,6 +72200,8 @@ class SshExecutor {
     identityFile;
     connecting;
     masterStarted = false;
+    /** The ControlMaster: a child of this process that gets SIGTERM if this process dies. */
+    master;
     constructor(options) {
         this.options = { ...options, knownHostsFile: path$1.resolve(options.knownHostsFile) };
         const host = options.hostname.includes(':') ? `[${options.hostname}]` : options.hostname;
@@ -71709,7 +72231,7 @@ class SshExecutor {
     }
     /** Stream a local file to the server (parents created; mode applied when given). */
     async put(localPath, remotePath, mode) {
-        await promises$1.access(localPath, constants$7.R_OK);
+        await promises$1.access(localPath, constants$6.R_OK);
         await this.writeFrom(createReadStream(localPath), remotePath, mode);
     }
     /** Stream a file from the server to a local path (parents created; nothing left on failure). */
@@ -71755,6 +72277,8 @@ class SshExecutor {
                 timeoutMs: 10_000
             }).catch(() => undefined);
         }
+        this.master?.kill('SIGTERM');
+        this.master = undefined;
         this.masterStarted = false;
         this.connecting = undefined;
         this.tempDir = undefined;
@@ -71776,33 +72300,85 @@ class SshExecutor {
             throw new SshConnectionError(`The SSH key file ${o.keyFile} for ${this.name} does not exist or cannot be read.`, 'auth', this.name);
         }
         this.tempDir = await makePrivateTempDir();
+        let keyCopy;
         if (o.key !== undefined) {
-            this.identityFile = path$1.join(this.tempDir, 'id');
-            await promises$1.writeFile(this.identityFile, normalizeKey(o.key), { mode: 0o600 });
+            keyCopy = path$1.join(this.tempDir, 'id');
+            this.identityFile = keyCopy;
+            await promises$1.writeFile(keyCopy, normalizeKey(o.key), { mode: 0o600 });
         }
         else {
             this.identityFile = o.keyFile;
         }
+        try {
+            await this.startMasterProcess();
+        }
+        finally {
+            // Logged in (or not): the connection needs the key no more, and no copy stays on disk.
+            if (keyCopy) {
+                await promises$1.rm(keyCopy, { force: true });
+                this.identityFile = undefined;
+            }
+        }
+        this.masterStarted = true;
+    }
+    /**
+     * Start the ControlMaster as a child of this process (not forked into the background with -f,
+     * so it gets SIGTERM when this process dies: die-with-parent.ts) and wait until it answers on
+     * its control socket. Throws SshConnectionError when it ends first.
+     */
+    async startMasterProcess() {
+        const o = this.options;
         const timeoutMs = ((o.connectTimeoutSeconds ?? 20) + 10) * 1000;
-        const r = await runProcess(this.sshPath, [
+        const tied = tiedToThisProcess(this.sshPath, [
             ...this.sshArgs(),
             '-o',
             'ControlMaster=yes',
+            '-o',
+            'ControlPersist=no',
             '-o',
             'ServerAliveInterval=15',
             '-o',
             'ServerAliveCountMax=4',
             '-N',
-            '-f',
             '--',
             o.hostname
-        ], { timeoutMs });
-        if (r.code !== 0) {
-            const stderr = r.stderr.toString();
-            throw (this.sshFailure(stderr) ??
-                new SshConnectionError(`Cannot connect to ${o.hostname}:${o.port} over SSH (exit code ${r.code}): ${tail(stderr)}`, 'connect', this.name));
+        ]);
+        const master = spawn(tied.file, tied.args, { stdio: ['ignore', 'ignore', 'pipe'] });
+        let stderr = '';
+        master.stderr.setEncoding('utf8').on('data', (t) => {
+            if (stderr.length < 65536)
+                stderr += t;
+        });
+        const ended = new Promise(resolve => {
+            master.on('error', () => resolve(127));
+            master.on('exit', (code, signal) => resolve(code ?? (signal ? 128 : 1)));
+        });
+        let exitCode;
+        void ended.then(c => (exitCode = c));
+        const deadline = Date.now() + timeoutMs;
+        for (let pause = 20;; pause = Math.min(pause * 2, 250)) {
+            await new Promise(r => setTimeout(r, pause));
+            if (exitCode === undefined && (await this.masterAnswers()))
+                break;
+            if (exitCode !== undefined || Date.now() > deadline) {
+                if (exitCode === undefined)
+                    master.kill('SIGKILL');
+                const code = await ended;
+                throw (this.sshFailure(stderr) ??
+                    new SshConnectionError(`Cannot connect to ${o.hostname}:${o.port} over SSH (exit code ${code}): ${tail(stderr)}`, 'connect', this.name));
+            }
         }
-        this.masterStarted = true;
+        // The master must not keep this process alive, nor its output pipe fill up.
+        master.stderr.resume();
+        master.stderr.on('data', () => undefined);
+        master.unref();
+        master.stderr.unref?.();
+        this.master = master;
+    }
+    /** Whether the ControlMaster answers on its socket (`ssh -O check`). */
+    async masterAnswers() {
+        const r = await runProcess(this.sshPath, [...this.sshArgs(), '-O', 'check', '--', this.options.hostname], { timeoutMs: 10_000 }).catch(() => undefined);
+        return r?.code === 0;
     }
     /** Options every ssh call shares; the first value given for an option wins in ssh, so none repeat. */
     sshArgs() {
@@ -71825,8 +72401,6 @@ class SshExecutor {
             'IdentitiesOnly=yes',
             '-o',
             `ControlPath=${sshOptionValue(path$1.join(this.tempDir, 'cm-'), '%C')}`,
-            '-o',
-            'ControlPersist=120',
             '-o',
             `ConnectTimeout=${o.connectTimeoutSeconds ?? 20}`,
             '-p',
@@ -71927,9 +72501,7 @@ async function makePrivateTempDir() {
     // 'cm-' + the 40 hex digits of %C; the socket path must fit in sockaddr_un.
     const base = bases.find(b => path$1.join(b, 'sitecycle-ssh-XXXXXX', 'cm-').length + 40 <= MAX_SOCKET_PATH) ??
         '/tmp';
-    const dir = await promises$1.mkdtemp(path$1.join(base, 'sitecycle-ssh-'));
-    await promises$1.chmod(dir, 0o700);
-    return dir;
+    return makeRunTempDir(base, 'sitecycle-ssh-');
 }
 /** Key text as OpenSSH wants it: LF line ends and a final newline (secrets often lose it). */
 function normalizeKey(key) {
@@ -71946,7 +72518,7 @@ function tail(text, lines = 6) {
 }
 async function isReadableFile(p) {
     try {
-        await promises$1.access(p, constants$7.R_OK);
+        await promises$1.access(p, constants$6.R_OK);
         return (await promises$1.stat(p)).isFile();
     }
     catch {
@@ -72319,7 +72891,7 @@ async function runSiteAction(core, op, readSettings, operation, deps = {}) {
  * Load the config named by the settings, pick the site, and build its executor: with the
  * `ssh-key` content (written by the SSH executor itself, removed by its close()) and the
  * `known-hosts` content written to a private file. The site is as its host knows it (one read of
- * its identity record, sites/identity.ts; none for a dry run); a host that cannot be reached
+ * its identity record, sites/identity.ts); a host that cannot be reached
  * leaves the config's.
  */
 async function openSite(settings, reporter, deps = {}) {
@@ -72342,9 +72914,8 @@ async function openSite(settings, reporter, deps = {}) {
         });
         // After an upgrade attempt's promote, the host knows the site's new role and address
         // (sites/identity.ts); unreadable (a host not reached yet), the config file's. A dry run
-        // reaches no host.
-        const dryRun = settings.dryRun === true;
-        const asOnHost = dryRun ? site : await siteAsOnHost(exec, site).catch(() => site);
+        // reads it too: it checks the site as the deploy would (pipelines/dry-run.ts).
+        const asOnHost = await siteAsOnHost(exec, site).catch(() => site);
         return {
             config,
             site: asOnHost,
@@ -72426,6 +72997,7 @@ async function runRollbackAction(core, deps = {}) {
             exec: target.exec,
             reporter,
             lockWait: settings.lockWait,
+            allowBad: settings.allowBad,
             ...(settings.to !== undefined && { to: settings.to })
         };
         // A scheduled rollback is unusual, but SITECYCLE_UNATTENDED=1 makes any run alert.

@@ -36,9 +36,9 @@ import require$$5$3, { StringDecoder } from 'string_decoder';
 import * as child from 'child_process';
 import { setTimeout as setTimeout$1 } from 'timers';
 import 'node:crypto';
-import { promises as promises$1, constants as constants$7, createReadStream, createWriteStream } from 'node:fs';
+import { promises as promises$1, accessSync, constants as constants$6, readFileSync, createReadStream, createWriteStream } from 'node:fs';
 import * as os$1 from 'node:os';
-import { homedir, constants as constants$6 } from 'node:os';
+import { homedir, constants as constants$7 } from 'node:os';
 import * as path$1 from 'node:path';
 import path__default, { posix } from 'node:path';
 import { readFile } from 'node:fs/promises';
@@ -31249,18 +31249,23 @@ function expectedLiveFromJournal(events) {
  *  - what `python -m venv` itself makes (pyvenv.cfg, bin/python*, bin/activate*, the lib64 link);
  *    the interpreter links are checked to point at the interpreter pyvenv.cfg names instead;
  *  - what sitecycle writes into a release (release.json, app.ini, app.ini.sha256, BAD);
- *  - bytecode in a `__pycache__` folder whose source file is listed (with a hash) in a RECORD:
- *    pip installs with --no-compile, and the deploy byte-compiles the sources on the host, so no
- *    RECORD lists these files. Their content is not verified (they are regenerated from the
- *    sources); a `.pyc` without a recorded source, or outside `__pycache__`, is reported.
- * RECORD files themselves carry no hash of their own and are trusted.
+ *  - bytecode in a `__pycache__` folder whose source file is listed (with a hash) in a RECORD
+ *    and that holds what that source compiles to: the code object unmarshalled from the `.pyc`
+ *    must equal the source compiled here (same interpreter, same optimization level), whatever
+ *    its header says (a header can be made to match the source). A `.pyc` that differs, or is
+ *    for another interpreter (it cannot be checked), is reported as modified; one without a
+ *    recorded source, or outside `__pycache__`, as added.
+ * RECORD files carry no hash of their own: the deploy keeps the sha256 of each in release.json
+ * (`records`, written by complete-release); a RECORD that differs from it, or that it does not
+ * list, is reported (a file edited together with its RECORD line). A release installed before
+ * release.json kept them is checked against its RECORDs alone.
  */
 /**
  * argv: site root, mode (`blue-green` or `single`), cap (most paths listed per kind). Prints
  * JSON: the links (live.map, slots, current), the live virtualenv, and what was found in it.
  */
 const WATCH_PROGRAM = String.raw `
-import base64, csv, glob, hashlib, json, os, re, sys
+import base64, csv, glob, hashlib, importlib.util, json, marshal, os, re, sys
 root, mode, cap = sys.argv[1], sys.argv[2], int(sys.argv[3])
 out = {'liveMap': None, 'links': {}, 'venv': None, 'release': None, 'files': None, 'config': None, 'problems': []}
 try:
@@ -31309,6 +31314,10 @@ def b64(d):
 recorded = {}
 unhashed = set()
 packages = []
+records = (out['release'] or {}).get('records') if isinstance(out['release'], dict) else None
+if not isinstance(records, dict):
+    records = None
+record_drift = []
 for sp in sorted(glob.glob(os.path.join(venv, 'lib', 'python*', 'site-packages'))):
     if os.path.islink(sp):
         continue
@@ -31318,12 +31327,21 @@ for sp in sorted(glob.glob(os.path.join(venv, 'lib', 'python*', 'site-packages')
             continue
         dist = name[:-len('.dist-info')]
         packages.append(dist)
+        record = os.path.join(d, 'RECORD')
         try:
-            with open(os.path.join(d, 'RECORD'), newline='', encoding='utf-8') as f:
+            with open(record, newline='', encoding='utf-8') as f:
                 rows = list(csv.reader(f))
         except OSError:
             out['problems'].append('%s has no RECORD: its files cannot be checked' % os.path.relpath(d, venv))
             continue
+        if records is not None:
+            rel_record = os.path.relpath(record, venv)
+            kept = records.get(rel_record)
+            actual_record = digest(record, 'sha256').hex()
+            if kept is None:
+                record_drift.append(('added', rel_record, dist, None))
+            elif kept != actual_record:
+                record_drift.append(('modified', rel_record, dist, 'RECORD changed after install (sha256 %s, kept at install %s): the files it lists may have been changed with it' % (actual_record, kept)))
         for row in rows:
             if not row or not row[0]:
                 continue
@@ -31348,7 +31366,41 @@ OWN = {'pyvenv.cfg', 'release.json', 'app.ini', 'app.ini.sha256', 'BAD', 'lib64'
 VENV_BIN = re.compile(r'^bin/(activate|activate\.csh|activate\.fish|Activate\.ps1)$')
 PYTHON_BIN = re.compile(r'^bin/python(3(\.\d+)?)?$')
 PYC = re.compile(r'^([^.]+)\..*\.pyc$')
+OPTIMIZE = {'': 0, 'opt-1': 1, 'opt-2': 2}
+def pyc_differs(pyc, source):
+    # Why the byte code in pyc is not what source compiles to here, or None when it is.
+    parts = os.path.basename(pyc).split('.')
+    if len(parts) not in (3, 4) or parts[1] != sys.implementation.cache_tag:
+        return 'byte code for another interpreter (this one is %s)' % sys.implementation.cache_tag
+    optimize = OPTIMIZE.get(parts[2] if len(parts) == 4 else '')
+    if optimize is None:
+        return 'byte code of an unknown optimization level'
+    with open(pyc, 'rb') as f:
+        data = f.read()
+    if len(data) < 16 or data[:4] != importlib.util.MAGIC_NUMBER:
+        return 'not byte code of this interpreter (magic number)'
+    try:
+        code = marshal.loads(data[16:])
+    except Exception:
+        return 'unreadable byte code'
+    try:
+        with open(source, 'rb') as f:
+            expected = compile(f.read(), source, 'exec', dont_inherit=True, optimize=optimize)
+    except Exception:
+        return 'byte code for a source that does not compile'
+    if code != expected:
+        return 'byte code differs from what %s compiles to' % os.path.relpath(source, venv)
+    return None
 modified, added, removed = [], [], []
+for kind, rel_record, dist, reason in record_drift:
+    if kind == 'added':
+        added.append(rel_record)
+    else:
+        modified.append({'path': rel_record, 'package': dist, 'reason': reason})
+if records is not None:
+    for rel_record in sorted(records):
+        if not os.path.lexists(os.path.join(venv, rel_record)):
+            removed.append({'path': rel_record, 'package': os.path.basename(os.path.dirname(rel_record))[:-len('.dist-info')], 'expected': 'sha256 %s' % records[rel_record]})
 seen = set()
 checked = 0
 for dirpath, dirnames, filenames in os.walk(venv):
@@ -31371,6 +31423,23 @@ for dirpath, dirnames, filenames in os.walk(venv):
                                  'actual': '%s=%s' % (algo, actual), 'expectedSize': size,
                                  'size': os.path.getsize(p)})
             continue
+        m = PYC.match(name)
+        if m and os.path.basename(dirpath) == '__pycache__':
+            source = os.path.join(os.path.dirname(dirpath), m.group(1) + '.py')
+            if source in recorded and not os.path.lexists(source):
+                # The source's removal is reported; Python does not load this without it.
+                continue
+            if source in recorded:
+                checked += 1
+                try:
+                    why = pyc_differs(p, source)
+                except OSError as e:
+                    why = str(e)
+                if why:
+                    modified.append({'path': rel, 'package': recorded[source][3], 'reason': why})
+                continue
+            added.append(rel)
+            continue
         if p in unhashed or rel in OWN or VENV_BIN.match(rel):
             continue
         if PYTHON_BIN.match(rel):
@@ -31378,11 +31447,6 @@ for dirpath, dirnames, filenames in os.walk(venv):
             if not os.path.islink(p) or not os.path.basename(target).startswith('python') or (cfg and os.path.dirname(target) != cfg):
                 modified.append({'path': rel, 'package': '(venv)', 'reason': 'the interpreter link points at %s, not at a python in %s (pyvenv.cfg home)' % (target, cfg)})
             continue
-        m = PYC.match(name)
-        if m and os.path.basename(dirpath) == '__pycache__':
-            source = os.path.join(os.path.dirname(dirpath), m.group(1) + '.py')
-            if source in recorded:
-                continue
         added.append(rel)
 for p, (algo, value, size, dist) in sorted(recorded.items()):
     if p in seen:
@@ -31756,9 +31820,15 @@ const VERSION_PATTERN = new RegExp('^\\s*v?' +
     '(?<dev>[-_.]?(?<dev_l>dev)[-_.]?(?<dev_n>[0-9]+)?)?' +
     '(?:\\+(?<local>[a-z0-9]+(?:[-_.][a-z0-9]+)*))?' +
     '\\s*$', 'i');
-/** True when `text` is a PEP 440 version. */
+/**
+ * The longest version sitecycle takes, in characters. PEP 440 sets no bound, but a version names
+ * a directory on every host, a tag, a journal field and lines of logs: 64 holds any real one
+ * (`2024.12.31.post12.dev3+build.20241231.abcdef0` is 45).
+ */
+const MAX_VERSION_LENGTH = 64;
+/** True when `text` is a PEP 440 version of at most {@link MAX_VERSION_LENGTH} characters. */
 function isValidVersion(text) {
-    return typeof text === 'string' && VERSION_PATTERN.test(text);
+    return typeof text === 'string' && text.length <= MAX_VERSION_LENGTH && VERSION_PATTERN.test(text);
 }
 
 /** Inputs both actions have, under the same names. */
@@ -31777,6 +31847,7 @@ var DeployInput;
     DeployInput["Release"] = "release";
     DeployInput["Version"] = "version";
     DeployInput["DryRun"] = "dry-run";
+    DeployInput["AllowBad"] = "allow-bad";
     DeployInput["ConfigSecrets"] = "config-secrets";
     /** Read by deploy.ts itself (the GitHub deployment record), not by readDeploySettings. */
     DeployInput["GithubToken"] = "github-token";
@@ -31788,6 +31859,7 @@ var DeployInput;
 var RollbackInput;
 (function (RollbackInput) {
     RollbackInput["To"] = "to";
+    RollbackInput["AllowBad"] = "allow-bad";
 })(RollbackInput || (RollbackInput = {}));
 /** The config file used when the `config` input is empty. */
 const DEFAULT_CONFIG_FILE = 'sitecycle.yml';
@@ -31796,8 +31868,9 @@ function readRollbackSettings(core) {
     const problems = [];
     const common = readCommon(core, problems);
     const to = readVersion(core, RollbackInput.To, problems);
+    const allowBad = readBoolean(core, RollbackInput.AllowBad, problems);
     throwProblems(problems);
-    return { ...common, ...(to !== undefined && { to }) };
+    return { ...common, ...(to !== undefined && { to }), allowBad };
 }
 /** The site the `site` input names; an error naming the input and the known sites otherwise. */
 function selectSite(config, name) {
@@ -31845,6 +31918,15 @@ function readVersion(core, name, problems) {
         return undefined;
     }
     return text;
+}
+function readBoolean(core, name, problems) {
+    const text = core.getInput(name).trim();
+    if (text === '' || /^false$/i.test(text))
+        return false;
+    if (/^true$/i.test(text))
+        return true;
+    problems.push(`input '${name}' is '${text}'; expected true or false`);
+    return false;
 }
 /**
  * The secret a workflow's caller passes by name to carry the secrets the config names, as one
@@ -45388,6 +45470,25 @@ function localPath(form = 'a file path (absolute, relative to the config file, o
     return string({ error: form })
         .refine(p => p.length > 0 && !p.includes('\0') && !/^~[^/]/.test(p), { error: form });
 }
+const REPOSITORY_PATH_FORM = "a file path relative to the config file's folder (the repository), without '..', such as deploy/app.ini.tmpl";
+/**
+ * A file of the repository: relative to the config file's folder and inside it (no absolute path,
+ * no ~, no '..'), so that the file read is one the repository holds (symlinks are checked when it
+ * is read: sites/render-config.ts readTemplate).
+ */
+function repositoryPath(form = REPOSITORY_PATH_FORM) {
+    return string({ error: form }).transform((value, ctx) => {
+        if (value === '' || value.includes('\0'))
+            return problem(ctx, value, form);
+        if (value.startsWith('/'))
+            return problem(ctx, value, form, 'an absolute path');
+        if (value.startsWith('~'))
+            return problem(ctx, value, form, 'starts with ~');
+        if (value.split(/[\\/]/).includes('..'))
+            return problem(ctx, value, form, "contains '..'");
+        return value;
+    });
+}
 const URL_FORM = 'an http:// or https:// URL such as https://example.org, without user, password, query or fragment';
 /** The site's public URL, without a trailing slash so that paths can be appended. */
 const siteUrl = string({ error: URL_FORM }).transform((value, ctx) => {
@@ -45697,7 +45798,9 @@ const maintenanceSchema = mapping({
         error: 'a list of client addresses or CIDR ranges, such as [192.0.2.10, 10.0.0.0/8]'
     })
         .default([]),
-    retry_after: integer(0, 'a whole number of seconds (0 or more)').default(ACCESS_DEFAULTS.retryAfter)
+    retry_after: integer(0, 'a whole number of seconds from 0 to 86400 (one day)')
+        .max(86_400, { error: 'a whole number of seconds from 0 to 86400 (one day)' })
+        .default(ACCESS_DEFAULTS.retryAfter)
 }, 'a mapping with allow and retry_after');
 const LAG_FORM = 'a duration such as 1d, 7d, 30d, 12h or 1w2d (units s, m, h, d, w)';
 const LAG_UNITS = { s: 1, m: 60, h: 3600, d: 86400, w: 604800 };
@@ -45730,7 +45833,7 @@ const siteSchema = mapping({
     url: siteUrl,
     health: healthSchema.prefault({}),
     config: mapping({
-        template: localPath(),
+        template: repositoryPath(),
         env: matching(ENV_NAME$1, 'an environment variable name such as SITECYCLE_CONFIG (A-Z, 0-9, _)').default(DEFAULTS.configEnv)
     }, 'a mapping with template and optionally env').optional(),
     hooks: mapping({
@@ -45986,6 +46089,60 @@ function retentionHorizonSeconds(policy) {
 }
 
 /**
+ * A command line of the config file (a hook, app.tests) split into argv, without a shell. Checked
+ * when the config is loaded (load-config.ts), so a hook a deploy cannot run is refused before any
+ * host is touched, and split again where it runs.
+ */
+/** Split a hook command line into argv: whitespace separates, single and double quotes group,
+ * backslash escapes. No shell: no variables, globs, pipes or redirections. */
+function splitCommandLine(line, where) {
+    const out = [];
+    let cur = '';
+    let has = false;
+    let quote = null;
+    for (let i = 0; i < line.length; i++) {
+        const c = line[i];
+        if (quote) {
+            if (c === quote)
+                quote = null;
+            else if (c === '\\' && quote === '"' && i + 1 < line.length)
+                cur += line[++i];
+            else
+                cur += c;
+            continue;
+        }
+        if (c === "'" || c === '"') {
+            quote = c;
+            has = true;
+        }
+        else if (c === '\\' && i + 1 < line.length) {
+            cur += line[++i];
+            has = true;
+        }
+        else if (/\s/.test(c)) {
+            if (has)
+                out.push(cur);
+            cur = '';
+            has = false;
+        }
+        else if ('|&;<>$`'.includes(c)) {
+            throw new SitecycleError(`${where}: hook "${line}" uses the shell character ${c}; hooks run without a shell: put shell logic in a script of your package`, 'config');
+        }
+        else {
+            cur += c;
+            has = true;
+        }
+    }
+    if (quote)
+        throw new SitecycleError(`${where}: hook "${line}" has an unclosed ${quote}`, 'config');
+    if (has)
+        out.push(cur);
+    if (!out.length)
+        throw new SitecycleError(`${where}: empty hook command`, 'config');
+    return out;
+}
+
+/**
  * The hosts of a site: one (`host:`) or several (`hosts:`, deployed one after another by a
  * workflow matrix, the first as the canary). An operation works on one host at a time; these
  * helpers pick it.
@@ -46023,6 +46180,8 @@ function siteOnHost(site, asked, option) {
  * Loading sitecycle.yml: YAML → schema (schema.ts) → the SitecycleConfig model (model.ts).
  * Every problem is reported with file, line and column, all of them at once.
  */
+/** How many nodes aliases may expand to in a config file: a real one uses a few. */
+const MAX_ALIAS_COUNT = 1000;
 /**
  * Parse and validate the text of a config file. `file` names it in messages; relative paths in
  * it are resolved against its directory. Throws ConfigError listing every problem, one per
@@ -46035,7 +46194,21 @@ function parseConfig(text, file) {
     if (doc.errors.length > 0) {
         throw configError(file, source, doc.errors.map(e => ({ offset: e.pos[0], path: [], ...describeYamlError(e) })));
     }
-    const data = doc.toJS({ maxAliasCount: 1000 });
+    let data;
+    try {
+        data = doc.toJS({ maxAliasCount: MAX_ALIAS_COUNT });
+    }
+    catch (e) {
+        // The yaml library refuses an alias bomb (aliases of aliases, expanding exponentially).
+        throw configError(file, source, [
+            {
+                offset: 0,
+                path: [],
+                what: `its aliases expand too far (${e instanceof Error ? e.message : String(e)})`,
+                expected: `YAML whose aliases (*name) expand to at most ${MAX_ALIAS_COUNT} nodes`
+            }
+        ]);
+    }
     if (data === null || data === undefined) {
         throw configError(file, source, [
             { offset: 0, path: [], what: 'the file is empty', expected: 'a mapping with app and sites' }
@@ -46054,7 +46227,8 @@ function parseConfig(text, file) {
         ...checkDataFolders(config, source),
         ...checkDataSources(config, source),
         ...checkMirrorLags(config, source),
-        ...checkHooksFreeze(config, source)
+        ...checkHooksFreeze(config, source),
+        ...checkHookLines(config, source)
     ];
     if (overlaps.length > 0)
         throw configError(file, source, overlaps);
@@ -46445,6 +46619,30 @@ function checkHooksFreeze(config, source) {
         };
     });
 }
+/**
+ * Every hook must split into argv without a shell (no |, &, ;, <, >, $ or `, no unclosed quote):
+ * refused here, when the config is loaded, not at the hooks step after the install.
+ */
+function checkHookLines(config, source) {
+    const problems = [];
+    for (const site of Object.values(config.sites)) {
+        site.hooks.afterInstall.forEach((line, i) => {
+            const where = ['sites', site.name, 'hooks', 'after_install', i];
+            try {
+                splitCommandLine(line, '');
+            }
+            catch (e) {
+                problems.push({
+                    offset: offsetOf(source, where),
+                    path: where,
+                    what: e.message.replace(/^: /, ''),
+                    expected: 'a command line run without a shell, such as python -m app.manage migrate'
+                });
+            }
+        });
+    }
+    return problems;
+}
 /** A data folder may not be the site root, hold it, or lie in its snapshots/ or .sitecycle/. */
 function checkDataFolders(config, source) {
     const problems = [];
@@ -46498,6 +46696,48 @@ function resolveLocalPath(p, dir) {
     return path__default.resolve(dir, p);
 }
 
+/**
+ * Child processes that end with this one. Node has no prctl(PR_SET_PDEATHSIG), so a process
+ * started here outlives a SIGKILL of sitecycle (pip keeps installing, an ssh ControlMaster keeps
+ * its connection). On Linux, util-linux's `setpriv --pdeathsig TERM -- <argv>` sets the signal
+ * and execs the program: it is the same process (no extra process stays), and the kernel sends
+ * it SIGTERM when sitecycle goes, however it goes. The setting is kept across exec and cleared
+ * when the program changes its user (e.g. runuser to the site's user), so a process running as
+ * another user is not covered.
+ */
+/** Where util-linux installs setpriv (Debian, Ubuntu, the GitHub runners). */
+const SETPRIV = '/usr/bin/setpriv';
+let available;
+/** Whether children can be tied to this process's life here (Linux with setpriv). */
+function canTieChildren() {
+    if (available === undefined) {
+        try {
+            accessSync(SETPRIV, constants$6.X_OK);
+            available = process.platform === 'linux';
+        }
+        catch {
+            available = false;
+        }
+    }
+    return available;
+}
+/** `file args` as started so that it gets SIGTERM when this process ends (unchanged where that is not possible). */
+function tiedToThisProcess(file, args) {
+    if (!canTieChildren())
+        return { file, args: [...args], tied: false };
+    return { file: SETPRIV, args: ['--pdeathsig', 'TERM', '--', file, ...args], tied: true };
+}
+/**
+ * What spawn itself would have said when setpriv could not start the program (it exits 127 or
+ * 126 with `setpriv: failed to execute ...`): an error with Node's code, or undefined.
+ */
+function tiedStartFailure(file, code, stderr) {
+    if ((code !== 127 && code !== 126) || !stderr.startsWith('setpriv: failed to execute'))
+        return undefined;
+    const errno = code === 127 ? 'ENOENT' : 'EACCES';
+    return Object.assign(new Error(`spawn ${file} ${errno}`), { code: errno, path: file });
+}
+
 /** A command that exited non-zero: carries host, command, exit code and the tail of stderr. */
 class CommandError extends Error {
     host;
@@ -46526,9 +46766,18 @@ const TIMEOUT_EXIT_CODE = 124;
 /**
  * Spawn `file` with `args` (no shell), feed its stdin, collect its output and wait for it to end.
  * A signal becomes code 128 + signal number, as a shell reports it. Rejects only when the
- * process cannot be started (the error carries Node's `code`, e.g. ENOENT).
+ * process cannot be started (the error carries Node's `code`, e.g. ENOENT). The process gets
+ * SIGTERM if this one dies first (die-with-parent.ts), so a killed run leaves no pip or ssh.
  */
-function runProcess(file, args, options = {}) {
+async function runProcess(file, args, options = {}) {
+    const tied = tiedToThisProcess(file, args);
+    const r = await runUntied(tied.file, tied.args, options);
+    const failure = tied.tied ? tiedStartFailure(file, r.code, r.stderr.toString()) : undefined;
+    if (failure)
+        throw failure;
+    return r;
+}
+function runUntied(file, args, options) {
     return new Promise((resolve, reject) => {
         const child = spawn(file, [...args], {
             cwd: options.cwd,
@@ -46583,7 +46832,7 @@ function runProcess(file, args, options = {}) {
             if (options.stdout)
                 await finished(options.stdout).catch(() => undefined);
             settle(() => {
-                let code = exitCode ?? 128 + (exitSignal ? (constants$6.signals[exitSignal] ?? 0) : 0);
+                let code = exitCode ?? 128 + (exitSignal ? (constants$7.signals[exitSignal] ?? 0) : 0);
                 const stderr = Buffer.concat(err);
                 let extra = '';
                 if (timedOut) {
@@ -46764,6 +47013,143 @@ async function isDirectory(p) {
     }
 }
 
+/**
+ * Which process is which, beyond its PID: a PID is reused once its process is gone, so a
+ * process is told by its PID, its start time (field 22 of /proc/<pid>/stat, in clock ticks
+ * since boot) and the boot it started in (/proc/sys/kernel/random/boot_id). Linux only; where
+ * /proc cannot be read the start time and boot id are absent and only the PID is compared.
+ */
+/** The start time of `pid` (field 22 of /proc/<pid>/stat), or undefined when it cannot be read. */
+function processStartTime(pid, procRoot = '/proc') {
+    let text;
+    try {
+        text = readFileSync(`${procRoot}/${pid}/stat`, 'utf8');
+    }
+    catch {
+        return undefined;
+    }
+    return startTimeFromStat(text);
+}
+/**
+ * Field 22 of a /proc/<pid>/stat line. The second field (the command name, in parentheses) may
+ * hold spaces and parentheses itself, so fields are counted from the last `)`: the text after
+ * it starts with field 3.
+ */
+function startTimeFromStat(stat) {
+    const close = stat.lastIndexOf(')');
+    if (close < 0)
+        return undefined;
+    const fields = stat
+        .slice(close + 1)
+        .trim()
+        .split(/\s+/);
+    const start = fields[22 - 3];
+    return start !== undefined && /^\d+$/.test(start) ? start : undefined;
+}
+/** This boot's id, or undefined when it cannot be read. */
+function bootId(procRoot = '/proc') {
+    try {
+        return readFileSync(`${procRoot}/sys/kernel/random/boot_id`, 'utf8').trim() || undefined;
+    }
+    catch {
+        return undefined;
+    }
+}
+/** This process, as others will recognise it. */
+function thisProcess() {
+    const start = processStartTime(process.pid);
+    const boot = bootId();
+    return {
+        pid: process.pid,
+        ...(start !== undefined && { start }),
+        ...(boot !== undefined && { boot })
+    };
+}
+/**
+ * Whether the recorded process still runs on this machine: its PID is taken by a process that
+ * started at the recorded time in the recorded boot. A record without start time or boot id (as
+ * older sitecycle versions wrote) is judged by its PID alone.
+ */
+function processRuns(p) {
+    if (!Number.isSafeInteger(p.pid) || p.pid <= 0)
+        return false;
+    if (p.boot !== undefined) {
+        const now = bootId();
+        if (now !== undefined && now !== p.boot)
+            return false;
+    }
+    try {
+        process.kill(p.pid, 0);
+    }
+    catch (e) {
+        if (e.code !== 'EPERM')
+            return false;
+    }
+    if (p.start !== undefined) {
+        const start = processStartTime(p.pid);
+        if (start !== undefined && start !== p.start)
+            return false;
+    }
+    return true;
+}
+
+/**
+ * Temporary folders of one run (an SSH key and control socket, a fetched release) that a later
+ * run can recognise and remove when this one was killed before it could: each holds a file
+ * naming the process that made it (PID, start time, boot). A run that makes such a folder first
+ * removes the folders of the same kind whose maker is gone.
+ */
+/** The file in each run folder that names the process that made it. */
+const OWNER_FILE = '.sitecycle-owner';
+/**
+ * A new private (0700) folder `<base>/<prefix>XXXXXX` owned by this run, after removing the
+ * folders `<base>/<prefix>*` that runs now gone left behind.
+ */
+async function makeRunTempDir(base, prefix) {
+    await removeDeadRunTempDirs(base, prefix);
+    const dir = await promises$1.mkdtemp(path$1.join(base, prefix));
+    await promises$1.chmod(dir, 0o700);
+    await promises$1.writeFile(path$1.join(dir, OWNER_FILE), JSON.stringify(thisProcess()) + '\n', {
+        mode: 0o600
+    });
+    return dir;
+}
+/**
+ * Remove the folders `<base>/<prefix>*` of this user whose owner file names a process that is
+ * gone (its PID free or reused, or an earlier boot). A folder without an owner file (being made
+ * now, or made by an older version) is left alone. Returns the folders removed.
+ */
+async function removeDeadRunTempDirs(base, prefix) {
+    let names;
+    try {
+        names = await promises$1.readdir(base);
+    }
+    catch {
+        return [];
+    }
+    const removed = [];
+    const uid = process.getuid?.();
+    for (const name of names) {
+        if (!name.startsWith(prefix))
+            continue;
+        const dir = path$1.join(base, name);
+        try {
+            const st = await promises$1.lstat(dir);
+            if (!st.isDirectory() || (uid !== undefined && st.uid !== uid))
+                continue;
+            const owner = JSON.parse(await promises$1.readFile(path$1.join(dir, OWNER_FILE), 'utf8'));
+            if (typeof owner.pid !== 'number' || processRuns(owner))
+                continue;
+            await promises$1.rm(dir, { recursive: true, force: true });
+            removed.push(dir);
+        }
+        catch {
+            // No owner file, or gone meanwhile: not ours to judge.
+        }
+    }
+    return removed;
+}
+
 const ENV_NAME = /^[A-Za-z_][A-Za-z0-9_]*$/;
 /**
  * Quote one word for a POSIX shell: wrapped in single quotes, each `'` written as `'\''`.
@@ -46843,6 +47229,8 @@ class SshExecutor {
     identityFile;
     connecting;
     masterStarted = false;
+    /** The ControlMaster: a child of this process that gets SIGTERM if this process dies. */
+    master;
     constructor(options) {
         this.options = { ...options, knownHostsFile: path$1.resolve(options.knownHostsFile) };
         const host = options.hostname.includes(':') ? `[${options.hostname}]` : options.hostname;
@@ -46872,7 +47260,7 @@ class SshExecutor {
     }
     /** Stream a local file to the server (parents created; mode applied when given). */
     async put(localPath, remotePath, mode) {
-        await promises$1.access(localPath, constants$7.R_OK);
+        await promises$1.access(localPath, constants$6.R_OK);
         await this.writeFrom(createReadStream(localPath), remotePath, mode);
     }
     /** Stream a file from the server to a local path (parents created; nothing left on failure). */
@@ -46918,6 +47306,8 @@ class SshExecutor {
                 timeoutMs: 10_000
             }).catch(() => undefined);
         }
+        this.master?.kill('SIGTERM');
+        this.master = undefined;
         this.masterStarted = false;
         this.connecting = undefined;
         this.tempDir = undefined;
@@ -46939,33 +47329,85 @@ class SshExecutor {
             throw new SshConnectionError(`The SSH key file ${o.keyFile} for ${this.name} does not exist or cannot be read.`, 'auth', this.name);
         }
         this.tempDir = await makePrivateTempDir();
+        let keyCopy;
         if (o.key !== undefined) {
-            this.identityFile = path$1.join(this.tempDir, 'id');
-            await promises$1.writeFile(this.identityFile, normalizeKey(o.key), { mode: 0o600 });
+            keyCopy = path$1.join(this.tempDir, 'id');
+            this.identityFile = keyCopy;
+            await promises$1.writeFile(keyCopy, normalizeKey(o.key), { mode: 0o600 });
         }
         else {
             this.identityFile = o.keyFile;
         }
+        try {
+            await this.startMasterProcess();
+        }
+        finally {
+            // Logged in (or not): the connection needs the key no more, and no copy stays on disk.
+            if (keyCopy) {
+                await promises$1.rm(keyCopy, { force: true });
+                this.identityFile = undefined;
+            }
+        }
+        this.masterStarted = true;
+    }
+    /**
+     * Start the ControlMaster as a child of this process (not forked into the background with -f,
+     * so it gets SIGTERM when this process dies: die-with-parent.ts) and wait until it answers on
+     * its control socket. Throws SshConnectionError when it ends first.
+     */
+    async startMasterProcess() {
+        const o = this.options;
         const timeoutMs = ((o.connectTimeoutSeconds ?? 20) + 10) * 1000;
-        const r = await runProcess(this.sshPath, [
+        const tied = tiedToThisProcess(this.sshPath, [
             ...this.sshArgs(),
             '-o',
             'ControlMaster=yes',
+            '-o',
+            'ControlPersist=no',
             '-o',
             'ServerAliveInterval=15',
             '-o',
             'ServerAliveCountMax=4',
             '-N',
-            '-f',
             '--',
             o.hostname
-        ], { timeoutMs });
-        if (r.code !== 0) {
-            const stderr = r.stderr.toString();
-            throw (this.sshFailure(stderr) ??
-                new SshConnectionError(`Cannot connect to ${o.hostname}:${o.port} over SSH (exit code ${r.code}): ${tail(stderr)}`, 'connect', this.name));
+        ]);
+        const master = spawn(tied.file, tied.args, { stdio: ['ignore', 'ignore', 'pipe'] });
+        let stderr = '';
+        master.stderr.setEncoding('utf8').on('data', (t) => {
+            if (stderr.length < 65536)
+                stderr += t;
+        });
+        const ended = new Promise(resolve => {
+            master.on('error', () => resolve(127));
+            master.on('exit', (code, signal) => resolve(code ?? (signal ? 128 : 1)));
+        });
+        let exitCode;
+        void ended.then(c => (exitCode = c));
+        const deadline = Date.now() + timeoutMs;
+        for (let pause = 20;; pause = Math.min(pause * 2, 250)) {
+            await new Promise(r => setTimeout(r, pause));
+            if (exitCode === undefined && (await this.masterAnswers()))
+                break;
+            if (exitCode !== undefined || Date.now() > deadline) {
+                if (exitCode === undefined)
+                    master.kill('SIGKILL');
+                const code = await ended;
+                throw (this.sshFailure(stderr) ??
+                    new SshConnectionError(`Cannot connect to ${o.hostname}:${o.port} over SSH (exit code ${code}): ${tail(stderr)}`, 'connect', this.name));
+            }
         }
-        this.masterStarted = true;
+        // The master must not keep this process alive, nor its output pipe fill up.
+        master.stderr.resume();
+        master.stderr.on('data', () => undefined);
+        master.unref();
+        master.stderr.unref?.();
+        this.master = master;
+    }
+    /** Whether the ControlMaster answers on its socket (`ssh -O check`). */
+    async masterAnswers() {
+        const r = await runProcess(this.sshPath, [...this.sshArgs(), '-O', 'check', '--', this.options.hostname], { timeoutMs: 10_000 }).catch(() => undefined);
+        return r?.code === 0;
     }
     /** Options every ssh call shares; the first value given for an option wins in ssh, so none repeat. */
     sshArgs() {
@@ -46988,8 +47430,6 @@ class SshExecutor {
             'IdentitiesOnly=yes',
             '-o',
             `ControlPath=${sshOptionValue(path$1.join(this.tempDir, 'cm-'), '%C')}`,
-            '-o',
-            'ControlPersist=120',
             '-o',
             `ConnectTimeout=${o.connectTimeoutSeconds ?? 20}`,
             '-p',
@@ -47090,9 +47530,7 @@ async function makePrivateTempDir() {
     // 'cm-' + the 40 hex digits of %C; the socket path must fit in sockaddr_un.
     const base = bases.find(b => path$1.join(b, 'sitecycle-ssh-XXXXXX', 'cm-').length + 40 <= MAX_SOCKET_PATH) ??
         '/tmp';
-    const dir = await promises$1.mkdtemp(path$1.join(base, 'sitecycle-ssh-'));
-    await promises$1.chmod(dir, 0o700);
-    return dir;
+    return makeRunTempDir(base, 'sitecycle-ssh-');
 }
 /** Key text as OpenSSH wants it: LF line ends and a final newline (secrets often lose it). */
 function normalizeKey(key) {
@@ -47109,7 +47547,7 @@ function tail(text, lines = 6) {
 }
 async function isReadableFile(p) {
     try {
-        await promises$1.access(p, constants$7.R_OK);
+        await promises$1.access(p, constants$6.R_OK);
         return (await promises$1.stat(p)).isFile();
     }
     catch {
@@ -47263,7 +47701,7 @@ function capitalize(s) {
  * Load the config named by the settings, pick the site, and build its executor: with the
  * `ssh-key` content (written by the SSH executor itself, removed by its close()) and the
  * `known-hosts` content written to a private file. The site is as its host knows it (one read of
- * its identity record, sites/identity.ts; none for a dry run); a host that cannot be reached
+ * its identity record, sites/identity.ts); a host that cannot be reached
  * leaves the config's.
  */
 async function openSite(settings, reporter, deps = {}) {
@@ -47286,9 +47724,8 @@ async function openSite(settings, reporter, deps = {}) {
         });
         // After an upgrade attempt's promote, the host knows the site's new role and address
         // (sites/identity.ts); unreadable (a host not reached yet), the config file's. A dry run
-        // reaches no host.
-        const dryRun = settings.dryRun === true;
-        const asOnHost = dryRun ? site : await siteAsOnHost(exec, site).catch(() => site);
+        // reads it too: it checks the site as the deploy would (pipelines/dry-run.ts).
+        const asOnHost = await siteAsOnHost(exec, site).catch(() => site);
         return {
             config,
             site: asOnHost,
