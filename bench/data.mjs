@@ -338,11 +338,13 @@ ${siteYaml('v1', siteRoot('v1'), `database: ${pgDb('prod')}\ndata: [shared/uploa
 
     log('bare pg_dump -Fc, sitecycle snapshot v1, bare pg_dump -Fc')
     const bareDump1 = await bareDumpOnce()
-    const snapshotS = await timed(() => sitecycle('snapshot', 'v1'))
+    const snapshotS = await timed(() => sitecycle('snapshot', 'v1', '--no-verify'))
+    const verifyS = await timed(() => sitecycle('verify', 'v1'))
     const bareDumpS = (bareDump1 + (await bareDumpOnce())) / 2
     figure('bare_dump_s', bareDumpS, 's')
     figure('bare_dump_mb', bareDumpMb, 'MB')
     figure('snapshot_s', snapshotS, 's')
+    figure('verify_s', verifyS, 's')
     figure('snapshot_ratio', snapshotS / bareDumpS, 'x')
 
     log('sitecycle restore v1 (the snapshot just taken)')
@@ -380,7 +382,7 @@ ${siteYaml('v1', siteRoot('v1'), `database: ${pgDb('prod')}\ndata: [shared/uploa
       return s
     }
     const backup1 = await backupOnce()
-    const sqliteSnapshotS = await timed(() => sitecycle('snapshot', 's1'))
+    const sqliteSnapshotS = await timed(() => sitecycle('snapshot', 's1', '--no-verify'))
     const backupS = (backup1 + (await backupOnce())) / 2
     figure('sqlite_backup_s', backupS, 's')
     figure('sqlite_snapshot_s', sqliteSnapshotS, 's')
@@ -396,7 +398,7 @@ ${siteYaml('v1', siteRoot('v1'), `database: ${pgDb('prod')}\ndata: [shared/uploa
         await psql('prod', dailyChangeSql(day, 1))
         await writeFiles(uploads, 2, 100_000, `f${String(day * 2).padStart(3, '0')}`)
       }
-      const s = await timed(() => sitecycle('snapshot', 'd1'))
+      const s = await timed(() => sitecycle('snapshot', 'd1', '--no-verify'))
       log(`day ${day + 1}: ${s.toFixed(1)} s`)
       if (day === 0) first = await diskBytes(snapshots)
       else later.push(s)
@@ -429,7 +431,7 @@ ${siteYaml('v1', siteRoot('v1'), `database: ${pgDb('prod')}\ndata: [shared/uploa
         '$1large'
       )
       await fs.writeFile(configFile, config)
-      const largeS = await timed(() => sitecycle('snapshot', 'd1'))
+      const largeS = await timed(() => sitecycle('snapshot', 'd1', '--no-verify'))
       figure('large_snapshot_s', largeS, 's')
     }
   } finally {
