@@ -8,7 +8,7 @@ import * as os from 'node:os'
 import * as path from 'node:path'
 import { runProcess } from '../../src/hosts/local-executor.js'
 import { canTieChildren, tiedToThisProcess } from '../../src/util/die-with-parent.js'
-import { processRuns, processStartTime } from '../../src/util/process-identity.js'
+import { isZombie, processRuns, processStartTime } from '../../src/util/process-identity.js'
 import { makeRunTempDir, OWNER_FILE, removeDeadRunTempDirs } from '../../src/util/run-temp-dir.js'
 
 /** Poll until `pid` is gone (true) or 100 polls of 50 ms have passed (false). */
@@ -18,6 +18,14 @@ async function ends(pid: number): Promise<boolean> {
     await new Promise(r => setTimeout(r, 50))
   }
   return false
+}
+
+/** The command name of a running process ('' when it is gone). */
+async function comm(pid: number): Promise<string> {
+  return fs.readFile(`/proc/${pid}/comm`, 'utf8').then(
+    t => t.trim(),
+    () => ''
+  )
 }
 
 test('runProcess starts every program with SIGTERM as its parent-death signal', async () => {
@@ -47,6 +55,11 @@ test('a tied child dies when its parent is killed with SIGKILL; an untied one do
   const [tiedPid, untiedPid] = line.trim().split(' ').map(Number)
   try {
     expect(processRuns({ pid: tiedPid! })).toBe(true)
+    // setpriv sets the signal, then execs sleep: kill the parent only once that has happened
+    // (before it, the parent's death would come before the signal was asked for).
+    for (let i = 0; i < 200 && (await comm(tiedPid!)) !== 'sleep'; i++)
+      await new Promise(r => setTimeout(r, 10))
+    expect(await comm(tiedPid!)).toBe('sleep')
     parent.kill('SIGKILL')
     expect(await ends(tiedPid!)).toBe(true)
     expect(processRuns({ pid: untiedPid! })).toBe(true)
@@ -58,6 +71,31 @@ test('a tied child dies when its parent is killed with SIGKILL; an untied one do
         // gone
       }
     }
+  }
+})
+
+test('an ended child nobody has reaped (a zombie) does not run', async () => {
+  // The parent forks a child that exits at once, prints its pid and never waits for it.
+  const parent = spawn(
+    '/usr/bin/python3',
+    [
+      '-c',
+      'import os, time\npid = os.fork()\nif pid == 0: os._exit(0)\nprint(pid, flush=True)\ntime.sleep(30)'
+    ],
+    { stdio: ['ignore', 'pipe', 'ignore'] }
+  )
+  try {
+    const line = await new Promise<string>(resolve =>
+      parent.stdout!.once('data', (b: Buffer) => resolve(b.toString()))
+    )
+    const child = Number(line.trim())
+    for (let i = 0; i < 100 && !isZombie(child); i++) await new Promise(r => setTimeout(r, 20))
+    expect(isZombie(child)).toBe(true)
+    expect(processRuns({ pid: child })).toBe(false)
+    expect(processRuns({ pid: parent.pid! })).toBe(true)
+    expect(isZombie(parent.pid!)).toBe(false)
+  } finally {
+    parent.kill('SIGKILL')
   }
 })
 

@@ -26,6 +26,18 @@ export function processStartTime(pid: number, procRoot = '/proc'): string | unde
   return startTimeFromStat(text)
 }
 
+/** Whether the process has ended and waits to be reaped (state Z or X in /proc/<pid>/stat). */
+export function isZombie(pid: number, procRoot = '/proc'): boolean {
+  let text: string
+  try {
+    text = readFileSync(`${procRoot}/${pid}/stat`, 'utf8')
+  } catch {
+    return false
+  }
+  const state = text.slice(text.lastIndexOf(')') + 1).trim()[0]
+  return state === 'Z' || state === 'X'
+}
+
 /**
  * Field 22 of a /proc/<pid>/stat line. The second field (the command name, in parentheses) may
  * hold spaces and parentheses itself, so fields are counted from the last `)`: the text after
@@ -78,6 +90,8 @@ export function processRuns(p: ProcessIdentity): boolean {
   } catch (e) {
     if ((e as NodeJS.ErrnoException).code !== 'EPERM') return false
   }
+  // A zombie (ended, not yet reaped: its parent died and PID 1 may never reap it) runs nothing.
+  if (isZombie(p.pid)) return false
   if (p.start !== undefined) {
     const start = processStartTime(p.pid)
     if (start !== undefined && start !== p.start) return false
