@@ -40580,6 +40580,18 @@ function processStartTime(pid, procRoot = '/proc') {
     }
     return startTimeFromStat(text);
 }
+/** Whether the process has ended and waits to be reaped (state Z or X in /proc/<pid>/stat). */
+function isZombie(pid, procRoot = '/proc') {
+    let text;
+    try {
+        text = readFileSync(`${procRoot}/${pid}/stat`, 'utf8');
+    }
+    catch {
+        return false;
+    }
+    const state = text.slice(text.lastIndexOf(')') + 1).trim()[0];
+    return state === 'Z' || state === 'X';
+}
 /**
  * Field 22 of a /proc/<pid>/stat line. The second field (the command name, in parentheses) may
  * hold spaces and parentheses itself, so fields are counted from the last `)`: the text after
@@ -40635,6 +40647,9 @@ function processRuns(p) {
         if (e.code !== 'EPERM')
             return false;
     }
+    // A zombie (ended, not yet reaped: its parent died and PID 1 may never reap it) runs nothing.
+    if (isZombie(p.pid))
+        return false;
     if (p.start !== undefined) {
         const start = processStartTime(p.pid);
         if (start !== undefined && start !== p.start)
