@@ -758,43 +758,6 @@ finally:
 `
 
 /**
- * argv: source database file, destination file. Copies a live SQLite database with the online
- * backup API in one step (a consistent snapshot), fsyncs the copy, then prints the checksums of
- * the copy (JSON, as SQLITE_CHECKSUMS_PROGRAM): those of exactly what the copy holds, the live
- * database read once. Reading every row of the copy also checks it. The destination must not
- * exist; a failure removes it.
- */
-export const SQLITE_BACKUP_WITH_CHECKSUMS_PROGRAM = `
-import json, os, sqlite3, sys
-${SQLITE_TABLE_CHECKSUMS_FUNCTION}
-src_path, dest = sys.argv[1], sys.argv[2]
-if not os.path.isfile(src_path):
-    sys.stderr.write('%s: no such database file\\n' % src_path)
-    sys.exit(2)
-if os.path.exists(dest):
-    sys.stderr.write('%s: already exists\\n' % dest)
-    sys.exit(2)
-try:
-    src = sqlite3.connect(src_path, timeout=60)
-    dst = sqlite3.connect(dest, isolation_level=None)
-    try:
-        src.backup(dst, pages=-1)
-        sums = table_checksums(dst)
-    finally:
-        dst.close()
-        src.close()
-    with open(dest, 'rb') as f:
-        os.fsync(f.fileno())
-except BaseException:
-    try:
-        os.unlink(dest)
-    except FileNotFoundError:
-        pass
-    raise
-print(json.dumps(sums))
-`
-
-/**
  * argv: source database file, destination file. A snapshot's copy: the online backup API in one
  * step, then the copy's tables with their row counts (no checksums: the copy is the dump, and
  * its checksums are computed from it when it is read; see tablesOfDump), fsynced. Prints a JSON

@@ -12,7 +12,6 @@ import { cmd } from '../commands/command.js'
 import { pathIdentities } from '../commands/files.js'
 import {
   SQLITE_BACKUP_PROGRAM,
-  SQLITE_BACKUP_WITH_CHECKSUMS_PROGRAM,
   SQLITE_BACKUP_WITH_COUNTS_PROGRAM,
   SQLITE_CHECKSUMS_PROGRAM,
   SQLITE_COMPACT_PROGRAM,
@@ -103,26 +102,10 @@ export const sqliteEngine: DatabaseEngine = {
     return parseChecksums(r.stdout)
   },
 
-  /** The backup API copy, then the checksums of the copy, in one host program. */
+  /** The backup API copy (dumpCopy), then the checksums of the copy (checksumsOfCopy). */
   async dumpWithChecksums(exec, db, path, reporter): Promise<CheckedDump> {
-    checkPath(db)
-    reporter.info(
-      `copying ${db.name} with the SQLite online backup API, then checksumming the copy`
-    )
-    let tables: TableChecksum[] = []
-    await writeAside(exec, path, async partial => {
-      const r = await exec.tryRun(
-        pythonProgram(python(db), SQLITE_BACKUP_WITH_CHECKSUMS_PROGRAM, [db.name, partial])
-      )
-      if (r.code !== 0) {
-        throw new SitecycleError(
-          `snapshot of the sqlite database ${db.name} on ${exec.name} failed: ${lastLine(r.stderr) || `exit code ${r.code}`}`,
-          'database'
-        )
-      }
-      tables = parseChecksums(r.stdout)
-    })
-    return { path, size: await pathSize(exec, path), format: 'sqlite', tables }
+    const copy = await sqliteEngine.dumpCopy!(exec, db, path, reporter)
+    return { ...copy, tables: await sqliteEngine.checksumsOfCopy!(exec, db, path) }
   },
 
   /** The backup API copy with its tables' row counts; checksums later, from the copy. */
