@@ -54777,42 +54777,6 @@ finally:
     con.close()
 `;
 /**
- * argv: source database file, destination file. Copies a live SQLite database with the online
- * backup API in one step (a consistent snapshot), fsyncs the copy, then prints the checksums of
- * the copy (JSON, as SQLITE_CHECKSUMS_PROGRAM): those of exactly what the copy holds, the live
- * database read once. Reading every row of the copy also checks it. The destination must not
- * exist; a failure removes it.
- */
-const SQLITE_BACKUP_WITH_CHECKSUMS_PROGRAM = `
-import json, os, sqlite3, sys
-${SQLITE_TABLE_CHECKSUMS_FUNCTION}
-src_path, dest = sys.argv[1], sys.argv[2]
-if not os.path.isfile(src_path):
-    sys.stderr.write('%s: no such database file\\n' % src_path)
-    sys.exit(2)
-if os.path.exists(dest):
-    sys.stderr.write('%s: already exists\\n' % dest)
-    sys.exit(2)
-try:
-    src = sqlite3.connect(src_path, timeout=60)
-    dst = sqlite3.connect(dest, isolation_level=None)
-    try:
-        src.backup(dst, pages=-1)
-        sums = table_checksums(dst)
-    finally:
-        dst.close()
-        src.close()
-    with open(dest, 'rb') as f:
-        os.fsync(f.fileno())
-except BaseException:
-    try:
-        os.unlink(dest)
-    except FileNotFoundError:
-        pass
-    raise
-print(json.dumps(sums))
-`;
-/**
  * argv: source database file, destination file. A snapshot's copy: the online backup API in one
  * step, then the copy's tables with their row counts (no checksums: the copy is the dump, and
  * its checksums are computed from it when it is read; see tablesOfDump), fsynced. Prints a JSON
@@ -55649,19 +55613,10 @@ const sqliteEngine = {
         }
         return parseChecksums(r.stdout);
     },
-    /** The backup API copy, then the checksums of the copy, in one host program. */
+    /** The backup API copy (dumpCopy), then the checksums of the copy (checksumsOfCopy). */
     async dumpWithChecksums(exec, db, path, reporter) {
-        checkPath(db);
-        reporter.info(`copying ${db.name} with the SQLite online backup API, then checksumming the copy`);
-        let tables = [];
-        await writeAside(exec, path, async (partial) => {
-            const r = await exec.tryRun(pythonProgram(python(db), SQLITE_BACKUP_WITH_CHECKSUMS_PROGRAM, [db.name, partial]));
-            if (r.code !== 0) {
-                throw new SitecycleError(`snapshot of the sqlite database ${db.name} on ${exec.name} failed: ${lastLine(r.stderr) || `exit code ${r.code}`}`, 'database');
-            }
-            tables = parseChecksums(r.stdout);
-        });
-        return { path, size: await pathSize(exec, path), format: 'sqlite', tables };
+        const copy = await sqliteEngine.dumpCopy(exec, db, path, reporter);
+        return { ...copy, tables: await sqliteEngine.checksumsOfCopy(exec, db, path) };
     },
     /** The backup API copy with its tables' row counts; checksums later, from the copy. */
     async dumpCopy(exec, db, path, reporter) {
