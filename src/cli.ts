@@ -129,7 +129,7 @@ options:
                         text: control characters are refused, line breaks allowed)
   --retry-after SECONDS Retry-After of the maintenance page (maintenance on; 0 to 86400, default 300)
   --keep-old DURATION   how long a promote keeps the old production, such as 7d or 12h (attempt)
-  --lock-wait SECONDS   wait for a held lock instead of failing
+  --lock-wait SECONDS   wait up to SECONDS for a lock held by another run (default 5; 0 fails at once)
   --ssh-key-file FILE   private key for SSH hosts (or set SITECYCLE_SSH_KEY to the key itself)
   --known-hosts FILE    pinned known-hosts file for SSH hosts
   --dry-run             run every check that changes nothing, print the plan and change nothing

@@ -9,6 +9,7 @@ import { copyFile, cp, mkdir, readFile, rm, symlink, writeFile } from 'node:fs/p
 import { basename, join } from 'node:path'
 import { promisify } from 'node:util'
 import { digestFile, readManifest, writeManifest } from '../../src/releases/manifest.js'
+import { currentHolder } from '../../src/sites/lock.js'
 import { startApache, type TestApache } from '../helpers/apache.js'
 import { describeRun, expectExit, runCli, type CliResult } from '../helpers/cli.js'
 import { buildSampleRelease, makeTempDir } from '../helpers/sample-app.js'
@@ -535,8 +536,8 @@ test.each(REFUSALS)('%s is refused', async (_, args, expected) => {
 })
 
 test('a rollback to a version that is not installed exits 2 and writes no journal line', async () => {
-  // Refused under the lock (the releases are read holding it): the journal is the record users
-  // read, and it gets nothing for a refusal.
+  // Refused before the lock is taken (and again under it, should the releases change between):
+  // the journal is the record users read, and it gets nothing for a refusal.
   const before = await readFile(journalPath, 'utf8')
   const r = await runCli(['rollback', 'v1', '-c', config, '--to', '9.9.9'])
   expectExit(r, 2)
@@ -545,6 +546,26 @@ test('a rollback to a version that is not installed exits 2 and writes no journa
   expect(await readFile(journalPath, 'utf8')).toBe(before)
   expect((await httpGet(`${site.url}/__version__`)).body).toBe('1.0.0')
 })
+
+test('a rollback to a version that is not installed is refused before the lock is waited for', async () => {
+  // This test process holds the lock, as a long deploy would: a refusal that took the lock first
+  // would wait the hour it is given.
+  const lock = join(site.root, '.sitecycle', 'lock')
+  await mkdir(lock)
+  await writeFile(join(lock, 'holder.json'), JSON.stringify(currentHolder('deploy', 'long-run')))
+  try {
+    const before = await readFile(journalPath, 'utf8')
+    const r = await runCli(['rollback', 'v1', '-c', config, '--to', '9.9.9', '--lock-wait', '3600'])
+    expectExit(r, 2)
+    expect(r.stderr).toMatch(
+      /^sitecycle: version 9\.9\.9 is not installed on site v1; installed: /m
+    )
+    expect(r.stderr).not.toContain('long-run')
+    expect(await readFile(journalPath, 'utf8')).toBe(before)
+  } finally {
+    await rm(lock, { recursive: true, force: true })
+  }
+}, 60000)
 
 test('after all of that a good deploy still goes through', async () => {
   const r = await runCli(

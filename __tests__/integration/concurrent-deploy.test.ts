@@ -119,8 +119,9 @@ afterAll(async () => {
 
 test('two deploys at once: one runs, the other exits 3 naming the holder (op, pid, actor)', async () => {
   const opsBefore = new Set((await journal(site)).map(e => e.id))
-  const alice = startDeploy(site, '2.0.0', 'alice')
-  const bob = startDeploy(site, '3.0.0', 'bob')
+  // --lock-wait 0: the default wait (a few seconds) could outlast a quick deploy.
+  const alice = startDeploy(site, '2.0.0', 'alice', ['--lock-wait', '0'])
+  const bob = startDeploy(site, '3.0.0', 'bob', ['--lock-wait', '0'])
   const [a, b] = await Promise.all([alice.result, bob.result])
   expect([a.code, b.code].sort()).toEqual([0, 3])
   const [winner, loser, winnerRun, winnerActor, winnerVersion] =

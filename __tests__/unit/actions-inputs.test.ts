@@ -3,6 +3,7 @@ import { parseConfig } from '../../src/config/load-config.js'
 import { readDeploySettings, readRollbackSettings, selectSite } from '../../src/actions/inputs.js'
 import { secretParts } from '../../src/actions/secrets.js'
 import { SitecycleError } from '../../src/util/errors.js'
+import { DEFAULT_LOCK_WAIT_SECONDS } from '../../src/sites/lock.js'
 
 const KEY = [
   '-----BEGIN OPENSSH PRIVATE KEY-----',
@@ -60,7 +61,7 @@ describe('readDeploySettings', () => {
     expect(readDeploySettings(inputs({ site: 'v1' }))).toEqual({
       configFile: 'sitecycle.yml',
       site: 'v1',
-      lockWait: 0,
+      lockWait: DEFAULT_LOCK_WAIT_SECONDS,
       dryRun: false,
       allowBad: false
     })

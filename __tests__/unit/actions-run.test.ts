@@ -18,6 +18,7 @@ import { OperationFailed, type OperationOutcome } from '../../src/pipelines/oper
 import type { RollbackRequest } from '../../src/pipelines/rollback.js'
 import { digestFile, writeManifest } from '../../src/releases/manifest.js'
 import { identityPath, newIdentity } from '../../src/sites/identity.js'
+import { DEFAULT_LOCK_WAIT_SECONDS } from '../../src/sites/lock.js'
 import { SitecycleError } from '../../src/util/errors.js'
 import { FakeCore } from '../helpers/fake-core.js'
 import * as scripts from '../../src/commands/host-scripts.js'
@@ -559,7 +560,7 @@ describe('action.yml files', () => {
       }
       expect(meta.inputs[SiteInput.Site].required).toBe(true)
       expect(meta.inputs[SiteInput.Config].default).toBe('sitecycle.yml')
-      expect(meta.inputs[SiteInput.LockWait].default).toBe('0')
+      expect(meta.inputs[SiteInput.LockWait].default).toBe(String(DEFAULT_LOCK_WAIT_SECONDS))
       expect(meta.branding.icon).toBeTruthy()
       expect(meta.branding.color).toBeTruthy()
       expect(meta.runs.using).toBe('node24')

@@ -186,14 +186,19 @@ afterAll(() => rm(dir, { recursive: true, force: true }))
 
 const reporter = () => new StreamReporter(() => undefined)
 /** Deploy the 2.0.0 release built in beforeAll to site v1 of `c` on the pretend host. */
-const deployV2 = (c: ReturnType<typeof config>, exec: RecordingExecutor) =>
+const deployV2 = (
+  c: ReturnType<typeof config>,
+  exec: RecordingExecutor,
+  extra: { lockWait?: number } = {}
+) =>
   deploy({
     config: c,
     site: c.sites.v1,
     exec,
     reporter: reporter(),
     release: releases,
-    version: '2.0.0'
+    version: '2.0.0',
+    ...extra
   })
 
 test('the steps of a deploy, in order', () => {
@@ -414,7 +419,9 @@ test('a held lock stops the deploy before anything else runs on the host', async
     code: 1,
     stderr: 'Directory not empty'
   })
-  await expect(deployV2(c, exec)).rejects.toThrow(/locked by deploy other by alice/)
+  await expect(deployV2(c, exec, { lockWait: 0 })).rejects.toThrow(
+    /locked by deploy other by alice/
+  )
   expect(trace(exec)).toEqual(['lock'])
 })
 
@@ -593,7 +600,7 @@ test('a rollback while another run holds the lock fails naming it, and switches 
     stderr: 'Directory not empty'
   })
   await expect(
-    rollback({ config: c, site: c.sites.v1, exec, reporter: reporter() })
+    rollback({ config: c, site: c.sites.v1, exec, reporter: reporter(), lockWait: 0 })
   ).rejects.toThrow(/locked by deploy other by alice/)
   expect(trace(exec)).toEqual([`warm-switch ${ROOT}`, 'lock'])
   expect(exec.files.has(`${ROOT}/releases/1.0.0/BAD`)).toBe(false)

@@ -10,6 +10,7 @@ import { argvStartsWith, RecordingExecutor } from '../../src/hosts/recording-exe
 import {
   acquireLock,
   currentHolder,
+  DEFAULT_LOCK_WAIT_SECONDS,
   holderState,
   UNEXPLAINED_FAILURE_SECONDS,
   type LockHolder
@@ -103,6 +104,48 @@ describe('acquireLock on a site where the lock cannot be made', () => {
     const e = await lockError(exec, 0)
     expect(e.kind).toBe('site')
     expect(e.message).toMatch(/is not initialized/)
+  })
+})
+
+describe('a lock held by a live run', () => {
+  const HOLDER_FILE = `${STATE}/lock/holder.json`
+  /** A site whose lock is held by another live run (this process, another operation) until
+   * the holder file is removed: the rename of a new lock fails while it is there. */
+  function heldSite(): RecordingExecutor {
+    const exec = new RecordingExecutor('local')
+    exec.files.set(HOLDER_FILE, JSON.stringify(currentHolder('deploy', 'other-run')))
+    exec.respond(argvStartsWith('mv'), () => ({ code: exec.files.has(HOLDER_FILE) ? 1 : 0 }))
+    return exec
+  }
+
+  test('the default wait is a few seconds: a lock freed meanwhile is taken', async () => {
+    expect(DEFAULT_LOCK_WAIT_SECONDS).toBeGreaterThan(0)
+    const exec = heldSite()
+    setTimeout(() => exec.files.delete(HOLDER_FILE), 300)
+    const me = currentHolder('rollback', 'op3')
+    await expect(acquireLock(exec, ROOT, me, { siteName: 'v1' })).resolves.toEqual({ holder: me })
+  })
+
+  test('still held after the default wait: refused naming the holder and the wait', async () => {
+    const e = await acquireLock(heldSite(), ROOT, currentHolder('rollback', 'op4'), {
+      siteName: 'v1'
+    }).catch((err: unknown) => err)
+    expect(e).toBeInstanceOf(SitecycleError)
+    expect((e as SitecycleError).kind).toBe('lock')
+    expect((e as SitecycleError).message).toMatch(
+      new RegExp(
+        `^site v1 on local is locked by deploy other-run .* \\(waited ${DEFAULT_LOCK_WAIT_SECONDS} s\\); wait for it \\(--lock-wait SECONDS\\)`
+      )
+    )
+  }, 20000)
+
+  test('--lock-wait 0 refuses at once, even when the lock is freed a moment later', async () => {
+    const exec = heldSite()
+    setTimeout(() => exec.files.delete(HOLDER_FILE), 300)
+    const e = await lockError(exec, 0)
+    expect(e.kind).toBe('lock')
+    expect(e.message).not.toContain('waited')
+    expect(exec.commands().filter(a => a[0] === 'mv')).toHaveLength(1)
   })
 })
 

@@ -5,6 +5,7 @@
  */
 import type { SiteConfig, SitecycleConfig } from '../config/model.js'
 import { isValidVersion } from '../releases/version.js'
+import { DEFAULT_LOCK_WAIT_SECONDS } from '../sites/lock.js'
 import { SitecycleError } from '../util/errors.js'
 import type { ActionCore } from './action-core.js'
 
@@ -149,7 +150,7 @@ function readCommon(core: InputSource, problems: string[]): SiteActionSettings {
 
 function readLockWait(core: InputSource, problems: string[]): number {
   const text = core.getInput(SiteInput.LockWait).trim()
-  if (text === '') return 0
+  if (text === '') return DEFAULT_LOCK_WAIT_SECONDS
   const seconds = Number(text)
   if (!/^[0-9]+$/.test(text) || !Number.isSafeInteger(seconds)) {
     problems.push(

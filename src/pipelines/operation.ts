@@ -38,7 +38,7 @@ export interface OperationOptions {
   site: SiteConfig
   exec: Executor
   reporter: Reporter
-  /** Seconds to wait for the site lock (0: fail at once). */
+  /** Seconds to wait for the site lock (absent: DEFAULT_LOCK_WAIT_SECONDS; 0: fail at once). */
   lockWait?: number
   /** The lock, when the operation already holds it (taken by a host program that did more in
    * the same run, e.g. WARM_SWITCH): it is not taken again, and is released at the end. */
@@ -117,7 +117,7 @@ export async function withSiteOperation<
   const python = config.app.python
   if (!held)
     await acquireLock(exec, site.root, holder, {
-      waitSeconds: options.lockWait ?? 0,
+      ...(options.lockWait !== undefined && { waitSeconds: options.lockWait }),
       reporter,
       siteName: site.name
     })

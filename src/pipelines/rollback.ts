@@ -16,6 +16,7 @@ import {
   requireInitialized,
   restartSlotGroup,
   switchLiveSlot,
+  type InstalledRelease,
   type SiteState
 } from '../sites/site-state.js'
 import { currentHolder, releaseLock } from '../sites/lock.js'
@@ -146,6 +147,18 @@ export function rollbackSteps(): Step<RollbackContext>[] {
   ]
 }
 
+/** The refusal of `rollback --to` a version that is not (completely) installed. */
+function notInstalledError(
+  to: string,
+  site: SiteConfig,
+  installed: readonly InstalledRelease[]
+): SitecycleError {
+  return new SitecycleError(
+    `version ${to} is not installed on site ${site.name}; installed: ${installed.map(r => r.dir).join(', ') || 'none'} (deploy it instead)`,
+    'input'
+  )
+}
+
 /** Choose the release to go back to: the named one, or the warm one in the idle slot, or the
  * newest installed good release before the live one. */
 export async function chooseTarget(
@@ -167,15 +180,8 @@ export async function chooseTarget(
     return { target: state.idle!, warm: true }
   const releases = (await listReleases(c.exec, c.site, c.python)).filter(r => r.complete)
   if (to) {
-    const want = normalizeVersion(to)
-    const found = releases.find(
-      r => r.dir === to || (isValidVersion(r.dir) && normalizeVersion(r.dir) === want)
-    )
-    if (!found)
-      throw new SitecycleError(
-        `version ${to} is not installed on site ${c.site.name}; installed: ${releases.map(r => r.dir).join(', ') || 'none'} (deploy it instead)`,
-        'input'
-      )
+    const found = findInstalled(releases, to)
+    if (!found) throw notInstalledError(to, c.site, releases)
     // Checked before the lock too (rollback()); here again, as the release is now under the lock.
     if (found.bad && !allowBad) checkBadMark(found, c.site, 'rollback', false, c.reporter)
     // Already there (e.g. a host a partial rolling deploy never reached): nothing to do.
@@ -232,16 +238,17 @@ export async function rollback(req: RollbackRequest): Promise<OperationOutcome> 
     reporter: req.reporter,
     lockWait: req.lockWait
   }
-  // A target marked bad is refused (or, with allowBad, warned about) before the lock is taken.
-  const markedBad =
-    req.to !== undefined &&
-    checkBadMark(
-      findInstalled(await listReleases(req.exec, req.site, req.config.app.python), req.to),
-      req.site,
-      'rollback',
-      req.allowBad === true,
-      req.reporter
+  // A target not installed, or marked bad, is refused (or, with allowBad, warned about) before
+  // the lock is taken: a refusal waits for no lock and leaves no journal line.
+  let markedBad = false
+  if (req.to !== undefined) {
+    const installed = (await listReleases(req.exec, req.site, req.config.app.python)).filter(
+      r => r.complete
     )
+    const found = findInstalled(installed, req.to)
+    if (!found) throw notInstalledError(req.to, req.site, installed)
+    markedBad = checkBadMark(found, req.site, 'rollback', req.allowBad === true, req.reporter)
+  }
   let held: HeldLock | undefined
   if (req.site.apache.mode === 'blue-green') {
     const opId = newOperationId()

@@ -88,6 +88,12 @@ const UNKNOWN_HOLDER: LockHolder = {
  * one of the hopeless errors (at least this long, or `waitSeconds` when longer).
  */
 export const UNEXPLAINED_FAILURE_SECONDS = 5
+/**
+ * Seconds a run waits for a lock held by another live run when the caller says nothing
+ * (`--lock-wait`, the actions' `lock-wait` input): long enough for a status read or a warm
+ * rollback to finish, short enough that a refusal comes at once in human terms.
+ */
+export const DEFAULT_LOCK_WAIT_SECONDS = 5
 /** Pauses between attempts: doubled from the first up to the longest. */
 const FIRST_PAUSE_MS = 50
 const LONGEST_PAUSE_MS = 1000
@@ -95,7 +101,7 @@ const LONGEST_PAUSE_MS = 1000
 const MIN_ATTEMPTS = 3
 
 export interface AcquireOptions {
-  /** Seconds to wait for a held lock; 0 fails at once. */
+  /** Seconds to wait for a held lock (default DEFAULT_LOCK_WAIT_SECONDS); 0 fails at once. */
   waitSeconds?: number
   /** The site's name, for messages (default: its root). */
   siteName?: string
@@ -125,7 +131,8 @@ export async function acquireLock(
   const l = siteLayout(root)
   const site = options.siteName ?? root
   const begun = Date.now()
-  const deadline = begun + (options.waitSeconds ?? 0) * 1000
+  const waitSeconds = options.waitSeconds ?? DEFAULT_LOCK_WAIT_SECONDS
+  const deadline = begun + waitSeconds * 1000
   const unexplainedDeadline = Math.max(deadline, begun + UNEXPLAINED_FAILURE_SECONDS * 1000)
   let waiting = false
   let pause = FIRST_PAUSE_MS
@@ -149,7 +156,8 @@ export async function acquireLock(
     }
     if (held && Date.now() >= deadline)
       throw new SitecycleError(
-        `site ${site} on ${exec.name} is locked by ${describeHolder(held)}; ` +
+        `site ${site} on ${exec.name} is locked by ${describeHolder(held)}` +
+          `${waitSeconds > 0 ? ` (waited ${waitSeconds} s)` : ''}; ` +
           `wait for it (--lock-wait SECONDS), or if that run is gone, clear it with \`sitecycle unlock\``,
         'lock'
       )
