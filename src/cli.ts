@@ -22,7 +22,7 @@ import { attemptCommand, attemptPlan, removeCommand } from './attempt-cli.js'
 import type { Executor } from './hosts/executor.js'
 import { deploy, type DeployRequest } from './pipelines/deploy.js'
 import { formatDryRun, planDeploy, planMaintenance, planRollback } from './pipelines/dry-run.js'
-import { initSite } from './pipelines/init.js'
+import { initSiteOutcome } from './pipelines/init.js'
 import { setMaintenance, type MaintenanceRequest } from './pipelines/maintenance.js'
 import { SshConnectionError } from './hosts/ssh-executor.js'
 import { checkMaintenanceMessage, checkRetryAfter } from './sites/maintenance.js'
@@ -138,7 +138,10 @@ options:
                         refuse it
   --allow-bad           deploy a version, or roll back to one (--to), that a rollback marked bad;
                         it warns, and the mark is removed only when the run succeeds (deploy, rollback)
-  --no-reload           do not reload Apache after writing the vhost (init)
+  --reload              reload Apache after writing the vhost even when other WSGI sites share it
+                        (init; a graceful cuts their requests in flight); remove: reload afterwards
+  --no-reload           do not reload Apache after writing the vhost (init; by default it reloads
+                        only when no other WSGI site is served by the same Apache)
   --no-verify           do not verify the new snapshot (snapshot; by default it is restored into
                         a scratch database and its files checked, as \`sitecycle verify\` does)
   --force               unlock even when the holder's state cannot be told from here
@@ -457,9 +460,22 @@ export async function main(
       case 'init': {
         const t = await siteAndExecutor(cli)
         exec = t.exec
-        await initSite({ ...t, reporter, reload: !cli.values['no-reload'] })
+        if (cli.values.reload && cli.values['no-reload'])
+          throw new SitecycleError('--reload and --no-reload: give one of them', 'usage')
+        const o = await initSiteOutcome({
+          ...t,
+          reporter,
+          reload: cli.values.reload ? 'always' : cli.values['no-reload'] ? 'never' : 'when-alone'
+        })
+        if (o.otherSites.length)
+          reporter.warn(
+            `Apache was not reloaded: a graceful restart restarts the daemon processes of every WSGI site on it and cuts their requests in flight (${o.otherSites.join('; ')}). ` +
+              `Site ${t.site.name} is served after Apache's next reload: run \`sitecycle init ${t.site.name} --reload\` at a quiet time, or reload Apache yourself`
+          )
         out(
-          `site ${t.site.name} is ready at ${t.site.root} on ${t.exec.name}; vhost for ${t.site.url}`
+          o.reloaded
+            ? `site ${t.site.name} is ready at ${t.site.root} on ${t.exec.name}; vhost for ${t.site.url}`
+            : `site ${t.site.name} is initialized at ${t.site.root} on ${t.exec.name}; vhost for ${t.site.url} written, served after Apache's next reload`
         )
         return EXIT.ok
       }

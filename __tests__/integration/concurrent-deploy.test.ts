@@ -99,10 +99,11 @@ beforeAll(async () => {
     ...VERSIONS.map(version => buildSampleRelease({ version, releasesDir: releases }))
   ])
   site = await makeTestSite({ apache })
-  slow = await makeTestSite({ apache, hooks: ['python -c "import time; time.sleep(10)"'] })
+  slow = await makeTestSite({ apache, hooks: ['python -c "import time; time.sleep(30)"'] })
   for (const [s, args] of [
     [site, ['init', 'v1']],
-    [slow, ['init', 'v1']],
+    // The second site on this Apache: init reloads it only when told (--reload).
+    [slow, ['init', 'v1', '--reload']],
     [site, ['deploy', 'v1', '--release', releases, '--version', '1.0.0']]
   ] as const) {
     const r = await cli(s, [...args])

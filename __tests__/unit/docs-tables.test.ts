@@ -95,7 +95,7 @@ describe('README action tables', () => {
     expect(await main(['--root', root], () => undefined)).toBe(0)
     const updated = await fs.readFile(path.join(root, 'README.md'), 'utf8')
     expect(updated).toContain(
-      '| `lock-wait` | no | `0` | Seconds to wait for the lock of the site. `0` fails at once. |'
+      '| `lock-wait` | no | `5` | Seconds to wait for the lock of the site. `0` fails at once. |'
     )
     expect(await main(['--check', '--root', root], () => undefined)).toBe(0)
     // Only the text between the markers changed.
