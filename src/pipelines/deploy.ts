@@ -55,6 +55,7 @@ import {
   type SiteState
 } from '../sites/site-state.js'
 import { renderConfigFile, splitCommandLine, type RenderedConfig } from '../sites/render-config.js'
+import { ENV_FILE, envFileText, renderAppEnv, type RenderedEnv } from '../config/app-env.js'
 import { writeWsgiScript } from '../sites/wsgi-scripts.js'
 import { checkBadMark, findInstalled, removeBadMark } from '../sites/bad-mark.js'
 import { SitecycleError } from '../util/errors.js'
@@ -97,6 +98,8 @@ export interface DeployRequest {
 interface DeployContext extends OperationContext {
   release: ResolvedRelease
   rendered?: RenderedConfig
+  /** The application's environment (sites.<n>.env), rendered with its secrets. */
+  appEnv?: RenderedEnv
   indexUrl?: string
   state: SiteState
   /** Where the release file is on the host. */
@@ -153,6 +156,8 @@ export function freezesAroundHooks(site: SiteConfig): boolean {
 export interface PreparedDeploy {
   release: ResolvedRelease
   rendered?: RenderedConfig
+  /** The application's environment (sites.<n>.env), rendered with its secrets. */
+  appEnv?: RenderedEnv
   /** The index URL to install dependencies from (sites.<n>.pip.index_url_env), a secret. */
   indexUrl?: string
   /** Remove what prepareDeploy fetched from a store (the release's files); call it when done. */
@@ -274,6 +279,11 @@ async function checkRelease(
     )
     for (const s of rendered.secrets) req.reporter.addSecret(s)
   }
+  let appEnv: RenderedEnv | undefined
+  if (req.site.env) {
+    appEnv = renderAppEnv(req.site.env, req.site, req.config.file, req.env ?? process.env)
+    for (const s of appEnv.secrets) req.reporter.addSecret(s)
+  }
   // A frozen deploy dumps and may restore the database: a missing password fails here, before the host is touched.
   if (freezesAroundHooks(req.site)) checkDatabaseSecret(req.site, req.reporter, req.env)
   let indexUrl: string | undefined
@@ -287,7 +297,12 @@ async function checkRelease(
       )
     req.reporter.addSecret(indexUrl)
   }
-  return { release, rendered, ...(indexUrl !== undefined && { indexUrl }) }
+  return {
+    release,
+    rendered,
+    ...(appEnv && { appEnv }),
+    ...(indexUrl !== undefined && { indexUrl })
+  }
 }
 
 /**
@@ -354,18 +369,10 @@ export function deploySteps(options: DeployStepOptions = {}): Step<DeployContext
     },
     {
       name: 'render-config',
-      title: 'write the rendered config file into the release',
-      when: c => c.rendered !== undefined,
-      run: async c => {
-        const path = `${siteLayout(c.site.root).release(c.release.version)}/app.ini`
-        await c.exec.writeFile(path, c.rendered!.text, 0o640)
-        await c.exec.tryRun({ argv: ['chgrp', c.site.apache.group, path] })
-        // What watch checks the live config against (sha256sum format; no secret in a hash of the whole file).
-        const sha = createHash('sha256').update(c.rendered!.text).digest('hex')
-        await c.exec.writeFile(`${path}.sha256`, `${sha}  app.ini\n`, 0o644)
-        const names = c.rendered!.secretNames
-        return `app.ini${names.length ? ` with secrets ${names.join(', ')}` : ''}`
-      }
+      title:
+        "write the rendered config file and the application's environment (env.json) into the release",
+      when: c => c.rendered !== undefined || c.appEnv !== undefined || c.reusedRelease === true,
+      run: writeReleaseConfig
     },
     ...withFreeze(freezeSteps()),
     {
@@ -388,14 +395,17 @@ export function deploySteps(options: DeployStepOptions = {}): Step<DeployContext
       run: async c => {
         const slot = c.state.idleSlot
         let pids: string
+        let rewrote = false
         if (c.reusedRelease) {
-          // A release installed before (same content): nothing to hide the restart behind.
+          // A release installed before (same content): nothing to hide the restart behind. Its
+          // script is brought up to date first (a changed app.wsgi), as restart-idle does.
+          rewrote = await writeWsgiScript(c.exec, c.config, c.site, slot)
           await pointSlot(c.exec, c.site, c.python, slot, c.release.version)
           pids = await restartSlotGroup(c.exec, c.site, c.python, slot)
         } else {
           pids = await awaitSlotGroup(c.exec, c.site, c.python, slot, c.idleSignalled!)
         }
-        return `slot ${slot}, pids ${pids}`
+        return `slot ${slot}, pids ${pids}${rewrote ? `; rewrote ${slot}.wsgi` : ''}`
       },
       undo: async c => {
         // A reused release's restart is undone here; restart-idle undoes its own.
@@ -792,6 +802,41 @@ async function completeRelease(c: DeployContext): Promise<string> {
   return `releases/${c.release.version}/release.json`
 }
 
+/**
+ * Write the rendered config (app.ini, with its checksum for watch) and the application's
+ * environment (env.json, read by the slot's WSGI script before it imports the application) into
+ * the release, both readable by the Apache group only. A reused release without an environment
+ * loses the one an earlier config gave it.
+ */
+async function writeReleaseConfig(c: DeployContext): Promise<string> {
+  const dir = siteLayout(c.site.root).release(c.release.version)
+  const written: string[] = []
+  if (c.rendered) {
+    const path = `${dir}/app.ini`
+    await c.exec.writeFile(path, c.rendered.text, 0o640)
+    await c.exec.tryRun({ argv: ['chgrp', c.site.apache.group, path] })
+    // What watch checks the live config against (sha256sum format; no secret in a hash of the whole file).
+    const sha = createHash('sha256').update(c.rendered.text).digest('hex')
+    await c.exec.writeFile(`${path}.sha256`, `${sha}  app.ini\n`, 0o644)
+    const names = c.rendered.secretNames
+    written.push(`app.ini${names.length ? ` with secrets ${names.join(', ')}` : ''}`)
+  }
+  const envPath = `${dir}/${ENV_FILE}`
+  if (c.appEnv) {
+    await c.exec.writeFile(envPath, envFileText(c.appEnv), 0o640)
+    await c.exec.tryRun({ argv: ['chgrp', c.site.apache.group, envPath] })
+    const names = Object.keys(c.appEnv.variables)
+    const secret = c.appEnv.secretNames
+    written.push(
+      `${ENV_FILE} (${names.join(', ') || 'empty'})${secret.length ? ` with secrets in ${secret.join(', ')}` : ''}`
+    )
+  } else if ((await c.exec.readFile(envPath)) !== undefined) {
+    await c.exec.run({ argv: ['rm', '-f', envPath] })
+    written.push(`${ENV_FILE} removed (no env: in the config)`)
+  }
+  return written.join('; ') || 'nothing to write'
+}
+
 async function runHooks(c: DeployContext): Promise<string> {
   const dir = siteLayout(c.site.root).release(c.release.version)
   const configEnv = c.site.config?.env ?? 'SITECYCLE_CONFIG'
@@ -807,6 +852,7 @@ async function runHooks(c: DeployContext): Promise<string> {
       argv,
       cwd: dir,
       env: {
+        ...c.appEnv?.variables,
         PATH: `${dir}/bin:/usr/local/bin:/usr/bin:/bin`,
         VIRTUAL_ENV: dir,
         [configEnv]: `${dir}/app.ini`,
@@ -815,7 +861,7 @@ async function runHooks(c: DeployContext): Promise<string> {
         SITECYCLE_VERSION: c.release.version
       },
       unsetEnv: ['PYTHONPATH', 'PYTHONHOME'],
-      redact: c.rendered?.secrets
+      redact: c.appEnv ? [...(c.rendered?.secrets ?? []), ...c.appEnv.secrets] : c.rendered?.secrets
     })
   }
   return `${hooks.length} hook${hooks.length === 1 ? '' : 's'}`
@@ -921,6 +967,7 @@ async function deployPrepared(
         ...octx,
         release,
         rendered: prepared.rendered,
+        ...(prepared.appEnv && { appEnv: prepared.appEnv }),
         indexUrl: prepared.indexUrl,
         state,
         upload: `${siteLayout(req.site.root).incoming}/${octx.opId}/${basename(release.file)}`,
