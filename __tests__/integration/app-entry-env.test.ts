@@ -16,6 +16,7 @@ import { deploy } from '../../src/pipelines/deploy.js'
 import { initSite } from '../../src/pipelines/init.js'
 import { siteStatus } from '../../src/pipelines/status.js'
 import { StreamReporter } from '../../src/util/reporter.js'
+import { watchSite } from '../../src/watch/watch.js'
 import { startApache, type TestApache } from '../helpers/apache.js'
 import { buildSampleRelease } from '../helpers/sample-app.js'
 import { httpGet, makeTestSite, type TestSite } from '../helpers/site.js'
@@ -45,7 +46,8 @@ beforeAll(async () => {
     siteYaml: 'env:\n  APP_TOKEN: "tok-{{ secret.APP_TOKEN_SECRET }}"',
     hooks: [
       'python -m sitecycle_sample.manage check',
-      'python -m sitecycle_sample.manage env --out hook-env.txt APP_MESSAGE APP_TOKEN'
+      // Outside the release (cwd): not a file of the release for watch.
+      'python -m sitecycle_sample.manage env --out ../../hook-env.txt APP_MESSAGE APP_TOKEN'
     ]
   })
 })
@@ -111,7 +113,7 @@ test('a factory entry point with arguments serves, with the environment (a secre
   )
   expect((await httpGet(`${site.url}/__version__`)).body).toBe('1.0.0')
   const rel = join(site.root, 'releases', '1.0.0')
-  expect(await readFile(join(rel, 'hook-env.txt'), 'utf8')).toBe(
+  expect(await readFile(join(site.root, 'hook-env.txt'), 'utf8')).toBe(
     `APP_MESSAGE=one\nAPP_TOKEN=tok-${SECRET}\n`
   )
   // Beside app.ini, with its owner and mode; the secret nowhere else.
@@ -170,4 +172,14 @@ test('a redeploy of a release already installed (reused) gets the changed app.ws
   expect(await readFile(liveScript, 'utf8')).toBe(text)
   expect((await stat(liveScript)).mtimeMs).toBe(mtimeMs)
   expect(lines.join('\n')).not.toContain(SECRET)
+})
+
+test("watch counts env.json as sitecycle's own file of the release: no drift", async () => {
+  const config = parseConfig(
+    await readFile(join(site.dir, 'sitecycle.yml'), 'utf8'),
+    join(site.dir, 'sitecycle.yml')
+  )
+  const report = await watchSite({ config, site: config.sites.v1, exec })
+  expect(report.findings).toEqual([])
+  expect(report.files).toMatchObject({ status: 'ok', counts: { added: 0 } })
 })
