@@ -295,7 +295,7 @@ export function renderWsgiScript(
 ): string {
   const importLines = pythonImportLines(parseWsgiEntry(wsgiEntry)).join('\n')
   const configEnv = site.config?.env ?? 'SITECYCLE_CONFIG'
-  return `# Managed by sitecycle: site ${site.name}, slot ${slotName}. Do not edit: sitecycle init rewrites it.
+  return `# Managed by sitecycle: site ${site.name}, slot ${slotName}. Do not edit: sitecycle init and deploy rewrite it.
 import os
 
 _release = os.path.realpath(${JSON.stringify(slotPath)})
