@@ -11,7 +11,11 @@ import { renderWsgiScript } from '../../src/commands/apache.js'
 import { databaseUrl, envFileText, parseEnvFile, renderAppEnv } from '../../src/config/app-env.js'
 import { parseConfig } from '../../src/config/load-config.js'
 import { parseWsgiEntry, pythonImportLines } from '../../src/config/wsgi-entry.js'
+import { RecordingExecutor } from '../../src/hosts/recording-executor.js'
+import { secretEnvThroughStdin } from '../../src/hosts/ssh-executor.js'
+import { runAfterInstallHooks } from '../../src/sites/hooks.js'
 import { ConfigError, SitecycleError } from '../../src/util/errors.js'
+import { StreamReporter } from '../../src/util/reporter.js'
 
 function withWsgi(wsgi: string, app = '', site = ''): string {
   return `app:\n  package: sample\n  wsgi: ${wsgi}\n${app}sites:\n  v1:\n    root: /srv/s/v1\n    url: http://127.0.0.1:8080\n${site}`
@@ -287,5 +291,72 @@ describe('the WSGI script', () => {
     } finally {
       await rm(dir, { recursive: true, force: true })
     }
+  })
+})
+
+describe('hooks in a live release (restore, sync)', () => {
+  test("get the release's env.json, its secrets masked and kept off a remote command line", async () => {
+    const config = parseConfig(
+      withWsgi('a:b', '', '    hooks: { after_install: ["python -m app.manage migrate"] }\n'),
+      '/repo/c.yml'
+    )
+    const site = config.sites.v1
+    const exec = new RecordingExecutor()
+    const rendered = renderAppEnv(
+      [
+        { name: 'MODE', value: 'prod', key: 'app.env.MODE' },
+        { name: 'TOKEN', value: '{{ secret.T }}', key: 'app.env.TOKEN' }
+      ],
+      site,
+      'c.yml',
+      { T: 'hook-secret-42' }
+    )
+    exec.files.set('/srv/s/v1/releases/1.0.0/env.json', envFileText(rendered))
+    const lines: string[] = []
+    const reporter = new StreamReporter(l => lines.push(l))
+    expect(await runAfterInstallHooks(exec, config, site, { version: '1.0.0' }, reporter)).toBe(1)
+    const hook = exec.calls.find(c => c.type === 'run')!.command!
+    expect(hook.argv).toEqual([
+      '/srv/s/v1/releases/1.0.0/bin/python',
+      '-m',
+      'app.manage',
+      'migrate'
+    ])
+    expect(hook.env).toMatchObject({
+      MODE: 'prod',
+      TOKEN: 'hook-secret-42',
+      VIRTUAL_ENV: '/srv/s/v1/releases/1.0.0'
+    })
+    expect(hook.redact).toEqual(['hook-secret-42'])
+    // Over SSH a redacted variable goes on standard input, not into the visible command line.
+    expect(secretEnvThroughStdin(hook, undefined).line).not.toContain('hook-secret-42')
+    expect(reporter.filter.apply('x hook-secret-42 y')).toBe('x *** y')
+  })
+
+  test('a release without env.json: the hooks run as before', async () => {
+    const config = parseConfig(
+      withWsgi('a:b', '', '    hooks: { after_install: ["python -m app.manage migrate"] }\n'),
+      '/repo/c.yml'
+    )
+    const exec = new RecordingExecutor()
+    await runAfterInstallHooks(
+      exec,
+      config,
+      config.sites.v1,
+      { version: '1.0.0' },
+      new StreamReporter(() => undefined)
+    )
+    const hook = exec.calls.find(c => c.type === 'run')!.command!
+    expect(Object.keys(hook.env!).sort()).toEqual(
+      [
+        'PATH',
+        'SITECYCLE_CONFIG',
+        'SITECYCLE_ROOT',
+        'SITECYCLE_SITE',
+        'SITECYCLE_VERSION',
+        'VIRTUAL_ENV'
+      ].sort()
+    )
+    expect(hook.redact).toBeUndefined()
   })
 })
