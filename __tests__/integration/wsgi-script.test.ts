@@ -12,6 +12,7 @@ import { createInterface, type Interface } from 'node:readline'
 import { renderWsgiScript } from '../../src/commands/apache.js'
 import { parseConfig } from '../../src/config/load-config.js'
 import { runProcess } from '../../src/hosts/local-executor.js'
+import { REPO } from '../helpers/harness-repo.js'
 import { makeTempDir, removeTempDir } from '../helpers/sample-app.js'
 
 const PYTHON = '/usr/bin/python3'
@@ -20,15 +21,17 @@ let work: string
 /** Loads the script with runpy (as mod_wsgi loads it: once), then for each line on stdin calls
  * its `application` and prints {status, body}. */
 const DRIVER = `
-import json, runpy, sys
+import io, json, runpy, sys
 g = runpy.run_path(sys.argv[1], run_name='_mod_wsgi_test')
 print(json.dumps({'loaded': True}), flush=True)
 for line in sys.stdin:
     got = {}
     def start_response(status, headers):
         got['status'] = status
+    environ = {'PATH_INFO': '/', 'REQUEST_METHOD': 'GET', 'SCRIPT_NAME': '', 'SERVER_NAME': 'localhost',
+               'SERVER_PORT': '80', 'wsgi.input': io.BytesIO(), 'wsgi.url_scheme': 'http', 'wsgi.errors': sys.stderr}
     try:
-        body = b''.join(g['application']({'PATH_INFO': '/'}, start_response)).decode()
+        body = b''.join(g['application'](environ, start_response)).decode()
         print(json.dumps({'status': got.get('status'), 'body': body}), flush=True)
     except Exception as e:
         print(json.dumps({'status': None, 'body': '%s: %s' % (type(e).__name__, e)}), flush=True)
@@ -259,6 +262,55 @@ test('a daemon started before its release is complete loads env.json with the fa
       status: '200 OK',
       body: `('it\\'s "on"', -2, True, 'preview', 'late')`
     })
+  } finally {
+    daemon.stop()
+  }
+})
+
+/** Wheels of Django (the package index is not reachable from CI). */
+const WHEELHOUSE = process.env.SITECYCLE_TEST_WHEELHOUSE ?? join(REPO, '..', 'shared', 'wheelhouse')
+
+test("a Django project's project.wsgi:application runs with DJANGO_SETTINGS_MODULE from the release's env.json", async () => {
+  const entry = 'mysite.wsgi:application'
+  const { root, dir, script } = await siteWith('5.0.0', entry)
+  const pip = await runProcess(
+    PYTHON,
+    [
+      '-m',
+      'pip',
+      '--python',
+      join(dir, 'bin', 'python'),
+      'install',
+      '--no-index',
+      '--find-links',
+      WHEELHOUSE,
+      'django'
+    ],
+    { env: { PATH: '/usr/bin:/bin', PIP_CONFIG_FILE: '/dev/null' } }
+  )
+  if (pip.code !== 0) throw new Error(`pip: ${pip.stderr.toString()}`)
+  const project = join(dir, 'lib', `python3.${await pythonMinor()}`, 'site-packages', 'mysite')
+  await mkdir(project, { recursive: true })
+  await writeFile(join(project, '__init__.py'), '')
+  // As startproject writes it: a default that the environment overrides.
+  await writeFile(
+    join(project, 'wsgi.py'),
+    "import os\nfrom django.core.wsgi import get_wsgi_application\nos.environ.setdefault('DJANGO_SETTINGS_MODULE', 'mysite.settings')\napplication = get_wsgi_application()\n"
+  )
+  const settings = (name: string) =>
+    `SECRET_KEY = 'k'\nDEBUG = False\nALLOWED_HOSTS = ['*']\nROOT_URLCONF = 'mysite.urls'\nNAME = '${name}'\nINSTALLED_APPS = []\nDATABASES = {}\n`
+  await writeFile(join(project, 'settings.py'), settings('default settings'))
+  await writeFile(join(project, 'production.py'), settings('production settings'))
+  await writeFile(
+    join(project, 'urls.py'),
+    "from django.conf import settings\nfrom django.http import HttpResponse\nfrom django.urls import path\nurlpatterns = [path('', lambda r: HttpResponse(settings.NAME))]\n"
+  )
+  await writeEnv(dir, { DJANGO_SETTINGS_MODULE: 'mysite.production', APP_TOKEN: 'x' })
+  await writeFile(join(dir, 'release.json'), '{}\n')
+  const daemon = new Daemon(root, script)
+  try {
+    await daemon.loaded()
+    expect(await daemon.request()).toEqual({ status: '200 OK', body: 'production settings' })
   } finally {
     daemon.stop()
   }
