@@ -887,6 +887,22 @@ describe('the application environment and a changed app.wsgi', () => {
       expect(exec.files.get(`${ROOT}/wsgi/${slot}.wsgi`) ?? '').not.toContain('unit-app-token')
   })
 
+  test('the dry run renders the environment: names and which hold secrets, never the values', async () => {
+    const c = config(envYaml)
+    const exec = host()
+    const plan = await planDeploy({
+      config: c,
+      site: c.sites.v1,
+      exec,
+      reporter: reporter(),
+      release: releases,
+      version: '2.0.0'
+    })
+    expect(plan.checks).toContain('environment renders: MODE, TOKEN (secrets in TOKEN)')
+    expect(JSON.stringify(plan)).not.toContain('unit-app-token-value')
+    expect(exec.calls.some(call => call.type === 'writeFile')).toBe(false)
+  })
+
   test('a missing env secret stops the deploy before the host is touched, naming the variable', async () => {
     const c = config(`    env:\n      TOKEN: "{{ secret.UNIT_UNSET_TOKEN }}"\n`)
     const exec = host()
