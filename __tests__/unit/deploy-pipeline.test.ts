@@ -945,4 +945,43 @@ sites:
     expect(exec.files.get(`${ROOT}/wsgi/blue.wsgi`)).toBe(old('blue'))
     expect(t.filter(l => l.includes('blue.wsgi'))).toEqual([])
   })
+
+  test("a failed deploy puts the idle slot's script back with its warm release: it runs the entry point it had", async () => {
+    const before = config()
+    const after = parseConfig(
+      `
+app:
+  package: sitecycle-sample
+  wsgi: "sitecycle_sample.wsgi:create_app('second')"
+sites:
+  v1:
+    root: ${ROOT}
+    url: http://127.0.0.1:8080
+    config: { template: app.ini.tmpl }
+`,
+      join(dir, 'sitecycle.yml')
+    )
+    const site = before.sites.v1
+    const old = (slot: string) =>
+      renderWsgiScript(site, before.app.wsgi, `${ROOT}/slots/${slot}`, slot)
+    const exec = host().respondFirst(
+      c2 => isScript(scripts.PROBE_HTTP)(c2) && scriptArg(c2, 2) === 'green',
+      { code: 1, stdout: JSON.stringify({ status: 500, body: '', error: null }) }
+    )
+    exec.files.set(`${ROOT}/wsgi/blue.wsgi`, old('blue'))
+    exec.files.set(`${ROOT}/wsgi/green.wsgi`, old('green'))
+    const err = await deployV2(after, exec).catch(e => e)
+    expect((err as OperationFailed).outcome.failedStep).toBe('verify-idle')
+    const t = trace(exec)
+    // Rewritten for the new release, then back before the warm release's restart.
+    expect(t.filter(l => l.endsWith('green.wsgi'))).toEqual([
+      `write ${ROOT}/wsgi/green.wsgi`,
+      `write ${ROOT}/wsgi/green.wsgi`
+    ])
+    expect(exec.files.get(`${ROOT}/wsgi/green.wsgi`)).toBe(old('green'))
+    expect(t.lastIndexOf(`write ${ROOT}/wsgi/green.wsgi`)).toBeLessThan(
+      t.lastIndexOf(`point-link ${ROOT}/slots/green ../releases/0.9.0`)
+    )
+    expect(exec.files.get(`${ROOT}/wsgi/blue.wsgi`)).toBe(old('blue'))
+  })
 })

@@ -56,7 +56,7 @@ import {
 } from '../sites/site-state.js'
 import { renderConfigFile, splitCommandLine, type RenderedConfig } from '../sites/render-config.js'
 import { ENV_FILE, envFileText, renderAppEnv, type RenderedEnv } from '../config/app-env.js'
-import { writeWsgiScript } from '../sites/wsgi-scripts.js'
+import { writeIfChanged, writeWsgiScript } from '../sites/wsgi-scripts.js'
 import { checkBadMark, findInstalled, removeBadMark } from '../sites/bad-mark.js'
 import { SitecycleError } from '../util/errors.js'
 import type { Reporter } from '../util/reporter.js'
@@ -109,6 +109,9 @@ interface DeployContext extends OperationContext {
   createdRelease: boolean
   /** The same release (same sha256) was installed already: it is used as it is. */
   reusedRelease?: boolean
+  /** The idle slot's WSGI script as it was before this deploy rewrote it (set only when it did):
+   * put back by the undo, so the warm release it returns to runs with the entry point it had. */
+  idleScriptBefore?: string
   /** The PIDs of the idle slot's daemons that restart-idle signalled (await-idle waits for new ones). */
   idleSignalled?: string
   idleBefore: string | null
@@ -349,7 +352,7 @@ export function deploySteps(options: DeployStepOptions = {}): Step<DeployContext
         // A site initialized by an older sitecycle may have a script that cannot wait for its
         // release: the idle one is rewritten now, before its daemons restart (the live one is
         // left alone: a changed script restarts its group).
-        const rewrote = await writeWsgiScript(c.exec, c.config, c.site, c.state.idleSlot)
+        const rewrote = await rewriteIdleScript(c)
         c.idleSignalled = await signalSlotGroup(
           c.exec,
           c.site,
@@ -399,7 +402,7 @@ export function deploySteps(options: DeployStepOptions = {}): Step<DeployContext
         if (c.reusedRelease) {
           // A release installed before (same content): nothing to hide the restart behind. Its
           // script is brought up to date first (a changed app.wsgi), as restart-idle does.
-          rewrote = await writeWsgiScript(c.exec, c.config, c.site, slot)
+          rewrote = await rewriteIdleScript(c)
           await pointSlot(c.exec, c.site, c.python, slot, c.release.version)
           pids = await restartSlotGroup(c.exec, c.site, c.python, slot)
         } else {
@@ -500,7 +503,25 @@ export function deploySteps(options: DeployStepOptions = {}): Step<DeployContext
 
 /** The undo of restart-idle (and of await-idle for a reused release): the idle slot holds the
  * release kept warm for a rollback again, restarted. */
+/**
+ * Bring the idle slot's WSGI script up to date (a changed app.wsgi, or an older sitecycle's
+ * script), keeping the text it had for the undo. Returns whether it wrote.
+ */
+async function rewriteIdleScript(c: DeployContext): Promise<boolean> {
+  const before = await c.exec.readFile(siteLayout(c.site.root).wsgiScript(c.state.idleSlot))
+  const rewrote = await writeWsgiScript(c.exec, c.config, c.site, c.state.idleSlot)
+  if (rewrote && before !== undefined) c.idleScriptBefore = before
+  return rewrote
+}
+
 async function restoreIdleSlot(c: DeployContext): Promise<void> {
+  if (c.idleScriptBefore !== undefined)
+    await writeIfChanged(
+      c.exec,
+      siteLayout(c.site.root).wsgiScript(c.state.idleSlot),
+      c.idleScriptBefore,
+      0o644
+    )
   await pointSlot(c.exec, c.site, c.python, c.state.idleSlot, c.idleBefore ?? EMPTY_RELEASE)
   await restartSlotGroup(c.exec, c.site, c.python, c.state.idleSlot)
 }
