@@ -174,6 +174,21 @@ test('a redeploy of a release already installed (reused) gets the changed app.ws
   expect(lines.join('\n')).not.toContain(SECRET)
 })
 
+test('a deploy of the live version with a changed env changes nothing and says so plainly', async () => {
+  const before = await readFile(join(site.root, 'releases', '1.0.0', 'env.json'), 'utf8')
+  const changed = await editedConfig([['APP_MESSAGE: three', 'APP_MESSAGE: four']])
+  const o = await deployVersion(changed, '1.0.0')
+  expect(o.status).toBe('unchanged')
+  expect(o.notes.join('\n')).toContain(
+    'the environment (env) of live release 1.0.0 differs from this config: the live slot is not rewritten while it serves; they take effect with the next deploy of another version'
+  )
+  expect(await readFile(join(site.root, 'releases', '1.0.0', 'env.json'), 'utf8')).toBe(before)
+  expect((await httpGet(`${site.url}/factory`)).body).toContain('APP_MESSAGE=three')
+  // Back as deployed: nothing to say.
+  const same = await editedConfig([['APP_MESSAGE: four', 'APP_MESSAGE: three']])
+  expect((await deployVersion(same, '1.0.0')).notes).toEqual([])
+})
+
 test("watch counts env.json as sitecycle's own file of the release: no drift", async () => {
   const config = parseConfig(
     await readFile(join(site.dir, 'sitecycle.yml'), 'utf8'),

@@ -25,7 +25,7 @@ import { rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { basename, dirname, join } from 'node:path'
 import type { HostSpec, SitecycleConfig, SiteConfig, StoreConfig } from '../config/model.js'
-import { apacheConfigTest } from '../commands/apache.js'
+import { apacheConfigTest, renderWsgiScript } from '../commands/apache.js'
 import { changeMode, makeDirs, removeTree } from '../commands/files.js'
 import * as py from '../commands/python.js'
 import { makeRunTempDir } from '../util/run-temp-dir.js'
@@ -888,6 +888,33 @@ async function runHooks(c: DeployContext): Promise<string> {
   return `${hooks.length} hook${hooks.length === 1 ? '' : 's'}`
 }
 
+/**
+ * What of the live release's WSGI script and environment differs from what this config would
+ * write (a changed app.wsgi or env), said plainly: the live slot is never rewritten while it
+ * serves, so they wait for the next deploy of another version. Undefined when nothing differs.
+ */
+async function describeStaleLive(
+  req: DeployRequest,
+  state: SiteState,
+  appEnv: RenderedEnv | undefined
+): Promise<string | undefined> {
+  if (req.site.apache.mode !== 'blue-green' || state.live === null) return undefined
+  const l = siteLayout(req.site.root)
+  const slot = state.liveSlot
+  const [script, env] = await Promise.all([
+    req.exec.readFile(l.wsgiScript(slot)),
+    req.exec.readFile(`${l.release(state.live)}/${ENV_FILE}`)
+  ])
+  const changed = [
+    ...(script !== renderWsgiScript(req.site, req.config.app.wsgi, l.slot(slot), slot)
+      ? [`the ${slot} slot's WSGI script (app.wsgi, or a script an older sitecycle wrote)`]
+      : []),
+    ...(env !== (appEnv ? envFileText(appEnv) : undefined) ? ['the environment (env)'] : [])
+  ]
+  if (!changed.length) return undefined
+  return `${changed.join(' and ')} of live release ${state.live} ${changed.length > 1 ? 'differ' : 'differs'} from this config: the live slot is not rewritten while it serves; they take effect with the next deploy of another version`
+}
+
 /** The plan without touching anything (with the freeze steps when `site` freezes around its hooks). */
 export function deployPlan(site?: SiteConfig): string[] {
   return describePlan(deploySteps({ freeze: site !== undefined && freezesAroundHooks(site) }))
@@ -974,6 +1001,11 @@ async function deployPrepared(
         req.reporter.info(
           `${release.version} is already live on site ${req.site.name}: nothing to do`
         )
+        const stale = await describeStaleLive(req, state, prepared.appEnv)
+        if (stale) {
+          req.reporter.warn(stale)
+          base.notes.push(stale)
+        }
         return {
           ...base,
           status: 'unchanged' as const,
