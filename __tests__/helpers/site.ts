@@ -27,6 +27,10 @@ export interface TestSiteOptions {
   template?: string
   /** Extra YAML lines for the site (indented by the helper). */
   siteYaml?: string
+  /** app.wsgi (default the sample's module:attribute). */
+  wsgi?: string
+  /** Extra YAML lines for app: (indented by the helper). */
+  appYaml?: string
 }
 
 export async function makeTestSite(opts: TestSiteOptions): Promise<TestSite> {
@@ -43,8 +47,14 @@ export async function makeTestSite(opts: TestSiteOptions): Promise<TestSite> {
   const yaml = `
 app:
   package: sitecycle-sample
-  wsgi: sitecycle_sample.wsgi:application
-${opts.ssh ? `ssh:\n  key_file: ${opts.ssh.keyFile}\n  known_hosts: ${opts.ssh.knownHostsFile}\n` : ''}sites:
+  wsgi: ${JSON.stringify(opts.wsgi ?? 'sitecycle_sample.wsgi:application')}
+${(opts.appYaml ?? '')
+  .split('\n')
+  .filter(Boolean)
+  .map(l => `  ${l}\n`)
+  .join(
+    ''
+  )}${opts.ssh ? `ssh:\n  key_file: ${opts.ssh.keyFile}\n  known_hosts: ${opts.ssh.knownHostsFile}\n` : ''}sites:
   v1:
     host: ${opts.host ?? 'local'}
     root: ${root}

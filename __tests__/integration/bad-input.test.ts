@@ -428,6 +428,49 @@ describe('checks that need no host come before the host is touched', () => {
   })
 })
 
+describe('app.wsgi and env are checked before the host is touched', () => {
+  test('a factory called with something other than Python literals is refused, naming the key and the form', async () => {
+    const bad = await configVariant('bad-factory.yml', text =>
+      text.replace(
+        /wsgi: .*/,
+        `wsgi: "sitecycle_sample.wsgi:create_app(__import__('os').system('touch /tmp/pwned'))"`
+      )
+    )
+    const msg = await expectRefused([
+      'deploy',
+      'v1',
+      '-c',
+      bad,
+      '--release',
+      releases,
+      '--version',
+      '2.0.0'
+    ])
+    expect(msg).toMatch(
+      /bad-factory\.yml:\d+:\d+: app\.wsgi: got .* \(__import__\( is not a Python literal\); expected a WSGI entry point module\.path:attribute, or module\.path:factory\(\.\.\.\) called with Python literals/
+    )
+  })
+
+  test("an env secret holding a newline is refused by the variable's and the secret's names, never its value", async () => {
+    const bad = await configVariant('env-secret.yml', text =>
+      text
+        .replace(/^sites:$/m, 'sites:')
+        .replace(
+          /^ {4}keep_releases:/m,
+          '    env: { APP_TOKEN: "{{ secret.APP_TOKEN_SECRET }}" }\n    keep_releases:'
+        )
+    )
+    const msg = await expectRefused(
+      ['deploy', 'v1', '-c', bad, '--release', releases, '--version', '2.0.0'],
+      { APP_TOKEN_SECRET: 'first-line\nDJANGO_DEBUG=1' }
+    )
+    expect(msg).toContain(
+      'sites.v1.env.APP_TOKEN: secret APP_TOKEN_SECRET holds a newline; an environment value must be one line'
+    )
+    expect(msg).not.toMatch(/first-line|DJANGO_DEBUG/)
+  })
+})
+
 describe('the config template is a file of the repository', () => {
   const KEY_LINE = '-----BEGIN OPENSSH PRIVATE KEY-----'
 

@@ -12,6 +12,7 @@ import { createInterface, type Interface } from 'node:readline'
 import { renderWsgiScript } from '../../src/commands/apache.js'
 import { parseConfig } from '../../src/config/load-config.js'
 import { runProcess } from '../../src/hosts/local-executor.js'
+import { REPO } from '../helpers/harness-repo.js'
 import { makeTempDir, removeTempDir } from '../helpers/sample-app.js'
 
 const PYTHON = '/usr/bin/python3'
@@ -20,15 +21,17 @@ let work: string
 /** Loads the script with runpy (as mod_wsgi loads it: once), then for each line on stdin calls
  * its `application` and prints {status, body}. */
 const DRIVER = `
-import json, runpy, sys
+import io, json, runpy, sys
 g = runpy.run_path(sys.argv[1], run_name='_mod_wsgi_test')
 print(json.dumps({'loaded': True}), flush=True)
 for line in sys.stdin:
     got = {}
     def start_response(status, headers):
         got['status'] = status
+    environ = {'PATH_INFO': '/', 'REQUEST_METHOD': 'GET', 'SCRIPT_NAME': '', 'SERVER_NAME': 'localhost',
+               'SERVER_PORT': '80', 'wsgi.input': io.BytesIO(), 'wsgi.url_scheme': 'http', 'wsgi.errors': sys.stderr}
     try:
-        body = b''.join(g['application']({'PATH_INFO': '/'}, start_response)).decode()
+        body = b''.join(g['application'](environ, start_response)).decode()
         print(json.dumps({'status': got.get('status'), 'body': body}), flush=True)
     except Exception as e:
         print(json.dumps({'status': None, 'body': '%s: %s' % (type(e).__name__, e)}), flush=True)
@@ -40,7 +43,10 @@ interface Answer {
 }
 
 /** A site root with releases/<release> (a real, empty virtualenv) in slot blue, and blue.wsgi. */
-async function siteWith(release: string): Promise<{ root: string; dir: string; script: string }> {
+async function siteWith(
+  release: string,
+  entry = 'lazyapp:application'
+): Promise<{ root: string; dir: string; script: string }> {
   const root = join(work, `site-${release}-${Math.random().toString(36).slice(2, 8)}`)
   const dir = join(root, 'releases', release)
   await mkdir(join(root, 'slots'), { recursive: true })
@@ -48,13 +54,10 @@ async function siteWith(release: string): Promise<{ root: string; dir: string; s
   const venv = await runProcess(PYTHON, ['-m', 'venv', '--without-pip', dir])
   if (venv.code !== 0) throw new Error(`venv: ${venv.stderr.toString()}`)
   await symlink(`../releases/${release}`, join(root, 'slots', 'blue'))
-  const yaml = `app:\n  package: lazyapp\n  wsgi: lazyapp:application\nsites:\n  v1:\n    host: local\n    root: ${root}\n    url: http://127.0.0.1:1\n    apache: { listen: 127.0.0.1:1 }\n`
+  const yaml = `app:\n  package: lazyapp\n  wsgi: ${JSON.stringify(entry)}\nsites:\n  v1:\n    host: local\n    root: ${root}\n    url: http://127.0.0.1:1\n    apache: { listen: 127.0.0.1:1 }\n`
   const site = parseConfig(yaml, join(root, 'sitecycle.yml')).sites.v1
   const script = join(root, 'wsgi', 'blue.wsgi')
-  await writeFile(
-    script,
-    renderWsgiScript(site, 'lazyapp:application', join(root, 'slots', 'blue'), 'blue')
-  )
+  await writeFile(script, renderWsgiScript(site, entry, join(root, 'slots', 'blue'), 'blue'))
   return { root, dir, script }
 }
 
@@ -74,6 +77,13 @@ async function installLazyApp(dir: string): Promise<void> {
       'def application(environ, start_response):',
       "    start_response('200 OK', [('Content-Type', 'text/plain')])",
       "    return [('%s %s' % (extra_mod.VALUE, os.environ['SITECYCLE_CONFIG'])).encode()]",
+      // A factory that reports its arguments and the environment as the module was imported.
+      'AT_IMPORT = dict(os.environ)',
+      'def create_app(label, n=0, flag=None):',
+      '    def app(environ, start_response):',
+      "        start_response('200 OK', [('Content-Type', 'text/plain')])",
+      "        return [repr((label, n, flag, AT_IMPORT.get('APP_MODE'), AT_IMPORT.get('APP_TOKEN'))).encode()]",
+      '    return app',
       ''
     ].join('\n')
   )
@@ -207,6 +217,100 @@ test('the placeholder release answers 503: no release deployed yet', async () =>
       status: '503 Service Unavailable',
       body: 'site v1 has no release deployed yet\n'
     })
+  } finally {
+    daemon.stop()
+  }
+})
+
+/** env.json as a deploy writes it (render-config, before release.json). */
+async function writeEnv(dir: string, variables: Record<string, string>): Promise<void> {
+  await writeFile(join(dir, 'env.json'), JSON.stringify({ variables, secret: ['APP_TOKEN'] }))
+}
+
+const FACTORY = `lazyapp:create_app('it\\'s "on"', n=-2, flag=True)`
+
+test('a factory entry point is called with its literal arguments, after env.json is in os.environ (daemon started on a complete release)', async () => {
+  const { root, dir, script } = await siteWith('4.0.0', FACTORY)
+  await installLazyApp(dir)
+  await writeEnv(dir, { APP_MODE: 'production', APP_TOKEN: 'tok en=1' })
+  await writeFile(join(dir, 'release.json'), '{}\n')
+  const daemon = new Daemon(root, script)
+  try {
+    await daemon.loaded()
+    expect(await daemon.request()).toEqual({
+      status: '200 OK',
+      body: `('it\\'s "on"', -2, True, 'production', 'tok en=1')`
+    })
+  } finally {
+    daemon.stop()
+  }
+})
+
+test('a daemon started before its release is complete loads env.json with the factory when release.json appears', async () => {
+  const { root, dir, script } = await siteWith('4.1.0', FACTORY)
+  const daemon = new Daemon(root, script)
+  try {
+    await daemon.loaded()
+    expect((await daemon.request()).status).toBe('503 Service Unavailable')
+    await installLazyApp(dir)
+    await writeEnv(dir, { APP_MODE: 'preview', APP_TOKEN: 'late' })
+    await writeFile(join(dir, 'release.json'), '{}\n')
+    const deadline = Date.now() + 5000
+    while ((await imports(dir)) === '' && Date.now() < deadline)
+      await new Promise(r => setTimeout(r, 20))
+    expect(await daemon.request()).toEqual({
+      status: '200 OK',
+      body: `('it\\'s "on"', -2, True, 'preview', 'late')`
+    })
+  } finally {
+    daemon.stop()
+  }
+})
+
+/** Wheels of Django (the package index is not reachable from CI). */
+const WHEELHOUSE = process.env.SITECYCLE_TEST_WHEELHOUSE ?? join(REPO, '..', 'shared', 'wheelhouse')
+
+test("a Django project's project.wsgi:application runs with DJANGO_SETTINGS_MODULE from the release's env.json", async () => {
+  const entry = 'mysite.wsgi:application'
+  const { root, dir, script } = await siteWith('5.0.0', entry)
+  const pip = await runProcess(
+    PYTHON,
+    [
+      '-m',
+      'pip',
+      '--python',
+      join(dir, 'bin', 'python'),
+      'install',
+      '--no-index',
+      '--find-links',
+      WHEELHOUSE,
+      'django'
+    ],
+    { env: { PATH: '/usr/bin:/bin', PIP_CONFIG_FILE: '/dev/null' } }
+  )
+  if (pip.code !== 0) throw new Error(`pip: ${pip.stderr.toString()}`)
+  const project = join(dir, 'lib', `python3.${await pythonMinor()}`, 'site-packages', 'mysite')
+  await mkdir(project, { recursive: true })
+  await writeFile(join(project, '__init__.py'), '')
+  // As startproject writes it: a default that the environment overrides.
+  await writeFile(
+    join(project, 'wsgi.py'),
+    "import os\nfrom django.core.wsgi import get_wsgi_application\nos.environ.setdefault('DJANGO_SETTINGS_MODULE', 'mysite.settings')\napplication = get_wsgi_application()\n"
+  )
+  const settings = (name: string) =>
+    `SECRET_KEY = 'k'\nDEBUG = False\nALLOWED_HOSTS = ['*']\nROOT_URLCONF = 'mysite.urls'\nNAME = '${name}'\nINSTALLED_APPS = []\nDATABASES = {}\n`
+  await writeFile(join(project, 'settings.py'), settings('default settings'))
+  await writeFile(join(project, 'production.py'), settings('production settings'))
+  await writeFile(
+    join(project, 'urls.py'),
+    "from django.conf import settings\nfrom django.http import HttpResponse\nfrom django.urls import path\nurlpatterns = [path('', lambda r: HttpResponse(settings.NAME))]\n"
+  )
+  await writeEnv(dir, { DJANGO_SETTINGS_MODULE: 'mysite.production', APP_TOKEN: 'x' })
+  await writeFile(join(dir, 'release.json'), '{}\n')
+  const daemon = new Daemon(root, script)
+  try {
+    await daemon.loaded()
+    expect(await daemon.request()).toEqual({ status: '200 OK', body: 'production settings' })
   } finally {
     daemon.stop()
   }

@@ -232,7 +232,7 @@ describe('parseConfig: errors name file, line and expected form', () => {
     expect(error.file).toBe('bad-values.yml')
     expect(error.line).toBe(3)
     expect(error.message.split('\n')).toEqual([
-      'bad-values.yml:3:9: app.wsgi: got "sample.wsgi"; expected a WSGI entry point module.path:attribute, such as sample.wsgi:application',
+      `bad-values.yml:3:9: app.wsgi: got "sample.wsgi" (not module:attribute or module:factory(...)); expected a WSGI entry point module.path:attribute, or module.path:factory(...) called with Python literals (strings, numbers, True, False, None; positional, then name=value), such as sample.wsgi:application or myapp:create_app('production')`,
       'bad-values.yml:4:11: app.python: got "python3" (not an absolute path); expected an absolute path to a Python interpreter, such as /usr/bin/python3',
       'bad-values.yml:10:16: sites.v1.health.timeout: got -1; expected a positive number of seconds',
       'bad-values.yml:11:11: sites.v1.role: got "staging"; expected production, preview, mirror or old',
@@ -248,7 +248,7 @@ describe('parseConfig: errors name file, line and expected form', () => {
     const lines = error.message.split('\n')
     expect(lines).toHaveLength(3)
     expect(lines[0]).toBe(
-      "unknown-key.yml:4:3: app: unknown key 'pyhton' (did you mean python?); expected one of package, wsgi, python, tests"
+      "unknown-key.yml:4:3: app: unknown key 'pyhton' (did you mean python?); expected one of package, wsgi, python, tests, env"
     )
     expect(lines[1]).toMatch(
       /^unknown-key\.yml:9:5: sites\.v1: unknown key 'keep_release' \(did you mean keep_releases\?\); expected one of role, host, hosts, root, url, /

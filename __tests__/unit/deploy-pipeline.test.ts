@@ -378,9 +378,10 @@ test('a release installed before with the same content is reused: no new virtual
     `put ${ROOT}/.sitecycle/incoming/${o.operationId}/${wheel.name}`,
     `write ${rel}/app.ini`,
     'hook',
+    // Its script brought up to date first (this sitecycle's, the config's app.wsgi).
+    `write ${ROOT}/wsgi/green.wsgi`,
     `point-link ${ROOT}/slots/green ../releases/2.0.0`,
-    `restart-group ${ROOT}/run/green 1`,
-    `probe http://127.0.0.1:8080/__version__ 127.0.0.1 green`
+    `restart-group ${ROOT}/run/green 1`
   ])
 })
 
@@ -844,5 +845,150 @@ describe('dry runs read and change nothing', () => {
       'would freeze site v1: http://127.0.0.1:8080 would answer 503 with the maintenance page, Retry-After 60'
     )
     expect(readOnly(exec)).toEqual([scripts.READ_STATE, `readFile ${ROOT}/maintenance/ON`])
+  })
+})
+
+describe('the application environment and a changed app.wsgi', () => {
+  const envYaml = `    env:
+      MODE: production
+      TOKEN: "{{ secret.UNIT_APP_TOKEN }}"
+`
+  beforeAll(() => {
+    process.env.UNIT_APP_TOKEN = 'unit-app-token-value'
+  })
+
+  test('env.json is written into the release beside app.ini (mode 0640, the Apache group), before release.json; hooks get it, its secret masked', async () => {
+    const c = config(envYaml)
+    const exec = host()
+    const lines: string[] = []
+    const o = await deploy({
+      config: c,
+      site: c.sites.v1,
+      exec,
+      reporter: new StreamReporter(l => lines.push(l)),
+      release: releases,
+      version: '2.0.0'
+    })
+    expect(o.status).toBe('deployed')
+    const rel = `${ROOT}/releases/2.0.0`
+    expect(JSON.parse(exec.files.get(`${rel}/env.json`)!)).toEqual({
+      variables: { MODE: 'production', TOKEN: 'unit-app-token-value' },
+      secret: ['TOKEN']
+    })
+    expect(exec.modes.get(`${rel}/env.json`)).toBe(0o640)
+    const runs = exec.calls.filter(call => call.type === 'run' && call.argv)
+    expect(runs.some(call => call.argv!.join(' ') === `chgrp www-data ${rel}/env.json`)).toBe(true)
+    const writes = exec.calls.map(call => call.type === 'writeFile' && call.path).filter(Boolean)
+    expect(writes.indexOf(`${rel}/env.json`)).toBeLessThan(
+      writes.indexOf(`${rel}/release.json.tmp`)
+    )
+    const hook = runs.find(call => unniced(call.argv!)[2] === 'sitecycle_sample.manage')!
+    expect(hook.command!.env).toMatchObject({ MODE: 'production', TOKEN: 'unit-app-token-value' })
+    expect(hook.command!.redact).toContain('unit-app-token-value')
+    // Named, never shown: not in the step notes (journaled) nor in the output.
+    const note = o.steps.find(s => s.name === 'render-config')?.note
+    expect(note).toContain('env.json (MODE, TOKEN) with secrets in TOKEN')
+    expect(JSON.stringify(o)).not.toContain('unit-app-token-value')
+    expect(lines.join('\n')).not.toContain('unit-app-token-value')
+    for (const slot of ['blue', 'green'])
+      expect(exec.files.get(`${ROOT}/wsgi/${slot}.wsgi`) ?? '').not.toContain('unit-app-token')
+  })
+
+  test('the dry run renders the environment: names and which hold secrets, never the values', async () => {
+    const c = config(envYaml)
+    const exec = host()
+    const plan = await planDeploy({
+      config: c,
+      site: c.sites.v1,
+      exec,
+      reporter: reporter(),
+      release: releases,
+      version: '2.0.0'
+    })
+    expect(plan.checks).toContain('environment renders: MODE, TOKEN (secrets in TOKEN)')
+    expect(JSON.stringify(plan)).not.toContain('unit-app-token-value')
+    expect(exec.calls.some(call => call.type === 'writeFile')).toBe(false)
+  })
+
+  test('a missing env secret stops the deploy before the host is touched, naming the variable', async () => {
+    const c = config(`    env:\n      TOKEN: "{{ secret.UNIT_UNSET_TOKEN }}"\n`)
+    const exec = host()
+    await expect(deployV2(c, exec)).rejects.toThrow(
+      'sites.v1.env.TOKEN: secret UNIT_UNSET_TOKEN is not set'
+    )
+    expect(exec.calls.filter(call => call.type !== 'readFile')).toEqual([])
+  })
+
+  test('a changed app.wsgi reaches the idle slot before its restart; the live slot keeps its script', async () => {
+    const before = config()
+    const after = parseConfig(
+      `
+app:
+  package: sitecycle-sample
+  wsgi: "sitecycle_sample.wsgi:create_app('second', show='MODE')"
+sites:
+  v1:
+    root: ${ROOT}
+    url: http://127.0.0.1:8080
+    config: { template: app.ini.tmpl }
+    hooks: { after_install: ["python -m sitecycle_sample.manage check"] }
+`,
+      join(dir, 'sitecycle.yml')
+    )
+    const site = before.sites.v1
+    const exec = host()
+    const old = (slot: string) =>
+      renderWsgiScript(site, before.app.wsgi, `${ROOT}/slots/${slot}`, slot)
+    exec.files.set(`${ROOT}/wsgi/blue.wsgi`, old('blue'))
+    exec.files.set(`${ROOT}/wsgi/green.wsgi`, old('green'))
+    await deployV2(after, exec)
+    const t = trace(exec)
+    expect(t.indexOf(`write ${ROOT}/wsgi/green.wsgi`)).toBeLessThan(
+      t.findIndex(l => l.startsWith('signal-group'))
+    )
+    expect(exec.files.get(`${ROOT}/wsgi/green.wsgi`)).toContain(
+      `    return _entry("second", show="MODE")`
+    )
+    expect(exec.files.get(`${ROOT}/wsgi/blue.wsgi`)).toBe(old('blue'))
+    expect(t.filter(l => l.includes('blue.wsgi'))).toEqual([])
+  })
+
+  test("a failed deploy puts the idle slot's script back with its warm release: it runs the entry point it had", async () => {
+    const before = config()
+    const after = parseConfig(
+      `
+app:
+  package: sitecycle-sample
+  wsgi: "sitecycle_sample.wsgi:create_app('second')"
+sites:
+  v1:
+    root: ${ROOT}
+    url: http://127.0.0.1:8080
+    config: { template: app.ini.tmpl }
+`,
+      join(dir, 'sitecycle.yml')
+    )
+    const site = before.sites.v1
+    const old = (slot: string) =>
+      renderWsgiScript(site, before.app.wsgi, `${ROOT}/slots/${slot}`, slot)
+    const exec = host().respondFirst(
+      c2 => isScript(scripts.PROBE_HTTP)(c2) && scriptArg(c2, 2) === 'green',
+      { code: 1, stdout: JSON.stringify({ status: 500, body: '', error: null }) }
+    )
+    exec.files.set(`${ROOT}/wsgi/blue.wsgi`, old('blue'))
+    exec.files.set(`${ROOT}/wsgi/green.wsgi`, old('green'))
+    const err = await deployV2(after, exec).catch(e => e)
+    expect((err as OperationFailed).outcome.failedStep).toBe('verify-idle')
+    const t = trace(exec)
+    // Rewritten for the new release, then back before the warm release's restart.
+    expect(t.filter(l => l.endsWith('green.wsgi'))).toEqual([
+      `write ${ROOT}/wsgi/green.wsgi`,
+      `write ${ROOT}/wsgi/green.wsgi`
+    ])
+    expect(exec.files.get(`${ROOT}/wsgi/green.wsgi`)).toBe(old('green'))
+    expect(t.lastIndexOf(`write ${ROOT}/wsgi/green.wsgi`)).toBeLessThan(
+      t.lastIndexOf(`point-link ${ROOT}/slots/green ../releases/0.9.0`)
+    )
+    expect(exec.files.get(`${ROOT}/wsgi/blue.wsgi`)).toBe(old('blue'))
   })
 })

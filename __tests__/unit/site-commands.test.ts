@@ -74,7 +74,7 @@ describe('the blue/green vhost', () => {
 test('the WSGI script imports the entry point, sets the config path, and answers 503 before the first release', () => {
   const site = config().sites.v1
   const text = renderWsgiScript(site, 'demo.wsgi:application', '/srv/demo/v1/slots/blue', 'blue')
-  expect(text).toContain('from demo.wsgi import application as application')
+  expect(text).toContain('    from demo.wsgi import application as _entry\n    return _entry\n')
   expect(text).toContain(`os.environ["SITECYCLE_CONFIG"] = os.path.join(_release, 'app.ini')`)
   expect(text).toContain("start_response('503 Service Unavailable'")
 })

@@ -1,4 +1,6 @@
 import type { SiteConfig } from '../config/model.js'
+import { ENV_FILE } from '../config/app-env.js'
+import { parseWsgiEntry, pythonImportLines } from '../config/wsgi-entry.js'
 import { processGroupName, siteLayout, SLOTS, EMPTY_RELEASE, type Slot } from '../sites/layout.js'
 import { SitecycleError } from '../util/errors.js'
 import { cmd, type Command } from './command.js'
@@ -291,9 +293,9 @@ export function renderWsgiScript(
   slotPath: string,
   slotName: string
 ): string {
-  const [module, attr] = wsgiEntry.split(':')
+  const importLines = pythonImportLines(parseWsgiEntry(wsgiEntry)).join('\n')
   const configEnv = site.config?.env ?? 'SITECYCLE_CONFIG'
-  return `# Managed by sitecycle: site ${site.name}, slot ${slotName}. Do not edit: sitecycle init rewrites it.
+  return `# Managed by sitecycle: site ${site.name}, slot ${slotName}. Do not edit: sitecycle init and deploy rewrite it.
 import os
 
 _release = os.path.realpath(${JSON.stringify(slotPath)})
@@ -307,8 +309,20 @@ def _installed():
     return os.path.exists(os.path.join(_release, 'release.json'))
 
 
+def _import_application():
+    # The release's environment (written before its release.json) goes in first, so that the
+    # application sees it at import time and a switch of slots switches it with the code.
+    import json
+    try:
+        with open(os.path.join(_release, ${JSON.stringify(ENV_FILE)}), encoding='utf-8') as f:
+            os.environ.update(json.load(f)['variables'])
+    except FileNotFoundError:
+        pass
+${importLines}
+
+
 if _installed():
-    from ${module} import ${attr} as application
+    application = _import_application()
 else:
     import threading
 
@@ -328,8 +342,7 @@ else:
                     if p.endswith('site-packages') and os.path.realpath(p).startswith(_release + os.sep):
                         site.addsitedir(p)
                 importlib.invalidate_caches()
-                from ${module} import ${attr} as app
-                _loaded.append(app)
+                _loaded.append(_import_application())
         return bool(_loaded)
 
     def _preload():

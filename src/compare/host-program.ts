@@ -58,7 +58,7 @@ if venv and os.path.isdir(venv) and os.path.basename(venv) != '_empty':
         if key not in seen:
             seen.add(key)
             out['packages'].append({'name': name, 'version': d.version})
-    own = {'pyvenv.cfg', 'release.json', 'app.ini', 'app.ini.sha256', 'BAD', 'lib64'}
+    own = {'pyvenv.cfg', 'release.json', 'app.ini', 'app.ini.sha256', 'env.json', 'BAD', 'lib64'}
     machinery = re.compile(r'^bin/(python(3(\.\d+)?)?|activate|activate\.csh|activate\.fish|Activate\.ps1)$')
     vb = venv.encode()
     def unvenv(b):

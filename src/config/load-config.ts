@@ -22,6 +22,7 @@ import { retentionHorizonSeconds } from '../snapshots/retention.js'
 import { splitCommandLine } from './command-line.js'
 import { hostLabel } from './host-spec.js'
 import { siteHosts } from './site-hosts.js'
+import { usesDatabaseUrl, type AppEnvEntry } from './app-env.js'
 import type {
   AlertsConfig,
   ApacheSettings,
@@ -97,6 +98,7 @@ export function parseConfig(text: string, file: string): SitecycleConfig {
     ...checkDataSources(config, source),
     ...checkMirrorLags(config, source),
     ...checkHooksFreeze(config, source),
+    ...checkEnvDatabase(config, source),
     ...checkHookLines(config, source)
   ]
   if (overlaps.length > 0) throw configError(file, source, overlaps)
@@ -255,14 +257,16 @@ function toModel(raw: RawConfig, file: string): SitecycleConfig {
   const dir = path.dirname(file)
   const local = (p: string) => resolveLocalPath(p, dir)
   const sites: Record<string, SiteConfig> = {}
-  for (const [name, site] of Object.entries(raw.sites)) sites[name] = toSite(name, site, local)
+  for (const [name, site] of Object.entries(raw.sites))
+    sites[name] = toSite(name, site, local, raw.app.env)
   return {
     file,
     app: {
       package: raw.app.package,
       wsgi: raw.app.wsgi,
       python: raw.app.python,
-      ...(raw.app.tests !== undefined && { tests: raw.app.tests })
+      ...(raw.app.tests !== undefined && { tests: raw.app.tests }),
+      ...(raw.app.env !== undefined && { env: raw.app.env })
     },
     ssh: {
       ...(raw.ssh?.key_file !== undefined && { keyFile: local(raw.ssh.key_file) }),
@@ -361,7 +365,28 @@ function toStore(raw: RawStore, local: (p: string) => string): StoreConfig {
   }
 }
 
-function toSite(name: string, raw: RawSite, local: (p: string) => string): SiteConfig {
+/** `app.env` with the site's own `env` over it, each entry knowing where it is written. */
+function siteEnv(
+  name: string,
+  appEnv: Record<string, string> | undefined,
+  own: Record<string, string> | undefined
+): AppEnvEntry[] | undefined {
+  if (appEnv === undefined && own === undefined) return undefined
+  const entries = new Map<string, AppEnvEntry>()
+  for (const [n, value] of Object.entries(appEnv ?? {}))
+    entries.set(n, { name: n, value, key: `app.env.${n}` })
+  for (const [n, value] of Object.entries(own ?? {}))
+    entries.set(n, { name: n, value, key: `sites.${name}.env.${n}` })
+  return [...entries.values()]
+}
+
+function toSite(
+  name: string,
+  raw: RawSite,
+  local: (p: string) => string,
+  appEnv?: Record<string, string>
+): SiteConfig {
+  const env = siteEnv(name, appEnv, raw.env)
   return {
     name,
     role: raw.role,
@@ -369,6 +394,7 @@ function toSite(name: string, raw: RawSite, local: (p: string) => string): SiteC
     ...(raw.hosts && { hosts: raw.hosts }),
     root: raw.root,
     url: raw.url,
+    ...(env && { env }),
     health: {
       path: raw.health.path,
       expectVersion: raw.health.expect_version,
@@ -520,6 +546,25 @@ function checkMirrorLags(config: SitecycleConfig, source: SourceMap): ConfigProb
     })
   }
   return problems
+}
+
+/** `{{ database.url }}` in a site's env (its own or app.env's) needs that site's `database:`. */
+function checkEnvDatabase(config: SitecycleConfig, source: SourceMap): ConfigProblem[] {
+  return Object.values(config.sites).flatMap(site =>
+    site.database
+      ? []
+      : (site.env ?? [])
+          .filter(e => usesDatabaseUrl(e.value))
+          .map(e => {
+            const where = e.key.split('.')
+            return {
+              offset: offsetOf(source, where),
+              path: where,
+              what: `{{ database.url }} is used for site ${site.name}, which has no database`,
+              expected: `a database: mapping for site ${site.name} (engine and name), or no {{ database.url }}`
+            }
+          })
+  )
 }
 
 /** `hooks.freeze` protects a database: the site must have one (`database:`) to dump and restore. */

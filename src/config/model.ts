@@ -2,6 +2,7 @@
  * The loaded, validated and defaulted form of sitecycle.yml. The loader (load-config.ts) turns
  * the YAML into exactly these shapes; everything downstream reads only these.
  */
+import type { AppEnvEntry } from './app-env.js'
 
 /** Where a site lives. */
 export type HostSpec =
@@ -27,12 +28,15 @@ export interface SshSettings {
 export interface AppConfig {
   /** Python distribution name, e.g. `weave-server`. */
   package: string
-  /** WSGI entry point, `module.path:attribute`. */
+  /** WSGI entry point, `module.path:attribute` or `module.path:factory(...)` with Python literal
+   * arguments (checked when loaded; see wsgi-entry.ts). */
   wsgi: string
   /** Python interpreter on the hosts, by full path (default /usr/bin/python3). */
   python: string
   /** Command line that runs the tests (used by release). */
   tests?: string
+  /** Environment of the application on every site (`app.env`), values as written. */
+  env?: Record<string, string>
 }
 
 export interface ApacheSettings {
@@ -70,6 +74,11 @@ export interface SiteConfig {
   root: string
   /** Public URL of the site. */
   url: string
+  /**
+   * The application's environment on this site: `app.env` with `sites.<n>.env` over it, values
+   * as written (placeholders rendered by a deploy). Absent when neither gives one.
+   */
+  env?: AppEnvEntry[]
   health: {
     /** Path answered by the application when it is healthy. */
     path: string

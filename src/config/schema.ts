@@ -10,6 +10,8 @@ import { isIP } from 'node:net'
 import { z } from 'zod'
 import { HOST_FORM, tryParseHost } from './host-spec.js'
 import type { HostSpec } from './model.js'
+import { tryParseWsgiEntry, WSGI_ENTRY_FORM } from './wsgi-entry.js'
+import { ENV_NAME_FORM, ENV_VALUE_FORM, envNameProblem, envValueProblem } from './app-env.js'
 
 /** Site names end up in Apache process-group names and paths. */
 export const SITE_NAME = /^[a-z0-9][a-z0-9_-]{0,30}$/
@@ -19,8 +21,6 @@ export const SITE_NAME_FORM =
 const ENV_NAME = /^[A-Z_][A-Z0-9_]*$/
 // PEP 508 names; PEP 503 normalises any of them.
 const DISTRIBUTION_NAME = /^([A-Za-z0-9]|[A-Za-z0-9][A-Za-z0-9._-]*[A-Za-z0-9])$/
-const IDENTIFIER = '[A-Za-z_][A-Za-z0-9_]*'
-const WSGI_ENTRY = new RegExp(`^${IDENTIFIER}(\\.${IDENTIFIER})*:${IDENTIFIER}$`)
 const ACCOUNT_NAME = /^[A-Za-z_][A-Za-z0-9_.-]*$/
 // Paths and names written into Apache config: no whitespace, quotes, backslashes or control characters.
 // eslint-disable-next-line no-control-regex -- control characters are exactly what is excluded
@@ -197,22 +197,52 @@ const hostEntry = z.string({ error: HOST_FORM }).transform((value, ctx) => {
 const HOSTS_FORM =
   'a list of hosts such as [ssh://deploy@web1.example.org, ssh://deploy@web2.example.org]'
 
+const ENV_FORM =
+  'a mapping of environment variable names to one-line strings, such as { DJANGO_SETTINGS_MODULE: mysite.settings }'
+
+/** `app.env` and `sites.<n>.env`: names and values checked, placeholders known (see app-env.ts). */
+const envSchema = z
+  .record(z.string(), z.string({ error: ENV_VALUE_FORM }), { error: ENV_FORM })
+  .superRefine((env, ctx) => {
+    for (const [name, value] of Object.entries(env)) {
+      const bad = envNameProblem(name)
+      if (bad)
+        ctx.issues.push({
+          code: 'custom',
+          path: [name],
+          input: value,
+          message: ENV_NAME_FORM,
+          params: { reason: `${JSON.stringify(name)}: ${bad}` }
+        })
+      const badValue = envValueProblem(value)
+      if (badValue)
+        ctx.issues.push({
+          code: 'custom',
+          path: [name],
+          input: value,
+          message: ENV_VALUE_FORM,
+          params: { reason: badValue }
+        })
+    }
+  })
+
 export const appSchema = mapping(
   {
     package: matching(
       DISTRIBUTION_NAME,
       'a Python distribution name such as sitecycle-sample (letters, digits, ., _ and -)'
     ),
-    wsgi: matching(
-      WSGI_ENTRY,
-      'a WSGI entry point module.path:attribute, such as sample.wsgi:application'
-    ),
+    wsgi: z.string({ error: WSGI_ENTRY_FORM }).transform((value, ctx) => {
+      const entry = tryParseWsgiEntry(value)
+      return 'problem' in entry ? problem(ctx, value, WSGI_ENTRY_FORM, entry.problem) : value
+    }),
     python: remotePath(
       'an absolute path to a Python interpreter, such as /usr/bin/python3'
     ).default(DEFAULTS.python),
-    tests: text('a command line that runs the tests, such as python -m pytest -q').optional()
+    tests: text('a command line that runs the tests, such as python -m pytest -q').optional(),
+    env: envSchema.optional()
   },
-  'a mapping with package, wsgi and optionally python and tests'
+  'a mapping with package, wsgi and optionally python, tests and env'
 )
 
 export const sshSchema = mapping(
@@ -632,6 +662,7 @@ export const siteSchema = mapping(
       },
       'a mapping with template and optionally env'
     ).optional(),
+    env: envSchema.optional(),
     hooks: mapping(
       {
         after_install: z

@@ -25,7 +25,7 @@ import { rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { basename, dirname, join } from 'node:path'
 import type { HostSpec, SitecycleConfig, SiteConfig, StoreConfig } from '../config/model.js'
-import { apacheConfigTest } from '../commands/apache.js'
+import { apacheConfigTest, renderWsgiScript } from '../commands/apache.js'
 import { changeMode, makeDirs, removeTree } from '../commands/files.js'
 import * as py from '../commands/python.js'
 import { makeRunTempDir } from '../util/run-temp-dir.js'
@@ -55,7 +55,8 @@ import {
   type SiteState
 } from '../sites/site-state.js'
 import { renderConfigFile, splitCommandLine, type RenderedConfig } from '../sites/render-config.js'
-import { writeWsgiScript } from '../sites/wsgi-scripts.js'
+import { ENV_FILE, envFileText, renderAppEnv, type RenderedEnv } from '../config/app-env.js'
+import { writeIfChanged, writeWsgiScript } from '../sites/wsgi-scripts.js'
 import { checkBadMark, findInstalled, removeBadMark } from '../sites/bad-mark.js'
 import { SitecycleError } from '../util/errors.js'
 import type { Reporter } from '../util/reporter.js'
@@ -97,6 +98,8 @@ export interface DeployRequest {
 interface DeployContext extends OperationContext {
   release: ResolvedRelease
   rendered?: RenderedConfig
+  /** The application's environment (sites.<n>.env), rendered with its secrets. */
+  appEnv?: RenderedEnv
   indexUrl?: string
   state: SiteState
   /** Where the release file is on the host. */
@@ -106,6 +109,9 @@ interface DeployContext extends OperationContext {
   createdRelease: boolean
   /** The same release (same sha256) was installed already: it is used as it is. */
   reusedRelease?: boolean
+  /** The idle slot's WSGI script as it was before this deploy rewrote it (set only when it did):
+   * put back by the undo, so the warm release it returns to runs with the entry point it had. */
+  idleScriptBefore?: string
   /** The PIDs of the idle slot's daemons that restart-idle signalled (await-idle waits for new ones). */
   idleSignalled?: string
   idleBefore: string | null
@@ -153,6 +159,8 @@ export function freezesAroundHooks(site: SiteConfig): boolean {
 export interface PreparedDeploy {
   release: ResolvedRelease
   rendered?: RenderedConfig
+  /** The application's environment (sites.<n>.env), rendered with its secrets. */
+  appEnv?: RenderedEnv
   /** The index URL to install dependencies from (sites.<n>.pip.index_url_env), a secret. */
   indexUrl?: string
   /** Remove what prepareDeploy fetched from a store (the release's files); call it when done. */
@@ -274,6 +282,11 @@ async function checkRelease(
     )
     for (const s of rendered.secrets) req.reporter.addSecret(s)
   }
+  let appEnv: RenderedEnv | undefined
+  if (req.site.env) {
+    appEnv = renderAppEnv(req.site.env, req.site, req.config.file, req.env ?? process.env)
+    for (const s of appEnv.secrets) req.reporter.addSecret(s)
+  }
   // A frozen deploy dumps and may restore the database: a missing password fails here, before the host is touched.
   if (freezesAroundHooks(req.site)) checkDatabaseSecret(req.site, req.reporter, req.env)
   let indexUrl: string | undefined
@@ -287,7 +300,12 @@ async function checkRelease(
       )
     req.reporter.addSecret(indexUrl)
   }
-  return { release, rendered, ...(indexUrl !== undefined && { indexUrl }) }
+  return {
+    release,
+    rendered,
+    ...(appEnv && { appEnv }),
+    ...(indexUrl !== undefined && { indexUrl })
+  }
 }
 
 /**
@@ -334,7 +352,7 @@ export function deploySteps(options: DeployStepOptions = {}): Step<DeployContext
         // A site initialized by an older sitecycle may have a script that cannot wait for its
         // release: the idle one is rewritten now, before its daemons restart (the live one is
         // left alone: a changed script restarts its group).
-        const rewrote = await writeWsgiScript(c.exec, c.config, c.site, c.state.idleSlot)
+        const rewrote = await rewriteIdleScript(c)
         c.idleSignalled = await signalSlotGroup(
           c.exec,
           c.site,
@@ -354,18 +372,10 @@ export function deploySteps(options: DeployStepOptions = {}): Step<DeployContext
     },
     {
       name: 'render-config',
-      title: 'write the rendered config file into the release',
-      when: c => c.rendered !== undefined,
-      run: async c => {
-        const path = `${siteLayout(c.site.root).release(c.release.version)}/app.ini`
-        await c.exec.writeFile(path, c.rendered!.text, 0o640)
-        await c.exec.tryRun({ argv: ['chgrp', c.site.apache.group, path] })
-        // What watch checks the live config against (sha256sum format; no secret in a hash of the whole file).
-        const sha = createHash('sha256').update(c.rendered!.text).digest('hex')
-        await c.exec.writeFile(`${path}.sha256`, `${sha}  app.ini\n`, 0o644)
-        const names = c.rendered!.secretNames
-        return `app.ini${names.length ? ` with secrets ${names.join(', ')}` : ''}`
-      }
+      title:
+        "write the rendered config file and the application's environment (env.json) into the release",
+      when: c => c.rendered !== undefined || c.appEnv !== undefined || c.reusedRelease === true,
+      run: writeReleaseConfig
     },
     ...withFreeze(freezeSteps()),
     {
@@ -388,14 +398,17 @@ export function deploySteps(options: DeployStepOptions = {}): Step<DeployContext
       run: async c => {
         const slot = c.state.idleSlot
         let pids: string
+        let rewrote = false
         if (c.reusedRelease) {
-          // A release installed before (same content): nothing to hide the restart behind.
+          // A release installed before (same content): nothing to hide the restart behind. Its
+          // script is brought up to date first (a changed app.wsgi), as restart-idle does.
+          rewrote = await rewriteIdleScript(c)
           await pointSlot(c.exec, c.site, c.python, slot, c.release.version)
           pids = await restartSlotGroup(c.exec, c.site, c.python, slot)
         } else {
           pids = await awaitSlotGroup(c.exec, c.site, c.python, slot, c.idleSignalled!)
         }
-        return `slot ${slot}, pids ${pids}`
+        return `slot ${slot}, pids ${pids}${rewrote ? `; rewrote ${slot}.wsgi` : ''}`
       },
       undo: async c => {
         // A reused release's restart is undone here; restart-idle undoes its own.
@@ -490,7 +503,25 @@ export function deploySteps(options: DeployStepOptions = {}): Step<DeployContext
 
 /** The undo of restart-idle (and of await-idle for a reused release): the idle slot holds the
  * release kept warm for a rollback again, restarted. */
+/**
+ * Bring the idle slot's WSGI script up to date (a changed app.wsgi, or an older sitecycle's
+ * script), keeping the text it had for the undo. Returns whether it wrote.
+ */
+async function rewriteIdleScript(c: DeployContext): Promise<boolean> {
+  const before = await c.exec.readFile(siteLayout(c.site.root).wsgiScript(c.state.idleSlot))
+  const rewrote = await writeWsgiScript(c.exec, c.config, c.site, c.state.idleSlot)
+  if (rewrote && before !== undefined) c.idleScriptBefore = before
+  return rewrote
+}
+
 async function restoreIdleSlot(c: DeployContext): Promise<void> {
+  if (c.idleScriptBefore !== undefined)
+    await writeIfChanged(
+      c.exec,
+      siteLayout(c.site.root).wsgiScript(c.state.idleSlot),
+      c.idleScriptBefore,
+      0o644
+    )
   await pointSlot(c.exec, c.site, c.python, c.state.idleSlot, c.idleBefore ?? EMPTY_RELEASE)
   await restartSlotGroup(c.exec, c.site, c.python, c.state.idleSlot)
 }
@@ -792,6 +823,41 @@ async function completeRelease(c: DeployContext): Promise<string> {
   return `releases/${c.release.version}/release.json`
 }
 
+/**
+ * Write the rendered config (app.ini, with its checksum for watch) and the application's
+ * environment (env.json, read by the slot's WSGI script before it imports the application) into
+ * the release, both readable by the Apache group only. A reused release without an environment
+ * loses the one an earlier config gave it.
+ */
+async function writeReleaseConfig(c: DeployContext): Promise<string> {
+  const dir = siteLayout(c.site.root).release(c.release.version)
+  const written: string[] = []
+  if (c.rendered) {
+    const path = `${dir}/app.ini`
+    await c.exec.writeFile(path, c.rendered.text, 0o640)
+    await c.exec.tryRun({ argv: ['chgrp', c.site.apache.group, path] })
+    // What watch checks the live config against (sha256sum format; no secret in a hash of the whole file).
+    const sha = createHash('sha256').update(c.rendered.text).digest('hex')
+    await c.exec.writeFile(`${path}.sha256`, `${sha}  app.ini\n`, 0o644)
+    const names = c.rendered.secretNames
+    written.push(`app.ini${names.length ? ` with secrets ${names.join(', ')}` : ''}`)
+  }
+  const envPath = `${dir}/${ENV_FILE}`
+  if (c.appEnv) {
+    await c.exec.writeFile(envPath, envFileText(c.appEnv), 0o640)
+    await c.exec.tryRun({ argv: ['chgrp', c.site.apache.group, envPath] })
+    const names = Object.keys(c.appEnv.variables)
+    const secret = c.appEnv.secretNames
+    written.push(
+      `${ENV_FILE} (${names.join(', ') || 'empty'})${secret.length ? ` with secrets in ${secret.join(', ')}` : ''}`
+    )
+  } else if ((await c.exec.readFile(envPath)) !== undefined) {
+    await c.exec.run({ argv: ['rm', '-f', envPath] })
+    written.push(`${ENV_FILE} removed (no env: in the config)`)
+  }
+  return written.join('; ') || 'nothing to write'
+}
+
 async function runHooks(c: DeployContext): Promise<string> {
   const dir = siteLayout(c.site.root).release(c.release.version)
   const configEnv = c.site.config?.env ?? 'SITECYCLE_CONFIG'
@@ -807,6 +873,7 @@ async function runHooks(c: DeployContext): Promise<string> {
       argv,
       cwd: dir,
       env: {
+        ...c.appEnv?.variables,
         PATH: `${dir}/bin:/usr/local/bin:/usr/bin:/bin`,
         VIRTUAL_ENV: dir,
         [configEnv]: `${dir}/app.ini`,
@@ -815,10 +882,37 @@ async function runHooks(c: DeployContext): Promise<string> {
         SITECYCLE_VERSION: c.release.version
       },
       unsetEnv: ['PYTHONPATH', 'PYTHONHOME'],
-      redact: c.rendered?.secrets
+      redact: c.appEnv ? [...(c.rendered?.secrets ?? []), ...c.appEnv.secrets] : c.rendered?.secrets
     })
   }
   return `${hooks.length} hook${hooks.length === 1 ? '' : 's'}`
+}
+
+/**
+ * What of the live release's WSGI script and environment differs from what this config would
+ * write (a changed app.wsgi or env), said plainly: the live slot is never rewritten while it
+ * serves, so they wait for the next deploy of another version. Undefined when nothing differs.
+ */
+async function describeStaleLive(
+  req: DeployRequest,
+  state: SiteState,
+  appEnv: RenderedEnv | undefined
+): Promise<string | undefined> {
+  if (req.site.apache.mode !== 'blue-green' || state.live === null) return undefined
+  const l = siteLayout(req.site.root)
+  const slot = state.liveSlot
+  const [script, env] = await Promise.all([
+    req.exec.readFile(l.wsgiScript(slot)),
+    req.exec.readFile(`${l.release(state.live)}/${ENV_FILE}`)
+  ])
+  const changed = [
+    ...(script !== renderWsgiScript(req.site, req.config.app.wsgi, l.slot(slot), slot)
+      ? [`the ${slot} slot's WSGI script (app.wsgi, or a script an older sitecycle wrote)`]
+      : []),
+    ...(env !== (appEnv ? envFileText(appEnv) : undefined) ? ['the environment (env)'] : [])
+  ]
+  if (!changed.length) return undefined
+  return `${changed.join(' and ')} of live release ${state.live} ${changed.length > 1 ? 'differ' : 'differs'} from this config: the live slot is not rewritten while it serves; they take effect with the next deploy of another version`
 }
 
 /** The plan without touching anything (with the freeze steps when `site` freezes around its hooks). */
@@ -907,6 +1001,11 @@ async function deployPrepared(
         req.reporter.info(
           `${release.version} is already live on site ${req.site.name}: nothing to do`
         )
+        const stale = await describeStaleLive(req, state, prepared.appEnv)
+        if (stale) {
+          req.reporter.warn(stale)
+          base.notes.push(stale)
+        }
         return {
           ...base,
           status: 'unchanged' as const,
@@ -921,6 +1020,7 @@ async function deployPrepared(
         ...octx,
         release,
         rendered: prepared.rendered,
+        ...(prepared.appEnv && { appEnv: prepared.appEnv }),
         indexUrl: prepared.indexUrl,
         state,
         upload: `${siteLayout(req.site.root).incoming}/${octx.opId}/${basename(release.file)}`,

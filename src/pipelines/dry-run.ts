@@ -53,7 +53,7 @@ export function formatDryRun(plan: DryRunPlan): string {
 export async function planDeploy(req: DeployRequest): Promise<DryRunPlan> {
   const prepared = await prepareDeploy(req)
   try {
-    const { release, rendered } = prepared
+    const { release, rendered, appEnv } = prepared
     const python = req.config.app.python
     const [state, listed] = await Promise.all([
       readSiteState(req.exec, req.site, python),
@@ -86,6 +86,11 @@ export async function planDeploy(req: DeployRequest): Promise<DryRunPlan> {
       ...(rendered
         ? [
             `config ${req.site.config!.template} renders${rendered.secretNames.length ? ` with secrets ${rendered.secretNames.join(', ')}` : ''}`
+          ]
+        : []),
+      ...(appEnv
+        ? [
+            `environment renders: ${Object.keys(appEnv.variables).join(', ') || 'empty'}${appEnv.secretNames.length ? ` (secrets in ${appEnv.secretNames.join(', ')})` : ''}`
           ]
         : []),
       `site ${req.site.name} on ${req.exec.name}: live ${state.live ?? 'nothing'}${markedBad ? `; ${release.version} is marked bad (--allow-bad)` : ''}`,

@@ -7,6 +7,7 @@
 import type { SitecycleConfig, SiteConfig } from '../config/model.js'
 import type { Executor } from '../hosts/executor.js'
 import type { Reporter } from '../util/reporter.js'
+import { ENV_FILE, parseEnvFile } from '../config/app-env.js'
 import { siteLayout } from './layout.js'
 import { splitCommandLine } from './render-config.js'
 
@@ -23,7 +24,8 @@ const VENV_PROGRAMS = ['python', 'python3', 'pip']
 
 /**
  * Run the site's after_install hooks, in order, in release `target.version`: cwd the release,
- * `python`/`pip` from its virtualenv, the config variable naming its app.ini, and
+ * `python`/`pip` from its virtualenv, the release's environment (env.json), the config variable
+ * naming its app.ini, and
  * SITECYCLE_SITE, SITECYCLE_ROOT, SITECYCLE_VERSION set. The first failing hook throws
  * (CommandError). Returns how many ran.
  */
@@ -37,6 +39,13 @@ export async function runAfterInstallHooks(
   const dir = siteLayout(site.root).release(target.version)
   const configEnv = site.config?.env ?? 'SITECYCLE_CONFIG'
   const hooks = site.hooks.afterInstall
+  // The release's own environment, as its WSGI script loads it; its secrets are masked.
+  const appEnv = hooks.length ? parseEnvFile(await exec.readFile(`${dir}/${ENV_FILE}`)) : undefined
+  const secrets = Object.entries(appEnv?.variables ?? {})
+    .filter(([name]) => appEnv!.secret.includes(name))
+    .map(([, value]) => value)
+  for (const s of secrets) reporter.addSecret(s)
+  const redact = [...(target.redact ?? []), ...secrets]
   for (const [i, line] of hooks.entries()) {
     const argv = splitCommandLine(
       line,
@@ -48,6 +57,7 @@ export async function runAfterInstallHooks(
       argv,
       cwd: dir,
       env: {
+        ...appEnv?.variables,
         PATH: `${dir}/bin:/usr/local/bin:/usr/bin:/bin`,
         VIRTUAL_ENV: dir,
         [configEnv]: `${dir}/app.ini`,
@@ -56,7 +66,7 @@ export async function runAfterInstallHooks(
         SITECYCLE_VERSION: target.version
       },
       unsetEnv: ['PYTHONPATH', 'PYTHONHOME'],
-      ...(target.redact && { redact: target.redact })
+      ...((target.redact || redact.length > 0) && { redact })
     })
   }
   return hooks.length

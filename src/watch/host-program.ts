@@ -8,7 +8,7 @@
  * What counts as an added file: anything under the virtualenv that no RECORD lists, except
  *  - what `python -m venv` itself makes (pyvenv.cfg, bin/python*, bin/activate*, the lib64 link);
  *    the interpreter links are checked to point at the interpreter pyvenv.cfg names instead;
- *  - what sitecycle writes into a release (release.json, app.ini, app.ini.sha256, BAD);
+ *  - what sitecycle writes into a release (release.json, app.ini, app.ini.sha256, env.json, BAD);
  *  - bytecode in a `__pycache__` folder whose source file is listed (with a hash) in a RECORD
  *    and that holds what that source compiles to: the code object unmarshalled from the `.pyc`
  *    must equal the source compiled here (same interpreter, same optimization level), whatever
@@ -123,7 +123,7 @@ try:
                 cfg = os.path.realpath(v.strip())
 except OSError:
     pass
-OWN = {'pyvenv.cfg', 'release.json', 'app.ini', 'app.ini.sha256', 'BAD', 'lib64'}
+OWN = {'pyvenv.cfg', 'release.json', 'app.ini', 'app.ini.sha256', 'env.json', 'BAD', 'lib64'}
 VENV_BIN = re.compile(r'^bin/(activate|activate\.csh|activate\.fish|Activate\.ps1)$')
 PYTHON_BIN = re.compile(r'^bin/python(3(\.\d+)?)?$')
 PYC = re.compile(r'^([^.]+)\..*\.pyc$')

@@ -1,6 +1,8 @@
-"""The WSGI entry point: sitecycle_sample.wsgi:application."""
+"""The WSGI entry point: sitecycle_sample.wsgi:application, or the factory
+sitecycle_sample.wsgi:create_app(label, show="NAME,NAME")."""
 
 import html
+import os
 import time
 from urllib.parse import parse_qs
 
@@ -18,6 +20,9 @@ if BROKEN == "import":
     raise RuntimeError("sitecycle_sample %s is broken on purpose: import fails" % __version__)
 
 MAX_SLOW_MS = 5000
+
+# The environment as this module was imported: what the application sees at import time.
+_ENV_AT_IMPORT = dict(os.environ)
 
 
 def _respond(start_response, status, content_type, body):
@@ -90,3 +95,20 @@ def application(environ, start_response):
             "method not allowed\n",
         )
     return handler(environ, start_response)
+
+
+def create_app(label, show=""):
+    """An application factory: `application`, plus GET /factory answering the label and, for
+    each name in `show` (comma-separated), NAME=value as it was when this module was imported."""
+    names = [n for n in show.split(",") if n]
+
+    def _factory(environ, start_response):
+        lines = [label] + ["%s=%s" % (n, _ENV_AT_IMPORT.get(n, "<unset>")) for n in names]
+        return _respond(start_response, "200 OK", "text/plain; charset=utf-8", "\n".join(lines) + "\n")
+
+    def app(environ, start_response):
+        if environ.get("PATH_INFO") == "/factory":
+            return _factory(environ, start_response)
+        return application(environ, start_response)
+
+    return app
