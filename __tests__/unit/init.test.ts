@@ -68,3 +68,62 @@ test('a vhost that fails configtest is taken out again, and Apache is not reload
   expect(cmds).toContain(`rm -f -- ${vhost}`)
   expect(cmds).not.toContain('apache2ctl graceful')
 })
+
+describe('a site with an SQLite database', () => {
+  const withSqlite = (name: string) =>
+    parseConfig(
+      `app: { package: demo-app, wsgi: "demo.wsgi:application" }
+sites:
+  v1:
+    root: /srv/demo/v1
+    url: "http://127.0.0.1:8080"
+    database: { engine: sqlite, name: ${name} }
+    apache: { user: app, group: appgroup }
+`,
+      '/repo/sitecycle.yml'
+    )
+  const listGroup = (e: RecordingExecutor) =>
+    e.respond(c => c.argv[c.argv.indexOf('-c') + 1] === scripts.LIST_GROUP, { stdout: '123\n' })
+
+  test('init makes its folder and an empty database, and gives both to the Apache user', async () => {
+    const c = withSqlite('/srv/demo/v1/data/app.sqlite3')
+    const exec = listGroup(new RecordingExecutor()).respond(c2 => c2.argv[0] === 'test', {
+      code: 1
+    })
+    await initSite({ config: c, site: c.sites.v1, exec, reporter: reporter() })
+    const cmds = exec.commands().map(a => a.join(' '))
+    expect(cmds).toContain('mkdir -p -m 770 /srv/demo/v1/data')
+    expect(exec.files.get('/srv/demo/v1/data/app.sqlite3')).toBe('')
+    expect(cmds).toContain('chown app:appgroup /srv/demo/v1/data /srv/demo/v1/data/app.sqlite3')
+  })
+
+  test('an existing folder and database are left as they are (no chown of a shared folder)', async () => {
+    const c = withSqlite('/var/lib/app.sqlite3')
+    const exec = listGroup(new RecordingExecutor())
+    await initSite({ config: c, site: c.sites.v1, exec, reporter: reporter() })
+    const cmds = exec.commands().map(a => a.join(' '))
+    expect(cmds.filter(x => x.includes('/var/lib'))).toEqual([
+      'test -e /var/lib',
+      'test -e /var/lib/app.sqlite3'
+    ])
+  })
+
+  test('a chown that fails is a warning naming the command to run', async () => {
+    const c = withSqlite('/srv/demo/v1/data/app.sqlite3')
+    const warnings: string[] = []
+    const r = new StreamReporter(() => undefined)
+    r.warn = (m: string) => void warnings.push(m)
+    const exec = listGroup(new RecordingExecutor())
+      .respond(c2 => c2.argv[0] === 'test', { code: 1 })
+      .respond(c2 => c2.argv[0] === 'chown' && c2.argv.includes('/srv/demo/v1/data'), {
+        code: 1,
+        stderr: 'chown: changing ownership: Operation not permitted'
+      })
+    await initSite({ config: c, site: c.sites.v1, exec, reporter: r })
+    expect(warnings).toEqual([
+      expect.stringContaining(
+        'the application cannot write its database until `chown app:appgroup /srv/demo/v1/data /srv/demo/v1/data/app.sqlite3` is run as root'
+      )
+    ])
+  })
+})

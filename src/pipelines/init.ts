@@ -5,7 +5,8 @@
  */
 import type { SitecycleConfig, SiteConfig } from '../config/model.js'
 import { apacheConfigTest, apacheGraceful, renderVhost, vhostMarker } from '../commands/apache.js'
-import { makeDirs, makeLink, removeFile, changeOwner } from '../commands/files.js'
+import { posix } from 'node:path'
+import { makeDirs, makeLink, pathExists, removeFile, changeOwner } from '../commands/files.js'
 import * as py from '../commands/python.js'
 import { LIST_GROUP } from '../commands/host-scripts.js'
 import type { Executor } from '../hosts/executor.js'
@@ -189,6 +190,37 @@ function initSteps(): Step<InitContext>[] {
           changeOwner(`${c.site.apache.user}:${c.site.apache.group}`, `${c.site.root}/shared/logs`)
         )
         return changed.length ? `wrote ${changed.join(', ')}` : 'unchanged'
+      }
+    },
+    {
+      name: 'sqlite-database',
+      title:
+        "create the SQLite database's folder and an empty database, writable by the Apache user (never replaces one)",
+      when: c => c.site.database?.engine === 'sqlite',
+      run: async c => {
+        const file = c.site.database!.name
+        const dir = posix.dirname(file)
+        const owner = `${c.site.apache.user}:${c.site.apache.group}`
+        const made: string[] = []
+        // SQLite writes its journal beside the file: the folder must be the app's too, but only
+        // a folder init makes is given to it (never /var/lib or another shared one).
+        if ((await c.exec.tryRun(pathExists(dir))).code !== 0) {
+          await c.exec.run(makeDirs([dir], '770'))
+          made.push(dir)
+        }
+        if ((await c.exec.tryRun(pathExists(file))).code !== 0) {
+          // An empty file is an empty SQLite database.
+          await c.exec.writeFile(file, '', 0o660)
+          made.push(file)
+        }
+        if (!made.length) return `${file} exists: left as it is`
+        const r = await c.exec.tryRun(changeOwner(owner, ...made))
+        if (r.code !== 0)
+          c.reporter.warn(
+            `could not give ${made.join(' and ')} to ${owner} (${r.stderr.trim() || `exit code ${r.code}`}): ` +
+              `the application cannot write its database until \`chown ${owner} ${made.join(' ')}\` is run as root`
+          )
+        return `created ${made.join(' and ')} for ${owner}`
       }
     },
     {
