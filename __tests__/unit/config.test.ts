@@ -498,7 +498,7 @@ describe('parseConfig: release and stores', () => {
       tagPrefix: 'v',
       versionScheme: 'pep440',
       source: dir,
-      noIsolation: true,
+      build: { isolation: 'auto', findLinks: [] },
       outDir: path.join(dir, 'dist-releases'),
       stores: [],
       keepVersions: 20
@@ -542,7 +542,7 @@ describe('parseConfig: release and stores', () => {
       tagPrefix: 'release/',
       versionScheme: 'semver',
       source: path.join(dir, 'app'),
-      noIsolation: false,
+      build: { isolation: 'isolated', findLinks: [] },
       outDir: '/home/rel/releases',
       wheelhouse: {
         requirements: path.join(dir, 'app', 'requirements.lock'),

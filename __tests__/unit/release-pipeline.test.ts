@@ -172,7 +172,7 @@ function releaseConfig(extra: Partial<ReleaseConfig> = {}): ReleaseConfig {
     tagPrefix: 'v',
     versionScheme: 'pep440',
     source: repo,
-    noIsolation: true,
+    build: { isolation: 'auto', findLinks: [] },
     outDir: path.join(dir, 'out'),
     stores: [],
     keepVersions: 20,
@@ -249,6 +249,7 @@ describe('release pipeline: the whole run', () => {
     const outcome = await runRelease(request({ stores: [a, b], notes: 'Faster pages.' }))
 
     expect(outcome.steps.map(s => `${s.name}:${s.status}`)).toEqual([
+      'check-tree:ok',
       'run-tests:ok',
       'decide-version:ok',
       'check-version:ok',
@@ -372,11 +373,12 @@ describe('release pipeline: the whole run', () => {
     const outcome = await runRelease(request({ skipTests: true, app: app(FAIL) }))
     expect(statuses(outcome.steps)['run-tests']).toBe('skipped')
     expect(releasePlan('prepare').map(l => l.split(':')[0].trim())).toEqual([
-      '1. run-tests',
-      '2. decide-version',
-      '3. check-version',
-      '4. build',
-      '5. manifest'
+      '1. check-tree',
+      '2. run-tests',
+      '3. decide-version',
+      '4. check-version',
+      '5. build',
+      '6. manifest'
     ])
     expect(releasePlan('publish').map(l => l.split(':')[0].trim())).toEqual([
       '1. resume',

@@ -165,7 +165,7 @@ function sourceArgs(sources: WheelhouseSources): string[] {
 }
 
 /** The index URL and its password (pip prints URLs with the password masked, but not every part). */
-function indexSecrets(indexUrl: string | undefined): string[] {
+export function indexSecrets(indexUrl: string | undefined): string[] {
   if (indexUrl === undefined) return []
   const secrets = [indexUrl]
   try {
