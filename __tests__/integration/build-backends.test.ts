@@ -16,6 +16,7 @@ import fs from 'node:fs/promises'
 import path from 'node:path'
 import { buildRelease } from '../../src/releases/build.js'
 import { readManifest } from '../../src/releases/manifest.js'
+import { buildWheelhouse } from '../../src/releases/wheelhouse.js'
 import { SitecycleError } from '../../src/util/errors.js'
 import { REPO } from '../helpers/harness-repo.js'
 import { makeTempDir, prepareSampleSource, removeTempDir } from '../helpers/sample-app.js'
@@ -235,5 +236,46 @@ describe('python -m build with any PEP 517 backend', () => {
     expect(none.message).toContain('without isolation (release.build.isolation: false)')
     expect(none.message).toContain('set release.build.isolation: auto')
     expect(existsSync(out)).toBe(false)
+  }, 180_000)
+
+  it("uses pip's own configuration (PIP_FIND_LINKS here) for the isolated build and the wheelhouse when the config names no source", async () => {
+    const src = await flitProject('flit-pipconf')
+    process.env.PIP_FIND_LINKS = WHEELHOUSE
+    process.env.PIP_NO_INDEX = '1'
+    let built
+    try {
+      built = await buildRelease({
+        sourceDir: src,
+        outDir: path.join(tmp, 'out-pipconf'),
+        commit: null,
+        wheelhouse: { findLinks: [] }
+      })
+    } finally {
+      delete process.env.PIP_FIND_LINKS
+      delete process.env.PIP_NO_INDEX
+    }
+    expect(built.manifest).toMatchObject({ name: 'flitapp', version: '1.2.0' })
+    // click, the app's dependency, came from pip's find-links into the release's wheelhouse.
+    expect(built.manifest.wheelhouse?.map(w => w.name)).toEqual(['click-8.5.0-py3-none-any.whl'])
+    expect(await fs.readFile(path.join(built.dir, 'requirements.lock'), 'utf8')).toMatch(
+      /^click==8\.5\.0 --hash=sha256:[0-9a-f]{64}$/m
+    )
+
+    // With pip configured to no source at all, the wheelhouse says where pip looked.
+    const appWheel = path.join(built.dir, 'flitapp-1.2.0-py3-none-any.whl')
+    const err = await failure(
+      buildWheelhouse({
+        python: PYTHON,
+        appWheel,
+        appName: 'flitapp',
+        appVersion: '1.2.0',
+        dir: path.join(tmp, 'wh-none', 'wheelhouse'),
+        lockFile: path.join(tmp, 'wh-none', 'requirements.lock'),
+        workDir: path.join(tmp, 'wh-none', 'work'),
+        findLinks: []
+      })
+    )
+    expect(err.message).toContain("pip wheel looked in pip's own configuration")
+    expect(err.message).toContain('click')
   }, 180_000)
 })
