@@ -197,13 +197,7 @@ export async function buildRelease(opts: BuildReleaseOptions): Promise<BuiltRele
     )
   }
   const python = opts.python ?? DEFAULT_BUILD_PYTHON
-  const backend = await readBuildBackend(new LocalExecutor(), python, sourceDir).catch(
-    (err: unknown) => {
-      if (err instanceof SitecycleError && /No such file|ENOENT/.test(err.message))
-        throw new SitecycleError(`cannot run ${python}: ${err.message}`, 'release')
-      throw err
-    }
-  )
+  const backend = await readBuildBackend(new LocalExecutor(), python, sourceDir)
   const isolated = chooseIsolation(opts.isolation ?? 'auto', backend, python, sourceDir)
   const workDir = await fs.mkdtemp(path.join(os.tmpdir(), 'sitecycle-build-'))
   const leftBefore = await buildLeftovers(sourceDir)
