@@ -390,6 +390,42 @@ describe('release pipeline: the whole run', () => {
   })
 })
 
+describe('release pipeline: the work tree check', () => {
+  it('does not count the release out_dir inside the repository, nor paths the caller ignores', async () => {
+    const outDir = path.join(repo, 'dist-releases')
+    await fs.mkdir(path.join(outDir, '0.9.0'), { recursive: true })
+    await fs.writeFile(path.join(outDir, '0.9.0', 'manifest.json'), '{}')
+    await fs.mkdir(path.join(repo, '.sitecycle', 'dist'), { recursive: true })
+    await fs.writeFile(path.join(repo, '.sitecycle', 'dist', 'cli.js'), '')
+    const outcome = await runRelease(
+      request({
+        release: releaseConfig({ outDir }),
+        ignorePaths: [path.join(repo, '.sitecycle')]
+      })
+    )
+    expect(statuses(outcome.steps)['check-tree']).toBe('ok')
+    expect(outcome.dirty).toBe(false)
+    expect(outcome.tests).toBe('passed')
+  })
+
+  it('refuses a staged rename, a deletion and an untracked folder, naming them; nothing else runs', async () => {
+    git('mv', 'README.md', 'READ-ME.md')
+    await fs.rm(path.join(repo, 'pyproject.toml'))
+    await fs.mkdir(path.join(repo, 'notes'))
+    await fs.writeFile(path.join(repo, 'notes', 'todo.txt'), 'x')
+    const failure = await failureOf(runRelease(request()))
+    expect(failure.failedStep).toBe('check-tree')
+    expect(failure.changedNothing).toBe(true)
+    expect(failure.message).toContain('R READ-ME.md')
+    expect(failure.message).toContain('D pyproject.toml')
+    expect(failure.message).toContain('?? notes/')
+    expect(failure.message).toContain('--allow-dirty')
+    expect(failure.message.split('\n')).toHaveLength(1)
+    expect(log).toEqual([])
+    expect(git('tag', '--list')).toBe('')
+  })
+})
+
 describe('release pipeline: refusals and undos', () => {
   it('stops at failing tests before anything is built, listed or tagged', async () => {
     const store = new FakeStore('A')
