@@ -6,6 +6,10 @@
  * built without isolation, offline. A backend that is neither installed nor available from any
  * source is one clear error naming it and what to set, with no traceback.
  *
+ * Through the bundled CLI (`npx rollup -c rollup.config.js --silent` after a src change), a
+ * release of the flit_core project exits 2 with that one line until sitecycle.yml names the
+ * wheel folder (release.build.find_links), then releases it.
+ *
  * pip is hermetic here: PIP_CONFIG_FILE=/dev/null and no PIP_FIND_LINKS / PIP_INDEX_URL, so
  * "pip's own configuration" is PyPI, which is not reachable.
  */
@@ -18,6 +22,8 @@ import { buildRelease } from '../../src/releases/build.js'
 import { readManifest } from '../../src/releases/manifest.js'
 import { buildWheelhouse } from '../../src/releases/wheelhouse.js'
 import { SitecycleError } from '../../src/util/errors.js'
+import type { ReleaseOutcome } from '../../src/pipelines/release.js'
+import { describeRun, runCli } from '../helpers/cli.js'
 import { REPO } from '../helpers/harness-repo.js'
 import { makeTempDir, prepareSampleSource, removeTempDir } from '../helpers/sample-app.js'
 
@@ -278,4 +284,65 @@ describe('python -m build with any PEP 517 backend', () => {
     expect(err.message).toContain("pip wheel looked in pip's own configuration")
     expect(err.message).toContain('click')
   }, 180_000)
+
+  it('sitecycle release: exit 2 with one line until release.build.find_links names the wheels, then releases', async () => {
+    const repo = await flitProject('flit-repo')
+    const git = (...args: string[]) =>
+      execFileSync('git', ['-C', repo, ...args], { encoding: 'utf8' }).trim()
+    const config = (build: string) =>
+      fs.writeFile(
+        path.join(repo, 'sitecycle.yml'),
+        [
+          'app:',
+          '  package: flitapp',
+          '  wsgi: flitapp:application',
+          'release:',
+          '  out_dir: ../flit-repo-out',
+          build,
+          'sites:',
+          '  v1:',
+          '    root: /srv/flitapp/v1',
+          '    url: http://127.0.0.1:8080',
+          ''
+        ].join('\n')
+      )
+    const commitAll = (m: string) => {
+      git('add', '-A')
+      git('-c', 'user.name=t', '-c', 'user.email=t@example.org', 'commit', '-q', '-m', m)
+    }
+    execFileSync('git', ['init', '-q', repo])
+    await config('')
+    commitAll('flitapp 1.2.0')
+
+    const refused = await runCli(['release', '-c', path.join(repo, 'sitecycle.yml')])
+    expect(refused.code).toBe(2)
+    const line = refused.stderr.split('\n').find(l => l.includes('cannot build'))
+    expect(line).toContain('its build backend flit_core.buildapi needs flit_core>=3.4,<5')
+    expect(line).toContain('set release.build.find_links')
+    expect(refused.stderr).not.toMatch(/Traceback|ModuleNotFoundError/)
+    expect(git('tag', '--list')).toBe('')
+    expect(existsSync(path.join(tmp, 'flit-repo-out', '1.2.0'))).toBe(false)
+
+    await config(`  build: { find_links: [${JSON.stringify(WHEELHOUSE)}] }`)
+    commitAll('build backend from the wheelhouse')
+    const r = await runCli(['release', '-c', path.join(repo, 'sitecycle.yml'), '--json'])
+    if (r.code !== 0) throw new Error(describeRun(r))
+    const outcome = JSON.parse(r.stdout) as ReleaseOutcome
+    expect(outcome).toMatchObject({
+      name: 'flitapp',
+      version: '1.2.0',
+      tag: 'v1.2.0',
+      tests: 'none'
+    })
+    const manifest = await readManifest(outcome.manifestPath!)
+    expect(manifest).toMatchObject({
+      tests: 'none',
+      dirty: false,
+      commit: git('rev-parse', 'HEAD')
+    })
+    expect(manifest.notes).toContain('**No tests configured** (app.tests)')
+    expect(wheelMetadata(path.join(outcome.releaseDir!, 'flitapp-1.2.0-py3-none-any.whl'))).toMatch(
+      /^Version: 1\.2\.0$/m
+    )
+  }, 240_000)
 })

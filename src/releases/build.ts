@@ -208,18 +208,24 @@ export async function buildRelease(opts: BuildReleaseOptions): Promise<BuiltRele
       `build backend ${backend.backend}: ${isolated ? `isolated build (${backend.missing.length ? `${python} lacks ${backend.missing.join(', ')}` : 'release.build.isolation: true'})` : `no isolation (${python} has ${backend.requires.join(', ') || 'it'})`}`
     )
     opts.onProgress?.(`$ ${describeCommand(command)}`)
+    // An isolated build's output is held back until the end: when pip cannot get the backend,
+    // build's traceback is noise and the one error below says what to do.
+    const heldBack: string[] = []
     let result: ProcessResult
     try {
-      result = await runLocal(command, opts.onProgress)
+      result = await runLocal(command, isolated ? line => heldBack.push(line) : opts.onProgress)
     } catch (err) {
       throw new SitecycleError(`cannot run ${python}: ${(err as Error).message}`, 'release')
     } finally {
       await removeBuildLeftovers(sourceDir, leftBefore)
     }
+    const missingBackend =
+      result.code !== 0 &&
+      isolated &&
+      isMissingBuildRequirement(`${result.stdout}\n${result.stderr}`)
+    if (!missingBackend) for (const line of heldBack) opts.onProgress?.(line)
     if (result.code !== 0) {
-      if (isolated && isMissingBuildRequirement(`${result.stdout}\n${result.stderr}`)) {
-        throw missingBackendError(backend, python, sourceDir, opts.buildSource)
-      }
+      if (missingBackend) throw missingBackendError(backend, python, sourceDir, opts.buildSource)
       if (/No module named build\b/.test(result.stderr)) {
         throw new SitecycleError(
           `${python} has no 'build' module: install it (apt-get install python3-build) to build releases`,
