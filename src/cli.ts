@@ -37,6 +37,7 @@ import { siteStatus, unlockSite, type SiteStatus } from './pipelines/status.js'
 import { formatSites, listSites } from './pipelines/sites.js'
 import { buildRelease } from './releases/build.js'
 import { isValidVersion, MAX_VERSION_LENGTH } from './releases/version.js'
+import { sitecycleCheckoutRoot } from './releases/work-tree.js'
 import { runDemo } from './demo/demo.js'
 import { describeBytes, formatSnapshotList, listSnapshots } from './snapshots/list.js'
 import { SnapshotFailed, takeSnapshot } from './snapshots/snapshot.js'
@@ -105,7 +106,8 @@ commands:
   hosts <site>      the site's hosts in rolling-deploy order, the canary first (--json: one
                     line with site, hosts, canary and rest, for a workflow matrix)
   release           run the tests, decide the version, build, tag (git) and publish to the
-                    stores of release: in the config (and --store PATH); --notes, --skip-tests
+                    stores of release: in the config (and --store PATH); --notes, --skip-tests,
+                    --allow-dirty
   build [dir]       build an sdist and a wheel of a Python project with manifest.json (--out DIR)
   demo              build the sample app, deploy v1 and v2 to a local Apache, then a broken v3
                     and watch it roll back (on embedded defaults; --port, --dir)
@@ -118,7 +120,9 @@ options:
   --store PATH          deploy from the directory store at PATH on this machine (default: the site's store)
   --to VERSION          the installed version to roll back to
   --notes TEXT          release notes (Markdown), kept in the manifest (release)
-  --skip-tests          do not run app.tests before releasing (release)
+  --skip-tests          do not run app.tests before releasing; recorded in the manifest (release)
+  --allow-dirty         release from a work tree with uncommitted changes; recorded in the
+                        manifest and the notes (release)
   --tag TAG             the tag that started the run; its version is released (release)
   --handoff FILE        build only (tests to manifest) and write FILE for the publish action (release)
   --snapshot ID         the snapshot to verify or restore (verify, restore, sync: of the source);
@@ -190,6 +194,7 @@ function parse(argv: string[]): Cli {
         keep: { type: 'boolean' },
         notes: { type: 'string' },
         'skip-tests': { type: 'boolean' },
+        'allow-dirty': { type: 'boolean' },
         tag: { type: 'string' },
         handoff: { type: 'string' },
         snapshot: { type: 'string' },
@@ -387,6 +392,9 @@ async function releaseCommand(
       })
     }
     const handoffFile = cli.values.handoff as string | undefined
+    // sitecycle checked out inside the application's work tree (the reusable workflow) is not
+    // the application's: it does not make the tree dirty.
+    const sitecycleRoot = sitecycleCheckoutRoot()
     const notes = cli.values.notes as string | undefined
     const outcome = await runRelease({
       app: config.app,
@@ -399,6 +407,8 @@ async function releaseCommand(
       tag: cli.values.tag as string | undefined,
       notes,
       skipTests: Boolean(cli.values['skip-tests']),
+      allowDirty: Boolean(cli.values['allow-dirty']),
+      ...(sitecycleRoot !== undefined && { ignorePaths: [sitecycleRoot] }),
       stage: handoffFile ? 'prepare' : 'all'
     })
     if (handoffFile) {
@@ -417,7 +427,11 @@ async function releaseCommand(
   } catch (e) {
     if (!(e instanceof ReleaseFailed)) throw e
     const code = reportFailedPipeline(e, reporter, json, out)
-    return ['decide-version', 'check-version'].includes(e.failedStep) ? EXIT.input : code
+    // A dirty tree, a version refused, a build backend nobody configured: input, nothing touched.
+    const badInput =
+      ['check-tree', 'decide-version', 'check-version'].includes(e.failedStep) ||
+      (e.cause instanceof SitecycleError && ['config', 'input'].includes(e.cause.kind))
+    return badInput ? EXIT.input : code
   } finally {
     for (const e of executors) await e.close().catch(() => undefined)
   }

@@ -204,9 +204,24 @@ describe('buildRelease', () => {
     await fs.writeFile(path.join(sourceDir, 'pyproject.toml'), '[project\nname = "broken"\n')
     const out = path.join(tmp, 'bad-out')
     const err = await buildRelease({ sourceDir, outDir: out }).catch((e: unknown) => e as Error)
-    expect((err as Error).name).toBe('CommandError')
-    expect((err as Error).message).toContain('/usr/bin/python3 -m build --no-isolation')
-    expect((err as Error).message).toContain('failed on local with exit code')
+    // A pyproject.toml that is not TOML is named before python -m build runs.
+    expect(err).toBeInstanceOf(SitecycleError)
+    expect((err as Error).message).toContain(
+      `cannot read the [build-system] of ${sourceDir}/pyproject.toml with /usr/bin/python3: tomllib.TOMLDecodeError`
+    )
+    await expect(fs.readdir(out)).rejects.toThrow('ENOENT')
+
+    // A build that fails in the backend itself: the command, its exit code and output.
+    await fs.writeFile(
+      path.join(sourceDir, 'pyproject.toml'),
+      '[build-system]\nrequires = ["setuptools"]\nbuild-backend = "setuptools.build_meta"\n[project]\nname = "broken"\nversion = "3.0.0"\n[tool.setuptools]\npackages = ["no_such_package"]\n'
+    )
+    const failed = (await buildRelease({ sourceDir, outDir: out }).catch(
+      (e: unknown) => e
+    )) as Error
+    expect(failed.name).toBe('CommandError')
+    expect(failed.message).toContain('/usr/bin/python3 -m build --no-isolation')
+    expect(failed.message).toContain('failed on local with exit code')
     await expect(fs.readdir(out)).rejects.toThrow('ENOENT')
   })
 })

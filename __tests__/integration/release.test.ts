@@ -6,7 +6,10 @@
  * then installs from offline. Refusals leave nothing behind: the same or a lower version, a
  * built version that is not the decided one, failing tests.
  *
- * Through the pipeline function, and once through the bundled CLI (`node dist/cli.js release`;
+ * A work tree with uncommitted changes is refused (exit 2, nothing built or tagged) unless
+ * --allow-dirty, which the manifest and the notes record, as they record --skip-tests.
+ *
+ * Through the pipeline function, and through the bundled CLI (`node dist/cli.js release`;
  * rebuild it with `npx rollup -c rollup.config.js --silent` after a src change).
  */
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals'
@@ -166,8 +169,11 @@ describe('sitecycle release (pipeline)', () => {
       name: 'sitecycle-sample',
       version: '1.0.0',
       commit: head,
-      notes: 'First release.'
+      notes: 'First release.',
+      tests: 'passed',
+      dirty: false
     })
+    expect(manifest.dirty_changes).toBeUndefined()
     expect(outcome.files.map(f => path.basename(f))).toEqual(manifest.files.map(f => f.name))
     for (const f of outcome.files) expect(existsSync(f)).toBe(true)
 
@@ -287,5 +293,74 @@ describe('sitecycle release (CLI)', () => {
     expect(second.code).toBe(2)
     expect(second.stderr).toContain('version 1.2.0 is not newer than 1.2.0')
     expect(describeRun(second)).toContain('check-version')
+  }, 120_000)
+})
+
+describe('honest releases', () => {
+  it('refuses a dirty work tree before anything runs: exit 2, one line naming the paths and --allow-dirty', async () => {
+    await setVersion('1.3.0')
+    commit('1.3.0')
+    await fs.appendFile(path.join(repo, 'README.md'), '\nAn edit nobody committed.\n')
+    await fs.writeFile(path.join(repo, 'scratch.txt'), 'not committed\n')
+    await fs.rm(testsMarker, { force: true })
+    const outBefore = (await fs.readdir(path.join(tmp, 'out'))).sort()
+
+    const refused = await failure()
+    expect(refused.failedStep).toBe('check-tree')
+    expect(refused.changedNothing).toBe(true)
+
+    const config = path.join(repo, 'sitecycle.yml')
+    const r = await runCli(['release', '-c', config])
+    expect(r.code).toBe(2)
+    const line = r.stderr.split('\n').find(l => l.includes('not committed'))
+    expect(line).toBeDefined()
+    expect(line).toContain(`the work tree ${repo} has changes that are not committed`)
+    expect(line).toContain('M README.md')
+    expect(line).toContain('?? scratch.txt')
+    expect(line).toContain('--allow-dirty')
+    expect(r.stderr).not.toMatch(/\n\s+at /)
+    // Nothing ran, nothing was built, tagged or published.
+    expect(existsSync(testsMarker)).toBe(false)
+    expect(git('tag', '--list', 'v1.3.0')).toBe('')
+    expect((await fs.readdir(path.join(tmp, 'out'))).sort()).toEqual(outBefore)
+    expect(await storeVersions()).toEqual(['1.0.0', '1.1.0', '1.2.0'])
+  }, 120_000)
+
+  it('--allow-dirty releases it and records it in the manifest and the notes; --skip-tests too', async () => {
+    const head = git('rev-parse', 'HEAD')
+    const config = path.join(repo, 'sitecycle.yml')
+    const r = await runCli([
+      'release',
+      '-c',
+      config,
+      '--allow-dirty',
+      '--skip-tests',
+      '--notes',
+      'Hot fix.',
+      '--json'
+    ])
+    expect(r.code).toBe(0)
+    expect(r.stderr).toContain('releasing from a work tree with 2 uncommitted change(s)')
+    const outcome = JSON.parse(r.stdout) as ReleaseOutcome
+    expect(outcome).toMatchObject({
+      version: '1.3.0',
+      commit: head,
+      tests: 'skipped',
+      dirty: true
+    })
+    expect(existsSync(testsMarker)).toBe(false)
+    const manifest = await readManifest(outcome.manifestPath!)
+    expect(manifest).toMatchObject({ commit: head, dirty: true, tests: 'skipped' })
+    expect(manifest.dirty_changes).toEqual(['M README.md', '?? scratch.txt'])
+    expect(manifest.notes).toContain('Hot fix.')
+    expect(manifest.notes).toContain(
+      `**Built from a work tree with uncommitted changes** (--allow-dirty): commit ${head.slice(0, 12)} plus M README.md, ?? scratch.txt.`
+    )
+    expect(manifest.notes).toContain('**Tests skipped** (--skip-tests)')
+    // The store's release notes page shows it too.
+    const notesPage = await fs.readFile(path.join(storeDir, 'notes.md'), 'utf8')
+    expect(notesPage).toContain('**Built from a work tree with uncommitted changes**')
+    expect(notesPage).toContain('**Tests skipped**')
+    expect(git('rev-parse', 'refs/tags/v1.3.0^{commit}')).toBe(head)
   }, 120_000)
 })

@@ -498,13 +498,38 @@ describe('parseConfig: release and stores', () => {
       tagPrefix: 'v',
       versionScheme: 'pep440',
       source: dir,
-      noIsolation: true,
+      build: { isolation: 'auto', findLinks: [] },
       outDir: path.join(dir, 'dist-releases'),
       stores: [],
       keepVersions: 20
     }
     expect(config.release).toStrictEqual(expected)
     expect(defaultReleaseConfig(dir)).toStrictEqual(expected)
+  })
+
+  it('loads release.build (isolation, find_links, index_url_env) and the legacy no_isolation', () => {
+    const build = (text: string) => parseConfig(withRelease(text), file).release!.build
+    expect(
+      build(
+        '  build:\n    isolation: true\n    find_links: [wheels, /opt/wheels]\n    index_url_env: BUILD_INDEX\n'
+      )
+    ).toStrictEqual({
+      isolation: 'isolated',
+      findLinks: [path.join(dir, 'wheels'), '/opt/wheels'],
+      indexUrlEnv: 'BUILD_INDEX'
+    })
+    expect(build('  build: { isolation: false }\n')).toStrictEqual({
+      isolation: 'none',
+      findLinks: []
+    })
+    expect(build('  build: { isolation: auto }\n')).toStrictEqual({
+      isolation: 'auto',
+      findLinks: []
+    })
+    expect(build('  no_isolation: true\n')).toStrictEqual({ isolation: 'none', findLinks: [] })
+    expect(() => parseConfig(withRelease('  build: { isolation: sometimes }\n'), file)).toThrow(
+      'release.build.isolation: got "sometimes"; expected auto, true or false'
+    )
   })
 
   it('loads every release setting and every store type, resolving local paths', () => {
@@ -542,7 +567,7 @@ describe('parseConfig: release and stores', () => {
       tagPrefix: 'release/',
       versionScheme: 'semver',
       source: path.join(dir, 'app'),
-      noIsolation: false,
+      build: { isolation: 'isolated', findLinks: [] },
       outDir: '/home/rel/releases',
       wheelhouse: {
         requirements: path.join(dir, 'app', 'requirements.lock'),

@@ -81,6 +81,22 @@ describe('writeManifest and readManifest', () => {
     expect(read.requires_python).toBeNull()
   })
 
+  it('round-trips the tests and dirty-tree record, and reads an older manifest without them', async () => {
+    const recorded: ReleaseManifest = {
+      ...goodManifest(),
+      tests: 'skipped',
+      dirty: true,
+      dirty_changes: ['M README.md', '?? scratch.txt']
+    }
+    expect(await readManifest(await writeManifest(dir, recorded))).toEqual(recorded)
+    const old = await readManifest(await writeJson(goodManifest()))
+    expect(old.tests).toBeUndefined()
+    expect(old.dirty).toBeUndefined()
+    await expect(
+      readManifest(await writeJson({ ...goodManifest(), tests: 'maybe' }))
+    ).rejects.toThrow('tests:')
+  })
+
   it('refuses to write an invalid manifest', async () => {
     await expect(writeManifest(dir, { ...goodManifest(), version: 'latest' })).rejects.toThrow(
       'version: expected a PEP 440 version'

@@ -172,7 +172,7 @@ function releaseConfig(extra: Partial<ReleaseConfig> = {}): ReleaseConfig {
     tagPrefix: 'v',
     versionScheme: 'pep440',
     source: repo,
-    noIsolation: true,
+    build: { isolation: 'auto', findLinks: [] },
     outDir: path.join(dir, 'out'),
     stores: [],
     keepVersions: 20,
@@ -249,6 +249,7 @@ describe('release pipeline: the whole run', () => {
     const outcome = await runRelease(request({ stores: [a, b], notes: 'Faster pages.' }))
 
     expect(outcome.steps.map(s => `${s.name}:${s.status}`)).toEqual([
+      'check-tree:ok',
       'run-tests:ok',
       'decide-version:ok',
       'check-version:ok',
@@ -372,11 +373,12 @@ describe('release pipeline: the whole run', () => {
     const outcome = await runRelease(request({ skipTests: true, app: app(FAIL) }))
     expect(statuses(outcome.steps)['run-tests']).toBe('skipped')
     expect(releasePlan('prepare').map(l => l.split(':')[0].trim())).toEqual([
-      '1. run-tests',
-      '2. decide-version',
-      '3. check-version',
-      '4. build',
-      '5. manifest'
+      '1. check-tree',
+      '2. run-tests',
+      '3. decide-version',
+      '4. check-version',
+      '5. build',
+      '6. manifest'
     ])
     expect(releasePlan('publish').map(l => l.split(':')[0].trim())).toEqual([
       '1. resume',
@@ -385,6 +387,42 @@ describe('release pipeline: the whole run', () => {
       '4. publish',
       '5. github-release'
     ])
+  })
+})
+
+describe('release pipeline: the work tree check', () => {
+  it('does not count the release out_dir inside the repository, nor paths the caller ignores', async () => {
+    const outDir = path.join(repo, 'dist-releases')
+    await fs.mkdir(path.join(outDir, '0.9.0'), { recursive: true })
+    await fs.writeFile(path.join(outDir, '0.9.0', 'manifest.json'), '{}')
+    await fs.mkdir(path.join(repo, '.sitecycle', 'dist'), { recursive: true })
+    await fs.writeFile(path.join(repo, '.sitecycle', 'dist', 'cli.js'), '')
+    const outcome = await runRelease(
+      request({
+        release: releaseConfig({ outDir }),
+        ignorePaths: [path.join(repo, '.sitecycle')]
+      })
+    )
+    expect(statuses(outcome.steps)['check-tree']).toBe('ok')
+    expect(outcome.dirty).toBe(false)
+    expect(outcome.tests).toBe('passed')
+  })
+
+  it('refuses a staged rename, a deletion and an untracked folder, naming them; nothing else runs', async () => {
+    git('mv', 'README.md', 'READ-ME.md')
+    await fs.rm(path.join(repo, 'pyproject.toml'))
+    await fs.mkdir(path.join(repo, 'notes'))
+    await fs.writeFile(path.join(repo, 'notes', 'todo.txt'), 'x')
+    const failure = await failureOf(runRelease(request()))
+    expect(failure.failedStep).toBe('check-tree')
+    expect(failure.changedNothing).toBe(true)
+    expect(failure.message).toContain('R READ-ME.md')
+    expect(failure.message).toContain('D pyproject.toml')
+    expect(failure.message).toContain('?? notes/')
+    expect(failure.message).toContain('--allow-dirty')
+    expect(failure.message.split('\n')).toHaveLength(1)
+    expect(log).toEqual([])
+    expect(git('tag', '--list')).toBe('')
   })
 })
 

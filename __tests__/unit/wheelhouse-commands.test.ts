@@ -66,6 +66,16 @@ describe('pipWheelhouse', () => {
   })
 })
 
+describe('pipWheelhouse with no source configured', () => {
+  it("leaves pip's own configuration (pip.conf, PIP_INDEX_URL, PIP_FIND_LINKS) in force", () => {
+    const c = pipWheelhouse(PY, '/w', ['/r/app.whl'], { findLinks: [] })
+    expect(c.argv).not.toContain('--no-index')
+    expect(c.env?.PIP_CONFIG_FILE).toBeUndefined()
+    expect(c.unsetEnv).not.toEqual(expect.arrayContaining(['PIP_INDEX_URL']))
+    expect(c.unsetEnv).not.toEqual(expect.arrayContaining(['PIP_FIND_LINKS']))
+  })
+})
+
 describe('pipInstallLocked and pipCheckLock', () => {
   it('install offline into the venv, every file checked against the lock', () => {
     expect(

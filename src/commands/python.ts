@@ -157,7 +157,13 @@ export interface WheelhouseSources {
   noBuildIsolation?: boolean
 }
 
+/** True when the config names no source: pip then uses its own configuration (pip.conf, PIP_*). */
+export function usesPipConfiguration(sources: WheelhouseSources): boolean {
+  return sources.findLinks.length === 0 && sources.indexUrl === undefined
+}
+
 function sourceArgs(sources: WheelhouseSources): string[] {
+  if (usesPipConfiguration(sources)) return []
   return [
     ...(sources.indexUrl === undefined ? ['--no-index'] : []),
     ...sources.findLinks.flatMap(d => ['--find-links', d])
@@ -165,7 +171,7 @@ function sourceArgs(sources: WheelhouseSources): string[] {
 }
 
 /** The index URL and its password (pip prints URLs with the password masked, but not every part). */
-function indexSecrets(indexUrl: string | undefined): string[] {
+export function indexSecrets(indexUrl: string | undefined): string[] {
   if (indexUrl === undefined) return []
   const secrets = [indexUrl]
   try {
@@ -180,7 +186,8 @@ function indexSecrets(indexUrl: string | undefined): string[] {
 
 /**
  * `pip wheel` of an app wheel's dependencies into `wheelDir`: offline from find-links folders,
- * or from an index whose URL travels in the environment. `targets` are wheels or sdists given
+ * or from an index whose URL travels in the environment, or, when neither is given, from pip's
+ * own configuration (its index and find-links, untouched). `targets` are wheels or sdists given
  * on the command line (the app wheel when no requirements file names it).
  */
 export function pipWheelhouse(
@@ -203,14 +210,19 @@ export function pipWheelhouse(
       ...(sources.requirements ?? []).flatMap(r => ['--requirement', r]),
       ...targets
     ],
-    {
-      env: {
-        ...PIP_HERMETIC_ENV,
-        ...(sources.indexUrl !== undefined && { PIP_INDEX_URL: sources.indexUrl })
-      },
-      unsetEnv: PIP_HERMETIC_UNSET,
-      redact: indexSecrets(sources.indexUrl)
-    }
+    usesPipConfiguration(sources)
+      ? {
+          env: { PIP_DISABLE_PIP_VERSION_CHECK: '1', PIP_NO_INPUT: '1' },
+          unsetEnv: ['PIP_USER', 'PYTHONPATH', 'PYTHONHOME']
+        }
+      : {
+          env: {
+            ...PIP_HERMETIC_ENV,
+            ...(sources.indexUrl !== undefined && { PIP_INDEX_URL: sources.indexUrl })
+          },
+          unsetEnv: PIP_HERMETIC_UNSET,
+          redact: indexSecrets(sources.indexUrl)
+        }
   )
 }
 

@@ -306,7 +306,7 @@ export function defaultReleaseConfig(configDir: string): ReleaseConfig {
     tagPrefix: RELEASE_DEFAULTS.tagPrefix,
     versionScheme: RELEASE_DEFAULTS.versionScheme,
     source,
-    noIsolation: RELEASE_DEFAULTS.noIsolation,
+    build: { isolation: RELEASE_DEFAULTS.isolation, findLinks: [] },
     outDir: path.join(source, RELEASE_DEFAULTS.outDir),
     stores: [],
     keepVersions: RELEASE_DEFAULTS.keepVersions
@@ -321,7 +321,20 @@ function toRelease(raw: RawRelease, dir: string): ReleaseConfig {
     tagPrefix: raw.tag_prefix,
     versionScheme: raw.version_scheme,
     source,
-    noIsolation: raw.no_isolation,
+    build: {
+      isolation:
+        raw.build?.isolation !== undefined && raw.build.isolation !== 'auto'
+          ? raw.build.isolation
+            ? 'isolated'
+            : 'none'
+          : raw.no_isolation !== undefined
+            ? raw.no_isolation
+              ? 'none'
+              : 'isolated'
+            : 'auto',
+      findLinks: (raw.build?.find_links ?? []).map(local),
+      ...(raw.build?.index_url_env !== undefined && { indexUrlEnv: raw.build.index_url_env })
+    },
     outDir:
       raw.out_dir !== undefined ? local(raw.out_dir) : path.join(source, RELEASE_DEFAULTS.outDir),
     ...(wheelhouse && {

@@ -258,6 +258,24 @@ export type StoreConfig =
       retentionDays?: number
     }
 
+/**
+ * How `python -m build` makes a release (`release.build:`). The isolated build environment
+ * comes from pip's own configuration (index, find-links) unless findLinks or indexUrlEnv name
+ * another source.
+ */
+export interface BuildSettings {
+  /**
+   * `auto` (default): no isolation when the build Python already has every requirement of
+   * pyproject's [build-system] (the backend), else an isolated environment; `isolated`: always
+   * isolated; `none`: never (offline, with the build Python's own backend).
+   */
+  isolation: 'auto' | 'isolated' | 'none'
+  /** Folders of wheels the isolated build environment is made from (offline unless an index is set too). */
+  findLinks: string[]
+  /** Environment variable holding the index URL (a secret) the isolated build environment comes from. */
+  indexUrlEnv?: string
+}
+
 /** How releases are made (`release:` in sitecycle.yml). */
 export interface ReleaseConfig {
   /** Tag prefix (default `v`): tag `v1.4.0` is version `1.4.0`. */
@@ -266,8 +284,8 @@ export interface ReleaseConfig {
   versionScheme: 'pep440' | 'semver'
   /** Source folder of the Python project (default: the config file's folder). */
   source: string
-  /** Build with --no-isolation (offline, with the machine's setuptools/wheel). Default true. */
-  noIsolation: boolean
+  /** How the sdist and wheel are built (`release.build`). */
+  build: BuildSettings
   /** Where releases are built (default `<source>/dist-releases`). */
   outDir: string
   /** Dependencies: a wheelhouse built at release time and installed offline at deploy. */

@@ -52,7 +52,8 @@ export const DEFAULTS = {
 export const RELEASE_DEFAULTS = {
   tagPrefix: 'v',
   versionScheme: 'pep440',
-  noIsolation: true,
+  /** Build isolation: `auto` builds without isolation when the build Python has the backend. */
+  isolation: 'auto',
   /** Folder of built releases, under the source folder. */
   outDir: 'dist-releases',
   keepVersions: 20
@@ -424,7 +425,28 @@ export const releaseSchema = mapping(
     source: localPath(
       'a directory path (absolute, relative to the config file, or starting with ~/)'
     ).optional(),
-    no_isolation: z.boolean({ error: 'true or false' }).default(RELEASE_DEFAULTS.noIsolation),
+    /** Legacy spelling of `build.isolation` (true: `isolation: false`). */
+    no_isolation: z.boolean({ error: 'true or false' }).optional(),
+    build: mapping(
+      {
+        isolation: z
+          .union([z.literal('auto'), z.boolean()], { error: 'auto, true or false' })
+          .default(RELEASE_DEFAULTS.isolation),
+        find_links: z
+          .array(
+            localPath(
+              'a directory path (absolute, relative to the config file, or starting with ~/)'
+            ),
+            { error: 'a list of directory paths' }
+          )
+          .default([]),
+        index_url_env: matching(
+          ENV_NAME,
+          'the name of the environment variable holding the index URL, such as PIP_INDEX_URL_SECRET'
+        ).optional()
+      },
+      'a mapping with isolation (auto, true or false), find_links and index_url_env'
+    ).optional(),
     out_dir: localPath(
       'a directory path (absolute, relative to the config file, or starting with ~/)'
     ).optional(),
@@ -455,7 +477,7 @@ export const releaseSchema = mapping(
       .default([]),
     keep_versions: integer(1).default(RELEASE_DEFAULTS.keepVersions)
   },
-  'a mapping of release settings (tag_prefix, version_scheme, source, no_isolation, out_dir, wheelhouse, stores, keep_versions)'
+  'a mapping of release settings (tag_prefix, version_scheme, source, build, out_dir, wheelhouse, stores, keep_versions)'
 )
 
 /** Defaults of `sites.<n>.snapshots` (retention). */

@@ -40,6 +40,12 @@ import {
   type DecidedVersion,
   type VersionRules
 } from '../releases/version-rules.js'
+import {
+  dirtyTreeMessage,
+  MAX_RECORDED_CHANGES,
+  readWorkTree,
+  type WorkTreeState
+} from '../releases/work-tree.js'
 import { splitCommandLine } from '../sites/render-config.js'
 import type { PublishResult, ReleaseStore } from '../stores/store.js'
 import { SitecycleError } from '../util/errors.js'
@@ -78,8 +84,18 @@ export interface ReleaseRequest {
   tag?: string
   /** Release notes (Markdown): written into the manifest and put before GitHub's generated notes. */
   notes?: string
-  /** Do not run the tests command. */
+  /** Do not run the tests command (recorded in the manifest and the notes). */
   skipTests?: boolean
+  /**
+   * Build even from a work tree with uncommitted changes or untracked files (recorded in the
+   * manifest and the notes). Without it such a tree is refused before anything runs.
+   */
+  allowDirty?: boolean
+  /**
+   * Paths inside the work tree that are not the application's and do not make it dirty (the
+   * sitecycle checkout of the reusable workflow). The release's out_dir is always left out.
+   */
+  ignorePaths?: string[]
   /** GitHub: when given, the tag is made through it and a GitHub release is made. Else `git tag`. */
   github?: GithubApi
   /** `all` (default), `prepare` (tests to manifest) or `publish` (from `handoff`). */
@@ -115,6 +131,10 @@ export interface ReleaseOutcome {
   commit: string
   /** True when this run created the tag (false when it was there, on this commit). */
   tagCreated: boolean
+  /** The tests before this release: passed, skipped (--skip-tests) or none configured. */
+  tests?: 'passed' | 'skipped' | 'none'
+  /** True when built from a work tree with uncommitted changes (--allow-dirty). */
+  dirty?: boolean
   /** Absolute paths of the sdist and the wheel. */
   files: string[]
   releaseDir?: string
@@ -145,7 +165,9 @@ export class ReleaseFailed extends SitecycleError {
 
   /** True when the run failed before changing anything (tests, version decision and checks). */
   get changedNothing(): boolean {
-    return ['run-tests', 'decide-version', 'check-version', 'resume'].includes(this.failedStep)
+    return ['check-tree', 'run-tests', 'decide-version', 'check-version', 'resume'].includes(
+      this.failedStep
+    )
   }
 }
 
@@ -154,6 +176,12 @@ interface ReleaseContext {
   exec: Executor
   rules: VersionRules
   source: string
+  /** The work tree's changes, when it was found dirty and allowed (--allow-dirty). */
+  dirtyTree?: WorkTreeState
+  /** What became of the tests: recorded in the manifest and the notes. */
+  tests: 'passed' | 'skipped' | 'none'
+  /** The release notes as the manifest holds them (given notes plus what the run records). */
+  finalNotes?: string
   decided?: DecidedVersion
   commit?: string
   previousTag?: string
@@ -170,6 +198,7 @@ interface ReleaseContext {
 
 const STAGE_STEPS: Record<ReleaseStage, string[]> = {
   all: [
+    'check-tree',
     'run-tests',
     'decide-version',
     'check-version',
@@ -179,13 +208,19 @@ const STAGE_STEPS: Record<ReleaseStage, string[]> = {
     'publish',
     'github-release'
   ],
-  prepare: ['run-tests', 'decide-version', 'check-version', 'build', 'manifest'],
+  prepare: ['check-tree', 'run-tests', 'decide-version', 'check-version', 'build', 'manifest'],
   publish: ['resume', 'check-version', 'tag', 'publish', 'github-release']
 }
 
 /** The steps of a release stage, in order. */
 export function releaseSteps(stage: ReleaseStage = 'all'): Step<ReleaseContext>[] {
   const all: Step<ReleaseContext>[] = [
+    {
+      name: 'check-tree',
+      title:
+        'check the git work tree holds no uncommitted change or untracked file (unless --allow-dirty)',
+      run: checkTree
+    },
     {
       name: 'run-tests',
       title: "run the application's tests (app.tests); a failure stops the release",
@@ -217,7 +252,8 @@ export function releaseSteps(stage: ReleaseStage = 'all'): Step<ReleaseContext>[
     },
     {
       name: 'build',
-      title: 'build the sdist and the wheel (python -m build, offline) and check their version',
+      title:
+        'build the sdist and the wheel (python -m build; isolated when the build Python lacks the backend) and check their version',
       run: build,
       undo: async c => {
         if (c.builtHere && c.built) await fs.rm(c.built.dir, { recursive: true, force: true })
@@ -225,15 +261,9 @@ export function releaseSteps(stage: ReleaseStage = 'all'): Step<ReleaseContext>[
     },
     {
       name: 'manifest',
-      title: 'finish manifest.json and SHA256SUMS (with the release notes, when given)',
-      run: async c => {
-        const b = c.built!
-        if (c.req.notes) {
-          const manifest = await readManifest(b.manifestPath)
-          await writeManifest(b.dir, { ...manifest, notes: c.req.notes })
-        }
-        return `${b.manifestPath}${c.req.notes ? ' (with notes)' : ''}`
-      }
+      title:
+        'finish manifest.json and SHA256SUMS: the release notes, the tests run or skipped, a dirty work tree',
+      run: finishManifest
     },
     {
       name: 'tag',
@@ -299,6 +329,7 @@ export async function runRelease(req: ReleaseRequest): Promise<ReleaseOutcome> {
     tagAtHead: false,
     tagCreated: false,
     builtHere: false,
+    tests: req.skipTests ? 'skipped' : 'none',
     published: []
   }
   let steps: StepReport[]
@@ -317,6 +348,7 @@ export async function runRelease(req: ReleaseRequest): Promise<ReleaseOutcome> {
     tag: ctx.decided!.tag,
     commit: ctx.commit!,
     tagCreated: ctx.tagCreated,
+    ...(stage !== 'publish' && { tests: ctx.tests, dirty: ctx.dirtyTree !== undefined }),
     files: b?.files ?? [],
     ...(b && { releaseDir: b.dir, manifestPath: b.manifestPath }),
     published: ctx.published.map(p => ({
@@ -380,6 +412,7 @@ async function runTests(c: ReleaseContext): Promise<string> {
   const line = c.req.app.tests
   if (!line) {
     c.req.reporter.warn('no tests command configured (app.tests): releasing untested')
+    c.tests = 'none'
     return 'no tests command (app.tests)'
   }
   const argv = splitCommandLine(line, 'app.tests')
@@ -393,7 +426,58 @@ async function runTests(c: ReleaseContext): Promise<string> {
       'release'
     )
   }
+  c.tests = 'passed'
   return `passed: ${output[output.length - 1] || line}`
+}
+
+async function checkTree(c: ReleaseContext): Promise<string> {
+  const ignore = [path.resolve(c.req.release.outDir), ...(c.req.ignorePaths ?? [])]
+  const state = await readWorkTree(c.exec, c.source, ignore)
+  if (state.changes.length === 0) return `${state.top}: clean`
+  if (!c.req.allowDirty) throw new SitecycleError(dirtyTreeMessage(state), 'input')
+  c.dirtyTree = state
+  c.req.reporter.warn(
+    `releasing from a work tree with ${state.changes.length} uncommitted change(s) (--allow-dirty): ${state.changes.slice(0, 5).join(', ')}; the manifest records it`
+  )
+  return `${state.top}: ${state.changes.length} uncommitted change(s), allowed (--allow-dirty)`
+}
+
+/** What the notes say about how the release was made, when it was not made the usual way. */
+export function provenanceNotes(
+  tests: 'passed' | 'skipped' | 'none',
+  commit: string | null,
+  dirty?: string[]
+): string[] {
+  const lines: string[] = []
+  if (dirty) {
+    const shown = dirty.slice(0, 10).join(', ')
+    lines.push(
+      `**Built from a work tree with uncommitted changes** (--allow-dirty): commit ${commit ? short(commit) : 'unknown'} plus ${shown}${dirty.length > 10 ? `, and ${dirty.length - 10} more` : ''}.`
+    )
+  }
+  if (tests === 'skipped')
+    lines.push('**Tests skipped** (--skip-tests): this release was not tested.')
+  if (tests === 'none')
+    lines.push('**No tests configured** (app.tests): this release was not tested.')
+  return lines
+}
+
+async function finishManifest(c: ReleaseContext): Promise<string> {
+  const b = c.built!
+  const manifest = await readManifest(b.manifestPath)
+  const dirty = c.dirtyTree?.changes
+  const notes = [c.req.notes, ...provenanceNotes(c.tests, manifest.commit, dirty)]
+    .filter(Boolean)
+    .join('\n\n')
+  await writeManifest(b.dir, {
+    ...manifest,
+    ...(notes && { notes }),
+    tests: c.tests,
+    dirty: dirty !== undefined,
+    ...(dirty && { dirty_changes: dirty.slice(0, MAX_RECORDED_CHANGES) })
+  })
+  c.finalNotes = notes || undefined
+  return `${b.manifestPath} (tests ${c.tests}${dirty ? ', dirty work tree' : ''}${c.req.notes ? ', with notes' : ''})`
 }
 
 /** A Python program printing the static version of the project in argv[1] (exit 3 when it has none). */
@@ -504,6 +588,24 @@ function wheelhouseOf(c: ReleaseContext): BuildReleaseOptions['wheelhouse'] {
   }
 }
 
+/** The source of an isolated build named by release.build (none: pip's own configuration). */
+function buildSourceOf(c: ReleaseContext): Pick<BuildReleaseOptions, 'buildSource'> {
+  const b = c.req.release.build
+  let indexUrl: string | undefined
+  if (b.indexUrlEnv) {
+    indexUrl = (c.req.env ?? process.env)[b.indexUrlEnv]
+    if (!indexUrl) {
+      throw new SitecycleError(
+        `release.build.index_url_env names ${b.indexUrlEnv}, which is not set: set it (from a secret) to the package index URL`,
+        'config'
+      )
+    }
+    c.req.reporter.addSecret(indexUrl)
+  }
+  if (b.findLinks.length === 0 && indexUrl === undefined) return {}
+  return { buildSource: { findLinks: b.findLinks, ...(indexUrl !== undefined && { indexUrl }) } }
+}
+
 async function build(c: ReleaseContext): Promise<string> {
   const decided = c.decided!
   const wheelhouse = wheelhouseOf(c)
@@ -512,7 +614,8 @@ async function build(c: ReleaseContext): Promise<string> {
     outDir: c.req.release.outDir,
     python: c.req.python ?? DEFAULT_BUILD_PYTHON,
     commit: c.commit ?? null,
-    noIsolation: c.req.release.noIsolation,
+    isolation: c.req.release.build.isolation,
+    ...buildSourceOf(c),
     ...(wheelhouse && { wheelhouse }),
     onProgress: line => c.req.reporter.info(`   ${line}`)
   })
@@ -547,6 +650,7 @@ async function resume(c: ReleaseContext): Promise<string> {
   checkBuiltVersion(h.version, manifest.version)
   c.decided = { version: h.version, tag: git.checkTagName(h.tag), source: 'input' }
   c.commit = h.commit
+  c.finalNotes = manifest.notes
   c.built = {
     name: manifest.name,
     version: manifest.version,
@@ -620,7 +724,7 @@ async function githubRelease(c: ReleaseContext): Promise<string> {
     return `${existing.url} (made by the github-release store)`
   }
   const generated = await gh.generateNotes(tag, c.previousTag, c.commit)
-  const body = [c.req.notes, generated.body].filter(Boolean).join('\n\n')
+  const body = [c.finalNotes ?? c.req.notes, generated.body].filter(Boolean).join('\n\n')
   const draft = await gh.createRelease({
     tag,
     name: generated.name || `${b.name} ${b.version}`,

@@ -1,6 +1,7 @@
 /**
- * Building a release on the runner: `python -m build` makes the sdist and the wheel offline
- * (no isolation, a hermetic pip environment), optionally a wheelhouse of the dependencies with
+ * Building a release on the runner: `python -m build` makes the sdist and the wheel, without
+ * isolation when the build Python has the project's build backend, else in an isolated
+ * environment from pip's configuration or the configured source (build-backend.ts); optionally a wheelhouse of the dependencies with
  * its requirements.lock, then the files, manifest.json and SHA256SUMS appear together as
  * `<outDir>/<version>/` by one rename, so no half-built release is seen.
  */
@@ -11,7 +12,16 @@ import path from 'node:path'
 import { describeCommand, type Command } from '../commands/command.js'
 import { CommandError } from '../hosts/executor.js'
 import { SitecycleError } from '../util/errors.js'
+import { LocalExecutor } from '../hosts/local-executor.js'
 import { checkArchive } from './archive-check.js'
+import {
+  buildEnvironment,
+  chooseIsolation,
+  isMissingBuildRequirement,
+  missingBackendError,
+  readBuildBackend,
+  type BuildSource
+} from './build-backend.js'
 import { readWheelMetadata } from './wheel-metadata.js'
 import {
   digestFile,
@@ -26,9 +36,6 @@ import { buildWheelhouse, type BuiltWheelhouse, type WheelhouseSettings } from '
 
 /** The Python used to build when none is given: Debian's, by full path. */
 export const DEFAULT_BUILD_PYTHON = '/usr/bin/python3'
-
-/** pip settings that would let a build reach an index or a stray configuration. */
-export const PIP_ENV_REMOVED = ['PIP_FIND_LINKS', 'PIP_INDEX_URL', 'PIP_EXTRA_INDEX_URL']
 
 export interface BuildReleaseOptions {
   /** The project's source directory (holding pyproject.toml). */
@@ -49,10 +56,12 @@ export interface BuildReleaseOptions {
   /** Receives each line the build prints. */
   onProgress?: (line: string) => void
   /**
-   * Build with `--no-isolation` (default true): offline, with this machine's setuptools and
-   * wheel. False lets `python -m build` make an isolated environment, which needs an index.
+   * `auto` (default): without isolation when `python` has every build requirement of the
+   * project (offline), else isolated; `isolated`: always; `none`: never.
    */
-  noIsolation?: boolean
+  isolation?: 'auto' | 'isolated' | 'none'
+  /** Where an isolated build gets its backend; absent: pip's own configuration. */
+  buildSource?: BuildSource
 }
 
 export interface BuiltRelease {
@@ -63,12 +72,16 @@ export interface BuiltRelease {
   dir: string
 }
 
-/** The argv that builds an sdist and a wheel into outDir (offline unless noIsolation is false). */
+/**
+ * The argv that builds an sdist and a wheel into outDir: without isolation (offline), or isolated
+ * with the build requirements from `source` (absent: pip's own configuration, untouched).
+ */
 export function pythonBuildCommand(
   python: string,
   sourceDir: string,
   outDir: string,
-  noIsolation = true
+  noIsolation = true,
+  source?: BuildSource
 ): Command {
   return {
     argv: [
@@ -83,8 +96,7 @@ export function pythonBuildCommand(
       sourceDir
     ],
     cwd: sourceDir,
-    env: { PIP_CONFIG_FILE: '/dev/null', PYTHONDONTWRITEBYTECODE: '1' },
-    unsetEnv: PIP_ENV_REMOVED
+    ...buildEnvironment(!noIsolation, source)
   }
 }
 
@@ -134,6 +146,31 @@ async function gitHead(dir: string): Promise<string | null> {
   }
 }
 
+/** What setuptools leaves in a source tree when it builds: `build/` and `*.egg-info` folders. */
+async function buildLeftovers(sourceDir: string): Promise<Set<string>> {
+  const found = new Set<string>()
+  for (const dir of [sourceDir, path.join(sourceDir, 'src')]) {
+    let names: string[]
+    try {
+      names = await fs.readdir(dir)
+    } catch {
+      continue
+    }
+    for (const n of names)
+      if (n === 'build' || n.endsWith('.egg-info')) found.add(path.join(dir, n))
+  }
+  return found
+}
+
+/**
+ * Remove the by-products this build left in the source tree (those that were not there before),
+ * so the work tree stays as it was committed and the next release finds it clean.
+ */
+async function removeBuildLeftovers(sourceDir: string, before: Set<string>): Promise<void> {
+  for (const p of await buildLeftovers(sourceDir))
+    if (!before.has(p)) await fs.rm(p, { recursive: true, force: true })
+}
+
 async function exists(p: string): Promise<boolean> {
   try {
     await fs.lstat(p)
@@ -160,18 +197,35 @@ export async function buildRelease(opts: BuildReleaseOptions): Promise<BuiltRele
     )
   }
   const python = opts.python ?? DEFAULT_BUILD_PYTHON
+  const backend = await readBuildBackend(new LocalExecutor(), python, sourceDir)
+  const isolated = chooseIsolation(opts.isolation ?? 'auto', backend, python, sourceDir)
   const workDir = await fs.mkdtemp(path.join(os.tmpdir(), 'sitecycle-build-'))
+  const leftBefore = await buildLeftovers(sourceDir)
   let staging: string | undefined
   try {
-    const command = pythonBuildCommand(python, sourceDir, workDir, opts.noIsolation ?? true)
+    const command = pythonBuildCommand(python, sourceDir, workDir, !isolated, opts.buildSource)
+    opts.onProgress?.(
+      `build backend ${backend.backend}: ${isolated ? `isolated build (${backend.missing.length ? `${python} lacks ${backend.missing.join(', ')}` : 'release.build.isolation: true'})` : `no isolation (${python} has ${backend.requires.join(', ') || 'it'})`}`
+    )
     opts.onProgress?.(`$ ${describeCommand(command)}`)
+    // An isolated build's output is held back until the end: when pip cannot get the backend,
+    // build's traceback is noise and the one error below says what to do.
+    const heldBack: string[] = []
     let result: ProcessResult
     try {
-      result = await runLocal(command, opts.onProgress)
+      result = await runLocal(command, isolated ? line => heldBack.push(line) : opts.onProgress)
     } catch (err) {
       throw new SitecycleError(`cannot run ${python}: ${(err as Error).message}`, 'release')
+    } finally {
+      await removeBuildLeftovers(sourceDir, leftBefore)
     }
+    const missingBackend =
+      result.code !== 0 &&
+      isolated &&
+      isMissingBuildRequirement(`${result.stdout}\n${result.stderr}`)
+    if (!missingBackend) for (const line of heldBack) opts.onProgress?.(line)
     if (result.code !== 0) {
+      if (missingBackend) throw missingBackendError(backend, python, sourceDir, opts.buildSource)
       if (/No module named build\b/.test(result.stderr)) {
         throw new SitecycleError(
           `${python} has no 'build' module: install it (apt-get install python3-build) to build releases`,

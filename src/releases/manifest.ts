@@ -83,6 +83,9 @@ const manifestSchema = z
         message: 'a file is listed twice'
       }),
     notes: z.string().optional(),
+    tests: z.enum(['passed', 'skipped', 'none']).optional(),
+    dirty: z.boolean().optional(),
+    dirty_changes: z.array(z.string()).optional(),
     wheelhouse: z
       .array(wheelhouseFileSchema)
       .refine(files => new Set(files.map(f => f.name)).size === files.length, {
@@ -134,6 +137,18 @@ export interface ReleaseManifest {
   files: ReleaseFile[]
   /** Release notes (Markdown), shown on the directory store's notes page. */
   notes?: string
+  /**
+   * The application's tests before this release: `passed`, `skipped` (--skip-tests) or `none`
+   * (no app.tests configured). Absent in manifests written before sitecycle recorded it.
+   */
+  tests?: 'passed' | 'skipped' | 'none'
+  /**
+   * True when the release was built from a work tree with uncommitted changes (--allow-dirty):
+   * its files may differ from `commit`. Absent in manifests written before sitecycle recorded it.
+   */
+  dirty?: boolean
+  /** The changed paths of a dirty work tree (as `git status --short`), at most 50. */
+  dirty_changes?: string[]
   /** The dependency wheels in `wheelhouse/`; absent when the release was built without one. */
   wheelhouse?: WheelhouseFile[]
   /** sha256 and size of `requirements.lock`; present exactly when `wheelhouse` is. */

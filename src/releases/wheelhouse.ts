@@ -24,7 +24,10 @@ export interface WheelhouseSettings {
    * A file without hashes pins versions as constraints.
    */
   requirements?: string
-  /** Folders of wheels and sdists to build from (offline unless `indexUrl` is given). */
+  /**
+   * Folders of wheels and sdists to build from (offline unless `indexUrl` is given). With none
+   * and no `indexUrl`, pip uses its own configuration (pip.conf, PIP_INDEX_URL, PIP_FIND_LINKS).
+   */
   findLinks: string[]
   /** A package index URL, possibly holding a secret: passed in the environment and redacted. */
   indexUrl?: string
@@ -146,11 +149,11 @@ export async function buildWheelhouse(opts: BuildWheelhouseOptions): Promise<Bui
         ? `the index (${redact(opts.indexUrl, command.redact)})${sources.findLinks.length ? ` and ${sources.findLinks.join(', ')}` : ''}`
         : sources.findLinks.length
           ? `${sources.findLinks.join(', ')} (offline)`
-          : 'nowhere: no find-links folder and no index is configured'
+          : "pip's own configuration (no release.wheelhouse.find_links or index_url_env is set; pip's index is https://pypi.org/simple unless pip.conf or PIP_INDEX_URL / PIP_FIND_LINKS say otherwise)"
     const tail = result.stderr.trim().split('\n').slice(-6).join('\n')
     throw new SitecycleError(
       `cannot build the wheelhouse of ${opts.appName} ${opts.appVersion}: pip wheel looked in ${where} and failed` +
-        `${tail ? `:\n${tail}` : ''}\nAdd the folder holding the missing dependency to release.wheelhouse.find_links, or set an index.`,
+        `${tail ? `:\n${tail}` : ''}\nAdd the folder holding the missing dependency to release.wheelhouse.find_links, or set an index (release.wheelhouse.index_url_env, or pip's own configuration).`,
       'release'
     )
   }
