@@ -258,6 +258,19 @@ async function sqlitePart(work, sqliteDb, sitecycle) {
   const backup1 = await backupOnce()
   const sqliteSnapshotS = await timed(() => sitecycle('snapshot', 's1', '--no-verify'))
   const backupS = (backup1 + (await backupOnce())) / 2
+  // A bundle that exits 0 without doing the work (--cli) must not pass for a fast one.
+  const snapshots = join(dirname(dirname(sqliteDb)), 'snapshots')
+  const taken = (await fs.readdir(snapshots).catch(() => [])).filter(id => !id.startsWith('.'))
+  const complete = await Promise.all(
+    taken.map(id =>
+      fs.stat(join(snapshots, id, 'manifest.json')).then(
+        () => true,
+        () => false
+      )
+    )
+  )
+  if (taken.length !== 1 || !complete[0])
+    throw new Error(`sitecycle snapshot s1 left no complete snapshot in ${snapshots}`)
   figure('sqlite_backup_s', backupS, 's')
   figure('sqlite_snapshot_s', sqliteSnapshotS, 's')
   figure('sqlite_snapshot_ratio', sqliteSnapshotS / backupS, 'x')
