@@ -8,35 +8,30 @@
 //   npm run bench:data                      # the figures of bench/README.md
 //   npm run bench:data -- --large           # also a table over 2 GB: large_snapshot_s
 //   npm run bench:data -- --rows 200000 --days 3 --verbose
+//   npm run bench:data -- --only sqlite     # the SQLite part alone (about a minute)
+//   npm run bench:data -- --only sqlite --cli dist/cli.js   # that bundle, not a new one
 import { execFileSync, spawn } from 'node:child_process'
 import { randomBytes } from 'node:crypto'
 import { promises as fs } from 'node:fs'
 import * as net from 'node:net'
 import { tmpdir } from 'node:os'
-import { dirname, join } from 'node:path'
+import { dirname, join, resolve } from 'node:path'
 import { fileURLToPath, pathToFileURL } from 'node:url'
-import { parseArgs } from 'node:util'
+import { parseDataOptions } from './data-options.mjs'
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..')
 const PG_BIN = '/usr/lib/postgresql/15/bin'
 const PY = '/usr/bin/python3'
 
-const { values: opts } = parseArgs({
-  options: {
-    large: { type: 'boolean', default: false },
-    rows: { type: 'string', default: '1000000' },
-    'sqlite-rows': { type: 'string', default: '300000' },
-    days: { type: 'string', default: '10' },
-    verbose: { type: 'boolean', default: false }
-  }
-})
-const ROWS = Number(opts.rows)
-const SQLITE_ROWS = Number(opts['sqlite-rows'])
-const DAYS = Number(opts.days)
-if (![ROWS, SQLITE_ROWS, DAYS].every(n => Number.isInteger(n) && n > 0)) {
-  process.stderr.write('bench:data: --rows, --sqlite-rows and --days take positive integers\n')
+const parsed = parseDataOptions(process.argv.slice(2))
+if (parsed instanceof Error) {
+  process.stderr.write(`bench:data: ${parsed.message}\n`)
   process.exit(2)
 }
+const opts = parsed
+const ROWS = opts.rows
+const SQLITE_ROWS = opts.sqliteRows
+const DAYS = opts.days
 
 const log = text => process.stderr.write(`bench:data: ${text}\n`)
 const figure = (name, value, unit) =>
@@ -246,14 +241,76 @@ ${extra
 `
 }
 
+/**
+ * The SQLite part: build the database of site s1 (`sqliteDb`), then `sitecycle snapshot s1`
+ * timed between two bare `sqlite3 .backup` runs.
+ */
+async function sqlitePart(work, sqliteDb, sitecycle) {
+  log(`SQLite: ${SQLITE_ROWS} rows; sitecycle snapshot s1 against sqlite3 .backup`)
+  await run([PY, '-c', SQLITE_BUILD, sqliteDb, String(SQLITE_ROWS)])
+  figure('sqlite_mb', (await fs.stat(sqliteDb)).size / 1e6, 'MB')
+  const backupFile = join(work, 'sqlite.backup')
+  const backupOnce = async () => {
+    const s = await timed(() => run(['sqlite3', sqliteDb, `.backup '${backupFile}'`]))
+    await fs.rm(backupFile)
+    return s
+  }
+  const backup1 = await backupOnce()
+  const sqliteSnapshotS = await timed(() => sitecycle('snapshot', 's1', '--no-verify'))
+  const backupS = (backup1 + (await backupOnce())) / 2
+  // A bundle that exits 0 without doing the work (--cli) must not pass for a fast one.
+  const snapshots = join(dirname(dirname(sqliteDb)), 'snapshots')
+  const taken = (await fs.readdir(snapshots).catch(() => [])).filter(id => !id.startsWith('.'))
+  const complete = await Promise.all(
+    taken.map(id =>
+      fs.stat(join(snapshots, id, 'manifest.json')).then(
+        () => true,
+        () => false
+      )
+    )
+  )
+  if (taken.length !== 1 || !complete[0])
+    throw new Error(`sitecycle snapshot s1 left no complete snapshot in ${snapshots}`)
+  figure('sqlite_backup_s', backupS, 's')
+  figure('sqlite_snapshot_s', sqliteSnapshotS, 's')
+  figure('sqlite_snapshot_ratio', sqliteSnapshotS / backupS, 'x')
+}
+
+/** `--only sqlite`: the SQLite part alone, no PostgreSQL. */
+async function mainSqliteOnly(work, cli) {
+  const root1 = join(work, 'sites', 's1')
+  await fs.mkdir(join(root1, '.sitecycle'), { recursive: true })
+  await fs.mkdir(join(root1, 'shared'), { recursive: true })
+  const sqliteDb = join(root1, 'shared', 'site.sqlite3')
+  const configFile = join(work, 'sitecycle.yml')
+  await fs.writeFile(
+    configFile,
+    `app: { package: bench-app, wsgi: "bench_app.wsgi:application", python: ${PY} }
+sites:
+${siteYaml('s1', root1, `database: { engine: sqlite, name: ${sqliteDb} }\nsnapshots: { keep_last: 30 }`)}`
+  )
+  await sqlitePart(work, sqliteDb, (...args) =>
+    run([process.execPath, cli, ...args, '--config', configFile])
+  )
+}
+
 async function main() {
   const work = await fs.mkdtemp(join(tmpdir(), 'sitecycle-bench-data-'))
   await fs.chmod(work, 0o755)
   let pg
   try {
-    const cli = join(root, 'build', 'bench-data', 'cli.js')
-    log(`bundling the CLI from the current sources into ${cli}`)
-    await bundleCli(cli)
+    let cli = join(root, 'build', 'bench-data', 'cli.js')
+    if (opts.cli) {
+      cli = resolve(opts.cli)
+      log(`running the bundle ${cli} (not bundled again)`)
+    } else {
+      log(`bundling the CLI from the current sources into ${cli}`)
+      await bundleCli(cli)
+    }
+    if (opts.only === 'sqlite') {
+      await mainSqliteOnly(work, cli)
+      return
+    }
 
     log(`starting PostgreSQL in ${work}`)
     pg = await startPostgres(work)
@@ -372,21 +429,7 @@ ${siteYaml('v1', siteRoot('v1'), `database: ${pgDb('prod')}\ndata: [shared/uploa
       'MB'
     )
 
-    log(`SQLite: ${SQLITE_ROWS} rows; sitecycle snapshot s1 against sqlite3 .backup`)
-    await run([PY, '-c', SQLITE_BUILD, sqliteDb, String(SQLITE_ROWS)])
-    figure('sqlite_mb', (await fs.stat(sqliteDb)).size / 1e6, 'MB')
-    const backupFile = join(work, 'sqlite.backup')
-    const backupOnce = async () => {
-      const s = await timed(() => run(['sqlite3', sqliteDb, `.backup '${backupFile}'`]))
-      await fs.rm(backupFile)
-      return s
-    }
-    const backup1 = await backupOnce()
-    const sqliteSnapshotS = await timed(() => sitecycle('snapshot', 's1', '--no-verify'))
-    const backupS = (backup1 + (await backupOnce())) / 2
-    figure('sqlite_backup_s', backupS, 's')
-    figure('sqlite_snapshot_s', sqliteSnapshotS, 's')
-    figure('sqlite_snapshot_ratio', sqliteSnapshotS / backupS, 'x')
+    await sqlitePart(work, sqliteDb, sitecycle)
 
     log(`${DAYS} daily snapshots of d1, 1 % of its files and rows changed each day`)
     const uploads = join(siteRoot('d1'), 'shared', 'uploads')

@@ -607,6 +607,39 @@ con.commit()`,
     expect(await leftovers()).toEqual([])
   })
 
+  test("dumpCopy: the copy under its name only, with its size, the database's size and the row counts; an existing path refused and left as it was", async () => {
+    const file = path.join(dir, 'dumpcopy.sqlite3')
+    await seed(file)
+    const dumpPath = path.join(dir, 'dumpcopy.backup')
+    const copy = await engine.dumpCopy!(local, db(file), dumpPath, recorder().reporter)
+    expect(copy.size).toBe((await fs.stat(dumpPath)).size)
+    expect(copy.databaseSize).toBe((await fs.stat(file)).size)
+    expect(copy.databaseSize).toBe(await engine.size(local, db(file)))
+    expect(copy.tables).toEqual([
+      { table: 'items', rows: 399, checksum: '' },
+      { table: AWKWARD, rows: 3, checksum: '' }
+    ])
+    expect(await engine.checksums(local, db(dumpPath))).toEqual(
+      await engine.checksums(local, db(file))
+    )
+    expect(await leftovers()).toEqual([])
+    const bytes = await fs.readFile(dumpPath)
+    await expect(engine.dumpCopy!(local, db(file), dumpPath, recorder().reporter)).rejects.toThrow(
+      /dumpcopy\.backup: already exists/
+    )
+    expect((await fs.readFile(dumpPath)).equals(bytes)).toBe(true)
+    expect(await leftovers()).toEqual([])
+    await expect(
+      engine.dumpCopy!(
+        local,
+        db(path.join(dir, 'none.sqlite3')),
+        dumpPath + '2',
+        recorder().reporter
+      )
+    ).rejects.toThrow(/none\.sqlite3: no such database file/)
+    expect(await leftovers()).toEqual([])
+  })
+
   test('a corrupt dump fails and leaves the target exactly as it was, with no temp file behind', async () => {
     const file = path.join(dir, 'keep.sqlite3')
     await seed(file)
@@ -691,6 +724,16 @@ while True:
         expect(result.tables.map(t => t.table)).toEqual(['a', 'b'])
         expect(result.tables[0]!.rows).toBe(result.tables[1]!.rows)
         expect(await engine.checksums(local, db(dumpPath))).toEqual(result.tables)
+        // written with no journal and one fsync at the end: still a sound database
+        const check = await local.run({
+          argv: [
+            PY,
+            '-c',
+            `import sqlite3, sys; print(sqlite3.connect(sys.argv[1]).execute('PRAGMA integrity_check').fetchone()[0])`,
+            dumpPath
+          ]
+        })
+        expect(check.stdout.trim()).toBe('ok')
       }
       expect(writer.exitCode).toBeNull()
     } finally {

@@ -236,8 +236,9 @@ describe('pure parts', () => {
 
 describe('runWithProgress', () => {
   /** A host whose command finishes only when told to; it records what is read and removed. */
-  function slowHost() {
+  function slowHost(fails = false) {
     let finish!: (r: RunResult) => void
+    let fail!: (e: Error) => void
     const reads: string[] = []
     const removed: string[][] = []
     const exec = {
@@ -245,8 +246,9 @@ describe('runWithProgress', () => {
       run: (c: { argv: string[] }) =>
         c.argv[0] === 'rm'
           ? Promise.resolve({ code: 0, stdout: '', stderr: '' })
-          : new Promise<RunResult>(ok => {
+          : new Promise<RunResult>((ok, ko) => {
               finish = ok
+              fail = ko
             }),
       tryRun: async (c: { argv: string[] }) => {
         removed.push(c.argv)
@@ -255,7 +257,12 @@ describe('runWithProgress', () => {
       readFile: async (p: string) => {
         reads.push(p)
         // The command finishes once its progress has been read twice.
-        if (reads.length === 2) setImmediate(() => finish({ code: 0, stdout: 'out', stderr: '' }))
+        if (reads.length === 2)
+          setImmediate(() =>
+            fails
+              ? fail(new Error('OSError: [Errno 5] Input/output error'))
+              : finish({ code: 0, stdout: 'out', stderr: '' })
+          )
         return JSON.stringify({
           doneBytes: 1 << 20,
           totalBytes: 4 << 20,
@@ -267,7 +274,7 @@ describe('runWithProgress', () => {
     return { exec, reads, removed }
   }
 
-  test('reports what the progress file says while the command runs, then removes it', async () => {
+  test('reports what the progress file says while the command runs; the program that ended well removed the file itself', async () => {
     const h = slowHost()
     const lines: string[] = []
     const r = await runWithProgress(
@@ -287,6 +294,23 @@ describe('runWithProgress', () => {
         l.includes('reading every file of snapshot X: 1.0 MB of 4.0 MB (25%), 1 of 2 files')
       )
     ).not.toHaveLength(0)
+    expect(h.removed).toEqual([])
+  })
+
+  test('a program that failed leaves its progress file: it is removed here', async () => {
+    const h = slowHost(true)
+    await expect(
+      runWithProgress(
+        h.exec,
+        { argv: ['python3'] },
+        {
+          progressPath: '/site/.sitecycle/progress-x.json',
+          intervalMs: 1,
+          reporter: new StreamReporter(() => undefined),
+          label: 'reading every file of snapshot X'
+        }
+      )
+    ).rejects.toThrow(/Input\/output error/)
     expect(h.removed).toContainEqual([
       'rm',
       '-rf',
@@ -294,6 +318,16 @@ describe('runWithProgress', () => {
       '/site/.sitecycle/progress-x.json',
       '/site/.sitecycle/progress-x.json.tmp'
     ])
+  })
+
+  test('the real program, given a progress file (written at its first file), leaves none behind when done', async () => {
+    const d = await snapshotDir('p')
+    await writeFile(join(d, 'files', 'shared', 'uploads', 'big.bin'), Buffer.alloc(2 << 20, 1))
+    const progress = join(dir, 'progress-p.json')
+    const out = parseWrittenSums(run(writeSnapshotSums(PY, d, undefined, progress).argv))
+    expect(out.count).toBe(2)
+    await expect(readFile(progress)).rejects.toThrow(/ENOENT/)
+    await expect(readFile(`${progress}.tmp`)).rejects.toThrow(/ENOENT/)
   })
 
   test('a failing host program becomes one sentence with its last error line, never the program', async () => {

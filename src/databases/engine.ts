@@ -61,6 +61,8 @@ export interface DumpOptions {
 /** A dump and the checksums of exactly the data it holds. */
 export interface CheckedDump extends DumpResult {
   tables: TableChecksum[]
+  /** The database's own size (as {@link DatabaseEngine.size}), when the dump measured it. */
+  databaseSize?: number
 }
 
 /** How to restore or copy. */

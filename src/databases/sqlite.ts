@@ -5,8 +5,9 @@
  * so a failed restore leaves the target as it was. Checksums hash each row on its own and sum
  * the hashes, streaming any table size. A snapshot is one backup-API copy (dumpCopy): its
  * checksums are taken from the copy when they are needed (checksumsOfCopy), so the live database
- * is read once and a snapshot costs little more than the copy. The work is done by small Python programs (standard
- * library only) run with the host's Python.
+ * is read once and a snapshot costs little more than the copy: one host program copies, counts
+ * the rows, fsyncs, renames the copy into place and measures both files. The work is done by
+ * small Python programs (standard library only) run with the host's Python.
  */
 import { cmd } from '../commands/command.js'
 import { pathIdentities } from '../commands/files.js'
@@ -108,24 +109,35 @@ export const sqliteEngine: DatabaseEngine = {
     return { ...copy, tables: await sqliteEngine.checksumsOfCopy!(exec, db, path) }
   },
 
-  /** The backup API copy with its tables' row counts; checksums later, from the copy. */
+  /**
+   * The backup API copy with its tables' row counts (checksums later, from the copy), its size
+   * and the database file's, in one host program that also writes it aside and renames it.
+   */
   async dumpCopy(exec, db, path, reporter): Promise<CheckedDump> {
     checkPath(db)
     reporter.info(`copying ${db.name} with the SQLite online backup API`)
-    let tables: TableChecksum[] = []
-    await writeAside(exec, path, async partial => {
-      const r = await exec.tryRun(
-        pythonProgram(python(db), SQLITE_BACKUP_WITH_COUNTS_PROGRAM, [db.name, partial])
+    const partial = `${path}.partial-${scratchId()}`
+    const r = await exec.tryRun(
+      pythonProgram(python(db), SQLITE_BACKUP_WITH_COUNTS_PROGRAM, [db.name, path, partial])
+    )
+    if (r.code !== 0) {
+      throw new SitecycleError(
+        `snapshot of the sqlite database ${db.name} on ${exec.name} failed: ${lastLine(r.stderr) || `exit code ${r.code}`}`,
+        'database'
       )
-      if (r.code !== 0) {
-        throw new SitecycleError(
-          `snapshot of the sqlite database ${db.name} on ${exec.name} failed: ${lastLine(r.stderr) || `exit code ${r.code}`}`,
-          'database'
-        )
-      }
-      tables = parseChecksums(r.stdout)
-    })
-    return { path, size: await pathSize(exec, path), format: 'sqlite', tables }
+    }
+    const out = JSON.parse(r.stdout) as {
+      tables: [string, number, string][]
+      size: number
+      sourceSize: number
+    }
+    return {
+      path,
+      size: out.size,
+      format: 'sqlite',
+      tables: out.tables.map(([table, rows, checksum]) => ({ table, rows, checksum })),
+      databaseSize: out.sourceSize
+    }
   },
 
   async checksumsOfCopy(exec, db, path): Promise<TableChecksum[]> {

@@ -142,27 +142,41 @@ export function summarizeTree(python: string, mode: 'list' | 'content', path: st
 }
 
 /**
- * Host program, argv: snapshots dir. Prints JSON: each entry's name and whether it holds a
- * manifest.json (a snapshot without one is incomplete).
+ * Host program, argv: snapshots dir (or several). Prints JSON: each entry's name and whether it
+ * holds a manifest.json (a snapshot without one is incomplete); for several dirs, one such list
+ * per dir, in their order (a dir that does not exist lists nothing).
  */
 export const LIST_SNAPSHOT_DIRS = `
 import json, os, sys
-top = sys.argv[1]
-out = []
-try:
-    names = sorted(os.listdir(top))
-except FileNotFoundError:
-    names = []
-for name in names:
-    p = os.path.join(top, name)
-    if os.path.isdir(p) and not os.path.islink(p):
-        out.append({'name': name, 'complete': os.path.isfile(os.path.join(p, 'manifest.json'))})
-print(json.dumps(out))
+def entries(top):
+    out = []
+    try:
+        names = sorted(os.listdir(top))
+    except FileNotFoundError:
+        names = []
+    for name in names:
+        p = os.path.join(top, name)
+        if os.path.isdir(p) and not os.path.islink(p):
+            out.append({'name': name, 'complete': os.path.isfile(os.path.join(p, 'manifest.json'))})
+    return out
+tops = sys.argv[1:]
+print(json.dumps(entries(tops[0]) if len(tops) == 1 else [entries(t) for t in tops]))
 `
+
+/** An entry of a snapshots dir as LIST_SNAPSHOT_DIRS prints it. */
+export interface SnapshotDirEntry {
+  name: string
+  complete: boolean
+}
 
 /** `python3 -I -S -c LIST_SNAPSHOT_DIRS <snapshots dir>` */
 export function listSnapshotDirs(python: string, snapshotsDir: string): Command {
   return cmd([python, '-I', '-S', '-c', LIST_SNAPSHOT_DIRS, snapshotsDir])
+}
+
+/** `python3 -I -S -c LIST_SNAPSHOT_DIRS <dir>...`: prints one list of entries per dir. */
+export function listSeveralSnapshotDirs(python: string, dirs: string[]): Command {
+  return cmd([python, '-I', '-S', '-c', LIST_SNAPSHOT_DIRS, ...dirs])
 }
 
 /** Whether a command's error output says the disk (or a quota) is full. */

@@ -5,7 +5,7 @@
 import type { SiteConfig } from '../config/model.js'
 import type { Executor } from '../hosts/executor.js'
 import { siteLayout } from '../sites/layout.js'
-import { incrementalSizes, listSnapshotDirs, parseDu } from './files.js'
+import { incrementalSizes, listSnapshotDirs, parseDu, type SnapshotDirEntry } from './files.js'
 import { parseManifest, snapshotPaths, type SnapshotManifest } from './manifest.js'
 import { isSnapshotId, parseSnapshotId } from './retention.js'
 
@@ -50,7 +50,11 @@ export async function listSnapshotIds(
   dir: string = siteLayout(site.root).snapshots
 ): Promise<{ id: string; complete: boolean }[]> {
   const r = await exec.run(listSnapshotDirs(python, dir))
-  const entries = JSON.parse(r.stdout) as { name: string; complete: boolean }[]
+  return snapshotIdsOf(JSON.parse(r.stdout) as SnapshotDirEntry[])
+}
+
+/** The snapshots among a directory's entries, oldest first; other names are skipped. */
+export function snapshotIdsOf(entries: SnapshotDirEntry[]): { id: string; complete: boolean }[] {
   return entries
     .filter(e => isSnapshotId(e.name))
     .map(e => ({ id: e.name, complete: e.complete }))

@@ -36,6 +36,7 @@ import {
   apparentSize,
   diskOf,
   isDiskFull,
+  listSeveralSnapshotDirs,
   listSnapshotDirs,
   parseDf,
   parseDu,
@@ -43,6 +44,7 @@ import {
   snapshotFolderName,
   summarizeTree,
   type DiskInfo,
+  type SnapshotDirEntry,
   type TreeSummary
 } from './files.js'
 import {
@@ -56,7 +58,7 @@ import {
   type SnapshotManifest,
   type SnapshotPaths
 } from './manifest.js'
-import { describeBytes, listSnapshotIds, readManifest } from './list.js'
+import { describeBytes, listSnapshotIds, readManifest, snapshotIdsOf } from './list.js'
 import { chooseRetained, snapshotIdFor, type RetentionPolicy } from './retention.js'
 import { checksumsOfDump } from './verify.js'
 import {
@@ -361,6 +363,7 @@ async function dumpDatabase(c: SnapshotContext): Promise<string> {
   let dump: DumpResult
   let tables: TableChecksum[]
   let from: DatabaseRecord['checksumsFrom']
+  let measured: number | undefined
   const stored = engine.name === 'postgres' && engine.dumpWithChecksums !== undefined
   const raw = `${c.paths.dir}/database.raw`
   if (stored) await requireZstd(c.exec)
@@ -370,6 +373,7 @@ async function dumpDatabase(c: SnapshotContext): Promise<string> {
     dump = copied
     tables = copied.tables
     from = 'file'
+    measured = copied.databaseSize
   } else if (engine.dumpWithChecksums) {
     // postgres: plain directory format, each table file then stored as zstd (dump-store.ts).
     const checked = stored
@@ -418,7 +422,7 @@ async function dumpDatabase(c: SnapshotContext): Promise<string> {
       : `; ${out.full} table files full (zstd)`
   }
   // The dump's size and plain sha256 come with every other file's, in the write-sums step.
-  const databaseSize = await engine.size(c.exec, db).catch(() => null)
+  const databaseSize = measured ?? (await engine.size(c.exec, db).catch(() => null))
   c.database = {
     engine: db.engine,
     name: db.name,
@@ -561,11 +565,18 @@ export async function applyRetention(
   protect: string[] = [],
   config?: SitecycleConfig
 ): Promise<string[]> {
-  const ids = (await listSnapshotIds(exec, site, python)).filter(s => s.complete).map(s => s.id)
+  const dir = siteLayout(site.root).snapshots
+  const hiddenDir = `${dir}/${BASES_DIR}`
+  // Both directories in one host program.
+  const [entries, hiddenEntries] = JSON.parse(
+    (await exec.run(listSeveralSnapshotDirs(python, [dir, hiddenDir]))).stdout
+  ) as SnapshotDirEntry[][]
+  const ids = snapshotIdsOf(entries)
+    .filter(s => s.complete)
+    .map(s => s.id)
   const mirrors = config ? await mirrorNeedsOf(exec, config, site) : []
   const decision = chooseRetained(ids, { ...retentionOf(site), mirrors }, now)
   const remove = decision.remove.filter(id => !protect.includes(id))
-  const dir = siteLayout(site.root).snapshots
   const kept = ids.filter(id => !remove.includes(id))
   const manifests = []
   for (const id of kept) {
@@ -574,8 +585,7 @@ export async function applyRetention(
     const m = await readManifest(exec, dir, id).catch(() => undefined)
     if (m) manifests.push(m)
   }
-  const hiddenDir = `${dir}/${BASES_DIR}`
-  const hidden = await listSnapshotIds(exec, site, python, hiddenDir)
+  const hidden = snapshotIdsOf(hiddenEntries)
   const plan = planRemoval(
     remove,
     hidden.filter(h => h.complete).map(h => h.id),
@@ -601,7 +611,12 @@ export async function applyRetention(
   )
   for (const p of stale) await exec.run(removeTree(p.manifest))
   if (stale.length) await exec.run(removeTree(...stale.map(p => p.dir)))
-  await removeMaterializedLeftovers(exec, python, dir)
+  await removeMaterializedLeftovers(
+    exec,
+    python,
+    dir,
+    entries.map(e => e.name)
+  )
   return remove
 }
 
@@ -609,12 +624,18 @@ export async function applyRetention(
 export async function removeMaterializedLeftovers(
   exec: Executor,
   python: string,
-  snapshotsDir: string
+  snapshotsDir: string,
+  /** The directory's entries, when the caller has just listed them (under the lock). */
+  listed?: string[]
 ): Promise<void> {
-  const r = await exec.run(listSnapshotDirs(python, snapshotsDir))
-  const names = (JSON.parse(r.stdout) as { name: string }[])
-    .map(e => e.name)
-    .filter(n => n.startsWith(VERIFY_WORK_PREFIX))
+  const all =
+    listed ??
+    (
+      JSON.parse(
+        (await exec.run(listSnapshotDirs(python, snapshotsDir))).stdout
+      ) as SnapshotDirEntry[]
+    ).map(e => e.name)
+  const names = all.filter(n => n.startsWith(VERIFY_WORK_PREFIX))
   if (names.length) await exec.run(removeTree(...names.map(n => `${snapshotsDir}/${n}`)))
 }
 

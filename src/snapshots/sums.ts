@@ -465,7 +465,8 @@ interface ProgressState {
 /**
  * Run a command; while it runs, every `intervalMs`, read the progress file it writes on the
  * host and report it as `label: X of Y (N%), i of n files`. With `intervalMs` 0 or no progress
- * path, just run it. The progress file is removed at the end in every case.
+ * path, just run it. The progress file is removed at the end in every case (by the program
+ * itself when it ends well, else here).
  */
 export async function runWithProgress(
   exec: Executor,
@@ -479,6 +480,7 @@ export async function runWithProgress(
     finished = true
   })
   running.catch(() => undefined) // observed below; keeps an early rejection from going unhandled
+  let ok = false
   try {
     while (!finished) {
       let timer: NodeJS.Timeout | undefined
@@ -500,9 +502,13 @@ export async function runWithProgress(
       }
       reporter.info(`   ${opts.label}: ${describeProgress(p)}`)
     }
-    return await running
+    const r = await running
+    ok = true
+    return r
   } finally {
-    await exec.tryRun(removeTree(progressPath, `${progressPath}.tmp`)).catch(() => undefined)
+    // A program that ended well removed the file itself (Progress.done); else remove it here.
+    if (!ok)
+      await exec.tryRun(removeTree(progressPath, `${progressPath}.tmp`)).catch(() => undefined)
   }
 }
 
