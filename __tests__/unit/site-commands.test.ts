@@ -261,7 +261,15 @@ test('the release build is offline by default and isolated only when asked', asy
     '/out',
     '/src/app'
   ])
-  expect(offline.unsetEnv).toEqual(expect.arrayContaining(['PIP_FIND_LINKS', 'PIP_INDEX_URL']))
+  // No isolation: pip is not run, so pip's configuration is neither used nor stripped.
+  expect(offline.env).toEqual({ PYTHONDONTWRITEBYTECODE: '1' })
+  expect(offline.unsetEnv).toBeUndefined()
+  // Isolated from a configured wheel folder: pip sees that folder and nothing else.
+  const fromWheels = pythonBuildCommand('/usr/bin/python3', '/src/app', '/out', false, {
+    findLinks: ['/wheels']
+  })
+  expect(fromWheels.env).toMatchObject({ PIP_FIND_LINKS: '/wheels', PIP_NO_INDEX: '1' })
+  expect(fromWheels.unsetEnv).toEqual(expect.arrayContaining(['PIP_INDEX_URL']))
   expect(pythonBuildCommand('/usr/bin/python3', '/src/app', '/out', false).argv).not.toContain(
     '--no-isolation'
   )
