@@ -31229,26 +31229,33 @@ function summarizeTree(python, mode, path) {
     return cmd([python, '-I', '-S', '-c', SUMMARIZE_TREE, mode, path]);
 }
 /**
- * Host program, argv: snapshots dir. Prints JSON: each entry's name and whether it holds a
- * manifest.json (a snapshot without one is incomplete).
+ * Host program, argv: snapshots dir (or several). Prints JSON: each entry's name and whether it
+ * holds a manifest.json (a snapshot without one is incomplete); for several dirs, one such list
+ * per dir, in their order (a dir that does not exist lists nothing).
  */
 const LIST_SNAPSHOT_DIRS = `
 import json, os, sys
-top = sys.argv[1]
-out = []
-try:
-    names = sorted(os.listdir(top))
-except FileNotFoundError:
-    names = []
-for name in names:
-    p = os.path.join(top, name)
-    if os.path.isdir(p) and not os.path.islink(p):
-        out.append({'name': name, 'complete': os.path.isfile(os.path.join(p, 'manifest.json'))})
-print(json.dumps(out))
+def entries(top):
+    out = []
+    try:
+        names = sorted(os.listdir(top))
+    except FileNotFoundError:
+        names = []
+    for name in names:
+        p = os.path.join(top, name)
+        if os.path.isdir(p) and not os.path.islink(p):
+            out.append({'name': name, 'complete': os.path.isfile(os.path.join(p, 'manifest.json'))})
+    return out
+tops = sys.argv[1:]
+print(json.dumps(entries(tops[0]) if len(tops) == 1 else [entries(t) for t in tops]))
 `;
 /** `python3 -I -S -c LIST_SNAPSHOT_DIRS <snapshots dir>` */
 function listSnapshotDirs(python, snapshotsDir) {
     return cmd([python, '-I', '-S', '-c', LIST_SNAPSHOT_DIRS, snapshotsDir]);
+}
+/** `python3 -I -S -c LIST_SNAPSHOT_DIRS <dir>...`: prints one list of entries per dir. */
+function listSeveralSnapshotDirs(python, dirs) {
+    return cmd([python, '-I', '-S', '-c', LIST_SNAPSHOT_DIRS, ...dirs]);
 }
 /** Whether a command's error output says the disk (or a quota) is full. */
 function isDiskFull(text) {
@@ -38147,7 +38154,10 @@ async function listSnapshotIds(exec, site, python,
 /** Another directory to list instead (the hidden bases: dump-store.ts). */
 dir = siteLayout(site.root).snapshots) {
     const r = await exec.run(listSnapshotDirs(python, dir));
-    const entries = JSON.parse(r.stdout);
+    return snapshotIdsOf(JSON.parse(r.stdout));
+}
+/** The snapshots among a directory's entries, oldest first; other names are skipped. */
+function snapshotIdsOf(entries) {
     return entries
         .filter(e => isSnapshotId(e.name))
         .map(e => ({ id: e.name, complete: e.complete }))
@@ -38251,6 +38261,201 @@ function hostLabel(host) {
 }
 
 /**
+ * The application's entry point (`app.wsgi`): `module.path:attribute`, or a factory called with
+ * Python literals, `module.path:factory(...)`. Parsed once into data, so that what is written
+ * into a slot's WSGI script is rebuilt from checked tokens, never copied from the config.
+ */
+const WSGI_ENTRY_FORM = "a WSGI entry point module.path:attribute, or module.path:factory(...) called with Python literals (strings, numbers, True, False, None; positional, then name=value), such as sample.wsgi:application or myapp:create_app('production')";
+// https://docs.python.org/3/reference/lexical_analysis.html#keywords
+const PYTHON_KEYWORDS = new Set('False None True and as assert async await break class continue def del elif else except finally for from global if import in is lambda nonlocal not or pass raise return try while with yield'.split(' '));
+const IDENTIFIER = /^[A-Za-z_][A-Za-z0-9_]*$/;
+const NUMBER = /^[+-]?(0|[1-9][0-9]*)(\.[0-9]+)?([eE][+-]?[0-9]+)?$/;
+const ESCAPES = {
+    '\\': '\\',
+    "'": "'",
+    '"': '"',
+    n: '\n',
+    r: '\r',
+    t: '\t'
+};
+function identifierProblem(name, what) {
+    if (!IDENTIFIER.test(name))
+        return `${what} ${JSON.stringify(name)} is not a Python identifier`;
+    if (PYTHON_KEYWORDS.has(name))
+        return `${what} ${name} is a Python keyword`;
+    return undefined;
+}
+/** Split the text between the parentheses into tokens, or say what is not allowed there. */
+function tokenize(text) {
+    const tokens = [];
+    let i = 0;
+    while (i < text.length) {
+        const ch = text[i];
+        if (ch === ' ' || ch === '\t') {
+            i++;
+        }
+        else if (ch === '=' || ch === ',') {
+            tokens.push({ t: ch });
+            i++;
+        }
+        else if (ch === "'" || ch === '"') {
+            let value = '';
+            let j = i + 1;
+            for (;;) {
+                if (j >= text.length)
+                    return { problem: `the string starting at ${text.slice(i)} is not closed` };
+                const c = text[j];
+                if (c === ch)
+                    break;
+                if (c === '\n' || c === '\r')
+                    return { problem: 'a string holds a line break' };
+                if (c === '\\') {
+                    const e = ESCAPES[text[j + 1]];
+                    if (e === undefined)
+                        return {
+                            problem: `the escape \\${text[j + 1] ?? ''} is not one of \\\\ \\' \\" \\n \\r \\t`
+                        };
+                    value += e;
+                    j += 2;
+                }
+                else {
+                    value += c;
+                    j++;
+                }
+            }
+            tokens.push({ t: 'literal', literal: { kind: 'str', value } });
+            i = j + 1;
+        }
+        else {
+            const word = /^[^\s=,'"]+/.exec(text.slice(i))[0];
+            if (NUMBER.test(word))
+                tokens.push({ t: 'literal', literal: { kind: 'number', text: word } });
+            else if (word === 'True' || word === 'False' || word === 'None')
+                tokens.push({ t: 'literal', literal: { kind: 'constant', text: word } });
+            else if (IDENTIFIER.test(word))
+                tokens.push({ t: 'name', name: word });
+            else
+                return { problem: `${word} is not a Python literal` };
+            i += word.length;
+        }
+    }
+    return tokens;
+}
+function parseArguments(text) {
+    const tokens = tokenize(text);
+    if ('problem' in tokens)
+        return tokens;
+    const call = { args: [], kwargs: [] };
+    let i = 0;
+    while (i < tokens.length) {
+        const tok = tokens[i];
+        if (tok.t === 'name') {
+            const bad = identifierProblem(tok.name, 'the argument name');
+            if (bad)
+                return { problem: bad };
+            const value = tokens[i + 2];
+            if (tokens[i + 1]?.t !== '=')
+                return {
+                    problem: `${tok.name} is not a Python literal (only strings, numbers, True, False, None)`
+                };
+            if (value?.t !== 'literal')
+                return { problem: `${tok.name}= is not followed by a Python literal` };
+            if (call.kwargs.some(([n]) => n === tok.name))
+                return { problem: `the argument ${tok.name} is given twice` };
+            call.kwargs.push([tok.name, value.literal]);
+            i += 3;
+        }
+        else if (tok.t === 'literal') {
+            if (call.kwargs.length > 0)
+                return { problem: 'a positional argument follows a keyword argument' };
+            call.args.push(tok.literal);
+            i += 1;
+        }
+        else {
+            return { problem: `unexpected ${tok.t}` };
+        }
+        if (i < tokens.length) {
+            if (tokens[i].t !== ',')
+                return { problem: 'arguments must be separated by commas' };
+            i += 1;
+        }
+    }
+    return call;
+}
+/** Parse `app.wsgi`, or say what is wrong with it (the reason; the form is WSGI_ENTRY_FORM). */
+function tryParseWsgiEntry(text) {
+    const m = /^([^:()]+):([^:()]+?)(\((.*)\))?$/s.exec(text.trim());
+    if (!m)
+        return { problem: 'not module:attribute or module:factory(...)' };
+    const [, module, attribute, parens, inner] = m;
+    for (const part of module.split('.')) {
+        const bad = identifierProblem(part, 'the module name part');
+        if (bad)
+            return { problem: bad };
+    }
+    const bad = identifierProblem(attribute.trim(), 'the attribute');
+    if (bad)
+        return { problem: bad };
+    if (parens === undefined)
+        return { module, attribute: attribute.trim() };
+    const call = parseArguments(inner);
+    if ('problem' in call)
+        return call;
+    return { module, attribute: attribute.trim(), call };
+}
+
+/** What keeps a value from being written as one line (of a config file, of an environment). */
+const LINE_BREAKING = [
+    [/\n/, 'a newline'],
+    [/\r/, 'a carriage return'],
+    [/\0/, 'a NUL character'],
+    // The control characters themselves are what this looks for.
+    // eslint-disable-next-line no-control-regex
+    [/[\x01-\x08\x0b-\x1f\x7f\x85\u2028\u2029]/, 'a control character or line separator']
+];
+/**
+ * What in `value` cannot be written as part of one line of an INI-style config file (a newline,
+ * CR, NUL, another control character or a Unicode line separator), or undefined when nothing.
+ * A tab is allowed.
+ */
+function lineBreaking(value) {
+    return LINE_BREAKING.find(([re]) => re.test(value))?.[1];
+}
+
+/** A name a POSIX shell and Python's os.environ both take. */
+const ENV_VAR_NAME = /^[A-Za-z_][A-Za-z0-9_]*$/;
+const ENV_NAME_FORM = 'an environment variable name of letters, digits and _, not starting with a digit nor with SITECYCLE_ (sitecycle sets those), such as DJANGO_SETTINGS_MODULE';
+const ENV_VALUE_FORM = "a one-line string, optionally with {{ secret.NAME }} or {{ database.url }}, such as production or '{{ secret.SECRET_KEY }}' (quote numbers and true/false)";
+const PLACEHOLDER = /\{\{\s*([a-z]+)\.([A-Za-z_][A-Za-z0-9_]*)\s*\}\}/g;
+/** Why a variable name is refused, or undefined. */
+function envNameProblem(name) {
+    if (!ENV_VAR_NAME.test(name))
+        return 'not a valid environment variable name';
+    if (name.toUpperCase().startsWith('SITECYCLE_'))
+        return 'sitecycle sets the SITECYCLE_ variables';
+    return undefined;
+}
+/** Why a value as written is refused (a line break, an unknown placeholder), or undefined. */
+function envValueProblem(value) {
+    const bad = lineBreaking(value);
+    if (bad)
+        return `holds ${bad}`;
+    for (const [whole, scope, key] of value.matchAll(PLACEHOLDER)) {
+        if (scope === 'secret' || (scope === 'database' && key === 'url'))
+            continue;
+        return `${whole} is not understood`;
+    }
+    const stray = /\{\{.*?\}\}|\{\{|\}\}/.exec(value.replace(PLACEHOLDER, ''));
+    if (stray)
+        return `${stray[0]} is not a placeholder`;
+    return undefined;
+}
+/** Whether a value asks for `{{ database.url }}`. */
+function usesDatabaseUrl(value) {
+    return [...value.matchAll(PLACEHOLDER)].some(([, s, k]) => s === 'database' && k === 'url');
+}
+
+/**
  * The schema of sitecycle.yml as written (snake_case keys), with its static defaults.
  * Every schema carries the expected form as its error message, so a problem reads
  * "got <value>; expected <form>". Defaults that depend on other fields (apache listen and
@@ -38263,8 +38468,6 @@ const SITE_NAME_FORM = 'a site name of 1 to 31 lowercase letters, digits, _ or -
 const ENV_NAME$1 = /^[A-Z_][A-Z0-9_]*$/;
 // PEP 508 names; PEP 503 normalises any of them.
 const DISTRIBUTION_NAME = /^([A-Za-z0-9]|[A-Za-z0-9][A-Za-z0-9._-]*[A-Za-z0-9])$/;
-const IDENTIFIER = '[A-Za-z_][A-Za-z0-9_]*';
-const WSGI_ENTRY = new RegExp(`^${IDENTIFIER}(\\.${IDENTIFIER})*:${IDENTIFIER}$`);
 const ACCOUNT_NAME = /^[A-Za-z_][A-Za-z0-9_.-]*$/;
 // Paths and names written into Apache config: no whitespace, quotes, backslashes or control characters.
 // eslint-disable-next-line no-control-regex -- control characters are exactly what is excluded
@@ -38294,7 +38497,8 @@ const DEFAULTS = {
 const RELEASE_DEFAULTS = {
     tagPrefix: 'v',
     versionScheme: 'pep440',
-    noIsolation: true,
+    /** Build isolation: `auto` builds without isolation when the build Python has the backend. */
+    isolation: 'auto',
     /** Folder of built releases, under the source folder. */
     outDir: 'dist-releases',
     keepVersions: 20
@@ -38415,12 +38619,41 @@ const hostEntry = string$1({ error: HOST_FORM }).transform((value, ctx) => {
     return 'problem' in host ? problem(ctx, value, HOST_FORM, host.problem) : host;
 });
 const HOSTS_FORM = 'a list of hosts such as [ssh://deploy@web1.example.org, ssh://deploy@web2.example.org]';
+const ENV_FORM = 'a mapping of environment variable names to one-line strings, such as { DJANGO_SETTINGS_MODULE: mysite.settings }';
+/** `app.env` and `sites.<n>.env`: names and values checked, placeholders known (see app-env.ts). */
+const envSchema = record(string$1(), string$1({ error: ENV_VALUE_FORM }), { error: ENV_FORM })
+    .superRefine((env, ctx) => {
+    for (const [name, value] of Object.entries(env)) {
+        const bad = envNameProblem(name);
+        if (bad)
+            ctx.issues.push({
+                code: 'custom',
+                path: [name],
+                input: value,
+                message: ENV_NAME_FORM,
+                params: { reason: `${JSON.stringify(name)}: ${bad}` }
+            });
+        const badValue = envValueProblem(value);
+        if (badValue)
+            ctx.issues.push({
+                code: 'custom',
+                path: [name],
+                input: value,
+                message: ENV_VALUE_FORM,
+                params: { reason: badValue }
+            });
+    }
+});
 const appSchema = mapping({
     package: matching(DISTRIBUTION_NAME, 'a Python distribution name such as sitecycle-sample (letters, digits, ., _ and -)'),
-    wsgi: matching(WSGI_ENTRY, 'a WSGI entry point module.path:attribute, such as sample.wsgi:application'),
+    wsgi: string$1({ error: WSGI_ENTRY_FORM }).transform((value, ctx) => {
+        const entry = tryParseWsgiEntry(value);
+        return 'problem' in entry ? problem(ctx, value, WSGI_ENTRY_FORM, entry.problem) : value;
+    }),
     python: remotePath('an absolute path to a Python interpreter, such as /usr/bin/python3').default(DEFAULTS.python),
-    tests: text('a command line that runs the tests, such as python -m pytest -q').optional()
-}, 'a mapping with package, wsgi and optionally python and tests');
+    tests: text('a command line that runs the tests, such as python -m pytest -q').optional(),
+    env: envSchema.optional()
+}, 'a mapping with package, wsgi and optionally python, tests and env');
 const sshSchema = mapping({ key_file: localPath().optional(), known_hosts: localPath().optional() }, 'a mapping with key_file and known_hosts');
 const healthSchema = mapping({
     path: matching(/^\/[^\s]*$/, 'a URL path starting with /, such as /__version__').default(DEFAULTS.healthPath),
@@ -38550,7 +38783,15 @@ const releaseSchema = mapping({
     version_scheme: _enum(['pep440', 'semver'], { error: 'pep440 or semver' })
         .default(RELEASE_DEFAULTS.versionScheme),
     source: localPath('a directory path (absolute, relative to the config file, or starting with ~/)').optional(),
-    no_isolation: boolean({ error: 'true or false' }).default(RELEASE_DEFAULTS.noIsolation),
+    /** Legacy spelling of `build.isolation` (true: `isolation: false`). */
+    no_isolation: boolean({ error: 'true or false' }).optional(),
+    build: mapping({
+        isolation: union([literal('auto'), boolean()], { error: 'auto, true or false' })
+            .default(RELEASE_DEFAULTS.isolation),
+        find_links: array(localPath('a directory path (absolute, relative to the config file, or starting with ~/)'), { error: 'a list of directory paths' })
+            .default([]),
+        index_url_env: matching(ENV_NAME$1, 'the name of the environment variable holding the index URL, such as PIP_INDEX_URL_SECRET').optional()
+    }, 'a mapping with isolation (auto, true or false), find_links and index_url_env').optional(),
     out_dir: localPath('a directory path (absolute, relative to the config file, or starting with ~/)').optional(),
     wheelhouse: mapping({
         requirements: localPath('a requirements or constraints file path, relative to the source directory').optional(),
@@ -38563,7 +38804,7 @@ const releaseSchema = mapping({
     })
         .default([]),
     keep_versions: integer(1).default(RELEASE_DEFAULTS.keepVersions)
-}, 'a mapping of release settings (tag_prefix, version_scheme, source, no_isolation, out_dir, wheelhouse, stores, keep_versions)');
+}, 'a mapping of release settings (tag_prefix, version_scheme, source, build, out_dir, wheelhouse, stores, keep_versions)');
 /** Defaults of `sites.<n>.snapshots` (retention). */
 const SNAPSHOT_DEFAULTS = { keepLast: 3, daily: 7, weekly: 4, monthly: 6 };
 const DATABASE_ENGINES$1 = ['postgres', 'mysql', 'sqlite'];
@@ -38708,6 +38949,7 @@ const siteSchema = mapping({
         template: repositoryPath(),
         env: matching(ENV_NAME$1, 'an environment variable name such as SITECYCLE_CONFIG (A-Z, 0-9, _)').default(DEFAULTS.configEnv)
     }, 'a mapping with template and optionally env').optional(),
+    env: envSchema.optional(),
     hooks: mapping({
         after_install: array(text('a command line'), { error: 'a list of command lines' })
             .default([]),
@@ -39497,39 +39739,52 @@ finally:
     con.close()
 `;
 /**
- * argv: source database file, destination file. A snapshot's copy: the online backup API in one
- * step, then the copy's tables with their row counts (no checksums: the copy is the dump, and
- * its checksums are computed from it when it is read; see tablesOfDump), fsynced. Prints a JSON
- * array of [table, rows, ''] sorted by name. The destination must not exist; removed on failure.
+ * argv: source database file, destination file, partial file. A snapshot's copy, in one process:
+ * the online backup API in one step into the partial file (a new file nobody else opens: no
+ * journal and no sync while it is written), its tables with their row counts (no checksums: the
+ * copy is the dump, and its checksums are computed from it when it is read; see expectedTables),
+ * one fsync, then the rename to the destination. Prints JSON {tables: [[table, rows, ''] sorted
+ * by name], size: the copy's bytes, sourceSize: the database file's bytes}. The destination must
+ * not exist; the partial file is removed on failure.
  */
 const SQLITE_BACKUP_WITH_COUNTS_PROGRAM = `
 import json, os, sqlite3, sys
-src_path, dest = sys.argv[1], sys.argv[2]
+src_path, dest, partial = sys.argv[1], sys.argv[2], sys.argv[3]
 if not os.path.isfile(src_path):
     sys.stderr.write('%s: no such database file\\n' % src_path)
     sys.exit(2)
-if os.path.exists(dest):
+if os.path.lexists(dest):
     sys.stderr.write('%s: already exists\\n' % dest)
     sys.exit(2)
 try:
     src = sqlite3.connect(src_path, timeout=60)
-    dst = sqlite3.connect(dest, isolation_level=None)
+    dst = sqlite3.connect(partial, isolation_level=None)
     try:
+        dst.execute('PRAGMA journal_mode=OFF')
+        dst.execute('PRAGMA synchronous=OFF')
         src.backup(dst, pages=-1)
         names = [r[0] for r in dst.execute("SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite\\\\_%' ESCAPE '\\\\' ORDER BY name")]
         out = [[n, dst.execute('SELECT count(*) FROM "%s"' % n.replace('"', '""')).fetchone()[0], ''] for n in names]
     finally:
         dst.close()
         src.close()
-    with open(dest, 'rb') as f:
+    with open(partial, 'rb') as f:
         os.fsync(f.fileno())
-except BaseException:
+    size = os.path.getsize(partial)
+    os.rename(partial, dest)
+    d = os.open(os.path.dirname(os.path.abspath(dest)), os.O_RDONLY)
     try:
-        os.unlink(dest)
-    except FileNotFoundError:
-        pass
+        os.fsync(d)
+    finally:
+        os.close(d)
+except BaseException:
+    for p in (partial, partial + '-journal'):
+        try:
+            os.unlink(p)
+        except FileNotFoundError:
+            pass
     raise
-print(json.dumps(out))
+print(json.dumps({'tables': out, 'size': size, 'sourceSize': os.path.getsize(src_path)}))
 `;
 /** argv: database file. `VACUUM`: rebuild the file without free pages, then `ANALYZE`. */
 const SQLITE_COMPACT_PROGRAM = `
@@ -40279,8 +40534,9 @@ const postgresEngine = {
  * so a failed restore leaves the target as it was. Checksums hash each row on its own and sum
  * the hashes, streaming any table size. A snapshot is one backup-API copy (dumpCopy): its
  * checksums are taken from the copy when they are needed (checksumsOfCopy), so the live database
- * is read once and a snapshot costs little more than the copy. The work is done by small Python programs (standard
- * library only) run with the host's Python.
+ * is read once and a snapshot costs little more than the copy: one host program copies, counts
+ * the rows, fsyncs, renames the copy into place and measures both files. The work is done by
+ * small Python programs (standard library only) run with the host's Python.
  */
 function python(db) {
     return db.python ?? DEFAULT_PYTHON;
@@ -40338,19 +40594,26 @@ const sqliteEngine = {
         const copy = await sqliteEngine.dumpCopy(exec, db, path, reporter);
         return { ...copy, tables: await sqliteEngine.checksumsOfCopy(exec, db, path) };
     },
-    /** The backup API copy with its tables' row counts; checksums later, from the copy. */
+    /**
+     * The backup API copy with its tables' row counts (checksums later, from the copy), its size
+     * and the database file's, in one host program that also writes it aside and renames it.
+     */
     async dumpCopy(exec, db, path, reporter) {
         checkPath(db);
         reporter.info(`copying ${db.name} with the SQLite online backup API`);
-        let tables = [];
-        await writeAside(exec, path, async (partial) => {
-            const r = await exec.tryRun(pythonProgram(python(db), SQLITE_BACKUP_WITH_COUNTS_PROGRAM, [db.name, partial]));
-            if (r.code !== 0) {
-                throw new SitecycleError(`snapshot of the sqlite database ${db.name} on ${exec.name} failed: ${lastLine(r.stderr) || `exit code ${r.code}`}`, 'database');
-            }
-            tables = parseChecksums(r.stdout);
-        });
-        return { path, size: await pathSize(exec, path), format: 'sqlite', tables };
+        const partial = `${path}.partial-${scratchId()}`;
+        const r = await exec.tryRun(pythonProgram(python(db), SQLITE_BACKUP_WITH_COUNTS_PROGRAM, [db.name, path, partial]));
+        if (r.code !== 0) {
+            throw new SitecycleError(`snapshot of the sqlite database ${db.name} on ${exec.name} failed: ${lastLine(r.stderr) || `exit code ${r.code}`}`, 'database');
+        }
+        const out = JSON.parse(r.stdout);
+        return {
+            path,
+            size: out.size,
+            format: 'sqlite',
+            tables: out.tables.map(([table, rows, checksum]) => ({ table, rows, checksum })),
+            databaseSize: out.sourceSize
+        };
     },
     async checksumsOfCopy(exec, db, path) {
         const r = await exec.tryRun(pythonProgram(python(db), SQLITE_CHECKSUMS_PROGRAM, [path, 'immutable']));
@@ -40676,6 +40939,12 @@ const UNKNOWN_HOLDER = {
  * one of the hopeless errors (at least this long, or `waitSeconds` when longer).
  */
 const UNEXPLAINED_FAILURE_SECONDS = 5;
+/**
+ * Seconds a run waits for a lock held by another live run when the caller says nothing
+ * (`--lock-wait`, the actions' `lock-wait` input): long enough for a status read or a warm
+ * rollback to finish, short enough that a refusal comes at once in human terms.
+ */
+const DEFAULT_LOCK_WAIT_SECONDS = 5;
 /** Pauses between attempts: doubled from the first up to the longest. */
 const FIRST_PAUSE_MS = 50;
 const LONGEST_PAUSE_MS = 1000;
@@ -40693,7 +40962,8 @@ async function acquireLock(exec, root, holder, options = {}) {
     const l = siteLayout(root);
     const site = options.siteName ?? root;
     const begun = Date.now();
-    const deadline = begun + (options.waitSeconds ?? 0) * 1000;
+    const waitSeconds = options.waitSeconds ?? DEFAULT_LOCK_WAIT_SECONDS;
+    const deadline = begun + waitSeconds * 1000;
     const unexplainedDeadline = Math.max(deadline, begun + UNEXPLAINED_FAILURE_SECONDS * 1000);
     let waiting = false;
     let pause = FIRST_PAUSE_MS;
@@ -40715,7 +40985,8 @@ async function acquireLock(exec, root, holder, options = {}) {
             continue;
         }
         if (held && Date.now() >= deadline)
-            throw new SitecycleError(`site ${site} on ${exec.name} is locked by ${describeHolder(held)}; ` +
+            throw new SitecycleError(`site ${site} on ${exec.name} is locked by ${describeHolder(held)}` +
+                `${waitSeconds > 0 ? ` (waited ${waitSeconds} s)` : ''}; ` +
                 `wait for it (--lock-wait SECONDS), or if that run is gone, clear it with \`sitecycle unlock\``, 'lock');
         if (!held && Date.now() >= unexplainedDeadline && attempt >= MIN_ATTEMPTS)
             throw new SitecycleError(`cannot take the lock of site ${site} on ${exec.name}: ${r.problem || `${l.lock} could not be made`}; nothing was changed`, 'host');
@@ -41959,7 +42230,7 @@ async function withSiteOperation(options, start, body) {
     const python = config.app.python;
     if (!held)
         await acquireLock(exec, site.root, holder, {
-            waitSeconds: options.lockWait ?? 0,
+            ...(options.lockWait !== undefined && { waitSeconds: options.lockWait }),
             reporter,
             siteName: site.name
         });
@@ -42815,7 +43086,8 @@ function describeMismatch$1(snapshot, m, what = 'file') {
 /**
  * Run a command; while it runs, every `intervalMs`, read the progress file it writes on the
  * host and report it as `label: X of Y (N%), i of n files`. With `intervalMs` 0 or no progress
- * path, just run it. The progress file is removed at the end in every case.
+ * path, just run it. The progress file is removed at the end in every case (by the program
+ * itself when it ends well, else here).
  */
 async function runWithProgress(exec, command, opts) {
     const { progressPath, intervalMs, reporter } = opts;
@@ -42826,6 +43098,7 @@ async function runWithProgress(exec, command, opts) {
         finished = true;
     });
     running.catch(() => undefined); // observed below; keeps an early rejection from going unhandled
+    let ok = false;
     try {
         while (!finished) {
             let timer;
@@ -42850,10 +43123,14 @@ async function runWithProgress(exec, command, opts) {
             }
             reporter.info(`   ${opts.label}: ${describeProgress(p)}`);
         }
-        return await running;
+        const r = await running;
+        ok = true;
+        return r;
     }
     finally {
-        await exec.tryRun(removeTree(progressPath, `${progressPath}.tmp`)).catch(() => undefined);
+        // A program that ended well removed the file itself (Progress.done); else remove it here.
+        if (!ok)
+            await exec.tryRun(removeTree(progressPath, `${progressPath}.tmp`)).catch(() => undefined);
     }
 }
 /**
@@ -43456,6 +43733,7 @@ async function dumpDatabase(c) {
     let dump;
     let tables;
     let from;
+    let measured;
     const stored = engine.name === 'postgres' && engine.dumpWithChecksums !== undefined;
     const raw = `${c.paths.dir}/database.raw`;
     if (stored)
@@ -43466,6 +43744,7 @@ async function dumpDatabase(c) {
         dump = copied;
         tables = copied.tables;
         from = 'file';
+        measured = copied.databaseSize;
     }
     else if (engine.dumpWithChecksums) {
         // postgres: plain directory format, each table file then stored as zstd (dump-store.ts).
@@ -43506,7 +43785,7 @@ async function dumpDatabase(c) {
             : `; ${out.full} table files full (zstd)`;
     }
     // The dump's size and plain sha256 come with every other file's, in the write-sums step.
-    const databaseSize = await engine.size(c.exec, db).catch(() => null);
+    const databaseSize = measured ?? (await engine.size(c.exec, db).catch(() => null));
     c.database = {
         engine: db.engine,
         name: db.name,
@@ -43620,11 +43899,16 @@ async function copyWithProgress(c, command, target, total, label) {
  * materialised dumps of verify) are removed too.
  */
 async function applyRetention(exec, site, python, now, protect = [], config) {
-    const ids = (await listSnapshotIds(exec, site, python)).filter(s => s.complete).map(s => s.id);
+    const dir = siteLayout(site.root).snapshots;
+    const hiddenDir = `${dir}/${BASES_DIR}`;
+    // Both directories in one host program.
+    const [entries, hiddenEntries] = JSON.parse((await exec.run(listSeveralSnapshotDirs(python, [dir, hiddenDir]))).stdout);
+    const ids = snapshotIdsOf(entries)
+        .filter(s => s.complete)
+        .map(s => s.id);
     const mirrors = config ? await mirrorNeedsOf(exec, config, site) : [];
     const decision = chooseRetained(ids, { ...retentionOf(site), mirrors }, now);
     const remove = decision.remove.filter(id => !protect.includes(id));
-    const dir = siteLayout(site.root).snapshots;
     const kept = ids.filter(id => !remove.includes(id));
     const manifests = [];
     for (const id of kept) {
@@ -43634,8 +43918,7 @@ async function applyRetention(exec, site, python, now, protect = [], config) {
         if (m)
             manifests.push(m);
     }
-    const hiddenDir = `${dir}/${BASES_DIR}`;
-    const hidden = await listSnapshotIds(exec, site, python, hiddenDir);
+    const hidden = snapshotIdsOf(hiddenEntries);
     const plan = planRemoval(remove, hidden.filter(h => h.complete).map(h => h.id), neededBases(manifests));
     // Moved first (one rename each): a kill leaves every needed base in one place or the other.
     if (plan.hide.length)
@@ -43658,15 +43941,16 @@ async function applyRetention(exec, site, python, now, protect = [], config) {
         await exec.run(removeTree(p.manifest));
     if (stale.length)
         await exec.run(removeTree(...stale.map(p => p.dir)));
-    await removeMaterializedLeftovers(exec, python, dir);
+    await removeMaterializedLeftovers(exec, python, dir, entries.map(e => e.name));
     return remove;
 }
 /** Remove what a killed verify left beside the snapshots (the caller holds the site lock). */
-async function removeMaterializedLeftovers(exec, python, snapshotsDir) {
-    const r = await exec.run(listSnapshotDirs(python, snapshotsDir));
-    const names = JSON.parse(r.stdout)
-        .map(e => e.name)
-        .filter(n => n.startsWith(VERIFY_WORK_PREFIX));
+async function removeMaterializedLeftovers(exec, python, snapshotsDir, 
+/** The directory's entries, when the caller has just listed them (under the lock). */
+listed) {
+    const all = listed ??
+        JSON.parse((await exec.run(listSnapshotDirs(python, snapshotsDir))).stdout).map(e => e.name);
+    const names = all.filter(n => n.startsWith(VERIFY_WORK_PREFIX));
     if (names.length)
         await exec.run(removeTree(...names.map(n => `${snapshotsDir}/${n}`)));
 }
@@ -43961,7 +44245,7 @@ function readCommon(core, problems) {
 function readLockWait(core, problems) {
     const text = core.getInput(SiteInput.LockWait).trim();
     if (text === '')
-        return 0;
+        return DEFAULT_LOCK_WAIT_SECONDS;
     const seconds = Number(text);
     if (!/^[0-9]+$/.test(text) || !Number.isSafeInteger(seconds)) {
         problems.push(`input '${SiteInput.LockWait}' is '${text}'; expected a whole number of seconds, 0 or more (such as 0 or 600)`);
@@ -51252,6 +51536,7 @@ function parseConfig(text, file) {
         ...checkDataSources(config, source),
         ...checkMirrorLags(config, source),
         ...checkHooksFreeze(config, source),
+        ...checkEnvDatabase(config, source),
         ...checkHookLines(config, source)
     ];
     if (overlaps.length > 0)
@@ -51391,14 +51676,15 @@ function toModel(raw, file) {
     const local = (p) => resolveLocalPath(p, dir);
     const sites = {};
     for (const [name, site] of Object.entries(raw.sites))
-        sites[name] = toSite(name, site, local);
+        sites[name] = toSite(name, site, local, raw.app.env);
     return {
         file,
         app: {
             package: raw.app.package,
             wsgi: raw.app.wsgi,
             python: raw.app.python,
-            ...(raw.app.tests !== undefined && { tests: raw.app.tests })
+            ...(raw.app.tests !== undefined && { tests: raw.app.tests }),
+            ...(raw.app.env !== undefined && { env: raw.app.env })
         },
         ssh: {
             ...(raw.ssh?.key_file !== undefined && { keyFile: local(raw.ssh.key_file) }),
@@ -51434,7 +51720,19 @@ function toRelease(raw, dir) {
         tagPrefix: raw.tag_prefix,
         versionScheme: raw.version_scheme,
         source,
-        noIsolation: raw.no_isolation,
+        build: {
+            isolation: raw.build?.isolation !== undefined && raw.build.isolation !== 'auto'
+                ? raw.build.isolation
+                    ? 'isolated'
+                    : 'none'
+                : raw.no_isolation !== undefined
+                    ? raw.no_isolation
+                        ? 'none'
+                        : 'isolated'
+                    : 'auto',
+            findLinks: (raw.build?.find_links ?? []).map(local),
+            ...(raw.build?.index_url_env !== undefined && { indexUrlEnv: raw.build.index_url_env })
+        },
         outDir: raw.out_dir !== undefined ? local(raw.out_dir) : path__default.join(source, RELEASE_DEFAULTS.outDir),
         ...(wheelhouse && {
             wheelhouse: {
@@ -51474,7 +51772,19 @@ function toStore(raw, local) {
             };
     }
 }
-function toSite(name, raw, local) {
+/** `app.env` with the site's own `env` over it, each entry knowing where it is written. */
+function siteEnv(name, appEnv, own) {
+    if (appEnv === undefined && own === undefined)
+        return undefined;
+    const entries = new Map();
+    for (const [n, value] of Object.entries(appEnv ?? {}))
+        entries.set(n, { name: n, value, key: `app.env.${n}` });
+    for (const [n, value] of Object.entries(own ?? {}))
+        entries.set(n, { name: n, value, key: `sites.${name}.env.${n}` });
+    return [...entries.values()];
+}
+function toSite(name, raw, local, appEnv) {
+    const env = siteEnv(name, appEnv, raw.env);
     return {
         name,
         role: raw.role,
@@ -51482,6 +51792,7 @@ function toSite(name, raw, local) {
         ...(raw.hosts && { hosts: raw.hosts }),
         root: raw.root,
         url: raw.url,
+        ...(env && { env }),
         health: {
             path: raw.health.path,
             expectVersion: raw.health.expect_version,
@@ -51628,6 +51939,22 @@ function checkMirrorLags(config, source) {
         });
     }
     return problems;
+}
+/** `{{ database.url }}` in a site's env (its own or app.env's) needs that site's `database:`. */
+function checkEnvDatabase(config, source) {
+    return Object.values(config.sites).flatMap(site => site.database
+        ? []
+        : (site.env ?? [])
+            .filter(e => usesDatabaseUrl(e.value))
+            .map(e => {
+            const where = e.key.split('.');
+            return {
+                offset: offsetOf(source, where),
+                path: where,
+                what: `{{ database.url }} is used for site ${site.name}, which has no database`,
+                expected: `a database: mapping for site ${site.name} (engine and name), or no {{ database.url }}`
+            };
+        }));
 }
 /** `hooks.freeze` protects a database: the site must have one (`database:`) to dump and restore. */
 function checkHooksFreeze(config, source) {

@@ -36,7 +36,7 @@ import require$$5$3, { StringDecoder } from 'string_decoder';
 import * as child from 'child_process';
 import { setTimeout as setTimeout$1 } from 'timers';
 import 'node:crypto';
-import { promises as promises$1, accessSync, constants as constants$6, readFileSync, createReadStream, createWriteStream } from 'node:fs';
+import { promises as promises$1, readFileSync, accessSync, constants as constants$6, createReadStream, createWriteStream } from 'node:fs';
 import * as os$1 from 'node:os';
 import { homedir, constants as constants$7 } from 'node:os';
 import * as path$1 from 'node:path';
@@ -31248,7 +31248,7 @@ function expectedLiveFromJournal(events) {
  * What counts as an added file: anything under the virtualenv that no RECORD lists, except
  *  - what `python -m venv` itself makes (pyvenv.cfg, bin/python*, bin/activate*, the lib64 link);
  *    the interpreter links are checked to point at the interpreter pyvenv.cfg names instead;
- *  - what sitecycle writes into a release (release.json, app.ini, app.ini.sha256, BAD);
+ *  - what sitecycle writes into a release (release.json, app.ini, app.ini.sha256, env.json, BAD);
  *  - bytecode in a `__pycache__` folder whose source file is listed (with a hash) in a RECORD
  *    and that holds what that source compiles to: the code object unmarshalled from the `.pyc`
  *    must equal the source compiled here (same interpreter, same optimization level), whatever
@@ -31362,7 +31362,7 @@ try:
                 cfg = os.path.realpath(v.strip())
 except OSError:
     pass
-OWN = {'pyvenv.cfg', 'release.json', 'app.ini', 'app.ini.sha256', 'BAD', 'lib64'}
+OWN = {'pyvenv.cfg', 'release.json', 'app.ini', 'app.ini.sha256', 'env.json', 'BAD', 'lib64'}
 VENV_BIN = re.compile(r'^bin/(activate|activate\.csh|activate\.fish|Activate\.ps1)$')
 PYTHON_BIN = re.compile(r'^bin/python(3(\.\d+)?)?$')
 PYC = re.compile(r'^([^.]+)\..*\.pyc$')
@@ -31831,6 +31831,108 @@ function isValidVersion(text) {
     return typeof text === 'string' && text.length <= MAX_VERSION_LENGTH && VERSION_PATTERN.test(text);
 }
 
+/**
+ * Which process is which, beyond its PID: a PID is reused once its process is gone, so a
+ * process is told by its PID, its start time (field 22 of /proc/<pid>/stat, in clock ticks
+ * since boot) and the boot it started in (/proc/sys/kernel/random/boot_id). Linux only; where
+ * /proc cannot be read the start time and boot id are absent and only the PID is compared.
+ */
+/** The start time of `pid` (field 22 of /proc/<pid>/stat), or undefined when it cannot be read. */
+function processStartTime(pid, procRoot = '/proc') {
+    let text;
+    try {
+        text = readFileSync(`${procRoot}/${pid}/stat`, 'utf8');
+    }
+    catch {
+        return undefined;
+    }
+    return startTimeFromStat(text);
+}
+/** Whether the process has ended and waits to be reaped (state Z or X in /proc/<pid>/stat). */
+function isZombie(pid, procRoot = '/proc') {
+    let text;
+    try {
+        text = readFileSync(`${procRoot}/${pid}/stat`, 'utf8');
+    }
+    catch {
+        return false;
+    }
+    const state = text.slice(text.lastIndexOf(')') + 1).trim()[0];
+    return state === 'Z' || state === 'X';
+}
+/**
+ * Field 22 of a /proc/<pid>/stat line. The second field (the command name, in parentheses) may
+ * hold spaces and parentheses itself, so fields are counted from the last `)`: the text after
+ * it starts with field 3.
+ */
+function startTimeFromStat(stat) {
+    const close = stat.lastIndexOf(')');
+    if (close < 0)
+        return undefined;
+    const fields = stat
+        .slice(close + 1)
+        .trim()
+        .split(/\s+/);
+    const start = fields[22 - 3];
+    return start !== undefined && /^\d+$/.test(start) ? start : undefined;
+}
+/** This boot's id, or undefined when it cannot be read. */
+function bootId(procRoot = '/proc') {
+    try {
+        return readFileSync(`${procRoot}/sys/kernel/random/boot_id`, 'utf8').trim() || undefined;
+    }
+    catch {
+        return undefined;
+    }
+}
+/** This process, as others will recognise it. */
+function thisProcess() {
+    const start = processStartTime(process.pid);
+    const boot = bootId();
+    return {
+        pid: process.pid,
+        ...(start !== undefined && { start }),
+        ...(boot !== undefined && { boot })
+    };
+}
+/**
+ * Whether the recorded process still runs on this machine: its PID is taken by a process that
+ * started at the recorded time in the recorded boot. A record without start time or boot id (as
+ * older sitecycle versions wrote) is judged by its PID alone.
+ */
+function processRuns(p) {
+    if (!Number.isSafeInteger(p.pid) || p.pid <= 0)
+        return false;
+    if (p.boot !== undefined) {
+        const now = bootId();
+        if (now !== undefined && now !== p.boot)
+            return false;
+    }
+    try {
+        process.kill(p.pid, 0);
+    }
+    catch (e) {
+        if (e.code !== 'EPERM')
+            return false;
+    }
+    // A zombie (ended, not yet reaped: its parent died and PID 1 may never reap it) runs nothing.
+    if (isZombie(p.pid))
+        return false;
+    if (p.start !== undefined) {
+        const start = processStartTime(p.pid);
+        if (start !== undefined && start !== p.start)
+            return false;
+    }
+    return true;
+}
+
+/**
+ * Seconds a run waits for a lock held by another live run when the caller says nothing
+ * (`--lock-wait`, the actions' `lock-wait` input): long enough for a status read or a warm
+ * rollback to finish, short enough that a refusal comes at once in human terms.
+ */
+const DEFAULT_LOCK_WAIT_SECONDS = 5;
+
 /** Inputs both actions have, under the same names. */
 var SiteInput;
 (function (SiteInput) {
@@ -31903,7 +32005,7 @@ function readCommon(core, problems) {
 function readLockWait(core, problems) {
     const text = core.getInput(SiteInput.LockWait).trim();
     if (text === '')
-        return 0;
+        return DEFAULT_LOCK_WAIT_SECONDS;
     const seconds = Number(text);
     if (!/^[0-9]+$/.test(text) || !Number.isSafeInteger(seconds)) {
         problems.push(`input '${SiteInput.LockWait}' is '${text}'; expected a whole number of seconds, 0 or more (such as 0 or 600)`);
@@ -41878,6 +41980,33 @@ const $ZodEnum = /*@__PURE__*/ $constructor("$ZodEnum", (inst, def) => {
         return payload;
     };
 });
+const $ZodLiteral = /*@__PURE__*/ $constructor("$ZodLiteral", (inst, def) => {
+    $ZodType.init(inst, def);
+    const values = new Set(def.values);
+    inst._zod.values = values;
+    defineLazyInternal(inst, "pattern", (zod) => {
+        const vals = zod.def.values;
+        // unmatchable fallback, RE2-safe: an empty alternation would compile to /^()$/, which matches ""
+        return new RegExp(vals.length
+            ? `^(${vals
+                .map((o) => typeof o === "string" ? escapeRegex(o) : o ? escapeRegex(o.toString()) : String(o))
+                .join("|")})$`
+            : "^[^\\s\\S]$");
+    });
+    inst._zod.parse = (payload, _ctx) => {
+        const input = payload.value;
+        if (values.has(input)) {
+            return payload;
+        }
+        payload.issues.push({
+            code: "invalid_value",
+            values: def.values,
+            input,
+            inst,
+        });
+        return payload;
+    };
+});
 const $ZodTransform = /*@__PURE__*/ $constructor("$ZodTransform", (inst, def) => {
     $ZodType.init(inst, def);
     inst._zod.optin = "optional";
@@ -44007,6 +44136,53 @@ const enumProcessor = (schema, _ctx, json, _params) => {
         json.type = "string";
     json.enum = values;
 };
+const literalProcessor = (schema, ctx, json, params) => {
+    const def = schema._zod.def;
+    // a literal with no values accepts nothing, same as z.never()
+    if (def.values.length === 0) {
+        json.not = {};
+        return;
+    }
+    const vals = [];
+    for (const val of def.values) {
+        if (val === undefined) {
+            // a custom schema replaces the whole literal, so there is nothing left to accumulate
+            if (handleUnrepresentable(schema, ctx, json, params, "Literal `undefined` cannot be represented in JSON Schema"))
+                return;
+            // otherwise do not add to vals
+        }
+        else if (typeof val === "bigint") {
+            if (handleUnrepresentable(schema, ctx, json, params, "BigInt literals cannot be represented in JSON Schema"))
+                return;
+            vals.push(Number(val));
+        }
+        else {
+            vals.push(val);
+        }
+    }
+    if (vals.length === 0) ;
+    else if (vals.length === 1) {
+        const val = vals[0];
+        json.type = val === null ? "null" : typeof val;
+        if (ctx.target === "draft-04" || ctx.target === "openapi-3.0") {
+            json.enum = [val];
+        }
+        else {
+            json.const = val;
+        }
+    }
+    else {
+        if (vals.every((v) => typeof v === "number"))
+            json.type = "number";
+        if (vals.every((v) => typeof v === "string"))
+            json.type = "string";
+        if (vals.every((v) => typeof v === "boolean"))
+            json.type = "boolean";
+        if (vals.every((v) => v === null))
+            json.type = "null";
+        json.enum = vals;
+    }
+};
 const customProcessor = (schema, ctx, json, params) => {
     handleUnrepresentable(schema, ctx, json, params, "Custom types cannot be represented in JSON Schema");
 };
@@ -45147,6 +45323,27 @@ function _enum(values, params) {
         ...normalizeParams(params),
     });
 }
+const ZodLiteral = /*@__PURE__*/ $constructor("ZodLiteral", (inst, def) => {
+    $ZodLiteral.init(inst, def);
+    ZodType.init(inst, def);
+    inst._zod.processJSONSchema = (ctx, json, params) => literalProcessor(inst, ctx, json, params);
+    inst.values = new Set(def.values);
+    Object.defineProperty(inst, "value", {
+        get() {
+            if (def.values.length > 1) {
+                throw new Error("This schema contains multiple valid literal values. Use `.values` instead.");
+            }
+            return def.values[0];
+        },
+    });
+});
+function literal(value, params) {
+    return new ZodLiteral({
+        type: "literal",
+        values: Array.isArray(value) ? value : [value],
+        ...normalizeParams(params),
+    });
+}
 const ZodTransform = /*@__PURE__*/ $constructor("ZodTransform", (inst, def) => {
     _ensureDefaultMemoizer();
     $ZodTransform.init(inst, def);
@@ -45379,6 +45576,201 @@ function hostLabel(host) {
 }
 
 /**
+ * The application's entry point (`app.wsgi`): `module.path:attribute`, or a factory called with
+ * Python literals, `module.path:factory(...)`. Parsed once into data, so that what is written
+ * into a slot's WSGI script is rebuilt from checked tokens, never copied from the config.
+ */
+const WSGI_ENTRY_FORM = "a WSGI entry point module.path:attribute, or module.path:factory(...) called with Python literals (strings, numbers, True, False, None; positional, then name=value), such as sample.wsgi:application or myapp:create_app('production')";
+// https://docs.python.org/3/reference/lexical_analysis.html#keywords
+const PYTHON_KEYWORDS = new Set('False None True and as assert async await break class continue def del elif else except finally for from global if import in is lambda nonlocal not or pass raise return try while with yield'.split(' '));
+const IDENTIFIER = /^[A-Za-z_][A-Za-z0-9_]*$/;
+const NUMBER = /^[+-]?(0|[1-9][0-9]*)(\.[0-9]+)?([eE][+-]?[0-9]+)?$/;
+const ESCAPES = {
+    '\\': '\\',
+    "'": "'",
+    '"': '"',
+    n: '\n',
+    r: '\r',
+    t: '\t'
+};
+function identifierProblem(name, what) {
+    if (!IDENTIFIER.test(name))
+        return `${what} ${JSON.stringify(name)} is not a Python identifier`;
+    if (PYTHON_KEYWORDS.has(name))
+        return `${what} ${name} is a Python keyword`;
+    return undefined;
+}
+/** Split the text between the parentheses into tokens, or say what is not allowed there. */
+function tokenize(text) {
+    const tokens = [];
+    let i = 0;
+    while (i < text.length) {
+        const ch = text[i];
+        if (ch === ' ' || ch === '\t') {
+            i++;
+        }
+        else if (ch === '=' || ch === ',') {
+            tokens.push({ t: ch });
+            i++;
+        }
+        else if (ch === "'" || ch === '"') {
+            let value = '';
+            let j = i + 1;
+            for (;;) {
+                if (j >= text.length)
+                    return { problem: `the string starting at ${text.slice(i)} is not closed` };
+                const c = text[j];
+                if (c === ch)
+                    break;
+                if (c === '\n' || c === '\r')
+                    return { problem: 'a string holds a line break' };
+                if (c === '\\') {
+                    const e = ESCAPES[text[j + 1]];
+                    if (e === undefined)
+                        return {
+                            problem: `the escape \\${text[j + 1] ?? ''} is not one of \\\\ \\' \\" \\n \\r \\t`
+                        };
+                    value += e;
+                    j += 2;
+                }
+                else {
+                    value += c;
+                    j++;
+                }
+            }
+            tokens.push({ t: 'literal', literal: { kind: 'str', value } });
+            i = j + 1;
+        }
+        else {
+            const word = /^[^\s=,'"]+/.exec(text.slice(i))[0];
+            if (NUMBER.test(word))
+                tokens.push({ t: 'literal', literal: { kind: 'number', text: word } });
+            else if (word === 'True' || word === 'False' || word === 'None')
+                tokens.push({ t: 'literal', literal: { kind: 'constant', text: word } });
+            else if (IDENTIFIER.test(word))
+                tokens.push({ t: 'name', name: word });
+            else
+                return { problem: `${word} is not a Python literal` };
+            i += word.length;
+        }
+    }
+    return tokens;
+}
+function parseArguments(text) {
+    const tokens = tokenize(text);
+    if ('problem' in tokens)
+        return tokens;
+    const call = { args: [], kwargs: [] };
+    let i = 0;
+    while (i < tokens.length) {
+        const tok = tokens[i];
+        if (tok.t === 'name') {
+            const bad = identifierProblem(tok.name, 'the argument name');
+            if (bad)
+                return { problem: bad };
+            const value = tokens[i + 2];
+            if (tokens[i + 1]?.t !== '=')
+                return {
+                    problem: `${tok.name} is not a Python literal (only strings, numbers, True, False, None)`
+                };
+            if (value?.t !== 'literal')
+                return { problem: `${tok.name}= is not followed by a Python literal` };
+            if (call.kwargs.some(([n]) => n === tok.name))
+                return { problem: `the argument ${tok.name} is given twice` };
+            call.kwargs.push([tok.name, value.literal]);
+            i += 3;
+        }
+        else if (tok.t === 'literal') {
+            if (call.kwargs.length > 0)
+                return { problem: 'a positional argument follows a keyword argument' };
+            call.args.push(tok.literal);
+            i += 1;
+        }
+        else {
+            return { problem: `unexpected ${tok.t}` };
+        }
+        if (i < tokens.length) {
+            if (tokens[i].t !== ',')
+                return { problem: 'arguments must be separated by commas' };
+            i += 1;
+        }
+    }
+    return call;
+}
+/** Parse `app.wsgi`, or say what is wrong with it (the reason; the form is WSGI_ENTRY_FORM). */
+function tryParseWsgiEntry(text) {
+    const m = /^([^:()]+):([^:()]+?)(\((.*)\))?$/s.exec(text.trim());
+    if (!m)
+        return { problem: 'not module:attribute or module:factory(...)' };
+    const [, module, attribute, parens, inner] = m;
+    for (const part of module.split('.')) {
+        const bad = identifierProblem(part, 'the module name part');
+        if (bad)
+            return { problem: bad };
+    }
+    const bad = identifierProblem(attribute.trim(), 'the attribute');
+    if (bad)
+        return { problem: bad };
+    if (parens === undefined)
+        return { module, attribute: attribute.trim() };
+    const call = parseArguments(inner);
+    if ('problem' in call)
+        return call;
+    return { module, attribute: attribute.trim(), call };
+}
+
+/** What keeps a value from being written as one line (of a config file, of an environment). */
+const LINE_BREAKING = [
+    [/\n/, 'a newline'],
+    [/\r/, 'a carriage return'],
+    [/\0/, 'a NUL character'],
+    // The control characters themselves are what this looks for.
+    // eslint-disable-next-line no-control-regex
+    [/[\x01-\x08\x0b-\x1f\x7f\x85\u2028\u2029]/, 'a control character or line separator']
+];
+/**
+ * What in `value` cannot be written as part of one line of an INI-style config file (a newline,
+ * CR, NUL, another control character or a Unicode line separator), or undefined when nothing.
+ * A tab is allowed.
+ */
+function lineBreaking(value) {
+    return LINE_BREAKING.find(([re]) => re.test(value))?.[1];
+}
+
+/** A name a POSIX shell and Python's os.environ both take. */
+const ENV_VAR_NAME = /^[A-Za-z_][A-Za-z0-9_]*$/;
+const ENV_NAME_FORM = 'an environment variable name of letters, digits and _, not starting with a digit nor with SITECYCLE_ (sitecycle sets those), such as DJANGO_SETTINGS_MODULE';
+const ENV_VALUE_FORM = "a one-line string, optionally with {{ secret.NAME }} or {{ database.url }}, such as production or '{{ secret.SECRET_KEY }}' (quote numbers and true/false)";
+const PLACEHOLDER = /\{\{\s*([a-z]+)\.([A-Za-z_][A-Za-z0-9_]*)\s*\}\}/g;
+/** Why a variable name is refused, or undefined. */
+function envNameProblem(name) {
+    if (!ENV_VAR_NAME.test(name))
+        return 'not a valid environment variable name';
+    if (name.toUpperCase().startsWith('SITECYCLE_'))
+        return 'sitecycle sets the SITECYCLE_ variables';
+    return undefined;
+}
+/** Why a value as written is refused (a line break, an unknown placeholder), or undefined. */
+function envValueProblem(value) {
+    const bad = lineBreaking(value);
+    if (bad)
+        return `holds ${bad}`;
+    for (const [whole, scope, key] of value.matchAll(PLACEHOLDER)) {
+        if (scope === 'secret' || (scope === 'database' && key === 'url'))
+            continue;
+        return `${whole} is not understood`;
+    }
+    const stray = /\{\{.*?\}\}|\{\{|\}\}/.exec(value.replace(PLACEHOLDER, ''));
+    if (stray)
+        return `${stray[0]} is not a placeholder`;
+    return undefined;
+}
+/** Whether a value asks for `{{ database.url }}`. */
+function usesDatabaseUrl(value) {
+    return [...value.matchAll(PLACEHOLDER)].some(([, s, k]) => s === 'database' && k === 'url');
+}
+
+/**
  * The schema of sitecycle.yml as written (snake_case keys), with its static defaults.
  * Every schema carries the expected form as its error message, so a problem reads
  * "got <value>; expected <form>". Defaults that depend on other fields (apache listen and
@@ -45391,8 +45783,6 @@ const SITE_NAME_FORM = 'a site name of 1 to 31 lowercase letters, digits, _ or -
 const ENV_NAME$1 = /^[A-Z_][A-Z0-9_]*$/;
 // PEP 508 names; PEP 503 normalises any of them.
 const DISTRIBUTION_NAME = /^([A-Za-z0-9]|[A-Za-z0-9][A-Za-z0-9._-]*[A-Za-z0-9])$/;
-const IDENTIFIER = '[A-Za-z_][A-Za-z0-9_]*';
-const WSGI_ENTRY = new RegExp(`^${IDENTIFIER}(\\.${IDENTIFIER})*:${IDENTIFIER}$`);
 const ACCOUNT_NAME = /^[A-Za-z_][A-Za-z0-9_.-]*$/;
 // Paths and names written into Apache config: no whitespace, quotes, backslashes or control characters.
 // eslint-disable-next-line no-control-regex -- control characters are exactly what is excluded
@@ -45422,7 +45812,8 @@ const DEFAULTS = {
 const RELEASE_DEFAULTS = {
     tagPrefix: 'v',
     versionScheme: 'pep440',
-    noIsolation: true,
+    /** Build isolation: `auto` builds without isolation when the build Python has the backend. */
+    isolation: 'auto',
     /** Folder of built releases, under the source folder. */
     outDir: 'dist-releases',
     keepVersions: 20
@@ -45543,12 +45934,41 @@ const hostEntry = string({ error: HOST_FORM }).transform((value, ctx) => {
     return 'problem' in host ? problem(ctx, value, HOST_FORM, host.problem) : host;
 });
 const HOSTS_FORM = 'a list of hosts such as [ssh://deploy@web1.example.org, ssh://deploy@web2.example.org]';
+const ENV_FORM = 'a mapping of environment variable names to one-line strings, such as { DJANGO_SETTINGS_MODULE: mysite.settings }';
+/** `app.env` and `sites.<n>.env`: names and values checked, placeholders known (see app-env.ts). */
+const envSchema = record(string(), string({ error: ENV_VALUE_FORM }), { error: ENV_FORM })
+    .superRefine((env, ctx) => {
+    for (const [name, value] of Object.entries(env)) {
+        const bad = envNameProblem(name);
+        if (bad)
+            ctx.issues.push({
+                code: 'custom',
+                path: [name],
+                input: value,
+                message: ENV_NAME_FORM,
+                params: { reason: `${JSON.stringify(name)}: ${bad}` }
+            });
+        const badValue = envValueProblem(value);
+        if (badValue)
+            ctx.issues.push({
+                code: 'custom',
+                path: [name],
+                input: value,
+                message: ENV_VALUE_FORM,
+                params: { reason: badValue }
+            });
+    }
+});
 const appSchema = mapping({
     package: matching(DISTRIBUTION_NAME, 'a Python distribution name such as sitecycle-sample (letters, digits, ., _ and -)'),
-    wsgi: matching(WSGI_ENTRY, 'a WSGI entry point module.path:attribute, such as sample.wsgi:application'),
+    wsgi: string({ error: WSGI_ENTRY_FORM }).transform((value, ctx) => {
+        const entry = tryParseWsgiEntry(value);
+        return 'problem' in entry ? problem(ctx, value, WSGI_ENTRY_FORM, entry.problem) : value;
+    }),
     python: remotePath('an absolute path to a Python interpreter, such as /usr/bin/python3').default(DEFAULTS.python),
-    tests: text('a command line that runs the tests, such as python -m pytest -q').optional()
-}, 'a mapping with package, wsgi and optionally python and tests');
+    tests: text('a command line that runs the tests, such as python -m pytest -q').optional(),
+    env: envSchema.optional()
+}, 'a mapping with package, wsgi and optionally python, tests and env');
 const sshSchema = mapping({ key_file: localPath().optional(), known_hosts: localPath().optional() }, 'a mapping with key_file and known_hosts');
 const healthSchema = mapping({
     path: matching(/^\/[^\s]*$/, 'a URL path starting with /, such as /__version__').default(DEFAULTS.healthPath),
@@ -45678,7 +46098,15 @@ const releaseSchema = mapping({
     version_scheme: _enum(['pep440', 'semver'], { error: 'pep440 or semver' })
         .default(RELEASE_DEFAULTS.versionScheme),
     source: localPath('a directory path (absolute, relative to the config file, or starting with ~/)').optional(),
-    no_isolation: boolean({ error: 'true or false' }).default(RELEASE_DEFAULTS.noIsolation),
+    /** Legacy spelling of `build.isolation` (true: `isolation: false`). */
+    no_isolation: boolean({ error: 'true or false' }).optional(),
+    build: mapping({
+        isolation: union([literal('auto'), boolean()], { error: 'auto, true or false' })
+            .default(RELEASE_DEFAULTS.isolation),
+        find_links: array(localPath('a directory path (absolute, relative to the config file, or starting with ~/)'), { error: 'a list of directory paths' })
+            .default([]),
+        index_url_env: matching(ENV_NAME$1, 'the name of the environment variable holding the index URL, such as PIP_INDEX_URL_SECRET').optional()
+    }, 'a mapping with isolation (auto, true or false), find_links and index_url_env').optional(),
     out_dir: localPath('a directory path (absolute, relative to the config file, or starting with ~/)').optional(),
     wheelhouse: mapping({
         requirements: localPath('a requirements or constraints file path, relative to the source directory').optional(),
@@ -45691,7 +46119,7 @@ const releaseSchema = mapping({
     })
         .default([]),
     keep_versions: integer(1).default(RELEASE_DEFAULTS.keepVersions)
-}, 'a mapping of release settings (tag_prefix, version_scheme, source, no_isolation, out_dir, wheelhouse, stores, keep_versions)');
+}, 'a mapping of release settings (tag_prefix, version_scheme, source, build, out_dir, wheelhouse, stores, keep_versions)');
 /** Defaults of `sites.<n>.snapshots` (retention). */
 const SNAPSHOT_DEFAULTS = { keepLast: 3, daily: 7, weekly: 4, monthly: 6 };
 const DATABASE_ENGINES = ['postgres', 'mysql', 'sqlite'];
@@ -45836,6 +46264,7 @@ const siteSchema = mapping({
         template: repositoryPath(),
         env: matching(ENV_NAME$1, 'an environment variable name such as SITECYCLE_CONFIG (A-Z, 0-9, _)').default(DEFAULTS.configEnv)
     }, 'a mapping with template and optionally env').optional(),
+    env: envSchema.optional(),
     hooks: mapping({
         after_install: array(text('a command line'), { error: 'a list of command lines' })
             .default([]),
@@ -46228,6 +46657,7 @@ function parseConfig(text, file) {
         ...checkDataSources(config, source),
         ...checkMirrorLags(config, source),
         ...checkHooksFreeze(config, source),
+        ...checkEnvDatabase(config, source),
         ...checkHookLines(config, source)
     ];
     if (overlaps.length > 0)
@@ -46367,14 +46797,15 @@ function toModel(raw, file) {
     const local = (p) => resolveLocalPath(p, dir);
     const sites = {};
     for (const [name, site] of Object.entries(raw.sites))
-        sites[name] = toSite(name, site, local);
+        sites[name] = toSite(name, site, local, raw.app.env);
     return {
         file,
         app: {
             package: raw.app.package,
             wsgi: raw.app.wsgi,
             python: raw.app.python,
-            ...(raw.app.tests !== undefined && { tests: raw.app.tests })
+            ...(raw.app.tests !== undefined && { tests: raw.app.tests }),
+            ...(raw.app.env !== undefined && { env: raw.app.env })
         },
         ssh: {
             ...(raw.ssh?.key_file !== undefined && { keyFile: local(raw.ssh.key_file) }),
@@ -46410,7 +46841,19 @@ function toRelease(raw, dir) {
         tagPrefix: raw.tag_prefix,
         versionScheme: raw.version_scheme,
         source,
-        noIsolation: raw.no_isolation,
+        build: {
+            isolation: raw.build?.isolation !== undefined && raw.build.isolation !== 'auto'
+                ? raw.build.isolation
+                    ? 'isolated'
+                    : 'none'
+                : raw.no_isolation !== undefined
+                    ? raw.no_isolation
+                        ? 'none'
+                        : 'isolated'
+                    : 'auto',
+            findLinks: (raw.build?.find_links ?? []).map(local),
+            ...(raw.build?.index_url_env !== undefined && { indexUrlEnv: raw.build.index_url_env })
+        },
         outDir: raw.out_dir !== undefined ? local(raw.out_dir) : path__default.join(source, RELEASE_DEFAULTS.outDir),
         ...(wheelhouse && {
             wheelhouse: {
@@ -46450,7 +46893,19 @@ function toStore(raw, local) {
             };
     }
 }
-function toSite(name, raw, local) {
+/** `app.env` with the site's own `env` over it, each entry knowing where it is written. */
+function siteEnv(name, appEnv, own) {
+    if (appEnv === undefined && own === undefined)
+        return undefined;
+    const entries = new Map();
+    for (const [n, value] of Object.entries(appEnv ?? {}))
+        entries.set(n, { name: n, value, key: `app.env.${n}` });
+    for (const [n, value] of Object.entries(own ?? {}))
+        entries.set(n, { name: n, value, key: `sites.${name}.env.${n}` });
+    return [...entries.values()];
+}
+function toSite(name, raw, local, appEnv) {
+    const env = siteEnv(name, appEnv, raw.env);
     return {
         name,
         role: raw.role,
@@ -46458,6 +46913,7 @@ function toSite(name, raw, local) {
         ...(raw.hosts && { hosts: raw.hosts }),
         root: raw.root,
         url: raw.url,
+        ...(env && { env }),
         health: {
             path: raw.health.path,
             expectVersion: raw.health.expect_version,
@@ -46604,6 +47060,22 @@ function checkMirrorLags(config, source) {
         });
     }
     return problems;
+}
+/** `{{ database.url }}` in a site's env (its own or app.env's) needs that site's `database:`. */
+function checkEnvDatabase(config, source) {
+    return Object.values(config.sites).flatMap(site => site.database
+        ? []
+        : (site.env ?? [])
+            .filter(e => usesDatabaseUrl(e.value))
+            .map(e => {
+            const where = e.key.split('.');
+            return {
+                offset: offsetOf(source, where),
+                path: where,
+                what: `{{ database.url }} is used for site ${site.name}, which has no database`,
+                expected: `a database: mapping for site ${site.name} (engine and name), or no {{ database.url }}`
+            };
+        }));
 }
 /** `hooks.freeze` protects a database: the site must have one (`database:`) to dump and restore. */
 function checkHooksFreeze(config, source) {
@@ -47011,101 +47483,6 @@ async function isDirectory(p) {
     catch {
         return false;
     }
-}
-
-/**
- * Which process is which, beyond its PID: a PID is reused once its process is gone, so a
- * process is told by its PID, its start time (field 22 of /proc/<pid>/stat, in clock ticks
- * since boot) and the boot it started in (/proc/sys/kernel/random/boot_id). Linux only; where
- * /proc cannot be read the start time and boot id are absent and only the PID is compared.
- */
-/** The start time of `pid` (field 22 of /proc/<pid>/stat), or undefined when it cannot be read. */
-function processStartTime(pid, procRoot = '/proc') {
-    let text;
-    try {
-        text = readFileSync(`${procRoot}/${pid}/stat`, 'utf8');
-    }
-    catch {
-        return undefined;
-    }
-    return startTimeFromStat(text);
-}
-/** Whether the process has ended and waits to be reaped (state Z or X in /proc/<pid>/stat). */
-function isZombie(pid, procRoot = '/proc') {
-    let text;
-    try {
-        text = readFileSync(`${procRoot}/${pid}/stat`, 'utf8');
-    }
-    catch {
-        return false;
-    }
-    const state = text.slice(text.lastIndexOf(')') + 1).trim()[0];
-    return state === 'Z' || state === 'X';
-}
-/**
- * Field 22 of a /proc/<pid>/stat line. The second field (the command name, in parentheses) may
- * hold spaces and parentheses itself, so fields are counted from the last `)`: the text after
- * it starts with field 3.
- */
-function startTimeFromStat(stat) {
-    const close = stat.lastIndexOf(')');
-    if (close < 0)
-        return undefined;
-    const fields = stat
-        .slice(close + 1)
-        .trim()
-        .split(/\s+/);
-    const start = fields[22 - 3];
-    return start !== undefined && /^\d+$/.test(start) ? start : undefined;
-}
-/** This boot's id, or undefined when it cannot be read. */
-function bootId(procRoot = '/proc') {
-    try {
-        return readFileSync(`${procRoot}/sys/kernel/random/boot_id`, 'utf8').trim() || undefined;
-    }
-    catch {
-        return undefined;
-    }
-}
-/** This process, as others will recognise it. */
-function thisProcess() {
-    const start = processStartTime(process.pid);
-    const boot = bootId();
-    return {
-        pid: process.pid,
-        ...(start !== undefined && { start }),
-        ...(boot !== undefined && { boot })
-    };
-}
-/**
- * Whether the recorded process still runs on this machine: its PID is taken by a process that
- * started at the recorded time in the recorded boot. A record without start time or boot id (as
- * older sitecycle versions wrote) is judged by its PID alone.
- */
-function processRuns(p) {
-    if (!Number.isSafeInteger(p.pid) || p.pid <= 0)
-        return false;
-    if (p.boot !== undefined) {
-        const now = bootId();
-        if (now !== undefined && now !== p.boot)
-            return false;
-    }
-    try {
-        process.kill(p.pid, 0);
-    }
-    catch (e) {
-        if (e.code !== 'EPERM')
-            return false;
-    }
-    // A zombie (ended, not yet reaped: its parent died and PID 1 may never reap it) runs nothing.
-    if (isZombie(p.pid))
-        return false;
-    if (p.start !== undefined) {
-        const start = processStartTime(p.pid);
-        if (start !== undefined && start !== p.start)
-            return false;
-    }
-    return true;
 }
 
 /**
