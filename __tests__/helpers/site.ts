@@ -27,7 +27,7 @@ export interface TestSiteOptions {
   template?: string
   /** Extra YAML lines for the site (indented by the helper). */
   siteYaml?: string
-  /** app.wsgi (default the sample's module:attribute). */
+  /** app.wsgi (default the sample's module:attribute, written plain so tests can replace it). */
   wsgi?: string
   /** Extra YAML lines for app: (indented by the helper). */
   appYaml?: string
@@ -47,7 +47,7 @@ export async function makeTestSite(opts: TestSiteOptions): Promise<TestSite> {
   const yaml = `
 app:
   package: sitecycle-sample
-  wsgi: ${JSON.stringify(opts.wsgi ?? 'sitecycle_sample.wsgi:application')}
+  wsgi: ${opts.wsgi === undefined ? 'sitecycle_sample.wsgi:application' : JSON.stringify(opts.wsgi)}
 ${(opts.appYaml ?? '')
   .split('\n')
   .filter(Boolean)
