@@ -19,8 +19,9 @@ let releases: string
 let config: string
 let journalPath: string
 
+// -c first: whatever follows `--` belongs to the command.
 const cli = (args: string[]): Promise<CliResult> =>
-  runCli([...args, '-c', config], { env: { SAMPLE_SECRET_KEY: SECRET } })
+  runCli(['-c', config, ...args], { env: { SAMPLE_SECRET_KEY: SECRET } })
 
 /** Prints who runs it, in which release and environment, then exits with argv[1]. */
 const PROBE = [
