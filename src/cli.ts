@@ -46,6 +46,8 @@ import { MirrorFailed, refreshMirror } from './pipelines/mirror.js'
 import { ConfigError, SitecycleError } from './util/errors.js'
 import { StreamReporter } from './util/reporter.js'
 import { runCliWithAlerts } from './alerts/cli-alerts.js'
+import { PassThrough } from 'node:stream'
+import { runInRelease } from './pipelines/run-command.js'
 import { compareCommand, DIFFERENCES_EXIT } from './compare/compare-command.js'
 import { watchCommand } from './watch/watch-command.js'
 
@@ -67,6 +69,10 @@ commands:
   status <site>     live release, installed releases, lock holder, history
   sites             every site: role, live release, last sync, last snapshot
   unlock <site>     clear the lock of a run that is gone (refuses while it runs)
+  run <site> [--release V] -- <command...>
+                    a one-off command in the live release (or installed release V) as the site's
+                    Apache user, in its virtualenv with its environment; output passed through,
+                    its exit code returned; holds the site lock, journalled as run
   snapshot <site>   dump the database and copy the data folders into snapshots/<id> (unchanged
                     files hard-linked to the previous snapshot), apply the retention policy,
                     then verify it as \`verify\` does (--no-verify to skip)
@@ -445,7 +451,15 @@ export async function main(
   const reporter = new StreamReporter(undefined, false)
   let exec: Executor | undefined
   try {
-    const cli = parse(argv)
+    // `run`'s command comes after `--`, untouched by sitecycle's own options.
+    const dashes = argv.indexOf('--')
+    const commandArgv = dashes < 0 ? [] : argv.slice(dashes + 1)
+    const cli = parse(dashes < 0 ? argv : argv.slice(0, dashes))
+    if (dashes >= 0 && cli.positionals[0] !== 'run')
+      throw new SitecycleError(
+        `--: only sitecycle run takes a command after --, not sitecycle ${cli.positionals[0] ?? ''}`.trimEnd(),
+        'usage'
+      )
     if (cli.values.quiet) Object.assign(reporter, { quiet: true })
     const command = cli.positionals[0]
     if (cli.values.help || !command || command === 'help') {
@@ -559,6 +573,27 @@ export async function main(
         exec = t.exec
         printStatus(await siteStatus(t.config, t.site, t.exec), json, out)
         return EXIT.ok
+      }
+      case 'run': {
+        if (cli.positionals.length > 2 || !commandArgv.length)
+          throw new SitecycleError(
+            'run: the command goes after --, e.g. sitecycle run v1 -- python manage.py createsuperuser',
+            'usage'
+          )
+        const t = await siteAndExecutor(cli)
+        exec = t.exec
+        const stdout = new PassThrough()
+        stdout.pipe(process.stdout)
+        const o = await runInRelease({
+          ...t,
+          reporter,
+          argv: commandArgv,
+          release: cli.values.release as string | undefined,
+          lockWait,
+          stdout,
+          stderr: process.stderr
+        })
+        return o.code
       }
       case 'unlock': {
         const t = await siteAndExecutor(cli)

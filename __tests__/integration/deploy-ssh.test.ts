@@ -90,6 +90,33 @@ test('over SSH with a pinned host key: init, deploy v1 then v2, a broken v3 roll
   expect(lines.join('\n')).not.toContain('ssh-secret-value-42')
 })
 
+test('sitecycle run over SSH: as the Apache user in the live release, output streamed back, exit code kept', async () => {
+  const { PassThrough } = await import('node:stream')
+  const { runInRelease } = await import('../../src/pipelines/run-command.js')
+  const out = new PassThrough()
+  const err = new PassThrough()
+  const seen: string[] = []
+  const errSeen: string[] = []
+  out.on('data', (b: Buffer) => seen.push(b.toString()))
+  err.on('data', (b: Buffer) => errSeen.push(b.toString()))
+  const o = await runInRelease({
+    config: site.config,
+    site: site.site,
+    exec,
+    reporter: reporter(),
+    argv: [
+      'python',
+      '-c',
+      "import os, pwd, sys; print(pwd.getpwuid(os.getuid()).pw_name, os.environ['SITECYCLE_VERSION']); print('on stderr', file=sys.stderr); sys.exit(5)"
+    ],
+    stdout: out,
+    stderr: err
+  })
+  expect(o).toMatchObject({ status: 'ran', release: '1.0.0', code: 5 })
+  expect(seen.join('')).toBe('www-data 1.0.0\n')
+  expect(errSeen.join('')).toContain('on stderr\n')
+})
+
 test('the whole run used one SSH connection', async () => {
   const { readFile } = await import('node:fs/promises')
   const log = await readFile(sshd.logFile, 'utf8')

@@ -46,3 +46,43 @@ it.each(['deploy', 'rollback'])('%s --dry-run gets as far as reading the config'
   expect(code).toBe(2)
   expect(stderr.join('')).toMatch(/cannot read the config file \/nonexistent\/sitecycle\.yml/)
 })
+
+it.each([
+  [
+    ['run', 'v1', 'python'],
+    'sitecycle: run: the command goes after --, e.g. sitecycle run v1 -- python manage.py createsuperuser\n'
+  ],
+  [
+    ['run', 'v1', '--'],
+    'sitecycle: run: the command goes after --, e.g. sitecycle run v1 -- python manage.py createsuperuser\n'
+  ],
+  [
+    ['deploy', 'v1', '--', 'python'],
+    'sitecycle: --: only sitecycle run takes a command after --, not sitecycle deploy\n'
+  ]
+])('%j is refused (exit 2) before the config is read', async (args, message) => {
+  const code = await main([
+    ...args.slice(0, 2),
+    '-c',
+    '/nonexistent/sitecycle.yml',
+    ...args.slice(2)
+  ])
+  expect(code).toBe(2)
+  expect(stderr.join('')).toBe(message)
+})
+
+it("run's command after -- is not read as sitecycle's options", async () => {
+  // `-c x` after -- belongs to python: sitecycle reads its own -c (a missing file) and says so.
+  const code = await main([
+    'run',
+    'v1',
+    '-c',
+    '/nonexistent/sitecycle.yml',
+    '--',
+    'python',
+    '-c',
+    'x'
+  ])
+  expect(code).toBe(2)
+  expect(stderr.join('')).toMatch(/\/nonexistent\/sitecycle\.yml/)
+})

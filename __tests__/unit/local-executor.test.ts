@@ -299,3 +299,21 @@ sites:
     expect(bodyHasVersion('null', '2.0.0')).toBe(false)
   })
 })
+
+test('output passed through: stdout goes to the stream (and not the result), stderr to both', async () => {
+  const { PassThrough } = await import('node:stream')
+  const out = new PassThrough()
+  const err = new PassThrough()
+  const seen: string[] = []
+  const errSeen: string[] = []
+  out.on('data', (b: Buffer) => seen.push(b.toString()))
+  err.on('data', (b: Buffer) => errSeen.push(b.toString()))
+  const r = await new LocalExecutor().tryRun(
+    { argv: ['sh', '-c', 'echo one; echo oops >&2; echo two; exit 3'] },
+    { stdout: out, stderr: err }
+  )
+  expect(r).toEqual({ code: 3, stdout: '', stderr: 'oops\n' })
+  expect(seen.join('')).toBe('one\ntwo\n')
+  expect(errSeen.join('')).toBe('oops\n')
+  expect(out.writableEnded).toBe(true)
+})

@@ -1,3 +1,4 @@
+import type { Writable } from 'node:stream'
 import type { Command } from '../commands/command.js'
 
 /** What a finished command printed and how it ended. */
@@ -69,6 +70,13 @@ export interface HttpAnswer {
 export interface RunOptions {
   /** Give up after this many milliseconds (the command is killed). */
   timeoutMs?: number
+  /**
+   * Pass the command's standard output through as it comes (a one-off command's output shown
+   * live): it is written here and ended when the command ends, and the result's stdout is empty.
+   */
+  stdout?: Writable
+  /** Also pass standard error through as it comes (the result still carries it). */
+  stderr?: Writable
 }
 
 /** A command that exited non-zero: carries host, command, exit code and the tail of stderr. */

@@ -33,6 +33,8 @@ export interface ProcessOptions {
   input?: string | Buffer | Readable
   /** Where standard output goes; collected into the result when not given. */
   stdout?: Writable
+  /** Where standard error also goes, as it comes (it is collected into the result all the same). */
+  stderr?: Writable
   /** Kill the process (SIGKILL) after this many milliseconds; the result then has code 124. */
   timeoutMs?: number
 }
@@ -92,7 +94,10 @@ function runUntied(
     child.on('error', e => settle(() => reject(e)))
     if (options.stdout) child.stdout.pipe(options.stdout)
     else child.stdout.on('data', (b: Buffer) => out.push(b))
-    child.stderr.on('data', (b: Buffer) => err.push(b))
+    child.stderr.on('data', (b: Buffer) => {
+      err.push(b)
+      options.stderr?.write(b)
+    })
 
     // A command that exits without reading all its input must not crash us with EPIPE.
     child.stdin.on('error', () => undefined)
@@ -216,7 +221,9 @@ export class LocalExecutor implements Executor {
         cwd: command.cwd,
         env: commandEnv(command),
         input: command.input,
-        timeoutMs: options.timeoutMs
+        timeoutMs: options.timeoutMs,
+        ...(options.stdout && { stdout: options.stdout }),
+        ...(options.stderr && { stderr: options.stderr })
       })
       return redactedResult(command, r.code, r.stdout.toString(), r.stderr.toString())
     } catch (e) {

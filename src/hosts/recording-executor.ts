@@ -90,6 +90,12 @@ export class RecordingExecutor implements Executor {
       answer.stderr ?? ''
     )
     call.result = result
+    // Passed through as a real executor would: stdout written and ended, then not in the result.
+    if (options?.stderr && result.stderr) options.stderr.write(result.stderr)
+    if (options?.stdout) {
+      options.stdout.end(result.stdout)
+      return { ...result, stdout: '' }
+    }
     return result
   }
 

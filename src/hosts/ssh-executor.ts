@@ -109,7 +109,11 @@ export class SshExecutor implements Executor {
    * Throws SshConnectionError when SSH itself fails.
    */
   async tryRun(command: Command, options: RunOptions = {}): Promise<RunResult> {
-    const r = await this.exec(command, { timeoutMs: options.timeoutMs })
+    const r = await this.exec(command, {
+      timeoutMs: options.timeoutMs,
+      ...(options.stdout && { stdout: options.stdout }),
+      ...(options.stderr && { stderr: options.stderr })
+    })
     return redactedResult(command, r.code, r.stdout.toString(), r.stderr)
   }
 
@@ -325,7 +329,12 @@ export class SshExecutor implements Executor {
   /** Run a command through the shared connection; raw result, SSH failures thrown. */
   private async exec(
     command: Command,
-    io: { stdin?: Readable | string | Buffer; stdout?: Writable; timeoutMs?: number } = {}
+    io: {
+      stdin?: Readable | string | Buffer
+      stdout?: Writable
+      stderr?: Writable
+      timeoutMs?: number
+    } = {}
   ): Promise<{ code: number; stdout: Buffer; stderr: string }> {
     await this.connect()
     const remote =
@@ -347,6 +356,7 @@ export class SshExecutor implements Executor {
       {
         input: secret.input,
         stdout: io.stdout,
+        ...(io.stderr && { stderr: io.stderr }),
         // Only if the connection itself hangs: the remote `timeout` normally ends it first.
         timeoutMs:
           io.timeoutMs === undefined ? undefined : io.timeoutMs + (KILL_AFTER_SECONDS + 10) * 1000

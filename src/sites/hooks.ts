@@ -5,6 +5,7 @@
  * production data it receives).
  */
 import type { SitecycleConfig, SiteConfig } from '../config/model.js'
+import type { Command } from '../commands/command.js'
 import type { Executor } from '../hosts/executor.js'
 import type { Reporter } from '../util/reporter.js'
 import { ENV_FILE, parseEnvFile } from '../config/app-env.js'
@@ -37,39 +38,78 @@ export async function runAfterInstallHooks(
   reporter: Reporter
 ): Promise<number> {
   const dir = siteLayout(site.root).release(target.version)
-  const configEnv = site.config?.env ?? 'SITECYCLE_CONFIG'
   const hooks = site.hooks.afterInstall
-  // The release's own environment, as its WSGI script loads it; its secrets are masked.
-  const appEnv = hooks.length ? parseEnvFile(await exec.readFile(`${dir}/${ENV_FILE}`)) : undefined
-  const secrets = Object.entries(appEnv?.variables ?? {})
-    .filter(([name]) => appEnv!.secret.includes(name))
-    .map(([, value]) => value)
-  for (const s of secrets) reporter.addSecret(s)
-  const redact = [...(target.redact ?? []), ...secrets]
+  if (!hooks.length) return 0
+  const env = await releaseEnvironment(exec, config, site, target.version, reporter)
+  const redact = [...(target.redact ?? []), ...env.secrets]
   for (const [i, line] of hooks.entries()) {
     const argv = splitCommandLine(
       line,
       `${config.file}: sites.${site.name}.hooks.after_install[${i}]`
     )
-    if (VENV_PROGRAMS.includes(argv[0])) argv[0] = `${dir}/bin/${argv[0]}`
     reporter.info(`   hook: ${line}`)
     await exec.run({
-      argv,
-      cwd: dir,
-      env: {
-        ...appEnv?.variables,
-        PATH: `${dir}/bin:/usr/local/bin:/usr/bin:/bin`,
-        VIRTUAL_ENV: dir,
-        [configEnv]: `${dir}/app.ini`,
-        SITECYCLE_SITE: site.name,
-        SITECYCLE_ROOT: site.root,
-        SITECYCLE_VERSION: target.version
-      },
-      unsetEnv: ['PYTHONPATH', 'PYTHONHOME'],
+      ...inRelease(dir, argv, env),
       ...((target.redact || redact.length > 0) && { redact })
     })
   }
   return hooks.length
+}
+
+/** The environment a command runs with in an installed release, and the secrets in it. */
+export interface ReleaseEnvironment {
+  variables: Record<string, string>
+  /** Values to hide wherever the command line or its output is logged (masked already). */
+  secrets: string[]
+}
+
+/**
+ * The environment of a command run in release `version` (hooks, `sitecycle run`), as its WSGI
+ * script sees it: the release's environment (env.json, its secrets given to the reporter to
+ * mask), `python`/`pip` of its virtualenv first on PATH, the config variable naming its app.ini,
+ * and SITECYCLE_SITE, SITECYCLE_ROOT, SITECYCLE_VERSION.
+ */
+export async function releaseEnvironment(
+  exec: Executor,
+  config: SitecycleConfig,
+  site: SiteConfig,
+  version: string,
+  reporter: Reporter
+): Promise<ReleaseEnvironment> {
+  const dir = siteLayout(site.root).release(version)
+  const configEnv = site.config?.env ?? 'SITECYCLE_CONFIG'
+  const appEnv = parseEnvFile(await exec.readFile(`${dir}/${ENV_FILE}`))
+  const secrets = Object.entries(appEnv?.variables ?? {})
+    .filter(([name]) => appEnv!.secret.includes(name))
+    .map(([, value]) => value)
+  for (const s of secrets) reporter.addSecret(s)
+  return {
+    variables: {
+      ...appEnv?.variables,
+      PATH: `${dir}/bin:/usr/local/bin:/usr/bin:/bin`,
+      VIRTUAL_ENV: dir,
+      [configEnv]: `${dir}/app.ini`,
+      SITECYCLE_SITE: site.name,
+      SITECYCLE_ROOT: site.root,
+      SITECYCLE_VERSION: version
+    },
+    secrets
+  }
+}
+
+/** A command in release `dir`: cwd the release, a bare python/pip taken from its virtualenv. */
+export function inRelease(
+  dir: string,
+  argv: string[],
+  env: ReleaseEnvironment
+): Pick<Command, 'argv' | 'cwd' | 'env' | 'unsetEnv'> {
+  const [first, ...rest] = argv
+  return {
+    argv: [VENV_PROGRAMS.includes(first!) ? `${dir}/bin/${first}` : first!, ...rest],
+    cwd: dir,
+    env: env.variables,
+    unsetEnv: ['PYTHONPATH', 'PYTHONHOME']
+  }
 }
 
 /** `3 hooks`, `1 hook`. */
