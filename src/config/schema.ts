@@ -402,6 +402,22 @@ export const storeSchema = mapping(
     }
   })
 
+/** Where pip finds packages for a build or the wheelhouse: local folders and an index URL held in a variable. */
+function packageSourceFields() {
+  return {
+    find_links: z
+      .array(
+        localPath('a directory path (absolute, relative to the config file, or starting with ~/)'),
+        { error: 'a list of directory paths' }
+      )
+      .default([]),
+    index_url_env: matching(
+      ENV_NAME,
+      'the name of the environment variable holding the index URL, such as PIP_INDEX_URL_SECRET'
+    ).optional()
+  }
+}
+
 const TAG_PREFIX_FORM = "a tag prefix such as v or release/ (letters, digits, . _ - /; '' for none)"
 
 /** How releases are made and where they are published (`release:`). */
@@ -432,18 +448,7 @@ export const releaseSchema = mapping(
         isolation: z
           .union([z.literal('auto'), z.boolean()], { error: 'auto, true or false' })
           .default(RELEASE_DEFAULTS.isolation),
-        find_links: z
-          .array(
-            localPath(
-              'a directory path (absolute, relative to the config file, or starting with ~/)'
-            ),
-            { error: 'a list of directory paths' }
-          )
-          .default([]),
-        index_url_env: matching(
-          ENV_NAME,
-          'the name of the environment variable holding the index URL, such as PIP_INDEX_URL_SECRET'
-        ).optional()
+        ...packageSourceFields()
       },
       'a mapping with isolation (auto, true or false), find_links and index_url_env'
     ).optional(),
@@ -455,18 +460,7 @@ export const releaseSchema = mapping(
         requirements: localPath(
           'a requirements or constraints file path, relative to the source directory'
         ).optional(),
-        find_links: z
-          .array(
-            localPath(
-              'a directory path (absolute, relative to the config file, or starting with ~/)'
-            ),
-            { error: 'a list of directory paths' }
-          )
-          .default([]),
-        index_url_env: matching(
-          ENV_NAME,
-          'the name of the environment variable holding the index URL, such as PIP_INDEX_URL_SECRET'
-        ).optional()
+        ...packageSourceFields()
       },
       'a mapping with requirements, find_links and index_url_env'
     ).optional(),
