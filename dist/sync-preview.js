@@ -32913,7 +32913,10 @@ function runUntied(file, args, options) {
             child.stdout.pipe(options.stdout);
         else
             child.stdout.on('data', (b) => out.push(b));
-        child.stderr.on('data', (b) => err.push(b));
+        child.stderr.on('data', (b) => {
+            err.push(b);
+            options.stderr?.write(b);
+        });
         // A command that exits without reading all its input must not crash us with EPIPE.
         child.stdin.on('error', () => undefined);
         const input = options.input;
@@ -33020,7 +33023,9 @@ class LocalExecutor {
                 cwd: command.cwd,
                 env: commandEnv(command),
                 input: command.input,
-                timeoutMs: options.timeoutMs
+                timeoutMs: options.timeoutMs,
+                ...(options.stdout && { stdout: options.stdout }),
+                ...(options.stderr && { stderr: options.stderr })
             });
             return redactedResult(command, r.code, r.stdout.toString(), r.stderr.toString());
         }
@@ -33378,7 +33383,11 @@ class SshExecutor {
      * Throws SshConnectionError when SSH itself fails.
      */
     async tryRun(command, options = {}) {
-        const r = await this.exec(command, { timeoutMs: options.timeoutMs });
+        const r = await this.exec(command, {
+            timeoutMs: options.timeoutMs,
+            ...(options.stdout && { stdout: options.stdout }),
+            ...(options.stderr && { stderr: options.stderr })
+        });
         return redactedResult(command, r.code, r.stdout.toString(), r.stderr);
     }
     /** Stream a local file to the server (parents created; mode applied when given). */
@@ -33582,6 +33591,7 @@ class SshExecutor {
         const r = await runProcess(this.sshPath, [...this.sshArgs(), '-o', 'ControlMaster=auto', '--', this.options.hostname, secret.line], {
             input: secret.input,
             stdout: io.stdout,
+            ...(io.stderr && { stderr: io.stderr }),
             // Only if the connection itself hangs: the remote `timeout` normally ends it first.
             timeoutMs: io.timeoutMs === undefined ? undefined : io.timeoutMs + (KILL_AFTER_SECONDS + 10) * 1000
         });
@@ -42378,6 +42388,14 @@ const storeSchema = mapping({
             };
     }
 });
+/** Where pip finds packages for a build or the wheelhouse: local folders and an index URL held in a variable. */
+function packageSourceFields() {
+    return {
+        find_links: array(localPath('a directory path (absolute, relative to the config file, or starting with ~/)'), { error: 'a list of directory paths' })
+            .default([]),
+        index_url_env: matching(ENV_NAME, 'the name of the environment variable holding the index URL, such as PIP_INDEX_URL_SECRET').optional()
+    };
+}
 const TAG_PREFIX_FORM = "a tag prefix such as v or release/ (letters, digits, . _ - /; '' for none)";
 /** How releases are made and where they are published (`release:`). */
 const releaseSchema = mapping({
@@ -42396,16 +42414,12 @@ const releaseSchema = mapping({
     build: mapping({
         isolation: union([literal('auto'), boolean()], { error: 'auto, true or false' })
             .default(RELEASE_DEFAULTS.isolation),
-        find_links: array(localPath('a directory path (absolute, relative to the config file, or starting with ~/)'), { error: 'a list of directory paths' })
-            .default([]),
-        index_url_env: matching(ENV_NAME, 'the name of the environment variable holding the index URL, such as PIP_INDEX_URL_SECRET').optional()
+        ...packageSourceFields()
     }, 'a mapping with isolation (auto, true or false), find_links and index_url_env').optional(),
     out_dir: localPath('a directory path (absolute, relative to the config file, or starting with ~/)').optional(),
     wheelhouse: mapping({
         requirements: localPath('a requirements or constraints file path, relative to the source directory').optional(),
-        find_links: array(localPath('a directory path (absolute, relative to the config file, or starting with ~/)'), { error: 'a list of directory paths' })
-            .default([]),
-        index_url_env: matching(ENV_NAME, 'the name of the environment variable holding the index URL, such as PIP_INDEX_URL_SECRET').optional()
+        ...packageSourceFields()
     }, 'a mapping with requirements, find_links and index_url_env').optional(),
     stores: array(storeSchema, {
         error: 'a list of stores, such as [{ type: directory, path: /srv/releases }]'
@@ -45133,38 +45147,58 @@ const VENV_PROGRAMS = ['python', 'python3', 'pip'];
  */
 async function runAfterInstallHooks(exec, config, site, target, reporter) {
     const dir = siteLayout(site.root).release(target.version);
-    const configEnv = site.config?.env ?? 'SITECYCLE_CONFIG';
     const hooks = site.hooks.afterInstall;
-    // The release's own environment, as its WSGI script loads it; its secrets are masked.
-    const appEnv = hooks.length ? parseEnvFile(await exec.readFile(`${dir}/${ENV_FILE}`)) : undefined;
+    if (!hooks.length)
+        return 0;
+    const env = await releaseEnvironment(exec, config, site, target.version, reporter);
+    const redact = [...(target.redact ?? []), ...env.secrets];
+    for (const [i, line] of hooks.entries()) {
+        const argv = splitCommandLine(line, `${config.file}: sites.${site.name}.hooks.after_install[${i}]`);
+        reporter.info(`   hook: ${line}`);
+        await exec.run({
+            ...inRelease(dir, argv, env),
+            ...((target.redact || redact.length > 0) && { redact })
+        });
+    }
+    return hooks.length;
+}
+/**
+ * The environment of a command run in release `version` (hooks, `sitecycle run`), as its WSGI
+ * script sees it: the release's environment (env.json, its secrets given to the reporter to
+ * mask), `python`/`pip` of its virtualenv first on PATH, the config variable naming its app.ini,
+ * and SITECYCLE_SITE, SITECYCLE_ROOT, SITECYCLE_VERSION.
+ */
+async function releaseEnvironment(exec, config, site, version, reporter) {
+    const dir = siteLayout(site.root).release(version);
+    const configEnv = site.config?.env ?? 'SITECYCLE_CONFIG';
+    const appEnv = parseEnvFile(await exec.readFile(`${dir}/${ENV_FILE}`));
     const secrets = Object.entries(appEnv?.variables ?? {})
         .filter(([name]) => appEnv.secret.includes(name))
         .map(([, value]) => value);
     for (const s of secrets)
         reporter.addSecret(s);
-    const redact = [...(target.redact ?? []), ...secrets];
-    for (const [i, line] of hooks.entries()) {
-        const argv = splitCommandLine(line, `${config.file}: sites.${site.name}.hooks.after_install[${i}]`);
-        if (VENV_PROGRAMS.includes(argv[0]))
-            argv[0] = `${dir}/bin/${argv[0]}`;
-        reporter.info(`   hook: ${line}`);
-        await exec.run({
-            argv,
-            cwd: dir,
-            env: {
-                ...appEnv?.variables,
-                PATH: `${dir}/bin:/usr/local/bin:/usr/bin:/bin`,
-                VIRTUAL_ENV: dir,
-                [configEnv]: `${dir}/app.ini`,
-                SITECYCLE_SITE: site.name,
-                SITECYCLE_ROOT: site.root,
-                SITECYCLE_VERSION: target.version
-            },
-            unsetEnv: ['PYTHONPATH', 'PYTHONHOME'],
-            ...((target.redact || redact.length > 0) && { redact })
-        });
-    }
-    return hooks.length;
+    return {
+        variables: {
+            ...appEnv?.variables,
+            PATH: `${dir}/bin:/usr/local/bin:/usr/bin:/bin`,
+            VIRTUAL_ENV: dir,
+            [configEnv]: `${dir}/app.ini`,
+            SITECYCLE_SITE: site.name,
+            SITECYCLE_ROOT: site.root,
+            SITECYCLE_VERSION: version
+        },
+        secrets
+    };
+}
+/** A command in release `dir`: cwd the release, a bare python/pip taken from its virtualenv. */
+function inRelease(dir, argv, env) {
+    const [first, ...rest] = argv;
+    return {
+        argv: [VENV_PROGRAMS.includes(first) ? `${dir}/bin/${first}` : first, ...rest],
+        cwd: dir,
+        env: env.variables,
+        unsetEnv: ['PYTHONPATH', 'PYTHONHOME']
+    };
 }
 /** `3 hooks`, `1 hook`. */
 function describeHookCount(n) {

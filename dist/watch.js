@@ -46085,6 +46085,14 @@ const storeSchema = mapping({
             };
     }
 });
+/** Where pip finds packages for a build or the wheelhouse: local folders and an index URL held in a variable. */
+function packageSourceFields() {
+    return {
+        find_links: array(localPath('a directory path (absolute, relative to the config file, or starting with ~/)'), { error: 'a list of directory paths' })
+            .default([]),
+        index_url_env: matching(ENV_NAME$1, 'the name of the environment variable holding the index URL, such as PIP_INDEX_URL_SECRET').optional()
+    };
+}
 const TAG_PREFIX_FORM = "a tag prefix such as v or release/ (letters, digits, . _ - /; '' for none)";
 /** How releases are made and where they are published (`release:`). */
 const releaseSchema = mapping({
@@ -46103,16 +46111,12 @@ const releaseSchema = mapping({
     build: mapping({
         isolation: union([literal('auto'), boolean()], { error: 'auto, true or false' })
             .default(RELEASE_DEFAULTS.isolation),
-        find_links: array(localPath('a directory path (absolute, relative to the config file, or starting with ~/)'), { error: 'a list of directory paths' })
-            .default([]),
-        index_url_env: matching(ENV_NAME$1, 'the name of the environment variable holding the index URL, such as PIP_INDEX_URL_SECRET').optional()
+        ...packageSourceFields()
     }, 'a mapping with isolation (auto, true or false), find_links and index_url_env').optional(),
     out_dir: localPath('a directory path (absolute, relative to the config file, or starting with ~/)').optional(),
     wheelhouse: mapping({
         requirements: localPath('a requirements or constraints file path, relative to the source directory').optional(),
-        find_links: array(localPath('a directory path (absolute, relative to the config file, or starting with ~/)'), { error: 'a list of directory paths' })
-            .default([]),
-        index_url_env: matching(ENV_NAME$1, 'the name of the environment variable holding the index URL, such as PIP_INDEX_URL_SECRET').optional()
+        ...packageSourceFields()
     }, 'a mapping with requirements, find_links and index_url_env').optional(),
     stores: array(storeSchema, {
         error: 'a list of stores, such as [{ type: directory, path: /srv/releases }]'
@@ -47277,7 +47281,10 @@ function runUntied(file, args, options) {
             child.stdout.pipe(options.stdout);
         else
             child.stdout.on('data', (b) => out.push(b));
-        child.stderr.on('data', (b) => err.push(b));
+        child.stderr.on('data', (b) => {
+            err.push(b);
+            options.stderr?.write(b);
+        });
         // A command that exits without reading all its input must not crash us with EPIPE.
         child.stdin.on('error', () => undefined);
         const input = options.input;
@@ -47384,7 +47391,9 @@ class LocalExecutor {
                 cwd: command.cwd,
                 env: commandEnv(command),
                 input: command.input,
-                timeoutMs: options.timeoutMs
+                timeoutMs: options.timeoutMs,
+                ...(options.stdout && { stdout: options.stdout }),
+                ...(options.stderr && { stderr: options.stderr })
             });
             return redactedResult(command, r.code, r.stdout.toString(), r.stderr.toString());
         }
@@ -47647,7 +47656,11 @@ class SshExecutor {
      * Throws SshConnectionError when SSH itself fails.
      */
     async tryRun(command, options = {}) {
-        const r = await this.exec(command, { timeoutMs: options.timeoutMs });
+        const r = await this.exec(command, {
+            timeoutMs: options.timeoutMs,
+            ...(options.stdout && { stdout: options.stdout }),
+            ...(options.stderr && { stderr: options.stderr })
+        });
         return redactedResult(command, r.code, r.stdout.toString(), r.stderr);
     }
     /** Stream a local file to the server (parents created; mode applied when given). */
@@ -47851,6 +47864,7 @@ class SshExecutor {
         const r = await runProcess(this.sshPath, [...this.sshArgs(), '-o', 'ControlMaster=auto', '--', this.options.hostname, secret.line], {
             input: secret.input,
             stdout: io.stdout,
+            ...(io.stderr && { stderr: io.stderr }),
             // Only if the connection itself hangs: the remote `timeout` normally ends it first.
             timeoutMs: io.timeoutMs === undefined ? undefined : io.timeoutMs + (KILL_AFTER_SECONDS + 10) * 1000
         });
