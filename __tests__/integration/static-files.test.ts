@@ -200,3 +200,45 @@ test('a changed static: is said plainly by deploy (no reload), and init --reload
   expect(await get('/assets/plain.txt')).toMatchObject({ status: 200, body: 'plain 2.0.0' })
   expect((await deployVersion(changed, '2.0.0')).notes).toEqual([])
 })
+
+test('single mode: served from the current link, changed by the next deploy', async () => {
+  const single = await makeTestSite({
+    apache,
+    mode: 'single',
+    appYaml: 'static: { /static/: static }',
+    hooks: [`python -c "${COLLECT.replace(/"/g, '\\"')}"`]
+  })
+  try {
+    const at = (path: string) =>
+      fetch(`${single.url}${path}`).then(async r => ({
+        status: r.status,
+        cacheControl: r.headers.get('cache-control'),
+        body: (await r.text()).trim()
+      }))
+    const run = (version: string) =>
+      deploy({
+        config: single.config,
+        site: single.site,
+        exec,
+        reporter: reporter(),
+        release: releases,
+        version
+      })
+    await initSite({ config: single.config, site: single.site, exec, reporter: reporter() })
+    expect((await run('1.0.0')).status).toBe('deployed')
+    expect(await at(`/static/${HASHED}`)).toEqual({
+      status: 200,
+      cacheControl: 'public, max-age=31536000, immutable',
+      body: 'body { content: "1.0.0" }'
+    })
+    expect((await at('/static/nothing.txt')).status).toBe(404)
+    expect((await run('2.0.0')).status).toBe('deployed')
+    expect(await at('/static/plain.txt')).toEqual({
+      status: 200,
+      cacheControl: 'no-cache',
+      body: 'plain 2.0.0'
+    })
+  } finally {
+    await single.cleanup()
+  }
+})
