@@ -27,7 +27,7 @@ const COLLECT = [
   'import os',
   "d = os.path.join(os.environ['SITECYCLE_RELEASE_DIR'], 'static')",
   'os.makedirs(d, exist_ok=True)',
-  "v = os.environ['SITECYCLE_VERSION']",
+  "v = os.environ['SITECYCLE_VERSION'] + os.environ.get('STATIC_TAG', '')",
   `open(os.path.join(d, '${HASHED}'), 'w').write('body { content: "' + v + '" }')`,
   "open(os.path.join(d, 'plain.txt'), 'w').write('plain ' + v)"
 ].join('; ')
@@ -199,6 +199,21 @@ test('a changed static: is said plainly by deploy (no reload), and init --reload
   await initSite({ config: changed, site: changed.sites.v1, exec, reporter: reporter() })
   expect(await get('/assets/plain.txt')).toMatchObject({ status: 200, body: 'plain 2.0.0' })
   expect((await deployVersion(changed, '2.0.0')).notes).toEqual([])
+})
+
+test('a redeploy of an installed release whose hooks make other files keeps those: watch stays clean', async () => {
+  const changed = await editedConfig(
+    'static: { /static/: static, /assets/: static }',
+    'static: { /static/: static, /assets/: static }\n  env: { STATIC_TAG: "-b" }'
+  )
+  const o = await deployVersion(changed, '1.0.0')
+  expect(o.status).toBe('deployed')
+  expect(o.steps.find(s => s.name === 'create-venv')?.note).toContain('reused')
+  expect(o.steps.find(s => s.name === 'hooks')?.note).toContain(
+    'the files they made kept in release.json'
+  )
+  expect((await get('/static/plain.txt')).body).toBe('plain 1.0.0-b')
+  expect((await watchSite({ config: changed, site: changed.sites.v1, exec })).findings).toEqual([])
 })
 
 test('single mode: served from the current link, changed by the next deploy', async () => {

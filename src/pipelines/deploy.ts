@@ -822,9 +822,31 @@ async function completeRelease(c: DeployContext): Promise<string> {
     // No output (nothing to read): no digests kept.
     ...(digests && { records: digests.records, made: digests.made })
   }
+  await writeReleaseRecord(c, record)
+  return `releases/${c.release.version}/release.json`
+}
+
+/** release.json replaced in one rename: a reader sees the old or the new, never half of one. */
+async function writeReleaseRecord(c: DeployContext, record: object): Promise<void> {
+  const dir = siteLayout(c.site.root).release(c.release.version)
   await c.exec.writeFile(`${dir}/release.json.tmp`, JSON.stringify(record, null, 2) + '\n', 0o644)
   await c.exec.run({ argv: ['mv', '-T', `${dir}/release.json.tmp`, `${dir}/release.json`] })
-  return `releases/${c.release.version}/release.json`
+}
+
+/**
+ * A reused release's hooks ran again: the files they made now replace those its release.json
+ * kept (watch checks against them), the rest of the record as it was installed.
+ */
+async function refreshMadeFiles(c: DeployContext): Promise<string | undefined> {
+  const dir = siteLayout(c.site.root).release(c.release.version)
+  const text = await c.exec.readFile(`${dir}/release.json`)
+  const out = (await c.exec.run(py.hostScript(c.python, RECORD_DIGESTS, [dir]))).stdout.trim()
+  if (!text || !out) return undefined
+  const record = JSON.parse(text) as Record<string, unknown>
+  const made = (JSON.parse(out) as { made: Record<string, string> }).made
+  if (JSON.stringify(record.made) === JSON.stringify(made)) return undefined
+  await writeReleaseRecord(c, { ...record, made })
+  return `the files they made kept in release.json (${Object.keys(made).length})`
 }
 
 /**
@@ -890,7 +912,8 @@ async function runHooks(c: DeployContext): Promise<string> {
       redact: c.appEnv ? [...(c.rendered?.secrets ?? []), ...c.appEnv.secrets] : c.rendered?.secrets
     })
   }
-  return `${hooks.length} hook${hooks.length === 1 ? '' : 's'}`
+  const refreshed = c.reusedRelease ? await refreshMadeFiles(c) : undefined
+  return `${hooks.length} hook${hooks.length === 1 ? '' : 's'}${refreshed ? `; ${refreshed}` : ''}`
 }
 
 /**
