@@ -351,6 +351,7 @@ describe('hooks in a live release (restore, sync)', () => {
       [
         'PATH',
         'SITECYCLE_CONFIG',
+        'SITECYCLE_RELEASE_DIR',
         'SITECYCLE_ROOT',
         'SITECYCLE_SITE',
         'SITECYCLE_VERSION',

@@ -186,6 +186,83 @@ function readOnlyRules(site: SiteConfig): string[] {
   ]
 }
 
+const STATIC_COMMENT = '  # Static files (static:), from the release the request goes to.'
+
+/** A file name with a content hash part (`app.3f2a9c1b7d4e.css`, Django's ManifestStaticFilesStorage, webpack). */
+const HASHED_NAME = '\\.[0-9a-fA-F]{8,}\\.[^/]+$'
+
+/** Where a slot's (or, single mode, `current`'s) static folder is on the host, through its link. */
+function staticFolderPath(site: SiteConfig, slot: string, folder: string): string {
+  const l = siteLayout(site.root)
+  return `${slot === 'current' ? l.current : l.slot(slot as Slot)}/${folder}`
+}
+
+/**
+ * Static files (`static:`), after the slot is chosen and before the WSGI rule: a request under a
+ * prefix is answered from the folder of the release its slot points at (`%{ENV:SITECYCLE_SLOT}`,
+ * single mode: `current`), so a switch changes code and files at the same instant. A missing
+ * file is Apache's 404; the application never sees the prefix. The maintenance and read-only
+ * rules come first and apply here too.
+ */
+function staticRules(site: SiteConfig): string[] {
+  if (!site.static?.length) return []
+  const lines = [STATIC_COMMENT]
+  for (const e of site.static) {
+    const prefix = apachePath(e.prefix, e.key)
+    if (site.apache.mode === 'blue-green') {
+      lines.push(
+        '  RewriteCond %{ENV:SITECYCLE_SLOT} ^(blue|green)$',
+        `  RewriteRule ^${escapeRegex(prefix)}(.*)$ ${siteLayout(site.root).slots}/%1/${e.folder}/$1 [L]`
+      )
+    } else {
+      lines.push(
+        `  RewriteRule ^${escapeRegex(prefix)}(.*)$ ${staticFolderPath(site, 'current', e.folder)}/$1 [L]`
+      )
+    }
+  }
+  return lines
+}
+
+/**
+ * The static folders of each slot: files only (no listing, no CGI, no server-side includes, no
+ * symbolic link followed inside them, no .htaccess), behind the site's access rules. Names with a
+ * content hash are cached for a year (immutable); other files are revalidated on each use.
+ */
+function staticDirectories(site: SiteConfig): string[] {
+  if (!site.static?.length) return []
+  const slots: string[] = site.apache.mode === 'blue-green' ? [...SLOTS] : ['current']
+  const lines: string[] = []
+  // The slot links themselves are followed (Apache checks each link against its folder's Options).
+  const links = site.apache.mode === 'blue-green' ? siteLayout(site.root).slots : site.root
+  lines.push(`  <Directory ${links}>`, '    Options FollowSymLinks', '  </Directory>')
+  for (const s of slots)
+    for (const e of site.static)
+      lines.push(
+        `  <Directory ${staticFolderPath(site, s, e.folder)}>`,
+        '    Options None',
+        '    AllowOverride None',
+        '    SetHandler None',
+        '    Header set Cache-Control "no-cache"',
+        `    <FilesMatch "${HASHED_NAME}">`,
+        '      Header set Cache-Control "public, max-age=31536000, immutable"',
+        '    </FilesMatch>',
+        ...accessDirectives(site),
+        '  </Directory>'
+      )
+  return lines
+}
+
+/**
+ * Whether a vhost's text serves the site's `static:` as this config says (its static rules and
+ * folders as renderVhost writes them, or none of them when there is no `static:`): deploy warns
+ * when not, since only `sitecycle init --reload` rewrites the vhost.
+ */
+export function vhostServesStatic(site: SiteConfig, vhost: string): boolean {
+  const rules = staticRules(site)
+  if (!rules.length) return !vhost.includes(STATIC_COMMENT)
+  return vhost.includes(rules.join('\n')) && vhost.includes(staticDirectories(site).join('\n'))
+}
+
 function listenPort(listen: string): number {
   const m = /:(\d+)$/.exec(listen)
   return m ? Number(m[1]) : 80
@@ -246,11 +323,13 @@ export function renderVhost(site: SiteConfig): string {
       '  # Everyone else goes to the live slot named in live.map.',
       '  RewriteCond %{ENV:SITECYCLE_SLOT} ^$',
       '  RewriteRule ^ - [E=SITECYCLE_SLOT:${sitecycle_live:live|blue}]',
+      ...staticRules(site),
       '  RewriteCond %{ENV:SITECYCLE_SLOT} ^(blue|green)$',
       `  RewriteRule ^/(.*)$ ${wsgiDir}/%1.wsgi/$1 [E=SITECYCLE_GROUP:${prefix}%1,L]`
     )
   } else {
     lines.push(
+      ...staticRules(site),
       `  RewriteRule ^/(.*)$ ${l.currentScript}/$1 [E=SITECYCLE_GROUP:${group('current')},L]`
     )
   }
@@ -266,6 +345,7 @@ export function renderVhost(site: SiteConfig): string {
     ...accessDirectives(site),
     '  </Directory>',
     ...maintenanceDirectory(site),
+    ...staticDirectories(site),
     '</VirtualHost>',
     ''
   )

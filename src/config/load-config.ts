@@ -23,6 +23,7 @@ import { splitCommandLine } from './command-line.js'
 import { hostLabel } from './host-spec.js'
 import { siteHosts } from './site-hosts.js'
 import { usesDatabaseUrl, type AppEnvEntry } from './app-env.js'
+import type { StaticEntry } from './static-files.js'
 import type {
   AlertsConfig,
   ApacheSettings,
@@ -258,7 +259,7 @@ function toModel(raw: RawConfig, file: string): SitecycleConfig {
   const local = (p: string) => resolveLocalPath(p, dir)
   const sites: Record<string, SiteConfig> = {}
   for (const [name, site] of Object.entries(raw.sites))
-    sites[name] = toSite(name, site, local, raw.app.env)
+    sites[name] = toSite(name, site, local, raw.app.env, raw.app.static)
   return {
     file,
     app: {
@@ -266,7 +267,8 @@ function toModel(raw: RawConfig, file: string): SitecycleConfig {
       wsgi: raw.app.wsgi,
       python: raw.app.python,
       ...(raw.app.tests !== undefined && { tests: raw.app.tests }),
-      ...(raw.app.env !== undefined && { env: raw.app.env })
+      ...(raw.app.env !== undefined && { env: raw.app.env }),
+      ...(raw.app.static !== undefined && { static: raw.app.static })
     },
     ssh: {
       ...(raw.ssh?.key_file !== undefined && { keyFile: local(raw.ssh.key_file) }),
@@ -393,13 +395,35 @@ function siteEnv(
   return [...entries.values()]
 }
 
+/**
+ * `app.static` with the site's own `static` over it (a prefix the site gives takes its folder),
+ * longest prefix first so that Apache tries `/static/admin/` before `/static/`.
+ */
+function siteStatic(
+  name: string,
+  appStatic: Record<string, string> | undefined,
+  own: Record<string, string> | undefined
+): StaticEntry[] | undefined {
+  const entries = new Map<string, StaticEntry>()
+  for (const [prefix, folder] of Object.entries(appStatic ?? {}))
+    entries.set(prefix, { prefix, folder, key: `app.static.${prefix}` })
+  for (const [prefix, folder] of Object.entries(own ?? {}))
+    entries.set(prefix, { prefix, folder, key: `sites.${name}.static.${prefix}` })
+  if (!entries.size) return undefined
+  return [...entries.values()].sort(
+    (a, b) => b.prefix.length - a.prefix.length || a.prefix.localeCompare(b.prefix)
+  )
+}
+
 function toSite(
   name: string,
   raw: RawSite,
   local: (p: string) => string,
-  appEnv?: Record<string, string>
+  appEnv?: Record<string, string>,
+  appStatic?: Record<string, string>
 ): SiteConfig {
   const env = siteEnv(name, appEnv, raw.env)
+  const statics = siteStatic(name, appStatic, raw.static)
   return {
     name,
     role: raw.role,
@@ -408,6 +432,7 @@ function toSite(
     root: raw.root,
     url: raw.url,
     ...(env && { env }),
+    ...(statics && { static: statics }),
     health: {
       path: raw.health.path,
       expectVersion: raw.health.expect_version,

@@ -3,6 +3,7 @@
  * the YAML into exactly these shapes; everything downstream reads only these.
  */
 import type { AppEnvEntry } from './app-env.js'
+import type { StaticEntry } from './static-files.js'
 
 /** Where a site lives. */
 export type HostSpec =
@@ -37,6 +38,8 @@ export interface AppConfig {
   tests?: string
   /** Environment of the application on every site (`app.env`), values as written. */
   env?: Record<string, string>
+  /** Static files served by Apache on every site (`app.static`): URL prefix to release folder. */
+  static?: Record<string, string>
 }
 
 export interface ApacheSettings {
@@ -79,6 +82,11 @@ export interface SiteConfig {
    * as written (placeholders rendered by a deploy). Absent when neither gives one.
    */
   env?: AppEnvEntry[]
+  /**
+   * Static files Apache serves from the release (`app.static` with `sites.<n>.static` over it, by
+   * URL prefix), longest prefix first. Absent when neither gives any.
+   */
+  static?: StaticEntry[]
   health: {
     /** Path answered by the application when it is healthy. */
     path: string

@@ -12,6 +12,13 @@ import { HOST_FORM, tryParseHost } from './host-spec.js'
 import type { HostSpec } from './model.js'
 import { tryParseWsgiEntry, WSGI_ENTRY_FORM } from './wsgi-entry.js'
 import { ENV_NAME_FORM, ENV_VALUE_FORM, envNameProblem, envValueProblem } from './app-env.js'
+import {
+  STATIC_FOLDER_FORM,
+  STATIC_FORM,
+  STATIC_PREFIX_FORM,
+  staticFolder,
+  staticPrefixProblem
+} from './static-files.js'
 
 /** Site names end up in Apache process-group names and paths. */
 export const SITE_NAME = /^[a-z0-9][a-z0-9_-]{0,30}$/
@@ -227,6 +234,35 @@ const envSchema = z
     }
   })
 
+/** `app.static` and `sites.<n>.static`: URL prefixes and release folders checked (static-files.ts). */
+const staticSchema = z
+  .record(z.string(), z.string({ error: STATIC_FOLDER_FORM }), { error: STATIC_FORM })
+  .transform((mapping, ctx) => {
+    const out: Record<string, string> = {}
+    for (const [prefix, folder] of Object.entries(mapping)) {
+      const bad = staticPrefixProblem(prefix)
+      if (bad)
+        ctx.issues.push({
+          code: 'custom',
+          path: [prefix],
+          input: prefix,
+          message: STATIC_PREFIX_FORM,
+          params: { reason: `${JSON.stringify(prefix)}: ${bad}` }
+        })
+      const f = staticFolder(folder)
+      if ('problem' in f)
+        ctx.issues.push({
+          code: 'custom',
+          path: [prefix],
+          input: folder,
+          message: STATIC_FOLDER_FORM,
+          params: { reason: f.problem }
+        })
+      else out[prefix] = f.folder
+    }
+    return out
+  })
+
 export const appSchema = mapping(
   {
     package: matching(
@@ -241,9 +277,10 @@ export const appSchema = mapping(
       'an absolute path to a Python interpreter, such as /usr/bin/python3'
     ).default(DEFAULTS.python),
     tests: text('a command line that runs the tests, such as python -m pytest -q').optional(),
-    env: envSchema.optional()
+    env: envSchema.optional(),
+    static: staticSchema.optional()
   },
-  'a mapping with package, wsgi and optionally python, tests and env'
+  'a mapping with package, wsgi and optionally python, tests, env and static'
 )
 
 export const sshSchema = mapping(
@@ -679,6 +716,7 @@ export const siteSchema = mapping(
       'a mapping with template and optionally env'
     ).optional(),
     env: envSchema.optional(),
+    static: staticSchema.optional(),
     hooks: mapping(
       {
         after_install: z

@@ -25,7 +25,7 @@ import { rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { basename, dirname, join } from 'node:path'
 import type { HostSpec, SitecycleConfig, SiteConfig, StoreConfig } from '../config/model.js'
-import { apacheConfigTest, renderWsgiScript } from '../commands/apache.js'
+import { apacheConfigTest, renderWsgiScript, vhostServesStatic } from '../commands/apache.js'
 import { changeMode, makeDirs, removeTree } from '../commands/files.js'
 import * as py from '../commands/python.js'
 import { makeRunTempDir } from '../util/run-temp-dir.js'
@@ -39,7 +39,7 @@ import { createStore, type StoreDeps } from '../stores/registry.js'
 import type { DatabaseConfig } from '../databases/engine.js'
 import { getEngine } from '../databases/registry.js'
 import { freeze, frozenState, unfreeze } from '../sites/maintenance.js'
-import { EMPTY_RELEASE, siteLayout, type Slot } from '../sites/layout.js'
+import { EMPTY_RELEASE, siteLayout, vhostFileName, type Slot } from '../sites/layout.js'
 import {
   describeProbe,
   listReleases,
@@ -804,8 +804,12 @@ async function installRelease(c: DeployContext): Promise<string> {
  * started before it appeared loads the application only once it is there. */
 async function completeRelease(c: DeployContext): Promise<string> {
   const dir = siteLayout(c.site.root).release(c.release.version)
-  // The RECORDs as installed, kept outside site-packages: watch checks them against these.
-  const digests = (await c.exec.run(py.hostScript(c.python, RECORD_DIGESTS, [dir]))).stdout.trim()
+  // The RECORDs as installed, and the files the hooks made, kept outside site-packages: watch
+  // checks the release against these.
+  const out = (await c.exec.run(py.hostScript(c.python, RECORD_DIGESTS, [dir]))).stdout.trim()
+  const digests = out
+    ? (JSON.parse(out) as { records: Record<string, string>; made: Record<string, string> })
+    : undefined
   const record = {
     name: c.release.name,
     version: c.release.version,
@@ -816,11 +820,33 @@ async function completeRelease(c: DeployContext): Promise<string> {
     installedAt: new Date().toISOString(),
     operation: c.opId,
     // No output (nothing to read): no digests kept.
-    ...(digests && { records: JSON.parse(digests) as Record<string, string> })
+    ...(digests && { records: digests.records, made: digests.made })
   }
+  await writeReleaseRecord(c, record)
+  return `releases/${c.release.version}/release.json`
+}
+
+/** release.json replaced in one rename: a reader sees the old or the new, never half of one. */
+async function writeReleaseRecord(c: DeployContext, record: object): Promise<void> {
+  const dir = siteLayout(c.site.root).release(c.release.version)
   await c.exec.writeFile(`${dir}/release.json.tmp`, JSON.stringify(record, null, 2) + '\n', 0o644)
   await c.exec.run({ argv: ['mv', '-T', `${dir}/release.json.tmp`, `${dir}/release.json`] })
-  return `releases/${c.release.version}/release.json`
+}
+
+/**
+ * A reused release's hooks ran again: the files they made now replace those its release.json
+ * kept (watch checks against them), the rest of the record as it was installed.
+ */
+async function refreshMadeFiles(c: DeployContext): Promise<string | undefined> {
+  const dir = siteLayout(c.site.root).release(c.release.version)
+  const text = await c.exec.readFile(`${dir}/release.json`)
+  const out = (await c.exec.run(py.hostScript(c.python, RECORD_DIGESTS, [dir]))).stdout.trim()
+  if (!text || !out) return undefined
+  const record = JSON.parse(text) as Record<string, unknown>
+  const made = (JSON.parse(out) as { made: Record<string, string> }).made
+  if (JSON.stringify(record.made) === JSON.stringify(made)) return undefined
+  await writeReleaseRecord(c, { ...record, made })
+  return `the files they made kept in release.json (${Object.keys(made).length})`
 }
 
 /**
@@ -879,13 +905,15 @@ async function runHooks(c: DeployContext): Promise<string> {
         [configEnv]: `${dir}/app.ini`,
         SITECYCLE_SITE: c.site.name,
         SITECYCLE_ROOT: c.site.root,
-        SITECYCLE_VERSION: c.release.version
+        SITECYCLE_VERSION: c.release.version,
+        SITECYCLE_RELEASE_DIR: dir
       },
       unsetEnv: ['PYTHONPATH', 'PYTHONHOME'],
       redact: c.appEnv ? [...(c.rendered?.secrets ?? []), ...c.appEnv.secrets] : c.rendered?.secrets
     })
   }
-  return `${hooks.length} hook${hooks.length === 1 ? '' : 's'}`
+  const refreshed = c.reusedRelease ? await refreshMadeFiles(c) : undefined
+  return `${hooks.length} hook${hooks.length === 1 ? '' : 's'}${refreshed ? `; ${refreshed}` : ''}`
 }
 
 /**
@@ -913,6 +941,22 @@ async function describeStaleLive(
   ]
   if (!changed.length) return undefined
   return `${changed.join(' and ')} of live release ${state.live} ${changed.length > 1 ? 'differ' : 'differs'} from this config: the live slot is not rewritten while it serves; they take effect with the next deploy of another version`
+}
+
+/**
+ * Whether the site's Apache vhost serves the static files (`static:`) this config gives, said
+ * plainly when not: only init writes the vhost, and a deploy never reloads Apache (a graceful
+ * restarts every daemon group on it), so a changed `static:` waits for `sitecycle init --reload`.
+ * Undefined when the vhost agrees, or cannot be read (init then has more to say).
+ */
+async function describeStaleVhost(req: DeployRequest): Promise<string | undefined> {
+  const path = `${req.site.apache.confDir}/${vhostFileName(req.site)}`
+  const vhost = await req.exec.readFile(path).catch(() => undefined)
+  if (vhost === undefined || vhostServesStatic(req.site, vhost)) return undefined
+  const now = req.site.static?.length
+    ? req.site.static.map(e => `${e.prefix} from ${e.folder}`).join(', ')
+    : 'none'
+  return `the static files (static:) of site ${req.site.name} changed since its Apache vhost ${path} was written (now: ${now}); Apache serves them as before until you run: sitecycle init ${req.site.name} --reload (a deploy does not reload Apache)`
 }
 
 /** The plan without touching anything (with the freeze steps when `site` freezes around its hooks). */
@@ -996,6 +1040,11 @@ async function deployPrepared(
         url: req.site.url,
         operationId: octx.opId,
         notes: [] as string[]
+      }
+      const staleVhost = await describeStaleVhost(req)
+      if (staleVhost) {
+        req.reporter.warn(staleVhost)
+        base.notes.push(staleVhost)
       }
       if (state.live === release.version) {
         req.reporter.info(

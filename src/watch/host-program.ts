@@ -15,6 +15,10 @@
  *    its header says (a header can be made to match the source). A `.pyc` that differs, or is
  *    for another interpreter (it cannot be checked), is reported as modified; one without a
  *    recorded source, or outside `__pycache__`, as added.
+ * Files the release held when it was installed that no RECORD lists (what its after_install hooks
+ * made: collected static files, compiled translations) are kept in release.json (`made`, written
+ * by complete-release) with their sha256: such a file is part of the release, and reported when
+ * it changed or is gone.
  * RECORD files carry no hash of their own: the deploy keeps the sha256 of each in release.json
  * (`records`, written by complete-release); a RECORD that differs from it, or that it does not
  * list, is reported (a file edited together with its RECORD line). A release installed before
@@ -152,6 +156,21 @@ def pyc_differs(pyc, source):
     if code != expected:
         return 'byte code differs from what %s compiles to' % os.path.relpath(source, venv)
     return None
+made = (out['release'] or {}).get('made') if isinstance(out['release'], dict) else None
+if not isinstance(made, dict):
+    made = {}
+made_seen = set()
+def made_drift(p, rel):
+    # A file the release held at install (its hooks made it): None when it is still as recorded.
+    made_seen.add(rel)
+    try:
+        actual = 'link:' + os.readlink(p) if os.path.islink(p) else digest(p, 'sha256').hex()
+    except OSError as e:
+        return {'path': rel, 'package': MADE, 'reason': str(e)}
+    if actual == made[rel]:
+        return None
+    return {'path': rel, 'package': MADE, 'reason': 'changed since the release was installed (%s, recorded at install %s)' % (actual, made[rel])}
+MADE = '(made at install)'
 modified, added, removed = [], [], []
 for kind, rel_record, dist, reason in record_drift:
     if kind == 'added':
@@ -199,6 +218,13 @@ for dirpath, dirnames, filenames in os.walk(venv):
                 if why:
                     modified.append({'path': rel, 'package': recorded[source][3], 'reason': why})
                 continue
+        if rel in made and p not in recorded:
+            checked += 1
+            drift = made_drift(p, rel)
+            if drift:
+                modified.append(drift)
+            continue
+        if m and os.path.basename(dirpath) == '__pycache__':
             added.append(rel)
             continue
         if p in unhashed or rel in OWN or VENV_BIN.match(rel):
@@ -209,6 +235,9 @@ for dirpath, dirnames, filenames in os.walk(venv):
                 modified.append({'path': rel, 'package': '(venv)', 'reason': 'the interpreter link points at %s, not at a python in %s (pyvenv.cfg home)' % (target, cfg)})
             continue
         added.append(rel)
+for rel in sorted(set(made) - made_seen):
+    if not os.path.lexists(os.path.join(venv, rel)):
+        removed.append({'path': rel, 'package': MADE, 'expected': made[rel]})
 for p, (algo, value, size, dist) in sorted(recorded.items()):
     if p in seen:
         continue
