@@ -352,6 +352,7 @@ describe('hooks in a live release (restore, sync)', () => {
         'PATH',
         'SITECYCLE_CONFIG',
         'SITECYCLE_ROOT',
+        'SITECYCLE_SHARED',
         'SITECYCLE_SITE',
         'SITECYCLE_VERSION',
         'VIRTUAL_ENV'
