@@ -28,6 +28,7 @@ import { rollback } from '../../src/pipelines/rollback.js'
 import { freeze, unfreeze } from '../../src/sites/maintenance.js'
 import { takeSnapshot } from '../../src/snapshots/snapshot.js'
 import { StreamReporter } from '../../src/util/reporter.js'
+import { watchSite } from '../../src/watch/watch.js'
 import { startApache, type TestApache } from '../helpers/apache.js'
 import { buildSampleRelease } from '../helpers/sample-app.js'
 import { httpGet, makeTestSite, type TestSite } from '../helpers/site.js'
@@ -147,6 +148,9 @@ test('each release links to the shared folder and gets its paths; the data outli
   expect(await readFile(shared('media', 'upload-1.txt'), 'utf8')).toBe('uploaded under 1.0.0\n')
   expect(await readFile(shared('media', 'upload-2.txt'), 'utf8')).toBe('uploaded under 2.0.0\n')
   expect((await stat(shared('media'))).uid).toBe(apacheUid)
+  // watch: the link is the release's own (not an added file) while it points at shared/.
+  const report = await watchSite({ config: site.config, site: site.site, exec })
+  expect(report.files).toMatchObject({ status: 'ok', counts: { added: 0 } })
 }, 600_000)
 
 test('Apache serves the url: folder as files: no listing, no script run, nosniff, frozen with the site', async () => {
