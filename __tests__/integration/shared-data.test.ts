@@ -44,6 +44,7 @@ const apacheGid = Number(execFileSync('id', ['-g', 'www-data']).toString().trim(
 
 beforeAll(async () => {
   process.env.SAMPLE_SECRET_KEY = 'sample-key-unused-here'
+  process.env.SITECYCLE_ACCESS_PASSWORD = PASSWORD
   releases = await mkdtemp(join(tmpdir(), 'sitecycle-shared-releases-'))
   await Promise.all(
     ['1.0.0', '2.0.0', '3.0.0'].map(version =>
@@ -54,6 +55,8 @@ beforeAll(async () => {
   site = await makeTestSite({
     apache,
     keepReleases: 2,
+    // A protected site: the shared folder asks for the password too.
+    siteYaml: 'access: { basic_auth: true }',
     wsgi: "sitecycle_sample.wsgi:create_app('shared', show='MEDIA_ROOT,SITECYCLE_SHARED')",
     appYaml: [
       'env:',
@@ -78,6 +81,10 @@ afterAll(async () => {
 })
 
 const shared = (...p: string[]) => join(site.root, 'shared', ...p)
+const PASSWORD = 'shared-data-pw-5521'
+const AUTH = { Authorization: `Basic ${Buffer.from(`sitecycle:${PASSWORD}`).toString('base64')}` }
+/** GET as a user of the protected site (with its password), or without it. */
+const get = (path: string, auth = true) => httpGet(`${site.url}${path}`, auth ? AUTH : {})
 
 async function deployVersion(version: string) {
   const o = await deploy({
@@ -122,7 +129,7 @@ test('each release links to the shared folder and gets its paths; the data outli
   expect((await lstat(link)).isSymbolicLink()).toBe(true)
   expect(await readlink(link)).toBe(shared('instance'))
   expect(await readFile(shared('instance', 'hook.txt'), 'utf8')).toBe('SITECYCLE_VERSION=1.0.0\n')
-  expect((await httpGet(`${site.url}/factory`)).body).toBe(
+  expect((await get('/factory')).body).toBe(
     ['shared', `MEDIA_ROOT=${shared('media')}`, `SITECYCLE_SHARED=${shared()}`].join('\n')
   )
   // What users uploaded while 1.0.0 was live.
@@ -138,7 +145,7 @@ test('each release links to the shared folder and gets its paths; the data outli
 
   const back = await rollback({ config: site.config, site: site.site, exec, reporter: reporter() })
   expect(back.status).toBe('rolled-back')
-  expect((await httpGet(`${site.url}/__version__`)).body).toBe('1.0.0')
+  expect((await get('/__version__')).body).toBe('1.0.0')
   expect(await readFile(shared('media', 'upload-2.txt'), 'utf8')).toBe('uploaded under 2.0.0\n')
 
   // keep_releases 2: live 3.0.0 and idle 1.0.0 stay, 2.0.0 is pruned; its link goes, not the data.
@@ -153,31 +160,32 @@ test('each release links to the shared folder and gets its paths; the data outli
   expect(report.files).toMatchObject({ status: 'ok', counts: { added: 0 } })
 }, 600_000)
 
-test('Apache serves the url: folder as files: no listing, no script run, nosniff, frozen with the site', async () => {
+test("Apache serves the url: folder as files: no listing, no script run, nosniff, behind the site's basic auth, frozen with the site", async () => {
   await writeFile(shared('media', 'hello.txt'), 'hello from media\n')
   await writeFile(shared('media', 'evil.wsgi'), 'def application(e, s): pass\n')
-  const r = await fetch(`${site.url}/media/hello.txt`)
+  const r = await fetch(`${site.url}/media/hello.txt`, { headers: AUTH })
   expect(r.status).toBe(200)
   expect(await r.text()).toBe('hello from media\n')
   expect(r.headers.get('x-content-type-options')).toBe('nosniff')
-  expect(await httpGet(`${site.url}/media/evil.wsgi`)).toEqual({
+  expect(await get('/media/evil.wsgi')).toEqual({
     status: 200,
     body: 'def application(e, s): pass'
   })
   // No listing (403, or 404 where mod_autoindex is not loaded).
-  const listing = await httpGet(`${site.url}/media/`)
+  const listing = await get('/media/')
   expect([403, 404]).toContain(listing.status)
   expect(listing.body).not.toContain('hello.txt')
-  expect((await httpGet(`${site.url}/media/missing.txt`)).status).toBe(404)
+  expect((await get('/media/missing.txt')).status).toBe(404)
+  expect((await get('/media/hello.txt', false)).status).toBe(401)
   // The rest of the site still goes to the application.
-  expect((await httpGet(`${site.url}/__version__`)).body).toBe('3.0.0')
+  expect((await get('/__version__')).body).toBe('3.0.0')
   await freeze(exec, site.site)
   try {
-    expect((await httpGet(`${site.url}/media/hello.txt`)).status).toBe(503)
+    expect((await get('/media/hello.txt')).status).toBe(503)
   } finally {
     await unfreeze(exec, site.site)
   }
-  expect((await httpGet(`${site.url}/media/hello.txt`)).status).toBe(200)
+  expect((await get('/media/hello.txt')).status).toBe(200)
 })
 
 test('a snapshot holds the shared folders; a restore brings them back to the Apache user with their mode', async () => {
@@ -208,5 +216,5 @@ test('a snapshot holds the shared folders; a restore brings them back to the Apa
     expect([path, s.uid, s.gid]).toEqual([path, apacheUid, apacheGid])
   }
   expect((await stat(shared('media'))).mode & 0o7777).toBe(0o770)
-  expect((await httpGet(`${site.url}/media/upload-1.txt`)).body).toBe('uploaded under 1.0.0')
+  expect((await get('/media/upload-1.txt')).body).toBe('uploaded under 1.0.0')
 })
