@@ -353,6 +353,7 @@ describe('hooks in a live release (restore, sync)', () => {
         'SITECYCLE_CONFIG',
         'SITECYCLE_RELEASE_DIR',
         'SITECYCLE_ROOT',
+        'SITECYCLE_SHARED',
         'SITECYCLE_SITE',
         'SITECYCLE_VERSION',
         'VIRTUAL_ENV'

@@ -248,7 +248,7 @@ describe('parseConfig: errors name file, line and expected form', () => {
     const lines = error.message.split('\n')
     expect(lines).toHaveLength(3)
     expect(lines[0]).toBe(
-      "unknown-key.yml:4:3: app: unknown key 'pyhton' (did you mean python?); expected one of package, wsgi, python, tests, env, static"
+      "unknown-key.yml:4:3: app: unknown key 'pyhton' (did you mean python?); expected one of package, wsgi, python, tests, env, static, shared"
     )
     expect(lines[1]).toMatch(
       /^unknown-key\.yml:9:5: sites\.v1: unknown key 'keep_release' \(did you mean keep_releases\?\); expected one of role, host, hosts, root, url, /

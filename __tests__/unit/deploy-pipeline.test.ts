@@ -208,6 +208,7 @@ test('the steps of a deploy, in order', () => {
     'create-venv',
     'restart-idle',
     'install',
+    'link-shared',
     'render-config',
     'hooks',
     'complete-release',

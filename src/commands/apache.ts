@@ -1,4 +1,4 @@
-import type { SiteConfig } from '../config/model.js'
+import type { SharedEntry, SiteConfig } from '../config/model.js'
 import { ENV_FILE } from '../config/app-env.js'
 import { parseWsgiEntry, pythonImportLines } from '../config/wsgi-entry.js'
 import { processGroupName, siteLayout, SLOTS, EMPTY_RELEASE, type Slot } from '../sites/layout.js'
@@ -263,6 +263,45 @@ export function vhostServesStatic(site: SiteConfig, vhost: string): boolean {
   return vhost.includes(rules.join('\n')) && vhost.includes(staticDirectories(site).join('\n'))
 }
 
+/** The shared folders Apache serves (`url:`), with their URL prefix. */
+function servedShared(site: SiteConfig): (SharedEntry & { url: string })[] {
+  return (site.shared ?? []).filter(
+    (e): e is SharedEntry & { url: string } => e.kind === 'folder' && e.url !== undefined
+  )
+}
+
+/**
+ * Shared folders with a `url:` (uploads, media) served by Apache itself, after the maintenance
+ * rules (a frozen site freezes them too) and before the rules that send everything else to a
+ * slot. A request for the prefix maps onto the folder; what is not there is a 404 of Apache's.
+ */
+export function sharedUrlRules(site: SiteConfig): string[] {
+  return servedShared(site).flatMap(e => {
+    const url = apachePath(e.url, `${e.key}.url`)
+    return [
+      `  # Shared folder ${e.path}, served by Apache at ${url} (${e.key}).`,
+      `  RewriteRule ^${escapeRegex(url)}(.*)$ ${e.absolute}/$1 [L]`
+    ]
+  })
+}
+
+/**
+ * The served shared folders: files as they are, never run (no handler, no CGI, no SSI), no
+ * listing, no content sniffing by browsers (an upload is not a page of the site); with the
+ * site's access rules (basic auth of a protected site).
+ */
+export function sharedDirectories(site: SiteConfig): string[] {
+  return servedShared(site).flatMap(e => [
+    `  <Directory ${e.absolute}>`,
+    '    Options -Indexes -ExecCGI -Includes',
+    '    AllowOverride None',
+    '    SetHandler none',
+    '    Header set X-Content-Type-Options nosniff',
+    ...accessDirectives(site),
+    '  </Directory>'
+  ])
+}
+
 function listenPort(listen: string): number {
   const m = /:(\d+)$/.exec(listen)
   return m ? Number(m[1]) : 80
@@ -311,7 +350,8 @@ export function renderVhost(site: SiteConfig): string {
     `  CustomLog ${site.root}/shared/logs/access.log combined`,
     '  RewriteEngine On',
     ...readOnlyRules(site),
-    ...maintenanceRules(site)
+    ...maintenanceRules(site),
+    ...sharedUrlRules(site)
   )
   if (a.mode === 'blue-green') {
     lines.push(
@@ -346,6 +386,7 @@ export function renderVhost(site: SiteConfig): string {
     '  </Directory>',
     ...maintenanceDirectory(site),
     ...staticDirectories(site),
+    ...sharedDirectories(site),
     '</VirtualHost>',
     ''
   )
@@ -382,7 +423,7 @@ _release = os.path.realpath(${JSON.stringify(slotPath)})
 os.environ[${JSON.stringify(configEnv)}] = os.path.join(_release, 'app.ini')
 os.environ['SITECYCLE_SITE'] = ${JSON.stringify(site.name)}
 os.environ['SITECYCLE_SLOT'] = ${JSON.stringify(slotName)}
-os.environ['SITECYCLE_RELEASE'] = os.path.basename(_release)
+${site.shared?.length ? `os.environ['SITECYCLE_SHARED'] = ${JSON.stringify(siteLayout(site.root).shared)}\n` : ''}os.environ['SITECYCLE_RELEASE'] = os.path.basename(_release)
 
 
 def _installed():

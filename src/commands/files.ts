@@ -70,3 +70,13 @@ print(json.dumps(out))
 export function pathIdentities(python: string, paths: string[]): Command {
   return cmd([python, '-I', '-S', '-c', PATH_IDENTITIES, ...paths])
 }
+
+/** `ln -sfnT <target> <link>`: a link at exactly `link` (fails rather than link inside a folder there). */
+export function makeLinkAt(target: string, link: string): Command {
+  return cmd(['ln', '-sfnT', target, link])
+}
+
+/** `chown -R <owner> -- <path>`: a whole tree (symbolic links themselves, never what they point at). */
+export function changeTreeOwner(owner: string, path: string): Command {
+  return cmd(['chown', '-R', '-h', owner, '--', path])
+}

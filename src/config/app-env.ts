@@ -1,10 +1,11 @@
 /**
  * The application's environment (`app.env`, `sites.<n>.env`): variables the slot's WSGI script
  * puts into os.environ before it imports the application, and that hooks get. Values are one-line
- * strings that may hold `{{ secret.NAME }}` (from the deploy's environment, masked) and
- * `{{ database.url }}` (a DATABASE_URL built from the site's `database:`).
+ * strings that may hold `{{ secret.NAME }}` (from the deploy's environment, masked),
+ * `{{ database.url }}` (a DATABASE_URL built from the site's `database:`) and `{{ shared.NAME }}`
+ * (the absolute path of the site's shared entry of that name).
  */
-import type { DatabaseSettings } from './model.js'
+import type { DatabaseSettings, SharedEntry } from './model.js'
 import { lineBreaking } from './line-breaking.js'
 import { SitecycleError } from '../util/errors.js'
 
@@ -13,7 +14,7 @@ export const ENV_VAR_NAME = /^[A-Za-z_][A-Za-z0-9_]*$/
 export const ENV_NAME_FORM =
   'an environment variable name of letters, digits and _, not starting with a digit nor with SITECYCLE_ (sitecycle sets those), such as DJANGO_SETTINGS_MODULE'
 export const ENV_VALUE_FORM =
-  "a one-line string, optionally with {{ secret.NAME }} or {{ database.url }}, such as production or '{{ secret.SECRET_KEY }}' (quote numbers and true/false)"
+  "a one-line string, optionally with {{ secret.NAME }}, {{ database.url }} or {{ shared.NAME }}, such as production or '{{ secret.SECRET_KEY }}' (quote numbers and true/false)"
 
 const PLACEHOLDER = /\{\{\s*([a-z]+)\.([A-Za-z_][A-Za-z0-9_]*)\s*\}\}/g
 
@@ -38,12 +39,18 @@ export function envValueProblem(value: string): string | undefined {
   const bad = lineBreaking(value)
   if (bad) return `holds ${bad}`
   for (const [whole, scope, key] of value.matchAll(PLACEHOLDER)) {
-    if (scope === 'secret' || (scope === 'database' && key === 'url')) continue
+    if (scope === 'secret' || scope === 'shared' || (scope === 'database' && key === 'url'))
+      continue
     return `${whole} is not understood`
   }
   const stray = /\{\{.*?\}\}|\{\{|\}\}/.exec(value.replace(PLACEHOLDER, ''))
   if (stray) return `${stray[0]} is not a placeholder`
   return undefined
+}
+
+/** The names of the shared entries a value asks for (`{{ shared.NAME }}`). */
+export function sharedNamesUsed(value: string): string[] {
+  return [...value.matchAll(PLACEHOLDER)].filter(([, s]) => s === 'shared').map(([, , k]) => k)
 }
 
 /** Whether a value asks for `{{ database.url }}`. */
@@ -86,7 +93,7 @@ export interface RenderedEnv {
  */
 export function renderAppEnv(
   entries: AppEnvEntry[],
-  site: { name: string; database?: DatabaseSettings },
+  site: { name: string; database?: DatabaseSettings; shared?: SharedEntry[] },
   file: string,
   env: NodeJS.ProcessEnv = process.env
 ): RenderedEnv {
@@ -96,6 +103,12 @@ export function renderAppEnv(
     const where = `${file}: ${entry.key}`
     let secret = false
     const value = entry.value.replace(PLACEHOLDER, (whole, scope: string, key: string) => {
+      if (scope === 'shared') {
+        const shared = site.shared?.find(e => e.name === key)
+        if (!shared)
+          problems.push(`${where}: {{ shared.${key} }} names no shared entry of site ${site.name}`)
+        return shared ? shared.absolute : whole
+      }
       if (scope === 'database') {
         const db = site.database
         if (!db) {

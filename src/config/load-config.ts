@@ -22,13 +22,14 @@ import { retentionHorizonSeconds } from '../snapshots/retention.js'
 import { splitCommandLine } from './command-line.js'
 import { hostLabel } from './host-spec.js'
 import { siteHosts } from './site-hosts.js'
-import { usesDatabaseUrl, type AppEnvEntry } from './app-env.js'
 import type { StaticEntry } from './static-files.js'
+import { sharedNamesUsed, usesDatabaseUrl, type AppEnvEntry } from './app-env.js'
 import type {
   AlertsConfig,
   ApacheSettings,
   ReleaseConfig,
   SiteConfig,
+  SharedEntry,
   SitecycleConfig,
   StoreConfig
 } from './model.js'
@@ -39,6 +40,7 @@ import {
   SITE_NAME,
   SNAPSHOT_DEFAULTS,
   SITE_NAME_FORM,
+  sharedEntryName,
   type RawConfig,
   type RawRelease,
   type RawSite,
@@ -100,6 +102,8 @@ export function parseConfig(text: string, file: string): SitecycleConfig {
     ...checkMirrorLags(config, source),
     ...checkHooksFreeze(config, source),
     ...checkEnvDatabase(config, source),
+    ...checkSharedLists(parsed.data, source),
+    ...checkSharedEntries(config, source),
     ...checkHookLines(config, source)
   ]
   if (overlaps.length > 0) throw configError(file, source, overlaps)
@@ -259,7 +263,7 @@ function toModel(raw: RawConfig, file: string): SitecycleConfig {
   const local = (p: string) => resolveLocalPath(p, dir)
   const sites: Record<string, SiteConfig> = {}
   for (const [name, site] of Object.entries(raw.sites))
-    sites[name] = toSite(name, site, local, raw.app.env, raw.app.static)
+    sites[name] = toSite(name, site, local, raw.app.env, raw.app.static, raw.app.shared)
   return {
     file,
     app: {
@@ -415,15 +419,54 @@ function siteStatic(
   )
 }
 
+type RawSharedEntry = NonNullable<RawSite['shared']>[number]
+
+/** Default modes of shared entries: the Apache user's and group's, no one else's. */
+export const SHARED_MODES = { folder: 0o770, file: 0o660 } as const
+
+/** `app.shared` with the site's own `shared` over it (an entry of the same path replaces the app's). */
+function siteShared(
+  name: string,
+  root: string,
+  appShared: RawSharedEntry[] | undefined,
+  own: RawSharedEntry[] | undefined
+): SharedEntry[] | undefined {
+  if (appShared === undefined && own === undefined) return undefined
+  const entries = new Map<string, SharedEntry>()
+  const add = (raw: RawSharedEntry, key: string) =>
+    entries.set(raw.path, {
+      path: raw.path,
+      absolute: `${root}/shared/${raw.path}`,
+      kind: raw.kind,
+      mode: raw.mode ?? SHARED_MODES[raw.kind],
+      name: raw.name ?? sharedEntryName(raw.path),
+      ...(raw.url !== undefined && { url: raw.url }),
+      ...(raw.link !== undefined && { link: raw.link }),
+      snapshot: raw.snapshot ?? raw.kind === 'folder',
+      key
+    })
+  appShared?.forEach((e, i) => add(e, `app.shared[${i}]`))
+  own?.forEach((e, i) => add(e, `sites.${name}.shared[${i}]`))
+  return [...entries.values()]
+}
+
 function toSite(
   name: string,
   raw: RawSite,
   local: (p: string) => string,
   appEnv?: Record<string, string>,
-  appStatic?: Record<string, string>
+  appStatic?: Record<string, string>,
+  appShared?: RawSharedEntry[]
 ): SiteConfig {
   const env = siteEnv(name, appEnv, raw.env)
   const statics = siteStatic(name, appStatic, raw.static)
+  const shared = siteShared(name, raw.root, appShared, raw.shared)
+  const snapshots = snapshotSettings(raw)
+  const sharedData = (shared ?? [])
+    .filter(e => e.kind === 'folder' && e.snapshot)
+    .map(e => e.absolute)
+    .filter(p => !(snapshots.data ?? []).includes(p))
+  if (sharedData.length) snapshots.data = [...(snapshots.data ?? []), ...sharedData]
   return {
     name,
     role: raw.role,
@@ -433,6 +476,7 @@ function toSite(
     url: raw.url,
     ...(env && { env }),
     ...(statics && { static: statics }),
+    ...(shared && { shared }),
     health: {
       path: raw.health.path,
       expectVersion: raw.health.expect_version,
@@ -449,7 +493,7 @@ function toSite(
     ...(raw.pip !== undefined && { pip: { indexUrlEnv: raw.pip.index_url_env } }),
     preflight: { minFreeMb: raw.preflight.min_free_mb },
     apache: toApache(raw.apache, new URL(raw.url)),
-    ...snapshotSettings(raw),
+    ...snapshots,
     ...accessSettings(raw),
     ...(raw.from !== undefined && { from: raw.from }),
     ...(raw.lag !== undefined && { lag: raw.lag }),
@@ -603,6 +647,103 @@ function checkEnvDatabase(config: SitecycleConfig, source: SourceMap): ConfigPro
             }
           })
   )
+}
+
+/** `app.shared[2]` → ['app', 'shared', 2] */
+function keyPath(key: string): (string | number)[] {
+  return key
+    .split(/\.|(?=\[)/)
+    .map(part => (/^\[\d+\]$/.test(part) ? Number(part.slice(1, -1)) : part))
+}
+
+/** In one `shared:` list, each path once and no entry inside another (one owner, one mode each). */
+function checkSharedLists(raw: RawConfig, source: SourceMap): ConfigProblem[] {
+  const lists: [(string | number)[], RawSharedEntry[] | undefined][] = [
+    [['app', 'shared'], raw.app.shared],
+    ...Object.entries(raw.sites).map(
+      ([name, site]): [(string | number)[], RawSharedEntry[] | undefined] => [
+        ['sites', name, 'shared'],
+        site.shared
+      ]
+    )
+  ]
+  const problems: ConfigProblem[] = []
+  for (const [at, list] of lists) {
+    list?.forEach((entry, i) => {
+      const other = list
+        .slice(0, i)
+        .find(
+          e => e.path === entry.path || isInside(entry.path, e.path) || isInside(e.path, entry.path)
+        )
+      if (!other) return
+      const where = [...at, i]
+      problems.push({
+        offset: offsetOf(source, where),
+        path: where,
+        what:
+          other.path === entry.path
+            ? `${describeValue(entry.path)} is listed twice`
+            : `${describeValue(entry.path)} and ${describeValue(other.path)} are one inside the other`,
+        expected: 'each shared path once, none inside another'
+      })
+    })
+  }
+  return problems
+}
+
+/**
+ * A site's shared entries (app's and its own together): names and url prefixes each once, no
+ * prefix over the health path, and every `{{ shared.NAME }}` of its env naming one of them.
+ */
+function checkSharedEntries(config: SitecycleConfig, source: SourceMap): ConfigProblem[] {
+  const problems: ConfigProblem[] = []
+  for (const site of Object.values(config.sites)) {
+    const entries = site.shared ?? []
+    entries.forEach((entry, i) => {
+      const where = keyPath(entry.key)
+      const before = entries.slice(0, i)
+      const sameName = before.find(e => e.name === entry.name)
+      if (sameName)
+        problems.push({
+          offset: offsetOf(source, where),
+          path: where,
+          what: `its name ${entry.name} is also the name of ${sameName.path} (${sameName.key}) for site ${site.name}`,
+          expected: 'a name: of its own for one of them'
+        })
+      if (entry.url === undefined) return
+      const url = entry.url
+      const sameUrl = before.find(
+        e => e.url !== undefined && (url.startsWith(e.url) || e.url.startsWith(url))
+      )
+      const reason = sameUrl
+        ? `${url} overlaps ${sameUrl.url} (${sameUrl.key}) for site ${site.name}`
+        : `${site.health.path}/`.startsWith(url)
+          ? `${url} holds the health path ${site.health.path} of site ${site.name}`
+          : undefined
+      if (reason)
+        problems.push({
+          offset: offsetOf(source, [...where, 'url']),
+          path: [...where, 'url'],
+          what: reason,
+          expected: 'a url prefix of its own, apart from the health path'
+        })
+    })
+    for (const e of site.env ?? []) {
+      for (const name of sharedNamesUsed(e.value)) {
+        if (entries.some(entry => entry.name === name)) continue
+        const where = e.key.split('.')
+        problems.push({
+          offset: offsetOf(source, where),
+          path: where,
+          what: `{{ shared.${name} }} names no shared entry of site ${site.name}`,
+          expected: entries.length
+            ? `one of ${entries.map(x => x.name).join(', ')}`
+            : `a shared: entry named ${name} (app.shared or sites.${site.name}.shared)`
+        })
+      }
+    }
+  }
+  return problems
 }
 
 /** `hooks.freeze` protects a database: the site must have one (`database:`) to dump and restore. */

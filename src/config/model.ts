@@ -125,7 +125,17 @@ export interface SiteConfig {
   apache: ApacheSettings
   /** The site's database (`database:`), dumped by snapshots; absent: the site has none. */
   database?: DatabaseSettings
-  /** Data folders (uploads, media) copied into snapshots: absolute paths on the host. */
+  /**
+   * What outlives releases under `<root>/shared/` (`app.shared` with `sites.<n>.shared` over it,
+   * by path): created by init for the Apache user, linked into each release, given to the
+   * application as `{{ shared.NAME }}`, folders served by Apache at their url and copied into
+   * snapshots. Absent when neither gives one.
+   */
+  shared?: SharedEntry[]
+  /**
+   * Data folders (uploads, media) copied into snapshots: absolute paths on the host; the shared
+   * folders (unless `snapshot: false`) are among them.
+   */
   data?: string[]
   /** How many snapshots are kept (`snapshots:`); defaults applied when absent. */
   snapshots?: SnapshotRetention
@@ -148,6 +158,27 @@ export interface SiteConfig {
    * its `from` site's data (`anonymize:`), before the site's hooks run and before users reach it.
    */
   anonymize?: string
+}
+
+/** One folder or file that outlives releases (`app.shared[]`, `sites.<n>.shared[]`). */
+export interface SharedEntry {
+  /** Path relative to `<root>/shared/`, as written (normalised), such as `media`. */
+  path: string
+  /** Absolute path on the host: `<root>/shared/<path>`. */
+  absolute: string
+  kind: 'folder' | 'file'
+  /** Mode init gives it (default 0o770 for a folder, 0o660 for a file); restore and sync too. */
+  mode: number
+  /** The name `{{ shared.NAME }}` finds it by (default: its path with other characters as `_`). */
+  name: string
+  /** URL prefix Apache serves the folder at, with a trailing slash, such as `/media/`. */
+  url?: string
+  /** Path inside each release (its virtualenv) where a deploy links to it, such as `var/app-instance`. */
+  link?: string
+  /** Whether snapshots copy it (folders only; default true). */
+  snapshot: boolean
+  /** Where it is written, such as `app.shared[0]` or `sites.v1.shared[1]`. */
+  key: string
 }
 
 /** A mirror's lag (`sites.<n>.lag`). */

@@ -263,6 +263,122 @@ const staticSchema = z
     return out
   })
 
+const SHARED_PATH_FORM =
+  "a path relative to the site's shared/ folder, such as media or instance (no '..', no absolute path, no part starting with a dot, not logs)"
+const SHARED_MODE_FORM = "an octal mode written as a string, such as '0770' or '0640'"
+const SHARED_URL_FORM =
+  'a URL path prefix such as /media/ (letters, digits and / . _ ~ - only; not /, not under /.sitecycle/)'
+const SHARED_LINK_FORM =
+  "a path inside each release (its virtualenv) where a link to the shared entry is made, such as var/myapp-instance (no '..', no absolute path)"
+const SHARED_NAME_FORM =
+  'a name of letters, digits and _ (used as {{ shared.NAME }} in env values), such as media'
+const SHARED_FORM =
+  'a path such as media, or a mapping with path and optionally kind (folder or file), mode, url, link, name and snapshot'
+
+/** The name `{{ shared.NAME }}` finds an entry by, when it has no `name:`: its path with every other character `_`. */
+export function sharedEntryName(path: string): string {
+  return path.replace(/[^A-Za-z0-9_]/g, '_')
+}
+
+/** A relative path without '..', '.', empty parts, or (with `hidden`) parts starting with a dot: why not, or undefined. */
+function relativePathProblem(value: string, hidden: boolean): string | undefined {
+  if (value === '') return 'empty'
+  if (value.startsWith('/')) return 'an absolute path'
+  if (!PLAIN.test(value)) return 'contains whitespace, quotes or control characters'
+  const parts = value.replace(/\/+$/, '').split('/')
+  if (parts.includes('..')) return "contains '..'"
+  if (parts.some(p => p === '' || p === '.')) return "contains an empty or '.' part"
+  if (hidden && parts.some(p => p.startsWith('.'))) return 'a part starts with a dot'
+  return undefined
+}
+
+/** `shared.<i>.mode`: '0770', '770', or a YAML integer written with octal digits (770). */
+const sharedMode = z
+  .union([z.string(), z.int()], { error: SHARED_MODE_FORM })
+  .transform((value, ctx) => {
+    const text = String(value)
+    if (!/^0?[0-7]{3}$/.test(text)) return problem(ctx, value, SHARED_MODE_FORM)
+    return parseInt(text, 8)
+  })
+
+/** A shared entry's path, as written alone or as `path:`. */
+function sharedPath(value: string, ctx: z.RefinementCtx): string {
+  const bad = relativePathProblem(value, true)
+  if (bad) return problem(ctx, value, SHARED_PATH_FORM, bad)
+  const normalised = value.replace(/\/+$/, '')
+  if (normalised.split('/')[0] === 'logs')
+    return problem(ctx, value, SHARED_PATH_FORM, 'shared/logs is the Apache logs folder')
+  return normalised
+}
+
+/** One entry of `app.shared` / `sites.<n>.shared`: a path under `<root>/shared/` that outlives releases. */
+const sharedEntryMapping = mapping(
+  {
+    path: z.string({ error: SHARED_PATH_FORM }).transform(sharedPath),
+    kind: z.enum(['folder', 'file'], { error: 'folder or file' }).default('folder'),
+    mode: sharedMode.optional(),
+    url: z
+      .string({ error: SHARED_URL_FORM })
+      .transform((value, ctx) => {
+        const prefix = value.endsWith('/') ? value : `${value}/`
+        if (!/^\/[A-Za-z0-9/._~-]*$/.test(prefix))
+          return problem(ctx, value, SHARED_URL_FORM, 'not a URL path of those characters')
+        if (prefix === '/') return problem(ctx, value, SHARED_URL_FORM, 'the whole site')
+        const parts = prefix.slice(1, -1).split('/')
+        if (parts.some(p => p === '' || p === '.' || p === '..'))
+          return problem(ctx, value, SHARED_URL_FORM, "an empty, '.' or '..' part")
+        if (parts[0] === '.sitecycle')
+          return problem(ctx, value, SHARED_URL_FORM, "sitecycle's own /.sitecycle/")
+        return prefix
+      })
+      .optional(),
+    link: z
+      .string({ error: SHARED_LINK_FORM })
+      .transform((value, ctx) => {
+        const bad = relativePathProblem(value, false)
+        return bad ? problem(ctx, value, SHARED_LINK_FORM, bad) : value.replace(/\/+$/, '')
+      })
+      .optional(),
+    name: matching(/^[A-Za-z_][A-Za-z0-9_]*$/, SHARED_NAME_FORM).optional(),
+    snapshot: z.boolean({ error: 'true or false' }).optional()
+  },
+  SHARED_FORM
+).superRefine((entry, ctx) => {
+  if (entry.kind === 'file' && entry.url !== undefined)
+    ctx.issues.push({
+      code: 'custom',
+      path: ['url'],
+      input: entry.url,
+      message: 'no url for a file entry (kind: folder to serve a folder)',
+      params: { reason: 'Apache serves folders of shared entries, not files' }
+    })
+  if (entry.kind === 'file' && entry.snapshot === true)
+    ctx.issues.push({
+      code: 'custom',
+      path: ['snapshot'],
+      input: true,
+      message: 'snapshot: false, or kind: folder (snapshots copy folders)',
+      params: { reason: 'snapshots hold folders, not single files' }
+    })
+})
+
+/**
+ * One entry: a path alone (a folder with the defaults), or the mapping. A problem of the short
+ * form is reported at the entry itself, one of the mapping at its key.
+ */
+const sharedEntry = z.unknown().transform((value, ctx): z.output<typeof sharedEntryMapping> => {
+  if (typeof value === 'string') return { path: sharedPath(value, ctx), kind: 'folder' }
+  const parsed = sharedEntryMapping.safeParse(value)
+  if (parsed.success) return parsed.data
+  for (const issue of parsed.error.issues) ctx.issues.push(issue as (typeof ctx.issues)[number])
+  return z.NEVER
+})
+
+/** `app.shared` and `sites.<n>.shared`. */
+const sharedSchema = z.array(sharedEntry, {
+  error: 'a list of shared folders and files, such as [instance, { path: media, url: /media/ }]'
+})
+
 export const appSchema = mapping(
   {
     package: matching(
@@ -278,9 +394,10 @@ export const appSchema = mapping(
     ).default(DEFAULTS.python),
     tests: text('a command line that runs the tests, such as python -m pytest -q').optional(),
     env: envSchema.optional(),
-    static: staticSchema.optional()
+    static: staticSchema.optional(),
+    shared: sharedSchema.optional()
   },
-  'a mapping with package, wsgi and optionally python, tests, env and static'
+  'a mapping with package, wsgi and optionally python, tests, env, static and shared'
 )
 
 export const sshSchema = mapping(
@@ -750,6 +867,7 @@ export const siteSchema = mapping(
     ).prefault({}),
     apache: apacheSchema.prefault({}),
     database: databaseSchema.optional(),
+    shared: sharedSchema.optional(),
     data: z
       .array(dataFolder, { error: 'a list of data folders, such as [shared/uploads]' })
       .optional(),

@@ -57,6 +57,7 @@ import {
 import { renderConfigFile, splitCommandLine, type RenderedConfig } from '../sites/render-config.js'
 import { ENV_FILE, envFileText, renderAppEnv, type RenderedEnv } from '../config/app-env.js'
 import { writeIfChanged, writeWsgiScript } from '../sites/wsgi-scripts.js'
+import { linkSharedEntries } from '../sites/shared-links.js'
 import { checkBadMark, findInstalled, removeBadMark } from '../sites/bad-mark.js'
 import { SitecycleError } from '../util/errors.js'
 import type { Reporter } from '../util/reporter.js'
@@ -369,6 +370,16 @@ export function deploySteps(options: DeployStepOptions = {}): Step<DeployContext
       title: 'install the release into its virtualenv with pip, offline',
       when: c => !c.reusedRelease,
       run: installRelease
+    },
+    {
+      name: 'link-shared',
+      title: "link the site's shared entries into the release (shared[].link)",
+      when: c => (c.site.shared ?? []).some(e => e.link !== undefined),
+      run: async c => {
+        const dir = siteLayout(c.site.root).release(c.release.version)
+        const linked = await linkSharedEntries(c.exec, c.site, dir)
+        return linked.length ? linked.join(', ') : 'already linked'
+      }
     },
     {
       name: 'render-config',
@@ -905,6 +916,7 @@ async function runHooks(c: DeployContext): Promise<string> {
         [configEnv]: `${dir}/app.ini`,
         SITECYCLE_SITE: c.site.name,
         SITECYCLE_ROOT: c.site.root,
+        SITECYCLE_SHARED: siteLayout(c.site.root).shared,
         SITECYCLE_VERSION: c.release.version,
         SITECYCLE_RELEASE_DIR: dir
       },

@@ -6,7 +6,14 @@
 import type { SitecycleConfig, SiteConfig } from '../config/model.js'
 import { apacheConfigTest, apacheGraceful, renderVhost, vhostMarker } from '../commands/apache.js'
 import { posix } from 'node:path'
-import { makeDirs, makeLink, pathExists, removeFile, changeOwner } from '../commands/files.js'
+import {
+  changeMode,
+  changeOwner,
+  makeDirs,
+  makeLink,
+  pathExists,
+  removeFile
+} from '../commands/files.js'
 import * as py from '../commands/python.js'
 import { LIST_GROUP } from '../commands/host-scripts.js'
 import type { Executor } from '../hosts/executor.js'
@@ -224,6 +231,13 @@ function initSteps(): Step<InitContext>[] {
       }
     },
     {
+      name: 'shared',
+      title:
+        "create the site's shared folders and files (shared:) for the Apache user (never replaces one)",
+      when: c => (c.site.shared ?? []).length > 0,
+      run: createSharedEntries
+    },
+    {
       name: 'site-file',
       title: 'record the site in .sitecycle/site.json',
       run: async c => {
@@ -316,6 +330,48 @@ function initSteps(): Step<InitContext>[] {
       }
     }
   ]
+}
+
+/**
+ * Each shared entry that does not exist yet: a folder (and the folders above it under shared/)
+ * or an empty file, with its mode, given to the Apache user and group. One that exists is left
+ * as it is (its content, owner and mode are the application's). A chown that fails warns with
+ * the command to run as root, as for the SQLite database.
+ */
+async function createSharedEntries(c: InitContext): Promise<string> {
+  const owner = `${c.site.apache.user}:${c.site.apache.group}`
+  const shared = siteLayout(c.site.root).shared
+  const made: string[] = []
+  const kept: string[] = []
+  for (const e of c.site.shared ?? []) {
+    if ((await c.exec.tryRun(pathExists(e.absolute))).code === 0) {
+      kept.push(e.path)
+      continue
+    }
+    const parent = posix.dirname(e.absolute)
+    if (parent !== shared) await c.exec.run(makeDirs([parent]))
+    const mode = e.mode.toString(8).padStart(4, '0')
+    if (e.kind === 'folder') await c.exec.run(makeDirs([e.absolute], mode))
+    else await c.exec.writeFile(e.absolute, '', e.mode)
+    // mkdir -m and the umask of a writeFile may leave bits out: the mode is set as asked.
+    await c.exec.run(changeMode(mode, e.absolute))
+    made.push(e.absolute)
+  }
+  if (made.length) {
+    const r = await c.exec.tryRun(changeOwner(owner, ...made))
+    if (r.code !== 0)
+      c.reporter.warn(
+        `could not give ${made.join(', ')} to ${owner} (${r.stderr.trim() || `exit code ${r.code}`}): ` +
+          `the application cannot write there until \`chown ${owner} ${made.join(' ')}\` is run as root`
+      )
+  }
+  const parts = [
+    made.length
+      ? `created ${made.map(m => m.slice(shared.length + 1)).join(', ')} for ${owner}`
+      : '',
+    kept.length ? `kept ${kept.join(', ')}` : ''
+  ]
+  return parts.filter(Boolean).join('; ')
 }
 
 export async function initSite(req: InitRequest): Promise<StepReport[]> {

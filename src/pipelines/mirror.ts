@@ -31,6 +31,7 @@
  * Access: a mirror is protected by basic auth by default, like a preview (`sites.<n>.access`,
  * written by `sitecycle init`).
  */
+import { ownStagedShared } from '../sites/shared-links.js'
 import { makeDirs, removeTree } from '../commands/files.js'
 import { cmd } from '../commands/command.js'
 import { hostLabel } from '../config/host-spec.js'
@@ -358,6 +359,7 @@ function mirrorSteps(): Step<MirrorContext>[] {
               `${staged}/`
             ])
           )
+          await ownStagedShared(c.exec, c.req.site, p.target, staged, m => c.reporter.warn(m))
           c.stagedFolders.push({
             target: p.target,
             staged,

@@ -49,6 +49,7 @@ import {
   type SiteState
 } from '../sites/site-state.js'
 import { rsyncFolder, snapshotFolderName } from '../snapshots/files.js'
+import { ownStagedShared } from '../sites/shared-links.js'
 import { listSnapshotIds, readManifest } from '../snapshots/list.js'
 import { checkSnapshotDump } from '../snapshots/check-dump.js'
 import { withMaterializedDump } from '../snapshots/dump-store.js'
@@ -313,6 +314,10 @@ export function applySteps(): Step<ApplyContext>[] {
           await c.exec.run(makeDirs([p.target.slice(0, p.target.lastIndexOf('/'))], '755'))
           c.reporter.info(`   copying ${p.name} into ${staged}`)
           await c.exec.run(rsyncFolder(p.from, staged))
+          const owned = await ownStagedShared(c.exec, c.site, p.target, staged, m =>
+            c.reporter.warn(m)
+          )
+          if (owned) c.reporter.info(`   ${owned}`)
           c.stagedFolders.push({
             target: p.target,
             staged,

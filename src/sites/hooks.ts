@@ -67,8 +67,8 @@ export interface ReleaseEnvironment {
  * The environment of a command run in release `version` (hooks, `sitecycle run`), as its WSGI
  * script sees it: the release's environment (env.json, its secrets given to the reporter to
  * mask), `python`/`pip` of its virtualenv first on PATH, the config variable naming its app.ini,
- * and SITECYCLE_SITE, SITECYCLE_ROOT, SITECYCLE_VERSION, SITECYCLE_RELEASE_DIR (the release
- * directory, also the working directory: where a hook puts files Apache serves, `static:`).
+ * and SITECYCLE_SITE, SITECYCLE_ROOT, SITECYCLE_SHARED, SITECYCLE_VERSION, SITECYCLE_RELEASE_DIR (the
+ * release directory, also the working directory: where a hook puts files Apache serves, `static:`).
  */
 export async function releaseEnvironment(
   exec: Executor,
@@ -92,6 +92,7 @@ export async function releaseEnvironment(
       [configEnv]: `${dir}/app.ini`,
       SITECYCLE_SITE: site.name,
       SITECYCLE_ROOT: site.root,
+      SITECYCLE_SHARED: siteLayout(site.root).shared,
       SITECYCLE_VERSION: version,
       SITECYCLE_RELEASE_DIR: dir
     },

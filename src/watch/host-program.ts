@@ -8,7 +8,8 @@
  * What counts as an added file: anything under the virtualenv that no RECORD lists, except
  *  - what `python -m venv` itself makes (pyvenv.cfg, bin/python*, bin/activate*, the lib64 link);
  *    the interpreter links are checked to point at the interpreter pyvenv.cfg names instead;
- *  - what sitecycle writes into a release (release.json, app.ini, app.ini.sha256, env.json, BAD);
+ *  - what sitecycle writes into a release (release.json, app.ini, app.ini.sha256, env.json, BAD),
+ *    and the links to the site's shared entries (argv 4), when they point where they should;
  *  - bytecode in a `__pycache__` folder whose source file is listed (with a hash) in a RECORD
  *    and that holds what that source compiles to: the code object unmarshalled from the `.pyc`
  *    must equal the source compiled here (same interpreter, same optimization level), whatever
@@ -26,12 +27,15 @@
  */
 
 /**
- * argv: site root, mode (`blue-green` or `single`), cap (most paths listed per kind). Prints
+ * argv: site root, mode (`blue-green` or `single`), cap (most paths listed per kind), and
+ * optionally a JSON object of the shared links a release holds (path in it → target). Prints
  * JSON: the links (live.map, slots, current), the live virtualenv, and what was found in it.
  */
 export const WATCH_PROGRAM = String.raw`
 import base64, csv, glob, hashlib, importlib.util, json, marshal, os, re, sys
 root, mode, cap = sys.argv[1], sys.argv[2], int(sys.argv[3])
+# The links to shared entries a deploy makes in each release (shared[].link): path -> target.
+shared_links = json.loads(sys.argv[4]) if len(sys.argv) > 4 else {}
 out = {'liveMap': None, 'links': {}, 'venv': None, 'release': None, 'files': None, 'config': None, 'problems': []}
 try:
     with open(os.path.join(root, 'live.map')) as f:
@@ -233,6 +237,8 @@ for dirpath, dirnames, filenames in os.walk(venv):
             target = os.path.realpath(p)
             if not os.path.islink(p) or not os.path.basename(target).startswith('python') or (cfg and os.path.dirname(target) != cfg):
                 modified.append({'path': rel, 'package': '(venv)', 'reason': 'the interpreter link points at %s, not at a python in %s (pyvenv.cfg home)' % (target, cfg)})
+            continue
+        if rel in shared_links and os.path.islink(p) and os.readlink(p) == shared_links[rel]:
             continue
         added.append(rel)
 for rel in sorted(set(made) - made_seen):

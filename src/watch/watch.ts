@@ -131,7 +131,12 @@ export async function watchSite(req: WatchRequest): Promise<WatchReport> {
     hostScript(req.config.app.python, WATCH_PROGRAM, [
       site.root,
       site.apache.mode,
-      String(req.cap ?? WATCH_LIST_CAP)
+      String(req.cap ?? WATCH_LIST_CAP),
+      JSON.stringify(
+        Object.fromEntries(
+          (site.shared ?? []).filter(e => e.link !== undefined).map(e => [e.link, e.absolute])
+        )
+      )
     ])
   )
   if (run.code !== 0)
