@@ -3,7 +3,7 @@
 import { parseArgs } from 'node:util'
 
 /** The parts of the bench `--only` can choose. */
-export const BENCH_DATA_PARTS = ['sqlite']
+export const BENCH_DATA_PARTS = ['sqlite', 'sync']
 
 /**
  * The options of `npm run bench:data -- ...`, or an Error whose message is the one line to print

@@ -244,6 +244,26 @@ describe('postgres engine', () => {
     ).toBe(20000)
   })
 
+  test('compact rewrites the tables named (as a script names them) and those with dead rows, not the others', async () => {
+    seed('compact_named')
+    const file = (table: string): string =>
+      pg.sql('compact_named', `SELECT pg_relation_filenode('${table}')`).trim()
+    const odd = `"odd ""table"" it''s"`
+    const before = { items: file('items'), odd: file(odd), log: file('extra.log') }
+    const rows = await engine.checksums(local, db('compact_named'))
+    // dead rows in a table no name gives (the statistics say so once flushed)
+    pg.sql('compact_named', `UPDATE extra.log SET n = n; SELECT pg_stat_force_next_flush()`)
+    // a name as a script writes it, quoted; one that is no table (any more) is left alone
+    await engine.compact!(local, db('compact_named'), ['"odd ""table"" it\'s"', 'gone'])
+    expect(file('items')).toBe(before.items)
+    expect(file(odd)).not.toBe(before.odd)
+    expect(file('extra.log')).not.toBe(before.log)
+    expect(await engine.checksums(local, db('compact_named'))).toEqual(rows)
+    expect(
+      Number(pg.sql('compact_named', `SELECT reltuples FROM pg_class WHERE relname = 'items'`))
+    ).toBe(500)
+  })
+
   test('a corrupt dump fails and leaves the target exactly as it was, with no fresh database behind', async () => {
     seed('keep')
     const before = await engine.checksums(local, db('keep'))

@@ -1,5 +1,6 @@
 // bench/data.mjs's command line (bench/data-options.mjs): `--only sqlite` runs the SQLite part
-// alone; anything else is refused with one line and exit code 2 before anything is built.
+// alone, `--only sync` the sync and the bare pipe; anything else is refused with one line and
+// exit code 2 before anything is built.
 import { spawnSync } from 'node:child_process'
 import { dirname, join, resolve } from 'node:path'
 import { fileURLToPath } from 'node:url'
@@ -41,9 +42,15 @@ describe('bench:data options', () => {
     )
   })
 
+  test('--only sync, with --rows', () => {
+    expect(parse(['--only', 'sync', '--rows', '200000'])).toEqual(
+      expect.objectContaining({ only: 'sync', rows: 200_000 })
+    )
+  })
+
   test('an unknown part, --large with --only, a bad number, an unknown option: one sentence each', () => {
     expect(parse(['--only', 'postgres'])).toEqual({
-      error: '--only "postgres" is not a part of the bench; the parts: sqlite'
+      error: '--only "postgres" is not a part of the bench; the parts: sqlite, sync'
     })
     expect(parse(['--only', 'sqlite', '--large'])).toEqual({
       error: '--large measures the PostgreSQL part, which --only sqlite leaves out'
@@ -59,7 +66,9 @@ describe('bench:data options', () => {
       encoding: 'utf8'
     })
     expect(r.status).toBe(2)
-    expect(r.stderr).toBe('bench:data: --only "pg" is not a part of the bench; the parts: sqlite\n')
+    expect(r.stderr).toBe(
+      'bench:data: --only "pg" is not a part of the bench; the parts: sqlite, sync\n'
+    )
     expect(r.stdout).toBe('')
   })
 })

@@ -146,11 +146,12 @@ export interface DatabaseEngine {
   checksumsOfCopy?(exec: Executor, db: DatabaseConfig, path: string): Promise<TableChecksum[]>
   /**
    * Give back the space that a bulk rewrite (anonymising every row) left to dead rows, and
-   * refresh the planner's statistics: postgres `VACUUM (FULL, ANALYZE)`, sqlite `VACUUM`, mysql
-   * nothing (an InnoDB UPDATE rewrites in place). Takes exclusive locks: for a scratch database
-   * nobody uses yet, never a live one. Every built-in engine has it.
+   * refresh the planner's statistics: postgres `VACUUM FULL` of `tables` (as an SQL script names
+   * them) and of any other table with dead rows, then `ANALYZE`; sqlite `VACUUM`, mysql nothing
+   * (an InnoDB UPDATE rewrites in place). Takes exclusive locks: for a scratch database nobody
+   * uses yet, never a live one. Every built-in engine has it.
    */
-  compact?(exec: Executor, db: DatabaseConfig): Promise<void>
+  compact?(exec: Executor, db: DatabaseConfig, tables?: readonly string[]): Promise<void>
   /**
    * Put the database `scratch` (on the same server; sqlite: a file in the same folder) in the
    * place of `db.name`, keeping the previous content as `keep` instead of dropping it, so the swap
@@ -183,6 +184,12 @@ export interface DatabaseEngine {
   query(exec: Executor, db: DatabaseConfig, sql: string): Promise<string>
   /** An identifier (table or column) quoted for this engine's SQL. */
   quoteIdent(name: string): string
+  /**
+   * An SQL expression hashing the value of `expr` (any type) into 64 bits, NULL for NULL: the
+   * anonymisation check then keeps the source values' hashes, not copies of the values
+   * (pipelines/anonymize.ts). Absent (sqlite, mysql): the check copies the values.
+   */
+  valueHash?(expr: string): string
   /**
    * The longest name a scratch database of `db` may have (postgres and mysql limit names to 63
    * and 64 bytes; sqlite's are paths).

@@ -3,7 +3,7 @@
  * workers), optionally with the tables' checksums taken in the dump's own snapshot while it runs;
  * pg_restore (one worker per CPU by default) into a fresh database that is then swapped in by
  * renames; template copies where they are safe; size; per-table checksums streamed row by row;
- * VACUUM FULL to compact. Everything runs through the Executor.
+ * VACUUM FULL of the tables written to compact. Everything runs through the Executor.
  */
 import {
   PG_CREATE_DATABASE_SQL,
@@ -17,7 +17,7 @@ import {
   PG_TERMINATE_SQL,
   createdbFromTemplate,
   PG_CHECKSUM_SETTINGS_SQL,
-  PG_COMPACT_SQL,
+  pgCompactSql,
   pgChecksumOf,
   pgChecksumsSql,
   pgDump,
@@ -415,8 +415,8 @@ export const postgresEngine: DatabaseEngine = {
     await dropDatabase(exec, db, connect(db), db.name)
   },
   dumpWithChecksums,
-  async compact(exec, db) {
-    await sql(exec, connect(db), db.name, PG_COMPACT_SQL)
+  async compact(exec, db, tables) {
+    await sql(exec, connect(db), db.name, pgCompactSql(tables))
   },
   async swapIn(exec, db, scratch, keep, reporter) {
     return swapIn(exec, db, connect(db, reporter), scratch, keep, reporter)
@@ -435,6 +435,8 @@ export const postgresEngine: DatabaseEngine = {
     return sql(exec, connect(db), db.name, text)
   },
   quoteIdent: quotePgIdent,
+  // the checksums' row hash (pgChecksumsSql), on one value's text
+  valueHash: expr => `hashtextextended((${expr})::text, 0)`,
   nameBytes: PG_NAME_BYTES,
   /**
    * `default_transaction_read_only` on the database: every new session starts read-only, so the

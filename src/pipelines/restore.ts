@@ -293,13 +293,15 @@ export function applySteps(): Step<ApplyContext>[] {
         const onHost = `${c.work}/anonymize.sql`
         await c.exec.put(c.site.anonymize!, onHost, 0o600)
         const engine = engineOf(c)
-        const note = await anonymizeAndCheck(c.exec, engine, scratchOf(c), {
+        const { note, tables } = await anonymizeAndCheck(c.exec, engine, scratchOf(c), {
           local: c.site.anonymize!,
           onHost
         })
         c.anonymized = true
-        if (engine.compact) await engine.compact(c.exec, scratchOf(c))
-        return note
+        if (!engine.compact) return note
+        const start = Date.now()
+        await engine.compact(c.exec, scratchOf(c), tables)
+        return `${note}; compacted in ${((Date.now() - start) / 1000).toFixed(1)} s`
       }
     },
     {
