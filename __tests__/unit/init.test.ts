@@ -184,6 +184,32 @@ sites:
     ])
   })
 
+  test('with an admin login, a database that exists is left alone, with no need of its password', async () => {
+    const c = withDatabase(
+      '{ engine: mysql, name: weave_v1, user: weave, password_env: WEAVE_DB_PASSWORD, admin: { user: root } }'
+    )
+    const exec = new RecordingExecutor()
+      .respond(c2 => c2.argv[c2.argv.indexOf('-c') + 1] === scripts.LIST_GROUP, { stdout: '123\n' })
+      .respond(c2 => c2.argv[0] === 'mysql', { stdout: '1\n' })
+    const steps = await initSite({
+      config: c,
+      site: c.sites.v1,
+      exec,
+      reporter: reporter(),
+      env: {}
+    })
+    expect(steps.find(s => s.name === 'server-database')?.note).toBe(
+      'database weave_v1 exists: left as it is'
+    )
+    expect(exec.calls.filter(x => /CREATE/.test(String(x.command?.input ?? '')))).toEqual([])
+  })
+
+  test('admin is a setting of a server database only', () => {
+    expect(() =>
+      withDatabase('{ engine: sqlite, name: /srv/demo/db.sqlite3, admin: { user: root } }')
+    ).toThrow(/admin/)
+  })
+
   test('with an admin login: role then database, the password on stdin only, before the vhost', async () => {
     const { exec, warnings, steps } = await run(
       '{ engine: postgres, name: weave_v1, user: weave, password_env: WEAVE_DB_PASSWORD, admin: { user: postgres } }',

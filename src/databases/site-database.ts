@@ -129,9 +129,12 @@ export async function ensureSiteDatabase(
   }
   const admin = adminConnection(db, env)
   if (admin.password) reporter.addSecret(admin.password)
-  const userPassword = databasePassword(db, env)
-  if (userPassword) reporter.addSecret(userPassword)
-  const password: RolePassword | undefined = userPassword ? { secret: userPassword } : undefined
+  // The owner's password is needed only to create it: an existing database needs no secret.
+  const ownerPassword = (): string | undefined => {
+    const pw = databasePassword(db, env)
+    if (pw) reporter.addSecret(pw)
+    return pw
+  }
   if (db.engine === 'postgres') {
     const ask = async (text: string, name: string) =>
       (await exec.run(psql(admin, PG_MAINTENANCE_DB, text, { name }))).stdout.trim() === '1'
@@ -142,6 +145,10 @@ export async function ensureSiteDatabase(
     if (db.user) {
       if (await ask(PG_ROLE_EXISTS_SQL, db.user)) said.push(`role ${db.user} exists: kept`)
       else {
+        const userPassword = ownerPassword()
+        const password: RolePassword | undefined = userPassword
+          ? { secret: userPassword }
+          : undefined
         await exec.run({
           ...psql(admin, PG_MAINTENANCE_DB, pgCreateRoleSql(db.user, password)),
           redact: [
@@ -165,6 +172,8 @@ export async function ensureSiteDatabase(
     return { status: 'exists', message: `database ${db.name} exists: left as it is` }
   const host = mysqlAccountHost(db.host)
   const userExists = db.user ? await ask(mysqlUserExistsSql(db.user, host)) : false
+  const userPassword = db.user && !userExists ? ownerPassword() : undefined
+  const password: RolePassword | undefined = userPassword ? { secret: userPassword } : undefined
   const sql = mysqlCreateSiteDatabaseSql(
     db.name,
     db.user ? { name: db.user, host, password, exists: userExists } : undefined
