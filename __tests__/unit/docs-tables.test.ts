@@ -13,6 +13,12 @@ import {
   replaceBetweenMarkers,
   START_MARKER
 } from '../../tools/docs/action-tables.js'
+import { z } from 'zod'
+import {
+  checkConfigReference,
+  configKeys,
+  undocumentedKeys
+} from '../../tools/docs/config-reference.js'
 import { main } from '../../tools/docs/readme-tables.js'
 import {
   checkStarterTable,
@@ -231,5 +237,48 @@ describe('the starter table of workflows/README.md', () => {
     const text = await fs.readFile(readme, 'utf8')
     const table = text.slice(text.indexOf(STARTER_START_MARKER), text.indexOf(STARTER_END_MARKER))
     expect(table).toContain(renderStarterTable(await readStarterCalls(root)))
+  })
+})
+
+describe('the config reference', () => {
+  it('lists every key of the schema, each with a description, and none the schema lacks', () => {
+    expect(undocumentedKeys()).toEqual({ missing: [], stale: [] })
+    const paths = configKeys().map(k => k.path)
+    for (const p of [
+      'sites.<name>.apache.ctl',
+      'sites.<name>.apache.enable_dir',
+      'sites.<name>.apache.shutdown_timeout',
+      'sites.<name>.preflight.min_free_mb',
+      'sites.<name>.access.basic_auth.user',
+      'sites.<name>.database.host',
+      'sites.<name>.database.port',
+      'sites.<name>.database.user',
+      'release.stores[].type'
+    ])
+      expect(paths).toContain(p)
+  })
+
+  it('gives types and defaults from the schema', () => {
+    const schema = z.object({
+      a: z.object({ n: z.int().min(1).default(3), s: z.enum(['x', 'y']).optional() }).prefault({}),
+      list: z.array(z.object({ k: z.string() })).default([])
+    })
+    expect(configKeys(schema)).toEqual([
+      { path: 'a', type: 'mapping', required: false },
+      { path: 'a.n', type: 'integer', required: false, default: '3' },
+      { path: 'a.s', type: 'x | y', required: false },
+      { path: 'list', type: 'list of mapping', required: false, default: '[]' },
+      { path: 'list[].k', type: 'string', required: true }
+    ])
+  })
+
+  it('is current in README.md, and a stale one is found', async () => {
+    expect(await checkConfigReference(REPO)).toEqual({ current: true })
+    const root = await copyOfRepo()
+    const readme = path.join(root, 'README.md')
+    const text = await fs.readFile(readme, 'utf8')
+    await fs.writeFile(readme, text.replace(/^\| `sites\.<name>\.apache\.ctl` .*\n/m, ''))
+    expect((await checkConfigReference(root)).current).toBe(false)
+    expect(await main(['--check', '--root', root], () => undefined)).toBe(1)
   })
 })

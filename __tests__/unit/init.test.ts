@@ -127,3 +127,105 @@ sites:
     ])
   })
 })
+
+describe('a PostgreSQL or MariaDB database', () => {
+  const withDatabase = (database: string) =>
+    parseConfig(
+      `app: { package: demo-app, wsgi: "demo.wsgi:application" }
+sites:
+  v1:
+    root: /srv/demo/v1
+    url: "http://127.0.0.1:8080"
+    database: ${database}
+`,
+      '/repo/sitecycle.yml'
+    )
+  const run = async (database: string, env: NodeJS.ProcessEnv = {}) => {
+    const c = withDatabase(database)
+    const warnings: string[] = []
+    const r = new StreamReporter(() => undefined)
+    r.warn = (m: string) => void warnings.push(m)
+    const exec = new RecordingExecutor().respond(
+      c2 => c2.argv[c2.argv.indexOf('-c') + 1] === scripts.LIST_GROUP,
+      { stdout: '123\n' }
+    )
+    const steps = await initSite({ config: c, site: c.sites.v1, exec, reporter: r, env })
+    const inputs = exec.calls.map(x => String(x.command?.input ?? ''))
+    return { exec, warnings, steps, inputs }
+  }
+
+  test('without an admin login, postgres: nothing created, and the SQL to run is said', async () => {
+    const { warnings, steps, inputs } = await run(
+      '{ engine: postgres, name: weave_v1, user: weave, password_env: WEAVE_DB_PASSWORD }'
+    )
+    expect(inputs.filter(i => /CREATE/.test(i))).toEqual([])
+    expect(steps.find(s => s.name === 'server-database')?.note).toBe(
+      'not created: no sites.v1.database.admin'
+    )
+    expect(warnings).toEqual([
+      'site v1: sitecycle creates postgres database weave_v1 and its owner weave only with an admin login (database.admin); ' +
+        'unless it exists already, as a PostgreSQL superuser (such as `sudo -u postgres psql`), run:\n' +
+        `CREATE ROLE "weave" LOGIN PASSWORD '<the value of $WEAVE_DB_PASSWORD>';\n` +
+        'CREATE DATABASE "weave_v1" OWNER "weave";\n'
+    ])
+  })
+
+  test('without an admin login, mysql: the database, the account and its grant to create', async () => {
+    const { warnings } = await run(
+      '{ engine: mysql, name: weave_v1, host: 10.0.0.5, user: weave, password_env: WEAVE_DB_PASSWORD }'
+    )
+    expect(warnings).toEqual([
+      expect.stringContaining(
+        'as the MariaDB/MySQL root user (such as `sudo mysql`), run:\n' +
+          'CREATE DATABASE `weave_v1` CHARACTER SET utf8mb4;\n' +
+          `CREATE USER 'weave'@'%' IDENTIFIED BY '<the value of $WEAVE_DB_PASSWORD>';\n` +
+          "GRANT ALL PRIVILEGES ON `weave_v1`.* TO 'weave'@'%';\n"
+      )
+    ])
+  })
+
+  test('with an admin login, a database that exists is left alone, with no need of its password', async () => {
+    const c = withDatabase(
+      '{ engine: mysql, name: weave_v1, user: weave, password_env: WEAVE_DB_PASSWORD, admin: { user: root } }'
+    )
+    const exec = new RecordingExecutor()
+      .respond(c2 => c2.argv[c2.argv.indexOf('-c') + 1] === scripts.LIST_GROUP, { stdout: '123\n' })
+      .respond(c2 => c2.argv[0] === 'mysql', { stdout: '1\n' })
+    const steps = await initSite({
+      config: c,
+      site: c.sites.v1,
+      exec,
+      reporter: reporter(),
+      env: {}
+    })
+    expect(steps.find(s => s.name === 'server-database')?.note).toBe(
+      'database weave_v1 exists: left as it is'
+    )
+    expect(exec.calls.filter(x => /CREATE/.test(String(x.command?.input ?? '')))).toEqual([])
+  })
+
+  test('admin is a setting of a server database only', () => {
+    expect(() =>
+      withDatabase('{ engine: sqlite, name: /srv/demo/db.sqlite3, admin: { user: root } }')
+    ).toThrow(/admin/)
+  })
+
+  test('with an admin login: role then database, the password on stdin only, before the vhost', async () => {
+    const { exec, warnings, steps } = await run(
+      '{ engine: postgres, name: weave_v1, user: weave, password_env: WEAVE_DB_PASSWORD, admin: { user: postgres } }',
+      { WEAVE_DB_PASSWORD: 's3cret-pw' }
+    )
+    expect(warnings).toEqual([])
+    const psqls = exec.calls.filter(x => x.argv?.[0] === 'psql')
+    expect(psqls.map(x => String(x.command!.input).split('\n').filter(Boolean).pop())).toEqual([
+      `SELECT 1 FROM pg_database WHERE datname = :'name';`,
+      `SELECT 1 FROM pg_roles WHERE rolname = :'name';`,
+      `CREATE ROLE "weave" LOGIN PASSWORD 's3cret-pw';`,
+      'CREATE DATABASE "weave_v1" OWNER "weave";'
+    ])
+    for (const x of exec.calls) expect(JSON.stringify(x.argv ?? [])).not.toContain('s3cret-pw')
+    expect(psqls.every(x => x.argv!.includes('-U') && x.argv!.includes('postgres'))).toBe(true)
+    const names = steps.map(s => s.name)
+    expect(names.indexOf('server-database')).toBeLessThan(names.indexOf('write-vhost'))
+  })
+})

@@ -55,10 +55,11 @@ export interface DataAction<S extends SiteActionSettings, O> {
   reportFailure?(error: unknown, run: DataActionRun<S>): DataReport | undefined
 }
 
-/** The variables a site's config names as holding secrets: database password, basic-auth password, index URL. */
+/** The variables a site's config names as holding secrets: database passwords (the site's and its admin's), basic-auth password, index URL. */
 export function siteSecretNames(site: SiteConfig): string[] {
   return [
     site.database?.passwordEnv,
+    site.database?.admin?.passwordEnv,
     site.access?.basicAuth?.passwordEnv,
     site.pip?.indexUrlEnv
   ].filter((n): n is string => n !== undefined)

@@ -231,6 +231,39 @@ export function createdbFromTemplate(
   )
 }
 
+/**
+ * A role's password in the SQL that creates it: the secret itself (sent on stdin, never in argv;
+ * redacted), or a placeholder shown to a person who runs the SQL by hand.
+ */
+export type RolePassword = { secret: string } | { placeholder: string }
+
+/**
+ * A PostgreSQL string literal (`'` doubled). Only for SQL that sets standard_conforming_strings
+ * on first (see {@link pgCreateRoleSql}), where a backslash is an ordinary character.
+ */
+function pgStringLiteral(text: string): string {
+  if (text.includes('\0')) throw new SitecycleError('a password holding a NUL byte cannot be set')
+  return `'${text.replace(/'/g, "''")}'`
+}
+
+/** SQL (for {@link psql} with vars `name`): print 1 when role `:name` exists. */
+export const PG_ROLE_EXISTS_SQL = `SELECT 1 FROM pg_roles WHERE rolname = :'name';\n`
+
+/** SQL: create the login role `user`, with its password when there is one. */
+export function pgCreateRoleSql(user: string, password?: RolePassword): string {
+  const pw =
+    password === undefined
+      ? ''
+      : ` PASSWORD ${'secret' in password ? pgStringLiteral(password.secret) : password.placeholder}`
+  const prefix = password && 'secret' in password ? 'SET standard_conforming_strings = on;\n' : ''
+  return `${prefix}CREATE ROLE ${quotePgIdent(user)} LOGIN${pw};\n`
+}
+
+/** SQL: create database `name`, owned by `owner` when given. */
+export function pgCreateDatabaseSql(name: string, owner?: string): string {
+  return `CREATE DATABASE ${quotePgIdent(name)}${owner ? ` OWNER ${quotePgIdent(owner)}` : ''};\n`
+}
+
 /** SQL (for {@link psql} with vars `name`): print 1 when database `:name` exists. */
 export const PG_DATABASE_EXISTS_SQL = `SELECT 1 FROM pg_database WHERE datname = :'name';\n`
 
@@ -501,6 +534,55 @@ export function mysqlSchemaDefaultsSql(database: string): string {
 /** SQL (no database): prints 1 when `database` exists, else 0. */
 export function mysqlExistsSql(database: string): string {
   return `SELECT COUNT(*) FROM information_schema.SCHEMATA WHERE SCHEMA_NAME = ${mysqlStringLiteral(database)};\n`
+}
+
+/**
+ * The account host of a site's MySQL user: `localhost` for a socket (or no host), else `%`
+ * (MySQL matches TCP clients by their address, which the config does not give).
+ */
+export function mysqlAccountHost(host: string | undefined): string {
+  return host === undefined || host.startsWith('/') || host === 'localhost' ? 'localhost' : '%'
+}
+
+/** A MySQL account `'user'@'host'` (names restricted by the config schema; quotes doubled). */
+function mysqlAccount(user: string, host: string): string {
+  checkName(user, 'The user')
+  return `'${user.replace(/'/g, "''")}'@'${host.replace(/'/g, "''")}'`
+}
+
+/** SQL: whether account `user@host` exists (prints 1). */
+export function mysqlUserExistsSql(user: string, host: string): string {
+  return `SELECT 1 FROM mysql.user WHERE User = ${mysqlStringLiteral(user)} AND Host = ${mysqlStringLiteral(host)};\n`
+}
+
+/**
+ * SQL: create database `name` (utf8mb4) and, with `user`, the account `user@host` (with its
+ * password) holding every privilege on it. The password literal is read with backslash escapes
+ * whatever the server's sql_mode (set for this session first).
+ */
+export function mysqlCreateSiteDatabaseSql(
+  name: string,
+  user?: { name: string; host: string; password?: RolePassword; exists: boolean }
+): string {
+  const lines = [`CREATE DATABASE ${quoteMysqlIdent(name)} CHARACTER SET utf8mb4;`]
+  if (user) {
+    const account = mysqlAccount(user.name, user.host)
+    const pw = user.password
+    if (!user.exists) {
+      if (pw && 'secret' in pw) {
+        if (pw.secret.includes('\0'))
+          throw new SitecycleError('a password holding a NUL byte cannot be set')
+        const literal = pw.secret.replace(/\\/g, '\\\\').replace(/'/g, "\\'")
+        lines.unshift(
+          "SET SESSION sql_mode = REPLACE(@@SESSION.sql_mode, 'NO_BACKSLASH_ESCAPES', '');"
+        )
+        lines.push(`CREATE USER ${account} IDENTIFIED BY '${literal}';`)
+      } else if (pw) lines.push(`CREATE USER ${account} IDENTIFIED BY ${pw.placeholder};`)
+      else lines.push(`CREATE USER ${account};`)
+    }
+    lines.push(`GRANT ALL PRIVILEGES ON ${quoteMysqlIdent(name)}.* TO ${account};`)
+  }
+  return lines.join('\n') + '\n'
 }
 
 /** SQL (in the database): its size in bytes (data and indexes of every table). */

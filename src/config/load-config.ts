@@ -531,7 +531,13 @@ function snapshotSettings(raw: RawSite): Pick<SiteConfig, 'database' | 'data' | 
         ...(db.host !== undefined && { host: db.host }),
         ...(db.port !== undefined && { port: db.port }),
         ...(db.user !== undefined && { user: db.user }),
-        ...(db.password_env !== undefined && { passwordEnv: db.password_env })
+        ...(db.password_env !== undefined && { passwordEnv: db.password_env }),
+        ...(db.admin && {
+          admin: {
+            user: db.admin.user,
+            ...(db.admin.password_env !== undefined && { passwordEnv: db.admin.password_env })
+          }
+        })
       }
     }),
     ...(raw.data && {

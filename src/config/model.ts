@@ -224,6 +224,19 @@ export interface DatabaseSettings {
   user?: string
   /** Name of the environment variable holding the password (a secret; never the password itself). */
   passwordEnv?: string
+  /**
+   * An account on the same server that may create databases and roles (postgres: a superuser or
+   * CREATEDB and CREATEROLE; mysql: CREATE, CREATE USER and GRANT OPTION): `init` creates the
+   * database and its owner with it. Absent: init says what to create.
+   */
+  admin?: DatabaseAdmin
+}
+
+/** The admin login of a database server (`sites.<n>.database.admin`). */
+export interface DatabaseAdmin {
+  user: string
+  /** Name of the environment variable holding its password (a secret); absent: no password. */
+  passwordEnv?: string
 }
 
 /** Snapshot retention (`sites.<n>.snapshots`): grandfather-father-son. */

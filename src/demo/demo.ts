@@ -123,8 +123,8 @@ export async function runDemo(opts: DemoOptions): Promise<number> {
   await chmod(dir, 0o755)
   out(`sitecycle demo in ${dir}, site on http://127.0.0.1:${port}`)
 
-  reporter.info('starting a private Apache (mod_wsgi, mod_rewrite) on 127.0.0.1')
-  const apache = await startApache(join(dir, 'apache'))
+  reporter.info(`a private Apache (mod_wsgi, mod_rewrite) listening only on 127.0.0.1:${port}`)
+  const apache = await startApache(join(dir, 'apache'), { ports: [port] })
 
   // The application's repository: the sample app, its sitecycle.yml and config template.
   const app = join(dir, 'app')

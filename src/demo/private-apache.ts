@@ -37,25 +37,68 @@ export async function freePort(): Promise<number> {
   })
 }
 
-/** Start a private Apache in `dir` (a new temp dir when omitted). */
-export async function startApache(dir?: string): Promise<PrivateApache> {
+/** Start Apache with `ctl` and wait until it answers on `port` (apachectl start returns before). */
+async function started(ctl: string, dir: string, port: number): Promise<void> {
+  await run(ctl, ['start'])
+  const deadline = Date.now() + 15000
+  for (;;) {
+    const ok = await fetch(`http://127.0.0.1:${port}/`).then(
+      () => true,
+      () => false
+    )
+    if (ok) return
+    if (Date.now() > deadline)
+      throw new Error(
+        `the private Apache did not start: ${await readFile(`${dir}/error.log`, 'utf8').catch(() => '')}`
+      )
+    await new Promise(r => setTimeout(r, 100))
+  }
+}
+
+/** What the private Apache listens on. */
+export interface PrivateApacheOptions {
+  /**
+   * The ports the user gave (on 127.0.0.1), and no other. A site's vhost declares its own
+   * `Listen` except on 80 and 443 (which a Debian Apache's ports.conf declares): those two are
+   * declared here. Empty: nothing listens until a vhost declares its port. Absent (the tests'
+   * Apache): a free port of its own besides, started at once.
+   */
+  ports?: number[]
+}
+
+/** The combined access-log format (Debian's apache2.conf defines it; a vhost's CustomLog names it). */
+export const COMBINED_LOG_FORMAT =
+  'LogFormat "%h %l %u %t \\"%r\\" %>s %b \\"%{Referer}i\\" \\"%{User-Agent}i\\"" combined'
+
+/**
+ * Write a private Apache in `dir` (a new temp dir when omitted), listening only on the ports of
+ * `options`. Started now when it has a port of its own to listen on; else the first
+ * `apachectl graceful` (init's reload, after it wrote a vhost with its `Listen`) starts it.
+ */
+export async function startApache(
+  dir?: string,
+  options: PrivateApacheOptions = {}
+): Promise<PrivateApache> {
   dir = dir ?? (await mkdtemp(join(tmpdir(), 'sitecycle-apache-')))
   await mkdir(dir, { recursive: true })
   await chmod(dir, 0o755)
   const confDir = join(dir, 'sites')
   await mkdir(confDir)
   await mkdir(join(dir, 'run'))
-  const basePort = await freePort()
+  const ownPorts = options.ports
+    ? options.ports.filter(p => p === 80 || p === 443)
+    : [await freePort()]
   const conf = join(dir, 'apache2.conf')
   const mods = '/usr/lib/apache2/modules'
   await writeFile(
     conf,
     [
       'ServerRoot /etc/apache2',
-      `Listen 127.0.0.1:${basePort}`,
+      ...ownPorts.map(p => `Listen 127.0.0.1:${p}`),
       `PidFile ${dir}/run/apache2.pid`,
       `ErrorLog ${dir}/error.log`,
       'LogLevel warn',
+      COMBINED_LOG_FORMAT,
       'User www-data',
       'Group www-data',
       'ServerName 127.0.0.1',
@@ -99,21 +142,7 @@ esac
   )
   if (!modCheck)
     throw new Error('mod_wsgi is not installed: apt-get install libapache2-mod-wsgi-py3')
-  await run(ctl, ['start'])
-  // apachectl start returns before Apache listens: poll its pid file and port.
-  const deadline = Date.now() + 15000
-  for (;;) {
-    const ok = await fetch(`http://127.0.0.1:${basePort}/`).then(
-      () => true,
-      () => false
-    )
-    if (ok) break
-    if (Date.now() > deadline)
-      throw new Error(
-        `the private Apache did not start: ${await readFile(`${dir}/error.log`, 'utf8').catch(() => '')}`
-      )
-    await new Promise(r => setTimeout(r, 100))
-  }
+  if (ownPorts.length) await started(ctl, dir, ownPorts[0])
   return {
     dir,
     ctl: [ctl],

@@ -26,6 +26,11 @@ import {
 import { prepareMaintenance } from '../sites/maintenance.js'
 import { EMPTY_RELEASE, SLOTS, siteLayout, vhostFileName } from '../sites/layout.js'
 import { writeWsgiScript } from '../sites/wsgi-scripts.js'
+import {
+  ensureSiteDatabase,
+  removeSiteDatabase,
+  type SiteDatabaseOutcome
+} from '../databases/site-database.js'
 import { SitecycleError } from '../util/errors.js'
 import type { Reporter } from '../util/reporter.js'
 import { runPipeline, PipelineError, type Step, type StepReport } from './pipeline.js'
@@ -60,6 +65,8 @@ interface InitContext extends InitRequest {
   access?: AccessCredentials
   /** The other WSGI sites of this Apache, when the reload was left out for them. */
   notReloadedFor?: string[]
+  /** What the server-database step did (its undo drops only what it created). */
+  database?: SiteDatabaseOutcome
 }
 
 /** What init did: whether Apache was reloaded, and if not, for which other sites. */
@@ -236,6 +243,25 @@ function initSteps(): Step<InitContext>[] {
         "create the site's shared folders and files (shared:) for the Apache user (never replaces one)",
       when: c => (c.site.shared ?? []).length > 0,
       run: createSharedEntries
+    },
+    {
+      name: 'server-database',
+      title:
+        'create the PostgreSQL or MariaDB database and its owner with the admin login of the config (never replaces one); without one, say what to create',
+      when: c => c.site.database !== undefined && c.site.database.engine !== 'sqlite',
+      run: async c => {
+        const db = c.site.database!
+        c.database = await ensureSiteDatabase(c.exec, db, c.reporter, c.env ?? process.env)
+        if (c.database.status === 'not-created')
+          c.reporter.warn(`site ${c.site.name}: ${c.database.message}`)
+        return c.database.status === 'not-created'
+          ? `not created: no sites.${c.site.name}.database.admin`
+          : c.database.message
+      },
+      undo: async c => {
+        if (c.database)
+          await removeSiteDatabase(c.exec, c.site.database!, c.database, c.env ?? process.env)
+      }
     },
     {
       name: 'site-file',

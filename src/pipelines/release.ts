@@ -51,6 +51,7 @@ import type { PublishResult, ReleaseStore } from '../stores/store.js'
 import { SitecycleError } from '../util/errors.js'
 import type { Reporter } from '../util/reporter.js'
 import { describePlan, PipelineError, runPipeline, type Step, type StepReport } from './pipeline.js'
+import { checkIsPackage } from '../releases/package-check.js'
 
 /** Which part of the pipeline a run does. */
 export type ReleaseStage = 'all' | 'prepare' | 'publish'
@@ -332,6 +333,8 @@ export async function runRelease(req: ReleaseRequest): Promise<ReleaseOutcome> {
     tests: req.skipTests ? 'skipped' : 'none',
     published: []
   }
+  // Before the tests and the tag: a project that is not a package cannot be built.
+  if (stage !== 'publish' && !req.build) await checkIsPackage(ctx.source)
   let steps: StepReport[]
   try {
     steps = await runPipeline(releaseSteps(stage), ctx, req.reporter)

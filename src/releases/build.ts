@@ -14,6 +14,7 @@ import { CommandError } from '../hosts/executor.js'
 import { SitecycleError } from '../util/errors.js'
 import { LocalExecutor } from '../hosts/local-executor.js'
 import { checkArchive } from './archive-check.js'
+import { checkIsPackage } from './package-check.js'
 import {
   buildEnvironment,
   chooseIsolation,
@@ -187,15 +188,7 @@ async function exists(p: string): Promise<boolean> {
 export async function buildRelease(opts: BuildReleaseOptions): Promise<BuiltRelease> {
   const sourceDir = path.resolve(opts.sourceDir)
   const outDir = path.resolve(opts.outDir)
-  if (
-    !(await exists(path.join(sourceDir, 'pyproject.toml'))) &&
-    !(await exists(path.join(sourceDir, 'setup.py')))
-  ) {
-    throw new SitecycleError(
-      `cannot build ${sourceDir}: it has no pyproject.toml or setup.py`,
-      'release'
-    )
-  }
+  await checkIsPackage(sourceDir)
   const python = opts.python ?? DEFAULT_BUILD_PYTHON
   const backend = await readBuildBackend(new LocalExecutor(), python, sourceDir)
   const isolated = chooseIsolation(opts.isolation ?? 'auto', backend, python, sourceDir)

@@ -1,12 +1,13 @@
 import { pathToFileURL } from 'node:url'
 import { checkReadmeTables, updateReadmeTables } from './action-tables.js'
+import { checkConfigReference, updateConfigReference } from './config-reference.js'
 import { checkStarterTable, STARTERS_README, updateStarterTable } from './starter-tables.js'
 
 const USAGE = 'usage: readme-tables [--check] [--root DIR]'
 
 /**
  * `readme-tables [--root DIR]` regenerates the README's inputs/outputs tables from
- * `actions/*\/action.yml`; `--check` changes nothing and fails when they are not current.
+ * `actions/*\/action.yml` and its config reference from the config schema; `--check` changes nothing and fails when they are not current.
  * Returns the exit code: 0 current (or rewritten), 1 not current, 2 bad arguments.
  */
 export async function main(
@@ -34,7 +35,12 @@ export async function main(
       write(
         `readme-tables: ${STARTERS_README}'s starter table is not current; run \`npm run docs\``
       )
-    return result.current && starters ? 0 : 1
+    const reference = await checkConfigReference(root)
+    if (!reference.current)
+      write(
+        `readme-tables: README.md's config reference is not current; run \`npm run docs\`. ${reference.firstDifference}`
+      )
+    return result.current && starters && reference.current ? 0 : 1
   }
   const changed = await updateReadmeTables(root)
   write(changed ? 'readme-tables: README.md updated' : 'readme-tables: README.md already current')
@@ -43,6 +49,11 @@ export async function main(
     startersChanged
       ? `readme-tables: ${STARTERS_README} updated`
       : `readme-tables: ${STARTERS_README} already current`
+  )
+  write(
+    (await updateConfigReference(root))
+      ? 'readme-tables: README.md config reference updated'
+      : 'readme-tables: README.md config reference already current'
   )
   return 0
 }

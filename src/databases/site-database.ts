@@ -1,0 +1,229 @@
+/**
+ * A site's PostgreSQL or MariaDB database and its owner, created by `init` through the admin
+ * login of the config (`database.admin`), or, without one, the SQL that an administrator runs.
+ * Never touches a database or role that exists already. Passwords go on stdin, never in argv.
+ */
+import {
+  mysql,
+  mysqlAccountHost,
+  mysqlCreateSiteDatabaseSql,
+  mysqlExistsSql,
+  mysqlUserExistsSql,
+  PG_DATABASE_EXISTS_SQL,
+  PG_DROP_DATABASE_SQL,
+  PG_ROLE_EXISTS_SQL,
+  pgCreateDatabaseSql,
+  pgCreateRoleSql,
+  psql,
+  quoteMysqlIdent,
+  quotePgIdent,
+  type DbConnection,
+  type RolePassword
+} from '../commands/databases.js'
+import type { DatabaseSettings } from '../config/model.js'
+import type { Executor } from '../hosts/executor.js'
+import type { Reporter } from '../util/reporter.js'
+import { connectionOf, databasePassword } from './connection.js'
+
+/** What ensureSiteDatabase did, and what its undo removes. */
+export interface SiteDatabaseOutcome {
+  /** `exists`: left as it was; `created`: made now; `not-created`: no admin login (see message). */
+  status: 'exists' | 'created' | 'not-created'
+  /** One line for the step's report (the instructions, for `not-created`). */
+  message: string
+  /** The role (postgres) or account (mysql) created now, if any. */
+  createdUser?: string
+}
+
+/** The admin login of `db`: its server, the admin user and the admin's password. */
+function adminConnection(db: DatabaseSettings, env: NodeJS.ProcessEnv): DbConnection {
+  const admin = db.admin!
+  return connectionOf(
+    {
+      engine: db.engine,
+      name: db.name,
+      host: db.host,
+      port: db.port,
+      user: admin.user,
+      passwordEnv: admin.passwordEnv
+    },
+    env
+  )
+}
+
+const PG_MAINTENANCE_DB = 'postgres'
+
+/** The role password's SQL form for an administrator reading it: the variable, never the value. */
+function placeholder(db: DatabaseSettings, quote: string): RolePassword | undefined {
+  return db.passwordEnv
+    ? { placeholder: `${quote}<the value of $${db.passwordEnv}>${quote}` }
+    : undefined
+}
+
+/**
+ * The SQL that creates `db` and its owner, for an administrator to run: the password shown as
+ * the name of the variable that holds it. postgres: as a superuser (`sudo -u postgres psql`);
+ * mysql: as root (`sudo mysql`).
+ */
+export function siteDatabaseInstructions(db: DatabaseSettings): string {
+  if (db.engine === 'postgres') {
+    const sql =
+      (db.user ? pgCreateRoleSql(db.user, placeholder(db, "'")) : '') +
+      pgCreateDatabaseSql(db.name, db.user)
+    return `as a PostgreSQL superuser (such as \`sudo -u postgres psql\`), run:\n${sql}`
+  }
+  const sql = mysqlCreateSiteDatabaseSql(
+    db.name,
+    db.user
+      ? {
+          name: db.user,
+          host: mysqlAccountHost(db.host),
+          password: placeholder(db, "'"),
+          exists: false
+        }
+      : undefined
+  )
+  return `as the MariaDB/MySQL root user (such as \`sudo mysql\`), run:\n${sql}`
+}
+
+/**
+ * Whether the site's own login sees its database (false when it cannot tell: no password in the
+ * environment, no such role, server unreachable).
+ */
+async function existsAsSiteUser(
+  exec: Executor,
+  db: DatabaseSettings,
+  env: NodeJS.ProcessEnv
+): Promise<boolean> {
+  if (db.passwordEnv && !env[db.passwordEnv]) return false
+  const conn = connectionOf(db, env)
+  const command =
+    db.engine === 'postgres'
+      ? psql(conn, PG_MAINTENANCE_DB, PG_DATABASE_EXISTS_SQL, { name: db.name })
+      : mysql(conn, undefined, mysqlExistsSql(db.name))
+  const r = await exec.tryRun(command)
+  return r.code === 0 && r.stdout.trim() === '1'
+}
+
+/**
+ * Create the database of `db` and its owner (`db.user`, with the password of `db.passwordEnv`)
+ * through `db.admin`. An existing database is left as it is; an existing role or account is
+ * kept with its password, and the new database given to it. Without `db.admin`: nothing is
+ * created; the outcome carries the SQL to run.
+ */
+export async function ensureSiteDatabase(
+  exec: Executor,
+  db: DatabaseSettings,
+  reporter: Reporter,
+  env: NodeJS.ProcessEnv = process.env
+): Promise<SiteDatabaseOutcome> {
+  if (!db.admin) {
+    if (await existsAsSiteUser(exec, db, env))
+      return { status: 'exists', message: `database ${db.name} exists: left as it is` }
+    return {
+      status: 'not-created',
+      message:
+        `sitecycle creates ${db.engine} database ${db.name}${db.user ? ` and its owner ${db.user}` : ''} ` +
+        `only with an admin login (database.admin); unless it exists already, ${siteDatabaseInstructions(db)}`
+    }
+  }
+  const admin = adminConnection(db, env)
+  if (admin.password) reporter.addSecret(admin.password)
+  // The owner's password is needed only to create it: an existing database needs no secret.
+  const ownerPassword = (): string | undefined => {
+    const pw = databasePassword(db, env)
+    if (pw) reporter.addSecret(pw)
+    return pw
+  }
+  if (db.engine === 'postgres') {
+    const ask = async (text: string, name: string) =>
+      (await exec.run(psql(admin, PG_MAINTENANCE_DB, text, { name }))).stdout.trim() === '1'
+    if (await ask(PG_DATABASE_EXISTS_SQL, db.name))
+      return { status: 'exists', message: `database ${db.name} exists: left as it is` }
+    let createdUser: string | undefined
+    const said: string[] = []
+    if (db.user) {
+      if (await ask(PG_ROLE_EXISTS_SQL, db.user)) said.push(`role ${db.user} exists: kept`)
+      else {
+        const userPassword = ownerPassword()
+        const password: RolePassword | undefined = userPassword
+          ? { secret: userPassword }
+          : undefined
+        await exec.run({
+          ...psql(admin, PG_MAINTENANCE_DB, pgCreateRoleSql(db.user, password)),
+          redact: [
+            ...(admin.password ? [admin.password] : []),
+            ...(userPassword ? [userPassword] : [])
+          ]
+        })
+        createdUser = db.user
+        said.push(
+          `created role ${db.user}${userPassword ? ` (password from ${db.passwordEnv})` : ''}`
+        )
+      }
+    }
+    await exec.run(psql(admin, PG_MAINTENANCE_DB, pgCreateDatabaseSql(db.name, db.user)))
+    said.push(`created database ${db.name}${db.user ? ` owned by ${db.user}` : ''}`)
+    return { status: 'created', message: said.join('; '), createdUser }
+  }
+  const ask = async (text: string) =>
+    (await exec.run(mysql(admin, undefined, text))).stdout.trim() === '1'
+  if (await ask(mysqlExistsSql(db.name)))
+    return { status: 'exists', message: `database ${db.name} exists: left as it is` }
+  const host = mysqlAccountHost(db.host)
+  const userExists = db.user ? await ask(mysqlUserExistsSql(db.user, host)) : false
+  const userPassword = db.user && !userExists ? ownerPassword() : undefined
+  const password: RolePassword | undefined = userPassword ? { secret: userPassword } : undefined
+  const sql = mysqlCreateSiteDatabaseSql(
+    db.name,
+    db.user ? { name: db.user, host, password, exists: userExists } : undefined
+  )
+  await exec.run({
+    ...mysql(admin, undefined, sql),
+    redact: [...(admin.password ? [admin.password] : []), ...(userPassword ? [userPassword] : [])]
+  })
+  const who = db.user ? `${db.user}@${host}` : undefined
+  return {
+    status: 'created',
+    message:
+      `created database ${db.name}` +
+      (who
+        ? userExists
+          ? `; account ${who} exists: kept, granted all on it`
+          : `; created account ${who}${userPassword ? ` (password from ${db.passwordEnv})` : ''} with all privileges on it`
+        : ''),
+    createdUser: db.user && !userExists ? db.user : undefined
+  }
+}
+
+/** Drop what ensureSiteDatabase created (the undo of a failed init): the database, then the role. */
+export async function removeSiteDatabase(
+  exec: Executor,
+  db: DatabaseSettings,
+  outcome: SiteDatabaseOutcome,
+  env: NodeJS.ProcessEnv = process.env
+): Promise<void> {
+  if (outcome.status !== 'created') return
+  const admin = adminConnection(db, env)
+  if (db.engine === 'postgres') {
+    await exec.run(psql(admin, PG_MAINTENANCE_DB, PG_DROP_DATABASE_SQL, { name: db.name }))
+    if (outcome.createdUser)
+      await exec.run(
+        psql(
+          admin,
+          PG_MAINTENANCE_DB,
+          `DROP ROLE IF EXISTS ${quotePgIdent(outcome.createdUser)};\n`
+        )
+      )
+    return
+  }
+  const account = `'${outcome.createdUser?.replace(/'/g, "''")}'@'${mysqlAccountHost(db.host)}'`
+  await exec.run(
+    mysql(
+      admin,
+      undefined,
+      `DROP DATABASE IF EXISTS ${quoteMysqlIdent(db.name)};\n` +
+        (outcome.createdUser ? `DROP USER IF EXISTS ${account};\n` : '')
+    )
+  )
+}
