@@ -1,12 +1,17 @@
 """Notes: a small Flask application that sitecycle releases and deploys (examples/flask-app)."""
 
 import os
+from importlib.metadata import PackageNotFoundError, version as _version
 
 from flask import Flask, abort, redirect, render_template, request, url_for
 
 from . import db
 
-__version__ = "1.0.0"
+try:
+    # The one version is pyproject.toml's (sitecycle release reads it there).
+    __version__ = _version("sitecycle-notes")
+except PackageNotFoundError:  # run from the source tree, not installed
+    __version__ = "0+source"
 
 
 def create_app(database=None):
