@@ -26,6 +26,7 @@ import { deploy } from '../src/pipelines/deploy.js'
 import { initSite } from '../src/pipelines/init.js'
 import { rollback } from '../src/pipelines/rollback.js'
 import { buildRelease } from '../src/releases/build.js'
+import { benchRealDeploy } from './deploy-real.js'
 import { prepareSampleSource } from '../src/releases/sample-source.js'
 import type { Reporter } from '../src/util/reporter.js'
 import {
@@ -51,6 +52,10 @@ interface BenchSettings {
   bareRuns: number
   /** Deploys without load timed, each of a new version; their median is deploy_s (--deploy-runs). */
   deployRuns: number
+  /** Deploys of the Django example timed, each of a new version (--real-runs; 0: not measured). */
+  realRuns: number
+  /** Measure the Django example only, not the sample (--only real). */
+  onlyReal: boolean
   /** Print the pipelines' step lines on stderr (--verbose). */
   verbose: boolean
 }
@@ -69,6 +74,8 @@ function parseArgs(argv: string[]): BenchSettings {
     restSeconds: 5,
     bareRuns: 3,
     deployRuns: 3,
+    realRuns: 3,
+    onlyReal: false,
     verbose: false
   }
   for (let i = 0; i < argv.length; i++) {
@@ -83,10 +90,12 @@ function parseArgs(argv: string[]): BenchSettings {
     else if (a === '--rest-seconds') s.restSeconds = num()
     else if (a === '--bare-runs') s.bareRuns = Math.round(num())
     else if (a === '--deploy-runs') s.deployRuns = Math.max(1, Math.round(num()))
+    else if (a === '--real-runs') s.realRuns = Math.round(num())
+    else if (a === '--only' && argv[i + 1] === 'real') s.onlyReal = Boolean(++i)
     else if (a === '--verbose') s.verbose = true
     else
       throw new Error(
-        `unknown argument '${a}': expected --concurrency N, --rate R, --rest-seconds S, --bare-runs N, --deploy-runs N, --verbose`
+        `unknown argument '${a}': expected --concurrency N, --rate R, --rest-seconds S, --bare-runs N, --deploy-runs N, --real-runs N, --only real, --verbose`
       )
   }
   return s
@@ -381,7 +390,22 @@ async function bench(settings: BenchSettings): Promise<void> {
   await chmod(work, 0o755)
   let apache: PrivateApache | undefined
   const exec = new TimingExecutor()
+  const real = () =>
+    benchRealDeploy({
+      work,
+      apache: apache!,
+      exec,
+      runs: settings.realRuns,
+      bareRuns: settings.bareRuns,
+      reporter: () => new TimingReporter(settings.verbose),
+      figure,
+      progress
+    })
   try {
+    if (settings.onlyReal) {
+      apache = await startApache(join(work, 'apache'))
+      return await real()
+    }
     const measured = measuredVersions(settings.deployRuns)
     const versions = [FIRST, ...measured, UNDER_LOAD]
     progress(`building the sample at ${versions.join(', ')} in ${work}`)
@@ -531,6 +555,9 @@ async function bench(settings: BenchSettings): Promise<void> {
     for (const [name, ms] of rb.durations)
       figure(`rollback_step_${name.replace(/-/g, '_')}_s`, ms / 1000, 's')
     commandFigures('rollback_cmd_before_switch', exec, tb, rollbackSwitch)
+
+    // The same comparison for a real application: the Django example with its dependencies.
+    await real()
   } finally {
     if (apache) await apache.stop().catch(e => progress(`could not stop Apache: ${e}`))
     await rm(work, { recursive: true, force: true })

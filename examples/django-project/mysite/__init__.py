@@ -1,0 +1,3 @@
+"""mysite: the Django project of the guestbook example."""
+
+__version__ = "2.0.0"

@@ -1,0 +1,40 @@
+"""Notes: a small Flask application that sitecycle releases and deploys (examples/flask-app)."""
+
+import os
+from importlib.metadata import PackageNotFoundError, version as _version
+
+from flask import Flask, abort, redirect, render_template, request, url_for
+
+from . import db
+
+try:
+    # The one version is pyproject.toml's (sitecycle release reads it there).
+    __version__ = _version("sitecycle-notes")
+except PackageNotFoundError:  # run from the source tree, not installed
+    __version__ = "0+source"
+
+
+def create_app(database=None):
+    """The application. Its SQLite database is `database`, else the NOTES_DATABASE variable
+    (a path or a sqlite:/// URL, as sitecycle's {{ database.url }} gives it)."""
+    app = Flask(__name__)
+    app.config["NOTES_DATABASE"] = db.path_from(database or os.environ.get("NOTES_DATABASE", ""))
+    app.cli.add_command(db.init_db_command)
+
+    @app.get("/__version__")
+    def version():
+        return __version__, 200, {"Content-Type": "text/plain; charset=utf-8"}
+
+    @app.get("/")
+    def index():
+        return render_template("index.html", notes=db.list_notes(), version=__version__)
+
+    @app.post("/notes")
+    def add_note():
+        text = request.form.get("text", "").strip()
+        if not text or len(text) > 2000:
+            abort(400, "a note is 1 to 2000 characters")
+        db.add_note(text)
+        return redirect(url_for("index"), code=303)
+
+    return app
