@@ -491,43 +491,75 @@ try:
     import tomllib
 except ImportError:
     sys.exit(3)
+
+
+def found(text):
+    print(text.strip())
+    sys.exit(0)
+
+
+def constant(files, names):
+    # The first module-level NAME = "string" of one of names, as the backends read it.
+    for candidate in files:
+        if not candidate.is_file():
+            continue
+        for node in ast.parse(candidate.read_text(encoding="utf-8")).body:
+            targets = node.targets if isinstance(node, ast.Assign) else [node.target] if isinstance(node, ast.AnnAssign) else []
+            value = getattr(node, "value", None)
+            if any(isinstance(t, ast.Name) and t.id in names for t in targets) and isinstance(value, ast.Constant) and isinstance(value.value, str):
+                found(value.value)
+
+
+def module_files(roots, module):
+    for root in roots:
+        base = root.joinpath(*module.split("."))
+        yield base.with_suffix(".py")
+        yield base / "__init__.py"
+
+
 pp = src / "pyproject.toml"
 if not pp.is_file():
     sys.exit(3)
 data = tomllib.loads(pp.read_text(encoding="utf-8"))
 project = data.get("project", {})
 if isinstance(project.get("version"), str):
-    print(project["version"])
-    sys.exit(0)
-setuptools = data.get("tool", {}).get("setuptools", {})
+    found(project["version"])
+if "version" not in project.get("dynamic", []):
+    sys.exit(3)
+tool = data.get("tool", {})
+backend = data.get("build-system", {}).get("build-backend", "")
+if backend.startswith("flit_core"):
+    # flit: __version__ of the module named like the project (or tool.flit.module.name).
+    module = tool.get("flit", {}).get("module", {}).get("name") or str(project.get("name", "")).replace("-", "_")
+    constant(module_files([src, src / "src"], module), ("__version__",))
+    sys.exit(3)
+if backend.startswith("hatchling"):
+    # hatch: the file of tool.hatch.version.path, its __version__ or VERSION.
+    path = tool.get("hatch", {}).get("version", {}).get("path")
+    if isinstance(path, str):
+        constant([src / path], ("__version__", "VERSION"))
+    sys.exit(3)
+setuptools = tool.get("setuptools", {})
 dynamic = setuptools.get("dynamic", {}).get("version", {})
-if "version" not in project.get("dynamic", []) or not isinstance(dynamic, dict):
+if not isinstance(dynamic, dict):
     sys.exit(3)
 if isinstance(dynamic.get("file"), (str, list)):
     files = dynamic["file"] if isinstance(dynamic["file"], list) else [dynamic["file"]]
-    print((src / files[0]).read_text(encoding="utf-8").strip())
-    sys.exit(0)
+    found((src / files[0]).read_text(encoding="utf-8"))
 attr = dynamic.get("attr")
 if not isinstance(attr, str) or "." not in attr:
     sys.exit(3)
 module, _, name = attr.rpartition(".")
 dirs = setuptools.get("package-dir", {})
-roots = [src / dirs.get("", "."), src / "src"]
-for root in roots:
-    base = root.joinpath(*module.split("."))
-    for candidate in (base.with_suffix(".py"), base / "__init__.py"):
-        if not candidate.is_file():
-            continue
-        for node in ast.parse(candidate.read_text(encoding="utf-8")).body:
-            targets = node.targets if isinstance(node, ast.Assign) else [node.target] if isinstance(node, ast.AnnAssign) else []
-            value = getattr(node, "value", None)
-            if any(isinstance(t, ast.Name) and t.id == name for t in targets) and isinstance(value, ast.Constant) and isinstance(value.value, str):
-                print(value.value)
-                sys.exit(0)
+constant(module_files([src / dirs.get("", "."), src / "src"], module), (name,))
 sys.exit(3)
 `
 
-/** The command that prints a project's static version (pyproject.toml or its version attribute). */
+/**
+ * The command that prints a project's version without building: `project.version`, or a dynamic
+ * one as setuptools (`attr`, `file`), flit_core (the module's `__version__`) or hatchling
+ * (`tool.hatch.version.path`) reads it; exit 3 when it cannot be told.
+ */
 export function projectVersionCommand(python: string, sourceDir: string): Command {
   return { argv: [python, '-I', '-c', PROJECT_VERSION_PROGRAM, sourceDir] }
 }
