@@ -9,7 +9,8 @@
  * Needs the wheelhouse (SITECYCLE_TEST_WHEELHOUSE, default ../shared/wheelhouse): CI has it, so
  * a missing one fails here rather than skipping. Rebuild dist/cli.js after a src change.
  */
-import { existsSync } from 'node:fs'
+import { execFileSync } from 'node:child_process'
+import { existsSync, statSync } from 'node:fs'
 import { chmod, cp, readFile, writeFile } from 'node:fs/promises'
 import { join, resolve } from 'node:path'
 import { freePort, startApache, type TestApache } from '../helpers/apache.js'
@@ -132,6 +133,20 @@ test('deployed with its hooks: both migrations applied while frozen, static file
     true
   )
   expect(existsSync(join(root, 'releases', '2.0.0', 'static', 'guestbook', 'style.css'))).toBe(true)
+  // static: the collected files are Apache's to serve, from the live slot's release (DEBUG off:
+  // Django would not serve them); a missing one is Apache's 404.
+  const css = await httpGet(`${url}/static/guestbook/style.css`)
+  expect(css.status).toBe(200)
+  expect(css.body).toBe(
+    await readFile(join(root, 'releases', '2.0.0', 'static', 'guestbook', 'style.css'), 'utf8')
+  )
+  expect((await httpGet(`${url}/static/guestbook/none.css`)).status).toBe(404)
+  // shared: the media folder made by init for www-data, served at /media/, named to the app.
+  expect(statSync(join(root, 'shared', 'media')).uid).toBe(
+    Number(execFileSync('id', ['-u', 'www-data']).toString())
+  )
+  await writeFile(join(root, 'shared', 'media', 'upload.txt'), 'uploaded\n')
+  expect(await httpGet(`${url}/media/upload.txt`)).toEqual({ status: 200, body: 'uploaded\n' })
   const login = await httpGet(`${url}/admin/login/`)
   expect(login.status).toBe(200)
   expect(login.body).toContain('Django administration')

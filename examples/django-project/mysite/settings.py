@@ -73,4 +73,8 @@ STATIC_ROOT = Path(
     os.environ.get("DJANGO_STATIC_ROOT") or Path(os.environ.get("VIRTUAL_ENV", sys.prefix)) / "static"
 )
 
+# Uploads: the site's shared media folder (sitecycle.yml shared:), served by Apache at /media/.
+MEDIA_URL = "media/"
+MEDIA_ROOT = os.environ.get("DJANGO_MEDIA_ROOT", "")
+
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
