@@ -201,6 +201,16 @@ test('a changed static: is said plainly by deploy (no reload), and init --reload
   expect((await deployVersion(changed, '2.0.0')).notes).toEqual([])
 })
 
+test('another changed Apache setting (shutdown_timeout) is said plainly too', async () => {
+  const changed = await editedConfig('shutdown_timeout: 5', 'shutdown_timeout: 7')
+  const o = await deployVersion(changed, '2.0.0')
+  expect(o.status).toBe('unchanged')
+  expect(o.notes.join('\n')).toMatch(
+    /the Apache vhost \S+ of site v1 differs from what its config gives now .*until you run: sitecycle init v1 --reload/
+  )
+  await editedConfig('shutdown_timeout: 7', 'shutdown_timeout: 5')
+})
+
 test('a redeploy of an installed release whose hooks make other files keeps those: watch stays clean', async () => {
   const changed = await editedConfig(
     'static: { /static/: static, /assets/: static }',

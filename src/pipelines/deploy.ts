@@ -25,7 +25,12 @@ import { rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { basename, dirname, join } from 'node:path'
 import type { HostSpec, SitecycleConfig, SiteConfig, StoreConfig } from '../config/model.js'
-import { apacheConfigTest, renderWsgiScript, vhostServesStatic } from '../commands/apache.js'
+import {
+  apacheConfigTest,
+  renderVhost,
+  renderWsgiScript,
+  vhostServesStatic
+} from '../commands/apache.js'
 import { changeMode, makeDirs, removeTree } from '../commands/files.js'
 import * as py from '../commands/python.js'
 import { makeRunTempDir } from '../util/run-temp-dir.js'
@@ -956,19 +961,24 @@ async function describeStaleLive(
 }
 
 /**
- * Whether the site's Apache vhost serves the static files (`static:`) this config gives, said
- * plainly when not: only init writes the vhost, and a deploy never reloads Apache (a graceful
- * restarts every daemon group on it), so a changed `static:` waits for `sitecycle init --reload`.
- * Undefined when the vhost agrees, or cannot be read (init then has more to say).
+ * Whether the site's Apache vhost is the one this config gives, said plainly when not: only init
+ * writes the vhost, and a deploy never reloads Apache (a graceful restarts every daemon group on
+ * it), so a changed `static:`, a shared folder's `url:`, or an Apache, access or maintenance
+ * setting waits for `sitecycle init --reload`. Undefined when the vhost agrees, or cannot be read
+ * (init then has more to say).
  */
 async function describeStaleVhost(req: DeployRequest): Promise<string | undefined> {
   const path = `${req.site.apache.confDir}/${vhostFileName(req.site)}`
   const vhost = await req.exec.readFile(path).catch(() => undefined)
-  if (vhost === undefined || vhostServesStatic(req.site, vhost)) return undefined
-  const now = req.site.static?.length
-    ? req.site.static.map(e => `${e.prefix} from ${e.folder}`).join(', ')
-    : 'none'
-  return `the static files (static:) of site ${req.site.name} changed since its Apache vhost ${path} was written (now: ${now}); Apache serves them as before until you run: sitecycle init ${req.site.name} --reload (a deploy does not reload Apache)`
+  if (vhost === undefined || vhost === renderVhost(req.site)) return undefined
+  const until = `Apache serves it as before until you run: sitecycle init ${req.site.name} --reload (a deploy does not reload Apache)`
+  if (!vhostServesStatic(req.site, vhost)) {
+    const now = req.site.static?.length
+      ? req.site.static.map(e => `${e.prefix} from ${e.folder}`).join(', ')
+      : 'none'
+    return `the static files (static:) of site ${req.site.name} changed since its Apache vhost ${path} was written (now: ${now}); ${until}`
+  }
+  return `the Apache vhost ${path} of site ${req.site.name} differs from what its config gives now (apache:, shared: url, access: or maintenance: settings, or a vhost an older sitecycle wrote); ${until}`
 }
 
 /** The plan without touching anything (with the freeze steps when `site` freezes around its hooks). */
