@@ -31248,25 +31248,33 @@ function expectedLiveFromJournal(events) {
  * What counts as an added file: anything under the virtualenv that no RECORD lists, except
  *  - what `python -m venv` itself makes (pyvenv.cfg, bin/python*, bin/activate*, the lib64 link);
  *    the interpreter links are checked to point at the interpreter pyvenv.cfg names instead;
- *  - what sitecycle writes into a release (release.json, app.ini, app.ini.sha256, env.json, BAD);
+ *  - what sitecycle writes into a release (release.json, app.ini, app.ini.sha256, env.json, BAD),
+ *    and the links to the site's shared entries (argv 4), when they point where they should;
  *  - bytecode in a `__pycache__` folder whose source file is listed (with a hash) in a RECORD
  *    and that holds what that source compiles to: the code object unmarshalled from the `.pyc`
  *    must equal the source compiled here (same interpreter, same optimization level), whatever
  *    its header says (a header can be made to match the source). A `.pyc` that differs, or is
  *    for another interpreter (it cannot be checked), is reported as modified; one without a
  *    recorded source, or outside `__pycache__`, as added.
+ * Files the release held when it was installed that no RECORD lists (what its after_install hooks
+ * made: collected static files, compiled translations) are kept in release.json (`made`, written
+ * by complete-release) with their sha256: such a file is part of the release, and reported when
+ * it changed or is gone.
  * RECORD files carry no hash of their own: the deploy keeps the sha256 of each in release.json
  * (`records`, written by complete-release); a RECORD that differs from it, or that it does not
  * list, is reported (a file edited together with its RECORD line). A release installed before
  * release.json kept them is checked against its RECORDs alone.
  */
 /**
- * argv: site root, mode (`blue-green` or `single`), cap (most paths listed per kind). Prints
+ * argv: site root, mode (`blue-green` or `single`), cap (most paths listed per kind), and
+ * optionally a JSON object of the shared links a release holds (path in it → target). Prints
  * JSON: the links (live.map, slots, current), the live virtualenv, and what was found in it.
  */
 const WATCH_PROGRAM = String.raw `
 import base64, csv, glob, hashlib, importlib.util, json, marshal, os, re, sys
 root, mode, cap = sys.argv[1], sys.argv[2], int(sys.argv[3])
+# The links to shared entries a deploy makes in each release (shared[].link): path -> target.
+shared_links = json.loads(sys.argv[4]) if len(sys.argv) > 4 else {}
 out = {'liveMap': None, 'links': {}, 'venv': None, 'release': None, 'files': None, 'config': None, 'problems': []}
 try:
     with open(os.path.join(root, 'live.map')) as f:
@@ -31391,6 +31399,21 @@ def pyc_differs(pyc, source):
     if code != expected:
         return 'byte code differs from what %s compiles to' % os.path.relpath(source, venv)
     return None
+made = (out['release'] or {}).get('made') if isinstance(out['release'], dict) else None
+if not isinstance(made, dict):
+    made = {}
+made_seen = set()
+def made_drift(p, rel):
+    # A file the release held at install (its hooks made it): None when it is still as recorded.
+    made_seen.add(rel)
+    try:
+        actual = 'link:' + os.readlink(p) if os.path.islink(p) else digest(p, 'sha256').hex()
+    except OSError as e:
+        return {'path': rel, 'package': MADE, 'reason': str(e)}
+    if actual == made[rel]:
+        return None
+    return {'path': rel, 'package': MADE, 'reason': 'changed since the release was installed (%s, recorded at install %s)' % (actual, made[rel])}
+MADE = '(made at install)'
 modified, added, removed = [], [], []
 for kind, rel_record, dist, reason in record_drift:
     if kind == 'added':
@@ -31438,6 +31461,13 @@ for dirpath, dirnames, filenames in os.walk(venv):
                 if why:
                     modified.append({'path': rel, 'package': recorded[source][3], 'reason': why})
                 continue
+        if rel in made and p not in recorded:
+            checked += 1
+            drift = made_drift(p, rel)
+            if drift:
+                modified.append(drift)
+            continue
+        if m and os.path.basename(dirpath) == '__pycache__':
             added.append(rel)
             continue
         if p in unhashed or rel in OWN or VENV_BIN.match(rel):
@@ -31447,7 +31477,12 @@ for dirpath, dirnames, filenames in os.walk(venv):
             if not os.path.islink(p) or not os.path.basename(target).startswith('python') or (cfg and os.path.dirname(target) != cfg):
                 modified.append({'path': rel, 'package': '(venv)', 'reason': 'the interpreter link points at %s, not at a python in %s (pyvenv.cfg home)' % (target, cfg)})
             continue
+        if rel in shared_links and os.path.islink(p) and os.readlink(p) == shared_links[rel]:
+            continue
         added.append(rel)
+for rel in sorted(set(made) - made_seen):
+    if not os.path.lexists(os.path.join(venv, rel)):
+        removed.append({'path': rel, 'package': MADE, 'expected': made[rel]})
 for p, (algo, value, size, dist) in sorted(recorded.items()):
     if p in seen:
         continue
@@ -31487,7 +31522,8 @@ async function watchSite(req) {
     const run = await exec.tryRun(hostScript(req.config.app.python, WATCH_PROGRAM, [
         site.root,
         site.apache.mode,
-        String(req.cap ?? WATCH_LIST_CAP)
+        String(req.cap ?? WATCH_LIST_CAP),
+        JSON.stringify(Object.fromEntries((site.shared ?? []).filter(e => e.link !== undefined).map(e => [e.link, e.absolute])))
     ]));
     if (run.code !== 0)
         throw new SitecycleError(`watch could not read site ${site.name} at ${site.root} on ${exec.name}: ${run.stderr.trim().split('\n').slice(-3).join(' ')}`, 'host');
@@ -45740,7 +45776,7 @@ function lineBreaking(value) {
 /** A name a POSIX shell and Python's os.environ both take. */
 const ENV_VAR_NAME = /^[A-Za-z_][A-Za-z0-9_]*$/;
 const ENV_NAME_FORM = 'an environment variable name of letters, digits and _, not starting with a digit nor with SITECYCLE_ (sitecycle sets those), such as DJANGO_SETTINGS_MODULE';
-const ENV_VALUE_FORM = "a one-line string, optionally with {{ secret.NAME }} or {{ database.url }}, such as production or '{{ secret.SECRET_KEY }}' (quote numbers and true/false)";
+const ENV_VALUE_FORM = "a one-line string, optionally with {{ secret.NAME }}, {{ database.url }} or {{ shared.NAME }}, such as production or '{{ secret.SECRET_KEY }}' (quote numbers and true/false)";
 const PLACEHOLDER = /\{\{\s*([a-z]+)\.([A-Za-z_][A-Za-z0-9_]*)\s*\}\}/g;
 /** Why a variable name is refused, or undefined. */
 function envNameProblem(name) {
@@ -45756,7 +45792,7 @@ function envValueProblem(value) {
     if (bad)
         return `holds ${bad}`;
     for (const [whole, scope, key] of value.matchAll(PLACEHOLDER)) {
-        if (scope === 'secret' || (scope === 'database' && key === 'url'))
+        if (scope === 'secret' || scope === 'shared' || (scope === 'database' && key === 'url'))
             continue;
         return `${whole} is not understood`;
     }
@@ -45765,9 +45801,55 @@ function envValueProblem(value) {
         return `${stray[0]} is not a placeholder`;
     return undefined;
 }
+/** The names of the shared entries a value asks for (`{{ shared.NAME }}`). */
+function sharedNamesUsed(value) {
+    return [...value.matchAll(PLACEHOLDER)].filter(([, s]) => s === 'shared').map(([, , k]) => k);
+}
 /** Whether a value asks for `{{ database.url }}`. */
 function usesDatabaseUrl(value) {
     return [...value.matchAll(PLACEHOLDER)].some(([, s, k]) => s === 'database' && k === 'url');
+}
+
+/**
+ * Static files served by Apache (`app.static`, `sites.<n>.static`): URL prefixes mapped to folders
+ * inside the release directory (the release's virtualenv, `releases/<version>`), such as
+ * `{ /static/: static }` for `releases/<version>/static`. A hook fills the folder (Django's
+ * collectstatic with STATIC_ROOT in `$SITECYCLE_RELEASE_DIR/static`), and Apache serves it from
+ * the slot the request goes to, so a switch changes code and static files at once.
+ */
+const STATIC_FORM = 'a mapping of URL prefixes to folders of the release, such as { /static/: static }';
+const STATIC_PREFIX_FORM = 'a URL prefix starting and ending with /, of letters, digits and . _ ~ - /, other than / itself, such as /static/';
+const STATIC_FOLDER_FORM = "a folder relative to the release directory, of letters, digits and . _ -, without '..' and not the virtualenv's own (bin, lib, lib64, include), such as static";
+/** The virtualenv's own folders and sitecycle's files: never served. */
+const RESERVED = ['bin', 'lib', 'lib64', 'include', 'release.json', 'app.ini', 'env.json', 'BAD'];
+/** Why a URL prefix is refused, or undefined. */
+function staticPrefixProblem(prefix) {
+    if (!prefix.startsWith('/') || !prefix.endsWith('/'))
+        return 'does not start and end with /';
+    if (prefix === '/')
+        return 'would send every request to the folder, none to the application';
+    if (!/^\/[A-Za-z0-9._~/-]*$/.test(prefix))
+        return 'holds a character Apache cannot take there';
+    const parts = prefix.slice(1, -1).split('/');
+    if (parts.some(p => p === '' || p === '.' || p === '..'))
+        return "has an empty, '.' or '..' segment";
+    if (parts[0] === '.sitecycle')
+        return "/.sitecycle/ is sitecycle's own";
+    return undefined;
+}
+/** The folder normalised (no trailing /), or why it is refused. */
+function staticFolder(folder) {
+    const f = folder.replace(/\/+$/, '');
+    if (f.startsWith('/'))
+        return { problem: 'not relative to the release directory' };
+    if (!/^[A-Za-z0-9._/-]+$/.test(f))
+        return { problem: 'holds a character other than letters, digits, . _ - /' };
+    const parts = f.split('/');
+    if (parts.some(p => p === '' || p === '.' || p === '..'))
+        return { problem: "has an empty, '.' or '..' segment" };
+    if (RESERVED.includes(parts[0]))
+        return { problem: `${parts[0]} is the virtualenv's or sitecycle's own` };
+    return { folder: f };
 }
 
 /**
@@ -45959,6 +46041,143 @@ const envSchema = record(string(), string({ error: ENV_VALUE_FORM }), { error: E
             });
     }
 });
+/** `app.static` and `sites.<n>.static`: URL prefixes and release folders checked (static-files.ts). */
+const staticSchema = record(string(), string({ error: STATIC_FOLDER_FORM }), { error: STATIC_FORM })
+    .transform((mapping, ctx) => {
+    const out = {};
+    for (const [prefix, folder] of Object.entries(mapping)) {
+        const bad = staticPrefixProblem(prefix);
+        if (bad)
+            ctx.issues.push({
+                code: 'custom',
+                path: [prefix],
+                input: prefix,
+                message: STATIC_PREFIX_FORM,
+                params: { reason: `${JSON.stringify(prefix)}: ${bad}` }
+            });
+        const f = staticFolder(folder);
+        if ('problem' in f)
+            ctx.issues.push({
+                code: 'custom',
+                path: [prefix],
+                input: folder,
+                message: STATIC_FOLDER_FORM,
+                params: { reason: f.problem }
+            });
+        else
+            out[prefix] = f.folder;
+    }
+    return out;
+});
+const SHARED_PATH_FORM = "a path relative to the site's shared/ folder, such as media or instance (no '..', no absolute path, no part starting with a dot, not logs)";
+const SHARED_MODE_FORM = "an octal mode written as a string, such as '0770' or '0640'";
+const SHARED_URL_FORM = 'a URL path prefix such as /media/ (letters, digits and / . _ ~ - only; not /, not under /.sitecycle/)';
+const SHARED_LINK_FORM = "a path inside each release (its virtualenv) where a link to the shared entry is made, such as var/myapp-instance (no '..', no absolute path)";
+const SHARED_NAME_FORM = 'a name of letters, digits and _ (used as {{ shared.NAME }} in env values), such as media';
+const SHARED_FORM = 'a path such as media, or a mapping with path and optionally kind (folder or file), mode, url, link, name and snapshot';
+/** The name `{{ shared.NAME }}` finds an entry by, when it has no `name:`: its path with every other character `_`. */
+function sharedEntryName(path) {
+    return path.replace(/[^A-Za-z0-9_]/g, '_');
+}
+/** A relative path without '..', '.', empty parts, or (with `hidden`) parts starting with a dot: why not, or undefined. */
+function relativePathProblem(value, hidden) {
+    if (value === '')
+        return 'empty';
+    if (value.startsWith('/'))
+        return 'an absolute path';
+    if (!PLAIN.test(value))
+        return 'contains whitespace, quotes or control characters';
+    const parts = value.replace(/\/+$/, '').split('/');
+    if (parts.includes('..'))
+        return "contains '..'";
+    if (parts.some(p => p === '' || p === '.'))
+        return "contains an empty or '.' part";
+    if (hidden && parts.some(p => p.startsWith('.')))
+        return 'a part starts with a dot';
+    return undefined;
+}
+/** `shared.<i>.mode`: '0770', '770', or a YAML integer written with octal digits (770). */
+const sharedMode = union([string(), int()], { error: SHARED_MODE_FORM })
+    .transform((value, ctx) => {
+    const text = String(value);
+    if (!/^0?[0-7]{3}$/.test(text))
+        return problem(ctx, value, SHARED_MODE_FORM);
+    return parseInt(text, 8);
+});
+/** A shared entry's path, as written alone or as `path:`. */
+function sharedPath(value, ctx) {
+    const bad = relativePathProblem(value, true);
+    if (bad)
+        return problem(ctx, value, SHARED_PATH_FORM, bad);
+    const normalised = value.replace(/\/+$/, '');
+    if (normalised.split('/')[0] === 'logs')
+        return problem(ctx, value, SHARED_PATH_FORM, 'shared/logs is the Apache logs folder');
+    return normalised;
+}
+/** One entry of `app.shared` / `sites.<n>.shared`: a path under `<root>/shared/` that outlives releases. */
+const sharedEntryMapping = mapping({
+    path: string({ error: SHARED_PATH_FORM }).transform(sharedPath),
+    kind: _enum(['folder', 'file'], { error: 'folder or file' }).default('folder'),
+    mode: sharedMode.optional(),
+    url: string({ error: SHARED_URL_FORM })
+        .transform((value, ctx) => {
+        const prefix = value.endsWith('/') ? value : `${value}/`;
+        if (!/^\/[A-Za-z0-9/._~-]*$/.test(prefix))
+            return problem(ctx, value, SHARED_URL_FORM, 'not a URL path of those characters');
+        if (prefix === '/')
+            return problem(ctx, value, SHARED_URL_FORM, 'the whole site');
+        const parts = prefix.slice(1, -1).split('/');
+        if (parts.some(p => p === '' || p === '.' || p === '..'))
+            return problem(ctx, value, SHARED_URL_FORM, "an empty, '.' or '..' part");
+        if (parts[0] === '.sitecycle')
+            return problem(ctx, value, SHARED_URL_FORM, "sitecycle's own /.sitecycle/");
+        return prefix;
+    })
+        .optional(),
+    link: string({ error: SHARED_LINK_FORM })
+        .transform((value, ctx) => {
+        const bad = relativePathProblem(value, false);
+        return bad ? problem(ctx, value, SHARED_LINK_FORM, bad) : value.replace(/\/+$/, '');
+    })
+        .optional(),
+    name: matching(/^[A-Za-z_][A-Za-z0-9_]*$/, SHARED_NAME_FORM).optional(),
+    snapshot: boolean({ error: 'true or false' }).optional()
+}, SHARED_FORM).superRefine((entry, ctx) => {
+    if (entry.kind === 'file' && entry.url !== undefined)
+        ctx.issues.push({
+            code: 'custom',
+            path: ['url'],
+            input: entry.url,
+            message: 'no url for a file entry (kind: folder to serve a folder)',
+            params: { reason: 'Apache serves folders of shared entries, not files' }
+        });
+    if (entry.kind === 'file' && entry.snapshot === true)
+        ctx.issues.push({
+            code: 'custom',
+            path: ['snapshot'],
+            input: true,
+            message: 'snapshot: false, or kind: folder (snapshots copy folders)',
+            params: { reason: 'snapshots hold folders, not single files' }
+        });
+});
+/**
+ * One entry: a path alone (a folder with the defaults), or the mapping. A problem of the short
+ * form is reported at the entry itself, one of the mapping at its key.
+ */
+const sharedEntry = unknown().transform((value, ctx) => {
+    if (typeof value === 'string')
+        return { path: sharedPath(value, ctx), kind: 'folder' };
+    const parsed = sharedEntryMapping.safeParse(value);
+    if (parsed.success)
+        return parsed.data;
+    for (const issue of parsed.error.issues)
+        ctx.issues.push(issue);
+    return NEVER;
+});
+/** `app.shared` and `sites.<n>.shared`. */
+const sharedSchema = array(sharedEntry, {
+    error: 'a list of shared folders and files, such as [instance, { path: media, url: /media/ }]'
+});
 const appSchema = mapping({
     package: matching(DISTRIBUTION_NAME, 'a Python distribution name such as sitecycle-sample (letters, digits, ., _ and -)'),
     wsgi: string({ error: WSGI_ENTRY_FORM }).transform((value, ctx) => {
@@ -45967,8 +46186,10 @@ const appSchema = mapping({
     }),
     python: remotePath('an absolute path to a Python interpreter, such as /usr/bin/python3').default(DEFAULTS.python),
     tests: text('a command line that runs the tests, such as python -m pytest -q').optional(),
-    env: envSchema.optional()
-}, 'a mapping with package, wsgi and optionally python, tests and env');
+    env: envSchema.optional(),
+    static: staticSchema.optional(),
+    shared: sharedSchema.optional()
+}, 'a mapping with package, wsgi and optionally python, tests, env, static and shared');
 const sshSchema = mapping({ key_file: localPath().optional(), known_hosts: localPath().optional() }, 'a mapping with key_file and known_hosts');
 const healthSchema = mapping({
     path: matching(/^\/[^\s]*$/, 'a URL path starting with /, such as /__version__').default(DEFAULTS.healthPath),
@@ -46128,7 +46349,7 @@ const releaseSchema = mapping({
 const SNAPSHOT_DEFAULTS = { keepLast: 3, daily: 7, weekly: 4, monthly: 6 };
 const DATABASE_ENGINES = ['postgres', 'mysql', 'sqlite'];
 const DB_NAME_FORM = 'a database name of 1 to 63 letters, digits, _ or - (postgres, mysql), or an absolute file path (sqlite)';
-const SERVER_ONLY = ['host', 'port', 'user', 'password_env'];
+const SERVER_ONLY = ['host', 'port', 'user', 'password_env', 'admin'];
 /** A site's database (`sites.<n>.database`). sqlite takes only a file path as its name. */
 const databaseSchema = mapping({
     engine: _enum(DATABASE_ENGINES, { error: 'postgres, mysql or sqlite' }),
@@ -46138,8 +46359,12 @@ const databaseSchema = mapping({
         .max(65535, { error: 'a port number from 1 to 65535' })
         .optional(),
     user: matching(ACCOUNT_NAME, 'a database user name such as weave').optional(),
-    password_env: matching(ENV_NAME$1, 'the name of the environment variable holding the password, such as DB_PASSWORD').optional()
-}, 'a mapping with engine (postgres, mysql or sqlite), name and optionally host, port, user, password_env').superRefine((db, ctx) => {
+    password_env: matching(ENV_NAME$1, 'the name of the environment variable holding the password, such as DB_PASSWORD').optional(),
+    admin: mapping({
+        user: matching(ACCOUNT_NAME, 'a database user name such as postgres or root'),
+        password_env: matching(ENV_NAME$1, 'the name of the environment variable holding the password, such as DB_ADMIN_PASSWORD').optional()
+    }, 'a mapping with user and optionally password_env, such as { user: postgres }').optional()
+}, 'a mapping with engine (postgres, mysql or sqlite), name and optionally host, port, user, password_env, admin').superRefine((db, ctx) => {
     if (db.engine === 'sqlite') {
         const form = 'an absolute path to the SQLite database file on the host, such as /srv/app/db.sqlite3';
         const reason = !db.name.startsWith('/')
@@ -46269,6 +46494,7 @@ const siteSchema = mapping({
         env: matching(ENV_NAME$1, 'an environment variable name such as SITECYCLE_CONFIG (A-Z, 0-9, _)').default(DEFAULTS.configEnv)
     }, 'a mapping with template and optionally env').optional(),
     env: envSchema.optional(),
+    static: staticSchema.optional(),
     hooks: mapping({
         after_install: array(text('a command line'), { error: 'a list of command lines' })
             .default([]),
@@ -46285,6 +46511,7 @@ const siteSchema = mapping({
     }, 'a mapping with min_free_mb').prefault({}),
     apache: apacheSchema.prefault({}),
     database: databaseSchema.optional(),
+    shared: sharedSchema.optional(),
     data: array(dataFolder, { error: 'a list of data folders, such as [shared/uploads]' })
         .optional(),
     snapshots: snapshotsSchema.optional(),
@@ -46662,6 +46889,8 @@ function parseConfig(text, file) {
         ...checkMirrorLags(config, source),
         ...checkHooksFreeze(config, source),
         ...checkEnvDatabase(config, source),
+        ...checkSharedLists(parsed.data, source),
+        ...checkSharedEntries(config, source),
         ...checkHookLines(config, source)
     ];
     if (overlaps.length > 0)
@@ -46801,7 +47030,7 @@ function toModel(raw, file) {
     const local = (p) => resolveLocalPath(p, dir);
     const sites = {};
     for (const [name, site] of Object.entries(raw.sites))
-        sites[name] = toSite(name, site, local, raw.app.env);
+        sites[name] = toSite(name, site, local, raw.app.env, raw.app.static, raw.app.shared);
     return {
         file,
         app: {
@@ -46809,7 +47038,8 @@ function toModel(raw, file) {
             wsgi: raw.app.wsgi,
             python: raw.app.python,
             ...(raw.app.tests !== undefined && { tests: raw.app.tests }),
-            ...(raw.app.env !== undefined && { env: raw.app.env })
+            ...(raw.app.env !== undefined && { env: raw.app.env }),
+            ...(raw.app.static !== undefined && { static: raw.app.static })
         },
         ssh: {
             ...(raw.ssh?.key_file !== undefined && { keyFile: local(raw.ssh.key_file) }),
@@ -46908,8 +47138,53 @@ function siteEnv(name, appEnv, own) {
         entries.set(n, { name: n, value, key: `sites.${name}.env.${n}` });
     return [...entries.values()];
 }
-function toSite(name, raw, local, appEnv) {
+/**
+ * `app.static` with the site's own `static` over it (a prefix the site gives takes its folder),
+ * longest prefix first so that Apache tries `/static/admin/` before `/static/`.
+ */
+function siteStatic(name, appStatic, own) {
+    const entries = new Map();
+    for (const [prefix, folder] of Object.entries(appStatic ?? {}))
+        entries.set(prefix, { prefix, folder, key: `app.static.${prefix}` });
+    for (const [prefix, folder] of Object.entries(own ?? {}))
+        entries.set(prefix, { prefix, folder, key: `sites.${name}.static.${prefix}` });
+    if (!entries.size)
+        return undefined;
+    return [...entries.values()].sort((a, b) => b.prefix.length - a.prefix.length || a.prefix.localeCompare(b.prefix));
+}
+/** Default modes of shared entries: the Apache user's and group's, no one else's. */
+const SHARED_MODES = { folder: 0o770, file: 0o660 };
+/** `app.shared` with the site's own `shared` over it (an entry of the same path replaces the app's). */
+function siteShared(name, root, appShared, own) {
+    if (appShared === undefined && own === undefined)
+        return undefined;
+    const entries = new Map();
+    const add = (raw, key) => entries.set(raw.path, {
+        path: raw.path,
+        absolute: `${root}/shared/${raw.path}`,
+        kind: raw.kind,
+        mode: raw.mode ?? SHARED_MODES[raw.kind],
+        name: raw.name ?? sharedEntryName(raw.path),
+        ...(raw.url !== undefined && { url: raw.url }),
+        ...(raw.link !== undefined && { link: raw.link }),
+        snapshot: raw.snapshot ?? raw.kind === 'folder',
+        key
+    });
+    appShared?.forEach((e, i) => add(e, `app.shared[${i}]`));
+    own?.forEach((e, i) => add(e, `sites.${name}.shared[${i}]`));
+    return [...entries.values()];
+}
+function toSite(name, raw, local, appEnv, appStatic, appShared) {
     const env = siteEnv(name, appEnv, raw.env);
+    const statics = siteStatic(name, appStatic, raw.static);
+    const shared = siteShared(name, raw.root, appShared, raw.shared);
+    const snapshots = snapshotSettings(raw);
+    const sharedData = (shared ?? [])
+        .filter(e => e.kind === 'folder' && e.snapshot)
+        .map(e => e.absolute)
+        .filter(p => !(snapshots.data ?? []).includes(p));
+    if (sharedData.length)
+        snapshots.data = [...(snapshots.data ?? []), ...sharedData];
     return {
         name,
         role: raw.role,
@@ -46918,6 +47193,8 @@ function toSite(name, raw, local, appEnv) {
         root: raw.root,
         url: raw.url,
         ...(env && { env }),
+        ...(statics && { static: statics }),
+        ...(shared && { shared }),
         health: {
             path: raw.health.path,
             expectVersion: raw.health.expect_version,
@@ -46934,7 +47211,7 @@ function toSite(name, raw, local, appEnv) {
         ...(raw.pip !== undefined && { pip: { indexUrlEnv: raw.pip.index_url_env } }),
         preflight: { minFreeMb: raw.preflight.min_free_mb },
         apache: toApache(raw.apache, new URL(raw.url)),
-        ...snapshotSettings(raw),
+        ...snapshots,
         ...accessSettings(raw),
         ...(raw.from !== undefined && { from: raw.from }),
         ...(raw.lag !== undefined && { lag: raw.lag }),
@@ -46969,7 +47246,13 @@ function snapshotSettings(raw) {
                 ...(db.host !== undefined && { host: db.host }),
                 ...(db.port !== undefined && { port: db.port }),
                 ...(db.user !== undefined && { user: db.user }),
-                ...(db.password_env !== undefined && { passwordEnv: db.password_env })
+                ...(db.password_env !== undefined && { passwordEnv: db.password_env }),
+                ...(db.admin && {
+                    admin: {
+                        user: db.admin.user,
+                        ...(db.admin.password_env !== undefined && { passwordEnv: db.admin.password_env })
+                    }
+                })
             }
         }),
         ...(raw.data && {
@@ -47080,6 +47363,96 @@ function checkEnvDatabase(config, source) {
                 expected: `a database: mapping for site ${site.name} (engine and name), or no {{ database.url }}`
             };
         }));
+}
+/** `app.shared[2]` → ['app', 'shared', 2] */
+function keyPath(key) {
+    return key
+        .split(/\.|(?=\[)/)
+        .map(part => (/^\[\d+\]$/.test(part) ? Number(part.slice(1, -1)) : part));
+}
+/** In one `shared:` list, each path once and no entry inside another (one owner, one mode each). */
+function checkSharedLists(raw, source) {
+    const lists = [
+        [['app', 'shared'], raw.app.shared],
+        ...Object.entries(raw.sites).map(([name, site]) => [
+            ['sites', name, 'shared'],
+            site.shared
+        ])
+    ];
+    const problems = [];
+    for (const [at, list] of lists) {
+        list?.forEach((entry, i) => {
+            const other = list
+                .slice(0, i)
+                .find(e => e.path === entry.path || isInside(entry.path, e.path) || isInside(e.path, entry.path));
+            if (!other)
+                return;
+            const where = [...at, i];
+            problems.push({
+                offset: offsetOf(source, where),
+                path: where,
+                what: other.path === entry.path
+                    ? `${describeValue(entry.path)} is listed twice`
+                    : `${describeValue(entry.path)} and ${describeValue(other.path)} are one inside the other`,
+                expected: 'each shared path once, none inside another'
+            });
+        });
+    }
+    return problems;
+}
+/**
+ * A site's shared entries (app's and its own together): names and url prefixes each once, no
+ * prefix over the health path, and every `{{ shared.NAME }}` of its env naming one of them.
+ */
+function checkSharedEntries(config, source) {
+    const problems = [];
+    for (const site of Object.values(config.sites)) {
+        const entries = site.shared ?? [];
+        entries.forEach((entry, i) => {
+            const where = keyPath(entry.key);
+            const before = entries.slice(0, i);
+            const sameName = before.find(e => e.name === entry.name);
+            if (sameName)
+                problems.push({
+                    offset: offsetOf(source, where),
+                    path: where,
+                    what: `its name ${entry.name} is also the name of ${sameName.path} (${sameName.key}) for site ${site.name}`,
+                    expected: 'a name: of its own for one of them'
+                });
+            if (entry.url === undefined)
+                return;
+            const url = entry.url;
+            const sameUrl = before.find(e => e.url !== undefined && (url.startsWith(e.url) || e.url.startsWith(url)));
+            const reason = sameUrl
+                ? `${url} overlaps ${sameUrl.url} (${sameUrl.key}) for site ${site.name}`
+                : `${site.health.path}/`.startsWith(url)
+                    ? `${url} holds the health path ${site.health.path} of site ${site.name}`
+                    : undefined;
+            if (reason)
+                problems.push({
+                    offset: offsetOf(source, [...where, 'url']),
+                    path: [...where, 'url'],
+                    what: reason,
+                    expected: 'a url prefix of its own, apart from the health path'
+                });
+        });
+        for (const e of site.env ?? []) {
+            for (const name of sharedNamesUsed(e.value)) {
+                if (entries.some(entry => entry.name === name))
+                    continue;
+                const where = e.key.split('.');
+                problems.push({
+                    offset: offsetOf(source, where),
+                    path: where,
+                    what: `{{ shared.${name} }} names no shared entry of site ${site.name}`,
+                    expected: entries.length
+                        ? `one of ${entries.map(x => x.name).join(', ')}`
+                        : `a shared: entry named ${name} (app.shared or sites.${site.name}.shared)`
+                });
+            }
+        }
+    }
+    return problems;
 }
 /** `hooks.freeze` protects a database: the site must have one (`database:`) to dump and restore. */
 function checkHooksFreeze(config, source) {

@@ -102,3 +102,12 @@ export async function httpGet(
   const r = await fetch(url, { headers })
   return { status: r.status, body: (await r.text()).trim() }
 }
+
+/**
+ * The version a site serves, from sitecycle's health path: the host itself needs no credentials
+ * there, and it answers through a freeze (the application's /__version__ does neither).
+ */
+export async function servedVersion(url: string): Promise<string> {
+  const r = await httpGet(`${url}/.sitecycle/health`)
+  return r.status === 200 ? (JSON.parse(r.body) as { version: string }).version : r.body
+}

@@ -121,12 +121,23 @@ describe('basic auth', () => {
     expect(r.status).toBe(401)
   })
 
-  test('only the health path is open, so sitecycle verifies without the password', async () => {
-    const h = await get(`${preview.url}/__version__`)
+  test("only sitecycle's health path is open, from the host itself, so sitecycle verifies without the password", async () => {
+    const h = await get(`${preview.url}/.sitecycle/health`)
     expect(h.status).toBe(200)
-    expect(h.body).toBe('1.0.0')
+    expect(h.headers['content-type']).toBe('application/json')
+    // The release's version, and what the application's health.path answered: never its content.
+    expect(JSON.parse(h.body)).toEqual({
+      site: 'v1',
+      slot: expect.stringMatching(/^(blue|green)$/),
+      version: '1.0.0',
+      app: { path: '/__version__', status: 200, version: true }
+    })
     // An exact match: a longer path is not the health path.
-    expect((await get(`${preview.url}/__version__x`)).status).toBe(401)
+    expect((await get(`${preview.url}/.sitecycle/healthx`)).status).toBe(401)
+    // From another address, even a loopback one, it asks for the password like any path.
+    expect((await get(`${preview.url}/.sitecycle/health`, { from: '127.0.0.2' })).status).toBe(401)
+    // The application's own health path is the application's: protected like any other.
+    expect((await get(`${preview.url}/__version__`)).status).toBe(401)
   })
 
   test('the password file holds a bcrypt hash, mode 0640, Apache group; the password is nowhere on the host', async () => {
@@ -196,7 +207,7 @@ describe('maintenance', () => {
       options: message ? { message } : {}
     })
 
-  test('on: users get 503, Retry-After and the page; the health path and an allowed address get through; off: back to normal', async () => {
+  test("on: users get 503, Retry-After and the page; sitecycle's health path and an allowed address get through; off: back to normal", async () => {
     const o = await maintenance('on', 'Back at <noon> & later')
     expect(o).toMatchObject({ status: 'frozen', wasFrozen: false, retryAfter: 120 })
 
@@ -219,9 +230,13 @@ describe('maintenance', () => {
     })
     expect(post).toBe(503)
 
-    const health = await get(`${production.url}/__version__`)
+    // sitecycle's health path answers through the freeze, with the version and no page;
+    // the application's own health path is frozen like any other of its paths.
+    const health = await get(`${production.url}/.sitecycle/health`)
     expect(health.status).toBe(200)
-    expect(health.body).toBe('1.0.0')
+    expect(JSON.parse(health.body)).toMatchObject({ version: '1.0.0' })
+    expect(health.body).not.toContain('maintenance')
+    expect((await get(`${production.url}/__version__`)).status).toBe(503)
 
     const allowed = await get(`${production.url}/`, { from: '127.0.0.2' })
     expect(allowed.status).toBe(200)

@@ -5,7 +5,8 @@
  * slot that was live keeps its script (and its old code and environment) untouched; a redeploy
  * of a release already installed gets them too.
  */
-import { mkdtemp, readFile, rm, stat, writeFile } from 'node:fs/promises'
+import { execFileSync } from 'node:child_process'
+import { chmod, mkdtemp, readFile, rm, stat, writeFile } from 'node:fs/promises'
 import { request } from 'node:http'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
@@ -26,6 +27,7 @@ const SHOW = 'APP_MESSAGE,APP_TOKEN,SITECYCLE_SLOT'
 let apache: TestApache
 let site: TestSite
 let releases: string
+let hookOut: string
 const lines: string[] = []
 const reporter = () => new StreamReporter(l => lines.push(l))
 const exec = new LocalExecutor()
@@ -34,6 +36,10 @@ beforeAll(async () => {
   process.env.SAMPLE_SECRET_KEY = 'sample-key-unused-here'
   process.env.APP_TOKEN_SECRET = SECRET
   releases = await mkdtemp(join(tmpdir(), 'sitecycle-releases-'))
+  // The hooks run as the site's user: they write into a folder of its own.
+  hookOut = await mkdtemp(join(tmpdir(), 'sitecycle-hook-out-'))
+  await chmod(hookOut, 0o755)
+  execFileSync('chown', ['www-data:www-data', hookOut])
   await Promise.all([
     buildSampleRelease({ version: '1.0.0', releasesDir: releases }),
     buildSampleRelease({ version: '2.0.0', releasesDir: releases })
@@ -47,7 +53,7 @@ beforeAll(async () => {
     hooks: [
       'python -m sitecycle_sample.manage check',
       // Outside the release (cwd): not a file of the release for watch.
-      'python -m sitecycle_sample.manage env --out ../../hook-env.txt APP_MESSAGE APP_TOKEN'
+      `python -m sitecycle_sample.manage env --out ${hookOut}/hook-env.txt APP_MESSAGE APP_TOKEN`
     ]
   })
 })
@@ -56,6 +62,7 @@ afterAll(async () => {
   await apache?.stop()
   await site?.cleanup()
   await rm(releases, { recursive: true, force: true })
+  if (hookOut) await rm(hookOut, { recursive: true, force: true })
 })
 
 /** The site's config file with some text replaced, loaded again (a user's edit). */
@@ -113,7 +120,7 @@ test('a factory entry point with arguments serves, with the environment (a secre
   )
   expect((await httpGet(`${site.url}/__version__`)).body).toBe('1.0.0')
   const rel = join(site.root, 'releases', '1.0.0')
-  expect(await readFile(join(site.root, 'hook-env.txt'), 'utf8')).toBe(
+  expect(await readFile(join(hookOut, 'hook-env.txt'), 'utf8')).toBe(
     `APP_MESSAGE=one\nAPP_TOKEN=tok-${SECRET}\n`
   )
   // Beside app.ini, with its owner and mode; the secret nowhere else.

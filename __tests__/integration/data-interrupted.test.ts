@@ -212,6 +212,9 @@ beforeAll(async () => {
       pg.sql('postgres', `CREATE DATABASE ${pgName(p.prod)}; CREATE DATABASE ${pgName(p.preview)};`)
     sql(p.prod, PROD_SQL)
     sql(p.preview, PREVIEW_SQL)
+    // The preview's hook migrates its SQLite database as the site's user: the data is the app's.
+    if (p.engine === 'sqlite')
+      execFileSync('chown', ['-R', 'www-data:www-data', join(dir, p.preview, 'shared')])
     for (const name of [p.prod, p.preview]) {
       await initSite({ config, site: config.sites[name], exec, reporter: reporter() })
       const o = await deploy({

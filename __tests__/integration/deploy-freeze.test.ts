@@ -81,7 +81,7 @@ function pollUsers(url: string) {
   let running = true
   const loop = (async () => {
     while (running) {
-      for (const path of ['/', '/__version__']) {
+      for (const path of ['/', '/.sitecycle/health']) {
         try {
           const r = await fetch(`${url}${path}`)
           seen.push({
@@ -150,6 +150,8 @@ c.executemany("insert into notes (body) values (?)", [("note %d" % i,) for i in 
 c.commit()`,
     db
   ])
+  // The application's data is its own: the hooks run as the site's user and migrate it.
+  execFileSync('chown', ['-R', 'www-data:www-data', work])
   await initSite({ config, site: frozenSite, exec, reporter: reporter() })
   await deployTo(frozenSite, '1.0.0')
 }, 120_000)
@@ -176,10 +178,12 @@ test('a frozen deploy: users get 503 with Retry-After while the hooks migrate, t
   expect(frozen.length).toBeGreaterThan(0)
   expect(frozen.every(s => s.retryAfter === '300')).toBe(true)
   expect(users.every(s => s.status === 200 || s.status === 503)).toBe(true)
-  // The health path is exempt: it answered 200 all along, first 1.0.0 and then 2.0.0.
-  const health = seen.filter(s => s.path === '/__version__')
+  // sitecycle's health path is exempt: it answered 200 all along, first 1.0.0 and then 2.0.0.
+  const health = seen.filter(s => s.path === '/.sitecycle/health')
   expect(health.every(s => s.status === 200)).toBe(true)
-  expect(new Set(health.map(s => s.body))).toEqual(new Set(['1.0.0', '2.0.0']))
+  expect(new Set(health.map(s => (JSON.parse(s.body) as { version: string }).version))).toEqual(
+    new Set(['1.0.0', '2.0.0'])
+  )
   // The last user answers: open again, on the new release.
   expect(users[users.length - 1].status).toBe(200)
   expect(await exists(maintenanceFlagPath(frozenSite))).toBe(false)

@@ -6,7 +6,7 @@
  * look for the idle group's daemons while Apache had not yet respawned the ones restart-idle had
  * just stopped, and failed with "no Apache daemon process" (exit 4).
  */
-import { rm, writeFile } from 'node:fs/promises'
+import { chmod, rm, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import { startApache, type TestApache } from '../helpers/apache.js'
 import { describeRun, expectExit, runCli, type CliResult } from '../helpers/cli.js'
@@ -29,6 +29,8 @@ beforeAll(async () => {
   work = await makeTempDir('sitecycle-failed-hook-')
   releases = join(work, 'releases')
   failMarker = join(work, 'fail-hooks')
+  // The hook runs as the site's user: it must see the marker's folder.
+  await chmod(work, 0o755)
   ;[apache] = await Promise.all([
     startApache(),
     ...['1.0.0', '2.0.0', '3.0.0'].map(version =>

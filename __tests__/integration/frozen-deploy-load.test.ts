@@ -83,7 +83,7 @@ function databaseText(): string {
 function startUsers(): { users: RunningLoad; monitors: RunningLoad } {
   return {
     users: startLoad({ url: `${site.url}/`, concurrency: 8, maxSeconds: 300 }),
-    monitors: startLoad({ url: `${site.url}/__version__`, concurrency: 2, maxSeconds: 300 })
+    monitors: startLoad({ url: `${site.url}/.sitecycle/health`, concurrency: 2, maxSeconds: 300 })
   }
 }
 

@@ -575,7 +575,7 @@ sites:${site('v1', `role: production\n    releases: ${releases}`, true)}${site('
 
   test('the health path of a protected site tells the version only to the host itself or with credentials', async () => {
     for (const name of ['v2', 'm1'] as const) {
-      const url = `http://127.0.0.1:${ports0[name]}/__version__`
+      const url = `http://127.0.0.1:${ports0[name]}/.sitecycle/health`
       // sitecycle's probes: from the host itself, without credentials.
       expect(await get(url)).toMatchObject({ status: 200, body: expect.stringContaining('1.0.0') })
       // Anyone else: 401 and no version, unless they have the credentials.
@@ -586,7 +586,7 @@ sites:${site('v1', `role: production\n    releases: ${releases}`, true)}${site('
       expect(known).toMatchObject({ status: 200, body: expect.stringContaining('1.0.0') })
     }
     // An open site's health path is open to all.
-    const v1 = await get(`http://127.0.0.1:${ports0.v1}/__version__`, undefined, {
+    const v1 = await get(`http://127.0.0.1:${ports0.v1}/.sitecycle/health`, undefined, {
       from: '127.0.0.2'
     })
     expect(v1.status).toBe(200)

@@ -5,7 +5,7 @@
  * them as part of the release and still reports one changed afterwards. A changed `static:` is
  * said plainly by deploy, and takes effect with `init` (which reloads).
  */
-import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises'
+import { mkdtemp, readFile, rm, stat, writeFile } from 'node:fs/promises'
 import { request } from 'node:http'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
@@ -131,6 +131,11 @@ test('Apache serves the files a hook made in the release: hashed names immutable
     cacheControl: 'no-cache',
     body: 'plain 1.0.0'
   })
+  // The hooks ran as www-data in a release lent to it; afterwards the release is root's again
+  // (the application cannot change its own code), the files the hook made included.
+  const release = join(site.root, 'releases', '1.0.0')
+  for (const p of ['', 'static', 'static/plain.txt', 'bin', 'app.ini'])
+    expect([p, (await stat(join(release, p))).uid]).toEqual([p, 0])
   // Apache's own 404, not the application's (which answers every path it does not know itself).
   const missing = await get('/static/missing.3f2a9c1b7d4e.css')
   expect(missing.status).toBe(404)

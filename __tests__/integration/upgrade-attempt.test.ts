@@ -31,7 +31,7 @@ import { freePort, startApache, type TestApache } from '../helpers/apache.js'
 import { expectExit, runCli } from '../helpers/cli.js'
 import { startPostgres, type PostgresServer } from '../helpers/databases.js'
 import { buildSampleRelease } from '../helpers/sample-app.js'
-import { httpGet } from '../helpers/site.js'
+import { httpGet, servedVersion } from '../helpers/site.js'
 
 const PASSWORD_ENV = 'SITECYCLE_TEST_ATTEMPT_PASSWORD'
 const PASSWORD = 'attempt-preview-Pa55-91d2'
@@ -167,7 +167,7 @@ test('promote: the preview, with what users wrote during the window, becomes pro
   ])
 
   // The window: the preview serves 2.0.0 on production's data; production is frozen and says where to go.
-  expect((await httpGet(`${urls.v2}/__version__`)).body).toBe('2.0.0')
+  expect(await servedVersion(urls.v2)).toBe('2.0.0')
   expect((await httpGet(`${urls.v2}/`, auth)).body).toContain('hello from v2')
   // ... and the users production sends there get in without the preview's password.
   const walkIn = await httpGet(`${urls.v2}/`)
@@ -178,7 +178,7 @@ test('promote: the preview, with what users wrote during the window, becomes pro
   expect(page.status).toBe(503)
   expect(page.headers.get('retry-after')).toBeTruthy()
   expect(await page.text()).toContain(`href="${urls.v2}"`)
-  expect((await httpGet(`${urls.v1}/__version__`)).body).toBe('1.0.0')
+  expect(await servedVersion(urls.v1)).toBe('1.0.0')
   sql('v2', "INSERT INTO notes VALUES (4, 'written on the preview during the window');")
   // A scheduled preview sync during the window would overwrite what users did there: refused.
   await expect(syncSite({ config, site: site('v2'), exec, reporter: reporter() })).rejects.toThrow(
@@ -199,7 +199,7 @@ test('promote: the preview, with what users wrote during the window, becomes pro
   expect(failed).toBeInstanceOf(AttemptFailed)
   expect((failed as AttemptFailed).failedStep).toBe('verify-production')
   expect((await attemptStatus(request('v2')))?.phase).toBe('open')
-  expect((await httpGet(`${urls.v1}/__version__`)).body).toBe('1.0.0')
+  expect(await servedVersion(urls.v1)).toBe('1.0.0')
   expect((await fetch(`${urls.v1}/`)).status).toBe(503)
   expect((await httpGet(`${urls.v2}/`, auth)).body).toContain('hello from v2')
   expect(await frozen('v2')).toBe(false)
@@ -207,7 +207,7 @@ test('promote: the preview, with what users wrote during the window, becomes pro
   const promoted = await promoteAttempt({ ...request('v2'), keepOldSeconds: 3600 })
   expect(promoted.phase).toBe('promoted')
   // Production's address now serves 2.0.0 from site v2, open to everyone (production's access).
-  expect((await httpGet(`${urls.v1}/__version__`)).body).toBe('2.0.0')
+  expect(await servedVersion(urls.v1)).toBe('2.0.0')
   const home = await httpGet(`${urls.v1}/`)
   expect(home.status).toBe(200)
   expect(home.body).toContain('hello from v2')
@@ -218,7 +218,7 @@ test('promote: the preview, with what users wrote during the window, becomes pro
   expect(sql('v2', 'SELECT DISTINCT by FROM migrated;').trim()).toBe('v2')
   // The old production: untouched data, frozen at the preview's former address, pointing to production.
   expect(sql('v1', 'SELECT id, body FROM notes ORDER BY id;')).toBe(v1Before)
-  expect((await httpGet(`${urls.v2}/__version__`)).body).toBe('1.0.0')
+  expect(await servedVersion(urls.v2)).toBe('1.0.0')
   const oldPage = await fetch(`${urls.v2}/`, { headers: auth })
   expect(oldPage.status).toBe(503)
   expect(await oldPage.text()).toContain(`href="${urls.v1}"`)
@@ -278,7 +278,7 @@ test('promote: the preview, with what users wrote during the window, becomes pro
   expect(removed.stdout).toContain(`database ${dbName('v1')} left in place`)
   await expect(stat(join(dir, 'v1', 'releases'))).rejects.toThrow()
   await expect(stat(join(dir, 'v1', '.sitecycle', 'journal.jsonl'))).resolves.toBeTruthy()
-  expect((await httpGet(`${urls.v1}/__version__`)).body).toBe('2.0.0')
+  expect(await servedVersion(urls.v1)).toBe('2.0.0')
 }, 240_000)
 
 test('cancel: production opens again with its data unchanged; the preview is left as it was; an interrupted start resumes', async () => {
@@ -329,11 +329,11 @@ test('cancel: production opens again with its data unchanged; the preview is lef
   const cancelled = await cancelAttempt(request('c2'))
   expect(cancelled.phase).toBe('cancelled')
   expect(await frozen('c1')).toBe(false)
-  expect((await httpGet(`${urls.c1}/__version__`)).body).toBe('1.0.0')
+  expect(await servedVersion(urls.c1)).toBe('1.0.0')
   expect((await httpGet(`${urls.c1}/`)).body).toContain('hello from c1')
   expect(sql('c1', 'SELECT id, body FROM notes ORDER BY id;')).toBe(before)
   // The preview is left as it was, for inspection, behind its password again.
-  expect((await httpGet(`${urls.c2}/__version__`)).body).toBe('2.0.0')
+  expect(await servedVersion(urls.c2)).toBe('2.0.0')
   expect((await httpGet(`${urls.c2}/`)).status).toBe(401)
   expect(cancelled.steps.map(s => `${s.name} ${s.status}`)).toEqual([
     'put-back skipped',
@@ -376,9 +376,9 @@ test.each(['swap-vhosts', 'reload'])(
     ).toEqual(['put-back ok', 'unfreeze-production ok', 'close-window ok'])
     expect(await frozen('c1')).toBe(false)
     expect(await frozen('c2')).toBe(false)
-    expect((await httpGet(`${urls.c1}/__version__`)).body).toBe('1.0.0')
+    expect(await servedVersion(urls.c1)).toBe('1.0.0')
     expect((await httpGet(`${urls.c1}/`)).body).toContain('hello from c1')
-    expect((await httpGet(`${urls.c2}/__version__`)).body).toBe('2.0.0')
+    expect(await servedVersion(urls.c2)).toBe('2.0.0')
     expect((await httpGet(`${urls.c2}/`)).status).toBe(401)
     expect((await httpGet(`${urls.c2}/`, auth)).body).toContain('hello from c2')
     const rows = await listSites(config, () => exec)
@@ -418,7 +418,7 @@ test('a promote killed after the reload finishes when run again', async () => {
   const kept = Date.parse(o.removeAfter) - Date.now()
   expect(kept).toBeGreaterThan(47 * 3600_000)
   expect(kept).toBeLessThanOrEqual(48 * 3600_000)
-  expect((await httpGet(`${urls.c1}/__version__`)).body).toBe('2.0.0')
+  expect(await servedVersion(urls.c1)).toBe('2.0.0')
   expect((await httpGet(`${urls.c1}/`)).body).toContain('hello from c2')
   expect(await frozen('c2')).toBe(false)
   expect(await frozen('c1')).toBe(true)

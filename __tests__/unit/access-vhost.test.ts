@@ -10,7 +10,7 @@ import {
   renderMaintenancePage,
   unfreeze
 } from '../../src/sites/maintenance.js'
-import { ConfigError, SitecycleError } from '../../src/util/errors.js'
+import { ConfigError } from '../../src/util/errors.js'
 import { StreamReporter } from '../../src/util/reporter.js'
 
 const PASSWORD = 'hunter2-Very-Secret-31337'
@@ -28,6 +28,7 @@ const config = load(`  prod: { root: /srv/demo/prod, url: "http://127.0.0.1:8080
     role: preview
     root: /srv/demo/pre
     url: "http://127.0.0.1:8081"
+    health: { path: /__version__ }
     access: { basic_auth: { user: tester, password_env: PRE_PASSWORD } }
   mir: { role: mirror, root: /srv/demo/mir, url: "http://127.0.0.1:8082" }
   open:
@@ -38,6 +39,7 @@ const config = load(`  prod: { root: /srv/demo/prod, url: "http://127.0.0.1:8080
   locked:
     root: /srv/demo/locked
     url: "http://127.0.0.1:8084"
+    health: { path: /__version__ }
     access: { basic_auth: true }
     maintenance: { allow: [192.0.2.10, 10.0.0.0/8, "2001:db8::/32"], retry_after: 60 }
 `)
@@ -87,18 +89,20 @@ describe('config', () => {
 })
 
 describe('vhost', () => {
-  test('a protected site: basic auth over the application, the exact health path exempt', () => {
+  test("a protected site: basic auth over the application, sitecycle's health path exempt from loopback", () => {
     const v = renderVhost(pre)
     const dir = v.slice(v.indexOf('<Directory /srv/demo/pre/wsgi>'), v.indexOf('</Directory>'))
     expect(dir).toContain('AuthType Basic')
     expect(dir).toContain('AuthUserFile /srv/demo/pre/shared/.htpasswd')
     expect(dir).toContain('Require valid-user')
-    // The health path without credentials only from the host itself (sitecycle's probes):
-    // anyone else must not learn the version.
+    // sitecycle's health path without credentials only from the host itself (its probes):
+    // anyone else must not learn the version. The application's own health path is not exempt.
     expect(dir).toContain(
-      `Require expr "%{REQUEST_URI} == '/__version__' && (-R '127.0.0.1' || -R '::1')"`
+      `Require expr "%{REQUEST_URI} == '/.sitecycle/health' && (-R '127.0.0.1' || -R '::1')"`
     )
-    expect(dir).not.toMatch(/Require expr "%\{REQUEST_URI\} == '\/__version__'"/)
+    expect(dir).not.toMatch(/Require expr "%\{REQUEST_URI\} == '\/.sitecycle\/health'"/)
+    expect(pre.health.path).toBe('/__version__')
+    expect(v).not.toContain('__version__')
     // An attempt's window lifts the auth while its flag exists.
     expect(dir).toContain(`Require expr "-f '/srv/demo/pre/shared/.access-open'"`)
     expect(dir).not.toContain('Require all granted')
@@ -129,7 +133,10 @@ describe('vhost', () => {
   test('maintenance rules come first in the rewrite chain, before the private route and live.map', () => {
     const v = renderVhost(locked)
     const flag = v.indexOf('RewriteCond /srv/demo/locked/maintenance/ON -f')
-    const health = v.indexOf('RewriteCond %{REQUEST_URI} !=/__version__')
+    // Only sitecycle's own health path passes the freeze, not the application's health.path.
+    expect(locked.health.path).toBe('/__version__')
+    expect(v).not.toContain('__version__')
+    const health = v.indexOf('RewriteCond %{REQUEST_URI} !=/.sitecycle/health')
     const deny = v.lastIndexOf('RewriteRule ^ - [E=SITECYCLE_MAINTENANCE:1,R=503,L]')
     // The hold (a frozen deploy putting its database back) comes before the flag, with no
     // exception: the health path and the allow-listed clients get the maintenance answer too.
@@ -177,12 +184,11 @@ describe('vhost', () => {
     expect(v).toContain('Require valid-user')
   })
 
-  test('a health path that cannot be written safely into the vhost is refused', () => {
+  test('the application health path is not written into the vhost: any path is safe there', () => {
     const odd = load(
       `  s: { root: /srv/s, url: "http://h.example", health: { path: "/a'b\\"" } }\n`
     ).sites.s
-    expect(() => renderVhost(odd)).toThrow(SitecycleError)
-    expect(() => renderVhost(odd)).toThrow(/health\.path/)
+    expect(renderVhost(odd)).not.toContain("/a'b")
   })
 })
 

@@ -11,7 +11,8 @@ import { renderWsgiScript } from '../../src/commands/apache.js'
 import { databaseUrl, envFileText, parseEnvFile, renderAppEnv } from '../../src/config/app-env.js'
 import { parseConfig } from '../../src/config/load-config.js'
 import { parseWsgiEntry, pythonImportLines } from '../../src/config/wsgi-entry.js'
-import { RecordingExecutor } from '../../src/hosts/recording-executor.js'
+import type { Command } from '../../src/commands/command.js'
+import { argvStartsWith, RecordingExecutor } from '../../src/hosts/recording-executor.js'
 import { secretEnvThroughStdin } from '../../src/hosts/ssh-executor.js'
 import { runAfterInstallHooks } from '../../src/sites/hooks.js'
 import { ConfigError, SitecycleError } from '../../src/util/errors.js'
@@ -269,8 +270,10 @@ describe('the WSGI script', () => {
         `    return _entry("it's", debug=False, workers=2)`
       ].join('\n')
     )
-    expect(script).toContain('if _installed():\n    application = _import_application()\n')
-    expect(script).toContain('                _loaded.append(_import_application())')
+    expect(script).toContain(
+      'if _installed():\n    application = _serving(_import_application())\n'
+    )
+    expect(script).toContain('                _loaded.append(_serving(_import_application()))')
     expect(script.match(/from pkg\.app import/g)).toHaveLength(1)
     // The environment's values are never in the script: it reads them from the release.
     expect(script).not.toMatch(/secret/i)
@@ -312,21 +315,33 @@ describe('hooks in a live release (restore, sync)', () => {
       { T: 'hook-secret-42' }
     )
     exec.files.set('/srv/s/v1/releases/1.0.0/env.json', envFileText(rendered))
+    // sitecycle runs as root: the hook runs as the site's user, through setpriv.
+    exec
+      .respond(argvStartsWith('id', '-u', '--', 'www-data'), { stdout: '33\n' })
+      .respond(c => c.argv.join(' ') === 'id -u', { stdout: '0\n' })
     const lines: string[] = []
     const reporter = new StreamReporter(l => lines.push(l))
     expect(await runAfterInstallHooks(exec, config, site, { version: '1.0.0' }, reporter)).toBe(1)
-    const hook = exec.calls.find(c => c.type === 'run')!.command!
+    const hook = hookCall(exec)
     expect(hook.argv).toEqual([
+      'setpriv',
+      '--reuid=www-data',
+      '--regid=www-data',
+      '--init-groups',
+      '--',
       '/srv/s/v1/releases/1.0.0/bin/python',
       '-m',
       'app.manage',
       'migrate'
     ])
+    expect(hook.cwd).toBe('/srv/s/v1/releases/1.0.0')
     expect(hook.env).toMatchObject({
       MODE: 'prod',
       TOKEN: 'hook-secret-42',
-      VIRTUAL_ENV: '/srv/s/v1/releases/1.0.0'
+      VIRTUAL_ENV: '/srv/s/v1/releases/1.0.0',
+      HOME: '/srv/s/v1/releases/1.0.0'
     })
+    expect(lines.join('\n')).not.toMatch(/not as the site's user/)
     expect(hook.redact).toEqual(['hook-secret-42'])
     // Over SSH a redacted variable goes on standard input, not into the visible command line.
     expect(secretEnvThroughStdin(hook, undefined).line).not.toContain('hook-secret-42')
@@ -346,9 +361,10 @@ describe('hooks in a live release (restore, sync)', () => {
       { version: '1.0.0' },
       new StreamReporter(() => undefined)
     )
-    const hook = exec.calls.find(c => c.type === 'run')!.command!
+    const hook = hookCall(exec)
     expect(Object.keys(hook.env!).sort()).toEqual(
       [
+        'HOME',
         'PATH',
         'SITECYCLE_CONFIG',
         'SITECYCLE_RELEASE_DIR',
@@ -361,4 +377,31 @@ describe('hooks in a live release (restore, sync)', () => {
     )
     expect(hook.redact).toBeUndefined()
   })
+
+  test("a host user that is neither root nor the site's user runs the hooks itself, warned", async () => {
+    const config = parseConfig(
+      withWsgi('a:b', '', '    hooks: { after_install: ["python -m app.manage migrate"] }\n'),
+      '/repo/c.yml'
+    )
+    const exec = new RecordingExecutor('ssh://deploy@web1:22')
+      .respond(argvStartsWith('id', '-u', '--', 'www-data'), { stdout: '33\n' })
+      .respond(c => c.argv.join(' ') === 'id -u', { stdout: '1000\n' })
+    const lines: string[] = []
+    await runAfterInstallHooks(
+      exec,
+      config,
+      config.sites.v1,
+      { version: '1.0.0' },
+      new StreamReporter(l => lines.push(l))
+    )
+    expect(hookCall(exec).argv[0]).toBe('/srv/s/v1/releases/1.0.0/bin/python')
+    expect(lines.join('\n')).toContain(
+      "the hooks of site v1 run as uid 1000 on ssh://deploy@web1:22, not as the site's user www-data (only root can switch): run sitecycle as root or as www-data"
+    )
+  })
 })
+
+/** The hook's command among the calls (after the `id` look-ups of the site's user). */
+function hookCall(exec: RecordingExecutor): Command {
+  return exec.calls.find(c => c.type === 'run' && c.argv!.includes('app.manage'))!.command!
+}

@@ -64,7 +64,7 @@ describe('parseConfig: defaults', () => {
           host: { kind: 'local' },
           root: '/srv/sample/v1',
           url: 'https://sample.example.org',
-          health: { path: '/__version__', expectVersion: true, timeout: 30 },
+          health: { path: '/.sitecycle/health', expectVersion: true, timeout: 30 },
           hooks: { afterInstall: [] },
           keepReleases: 5,
           preflight: { minFreeMb: 200 },

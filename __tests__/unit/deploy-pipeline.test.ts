@@ -240,9 +240,9 @@ test('a deploy restarts the idle slot as soon as the virtualenv exists, installs
     // release.json after the config and the hooks: only then may the new daemons load it.
     `write ${rel}/release.json`,
     `await-group ${ROOT}/run/green 1`,
-    `probe http://127.0.0.1:8080/__version__ 127.0.0.1 green`,
+    `probe http://127.0.0.1:8080/.sitecycle/health 127.0.0.1 green`,
     `switch-map ${ROOT}/live.map green`,
-    `probe http://127.0.0.1:8080/__version__ 127.0.0.1 `,
+    `probe http://127.0.0.1:8080/.sitecycle/health 127.0.0.1 `,
     // No mark to remove: 2.0.0 was not marked bad (a marked one needs allowBad, see below).
     'unlock'
   ])
@@ -455,7 +455,7 @@ test('rollback to the warm idle release: lock, journal start and switch in one h
   expect(scriptOf(exec.commands()[0])?.program).toBe(scripts.WARM_SWITCH)
   expect(trace(exec)).toEqual([
     `warm-switch ${ROOT}`,
-    `probe http://127.0.0.1:8080/__version__ 127.0.0.1 `,
+    `probe http://127.0.0.1:8080/.sitecycle/health 127.0.0.1 `,
     'unlock'
   ])
   // What the program was given: this run's id, the holder it writes, the start line's fields.
@@ -565,7 +565,7 @@ test('when the journal has an unfinished run, the rollback recovers it first, ho
   expect(trace(exec)).toEqual([
     `warm-switch ${ROOT}`,
     `switch-map ${ROOT}/live.map green`,
-    `probe http://127.0.0.1:8080/__version__ 127.0.0.1 `,
+    `probe http://127.0.0.1:8080/.sitecycle/health 127.0.0.1 `,
     'unlock'
   ])
   expect(teeLines(exec).map(l => `${l.id === 'killed-run' ? 'old' : 'this'} ${l.event}`)).toEqual([
@@ -707,7 +707,7 @@ describe('a release marked bad', () => {
       'deploying 2.0.0 on site v1, although it is marked bad (--allow-bad); the mark is removed only if this deploy succeeds'
     ])
     expect(trace(exec).slice(-3)).toEqual([
-      `probe http://127.0.0.1:8080/__version__ 127.0.0.1 `,
+      `probe http://127.0.0.1:8080/.sitecycle/health 127.0.0.1 `,
       `rm ${ROOT}/releases/2.0.0/BAD`,
       'unlock'
     ])

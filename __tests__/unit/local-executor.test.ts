@@ -240,6 +240,7 @@ sites:
       const p = await probeHealth(exec, site(), PY, { slot: 'green', version: '2.0.0' })
       expect(p).toEqual({
         ok: true,
+        path: '/.sitecycle/health',
         status: 200,
         body: JSON.stringify({ version: '2.0.0' }),
         error: null
@@ -247,7 +248,7 @@ sites:
       expect(seen).toHaveLength(5)
       expect(seen.every(r => r.headers['x-sitecycle-slot'] === 'green')).toBe(true)
       expect(seen[0].headers.host).toBe('127.0.0.1')
-      expect(seen[0].url).toBe('/__version__')
+      expect(seen.every(r => r.url === '/.sitecycle/health')).toBe(true)
     }
   })
 
@@ -256,16 +257,23 @@ sites:
       handler = (req, res) => res.writeHead(500).end('Internal Server Error')
       const started = Date.now()
       const p = await probeHealth(exec, site(1), PY, { version: '2.0.0' })
-      expect(p).toEqual({ ok: false, status: 500, body: 'Internal Server Error', error: null })
+      expect(p).toEqual({
+        ok: false,
+        path: '/.sitecycle/health',
+        status: 500,
+        body: 'Internal Server Error',
+        error: null
+      })
       expect(Date.now() - started).toBeGreaterThanOrEqual(900)
       expect(describeProbe(p, 'the site', '2.0.0')).toBe(
-        'the site answered HTTP 500: Internal Server Error'
+        'the site (GET /.sitecycle/health) answered HTTP 500: Internal Server Error'
       )
-      handler = (req, res) => res.writeHead(200).end('1.0.0\n')
+      handler = (req, res) =>
+        res.writeHead(200).end(JSON.stringify({ site: 'v1', slot: 'blue', version: '1.0.0' }))
       const q = await probeHealth(exec, site(1), PY, { version: '2.0.0' })
-      expect(q).toMatchObject({ ok: false, status: 200, body: '1.0.0\n' })
+      expect(q).toMatchObject({ ok: false, status: 200 })
       expect(describeProbe(q, 'the site', '2.0.0')).toBe(
-        'the site answered 200 but not version 2.0.0 (body: 1.0.0)'
+        'the site (GET /.sitecycle/health): the slot serves release 1.0.0, not 2.0.0'
       )
     }
   })
@@ -273,7 +281,8 @@ sites:
   it('the probe follows a redirect, as urllib does', async () => {
     for (const exec of [local, viaPython]) {
       handler = (req, res) => {
-        if (req.url === '/__version__') res.writeHead(301, { Location: '/__version__/' }).end()
+        if (req.url === '/.sitecycle/health')
+          res.writeHead(301, { Location: '/.sitecycle/health/' }).end()
         else res.writeHead(200).end('2.0.0')
       }
       const p = await probeHealth(exec, site(), PY, { version: '2.0.0', successes: 1 })
@@ -289,6 +298,45 @@ sites:
     expect(p.error).toMatch(/ECONNREFUSED/)
     server = createServer()
     await new Promise<void>(r => server.listen(0, '127.0.0.1', r))
+  })
+
+  it("a slot whose WSGI script predates sitecycle's health path (404 from the application) is asked at health.path, as then", async () => {
+    for (const exec of [local, viaPython]) {
+      seen.length = 0
+      handler = (req, res) => {
+        if (req.url === '/__version__') res.writeHead(200).end('1.0.0')
+        else res.writeHead(404).end('no such page')
+      }
+      const p = await probeHealth(exec, site(1), PY, { version: '2.0.0', successes: 1 })
+      expect(p).toMatchObject({ ok: false, path: '/__version__', status: 200, body: '1.0.0' })
+      expect(seen[0].url).toBe('/.sitecycle/health')
+      expect(seen[seen.length - 1].url).toBe('/__version__')
+      // The version the application's own path must show can be turned off: the message says how.
+      expect(describeProbe(p, 'the site', '2.0.0')).toBe(
+        'the site (GET /__version__) answered 200 but not version 2.0.0 (body: 1.0.0; if that path does not show the version, set health.expect_version: false to check only its status)'
+      )
+    }
+  })
+
+  it("describeProbe reads sitecycle's health answer: what the application's own health path did", () => {
+    const answer = (app: object) => ({
+      ok: false,
+      path: '/.sitecycle/health',
+      status: 500,
+      error: null,
+      body: JSON.stringify({ site: 'v1', slot: 'blue', version: '2.0.0', app })
+    })
+    expect(
+      describeProbe(answer({ path: '/v', status: 200, version: false }), 'the site', '2.0.0')
+    ).toBe(
+      "the site (GET /.sitecycle/health): the application's /v answered 200 but not version 2.0.0 (if that path does not show the version, set health.expect_version: false to check only its status)"
+    )
+    expect(describeProbe(answer({ path: '/v', status: 404 }), 'the site', '2.0.0')).toBe(
+      "the site (GET /.sitecycle/health): the application's /v answered HTTP 404"
+    )
+    expect(
+      describeProbe(answer({ path: '/v', status: null, error: 'KeyError' }), 'the site', '2.0.0')
+    ).toBe("the site (GET /.sitecycle/health): the application's /v raised KeyError")
   })
 
   it('bodyHasVersion: the plain body, or JSON with that version', () => {

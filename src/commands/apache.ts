@@ -1,5 +1,6 @@
 import type { SharedEntry, SiteConfig } from '../config/model.js'
 import { ENV_FILE } from '../config/app-env.js'
+import { HEALTH_URI } from '../config/schema.js'
 import { parseWsgiEntry, pythonImportLines } from '../config/wsgi-entry.js'
 import { processGroupName, siteLayout, SLOTS, EMPTY_RELEASE, type Slot } from '../sites/layout.js'
 import { SitecycleError } from '../util/errors.js'
@@ -93,9 +94,9 @@ function apachePath(value: string, what: string): string {
 
 /**
  * The maintenance rules, first in the rewrite chain. While `maintenance/ON` exists (a stat per
- * request, no reload), every request answers 503 with the page and Retry-After, except the
- * health path (sitecycle's own verification, monitors) and the allow-listed clients, which go
- * on to the live slot as usual. While `maintenance/HOLD` exists (a frozen deploy puts its
+ * request, no reload), every request answers 503 with the page and Retry-After, except
+ * sitecycle's own health path (HEALTH_URI: sitecycle's verification, monitors; it shows nothing
+ * of the application) and the allow-listed clients, which go on to the live slot as usual. While `maintenance/HOLD` exists (a frozen deploy puts its
  * database back), those get the same answer too: no request reaches a daemon of the site. The
  * page is the ErrorDocument of that 503: its internal redirect is recognised by the variable
  * our rule set (REDIRECT_ prefixed by Apache), so a user cannot ask for it directly and any
@@ -104,17 +105,16 @@ function apachePath(value: string, what: string): string {
  */
 function maintenanceRules(site: SiteConfig): string[] {
   const flag = maintenanceFlagPath(site)
-  const health = apachePath(site.health.path, `sites.${site.name}.health.path`)
   return [
     `  # Maintenance: while ${flag} exists, users get 503 and the page (sitecycle maintenance on|off).`,
     '  RewriteCond %{ENV:REDIRECT_STATUS} =503',
     '  RewriteCond %{ENV:REDIRECT_SITECYCLE_MAINTENANCE} =1',
     `  RewriteRule ^${escapeRegex(MAINTENANCE_URI)}$ ${maintenancePagePath(site)} [E=SITECYCLE_MAINTENANCE_PAGE:1,L]`,
-    `  # While ${maintenanceHoldPath(site)} exists, every request gets it, the health path too.`,
+    `  # While ${maintenanceHoldPath(site)} exists, every request gets it, ${HEALTH_URI} too.`,
     `  RewriteCond ${maintenanceHoldPath(site)} -f`,
     '  RewriteRule ^ - [E=SITECYCLE_MAINTENANCE:1,R=503,L]',
     `  RewriteCond ${flag} -f`,
-    `  RewriteCond %{REQUEST_URI} !=${health}`,
+    `  RewriteCond %{REQUEST_URI} !=${HEALTH_URI}`,
     ...(site.maintenance?.allow ?? []).map(range => `  RewriteCond expr "! -R '${range}'"`),
     '  RewriteRule ^ - [E=SITECYCLE_MAINTENANCE:1,R=503,L]',
     `  ErrorDocument 503 ${MAINTENANCE_URI}`,
@@ -147,23 +147,23 @@ const LOOPBACK_EXPR = "(-R '127.0.0.1' || -R '::1')"
 
 /**
  * Who may reach the application. With basic auth: a valid user; anyone while the open flag
- * exists (accessOpenFlagPath); and the health path from the host itself without credentials:
- * sitecycle verifies a release by GETting that path from the host (through the private route and
- * then as a user would), and it must not carry the password to do so (a probe's argv would show
- * it to every local user). Anyone else asking for the health path without credentials gets 401,
- * as for any other path: its answer names the version.
+ * exists (accessOpenFlagPath); and sitecycle's own health path (HEALTH_URI, answered by the WSGI
+ * script, nothing of the application's) from the host itself without credentials: sitecycle
+ * verifies a release by GETting that path from the host (through the private route and then as a
+ * user would), and it must not carry the password to do so (a probe's argv would show it to
+ * every local user). Anyone else asking for it without credentials gets 401, as for any other
+ * path: its answer names the version. The application's own health path gets no exception.
  */
 function accessDirectives(site: SiteConfig): string[] {
   const auth = site.access?.basicAuth
   if (!auth) return ['    Require all granted']
-  const health = apachePath(site.health.path, `sites.${site.name}.health.path`)
   return [
     '    AuthType Basic',
     `    AuthName "${site.name} (${site.role})"`,
     '    AuthBasicProvider file',
     `    AuthUserFile ${passwordFilePath(site)}`,
     '    <RequireAny>',
-    `      Require expr "%{REQUEST_URI} == '${health}' && ${LOOPBACK_EXPR}"`,
+    `      Require expr "%{REQUEST_URI} == '${apachePath(HEALTH_URI, 'the health path')}' && ${LOOPBACK_EXPR}"`,
     `      Require expr "-f '${accessOpenFlagPath(site)}'"`,
     '      Require valid-user',
     '    </RequireAny>'
@@ -407,6 +407,14 @@ export function renderVhost(site: SiteConfig): string {
  * import), reading the .pth files pip put into the virtualenv meanwhile as Python's start-up
  * would have; a request that comes first loads it itself, and until then gets 503. The thread
  * stops when the slot points elsewhere (the daemon is then restarted).
+ *
+ * Once the application has imported, the script answers HEALTH_URI itself: JSON with the site,
+ * the slot and the release's `version`, so a health check needs nothing from the application.
+ * With an application health path set (`health.path` other than HEALTH_URI), it also GETs that
+ * path from the application in-process (no freeze or basic auth in the way) and adds its status
+ * (and, with `health.expect_version`, whether its answer is the version) under `app`, never its
+ * content; the answer is then 500 when the application's is not good (503 when it answered
+ * 502-504: still starting).
  */
 export function renderWsgiScript(
   site: SiteConfig,
@@ -416,6 +424,7 @@ export function renderWsgiScript(
 ): string {
   const importLines = pythonImportLines(parseWsgiEntry(wsgiEntry)).join('\n')
   const configEnv = site.config?.env ?? 'SITECYCLE_CONFIG'
+  const appPath = site.health.path === HEALTH_URI ? '' : site.health.path
   return `# Managed by sitecycle: site ${site.name}, slot ${slotName}. Do not edit: sitecycle init and deploy rewrite it.
 import os
 
@@ -442,8 +451,73 @@ def _import_application():
 ${importLines}
 
 
+_HEALTH = ${JSON.stringify(HEALTH_URI)}
+_APP_HEALTH = ${JSON.stringify(appPath)}
+_EXPECT_VERSION = ${site.health.expectVersion ? 'True' : 'False'}
+
+
+def _app_health(app, environ, version):
+    # GET the application's own health path in-process; only its status is kept.
+    import io, json
+    path, _, query = _APP_HEALTH.partition('?')
+    env = dict(environ, REQUEST_METHOD='GET', PATH_INFO=path, QUERY_STRING=query,
+               REQUEST_URI=_APP_HEALTH, CONTENT_LENGTH='0')
+    env.pop('CONTENT_TYPE', None)
+    env['wsgi.input'] = io.BytesIO(b'')
+    status, chunks = [], []
+
+    def start_response(s, headers, exc_info=None):
+        status[:] = [int(s.split()[0])]
+        return chunks.append
+
+    result = app(env, start_response)
+    try:
+        chunks.extend(result)
+    finally:
+        if hasattr(result, 'close'):
+            result.close()
+    check = {'path': _APP_HEALTH, 'status': status[0] if status else None}
+    if _EXPECT_VERSION:
+        text = b''.join(chunks).decode('utf-8', 'replace').strip()
+        try:
+            check['version'] = text == version or json.loads(text).get('version') == version
+        except Exception:
+            check['version'] = False
+    return check
+
+
+def _health(app, environ, start_response):
+    import json
+    version = os.path.basename(_release)
+    answer = {'site': ${JSON.stringify(site.name)}, 'slot': ${JSON.stringify(slotName)}, 'version': version}
+    status = '200 OK'
+    if _APP_HEALTH:
+        try:
+            check = _app_health(app, environ, version)
+        except Exception as e:
+            check = {'path': _APP_HEALTH, 'status': None, 'error': type(e).__name__}
+        answer['app'] = check
+        if check['status'] in (502, 503, 504):
+            status = '503 Service Unavailable'
+        elif check['status'] != 200 or check.get('version') is False:
+            status = '500 Internal Server Error'
+    body = (json.dumps(answer) + '\\n').encode()
+    start_response(status, [('Content-Type', 'application/json'), ('Cache-Control', 'no-store'),
+                            ('Content-Length', str(len(body)))])
+    return [body]
+
+
+def _serving(app):
+    # The application, but for the health path, answered here.
+    def serve(environ, start_response):
+        if environ.get('PATH_INFO') == _HEALTH:
+            return _health(app, environ, start_response)
+        return app(environ, start_response)
+    return serve
+
+
 if _installed():
-    application = _import_application()
+    application = _serving(_import_application())
 else:
     import threading
 
@@ -463,7 +537,7 @@ else:
                     if p.endswith('site-packages') and os.path.realpath(p).startswith(_release + os.sep):
                         site.addsitedir(p)
                 importlib.invalidate_caches()
-                _loaded.append(_import_application())
+                _loaded.append(_serving(_import_application()))
         return bool(_loaded)
 
     def _preload():

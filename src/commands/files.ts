@@ -80,3 +80,11 @@ export function makeLinkAt(target: string, link: string): Command {
 export function changeTreeOwner(owner: string, path: string): Command {
   return cmd(['chown', '-R', '-h', owner, '--', path])
 }
+
+/**
+ * `chown -R -h --from=<from> <owner> -- <path>`: what `from` owns in a tree given to `owner`
+ * (symbolic links themselves); the groups are kept.
+ */
+export function takeTreeBack(from: string, owner: string, path: string): Command {
+  return cmd(['chown', '-R', '-h', `--from=${from}`, owner, '--', path])
+}

@@ -88,9 +88,12 @@ export interface SiteConfig {
    */
   static?: StaticEntry[]
   health: {
-    /** Path answered by the application when it is healthy. */
+    /**
+     * HEALTH_URI (the default: the slot's WSGI script answers it with the release's version), or
+     * a path of the application's own that the script also GETs in-process when it is asked.
+     */
     path: string
-    /** Require the answer to contain the release's version. */
+    /** Require the application's own health path to answer the release's version. */
     expectVersion: boolean
     /** Seconds to keep trying before the verification fails. */
     timeout: number

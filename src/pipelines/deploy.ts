@@ -59,7 +59,8 @@ import {
   switchLiveSlot,
   type SiteState
 } from '../sites/site-state.js'
-import { renderConfigFile, splitCommandLine, type RenderedConfig } from '../sites/render-config.js'
+import { describeHookCount, runAfterInstallHooks } from '../sites/hooks.js'
+import { renderConfigFile, type RenderedConfig } from '../sites/render-config.js'
 import { ENV_FILE, envFileText, renderAppEnv, type RenderedEnv } from '../config/app-env.js'
 import { writeIfChanged, writeWsgiScript } from '../sites/wsgi-scripts.js'
 import { linkSharedEntries } from '../sites/shared-links.js'
@@ -445,7 +446,7 @@ export function deploySteps(options: DeployStepOptions = {}): Step<DeployContext
           throw new SitecycleError(
             describeProbe(
               p,
-              `the new release ${c.release.version} on slot ${c.state.idleSlot} (${c.site.health.path})`,
+              `the new release ${c.release.version} on slot ${c.state.idleSlot}`,
               c.release.version
             ),
             'verify'
@@ -485,11 +486,7 @@ export function deploySteps(options: DeployStepOptions = {}): Step<DeployContext
         const p = await probeHealth(c.exec, c.site, c.python, { version: c.release.version })
         if (!p.ok)
           throw new SitecycleError(
-            describeProbe(
-              p,
-              `site ${c.site.name} (${c.site.health.path}) after the switch`,
-              c.release.version
-            ),
+            describeProbe(p, `site ${c.site.name} after the switch`, c.release.version),
             'verify'
           )
         return `HTTP ${p.status}`
@@ -901,36 +898,15 @@ async function writeReleaseConfig(c: DeployContext): Promise<string> {
 }
 
 async function runHooks(c: DeployContext): Promise<string> {
-  const dir = siteLayout(c.site.root).release(c.release.version)
-  const configEnv = c.site.config?.env ?? 'SITECYCLE_CONFIG'
-  const hooks = c.site.hooks.afterInstall
-  for (const [i, line] of hooks.entries()) {
-    const argv = splitCommandLine(
-      line,
-      `${c.config.file}: sites.${c.site.name}.hooks.after_install[${i}]`
-    )
-    if (['python', 'python3', 'pip'].includes(argv[0])) argv[0] = `${dir}/bin/${argv[0]}`
-    c.reporter.info(`   hook: ${line}`)
-    await c.exec.run({
-      argv,
-      cwd: dir,
-      env: {
-        ...c.appEnv?.variables,
-        PATH: `${dir}/bin:/usr/local/bin:/usr/bin:/bin`,
-        VIRTUAL_ENV: dir,
-        [configEnv]: `${dir}/app.ini`,
-        SITECYCLE_SITE: c.site.name,
-        SITECYCLE_ROOT: c.site.root,
-        SITECYCLE_SHARED: siteLayout(c.site.root).shared,
-        SITECYCLE_VERSION: c.release.version,
-        SITECYCLE_RELEASE_DIR: dir
-      },
-      unsetEnv: ['PYTHONPATH', 'PYTHONHOME'],
-      redact: c.appEnv ? [...(c.rendered?.secrets ?? []), ...c.appEnv.secrets] : c.rendered?.secrets
-    })
-  }
+  const n = await runAfterInstallHooks(
+    c.exec,
+    c.config,
+    c.site,
+    { version: c.release.version, redact: c.rendered?.secrets },
+    c.reporter
+  )
   const refreshed = c.reusedRelease ? await refreshMadeFiles(c) : undefined
-  return `${hooks.length} hook${hooks.length === 1 ? '' : 's'}${refreshed ? `; ${refreshed}` : ''}`
+  return `${describeHookCount(n)}${refreshed ? `; ${refreshed}` : ''}`
 }
 
 /**

@@ -419,11 +419,7 @@ export function applySteps(): Step<ApplyContext>[] {
         const p = await probeHealth(c.exec, c.site, c.python, { version: c.state.live! })
         if (!p.ok)
           throw new SitecycleError(
-            describeProbe(
-              p,
-              `site ${c.site.name} (${c.site.health.path}) after the ${c.op}`,
-              c.state.live!
-            ),
+            describeProbe(p, `site ${c.site.name} after the ${c.op}`, c.state.live!),
             'verify'
           )
         return `HTTP ${p.status}`

@@ -12,8 +12,9 @@ import { describeCommand, redact } from '../commands/command.js'
 import type { SitecycleConfig, SiteConfig } from '../config/model.js'
 import type { Executor } from '../hosts/executor.js'
 import { findInstalled } from '../sites/bad-mark.js'
-import { inRelease, releaseEnvironment, type ReleaseEnvironment } from '../sites/hooks.js'
+import { inReleaseAs, releaseEnvironment, type ReleaseEnvironment } from '../sites/hooks.js'
 import { siteLayout } from '../sites/layout.js'
+import { asSiteUser } from '../sites/site-user.js'
 import { listReleases, readSiteState, requireInitialized } from '../sites/site-state.js'
 import { SitecycleError } from '../util/errors.js'
 import type { Reporter } from '../util/reporter.js'
@@ -43,30 +44,8 @@ export interface RunCommandOutcome {
   journal: Record<string, unknown>
 }
 
-/**
- * The argv prefix that runs a command as `user`:`group` on the host: nothing when the host's
- * user is already that user, `setpriv` (util-linux) when it is root. Anyone else cannot switch,
- * and is told so before anything runs.
- */
-export async function asSiteUser(exec: Executor, site: SiteConfig): Promise<string[]> {
-  const { user, group } = site.apache
-  const ids = await exec.tryRun({ argv: ['id', '-u', '--', user] })
-  const me = await exec.run({ argv: ['id', '-u'] })
-  if (ids.code !== 0)
-    throw new SitecycleError(
-      `the site's user ${user} (sites.${site.name}.apache.user) does not exist on ${exec.name}`,
-      'site'
-    )
-  const target = ids.stdout.trim()
-  const current = me.stdout.trim()
-  if (current === target) return []
-  if (current === '0')
-    return ['setpriv', `--reuid=${user}`, `--regid=${group}`, '--init-groups', '--']
-  throw new SitecycleError(
-    `sitecycle run runs commands as the site's user ${user} on ${exec.name}: run it as root or as ${user} (this is uid ${current})`,
-    'site'
-  )
-}
+/** Re-exported: the prefix that runs a command as the site's user (sites/site-user.ts). */
+export { asSiteUser }
 
 export async function runInRelease(req: RunCommandRequest): Promise<RunCommandOutcome> {
   if (!req.argv.length)
@@ -106,10 +85,8 @@ export async function runInRelease(req: RunCommandRequest): Promise<RunCommandOu
     },
     async () => {
       const dir = siteLayout(site.root).release(version)
-      const inside = inRelease(dir, req.argv, env!)
       const command = {
-        ...inside,
-        argv: [...prefix, ...inside.argv],
+        ...inReleaseAs(dir, req.argv, env!, prefix),
         ...(env!.secrets.length > 0 && { redact: env!.secrets })
       }
       reporter.info(

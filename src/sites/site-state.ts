@@ -1,4 +1,5 @@
 import type { SiteConfig } from '../config/model.js'
+import { HEALTH_URI } from '../config/schema.js'
 import type { Command } from '../commands/command.js'
 import { hostScript } from '../commands/python.js'
 import * as scripts from '../commands/host-scripts.js'
@@ -380,6 +381,8 @@ export function loopbackUrl(site: SiteConfig, path: string): string {
 
 export interface ProbeResult {
   ok: boolean
+  /** The path asked: HEALTH_URI, or the site's health.path of a WSGI script older than it. */
+  path: string
   status: number | null
   body: string
   error: string | null
@@ -395,11 +398,14 @@ export interface ProbeOptions {
 }
 
 /**
- * GET the health path from the host, one request at a time, until it answers 200 with the
- * expected version `successes` times in a row, or the site's health timeout passes. `slot`
- * uses the private route to that slot; undefined asks as a user would. An executor with
- * `httpGet` (the local one) asks from here without starting a process; otherwise the host runs
- * PROBE_HTTP. Both follow the same rules.
+ * GET sitecycle's health path (HEALTH_URI, answered by the slot's WSGI script with the
+ * release's version, and the application's own health path's status when one is set) from the
+ * host, one request at a time, until it answers 200 with the expected version `successes` times
+ * in a row, or the site's health timeout passes. A slot whose WSGI script is older than that
+ * path (written by an earlier sitecycle, until the next deploy rewrites it) answers 404 from
+ * the application: its `health.path` (or, unset, /__version__, the default then) is asked
+ * instead, as then, the version expected only with `health.expect_version`. `slot` uses the private route to that slot; undefined asks as a user
+ * would.
  */
 export async function probeHealth(
   exec: Executor,
@@ -407,19 +413,44 @@ export async function probeHealth(
   python: string,
   opts: ProbeOptions
 ): Promise<ProbeResult> {
-  const url = loopbackUrl(site, site.health.path)
+  const first = await probePath(exec, site, python, opts, HEALTH_URI, opts.version ?? '')
+  if (first.ok || first.status !== 404) return first
   const version = site.health.expectVersion ? (opts.version ?? '') : ''
+  const path = site.health.path === HEALTH_URI ? FORMER_HEALTH_PATH : site.health.path
+  return probePath(exec, site, python, opts, path, version)
+}
+
+/** The default health.path before HEALTH_URI: what a site that set none answered then. */
+const FORMER_HEALTH_PATH = '/__version__'
+
+/**
+ * GET `path` until it answers 200 (with `version`, unless '') `successes` times in a row. An
+ * executor with `httpGet` (the local one) asks from here without starting a process; otherwise
+ * the host runs PROBE_HTTP. Both follow the same rules.
+ */
+async function probePath(
+  exec: Executor,
+  site: SiteConfig,
+  python: string,
+  opts: ProbeOptions,
+  path: string,
+  version: string
+): Promise<ProbeResult> {
+  const url = loopbackUrl(site, path)
   const timeout = opts.timeout ?? site.health.timeout
   const successes = opts.successes ?? 3
   if (exec.httpGet)
-    return probeFromHere(exec.httpGet.bind(exec), {
-      url,
-      host: site.apache.serverName,
-      slot: opts.slot ?? '',
-      version,
-      timeout,
-      successes
-    })
+    return {
+      path,
+      ...(await probeFromHere(exec.httpGet.bind(exec), {
+        url,
+        host: site.apache.serverName,
+        slot: opts.slot ?? '',
+        version,
+        timeout,
+        successes
+      }))
+    }
   const r = await exec.tryRun(
     hostScript(python, scripts.PROBE_HTTP, [
       url,
@@ -440,7 +471,7 @@ export async function probeHealth(
   } catch {
     // keep the stderr as the error
   }
-  return { ok: r.code === 0, ...last }
+  return { ok: r.code === 0, path, ...last }
 }
 
 /** PROBE_HTTP's arguments. */
@@ -479,11 +510,11 @@ export function bodyHasVersion(body: string, version: string): boolean {
 export async function probeFromHere(
   get: NonNullable<Executor['httpGet']>,
   p: ProbeRequest
-): Promise<ProbeResult> {
+): Promise<Omit<ProbeResult, 'path'>> {
   const deadline = Date.now() + p.timeout * 1000
   const headers: Record<string, string> = { Host: p.host, 'User-Agent': 'sitecycle-verify' }
   if (p.slot) headers['X-Sitecycle-Slot'] = p.slot
-  let last: Omit<ProbeResult, 'ok'> = { status: null, body: '', error: null }
+  let last: Omit<ProbeResult, 'ok' | 'path'> = { status: null, body: '', error: null }
   let ok = 0
   let definite: number | undefined
   for (;;) {
@@ -516,10 +547,43 @@ export async function probeFromHere(
   }
 }
 
-/** One sentence on a failed probe. */
+/** How to stop requiring the version in the application's health answer. */
+const EXPECT_VERSION_OFF =
+  'if that path does not show the version, set health.expect_version: false to check only its status'
+
+/**
+ * One sentence on a failed probe: what answered what, at which path; from HEALTH_URI's JSON,
+ * which release the slot serves or what the application's own health path answered.
+ */
 export function describeProbe(p: ProbeResult, what: string, version?: string): string {
-  if (p.error) return `${what} did not answer: ${p.error}`
+  const at = `${what} (GET ${p.path})`
+  if (p.error) return `${at} did not answer: ${p.error}`
   const body = p.body.trim().slice(0, 200).replace(/\s+/g, ' ')
-  if (p.status !== 200) return `${what} answered HTTP ${p.status}${body ? `: ${body}` : ''}`
-  return `${what} answered 200 but not version ${version} (body: ${body})`
+  const health = p.path === HEALTH_URI ? parseHealthAnswer(p.body) : undefined
+  if (health?.app && (health.app.status !== 200 || health.app.version === false)) {
+    const app = health.app
+    if (app.status === null)
+      return `${at}: the application's ${app.path} raised ${app.error ?? 'an error'}`
+    if (app.status !== 200)
+      return `${at}: the application's ${app.path} answered HTTP ${app.status}`
+    return `${at}: the application's ${app.path} answered 200 but not version ${health.version} (${EXPECT_VERSION_OFF})`
+  }
+  if (p.status !== 200) return `${at} answered HTTP ${p.status}${body ? `: ${body}` : ''}`
+  if (health) return `${at}: the slot serves release ${health.version}, not ${version}`
+  return `${at} answered 200 but not version ${version} (body: ${body}; ${EXPECT_VERSION_OFF})`
+}
+
+/** HEALTH_URI's answer (commands/apache.ts renderWsgiScript), or undefined if it is not one. */
+interface HealthAnswer {
+  version: string
+  app?: { path: string; status: number | null; version?: boolean; error?: string }
+}
+
+function parseHealthAnswer(body: string): HealthAnswer | undefined {
+  try {
+    const a = JSON.parse(body) as HealthAnswer | null
+    return typeof a?.version === 'string' ? a : undefined
+  } catch {
+    return undefined
+  }
 }
