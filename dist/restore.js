@@ -37,10 +37,10 @@ import * as child from 'child_process';
 import { setTimeout as setTimeout$1 } from 'timers';
 import { readFile } from 'node:fs/promises';
 import { randomBytes, createHash } from 'node:crypto';
+import * as path$1 from 'node:path';
+import path__default, { posix, basename } from 'node:path';
 import * as fs$1 from 'node:fs';
 import { readFileSync, promises as promises$1, accessSync, constants as constants$6, createReadStream, createWriteStream } from 'node:fs';
-import * as path$1 from 'node:path';
-import path__default, { basename, posix } from 'node:path';
 import * as os$1 from 'node:os';
 import { hostname, homedir, constants as constants$7 } from 'node:os';
 import { spawn } from 'node:child_process';
@@ -31129,6 +31129,13 @@ function pathIdentities(python, paths) {
 function changeTreeOwner(owner, path) {
     return cmd(['chown', '-R', '-h', owner, '--', path]);
 }
+/**
+ * `chown -R -h --from=<from> <owner> -- <path>`: what `from` owns in a tree given to `owner`
+ * (symbolic links themselves); the groups are kept.
+ */
+function takeTreeBack(from, owner, path) {
+    return cmd(['chown', '-R', '-h', `--from=${from}`, owner, '--', path]);
+}
 
 /**
  * Errors the user can act on. Each carries one sentence: what is wrong, with which value,
@@ -33074,1559 +33081,6 @@ function parseEnvFile(text) {
     catch {
         return { variables: {}, secret: [] };
     }
-}
-
-/**
- * The application's entry point (`app.wsgi`): `module.path:attribute`, or a factory called with
- * Python literals, `module.path:factory(...)`. Parsed once into data, so that what is written
- * into a slot's WSGI script is rebuilt from checked tokens, never copied from the config.
- */
-const WSGI_ENTRY_FORM = "a WSGI entry point module.path:attribute, or module.path:factory(...) called with Python literals (strings, numbers, True, False, None; positional, then name=value), such as sample.wsgi:application or myapp:create_app('production')";
-// https://docs.python.org/3/reference/lexical_analysis.html#keywords
-const PYTHON_KEYWORDS = new Set('False None True and as assert async await break class continue def del elif else except finally for from global if import in is lambda nonlocal not or pass raise return try while with yield'.split(' '));
-const IDENTIFIER = /^[A-Za-z_][A-Za-z0-9_]*$/;
-const NUMBER = /^[+-]?(0|[1-9][0-9]*)(\.[0-9]+)?([eE][+-]?[0-9]+)?$/;
-const ESCAPES = {
-    '\\': '\\',
-    "'": "'",
-    '"': '"',
-    n: '\n',
-    r: '\r',
-    t: '\t'
-};
-function identifierProblem(name, what) {
-    if (!IDENTIFIER.test(name))
-        return `${what} ${JSON.stringify(name)} is not a Python identifier`;
-    if (PYTHON_KEYWORDS.has(name))
-        return `${what} ${name} is a Python keyword`;
-    return undefined;
-}
-/** Split the text between the parentheses into tokens, or say what is not allowed there. */
-function tokenize(text) {
-    const tokens = [];
-    let i = 0;
-    while (i < text.length) {
-        const ch = text[i];
-        if (ch === ' ' || ch === '\t') {
-            i++;
-        }
-        else if (ch === '=' || ch === ',') {
-            tokens.push({ t: ch });
-            i++;
-        }
-        else if (ch === "'" || ch === '"') {
-            let value = '';
-            let j = i + 1;
-            for (;;) {
-                if (j >= text.length)
-                    return { problem: `the string starting at ${text.slice(i)} is not closed` };
-                const c = text[j];
-                if (c === ch)
-                    break;
-                if (c === '\n' || c === '\r')
-                    return { problem: 'a string holds a line break' };
-                if (c === '\\') {
-                    const e = ESCAPES[text[j + 1]];
-                    if (e === undefined)
-                        return {
-                            problem: `the escape \\${text[j + 1] ?? ''} is not one of \\\\ \\' \\" \\n \\r \\t`
-                        };
-                    value += e;
-                    j += 2;
-                }
-                else {
-                    value += c;
-                    j++;
-                }
-            }
-            tokens.push({ t: 'literal', literal: { kind: 'str', value } });
-            i = j + 1;
-        }
-        else {
-            const word = /^[^\s=,'"]+/.exec(text.slice(i))[0];
-            if (NUMBER.test(word))
-                tokens.push({ t: 'literal', literal: { kind: 'number', text: word } });
-            else if (word === 'True' || word === 'False' || word === 'None')
-                tokens.push({ t: 'literal', literal: { kind: 'constant', text: word } });
-            else if (IDENTIFIER.test(word))
-                tokens.push({ t: 'name', name: word });
-            else
-                return { problem: `${word} is not a Python literal` };
-            i += word.length;
-        }
-    }
-    return tokens;
-}
-function parseArguments(text) {
-    const tokens = tokenize(text);
-    if ('problem' in tokens)
-        return tokens;
-    const call = { args: [], kwargs: [] };
-    let i = 0;
-    while (i < tokens.length) {
-        const tok = tokens[i];
-        if (tok.t === 'name') {
-            const bad = identifierProblem(tok.name, 'the argument name');
-            if (bad)
-                return { problem: bad };
-            const value = tokens[i + 2];
-            if (tokens[i + 1]?.t !== '=')
-                return {
-                    problem: `${tok.name} is not a Python literal (only strings, numbers, True, False, None)`
-                };
-            if (value?.t !== 'literal')
-                return { problem: `${tok.name}= is not followed by a Python literal` };
-            if (call.kwargs.some(([n]) => n === tok.name))
-                return { problem: `the argument ${tok.name} is given twice` };
-            call.kwargs.push([tok.name, value.literal]);
-            i += 3;
-        }
-        else if (tok.t === 'literal') {
-            if (call.kwargs.length > 0)
-                return { problem: 'a positional argument follows a keyword argument' };
-            call.args.push(tok.literal);
-            i += 1;
-        }
-        else {
-            return { problem: `unexpected ${tok.t}` };
-        }
-        if (i < tokens.length) {
-            if (tokens[i].t !== ',')
-                return { problem: 'arguments must be separated by commas' };
-            i += 1;
-        }
-    }
-    return call;
-}
-/** Parse `app.wsgi`, or say what is wrong with it (the reason; the form is WSGI_ENTRY_FORM). */
-function tryParseWsgiEntry(text) {
-    const m = /^([^:()]+):([^:()]+?)(\((.*)\))?$/s.exec(text.trim());
-    if (!m)
-        return { problem: 'not module:attribute or module:factory(...)' };
-    const [, module, attribute, parens, inner] = m;
-    for (const part of module.split('.')) {
-        const bad = identifierProblem(part, 'the module name part');
-        if (bad)
-            return { problem: bad };
-    }
-    const bad = identifierProblem(attribute.trim(), 'the attribute');
-    if (bad)
-        return { problem: bad };
-    if (parens === undefined)
-        return { module, attribute: attribute.trim() };
-    const call = parseArguments(inner);
-    if ('problem' in call)
-        return call;
-    return { module, attribute: attribute.trim(), call };
-}
-
-/** The other slot. */
-function otherSlot(slot) {
-    return slot === 'blue' ? 'green' : 'blue';
-}
-/** Name of the placeholder virtualenv the slots point at before the first deploy. */
-const EMPTY_RELEASE = '_empty';
-function siteLayout(root) {
-    const j = (...parts) => [root, ...parts].join('/');
-    return {
-        root,
-        releases: j('releases'),
-        release: v => j('releases', v),
-        slots: j('slots'),
-        slot: s => j('slots', s),
-        slotRunDir: s => j('run', s),
-        wsgiDir: j('wsgi'),
-        wsgiScript: s => j('wsgi', `${s}.wsgi`),
-        liveMap: j('live.map'),
-        current: j('current'),
-        currentScript: j('wsgi', 'current.wsgi'),
-        shared: j('shared'),
-        snapshots: j('snapshots'),
-        maintenance: j('maintenance'),
-        state: j('.sitecycle'),
-        journal: j('.sitecycle', 'journal.jsonl'),
-        lock: j('.sitecycle', 'lock'),
-        lockHolder: j('.sitecycle', 'lock', 'holder.json'),
-        siteFile: j('.sitecycle', 'site.json'),
-        incoming: j('.sitecycle', 'incoming')
-    };
-}
-/** File name of the vhost sitecycle writes for a site. */
-function vhostFileName(site) {
-    const hash = createHash('sha256').update(site.root).digest('hex').slice(0, 8);
-    return `sitecycle-${site.name}-${hash}.conf`;
-}
-
-/** Default seconds in Retry-After when a site's config says nothing (sites.<n>.maintenance.retry_after). */
-const DEFAULT_RETRY_AFTER = 300;
-/** The flag whose existence freezes the site (checked by mod_rewrite on every request). */
-function maintenanceFlagPath(site) {
-    return `${siteLayout(site.root).maintenance}/ON`;
-}
-/**
- * The flag that holds every request of a frozen site, the health path and the allow-listed
- * clients included, at the maintenance answer: set while a frozen deploy puts its database back,
- * so that no request reaches a daemon whose connections are being closed.
- */
-function maintenanceHoldPath(site) {
-    return `${siteLayout(site.root).maintenance}/HOLD`;
-}
-/**
- * The Retry-After of the maintenance page: a file holding the number of seconds alone, read by
- * Apache with each maintenance answer, so it changes without a reload. init writes it.
- */
-function retryAfterPath(site) {
-    return `${siteLayout(site.root).maintenance}/retry-after`;
-}
-/** The Retry-After file's text: digits only, no line break (it becomes the header's value). */
-function renderRetryAfter(seconds) {
-    return String(seconds);
-}
-/** The page users get, with status 503, while the site is frozen. */
-function maintenancePagePath(site) {
-    return `${siteLayout(site.root).maintenance}/index.html`;
-}
-
-/**
- * Freezing a site: while `<root>/maintenance/ON` exists, the vhost (commands/apache.ts) answers
- * every request with status 503, `Retry-After` and `<root>/maintenance/index.html`, except the
- * health path and the allow-listed clients. Apache checks the flag on every request: turning
- * maintenance on or off is one rename or one unlink, with no reload and no dropped request.
- * Pipelines that must keep users' writes out (restore, sync, a deploy that migrates) call
- * freeze() and unfreeze() while they hold the site lock.
- *
- * Holding a frozen site (`<root>/maintenance/HOLD`) sends the health path and the allow-listed
- * clients to the same answer: no request reaches any daemon of the site. A frozen deploy holds
- * its site while it puts its database back, so that no request runs on a connection the
- * restore closes (pipelines/frozen-deploy.ts).
- */
-function escapeHtml$1(s) {
-    return s
-        .replace(/&/g, '&amp;')
-        .replace(/</g, '&lt;')
-        .replace(/>/g, '&gt;')
-        .replace(/"/g, '&quot;')
-        .replace(/'/g, '&#39;');
-}
-/** The maintenance page: small, self-contained (no asset the frozen site could not serve). Pure. */
-function renderMaintenancePage(site, options = {}) {
-    const message = checkMaintenanceMessage(options.message ?? 'This site is down for maintenance. Please come back in a few minutes.');
-    const link = options.link;
-    if (link && !/^https?:\/\//.test(link.url))
-        throw new SitecycleError(`maintenance link ${JSON.stringify(link.url)}: expected an http:// or https:// URL`, 'input');
-    const linkHtml = link
-        ? `\n<p><a href="${escapeHtml$1(link.url)}">${escapeHtml$1(link.text ?? link.url)}</a></p>`
-        : '';
-    return `<!doctype html>
-<html lang="en">
-<head>
-<meta charset="utf-8">
-<meta name="viewport" content="width=device-width, initial-scale=1">
-<meta name="robots" content="noindex">
-<title>Maintenance</title>
-<style>body{font-family:system-ui,sans-serif;max-width:36em;margin:4em auto;padding:0 1em;line-height:1.5;color:#222}</style>
-</head>
-<body>
-<h1>Down for maintenance</h1>
-<p>${escapeHtml$1(message).replace(/\n/g, '<br>\n')}</p>${linkHtml}
-</body>
-</html>
-`;
-}
-/** The flag file's text: when the freeze began and its Retry-After (for status and journal). */
-function renderMaintenanceFlag(retryAfter, since = new Date()) {
-    return `frozen since ${since.toISOString()}\nretry_after ${retryAfter}\n`;
-}
-/** The longest Retry-After a maintenance page announces, in seconds (one day). */
-const MAX_RETRY_AFTER = 86_400;
-/** Throw a SitecycleError naming `what` unless `seconds` is a whole number from 0 to
- * {@link MAX_RETRY_AFTER}. */
-function checkRetryAfter(seconds, what = 'retry-after') {
-    if (!Number.isInteger(seconds) || seconds < 0 || seconds > MAX_RETRY_AFTER)
-        throw new SitecycleError(`${what} ${seconds}: expected a whole number of seconds from 0 to ${MAX_RETRY_AFTER} (one day), e.g. ${what} 600`, 'input');
-    return seconds;
-}
-/**
- * Throw a SitecycleError naming `what` when the maintenance message holds a control character
- * (line breaks excepted: each becomes a <br>): escaped HTML still carries them to users' screens
- * and terminals.
- */
-function checkMaintenanceMessage(message, what = 'maintenance message') {
-    // eslint-disable-next-line no-control-regex
-    const bad = /[\u0000-\u0009\u000b-\u001f\u007f-\u009f\u2028\u2029]/.exec(message);
-    if (bad)
-        throw new SitecycleError(`${what}: control character U+${bad[0].charCodeAt(0).toString(16).toUpperCase().padStart(4, '0')} at position ${bad.index + 1}; use plain text (line breaks allowed)`, 'input');
-    return message;
-}
-/** The Retry-After of a freeze: the option, else the site's, else the default; checked. */
-function retryAfterOf(site, options) {
-    return checkRetryAfter(options.retryAfter ?? site.maintenance?.retryAfter ?? DEFAULT_RETRY_AFTER);
-}
-/** Write `content` beside `path` and rename it over: readers see the old file or the new one. */
-async function replaceFile(exec, path, content, mode) {
-    const tmp = `${path}.tmp`;
-    await exec.writeFile(tmp, content, mode);
-    await exec.run(renamePath(tmp, path));
-}
-/**
- * Freeze the site: write the page and Retry-After, then the flag (each written aside and renamed
- * over). From the flag's rename on, users get 503 and the page. Freezing a frozen site updates its page and
- * Retry-After. The site must have been through `sitecycle init` (the vhost holds the rules).
- */
-async function freeze(exec, site, options = {}) {
-    const retryAfter = retryAfterOf(site, options);
-    const page = renderMaintenancePage(site, options);
-    await replaceFile(exec, maintenancePagePath(site), page, 0o644);
-    await replaceFile(exec, retryAfterPath(site), renderRetryAfter(retryAfter), 0o644);
-    const since = (await frozenState(exec, site)).since ?? new Date().toISOString();
-    await replaceFile(exec, maintenanceFlagPath(site), renderMaintenanceFlag(retryAfter, new Date(since)), 0o644);
-    return { frozen: true, since, retryAfter };
-}
-/** Unfreeze the site: one unlink of the flag; users reach the live slot again. Idempotent. */
-async function unfreeze(exec, site) {
-    const before = await frozenState(exec, site);
-    await exec.run(removeFile(maintenanceFlagPath(site)));
-    return { ...before, frozen: false };
-}
-/**
- * Hold the site: from the flag's rename on, every request gets the maintenance answer, the
- * health path and the allow-listed clients too (the page of the freeze, or init's). Requests
- * already past Apache's rewrite finish on their daemon. Needs a vhost written by a sitecycle
- * that knows the hold rule (`sitecycle init`).
- */
-async function holdRequests(exec, site) {
-    await replaceFile(exec, maintenanceHoldPath(site), `held since ${new Date().toISOString()}\n`, 0o644);
-}
-/** Release the hold: the health path and the allow-listed clients reach the site again. Idempotent. */
-async function releaseRequests(exec, site) {
-    await exec.run(removeFile(maintenanceHoldPath(site)));
-}
-/** Whether the site is frozen now (its flag exists), with since and Retry-After from the flag. */
-async function frozenState(exec, site) {
-    const text = await exec.readFile(maintenanceFlagPath(site));
-    if (text === undefined)
-        return { frozen: false };
-    const since = /^frozen since (\S+)$/m.exec(text)?.[1];
-    const retry = /^retry_after (\d+)$/m.exec(text)?.[1];
-    return {
-        frozen: true,
-        ...(since && !Number.isNaN(Date.parse(since)) && { since }),
-        ...(retry !== undefined && { retryAfter: Number(retry) })
-    };
-}
-
-/**
- * Small Python programs run on the host as `python3 -c <program> args...`. A host needs only
- * Python, pip and Apache (no agent); these give the few operations that must be atomic or
- * must poll on the host itself in one round trip. Each takes its inputs as argv, never
- * interpolated into the program text.
- */
-/** Python: `switch_map(path, slot, expect)` writes `live <slot>` aside, makes its mtime differ
- * from the old map's (mod_rewrite re-reads a txt map only when the mtime changes), renames it
- * over and returns the slot that was live ('' when none). With `expect`, raises LiveSlotChanged
- * without switching when another slot is live (compare and swap). Shared by SWITCH_MAP and
- * WARM_SWITCH. */
-/** Python: `group_pids(rundir)`, the PIDs of a daemon group's processes (their working
- * directory is the group's run dir); `point_link(link, target)` points a slot link at a target
- * atomically (link aside, rename over); `signal_group(rundir, link, target)` points the link
- * (when given) and sends SIGINT to every daemon of the group, and returns the PIDs it signalled;
- * when none runs it waits up to `grace` seconds for Apache to respawn the group (its parent does
- * so on a once-a-second tick after a restart), and exits 3, the link untouched, when none came;
- * `await_group(rundir,
- * want, timeout, old)` waits until `want` new daemons run and none of `old`, prints the new
- * PIDs, and exits 1 at the timeout. Shared by RESTART_GROUP, SIGNAL_GROUP and AWAIT_GROUP. */
-const GROUP_FUNCTIONS = `
-import os, sys, time, signal
-def group_pids(rundir):
-    out = set()
-    for name in os.listdir('/proc'):
-        if name.isdigit():
-            try:
-                if os.readlink('/proc/%s/cwd' % name) == rundir:
-                    out.add(int(name))
-            except OSError:
-                pass
-    return out
-def point_link(link, target):
-    tmp = link + '.tmp.%d' % os.getpid()
-    try:
-        os.unlink(tmp)
-    except FileNotFoundError:
-        pass
-    os.symlink(target, tmp)
-    os.rename(tmp, link)
-def signal_group(rundir, grace, link=None, target=None):
-    deadline = time.time() + grace
-    old = group_pids(rundir)
-    while not old and time.time() < deadline:
-        time.sleep(0.02)
-        old = group_pids(rundir)
-    if not old:
-        sys.stderr.write('no daemon process of this group runs (working directory %s), none came within %ss: is Apache running with the sitecycle vhost loaded?\\n' % (rundir, grace))
-        sys.exit(3)
-    if link:
-        point_link(link, target)
-    for pid in old:
-        try:
-            os.kill(pid, signal.SIGINT)
-        except ProcessLookupError:
-            pass
-    return old
-def await_group(rundir, want, timeout, old):
-    deadline = time.time() + timeout
-    while time.time() < deadline:
-        now = group_pids(rundir)
-        fresh = now - old
-        if len(fresh) >= want and not (now & old):
-            print(' '.join(str(p) for p in sorted(fresh)))
-            sys.exit(0)
-        time.sleep(0.02)
-    sys.stderr.write('the daemon processes of this group did not restart within %ss (old: %s, now: %s)\\n' % (timeout, sorted(old), sorted(group_pids(rundir))))
-    sys.exit(1)
-`;
-/** argv: run dir of the group (its daemons' working directory), expected process count,
- * timeout seconds, respawn grace seconds. Sends SIGINT to every daemon of the group (waiting up
- * to the grace for one to run) and waits until the same number of new ones run. Prints the new
- * PIDs. Exit 3 when no daemon of the group was found. */
-const RESTART_GROUP = `${GROUP_FUNCTIONS}
-rundir, want, timeout = os.path.realpath(sys.argv[1]), int(sys.argv[2]), float(sys.argv[3])
-await_group(rundir, want, timeout, signal_group(rundir, float(sys.argv[4])))
-`;
-/** argv: url, host header, slot header ('' for the public route), expected version ('' for
- * any), timeout seconds, successes needed. GETs the url one request at a time (low
- * concurrency: warm-up must not fill Apache's workers) until it answers 200 with the
- * version the given number of times in a row. Prints a JSON line with the last answer. */
-const PROBE_HTTP = `
-import json, sys, time, urllib.request, urllib.error
-url, host, slot, version, timeout, need = sys.argv[1], sys.argv[2], sys.argv[3], sys.argv[4], float(sys.argv[5]), int(sys.argv[6])
-def matches(body):
-    b = body.strip()
-    if b == version:
-        return True
-    try:
-        return json.loads(b).get('version') == version
-    except Exception:
-        return False
-deadline = time.time() + timeout
-last = {'status': None, 'body': '', 'error': None}
-ok = 0
-definite = None
-while True:
-    req = urllib.request.Request(url, headers={'Host': host, 'Connection': 'close', 'User-Agent': 'sitecycle-verify'})
-    if slot:
-        req.add_header('X-Sitecycle-Slot', slot)
-    try:
-        with urllib.request.urlopen(req, timeout=10) as r:
-            last = {'status': r.status, 'body': r.read(4000).decode('utf-8', 'replace'), 'error': None}
-    except urllib.error.HTTPError as e:
-        last = {'status': e.code, 'body': e.read(4000).decode('utf-8', 'replace'), 'error': None}
-    except Exception as e:
-        last = {'status': None, 'body': '', 'error': '%s: %s' % (type(e).__name__, e)}
-    good = last['status'] == 200 and (not version or matches(last['body']))
-    ok = ok + 1 if good else 0
-    if ok >= need:
-        print(json.dumps(last))
-        sys.exit(0)
-    # A server still starting answers 502-504 or not at all: wait for it up to the timeout.
-    # Any other answer comes from the application itself: give it a short grace, then fail.
-    if not good and last['status'] not in (None, 502, 503, 504):
-        definite = definite or time.time()
-        if time.time() - definite >= min(3.0, timeout):
-            print(json.dumps(last))
-            sys.exit(1)
-    else:
-        definite = None
-    if time.time() >= deadline:
-        print(json.dumps(last))
-        sys.exit(1)
-    time.sleep(0.02 if good else 0.25)
-`;
-/** argv: link path, target. Points a symlink at target atomically (link aside, rename over). */
-const POINT_LINK = `
-import os, sys
-link, target = sys.argv[1], sys.argv[2]
-tmp = link + '.tmp.%d' % os.getpid()
-try:
-    os.unlink(tmp)
-except FileNotFoundError:
-    pass
-os.symlink(target, tmp)
-os.rename(tmp, link)
-`;
-/** argv: releases dir. Prints a JSON object: release name -> {complete, release.json content or null, bad}. */
-const LIST_RELEASES = `
-import json, os, sys
-d = sys.argv[1]
-out = {}
-for name in (sorted(os.listdir(d)) if os.path.isdir(d) else []):
-    p = os.path.join(d, name)
-    if not os.path.isdir(p) or os.path.islink(p):
-        continue
-    info = None
-    try:
-        with open(os.path.join(p, 'release.json')) as f:
-            info = json.load(f)
-    except Exception:
-        pass
-    out[name] = {'complete': info is not None, 'info': info, 'bad': os.path.exists(os.path.join(p, 'BAD'))}
-print(json.dumps(out))
-`;
-/** Python: `read_state(root)`: slot -> release (or null), 'live' from live.map, whether the
- * slots' releases are complete and marked bad, and whether the site is initialized. Shared by
- * READ_STATE and WARM_SWITCH. */
-const READ_STATE_FUNCTION = `
-def read_state(root):
-    out = {'slots': {}, 'live': None, 'current': None}
-    out['releases'] = {}
-    for s in ('blue', 'green'):
-        try:
-            out['slots'][s] = os.path.basename(os.readlink(os.path.join(root, 'slots', s)))
-        except OSError:
-            out['slots'][s] = None
-        if out['slots'][s]:
-            rel = os.path.join(root, 'releases', out['slots'][s])
-            out['releases'][out['slots'][s]] = {
-                'complete': os.path.exists(os.path.join(rel, 'release.json')),
-                'bad': os.path.exists(os.path.join(rel, 'BAD')),
-            }
-    try:
-        out['current'] = os.path.basename(os.readlink(os.path.join(root, 'current')))
-    except OSError:
-        pass
-    try:
-        with open(os.path.join(root, 'live.map')) as f:
-            for line in f:
-                parts = line.split()
-                if len(parts) == 2 and parts[0] == 'live':
-                    out['live'] = parts[1]
-    except OSError:
-        pass
-    out['initialized'] = os.path.exists(os.path.join(root, '.sitecycle', 'site.json'))
-    return out
-`;
-/** argv: site root. Prints read_state's JSON (above). */
-const READ_STATE = `
-import json, os, sys
-${READ_STATE_FUNCTION}
-print(json.dumps(read_state(sys.argv[1])))
-`;
-
-/**
- * Run one of the host scripts with the host's Python, isolated (-I: no PYTHON* variables, no
- * user site) and without the site module (-S: they use only the standard library, and Python
- * starts in a third of the time). `withSite` keeps the system's site-packages (to find pip).
- */
-function hostScript(python, program, args, withSite = false) {
-    return cmd([python, '-I', ...(withSite ? [] : ['-S']), '-c', program, ...args]);
-}
-
-/**
- * What the host scripts (src/commands/host-scripts.ts) do, done in this process with node's fs
- * when the executor runs on the host itself (Executor.runsOnHost): no process to start. Each
- * function names the script it stands for and behaves as it does (the host-scripts integration
- * tests run both on the same cases). Synchronous calls on purpose: each is a handful of system
- * calls, and on a host busy serving users every hop through node's thread pool waits for a CPU.
- */
-/** A file's text; '' when it does not exist. */
-function readOrEmpty(path) {
-    try {
-        return fs$1.readFileSync(path, 'utf8');
-    }
-    catch (e) {
-        if (e.code === 'ENOENT')
-            return '';
-        throw e;
-    }
-}
-/** READ_STATE, here. */
-function readStateHere(root) {
-    const l = siteLayout(root);
-    const exists = (p) => fs$1.existsSync(p);
-    const linked = (p) => {
-        try {
-            return basename(fs$1.readlinkSync(p));
-        }
-        catch {
-            return null;
-        }
-    };
-    const out = {
-        slots: { blue: null, green: null },
-        live: null,
-        current: null,
-        initialized: false,
-        releases: {}
-    };
-    for (const slot of ['blue', 'green']) {
-        const release = linked(l.slot(slot));
-        out.slots[slot] = release;
-        if (release)
-            out.releases[release] = {
-                complete: exists(`${l.release(release)}/release.json`),
-                bad: exists(`${l.release(release)}/BAD`)
-            };
-    }
-    out.current = linked(l.current);
-    for (const text of readOrEmpty(l.liveMap).split('\n')) {
-        const parts = text.trim().split(/\s+/);
-        if (parts.length === 2 && parts[0] === 'live')
-            out.live = parts[1];
-    }
-    out.initialized = exists(l.siteFile);
-    return out;
-}
-/** LIST_RELEASES, here: release name -> complete (release.json readable as JSON), its record, bad. */
-function listReleasesHere(releasesDir) {
-    const out = {};
-    let names;
-    try {
-        names = fs$1.readdirSync(releasesDir).sort();
-    }
-    catch {
-        return out;
-    }
-    for (const name of names) {
-        const p = `${releasesDir}/${name}`;
-        try {
-            if (!fs$1.lstatSync(p).isDirectory())
-                continue;
-        }
-        catch {
-            continue;
-        }
-        let info = null;
-        try {
-            info = JSON.parse(fs$1.readFileSync(`${p}/release.json`, 'utf8'));
-        }
-        catch {
-            // not installed completely
-        }
-        out[name] = { complete: info !== null, info, bad: fs$1.existsSync(`${p}/BAD`) };
-    }
-    return out;
-}
-/** POINT_LINK, here: the link made aside and renamed over the old one. */
-function pointLinkHere(link, target) {
-    const tmp = `${link}.tmp.${process.pid}`;
-    fs$1.rmSync(tmp, { force: true });
-    fs$1.symlinkSync(target, tmp);
-    fs$1.renameSync(tmp, link);
-}
-/** The PIDs of a daemon group's processes, as group_pids in the group host scripts: those whose
- * working directory is the group's run dir. */
-function groupPidsHere(rundir) {
-    let real;
-    try {
-        real = fs$1.realpathSync(rundir);
-    }
-    catch {
-        real = rundir;
-    }
-    const out = new Set();
-    for (const name of fs$1.readdirSync('/proc')) {
-        if (!/^\d+$/.test(name))
-            continue;
-        try {
-            if (fs$1.readlinkSync(`/proc/${name}/cwd`) === real)
-                out.add(Number(name));
-        }
-        catch {
-            // gone, or not ours to read
-        }
-    }
-    return out;
-}
-/** SIGNAL_GROUP, here: the link pointed (when given) and SIGINT sent to the group's daemons,
- * waiting up to `graceSeconds` for one to run (Apache may be respawning the group). Returns the
- * PIDs signalled; none when no daemon came (then the link is left alone). */
-async function signalGroupHere(rundir, graceSeconds, link, target) {
-    const deadline = Date.now() + graceSeconds * 1000;
-    let old = [...groupPidsHere(rundir)];
-    while (!old.length && Date.now() < deadline) {
-        await new Promise(r => setTimeout(r, 20));
-        old = [...groupPidsHere(rundir)];
-    }
-    old.sort((a, b) => a - b);
-    if (!old.length)
-        return [];
-    if (link !== undefined && target !== undefined)
-        pointLinkHere(link, target);
-    for (const pid of old) {
-        try {
-            process.kill(pid, 'SIGINT');
-        }
-        catch {
-            // exited meanwhile
-        }
-    }
-    return old;
-}
-/** AWAIT_GROUP, here: waits until `want` new daemons run and none of `old`; returns the new
- * PIDs, or null at the timeout. */
-async function awaitGroupHere(rundir, want, timeoutSeconds, old) {
-    const deadline = Date.now() + timeoutSeconds * 1000;
-    while (Date.now() < deadline) {
-        const now = groupPidsHere(rundir);
-        const fresh = [...now].filter(p => !old.has(p)).sort((a, b) => a - b);
-        if (fresh.length >= want && ![...now].some(p => old.has(p)))
-            return fresh;
-        await new Promise(r => setTimeout(r, 20));
-    }
-    return null;
-}
-
-function real(release) {
-    return release && release !== EMPTY_RELEASE ? release : null;
-}
-/** The state READ_STATE (or WARM_SWITCH) printed, seen through the site's mode (single mode:
- * the current link stands for the live slot). */
-function siteStateFromRaw(site, raw) {
-    if (site.apache.mode === 'single') {
-        return {
-            initialized: raw.initialized,
-            slots: { blue: raw.current, green: null },
-            liveSlot: 'blue',
-            idleSlot: 'green',
-            live: real(raw.current),
-            idle: null,
-            slotReleases: raw.releases ?? {}
-        };
-    }
-    const liveSlot = raw.live === 'green' ? 'green' : 'blue';
-    const idleSlot = otherSlot(liveSlot);
-    return {
-        initialized: raw.initialized,
-        slots: raw.slots,
-        liveSlot,
-        idleSlot,
-        live: real(raw.slots[liveSlot]),
-        idle: real(raw.slots[idleSlot]),
-        slotReleases: raw.releases ?? {}
-    };
-}
-/** Read slots and live.map (single mode: the current link stands for the live slot). */
-async function readSiteState(exec, site, python) {
-    let raw;
-    try {
-        if (exec.runsOnHost)
-            raw = readStateHere(site.root);
-        else {
-            const r = await exec.run(hostScript(python, READ_STATE, [site.root]));
-            raw = JSON.parse(r.stdout);
-        }
-    }
-    catch (e) {
-        const stderr = e.stderr;
-        const detail = typeof stderr === 'string' && stderr.trim() ? stderr : String(e);
-        if (e.code === 'EACCES' || /Permission denied/i.test(detail))
-            throw unreadableSite(exec, site, detail);
-        throw e;
-    }
-    if (!raw.initialized)
-        await requireReadable(exec, site);
-    return siteStateFromRaw(site, raw);
-}
-function unreadableSite(exec, site, detail) {
-    return new SitecycleError(`site ${site.name} at ${site.root} on ${exec.name} cannot be read by this user (${detail.trim().split('\n').pop()}): ` +
-        `run sitecycle as the user that owns the site, or as root`, 'host');
-}
-/**
- * A site that looks uninitialized may only be unreadable for this user: `ls` of its site file
- * says which ("No such file" or "Permission denied"), so the user is told the right thing.
- */
-async function requireReadable(exec, site) {
-    const file = siteLayout(site.root).siteFile;
-    const r = await exec.tryRun({ argv: ['ls', '-d', '--', file] });
-    if (r.code === 0 || !/Permission denied/.test(r.stderr))
-        return;
-    throw unreadableSite(exec, site, r.stderr);
-}
-/** The installed releases under releases/, with their records. */
-async function listReleases(exec, site, python) {
-    const dir = siteLayout(site.root).releases;
-    const raw = exec.runsOnHost
-        ? listReleasesHere(dir)
-        : JSON.parse((await exec.run(hostScript(python, LIST_RELEASES, [dir]))).stdout);
-    return Object.entries(raw)
-        .filter(([dir]) => dir !== EMPTY_RELEASE && !dir.startsWith('.'))
-        .map(([dir, v]) => ({ dir, complete: v.complete, bad: v.bad, info: v.info ?? undefined }));
-}
-/** Point a slot at a release directory (atomic link swap). */
-async function pointSlot(exec, site, python, slot, release) {
-    const l = siteLayout(site.root);
-    const link = site.apache.mode === 'single' ? l.current : l.slot(slot);
-    const target = site.apache.mode === 'single' ? `releases/${release}` : `../releases/${release}`;
-    if (exec.runsOnHost)
-        pointLinkHere(link, target);
-    else
-        await exec.run(hostScript(python, POINT_LINK, [link, target]));
-}
-/** A slot's daemon group as the group host scripts take it: its run dir (its daemons' working
- * directory), and the link and target that point it at a release. */
-function groupArgs(site, slot, pointAt) {
-    const l = siteLayout(site.root);
-    const runDir = slot === 'current' ? `${site.root}/run/current` : l.slotRunDir(slot);
-    const link = []
-        ;
-    return { runDir, link };
-}
-/** How long to wait for a group's new daemons: its old ones may finish requests first. */
-function restartTimeout(site) {
-    return String(Math.max(30, site.apache.shutdownTimeout + 15));
-}
-/**
- * How long to wait for a slot's daemon group when none of its processes runs: Apache's parent
- * respawns daemons that exited (signalled by an earlier restart, e.g. restart-idle just before a
- * failed step, whose undo restarts the group again) on its once-a-second maintenance tick, later
- * on a busy host. Only a group that stays absent this long means Apache does not run it.
- */
-const RESPAWN_GRACE_SECONDS = 10;
-function noDaemon(exec, site, slot, why) {
-    return new SitecycleError(`no Apache daemon process of site ${site.name} slot ${slot} runs on ${exec.name}: is Apache running with the vhost sitecycle init wrote? (${why})`, 'host');
-}
-function restartFailed(site, slot, why) {
-    return new SitecycleError(`restarting slot ${slot} of site ${site.name} failed: ${why}`, 'host');
-}
-/** SIGNAL_GROUP in this process (an executor on the host): the PIDs signalled, space-separated. */
-async function signalGroupHereOrFail(exec, site, slot, runDir, link = []) {
-    const old = await signalGroupHere(runDir, RESPAWN_GRACE_SECONDS, link[0], link[1]);
-    if (!old.length)
-        throw noDaemon(exec, site, slot, `no process has working directory ${runDir}, none came within ${RESPAWN_GRACE_SECONDS}s`);
-    return old.join(' ');
-}
-/** AWAIT_GROUP in this process: the new PIDs, space-separated. */
-async function awaitGroupHereOrFail(exec, site, slot, runDir, old) {
-    const before = new Set(old.split(/\s+/).filter(Boolean).map(Number));
-    const timeout = Number(restartTimeout(site));
-    const fresh = await awaitGroupHere(runDir, site.apache.processes, timeout, before);
-    if (!fresh)
-        throw restartFailed(site, slot, `the daemon processes of this group did not restart within ${timeout}s (old: ${[...before].join(' ')}, now: ${[...groupPidsHere(runDir)].join(' ')})`);
-    return fresh.join(' ');
-}
-/** The stdout of a group host script, or the error that says what went wrong. */
-async function runGroupScript(exec, site, slot, command) {
-    const r = await exec.tryRun(command);
-    if (r.code === 3)
-        throw noDaemon(exec, site, slot, r.stderr.trim());
-    if (r.code !== 0)
-        throw restartFailed(site, slot, r.stderr.trim());
-    return r.stdout.trim();
-}
-/** Restart a slot's daemon group: SIGINT to its processes, wait for new PIDs (a touch of the
- * script is not enough after a failed import). Returns the new PIDs. */
-async function restartSlotGroup(exec, site, python, slot) {
-    const { runDir } = groupArgs(site, slot);
-    if (exec.runsOnHost) {
-        const old = await signalGroupHereOrFail(exec, site, slot, runDir);
-        return awaitGroupHereOrFail(exec, site, slot, runDir, old);
-    }
-    return runGroupScript(exec, site, slot, hostScript(python, RESTART_GROUP, [
-        runDir,
-        String(site.apache.processes),
-        restartTimeout(site),
-        String(RESPAWN_GRACE_SECONDS)
-    ]));
-}
-/** The URL the host itself uses to reach the vhost (loopback, the vhost's port). */
-function loopbackUrl(site, path) {
-    const m = /:(\d+)$/.exec(site.apache.listen);
-    const port = m ? m[1] : '80';
-    return `http://127.0.0.1:${port}${path}`;
-}
-/**
- * GET the health path from the host, one request at a time, until it answers 200 with the
- * expected version `successes` times in a row, or the site's health timeout passes. `slot`
- * uses the private route to that slot; undefined asks as a user would. An executor with
- * `httpGet` (the local one) asks from here without starting a process; otherwise the host runs
- * PROBE_HTTP. Both follow the same rules.
- */
-async function probeHealth(exec, site, python, opts) {
-    const url = loopbackUrl(site, site.health.path);
-    const version = site.health.expectVersion ? (opts.version ?? '') : '';
-    const timeout = opts.timeout ?? site.health.timeout;
-    const successes = opts.successes ?? 3;
-    if (exec.httpGet)
-        return probeFromHere(exec.httpGet.bind(exec), {
-            url,
-            host: site.apache.serverName,
-            slot: opts.slot ?? '',
-            version,
-            timeout,
-            successes
-        });
-    const r = await exec.tryRun(hostScript(python, PROBE_HTTP, [
-        url,
-        site.apache.serverName,
-        opts.slot ?? '',
-        version,
-        String(timeout),
-        String(successes)
-    ]));
-    let last = {
-        status: null,
-        body: '',
-        error: r.stderr.trim()
-    };
-    try {
-        last = JSON.parse(r.stdout.trim().split('\n').pop() ?? '');
-    }
-    catch {
-        // keep the stderr as the error
-    }
-    return { ok: r.code === 0, ...last };
-}
-const REDIRECTS = new Set([301, 302, 303, 307, 308]);
-/** Whether a health answer's body is the version (plain, or JSON with `version`). */
-function bodyHasVersion(body, version) {
-    const b = body.trim();
-    if (b === version)
-        return true;
-    try {
-        return JSON.parse(b)?.version === version;
-    }
-    catch {
-        return false;
-    }
-}
-/**
- * PROBE_HTTP's loop, run here with `get` (Executor.httpGet): one request at a time, redirects
- * followed (as urllib does, up to 10), `successes` good answers in a row needed; an answer from
- * the application itself that is not good fails after a grace of up to 3 s, a server still
- * starting (no answer, 502-504) is waited for until the timeout.
- */
-async function probeFromHere(get, p) {
-    const deadline = Date.now() + p.timeout * 1000;
-    const headers = { Host: p.host, 'User-Agent': 'sitecycle-verify' };
-    if (p.slot)
-        headers['X-Sitecycle-Slot'] = p.slot;
-    let last = { status: null, body: '', error: null };
-    let ok = 0;
-    let definite;
-    for (;;) {
-        try {
-            let url = p.url;
-            let a = await get(url, { headers, timeoutMs: 10_000 });
-            for (let hops = 0; REDIRECTS.has(a.status) && hops < 10; hops++) {
-                const location = a.location;
-                if (!location)
-                    break;
-                url = new URL(location, url).toString();
-                a = await get(url, { headers, timeoutMs: 10_000 });
-            }
-            last = { status: a.status, body: a.body, error: null };
-        }
-        catch (e) {
-            last = {
-                status: null,
-                body: '',
-                error: e instanceof Error ? `${e.name}: ${e.message}` : String(e)
-            };
-        }
-        const good = last.status === 200 && (!p.version || bodyHasVersion(last.body, p.version));
-        ok = good ? ok + 1 : 0;
-        if (ok >= p.successes)
-            return { ok: true, ...last };
-        if (!good && last.status !== null && ![502, 503, 504].includes(last.status)) {
-            definite ??= Date.now();
-            if (Date.now() - definite >= Math.min(3, p.timeout) * 1000)
-                return { ok: false, ...last };
-        }
-        else
-            definite = undefined;
-        if (Date.now() >= deadline)
-            return { ok: false, ...last };
-        await new Promise(r => setTimeout(r, good ? 20 : 250));
-    }
-}
-/** One sentence on a failed probe. */
-function describeProbe(p, what, version) {
-    if (p.error)
-        return `${what} did not answer: ${p.error}`;
-    const body = p.body.trim().slice(0, 200).replace(/\s+/g, ' ');
-    if (p.status !== 200)
-        return `${what} answered HTTP ${p.status}${body ? `: ${body}` : ''}`;
-    return `${what} answered 200 but not version ${version} (body: ${body})`;
-}
-
-/**
- * What a frozen deploy (`hooks.freeze`) leaves when it is killed, and how the next operation,
- * whatever it is, finishes it: the site is still frozen, and its hooks may have migrated the
- * database for a release that never went live. Called by the shared recovery (recover.ts), so a
- * killed frozen deploy is completed by the next deploy, rollback, sync, snapshot or maintenance
- * run alike.
- */
-/** Where a frozen deploy keeps the database dump taken after the freeze, until it ends. */
-function preDeployDumpPath(root, opId) {
-    return `${siteLayout(root).state}/pre-deploy-${opId}.dump`;
-}
-/** The daemon groups of the site that may hold its database open: both slots' (those that
- * point at a release), or `current` in single mode. */
-function groupsOf(c, state) {
-    if (c.site.apache.mode === 'single')
-        return state.live !== null ? ['current'] : [];
-    return [state.liveSlot, state.idleSlot].filter(slot => state.slots[slot] !== null);
-}
-/** Restart daemon groups, side by side (each waits for its own new PIDs). */
-async function restartGroups(c, groups) {
-    await Promise.all(groups.map(g => restartSlotGroup(c.exec, c.site, c.python, g)));
-}
-/** Warn when the site's vhost predates the hold rule (then the health path is not held). */
-async function checkHoldRule(c) {
-    const vhost = `${c.site.apache.confDir}/${vhostFileName(c.site)}`;
-    const text = await c.exec.readFile(vhost).catch(() => undefined);
-    if (text !== undefined && !text.includes(maintenanceHoldPath(c.site)))
-        c.reporter.warn(`the vhost ${vhost} of site ${c.site.name} has no hold rule: requests to the health path may fail while the database is put back; run \`sitecycle init ${c.site.name}\` to rewrite it`);
-}
-/**
- * Put a frozen site's database back (`restore`) without failing a request: hold the site (every
- * request, the health path included, gets the maintenance answer), restart its daemon groups so
- * that the requests they run finish and their connections close with them (PostgreSQL would
- * otherwise terminate them under the application, which then fails its next requests), restore,
- * restart the groups again (a daemon that connected meanwhile holds no connection to the replaced
- * database), and release the hold, even when the restore failed. A group that does not restart
- * before the restore is warned about, and the restore goes on.
- */
-async function restoreWhileHeld(c, state, restore) {
-    const groups = groupsOf(c, state);
-    await checkHoldRule(c);
-    await holdRequests(c.exec, c.site);
-    try {
-        // The database goes back even when a group does not restart: its data come first.
-        await restartGroups(c, groups).catch(e => c.reporter.warn(`the daemons of site ${c.site.name} could not be restarted before its database is put back, so their connections may be ended under them: ${e instanceof Error ? e.message : e}`));
-        await restore();
-        await restartGroups(c, groups);
-    }
-    finally {
-        await releaseRequests(c.exec, c.site);
-    }
-}
-/**
- * Finish the freeze of a frozen deploy (`hooks.freeze`) that was killed: recoverInterrupted
- * (recover.ts) has just put its slots back and marked it recovered, but its site is still frozen, and its hooks may
- * have migrated the database while the release it was for never went live. For each such run
- * recovered by this operation: when it had not switched, its dump (taken after the freeze) is
- * restored while the site is held (restoreWhileHeld); then the site is unfrozen unless it was frozen
- * before that run, and the dump removed. A needed dump that is missing keeps the site frozen
- * and throws. Returns what was done, one sentence per action.
- */
-async function completeFrozenDeploys(ctx) {
-    const { exec, site, reporter, python } = ctx;
-    const ran = (op, step, phase, status) => op.steps.some(s => s.step === step && s.phase === phase && s.status === status);
-    const killed = (await ctx.journal.operations()).filter(op => op.op === 'deploy' &&
-        op.end?.event === 'recovered' &&
-        op.end.by === ctx.opId &&
-        ran(op, 'freeze', 'run', 'ok') &&
-        !ran(op, 'freeze', 'undo', 'undone') &&
-        !ran(op, 'unfreeze', 'run', 'ok'));
-    const done = [];
-    for (const op of killed) {
-        const start = op.start;
-        const state = await readSiteState(exec, site, python);
-        const switched = site.apache.mode === 'single' ? state.live !== start.live : state.liveSlot !== start.liveSlot;
-        const dump = preDeployDumpPath(site.root, op.id);
-        if (!switched && ran(op, 'snapshot-db', 'run', 'ok') && site.database) {
-            const db = { ...site.database, python };
-            const engine = getEngine(db.engine);
-            if ((await exec.tryRun({ argv: ['test', '-e', dump] })).code !== 0)
-                throw new SitecycleError(`the deploy ${op.id} was killed after its hooks may have migrated ${db.name}, and its dump ${dump} is missing: ` +
-                    `site ${site.name} stays frozen; restore the database from a snapshot, then run \`sitecycle maintenance off ${site.name}\``, 'database');
-            await restoreWhileHeld(ctx, state, () => engine.restore(exec, db, dump, reporter));
-            done.push(`the database was restored from ${dump}, taken before the hooks of ${op.id}`);
-        }
-        else {
-            // The killed run may have been holding the site (restoreWhileHeld) when it died.
-            await releaseRequests(exec, site);
-        }
-        if (!start.frozen) {
-            await unfreeze(exec, site);
-            done.push(`site ${site.name} is unfrozen (${op.id} had frozen it)`);
-        }
-        await exec.tryRun(removeTree(dump));
-    }
-    for (const n of done)
-        reporter.info(`recovered: ${n}`);
-    return done;
-}
-
-/**
- * The commit point of a restore or sync. Everything new is staged beside the site first (the
- * database restored into a scratch database and anonymised there, each data folder copied into a
- * hidden sibling); then one step swaps them all in, the previous database kept under another
- * name and the previous folders kept as hidden siblings. Until the run ends, the way back is
- * kept, so the site holds either all of its previous data or all of the new, never a mix:
- *
- * - a failure after the swap swaps everything back (rollBackData);
- * - a run killed anywhere leaves its intent in the journal (written before the swap), and
- *   whichever operation comes next finds it (recover.ts) and puts the site back the same way,
- *   deciding from what is on the host (engine.swapDone, the folders' inodes), not from how far
- *   the journal got;
- * - only a run whose data was verified is finished forward (finishData drops what was kept).
- *
- * Names are fixed by the operation id, so the recovery finds them without anything else.
- */
-function shortOpId(opId) {
-    return opId.replace(/[^0-9A-Za-z]/g, '').toLowerCase();
-}
-/** The scratch and keep names of a site's database for operation `opId`. Pure. */
-function databaseSwapNames(db, nameBytes, opId) {
-    const id = shortOpId(opId);
-    if (db.engine === 'sqlite') {
-        const i = db.name.lastIndexOf('/');
-        const dir = db.name.slice(0, i);
-        const base = db.name.slice(i + 1);
-        return { scratch: `${dir}/.${base}.sc-new-${id}`, keep: `${dir}/.${base}.sc-keep-${id}` };
-    }
-    return {
-        scratch: scratchDatabaseName(db.name, 'new', id, nameBytes),
-        keep: scratchDatabaseName(db.name, 'keep', id, nameBytes)
-    };
-}
-/** The hidden siblings of a data folder a run stages into and keeps the old content in. Pure. */
-function folderSiblings(target, opId) {
-    const i = target.lastIndexOf('/');
-    const parent = target.slice(0, i);
-    const base = target.slice(i + 1);
-    return {
-        staged: `${parent}/.${base}.sc-new-${opId}`,
-        aside: `${parent}/.${base}.sc-old-${opId}`
-    };
-}
-/**
- * Host program, argv: staged, target, aside. Put the folder `staged` in the place of `target`:
- * with one renameat2(RENAME_EXCHANGE) where the kernel and filesystem allow it (readers see the
- * old folder or the new one, never none), else two renames; the previous content ends at
- * `aside`. Prints moved (no target before), exchanged or renamed.
- */
-const SWAP_FOLDER = `
-import ctypes, os, sys
-staged, target, aside = sys.argv[1], sys.argv[2], sys.argv[3]
-if not os.path.lexists(target):
-    os.makedirs(os.path.dirname(target), exist_ok=True)
-    os.rename(staged, target)
-    print('moved')
-    sys.exit(0)
-try:
-    f = ctypes.CDLL(None, use_errno=True).renameat2
-except (AttributeError, OSError):
-    f = None
-if f is not None and f(-100, os.fsencode(staged), -100, os.fsencode(target), 2) == 0:
-    os.rename(staged, aside)
-    print('exchanged')
-    sys.exit(0)
-os.rename(target, aside)
-os.rename(staged, target)
-print('renamed')
-`;
-/** `python -c SWAP_FOLDER <staged> <target> <aside>` */
-function swapFolder(python, staged, target, aside) {
-    return cmd([python, '-I', '-S', '-c', SWAP_FOLDER, staged, target, aside]);
-}
-async function identities(p, paths) {
-    return JSON.parse((await p.exec.run(pathIdentities(p.python, paths))).stdout);
-}
-/** The `device:inode` of a staged folder, for the intent. */
-async function stagedIdentity(p, staged) {
-    const [id] = await identities(p, [staged]);
-    if (!id)
-        throw new Error(`the staged folder ${staged} is missing`);
-    return id;
-}
-/** The database part of an intent: the names, with what the rollback needs to tell where the
- * data is (the staged copy's identity, whether the target existed). Read just before the swap. */
-async function databasePlan(p, names) {
-    const { exec, db, engine } = p;
-    if (!db || !engine)
-        throw new Error('databasePlan: the site has no database');
-    const stagedId = engine.identity ? await engine.identity(exec, db, names.scratch) : null;
-    if (engine.identity && stagedId === null)
-        throw new Error(`the staged copy ${names.scratch} is missing`);
-    return {
-        name: db.name,
-        ...names,
-        ...(stagedId !== null && { stagedId }),
-        hadPrevious: await engine.exists(exec, db)
-    };
-}
-/**
- * Whether the target holds the staged copy now: by identity where the engine has one (so it is
- * known even when the previous content kept aside is gone), else as the engine's swapDone says.
- */
-async function databaseSwapped(p, d) {
-    const { exec, db, engine } = p;
-    if (d.stagedId && engine.identity)
-        return (await engine.identity(exec, db, d.name)) === d.stagedId;
-    return engine.swapDone(exec, db, d.scratch, d.keep);
-}
-/** Swap everything of `intent` in: the database, then each folder. Returns one note each. */
-async function swapInData(p, intent) {
-    const notes = [];
-    if (intent.database && p.db && p.engine) {
-        const d = intent.database;
-        const replaced = await p.engine.swapIn(p.exec, p.db, d.scratch, d.keep, p.reporter);
-        notes.push(replaced
-            ? `database ${d.name} swapped in (previous kept as ${d.keep})`
-            : `database ${d.name} created`);
-    }
-    for (const f of intent.folders) {
-        const how = (await p.exec.run(swapFolder(p.python, f.staged, f.target, f.aside))).stdout.trim();
-        notes.push(`${f.target} ${how}`);
-    }
-    return notes;
-}
-/**
- * Put back what `intent` swapped in, as far as it got, deciding from what is on the host: the
- * previous database and folders return to their places, the staged copies are removed. Safe to
- * run whatever point the swap (or an earlier rollback) reached. Returns what it did.
- */
-async function rollBackData(p, intent) {
-    const notes = [];
-    // Folders first, in reverse (the database swap came first).
-    for (const f of [...intent.folders].reverse()) {
-        const undo = `${f.aside}-undo`;
-        const [target, staged, aside] = await identities(p, [f.target, f.staged, f.aside]);
-        if (target !== null && target === f.stagedId) {
-            // Swapped: the previous content is aside, or still at the staged name when the kill came
-            // between the exchange and the rename that follows it; none: there was no folder before.
-            const previous = aside !== null ? f.aside : staged !== null ? f.staged : null;
-            if (previous === null) {
-                await p.exec.run(removeTree(f.target));
-                notes.push(`${f.target} removed (it did not exist before)`);
-            }
-            else {
-                await p.exec.run(swapFolder(p.python, previous, f.target, undo));
-                await p.exec.run(removeTree(undo));
-                notes.push(`${f.target} put back`);
-            }
-        }
-        else if (target === null && aside !== null) {
-            // Killed between the two renames of the fallback: the previous content is aside.
-            await p.exec.run(renamePath(f.aside, f.target));
-            notes.push(`${f.target} put back`);
-        }
-        // Whatever is left at these names now is the new content (or nothing).
-        await p.exec.run(removeTree(f.staged, f.aside, undo));
-    }
-    if (intent.database && p.db && p.engine) {
-        const d = intent.database;
-        const { engine, db, exec } = p;
-        if (await databaseSwapped(p, d)) {
-            const kept = await engine.exists(exec, { ...db, name: d.keep });
-            if (kept) {
-                // The staged copy is the target now; swapping `keep` back moves it to the scratch name
-                // (mysql leaves an emptied scratch database behind: dropped first).
-                const scratch = { ...db, name: d.scratch };
-                if (await engine.exists(exec, scratch))
-                    await engine.drop(exec, scratch);
-                await engine.swapIn(exec, db, d.keep, d.scratch, p.reporter);
-                notes.push(`database ${d.name} put back`);
-            }
-            else if (d.hadPrevious === false) {
-                await engine.drop(exec, db);
-                notes.push(`database ${d.name} dropped (it did not exist before)`);
-            }
-            else {
-                // Never guess: the new data stays, and the site with it behind the maintenance page.
-                throw new SitecycleError(`${d.name} holds the new data, and its previous content, kept as ${d.keep}, is gone`, 'database');
-            }
-        }
-        for (const name of [d.scratch, d.keep]) {
-            const other = { ...db, name };
-            if (await engine.exists(exec, other))
-                await engine.drop(exec, other);
-        }
-    }
-    return notes;
-}
-/** The run is complete: drop what was kept for the way back. Returns what it removed. */
-async function finishData(p, intent) {
-    const notes = [];
-    if (intent.database && p.db && p.engine) {
-        for (const name of [intent.database.keep, intent.database.scratch]) {
-            const other = { ...p.db, name };
-            if (await p.engine.exists(p.exec, other)) {
-                await p.engine.drop(p.exec, other);
-                notes.push(`dropped ${name}`);
-            }
-        }
-    }
-    const leftovers = intent.folders.flatMap(f => [f.aside, f.staged]);
-    if (leftovers.length)
-        await p.exec.run(removeTree(...leftovers));
-    if (intent.folders.length)
-        notes.push(`removed ${intent.folders.length} previous folder(s)`);
-    return notes;
-}
-/** The swap parts of a site (its database, if any, with the host's Python). */
-function swapParts(exec, site, python, reporter, engines) {
-    if (!site.database)
-        return { exec, python, reporter };
-    return {
-        exec,
-        python,
-        reporter,
-        db: { ...site.database, python },
-        engine: engines(site.database.engine)
-    };
-}
-
-/**
- * A command line of the config file (a hook, app.tests) split into argv, without a shell. Checked
- * when the config is loaded (load-config.ts), so a hook a deploy cannot run is refused before any
- * host is touched, and split again where it runs.
- */
-/** Split a hook command line into argv: whitespace separates, single and double quotes group,
- * backslash escapes. No shell: no variables, globs, pipes or redirections. */
-function splitCommandLine(line, where) {
-    const out = [];
-    let cur = '';
-    let has = false;
-    let quote = null;
-    for (let i = 0; i < line.length; i++) {
-        const c = line[i];
-        if (quote) {
-            if (c === quote)
-                quote = null;
-            else if (c === '\\' && quote === '"' && i + 1 < line.length)
-                cur += line[++i];
-            else
-                cur += c;
-            continue;
-        }
-        if (c === "'" || c === '"') {
-            quote = c;
-            has = true;
-        }
-        else if (c === '\\' && i + 1 < line.length) {
-            cur += line[++i];
-            has = true;
-        }
-        else if (/\s/.test(c)) {
-            if (has)
-                out.push(cur);
-            cur = '';
-            has = false;
-        }
-        else if ('|&;<>$`'.includes(c)) {
-            throw new SitecycleError(`${where}: hook "${line}" uses the shell character ${c}; hooks run without a shell: put shell logic in a script of your package`, 'config');
-        }
-        else {
-            cur += c;
-            has = true;
-        }
-    }
-    if (quote)
-        throw new SitecycleError(`${where}: hook "${line}" has an unclosed ${quote}`, 'config');
-    if (has)
-        out.push(cur);
-    if (!out.length)
-        throw new SitecycleError(`${where}: empty hook command`, 'config');
-    return out;
-}
-
-/** The programs a hook line may name bare that are taken from the release's virtualenv. */
-const VENV_PROGRAMS = ['python', 'python3', 'pip'];
-/**
- * Run the site's after_install hooks, in order, in release `target.version`: cwd the release,
- * `python`/`pip` from its virtualenv, the release's environment (env.json), the config variable
- * naming its app.ini, and
- * SITECYCLE_SITE, SITECYCLE_ROOT, SITECYCLE_VERSION set. The first failing hook throws
- * (CommandError). Returns how many ran.
- */
-async function runAfterInstallHooks(exec, config, site, target, reporter) {
-    const dir = siteLayout(site.root).release(target.version);
-    const hooks = site.hooks.afterInstall;
-    if (!hooks.length)
-        return 0;
-    const env = await releaseEnvironment(exec, config, site, target.version, reporter);
-    const redact = [...(target.redact ?? []), ...env.secrets];
-    for (const [i, line] of hooks.entries()) {
-        const argv = splitCommandLine(line, `${config.file}: sites.${site.name}.hooks.after_install[${i}]`);
-        reporter.info(`   hook: ${line}`);
-        await exec.run({
-            ...inRelease(dir, argv, env),
-            ...((target.redact || redact.length > 0) && { redact })
-        });
-    }
-    return hooks.length;
-}
-/**
- * The environment of a command run in release `version` (hooks, `sitecycle run`), as its WSGI
- * script sees it: the release's environment (env.json, its secrets given to the reporter to
- * mask), `python`/`pip` of its virtualenv first on PATH, the config variable naming its app.ini,
- * and SITECYCLE_SITE, SITECYCLE_ROOT, SITECYCLE_SHARED, SITECYCLE_VERSION, SITECYCLE_RELEASE_DIR (the
- * release directory, also the working directory: where a hook puts files Apache serves, `static:`).
- */
-async function releaseEnvironment(exec, config, site, version, reporter) {
-    const dir = siteLayout(site.root).release(version);
-    const configEnv = site.config?.env ?? 'SITECYCLE_CONFIG';
-    const appEnv = parseEnvFile(await exec.readFile(`${dir}/${ENV_FILE}`));
-    const secrets = Object.entries(appEnv?.variables ?? {})
-        .filter(([name]) => appEnv.secret.includes(name))
-        .map(([, value]) => value);
-    for (const s of secrets)
-        reporter.addSecret(s);
-    return {
-        variables: {
-            ...appEnv?.variables,
-            PATH: `${dir}/bin:/usr/local/bin:/usr/bin:/bin`,
-            VIRTUAL_ENV: dir,
-            [configEnv]: `${dir}/app.ini`,
-            SITECYCLE_SITE: site.name,
-            SITECYCLE_ROOT: site.root,
-            SITECYCLE_SHARED: siteLayout(site.root).shared,
-            SITECYCLE_VERSION: version,
-            SITECYCLE_RELEASE_DIR: dir
-        },
-        secrets
-    };
-}
-/** A command in release `dir`: cwd the release, a bare python/pip taken from its virtualenv. */
-function inRelease(dir, argv, env) {
-    const [first, ...rest] = argv;
-    return {
-        argv: [VENV_PROGRAMS.includes(first) ? `${dir}/bin/${first}` : first, ...rest],
-        cwd: dir,
-        env: env.variables,
-        unsetEnv: ['PYTHONPATH', 'PYTHONHOME']
-    };
-}
-/** `3 hooks`, `1 hook`. */
-function describeHookCount(n) {
-    return `${n} hook${n === 1 ? '' : 's'}`;
-}
-
-/**
- * A snapshot's files: each data folder copied with rsync into `<snapshot>/files/<name>`, with
- * `--link-dest` at the previous snapshot's copy so unchanged files are hard links, not copies.
- * Pure builders: argv arrays and small host programs (taking their inputs as argv), no I/O.
- * The copy runs ON the site's host (both paths are there), so it works the same over SSH.
- */
-/**
- * Where a data folder goes under a snapshot's `files/`: its path relative to the site root
- * (`shared/uploads`), or `_absolute/<path>` for a folder outside the root. The same folder gets
- * the same name in every snapshot, which is what lets `--link-dest` find its previous copy.
- */
-function snapshotFolderName(root, folder) {
-    if (folder.startsWith(`${root}/`))
-        return folder.slice(root.length + 1);
-    return posix.join('_absolute', folder.replace(/^\/+/, ''));
-}
-/**
- * `rsync -a --delete --numeric-ids [--link-dest=<previous>] <source>/ <target>/`: a copy of
- * `source` at `target`; files equal (size, mtime, mode, owner) to those in `linkDest` become
- * hard links to them. `linkDest` must be absolute (rsync reads a relative one against the target).
- */
-function rsyncFolder(source, target, linkDest) {
-    return cmd([
-        'rsync',
-        '-a',
-        '--delete',
-        '--numeric-ids',
-        // Compare modification times to the nanosecond: a file rewritten with the same size in the
-        // same second as the previous snapshot must not be hard-linked to the old copy.
-        '--modify-window=-1',
-        ...([]),
-        '--',
-        `${source}/`,
-        `${target}/`
-    ]);
-}
-/**
- * Host program, argv: mode (`list` or `content`), path. Prints JSON `{exists, count, bytes,
- * sha256}` for a file or a tree. `list`: sha256 of the sorted lines `path NUL size NUL mtime`
- * (what rsync compares; cheap); `content`: sha256 over each file's path and bytes (for a dump).
- * Symbolic links count as entries with their target; nothing is followed.
- */
-const SUMMARIZE_TREE = `
-import hashlib, json, os, stat, sys
-mode, top = sys.argv[1], sys.argv[2]
-if not os.path.lexists(top):
-    print(json.dumps({'exists': False, 'count': 0, 'bytes': 0, 'sha256': hashlib.sha256().hexdigest()}))
-    sys.exit(0)
-entries = []
-if os.path.isdir(top) and not os.path.islink(top):
-    for d, dirs, files in os.walk(top):
-        dirs.sort()
-        for name in files + [x for x in dirs if os.path.islink(os.path.join(d, x))]:
-            entries.append(os.path.relpath(os.path.join(d, name), top))
-else:
-    entries.append('')
-entries.sort()
-total, count, h = 0, 0, hashlib.sha256()
-for rel in entries:
-    p = os.path.join(top, rel) if rel else top
-    st = os.lstat(p)
-    count += 1
-    if stat.S_ISLNK(st.st_mode):
-        h.update(('%s\\0link\\0%s\\n' % (rel, os.readlink(p))).encode('utf-8', 'surrogateescape'))
-        continue
-    total += st.st_size
-    if mode == 'list':
-        h.update(('%s\\0%d\\0%d\\n' % (rel, st.st_size, int(st.st_mtime))).encode('utf-8', 'surrogateescape'))
-    else:
-        h.update(('%s\\0%d\\n' % (rel, st.st_size)).encode('utf-8', 'surrogateescape'))
-        with open(p, 'rb') as f:
-            for block in iter(lambda: f.read(1 << 20), b''):
-                h.update(block)
-print(json.dumps({'exists': True, 'count': count, 'bytes': total, 'sha256': h.hexdigest()}))
-`;
-/** `python3 -I -S -c SUMMARIZE_TREE <mode> <path>` */
-function summarizeTree(python, mode, path) {
-    return cmd([python, '-I', '-S', '-c', SUMMARIZE_TREE, mode, path]);
-}
-/**
- * Host program, argv: snapshots dir (or several). Prints JSON: each entry's name and whether it
- * holds a manifest.json (a snapshot without one is incomplete); for several dirs, one such list
- * per dir, in their order (a dir that does not exist lists nothing).
- */
-const LIST_SNAPSHOT_DIRS = `
-import json, os, sys
-def entries(top):
-    out = []
-    try:
-        names = sorted(os.listdir(top))
-    except FileNotFoundError:
-        names = []
-    for name in names:
-        p = os.path.join(top, name)
-        if os.path.isdir(p) and not os.path.islink(p):
-            out.append({'name': name, 'complete': os.path.isfile(os.path.join(p, 'manifest.json'))})
-    return out
-tops = sys.argv[1:]
-print(json.dumps(entries(tops[0]) if len(tops) == 1 else [entries(t) for t in tops]))
-`;
-/** `python3 -I -S -c LIST_SNAPSHOT_DIRS <snapshots dir>` */
-function listSnapshotDirs(python, snapshotsDir) {
-    return cmd([python, '-I', '-S', '-c', LIST_SNAPSHOT_DIRS, snapshotsDir]);
-}
-
-/**
- * The links a release holds to the site's shared entries (`shared[].link`): made by a deploy
- * inside the release's folder, pointing out of it to `<root>/shared/<path>`. The data is never in
- * the release, so removing a release (prune: `rm -rf`, which does not follow links) removes the
- * link and nothing behind it, and a rollback's release has its own link to the same place.
- */
-/**
- * A copy of a shared folder staged by a restore, sync or mirror refresh (`staged`, for the site's
- * `target`) given the Apache user's owner and the entry's mode before it is swapped in: a
- * snapshot keeps the owners of the site it was taken from (numeric ids), which need not be this
- * site's Apache user, and the application must be able to write its data again. A folder that is
- * not a shared entry is left as copied. A chown that fails (not root) warns. Returns a note.
- */
-async function ownStagedShared(exec, site, target, staged, warn) {
-    const entry = site.shared?.find(e => e.kind === 'folder' && e.absolute === target);
-    if (!entry)
-        return undefined;
-    const owner = `${site.apache.user}:${site.apache.group}`;
-    const mode = entry.mode.toString(8).padStart(4, '0');
-    await exec.run(changeMode(mode, staged));
-    const r = await exec.tryRun(changeTreeOwner(owner, staged));
-    if (r.code !== 0) {
-        warn(`could not give the restored ${target} to ${owner} (${r.stderr.trim() || `exit code ${r.code}`}): ` +
-            `the application may not write there until \`chown -R ${owner} ${target}\` is run as root`);
-        return undefined;
-    }
-    return `${entry.path} for ${owner}, mode ${mode}`;
 }
 
 function getEnumValues(entries) {
@@ -41139,6 +39593,2490 @@ function superRefine(fn, params) {
     return _superRefine(fn, params);
 }
 
+/** The forms a host may be written in, for error messages. */
+const HOST_FORM = 'local or ssh://user@host[:port]';
+const SSH_URL = /^ssh:\/\/(?:([^@/]*)@)?(\[[^\]]*\]|[^:/[\]]*)(?::([^/]*))?(\/?)(.*)$/s;
+// Neither may start with '-': they end up as arguments of ssh.
+const USER = /^[A-Za-z_][A-Za-z0-9._-]*$/;
+const DNS_NAME = /^[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?)*$/;
+/**
+ * Parse a host written as `local` or `ssh://user@host[:port]` (port 22 by default).
+ * Returns the host, or a short reason why `value` is not one.
+ */
+function tryParseHost(value) {
+    if (value === 'local')
+        return { kind: 'local' };
+    const m = SSH_URL.exec(value);
+    if (!m)
+        return { problem: 'neither local nor an ssh:// URL' };
+    const [, user, host = '', port, slash, rest] = m;
+    if (user === undefined || user === '')
+        return { problem: 'the user is missing' };
+    if (!USER.test(user))
+        return { problem: `"${user}" is not a user name` };
+    let hostname;
+    if (host.startsWith('[')) {
+        hostname = host.slice(1, -1);
+        if (!isIPv6(hostname))
+            return { problem: `"${host}" is not an IPv6 address` };
+    }
+    else {
+        if (host === '')
+            return { problem: 'the host name is missing' };
+        if (!DNS_NAME.test(host))
+            return { problem: `"${host}" is not a host name` };
+        hostname = host;
+    }
+    if (slash !== '' && rest !== '')
+        return { problem: 'an ssh:// host takes no path' };
+    if (rest !== '')
+        return { problem: `unexpected "${rest}" after the host` };
+    let portNumber = 22;
+    if (port !== undefined) {
+        portNumber = /^\d{1,5}$/.test(port) ? Number(port) : NaN;
+        if (!(portNumber >= 1 && portNumber <= 65535))
+            return { problem: `"${port}" is not a port number` };
+    }
+    return { kind: 'ssh', user, hostname: hostname.toLowerCase(), port: portNumber };
+}
+/** The host as written canonically: `local` or `ssh://user@host:port` (IPv6 addresses in brackets). */
+function hostLabel(host) {
+    if (host.kind === 'local')
+        return 'local';
+    const name = host.hostname.includes(':') ? `[${host.hostname}]` : host.hostname;
+    return `ssh://${host.user}@${name}:${host.port}`;
+}
+
+/**
+ * The application's entry point (`app.wsgi`): `module.path:attribute`, or a factory called with
+ * Python literals, `module.path:factory(...)`. Parsed once into data, so that what is written
+ * into a slot's WSGI script is rebuilt from checked tokens, never copied from the config.
+ */
+const WSGI_ENTRY_FORM = "a WSGI entry point module.path:attribute, or module.path:factory(...) called with Python literals (strings, numbers, True, False, None; positional, then name=value), such as sample.wsgi:application or myapp:create_app('production')";
+// https://docs.python.org/3/reference/lexical_analysis.html#keywords
+const PYTHON_KEYWORDS = new Set('False None True and as assert async await break class continue def del elif else except finally for from global if import in is lambda nonlocal not or pass raise return try while with yield'.split(' '));
+const IDENTIFIER = /^[A-Za-z_][A-Za-z0-9_]*$/;
+const NUMBER = /^[+-]?(0|[1-9][0-9]*)(\.[0-9]+)?([eE][+-]?[0-9]+)?$/;
+const ESCAPES = {
+    '\\': '\\',
+    "'": "'",
+    '"': '"',
+    n: '\n',
+    r: '\r',
+    t: '\t'
+};
+function identifierProblem(name, what) {
+    if (!IDENTIFIER.test(name))
+        return `${what} ${JSON.stringify(name)} is not a Python identifier`;
+    if (PYTHON_KEYWORDS.has(name))
+        return `${what} ${name} is a Python keyword`;
+    return undefined;
+}
+/** Split the text between the parentheses into tokens, or say what is not allowed there. */
+function tokenize(text) {
+    const tokens = [];
+    let i = 0;
+    while (i < text.length) {
+        const ch = text[i];
+        if (ch === ' ' || ch === '\t') {
+            i++;
+        }
+        else if (ch === '=' || ch === ',') {
+            tokens.push({ t: ch });
+            i++;
+        }
+        else if (ch === "'" || ch === '"') {
+            let value = '';
+            let j = i + 1;
+            for (;;) {
+                if (j >= text.length)
+                    return { problem: `the string starting at ${text.slice(i)} is not closed` };
+                const c = text[j];
+                if (c === ch)
+                    break;
+                if (c === '\n' || c === '\r')
+                    return { problem: 'a string holds a line break' };
+                if (c === '\\') {
+                    const e = ESCAPES[text[j + 1]];
+                    if (e === undefined)
+                        return {
+                            problem: `the escape \\${text[j + 1] ?? ''} is not one of \\\\ \\' \\" \\n \\r \\t`
+                        };
+                    value += e;
+                    j += 2;
+                }
+                else {
+                    value += c;
+                    j++;
+                }
+            }
+            tokens.push({ t: 'literal', literal: { kind: 'str', value } });
+            i = j + 1;
+        }
+        else {
+            const word = /^[^\s=,'"]+/.exec(text.slice(i))[0];
+            if (NUMBER.test(word))
+                tokens.push({ t: 'literal', literal: { kind: 'number', text: word } });
+            else if (word === 'True' || word === 'False' || word === 'None')
+                tokens.push({ t: 'literal', literal: { kind: 'constant', text: word } });
+            else if (IDENTIFIER.test(word))
+                tokens.push({ t: 'name', name: word });
+            else
+                return { problem: `${word} is not a Python literal` };
+            i += word.length;
+        }
+    }
+    return tokens;
+}
+function parseArguments(text) {
+    const tokens = tokenize(text);
+    if ('problem' in tokens)
+        return tokens;
+    const call = { args: [], kwargs: [] };
+    let i = 0;
+    while (i < tokens.length) {
+        const tok = tokens[i];
+        if (tok.t === 'name') {
+            const bad = identifierProblem(tok.name, 'the argument name');
+            if (bad)
+                return { problem: bad };
+            const value = tokens[i + 2];
+            if (tokens[i + 1]?.t !== '=')
+                return {
+                    problem: `${tok.name} is not a Python literal (only strings, numbers, True, False, None)`
+                };
+            if (value?.t !== 'literal')
+                return { problem: `${tok.name}= is not followed by a Python literal` };
+            if (call.kwargs.some(([n]) => n === tok.name))
+                return { problem: `the argument ${tok.name} is given twice` };
+            call.kwargs.push([tok.name, value.literal]);
+            i += 3;
+        }
+        else if (tok.t === 'literal') {
+            if (call.kwargs.length > 0)
+                return { problem: 'a positional argument follows a keyword argument' };
+            call.args.push(tok.literal);
+            i += 1;
+        }
+        else {
+            return { problem: `unexpected ${tok.t}` };
+        }
+        if (i < tokens.length) {
+            if (tokens[i].t !== ',')
+                return { problem: 'arguments must be separated by commas' };
+            i += 1;
+        }
+    }
+    return call;
+}
+/** Parse `app.wsgi`, or say what is wrong with it (the reason; the form is WSGI_ENTRY_FORM). */
+function tryParseWsgiEntry(text) {
+    const m = /^([^:()]+):([^:()]+?)(\((.*)\))?$/s.exec(text.trim());
+    if (!m)
+        return { problem: 'not module:attribute or module:factory(...)' };
+    const [, module, attribute, parens, inner] = m;
+    for (const part of module.split('.')) {
+        const bad = identifierProblem(part, 'the module name part');
+        if (bad)
+            return { problem: bad };
+    }
+    const bad = identifierProblem(attribute.trim(), 'the attribute');
+    if (bad)
+        return { problem: bad };
+    if (parens === undefined)
+        return { module, attribute: attribute.trim() };
+    const call = parseArguments(inner);
+    if ('problem' in call)
+        return call;
+    return { module, attribute: attribute.trim(), call };
+}
+
+/**
+ * Static files served by Apache (`app.static`, `sites.<n>.static`): URL prefixes mapped to folders
+ * inside the release directory (the release's virtualenv, `releases/<version>`), such as
+ * `{ /static/: static }` for `releases/<version>/static`. A hook fills the folder (Django's
+ * collectstatic with STATIC_ROOT in `$SITECYCLE_RELEASE_DIR/static`), and Apache serves it from
+ * the slot the request goes to, so a switch changes code and static files at once.
+ */
+const STATIC_FORM = 'a mapping of URL prefixes to folders of the release, such as { /static/: static }';
+const STATIC_PREFIX_FORM = 'a URL prefix starting and ending with /, of letters, digits and . _ ~ - /, other than / itself, such as /static/';
+const STATIC_FOLDER_FORM = "a folder relative to the release directory, of letters, digits and . _ -, without '..' and not the virtualenv's own (bin, lib, lib64, include), such as static";
+/** The virtualenv's own folders and sitecycle's files: never served. */
+const RESERVED = ['bin', 'lib', 'lib64', 'include', 'release.json', 'app.ini', 'env.json', 'BAD'];
+/** Why a URL prefix is refused, or undefined. */
+function staticPrefixProblem(prefix) {
+    if (!prefix.startsWith('/') || !prefix.endsWith('/'))
+        return 'does not start and end with /';
+    if (prefix === '/')
+        return 'would send every request to the folder, none to the application';
+    if (!/^\/[A-Za-z0-9._~/-]*$/.test(prefix))
+        return 'holds a character Apache cannot take there';
+    const parts = prefix.slice(1, -1).split('/');
+    if (parts.some(p => p === '' || p === '.' || p === '..'))
+        return "has an empty, '.' or '..' segment";
+    if (parts[0] === '.sitecycle')
+        return "/.sitecycle/ is sitecycle's own";
+    return undefined;
+}
+/** The folder normalised (no trailing /), or why it is refused. */
+function staticFolder(folder) {
+    const f = folder.replace(/\/+$/, '');
+    if (f.startsWith('/'))
+        return { problem: 'not relative to the release directory' };
+    if (!/^[A-Za-z0-9._/-]+$/.test(f))
+        return { problem: 'holds a character other than letters, digits, . _ - /' };
+    const parts = f.split('/');
+    if (parts.some(p => p === '' || p === '.' || p === '..'))
+        return { problem: "has an empty, '.' or '..' segment" };
+    if (RESERVED.includes(parts[0]))
+        return { problem: `${parts[0]} is the virtualenv's or sitecycle's own` };
+    return { folder: f };
+}
+
+/**
+ * The schema of sitecycle.yml as written (snake_case keys), with its static defaults.
+ * Every schema carries the expected form as its error message, so a problem reads
+ * "got <value>; expected <form>". Defaults that depend on other fields (apache listen and
+ * server_name from the url) and local paths (resolved against the config file) are applied
+ * by load-config.ts when it builds the model.
+ */
+/** Site names end up in Apache process-group names and paths. */
+const SITE_NAME = /^[a-z0-9][a-z0-9_-]{0,30}$/;
+const SITE_NAME_FORM = 'a site name of 1 to 31 lowercase letters, digits, _ or -, starting with a letter or digit';
+const ENV_NAME$1 = /^[A-Z_][A-Z0-9_]*$/;
+// PEP 508 names; PEP 503 normalises any of them.
+const DISTRIBUTION_NAME = /^([A-Za-z0-9]|[A-Za-z0-9][A-Za-z0-9._-]*[A-Za-z0-9])$/;
+const ACCOUNT_NAME = /^[A-Za-z_][A-Za-z0-9_.-]*$/;
+// Paths and names written into Apache config: no whitespace, quotes, backslashes or control characters.
+// eslint-disable-next-line no-control-regex -- control characters are exactly what is excluded
+const PLAIN = /^[^\s"'\\\x00-\x1f\x7f]+$/;
+/**
+ * The health path sitecycle's WSGI script answers itself, once the application has imported,
+ * with the release's version (and the answer of the application's own health path, if one is
+ * set): the only path that passes a freeze and, from the host itself, a preview's basic auth.
+ */
+const HEALTH_URI = '/.sitecycle/health';
+/** Defaults of the settings that do not depend on other settings. */
+const DEFAULTS = {
+    python: '/usr/bin/python3',
+    role: 'production',
+    host: 'local',
+    healthPath: HEALTH_URI,
+    expectVersion: true,
+    healthTimeout: 30,
+    configEnv: 'SITECYCLE_CONFIG',
+    keepReleases: 5,
+    minFreeMb: 200,
+    confDir: '/etc/apache2/sites-available',
+    enableDir: '/etc/apache2/sites-enabled',
+    ctl: ['apache2ctl'],
+    user: 'www-data',
+    group: 'www-data',
+    processes: 1,
+    threads: 15,
+    shutdownTimeout: 30,
+    mode: 'blue-green'
+};
+/** Defaults of the `release:` settings. */
+const RELEASE_DEFAULTS = {
+    tagPrefix: 'v',
+    versionScheme: 'pep440',
+    /** Build isolation: `auto` builds without isolation when the build Python has the backend. */
+    isolation: 'auto',
+    /** Folder of built releases, under the source folder. */
+    outDir: 'dist-releases',
+    keepVersions: 20
+};
+/** A custom issue: `form` is the expected form, `reason` (optional) says what is wrong with the value. */
+function problem(ctx, value, form, reason) {
+    ctx.issues.push({
+        code: 'custom',
+        message: form,
+        input: value,
+        params: reason ? { reason } : undefined
+    });
+    return NEVER;
+}
+function text(form) {
+    return string$1({ error: form }).min(1, { error: form });
+}
+function matching(pattern, form) {
+    return string$1({ error: form }).regex(pattern, { error: form });
+}
+function integer(min, form = `an integer of at least ${min}`) {
+    return int$2({ error: form }).min(min, { error: form });
+}
+function mapping(shape, form) {
+    return strictObject(shape, { error: form });
+}
+/** An absolute path on a host: normalised, without '..' and without a trailing slash. */
+function remotePath(form) {
+    return string$1({ error: form }).transform((value, ctx) => normaliseRemotePath(value, ctx, form));
+}
+function normaliseRemotePath(value, ctx, form) {
+    if (!value.startsWith('/'))
+        return problem(ctx, value, form, 'not an absolute path');
+    if (value.split('/').includes('..'))
+        return problem(ctx, value, form, "contains '..'");
+    if (!PLAIN.test(value))
+        return problem(ctx, value, form, 'contains whitespace, quotes or control characters');
+    const normalised = posix.normalize(value).replace(/\/+$/, '');
+    if (normalised === '')
+        return problem(ctx, value, form, 'the root directory itself');
+    return normalised;
+}
+/** A path on this machine; load-config.ts resolves it against the config file's directory. */
+function localPath(form = 'a file path (absolute, relative to the config file, or starting with ~/)') {
+    return string$1({ error: form })
+        .refine(p => p.length > 0 && !p.includes('\0') && !/^~[^/]/.test(p), { error: form });
+}
+const REPOSITORY_PATH_FORM = "a file path relative to the config file's folder (the repository), without '..', such as deploy/app.ini.tmpl";
+/**
+ * A file of the repository: relative to the config file's folder and inside it (no absolute path,
+ * no ~, no '..'), so that the file read is one the repository holds (symlinks are checked when it
+ * is read: sites/render-config.ts readTemplate).
+ */
+function repositoryPath(form = REPOSITORY_PATH_FORM) {
+    return string$1({ error: form }).transform((value, ctx) => {
+        if (value === '' || value.includes('\0'))
+            return problem(ctx, value, form);
+        if (value.startsWith('/'))
+            return problem(ctx, value, form, 'an absolute path');
+        if (value.startsWith('~'))
+            return problem(ctx, value, form, 'starts with ~');
+        if (value.split(/[\\/]/).includes('..'))
+            return problem(ctx, value, form, "contains '..'");
+        return value;
+    });
+}
+const URL_FORM = 'an http:// or https:// URL such as https://example.org, without user, password, query or fragment';
+/** The site's public URL, without a trailing slash so that paths can be appended. */
+const siteUrl = string$1({ error: URL_FORM }).transform((value, ctx) => {
+    let url;
+    try {
+        url = new URL(value);
+    }
+    catch {
+        return problem(ctx, value, URL_FORM, 'not a URL');
+    }
+    if (url.protocol !== 'http:' && url.protocol !== 'https:')
+        return problem(ctx, value, URL_FORM, `${url.protocol} URL`);
+    if (url.username || url.password)
+        return problem(ctx, value, URL_FORM, 'has a user or password');
+    if (url.search || url.hash || value.includes('?') || value.includes('#')) {
+        return problem(ctx, value, URL_FORM, 'has a query or fragment');
+    }
+    return url.href.replace(/\/+$/, '');
+});
+const LISTEN_FORM = 'an address and port such as 127.0.0.1:8080, [::1]:8080 or *:80';
+/** Whether `value` is an Apache `address:port` where the address is `*` or an IP literal. */
+function isListenAddress(value) {
+    const m = /^(\*|[0-9.]+|\[[0-9A-Fa-f:.]+\]):(\d{1,5})$/.exec(value);
+    if (!m)
+        return false;
+    const [, address, port] = m;
+    const ipOk = address === '*' || isIP(address.replace(/^\[|\]$/g, '')) !== 0;
+    return ipOk && Number(port) >= 1 && Number(port) <= 65535;
+}
+const ENABLE_DIR_FORM = 'an absolute directory path such as /etc/apache2/sites-enabled, or null for no enabling link';
+const CTL_FORM = 'a command such as apache2ctl or "sudo apache2ctl", as a string or a list of words';
+/** apachectl as argv: a string split on whitespace, or a list of words. */
+const ctlCommand = unknown().transform((value, ctx) => {
+    const words = typeof value === 'string'
+        ? value.split(/\s+/).filter(w => w !== '')
+        : Array.isArray(value) && value.every(w => typeof w === 'string' && w !== '')
+            ? value
+            : undefined;
+    if (!words || words.length === 0)
+        return problem(ctx, value, CTL_FORM);
+    return words;
+});
+const hostSpec = string$1({ error: HOST_FORM })
+    .default(DEFAULTS.host)
+    .transform((value, ctx) => {
+    const host = tryParseHost(value);
+    return 'problem' in host ? problem(ctx, value, HOST_FORM, host.problem) : host;
+});
+/** One entry of `hosts:`; unlike `host:` it has no default. */
+const hostEntry = string$1({ error: HOST_FORM }).transform((value, ctx) => {
+    const host = tryParseHost(value);
+    return 'problem' in host ? problem(ctx, value, HOST_FORM, host.problem) : host;
+});
+const HOSTS_FORM = 'a list of hosts such as [ssh://deploy@web1.example.org, ssh://deploy@web2.example.org]';
+const ENV_FORM = 'a mapping of environment variable names to one-line strings, such as { DJANGO_SETTINGS_MODULE: mysite.settings }';
+/** `app.env` and `sites.<n>.env`: names and values checked, placeholders known (see app-env.ts). */
+const envSchema = record(string$1(), string$1({ error: ENV_VALUE_FORM }), { error: ENV_FORM })
+    .superRefine((env, ctx) => {
+    for (const [name, value] of Object.entries(env)) {
+        const bad = envNameProblem(name);
+        if (bad)
+            ctx.issues.push({
+                code: 'custom',
+                path: [name],
+                input: value,
+                message: ENV_NAME_FORM,
+                params: { reason: `${JSON.stringify(name)}: ${bad}` }
+            });
+        const badValue = envValueProblem(value);
+        if (badValue)
+            ctx.issues.push({
+                code: 'custom',
+                path: [name],
+                input: value,
+                message: ENV_VALUE_FORM,
+                params: { reason: badValue }
+            });
+    }
+});
+/** `app.static` and `sites.<n>.static`: URL prefixes and release folders checked (static-files.ts). */
+const staticSchema = record(string$1(), string$1({ error: STATIC_FOLDER_FORM }), { error: STATIC_FORM })
+    .transform((mapping, ctx) => {
+    const out = {};
+    for (const [prefix, folder] of Object.entries(mapping)) {
+        const bad = staticPrefixProblem(prefix);
+        if (bad)
+            ctx.issues.push({
+                code: 'custom',
+                path: [prefix],
+                input: prefix,
+                message: STATIC_PREFIX_FORM,
+                params: { reason: `${JSON.stringify(prefix)}: ${bad}` }
+            });
+        const f = staticFolder(folder);
+        if ('problem' in f)
+            ctx.issues.push({
+                code: 'custom',
+                path: [prefix],
+                input: folder,
+                message: STATIC_FOLDER_FORM,
+                params: { reason: f.problem }
+            });
+        else
+            out[prefix] = f.folder;
+    }
+    return out;
+});
+const SHARED_PATH_FORM = "a path relative to the site's shared/ folder, such as media or instance (no '..', no absolute path, no part starting with a dot, not logs)";
+const SHARED_MODE_FORM = "an octal mode written as a string, such as '0770' or '0640'";
+const SHARED_URL_FORM = 'a URL path prefix such as /media/ (letters, digits and / . _ ~ - only; not /, not under /.sitecycle/)';
+const SHARED_LINK_FORM = "a path inside each release (its virtualenv) where a link to the shared entry is made, such as var/myapp-instance (no '..', no absolute path)";
+const SHARED_NAME_FORM = 'a name of letters, digits and _ (used as {{ shared.NAME }} in env values), such as media';
+const SHARED_FORM = 'a path such as media, or a mapping with path and optionally kind (folder or file), mode, url, link, name and snapshot';
+/** The name `{{ shared.NAME }}` finds an entry by, when it has no `name:`: its path with every other character `_`. */
+function sharedEntryName(path) {
+    return path.replace(/[^A-Za-z0-9_]/g, '_');
+}
+/** A relative path without '..', '.', empty parts, or (with `hidden`) parts starting with a dot: why not, or undefined. */
+function relativePathProblem(value, hidden) {
+    if (value === '')
+        return 'empty';
+    if (value.startsWith('/'))
+        return 'an absolute path';
+    if (!PLAIN.test(value))
+        return 'contains whitespace, quotes or control characters';
+    const parts = value.replace(/\/+$/, '').split('/');
+    if (parts.includes('..'))
+        return "contains '..'";
+    if (parts.some(p => p === '' || p === '.'))
+        return "contains an empty or '.' part";
+    if (hidden && parts.some(p => p.startsWith('.')))
+        return 'a part starts with a dot';
+    return undefined;
+}
+/** `shared.<i>.mode`: '0770', '770', or a YAML integer written with octal digits (770). */
+const sharedMode = union([string$1(), int$2()], { error: SHARED_MODE_FORM })
+    .transform((value, ctx) => {
+    const text = String(value);
+    if (!/^0?[0-7]{3}$/.test(text))
+        return problem(ctx, value, SHARED_MODE_FORM);
+    return parseInt(text, 8);
+});
+/** A shared entry's path, as written alone or as `path:`. */
+function sharedPath(value, ctx) {
+    const bad = relativePathProblem(value, true);
+    if (bad)
+        return problem(ctx, value, SHARED_PATH_FORM, bad);
+    const normalised = value.replace(/\/+$/, '');
+    if (normalised.split('/')[0] === 'logs')
+        return problem(ctx, value, SHARED_PATH_FORM, 'shared/logs is the Apache logs folder');
+    return normalised;
+}
+/** One entry of `app.shared` / `sites.<n>.shared`: a path under `<root>/shared/` that outlives releases. */
+const sharedEntryMapping = mapping({
+    path: string$1({ error: SHARED_PATH_FORM }).transform(sharedPath),
+    kind: _enum(['folder', 'file'], { error: 'folder or file' }).default('folder'),
+    mode: sharedMode.optional(),
+    url: string$1({ error: SHARED_URL_FORM })
+        .transform((value, ctx) => {
+        const prefix = value.endsWith('/') ? value : `${value}/`;
+        if (!/^\/[A-Za-z0-9/._~-]*$/.test(prefix))
+            return problem(ctx, value, SHARED_URL_FORM, 'not a URL path of those characters');
+        if (prefix === '/')
+            return problem(ctx, value, SHARED_URL_FORM, 'the whole site');
+        const parts = prefix.slice(1, -1).split('/');
+        if (parts.some(p => p === '' || p === '.' || p === '..'))
+            return problem(ctx, value, SHARED_URL_FORM, "an empty, '.' or '..' part");
+        if (parts[0] === '.sitecycle')
+            return problem(ctx, value, SHARED_URL_FORM, "sitecycle's own /.sitecycle/");
+        return prefix;
+    })
+        .optional(),
+    link: string$1({ error: SHARED_LINK_FORM })
+        .transform((value, ctx) => {
+        const bad = relativePathProblem(value, false);
+        return bad ? problem(ctx, value, SHARED_LINK_FORM, bad) : value.replace(/\/+$/, '');
+    })
+        .optional(),
+    name: matching(/^[A-Za-z_][A-Za-z0-9_]*$/, SHARED_NAME_FORM).optional(),
+    snapshot: boolean({ error: 'true or false' }).optional()
+}, SHARED_FORM).superRefine((entry, ctx) => {
+    if (entry.kind === 'file' && entry.url !== undefined)
+        ctx.issues.push({
+            code: 'custom',
+            path: ['url'],
+            input: entry.url,
+            message: 'no url for a file entry (kind: folder to serve a folder)',
+            params: { reason: 'Apache serves folders of shared entries, not files' }
+        });
+    if (entry.kind === 'file' && entry.snapshot === true)
+        ctx.issues.push({
+            code: 'custom',
+            path: ['snapshot'],
+            input: true,
+            message: 'snapshot: false, or kind: folder (snapshots copy folders)',
+            params: { reason: 'snapshots hold folders, not single files' }
+        });
+});
+/**
+ * One entry: a path alone (a folder with the defaults), or the mapping. A problem of the short
+ * form is reported at the entry itself, one of the mapping at its key.
+ */
+const sharedEntry = unknown().transform((value, ctx) => {
+    if (typeof value === 'string')
+        return { path: sharedPath(value, ctx), kind: 'folder' };
+    const parsed = sharedEntryMapping.safeParse(value);
+    if (parsed.success)
+        return parsed.data;
+    for (const issue of parsed.error.issues)
+        ctx.issues.push(issue);
+    return NEVER;
+});
+/** `app.shared` and `sites.<n>.shared`. */
+const sharedSchema = array(sharedEntry, {
+    error: 'a list of shared folders and files, such as [instance, { path: media, url: /media/ }]'
+});
+const appSchema = mapping({
+    package: matching(DISTRIBUTION_NAME, 'a Python distribution name such as sitecycle-sample (letters, digits, ., _ and -)'),
+    wsgi: string$1({ error: WSGI_ENTRY_FORM }).transform((value, ctx) => {
+        const entry = tryParseWsgiEntry(value);
+        return 'problem' in entry ? problem(ctx, value, WSGI_ENTRY_FORM, entry.problem) : value;
+    }),
+    python: remotePath('an absolute path to a Python interpreter, such as /usr/bin/python3').default(DEFAULTS.python),
+    tests: text('a command line that runs the tests, such as python -m pytest -q').optional(),
+    env: envSchema.optional(),
+    static: staticSchema.optional(),
+    shared: sharedSchema.optional()
+}, 'a mapping with package, wsgi and optionally python, tests, env, static and shared');
+const sshSchema = mapping({ key_file: localPath().optional(), known_hosts: localPath().optional() }, 'a mapping with key_file and known_hosts');
+const healthSchema = mapping({
+    path: matching(/^\/[^\s]*$/, 'a URL path starting with /, such as /__version__').default(DEFAULTS.healthPath),
+    expect_version: boolean({ error: 'true or false' }).default(DEFAULTS.expectVersion),
+    timeout: number({ error: 'a positive number of seconds' })
+        .positive({ error: 'a positive number of seconds' })
+        .default(DEFAULTS.healthTimeout)
+}, 'a mapping with path, expect_version and timeout');
+const apacheSchema = mapping({
+    listen: string$1({ error: LISTEN_FORM })
+        .refine(isListenAddress, { error: LISTEN_FORM })
+        .optional(),
+    server_name: matching(PLAIN, 'a host name such as example.org').optional(),
+    conf_dir: remotePath('an absolute directory path such as /etc/apache2/sites-available').default(DEFAULTS.confDir),
+    enable_dir: string$1({ error: ENABLE_DIR_FORM })
+        .nullable()
+        .transform((value, ctx) => value === null || value === '' ? null : normaliseRemotePath(value, ctx, ENABLE_DIR_FORM))
+        .default(DEFAULTS.enableDir),
+    ctl: ctlCommand.default([...DEFAULTS.ctl]),
+    user: matching(ACCOUNT_NAME, 'a user name such as www-data').default(DEFAULTS.user),
+    group: matching(ACCOUNT_NAME, 'a group name such as www-data').default(DEFAULTS.group),
+    processes: integer(1).default(DEFAULTS.processes),
+    threads: integer(1).default(DEFAULTS.threads),
+    shutdown_timeout: integer(1, 'a whole number of seconds, at least 1').default(DEFAULTS.shutdownTimeout),
+    mode: _enum(['blue-green', 'single'], { error: 'blue-green or single' }).default(DEFAULTS.mode)
+}, 'a mapping of Apache settings (listen, server_name, conf_dir, enable_dir, ctl, user, group, processes, threads, shutdown_timeout, mode)');
+const STORE_TYPES = ['directory', 'github-release', 'actions-artifact'];
+/** The settings each store type takes (besides `type`). */
+const STORE_SETTINGS = {
+    directory: ['path', 'host'],
+    'github-release': ['repository', 'token_env'],
+    'actions-artifact': ['name', 'retention_days']
+};
+const STORE_PATH_FORM = 'a directory path: absolute on an SSH host; on this machine also relative to the config file or starting with ~/';
+const REPOSITORY_FORM = 'a GitHub repository as owner/name, such as octo-org/weave-server';
+const ARTIFACT_NAME_FORM = 'an artifact name such as release-{version} (no " : < > | * ? \\ / or line breaks); {version} is replaced';
+/**
+ * One release store (`release.stores[]`, `sites.<name>.store`). All settings are one mapping so
+ * that an unknown key gets a did-you-mean; a setting of another store type is reported at its
+ * line, and a directory store needs a path (absolute when its host is reached over SSH).
+ */
+const storeSchema = mapping({
+    type: _enum(STORE_TYPES, { error: 'directory, github-release or actions-artifact' }),
+    path: localPath(STORE_PATH_FORM).optional(),
+    host: string$1({ error: HOST_FORM })
+        .transform((value, ctx) => {
+        const host = tryParseHost(value);
+        return 'problem' in host ? problem(ctx, value, HOST_FORM, host.problem) : host;
+    })
+        .optional(),
+    repository: matching(/^[A-Za-z0-9_.-]+\/[A-Za-z0-9_.-]+$/, REPOSITORY_FORM).optional(),
+    token_env: matching(ENV_NAME$1, 'the name of the environment variable holding the token, such as GITHUB_TOKEN').optional(),
+    // eslint-disable-next-line no-control-regex -- control characters are exactly what is excluded
+    name: matching(/^[^"':<>|*?\\/\x00-\x1f\x7f]+$/, ARTIFACT_NAME_FORM).optional(),
+    retention_days: integer(1, 'a whole number of days from 1 to 90')
+        .max(90, { error: 'a whole number of days from 1 to 90' })
+        .optional()
+}, 'a store: a mapping with type (directory, github-release or actions-artifact) and its settings')
+    .superRefine((store, ctx) => {
+    const allowed = STORE_SETTINGS[store.type];
+    for (const key of Object.keys(store)) {
+        if (key === 'type' || allowed.includes(key))
+            continue;
+        ctx.issues.push({
+            code: 'custom',
+            path: [key],
+            input: store[key],
+            message: `the settings of a ${store.type} store: type, ${allowed.join(', ')}`,
+            params: { reason: `not a setting of a ${store.type} store` }
+        });
+    }
+    if (store.type !== 'directory')
+        return;
+    if (store.path === undefined) {
+        ctx.issues.push({
+            code: 'custom',
+            path: ['path'],
+            input: undefined,
+            message: STORE_PATH_FORM
+        });
+    }
+    else if (store.host?.kind === 'ssh') {
+        const reason = !store.path.startsWith('/')
+            ? 'not an absolute path'
+            : store.path.split('/').includes('..')
+                ? "contains '..'"
+                : undefined;
+        if (reason) {
+            ctx.issues.push({
+                code: 'custom',
+                path: ['path'],
+                input: store.path,
+                message: `an absolute directory path on ${store.host.hostname}, such as /srv/releases`,
+                params: { reason }
+            });
+        }
+    }
+})
+    .transform((store) => {
+    switch (store.type) {
+        case 'directory':
+            return { type: 'directory', path: store.path, host: store.host ?? { kind: 'local' } };
+        case 'github-release':
+            return {
+                type: 'github-release',
+                ...(store.repository !== undefined && { repository: store.repository }),
+                token_env: store.token_env ?? 'GITHUB_TOKEN'
+            };
+        case 'actions-artifact':
+            return {
+                type: 'actions-artifact',
+                name: store.name ?? 'release-{version}',
+                ...(store.retention_days !== undefined && { retention_days: store.retention_days })
+            };
+    }
+});
+/** Where pip finds packages for a build or the wheelhouse: local folders and an index URL held in a variable. */
+function packageSourceFields() {
+    return {
+        find_links: array(localPath('a directory path (absolute, relative to the config file, or starting with ~/)'), { error: 'a list of directory paths' })
+            .default([]),
+        index_url_env: matching(ENV_NAME$1, 'the name of the environment variable holding the index URL, such as PIP_INDEX_URL_SECRET').optional()
+    };
+}
+const TAG_PREFIX_FORM = "a tag prefix such as v or release/ (letters, digits, . _ - /; '' for none)";
+/** How releases are made and where they are published (`release:`). */
+const releaseSchema = mapping({
+    tag_prefix: string$1({ error: TAG_PREFIX_FORM })
+        .refine(p => /^[A-Za-z0-9._/-]*$/.test(p) &&
+        !/^[-./]/.test(p) &&
+        !p.includes('..') &&
+        !p.includes('//') &&
+        !p.includes('/.'), { error: TAG_PREFIX_FORM })
+        .default(RELEASE_DEFAULTS.tagPrefix),
+    version_scheme: _enum(['pep440', 'semver'], { error: 'pep440 or semver' })
+        .default(RELEASE_DEFAULTS.versionScheme),
+    source: localPath('a directory path (absolute, relative to the config file, or starting with ~/)').optional(),
+    /** Legacy spelling of `build.isolation` (true: `isolation: false`). */
+    no_isolation: boolean({ error: 'true or false' }).optional(),
+    build: mapping({
+        isolation: union([literal('auto'), boolean()], { error: 'auto, true or false' })
+            .default(RELEASE_DEFAULTS.isolation),
+        ...packageSourceFields()
+    }, 'a mapping with isolation (auto, true or false), find_links and index_url_env').optional(),
+    out_dir: localPath('a directory path (absolute, relative to the config file, or starting with ~/)').optional(),
+    wheelhouse: mapping({
+        requirements: localPath('a requirements or constraints file path, relative to the source directory').optional(),
+        ...packageSourceFields()
+    }, 'a mapping with requirements, find_links and index_url_env').optional(),
+    stores: array(storeSchema, {
+        error: 'a list of stores, such as [{ type: directory, path: /srv/releases }]'
+    })
+        .default([]),
+    keep_versions: integer(1).default(RELEASE_DEFAULTS.keepVersions)
+}, 'a mapping of release settings (tag_prefix, version_scheme, source, build, out_dir, wheelhouse, stores, keep_versions)');
+/** Defaults of `sites.<n>.snapshots` (retention). */
+const SNAPSHOT_DEFAULTS = { keepLast: 3, daily: 7, weekly: 4, monthly: 6 };
+const DATABASE_ENGINES = ['postgres', 'mysql', 'sqlite'];
+const DB_NAME_FORM = 'a database name of 1 to 63 letters, digits, _ or - (postgres, mysql), or an absolute file path (sqlite)';
+const SERVER_ONLY = ['host', 'port', 'user', 'password_env', 'admin'];
+/** A site's database (`sites.<n>.database`). sqlite takes only a file path as its name. */
+const databaseSchema = mapping({
+    engine: _enum(DATABASE_ENGINES, { error: 'postgres, mysql or sqlite' }),
+    name: text(DB_NAME_FORM),
+    host: matching(PLAIN, 'a host name, address or socket directory such as 127.0.0.1').optional(),
+    port: integer(1, 'a port number from 1 to 65535')
+        .max(65535, { error: 'a port number from 1 to 65535' })
+        .optional(),
+    user: matching(ACCOUNT_NAME, 'a database user name such as weave').optional(),
+    password_env: matching(ENV_NAME$1, 'the name of the environment variable holding the password, such as DB_PASSWORD').optional(),
+    admin: mapping({
+        user: matching(ACCOUNT_NAME, 'a database user name such as postgres or root'),
+        password_env: matching(ENV_NAME$1, 'the name of the environment variable holding the password, such as DB_ADMIN_PASSWORD').optional()
+    }, 'a mapping with user and optionally password_env, such as { user: postgres }').optional()
+}, 'a mapping with engine (postgres, mysql or sqlite), name and optionally host, port, user, password_env, admin').superRefine((db, ctx) => {
+    if (db.engine === 'sqlite') {
+        const form = 'an absolute path to the SQLite database file on the host, such as /srv/app/db.sqlite3';
+        const reason = !db.name.startsWith('/')
+            ? 'not an absolute path'
+            : db.name.split('/').includes('..')
+                ? "contains '..'"
+                : !PLAIN.test(db.name)
+                    ? 'contains whitespace, quotes or control characters'
+                    : undefined;
+        if (reason)
+            ctx.issues.push({
+                code: 'custom',
+                path: ['name'],
+                input: db.name,
+                message: form,
+                params: { reason }
+            });
+        for (const key of SERVER_ONLY) {
+            if (db[key] === undefined)
+                continue;
+            ctx.issues.push({
+                code: 'custom',
+                path: [key],
+                input: db[key],
+                message: 'the settings of a sqlite database: engine, name',
+                params: { reason: 'not a setting of a sqlite database' }
+            });
+        }
+    }
+    else if (!/^[A-Za-z0-9_][A-Za-z0-9_-]{0,62}$/.test(db.name)) {
+        ctx.issues.push({ code: 'custom', path: ['name'], input: db.name, message: DB_NAME_FORM });
+    }
+});
+const DATA_FOLDER_FORM = 'a folder relative to the site root (such as shared/uploads) or an absolute path, outside snapshots/ and .sitecycle/';
+/** One data folder: relative to the site root (normalised, no '..') or absolute. */
+const dataFolder = string$1({ error: DATA_FOLDER_FORM }).transform((value, ctx) => {
+    if (value.startsWith('/'))
+        return normaliseRemotePath(value, ctx, DATA_FOLDER_FORM);
+    if (value === '' || value.split('/').includes('..'))
+        return problem(ctx, value, DATA_FOLDER_FORM, value === '' ? 'empty' : "contains '..'");
+    if (!PLAIN.test(value))
+        return problem(ctx, value, DATA_FOLDER_FORM, 'contains whitespace, quotes or control characters');
+    const normalised = posix.normalize(value).replace(/\/+$/, '');
+    const top = normalised.split('/')[0];
+    if (normalised === '.' || top === 'snapshots' || top === '.sitecycle')
+        return problem(ctx, value, DATA_FOLDER_FORM, normalised === '.' ? 'the site root itself' : `inside ${top}/`);
+    return normalised;
+});
+/** Snapshot retention (`sites.<n>.snapshots`). */
+const snapshotsSchema = mapping({
+    keep_last: integer(1).default(SNAPSHOT_DEFAULTS.keepLast),
+    daily: integer(0, 'a whole number of days (0 or more)').default(SNAPSHOT_DEFAULTS.daily),
+    weekly: integer(0, 'a whole number of weeks (0 or more)').default(SNAPSHOT_DEFAULTS.weekly),
+    monthly: integer(0, 'a whole number of months (0 or more)').default(SNAPSHOT_DEFAULTS.monthly)
+}, 'a mapping with keep_last, daily, weekly and monthly');
+/** Defaults of `sites.<n>.access.basic_auth` and `sites.<n>.maintenance`. */
+const ACCESS_DEFAULTS = {
+    user: 'sitecycle',
+    passwordEnv: 'SITECYCLE_ACCESS_PASSWORD',
+    retryAfter: 300
+};
+const BASIC_AUTH_FORM = 'false, true, or a mapping with user and password_env, such as { user: preview, password_env: PREVIEW_PASSWORD }';
+/** Who may reach the site (`sites.<n>.access`); the per-role default is applied by load-config.ts. */
+const accessSchema = mapping({
+    basic_auth: union([
+        boolean(),
+        mapping({
+            user: matching(/^[A-Za-z0-9_][A-Za-z0-9_.@-]{0,63}$/, 'a user name of letters, digits, _ . @ or - (no colon), such as preview').default(ACCESS_DEFAULTS.user),
+            password_env: matching(ENV_NAME$1, 'the name of the environment variable holding the password, such as PREVIEW_PASSWORD').default(ACCESS_DEFAULTS.passwordEnv)
+        }, BASIC_AUTH_FORM)
+    ], { error: BASIC_AUTH_FORM })
+        .optional()
+}, 'a mapping with basic_auth');
+const CLIENT_FORM = 'a client IP address or CIDR range, such as 192.0.2.10, 10.0.0.0/8 or 2001:db8::/32';
+/** Whether `value` is an IPv4/IPv6 address, optionally with a /prefix length that fits it. */
+function isClientRange(value) {
+    const [address, prefix, ...rest] = value.split('/');
+    const family = isIP(address);
+    if (family === 0 || rest.length > 0)
+        return false;
+    if (prefix === undefined)
+        return true;
+    return /^\d{1,3}$/.test(prefix) && Number(prefix) <= (family === 4 ? 32 : 128);
+}
+/** The maintenance page (`sites.<n>.maintenance`). */
+const maintenanceSchema = mapping({
+    allow: array(string$1({ error: CLIENT_FORM }).refine(isClientRange, { error: CLIENT_FORM }), {
+        error: 'a list of client addresses or CIDR ranges, such as [192.0.2.10, 10.0.0.0/8]'
+    })
+        .default([]),
+    retry_after: integer(0, 'a whole number of seconds from 0 to 86400 (one day)')
+        .max(86_400, { error: 'a whole number of seconds from 0 to 86400 (one day)' })
+        .default(ACCESS_DEFAULTS.retryAfter)
+}, 'a mapping with allow and retry_after');
+const LAG_FORM = 'a duration such as 1d, 7d, 30d, 12h or 1w2d (units s, m, h, d, w)';
+const LAG_UNITS = { s: 1, m: 60, h: 3600, d: 86400, w: 604800 };
+/** Seconds in a duration such as `7d` or `1d12h`; undefined when it is not one (or is zero). */
+function parseDuration(text) {
+    if (!/^(\d+[smhdw])+$/.test(text))
+        return undefined;
+    let seconds = 0;
+    for (const m of text.matchAll(/(\d+)([smhdw])/g))
+        seconds += Number(m[1]) * LAG_UNITS[m[2]];
+    return seconds > 0 && Number.isSafeInteger(seconds) ? seconds : undefined;
+}
+/** A mirror's lag (`sites.<n>.lag`): a duration string, or a number of days. */
+const lagSchema = union([string$1(), int$2().min(1)], { error: LAG_FORM })
+    .transform((value, ctx) => {
+    const text = typeof value === 'number' ? `${value}d` : value.trim();
+    const seconds = parseDuration(text);
+    if (seconds === undefined)
+        return problem(ctx, value, LAG_FORM);
+    return { text, seconds };
+});
+const siteSchema = mapping({
+    role: _enum(['production', 'preview', 'mirror', 'old'], {
+        error: 'production, preview, mirror or old'
+    })
+        .default(DEFAULTS.role),
+    host: hostSpec,
+    hosts: array(hostEntry, { error: HOSTS_FORM }).min(1, { error: HOSTS_FORM }).optional(),
+    root: remotePath('an absolute directory path such as /srv/app/v1'),
+    url: siteUrl,
+    health: healthSchema.prefault({}),
+    config: mapping({
+        template: repositoryPath(),
+        env: matching(ENV_NAME$1, 'an environment variable name such as SITECYCLE_CONFIG (A-Z, 0-9, _)').default(DEFAULTS.configEnv)
+    }, 'a mapping with template and optionally env').optional(),
+    env: envSchema.optional(),
+    static: staticSchema.optional(),
+    hooks: mapping({
+        after_install: array(text('a command line'), { error: 'a list of command lines' })
+            .default([]),
+        freeze: boolean({ error: 'true or false' }).default(false)
+    }, 'a mapping with after_install and optionally freeze').prefault({}),
+    keep_releases: integer(2).default(DEFAULTS.keepReleases),
+    releases: localPath('a directory path (absolute, relative to the config file, or starting with ~/)').optional(),
+    store: storeSchema.optional(),
+    pip: mapping({
+        index_url_env: matching(ENV_NAME$1, 'the name of an environment variable holding the index URL, such as SITE_INDEX_URL')
+    }, 'a mapping with index_url_env').optional(),
+    preflight: mapping({
+        min_free_mb: integer(0, 'a whole number of megabytes (0 or more)').default(DEFAULTS.minFreeMb)
+    }, 'a mapping with min_free_mb').prefault({}),
+    apache: apacheSchema.prefault({}),
+    database: databaseSchema.optional(),
+    shared: sharedSchema.optional(),
+    data: array(dataFolder, { error: 'a list of data folders, such as [shared/uploads]' })
+        .optional(),
+    snapshots: snapshotsSchema.optional(),
+    access: accessSchema.optional(),
+    maintenance: maintenanceSchema.optional(),
+    from: matching(SITE_NAME, 'the name of another site of sites:, such as v1').optional(),
+    lag: lagSchema.optional(),
+    anonymize: localPath('an SQL file path (absolute, relative to the config file, or starting with ~/)').optional()
+}, 'a mapping of site settings with at least root and url');
+const MAIL_ADDRESS = /^[^\s@<>"',;]+@[A-Za-z0-9-]+(\.[A-Za-z0-9-]+)*$/;
+const MAIL_FORM = 'a mail address such as alerts@example.org';
+/** Where unattended runs report failures (`alerts:`). */
+const alertsSchema = mapping({
+    email: mapping({
+        smtp_host: matching(/^[A-Za-z0-9.:[\]-]+$/, 'an SMTP server host name or address, such as smtp.example.org'),
+        smtp_port: integer(1, 'a TCP port such as 587 (STARTTLS), 465 (TLS) or 25')
+            .max(65535, { error: 'a TCP port such as 587 (STARTTLS), 465 (TLS) or 25' })
+            .default(587),
+        starttls: boolean({ error: 'true or false' }).default(true),
+        user: text('the SMTP user name').optional(),
+        password_env: matching(ENV_NAME$1, 'the name of the environment variable holding the SMTP password, such as SMTP_PASSWORD').optional(),
+        from: matching(MAIL_ADDRESS, MAIL_FORM),
+        to: array(matching(MAIL_ADDRESS, MAIL_FORM), {
+            error: 'a list of mail addresses, such as [ops@example.org]'
+        })
+            .min(1, { error: 'a list of at least one mail address, such as [ops@example.org]' })
+    }, 'a mapping with smtp_host, from, to and optionally smtp_port, starttls, user and password_env').optional(),
+    github_issues: boolean({ error: 'true or false' }).default(false)
+}, 'a mapping with email and/or github_issues');
+const configSchema = mapping({
+    app: appSchema,
+    ssh: sshSchema.optional(),
+    release: releaseSchema.optional(),
+    alerts: alertsSchema.optional(),
+    sites: record(string$1(), siteSchema, {
+        error: 'a mapping of site names to sites, such as v1: { root: ..., url: ... }'
+    })
+}, 'a mapping with app, sites and optionally ssh and release');
+/**
+ * The keys allowed in the mapping at `path` (a path through the YAML, such as
+ * ['sites', 'v1', 'health']), or undefined when no mapping of known keys lives there.
+ */
+function knownKeysAt(path) {
+    let schema = unwrap(configSchema);
+    for (const segment of path) {
+        if (schema instanceof ZodObject)
+            schema = schema.shape[String(segment)];
+        else if (schema instanceof ZodRecord)
+            schema = schema.valueType;
+        else if (schema instanceof ZodArray)
+            schema = schema.element;
+        else
+            return undefined;
+        schema = schema && unwrap(schema);
+    }
+    return schema instanceof ZodObject ? Object.keys(schema.shape) : undefined;
+}
+function unwrap(schema) {
+    let s = schema;
+    for (;;) {
+        if (s instanceof ZodDefault || s instanceof ZodPrefault || s instanceof ZodOptional) {
+            s = s.unwrap();
+        }
+        else if (s instanceof ZodPipe) {
+            s = s.in;
+        }
+        else {
+            return s;
+        }
+    }
+}
+
+/** The other slot. */
+function otherSlot(slot) {
+    return slot === 'blue' ? 'green' : 'blue';
+}
+/** Name of the placeholder virtualenv the slots point at before the first deploy. */
+const EMPTY_RELEASE = '_empty';
+function siteLayout(root) {
+    const j = (...parts) => [root, ...parts].join('/');
+    return {
+        root,
+        releases: j('releases'),
+        release: v => j('releases', v),
+        slots: j('slots'),
+        slot: s => j('slots', s),
+        slotRunDir: s => j('run', s),
+        wsgiDir: j('wsgi'),
+        wsgiScript: s => j('wsgi', `${s}.wsgi`),
+        liveMap: j('live.map'),
+        current: j('current'),
+        currentScript: j('wsgi', 'current.wsgi'),
+        shared: j('shared'),
+        snapshots: j('snapshots'),
+        maintenance: j('maintenance'),
+        state: j('.sitecycle'),
+        journal: j('.sitecycle', 'journal.jsonl'),
+        lock: j('.sitecycle', 'lock'),
+        lockHolder: j('.sitecycle', 'lock', 'holder.json'),
+        siteFile: j('.sitecycle', 'site.json'),
+        incoming: j('.sitecycle', 'incoming')
+    };
+}
+/** File name of the vhost sitecycle writes for a site. */
+function vhostFileName(site) {
+    const hash = createHash('sha256').update(site.root).digest('hex').slice(0, 8);
+    return `sitecycle-${site.name}-${hash}.conf`;
+}
+
+/** Default seconds in Retry-After when a site's config says nothing (sites.<n>.maintenance.retry_after). */
+const DEFAULT_RETRY_AFTER = 300;
+/** The flag whose existence freezes the site (checked by mod_rewrite on every request). */
+function maintenanceFlagPath(site) {
+    return `${siteLayout(site.root).maintenance}/ON`;
+}
+/**
+ * The flag that holds every request of a frozen site, the health path and the allow-listed
+ * clients included, at the maintenance answer: set while a frozen deploy puts its database back,
+ * so that no request reaches a daemon whose connections are being closed.
+ */
+function maintenanceHoldPath(site) {
+    return `${siteLayout(site.root).maintenance}/HOLD`;
+}
+/**
+ * The Retry-After of the maintenance page: a file holding the number of seconds alone, read by
+ * Apache with each maintenance answer, so it changes without a reload. init writes it.
+ */
+function retryAfterPath(site) {
+    return `${siteLayout(site.root).maintenance}/retry-after`;
+}
+/** The Retry-After file's text: digits only, no line break (it becomes the header's value). */
+function renderRetryAfter(seconds) {
+    return String(seconds);
+}
+/** The page users get, with status 503, while the site is frozen. */
+function maintenancePagePath(site) {
+    return `${siteLayout(site.root).maintenance}/index.html`;
+}
+
+/**
+ * Freezing a site: while `<root>/maintenance/ON` exists, the vhost (commands/apache.ts) answers
+ * every request with status 503, `Retry-After` and `<root>/maintenance/index.html`, except the
+ * health path and the allow-listed clients. Apache checks the flag on every request: turning
+ * maintenance on or off is one rename or one unlink, with no reload and no dropped request.
+ * Pipelines that must keep users' writes out (restore, sync, a deploy that migrates) call
+ * freeze() and unfreeze() while they hold the site lock.
+ *
+ * Holding a frozen site (`<root>/maintenance/HOLD`) sends the health path and the allow-listed
+ * clients to the same answer: no request reaches any daemon of the site. A frozen deploy holds
+ * its site while it puts its database back, so that no request runs on a connection the
+ * restore closes (pipelines/frozen-deploy.ts).
+ */
+function escapeHtml$1(s) {
+    return s
+        .replace(/&/g, '&amp;')
+        .replace(/</g, '&lt;')
+        .replace(/>/g, '&gt;')
+        .replace(/"/g, '&quot;')
+        .replace(/'/g, '&#39;');
+}
+/** The maintenance page: small, self-contained (no asset the frozen site could not serve). Pure. */
+function renderMaintenancePage(site, options = {}) {
+    const message = checkMaintenanceMessage(options.message ?? 'This site is down for maintenance. Please come back in a few minutes.');
+    const link = options.link;
+    if (link && !/^https?:\/\//.test(link.url))
+        throw new SitecycleError(`maintenance link ${JSON.stringify(link.url)}: expected an http:// or https:// URL`, 'input');
+    const linkHtml = link
+        ? `\n<p><a href="${escapeHtml$1(link.url)}">${escapeHtml$1(link.text ?? link.url)}</a></p>`
+        : '';
+    return `<!doctype html>
+<html lang="en">
+<head>
+<meta charset="utf-8">
+<meta name="viewport" content="width=device-width, initial-scale=1">
+<meta name="robots" content="noindex">
+<title>Maintenance</title>
+<style>body{font-family:system-ui,sans-serif;max-width:36em;margin:4em auto;padding:0 1em;line-height:1.5;color:#222}</style>
+</head>
+<body>
+<h1>Down for maintenance</h1>
+<p>${escapeHtml$1(message).replace(/\n/g, '<br>\n')}</p>${linkHtml}
+</body>
+</html>
+`;
+}
+/** The flag file's text: when the freeze began and its Retry-After (for status and journal). */
+function renderMaintenanceFlag(retryAfter, since = new Date()) {
+    return `frozen since ${since.toISOString()}\nretry_after ${retryAfter}\n`;
+}
+/** The longest Retry-After a maintenance page announces, in seconds (one day). */
+const MAX_RETRY_AFTER = 86_400;
+/** Throw a SitecycleError naming `what` unless `seconds` is a whole number from 0 to
+ * {@link MAX_RETRY_AFTER}. */
+function checkRetryAfter(seconds, what = 'retry-after') {
+    if (!Number.isInteger(seconds) || seconds < 0 || seconds > MAX_RETRY_AFTER)
+        throw new SitecycleError(`${what} ${seconds}: expected a whole number of seconds from 0 to ${MAX_RETRY_AFTER} (one day), e.g. ${what} 600`, 'input');
+    return seconds;
+}
+/**
+ * Throw a SitecycleError naming `what` when the maintenance message holds a control character
+ * (line breaks excepted: each becomes a <br>): escaped HTML still carries them to users' screens
+ * and terminals.
+ */
+function checkMaintenanceMessage(message, what = 'maintenance message') {
+    // eslint-disable-next-line no-control-regex
+    const bad = /[\u0000-\u0009\u000b-\u001f\u007f-\u009f\u2028\u2029]/.exec(message);
+    if (bad)
+        throw new SitecycleError(`${what}: control character U+${bad[0].charCodeAt(0).toString(16).toUpperCase().padStart(4, '0')} at position ${bad.index + 1}; use plain text (line breaks allowed)`, 'input');
+    return message;
+}
+/** The Retry-After of a freeze: the option, else the site's, else the default; checked. */
+function retryAfterOf(site, options) {
+    return checkRetryAfter(options.retryAfter ?? site.maintenance?.retryAfter ?? DEFAULT_RETRY_AFTER);
+}
+/** Write `content` beside `path` and rename it over: readers see the old file or the new one. */
+async function replaceFile(exec, path, content, mode) {
+    const tmp = `${path}.tmp`;
+    await exec.writeFile(tmp, content, mode);
+    await exec.run(renamePath(tmp, path));
+}
+/**
+ * Freeze the site: write the page and Retry-After, then the flag (each written aside and renamed
+ * over). From the flag's rename on, users get 503 and the page. Freezing a frozen site updates its page and
+ * Retry-After. The site must have been through `sitecycle init` (the vhost holds the rules).
+ */
+async function freeze(exec, site, options = {}) {
+    const retryAfter = retryAfterOf(site, options);
+    const page = renderMaintenancePage(site, options);
+    await replaceFile(exec, maintenancePagePath(site), page, 0o644);
+    await replaceFile(exec, retryAfterPath(site), renderRetryAfter(retryAfter), 0o644);
+    const since = (await frozenState(exec, site)).since ?? new Date().toISOString();
+    await replaceFile(exec, maintenanceFlagPath(site), renderMaintenanceFlag(retryAfter, new Date(since)), 0o644);
+    return { frozen: true, since, retryAfter };
+}
+/** Unfreeze the site: one unlink of the flag; users reach the live slot again. Idempotent. */
+async function unfreeze(exec, site) {
+    const before = await frozenState(exec, site);
+    await exec.run(removeFile(maintenanceFlagPath(site)));
+    return { ...before, frozen: false };
+}
+/**
+ * Hold the site: from the flag's rename on, every request gets the maintenance answer, the
+ * health path and the allow-listed clients too (the page of the freeze, or init's). Requests
+ * already past Apache's rewrite finish on their daemon. Needs a vhost written by a sitecycle
+ * that knows the hold rule (`sitecycle init`).
+ */
+async function holdRequests(exec, site) {
+    await replaceFile(exec, maintenanceHoldPath(site), `held since ${new Date().toISOString()}\n`, 0o644);
+}
+/** Release the hold: the health path and the allow-listed clients reach the site again. Idempotent. */
+async function releaseRequests(exec, site) {
+    await exec.run(removeFile(maintenanceHoldPath(site)));
+}
+/** Whether the site is frozen now (its flag exists), with since and Retry-After from the flag. */
+async function frozenState(exec, site) {
+    const text = await exec.readFile(maintenanceFlagPath(site));
+    if (text === undefined)
+        return { frozen: false };
+    const since = /^frozen since (\S+)$/m.exec(text)?.[1];
+    const retry = /^retry_after (\d+)$/m.exec(text)?.[1];
+    return {
+        frozen: true,
+        ...(since && !Number.isNaN(Date.parse(since)) && { since }),
+        ...(retry !== undefined && { retryAfter: Number(retry) })
+    };
+}
+
+/**
+ * Small Python programs run on the host as `python3 -c <program> args...`. A host needs only
+ * Python, pip and Apache (no agent); these give the few operations that must be atomic or
+ * must poll on the host itself in one round trip. Each takes its inputs as argv, never
+ * interpolated into the program text.
+ */
+/** Python: `switch_map(path, slot, expect)` writes `live <slot>` aside, makes its mtime differ
+ * from the old map's (mod_rewrite re-reads a txt map only when the mtime changes), renames it
+ * over and returns the slot that was live ('' when none). With `expect`, raises LiveSlotChanged
+ * without switching when another slot is live (compare and swap). Shared by SWITCH_MAP and
+ * WARM_SWITCH. */
+/** Python: `group_pids(rundir)`, the PIDs of a daemon group's processes (their working
+ * directory is the group's run dir); `point_link(link, target)` points a slot link at a target
+ * atomically (link aside, rename over); `signal_group(rundir, link, target)` points the link
+ * (when given) and sends SIGINT to every daemon of the group, and returns the PIDs it signalled;
+ * when none runs it waits up to `grace` seconds for Apache to respawn the group (its parent does
+ * so on a once-a-second tick after a restart), and exits 3, the link untouched, when none came;
+ * `await_group(rundir,
+ * want, timeout, old)` waits until `want` new daemons run and none of `old`, prints the new
+ * PIDs, and exits 1 at the timeout. Shared by RESTART_GROUP, SIGNAL_GROUP and AWAIT_GROUP. */
+const GROUP_FUNCTIONS = `
+import os, sys, time, signal
+def group_pids(rundir):
+    out = set()
+    for name in os.listdir('/proc'):
+        if name.isdigit():
+            try:
+                if os.readlink('/proc/%s/cwd' % name) == rundir:
+                    out.add(int(name))
+            except OSError:
+                pass
+    return out
+def point_link(link, target):
+    tmp = link + '.tmp.%d' % os.getpid()
+    try:
+        os.unlink(tmp)
+    except FileNotFoundError:
+        pass
+    os.symlink(target, tmp)
+    os.rename(tmp, link)
+def signal_group(rundir, grace, link=None, target=None):
+    deadline = time.time() + grace
+    old = group_pids(rundir)
+    while not old and time.time() < deadline:
+        time.sleep(0.02)
+        old = group_pids(rundir)
+    if not old:
+        sys.stderr.write('no daemon process of this group runs (working directory %s), none came within %ss: is Apache running with the sitecycle vhost loaded?\\n' % (rundir, grace))
+        sys.exit(3)
+    if link:
+        point_link(link, target)
+    for pid in old:
+        try:
+            os.kill(pid, signal.SIGINT)
+        except ProcessLookupError:
+            pass
+    return old
+def await_group(rundir, want, timeout, old):
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        now = group_pids(rundir)
+        fresh = now - old
+        if len(fresh) >= want and not (now & old):
+            print(' '.join(str(p) for p in sorted(fresh)))
+            sys.exit(0)
+        time.sleep(0.02)
+    sys.stderr.write('the daemon processes of this group did not restart within %ss (old: %s, now: %s)\\n' % (timeout, sorted(old), sorted(group_pids(rundir))))
+    sys.exit(1)
+`;
+/** argv: run dir of the group (its daemons' working directory), expected process count,
+ * timeout seconds, respawn grace seconds. Sends SIGINT to every daemon of the group (waiting up
+ * to the grace for one to run) and waits until the same number of new ones run. Prints the new
+ * PIDs. Exit 3 when no daemon of the group was found. */
+const RESTART_GROUP = `${GROUP_FUNCTIONS}
+rundir, want, timeout = os.path.realpath(sys.argv[1]), int(sys.argv[2]), float(sys.argv[3])
+await_group(rundir, want, timeout, signal_group(rundir, float(sys.argv[4])))
+`;
+/** argv: url, host header, slot header ('' for the public route), expected version ('' for
+ * any), timeout seconds, successes needed. GETs the url one request at a time (low
+ * concurrency: warm-up must not fill Apache's workers) until it answers 200 with the
+ * version the given number of times in a row. Prints a JSON line with the last answer. */
+const PROBE_HTTP = `
+import json, sys, time, urllib.request, urllib.error
+url, host, slot, version, timeout, need = sys.argv[1], sys.argv[2], sys.argv[3], sys.argv[4], float(sys.argv[5]), int(sys.argv[6])
+def matches(body):
+    b = body.strip()
+    if b == version:
+        return True
+    try:
+        return json.loads(b).get('version') == version
+    except Exception:
+        return False
+deadline = time.time() + timeout
+last = {'status': None, 'body': '', 'error': None}
+ok = 0
+definite = None
+while True:
+    req = urllib.request.Request(url, headers={'Host': host, 'Connection': 'close', 'User-Agent': 'sitecycle-verify'})
+    if slot:
+        req.add_header('X-Sitecycle-Slot', slot)
+    try:
+        with urllib.request.urlopen(req, timeout=10) as r:
+            last = {'status': r.status, 'body': r.read(4000).decode('utf-8', 'replace'), 'error': None}
+    except urllib.error.HTTPError as e:
+        last = {'status': e.code, 'body': e.read(4000).decode('utf-8', 'replace'), 'error': None}
+    except Exception as e:
+        last = {'status': None, 'body': '', 'error': '%s: %s' % (type(e).__name__, e)}
+    good = last['status'] == 200 and (not version or matches(last['body']))
+    ok = ok + 1 if good else 0
+    if ok >= need:
+        print(json.dumps(last))
+        sys.exit(0)
+    # A server still starting answers 502-504 or not at all: wait for it up to the timeout.
+    # Any other answer comes from the application itself: give it a short grace, then fail.
+    if not good and last['status'] not in (None, 502, 503, 504):
+        definite = definite or time.time()
+        if time.time() - definite >= min(3.0, timeout):
+            print(json.dumps(last))
+            sys.exit(1)
+    else:
+        definite = None
+    if time.time() >= deadline:
+        print(json.dumps(last))
+        sys.exit(1)
+    time.sleep(0.02 if good else 0.25)
+`;
+/** argv: link path, target. Points a symlink at target atomically (link aside, rename over). */
+const POINT_LINK = `
+import os, sys
+link, target = sys.argv[1], sys.argv[2]
+tmp = link + '.tmp.%d' % os.getpid()
+try:
+    os.unlink(tmp)
+except FileNotFoundError:
+    pass
+os.symlink(target, tmp)
+os.rename(tmp, link)
+`;
+/** argv: releases dir. Prints a JSON object: release name -> {complete, release.json content or null, bad}. */
+const LIST_RELEASES = `
+import json, os, sys
+d = sys.argv[1]
+out = {}
+for name in (sorted(os.listdir(d)) if os.path.isdir(d) else []):
+    p = os.path.join(d, name)
+    if not os.path.isdir(p) or os.path.islink(p):
+        continue
+    info = None
+    try:
+        with open(os.path.join(p, 'release.json')) as f:
+            info = json.load(f)
+    except Exception:
+        pass
+    out[name] = {'complete': info is not None, 'info': info, 'bad': os.path.exists(os.path.join(p, 'BAD'))}
+print(json.dumps(out))
+`;
+/** Python: `read_state(root)`: slot -> release (or null), 'live' from live.map, whether the
+ * slots' releases are complete and marked bad, and whether the site is initialized. Shared by
+ * READ_STATE and WARM_SWITCH. */
+const READ_STATE_FUNCTION = `
+def read_state(root):
+    out = {'slots': {}, 'live': None, 'current': None}
+    out['releases'] = {}
+    for s in ('blue', 'green'):
+        try:
+            out['slots'][s] = os.path.basename(os.readlink(os.path.join(root, 'slots', s)))
+        except OSError:
+            out['slots'][s] = None
+        if out['slots'][s]:
+            rel = os.path.join(root, 'releases', out['slots'][s])
+            out['releases'][out['slots'][s]] = {
+                'complete': os.path.exists(os.path.join(rel, 'release.json')),
+                'bad': os.path.exists(os.path.join(rel, 'BAD')),
+            }
+    try:
+        out['current'] = os.path.basename(os.readlink(os.path.join(root, 'current')))
+    except OSError:
+        pass
+    try:
+        with open(os.path.join(root, 'live.map')) as f:
+            for line in f:
+                parts = line.split()
+                if len(parts) == 2 and parts[0] == 'live':
+                    out['live'] = parts[1]
+    except OSError:
+        pass
+    out['initialized'] = os.path.exists(os.path.join(root, '.sitecycle', 'site.json'))
+    return out
+`;
+/** argv: site root. Prints read_state's JSON (above). */
+const READ_STATE = `
+import json, os, sys
+${READ_STATE_FUNCTION}
+print(json.dumps(read_state(sys.argv[1])))
+`;
+
+/**
+ * Run one of the host scripts with the host's Python, isolated (-I: no PYTHON* variables, no
+ * user site) and without the site module (-S: they use only the standard library, and Python
+ * starts in a third of the time). `withSite` keeps the system's site-packages (to find pip).
+ */
+function hostScript(python, program, args, withSite = false) {
+    return cmd([python, '-I', ...(withSite ? [] : ['-S']), '-c', program, ...args]);
+}
+
+/**
+ * What the host scripts (src/commands/host-scripts.ts) do, done in this process with node's fs
+ * when the executor runs on the host itself (Executor.runsOnHost): no process to start. Each
+ * function names the script it stands for and behaves as it does (the host-scripts integration
+ * tests run both on the same cases). Synchronous calls on purpose: each is a handful of system
+ * calls, and on a host busy serving users every hop through node's thread pool waits for a CPU.
+ */
+/** A file's text; '' when it does not exist. */
+function readOrEmpty(path) {
+    try {
+        return fs$1.readFileSync(path, 'utf8');
+    }
+    catch (e) {
+        if (e.code === 'ENOENT')
+            return '';
+        throw e;
+    }
+}
+/** READ_STATE, here. */
+function readStateHere(root) {
+    const l = siteLayout(root);
+    const exists = (p) => fs$1.existsSync(p);
+    const linked = (p) => {
+        try {
+            return basename(fs$1.readlinkSync(p));
+        }
+        catch {
+            return null;
+        }
+    };
+    const out = {
+        slots: { blue: null, green: null },
+        live: null,
+        current: null,
+        initialized: false,
+        releases: {}
+    };
+    for (const slot of ['blue', 'green']) {
+        const release = linked(l.slot(slot));
+        out.slots[slot] = release;
+        if (release)
+            out.releases[release] = {
+                complete: exists(`${l.release(release)}/release.json`),
+                bad: exists(`${l.release(release)}/BAD`)
+            };
+    }
+    out.current = linked(l.current);
+    for (const text of readOrEmpty(l.liveMap).split('\n')) {
+        const parts = text.trim().split(/\s+/);
+        if (parts.length === 2 && parts[0] === 'live')
+            out.live = parts[1];
+    }
+    out.initialized = exists(l.siteFile);
+    return out;
+}
+/** LIST_RELEASES, here: release name -> complete (release.json readable as JSON), its record, bad. */
+function listReleasesHere(releasesDir) {
+    const out = {};
+    let names;
+    try {
+        names = fs$1.readdirSync(releasesDir).sort();
+    }
+    catch {
+        return out;
+    }
+    for (const name of names) {
+        const p = `${releasesDir}/${name}`;
+        try {
+            if (!fs$1.lstatSync(p).isDirectory())
+                continue;
+        }
+        catch {
+            continue;
+        }
+        let info = null;
+        try {
+            info = JSON.parse(fs$1.readFileSync(`${p}/release.json`, 'utf8'));
+        }
+        catch {
+            // not installed completely
+        }
+        out[name] = { complete: info !== null, info, bad: fs$1.existsSync(`${p}/BAD`) };
+    }
+    return out;
+}
+/** POINT_LINK, here: the link made aside and renamed over the old one. */
+function pointLinkHere(link, target) {
+    const tmp = `${link}.tmp.${process.pid}`;
+    fs$1.rmSync(tmp, { force: true });
+    fs$1.symlinkSync(target, tmp);
+    fs$1.renameSync(tmp, link);
+}
+/** The PIDs of a daemon group's processes, as group_pids in the group host scripts: those whose
+ * working directory is the group's run dir. */
+function groupPidsHere(rundir) {
+    let real;
+    try {
+        real = fs$1.realpathSync(rundir);
+    }
+    catch {
+        real = rundir;
+    }
+    const out = new Set();
+    for (const name of fs$1.readdirSync('/proc')) {
+        if (!/^\d+$/.test(name))
+            continue;
+        try {
+            if (fs$1.readlinkSync(`/proc/${name}/cwd`) === real)
+                out.add(Number(name));
+        }
+        catch {
+            // gone, or not ours to read
+        }
+    }
+    return out;
+}
+/** SIGNAL_GROUP, here: the link pointed (when given) and SIGINT sent to the group's daemons,
+ * waiting up to `graceSeconds` for one to run (Apache may be respawning the group). Returns the
+ * PIDs signalled; none when no daemon came (then the link is left alone). */
+async function signalGroupHere(rundir, graceSeconds, link, target) {
+    const deadline = Date.now() + graceSeconds * 1000;
+    let old = [...groupPidsHere(rundir)];
+    while (!old.length && Date.now() < deadline) {
+        await new Promise(r => setTimeout(r, 20));
+        old = [...groupPidsHere(rundir)];
+    }
+    old.sort((a, b) => a - b);
+    if (!old.length)
+        return [];
+    if (link !== undefined && target !== undefined)
+        pointLinkHere(link, target);
+    for (const pid of old) {
+        try {
+            process.kill(pid, 'SIGINT');
+        }
+        catch {
+            // exited meanwhile
+        }
+    }
+    return old;
+}
+/** AWAIT_GROUP, here: waits until `want` new daemons run and none of `old`; returns the new
+ * PIDs, or null at the timeout. */
+async function awaitGroupHere(rundir, want, timeoutSeconds, old) {
+    const deadline = Date.now() + timeoutSeconds * 1000;
+    while (Date.now() < deadline) {
+        const now = groupPidsHere(rundir);
+        const fresh = [...now].filter(p => !old.has(p)).sort((a, b) => a - b);
+        if (fresh.length >= want && ![...now].some(p => old.has(p)))
+            return fresh;
+        await new Promise(r => setTimeout(r, 20));
+    }
+    return null;
+}
+
+function real(release) {
+    return release && release !== EMPTY_RELEASE ? release : null;
+}
+/** The state READ_STATE (or WARM_SWITCH) printed, seen through the site's mode (single mode:
+ * the current link stands for the live slot). */
+function siteStateFromRaw(site, raw) {
+    if (site.apache.mode === 'single') {
+        return {
+            initialized: raw.initialized,
+            slots: { blue: raw.current, green: null },
+            liveSlot: 'blue',
+            idleSlot: 'green',
+            live: real(raw.current),
+            idle: null,
+            slotReleases: raw.releases ?? {}
+        };
+    }
+    const liveSlot = raw.live === 'green' ? 'green' : 'blue';
+    const idleSlot = otherSlot(liveSlot);
+    return {
+        initialized: raw.initialized,
+        slots: raw.slots,
+        liveSlot,
+        idleSlot,
+        live: real(raw.slots[liveSlot]),
+        idle: real(raw.slots[idleSlot]),
+        slotReleases: raw.releases ?? {}
+    };
+}
+/** Read slots and live.map (single mode: the current link stands for the live slot). */
+async function readSiteState(exec, site, python) {
+    let raw;
+    try {
+        if (exec.runsOnHost)
+            raw = readStateHere(site.root);
+        else {
+            const r = await exec.run(hostScript(python, READ_STATE, [site.root]));
+            raw = JSON.parse(r.stdout);
+        }
+    }
+    catch (e) {
+        const stderr = e.stderr;
+        const detail = typeof stderr === 'string' && stderr.trim() ? stderr : String(e);
+        if (e.code === 'EACCES' || /Permission denied/i.test(detail))
+            throw unreadableSite(exec, site, detail);
+        throw e;
+    }
+    if (!raw.initialized)
+        await requireReadable(exec, site);
+    return siteStateFromRaw(site, raw);
+}
+function unreadableSite(exec, site, detail) {
+    return new SitecycleError(`site ${site.name} at ${site.root} on ${exec.name} cannot be read by this user (${detail.trim().split('\n').pop()}): ` +
+        `run sitecycle as the user that owns the site, or as root`, 'host');
+}
+/**
+ * A site that looks uninitialized may only be unreadable for this user: `ls` of its site file
+ * says which ("No such file" or "Permission denied"), so the user is told the right thing.
+ */
+async function requireReadable(exec, site) {
+    const file = siteLayout(site.root).siteFile;
+    const r = await exec.tryRun({ argv: ['ls', '-d', '--', file] });
+    if (r.code === 0 || !/Permission denied/.test(r.stderr))
+        return;
+    throw unreadableSite(exec, site, r.stderr);
+}
+/** The installed releases under releases/, with their records. */
+async function listReleases(exec, site, python) {
+    const dir = siteLayout(site.root).releases;
+    const raw = exec.runsOnHost
+        ? listReleasesHere(dir)
+        : JSON.parse((await exec.run(hostScript(python, LIST_RELEASES, [dir]))).stdout);
+    return Object.entries(raw)
+        .filter(([dir]) => dir !== EMPTY_RELEASE && !dir.startsWith('.'))
+        .map(([dir, v]) => ({ dir, complete: v.complete, bad: v.bad, info: v.info ?? undefined }));
+}
+/** Point a slot at a release directory (atomic link swap). */
+async function pointSlot(exec, site, python, slot, release) {
+    const l = siteLayout(site.root);
+    const link = site.apache.mode === 'single' ? l.current : l.slot(slot);
+    const target = site.apache.mode === 'single' ? `releases/${release}` : `../releases/${release}`;
+    if (exec.runsOnHost)
+        pointLinkHere(link, target);
+    else
+        await exec.run(hostScript(python, POINT_LINK, [link, target]));
+}
+/** A slot's daemon group as the group host scripts take it: its run dir (its daemons' working
+ * directory), and the link and target that point it at a release. */
+function groupArgs(site, slot, pointAt) {
+    const l = siteLayout(site.root);
+    const runDir = slot === 'current' ? `${site.root}/run/current` : l.slotRunDir(slot);
+    const link = []
+        ;
+    return { runDir, link };
+}
+/** How long to wait for a group's new daemons: its old ones may finish requests first. */
+function restartTimeout(site) {
+    return String(Math.max(30, site.apache.shutdownTimeout + 15));
+}
+/**
+ * How long to wait for a slot's daemon group when none of its processes runs: Apache's parent
+ * respawns daemons that exited (signalled by an earlier restart, e.g. restart-idle just before a
+ * failed step, whose undo restarts the group again) on its once-a-second maintenance tick, later
+ * on a busy host. Only a group that stays absent this long means Apache does not run it.
+ */
+const RESPAWN_GRACE_SECONDS = 10;
+function noDaemon(exec, site, slot, why) {
+    return new SitecycleError(`no Apache daemon process of site ${site.name} slot ${slot} runs on ${exec.name}: is Apache running with the vhost sitecycle init wrote? (${why})`, 'host');
+}
+function restartFailed(site, slot, why) {
+    return new SitecycleError(`restarting slot ${slot} of site ${site.name} failed: ${why}`, 'host');
+}
+/** SIGNAL_GROUP in this process (an executor on the host): the PIDs signalled, space-separated. */
+async function signalGroupHereOrFail(exec, site, slot, runDir, link = []) {
+    const old = await signalGroupHere(runDir, RESPAWN_GRACE_SECONDS, link[0], link[1]);
+    if (!old.length)
+        throw noDaemon(exec, site, slot, `no process has working directory ${runDir}, none came within ${RESPAWN_GRACE_SECONDS}s`);
+    return old.join(' ');
+}
+/** AWAIT_GROUP in this process: the new PIDs, space-separated. */
+async function awaitGroupHereOrFail(exec, site, slot, runDir, old) {
+    const before = new Set(old.split(/\s+/).filter(Boolean).map(Number));
+    const timeout = Number(restartTimeout(site));
+    const fresh = await awaitGroupHere(runDir, site.apache.processes, timeout, before);
+    if (!fresh)
+        throw restartFailed(site, slot, `the daemon processes of this group did not restart within ${timeout}s (old: ${[...before].join(' ')}, now: ${[...groupPidsHere(runDir)].join(' ')})`);
+    return fresh.join(' ');
+}
+/** The stdout of a group host script, or the error that says what went wrong. */
+async function runGroupScript(exec, site, slot, command) {
+    const r = await exec.tryRun(command);
+    if (r.code === 3)
+        throw noDaemon(exec, site, slot, r.stderr.trim());
+    if (r.code !== 0)
+        throw restartFailed(site, slot, r.stderr.trim());
+    return r.stdout.trim();
+}
+/** Restart a slot's daemon group: SIGINT to its processes, wait for new PIDs (a touch of the
+ * script is not enough after a failed import). Returns the new PIDs. */
+async function restartSlotGroup(exec, site, python, slot) {
+    const { runDir } = groupArgs(site, slot);
+    if (exec.runsOnHost) {
+        const old = await signalGroupHereOrFail(exec, site, slot, runDir);
+        return awaitGroupHereOrFail(exec, site, slot, runDir, old);
+    }
+    return runGroupScript(exec, site, slot, hostScript(python, RESTART_GROUP, [
+        runDir,
+        String(site.apache.processes),
+        restartTimeout(site),
+        String(RESPAWN_GRACE_SECONDS)
+    ]));
+}
+/** The URL the host itself uses to reach the vhost (loopback, the vhost's port). */
+function loopbackUrl(site, path) {
+    const m = /:(\d+)$/.exec(site.apache.listen);
+    const port = m ? m[1] : '80';
+    return `http://127.0.0.1:${port}${path}`;
+}
+/**
+ * GET sitecycle's health path (HEALTH_URI, answered by the slot's WSGI script with the
+ * release's version, and the application's own health path's status when one is set) from the
+ * host, one request at a time, until it answers 200 with the expected version `successes` times
+ * in a row, or the site's health timeout passes. A slot whose WSGI script is older than that
+ * path (written by an earlier sitecycle, until the next deploy rewrites it) answers 404 from
+ * the application: its `health.path` (or, unset, /__version__, the default then) is asked
+ * instead, as then, the version expected only with `health.expect_version`. `slot` uses the private route to that slot; undefined asks as a user
+ * would.
+ */
+async function probeHealth(exec, site, python, opts) {
+    const first = await probePath(exec, site, python, opts, HEALTH_URI, opts.version ?? '');
+    if (first.ok || first.status !== 404)
+        return first;
+    const version = site.health.expectVersion ? (opts.version ?? '') : '';
+    const path = site.health.path === HEALTH_URI ? FORMER_HEALTH_PATH : site.health.path;
+    return probePath(exec, site, python, opts, path, version);
+}
+/** The default health.path before HEALTH_URI: what a site that set none answered then. */
+const FORMER_HEALTH_PATH = '/__version__';
+/**
+ * GET `path` until it answers 200 (with `version`, unless '') `successes` times in a row. An
+ * executor with `httpGet` (the local one) asks from here without starting a process; otherwise
+ * the host runs PROBE_HTTP. Both follow the same rules.
+ */
+async function probePath(exec, site, python, opts, path, version) {
+    const url = loopbackUrl(site, path);
+    const timeout = opts.timeout ?? site.health.timeout;
+    const successes = opts.successes ?? 3;
+    if (exec.httpGet)
+        return {
+            path,
+            ...(await probeFromHere(exec.httpGet.bind(exec), {
+                url,
+                host: site.apache.serverName,
+                slot: opts.slot ?? '',
+                version,
+                timeout,
+                successes
+            }))
+        };
+    const r = await exec.tryRun(hostScript(python, PROBE_HTTP, [
+        url,
+        site.apache.serverName,
+        opts.slot ?? '',
+        version,
+        String(timeout),
+        String(successes)
+    ]));
+    let last = {
+        status: null,
+        body: '',
+        error: r.stderr.trim()
+    };
+    try {
+        last = JSON.parse(r.stdout.trim().split('\n').pop() ?? '');
+    }
+    catch {
+        // keep the stderr as the error
+    }
+    return { ok: r.code === 0, path, ...last };
+}
+const REDIRECTS = new Set([301, 302, 303, 307, 308]);
+/** Whether a health answer's body is the version (plain, or JSON with `version`). */
+function bodyHasVersion(body, version) {
+    const b = body.trim();
+    if (b === version)
+        return true;
+    try {
+        return JSON.parse(b)?.version === version;
+    }
+    catch {
+        return false;
+    }
+}
+/**
+ * PROBE_HTTP's loop, run here with `get` (Executor.httpGet): one request at a time, redirects
+ * followed (as urllib does, up to 10), `successes` good answers in a row needed; an answer from
+ * the application itself that is not good fails after a grace of up to 3 s, a server still
+ * starting (no answer, 502-504) is waited for until the timeout.
+ */
+async function probeFromHere(get, p) {
+    const deadline = Date.now() + p.timeout * 1000;
+    const headers = { Host: p.host, 'User-Agent': 'sitecycle-verify' };
+    if (p.slot)
+        headers['X-Sitecycle-Slot'] = p.slot;
+    let last = { status: null, body: '', error: null };
+    let ok = 0;
+    let definite;
+    for (;;) {
+        try {
+            let url = p.url;
+            let a = await get(url, { headers, timeoutMs: 10_000 });
+            for (let hops = 0; REDIRECTS.has(a.status) && hops < 10; hops++) {
+                const location = a.location;
+                if (!location)
+                    break;
+                url = new URL(location, url).toString();
+                a = await get(url, { headers, timeoutMs: 10_000 });
+            }
+            last = { status: a.status, body: a.body, error: null };
+        }
+        catch (e) {
+            last = {
+                status: null,
+                body: '',
+                error: e instanceof Error ? `${e.name}: ${e.message}` : String(e)
+            };
+        }
+        const good = last.status === 200 && (!p.version || bodyHasVersion(last.body, p.version));
+        ok = good ? ok + 1 : 0;
+        if (ok >= p.successes)
+            return { ok: true, ...last };
+        if (!good && last.status !== null && ![502, 503, 504].includes(last.status)) {
+            definite ??= Date.now();
+            if (Date.now() - definite >= Math.min(3, p.timeout) * 1000)
+                return { ok: false, ...last };
+        }
+        else
+            definite = undefined;
+        if (Date.now() >= deadline)
+            return { ok: false, ...last };
+        await new Promise(r => setTimeout(r, good ? 20 : 250));
+    }
+}
+/** How to stop requiring the version in the application's health answer. */
+const EXPECT_VERSION_OFF = 'if that path does not show the version, set health.expect_version: false to check only its status';
+/**
+ * One sentence on a failed probe: what answered what, at which path; from HEALTH_URI's JSON,
+ * which release the slot serves or what the application's own health path answered.
+ */
+function describeProbe(p, what, version) {
+    const at = `${what} (GET ${p.path})`;
+    if (p.error)
+        return `${at} did not answer: ${p.error}`;
+    const body = p.body.trim().slice(0, 200).replace(/\s+/g, ' ');
+    const health = p.path === HEALTH_URI ? parseHealthAnswer(p.body) : undefined;
+    if (health?.app && (health.app.status !== 200 || health.app.version === false)) {
+        const app = health.app;
+        if (app.status === null)
+            return `${at}: the application's ${app.path} raised ${app.error ?? 'an error'}`;
+        if (app.status !== 200)
+            return `${at}: the application's ${app.path} answered HTTP ${app.status}`;
+        return `${at}: the application's ${app.path} answered 200 but not version ${health.version} (${EXPECT_VERSION_OFF})`;
+    }
+    if (p.status !== 200)
+        return `${at} answered HTTP ${p.status}${body ? `: ${body}` : ''}`;
+    if (health)
+        return `${at}: the slot serves release ${health.version}, not ${version}`;
+    return `${at} answered 200 but not version ${version} (body: ${body}; ${EXPECT_VERSION_OFF})`;
+}
+function parseHealthAnswer(body) {
+    try {
+        const a = JSON.parse(body);
+        return typeof a?.version === 'string' ? a : undefined;
+    }
+    catch {
+        return undefined;
+    }
+}
+
+/**
+ * What a frozen deploy (`hooks.freeze`) leaves when it is killed, and how the next operation,
+ * whatever it is, finishes it: the site is still frozen, and its hooks may have migrated the
+ * database for a release that never went live. Called by the shared recovery (recover.ts), so a
+ * killed frozen deploy is completed by the next deploy, rollback, sync, snapshot or maintenance
+ * run alike.
+ */
+/** Where a frozen deploy keeps the database dump taken after the freeze, until it ends. */
+function preDeployDumpPath(root, opId) {
+    return `${siteLayout(root).state}/pre-deploy-${opId}.dump`;
+}
+/** The daemon groups of the site that may hold its database open: both slots' (those that
+ * point at a release), or `current` in single mode. */
+function groupsOf(c, state) {
+    if (c.site.apache.mode === 'single')
+        return state.live !== null ? ['current'] : [];
+    return [state.liveSlot, state.idleSlot].filter(slot => state.slots[slot] !== null);
+}
+/** Restart daemon groups, side by side (each waits for its own new PIDs). */
+async function restartGroups(c, groups) {
+    await Promise.all(groups.map(g => restartSlotGroup(c.exec, c.site, c.python, g)));
+}
+/** Warn when the site's vhost predates the hold rule (then the health path is not held). */
+async function checkHoldRule(c) {
+    const vhost = `${c.site.apache.confDir}/${vhostFileName(c.site)}`;
+    const text = await c.exec.readFile(vhost).catch(() => undefined);
+    if (text !== undefined && !text.includes(maintenanceHoldPath(c.site)))
+        c.reporter.warn(`the vhost ${vhost} of site ${c.site.name} has no hold rule: requests to the health path may fail while the database is put back; run \`sitecycle init ${c.site.name}\` to rewrite it`);
+}
+/**
+ * Put a frozen site's database back (`restore`) without failing a request: hold the site (every
+ * request, the health path included, gets the maintenance answer), restart its daemon groups so
+ * that the requests they run finish and their connections close with them (PostgreSQL would
+ * otherwise terminate them under the application, which then fails its next requests), restore,
+ * restart the groups again (a daemon that connected meanwhile holds no connection to the replaced
+ * database), and release the hold, even when the restore failed. A group that does not restart
+ * before the restore is warned about, and the restore goes on.
+ */
+async function restoreWhileHeld(c, state, restore) {
+    const groups = groupsOf(c, state);
+    await checkHoldRule(c);
+    await holdRequests(c.exec, c.site);
+    try {
+        // The database goes back even when a group does not restart: its data come first.
+        await restartGroups(c, groups).catch(e => c.reporter.warn(`the daemons of site ${c.site.name} could not be restarted before its database is put back, so their connections may be ended under them: ${e instanceof Error ? e.message : e}`));
+        await restore();
+        await restartGroups(c, groups);
+    }
+    finally {
+        await releaseRequests(c.exec, c.site);
+    }
+}
+/**
+ * Finish the freeze of a frozen deploy (`hooks.freeze`) that was killed: recoverInterrupted
+ * (recover.ts) has just put its slots back and marked it recovered, but its site is still frozen, and its hooks may
+ * have migrated the database while the release it was for never went live. For each such run
+ * recovered by this operation: when it had not switched, its dump (taken after the freeze) is
+ * restored while the site is held (restoreWhileHeld); then the site is unfrozen unless it was frozen
+ * before that run, and the dump removed. A needed dump that is missing keeps the site frozen
+ * and throws. Returns what was done, one sentence per action.
+ */
+async function completeFrozenDeploys(ctx) {
+    const { exec, site, reporter, python } = ctx;
+    const ran = (op, step, phase, status) => op.steps.some(s => s.step === step && s.phase === phase && s.status === status);
+    const killed = (await ctx.journal.operations()).filter(op => op.op === 'deploy' &&
+        op.end?.event === 'recovered' &&
+        op.end.by === ctx.opId &&
+        ran(op, 'freeze', 'run', 'ok') &&
+        !ran(op, 'freeze', 'undo', 'undone') &&
+        !ran(op, 'unfreeze', 'run', 'ok'));
+    const done = [];
+    for (const op of killed) {
+        const start = op.start;
+        const state = await readSiteState(exec, site, python);
+        const switched = site.apache.mode === 'single' ? state.live !== start.live : state.liveSlot !== start.liveSlot;
+        const dump = preDeployDumpPath(site.root, op.id);
+        if (!switched && ran(op, 'snapshot-db', 'run', 'ok') && site.database) {
+            const db = { ...site.database, python };
+            const engine = getEngine(db.engine);
+            if ((await exec.tryRun({ argv: ['test', '-e', dump] })).code !== 0)
+                throw new SitecycleError(`the deploy ${op.id} was killed after its hooks may have migrated ${db.name}, and its dump ${dump} is missing: ` +
+                    `site ${site.name} stays frozen; restore the database from a snapshot, then run \`sitecycle maintenance off ${site.name}\``, 'database');
+            await restoreWhileHeld(ctx, state, () => engine.restore(exec, db, dump, reporter));
+            done.push(`the database was restored from ${dump}, taken before the hooks of ${op.id}`);
+        }
+        else {
+            // The killed run may have been holding the site (restoreWhileHeld) when it died.
+            await releaseRequests(exec, site);
+        }
+        if (!start.frozen) {
+            await unfreeze(exec, site);
+            done.push(`site ${site.name} is unfrozen (${op.id} had frozen it)`);
+        }
+        await exec.tryRun(removeTree(dump));
+    }
+    for (const n of done)
+        reporter.info(`recovered: ${n}`);
+    return done;
+}
+
+/**
+ * The commit point of a restore or sync. Everything new is staged beside the site first (the
+ * database restored into a scratch database and anonymised there, each data folder copied into a
+ * hidden sibling); then one step swaps them all in, the previous database kept under another
+ * name and the previous folders kept as hidden siblings. Until the run ends, the way back is
+ * kept, so the site holds either all of its previous data or all of the new, never a mix:
+ *
+ * - a failure after the swap swaps everything back (rollBackData);
+ * - a run killed anywhere leaves its intent in the journal (written before the swap), and
+ *   whichever operation comes next finds it (recover.ts) and puts the site back the same way,
+ *   deciding from what is on the host (engine.swapDone, the folders' inodes), not from how far
+ *   the journal got;
+ * - only a run whose data was verified is finished forward (finishData drops what was kept).
+ *
+ * Names are fixed by the operation id, so the recovery finds them without anything else.
+ */
+function shortOpId(opId) {
+    return opId.replace(/[^0-9A-Za-z]/g, '').toLowerCase();
+}
+/** The scratch and keep names of a site's database for operation `opId`. Pure. */
+function databaseSwapNames(db, nameBytes, opId) {
+    const id = shortOpId(opId);
+    if (db.engine === 'sqlite') {
+        const i = db.name.lastIndexOf('/');
+        const dir = db.name.slice(0, i);
+        const base = db.name.slice(i + 1);
+        return { scratch: `${dir}/.${base}.sc-new-${id}`, keep: `${dir}/.${base}.sc-keep-${id}` };
+    }
+    return {
+        scratch: scratchDatabaseName(db.name, 'new', id, nameBytes),
+        keep: scratchDatabaseName(db.name, 'keep', id, nameBytes)
+    };
+}
+/** The hidden siblings of a data folder a run stages into and keeps the old content in. Pure. */
+function folderSiblings(target, opId) {
+    const i = target.lastIndexOf('/');
+    const parent = target.slice(0, i);
+    const base = target.slice(i + 1);
+    return {
+        staged: `${parent}/.${base}.sc-new-${opId}`,
+        aside: `${parent}/.${base}.sc-old-${opId}`
+    };
+}
+/**
+ * Host program, argv: staged, target, aside. Put the folder `staged` in the place of `target`:
+ * with one renameat2(RENAME_EXCHANGE) where the kernel and filesystem allow it (readers see the
+ * old folder or the new one, never none), else two renames; the previous content ends at
+ * `aside`. Prints moved (no target before), exchanged or renamed.
+ */
+const SWAP_FOLDER = `
+import ctypes, os, sys
+staged, target, aside = sys.argv[1], sys.argv[2], sys.argv[3]
+if not os.path.lexists(target):
+    os.makedirs(os.path.dirname(target), exist_ok=True)
+    os.rename(staged, target)
+    print('moved')
+    sys.exit(0)
+try:
+    f = ctypes.CDLL(None, use_errno=True).renameat2
+except (AttributeError, OSError):
+    f = None
+if f is not None and f(-100, os.fsencode(staged), -100, os.fsencode(target), 2) == 0:
+    os.rename(staged, aside)
+    print('exchanged')
+    sys.exit(0)
+os.rename(target, aside)
+os.rename(staged, target)
+print('renamed')
+`;
+/** `python -c SWAP_FOLDER <staged> <target> <aside>` */
+function swapFolder(python, staged, target, aside) {
+    return cmd([python, '-I', '-S', '-c', SWAP_FOLDER, staged, target, aside]);
+}
+async function identities(p, paths) {
+    return JSON.parse((await p.exec.run(pathIdentities(p.python, paths))).stdout);
+}
+/** The `device:inode` of a staged folder, for the intent. */
+async function stagedIdentity(p, staged) {
+    const [id] = await identities(p, [staged]);
+    if (!id)
+        throw new Error(`the staged folder ${staged} is missing`);
+    return id;
+}
+/** The database part of an intent: the names, with what the rollback needs to tell where the
+ * data is (the staged copy's identity, whether the target existed). Read just before the swap. */
+async function databasePlan(p, names) {
+    const { exec, db, engine } = p;
+    if (!db || !engine)
+        throw new Error('databasePlan: the site has no database');
+    const stagedId = engine.identity ? await engine.identity(exec, db, names.scratch) : null;
+    if (engine.identity && stagedId === null)
+        throw new Error(`the staged copy ${names.scratch} is missing`);
+    return {
+        name: db.name,
+        ...names,
+        ...(stagedId !== null && { stagedId }),
+        hadPrevious: await engine.exists(exec, db)
+    };
+}
+/**
+ * Whether the target holds the staged copy now: by identity where the engine has one (so it is
+ * known even when the previous content kept aside is gone), else as the engine's swapDone says.
+ */
+async function databaseSwapped(p, d) {
+    const { exec, db, engine } = p;
+    if (d.stagedId && engine.identity)
+        return (await engine.identity(exec, db, d.name)) === d.stagedId;
+    return engine.swapDone(exec, db, d.scratch, d.keep);
+}
+/** Swap everything of `intent` in: the database, then each folder. Returns one note each. */
+async function swapInData(p, intent) {
+    const notes = [];
+    if (intent.database && p.db && p.engine) {
+        const d = intent.database;
+        const replaced = await p.engine.swapIn(p.exec, p.db, d.scratch, d.keep, p.reporter);
+        notes.push(replaced
+            ? `database ${d.name} swapped in (previous kept as ${d.keep})`
+            : `database ${d.name} created`);
+    }
+    for (const f of intent.folders) {
+        const how = (await p.exec.run(swapFolder(p.python, f.staged, f.target, f.aside))).stdout.trim();
+        notes.push(`${f.target} ${how}`);
+    }
+    return notes;
+}
+/**
+ * Put back what `intent` swapped in, as far as it got, deciding from what is on the host: the
+ * previous database and folders return to their places, the staged copies are removed. Safe to
+ * run whatever point the swap (or an earlier rollback) reached. Returns what it did.
+ */
+async function rollBackData(p, intent) {
+    const notes = [];
+    // Folders first, in reverse (the database swap came first).
+    for (const f of [...intent.folders].reverse()) {
+        const undo = `${f.aside}-undo`;
+        const [target, staged, aside] = await identities(p, [f.target, f.staged, f.aside]);
+        if (target !== null && target === f.stagedId) {
+            // Swapped: the previous content is aside, or still at the staged name when the kill came
+            // between the exchange and the rename that follows it; none: there was no folder before.
+            const previous = aside !== null ? f.aside : staged !== null ? f.staged : null;
+            if (previous === null) {
+                await p.exec.run(removeTree(f.target));
+                notes.push(`${f.target} removed (it did not exist before)`);
+            }
+            else {
+                await p.exec.run(swapFolder(p.python, previous, f.target, undo));
+                await p.exec.run(removeTree(undo));
+                notes.push(`${f.target} put back`);
+            }
+        }
+        else if (target === null && aside !== null) {
+            // Killed between the two renames of the fallback: the previous content is aside.
+            await p.exec.run(renamePath(f.aside, f.target));
+            notes.push(`${f.target} put back`);
+        }
+        // Whatever is left at these names now is the new content (or nothing).
+        await p.exec.run(removeTree(f.staged, f.aside, undo));
+    }
+    if (intent.database && p.db && p.engine) {
+        const d = intent.database;
+        const { engine, db, exec } = p;
+        if (await databaseSwapped(p, d)) {
+            const kept = await engine.exists(exec, { ...db, name: d.keep });
+            if (kept) {
+                // The staged copy is the target now; swapping `keep` back moves it to the scratch name
+                // (mysql leaves an emptied scratch database behind: dropped first).
+                const scratch = { ...db, name: d.scratch };
+                if (await engine.exists(exec, scratch))
+                    await engine.drop(exec, scratch);
+                await engine.swapIn(exec, db, d.keep, d.scratch, p.reporter);
+                notes.push(`database ${d.name} put back`);
+            }
+            else if (d.hadPrevious === false) {
+                await engine.drop(exec, db);
+                notes.push(`database ${d.name} dropped (it did not exist before)`);
+            }
+            else {
+                // Never guess: the new data stays, and the site with it behind the maintenance page.
+                throw new SitecycleError(`${d.name} holds the new data, and its previous content, kept as ${d.keep}, is gone`, 'database');
+            }
+        }
+        for (const name of [d.scratch, d.keep]) {
+            const other = { ...db, name };
+            if (await engine.exists(exec, other))
+                await engine.drop(exec, other);
+        }
+    }
+    return notes;
+}
+/** The run is complete: drop what was kept for the way back. Returns what it removed. */
+async function finishData(p, intent) {
+    const notes = [];
+    if (intent.database && p.db && p.engine) {
+        for (const name of [intent.database.keep, intent.database.scratch]) {
+            const other = { ...p.db, name };
+            if (await p.engine.exists(p.exec, other)) {
+                await p.engine.drop(p.exec, other);
+                notes.push(`dropped ${name}`);
+            }
+        }
+    }
+    const leftovers = intent.folders.flatMap(f => [f.aside, f.staged]);
+    if (leftovers.length)
+        await p.exec.run(removeTree(...leftovers));
+    if (intent.folders.length)
+        notes.push(`removed ${intent.folders.length} previous folder(s)`);
+    return notes;
+}
+/** The swap parts of a site (its database, if any, with the host's Python). */
+function swapParts(exec, site, python, reporter, engines) {
+    if (!site.database)
+        return { exec, python, reporter };
+    return {
+        exec,
+        python,
+        reporter,
+        db: { ...site.database, python },
+        engine: engines(site.database.engine)
+    };
+}
+
+/**
+ * A command line of the config file (a hook, app.tests) split into argv, without a shell. Checked
+ * when the config is loaded (load-config.ts), so a hook a deploy cannot run is refused before any
+ * host is touched, and split again where it runs.
+ */
+/** Split a hook command line into argv: whitespace separates, single and double quotes group,
+ * backslash escapes. No shell: no variables, globs, pipes or redirections. */
+function splitCommandLine(line, where) {
+    const out = [];
+    let cur = '';
+    let has = false;
+    let quote = null;
+    for (let i = 0; i < line.length; i++) {
+        const c = line[i];
+        if (quote) {
+            if (c === quote)
+                quote = null;
+            else if (c === '\\' && quote === '"' && i + 1 < line.length)
+                cur += line[++i];
+            else
+                cur += c;
+            continue;
+        }
+        if (c === "'" || c === '"') {
+            quote = c;
+            has = true;
+        }
+        else if (c === '\\' && i + 1 < line.length) {
+            cur += line[++i];
+            has = true;
+        }
+        else if (/\s/.test(c)) {
+            if (has)
+                out.push(cur);
+            cur = '';
+            has = false;
+        }
+        else if ('|&;<>$`'.includes(c)) {
+            throw new SitecycleError(`${where}: hook "${line}" uses the shell character ${c}; hooks run without a shell: put shell logic in a script of your package`, 'config');
+        }
+        else {
+            cur += c;
+            has = true;
+        }
+    }
+    if (quote)
+        throw new SitecycleError(`${where}: hook "${line}" has an unclosed ${quote}`, 'config');
+    if (has)
+        out.push(cur);
+    if (!out.length)
+        throw new SitecycleError(`${where}: empty hook command`, 'config');
+    return out;
+}
+
+/** Finds how to run as the site's user; a user that does not exist on the host is refused. */
+async function siteUserSwitch(exec, site) {
+    const { user, group } = site.apache;
+    const ids = await exec.tryRun({ argv: ['id', '-u', '--', user] });
+    const me = await exec.run({ argv: ['id', '-u'] });
+    if (ids.code !== 0)
+        throw new SitecycleError(`the site's user ${user} (sites.${site.name}.apache.user) does not exist on ${exec.name}`, 'site');
+    const target = ids.stdout.trim();
+    const current = me.stdout.trim();
+    if (current === target)
+        return { argv: [] };
+    if (current === '0')
+        return { argv: ['setpriv', `--reuid=${user}`, `--regid=${group}`, '--init-groups', '--'] };
+    return { uid: current };
+}
+
+/** The programs a hook line may name bare that are taken from the release's virtualenv. */
+const VENV_PROGRAMS = ['python', 'python3', 'pip'];
+/**
+ * Run the site's after_install hooks, in order, in release `target.version`, as `sitecycle run`
+ * runs a command: as the site's Apache user (setpriv when sitecycle runs as root), cwd the
+ * release, `python`/`pip` from its virtualenv, the release's environment (env.json), the config
+ * variable naming its app.ini, HOME the release, and SITECYCLE_SITE, SITECYCLE_ROOT,
+ * SITECYCLE_VERSION set. A host user that is neither root nor the site's user cannot switch: the
+ * hooks run as that user, with a warning. The first failing hook throws (CommandError). Returns
+ * how many ran.
+ */
+async function runAfterInstallHooks(exec, config, site, target, reporter) {
+    const dir = siteLayout(site.root).release(target.version);
+    const hooks = site.hooks.afterInstall;
+    if (!hooks.length)
+        return 0;
+    const prefix = await hookUser(exec, site, reporter);
+    const env = await releaseEnvironment(exec, config, site, target.version, reporter);
+    const redact = [...(target.redact ?? []), ...env.secrets];
+    // Switching from root: the release is the site user's while its hooks run (collectstatic,
+    // compilemessages write into it), and root's again after, so the application cannot change
+    // its own code; links stay links (shared data is never touched), groups are kept.
+    const lend = prefix.length > 0;
+    if (lend)
+        await exec.run(changeTreeOwner(site.apache.user, dir));
+    try {
+        for (const [i, line] of hooks.entries()) {
+            const argv = splitCommandLine(line, `${config.file}: sites.${site.name}.hooks.after_install[${i}]`);
+            reporter.info(`   hook: ${line}`);
+            await exec.run({
+                ...inReleaseAs(dir, argv, env, prefix),
+                ...((target.redact || redact.length > 0) && { redact })
+            });
+        }
+    }
+    finally {
+        if (lend)
+            await exec.run(takeTreeBack(site.apache.user, '0', dir));
+    }
+    return hooks.length;
+}
+/**
+ * The argv prefix the hooks run behind (siteUserSwitch); a host user that cannot switch runs
+ * them itself, warned that files they make are not the application's.
+ */
+async function hookUser(exec, site, reporter) {
+    const s = await siteUserSwitch(exec, site);
+    if ('argv' in s)
+        return s.argv;
+    const { user } = site.apache;
+    reporter.warn(`the hooks of site ${site.name} run as uid ${s.uid} on ${exec.name}, not as the site's user ${user} (only root can switch): run sitecycle as root or as ${user} for files they make to be the application's`);
+    return [];
+}
+/** A command in release `dir` (inRelease) behind `prefix`, the switch to the site's user. */
+function inReleaseAs(dir, argv, env, prefix) {
+    const inside = inRelease(dir, argv, env);
+    return { ...inside, argv: [...prefix, ...inside.argv] };
+}
+/**
+ * The environment of a command run in release `version` (hooks, `sitecycle run`), as its WSGI
+ * script sees it: the release's environment (env.json, its secrets given to the reporter to
+ * mask), `python`/`pip` of its virtualenv first on PATH, the config variable naming its app.ini,
+ * HOME the release (the Apache user's own home, such as /var/www, is often not its to write, and
+ * root's is not its at all), and SITECYCLE_SITE, SITECYCLE_ROOT, SITECYCLE_SHARED, SITECYCLE_VERSION,
+ * SITECYCLE_RELEASE_DIR (the release directory, also the working directory: where a hook puts
+ * files Apache serves, `static:`).
+ */
+async function releaseEnvironment(exec, config, site, version, reporter) {
+    const dir = siteLayout(site.root).release(version);
+    const configEnv = site.config?.env ?? 'SITECYCLE_CONFIG';
+    const appEnv = parseEnvFile(await exec.readFile(`${dir}/${ENV_FILE}`));
+    const secrets = Object.entries(appEnv?.variables ?? {})
+        .filter(([name]) => appEnv.secret.includes(name))
+        .map(([, value]) => value);
+    for (const s of secrets)
+        reporter.addSecret(s);
+    return {
+        variables: {
+            ...appEnv?.variables,
+            PATH: `${dir}/bin:/usr/local/bin:/usr/bin:/bin`,
+            HOME: dir,
+            VIRTUAL_ENV: dir,
+            [configEnv]: `${dir}/app.ini`,
+            SITECYCLE_SITE: site.name,
+            SITECYCLE_ROOT: site.root,
+            SITECYCLE_SHARED: siteLayout(site.root).shared,
+            SITECYCLE_VERSION: version,
+            SITECYCLE_RELEASE_DIR: dir
+        },
+        secrets
+    };
+}
+/** A command in release `dir`: cwd the release, a bare python/pip taken from its virtualenv. */
+function inRelease(dir, argv, env) {
+    const [first, ...rest] = argv;
+    return {
+        argv: [VENV_PROGRAMS.includes(first) ? `${dir}/bin/${first}` : first, ...rest],
+        cwd: dir,
+        env: env.variables,
+        unsetEnv: ['PYTHONPATH', 'PYTHONHOME']
+    };
+}
+/** `3 hooks`, `1 hook`. */
+function describeHookCount(n) {
+    return `${n} hook${n === 1 ? '' : 's'}`;
+}
+
+/**
+ * A snapshot's files: each data folder copied with rsync into `<snapshot>/files/<name>`, with
+ * `--link-dest` at the previous snapshot's copy so unchanged files are hard links, not copies.
+ * Pure builders: argv arrays and small host programs (taking their inputs as argv), no I/O.
+ * The copy runs ON the site's host (both paths are there), so it works the same over SSH.
+ */
+/**
+ * Where a data folder goes under a snapshot's `files/`: its path relative to the site root
+ * (`shared/uploads`), or `_absolute/<path>` for a folder outside the root. The same folder gets
+ * the same name in every snapshot, which is what lets `--link-dest` find its previous copy.
+ */
+function snapshotFolderName(root, folder) {
+    if (folder.startsWith(`${root}/`))
+        return folder.slice(root.length + 1);
+    return posix.join('_absolute', folder.replace(/^\/+/, ''));
+}
+/**
+ * `rsync -a --delete --numeric-ids [--link-dest=<previous>] <source>/ <target>/`: a copy of
+ * `source` at `target`; files equal (size, mtime, mode, owner) to those in `linkDest` become
+ * hard links to them. `linkDest` must be absolute (rsync reads a relative one against the target).
+ */
+function rsyncFolder(source, target, linkDest) {
+    return cmd([
+        'rsync',
+        '-a',
+        '--delete',
+        '--numeric-ids',
+        // Compare modification times to the nanosecond: a file rewritten with the same size in the
+        // same second as the previous snapshot must not be hard-linked to the old copy.
+        '--modify-window=-1',
+        ...([]),
+        '--',
+        `${source}/`,
+        `${target}/`
+    ]);
+}
+/**
+ * Host program, argv: mode (`list` or `content`), path. Prints JSON `{exists, count, bytes,
+ * sha256}` for a file or a tree. `list`: sha256 of the sorted lines `path NUL size NUL mtime`
+ * (what rsync compares; cheap); `content`: sha256 over each file's path and bytes (for a dump).
+ * Symbolic links count as entries with their target; nothing is followed.
+ */
+const SUMMARIZE_TREE = `
+import hashlib, json, os, stat, sys
+mode, top = sys.argv[1], sys.argv[2]
+if not os.path.lexists(top):
+    print(json.dumps({'exists': False, 'count': 0, 'bytes': 0, 'sha256': hashlib.sha256().hexdigest()}))
+    sys.exit(0)
+entries = []
+if os.path.isdir(top) and not os.path.islink(top):
+    for d, dirs, files in os.walk(top):
+        dirs.sort()
+        for name in files + [x for x in dirs if os.path.islink(os.path.join(d, x))]:
+            entries.append(os.path.relpath(os.path.join(d, name), top))
+else:
+    entries.append('')
+entries.sort()
+total, count, h = 0, 0, hashlib.sha256()
+for rel in entries:
+    p = os.path.join(top, rel) if rel else top
+    st = os.lstat(p)
+    count += 1
+    if stat.S_ISLNK(st.st_mode):
+        h.update(('%s\\0link\\0%s\\n' % (rel, os.readlink(p))).encode('utf-8', 'surrogateescape'))
+        continue
+    total += st.st_size
+    if mode == 'list':
+        h.update(('%s\\0%d\\0%d\\n' % (rel, st.st_size, int(st.st_mtime))).encode('utf-8', 'surrogateescape'))
+    else:
+        h.update(('%s\\0%d\\n' % (rel, st.st_size)).encode('utf-8', 'surrogateescape'))
+        with open(p, 'rb') as f:
+            for block in iter(lambda: f.read(1 << 20), b''):
+                h.update(block)
+print(json.dumps({'exists': True, 'count': count, 'bytes': total, 'sha256': h.hexdigest()}))
+`;
+/** `python3 -I -S -c SUMMARIZE_TREE <mode> <path>` */
+function summarizeTree(python, mode, path) {
+    return cmd([python, '-I', '-S', '-c', SUMMARIZE_TREE, mode, path]);
+}
+/**
+ * Host program, argv: snapshots dir (or several). Prints JSON: each entry's name and whether it
+ * holds a manifest.json (a snapshot without one is incomplete); for several dirs, one such list
+ * per dir, in their order (a dir that does not exist lists nothing).
+ */
+const LIST_SNAPSHOT_DIRS = `
+import json, os, sys
+def entries(top):
+    out = []
+    try:
+        names = sorted(os.listdir(top))
+    except FileNotFoundError:
+        names = []
+    for name in names:
+        p = os.path.join(top, name)
+        if os.path.isdir(p) and not os.path.islink(p):
+            out.append({'name': name, 'complete': os.path.isfile(os.path.join(p, 'manifest.json'))})
+    return out
+tops = sys.argv[1:]
+print(json.dumps(entries(tops[0]) if len(tops) == 1 else [entries(t) for t in tops]))
+`;
+/** `python3 -I -S -c LIST_SNAPSHOT_DIRS <snapshots dir>` */
+function listSnapshotDirs(python, snapshotsDir) {
+    return cmd([python, '-I', '-S', '-c', LIST_SNAPSHOT_DIRS, snapshotsDir]);
+}
+
+/**
+ * The links a release holds to the site's shared entries (`shared[].link`): made by a deploy
+ * inside the release's folder, pointing out of it to `<root>/shared/<path>`. The data is never in
+ * the release, so removing a release (prune: `rm -rf`, which does not follow links) removes the
+ * link and nothing behind it, and a rollback's release has its own link to the same place.
+ */
+/**
+ * A copy of a shared folder staged by a restore, sync or mirror refresh (`staged`, for the site's
+ * `target`) given the Apache user's owner and the entry's mode before it is swapped in: a
+ * snapshot keeps the owners of the site it was taken from (numeric ids), which need not be this
+ * site's Apache user, and the application must be able to write its data again. A folder that is
+ * not a shared entry is left as copied. A chown that fails (not root) warns. Returns a note.
+ */
+async function ownStagedShared(exec, site, target, staged, warn) {
+    const entry = site.shared?.find(e => e.kind === 'folder' && e.absolute === target);
+    if (!entry)
+        return undefined;
+    const owner = `${site.apache.user}:${site.apache.group}`;
+    const mode = entry.mode.toString(8).padStart(4, '0');
+    await exec.run(changeMode(mode, staged));
+    const r = await exec.tryRun(changeTreeOwner(owner, staged));
+    if (r.code !== 0) {
+        warn(`could not give the restored ${target} to ${owner} (${r.stderr.trim() || `exit code ${r.code}`}): ` +
+            `the application may not write there until \`chown -R ${owner} ${target}\` is run as root`);
+        return undefined;
+    }
+    return `${entry.path} for ${owner}, mode ${mode}`;
+}
+
 /**
  * The snapshot manifest: `<root>/snapshots/<id>/manifest.json`, written last, so a snapshot
  * directory without one is incomplete. It says when, which site and release, the database dump
@@ -43097,7 +44035,7 @@ function applySteps() {
             run: async (c) => {
                 const p = await probeHealth(c.exec, c.site, c.python, { version: c.state.live });
                 if (!p.ok)
-                    throw new SitecycleError(describeProbe(p, `site ${c.site.name} (${c.site.health.path}) after the ${c.op}`, c.state.live), 'verify');
+                    throw new SitecycleError(describeProbe(p, `site ${c.site.name} after the ${c.op}`, c.state.live), 'verify');
                 return `HTTP ${p.status}`;
             }
         },
@@ -50502,834 +51440,6 @@ function parseDocument(source, options = {}) {
         doc.warnings.forEach(prettifyError(source, lineCounter));
     }
     return doc;
-}
-
-/** The forms a host may be written in, for error messages. */
-const HOST_FORM = 'local or ssh://user@host[:port]';
-const SSH_URL = /^ssh:\/\/(?:([^@/]*)@)?(\[[^\]]*\]|[^:/[\]]*)(?::([^/]*))?(\/?)(.*)$/s;
-// Neither may start with '-': they end up as arguments of ssh.
-const USER = /^[A-Za-z_][A-Za-z0-9._-]*$/;
-const DNS_NAME = /^[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?)*$/;
-/**
- * Parse a host written as `local` or `ssh://user@host[:port]` (port 22 by default).
- * Returns the host, or a short reason why `value` is not one.
- */
-function tryParseHost(value) {
-    if (value === 'local')
-        return { kind: 'local' };
-    const m = SSH_URL.exec(value);
-    if (!m)
-        return { problem: 'neither local nor an ssh:// URL' };
-    const [, user, host = '', port, slash, rest] = m;
-    if (user === undefined || user === '')
-        return { problem: 'the user is missing' };
-    if (!USER.test(user))
-        return { problem: `"${user}" is not a user name` };
-    let hostname;
-    if (host.startsWith('[')) {
-        hostname = host.slice(1, -1);
-        if (!isIPv6(hostname))
-            return { problem: `"${host}" is not an IPv6 address` };
-    }
-    else {
-        if (host === '')
-            return { problem: 'the host name is missing' };
-        if (!DNS_NAME.test(host))
-            return { problem: `"${host}" is not a host name` };
-        hostname = host;
-    }
-    if (slash !== '' && rest !== '')
-        return { problem: 'an ssh:// host takes no path' };
-    if (rest !== '')
-        return { problem: `unexpected "${rest}" after the host` };
-    let portNumber = 22;
-    if (port !== undefined) {
-        portNumber = /^\d{1,5}$/.test(port) ? Number(port) : NaN;
-        if (!(portNumber >= 1 && portNumber <= 65535))
-            return { problem: `"${port}" is not a port number` };
-    }
-    return { kind: 'ssh', user, hostname: hostname.toLowerCase(), port: portNumber };
-}
-/** The host as written canonically: `local` or `ssh://user@host:port` (IPv6 addresses in brackets). */
-function hostLabel(host) {
-    if (host.kind === 'local')
-        return 'local';
-    const name = host.hostname.includes(':') ? `[${host.hostname}]` : host.hostname;
-    return `ssh://${host.user}@${name}:${host.port}`;
-}
-
-/**
- * Static files served by Apache (`app.static`, `sites.<n>.static`): URL prefixes mapped to folders
- * inside the release directory (the release's virtualenv, `releases/<version>`), such as
- * `{ /static/: static }` for `releases/<version>/static`. A hook fills the folder (Django's
- * collectstatic with STATIC_ROOT in `$SITECYCLE_RELEASE_DIR/static`), and Apache serves it from
- * the slot the request goes to, so a switch changes code and static files at once.
- */
-const STATIC_FORM = 'a mapping of URL prefixes to folders of the release, such as { /static/: static }';
-const STATIC_PREFIX_FORM = 'a URL prefix starting and ending with /, of letters, digits and . _ ~ - /, other than / itself, such as /static/';
-const STATIC_FOLDER_FORM = "a folder relative to the release directory, of letters, digits and . _ -, without '..' and not the virtualenv's own (bin, lib, lib64, include), such as static";
-/** The virtualenv's own folders and sitecycle's files: never served. */
-const RESERVED = ['bin', 'lib', 'lib64', 'include', 'release.json', 'app.ini', 'env.json', 'BAD'];
-/** Why a URL prefix is refused, or undefined. */
-function staticPrefixProblem(prefix) {
-    if (!prefix.startsWith('/') || !prefix.endsWith('/'))
-        return 'does not start and end with /';
-    if (prefix === '/')
-        return 'would send every request to the folder, none to the application';
-    if (!/^\/[A-Za-z0-9._~/-]*$/.test(prefix))
-        return 'holds a character Apache cannot take there';
-    const parts = prefix.slice(1, -1).split('/');
-    if (parts.some(p => p === '' || p === '.' || p === '..'))
-        return "has an empty, '.' or '..' segment";
-    if (parts[0] === '.sitecycle')
-        return "/.sitecycle/ is sitecycle's own";
-    return undefined;
-}
-/** The folder normalised (no trailing /), or why it is refused. */
-function staticFolder(folder) {
-    const f = folder.replace(/\/+$/, '');
-    if (f.startsWith('/'))
-        return { problem: 'not relative to the release directory' };
-    if (!/^[A-Za-z0-9._/-]+$/.test(f))
-        return { problem: 'holds a character other than letters, digits, . _ - /' };
-    const parts = f.split('/');
-    if (parts.some(p => p === '' || p === '.' || p === '..'))
-        return { problem: "has an empty, '.' or '..' segment" };
-    if (RESERVED.includes(parts[0]))
-        return { problem: `${parts[0]} is the virtualenv's or sitecycle's own` };
-    return { folder: f };
-}
-
-/**
- * The schema of sitecycle.yml as written (snake_case keys), with its static defaults.
- * Every schema carries the expected form as its error message, so a problem reads
- * "got <value>; expected <form>". Defaults that depend on other fields (apache listen and
- * server_name from the url) and local paths (resolved against the config file) are applied
- * by load-config.ts when it builds the model.
- */
-/** Site names end up in Apache process-group names and paths. */
-const SITE_NAME = /^[a-z0-9][a-z0-9_-]{0,30}$/;
-const SITE_NAME_FORM = 'a site name of 1 to 31 lowercase letters, digits, _ or -, starting with a letter or digit';
-const ENV_NAME$1 = /^[A-Z_][A-Z0-9_]*$/;
-// PEP 508 names; PEP 503 normalises any of them.
-const DISTRIBUTION_NAME = /^([A-Za-z0-9]|[A-Za-z0-9][A-Za-z0-9._-]*[A-Za-z0-9])$/;
-const ACCOUNT_NAME = /^[A-Za-z_][A-Za-z0-9_.-]*$/;
-// Paths and names written into Apache config: no whitespace, quotes, backslashes or control characters.
-// eslint-disable-next-line no-control-regex -- control characters are exactly what is excluded
-const PLAIN = /^[^\s"'\\\x00-\x1f\x7f]+$/;
-/** Defaults of the settings that do not depend on other settings. */
-const DEFAULTS = {
-    python: '/usr/bin/python3',
-    role: 'production',
-    host: 'local',
-    healthPath: '/__version__',
-    expectVersion: true,
-    healthTimeout: 30,
-    configEnv: 'SITECYCLE_CONFIG',
-    keepReleases: 5,
-    minFreeMb: 200,
-    confDir: '/etc/apache2/sites-available',
-    enableDir: '/etc/apache2/sites-enabled',
-    ctl: ['apache2ctl'],
-    user: 'www-data',
-    group: 'www-data',
-    processes: 1,
-    threads: 15,
-    shutdownTimeout: 30,
-    mode: 'blue-green'
-};
-/** Defaults of the `release:` settings. */
-const RELEASE_DEFAULTS = {
-    tagPrefix: 'v',
-    versionScheme: 'pep440',
-    /** Build isolation: `auto` builds without isolation when the build Python has the backend. */
-    isolation: 'auto',
-    /** Folder of built releases, under the source folder. */
-    outDir: 'dist-releases',
-    keepVersions: 20
-};
-/** A custom issue: `form` is the expected form, `reason` (optional) says what is wrong with the value. */
-function problem(ctx, value, form, reason) {
-    ctx.issues.push({
-        code: 'custom',
-        message: form,
-        input: value,
-        params: reason ? { reason } : undefined
-    });
-    return NEVER;
-}
-function text(form) {
-    return string$1({ error: form }).min(1, { error: form });
-}
-function matching(pattern, form) {
-    return string$1({ error: form }).regex(pattern, { error: form });
-}
-function integer(min, form = `an integer of at least ${min}`) {
-    return int$2({ error: form }).min(min, { error: form });
-}
-function mapping(shape, form) {
-    return strictObject(shape, { error: form });
-}
-/** An absolute path on a host: normalised, without '..' and without a trailing slash. */
-function remotePath(form) {
-    return string$1({ error: form }).transform((value, ctx) => normaliseRemotePath(value, ctx, form));
-}
-function normaliseRemotePath(value, ctx, form) {
-    if (!value.startsWith('/'))
-        return problem(ctx, value, form, 'not an absolute path');
-    if (value.split('/').includes('..'))
-        return problem(ctx, value, form, "contains '..'");
-    if (!PLAIN.test(value))
-        return problem(ctx, value, form, 'contains whitespace, quotes or control characters');
-    const normalised = posix.normalize(value).replace(/\/+$/, '');
-    if (normalised === '')
-        return problem(ctx, value, form, 'the root directory itself');
-    return normalised;
-}
-/** A path on this machine; load-config.ts resolves it against the config file's directory. */
-function localPath(form = 'a file path (absolute, relative to the config file, or starting with ~/)') {
-    return string$1({ error: form })
-        .refine(p => p.length > 0 && !p.includes('\0') && !/^~[^/]/.test(p), { error: form });
-}
-const REPOSITORY_PATH_FORM = "a file path relative to the config file's folder (the repository), without '..', such as deploy/app.ini.tmpl";
-/**
- * A file of the repository: relative to the config file's folder and inside it (no absolute path,
- * no ~, no '..'), so that the file read is one the repository holds (symlinks are checked when it
- * is read: sites/render-config.ts readTemplate).
- */
-function repositoryPath(form = REPOSITORY_PATH_FORM) {
-    return string$1({ error: form }).transform((value, ctx) => {
-        if (value === '' || value.includes('\0'))
-            return problem(ctx, value, form);
-        if (value.startsWith('/'))
-            return problem(ctx, value, form, 'an absolute path');
-        if (value.startsWith('~'))
-            return problem(ctx, value, form, 'starts with ~');
-        if (value.split(/[\\/]/).includes('..'))
-            return problem(ctx, value, form, "contains '..'");
-        return value;
-    });
-}
-const URL_FORM = 'an http:// or https:// URL such as https://example.org, without user, password, query or fragment';
-/** The site's public URL, without a trailing slash so that paths can be appended. */
-const siteUrl = string$1({ error: URL_FORM }).transform((value, ctx) => {
-    let url;
-    try {
-        url = new URL(value);
-    }
-    catch {
-        return problem(ctx, value, URL_FORM, 'not a URL');
-    }
-    if (url.protocol !== 'http:' && url.protocol !== 'https:')
-        return problem(ctx, value, URL_FORM, `${url.protocol} URL`);
-    if (url.username || url.password)
-        return problem(ctx, value, URL_FORM, 'has a user or password');
-    if (url.search || url.hash || value.includes('?') || value.includes('#')) {
-        return problem(ctx, value, URL_FORM, 'has a query or fragment');
-    }
-    return url.href.replace(/\/+$/, '');
-});
-const LISTEN_FORM = 'an address and port such as 127.0.0.1:8080, [::1]:8080 or *:80';
-/** Whether `value` is an Apache `address:port` where the address is `*` or an IP literal. */
-function isListenAddress(value) {
-    const m = /^(\*|[0-9.]+|\[[0-9A-Fa-f:.]+\]):(\d{1,5})$/.exec(value);
-    if (!m)
-        return false;
-    const [, address, port] = m;
-    const ipOk = address === '*' || isIP(address.replace(/^\[|\]$/g, '')) !== 0;
-    return ipOk && Number(port) >= 1 && Number(port) <= 65535;
-}
-const ENABLE_DIR_FORM = 'an absolute directory path such as /etc/apache2/sites-enabled, or null for no enabling link';
-const CTL_FORM = 'a command such as apache2ctl or "sudo apache2ctl", as a string or a list of words';
-/** apachectl as argv: a string split on whitespace, or a list of words. */
-const ctlCommand = unknown().transform((value, ctx) => {
-    const words = typeof value === 'string'
-        ? value.split(/\s+/).filter(w => w !== '')
-        : Array.isArray(value) && value.every(w => typeof w === 'string' && w !== '')
-            ? value
-            : undefined;
-    if (!words || words.length === 0)
-        return problem(ctx, value, CTL_FORM);
-    return words;
-});
-const hostSpec = string$1({ error: HOST_FORM })
-    .default(DEFAULTS.host)
-    .transform((value, ctx) => {
-    const host = tryParseHost(value);
-    return 'problem' in host ? problem(ctx, value, HOST_FORM, host.problem) : host;
-});
-/** One entry of `hosts:`; unlike `host:` it has no default. */
-const hostEntry = string$1({ error: HOST_FORM }).transform((value, ctx) => {
-    const host = tryParseHost(value);
-    return 'problem' in host ? problem(ctx, value, HOST_FORM, host.problem) : host;
-});
-const HOSTS_FORM = 'a list of hosts such as [ssh://deploy@web1.example.org, ssh://deploy@web2.example.org]';
-const ENV_FORM = 'a mapping of environment variable names to one-line strings, such as { DJANGO_SETTINGS_MODULE: mysite.settings }';
-/** `app.env` and `sites.<n>.env`: names and values checked, placeholders known (see app-env.ts). */
-const envSchema = record(string$1(), string$1({ error: ENV_VALUE_FORM }), { error: ENV_FORM })
-    .superRefine((env, ctx) => {
-    for (const [name, value] of Object.entries(env)) {
-        const bad = envNameProblem(name);
-        if (bad)
-            ctx.issues.push({
-                code: 'custom',
-                path: [name],
-                input: value,
-                message: ENV_NAME_FORM,
-                params: { reason: `${JSON.stringify(name)}: ${bad}` }
-            });
-        const badValue = envValueProblem(value);
-        if (badValue)
-            ctx.issues.push({
-                code: 'custom',
-                path: [name],
-                input: value,
-                message: ENV_VALUE_FORM,
-                params: { reason: badValue }
-            });
-    }
-});
-/** `app.static` and `sites.<n>.static`: URL prefixes and release folders checked (static-files.ts). */
-const staticSchema = record(string$1(), string$1({ error: STATIC_FOLDER_FORM }), { error: STATIC_FORM })
-    .transform((mapping, ctx) => {
-    const out = {};
-    for (const [prefix, folder] of Object.entries(mapping)) {
-        const bad = staticPrefixProblem(prefix);
-        if (bad)
-            ctx.issues.push({
-                code: 'custom',
-                path: [prefix],
-                input: prefix,
-                message: STATIC_PREFIX_FORM,
-                params: { reason: `${JSON.stringify(prefix)}: ${bad}` }
-            });
-        const f = staticFolder(folder);
-        if ('problem' in f)
-            ctx.issues.push({
-                code: 'custom',
-                path: [prefix],
-                input: folder,
-                message: STATIC_FOLDER_FORM,
-                params: { reason: f.problem }
-            });
-        else
-            out[prefix] = f.folder;
-    }
-    return out;
-});
-const SHARED_PATH_FORM = "a path relative to the site's shared/ folder, such as media or instance (no '..', no absolute path, no part starting with a dot, not logs)";
-const SHARED_MODE_FORM = "an octal mode written as a string, such as '0770' or '0640'";
-const SHARED_URL_FORM = 'a URL path prefix such as /media/ (letters, digits and / . _ ~ - only; not /, not under /.sitecycle/)';
-const SHARED_LINK_FORM = "a path inside each release (its virtualenv) where a link to the shared entry is made, such as var/myapp-instance (no '..', no absolute path)";
-const SHARED_NAME_FORM = 'a name of letters, digits and _ (used as {{ shared.NAME }} in env values), such as media';
-const SHARED_FORM = 'a path such as media, or a mapping with path and optionally kind (folder or file), mode, url, link, name and snapshot';
-/** The name `{{ shared.NAME }}` finds an entry by, when it has no `name:`: its path with every other character `_`. */
-function sharedEntryName(path) {
-    return path.replace(/[^A-Za-z0-9_]/g, '_');
-}
-/** A relative path without '..', '.', empty parts, or (with `hidden`) parts starting with a dot: why not, or undefined. */
-function relativePathProblem(value, hidden) {
-    if (value === '')
-        return 'empty';
-    if (value.startsWith('/'))
-        return 'an absolute path';
-    if (!PLAIN.test(value))
-        return 'contains whitespace, quotes or control characters';
-    const parts = value.replace(/\/+$/, '').split('/');
-    if (parts.includes('..'))
-        return "contains '..'";
-    if (parts.some(p => p === '' || p === '.'))
-        return "contains an empty or '.' part";
-    if (hidden && parts.some(p => p.startsWith('.')))
-        return 'a part starts with a dot';
-    return undefined;
-}
-/** `shared.<i>.mode`: '0770', '770', or a YAML integer written with octal digits (770). */
-const sharedMode = union([string$1(), int$2()], { error: SHARED_MODE_FORM })
-    .transform((value, ctx) => {
-    const text = String(value);
-    if (!/^0?[0-7]{3}$/.test(text))
-        return problem(ctx, value, SHARED_MODE_FORM);
-    return parseInt(text, 8);
-});
-/** A shared entry's path, as written alone or as `path:`. */
-function sharedPath(value, ctx) {
-    const bad = relativePathProblem(value, true);
-    if (bad)
-        return problem(ctx, value, SHARED_PATH_FORM, bad);
-    const normalised = value.replace(/\/+$/, '');
-    if (normalised.split('/')[0] === 'logs')
-        return problem(ctx, value, SHARED_PATH_FORM, 'shared/logs is the Apache logs folder');
-    return normalised;
-}
-/** One entry of `app.shared` / `sites.<n>.shared`: a path under `<root>/shared/` that outlives releases. */
-const sharedEntryMapping = mapping({
-    path: string$1({ error: SHARED_PATH_FORM }).transform(sharedPath),
-    kind: _enum(['folder', 'file'], { error: 'folder or file' }).default('folder'),
-    mode: sharedMode.optional(),
-    url: string$1({ error: SHARED_URL_FORM })
-        .transform((value, ctx) => {
-        const prefix = value.endsWith('/') ? value : `${value}/`;
-        if (!/^\/[A-Za-z0-9/._~-]*$/.test(prefix))
-            return problem(ctx, value, SHARED_URL_FORM, 'not a URL path of those characters');
-        if (prefix === '/')
-            return problem(ctx, value, SHARED_URL_FORM, 'the whole site');
-        const parts = prefix.slice(1, -1).split('/');
-        if (parts.some(p => p === '' || p === '.' || p === '..'))
-            return problem(ctx, value, SHARED_URL_FORM, "an empty, '.' or '..' part");
-        if (parts[0] === '.sitecycle')
-            return problem(ctx, value, SHARED_URL_FORM, "sitecycle's own /.sitecycle/");
-        return prefix;
-    })
-        .optional(),
-    link: string$1({ error: SHARED_LINK_FORM })
-        .transform((value, ctx) => {
-        const bad = relativePathProblem(value, false);
-        return bad ? problem(ctx, value, SHARED_LINK_FORM, bad) : value.replace(/\/+$/, '');
-    })
-        .optional(),
-    name: matching(/^[A-Za-z_][A-Za-z0-9_]*$/, SHARED_NAME_FORM).optional(),
-    snapshot: boolean({ error: 'true or false' }).optional()
-}, SHARED_FORM).superRefine((entry, ctx) => {
-    if (entry.kind === 'file' && entry.url !== undefined)
-        ctx.issues.push({
-            code: 'custom',
-            path: ['url'],
-            input: entry.url,
-            message: 'no url for a file entry (kind: folder to serve a folder)',
-            params: { reason: 'Apache serves folders of shared entries, not files' }
-        });
-    if (entry.kind === 'file' && entry.snapshot === true)
-        ctx.issues.push({
-            code: 'custom',
-            path: ['snapshot'],
-            input: true,
-            message: 'snapshot: false, or kind: folder (snapshots copy folders)',
-            params: { reason: 'snapshots hold folders, not single files' }
-        });
-});
-/**
- * One entry: a path alone (a folder with the defaults), or the mapping. A problem of the short
- * form is reported at the entry itself, one of the mapping at its key.
- */
-const sharedEntry = unknown().transform((value, ctx) => {
-    if (typeof value === 'string')
-        return { path: sharedPath(value, ctx), kind: 'folder' };
-    const parsed = sharedEntryMapping.safeParse(value);
-    if (parsed.success)
-        return parsed.data;
-    for (const issue of parsed.error.issues)
-        ctx.issues.push(issue);
-    return NEVER;
-});
-/** `app.shared` and `sites.<n>.shared`. */
-const sharedSchema = array(sharedEntry, {
-    error: 'a list of shared folders and files, such as [instance, { path: media, url: /media/ }]'
-});
-const appSchema = mapping({
-    package: matching(DISTRIBUTION_NAME, 'a Python distribution name such as sitecycle-sample (letters, digits, ., _ and -)'),
-    wsgi: string$1({ error: WSGI_ENTRY_FORM }).transform((value, ctx) => {
-        const entry = tryParseWsgiEntry(value);
-        return 'problem' in entry ? problem(ctx, value, WSGI_ENTRY_FORM, entry.problem) : value;
-    }),
-    python: remotePath('an absolute path to a Python interpreter, such as /usr/bin/python3').default(DEFAULTS.python),
-    tests: text('a command line that runs the tests, such as python -m pytest -q').optional(),
-    env: envSchema.optional(),
-    static: staticSchema.optional(),
-    shared: sharedSchema.optional()
-}, 'a mapping with package, wsgi and optionally python, tests, env, static and shared');
-const sshSchema = mapping({ key_file: localPath().optional(), known_hosts: localPath().optional() }, 'a mapping with key_file and known_hosts');
-const healthSchema = mapping({
-    path: matching(/^\/[^\s]*$/, 'a URL path starting with /, such as /__version__').default(DEFAULTS.healthPath),
-    expect_version: boolean({ error: 'true or false' }).default(DEFAULTS.expectVersion),
-    timeout: number({ error: 'a positive number of seconds' })
-        .positive({ error: 'a positive number of seconds' })
-        .default(DEFAULTS.healthTimeout)
-}, 'a mapping with path, expect_version and timeout');
-const apacheSchema = mapping({
-    listen: string$1({ error: LISTEN_FORM })
-        .refine(isListenAddress, { error: LISTEN_FORM })
-        .optional(),
-    server_name: matching(PLAIN, 'a host name such as example.org').optional(),
-    conf_dir: remotePath('an absolute directory path such as /etc/apache2/sites-available').default(DEFAULTS.confDir),
-    enable_dir: string$1({ error: ENABLE_DIR_FORM })
-        .nullable()
-        .transform((value, ctx) => value === null || value === '' ? null : normaliseRemotePath(value, ctx, ENABLE_DIR_FORM))
-        .default(DEFAULTS.enableDir),
-    ctl: ctlCommand.default([...DEFAULTS.ctl]),
-    user: matching(ACCOUNT_NAME, 'a user name such as www-data').default(DEFAULTS.user),
-    group: matching(ACCOUNT_NAME, 'a group name such as www-data').default(DEFAULTS.group),
-    processes: integer(1).default(DEFAULTS.processes),
-    threads: integer(1).default(DEFAULTS.threads),
-    shutdown_timeout: integer(1, 'a whole number of seconds, at least 1').default(DEFAULTS.shutdownTimeout),
-    mode: _enum(['blue-green', 'single'], { error: 'blue-green or single' }).default(DEFAULTS.mode)
-}, 'a mapping of Apache settings (listen, server_name, conf_dir, enable_dir, ctl, user, group, processes, threads, shutdown_timeout, mode)');
-const STORE_TYPES = ['directory', 'github-release', 'actions-artifact'];
-/** The settings each store type takes (besides `type`). */
-const STORE_SETTINGS = {
-    directory: ['path', 'host'],
-    'github-release': ['repository', 'token_env'],
-    'actions-artifact': ['name', 'retention_days']
-};
-const STORE_PATH_FORM = 'a directory path: absolute on an SSH host; on this machine also relative to the config file or starting with ~/';
-const REPOSITORY_FORM = 'a GitHub repository as owner/name, such as octo-org/weave-server';
-const ARTIFACT_NAME_FORM = 'an artifact name such as release-{version} (no " : < > | * ? \\ / or line breaks); {version} is replaced';
-/**
- * One release store (`release.stores[]`, `sites.<name>.store`). All settings are one mapping so
- * that an unknown key gets a did-you-mean; a setting of another store type is reported at its
- * line, and a directory store needs a path (absolute when its host is reached over SSH).
- */
-const storeSchema = mapping({
-    type: _enum(STORE_TYPES, { error: 'directory, github-release or actions-artifact' }),
-    path: localPath(STORE_PATH_FORM).optional(),
-    host: string$1({ error: HOST_FORM })
-        .transform((value, ctx) => {
-        const host = tryParseHost(value);
-        return 'problem' in host ? problem(ctx, value, HOST_FORM, host.problem) : host;
-    })
-        .optional(),
-    repository: matching(/^[A-Za-z0-9_.-]+\/[A-Za-z0-9_.-]+$/, REPOSITORY_FORM).optional(),
-    token_env: matching(ENV_NAME$1, 'the name of the environment variable holding the token, such as GITHUB_TOKEN').optional(),
-    // eslint-disable-next-line no-control-regex -- control characters are exactly what is excluded
-    name: matching(/^[^"':<>|*?\\/\x00-\x1f\x7f]+$/, ARTIFACT_NAME_FORM).optional(),
-    retention_days: integer(1, 'a whole number of days from 1 to 90')
-        .max(90, { error: 'a whole number of days from 1 to 90' })
-        .optional()
-}, 'a store: a mapping with type (directory, github-release or actions-artifact) and its settings')
-    .superRefine((store, ctx) => {
-    const allowed = STORE_SETTINGS[store.type];
-    for (const key of Object.keys(store)) {
-        if (key === 'type' || allowed.includes(key))
-            continue;
-        ctx.issues.push({
-            code: 'custom',
-            path: [key],
-            input: store[key],
-            message: `the settings of a ${store.type} store: type, ${allowed.join(', ')}`,
-            params: { reason: `not a setting of a ${store.type} store` }
-        });
-    }
-    if (store.type !== 'directory')
-        return;
-    if (store.path === undefined) {
-        ctx.issues.push({
-            code: 'custom',
-            path: ['path'],
-            input: undefined,
-            message: STORE_PATH_FORM
-        });
-    }
-    else if (store.host?.kind === 'ssh') {
-        const reason = !store.path.startsWith('/')
-            ? 'not an absolute path'
-            : store.path.split('/').includes('..')
-                ? "contains '..'"
-                : undefined;
-        if (reason) {
-            ctx.issues.push({
-                code: 'custom',
-                path: ['path'],
-                input: store.path,
-                message: `an absolute directory path on ${store.host.hostname}, such as /srv/releases`,
-                params: { reason }
-            });
-        }
-    }
-})
-    .transform((store) => {
-    switch (store.type) {
-        case 'directory':
-            return { type: 'directory', path: store.path, host: store.host ?? { kind: 'local' } };
-        case 'github-release':
-            return {
-                type: 'github-release',
-                ...(store.repository !== undefined && { repository: store.repository }),
-                token_env: store.token_env ?? 'GITHUB_TOKEN'
-            };
-        case 'actions-artifact':
-            return {
-                type: 'actions-artifact',
-                name: store.name ?? 'release-{version}',
-                ...(store.retention_days !== undefined && { retention_days: store.retention_days })
-            };
-    }
-});
-/** Where pip finds packages for a build or the wheelhouse: local folders and an index URL held in a variable. */
-function packageSourceFields() {
-    return {
-        find_links: array(localPath('a directory path (absolute, relative to the config file, or starting with ~/)'), { error: 'a list of directory paths' })
-            .default([]),
-        index_url_env: matching(ENV_NAME$1, 'the name of the environment variable holding the index URL, such as PIP_INDEX_URL_SECRET').optional()
-    };
-}
-const TAG_PREFIX_FORM = "a tag prefix such as v or release/ (letters, digits, . _ - /; '' for none)";
-/** How releases are made and where they are published (`release:`). */
-const releaseSchema = mapping({
-    tag_prefix: string$1({ error: TAG_PREFIX_FORM })
-        .refine(p => /^[A-Za-z0-9._/-]*$/.test(p) &&
-        !/^[-./]/.test(p) &&
-        !p.includes('..') &&
-        !p.includes('//') &&
-        !p.includes('/.'), { error: TAG_PREFIX_FORM })
-        .default(RELEASE_DEFAULTS.tagPrefix),
-    version_scheme: _enum(['pep440', 'semver'], { error: 'pep440 or semver' })
-        .default(RELEASE_DEFAULTS.versionScheme),
-    source: localPath('a directory path (absolute, relative to the config file, or starting with ~/)').optional(),
-    /** Legacy spelling of `build.isolation` (true: `isolation: false`). */
-    no_isolation: boolean({ error: 'true or false' }).optional(),
-    build: mapping({
-        isolation: union([literal('auto'), boolean()], { error: 'auto, true or false' })
-            .default(RELEASE_DEFAULTS.isolation),
-        ...packageSourceFields()
-    }, 'a mapping with isolation (auto, true or false), find_links and index_url_env').optional(),
-    out_dir: localPath('a directory path (absolute, relative to the config file, or starting with ~/)').optional(),
-    wheelhouse: mapping({
-        requirements: localPath('a requirements or constraints file path, relative to the source directory').optional(),
-        ...packageSourceFields()
-    }, 'a mapping with requirements, find_links and index_url_env').optional(),
-    stores: array(storeSchema, {
-        error: 'a list of stores, such as [{ type: directory, path: /srv/releases }]'
-    })
-        .default([]),
-    keep_versions: integer(1).default(RELEASE_DEFAULTS.keepVersions)
-}, 'a mapping of release settings (tag_prefix, version_scheme, source, build, out_dir, wheelhouse, stores, keep_versions)');
-/** Defaults of `sites.<n>.snapshots` (retention). */
-const SNAPSHOT_DEFAULTS = { keepLast: 3, daily: 7, weekly: 4, monthly: 6 };
-const DATABASE_ENGINES = ['postgres', 'mysql', 'sqlite'];
-const DB_NAME_FORM = 'a database name of 1 to 63 letters, digits, _ or - (postgres, mysql), or an absolute file path (sqlite)';
-const SERVER_ONLY = ['host', 'port', 'user', 'password_env', 'admin'];
-/** A site's database (`sites.<n>.database`). sqlite takes only a file path as its name. */
-const databaseSchema = mapping({
-    engine: _enum(DATABASE_ENGINES, { error: 'postgres, mysql or sqlite' }),
-    name: text(DB_NAME_FORM),
-    host: matching(PLAIN, 'a host name, address or socket directory such as 127.0.0.1').optional(),
-    port: integer(1, 'a port number from 1 to 65535')
-        .max(65535, { error: 'a port number from 1 to 65535' })
-        .optional(),
-    user: matching(ACCOUNT_NAME, 'a database user name such as weave').optional(),
-    password_env: matching(ENV_NAME$1, 'the name of the environment variable holding the password, such as DB_PASSWORD').optional(),
-    admin: mapping({
-        user: matching(ACCOUNT_NAME, 'a database user name such as postgres or root'),
-        password_env: matching(ENV_NAME$1, 'the name of the environment variable holding the password, such as DB_ADMIN_PASSWORD').optional()
-    }, 'a mapping with user and optionally password_env, such as { user: postgres }').optional()
-}, 'a mapping with engine (postgres, mysql or sqlite), name and optionally host, port, user, password_env, admin').superRefine((db, ctx) => {
-    if (db.engine === 'sqlite') {
-        const form = 'an absolute path to the SQLite database file on the host, such as /srv/app/db.sqlite3';
-        const reason = !db.name.startsWith('/')
-            ? 'not an absolute path'
-            : db.name.split('/').includes('..')
-                ? "contains '..'"
-                : !PLAIN.test(db.name)
-                    ? 'contains whitespace, quotes or control characters'
-                    : undefined;
-        if (reason)
-            ctx.issues.push({
-                code: 'custom',
-                path: ['name'],
-                input: db.name,
-                message: form,
-                params: { reason }
-            });
-        for (const key of SERVER_ONLY) {
-            if (db[key] === undefined)
-                continue;
-            ctx.issues.push({
-                code: 'custom',
-                path: [key],
-                input: db[key],
-                message: 'the settings of a sqlite database: engine, name',
-                params: { reason: 'not a setting of a sqlite database' }
-            });
-        }
-    }
-    else if (!/^[A-Za-z0-9_][A-Za-z0-9_-]{0,62}$/.test(db.name)) {
-        ctx.issues.push({ code: 'custom', path: ['name'], input: db.name, message: DB_NAME_FORM });
-    }
-});
-const DATA_FOLDER_FORM = 'a folder relative to the site root (such as shared/uploads) or an absolute path, outside snapshots/ and .sitecycle/';
-/** One data folder: relative to the site root (normalised, no '..') or absolute. */
-const dataFolder = string$1({ error: DATA_FOLDER_FORM }).transform((value, ctx) => {
-    if (value.startsWith('/'))
-        return normaliseRemotePath(value, ctx, DATA_FOLDER_FORM);
-    if (value === '' || value.split('/').includes('..'))
-        return problem(ctx, value, DATA_FOLDER_FORM, value === '' ? 'empty' : "contains '..'");
-    if (!PLAIN.test(value))
-        return problem(ctx, value, DATA_FOLDER_FORM, 'contains whitespace, quotes or control characters');
-    const normalised = posix.normalize(value).replace(/\/+$/, '');
-    const top = normalised.split('/')[0];
-    if (normalised === '.' || top === 'snapshots' || top === '.sitecycle')
-        return problem(ctx, value, DATA_FOLDER_FORM, normalised === '.' ? 'the site root itself' : `inside ${top}/`);
-    return normalised;
-});
-/** Snapshot retention (`sites.<n>.snapshots`). */
-const snapshotsSchema = mapping({
-    keep_last: integer(1).default(SNAPSHOT_DEFAULTS.keepLast),
-    daily: integer(0, 'a whole number of days (0 or more)').default(SNAPSHOT_DEFAULTS.daily),
-    weekly: integer(0, 'a whole number of weeks (0 or more)').default(SNAPSHOT_DEFAULTS.weekly),
-    monthly: integer(0, 'a whole number of months (0 or more)').default(SNAPSHOT_DEFAULTS.monthly)
-}, 'a mapping with keep_last, daily, weekly and monthly');
-/** Defaults of `sites.<n>.access.basic_auth` and `sites.<n>.maintenance`. */
-const ACCESS_DEFAULTS = {
-    user: 'sitecycle',
-    passwordEnv: 'SITECYCLE_ACCESS_PASSWORD',
-    retryAfter: 300
-};
-const BASIC_AUTH_FORM = 'false, true, or a mapping with user and password_env, such as { user: preview, password_env: PREVIEW_PASSWORD }';
-/** Who may reach the site (`sites.<n>.access`); the per-role default is applied by load-config.ts. */
-const accessSchema = mapping({
-    basic_auth: union([
-        boolean(),
-        mapping({
-            user: matching(/^[A-Za-z0-9_][A-Za-z0-9_.@-]{0,63}$/, 'a user name of letters, digits, _ . @ or - (no colon), such as preview').default(ACCESS_DEFAULTS.user),
-            password_env: matching(ENV_NAME$1, 'the name of the environment variable holding the password, such as PREVIEW_PASSWORD').default(ACCESS_DEFAULTS.passwordEnv)
-        }, BASIC_AUTH_FORM)
-    ], { error: BASIC_AUTH_FORM })
-        .optional()
-}, 'a mapping with basic_auth');
-const CLIENT_FORM = 'a client IP address or CIDR range, such as 192.0.2.10, 10.0.0.0/8 or 2001:db8::/32';
-/** Whether `value` is an IPv4/IPv6 address, optionally with a /prefix length that fits it. */
-function isClientRange(value) {
-    const [address, prefix, ...rest] = value.split('/');
-    const family = isIP(address);
-    if (family === 0 || rest.length > 0)
-        return false;
-    if (prefix === undefined)
-        return true;
-    return /^\d{1,3}$/.test(prefix) && Number(prefix) <= (family === 4 ? 32 : 128);
-}
-/** The maintenance page (`sites.<n>.maintenance`). */
-const maintenanceSchema = mapping({
-    allow: array(string$1({ error: CLIENT_FORM }).refine(isClientRange, { error: CLIENT_FORM }), {
-        error: 'a list of client addresses or CIDR ranges, such as [192.0.2.10, 10.0.0.0/8]'
-    })
-        .default([]),
-    retry_after: integer(0, 'a whole number of seconds from 0 to 86400 (one day)')
-        .max(86_400, { error: 'a whole number of seconds from 0 to 86400 (one day)' })
-        .default(ACCESS_DEFAULTS.retryAfter)
-}, 'a mapping with allow and retry_after');
-const LAG_FORM = 'a duration such as 1d, 7d, 30d, 12h or 1w2d (units s, m, h, d, w)';
-const LAG_UNITS = { s: 1, m: 60, h: 3600, d: 86400, w: 604800 };
-/** Seconds in a duration such as `7d` or `1d12h`; undefined when it is not one (or is zero). */
-function parseDuration(text) {
-    if (!/^(\d+[smhdw])+$/.test(text))
-        return undefined;
-    let seconds = 0;
-    for (const m of text.matchAll(/(\d+)([smhdw])/g))
-        seconds += Number(m[1]) * LAG_UNITS[m[2]];
-    return seconds > 0 && Number.isSafeInteger(seconds) ? seconds : undefined;
-}
-/** A mirror's lag (`sites.<n>.lag`): a duration string, or a number of days. */
-const lagSchema = union([string$1(), int$2().min(1)], { error: LAG_FORM })
-    .transform((value, ctx) => {
-    const text = typeof value === 'number' ? `${value}d` : value.trim();
-    const seconds = parseDuration(text);
-    if (seconds === undefined)
-        return problem(ctx, value, LAG_FORM);
-    return { text, seconds };
-});
-const siteSchema = mapping({
-    role: _enum(['production', 'preview', 'mirror', 'old'], {
-        error: 'production, preview, mirror or old'
-    })
-        .default(DEFAULTS.role),
-    host: hostSpec,
-    hosts: array(hostEntry, { error: HOSTS_FORM }).min(1, { error: HOSTS_FORM }).optional(),
-    root: remotePath('an absolute directory path such as /srv/app/v1'),
-    url: siteUrl,
-    health: healthSchema.prefault({}),
-    config: mapping({
-        template: repositoryPath(),
-        env: matching(ENV_NAME$1, 'an environment variable name such as SITECYCLE_CONFIG (A-Z, 0-9, _)').default(DEFAULTS.configEnv)
-    }, 'a mapping with template and optionally env').optional(),
-    env: envSchema.optional(),
-    static: staticSchema.optional(),
-    hooks: mapping({
-        after_install: array(text('a command line'), { error: 'a list of command lines' })
-            .default([]),
-        freeze: boolean({ error: 'true or false' }).default(false)
-    }, 'a mapping with after_install and optionally freeze').prefault({}),
-    keep_releases: integer(2).default(DEFAULTS.keepReleases),
-    releases: localPath('a directory path (absolute, relative to the config file, or starting with ~/)').optional(),
-    store: storeSchema.optional(),
-    pip: mapping({
-        index_url_env: matching(ENV_NAME$1, 'the name of an environment variable holding the index URL, such as SITE_INDEX_URL')
-    }, 'a mapping with index_url_env').optional(),
-    preflight: mapping({
-        min_free_mb: integer(0, 'a whole number of megabytes (0 or more)').default(DEFAULTS.minFreeMb)
-    }, 'a mapping with min_free_mb').prefault({}),
-    apache: apacheSchema.prefault({}),
-    database: databaseSchema.optional(),
-    shared: sharedSchema.optional(),
-    data: array(dataFolder, { error: 'a list of data folders, such as [shared/uploads]' })
-        .optional(),
-    snapshots: snapshotsSchema.optional(),
-    access: accessSchema.optional(),
-    maintenance: maintenanceSchema.optional(),
-    from: matching(SITE_NAME, 'the name of another site of sites:, such as v1').optional(),
-    lag: lagSchema.optional(),
-    anonymize: localPath('an SQL file path (absolute, relative to the config file, or starting with ~/)').optional()
-}, 'a mapping of site settings with at least root and url');
-const MAIL_ADDRESS = /^[^\s@<>"',;]+@[A-Za-z0-9-]+(\.[A-Za-z0-9-]+)*$/;
-const MAIL_FORM = 'a mail address such as alerts@example.org';
-/** Where unattended runs report failures (`alerts:`). */
-const alertsSchema = mapping({
-    email: mapping({
-        smtp_host: matching(/^[A-Za-z0-9.:[\]-]+$/, 'an SMTP server host name or address, such as smtp.example.org'),
-        smtp_port: integer(1, 'a TCP port such as 587 (STARTTLS), 465 (TLS) or 25')
-            .max(65535, { error: 'a TCP port such as 587 (STARTTLS), 465 (TLS) or 25' })
-            .default(587),
-        starttls: boolean({ error: 'true or false' }).default(true),
-        user: text('the SMTP user name').optional(),
-        password_env: matching(ENV_NAME$1, 'the name of the environment variable holding the SMTP password, such as SMTP_PASSWORD').optional(),
-        from: matching(MAIL_ADDRESS, MAIL_FORM),
-        to: array(matching(MAIL_ADDRESS, MAIL_FORM), {
-            error: 'a list of mail addresses, such as [ops@example.org]'
-        })
-            .min(1, { error: 'a list of at least one mail address, such as [ops@example.org]' })
-    }, 'a mapping with smtp_host, from, to and optionally smtp_port, starttls, user and password_env').optional(),
-    github_issues: boolean({ error: 'true or false' }).default(false)
-}, 'a mapping with email and/or github_issues');
-const configSchema = mapping({
-    app: appSchema,
-    ssh: sshSchema.optional(),
-    release: releaseSchema.optional(),
-    alerts: alertsSchema.optional(),
-    sites: record(string$1(), siteSchema, {
-        error: 'a mapping of site names to sites, such as v1: { root: ..., url: ... }'
-    })
-}, 'a mapping with app, sites and optionally ssh and release');
-/**
- * The keys allowed in the mapping at `path` (a path through the YAML, such as
- * ['sites', 'v1', 'health']), or undefined when no mapping of known keys lives there.
- */
-function knownKeysAt(path) {
-    let schema = unwrap(configSchema);
-    for (const segment of path) {
-        if (schema instanceof ZodObject)
-            schema = schema.shape[String(segment)];
-        else if (schema instanceof ZodRecord)
-            schema = schema.valueType;
-        else if (schema instanceof ZodArray)
-            schema = schema.element;
-        else
-            return undefined;
-        schema = schema && unwrap(schema);
-    }
-    return schema instanceof ZodObject ? Object.keys(schema.shape) : undefined;
-}
-function unwrap(schema) {
-    let s = schema;
-    for (;;) {
-        if (s instanceof ZodDefault || s instanceof ZodPrefault || s instanceof ZodOptional) {
-            s = s.unwrap();
-        }
-        else if (s instanceof ZodPipe) {
-            s = s.in;
-        }
-        else {
-            return s;
-        }
-    }
 }
 
 /**

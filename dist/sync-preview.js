@@ -39,7 +39,7 @@ import { readFile, access as access$1, mkdtemp, rm as rm$1 } from 'node:fs/promi
 import * as os$1 from 'node:os';
 import { constants as constants$7, hostname, tmpdir, homedir } from 'node:os';
 import * as path$1 from 'node:path';
-import path__default, { basename, posix, join } from 'node:path';
+import path__default, { posix, basename, join } from 'node:path';
 import { randomBytes, createHash } from 'node:crypto';
 import { spawn } from 'node:child_process';
 import * as fs$1 from 'node:fs';
@@ -31129,6 +31129,13 @@ function pathIdentities(python, paths) {
 function changeTreeOwner(owner, path) {
     return cmd(['chown', '-R', '-h', owner, '--', path]);
 }
+/**
+ * `chown -R -h --from=<from> <owner> -- <path>`: what `from` owns in a tree given to `owner`
+ * (symbolic links themselves); the groups are kept.
+ */
+function takeTreeBack(from, owner, path) {
+    return cmd(['chown', '-R', '-h', `--from=${from}`, owner, '--', path]);
+}
 
 /**
  * Errors the user can act on. Each carries one sentence: what is wrong, with which value,
@@ -33958,783 +33965,6 @@ async function readIdentity(exec, site) {
 /** The site as its host knows it (reads the record). */
 async function siteAsOnHost(exec, site) {
     return applyIdentity(site, await readIdentity(exec, site));
-}
-
-/**
- * Small Python programs run on the host as `python3 -c <program> args...`. A host needs only
- * Python, pip and Apache (no agent); these give the few operations that must be atomic or
- * must poll on the host itself in one round trip. Each takes its inputs as argv, never
- * interpolated into the program text.
- */
-/** Python: `switch_map(path, slot, expect)` writes `live <slot>` aside, makes its mtime differ
- * from the old map's (mod_rewrite re-reads a txt map only when the mtime changes), renames it
- * over and returns the slot that was live ('' when none). With `expect`, raises LiveSlotChanged
- * without switching when another slot is live (compare and swap). Shared by SWITCH_MAP and
- * WARM_SWITCH. */
-/** Python: `group_pids(rundir)`, the PIDs of a daemon group's processes (their working
- * directory is the group's run dir); `point_link(link, target)` points a slot link at a target
- * atomically (link aside, rename over); `signal_group(rundir, link, target)` points the link
- * (when given) and sends SIGINT to every daemon of the group, and returns the PIDs it signalled;
- * when none runs it waits up to `grace` seconds for Apache to respawn the group (its parent does
- * so on a once-a-second tick after a restart), and exits 3, the link untouched, when none came;
- * `await_group(rundir,
- * want, timeout, old)` waits until `want` new daemons run and none of `old`, prints the new
- * PIDs, and exits 1 at the timeout. Shared by RESTART_GROUP, SIGNAL_GROUP and AWAIT_GROUP. */
-const GROUP_FUNCTIONS = `
-import os, sys, time, signal
-def group_pids(rundir):
-    out = set()
-    for name in os.listdir('/proc'):
-        if name.isdigit():
-            try:
-                if os.readlink('/proc/%s/cwd' % name) == rundir:
-                    out.add(int(name))
-            except OSError:
-                pass
-    return out
-def point_link(link, target):
-    tmp = link + '.tmp.%d' % os.getpid()
-    try:
-        os.unlink(tmp)
-    except FileNotFoundError:
-        pass
-    os.symlink(target, tmp)
-    os.rename(tmp, link)
-def signal_group(rundir, grace, link=None, target=None):
-    deadline = time.time() + grace
-    old = group_pids(rundir)
-    while not old and time.time() < deadline:
-        time.sleep(0.02)
-        old = group_pids(rundir)
-    if not old:
-        sys.stderr.write('no daemon process of this group runs (working directory %s), none came within %ss: is Apache running with the sitecycle vhost loaded?\\n' % (rundir, grace))
-        sys.exit(3)
-    if link:
-        point_link(link, target)
-    for pid in old:
-        try:
-            os.kill(pid, signal.SIGINT)
-        except ProcessLookupError:
-            pass
-    return old
-def await_group(rundir, want, timeout, old):
-    deadline = time.time() + timeout
-    while time.time() < deadline:
-        now = group_pids(rundir)
-        fresh = now - old
-        if len(fresh) >= want and not (now & old):
-            print(' '.join(str(p) for p in sorted(fresh)))
-            sys.exit(0)
-        time.sleep(0.02)
-    sys.stderr.write('the daemon processes of this group did not restart within %ss (old: %s, now: %s)\\n' % (timeout, sorted(old), sorted(group_pids(rundir))))
-    sys.exit(1)
-`;
-/** argv: run dir of the group (its daemons' working directory), expected process count,
- * timeout seconds, respawn grace seconds. Sends SIGINT to every daemon of the group (waiting up
- * to the grace for one to run) and waits until the same number of new ones run. Prints the new
- * PIDs. Exit 3 when no daemon of the group was found. */
-const RESTART_GROUP = `${GROUP_FUNCTIONS}
-rundir, want, timeout = os.path.realpath(sys.argv[1]), int(sys.argv[2]), float(sys.argv[3])
-await_group(rundir, want, timeout, signal_group(rundir, float(sys.argv[4])))
-`;
-/** argv: url, host header, slot header ('' for the public route), expected version ('' for
- * any), timeout seconds, successes needed. GETs the url one request at a time (low
- * concurrency: warm-up must not fill Apache's workers) until it answers 200 with the
- * version the given number of times in a row. Prints a JSON line with the last answer. */
-const PROBE_HTTP = `
-import json, sys, time, urllib.request, urllib.error
-url, host, slot, version, timeout, need = sys.argv[1], sys.argv[2], sys.argv[3], sys.argv[4], float(sys.argv[5]), int(sys.argv[6])
-def matches(body):
-    b = body.strip()
-    if b == version:
-        return True
-    try:
-        return json.loads(b).get('version') == version
-    except Exception:
-        return False
-deadline = time.time() + timeout
-last = {'status': None, 'body': '', 'error': None}
-ok = 0
-definite = None
-while True:
-    req = urllib.request.Request(url, headers={'Host': host, 'Connection': 'close', 'User-Agent': 'sitecycle-verify'})
-    if slot:
-        req.add_header('X-Sitecycle-Slot', slot)
-    try:
-        with urllib.request.urlopen(req, timeout=10) as r:
-            last = {'status': r.status, 'body': r.read(4000).decode('utf-8', 'replace'), 'error': None}
-    except urllib.error.HTTPError as e:
-        last = {'status': e.code, 'body': e.read(4000).decode('utf-8', 'replace'), 'error': None}
-    except Exception as e:
-        last = {'status': None, 'body': '', 'error': '%s: %s' % (type(e).__name__, e)}
-    good = last['status'] == 200 and (not version or matches(last['body']))
-    ok = ok + 1 if good else 0
-    if ok >= need:
-        print(json.dumps(last))
-        sys.exit(0)
-    # A server still starting answers 502-504 or not at all: wait for it up to the timeout.
-    # Any other answer comes from the application itself: give it a short grace, then fail.
-    if not good and last['status'] not in (None, 502, 503, 504):
-        definite = definite or time.time()
-        if time.time() - definite >= min(3.0, timeout):
-            print(json.dumps(last))
-            sys.exit(1)
-    else:
-        definite = None
-    if time.time() >= deadline:
-        print(json.dumps(last))
-        sys.exit(1)
-    time.sleep(0.02 if good else 0.25)
-`;
-/** argv: link path, target. Points a symlink at target atomically (link aside, rename over). */
-const POINT_LINK = `
-import os, sys
-link, target = sys.argv[1], sys.argv[2]
-tmp = link + '.tmp.%d' % os.getpid()
-try:
-    os.unlink(tmp)
-except FileNotFoundError:
-    pass
-os.symlink(target, tmp)
-os.rename(tmp, link)
-`;
-/** argv: releases dir. Prints a JSON object: release name -> {complete, release.json content or null, bad}. */
-const LIST_RELEASES = `
-import json, os, sys
-d = sys.argv[1]
-out = {}
-for name in (sorted(os.listdir(d)) if os.path.isdir(d) else []):
-    p = os.path.join(d, name)
-    if not os.path.isdir(p) or os.path.islink(p):
-        continue
-    info = None
-    try:
-        with open(os.path.join(p, 'release.json')) as f:
-            info = json.load(f)
-    except Exception:
-        pass
-    out[name] = {'complete': info is not None, 'info': info, 'bad': os.path.exists(os.path.join(p, 'BAD'))}
-print(json.dumps(out))
-`;
-/** Python: `read_state(root)`: slot -> release (or null), 'live' from live.map, whether the
- * slots' releases are complete and marked bad, and whether the site is initialized. Shared by
- * READ_STATE and WARM_SWITCH. */
-const READ_STATE_FUNCTION = `
-def read_state(root):
-    out = {'slots': {}, 'live': None, 'current': None}
-    out['releases'] = {}
-    for s in ('blue', 'green'):
-        try:
-            out['slots'][s] = os.path.basename(os.readlink(os.path.join(root, 'slots', s)))
-        except OSError:
-            out['slots'][s] = None
-        if out['slots'][s]:
-            rel = os.path.join(root, 'releases', out['slots'][s])
-            out['releases'][out['slots'][s]] = {
-                'complete': os.path.exists(os.path.join(rel, 'release.json')),
-                'bad': os.path.exists(os.path.join(rel, 'BAD')),
-            }
-    try:
-        out['current'] = os.path.basename(os.readlink(os.path.join(root, 'current')))
-    except OSError:
-        pass
-    try:
-        with open(os.path.join(root, 'live.map')) as f:
-            for line in f:
-                parts = line.split()
-                if len(parts) == 2 and parts[0] == 'live':
-                    out['live'] = parts[1]
-    except OSError:
-        pass
-    out['initialized'] = os.path.exists(os.path.join(root, '.sitecycle', 'site.json'))
-    return out
-`;
-/** argv: site root. Prints read_state's JSON (above). */
-const READ_STATE = `
-import json, os, sys
-${READ_STATE_FUNCTION}
-print(json.dumps(read_state(sys.argv[1])))
-`;
-
-/**
- * Run one of the host scripts with the host's Python, isolated (-I: no PYTHON* variables, no
- * user site) and without the site module (-S: they use only the standard library, and Python
- * starts in a third of the time). `withSite` keeps the system's site-packages (to find pip).
- */
-function hostScript(python, program, args, withSite = false) {
-    return cmd([python, '-I', ...(withSite ? [] : ['-S']), '-c', program, ...args]);
-}
-
-/**
- * What the host scripts (src/commands/host-scripts.ts) do, done in this process with node's fs
- * when the executor runs on the host itself (Executor.runsOnHost): no process to start. Each
- * function names the script it stands for and behaves as it does (the host-scripts integration
- * tests run both on the same cases). Synchronous calls on purpose: each is a handful of system
- * calls, and on a host busy serving users every hop through node's thread pool waits for a CPU.
- */
-/** A file's text; '' when it does not exist. */
-function readOrEmpty(path) {
-    try {
-        return fs$1.readFileSync(path, 'utf8');
-    }
-    catch (e) {
-        if (e.code === 'ENOENT')
-            return '';
-        throw e;
-    }
-}
-/** READ_STATE, here. */
-function readStateHere(root) {
-    const l = siteLayout(root);
-    const exists = (p) => fs$1.existsSync(p);
-    const linked = (p) => {
-        try {
-            return basename(fs$1.readlinkSync(p));
-        }
-        catch {
-            return null;
-        }
-    };
-    const out = {
-        slots: { blue: null, green: null },
-        live: null,
-        current: null,
-        initialized: false,
-        releases: {}
-    };
-    for (const slot of ['blue', 'green']) {
-        const release = linked(l.slot(slot));
-        out.slots[slot] = release;
-        if (release)
-            out.releases[release] = {
-                complete: exists(`${l.release(release)}/release.json`),
-                bad: exists(`${l.release(release)}/BAD`)
-            };
-    }
-    out.current = linked(l.current);
-    for (const text of readOrEmpty(l.liveMap).split('\n')) {
-        const parts = text.trim().split(/\s+/);
-        if (parts.length === 2 && parts[0] === 'live')
-            out.live = parts[1];
-    }
-    out.initialized = exists(l.siteFile);
-    return out;
-}
-/** LIST_RELEASES, here: release name -> complete (release.json readable as JSON), its record, bad. */
-function listReleasesHere(releasesDir) {
-    const out = {};
-    let names;
-    try {
-        names = fs$1.readdirSync(releasesDir).sort();
-    }
-    catch {
-        return out;
-    }
-    for (const name of names) {
-        const p = `${releasesDir}/${name}`;
-        try {
-            if (!fs$1.lstatSync(p).isDirectory())
-                continue;
-        }
-        catch {
-            continue;
-        }
-        let info = null;
-        try {
-            info = JSON.parse(fs$1.readFileSync(`${p}/release.json`, 'utf8'));
-        }
-        catch {
-            // not installed completely
-        }
-        out[name] = { complete: info !== null, info, bad: fs$1.existsSync(`${p}/BAD`) };
-    }
-    return out;
-}
-/** POINT_LINK, here: the link made aside and renamed over the old one. */
-function pointLinkHere(link, target) {
-    const tmp = `${link}.tmp.${process.pid}`;
-    fs$1.rmSync(tmp, { force: true });
-    fs$1.symlinkSync(target, tmp);
-    fs$1.renameSync(tmp, link);
-}
-/** The PIDs of a daemon group's processes, as group_pids in the group host scripts: those whose
- * working directory is the group's run dir. */
-function groupPidsHere(rundir) {
-    let real;
-    try {
-        real = fs$1.realpathSync(rundir);
-    }
-    catch {
-        real = rundir;
-    }
-    const out = new Set();
-    for (const name of fs$1.readdirSync('/proc')) {
-        if (!/^\d+$/.test(name))
-            continue;
-        try {
-            if (fs$1.readlinkSync(`/proc/${name}/cwd`) === real)
-                out.add(Number(name));
-        }
-        catch {
-            // gone, or not ours to read
-        }
-    }
-    return out;
-}
-/** SIGNAL_GROUP, here: the link pointed (when given) and SIGINT sent to the group's daemons,
- * waiting up to `graceSeconds` for one to run (Apache may be respawning the group). Returns the
- * PIDs signalled; none when no daemon came (then the link is left alone). */
-async function signalGroupHere(rundir, graceSeconds, link, target) {
-    const deadline = Date.now() + graceSeconds * 1000;
-    let old = [...groupPidsHere(rundir)];
-    while (!old.length && Date.now() < deadline) {
-        await new Promise(r => setTimeout(r, 20));
-        old = [...groupPidsHere(rundir)];
-    }
-    old.sort((a, b) => a - b);
-    if (!old.length)
-        return [];
-    if (link !== undefined && target !== undefined)
-        pointLinkHere(link, target);
-    for (const pid of old) {
-        try {
-            process.kill(pid, 'SIGINT');
-        }
-        catch {
-            // exited meanwhile
-        }
-    }
-    return old;
-}
-/** AWAIT_GROUP, here: waits until `want` new daemons run and none of `old`; returns the new
- * PIDs, or null at the timeout. */
-async function awaitGroupHere(rundir, want, timeoutSeconds, old) {
-    const deadline = Date.now() + timeoutSeconds * 1000;
-    while (Date.now() < deadline) {
-        const now = groupPidsHere(rundir);
-        const fresh = [...now].filter(p => !old.has(p)).sort((a, b) => a - b);
-        if (fresh.length >= want && ![...now].some(p => old.has(p)))
-            return fresh;
-        await new Promise(r => setTimeout(r, 20));
-    }
-    return null;
-}
-
-function real(release) {
-    return release && release !== EMPTY_RELEASE ? release : null;
-}
-/** The state READ_STATE (or WARM_SWITCH) printed, seen through the site's mode (single mode:
- * the current link stands for the live slot). */
-function siteStateFromRaw(site, raw) {
-    if (site.apache.mode === 'single') {
-        return {
-            initialized: raw.initialized,
-            slots: { blue: raw.current, green: null },
-            liveSlot: 'blue',
-            idleSlot: 'green',
-            live: real(raw.current),
-            idle: null,
-            slotReleases: raw.releases ?? {}
-        };
-    }
-    const liveSlot = raw.live === 'green' ? 'green' : 'blue';
-    const idleSlot = otherSlot(liveSlot);
-    return {
-        initialized: raw.initialized,
-        slots: raw.slots,
-        liveSlot,
-        idleSlot,
-        live: real(raw.slots[liveSlot]),
-        idle: real(raw.slots[idleSlot]),
-        slotReleases: raw.releases ?? {}
-    };
-}
-/** Read slots and live.map (single mode: the current link stands for the live slot). */
-async function readSiteState(exec, site, python) {
-    let raw;
-    try {
-        if (exec.runsOnHost)
-            raw = readStateHere(site.root);
-        else {
-            const r = await exec.run(hostScript(python, READ_STATE, [site.root]));
-            raw = JSON.parse(r.stdout);
-        }
-    }
-    catch (e) {
-        const stderr = e.stderr;
-        const detail = typeof stderr === 'string' && stderr.trim() ? stderr : String(e);
-        if (e.code === 'EACCES' || /Permission denied/i.test(detail))
-            throw unreadableSite(exec, site, detail);
-        throw e;
-    }
-    if (!raw.initialized)
-        await requireReadable(exec, site);
-    return siteStateFromRaw(site, raw);
-}
-function unreadableSite(exec, site, detail) {
-    return new SitecycleError(`site ${site.name} at ${site.root} on ${exec.name} cannot be read by this user (${detail.trim().split('\n').pop()}): ` +
-        `run sitecycle as the user that owns the site, or as root`, 'host');
-}
-/**
- * A site that looks uninitialized may only be unreadable for this user: `ls` of its site file
- * says which ("No such file" or "Permission denied"), so the user is told the right thing.
- */
-async function requireReadable(exec, site) {
-    const file = siteLayout(site.root).siteFile;
-    const r = await exec.tryRun({ argv: ['ls', '-d', '--', file] });
-    if (r.code === 0 || !/Permission denied/.test(r.stderr))
-        return;
-    throw unreadableSite(exec, site, r.stderr);
-}
-/** The installed releases under releases/, with their records. */
-async function listReleases(exec, site, python) {
-    const dir = siteLayout(site.root).releases;
-    const raw = exec.runsOnHost
-        ? listReleasesHere(dir)
-        : JSON.parse((await exec.run(hostScript(python, LIST_RELEASES, [dir]))).stdout);
-    return Object.entries(raw)
-        .filter(([dir]) => dir !== EMPTY_RELEASE && !dir.startsWith('.'))
-        .map(([dir, v]) => ({ dir, complete: v.complete, bad: v.bad, info: v.info ?? undefined }));
-}
-/** Point a slot at a release directory (atomic link swap). */
-async function pointSlot(exec, site, python, slot, release) {
-    const l = siteLayout(site.root);
-    const link = site.apache.mode === 'single' ? l.current : l.slot(slot);
-    const target = site.apache.mode === 'single' ? `releases/${release}` : `../releases/${release}`;
-    if (exec.runsOnHost)
-        pointLinkHere(link, target);
-    else
-        await exec.run(hostScript(python, POINT_LINK, [link, target]));
-}
-/** A slot's daemon group as the group host scripts take it: its run dir (its daemons' working
- * directory), and the link and target that point it at a release. */
-function groupArgs(site, slot, pointAt) {
-    const l = siteLayout(site.root);
-    const runDir = slot === 'current' ? `${site.root}/run/current` : l.slotRunDir(slot);
-    const link = []
-        ;
-    return { runDir, link };
-}
-/** How long to wait for a group's new daemons: its old ones may finish requests first. */
-function restartTimeout(site) {
-    return String(Math.max(30, site.apache.shutdownTimeout + 15));
-}
-/**
- * How long to wait for a slot's daemon group when none of its processes runs: Apache's parent
- * respawns daemons that exited (signalled by an earlier restart, e.g. restart-idle just before a
- * failed step, whose undo restarts the group again) on its once-a-second maintenance tick, later
- * on a busy host. Only a group that stays absent this long means Apache does not run it.
- */
-const RESPAWN_GRACE_SECONDS = 10;
-function noDaemon(exec, site, slot, why) {
-    return new SitecycleError(`no Apache daemon process of site ${site.name} slot ${slot} runs on ${exec.name}: is Apache running with the vhost sitecycle init wrote? (${why})`, 'host');
-}
-function restartFailed(site, slot, why) {
-    return new SitecycleError(`restarting slot ${slot} of site ${site.name} failed: ${why}`, 'host');
-}
-/** SIGNAL_GROUP in this process (an executor on the host): the PIDs signalled, space-separated. */
-async function signalGroupHereOrFail(exec, site, slot, runDir, link = []) {
-    const old = await signalGroupHere(runDir, RESPAWN_GRACE_SECONDS, link[0], link[1]);
-    if (!old.length)
-        throw noDaemon(exec, site, slot, `no process has working directory ${runDir}, none came within ${RESPAWN_GRACE_SECONDS}s`);
-    return old.join(' ');
-}
-/** AWAIT_GROUP in this process: the new PIDs, space-separated. */
-async function awaitGroupHereOrFail(exec, site, slot, runDir, old) {
-    const before = new Set(old.split(/\s+/).filter(Boolean).map(Number));
-    const timeout = Number(restartTimeout(site));
-    const fresh = await awaitGroupHere(runDir, site.apache.processes, timeout, before);
-    if (!fresh)
-        throw restartFailed(site, slot, `the daemon processes of this group did not restart within ${timeout}s (old: ${[...before].join(' ')}, now: ${[...groupPidsHere(runDir)].join(' ')})`);
-    return fresh.join(' ');
-}
-/** The stdout of a group host script, or the error that says what went wrong. */
-async function runGroupScript(exec, site, slot, command) {
-    const r = await exec.tryRun(command);
-    if (r.code === 3)
-        throw noDaemon(exec, site, slot, r.stderr.trim());
-    if (r.code !== 0)
-        throw restartFailed(site, slot, r.stderr.trim());
-    return r.stdout.trim();
-}
-/** Restart a slot's daemon group: SIGINT to its processes, wait for new PIDs (a touch of the
- * script is not enough after a failed import). Returns the new PIDs. */
-async function restartSlotGroup(exec, site, python, slot) {
-    const { runDir } = groupArgs(site, slot);
-    if (exec.runsOnHost) {
-        const old = await signalGroupHereOrFail(exec, site, slot, runDir);
-        return awaitGroupHereOrFail(exec, site, slot, runDir, old);
-    }
-    return runGroupScript(exec, site, slot, hostScript(python, RESTART_GROUP, [
-        runDir,
-        String(site.apache.processes),
-        restartTimeout(site),
-        String(RESPAWN_GRACE_SECONDS)
-    ]));
-}
-/** The URL the host itself uses to reach the vhost (loopback, the vhost's port). */
-function loopbackUrl(site, path) {
-    const m = /:(\d+)$/.exec(site.apache.listen);
-    const port = m ? m[1] : '80';
-    return `http://127.0.0.1:${port}${path}`;
-}
-/**
- * GET the health path from the host, one request at a time, until it answers 200 with the
- * expected version `successes` times in a row, or the site's health timeout passes. `slot`
- * uses the private route to that slot; undefined asks as a user would. An executor with
- * `httpGet` (the local one) asks from here without starting a process; otherwise the host runs
- * PROBE_HTTP. Both follow the same rules.
- */
-async function probeHealth(exec, site, python, opts) {
-    const url = loopbackUrl(site, site.health.path);
-    const version = site.health.expectVersion ? (opts.version ?? '') : '';
-    const timeout = opts.timeout ?? site.health.timeout;
-    const successes = opts.successes ?? 3;
-    if (exec.httpGet)
-        return probeFromHere(exec.httpGet.bind(exec), {
-            url,
-            host: site.apache.serverName,
-            slot: opts.slot ?? '',
-            version,
-            timeout,
-            successes
-        });
-    const r = await exec.tryRun(hostScript(python, PROBE_HTTP, [
-        url,
-        site.apache.serverName,
-        opts.slot ?? '',
-        version,
-        String(timeout),
-        String(successes)
-    ]));
-    let last = {
-        status: null,
-        body: '',
-        error: r.stderr.trim()
-    };
-    try {
-        last = JSON.parse(r.stdout.trim().split('\n').pop() ?? '');
-    }
-    catch {
-        // keep the stderr as the error
-    }
-    return { ok: r.code === 0, ...last };
-}
-const REDIRECTS = new Set([301, 302, 303, 307, 308]);
-/** Whether a health answer's body is the version (plain, or JSON with `version`). */
-function bodyHasVersion(body, version) {
-    const b = body.trim();
-    if (b === version)
-        return true;
-    try {
-        return JSON.parse(b)?.version === version;
-    }
-    catch {
-        return false;
-    }
-}
-/**
- * PROBE_HTTP's loop, run here with `get` (Executor.httpGet): one request at a time, redirects
- * followed (as urllib does, up to 10), `successes` good answers in a row needed; an answer from
- * the application itself that is not good fails after a grace of up to 3 s, a server still
- * starting (no answer, 502-504) is waited for until the timeout.
- */
-async function probeFromHere(get, p) {
-    const deadline = Date.now() + p.timeout * 1000;
-    const headers = { Host: p.host, 'User-Agent': 'sitecycle-verify' };
-    if (p.slot)
-        headers['X-Sitecycle-Slot'] = p.slot;
-    let last = { status: null, body: '', error: null };
-    let ok = 0;
-    let definite;
-    for (;;) {
-        try {
-            let url = p.url;
-            let a = await get(url, { headers, timeoutMs: 10_000 });
-            for (let hops = 0; REDIRECTS.has(a.status) && hops < 10; hops++) {
-                const location = a.location;
-                if (!location)
-                    break;
-                url = new URL(location, url).toString();
-                a = await get(url, { headers, timeoutMs: 10_000 });
-            }
-            last = { status: a.status, body: a.body, error: null };
-        }
-        catch (e) {
-            last = {
-                status: null,
-                body: '',
-                error: e instanceof Error ? `${e.name}: ${e.message}` : String(e)
-            };
-        }
-        const good = last.status === 200 && (!p.version || bodyHasVersion(last.body, p.version));
-        ok = good ? ok + 1 : 0;
-        if (ok >= p.successes)
-            return { ok: true, ...last };
-        if (!good && last.status !== null && ![502, 503, 504].includes(last.status)) {
-            definite ??= Date.now();
-            if (Date.now() - definite >= Math.min(3, p.timeout) * 1000)
-                return { ok: false, ...last };
-        }
-        else
-            definite = undefined;
-        if (Date.now() >= deadline)
-            return { ok: false, ...last };
-        await new Promise(r => setTimeout(r, good ? 20 : 250));
-    }
-}
-/** One sentence on a failed probe. */
-function describeProbe(p, what, version) {
-    if (p.error)
-        return `${what} did not answer: ${p.error}`;
-    const body = p.body.trim().slice(0, 200).replace(/\s+/g, ' ');
-    if (p.status !== 200)
-        return `${what} answered HTTP ${p.status}${body ? `: ${body}` : ''}`;
-    return `${what} answered 200 but not version ${version} (body: ${body})`;
-}
-
-/**
- * A snapshot's files: each data folder copied with rsync into `<snapshot>/files/<name>`, with
- * `--link-dest` at the previous snapshot's copy so unchanged files are hard links, not copies.
- * Pure builders: argv arrays and small host programs (taking their inputs as argv), no I/O.
- * The copy runs ON the site's host (both paths are there), so it works the same over SSH.
- */
-/**
- * Where a data folder goes under a snapshot's `files/`: its path relative to the site root
- * (`shared/uploads`), or `_absolute/<path>` for a folder outside the root. The same folder gets
- * the same name in every snapshot, which is what lets `--link-dest` find its previous copy.
- */
-function snapshotFolderName(root, folder) {
-    if (folder.startsWith(`${root}/`))
-        return folder.slice(root.length + 1);
-    return posix.join('_absolute', folder.replace(/^\/+/, ''));
-}
-/**
- * `rsync -a --delete --numeric-ids [--link-dest=<previous>] <source>/ <target>/`: a copy of
- * `source` at `target`; files equal (size, mtime, mode, owner) to those in `linkDest` become
- * hard links to them. `linkDest` must be absolute (rsync reads a relative one against the target).
- */
-function rsyncFolder(source, target, linkDest) {
-    if (linkDest !== undefined && !linkDest.startsWith('/'))
-        throw new Error(`--link-dest must be an absolute path, got ${linkDest}`);
-    return cmd([
-        'rsync',
-        '-a',
-        '--delete',
-        '--numeric-ids',
-        // Compare modification times to the nanosecond: a file rewritten with the same size in the
-        // same second as the previous snapshot must not be hard-linked to the old copy.
-        '--modify-window=-1',
-        ...(linkDest !== undefined ? [`--link-dest=${linkDest}`] : []),
-        '--',
-        `${source}/`,
-        `${target}/`
-    ]);
-}
-/** `du -s -b <path>`: apparent bytes under a path, each hard-linked file counted once. */
-function apparentSize(path) {
-    return cmd(['du', '-s', '-b', '--', path]);
-}
-/** `df -P -B1 <path>`: the filesystem a path is on, its mount point and free bytes. */
-function diskOf(path) {
-    return cmd(['df', '-P', '-B1', '--', path]);
-}
-/** Parse `du -s -b` output into bytes per path, in the order printed. */
-function parseDu(stdout) {
-    return stdout
-        .split('\n')
-        .map(line => /^(\d+)\t(.*)$/.exec(line))
-        .filter((m) => m !== null)
-        .map(m => ({ bytes: Number(m[1]), path: m[2] }));
-}
-/** Parse `df -P -B1` output (header plus one line). */
-function parseDf(stdout) {
-    const line = stdout.trim().split('\n')[1];
-    const m = line && /^(\S+)\s+(\d+)\s+(\d+)\s+(\d+)\s+\S+\s+(.+)$/.exec(line);
-    if (!m)
-        return undefined;
-    return {
-        filesystem: m[1],
-        sizeBytes: Number(m[2]),
-        freeBytes: Number(m[4]),
-        mountedOn: m[5]
-    };
-}
-/**
- * Host program, argv: mode (`list` or `content`), path. Prints JSON `{exists, count, bytes,
- * sha256}` for a file or a tree. `list`: sha256 of the sorted lines `path NUL size NUL mtime`
- * (what rsync compares; cheap); `content`: sha256 over each file's path and bytes (for a dump).
- * Symbolic links count as entries with their target; nothing is followed.
- */
-const SUMMARIZE_TREE = `
-import hashlib, json, os, stat, sys
-mode, top = sys.argv[1], sys.argv[2]
-if not os.path.lexists(top):
-    print(json.dumps({'exists': False, 'count': 0, 'bytes': 0, 'sha256': hashlib.sha256().hexdigest()}))
-    sys.exit(0)
-entries = []
-if os.path.isdir(top) and not os.path.islink(top):
-    for d, dirs, files in os.walk(top):
-        dirs.sort()
-        for name in files + [x for x in dirs if os.path.islink(os.path.join(d, x))]:
-            entries.append(os.path.relpath(os.path.join(d, name), top))
-else:
-    entries.append('')
-entries.sort()
-total, count, h = 0, 0, hashlib.sha256()
-for rel in entries:
-    p = os.path.join(top, rel) if rel else top
-    st = os.lstat(p)
-    count += 1
-    if stat.S_ISLNK(st.st_mode):
-        h.update(('%s\\0link\\0%s\\n' % (rel, os.readlink(p))).encode('utf-8', 'surrogateescape'))
-        continue
-    total += st.st_size
-    if mode == 'list':
-        h.update(('%s\\0%d\\0%d\\n' % (rel, st.st_size, int(st.st_mtime))).encode('utf-8', 'surrogateescape'))
-    else:
-        h.update(('%s\\0%d\\n' % (rel, st.st_size)).encode('utf-8', 'surrogateescape'))
-        with open(p, 'rb') as f:
-            for block in iter(lambda: f.read(1 << 20), b''):
-                h.update(block)
-print(json.dumps({'exists': True, 'count': count, 'bytes': total, 'sha256': h.hexdigest()}))
-`;
-/** `python3 -I -S -c SUMMARIZE_TREE <mode> <path>` */
-function summarizeTree(python, mode, path) {
-    return cmd([python, '-I', '-S', '-c', SUMMARIZE_TREE, mode, path]);
-}
-/**
- * Host program, argv: snapshots dir (or several). Prints JSON: each entry's name and whether it
- * holds a manifest.json (a snapshot without one is incomplete); for several dirs, one such list
- * per dir, in their order (a dir that does not exist lists nothing).
- */
-const LIST_SNAPSHOT_DIRS = `
-import json, os, sys
-def entries(top):
-    out = []
-    try:
-        names = sorted(os.listdir(top))
-    except FileNotFoundError:
-        names = []
-    for name in names:
-        p = os.path.join(top, name)
-        if os.path.isdir(p) and not os.path.islink(p):
-            out.append({'name': name, 'complete': os.path.isfile(os.path.join(p, 'manifest.json'))})
-    return out
-tops = sys.argv[1:]
-print(json.dumps(entries(tops[0]) if len(tops) == 1 else [entries(t) for t in tops]))
-`;
-/** `python3 -I -S -c LIST_SNAPSHOT_DIRS <snapshots dir>` */
-function listSnapshotDirs(python, snapshotsDir) {
-    return cmd([python, '-I', '-S', '-c', LIST_SNAPSHOT_DIRS, snapshotsDir]);
-}
-/** `python3 -I -S -c LIST_SNAPSHOT_DIRS <dir>...`: prints one list of entries per dir. */
-function listSeveralSnapshotDirs(python, dirs) {
-    return cmd([python, '-I', '-S', '-c', LIST_SNAPSHOT_DIRS, ...dirs]);
-}
-/** Whether a command's error output says the disk (or a quota) is full. */
-function isDiskFull(text) {
-    return /No space left on device|ENOSPC|Disk quota exceeded|EDQUOT|database or disk is full|disk full/i.test(text);
 }
 
 function getEnumValues(entries) {
@@ -41248,641 +40478,6 @@ function superRefine(fn, params) {
 }
 
 /**
- * The snapshot manifest: `<root>/snapshots/<id>/manifest.json`, written last, so a snapshot
- * directory without one is incomplete. It says when, which site and release, the database dump
- * (engine, file, size, sha256, per-table row counts and checksums) and the files (per data
- * folder: count, bytes, hash of the file list). It never holds a secret: the database is named
- * by engine and name only (no host, user or password).
- *
- * Format 2 (this version writes it) adds the plain sha256 (what `sha256sum` prints) of every
- * file: of the dump (each file of a directory-format dump) and of each data folder's files, by
- * path relative to the snapshot directory; and `sums`, the sha256 of the snapshot's SHA256SUMS
- * (see sums.ts), which lists the same files for `sha256sum -c`. Format 1 manifests (older
- * snapshots) are still read: their dump `sha256` is over a `"\0<size>\n"` prefix plus the
- * bytes (SUMMARIZE_TREE's `content` mode) and they have no per-file sums.
- *
- * Format 3 adds `database.store` for a dump kept as zstd files, some of them deltas against a
- * base snapshot's (dump-store.ts); its sums are still the plain sha256 of each stored file.
- */
-const MANIFEST_FILE = 'manifest.json';
-/** The dump inside a snapshot directory (a file or, for some engines, a directory). */
-const DUMP_NAME = 'database.dump';
-const FILES_DIR = 'files';
-function snapshotPaths(snapshotsDir, id) {
-    const dir = `${snapshotsDir}/${id}`;
-    return {
-        dir,
-        manifest: `${dir}/${MANIFEST_FILE}`,
-        dump: `${dir}/${DUMP_NAME}`,
-        files: `${dir}/${FILES_DIR}`,
-        folder: name => `${dir}/${FILES_DIR}/${name}`
-    };
-}
-/** The newest manifest format, the one snapshots are written in. */
-const MANIFEST_FORMAT = 3;
-/** A file of the snapshot: path relative to the snapshot directory, size, plain sha256. */
-const fileSumSchema = object({
-    path: string$1(),
-    size: number(),
-    sha256: string$1().regex(/^[0-9a-f]{64}$/)
-});
-const tableSchema = object({ table: string$1(), rows: number(), checksum: string$1() });
-const folderSchema = object({
-    /** Absolute path of the data folder on the host. */
-    source: string$1(),
-    /** Its name under the snapshot's files/. */
-    name: string$1(),
-    /** The folder did not exist when the snapshot was taken. */
-    missing: boolean(),
-    count: number(),
-    bytes: number(),
-    /** sha256 of the sorted file list (path, size, mtime). */
-    listSha256: string$1(),
-    /** Format 2: every regular file of the copy, with its plain sha256. */
-    files: array(fileSumSchema).optional()
-});
-const baseSchema = object({
-    format: union([literal(1), literal(2), literal(3)]),
-    id: string$1(),
-    site: string$1(),
-    host: string$1(),
-    root: string$1(),
-    /** When the snapshot started and finished (ISO 8601, UTC). */
-    createdAt: string$1(),
-    finishedAt: string$1(),
-    /** The release live when the snapshot was taken. */
-    live: string$1().nullable(),
-    sitecycleVersion: string$1(),
-    /** The snapshot whose files were hard-link candidates (--link-dest), if any. */
-    previous: string$1().nullable(),
-    database: object({
-        engine: _enum(['postgres', 'mysql', 'sqlite']),
-        name: string$1(),
-        /** The dump, relative to the snapshot directory. */
-        dump: string$1(),
-        format: string$1(),
-        size: number(),
-        /**
-         * Format 2: the plain sha256 of the dump file (for a directory-format dump, of its lines in
-         * SHA256SUMS: see digestOfDumpFiles). Format 1: sha256 over a size prefix plus the bytes.
-         */
-        sha256: string$1(),
-        /** Format 2: each file of the dump, with its plain sha256. */
-        files: array(fileSumSchema).optional(),
-        /** Bytes the live database took. */
-        databaseSize: number().nullable(),
-        tables: array(tableSchema),
-        /**
-         * `live`: taken from the database around the dump and equal before and after it; `dump`:
-         * of exactly what the dump holds; `file` (sqlite): the dump is a copy of the database
-         * itself, `tables` hold names and row counts only, and the checksums are taken from the dump
-         * when needed (verify.ts expectedTables).
-         */
-        checksumsFrom: _enum(['live', 'dump', 'file']),
-        /**
-         * Format 3: the dump's table files are zstd, full or deltas against `base`'s same files
-         * (see dump-store.ts). Absent: the dump is read as it is.
-         */
-        store: object({
-            compression: literal('zstd'),
-            base: string$1().nullable(),
-            depth: number().int().min(0),
-            deltas: array(string$1()),
-            /** Stored bytes of the base's dump and of the chain's deltas so far (dump-store.ts). */
-            baseBytes: number().optional(),
-            chainBytes: number().optional()
-        })
-            .optional()
-    })
-        .nullable(),
-    files: object({
-        count: number(),
-        bytes: number(),
-        folders: array(folderSchema)
-    }),
-    /** Format 2: the snapshot's SHA256SUMS (dump and data files) and its own sha256. */
-    sums: object({
-        file: literal('SHA256SUMS'),
-        sha256: string$1().regex(/^[0-9a-f]{64}$/),
-        count: number(),
-        bytes: number()
-    })
-        .optional()
-});
-/** A format 2 manifest carries every per-file sum; say which is missing. */
-function format2Gap(m) {
-    if (m.format === 1)
-        return undefined;
-    if (!m.sums)
-        return ['sums'];
-    if (m.database && !m.database.files)
-        return ['database', 'files'];
-    const i = m.files.folders.findIndex(f => !f.missing && !f.files);
-    return i >= 0 ? ['files', 'folders', i, 'files'] : undefined;
-}
-const manifestSchema = baseSchema.superRefine((m, ctx) => {
-    const gap = format2Gap(m);
-    if (gap)
-        ctx.addIssue({ code: 'custom', path: gap, message: 'required in format 2' });
-});
-/** The manifest as written: stable key order, two-space indent, newline at the end. */
-function renderManifest(m) {
-    return `${JSON.stringify(manifestSchema.parse(m), null, 2)}\n`;
-}
-/** Parse a manifest read from `where`; SitecycleError naming it when it is not one. */
-function parseManifest(text, where) {
-    let data;
-    try {
-        data = JSON.parse(text);
-    }
-    catch (e) {
-        throw new SitecycleError(`${where} is not JSON: ${e.message}`, 'snapshot');
-    }
-    const parsed = manifestSchema.safeParse(data);
-    if (!parsed.success) {
-        const first = parsed.error.issues[0];
-        throw new SitecycleError(`${where} is not a snapshot manifest: ${first.path.join('.') || '(top)'}: ${first.message}`, 'snapshot');
-    }
-    return parsed.data;
-}
-let version;
-/** This sitecycle's version, from the package.json beside src/ or dist/ ('unknown' without one). */
-function sitecycleVersion() {
-    // src/snapshots/manifest.ts and the bundled dist/cli.js sit at different depths.
-    for (const candidate of ['../package.json', '../../package.json']) {
-        if (version !== undefined)
-            break;
-        try {
-            const pkg = JSON.parse(readFileSync(new URL(candidate, import.meta.url), 'utf8'));
-            if (pkg.name === 'sitecycle' && pkg.version)
-                version = pkg.version;
-        }
-        catch {
-            // not there: try the next
-        }
-    }
-    return (version ??= 'unknown');
-}
-
-/**
- * Which snapshots to keep: grandfather-father-son retention. Pure: takes snapshot ids and "now",
- * touches nothing. Calendar buckets are UTC days, ISO weeks and months counted back from now:
- * `daily: 7` keeps the newest snapshot of each of the last 7 days (today included) that has one.
- *
- * Mirrors (role `mirror`, `from:` this site) add their own needs, whatever the counts above and
- * however many snapshots syncs and attempts add: a mirror with lag L refreshed at any time in the
- * next L shows the newest snapshot at least L old, so the site keeps for it the snapshot it shows
- * now (the newest at least L old) and the newest snapshot of each bucket of the last L: UTC days
- * for a lag of a week or more, else an eighth of the lag in whole hours (mirrorBucketSeconds).
- * With a snapshot in every bucket, a `7d` mirror thus always shows data at least 7 days and less
- * than 8 days old, a `1d` one less than 1 day 3 hours old.
- * The policy's horizon (retentionHorizonSeconds) bounds the lag a mirror may ask for: beyond it,
- * the policy says the data must be gone (the config loader refuses such a pair).
- */
-const HOUR = 3600;
-const DAY = 24 * HOUR;
-/**
- * How far back the policy is sure to hold a snapshot, in seconds: `daily: d` holds days back to
- * d-1 days before today's start, `weekly: w` w-1 weeks, `monthly: m` m-1 months (counted as 28
- * days, the shortest). `keep_last` gives no such promise (N snapshots may all be from today).
- * A mirror's lag may not exceed it. Pure.
- */
-function retentionHorizonSeconds(policy) {
-    return Math.max(0, (policy.daily - 1) * DAY, (policy.weekly - 1) * 7 * DAY, (policy.monthly - 1) * 28 * DAY);
-}
-/**
- * The width of the buckets retention keeps one snapshot of for a mirror (the newest): a UTC day
- * for a lag of a week or more, else an eighth of the lag in whole hours (at least one). A mirror
- * then shows data less than its lag plus one bucket old (with a snapshot in every bucket). Pure.
- */
-function mirrorBucketSeconds(lagSeconds) {
-    if (lagSeconds >= 7 * DAY)
-        return DAY;
-    return Math.max(HOUR, Math.floor(lagSeconds / 8 / HOUR) * HOUR);
-}
-/** The snapshots a mirror needs at `now` (newest first sorted ids in), with why. Pure. */
-function mirrorKeeps(sorted, m, now) {
-    const kept = new Map();
-    const cutoff = now.getTime() - m.lagSeconds * 1000;
-    const shown = sorted.find(id => parseSnapshotId(id).getTime() <= cutoff);
-    if (shown)
-        kept.set(shown, `mirror ${m.name} (${m.lag}) shows it`);
-    const bucket = mirrorBucketSeconds(m.lagSeconds) * 1000;
-    const seen = new Set();
-    for (const id of sorted) {
-        const t = parseSnapshotId(id).getTime();
-        if (t > now.getTime())
-            continue;
-        const key = Math.floor(t / bucket);
-        // Buckets from the one holding now - lag up to now: each bucket's newest may be shown later.
-        if (key < Math.floor(cutoff / bucket) || seen.has(key))
-            continue;
-        seen.add(key);
-        if (!kept.has(id))
-            kept.set(id, `mirror ${m.name} (${m.lag}) will show it`);
-    }
-    return kept;
-}
-const ID = /^(\d{4})(\d{2})(\d{2})T(\d{2})(\d{2})(\d{2})Z(?:-(\d+))?$/;
-/** A snapshot id for a moment: `20240315T030000Z` (UTC, sortable, safe in paths). */
-function snapshotIdFor(when, sequence = 0) {
-    const base = when
-        .toISOString()
-        .replace(/[-:]/g, '')
-        .replace(/\.\d+Z$/, 'Z');
-    return sequence > 0 ? `${base}-${sequence}` : base;
-}
-/** The moment a snapshot id names, or undefined when the name is not a snapshot id. */
-function parseSnapshotId(id) {
-    const m = ID.exec(id);
-    if (!m)
-        return undefined;
-    const [y, mo, d, h, mi, s] = m.slice(1, 7).map(Number);
-    const date = new Date(Date.UTC(y, mo - 1, d, h, mi, s));
-    // Reject 20240231T...: Date.UTC rolls it over into March.
-    if (date.getUTCMonth() !== mo - 1 || date.getUTCDate() !== d)
-        return undefined;
-    return date;
-}
-/** Whether a directory name is a snapshot id. */
-function isSnapshotId(name) {
-    return parseSnapshotId(name) !== undefined;
-}
-/** Newest first: by time, then by sequence number. */
-function compareNewestFirst(a, b) {
-    const ta = parseSnapshotId(a).getTime();
-    const tb = parseSnapshotId(b).getTime();
-    if (ta !== tb)
-        return tb - ta;
-    return sequenceOf(b) - sequenceOf(a);
-}
-function sequenceOf(id) {
-    return Number(ID.exec(id)?.[7] ?? 0);
-}
-/** `2024-03-15` */
-function dayKey(d) {
-    return d.toISOString().slice(0, 10);
-}
-/** `2024-03` */
-function monthKey(d) {
-    return d.toISOString().slice(0, 7);
-}
-/** ISO 8601 week: `2024-W11` (weeks start on Monday; week 1 holds the year's first Thursday). */
-function isoWeekKey(d) {
-    const t = new Date(Date.UTC(d.getUTCFullYear(), d.getUTCMonth(), d.getUTCDate()));
-    const weekday = t.getUTCDay() || 7;
-    t.setUTCDate(t.getUTCDate() + 4 - weekday); // the Thursday of this week decides the year
-    const yearStart = Date.UTC(t.getUTCFullYear(), 0, 1);
-    const week = Math.ceil(((t.getTime() - yearStart) / 86400000 + 1) / 7);
-    return `${t.getUTCFullYear()}-W${String(week).padStart(2, '0')}`;
-}
-/** The last `n` bucket keys counted back from `now`, today's (this week's, month's) first. */
-function recentKeys(now, n, unit) {
-    const keys = new Set();
-    for (let i = 0; i < n; i++) {
-        if (unit === 'month') {
-            keys.add(monthKey(new Date(Date.UTC(now.getUTCFullYear(), now.getUTCMonth() - i, 1))));
-        }
-        else {
-            const step = unit === 'day' ? 1 : 7;
-            const d = new Date(Date.UTC(now.getUTCFullYear(), now.getUTCMonth(), now.getUTCDate() - i * step));
-            keys.add(unit === 'day' ? dayKey(d) : isoWeekKey(d));
-        }
-    }
-    return keys;
-}
-/**
- * Decide which snapshots to keep. Ids that are not snapshot ids are ignored (neither kept nor
- * removed); snapshots dated after `now` (a clock that went back) are kept. The newest snapshot is
- * always kept, whatever the policy.
- */
-function chooseRetained(ids, policy, now) {
-    const sorted = [...new Set(ids)].filter(isSnapshotId).sort(compareNewestFirst);
-    const reasons = {};
-    const keep = (id, why) => (reasons[id] ??= []).push(why);
-    sorted.slice(0, Math.max(1, policy.last)).forEach(id => keep(id, 'last'));
-    for (const id of sorted)
-        if (parseSnapshotId(id).getTime() > now.getTime())
-            keep(id, 'future');
-    const buckets = [
-        [policy.daily, 'day', 'daily', dayKey],
-        [policy.weekly, 'week', 'weekly', isoWeekKey],
-        [policy.monthly, 'month', 'monthly', monthKey]
-    ];
-    for (const m of policy.mirrors ?? [])
-        for (const [id, why] of mirrorKeeps(sorted, m, now))
-            keep(id, why);
-    for (const [n, unit, label, keyOf] of buckets) {
-        if (n <= 0)
-            continue;
-        const wanted = recentKeys(now, n, unit);
-        const seen = new Set();
-        for (const id of sorted) {
-            const key = keyOf(parseSnapshotId(id));
-            if (!wanted.has(key) || seen.has(key))
-                continue;
-            seen.add(key); // sorted newest first: the first of a bucket is its newest
-            keep(id, `${label} ${key}`);
-        }
-    }
-    return {
-        keep: sorted.filter(id => reasons[id]),
-        remove: sorted.filter(id => !reasons[id]),
-        reasons
-    };
-}
-
-/** Read a snapshot's manifest; undefined when it has none (incomplete or no such snapshot). */
-async function readManifest(exec, snapshotsDir, id) {
-    const path = snapshotPaths(snapshotsDir, id).manifest;
-    const text = await exec.readFile(path);
-    return text === undefined ? undefined : parseManifest(text, `${path} on ${exec.name}`);
-}
-/** The snapshot directories of a site, oldest first, complete or not; other names are skipped. */
-async function listSnapshotIds(exec, site, python, 
-/** Another directory to list instead (the hidden bases: dump-store.ts). */
-dir = siteLayout(site.root).snapshots) {
-    const r = await exec.run(listSnapshotDirs(python, dir));
-    return snapshotIdsOf(JSON.parse(r.stdout));
-}
-/** The snapshots among a directory's entries, oldest first; other names are skipped. */
-function snapshotIdsOf(entries) {
-    return entries
-        .filter(e => isSnapshotId(e.name))
-        .map(e => ({ id: e.name, complete: e.complete }))
-        .sort((a, b) => byTime(a.id, b.id));
-}
-function byTime(a, b) {
-    return parseSnapshotId(a).getTime() - parseSnapshotId(b).getTime() || a.localeCompare(b);
-}
-/** `1.5 MB`, `12 KB`, `900 B` (powers of 1024). */
-function describeBytes(bytes) {
-    const units = ['B', 'KB', 'MB', 'GB', 'TB'];
-    let v = bytes;
-    let i = 0;
-    while (v >= 1024 && i < units.length - 1) {
-        v /= 1024;
-        i++;
-    }
-    return i === 0 ? `${v} B` : `${v.toFixed(v < 10 ? 1 : 0)} ${units[i]}`;
-}
-
-/**
- * Incremental database dumps (manifest format 3). A PostgreSQL snapshot dumps with
- * `pg_dump -Fd -Z0` (one plain file per table, `N.dat`, and `toc.dat`); the snapshot keeps
- * `toc.dat` (and any other file) as it is and each table file as `N.dat.zst`: either a full zstd
- * file, or a `zstd -1 --long=31 --patch-from=<base's N.dat>` delta against the same file of the
- * chain's base, the last full snapshot before it (bench/README.md: a 1 % change of rows costs
- * under 1 % of a full dump).
- *
- * Chains are short and never broken:
- * - a snapshot is full when the previous one has no such store, was of another engine, is itself
- *   of another engine, its chain's deltas together already outweigh the base (a delta holds
- *   every change since its base, so each is larger than the one before: starting a new chain
- *   when the deltas weigh as much as the base keeps the disk a chain costs near its least), the
- *   chain is at its longest (MAX_DELTAS deltas on one base), or its base is not visible or
- *   would not be kept by retention now; else it deltas against that base;
- * - each delta needs its base only (a star, not a line): a restore applies one delta, and any
- *   snapshot but a base can be removed freely;
- * - retention never deletes a base a kept snapshot needs: it moves it to `snapshots/.bases/<id>`
- *   (hidden from listing, restore and verify by id; its data folders removed), and deletes it
- *   once no kept snapshot names it (see snapshot.ts applyRetention).
- *
- * Reading a stored dump materialises it: each `N.dat.zst` decompressed (through its base for a
- * delta) into a temp directory the caller names and removes, toc.dat copied; pg_restore then
- * reads that directory. Table files over zstd's 2 GiB window are kept full.
- */
-/**
- * At most this many deltas hang on one full base, however small they are: a month of daily
- * snapshots, so a base (and a fault in it) never serves more than that.
- */
-const MAX_DELTAS = 30;
-/** A table file larger than this (zstd's largest window, 2 GiB) is stored full. */
-const MAX_DELTA_BYTES = 2 ** 31;
-/** Where retention keeps the bases kept snapshots still need, under the snapshots directory. */
-const BASES_DIR = '.bases';
-/** The prefix of the directories verify materialises a dump into, beside the snapshots. */
-const VERIFY_WORK_PREFIX = '.sc-verify-';
-/** The dump format of a stored (zstd, maybe delta) PostgreSQL directory dump. */
-const STORED_PG_FORMAT = 'pg-directory-zstd';
-/** The store record of a new snapshot, from its choice of base, the previous one and its size. */
-function storeRecord(chosen, previous, deltas, bytes) {
-    return {
-        compression: 'zstd',
-        base: chosen?.base ?? null,
-        depth: chosen?.depth ?? 0,
-        deltas,
-        baseBytes: chosen ? (previous?.baseBytes ?? 0) : bytes,
-        chainBytes: chosen ? (previous?.chainBytes ?? 0) + bytes : 0
-    };
-}
-/**
- * Which base a new snapshot deltas against, and its depth; null: store it full. Full when there
- * is no previous stored dump of the same engine; when the chain's deltas, with one more as large
- * as the last, would outweigh the base; when the chain is at MAX_DELTAS; or when the base is not
- * among `keptNow` (visible and kept by retention with the new snapshot counted). Pure.
- */
-function chooseDeltaBase(previous, engine, keptNow) {
-    if (!previous?.store || previous.engine !== engine)
-        return null;
-    const base = previous.store.base ?? previous.id;
-    const depth = previous.store.depth + 1;
-    if (depth > MAX_DELTAS || !keptNow.has(base))
-        return null;
-    const { baseBytes, chainBytes } = previous.store;
-    const last = previous.store.base === null ? 0 : (previous.size ?? 0);
-    if (baseBytes !== undefined && chainBytes !== undefined && chainBytes + last > baseBytes)
-        return null;
-    return { base, depth };
-}
-/** The bases the given (kept) snapshots need. Pure. */
-function neededBases(manifests) {
-    const out = new Set();
-    for (const m of manifests) {
-        const base = m.database?.store?.base;
-        if (base)
-            out.add(base);
-    }
-    return out;
-}
-/**
- * What retention does with each snapshot it would remove: `hide` (a kept snapshot's base: moved
- * to .bases), `remove`; and which hidden bases no kept snapshot needs any more. Pure.
- */
-function planRemoval(remove, hidden, needed) {
-    return {
-        hide: remove.filter(id => needed.has(id)),
-        remove: remove.filter(id => !needed.has(id)),
-        dropHidden: hidden.filter(id => !needed.has(id))
-    };
-}
-/** zstd as the store programs run it: found on PATH, named when missing. */
-const ZSTD_HELPERS = `
-import json, os, re, shutil, subprocess, sys
-def zstd(args):
-    r = subprocess.run(['zstd', '-q', '-f', '--long=31'] + args, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-    if r.returncode != 0:
-        sys.stderr.write('zstd %s failed: %s\\n' % (' '.join(args), r.stderr.strip()))
-        sys.exit(3)
-if shutil.which('zstd') is None:
-    sys.stderr.write('zstd is not installed\\n')
-    sys.exit(4)
-`;
-/**
- * Host program, argv: raw dump dir, stored dump dir (made), base's stored dump dir or '', largest
- * delta source in bytes. Moves each file of the raw dump into the stored one: `N.dat` compressed
- * (a delta against the base's `N.dat.zst`, decompressed aside for the time of one file, when the
- * base has one and both are within the window; else full), anything else as it is. Removes the
- * raw dir. Prints {"deltas": [...], "full": n, "bytes": stored bytes}.
- */
-const STORE_DUMP_PROGRAM = `${ZSTD_HELPERS}
-raw, out, base, limit = sys.argv[1], sys.argv[2], sys.argv[3], int(sys.argv[4])
-os.makedirs(out)
-deltas, full = [], 0
-for name in sorted(os.listdir(raw)):
-    src = os.path.join(raw, name)
-    if not re.fullmatch(r'[0-9]+\\.dat', name):
-        os.rename(src, os.path.join(out, name))
-        continue
-    stored = os.path.join(out, name + '.zst')
-    based = os.path.join(base, name + '.zst') if base else ''
-    if based and os.path.isfile(based) and os.path.getsize(src) <= limit:
-        aside = os.path.join(out, '.' + name + '.base')
-        zstd(['-d', based, '-o', aside])
-        if os.path.getsize(aside) <= limit:
-            zstd(['-1', '--patch-from=' + aside, src, '-o', stored])
-            deltas.append(name + '.zst')
-        else:
-            zstd(['-1', src, '-o', stored])
-            full += 1
-        os.unlink(aside)
-    else:
-        zstd(['-1', src, '-o', stored])
-        full += 1
-    os.unlink(src)
-shutil.rmtree(raw)
-stored_bytes = sum(os.path.getsize(os.path.join(out, f)) for f in os.listdir(out))
-print(json.dumps({'deltas': deltas, 'full': full, 'bytes': stored_bytes}))
-`;
-/**
- * Host program, argv: stored dump dir, base's stored dump dir or '', JSON list of the delta
- * files, output dir (made). Writes the plain dump: `N.dat.zst` decompressed (a delta through the
- * base's file, decompressed aside first), other files copied. Prints the bytes written.
- */
-const MATERIALIZE_DUMP_PROGRAM = `${ZSTD_HELPERS}
-stored, base, deltas, out = sys.argv[1], sys.argv[2], set(json.loads(sys.argv[3])), sys.argv[4]
-os.makedirs(out)
-total = 0
-for name in sorted(os.listdir(stored)):
-    src = os.path.join(stored, name)
-    if name.endswith('.dat.zst'):
-        target = os.path.join(out, name[:-4])
-        if name in deltas:
-            if not base:
-                sys.stderr.write('%s is a delta but its base is missing\\n' % src)
-                sys.exit(5)
-            aside = os.path.join(out, '.' + name[:-4] + '.base')
-            zstd(['-d', os.path.join(base, name), '-o', aside])
-            zstd(['-d', '--patch-from=' + aside, src, '-o', target])
-            os.unlink(aside)
-        else:
-            zstd(['-d', src, '-o', target])
-    else:
-        target = os.path.join(out, name)
-        shutil.copyfile(src, target)
-    total += os.path.getsize(target)
-print(json.dumps({'bytes': total}))
-`;
-/** `python STORE_DUMP_PROGRAM raw out base limit` */
-function storeDump(python, raw, out, base) {
-    return pythonProgram(python, STORE_DUMP_PROGRAM, [raw, out, base ?? '', String(MAX_DELTA_BYTES)]);
-}
-/** `python MATERIALIZE_DUMP_PROGRAM stored base deltas out` */
-function materializeDumpCommand(python, stored, base, deltas, out) {
-    return pythonProgram(python, MATERIALIZE_DUMP_PROGRAM, [
-        stored,
-        base ?? '',
-        JSON.stringify(deltas),
-        out
-    ]);
-}
-/** Fail with a message naming the host when zstd is not installed there. */
-async function requireZstd(exec) {
-    const r = await exec.tryRun(cmd(['zstd', '--version'])).catch(() => ({ code: 127 }));
-    if (r.code !== 0)
-        throw new SitecycleError(`zstd is not installed on ${exec.name}: database snapshots are stored with it (install the Debian package zstd there: apt-get install zstd)`, 'database');
-}
-/** The parent of a snapshot directory (a snapshots directory, or a sync's work directory). */
-function parentOf(snapshotDir) {
-    return snapshotDir.slice(0, snapshotDir.lastIndexOf('/'));
-}
-/**
- * The directory of base snapshot `base` of the snapshot at `snapshotDir`: its sibling when it is
- * still listed, else the hidden copy retention keeps under .bases; undefined when neither has a
- * manifest.
- */
-async function locateBase(exec, snapshotDir, base) {
-    const parent = parentOf(snapshotDir);
-    for (const dir of [`${parent}/${base}`, `${parent}/${BASES_DIR}/${base}`]) {
-        const r = await exec.tryRun(cmd(['test', '-f', `${dir}/manifest.json`]));
-        if (r.code === 0)
-            return dir;
-    }
-    return undefined;
-}
-/** The base of a stored dump, found, or an error naming both snapshots. */
-async function requireBase(exec, snapshotDir, manifest) {
-    const base = manifest.database.store.base;
-    const dir = await locateBase(exec, snapshotDir, base);
-    if (!dir)
-        throw new SitecycleError(`snapshot ${manifest.id} is stored as deltas against snapshot ${base}, which is missing on ${exec.name} (neither ${parentOf(snapshotDir)}/${base} nor ${parentOf(snapshotDir)}/${BASES_DIR}/${base})`, 'snapshot');
-    return dir;
-}
-/** Whether a manifest's dump is stored (zstd) and must be materialised before it is read. */
-function isStoredDump(manifest) {
-    return !!manifest.database?.store;
-}
-/**
- * The dump of a snapshot as pg_restore (or the engine) reads it: the stored path itself for an
- * older dump; for a stored one, materialised into `into` (made; the caller removes it with
- * {@link removeMaterialized}, also on failure). A kill leaves `into` for whoever cleans its
- * parent.
- */
-async function materializeDump(exec, python, snapshotDir, manifest, into) {
-    const record = manifest.database;
-    if (!record.store)
-        return `${snapshotDir}/${record.dump}`;
-    const baseDir = record.store.base ? await requireBase(exec, snapshotDir, manifest) : null;
-    await exec.run(removeTree(into));
-    const out = `${into}/${record.dump.split('/').pop()}`;
-    const r = await exec.tryRun(materializeDumpCommand(python, `${snapshotDir}/${record.dump}`, baseDir && `${baseDir}/${record.dump}`, record.store.deltas, out));
-    if (r.code !== 0) {
-        await exec.tryRun(removeTree(into)).catch(() => undefined);
-        if (r.code === 4)
-            await requireZstd(exec);
-        throw new SitecycleError(`could not decompress the dump of snapshot ${manifest.id} on ${exec.name}` +
-            (record.store.base ? ` (deltas against snapshot ${record.store.base})` : '') +
-            `: ${r.stderr.trim().split('\n').pop() || `exit code ${r.code}`}`, 'snapshot');
-    }
-    return out;
-}
-/** Remove a materialised dump (quietly: the caller may already be failing). */
-async function removeMaterialized(exec, into) {
-    await exec.tryRun(removeTree(into)).catch(() => undefined);
-}
-/** Materialise, run `use` on the plain dump's path, remove the materialised copy whatever happens. */
-async function withMaterializedDump(exec, python, snapshotDir, manifest, into, use) {
-    try {
-        const path = await materializeDump(exec, python, snapshotDir, manifest, into);
-        return await use(path);
-    }
-    finally {
-        if (isStoredDump(manifest))
-            await removeMaterialized(exec, into);
-    }
-}
-
-/**
  * The application's entry point (`app.wsgi`): `module.path:attribute`, or a factory called with
  * Python literals, `module.path:factory(...)`. Parsed once into data, so that what is written
  * into a slot's WSGI script is rebuilt from checked tokens, never copied from the config.
@@ -42156,12 +40751,18 @@ const ACCOUNT_NAME = /^[A-Za-z_][A-Za-z0-9_.-]*$/;
 // Paths and names written into Apache config: no whitespace, quotes, backslashes or control characters.
 // eslint-disable-next-line no-control-regex -- control characters are exactly what is excluded
 const PLAIN = /^[^\s"'\\\x00-\x1f\x7f]+$/;
+/**
+ * The health path sitecycle's WSGI script answers itself, once the application has imported,
+ * with the release's version (and the answer of the application's own health path, if one is
+ * set): the only path that passes a freeze and, from the host itself, a preview's basic auth.
+ */
+const HEALTH_URI = '/.sitecycle/health';
 /** Defaults of the settings that do not depend on other settings. */
 const DEFAULTS = {
     python: '/usr/bin/python3',
     role: 'production',
     host: 'local',
-    healthPath: '/__version__',
+    healthPath: HEALTH_URI,
     expectVersion: true,
     healthTimeout: 30,
     configEnv: 'SITECYCLE_CONFIG',
@@ -42868,6 +41469,1464 @@ function unwrap(schema) {
         else {
             return s;
         }
+    }
+}
+
+/**
+ * Small Python programs run on the host as `python3 -c <program> args...`. A host needs only
+ * Python, pip and Apache (no agent); these give the few operations that must be atomic or
+ * must poll on the host itself in one round trip. Each takes its inputs as argv, never
+ * interpolated into the program text.
+ */
+/** Python: `switch_map(path, slot, expect)` writes `live <slot>` aside, makes its mtime differ
+ * from the old map's (mod_rewrite re-reads a txt map only when the mtime changes), renames it
+ * over and returns the slot that was live ('' when none). With `expect`, raises LiveSlotChanged
+ * without switching when another slot is live (compare and swap). Shared by SWITCH_MAP and
+ * WARM_SWITCH. */
+/** Python: `group_pids(rundir)`, the PIDs of a daemon group's processes (their working
+ * directory is the group's run dir); `point_link(link, target)` points a slot link at a target
+ * atomically (link aside, rename over); `signal_group(rundir, link, target)` points the link
+ * (when given) and sends SIGINT to every daemon of the group, and returns the PIDs it signalled;
+ * when none runs it waits up to `grace` seconds for Apache to respawn the group (its parent does
+ * so on a once-a-second tick after a restart), and exits 3, the link untouched, when none came;
+ * `await_group(rundir,
+ * want, timeout, old)` waits until `want` new daemons run and none of `old`, prints the new
+ * PIDs, and exits 1 at the timeout. Shared by RESTART_GROUP, SIGNAL_GROUP and AWAIT_GROUP. */
+const GROUP_FUNCTIONS = `
+import os, sys, time, signal
+def group_pids(rundir):
+    out = set()
+    for name in os.listdir('/proc'):
+        if name.isdigit():
+            try:
+                if os.readlink('/proc/%s/cwd' % name) == rundir:
+                    out.add(int(name))
+            except OSError:
+                pass
+    return out
+def point_link(link, target):
+    tmp = link + '.tmp.%d' % os.getpid()
+    try:
+        os.unlink(tmp)
+    except FileNotFoundError:
+        pass
+    os.symlink(target, tmp)
+    os.rename(tmp, link)
+def signal_group(rundir, grace, link=None, target=None):
+    deadline = time.time() + grace
+    old = group_pids(rundir)
+    while not old and time.time() < deadline:
+        time.sleep(0.02)
+        old = group_pids(rundir)
+    if not old:
+        sys.stderr.write('no daemon process of this group runs (working directory %s), none came within %ss: is Apache running with the sitecycle vhost loaded?\\n' % (rundir, grace))
+        sys.exit(3)
+    if link:
+        point_link(link, target)
+    for pid in old:
+        try:
+            os.kill(pid, signal.SIGINT)
+        except ProcessLookupError:
+            pass
+    return old
+def await_group(rundir, want, timeout, old):
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        now = group_pids(rundir)
+        fresh = now - old
+        if len(fresh) >= want and not (now & old):
+            print(' '.join(str(p) for p in sorted(fresh)))
+            sys.exit(0)
+        time.sleep(0.02)
+    sys.stderr.write('the daemon processes of this group did not restart within %ss (old: %s, now: %s)\\n' % (timeout, sorted(old), sorted(group_pids(rundir))))
+    sys.exit(1)
+`;
+/** argv: run dir of the group (its daemons' working directory), expected process count,
+ * timeout seconds, respawn grace seconds. Sends SIGINT to every daemon of the group (waiting up
+ * to the grace for one to run) and waits until the same number of new ones run. Prints the new
+ * PIDs. Exit 3 when no daemon of the group was found. */
+const RESTART_GROUP = `${GROUP_FUNCTIONS}
+rundir, want, timeout = os.path.realpath(sys.argv[1]), int(sys.argv[2]), float(sys.argv[3])
+await_group(rundir, want, timeout, signal_group(rundir, float(sys.argv[4])))
+`;
+/** argv: url, host header, slot header ('' for the public route), expected version ('' for
+ * any), timeout seconds, successes needed. GETs the url one request at a time (low
+ * concurrency: warm-up must not fill Apache's workers) until it answers 200 with the
+ * version the given number of times in a row. Prints a JSON line with the last answer. */
+const PROBE_HTTP = `
+import json, sys, time, urllib.request, urllib.error
+url, host, slot, version, timeout, need = sys.argv[1], sys.argv[2], sys.argv[3], sys.argv[4], float(sys.argv[5]), int(sys.argv[6])
+def matches(body):
+    b = body.strip()
+    if b == version:
+        return True
+    try:
+        return json.loads(b).get('version') == version
+    except Exception:
+        return False
+deadline = time.time() + timeout
+last = {'status': None, 'body': '', 'error': None}
+ok = 0
+definite = None
+while True:
+    req = urllib.request.Request(url, headers={'Host': host, 'Connection': 'close', 'User-Agent': 'sitecycle-verify'})
+    if slot:
+        req.add_header('X-Sitecycle-Slot', slot)
+    try:
+        with urllib.request.urlopen(req, timeout=10) as r:
+            last = {'status': r.status, 'body': r.read(4000).decode('utf-8', 'replace'), 'error': None}
+    except urllib.error.HTTPError as e:
+        last = {'status': e.code, 'body': e.read(4000).decode('utf-8', 'replace'), 'error': None}
+    except Exception as e:
+        last = {'status': None, 'body': '', 'error': '%s: %s' % (type(e).__name__, e)}
+    good = last['status'] == 200 and (not version or matches(last['body']))
+    ok = ok + 1 if good else 0
+    if ok >= need:
+        print(json.dumps(last))
+        sys.exit(0)
+    # A server still starting answers 502-504 or not at all: wait for it up to the timeout.
+    # Any other answer comes from the application itself: give it a short grace, then fail.
+    if not good and last['status'] not in (None, 502, 503, 504):
+        definite = definite or time.time()
+        if time.time() - definite >= min(3.0, timeout):
+            print(json.dumps(last))
+            sys.exit(1)
+    else:
+        definite = None
+    if time.time() >= deadline:
+        print(json.dumps(last))
+        sys.exit(1)
+    time.sleep(0.02 if good else 0.25)
+`;
+/** argv: link path, target. Points a symlink at target atomically (link aside, rename over). */
+const POINT_LINK = `
+import os, sys
+link, target = sys.argv[1], sys.argv[2]
+tmp = link + '.tmp.%d' % os.getpid()
+try:
+    os.unlink(tmp)
+except FileNotFoundError:
+    pass
+os.symlink(target, tmp)
+os.rename(tmp, link)
+`;
+/** argv: releases dir. Prints a JSON object: release name -> {complete, release.json content or null, bad}. */
+const LIST_RELEASES = `
+import json, os, sys
+d = sys.argv[1]
+out = {}
+for name in (sorted(os.listdir(d)) if os.path.isdir(d) else []):
+    p = os.path.join(d, name)
+    if not os.path.isdir(p) or os.path.islink(p):
+        continue
+    info = None
+    try:
+        with open(os.path.join(p, 'release.json')) as f:
+            info = json.load(f)
+    except Exception:
+        pass
+    out[name] = {'complete': info is not None, 'info': info, 'bad': os.path.exists(os.path.join(p, 'BAD'))}
+print(json.dumps(out))
+`;
+/** Python: `read_state(root)`: slot -> release (or null), 'live' from live.map, whether the
+ * slots' releases are complete and marked bad, and whether the site is initialized. Shared by
+ * READ_STATE and WARM_SWITCH. */
+const READ_STATE_FUNCTION = `
+def read_state(root):
+    out = {'slots': {}, 'live': None, 'current': None}
+    out['releases'] = {}
+    for s in ('blue', 'green'):
+        try:
+            out['slots'][s] = os.path.basename(os.readlink(os.path.join(root, 'slots', s)))
+        except OSError:
+            out['slots'][s] = None
+        if out['slots'][s]:
+            rel = os.path.join(root, 'releases', out['slots'][s])
+            out['releases'][out['slots'][s]] = {
+                'complete': os.path.exists(os.path.join(rel, 'release.json')),
+                'bad': os.path.exists(os.path.join(rel, 'BAD')),
+            }
+    try:
+        out['current'] = os.path.basename(os.readlink(os.path.join(root, 'current')))
+    except OSError:
+        pass
+    try:
+        with open(os.path.join(root, 'live.map')) as f:
+            for line in f:
+                parts = line.split()
+                if len(parts) == 2 and parts[0] == 'live':
+                    out['live'] = parts[1]
+    except OSError:
+        pass
+    out['initialized'] = os.path.exists(os.path.join(root, '.sitecycle', 'site.json'))
+    return out
+`;
+/** argv: site root. Prints read_state's JSON (above). */
+const READ_STATE = `
+import json, os, sys
+${READ_STATE_FUNCTION}
+print(json.dumps(read_state(sys.argv[1])))
+`;
+
+/**
+ * Run one of the host scripts with the host's Python, isolated (-I: no PYTHON* variables, no
+ * user site) and without the site module (-S: they use only the standard library, and Python
+ * starts in a third of the time). `withSite` keeps the system's site-packages (to find pip).
+ */
+function hostScript(python, program, args, withSite = false) {
+    return cmd([python, '-I', ...(withSite ? [] : ['-S']), '-c', program, ...args]);
+}
+
+/**
+ * What the host scripts (src/commands/host-scripts.ts) do, done in this process with node's fs
+ * when the executor runs on the host itself (Executor.runsOnHost): no process to start. Each
+ * function names the script it stands for and behaves as it does (the host-scripts integration
+ * tests run both on the same cases). Synchronous calls on purpose: each is a handful of system
+ * calls, and on a host busy serving users every hop through node's thread pool waits for a CPU.
+ */
+/** A file's text; '' when it does not exist. */
+function readOrEmpty(path) {
+    try {
+        return fs$1.readFileSync(path, 'utf8');
+    }
+    catch (e) {
+        if (e.code === 'ENOENT')
+            return '';
+        throw e;
+    }
+}
+/** READ_STATE, here. */
+function readStateHere(root) {
+    const l = siteLayout(root);
+    const exists = (p) => fs$1.existsSync(p);
+    const linked = (p) => {
+        try {
+            return basename(fs$1.readlinkSync(p));
+        }
+        catch {
+            return null;
+        }
+    };
+    const out = {
+        slots: { blue: null, green: null },
+        live: null,
+        current: null,
+        initialized: false,
+        releases: {}
+    };
+    for (const slot of ['blue', 'green']) {
+        const release = linked(l.slot(slot));
+        out.slots[slot] = release;
+        if (release)
+            out.releases[release] = {
+                complete: exists(`${l.release(release)}/release.json`),
+                bad: exists(`${l.release(release)}/BAD`)
+            };
+    }
+    out.current = linked(l.current);
+    for (const text of readOrEmpty(l.liveMap).split('\n')) {
+        const parts = text.trim().split(/\s+/);
+        if (parts.length === 2 && parts[0] === 'live')
+            out.live = parts[1];
+    }
+    out.initialized = exists(l.siteFile);
+    return out;
+}
+/** LIST_RELEASES, here: release name -> complete (release.json readable as JSON), its record, bad. */
+function listReleasesHere(releasesDir) {
+    const out = {};
+    let names;
+    try {
+        names = fs$1.readdirSync(releasesDir).sort();
+    }
+    catch {
+        return out;
+    }
+    for (const name of names) {
+        const p = `${releasesDir}/${name}`;
+        try {
+            if (!fs$1.lstatSync(p).isDirectory())
+                continue;
+        }
+        catch {
+            continue;
+        }
+        let info = null;
+        try {
+            info = JSON.parse(fs$1.readFileSync(`${p}/release.json`, 'utf8'));
+        }
+        catch {
+            // not installed completely
+        }
+        out[name] = { complete: info !== null, info, bad: fs$1.existsSync(`${p}/BAD`) };
+    }
+    return out;
+}
+/** POINT_LINK, here: the link made aside and renamed over the old one. */
+function pointLinkHere(link, target) {
+    const tmp = `${link}.tmp.${process.pid}`;
+    fs$1.rmSync(tmp, { force: true });
+    fs$1.symlinkSync(target, tmp);
+    fs$1.renameSync(tmp, link);
+}
+/** The PIDs of a daemon group's processes, as group_pids in the group host scripts: those whose
+ * working directory is the group's run dir. */
+function groupPidsHere(rundir) {
+    let real;
+    try {
+        real = fs$1.realpathSync(rundir);
+    }
+    catch {
+        real = rundir;
+    }
+    const out = new Set();
+    for (const name of fs$1.readdirSync('/proc')) {
+        if (!/^\d+$/.test(name))
+            continue;
+        try {
+            if (fs$1.readlinkSync(`/proc/${name}/cwd`) === real)
+                out.add(Number(name));
+        }
+        catch {
+            // gone, or not ours to read
+        }
+    }
+    return out;
+}
+/** SIGNAL_GROUP, here: the link pointed (when given) and SIGINT sent to the group's daemons,
+ * waiting up to `graceSeconds` for one to run (Apache may be respawning the group). Returns the
+ * PIDs signalled; none when no daemon came (then the link is left alone). */
+async function signalGroupHere(rundir, graceSeconds, link, target) {
+    const deadline = Date.now() + graceSeconds * 1000;
+    let old = [...groupPidsHere(rundir)];
+    while (!old.length && Date.now() < deadline) {
+        await new Promise(r => setTimeout(r, 20));
+        old = [...groupPidsHere(rundir)];
+    }
+    old.sort((a, b) => a - b);
+    if (!old.length)
+        return [];
+    if (link !== undefined && target !== undefined)
+        pointLinkHere(link, target);
+    for (const pid of old) {
+        try {
+            process.kill(pid, 'SIGINT');
+        }
+        catch {
+            // exited meanwhile
+        }
+    }
+    return old;
+}
+/** AWAIT_GROUP, here: waits until `want` new daemons run and none of `old`; returns the new
+ * PIDs, or null at the timeout. */
+async function awaitGroupHere(rundir, want, timeoutSeconds, old) {
+    const deadline = Date.now() + timeoutSeconds * 1000;
+    while (Date.now() < deadline) {
+        const now = groupPidsHere(rundir);
+        const fresh = [...now].filter(p => !old.has(p)).sort((a, b) => a - b);
+        if (fresh.length >= want && ![...now].some(p => old.has(p)))
+            return fresh;
+        await new Promise(r => setTimeout(r, 20));
+    }
+    return null;
+}
+
+function real(release) {
+    return release && release !== EMPTY_RELEASE ? release : null;
+}
+/** The state READ_STATE (or WARM_SWITCH) printed, seen through the site's mode (single mode:
+ * the current link stands for the live slot). */
+function siteStateFromRaw(site, raw) {
+    if (site.apache.mode === 'single') {
+        return {
+            initialized: raw.initialized,
+            slots: { blue: raw.current, green: null },
+            liveSlot: 'blue',
+            idleSlot: 'green',
+            live: real(raw.current),
+            idle: null,
+            slotReleases: raw.releases ?? {}
+        };
+    }
+    const liveSlot = raw.live === 'green' ? 'green' : 'blue';
+    const idleSlot = otherSlot(liveSlot);
+    return {
+        initialized: raw.initialized,
+        slots: raw.slots,
+        liveSlot,
+        idleSlot,
+        live: real(raw.slots[liveSlot]),
+        idle: real(raw.slots[idleSlot]),
+        slotReleases: raw.releases ?? {}
+    };
+}
+/** Read slots and live.map (single mode: the current link stands for the live slot). */
+async function readSiteState(exec, site, python) {
+    let raw;
+    try {
+        if (exec.runsOnHost)
+            raw = readStateHere(site.root);
+        else {
+            const r = await exec.run(hostScript(python, READ_STATE, [site.root]));
+            raw = JSON.parse(r.stdout);
+        }
+    }
+    catch (e) {
+        const stderr = e.stderr;
+        const detail = typeof stderr === 'string' && stderr.trim() ? stderr : String(e);
+        if (e.code === 'EACCES' || /Permission denied/i.test(detail))
+            throw unreadableSite(exec, site, detail);
+        throw e;
+    }
+    if (!raw.initialized)
+        await requireReadable(exec, site);
+    return siteStateFromRaw(site, raw);
+}
+function unreadableSite(exec, site, detail) {
+    return new SitecycleError(`site ${site.name} at ${site.root} on ${exec.name} cannot be read by this user (${detail.trim().split('\n').pop()}): ` +
+        `run sitecycle as the user that owns the site, or as root`, 'host');
+}
+/**
+ * A site that looks uninitialized may only be unreadable for this user: `ls` of its site file
+ * says which ("No such file" or "Permission denied"), so the user is told the right thing.
+ */
+async function requireReadable(exec, site) {
+    const file = siteLayout(site.root).siteFile;
+    const r = await exec.tryRun({ argv: ['ls', '-d', '--', file] });
+    if (r.code === 0 || !/Permission denied/.test(r.stderr))
+        return;
+    throw unreadableSite(exec, site, r.stderr);
+}
+/** The installed releases under releases/, with their records. */
+async function listReleases(exec, site, python) {
+    const dir = siteLayout(site.root).releases;
+    const raw = exec.runsOnHost
+        ? listReleasesHere(dir)
+        : JSON.parse((await exec.run(hostScript(python, LIST_RELEASES, [dir]))).stdout);
+    return Object.entries(raw)
+        .filter(([dir]) => dir !== EMPTY_RELEASE && !dir.startsWith('.'))
+        .map(([dir, v]) => ({ dir, complete: v.complete, bad: v.bad, info: v.info ?? undefined }));
+}
+/** Point a slot at a release directory (atomic link swap). */
+async function pointSlot(exec, site, python, slot, release) {
+    const l = siteLayout(site.root);
+    const link = site.apache.mode === 'single' ? l.current : l.slot(slot);
+    const target = site.apache.mode === 'single' ? `releases/${release}` : `../releases/${release}`;
+    if (exec.runsOnHost)
+        pointLinkHere(link, target);
+    else
+        await exec.run(hostScript(python, POINT_LINK, [link, target]));
+}
+/** A slot's daemon group as the group host scripts take it: its run dir (its daemons' working
+ * directory), and the link and target that point it at a release. */
+function groupArgs(site, slot, pointAt) {
+    const l = siteLayout(site.root);
+    const runDir = slot === 'current' ? `${site.root}/run/current` : l.slotRunDir(slot);
+    const link = []
+        ;
+    return { runDir, link };
+}
+/** How long to wait for a group's new daemons: its old ones may finish requests first. */
+function restartTimeout(site) {
+    return String(Math.max(30, site.apache.shutdownTimeout + 15));
+}
+/**
+ * How long to wait for a slot's daemon group when none of its processes runs: Apache's parent
+ * respawns daemons that exited (signalled by an earlier restart, e.g. restart-idle just before a
+ * failed step, whose undo restarts the group again) on its once-a-second maintenance tick, later
+ * on a busy host. Only a group that stays absent this long means Apache does not run it.
+ */
+const RESPAWN_GRACE_SECONDS = 10;
+function noDaemon(exec, site, slot, why) {
+    return new SitecycleError(`no Apache daemon process of site ${site.name} slot ${slot} runs on ${exec.name}: is Apache running with the vhost sitecycle init wrote? (${why})`, 'host');
+}
+function restartFailed(site, slot, why) {
+    return new SitecycleError(`restarting slot ${slot} of site ${site.name} failed: ${why}`, 'host');
+}
+/** SIGNAL_GROUP in this process (an executor on the host): the PIDs signalled, space-separated. */
+async function signalGroupHereOrFail(exec, site, slot, runDir, link = []) {
+    const old = await signalGroupHere(runDir, RESPAWN_GRACE_SECONDS, link[0], link[1]);
+    if (!old.length)
+        throw noDaemon(exec, site, slot, `no process has working directory ${runDir}, none came within ${RESPAWN_GRACE_SECONDS}s`);
+    return old.join(' ');
+}
+/** AWAIT_GROUP in this process: the new PIDs, space-separated. */
+async function awaitGroupHereOrFail(exec, site, slot, runDir, old) {
+    const before = new Set(old.split(/\s+/).filter(Boolean).map(Number));
+    const timeout = Number(restartTimeout(site));
+    const fresh = await awaitGroupHere(runDir, site.apache.processes, timeout, before);
+    if (!fresh)
+        throw restartFailed(site, slot, `the daemon processes of this group did not restart within ${timeout}s (old: ${[...before].join(' ')}, now: ${[...groupPidsHere(runDir)].join(' ')})`);
+    return fresh.join(' ');
+}
+/** The stdout of a group host script, or the error that says what went wrong. */
+async function runGroupScript(exec, site, slot, command) {
+    const r = await exec.tryRun(command);
+    if (r.code === 3)
+        throw noDaemon(exec, site, slot, r.stderr.trim());
+    if (r.code !== 0)
+        throw restartFailed(site, slot, r.stderr.trim());
+    return r.stdout.trim();
+}
+/** Restart a slot's daemon group: SIGINT to its processes, wait for new PIDs (a touch of the
+ * script is not enough after a failed import). Returns the new PIDs. */
+async function restartSlotGroup(exec, site, python, slot) {
+    const { runDir } = groupArgs(site, slot);
+    if (exec.runsOnHost) {
+        const old = await signalGroupHereOrFail(exec, site, slot, runDir);
+        return awaitGroupHereOrFail(exec, site, slot, runDir, old);
+    }
+    return runGroupScript(exec, site, slot, hostScript(python, RESTART_GROUP, [
+        runDir,
+        String(site.apache.processes),
+        restartTimeout(site),
+        String(RESPAWN_GRACE_SECONDS)
+    ]));
+}
+/** The URL the host itself uses to reach the vhost (loopback, the vhost's port). */
+function loopbackUrl(site, path) {
+    const m = /:(\d+)$/.exec(site.apache.listen);
+    const port = m ? m[1] : '80';
+    return `http://127.0.0.1:${port}${path}`;
+}
+/**
+ * GET sitecycle's health path (HEALTH_URI, answered by the slot's WSGI script with the
+ * release's version, and the application's own health path's status when one is set) from the
+ * host, one request at a time, until it answers 200 with the expected version `successes` times
+ * in a row, or the site's health timeout passes. A slot whose WSGI script is older than that
+ * path (written by an earlier sitecycle, until the next deploy rewrites it) answers 404 from
+ * the application: its `health.path` (or, unset, /__version__, the default then) is asked
+ * instead, as then, the version expected only with `health.expect_version`. `slot` uses the private route to that slot; undefined asks as a user
+ * would.
+ */
+async function probeHealth(exec, site, python, opts) {
+    const first = await probePath(exec, site, python, opts, HEALTH_URI, opts.version ?? '');
+    if (first.ok || first.status !== 404)
+        return first;
+    const version = site.health.expectVersion ? (opts.version ?? '') : '';
+    const path = site.health.path === HEALTH_URI ? FORMER_HEALTH_PATH : site.health.path;
+    return probePath(exec, site, python, opts, path, version);
+}
+/** The default health.path before HEALTH_URI: what a site that set none answered then. */
+const FORMER_HEALTH_PATH = '/__version__';
+/**
+ * GET `path` until it answers 200 (with `version`, unless '') `successes` times in a row. An
+ * executor with `httpGet` (the local one) asks from here without starting a process; otherwise
+ * the host runs PROBE_HTTP. Both follow the same rules.
+ */
+async function probePath(exec, site, python, opts, path, version) {
+    const url = loopbackUrl(site, path);
+    const timeout = opts.timeout ?? site.health.timeout;
+    const successes = opts.successes ?? 3;
+    if (exec.httpGet)
+        return {
+            path,
+            ...(await probeFromHere(exec.httpGet.bind(exec), {
+                url,
+                host: site.apache.serverName,
+                slot: opts.slot ?? '',
+                version,
+                timeout,
+                successes
+            }))
+        };
+    const r = await exec.tryRun(hostScript(python, PROBE_HTTP, [
+        url,
+        site.apache.serverName,
+        opts.slot ?? '',
+        version,
+        String(timeout),
+        String(successes)
+    ]));
+    let last = {
+        status: null,
+        body: '',
+        error: r.stderr.trim()
+    };
+    try {
+        last = JSON.parse(r.stdout.trim().split('\n').pop() ?? '');
+    }
+    catch {
+        // keep the stderr as the error
+    }
+    return { ok: r.code === 0, path, ...last };
+}
+const REDIRECTS = new Set([301, 302, 303, 307, 308]);
+/** Whether a health answer's body is the version (plain, or JSON with `version`). */
+function bodyHasVersion(body, version) {
+    const b = body.trim();
+    if (b === version)
+        return true;
+    try {
+        return JSON.parse(b)?.version === version;
+    }
+    catch {
+        return false;
+    }
+}
+/**
+ * PROBE_HTTP's loop, run here with `get` (Executor.httpGet): one request at a time, redirects
+ * followed (as urllib does, up to 10), `successes` good answers in a row needed; an answer from
+ * the application itself that is not good fails after a grace of up to 3 s, a server still
+ * starting (no answer, 502-504) is waited for until the timeout.
+ */
+async function probeFromHere(get, p) {
+    const deadline = Date.now() + p.timeout * 1000;
+    const headers = { Host: p.host, 'User-Agent': 'sitecycle-verify' };
+    if (p.slot)
+        headers['X-Sitecycle-Slot'] = p.slot;
+    let last = { status: null, body: '', error: null };
+    let ok = 0;
+    let definite;
+    for (;;) {
+        try {
+            let url = p.url;
+            let a = await get(url, { headers, timeoutMs: 10_000 });
+            for (let hops = 0; REDIRECTS.has(a.status) && hops < 10; hops++) {
+                const location = a.location;
+                if (!location)
+                    break;
+                url = new URL(location, url).toString();
+                a = await get(url, { headers, timeoutMs: 10_000 });
+            }
+            last = { status: a.status, body: a.body, error: null };
+        }
+        catch (e) {
+            last = {
+                status: null,
+                body: '',
+                error: e instanceof Error ? `${e.name}: ${e.message}` : String(e)
+            };
+        }
+        const good = last.status === 200 && (!p.version || bodyHasVersion(last.body, p.version));
+        ok = good ? ok + 1 : 0;
+        if (ok >= p.successes)
+            return { ok: true, ...last };
+        if (!good && last.status !== null && ![502, 503, 504].includes(last.status)) {
+            definite ??= Date.now();
+            if (Date.now() - definite >= Math.min(3, p.timeout) * 1000)
+                return { ok: false, ...last };
+        }
+        else
+            definite = undefined;
+        if (Date.now() >= deadline)
+            return { ok: false, ...last };
+        await new Promise(r => setTimeout(r, good ? 20 : 250));
+    }
+}
+/** How to stop requiring the version in the application's health answer. */
+const EXPECT_VERSION_OFF = 'if that path does not show the version, set health.expect_version: false to check only its status';
+/**
+ * One sentence on a failed probe: what answered what, at which path; from HEALTH_URI's JSON,
+ * which release the slot serves or what the application's own health path answered.
+ */
+function describeProbe(p, what, version) {
+    const at = `${what} (GET ${p.path})`;
+    if (p.error)
+        return `${at} did not answer: ${p.error}`;
+    const body = p.body.trim().slice(0, 200).replace(/\s+/g, ' ');
+    const health = p.path === HEALTH_URI ? parseHealthAnswer(p.body) : undefined;
+    if (health?.app && (health.app.status !== 200 || health.app.version === false)) {
+        const app = health.app;
+        if (app.status === null)
+            return `${at}: the application's ${app.path} raised ${app.error ?? 'an error'}`;
+        if (app.status !== 200)
+            return `${at}: the application's ${app.path} answered HTTP ${app.status}`;
+        return `${at}: the application's ${app.path} answered 200 but not version ${health.version} (${EXPECT_VERSION_OFF})`;
+    }
+    if (p.status !== 200)
+        return `${at} answered HTTP ${p.status}${body ? `: ${body}` : ''}`;
+    if (health)
+        return `${at}: the slot serves release ${health.version}, not ${version}`;
+    return `${at} answered 200 but not version ${version} (body: ${body}; ${EXPECT_VERSION_OFF})`;
+}
+function parseHealthAnswer(body) {
+    try {
+        const a = JSON.parse(body);
+        return typeof a?.version === 'string' ? a : undefined;
+    }
+    catch {
+        return undefined;
+    }
+}
+
+/**
+ * A snapshot's files: each data folder copied with rsync into `<snapshot>/files/<name>`, with
+ * `--link-dest` at the previous snapshot's copy so unchanged files are hard links, not copies.
+ * Pure builders: argv arrays and small host programs (taking their inputs as argv), no I/O.
+ * The copy runs ON the site's host (both paths are there), so it works the same over SSH.
+ */
+/**
+ * Where a data folder goes under a snapshot's `files/`: its path relative to the site root
+ * (`shared/uploads`), or `_absolute/<path>` for a folder outside the root. The same folder gets
+ * the same name in every snapshot, which is what lets `--link-dest` find its previous copy.
+ */
+function snapshotFolderName(root, folder) {
+    if (folder.startsWith(`${root}/`))
+        return folder.slice(root.length + 1);
+    return posix.join('_absolute', folder.replace(/^\/+/, ''));
+}
+/**
+ * `rsync -a --delete --numeric-ids [--link-dest=<previous>] <source>/ <target>/`: a copy of
+ * `source` at `target`; files equal (size, mtime, mode, owner) to those in `linkDest` become
+ * hard links to them. `linkDest` must be absolute (rsync reads a relative one against the target).
+ */
+function rsyncFolder(source, target, linkDest) {
+    if (linkDest !== undefined && !linkDest.startsWith('/'))
+        throw new Error(`--link-dest must be an absolute path, got ${linkDest}`);
+    return cmd([
+        'rsync',
+        '-a',
+        '--delete',
+        '--numeric-ids',
+        // Compare modification times to the nanosecond: a file rewritten with the same size in the
+        // same second as the previous snapshot must not be hard-linked to the old copy.
+        '--modify-window=-1',
+        ...(linkDest !== undefined ? [`--link-dest=${linkDest}`] : []),
+        '--',
+        `${source}/`,
+        `${target}/`
+    ]);
+}
+/** `du -s -b <path>`: apparent bytes under a path, each hard-linked file counted once. */
+function apparentSize(path) {
+    return cmd(['du', '-s', '-b', '--', path]);
+}
+/** `df -P -B1 <path>`: the filesystem a path is on, its mount point and free bytes. */
+function diskOf(path) {
+    return cmd(['df', '-P', '-B1', '--', path]);
+}
+/** Parse `du -s -b` output into bytes per path, in the order printed. */
+function parseDu(stdout) {
+    return stdout
+        .split('\n')
+        .map(line => /^(\d+)\t(.*)$/.exec(line))
+        .filter((m) => m !== null)
+        .map(m => ({ bytes: Number(m[1]), path: m[2] }));
+}
+/** Parse `df -P -B1` output (header plus one line). */
+function parseDf(stdout) {
+    const line = stdout.trim().split('\n')[1];
+    const m = line && /^(\S+)\s+(\d+)\s+(\d+)\s+(\d+)\s+\S+\s+(.+)$/.exec(line);
+    if (!m)
+        return undefined;
+    return {
+        filesystem: m[1],
+        sizeBytes: Number(m[2]),
+        freeBytes: Number(m[4]),
+        mountedOn: m[5]
+    };
+}
+/**
+ * Host program, argv: mode (`list` or `content`), path. Prints JSON `{exists, count, bytes,
+ * sha256}` for a file or a tree. `list`: sha256 of the sorted lines `path NUL size NUL mtime`
+ * (what rsync compares; cheap); `content`: sha256 over each file's path and bytes (for a dump).
+ * Symbolic links count as entries with their target; nothing is followed.
+ */
+const SUMMARIZE_TREE = `
+import hashlib, json, os, stat, sys
+mode, top = sys.argv[1], sys.argv[2]
+if not os.path.lexists(top):
+    print(json.dumps({'exists': False, 'count': 0, 'bytes': 0, 'sha256': hashlib.sha256().hexdigest()}))
+    sys.exit(0)
+entries = []
+if os.path.isdir(top) and not os.path.islink(top):
+    for d, dirs, files in os.walk(top):
+        dirs.sort()
+        for name in files + [x for x in dirs if os.path.islink(os.path.join(d, x))]:
+            entries.append(os.path.relpath(os.path.join(d, name), top))
+else:
+    entries.append('')
+entries.sort()
+total, count, h = 0, 0, hashlib.sha256()
+for rel in entries:
+    p = os.path.join(top, rel) if rel else top
+    st = os.lstat(p)
+    count += 1
+    if stat.S_ISLNK(st.st_mode):
+        h.update(('%s\\0link\\0%s\\n' % (rel, os.readlink(p))).encode('utf-8', 'surrogateescape'))
+        continue
+    total += st.st_size
+    if mode == 'list':
+        h.update(('%s\\0%d\\0%d\\n' % (rel, st.st_size, int(st.st_mtime))).encode('utf-8', 'surrogateescape'))
+    else:
+        h.update(('%s\\0%d\\n' % (rel, st.st_size)).encode('utf-8', 'surrogateescape'))
+        with open(p, 'rb') as f:
+            for block in iter(lambda: f.read(1 << 20), b''):
+                h.update(block)
+print(json.dumps({'exists': True, 'count': count, 'bytes': total, 'sha256': h.hexdigest()}))
+`;
+/** `python3 -I -S -c SUMMARIZE_TREE <mode> <path>` */
+function summarizeTree(python, mode, path) {
+    return cmd([python, '-I', '-S', '-c', SUMMARIZE_TREE, mode, path]);
+}
+/**
+ * Host program, argv: snapshots dir (or several). Prints JSON: each entry's name and whether it
+ * holds a manifest.json (a snapshot without one is incomplete); for several dirs, one such list
+ * per dir, in their order (a dir that does not exist lists nothing).
+ */
+const LIST_SNAPSHOT_DIRS = `
+import json, os, sys
+def entries(top):
+    out = []
+    try:
+        names = sorted(os.listdir(top))
+    except FileNotFoundError:
+        names = []
+    for name in names:
+        p = os.path.join(top, name)
+        if os.path.isdir(p) and not os.path.islink(p):
+            out.append({'name': name, 'complete': os.path.isfile(os.path.join(p, 'manifest.json'))})
+    return out
+tops = sys.argv[1:]
+print(json.dumps(entries(tops[0]) if len(tops) == 1 else [entries(t) for t in tops]))
+`;
+/** `python3 -I -S -c LIST_SNAPSHOT_DIRS <snapshots dir>` */
+function listSnapshotDirs(python, snapshotsDir) {
+    return cmd([python, '-I', '-S', '-c', LIST_SNAPSHOT_DIRS, snapshotsDir]);
+}
+/** `python3 -I -S -c LIST_SNAPSHOT_DIRS <dir>...`: prints one list of entries per dir. */
+function listSeveralSnapshotDirs(python, dirs) {
+    return cmd([python, '-I', '-S', '-c', LIST_SNAPSHOT_DIRS, ...dirs]);
+}
+/** Whether a command's error output says the disk (or a quota) is full. */
+function isDiskFull(text) {
+    return /No space left on device|ENOSPC|Disk quota exceeded|EDQUOT|database or disk is full|disk full/i.test(text);
+}
+
+/**
+ * The snapshot manifest: `<root>/snapshots/<id>/manifest.json`, written last, so a snapshot
+ * directory without one is incomplete. It says when, which site and release, the database dump
+ * (engine, file, size, sha256, per-table row counts and checksums) and the files (per data
+ * folder: count, bytes, hash of the file list). It never holds a secret: the database is named
+ * by engine and name only (no host, user or password).
+ *
+ * Format 2 (this version writes it) adds the plain sha256 (what `sha256sum` prints) of every
+ * file: of the dump (each file of a directory-format dump) and of each data folder's files, by
+ * path relative to the snapshot directory; and `sums`, the sha256 of the snapshot's SHA256SUMS
+ * (see sums.ts), which lists the same files for `sha256sum -c`. Format 1 manifests (older
+ * snapshots) are still read: their dump `sha256` is over a `"\0<size>\n"` prefix plus the
+ * bytes (SUMMARIZE_TREE's `content` mode) and they have no per-file sums.
+ *
+ * Format 3 adds `database.store` for a dump kept as zstd files, some of them deltas against a
+ * base snapshot's (dump-store.ts); its sums are still the plain sha256 of each stored file.
+ */
+const MANIFEST_FILE = 'manifest.json';
+/** The dump inside a snapshot directory (a file or, for some engines, a directory). */
+const DUMP_NAME = 'database.dump';
+const FILES_DIR = 'files';
+function snapshotPaths(snapshotsDir, id) {
+    const dir = `${snapshotsDir}/${id}`;
+    return {
+        dir,
+        manifest: `${dir}/${MANIFEST_FILE}`,
+        dump: `${dir}/${DUMP_NAME}`,
+        files: `${dir}/${FILES_DIR}`,
+        folder: name => `${dir}/${FILES_DIR}/${name}`
+    };
+}
+/** The newest manifest format, the one snapshots are written in. */
+const MANIFEST_FORMAT = 3;
+/** A file of the snapshot: path relative to the snapshot directory, size, plain sha256. */
+const fileSumSchema = object({
+    path: string$1(),
+    size: number(),
+    sha256: string$1().regex(/^[0-9a-f]{64}$/)
+});
+const tableSchema = object({ table: string$1(), rows: number(), checksum: string$1() });
+const folderSchema = object({
+    /** Absolute path of the data folder on the host. */
+    source: string$1(),
+    /** Its name under the snapshot's files/. */
+    name: string$1(),
+    /** The folder did not exist when the snapshot was taken. */
+    missing: boolean(),
+    count: number(),
+    bytes: number(),
+    /** sha256 of the sorted file list (path, size, mtime). */
+    listSha256: string$1(),
+    /** Format 2: every regular file of the copy, with its plain sha256. */
+    files: array(fileSumSchema).optional()
+});
+const baseSchema = object({
+    format: union([literal(1), literal(2), literal(3)]),
+    id: string$1(),
+    site: string$1(),
+    host: string$1(),
+    root: string$1(),
+    /** When the snapshot started and finished (ISO 8601, UTC). */
+    createdAt: string$1(),
+    finishedAt: string$1(),
+    /** The release live when the snapshot was taken. */
+    live: string$1().nullable(),
+    sitecycleVersion: string$1(),
+    /** The snapshot whose files were hard-link candidates (--link-dest), if any. */
+    previous: string$1().nullable(),
+    database: object({
+        engine: _enum(['postgres', 'mysql', 'sqlite']),
+        name: string$1(),
+        /** The dump, relative to the snapshot directory. */
+        dump: string$1(),
+        format: string$1(),
+        size: number(),
+        /**
+         * Format 2: the plain sha256 of the dump file (for a directory-format dump, of its lines in
+         * SHA256SUMS: see digestOfDumpFiles). Format 1: sha256 over a size prefix plus the bytes.
+         */
+        sha256: string$1(),
+        /** Format 2: each file of the dump, with its plain sha256. */
+        files: array(fileSumSchema).optional(),
+        /** Bytes the live database took. */
+        databaseSize: number().nullable(),
+        tables: array(tableSchema),
+        /**
+         * `live`: taken from the database around the dump and equal before and after it; `dump`:
+         * of exactly what the dump holds; `file` (sqlite): the dump is a copy of the database
+         * itself, `tables` hold names and row counts only, and the checksums are taken from the dump
+         * when needed (verify.ts expectedTables).
+         */
+        checksumsFrom: _enum(['live', 'dump', 'file']),
+        /**
+         * Format 3: the dump's table files are zstd, full or deltas against `base`'s same files
+         * (see dump-store.ts). Absent: the dump is read as it is.
+         */
+        store: object({
+            compression: literal('zstd'),
+            base: string$1().nullable(),
+            depth: number().int().min(0),
+            deltas: array(string$1()),
+            /** Stored bytes of the base's dump and of the chain's deltas so far (dump-store.ts). */
+            baseBytes: number().optional(),
+            chainBytes: number().optional()
+        })
+            .optional()
+    })
+        .nullable(),
+    files: object({
+        count: number(),
+        bytes: number(),
+        folders: array(folderSchema)
+    }),
+    /** Format 2: the snapshot's SHA256SUMS (dump and data files) and its own sha256. */
+    sums: object({
+        file: literal('SHA256SUMS'),
+        sha256: string$1().regex(/^[0-9a-f]{64}$/),
+        count: number(),
+        bytes: number()
+    })
+        .optional()
+});
+/** A format 2 manifest carries every per-file sum; say which is missing. */
+function format2Gap(m) {
+    if (m.format === 1)
+        return undefined;
+    if (!m.sums)
+        return ['sums'];
+    if (m.database && !m.database.files)
+        return ['database', 'files'];
+    const i = m.files.folders.findIndex(f => !f.missing && !f.files);
+    return i >= 0 ? ['files', 'folders', i, 'files'] : undefined;
+}
+const manifestSchema = baseSchema.superRefine((m, ctx) => {
+    const gap = format2Gap(m);
+    if (gap)
+        ctx.addIssue({ code: 'custom', path: gap, message: 'required in format 2' });
+});
+/** The manifest as written: stable key order, two-space indent, newline at the end. */
+function renderManifest(m) {
+    return `${JSON.stringify(manifestSchema.parse(m), null, 2)}\n`;
+}
+/** Parse a manifest read from `where`; SitecycleError naming it when it is not one. */
+function parseManifest(text, where) {
+    let data;
+    try {
+        data = JSON.parse(text);
+    }
+    catch (e) {
+        throw new SitecycleError(`${where} is not JSON: ${e.message}`, 'snapshot');
+    }
+    const parsed = manifestSchema.safeParse(data);
+    if (!parsed.success) {
+        const first = parsed.error.issues[0];
+        throw new SitecycleError(`${where} is not a snapshot manifest: ${first.path.join('.') || '(top)'}: ${first.message}`, 'snapshot');
+    }
+    return parsed.data;
+}
+let version;
+/** This sitecycle's version, from the package.json beside src/ or dist/ ('unknown' without one). */
+function sitecycleVersion() {
+    // src/snapshots/manifest.ts and the bundled dist/cli.js sit at different depths.
+    for (const candidate of ['../package.json', '../../package.json']) {
+        if (version !== undefined)
+            break;
+        try {
+            const pkg = JSON.parse(readFileSync(new URL(candidate, import.meta.url), 'utf8'));
+            if (pkg.name === 'sitecycle' && pkg.version)
+                version = pkg.version;
+        }
+        catch {
+            // not there: try the next
+        }
+    }
+    return (version ??= 'unknown');
+}
+
+/**
+ * Which snapshots to keep: grandfather-father-son retention. Pure: takes snapshot ids and "now",
+ * touches nothing. Calendar buckets are UTC days, ISO weeks and months counted back from now:
+ * `daily: 7` keeps the newest snapshot of each of the last 7 days (today included) that has one.
+ *
+ * Mirrors (role `mirror`, `from:` this site) add their own needs, whatever the counts above and
+ * however many snapshots syncs and attempts add: a mirror with lag L refreshed at any time in the
+ * next L shows the newest snapshot at least L old, so the site keeps for it the snapshot it shows
+ * now (the newest at least L old) and the newest snapshot of each bucket of the last L: UTC days
+ * for a lag of a week or more, else an eighth of the lag in whole hours (mirrorBucketSeconds).
+ * With a snapshot in every bucket, a `7d` mirror thus always shows data at least 7 days and less
+ * than 8 days old, a `1d` one less than 1 day 3 hours old.
+ * The policy's horizon (retentionHorizonSeconds) bounds the lag a mirror may ask for: beyond it,
+ * the policy says the data must be gone (the config loader refuses such a pair).
+ */
+const HOUR = 3600;
+const DAY = 24 * HOUR;
+/**
+ * How far back the policy is sure to hold a snapshot, in seconds: `daily: d` holds days back to
+ * d-1 days before today's start, `weekly: w` w-1 weeks, `monthly: m` m-1 months (counted as 28
+ * days, the shortest). `keep_last` gives no such promise (N snapshots may all be from today).
+ * A mirror's lag may not exceed it. Pure.
+ */
+function retentionHorizonSeconds(policy) {
+    return Math.max(0, (policy.daily - 1) * DAY, (policy.weekly - 1) * 7 * DAY, (policy.monthly - 1) * 28 * DAY);
+}
+/**
+ * The width of the buckets retention keeps one snapshot of for a mirror (the newest): a UTC day
+ * for a lag of a week or more, else an eighth of the lag in whole hours (at least one). A mirror
+ * then shows data less than its lag plus one bucket old (with a snapshot in every bucket). Pure.
+ */
+function mirrorBucketSeconds(lagSeconds) {
+    if (lagSeconds >= 7 * DAY)
+        return DAY;
+    return Math.max(HOUR, Math.floor(lagSeconds / 8 / HOUR) * HOUR);
+}
+/** The snapshots a mirror needs at `now` (newest first sorted ids in), with why. Pure. */
+function mirrorKeeps(sorted, m, now) {
+    const kept = new Map();
+    const cutoff = now.getTime() - m.lagSeconds * 1000;
+    const shown = sorted.find(id => parseSnapshotId(id).getTime() <= cutoff);
+    if (shown)
+        kept.set(shown, `mirror ${m.name} (${m.lag}) shows it`);
+    const bucket = mirrorBucketSeconds(m.lagSeconds) * 1000;
+    const seen = new Set();
+    for (const id of sorted) {
+        const t = parseSnapshotId(id).getTime();
+        if (t > now.getTime())
+            continue;
+        const key = Math.floor(t / bucket);
+        // Buckets from the one holding now - lag up to now: each bucket's newest may be shown later.
+        if (key < Math.floor(cutoff / bucket) || seen.has(key))
+            continue;
+        seen.add(key);
+        if (!kept.has(id))
+            kept.set(id, `mirror ${m.name} (${m.lag}) will show it`);
+    }
+    return kept;
+}
+const ID = /^(\d{4})(\d{2})(\d{2})T(\d{2})(\d{2})(\d{2})Z(?:-(\d+))?$/;
+/** A snapshot id for a moment: `20240315T030000Z` (UTC, sortable, safe in paths). */
+function snapshotIdFor(when, sequence = 0) {
+    const base = when
+        .toISOString()
+        .replace(/[-:]/g, '')
+        .replace(/\.\d+Z$/, 'Z');
+    return sequence > 0 ? `${base}-${sequence}` : base;
+}
+/** The moment a snapshot id names, or undefined when the name is not a snapshot id. */
+function parseSnapshotId(id) {
+    const m = ID.exec(id);
+    if (!m)
+        return undefined;
+    const [y, mo, d, h, mi, s] = m.slice(1, 7).map(Number);
+    const date = new Date(Date.UTC(y, mo - 1, d, h, mi, s));
+    // Reject 20240231T...: Date.UTC rolls it over into March.
+    if (date.getUTCMonth() !== mo - 1 || date.getUTCDate() !== d)
+        return undefined;
+    return date;
+}
+/** Whether a directory name is a snapshot id. */
+function isSnapshotId(name) {
+    return parseSnapshotId(name) !== undefined;
+}
+/** Newest first: by time, then by sequence number. */
+function compareNewestFirst(a, b) {
+    const ta = parseSnapshotId(a).getTime();
+    const tb = parseSnapshotId(b).getTime();
+    if (ta !== tb)
+        return tb - ta;
+    return sequenceOf(b) - sequenceOf(a);
+}
+function sequenceOf(id) {
+    return Number(ID.exec(id)?.[7] ?? 0);
+}
+/** `2024-03-15` */
+function dayKey(d) {
+    return d.toISOString().slice(0, 10);
+}
+/** `2024-03` */
+function monthKey(d) {
+    return d.toISOString().slice(0, 7);
+}
+/** ISO 8601 week: `2024-W11` (weeks start on Monday; week 1 holds the year's first Thursday). */
+function isoWeekKey(d) {
+    const t = new Date(Date.UTC(d.getUTCFullYear(), d.getUTCMonth(), d.getUTCDate()));
+    const weekday = t.getUTCDay() || 7;
+    t.setUTCDate(t.getUTCDate() + 4 - weekday); // the Thursday of this week decides the year
+    const yearStart = Date.UTC(t.getUTCFullYear(), 0, 1);
+    const week = Math.ceil(((t.getTime() - yearStart) / 86400000 + 1) / 7);
+    return `${t.getUTCFullYear()}-W${String(week).padStart(2, '0')}`;
+}
+/** The last `n` bucket keys counted back from `now`, today's (this week's, month's) first. */
+function recentKeys(now, n, unit) {
+    const keys = new Set();
+    for (let i = 0; i < n; i++) {
+        if (unit === 'month') {
+            keys.add(monthKey(new Date(Date.UTC(now.getUTCFullYear(), now.getUTCMonth() - i, 1))));
+        }
+        else {
+            const step = unit === 'day' ? 1 : 7;
+            const d = new Date(Date.UTC(now.getUTCFullYear(), now.getUTCMonth(), now.getUTCDate() - i * step));
+            keys.add(unit === 'day' ? dayKey(d) : isoWeekKey(d));
+        }
+    }
+    return keys;
+}
+/**
+ * Decide which snapshots to keep. Ids that are not snapshot ids are ignored (neither kept nor
+ * removed); snapshots dated after `now` (a clock that went back) are kept. The newest snapshot is
+ * always kept, whatever the policy.
+ */
+function chooseRetained(ids, policy, now) {
+    const sorted = [...new Set(ids)].filter(isSnapshotId).sort(compareNewestFirst);
+    const reasons = {};
+    const keep = (id, why) => (reasons[id] ??= []).push(why);
+    sorted.slice(0, Math.max(1, policy.last)).forEach(id => keep(id, 'last'));
+    for (const id of sorted)
+        if (parseSnapshotId(id).getTime() > now.getTime())
+            keep(id, 'future');
+    const buckets = [
+        [policy.daily, 'day', 'daily', dayKey],
+        [policy.weekly, 'week', 'weekly', isoWeekKey],
+        [policy.monthly, 'month', 'monthly', monthKey]
+    ];
+    for (const m of policy.mirrors ?? [])
+        for (const [id, why] of mirrorKeeps(sorted, m, now))
+            keep(id, why);
+    for (const [n, unit, label, keyOf] of buckets) {
+        if (n <= 0)
+            continue;
+        const wanted = recentKeys(now, n, unit);
+        const seen = new Set();
+        for (const id of sorted) {
+            const key = keyOf(parseSnapshotId(id));
+            if (!wanted.has(key) || seen.has(key))
+                continue;
+            seen.add(key); // sorted newest first: the first of a bucket is its newest
+            keep(id, `${label} ${key}`);
+        }
+    }
+    return {
+        keep: sorted.filter(id => reasons[id]),
+        remove: sorted.filter(id => !reasons[id]),
+        reasons
+    };
+}
+
+/** Read a snapshot's manifest; undefined when it has none (incomplete or no such snapshot). */
+async function readManifest(exec, snapshotsDir, id) {
+    const path = snapshotPaths(snapshotsDir, id).manifest;
+    const text = await exec.readFile(path);
+    return text === undefined ? undefined : parseManifest(text, `${path} on ${exec.name}`);
+}
+/** The snapshot directories of a site, oldest first, complete or not; other names are skipped. */
+async function listSnapshotIds(exec, site, python, 
+/** Another directory to list instead (the hidden bases: dump-store.ts). */
+dir = siteLayout(site.root).snapshots) {
+    const r = await exec.run(listSnapshotDirs(python, dir));
+    return snapshotIdsOf(JSON.parse(r.stdout));
+}
+/** The snapshots among a directory's entries, oldest first; other names are skipped. */
+function snapshotIdsOf(entries) {
+    return entries
+        .filter(e => isSnapshotId(e.name))
+        .map(e => ({ id: e.name, complete: e.complete }))
+        .sort((a, b) => byTime(a.id, b.id));
+}
+function byTime(a, b) {
+    return parseSnapshotId(a).getTime() - parseSnapshotId(b).getTime() || a.localeCompare(b);
+}
+/** `1.5 MB`, `12 KB`, `900 B` (powers of 1024). */
+function describeBytes(bytes) {
+    const units = ['B', 'KB', 'MB', 'GB', 'TB'];
+    let v = bytes;
+    let i = 0;
+    while (v >= 1024 && i < units.length - 1) {
+        v /= 1024;
+        i++;
+    }
+    return i === 0 ? `${v} B` : `${v.toFixed(v < 10 ? 1 : 0)} ${units[i]}`;
+}
+
+/**
+ * Incremental database dumps (manifest format 3). A PostgreSQL snapshot dumps with
+ * `pg_dump -Fd -Z0` (one plain file per table, `N.dat`, and `toc.dat`); the snapshot keeps
+ * `toc.dat` (and any other file) as it is and each table file as `N.dat.zst`: either a full zstd
+ * file, or a `zstd -1 --long=31 --patch-from=<base's N.dat>` delta against the same file of the
+ * chain's base, the last full snapshot before it (bench/README.md: a 1 % change of rows costs
+ * under 1 % of a full dump).
+ *
+ * Chains are short and never broken:
+ * - a snapshot is full when the previous one has no such store, was of another engine, is itself
+ *   of another engine, its chain's deltas together already outweigh the base (a delta holds
+ *   every change since its base, so each is larger than the one before: starting a new chain
+ *   when the deltas weigh as much as the base keeps the disk a chain costs near its least), the
+ *   chain is at its longest (MAX_DELTAS deltas on one base), or its base is not visible or
+ *   would not be kept by retention now; else it deltas against that base;
+ * - each delta needs its base only (a star, not a line): a restore applies one delta, and any
+ *   snapshot but a base can be removed freely;
+ * - retention never deletes a base a kept snapshot needs: it moves it to `snapshots/.bases/<id>`
+ *   (hidden from listing, restore and verify by id; its data folders removed), and deletes it
+ *   once no kept snapshot names it (see snapshot.ts applyRetention).
+ *
+ * Reading a stored dump materialises it: each `N.dat.zst` decompressed (through its base for a
+ * delta) into a temp directory the caller names and removes, toc.dat copied; pg_restore then
+ * reads that directory. Table files over zstd's 2 GiB window are kept full.
+ */
+/**
+ * At most this many deltas hang on one full base, however small they are: a month of daily
+ * snapshots, so a base (and a fault in it) never serves more than that.
+ */
+const MAX_DELTAS = 30;
+/** A table file larger than this (zstd's largest window, 2 GiB) is stored full. */
+const MAX_DELTA_BYTES = 2 ** 31;
+/** Where retention keeps the bases kept snapshots still need, under the snapshots directory. */
+const BASES_DIR = '.bases';
+/** The prefix of the directories verify materialises a dump into, beside the snapshots. */
+const VERIFY_WORK_PREFIX = '.sc-verify-';
+/** The dump format of a stored (zstd, maybe delta) PostgreSQL directory dump. */
+const STORED_PG_FORMAT = 'pg-directory-zstd';
+/** The store record of a new snapshot, from its choice of base, the previous one and its size. */
+function storeRecord(chosen, previous, deltas, bytes) {
+    return {
+        compression: 'zstd',
+        base: chosen?.base ?? null,
+        depth: chosen?.depth ?? 0,
+        deltas,
+        baseBytes: chosen ? (previous?.baseBytes ?? 0) : bytes,
+        chainBytes: chosen ? (previous?.chainBytes ?? 0) + bytes : 0
+    };
+}
+/**
+ * Which base a new snapshot deltas against, and its depth; null: store it full. Full when there
+ * is no previous stored dump of the same engine; when the chain's deltas, with one more as large
+ * as the last, would outweigh the base; when the chain is at MAX_DELTAS; or when the base is not
+ * among `keptNow` (visible and kept by retention with the new snapshot counted). Pure.
+ */
+function chooseDeltaBase(previous, engine, keptNow) {
+    if (!previous?.store || previous.engine !== engine)
+        return null;
+    const base = previous.store.base ?? previous.id;
+    const depth = previous.store.depth + 1;
+    if (depth > MAX_DELTAS || !keptNow.has(base))
+        return null;
+    const { baseBytes, chainBytes } = previous.store;
+    const last = previous.store.base === null ? 0 : (previous.size ?? 0);
+    if (baseBytes !== undefined && chainBytes !== undefined && chainBytes + last > baseBytes)
+        return null;
+    return { base, depth };
+}
+/** The bases the given (kept) snapshots need. Pure. */
+function neededBases(manifests) {
+    const out = new Set();
+    for (const m of manifests) {
+        const base = m.database?.store?.base;
+        if (base)
+            out.add(base);
+    }
+    return out;
+}
+/**
+ * What retention does with each snapshot it would remove: `hide` (a kept snapshot's base: moved
+ * to .bases), `remove`; and which hidden bases no kept snapshot needs any more. Pure.
+ */
+function planRemoval(remove, hidden, needed) {
+    return {
+        hide: remove.filter(id => needed.has(id)),
+        remove: remove.filter(id => !needed.has(id)),
+        dropHidden: hidden.filter(id => !needed.has(id))
+    };
+}
+/** zstd as the store programs run it: found on PATH, named when missing. */
+const ZSTD_HELPERS = `
+import json, os, re, shutil, subprocess, sys
+def zstd(args):
+    r = subprocess.run(['zstd', '-q', '-f', '--long=31'] + args, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    if r.returncode != 0:
+        sys.stderr.write('zstd %s failed: %s\\n' % (' '.join(args), r.stderr.strip()))
+        sys.exit(3)
+if shutil.which('zstd') is None:
+    sys.stderr.write('zstd is not installed\\n')
+    sys.exit(4)
+`;
+/**
+ * Host program, argv: raw dump dir, stored dump dir (made), base's stored dump dir or '', largest
+ * delta source in bytes. Moves each file of the raw dump into the stored one: `N.dat` compressed
+ * (a delta against the base's `N.dat.zst`, decompressed aside for the time of one file, when the
+ * base has one and both are within the window; else full), anything else as it is. Removes the
+ * raw dir. Prints {"deltas": [...], "full": n, "bytes": stored bytes}.
+ */
+const STORE_DUMP_PROGRAM = `${ZSTD_HELPERS}
+raw, out, base, limit = sys.argv[1], sys.argv[2], sys.argv[3], int(sys.argv[4])
+os.makedirs(out)
+deltas, full = [], 0
+for name in sorted(os.listdir(raw)):
+    src = os.path.join(raw, name)
+    if not re.fullmatch(r'[0-9]+\\.dat', name):
+        os.rename(src, os.path.join(out, name))
+        continue
+    stored = os.path.join(out, name + '.zst')
+    based = os.path.join(base, name + '.zst') if base else ''
+    if based and os.path.isfile(based) and os.path.getsize(src) <= limit:
+        aside = os.path.join(out, '.' + name + '.base')
+        zstd(['-d', based, '-o', aside])
+        if os.path.getsize(aside) <= limit:
+            zstd(['-1', '--patch-from=' + aside, src, '-o', stored])
+            deltas.append(name + '.zst')
+        else:
+            zstd(['-1', src, '-o', stored])
+            full += 1
+        os.unlink(aside)
+    else:
+        zstd(['-1', src, '-o', stored])
+        full += 1
+    os.unlink(src)
+shutil.rmtree(raw)
+stored_bytes = sum(os.path.getsize(os.path.join(out, f)) for f in os.listdir(out))
+print(json.dumps({'deltas': deltas, 'full': full, 'bytes': stored_bytes}))
+`;
+/**
+ * Host program, argv: stored dump dir, base's stored dump dir or '', JSON list of the delta
+ * files, output dir (made). Writes the plain dump: `N.dat.zst` decompressed (a delta through the
+ * base's file, decompressed aside first), other files copied. Prints the bytes written.
+ */
+const MATERIALIZE_DUMP_PROGRAM = `${ZSTD_HELPERS}
+stored, base, deltas, out = sys.argv[1], sys.argv[2], set(json.loads(sys.argv[3])), sys.argv[4]
+os.makedirs(out)
+total = 0
+for name in sorted(os.listdir(stored)):
+    src = os.path.join(stored, name)
+    if name.endswith('.dat.zst'):
+        target = os.path.join(out, name[:-4])
+        if name in deltas:
+            if not base:
+                sys.stderr.write('%s is a delta but its base is missing\\n' % src)
+                sys.exit(5)
+            aside = os.path.join(out, '.' + name[:-4] + '.base')
+            zstd(['-d', os.path.join(base, name), '-o', aside])
+            zstd(['-d', '--patch-from=' + aside, src, '-o', target])
+            os.unlink(aside)
+        else:
+            zstd(['-d', src, '-o', target])
+    else:
+        target = os.path.join(out, name)
+        shutil.copyfile(src, target)
+    total += os.path.getsize(target)
+print(json.dumps({'bytes': total}))
+`;
+/** `python STORE_DUMP_PROGRAM raw out base limit` */
+function storeDump(python, raw, out, base) {
+    return pythonProgram(python, STORE_DUMP_PROGRAM, [raw, out, base ?? '', String(MAX_DELTA_BYTES)]);
+}
+/** `python MATERIALIZE_DUMP_PROGRAM stored base deltas out` */
+function materializeDumpCommand(python, stored, base, deltas, out) {
+    return pythonProgram(python, MATERIALIZE_DUMP_PROGRAM, [
+        stored,
+        base ?? '',
+        JSON.stringify(deltas),
+        out
+    ]);
+}
+/** Fail with a message naming the host when zstd is not installed there. */
+async function requireZstd(exec) {
+    const r = await exec.tryRun(cmd(['zstd', '--version'])).catch(() => ({ code: 127 }));
+    if (r.code !== 0)
+        throw new SitecycleError(`zstd is not installed on ${exec.name}: database snapshots are stored with it (install the Debian package zstd there: apt-get install zstd)`, 'database');
+}
+/** The parent of a snapshot directory (a snapshots directory, or a sync's work directory). */
+function parentOf(snapshotDir) {
+    return snapshotDir.slice(0, snapshotDir.lastIndexOf('/'));
+}
+/**
+ * The directory of base snapshot `base` of the snapshot at `snapshotDir`: its sibling when it is
+ * still listed, else the hidden copy retention keeps under .bases; undefined when neither has a
+ * manifest.
+ */
+async function locateBase(exec, snapshotDir, base) {
+    const parent = parentOf(snapshotDir);
+    for (const dir of [`${parent}/${base}`, `${parent}/${BASES_DIR}/${base}`]) {
+        const r = await exec.tryRun(cmd(['test', '-f', `${dir}/manifest.json`]));
+        if (r.code === 0)
+            return dir;
+    }
+    return undefined;
+}
+/** The base of a stored dump, found, or an error naming both snapshots. */
+async function requireBase(exec, snapshotDir, manifest) {
+    const base = manifest.database.store.base;
+    const dir = await locateBase(exec, snapshotDir, base);
+    if (!dir)
+        throw new SitecycleError(`snapshot ${manifest.id} is stored as deltas against snapshot ${base}, which is missing on ${exec.name} (neither ${parentOf(snapshotDir)}/${base} nor ${parentOf(snapshotDir)}/${BASES_DIR}/${base})`, 'snapshot');
+    return dir;
+}
+/** Whether a manifest's dump is stored (zstd) and must be materialised before it is read. */
+function isStoredDump(manifest) {
+    return !!manifest.database?.store;
+}
+/**
+ * The dump of a snapshot as pg_restore (or the engine) reads it: the stored path itself for an
+ * older dump; for a stored one, materialised into `into` (made; the caller removes it with
+ * {@link removeMaterialized}, also on failure). A kill leaves `into` for whoever cleans its
+ * parent.
+ */
+async function materializeDump(exec, python, snapshotDir, manifest, into) {
+    const record = manifest.database;
+    if (!record.store)
+        return `${snapshotDir}/${record.dump}`;
+    const baseDir = record.store.base ? await requireBase(exec, snapshotDir, manifest) : null;
+    await exec.run(removeTree(into));
+    const out = `${into}/${record.dump.split('/').pop()}`;
+    const r = await exec.tryRun(materializeDumpCommand(python, `${snapshotDir}/${record.dump}`, baseDir && `${baseDir}/${record.dump}`, record.store.deltas, out));
+    if (r.code !== 0) {
+        await exec.tryRun(removeTree(into)).catch(() => undefined);
+        if (r.code === 4)
+            await requireZstd(exec);
+        throw new SitecycleError(`could not decompress the dump of snapshot ${manifest.id} on ${exec.name}` +
+            (record.store.base ? ` (deltas against snapshot ${record.store.base})` : '') +
+            `: ${r.stderr.trim().split('\n').pop() || `exit code ${r.code}`}`, 'snapshot');
+    }
+    return out;
+}
+/** Remove a materialised dump (quietly: the caller may already be failing). */
+async function removeMaterialized(exec, into) {
+    await exec.tryRun(removeTree(into)).catch(() => undefined);
+}
+/** Materialise, run `use` on the plain dump's path, remove the materialised copy whatever happens. */
+async function withMaterializedDump(exec, python, snapshotDir, manifest, into, use) {
+    try {
+        const path = await materializeDump(exec, python, snapshotDir, manifest, into);
+        return await use(path);
+    }
+    finally {
+        if (isStoredDump(manifest))
+            await removeMaterialized(exec, into);
     }
 }
 
@@ -45424,38 +45483,88 @@ function splitCommandLine(line, where) {
     return out;
 }
 
+/** Finds how to run as the site's user; a user that does not exist on the host is refused. */
+async function siteUserSwitch(exec, site) {
+    const { user, group } = site.apache;
+    const ids = await exec.tryRun({ argv: ['id', '-u', '--', user] });
+    const me = await exec.run({ argv: ['id', '-u'] });
+    if (ids.code !== 0)
+        throw new SitecycleError(`the site's user ${user} (sites.${site.name}.apache.user) does not exist on ${exec.name}`, 'site');
+    const target = ids.stdout.trim();
+    const current = me.stdout.trim();
+    if (current === target)
+        return { argv: [] };
+    if (current === '0')
+        return { argv: ['setpriv', `--reuid=${user}`, `--regid=${group}`, '--init-groups', '--'] };
+    return { uid: current };
+}
+
 /** The programs a hook line may name bare that are taken from the release's virtualenv. */
 const VENV_PROGRAMS = ['python', 'python3', 'pip'];
 /**
- * Run the site's after_install hooks, in order, in release `target.version`: cwd the release,
- * `python`/`pip` from its virtualenv, the release's environment (env.json), the config variable
- * naming its app.ini, and
- * SITECYCLE_SITE, SITECYCLE_ROOT, SITECYCLE_VERSION set. The first failing hook throws
- * (CommandError). Returns how many ran.
+ * Run the site's after_install hooks, in order, in release `target.version`, as `sitecycle run`
+ * runs a command: as the site's Apache user (setpriv when sitecycle runs as root), cwd the
+ * release, `python`/`pip` from its virtualenv, the release's environment (env.json), the config
+ * variable naming its app.ini, HOME the release, and SITECYCLE_SITE, SITECYCLE_ROOT,
+ * SITECYCLE_VERSION set. A host user that is neither root nor the site's user cannot switch: the
+ * hooks run as that user, with a warning. The first failing hook throws (CommandError). Returns
+ * how many ran.
  */
 async function runAfterInstallHooks(exec, config, site, target, reporter) {
     const dir = siteLayout(site.root).release(target.version);
     const hooks = site.hooks.afterInstall;
     if (!hooks.length)
         return 0;
+    const prefix = await hookUser(exec, site, reporter);
     const env = await releaseEnvironment(exec, config, site, target.version, reporter);
     const redact = [...(target.redact ?? []), ...env.secrets];
-    for (const [i, line] of hooks.entries()) {
-        const argv = splitCommandLine(line, `${config.file}: sites.${site.name}.hooks.after_install[${i}]`);
-        reporter.info(`   hook: ${line}`);
-        await exec.run({
-            ...inRelease(dir, argv, env),
-            ...((target.redact || redact.length > 0) && { redact })
-        });
+    // Switching from root: the release is the site user's while its hooks run (collectstatic,
+    // compilemessages write into it), and root's again after, so the application cannot change
+    // its own code; links stay links (shared data is never touched), groups are kept.
+    const lend = prefix.length > 0;
+    if (lend)
+        await exec.run(changeTreeOwner(site.apache.user, dir));
+    try {
+        for (const [i, line] of hooks.entries()) {
+            const argv = splitCommandLine(line, `${config.file}: sites.${site.name}.hooks.after_install[${i}]`);
+            reporter.info(`   hook: ${line}`);
+            await exec.run({
+                ...inReleaseAs(dir, argv, env, prefix),
+                ...((target.redact || redact.length > 0) && { redact })
+            });
+        }
+    }
+    finally {
+        if (lend)
+            await exec.run(takeTreeBack(site.apache.user, '0', dir));
     }
     return hooks.length;
+}
+/**
+ * The argv prefix the hooks run behind (siteUserSwitch); a host user that cannot switch runs
+ * them itself, warned that files they make are not the application's.
+ */
+async function hookUser(exec, site, reporter) {
+    const s = await siteUserSwitch(exec, site);
+    if ('argv' in s)
+        return s.argv;
+    const { user } = site.apache;
+    reporter.warn(`the hooks of site ${site.name} run as uid ${s.uid} on ${exec.name}, not as the site's user ${user} (only root can switch): run sitecycle as root or as ${user} for files they make to be the application's`);
+    return [];
+}
+/** A command in release `dir` (inRelease) behind `prefix`, the switch to the site's user. */
+function inReleaseAs(dir, argv, env, prefix) {
+    const inside = inRelease(dir, argv, env);
+    return { ...inside, argv: [...prefix, ...inside.argv] };
 }
 /**
  * The environment of a command run in release `version` (hooks, `sitecycle run`), as its WSGI
  * script sees it: the release's environment (env.json, its secrets given to the reporter to
  * mask), `python`/`pip` of its virtualenv first on PATH, the config variable naming its app.ini,
- * and SITECYCLE_SITE, SITECYCLE_ROOT, SITECYCLE_SHARED, SITECYCLE_VERSION, SITECYCLE_RELEASE_DIR (the
- * release directory, also the working directory: where a hook puts files Apache serves, `static:`).
+ * HOME the release (the Apache user's own home, such as /var/www, is often not its to write, and
+ * root's is not its at all), and SITECYCLE_SITE, SITECYCLE_ROOT, SITECYCLE_SHARED, SITECYCLE_VERSION,
+ * SITECYCLE_RELEASE_DIR (the release directory, also the working directory: where a hook puts
+ * files Apache serves, `static:`).
  */
 async function releaseEnvironment(exec, config, site, version, reporter) {
     const dir = siteLayout(site.root).release(version);
@@ -45470,6 +45579,7 @@ async function releaseEnvironment(exec, config, site, version, reporter) {
         variables: {
             ...appEnv?.variables,
             PATH: `${dir}/bin:/usr/local/bin:/usr/bin:/bin`,
+            HOME: dir,
             VIRTUAL_ENV: dir,
             [configEnv]: `${dir}/app.ini`,
             SITECYCLE_SITE: site.name,
@@ -45767,7 +45877,7 @@ function applySteps() {
             run: async (c) => {
                 const p = await probeHealth(c.exec, c.site, c.python, { version: c.state.live });
                 if (!p.ok)
-                    throw new SitecycleError(describeProbe(p, `site ${c.site.name} (${c.site.health.path}) after the ${c.op}`, c.state.live), 'verify');
+                    throw new SitecycleError(describeProbe(p, `site ${c.site.name} after the ${c.op}`, c.state.live), 'verify');
                 return `HTTP ${p.status}`;
             }
         },

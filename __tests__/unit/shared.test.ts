@@ -131,7 +131,6 @@ describe('config', () => {
       'shared: [{ path: a, url: /m/ }, { path: b, url: /m/x/ }]',
       'app.shared[1].url: /m/x/ overlaps /m/'
     ],
-    ['shared: [{ path: a, url: /__version__ }]', 'holds the health path /__version__'],
     ['shared: [a-b, a_b]', 'app.shared[1]: its name a_b is also the name of a-b'],
     ['shared: [{ path: media, colour: red }]', "app.shared[0]: unknown key 'colour'"],
     [
@@ -140,6 +139,12 @@ describe('config', () => {
     ]
   ])('%s is refused, naming the key', (app, message) => {
     expect(() => load(app)).toThrow(message)
+  })
+
+  test("a served folder over the site's own health path is refused", () => {
+    expect(() =>
+      load('shared: [{ path: a, url: /__version__ }]', 'health: { path: /__version__ }')
+    ).toThrow('holds the health path /__version__')
   })
 
   test('{{ shared.NAME }} renders to the absolute path; SITECYCLE_SHARED in the WSGI script', () => {
