@@ -47738,12 +47738,18 @@ const ACCOUNT_NAME = /^[A-Za-z_][A-Za-z0-9_.-]*$/;
 // Paths and names written into Apache config: no whitespace, quotes, backslashes or control characters.
 // eslint-disable-next-line no-control-regex -- control characters are exactly what is excluded
 const PLAIN = /^[^\s"'\\\x00-\x1f\x7f]+$/;
+/**
+ * The health path sitecycle's WSGI script answers itself, once the application has imported,
+ * with the release's version (and the answer of the application's own health path, if one is
+ * set): the only path that passes a freeze and, from the host itself, a preview's basic auth.
+ */
+const HEALTH_URI = '/.sitecycle/health';
 /** Defaults of the settings that do not depend on other settings. */
 const DEFAULTS = {
     python: '/usr/bin/python3',
     role: 'production',
     host: 'local',
-    healthPath: '/__version__',
+    healthPath: HEALTH_URI,
     expectVersion: true,
     healthTimeout: 30,
     configEnv: 'SITECYCLE_CONFIG',
