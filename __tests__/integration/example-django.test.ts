@@ -7,8 +7,8 @@
  * migration and the field it adds) goes live first, then the example's 2.0.0, whose hook applies
  * 0002; a superuser made by `sitecycle run` as www-data logs in to the admin over HTTP, the
  * guestbook is signed through its form (CSRF as a browser does it), `sitecycle rollback` puts
- * 1.0.0 back (code only: the entry and 0002's column stay) and a preview site synced from
- * production shows the entry (anonymised users).
+ * 1.0.0 back (code only: the entry and 0002's column stay; 1.0.0 reads, its writes break on
+ * that column) and a preview site synced from production shows the entry (anonymised users).
  *
  * Needs the wheelhouse (SITECYCLE_TEST_WHEELHOUSE, default ../shared/wheelhouse): CI has it, so
  * a missing one fails here rather than skipping. Rebuild dist/cli.js after a src change.
@@ -383,7 +383,7 @@ test('over HTTP: the superuser logs in to the admin, signs the guestbook through
   expect(admin.body).toContain('signed over HTTP &lt;2.0.0&gt;')
 })
 
-test('rollback to 1.0.0: code only, the entry written under 2.0.0 still listed, the admin still logs in', async () => {
+test('rollback to 1.0.0: code only, the entry written under 2.0.0 still listed, the admin still logs in, a new entry is a 500 (0002 column)', async () => {
   const r = await ok(['rollback', 'v1'])
   expect(r.stdout + r.stderr).toMatch(/1\.0\.0/)
   expect(await httpGet(`${url}/__version__`)).toEqual({ status: 200, body: '1.0.0' })
@@ -407,6 +407,14 @@ test('rollback to 1.0.0: code only, the entry written under 2.0.0 still listed, 
   expect((await browser.request('/admin/guestbook/entry/')).body).toContain(
     'signed over HTTP &lt;2.0.0&gt;'
   )
+  // What the example does on writes after this rollback: 0002 adds `author` with a default that
+  // is Django's, not the database's (AddField drops it once the column is filled), so 1.0.0's
+  // INSERT, which does not name the column, breaks its NOT NULL: signing is a 500 and nothing is
+  // written until 2.0.0 is back (a `db_default` in 0002 would let 1.0.0 write).
+  const signed = await browser.submit('/', { text: 'signed under 1.0.0' })
+  expect(signed.status).toBe(500)
+  expect(signed.body).not.toContain('Traceback')
+  expect(pg.sql(DB, 'select count(*) from guestbook_entry').trim()).toBe('1')
 })
 
 test('a preview (v2, its own database) synced from v1 shows the entry, its users anonymised', async () => {
