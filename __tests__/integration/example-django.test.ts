@@ -386,6 +386,10 @@ test('over HTTP: the superuser logs in to the admin, signs the guestbook through
 test('rollback to 1.0.0: code only, the entry written under 2.0.0 still listed, the admin still logs in, a new entry is a 500 (0002 column)', async () => {
   const r = await ok(['rollback', 'v1'])
   expect(r.stdout + r.stderr).toMatch(/1\.0\.0/)
+  // Said plainly (DESIGN rule 4): the database is left as 2.0.0 left it.
+  expect(r.stderr).toContain(
+    'the rollback of site v1 is code only: its database stays as 2.0.0 left it (migrations are not undone)'
+  )
   expect(await httpGet(`${url}/__version__`)).toEqual({ status: 200, body: '1.0.0' })
   // The database is as 2.0.0 left it (a rollback restores no data): 0002 and its column stay;
   // 1.0.0 reads past the column it does not know.
