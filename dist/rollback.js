@@ -64458,6 +64458,12 @@ async function runRollback(req, octx, st, choice, switchedBefore, markedBad = fa
             req.reporter.info(note);
             base.notes.push(note);
         }
+        if (req.site.database) {
+            // DESIGN rule 4: a rollback is code only, and says so.
+            const note = codeOnlyNote(req.site.name, st.live, target);
+            req.reporter.warn(note);
+            base.notes.push(note);
+        }
         return {
             ...base,
             status: 'rolled-back',
@@ -64482,6 +64488,13 @@ async function runRollback(req, octx, st, choice, switchedBefore, markedBad = fa
             failedStep: e.failedStep
         });
     }
+}
+/**
+ * What a rollback leaves alone, said plainly: the database keeps what the newer release made of
+ * it (migrations are not undone), and the way back to older data is a snapshot's restore.
+ */
+function codeOnlyNote(site, from, to) {
+    return `the rollback of site ${site} is code only: its database stays as ${from ?? 'the live release'} left it (migrations are not undone); if ${to} needs the older schema, restore a snapshot taken before (sitecycle snapshots ${site}, then sitecycle restore ${site})`;
 }
 
 /** Inputs both actions have, under the same names. */
