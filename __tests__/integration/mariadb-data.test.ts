@@ -99,8 +99,10 @@ INSERT INTO ${Q_AWKWARD} (note) VALUES ('tab\\there'), ('quote '' here'), ('secr
 const PREVIEW_SQL = `CREATE TABLE stale (id INT PRIMARY KEY, note TEXT); INSERT INTO stale VALUES (1, 'old preview data');`
 
 /** The preview's own code "migrates" the copied data: it records itself in a table. */
-const hook = (socket: string) =>
-  `mariadb --no-defaults --socket=${socket} -u root --database=${DB[PREVIEW]} -e "CREATE TABLE IF NOT EXISTS migrated (by_site VARCHAR(10)); INSERT INTO migrated VALUES ('${PREVIEW}')"`
+// Hooks run as the site's user (www-data), not root: it logs in as the app over TCP, its password
+// in MYSQL_PWD from the application environment (a secret: masked, never on the command line).
+const hook = (port: number) =>
+  `mariadb --no-defaults --protocol=TCP -h 127.0.0.1 -P ${port} -u app --database=${DB[PREVIEW]} -e "CREATE TABLE IF NOT EXISTS migrated (by_site VARCHAR(10)); INSERT INTO migrated VALUES ('${PREVIEW}')"`
 
 async function siteYaml(name: string, role: 'production' | 'preview'): Promise<string> {
   const port = await freePort()
@@ -114,7 +116,8 @@ ${role === 'preview' ? `    from: ${PROD}\n` : ''}    root: ${join(dir, name)}
     url: http://127.0.0.1:${port}
     health: { path: /__version__, expect_version: true, timeout: 20 }
     config: { template: app.ini.tmpl }
-    hooks: { after_install: ${JSON.stringify(role === 'preview' ? [hook(maria.socket)] : [])} }
+    hooks: { after_install: ${JSON.stringify(role === 'preview' ? [hook(maria.port)] : [])} }
+${role === 'preview' ? `    env: { MYSQL_PWD: "{{ secret.${DB_PASSWORD_ENV} }}" }\n` : ''}
     database: { engine: mysql, name: ${DB[name]}, ${where}, user: app, password_env: ${DB_PASSWORD_ENV} }
     data: [shared/uploads]
     preflight: { min_free_mb: 10 }

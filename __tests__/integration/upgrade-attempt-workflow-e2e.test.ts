@@ -47,7 +47,7 @@ import {
 import { freePort, startApache, type TestApache } from '../helpers/apache.js'
 import { FakeGithub } from '../helpers/github-openapi.js'
 import { buildSampleRelease } from '../helpers/sample-app.js'
-import { httpGet } from '../helpers/site.js'
+import { httpGet, servedVersion } from '../helpers/site.js'
 import { REPO, SITECYCLE, SITECYCLE_SHA } from '../helpers/harness-repo.js'
 
 const WORKFLOW = path.join(REPO, '.github', 'workflows', 'upgrade-attempt.yml')
@@ -401,7 +401,8 @@ describe('the upgrade-attempt workflow, end to end through the harness', () => {
       'written just before the attempt'
     )
     // The old production is frozen at the preview's former address and points to production.
-    expect((await httpGet(`${urls.v2}/__version__`)).body).toBe('1.0.0')
+    // Frozen: only the reserved health path passes the freeze.
+    expect(await servedVersion(urls.v2)).toBe('1.0.0')
     const old = await fetch(`${urls.v2}/`, { headers: auth })
     expect(old.status).toBe(503)
     expect(await old.text()).toContain(`href="${urls.v1}"`)
@@ -489,7 +490,7 @@ describe('the upgrade-attempt workflow, end to end through the harness', () => {
     expect(home.status).toBe(200)
     expect(home.body).toContain('hello from c1')
     expect(sql('c1', 'SELECT id, body FROM notes ORDER BY id;')).toBe(before)
-    expect((await httpGet(`${urls.c2}/__version__`)).body).toBe('2.0.0')
+    expect(await servedVersion(urls.c2)).toBe('2.0.0')
     expect((await httpGet(`${urls.c2}/`)).status).toBe(401)
     expect((await httpGet(`${urls.c2}/`, auth)).body).toContain('hello from c2')
     const phases = ['syncing', 'deploying', 'freezing', 'catching-up', 'open', 'cancelled']
