@@ -22,7 +22,11 @@ import { httpGet, makeTestSite, type TestSite } from '../helpers/site.js'
 
 const SECRET = 'interrupted-secret-0123456789'
 const VERSIONS = ['1.0.0', '2.0.0', '3.0.0']
-const STEPS = deploySteps().map(s => s.name)
+// link-shared runs only for a site with shared: links (the sample site has none): a kill after a
+// step that does not run never fires.
+const STEPS = deploySteps()
+  .map(s => s.name)
+  .filter(name => name !== 'link-shared')
 const SWITCH = STEPS.indexOf('switch')
 /** After each step, plus once while pip installs (just before 'install' completes). */
 const CASES = STEPS.flatMap(s => (s === 'install' ? ['mid-install', s] : [s]))
