@@ -17,18 +17,16 @@ import { cp, mkdir, readdir, readFile, rm, writeFile } from 'node:fs/promises'
 import { dirname, join, resolve } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { parseConfig } from '../src/config/load-config.js'
-import { PIP_HERMETIC_ENV, PIP_HERMETIC_UNSET } from '../src/commands/python.js'
 import { freePort, type PrivateApache } from '../src/demo/private-apache.js'
 import type { Executor } from '../src/hosts/executor.js'
-import { commandEnv, runProcess } from '../src/hosts/local-executor.js'
 import { deploy } from '../src/pipelines/deploy.js'
 import { initSite } from '../src/pipelines/init.js'
 import { buildRelease } from '../src/releases/build.js'
 import type { Reporter } from '../src/util/reporter.js'
 import { startPostgres } from '../__tests__/helpers/databases.js'
+import { median, timeBareInstall } from './bare-install.js'
 import { now } from '../__tests__/helpers/load.js'
 
-const PYTHON = '/usr/bin/python3'
 /** The repository: this file runs compiled from build/bench/bench/. */
 const REPO = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..', '..')
 const EXAMPLE = join(REPO, 'examples', 'django-project')
@@ -49,12 +47,6 @@ export interface RealDeployBench {
   reporter(): Reporter
   figure(name: string, value: number, unit: string, digits?: number): void
   progress(message: string): void
-}
-
-function median(values: number[]): number {
-  const sorted = [...values].sort((a, b) => a - b)
-  const mid = Math.floor(sorted.length / 2)
-  return sorted.length % 2 ? sorted[mid] : (sorted[mid - 1] + sorted[mid]) / 2
 }
 
 /** The example's top-level `app:` block, as written. */
@@ -81,39 +73,16 @@ async function buildExample(work: string, releases: string, version: string): Pr
   await rm(src, { recursive: true, force: true })
 }
 
-/** Seconds of one bare install: a venv without pip, then pip --python installs the app's wheel
- * and its dependencies offline from the release's wheelhouse. */
+/** Seconds of one bare install: the app's wheel and its dependencies offline from the
+ * release's wheelhouse. */
 async function bareInstall(work: string, release: string, n: number): Promise<number> {
-  const venv = join(work, `bare-real-${n}`)
   const wheel = (await readdir(release)).find(f => f.endsWith('.whl'))
   if (!wheel) throw new Error(`no wheel in ${release}`)
-  const env = commandEnv({ argv: [], env: PIP_HERMETIC_ENV, unsetEnv: PIP_HERMETIC_UNSET })
-  const steps = [
-    [PYTHON, '-m', 'venv', '--without-pip', venv],
-    [
-      PYTHON,
-      '-m',
-      'pip',
-      '--python',
-      `${venv}/bin/python`,
-      'install',
-      '--no-index',
-      '--find-links',
-      join(release, 'wheelhouse'),
-      join(release, wheel)
-    ]
-  ]
-  const t0 = now()
-  for (const [file, ...args] of steps) {
-    const r = await runProcess(file, args, { env })
-    if (r.code !== 0)
-      throw new Error(
-        `${[file, ...args].join(' ')} failed (${r.code}): ${r.stderr.toString().trim()}`
-      )
-  }
-  const s = (now() - t0) / 1000
-  await rm(venv, { recursive: true, force: true })
-  return s
+  return timeBareInstall(join(work, `bare-real-${n}`), [
+    '--find-links',
+    join(release, 'wheelhouse'),
+    join(release, wheel)
+  ])
 }
 
 export async function benchRealDeploy(b: RealDeployBench): Promise<void> {

@@ -18,15 +18,15 @@ import { fileURLToPath } from 'node:url'
 import { parseConfig } from '../src/config/load-config.js'
 import type { SitecycleConfig, SiteConfig } from '../src/config/model.js'
 import { freePort, startApache, type PrivateApache } from '../src/demo/private-apache.js'
-import { PIP_HERMETIC_ENV, PIP_HERMETIC_UNSET } from '../src/commands/python.js'
 import type { Command } from '../src/commands/command.js'
 import type { RunOptions, RunResult } from '../src/hosts/executor.js'
-import { LocalExecutor, runProcess, commandEnv } from '../src/hosts/local-executor.js'
+import { LocalExecutor } from '../src/hosts/local-executor.js'
 import { deploy } from '../src/pipelines/deploy.js'
 import { initSite } from '../src/pipelines/init.js'
 import { rollback } from '../src/pipelines/rollback.js'
 import { buildRelease } from '../src/releases/build.js'
 import { benchRealDeploy } from './deploy-real.js'
+import { median, timeBareInstall } from './bare-install.js'
 import { prepareSampleSource } from '../src/releases/sample-source.js'
 import type { Reporter } from '../src/util/reporter.js'
 import {
@@ -60,7 +60,6 @@ interface BenchSettings {
   verbose: boolean
 }
 
-const PYTHON = '/usr/bin/python3'
 /** The first deploy's version (not measured), the measured deploys' (one per --deploy-runs:
  * 2.0.0, 2.1.0, ...), and the one deployed under load. */
 const FIRST = '1.0.0'
@@ -340,42 +339,9 @@ sites:
   return { config, site: config.sites.bench, url: `http://127.0.0.1:${port}` }
 }
 
-/** Seconds of one bare install: `python3 -m venv --without-pip`, then a hermetic offline pip
- * install of the wheel with --python. */
-async function bareInstall(work: string, wheel: string, n: number): Promise<number> {
-  const venv = join(work, `bare-${n}`)
-  const env = commandEnv({ argv: [], env: PIP_HERMETIC_ENV, unsetEnv: PIP_HERMETIC_UNSET })
-  const t0 = now()
-  const steps = [
-    [PYTHON, '-m', 'venv', '--without-pip', venv],
-    [
-      PYTHON,
-      '-m',
-      'pip',
-      '--python',
-      `${venv}/bin/python`,
-      'install',
-      '--no-index',
-      '--no-deps',
-      wheel
-    ]
-  ]
-  for (const [file, ...args] of steps) {
-    const r = await runProcess(file, args, { env })
-    if (r.code !== 0)
-      throw new Error(
-        `${[file, ...args].join(' ')} failed (${r.code}): ${r.stderr.toString().trim()}`
-      )
-  }
-  const s = (now() - t0) / 1000
-  await rm(venv, { recursive: true, force: true })
-  return s
-}
-
-function median(values: number[]): number {
-  const sorted = [...values].sort((a, b) => a - b)
-  const mid = Math.floor(sorted.length / 2)
-  return sorted.length % 2 ? sorted[mid] : (sorted[mid - 1] + sorted[mid]) / 2
+/** Seconds of one bare install of the sample's wheel alone (its dependencies are none). */
+function bareInstall(work: string, wheel: string, n: number): Promise<number> {
+  return timeBareInstall(join(work, `bare-${n}`), ['--no-deps', wheel])
 }
 
 function expectOk(what: string, ok: boolean, detail: string): void {
