@@ -16,18 +16,16 @@
 import { execFileSync } from 'node:child_process'
 import { existsSync, statSync } from 'node:fs'
 import { chmod, cp, readFile, rm, writeFile } from 'node:fs/promises'
-import { join, resolve } from 'node:path'
+import { join } from 'node:path'
 import { freePort, startApache, type TestApache } from '../helpers/apache.js'
-import { describeRun, expectExit, runCli, type CliResult } from '../helpers/cli.js'
+import { expectExit, runCli, type CliResult } from '../helpers/cli.js'
 import { startPostgres, type PostgresServer } from '../helpers/databases.js'
 import { REPO } from '../helpers/harness-repo.js'
+import { exampleBlock, mustPass, testWheelhouse } from '../helpers/examples.js'
 import { makeTempDir, removeTempDir } from '../helpers/sample-app.js'
 import { httpGet } from '../helpers/site.js'
 import { buildRelease } from '../../src/releases/build.js'
 
-const WHEELHOUSE = resolve(
-  process.env.SITECYCLE_TEST_WHEELHOUSE ?? join(REPO, '..', 'shared', 'wheelhouse')
-)
 const EXAMPLE = join(REPO, 'examples', 'django-project')
 const SECRET = 'django-example-secret-key-5c1e0a9d7b'
 const DB = 'guestbook_example'
@@ -41,6 +39,7 @@ const previewAuth = {
   Authorization: `Basic ${Buffer.from(`sitecycle:${ACCESS}`).toString('base64')}`
 }
 
+let WHEELHOUSE: string
 let apache: TestApache
 let pg: PostgresServer
 let tmp: string
@@ -62,22 +61,7 @@ const cli = (args: string[]): Promise<CliResult> =>
     timeoutMs: 300_000
   })
 
-async function ok(args: string[]): Promise<CliResult> {
-  const r = await cli(args)
-  if (r.code !== 0) throw new Error(`sitecycle ${args.join(' ')}: ${describeRun(r)}`)
-  return r
-}
-
-/** The example's top-level `app:` block, as written. */
-function block(yaml: string, key: string, indent = ''): string {
-  const lines = yaml.split('\n')
-  const start = lines.indexOf(`${indent}${key}:`)
-  const end = lines.findIndex(
-    (l, i) => i > start && l.trim() !== '' && !l.startsWith(`${indent} `) && !l.startsWith('#')
-  )
-  if (start < 0 || end < 0) throw new Error(`no ${key}: block in ${EXAMPLE}/sitecycle.yml`)
-  return lines.slice(start, end).join('\n')
-}
+const ok = (args: string[]): Promise<CliResult> => mustPass(args, cli(args))
 
 /** Replace `from` by `to` in a file of the copy; the example no longer as written fails here. */
 async function edit(file: string, from: string, to: string): Promise<void> {
@@ -171,10 +155,7 @@ class Browser {
 }
 
 beforeAll(async () => {
-  if (!existsSync(WHEELHOUSE))
-    throw new Error(
-      `the wheelhouse ${WHEELHOUSE} is missing: set SITECYCLE_TEST_WHEELHOUSE to a folder with Django, psycopg2-binary and dj-database-url wheels`
-    )
+  WHEELHOUSE = testWheelhouse('Django, psycopg2-binary and dj-database-url')
   tmp = await makeTempDir('sitecycle-example-django-')
   // Apache's daemons (www-data) work in the site below it.
   await chmod(tmp, 0o755)
@@ -216,7 +197,7 @@ beforeAll(async () => {
   configFile = join(tmp, 'sitecycle.yml')
   await writeFile(
     configFile,
-    `${block(example, 'app')}
+    `${exampleBlock(EXAMPLE, example, 'app')}
 sites:
   v1:
     host: local
@@ -226,7 +207,7 @@ sites:
     env:
       DJANGO_ALLOWED_HOSTS: "127.0.0.1"
     database: { engine: postgres, name: ${DB}, host: ${pg.socketDir}, port: ${pg.port}, user: postgres }
-${block(example, 'hooks', '    ')}
+${exampleBlock(EXAMPLE, example, 'hooks', '    ')}
     keep_releases: 3
     preflight: { min_free_mb: 10 }
     apache:
@@ -246,7 +227,7 @@ ${block(example, 'hooks', '    ')}
       DJANGO_ALLOWED_HOSTS: "127.0.0.1"
     database: { engine: postgres, name: ${PREVIEW_DB}, host: ${pg.socketDir}, port: ${pg.port}, user: postgres }
     anonymize: ${anonymize}
-${block(example, 'hooks', '    ')}
+${exampleBlock(EXAMPLE, example, 'hooks', '    ')}
     keep_releases: 3
     preflight: { min_free_mb: 10 }
     apache:

@@ -13,22 +13,20 @@
  * a missing one fails here rather than skipping. Rebuild dist/cli.js after a src change.
  */
 import { execFileSync } from 'node:child_process'
-import { existsSync } from 'node:fs'
 import { chmod, cp, readdir, readFile, rm, stat, writeFile } from 'node:fs/promises'
-import { join, resolve } from 'node:path'
+import { join } from 'node:path'
 import { freePort, startApache, type TestApache } from '../helpers/apache.js'
-import { describeRun, expectExit, runCli, type CliResult } from '../helpers/cli.js'
+import { expectExit, runCli, type CliResult } from '../helpers/cli.js'
 import { REPO } from '../helpers/harness-repo.js'
+import { exampleBlock, mustPass, testWheelhouse } from '../helpers/examples.js'
 import { makeTempDir, removeTempDir } from '../helpers/sample-app.js'
 import { httpGet } from '../helpers/site.js'
 
 const PYTHON = '/usr/bin/python3'
-const WHEELHOUSE = resolve(
-  process.env.SITECYCLE_TEST_WHEELHOUSE ?? join(REPO, '..', 'shared', 'wheelhouse')
-)
 const EXAMPLE = join(REPO, 'examples', 'flask-app')
 const NOTE = 'remember the <milk> & eggs'
 
+let WHEELHOUSE: string
 let apache: TestApache
 let tmp: string
 let repo: string
@@ -43,11 +41,7 @@ const cli = (args: string[]): Promise<CliResult> =>
     timeoutMs: 300_000
   })
 
-async function ok(args: string[]): Promise<CliResult> {
-  const r = await cli(args)
-  if (r.code !== 0) throw new Error(`sitecycle ${args.join(' ')}: ${describeRun(r)}`)
-  return r
-}
+const ok = (args: string[]): Promise<CliResult> => mustPass(args, cli(args))
 
 function git(...args: string[]): string {
   return execFileSync('git', ['-C', repo, ...args], { encoding: 'utf8' }).trim()
@@ -56,15 +50,6 @@ function git(...args: string[]): string {
 function commit(message: string): void {
   git('add', '-A')
   git('-c', 'user.name=t', '-c', 'user.email=t@example.org', 'commit', '-q', '-m', message)
-}
-
-/** The example's top-level `app:` block, as written. */
-function appBlock(yaml: string): string {
-  const lines = yaml.split('\n')
-  const start = lines.indexOf('app:')
-  const end = lines.findIndex((l, i) => i > start && /^\S/.test(l))
-  if (start < 0 || end < 0) throw new Error(`no app: block in ${EXAMPLE}/sitecycle.yml`)
-  return lines.slice(start, end).join('\n')
 }
 
 async function setVersion(version: string): Promise<void> {
@@ -89,10 +74,7 @@ async function postNote(text: string): Promise<number> {
 }
 
 beforeAll(async () => {
-  if (!existsSync(WHEELHOUSE))
-    throw new Error(
-      `the wheelhouse ${WHEELHOUSE} is missing: set SITECYCLE_TEST_WHEELHOUSE to a folder with Flask, pytest and flit_core wheels`
-    )
+  WHEELHOUSE = testWheelhouse('Flask, pytest and flit_core')
   tmp = await makeTempDir('sitecycle-example-flask-')
   // Apache's daemons (www-data) work in the site below it.
   await chmod(tmp, 0o755)
@@ -120,7 +102,7 @@ beforeAll(async () => {
   configFile = join(repo, 'sitecycle.yml')
   await writeFile(
     configFile,
-    `${appBlock(example)}
+    `${exampleBlock(EXAMPLE, example, 'app')}
 release:
   build: { isolation: true, find_links: [${JSON.stringify(WHEELHOUSE)}] }
   wheelhouse: { find_links: [${JSON.stringify(WHEELHOUSE)}] }

@@ -4,7 +4,7 @@
  */
 import { parseConfig } from '../../src/config/load-config.js'
 import { argvStartsWith, RecordingExecutor } from '../../src/hosts/recording-executor.js'
-import { asSiteUser } from '../../src/pipelines/run-command.js'
+import { asSiteUser } from '../../src/sites/site-user.js'
 import { SitecycleError } from '../../src/util/errors.js'
 
 const config = parseConfig(

@@ -44,9 +44,6 @@ export interface RunCommandOutcome {
   journal: Record<string, unknown>
 }
 
-/** Re-exported: the prefix that runs a command as the site's user (sites/site-user.ts). */
-export { asSiteUser }
-
 export async function runInRelease(req: RunCommandRequest): Promise<RunCommandOutcome> {
   if (!req.argv.length)
     throw new SitecycleError('run: which command? e.g. sitecycle run v1 -- python -V', 'usage')

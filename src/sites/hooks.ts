@@ -29,8 +29,8 @@ const VENV_PROGRAMS = ['python', 'python3', 'pip']
  * Run the site's after_install hooks, in order, in release `target.version`, as `sitecycle run`
  * runs a command: as the site's Apache user (setpriv when sitecycle runs as root), cwd the
  * release, `python`/`pip` from its virtualenv, the release's environment (env.json), the config
- * variable naming its app.ini, HOME the release, and SITECYCLE_SITE, SITECYCLE_ROOT,
- * SITECYCLE_VERSION set. A host user that is neither root nor the site's user cannot switch: the
+ * variable naming its app.ini, HOME the release, and the SITECYCLE_* variables of
+ * releaseEnvironment set. A host user that is neither root nor the site's user cannot switch: the
  * hooks run as that user, with a warning. The first failing hook throws (CommandError). Returns
  * how many ran.
  */
