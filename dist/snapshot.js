@@ -38665,6 +38665,10 @@ const hostSpec = string$1({ error: HOST_FORM })
     const host = tryParseHost(value);
     return 'problem' in host ? problem(ctx, value, HOST_FORM, host.problem) : host;
 });
+/** A problem with one entry of a mapping (`key`), such as a name or value of `env:`. */
+function entryProblem(ctx, key, input, form, reason) {
+    ctx.issues.push({ code: 'custom', path: [key], input, message: form, params: { reason } });
+}
 /** One entry of `hosts:`; unlike `host:` it has no default. */
 const hostEntry = string$1({ error: HOST_FORM }).transform((value, ctx) => {
     const host = tryParseHost(value);
@@ -38678,22 +38682,10 @@ const envSchema = record(string$1(), string$1({ error: ENV_VALUE_FORM }), { erro
     for (const [name, value] of Object.entries(env)) {
         const bad = envNameProblem(name);
         if (bad)
-            ctx.issues.push({
-                code: 'custom',
-                path: [name],
-                input: value,
-                message: ENV_NAME_FORM,
-                params: { reason: `${JSON.stringify(name)}: ${bad}` }
-            });
+            entryProblem(ctx, name, value, ENV_NAME_FORM, `${JSON.stringify(name)}: ${bad}`);
         const badValue = envValueProblem(value);
         if (badValue)
-            ctx.issues.push({
-                code: 'custom',
-                path: [name],
-                input: value,
-                message: ENV_VALUE_FORM,
-                params: { reason: badValue }
-            });
+            entryProblem(ctx, name, value, ENV_VALUE_FORM, badValue);
     }
 });
 /** `app.static` and `sites.<n>.static`: URL prefixes and release folders checked (static-files.ts). */
@@ -38703,22 +38695,10 @@ const staticSchema = record(string$1(), string$1({ error: STATIC_FOLDER_FORM }),
     for (const [prefix, folder] of Object.entries(mapping)) {
         const bad = staticPrefixProblem(prefix);
         if (bad)
-            ctx.issues.push({
-                code: 'custom',
-                path: [prefix],
-                input: prefix,
-                message: STATIC_PREFIX_FORM,
-                params: { reason: `${JSON.stringify(prefix)}: ${bad}` }
-            });
+            entryProblem(ctx, prefix, prefix, STATIC_PREFIX_FORM, `${JSON.stringify(prefix)}: ${bad}`);
         const f = staticFolder(folder);
         if ('problem' in f)
-            ctx.issues.push({
-                code: 'custom',
-                path: [prefix],
-                input: folder,
-                message: STATIC_FOLDER_FORM,
-                params: { reason: f.problem }
-            });
+            entryProblem(ctx, prefix, folder, STATIC_FOLDER_FORM, f.problem);
         else
             out[prefix] = f.folder;
     }
@@ -38799,21 +38779,9 @@ const sharedEntryMapping = mapping({
     snapshot: boolean({ error: 'true or false' }).optional()
 }, SHARED_FORM).superRefine((entry, ctx) => {
     if (entry.kind === 'file' && entry.url !== undefined)
-        ctx.issues.push({
-            code: 'custom',
-            path: ['url'],
-            input: entry.url,
-            message: 'no url for a file entry (kind: folder to serve a folder)',
-            params: { reason: 'Apache serves folders of shared entries, not files' }
-        });
+        entryProblem(ctx, 'url', entry.url, 'no url for a file entry (kind: folder to serve a folder)', 'Apache serves folders of shared entries, not files');
     if (entry.kind === 'file' && entry.snapshot === true)
-        ctx.issues.push({
-            code: 'custom',
-            path: ['snapshot'],
-            input: true,
-            message: 'snapshot: false, or kind: folder (snapshots copy folders)',
-            params: { reason: 'snapshots hold folders, not single files' }
-        });
+        entryProblem(ctx, 'snapshot', true, 'snapshot: false, or kind: folder (snapshots copy folders)', 'snapshots hold folders, not single files');
 });
 /**
  * One entry: a path alone (a folder with the defaults), or the mapping. A problem of the short
