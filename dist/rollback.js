@@ -61137,6 +61137,17 @@ print(json.dumps(out))
 function pathIdentities(python, paths) {
     return cmd([python, '-I', '-S', '-c', PATH_IDENTITIES, ...paths]);
 }
+/**
+ * `chown -R -h --from=<from> <owner> -- <path>`: what `from` owns in a tree given to `owner`
+ * (symbolic links themselves); the groups are kept.
+ */
+function takeTreeBack(from, owner, path) {
+    return cmd(['chown', '-R', '-h', `--from=${from}`, owner, '--', path]);
+}
+/** `find <path> -user <user> -print -quit`: prints one path `user` owns in the tree, if any. */
+function firstOwnedBy(user, path) {
+    return cmd(['find', path, '-user', user, '-print', '-quit']);
+}
 
 /**
  * Which process is which, beyond its PID: a PID is reused once its process is gone, so a
@@ -61679,6 +61690,22 @@ function checkBadMark(release, site, use, allowBad, reporter) {
 async function removeBadMark(exec, site, version) {
     await exec.run(removeTree(`${siteLayout(site.root).release(version)}/BAD`));
     return `the bad mark of ${version} was removed: it is live and verified (--allow-bad)`;
+}
+
+/** Finds how to run as the site's user; a user that does not exist on the host is refused. */
+async function siteUserSwitch(exec, site) {
+    const { user, group } = site.apache;
+    const ids = await exec.tryRun({ argv: ['id', '-u', '--', user] });
+    const me = await exec.run({ argv: ['id', '-u'] });
+    if (ids.code !== 0)
+        throw new SitecycleError(`the site's user ${user} (sites.${site.name}.apache.user) does not exist on ${exec.name}`, 'site');
+    const target = ids.stdout.trim();
+    const current = me.stdout.trim();
+    if (current === target)
+        return { argv: [] };
+    if (current === '0')
+        return { argv: ['setpriv', `--reuid=${user}`, `--regid=${group}`, '--init-groups', '--'] };
+    return { uid: current };
 }
 
 /**
@@ -63850,7 +63877,8 @@ async function recoverDataRun(ctx, op) {
  * verify instead of the one kept warm for a rollback. Each is put back; the journal gets a
  * `recovered` event for each such run, with what was done for it. An interrupted restore or sync
  * is finished or undone whole first (data-recovery.ts); when that is impossible the site stays
- * frozen, the run stays open, and this throws.
+ * frozen, the run stays open, and this throws. A run killed while hooks ran left their release
+ * lent to the site's user (hooks.ts): it is taken back, so the application cannot change its code.
  */
 async function recoverInterrupted(ctx) {
     const { exec, site, journal, python, reporter } = ctx;
@@ -63916,6 +63944,9 @@ async function recoverInterrupted(ctx) {
                 notes.push(`removed half-installed ${partial.map(r => r.dir).join(', ')}`);
             }
             await exec.run(removeTree(l.incoming));
+            const lent = await takeBackLentReleases(ctx);
+            if (lent)
+                notes.push(lent);
         }
         await journal.append({ id: op.id, op: op.op, event: 'recovered', by: ctx.opId, notes });
         for (const n of notes)
@@ -63926,6 +63957,23 @@ async function recoverInterrupted(ctx) {
     ctx.recoveredFreeze = await completeFrozenDeploys(ctx);
     all.push(...ctx.recoveredFreeze);
     return all;
+}
+/**
+ * Releases a killed hook run left owned by the site's Apache user (a restore's or sync's hooks
+ * run in the LIVE release) are root's again: `chown --from` changes only what that user owns.
+ * Only from root, which is the only case hooks lend a release.
+ */
+async function takeBackLentReleases(ctx) {
+    const { exec, site } = ctx;
+    const l = siteLayout(site.root);
+    const s = await siteUserSwitch(exec, site).catch(() => undefined);
+    if (!s || !('argv' in s) || s.argv.length === 0)
+        return undefined;
+    const found = await exec.tryRun(firstOwnedBy(site.apache.user, l.releases));
+    if (found.code !== 0 || !found.stdout.trim())
+        return undefined;
+    await exec.run(takeTreeBack(site.apache.user, '0', l.releases));
+    return `releases owned by ${site.apache.user} after a hook run was cut short are root's again`;
 }
 
 /** An operation that failed after touching the host: its outcome says what was undone. */

@@ -88,3 +88,8 @@ export function changeTreeOwner(owner: string, path: string): Command {
 export function takeTreeBack(from: string, owner: string, path: string): Command {
   return cmd(['chown', '-R', '-h', `--from=${from}`, owner, '--', path])
 }
+
+/** `find <path> -user <user> -print -quit`: prints one path `user` owns in the tree, if any. */
+export function firstOwnedBy(user: string, path: string): Command {
+  return cmd(['find', path, '-user', user, '-print', '-quit'])
+}

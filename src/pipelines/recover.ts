@@ -1,5 +1,6 @@
-import { removeTree } from '../commands/files.js'
+import { firstOwnedBy, removeTree, takeTreeBack } from '../commands/files.js'
 import { siteLayout, type Slot } from '../sites/layout.js'
+import { siteUserSwitch } from '../sites/site-user.js'
 import { listReleases, pointSlot, readSiteState, restartSlotGroup } from '../sites/site-state.js'
 import { DATA_OPERATIONS, DataInDoubt, recoverDataRun, replacesAllData } from './data-recovery.js'
 import { completeFrozenDeploys } from './frozen-deploy.js'
@@ -13,7 +14,8 @@ import type { OperationContext } from './operation.js'
  * verify instead of the one kept warm for a rollback. Each is put back; the journal gets a
  * `recovered` event for each such run, with what was done for it. An interrupted restore or sync
  * is finished or undone whole first (data-recovery.ts); when that is impossible the site stays
- * frozen, the run stays open, and this throws.
+ * frozen, the run stays open, and this throws. A run killed while hooks ran left their release
+ * lent to the site's user (hooks.ts): it is taken back, so the application cannot change its code.
  */
 export async function recoverInterrupted(ctx: OperationContext): Promise<string[]> {
   const { exec, site, journal, python, reporter } = ctx
@@ -85,6 +87,8 @@ export async function recoverInterrupted(ctx: OperationContext): Promise<string[
         notes.push(`removed half-installed ${partial.map(r => r.dir).join(', ')}`)
       }
       await exec.run(removeTree(l.incoming))
+      const lent = await takeBackLentReleases(ctx)
+      if (lent) notes.push(lent)
     }
     await journal.append({ id: op.id, op: op.op, event: 'recovered', by: ctx.opId, notes })
     for (const n of notes) reporter.info(`recovered: ${n}`)
@@ -94,4 +98,20 @@ export async function recoverInterrupted(ctx: OperationContext): Promise<string[
   ctx.recoveredFreeze = await completeFrozenDeploys(ctx)
   all.push(...ctx.recoveredFreeze)
   return all
+}
+
+/**
+ * Releases a killed hook run left owned by the site's Apache user (a restore's or sync's hooks
+ * run in the LIVE release) are root's again: `chown --from` changes only what that user owns.
+ * Only from root, which is the only case hooks lend a release.
+ */
+async function takeBackLentReleases(ctx: OperationContext): Promise<string | undefined> {
+  const { exec, site } = ctx
+  const l = siteLayout(site.root)
+  const s = await siteUserSwitch(exec, site).catch(() => undefined)
+  if (!s || !('argv' in s) || s.argv.length === 0) return undefined
+  const found = await exec.tryRun(firstOwnedBy(site.apache.user, l.releases))
+  if (found.code !== 0 || !found.stdout.trim()) return undefined
+  await exec.run(takeTreeBack(site.apache.user, '0', l.releases))
+  return `releases owned by ${site.apache.user} after a hook run was cut short are root's again`
 }
