@@ -1,21 +1,26 @@
 /**
  * The Django example (examples/django-project) on a real Apache and PostgreSQL, through the
- * bundled CLI: its releases (built with their wheelhouse: Django, psycopg2-binary, dj-database-url
- * from the shared wheelhouse, offline) deployed with the example's own `app:` block (settings and
- * secret key through env:, DATABASE_URL from the site's database) and hooks (migrate with
- * hooks.freeze, collectstatic into the release). A 1.0.0 (the example without its second
- * migration and the field it adds) goes live first, then the example's 2.0.0, whose hook applies
- * 0002; a superuser made by `sitecycle run` as www-data logs in to the admin over HTTP, the
- * guestbook is signed through its form (CSRF as a browser does it), `sitecycle rollback` puts
- * 1.0.0 back (code only: the entry and 0002's column stay; 1.0.0 reads, its writes break on
- * that column) and a preview site synced from production shows the entry (anonymised users).
+ * bundled CLI, as its developer and operator would carry it: a git repository holding the
+ * example as its 1.0.0 was (without migration 0002 and the field it adds), tagged v1.0.0 and
+ * released by `sitecycle release --tag v1.0.0` (the project's own Django tests run with the python
+ * on PATH, a setuptools build and a wheelhouse with Django, psycopg2-binary and dj-database-url,
+ * all from the shared wheelhouse, offline) into a directory store; then a commit bringing the
+ * example as written (2.0.0: migration 0002), tagged and released the same way. Each version is
+ * deployed from that store by version with the example's own `app:` block (settings and secret
+ * key through env:, DATABASE_URL from the site's database) and hooks (migrate with hooks.freeze,
+ * collectstatic into the release, hashed names cached long by Apache). A superuser made by
+ * `sitecycle run` as www-data logs in to the admin over HTTP, the guestbook is signed through its
+ * form (CSRF as a browser does it), an upload is written by `sitecycle run` as www-data,
+ * `sitecycle rollback` puts 1.0.0 back (code only: 0002's column stays, and its database default
+ * lets 1.0.0 go on writing) and a preview site synced from production shows the entries and the
+ * upload (anonymised users, data owned by www-data).
  *
  * Needs the wheelhouse (SITECYCLE_TEST_WHEELHOUSE, default ../shared/wheelhouse): CI has it, so
  * a missing one fails here rather than skipping. Rebuild dist/cli.js after a src change.
  */
 import { execFileSync } from 'node:child_process'
 import { existsSync, statSync } from 'node:fs'
-import { chmod, cp, readFile, rm, writeFile } from 'node:fs/promises'
+import { chmod, cp, readdir, readFile, rm, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import { freePort, startApache, type TestApache } from '../helpers/apache.js'
 import { expectExit, runCli, type CliResult } from '../helpers/cli.js'
@@ -24,8 +29,8 @@ import { REPO } from '../helpers/harness-repo.js'
 import { exampleBlock, mustPass, testWheelhouse } from '../helpers/examples.js'
 import { makeTempDir, removeTempDir } from '../helpers/sample-app.js'
 import { httpGet } from '../helpers/site.js'
-import { buildRelease } from '../../src/releases/build.js'
 
+const PYTHON = '/usr/bin/python3'
 const EXAMPLE = join(REPO, 'examples', 'django-project')
 const SECRET = 'django-example-secret-key-5c1e0a9d7b'
 const DB = 'guestbook_example'
@@ -33,6 +38,7 @@ const PREVIEW_DB = 'guestbook_preview'
 const PASSWORD = 'guestbook-admin-Pa55-41d7'
 const AUTHOR = 'ann'
 const MESSAGE = 'signed over HTTP <2.0.0>'
+const SIGNED_1 = 'signed under 1.0.0 after the rollback'
 /** The preview's basic auth (a preview is closed by default). */
 const ACCESS = 'preview-access-Pa55-93b2'
 const previewAuth = {
@@ -40,13 +46,20 @@ const previewAuth = {
 }
 
 let WHEELHOUSE: string
+/** The Apache user's ids: the owner of the site's data. */
+const WWW = {
+  uid: Number(execFileSync('id', ['-u', 'www-data'], { encoding: 'utf8' }).trim()),
+  gid: Number(execFileSync('id', ['-g', 'www-data'], { encoding: 'utf8' }).trim())
+}
 let apache: TestApache
 let pg: PostgresServer
 let tmp: string
+let repo: string
 let root: string
 let url: string
 let previewUrl: string
-let releases: string
+let store: string
+let venvBin: string
 let configFile: string
 
 const cli = (args: string[]): Promise<CliResult> =>
@@ -63,6 +76,48 @@ const cli = (args: string[]): Promise<CliResult> =>
 
 const ok = (args: string[]): Promise<CliResult> => mustPass(args, cli(args))
 
+function git(...args: string[]): string {
+  return execFileSync('git', ['-C', repo, ...args], { encoding: 'utf8' }).trim()
+}
+
+/** Commit everything and tag it, as the developer does before pushing the tag. */
+function commitAndTag(message: string, tag: string): void {
+  git('add', '-A')
+  git('-c', 'user.name=t', '-c', 'user.email=t@example.org', 'commit', '-q', '-m', message)
+  git('tag', tag)
+}
+
+/**
+ * `sitecycle release --tag TAG` in the work tree, as the release workflow runs it for a pushed
+ * tag: the project's Django tests run first, with the developer's virtualenv on PATH and a SQLite
+ * DATABASE_URL (Django's test runner makes its own test database there).
+ */
+async function release(tag: string): Promise<CliResult> {
+  const args = ['-c', configFile, 'release', '--tag', tag]
+  const r = await mustPass(
+    args,
+    runCli(args, {
+      cwd: repo,
+      env: {
+        DJANGO_SECRET_KEY: SECRET,
+        DATABASE_URL: `sqlite:///${join(tmp, 'tests.sqlite3')}`,
+        PATH: `${venvBin}:${process.env.PATH ?? '/usr/bin:/bin'}`
+      },
+      timeoutMs: 300_000
+    })
+  )
+  // The project's tests ran (not skipped) on the test database Django's runner made, and passed.
+  expect(r.stderr).toMatch(/run-tests ok \([\d.]+s\): passed: Destroying test database/)
+  return r
+}
+
+/** The versions published to the directory store (<store>/releases/<version>/manifest.json). */
+async function storeVersions(): Promise<string[]> {
+  const dir = join(store, 'releases')
+  const names = await readdir(dir)
+  return names.filter(n => existsSync(join(dir, n, 'manifest.json'))).sort()
+}
+
 /** Replace `from` by `to` in a file of the copy; the example no longer as written fails here. */
 async function edit(file: string, from: string, to: string): Promise<void> {
   const text = await readFile(file, 'utf8')
@@ -72,7 +127,7 @@ async function edit(file: string, from: string, to: string): Promise<void> {
 
 /**
  * The example as its 1.0.0 was: no migration 0002 and no `author` field (model, view, page,
- * admin), `__version__` 1.0.0 (pyproject.toml takes its version from it).
+ * admin, tests), `__version__` 1.0.0 (pyproject.toml takes its version from it).
  */
 async function version1(src: string): Promise<void> {
   const app = join(src, 'guestbook')
@@ -80,8 +135,9 @@ async function version1(src: string): Promise<void> {
   await edit(join(src, 'mysite', '__init__.py'), '__version__ = "2.0.0"', '__version__ = "1.0.0"')
   await edit(
     join(app, 'models.py'),
-    `    # Added in version 2 (migration 0002).
-    author = models.CharField(max_length=100, default="anonymous")
+    `    # Added in version 2 (migration 0002), with a database default so that version 1, after a
+    # rollback, can still insert rows without it.
+    author = models.CharField(max_length=100, db_default="anonymous")
 `,
     ''
   )
@@ -101,6 +157,11 @@ async function version1(src: string): Promise<void> {
     join(app, 'templates', 'guestbook', 'index.html'),
     '{{ entry.author }}: {{ entry.text }}',
     '{{ entry.text }}'
+  )
+  await edit(
+    join(app, 'tests', 'test_views.py'),
+    `'<li class="entry">ann: hello &lt;there&gt;</li>'`,
+    `'<li class="entry">hello &lt;there&gt;</li>'`
   )
 }
 
@@ -160,28 +221,26 @@ beforeAll(async () => {
   // Apache's daemons (www-data) work in the site below it.
   await chmod(tmp, 0o755)
   root = join(tmp, 'site')
-  releases = join(tmp, 'releases')
-  const src = join(tmp, 'src')
-  const src1 = join(tmp, 'src-1.0.0')
-  for (const dir of [src, src1])
-    await cp(EXAMPLE, dir, { recursive: true, filter: p => !p.includes('__pycache__') })
-  await version1(src1)
-  const version = (await readFile(join(src, 'mysite', '__init__.py'), 'utf8')).match(
-    /^__version__ = "([^"]+)"$/m
-  )![1]
-  const build = (sourceDir: string) =>
-    buildRelease({
-      sourceDir,
-      outDir: releases,
-      commit: null,
-      wheelhouse: { findLinks: [WHEELHOUSE] }
-    })
-  ;[apache, pg] = await Promise.all([
-    startApache(),
-    startPostgres(),
-    build(src1).then(() => build(src))
-  ])
-  expect(version).toBe('2.0.0')
+  store = join(tmp, 'store')
+  repo = join(tmp, 'repo')
+  await cp(EXAMPLE, repo, {
+    recursive: true,
+    filter: p => !/__pycache__|\.pytest_cache/.test(p)
+  })
+  await version1(repo)
+  // A virtualenv for the release's tests (app.tests: python manage.py test guestbook), as the
+  // developer has: Django and dj-database-url (the tests run on SQLite).
+  const venv = join(tmp, 'venv')
+  venvBin = join(venv, 'bin')
+  const pipEnv: NodeJS.ProcessEnv = { ...process.env, PIP_CONFIG_FILE: '/dev/null' }
+  for (const k of ['PIP_FIND_LINKS', 'PIP_INDEX_URL', 'PIP_EXTRA_INDEX_URL']) delete pipEnv[k]
+  execFileSync(PYTHON, ['-m', 'venv', venv])
+  execFileSync(
+    join(venvBin, 'pip'),
+    ['install', '-q', '--no-index', '--find-links', WHEELHOUSE, 'django', 'dj-database-url'],
+    { env: pipEnv }
+  )
+  ;[apache, pg] = await Promise.all([startApache(), startPostgres()])
   pg.sql('postgres', `create database ${DB}`)
   pg.sql('postgres', `create database ${PREVIEW_DB}`)
   const port = await freePort()
@@ -194,10 +253,18 @@ beforeAll(async () => {
     "UPDATE auth_user SET email = 'user' || id || '@example.invalid', password = '!';\n"
   )
   const example = await readFile(join(EXAMPLE, 'sitecycle.yml'), 'utf8')
-  configFile = join(tmp, 'sitecycle.yml')
+  // The config in the repository, as the developer keeps it: the example's app: block; release
+  // and sites are the test's (temp dirs, the private Apache, the wheelhouse as find_links).
+  configFile = join(repo, 'sitecycle.yml')
   await writeFile(
     configFile,
     `${exampleBlock(EXAMPLE, example, 'app')}
+release:
+  build: { isolation: true, find_links: [${JSON.stringify(WHEELHOUSE)}] }
+  wheelhouse: { find_links: [${JSON.stringify(WHEELHOUSE)}] }
+  out_dir: ../out
+  stores:
+    - { type: directory, path: ../store }
 sites:
   v1:
     host: local
@@ -208,6 +275,7 @@ sites:
       DJANGO_ALLOWED_HOSTS: "127.0.0.1"
     database: { engine: postgres, name: ${DB}, host: ${pg.socketDir}, port: ${pg.port}, user: postgres }
 ${exampleBlock(EXAMPLE, example, 'hooks', '    ')}
+    store: { type: directory, path: ${store} }
     keep_releases: 3
     preflight: { min_free_mb: 10 }
     apache:
@@ -228,6 +296,7 @@ ${exampleBlock(EXAMPLE, example, 'hooks', '    ')}
     database: { engine: postgres, name: ${PREVIEW_DB}, host: ${pg.socketDir}, port: ${pg.port}, user: postgres }
     anonymize: ${anonymize}
 ${exampleBlock(EXAMPLE, example, 'hooks', '    ')}
+    store: { type: directory, path: ${store} }
     keep_releases: 3
     preflight: { min_free_mb: 10 }
     apache:
@@ -238,6 +307,8 @@ ${exampleBlock(EXAMPLE, example, 'hooks', '    ')}
       shutdown_timeout: 5
 `
   )
+  git('init', '-q', '-b', 'main')
+  commitAndTag('the guestbook 1.0.0', 'v1.0.0')
   await ok(['init', 'v1'])
 }, 600_000)
 
@@ -247,8 +318,21 @@ afterAll(async () => {
   await removeTempDir(tmp)
 })
 
-test('1.0.0 deployed first: its one migration applied, its guestbook served', async () => {
-  await ok(['deploy', 'v1', '--release', releases, '--version', '1.0.0'])
+test('1.0.0 released from its tag (its tests run) into the store, deployed from it by version: its one migration applied, its guestbook served', async () => {
+  const released = await release('v1.0.0')
+  expect(released.stdout + released.stderr).toMatch(
+    /released sitecycle-guestbook 1\.0\.0 as tag v1\.0\.0/
+  )
+  expect(await storeVersions()).toEqual(['1.0.0'])
+  const manifest = JSON.parse(
+    await readFile(join(store, 'releases', '1.0.0', 'manifest.json'), 'utf8')
+  ) as { commit: string; wheelhouse: { name: string }[] }
+  expect(manifest.commit).toBe(git('rev-parse', 'v1.0.0^{commit}'))
+  // The wheelhouse beside it: the dependencies' wheels (file names), installed offline.
+  expect(manifest.wheelhouse.map(w => w.name.toLowerCase().split('-')[0])).toEqual(
+    expect.arrayContaining(['django', 'psycopg2_binary', 'dj_database_url'])
+  )
+  await ok(['deploy', 'v1', '--version', '1.0.0'])
   expect(await httpGet(`${url}/__version__`)).toEqual({ status: 200, body: '1.0.0' })
   expect(
     pg.sql(DB, "select name from django_migrations where app = 'guestbook' order by name").trim()
@@ -259,40 +343,83 @@ test('1.0.0 deployed first: its one migration applied, its guestbook served', as
   expect(page.body).not.toContain('name="author"')
 })
 
-test('2.0.0 deployed over it with its hooks: 0002 applied while frozen, static files collected into the release, the admin served', async () => {
-  const r = await ok(['deploy', 'v1', '--release', releases, '--version', '2.0.0'])
+test('2.0.0 (a commit adding migration 0002) released from its tag and deployed over it with its hooks: 0002 applied while frozen, static files collected into the release and served by Apache, the admin served', async () => {
+  // The example as written is 2.0.0: the commit brings 0002 and the field it adds.
+  await cp(EXAMPLE, repo, {
+    recursive: true,
+    filter: p => !/__pycache__|\.pytest_cache|sitecycle\.yml$/.test(p)
+  })
+  commitAndTag('who signed (migration 0002_entry_author), version 2.0.0', 'v2.0.0')
+  expect(git('show', '--name-only', '--format=', 'v2.0.0')).toContain(
+    'guestbook/migrations/0002_entry_author.py'
+  )
+  await release('v2.0.0')
+  expect(await storeVersions()).toEqual(['1.0.0', '2.0.0'])
+  const r = await ok(['deploy', 'v1', '--version', '2.0.0'])
   expect(r.stderr).toMatch(/freeze/)
   expect(await httpGet(`${url}/__version__`)).toEqual({ status: 200, body: '2.0.0' })
   expect(
     pg.sql(DB, "select name from django_migrations where app = 'guestbook' order by name").trim()
   ).toBe('0001_initial\n0002_entry_author')
+  // Expand/contract: the new column is NOT NULL with a default in the database itself, so the
+  // previous release, which does not know it, can still insert rows after a rollback.
   expect(
     pg
       .sql(
         DB,
-        "select 1 from information_schema.columns where table_name = 'guestbook_entry' and column_name = 'author'"
+        "select is_nullable, column_default from information_schema.columns where table_name = 'guestbook_entry' and column_name = 'author'"
       )
       .trim()
-  ).toBe('1')
+  ).toBe("NO|'anonymous'::character varying")
   expect(existsSync(join(root, 'releases', '2.0.0', 'static', 'admin', 'css', 'base.css'))).toBe(
     true
   )
   expect(existsSync(join(root, 'releases', '2.0.0', 'static', 'guestbook', 'style.css'))).toBe(true)
   // static: the collected files are Apache's to serve, from the live slot's release (DEBUG off:
   // Django would not serve them); a missing one is Apache's 404.
-  const css = await httpGet(`${url}/static/guestbook/style.css`)
+  const css = await fetch(`${url}/static/guestbook/style.css`)
   expect(css.status).toBe(200)
-  expect(css.body).toBe(
-    (
-      await readFile(join(root, 'releases', '2.0.0', 'static', 'guestbook', 'style.css'), 'utf8')
-    ).trim()
+  expect(await css.text()).toBe(
+    await readFile(join(root, 'releases', '2.0.0', 'static', 'guestbook', 'style.css'), 'utf8')
   )
+  // A name without a content hash may change at the next release: revalidated, never cached long.
+  expect(css.headers.get('cache-control')).toBe('no-cache')
+  // The page links the name with the content hash (ManifestStaticFilesStorage): cached a year.
+  const href = (await httpGet(`${url}/`)).body.match(
+    /<link rel="stylesheet" href="(\/static\/guestbook\/style\.[0-9a-f]{12}\.css)">/
+  )?.[1]
+  expect(href).toBeDefined()
+  const hashed = await fetch(`${url}${href!}`)
+  expect(hashed.status).toBe(200)
+  expect(await hashed.text()).toBe(
+    await readFile(join(root, 'releases', '2.0.0', 'static', 'guestbook', 'style.css'), 'utf8')
+  )
+  expect(hashed.headers.get('cache-control')).toBe('public, max-age=31536000, immutable')
   expect((await httpGet(`${url}/static/guestbook/none.css`)).status).toBe(404)
-  // shared: the media folder made by init for www-data, served at /media/, named to the app.
-  expect(statSync(join(root, 'shared', 'media')).uid).toBe(
-    Number(execFileSync('id', ['-u', 'www-data']).toString())
+  // No folder listing.
+  const listing = await httpGet(`${url}/static/guestbook/`)
+  expect(listing.status).toBe(404)
+  expect(listing.body).not.toContain('style.css')
+  // shared: the media folder made by init for www-data (0770), named to the app, served at
+  // /media/; an upload written by the app's user (a one-off command here) is www-data's too.
+  const media = statSync(join(root, 'shared', 'media'))
+  expect([media.uid, media.gid, media.mode & 0o7777]).toEqual([WWW.uid, WWW.gid, 0o770])
+  expectExit(
+    await cli([
+      'run',
+      'v1',
+      '--',
+      'python',
+      '-c',
+      "import os; open(os.path.join(os.environ['DJANGO_MEDIA_ROOT'], 'upload.txt'), 'w').write('uploaded\\n')"
+    ]),
+    0
   )
-  await writeFile(join(root, 'shared', 'media', 'upload.txt'), 'uploaded\n')
+  const upload = statSync(join(root, 'shared', 'media', 'upload.txt'))
+  expect([upload.uid, upload.gid]).toEqual([WWW.uid, WWW.gid])
+  // Written with the command's umask (022): readable, never writable, by others, who cannot
+  // reach it anyway through the 0770 folder.
+  expect(upload.mode & 0o002).toBe(0)
   expect(await httpGet(`${url}/media/upload.txt`)).toEqual({ status: 200, body: 'uploaded' })
   const login = await httpGet(`${url}/admin/login/`)
   expect(login.status).toBe(200)
@@ -364,7 +491,7 @@ test('over HTTP: the superuser logs in to the admin, signs the guestbook through
   expect(admin.body).toContain('signed over HTTP &lt;2.0.0&gt;')
 })
 
-test('rollback to 1.0.0: code only, the entry written under 2.0.0 still listed, the admin still logs in, a new entry is a 500 (0002 column)', async () => {
+test('rollback to 1.0.0: code only, the entry written under 2.0.0 still listed, the admin still logs in, and 1.0.0 still signs the guestbook (0002 is rollback-safe)', async () => {
   const r = await ok(['rollback', 'v1'])
   expect(r.stdout + r.stderr).toMatch(/1\.0\.0/)
   // Said plainly (DESIGN rule 4): the database is left as 2.0.0 left it.
@@ -392,20 +519,24 @@ test('rollback to 1.0.0: code only, the entry written under 2.0.0 still listed, 
   expect((await browser.request('/admin/guestbook/entry/')).body).toContain(
     'signed over HTTP &lt;2.0.0&gt;'
   )
-  // What the example does on writes after this rollback: 0002 adds `author` with a default that
-  // is Django's, not the database's (AddField drops it once the column is filled), so 1.0.0's
-  // INSERT, which does not name the column, breaks its NOT NULL: signing is a 500 and nothing is
-  // written until 2.0.0 is back (a `db_default` in 0002 would let 1.0.0 write).
-  const signed = await browser.submit('/', { text: 'signed under 1.0.0' })
-  expect(signed.status).toBe(500)
-  expect(signed.body).not.toContain('Traceback')
-  expect(pg.sql(DB, 'select count(*) from guestbook_entry').trim()).toBe('1')
+  // Writes after the rollback: 1.0.0's INSERT does not name 0002's NOT NULL column, and the
+  // column's default is the database's (db_default), so the row gets 'anonymous'. A plain
+  // `default=` would be Django's only (AddField drops it once the column is filled): a 500 here.
+  const signed = await browser.submit('/', { text: SIGNED_1 })
+  expect({ status: signed.status, location: signed.location }).toEqual({
+    status: 302,
+    location: '/'
+  })
+  expect(pg.sql(DB, 'select author, text from guestbook_entry order by id').trim()).toBe(
+    `${AUTHOR}|${MESSAGE}\nanonymous|${SIGNED_1}`
+  )
+  expect((await browser.request('/')).body).toContain(`<li class="entry">${SIGNED_1}</li>`)
 })
 
-test('a preview (v2, its own database) synced from v1 shows the entry, its users anonymised', async () => {
+test("a preview (v2, its own database) synced from v1 shows the entries and the upload, its users anonymised, its data www-data's", async () => {
   // The second site on this Apache: init reloads it only when told.
   await ok(['init', 'v2', '--reload'])
-  await ok(['deploy', 'v2', '--release', releases, '--version', '2.0.0'])
+  await ok(['deploy', 'v2', '--version', '2.0.0'])
   expect((await httpGet(`${previewUrl}/`)).status).toBe(401)
   expect((await httpGet(`${previewUrl}/`, previewAuth)).body).toContain('No entries yet.')
   await ok(['sync', 'v2'])
@@ -416,6 +547,17 @@ test('a preview (v2, its own database) synced from v1 shows the entry, its users
   const page = await httpGet(`${previewUrl}/`, previewAuth)
   expect(page.status).toBe(200)
   expect(page.body).toContain('<li class="entry">ann: signed over HTTP &lt;2.0.0&gt;</li>')
+  expect(page.body).toContain(`<li class="entry">anonymous: ${SIGNED_1}</li>`)
+  // The uploads came along, given back to the Apache user, served by the preview.
+  const media = join(tmp, 'preview', 'shared', 'media')
+  const folder = statSync(media)
+  expect([folder.uid, folder.gid, folder.mode & 0o7777]).toEqual([WWW.uid, WWW.gid, 0o770])
+  const upload = statSync(join(media, 'upload.txt'))
+  expect([upload.uid, upload.gid]).toEqual([WWW.uid, WWW.gid])
+  expect(await httpGet(`${previewUrl}/media/upload.txt`, previewAuth)).toEqual({
+    status: 200,
+    body: 'uploaded'
+  })
   expect(pg.sql(PREVIEW_DB, 'select email, password from auth_user').trim()).toBe(
     'user1@example.invalid|!'
   )

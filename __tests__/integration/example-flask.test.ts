@@ -1,19 +1,24 @@
 /**
- * The Flask example (examples/flask-app) carried the whole way, through the bundled CLI: a git
- * repository holding it, `sitecycle release` (its pytest suite run with the python on PATH, a
- * flit_core build in an isolated environment and a wheelhouse with Flask, all from the shared
- * wheelhouse, offline), `init` (the site's SQLite database made for the Apache user), `deploy` to
- * a real private Apache, a note written over HTTP, a new version released and deployed with the
- * note kept, a rollback, and a one-off `sitecycle run` of the app's flask command as www-data.
+ * The Flask example (examples/flask-app) carried the whole way, through the bundled CLI, as its
+ * developer and operator would: a git repository holding it, tagged v1.0.0 and released by
+ * `sitecycle release --tag v1.0.0` (its pytest suite run with the python on PATH, a flit_core
+ * build in an isolated environment and a wheelhouse with Flask, all from the shared wheelhouse,
+ * offline) into a directory store; `init` (the site's SQLite database made for the Apache user),
+ * `deploy --version` from that store to a real private Apache (its hook copies the static files
+ * into the release, which Apache serves), a note written over HTTP, a new version tagged, released
+ * and deployed with the note kept, a rollback that still writes, a preview synced from production
+ * (its notes anonymised, behind its basic auth), and a one-off `sitecycle run` of the app's flask
+ * command as www-data.
  *
- * The config's `app:` block is the example's own, verbatim; release and site settings are the
- * test's (temp dirs, the private Apache, the wheelhouse as find_links).
+ * The config's `app:` block and hooks are the example's own, verbatim; release and site settings
+ * are the test's (temp dirs, the private Apache, the wheelhouse as find_links).
  *
  * Needs the wheelhouse (SITECYCLE_TEST_WHEELHOUSE, default ../shared/wheelhouse): CI has it, so
  * a missing one fails here rather than skipping. Rebuild dist/cli.js after a src change.
  */
 import { execFileSync } from 'node:child_process'
-import { chmod, cp, readdir, readFile, rm, stat, writeFile } from 'node:fs/promises'
+import { existsSync } from 'node:fs'
+import { chmod, cp, readdir, readFile, stat, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import { freePort, startApache, type TestApache } from '../helpers/apache.js'
 import { expectExit, runCli, type CliResult } from '../helpers/cli.js'
@@ -25,19 +30,30 @@ import { httpGet } from '../helpers/site.js'
 const PYTHON = '/usr/bin/python3'
 const EXAMPLE = join(REPO, 'examples', 'flask-app')
 const NOTE = 'remember the <milk> & eggs'
+/** The preview's basic auth (a preview is closed by default). */
+const ACCESS = 'preview-access-Pa55-7e21'
+const previewAuth = {
+  Authorization: `Basic ${Buffer.from(`sitecycle:${ACCESS}`).toString('base64')}`
+}
 
 let WHEELHOUSE: string
 let apache: TestApache
 let tmp: string
 let repo: string
 let root: string
+let previewRoot: string
+let store: string
 let url: string
+let previewUrl: string
 let venvBin: string
 let configFile: string
 
 const cli = (args: string[]): Promise<CliResult> =>
   runCli(['-c', configFile, ...args], {
-    env: { PATH: `${venvBin}:${process.env.PATH ?? '/usr/bin:/bin'}` },
+    env: {
+      PATH: `${venvBin}:${process.env.PATH ?? '/usr/bin:/bin'}`,
+      SITECYCLE_ACCESS_PASSWORD: ACCESS
+    },
     timeoutMs: 300_000
   })
 
@@ -47,9 +63,29 @@ function git(...args: string[]): string {
   return execFileSync('git', ['-C', repo, ...args], { encoding: 'utf8' }).trim()
 }
 
-function commit(message: string): void {
+/** Commit everything and tag it, as the developer does before pushing the tag. */
+function commitAndTag(message: string, tag: string): void {
   git('add', '-A')
   git('-c', 'user.name=t', '-c', 'user.email=t@example.org', 'commit', '-q', '-m', message)
+  git('tag', tag)
+}
+
+/** `sitecycle release --tag TAG`, as the release workflow runs it for a pushed tag. */
+async function release(tag: string): Promise<CliResult> {
+  const r = await ok(['release', '--tag', tag])
+  // The example's pytest suite ran (not skipped) and passed.
+  expect(r.stderr).toMatch(/run-tests ok \([\d.]+s\): passed: 7 passed\b/)
+  expect(r.stdout + r.stderr).toMatch(
+    new RegExp(`released sitecycle-notes ${tag.slice(1).replace(/\./g, '\\.')} as tag ${tag}`)
+  )
+  return r
+}
+
+/** The versions published to the directory store (<store>/releases/<version>/manifest.json). */
+async function storeVersions(): Promise<string[]> {
+  const dir = join(store, 'releases')
+  const names = await readdir(dir)
+  return names.filter(n => existsSync(join(dir, n, 'manifest.json'))).sort()
 }
 
 async function setVersion(version: string): Promise<void> {
@@ -59,13 +95,20 @@ async function setVersion(version: string): Promise<void> {
   await writeFile(file, text.replace(/^version = "[^"]+"$/m, `version = "${version}"`))
 }
 
-function idOf(user: string, flag: '-u' | '-g'): number {
-  return Number(execFileSync('id', [flag, user], { encoding: 'utf8' }).trim())
+/** The Apache user's ids: the owner of the site's data. */
+const WWW = {
+  uid: Number(execFileSync('id', ['-u', 'www-data'], { encoding: 'utf8' }).trim()),
+  gid: Number(execFileSync('id', ['-g', 'www-data'], { encoding: 'utf8' }).trim())
 }
 
-async function postNote(text: string): Promise<number> {
-  const r = await fetch(`${url}/notes`, {
+async function postNote(
+  text: string,
+  base = url,
+  headers: Record<string, string> = {}
+): Promise<number> {
+  const r = await fetch(`${base}/notes`, {
     method: 'POST',
+    headers,
     body: new URLSearchParams({ text }),
     redirect: 'manual'
   })
@@ -80,6 +123,8 @@ beforeAll(async () => {
   await chmod(tmp, 0o755)
   repo = join(tmp, 'repo')
   root = join(tmp, 'site')
+  previewRoot = join(tmp, 'preview')
+  store = join(tmp, 'store')
   await cp(EXAMPLE, repo, {
     recursive: true,
     filter: src => !/__pycache__|\.pytest_cache/.test(src)
@@ -97,7 +142,12 @@ beforeAll(async () => {
   )
   apache = await startApache()
   const port = await freePort()
+  const previewPort = await freePort()
   url = `http://127.0.0.1:${port}`
+  previewUrl = `http://127.0.0.1:${previewPort}`
+  // The preview's copy of the notes: their text replaced (production's data stays production's).
+  const anonymize = join(tmp, 'anonymize.sql')
+  await writeFile(anonymize, "UPDATE notes SET text = 'note ' || id;\n")
   const example = await readFile(join(EXAMPLE, 'sitecycle.yml'), 'utf8')
   configFile = join(repo, 'sitecycle.yml')
   await writeFile(
@@ -116,6 +166,8 @@ sites:
     url: ${url}
     health: { path: /__version__, expect_version: true, timeout: 20 }
     database: { engine: sqlite, name: ${root}/data/notes.sqlite3 }
+${exampleBlock(EXAMPLE, example, 'hooks', '    ')}
+    store: { type: directory, path: ${store} }
     keep_releases: 3
     preflight: { min_free_mb: 10 }
     apache:
@@ -124,10 +176,29 @@ sites:
       enable_dir: null
       ctl: ${JSON.stringify(apache.ctl)}
       shutdown_timeout: 5
+  v2:
+    role: preview
+    from: v1
+    host: local
+    root: ${previewRoot}
+    url: ${previewUrl}
+    health: { path: /__version__, expect_version: true, timeout: 20 }
+    database: { engine: sqlite, name: ${previewRoot}/data/notes.sqlite3 }
+    anonymize: ${anonymize}
+${exampleBlock(EXAMPLE, example, 'hooks', '    ')}
+    store: { type: directory, path: ${store} }
+    keep_releases: 3
+    preflight: { min_free_mb: 10 }
+    apache:
+      listen: 127.0.0.1:${previewPort}
+      conf_dir: ${apache.confDir}
+      enable_dir: null
+      ctl: ${JSON.stringify(apache.ctl)}
+      shutdown_timeout: 5
 `
   )
   git('init', '-q', '-b', 'main')
-  commit('the Flask example')
+  commitAndTag('the Flask example', 'v1.0.0')
 }, 300_000)
 
 afterAll(async () => {
@@ -135,33 +206,58 @@ afterAll(async () => {
   await removeTempDir(tmp)
 })
 
-test('released (tests, flit_core build, wheelhouse with Flask), deployed: a note written over HTTP is listed; the database belongs to www-data', async () => {
-  const released = await ok(['release'])
-  expect(released.stderr).toMatch(/passed/)
-  const out = join(tmp, 'out', '1.0.0')
-  const wheels = await readdir(join(out, 'wheelhouse'))
+test('released from its tag (its tests run) into the store, deployed from it by version: a note written over HTTP is listed; the database belongs to www-data; the static files are served by Apache', async () => {
+  await release('v1.0.0')
+  expect(await storeVersions()).toEqual(['1.0.0'])
+  const published = join(store, 'releases', '1.0.0')
+  const manifest = JSON.parse(await readFile(join(published, 'manifest.json'), 'utf8')) as {
+    commit: string
+    files: { name: string }[]
+  }
+  expect(manifest.commit).toBe(git('rev-parse', 'v1.0.0^{commit}'))
+  expect(manifest.files.map(f => f.name)).toContain('sitecycle_notes-1.0.0-py3-none-any.whl')
+  const wheels = await readdir(join(published, 'wheelhouse'))
   expect(wheels.some(w => /^flask-3\..*\.whl$/i.test(w))).toBe(true)
-  expect(await readdir(out)).toContain('sitecycle_notes-1.0.0-py3-none-any.whl')
 
   await ok(['init', 'v1'])
-  await ok(['deploy', 'v1', '--release', join(tmp, 'out'), '--version', '1.0.0'])
+  await ok(['deploy', 'v1', '--version', '1.0.0'])
   expect(await httpGet(`${url}/__version__`)).toEqual({ status: 200, body: '1.0.0' })
-  expect((await httpGet(`${url}/`)).body).toContain('No notes yet.')
+  const home = (await httpGet(`${url}/`)).body
+  expect(home).toContain('No notes yet.')
+  expect(home).toContain('<link rel="stylesheet" href="/static/style.css">')
   expect(await postNote(NOTE)).toBe(303)
   expect((await httpGet(`${url}/`)).body).toContain(
     '<li class="note">remember the &lt;milk&gt; &amp; eggs</li>'
   )
+  const data = await stat(join(root, 'data'))
+  expect([data.uid, data.gid]).toEqual([WWW.uid, WWW.gid])
+  expect(data.mode & 0o007).toBe(0)
   const db = await stat(join(root, 'data', 'notes.sqlite3'))
   expect(db.size).toBeGreaterThan(0)
-  expect([db.uid, db.gid]).toEqual([idOf('www-data', '-u'), idOf('www-data', '-g')])
+  expect([db.uid, db.gid]).toEqual([WWW.uid, WWW.gid])
   expect(db.mode & 0o007).toBe(0)
+
+  // static: the hook copied the package's files into the release; Apache serves them itself
+  // (no hash in the name: revalidated each time), a missing one is Apache's 404.
+  const css = await fetch(`${url}/static/style.css`)
+  expect(css.status).toBe(200)
+  expect(await css.text()).toBe(
+    await readFile(join(EXAMPLE, 'notes', 'static', 'style.css'), 'utf8')
+  )
+  expect(css.headers.get('cache-control')).toBe('no-cache')
+  expect(existsSync(join(root, 'releases', '1.0.0', 'static', 'style.css'))).toBe(true)
+  // Apache's 404, not Flask's (the app's own /static route is never reached).
+  const missing = await httpGet(`${url}/static/none.css`)
+  expect(missing.status).toBe(404)
+  expect(missing.body).not.toContain('check your spelling')
 })
 
-test('a new version released and deployed keeps the note; a rollback too', async () => {
+test('a new version tagged, released and deployed keeps the note; a rollback too, and 1.0.0 writes again', async () => {
   await setVersion('1.1.0')
-  commit('version 1.1.0')
-  await ok(['release'])
-  await ok(['deploy', 'v1', '--release', join(tmp, 'out'), '--version', '1.1.0'])
+  commitAndTag('version 1.1.0', 'v1.1.0')
+  await release('v1.1.0')
+  expect(await storeVersions()).toEqual(['1.0.0', '1.1.0'])
+  await ok(['deploy', 'v1', '--version', '1.1.0'])
   expect((await httpGet(`${url}/__version__`)).body).toBe('1.1.0')
   const page = (await httpGet(`${url}/`)).body
   expect(page).toContain('&lt;milk&gt;')
@@ -169,19 +265,49 @@ test('a new version released and deployed keeps the note; a rollback too', async
 
   await ok(['rollback', 'v1'])
   expect((await httpGet(`${url}/__version__`)).body).toBe('1.0.0')
-  expect((await httpGet(`${url}/`)).body).toContain('&lt;milk&gt;')
+  expect(await postNote('after the rollback')).toBe(303)
+  const back = (await httpGet(`${url}/`)).body
+  expect(back).toContain('&lt;milk&gt;')
+  expect(back).toContain('<li class="note">after the rollback</li>')
+  expect(back).toContain('notes 1.0.0')
+})
+
+test("a preview (v2, its own SQLite database) synced from v1: behind its basic auth, the notes anonymised, its data www-data's", async () => {
+  // The second site on this Apache: init reloads it only when told.
+  await ok(['init', 'v2', '--reload'])
+  await ok(['deploy', 'v2', '--version', '1.1.0'])
+  expect((await httpGet(`${previewUrl}/`)).status).toBe(401)
+  expect((await httpGet(`${previewUrl}/`, previewAuth)).body).toContain('No notes yet.')
+  await ok(['sync', 'v2'])
+  const page = await httpGet(`${previewUrl}/`, previewAuth)
+  expect(page.status).toBe(200)
+  expect(page.body).toContain('<li class="note">note 1</li>')
+  expect(page.body).toContain('<li class="note">note 2</li>')
+  expect(page.body).not.toContain('milk')
+  expect(page.body).toContain('notes 1.1.0')
+  const db = await stat(join(previewRoot, 'data', 'notes.sqlite3'))
+  expect([db.uid, db.gid]).toEqual([WWW.uid, WWW.gid])
+  expect(db.mode & 0o007).toBe(0)
+  // The preview writes to its own copy (through its basic auth); production keeps its own notes.
+  expect(await postNote('on the preview', previewUrl)).toBe(401)
+  expect(await postNote('on the preview', previewUrl, previewAuth)).toBe(303)
+  expect((await httpGet(`${previewUrl}/`, previewAuth)).body).toContain(
+    '<li class="note">on the preview</li>'
+  )
+  const prod = (await httpGet(`${url}/`)).body
+  expect(prod).toContain('&lt;milk&gt;')
+  expect(prod).not.toContain('on the preview')
 })
 
 test("a one-off command (the app's flask init-db) runs in the live release as www-data; the data stays www-data's", async () => {
   const r = await cli(['run', 'v1', '--', 'flask', '--app', 'notes:create_app()', 'init-db'])
   expectExit(r, 0)
-  expect(r.stdout).toBe(`notes database ${root}/data/notes.sqlite3: 1 notes\n`)
+  expect(r.stdout).toBe(`notes database ${root}/data/notes.sqlite3: 2 notes\n`)
   expect(r.stderr).toMatch(/running in v1 1\.0\.0 as www-data/)
-  const uid = idOf('www-data', '-u')
   const data = join(root, 'data')
-  expect((await stat(data)).uid).toBe(uid)
+  expect((await stat(data)).uid).toBe(WWW.uid)
   for (const f of await readdir(data))
-    expect([f, (await stat(join(data, f))).uid]).toEqual([f, uid])
+    expect([f, (await stat(join(data, f))).uid]).toEqual([f, WWW.uid])
   // Written by the command as www-data, read by the site.
   const who = await cli([
     'run',
@@ -193,5 +319,4 @@ test("a one-off command (the app's flask init-db) runs in the live release as ww
   ])
   expectExit(who, 0)
   expect((await httpGet(`${url}/`)).body).toContain('<li class="note">from run</li>')
-  await rm(join(tmp, 'out'), { recursive: true, force: true })
 })

@@ -15,6 +15,17 @@ test('the Flask example: a factory entry point and its SQLite database in the en
   expect(config.app.wsgi).toBe('notes:create_app()')
   expect(config.sites.v1.database?.engine).toBe('sqlite')
   expect(config.sites.v1.env?.map(e => e.name)).toContain('NOTES_DATABASE')
+  expect(config.sites.v1.static?.map(e => [e.prefix, e.folder])).toEqual([['/static/', 'static']])
+  expect(config.sites.v1.hooks.afterInstall).toEqual([
+    "python -m flask --app 'notes:create_app()' collect-static"
+  ])
+})
+
+test('the examples deploy by version from the directory store their releases go to', () => {
+  for (const example of ['flask-app', 'django-project']) {
+    const config = load(example)
+    expect(config.sites.v1.store).toEqual(config.release!.stores[0])
+  }
 })
 
 test('the Django example: static files and media served by Apache, its database made by init, migrations frozen', () => {

@@ -69,6 +69,13 @@ USE_I18N = True
 USE_TZ = True
 
 STATIC_URL = "static/"
+# collectstatic writes each file also under a name with its content hash (style.3f2a9c1b7d4e.css)
+# and {% static %} links to that name: Apache sends hashed names with a year of immutable caching,
+# so a release's CSS never mixes with the previous one's in a browser cache.
+STORAGES = {
+    "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
+    "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.ManifestStaticFilesStorage"},
+}
 STATIC_ROOT = Path(
     os.environ.get("DJANGO_STATIC_ROOT") or Path(os.environ.get("VIRTUAL_ENV", sys.prefix)) / "static"
 )

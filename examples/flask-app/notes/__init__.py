@@ -1,9 +1,13 @@
 """Notes: a small Flask application that sitecycle releases and deploys (examples/flask-app)."""
 
 import os
+import shutil
+import sys
 from importlib.metadata import PackageNotFoundError, version as _version
 
-from flask import Flask, abort, redirect, render_template, request, url_for
+import click
+from flask import Flask, abort, current_app, redirect, render_template, request, url_for
+from flask.cli import with_appcontext
 
 from . import db
 
@@ -20,6 +24,7 @@ def create_app(database=None):
     app = Flask(__name__)
     app.config["NOTES_DATABASE"] = db.path_from(database or os.environ.get("NOTES_DATABASE", ""))
     app.cli.add_command(db.init_db_command)
+    app.cli.add_command(collect_static_command)
 
     @app.get("/__version__")
     def version():
@@ -38,3 +43,14 @@ def create_app(database=None):
         return redirect(url_for("index"), code=303)
 
     return app
+
+
+@click.command("collect-static")
+@click.argument("target", required=False)
+@with_appcontext
+def collect_static_command(target):
+    """Copy the static files into TARGET for the web server to serve (default: `static/` in the
+    release, $SITECYCLE_RELEASE_DIR as sitecycle's hooks get it, else the virtualenv)."""
+    target = target or os.path.join(os.environ.get("SITECYCLE_RELEASE_DIR") or sys.prefix, "static")
+    shutil.copytree(current_app.static_folder, target, dirs_exist_ok=True)
+    click.echo(f"static files copied to {target}")

@@ -42,3 +42,12 @@ def test_init_db_command(tmp_path):
     result = app.test_cli_runner().invoke(args=["init-db"])
     assert result.exit_code == 0
     assert "0 notes" in result.output
+
+
+def test_stylesheet_linked_and_collected(client, tmp_path):
+    assert '<link rel="stylesheet" href="/static/style.css">' in client.get("/").get_data(as_text=True)
+    app = notes.create_app(str(tmp_path / "n.sqlite3"))
+    target = tmp_path / "out"
+    result = app.test_cli_runner().invoke(args=["collect-static", str(target)])
+    assert result.exit_code == 0, result.output
+    assert (target / "style.css").read_text().startswith("body")
