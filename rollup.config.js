@@ -16,7 +16,8 @@ const entries = {
   clone: 'src/actions/clone-main.ts',
   mirror: 'src/actions/mirror-main.ts',
   compare: 'src/actions/compare-main.ts',
-  watch: 'src/actions/watch-main.ts'
+  watch: 'src/actions/watch-main.ts',
+  run: 'src/actions/run-main.ts'
 }
 
 export default Object.entries(entries).map(([name, input]) => ({

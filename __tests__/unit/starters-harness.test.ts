@@ -43,6 +43,10 @@ const TRIGGERS: Record<string, Trigger> = {
   'preview-sync.yml': { event: 'schedule', payload: { schedule: '47 2 * * *' } },
   'release.yml': { event: 'push' },
   'rollback.yml': { event: 'workflow_dispatch', inputs: { site: 'v1' } },
+  'run.yml': {
+    event: 'workflow_dispatch',
+    inputs: { site: 'v1', command: '["python", "manage.py", "migrate", "--noinput"]' }
+  },
   'upgrade-attempt.yml': {
     event: 'workflow_dispatch',
     inputs: { version: '2.0.0', step: 'attempt' }

@@ -221,29 +221,49 @@ describe('the reusable workflows and the actions they run', () => {
     }
   )
 
-  it.each(['.github/workflows/deploy.yml', '.github/workflows/rollback.yml'])(
-    "%s checks sitecycle out at the workflow's own commit, without credentials",
-    async file => {
-      const doc = parseYaml(await read(file)) as Yaml
-      for (const [job, body] of Object.entries<Yaml>(doc.jobs)) {
-        const checkouts = (body.steps as Yaml[]).filter(s => s.with?.path === '.sitecycle')
-        expect({ job, count: checkouts.length }).toEqual({ job, count: 1 })
-        expect(checkouts[0].with).toEqual({
-          repository: '${{ job.workflow_repository || inputs.sitecycle-repository }}',
-          ref: '${{ job.workflow_sha || inputs.sitecycle-ref }}',
-          path: '.sitecycle',
-          'persist-credentials': false
-        })
-        // It comes after the application's checkout, which would otherwise clean it away.
-        const steps = body.steps as Yaml[]
-        const app = steps.findIndex(
-          s => String(s.uses).startsWith('actions/checkout@') && !s.with?.path
-        )
-        expect(app).toBeGreaterThanOrEqual(0)
-        expect(app).toBeLessThan(steps.indexOf(checkouts[0]))
-      }
+  it("run.yml: in the site's environment without a deployment record, in deploy.yml's group, read-only", async () => {
+    const doc = parseYaml(await read('.github/workflows/run.yml')) as Yaml
+    const deploy = parseYaml(await read('.github/workflows/deploy.yml')) as Yaml
+    expect(doc.on.workflow_call).toBeDefined()
+    expect(doc.permissions).toEqual({})
+    // A one-off never runs beside a deploy of the site.
+    expect(doc.concurrency).toEqual(deploy.concurrency)
+    expect(sitecycleSteps(doc).map(s => [s.job, s.action])).toEqual([['run', 'actions/run']])
+    const job = doc.jobs.run as Yaml
+    expect(job.permissions).toEqual({ contents: 'read' })
+    expect(job.environment).toEqual({
+      name: '${{ inputs.environment || inputs.site }}',
+      url: '${{ steps.run.outputs.url }}',
+      deployment: false
+    })
+    for (const name of ['exit-code', 'status', 'version'])
+      expect(doc.on.workflow_call.outputs[name].value).toBe(`\${{ jobs.run.outputs.${name} }}`)
+  })
+
+  it.each([
+    '.github/workflows/deploy.yml',
+    '.github/workflows/rollback.yml',
+    '.github/workflows/run.yml'
+  ])("%s checks sitecycle out at the workflow's own commit, without credentials", async file => {
+    const doc = parseYaml(await read(file)) as Yaml
+    for (const [job, body] of Object.entries<Yaml>(doc.jobs)) {
+      const checkouts = (body.steps as Yaml[]).filter(s => s.with?.path === '.sitecycle')
+      expect({ job, count: checkouts.length }).toEqual({ job, count: 1 })
+      expect(checkouts[0].with).toEqual({
+        repository: '${{ job.workflow_repository || inputs.sitecycle-repository }}',
+        ref: '${{ job.workflow_sha || inputs.sitecycle-ref }}',
+        path: '.sitecycle',
+        'persist-credentials': false
+      })
+      // It comes after the application's checkout, which would otherwise clean it away.
+      const steps = body.steps as Yaml[]
+      const app = steps.findIndex(
+        s => String(s.uses).startsWith('actions/checkout@') && !s.with?.path
+      )
+      expect(app).toBeGreaterThanOrEqual(0)
+      expect(app).toBeLessThan(steps.indexOf(checkouts[0]))
     }
-  )
+  })
 })
 
 describe('the starters', () => {

@@ -59,7 +59,11 @@ export interface CloneSettings extends SiteActionSettings {
  */
 export function readSiteInputs(core: InputSource, problems: string[]): SiteActionSettings {
   try {
-    const { to: _to, ...common } = readRollbackSettings({
+    const {
+      to: _to,
+      allowBad: _allowBad,
+      ...common
+    } = readRollbackSettings({
       getInput: name => (name === RollbackInput.To ? '' : core.getInput(name))
     })
     return common

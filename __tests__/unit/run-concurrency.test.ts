@@ -1,0 +1,104 @@
+/**
+ * A one-off of run.yml never runs beside a deploy of the same site: it shares deploy.yml's
+ * concurrency group, so it waits while a deploy runs (here held by its environment's reviewer)
+ * and runs once the deploy is done. The harness queues concurrency groups as GitHub does and
+ * holds a job in its environment while the approval is unanswered, its run keeping its groups.
+ * The workflows are probes with the real `workflow_call` inputs and the real `concurrency:` of
+ * .github/workflows/deploy.yml and run.yml; their one job runs in the site's environment, as the
+ * real jobs do (rollback-concurrency.test.ts does the same for rollback.yml).
+ */
+import { afterAll, describe, expect, it } from '@jest/globals'
+import { promises as fs } from 'node:fs'
+import path from 'node:path'
+import { fileURLToPath } from 'node:url'
+import { parse as parseYaml, stringify as toYaml } from 'yaml'
+import { ScratchRepos, type WorkflowRun } from '../../tools/harness/index.js'
+
+const REPO = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..')
+
+type Yaml = Record<string, any> // eslint-disable-line @typescript-eslint/no-explicit-any
+
+/** The real workflow's inputs and concurrency; one job in the site's environment. */
+async function probe(file: string): Promise<string> {
+  const real = parseYaml(await fs.readFile(path.join(REPO, file), 'utf8')) as Yaml
+  return toYaml({
+    on: {
+      workflow_call: {
+        inputs: { ...real.on.workflow_call.inputs, name: { type: 'string', default: '' } },
+        outputs: { seen: { value: '${{ jobs.work.outputs.seen }}' } }
+      }
+    },
+    permissions: {},
+    concurrency: real.concurrency,
+    jobs: {
+      work: {
+        'runs-on': 'ubuntu-24.04',
+        environment: { name: '${{ inputs.site }}' },
+        outputs: { seen: '${{ steps.work.outputs.seen }}' },
+        steps: [
+          {
+            id: 'work',
+            shell: 'bash',
+            env: { NAME: '${{ inputs.name }}' },
+            run: [
+              'touch "$MARK/done-$NAME"',
+              'echo "seen=$(ls "$MARK" | grep done- | tr \'\\n\' \' \')" >> "$GITHUB_OUTPUT"'
+            ].join('\n')
+          }
+        ]
+      }
+    }
+  })
+}
+
+const scratch = new ScratchRepos()
+afterAll(() => scratch.cleanup())
+
+describe('run.yml and deploy.yml concurrency', () => {
+  it('a one-off waits while a deploy of the site runs, and runs after it', async () => {
+    const root = await scratch.repo({
+      '.github/workflows/deploy.yml': await probe('.github/workflows/deploy.yml'),
+      '.github/workflows/run.yml': await probe('.github/workflows/run.yml')
+    })
+    const mark = await scratch.repo({ '.keep': '' })
+    const runs: Record<string, Promise<WorkflowRun> | undefined> = {}
+    const ended = new Set<string>()
+    let approveA: (ok: boolean) => void = () => undefined
+    let approvals = 0
+    let oneOffWaits = false
+    const harness = scratch.harness({
+      repository: { root, name: 'acme/weave' },
+      env: { MARK: mark },
+      environments: { v1: { reviewers: ['release-manager'] } },
+      // Deploy A's approval is answered only once the one-off waits for the group.
+      approve: () => {
+        if (++approvals > 1) return true
+        start('O', 'run')
+        return new Promise<boolean>(resolve => (approveA = resolve))
+      },
+      onLog: line => {
+        if (/Waiting for the concurrency group 'sitecycle-deploy-v1'/.test(line)) oneOffWaits = true
+      }
+    })
+    const start = (name: string, file: 'deploy' | 'run') => {
+      runs[name] = harness.runWorkflow(path.join(root, `.github/workflows/${file}.yml`), {
+        event: 'workflow_call',
+        inputs: { site: 'v1', name, ...(file === 'run' && { command: '["python", "-V"]' }) }
+      })
+      const end = () => void ended.add(name)
+      runs[name].then(end, end)
+    }
+    start('A', 'deploy')
+    // Until the one-off waits for the group, or (in a group of its own) has already run.
+    while (!oneOffWaits && ended.size === 0) await new Promise(r => setTimeout(r, 20))
+    approveA(true)
+    expect(oneOffWaits).toBe(true)
+    const a = (await runs.A)!
+    const oneOff = (await runs.O)!
+    expect(a.result).toBe('success')
+    expect(a.jobs[0].outputs.seen).toBe('done-A ')
+    // The one-off ran only once the deploy was done.
+    expect(oneOff.result).toBe('success')
+    expect(oneOff.jobs[0].outputs.seen).toBe('done-A done-O ')
+  }, 60_000)
+})
