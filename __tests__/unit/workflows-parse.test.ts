@@ -221,13 +221,17 @@ describe('the reusable workflows and the actions they run', () => {
     }
   )
 
-  it("run.yml: in the site's environment without a deployment record, in deploy.yml's group, read-only", async () => {
+  it("run.yml: in the site's environment without a deployment record, in a group of its own, read-only", async () => {
     const doc = parseYaml(await read('.github/workflows/run.yml')) as Yaml
     const deploy = parseYaml(await read('.github/workflows/deploy.yml')) as Yaml
     expect(doc.on.workflow_call).toBeDefined()
     expect(doc.permissions).toEqual({})
-    // A one-off never runs beside a deploy of the site.
-    expect(doc.concurrency).toEqual(deploy.concurrency)
+    // Never in deploy.yml's group, where it would replace a deploy waiting for approval.
+    expect(doc.concurrency).toEqual({
+      group: 'sitecycle-run-${{ inputs.site }}',
+      'cancel-in-progress': false
+    })
+    expect(doc.concurrency.group).not.toBe(deploy.concurrency.group)
     expect(sitecycleSteps(doc).map(s => [s.job, s.action])).toEqual([['run', 'actions/run']])
     const job = doc.jobs.run as Yaml
     expect(job.permissions).toEqual({ contents: 'read' })
