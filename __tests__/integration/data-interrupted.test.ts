@@ -6,8 +6,8 @@
  * kind is covered). Checked by query and on disk afterwards:
  *
  * - no production e-mail address is ever in the preview, right after the kill or later;
- * - the site holds its previous data or the complete new data, the database and the data
- *   folders together; a run that had verified its data is finished, an earlier one undone;
+ * - the site holds its previous data or the complete new data, the database, the data
+ *   folders and the shared file together; a run that had verified its data is finished, an earlier one undone;
  * - the next operation reports the recovery, the site is open again, no staged or kept copy is
  *   left (hidden folders, scratch databases), and production is never touched by a sync.
  *
@@ -148,6 +148,11 @@ async function uploadsOf(site: string): Promise<Record<string, string>> {
   return out
 }
 
+/** The shared file of a site (app.shared, kind: file): staged and swapped with the rest. */
+const iniOf = (site: string) => join(dir, site, 'shared', 'local.ini')
+/** Its content; a kill must never leave it missing (readFile throws then). */
+const readIni = (site: string) => readFile(iniOf(site), 'utf8')
+
 const frozen = (site: string) =>
   stat(join(dir, site, 'maintenance', 'ON')).then(
     () => true,
@@ -199,7 +204,7 @@ beforeAll(async () => {
   let sites = ''
   for (const p of PAIRS)
     sites += (await siteYaml(p.prod, 'production')) + (await siteYaml(p.preview, 'preview', p.prod))
-  const yaml = `app: { package: sitecycle-sample, wsgi: "sitecycle_sample.wsgi:application" }\nsites:${sites}`
+  const yaml = `app: { package: sitecycle-sample, wsgi: "sitecycle_sample.wsgi:application", shared: [{ path: local.ini, kind: file }] }\nsites:${sites}`
   configFile = join(dir, 'sitecycle.yml')
   await writeFile(configFile, yaml)
   config = parseConfig(yaml, configFile)
@@ -244,10 +249,12 @@ describe.each(PAIRS)('$engine: a preview sync killed after each step', p => {
     'killed after %s, then another operation: never production data, previous or complete copy',
     async (step, i) => {
       sql(p.prod, `INSERT INTO posts (id, user_id, body) VALUES (${100 + i}, 1, 'before ${step}');`)
+      await writeFile(iniOf(p.prod), `production before ${step}\n`)
       const prodBefore = await checksums(p.prod)
       const prodFiles = await uploadsOf(p.prod)
       const previewBefore = await checksums(p.preview)
       const previewFiles = await uploadsOf(p.preview)
+      const previewIni = await readIni(p.preview)
 
       const killed = await cli(['sync', p.preview], { SITECYCLE_FAULT_KILL_AFTER: step })
       expect(killed.signal).toBe('SIGKILL')
@@ -273,10 +280,12 @@ describe.each(PAIRS)('$engine: a preview sync killed after each step', p => {
         // The copy, whole: production's tables (users anonymised), production's files.
         expect(without(now, 'users', 'migrated')).toEqual(without(prodBefore, 'users'))
         expect(await uploadsOf(p.preview)).toEqual(prodFiles)
+        expect(await readIni(p.preview)).toBe(`production before ${step}\n`)
         expect(sql(p.preview, 'SELECT DISTINCT name FROM users;').trim()).toBe('anonymous')
       } else {
         expect(now).toEqual(previewBefore)
         expect(await uploadsOf(p.preview)).toEqual(previewFiles)
+        expect(await readIni(p.preview)).toBe(previewIni)
       }
       expect(await frozen(p.preview)).toBe(false)
       expect(await leftovers(p.preview)).toEqual([])
@@ -295,8 +304,9 @@ describe.each(PAIRS)('$engine: a production restore killed after each step', p =
   const VERIFIED = STEPS.indexOf('verify')
 
   test.each(STEPS.map((s, i) => [s, i]))(
-    'killed after %s, then another operation: database and folders both as before, or both restored',
+    'killed after %s, then another operation: database, folders and shared file all as before, or all restored',
     async (step, i) => {
+      await writeFile(iniOf(p.prod), `in snapshot ${i}\n`)
       const snap = await takeSnapshot({
         config,
         site: config.sites[p.prod],
@@ -318,6 +328,7 @@ describe.each(PAIRS)('$engine: a production restore killed after each step', p =
         `INSERT INTO posts (id, user_id, body) VALUES (${500 + i}, 2, 'after the snapshot');`
       )
       await writeFile(join(dir, p.prod, 'shared', 'uploads', `later-${i}.txt`), 'later\n')
+      await writeFile(iniOf(p.prod), `after snapshot ${i}\n`)
       const before = await checksums(p.prod)
       const beforeFiles = await uploadsOf(p.prod)
 
@@ -334,6 +345,8 @@ describe.each(PAIRS)('$engine: a production restore killed after each step', p =
       const restored = i >= VERIFIED || next[0] === 'restore'
       expect(await checksums(p.prod)).toEqual(restored ? snapTables : before)
       expect(await uploadsOf(p.prod)).toEqual(restored ? snapFiles : beforeFiles)
+      // The shared file with them: the snapshot's or the one before, never missing or mixed.
+      expect(await readIni(p.prod)).toBe(restored ? `in snapshot ${i}\n` : `after snapshot ${i}\n`)
       expect(await frozen(p.prod)).toBe(false)
       expect(await leftovers(p.prod)).toEqual([])
     }

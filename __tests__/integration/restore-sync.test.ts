@@ -1,7 +1,8 @@
 /**
  * Restore and preview sync for real: SQLite and PostgreSQL (a throwaway cluster), a private
  * Apache, the sample app deployed on the previews. Production data synced into a preview
- * (checksums equal, data folders equal, the preview's own hook run on the copy, the preview
+ * (checksums equal, data folders and the shared file equal, the file with the preview's owner and
+ * mode, the preview's own hook run on the copy, the preview
  * answering over HTTP), an anonymising script applied, a snapshot restored into production, and a
  * sync over SSH between two site roots (kills at every step: data-interrupted.test.ts)
  * (same host: hard links; local to SSH: carried through this machine).
@@ -46,6 +47,8 @@ const PASSWORD = 'sync-preview-Pa55-7c1e'
 const exec = new LocalExecutor()
 const lines: string[] = []
 const reporter = () => new StreamReporter(l => lines.push(l))
+const apacheUid = Number(execFileSync('id', ['-u', 'www-data']).toString().trim())
+const apacheGid = Number(execFileSync('id', ['-g', 'www-data']).toString().trim())
 const auth = { Authorization: `Basic ${Buffer.from(`sitecycle:${PASSWORD}`).toString('base64')}` }
 
 let apache: TestApache
@@ -166,7 +169,7 @@ beforeAll(async () => {
   let sites = ''
   for (const p of PAIRS)
     sites += (await siteYaml(p.prod, 'production')) + (await siteYaml(p.preview, 'preview', p.prod))
-  const yaml = `app: { package: sitecycle-sample, wsgi: "sitecycle_sample.wsgi:application" }\nsites:${sites}`
+  const yaml = `app: { package: sitecycle-sample, wsgi: "sitecycle_sample.wsgi:application", shared: [{ path: local.ini, kind: file }] }\nsites:${sites}`
   configFile = join(dir, 'sitecycle.yml')
   await writeFile(configFile, yaml)
   config = parseConfig(yaml, configFile)
@@ -214,6 +217,12 @@ describe.each(PAIRS)('$engine: sync and restore', p => {
   test('sync copies production into the preview: equal checksums and files, the preview hook ran on the copy, HTTP 200, both journals', async () => {
     const before = await checksums(p.prod)
     const prodFiles = await uploadsOf(p.prod)
+    // The shared file (app.shared, kind: file): production's is root's, mode 0600.
+    const ini = (name: string) => join(dir, name, 'shared', 'local.ini')
+    await writeFile(ini(p.prod), `[local]\nfrom = ${p.prod}\n`)
+    execFileSync('chown', ['root:root', ini(p.prod)])
+    await chmod(ini(p.prod), 0o600)
+    await writeFile(ini(p.preview), 'old preview settings\n')
     const o = await syncSite({ config, site: site(p.preview), exec, reporter: reporter() })
     expect(o).toMatchObject({
       status: 'synced',
@@ -233,6 +242,11 @@ describe.each(PAIRS)('$engine: sync and restore', p => {
     expect(sql(p.preview, 'SELECT by FROM migrated;').trim()).toBe(p.preview)
     expect(await checksums(p.prod)).toEqual(before)
     expect(await uploadsOf(p.preview)).toEqual(prodFiles)
+    // The file: production's content, with the preview's owner (the Apache user) and mode.
+    expect(await readFile(ini(p.preview), 'utf8')).toBe(`[local]\nfrom = ${p.prod}\n`)
+    const s = await stat(ini(p.preview))
+    expect([s.uid, s.gid, s.mode & 0o7777]).toEqual([apacheUid, apacheGid, 0o660])
+    expect((await stat(ini(p.prod))).mode & 0o7777).toBe(0o600)
     // Users reach the preview again (with its password), not frozen.
     expect(await frozen(p.preview)).toBe(false)
     expect((await httpGet(`${site(p.preview).url}/`, auth)).body).toContain(

@@ -3,8 +3,9 @@
  * for the Apache user; every release links to them and gets their paths in its environment; a
  * hook writes through a release's link; the data outlives a deploy of another version, a
  * rollback and the prune of an old release; Apache serves the `url:` folder (never running it,
- * frozen with the site); a snapshot holds the folders and a restore brings them back with the
- * Apache user as owner and the entry's mode.
+ * frozen with the site); a snapshot holds the folders and the file (in SHA256SUMS, hard-linked
+ * when unchanged, checked by verify) and a restore brings them back with the Apache user as owner
+ * and the entry's mode.
  */
 import { execFileSync } from 'node:child_process'
 import {
@@ -16,7 +17,9 @@ import {
   stat,
   writeFile,
   chown,
-  chmod
+  chmod,
+  readdir,
+  utimes
 } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
@@ -27,6 +30,7 @@ import { restoreSite } from '../../src/pipelines/restore.js'
 import { rollback } from '../../src/pipelines/rollback.js'
 import { freeze, unfreeze } from '../../src/sites/maintenance.js'
 import { takeSnapshot } from '../../src/snapshots/snapshot.js'
+import { verifySnapshot } from '../../src/snapshots/verify.js'
 import { StreamReporter } from '../../src/util/reporter.js'
 import { watchSite } from '../../src/watch/watch.js'
 import { startApache, type TestApache } from '../helpers/apache.js'
@@ -188,7 +192,7 @@ test("Apache serves the url: folder as files: no listing, no script run, nosniff
   expect((await get('/media/hello.txt')).status).toBe(200)
 })
 
-test('a snapshot holds the shared folders; a restore brings them back to the Apache user with their mode', async () => {
+test('a snapshot holds the shared folders and file; a restore brings them back to the Apache user with their mode', async () => {
   // Files the test wrote are root's; the folder too, as after a copy by hand: the snapshot keeps
   // those owners (rsync --numeric-ids), and the restore gives them back to the Apache user.
   await chown(shared('media'), 0, 0)
@@ -201,20 +205,80 @@ test('a snapshot holds the shared folders; a restore brings them back to the Apa
     reporter: reporter(),
     progressIntervalMs: 0
   })
-  expect(snap.manifest.files.folders.map(f => f.name).sort()).toEqual([
-    'shared/instance',
-    'shared/media'
+  expect(snap.manifest.files.folders.map(f => [f.name, f.kind ?? 'folder']).sort()).toEqual([
+    ['shared/instance', 'folder'],
+    ['shared/local.ini', 'file'],
+    ['shared/media', 'folder']
   ])
+  // The shared file: one copy under files/, its sum in the manifest and in SHA256SUMS.
+  const ini = snap.manifest.files.folders.find(f => f.name === 'shared/local.ini')!
+  expect(ini).toMatchObject({ source: shared('local.ini'), count: 1, missing: false })
+  expect(ini.files!.map(f => f.path)).toEqual(['files/shared/local.ini'])
+  expect(await readFile(join(snap.dir, 'files', 'shared', 'local.ini'), 'utf8')).toBe(
+    '[local]\nkey = 1\n'
+  )
+  expect(await readFile(join(snap.dir, 'SHA256SUMS'), 'utf8')).toContain(
+    `${ini.files![0].sha256}  files/shared/local.ini\n`
+  )
+  execFileSync('sha256sum', ['--quiet', '-c', 'SHA256SUMS'], { cwd: snap.dir })
+
   await rm(shared('media', 'upload-1.txt'))
   await writeFile(shared('media', 'added-later.txt'), 'x')
+  // The file changed after the snapshot, and handed to root with another mode.
+  await writeFile(shared('local.ini'), '[local]\nkey = 2\n')
+  await chown(shared('local.ini'), 0, 0)
+  await chmod(shared('local.ini'), 0o600)
   const o = await restoreSite({ config: site.config, site: site.site, exec, reporter: reporter() })
   expect(o).toMatchObject({ status: 'restored', snapshot: snap.id })
   expect(await readFile(shared('media', 'upload-1.txt'), 'utf8')).toBe('uploaded under 1.0.0\n')
   await expect(stat(shared('media', 'added-later.txt'))).rejects.toThrow(/ENOENT/)
-  for (const path of ['media', 'media/upload-1.txt', 'instance', 'instance/hook.txt']) {
+  for (const path of [
+    'media',
+    'media/upload-1.txt',
+    'instance',
+    'instance/hook.txt',
+    'local.ini'
+  ]) {
     const s = await stat(shared(path))
     expect([path, s.uid, s.gid]).toEqual([path, apacheUid, apacheGid])
   }
   expect((await stat(shared('media'))).mode & 0o7777).toBe(0o770)
   expect((await get('/media/upload-1.txt')).body).toBe('uploaded under 1.0.0')
+  // The file: the snapshot's content, the entry's mode; a copy, not the snapshot's inode.
+  expect(await readFile(shared('local.ini'), 'utf8')).toBe('[local]\nkey = 1\n')
+  expect((await stat(shared('local.ini'))).mode & 0o7777).toBe(0o640)
+  expect((await stat(shared('local.ini'))).ino).not.toBe(
+    (await stat(join(snap.dir, 'files', 'shared', 'local.ini'))).ino
+  )
+  expect((await readdir(shared())).filter(n => n.includes('.sc-'))).toEqual([])
+})
+
+test('an unchanged shared file is hard-linked between snapshots; verify catches a flipped byte in it', async () => {
+  const take = () =>
+    takeSnapshot({
+      config: site.config,
+      site: site.site,
+      exec,
+      reporter: reporter(),
+      progressIntervalMs: 0
+    })
+  const a = await take()
+  const b = await take()
+  const copy = (dir: string) => join(dir, 'files', 'shared', 'local.ini')
+  expect((await stat(copy(b.dir))).ino).toBe((await stat(copy(a.dir))).ino)
+  expect(
+    (await verifySnapshot({ config: site.config, site: site.site, exec, reporter: reporter() }))
+      .snapshot
+  ).toBe(b.id)
+
+  // One byte flipped, size and mtime kept: only the content sums can tell.
+  const before = await stat(copy(b.dir))
+  const bytes = await readFile(copy(b.dir))
+  bytes[bytes.length - 2] ^= 0x01
+  await writeFile(copy(b.dir), bytes)
+  await utimes(copy(b.dir), before.atime, before.mtime)
+  await expect(
+    verifySnapshot({ config: site.config, site: site.site, exec, reporter: reporter() })
+  ).rejects.toThrow(/files\/shared\/local\.ini/)
+  expect(() => execFileSync('sha256sum', ['--quiet', '-c', 'SHA256SUMS'], { cwd: b.dir })).toThrow()
 })

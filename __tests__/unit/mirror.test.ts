@@ -11,6 +11,7 @@ import {
   placeFolders
 } from '../../src/pipelines/mirror.js'
 import { ConfigError } from '../../src/util/errors.js'
+import type { SnapshotManifest } from '../../src/snapshots/manifest.js'
 
 const ids = [
   '20240301T020000Z',
@@ -70,10 +71,47 @@ describe('placeFolders', () => {
       data: ['/srv/m1/shared/other', '/srv/m1/shared/uploads']
     })
     expect(r.placed).toEqual([
-      { name: 'shared/uploads', target: '/srv/m1/shared/uploads' },
-      { name: 'shared/media', target: '/srv/m1/shared/other' }
+      { name: 'shared/uploads', file: false, target: '/srv/m1/shared/uploads' },
+      { name: 'shared/media', file: false, target: '/srv/m1/shared/other' }
     ])
     expect(r.unplaced).toEqual(['_absolute/var/x'])
+  })
+
+  test('a shared file only to a shared file entry, a folder only to a folder', () => {
+    const m: Pick<SnapshotManifest, 'files'> = manifest(['shared/local.ini', 'shared/media'])
+    m.files.folders[0] = { ...m.files.folders[0], kind: 'file' as const }
+    const fileEntry = {
+      path: 'local.ini',
+      absolute: '/srv/m1/shared/local.ini',
+      kind: 'file' as const,
+      mode: 0o660,
+      name: 'local_ini',
+      snapshot: true,
+      key: 'app.shared[0]'
+    }
+    expect(
+      placeFolders(m, {
+        root: '/srv/m1',
+        data: ['/srv/m1/shared/local.ini', '/srv/m1/shared/media'],
+        shared: [fileEntry]
+      })
+    ).toEqual({
+      placed: [
+        { name: 'shared/local.ini', file: true, target: '/srv/m1/shared/local.ini' },
+        { name: 'shared/media', file: false, target: '/srv/m1/shared/media' }
+      ],
+      unplaced: []
+    })
+    // The mirror lists the path as a data folder: the file has no place there.
+    expect(
+      placeFolders(m, {
+        root: '/srv/m1',
+        data: ['/srv/m1/shared/local.ini', '/srv/m1/shared/media']
+      })
+    ).toEqual({
+      placed: [{ name: 'shared/media', file: false, target: '/srv/m1/shared/media' }],
+      unplaced: ['shared/local.ini']
+    })
   })
 
   test('a folder missing from the snapshot is not placed', () => {

@@ -10,7 +10,7 @@ import {
 import * as scripts from '../../src/commands/host-scripts.js'
 import { RecordingExecutor } from '../../src/hosts/recording-executor.js'
 import { initSite } from '../../src/pipelines/init.js'
-import { linkSharedEntries, ownStagedShared } from '../../src/sites/shared-links.js'
+import { isDataFile, linkSharedEntries, ownStagedShared } from '../../src/sites/shared-links.js'
 import { StreamReporter } from '../../src/util/reporter.js'
 
 const load = (app: string, site = '') =>
@@ -44,7 +44,7 @@ const SHARED = `shared:
   - { path: cache/app, name: cache, snapshot: false }`
 
 describe('config', () => {
-  test('entries with their defaults, absolute paths, names; shared folders join the snapshot data', () => {
+  test('entries with their defaults, absolute paths, names; shared folders and files join the snapshot data', () => {
     const site = load(SHARED).sites.v1
     expect(site.shared).toEqual([
       {
@@ -73,7 +73,7 @@ describe('config', () => {
         mode: 0o640,
         name: 'local_settings_py',
         link: 'local_settings.py',
-        snapshot: false,
+        snapshot: true,
         key: 'app.shared[2]'
       },
       {
@@ -86,7 +86,21 @@ describe('config', () => {
         key: 'app.shared[3]'
       }
     ])
-    expect(site.data).toEqual(['/srv/demo/v1/shared/instance', '/srv/demo/v1/shared/media'])
+    expect(site.data).toEqual([
+      '/srv/demo/v1/shared/instance',
+      '/srv/demo/v1/shared/media',
+      '/srv/demo/v1/shared/local_settings.py'
+    ])
+    expect(site.data!.map(d => isDataFile(site, d))).toEqual([false, false, true])
+  })
+
+  test('a file entry with snapshot: false stays out; the sqlite database file is never data', () => {
+    const site = load(
+      'shared: [{ path: a.ini, kind: file, snapshot: false }, { path: b.ini, kind: file, snapshot: true }, { path: app.sqlite3, kind: file }]',
+      'database: { engine: sqlite, name: /srv/demo/v1/shared/app.sqlite3 }'
+    ).sites.v1
+    expect(site.database?.name).toBe('/srv/demo/v1/shared/app.sqlite3')
+    expect(site.data).toEqual(['/srv/demo/v1/shared/b.ini'])
   })
 
   test("a site's entry replaces the app's of the same path; data: listing one is not doubled", () => {
@@ -297,5 +311,23 @@ describe('release links and restored ownership', () => {
       await ownStagedShared(other, site, '/srv/demo/v1/uploads', staged, () => undefined)
     ).toBeUndefined()
     expect(other.commands()).toEqual([])
+  })
+
+  test("a staged shared file gets the Apache user's owner and the entry's mode", async () => {
+    const exec = new RecordingExecutor()
+    const staged = '/srv/demo/v1/shared/.local_settings.py.sc-new-x'
+    expect(
+      await ownStagedShared(
+        exec,
+        load(SHARED).sites.v1,
+        '/srv/demo/v1/shared/local_settings.py',
+        staged,
+        () => undefined
+      )
+    ).toBe('local_settings.py for app:appgroup, mode 0640')
+    expect(exec.commands().map(a => a.join(' '))).toEqual([
+      `chmod 0640 ${staged}`,
+      `chown -R -h app:appgroup -- ${staged}`
+    ])
   })
 })

@@ -8,6 +8,8 @@ import {
   isDiskFull,
   parseDf,
   parseDu,
+  rsyncFileInto,
+  rsyncFileTo,
   rsyncFolder,
   snapshotFolderName,
   SUMMARIZE_TREE,
@@ -60,6 +62,36 @@ describe('rsync argv', () => {
   })
   test('a relative --link-dest is refused (rsync would read it against the target)', () => {
     expect(() => rsyncFolder('/s/up', '/t/up', 'snapshots/A/files/up')).toThrow(/absolute/)
+  })
+  test('a shared file: copied into its folder under its own name, hard-linked to the previous copy', () => {
+    expect(
+      rsyncFileInto(
+        '/s/shared/local.ini',
+        '/s/snapshots/B/files/shared',
+        '/s/snapshots/A/files/shared'
+      ).argv
+    ).toEqual([
+      'rsync',
+      '-a',
+      '--numeric-ids',
+      '--modify-window=-1',
+      '--link-dest=/s/snapshots/A/files/shared',
+      '--',
+      '/s/shared/local.ini',
+      '/s/snapshots/B/files/shared/'
+    ])
+    expect(() => rsyncFileInto('/s/x', '/t', 'snapshots/A')).toThrow(/absolute/)
+    // Staged by a restore: a copy at the sibling's path, never a link into the snapshot.
+    expect(
+      rsyncFileTo('/s/snapshots/A/files/shared/local.ini', '/s/shared/.local.ini.sc-new-1').argv
+    ).toEqual([
+      'rsync',
+      '-a',
+      '--numeric-ids',
+      '--',
+      '/s/snapshots/A/files/shared/local.ini',
+      '/s/shared/.local.ini.sc-new-1'
+    ])
   })
   test('folders keep the same name in every snapshot', () => {
     expect(snapshotFolderName('/srv/v1', '/srv/v1/shared/uploads')).toBe('shared/uploads')
@@ -164,6 +196,32 @@ const manifest: SnapshotManifest = {
 describe('the manifest', () => {
   test('round-trips', () => {
     expect(parseManifest(renderManifest(manifest), 'm.json')).toEqual(manifest)
+  })
+  test('a shared file is a record of kind file; a folder has no kind (older manifests read alike)', () => {
+    const folder = {
+      source: '/srv/demo/v1/shared/media',
+      name: 'shared/media',
+      missing: false,
+      count: 2,
+      bytes: 9,
+      listSha256: 'l1'
+    }
+    const file = {
+      ...folder,
+      source: '/srv/demo/v1/shared/local.ini',
+      name: 'shared/local.ini',
+      kind: 'file' as const,
+      count: 1
+    }
+    const m = { ...manifest, files: { count: 3, bytes: 18, folders: [folder, file] } }
+    const text = renderManifest(m)
+    expect(parseManifest(text, 'm.json')).toEqual(m)
+    expect((JSON.parse(text) as SnapshotManifest).files.folders.map(f => f.kind)).toEqual([
+      undefined,
+      'file'
+    ])
+    const odd = text.replace('"kind": "file"', '"kind": "socket"')
+    expect(() => parseManifest(odd, 'm.json')).toThrow(/files\.folders\.1\.kind/)
   })
   test('a manifest missing its checksums is refused, naming the file and the field', () => {
     const broken = JSON.parse(renderManifest(manifest)) as Record<string, unknown>

@@ -349,15 +349,52 @@ describe('planFolders', () => {
     expect(planFolders(manifest(), SNAP, config.sites.v2)).toEqual([
       {
         name: 'shared/uploads',
+        file: false,
         from: `${SNAP}/files/shared/uploads`,
         target: `${ROOT}/shared/uploads`
       },
       {
         name: '_absolute/var/media/v1',
+        file: false,
         from: `${SNAP}/files/_absolute/var/media/v1`,
         target: '/var/media/v2'
       }
     ])
+  })
+
+  test('a shared file goes to the shared file entry of the same path, never to a folder', () => {
+    const m = manifest()
+    m.files.folders = [
+      {
+        source: '/srv/app/v1/shared/local.ini',
+        name: 'shared/local.ini',
+        kind: 'file',
+        missing: false,
+        count: 1,
+        bytes: 5,
+        listSha256: 'z'
+      }
+    ]
+    const withFile = parseConfig(
+      `app: { package: p, wsgi: "p.wsgi:application", shared: [{ path: local.ini, kind: file }] }\n` +
+        `sites:\n  v2: { root: ${ROOT}, url: "http://127.0.0.1:8081" }\n`,
+      '/nowhere/sitecycle.yml'
+    ).sites.v2
+    expect(planFolders(m, SNAP, withFile)).toEqual([
+      {
+        name: 'shared/local.ini',
+        file: true,
+        from: `${SNAP}/files/shared/local.ini`,
+        target: `${ROOT}/shared/local.ini`
+      }
+    ])
+    // The same path as a folder (data:) is no place for it, nor a folder at its position.
+    const asFolder = { ...config.sites.v2, data: [`${ROOT}/shared/local.ini`] }
+    expect(() => planFolders(m, SNAP, asFolder)).toThrow(
+      /holds the shared file shared\/local.ini .*has no shared file entry for it: add \{ path: local.ini, kind: file \}/
+    )
+    const byPosition = { ...config.sites.v2, data: [`${ROOT}/shared/other`] }
+    expect(() => planFolders(m, SNAP, byPosition)).toThrow(/has no shared file entry/)
   })
 
   test('a snapshot folder with no place in the target is an error naming it', () => {

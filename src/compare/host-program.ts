@@ -14,7 +14,7 @@
  * the same release installed in two sites compares equal.
  */
 
-/** argv: site root, mode (`blue-green` or `single`), JSON list of data folders. Prints JSON. */
+/** argv: site root, mode (`blue-green` or `single`), JSON list of data folders (or shared files). Prints JSON. */
 export const SITE_FACTS_PROGRAM = String.raw`
 import hashlib, json, os, re, sys, glob
 root, mode, data = sys.argv[1], sys.argv[2], json.loads(sys.argv[3])
@@ -97,7 +97,14 @@ if venv and os.path.isdir(venv) and os.path.basename(venv) != '_empty':
             out['config'] = f.read()
 for folder in data:
     entry = {'path': folder, 'exists': os.path.isdir(folder), 'files': {}}
-    if entry['exists']:
+    if os.path.isfile(folder):
+        # A shared entry of kind file: the one file, by its name.
+        entry['exists'] = True
+        try:
+            entry['files'][os.path.basename(folder)] = sha(folder)
+        except OSError as e:
+            entry['files'][os.path.basename(folder)] = 'unreadable: %s' % e.strerror
+    elif entry['exists']:
         for dirpath, dirnames, filenames in os.walk(folder):
             dirnames.sort()
             for name in sorted(filenames):

@@ -130,7 +130,7 @@ export const CONFIG_KEY_DOCS: Record<string, string> = {
   'sites.<name>.database.admin.password_env':
     "Environment variable holding the admin's password (a secret); absent: none (socket login).",
   'sites.<name>.data':
-    'Data folders snapshotted with the database (relative to the root, or absolute).',
+    'Data folders snapshotted with the database (relative to the root, or absolute); the shared folders and files are added unless `snapshot: false`.',
   'sites.<name>.snapshots': 'Snapshot retention (grandfather-father-son).',
   'sites.<name>.snapshots.keep_last': 'The newest N snapshots, whatever their age.',
   'sites.<name>.snapshots.daily': 'The newest snapshot of each of the last N days.',

@@ -442,7 +442,7 @@ function siteShared(
       name: raw.name ?? sharedEntryName(raw.path),
       ...(raw.url !== undefined && { url: raw.url }),
       ...(raw.link !== undefined && { link: raw.link }),
-      snapshot: raw.snapshot ?? raw.kind === 'folder',
+      snapshot: raw.snapshot ?? true,
       key
     })
   appShared?.forEach((e, i) => add(e, `app.shared[${i}]`))
@@ -462,8 +462,10 @@ function toSite(
   const statics = siteStatic(name, appStatic, raw.static)
   const shared = siteShared(name, raw.root, appShared, raw.shared)
   const snapshots = snapshotSettings(raw)
+  // A file that is the sqlite database itself is snapshotted as the database, not as data.
+  const sqliteFile = snapshots.database?.engine === 'sqlite' ? snapshots.database.name : undefined
   const sharedData = (shared ?? [])
-    .filter(e => e.kind === 'folder' && e.snapshot)
+    .filter(e => e.snapshot && e.absolute !== sqliteFile)
     .map(e => e.absolute)
     .filter(p => !(snapshots.data ?? []).includes(p))
   if (sharedData.length) snapshots.data = [...(snapshots.data ?? []), ...sharedData]

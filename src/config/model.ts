@@ -131,13 +131,14 @@ export interface SiteConfig {
   /**
    * What outlives releases under `<root>/shared/` (`app.shared` with `sites.<n>.shared` over it,
    * by path): created by init for the Apache user, linked into each release, given to the
-   * application as `{{ shared.NAME }}`, folders served by Apache at their url and copied into
-   * snapshots. Absent when neither gives one.
+   * application as `{{ shared.NAME }}`, folders served by Apache at their url; folders and files
+   * copied into snapshots. Absent when neither gives one.
    */
   shared?: SharedEntry[]
   /**
    * Data folders (uploads, media) copied into snapshots: absolute paths on the host; the shared
-   * folders (unless `snapshot: false`) are among them.
+   * folders and files (unless `snapshot: false`; never the sqlite database file) are among them:
+   * a path that is a shared entry of kind file is copied as a file (isDataFile, sites/shared-links.ts).
    */
   data?: string[]
   /** How many snapshots are kept (`snapshots:`); defaults applied when absent. */
@@ -178,7 +179,7 @@ export interface SharedEntry {
   url?: string
   /** Path inside each release (its virtualenv) where a deploy links to it, such as `var/app-instance`. */
   link?: string
-  /** Whether snapshots copy it (folders only; default true). */
+  /** Whether snapshots copy it (default true), restores and syncs bring it back. */
   snapshot: boolean
   /** Where it is written, such as `app.shared[0]` or `sites.v1.shared[1]`. */
   key: string

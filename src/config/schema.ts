@@ -343,14 +343,6 @@ const sharedEntryMapping = mapping(
       'no url for a file entry (kind: folder to serve a folder)',
       'Apache serves folders of shared entries, not files'
     )
-  if (entry.kind === 'file' && entry.snapshot === true)
-    entryProblem(
-      ctx,
-      'snapshot',
-      true,
-      'snapshot: false, or kind: folder (snapshots copy folders)',
-      'snapshots hold folders, not single files'
-    )
 })
 
 /**

@@ -12,7 +12,10 @@
  *   the journal got;
  * - only a run whose data was verified is finished forward (finishData drops what was kept).
  *
- * Names are fixed by the operation id, so the recovery finds them without anything else.
+ * Names are fixed by the operation id, so the recovery finds them without anything else. A shared
+ * entry of kind file takes the same path as a folder: staged as a hidden sibling file, swapped
+ * by the same renames (rename and RENAME_EXCHANGE work on files), its way back kept aside, told
+ * apart by its inode.
  */
 import { cmd } from '../commands/command.js'
 import { pathIdentities, removeTree, renamePath } from '../commands/files.js'

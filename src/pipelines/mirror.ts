@@ -31,7 +31,7 @@
  * Access: a mirror is protected by basic auth by default, like a preview (`sites.<n>.access`,
  * written by `sitecycle init`).
  */
-import { ownStagedShared } from '../sites/shared-links.js'
+import { isDataFile, ownStagedShared } from '../sites/shared-links.js'
 import { makeDirs, removeTree } from '../commands/files.js'
 import { cmd } from '../commands/command.js'
 import { hostLabel } from '../config/host-spec.js'
@@ -49,7 +49,7 @@ import {
   type MirrorState
 } from '../sites/mirror-state.js'
 import { readSiteState, restartSlotGroup } from '../sites/site-state.js'
-import { snapshotFolderName } from '../snapshots/files.js'
+import { rsyncFileTo, snapshotFolderName } from '../snapshots/files.js'
 import { describeAge, listSnapshotIds, readManifest } from '../snapshots/list.js'
 import { snapshotPaths, type SnapshotManifest } from '../snapshots/manifest.js'
 import { parseSnapshotId } from '../snapshots/retention.js'
@@ -165,24 +165,28 @@ export function chooseMirrorSnapshot(
   return best?.id
 }
 
-/** Where a snapshot's data folder goes on the mirror. */
+/** Where a snapshot's data folder (or shared file) goes on the mirror. */
 export interface FolderPlacement {
   /** Its name under the snapshot's files/. */
   name: string
+  /** A shared entry of kind file: copied as one file. */
+  file: boolean
   /** The mirror's data folder (absolute). */
   target: string
 }
 
 /**
  * Match the snapshot's data folders to the mirror's: by the same path relative to each site's
- * root (`shared/uploads` → `<mirror root>/shared/uploads`), else by position in `data:`. Folders
- * that match nothing are returned in `unplaced`. Pure.
+ * root (`shared/uploads` → `<mirror root>/shared/uploads`), else by position in `data:`; a
+ * shared file only to a shared file entry, a folder only to a folder. Folders and files that
+ * match nothing are returned in `unplaced`. Pure.
  */
 export function placeFolders(
   manifest: Pick<SnapshotManifest, 'files'>,
-  mirror: Pick<SiteConfig, 'root' | 'data'>
+  mirror: Pick<SiteConfig, 'root' | 'data' | 'shared'>
 ): { placed: FolderPlacement[]; unplaced: string[] } {
   const targets = mirror.data ?? []
+  const fits = (f: { kind?: 'file' }, t: string) => isDataFile(mirror, t) === (f.kind === 'file')
   const byName = new Map(targets.map(t => [snapshotFolderName(mirror.root, t), t]))
   const used = new Set<string>()
   const placed: FolderPlacement[] = []
@@ -190,18 +194,18 @@ export function placeFolders(
   const folders = manifest.files.folders.filter(f => !f.missing)
   for (const f of folders) {
     const target = byName.get(f.name)
-    if (target && !used.has(target)) {
+    if (target && !used.has(target) && fits(f, target)) {
       used.add(target)
-      placed.push({ name: f.name, target })
+      placed.push({ name: f.name, file: f.kind === 'file', target })
     }
   }
   folders.forEach(f => {
     if (placed.some(p => p.name === f.name)) return
     const i = manifest.files.folders.indexOf(f)
     const target = targets[i]
-    if (target && !used.has(target)) {
+    if (target && !used.has(target) && fits(f, target)) {
       used.add(target)
-      placed.push({ name: f.name, target })
+      placed.push({ name: f.name, file: f.kind === 'file', target })
     } else unplaced.push(f.name)
   })
   return { placed, unplaced }
@@ -349,15 +353,17 @@ function mirrorSteps(): Step<MirrorContext>[] {
           // Copied, never hard-linked: the mirror's application must not be able to change
           // the snapshot's files.
           await c.exec.run(
-            cmd([
-              'rsync',
-              '-a',
-              '--delete',
-              '--numeric-ids',
-              '--',
-              `${dir.folder(p.name)}/`,
-              `${staged}/`
-            ])
+            p.file
+              ? rsyncFileTo(dir.folder(p.name), staged)
+              : cmd([
+                  'rsync',
+                  '-a',
+                  '--delete',
+                  '--numeric-ids',
+                  '--',
+                  `${dir.folder(p.name)}/`,
+                  `${staged}/`
+                ])
           )
           await ownStagedShared(c.exec, c.req.site, p.target, staged, m => c.reporter.warn(m))
           c.stagedFolders.push({

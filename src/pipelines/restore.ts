@@ -2,7 +2,7 @@
  * `sitecycle restore`: a snapshot put back into a site. Holding the site lock: choose the
  * snapshot → check its dump against the manifest's sha256 → restore the dump into a scratch
  * database beside the site's own (its tables' checksums must equal the snapshot's) → copy the
- * data folders into hidden siblings → freeze (the maintenance page) → swap the database and the
+ * data folders and shared files into hidden siblings → freeze (the maintenance page) → swap the database and the
  * folders in at one step, the previous ones kept under other names (data-swap.ts) → run the hooks
  * in the live release when the snapshot was taken under another release → restart the live
  * daemon group → verify over HTTP (the health path passes the maintenance page) → unfreeze →
@@ -11,7 +11,7 @@
  * Any failure runs the undos in reverse: the previous database and folders swapped back, the
  * staged copies dropped, the site unfrozen. A run killed with SIGKILL at any point is finished or
  * undone whole by the next operation of any kind (data-recovery.ts): the database and the data
- * folders are always both the snapshot's or both as before.
+ * folders (and shared files) are always all the snapshot's or all as before.
  *
  * The steps here are shared with sync (sync.ts), which adds taking the source's snapshot, copying
  * it between hosts and the anonymising script.
@@ -48,8 +48,8 @@ import {
   restartSlotGroup,
   type SiteState
 } from '../sites/site-state.js'
-import { rsyncFolder, snapshotFolderName } from '../snapshots/files.js'
-import { ownStagedShared } from '../sites/shared-links.js'
+import { rsyncFileTo, rsyncFolder, snapshotFolderName } from '../snapshots/files.js'
+import { isDataFile, ownStagedShared } from '../sites/shared-links.js'
 import { listSnapshotIds, readManifest } from '../snapshots/list.js'
 import { checkSnapshotDump } from '../snapshots/check-dump.js'
 import { withMaterializedDump } from '../snapshots/dump-store.js'
@@ -71,10 +71,12 @@ export interface SnapshotSource {
   id: string
 }
 
-/** A data folder of the snapshot and where it goes on the target site. */
+/** A data folder (or shared file) of the snapshot and where it goes on the target site. */
 export interface FolderPlan {
   /** Its name under the snapshot's files/ (see snapshotFolderName). */
   name: string
+  /** A shared entry of kind file: copied as one file. */
+  file: boolean
   /** The copy in the snapshot (on the target's host). */
   from: string
   /** The target site's data folder. */
@@ -157,8 +159,9 @@ export class DataOperationFailed extends SitecycleError {
 
 /**
  * Which of the target site's data folders each folder of the snapshot goes to: the one with the
- * same name relative to its root (`shared/uploads`), else the one at the same position in `data:`.
- * A snapshot folder with no place is an error naming it, before anything is touched. Pure.
+ * same name relative to its root (`shared/uploads`), else the one at the same position in `data:`;
+ * a shared file goes to a shared file entry of the site and a folder to a folder. A snapshot
+ * folder or file with no place is an error naming it, before anything is touched. Pure.
  */
 export function planFolders(
   manifest: SnapshotManifest,
@@ -170,15 +173,25 @@ export function planFolders(
     .map((f, i) => ({ f, i }))
     .filter(({ f }) => !f.missing)
     .map(({ f, i }) => {
+      const file = f.kind === 'file'
+      const fits = (d: string | undefined) =>
+        d !== undefined && isDataFile(site, d) === file ? d : undefined
       const byName = data.find(d => snapshotFolderName(site.root, d) === f.name)
-      const target = byName ?? (data.length === manifest.files.folders.length ? data[i] : undefined)
+      const target =
+        fits(byName) ??
+        (byName === undefined && data.length === manifest.files.folders.length
+          ? fits(data[i])
+          : undefined)
       if (target === undefined)
         throw new SitecycleError(
-          `snapshot ${manifest.id} of site ${manifest.site} holds the data folder ${f.name} (${f.source}), but site ${site.name} has no data folder for it: ` +
-            `add it to sites.${site.name}.data (as ${f.name}, or at position ${i + 1})`,
+          file
+            ? `snapshot ${manifest.id} of site ${manifest.site} holds the shared file ${f.name} (${f.source}), but site ${site.name} has no shared file entry for it: ` +
+                `add { path: ${f.name.replace(/^shared\//, '')}, kind: file } to its shared: (or app.shared)`
+            : `snapshot ${manifest.id} of site ${manifest.site} holds the data folder ${f.name} (${f.source}), but site ${site.name} has no data folder for it: ` +
+                `add it to sites.${site.name}.data (as ${f.name}, or at position ${i + 1})`,
           'config'
         )
-      return { name: f.name, from: `${snapshotDir}/${FILES_DIR}/${f.name}`, target }
+      return { name: f.name, file, from: `${snapshotDir}/${FILES_DIR}/${f.name}`, target }
     })
 }
 
@@ -306,7 +319,8 @@ export function applySteps(): Step<ApplyContext>[] {
     },
     {
       name: 'stage-files',
-      title: "copy the snapshot's data folders into hidden siblings of the site's (rsync)",
+      title:
+        "copy the snapshot's data folders and shared files into hidden siblings of the site's (rsync)",
       when: c => c.manifest!.files.folders.some(f => !f.missing),
       run: async c => {
         const plans = planFolders(c.manifest!, c.snapshotDir!, c.site)
@@ -315,7 +329,8 @@ export function applySteps(): Step<ApplyContext>[] {
           await c.exec.run(removeTree(staged, aside))
           await c.exec.run(makeDirs([p.target.slice(0, p.target.lastIndexOf('/'))], '755'))
           c.reporter.info(`   copying ${p.name} into ${staged}`)
-          await c.exec.run(rsyncFolder(p.from, staged))
+          // A file is copied, never hard-linked: the application must not write into a snapshot.
+          await c.exec.run(p.file ? rsyncFileTo(p.from, staged) : rsyncFolder(p.from, staged))
           const owned = await ownStagedShared(c.exec, c.site, p.target, staged, m =>
             c.reporter.warn(m)
           )

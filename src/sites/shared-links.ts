@@ -37,11 +37,21 @@ export async function linkSharedEntries(
 }
 
 /**
- * A copy of a shared folder staged by a restore, sync or mirror refresh (`staged`, for the site's
+ * Whether data path `path` of the site (`site.data`) is a shared entry of kind file: a snapshot,
+ * restore, sync and mirror refresh copy it as one file (rsync without a trailing slash), where
+ * the other data paths are folders.
+ */
+export function isDataFile(site: Pick<SiteConfig, 'shared'>, path: string): boolean {
+  return site.shared?.some(e => e.kind === 'file' && e.absolute === path) ?? false
+}
+
+/**
+ * A copy of a shared folder or file staged by a restore, sync or mirror refresh (`staged`, for the site's
  * `target`) given the Apache user's owner and the entry's mode before it is swapped in: a
  * snapshot keeps the owners of the site it was taken from (numeric ids), which need not be this
  * site's Apache user, and the application must be able to write its data again. A folder that is
  * not a shared entry is left as copied. A chown that fails (not root) warns. Returns a note.
+ * (A file entry: the same, on the one file; its mode defaults to 0660.)
  */
 export async function ownStagedShared(
   exec: Executor,
@@ -50,7 +60,7 @@ export async function ownStagedShared(
   staged: string,
   warn: (message: string) => void
 ): Promise<string | undefined> {
-  const entry = site.shared?.find(e => e.kind === 'folder' && e.absolute === target)
+  const entry = site.shared?.find(e => e.absolute === target)
   if (!entry) return undefined
   const owner = `${site.apache.user}:${site.apache.group}`
   const mode = entry.mode.toString(8).padStart(4, '0')

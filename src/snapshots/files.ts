@@ -40,6 +40,35 @@ export function rsyncFolder(source: string, target: string, linkDest?: string): 
   ])
 }
 
+/**
+ * `rsync -a --numeric-ids [--link-dest=<previous dir>] <source> <target dir>/`: a copy of the
+ * single file `source` into `targetDir` under its own name; hard-linked to `linkDestDir`'s file of
+ * that name when equal (size, mtime, mode, owner). For a shared entry of kind file; the
+ * directory form keeps rsync's basis lookup (`--link-dest`) on the same name.
+ */
+export function rsyncFileInto(source: string, targetDir: string, linkDestDir?: string): Command {
+  if (linkDestDir !== undefined && !linkDestDir.startsWith('/'))
+    throw new Error(`--link-dest must be an absolute path, got ${linkDestDir}`)
+  return cmd([
+    'rsync',
+    '-a',
+    '--numeric-ids',
+    '--modify-window=-1',
+    ...(linkDestDir !== undefined ? [`--link-dest=${linkDestDir}`] : []),
+    '--',
+    source,
+    `${targetDir}/`
+  ])
+}
+
+/**
+ * `rsync -a --numeric-ids <source> <target>`: a copy (never a hard link) of the single file
+ * `source` at path `target`, as a restore stages a shared file beside the site's.
+ */
+export function rsyncFileTo(source: string, target: string): Command {
+  return cmd(['rsync', '-a', '--numeric-ids', '--', source, target])
+}
+
 /** `du -s -b <path>`: apparent bytes under a path, each hard-linked file counted once. */
 export function apparentSize(path: string): Command {
   return cmd(['du', '-s', '-b', '--', path])

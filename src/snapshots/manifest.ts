@@ -2,7 +2,7 @@
  * The snapshot manifest: `<root>/snapshots/<id>/manifest.json`, written last, so a snapshot
  * directory without one is incomplete. It says when, which site and release, the database dump
  * (engine, file, size, sha256, per-table row counts and checksums) and the files (per data
- * folder: count, bytes, hash of the file list). It never holds a secret: the database is named
+ * folder, or shared file with `kind: file`: count, bytes, hash of the file list). It never holds a secret: the database is named
  * by engine and name only (no host, user or password).
  *
  * Format 2 (this version writes it) adds the plain sha256 (what `sha256sum` prints) of every
@@ -30,7 +30,7 @@ export interface SnapshotPaths {
   manifest: string
   dump: string
   files: string
-  /** A data folder's copy, by its name under files/ (see snapshotFolderName). */
+  /** A data folder's (or shared file's) copy, by its name under files/ (see snapshotFolderName). */
   folder(name: string): string
 }
 
@@ -62,6 +62,8 @@ const folderSchema = z.object({
   source: z.string(),
   /** Its name under the snapshot's files/. */
   name: z.string(),
+  /** `file`: a shared entry of kind file, copied as that one file; absent: a folder. */
+  kind: z.literal('file').optional(),
   /** The folder did not exist when the snapshot was taken. */
   missing: z.boolean(),
   count: z.number(),

@@ -28,6 +28,7 @@ import {
   type StepReport
 } from '../pipelines/pipeline.js'
 import { siteLayout } from '../sites/layout.js'
+import { isDataFile } from '../sites/shared-links.js'
 import { mirrorNeedsOf } from '../sites/mirror-state.js'
 import { readSiteState } from '../sites/site-state.js'
 import { SitecycleError } from '../util/errors.js'
@@ -40,6 +41,7 @@ import {
   listSnapshotDirs,
   parseDf,
   parseDu,
+  rsyncFileInto,
   rsyncFolder,
   snapshotFolderName,
   summarizeTree,
@@ -228,7 +230,8 @@ function snapshotSteps(): Step<SnapshotContext>[] {
     },
     {
       name: 'copy-files',
-      title: 'copy the data folders, hard-linking files unchanged since the previous snapshot',
+      title:
+        'copy the data folders and shared files, hard-linking files unchanged since the previous snapshot',
       when: c => (c.req.site.data ?? []).length > 0,
       run: async c => copyFolders(c)
     },
@@ -333,7 +336,7 @@ async function writeSums(c: SnapshotContext): Promise<string> {
   for (const f of sums.files) {
     // The longest folder name the path is under (a data folder may sit inside another).
     const owner = names
-      .filter(n => f.path.startsWith(`files/${n}/`))
+      .filter(n => f.path.startsWith(`files/${n}/`) || f.path === `files/${n}`)
       .sort((a, b) => b.length - a.length)[0]
     if (owner !== undefined) byFolder.get(owner)!.push(f)
   }
@@ -482,26 +485,36 @@ async function copyFolders(c: SnapshotContext): Promise<string> {
   for (const source of site.data ?? []) {
     const name = snapshotFolderName(site.root, source)
     const target = c.paths.folder(name)
-    const exists = (await c.exec.tryRun({ argv: ['test', '-d', source] })).code === 0
+    const file = isDataFile(site, source)
+    const kind = file ? ({ kind: 'file' } as const) : {}
+    const what = file ? 'shared file' : 'data folder'
+    const exists = (await c.exec.tryRun({ argv: ['test', file ? '-f' : '-d', source] })).code === 0
     if (!exists) {
-      c.reporter.warn(`data folder ${source} does not exist on ${c.exec.name}: recorded as missing`)
-      c.folders.push({ source, name, missing: true, count: 0, bytes: 0, listSha256: '' })
+      c.reporter.warn(`${what} ${source} does not exist on ${c.exec.name}: recorded as missing`)
+      c.folders.push({ source, name, ...kind, missing: true, count: 0, bytes: 0, listSha256: '' })
       continue
     }
-    const prev = c.previous?.files.folders.find(f => f.name === name && !f.missing)
+    const prev = c.previous?.files.folders.find(
+      f => f.name === name && !f.missing && (f.kind === 'file') === file
+    )
     const linkDest =
       prev && c.previous ? snapshotPaths(c.snapshotsDir, c.previous.id).folder(name) : undefined
     if (linkDest) linked++
     const total = await sizeOf(c.exec, source)
     c.needBytes += total
-    await c.exec.run(makeDirs([target.slice(0, target.lastIndexOf('/'))], '750'))
-    await copyWithProgress(c, rsyncFolder(source, target, linkDest), target, total, source)
+    const parent = target.slice(0, target.lastIndexOf('/'))
+    await c.exec.run(makeDirs([parent], '750'))
+    const copy = file
+      ? rsyncFileInto(source, parent, linkDest && linkDest.slice(0, linkDest.lastIndexOf('/')))
+      : rsyncFolder(source, target, linkDest)
+    await copyWithProgress(c, copy, target, total, source)
     const s = JSON.parse(
       (await c.exec.run(summarizeTree(c.python, 'list', target))).stdout
     ) as TreeSummary
     c.folders.push({
       source,
       name,
+      ...kind,
       missing: false,
       count: s.count,
       bytes: s.bytes,
