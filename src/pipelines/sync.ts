@@ -11,7 +11,10 @@
  *
  * The copy is restored, checked and anonymised in a scratch database, and its folders staged in
  * hidden siblings, before anything of the preview changes; then one step swaps them in (restore.ts,
- * data-swap.ts). A failure, or a kill (SIGKILL) at any point followed by any other operation,
+ * data-swap.ts). When the source is on the same host and a new snapshot is taken, the scratch
+ * copy is restored from that snapshot's plain dump while the snapshot compresses it (hard links
+ * in the work directory; restore.ts stageFromPlainDump), not decompressed from it afterwards;
+ * it is checked against the snapshot's checksums all the same. A failure, or a kill (SIGKILL) at any point followed by any other operation,
  * leaves the preview with its previous data (or none) or with the complete anonymised copy: never
  * raw production data. The source is never written.
  */
