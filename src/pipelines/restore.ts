@@ -98,6 +98,12 @@ export interface ApplyContext extends OperationContext {
   frozenBefore: boolean
   /** The scratch and keep names of the site's database, once the dump is being staged. */
   stagedDatabase?: { scratch: string; keep: string }
+  /**
+   * A sync on one host restores the scratch copy from the source snapshot's plain dump while the
+   * snapshot compresses it (stageFromPlainDump): undefined when that worked, else why not. The
+   * stage-database step then only checks the copy, or restores from the snapshot as usual.
+   */
+  stagedEarly?: Promise<Error | undefined>
   /** The data folders staged beside the site's. */
   stagedFolders: FolderSwapPlan[]
   /** What swap-data swapped in (also in the journal), once it started. */
@@ -233,6 +239,48 @@ function liveSlotOf(c: ApplyContext): 'current' | 'blue' | 'green' {
   return c.site.apache.mode === 'single' ? 'current' : c.state.liveSlot
 }
 
+/** Name the scratch database of this run and drop any copy an earlier try left under it. */
+async function freshScratch(c: ApplyContext): Promise<DatabaseConfig> {
+  const engine = engineOf(c)
+  c.stagedDatabase = databaseSwapNames(databaseOf(c)!, engine.nameBytes, c.opId)
+  const scratch = scratchOf(c)
+  if (await engine.exists(c.exec, scratch)) await engine.drop(c.exec, scratch)
+  return scratch
+}
+
+/**
+ * Restore the scratch copy from `plain`, a plain dump directory of the snapshot being taken
+ * (hard links in the run's work directory, removed here), while the snapshot stores its own copy
+ * of it: no compression then decompression of the same dump in between. Never throws: the error
+ * goes to {@link ApplyContext.stagedEarly}, and stage-database then restores from the snapshot.
+ * The copy is checked as any other (stage-database: its tables' checksums against the snapshot's,
+ * which were taken with this very dump).
+ */
+export function stageFromPlainDump(c: ApplyContext, plain: string, linkDir: string): void {
+  c.stagedEarly = (async () => {
+    try {
+      const scratch = await freshScratch(c)
+      c.reporter.info(
+        `   restoring the plain dump into ${scratch.name} while the snapshot is stored`
+      )
+      await engineOf(c).restore(c.exec, scratch, plain, c.reporter, { intoNew: true })
+      return undefined
+    } catch (e) {
+      return e instanceof Error ? e : new Error(String(e))
+    } finally {
+      await c.exec.tryRun(removeTree(linkDir)).catch(() => undefined)
+    }
+  })()
+}
+
+/** Drop the scratch copy, if any (waiting for an early restore to end first). */
+export async function dropScratch(c: ApplyContext): Promise<void> {
+  if (c.stagedEarly) await c.stagedEarly
+  if (!c.stagedDatabase) return
+  const scratch = scratchOf(c)
+  if (await engineOf(c).exists(c.exec, scratch)) await engineOf(c).drop(c.exec, scratch)
+}
+
 /**
  * The steps that put a snapshot (already chosen and reachable on the target host) into the site:
  * everything staged beside the site's data first (database restored, checked and anonymised in a
@@ -264,24 +312,31 @@ export function applySteps(): Step<ApplyContext>[] {
         const db = databaseOf(c)!
         const engine = engineOf(c)
         const record = c.manifest!.database!
-        c.stagedDatabase = databaseSwapNames(db, engine.nameBytes, c.opId)
-        const scratch = scratchOf(c)
-        if (await engine.exists(c.exec, scratch)) await engine.drop(c.exec, scratch)
-        // A stored (zstd) dump is decompressed into the run's work directory for the restore.
-        const expected = await withMaterializedDump(
-          c.exec,
-          c.python,
-          c.snapshotDir!,
-          c.manifest!,
-          `${c.work}/dump`,
-          async path =>
-            (
-              await bothSettled(
-                expectedTables(c.exec, engine, db, record, path),
-                engine.restore(c.exec, scratch, path, c.reporter, { intoNew: true })
-              )
-            )[0]
-        )
+        const early = c.stagedEarly ? await c.stagedEarly : new Error('not started')
+        const fromPlain = early === undefined && record.checksumsFrom !== 'file'
+        if (c.stagedEarly && !fromPlain)
+          c.reporter.warn(
+            `the copy restored from the plain dump cannot serve (${early?.message ?? 'its checksums are in the dump file'}): restoring from snapshot ${c.manifest!.id}`
+          )
+        let expected: TableChecksum[]
+        const scratch = fromPlain ? scratchOf(c) : await freshScratch(c)
+        if (fromPlain) expected = record.tables
+        else
+          // A stored (zstd) dump is decompressed into the run's work directory for the restore.
+          expected = await withMaterializedDump(
+            c.exec,
+            c.python,
+            c.snapshotDir!,
+            c.manifest!,
+            `${c.work}/dump`,
+            async path =>
+              (
+                await bothSettled(
+                  expectedTables(c.exec, engine, db, record, path),
+                  engine.restore(c.exec, scratch, path, c.reporter, { intoNew: true })
+                )
+              )[0]
+          )
         const tables = await engine.checksums(c.exec, scratch)
         const bad = compareTables(expected, tables).filter(t => !t.ok)
         if (bad.length)
@@ -290,12 +345,9 @@ export function applySteps(): Step<ApplyContext>[] {
             'database'
           )
         c.tables = tables
-        return `${db.engine} ${scratch.name}: ${tables.length} tables equal to the snapshot's`
+        return `${db.engine} ${scratch.name}${fromPlain ? ' (restored from the plain dump while the snapshot was stored)' : ''}: ${tables.length} tables equal to the snapshot's`
       },
-      undo: async c => {
-        const scratch = scratchOf(c)
-        if (await engineOf(c).exists(c.exec, scratch)) await engineOf(c).drop(c.exec, scratch)
-      }
+      undo: dropScratch
     },
     {
       name: 'anonymize',

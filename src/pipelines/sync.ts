@@ -11,7 +11,10 @@
  *
  * The copy is restored, checked and anonymised in a scratch database, and its folders staged in
  * hidden siblings, before anything of the preview changes; then one step swaps them in (restore.ts,
- * data-swap.ts). A failure, or a kill (SIGKILL) at any point followed by any other operation,
+ * data-swap.ts). When the source is on the same host and a new snapshot is taken, the scratch
+ * copy is restored from that snapshot's plain dump while the snapshot compresses it (hard links
+ * in the work directory; restore.ts stageFromPlainDump), not decompressed from it afterwards;
+ * it is checked against the snapshot's checksums all the same. A failure, or a kill (SIGKILL) at any point followed by any other operation,
  * leaves the preview with its previous data (or none) or with the complete anonymised copy: never
  * raw production data. The source is never written.
  */
@@ -20,7 +23,7 @@ import { access } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { cmd } from '../commands/command.js'
-import { removeTree } from '../commands/files.js'
+import { makeDirs, removeTree } from '../commands/files.js'
 import { hostLabel } from '../config/host-spec.js'
 import type { SitecycleConfig, SiteConfig } from '../config/model.js'
 import type { DatabaseConfig, DatabaseEngine } from '../databases/engine.js'
@@ -43,6 +46,7 @@ import { describePlan, type Step } from './pipeline.js'
 import {
   applySteps,
   checkDatabaseSecret,
+  dropScratch,
   frozenBeforeRun,
   interruptedRuns,
   newApplyContext,
@@ -50,6 +54,7 @@ import {
   outcomeOf,
   requireManifest,
   runApply,
+  stageFromPlainDump,
   type ApplyContext,
   type DataOutcome
 } from './restore.js'
@@ -191,21 +196,33 @@ function sourceSteps(): Step<SyncContext>[] {
           how = 'newest'
         }
         if (id === undefined) {
-          const snap = await takeSnapshot({
-            config: c.config,
-            site: c.sourceSite,
-            exec: c.sourceExec,
-            reporter: c.reporter,
-            lockWait: req.lockWait,
-            progressIntervalMs: req.progressIntervalMs
-          })
-          id = snap.id
-          how = 'new'
+          try {
+            const snap = await takeSnapshot({
+              config: c.config,
+              site: c.sourceSite,
+              exec: c.sourceExec,
+              reporter: c.reporter,
+              lockWait: req.lockWait,
+              progressIntervalMs: req.progressIntervalMs,
+              onPlainDump: plain => startFromPlainDump(c, plain)
+            })
+            id = snap.id
+            how = 'new'
+            // The scratch copy is restored by the end of this step: a kill after it leaves no
+            // restore running, only a scratch database the next operation drops.
+            if (c.stagedEarly) await c.stagedEarly
+          } catch (e) {
+            await dropScratch(c)
+            throw e
+          }
         }
         c.manifest = await requireManifest(c.sourceExec, c.sourceSite, id)
         c.source = { site: c.sourceSite, exec: c.sourceExec, id }
         return `${how} snapshot ${id} of site ${c.sourceSite.name}`
-      }
+      },
+      // The scratch copy restored from the plain dump, when a later step fails before
+      // stage-database owns it.
+      undo: dropScratch
     },
     {
       name: 'fetch-snapshot',
@@ -243,6 +260,28 @@ function sourceSteps(): Step<SyncContext>[] {
       }
     }
   ]
+}
+
+/**
+ * The source's snapshot is taken on the preview's own host: hard-link its plain dump into the
+ * work directory and restore the scratch copy from it while the snapshot compresses it
+ * (restore.ts stageFromPlainDump). Where the links cannot be made (other filesystems, or no
+ * database to stage), nothing starts: stage-database restores from the snapshot as usual.
+ */
+async function startFromPlainDump(c: SyncContext, plain: string): Promise<void> {
+  if (c.sourceExec.name !== c.exec.name || !c.site.database || c.stagedEarly) return
+  const linkDir = `${c.work}/plain`
+  const linked = `${linkDir}/${plain.slice(plain.lastIndexOf('/') + 1)}`
+  await c.exec.run(makeDirs([linkDir], '700'))
+  const r = await c.exec.tryRun(cmd(['cp', '-al', '--', plain, linked]))
+  if (r.code !== 0) {
+    await c.exec.tryRun(removeTree(linkDir)).catch(() => undefined)
+    c.reporter.info(
+      `   the plain dump could not be linked (${r.stderr.trim().split('\n').pop() || `exit code ${r.code}`}): the copy is restored from the snapshot`
+    )
+    return
+  }
+  stageFromPlainDump(c, linked, linkDir)
 }
 
 /** tar the snapshot on the source host, carry it through this machine, untar it under the work dir. */

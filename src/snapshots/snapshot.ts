@@ -99,6 +99,14 @@ export interface SnapshotRequest {
   engines?: (name: DatabaseConfig['engine']) => DatabaseEngine
   /** How often a long copy reports its progress, in ms (default 5000; 0: never). */
   progressIntervalMs?: number
+  /**
+   * Called with the plain (uncompressed, `pg_dump -Fd -Z0`) dump directory of a PostgreSQL
+   * snapshot once it is written and its checksums taken, before it is compressed into the
+   * snapshot and removed. A caller that reads the dump at once (a sync, for its scratch copy)
+   * hard-links it here rather than decompress the stored one afterwards. Awaited: a failure
+   * here fails the snapshot.
+   */
+  onPlainDump?: (path: string) => Promise<void>
 }
 
 /** A snapshot taken. */
@@ -403,6 +411,7 @@ async function dumpDatabase(c: SnapshotContext): Promise<string> {
   let store: DumpStore | undefined
   let note = ''
   if (stored) {
+    if (c.req.onPlainDump) await c.req.onPlainDump(raw)
     const chosen = await chooseBase(c, db.engine)
     const r = await c.exec.tryRun(
       storeDump(
