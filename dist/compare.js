@@ -33120,7 +33120,7 @@ async function schemaOf(exec, db) {
  * replaced by `<venv>`, and direct_url.json with its `url` (a per-deploy upload path) left out, so
  * the same release installed in two sites compares equal.
  */
-/** argv: site root, mode (`blue-green` or `single`), JSON list of data folders. Prints JSON. */
+/** argv: site root, mode (`blue-green` or `single`), JSON list of data folders (or shared files). Prints JSON. */
 const SITE_FACTS_PROGRAM = String.raw `
 import hashlib, json, os, re, sys, glob
 root, mode, data = sys.argv[1], sys.argv[2], json.loads(sys.argv[3])
@@ -33203,7 +33203,14 @@ if venv and os.path.isdir(venv) and os.path.basename(venv) != '_empty':
             out['config'] = f.read()
 for folder in data:
     entry = {'path': folder, 'exists': os.path.isdir(folder), 'files': {}}
-    if entry['exists']:
+    if os.path.isfile(folder):
+        # A shared entry of kind file: the one file, by its name.
+        entry['exists'] = True
+        try:
+            entry['files'][os.path.basename(folder)] = sha(folder)
+        except OSError as e:
+            entry['files'][os.path.basename(folder)] = 'unreadable: %s' % e.strerror
+    elif entry['exists']:
         for dirpath, dirnames, filenames in os.walk(folder):
             dirnames.sort()
             for name in sorted(filenames):
@@ -48000,8 +48007,6 @@ const sharedEntryMapping = mapping({
 }, SHARED_FORM).superRefine((entry, ctx) => {
     if (entry.kind === 'file' && entry.url !== undefined)
         entryProblem(ctx, 'url', entry.url, 'no url for a file entry (kind: folder to serve a folder)', 'Apache serves folders of shared entries, not files');
-    if (entry.kind === 'file' && entry.snapshot === true)
-        entryProblem(ctx, 'snapshot', true, 'snapshot: false, or kind: folder (snapshots copy folders)', 'snapshots hold folders, not single files');
 });
 /**
  * One entry: a path alone (a folder with the defaults), or the mapping. A problem of the short
@@ -48956,7 +48961,7 @@ function siteShared(name, root, appShared, own) {
         name: raw.name ?? sharedEntryName(raw.path),
         ...(raw.url !== undefined && { url: raw.url }),
         ...(raw.link !== undefined && { link: raw.link }),
-        snapshot: raw.snapshot ?? raw.kind === 'folder',
+        snapshot: raw.snapshot ?? true,
         key
     });
     appShared?.forEach((e, i) => add(e, `app.shared[${i}]`));
@@ -48968,8 +48973,10 @@ function toSite(name, raw, local, appEnv, appStatic, appShared) {
     const statics = siteStatic(name, appStatic, raw.static);
     const shared = siteShared(name, raw.root, appShared, raw.shared);
     const snapshots = snapshotSettings(raw);
+    // A file that is the sqlite database itself is snapshotted as the database, not as data.
+    const sqliteFile = snapshots.database?.engine === 'sqlite' ? snapshots.database.name : undefined;
     const sharedData = (shared ?? [])
-        .filter(e => e.kind === 'folder' && e.snapshot)
+        .filter(e => e.snapshot && e.absolute !== sqliteFile)
         .map(e => e.absolute)
         .filter(p => !(snapshots.data ?? []).includes(p));
     if (sharedData.length)

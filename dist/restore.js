@@ -40116,8 +40116,6 @@ const sharedEntryMapping = mapping({
 }, SHARED_FORM).superRefine((entry, ctx) => {
     if (entry.kind === 'file' && entry.url !== undefined)
         entryProblem(ctx, 'url', entry.url, 'no url for a file entry (kind: folder to serve a folder)', 'Apache serves folders of shared entries, not files');
-    if (entry.kind === 'file' && entry.snapshot === true)
-        entryProblem(ctx, 'snapshot', true, 'snapshot: false, or kind: folder (snapshots copy folders)', 'snapshots hold folders, not single files');
 });
 /**
  * One entry: a path alone (a folder with the defaults), or the mapping. A problem of the short
@@ -41531,7 +41529,10 @@ async function completeFrozenDeploys(ctx) {
  *   the journal got;
  * - only a run whose data was verified is finished forward (finishData drops what was kept).
  *
- * Names are fixed by the operation id, so the recovery finds them without anything else.
+ * Names are fixed by the operation id, so the recovery finds them without anything else. A shared
+ * entry of kind file takes the same path as a folder: staged as a hidden sibling file, swapped
+ * by the same renames (rename and RENAME_EXCHANGE work on files), its way back kept aside, told
+ * apart by its inode.
  */
 function shortOpId(opId) {
     return opId.replace(/[^0-9A-Za-z]/g, '').toLowerCase();
@@ -41952,6 +41953,13 @@ function rsyncFolder(source, target, linkDest) {
     ]);
 }
 /**
+ * `rsync -a --numeric-ids <source> <target>`: a copy (never a hard link) of the single file
+ * `source` at path `target`, as a restore stages a shared file beside the site's.
+ */
+function rsyncFileTo(source, target) {
+    return cmd(['rsync', '-a', '--numeric-ids', '--', source, target]);
+}
+/**
  * Host program, argv: mode (`list` or `content`), path. Prints JSON `{exists, count, bytes,
  * sha256}` for a file or a tree. `list`: sha256 of the sorted lines `path NUL size NUL mtime`
  * (what rsync compares; cheap); `content`: sha256 over each file's path and bytes (for a dump).
@@ -42027,14 +42035,23 @@ function listSnapshotDirs(python, snapshotsDir) {
  * link and nothing behind it, and a rollback's release has its own link to the same place.
  */
 /**
- * A copy of a shared folder staged by a restore, sync or mirror refresh (`staged`, for the site's
+ * Whether data path `path` of the site (`site.data`) is a shared entry of kind file: a snapshot,
+ * restore, sync and mirror refresh copy it as one file (rsync without a trailing slash), where
+ * the other data paths are folders.
+ */
+function isDataFile(site, path) {
+    return site.shared?.some(e => e.kind === 'file' && e.absolute === path) ?? false;
+}
+/**
+ * A copy of a shared folder or file staged by a restore, sync or mirror refresh (`staged`, for the site's
  * `target`) given the Apache user's owner and the entry's mode before it is swapped in: a
  * snapshot keeps the owners of the site it was taken from (numeric ids), which need not be this
  * site's Apache user, and the application must be able to write its data again. A folder that is
  * not a shared entry is left as copied. A chown that fails (not root) warns. Returns a note.
+ * (A file entry: the same, on the one file; its mode defaults to 0660.)
  */
 async function ownStagedShared(exec, site, target, staged, warn) {
-    const entry = site.shared?.find(e => e.kind === 'folder' && e.absolute === target);
+    const entry = site.shared?.find(e => e.absolute === target);
     if (!entry)
         return undefined;
     const owner = `${site.apache.user}:${site.apache.group}`;
@@ -42053,7 +42070,7 @@ async function ownStagedShared(exec, site, target, staged, warn) {
  * The snapshot manifest: `<root>/snapshots/<id>/manifest.json`, written last, so a snapshot
  * directory without one is incomplete. It says when, which site and release, the database dump
  * (engine, file, size, sha256, per-table row counts and checksums) and the files (per data
- * folder: count, bytes, hash of the file list). It never holds a secret: the database is named
+ * folder, or shared file with `kind: file`: count, bytes, hash of the file list). It never holds a secret: the database is named
  * by engine and name only (no host, user or password).
  *
  * Format 2 (this version writes it) adds the plain sha256 (what `sha256sum` prints) of every
@@ -42092,6 +42109,8 @@ const folderSchema = object({
     source: string$1(),
     /** Its name under the snapshot's files/. */
     name: string$1(),
+    /** `file`: a shared entry of kind file, copied as that one file; absent: a folder. */
+    kind: literal('file').optional(),
     /** The folder did not exist when the snapshot was taken. */
     missing: boolean(),
     count: number(),
@@ -43811,8 +43830,9 @@ class DataOperationFailed extends SitecycleError {
 // Planning (pure)
 /**
  * Which of the target site's data folders each folder of the snapshot goes to: the one with the
- * same name relative to its root (`shared/uploads`), else the one at the same position in `data:`.
- * A snapshot folder with no place is an error naming it, before anything is touched. Pure.
+ * same name relative to its root (`shared/uploads`), else the one at the same position in `data:`;
+ * a shared file goes to a shared file entry of the site and a folder to a folder. A snapshot
+ * folder or file with no place is an error naming it, before anything is touched. Pure.
  */
 function planFolders(manifest, snapshotDir, site) {
     const data = site.data ?? [];
@@ -43820,12 +43840,20 @@ function planFolders(manifest, snapshotDir, site) {
         .map((f, i) => ({ f, i }))
         .filter(({ f }) => !f.missing)
         .map(({ f, i }) => {
+        const file = f.kind === 'file';
+        const fits = (d) => d !== undefined && isDataFile(site, d) === file ? d : undefined;
         const byName = data.find(d => snapshotFolderName(site.root, d) === f.name);
-        const target = byName ?? (data.length === manifest.files.folders.length ? data[i] : undefined);
+        const target = fits(byName) ??
+            (byName === undefined && data.length === manifest.files.folders.length
+                ? fits(data[i])
+                : undefined);
         if (target === undefined)
-            throw new SitecycleError(`snapshot ${manifest.id} of site ${manifest.site} holds the data folder ${f.name} (${f.source}), but site ${site.name} has no data folder for it: ` +
-                `add it to sites.${site.name}.data (as ${f.name}, or at position ${i + 1})`, 'config');
-        return { name: f.name, from: `${snapshotDir}/${FILES_DIR}/${f.name}`, target };
+            throw new SitecycleError(file
+                ? `snapshot ${manifest.id} of site ${manifest.site} holds the shared file ${f.name} (${f.source}), but site ${site.name} has no shared file entry for it: ` +
+                    `add { path: ${f.name.replace(/^shared\//, '')}, kind: file } to its shared: (or app.shared)`
+                : `snapshot ${manifest.id} of site ${manifest.site} holds the data folder ${f.name} (${f.source}), but site ${site.name} has no data folder for it: ` +
+                    `add it to sites.${site.name}.data (as ${f.name}, or at position ${i + 1})`, 'config');
+        return { name: f.name, file, from: `${snapshotDir}/${FILES_DIR}/${f.name}`, target };
     });
 }
 // ---------------------------------------------------------------------------------------------
@@ -43852,6 +43880,25 @@ function partsOf(c) {
 }
 function liveSlotOf(c) {
     return c.site.apache.mode === 'single' ? 'current' : c.state.liveSlot;
+}
+/** Name the scratch database of this run and drop any copy an earlier try left under it. */
+async function freshScratch(c) {
+    const engine = engineOf(c);
+    c.stagedDatabase = databaseSwapNames(databaseOf(c), engine.nameBytes, c.opId);
+    const scratch = scratchOf(c);
+    if (await engine.exists(c.exec, scratch))
+        await engine.drop(c.exec, scratch);
+    return scratch;
+}
+/** Drop the scratch copy, if any (waiting for an early restore to end first). */
+async function dropScratch(c) {
+    if (c.stagedEarly)
+        await c.stagedEarly;
+    if (!c.stagedDatabase)
+        return;
+    const scratch = scratchOf(c);
+    if (await engineOf(c).exists(c.exec, scratch))
+        await engineOf(c).drop(c.exec, scratch);
 }
 /**
  * The steps that put a snapshot (already chosen and reachable on the target host) into the site:
@@ -43883,24 +43930,25 @@ function applySteps() {
                 const db = databaseOf(c);
                 const engine = engineOf(c);
                 const record = c.manifest.database;
-                c.stagedDatabase = databaseSwapNames(db, engine.nameBytes, c.opId);
-                const scratch = scratchOf(c);
-                if (await engine.exists(c.exec, scratch))
-                    await engine.drop(c.exec, scratch);
-                // A stored (zstd) dump is decompressed into the run's work directory for the restore.
-                const expected = await withMaterializedDump(c.exec, c.python, c.snapshotDir, c.manifest, `${c.work}/dump`, async (path) => (await bothSettled(expectedTables(c.exec, engine, db, record, path), engine.restore(c.exec, scratch, path, c.reporter, { intoNew: true })))[0]);
+                const early = c.stagedEarly ? await c.stagedEarly : new Error('not started');
+                const fromPlain = early === undefined && record.checksumsFrom !== 'file';
+                if (c.stagedEarly && !fromPlain)
+                    c.reporter.warn(`the copy restored from the plain dump cannot serve (${early?.message ?? 'its checksums are in the dump file'}): restoring from snapshot ${c.manifest.id}`);
+                let expected;
+                const scratch = fromPlain ? scratchOf(c) : await freshScratch(c);
+                if (fromPlain)
+                    expected = record.tables;
+                else
+                    // A stored (zstd) dump is decompressed into the run's work directory for the restore.
+                    expected = await withMaterializedDump(c.exec, c.python, c.snapshotDir, c.manifest, `${c.work}/dump`, async (path) => (await bothSettled(expectedTables(c.exec, engine, db, record, path), engine.restore(c.exec, scratch, path, c.reporter, { intoNew: true })))[0]);
                 const tables = await engine.checksums(c.exec, scratch);
                 const bad = compareTables(expected, tables).filter(t => !t.ok);
                 if (bad.length)
                     throw new SitecycleError(`the copy of snapshot ${c.manifest.id} restored into ${scratch.name} does not match the snapshot: tables ${bad.map(t => t.table).join(', ')} differ; ${db.name} was not touched`, 'database');
                 c.tables = tables;
-                return `${db.engine} ${scratch.name}: ${tables.length} tables equal to the snapshot's`;
+                return `${db.engine} ${scratch.name}${fromPlain ? ' (restored from the plain dump while the snapshot was stored)' : ''}: ${tables.length} tables equal to the snapshot's`;
             },
-            undo: async (c) => {
-                const scratch = scratchOf(c);
-                if (await engineOf(c).exists(c.exec, scratch))
-                    await engineOf(c).drop(c.exec, scratch);
-            }
+            undo: dropScratch
         },
         {
             name: 'anonymize',
@@ -43924,7 +43972,7 @@ function applySteps() {
         },
         {
             name: 'stage-files',
-            title: "copy the snapshot's data folders into hidden siblings of the site's (rsync)",
+            title: "copy the snapshot's data folders and shared files into hidden siblings of the site's (rsync)",
             when: c => c.manifest.files.folders.some(f => !f.missing),
             run: async (c) => {
                 const plans = planFolders(c.manifest, c.snapshotDir, c.site);
@@ -43933,7 +43981,8 @@ function applySteps() {
                     await c.exec.run(removeTree(staged, aside));
                     await c.exec.run(makeDirs([p.target.slice(0, p.target.lastIndexOf('/'))], '755'));
                     c.reporter.info(`   copying ${p.name} into ${staged}`);
-                    await c.exec.run(rsyncFolder(p.from, staged));
+                    // A file is copied, never hard-linked: the application must not write into a snapshot.
+                    await c.exec.run(p.file ? rsyncFileTo(p.from, staged) : rsyncFolder(p.from, staged));
                     const owned = await ownStagedShared(c.exec, c.site, p.target, staged, m => c.reporter.warn(m));
                     if (owned)
                         c.reporter.info(`   ${owned}`);
@@ -51937,7 +51986,7 @@ function siteShared(name, root, appShared, own) {
         name: raw.name ?? sharedEntryName(raw.path),
         ...(raw.url !== undefined && { url: raw.url }),
         ...(raw.link !== undefined && { link: raw.link }),
-        snapshot: raw.snapshot ?? raw.kind === 'folder',
+        snapshot: raw.snapshot ?? true,
         key
     });
     appShared?.forEach((e, i) => add(e, `app.shared[${i}]`));
@@ -51949,8 +51998,10 @@ function toSite(name, raw, local, appEnv, appStatic, appShared) {
     const statics = siteStatic(name, appStatic, raw.static);
     const shared = siteShared(name, raw.root, appShared, raw.shared);
     const snapshots = snapshotSettings(raw);
+    // A file that is the sqlite database itself is snapshotted as the database, not as data.
+    const sqliteFile = snapshots.database?.engine === 'sqlite' ? snapshots.database.name : undefined;
     const sharedData = (shared ?? [])
-        .filter(e => e.kind === 'folder' && e.snapshot)
+        .filter(e => e.snapshot && e.absolute !== sqliteFile)
         .map(e => e.absolute)
         .filter(p => !(snapshots.data ?? []).includes(p));
     if (sharedData.length)
@@ -53464,7 +53515,7 @@ var DataInput;
  */
 function readSiteInputs(core, problems) {
     try {
-        const { to: _to, ...common } = readRollbackSettings({
+        const { to: _to, allowBad: _allowBad, ...common } = readRollbackSettings({
             getInput: name => (name === RollbackInput.To ? '' : core.getInput(name))
         });
         return common;

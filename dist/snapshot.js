@@ -31149,6 +31149,26 @@ function rsyncFolder(source, target, linkDest) {
         `${target}/`
     ]);
 }
+/**
+ * `rsync -a --numeric-ids [--link-dest=<previous dir>] <source> <target dir>/`: a copy of the
+ * single file `source` into `targetDir` under its own name; hard-linked to `linkDestDir`'s file of
+ * that name when equal (size, mtime, mode, owner). For a shared entry of kind file; the
+ * directory form keeps rsync's basis lookup (`--link-dest`) on the same name.
+ */
+function rsyncFileInto(source, targetDir, linkDestDir) {
+    if (linkDestDir !== undefined && !linkDestDir.startsWith('/'))
+        throw new Error(`--link-dest must be an absolute path, got ${linkDestDir}`);
+    return cmd([
+        'rsync',
+        '-a',
+        '--numeric-ids',
+        '--modify-window=-1',
+        ...(linkDestDir !== undefined ? [`--link-dest=${linkDestDir}`] : []),
+        '--',
+        source,
+        `${targetDir}/`
+    ]);
+}
 /** `du -s -b <path>`: apparent bytes under a path, each hard-linked file counted once. */
 function apparentSize(path) {
     return cmd(['du', '-s', '-b', '--', path]);
@@ -37802,7 +37822,7 @@ class ConfigError extends SitecycleError {
  * The snapshot manifest: `<root>/snapshots/<id>/manifest.json`, written last, so a snapshot
  * directory without one is incomplete. It says when, which site and release, the database dump
  * (engine, file, size, sha256, per-table row counts and checksums) and the files (per data
- * folder: count, bytes, hash of the file list). It never holds a secret: the database is named
+ * folder, or shared file with `kind: file`: count, bytes, hash of the file list). It never holds a secret: the database is named
  * by engine and name only (no host, user or password).
  *
  * Format 2 (this version writes it) adds the plain sha256 (what `sha256sum` prints) of every
@@ -37843,6 +37863,8 @@ const folderSchema = object({
     source: string$1(),
     /** Its name under the snapshot's files/. */
     name: string$1(),
+    /** `file`: a shared entry of kind file, copied as that one file; absent: a folder. */
+    kind: literal('file').optional(),
     /** The folder did not exist when the snapshot was taken. */
     missing: boolean(),
     count: number(),
@@ -38780,8 +38802,6 @@ const sharedEntryMapping = mapping({
 }, SHARED_FORM).superRefine((entry, ctx) => {
     if (entry.kind === 'file' && entry.url !== undefined)
         entryProblem(ctx, 'url', entry.url, 'no url for a file entry (kind: folder to serve a folder)', 'Apache serves folders of shared entries, not files');
-    if (entry.kind === 'file' && entry.snapshot === true)
-        entryProblem(ctx, 'snapshot', true, 'snapshot: false, or kind: folder (snapshots copy folders)', 'snapshots hold folders, not single files');
 });
 /**
  * One entry: a path alone (a folder with the defaults), or the mapping. A problem of the short
@@ -41951,7 +41971,10 @@ async function frozenState(exec, site) {
  *   the journal got;
  * - only a run whose data was verified is finished forward (finishData drops what was kept).
  *
- * Names are fixed by the operation id, so the recovery finds them without anything else.
+ * Names are fixed by the operation id, so the recovery finds them without anything else. A shared
+ * entry of kind file takes the same path as a folder: staged as a hidden sibling file, swapped
+ * by the same renames (rename and RENAME_EXCHANGE work on files), its way back kept aside, told
+ * apart by its inode.
  */
 function shortOpId(opId) {
     return opId.replace(/[^0-9A-Za-z]/g, '').toLowerCase();
@@ -42649,6 +42672,21 @@ async function runPipeline(steps, ctx, reporter, events = {}) {
         }
     }
     return reports;
+}
+
+/**
+ * The links a release holds to the site's shared entries (`shared[].link`): made by a deploy
+ * inside the release's folder, pointing out of it to `<root>/shared/<path>`. The data is never in
+ * the release, so removing a release (prune: `rm -rf`, which does not follow links) removes the
+ * link and nothing behind it, and a rollback's release has its own link to the same place.
+ */
+/**
+ * Whether data path `path` of the site (`site.data`) is a shared entry of kind file: a snapshot,
+ * restore, sync and mirror refresh copy it as one file (rsync without a trailing slash), where
+ * the other data paths are folders.
+ */
+function isDataFile(site, path) {
+    return site.shared?.some(e => e.kind === 'file' && e.absolute === path) ?? false;
 }
 
 /**
@@ -43848,7 +43886,7 @@ function snapshotSteps() {
         },
         {
             name: 'copy-files',
-            title: 'copy the data folders, hard-linking files unchanged since the previous snapshot',
+            title: 'copy the data folders and shared files, hard-linking files unchanged since the previous snapshot',
             when: c => (c.req.site.data ?? []).length > 0,
             run: async (c) => copyFolders(c)
         },
@@ -43933,7 +43971,7 @@ async function writeSums(c) {
     for (const f of sums.files) {
         // The longest folder name the path is under (a data folder may sit inside another).
         const owner = names
-            .filter(n => f.path.startsWith(`files/${n}/`))
+            .filter(n => f.path.startsWith(`files/${n}/`) || f.path === `files/${n}`)
             .sort((a, b) => b.length - a.length)[0];
         if (owner !== undefined)
             byFolder.get(owner).push(f);
@@ -44002,6 +44040,8 @@ async function dumpDatabase(c) {
     let store;
     let note = '';
     if (stored) {
+        if (c.req.onPlainDump)
+            await c.req.onPlainDump(raw);
         const chosen = await chooseBase(c, db.engine);
         const r = await c.exec.tryRun(storeDump(c.python, raw, c.paths.dump, chosen && `${snapshotPaths(c.snapshotsDir, chosen.base).dump}`));
         if (r.code !== 0)
@@ -44061,24 +44101,32 @@ async function copyFolders(c) {
     for (const source of site.data ?? []) {
         const name = snapshotFolderName(site.root, source);
         const target = c.paths.folder(name);
-        const exists = (await c.exec.tryRun({ argv: ['test', '-d', source] })).code === 0;
+        const file = isDataFile(site, source);
+        const kind = file ? { kind: 'file' } : {};
+        const what = file ? 'shared file' : 'data folder';
+        const exists = (await c.exec.tryRun({ argv: ['test', file ? '-f' : '-d', source] })).code === 0;
         if (!exists) {
-            c.reporter.warn(`data folder ${source} does not exist on ${c.exec.name}: recorded as missing`);
-            c.folders.push({ source, name, missing: true, count: 0, bytes: 0, listSha256: '' });
+            c.reporter.warn(`${what} ${source} does not exist on ${c.exec.name}: recorded as missing`);
+            c.folders.push({ source, name, ...kind, missing: true, count: 0, bytes: 0, listSha256: '' });
             continue;
         }
-        const prev = c.previous?.files.folders.find(f => f.name === name && !f.missing);
+        const prev = c.previous?.files.folders.find(f => f.name === name && !f.missing && (f.kind === 'file') === file);
         const linkDest = prev && c.previous ? snapshotPaths(c.snapshotsDir, c.previous.id).folder(name) : undefined;
         if (linkDest)
             linked++;
         const total = await sizeOf(c.exec, source);
         c.needBytes += total;
-        await c.exec.run(makeDirs([target.slice(0, target.lastIndexOf('/'))], '750'));
-        await copyWithProgress(c, rsyncFolder(source, target, linkDest), target, total, source);
+        const parent = target.slice(0, target.lastIndexOf('/'));
+        await c.exec.run(makeDirs([parent], '750'));
+        const copy = file
+            ? rsyncFileInto(source, parent, linkDest && linkDest.slice(0, linkDest.lastIndexOf('/')))
+            : rsyncFolder(source, target, linkDest);
+        await copyWithProgress(c, copy, target, total, source);
         const s = JSON.parse((await c.exec.run(summarizeTree(c.python, 'list', target))).stdout);
         c.folders.push({
             source,
             name,
+            ...kind,
             missing: false,
             count: s.count,
             bytes: s.bytes,
@@ -52044,7 +52092,7 @@ function siteShared(name, root, appShared, own) {
         name: raw.name ?? sharedEntryName(raw.path),
         ...(raw.url !== undefined && { url: raw.url }),
         ...(raw.link !== undefined && { link: raw.link }),
-        snapshot: raw.snapshot ?? raw.kind === 'folder',
+        snapshot: raw.snapshot ?? true,
         key
     });
     appShared?.forEach((e, i) => add(e, `app.shared[${i}]`));
@@ -52056,8 +52104,10 @@ function toSite(name, raw, local, appEnv, appStatic, appShared) {
     const statics = siteStatic(name, appStatic, raw.static);
     const shared = siteShared(name, raw.root, appShared, raw.shared);
     const snapshots = snapshotSettings(raw);
+    // A file that is the sqlite database itself is snapshotted as the database, not as data.
+    const sqliteFile = snapshots.database?.engine === 'sqlite' ? snapshots.database.name : undefined;
     const sharedData = (shared ?? [])
-        .filter(e => e.kind === 'folder' && e.snapshot)
+        .filter(e => e.snapshot && e.absolute !== sqliteFile)
         .map(e => e.absolute)
         .filter(p => !(snapshots.data ?? []).includes(p));
     if (sharedData.length)
@@ -53572,7 +53622,7 @@ var DataInput;
  */
 function readSiteInputs(core, problems) {
     try {
-        const { to: _to, ...common } = readRollbackSettings({
+        const { to: _to, allowBad: _allowBad, ...common } = readRollbackSettings({
             getInput: name => (name === RollbackInput.To ? '' : core.getInput(name))
         });
         return common;

@@ -41017,8 +41017,6 @@ const sharedEntryMapping = mapping({
 }, SHARED_FORM).superRefine((entry, ctx) => {
     if (entry.kind === 'file' && entry.url !== undefined)
         entryProblem(ctx, 'url', entry.url, 'no url for a file entry (kind: folder to serve a folder)', 'Apache serves folders of shared entries, not files');
-    if (entry.kind === 'file' && entry.snapshot === true)
-        entryProblem(ctx, 'snapshot', true, 'snapshot: false, or kind: folder (snapshots copy folders)', 'snapshots hold folders, not single files');
 });
 /**
  * One entry: a path alone (a folder with the defaults), or the mapping. A problem of the short
@@ -42161,6 +42159,33 @@ function rsyncFolder(source, target, linkDest) {
         `${target}/`
     ]);
 }
+/**
+ * `rsync -a --numeric-ids [--link-dest=<previous dir>] <source> <target dir>/`: a copy of the
+ * single file `source` into `targetDir` under its own name; hard-linked to `linkDestDir`'s file of
+ * that name when equal (size, mtime, mode, owner). For a shared entry of kind file; the
+ * directory form keeps rsync's basis lookup (`--link-dest`) on the same name.
+ */
+function rsyncFileInto(source, targetDir, linkDestDir) {
+    if (linkDestDir !== undefined && !linkDestDir.startsWith('/'))
+        throw new Error(`--link-dest must be an absolute path, got ${linkDestDir}`);
+    return cmd([
+        'rsync',
+        '-a',
+        '--numeric-ids',
+        '--modify-window=-1',
+        ...(linkDestDir !== undefined ? [`--link-dest=${linkDestDir}`] : []),
+        '--',
+        source,
+        `${targetDir}/`
+    ]);
+}
+/**
+ * `rsync -a --numeric-ids <source> <target>`: a copy (never a hard link) of the single file
+ * `source` at path `target`, as a restore stages a shared file beside the site's.
+ */
+function rsyncFileTo(source, target) {
+    return cmd(['rsync', '-a', '--numeric-ids', '--', source, target]);
+}
 /** `du -s -b <path>`: apparent bytes under a path, each hard-linked file counted once. */
 function apparentSize(path) {
     return cmd(['du', '-s', '-b', '--', path]);
@@ -42271,7 +42296,7 @@ function isDiskFull(text) {
  * The snapshot manifest: `<root>/snapshots/<id>/manifest.json`, written last, so a snapshot
  * directory without one is incomplete. It says when, which site and release, the database dump
  * (engine, file, size, sha256, per-table row counts and checksums) and the files (per data
- * folder: count, bytes, hash of the file list). It never holds a secret: the database is named
+ * folder, or shared file with `kind: file`: count, bytes, hash of the file list). It never holds a secret: the database is named
  * by engine and name only (no host, user or password).
  *
  * Format 2 (this version writes it) adds the plain sha256 (what `sha256sum` prints) of every
@@ -42312,6 +42337,8 @@ const folderSchema = object({
     source: string$1(),
     /** Its name under the snapshot's files/. */
     name: string$1(),
+    /** `file`: a shared entry of kind file, copied as that one file; absent: a folder. */
+    kind: literal('file').optional(),
     /** The folder did not exist when the snapshot was taken. */
     missing: boolean(),
     count: number(),
@@ -43321,7 +43348,10 @@ async function frozenState(exec, site) {
  *   the journal got;
  * - only a run whose data was verified is finished forward (finishData drops what was kept).
  *
- * Names are fixed by the operation id, so the recovery finds them without anything else.
+ * Names are fixed by the operation id, so the recovery finds them without anything else. A shared
+ * entry of kind file takes the same path as a folder: staged as a hidden sibling file, swapped
+ * by the same renames (rename and RENAME_EXCHANGE work on files), its way back kept aside, told
+ * apart by its inode.
  */
 function shortOpId(opId) {
     return opId.replace(/[^0-9A-Za-z]/g, '').toLowerCase();
@@ -44061,6 +44091,44 @@ async function runPipeline(steps, ctx, reporter, events = {}) {
 }
 
 /**
+ * The links a release holds to the site's shared entries (`shared[].link`): made by a deploy
+ * inside the release's folder, pointing out of it to `<root>/shared/<path>`. The data is never in
+ * the release, so removing a release (prune: `rm -rf`, which does not follow links) removes the
+ * link and nothing behind it, and a rollback's release has its own link to the same place.
+ */
+/**
+ * Whether data path `path` of the site (`site.data`) is a shared entry of kind file: a snapshot,
+ * restore, sync and mirror refresh copy it as one file (rsync without a trailing slash), where
+ * the other data paths are folders.
+ */
+function isDataFile(site, path) {
+    return site.shared?.some(e => e.kind === 'file' && e.absolute === path) ?? false;
+}
+/**
+ * A copy of a shared folder or file staged by a restore, sync or mirror refresh (`staged`, for the site's
+ * `target`) given the Apache user's owner and the entry's mode before it is swapped in: a
+ * snapshot keeps the owners of the site it was taken from (numeric ids), which need not be this
+ * site's Apache user, and the application must be able to write its data again. A folder that is
+ * not a shared entry is left as copied. A chown that fails (not root) warns. Returns a note.
+ * (A file entry: the same, on the one file; its mode defaults to 0660.)
+ */
+async function ownStagedShared(exec, site, target, staged, warn) {
+    const entry = site.shared?.find(e => e.absolute === target);
+    if (!entry)
+        return undefined;
+    const owner = `${site.apache.user}:${site.apache.group}`;
+    const mode = entry.mode.toString(8).padStart(4, '0');
+    await exec.run(changeMode(mode, staged));
+    const r = await exec.tryRun(changeTreeOwner(owner, staged));
+    if (r.code !== 0) {
+        warn(`could not give the restored ${target} to ${owner} (${r.stderr.trim() || `exit code ${r.code}`}): ` +
+            `the application may not write there until \`chown -R ${owner} ${target}\` is run as root`);
+        return undefined;
+    }
+    return `${entry.path} for ${owner}, mode ${mode}`;
+}
+
+/**
  * What a mirror site records about itself, in `<root>/.sitecycle/mirror.json`: the snapshot it
  * shows, and the site it follows when a promote moved it off the `from:` of sitecycle.yml
  * (pipelines/attempt.ts). Read by the mirror refresh (pipelines/mirror.ts) and by the source's
@@ -44783,7 +44851,7 @@ function snapshotSteps() {
         },
         {
             name: 'copy-files',
-            title: 'copy the data folders, hard-linking files unchanged since the previous snapshot',
+            title: 'copy the data folders and shared files, hard-linking files unchanged since the previous snapshot',
             when: c => (c.req.site.data ?? []).length > 0,
             run: async (c) => copyFolders(c)
         },
@@ -44868,7 +44936,7 @@ async function writeSums(c) {
     for (const f of sums.files) {
         // The longest folder name the path is under (a data folder may sit inside another).
         const owner = names
-            .filter(n => f.path.startsWith(`files/${n}/`))
+            .filter(n => f.path.startsWith(`files/${n}/`) || f.path === `files/${n}`)
             .sort((a, b) => b.length - a.length)[0];
         if (owner !== undefined)
             byFolder.get(owner).push(f);
@@ -44937,6 +45005,8 @@ async function dumpDatabase(c) {
     let store;
     let note = '';
     if (stored) {
+        if (c.req.onPlainDump)
+            await c.req.onPlainDump(raw);
         const chosen = await chooseBase(c, db.engine);
         const r = await c.exec.tryRun(storeDump(c.python, raw, c.paths.dump, chosen && `${snapshotPaths(c.snapshotsDir, chosen.base).dump}`));
         if (r.code !== 0)
@@ -44996,24 +45066,32 @@ async function copyFolders(c) {
     for (const source of site.data ?? []) {
         const name = snapshotFolderName(site.root, source);
         const target = c.paths.folder(name);
-        const exists = (await c.exec.tryRun({ argv: ['test', '-d', source] })).code === 0;
+        const file = isDataFile(site, source);
+        const kind = file ? { kind: 'file' } : {};
+        const what = file ? 'shared file' : 'data folder';
+        const exists = (await c.exec.tryRun({ argv: ['test', file ? '-f' : '-d', source] })).code === 0;
         if (!exists) {
-            c.reporter.warn(`data folder ${source} does not exist on ${c.exec.name}: recorded as missing`);
-            c.folders.push({ source, name, missing: true, count: 0, bytes: 0, listSha256: '' });
+            c.reporter.warn(`${what} ${source} does not exist on ${c.exec.name}: recorded as missing`);
+            c.folders.push({ source, name, ...kind, missing: true, count: 0, bytes: 0, listSha256: '' });
             continue;
         }
-        const prev = c.previous?.files.folders.find(f => f.name === name && !f.missing);
+        const prev = c.previous?.files.folders.find(f => f.name === name && !f.missing && (f.kind === 'file') === file);
         const linkDest = prev && c.previous ? snapshotPaths(c.snapshotsDir, c.previous.id).folder(name) : undefined;
         if (linkDest)
             linked++;
         const total = await sizeOf(c.exec, source);
         c.needBytes += total;
-        await c.exec.run(makeDirs([target.slice(0, target.lastIndexOf('/'))], '750'));
-        await copyWithProgress(c, rsyncFolder(source, target, linkDest), target, total, source);
+        const parent = target.slice(0, target.lastIndexOf('/'));
+        await c.exec.run(makeDirs([parent], '750'));
+        const copy = file
+            ? rsyncFileInto(source, parent, linkDest && linkDest.slice(0, linkDest.lastIndexOf('/')))
+            : rsyncFolder(source, target, linkDest);
+        await copyWithProgress(c, copy, target, total, source);
         const s = JSON.parse((await c.exec.run(summarizeTree(c.python, 'list', target))).stdout);
         c.folders.push({
             source,
             name,
+            ...kind,
             missing: false,
             count: s.count,
             bytes: s.bytes,
@@ -45599,35 +45677,6 @@ function describeHookCount(n) {
     return `${n} hook${n === 1 ? '' : 's'}`;
 }
 
-/**
- * The links a release holds to the site's shared entries (`shared[].link`): made by a deploy
- * inside the release's folder, pointing out of it to `<root>/shared/<path>`. The data is never in
- * the release, so removing a release (prune: `rm -rf`, which does not follow links) removes the
- * link and nothing behind it, and a rollback's release has its own link to the same place.
- */
-/**
- * A copy of a shared folder staged by a restore, sync or mirror refresh (`staged`, for the site's
- * `target`) given the Apache user's owner and the entry's mode before it is swapped in: a
- * snapshot keeps the owners of the site it was taken from (numeric ids), which need not be this
- * site's Apache user, and the application must be able to write its data again. A folder that is
- * not a shared entry is left as copied. A chown that fails (not root) warns. Returns a note.
- */
-async function ownStagedShared(exec, site, target, staged, warn) {
-    const entry = site.shared?.find(e => e.kind === 'folder' && e.absolute === target);
-    if (!entry)
-        return undefined;
-    const owner = `${site.apache.user}:${site.apache.group}`;
-    const mode = entry.mode.toString(8).padStart(4, '0');
-    await exec.run(changeMode(mode, staged));
-    const r = await exec.tryRun(changeTreeOwner(owner, staged));
-    if (r.code !== 0) {
-        warn(`could not give the restored ${target} to ${owner} (${r.stderr.trim() || `exit code ${r.code}`}): ` +
-            `the application may not write there until \`chown -R ${owner} ${target}\` is run as root`);
-        return undefined;
-    }
-    return `${entry.path} for ${owner}, mode ${mode}`;
-}
-
 /** A restore or sync that failed; the message says what state the site is in. */
 class DataOperationFailed extends SitecycleError {
     failedStep;
@@ -45653,8 +45702,9 @@ class DataOperationFailed extends SitecycleError {
 // Planning (pure)
 /**
  * Which of the target site's data folders each folder of the snapshot goes to: the one with the
- * same name relative to its root (`shared/uploads`), else the one at the same position in `data:`.
- * A snapshot folder with no place is an error naming it, before anything is touched. Pure.
+ * same name relative to its root (`shared/uploads`), else the one at the same position in `data:`;
+ * a shared file goes to a shared file entry of the site and a folder to a folder. A snapshot
+ * folder or file with no place is an error naming it, before anything is touched. Pure.
  */
 function planFolders(manifest, snapshotDir, site) {
     const data = site.data ?? [];
@@ -45662,12 +45712,20 @@ function planFolders(manifest, snapshotDir, site) {
         .map((f, i) => ({ f, i }))
         .filter(({ f }) => !f.missing)
         .map(({ f, i }) => {
+        const file = f.kind === 'file';
+        const fits = (d) => d !== undefined && isDataFile(site, d) === file ? d : undefined;
         const byName = data.find(d => snapshotFolderName(site.root, d) === f.name);
-        const target = byName ?? (data.length === manifest.files.folders.length ? data[i] : undefined);
+        const target = fits(byName) ??
+            (byName === undefined && data.length === manifest.files.folders.length
+                ? fits(data[i])
+                : undefined);
         if (target === undefined)
-            throw new SitecycleError(`snapshot ${manifest.id} of site ${manifest.site} holds the data folder ${f.name} (${f.source}), but site ${site.name} has no data folder for it: ` +
-                `add it to sites.${site.name}.data (as ${f.name}, or at position ${i + 1})`, 'config');
-        return { name: f.name, from: `${snapshotDir}/${FILES_DIR}/${f.name}`, target };
+            throw new SitecycleError(file
+                ? `snapshot ${manifest.id} of site ${manifest.site} holds the shared file ${f.name} (${f.source}), but site ${site.name} has no shared file entry for it: ` +
+                    `add { path: ${f.name.replace(/^shared\//, '')}, kind: file } to its shared: (or app.shared)`
+                : `snapshot ${manifest.id} of site ${manifest.site} holds the data folder ${f.name} (${f.source}), but site ${site.name} has no data folder for it: ` +
+                    `add it to sites.${site.name}.data (as ${f.name}, or at position ${i + 1})`, 'config');
+        return { name: f.name, file, from: `${snapshotDir}/${FILES_DIR}/${f.name}`, target };
     });
 }
 // ---------------------------------------------------------------------------------------------
@@ -45694,6 +45752,49 @@ function partsOf(c) {
 }
 function liveSlotOf(c) {
     return c.site.apache.mode === 'single' ? 'current' : c.state.liveSlot;
+}
+/** Name the scratch database of this run and drop any copy an earlier try left under it. */
+async function freshScratch(c) {
+    const engine = engineOf(c);
+    c.stagedDatabase = databaseSwapNames(databaseOf(c), engine.nameBytes, c.opId);
+    const scratch = scratchOf(c);
+    if (await engine.exists(c.exec, scratch))
+        await engine.drop(c.exec, scratch);
+    return scratch;
+}
+/**
+ * Restore the scratch copy from `plain`, a plain dump directory of the snapshot being taken
+ * (hard links in the run's work directory, removed here), while the snapshot stores its own copy
+ * of it: no compression then decompression of the same dump in between. Never throws: the error
+ * goes to {@link ApplyContext.stagedEarly}, and stage-database then restores from the snapshot.
+ * The copy is checked as any other (stage-database: its tables' checksums against the snapshot's,
+ * which were taken with this very dump).
+ */
+function stageFromPlainDump(c, plain, linkDir) {
+    c.stagedEarly = (async () => {
+        try {
+            const scratch = await freshScratch(c);
+            c.reporter.info(`   restoring the plain dump into ${scratch.name} while the snapshot is stored`);
+            await engineOf(c).restore(c.exec, scratch, plain, c.reporter, { intoNew: true });
+            return undefined;
+        }
+        catch (e) {
+            return e instanceof Error ? e : new Error(String(e));
+        }
+        finally {
+            await c.exec.tryRun(removeTree(linkDir)).catch(() => undefined);
+        }
+    })();
+}
+/** Drop the scratch copy, if any (waiting for an early restore to end first). */
+async function dropScratch(c) {
+    if (c.stagedEarly)
+        await c.stagedEarly;
+    if (!c.stagedDatabase)
+        return;
+    const scratch = scratchOf(c);
+    if (await engineOf(c).exists(c.exec, scratch))
+        await engineOf(c).drop(c.exec, scratch);
 }
 /**
  * The steps that put a snapshot (already chosen and reachable on the target host) into the site:
@@ -45725,24 +45826,25 @@ function applySteps() {
                 const db = databaseOf(c);
                 const engine = engineOf(c);
                 const record = c.manifest.database;
-                c.stagedDatabase = databaseSwapNames(db, engine.nameBytes, c.opId);
-                const scratch = scratchOf(c);
-                if (await engine.exists(c.exec, scratch))
-                    await engine.drop(c.exec, scratch);
-                // A stored (zstd) dump is decompressed into the run's work directory for the restore.
-                const expected = await withMaterializedDump(c.exec, c.python, c.snapshotDir, c.manifest, `${c.work}/dump`, async (path) => (await bothSettled(expectedTables(c.exec, engine, db, record, path), engine.restore(c.exec, scratch, path, c.reporter, { intoNew: true })))[0]);
+                const early = c.stagedEarly ? await c.stagedEarly : new Error('not started');
+                const fromPlain = early === undefined && record.checksumsFrom !== 'file';
+                if (c.stagedEarly && !fromPlain)
+                    c.reporter.warn(`the copy restored from the plain dump cannot serve (${early?.message ?? 'its checksums are in the dump file'}): restoring from snapshot ${c.manifest.id}`);
+                let expected;
+                const scratch = fromPlain ? scratchOf(c) : await freshScratch(c);
+                if (fromPlain)
+                    expected = record.tables;
+                else
+                    // A stored (zstd) dump is decompressed into the run's work directory for the restore.
+                    expected = await withMaterializedDump(c.exec, c.python, c.snapshotDir, c.manifest, `${c.work}/dump`, async (path) => (await bothSettled(expectedTables(c.exec, engine, db, record, path), engine.restore(c.exec, scratch, path, c.reporter, { intoNew: true })))[0]);
                 const tables = await engine.checksums(c.exec, scratch);
                 const bad = compareTables(expected, tables).filter(t => !t.ok);
                 if (bad.length)
                     throw new SitecycleError(`the copy of snapshot ${c.manifest.id} restored into ${scratch.name} does not match the snapshot: tables ${bad.map(t => t.table).join(', ')} differ; ${db.name} was not touched`, 'database');
                 c.tables = tables;
-                return `${db.engine} ${scratch.name}: ${tables.length} tables equal to the snapshot's`;
+                return `${db.engine} ${scratch.name}${fromPlain ? ' (restored from the plain dump while the snapshot was stored)' : ''}: ${tables.length} tables equal to the snapshot's`;
             },
-            undo: async (c) => {
-                const scratch = scratchOf(c);
-                if (await engineOf(c).exists(c.exec, scratch))
-                    await engineOf(c).drop(c.exec, scratch);
-            }
+            undo: dropScratch
         },
         {
             name: 'anonymize',
@@ -45766,7 +45868,7 @@ function applySteps() {
         },
         {
             name: 'stage-files',
-            title: "copy the snapshot's data folders into hidden siblings of the site's (rsync)",
+            title: "copy the snapshot's data folders and shared files into hidden siblings of the site's (rsync)",
             when: c => c.manifest.files.folders.some(f => !f.missing),
             run: async (c) => {
                 const plans = planFolders(c.manifest, c.snapshotDir, c.site);
@@ -45775,7 +45877,8 @@ function applySteps() {
                     await c.exec.run(removeTree(staged, aside));
                     await c.exec.run(makeDirs([p.target.slice(0, p.target.lastIndexOf('/'))], '755'));
                     c.reporter.info(`   copying ${p.name} into ${staged}`);
-                    await c.exec.run(rsyncFolder(p.from, staged));
+                    // A file is copied, never hard-linked: the application must not write into a snapshot.
+                    await c.exec.run(p.file ? rsyncFileTo(p.from, staged) : rsyncFolder(p.from, staged));
                     const owned = await ownStagedShared(c.exec, c.site, p.target, staged, m => c.reporter.warn(m));
                     if (owned)
                         c.reporter.info(`   ${owned}`);
@@ -46032,7 +46135,10 @@ async function requireManifest(exec, site, id) {
  *
  * The copy is restored, checked and anonymised in a scratch database, and its folders staged in
  * hidden siblings, before anything of the preview changes; then one step swaps them in (restore.ts,
- * data-swap.ts). A failure, or a kill (SIGKILL) at any point followed by any other operation,
+ * data-swap.ts). When the source is on the same host and a new snapshot is taken, the scratch
+ * copy is restored from that snapshot's plain dump while the snapshot compresses it (hard links
+ * in the work directory; restore.ts stageFromPlainDump), not decompressed from it afterwards;
+ * it is checked against the snapshot's checksums all the same. A failure, or a kill (SIGKILL) at any point followed by any other operation,
  * leaves the preview with its previous data (or none) or with the complete anonymised copy: never
  * raw production data. The source is never written.
  */
@@ -46100,21 +46206,35 @@ function sourceSteps() {
                     how = 'newest';
                 }
                 if (id === undefined) {
-                    const snap = await takeSnapshot({
-                        config: c.config,
-                        site: c.sourceSite,
-                        exec: c.sourceExec,
-                        reporter: c.reporter,
-                        lockWait: req.lockWait,
-                        progressIntervalMs: req.progressIntervalMs
-                    });
-                    id = snap.id;
-                    how = 'new';
+                    try {
+                        const snap = await takeSnapshot({
+                            config: c.config,
+                            site: c.sourceSite,
+                            exec: c.sourceExec,
+                            reporter: c.reporter,
+                            lockWait: req.lockWait,
+                            progressIntervalMs: req.progressIntervalMs,
+                            onPlainDump: plain => startFromPlainDump(c, plain)
+                        });
+                        id = snap.id;
+                        how = 'new';
+                        // The scratch copy is restored by the end of this step: a kill after it leaves no
+                        // restore running, only a scratch database the next operation drops.
+                        if (c.stagedEarly)
+                            await c.stagedEarly;
+                    }
+                    catch (e) {
+                        await dropScratch(c);
+                        throw e;
+                    }
                 }
                 c.manifest = await requireManifest(c.sourceExec, c.sourceSite, id);
                 c.source = { site: c.sourceSite, exec: c.sourceExec, id };
                 return `${how} snapshot ${id} of site ${c.sourceSite.name}`;
-            }
+            },
+            // The scratch copy restored from the plain dump, when a later step fails before
+            // stage-database owns it.
+            undo: dropScratch
         },
         {
             name: 'fetch-snapshot',
@@ -46145,6 +46265,26 @@ function sourceSteps() {
             }
         }
     ];
+}
+/**
+ * The source's snapshot is taken on the preview's own host: hard-link its plain dump into the
+ * work directory and restore the scratch copy from it while the snapshot compresses it
+ * (restore.ts stageFromPlainDump). Where the links cannot be made (other filesystems, or no
+ * database to stage), nothing starts: stage-database restores from the snapshot as usual.
+ */
+async function startFromPlainDump(c, plain) {
+    if (c.sourceExec.name !== c.exec.name || !c.site.database || c.stagedEarly)
+        return;
+    const linkDir = `${c.work}/plain`;
+    const linked = `${linkDir}/${plain.slice(plain.lastIndexOf('/') + 1)}`;
+    await c.exec.run(makeDirs([linkDir], '700'));
+    const r = await c.exec.tryRun(cmd(['cp', '-al', '--', plain, linked]));
+    if (r.code !== 0) {
+        await c.exec.tryRun(removeTree(linkDir)).catch(() => undefined);
+        c.reporter.info(`   the plain dump could not be linked (${r.stderr.trim().split('\n').pop() || `exit code ${r.code}`}): the copy is restored from the snapshot`);
+        return;
+    }
+    stageFromPlainDump(c, linked, linkDir);
 }
 /** tar the snapshot on the source host, carry it through this machine, untar it under the work dir. */
 async function copyBetweenHosts(c, original, id, base) {
@@ -53981,7 +54121,7 @@ function siteShared(name, root, appShared, own) {
         name: raw.name ?? sharedEntryName(raw.path),
         ...(raw.url !== undefined && { url: raw.url }),
         ...(raw.link !== undefined && { link: raw.link }),
-        snapshot: raw.snapshot ?? raw.kind === 'folder',
+        snapshot: raw.snapshot ?? true,
         key
     });
     appShared?.forEach((e, i) => add(e, `app.shared[${i}]`));
@@ -53993,8 +54133,10 @@ function toSite(name, raw, local, appEnv, appStatic, appShared) {
     const statics = siteStatic(name, appStatic, raw.static);
     const shared = siteShared(name, raw.root, appShared, raw.shared);
     const snapshots = snapshotSettings(raw);
+    // A file that is the sqlite database itself is snapshotted as the database, not as data.
+    const sqliteFile = snapshots.database?.engine === 'sqlite' ? snapshots.database.name : undefined;
     const sharedData = (shared ?? [])
-        .filter(e => e.kind === 'folder' && e.snapshot)
+        .filter(e => e.snapshot && e.absolute !== sqliteFile)
         .map(e => e.absolute)
         .filter(p => !(snapshots.data ?? []).includes(p));
     if (sharedData.length)
@@ -54647,7 +54789,7 @@ var DataInput;
  */
 function readSiteInputs(core, problems) {
     try {
-        const { to: _to, ...common } = readRollbackSettings({
+        const { to: _to, allowBad: _allowBad, ...common } = readRollbackSettings({
             getInput: name => (name === RollbackInput.To ? '' : core.getInput(name))
         });
         return common;

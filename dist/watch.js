@@ -46131,8 +46131,6 @@ const sharedEntryMapping = mapping({
 }, SHARED_FORM).superRefine((entry, ctx) => {
     if (entry.kind === 'file' && entry.url !== undefined)
         entryProblem(ctx, 'url', entry.url, 'no url for a file entry (kind: folder to serve a folder)', 'Apache serves folders of shared entries, not files');
-    if (entry.kind === 'file' && entry.snapshot === true)
-        entryProblem(ctx, 'snapshot', true, 'snapshot: false, or kind: folder (snapshots copy folders)', 'snapshots hold folders, not single files');
 });
 /**
  * One entry: a path alone (a folder with the defaults), or the mapping. A problem of the short
@@ -47141,7 +47139,7 @@ function siteShared(name, root, appShared, own) {
         name: raw.name ?? sharedEntryName(raw.path),
         ...(raw.url !== undefined && { url: raw.url }),
         ...(raw.link !== undefined && { link: raw.link }),
-        snapshot: raw.snapshot ?? raw.kind === 'folder',
+        snapshot: raw.snapshot ?? true,
         key
     });
     appShared?.forEach((e, i) => add(e, `app.shared[${i}]`));
@@ -47153,8 +47151,10 @@ function toSite(name, raw, local, appEnv, appStatic, appShared) {
     const statics = siteStatic(name, appStatic, raw.static);
     const shared = siteShared(name, raw.root, appShared, raw.shared);
     const snapshots = snapshotSettings(raw);
+    // A file that is the sqlite database itself is snapshotted as the database, not as data.
+    const sqliteFile = snapshots.database?.engine === 'sqlite' ? snapshots.database.name : undefined;
     const sharedData = (shared ?? [])
-        .filter(e => e.kind === 'folder' && e.snapshot)
+        .filter(e => e.snapshot && e.absolute !== sqliteFile)
         .map(e => e.absolute)
         .filter(p => !(snapshots.data ?? []).includes(p));
     if (sharedData.length)
