@@ -10,16 +10,23 @@ unset PIP_FIND_LINKS PIP_INDEX_URL PIP_EXTRA_INDEX_URL || true
 # The harness runs the node24 actions on Node 24, as the runner does (the npm package node@24).
 SITECYCLE_NODE24=$(npm exec --yes --package=node@24 -- node -p process.execPath)
 export SITECYCLE_NODE24
-npm run typecheck --silent
-npm run lint --silent
 mkdir -p .tmp
 rm -f .tmp/jest-*.json
 rc=0
+# Type check and lint (single-threaded, as rollup is) beside the bundle build: both must pass.
+{ npm run typecheck --silent && npm run lint --silent; } >.tmp/static-checks.log 2>&1 &
+static_pid=$!
 # The bundles once: the tests run them, and dist/ must equal this build (compared, not rebuilt).
 npx rollup -c rollup.config.js --silent || {
   echo "tests: 0 passed, 1 failed (the bundle did not build)"
   exit 1
 }
+wait "$static_pid" || {
+  cat .tmp/static-checks.log >&2
+  echo "tests: 0 passed, 1 failed (type check or lint failed)"
+  exit 1
+}
+cat .tmp/static-checks.log >&2
 bash scripts/check-dist.sh --no-build || rc=1
 # The runner runs the actions on node24: the unit tests and every bundle on Node 24 too, in the
 # background while the tests of this runtime run (its log is shown after them).
