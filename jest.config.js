@@ -9,6 +9,8 @@ const common = {
 }
 export default {
   testTimeout: 180000,
+  // Longest files first, also on a machine without jest's cache (CI).
+  testSequencer: '<rootDir>/tools/jest/slowest-first.js',
   projects: [
     { ...common, displayName: 'unit', testMatch: ['<rootDir>/__tests__/unit/**/*.test.ts'] },
     {
