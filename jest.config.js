@@ -17,7 +17,8 @@ export default {
       ...common,
       displayName: 'integration',
       testMatch: ['<rootDir>/__tests__/integration/**/*.test.ts'],
-      testTimeout: 600000
+      // 10 minutes a test or hook (a project's own testTimeout is not read by jest).
+      setupFilesAfterEnv: ['<rootDir>/__tests__/helpers/integration-timeout.ts']
     }
   ]
 }
