@@ -128,7 +128,7 @@ sites:
   )
   git('init', '-q', '-b', 'main')
   commit('the Flask example')
-}, 300_000)
+})
 
 afterAll(async () => {
   await apache?.stop()
