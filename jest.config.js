@@ -9,13 +9,16 @@ const common = {
 }
 export default {
   testTimeout: 180000,
+  // Longest files first, also on a machine without jest's cache (CI).
+  testSequencer: '<rootDir>/tools/jest/slowest-first.js',
   projects: [
     { ...common, displayName: 'unit', testMatch: ['<rootDir>/__tests__/unit/**/*.test.ts'] },
     {
       ...common,
       displayName: 'integration',
       testMatch: ['<rootDir>/__tests__/integration/**/*.test.ts'],
-      testTimeout: 600000
+      // 10 minutes a test or hook (a project's own testTimeout is not read by jest).
+      setupFilesAfterEnv: ['<rootDir>/__tests__/helpers/integration-timeout.ts']
     }
   ]
 }

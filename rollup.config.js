@@ -2,7 +2,7 @@
 import commonjs from '@rollup/plugin-commonjs'
 import json from '@rollup/plugin-json'
 import { nodeResolve } from '@rollup/plugin-node-resolve'
-import typescript from '@rollup/plugin-typescript'
+import { typescriptOnce } from './tools/rollup/typescript-once.js'
 
 const entries = {
   cli: 'src/cli.ts',
@@ -20,6 +20,12 @@ const entries = {
   run: 'src/actions/run-main.ts'
 }
 
+// One TypeScript program for all of them (tools/rollup/typescript-once.js).
+const ts = typescriptOnce(
+  { tsconfig: 'tsconfig.build.json', noEmitOnError: true },
+  Object.keys(entries).length
+)
+
 export default Object.entries(entries).map(([name, input]) => ({
   input,
   output: {
@@ -34,10 +40,5 @@ export default Object.entries(entries).map(([name, input]) => ({
     if (warning.code === 'CIRCULAR_DEPENDENCY' || warning.code === 'INVALID_ANNOTATION') return
     warn(warning)
   },
-  plugins: [
-    typescript({ tsconfig: 'tsconfig.build.json', noEmitOnError: true }),
-    nodeResolve({ preferBuiltins: true }),
-    commonjs(),
-    json()
-  ]
+  plugins: [ts, nodeResolve({ preferBuiltins: true }), commonjs(), json()]
 }))

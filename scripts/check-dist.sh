@@ -1,8 +1,16 @@
 #!/usr/bin/env bash
 # dist/ is committed (actions run it as it is): fail when it differs from a fresh build.
+# --no-build: compare only, for a caller that has just built dist/ (scripts/test.sh).
 set -euo pipefail
 cd "$(dirname "$0")/.."
-npx rollup -c rollup.config.js --silent
+case "${1:-}" in
+  --no-build) ;;
+  '') npx rollup -c rollup.config.js --silent ;;
+  *)
+    echo "check-dist: unknown option '$1' (the only one is --no-build)" >&2
+    exit 2
+    ;;
+esac
 if [ -d .git ] && ! git diff --quiet -- dist/; then
   echo "check-dist: dist/ is not current; run 'npm run bundle' and commit dist/:" >&2
   git diff --stat -- dist/ >&2

@@ -103,7 +103,7 @@ describe('alert mail', () => {
       expect(body).not.toContain(secret)
       expect(lines.join('\n')).not.toContain(secret)
     }
-  }, 30000)
+  })
 
   it('upgrades with STARTTLS before logging in, trusting the given certificate', async () => {
     const smtp = await server({ user: 'alerts', password: PASSWORD, starttls: true })
@@ -119,7 +119,7 @@ describe('alert mail', () => {
     expect(mail.tls).toBe(true)
     expect(mail.login).toBe('alerts')
     expect(bodyOf(mail.data)).toContain('over TLS')
-  }, 30000)
+  })
 
   it('refuses a server whose certificate it cannot trust, and sends nothing', async () => {
     const smtp = await server({ starttls: true })
@@ -129,7 +129,7 @@ describe('alert mail', () => {
     expect(err).toBeInstanceOf(SmtpError)
     expect(err.message).toMatch(/TLS failed/)
     expect(await smtp.messages()).toHaveLength(0)
-  }, 30000)
+  })
 
   it('reports a refused login with the server and code, never the password', async () => {
     const smtp = await server({ user: 'alerts', password: PASSWORD })
@@ -150,7 +150,7 @@ describe('alert mail', () => {
     expect(err.message).not.toContain(wrong)
     expect(err.message).not.toContain(Buffer.from(`\0alerts\0${wrong}`).toString('base64'))
     expect(await smtp.messages()).toHaveLength(0)
-  }, 30000)
+  })
 
   it('warns instead of failing when the server cannot be reached', async () => {
     const lines: string[] = []

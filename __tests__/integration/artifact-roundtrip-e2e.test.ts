@@ -215,7 +215,7 @@ sites:
   } finally {
     await exec.close()
   }
-}, 120_000)
+})
 
 afterAll(async () => {
   for (const h of harnesses) await h.cleanup()

@@ -608,7 +608,7 @@ test('a rollback to a version that is not installed is refused before the lock i
   } finally {
     await rm(lock, { recursive: true, force: true })
   }
-}, 60000)
+})
 
 test('after all of that a good deploy still goes through', async () => {
   const r = await runCli(

@@ -140,7 +140,7 @@ describe('python -m build with any PEP 517 backend', () => {
     expect(meta).toMatch(/^Summary: A flit_core test application$/m)
     // The build left nothing behind in the source tree.
     expect((await fs.readdir(src)).sort()).toEqual(['flitapp', 'pyproject.toml'])
-  }, 180_000)
+  })
 
   it('builds a hatchling project the same way', async () => {
     const src = await project(
@@ -187,7 +187,7 @@ describe('python -m build with any PEP 517 backend', () => {
         encoding: 'utf8'
       })
     ).toBe('hatch: a test application.')
-  }, 180_000)
+  })
 
   it('builds the setuptools sample without isolation, offline, when the build Python has setuptools', async () => {
     const src = await prepareSampleSource({ version: '4.0.0', into: path.join(tmp, 'sample') })
@@ -206,7 +206,7 @@ describe('python -m build with any PEP 517 backend', () => {
     // setuptools' build/ and egg-info are gone again.
     expect(existsSync(path.join(src, 'build'))).toBe(false)
     expect((await fs.readdir(src)).some(n => n.endsWith('.egg-info'))).toBe(false)
-  }, 180_000)
+  })
 
   it('a backend neither installed nor available from pip is one clear error naming it and what to set', async () => {
     const src = await flitProject('flit-nosource')
@@ -242,7 +242,7 @@ describe('python -m build with any PEP 517 backend', () => {
     expect(none.message).toContain('without isolation (release.build.isolation: false)')
     expect(none.message).toContain('set release.build.isolation: auto')
     expect(existsSync(out)).toBe(false)
-  }, 180_000)
+  })
 
   it("uses pip's own configuration (PIP_FIND_LINKS here) for the isolated build and the wheelhouse when the config names no source", async () => {
     const src = await flitProject('flit-pipconf')
@@ -283,7 +283,7 @@ describe('python -m build with any PEP 517 backend', () => {
     )
     expect(err.message).toContain("pip wheel looked in pip's own configuration")
     expect(err.message).toContain('click')
-  }, 180_000)
+  })
 
   it('sitecycle release: exit 2 with one line until release.build.find_links names the wheels, then releases', async () => {
     const repo = await flitProject('flit-repo')
@@ -344,5 +344,5 @@ describe('python -m build with any PEP 517 backend', () => {
     expect(wheelMetadata(path.join(outcome.releaseDir!, 'flitapp-1.2.0-py3-none-any.whl'))).toMatch(
       /^Version: 1\.2\.0$/m
     )
-  }, 240_000)
+  })
 })

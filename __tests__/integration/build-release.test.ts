@@ -143,7 +143,7 @@ describe('buildRelease', () => {
     expect(wsgiGet(wheel, '/slow?ms=-5').body).toBe('slept 0 ms\n')
     expect(wsgiGet(wheel, '/slow?ms=soon').status).toBe('400 Bad Request')
     expect(wsgiGet(wheel, '/nowhere').status).toBe('404 Not Found')
-  }, 20000)
+  })
 
   it('builds an application that reads its greeting from SITECYCLE_CONFIG, and a check hook', async () => {
     const wheel = path.join(releases, '1.0.0', 'sitecycle_sample-1.0.0-py3-none-any.whl')
@@ -181,7 +181,7 @@ describe('buildRelease', () => {
       status: 1,
       output: `config file ${noApp} has no [app] section\n`
     })
-  }, 20000)
+  })
 
   it('refuses to build a version that already exists', async () => {
     const sourceDir = await prepareSampleSource({
@@ -259,7 +259,7 @@ describe('prepareSampleSource', () => {
       env: { PYTHONPATH: broken }
     })
     expect(ok.status).toBe(0)
-  }, 20000)
+  })
 
   it('refuses an invalid version', async () => {
     expect(await failure(prepareSampleSource({ version: 'next', into: tmp }))).toContain(

@@ -126,7 +126,7 @@ beforeAll(async () => {
     await writeFile(`${dir}/${name}-uploads/img/logo.png`, 'PNG-bytes')
     await writeFile(`${dir}/${name}-uploads/readme.txt`, 'same text')
   }
-}, 240_000)
+})
 
 afterAll(async () => {
   await apache?.stop()
@@ -153,7 +153,7 @@ describe('compare', () => {
     const r = await cli(['compare', 'v1', 'v2', '--fail-on-difference'])
     expect(r.code).toBe(0)
     expect(r.out).toContain('are the same')
-  }, 60_000)
+  })
 
   test('different versions, config, data and rows: each difference named, no secret shown', async () => {
     // v2 gets release 2.0.0 rendered with another secret and an edited config line.
@@ -240,7 +240,7 @@ describe('compare', () => {
     expect(plain.code).toBe(0)
     expect(plain.out).toContain('package sitecycle-sample: 1.0.0 / 2.0.0')
     expect(plain.out).toContain('config [app] secret_key: secret, differs')
-  }, 120_000)
+  })
 })
 
 describe('watch', () => {
@@ -260,7 +260,7 @@ describe('watch', () => {
     expect(renderWatchMarkdown(report)).toContain('is as sitecycle installed it')
     const r = await cli(['watch', 'v1'])
     expect(r.code).toBe(0)
-  }, 60_000)
+  })
 
   /** Run `fn` on v1, then put the files back as they were and check watch is clean again. */
   async function tamperedAndRestored(files: string[], fn: () => Promise<void>): Promise<void> {
@@ -302,7 +302,7 @@ open(pyc, 'wb').write(header + marshal.dumps(code))`,
       ])
       expect((await cli(['watch', 'v1'])).code).toBe(5)
     })
-  }, 60_000)
+  })
 
   test('a .pyc with no recorded source is reported as added, one for another interpreter as modified', async () => {
     const cache = `${sitePackages()}/sitecycle_sample/__pycache__`
@@ -325,7 +325,7 @@ open(pyc, 'wb').write(header + marshal.dumps(code))`,
         for (const p of planted) await unlink(p)
       }
     })
-  }, 60_000)
+  })
 
   test('a file edited together with its RECORD line: the RECORD kept at install tells, exit 5', async () => {
     const sp = sitePackages()
@@ -364,7 +364,7 @@ open(record, 'w').write('\\n'.join(lines) + '\\n')`,
       )
       expect((await cli(['watch', 'v1'])).code).toBe(5)
     })
-  }, 60_000)
+  })
 
   test('a modified, an added and a removed file and an edited app.ini: each reported, exit 5', async () => {
     const sp = sitePackages()
@@ -399,7 +399,7 @@ open(record, 'w').write('\\n'.join(lines) + '\\n')`,
     expect(r.code).toBe(5)
     expect(JSON.parse(r.out).files.counts).toEqual({ modified: 1, added: 2, removed: 1 })
     expect(r.out).not.toContain(SECRET_A)
-  }, 60_000)
+  })
 
   test('a slot link repointed behind sitecycle: reported against the journal', async () => {
     // v2 has 2.0.0 live and 1.0.0 warm in the idle slot; point the live slot at 1.0.0 by hand.
@@ -427,7 +427,7 @@ open(record, 'w').write('\\n'.join(lines) + '\\n')`,
       expect.arrayContaining([`slot ${state} points outside releases/: /tmp (/tmp)`])
     )
     expect((await cli(['watch', 'v2'])).code).toBe(5)
-  }, 60_000)
+  })
 })
 
 describe('database schema on real servers', () => {
@@ -435,7 +435,7 @@ describe('database schema on real servers', () => {
   let maria: MariaDbServer
   beforeAll(async () => {
     ;[pg, maria] = await Promise.all([startPostgres(), startMariaDb()])
-  }, 120_000)
+  })
   afterAll(async () => {
     await Promise.all([pg?.stop(), maria?.stop()])
   })
@@ -466,7 +466,7 @@ describe('database schema on real servers', () => {
         ]
       }
     ])
-  }, 60_000)
+  })
 
   test('MariaDB: base tables and columns, values with tabs and quotes intact', async () => {
     maria.sql('CREATE DATABASE cw_schema')
@@ -490,5 +490,5 @@ describe('database schema on real servers', () => {
         ]
       }
     ])
-  }, 60_000)
+  })
 })

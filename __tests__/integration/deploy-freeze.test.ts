@@ -154,7 +154,7 @@ c.commit()`,
   execFileSync('chown', ['-R', 'www-data:www-data', work])
   await initSite({ config, site: frozenSite, exec, reporter: reporter() })
   await deployTo(frozenSite, '1.0.0')
-}, 120_000)
+})
 
 afterAll(async () => {
   await apache?.stop()
@@ -193,7 +193,7 @@ test('a frozen deploy: users get 503 with Retry-After while the hooks migrate, t
   // The dump taken after the freeze is gone.
   const state = await readdir(join(site.root, '.sitecycle'))
   expect(state.filter(f => f.startsWith('pre-deploy-'))).toEqual([])
-}, 120_000)
+})
 
 test('a failed frozen deploy after its hook migrated the database: the database is exactly as before, the site open, the previous release serves', async () => {
   const before = dumpDb()
@@ -227,7 +227,7 @@ test('a failed frozen deploy after its hook migrated the database: the database 
   expect((await httpGet(`${site.url}/__version__`)).body).toBe('2.0.0')
   const state = await readdir(join(site.root, '.sitecycle'))
   expect(state.filter(f => f.startsWith('pre-deploy-'))).toEqual([])
-}, 120_000)
+})
 
 test('without freeze the same failure is a code-only rollback: it says so, and the migration stays', async () => {
   const open: SiteConfig = { ...frozenSite, hooks: { ...frozenSite.hooks, freeze: false } }
@@ -244,4 +244,4 @@ test('without freeze the same failure is a code-only rollback: it says so, and t
   // Users were never frozen out.
   expect(seen.filter(s => s.path === '/').every(s => s.status === 200)).toBe(true)
   expect((await httpGet(`${site.url}/__version__`)).body).toBe('2.0.0')
-}, 120_000)
+})

@@ -152,4 +152,4 @@ test('a host key that is not the pinned one: the CLI refuses with exit 2, nothin
   } finally {
     await rm(dir, { recursive: true, force: true })
   }
-}, 60_000)
+})

@@ -199,7 +199,7 @@ ${exampleBlock(EXAMPLE, example, 'hooks', '    ')}
   )
   git('init', '-q', '-b', 'main')
   commitAndTag('the Flask example', 'v1.0.0')
-}, 300_000)
+})
 
 afterAll(async () => {
   await apache?.stop()

@@ -49,7 +49,7 @@ beforeAll(async () => {
     const r = await cli(args)
     if (r.code !== 0) throw new Error(`setup: sitecycle ${args.join(' ')}: ${describeRun(r)}`)
   }
-}, 300_000)
+})
 
 afterAll(async () => {
   await apache?.stop()

@@ -50,7 +50,7 @@ beforeAll(async () => {
   await writeFile(file, yaml)
   config = parseConfig(yaml, file)
   expect(config.sites.v1.health.path).toBe('/.sitecycle/health')
-}, 120_000)
+})
 
 afterAll(async () => {
   await apache?.stop()

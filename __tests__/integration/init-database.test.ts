@@ -39,7 +39,7 @@ describe('postgres', () => {
   let pg: PostgresServer
   beforeAll(async () => {
     pg = await startPostgres()
-  }, 60_000)
+  })
   afterAll(async () => pg?.stop())
 
   const asOwner = (sql: string): string =>
@@ -103,7 +103,7 @@ describe('postgres', () => {
     expect(
       pg.sql('postgres', "SELECT count(*) FROM pg_roles WHERE rolname = 'initdb_owner';").trim()
     ).toBe('0')
-  }, 60_000)
+  })
 
   test('a role that exists is kept with its password and given the new database', async () => {
     pg.sql('postgres', "CREATE ROLE initdb_kept LOGIN PASSWORD 'old-one';")
@@ -129,14 +129,14 @@ describe('postgres', () => {
         )
         .trim()
     ).toBe('initdb_kept')
-  }, 60_000)
+  })
 })
 
 describe('mariadb', () => {
   let maria: MariaDbServer
   beforeAll(async () => {
     maria = await startMariaDb()
-  }, 60_000)
+  })
   afterAll(async () => maria?.stop())
 
   const asOwner = (sql: string): string =>
@@ -190,5 +190,5 @@ describe('mariadb', () => {
     expect(maria.sql("SELECT COUNT(*) FROM mysql.user WHERE User = 'initdb_owner';").trim()).toBe(
       '0'
     )
-  }, 60_000)
+  })
 })

@@ -40,7 +40,7 @@ beforeAll(async () => {
   ])
   a = await makeTestSite({ apache })
   b = await makeTestSite({ apache })
-}, 300000)
+})
 
 afterAll(async () => {
   await apache?.stop()
@@ -56,7 +56,7 @@ test('the first site on an Apache: init reloads it, the site answers', async () 
   expect(r.stderr).toMatch(/reload ok .*no other WSGI site shares this Apache/)
   expectExit(await cli(a, ['deploy', 'v1', '--release', releases, '--version', '1.0.0']), 0)
   expect((await httpGet(`${a.url}/__version__`)).body).toBe('1.0.0')
-}, 180000)
+})
 
 test('a second site under load on the first: no reload, no failed request, the sites named', async () => {
   const load = startLoad({ url: `${a.url}/__version__`, concurrency: 16, maxSeconds: 60 })
@@ -76,7 +76,7 @@ test('a second site under load on the first: no reload, no failed request, the s
   expect(r.stderr).toContain(`site v1 at ${a.root}`)
   expect(r.stderr).toContain('sitecycle init v1 --reload')
   expect(await answers(b)).toBe(false)
-}, 180000)
+})
 
 test('--reload reloads the shared Apache when told: the new site answers', async () => {
   const r = await cli(b, ['init', 'v1', '--reload'])
@@ -85,7 +85,7 @@ test('--reload reloads the shared Apache when told: the new site answers', async
   expect(r.stderr).not.toContain('Apache was not reloaded')
   expect(await answers(b)).toBe(true)
   expect((await httpGet(`${a.url}/__version__`)).body).toBe('1.0.0')
-}, 180000)
+})
 
 test('--reload with --no-reload is a usage error', async () => {
   const r = await cli(b, ['init', 'v1', '--reload', '--no-reload'])

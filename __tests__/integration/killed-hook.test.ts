@@ -92,7 +92,7 @@ beforeAll(async () => {
     })
     expect(o.status).toBe('deployed')
   }
-}, 300_000)
+})
 
 afterAll(async () => {
   await apache?.stop()
@@ -142,4 +142,4 @@ test('a sync killed during its hooks: the next operation gives the live release 
     .map(l => JSON.parse(l) as { op: string; event: string; notes?: string[] })
     .find(e => e.op === 'sync' && e.event === 'recovered')
   expect(describeRun(r) && recovered?.notes?.join(' ')).toMatch(/root's again/)
-}, 400_000)
+})

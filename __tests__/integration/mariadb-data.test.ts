@@ -170,7 +170,7 @@ beforeAll(async () => {
     version: '1.0.0'
   })
   expect(o.status).toBe('deployed')
-}, 60_000)
+})
 
 afterAll(async () => {
   delete process.env[DB_PASSWORD_ENV]

@@ -164,7 +164,7 @@ ${mirrorYaml('m1', '1d')}${mirrorYaml('m7', '7d')}${mirrorYaml('m30', '30')}${mi
     })
   }
   expect((await readdir(join(root('v1'), 'snapshots'))).length).toBe(40)
-}, 120_000)
+})
 
 afterAll(async () => {
   delete process.env.SITECYCLE_FAULT_FAIL_AT
@@ -463,7 +463,7 @@ describe('previews and mirrors on a real Apache', () => {
     apache = await startApache()
     siteDir = await mkdtemp(join(tmpdir(), 'sitecycle-mirror-web-'))
     await chmod(siteDir, 0o755)
-  }, 120_000)
+  })
 
   afterAll(async () => {
     delete process.env.SITECYCLE_TEST_MIRROR_PASSWORD
@@ -548,7 +548,7 @@ sites:${site('v1', `role: production\n    releases: ${releases}`, true)}${site('
     const open = await get(`http://127.0.0.1:${ports.v1}/`)
     expect(open.status).toBe(200)
     expect(lines.join('\n')).not.toContain(PASSWORD)
-  }, 180_000)
+  })
 
   test('a mirror refuses writes with 405, credentials or not; GET and HEAD pass', async () => {
     const m1 = `http://127.0.0.1:${ports0.m1}`
@@ -601,7 +601,7 @@ describe('a PostgreSQL mirror', () => {
     pg = await startPostgres()
     pgDir = await mkdtemp(join(tmpdir(), 'sitecycle-mirror-pg-'))
     await chmod(pgDir, 0o755)
-  }, 120_000)
+  })
 
   afterAll(async () => {
     await pg?.stop()
@@ -665,5 +665,5 @@ sites:
     }
     pg.sql('mirror_src', "INSERT INTO notes VALUES (100, 'production still writes')")
     expect(pg.sql('mirror_src', 'SHOW default_transaction_read_only').trim()).toBe('off')
-  }, 120_000)
+  })
 })

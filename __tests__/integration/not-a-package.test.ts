@@ -131,4 +131,4 @@ test('refused with the pyproject.toml that makes it a package; that file builds 
   expect(listing).toContain('Requires-Dist: Django<6,>=5.2')
   // Installed, BASE_DIR is site-packages: BASE_DIR / "templates" is the top-level folder.
   expect(listing).not.toContain('manage.py')
-}, 180_000)
+})

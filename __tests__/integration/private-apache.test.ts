@@ -67,4 +67,4 @@ test('listens only on the given port, and writes the access log in the combined 
   expect(line).toMatch(
     /^127\.0\.0\.1 - - \[[^\]]+\] "GET \/nothing-here HTTP\/1\.1" 404 \d+ "http:\/\/example\.org\/" "private-apache-test"$/
   )
-}, 60_000)
+})

@@ -97,7 +97,7 @@ beforeAll(async () => {
   execFileSync('git', ['init', '-q', '-b', 'main', site.dir])
   git('add', '-A')
   git('commit', '-q', '-m', 'sitecycle.yml')
-}, 300_000)
+})
 
 afterAll(async () => {
   for (const h of harnesses) await h.cleanup()

@@ -111,7 +111,7 @@ beforeAll(async () => {
     const r = await cli(args)
     if (r.code !== 0) throw new Error(`setup: sitecycle ${args.join(' ')}: ${describeRun(r)}`)
   }
-}, 300000)
+})
 
 afterAll(async () => {
   await apache?.stop()
@@ -137,7 +137,7 @@ test('a read-only site root: deploy, rollback and maintenance on end at once, na
     await run('umount', [site.root])
   }
   expect((await httpGet(`${site.url}/__version__`)).body).toBe('2.0.0')
-}, 300000)
+})
 
 test('a full file system under .sitecycle: each ends at once saying no space is left, and leaves nothing', async () => {
   const saved = join(work, 'state-copy')
@@ -164,7 +164,7 @@ test('a full file system under .sitecycle: each ends at once saying no space is 
   }
   expect(await readdir(state)).not.toContain('fill')
   expect((await httpGet(`${site.url}/__version__`)).body).toBe('2.0.0')
-}, 300000)
+})
 
 test('a user who cannot write the site (nobody): a one-line permission error, not "not initialized"', async () => {
   const before = await snapshotTree(site.root, {
@@ -200,7 +200,7 @@ test('a user who cannot write the site (nobody): a one-line permission error, no
     ignore: rel => /^shared\/logs\/(access|error)\.log$/.test(rel)
   })
   expect(diffTrees(before, after)).toEqual([])
-}, 300000)
+})
 
 describe('a lock left by a killed run whose PID now belongs to another process', () => {
   let sleeper: ChildProcess
@@ -247,12 +247,12 @@ describe('a lock left by a killed run whose PID now belongs to another process',
     expectExit(forced, 0)
     expect(forced.stdout).toBe('lock of deploy killed-run (ci) on site v1 cleared\n')
     expect(await readdir(state)).not.toContain('lock')
-  }, 120000)
+  })
 
   test('a holder from an earlier boot is dead too', async () => {
     await plantLock({ start: liveStart(), boot: '00000000-0000-0000-0000-000000000000' })
     expectExit(await cli(['unlock', 'v1']), 0)
-  }, 120000)
+  })
 
   test('deploy takes the lock over and deploys', async () => {
     await plantLock({ start: otherStart(), boot: bootId() })
@@ -263,7 +263,7 @@ describe('a lock left by a killed run whose PID now belongs to another process',
     )
     expect((await httpGet(`${site.url}/__version__`)).body).toBe('1.0.0')
     expect(await readdir(state)).not.toContain('lock')
-  }, 300000)
+  })
 
   test('the same PID with its own start time is alive: unlock refuses', async () => {
     await plantLock({ start: liveStart(), boot: bootId() })
@@ -271,7 +271,7 @@ describe('a lock left by a killed run whose PID now belongs to another process',
     expectExit(r, 3)
     expect(r.stderr).toMatch(/is locked by deploy killed-run by ci .* which is still running/)
     await rm(join(state, 'lock'), { recursive: true })
-  }, 120000)
+  })
 
   test('an old holder file (no start time, no boot id) is still read: by its PID alone', async () => {
     await plantLock({})
@@ -280,5 +280,5 @@ describe('a lock left by a killed run whose PID now belongs to another process',
     const r = await cli(['unlock', 'v1'])
     expectExit(r, 0)
     expect(r.stdout).toBe('lock of deploy killed-run (ci) on site v1 cleared\n')
-  }, 120000)
+  })
 })

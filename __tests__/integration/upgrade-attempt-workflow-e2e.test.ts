@@ -256,7 +256,7 @@ beforeAll(async () => {
   }
   sql('v1', NOTES_SQL)
   sql('c1', NOTES_SQL)
-}, 150_000)
+})
 
 afterAll(async () => {
   for (const h of harnesses) await h.cleanup()

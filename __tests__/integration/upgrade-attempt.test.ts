@@ -144,7 +144,7 @@ beforeAll(async () => {
   }
   sql('v1', NOTES_SQL)
   sql('c1', NOTES_SQL)
-}, 240_000)
+})
 
 afterAll(async () => {
   delete process.env[PASSWORD_ENV]
@@ -279,7 +279,7 @@ test('promote: the preview, with what users wrote during the window, becomes pro
   await expect(stat(join(dir, 'v1', 'releases'))).rejects.toThrow()
   await expect(stat(join(dir, 'v1', '.sitecycle', 'journal.jsonl'))).resolves.toBeTruthy()
   expect(await servedVersion(urls.v1)).toBe('2.0.0')
-}, 240_000)
+})
 
 test('cancel: production opens again with its data unchanged; the preview is left as it was; an interrupted start resumes', async () => {
   const before = sql('c1', 'SELECT id, body FROM notes ORDER BY id;')
@@ -348,7 +348,7 @@ test('cancel: production opens again with its data unchanged; the preview is lef
   const again = await runCli(['attempt', 'promote', 'c2', '-c', configFile])
   expectExit(again, 2)
   expect(again.stderr).toMatch(/is cancelled: only an open attempt/)
-}, 240_000)
+})
 
 test.each(['swap-vhosts', 'reload'])(
   'a promote killed after %s is put back by cancel: each site at its own address again, production open',
@@ -427,4 +427,4 @@ test('a promote killed after the reload finishes when run again', async () => {
   expect(sites.stdout).toMatch(/c2\s+production \(sitecycle\.yml: preview\)/)
   expect(sites.stdout).toMatch(/c1\s+old \(sitecycle\.yml: production\)/)
   expect(sites.stdout).toContain('update sitecycle.yml to match')
-}, 240_000)
+})

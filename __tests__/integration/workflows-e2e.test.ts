@@ -243,7 +243,7 @@ beforeAll(async () => {
       await exec.close()
     }
   }
-}, 120_000)
+})
 
 afterAll(async () => {
   for (const h of harnesses) await h.cleanup()

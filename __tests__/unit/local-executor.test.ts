@@ -105,19 +105,18 @@ describe('LocalExecutor', () => {
   })
 
   it('kills a command that outlives its timeout and reports code 124', async () => {
-    const started = Date.now()
     const r = await local.tryRun(cmd(['/bin/sleep', '30']), { timeoutMs: 200 })
-    expect(Date.now() - started).toBeLessThan(5000)
     expect(r.code).toBe(124)
     expect(r.stderr).toMatch(/timeout of 200 ms/)
   })
 
   it('does not wait for a background grandchild that keeps the output pipe open', async () => {
-    const started = Date.now()
-    const r = await local.tryRun(cmd(['/bin/sh', '-c', '/bin/sleep 4 & echo started']))
+    const r = await local.tryRun(cmd(['/bin/sh', '-c', '/bin/sleep 60 & echo $!']))
     expect(r.code).toBe(0)
-    expect(r.stdout).toBe('started\n')
-    expect(Date.now() - started).toBeLessThan(3000)
+    // The run ended while the grandchild still runs: it was not waited for.
+    const pid = Number(r.stdout.trim())
+    expect(() => process.kill(pid, 0)).not.toThrow()
+    process.kill(pid, 'SIGKILL')
   })
 
   it('reports a missing program as 127 and a missing cwd as 1, like bash', async () => {
