@@ -5,8 +5,8 @@
  *
  *   1. A command in the live release, as the site's Apache user, writes a file and prints the
  *      release's version and a secret of its environment: the output is in the log as it came,
- *      the secret masked; the job ran in the site's environment after its approval, in the
- *      deploy's concurrency group; the outputs carry the exit code, status and version.
+ *      the secret masked; the job ran in the site's environment after its approval, in its
+ *      own concurrency group; the outputs carry the exit code, status and version.
  *   2. A command that exits 7 fails the job with one line naming the command and the code, and
  *      the outputs still say 7.
  *
@@ -136,10 +136,11 @@ describe('run.yml, end to end through the harness', () => {
     expect(run.checks.filter(c => c.kind === 'environment')).toEqual([
       expect.objectContaining({ name: 'v1', reviewers: ['release-manager'], approved: true })
     ])
-    // In the deploy's group: a one-off never runs beside a deploy of the site.
+    // A group of its own (never replacing a deploy waiting for approval); the site lock keeps
+    // it apart from a deploy on the host.
     expect(run.checks.filter(c => c.kind === 'concurrency')[0]).toMatchObject({
       scope: 'workflow',
-      group: 'sitecycle-deploy-v1',
+      group: 'sitecycle-run-v1',
       deadlock: false
     })
     expect(
