@@ -5,7 +5,8 @@
  * build in an isolated environment and a wheelhouse with Flask, all from the shared wheelhouse,
  * offline) into a directory store; `init` (the site's SQLite database made for the Apache user),
  * `deploy --version` from that store to a real private Apache (its hook copies the static files
- * into the release, which Apache serves), a note written over HTTP, a new version tagged, released
+ * into the release, which Apache serves), a user made by a one-off `sitecycle run` of the app's
+ * create-user, a login and a note written over HTTP, a new version tagged, released
  * and deployed with the note kept, a rollback that still writes, a preview synced from production
  * (its notes anonymised, behind its basic auth), and a one-off `sitecycle run` of the app's flask
  * command as www-data.
@@ -35,6 +36,9 @@ const ACCESS = 'preview-access-Pa55-7e21'
 const previewAuth = {
   Authorization: `Basic ${Buffer.from(`sitecycle:${ACCESS}`).toString('base64')}`
 }
+/** The app's session key (a secret of the config) and its user's password. */
+const SECRET = 'notes-session-key-5f0c1d'
+const PASSWORD = 'alice-Pa55-word-91'
 
 let WHEELHOUSE: string
 let apache: TestApache
@@ -52,7 +56,10 @@ const cli = (args: string[]): Promise<CliResult> =>
   runCli(['-c', configFile, ...args], {
     env: {
       PATH: `${venvBin}:${process.env.PATH ?? '/usr/bin:/bin'}`,
-      SITECYCLE_ACCESS_PASSWORD: ACCESS
+      SITECYCLE_ACCESS_PASSWORD: ACCESS,
+      NOTES_SECRET_KEY: SECRET,
+      // Locally, the caller's environment reaches `sitecycle run`'s command (create-user).
+      NOTES_PASSWORD: PASSWORD
     },
     timeoutMs: 300_000
   })
@@ -74,7 +81,7 @@ function commitAndTag(message: string, tag: string): void {
 async function release(tag: string): Promise<CliResult> {
   const r = await ok(['release', '--tag', tag])
   // The example's pytest suite ran (not skipped) and passed.
-  expect(r.stderr).toMatch(/run-tests ok \([\d.]+s\): passed: 7 passed\b/)
+  expect(r.stderr).toMatch(/run-tests ok \([\d.]+s\): passed: 11 passed\b/)
   expect(r.stdout + r.stderr).toMatch(
     new RegExp(`released sitecycle-notes ${tag.slice(1).replace(/\./g, '\\.')} as tag ${tag}`)
   )
@@ -101,6 +108,27 @@ const WWW = {
   gid: Number(execFileSync('id', ['-g', 'www-data'], { encoding: 'utf8' }).trim())
 }
 
+/** The session cookies of a login on each site (empty: not logged in). */
+const sessions: Record<string, string> = {}
+
+/** Log in through the app's form as a browser does; keeps the session cookie. */
+async function logIn(
+  base = url,
+  headers: Record<string, string> = {},
+  password = PASSWORD
+): Promise<number> {
+  const r = await fetch(`${base}/login`, {
+    method: 'POST',
+    headers,
+    body: new URLSearchParams({ name: 'alice', password }),
+    redirect: 'manual'
+  })
+  await r.text()
+  const cookie = r.headers.get('set-cookie')
+  if (r.status === 303 && cookie) sessions[base] = cookie.split(';')[0]
+  return r.status
+}
+
 async function postNote(
   text: string,
   base = url,
@@ -108,7 +136,7 @@ async function postNote(
 ): Promise<number> {
   const r = await fetch(`${base}/notes`, {
     method: 'POST',
-    headers,
+    headers: { ...headers, ...(sessions[base] && { Cookie: sessions[base] }) },
     body: new URLSearchParams({ text }),
     redirect: 'manual'
   })
@@ -147,7 +175,10 @@ beforeAll(async () => {
   previewUrl = `http://127.0.0.1:${previewPort}`
   // The preview's copy of the notes: their text replaced (production's data stays production's).
   const anonymize = join(tmp, 'anonymize.sql')
-  await writeFile(anonymize, "UPDATE notes SET text = 'note ' || id;\n")
+  await writeFile(
+    anonymize,
+    "UPDATE notes SET text = 'note ' || id;\nUPDATE users SET name = 'user' || rowid, password_hash = '!';\n"
+  )
   const example = await readFile(join(EXAMPLE, 'sitecycle.yml'), 'utf8')
   configFile = join(repo, 'sitecycle.yml')
   await writeFile(
@@ -206,7 +237,7 @@ afterAll(async () => {
   await removeTempDir(tmp)
 })
 
-test('released from its tag (its tests run) into the store, deployed from it by version: a note written over HTTP is listed; the database belongs to www-data; the static files are served by Apache', async () => {
+test('released from its tag (its tests run) into the store, deployed from it by version: a user made by sitecycle run logs in and writes a note over HTTP; the database belongs to www-data; the static files are served by Apache', async () => {
   await release('v1.0.0')
   expect(await storeVersions()).toEqual(['1.0.0'])
   const published = join(store, 'releases', '1.0.0')
@@ -225,6 +256,21 @@ test('released from its tag (its tests run) into the store, deployed from it by 
   const home = (await httpGet(`${url}/`)).body
   expect(home).toContain('No notes yet.')
   expect(home).toContain('<link rel="stylesheet" href="/static/style.css">')
+  // Writing needs a login; the first user is made with a one-off command, as www-data.
+  expect(await postNote(NOTE)).toBe(403)
+  const made = await ok([
+    'run',
+    'v1',
+    '--',
+    'flask',
+    '--app',
+    'notes:create_app()',
+    'create-user',
+    'alice'
+  ])
+  expect(made.stdout).toBe('user alice can log in\n')
+  expect(await logIn(url, {}, 'not the password')).toBe(401)
+  expect(await logIn()).toBe(303)
   expect(await postNote(NOTE)).toBe(303)
   expect((await httpGet(`${url}/`)).body).toContain(
     '<li class="note">remember the &lt;milk&gt; &amp; eggs</li>'
@@ -265,6 +311,7 @@ test('a new version tagged, released and deployed keeps the note; a rollback too
 
   await ok(['rollback', 'v1'])
   expect((await httpGet(`${url}/__version__`)).body).toBe('1.0.0')
+  // The session signed before is still good (same key), and 1.0.0 writes.
   expect(await postNote('after the rollback')).toBe(303)
   const back = (await httpGet(`${url}/`)).body
   expect(back).toContain('&lt;milk&gt;')
@@ -285,11 +332,25 @@ test("a preview (v2, its own SQLite database) synced from v1: behind its basic a
   expect(page.body).toContain('<li class="note">note 2</li>')
   expect(page.body).not.toContain('milk')
   expect(page.body).toContain('notes 1.1.0')
+  // Production's users came with the data, anonymised: alice's password opens nothing here.
+  expect(await logIn(previewUrl, previewAuth)).toBe(401)
+  expect(
+    execFileSync(
+      '/usr/bin/sqlite3',
+      [join(previewRoot, 'data', 'notes.sqlite3'), 'SELECT name FROM users'],
+      {
+        encoding: 'utf8'
+      }
+    )
+  ).toBe('user1\n')
   const db = await stat(join(previewRoot, 'data', 'notes.sqlite3'))
   expect([db.uid, db.gid]).toEqual([WWW.uid, WWW.gid])
   expect(db.mode & 0o007).toBe(0)
-  // The preview writes to its own copy (through its basic auth); production keeps its own notes.
+  // The preview writes to its own copy (through its basic auth, with a user of its own made by a
+  // one-off command there); production keeps its own notes.
   expect(await postNote('on the preview', previewUrl)).toBe(401)
+  await ok(['run', 'v2', '--', 'flask', '--app', 'notes:create_app()', 'create-user', 'alice'])
+  expect(await logIn(previewUrl, previewAuth)).toBe(303)
   expect(await postNote('on the preview', previewUrl, previewAuth)).toBe(303)
   expect((await httpGet(`${previewUrl}/`, previewAuth)).body).toContain(
     '<li class="note">on the preview</li>'

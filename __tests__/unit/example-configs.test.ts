@@ -15,6 +15,10 @@ test('the Flask example: a factory entry point and its SQLite database in the en
   expect(config.app.wsgi).toBe('notes:create_app()')
   expect(config.sites.v1.database?.engine).toBe('sqlite')
   expect(config.sites.v1.env?.map(e => e.name)).toContain('NOTES_DATABASE')
+  // The login cookies' key is a secret of the deploy's environment, never a value in the file.
+  expect(config.sites.v1.env?.find(e => e.name === 'NOTES_SECRET_KEY')?.value).toBe(
+    '{{ secret.NOTES_SECRET_KEY }}'
+  )
   expect(config.sites.v1.static?.map(e => [e.prefix, e.folder])).toEqual([['/static/', 'static']])
   expect(config.sites.v1.hooks.afterInstall).toEqual([
     "python -m flask --app 'notes:create_app()' collect-static"

@@ -6,7 +6,16 @@ import sys
 from importlib.metadata import PackageNotFoundError, version as _version
 
 import click
-from flask import Flask, abort, current_app, redirect, render_template, request, url_for
+from flask import (
+    Flask,
+    abort,
+    current_app,
+    redirect,
+    render_template,
+    request,
+    session,
+    url_for,
+)
 from flask.cli import with_appcontext
 
 from . import db
@@ -18,12 +27,19 @@ except PackageNotFoundError:  # run from the source tree, not installed
     __version__ = "0+source"
 
 
-def create_app(database=None):
+def create_app(database=None, secret_key=None):
     """The application. Its SQLite database is `database`, else the NOTES_DATABASE variable
-    (a path or a sqlite:/// URL, as sitecycle's {{ database.url }} gives it)."""
+    (a path or a sqlite:/// URL, as sitecycle's {{ database.url }} gives it); the key that signs
+    its session cookies is `secret_key`, else NOTES_SECRET_KEY (a secret in sitecycle.yml)."""
     app = Flask(__name__)
     app.config["NOTES_DATABASE"] = db.path_from(database or os.environ.get("NOTES_DATABASE", ""))
+    app.secret_key = secret_key or os.environ.get("NOTES_SECRET_KEY")
+    if not app.secret_key:
+        raise RuntimeError("NOTES_SECRET_KEY is not set: the key that signs the session cookies")
+    # Lax: a form on another site cannot post with the session (this small app has no CSRF token).
+    app.config["SESSION_COOKIE_SAMESITE"] = "Lax"
     app.cli.add_command(db.init_db_command)
+    app.cli.add_command(db.create_user_command)
     app.cli.add_command(collect_static_command)
 
     @app.get("/__version__")
@@ -32,10 +48,32 @@ def create_app(database=None):
 
     @app.get("/")
     def index():
-        return render_template("index.html", notes=db.list_notes(), version=__version__)
+        return render_template(
+            "index.html", notes=db.list_notes(), version=__version__, user=session.get("user")
+        )
+
+    @app.get("/login")
+    def login_form():
+        return render_template("login.html", error=None)
+
+    @app.post("/login")
+    def login():
+        name = request.form.get("name", "")
+        if not db.check_user(name, request.form.get("password", "")):
+            return render_template("login.html", error="wrong name or password"), 401
+        session.clear()
+        session["user"] = name
+        return redirect(url_for("index"), code=303)
+
+    @app.post("/logout")
+    def logout():
+        session.clear()
+        return redirect(url_for("index"), code=303)
 
     @app.post("/notes")
     def add_note():
+        if not session.get("user"):
+            abort(403, "log in to write a note")
         text = request.form.get("text", "").strip()
         if not text or len(text) > 2000:
             abort(400, "a note is 1 to 2000 characters")

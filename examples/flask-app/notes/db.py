@@ -1,17 +1,23 @@
-"""The notes table in SQLite: created on first use, or by `flask --app notes init-db`."""
+"""The notes and users tables in SQLite: created on first use, or by `flask --app notes init-db`."""
 
+import os
 import sqlite3
 
 import click
 from flask import current_app
 from flask.cli import with_appcontext
+from werkzeug.security import check_password_hash, generate_password_hash
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS notes (
     id INTEGER PRIMARY KEY AUTOINCREMENT,
     text TEXT NOT NULL,
     created TEXT NOT NULL DEFAULT (datetime('now'))
-)
+);
+CREATE TABLE IF NOT EXISTS users (
+    name TEXT PRIMARY KEY,
+    password_hash TEXT NOT NULL
+);
 """
 
 
@@ -26,7 +32,7 @@ def path_from(value):
 
 def connect():
     conn = sqlite3.connect(current_app.config["NOTES_DATABASE"], timeout=10)
-    conn.execute(SCHEMA)
+    conn.executescript(SCHEMA)
     return conn
 
 
@@ -42,6 +48,41 @@ def list_notes():
         return [row[0] for row in conn.execute("SELECT text FROM notes ORDER BY id")]
     finally:
         conn.close()
+
+
+def set_user(name, password):
+    """Add the user `name`, or give it a new password."""
+    with connect() as conn:
+        conn.execute(
+            "INSERT INTO users (name, password_hash) VALUES (?, ?)"
+            " ON CONFLICT (name) DO UPDATE SET password_hash = excluded.password_hash",
+            (name, generate_password_hash(password)),
+        )
+    conn.close()
+
+
+def check_user(name, password):
+    """Whether `password` is the password of the user `name`."""
+    conn = connect()
+    try:
+        row = conn.execute("SELECT password_hash FROM users WHERE name = ?", (name,)).fetchone()
+    finally:
+        conn.close()
+    return row is not None and check_password_hash(row[0], password)
+
+
+@click.command("create-user")
+@click.argument("name")
+@with_appcontext
+def create_user_command(name):
+    """Add the user NAME (or set its password): the password from NOTES_PASSWORD, else asked."""
+    password = os.environ.get("NOTES_PASSWORD") or click.prompt(
+        "password", hide_input=True, confirmation_prompt=True
+    )
+    if len(password) < 8:
+        raise click.UsageError("a password has at least 8 characters")
+    set_user(name, password)
+    click.echo(f"user {name} can log in")
 
 
 @click.command("init-db")
