@@ -7,7 +7,17 @@
  * answer 401 without credentials and 200 with them.
  */
 import { execFileSync } from 'node:child_process'
-import { chmod, mkdir, mkdtemp, readFile, readdir, rm, utimes, writeFile } from 'node:fs/promises'
+import {
+  chmod,
+  mkdir,
+  mkdtemp,
+  readFile,
+  readdir,
+  rm,
+  stat,
+  utimes,
+  writeFile
+} from 'node:fs/promises'
 import { request } from 'node:http'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
@@ -40,6 +50,7 @@ const at =
   () =>
     new Date(t0.getTime() + days * DAY + hours * 3_600_000)
 const exec = new LocalExecutor()
+const WWW_DATA = Number(execFileSync('id', ['-u', 'www-data'], { encoding: 'utf8' }).trim())
 const lines: string[] = []
 const reporter = () => new StreamReporter(l => lines.push(l))
 
@@ -52,12 +63,23 @@ let config: SitecycleConfig
 const root = (name: string) => join(dir, name)
 const dbOf = (name: string) => join(root(name), 'shared', 'app.sqlite3')
 const uploadsOf = (name: string) => join(root(name), 'shared', 'uploads')
+/** A shared file entry (`kind: file`) of production and its mirrors: a local settings file. */
+const iniOf = (name: string) => join(root(name), 'shared', 'local.ini')
 
-/** What a site shows: the day its database and its uploads say, and the notes it still has. */
-async function shown(name: string): Promise<{ db: number; file: string; notes: number[] }> {
+/**
+ * What a site shows: the day its database, its uploads and its shared file say (null: no such
+ * file), and the notes it still has.
+ */
+async function shown(
+  name: string
+): Promise<{ db: number; file: string; ini: string | null; notes: number[] }> {
   return {
     db: Number(sql(dbOf(name), 'SELECT day FROM today;')),
     file: (await readFile(join(uploadsOf(name), 'today.txt'), 'utf8')).trim(),
+    ini: await readFile(iniOf(name), 'utf8').then(
+      t => t.trim(),
+      () => null
+    ),
     notes: sql(dbOf(name), 'SELECT day FROM notes ORDER BY day;').split('\n').map(Number)
   }
 }
@@ -79,6 +101,8 @@ async function liveDay(d: number): Promise<void> {
     await writeFile(join(uploadsOf('v1'), name), text)
     await utimes(join(uploadsOf('v1'), name), when, when)
   }
+  await writeFile(iniOf('v1'), `[day]\nday = ${d}\n`)
+  await utimes(iniOf('v1'), when, when)
   if (d === 20) await rm(join(uploadsOf('v1'), 'note-5.txt'))
 }
 
@@ -92,6 +116,7 @@ function mirrorYaml(name: string, lag: string): string {
     url: http://127.0.0.1:9
     database: { engine: sqlite, name: ${dbOf(name)} }
     data: [shared/uploads]
+    shared: [{ path: local.ini, kind: file }]
     access: { basic_auth: false }`
 }
 
@@ -123,6 +148,7 @@ sites:
     url: http://127.0.0.1:9
     database: { engine: sqlite, name: ${dbOf('v1')} }
     data: [shared/uploads]
+    shared: [{ path: local.ini, kind: file, mode: '0640' }]
     snapshots: { keep_last: 60 }
 ${mirrorYaml('m1', '1d')}${mirrorYaml('m7', '7d')}${mirrorYaml('m30', '30')}${mirrorYaml('m60', '60d')}${mirrorYaml('mf', '7d')}
   v5:
@@ -189,6 +215,10 @@ describe('mirrors with lags 1d, 7d and 30d over 40 daily snapshots', () => {
       })
       const s = await shown(name)
       expect({ db: s.db, file: s.file }).toEqual({ db: day, file: `day ${day}` })
+      // The shared file of that day too, the mirror's Apache user's with the mirror's mode.
+      expect(s.ini).toBe(`[day]\nday = ${day}`)
+      const ini = await stat(iniOf(name))
+      expect([ini.uid, ini.mode & 0o777]).toEqual([WWW_DATA, 0o660])
       // The whole database and folder are the snapshot's: the mirror's own leftovers are gone.
       expect(sql(dbOf(name), "SELECT name FROM sqlite_master WHERE name = 'stale';")).toBe('')
       const files = await readdir(uploadsOf(name))
@@ -277,10 +307,14 @@ describe('mirrors with lags 1d, 7d and 30d over 40 daily snapshots', () => {
     expect(still).toMatch(/^\d{8}T\d{6}Z$/)
     expect(still).not.toBe('20240610T020000Z')
     // No half-copied folder is left beside the mirror's uploads.
-    expect((await readdir(join(root('m1'), 'shared'))).sort()).toEqual(['app.sqlite3', 'uploads'])
+    expect((await readdir(join(root('m1'), 'shared'))).sort()).toEqual([
+      'app.sqlite3',
+      'local.ini',
+      'uploads'
+    ])
     const o = await refresh('m1', at(41, 8))
     expect(o).toMatchObject({ status: 'refreshed', previousSnapshot: still })
-    expect(await shown('m1')).toMatchObject({ db: 40, file: 'day 40' })
+    expect(await shown('m1')).toMatchObject({ db: 40, file: 'day 40', ini: '[day]\nday = 40' })
   })
 
   test("a snapshot's retention keeps what the source's mirrors need, beyond its own policy", async () => {
@@ -383,6 +417,7 @@ describe('mirrors with lags 1d, 7d and 30d over 40 daily snapshots', () => {
       const now = await shown('m7')
       // The database's day and the file's day agree: never a mix.
       expect(now.file).toBe(`day ${now.db}`)
+      expect(now.ini).toBe(`[day]\nday = ${now.db}`)
       const finished = next === 'mirror' || ['record-shown', 'reload-app', 'cleanup'].includes(step)
       if (finished) expect(now.db).toBeGreaterThan(before.db)
       else expect(now).toEqual(before)
