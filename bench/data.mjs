@@ -99,7 +99,7 @@ async function bundleCli(out) {
   const cli = configs.find(c => c.output.file === 'dist/cli.js')
   // the same plugins, TypeScript's output directory moved next to the bundle
   const plugins = cli.plugins.map(p =>
-    p.name === 'typescript'
+    p.name === 'typescript' || p.name === 'typescript-once'
       ? typescript({ tsconfig: 'tsconfig.build.json', noEmitOnError: true, outDir: dirname(out) })
       : p
   )
