@@ -8,50 +8,9 @@
  * as the real host jobs do.
  */
 import { afterAll, describe, expect, it } from '@jest/globals'
-import { promises as fs } from 'node:fs'
 import path from 'node:path'
-import { fileURLToPath } from 'node:url'
-import { parse as parseYaml, stringify as toYaml } from 'yaml'
 import { ScratchRepos, type WorkflowRun } from '../../tools/harness/index.js'
-
-const REPO = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..')
-
-type Yaml = Record<string, any> // eslint-disable-line @typescript-eslint/no-explicit-any
-
-/** The real workflow's inputs and concurrency; one job in the site's environment. */
-async function probe(file: string): Promise<string> {
-  const real = parseYaml(await fs.readFile(path.join(REPO, file), 'utf8')) as Yaml
-  return toYaml({
-    on: {
-      workflow_call: {
-        // `name` only tells the probe runs apart.
-        inputs: { ...real.on.workflow_call.inputs, name: { type: 'string', default: '' } },
-        outputs: { seen: { value: '${{ jobs.work.outputs.seen }}' } }
-      }
-    },
-    permissions: {},
-    concurrency: real.concurrency,
-    jobs: {
-      work: {
-        'runs-on': 'ubuntu-24.04',
-        environment: { name: '${{ inputs.site }}' },
-        outputs: { seen: '${{ steps.work.outputs.seen }}' },
-        steps: [
-          {
-            id: 'work',
-            shell: 'bash',
-            env: { NAME: '${{ inputs.name }}' },
-            run: [
-              'echo "$NAME running"',
-              'touch "$MARK/done-$NAME"',
-              'echo "seen=$(ls "$MARK" | grep done- | tr \'\\n\' \' \')" >> "$GITHUB_OUTPUT"'
-            ].join('\n')
-          }
-        ]
-      }
-    }
-  })
-}
+import { concurrencyProbe as probe } from '../helpers/concurrency-probe.js'
 
 const scratch = new ScratchRepos()
 afterAll(() => scratch.cleanup())
