@@ -100,9 +100,16 @@ export interface DeployRequest {
   /** Deploy the version even when it is installed and marked bad (warns; the mark is removed
    * once the deploy succeeded). Without it such a deploy is refused before anything changes. */
   allowBad?: boolean
+  /**
+   * Only the first stage of a staged deploy (deploy-stages.ts): the steps up to verify-idle;
+   * then the lock is handed to the run named here, with the journal's run left open for the
+   * switch stage.
+   */
+  prepareOnly?: { run: string; attempt: string; until: string }
 }
 
-interface DeployContext extends OperationContext {
+/** What the steps of a deploy share (exported for the stages of deploy-stages.ts). */
+export interface DeployContext extends OperationContext {
   release: ResolvedRelease
   rendered?: RenderedConfig
   /** The application's environment (sites.<n>.env), rendered with its secrets. */
@@ -998,6 +1005,7 @@ async function deployPrepared(
   )
   let state: SiteState = state0
   let releases: InstalledRelease[] = []
+  const stage = req.prepareOnly
   return withSiteOperation(
     {
       op: 'deploy',
@@ -1005,7 +1013,14 @@ async function deployPrepared(
       site: req.site,
       exec: req.exec,
       reporter: req.reporter,
-      lockWait: req.lockWait
+      lockWait: req.lockWait,
+      // A prepared stage keeps the lock for its run, and its journal entry open.
+      ...(stage && {
+        handOff: (result, octx) =>
+          result.status === 'prepared'
+            ? { ...octx.holder, stage: { reached: 'prepared' as const, ...stage } }
+            : undefined
+      })
     },
     // The state as it is once the lock is held (and an interrupted run recovered) is what the
     // journal records, so a recovery of this run knows what to put back.
@@ -1025,7 +1040,8 @@ async function deployPrepared(
           freeze: true,
           frozen: (await frozenState(octx.exec, octx.site)).frozen
         }),
-        ...(octx.recoveredFreeze?.length && { recoveredFreeze: octx.recoveredFreeze })
+        ...(octx.recoveredFreeze?.length && { recoveredFreeze: octx.recoveredFreeze }),
+        ...(stage && { staged: { run: stage.run, attempt: stage.attempt } })
       }
     },
     async octx => {
@@ -1080,11 +1096,21 @@ async function deployPrepared(
         dbRestored: false,
         dbRestoreFailed: false
       }
-      const steps = deploySteps({ freeze: freezesAroundHooks(req.site) })
+      const all = deploySteps({ freeze: freezesAroundHooks(req.site) })
+      const steps = stage ? all.slice(0, all.findIndex(st => st.name === 'switch')) : all
       try {
         const reports = await runPipeline(steps, ctx, req.reporter, {
           onEvent: e => octx.journal.append({ id: octx.opId, op: 'deploy', event: 'step', ...e })
         })
+        if (stage)
+          return {
+            ...base,
+            status: 'prepared' as const,
+            version: state.live,
+            rolledBack: false,
+            undoComplete: true,
+            steps: reports
+          }
         // A mark is removed only by a deploy that was told to go ahead (--allow-bad) and succeeded.
         if (markedBad) {
           const note = await removeBadMark(octx.exec, req.site, release.version)

@@ -2,7 +2,13 @@ import type { SitecycleConfig, SiteConfig } from '../config/model.js'
 import type { Executor } from '../hosts/executor.js'
 import { Journal, newOperationId } from '../sites/journal.js'
 import { siteLayout } from '../sites/layout.js'
-import { acquireLock, currentHolder, releaseLock, type LockHolder } from '../sites/lock.js'
+import {
+  acquireLock,
+  currentHolder,
+  releaseLock,
+  replaceHolder,
+  type LockHolder
+} from '../sites/lock.js'
 import { SitecycleError } from '../util/errors.js'
 import type { Reporter } from '../util/reporter.js'
 import type { StepReport } from './pipeline.js'
@@ -43,6 +49,12 @@ export interface OperationOptions {
   /** The lock, when the operation already holds it (taken by a host program that did more in
    * the same run, e.g. WARM_SWITCH): it is not taken again, and is released at the end. */
   held?: HeldLock
+  /**
+   * A stage of a staged deploy that leaves its run open for the next stage
+   * (deploy-stages.ts): when the body succeeds and this returns a holder, no end line is
+   * written and the lock is kept, held by that holder (the run, not this process).
+   */
+  handOff?: (result: { status: string }, ctx: OperationContext) => LockHolder | undefined
 }
 
 /** A site lock an operation took before withSiteOperation. */
@@ -64,7 +76,7 @@ export interface OperationOutcome {
   site: string
   host: string
   /** deployed | unchanged | rolled-back | failed */
-  status: 'deployed' | 'unchanged' | 'rolled-back' | 'failed'
+  status: 'deployed' | 'unchanged' | 'rolled-back' | 'failed' | 'prepared' | 'switched'
   /** The release users get now. */
   version: string | null
   /** The release users got before. */
@@ -133,6 +145,7 @@ export async function withSiteOperation<
     op: options.op
   }
   let endWritten = false
+  let handedOff = false
   // An operation refused while its start fields are gathered (a version not installed, a site
   // not initialized) has no start line: it gets no end line either.
   let started = held?.started === true
@@ -144,6 +157,12 @@ export async function withSiteOperation<
       started = true
     }
     const result = await body(ctx)
+    const next = options.handOff?.(result, ctx)
+    if (next) {
+      await replaceHolder(exec, site.root, next)
+      handedOff = true
+      return result
+    }
     for (const s of ctx.superseded ?? [])
       await journal.append({ id: s.id, op: s.op, event: 'recovered', by: opId, notes: s.notes })
     await journal.append({
@@ -174,9 +193,10 @@ export async function withSiteOperation<
     }
     throw e
   } finally {
-    await releaseLock(exec, site.root, holder).catch(err =>
-      reporter.warn(`could not release the lock: ${err}`)
-    )
+    if (!handedOff)
+      await releaseLock(exec, site.root, holder).catch(err =>
+        reporter.warn(`could not release the lock: ${err}`)
+      )
   }
 }
 

@@ -71,7 +71,9 @@ export async function siteStatus(
   const ops = await new Journal(exec, siteLayout(site.root).journal).operations()
   const holder = await readHolder(exec, site.root)
   const attempt = await readAttempt(exec, site)
-  const lock = holder ? { ...holder, state: holder.pid ? holderState(holder) : 'unknown' } : null
+  const lock = holder
+    ? { ...holder, state: holder.pid || holder.stage ? holderState(holder) : 'unknown' }
+    : null
   const isRunning = (id: string) => lock?.state === 'alive' && lock.id === id
   const releases = await listReleases(exec, site, python)
   return {
@@ -125,8 +127,13 @@ export async function unlockSite(
 ): Promise<LockHolder | null> {
   const holder = await readHolder(exec, site.root)
   if (!holder) return null
-  const state = holder.pid ? holderState(holder) : 'unknown'
-  if (state === 'alive')
+  const state = holder.pid || holder.stage ? holderState(holder) : 'unknown'
+  if (state === 'alive' && holder.stage && !force)
+    throw new SitecycleError(
+      `site ${site.name} is locked by ${describeHolder(holder)}: let that run go on or undo it (\`sitecycle deploy ${site.name} --stage undo\`), or if the run is gone, \`sitecycle unlock ${site.name} --force\` (the next operation then recovers the site)`,
+      'lock'
+    )
+  if (state === 'alive' && !holder.stage)
     throw new SitecycleError(
       `site ${site.name} is locked by ${describeHolder(holder)}, which is still running: wait for it or stop it first`,
       'lock'

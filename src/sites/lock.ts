@@ -22,6 +22,23 @@ export interface LockHolder {
   /** The GitHub run, when the holder is a workflow run. */
   run?: string
   since: string
+  /**
+   * A deploy run in stages (pipelines/deploy-stages.ts) between two of its stages: no process
+   * holds the lock then, the run does. Only that run (`run`, `attempt`) may go on; the holder
+   * counts as alive until `until`, and as gone after it, whatever machine asks.
+   */
+  stage?: HeldBetweenStages
+}
+
+/** The stage a staged deploy reached, and the run that may take the next one. */
+export interface HeldBetweenStages {
+  reached: 'prepared' | 'switched'
+  /** The run that holds it: GITHUB_REPOSITORY/GITHUB_RUN_ID, or the name given with --run. */
+  run: string
+  /** GITHUB_RUN_ATTEMPT (a re-run is another attempt: it starts over), or '1'. */
+  attempt: string
+  /** ISO time after which the lock counts as left by a dead run. */
+  until: string
 }
 
 /**
@@ -29,12 +46,19 @@ export interface LockHolder {
  * not enough (PIDs are reused): a process with that PID but another start time, or a holder from
  * an earlier boot, is gone.
  */
-export function holderState(h: LockHolder): 'alive' | 'dead' | 'unknown' {
+export function holderState(
+  h: LockHolder,
+  now: number = Date.now()
+): 'alive' | 'dead' | 'unknown' {
+  // Between two stages no process holds the lock: its deadline says whether the run may go on.
+  if (h.stage) return now > Date.parse(h.stage.until) ? 'dead' : 'alive'
   if (h.machine !== hostname()) return 'unknown'
   return processRuns(h) ? 'alive' : 'dead'
 }
 
 export function describeHolder(h: LockHolder): string {
+  if (h.stage)
+    return `${h.op} ${h.id} by ${h.actor}, ${h.stage.reached} by run ${h.stage.run} (attempt ${h.stage.attempt}) and held for its next stage until ${h.stage.until}`
   const run = h.run ? `, run ${h.run}` : ''
   return `${h.op} ${h.id} by ${h.actor} (pid ${h.pid} on ${h.machine}${run}) since ${h.since}`
 }
@@ -148,7 +172,7 @@ export async function acquireLock(
         'site'
       )
     }
-    if (held && held.pid && holderState(held) === 'dead') {
+    if (held && (held.pid || held.stage) && holderState(held) === 'dead') {
       options.reporter?.warn(`taking over the lock of a run that is gone: ${describeHolder(held)}`)
       await exec.run(removeTree(l.lock))
       stale = held
@@ -294,6 +318,28 @@ async function removeStaleAttempts(exec: Executor, root: string): Promise<void> 
       '+'
     ]
   })
+}
+
+/**
+ * Rewrite the holder of a lock this operation holds (same id), in one rename: a staged deploy
+ * hands the lock from its process to its run between stages, and takes it back. Throws when the
+ * lock is no longer this operation's.
+ */
+export async function replaceHolder(
+  exec: Executor,
+  root: string,
+  holder: LockHolder
+): Promise<void> {
+  const l = siteLayout(root)
+  const held = await readHolder(exec, root)
+  if (!held || held.id !== holder.id)
+    throw new SitecycleError(
+      `the lock of ${root} on ${exec.name} is no longer held by ${holder.op} ${holder.id}${held ? ` but by ${describeHolder(held)}` : ''}`,
+      'lock'
+    )
+  const tmp = `${l.lock}/holder.json.${process.pid}`
+  await exec.writeFile(tmp, JSON.stringify(holder, null, 2) + '\n', 0o644)
+  await exec.run({ argv: ['mv', '-T', tmp, l.lockHolder] })
 }
 
 /** Release the lock, but only if this holder still has it. */
