@@ -8,7 +8,6 @@
  */
 import { spawnSync } from 'node:child_process'
 import { readFile, writeFile } from 'node:fs/promises'
-import { join } from 'node:path'
 import { LocalExecutor } from '../../src/hosts/local-executor.js'
 import { deploy } from '../../src/pipelines/deploy.js'
 import { prepareStage, resumeStage, type StageRun } from '../../src/pipelines/deploy-stages.js'
