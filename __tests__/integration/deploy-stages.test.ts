@@ -8,9 +8,15 @@
  */
 import { spawnSync } from 'node:child_process'
 import { readFile, writeFile } from 'node:fs/promises'
+import { join } from 'node:path'
 import { LocalExecutor } from '../../src/hosts/local-executor.js'
 import { deploy } from '../../src/pipelines/deploy.js'
-import { prepareStage, resumeStage, type StageRun } from '../../src/pipelines/deploy-stages.js'
+import {
+  prepareStage,
+  resumeStage,
+  runAgainstIdle,
+  type StageRun
+} from '../../src/pipelines/deploy-stages.js'
 import { initSite } from '../../src/pipelines/init.js'
 import { OperationFailed } from '../../src/pipelines/operation.js'
 import { siteLayout } from '../../src/sites/layout.js'
@@ -27,6 +33,15 @@ const SECRET = 'stages-secret-0123456789'
 const RUN_A: StageRun = { run: 'acme/app/actions/runs/111', attempt: '1' }
 const RUN_B: StageRun = { run: 'acme/app/actions/runs/222', attempt: '1' }
 const exec = new LocalExecutor()
+/** A smoke test: GET the idle slot's /__version__ through the environment it is given. */
+const SMOKE_TEST = `
+import os, sys, urllib.request
+name, value = os.environ['SITECYCLE_IDLE_HEADER'].split(': ')
+req = urllib.request.Request(os.environ['SITECYCLE_IDLE_URL'] + '/__version__',
+    headers={name: value, 'Host': os.environ['SITECYCLE_IDLE_HOST']})
+body = urllib.request.urlopen(req).read().decode().strip()
+open(sys.argv[1], 'w').write(body + ' from ' + os.environ['SITECYCLE_IDLE_SLOT'])
+`
 const lines: string[] = []
 const reporter = () => new StreamReporter(l => lines.push(l))
 
@@ -133,6 +148,28 @@ describe('a deploy in stages', () => {
     expect(early.kind).toBe('stage')
     expect(early.message).toMatch(/is prepared: its next stage is switch \(or undo\), not finish/)
     expect(await served()).toEqual({ users: '2.0.0', idle: '3.0.0' })
+
+    // A smoke test on this machine reaches the new release through the address it is given.
+    const out = join(releases, 'smoke.txt')
+    const smoke = await runAgainstIdle({
+      ...req(),
+      run: RUN_A,
+      command: ['/usr/bin/python3', '-c', SMOKE_TEST, out]
+    })
+    expect(smoke.code).toBe(0)
+    expect(await readFile(out, 'utf8')).toBe('3.0.0 from ' + smoke.env.SITECYCLE_IDLE_SLOT)
+    expect(smoke.env).toMatchObject({
+      SITECYCLE_IDLE_VERSION: '3.0.0',
+      SITECYCLE_SITE_URL: site.url
+    })
+    const failing = await runAgainstIdle({
+      ...req(),
+      run: RUN_A,
+      command: ['/bin/sh', '-c', 'exit 3']
+    })
+    expect(failing.code).toBe(3)
+    const notOurs = await refusal(runAgainstIdle({ ...req(), run: RUN_B, command: ['/bin/true'] }))
+    expect(notOurs.kind).toBe('lock')
 
     const switched = await resumeStage({ ...req(), run: RUN_A }, 'switch')
     expect(switched).toMatchObject({

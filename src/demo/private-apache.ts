@@ -6,10 +6,10 @@
  */
 import { execFile } from 'node:child_process'
 import { chmod, mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises'
-import { createServer } from 'node:net'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { promisify } from 'node:util'
+import { freePort } from '../util/free-port.js'
 
 const run = promisify(execFile)
 
@@ -25,17 +25,7 @@ export interface PrivateApache {
   logTail(): Promise<string>
 }
 
-export async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const s = createServer()
-    s.listen(0, '127.0.0.1', () => {
-      const a = s.address()
-      const port = typeof a === 'object' && a ? a.port : 0
-      s.close(() => resolve(port))
-    })
-    s.on('error', reject)
-  })
-}
+export { freePort }
 
 /** Start Apache with `ctl` and wait until it answers on `port` (apachectl start returns before). */
 async function started(ctl: string, dir: string, port: number): Promise<void> {

@@ -36,6 +36,12 @@ export interface Executor {
   /** Release connections (SSH master) and temporary files. */
   close(): Promise<void>
   /**
+   * Reach a TCP port on the host's loopback from this machine (a smoke test against the idle
+   * slot, which answers the slot header from loopback only): over SSH a local port forwarded
+   * through the shared connection; on this machine the port itself. close() ends the forward.
+   */
+  forwardPort(hostPort: number): Promise<PortForward>
+  /**
    * Append text to a file on the host in one O_APPEND write (created when missing), without
    * starting a process. Optional: executors without it have callers run `tee -a` instead.
    */
@@ -47,6 +53,13 @@ export interface Executor {
    * (refused, reset, timed out).
    */
   httpGet?(url: string, options: HttpGetOptions): Promise<HttpAnswer>
+}
+
+/** A port of the host's loopback reachable on this machine's 127.0.0.1. */
+export interface PortForward {
+  /** The port to connect to on 127.0.0.1 here. */
+  port: number
+  close(): Promise<void>
 }
 
 /** How {@link Executor.httpGet} asks. */

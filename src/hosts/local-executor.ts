@@ -16,6 +16,7 @@ import {
   type Executor,
   type HttpAnswer,
   type HttpGetOptions,
+  type PortForward,
   type RunOptions,
   type RunResult
 } from './executor.js'
@@ -282,6 +283,11 @@ export class LocalExecutor implements Executor {
 
   /** Nothing to release locally. */
   async close(): Promise<void> {}
+
+  /** The host is this machine: its loopback port is reached as it is. */
+  async forwardPort(hostPort: number): Promise<PortForward> {
+    return { port: hostPort, close: async () => {} }
+  }
 }
 
 /**

@@ -6,12 +6,14 @@
 import { promises as fs } from 'node:fs'
 import * as path from 'node:path'
 import { cmd, type Command } from '../commands/command.js'
-import { type Executor, type RunOptions, type RunResult } from './executor.js'
+import { type Executor, type PortForward, type RunOptions, type RunResult } from './executor.js'
 import { redactedResult, throwUnlessSuccess } from './local-executor.js'
 
 /** One call made on a RecordingExecutor, in the order made. */
 export interface RecordedCall {
-  type: 'run' | 'put' | 'get' | 'writeFile' | 'readFile'
+  type: 'run' | 'put' | 'get' | 'writeFile' | 'readFile' | 'forwardPort'
+  /** forwardPort: the host's port. */
+  port?: number
   /** run: the command's argv. */
   argv?: string[]
   /** run: the whole command (env, cwd, input ...). */
@@ -139,6 +141,12 @@ export class RecordingExecutor implements Executor {
 
   /** Nothing to release. */
   async close(): Promise<void> {}
+
+  /** Recorded; the port is answered as it is. */
+  async forwardPort(hostPort: number): Promise<PortForward> {
+    this.calls.push({ type: 'forwardPort', port: hostPort })
+    return { port: hostPort, close: async () => {} }
+  }
 
   private store(remotePath: string, content: string, mode: number | undefined): void {
     this.files.set(remotePath, content)

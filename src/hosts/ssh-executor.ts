@@ -16,8 +16,9 @@ import { PassThrough, type Readable, type Writable } from 'node:stream'
 import { cmd, describeCommand, type Command } from '../commands/command.js'
 import { tiedToThisProcess } from '../util/die-with-parent.js'
 import { SitecycleError } from '../util/errors.js'
+import { freePort } from '../util/free-port.js'
 import { makeRunTempDir } from '../util/run-temp-dir.js'
-import { type Executor, type RunOptions, type RunResult } from './executor.js'
+import { type Executor, type PortForward, type RunOptions, type RunResult } from './executor.js'
 import { redactedResult, runProcess, throwUnlessSuccess } from './local-executor.js'
 import { toShellLine } from './shell-quote.js'
 
@@ -161,6 +162,36 @@ export class SshExecutor implements Executor {
       command,
       redactedResult(command, r.code, r.stdout.toString(), r.stderr)
     ).stdout
+  }
+
+  /**
+   * Forward a free port of this machine's 127.0.0.1 to `hostPort` on the server's loopback,
+   * through the shared connection (`ssh -O forward -L`); close() cancels it (`-O cancel`).
+   */
+  async forwardPort(hostPort: number): Promise<PortForward> {
+    await this.connect()
+    const port = await freePort()
+    const spec = `127.0.0.1:${port}:127.0.0.1:${hostPort}`
+    const control = (op: string) =>
+      runProcess(
+        this.sshPath,
+        [...this.sshArgs(), '-O', op, '-L', spec, '--', this.options.hostname],
+        {
+          timeoutMs: 10_000
+        }
+      )
+    const r = await control('forward')
+    if (r.code !== 0)
+      throw new SitecycleError(
+        `cannot forward 127.0.0.1:${port} here to port ${hostPort} on ${this.name}: ${tail(r.stderr.toString())}`,
+        'host'
+      )
+    return {
+      port,
+      close: async () => {
+        await control('cancel').catch(() => undefined)
+      }
+    }
   }
 
   /** Stop the shared connection (`ssh -O exit`) and remove the temp dir with the key and socket. */

@@ -21,6 +21,7 @@
  *
  * `sitecycle deploy` without --stage runs every stage in one process, as before.
  */
+import { spawn } from 'node:child_process'
 import { hostname } from 'node:os'
 import type { SitecycleConfig, SiteConfig } from '../config/model.js'
 import { SLOT_HEADER } from '../commands/apache.js'
@@ -472,4 +473,71 @@ async function undoStage(
     notes,
     journal: { live: start.live, undone: held.reached }
   } as OperationOutcome
+}
+
+/** What a command run against the idle slot gets in its environment. */
+export interface IdleEnvironment {
+  /** http(s)://127.0.0.1:<port> and the site's path: the idle slot, from this machine. */
+  SITECYCLE_IDLE_URL: string
+  /** The Host header to send (the site's), for a server with several virtual hosts. */
+  SITECYCLE_IDLE_HOST: string
+  /** The header that routes a request to the idle slot: `X-Sitecycle-Slot: <slot>`. */
+  SITECYCLE_IDLE_HEADER: string
+  SITECYCLE_IDLE_SLOT: Slot
+  SITECYCLE_IDLE_VERSION: string
+  /** The site's own address, where users are (still on the release before). */
+  SITECYCLE_SITE_URL: string
+}
+
+export interface AgainstIdleRequest extends ResumeRequest {
+  /** The command, an argv (no shell), run on this machine. */
+  command: string[]
+  /** The environment it starts from (default this process's). */
+  env?: NodeJS.ProcessEnv
+}
+
+/**
+ * Run a command on this machine against the release a prepared deploy of this run left in the
+ * idle slot (a smoke test, an end-to-end suite): the slot answers only from the site's host's
+ * loopback, so over SSH a local port is forwarded there for the command's duration. The
+ * command's output passes through; its exit code is returned. Refused, touching nothing, as
+ * switch is: no deploy prepared by this run, or a site changed since.
+ */
+export async function runAgainstIdle(
+  r: AgainstIdleRequest
+): Promise<{ code: number; env: IdleEnvironment }> {
+  if (!r.command.length)
+    throw new SitecycleError('no command to run against the idle slot', 'input')
+  const held = (await findHeld(r, 'switch'))!
+  const state = await readSiteState(r.exec, r.site, r.config.app.python)
+  checkUnchanged(r.site, held, state)
+  const site = new URL(r.site.url)
+  const hostPort = Number(site.port || (site.protocol === 'https:' ? 443 : 80))
+  const forward = await r.exec.forwardPort(hostPort)
+  const env: IdleEnvironment = {
+    SITECYCLE_IDLE_URL: `${site.protocol}//127.0.0.1:${forward.port}${site.pathname.replace(/\/$/, '')}`,
+    SITECYCLE_IDLE_HOST: site.host,
+    SITECYCLE_IDLE_HEADER: `${SLOT_HEADER}: ${state.idleSlot}`,
+    SITECYCLE_IDLE_SLOT: state.idleSlot,
+    SITECYCLE_IDLE_VERSION: held.start.version,
+    SITECYCLE_SITE_URL: r.site.url
+  }
+  r.reporter.info(
+    `running ${r.command.join(' ')} against ${held.start.version} in the idle slot ${state.idleSlot} (${env.SITECYCLE_IDLE_URL} with ${env.SITECYCLE_IDLE_HEADER})`
+  )
+  try {
+    const code = await new Promise<number>((resolve, reject) => {
+      const child = spawn(r.command[0], r.command.slice(1), {
+        stdio: 'inherit',
+        env: { ...(r.env ?? process.env), ...env }
+      })
+      child.on('error', e =>
+        reject(new SitecycleError(`cannot run ${r.command[0]}: ${(e as Error).message}`, 'input'))
+      )
+      child.on('exit', (c, signal) => resolve(c ?? (signal ? 128 : 1)))
+    })
+    return { code, env }
+  } finally {
+    await forward.close()
+  }
 }
