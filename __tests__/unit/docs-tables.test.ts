@@ -8,6 +8,7 @@ import {
   checkReadmeTables,
   END_MARKER,
   parseActionDoc,
+  actionHeading,
   readActionDocs,
   renderActionTables,
   replaceBetweenMarkers,
@@ -41,6 +42,7 @@ async function copyOfRepo(): Promise<string> {
   const root = await fs.mkdtemp(path.join(os.tmpdir(), 'sitecycle-docs-'))
   temps.push(root)
   await fs.copyFile(path.join(REPO, 'README.md'), path.join(root, 'README.md'))
+  await fs.copyFile(path.join(REPO, 'action.yml'), path.join(root, 'action.yml'))
   for (const dir of await fs.readdir(path.join(REPO, 'actions'))) {
     const source = path.join(REPO, 'actions', dir, 'action.yml')
     if (!(await fs.stat(source).catch(() => undefined))) continue
@@ -68,10 +70,10 @@ describe('README action tables', () => {
     const section = readme.slice(readme.indexOf(START_MARKER), readme.indexOf(END_MARKER))
     const actions = await readActionDocs(REPO)
     expect(actions.map(action => action.dir)).toEqual(
-      expect.arrayContaining(['actions/deploy', 'actions/rollback'])
+      expect.arrayContaining(['.', 'actions/deploy', 'actions/rollback'])
     )
     for (const action of actions) {
-      expect(section).toContain(`### \`${action.dir}\``)
+      expect(section).toContain(actionHeading(action))
       for (const input of action.inputs)
         expect(section).toContain(`| \`${input.name}\` | ${input.required ? 'yes' : 'no'} |`)
       for (const output of action.outputs)

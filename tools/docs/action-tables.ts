@@ -42,13 +42,23 @@ export class ActionMetadataError extends Error {
   }
 }
 
-/** Reads `actions/*\/action.yml` under `root`, in folder order. */
+/** The heading of an action's block: its folder, or `action.yml` for the top-level one. */
+export function actionHeading(action: ActionDoc): string {
+  return `### \`${action.dir === '.' ? 'action.yml' : action.dir}\``
+}
+
+/** Reads the top-level `action.yml` (the setup action), then `actions/*\/action.yml` under `root`, in folder order. */
 export async function readActionDocs(root: string): Promise<ActionDoc[]> {
+  const docs: ActionDoc[] = []
+  try {
+    docs.push(parseActionDoc('.', await fs.readFile(path.join(root, 'action.yml'), 'utf8')))
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code !== 'ENOENT') throw error
+  }
   const dirs = (await fs.readdir(path.join(root, 'actions'), { withFileTypes: true }))
     .filter(entry => entry.isDirectory())
     .map(entry => entry.name)
     .sort()
-  const docs: ActionDoc[] = []
   for (const dir of dirs) {
     const file = path.join(root, 'actions', dir, 'action.yml')
     let text: string
@@ -65,7 +75,7 @@ export async function readActionDocs(root: string): Promise<ActionDoc[]> {
 
 /** Parses one `action.yml` text into what the tables show. */
 export function parseActionDoc(dir: string, text: string): ActionDoc {
-  const file = `${dir}/action.yml`
+  const file = dir === '.' ? 'action.yml' : `${dir}/action.yml`
   const doc = parseDocument(text)
   if (doc.errors.length) throw new ActionMetadataError(doc.errors[0].message, file)
   const root = doc.contents
@@ -113,7 +123,7 @@ export function parseActionDoc(dir: string, text: string): ActionDoc {
 /** The Markdown between the markers: per action, a heading, its description and two tables. */
 export function renderActionTables(actions: readonly ActionDoc[]): string {
   const blocks = actions.map(action => {
-    const lines = [`### \`${action.dir}\``, '', cell(action.description), '']
+    const lines = [actionHeading(action), '', cell(action.description), '']
     if (action.inputs.length) {
       lines.push('| input | required | default | description |', '| --- | --- | --- | --- |')
       for (const input of action.inputs) {
