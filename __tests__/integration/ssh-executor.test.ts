@@ -1,4 +1,5 @@
 import { execFileSync } from 'node:child_process'
+import http from 'node:http'
 import { promises as fs } from 'node:fs'
 import * as os from 'node:os'
 import * as path from 'node:path'
@@ -341,5 +342,38 @@ describe('SshExecutor against a real sshd', () => {
       await ex.close()
     }
     expect(createExecutor({ kind: 'local' })).toBeInstanceOf(LocalExecutor)
+  })
+
+  it('forwards a local port to a port on the server loopback, until closed', async () => {
+    // A server only the host's loopback reaches (this machine plays the host).
+    const server = http.createServer((req, res) => {
+      res.end(`${req.headers['x-probe'] ?? ''} from ${req.socket.remoteAddress}`)
+    })
+    await new Promise<void>(resolve => server.listen(0, '127.0.0.1', resolve))
+    const hostPort = (server.address() as { port: number }).port
+    const ssh = connectTo()
+    try {
+      const forward = await ssh.forwardPort(hostPort)
+      expect(forward.port).not.toBe(hostPort)
+      // A new connection each time (no keep-alive: an open channel outlives a cancel).
+      const get = (port: number) =>
+        new Promise<string>((resolve, reject) => {
+          const req = http.get(
+            { host: '127.0.0.1', port, agent: false, headers: { 'X-Probe': 'p1' } },
+            res => {
+              let body = ''
+              res.on('data', d => (body += d))
+              res.on('end', () => resolve(body))
+            }
+          )
+          req.on('error', reject)
+        })
+      // sshd makes the connection on the host: the server sees it from its own loopback.
+      expect(await get(forward.port)).toBe('p1 from 127.0.0.1')
+      await forward.close()
+      await expect(get(forward.port)).rejects.toThrow(/ECONNREFUSED/)
+    } finally {
+      server.close()
+    }
   })
 })
