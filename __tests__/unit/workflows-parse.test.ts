@@ -271,7 +271,28 @@ describe('the reusable workflows and the actions they run', () => {
 })
 
 describe('the starters', () => {
-  const starters = workflows.filter(f => f.startsWith('workflows/'))
+  /** deploy-staged.yml runs the CLI's stages in its own job: checked below, not here. */
+  const STEP_STARTERS = ['workflows/deploy-staged.yml']
+  const starters = workflows.filter(f => f.startsWith('workflows/') && !STEP_STARTERS.includes(f))
+
+  it('deploy-staged.yml sets sitecycle up pinned by a commit SHA and undoes on failure or cancel', async () => {
+    const doc = parseYaml(await read(STEP_STARTERS[0])) as Yaml
+    const steps = doc.jobs.deploy.steps as Yaml[]
+    const setup = steps.filter(s => String(s.uses ?? '').startsWith('OWNER/sitecycle'))
+    expect(setup.map(s => s.uses)).toEqual([
+      expect.stringMatching(/^OWNER\/sitecycle@[0-9a-f]{40}$/)
+    ])
+    const runs = steps.filter(s => s.run).map(s => [s.run, s.if ?? ''])
+    expect(runs).toEqual([
+      ['sitecycle deploy "$SITE" --stage prepare --version "$VERSION"', ''],
+      ['sitecycle idle "$SITE" -- ./tests/smoke.sh', ''],
+      ['sitecycle deploy "$SITE" --stage switch', ''],
+      ['sitecycle deploy "$SITE" --stage finish', ''],
+      ['sitecycle deploy "$SITE" --stage undo', 'failure() || cancelled()']
+    ])
+    // The setup comes before the first stage.
+    expect(steps.indexOf(setup[0])).toBeLessThan(steps.findIndex(s => s.run))
+  })
 
   it.each(starters)('%s calls a sitecycle reusable workflow pinned by a commit SHA', async file => {
     const text = await read(file)
