@@ -262,6 +262,36 @@ describe('warm-switch, as the host program WARM_SWITCH: the rollback up to the s
     expect(await readdir(root)).toEqual([])
   })
 
+  // Mounting a small tmpfs needs root (as the CI container runs the tests).
+  const asRoot = process.getuid?.() === 0 ? test : test.skip
+  asRoot(
+    'a full .sitecycle: busy, saying the holder cannot be written, no attempt folder left',
+    async () => {
+      const root = await site()
+      const state = join(root, '.sitecycle')
+      execFileSync('mount', ['-t', 'tmpfs', '-o', 'size=64k,mode=0755', 'tmpfs', state])
+      try {
+        await writeFile(join(state, 'site.json'), '{}\n')
+        try {
+          execFileSync('dd', ['if=/dev/zero', `of=${join(state, 'fill')}`, 'bs=4k'], {
+            stdio: 'ignore'
+          })
+        } catch {
+          // dd ends with "No space left on device"
+        }
+        const before = (await readdir(state)).sort()
+        expect(await warm(root, 'op1')).toEqual({
+          result: 'busy',
+          reason: `cannot write ${join(state, 'lock.op1', 'holder.json')}: No space left on device`
+        })
+        expect((await readdir(state)).sort()).toEqual(before)
+        expect(await readFile(join(root, 'live.map'), 'utf8')).toBe('live blue\n')
+      } finally {
+        execFileSync('umount', [state])
+      }
+    }
+  )
+
   test('an unfinished run in the journal: the lock is kept for the caller, nothing else changes', async () => {
     const root = await site()
     const journal = join(root, '.sitecycle', 'journal.jsonl')
