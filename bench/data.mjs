@@ -16,7 +16,7 @@ import { randomBytes } from 'node:crypto'
 import { promises as fs } from 'node:fs'
 import * as net from 'node:net'
 import { tmpdir } from 'node:os'
-import { dirname, join, resolve } from 'node:path'
+import { basename, dirname, join, resolve } from 'node:path'
 import { fileURLToPath, pathToFileURL } from 'node:url'
 import { parseDataOptions } from './data-options.mjs'
 
@@ -91,20 +91,28 @@ async function diskBytes(...paths) {
 
 // ---------------------------------------------------------------------------------------------
 
-/** Bundle the CLI from the current sources, as rollup.config.js does for dist/cli.js. */
+/**
+ * Bundle the CLI from the current sources, as rollup.config.js does for dist/cli.js: `out`, its
+ * chunks beside it (the same depth as the entry, as sitecycleVersion expects).
+ */
 async function bundleCli(out) {
   const { rollup } = await import('rollup')
   const { default: typescript } = await import('@rollup/plugin-typescript')
-  const configs = (await import(pathToFileURL(join(root, 'rollup.config.js')).href)).default
-  const cli = configs.find(c => c.output.file === 'dist/cli.js')
+  const config = (await import(pathToFileURL(join(root, 'rollup.config.js')).href)).default
   // the same plugins, TypeScript's output directory moved next to the bundle
-  const plugins = cli.plugins.map(p =>
-    p.name === 'typescript' || p.name === 'typescript-once'
+  const plugins = config.plugins.map(p =>
+    p.name === 'typescript'
       ? typescript({ tsconfig: 'tsconfig.build.json', noEmitOnError: true, outDir: dirname(out) })
       : p
   )
-  const bundle = await rollup({ ...cli, plugins, onwarn: () => undefined })
-  await bundle.write({ ...cli.output, file: out })
+  const input = { cli: config.input.cli }
+  const bundle = await rollup({ ...config, input, plugins, onwarn: () => undefined })
+  await bundle.write({
+    ...config.output,
+    dir: dirname(out),
+    entryFileNames: basename(out),
+    chunkFileNames: '[name]-[hash].js'
+  })
   await bundle.close()
 }
 

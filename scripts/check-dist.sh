@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# dist/ is committed (actions run it as it is): fail when it differs from a fresh build.
+# dist/ is committed (actions run it as it is): fail when it differs from a fresh build, a chunk
+# changed, missing or extra included (in a clone or a git worktree: there .git is a file).
 # --no-build: compare only, for a caller that has just built dist/ (scripts/test.sh).
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -11,12 +12,12 @@ case "${1:-}" in
     exit 2
     ;;
 esac
-if [ -d .git ] && ! git diff --quiet -- dist/; then
+if [ -e .git ] && ! git diff --quiet -- dist/; then
   echo "check-dist: dist/ is not current; run 'npm run bundle' and commit dist/:" >&2
   git diff --stat -- dist/ >&2
   exit 1
 fi
-if [ -d .git ] && [ -n "$(git ls-files --others --exclude-standard -- dist/)" ]; then
+if [ -e .git ] && [ -n "$(git ls-files --others --exclude-standard -- dist/)" ]; then
   echo "check-dist: new files in dist/ are not committed:" >&2
   git ls-files --others --exclude-standard -- dist/ >&2
   exit 1

@@ -4,11 +4,19 @@
  * path template; check path, query and header parameters and the body against the operation's
  * parameters and requestBody schema; check a response against the operation's responses.
  *
- * The schema validator covers the subset of OpenAPI 3.0 schemas the description uses ($ref,
- * type, nullable, enum, required, properties, additionalProperties, items, oneOf, anyOf,
- * allOf, string/number/array bounds, pattern, and the date-time and uri formats). A keyword it
- * does not know is an error, never silently passed.
+ * Schemas are checked by ajv (JSON Schema draft-07), each OpenAPI 3.0 schema turned into one
+ * first (toDraft7): the subset the description uses ($ref, type, nullable, enum, required,
+ * properties, additionalProperties, items, oneOf, anyOf, allOf, string/number/array bounds,
+ * pattern, and the date-time and uri formats). A keyword outside it is an error, never
+ * silently passed.
  */
+import {
+  Ajv,
+  type ErrorObject,
+  type SchemaCxt,
+  type SchemaValidateFunction,
+  type ValidateFunction
+} from 'ajv'
 import { readFileSync } from 'node:fs'
 import { createRequire } from 'node:module'
 
@@ -209,6 +217,7 @@ const ANNOTATIONS = new Set([
   'externalDocs',
   'xml'
 ])
+/** The OpenAPI 3.0 schema keywords the description uses; any other is refused, never passed. */
 const KEYWORDS = new Set([
   '$ref',
   'type',
@@ -236,6 +245,13 @@ const KEYWORDS = new Set([
 
 const DATE_TIME = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d+)?(Z|[+-]\d{2}:\d{2})$/
 
+/** Formats checked; the description's other formats (int64, date, email, uri-template) pass. */
+const FORMATS: Record<string, (text: string) => boolean> = {
+  'date-time': text => DATE_TIME.test(text),
+  uri: text => URL.canParse(text)
+}
+const UNCHECKED_FORMATS = ['int64', 'int32', 'date', 'email', 'uri-template', 'binary']
+
 function typeOf(value: unknown): string {
   if (value === null) return 'null'
   if (Array.isArray(value)) return 'array'
@@ -243,15 +259,237 @@ function typeOf(value: unknown): string {
   return typeof value
 }
 
-function matchesType(type: string, value: unknown): boolean {
-  const actual = typeOf(value)
-  if (type === 'number') return actual === 'number' || actual === 'integer'
-  return actual === type
+/**
+ * The schemas of the description as ajv (JSON Schema draft-07) reads them, under two roots:
+ * `#/components/schemas/X` is `<root>#/$defs/X`. The strict root, for request bodies, also
+ * refuses properties a schema does not list.
+ */
+const ROOT = 'https://sitecycle.invalid/github-openapi'
+const STRICT_ROOT = 'https://sitecycle.invalid/github-openapi-strict'
+const SCHEMA_REF = '#/components/schemas/'
+/** Stands for where the value is (`body`, `response`, `$`) in a problem made inside ajv. */
+const HERE = '\u0001'
+
+/** Where ajv is in the data when it calls a keyword of this module. */
+type DataValidationCxt = NonNullable<Parameters<SchemaValidateFunction>[3]>
+
+interface Checker {
+  ajv: Ajv
+  compiled: Map<string, WeakMap<object, ValidateFunction>>
+}
+
+const checkers = new WeakMap<OpenApiDocument, Checker>()
+
+/**
+ * One OpenAPI 3.0 schema as a draft-07 one: `$ref` siblings dropped (OpenAPI ignores them),
+ * `nullable` as "null, or else the schema", oneOf/anyOf and the unknown-property check as
+ * keywords of this module (so their problems read as before), annotations and `x-` extensions
+ * left out, and a keyword outside KEYWORDS kept as `sitecycleUnchecked`, which refuses to compile.
+ */
+function toDraft7(doc: OpenApiDocument, schema: unknown, root: string, strict: boolean): unknown {
+  if (schema === null || typeof schema !== 'object' || Array.isArray(schema)) return schema
+  const s = schema as Schema
+  if (typeof s.$ref === 'string') {
+    if (s.$ref.startsWith(SCHEMA_REF))
+      return { $ref: `${root}#/$defs/${s.$ref.slice(SCHEMA_REF.length)}` }
+    return toDraft7(doc, deref(doc, s), root, strict)
+  }
+  const sub = (v: unknown): unknown => toDraft7(doc, v, root, strict)
+  const out: Schema = {}
+  for (const [key, value] of Object.entries(s)) {
+    if (ANNOTATIONS.has(key) || key.startsWith('x-') || key === 'nullable') continue
+    if (!KEYWORDS.has(key)) out.sitecycleUnchecked = key
+    else if (key === 'properties')
+      out.properties = Object.fromEntries(
+        Object.entries(value as Schema).map(([name, p]) => [name, sub(p)])
+      )
+    else if (key === 'items' || key === 'additionalProperties') out[key] = sub(value)
+    else if (key === 'allOf') out.allOf = (value as unknown[]).map(sub)
+    else if (key === 'oneOf' || key === 'anyOf')
+      out[key === 'oneOf' ? 'sitecycleOneOf' : 'sitecycleAnyOf'] = (value as unknown[]).map(sub)
+    else out[key] = value
+  }
+  if (strict && s.properties && s.additionalProperties === undefined)
+    out.sitecycleKnownProperties = Object.keys(s.properties as Schema)
+  return s.nullable === true ? { if: { type: 'null' }, then: true, else: out } : out
+}
+
+/** Where in `root` an ajv instancePath is, as `.name` and `[i]` after HERE. */
+function placeOf(instancePath: string, root: unknown): string {
+  let at = HERE
+  let value = root
+  for (const raw of instancePath.split('/').slice(1)) {
+    const part = raw.replace(/~1/g, '/').replace(/~0/g, '~')
+    at += Array.isArray(value) ? `[${part}]` : `.${part}`
+    value = (value as Record<string, unknown> | undefined)?.[part]
+  }
+  return at
+}
+
+/** One ajv error as this module's sentence (`<where>: <what>`). */
+function sentence(e: ErrorObject, root: unknown): string {
+  if (e.keyword.startsWith('sitecycle')) return (e.params as { problem: string }).problem
+  const at = placeOf(e.instancePath, root)
+  const p = e.params as Record<string, unknown>
+  const what: Record<string, () => string> = {
+    type: () => `is ${typeOf(e.data)}, expected ${String(p.type)}`,
+    enum: () => `${JSON.stringify(e.data)} is not one of ${JSON.stringify(p.allowedValues)}`,
+    required: () => `required property '${String(p.missingProperty)}' is missing`,
+    minLength: () => `shorter than ${String(p.limit)}`,
+    maxLength: () => `longer than ${String(p.limit)}`,
+    pattern: () => `does not match ${String(p.pattern)}`,
+    format: () =>
+      p.format === 'date-time'
+        ? `${JSON.stringify(e.data)} is not an RFC 3339 date-time`
+        : p.format === 'uri'
+          ? `${JSON.stringify(e.data)} is not a URI`
+          : `${JSON.stringify(e.data)} is not a ${String(p.format)}`,
+    minimum: () => `less than ${String(p.limit)}`,
+    maximum: () => `more than ${String(p.limit)}`,
+    minItems: () => `fewer than ${String(p.limit)} items`,
+    maxItems: () => `more than ${String(p.limit)} items`,
+    uniqueItems: () => 'items are not unique',
+    minProperties: () => `fewer than ${String(p.limit)} properties`,
+    maxProperties: () => `more than ${String(p.limit)} properties`,
+    additionalProperties: () => `property '${String(p.additionalProperty)}' is not allowed`
+  }
+  return `${at}: ${what[e.keyword]?.() ?? `${e.keyword} ${e.message ?? ''}`}`
 }
 
 /**
- * Validate a value against a schema of the description; returns the problems, each naming
- * where (`$.tag_name`) and what. Throws on a schema keyword it does not understand.
+ * The problems of ajv's errors: `if` (of nullable) left out, and a value of the wrong type
+ * reported for its type alone, as nothing else about it says more.
+ */
+function problemsOf(errors: ErrorObject[] | null | undefined, root: unknown): string[] {
+  const all = (errors ?? []).filter(e => e.keyword !== 'if')
+  const wrongType = all.filter(e => e.keyword === 'type').map(e => e.instancePath)
+  return all
+    .filter(
+      e =>
+        e.keyword === 'type' ||
+        !wrongType.some(p => e.instancePath === p || e.instancePath.startsWith(`${p}/`))
+    )
+    .map(e => sentence(e, root))
+}
+
+function checkerOf(doc: OpenApiDocument): Checker {
+  let checker = checkers.get(doc)
+  if (checker) return checker
+  const ajv = new Ajv({
+    allErrors: true,
+    verbose: true,
+    strict: true,
+    strictTypes: false,
+    strictTuples: false,
+    strictRequired: false,
+    // The description is OpenAPI 3.0, not draft-07: its schemas are not checked against the
+    // draft-07 meta-schema; keywords are, by toDraft7 and strict mode.
+    validateSchema: false,
+    formats: {
+      ...FORMATS,
+      ...Object.fromEntries(UNCHECKED_FORMATS.map(f => [f, true]))
+    }
+  })
+  const c: Checker = { ajv, compiled: new Map() }
+  /** oneOf or anyOf: each alternative checked on its own, problems kept to name them. */
+  const alternatives =
+    (one: boolean) =>
+    (branches: object[], data: unknown, _parent?: unknown, cx?: DataValidationCxt): boolean => {
+      const at = placeOf(cx?.instancePath ?? '', cx?.rootData)
+      const results = branches.map(b => {
+        const validate = compiled(c, b)
+        return validate(data)
+          ? []
+          : problemsOf(validate.errors, data).map(p => p.replaceAll(HERE, at))
+      })
+      const passing = results.filter(r => r.length === 0).length
+      const name = one ? 'oneOf' : 'anyOf'
+      let problem: string | undefined
+      if (passing === 0)
+        problem = `${at}: matches none of ${name} (${results.map(r => r.join('; ')).join(' | ')})`
+      else if (one && passing > 1)
+        problem = `${at}: matches ${passing} alternatives of oneOf, expected exactly one`
+      if (problem === undefined) return true
+      setErrors(one ? oneOf : anyOf, [problem], cx)
+      return false
+    }
+  const oneOf: SchemaValidateFunction = alternatives(true)
+  const anyOf: SchemaValidateFunction = alternatives(false)
+  const knownProperties: SchemaValidateFunction = (
+    known: string[],
+    data: unknown,
+    _parent?: unknown,
+    cx?: DataValidationCxt
+  ): boolean => {
+    const at = placeOf(cx?.instancePath ?? '', cx?.rootData)
+    const unknown = Object.keys(data as object).filter(name => !known.includes(name))
+    setErrors(
+      knownProperties,
+      unknown.map(
+        name => `${at}: property '${name}' is not in the description (known: ${known.join(', ')})`
+      ),
+      cx
+    )
+    return unknown.length === 0
+  }
+  ajv.addKeyword({ keyword: 'sitecycleOneOf', validate: oneOf, errors: true })
+  ajv.addKeyword({ keyword: 'sitecycleAnyOf', validate: anyOf, errors: true })
+  ajv.addKeyword({
+    keyword: 'sitecycleKnownProperties',
+    type: 'object',
+    validate: knownProperties,
+    errors: true
+  })
+  ajv.addKeyword({
+    keyword: 'sitecycleUnchecked',
+    compile: (key: string, _parent: unknown, it: SchemaCxt) => {
+      throw new Error(
+        `the schema at ${it.errSchemaPath} uses '${key}', which this validator does not check`
+      )
+    }
+  })
+  for (const [root, strict] of [
+    [ROOT, false],
+    [STRICT_ROOT, true]
+  ] as const) {
+    const defs = Object.fromEntries(
+      Object.entries(doc.components.schemas ?? {}).map(([name, s]) => [
+        name,
+        toDraft7(doc, s, root, strict)
+      ])
+    )
+    ajv.addSchema({ $id: root, $defs: defs })
+  }
+  checkers.set(doc, c)
+  checker = c
+  return checker
+}
+
+function setErrors(fn: SchemaValidateFunction, problems: string[], cx?: DataValidationCxt): void {
+  fn.errors = problems.map(problem => ({
+    keyword: 'sitecycle',
+    instancePath: cx?.instancePath ?? '',
+    schemaPath: '',
+    params: { problem },
+    message: problem
+  }))
+}
+
+/** The compiled validator of a (draft-07) schema of this checker, compiled once. */
+function compiled(c: Checker, schema: object, key = 'draft7'): ValidateFunction {
+  let cache = c.compiled.get(key)
+  if (!cache) c.compiled.set(key, (cache = new WeakMap()))
+  let validate = cache.get(schema)
+  if (!validate) {
+    validate = c.ajv.compile(schema)
+    cache.set(schema, validate)
+  }
+  return validate
+}
+
+/**
+ * Validate a value against a schema of the description, with ajv; returns the problems, each
+ * naming where (`$.tag_name`) and what. Throws on a schema keyword it does not understand.
  */
 export function validateSchema(
   doc: OpenApiDocument,
@@ -260,115 +498,21 @@ export function validateSchema(
   at = '$',
   options: ValidateOptions = {}
 ): string[] {
-  const schema = deref(doc, schemaOrRef)
-  if (schema === undefined || schema === null) return []
-  if (typeof schema !== 'object') throw new Error(`schema at ${at} is not an object`)
-  for (const key of Object.keys(schema)) {
-    if (!KEYWORDS.has(key) && !ANNOTATIONS.has(key) && !key.startsWith('x-')) {
-      throw new Error(`the schema at ${at} uses '${key}', which this validator does not check`)
-    }
+  if (schemaOrRef === undefined || schemaOrRef === null) return []
+  if (typeof schemaOrRef !== 'object') throw new Error(`schema at ${at} is not an object`)
+  const c = checkerOf(doc)
+  const strict = options.rejectUnknownProperties === true
+  const key = strict ? 'openapi-strict' : 'openapi'
+  let cache = c.compiled.get(key)
+  if (!cache) c.compiled.set(key, (cache = new WeakMap()))
+  let validate = cache.get(schemaOrRef)
+  if (!validate) {
+    const draft7 = toDraft7(doc, schemaOrRef, strict ? STRICT_ROOT : ROOT, strict)
+    validate = c.ajv.compile(draft7 as object)
+    cache.set(schemaOrRef, validate)
   }
-  if (value === null) {
-    if (schema.nullable === true) return []
-    // A schema without a type and without other constraints (e.g. {}) accepts null.
-    if (
-      schema.type === undefined &&
-      !schema.oneOf &&
-      !schema.anyOf &&
-      !schema.allOf &&
-      !schema.enum
-    )
-      return []
-    if (schema.type !== undefined) return [`${at}: is null, expected ${String(schema.type)}`]
-  }
-  const problems: string[] = []
-  if (typeof schema.type === 'string' && !matchesType(schema.type, value)) {
-    return [`${at}: is ${typeOf(value)}, expected ${schema.type}`]
-  }
-  if (Array.isArray(schema.enum) && !schema.enum.some(e => e === value)) {
-    problems.push(`${at}: ${JSON.stringify(value)} is not one of ${JSON.stringify(schema.enum)}`)
-  }
-  if (typeof value === 'string') {
-    if (typeof schema.minLength === 'number' && value.length < schema.minLength)
-      problems.push(`${at}: shorter than ${schema.minLength}`)
-    if (typeof schema.maxLength === 'number' && value.length > schema.maxLength)
-      problems.push(`${at}: longer than ${schema.maxLength}`)
-    if (typeof schema.pattern === 'string' && !new RegExp(schema.pattern, 'u').test(value))
-      problems.push(`${at}: does not match ${schema.pattern}`)
-    if (schema.format === 'date-time' && !DATE_TIME.test(value))
-      problems.push(`${at}: ${JSON.stringify(value)} is not an RFC 3339 date-time`)
-    if (schema.format === 'uri' && !URL.canParse(value))
-      problems.push(`${at}: ${JSON.stringify(value)} is not a URI`)
-  }
-  if (typeof value === 'number') {
-    if (typeof schema.minimum === 'number' && value < schema.minimum)
-      problems.push(`${at}: less than ${schema.minimum}`)
-    if (typeof schema.maximum === 'number' && value > schema.maximum)
-      problems.push(`${at}: more than ${schema.maximum}`)
-  }
-  if (Array.isArray(value)) {
-    if (typeof schema.minItems === 'number' && value.length < schema.minItems)
-      problems.push(`${at}: fewer than ${schema.minItems} items`)
-    if (typeof schema.maxItems === 'number' && value.length > schema.maxItems)
-      problems.push(`${at}: more than ${schema.maxItems} items`)
-    if (
-      schema.uniqueItems === true &&
-      new Set(value.map(v => JSON.stringify(v))).size !== value.length
-    )
-      problems.push(`${at}: items are not unique`)
-    if (schema.items)
-      value.forEach((item, i) =>
-        problems.push(...validateSchema(doc, schema.items, item, `${at}[${i}]`, options))
-      )
-  }
-  if (typeOf(value) === 'object') {
-    const object = value as Record<string, unknown>
-    const properties = (schema.properties ?? {}) as Record<string, unknown>
-    for (const name of (schema.required as string[] | undefined) ?? []) {
-      if (!(name in object)) problems.push(`${at}: required property '${name}' is missing`)
-    }
-    const count = Object.keys(object).length
-    if (typeof schema.maxProperties === 'number' && count > schema.maxProperties)
-      problems.push(`${at}: more than ${schema.maxProperties} properties`)
-    if (typeof schema.minProperties === 'number' && count < schema.minProperties)
-      problems.push(`${at}: fewer than ${schema.minProperties} properties`)
-    for (const [name, v] of Object.entries(object)) {
-      if (name in properties) {
-        problems.push(...validateSchema(doc, properties[name], v, `${at}.${name}`, options))
-      } else if (schema.additionalProperties === false) {
-        problems.push(`${at}: property '${name}' is not allowed`)
-      } else if (schema.additionalProperties && typeof schema.additionalProperties === 'object') {
-        problems.push(
-          ...validateSchema(doc, schema.additionalProperties, v, `${at}.${name}`, options)
-        )
-      } else if (
-        options.rejectUnknownProperties &&
-        schema.properties &&
-        schema.additionalProperties === undefined
-      ) {
-        problems.push(
-          `${at}: property '${name}' is not in the description (known: ${Object.keys(properties).join(', ')})`
-        )
-      }
-    }
-  }
-  if (Array.isArray(schema.allOf)) {
-    for (const sub of schema.allOf) problems.push(...validateSchema(doc, sub, value, at, options))
-  }
-  if (Array.isArray(schema.anyOf)) {
-    const results = schema.anyOf.map(sub => validateSchema(doc, sub, value, at, options))
-    if (!results.some(r => r.length === 0))
-      problems.push(`${at}: matches none of anyOf (${results.map(r => r.join('; ')).join(' | ')})`)
-  }
-  if (Array.isArray(schema.oneOf)) {
-    const results = schema.oneOf.map(sub => validateSchema(doc, sub, value, at, options))
-    const passing = results.filter(r => r.length === 0).length
-    if (passing === 0)
-      problems.push(`${at}: matches none of oneOf (${results.map(r => r.join('; ')).join(' | ')})`)
-    else if (passing > 1)
-      problems.push(`${at}: matches ${passing} alternatives of oneOf, expected exactly one`)
-  }
-  return problems
+  if (validate(value)) return []
+  return problemsOf(validate.errors, value).map(p => p.replaceAll(HERE, at))
 }
 
 /** Turn a parameter's text (from a path or query) into the value its schema describes. */

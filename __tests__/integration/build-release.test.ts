@@ -25,12 +25,15 @@ let tmp: string
 let releases: string
 let built: Record<string, BuiltRelease>
 let progress: string[]
+/** When the builds started: every built_at is at or after it, in build order. */
+let buildsStarted: string
 
 beforeAll(async () => {
   tmp = await makeTempDir('sitecycle-build-release-')
   releases = path.join(tmp, 'releases')
   progress = []
   built = {}
+  buildsStarted = new Date().toISOString()
   for (const version of ['1.0.0', '2.0.0rc1']) {
     const sourceDir = await prepareSampleSource({ version, into: path.join(tmp, 'src') })
     built[version] = await buildRelease({
@@ -112,7 +115,10 @@ describe('buildRelease', () => {
       requires_python: '>=3.9',
       commit: null
     })
-    expect(Date.now() - Date.parse(manifest.built_at)).toBeLessThan(10 * 60 * 1000)
+    // Stamped by this build, in order: after the builds started, after the 1.0.0 built first.
+    const stamps = [buildsStarted, built['1.0.0'].manifest.built_at, manifest.built_at]
+    expect(stamps.map(t => new Date(t).toISOString())).toEqual(stamps)
+    expect([...stamps].sort()).toEqual(stamps)
     expect(manifest.files.map(f => [f.name, f.kind])).toEqual([
       ['sitecycle-sample-2.0.0rc1.tar.gz', 'sdist'],
       ['sitecycle_sample-2.0.0rc1-py3-none-any.whl', 'wheel']

@@ -15,7 +15,8 @@ import { promisify } from 'node:util'
 import { parseConfig } from '../../src/config/load-config.js'
 import type { StoreConfig } from '../../src/config/model.js'
 import { createExecutor } from '../../src/hosts/create-executor.js'
-import type { Executor } from '../../src/hosts/executor.js'
+import type { Command } from '../../src/commands/command.js'
+import type { Executor, RunOptions, RunResult } from '../../src/hosts/executor.js'
 import { LocalExecutor } from '../../src/hosts/local-executor.js'
 import { RecordingExecutor } from '../../src/hosts/recording-executor.js'
 import { deploy, prepareDeploy } from '../../src/pipelines/deploy.js'
@@ -69,6 +70,13 @@ async function installedVersion(): Promise<string> {
     'import sitecycle_sample; print(sitecycle_sample.__version__)'
   ])
   return r.stdout.trim()
+}
+
+async function exists(p: string): Promise<boolean> {
+  return fs.access(p).then(
+    () => true,
+    () => false
+  )
 }
 
 async function caught(p: Promise<unknown>): Promise<Error> {
@@ -332,14 +340,43 @@ sites:
 
   it('waits for another holder of its lock, then publishes', async () => {
     const dir = path.join(tmp, 'locked-store')
-    const s = localStore(dir)
-    await fs.mkdir(path.join(dir, '.lock'), { recursive: true })
-    await fs.writeFile(path.join(dir, '.lock', 'holder'), 'pid 1 on elsewhere\n')
-    setTimeout(() => void fs.rm(path.join(dir, '.lock'), { recursive: true }), 600)
-    const started = Date.now()
+    const lock = path.join(dir, '.lock')
+    const release = path.join(dir, 'releases', '1.0.0')
+    await fs.mkdir(lock, { recursive: true })
+    await fs.writeFile(path.join(lock, 'holder'), 'pid 1 on elsewhere\n')
+    // What happens, in order: every attempt to take the lock and its outcome, what the test saw
+    // while the other run held the lock, and when that run let go (after the second refusal).
+    const events: string[] = []
+    let refusals = 0
+    const exec = new (class extends LocalExecutor {
+      async tryRun(command: Command, options?: RunOptions): Promise<RunResult> {
+        const r = await super.tryRun(command, options)
+        if (command.argv.includes(lock) && command.argv[0] === 'sh') {
+          events.push(r.code === 0 ? 'lock taken' : 'lock refused')
+          if (r.code !== 0 && ++refusals === 2) {
+            events.push(`release stored while held: ${await exists(release)}`)
+            await fs.rm(lock, { recursive: true })
+            events.push('other run let go')
+          }
+        }
+        return r
+      }
+    })()
+    const config: StoreConfig = { type: 'directory', path: dir, host: { kind: 'local' } }
+    const s = createStore(config, { executorFor: () => exec, env: process.env })
     const r = await s.publish(asLocal(built['1.0.0']), reporter)
+    events.push('published')
     expect(r.changed).toBe(true)
-    expect(Date.now() - started).toBeGreaterThanOrEqual(500)
+    expect(events).toEqual([
+      'lock refused',
+      'lock refused',
+      'release stored while held: false',
+      'other run let go',
+      'lock taken',
+      'published'
+    ])
+    expect(await exists(release)).toBe(true)
+    expect(await exists(lock)).toBe(false)
     expect(
       lines.some(l => l.includes('waiting for the lock') && l.includes('pid 1 on elsewhere'))
     ).toBe(true)

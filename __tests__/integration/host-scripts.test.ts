@@ -133,14 +133,10 @@ test('switch with an expected live slot refuses when another slot is live, and l
   expect(await readFile(map, 'utf8')).toBe('live blue\n')
 })
 
-/** The rollback's one host program, and the same steps in this process (an executor on the host). */
-const viaProgram = Object.assign(new LocalExecutor(), { runsOnHost: undefined })
-const here = new LocalExecutor()
+/** The host programs run through the local executor, as every executor runs them. */
+const exec = new LocalExecutor()
 
-describe.each([
-  ['the host program WARM_SWITCH', viaProgram],
-  ['the same steps in this process', here]
-])('warm-switch, as %s: the rollback up to the switch', (_, exec) => {
+describe('warm-switch, as the host program WARM_SWITCH: the rollback up to the switch', () => {
   const holder = (id: string): LockHolder => ({
     op: 'rollback',
     id,
@@ -266,6 +262,36 @@ describe.each([
     expect(await readdir(root)).toEqual([])
   })
 
+  // Mounting a small tmpfs needs root (as the CI container runs the tests).
+  const asRoot = process.getuid?.() === 0 ? test : test.skip
+  asRoot(
+    'a full .sitecycle: busy, saying the holder cannot be written, no attempt folder left',
+    async () => {
+      const root = await site()
+      const state = join(root, '.sitecycle')
+      execFileSync('mount', ['-t', 'tmpfs', '-o', 'size=64k,mode=0755', 'tmpfs', state])
+      try {
+        await writeFile(join(state, 'site.json'), '{}\n')
+        try {
+          execFileSync('dd', ['if=/dev/zero', `of=${join(state, 'fill')}`, 'bs=4k'], {
+            stdio: 'ignore'
+          })
+        } catch {
+          // dd ends with "No space left on device"
+        }
+        const before = (await readdir(state)).sort()
+        expect(await warm(root, 'op1')).toEqual({
+          result: 'busy',
+          reason: `cannot write ${join(state, 'lock.op1', 'holder.json')}: No space left on device`
+        })
+        expect((await readdir(state)).sort()).toEqual(before)
+        expect(await readFile(join(root, 'live.map'), 'utf8')).toBe('live blue\n')
+      } finally {
+        execFileSync('umount', [state])
+      }
+    }
+  )
+
   test('an unfinished run in the journal: the lock is kept for the caller, nothing else changes', async () => {
     const root = await site()
     const journal = join(root, '.sitecycle', 'journal.jsonl')
@@ -334,7 +360,7 @@ describe.each([
   })
 })
 
-describe('the host scripts and the same work in this process agree (an executor on the host uses the latter)', () => {
+describe('the host programs of the site state, run through the executor', () => {
   const siteAt = (root: string) =>
     ({ name: 'v1', root, apache: { mode: 'blue-green' } }) as unknown as SiteConfig
   const PY3 = '/usr/bin/python3'
@@ -364,12 +390,9 @@ describe('the host scripts and the same work in this process agree (an executor 
     return root
   }
 
-  test('state and releases read alike', async () => {
+  test('state and releases read', async () => {
     const root = await site()
-    const [a, b] = await Promise.all(
-      [viaProgram, here].map(e => readSiteState(e, siteAt(root), PY3))
-    )
-    expect(a).toEqual(b)
+    const a = await readSiteState(exec, siteAt(root), PY3)
     expect(a).toEqual({
       initialized: true,
       slots: { blue: '2.0.0', green: '1.0.0' },
@@ -382,24 +405,17 @@ describe('the host scripts and the same work in this process agree (an executor 
         '2.0.0': { complete: true, bad: true }
       }
     })
-    const [la, lb] = await Promise.all(
-      [viaProgram, here].map(e => listReleases(e, siteAt(root), PY3))
-    )
-    expect(la).toEqual(lb)
+    const la = await listReleases(exec, siteAt(root), PY3)
     expect(la.map(r => [r.dir, r.complete, r.bad])).toEqual([
       ['1.0.0', true, false],
       ['2.0.0', true, true],
       ['3.0.0', false, false]
     ])
     await rm(join(root, 'releases'), { recursive: true })
-    expect(await listReleases(viaProgram, siteAt(root), PY3)).toEqual([])
-    expect(await listReleases(here, siteAt(root), PY3)).toEqual([])
+    expect(await listReleases(exec, siteAt(root), PY3)).toEqual([])
   })
 
-  test.each([
-    ['the host programs', viaProgram],
-    ['this process', here]
-  ])('point a slot and switch with compare and swap, by %s', async (_, exec) => {
+  test('point a slot and switch with compare and swap', async () => {
     const root = await site()
     await pointSlot(exec, siteAt(root), PY3, 'blue', '3.0.0')
     expect(await readlink(join(root, 'slots', 'blue'))).toBe('../releases/3.0.0')
@@ -433,80 +449,68 @@ describe('the host scripts and the same work in this process agree (an executor 
         : p.once('exit', (_, s) => r(s))
     )
 
-  test.each([
-    ['the host programs', viaProgram],
-    ['this process', here]
-  ])(
-    'restart-idle in two halves, by %s: signal points the slot and SIGINTs the group at once; await waits for new daemons',
-    async (_, exec) => {
-      const root = await site()
-      const runDir = join(root, 'run', 'blue')
-      await mkdir(runDir, { recursive: true })
-      const s = {
-        ...siteAt(root),
-        apache: { mode: 'blue-green', processes: 2, shutdownTimeout: 1 }
-      } as unknown as SiteConfig
-      // No daemon: an error that says so, and the slot is left alone.
-      await expect(signalSlotGroup(exec, s, PY3, 'blue', '3.0.0')).rejects.toThrow(
-        'no Apache daemon process of site v1 slot blue runs on'
-      )
-      expect(await readlink(join(root, 'slots', 'blue'))).toBe('../releases/2.0.0')
+  test('restart-idle in two halves: signal points the slot and SIGINTs the group at once; await waits for new daemons', async () => {
+    const root = await site()
+    const runDir = join(root, 'run', 'blue')
+    await mkdir(runDir, { recursive: true })
+    const s = {
+      ...siteAt(root),
+      apache: { mode: 'blue-green', processes: 2, shutdownTimeout: 1 }
+    } as unknown as SiteConfig
+    // No daemon: an error that says so, and the slot is left alone.
+    await expect(signalSlotGroup(exec, s, PY3, 'blue', '3.0.0')).rejects.toThrow(
+      'no Apache daemon process of site v1 slot blue runs on'
+    )
+    expect(await readlink(join(root, 'slots', 'blue'))).toBe('../releases/2.0.0')
 
-      const first = daemons(runDir, 2)
-      const others = daemons(dir, 1) // not of this group
-      try {
-        await new Promise(r => setTimeout(r, 100))
-        const signalled = await signalSlotGroup(exec, s, PY3, 'blue', '3.0.0')
-        expect(signalled.split(' ').map(Number).sort()).toEqual(first.map(p => p.pid).sort())
-        expect(await readlink(join(root, 'slots', 'blue'))).toBe('../releases/3.0.0')
-        expect(await Promise.all(first.map(exited))).toEqual(['SIGINT', 'SIGINT'])
-        expect(others[0].exitCode).toBeNull()
-        // Apache's parent respawns them later: await returns only once both new ones run.
-        let respawned: ChildProcess[] = []
-        const waiting = awaitSlotGroup(exec, s, PY3, 'blue', signalled)
-        const t = setTimeout(() => (respawned = daemons(runDir, 2)), 400)
-        try {
-          const fresh = await waiting
-          expect(fresh.split(' ').map(Number).sort()).toEqual(respawned.map(p => p.pid).sort())
-        } finally {
-          clearTimeout(t)
-          for (const p of respawned) p.kill()
-        }
-      } finally {
-        for (const p of [...first, ...others]) p.kill()
-      }
-    }
-  )
-
-  test.each([
-    ['the host programs', viaProgram],
-    ['this process', here]
-  ])(
-    'a restart while Apache is still respawning the group, by %s: it waits for the daemons instead of failing',
-    async (_, exec) => {
-      const root = await site()
-      const runDir = join(root, 'run', 'blue')
-      await mkdir(runDir, { recursive: true })
-      const s = {
-        ...siteAt(root),
-        apache: { mode: 'blue-green', processes: 1, shutdownTimeout: 1 }
-      } as unknown as SiteConfig
-      // The group's daemons were just stopped (a restart-idle before a failed step): none runs
-      // when the undo restarts it; Apache's parent respawns one a moment later.
+    const first = daemons(runDir, 2)
+    const others = daemons(dir, 1) // not of this group
+    try {
+      await new Promise(r => setTimeout(r, 100))
+      const signalled = await signalSlotGroup(exec, s, PY3, 'blue', '3.0.0')
+      expect(signalled.split(' ').map(Number).sort()).toEqual(first.map(p => p.pid).sort())
+      expect(await readlink(join(root, 'slots', 'blue'))).toBe('../releases/3.0.0')
+      expect(await Promise.all(first.map(exited))).toEqual(['SIGINT', 'SIGINT'])
+      expect(others[0].exitCode).toBeNull()
+      // Apache's parent respawns them later: await returns only once both new ones run.
       let respawned: ChildProcess[] = []
-      let fresh: ChildProcess[] = []
-      const t = setTimeout(() => (respawned = daemons(runDir, 1)), 300)
-      const restarting = restartSlotGroup(exec, s, PY3, 'blue')
+      const waiting = awaitSlotGroup(exec, s, PY3, 'blue', signalled)
+      const t = setTimeout(() => (respawned = daemons(runDir, 2)), 400)
       try {
-        // The respawned daemon is signalled (it may run the release the undo moves away from),
-        // then Apache's parent starts another.
-        expect(await exited(await until(() => respawned[0]))).toBe('SIGINT')
-        fresh = daemons(runDir, 1)
-        expect(await restarting).toBe(String(fresh[0].pid))
+        const fresh = await waiting
+        expect(fresh.split(' ').map(Number).sort()).toEqual(respawned.map(p => p.pid).sort())
       } finally {
         clearTimeout(t)
-        for (const p of [...respawned, ...fresh]) p.kill()
+        for (const p of respawned) p.kill()
       }
+    } finally {
+      for (const p of [...first, ...others]) p.kill()
     }
-  )
+  })
+
+  test('a restart while Apache is still respawning the group: it waits for the daemons instead of failing', async () => {
+    const root = await site()
+    const runDir = join(root, 'run', 'blue')
+    await mkdir(runDir, { recursive: true })
+    const s = {
+      ...siteAt(root),
+      apache: { mode: 'blue-green', processes: 1, shutdownTimeout: 1 }
+    } as unknown as SiteConfig
+    // The group's daemons were just stopped (a restart-idle before a failed step): none runs
+    // when the undo restarts it; Apache's parent respawns one a moment later.
+    let respawned: ChildProcess[] = []
+    let fresh: ChildProcess[] = []
+    const t = setTimeout(() => (respawned = daemons(runDir, 1)), 300)
+    const restarting = restartSlotGroup(exec, s, PY3, 'blue')
+    try {
+      // The respawned daemon is signalled (it may run the release the undo moves away from),
+      // then Apache's parent starts another.
+      expect(await exited(await until(() => respawned[0]))).toBe('SIGINT')
+      fresh = daemons(runDir, 1)
+      expect(await restarting).toBe(String(fresh[0].pid))
+    } finally {
+      clearTimeout(t)
+      for (const p of [...respawned, ...fresh]) p.kill()
+    }
+  })
 })

@@ -32,7 +32,7 @@ beforeEach(async () => {
     repository: fake.repository,
     fetch: fake.fetch,
     retries: 2,
-    retryDelayMs: 1
+    retryDelayMs: 0
   })
   tmp = await fs.mkdtemp(path.join(os.tmpdir(), 'sitecycle-gh-client-'))
   lines.length = 0
@@ -302,7 +302,7 @@ describe('retries and errors', () => {
       repository: fake.repository,
       fetch: fake.fetch,
       retries: 2,
-      retryDelayMs: 1
+      retryDelayMs: 0
     })
     const err = await bad.listReleases().catch(e => e)
     expect(err.message).toBe(
@@ -311,6 +311,19 @@ describe('retries and errors', () => {
     expect(err.message).not.toContain('ghs_')
     expect(fake.calls).toHaveLength(1)
   })
+
+  it.each([409, 429, 499])(
+    'does not retry a %i either, and retries a 501 and a 599',
+    async status => {
+      fake.failNext('repos/create-release', { status, times: 1 })
+      const draft = { tag: 'v1.0.0', name: 'v1.0.0', body: '', draft: true, prerelease: false }
+      expect((await api.createRelease(draft).catch(e => e)).status).toBe(status)
+      fake.failNext('repos/create-release', { status: 501, times: 1 })
+      fake.failNext('repos/create-release', { status: 599, times: 1 })
+      expect((await api.createRelease(draft)).draft).toBe(true)
+      expect(fake.calls.map(c => c.status)).toEqual([status, 501, 599, 201])
+    }
+  )
 
   it('refuses a malformed repository and an empty token before any request', () => {
     expect(() => createGithubApi({ token: 't', repository: 'acme', fetch: fake.fetch })).toThrow(

@@ -241,6 +241,29 @@ describe('response and schema checks', () => {
     )
   })
 
+  it('checks nested objects of a body for unknown properties, takes null where allowed, names where', () => {
+    const schema = {
+      type: 'object',
+      properties: {
+        a: { type: 'object', properties: { b: { type: 'integer' } } },
+        n: { nullable: true, allOf: [{ $ref: '#/components/schemas/simple-user' }] },
+        list: { type: 'array', items: { oneOf: [{ type: 'string' }, { type: 'integer' }] } }
+      }
+    }
+    const strict = { rejectUnknownProperties: true }
+    expect(validateSchema(doc, schema, { a: { b: 1, c: 2 } }, 'body', strict)).toEqual([
+      "body.a: property 'c' is not in the description (known: b)"
+    ])
+    expect(validateSchema(doc, schema, { a: { b: 1, c: 2 } }, 'body')).toEqual([])
+    expect(validateSchema(doc, schema, { n: null })).toEqual([])
+    expect(validateSchema(doc, schema, { n: { login: 'x' } }).join('\n')).toMatch(
+      /\$\.n: required property 'id' is missing/
+    )
+    expect(validateSchema(doc, schema, { list: ['a', 1, true] })).toEqual([
+      '$.list[2]: matches none of oneOf ($.list[2]: is boolean, expected string | $.list[2]: is boolean, expected integer)'
+    ])
+  })
+
   it('knows nullable, oneOf, anyOf, formats, and refuses keywords it cannot check', () => {
     expect(validateSchema(doc, { type: 'string', nullable: true }, null)).toEqual([])
     expect(validateSchema(doc, { type: 'string' }, null)).toEqual(['$: is null, expected string'])

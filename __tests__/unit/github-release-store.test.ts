@@ -53,7 +53,7 @@ beforeEach(() => {
     repository: fake.repository,
     fetch: fake.fetch,
     retries: 1,
-    retryDelayMs: 1
+    retryDelayMs: 0
   })
   lines.length = 0
 })

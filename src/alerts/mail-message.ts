@@ -26,22 +26,41 @@ function headerValue(value: string): string {
   return value.replace(/[\r\n]+/g, ' ').trim()
 }
 
-/** A header value as RFC 2047 encoded words when it is not plain ASCII. */
-function encodedHeader(value: string): string {
+/**
+ * The Subject header line(s): plain ASCII folded at spaces into lines of at most 78 characters
+ * (RFC 5322), otherwise RFC 2047 encoded words, each line at most 76 characters with its header
+ * name. Text that could read as an encoded word (`=?`) is encoded too, so it shows as written.
+ */
+function subjectHeader(value: string): string {
   const clean = headerValue(value)
-  if (/^[\x20-\x7e]*$/.test(clean)) return clean
-  // Encoded words are at most 75 characters: cut the UTF-8 text on character boundaries.
+  const name = 'Subject: '
+  if (/^[\x20-\x7e]*$/.test(clean) && !clean.includes('=?')) {
+    const lines: string[] = []
+    let line = name
+    for (const [i, word] of clean.split(' ').entries()) {
+      const piece = i === 0 ? word : ` ${word}`
+      if (line.length + piece.length > 78 && line.trim() !== '' && line !== name) {
+        lines.push(line)
+        line = ''
+      }
+      line += piece
+    }
+    lines.push(line)
+    if (lines.every(l => l.length <= 78)) return lines.join('\r\n')
+  }
+  // 39 bytes of UTF-8 are a 64-character encoded word: with "Subject: " 73 characters. Words
+  // are cut on character boundaries, so each decodes on its own.
   const words: string[] = []
   let chunk = ''
   for (const ch of clean) {
-    if (Buffer.byteLength(chunk + ch) > 45) {
+    if (Buffer.byteLength(chunk + ch) > 39) {
       words.push(chunk)
       chunk = ''
     }
     chunk += ch
   }
   if (chunk) words.push(chunk)
-  return words.map(w => `=?UTF-8?B?${Buffer.from(w).toString('base64')}?=`).join('\r\n ')
+  return name + words.map(w => `=?UTF-8?B?${Buffer.from(w).toString('base64')}?=`).join('\r\n ')
 }
 
 /** RFC 2045 quoted-printable of UTF-8 text, CRLF line ends, lines of at most 76 characters. */
@@ -74,7 +93,7 @@ export function renderMessage(message: MailMessage, date = new Date()): string {
   const headers = [
     `From: ${headerValue(message.from)}`,
     `To: ${message.to.map(headerValue).join(', ')}`,
-    `Subject: ${encodedHeader(message.subject)}`,
+    subjectHeader(message.subject),
     `Date: ${date.toUTCString()}`,
     `Message-ID: <${randomBytes(12).toString('hex')}.sitecycle@${domain}>`,
     'MIME-Version: 1.0',

@@ -290,7 +290,8 @@ print(json.dumps(read_state(sys.argv[1])))
  * The lock is taken as src/sites/lock.ts takes it (`.sitecycle/lock.<id>` holding holder.json,
  * renamed to `.sitecycle/lock`), so the lock's other users see an ordinary holder. Prints one
  * JSON line, exit 0:
- * - `{"result": "busy", "reason"}`: the lock was not taken (held, or no .sitecycle): nothing changed;
+ * - `{"result": "busy", "reason"}`: the lock was not taken (held, no .sitecycle, or its holder file
+ *   could not be written, e.g. no space left): nothing changed;
  * - `{"result": "fallback", "reason", "state"}`: the lock is held for the caller, nothing else
  *   changed: the journal has an unfinished run to recover first, or the idle release is not a
  *   good warm target for this request; the caller goes on with its full path;
@@ -300,7 +301,7 @@ print(json.dumps(read_state(sys.argv[1])))
  *   line was written.
  */
 export const WARM_SWITCH = `
-import json, os, sys, time
+import json, os, shutil, sys, time
 ${READ_STATE_FUNCTION}
 ${SWITCH_MAP_FUNCTION}
 t0 = time.monotonic()
@@ -328,10 +329,17 @@ try:
 except OSError as e:
     done('busy', reason='cannot make %s: %s' % (tmp, e.strerror))
 holder_file = os.path.join(tmp, 'holder.json')
-fd = os.open(holder_file, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-os.write(fd, holder_text.encode('utf-8'))
-os.close(fd)
-os.chmod(holder_file, 0o644)
+try:
+    fd = os.open(holder_file, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    try:
+        os.write(fd, holder_text.encode('utf-8'))
+    finally:
+        os.close(fd)
+    os.chmod(holder_file, 0o644)
+except OSError as e:
+    # No space, say: the full path's lock names the problem.
+    shutil.rmtree(tmp, ignore_errors=True)
+    done('busy', reason='cannot write %s: %s' % (holder_file, e.strerror))
 try:
     os.rename(tmp, os.path.join(state_dir, 'lock'))
 except OSError:

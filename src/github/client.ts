@@ -1,10 +1,12 @@
 /**
  * GithubApi over Octokit. Every request goes through the injected `fetch` (tests pass one
  * that checks each request against GitHub's OpenAPI description). Answers 5xx and network
- * failures are retried a bounded number of times with exponential backoff; every other
- * failure becomes a GithubError naming what was being done, the request and the status.
+ * failures are retried a bounded number of times by @octokit/plugin-retry (the n-th retry
+ * after n² × the base delay); every other failure becomes a GithubError naming what was being
+ * done, the request and the status.
  */
 import fs from 'node:fs/promises'
+import { retry } from '@octokit/plugin-retry'
 import { Octokit } from '@octokit/rest'
 import { SitecycleError } from '../util/errors.js'
 import type {
@@ -15,13 +17,7 @@ import type {
   NewDeployment,
   NewDeploymentStatus
 } from './api.js'
-import {
-  errorCodesOf,
-  GithubError,
-  isOctokitRequestError,
-  statusOf,
-  toGithubError
-} from './github-error.js'
+import { errorCodesOf, GithubError, statusOf, toGithubError } from './github-error.js'
 
 /** Settings of createGithubApi. */
 export interface GithubClientOptions {
@@ -35,7 +31,7 @@ export interface GithubClientOptions {
   baseUrl?: string
   /** How many times a 5xx answer or a network failure is retried (default 3). */
   retries?: number
-  /** Delay before the first retry in milliseconds, doubled at each further one (default 1000). */
+  /** Delay before the first retry in milliseconds; the n-th retry waits n² times it (default 1000; 0 in tests). */
   retryDelayMs?: number
 }
 
@@ -53,13 +49,15 @@ interface ReleaseData {
   assets: { id: number; name: string; size: number; browser_download_url: string }[]
 }
 
-function isRetryable(err: unknown): boolean {
-  if (!isOctokitRequestError(err)) return false
-  // No response: the request never got an answer (Octokit reports those as status 500).
-  return err.response === undefined || err.status >= 500
-}
+/**
+ * The answers never retried: every 4xx (the request itself is wrong, or refused). The retry
+ * plugin retries any other status of 400 and above, and network failures (which Octokit
+ * reports as status 500 without a response).
+ */
+const DO_NOT_RETRY = Array.from({ length: 100 }, (_, i) => 400 + i)
 
-const sleep = (ms: number): Promise<void> => new Promise(resolve => setTimeout(resolve, ms))
+/** Octokit with the retry plugin. */
+const RetryingOctokit = Octokit.plugin(retry)
 
 /** Check and split `owner/repo`; a bad value is an input error naming it. */
 export function parseRepository(repository: string): { owner: string; repo: string } {
@@ -84,7 +82,7 @@ export function createGithubApi(options: GithubClientOptions): FullGithubApi {
   }
   const retries = Math.max(0, options.retries ?? DEFAULT_RETRIES)
   const retryDelayMs = Math.max(0, options.retryDelayMs ?? DEFAULT_RETRY_DELAY_MS)
-  const octokit = new Octokit({
+  const octokit = new RetryingOctokit({
     auth: options.token,
     baseUrl: options.baseUrl,
     request: options.fetch ? { fetch: options.fetch } : undefined,
@@ -93,17 +91,8 @@ export function createGithubApi(options: GithubClientOptions): FullGithubApi {
       info: () => undefined,
       warn: () => undefined,
       error: () => undefined
-    }
-  })
-  octokit.hook.wrap('request', async (request, requestOptions) => {
-    for (let attempt = 0; ; attempt++) {
-      try {
-        return await request(requestOptions)
-      } catch (err) {
-        if (attempt >= retries || !isRetryable(err)) throw err
-        await sleep(retryDelayMs * 2 ** attempt)
-      }
-    }
+    },
+    retry: { retries, retryAfterBaseValue: retryDelayMs, doNotRetry: DO_NOT_RETRY }
   })
   return new OctokitGithubApi(octokit, owner, repo)
 }

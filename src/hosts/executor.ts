@@ -15,12 +15,6 @@ export interface RunResult {
 export interface Executor {
   /** `local` or `ssh://user@host:port`; used in messages. */
   readonly name: string
-  /**
-   * True when this executor runs on the host itself, so the host's paths are this machine's:
-   * a caller may then do with node's fs, in this process, what a host program would do (no
-   * process to start). Absent for executors that reach a host from elsewhere.
-   */
-  readonly runsOnHost?: boolean
   /** Run a command; throws CommandError when it exits non-zero. */
   run(command: Command, options?: RunOptions): Promise<RunResult>
   /** Run a command; returns the result whatever the exit code (throws only if it cannot start). */

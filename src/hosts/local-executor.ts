@@ -201,8 +201,6 @@ export function throwUnlessSuccess(host: string, command: Command, result: RunRe
 /** Runs commands and moves files on this machine. */
 export class LocalExecutor implements Executor {
   readonly name = 'local'
-  /** This machine is the host. */
-  readonly runsOnHost = true
 
   /** Run a command; throws CommandError when it exits non-zero. Output has `command.redact` hidden. */
   async run(command: Command, options: RunOptions = {}): Promise<RunResult> {

@@ -67,6 +67,7 @@ import type { Reporter } from '../util/reporter.js'
 import { deploy, prepareDeploy } from './deploy.js'
 import { setMaintenance } from './maintenance.js'
 import { withSiteOperation, type OperationContext } from './operation.js'
+import { failureCause } from './outcome.js'
 import { PipelineError, runPipeline, type Step, type StepReport } from './pipeline.js'
 import { syncSite, syncSource } from './sync.js'
 
@@ -456,9 +457,8 @@ export async function startAttempt(req: StartAttemptRequest): Promise<AttemptOut
     return outcomeOf(c.record, steps, c.notes)
   } catch (e) {
     if (e instanceof PipelineError) {
-      const cause = e.cause instanceof Error ? e.cause.message : String(e.cause)
       throw new AttemptFailed(
-        `attempt ${c.record.id} stopped at '${e.failedStep}': ${cause}. The attempt stays ${c.record.phase}: run attempt start again to resume, or attempt cancel`,
+        `attempt ${c.record.id} stopped at '${e.failedStep}': ${failureCause(e)}. The attempt stays ${c.record.phase}: run attempt start again to resume, or attempt cancel`,
         outcomeOf(c.record, e.reports, c.notes),
         e.failedStep
       )
@@ -840,9 +840,8 @@ export async function promoteAttempt(req: PromoteRequest): Promise<AttemptOutcom
     )
   } catch (e) {
     if (e instanceof PipelineError) {
-      const cause = e.cause instanceof Error ? e.cause.message : String(e.cause)
       throw new AttemptFailed(
-        `promote of attempt ${record.id} failed at '${e.failedStep}': ${cause}. ` +
+        `promote of attempt ${record.id} failed at '${e.failedStep}': ${failureCause(e)}. ` +
           (c.record.phase === 'open'
             ? `Both sites are as before the promote (production frozen, the window open): promote again or cancel`
             : `Run attempt promote again to finish it`),

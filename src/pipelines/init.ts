@@ -33,6 +33,7 @@ import {
 } from '../databases/site-database.js'
 import { SitecycleError } from '../util/errors.js'
 import type { Reporter } from '../util/reporter.js'
+import { failureCause } from './outcome.js'
 import { runPipeline, PipelineError, type Step, type StepReport } from './pipeline.js'
 
 /**
@@ -428,7 +429,7 @@ export async function initSiteOutcome(req: InitRequest): Promise<InitOutcome> {
       const cause = e.cause
       if (cause instanceof SitecycleError) throw cause
       throw new SitecycleError(
-        `init of site ${req.site.name} failed at step '${e.failedStep}': ${cause instanceof Error ? cause.message : String(cause)}`,
+        `init of site ${req.site.name} failed at step '${e.failedStep}': ${failureCause(e)}`,
         'init'
       )
     }

@@ -72,6 +72,7 @@ import {
 import { restoreWhileHeld } from './frozen-deploy.js'
 import { withMaterializedDump } from '../snapshots/dump-store.js'
 import { OperationFailed, withSiteOperation, type OperationContext } from './operation.js'
+import { failureCause } from './outcome.js'
 import { describePlan, PipelineError, runPipeline, type Step, type StepReport } from './pipeline.js'
 import { deploy } from './deploy.js'
 import { bothSettled } from '../util/settled.js'
@@ -658,10 +659,9 @@ export async function refreshMirror(req: MirrorRequest): Promise<MirrorOutcome> 
         })
       } catch (e) {
         if (!(e instanceof PipelineError)) throw e
-        const cause = e.cause instanceof Error ? e.cause.message : String(e.cause)
         if (e.failedStep === 'choose-snapshot' && e.cause instanceof SitecycleError) throw e.cause
         throw new MirrorFailed(
-          `refresh of mirror ${site.name} from ${source.name} failed at step '${e.failedStep}': ${cause.split('\n')[0]}; ` +
+          `refresh of mirror ${site.name} from ${source.name} failed at step '${e.failedStep}': ${failureCause(e).split('\n')[0]}; ` +
             (c.touched
               ? `the mirror shows no known snapshot now (recorded in ${mirrorStatePath(site)}); the next run refreshes it again`
               : `the mirror still shows ${c.previous?.snapshot ?? 'what it showed'}`),

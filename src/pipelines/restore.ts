@@ -58,6 +58,7 @@ import { compareTables, expectedTables } from '../snapshots/verify.js'
 import { SitecycleError } from '../util/errors.js'
 import type { Reporter } from '../util/reporter.js'
 import { withSiteOperation, type OperationContext } from './operation.js'
+import { failureCause } from './outcome.js'
 import { PipelineError, describePlan, runPipeline, type Step, type StepReport } from './pipeline.js'
 import { bothSettled } from '../util/settled.js'
 
@@ -595,14 +596,13 @@ export async function runApply(
     if (!(e instanceof PipelineError)) throw e
     if (e.undoComplete) await c.exec.tryRun(removeTree(c.work)).catch(() => undefined)
     const frozen = (await frozenState(c.exec, c.site).catch(() => ({ frozen: true }))).frozen
-    const cause = e.cause instanceof Error ? e.cause.message : String(e.cause)
     const state = c.dataInDoubt
       ? `putting its previous data back failed: site ${c.site.name} stays in maintenance, and the next sitecycle operation on it (\`sitecycle status ${c.site.name}\` shows it) finishes putting it back`
       : e.undoComplete
         ? `site ${c.site.name} holds its data from before, unchanged`
         : `some undo steps failed: site ${c.site.name} needs a look (\`sitecycle status ${c.site.name}\`)`
     throw new DataOperationFailed(
-      `${c.op} of site ${c.site.name} failed at step '${e.failedStep}': ${cause}; ${state}`,
+      `${c.op} of site ${c.site.name} failed at step '${e.failedStep}': ${failureCause(e)}; ${state}`,
       e.failedStep,
       e.reports,
       e.undoComplete,

@@ -26,7 +26,6 @@ import { checkBadMark, findInstalled, removeBadMark } from '../sites/bad-mark.js
 import { SitecycleError } from '../util/errors.js'
 import type { Reporter } from '../util/reporter.js'
 import {
-  OperationFailed,
   startLine,
   withSiteOperation,
   type HeldLock,
@@ -34,6 +33,7 @@ import {
   type OperationOptions,
   type OperationOutcome
 } from './operation.js'
+import { operationFailed } from './outcome.js'
 import { PipelineError, runPipeline, type Step } from './pipeline.js'
 
 export interface RollbackRequest {
@@ -420,16 +420,7 @@ async function runRollback(
     }
   } catch (e) {
     if (!(e instanceof PipelineError)) throw e
-    throw new OperationFailed({
-      ...base,
-      status: 'failed',
-      version: st.live,
-      rolledBack: false,
-      undoComplete: e.undoComplete,
-      steps: e.reports,
-      error: e.cause instanceof Error ? e.cause.message : String(e.cause),
-      failedStep: e.failedStep
-    })
+    throw operationFailed(base, e, { status: 'failed', version: st.live, rolledBack: false })
   }
 }
 

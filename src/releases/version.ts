@@ -24,16 +24,28 @@ export interface Version {
   normalized: string
 }
 
-// The regular expression of PEP 440 appendix B (as used by packaging), anchored.
+/**
+ * What packaging's `\s` matches (Python's str.isspace): JavaScript's `\s` also takes U+FEFF
+ * (a byte order mark, which packaging refuses) and leaves out U+001C-U+001F and U+0085.
+ */
+const SPACE =
+  '[\\t\\n\\v\\f\\r\\x1c-\\x20\\x85\\xa0\\u1680\\u2000-\\u200a\\u2028\\u2029\\u202f\\u205f\\u3000]*'
+
+// The regular expression of PEP 440 appendix B (as used by packaging), anchored. Letters are
+// ASCII only: Python's re.IGNORECASE also lets the Kelvin sign K (U+212A), ſ and ı into a local
+// label; sitecycle refuses those on purpose (a version names directories and tags).
 const VERSION_PATTERN = new RegExp(
-  '^\\s*v?' +
+  '^' +
+    SPACE +
+    'v?' +
     '(?:(?<epoch>[0-9]+)!)?' +
     '(?<release>[0-9]+(?:\\.[0-9]+)*)' +
     '(?<pre>[-_.]?(?<pre_l>alpha|a|beta|b|preview|pre|c|rc)[-_.]?(?<pre_n>[0-9]+)?)?' +
     '(?<post>(?:-(?<post_n1>[0-9]+))|(?:[-_.]?(?<post_l>post|rev|r)[-_.]?(?<post_n2>[0-9]+)?))?' +
     '(?<dev>[-_.]?(?<dev_l>dev)[-_.]?(?<dev_n>[0-9]+)?)?' +
     '(?:\\+(?<local>[a-z0-9]+(?:[-_.][a-z0-9]+)*))?' +
-    '\\s*$',
+    SPACE +
+    '$',
   'i'
 )
 
@@ -77,7 +89,13 @@ export function parseVersion(text: string): Version {
   }
   if (g.post) version.post = toInt(g.post_n1 ?? g.post_n2 ?? '0', text)
   if (g.dev) version.dev = toInt(g.dev_n ?? '0', text)
-  if (g.local) version.local = g.local.toLowerCase().replace(/[-_]/g, '.')
+  // Numeric segments of the local label are numbers, as in packaging: 1.0+abc.007 is 1.0+abc.7.
+  if (g.local)
+    version.local = g.local
+      .toLowerCase()
+      .split(/[-_.]/)
+      .map(part => (/^[0-9]+$/.test(part) ? String(toInt(part, text)) : part))
+      .join('.')
   version.normalized = formatVersion(version)
   return version
 }
@@ -99,9 +117,18 @@ function formatVersion(v: Omit<Version, 'normalized'>): string {
  */
 export const MAX_VERSION_LENGTH = 64
 
-/** True when `text` is a PEP 440 version of at most {@link MAX_VERSION_LENGTH} characters. */
+/**
+ * True when `text` is a PEP 440 version of at most {@link MAX_VERSION_LENGTH} characters whose
+ * numbers are safe integers (what {@link parseVersion} takes).
+ */
 export function isValidVersion(text: string): boolean {
-  return typeof text === 'string' && text.length <= MAX_VERSION_LENGTH && VERSION_PATTERN.test(text)
+  if (typeof text !== 'string' || text.length > MAX_VERSION_LENGTH) return false
+  try {
+    parseVersion(text)
+    return true
+  } catch {
+    return false
+  }
 }
 
 /** The normalised form of a PEP 440 version (`1.0.0-RC1` → `1.0.0rc1`, `v1.0` → `1.0`). */

@@ -6,16 +6,6 @@ import * as scripts from '../commands/host-scripts.js'
 import type { Executor } from '../hosts/executor.js'
 import { SitecycleError } from '../util/errors.js'
 import { EMPTY_RELEASE, otherSlot, siteLayout, type Slot } from './layout.js'
-import {
-  awaitGroupHere,
-  groupPidsHere,
-  LiveSlotChanged,
-  listReleasesHere,
-  pointLinkHere,
-  readStateHere,
-  signalGroupHere,
-  switchMapHere
-} from './on-host.js'
 
 /** What a release directory holds, as recorded in its release.json. */
 export interface ReleaseRecord {
@@ -98,11 +88,8 @@ export async function readSiteState(
 ): Promise<SiteState> {
   let raw: RawSiteState
   try {
-    if (exec.runsOnHost) raw = readStateHere(site.root)
-    else {
-      const r = await exec.run(hostScript(python, scripts.READ_STATE, [site.root]))
-      raw = JSON.parse(r.stdout) as RawSiteState
-    }
+    const r = await exec.run(hostScript(python, scripts.READ_STATE, [site.root]))
+    raw = JSON.parse(r.stdout) as RawSiteState
   } catch (e) {
     const stderr = (e as { stderr?: unknown }).stderr
     const detail = typeof stderr === 'string' && stderr.trim() ? stderr : String(e)
@@ -150,11 +137,9 @@ export async function listReleases(
 ): Promise<InstalledRelease[]> {
   type Listing = Record<string, { complete: boolean; info: ReleaseRecord | null; bad: boolean }>
   const dir = siteLayout(site.root).releases
-  const raw = exec.runsOnHost
-    ? (listReleasesHere(dir) as Listing)
-    : (JSON.parse(
-        (await exec.run(hostScript(python, scripts.LIST_RELEASES, [dir]))).stdout
-      ) as Listing)
+  const raw = JSON.parse(
+    (await exec.run(hostScript(python, scripts.LIST_RELEASES, [dir]))).stdout
+  ) as Listing
   return Object.entries(raw)
     .filter(([dir]) => dir !== EMPTY_RELEASE && !dir.startsWith('.'))
     .map(([dir, v]) => ({ dir, complete: v.complete, bad: v.bad, info: v.info ?? undefined }))
@@ -171,8 +156,7 @@ export async function pointSlot(
   const l = siteLayout(site.root)
   const link = site.apache.mode === 'single' ? l.current : l.slot(slot)
   const target = site.apache.mode === 'single' ? `releases/${release}` : `../releases/${release}`
-  if (exec.runsOnHost) pointLinkHere(link, target)
-  else await exec.run(hostScript(python, scripts.POINT_LINK, [link, target]))
+  await exec.run(hostScript(python, scripts.POINT_LINK, [link, target]))
 }
 
 /** A slot's daemon group as the group host scripts take it: its run dir (its daemons' working
@@ -217,45 +201,6 @@ function restartFailed(site: SiteConfig, slot: Slot | 'current', why: string): E
   return new SitecycleError(`restarting slot ${slot} of site ${site.name} failed: ${why}`, 'host')
 }
 
-/** SIGNAL_GROUP in this process (an executor on the host): the PIDs signalled, space-separated. */
-async function signalGroupHereOrFail(
-  exec: Executor,
-  site: SiteConfig,
-  slot: Slot | 'current',
-  runDir: string,
-  link: string[] = []
-): Promise<string> {
-  const old = await signalGroupHere(runDir, RESPAWN_GRACE_SECONDS, link[0], link[1])
-  if (!old.length)
-    throw noDaemon(
-      exec,
-      site,
-      slot,
-      `no process has working directory ${runDir}, none came within ${RESPAWN_GRACE_SECONDS}s`
-    )
-  return old.join(' ')
-}
-
-/** AWAIT_GROUP in this process: the new PIDs, space-separated. */
-async function awaitGroupHereOrFail(
-  exec: Executor,
-  site: SiteConfig,
-  slot: Slot | 'current',
-  runDir: string,
-  old: string
-): Promise<string> {
-  const before = new Set(old.split(/\s+/).filter(Boolean).map(Number))
-  const timeout = Number(restartTimeout(site))
-  const fresh = await awaitGroupHere(runDir, site.apache.processes, timeout, before)
-  if (!fresh)
-    throw restartFailed(
-      site,
-      slot,
-      `the daemon processes of this group did not restart within ${timeout}s (old: ${[...before].join(' ')}, now: ${[...groupPidsHere(runDir)].join(' ')})`
-    )
-  return fresh.join(' ')
-}
-
 /** The stdout of a group host script, or the error that says what went wrong. */
 async function runGroupScript(
   exec: Executor,
@@ -278,10 +223,6 @@ export async function restartSlotGroup(
   slot: Slot | 'current'
 ): Promise<string> {
   const { runDir } = groupArgs(site, slot)
-  if (exec.runsOnHost) {
-    const old = await signalGroupHereOrFail(exec, site, slot, runDir)
-    return awaitGroupHereOrFail(exec, site, slot, runDir, old)
-  }
   return runGroupScript(
     exec,
     site,
@@ -307,7 +248,6 @@ export async function signalSlotGroup(
   pointAt: string
 ): Promise<string> {
   const { runDir, link } = groupArgs(site, slot, pointAt)
-  if (exec.runsOnHost) return signalGroupHereOrFail(exec, site, slot, runDir, link)
   return runGroupScript(
     exec,
     site,
@@ -326,7 +266,6 @@ export async function awaitSlotGroup(
   old: string
 ): Promise<string> {
   const { runDir } = groupArgs(site, slot)
-  if (exec.runsOnHost) return awaitGroupHereOrFail(exec, site, slot, runDir, old)
   return runGroupScript(
     exec,
     site,
@@ -349,18 +288,6 @@ export async function switchLiveSlot(
   slot: Slot,
   expectLive?: Slot
 ): Promise<string> {
-  if (exec.runsOnHost) {
-    try {
-      return switchMapHere(siteLayout(site.root).liveMap, slot, expectLive)
-    } catch (e) {
-      if (e instanceof LiveSlotChanged)
-        throw new SitecycleError(`site ${site.name}: ${e.message}`, 'site')
-      throw new SitecycleError(
-        `switching site ${site.name} to slot ${slot} failed on ${exec.name}: ${e instanceof Error ? e.message : e}`,
-        'host'
-      )
-    }
-  }
   const args = [siteLayout(site.root).liveMap, slot, ...(expectLive ? [expectLive] : [])]
   const r = await exec.tryRun(hostScript(python, scripts.SWITCH_MAP, args))
   if (r.code === 4) throw new SitecycleError(`site ${site.name}: ${r.stderr.trim()}`, 'site')
