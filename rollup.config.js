@@ -2,6 +2,7 @@
 import commonjs from '@rollup/plugin-commonjs'
 import json from '@rollup/plugin-json'
 import { nodeResolve } from '@rollup/plugin-node-resolve'
+import { textImport } from './tools/rollup/text-import.js'
 import { typescriptOnce } from './tools/rollup/typescript-once.js'
 
 const entries = {
@@ -40,5 +41,5 @@ export default Object.entries(entries).map(([name, input]) => ({
     if (warning.code === 'CIRCULAR_DEPENDENCY' || warning.code === 'INVALID_ANNOTATION') return
     warn(warning)
   },
-  plugins: [ts, nodeResolve({ preferBuiltins: true }), commonjs(), json()]
+  plugins: [ts, textImport(), nodeResolve({ preferBuiltins: true }), commonjs(), json()]
 }))
