@@ -1,4 +1,5 @@
-# host/build-backend.py
+# host/build-backend.py: argv: project dir. Prints, as JSON, the [build-system] of its pyproject.toml
+# and the requirements this Python does not satisfy (by installed distribution and version).
 import json, pathlib, sys
 src = pathlib.Path(sys.argv[1])
 system = {}

@@ -1,17 +1,18 @@
-# host/snapshot-sums.py: Host program. argv: mode, progress file (or `-`), then by mode: - `write
-# <dir> <previous dir|-> <sha256 of the previous SHA256SUMS|->`: hash every file of the snapshot
-# `dir` and write `dir/SHA256SUMS` (aside, fsync, rename). A file that is the very inode the
-# previous snapshot holds at the same path (rsync --link-dest made it a hard link) takes the
-# previous snapshot's sum instead of being read again, but only when the previous SHA256SUMS still
-# has the sha256 its manifest records. Prints JSON `{sha256, count, bytes, hashed, hashedBytes,
-# reused, reusedBytes, files: [[path, size, sha256]...]}`. - `hash <json>`: json is `[{dir, only:
-# [paths] | null, sums: bool}]`. Hashes the files of each snapshot directory (only those at or
-# under `only`, when given), reading each inode once across all of them (a hard-linked file has the
-# same bytes wherever it is linked); with `sums`, also reads and parses its SHA256SUMS. Prints JSON
-# `[{dir, files: [[path, size, sha256]...], missing: [paths of only not found], sums: null |
-# {exists, sha256, entries: [[path, sha256]...], badLines: [numbers]}}]` and `bytesRead`. Progress:
-# `{"doneBytes", "totalBytes", "doneFiles", "totalFiles"}` written aside and renamed over the
-# progress file about twice a second; removed at the end. Errors writing it are ignored.
+# host/snapshot-sums.py: argv: mode, progress file (or `-`), then by mode:
+# - `write <dir> <previous dir|-> <sha256 of the previous SHA256SUMS|->`: hash every file of the
+#   snapshot `dir` and write `dir/SHA256SUMS` (aside, fsync, rename). A file that is the very inode
+#   the previous snapshot holds at the same path (rsync --link-dest made it a hard link) takes the
+#   previous snapshot's sum instead of being read again, but only when the previous SHA256SUMS
+#   still has the sha256 its manifest records. Prints JSON `{sha256, count, bytes, hashed,
+#   hashedBytes, reused, reusedBytes, files: [[path, size, sha256]...]}`.
+# - `hash <json>`: json is `[{dir, only: [paths] | null, sums: bool}]`. Hashes the files of each
+#   snapshot directory (only those at or under `only`, when given), reading each inode once across
+#   all of them (a hard-linked file has the same bytes wherever it is linked); with `sums`, also
+#   reads and parses its SHA256SUMS. Prints JSON `[{dir, files: [[path, size, sha256]...],
+#   missing: [paths of only not found], sums: null | {exists, sha256, entries: [[path,
+#   sha256]...], badLines: [numbers]}}]` and `bytesRead`.
+# Progress: `{"doneBytes", "totalBytes", "doneFiles", "totalFiles"}` written aside and renamed over
+# the progress file about twice a second; removed at the end. Errors writing it are ignored.
 import hashlib, json, os, re, stat, sys, time
 
 SKIP = {'manifest.json', 'manifest.json.tmp', 'SHA256SUMS', 'SHA256SUMS.tmp'}

@@ -1,4 +1,6 @@
-# host/sqlite-run-sql.py
+# host/sqlite-run-sql.py: argv: database file, SQL file. Runs the file's statements in one transaction
+# (BEGIN IMMEDIATE ... COMMIT); on an error, rolled back, exit 1 with the SQL file and sqlite's message.
+# Exit 2 when the database file is missing.
 import os, sqlite3, sys
 path, sql_file = sys.argv[1], sys.argv[2]
 if not os.path.isfile(path):
