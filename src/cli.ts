@@ -56,7 +56,11 @@ export async function main(
       out(program.helpInformation().trimEnd())
       return EXIT.input
     }
-    await program.parseAsync(ctx.argv, { from: 'user' })
+    // `sitecycle help attempt start` as `sitecycle attempt start --help` (commander's help
+    // command goes one level down only).
+    const own =
+      ctx.argv[0] === 'help' && ctx.argv.length > 2 ? [...ctx.argv.slice(1), '--help'] : ctx.argv
+    await program.parseAsync(own, { from: 'user' })
     return ctx.code
   } catch (e) {
     if (e instanceof HelpShown) return e.exitCode === 0 ? EXIT.ok : EXIT.input

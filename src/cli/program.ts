@@ -93,6 +93,17 @@ export const DRY_RUN_COMMANDS = ['deploy', 'rollback', 'maintenance', 'restore',
 /** The commands that can go to a release marked bad when told to. */
 export const ALLOW_BAD_COMMANDS = ['deploy', 'rollback'] as const
 
+/** `sitecycle attempt` without its subcommand, or `sitecycle` without a command. */
+function whichOne(cmd: Command): SitecycleError {
+  const path = commandPath(cmd)
+  return new SitecycleError(
+    path
+      ? `${path}: which one? ${cmd.commands.map(c => c.name()).join(', ')}; see sitecycle ${path} --help`
+      : 'which command? see sitecycle --help',
+    'usage'
+  )
+}
+
 /** A commander error of `cmd` as the one line sitecycle prints for bad input. */
 export function usageError(err: CommanderError, cmd: Command, program: Command): Error {
   const path = commandPath(cmd)
@@ -103,14 +114,10 @@ export function usageError(err: CommanderError, cmd: Command, program: Command):
     case 'commander.helpDisplayed':
     case 'commander.help':
     case 'commander.version':
-      if (err.exitCode === 0) return new HelpShown(0)
-      return new SitecycleError(
-        path
-          ? `${path}: which one? ${cmd.commands.map(c => c.name()).join(', ')}; ${see}`
-          : `which command? ${see}`,
-        'usage'
-      )
+      return err.exitCode === 0 ? new HelpShown(0) : whichOne(cmd)
     case 'commander.unknownOption': {
+      // `sitecycle attempt --json`: the subcommand is missing, not the option.
+      if (cmd.commands.length && cmd.parent) return whichOne(cmd)
       const owners = commandsWith(program, quoted)
       if (quoted === '--dry-run')
         return new SitecycleError(
@@ -122,9 +129,13 @@ export function usageError(err: CommanderError, cmd: Command, program: Command):
           `--allow-bad: only ${ALLOW_BAD_COMMANDS.join(' and ')} go to a release, not ${name}`,
           'usage'
         )
+      const where =
+        owners.length > 4
+          ? `an option of ${owners.length} other commands`
+          : `it is one of ${owners.map(o => `sitecycle ${o}`).join(', ')}`
       return new SitecycleError(
         owners.length
-          ? `${quoted}: not an option of ${name} (it is one of ${owners.map(o => `sitecycle ${o}`).join(', ')}); ${see}`
+          ? `${quoted}: not an option of ${name} (${where}); ${see}`
           : `${quoted}: unknown option; ${see}`,
         'usage'
       )
@@ -133,7 +144,9 @@ export function usageError(err: CommanderError, cmd: Command, program: Command):
       return new SitecycleError(
         quoted === 'site'
           ? `${path}: which site? e.g. ${name} v1`
-          : `${path}: missing <${quoted}>; usage: ${name} ${cmd.usage()}`,
+          : quoted === 'preview'
+            ? `${path}: which preview site? e.g. ${name} v2`
+            : `${path}: missing <${quoted}>; usage: ${name} ${cmd.usage()}`,
         'usage'
       )
     case 'commander.excessArguments': {
