@@ -56,10 +56,19 @@ export async function main(
       out(program.helpInformation().trimEnd())
       return EXIT.input
     }
-    // `sitecycle help attempt start` as `sitecycle attempt start --help` (commander's help
-    // command goes one level down only).
+    // `sitecycle help attempt start` as `sitecycle attempt start --help`: commander's help
+    // command goes one level down only, and shows the program's help for an unknown command.
+    const [first, asked] = ctx.argv
+    if (first === 'help' && asked !== undefined && asked !== 'help') {
+      const names = program.commands.map(c => c.name())
+      if (!names.includes(asked))
+        throw new SitecycleError(
+          `help: unknown command '${asked}'; the commands: ${names.join(', ')}; see sitecycle --help`,
+          'usage'
+        )
+    }
     const own =
-      ctx.argv[0] === 'help' && ctx.argv.length > 2 ? [...ctx.argv.slice(1), '--help'] : ctx.argv
+      first === 'help' && asked !== undefined ? [...ctx.argv.slice(1), '--help'] : ctx.argv
     await program.parseAsync(own, { from: 'user' })
     return ctx.code
   } catch (e) {

@@ -134,6 +134,15 @@ describe('help', () => {
     }
   })
 
+  it('sitecycle help <unknown command> is refused naming it; help help is the help', async () => {
+    const r = await run(['help', 'nope'])
+    expect(r.code).toBe(2)
+    expect(r.err).toMatch(/^sitecycle: help: unknown command 'nope'; the commands: init, deploy, /)
+    const h = await run(['help', 'help'])
+    expect(h.code).toBe(0)
+    expect(h.out).toMatch(/^Usage: sitecycle <command>/)
+  })
+
   it('sitecycle alone prints the help and exits 2', async () => {
     const r = await run([])
     expect(r.code).toBe(2)
