@@ -1,10 +1,11 @@
 // ESM jest with ts-jest (the @actions/* packages are ESM-only).
 const tsJest = ['ts-jest', { useESM: true, tsconfig: 'tsconfig.json', diagnostics: false }]
 const common = {
-  extensionsToTreatAsEsm: ['.ts'],
-  moduleFileExtensions: ['ts', 'js', 'json'],
+  extensionsToTreatAsEsm: ['.ts', '.py'],
+  moduleFileExtensions: ['ts', 'js', 'json', 'py'],
   moduleNameMapper: { '^(\\.{1,2}/.*)\\.js$': '$1' },
-  transform: { '^.+\\.ts$': tsJest },
+  // Host programs (src/host/*.py) are imported as their text, as rollup's text-import does.
+  transform: { '^.+\\.ts$': tsJest, '^.+\\.py$': '<rootDir>/tools/jest/text-transform.js' },
   testEnvironment: 'node'
 }
 export default {

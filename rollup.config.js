@@ -8,6 +8,7 @@ import { nodeResolve } from '@rollup/plugin-node-resolve'
 import terser from '@rollup/plugin-terser'
 import typescript from '@rollup/plugin-typescript'
 import { removeStaleFiles } from './tools/rollup/remove-stale-files.js'
+import { textImport } from './tools/rollup/text-import.js'
 
 export default {
   input: {
@@ -41,6 +42,7 @@ export default {
   },
   plugins: [
     typescript({ tsconfig: 'tsconfig.build.json', noEmitOnError: true }),
+    textImport(),
     nodeResolve({ preferBuiltins: true }),
     commonjs(),
     json()

@@ -13,6 +13,11 @@ export SITECYCLE_NODE24
 mkdir -p .tmp
 rm -f .tmp/jest-*.json
 rc=0
+# The host programs compile and pass pyflakes (seconds: before the long steps, to fail fast).
+bash scripts/check-host-programs.sh || {
+  echo "tests: 0 passed, 1 failed (a host program in src/host does not compile or fails pyflakes)"
+  exit 1
+}
 # Type check and lint (single-threaded, as rollup is) beside the bundle build: both must pass.
 { npm run typecheck --silent && npm run lint --silent; } >.tmp/static-checks.log 2>&1 &
 static_pid=$!

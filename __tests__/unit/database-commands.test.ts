@@ -373,7 +373,7 @@ describe('connections and errors', () => {
     const c = redirectInput('/usr/bin/python3', ['mysql', '--database=x'], '/d.sql')
     const e = new CommandError('local', describeCommand(c), 1, '', 'ERROR 1064 at line 3\n')
     expect(failureMessage(e)).toBe(
-      '/usr/bin/python3 -I -S -c <program> in /d.sql "" mysql --database=x failed on local with exit code 1:\nERROR 1064 at line 3'
+      '/usr/bin/python3 -I -S -c <host/redirect-stdio.py> in /d.sql "" mysql --database=x failed on local with exit code 1:\nERROR 1064 at line 3'
     )
   })
   test('the registry knows postgres, mysql and sqlite; anything else is a config error', () => {

@@ -20,6 +20,14 @@ import {
   configKeys,
   undocumentedKeys
 } from '../../tools/docs/config-reference.js'
+import {
+  checkCliReference,
+  CLI_END_MARKER,
+  CLI_START_MARKER,
+  cliProgram,
+  runnableCommands
+} from '../../tools/docs/cli-reference.js'
+import { commandPath } from '../../src/cli/program.js'
 import { main } from '../../tools/docs/readme-tables.js'
 import {
   checkStarterTable,
@@ -282,5 +290,43 @@ describe('the config reference', () => {
     await fs.writeFile(readme, text.replace(/^\| `sites\.<name>\.apache\.ctl` .*\n/m, ''))
     expect((await checkConfigReference(root)).current).toBe(false)
     expect(await main(['--check', '--root', root], () => undefined)).toBe(1)
+  })
+})
+
+describe('the CLI reference', () => {
+  it('is current in README.md (run `npm run docs` when this fails)', async () => {
+    expect(await checkCliReference(REPO)).toEqual({ current: true })
+  })
+
+  it('has a section for every command, naming each of its arguments and options', async () => {
+    const readme = await fs.readFile(path.join(REPO, 'README.md'), 'utf8')
+    const section = readme.slice(readme.indexOf(CLI_START_MARKER), readme.indexOf(CLI_END_MARKER))
+    const commands = runnableCommands(cliProgram())
+    expect(commands.map(commandPath)).toEqual(
+      expect.arrayContaining(['deploy', 'attempt start', 'maintenance', 'release'])
+    )
+    for (const cmd of commands) {
+      const start = section.indexOf(`#### \`sitecycle ${commandPath(cmd)} ${cmd.usage()}\``)
+      expect(start).toBeGreaterThan(-1)
+      const next = section.indexOf('#### ', start + 1)
+      const own = section.slice(start, next === -1 ? undefined : next)
+      for (const o of cmd.options.filter(x => !x.hidden))
+        expect(own).toContain(`| \`${o.flags}\` |`)
+      for (const a of cmd.registeredArguments) expect(own).toContain(`| \`${a.name()}`)
+    }
+  })
+
+  it('a stale reference is found, and `docs` brings it back', async () => {
+    const root = await copyOfRepo()
+    const readme = path.join(root, 'README.md')
+    const text = await fs.readFile(readme, 'utf8')
+    const line = /^\| `--use-latest` .*\n/m
+    expect(text).toMatch(line)
+    await fs.writeFile(readme, text.replace(line, ''))
+    const messages: string[] = []
+    expect(await main(['--check', '--root', root], m => messages.push(m))).toBe(1)
+    expect(messages.join('\n')).toMatch(/CLI reference is not current; run `npm run docs`/)
+    expect(await main(['--root', root], () => undefined)).toBe(0)
+    expect(await fs.readFile(readme, 'utf8')).toBe(text)
   })
 })

@@ -36,11 +36,16 @@ export function describeCommand(c: Command): string {
       // A host program given inline (`python -c <program>`) is named, not printed: its text
       // says nothing to the reader of an error, and would bury the error itself.
       c.argv[i - 1] === '-c' && a.includes('\n')
-        ? '<program>'
+        ? `<${hostProgramName(a) ?? 'program'}>`
         : /^[\w@%+=:,./-]+$/.test(a)
           ? a
           : JSON.stringify(a)
     )
     .join(' ')
   return redact(line, c.redact)
+}
+
+/** A host program's name, `host/tree-sums.py`, from its opening comment (src/host/*.py). */
+export function hostProgramName(program: string): string | undefined {
+  return /^# (host\/[\w.-]+\.py)\b/.exec(program)?.[1]
 }

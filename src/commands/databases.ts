@@ -6,6 +6,16 @@
  */
 import { SitecycleError } from '../util/errors.js'
 import { cmd, type Command } from './command.js'
+import pgDumpWithChecksumsProgram from '../host/pg-dump-with-checksums.py'
+import redirectStdioProgram from '../host/redirect-stdio.py'
+import sqliteBackupProgram from '../host/sqlite-backup.py'
+import sqliteRestoreProgram from '../host/sqlite-restore.py'
+import sqliteBackupWithCountsProgram from '../host/sqlite-backup-with-counts.py'
+import sqliteCompactProgram from '../host/sqlite-compact.py'
+import sqliteSwapProgram from '../host/sqlite-swap.py'
+import sqliteQueryProgram from '../host/sqlite-query.py'
+import sqliteRunSqlProgram from '../host/sqlite-run-sql.py'
+import sqliteChecksumsProgram from '../host/sqlite-checksums.py'
 
 /** How to reach a PostgreSQL or MySQL server: what the client programs get as options. */
 export interface DbConnection {
@@ -366,52 +376,7 @@ export function pgChecksumOf(sum: string): string {
  * or 3 when the checksums failed (the lines printed tell how far they got; pg_dump is stopped),
  * or 4 when pg_dump failed, or 5 when no snapshot could be exported (psql could not connect).
  */
-export const PG_DUMP_WITH_CHECKSUMS_PROGRAM = `
-import json, subprocess, sys
-psql_argv, dump_argv = json.loads(sys.argv[1]), json.loads(sys.argv[2])
-checksum_sql = sys.stdin.read()
-END = '__sitecycle_checksums_end__'
-p = subprocess.Popen(psql_argv, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True, encoding='utf-8')
-def send(text):
-    try:
-        p.stdin.write(text)
-        p.stdin.flush()
-        return True
-    except BrokenPipeError:
-        return False
-send('BEGIN ISOLATION LEVEL REPEATABLE READ, READ ONLY;\\nSELECT pg_export_snapshot();\\n')
-snapshot = p.stdout.readline().strip()
-if not snapshot:
-    sys.stderr.write('could not open a transaction and export its snapshot\\n')
-    p.kill()
-    p.wait()
-    sys.exit(5)
-d = subprocess.Popen(dump_argv + ['--snapshot=' + snapshot], stdin=subprocess.DEVNULL)
-lines, finished = [], False
-if send(checksum_sql + '\\n\\\\echo ' + END + '\\n'):
-    for line in p.stdout:
-        if line.strip() == END:
-            finished = True
-            break
-        lines.append(line)
-sys.stdout.write(''.join(lines))
-sys.stdout.flush()
-if not finished:
-    d.terminate()
-    d.wait()
-    p.wait()
-    sys.exit(3)
-dump_code = d.wait()
-send('COMMIT;\\n')
-try:
-    p.stdin.close()
-except BrokenPipeError:
-    pass
-p.wait()
-if dump_code != 0:
-    sys.stderr.write('pg_dump exited with code %d\\n' % dump_code)
-    sys.exit(4)
-`
+export const PG_DUMP_WITH_CHECKSUMS_PROGRAM = pgDumpWithChecksumsProgram
 
 /**
  * Dump database `dbname` to `outPath` ({@link pgDump}'s options) and take its checksums
@@ -638,52 +603,7 @@ export function pythonProgram(
  * followed by the text `extra`, is the command's stdin. Exits with the command's code; a failed
  * `out` removes the file.
  */
-export const REDIRECT_PROGRAM = `
-import gzip, os, shutil, subprocess, sys
-mode, path, extra, argv = sys.argv[1], sys.argv[2], sys.argv[3], sys.argv[4:]
-gz = extra == '1'
-if mode == 'out':
-    with open(path, 'wb') as f:
-        if gz:
-            p = subprocess.Popen(argv, stdout=subprocess.PIPE)
-            with gzip.GzipFile(fileobj=f, mode='wb', compresslevel=6) as z:
-                shutil.copyfileobj(p.stdout, z, 1 << 20)
-        else:
-            p = subprocess.Popen(argv, stdout=f)
-        code = p.wait()
-        f.flush()
-        os.fsync(f.fileno())
-    if code != 0:
-        os.unlink(path)
-    sys.exit(code)
-# unbuffered: the child reads the file from the descriptor, whose offset must really be 0
-with open(path, 'rb', buffering=0) as f:
-    magic = f.read(2)
-    f.seek(0)
-    if magic == b'\\x1f\\x8b' or extra:
-        p = subprocess.Popen(argv, stdin=subprocess.PIPE)
-        try:
-            if magic == b'\\x1f\\x8b':
-                with gzip.GzipFile(fileobj=f, mode='rb') as z:
-                    shutil.copyfileobj(z, p.stdin, 1 << 20)
-            else:
-                shutil.copyfileobj(f, p.stdin, 1 << 20)
-            p.stdin.write(extra.encode('utf-8'))
-        except BrokenPipeError:
-            pass
-        except (OSError, EOFError) as e:
-            p.kill()
-            sys.stderr.write('%s: %s\\n' % (path, e))
-            p.wait()
-            sys.exit(1)
-        try:
-            p.stdin.close()
-        except BrokenPipeError:
-            pass
-    else:
-        p = subprocess.Popen(argv, stdin=f)
-    sys.exit(p.wait())
-`
+export const REDIRECT_PROGRAM = redirectStdioProgram
 
 /**
  * Run `argv` on the host with its stdout written to `file` (`gzip` compresses it), through
@@ -715,28 +635,7 @@ export function redirectInput(
  * backup API in one step (a consistent snapshot, whatever writers do meanwhile), checks the copy
  * (`PRAGMA integrity_check`), fsyncs it. The destination must not exist.
  */
-export const SQLITE_BACKUP_PROGRAM = `
-import os, sqlite3, sys
-src_path, dest = sys.argv[1], sys.argv[2]
-if not os.path.isfile(src_path):
-    sys.stderr.write('%s: no such database file\\n' % src_path)
-    sys.exit(2)
-if os.path.exists(dest):
-    sys.stderr.write('%s: already exists\\n' % dest)
-    sys.exit(2)
-src = sqlite3.connect(src_path, timeout=60)
-dst = sqlite3.connect(dest)
-try:
-    src.backup(dst, pages=-1)
-    ok = dst.execute('PRAGMA integrity_check').fetchall()
-    if ok != [('ok',)]:
-        raise SystemExit('the copy of %s failed its integrity check: %r' % (src_path, ok[:5]))
-finally:
-    dst.close()
-    src.close()
-with open(dest, 'rb') as f:
-    os.fsync(f.fileno())
-`
+export const SQLITE_BACKUP_PROGRAM = sqliteBackupProgram
 
 /**
  * argv: backup file, target database file, scratch id. Copies the backup into a temp file next
@@ -744,110 +643,9 @@ with open(dest, 'rb') as f:
  * mode, then renames it over the target in one rename(2) and removes the old file's WAL side
  * files. Any failure before the rename leaves the target as it was and removes the temp file.
  */
-export const SQLITE_RESTORE_PROGRAM = `
-import os, sqlite3, sys
-backup, target, rid = sys.argv[1], sys.argv[2], sys.argv[3]
-target = os.path.abspath(target)
-tmp = os.path.join(os.path.dirname(target), '.%s.sc-restore-%s' % (os.path.basename(target), rid))
-def cleanup():
-    for p in (tmp, tmp + '-journal', tmp + '-wal', tmp + '-shm'):
-        try:
-            os.unlink(p)
-        except FileNotFoundError:
-            pass
-try:
-    if not os.path.isfile(backup):
-        raise SystemExit('%s: no such backup file' % backup)
-    src = sqlite3.connect(backup)
-    dst = sqlite3.connect(tmp)
-    try:
-        src.backup(dst, pages=-1)
-        ok = dst.execute('PRAGMA integrity_check').fetchall()
-        if ok != [('ok',)]:
-            raise SystemExit('%s failed its integrity check: %r' % (backup, ok[:5]))
-        dst.execute('PRAGMA wal_checkpoint(TRUNCATE)')
-    finally:
-        dst.close()
-        src.close()
-    with open(tmp, 'rb') as f:
-        os.fsync(f.fileno())
-    if os.path.exists(target):
-        st = os.stat(target)
-        os.chown(tmp, st.st_uid, st.st_gid)
-        os.chmod(tmp, st.st_mode & 0o7777)
-        live = sqlite3.connect(target, timeout=60)
-        try:
-            live.execute('PRAGMA wal_checkpoint(TRUNCATE)')
-        finally:
-            live.close()
-except BaseException as e:
-    cleanup()
-    if isinstance(e, SystemExit):
-        raise
-    sys.stderr.write('restore into %s failed: %s\\n' % (target, e))
-    sys.exit(1)
-os.rename(tmp, target)
-for side in ('-wal', '-shm'):
-    try:
-        os.unlink(target + side)
-    except FileNotFoundError:
-        pass
-d = os.open(os.path.dirname(target), os.O_RDONLY)
-os.fsync(d)
-os.close(d)
-`
+export const SQLITE_RESTORE_PROGRAM = sqliteRestoreProgram
 
-/**
- * Python (defines `table_checksums(con)`): `[table, rows, checksum]` for every table of an open
- * connection, sorted by name, in one read transaction. Each row is encoded on its own
- * (`marshal` format 2: typed, C speed, no references) and hashed (BLAKE2b, 128 bits); the
- * checksum is the sum of the hashes modulo 2**128, in hex: independent of row order, streamed in
- * constant memory whatever the table's size. Errors name the table.
- */
-const SQLITE_TABLE_CHECKSUMS_FUNCTION = `
-import hashlib, marshal, sqlite3
-def table_checksums(con):
-    out = []
-    con.execute('BEGIN')
-    try:
-        names = [r[0] for r in con.execute("SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite\\\\_%' ESCAPE '\\\\' ORDER BY name")]
-        for name in names:
-            total, rows = 0, 0
-            blake2b, dumps, from_bytes = hashlib.blake2b, marshal.dumps, int.from_bytes
-            try:
-                for r in con.execute('SELECT * FROM "%s"' % name.replace('"', '""')):
-                    total += from_bytes(blake2b(dumps(r, 2), digest_size=16).digest(), 'little')
-                    rows += 1
-            except (sqlite3.Error, ValueError) as e:
-                raise SystemExit('could not checksum table %s: %s' % (name, e))
-            out.append([name, rows, 'b2:%032x' % (total % (1 << 128))])
-    finally:
-        con.execute('COMMIT')
-    return out
-`
-
-/**
- * argv: database file. Prints a JSON array of [table, rows, checksum] for every table (sorted by
- * name); see SQLITE_TABLE_CHECKSUMS_FUNCTION.
- */
-export const SQLITE_CHECKSUMS_PROGRAM = `
-import json, os, sqlite3, sys, urllib.parse
-${SQLITE_TABLE_CHECKSUMS_FUNCTION}
-path = sys.argv[1]
-if not os.path.isfile(path):
-    sys.stderr.write('%s: no such database file\\n' % path)
-    sys.exit(2)
-if len(sys.argv) > 2 and sys.argv[2] == 'immutable':
-    # A snapshot's copy: read as it is, no lock taken, no -wal or -shm file made beside it.
-    uri = 'file:%s?mode=ro&immutable=1' % urllib.parse.quote(os.path.abspath(path))
-    con = sqlite3.connect(uri, uri=True, isolation_level=None)
-else:
-    con = sqlite3.connect(path, timeout=60, isolation_level=None)
-try:
-    print(json.dumps(table_checksums(con)))
-finally:
-    con.close()
-`
+export const SQLITE_CHECKSUMS_PROGRAM = sqliteChecksumsProgram
 
 /**
  * argv: source database file, destination file, partial file. A snapshot's copy, in one process:
@@ -858,60 +656,10 @@ finally:
  * by name], size: the copy's bytes, sourceSize: the database file's bytes}. The destination must
  * not exist; the partial file is removed on failure.
  */
-export const SQLITE_BACKUP_WITH_COUNTS_PROGRAM = `
-import json, os, sqlite3, sys
-src_path, dest, partial = sys.argv[1], sys.argv[2], sys.argv[3]
-if not os.path.isfile(src_path):
-    sys.stderr.write('%s: no such database file\\n' % src_path)
-    sys.exit(2)
-if os.path.lexists(dest):
-    sys.stderr.write('%s: already exists\\n' % dest)
-    sys.exit(2)
-try:
-    src = sqlite3.connect(src_path, timeout=60)
-    dst = sqlite3.connect(partial, isolation_level=None)
-    try:
-        dst.execute('PRAGMA journal_mode=OFF')
-        dst.execute('PRAGMA synchronous=OFF')
-        src.backup(dst, pages=-1)
-        names = [r[0] for r in dst.execute("SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite\\\\_%' ESCAPE '\\\\' ORDER BY name")]
-        out = [[n, dst.execute('SELECT count(*) FROM "%s"' % n.replace('"', '""')).fetchone()[0], ''] for n in names]
-    finally:
-        dst.close()
-        src.close()
-    with open(partial, 'rb') as f:
-        os.fsync(f.fileno())
-    size = os.path.getsize(partial)
-    os.rename(partial, dest)
-    d = os.open(os.path.dirname(os.path.abspath(dest)), os.O_RDONLY)
-    try:
-        os.fsync(d)
-    finally:
-        os.close(d)
-except BaseException:
-    for p in (partial, partial + '-journal'):
-        try:
-            os.unlink(p)
-        except FileNotFoundError:
-            pass
-    raise
-print(json.dumps({'tables': out, 'size': size, 'sourceSize': os.path.getsize(src_path)}))
-`
+export const SQLITE_BACKUP_WITH_COUNTS_PROGRAM = sqliteBackupWithCountsProgram
 
 /** argv: database file. `VACUUM`: rebuild the file without free pages, then `ANALYZE`. */
-export const SQLITE_COMPACT_PROGRAM = `
-import os, sqlite3, sys
-path = sys.argv[1]
-if not os.path.isfile(path):
-    sys.stderr.write('%s: no such database file\\n' % path)
-    sys.exit(2)
-con = sqlite3.connect(path, timeout=60, isolation_level=None)
-try:
-    con.execute('VACUUM')
-    con.execute('ANALYZE')
-finally:
-    con.close()
-`
+export const SQLITE_COMPACT_PROGRAM = sqliteCompactProgram
 
 /**
  * argv: database file, SQL file. Runs the script's statements in one transaction: any error
@@ -924,79 +672,9 @@ finally:
  * holds a whole database. Owner and mode of the previous file carry over. Prints `replaced` or
  * `created` (no target before).
  */
-export const SQLITE_SWAP_PROGRAM = `
-import os, sqlite3, sys
-scratch, target, keep = sys.argv[1], sys.argv[2], sys.argv[3]
-if not os.path.isfile(scratch):
-    sys.exit('%s: no such database file' % scratch)
-if not os.path.exists(target):
-    os.makedirs(os.path.dirname(target), exist_ok=True)
-    os.rename(scratch, target)
-    print('created')
-    sys.exit(0)
-live = sqlite3.connect(target, timeout=60)
-try:
-    live.execute('PRAGMA wal_checkpoint(TRUNCATE)')
-finally:
-    live.close()
-st = os.stat(target)
-os.chown(scratch, st.st_uid, st.st_gid)
-os.chmod(scratch, st.st_mode & 0o7777)
-if os.path.exists(keep):
-    os.unlink(keep)
-os.link(target, keep)
-for p in (target + '-wal', target + '-shm', target + '-journal'):
-    try:
-        os.unlink(p)
-    except FileNotFoundError:
-        pass
-os.rename(scratch, target)
-print('replaced')
-`
+export const SQLITE_SWAP_PROGRAM = sqliteSwapProgram
 
 /** argv: database file, one SQL query. Prints its rows, one line each, columns joined by `|`. */
-export const SQLITE_QUERY_PROGRAM = `
-import os, sqlite3, sys
-if not os.path.isfile(sys.argv[1]):
-    sys.exit('%s: no such database file' % sys.argv[1])
-con = sqlite3.connect(sys.argv[1], timeout=60)
-try:
-    for row in con.execute(sys.argv[2]):
-        print('|'.join('' if v is None else str(v) for v in row))
-    con.commit()
-except sqlite3.Error as e:
-    sys.exit('%s: %s' % (sys.argv[1], e))
-finally:
-    con.close()
-`
+export const SQLITE_QUERY_PROGRAM = sqliteQueryProgram
 
-export const SQLITE_RUN_SQL_PROGRAM = `
-import os, sqlite3, sys
-path, sql_file = sys.argv[1], sys.argv[2]
-if not os.path.isfile(path):
-    sys.stderr.write('%s: no such database file\\n' % path)
-    sys.exit(2)
-with open(sql_file, encoding='utf-8') as f:
-    script = f.read()
-stmts, buf = [], ''
-for ch in script:
-    buf += ch
-    if ch == ';' and sqlite3.complete_statement(buf):
-        stmts.append(buf)
-        buf = ''
-if buf.strip():
-    stmts.append(buf)
-con = sqlite3.connect(path, timeout=60, isolation_level=None)
-try:
-    con.execute('BEGIN IMMEDIATE')
-    for s in stmts:
-        con.execute(s)
-    con.execute('COMMIT')
-except sqlite3.Error as e:
-    if con.in_transaction:
-        con.execute('ROLLBACK')
-    sys.stderr.write('%s: %s\\n' % (sql_file, e))
-    sys.exit(1)
-finally:
-    con.close()
-`
+export const SQLITE_RUN_SQL_PROGRAM = sqliteRunSqlProgram

@@ -1,4 +1,5 @@
 import { cmd, type Command } from './command.js'
+import pathIdentitiesProgram from '../host/path-identities.py'
 
 /** `mkdir -p` with a mode for the leaves. */
 export function makeDirs(dirs: string[], mode = '755'): Command {
@@ -54,17 +55,7 @@ export function renamePath(from: string, to: string): Command {
  * Host program, argv: paths. Prints a JSON list with, for each path, `device:inode` of what is
  * there (not following a last symlink), or null when nothing is.
  */
-export const PATH_IDENTITIES = `
-import json, os, sys
-out = []
-for p in sys.argv[1:]:
-    try:
-        st = os.lstat(p)
-        out.append('%d:%d' % (st.st_dev, st.st_ino))
-    except FileNotFoundError:
-        out.append(None)
-print(json.dumps(out))
-`
+export const PATH_IDENTITIES = pathIdentitiesProgram
 
 /** `python -c PATH_IDENTITIES <paths...>`: what each path is (device:inode), or null. */
 export function pathIdentities(python: string, paths: string[]): Command {

@@ -23,6 +23,8 @@
  * delta) into a temp directory the caller names and removes, toc.dat copied; pg_restore then
  * reads that directory. Table files over zstd's 2 GiB window are kept full.
  */
+import storeDumpProgram from '../host/store-dump.py'
+import materializeDumpProgram from '../host/materialize-dump.py'
 import { cmd, type Command } from '../commands/command.js'
 import { pythonProgram } from '../commands/databases.js'
 import { removeTree } from '../commands/files.js'
@@ -135,19 +137,6 @@ export function planRemoval(
   }
 }
 
-/** zstd as the store programs run it: found on PATH, named when missing. */
-const ZSTD_HELPERS = `
-import json, os, re, shutil, subprocess, sys
-def zstd(args):
-    r = subprocess.run(['zstd', '-q', '-f', '--long=31'] + args, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-    if r.returncode != 0:
-        sys.stderr.write('zstd %s failed: %s\\n' % (' '.join(args), r.stderr.strip()))
-        sys.exit(3)
-if shutil.which('zstd') is None:
-    sys.stderr.write('zstd is not installed\\n')
-    sys.exit(4)
-`
-
 /**
  * Host program, argv: raw dump dir, stored dump dir (made), base's stored dump dir or '', largest
  * delta source in bytes. Moves each file of the raw dump into the stored one: `N.dat` compressed
@@ -155,65 +144,14 @@ if shutil.which('zstd') is None:
  * base has one and both are within the window; else full), anything else as it is. Removes the
  * raw dir. Prints {"deltas": [...], "full": n, "bytes": stored bytes}.
  */
-export const STORE_DUMP_PROGRAM = `${ZSTD_HELPERS}
-raw, out, base, limit = sys.argv[1], sys.argv[2], sys.argv[3], int(sys.argv[4])
-os.makedirs(out)
-deltas, full = [], 0
-for name in sorted(os.listdir(raw)):
-    src = os.path.join(raw, name)
-    if not re.fullmatch(r'[0-9]+\\.dat', name):
-        os.rename(src, os.path.join(out, name))
-        continue
-    stored = os.path.join(out, name + '.zst')
-    based = os.path.join(base, name + '.zst') if base else ''
-    if based and os.path.isfile(based) and os.path.getsize(src) <= limit:
-        aside = os.path.join(out, '.' + name + '.base')
-        zstd(['-d', based, '-o', aside])
-        if os.path.getsize(aside) <= limit:
-            zstd(['-1', '--patch-from=' + aside, src, '-o', stored])
-            deltas.append(name + '.zst')
-        else:
-            zstd(['-1', src, '-o', stored])
-            full += 1
-        os.unlink(aside)
-    else:
-        zstd(['-1', src, '-o', stored])
-        full += 1
-    os.unlink(src)
-shutil.rmtree(raw)
-stored_bytes = sum(os.path.getsize(os.path.join(out, f)) for f in os.listdir(out))
-print(json.dumps({'deltas': deltas, 'full': full, 'bytes': stored_bytes}))
-`
+export const STORE_DUMP_PROGRAM = storeDumpProgram
 
 /**
  * Host program, argv: stored dump dir, base's stored dump dir or '', JSON list of the delta
  * files, output dir (made). Writes the plain dump: `N.dat.zst` decompressed (a delta through the
- * base's file, decompressed aside first), other files copied. Prints the bytes written.
+ * base's file, decompressed aside first), other files copied. Prints {"bytes": the bytes written}.
  */
-export const MATERIALIZE_DUMP_PROGRAM = `${ZSTD_HELPERS}
-stored, base, deltas, out = sys.argv[1], sys.argv[2], set(json.loads(sys.argv[3])), sys.argv[4]
-os.makedirs(out)
-total = 0
-for name in sorted(os.listdir(stored)):
-    src = os.path.join(stored, name)
-    if name.endswith('.dat.zst'):
-        target = os.path.join(out, name[:-4])
-        if name in deltas:
-            if not base:
-                sys.stderr.write('%s is a delta but its base is missing\\n' % src)
-                sys.exit(5)
-            aside = os.path.join(out, '.' + name[:-4] + '.base')
-            zstd(['-d', os.path.join(base, name), '-o', aside])
-            zstd(['-d', '--patch-from=' + aside, src, '-o', target])
-            os.unlink(aside)
-        else:
-            zstd(['-d', src, '-o', target])
-    else:
-        target = os.path.join(out, name)
-        shutil.copyfile(src, target)
-    total += os.path.getsize(target)
-print(json.dumps({'bytes': total}))
-`
+export const MATERIALIZE_DUMP_PROGRAM = materializeDumpProgram
 
 /** `python STORE_DUMP_PROGRAM raw out base limit` */
 export function storeDump(python: string, raw: string, out: string, base: string | null): Command {

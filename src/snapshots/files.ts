@@ -6,6 +6,8 @@
  */
 import { posix } from 'node:path'
 import { cmd, type Command } from '../commands/command.js'
+import summarizeTreeProgram from '../host/summarize-tree.py'
+import listSnapshotDirsProgram from '../host/list-snapshot-dirs.py'
 
 /**
  * Where a data folder goes under a snapshot's `files/`: its path relative to the site root
@@ -123,39 +125,7 @@ export function parseDf(stdout: string): DiskInfo | undefined {
  * (what rsync compares; cheap); `content`: sha256 over each file's path and bytes (for a dump).
  * Symbolic links count as entries with their target; nothing is followed.
  */
-export const SUMMARIZE_TREE = `
-import hashlib, json, os, stat, sys
-mode, top = sys.argv[1], sys.argv[2]
-if not os.path.lexists(top):
-    print(json.dumps({'exists': False, 'count': 0, 'bytes': 0, 'sha256': hashlib.sha256().hexdigest()}))
-    sys.exit(0)
-entries = []
-if os.path.isdir(top) and not os.path.islink(top):
-    for d, dirs, files in os.walk(top):
-        dirs.sort()
-        for name in files + [x for x in dirs if os.path.islink(os.path.join(d, x))]:
-            entries.append(os.path.relpath(os.path.join(d, name), top))
-else:
-    entries.append('')
-entries.sort()
-total, count, h = 0, 0, hashlib.sha256()
-for rel in entries:
-    p = os.path.join(top, rel) if rel else top
-    st = os.lstat(p)
-    count += 1
-    if stat.S_ISLNK(st.st_mode):
-        h.update(('%s\\0link\\0%s\\n' % (rel, os.readlink(p))).encode('utf-8', 'surrogateescape'))
-        continue
-    total += st.st_size
-    if mode == 'list':
-        h.update(('%s\\0%d\\0%d\\n' % (rel, st.st_size, int(st.st_mtime))).encode('utf-8', 'surrogateescape'))
-    else:
-        h.update(('%s\\0%d\\n' % (rel, st.st_size)).encode('utf-8', 'surrogateescape'))
-        with open(p, 'rb') as f:
-            for block in iter(lambda: f.read(1 << 20), b''):
-                h.update(block)
-print(json.dumps({'exists': True, 'count': count, 'bytes': total, 'sha256': h.hexdigest()}))
-`
+export const SUMMARIZE_TREE = summarizeTreeProgram
 
 /** What SUMMARIZE_TREE prints. */
 export interface TreeSummary {
@@ -175,22 +145,7 @@ export function summarizeTree(python: string, mode: 'list' | 'content', path: st
  * holds a manifest.json (a snapshot without one is incomplete); for several dirs, one such list
  * per dir, in their order (a dir that does not exist lists nothing).
  */
-export const LIST_SNAPSHOT_DIRS = `
-import json, os, sys
-def entries(top):
-    out = []
-    try:
-        names = sorted(os.listdir(top))
-    except FileNotFoundError:
-        names = []
-    for name in names:
-        p = os.path.join(top, name)
-        if os.path.isdir(p) and not os.path.islink(p):
-            out.append({'name': name, 'complete': os.path.isfile(os.path.join(p, 'manifest.json'))})
-    return out
-tops = sys.argv[1:]
-print(json.dumps(entries(tops[0]) if len(tops) == 1 else [entries(t) for t in tops]))
-`
+export const LIST_SNAPSHOT_DIRS = listSnapshotDirsProgram
 
 /** An entry of a snapshots dir as LIST_SNAPSHOT_DIRS prints it. */
 export interface SnapshotDirEntry {

@@ -1,5 +1,6 @@
 import { pathToFileURL } from 'node:url'
 import { checkReadmeTables, updateReadmeTables } from './action-tables.js'
+import { checkCliReference, updateCliReference } from './cli-reference.js'
 import { checkConfigReference, updateConfigReference } from './config-reference.js'
 import { checkStarterTable, STARTERS_README, updateStarterTable } from './starter-tables.js'
 
@@ -7,7 +8,8 @@ const USAGE = 'usage: readme-tables [--check] [--root DIR]'
 
 /**
  * `readme-tables [--root DIR]` regenerates the README's inputs/outputs tables from
- * `actions/*\/action.yml` and its config reference from the config schema; `--check` changes nothing and fails when they are not current.
+ * `actions/*\/action.yml`, its config reference from the config schema and its CLI reference from
+ * the command definitions of src/cli/; `--check` changes nothing and fails when they are not current.
  * Returns the exit code: 0 current (or rewritten), 1 not current, 2 bad arguments.
  */
 export async function main(
@@ -40,7 +42,12 @@ export async function main(
       write(
         `readme-tables: README.md's config reference is not current; run \`npm run docs\`. ${reference.firstDifference}`
       )
-    return result.current && starters && reference.current ? 0 : 1
+    const cli = await checkCliReference(root)
+    if (!cli.current)
+      write(
+        `readme-tables: README.md's CLI reference is not current; run \`npm run docs\`. ${cli.firstDifference}`
+      )
+    return result.current && starters && reference.current && cli.current ? 0 : 1
   }
   const changed = await updateReadmeTables(root)
   write(changed ? 'readme-tables: README.md updated' : 'readme-tables: README.md already current')
@@ -54,6 +61,11 @@ export async function main(
     (await updateConfigReference(root))
       ? 'readme-tables: README.md config reference updated'
       : 'readme-tables: README.md config reference already current'
+  )
+  write(
+    (await updateCliReference(root))
+      ? 'readme-tables: README.md CLI reference updated'
+      : 'readme-tables: README.md CLI reference already current'
   )
   return 0
 }

@@ -1,0 +1,253 @@
+/**
+ * The host programs (src/host/*.py), run for real with Debian's Python against temporary trees,
+ * as the product runs them (`python3 -I -S -c <text> args...`): their outputs checked against
+ * what Node computes itself, and a failure reported with its message and the program's name,
+ * never its text.
+ */
+import { createHash } from 'node:crypto'
+import { lstat, mkdir, mkdtemp, readFile, readdir, rm, symlink, writeFile } from 'node:fs/promises'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { describeCommand, hostProgramName } from '../../src/commands/command.js'
+import { pythonProgram, SQLITE_CHECKSUMS_PROGRAM } from '../../src/commands/databases.js'
+import { pathIdentities } from '../../src/commands/files.js'
+import { SITE_FACTS_PROGRAM } from '../../src/compare/host-program.js'
+import * as scripts from '../../src/commands/host-scripts.js'
+import { hostScript } from '../../src/commands/python.js'
+import { CommandError } from '../../src/hosts/executor.js'
+import { LocalExecutor } from '../../src/hosts/local-executor.js'
+import { materializeDumpCommand, storeDump } from '../../src/snapshots/dump-store.js'
+import { listSeveralSnapshotDirs, summarizeTree } from '../../src/snapshots/files.js'
+import { parseWrittenSums, writeSnapshotSums } from '../../src/snapshots/sums.js'
+
+const PY = '/usr/bin/python3'
+const HOST_DIR = join(process.cwd(), 'src', 'host')
+const exec = new LocalExecutor()
+const sha256 = (data: string | Buffer) => createHash('sha256').update(data).digest('hex')
+
+let dir: string
+beforeEach(async () => {
+  dir = await mkdtemp(join(tmpdir(), 'sitecycle-host-programs-'))
+})
+afterEach(() => rm(dir, { recursive: true, force: true }))
+
+/** A small tree: two files (one in a sub folder) and a symbolic link. */
+async function makeTree(top: string): Promise<void> {
+  await mkdir(join(top, 'sub'), { recursive: true })
+  await writeFile(join(top, 'a.txt'), 'alpha\n')
+  await writeFile(join(top, 'sub', 'b.bin'), Buffer.from([0, 1, 2, 255]))
+  await symlink('a.txt', join(top, 'link'))
+}
+
+describe('each program file', () => {
+  test('opens with its own name (what an error shows instead of its text)', async () => {
+    const files = (await readdir(HOST_DIR)).filter(f => f.endsWith('.py'))
+    expect(files.length).toBeGreaterThan(20)
+    for (const f of files) {
+      const text = await readFile(join(HOST_DIR, f), 'utf8')
+      expect([f, hostProgramName(text)]).toEqual([f, `host/${f}`])
+    }
+  })
+
+  test('is imported as one self-contained text: its `# inlined` imports replaced', () => {
+    expect(hostProgramName(scripts.SWITCH_MAP)).toBe('host/switch-map.py')
+    expect(scripts.SWITCH_MAP).not.toMatch(/^from _/m)
+    expect(scripts.SWITCH_MAP).toContain('def switch_map(path, slot, expect=None):')
+    expect(scripts.WARM_SWITCH).toContain('def read_state(root):')
+  })
+})
+
+describe('a failed host program is named, not printed', () => {
+  test('describeCommand shows the program file', () => {
+    expect(describeCommand(hostScript(PY, scripts.LIST_RELEASES, ['/srv/x/releases']))).toBe(
+      '/usr/bin/python3 -I -S -c <host/list-releases.py> /srv/x/releases'
+    )
+    // A program that is not one of the files keeps the generic name.
+    expect(describeCommand({ argv: [PY, '-c', 'import sys\nsys.exit(1)\n'] })).toBe(
+      '/usr/bin/python3 -c <program>'
+    )
+  })
+
+  test("switch-map's compare-and-swap failure: its message and exit code 4, no Python source", async () => {
+    const map = join(dir, 'live.map')
+    await writeFile(map, 'live green\n')
+    const e = await exec.run(hostScript(PY, scripts.SWITCH_MAP, [map, 'blue', 'blue'])).then(
+      () => undefined,
+      (err: unknown) => err
+    )
+    expect(e).toBeInstanceOf(CommandError)
+    expect((e as CommandError).code).toBe(4)
+    expect((e as Error).message).toBe(
+      `/usr/bin/python3 -I -S -c <host/switch-map.py> ${map} blue blue failed on local with exit code 4:\n` +
+        'the live slot is green, not blue: another operation changed the site'
+    )
+    expect((e as Error).message).not.toContain('def ')
+    expect(await readFile(map, 'utf8')).toBe('live green\n')
+  })
+
+  test('sqlite-checksums on a missing file: exit 2, the file named', async () => {
+    const missing = join(dir, 'none.sqlite3')
+    const r = await exec.tryRun(pythonProgram(PY, SQLITE_CHECKSUMS_PROGRAM, [missing]))
+    expect([r.code, r.stderr]).toEqual([2, `${missing}: no such database file\n`])
+  })
+})
+
+describe('the programs against real trees', () => {
+  test('summarize-tree (content): count, bytes and the sha256 Node computes over the same walk', async () => {
+    const top = join(dir, 'tree')
+    await makeTree(top)
+    const r = await exec.run(summarizeTree(PY, 'content', top))
+    const h = createHash('sha256')
+    // Entries sorted by relative path: a.txt, link, sub/b.bin.
+    h.update('a.txt\u00006\n').update('alpha\n')
+    h.update('link\u0000link\u0000a.txt\n')
+    h.update('sub/b.bin\u00004\n').update(Buffer.from([0, 1, 2, 255]))
+    expect(JSON.parse(r.stdout)).toEqual({
+      exists: true,
+      count: 3,
+      bytes: 10,
+      sha256: h.digest('hex')
+    })
+    const none = await exec.run(summarizeTree(PY, 'list', join(dir, 'absent')))
+    expect(JSON.parse(none.stdout)).toEqual({
+      exists: false,
+      count: 0,
+      bytes: 0,
+      sha256: sha256('')
+    })
+  })
+
+  test('snapshot-sums write: SHA256SUMS and the rows equal Node sha256 of each file', async () => {
+    const top = join(dir, 'snap')
+    await makeTree(top)
+    await writeFile(join(top, 'manifest.json'), '{}')
+    const written = parseWrittenSums((await exec.run(writeSnapshotSums(PY, top))).stdout)
+    const a = sha256('alpha\n')
+    const b = sha256(Buffer.from([0, 1, 2, 255]))
+    const sums = await readFile(join(top, 'SHA256SUMS'), 'utf8')
+    expect(sums).toBe(`${a}  a.txt\n${b}  sub/b.bin\n`)
+    expect(written).toMatchObject({ sha256: sha256(sums), count: 2, bytes: 10, reused: 0 })
+    expect(written.files.map(f => [f.path, f.size, f.sha256])).toEqual([
+      ['a.txt', 6, a],
+      ['sub/b.bin', 4, b]
+    ])
+  })
+
+  test('path-identities: device:inode as lstat gives it, null for nothing there', async () => {
+    await makeTree(dir)
+    const st = await lstat(join(dir, 'link'), { bigint: true })
+    const r = await exec.run(pathIdentities(PY, [join(dir, 'link'), join(dir, 'absent')]))
+    expect(JSON.parse(r.stdout)).toEqual([`${st.dev}:${st.ino}`, null])
+  })
+
+  test('list-snapshot-dirs: complete when a manifest is there; one list per dir', async () => {
+    await mkdir(join(dir, 's', '20260101-1'), { recursive: true })
+    await mkdir(join(dir, 's', '20260102-1'), { recursive: true })
+    await writeFile(join(dir, 's', '20260101-1', 'manifest.json'), '{}')
+    await writeFile(join(dir, 's', 'stray-file'), '')
+    const r = await exec.run(listSeveralSnapshotDirs(PY, [join(dir, 's'), join(dir, 'absent')]))
+    expect(JSON.parse(r.stdout)).toEqual([
+      [
+        { name: '20260101-1', complete: true },
+        { name: '20260102-1', complete: false }
+      ],
+      []
+    ])
+  })
+
+  test('list-releases and read-state on a site tree', async () => {
+    const root = join(dir, 'site')
+    for (const d of ['releases/1.0.0', 'releases/2.0.0', 'slots', '.sitecycle'])
+      await mkdir(join(root, d), { recursive: true })
+    await writeFile(join(root, 'releases/1.0.0/release.json'), '{"version": "1.0.0"}')
+    await writeFile(join(root, 'releases/2.0.0/BAD'), '')
+    await writeFile(join(root, '.sitecycle/site.json'), '{}')
+    await symlink('../releases/1.0.0', join(root, 'slots/blue'))
+    await writeFile(join(root, 'live.map'), 'live blue\n')
+    const releases = await exec.run(hostScript(PY, scripts.LIST_RELEASES, [join(root, 'releases')]))
+    expect(JSON.parse(releases.stdout)).toEqual({
+      '1.0.0': { complete: true, info: { version: '1.0.0' }, bad: false },
+      '2.0.0': { complete: false, info: null, bad: true }
+    })
+    const state = await exec.run(hostScript(PY, scripts.READ_STATE, [root]))
+    expect(JSON.parse(state.stdout)).toEqual({
+      slots: { blue: '1.0.0', green: null },
+      live: 'blue',
+      current: null,
+      releases: { '1.0.0': { complete: true, bad: false } },
+      initialized: true
+    })
+  })
+
+  test("compare's site-facts: the live release, its packages, files hashed as Node hashes them", async () => {
+    const root = join(dir, 'site')
+    const venv = join(root, 'releases', '1.0.0')
+    const sp = join(venv, 'lib', 'python3.11', 'site-packages')
+    await mkdir(join(sp, 'pkg-1.0.dist-info'), { recursive: true })
+    await mkdir(join(sp, 'pkg'), { recursive: true })
+    await mkdir(join(venv, 'bin'), { recursive: true })
+    await mkdir(join(root, 'slots'), { recursive: true })
+    await mkdir(join(root, 'data'), { recursive: true })
+    await writeFile(
+      join(sp, 'pkg-1.0.dist-info', 'METADATA'),
+      'Metadata-Version: 2.1\nName: pkg\nVersion: 1.0\n'
+    )
+    await writeFile(join(sp, 'pkg-1.0.dist-info', 'RECORD'), '')
+    await writeFile(join(sp, 'pkg', '__init__.py'), 'x = 1\n')
+    await writeFile(join(venv, 'bin', 'tool'), `#!${venv}/bin/python\n`)
+    await writeFile(join(venv, 'pyvenv.cfg'), 'home = /usr/bin\n')
+    await writeFile(join(venv, 'app.ini'), '[app]\n')
+    await writeFile(join(root, 'data', 'upload.txt'), 'u')
+    await symlink('../releases/1.0.0', join(root, 'slots', 'green'))
+    await writeFile(join(root, 'live.map'), 'live green\n')
+    const r = await exec.run(
+      hostScript(PY, SITE_FACTS_PROGRAM, [root, 'blue-green', JSON.stringify([join(root, 'data')])])
+    )
+    expect(JSON.parse(r.stdout)).toEqual({
+      liveSlot: 'green',
+      release: '1.0.0',
+      venv,
+      record: null,
+      packages: [{ name: 'pkg', version: '1.0' }],
+      files: {
+        'bin/tool': sha256('#!<venv>/bin/python\n'),
+        'lib/python3.11/site-packages/pkg-1.0.dist-info/METADATA': sha256(
+          'Metadata-Version: 2.1\nName: pkg\nVersion: 1.0\n'
+        ),
+        'lib/python3.11/site-packages/pkg/__init__.py': sha256('x = 1\n')
+      },
+      config: '[app]\n',
+      data: [{ path: join(root, 'data'), exists: true, files: { 'upload.txt': sha256('u') } }]
+    })
+  })
+
+  test('store-dump then materialize-dump (zstd, a delta against a base): the same bytes back', async () => {
+    const table = (n: number) =>
+      Buffer.from(Array.from({ length: 50000 }, (_, i) => `row ${i} ${n}\n`).join(''))
+    await mkdir(join(dir, 'raw1'))
+    await writeFile(join(dir, 'raw1', '1.dat'), table(1))
+    await writeFile(join(dir, 'raw1', 'toc.dat'), 'toc')
+    const first = await exec.run(storeDump(PY, join(dir, 'raw1'), join(dir, 'stored1'), null))
+    expect(JSON.parse(first.stdout)).toMatchObject({ deltas: [], full: 1 })
+    await mkdir(join(dir, 'raw2'))
+    await writeFile(join(dir, 'raw2', '1.dat'), table(2))
+    await writeFile(join(dir, 'raw2', 'toc.dat'), 'toc2')
+    const second = await exec.run(
+      storeDump(PY, join(dir, 'raw2'), join(dir, 'stored2'), join(dir, 'stored1'))
+    )
+    expect(JSON.parse(second.stdout)).toMatchObject({ deltas: ['1.dat.zst'], full: 0 })
+    expect(await readdir(join(dir, 'stored2'))).toEqual(['1.dat.zst', 'toc.dat'])
+    const back = await exec.run(
+      materializeDumpCommand(
+        PY,
+        join(dir, 'stored2'),
+        join(dir, 'stored1'),
+        ['1.dat.zst'],
+        join(dir, 'out')
+      )
+    )
+    expect(await readFile(join(dir, 'out', '1.dat'))).toEqual(table(2))
+    expect(await readFile(join(dir, 'out', 'toc.dat'), 'utf8')).toBe('toc2')
+    expect(JSON.parse(back.stdout)).toEqual({ bytes: table(2).length + 4 })
+  })
+})

@@ -1,0 +1,67 @@
+/** `sitecycle sync <site>`: copy the data of the site's `from:` site into it (a preview). */
+import type { Command } from 'commander'
+import { DataOperationFailed } from '../pipelines/restore.js'
+import { syncPlan, syncSite, syncSource } from '../pipelines/sync.js'
+import {
+  act,
+  EXIT,
+  reportFailedPipeline,
+  siteAndExecutor,
+  sourceExecutor,
+  type CliContext
+} from './context.js'
+import { describeDataOutcome } from './data-outcome.js'
+import {
+  dryRunOption,
+  jsonOption,
+  lockWaitOption,
+  siteCommandOptions,
+  type DryRunOption,
+  type HostOptions,
+  type JsonOption,
+  type LockWaitOption
+} from './options.js'
+
+export interface SyncOptions extends HostOptions, JsonOption, LockWaitOption, DryRunOption {
+  snapshot?: string
+  useLatest?: boolean
+}
+
+export function registerSync(program: Command, ctx: CliContext): void {
+  const cmd = program
+    .command('sync')
+    .summary("copy the data of the site's `from:` site into it (a preview)")
+    .description(
+      "copy the data of the site's `from:` site into it (a preview): snapshot the source (or --use-latest), restore, anonymize, run the site's hooks, verify"
+    )
+    .argument('<site>', 'the site, as named in the config')
+    .option('--snapshot <id>', 'the snapshot of the source to sync from')
+    .option('--use-latest', "sync from the source's newest snapshot instead of taking a new one")
+  lockWaitOption(cmd)
+  dryRunOption(cmd, 'print the steps')
+  jsonOption(cmd)
+  siteCommandOptions(cmd).action(
+    act(ctx, async (name: string, o: SyncOptions) => {
+      if (o.dryRun) {
+        ctx.out(syncPlan().join('\n'))
+        return EXIT.ok
+      }
+      const t = await siteAndExecutor(ctx, o, name)
+      try {
+        const outcome = await syncSite({
+          ...t,
+          sourceExec: sourceExecutor(ctx, o, t, syncSource(t.config, t.site)),
+          reporter: ctx.reporter,
+          lockWait: o.lockWait,
+          snapshot: o.snapshot,
+          useLatest: Boolean(o.useLatest)
+        })
+        ctx.out(o.json ? JSON.stringify(outcome, null, 2) : describeDataOutcome(outcome))
+        return EXIT.ok
+      } catch (e) {
+        if (!(e instanceof DataOperationFailed)) throw e
+        return reportFailedPipeline(ctx, e, Boolean(o.json), { frozen: e.leftFrozen })
+      }
+    })
+  )
+}

@@ -1,0 +1,53 @@
+# host/pg-dump-with-checksums.py: argv: psql's argv and pg_dump's argv, each as JSON; stdin: the
+# checksum SQL. Dumps and takes the checksums at once, both in one snapshot of the database: psql
+# opens a REPEATABLE READ transaction and exports its snapshot (`pg_export_snapshot()`), pg_dump
+# starts with `--snapshot=<it>`, and the checksum SQL runs in the exporting transaction while
+# pg_dump works (two processes, so two cores). The transaction stays open until pg_dump ends (a
+# snapshot can only be imported while its exporter lives). Prints the checksum lines on stdout;
+# exit code 0, or 3 when the checksums failed (the lines printed tell how far they got; pg_dump is
+# stopped), or 4 when pg_dump failed, or 5 when no snapshot could be exported (psql could not
+# connect).
+import json, subprocess, sys
+psql_argv, dump_argv = json.loads(sys.argv[1]), json.loads(sys.argv[2])
+checksum_sql = sys.stdin.read()
+END = '__sitecycle_checksums_end__'
+p = subprocess.Popen(psql_argv, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True, encoding='utf-8')
+def send(text):
+    try:
+        p.stdin.write(text)
+        p.stdin.flush()
+        return True
+    except BrokenPipeError:
+        return False
+send('BEGIN ISOLATION LEVEL REPEATABLE READ, READ ONLY;\nSELECT pg_export_snapshot();\n')
+snapshot = p.stdout.readline().strip()
+if not snapshot:
+    sys.stderr.write('could not open a transaction and export its snapshot\n')
+    p.kill()
+    p.wait()
+    sys.exit(5)
+d = subprocess.Popen(dump_argv + ['--snapshot=' + snapshot], stdin=subprocess.DEVNULL)
+lines, finished = [], False
+if send(checksum_sql + '\n\\echo ' + END + '\n'):
+    for line in p.stdout:
+        if line.strip() == END:
+            finished = True
+            break
+        lines.append(line)
+sys.stdout.write(''.join(lines))
+sys.stdout.flush()
+if not finished:
+    d.terminate()
+    d.wait()
+    p.wait()
+    sys.exit(3)
+dump_code = d.wait()
+send('COMMIT;\n')
+try:
+    p.stdin.close()
+except BrokenPipeError:
+    pass
+p.wait()
+if dump_code != 0:
+    sys.stderr.write('pg_dump exited with code %d\n' % dump_code)
+    sys.exit(4)
