@@ -16,7 +16,12 @@ if (built.status !== 0) {
 }
 const run = spawnSync(
   process.execPath,
-  [join(root, 'build', 'bench', 'bench', 'deploy.js'), ...process.argv.slice(2)],
+  [
+    '--import',
+    join(root, 'tools', 'python-text-hook.mjs'),
+    join(root, 'build', 'bench', 'bench', 'deploy.js'),
+    ...process.argv.slice(2)
+  ],
   {
     cwd: root,
     stdio: 'inherit'

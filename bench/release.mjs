@@ -14,7 +14,11 @@ mkdirSync(configDir, { recursive: true })
 const config = join(configDir, 'tsconfig.bench-release.json')
 writeFileSync(
   config,
-  JSON.stringify({ extends: '../bench/tsconfig.json', include: ['../bench/release.ts'] }, null, 2)
+  JSON.stringify(
+    { extends: '../bench/tsconfig.json', include: ['../bench/release.ts', '../src/types/*.d.ts'] },
+    null,
+    2
+  )
 )
 const built = spawnSync(process.execPath, [tsc, '-p', config], { cwd: root, stdio: 'inherit' })
 if (built.status !== 0) {
@@ -23,7 +27,12 @@ if (built.status !== 0) {
 }
 const run = spawnSync(
   process.execPath,
-  [join(root, 'build', 'bench', 'bench', 'release.js'), ...process.argv.slice(2)],
+  [
+    '--import',
+    join(root, 'tools', 'python-text-hook.mjs'),
+    join(root, 'build', 'bench', 'bench', 'release.js'),
+    ...process.argv.slice(2)
+  ],
   { cwd: root, stdio: 'inherit' }
 )
 process.exit(run.status ?? 1)

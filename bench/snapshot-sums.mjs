@@ -15,7 +15,10 @@ const config = join(configDir, 'tsconfig.bench-sums.json')
 writeFileSync(
   config,
   JSON.stringify(
-    { extends: '../bench/tsconfig.json', include: ['../bench/snapshot-sums.ts'] },
+    {
+      extends: '../bench/tsconfig.json',
+      include: ['../bench/snapshot-sums.ts', '../src/types/*.d.ts']
+    },
     null,
     2
   )
@@ -27,7 +30,12 @@ if (built.status !== 0) {
 }
 const run = spawnSync(
   process.execPath,
-  [join(root, 'build', 'bench', 'bench', 'snapshot-sums.js'), ...process.argv.slice(2)],
+  [
+    '--import',
+    join(root, 'tools', 'python-text-hook.mjs'),
+    join(root, 'build', 'bench', 'bench', 'snapshot-sums.js'),
+    ...process.argv.slice(2)
+  ],
   { cwd: root, stdio: 'inherit' }
 )
 process.exit(run.status ?? 1)
