@@ -23,6 +23,7 @@ import { SshConnectionError } from './hosts/ssh-executor.js'
 import { OperationFailed } from './pipelines/operation.js'
 import { ConfigError, SitecycleError } from './util/errors.js'
 import { StreamReporter } from './util/reporter.js'
+import { openSecretsBundle } from './config/secrets-bundle.js'
 import { EXIT, printOutcome, type CliContext } from './cli/context.js'
 import { buildProgram, HelpShown } from './cli/program.js'
 
@@ -34,6 +35,8 @@ export async function main(
   out: (s: string) => void = s => process.stdout.write(s + '\n')
 ): Promise<number> {
   const reporter = new StreamReporter(undefined, false)
+  // A workflow step's SITECYCLE_SECRETS (one JSON object) gives the secrets the config names.
+  for (const value of openSecretsBundle(process.env)) reporter.addSecret(value)
   // `run`'s command comes after `--`, untouched by sitecycle's own options.
   const dashes = argv.indexOf('--')
   const ctx: CliContext = {
@@ -47,9 +50,9 @@ export async function main(
   try {
     const program = buildProgram(ctx)
     const command = ctx.argv.find(a => !a.startsWith('-'))
-    if (dashes >= 0 && command !== 'run')
+    if (dashes >= 0 && command !== 'run' && command !== 'idle')
       throw new SitecycleError(
-        `--: only sitecycle run takes a command after --, not sitecycle ${command ?? ''}`.trimEnd(),
+        `--: only sitecycle run and sitecycle idle take a command after --, not sitecycle ${command ?? ''}`.trimEnd(),
         'usage'
       )
     if (!ctx.argv.length) {
@@ -85,7 +88,7 @@ export async function main(
       if (e instanceof SshConnectionError && e.reason === 'host-key') return EXIT.input
       if (
         e instanceof ConfigError ||
-        ['config', 'input', 'usage', 'release', 'site'].includes(e.kind)
+        ['config', 'input', 'usage', 'release', 'site', 'stage'].includes(e.kind)
       )
         return EXIT.input
       return EXIT.failed

@@ -58,7 +58,7 @@ it.each([
   ],
   [
     ['deploy', 'v1', '--', 'python'],
-    'sitecycle: --: only sitecycle run takes a command after --, not sitecycle deploy\n'
+    'sitecycle: --: only sitecycle run and sitecycle idle take a command after --, not sitecycle deploy\n'
   ]
 ])('%j is refused (exit 2) before the config is read', async (args, message) => {
   const code = await main([

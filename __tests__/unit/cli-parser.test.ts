@@ -71,10 +71,11 @@ async function parsed(
 const PATHS = runnableCommands(newProgram().program).map(commandPath)
 
 describe('help', () => {
-  it('knows the 27 commands (attempt has 5 subcommands)', () => {
+  it('knows the 29 commands (attempt has 5 subcommands)', () => {
     expect(PATHS).toEqual([
       'init',
       'deploy',
+      'idle',
       'rollback',
       'status',
       'sites',
@@ -99,7 +100,8 @@ describe('help', () => {
       'hosts',
       'release',
       'build',
-      'demo'
+      'demo',
+      'version'
     ])
   })
 
@@ -171,7 +173,7 @@ describe('refused with exit 2 and one line', () => {
     ],
     [
       ['hosts', 'v1', '--host', 'h'],
-      'sitecycle: --host: not an option of sitecycle hosts (an option of 21 other commands); see sitecycle hosts --help\n'
+      'sitecycle: --host: not an option of sitecycle hosts (an option of 22 other commands); see sitecycle hosts --help\n'
     ],
     [['deploy'], 'sitecycle: deploy: which site? e.g. sitecycle deploy v1\n'],
     [
@@ -196,7 +198,7 @@ describe('refused with exit 2 and one line', () => {
     ],
     [
       ['nope'],
-      "sitecycle: unknown command 'nope'; the commands: init, deploy, rollback, status, sites, unlock, run, snapshot, snapshots, verify, restore, sync, clone, mirror, attempt, remove, maintenance, compare, watch, hosts, release, build, demo; see sitecycle --help\n"
+      "sitecycle: unknown command 'nope'; the commands: init, deploy, idle, rollback, status, sites, unlock, run, snapshot, snapshots, verify, restore, sync, clone, mirror, attempt, remove, maintenance, compare, watch, hosts, release, build, demo, version; see sitecycle --help\n"
     ],
     [
       ['attempt'],
@@ -233,6 +235,26 @@ describe('refused with exit 2 and one line', () => {
     [
       ['init', 'v1', '--reload', '--no-reload'],
       'sitecycle: --reload and --no-reload: give one of them\n'
+    ],
+    [
+      ['deploy', 'v1', '--stage', 'switch', '--version', '1.0.0'],
+      'sitecycle: --version: given to --stage prepare, not to --stage switch\n'
+    ],
+    [
+      ['deploy', 'v1', '--run', 'r1'],
+      'sitecycle: --run: only a deploy in stages takes it (--stage)\n'
+    ],
+    [
+      ['deploy', 'v1', '--stage', 'prepare', '--run', 'r1', '--hold', '0'],
+      'sitecycle: --hold 0: give whole minutes, 1 to 1440\n'
+    ],
+    [
+      ['deploy', 'v1', '--stage', 'prepare'],
+      'sitecycle: a deploy in stages is held by its run between stages: in GitHub Actions the run says who it is (GITHUB_RUN_ID); elsewhere pass --run NAME, the same to every stage\n'
+    ],
+    [
+      ['idle', 'v1'],
+      'sitecycle: idle: the command goes after --, e.g. sitecycle idle v1 -- ./tests/smoke.sh\n'
     ],
     [
       ['--version'],

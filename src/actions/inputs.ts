@@ -4,6 +4,7 @@
  * with one error that names each bad input and the form it expects.
  */
 import type { SiteConfig, SitecycleConfig } from '../config/model.js'
+import { BUNDLED_SECRETS, parseConfigSecrets } from '../config/secrets-bundle.js'
 import { isValidVersion } from '../releases/version.js'
 import { DEFAULT_LOCK_WAIT_SECONDS } from '../sites/lock.js'
 import { SitecycleError } from '../util/errors.js'
@@ -180,47 +181,7 @@ function readBoolean(core: InputSource, name: string, problems: string[]): boole
   return false
 }
 
-/**
- * The secret a workflow's caller passes by name to carry the secrets the config names, as one
- * JSON object such as `{"DB_PASSWORD": "..."}`: `secrets: inherit` reaches a reusable workflow of
- * another owner empty, and a reusable workflow cannot declare names it does not know.
- */
-export const BUNDLED_SECRETS = 'SITECYCLE_SECRETS'
-
-/**
- * The `config-secrets` input: a JSON object of secret names to values, such as
- * `${{ toJSON(secrets) }}`; values that are not strings are left out. The value of
- * `SITECYCLE_SECRETS`, when it is itself a JSON object, is opened into its names; a name already
- * given on its own (such as an environment secret) keeps its own value. The value is never shown.
- */
-export function parseConfigSecrets(text: string): Record<string, string> | undefined {
-  const data = parseObject(text)
-  if (data === undefined) return undefined
-  const values: Record<string, string> = {}
-  for (const [name, value] of Object.entries(data)) {
-    if (name !== BUNDLED_SECRETS && typeof value === 'string' && value !== '') values[name] = value
-  }
-  const bundle = data[BUNDLED_SECRETS]
-  if (typeof bundle === 'string' && bundle.trim() !== '') {
-    const inner = parseObject(bundle)
-    if (inner === undefined) return undefined
-    for (const [name, value] of Object.entries(inner)) {
-      if (typeof value === 'string' && value !== '' && !(name in values)) values[name] = value
-    }
-  }
-  return values
-}
-
-function parseObject(text: string): Record<string, unknown> | undefined {
-  let data: unknown
-  try {
-    data = JSON.parse(text)
-  } catch {
-    return undefined
-  }
-  if (data === null || typeof data !== 'object' || Array.isArray(data)) return undefined
-  return data as Record<string, unknown>
-}
+export { BUNDLED_SECRETS, parseConfigSecrets }
 
 function readConfigSecrets(
   core: InputSource,

@@ -13,6 +13,7 @@ import type { CliContext, RegisterCommand } from './context.js'
 import { registerDemo } from './demo.js'
 import { registerDeploy } from './deploy.js'
 import { registerHosts } from './hosts.js'
+import { registerIdle } from './idle.js'
 import { registerInit } from './init.js'
 import { registerMaintenance } from './maintenance.js'
 import { registerMirror } from './mirror.js'
@@ -28,12 +29,14 @@ import { registerStatus } from './status.js'
 import { registerSync } from './sync.js'
 import { registerUnlock } from './unlock.js'
 import { registerVerify } from './verify.js'
+import { registerVersion } from './version.js'
 import { registerWatch } from './watch.js'
 
 /** The commands, in the order `sitecycle --help` lists them. */
 export const COMMANDS: readonly RegisterCommand[] = [
   registerInit,
   registerDeploy,
+  registerIdle,
   registerRollback,
   registerStatus,
   registerSites,
@@ -54,7 +57,8 @@ export const COMMANDS: readonly RegisterCommand[] = [
   registerHosts,
   registerRelease,
   registerBuild,
-  registerDemo
+  registerDemo,
+  registerVersion
 ]
 
 export const EXIT_CODES_HELP = `exit codes: 0 done, 1 failed and undone, 2 bad input (nothing touched), 3 locked, 4 needs attention,
