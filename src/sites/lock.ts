@@ -46,10 +46,7 @@ export interface HeldBetweenStages {
  * not enough (PIDs are reused): a process with that PID but another start time, or a holder from
  * an earlier boot, is gone.
  */
-export function holderState(
-  h: LockHolder,
-  now: number = Date.now()
-): 'alive' | 'dead' | 'unknown' {
+export function holderState(h: LockHolder, now: number = Date.now()): 'alive' | 'dead' | 'unknown' {
   // Between two stages no process holds the lock: its deadline says whether the run may go on.
   if (h.stage) return now > Date.parse(h.stage.until) ? 'dead' : 'alive'
   if (h.machine !== hostname()) return 'unknown'
