@@ -29,6 +29,22 @@ import { buildProgram, HelpShown } from './cli/program.js'
 
 export { EXIT } from './cli/context.js'
 
+/**
+ * `sitecycle -c FILE deploy v1` as `sitecycle deploy v1 -c FILE`: the config file is an option of
+ * the commands, and people give it first (as git -C); moved after the command line.
+ */
+function configAfterCommand(argv: string[]): string[] {
+  const rest = [...argv]
+  const moved: string[] = []
+  for (;;) {
+    if ((rest[0] === '-c' || rest[0] === '--config') && rest.length > 1)
+      moved.push(...rest.splice(0, 2))
+    else if (rest[0]?.startsWith('--config=')) moved.push(...rest.splice(0, 1))
+    else break
+  }
+  return [...rest, ...moved]
+}
+
 /** Run the CLI; returns the exit code. `out` receives results, progress goes to the reporter. */
 export async function main(
   argv: string[],
@@ -42,7 +58,7 @@ export async function main(
   const ctx: CliContext = {
     reporter,
     out,
-    argv: dashes < 0 ? argv : argv.slice(0, dashes),
+    argv: configAfterCommand(dashes < 0 ? argv : argv.slice(0, dashes)),
     commandArgv: dashes < 0 ? [] : argv.slice(dashes + 1),
     opened: [],
     code: EXIT.ok

@@ -561,6 +561,20 @@ describe('each command parses its flags to typed options', () => {
     })
   })
 
+  it('the config file may come before the command, as people write it', async () => {
+    // Read from the file named (not there: said so), not refused as a misplaced option.
+    for (const argv of [
+      [...NO_CONFIG, 'status', 'v1'],
+      ['--config=/nonexistent/sitecycle.yml', 'attempt', 'status', 'v2'],
+      [...NO_CONFIG, 'run', 'v1', '--', 'python', '-c', 'x']
+    ]) {
+      const r = await run(argv)
+      expect({ argv, code: r.code }).toEqual({ argv, code: 2 })
+      expect(r.err).toMatch(/\/nonexistent\/sitecycle\.yml/)
+      expect(r.err).not.toMatch(/not an option/)
+    }
+  })
+
   it("run's command after -- is not parsed by sitecycle", async () => {
     // -c after -- is python's: sitecycle's own -c names a file that is not there, and says so.
     const r = await run(['run', 'v1', ...NO_CONFIG, '--', 'python', '-c', 'x', '--json'])
