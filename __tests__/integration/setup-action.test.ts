@@ -38,7 +38,7 @@ jobs:
           SET_UP: \${{ steps.sitecycle.outputs.version }}
         run: |
           set -euo pipefail
-          printf 'sites:\\n  v1:\\n    root: %s/site\\n    url: http://127.0.0.1:1/\\n' "$RUNNER_TEMP" > "$RUNNER_TEMP/sitecycle.yml"
+          printf 'app:\\n  package: acme-app\\n  wsgi: acme.wsgi:application\\nsites:\\n  v1:\\n    root: %s/site\\n    url: http://127.0.0.1:1/\\n' "$RUNNER_TEMP" > "$RUNNER_TEMP/sitecycle.yml"
           {
             echo "which=$(command -v sitecycle)"
             echo "version=$(sitecycle version)"
