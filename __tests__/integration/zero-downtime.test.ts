@@ -30,12 +30,11 @@ import { httpGet, makeTestSite, type TestSite } from '../helpers/site.js'
 
 /**
  * After the rename of live.map, each Apache child re-reads the map on its next request that
- * needs it (it stats the file per lookup), so the switch is seen within milliseconds; requests
- * already past the rewrite when the rename happened still finish on the old group. 200 ms
- * covers those in-flight requests with a wide margin on a loaded 2-CPU machine; the design
- * measured ~10 ms.
+ * needs it (it stats the file per lookup), so a request sent after the switch step ended is
+ * routed to the new release; requests already past the rewrite when the rename happened still
+ * finish on the old group. The checks below are about order (sent before or after the step),
+ * never about how long anything took.
  */
-const SWITCH_WINDOW_MS = 200
 const CONCURRENCY = 16
 
 /** A Reporter that remembers when each step started and ended (the `switch` step holds the rename). */
@@ -123,9 +122,9 @@ interface SwitchCheck {
 }
 
 /** Check one switch seen by the load: no request answered before the switch step began got
- * `to`; everybody got `to` once SWITCH_WINDOW_MS passed after it ended. Returns the lag: from
- * the start of the switch step (the rename, done here or by a host program) to the start of the
- * last request still answered by another release. */
+ * `to`; every request sent after it ended got `to`. Returns the lag: from the start of the
+ * switch step (the rename, done here or by a host program) to the start of the last request
+ * still answered by another release (reported, not asserted). */
 function expectSwitch(samples: LoadSample[], c: SwitchCheck): number {
   const until = c.until ?? Infinity
   // Answered before the switch step began: a request still in flight then may be routed after
@@ -136,7 +135,7 @@ function expectSwitch(samples: LoadSample[], c: SwitchCheck): number {
   expect(describeSamples(early, c.window.start)).toBe('')
   // Up to the next switch: requests still in flight when it began may be routed after its rename.
   const before = samples.filter(s => s.end <= until)
-  const late = settleAfter(before, c.to, c.window.end + SWITCH_WINDOW_MS, until)
+  const late = settleAfter(before, c.to, c.window.end, until)
   expect(describeSamples(late.other, c.window.end)).toBe('')
   // The old release served up to the switch, the new one after: the load saw the change happen.
   expect(
@@ -276,8 +275,5 @@ test('under continuous load, deploys, refused broken releases and a rollback fai
     `zero-downtime: ${report.total} requests, ${report.failed} failed, p50 ${report.p50Ms.toFixed(1)} ms, p99 ${report.p99Ms.toFixed(1)} ms, ` +
       `last old answer after the switch step started (deploy v2, rollback, deploy v4): ${lags.map(l => l.toFixed(1)).join(', ')} ms; ` +
       `switch steps took ${[w2, wb, w4].map(w => (w.end - w.start).toFixed(1)).join(', ')} ms`
-  )
-  lags.forEach((lag, i) =>
-    expect(lag).toBeLessThanOrEqual([w2, wb, w4][i].end - [w2, wb, w4][i].start + SWITCH_WINDOW_MS)
   )
 })

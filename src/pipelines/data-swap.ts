@@ -17,6 +17,7 @@
  * by the same renames (rename and RENAME_EXCHANGE work on files), its way back kept aside, told
  * apart by its inode.
  */
+import swapFolderProgram from '../host/swap-folder.py'
 import { cmd } from '../commands/command.js'
 import { pathIdentities, removeTree, renamePath } from '../commands/files.js'
 import { scratchDatabaseName } from '../commands/databases.js'
@@ -97,26 +98,7 @@ export function folderSiblings(target: string, opId: string): { staged: string; 
  * old folder or the new one, never none), else two renames; the previous content ends at
  * `aside`. Prints moved (no target before), exchanged or renamed.
  */
-export const SWAP_FOLDER = `
-import ctypes, os, sys
-staged, target, aside = sys.argv[1], sys.argv[2], sys.argv[3]
-if not os.path.lexists(target):
-    os.makedirs(os.path.dirname(target), exist_ok=True)
-    os.rename(staged, target)
-    print('moved')
-    sys.exit(0)
-try:
-    f = ctypes.CDLL(None, use_errno=True).renameat2
-except (AttributeError, OSError):
-    f = None
-if f is not None and f(-100, os.fsencode(staged), -100, os.fsencode(target), 2) == 0:
-    os.rename(staged, aside)
-    print('exchanged')
-    sys.exit(0)
-os.rename(target, aside)
-os.rename(staged, target)
-print('renamed')
-`
+export const SWAP_FOLDER = swapFolderProgram
 
 /** `python -c SWAP_FOLDER <staged> <target> <aside>` */
 export function swapFolder(python: string, staged: string, target: string, aside: string) {
