@@ -64,7 +64,8 @@ export const COMMANDS: readonly RegisterCommand[] = [
 export const EXIT_CODES_HELP = `exit codes: 0 done, 1 failed and undone, 2 bad input (nothing touched), 3 locked, 4 needs attention,
 5 differences found (watch; compare --fail-on-difference)
 
-environment: SITECYCLE_SSH_KEY (an SSH private key), SITECYCLE_UNATTENDED=1 (as --unattended)`
+environment: SITECYCLE_SSH_KEY (an SSH private key), SITECYCLE_UNATTENDED=1 (as --unattended),
+SITECYCLE_SECRETS (one JSON object of the secrets the config names, such as {"DB_PASSWORD": "..."})`
 
 /** Help for a bad command line is asked with `sitecycle <command> --help`; errors are one line. */
 export class HelpShown extends Error {
