@@ -2,20 +2,11 @@
  * Flags a command does not honour are refused before anything is read: `--dry-run` on a command
  * without a dry run (it would act), `--allow-bad` on one that goes to no release. Exit 2.
  */
-import { afterEach, beforeEach, expect, it, jest } from '@jest/globals'
+import { expect, it } from '@jest/globals'
 import { main } from '../../src/cli.js'
+import { captureStderr } from '../helpers/stderr-capture.js'
 
-let stderr: string[]
-beforeEach(() => {
-  stderr = []
-  jest.spyOn(process.stderr, 'write').mockImplementation((s: string | Uint8Array) => {
-    stderr.push(String(s))
-    return true
-  })
-})
-afterEach(() => {
-  jest.restoreAllMocks()
-})
+const stderrLines = captureStderr()
 
 it.each(['snapshot', 'verify', 'mirror', 'init', 'unlock', 'remove', 'status', 'watch'])(
   '%s --dry-run is refused (exit 2) before the config is read',
@@ -27,7 +18,7 @@ it.each(['snapshot', 'verify', 'mirror', 'init', 'unlock', 'remove', 'status', '
     )
     expect(code).toBe(2)
     expect(out).toEqual([])
-    expect(stderr.join('')).toBe(
+    expect(stderrLines().join('')).toBe(
       `sitecycle: --dry-run: sitecycle ${command} has no dry run (refused rather than run for real); the commands with one: deploy, rollback, maintenance, restore, sync\n`
     )
   }
@@ -36,7 +27,7 @@ it.each(['snapshot', 'verify', 'mirror', 'init', 'unlock', 'remove', 'status', '
 it('--allow-bad is refused by a command that goes to no release', async () => {
   const code = await main(['snapshot', 'v1', '-c', '/nonexistent/sitecycle.yml', '--allow-bad'])
   expect(code).toBe(2)
-  expect(stderr.join('')).toBe(
+  expect(stderrLines().join('')).toBe(
     'sitecycle: --allow-bad: only deploy and rollback go to a release, not sitecycle snapshot\n'
   )
 })
@@ -44,7 +35,9 @@ it('--allow-bad is refused by a command that goes to no release', async () => {
 it.each(['deploy', 'rollback'])('%s --dry-run gets as far as reading the config', async command => {
   const code = await main([command, 'v1', '-c', '/nonexistent/sitecycle.yml', '--dry-run'])
   expect(code).toBe(2)
-  expect(stderr.join('')).toMatch(/cannot read the config file \/nonexistent\/sitecycle\.yml/)
+  expect(stderrLines().join('')).toMatch(
+    /cannot read the config file \/nonexistent\/sitecycle\.yml/
+  )
 })
 
 it.each([
@@ -68,7 +61,7 @@ it.each([
     ...args.slice(2)
   ])
   expect(code).toBe(2)
-  expect(stderr.join('')).toBe(message)
+  expect(stderrLines().join('')).toBe(message)
 })
 
 it("run's command after -- is not read as sitecycle's options", async () => {
@@ -84,5 +77,5 @@ it("run's command after -- is not read as sitecycle's options", async () => {
     'x'
   ])
   expect(code).toBe(2)
-  expect(stderr.join('')).toMatch(/\/nonexistent\/sitecycle\.yml/)
+  expect(stderrLines().join('')).toMatch(/\/nonexistent\/sitecycle\.yml/)
 })

@@ -3,10 +3,11 @@
  * and shows them in its own help; a flag it does not take, a missing or an extra argument is
  * refused with exit 2 and one line naming it, before any config is read.
  */
-import { afterEach, beforeEach, describe, expect, it, jest } from '@jest/globals'
+import { describe, expect, it } from '@jest/globals'
 import type { Command } from 'commander'
 import { main } from '../../src/cli.js'
-import { EXIT, type CliContext } from '../../src/cli/context.js'
+import { captureStderr } from '../helpers/stderr-capture.js'
+import type { CliContext } from '../../src/cli/context.js'
 import {
   ALLOW_BAD_COMMANDS,
   allCommands,
@@ -14,38 +15,20 @@ import {
   commandPath,
   DRY_RUN_COMMANDS
 } from '../../src/cli/program.js'
-import { StreamReporter } from '../../src/util/reporter.js'
-import { runnableCommands } from '../../tools/docs/cli-reference.js'
+import { runnableCommands, silentCliContext } from '../../tools/docs/cli-reference.js'
 
-let stderr: string[]
-beforeEach(() => {
-  stderr = []
-  jest.spyOn(process.stderr, 'write').mockImplementation((s: string | Uint8Array) => {
-    stderr.push(String(s))
-    return true
-  })
-})
-afterEach(() => {
-  jest.restoreAllMocks()
-})
+const stderrLines = captureStderr()
 
 const NO_CONFIG = ['-c', '/nonexistent/sitecycle.yml']
 
 async function run(argv: string[]): Promise<{ code: number; out: string; err: string }> {
   const out: string[] = []
   const code = await main(argv, s => out.push(s))
-  return { code, out: out.join('\n'), err: stderr.join('') }
+  return { code, out: out.join('\n'), err: stderrLines().join('') }
 }
 
 function newProgram(): { program: Command; ctx: CliContext } {
-  const ctx: CliContext = {
-    reporter: new StreamReporter(() => undefined),
-    out: () => undefined,
-    argv: [],
-    commandArgv: [],
-    opened: [],
-    code: EXIT.ok
-  }
+  const ctx = silentCliContext()
   return { program: buildProgram(ctx), ctx }
 }
 

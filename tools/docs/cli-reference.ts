@@ -16,9 +16,9 @@ export const CLI_END_MARKER = '<!-- sitecycle:cli-reference:end -->'
 
 const cell = (s: string) => s.replace(/\|/g, '\\|').replace(/\n/g, ' ')
 
-/** The program as `sitecycle` builds it, never run. */
-export function cliProgram(): Command {
-  const ctx: CliContext = {
+/** A CLI context that prints nothing, for a program built but never run. */
+export function silentCliContext(): CliContext {
+  return {
     reporter: new StreamReporter(() => undefined),
     out: () => undefined,
     argv: [],
@@ -26,7 +26,11 @@ export function cliProgram(): Command {
     opened: [],
     code: EXIT.ok
   }
-  return buildProgram(ctx)
+}
+
+/** The program as `sitecycle` builds it, never run. */
+export function cliProgram(): Command {
+  return buildProgram(silentCliContext())
 }
 
 /** The commands that run (attempt's subcommands, not attempt itself), in help order. */
