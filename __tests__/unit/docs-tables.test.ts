@@ -5,23 +5,22 @@ import * as path from 'node:path'
 import { fileURLToPath } from 'node:url'
 import {
   ActionMetadataError,
-  checkReadmeTables,
+  ACTION_TABLES,
   END_MARKER,
   parseActionDoc,
   actionHeading,
   readActionDocs,
   renderActionTables,
-  replaceBetweenMarkers,
   START_MARKER
 } from '../../tools/docs/action-tables.js'
 import { z } from 'zod'
 import {
-  checkConfigReference,
+  CONFIG_REFERENCE,
   configKeys,
   undocumentedKeys
 } from '../../tools/docs/config-reference.js'
 import {
-  checkCliReference,
+  cliReferenceSection,
   CLI_END_MARKER,
   CLI_START_MARKER,
   cliProgram,
@@ -29,8 +28,9 @@ import {
 } from '../../tools/docs/cli-reference.js'
 import { commandPath } from '../../src/cli/program.js'
 import { main } from '../../tools/docs/readme-tables.js'
+import { checkSection, MarkerError, replaceSection } from '../../tools/docs/generated-section.js'
 import {
-  checkStarterTable,
+  STARTER_TABLE,
   readStarterCalls,
   renderStarterTable,
   starterProblems,
@@ -68,7 +68,7 @@ async function copyOfRepo(): Promise<string> {
 
 describe('README action tables', () => {
   it("are current in this repository's README.md (run `npm run docs` when this fails)", async () => {
-    const result = await checkReadmeTables(REPO)
+    const result = await checkSection(REPO, ACTION_TABLES)
     expect(result.firstDifference).toBeUndefined()
     expect(result.current).toBe(true)
   })
@@ -131,7 +131,7 @@ describe('README action tables', () => {
         "  reason:\n    description: 'Why.'\n    required: false\noutputs:\n"
       )
     )
-    expect((await checkReadmeTables(root)).current).toBe(false)
+    expect((await checkSection(root, ACTION_TABLES)).current).toBe(false)
   })
 })
 
@@ -184,19 +184,27 @@ describe('renderActionTables', () => {
   })
 
   it('needs both markers, in order', () => {
-    expect(() => replaceBetweenMarkers('# readme\n', 'tables')).toThrow(ActionMetadataError)
-    expect(() => replaceBetweenMarkers(`${END_MARKER}\n${START_MARKER}\n`, 'tables')).toThrow(
-      ActionMetadataError
+    expect(() => replaceSection('# readme\n', ACTION_TABLES, 'tables')).toThrow(
+      new MarkerError(
+        `expected one ${START_MARKER} line followed by one ${END_MARKER} line`,
+        'README.md'
+      )
     )
-    expect(replaceBetweenMarkers(`a\n${START_MARKER}\nold\n${END_MARKER}\nb\n`, 'new\n')).toBe(
-      `a\n${START_MARKER}\n\nnew\n\n${END_MARKER}\nb\n`
-    )
+    expect(() =>
+      replaceSection(`${END_MARKER}\n${START_MARKER}\n`, ACTION_TABLES, 'tables')
+    ).toThrow(MarkerError)
+    expect(() =>
+      replaceSection(`${START_MARKER}\n${START_MARKER}\n${END_MARKER}\n`, ACTION_TABLES, 'tables')
+    ).toThrow(MarkerError)
+    expect(
+      replaceSection(`a\n${START_MARKER}\nold\n${END_MARKER}\nb\n`, ACTION_TABLES, 'new\n')
+    ).toBe(`a\n${START_MARKER}\n\nnew\n\n${END_MARKER}\nb\n`)
   })
 })
 
 describe('the starter table of workflows/README.md', () => {
   it('is current (run `npm run docs` when this fails)', async () => {
-    expect(await checkStarterTable(REPO)).toBe(true)
+    expect((await checkSection(REPO, STARTER_TABLE)).current).toBe(true)
   })
 
   it('each starter grants exactly what the jobs of the workflow it calls ask for, and passes secrets by name', async () => {
@@ -240,10 +248,10 @@ describe('the starter table of workflows/README.md', () => {
       readme,
       (await fs.readFile(readme, 'utf8')).replace('`deployments: write` |', '`deployments: read` |')
     )
-    expect(await checkStarterTable(root)).toBe(false)
+    expect((await checkSection(root, STARTER_TABLE)).current).toBe(false)
     expect(await main(['--check', '--root', root], () => undefined)).toBe(1)
     expect(await main(['--root', root], () => undefined)).toBe(0)
-    expect(await checkStarterTable(root)).toBe(true)
+    expect((await checkSection(root, STARTER_TABLE)).current).toBe(true)
     const text = await fs.readFile(readme, 'utf8')
     const table = text.slice(text.indexOf(STARTER_START_MARKER), text.indexOf(STARTER_END_MARKER))
     expect(table).toContain(renderStarterTable(await readStarterCalls(root)))
@@ -283,19 +291,19 @@ describe('the config reference', () => {
   })
 
   it('is current in README.md, and a stale one is found', async () => {
-    expect(await checkConfigReference(REPO)).toEqual({ current: true })
+    expect(await checkSection(REPO, CONFIG_REFERENCE)).toEqual({ current: true })
     const root = await copyOfRepo()
     const readme = path.join(root, 'README.md')
     const text = await fs.readFile(readme, 'utf8')
     await fs.writeFile(readme, text.replace(/^\| `sites\.<name>\.apache\.ctl` .*\n/m, ''))
-    expect((await checkConfigReference(root)).current).toBe(false)
+    expect((await checkSection(root, CONFIG_REFERENCE)).current).toBe(false)
     expect(await main(['--check', '--root', root], () => undefined)).toBe(1)
   })
 })
 
 describe('the CLI reference', () => {
   it('is current in README.md (run `npm run docs` when this fails)', async () => {
-    expect(await checkCliReference(REPO)).toEqual({ current: true })
+    expect(await checkSection(REPO, cliReferenceSection())).toEqual({ current: true })
   })
 
   it('has a section for every command, naming each of its arguments and options', async () => {

@@ -2,15 +2,8 @@
 import type { Command } from 'commander'
 import { getSite } from '../config/load-config.js'
 import { cloneSite } from '../pipelines/clone.js'
-import { DataOperationFailed } from '../pipelines/restore.js'
-import {
-  act,
-  EXIT,
-  reportFailedPipeline,
-  siteAndExecutor,
-  sourceExecutor,
-  type CliContext
-} from './context.js'
+import { act, siteAndExecutor, sourceExecutor, type CliContext } from './context.js'
+import { endDataCommand } from './data-outcome.js'
 import {
   jsonOption,
   lockWaitOption,
@@ -41,28 +34,24 @@ export function registerClone(program: Command, ctx: CliContext): void {
   siteCommandOptions(cmd).action(
     act(ctx, async (sourceName: string, name: string, o: CloneOptions) => {
       const t = await siteAndExecutor(ctx, o, name)
-      try {
-        const source = getSite(t.config, sourceName)
-        const outcome = await cloneSite({
-          config: t.config,
-          source,
-          site: t.site,
-          exec: t.exec,
-          sourceExec: sourceExecutor(ctx, o, t, source),
-          reporter: ctx.reporter,
-          lockWait: o.lockWait,
-          release: o.release
-        })
-        ctx.out(
-          o.json
-            ? JSON.stringify(outcome, null, 2)
-            : `site ${outcome.site} cloned from ${outcome.source}: ${outcome.version} live at ${outcome.url}, data of snapshot ${outcome.data.snapshot}`
-        )
-        return EXIT.ok
-      } catch (e) {
-        if (!(e instanceof DataOperationFailed)) throw e
-        return reportFailedPipeline(ctx, e, Boolean(o.json), { frozen: e.leftFrozen })
-      }
+      const source = getSite(t.config, sourceName)
+      return endDataCommand(
+        ctx,
+        Boolean(o.json),
+        () =>
+          cloneSite({
+            config: t.config,
+            source,
+            site: t.site,
+            exec: t.exec,
+            sourceExec: sourceExecutor(ctx, o, t, source),
+            reporter: ctx.reporter,
+            lockWait: o.lockWait,
+            release: o.release
+          }),
+        outcome =>
+          `site ${outcome.site} cloned from ${outcome.source}: ${outcome.version} live at ${outcome.url}, data of snapshot ${outcome.data.snapshot}`
+      )
     })
   )
 }

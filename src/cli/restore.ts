@@ -1,8 +1,8 @@
 /** `sitecycle restore <site>`: put a snapshot back into the site, frozen meanwhile; undone on failure. */
 import type { Command } from 'commander'
-import { DataOperationFailed, restorePlan, restoreSite } from '../pipelines/restore.js'
-import { act, EXIT, reportFailedPipeline, siteAndExecutor, type CliContext } from './context.js'
-import { describeDataOutcome } from './data-outcome.js'
+import { restorePlan, restoreSite } from '../pipelines/restore.js'
+import { act, EXIT, siteAndExecutor, type CliContext } from './context.js'
+import { describeDataOutcome, endDataCommand } from './data-outcome.js'
 import {
   dryRunOption,
   jsonOption,
@@ -37,19 +37,13 @@ export function registerRestore(program: Command, ctx: CliContext): void {
         return EXIT.ok
       }
       const t = await siteAndExecutor(ctx, o, name)
-      try {
-        const outcome = await restoreSite({
-          ...t,
-          reporter: ctx.reporter,
-          lockWait: o.lockWait,
-          snapshot: o.snapshot
-        })
-        ctx.out(o.json ? JSON.stringify(outcome, null, 2) : describeDataOutcome(outcome))
-        return EXIT.ok
-      } catch (e) {
-        if (!(e instanceof DataOperationFailed)) throw e
-        return reportFailedPipeline(ctx, e, Boolean(o.json), { frozen: e.leftFrozen })
-      }
+      return endDataCommand(
+        ctx,
+        Boolean(o.json),
+        () =>
+          restoreSite({ ...t, reporter: ctx.reporter, lockWait: o.lockWait, snapshot: o.snapshot }),
+        describeDataOutcome
+      )
     })
   )
 }

@@ -1,16 +1,8 @@
 /** `sitecycle sync <site>`: copy the data of the site's `from:` site into it (a preview). */
 import type { Command } from 'commander'
-import { DataOperationFailed } from '../pipelines/restore.js'
 import { syncPlan, syncSite, syncSource } from '../pipelines/sync.js'
-import {
-  act,
-  EXIT,
-  reportFailedPipeline,
-  siteAndExecutor,
-  sourceExecutor,
-  type CliContext
-} from './context.js'
-import { describeDataOutcome } from './data-outcome.js'
+import { act, EXIT, siteAndExecutor, sourceExecutor, type CliContext } from './context.js'
+import { describeDataOutcome, endDataCommand } from './data-outcome.js'
 import {
   dryRunOption,
   jsonOption,
@@ -47,21 +39,20 @@ export function registerSync(program: Command, ctx: CliContext): void {
         return EXIT.ok
       }
       const t = await siteAndExecutor(ctx, o, name)
-      try {
-        const outcome = await syncSite({
-          ...t,
-          sourceExec: sourceExecutor(ctx, o, t, syncSource(t.config, t.site)),
-          reporter: ctx.reporter,
-          lockWait: o.lockWait,
-          snapshot: o.snapshot,
-          useLatest: Boolean(o.useLatest)
-        })
-        ctx.out(o.json ? JSON.stringify(outcome, null, 2) : describeDataOutcome(outcome))
-        return EXIT.ok
-      } catch (e) {
-        if (!(e instanceof DataOperationFailed)) throw e
-        return reportFailedPipeline(ctx, e, Boolean(o.json), { frozen: e.leftFrozen })
-      }
+      return endDataCommand(
+        ctx,
+        Boolean(o.json),
+        () =>
+          syncSite({
+            ...t,
+            sourceExec: sourceExecutor(ctx, o, t, syncSource(t.config, t.site)),
+            reporter: ctx.reporter,
+            lockWait: o.lockWait,
+            snapshot: o.snapshot,
+            useLatest: Boolean(o.useLatest)
+          }),
+        describeDataOutcome
+      )
     })
   )
 }

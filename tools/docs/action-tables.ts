@@ -1,6 +1,7 @@
 import { promises as fs } from 'node:fs'
 import * as path from 'node:path'
 import { isMap, isScalar, parseDocument } from 'yaml'
+import { tableCell as cell, type GeneratedSection } from './generated-section.js'
 
 /** The marker lines around the generated tables in README.md. */
 export const START_MARKER = '<!-- sitecycle:action-tables:start -->'
@@ -150,53 +151,13 @@ export function renderActionTables(actions: readonly ActionDoc[]): string {
   ].join('\n')
 }
 
-/**
- * `readme` with the text between the markers replaced by `tables`. Throws when the markers
- * are missing, repeated or out of order.
- */
-export function replaceBetweenMarkers(readme: string, tables: string): string {
-  const start = readme.indexOf(START_MARKER)
-  const end = readme.indexOf(END_MARKER)
-  if (start === -1 || end === -1 || end < start || readme.indexOf(START_MARKER, start + 1) !== -1) {
-    throw new ActionMetadataError(
-      `expected one ${START_MARKER} line followed by one ${END_MARKER} line`,
-      'README.md'
-    )
-  }
-  return `${readme.slice(0, start + START_MARKER.length)}\n\n${tables.trimEnd()}\n\n${readme.slice(end)}`
-}
-
-/** README.md as it should be: the current file with freshly generated tables. */
-export async function expectedReadme(root: string): Promise<{ actual: string; expected: string }> {
-  const actual = await fs.readFile(path.join(root, 'README.md'), 'utf8')
-  return {
-    actual,
-    expected: replaceBetweenMarkers(actual, renderActionTables(await readActionDocs(root)))
-  }
-}
-
-/** Whether README.md's tables match the `action.yml` files; the first differing line if not. */
-export async function checkReadmeTables(
-  root: string
-): Promise<{ current: boolean; firstDifference?: string }> {
-  const { actual, expected } = await expectedReadme(root)
-  if (actual === expected) return { current: true }
-  const a = actual.split('\n')
-  const e = expected.split('\n')
-  const line = a.findIndex((text, i) => text !== e[i])
-  const at = line === -1 ? Math.min(a.length, e.length) : line
-  return {
-    current: false,
-    firstDifference: `README.md:${at + 1}: has ${JSON.stringify(a[at] ?? '')}, expected ${JSON.stringify(e[at] ?? '')}`
-  }
-}
-
-/** Rewrites README.md's tables; returns whether the file changed. */
-export async function updateReadmeTables(root: string): Promise<boolean> {
-  const { actual, expected } = await expectedReadme(root)
-  if (actual === expected) return false
-  await fs.writeFile(path.join(root, 'README.md'), expected)
-  return true
+/** The inputs and outputs tables of README.md, from `actions/*\/action.yml`. */
+export const ACTION_TABLES: GeneratedSection = {
+  name: 'action tables',
+  file: 'README.md',
+  start: START_MARKER,
+  end: END_MARKER,
+  render: async root => renderActionTables(await readActionDocs(root))
 }
 
 function row(cells: readonly string[]): string {
@@ -208,11 +169,4 @@ function code(text: string): string {
   const fence = text.includes('`') ? '``' : '`'
   const pad = fence.length > 1 ? ' ' : ''
   return `${fence}${pad}${text.replace(/\|/g, '\\|')}${pad}${fence}`
-}
-
-function cell(text: string): string {
-  return text
-    .trim()
-    .replace(/\s*\n\s*/g, ' ')
-    .replace(/\|/g, '\\|')
 }

@@ -4,17 +4,14 @@
  * arguments and options. `npm run docs` rewrites it between its markers; the docs test fails
  * when it is stale.
  */
-import { promises as fs } from 'node:fs'
-import * as path from 'node:path'
 import type { Command } from 'commander'
 import { EXIT, type CliContext } from '../../src/cli/context.js'
 import { allCommands, buildProgram, commandPath } from '../../src/cli/program.js'
 import { StreamReporter } from '../../src/util/reporter.js'
+import { tableCell as cell, type GeneratedSection } from './generated-section.js'
 
 export const CLI_START_MARKER = '<!-- sitecycle:cli-reference:start -->'
 export const CLI_END_MARKER = '<!-- sitecycle:cli-reference:end -->'
-
-const cell = (s: string) => s.replace(/\|/g, '\\|').replace(/\n/g, ' ')
 
 /** A CLI context that prints nothing, for a program built but never run. */
 export function silentCliContext(): CliContext {
@@ -67,40 +64,13 @@ export function renderCliReference(program: Command = cliProgram()): string {
   return parts.join('\n').trimEnd() + '\n'
 }
 
-/** `readme` with its CLI reference (between the markers) generated afresh. */
-export function withCliReference(readme: string, program?: Command): string {
-  const start = readme.indexOf(CLI_START_MARKER)
-  const end = readme.indexOf(CLI_END_MARKER)
-  if (start === -1 || end < start || readme.indexOf(CLI_START_MARKER, start + 1) !== -1)
-    throw new Error(
-      `README.md: expected one ${CLI_START_MARKER} line followed by one ${CLI_END_MARKER} line`
-    )
-  return `${readme.slice(0, start + CLI_START_MARKER.length)}\n\n${renderCliReference(program)}\n${readme.slice(end)}`
-}
-
-/** Whether README.md's CLI reference is current; the first differing line if not. */
-export async function checkCliReference(
-  root: string,
-  program?: Command
-): Promise<{ current: boolean; firstDifference?: string }> {
-  const actual = await fs.readFile(path.join(root, 'README.md'), 'utf8')
-  const expected = withCliReference(actual, program)
-  if (actual === expected) return { current: true }
-  const a = actual.split('\n')
-  const e = expected.split('\n')
-  const at = a.findIndex((text, i) => text !== e[i])
+/** The CLI reference of README.md, from the command definitions. */
+export function cliReferenceSection(program?: Command): GeneratedSection {
   return {
-    current: false,
-    firstDifference: `README.md:${at + 1}: has ${JSON.stringify(a[at] ?? '')}, expected ${JSON.stringify(e[at] ?? '')}`
+    name: 'CLI reference',
+    file: 'README.md',
+    start: CLI_START_MARKER,
+    end: CLI_END_MARKER,
+    render: async () => renderCliReference(program)
   }
-}
-
-/** Rewrite README.md's CLI reference; returns whether the file changed. */
-export async function updateCliReference(root: string): Promise<boolean> {
-  const file = path.join(root, 'README.md')
-  const actual = await fs.readFile(file, 'utf8')
-  const expected = withCliReference(actual)
-  if (actual === expected) return false
-  await fs.writeFile(file, expected)
-  return true
 }

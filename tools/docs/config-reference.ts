@@ -3,11 +3,10 @@
  * key path with its type, default and description (src/config/key-docs.ts), so the README cannot
  * drift from what sitecycle.yml accepts.
  */
-import fs from 'node:fs/promises'
-import path from 'node:path'
 import { z } from 'zod'
 import { configSchema } from '../../src/config/schema.js'
 import { CONFIG_KEY_DOCS } from '../../src/config/key-docs.js'
+import { tableCell as cell, type GeneratedSection } from './generated-section.js'
 
 export const CONFIG_START_MARKER = '<!-- sitecycle:config-reference:start -->'
 export const CONFIG_END_MARKER = '<!-- sitecycle:config-reference:end -->'
@@ -129,8 +128,6 @@ export function undocumentedKeys(): { missing: string[]; stale: string[] } {
   }
 }
 
-const cell = (s: string) => s.replace(/\|/g, '\\|').replace(/\n/g, ' ')
-
 /** The reference as Markdown: one table per top-level key. */
 export function renderConfigReference(): string {
   const { missing, stale } = undocumentedKeys()
@@ -160,39 +157,11 @@ export function renderConfigReference(): string {
   return parts.join('\n').trimEnd() + '\n'
 }
 
-/** `readme` with its config reference (between the markers) generated afresh. */
-export function withConfigReference(readme: string): string {
-  const start = readme.indexOf(CONFIG_START_MARKER)
-  const end = readme.indexOf(CONFIG_END_MARKER)
-  if (start === -1 || end < start)
-    throw new Error(
-      `README.md: expected one ${CONFIG_START_MARKER} line followed by one ${CONFIG_END_MARKER} line`
-    )
-  return `${readme.slice(0, start + CONFIG_START_MARKER.length)}\n\n${renderConfigReference()}\n${readme.slice(end)}`
-}
-
-/** Whether README.md's config reference is current; the first differing line if not. */
-export async function checkConfigReference(
-  root: string
-): Promise<{ current: boolean; firstDifference?: string }> {
-  const actual = await fs.readFile(path.join(root, 'README.md'), 'utf8')
-  const expected = withConfigReference(actual)
-  if (actual === expected) return { current: true }
-  const a = actual.split('\n')
-  const e = expected.split('\n')
-  const at = a.findIndex((text, i) => text !== e[i])
-  return {
-    current: false,
-    firstDifference: `README.md:${at + 1}: has ${JSON.stringify(a[at] ?? '')}, expected ${JSON.stringify(e[at] ?? '')}`
-  }
-}
-
-/** Rewrite README.md's config reference; returns whether the file changed. */
-export async function updateConfigReference(root: string): Promise<boolean> {
-  const file = path.join(root, 'README.md')
-  const actual = await fs.readFile(file, 'utf8')
-  const expected = withConfigReference(actual)
-  if (actual === expected) return false
-  await fs.writeFile(file, expected)
-  return true
+/** The config reference of README.md, from the schema and the key descriptions. */
+export const CONFIG_REFERENCE: GeneratedSection = {
+  name: 'config reference',
+  file: 'README.md',
+  start: CONFIG_START_MARKER,
+  end: CONFIG_END_MARKER,
+  render: async () => renderConfigReference()
 }

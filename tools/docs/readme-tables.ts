@@ -1,15 +1,22 @@
 import { pathToFileURL } from 'node:url'
-import { checkReadmeTables, updateReadmeTables } from './action-tables.js'
-import { checkCliReference, updateCliReference } from './cli-reference.js'
-import { checkConfigReference, updateConfigReference } from './config-reference.js'
-import { checkStarterTable, STARTERS_README, updateStarterTable } from './starter-tables.js'
+import { ACTION_TABLES } from './action-tables.js'
+import { cliReferenceSection } from './cli-reference.js'
+import { CONFIG_REFERENCE } from './config-reference.js'
+import { checkSection, updateSection, type GeneratedSection } from './generated-section.js'
+import { STARTER_TABLE } from './starter-tables.js'
 
 const USAGE = 'usage: readme-tables [--check] [--root DIR]'
 
+/** Every generated section of the repository's Markdown, in the order they are written. */
+export function generatedSections(): GeneratedSection[] {
+  return [ACTION_TABLES, STARTER_TABLE, CONFIG_REFERENCE, cliReferenceSection()]
+}
+
 /**
  * `readme-tables [--root DIR]` regenerates the README's inputs/outputs tables from
- * `actions/*\/action.yml`, its config reference from the config schema and its CLI reference from
- * the command definitions of src/cli/; `--check` changes nothing and fails when they are not current.
+ * `actions/*\/action.yml`, the starters' permissions table of workflows/README.md, the README's
+ * config reference from the config schema and its CLI reference from the command definitions of
+ * src/cli/; `--check` changes nothing and fails when they are not current.
  * Returns the exit code: 0 current (or rewritten), 1 not current, 2 bad arguments.
  */
 export async function main(
@@ -26,48 +33,24 @@ export async function main(
       return 2
     }
   }
-  if (check) {
-    const result = await checkReadmeTables(root)
-    const starters = await checkStarterTable(root)
-    if (!result.current)
+  let current = true
+  for (const section of generatedSections()) {
+    if (check) {
+      const result = await checkSection(root, section)
+      if (!result.current) {
+        current = false
+        write(
+          `readme-tables: ${section.file}'s ${section.name} is not current; run \`npm run docs\`. ${result.firstDifference}`
+        )
+      }
+    } else {
+      const changed = await updateSection(root, section)
       write(
-        `readme-tables: README.md's action tables are not current; run \`npm run docs\`. ${result.firstDifference}`
+        `readme-tables: ${section.file}'s ${section.name} ${changed ? 'updated' : 'already current'}`
       )
-    if (!starters)
-      write(
-        `readme-tables: ${STARTERS_README}'s starter table is not current; run \`npm run docs\``
-      )
-    const reference = await checkConfigReference(root)
-    if (!reference.current)
-      write(
-        `readme-tables: README.md's config reference is not current; run \`npm run docs\`. ${reference.firstDifference}`
-      )
-    const cli = await checkCliReference(root)
-    if (!cli.current)
-      write(
-        `readme-tables: README.md's CLI reference is not current; run \`npm run docs\`. ${cli.firstDifference}`
-      )
-    return result.current && starters && reference.current && cli.current ? 0 : 1
+    }
   }
-  const changed = await updateReadmeTables(root)
-  write(changed ? 'readme-tables: README.md updated' : 'readme-tables: README.md already current')
-  const startersChanged = await updateStarterTable(root)
-  write(
-    startersChanged
-      ? `readme-tables: ${STARTERS_README} updated`
-      : `readme-tables: ${STARTERS_README} already current`
-  )
-  write(
-    (await updateConfigReference(root))
-      ? 'readme-tables: README.md config reference updated'
-      : 'readme-tables: README.md config reference already current'
-  )
-  write(
-    (await updateCliReference(root))
-      ? 'readme-tables: README.md CLI reference updated'
-      : 'readme-tables: README.md CLI reference already current'
-  )
-  return 0
+  return current ? 0 : 1
 }
 
 if (process.argv[1] && import.meta.url === pathToFileURL(process.argv[1]).href) {

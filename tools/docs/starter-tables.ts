@@ -8,6 +8,7 @@ import { promises as fs } from 'node:fs'
 import * as path from 'node:path'
 import { parse as parseYaml } from 'yaml'
 import { parsePermissions } from '../harness/token-scopes.js'
+import type { GeneratedSection } from './generated-section.js'
 
 export const STARTER_START_MARKER = '<!-- sitecycle:starter-permissions:start -->'
 export const STARTER_END_MARKER = '<!-- sitecycle:starter-permissions:end -->'
@@ -156,30 +157,11 @@ export function renderStarterTable(calls: StarterCall[]): string {
   return lines.join('\n')
 }
 
-/** `text` with `table` between the markers (exactly one pair of them). */
-export function replaceStarterTable(text: string, table: string): string {
-  const start = text.indexOf(STARTER_START_MARKER)
-  const end = text.indexOf(STARTER_END_MARKER)
-  if (start === -1 || end < start || text.indexOf(STARTER_START_MARKER, start + 1) !== -1)
-    throw new Error(
-      `${STARTERS_README}: expected one ${STARTER_START_MARKER} line followed by one ${STARTER_END_MARKER} line`
-    )
-  return `${text.slice(0, start + STARTER_START_MARKER.length)}\n\n${table.trimEnd()}\n\n${text.slice(end)}`
-}
-
-/** Rewrites the table in workflows/README.md; true when it changed. */
-export async function updateStarterTable(root: string): Promise<boolean> {
-  const file = path.join(root, STARTERS_README)
-  const before = await fs.readFile(file, 'utf8')
-  const after = replaceStarterTable(before, renderStarterTable(await readStarterCalls(root)))
-  if (after === before) return false
-  await fs.writeFile(file, after)
-  return true
-}
-
-/** Whether the table in workflows/README.md is what the workflows say. */
-export async function checkStarterTable(root: string): Promise<boolean> {
-  const text = await fs.readFile(path.join(root, STARTERS_README), 'utf8')
-  const expected = replaceStarterTable(text, renderStarterTable(await readStarterCalls(root)))
-  return expected === text
+/** The permissions table of workflows/README.md, from the starters and the workflows they call. */
+export const STARTER_TABLE: GeneratedSection = {
+  name: 'starter table',
+  file: STARTERS_README,
+  start: STARTER_START_MARKER,
+  end: STARTER_END_MARKER,
+  render: async root => renderStarterTable(await readStarterCalls(root))
 }
