@@ -31,7 +31,9 @@ export { EXIT } from './cli/context.js'
 
 /**
  * `sitecycle -c FILE deploy v1` as `sitecycle deploy v1 -c FILE`: the config file is an option of
- * the commands, and people give it first (as git -C); moved after the command line.
+ * the commands, and people give it first (as git -C); moved after the command line. And
+ * `sitecycle --version` (or `-V`) as `sitecycle version`: only in first place, since deploy,
+ * release and attempt start have a `--version` of their own.
  */
 function configAfterCommand(argv: string[]): string[] {
   const rest = [...argv]
@@ -42,6 +44,7 @@ function configAfterCommand(argv: string[]): string[] {
     else if (rest[0]?.startsWith('--config=')) moved.push(...rest.splice(0, 1))
     else break
   }
+  if (rest[0] === '--version' || rest[0] === '-V') rest[0] = 'version'
   return [...rest, ...moved]
 }
 

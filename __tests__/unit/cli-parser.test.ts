@@ -6,6 +6,7 @@
 import { describe, expect, it } from '@jest/globals'
 import type { Command } from 'commander'
 import { main } from '../../src/cli.js'
+import { sitecycleVersion } from '../../src/snapshots/manifest.js'
 import { captureStderr } from '../helpers/stderr-capture.js'
 import type { CliContext } from '../../src/cli/context.js'
 import {
@@ -238,10 +239,6 @@ describe('refused with exit 2 and one line', () => {
     [
       ['idle', 'v1'],
       'sitecycle: idle: the command goes after --, e.g. sitecycle idle v1 -- ./tests/smoke.sh\n'
-    ],
-    [
-      ['--version'],
-      'sitecycle: --version: not an option of sitecycle (it is one of sitecycle deploy, sitecycle attempt start, sitecycle release); see sitecycle --help\n'
     ]
   ])('%j', async (argv, message) => {
     // With a config file that is not there: a refusal that came later would say so instead.
@@ -249,6 +246,21 @@ describe('refused with exit 2 and one line', () => {
     expect(r.code).toBe(2)
     expect(r.err).toBe(message)
     expect(r.out).toBe('')
+  })
+
+  it.each([['--version'], ['-V'], ['version']])(
+    'sitecycle %s prints the version that sitecycle version prints, and exits 0',
+    async flag => {
+      const r = await run([flag])
+      expect(r).toEqual({ code: 0, out: sitecycleVersion(), err: '' })
+      expect(sitecycleVersion()).toMatch(/^\d+\.\d+\.\d+/)
+    }
+  )
+
+  it("--version after a command is still that command's option (deploy --version 1.0.0)", async () => {
+    const r = await run(['deploy', 'v1', '--stage', 'switch', '--version', '1.0.0', ...NO_CONFIG])
+    expect(r.code).toBe(2)
+    expect(r.err).toBe('sitecycle: --version: given to --stage prepare, not to --stage switch\n')
   })
 
   it('the commands named by the --dry-run and --allow-bad refusals are those with the flag', () => {
