@@ -28,6 +28,7 @@ import {
 } from '../../tools/docs/cli-reference.js'
 import { commandPath } from '../../src/cli/program.js'
 import { main } from '../../tools/docs/readme-tables.js'
+import { FAULT_STEPS, operationPlans, parsePlanLine } from '../../tools/docs/fault-steps.js'
 import { checkSection, MarkerError, replaceSection } from '../../tools/docs/generated-section.js'
 import {
   STARTER_TABLE,
@@ -63,6 +64,9 @@ async function copyOfRepo(): Promise<string> {
     for (const name of await fs.readdir(path.join(REPO, dir)))
       await fs.copyFile(path.join(REPO, dir, name), path.join(root, dir, name))
   }
+  // The page whose step tables come from the pipelines.
+  await fs.mkdir(path.join(root, 'docs'))
+  await fs.copyFile(path.join(REPO, FAULT_STEPS.file), path.join(root, FAULT_STEPS.file))
   return root
 }
 
@@ -336,5 +340,28 @@ describe('the CLI reference', () => {
     expect(messages.join('\n')).toMatch(/CLI reference is not current; run `npm run docs`/)
     expect(await main(['--root', root], () => undefined)).toBe(0)
     expect(await fs.readFile(readme, 'utf8')).toBe(text)
+  })
+})
+
+describe('the step tables of docs/check-recovery.md', () => {
+  it('are current (run `npm run docs` when this fails)', async () => {
+    expect(await checkSection(REPO, FAULT_STEPS)).toEqual({ current: true })
+  })
+
+  it('list every step of each plan, with its undo, and refuse a line that is not a plan line', async () => {
+    const page = await fs.readFile(path.join(REPO, FAULT_STEPS.file), 'utf8')
+    for (const { plan } of operationPlans())
+      for (const step of plan.map(parsePlanLine)) expect(page).toContain(`| \`${step.name}\` |`)
+    expect(parsePlanLine(' 4. freeze: freeze the site (undo: yes)')).toEqual({
+      name: 'freeze',
+      title: 'freeze the site',
+      undo: true
+    })
+    expect(parsePlanLine('12. prune: remove old releases')).toEqual({
+      name: 'prune',
+      title: 'remove old releases',
+      undo: false
+    })
+    expect(() => parsePlanLine('prune remove old releases')).toThrow(/not a plan line/)
   })
 })

@@ -2,6 +2,7 @@ import { pathToFileURL } from 'node:url'
 import { ACTION_TABLES } from './action-tables.js'
 import { cliReferenceSection } from './cli-reference.js'
 import { CONFIG_REFERENCE } from './config-reference.js'
+import { FAULT_STEPS } from './fault-steps.js'
 import { checkSection, updateSection, type GeneratedSection } from './generated-section.js'
 import { STARTER_TABLE } from './starter-tables.js'
 
@@ -9,14 +10,14 @@ const USAGE = 'usage: readme-tables [--check] [--root DIR]'
 
 /** Every generated section of the repository's Markdown, in the order they are written. */
 export function generatedSections(): GeneratedSection[] {
-  return [ACTION_TABLES, STARTER_TABLE, CONFIG_REFERENCE, cliReferenceSection()]
+  return [ACTION_TABLES, STARTER_TABLE, CONFIG_REFERENCE, cliReferenceSection(), FAULT_STEPS]
 }
 
 /**
  * `readme-tables [--root DIR]` regenerates the README's inputs/outputs tables from
  * `actions/*\/action.yml`, the starters' permissions table of workflows/README.md, the README's
  * config reference from the config schema and its CLI reference from the command definitions of
- * src/cli/; `--check` changes nothing and fails when they are not current.
+ * src/cli/, and the step tables of docs/check-recovery.md from the pipelines; `--check` changes nothing and fails when they are not current.
  * Returns the exit code: 0 current (or rewritten), 1 not current, 2 bad arguments.
  */
 export async function main(
