@@ -16,7 +16,8 @@
  * other bad input is reported. This module is the entry (rollup and package.json `bin` point at
  * it): it builds the program, runs it, and maps what was thrown to the exit code. The README's CLI
  * reference is generated from the same definitions (tools/docs/cli-reference.ts, `npm run docs`).
- * Shell completion is not offered: commander has none built in.
+ * Shell completion: commander has none built in, so `sitecycle completion bash|zsh` prints a
+ * script generated from the same definitions (src/cli/completion-script.ts).
  */
 import { runCliWithAlerts } from './alerts/cli-alerts.js'
 import { SshConnectionError } from './hosts/ssh-executor.js'

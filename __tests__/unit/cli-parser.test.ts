@@ -55,7 +55,7 @@ async function parsed(
 const PATHS = runnableCommands(newProgram().program).map(commandPath)
 
 describe('help', () => {
-  it('knows the 29 commands (attempt has 5 subcommands)', () => {
+  it('knows the 30 commands (attempt has 5 subcommands)', () => {
     expect(PATHS).toEqual([
       'init',
       'deploy',
@@ -85,7 +85,8 @@ describe('help', () => {
       'release',
       'build',
       'demo',
-      'version'
+      'version',
+      'completion'
     ])
   })
 
@@ -182,7 +183,7 @@ describe('refused with exit 2 and one line', () => {
     ],
     [
       ['nope'],
-      "sitecycle: unknown command 'nope'; the commands: init, deploy, idle, rollback, status, sites, unlock, run, snapshot, snapshots, verify, restore, sync, clone, mirror, attempt, remove, maintenance, compare, watch, hosts, release, build, demo, version; see sitecycle --help\n"
+      "sitecycle: unknown command 'nope'; the commands: init, deploy, idle, rollback, status, sites, unlock, run, snapshot, snapshots, verify, restore, sync, clone, mirror, attempt, remove, maintenance, compare, watch, hosts, release, build, demo, version, completion; see sitecycle --help\n"
     ],
     [
       ['attempt'],

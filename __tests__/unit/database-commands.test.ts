@@ -1,12 +1,16 @@
 import {
-  PG_SWAP_SQL,
-  createdbFromTemplate,
   mysql,
   mysqlChecksumsSql,
   mysqlConnectionArgs,
   mysqlExistsSql,
   mysqlSwapTablesSql,
   mysqldumpArgv,
+  quoteMysqlIdent
+} from '../../src/commands/databases/mysql.js'
+import { scratchDatabaseName } from '../../src/commands/databases/names.js'
+import {
+  PG_SWAP_SQL,
+  createdbFromTemplate,
   PG_CHECKSUM_SETTINGS_SQL,
   PG_DUMP_WITH_CHECKSUMS_PROGRAM,
   pgChecksumOf,
@@ -17,12 +21,9 @@ import {
   pgRestore,
   psql,
   psqlFile,
-  quoteMysqlIdent,
-  quotePgIdent,
-  redirectInput,
-  redirectOutput,
-  scratchDatabaseName
-} from '../../src/commands/databases.js'
+  quotePgIdent
+} from '../../src/commands/databases/postgres.js'
+import { redirectInput, redirectOutput } from '../../src/commands/databases/python-programs.js'
 import { describeCommand } from '../../src/commands/command.js'
 import { connectionOf } from '../../src/databases/connection.js'
 import { failureMessage, hostCpuCount } from '../../src/databases/host-paths.js'

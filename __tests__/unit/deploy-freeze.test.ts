@@ -10,7 +10,10 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { maintenanceFlagPath, maintenanceHoldPath } from '../../src/commands/apache.js'
 import type { Command } from '../../src/commands/command.js'
-import { SQLITE_BACKUP_PROGRAM, SQLITE_RESTORE_PROGRAM } from '../../src/commands/databases.js'
+import {
+  SQLITE_BACKUP_PROGRAM,
+  SQLITE_RESTORE_PROGRAM
+} from '../../src/commands/databases/sqlite.js'
 import * as scripts from '../../src/commands/host-scripts.js'
 import { parseConfig } from '../../src/config/load-config.js'
 import { RecordingExecutor } from '../../src/hosts/recording-executor.js'

@@ -9,6 +9,7 @@ import { registerAttempt } from './attempt.js'
 import { registerBuild } from './build.js'
 import { registerClone } from './clone.js'
 import { registerCompare } from './compare.js'
+import { registerCompletion } from './completion.js'
 import type { CliContext, RegisterCommand } from './context.js'
 import { registerDemo } from './demo.js'
 import { registerDeploy } from './deploy.js'
@@ -58,7 +59,8 @@ export const COMMANDS: readonly RegisterCommand[] = [
   registerRelease,
   registerBuild,
   registerDemo,
-  registerVersion
+  registerVersion,
+  registerCompletion
 ]
 
 export const EXIT_CODES_HELP = `exit codes: 0 done, 1 failed and undone, 2 bad input (nothing touched), 3 locked, 4 needs attention,

@@ -4,7 +4,9 @@
  * program. Table names follow engine.checksums (postgres: `schema.table` outside `public`), so
  * the two line up.
  */
-import { mysql, psql, pythonProgram } from '../commands/databases.js'
+import { mysql } from '../commands/databases/mysql.js'
+import { psql } from '../commands/databases/postgres.js'
+import { pythonProgram } from '../commands/databases/python-programs.js'
 import { connectionOf, DEFAULT_PYTHON } from '../databases/connection.js'
 import type { DatabaseConfig } from '../databases/engine.js'
 import type { Executor } from '../hosts/executor.js'

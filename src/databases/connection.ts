@@ -2,7 +2,7 @@
  * From a configured database to what the client programs need: host, port, user and the
  * password read from the secret's environment variable.
  */
-import type { DbConnection } from '../commands/databases.js'
+import type { DbConnection } from '../commands/databases/connection.js'
 import { ConfigError } from '../util/errors.js'
 import type { DatabaseConfig } from './engine.js'
 

@@ -2,7 +2,7 @@
  * Database engines: a registry keyed by name (postgres, mysql, sqlite), each able to dump,
  * restore, copy, measure and checksum a site's database on its host through an Executor, so the
  * same code works locally and over SSH. Commands are argv arrays built by pure functions
- * (src/commands/databases.ts).
+ * (src/commands/databases/: one module per engine).
  */
 import type { Executor } from '../hosts/executor.js'
 import type { Reporter } from '../util/reporter.js'

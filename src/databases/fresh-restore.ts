@@ -8,7 +8,7 @@ import type { Executor } from '../hosts/executor.js'
 import { SitecycleError } from '../util/errors.js'
 import type { Reporter } from '../util/reporter.js'
 import type { DatabaseConfig } from './engine.js'
-import { scratchDatabaseName } from '../commands/databases.js'
+import { scratchDatabaseName } from '../commands/databases/names.js'
 import { failureMessage, hostPathExists, scratchId } from './host-paths.js'
 
 /** What one engine does in {@link restoreThroughFresh}. */

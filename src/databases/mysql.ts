@@ -7,6 +7,7 @@
  * database rather than its tables, so the swap moves the tables and then re-creates those
  * objects in the target from the restored copy's definitions (SHOW CREATE ...).
  */
+import type { DbConnection } from '../commands/databases/connection.js'
 import {
   MYSQL_INVENTORY_SQL,
   MYSQL_SIZE_SQL,
@@ -18,11 +19,9 @@ import {
   mysqlSecret,
   mysqldumpArgv,
   mysqlSwapTablesSql,
-  quoteMysqlIdent,
-  redirectInput,
-  redirectOutput,
-  type DbConnection
-} from '../commands/databases.js'
+  quoteMysqlIdent
+} from '../commands/databases/mysql.js'
+import { redirectInput, redirectOutput } from '../commands/databases/python-programs.js'
 import type { Executor } from '../hosts/executor.js'
 import { SitecycleError } from '../util/errors.js'
 import type { Reporter } from '../util/reporter.js'

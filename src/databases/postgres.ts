@@ -5,6 +5,7 @@
  * renames; template copies where they are safe; size; per-table checksums streamed row by row;
  * VACUUM FULL of the tables written to compact. Everything runs through the Executor.
  */
+import type { DbConnection } from '../commands/databases/connection.js'
 import {
   PG_CREATE_DATABASE_SQL,
   PG_DATABASE_EXISTS_SQL,
@@ -25,9 +26,8 @@ import {
   pgRestore,
   psql,
   psqlFile,
-  quotePgIdent,
-  type DbConnection
-} from '../commands/databases.js'
+  quotePgIdent
+} from '../commands/databases/postgres.js'
 import { removeTree } from '../commands/files.js'
 import type { Executor } from '../hosts/executor.js'
 import { SitecycleError } from '../util/errors.js'

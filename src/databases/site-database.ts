@@ -3,23 +3,24 @@
  * login of the config (`database.admin`), or, without one, the SQL that an administrator runs.
  * Never touches a database or role that exists already. Passwords go on stdin, never in argv.
  */
+import type { DbConnection, RolePassword } from '../commands/databases/connection.js'
 import {
   mysql,
   mysqlAccountHost,
   mysqlCreateSiteDatabaseSql,
   mysqlExistsSql,
   mysqlUserExistsSql,
+  quoteMysqlIdent
+} from '../commands/databases/mysql.js'
+import {
   PG_DATABASE_EXISTS_SQL,
   PG_DROP_DATABASE_SQL,
   PG_ROLE_EXISTS_SQL,
   pgCreateDatabaseSql,
   pgCreateRoleSql,
   psql,
-  quoteMysqlIdent,
-  quotePgIdent,
-  type DbConnection,
-  type RolePassword
-} from '../commands/databases.js'
+  quotePgIdent
+} from '../commands/databases/postgres.js'
 import type { DatabaseSettings } from '../config/model.js'
 import type { Executor } from '../hosts/executor.js'
 import type { Reporter } from '../util/reporter.js'

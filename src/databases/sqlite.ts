@@ -11,6 +11,7 @@
  */
 import { cmd } from '../commands/command.js'
 import { pathIdentities } from '../commands/files.js'
+import { pythonProgram } from '../commands/databases/python-programs.js'
 import {
   SQLITE_BACKUP_PROGRAM,
   SQLITE_BACKUP_WITH_COUNTS_PROGRAM,
@@ -19,9 +20,8 @@ import {
   SQLITE_RESTORE_PROGRAM,
   SQLITE_QUERY_PROGRAM,
   SQLITE_RUN_SQL_PROGRAM,
-  SQLITE_SWAP_PROGRAM,
-  pythonProgram
-} from '../commands/databases.js'
+  SQLITE_SWAP_PROGRAM
+} from '../commands/databases/sqlite.js'
 import { SitecycleError } from '../util/errors.js'
 import { DEFAULT_PYTHON } from './connection.js'
 import type { CheckedDump, DatabaseConfig, DatabaseEngine, TableChecksum } from './engine.js'

@@ -20,7 +20,7 @@
 import swapFolderProgram from '../host/swap-folder.py'
 import { cmd } from '../commands/command.js'
 import { pathIdentities, removeTree, renamePath } from '../commands/files.js'
-import { scratchDatabaseName } from '../commands/databases.js'
+import { scratchDatabaseName } from '../commands/databases/names.js'
 import type { SiteConfig } from '../config/model.js'
 import type { DatabaseConfig, DatabaseEngine } from '../databases/engine.js'
 import type { Executor } from '../hosts/executor.js'

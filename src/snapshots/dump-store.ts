@@ -26,7 +26,7 @@
 import storeDumpProgram from '../host/store-dump.py'
 import materializeDumpProgram from '../host/materialize-dump.py'
 import { cmd, type Command } from '../commands/command.js'
-import { pythonProgram } from '../commands/databases.js'
+import { pythonProgram } from '../commands/databases/python-programs.js'
 import { removeTree } from '../commands/files.js'
 import type { Executor } from '../hosts/executor.js'
 import { SitecycleError } from '../util/errors.js'
