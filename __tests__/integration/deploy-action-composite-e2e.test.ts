@@ -1,0 +1,267 @@
+/**
+ * actions/deploy, the composite action made of the deploy's stages, end to end through the
+ * harness (GitHub's own parser and expression engine) in a workflow of the application's
+ * repository, against a real private Apache with mod_wsgi on this machine (the self-hosted runner
+ * is the server):
+ *
+ *   - with a smoke test that passes: it sees the new release in the idle slot, then users are
+ *     switched; outputs as the one-step action gave them (`deployed`);
+ *   - with one that fails, under load: users stay on the old release with no failed request, the
+ *     undo step runs, the lock is released, `status` is `rolled-back`;
+ *   - the version already live: prepare ends it (`unchanged`), the later stages are skipped.
+ *
+ * The bundles must be current: `npx rollup -c rollup.config.js --silent` (the test script does it).
+ */
+import { afterAll, beforeAll, describe, expect, it } from '@jest/globals'
+import { execFileSync } from 'node:child_process'
+import { promises as fs } from 'node:fs'
+import path from 'node:path'
+import {
+  allJobs,
+  allSteps,
+  checkoutFixture,
+  Harness,
+  jobOf,
+  type WorkflowRun
+} from '../../tools/harness/index.js'
+import { startApache, type TestApache } from '../helpers/apache.js'
+import { describeRun, runCli } from '../helpers/cli.js'
+import { REPO, SITECYCLE, SITECYCLE_SHA } from '../helpers/harness-repo.js'
+import { isFailure, startLoad } from '../helpers/load.js'
+import { buildSampleRelease, makeTempDir } from '../helpers/sample-app.js'
+import { httpGet, makeTestSite, type TestSite } from '../helpers/site.js'
+
+const APP = 'acme/loom'
+const SECRET = 'composite-deploy-secret-41d9'
+const CHECKOUT = 'actions/checkout@11bd71901bbe5b1630ceea73d27597364c9af683 # v4.2.2'
+
+let apache: TestApache
+let site: TestSite
+let work: string
+const harnesses: Harness[] = []
+
+function git(...args: string[]): string {
+  return execFileSync(
+    'git',
+    ['-C', site.dir, '-c', 'user.name=t', '-c', 'user.email=t@example.org', ...args],
+    { encoding: 'utf8' }
+  ).trim()
+}
+
+/** The workflow of the application's repository: the deploy action with its smoke test. */
+function workflow(smokeTest: string): string {
+  return `name: deploy
+on:
+  workflow_dispatch:
+    inputs:
+      version:
+        required: true
+        type: string
+permissions: {}
+jobs:
+  deploy:
+    runs-on: self-hosted
+    environment: v1
+    permissions:
+      contents: read
+    outputs:
+      status: \${{ steps.deploy.outputs.status }}
+      version: \${{ steps.deploy.outputs.version }}
+      previous-version: \${{ steps.deploy.outputs.previous-version }}
+      url: \${{ steps.deploy.outputs.url }}
+      rolled-back: \${{ steps.deploy.outputs.rolled-back }}
+    steps:
+      - uses: ${CHECKOUT}
+      - id: deploy
+        uses: ${SITECYCLE}/actions/deploy@${SITECYCLE_SHA}
+        with:
+          site: v1
+          version: \${{ inputs.version }}
+          smoke-test: ${JSON.stringify(smokeTest)}
+          config-secrets: \${{ toJSON(secrets) }}
+`
+}
+
+/** The smoke test the application's repository carries: the idle slot's version into a file. */
+function smokeScript(result: 'pass' | 'fail'): string {
+  return `#!/bin/sh
+set -eu
+version=$(/usr/bin/python3 -c '
+import os, urllib.request
+name, value = os.environ["SITECYCLE_IDLE_HEADER"].split(": ")
+req = urllib.request.Request(os.environ["SITECYCLE_IDLE_URL"] + "/__version__",
+    headers={name: value, "Host": os.environ["SITECYCLE_IDLE_HOST"]})
+print(urllib.request.urlopen(req).read().decode().strip())')
+echo "$version" > "${path.join(work, 'smoke-saw')}"
+echo "smoke test: the idle slot serves $version"
+${result === 'fail' ? 'echo "smoke test: the new release is not what we want" >&2; exit 1' : ''}
+`
+}
+
+async function runDeploy(version: string, smoke: 'pass' | 'fail' | 'none'): Promise<WorkflowRun> {
+  const workflows = path.join(site.dir, '.github', 'workflows')
+  await fs.mkdir(workflows, { recursive: true })
+  await fs.writeFile(
+    path.join(workflows, 'deploy.yml'),
+    workflow(smoke === 'none' ? '' : './tests/smoke.sh --quick')
+  )
+  await fs.mkdir(path.join(site.dir, 'tests'), { recursive: true })
+  await fs.writeFile(
+    path.join(site.dir, 'tests', 'smoke.sh'),
+    smokeScript(smoke === 'fail' ? 'fail' : 'pass'),
+    { mode: 0o755 }
+  )
+  git('add', '-A')
+  git('commit', '-q', '--allow-empty', '-m', `smoke ${smoke}`)
+  const h = new Harness({
+    repository: { root: site.dir, name: APP },
+    github: { repository: APP, sha: git('rev-parse', 'HEAD'), ref: 'refs/heads/main' },
+    remoteActions: {
+      'actions/checkout': checkoutFixture({ [APP]: { dir: site.dir, mode: 'clone' } }),
+      [`${SITECYCLE}/actions/deploy`]: { dir: path.join(REPO, 'actions', 'deploy') }
+    },
+    environments: { v1: { reviewers: ['release-manager'] } },
+    approve: () => true,
+    secrets: { SAMPLE_SECRET_KEY: SECRET },
+    env: { PATH: process.env.PATH ?? '/usr/bin:/bin' }
+  })
+  harnesses.push(h)
+  return h.runWorkflow(path.join(workflows, 'deploy.yml'), {
+    event: 'workflow_dispatch',
+    inputs: { version }
+  })
+}
+
+/** The composite's own steps, by name, with their conclusions. */
+function stageResults(run: WorkflowRun): [string, string][] {
+  return allSteps(allJobs(run).flatMap(j => j.steps))
+    .filter(s => !s.post)
+    .map(s => [s.name, s.conclusion] as [string, string])
+}
+
+async function cli(args: string[]) {
+  return runCli(['-c', path.join(site.dir, 'sitecycle.yml'), ...args], {
+    env: { SAMPLE_SECRET_KEY: SECRET }
+  })
+}
+
+beforeAll(async () => {
+  work = await makeTempDir('sitecycle-composite-e2e-')
+  await fs.chmod(work, 0o755)
+  const releases = path.join(work, 'releases')
+  ;[apache] = await Promise.all([
+    startApache(),
+    ...['1.0.0', '2.0.0', '3.0.0'].map(version =>
+      buildSampleRelease({ version, releasesDir: releases })
+    )
+  ])
+  site = await makeTestSite({ apache, siteYaml: `releases: ${releases}` })
+  for (const args of [
+    ['init', 'v1'],
+    ['deploy', 'v1', '--version', '1.0.0']
+  ]) {
+    const r = await cli(args)
+    if (r.code !== 0) throw new Error(`setup: sitecycle ${args.join(' ')}: ${describeRun(r)}`)
+  }
+  await fs.writeFile(path.join(site.dir, '.gitignore'), 'root/\n')
+  execFileSync('git', ['init', '-q', '-b', 'main', site.dir])
+  git('add', '-A')
+  git('commit', '-q', '-m', 'sitecycle.yml')
+})
+
+afterAll(async () => {
+  for (const h of harnesses) await h.cleanup()
+  await apache?.stop()
+  await site?.cleanup()
+  if (work) await fs.rm(work, { recursive: true, force: true })
+})
+
+describe('actions/deploy, the composite of the stages, end to end through the harness', () => {
+  it('a smoke test that passes sees the new release in the idle slot; then users are switched', async () => {
+    const run = await runDeploy('2.0.0', 'pass')
+    expect({ result: run.result, error: run.error }).toEqual({
+      result: 'success',
+      error: undefined
+    })
+    expect(await fs.readFile(path.join(work, 'smoke-saw'), 'utf8')).toBe('2.0.0\n')
+    expect((await httpGet(`${site.url}/__version__`)).body).toBe('2.0.0')
+    expect(stageResults(run)).toEqual(
+      expect.arrayContaining([
+        ['Prepare: install and verify in the idle slot', 'success'],
+        ['Smoke test against the idle slot', 'success'],
+        ['Switch users to the new release', 'success'],
+        ['Finish: prune, release the lock', 'success'],
+        ['Undo', 'skipped']
+      ])
+    )
+    const job = jobOf(run, 'deploy')
+    expect(job.outputs).toEqual({
+      status: 'deployed',
+      version: '2.0.0',
+      'previous-version': '1.0.0',
+      url: site.url,
+      'rolled-back': 'false'
+    })
+    expect(job.summary).toContain('installed and verified in the idle slot of site v1')
+    expect(job.summary).toContain('✅ Deployed 2.0.0 to site v1')
+    expect(run.log.join('\n')).not.toContain(SECRET)
+    // The staged copy of the action is gone from the workspace.
+    expect(
+      await fs.stat(path.join(job.workspace!, '.sitecycle-deploy-action')).catch(() => null)
+    ).toBeNull()
+    const status = await cli(['status', 'v1', '--json'])
+    expect(JSON.parse(status.stdout)).toMatchObject({ lock: null, live: '2.0.0' })
+  })
+
+  it('a smoke test that fails leaves users on the old release, with no failed request, the lock released, status rolled-back', async () => {
+    const load = startLoad({ url: `${site.url}/__version__`, concurrency: 4 })
+    const run = await runDeploy('3.0.0', 'fail')
+    const report = await load.stop()
+    expect(run.result).toBe('failure')
+    expect(await fs.readFile(path.join(work, 'smoke-saw'), 'utf8')).toBe('3.0.0\n')
+    expect(stageResults(run)).toEqual(
+      expect.arrayContaining([
+        ['Smoke test against the idle slot', 'failure'],
+        ['Switch users to the new release', 'skipped'],
+        ['Finish: prune, release the lock', 'skipped'],
+        ['Undo', 'success']
+      ])
+    )
+    const job = jobOf(run, 'deploy')
+    expect(job.outputs).toEqual({
+      status: 'rolled-back',
+      version: '2.0.0',
+      'previous-version': '2.0.0',
+      url: site.url,
+      'rolled-back': 'true'
+    })
+    expect(job.summary).toContain('the smoke test exited with code 1 against 3.0.0')
+    expect(job.summary).toContain('Deploy of 3.0.0 to site v1 undone: 2.0.0 serves again')
+    expect(report.samples.filter(isFailure)).toEqual([])
+    expect(Object.keys(report.versions)).toEqual(['2.0.0'])
+    expect((await httpGet(`${site.url}/__version__`)).body).toBe('2.0.0')
+    const status = await cli(['status', 'v1', '--json'])
+    expect(JSON.parse(status.stdout)).toMatchObject({ lock: null, live: '2.0.0' })
+  })
+
+  it('the version already live: prepare ends the deploy as unchanged, the other stages skipped', async () => {
+    const run = await runDeploy('2.0.0', 'none')
+    expect(run.result).toBe('success')
+    expect(stageResults(run)).toEqual(
+      expect.arrayContaining([
+        ['Prepare: install and verify in the idle slot', 'success'],
+        ['Smoke test against the idle slot', 'skipped'],
+        ['Switch users to the new release', 'skipped'],
+        ['Finish: prune, release the lock', 'skipped'],
+        ['Undo', 'skipped']
+      ])
+    )
+    expect(jobOf(run, 'deploy').outputs).toEqual({
+      status: 'unchanged',
+      version: '2.0.0',
+      'previous-version': '2.0.0',
+      url: site.url,
+      'rolled-back': 'false'
+    })
+  })
+})
