@@ -22,8 +22,11 @@ import {
   checkoutFixture,
   Harness,
   jobOf,
+  startGithubForwarder,
+  type GithubForwarder,
   type WorkflowRun
 } from '../../tools/harness/index.js'
+import { FakeGithub } from '../helpers/github-openapi.js'
 import { startApache, type TestApache } from '../helpers/apache.js'
 import { describeRun, runCli } from '../helpers/cli.js'
 import { REPO, SITECYCLE, SITECYCLE_SHA } from '../helpers/harness-repo.js'
@@ -31,11 +34,12 @@ import { isFailure, startLoad } from '../helpers/load.js'
 import { buildSampleRelease, makeTempDir } from '../helpers/sample-app.js'
 import { httpGet, makeTestSite, type TestSite } from '../helpers/site.js'
 
-const APP = 'acme/loom'
 const SECRET = 'composite-deploy-secret-41d9'
 const CHECKOUT = 'actions/checkout@11bd71901bbe5b1630ceea73d27597364c9af683 # v4.2.2'
 
 let apache: TestApache
+let fake: FakeGithub
+let forwarder: GithubForwarder
 let site: TestSite
 let work: string
 const harnesses: Harness[] = []
@@ -64,6 +68,7 @@ jobs:
     environment: v1
     permissions:
       contents: read
+      deployments: write
     outputs:
       status: \${{ steps.deploy.outputs.status }}
       version: \${{ steps.deploy.outputs.version }}
@@ -79,6 +84,8 @@ jobs:
           version: \${{ inputs.version }}
           smoke-test: ${JSON.stringify(smokeTest)}
           config-secrets: \${{ toJSON(secrets) }}
+        env:
+          GITHUB_TOKEN: \${{ github.token }}
 `
 }
 
@@ -113,11 +120,21 @@ async function runDeploy(version: string, smoke: 'pass' | 'fail' | 'none'): Prom
   )
   git('add', '-A')
   git('commit', '-q', '--allow-empty', '-m', `smoke ${smoke}`)
+  const head = git('rev-parse', 'HEAD')
+  fake.commits.add(head)
   const h = new Harness({
-    repository: { root: site.dir, name: APP },
-    github: { repository: APP, sha: git('rev-parse', 'HEAD'), ref: 'refs/heads/main' },
+    repository: { root: site.dir, name: fake.repository },
+    github: {
+      repository: fake.repository,
+      sha: head,
+      ref: 'refs/heads/main',
+      token: fake.token,
+      apiUrl: forwarder.apiUrl
+    },
     remoteActions: {
-      'actions/checkout': checkoutFixture({ [APP]: { dir: site.dir, mode: 'clone' } }),
+      'actions/checkout': checkoutFixture({
+        [fake.repository]: { dir: site.dir, mode: 'clone' }
+      }),
       [`${SITECYCLE}/actions/deploy`]: { dir: path.join(REPO, 'actions', 'deploy') }
     },
     environments: { v1: { reviewers: ['release-manager'] } },
@@ -139,6 +156,15 @@ function stageResults(run: WorkflowRun): [string, string][] {
     .map(s => [s.name, s.conclusion] as [string, string])
 }
 
+/** The GitHub deployments a run recorded: environment and the states of its statuses. */
+function recorded(since: number): { environment: string; states: string[]; last: string }[] {
+  return fake.deployments.slice(since).map(d => ({
+    environment: d.environment,
+    states: d.statuses.map(st => st.state),
+    last: d.statuses[d.statuses.length - 1]?.description ?? ''
+  }))
+}
+
 async function cli(args: string[]) {
   return runCli(['-c', path.join(site.dir, 'sitecycle.yml'), ...args], {
     env: { SAMPLE_SECRET_KEY: SECRET }
@@ -146,6 +172,8 @@ async function cli(args: string[]) {
 }
 
 beforeAll(async () => {
+  fake = new FakeGithub({ owner: 'acme', repo: 'loom' })
+  forwarder = await startGithubForwarder(fake.fetch)
   work = await makeTempDir('sitecycle-composite-e2e-')
   await fs.chmod(work, 0o755)
   const releases = path.join(work, 'releases')
@@ -171,6 +199,7 @@ beforeAll(async () => {
 
 afterAll(async () => {
   for (const h of harnesses) await h.cleanup()
+  await forwarder?.close()
   await apache?.stop()
   await site?.cleanup()
   if (work) await fs.rm(work, { recursive: true, force: true })
@@ -178,6 +207,7 @@ afterAll(async () => {
 
 describe('actions/deploy, the composite of the stages, end to end through the harness', () => {
   it('a smoke test that passes sees the new release in the idle slot; then users are switched', async () => {
+    const since = fake.deployments.length
     const run = await runDeploy('2.0.0', 'pass')
     expect({ result: run.result, error: run.error }).toEqual({
       result: 'success',
@@ -204,6 +234,10 @@ describe('actions/deploy, the composite of the stages, end to end through the ha
     })
     expect(job.summary).toContain('installed and verified in the idle slot of site v1')
     expect(job.summary).toContain('✅ Deployed 2.0.0 to site v1')
+    // One deployment, in progress from prepare, settled by finish.
+    expect(recorded(since)).toEqual([
+      { environment: 'v1', states: ['in_progress', 'success'], last: `2.0.0 serves on ${site.url}` }
+    ])
     expect(run.log.join('\n')).not.toContain(SECRET)
     // The staged copy of the action is gone from the workspace.
     expect(
@@ -215,6 +249,7 @@ describe('actions/deploy, the composite of the stages, end to end through the ha
 
   it('a smoke test that fails leaves users on the old release, with no failed request, the lock released, status rolled-back', async () => {
     const load = startLoad({ url: `${site.url}/__version__`, concurrency: 4 })
+    const since = fake.deployments.length
     const run = await runDeploy('3.0.0', 'fail')
     const report = await load.stop()
     expect(run.result).toBe('failure')
@@ -237,6 +272,13 @@ describe('actions/deploy, the composite of the stages, end to end through the ha
     })
     expect(job.summary).toContain('the smoke test exited with code 1 against 3.0.0')
     expect(job.summary).toContain('Deploy of 3.0.0 to site v1 undone: 2.0.0 serves again')
+    expect(recorded(since)).toEqual([
+      {
+        environment: 'v1',
+        states: ['in_progress', 'failure'],
+        last: expect.stringContaining('undone after a failed or cancelled step: 2.0.0 serves again')
+      }
+    ])
     expect(report.samples.filter(isFailure)).toEqual([])
     expect(Object.keys(report.versions)).toEqual(['2.0.0'])
     expect((await httpGet(`${site.url}/__version__`)).body).toBe('2.0.0')
@@ -245,8 +287,10 @@ describe('actions/deploy, the composite of the stages, end to end through the ha
   })
 
   it('the version already live: prepare ends the deploy as unchanged, the other stages skipped', async () => {
+    const since = fake.deployments.length
     const run = await runDeploy('2.0.0', 'none')
     expect(run.result).toBe('success')
+    expect(recorded(since).map(d => d.states)).toEqual([['in_progress', 'success']])
     expect(stageResults(run)).toEqual(
       expect.arrayContaining([
         ['Prepare: install and verify in the idle slot', 'success'],
