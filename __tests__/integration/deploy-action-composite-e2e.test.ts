@@ -53,7 +53,7 @@ function git(...args: string[]): string {
 }
 
 /** The workflow of the application's repository: the deploy action with its smoke test. */
-function workflow(smokeTest: string): string {
+function workflow(smokeTest: string, allowBad: boolean): string {
   return `name: deploy
 on:
   workflow_dispatch:
@@ -83,6 +83,7 @@ jobs:
           site: v1
           version: \${{ inputs.version }}
           smoke-test: ${JSON.stringify(smokeTest)}
+          allow-bad: ${allowBad}
           config-secrets: \${{ toJSON(secrets) }}
         env:
           GITHUB_TOKEN: \${{ github.token }}
@@ -105,12 +106,16 @@ ${result === 'fail' ? 'echo "smoke test: the new release is not what we want" >&
 `
 }
 
-async function runDeploy(version: string, smoke: 'pass' | 'fail' | 'none'): Promise<WorkflowRun> {
+async function runDeploy(
+  version: string,
+  smoke: 'pass' | 'fail' | 'none',
+  allowBad = false
+): Promise<WorkflowRun> {
   const workflows = path.join(site.dir, '.github', 'workflows')
   await fs.mkdir(workflows, { recursive: true })
   await fs.writeFile(
     path.join(workflows, 'deploy.yml'),
-    workflow(smoke === 'none' ? '' : './tests/smoke.sh --quick')
+    workflow(smoke === 'none' ? '' : './tests/smoke.sh --quick', allowBad)
   )
   await fs.mkdir(path.join(site.dir, 'tests'), { recursive: true })
   await fs.writeFile(
@@ -307,5 +312,39 @@ describe('actions/deploy, the composite of the stages, end to end through the ha
       url: site.url,
       'rolled-back': 'false'
     })
+  })
+
+  it('a deploy the stages do not take (allow-bad here) is refused with a smoke test, and done in one step by prepare without one', async () => {
+    const refused = await runDeploy('3.0.0', 'pass', true)
+    expect(refused.result).toBe('failure')
+    expect(refused.log.join('\n')).toContain(
+      '--allow-bad is not taken by a deploy in stages: deploy a version marked bad in one step'
+    )
+    expect(jobOf(refused, 'deploy').outputs).toMatchObject({
+      status: 'failed',
+      'rolled-back': 'false'
+    })
+    expect((await httpGet(`${site.url}/__version__`)).body).toBe('2.0.0')
+
+    const run = await runDeploy('3.0.0', 'none', true)
+    expect(run.result).toBe('success')
+    expect(stageResults(run)).toEqual(
+      expect.arrayContaining([
+        ['Prepare: install and verify in the idle slot', 'success'],
+        ['Switch users to the new release', 'skipped'],
+        ['Finish: prune, release the lock', 'skipped'],
+        ['Undo', 'skipped']
+      ])
+    )
+    expect(jobOf(run, 'deploy').outputs).toEqual({
+      status: 'deployed',
+      version: '3.0.0',
+      'previous-version': '2.0.0',
+      url: site.url,
+      'rolled-back': 'false'
+    })
+    expect((await httpGet(`${site.url}/__version__`)).body).toBe('3.0.0')
+    const status = await cli(['status', 'v1', '--json'])
+    expect(JSON.parse(status.stdout)).toMatchObject({ lock: null, live: '3.0.0' })
   })
 })
