@@ -9,6 +9,12 @@
  *   - with one that fails, under load: users stay on the old release with no failed request, the
  *     undo step runs, the lock is released, `status` is `rolled-back`;
  *   - the version already live: prepare ends it (`unchanged`), the later stages are skipped.
+ *   - a site the stages do not take (allow-bad): refused with a smoke test, deployed in one step
+ *     by prepare without one;
+ *   - a run cancelled during the smoke test: the undo step runs, users stay where they were.
+ *
+ * Each run's GitHub deployment (the OpenAPI-checked fake) is in progress from prepare and settled
+ * by the stage that ends the deploy.
  *
  * The bundles must be current: `npx rollup -c rollup.config.js --silent` (the test script does it).
  */
@@ -91,7 +97,7 @@ jobs:
 }
 
 /** The smoke test the application's repository carries: the idle slot's version into a file. */
-function smokeScript(result: 'pass' | 'fail'): string {
+function smokeScript(result: 'pass' | 'fail' | 'hang'): string {
   return `#!/bin/sh
 set -eu
 version=$(/usr/bin/python3 -c '
@@ -103,12 +109,13 @@ print(urllib.request.urlopen(req).read().decode().strip())')
 echo "$version" > "${path.join(work, 'smoke-saw')}"
 echo "smoke test: the idle slot serves $version"
 ${result === 'fail' ? 'echo "smoke test: the new release is not what we want" >&2; exit 1' : ''}
+${result === 'hang' ? 'echo "smoke test: waiting"; sleep 120' : ''}
 `
 }
 
 async function runDeploy(
   version: string,
-  smoke: 'pass' | 'fail' | 'none',
+  smoke: 'pass' | 'fail' | 'hang' | 'none',
   allowBad = false
 ): Promise<WorkflowRun> {
   const workflows = path.join(site.dir, '.github', 'workflows')
@@ -120,14 +127,19 @@ async function runDeploy(
   await fs.mkdir(path.join(site.dir, 'tests'), { recursive: true })
   await fs.writeFile(
     path.join(site.dir, 'tests', 'smoke.sh'),
-    smokeScript(smoke === 'fail' ? 'fail' : 'pass'),
+    smokeScript(smoke === 'none' ? 'pass' : smoke),
     { mode: 0o755 }
   )
   git('add', '-A')
   git('commit', '-q', '--allow-empty', '-m', `smoke ${smoke}`)
   const head = git('rev-parse', 'HEAD')
   fake.commits.add(head)
+  const cancel = new AbortController()
   const h = new Harness({
+    // A hanging smoke test: the run is cancelled (the Cancel workflow button) once it waits.
+    onLog: line => {
+      if (smoke === 'hang' && line.includes('smoke test: waiting')) cancel.abort()
+    },
     repository: { root: site.dir, name: fake.repository },
     github: {
       repository: fake.repository,
@@ -150,7 +162,8 @@ async function runDeploy(
   harnesses.push(h)
   return h.runWorkflow(path.join(workflows, 'deploy.yml'), {
     event: 'workflow_dispatch',
-    inputs: { version }
+    inputs: { version },
+    signal: cancel.signal
   })
 }
 
@@ -342,6 +355,27 @@ describe('actions/deploy, the composite of the stages, end to end through the ha
       'previous-version': '2.0.0',
       url: site.url,
       'rolled-back': 'false'
+    })
+    expect((await httpGet(`${site.url}/__version__`)).body).toBe('3.0.0')
+    const status = await cli(['status', 'v1', '--json'])
+    expect(JSON.parse(status.stdout)).toMatchObject({ lock: null, live: '3.0.0' })
+  })
+
+  it('a run cancelled during the smoke test runs the undo: users stay on the release they had, the lock released', async () => {
+    const run = await runDeploy('2.0.0', 'hang')
+    expect(run.result).toBe('cancelled')
+    expect(await fs.readFile(path.join(work, 'smoke-saw'), 'utf8')).toBe('2.0.0\n')
+    expect(stageResults(run)).toEqual(
+      expect.arrayContaining([
+        ['Switch users to the new release', 'skipped'],
+        ['Finish: prune, release the lock', 'skipped'],
+        ['Undo', 'success']
+      ])
+    )
+    expect(jobOf(run, 'deploy').outputs).toMatchObject({
+      status: 'rolled-back',
+      version: '3.0.0',
+      'rolled-back': 'true'
     })
     expect((await httpGet(`${site.url}/__version__`)).body).toBe('3.0.0')
     const status = await cli(['status', 'v1', '--json'])
