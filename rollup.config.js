@@ -13,7 +13,7 @@ import { textImport } from './tools/rollup/text-import.js'
 export default {
   input: {
     cli: 'src/cli.ts',
-    deploy: 'src/actions/deploy-main.ts',
+    'deploy-stage': 'src/actions/deploy-stage-main.ts',
     rollback: 'src/actions/rollback-main.ts',
     publish: 'src/actions/publish-main.ts',
     snapshot: 'src/actions/snapshot-main.ts',

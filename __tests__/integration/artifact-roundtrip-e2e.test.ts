@@ -1,7 +1,7 @@
 /**
  * A release round-trips through the `actions-artifact` store, from the release workflow's run
  * to a later deploy workflow's run, through the harness (tools/harness) and the real
- * @actions/artifact 6 client inside the actions' bundles (dist/publish.js, dist/deploy.js):
+ * @actions/artifact 6 client inside the actions' bundles (dist/publish.js, dist/deploy-stage.js):
  *
  *   run A  release.yml publishes the sample app as the artifact `release-1.0.0`: the publish
  *          step, a JavaScript action, gets the runtime token from the harness and uploads to the

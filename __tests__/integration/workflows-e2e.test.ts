@@ -13,7 +13,8 @@
  *   2. deploy.yml deploys 1.0.0 to v1 on the local Apache, in v1's environment.
  *   3. A caller workflow in the application's repository, on a pushed tag v2.0.0, calls
  *      release.yml and then deploy.yml as remote reusable workflows (as users call them).
- *   4. deploy.yml deploys the newest release to v2 over SSH, the key from a secret.
+ *   4. deploy.yml deploys the newest release to v2 over SSH, the key from a secret, after a
+ *      smoke test on the runner against the idle slot through a forwarded port.
  *   5. rollback.yml puts v1 back on 1.0.0, in a concurrency group of its own.
  *   6. The deploy-production starter, copied into acme/weave (another owner than sitecycle's),
  *      deploys 2.0.0 to v1 again: it is allowed to start (it grants what the deploy jobs ask
@@ -441,7 +442,14 @@ jobs:
     const run = await harness({
       environments: { 'preview-v2': { waitTimer: 10, secrets: { SAMPLE_SECRET_KEY: SECRET_KEY } } }
     }).runWorkflow(path.join(WORKFLOWS, 'deploy.yml'), {
-      inputs: { site: 'v2', 'known-hosts': knownHosts, environment: 'preview-v2' },
+      inputs: {
+        site: 'v2',
+        'known-hosts': knownHosts,
+        environment: 'preview-v2',
+        // Run on the runner against the idle slot, through a port forwarded over SSH.
+        'smoke-test':
+          'test "$(curl -fsS -H "$SITECYCLE_IDLE_HEADER" -H "Host: $SITECYCLE_IDLE_HOST" "$SITECYCLE_IDLE_URL/__version__")" = 2.0.0 && echo "smoke test: the idle slot serves 2.0.0"'
+      },
       secrets: { SITECYCLE_SSH_KEY: key }
     })
     assertSucceeded(run)
@@ -459,6 +467,7 @@ jobs:
     })
     expect(fake.deployments.slice(deployments).map(d => d.environment)).toEqual(['preview-v2'])
     const log = run.log.join('\n')
+    expect(log).toContain('smoke test: the idle slot serves 2.0.0')
     for (const line of key
       .trim()
       .split('\n')

@@ -42,8 +42,8 @@ async function until(done: () => boolean): Promise<void> {
 describe('the entry points', () => {
   it.each([
     [
-      'deploy-main',
-      { site: 'v1', version: 'newest' },
+      'deploy-stage-main',
+      { site: 'v1', version: 'newest', stage: 'prepare' },
       "input 'version' is 'newest'; expected a PEP 440 version such as 1.4.0, 1.4.0rc1 or 1.4.0.post1"
     ],
     [

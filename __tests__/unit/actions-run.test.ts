@@ -7,7 +7,13 @@ import { fileURLToPath } from 'node:url'
 import { parse as parseYaml } from 'yaml'
 import { CoreReporter } from '../../src/actions/core-reporter.js'
 import { runDeployAction } from '../../src/actions/deploy.js'
-import { DeployInput, RollbackInput, SiteInput } from '../../src/actions/inputs.js'
+import {
+  DeployInput,
+  DeployStageInput,
+  RollbackInput,
+  SiteInput
+} from '../../src/actions/inputs.js'
+import { StageOutput } from '../../src/actions/deploy-stage.js'
 import { Output } from '../../src/actions/outputs.js'
 import { runRollbackAction } from '../../src/actions/rollback.js'
 import { loadConfig } from '../../src/config/load-config.js'
@@ -525,32 +531,47 @@ describe('CoreReporter', () => {
 })
 
 describe('action.yml files', () => {
+  type ActionMeta = {
+    name: string
+    description: string
+    branding: { icon: string; color: string }
+    inputs: Record<string, { description: string; required?: boolean; default?: string }>
+    outputs: Record<string, { description: string; value?: string }>
+    runs: {
+      using: string
+      main?: string
+      steps?: { id?: string; uses?: string; with?: Record<string, string> }[]
+    }
+  }
+  const readMeta = async (dir: string) =>
+    parseYaml(await fs.readFile(path.join(REPO, dir, 'action.yml'), 'utf8')) as ActionMeta
+  const stageOnly = Object.values(DeployStageInput) as string[]
   const actions = [
     {
       dir: 'actions/deploy',
-      bundle: 'dist/deploy.js',
-      inputs: [...Object.values(SiteInput), ...Object.values(DeployInput)]
+      inputs: [...Object.values(SiteInput), ...Object.values(DeployInput), 'smoke-test'],
+      outputs: Object.values(Output) as string[]
+    },
+    {
+      dir: 'actions/deploy-stage',
+      bundle: 'dist/deploy-stage.js',
+      inputs: [...Object.values(SiteInput), ...Object.values(DeployInput), ...stageOnly],
+      outputs: [...Object.values(Output), ...Object.values(StageOutput)]
     },
     {
       dir: 'actions/rollback',
       bundle: 'dist/rollback.js',
-      inputs: [...Object.values(SiteInput), ...Object.values(RollbackInput)]
+      inputs: [...Object.values(SiteInput), ...Object.values(RollbackInput)],
+      outputs: Object.values(Output) as string[]
     }
   ]
 
   it.each(actions)(
-    '$dir documents exactly the inputs and outputs the code reads and sets, and runs $bundle on node24',
+    '$dir documents exactly the inputs and outputs the code reads and sets',
     async a => {
-      const meta = parseYaml(await fs.readFile(path.join(REPO, a.dir, 'action.yml'), 'utf8')) as {
-        name: string
-        description: string
-        branding: { icon: string; color: string }
-        inputs: Record<string, { description: string; required?: boolean; default?: string }>
-        outputs: Record<string, { description: string }>
-        runs: { using: string; main: string }
-      }
+      const meta = await readMeta(a.dir)
       expect(Object.keys(meta.inputs).sort()).toEqual([...a.inputs].sort())
-      expect(Object.keys(meta.outputs).sort()).toEqual(Object.values(Output).sort())
+      expect(Object.keys(meta.outputs).sort()).toEqual([...a.outputs].sort())
       for (const [name, spec] of [
         ...Object.entries(meta.inputs),
         ...Object.entries(meta.outputs)
@@ -563,11 +584,43 @@ describe('action.yml files', () => {
       expect(meta.inputs[SiteInput.LockWait].default).toBe(String(DEFAULT_LOCK_WAIT_SECONDS))
       expect(meta.branding.icon).toBeTruthy()
       expect(meta.branding.color).toBeTruthy()
-      expect(meta.runs.using).toBe('node24')
-      // `main` is resolved against the folder of the action.yml.
-      expect(path.resolve(REPO, a.dir, meta.runs.main)).toBe(path.join(REPO, a.bundle))
+      if (a.bundle) {
+        expect(meta.runs.using).toBe('node24')
+        // `main` is resolved against the folder of the action.yml.
+        expect(path.resolve(REPO, a.dir, meta.runs.main!)).toBe(path.join(REPO, a.bundle))
+      }
     }
   )
+
+  it('actions/deploy runs the deploy-stage action once per stage, with every input it takes, and takes each output from the stages', async () => {
+    const deploy = await readMeta('actions/deploy')
+    const stage = await readMeta('actions/deploy-stage')
+    expect(deploy.runs.using).toBe('composite')
+    const stages = deploy.runs.steps!.filter(s => s.uses?.endsWith('/actions/deploy-stage'))
+    expect(stages.map(s => [s.id, s.with!.stage])).toEqual(
+      ['prepare', 'smoke-test', 'switch', 'finish', 'undo'].map(n => [n, n])
+    )
+    for (const s of stages) {
+      // Every input the step passes is one of the stage action's, from an input of the
+      // composite or a step output (never a value written in).
+      for (const [name, value] of Object.entries(s.with!)) {
+        expect([s.id, name, Object.hasOwn(stage.inputs, name)]).toEqual([s.id, name, true])
+        if (name !== 'stage')
+          expect(value).toMatch(/^\$\{\{ (inputs\.[a-z-]+|steps\.prepare\.outputs\.[a-z-]+) \}\}$/)
+      }
+      // Each stage reaches the site by itself: its own process, its own SSH login.
+      for (const name of ['config', 'site', 'host', 'ssh-key', 'known-hosts', 'config-secrets'])
+        expect([s.id, name, s.with![name]]).toEqual([s.id, name, `\${{ inputs.${name} }}`])
+    }
+    // prepare takes every input of the one-step deploy.
+    const prepare = stages[0].with!
+    for (const name of Object.keys(deploy.inputs))
+      expect([name, prepare[name]]).toEqual([name, `\${{ inputs.${name} }}`])
+    for (const name of Object.values(Output))
+      expect(deploy.outputs[name].value).toBe(
+        `\${{ ${['undo', 'finish', 'switch', 'prepare'].map(id => `steps.${id}.outputs.${name}`).join(' || ')} }}`
+      )
+  })
 })
 
 describe('a site an upgrade attempt promoted', () => {

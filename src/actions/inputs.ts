@@ -34,6 +34,22 @@ export enum DeployInput {
   Environment = 'environment'
 }
 
+/**
+ * Inputs of the deploy-stage action only (actions/deploy-stage/action.yml, one stage of the
+ * composite actions/deploy), besides the deploy action's.
+ */
+export enum DeployStageInput {
+  Stage = 'stage',
+  /** The command of the smoke-test stage, run with bash on the runner against the idle slot. */
+  SmokeTest = 'smoke-test',
+  /** The GitHub deployment prepare recorded (its `deployment-id` output), settled by a later stage. */
+  DeploymentId = 'deployment-id'
+}
+
+/** The stages of actions/deploy, each one step of the composite, in order (undo on failure). */
+export const ACTION_STAGES = ['prepare', 'smoke-test', 'switch', 'finish', 'undo'] as const
+export type ActionStage = (typeof ACTION_STAGES)[number]
+
 /** Inputs of the rollback action only (actions/rollback/action.yml). */
 export enum RollbackInput {
   To = 'to',
@@ -74,6 +90,15 @@ export interface DeploySettings extends SiteActionSettings {
   configSecrets?: Record<string, string>
 }
 
+/** The deploy-stage action's settings. */
+export interface DeployStageSettings extends DeploySettings {
+  stage: ActionStage
+  /** The smoke test's command (a bash script); the stage prepare takes the inputs' as a sign one follows. */
+  smokeTest?: string
+  /** The GitHub deployment prepare recorded, for a later stage to settle. */
+  deploymentId?: number
+}
+
 /** The rollback action's settings. */
 export interface RollbackSettings extends SiteActionSettings {
   /** An installed PEP 440 version to go back to; the previous release when absent. */
@@ -87,13 +112,46 @@ type InputSource = Pick<ActionCore, 'getInput'>
 /** Read and check the deploy action's inputs. Throws one SitecycleError naming every bad input. */
 export function readDeploySettings(core: InputSource): DeploySettings {
   const problems: string[] = []
+  const settings = readDeployInputs(core, problems)
+  throwProblems(problems)
+  return settings
+}
+
+/** Read and check the deploy-stage action's inputs. Throws one SitecycleError naming every bad input. */
+export function readDeployStageSettings(core: InputSource): DeployStageSettings {
+  const problems: string[] = []
+  const settings = readDeployInputs(core, problems)
+  const stage = core.getInput(DeployStageInput.Stage).trim()
+  if (!(ACTION_STAGES as readonly string[]).includes(stage))
+    problems.push(
+      `input '${DeployStageInput.Stage}' is '${stage}'; expected one of ${ACTION_STAGES.join(', ')}`
+    )
+  const smokeTest = optional(core.getInput(DeployStageInput.SmokeTest))
+  if (stage === 'smoke-test' && smokeTest === undefined)
+    problems.push(
+      `input '${DeployStageInput.SmokeTest}' is empty; expected the command to run against the idle slot, such as ./tests/smoke.sh`
+    )
+  const id = optional(core.getInput(DeployStageInput.DeploymentId))
+  if (id !== undefined && !/^[0-9]{1,18}$/.test(id))
+    problems.push(
+      `input '${DeployStageInput.DeploymentId}' is '${id}'; expected the id of a GitHub deployment (the prepare step's output), or nothing`
+    )
+  throwProblems(problems)
+  return {
+    ...settings,
+    stage: stage as ActionStage,
+    ...(smokeTest !== undefined && { smokeTest }),
+    ...(id !== undefined && { deploymentId: Number(id) })
+  }
+}
+
+function readDeployInputs(core: InputSource, problems: string[]): DeploySettings {
   const common = readCommon(core, problems)
   const release = optional(core.getInput(DeployInput.Release))
   const version = readVersion(core, DeployInput.Version, problems)
   const dryRun = readBoolean(core, DeployInput.DryRun, problems)
   const allowBad = readBoolean(core, DeployInput.AllowBad, problems)
   const configSecrets = readConfigSecrets(core, problems)
-  throwProblems(problems)
   return {
     ...common,
     ...(release !== undefined && { release }),

@@ -127,6 +127,12 @@ function outcomeHeading(o: OperationOutcome, failed: boolean): string {
       ? `❌ Deploy of ${target} to site ${o.site} failed: rolled back, ${o.version ?? 'nothing'} serves again`
       : `❌ Deploy of ${target} to site ${o.site} failed: ${o.version ?? 'nothing'} serves`
   }
+  // The stages of actions/deploy (deploy-stage.ts), each with its own section.
+  if (o.status === 'prepared')
+    return `🧪 ${target} installed and verified in the idle slot of site ${o.site}: users still get ${o.version ?? 'nothing'}`
+  if (o.status === 'switched') return `🔀 Users of site ${o.site} switched to ${target}`
+  if (o.status === 'rolled-back')
+    return `↩️ Deploy of ${target} to site ${o.site} undone: ${o.version ?? 'nothing'} serves again`
   if (o.status === 'unchanged')
     return `✅ ${target} was already live on site ${o.site}: nothing to do`
   return `✅ Deployed ${target} to site ${o.site}`

@@ -22,6 +22,12 @@ export interface AlertedOperation<T> {
   unattended?: boolean
   /** One line saying what a successful run did (for the closing comment). */
   summary: (result: T) => string
+  /**
+   * How a returned result ends the operation (default: it succeeded). A stage of a deploy in
+   * stages with more to come is `pending` (nothing sent); one that undid the deploy `failed`,
+   * with the error to report.
+   */
+  settle?: (result: T) => 'succeeded' | 'pending' | { failed: unknown }
   /** Replacements for tests: the GitHub fetch, the mail transport, SMTP settings. */
   deps?: Pick<AlerterDeps, 'fetch' | 'transport' | 'smtp' | 'github'>
 }
@@ -55,6 +61,10 @@ export async function withAlerts<T>(
     await alerter.failed({ ...where, ...describeError(error) })
     throw error
   }
-  await alerter.succeeded({ ...where, summary: settings.summary(result) })
+  const settled = settings.settle?.(result) ?? 'succeeded'
+  if (settled === 'succeeded')
+    await alerter.succeeded({ ...where, summary: settings.summary(result) })
+  else if (settled !== 'pending')
+    await alerter.failed({ ...where, ...describeError(settled.failed) })
   return result
 }

@@ -72,55 +72,80 @@ export async function withGithubDeployment<T>(
     redact?: (text: string) => string
   }
 ): Promise<T> {
-  const redact = options.redact ?? ((text: string) => text)
-  const request = deploymentRequest(target)
-  const logUrl = target.logUrl
-  let id: number | undefined
-  try {
-    const deployment = await api.createDeployment(request)
-    id = deployment.id
-    await api.createDeploymentStatus(id, {
-      state: 'in_progress',
-      description: request.description,
-      ...(logUrl !== undefined && { logUrl })
-    })
-    reporter.info(
-      `GitHub deployment ${id} of ${api.repository} to environment ${request.environment} is in progress`
-    )
-  } catch (error) {
-    reporter.warn(
-      `the deployment is not recorded on GitHub (the ${target.task ?? 'deploy'} goes on): ${redact(messageOf(error))}`
-    )
-  }
-
-  const finish = async (result: DeploymentResult): Promise<void> => {
-    if (id === undefined) return
-    try {
-      await api.createDeploymentStatus(id, {
-        state: result.ok ? 'success' : 'failure',
-        description: redact(result.description),
-        ...(logUrl !== undefined && { logUrl }),
-        ...(result.ok && { environmentUrl: target.site.url, autoInactive: true })
-      })
-    } catch (error) {
-      reporter.warn(
-        `GitHub deployment ${id} could not be set to ${result.ok ? 'success' : 'failure'}: ${redact(messageOf(error))}`
-      )
-    }
-  }
-
+  const id = await startGithubDeployment(api, target, reporter, options.redact)
   let result: T
   try {
     result = await operation()
   } catch (error) {
-    await finish({
-      ok: false,
-      description: options.describeError ? options.describeError(error) : messageOf(error)
-    })
+    await settleGithubDeployment(
+      api,
+      id,
+      target,
+      {
+        ok: false,
+        description: options.describeError ? options.describeError(error) : messageOf(error)
+      },
+      reporter,
+      options.redact
+    )
     throw error
   }
-  await finish(options.describe(result))
+  await settleGithubDeployment(api, id, target, options.describe(result), reporter, options.redact)
   return result
+}
+
+/**
+ * Record a deployment of `target` and set it `in_progress`; its id, or undefined (with a warning)
+ * when GitHub refused. A deploy in stages starts it at prepare and settles it at its last stage.
+ */
+export async function startGithubDeployment(
+  api: GithubDeploymentsApi,
+  target: DeploymentTarget,
+  reporter: Reporter,
+  redact: (text: string) => string = text => text
+): Promise<number | undefined> {
+  const request = deploymentRequest(target)
+  try {
+    const deployment = await api.createDeployment(request)
+    await api.createDeploymentStatus(deployment.id, {
+      state: 'in_progress',
+      description: request.description,
+      ...(target.logUrl !== undefined && { logUrl: target.logUrl })
+    })
+    reporter.info(
+      `GitHub deployment ${deployment.id} of ${api.repository} to environment ${request.environment} is in progress`
+    )
+    return deployment.id
+  } catch (error) {
+    reporter.warn(
+      `the deployment is not recorded on GitHub (the ${target.task ?? 'deploy'} goes on): ${redact(messageOf(error))}`
+    )
+    return undefined
+  }
+}
+
+/** Set the deployment `id` (nothing without one) to `success` or `failure`; a refusal is a warning. */
+export async function settleGithubDeployment(
+  api: GithubDeploymentsApi,
+  id: number | undefined,
+  target: DeploymentTarget,
+  result: DeploymentResult,
+  reporter: Reporter,
+  redact: (text: string) => string = text => text
+): Promise<void> {
+  if (id === undefined) return
+  try {
+    await api.createDeploymentStatus(id, {
+      state: result.ok ? 'success' : 'failure',
+      description: redact(result.description),
+      ...(target.logUrl !== undefined && { logUrl: target.logUrl }),
+      ...(result.ok && { environmentUrl: target.site.url, autoInactive: true })
+    })
+  } catch (error) {
+    reporter.warn(
+      `GitHub deployment ${id} could not be set to ${result.ok ? 'success' : 'failure'}: ${redact(messageOf(error))}`
+    )
+  }
 }
 
 /**

@@ -121,24 +121,21 @@ export interface StageOutcome extends OperationOutcome {
   idle?: IdleAddress
 }
 
-/** Refused before anything is read: what a staged deploy cannot do. */
-function checkStageable(req: DeployRequest): void {
+/** Why a deploy cannot be done in stages (refused before anything is read), or undefined. */
+export function whyNotStageable(req: Pick<DeployRequest, 'site' | 'allowBad'>): string | undefined {
   const where = `sites.${req.site.name}`
   if (req.site.apache.mode !== 'blue-green')
-    throw new SitecycleError(
-      `a deploy in stages needs an idle slot to test before the switch: ${where}.apache.mode is ${req.site.apache.mode}, not blue-green`,
-      'input'
-    )
+    return `a deploy in stages needs an idle slot to test before the switch: ${where}.apache.mode is ${req.site.apache.mode}, not blue-green`
   if (freezesAroundHooks(req.site))
-    throw new SitecycleError(
-      `site ${req.site.name} freezes around its hooks (${where}.hooks.freeze): a deploy in stages would keep it frozen between them; deploy it in one step (without --stage)`,
-      'input'
-    )
+    return `site ${req.site.name} freezes around its hooks (${where}.hooks.freeze): a deploy in stages would keep it frozen between them; deploy it in one step (without --stage)`
   if (req.allowBad)
-    throw new SitecycleError(
-      '--allow-bad is not taken by a deploy in stages: deploy a version marked bad in one step',
-      'input'
-    )
+    return '--allow-bad is not taken by a deploy in stages: deploy a version marked bad in one step'
+  return undefined
+}
+
+function checkStageable(req: DeployRequest): void {
+  const why = whyNotStageable(req)
+  if (why) throw new SitecycleError(why, 'input')
 }
 
 /** prepare: the deploy's steps up to verify-idle; the lock handed to the run. */
