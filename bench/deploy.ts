@@ -232,7 +232,9 @@ async function startChildLoad(url: string, s: BenchSettings, maxSeconds = 300): 
     String(s.rate),
     String(maxSeconds)
   ]
-  const child = spawn(process.execPath, args, {
+  // process.execArgv: the loader hook this process runs with (bench/deploy.mjs), which the host
+  // programs' text imports need in the child as well.
+  const child = spawn(process.execPath, [...process.execArgv, ...args], {
     stdio: ['pipe', 'pipe', 'inherit']
   })
   const chunks: Buffer[] = []
