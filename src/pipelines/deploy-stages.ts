@@ -28,7 +28,7 @@ import { SLOT_HEADER } from '../commands/apache.js'
 import { HEALTH_URI } from '../config/schema.js'
 import type { Executor } from '../hosts/executor.js'
 import { Journal, type JournalOperation } from '../sites/journal.js'
-import { EMPTY_RELEASE, siteLayout, type Slot } from '../sites/layout.js'
+import { siteLayout, type Slot } from '../sites/layout.js'
 import {
   describeHolder,
   holderState,
@@ -38,10 +38,8 @@ import {
 } from '../sites/lock.js'
 import {
   listReleases,
-  pointSlot,
   probeHealth,
   readSiteState,
-  restartSlotGroup,
   switchLiveSlot,
   type SiteState
 } from '../sites/site-state.js'
@@ -55,6 +53,7 @@ import {
   type DeployContext,
   type DeployRequest
 } from './deploy.js'
+import { restoreIdleSlot } from './deploy/idle-slot.js'
 import { OperationFailed, withSiteOperation, type OperationOutcome } from './operation.js'
 import { PipelineError, runPipeline, type StepReport } from './pipeline.js'
 import type { ResolvedRelease } from '../releases/resolve-release.js'
@@ -412,15 +411,15 @@ export async function resumeStage(
   ) as Promise<StageOutcome>
 }
 
-/** The idle slot back to the release kept warm before the deploy, restarted. */
+/** The idle slot back to the release kept warm before the deploy, restarted: a note, or a warning. */
 async function putIdleBack(c: DeployContext, reporter: Reporter): Promise<string | undefined> {
-  const slot = c.state.idleSlot
   try {
-    await pointSlot(c.exec, c.site, c.python, slot, c.idleBefore ?? EMPTY_RELEASE)
-    await restartSlotGroup(c.exec, c.site, c.python, slot)
-    return `idle slot ${slot} points at ${c.idleBefore ?? 'no release'} again`
+    await restoreIdleSlot(c)
+    return `idle slot ${c.state.idleSlot} points at ${c.idleBefore ?? 'no release'} again`
   } catch (e) {
-    reporter.warn(`could not put the idle slot ${slot} back: ${e instanceof Error ? e.message : e}`)
+    reporter.warn(
+      `could not put the idle slot ${c.state.idleSlot} back: ${e instanceof Error ? e.message : e}`
+    )
     return undefined
   }
 }
