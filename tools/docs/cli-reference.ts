@@ -8,7 +8,7 @@ import { promises as fs } from 'node:fs'
 import * as path from 'node:path'
 import type { Command } from 'commander'
 import { EXIT, type CliContext } from '../../src/cli/context.js'
-import { allCommands, buildProgram, commandPath } from '../../src/cli/program.js'
+import { allCommands, buildProgram, commandPath, loadCommands } from '../../src/cli/program.js'
 import { StreamReporter } from '../../src/util/reporter.js'
 
 export const CLI_START_MARKER = '<!-- sitecycle:cli-reference:start -->'
@@ -28,9 +28,12 @@ export function silentCliContext(): CliContext {
   }
 }
 
-/** The program as `sitecycle` builds it, never run. */
+/** Every command's register function (their modules are loaded on demand by the CLI). */
+export const EVERY_COMMAND = await loadCommands()
+
+/** The program as `sitecycle` builds it with every command, never run. */
 export function cliProgram(): Command {
-  return buildProgram(silentCliContext())
+  return buildProgram(silentCliContext(), EVERY_COMMAND)
 }
 
 /** The commands that run (attempt's subcommands, not attempt itself), in help order. */
