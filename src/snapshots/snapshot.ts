@@ -211,8 +211,11 @@ function snapshotSteps(): Step<SnapshotContext>[] {
       name: 'create-dir',
       title: 'create the snapshot directory',
       run: async c => {
-        // snapshots/ made (mode 750) only when the first attempt finds it missing.
-        let parentMade = false
+        // snapshots/ (mode 750) made first when the listing found nothing (it may be missing),
+        // else only when the first attempt finds it missing: one command for a site's snapshots.
+        const empty = !c.listing || c.listing.entries.length + c.listing.hidden.length === 0
+        if (empty) await c.exec.run(makeDirs([c.snapshotsDir], '750'))
+        let parentMade = empty
         for (let seq = 0; ; seq++) {
           const id = snapshotIdFor(c.startedAt, seq)
           const paths = snapshotPaths(c.snapshotsDir, id)
