@@ -14,8 +14,10 @@
  * a flag a command does not honour is refused, not ignored; src/cli/program.ts puts them
  * together and turns commander's errors into one `sitecycle: ...` line with exit 2, the way every
  * other bad input is reported. This module is the entry (rollup and package.json `bin` point at
- * it): it builds the program, runs it, and maps what was thrown to the exit code. The README's CLI
- * reference is generated from the same definitions (tools/docs/cli-reference.ts, `npm run docs`).
+ * it): it builds the program, runs it, and maps what was thrown to the exit code. A command line
+ * that names a command gets a program of that command alone (program.ts programFor: its module
+ * and pipelines are imported then, no other command's; bench/README.md measures the start). The
+ * README's CLI reference is generated from the same definitions (tools/docs/cli-reference.ts, `npm run docs`).
  * Shell completion: commander has none built in, so `sitecycle completion bash|zsh` prints a
  * script generated from the same definitions (src/cli/completion-script.ts).
  */
@@ -26,7 +28,7 @@ import { ConfigError, SitecycleError } from './util/errors.js'
 import { StreamReporter } from './util/reporter.js'
 import { openSecretsBundle } from './config/secrets-bundle.js'
 import { EXIT, printOutcome, type CliContext } from './cli/context.js'
-import { buildProgram, HelpShown } from './cli/program.js'
+import { buildProgram, HelpShown, loadCommands, programFor } from './cli/program.js'
 
 export { EXIT } from './cli/context.js'
 
@@ -68,8 +70,8 @@ export async function main(
     code: EXIT.ok
   }
   try {
-    const program = buildProgram(ctx)
     const command = ctx.argv.find(a => !a.startsWith('-'))
+    const { program, whole } = await programFor(ctx, command)
     if (dashes >= 0 && command !== 'run' && command !== 'idle')
       throw new SitecycleError(
         `--: only sitecycle run and sitecycle idle take a command after --, not sitecycle ${command ?? ''}`.trimEnd(),
@@ -92,7 +94,18 @@ export async function main(
     }
     const own =
       first === 'help' && asked !== undefined ? [...ctx.argv.slice(1), '--help'] : ctx.argv
-    await program.parseAsync(own, { from: 'user' })
+    let acting = false
+    program.hook('preAction', () => {
+      acting = true
+    })
+    try {
+      await program.parseAsync(own, { from: 'user' })
+    } catch (e) {
+      // A command line refused by the program of one command: its message may name the others
+      // (the commands with that option, say), so the whole program parses it again.
+      if (whole || acting || e instanceof HelpShown) throw e
+      await buildProgram(ctx, await loadCommands()).parseAsync(own, { from: 'user' })
+    }
     return ctx.code
   } catch (e) {
     if (e instanceof HelpShown) return e.exitCode === 0 ? EXIT.ok : EXIT.input

@@ -4,6 +4,7 @@
  * checksums are those of before; a corrupt dump leaves the target exactly as it was.
  */
 import { spawn, type ChildProcess } from 'node:child_process'
+import { createHash } from 'node:crypto'
 import { promises as fs } from 'node:fs'
 import * as os from 'node:os'
 import * as path from 'node:path'
@@ -639,6 +640,14 @@ con.commit()`,
       { table: 'items', rows: 399, checksum: '' },
       { table: AWKWARD, rows: 3, checksum: '' }
     ])
+    // Its sha256, taken while it was synced, and the identity the copy has under its name.
+    const st = await fs.lstat(dumpPath, { bigint: true })
+    expect(copy.sum).toEqual({
+      sha256: createHash('sha256')
+        .update(await fs.readFile(dumpPath))
+        .digest('hex'),
+      identity: [st.dev, st.ino, st.size, st.mtimeNs, st.ctimeNs].join(':')
+    })
     expect(await engine.checksums(local, db(dumpPath))).toEqual(
       await engine.checksums(local, db(file))
     )

@@ -13,10 +13,15 @@ import {
   ALLOW_BAD_COMMANDS,
   allCommands,
   buildProgram,
+  COMMAND_MODULES,
   commandPath,
   DRY_RUN_COMMANDS
 } from '../../src/cli/program.js'
-import { runnableCommands, silentCliContext } from '../../tools/docs/cli-reference.js'
+import {
+  EVERY_COMMAND,
+  runnableCommands,
+  silentCliContext
+} from '../../tools/docs/cli-reference.js'
 
 const stderrLines = captureStderr()
 
@@ -30,7 +35,7 @@ async function run(argv: string[]): Promise<{ code: number; out: string; err: st
 
 function newProgram(): { program: Command; ctx: CliContext } {
   const ctx = silentCliContext()
-  return { program: buildProgram(ctx), ctx }
+  return { program: buildProgram(ctx, EVERY_COMMAND), ctx }
 }
 
 /** Parse `argv` with every command's action replaced by one that records what it was given. */
@@ -51,6 +56,16 @@ async function parsed(
   if (!got) throw new Error(`no action ran for ${argv.join(' ')}`)
   return got
 }
+
+test('each command module registers the one command of its name, in the order of the help', async () => {
+  const names: string[] = []
+  for (const m of COMMAND_MODULES) {
+    const program = buildProgram(silentCliContext(), [await m.load()])
+    expect(program.commands.map(c => c.name())).toEqual([m.name])
+    names.push(m.name)
+  }
+  expect(newProgram().program.commands.map(c => c.name())).toEqual(names)
+})
 
 const PATHS = runnableCommands(newProgram().program).map(commandPath)
 

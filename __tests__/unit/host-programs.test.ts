@@ -5,7 +5,17 @@
  * never its text.
  */
 import { createHash } from 'node:crypto'
-import { lstat, mkdir, mkdtemp, readFile, readdir, rm, symlink, writeFile } from 'node:fs/promises'
+import {
+  chmod,
+  lstat,
+  mkdir,
+  mkdtemp,
+  readFile,
+  readdir,
+  rm,
+  symlink,
+  writeFile
+} from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { describeCommand, hostProgramName } from '../../src/commands/command.js'
@@ -177,6 +187,29 @@ describe('the programs against real trees', () => {
       current: null,
       releases: { '1.0.0': { complete: true, bad: false } },
       initialized: true
+    })
+  })
+
+  test('read-state for a user who may not look into the site: not initialized, and why', async () => {
+    const root = join(dir, 'closed')
+    await mkdir(join(root, '.sitecycle'), { recursive: true })
+    await writeFile(join(root, '.sitecycle/site.json'), '{}')
+    await chmod(dir, 0o755)
+    const asNobody = async () => {
+      const { argv } = hostScript(PY, scripts.READ_STATE, [root])
+      const setpriv = ['setpriv', '--reuid=65534', '--regid=65534', '--clear-groups']
+      return JSON.parse((await exec.run({ argv: [...setpriv, ...argv] })).stdout) as {
+        initialized: boolean
+        unreadable?: string
+      }
+    }
+    await chmod(root, 0o755)
+    expect(await asNobody()).toMatchObject({ initialized: true })
+    expect((await asNobody()).unreadable).toBeUndefined()
+    await chmod(root, 0o700)
+    expect(await asNobody()).toMatchObject({
+      initialized: false,
+      unreadable: expect.stringMatching(/Permission denied: .*site\.json/)
     })
   })
 

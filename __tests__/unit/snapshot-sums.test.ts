@@ -6,7 +6,7 @@
  */
 import { execFileSync } from 'node:child_process'
 import { createHash } from 'node:crypto'
-import { link, mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises'
+import { link, lstat, mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import type { Executor, RunResult } from '../../src/hosts/executor.js'
@@ -127,6 +127,27 @@ describe('SNAPSHOT_SUMS write', () => {
     )
     expect([untrusted.reused, untrusted.hashed]).toEqual([0, 4])
     expect(untrusted.files.find(f => f.path.endsWith('same.bin'))!.sha256).toBe(sha('samE'))
+  })
+
+  test('a known sum (taken by the program that wrote the file) is used while the file keeps its identity; any change and the file is read', async () => {
+    const d = await snapshotDir('a')
+    const dump = join(d, 'database.dump')
+    const identity = async (): Promise<string> => {
+      const st = await lstat(dump, { bigint: true })
+      return [st.dev, st.ino, st.size, st.mtimeNs, st.ctimeNs].join(':')
+    }
+    // A sum that is not the file's: taken as given while the identity holds (nothing reads it).
+    const given = 'a'.repeat(64)
+    const known = [{ path: 'database.dump', sha256: given, identity: await identity() }]
+    const taken = parseWrittenSums(run(writeSnapshotSums(PY, d, undefined, undefined, known).argv))
+    expect(taken.files.find(f => f.path === 'database.dump')!.sha256).toBe(given)
+    expect([taken.hashed, taken.reused, taken.count]).toEqual([1, 0, 1])
+    // Written again (same size): another mtime and ctime, so the file is read.
+    await new Promise(r => setTimeout(r, 20))
+    await writeFile(dump, 'dump bytez\n')
+    const read = parseWrittenSums(run(writeSnapshotSums(PY, d, undefined, undefined, known).argv))
+    expect(read.files.find(f => f.path === 'database.dump')!.sha256).toBe(sha('dump bytez\n'))
+    expect(execFileSync('sha256sum', ['--quiet', '-c', 'SHA256SUMS'], { cwd: d }).length).toBe(0)
   })
 })
 

@@ -17,14 +17,7 @@ import { reportFailureIssue, resolveFailureIssue } from './issue-alerts.js'
 import type { MailTransport } from './mail-message.js'
 import { SmtpTransport, type SmtpSettings } from './smtp-transport.js'
 
-/** Whether this run is unattended: `flag` (--unattended), SITECYCLE_UNATTENDED=1, or a scheduled workflow. */
-export function isUnattended(env: NodeJS.ProcessEnv, flag = false): boolean {
-  return (
-    flag ||
-    /^(1|true|yes)$/i.test(env.SITECYCLE_UNATTENDED ?? '') ||
-    env.GITHUB_EVENT_NAME === 'schedule'
-  )
-}
+export { isUnattended } from './unattended.js'
 
 /** Where the run happens, in words, for the alert. */
 export function runPlace(env: NodeJS.ProcessEnv, machine: string): string {

@@ -8,8 +8,8 @@ import { hostname } from 'node:os'
 import { parseArgs } from 'node:util'
 import { loadConfig } from '../config/load-config.js'
 import { StreamReporter } from '../util/reporter.js'
-import { withAlerts, type AlertedOperation } from './alert-around.js'
-import { isUnattended } from './alerter.js'
+import type { AlertedOperation } from './alert-around.js'
+import { isUnattended } from './unattended.js'
 
 /** The CLI's main(argv, out) → exit code. */
 export type CliMain = (argv: string[], out?: (s: string) => void) => Promise<number>
@@ -83,6 +83,8 @@ export async function runCliWithAlerts(
     if (code !== 0) throw failureOf(code, captured)
     return code
   }
+  // Loaded only now: a run that does not alert never reads the GitHub and SMTP clients.
+  const { withAlerts } = await import('./alert-around.js')
   try {
     return await withAlerts(
       {

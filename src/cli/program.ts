@@ -5,63 +5,56 @@
  */
 import { Command, CommanderError, type Option } from 'commander'
 import { SitecycleError } from '../util/errors.js'
-import { registerAttempt } from './attempt.js'
-import { registerBuild } from './build.js'
-import { registerClone } from './clone.js'
-import { registerCompare } from './compare.js'
-import { registerCompletion } from './completion.js'
 import type { CliContext, RegisterCommand } from './context.js'
-import { registerDemo } from './demo.js'
-import { registerDeploy } from './deploy.js'
-import { registerHosts } from './hosts.js'
-import { registerIdle } from './idle.js'
-import { registerInit } from './init.js'
-import { registerMaintenance } from './maintenance.js'
-import { registerMirror } from './mirror.js'
-import { registerRelease } from './release.js'
-import { registerRemove } from './remove.js'
-import { registerRestore } from './restore.js'
-import { registerRollback } from './rollback.js'
-import { registerRun } from './run.js'
-import { registerSites } from './sites.js'
-import { registerSnapshot } from './snapshot.js'
-import { registerSnapshots } from './snapshots.js'
-import { registerStatus } from './status.js'
-import { registerSync } from './sync.js'
-import { registerUnlock } from './unlock.js'
-import { registerVerify } from './verify.js'
-import { registerVersion } from './version.js'
-import { registerWatch } from './watch.js'
 
-/** The commands, in the order `sitecycle --help` lists them. */
-export const COMMANDS: readonly RegisterCommand[] = [
-  registerInit,
-  registerDeploy,
-  registerIdle,
-  registerRollback,
-  registerStatus,
-  registerSites,
-  registerUnlock,
-  registerRun,
-  registerSnapshot,
-  registerSnapshots,
-  registerVerify,
-  registerRestore,
-  registerSync,
-  registerClone,
-  registerMirror,
-  registerAttempt,
-  registerRemove,
-  registerMaintenance,
-  registerCompare,
-  registerWatch,
-  registerHosts,
-  registerRelease,
-  registerBuild,
-  registerDemo,
-  registerVersion,
-  registerCompletion
+/** A command of the program: its name, and its module's register function, loaded when needed. */
+export interface CommandModule {
+  name: string
+  load: () => Promise<RegisterCommand>
+}
+
+/**
+ * The commands, in the order `sitecycle --help` lists them. Each module (and the pipelines it
+ * imports) is loaded only when the program needs it: a command line that names a command loads
+ * that command's module alone (programFor), so the CLI's start reads no other command's code.
+ */
+export const COMMAND_MODULES: readonly CommandModule[] = [
+  { name: 'init', load: async () => (await import('./init.js')).registerInit },
+  { name: 'deploy', load: async () => (await import('./deploy.js')).registerDeploy },
+  { name: 'idle', load: async () => (await import('./idle.js')).registerIdle },
+  { name: 'rollback', load: async () => (await import('./rollback.js')).registerRollback },
+  { name: 'status', load: async () => (await import('./status.js')).registerStatus },
+  { name: 'sites', load: async () => (await import('./sites.js')).registerSites },
+  { name: 'unlock', load: async () => (await import('./unlock.js')).registerUnlock },
+  { name: 'run', load: async () => (await import('./run.js')).registerRun },
+  { name: 'snapshot', load: async () => (await import('./snapshot.js')).registerSnapshot },
+  { name: 'snapshots', load: async () => (await import('./snapshots.js')).registerSnapshots },
+  { name: 'verify', load: async () => (await import('./verify.js')).registerVerify },
+  { name: 'restore', load: async () => (await import('./restore.js')).registerRestore },
+  { name: 'sync', load: async () => (await import('./sync.js')).registerSync },
+  { name: 'clone', load: async () => (await import('./clone.js')).registerClone },
+  { name: 'mirror', load: async () => (await import('./mirror.js')).registerMirror },
+  { name: 'attempt', load: async () => (await import('./attempt.js')).registerAttempt },
+  { name: 'remove', load: async () => (await import('./remove.js')).registerRemove },
+  { name: 'maintenance', load: async () => (await import('./maintenance.js')).registerMaintenance },
+  { name: 'compare', load: async () => (await import('./compare.js')).registerCompare },
+  { name: 'watch', load: async () => (await import('./watch.js')).registerWatch },
+  { name: 'hosts', load: async () => (await import('./hosts.js')).registerHosts },
+  { name: 'release', load: async () => (await import('./release.js')).registerRelease },
+  { name: 'build', load: async () => (await import('./build.js')).registerBuild },
+  { name: 'demo', load: async () => (await import('./demo.js')).registerDemo },
+  { name: 'version', load: async () => (await import('./version.js')).registerVersion },
+  { name: 'completion', load: async () => (await import('./completion.js')).registerCompletion }
 ]
+
+/** The register functions of the commands named (of every command when `names` is absent), in help order. */
+export async function loadCommands(names?: readonly string[]): Promise<RegisterCommand[]> {
+  const chosen = names ? COMMAND_MODULES.filter(m => names.includes(m.name)) : COMMAND_MODULES
+  // One after the other: jest's ESM loader fails on concurrent imports of shared modules.
+  const registers: RegisterCommand[] = []
+  for (const m of chosen) registers.push(await m.load())
+  return registers
+}
 
 export const EXIT_CODES_HELP = `exit codes: 0 done, 1 failed and undone, 2 bad input (nothing touched), 3 locked, 4 needs attention,
 5 differences found (watch; compare --fail-on-difference)
@@ -182,8 +175,8 @@ export function usageError(err: CommanderError, cmd: Command, program: Command):
   }
 }
 
-/** The program with every command; its errors thrown (never printed, never exiting). */
-export function buildProgram(ctx: CliContext): Command {
+/** The program with the commands given (every command: `await loadCommands()`); its errors thrown (never printed, never exiting). */
+export function buildProgram(ctx: CliContext, registers: readonly RegisterCommand[]): Command {
   const program = new Command('sitecycle')
     .description(
       'The same pipelines as the actions, from a terminal or cron. Progress goes to stderr, results to stdout (--json for machines).'
@@ -191,7 +184,7 @@ export function buildProgram(ctx: CliContext): Command {
     .usage('<command> [site] [options]')
     .helpCommand('help [command]', 'the help of a command')
     .addHelpText('after', `\n${EXIT_CODES_HELP}`)
-  for (const register of COMMANDS) register(program, ctx)
+  for (const register of registers) register(program, ctx)
   for (const cmd of [program, ...allCommands(program)]) {
     cmd
       .configureOutput({
@@ -208,4 +201,29 @@ export function buildProgram(ctx: CliContext): Command {
     if (action.opts().quiet) Object.assign(ctx.reporter, { quiet: true })
   })
   return program
+}
+
+/**
+ * Commands that read the whole program (help lists every command; completion completes every
+ * command): never built alone.
+ */
+const WHOLE_PROGRAM_COMMANDS = new Set(['help', 'completion'])
+
+/**
+ * The program for a command line that runs `command` (the first word that is not an option): that
+ * command's module alone when it names one, so the start loads no other command's code; every
+ * command otherwise (no command, help, an unknown word). `whole` says which.
+ */
+export async function programFor(
+  ctx: CliContext,
+  command: string | undefined
+): Promise<{ program: Command; whole: boolean }> {
+  const alone =
+    command !== undefined &&
+    !WHOLE_PROGRAM_COMMANDS.has(command) &&
+    COMMAND_MODULES.some(m => m.name === command)
+  return {
+    program: buildProgram(ctx, await loadCommands(alone ? [command] : undefined)),
+    whole: !alone
+  }
 }

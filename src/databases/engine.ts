@@ -63,6 +63,12 @@ export interface CheckedDump extends DumpResult {
   tables: TableChecksum[]
   /** The database's own size (as {@link DatabaseEngine.size}), when the dump measured it. */
   databaseSize?: number
+  /**
+   * The dump file's plain sha256, when the dump took it as it wrote the file, with the file's
+   * identity then (`dev:inode:size:mtime_ns:ctime_ns`): SHA256SUMS takes it while the file still
+   * has that identity, rather than read the file again (snapshots/sums.ts KnownSum).
+   */
+  sum?: { sha256: string; identity: string }
 }
 
 /** How to restore or copy. */

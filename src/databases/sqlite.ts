@@ -5,8 +5,9 @@
  * so a failed restore leaves the target as it was. Checksums hash each row on its own and sum
  * the hashes, streaming any table size. A snapshot is one backup-API copy (dumpCopy): its
  * checksums are taken from the copy when they are needed (checksumsOfCopy), so the live database
- * is read once and a snapshot costs little more than the copy: one host program copies, counts
- * the rows, fsyncs, renames the copy into place and measures both files. The work is done by
+ * is read once and a snapshot costs little more than the copy: one host program copies, then
+ * fsyncs, hashes (for SHA256SUMS) and counts the rows of the copy at the same time, renames it
+ * into place and measures both files. The work is done by
  * small Python programs (standard library only) run with the host's Python.
  */
 import { cmd } from '../commands/command.js'
@@ -110,8 +111,9 @@ export const sqliteEngine: DatabaseEngine = {
   },
 
   /**
-   * The backup API copy with its tables' row counts (checksums later, from the copy), its size
-   * and the database file's, in one host program that also writes it aside and renames it.
+   * The backup API copy with its tables' row counts (checksums later, from the copy), its size,
+   * its sha256 and the database file's size, in one host program that also writes it aside and
+   * renames it.
    */
   async dumpCopy(exec, db, path, reporter): Promise<CheckedDump> {
     checkPath(db)
@@ -130,13 +132,16 @@ export const sqliteEngine: DatabaseEngine = {
       tables: [string, number, string][]
       size: number
       sourceSize: number
+      sha256: string
+      identity: string
     }
     return {
       path,
       size: out.size,
       format: 'sqlite',
       tables: out.tables.map(([table, rows, checksum]) => ({ table, rows, checksum })),
-      databaseSize: out.sourceSize
+      databaseSize: out.sourceSize,
+      sum: { sha256: out.sha256, identity: out.identity }
     }
   },
 

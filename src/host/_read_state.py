@@ -1,5 +1,6 @@
 # host/_read_state.py: `read_state(root)`: slot -> release (or null), 'live' from live.map, whether
-# the slots' releases are complete and marked bad, and whether the site is initialized. Inlined in
+# the slots' releases are complete and marked bad, and whether the site is initialized (when this
+# user may not look, `unreadable` holds the error: permission denied). Inlined in
 # read-state.py and warm-switch.py.
 import os
 def read_state(root):
@@ -28,5 +29,13 @@ def read_state(root):
                     out['live'] = parts[1]
     except OSError:
         pass
-    out['initialized'] = os.path.exists(os.path.join(root, '.sitecycle', 'site.json'))
+    try:
+        os.stat(os.path.join(root, '.sitecycle', 'site.json'))
+        out['initialized'] = True
+    except PermissionError as e:
+        # Not "not initialized": this user cannot see (the caller says so in one sentence).
+        out['initialized'] = False
+        out['unreadable'] = str(e)
+    except OSError:
+        out['initialized'] = False
     return out

@@ -1,9 +1,12 @@
 # host/snapshot-sums.py: argv: mode, progress file (or `-`), then by mode:
-# - `write <dir> <previous dir|-> <sha256 of the previous SHA256SUMS|->`: hash every file of the
-#   snapshot `dir` and write `dir/SHA256SUMS` (aside, fsync, rename). A file that is the very inode
-#   the previous snapshot holds at the same path (rsync --link-dest made it a hard link) takes the
-#   previous snapshot's sum instead of being read again, but only when the previous SHA256SUMS
-#   still has the sha256 its manifest records. Prints JSON `{sha256, count, bytes, hashed,
+# - `write <dir> <previous dir|-> <sha256 of the previous SHA256SUMS|-> [<known json>]`: hash every
+#   file of the snapshot `dir` and write `dir/SHA256SUMS` (aside, fsync, rename). A file that is the
+#   very inode the previous snapshot holds at the same path (rsync --link-dest made it a hard link)
+#   takes the previous snapshot's sum instead of being read again, but only when the previous
+#   SHA256SUMS still has the sha256 its manifest records. `known` is `[[path, sha256,
+#   'dev:inode:size:mtime_ns:ctime_ns']...]`: files the program that wrote them hashed as it wrote them (the
+#   SQLite copy); such a file takes that sum while its lstat still has that identity, else it is
+#   read. Prints JSON `{sha256, count, bytes, hashed,
 #   hashedBytes, reused, reusedBytes, files: [[path, size, sha256]...]}`.
 # - `hash <json>`: json is `[{dir, only: [paths] | null, sums: bool}]`. Hashes the files of each
 #   snapshot directory (only those at or under `only`, when given), reading each inode once across
@@ -138,8 +141,13 @@ def sha256_of(path, progress):
     return h.hexdigest()
 
 
-def write(progress_path, top, prev, prev_sha):
+def identity(st):
+    return '%d:%d:%d:%d:%d' % (st.st_dev, st.st_ino, st.st_size, st.st_mtime_ns, st.st_ctime_ns)
+
+
+def write(progress_path, top, prev, prev_sha, known_json='-'):
     files, _ = walk(top)
+    known = {} if known_json == '-' else {rel: (digest, ident) for rel, digest, ident in json.loads(known_json)}
     reuse = {}
     if prev != '-':
         try:
@@ -153,22 +161,23 @@ def write(progress_path, top, prev, prev_sha):
     out, lines = [], []
     counts = {'hashed': 0, 'hashedBytes': 0, 'reused': 0, 'reusedBytes': 0}
     for rel, path, st in files:
-        digest = None
-        if rel in reuse:
+        # A known sum was read once already, by the program that wrote the file: counted as hashed.
+        digest, kind = None, 'hashed'
+        if rel in known and known[rel][1] == identity(st):
+            digest = known[rel][0]
+        elif rel in reuse:
             try:
                 pst = os.lstat(os.path.join(prev, rel))
                 if (pst.st_dev, pst.st_ino) == (st.st_dev, st.st_ino):
-                    digest = reuse[rel]
+                    digest, kind = reuse[rel], 'reused'
             except OSError:
                 pass
         if digest is None:
             digest = sha256_of(path, progress)
-            counts['hashed'] += 1
-            counts['hashedBytes'] += st.st_size
         else:
             progress.add(st.st_size)
-            counts['reused'] += 1
-            counts['reusedBytes'] += st.st_size
+        counts[kind] += 1
+        counts[kind + 'Bytes'] += st.st_size
         progress.add(0, 1)
         lines.append(sums_line(digest, rel))
         out.append([rel, st.st_size, digest])
@@ -222,7 +231,7 @@ def hash_dirs(progress_path, request):
 
 mode, progress_path = sys.argv[1], sys.argv[2]
 if mode == 'write':
-    write(progress_path, sys.argv[3], sys.argv[4], sys.argv[5])
+    write(progress_path, *sys.argv[3:7])
 elif mode == 'hash':
     hash_dirs(progress_path, json.loads(sys.argv[3]))
 else:

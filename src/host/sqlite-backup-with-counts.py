@@ -1,11 +1,16 @@
 # host/sqlite-backup-with-counts.py: argv: source database file, destination file, partial file. A
 # snapshot's copy, in one process: the online backup API in one step into the partial file (a new
-# file nobody else opens: no journal and no sync while it is written), its tables with their row
-# counts (no checksums: the copy is the dump, and its checksums are computed from it when it is
-# read; see expectedTables), one fsync, then the rename to the destination. Prints JSON {tables:
-# [[table, rows, ''] sorted by name], size: the copy's bytes, sourceSize: the database file's
-# bytes}. The destination must not exist; the partial file is removed on failure.
-import json, os, sqlite3, sys
+# file nobody else opens: no journal and no sync while it is written); then, at the same time (the
+# three wait on different things: the disk, the CPU, SQLite), one fsync of it, its plain sha256
+# (read from the page cache the copy just filled, so the snapshot's SHA256SUMS need not read it
+# again) and its tables with their row counts (no checksums: the copy is the dump, and its
+# checksums are computed from it when it is read; see expectedTables); then the rename to the
+# destination and an fsync of its directory. Prints JSON {tables: [[table, rows, ''] sorted by
+# name], size: the copy's bytes, sourceSize: the database file's bytes, sha256: the copy's,
+# identity: 'dev:inode:size:mtime_ns:ctime_ns' of the destination after the rename (the sum holds
+# for that file while its identity is unchanged; a string: nanoseconds do not fit a JSON number)}. The destination must not exist; the
+# partial file is removed on failure.
+import hashlib, json, os, sqlite3, sys, threading, urllib.parse
 src_path, dest, partial = sys.argv[1], sys.argv[2], sys.argv[3]
 if not os.path.isfile(src_path):
     sys.stderr.write('%s: no such database file\n' % src_path)
@@ -13,6 +18,55 @@ if not os.path.isfile(src_path):
 if os.path.lexists(dest):
     sys.stderr.write('%s: already exists\n' % dest)
     sys.exit(2)
+
+
+def fsync_file(path):
+    with open(path, 'rb') as f:
+        os.fsync(f.fileno())
+
+
+def sha256_file(path):
+    h = hashlib.sha256()
+    with open(path, 'rb') as f:
+        for block in iter(lambda: f.read(1 << 20), b''):
+            h.update(block)
+    return h.hexdigest()
+
+
+def row_counts(path):
+    # Read only and immutable: no lock, no -wal or -shm file beside it, not a byte written while
+    # the other threads read and sync it (the partial file is complete; nobody else opens it).
+    uri = 'file:%s?mode=ro&immutable=1' % urllib.parse.quote(os.path.abspath(path))
+    con = sqlite3.connect(uri, uri=True)
+    try:
+        names = [r[0] for r in con.execute("SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite\\_%' ESCAPE '\\' ORDER BY name")]
+        return [[n, con.execute('SELECT count(*) FROM "%s"' % n.replace('"', '""')).fetchone()[0], ''] for n in names]
+    finally:
+        con.close()
+
+
+def together(*jobs):
+    """Run each (function, argument) in a thread of its own (os.fsync, hashlib and SQLite let go of
+    the GIL); their results in order, or the first exception raised again."""
+    results = [None] * len(jobs)
+
+    def run(i, fn, arg):
+        try:
+            results[i] = (True, fn(arg))
+        except BaseException as e:
+            results[i] = (False, e)
+
+    threads = [threading.Thread(target=run, args=(i, fn, arg)) for i, (fn, arg) in enumerate(jobs)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    for ok, value in results:
+        if not ok:
+            raise value
+    return [value for _, value in results]
+
+
 try:
     src = sqlite3.connect(src_path, timeout=60)
     dst = sqlite3.connect(partial, isolation_level=None)
@@ -20,13 +74,10 @@ try:
         dst.execute('PRAGMA journal_mode=OFF')
         dst.execute('PRAGMA synchronous=OFF')
         src.backup(dst, pages=-1)
-        names = [r[0] for r in dst.execute("SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite\\_%' ESCAPE '\\' ORDER BY name")]
-        out = [[n, dst.execute('SELECT count(*) FROM "%s"' % n.replace('"', '""')).fetchone()[0], ''] for n in names]
     finally:
         dst.close()
         src.close()
-    with open(partial, 'rb') as f:
-        os.fsync(f.fileno())
+    _, digest, out = together((fsync_file, partial), (sha256_file, partial), (row_counts, partial))
     size = os.path.getsize(partial)
     os.rename(partial, dest)
     d = os.open(os.path.dirname(os.path.abspath(dest)), os.O_RDONLY)
@@ -34,6 +85,7 @@ try:
         os.fsync(d)
     finally:
         os.close(d)
+    st = os.lstat(dest)
 except BaseException:
     for p in (partial, partial + '-journal'):
         try:
@@ -41,4 +93,5 @@ except BaseException:
         except FileNotFoundError:
             pass
     raise
-print(json.dumps({'tables': out, 'size': size, 'sourceSize': os.path.getsize(src_path)}))
+print(json.dumps({'tables': out, 'size': size, 'sourceSize': os.path.getsize(src_path), 'sha256': digest,
+                  'identity': '%d:%d:%d:%d:%d' % (st.st_dev, st.st_ino, st.st_size, st.st_mtime_ns, st.st_ctime_ns)}))

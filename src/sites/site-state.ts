@@ -50,6 +50,8 @@ export interface RawSiteState {
   live: string | null
   current: string | null
   initialized: boolean
+  /** Why this user cannot tell whether the site is initialized (permission denied). */
+  unreadable?: string
   releases?: Record<string, { complete: boolean; bad: boolean }>
 }
 
@@ -97,7 +99,7 @@ export async function readSiteState(
       throw unreadableSite(exec, site, detail)
     throw e
   }
-  if (!raw.initialized) await requireReadable(exec, site)
+  if (raw.unreadable !== undefined) throw unreadableSite(exec, site, raw.unreadable)
   return siteStateFromRaw(site, raw)
 }
 
@@ -107,17 +109,6 @@ function unreadableSite(exec: Executor, site: SiteConfig, detail: string): Sitec
       `run sitecycle as the user that owns the site, or as root`,
     'host'
   )
-}
-
-/**
- * A site that looks uninitialized may only be unreadable for this user: `ls` of its site file
- * says which ("No such file" or "Permission denied"), so the user is told the right thing.
- */
-async function requireReadable(exec: Executor, site: SiteConfig): Promise<void> {
-  const file = siteLayout(site.root).siteFile
-  const r = await exec.tryRun({ argv: ['ls', '-d', '--', file] })
-  if (r.code === 0 || !/Permission denied/.test(r.stderr)) return
-  throw unreadableSite(exec, site, r.stderr)
 }
 
 /** Fail with the command to run when the site was never initialized. */

@@ -82,7 +82,8 @@ import {
   runWithProgress,
   SUMS_FILE,
   writeSnapshotSums,
-  type FileSum
+  type FileSum,
+  type KnownSum
 } from './sums.js'
 
 export interface SnapshotRequest {
@@ -168,6 +169,14 @@ interface SnapshotContext {
   folders: FolderRecord[]
   removed: string[]
   removedIncomplete: string[]
+  /**
+   * `snapshots/` and `snapshots/.bases` as listed by the first step, without the incomplete
+   * snapshots it removed: retention starts from it (the lock is held all along, so what changed
+   * since is what this run did).
+   */
+  listing?: SnapshotListing
+  /** Sums the dump took of its own files as it wrote them (the SQLite copy), for SHA256SUMS. */
+  knownSums: KnownSum[]
   /** Bytes the copy needs at most (the sources' sizes), for messages. */
   needBytes: number
   /** The SHA256SUMS written (format 2). */
@@ -181,11 +190,17 @@ function snapshotSteps(): Step<SnapshotContext>[] {
       name: 'remove-incomplete',
       title: 'remove snapshots that interrupted runs left without a manifest',
       run: async c => {
-        const ids = await listSnapshotIds(c.exec, c.req.site, c.python)
+        // With snapshots/.bases, for the retention step at the end: one listing for both.
+        const listing = await listSnapshotsAndBases(c.exec, c.python, c.snapshotsDir)
+        const ids = snapshotIdsOf(listing.entries)
         const partial = ids.filter(s => !s.complete).map(s => s.id)
         if (partial.length)
           await c.exec.run(removeTree(...partial.map(id => snapshotPaths(c.snapshotsDir, id).dir)))
         c.removedIncomplete = partial
+        c.listing = {
+          entries: listing.entries.filter(e => !partial.includes(e.name)),
+          hidden: listing.hidden
+        }
         const complete = ids.filter(s => s.complete)
         const newest = complete[complete.length - 1]
         c.previous = newest && (await readManifest(c.exec, c.snapshotsDir, newest.id))
@@ -196,11 +211,21 @@ function snapshotSteps(): Step<SnapshotContext>[] {
       name: 'create-dir',
       title: 'create the snapshot directory',
       run: async c => {
-        await c.exec.run(makeDirs([c.snapshotsDir], '750'))
+        // snapshots/ (mode 750) made first when the listing found nothing (it may be missing),
+        // else only when the first attempt finds it missing: one command for a site's snapshots.
+        const empty = !c.listing || c.listing.entries.length + c.listing.hidden.length === 0
+        if (empty) await c.exec.run(makeDirs([c.snapshotsDir], '750'))
+        let parentMade = empty
         for (let seq = 0; ; seq++) {
           const id = snapshotIdFor(c.startedAt, seq)
           const paths = snapshotPaths(c.snapshotsDir, id)
           const made = await c.exec.tryRun(makeDirExclusive(paths.dir))
+          if (made.code !== 0 && !parentMade && /No such file/.test(made.stderr)) {
+            await c.exec.run(makeDirs([c.snapshotsDir], '750'))
+            parentMade = true
+            seq--
+            continue
+          }
           if (made.code === 0) {
             c.id = id
             c.paths = paths
@@ -270,7 +295,11 @@ function snapshotSteps(): Step<SnapshotContext>[] {
           c.python,
           c.req.now?.() ?? new Date(),
           [c.id],
-          c.req.config
+          c.req.config,
+          c.listing && {
+            entries: [...c.listing.entries, { name: c.id, complete: true }],
+            hidden: c.listing.hidden
+          }
         )
         return c.removed.length ? `removed ${c.removed.join(', ')}` : 'nothing to remove'
       }
@@ -321,7 +350,7 @@ async function writeSums(c: SnapshotContext): Promise<string> {
   const progressPath = `${siteLayout(c.req.site.root).state}/progress-${c.id}.json`
   const r = await runWithProgress(
     c.exec,
-    writeSnapshotSums(c.python, c.paths.dir, previous, progressPath),
+    writeSnapshotSums(c.python, c.paths.dir, previous, progressPath, c.knownSums),
     {
       progressPath,
       intervalMs: c.req.progressIntervalMs ?? 5000,
@@ -381,6 +410,7 @@ async function dumpDatabase(c: SnapshotContext): Promise<string> {
   if (engine.dumpCopy) {
     // sqlite: the copy is the dump; its checksums are read from it when needed.
     const copied = await engine.dumpCopy(c.exec, db, c.paths.dump, c.reporter)
+    if (copied.sum) c.knownSums.push({ path: DUMP_NAME, ...copied.sum })
     dump = copied
     tables = copied.tables
     from = 'file'
@@ -585,14 +615,14 @@ export async function applyRetention(
   python: string,
   now: Date,
   protect: string[] = [],
-  config?: SitecycleConfig
+  config?: SitecycleConfig,
+  /** Both directories, when the caller holding the lock knows them (else they are listed). */
+  listed?: SnapshotListing
 ): Promise<string[]> {
   const dir = siteLayout(site.root).snapshots
   const hiddenDir = `${dir}/${BASES_DIR}`
-  // Both directories in one host program.
-  const [entries, hiddenEntries] = JSON.parse(
-    (await exec.run(listSeveralSnapshotDirs(python, [dir, hiddenDir]))).stdout
-  ) as SnapshotDirEntry[][]
+  const { entries, hidden: hiddenEntries } =
+    listed ?? (await listSnapshotsAndBases(exec, python, dir))
   const ids = snapshotIdsOf(entries)
     .filter(s => s.complete)
     .map(s => s.id)
@@ -640,6 +670,24 @@ export async function applyRetention(
     entries.map(e => e.name)
   )
   return remove
+}
+
+/** The entries of `snapshots/` and of `snapshots/.bases` (dump-store.ts). */
+export interface SnapshotListing {
+  entries: SnapshotDirEntry[]
+  hidden: SnapshotDirEntry[]
+}
+
+/** List `snapshots/` and `snapshots/.bases` in one host program. */
+async function listSnapshotsAndBases(
+  exec: Executor,
+  python: string,
+  dir: string
+): Promise<SnapshotListing> {
+  const [entries, hidden] = JSON.parse(
+    (await exec.run(listSeveralSnapshotDirs(python, [dir, `${dir}/${BASES_DIR}`]))).stdout
+  ) as SnapshotDirEntry[][]
+  return { entries, hidden }
 }
 
 /** Remove what a killed verify left beside the snapshots (the caller holds the site lock). */
@@ -735,6 +783,7 @@ export async function takeSnapshot(req: SnapshotRequest): Promise<SnapshotOutcom
         folders: [],
         removed: [],
         removedIncomplete: [],
+        knownSums: [],
         needBytes: 0
       }
       let steps: StepReport[]

@@ -32,11 +32,13 @@ export interface FileSum {
 /**
  * Host program. argv: mode, progress file (or `-`), then by mode:
  *
- * - `write <dir> <previous dir|-> <sha256 of the previous SHA256SUMS|->`: hash every file of the
- *   snapshot `dir` and write `dir/SHA256SUMS` (aside, fsync, rename). A file that is the very
- *   inode the previous snapshot holds at the same path (rsync --link-dest made it a hard link)
- *   takes the previous snapshot's sum instead of being read again, but only when the previous
- *   SHA256SUMS still has the sha256 its manifest records. Prints JSON `{sha256, count, bytes,
+ * - `write <dir> <previous dir|-> <sha256 of the previous SHA256SUMS|-> [<known json>]`: hash
+ *   every file of the snapshot `dir` and write `dir/SHA256SUMS` (aside, fsync, rename). A file
+ *   that is the very inode the previous snapshot holds at the same path (rsync --link-dest made
+ *   it a hard link) takes the previous snapshot's sum instead of being read again, but only when
+ *   the previous SHA256SUMS still has the sha256 its manifest records. `known` (KnownSum) gives
+ *   files that the program writing them hashed as it wrote them (the SQLite copy): such a file
+ *   takes that sum while its lstat has the identity given, and is read otherwise. Prints JSON `{sha256, count, bytes,
  *   hashed, hashedBytes, reused, reusedBytes, files: [[path, size, sha256]...]}`.
  * - `hash <json>`: json is `[{dir, only: [paths] | null, sums: bool}]`. Hashes the files of each
  *   snapshot directory (only those at or under `only`, when given), reading each inode once
@@ -82,6 +84,19 @@ export interface HashedDir {
   }
 }
 
+/**
+ * A file's sum taken by the host program that wrote it (the SQLite copy hashes its file while it
+ * syncs it), with the file's identity then: `dev:inode:size:mtime_ns:ctime_ns` of its lstat (a
+ * string: nanoseconds do not fit a JSON number). The sum holds while the file has that identity
+ * (a write or a rename changes it).
+ */
+export interface KnownSum {
+  /** Relative to the snapshot directory. */
+  path: string
+  sha256: string
+  identity: string
+}
+
 /** One snapshot directory to hash: all its files, or only those at or under `only`. */
 export interface HashRequest {
   dir: string
@@ -91,15 +106,16 @@ export interface HashRequest {
 }
 
 /**
- * `python3 -I -S -c SNAPSHOT_SUMS write <progress|-> <dir> <previous dir|-> <previous sums sha256|->`:
- * hash a snapshot's files (reusing the previous snapshot's sums for the same inodes) and write
- * its SHA256SUMS.
+ * `python3 -I -S -c SNAPSHOT_SUMS write <progress|-> <dir> <previous dir|-> <previous sums sha256|-> [<known>]`:
+ * hash a snapshot's files (reusing the previous snapshot's sums for the same inodes, and the
+ * `known` sums of files still as they were when they were hashed) and write its SHA256SUMS.
  */
 export function writeSnapshotSums(
   python: string,
   dir: string,
   previous?: { dir: string; sumsSha256: string },
-  progressPath?: string
+  progressPath?: string,
+  known: KnownSum[] = []
 ): Command {
   return cmd([
     python,
@@ -111,7 +127,8 @@ export function writeSnapshotSums(
     progressPath ?? '-',
     dir,
     previous?.dir ?? '-',
-    previous?.sumsSha256 ?? '-'
+    previous?.sumsSha256 ?? '-',
+    ...(known.length ? [JSON.stringify(known.map(k => [k.path, k.sha256, k.identity]))] : [])
   ])
 }
 

@@ -6,7 +6,7 @@
  */
 import type { Command } from 'commander'
 import { EXIT, type CliContext } from '../../src/cli/context.js'
-import { allCommands, buildProgram, commandPath } from '../../src/cli/program.js'
+import { allCommands, buildProgram, commandPath, loadCommands } from '../../src/cli/program.js'
 import { StreamReporter } from '../../src/util/reporter.js'
 import { tableCell as cell, type GeneratedSection } from './generated-section.js'
 
@@ -25,9 +25,12 @@ export function silentCliContext(): CliContext {
   }
 }
 
-/** The program as `sitecycle` builds it, never run. */
+/** Every command's register function (their modules are loaded on demand by the CLI). */
+export const EVERY_COMMAND = await loadCommands()
+
+/** The program as `sitecycle` builds it with every command, never run. */
 export function cliProgram(): Command {
-  return buildProgram(silentCliContext())
+  return buildProgram(silentCliContext(), EVERY_COMMAND)
 }
 
 /** The commands that run (attempt's subcommands, not attempt itself), in help order. */

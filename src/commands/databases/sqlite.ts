@@ -38,11 +38,13 @@ export const SQLITE_CHECKSUMS_PROGRAM = sqliteChecksumsProgram
 /**
  * argv: source database file, destination file, partial file. A snapshot's copy, in one process:
  * the online backup API in one step into the partial file (a new file nobody else opens: no
- * journal and no sync while it is written), its tables with their row counts (no checksums: the
- * copy is the dump, and its checksums are computed from it when it is read; see expectedTables),
- * one fsync, then the rename to the destination. Prints JSON {tables: [[table, rows, ''] sorted
- * by name], size: the copy's bytes, sourceSize: the database file's bytes}. The destination must
- * not exist; the partial file is removed on failure.
+ * journal and no sync while it is written); then at the same time one fsync of it, its plain
+ * sha256 (for SHA256SUMS: snapshots/sums.ts KnownSum) and its tables with their row counts (no
+ * checksums: the copy is the dump, and its checksums are computed from it when it is read; see
+ * expectedTables); then the rename to the destination. Prints JSON {tables: [[table, rows, '']
+ * sorted by name], size: the copy's bytes, sourceSize: the database file's bytes, sha256,
+ * identity: 'dev:inode:size:mtime_ns:ctime_ns' of the destination}. The destination must not
+ * exist; the partial file is removed on failure.
  */
 export const SQLITE_BACKUP_WITH_COUNTS_PROGRAM = sqliteBackupWithCountsProgram
 
