@@ -9,6 +9,8 @@
  *   - One that fails, under load: users stay on the old release with no failed request, the undo
  *     step runs, the lock is released.
  *   - Stages out of order, through the CLI: refused with exit code 2, nothing touched.
+ *   - A runner that dies after prepare: the next run is refused while the lock's deadline holds,
+ *     then recovers the site and deploys once it passed.
  *
  * The bundles must be current: `npx rollup -c rollup.config.js --silent` (the test script does it).
  */
@@ -57,11 +59,21 @@ ${expect === 'fail' ? 'echo "smoke test: the new release is not what we want" >&
 `
 }
 
-/** The starter as copied into the application's repository, run with `version`. */
-async function runStarter(version: string, smoke: 'pass' | 'fail'): Promise<WorkflowRun> {
+/**
+ * The starter as copied into the application's repository, run with `version`. `runnerDies`: the
+ * job ends after its prepare step, as when the runner dies there (no later step, no undo).
+ */
+async function runStarter(
+  version: string,
+  smoke: 'pass' | 'fail',
+  runnerDies = false
+): Promise<WorkflowRun> {
   const workflows = path.join(site.dir, '.github', 'workflows')
   await fs.mkdir(workflows, { recursive: true })
-  const text = await fs.readFile(STARTER, 'utf8')
+  const whole = await fs.readFile(STARTER, 'utf8')
+  const cut = whole.indexOf('      # Your own steps, any number')
+  expect(cut).toBeGreaterThan(0)
+  const text = runnerDies ? whole.slice(0, cut) : whole
   // As copied: OWNER replaced by the owner of the sitecycle repository used; self-hosted on the server.
   await fs.writeFile(
     path.join(workflows, 'deploy-staged.yml'),
@@ -191,5 +203,48 @@ describe('workflows/deploy-staged.yml, end to end through the harness', () => {
     expect(outside.code).toBe(2)
     expect(outside.stderr).toMatch(/elsewhere pass --run NAME/)
     expect((await httpGet(`${site.url}/__version__`)).body).toBe('2.0.0')
+  })
+
+  it('a runner that dies after prepare: the next run is refused until the deadline, then recovers the site and deploys', async () => {
+    // Whatever the tests before left live (2.0.0 when the whole file runs).
+    const before = (await httpGet(`${site.url}/__version__`)).body
+    expect(before).not.toBe('3.0.0')
+    const died = await runStarter('3.0.0', 'pass', true)
+    expect(died.result).toBe('success')
+    expect(stepResults(died).map(([name]) => name)).not.toContain('Undo')
+    const held = JSON.parse((await cli(['status', 'v1', '--json'])).stdout)
+    expect(held).toMatchObject({ live: before })
+    expect(held.lock).toMatchObject({ state: 'alive', stage: { reached: 'prepared' } })
+    expect((await httpGet(`${site.url}/__version__`)).body).toBe(before)
+
+    // Another run while the dead run's deadline holds: refused, and its undo is not the other
+    // run's to do; users and the lock stay as they were.
+    const early = await runStarter('3.0.0', 'pass')
+    expect(early.result).toBe('failure')
+    expect(stepResults(early)).toEqual(
+      expect.arrayContaining([
+        ['Prepare: install and verify in the idle slot', 'failure'],
+        ['Switch users to the new release', 'skipped']
+      ])
+    )
+    expect((await httpGet(`${site.url}/__version__`)).body).toBe(before)
+    const still = JSON.parse((await cli(['status', 'v1', '--json'])).stdout)
+    expect(still.lock).toMatchObject({ id: held.lock.id, stage: { reached: 'prepared' } })
+
+    // The deadline passes (written as passed instead of waited for): the next run takes the
+    // site over, recovers the dead run from the journal and deploys.
+    const file = path.join(site.root, '.sitecycle', 'lock', 'holder.json')
+    const holder = JSON.parse(await fs.readFile(file, 'utf8'))
+    holder.stage.until = new Date(Date.now() - 1000).toISOString()
+    await fs.writeFile(file, JSON.stringify(holder))
+    const next = await runStarter('3.0.0', 'pass')
+    expect({ result: next.result, error: next.error }).toEqual({
+      result: 'success',
+      error: undefined
+    })
+    expect(next.log.join('\n')).toContain('taking over the lock of a run that is gone')
+    expect((await httpGet(`${site.url}/__version__`)).body).toBe('3.0.0')
+    const after = JSON.parse((await cli(['status', 'v1', '--json'])).stdout)
+    expect(after).toMatchObject({ lock: null, live: '3.0.0' })
   })
 })
