@@ -6,7 +6,8 @@
 import Sequencer from '@jest/test-sequencer'
 
 const KNOWN = {
-  'data-interrupted': 400,
+  'data-interrupted-sync': 250,
+  'data-interrupted-restore': 170,
   'clone-interrupted': 175,
   'killed-ssh-deploy': 160,
   'deploy-ssh': 145,
