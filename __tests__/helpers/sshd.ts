@@ -84,6 +84,10 @@ export async function startSshd(): Promise<Sshd> {
       `UsePAM no`,
       `PidFile ${path.join(dir, 'sshd.pid')}`,
       `LogLevel VERBOSE`,
+      // bash sources ~/.bashrc when sshd starts it (a remote command) at shell level 1: this
+      // machine's root one (pyenv init) would then run before every command, about a second of
+      // CPU each, and put its shims on PATH. A fresh server's root has no such file: level 2.
+      `SetEnv SHLVL=1`,
       ''
     ].join('\n')
   )

@@ -17,6 +17,7 @@ import {
   type CliResult,
   type RunningCli
 } from '../helpers/cli.js'
+import { pipInstallingWith } from '../helpers/processes.js'
 import { buildSampleRelease, makeTempDir } from '../helpers/sample-app.js'
 import { httpGet, makeTestSite, type TestSite } from '../helpers/site.js'
 
@@ -86,18 +87,6 @@ async function halfInstalled(): Promise<string[]> {
   return out
 }
 
-/** Pids of processes whose command line has all of `parts` (Linux /proc). */
-async function processesWith(...parts: string[]): Promise<number[]> {
-  const pids: number[] = []
-  for (const name of await readdir('/proc')) {
-    if (!/^\d+$/.test(name)) continue
-    const cmdline = await readFile(`/proc/${name}/cmdline`, 'utf8').catch(() => '')
-    const argv = cmdline.split('\0')
-    if (parts.every(p => argv.some(a => a.includes(p)))) pids.push(Number(name))
-  }
-  return pids
-}
-
 /** Deploy `version` and SIGKILL the CLI and its children while pip installs into releases/<version>. */
 async function deployKilledDuringPip(version: string): Promise<RunningCli> {
   const running = startCli(
@@ -117,7 +106,7 @@ async function deployKilledDuringPip(version: string): Promise<RunningCli> {
       running.killGroup()
       throw new Error('pip never ran into the release directory')
     }
-    if ((await processesWith('pip', 'install', `${target}/bin/python`)).length) break
+    if ((await pipInstallingWith(`${target}/bin/python`)).length) break
     await new Promise(r => setTimeout(r, 10))
   }
   // The release is half-installed at this moment: pip runs, release.json is not there yet.

@@ -12,6 +12,7 @@ import { createStore } from '../../src/stores/registry.js'
 import { StreamReporter } from '../../src/util/reporter.js'
 import { startApache, type TestApache } from '../helpers/apache.js'
 import { describeRun, expectExit, runCli, startCli } from '../helpers/cli.js'
+import { pipInstallingWith, processesWith } from '../helpers/processes.js'
 import { buildSampleRelease, makeTempDir } from '../helpers/sample-app.js'
 import { httpGet, makeTestSite, type TestSite } from '../helpers/site.js'
 import { startSshd, type Sshd } from '../helpers/sshd.js'
@@ -30,18 +31,6 @@ let key: string
 
 function env(): Record<string, string | undefined> {
   return { SAMPLE_SECRET_KEY: SECRET, SITECYCLE_SSH_KEY: key, TMPDIR: temp, RUNNER_TEMP: temp }
-}
-
-/** Pids of processes whose command line has all of `parts` (Linux /proc). */
-async function processesWith(...parts: string[]): Promise<number[]> {
-  const pids: number[] = []
-  for (const name of await readdir('/proc')) {
-    if (!/^\d+$/.test(name)) continue
-    const cmdline = await readFile(`/proc/${name}/cmdline`, 'utf8').catch(() => '')
-    const argv = cmdline.split('\0')
-    if (parts.every(p => argv.some(a => a.includes(p)))) pids.push(Number(name))
-  }
-  return pids
 }
 
 /** Poll until `pids()` is empty (true) or `tries` polls of 100 ms have passed (false). */
@@ -116,11 +105,12 @@ test('SIGKILL of the CLI alone during pip over SSH: no key copy, no ssh, no pip 
   })
   let ended = false
   void running.result.then(() => (ended = true))
-  const pip = () => processesWith('pip', 'install', `${target}/bin/python`)
-  for (let i = 0; !(await pip()).length; i++) {
+  const pip = () => pipInstallingWith(`${target}/bin/python`)
+  const deadline = Date.now() + 300000
+  while (!(await pip()).length) {
     if (ended)
       throw new Error(`the deploy ended before pip ran: ${describeRun(await running.result)}`)
-    if (i > 3000) {
+    if (Date.now() > deadline) {
       running.killGroup()
       throw new Error('pip never ran into the release directory')
     }

@@ -4,8 +4,9 @@
  * (checksums equal, data folders and the shared file equal, the file with the preview's owner and
  * mode, the preview's own hook run on the copy, the preview
  * answering over HTTP), an anonymising script applied, a snapshot restored into production, and a
- * sync over SSH between two site roots (kills at every step: data-interrupted.test.ts)
- * (same host: hard links; local to SSH: carried through this machine).
+ * sync over SSH between two site roots (kills at every step: data-interrupted-sync.test.ts and
+ * data-interrupted-restore.test.ts) (same host: hard links; local to SSH: carried through this
+ * machine).
  */
 import { execFileSync } from 'node:child_process'
 import { randomBytes } from 'node:crypto'

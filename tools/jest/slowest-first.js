@@ -6,10 +6,9 @@
 import Sequencer from '@jest/test-sequencer'
 
 const KNOWN = {
-  'data-interrupted': 400,
+  'data-interrupted-sync': 250,
+  'data-interrupted-restore': 170,
   'clone-interrupted': 175,
-  'killed-ssh-deploy': 160,
-  'deploy-ssh': 145,
   'restore-sync': 135,
   mirror: 105,
   'snapshot-incremental': 100,
@@ -20,7 +19,9 @@ const KNOWN = {
   databases: 85,
   snapshot: 80,
   'mariadb-data': 60,
-  'example-django': 55
+  'example-django': 55,
+  'deploy-ssh': 50,
+  'killed-ssh-deploy': 40
 }
 
 export default class SlowestFirst extends Sequencer {

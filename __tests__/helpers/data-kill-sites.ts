@@ -1,0 +1,288 @@
+/**
+ * The sites of the data-kill tests (data-interrupted-sync.test.ts, data-interrupted-restore.test.ts):
+ * a production site per engine (SQLite `ks1`, PostgreSQL `kp1`) and, when asked, its preview
+ * (`ks2`, `kp2`, synced from it through an anonymising script; its hook "migrates" the copied
+ * data), each initialised and deployed with the sample release under a private Apache, plus the
+ * checks both files make: by query, on disk and in the journal. One file's sites and servers are
+ * its own (its own temp dir, ports, Apache and PostgreSQL), so the files run side by side.
+ */
+import { execFileSync } from 'node:child_process'
+import { afterAll, beforeAll, expect } from '@jest/globals'
+import { chmod, mkdir, mkdtemp, readdir, readFile, rm, stat, writeFile } from 'node:fs/promises'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { parseConfig } from '../../src/config/load-config.js'
+import type { SitecycleConfig } from '../../src/config/model.js'
+import type { DatabaseConfig, TableChecksum } from '../../src/databases/engine.js'
+import { getEngine } from '../../src/databases/registry.js'
+import { LocalExecutor } from '../../src/hosts/local-executor.js'
+import { deploy } from '../../src/pipelines/deploy.js'
+import { initSite } from '../../src/pipelines/init.js'
+import { StreamReporter } from '../../src/util/reporter.js'
+import { freePort, startApache, type TestApache } from './apache.js'
+import { describeRun, runCli, startCli } from './cli.js'
+import { startPostgres, type PostgresServer } from './databases.js'
+import { buildSampleRelease } from './sample-app.js'
+
+export const PY = '/usr/bin/python3'
+export const exec = new LocalExecutor()
+export const reporter = () => new StreamReporter(() => undefined)
+
+export interface Pair {
+  engine: 'sqlite' | 'postgres'
+  prod: string
+  preview: string
+}
+export const PAIRS: Pair[] = [
+  { engine: 'sqlite', prod: 'ks1', preview: 'ks2' },
+  { engine: 'postgres', prod: 'kp1', preview: 'kp2' }
+]
+
+export const without = (tables: TableChecksum[], ...names: string[]) =>
+  tables.filter(t => !names.includes(t.table))
+
+const PROD_SQL = `
+CREATE TABLE users (id INTEGER PRIMARY KEY, name TEXT NOT NULL, email TEXT);
+CREATE TABLE posts (id INTEGER PRIMARY KEY, user_id INTEGER, body TEXT);
+INSERT INTO users (id, name, email) VALUES (1, 'alice', 'alice@example.org'), (2, 'bob', 'bob@example.org'), (3, 'carol', 'carol@example.org');
+INSERT INTO posts (id, user_id, body) VALUES (1, 1, 'hello'), (2, 2, 'world');
+`
+const PREVIEW_SQL = `
+CREATE TABLE users (id INTEGER PRIMARY KEY, name TEXT NOT NULL, email TEXT);
+INSERT INTO users (id, name, email) VALUES (1, 'tester', 'tester@preview.test');
+CREATE TABLE stale (id INTEGER PRIMARY KEY, note TEXT);
+INSERT INTO stale VALUES (1, 'old preview data');
+`
+
+/** The sites, servers and checks of one test file; filled in by its beforeAll. */
+export class DataKillSites {
+  apache!: TestApache
+  pg!: PostgresServer
+  dir!: string
+  releases!: string
+  configFile!: string
+  config!: SitecycleConfig
+
+  /** @param previews whether the preview sites are made (the restore tests need production only) */
+  constructor(private readonly previews: boolean) {}
+
+  sqlitePath = (site: string) => join(this.dir, site, 'shared', 'app.sqlite3')
+  pgName = (site: string) => `${site}_db`
+  isSqlite = (site: string) => site.startsWith('ks')
+
+  sql(site: string, text: string): string {
+    return this.isSqlite(site)
+      ? execFileSync('/usr/bin/sqlite3', [this.sqlitePath(site)], { input: text, encoding: 'utf8' })
+      : this.pg.sql(this.pgName(site), text)
+  }
+
+  dbOf(site: string): DatabaseConfig {
+    return { ...this.config.sites[site].database!, python: PY }
+  }
+
+  async checksums(site: string): Promise<TableChecksum[]> {
+    return getEngine(this.dbOf(site).engine).checksums(exec, this.dbOf(site))
+  }
+
+  /** Production's addresses found in a site's users table (0 when it has none). */
+  productionEmails(site: string): number {
+    const has = this.isSqlite(site)
+      ? this.sql(site, "SELECT count(*) FROM sqlite_master WHERE name = 'users';").trim()
+      : this.sql(site, "SELECT count(*) FROM pg_tables WHERE tablename = 'users';").trim()
+    if (has === '0') return 0
+    return Number(
+      this.sql(site, "SELECT count(*) FROM users WHERE email LIKE '%@example.org';").trim()
+    )
+  }
+
+  /** The preview's code "migrates" the copied data by recording itself in a table. */
+  hookFor(site: string): string {
+    if (this.isSqlite(site))
+      return `python -c "import sqlite3, sys; c = sqlite3.connect(sys.argv[1]); c.execute('CREATE TABLE IF NOT EXISTS migrated (by TEXT)'); c.execute('INSERT INTO migrated VALUES (?)', (sys.argv[2],)); c.commit()" ${this.sqlitePath(site)} ${site}`
+    return `psql -X -q -v ON_ERROR_STOP=1 -h ${this.pg.socketDir} -p ${this.pg.port} -U postgres -d ${this.pgName(site)} -c "CREATE TABLE IF NOT EXISTS migrated (by text); INSERT INTO migrated VALUES ('${site}')"`
+  }
+
+  private async siteYaml(name: string, role: string, from?: string): Promise<string> {
+    const port = await freePort()
+    const db = this.isSqlite(name)
+      ? `{ engine: sqlite, name: ${this.sqlitePath(name)} }`
+      : `{ engine: postgres, name: ${this.pgName(name)}, host: ${this.pg.socketDir}, port: ${this.pg.port}, user: postgres }`
+    const preview = role === 'preview'
+    return `
+  ${name}:
+    role: ${role}
+${from ? `    from: ${from}\n` : ''}    root: ${join(this.dir, name)}
+    url: http://127.0.0.1:${port}
+    health: { path: /__version__, expect_version: true, timeout: 20 }
+    config: { template: app.ini.tmpl }
+    hooks: { after_install: ${JSON.stringify(preview ? [this.hookFor(name)] : [])} }
+    database: ${db}
+    data: [shared/uploads]
+    preflight: { min_free_mb: 10 }
+${preview ? `    anonymize: ${join(this.dir, 'anonymize.sql')}\n    access: { basic_auth: false }\n` : ''}    apache:
+      listen: 127.0.0.1:${port}
+      conf_dir: ${this.apache.confDir}
+      enable_dir: null
+      ctl: ${JSON.stringify(this.apache.ctl)}
+      shutdown_timeout: 5
+`
+  }
+
+  /** Relative path → content of every file in a site's uploads. */
+  async uploadsOf(site: string): Promise<Record<string, string>> {
+    const top = join(this.dir, site, 'shared', 'uploads')
+    const out: Record<string, string> = {}
+    const walk = async (rel: string): Promise<void> => {
+      for (const e of await readdir(join(top, rel), { withFileTypes: true })) {
+        const p = rel ? `${rel}/${e.name}` : e.name
+        if (e.isDirectory()) await walk(p)
+        else out[p] = await readFile(join(top, p), 'utf8')
+      }
+    }
+    await walk('')
+    return out
+  }
+
+  /** The shared file of a site (app.shared, kind: file): staged and swapped with the rest. */
+  iniOf = (site: string) => join(this.dir, site, 'shared', 'local.ini')
+  /** Its content; a kill must never leave it missing (readFile throws then). */
+  readIni = (site: string) => readFile(this.iniOf(site), 'utf8')
+
+  frozen = (site: string) =>
+    stat(join(this.dir, site, 'maintenance', 'ON')).then(
+      () => true,
+      () => false
+    )
+
+  /** Hidden staged or kept copies next to a site's data, and scratch databases of the site. */
+  async leftovers(site: string): Promise<string[]> {
+    const shared = (await readdir(join(this.dir, site, 'shared'))).filter(n => n.includes('.sc-'))
+    if (this.isSqlite(site)) return shared
+    const dbs = this.pg
+      .sql(
+        'postgres',
+        `SELECT datname FROM pg_database WHERE datname LIKE '${this.pgName(site)}__sc%';`
+      )
+      .trim()
+    return [...shared, ...(dbs ? dbs.split('\n') : [])]
+  }
+
+  /** The journal's events of one operation id. */
+  async journalOf(site: string): Promise<{ id: string; op: string; event: string }[]> {
+    return (await readFile(join(this.dir, site, '.sitecycle', 'journal.jsonl'), 'utf8'))
+      .trim()
+      .split('\n')
+      .map(l => JSON.parse(l) as { id: string; op: string; event: string })
+  }
+
+  cli = (args: string[], env: Record<string, string> = {}) =>
+    runCli([...args, '-c', this.configFile], { env })
+
+  /** The operations that follow a kill, in turn. */
+  followUp(kind: number, site: string, same: string[]): string[] {
+    return [
+      ['deploy', site, '--release', this.releases, '--version', '1.0.0'],
+      ['snapshot', site],
+      ['maintenance', 'off', site],
+      same
+    ][kind % 4]
+  }
+
+  /** Start the servers, write the config, fill the databases, init and deploy every site. */
+  async setUp(): Promise<void> {
+    this.dir = await mkdtemp(join(tmpdir(), 'sitecycle-kill-'))
+    const dir = this.dir
+    await chmod(dir, 0o755)
+    this.releases = join(dir, 'releases')
+    ;[this.apache, this.pg] = await Promise.all([startApache(), startPostgres()])
+    await buildSampleRelease({ version: '1.0.0', releasesDir: this.releases })
+    await writeFile(join(dir, 'app.ini.tmpl'), '[app]\ngreeting = hello from {{ site.name }}\n')
+    await writeFile(
+      join(dir, 'anonymize.sql'),
+      "UPDATE users SET email = 'user' || id || '@example.invalid', name = 'anonymous';\n"
+    )
+    let sites = ''
+    for (const p of PAIRS) {
+      sites += await this.siteYaml(p.prod, 'production')
+      if (this.previews) sites += await this.siteYaml(p.preview, 'preview', p.prod)
+    }
+    const yaml = `app: { package: sitecycle-sample, wsgi: "sitecycle_sample.wsgi:application", shared: [{ path: local.ini, kind: file }] }\nsites:${sites}`
+    this.configFile = join(dir, 'sitecycle.yml')
+    await writeFile(this.configFile, yaml)
+    this.config = parseConfig(yaml, this.configFile)
+    const config = this.config
+    for (const p of PAIRS) {
+      const names = this.previews ? [p.prod, p.preview] : [p.prod]
+      for (const name of names) {
+        await mkdir(join(dir, name, 'shared', 'uploads'), { recursive: true })
+        await writeFile(join(dir, name, 'shared', 'uploads', 'owner.txt'), `${name}\n`)
+      }
+      if (p.engine === 'postgres')
+        this.pg.sql('postgres', names.map(n => `CREATE DATABASE ${this.pgName(n)};`).join(' '))
+      this.sql(p.prod, PROD_SQL)
+      if (this.previews) {
+        this.sql(p.preview, PREVIEW_SQL)
+        // The preview's hook migrates its SQLite database as the site's user: the data is the app's.
+        if (p.engine === 'sqlite')
+          execFileSync('chown', ['-R', 'www-data:www-data', join(dir, p.preview, 'shared')])
+      }
+      for (const name of names) {
+        await initSite({ config, site: config.sites[name], exec, reporter: reporter() })
+        const o = await deploy({
+          config,
+          site: config.sites[name],
+          exec,
+          reporter: reporter(),
+          release: this.releases,
+          version: '1.0.0'
+        })
+        expect(o.status).toBe('deployed')
+      }
+    }
+  }
+
+  async tearDown(): Promise<void> {
+    await this.apache?.stop()
+    await this.pg?.stop()
+    if (this.dir) await rm(this.dir, { recursive: true, force: true })
+  }
+}
+
+/** The sites of one test file, made in its beforeAll and removed in its afterAll. */
+export function dataKillSites(options: { previews: boolean }): DataKillSites {
+  const sites = new DataKillSites(options.previews)
+  beforeAll(() => sites.setUp())
+  afterAll(() => sites.tearDown())
+  return sites
+}
+
+/** A pg_restore on PATH that loads as the real one, then, for a staged copy, waits to be killed. */
+async function slowRestoreShim(dir: string): Promise<{ path: string; mark: string }> {
+  const shims = join(dir, 'shims')
+  const mark = join(dir, 'pg-restore-loaded')
+  await mkdir(shims, { recursive: true })
+  await rm(mark, { force: true })
+  const real = execFileSync('sh', ['-c', 'command -v pg_restore'], { encoding: 'utf8' }).trim()
+  await writeFile(
+    join(shims, 'pg_restore'),
+    `#!/bin/sh\n${real} "$@" || exit $?\ncase "$*" in *__sc_*) : > ${mark}; sleep 120 ;; esac\n`,
+    { mode: 0o755 }
+  )
+  return { path: `${shims}:${process.env.PATH}`, mark }
+}
+
+/** Run the CLI with `args` and SIGKILL it while pg_restore loads a staged copy (not at a step boundary). */
+export async function killWhileLoading(sites: DataKillSites, args: string[]): Promise<void> {
+  const shim = await slowRestoreShim(sites.dir)
+  const running = startCli([...args, '-c', sites.configFile], { env: { PATH: shim.path } })
+  const deadline = Date.now() + 60000
+  while (!(await stat(shim.mark).catch(() => null))) {
+    if (Date.now() > deadline) {
+      running.killGroup()
+      throw new Error(`pg_restore never loaded a staged copy: ${describeRun(await running.result)}`)
+    }
+    await new Promise(r => setTimeout(r, 50))
+  }
+  running.killGroup('SIGKILL')
+  expect(await running.result).toMatchObject({ signal: 'SIGKILL' })
+}
