@@ -68,3 +68,30 @@ test('listens only on the given port, and writes the access log in the combined 
     /^127\.0\.0\.1 - - \[[^\]]+\] "GET \/nothing-here HTTP\/1\.1" 404 \d+ "http:\/\/example\.org\/" "private-apache-test"$/
   )
 })
+
+test('stop ends an Apache whose pid file is gone, children included, and says so', async () => {
+  const own = await startApache()
+  const conf = path.join(own.dir, 'apache2.conf')
+  const running = (): string[] =>
+    execFileSync('ps', ['-eo', 'pid=,args='])
+      .toString()
+      .split('\n')
+      .filter(l => l.includes(`apache2 -f ${conf}`))
+  expect(running().length).toBeGreaterThan(1)
+  // What `apachectl stop` then cannot act on: it reads the parent's pid from this file.
+  await fs.rm(path.join(own.dir, 'run', 'apache2.pid'))
+  const said: string[] = []
+  const write = process.stderr.write.bind(process.stderr)
+  process.stderr.write = ((chunk: string) => said.push(String(chunk)) > 0) as typeof write
+  try {
+    await own.stop()
+  } finally {
+    process.stderr.write = write
+  }
+  expect(said.join('')).toMatch(
+    /still running after apachectl stop \(pid file said nothing\); killing \d+/
+  )
+  for (let i = 0; i < 50 && running().length; i++) await new Promise(r => setTimeout(r, 100))
+  expect(running()).toEqual([])
+  await expect(fs.stat(own.dir)).rejects.toThrow()
+})

@@ -5,7 +5,7 @@
  * sitecycle runs `configtest` and `graceful` exactly as on a server. It leaves the system's Apache alone.
  */
 import { execFile } from 'node:child_process'
-import { chmod, mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises'
+import { chmod, mkdir, mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { promisify } from 'node:util'
@@ -26,6 +26,17 @@ export interface PrivateApache {
 }
 
 export { freePort }
+
+/** The processes of the Apache run with config file `conf` (its parent and children), from /proc. */
+async function processesOf(conf: string): Promise<number[]> {
+  const pids: number[] = []
+  for (const name of await readdir('/proc').catch(() => [] as string[])) {
+    if (!/^\d+$/.test(name)) continue
+    const argv = (await readFile(`/proc/${name}/cmdline`, 'utf8').catch(() => '')).split('\0')
+    if (argv[0]?.endsWith('apache2') && argv.includes(conf)) pids.push(Number(name))
+  }
+  return pids
+}
 
 /** Start Apache with `ctl` and wait until it answers on `port` (apachectl start returns before). */
 async function started(ctl: string, dir: string, port: number): Promise<void> {
@@ -155,6 +166,19 @@ esac
           }
           await new Promise(r => setTimeout(r, 100))
         }
+      }
+      // An Apache that `stop` did not end (its pid file gone or stale): never left running.
+      const left = await processesOf(conf)
+      if (left.length) {
+        process.stderr.write(
+          `private Apache in ${dir}: still running after apachectl stop (pid file said ${pid || 'nothing'}); killing ${left.join(', ')}\n`
+        )
+        for (const p of left)
+          try {
+            process.kill(p, 'SIGKILL')
+          } catch {
+            // Gone meanwhile.
+          }
       }
       await rm(dir, { recursive: true, force: true })
     }
