@@ -2,9 +2,13 @@
  * A deploy in stages on a site over SSH (a real sshd on loopback with a pinned host key, a real
  * private Apache with mod_wsgi): the idle slot answers only from the server's loopback, so
  * `runAgainstIdle` forwards a local port through the shared SSH connection; the smoke test sees
- * the prepared release through it, users do not, and the forward is gone afterwards.
+ * the prepared release through it, users do not, and the forward is gone afterwards. Then the
+ * starter workflows/deploy-staged.yml through the harness (GitHub's own parser and expression
+ * engine) on the same SSH site: the key from the job's secret, the application's smoke test run by
+ * `sitecycle idle` through the forwarded port, switch and finish.
  */
-import { readFile } from 'node:fs/promises'
+import { execFileSync } from 'node:child_process'
+import { mkdir, readFile, writeFile } from 'node:fs/promises'
 import http from 'node:http'
 import { join } from 'node:path'
 import { createExecutor } from '../../src/hosts/create-executor.js'
@@ -18,7 +22,9 @@ import {
 } from '../../src/pipelines/deploy-stages.js'
 import { initSite } from '../../src/pipelines/init.js'
 import { StreamReporter } from '../../src/util/reporter.js'
+import { allJobs, checkoutFixture, Harness } from '../../tools/harness/index.js'
 import { startApache, type TestApache } from '../helpers/apache.js'
+import { REPO, SITECYCLE, SITECYCLE_SHA } from '../helpers/harness-repo.js'
 import { buildSampleRelease, makeTempDir, removeTempDir } from '../helpers/sample-app.js'
 import { httpGet, makeTestSite, type TestSite } from '../helpers/site.js'
 import { startSshd } from '../helpers/sshd.js'
@@ -47,10 +53,12 @@ beforeAll(async () => {
     startSshd(),
     startApache(),
     buildSampleRelease({ version: '1.0.0', releasesDir: work }),
-    buildSampleRelease({ version: '2.0.0', releasesDir: work })
+    buildSampleRelease({ version: '2.0.0', releasesDir: work }),
+    buildSampleRelease({ version: '3.0.0', releasesDir: work })
   ])
   site = await makeTestSite({
     apache,
+    siteYaml: `releases: ${work}`,
     host: `ssh://${sshd.user}@127.0.0.1:${sshd.port}`,
     ssh: { keyFile: sshd.keyFile, knownHostsFile: sshd.knownHostsFile }
   })
@@ -60,7 +68,9 @@ beforeAll(async () => {
   await deploy({ ...req, release: work, version: '1.0.0' })
 })
 
+const harnesses: Harness[] = []
 afterAll(async () => {
+  for (const h of harnesses) await h.cleanup()
   await exec?.close()
   await apache?.stop()
   await sshd?.stop()
@@ -102,4 +112,86 @@ test('over SSH: the smoke test reaches the prepared release through a forwarded 
   const done = await resumeStage({ ...req, run: RUN }, 'finish')
   expect(done).toMatchObject({ status: 'deployed', version: '2.0.0', host: exec.name })
   expect((await httpGet(`${site.url}/__version__`)).body).toBe('2.0.0')
+})
+
+test('the starter workflows/deploy-staged.yml over SSH through the harness: the key from the secret, the smoke test through the forwarded port, then the switch', async () => {
+  const APP = 'acme/app'
+  const secret = process.env.SAMPLE_SECRET_KEY!
+  const git = (...args: string[]): string =>
+    execFileSync(
+      'git',
+      ['-C', site.dir, '-c', 'user.name=t', '-c', 'user.email=t@example.org', ...args],
+      { encoding: 'utf8' }
+    ).trim()
+  // The application's repository: its config (the SSH key not on the runner: from the secret), the
+  // starter as copied (OWNER and the pin replaced, a self-hosted runner), its smoke test.
+  const config = await readFile(join(site.dir, 'sitecycle.yml'), 'utf8')
+  expect(config).toContain(`key_file: ${sshd.keyFile}`)
+  await writeFile(
+    join(site.dir, 'sitecycle.yml'),
+    config.replace(`key_file: ${sshd.keyFile}`, `key_file: ${join(work, 'not-on-the-runner')}`)
+  )
+  const workflows = join(site.dir, '.github', 'workflows')
+  await mkdir(workflows, { recursive: true })
+  await writeFile(
+    join(workflows, 'deploy-staged.yml'),
+    (await readFile(join(REPO, 'workflows', 'deploy-staged.yml'), 'utf8'))
+      .replace(/OWNER\/sitecycle@0{40}/, `${SITECYCLE}@${SITECYCLE_SHA}`)
+      .replace('runs-on: ubuntu-latest', 'runs-on: self-hosted')
+  )
+  const saw = join(work, 'smoke-over-ssh.txt')
+  await mkdir(join(site.dir, 'tests'), { recursive: true })
+  await writeFile(
+    join(site.dir, 'tests', 'smoke.sh'),
+    `#!/bin/sh\nexec /usr/bin/python3 -c "$SMOKE" ${saw}\n`,
+    { mode: 0o755 }
+  )
+  await writeFile(join(site.dir, '.gitignore'), 'root/\n')
+  execFileSync('git', ['init', '-q', '-b', 'main', site.dir])
+  git('add', '-A')
+  git('commit', '-q', '-m', 'app')
+  const before = (await httpGet(`${site.url}/__version__`)).body
+  expect(before).toBe('2.0.0')
+
+  const h = new Harness({
+    repository: { root: site.dir, name: APP },
+    github: { repository: APP, sha: git('rev-parse', 'HEAD'), ref: 'refs/heads/main' },
+    remoteActions: {
+      'actions/checkout': checkoutFixture({ [APP]: { dir: site.dir, mode: 'clone' } }),
+      [SITECYCLE]: { dir: REPO }
+    },
+    environments: { v1: { reviewers: ['release-manager'] } },
+    approve: () => true,
+    secrets: {
+      SITECYCLE_SSH_KEY: await readFile(sshd.keyFile, 'utf8'),
+      SITECYCLE_SECRETS: JSON.stringify({ SAMPLE_SECRET_KEY: secret })
+    },
+    env: { PATH: process.env.PATH ?? '/usr/bin:/bin', SMOKE: SMOKE_TEST }
+  })
+  harnesses.push(h)
+  const run = await h.runWorkflow(join(workflows, 'deploy-staged.yml'), {
+    event: 'workflow_dispatch',
+    inputs: { version: '3.0.0' }
+  })
+  expect({ result: run.result, error: run.error }).toEqual({ result: 'success', error: undefined })
+  expect(
+    allJobs(run)
+      .flatMap(j => j.steps)
+      .filter(st => !st.post)
+      .map(st => [st.name, st.conclusion])
+  ).toEqual(
+    expect.arrayContaining([
+      ['Prepare: install and verify in the idle slot', 'success'],
+      ['Smoke test against the idle slot', 'success'],
+      ['Switch users to the new release', 'success'],
+      ['Finish: prune, release the lock', 'success'],
+      ['Undo', 'skipped']
+    ])
+  )
+  // The smoke test saw the new release in the idle slot (over the forward) before users did.
+  expect(await readFile(saw, 'utf8')).toBe('3.0.0')
+  expect((await httpGet(`${site.url}/__version__`)).body).toBe('3.0.0')
+  const log = run.log.join('\n')
+  expect(log).not.toContain(secret)
+  expect(log).not.toContain('PRIVATE KEY')
 })
