@@ -11,6 +11,7 @@ import type { Readable, Writable } from 'node:stream'
 import { finished } from 'node:stream/promises'
 import { describeCommand, redact, type Command } from '../commands/command.js'
 import { tiedStartFailure, tiedToThisProcess } from '../util/die-with-parent.js'
+import { residentProgram, residentPython, residentPythonUsable } from './resident-python.js'
 import {
   CommandError,
   type Executor,
@@ -215,15 +216,26 @@ export class LocalExecutor implements Executor {
   async tryRun(command: Command, options: RunOptions = {}): Promise<RunResult> {
     const [file, ...args] = command.argv
     if (file === undefined) throw new Error('Cannot run an empty command (argv is [])')
+    const processOptions = {
+      cwd: command.cwd,
+      env: commandEnv(command),
+      input: command.input,
+      timeoutMs: options.timeoutMs,
+      ...(options.stdout && { stdout: options.stdout }),
+      ...(options.stderr && { stderr: options.stderr })
+    }
+    // A host program (`python3 -I -S -c ...`) runs forked from a resident Python (resident-python.ts).
+    const program = residentProgram(command.argv)
+    if (program && residentPythonUsable(program.python)) {
+      const r = await residentPython(program.python).run(
+        program.program,
+        program.args,
+        processOptions
+      )
+      return redactedResult(command, r.code, r.stdout.toString(), r.stderr.toString())
+    }
     try {
-      const r = await runProcess(file, args, {
-        cwd: command.cwd,
-        env: commandEnv(command),
-        input: command.input,
-        timeoutMs: options.timeoutMs,
-        ...(options.stdout && { stdout: options.stdout }),
-        ...(options.stderr && { stderr: options.stderr })
-      })
+      const r = await runProcess(file, args, processOptions)
       return redactedResult(command, r.code, r.stdout.toString(), r.stderr.toString())
     } catch (e) {
       const code = (e as NodeJS.ErrnoException).code
