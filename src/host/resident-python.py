@@ -19,15 +19,21 @@
 # started on its own (src/util/die-with-parent.ts), and the server ends.
 import base64, io, json, os, select, signal, sys
 
-# What host programs import (src/host/*.py), imported here once; a module missing from this
-# Python is left to the program that needs it to report.
-for _name in ('builtins', 'traceback', 'threading', 'atexit', 'errno', 'hashlib', 're', 'shutil',
-              'stat', 'subprocess', 'time', 'sqlite3', 'urllib.parse', 'urllib.request',
-              'marshal', 'glob', 'csv', 'gzip', 'tempfile', 'pathlib'):
+# What host programs import (src/host/*.py), most used first: imported here one at a time while no
+# program runs (the server answers its first request before it has imported them all, and a
+# program forked later finds them imported); a module this Python lacks is left to the program
+# that needs it to report.
+PRELOAD = ['hashlib', 'stat', 're', 'time', 'errno', 'threading', 'shutil', 'sqlite3', 'subprocess',
+           'urllib.parse', 'atexit', 'tempfile', 'glob', 'pathlib', 'gzip', 'csv', 'marshal',
+           'traceback', 'urllib.request']
+
+
+def preload_one():
     try:
-        __import__(_name)
+        __import__(PRELOAD.pop(0))
     except ImportError:
         pass
+
 
 REQUESTS, REPLIES = os.dup(0), os.dup(1)
 # How long a program's output is still read after it ended: a process it started in the background
@@ -59,7 +65,7 @@ def reply(obj):
 
 def child(req, code, in_r, out_w, err_w):
     """In the forked child: become the program's process, run it, and never return."""
-    import builtins, threading, traceback
+    import builtins
     signal.set_wakeup_fd(-1)
     for s in (signal.SIGCHLD, signal.SIGTERM):
         signal.signal(s, signal.SIG_DFL)
@@ -88,6 +94,7 @@ def child(req, code, in_r, out_w, err_w):
                 raise SystemExit(1)
         sys.argv = ['-c'] + list(req['args'])
         if isinstance(code, BaseException):  # it did not compile: no frame to show, as python -c
+            import traceback
             traceback.print_exception(type(code), code, None)
             raise SystemExit(1)
         exec(code, {'__name__': '__main__', '__builtins__': builtins, '__doc__': None,
@@ -99,17 +106,21 @@ def child(req, code, in_r, out_w, err_w):
         os.kill(os.getpid(), signal.SIGINT)
     except BaseException as e:
         # The program's frames only (this function's is the first).
+        import traceback
         traceback.print_exception(type(e), e, e.__traceback__.tb_next)
         status = 1
-    try:
-        threading._shutdown()  # as at an interpreter's exit: wait for its non-daemon threads
-    except Exception:
-        pass
-    try:
-        import atexit
-        atexit._run_exitfuncs()
-    except SystemExit as e:
-        status = exit_status(e.code)
+    # As at an interpreter's exit: wait for the program's non-daemon threads, run its atexit
+    # functions (neither module is imported here when the program did not import it).
+    if 'threading' in sys.modules:
+        try:
+            sys.modules['threading']._shutdown()
+        except Exception:
+            pass
+    if 'atexit' in sys.modules:
+        try:
+            sys.modules['atexit']._run_exitfuncs()
+        except SystemExit as e:
+            status = exit_status(e.code)
     for stream in (sys.stdout, sys.stderr):
         try:
             stream.flush()
@@ -245,7 +256,12 @@ def main():
             if run.drain_until is not None:
                 left = max(0.0, run.drain_until - now)
                 timeout = left if timeout is None else min(timeout, left)
+        if PRELOAD and not runs_by_id:
+            timeout = 0
         ready_r, ready_w, _ = select.select(readers, writers, [], timeout)
+        if PRELOAD and not runs_by_id and not ready_r:
+            preload_one()
+            continue
         now = time.monotonic()
         for run in list(runs_by_id.values()):
             if run.in_w in ready_w:
