@@ -19,7 +19,6 @@
  * The bundles must be current: `npx rollup -c rollup.config.js --silent` (the test script does it).
  */
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals'
-import { execFileSync } from 'node:child_process'
 import { promises as fs } from 'node:fs'
 import path from 'node:path'
 import {
@@ -32,31 +31,21 @@ import {
   type GithubForwarder,
   type WorkflowRun
 } from '../../tools/harness/index.js'
+import { idleSmokeScript, setUpAppRepo, type AppRepo } from '../helpers/app-repo.js'
 import { FakeGithub } from '../helpers/github-openapi.js'
-import { startApache, type TestApache } from '../helpers/apache.js'
-import { describeRun, runCli } from '../helpers/cli.js'
 import { REPO, SITECYCLE, SITECYCLE_SHA } from '../helpers/harness-repo.js'
 import { isFailure, startLoad } from '../helpers/load.js'
-import { buildSampleRelease, makeTempDir } from '../helpers/sample-app.js'
-import { httpGet, makeTestSite, type TestSite } from '../helpers/site.js'
+import { httpGet, type TestSite } from '../helpers/site.js'
 
 const SECRET = 'composite-deploy-secret-41d9'
 const CHECKOUT = 'actions/checkout@11bd71901bbe5b1630ceea73d27597364c9af683 # v4.2.2'
 
-let apache: TestApache
+let app: AppRepo
 let fake: FakeGithub
 let forwarder: GithubForwarder
 let site: TestSite
 let work: string
 const harnesses: Harness[] = []
-
-function git(...args: string[]): string {
-  return execFileSync(
-    'git',
-    ['-C', site.dir, '-c', 'user.name=t', '-c', 'user.email=t@example.org', ...args],
-    { encoding: 'utf8' }
-  ).trim()
-}
 
 /** The workflow of the application's repository: the deploy action with its smoke test. */
 function workflow(smokeTest: string, allowBad: boolean): string {
@@ -96,23 +85,6 @@ jobs:
 `
 }
 
-/** The smoke test the application's repository carries: the idle slot's version into a file. */
-function smokeScript(result: 'pass' | 'fail' | 'hang'): string {
-  return `#!/bin/sh
-set -eu
-version=$(/usr/bin/python3 -c '
-import os, urllib.request
-name, value = os.environ["SITECYCLE_IDLE_HEADER"].split(": ")
-req = urllib.request.Request(os.environ["SITECYCLE_IDLE_URL"] + "/__version__",
-    headers={name: value, "Host": os.environ["SITECYCLE_IDLE_HOST"]})
-print(urllib.request.urlopen(req).read().decode().strip())')
-echo "$version" > "${path.join(work, 'smoke-saw')}"
-echo "smoke test: the idle slot serves $version"
-${result === 'fail' ? 'echo "smoke test: the new release is not what we want" >&2; exit 1' : ''}
-${result === 'hang' ? 'echo "smoke test: waiting"; sleep 120' : ''}
-`
-}
-
 async function runDeploy(
   version: string,
   smoke: 'pass' | 'fail' | 'hang' | 'none',
@@ -127,12 +99,12 @@ async function runDeploy(
   await fs.mkdir(path.join(site.dir, 'tests'), { recursive: true })
   await fs.writeFile(
     path.join(site.dir, 'tests', 'smoke.sh'),
-    smokeScript(smoke === 'none' ? 'pass' : smoke),
+    idleSmokeScript(path.join(work, 'smoke-saw'), smoke === 'none' ? 'pass' : smoke),
     { mode: 0o755 }
   )
-  git('add', '-A')
-  git('commit', '-q', '--allow-empty', '-m', `smoke ${smoke}`)
-  const head = git('rev-parse', 'HEAD')
+  app.git('add', '-A')
+  app.git('commit', '-q', '--allow-empty', '-m', `smoke ${smoke}`)
+  const head = app.git('rev-parse', 'HEAD')
   fake.commits.add(head)
   const cancel = new AbortController()
   const h = new Harness({
@@ -174,6 +146,29 @@ function stageResults(run: WorkflowRun): [string, string][] {
     .map(s => [s.name, s.conclusion] as [string, string])
 }
 
+/** How a stage ended; null: not checked. */
+type Ending = 'success' | 'failure' | 'skipped' | null
+
+/**
+ * Expect the composite's stages (as actions/deploy/action.yml names them) to have ended as the
+ * table `ends` says, in the order they run: prepare, smoke test, switch, finish, undo.
+ */
+function expectStages(
+  run: WorkflowRun,
+  ends: [prepare: Ending, smokeTest: Ending, switchUsers: Ending, finish: Ending, undo: Ending]
+): void {
+  const stages = [
+    'Prepare: install and verify in the idle slot',
+    'Smoke test against the idle slot',
+    'Switch users to the new release',
+    'Finish: prune, release the lock',
+    'Undo'
+  ]
+  expect(stageResults(run)).toEqual(
+    expect.arrayContaining(stages.flatMap((stage, i) => (ends[i] ? [[stage, ends[i]]] : [])))
+  )
+}
+
 /** The GitHub deployments a run recorded: environment and the states of its statuses. */
 function recorded(since: number): { environment: string; states: string[]; last: string }[] {
   return fake.deployments.slice(since).map(d => ({
@@ -183,44 +178,25 @@ function recorded(since: number): { environment: string; states: string[]; last:
   }))
 }
 
-async function cli(args: string[]) {
-  return runCli(['-c', path.join(site.dir, 'sitecycle.yml'), ...args], {
-    env: { SAMPLE_SECRET_KEY: SECRET }
-  })
+function cli(args: string[]) {
+  return app.cli(args)
 }
 
 beforeAll(async () => {
   fake = new FakeGithub({ owner: 'acme', repo: 'loom' })
   forwarder = await startGithubForwarder(fake.fetch)
-  work = await makeTempDir('sitecycle-composite-e2e-')
-  await fs.chmod(work, 0o755)
-  const releases = path.join(work, 'releases')
-  ;[apache] = await Promise.all([
-    startApache(),
-    ...['1.0.0', '2.0.0', '3.0.0'].map(version =>
-      buildSampleRelease({ version, releasesDir: releases })
-    )
-  ])
-  site = await makeTestSite({ apache, siteYaml: `releases: ${releases}` })
-  for (const args of [
-    ['init', 'v1'],
-    ['deploy', 'v1', '--version', '1.0.0']
-  ]) {
-    const r = await cli(args)
-    if (r.code !== 0) throw new Error(`setup: sitecycle ${args.join(' ')}: ${describeRun(r)}`)
-  }
-  await fs.writeFile(path.join(site.dir, '.gitignore'), 'root/\n')
-  execFileSync('git', ['init', '-q', '-b', 'main', site.dir])
-  git('add', '-A')
-  git('commit', '-q', '-m', 'sitecycle.yml')
+  app = await setUpAppRepo({
+    tempPrefix: 'sitecycle-composite-e2e-',
+    versions: ['1.0.0', '2.0.0', '3.0.0'],
+    env: { SAMPLE_SECRET_KEY: SECRET }
+  })
+  ;({ site, work } = app)
 })
 
 afterAll(async () => {
   for (const h of harnesses) await h.cleanup()
   await forwarder?.close()
-  await apache?.stop()
-  await site?.cleanup()
-  if (work) await fs.rm(work, { recursive: true, force: true })
+  await app?.cleanup()
 })
 
 describe('actions/deploy, the composite of the stages, end to end through the harness', () => {
@@ -233,15 +209,7 @@ describe('actions/deploy, the composite of the stages, end to end through the ha
     })
     expect(await fs.readFile(path.join(work, 'smoke-saw'), 'utf8')).toBe('2.0.0\n')
     expect((await httpGet(`${site.url}/__version__`)).body).toBe('2.0.0')
-    expect(stageResults(run)).toEqual(
-      expect.arrayContaining([
-        ['Prepare: install and verify in the idle slot', 'success'],
-        ['Smoke test against the idle slot', 'success'],
-        ['Switch users to the new release', 'success'],
-        ['Finish: prune, release the lock', 'success'],
-        ['Undo', 'skipped']
-      ])
-    )
+    expectStages(run, ['success', 'success', 'success', 'success', 'skipped'])
     const job = jobOf(run, 'deploy')
     expect(job.outputs).toEqual({
       status: 'deployed',
@@ -272,14 +240,7 @@ describe('actions/deploy, the composite of the stages, end to end through the ha
     const report = await load.stop()
     expect(run.result).toBe('failure')
     expect(await fs.readFile(path.join(work, 'smoke-saw'), 'utf8')).toBe('3.0.0\n')
-    expect(stageResults(run)).toEqual(
-      expect.arrayContaining([
-        ['Smoke test against the idle slot', 'failure'],
-        ['Switch users to the new release', 'skipped'],
-        ['Finish: prune, release the lock', 'skipped'],
-        ['Undo', 'success']
-      ])
-    )
+    expectStages(run, [null, 'failure', 'skipped', 'skipped', 'success'])
     const job = jobOf(run, 'deploy')
     expect(job.outputs).toEqual({
       status: 'rolled-back',
@@ -309,15 +270,7 @@ describe('actions/deploy, the composite of the stages, end to end through the ha
     const run = await runDeploy('2.0.0', 'none')
     expect(run.result).toBe('success')
     expect(recorded(since).map(d => d.states)).toEqual([['in_progress', 'success']])
-    expect(stageResults(run)).toEqual(
-      expect.arrayContaining([
-        ['Prepare: install and verify in the idle slot', 'success'],
-        ['Smoke test against the idle slot', 'skipped'],
-        ['Switch users to the new release', 'skipped'],
-        ['Finish: prune, release the lock', 'skipped'],
-        ['Undo', 'skipped']
-      ])
-    )
+    expectStages(run, ['success', 'skipped', 'skipped', 'skipped', 'skipped'])
     expect(jobOf(run, 'deploy').outputs).toEqual({
       status: 'unchanged',
       version: '2.0.0',
@@ -341,14 +294,7 @@ describe('actions/deploy, the composite of the stages, end to end through the ha
 
     const run = await runDeploy('3.0.0', 'none', true)
     expect(run.result).toBe('success')
-    expect(stageResults(run)).toEqual(
-      expect.arrayContaining([
-        ['Prepare: install and verify in the idle slot', 'success'],
-        ['Switch users to the new release', 'skipped'],
-        ['Finish: prune, release the lock', 'skipped'],
-        ['Undo', 'skipped']
-      ])
-    )
+    expectStages(run, ['success', null, 'skipped', 'skipped', 'skipped'])
     expect(jobOf(run, 'deploy').outputs).toEqual({
       status: 'deployed',
       version: '3.0.0',
@@ -365,13 +311,7 @@ describe('actions/deploy, the composite of the stages, end to end through the ha
     const run = await runDeploy('2.0.0', 'hang')
     expect(run.result).toBe('cancelled')
     expect(await fs.readFile(path.join(work, 'smoke-saw'), 'utf8')).toBe('2.0.0\n')
-    expect(stageResults(run)).toEqual(
-      expect.arrayContaining([
-        ['Switch users to the new release', 'skipped'],
-        ['Finish: prune, release the lock', 'skipped'],
-        ['Undo', 'success']
-      ])
-    )
+    expectStages(run, [null, null, 'skipped', 'skipped', 'success'])
     expect(jobOf(run, 'deploy').outputs).toMatchObject({
       status: 'rolled-back',
       version: '3.0.0',

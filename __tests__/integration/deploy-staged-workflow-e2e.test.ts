@@ -15,49 +15,27 @@
  * The bundles must be current: `npx rollup -c rollup.config.js --silent` (the test script does it).
  */
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals'
-import { execFileSync } from 'node:child_process'
 import { promises as fs } from 'node:fs'
 import path from 'node:path'
-import { allJobs, checkoutFixture, Harness, type WorkflowRun } from '../../tools/harness/index.js'
-import { startApache, type TestApache } from '../helpers/apache.js'
-import { describeRun, runCli } from '../helpers/cli.js'
-import { REPO, SITECYCLE, SITECYCLE_SHA } from '../helpers/harness-repo.js'
+import { allJobs, Harness, type WorkflowRun } from '../../tools/harness/index.js'
+import {
+  appHarnessOptions,
+  copyStagedStarter,
+  idleSmokeScript,
+  setUpAppRepo,
+  type AppRepo
+} from '../helpers/app-repo.js'
+import { runCli } from '../helpers/cli.js'
 import { isFailure, startLoad } from '../helpers/load.js'
-import { buildSampleRelease, makeTempDir } from '../helpers/sample-app.js'
-import { httpGet, makeTestSite, type TestSite } from '../helpers/site.js'
+import { httpGet, type TestSite } from '../helpers/site.js'
 
 const APP = 'acme/weave'
 const SECRET = 'staged-workflow-secret-7c2e'
-const STARTER = path.join(REPO, 'workflows', 'deploy-staged.yml')
 
-let apache: TestApache
+let app: AppRepo
 let site: TestSite
 let work: string
 const harnesses: Harness[] = []
-
-function git(...args: string[]): string {
-  return execFileSync(
-    'git',
-    ['-C', site.dir, '-c', 'user.name=t', '-c', 'user.email=t@example.org', ...args],
-    { encoding: 'utf8' }
-  ).trim()
-}
-
-/** The smoke test the application's repository carries: the idle slot's version into a file. */
-function smokeTest(expect: 'pass' | 'fail'): string {
-  return `#!/bin/sh
-set -eu
-version=$(/usr/bin/python3 -c '
-import os, urllib.request
-name, value = os.environ["SITECYCLE_IDLE_HEADER"].split(": ")
-req = urllib.request.Request(os.environ["SITECYCLE_IDLE_URL"] + "/__version__",
-    headers={name: value, "Host": os.environ["SITECYCLE_IDLE_HOST"]})
-print(urllib.request.urlopen(req).read().decode().strip())')
-echo "$version" > "${path.join(work, 'smoke-saw')}"
-echo "smoke test: the idle slot serves $version"
-${expect === 'fail' ? 'echo "smoke test: the new release is not what we want" >&2; exit 1' : ''}
-`
-}
 
 /**
  * The starter as copied into the application's repository, run with `version`. `runnerDies`: the
@@ -68,37 +46,26 @@ async function runStarter(
   smoke: 'pass' | 'fail',
   runnerDies = false
 ): Promise<WorkflowRun> {
-  const workflows = path.join(site.dir, '.github', 'workflows')
-  await fs.mkdir(workflows, { recursive: true })
-  const whole = await fs.readFile(STARTER, 'utf8')
-  const cut = whole.indexOf('      # Your own steps, any number')
-  expect(cut).toBeGreaterThan(0)
-  const text = runnerDies ? whole.slice(0, cut) : whole
-  // As copied: OWNER replaced by the owner of the sitecycle repository used; self-hosted on the server.
-  await fs.writeFile(
-    path.join(workflows, 'deploy-staged.yml'),
-    text
-      .replace(/OWNER\/sitecycle@0{40}/, `${SITECYCLE}@${SITECYCLE_SHA}`)
-      .replace('runs-on: ubuntu-latest', 'runs-on: self-hosted')
-  )
-  await fs.mkdir(path.join(site.dir, 'tests'), { recursive: true })
-  await fs.writeFile(path.join(site.dir, 'tests', 'smoke.sh'), smokeTest(smoke), { mode: 0o755 })
-  git('add', '-A')
-  git('commit', '-q', '--allow-empty', '-m', `smoke ${smoke}`)
-  const h = new Harness({
-    repository: { root: site.dir, name: APP },
-    github: { repository: APP, sha: git('rev-parse', 'HEAD'), ref: 'refs/heads/main' },
-    remoteActions: {
-      'actions/checkout': checkoutFixture({ [APP]: { dir: site.dir, mode: 'clone' } }),
-      [SITECYCLE]: { dir: REPO }
-    },
-    environments: { v1: { reviewers: ['release-manager'] } },
-    approve: () => true,
-    secrets: { SITECYCLE_SECRETS: JSON.stringify({ SAMPLE_SECRET_KEY: SECRET }) },
-    env: { PATH: process.env.PATH ?? '/usr/bin:/bin' }
+  const workflow = await copyStagedStarter(site.dir, whole => {
+    const cut = whole.indexOf('      # Your own steps, any number')
+    expect(cut).toBeGreaterThan(0)
+    return runnerDies ? whole.slice(0, cut) : whole
   })
+  await fs.mkdir(path.join(site.dir, 'tests'), { recursive: true })
+  await fs.writeFile(
+    path.join(site.dir, 'tests', 'smoke.sh'),
+    idleSmokeScript(path.join(work, 'smoke-saw'), smoke),
+    { mode: 0o755 }
+  )
+  app.git('add', '-A')
+  app.git('commit', '-q', '--allow-empty', '-m', `smoke ${smoke}`)
+  const h = new Harness(
+    appHarnessOptions(APP, site.dir, {
+      secrets: { SITECYCLE_SECRETS: JSON.stringify({ SAMPLE_SECRET_KEY: SECRET }) }
+    })
+  )
   harnesses.push(h)
-  return h.runWorkflow(path.join(workflows, 'deploy-staged.yml'), {
+  return h.runWorkflow(workflow, {
     event: 'workflow_dispatch',
     inputs: { version }
   })
@@ -111,41 +78,22 @@ function stepResults(run: WorkflowRun): [string, string][] {
     .map(s => [s.name, s.conclusion])
 }
 
-async function cli(args: string[]) {
-  return runCli(['-c', path.join(site.dir, 'sitecycle.yml'), ...args], {
-    env: { SAMPLE_SECRET_KEY: SECRET }
-  })
+function cli(args: string[]) {
+  return app.cli(args)
 }
 
 beforeAll(async () => {
-  work = await makeTempDir('sitecycle-staged-e2e-')
-  await fs.chmod(work, 0o755)
-  const releases = path.join(work, 'releases')
-  ;[apache] = await Promise.all([
-    startApache(),
-    ...['1.0.0', '2.0.0', '3.0.0'].map(version =>
-      buildSampleRelease({ version, releasesDir: releases })
-    )
-  ])
-  site = await makeTestSite({ apache, siteYaml: `releases: ${releases}` })
-  for (const args of [
-    ['init', 'v1'],
-    ['deploy', 'v1', '--version', '1.0.0']
-  ]) {
-    const r = await cli(args)
-    if (r.code !== 0) throw new Error(`setup: sitecycle ${args.join(' ')}: ${describeRun(r)}`)
-  }
-  await fs.writeFile(path.join(site.dir, '.gitignore'), 'root/\n')
-  execFileSync('git', ['init', '-q', '-b', 'main', site.dir])
-  git('add', '-A')
-  git('commit', '-q', '-m', 'sitecycle.yml')
+  app = await setUpAppRepo({
+    tempPrefix: 'sitecycle-staged-e2e-',
+    versions: ['1.0.0', '2.0.0', '3.0.0'],
+    env: { SAMPLE_SECRET_KEY: SECRET }
+  })
+  ;({ site, work } = app)
 })
 
 afterAll(async () => {
   for (const h of harnesses) await h.cleanup()
-  await apache?.stop()
-  await site?.cleanup()
-  if (work) await fs.rm(work, { recursive: true, force: true })
+  await app?.cleanup()
 })
 
 describe('workflows/deploy-staged.yml, end to end through the harness', () => {

@@ -7,7 +7,6 @@
  * engine) on the same SSH site: the key from the job's secret, the application's smoke test run by
  * `sitecycle idle` through the forwarded port, switch and finish.
  */
-import { execFileSync } from 'node:child_process'
 import { mkdir, readFile, writeFile } from 'node:fs/promises'
 import http from 'node:http'
 import { join } from 'node:path'
@@ -22,9 +21,9 @@ import {
 } from '../../src/pipelines/deploy-stages.js'
 import { initSite } from '../../src/pipelines/init.js'
 import { StreamReporter } from '../../src/util/reporter.js'
-import { allJobs, checkoutFixture, Harness } from '../../tools/harness/index.js'
+import { allJobs, Harness } from '../../tools/harness/index.js'
 import { startApache, type TestApache } from '../helpers/apache.js'
-import { REPO, SITECYCLE, SITECYCLE_SHA } from '../helpers/harness-repo.js'
+import { appHarnessOptions, commitAppRepository, copyStagedStarter } from '../helpers/app-repo.js'
 import { buildSampleRelease, makeTempDir, removeTempDir } from '../helpers/sample-app.js'
 import { httpGet, makeTestSite, type TestSite } from '../helpers/site.js'
 import { startSshd } from '../helpers/sshd.js'
@@ -117,12 +116,6 @@ test('over SSH: the smoke test reaches the prepared release through a forwarded 
 test('the starter workflows/deploy-staged.yml over SSH through the harness: the key from the secret, the smoke test through the forwarded port, then the switch', async () => {
   const APP = 'acme/app'
   const secret = process.env.SAMPLE_SECRET_KEY!
-  const git = (...args: string[]): string =>
-    execFileSync(
-      'git',
-      ['-C', site.dir, '-c', 'user.name=t', '-c', 'user.email=t@example.org', ...args],
-      { encoding: 'utf8' }
-    ).trim()
   // The application's repository: its config (the SSH key not on the runner: from the secret), the
   // starter as copied (OWNER and the pin replaced, a self-hosted runner), its smoke test.
   const config = await readFile(join(site.dir, 'sitecycle.yml'), 'utf8')
@@ -131,14 +124,7 @@ test('the starter workflows/deploy-staged.yml over SSH through the harness: the 
     join(site.dir, 'sitecycle.yml'),
     config.replace(`key_file: ${sshd.keyFile}`, `key_file: ${join(work, 'not-on-the-runner')}`)
   )
-  const workflows = join(site.dir, '.github', 'workflows')
-  await mkdir(workflows, { recursive: true })
-  await writeFile(
-    join(workflows, 'deploy-staged.yml'),
-    (await readFile(join(REPO, 'workflows', 'deploy-staged.yml'), 'utf8'))
-      .replace(/OWNER\/sitecycle@0{40}/, `${SITECYCLE}@${SITECYCLE_SHA}`)
-      .replace('runs-on: ubuntu-latest', 'runs-on: self-hosted')
-  )
+  const workflow = await copyStagedStarter(site.dir)
   const saw = join(work, 'smoke-over-ssh.txt')
   await mkdir(join(site.dir, 'tests'), { recursive: true })
   await writeFile(
@@ -146,30 +132,21 @@ test('the starter workflows/deploy-staged.yml over SSH through the harness: the 
     `#!/bin/sh\nexec /usr/bin/python3 -c "$SMOKE" ${saw}\n`,
     { mode: 0o755 }
   )
-  await writeFile(join(site.dir, '.gitignore'), 'root/\n')
-  execFileSync('git', ['init', '-q', '-b', 'main', site.dir])
-  git('add', '-A')
-  git('commit', '-q', '-m', 'app')
+  await commitAppRepository(site.dir, 'app')
   const before = (await httpGet(`${site.url}/__version__`)).body
   expect(before).toBe('2.0.0')
 
-  const h = new Harness({
-    repository: { root: site.dir, name: APP },
-    github: { repository: APP, sha: git('rev-parse', 'HEAD'), ref: 'refs/heads/main' },
-    remoteActions: {
-      'actions/checkout': checkoutFixture({ [APP]: { dir: site.dir, mode: 'clone' } }),
-      [SITECYCLE]: { dir: REPO }
-    },
-    environments: { v1: { reviewers: ['release-manager'] } },
-    approve: () => true,
-    secrets: {
-      SITECYCLE_SSH_KEY: await readFile(sshd.keyFile, 'utf8'),
-      SITECYCLE_SECRETS: JSON.stringify({ SAMPLE_SECRET_KEY: secret })
-    },
-    env: { PATH: process.env.PATH ?? '/usr/bin:/bin', SMOKE: SMOKE_TEST }
-  })
+  const h = new Harness(
+    appHarnessOptions(APP, site.dir, {
+      secrets: {
+        SITECYCLE_SSH_KEY: await readFile(sshd.keyFile, 'utf8'),
+        SITECYCLE_SECRETS: JSON.stringify({ SAMPLE_SECRET_KEY: secret })
+      },
+      env: { SMOKE: SMOKE_TEST }
+    })
+  )
   harnesses.push(h)
-  const run = await h.runWorkflow(join(workflows, 'deploy-staged.yml'), {
+  const run = await h.runWorkflow(workflow, {
     event: 'workflow_dispatch',
     inputs: { version: '3.0.0' }
   })

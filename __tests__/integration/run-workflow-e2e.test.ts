@@ -13,42 +13,28 @@
  * The bundles must be current: `npx rollup -c rollup.config.js --silent` (npm test does it).
  */
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals'
-import { execFileSync } from 'node:child_process'
 import { promises as fs } from 'node:fs'
 import path from 'node:path'
 import { allJobs, checkoutFixture, Harness, type WorkflowRun } from '../../tools/harness/index.js'
-import { startApache, type TestApache } from '../helpers/apache.js'
-import { describeRun, runCli } from '../helpers/cli.js'
+import { setUpAppRepo, type AppRepo } from '../helpers/app-repo.js'
 import { REPO, WORKFLOWS, SITECYCLE, SITECYCLE_SHA } from '../helpers/harness-repo.js'
-import { buildSampleRelease, makeTempDir } from '../helpers/sample-app.js'
-import { makeTestSite, type TestSite } from '../helpers/site.js'
 
 const APP = 'acme/weave'
 const SECRET = 'run-workflow-secret-4b9d1e'
 
-let apache: TestApache
-let site: TestSite
-let work: string
+let app: AppRepo
 /** A folder the site's Apache user may write in. */
 let out: string
 const harnesses: Harness[] = []
-
-function git(...args: string[]): string {
-  return execFileSync(
-    'git',
-    ['-C', site.dir, '-c', 'user.name=t', '-c', 'user.email=t@example.org', ...args],
-    { encoding: 'utf8' }
-  ).trim()
-}
 
 /** run.yml called with `command` (an argv) on site v1, on a self-hosted runner on the server. */
 async function runOneOff(command: string[]): Promise<WorkflowRun> {
   const h = new Harness({
     repository: { root: REPO, name: SITECYCLE, sha: SITECYCLE_SHA },
-    github: { repository: APP, sha: git('rev-parse', 'HEAD'), ref: 'refs/heads/main' },
+    github: { repository: APP, sha: app.git('rev-parse', 'HEAD'), ref: 'refs/heads/main' },
     remoteActions: {
       'actions/checkout': checkoutFixture({
-        [APP]: { dir: site.dir, mode: 'clone' },
+        [APP]: { dir: app.site.dir, mode: 'clone' },
         [SITECYCLE]: { dir: REPO, mode: 'copy', sha: SITECYCLE_SHA }
       })
     },
@@ -69,41 +55,20 @@ function runStep(run: WorkflowRun) {
 }
 
 beforeAll(async () => {
-  work = await makeTempDir('sitecycle-run-e2e-')
-  await fs.chmod(work, 0o755)
-  out = path.join(work, 'out')
+  app = await setUpAppRepo({
+    tempPrefix: 'sitecycle-run-e2e-',
+    versions: ['1.0.0'],
+    siteYaml: 'env: { RUN_TOKEN: "{{ secret.SAMPLE_SECRET_KEY }}" }',
+    env: { SAMPLE_SECRET_KEY: SECRET }
+  })
+  out = path.join(app.work, 'out')
   await fs.mkdir(out)
   await fs.chmod(out, 0o777)
-  const releases = path.join(work, 'releases')
-  ;[apache] = await Promise.all([
-    startApache(),
-    buildSampleRelease({ version: '1.0.0', releasesDir: releases })
-  ])
-  site = await makeTestSite({
-    apache,
-    siteYaml: 'env: { RUN_TOKEN: "{{ secret.SAMPLE_SECRET_KEY }}" }'
-  })
-  const config = path.join(site.dir, 'sitecycle.yml')
-  for (const args of [
-    ['init', 'v1'],
-    ['deploy', 'v1', '--release', releases, '--version', '1.0.0']
-  ]) {
-    const r = await runCli(['-c', config, ...args], { env: { SAMPLE_SECRET_KEY: SECRET } })
-    if (r.code !== 0) throw new Error(`setup: sitecycle ${args.join(' ')}: ${describeRun(r)}`)
-  }
-  // The application's repository: sitecycle.yml and its config template (the site root is not
-  // part of it).
-  await fs.writeFile(path.join(site.dir, '.gitignore'), 'root/\n')
-  execFileSync('git', ['init', '-q', '-b', 'main', site.dir])
-  git('add', '-A')
-  git('commit', '-q', '-m', 'sitecycle.yml')
 })
 
 afterAll(async () => {
   for (const h of harnesses) await h.cleanup()
-  await apache?.stop()
-  await site?.cleanup()
-  if (work) await fs.rm(work, { recursive: true, force: true })
+  await app?.cleanup()
 })
 
 describe('run.yml, end to end through the harness', () => {

@@ -24,7 +24,6 @@ import type { OperationOutcome } from '../pipelines/operation.js'
 import { SitecycleError } from '../util/errors.js'
 import type { ActionCore } from './action-core.js'
 import {
-  deployAlerts,
   deployInOneStep,
   deploymentRecord,
   deployRequest,
@@ -34,7 +33,7 @@ import {
 } from './deploy.js'
 import { readDeployStageSettings, type DeployStageSettings } from './inputs.js'
 import { Output } from './outputs.js'
-import { runSiteAction, writeSummary, type SiteActionRun } from './site-action.js'
+import { alertedOperation, runSiteAction, writeSummary, type SiteActionRun } from './site-action.js'
 import { renderOutcomeSummary } from './summary.js'
 
 /** Outputs of the deploy-stage action besides the deploy's (actions/deploy-stage/action.yml). */
@@ -198,7 +197,7 @@ async function settled(
       : undefined
   return withAlerts(
     {
-      ...deployAlerts(run, deps),
+      ...alertedOperation('deploy', run.target, deps, run.reporter),
       settle: o => {
         const end = ending(o as StageOutcome)
         return end === 'ended' ? 'succeeded' : end === 'pending' ? 'pending' : { failed: undone(o) }

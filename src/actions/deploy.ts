@@ -1,10 +1,11 @@
 /**
  * The deploy in one step: inputs → deploy pipeline (or, with dry-run, its plan) → outputs and job
  * summary. actions/deploy runs it as its prepare stage for a site a deploy in stages does not
- * take (deploy-stage.ts); the pieces a stage needs (the request, the alerts, the GitHub
- * deployment record) are built here, once, for both.
+ * take (deploy-stage.ts); the pieces a stage needs (the request, the GitHub deployment record)
+ * are built here, once, for both. Their alerts are site-action.ts's alertedOperation, as the
+ * rollback's are.
  */
-import { withAlerts, type AlertedOperation } from '../alerts/alert-around.js'
+import { withAlerts } from '../alerts/alert-around.js'
 import { describeError } from '../alerts/alert-report.js'
 import type { GithubDeploymentsApi } from '../github/api.js'
 import {
@@ -21,6 +22,7 @@ import type { ActionCore } from './action-core.js'
 import { DeployInput, readDeploySettings, type DeploySettings } from './inputs.js'
 import { setPlanOutputs } from './outputs.js'
 import {
+  alertedOperation,
   runSiteAction,
   writeSummary,
   type SiteActionDeps,
@@ -86,7 +88,7 @@ export async function deployInOneStep(
   if (!settings.dryRun) {
     const record = deploymentRecord(core, deps, run)
     const go = () => (deps.deploy ?? deploy)(request)
-    return withAlerts(deployAlerts(run, deps), () =>
+    return withAlerts(alertedOperation('deploy', target, deps, reporter), () =>
       record
         ? withGithubDeployment(record.api, record.target, reporter, go, {
             describe: describeDeployOutcome,
@@ -116,24 +118,6 @@ export async function deployInOneStep(
     )
   )
   return undefined
-}
-
-/** The alerts of an unattended deploy (the config's `alerts:`), for withAlerts. */
-export function deployAlerts(
-  { target, reporter }: SiteActionRun<DeploySettings>,
-  deps: DeployActionDeps
-): AlertedOperation<OperationOutcome> {
-  return {
-    config: target.config,
-    op: 'deploy',
-    site: target.site.name,
-    host: target.exec.name,
-    env: deps.env ?? process.env,
-    reporter,
-    redact: text => reporter.redact(text),
-    summary: o => `${o.version ?? 'nothing'} serves on ${o.url}`,
-    ...(deps.githubFetch && { deps: { fetch: deps.githubFetch } })
-  }
 }
 
 /** Where and what a deploy records as a GitHub deployment. */

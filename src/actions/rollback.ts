@@ -5,7 +5,7 @@ import { withAlerts } from '../alerts/alert-around.js'
 import { rollback, type RollbackRequest } from '../pipelines/rollback.js'
 import type { ActionCore } from './action-core.js'
 import { readRollbackSettings } from './inputs.js'
-import { runSiteAction, type SiteActionDeps } from './site-action.js'
+import { alertedOperation, runSiteAction, type SiteActionDeps } from './site-action.js'
 
 /** The rollback action's dependencies; tests replace the pipeline. */
 export interface RollbackActionDeps extends SiteActionDeps {
@@ -38,19 +38,8 @@ export async function runRollbackAction(
         ...(settings.to !== undefined && { to: settings.to })
       }
       // A scheduled rollback is unusual, but SITECYCLE_UNATTENDED=1 makes any run alert.
-      return withAlerts(
-        {
-          config: target.config,
-          op: 'rollback',
-          site: target.site.name,
-          host: target.exec.name,
-          env: deps.env ?? process.env,
-          reporter,
-          redact: text => reporter.redact(text),
-          summary: o => `${o.version ?? 'nothing'} serves on ${o.url}`,
-          ...(deps.githubFetch && { deps: { fetch: deps.githubFetch } })
-        },
-        () => (deps.rollback ?? rollback)(request)
+      return withAlerts(alertedOperation('rollback', target, deps, reporter), () =>
+        (deps.rollback ?? rollback)(request)
       )
     },
     deps

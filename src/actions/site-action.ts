@@ -2,10 +2,12 @@
  * What the deploy and rollback actions share: mask the secret inputs, read the settings, load the
  * config and pick the site, write the pinned known-hosts file, build the executor, run the
  * operation, then set the outputs and write the job summary whether it succeeded or failed.
- * Everything the user gave is checked before any host is touched.
+ * Everything the user gave is checked before any host is touched. Also the alerts both send for an
+ * unattended run.
  */
 import { promises as fs } from 'node:fs'
 import * as path from 'node:path'
+import type { AlertedOperation } from '../alerts/alert-around.js'
 import { loadConfig } from '../config/load-config.js'
 import type { SiteConfig, SitecycleConfig } from '../config/model.js'
 import { siteOnHost } from '../config/site-hosts.js'
@@ -157,6 +159,30 @@ export async function openSite(
   } catch (e) {
     await knownHosts?.remove()
     throw e
+  }
+}
+
+/**
+ * The alerts of an unattended `op` (the config's `alerts:`) on the action's site, for withAlerts:
+ * a success is summed up as the version that serves and where. `deps.githubFetch` replaces the
+ * fetch of issue alerts (the global one by default).
+ */
+export function alertedOperation(
+  op: string,
+  target: OpenedSite,
+  deps: Pick<SiteActionDeps, 'env'> & { githubFetch?: typeof globalThis.fetch },
+  reporter: CoreReporter
+): AlertedOperation<OperationOutcome> {
+  return {
+    config: target.config,
+    op,
+    site: target.site.name,
+    host: target.exec.name,
+    env: deps.env ?? process.env,
+    reporter,
+    redact: text => reporter.redact(text),
+    summary: o => `${o.version ?? 'nothing'} serves on ${o.url}`,
+    ...(deps.githubFetch && { deps: { fetch: deps.githubFetch } })
   }
 }
 
