@@ -44,7 +44,8 @@ describe.each(PAIRS)('$engine: a preview sync killed after each step', p => {
       const previewIni = await s.readIni(p.preview)
 
       const killed = await s.cli(['sync', p.preview], { SITECYCLE_FAULT_KILL_AFTER: step })
-      expect(killed.signal).toBe('SIGKILL')
+      if (killed.signal !== 'SIGKILL')
+        throw new Error(`sync was not killed after ${step}: exit ${killed.code}\n${killed.stderr}`)
       expect(s.productionEmails(p.preview)).toBe(0)
       expect(await s.checksums(p.prod)).toEqual(prodBefore)
 
