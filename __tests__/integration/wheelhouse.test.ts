@@ -30,6 +30,7 @@ import { StreamReporter } from '../../src/util/reporter.js'
 import { startApache, type TestApache } from '../helpers/apache.js'
 import { makeTempDir, removeTempDir } from '../helpers/sample-app.js'
 import { httpGet, makeTestSite, type TestSite } from '../helpers/site.js'
+import { OWNER_FILE } from '../../src/util/run-temp-dir.js'
 
 const run = promisify(execFile)
 const PYTHON = '/usr/bin/python3'
@@ -250,11 +251,14 @@ describe('deploying a release with a wheelhouse', () => {
     const home = await fetch(`${site.url}/`)
     expect(home.headers.get('x-sample-dep')).toBe('0.1.0')
     expect(await home.text()).toContain('hello from v1 (decorated by sitecycle-sample-dep 0.1.0)')
-    // The fetched copy was removed after the deploy.
+    // The fetched copy was removed after the deploy (this process's fetch folders: other test
+    // files running beside this one deploy 1.0.0 from their own stores at the same time).
     const mine: string[] = []
     for (const n of await fs.readdir(os.tmpdir())) {
       if (!n.startsWith('sitecycle-fetch-')) continue
       const p = path.join(os.tmpdir(), n)
+      const owner = await fs.readFile(path.join(p, OWNER_FILE), 'utf8').catch(() => '{}')
+      if ((JSON.parse(owner) as { pid?: number }).pid !== process.pid) continue
       if ((await fs.readdir(p).catch(() => [] as string[])).includes('1.0.0')) mine.push(p)
     }
     expect(mine).toEqual([])
