@@ -12,6 +12,7 @@ import { finished } from 'node:stream/promises'
 import { describeCommand, redact, type Command } from '../commands/command.js'
 import { tiedStartFailure, tiedToThisProcess } from '../util/die-with-parent.js'
 import { residentProgram, residentPython, residentPythonUsable } from './resident-python.js'
+import { TIMEOUT_EXIT_CODE, withTimeoutNote } from './timeout-note.js'
 import {
   CommandError,
   type Executor,
@@ -22,8 +23,7 @@ import {
   type RunResult
 } from './executor.js'
 
-/** Exit code reported for a command killed after its timeout (the same as coreutils `timeout`). */
-export const TIMEOUT_EXIT_CODE = 124
+export { TIMEOUT_EXIT_CODE } from './timeout-note.js'
 
 /** How to start one process with {@link runProcess}. */
 export interface ProcessOptions {
@@ -127,16 +127,15 @@ function runUntied(
       if (options.stdout) await finished(options.stdout).catch(() => undefined)
       settle(() => {
         let code = exitCode ?? 128 + (exitSignal ? (osConstants.signals[exitSignal] ?? 0) : 0)
-        const stderr = Buffer.concat(err)
-        let extra = ''
+        let stderr: Buffer = Buffer.concat(err)
         if (timedOut) {
           code = TIMEOUT_EXIT_CODE
-          extra = `${stderr.length && !stderr.toString().endsWith('\n') ? '\n' : ''}killed after its timeout of ${options.timeoutMs} ms\n`
+          stderr = withTimeoutNote(stderr, options.timeoutMs)
         }
         resolve({
           code,
           stdout: Buffer.concat(out),
-          stderr: Buffer.concat([stderr, Buffer.from(extra)]),
+          stderr,
           timedOut
         })
       })

@@ -16,6 +16,7 @@ import { finished } from 'node:stream/promises'
 import RESIDENT_PYTHON from '../host/resident-python.py'
 import { tiedToThisProcess } from '../util/die-with-parent.js'
 import type { ProcessResult } from './local-executor.js'
+import { TIMEOUT_EXIT_CODE, withTimeoutNote } from './timeout-note.js'
 
 /** What a program run needs besides its text and argv. */
 export interface ResidentRunOptions {
@@ -209,15 +210,11 @@ async function settle(p: Pending, exit: number): Promise<void> {
     p.options.stdout.end()
     await finished(p.options.stdout).catch(() => undefined)
   }
-  let stderr = Buffer.concat(p.err)
+  let stderr: Buffer = Buffer.concat(p.err)
   let code = exit
   if (p.timedOut) {
-    code = 124 // TIMEOUT_EXIT_CODE, as runProcess reports a timeout
-    const sep = stderr.length && !stderr.toString().endsWith('\n') ? '\n' : ''
-    stderr = Buffer.concat([
-      stderr,
-      Buffer.from(`${sep}killed after its timeout of ${p.options.timeoutMs} ms\n`)
-    ])
+    code = TIMEOUT_EXIT_CODE
+    stderr = withTimeoutNote(stderr, p.options.timeoutMs)
   }
   p.resolve({ code, stdout: Buffer.concat(p.out), stderr, timedOut: p.timedOut })
 }
