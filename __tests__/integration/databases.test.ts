@@ -160,6 +160,41 @@ describe('postgres engine', () => {
     expect((await sums()).a).toBe(first.a)
   })
 
+  test("checksumsThen: the checksums of the tables before its SQL, which runs after them in a fresh session's settings; a failing SQL leaves nothing", async () => {
+    seed('sums_then')
+    pg.sql('postgres', `ALTER DATABASE sums_then SET timezone = 'Asia/Tokyo'`)
+    const before = await engine.checksums(local, db('sums_then'))
+    const r = await engine.checksumsThen!(
+      local,
+      db('sums_then'),
+      `BEGIN;
+       CREATE TABLE kept AS SELECT current_setting('TimeZone') AS tz, (SELECT at::text FROM items WHERE id = 1) AS at;
+       COMMIT;\n`
+    )
+    expect(r).toEqual({ tables: before, ran: true })
+    // The table it created is not among the checksums (listed before); it saw the database's
+    // own settings, not the checksums' UTC.
+    expect(r.tables.map(t => t.table)).not.toContain('kept')
+    const own = pg.sql('sums_then', 'SELECT at::text FROM items WHERE id = 1').trim()
+    expect(own).toMatch(/\+09$/)
+    expect(pg.sql('sums_then', 'SELECT tz, at FROM kept').trim()).toBe(`Asia/Tokyo|${own}`)
+    const failed = await engine.checksumsThen!(
+      local,
+      db('sums_then'),
+      `BEGIN;\nCREATE TABLE half AS SELECT 1 AS n;\nCREATE TABLE broken AS SELECT no_such_column FROM items;\nCOMMIT;\n`
+    )
+    expect(failed.ran).toBe(false)
+    const now = await engine.checksums(local, db('sums_then'))
+    expect(failed.tables).toEqual(now)
+    expect(now.map(t => t.table)).toContain('kept')
+    expect(now.map(t => t.table)).not.toContain('half')
+    // A checksum that fails is an error naming the table, whatever follows.
+    pg.sql('sums_then', `CREATE ROLE cannot_read LOGIN`)
+    await expect(
+      engine.checksumsThen!(local, { ...db('sums_then'), user: 'cannot_read' }, 'SELECT 1;\n')
+    ).rejects.toThrow(/could not checksum table/)
+  })
+
   test('a table that cannot be read: the checksum error and the dump error name the table', async () => {
     seed('locked')
     pg.sql('postgres', `CREATE ROLE reader LOGIN`)
