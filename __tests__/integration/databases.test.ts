@@ -10,6 +10,7 @@ import * as os from 'node:os'
 import * as path from 'node:path'
 import type { DatabaseConfig } from '../../src/databases/engine.js'
 import { copyDatabase, getEngine } from '../../src/databases/registry.js'
+import { anonymizeAndCheck } from '../../src/pipelines/anonymize.js'
 import { createExecutor } from '../../src/hosts/create-executor.js'
 import { LocalExecutor } from '../../src/hosts/local-executor.js'
 import { SitecycleError } from '../../src/util/errors.js'
@@ -193,6 +194,69 @@ describe('postgres engine', () => {
     await expect(
       engine.checksumsThen!(local, { ...db('sums_then'), user: 'cannot_read' }, 'SELECT 1;\n')
     ).rejects.toThrow(/could not checksum table/)
+  })
+
+  test('anonymizeAndCheck: every rule of a table counted in one read of it; the rule that left source values is named, a literal the source had is not counted', async () => {
+    pg.sql('postgres', 'CREATE DATABASE anon_check')
+    pg.sql(
+      'anon_check',
+      `CREATE TABLE users (id int PRIMARY KEY, email text, name text, note text);
+       CREATE TABLE pay (id int PRIMARY KEY, holder text);
+       INSERT INTO users SELECT g, 'u' || g || '@example.org', 'name ' || g, CASE WHEN g = 3 THEN 'n/a' ELSE 'note ' || g END FROM generate_series(1, 200) g;
+       INSERT INTO pay SELECT g, 'holder ' || g FROM generate_series(1, 50) g;`
+    )
+    const dir = await fs.mkdtemp(path.join(os.tmpdir(), 'sc-anon-'))
+    const script = path.join(dir, 'anonymize.sql')
+    const run = async (sql: string) => {
+      await fs.writeFile(script, sql)
+      return anonymizeAndCheck(local, engine, db('anon_check'), { local: script, onHost: script })
+    }
+    try {
+      // The second of three rules on users leaves two names: refused, naming that rule.
+      await expect(
+        run(
+          `UPDATE users SET email = 'x' || id || '@example.invalid', name = CASE WHEN id IN (7, 9) THEN name ELSE 'anon' END, note = 'n/a';
+           UPDATE pay SET holder = 'h' || id;\n`
+        )
+      ).rejects.toThrow(
+        /left 2 row\(s\) of users whose name is still as in the source \(rule `UPDATE users SET name`\)/
+      )
+      // The same on pay, after users' rules pass (row 3's note was 'n/a' before: the literal the
+      // rule assigns is not a survivor).
+      pg.sql(
+        'anon_check',
+        'DROP TABLE IF EXISTS sitecycle_anonymize_check_t0, sitecycle_anonymize_check_t1'
+      )
+      await expect(
+        run(
+          `UPDATE users SET email = 'y' || id || '@example.invalid', name = 'anon', note = 'n/a';
+           UPDATE pay SET holder = CASE WHEN id = 50 THEN holder ELSE 'j' || id END;\n`
+        )
+      ).rejects.toThrow(/left 1 row\(s\) of pay whose holder is still as in the source/)
+      pg.sql(
+        'anon_check',
+        'DROP TABLE IF EXISTS sitecycle_anonymize_check_t0, sitecycle_anonymize_check_t1'
+      )
+      const ok = await run(
+        `UPDATE users SET email = 'z' || id || '@example.invalid', name = 'anon', note = 'n/a';
+         UPDATE pay SET holder = 'k' || id;\n`
+      )
+      expect(ok.note).toMatch(
+        /4 column\(s\) checked \(users\.email, users\.name, users\.note, pay\.holder;/
+      )
+      expect(ok.tables).toEqual(['users', 'pay'])
+      // The check tables are gone.
+      expect(
+        pg
+          .sql(
+            'anon_check',
+            `SELECT count(*) FROM pg_class WHERE relname LIKE 'sitecycle_anonymize_check%'`
+          )
+          .trim()
+      ).toBe('0')
+    } finally {
+      await fs.rm(dir, { recursive: true, force: true })
+    }
   })
 
   test('a table that cannot be read: the checksum error and the dump error name the table', async () => {

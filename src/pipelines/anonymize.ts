@@ -243,7 +243,8 @@ async function keepSourceValues(
 /**
  * For each kept rule, how many rows still hold a source value, and the check tables dropped.
  * Where the engine hashes values, one call for all (each psql start costs about a second on a
- * loaded host); elsewhere one query a rule, then one DROP a table.
+ * loaded host) reading each updated table once for all its rules; elsewhere one query a rule,
+ * then one DROP a table.
  */
 async function countsLeft(
   exec: Executor,
@@ -256,8 +257,7 @@ async function countsLeft(
   const hash = engine.valueHash
   const count = (k: KeptValues) => {
     const c = columns[k.rule]
-    const value = hash ? hash(c.column) : c.column
-    return `SELECT COUNT(*) FROM ${c.table} WHERE ${value} IN (SELECT ${k.column} FROM ${q(k.table)} WHERE ${k.column} IS NOT NULL)${c.literal !== undefined ? ` AND ${c.column} <> ${c.literal}` : ''};\n`
+    return `SELECT COUNT(*) FROM ${c.table} WHERE ${c.column} IN (SELECT ${k.column} FROM ${q(k.table)} WHERE ${k.column} IS NOT NULL)${c.literal !== undefined ? ` AND ${c.column} <> ${c.literal}` : ''};\n`
   }
   const tables = [...new Set(kept.map(k => k.table))]
   if (!hash) {
@@ -267,13 +267,34 @@ async function countsLeft(
     return counts
   }
   if (!kept.length) return []
+  // Each updated table read once for all its rules: one count a rule, FILTERed by the rule's test.
+  const byTable = new Map<string, number[]>()
+  for (const [n, k] of kept.entries()) {
+    const table = columns[k.rule].table
+    byTable.set(table, [...(byTable.get(table) ?? []), n])
+  }
+  const filtered = (k: KeptValues) => {
+    const c = columns[k.rule]
+    return `count(*) FILTER (WHERE ${hash(c.column)} IN (SELECT ${k.column} FROM ${q(k.table)} WHERE ${k.column} IS NOT NULL)${c.literal !== undefined ? ` AND ${c.column} <> ${c.literal}` : ''})`
+  }
   const out = await engine.query(
     exec,
     db,
-    kept.map(count).join('') + `DROP TABLE ${tables.map(q).join(', ')};\n`
+    [...byTable]
+      .map(([table, ns]) => `SELECT ${ns.map(n => filtered(kept[n])).join(', ')} FROM ${table};\n`)
+      .join('') + `DROP TABLE ${tables.map(q).join(', ')};\n`
   )
-  const counts = out.trim().split('\n').map(Number)
-  if (counts.length !== kept.length || counts.some(n => !Number.isInteger(n)))
+  const lines = out.trim().split('\n')
+  const counts: number[] = []
+  for (const [i, ns] of [...byTable.values()].entries()) {
+    const row = (lines[i] ?? '').split('|').map(Number)
+    ns.forEach((n, j) => (counts[n] = row[j]))
+  }
+  if (
+    lines.length !== byTable.size ||
+    counts.length !== kept.length ||
+    [...counts].some(n => !Number.isInteger(n))
+  )
     throw new Error(
       `the anonymisation check printed ${JSON.stringify(out)}, not ${kept.length} counts`
     )
