@@ -196,7 +196,7 @@ describe('postgres engine', () => {
     ).rejects.toThrow(/could not checksum table/)
   })
 
-  test('anonymizeAndCheck: every rule of a table counted in one read of it; the rule that left source values is named, a literal the source had is not counted', async () => {
+  test('anonymizeAndCheck (hashes kept in one transaction): the rule that left source values is named, the second of a table too; a literal the source had is not counted', async () => {
     pg.sql('postgres', 'CREATE DATABASE anon_check')
     pg.sql(
       'anon_check',

@@ -243,8 +243,11 @@ async function keepSourceValues(
 /**
  * For each kept rule, how many rows still hold a source value, and the check tables dropped.
  * Where the engine hashes values, one call for all (each psql start costs about a second on a
- * loaded host) reading each updated table once for all its rules; elsewhere one query a rule,
- * then one DROP a table.
+ * loaded host); elsewhere one query a rule, then one DROP a table. Each rule is its own
+ * `SELECT ... WHERE ... IN (SELECT ...)`, which PostgreSQL runs as a hashed semi-join. Counting
+ * every rule of a table in one read (`count(*) FILTER (WHERE ... IN (SELECT ...))`) was tried
+ * and dropped: there the subquery is a SubPlan, hashed only while its values fit in work_mem; at
+ * 1,000,000 rows it re-read the check table for every row, for minutes (bench/README.md).
  */
 async function countsLeft(
   exec: Executor,
@@ -257,7 +260,8 @@ async function countsLeft(
   const hash = engine.valueHash
   const count = (k: KeptValues) => {
     const c = columns[k.rule]
-    return `SELECT COUNT(*) FROM ${c.table} WHERE ${c.column} IN (SELECT ${k.column} FROM ${q(k.table)} WHERE ${k.column} IS NOT NULL)${c.literal !== undefined ? ` AND ${c.column} <> ${c.literal}` : ''};\n`
+    const value = hash ? hash(c.column) : c.column
+    return `SELECT COUNT(*) FROM ${c.table} WHERE ${value} IN (SELECT ${k.column} FROM ${q(k.table)} WHERE ${k.column} IS NOT NULL)${c.literal !== undefined ? ` AND ${c.column} <> ${c.literal}` : ''};\n`
   }
   const tables = [...new Set(kept.map(k => k.table))]
   if (!hash) {
@@ -267,34 +271,13 @@ async function countsLeft(
     return counts
   }
   if (!kept.length) return []
-  // Each updated table read once for all its rules: one count a rule, FILTERed by the rule's test.
-  const byTable = new Map<string, number[]>()
-  for (const [n, k] of kept.entries()) {
-    const table = columns[k.rule].table
-    byTable.set(table, [...(byTable.get(table) ?? []), n])
-  }
-  const filtered = (k: KeptValues) => {
-    const c = columns[k.rule]
-    return `count(*) FILTER (WHERE ${hash(c.column)} IN (SELECT ${k.column} FROM ${q(k.table)} WHERE ${k.column} IS NOT NULL)${c.literal !== undefined ? ` AND ${c.column} <> ${c.literal}` : ''})`
-  }
   const out = await engine.query(
     exec,
     db,
-    [...byTable]
-      .map(([table, ns]) => `SELECT ${ns.map(n => filtered(kept[n])).join(', ')} FROM ${table};\n`)
-      .join('') + `DROP TABLE ${tables.map(q).join(', ')};\n`
+    kept.map(count).join('') + `DROP TABLE ${tables.map(q).join(', ')};\n`
   )
-  const lines = out.trim().split('\n')
-  const counts: number[] = []
-  for (const [i, ns] of [...byTable.values()].entries()) {
-    const row = (lines[i] ?? '').split('|').map(Number)
-    ns.forEach((n, j) => (counts[n] = row[j]))
-  }
-  if (
-    lines.length !== byTable.size ||
-    counts.length !== kept.length ||
-    [...counts].some(n => !Number.isInteger(n))
-  )
+  const counts = out.trim().split('\n').map(Number)
+  if (counts.length !== kept.length || counts.some(n => !Number.isInteger(n)))
     throw new Error(
       `the anonymisation check printed ${JSON.stringify(out)}, not ${kept.length} counts`
     )
