@@ -10,6 +10,7 @@ import * as os from 'node:os'
 import * as path from 'node:path'
 import type { DatabaseConfig } from '../../src/databases/engine.js'
 import { copyDatabase, getEngine } from '../../src/databases/registry.js'
+import { anonymizeAndCheck } from '../../src/pipelines/anonymize.js'
 import { createExecutor } from '../../src/hosts/create-executor.js'
 import { LocalExecutor } from '../../src/hosts/local-executor.js'
 import { SitecycleError } from '../../src/util/errors.js'
@@ -158,6 +159,104 @@ describe('postgres engine', () => {
     pg.sql('postgres', `ALTER DATABASE sums SET datestyle = 'SQL, DMY'`)
     pg.sql('postgres', `ALTER DATABASE sums SET timezone = 'Asia/Tokyo'`)
     expect((await sums()).a).toBe(first.a)
+  })
+
+  test("checksumsThen: the checksums of the tables before its SQL, which runs after them in a fresh session's settings; a failing SQL leaves nothing", async () => {
+    seed('sums_then')
+    pg.sql('postgres', `ALTER DATABASE sums_then SET timezone = 'Asia/Tokyo'`)
+    const before = await engine.checksums(local, db('sums_then'))
+    const r = await engine.checksumsThen!(
+      local,
+      db('sums_then'),
+      `BEGIN;
+       CREATE TABLE kept AS SELECT current_setting('TimeZone') AS tz, (SELECT at::text FROM items WHERE id = 1) AS at;
+       COMMIT;\n`
+    )
+    expect(r).toEqual({ tables: before, ran: true })
+    // The table it created is not among the checksums (listed before); it saw the database's
+    // own settings, not the checksums' UTC.
+    expect(r.tables.map(t => t.table)).not.toContain('kept')
+    const own = pg.sql('sums_then', 'SELECT at::text FROM items WHERE id = 1').trim()
+    expect(own).toMatch(/\+09$/)
+    expect(pg.sql('sums_then', 'SELECT tz, at FROM kept').trim()).toBe(`Asia/Tokyo|${own}`)
+    const failed = await engine.checksumsThen!(
+      local,
+      db('sums_then'),
+      `BEGIN;\nCREATE TABLE half AS SELECT 1 AS n;\nCREATE TABLE broken AS SELECT no_such_column FROM items;\nCOMMIT;\n`
+    )
+    expect(failed.ran).toBe(false)
+    const now = await engine.checksums(local, db('sums_then'))
+    expect(failed.tables).toEqual(now)
+    expect(now.map(t => t.table)).toContain('kept')
+    expect(now.map(t => t.table)).not.toContain('half')
+    // A checksum that fails is an error naming the table, whatever follows.
+    pg.sql('sums_then', `CREATE ROLE cannot_read LOGIN`)
+    await expect(
+      engine.checksumsThen!(local, { ...db('sums_then'), user: 'cannot_read' }, 'SELECT 1;\n')
+    ).rejects.toThrow(/could not checksum table/)
+  })
+
+  test('anonymizeAndCheck (hashes kept in one transaction): the rule that left source values is named, the second of a table too; a literal the source had is not counted', async () => {
+    pg.sql('postgres', 'CREATE DATABASE anon_check')
+    pg.sql(
+      'anon_check',
+      `CREATE TABLE users (id int PRIMARY KEY, email text, name text, note text);
+       CREATE TABLE pay (id int PRIMARY KEY, holder text);
+       INSERT INTO users SELECT g, 'u' || g || '@example.org', 'name ' || g, CASE WHEN g = 3 THEN 'n/a' ELSE 'note ' || g END FROM generate_series(1, 200) g;
+       INSERT INTO pay SELECT g, 'holder ' || g FROM generate_series(1, 50) g;`
+    )
+    const dir = await fs.mkdtemp(path.join(os.tmpdir(), 'sc-anon-'))
+    const script = path.join(dir, 'anonymize.sql')
+    const run = async (sql: string) => {
+      await fs.writeFile(script, sql)
+      return anonymizeAndCheck(local, engine, db('anon_check'), { local: script, onHost: script })
+    }
+    try {
+      // The second of three rules on users leaves two names: refused, naming that rule.
+      await expect(
+        run(
+          `UPDATE users SET email = 'x' || id || '@example.invalid', name = CASE WHEN id IN (7, 9) THEN name ELSE 'anon' END, note = 'n/a';
+           UPDATE pay SET holder = 'h' || id;\n`
+        )
+      ).rejects.toThrow(
+        /left 2 row\(s\) of users whose name is still as in the source \(rule `UPDATE users SET name`\)/
+      )
+      // The same on pay, after users' rules pass (row 3's note was 'n/a' before: the literal the
+      // rule assigns is not a survivor).
+      pg.sql(
+        'anon_check',
+        'DROP TABLE IF EXISTS sitecycle_anonymize_check_t0, sitecycle_anonymize_check_t1'
+      )
+      await expect(
+        run(
+          `UPDATE users SET email = 'y' || id || '@example.invalid', name = 'anon', note = 'n/a';
+           UPDATE pay SET holder = CASE WHEN id = 50 THEN holder ELSE 'j' || id END;\n`
+        )
+      ).rejects.toThrow(/left 1 row\(s\) of pay whose holder is still as in the source/)
+      pg.sql(
+        'anon_check',
+        'DROP TABLE IF EXISTS sitecycle_anonymize_check_t0, sitecycle_anonymize_check_t1'
+      )
+      const ok = await run(
+        `UPDATE users SET email = 'z' || id || '@example.invalid', name = 'anon', note = 'n/a';
+         UPDATE pay SET holder = 'k' || id;\n`
+      )
+      expect(ok.note).toMatch(
+        /4 column\(s\) checked \(users\.email, users\.name, users\.note, pay\.holder;/
+      )
+      expect(ok.tables).toEqual(['users', 'pay'])
+      // The check tables are gone.
+      expect(
+        pg
+          .sql(
+            'anon_check',
+            `SELECT count(*) FROM pg_class WHERE relname LIKE 'sitecycle_anonymize_check%'`
+          )
+          .trim()
+      ).toBe('0')
+    } finally {
+      await fs.rm(dir, { recursive: true, force: true })
+    }
   })
 
   test('a table that cannot be read: the checksum error and the dump error name the table', async () => {

@@ -297,6 +297,35 @@ describe.each(PAIRS)('$engine: sync and restore', p => {
     expect(sql(p.prod, 'SELECT email FROM users WHERE id = 1;').trim()).toBe('alice@example.org')
   })
 
+  test('a sync taking a new snapshot anonymises the copy while the snapshot is stored (postgres), checked as ever', async () => {
+    const script = join(dir, `anonymize-new-${p.engine}.sql`)
+    await writeFile(script, "UPDATE users SET email = 'early' || id || '@example.invalid';\n")
+    const before = await checksums(p.prod)
+    const o = await syncSite({
+      config,
+      site: { ...site(p.preview), anonymize: script },
+      exec,
+      reporter: reporter()
+    })
+    expect(o.anonymized).toBe(true)
+    const note = (name: string) => o.steps.find(s => s.name === name)!.note ?? ''
+    // PostgreSQL on one host: restored from the plain dump, then checked and anonymised there,
+    // all before the snapshot-source step ended; the anonymize step reports that work.
+    expect(/restored from the plain dump/.test(note('stage-database'))).toBe(
+      p.engine === 'postgres'
+    )
+    expect(note('anonymize')).toMatch(/1 column\(s\) checked \(users\.email;/)
+    expect(/while the snapshot was stored/.test(note('anonymize'))).toBe(p.engine === 'postgres')
+    expect(o.database!.tables).toEqual(before)
+    expect(sql(p.preview, 'SELECT email FROM users ORDER BY id;').trim().split('\n')).toEqual([
+      'early1@example.invalid',
+      'early2@example.invalid',
+      'early3@example.invalid'
+    ])
+    expect(sql(p.prod, 'SELECT email FROM users WHERE id = 1;').trim()).toBe('alice@example.org')
+    expect(await checksums(p.prod)).toEqual(before)
+  })
+
   test('restore brings a snapshot back into production: tables equal to the snapshot, files as they were', async () => {
     const snap = await takeSnapshot({
       config,

@@ -118,6 +118,18 @@ export interface DatabaseEngine {
   size(exec: Executor, db: DatabaseConfig): Promise<number>
   /** Row count and checksum of every table, sorted by table name. */
   checksums(exec: Executor, db: DatabaseConfig): Promise<TableChecksum[]>
+  /**
+   * {@link checksums}, then `sql` in the same client session (one client start; the tables are
+   * listed before `sql` can create any, and the session's settings are reset in between, so `sql`
+   * sees a fresh session's). Throws as checksums does; `ran` says whether `sql` succeeded (it
+   * should be one transaction, so that it leaves nothing when it did not). Absent (sqlite,
+   * mysql): the caller runs them apart.
+   */
+  checksumsThen?(
+    exec: Executor,
+    db: DatabaseConfig,
+    sql: string
+  ): Promise<{ tables: TableChecksum[]; ran: boolean }>
   /** Run an SQL file (on the host) against the database, in one transaction (e.g. an anonymising script). */
   runSqlFile(exec: Executor, db: DatabaseConfig, sqlPath: string): Promise<void>
   /** Whether the database exists. */

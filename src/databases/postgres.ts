@@ -292,15 +292,30 @@ function byTable(a: TableChecksum, b: TableChecksum): number {
 
 /** Checksums of every table; see {@link DatabaseEngine.checksums} and {@link pgChecksumsSql}. */
 async function checksums(exec: Executor, db: DatabaseConfig): Promise<TableChecksum[]> {
+  return (await checksumsThen(exec, db, '')).tables
+}
+
+/**
+ * Checksums of every table, then `then` in the same psql session, its settings reset first (the
+ * checksum settings change how values print as text); see {@link DatabaseEngine.checksumsThen}.
+ */
+async function checksumsThen(
+  exec: Executor,
+  db: DatabaseConfig,
+  then: string
+): Promise<{ tables: TableChecksum[]; ran: boolean }> {
   const conn = connect(db)
   const tables = await listTables(exec, conn, db.name)
-  if (tables.length === 0) return []
+  if (tables.length === 0 && !then) return { tables: [], ran: true }
+  const after = then ? `RESET ALL;\n${then}` : ''
   const r = await exec.tryRun(
-    psql(conn, db.name, PG_CHECKSUM_SETTINGS_SQL + pgChecksumsSql(tables))
+    psql(conn, db.name, PG_CHECKSUM_SETTINGS_SQL + pgChecksumsSql(tables) + after)
   )
   const result = parseChecksums(exec, db, tables, r.stdout)
-  if (r.code !== 0) throw checksumFailure(exec, db, tables, result.length, r.stderr)
-  return result.sort(byTable)
+  // psql stops at the first error: with every table's line printed, it was in `then`.
+  if (r.code !== 0 && (result.length < tables.length || !then))
+    throw checksumFailure(exec, db, tables, result.length, r.stderr)
+  return { tables: result.sort(byTable), ran: r.code === 0 }
 }
 
 /**
@@ -405,6 +420,7 @@ export const postgresEngine: DatabaseEngine = {
     return Number((await sql(exec, connect(db), db.name, PG_SIZE_SQL)).trim())
   },
   checksums,
+  checksumsThen,
   async runSqlFile(exec, db, sqlPath) {
     await exec.run(psqlFile(connect(db), db.name, sqlPath))
   },

@@ -126,13 +126,60 @@ function checkTable(i: number | string): string {
 }
 
 /** Where the check finds a rule's source values: a one-column query on a check table. */
-interface KeptValues {
+export interface KeptValues {
   /** The rule (index into the script's columns). */
   rule: number
   /** The check table. */
   table: string
   /** Its column holding the rule's values (or their hashes). */
   column: string
+}
+
+/** The rules grouped by the table they update, with the check table and the hashes kept for each. */
+function hashedGroups(engine: DatabaseEngine, columns: AnonymizedColumn[]) {
+  const hash = engine.valueHash!
+  const byTable = new Map<string, number[]>()
+  for (const [i, c] of columns.entries()) byTable.set(c.table, [...(byTable.get(c.table) ?? []), i])
+  return [...byTable.values()].map((rules, g) => ({
+    source: columns[rules[0]].table,
+    table: checkTable(`t${g}`),
+    rules,
+    hashes: rules.map((i, k) => `${hash(columns[i].column)} AS h${k}`).join(', ')
+  }))
+}
+
+/**
+ * Where the engine hashes values: one transaction (printing nothing) keeping the hashes of every
+ * rule's source values, each table read once, and where the check then finds them; undefined
+ * otherwise or when the script assigns nothing. Pure.
+ */
+function hashedSourcesPlan(
+  engine: DatabaseEngine,
+  columns: AnonymizedColumn[]
+): { sql: string; kept: KeptValues[] } | undefined {
+  if (!engine.valueHash || !columns.length) return undefined
+  const groups = hashedGroups(engine, columns)
+  const sql = groups
+    .map(
+      g => `CREATE TABLE ${engine.quoteIdent(g.table)} AS SELECT ${g.hashes} FROM ${g.source};\n`
+    )
+    .join('')
+  const kept = groups
+    .flatMap(g => g.rules.map((rule, k) => ({ rule, table: g.table, column: `h${k}` })))
+    .sort((a, b) => a.rule - b.rule)
+  return { sql: `BEGIN;\n${sql}COMMIT;\n`, kept }
+}
+
+/**
+ * The transaction keeping the source values' hashes for the script at `scriptPath` (see
+ * {@link hashedSourcesPlan}), for a caller that runs it with the copy's checksums in one session
+ * (`engine.checksumsThen`) and hands `kept` to {@link anonymizeAndCheck} once it succeeded.
+ */
+export async function sourceHashesPlan(
+  engine: DatabaseEngine,
+  scriptPath: string
+): Promise<{ sql: string; kept: KeptValues[] } | undefined> {
+  return hashedSourcesPlan(engine, anonymizedColumns(await readFile(scriptPath, 'utf8')))
 }
 
 /** Run `sql`, true when it succeeded (a rule whose table or column is missing fails here). */
@@ -167,12 +214,11 @@ async function keepSourceValues(
     }
     return kept
   }
-  const byTable = new Map<string, number[]>()
-  for (const [i, c] of columns.entries()) byTable.set(c.table, [...(byTable.get(c.table) ?? []), i])
-  for (const [g, rules] of [...byTable.values()].entries()) {
-    const source = columns[rules[0]].table
-    const table = checkTable(`t${g}`)
-    const hashes = rules.map((i, k) => `${hash(columns[i].column)} AS h${k}`).join(', ')
+  // Every table's at once, in one transaction (one client start); when a rule names a table or
+  // column the copy lacks, that transaction leaves nothing and each table is tried on its own.
+  const all = hashedSourcesPlan(engine, columns)
+  if (all && (await tried(exec, engine, db, all.sql))) return all.kept
+  for (const { source, table, rules, hashes } of hashedGroups(engine, columns)) {
     if (
       await tried(
         exec,
@@ -197,7 +243,11 @@ async function keepSourceValues(
 /**
  * For each kept rule, how many rows still hold a source value, and the check tables dropped.
  * Where the engine hashes values, one call for all (each psql start costs about a second on a
- * loaded host); elsewhere one query a rule, then one DROP a table.
+ * loaded host); elsewhere one query a rule, then one DROP a table. Each rule is its own
+ * `SELECT ... WHERE ... IN (SELECT ...)`, which PostgreSQL runs as a hashed semi-join. Counting
+ * every rule of a table in one read (`count(*) FILTER (WHERE ... IN (SELECT ...))`) was tried
+ * and dropped: there the subquery is a SubPlan, hashed only while its values fit in work_mem; at
+ * 1,000,000 rows it re-read the check table for every row, for minutes (bench/README.md).
  */
 async function countsLeft(
   exec: Executor,
@@ -250,12 +300,22 @@ export async function anonymizeAndCheck(
   exec: Executor,
   engine: DatabaseEngine,
   db: DatabaseConfig,
-  script: { local: string; onHost: string }
+  script: { local: string; onHost: string },
+  /** The source values already kept (by {@link sourceHashesPlan}'s transaction, which succeeded). */
+  keptBefore?: KeptValues[]
 ): Promise<{ note: string; tables: string[] }> {
   const columns = anonymizedColumns(await readFile(script.local, 'utf8'))
   let start = Date.now()
-  const kept = await keepSourceValues(exec, engine, db, columns)
-  const times = [`source values kept ${seconds(start)}`]
+  // Kept before for these very rules (the script read then is the script read now), or kept here.
+  const before =
+    keptBefore &&
+    JSON.stringify(hashedSourcesPlan(engine, columns)?.kept) === JSON.stringify(keptBefore)
+      ? keptBefore
+      : undefined
+  const kept = before ?? (await keepSourceValues(exec, engine, db, columns))
+  const times = [
+    before ? 'source values kept with the checksums' : `source values kept ${seconds(start)}`
+  ]
   start = Date.now()
   try {
     await engine.runSqlFile(exec, db, script.onHost)

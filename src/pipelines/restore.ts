@@ -18,7 +18,7 @@
  */
 import type { SitecycleConfig, SiteConfig } from '../config/model.js'
 import { makeDirs, removeTree } from '../commands/files.js'
-import { anonymizeAndCheck } from './anonymize.js'
+import { anonymizeAndCheck, sourceHashesPlan, type KeptValues } from './anonymize.js'
 import { restoreWhileHeld } from './frozen-deploy.js'
 import {
   finishData,
@@ -101,10 +101,11 @@ export interface ApplyContext extends OperationContext {
   stagedDatabase?: { scratch: string; keep: string }
   /**
    * A sync on one host restores the scratch copy from the source snapshot's plain dump while the
-   * snapshot compresses it (stageFromPlainDump): undefined when that worked, else why not. The
-   * stage-database step then only checks the copy, or restores from the snapshot as usual.
+   * snapshot compresses it, then checks and anonymises it there (stageFromPlainDump). The
+   * stage-database and anonymize steps then take what it did, or restore from the snapshot as
+   * usual when the copy could not be restored.
    */
-  stagedEarly?: Promise<Error | undefined>
+  stagedEarly?: Promise<EarlyStage>
   /** The data folders staged beside the site's. */
   stagedFolders: FolderSwapPlan[]
   /** What swap-data swapped in (also in the journal), once it started. */
@@ -118,6 +119,22 @@ export interface ApplyContext extends OperationContext {
   /** Interrupted runs this one completes. */
   resumed: string[]
   engines: (name: DatabaseConfig['engine']) => DatabaseEngine
+}
+
+/**
+ * What was done to the scratch copy restored from a snapshot's plain dump while the snapshot was
+ * stored (stageFromPlainDump), each part only when the one before it succeeded.
+ */
+export interface EarlyStage {
+  /** Why the copy could not be restored (stage-database then restores from the snapshot). */
+  unusable?: Error
+  /** The copy's checksums (compared with the dump's by stage-database), or why they failed. */
+  checked?: { tables: TableChecksum[] } | { failure: unknown }
+  /**
+   * The anonymising script run and checked on the copy (only once its checksums equalled the
+   * dump's), or its failure, which the anonymize step reports.
+   */
+  anonymized?: { note: string } | { failure: unknown }
 }
 
 /** What a restore or sync did. */
@@ -252,26 +269,87 @@ async function freshScratch(c: ApplyContext): Promise<DatabaseConfig> {
 /**
  * Restore the scratch copy from `plain`, a plain dump directory of the snapshot being taken
  * (hard links in the run's work directory, removed here), while the snapshot stores its own copy
- * of it: no compression then decompression of the same dump in between. Never throws: the error
- * goes to {@link ApplyContext.stagedEarly}, and stage-database then restores from the snapshot.
- * The copy is checked as any other (stage-database: its tables' checksums against the snapshot's,
- * which were taken with this very dump).
+ * of it: no compression then decompression of the same dump in between. Then, still while the
+ * snapshot is stored, take the copy's checksums and, when they equal `expected` (the dump's own,
+ * taken in its transaction), run and check the anonymising script and compact the copy
+ * ({@link anonymizeCopy}): the sync's critical path then holds none of it. Never throws: what
+ * happened goes to {@link ApplyContext.stagedEarly}; stage-database compares the checksums with
+ * the snapshot's manifest again, and restores from the snapshot when the copy is unusable.
  */
-export function stageFromPlainDump(c: ApplyContext, plain: string, linkDir: string): void {
-  c.stagedEarly = (async () => {
+export function stageFromPlainDump(
+  c: ApplyContext,
+  plain: string,
+  linkDir: string,
+  expected: readonly TableChecksum[]
+): void {
+  c.stagedEarly = (async (): Promise<EarlyStage> => {
+    const engine = engineOf(c)
+    let scratch: DatabaseConfig
     try {
-      const scratch = await freshScratch(c)
+      scratch = await freshScratch(c)
       c.reporter.info(
         `   restoring the plain dump into ${scratch.name} while the snapshot is stored`
       )
-      await engineOf(c).restore(c.exec, scratch, plain, c.reporter, { intoNew: true })
-      return undefined
+      await engine.restore(c.exec, scratch, plain, c.reporter, { intoNew: true })
     } catch (e) {
-      return e instanceof Error ? e : new Error(String(e))
+      return { unusable: e instanceof Error ? e : new Error(String(e)) }
     } finally {
       await c.exec.tryRun(removeTree(linkDir)).catch(() => undefined)
     }
+    let tables: TableChecksum[]
+    let kept: KeptValues[] | undefined
+    try {
+      // The source values' hashes the anonymisation check needs are kept in the session that
+      // takes the copy's checksums (one psql start), right after them.
+      const plan =
+        anonymizes(c) && engine.checksumsThen
+          ? await sourceHashesPlan(engine, c.site.anonymize!)
+          : undefined
+      if (plan) {
+        const r = await engine.checksumsThen!(c.exec, scratch, plan.sql)
+        tables = r.tables
+        if (r.ran) kept = plan.kept
+      } else tables = await engine.checksums(c.exec, scratch)
+    } catch (failure) {
+      return { checked: { failure } }
+    }
+    if (!anonymizes(c) || compareTables(expected, tables).some(t => !t.ok))
+      return { checked: { tables } }
+    try {
+      return { checked: { tables }, anonymized: { note: await anonymizeCopy(c, kept) } }
+    } catch (failure) {
+      return { checked: { tables }, anonymized: { failure } }
+    }
   })()
+}
+
+/** Whether this run anonymises its copy (a sync of a site with `anonymize:`). */
+function anonymizes(c: ApplyContext): boolean {
+  return c.op === 'sync' && !!c.site.anonymize
+}
+
+/**
+ * Run the site's anonymising script on the scratch copy, check it (anonymize.ts), compact the
+ * copy; returns the note. Throws a SitecycleError naming the script and rule when the check fails.
+ */
+async function anonymizeCopy(c: ApplyContext, kept?: KeptValues[]): Promise<string> {
+  const onHost = `${c.work}/anonymize.sql`
+  await c.exec.put(c.site.anonymize!, onHost, 0o600)
+  const engine = engineOf(c)
+  const { note, tables } = await anonymizeAndCheck(
+    c.exec,
+    engine,
+    scratchOf(c),
+    {
+      local: c.site.anonymize!,
+      onHost
+    },
+    kept
+  )
+  if (!engine.compact) return note
+  const start = Date.now()
+  await engine.compact(c.exec, scratchOf(c), tables)
+  return `${note}; compacted in ${((Date.now() - start) / 1000).toFixed(1)} s`
 }
 
 /** Drop the scratch copy, if any (waiting for an early restore to end first). */
@@ -313,12 +391,14 @@ export function applySteps(): Step<ApplyContext>[] {
         const db = databaseOf(c)!
         const engine = engineOf(c)
         const record = c.manifest!.database!
-        const early = c.stagedEarly ? await c.stagedEarly : new Error('not started')
-        const fromPlain = early === undefined && record.checksumsFrom !== 'file'
-        if (c.stagedEarly && !fromPlain)
+        const early = c.stagedEarly ? await c.stagedEarly : undefined
+        const fromPlain = !!early && !early.unusable && record.checksumsFrom !== 'file'
+        if (early && !fromPlain)
           c.reporter.warn(
-            `the copy restored from the plain dump cannot serve (${early?.message ?? 'its checksums are in the dump file'}): restoring from snapshot ${c.manifest!.id}`
+            `the copy restored from the plain dump cannot serve (${early.unusable?.message ?? 'its checksums are in the dump file'}): restoring from snapshot ${c.manifest!.id}`
           )
+        // The early copy's anonymising is the anonymize step's only when this step keeps the copy.
+        if (!fromPlain) c.stagedEarly = undefined
         let expected: TableChecksum[]
         const scratch = fromPlain ? scratchOf(c) : await freshScratch(c)
         if (fromPlain) expected = record.tables
@@ -338,7 +418,9 @@ export function applySteps(): Step<ApplyContext>[] {
                 )
               )[0]
           )
-        const tables = await engine.checksums(c.exec, scratch)
+        const checked = fromPlain ? early!.checked : undefined
+        if (checked && 'failure' in checked) throw checked.failure
+        const tables = checked ? checked.tables : await engine.checksums(c.exec, scratch)
         const bad = compareTables(expected, tables).filter(t => !t.ok)
         if (bad.length)
           throw new SitecycleError(
@@ -354,20 +436,16 @@ export function applySteps(): Step<ApplyContext>[] {
       name: 'anonymize',
       title:
         "run the site's anonymising script on the scratch copy, check that no column it sets keeps a source value, compact it",
-      when: c => c.op === 'sync' && !!c.site.anonymize && !!c.manifest!.database,
+      when: c => anonymizes(c) && !!c.manifest!.database,
       run: async c => {
-        const onHost = `${c.work}/anonymize.sql`
-        await c.exec.put(c.site.anonymize!, onHost, 0o600)
-        const engine = engineOf(c)
-        const { note, tables } = await anonymizeAndCheck(c.exec, engine, scratchOf(c), {
-          local: c.site.anonymize!,
-          onHost
-        })
+        // Done on the copy restored from the plain dump, while the snapshot was stored.
+        const early = (c.stagedEarly ? await c.stagedEarly : undefined)?.anonymized
+        if (early && 'failure' in early) throw early.failure
+        const note = early
+          ? `${early.note} (while the snapshot was stored)`
+          : await anonymizeCopy(c)
         c.anonymized = true
-        if (!engine.compact) return note
-        const start = Date.now()
-        await engine.compact(c.exec, scratchOf(c), tables)
-        return `${note}; compacted in ${((Date.now() - start) / 1000).toFixed(1)} s`
+        return note
       }
     },
     {

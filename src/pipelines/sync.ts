@@ -13,8 +13,9 @@
  * hidden siblings, before anything of the preview changes; then one step swaps them in (restore.ts,
  * data-swap.ts). When the source is on the same host and a new snapshot is taken, the scratch
  * copy is restored from that snapshot's plain dump while the snapshot compresses it (hard links
- * in the work directory; restore.ts stageFromPlainDump), not decompressed from it afterwards;
- * it is checked against the snapshot's checksums all the same. A failure, or a kill (SIGKILL) at any point followed by any other operation,
+ * in the work directory; restore.ts stageFromPlainDump), not decompressed from it afterwards,
+ * and checked against the dump's checksums and anonymised there too, while the snapshot is
+ * stored; stage-database compares it with the snapshot's manifest all the same. A failure, or a kill (SIGKILL) at any point followed by any other operation,
  * leaves the preview with its previous data (or none) or with the complete anonymised copy: never
  * raw production data. The source is never written.
  */
@@ -26,7 +27,7 @@ import { cmd } from '../commands/command.js'
 import { makeDirs, removeTree } from '../commands/files.js'
 import { hostLabel } from '../config/host-spec.js'
 import type { SitecycleConfig, SiteConfig } from '../config/model.js'
-import type { DatabaseConfig, DatabaseEngine } from '../databases/engine.js'
+import type { DatabaseConfig, DatabaseEngine, TableChecksum } from '../databases/engine.js'
 import { getEngine } from '../databases/registry.js'
 import { createExecutor } from '../hosts/create-executor.js'
 import type { Executor } from '../hosts/executor.js'
@@ -204,12 +205,13 @@ function sourceSteps(): Step<SyncContext>[] {
               reporter: c.reporter,
               lockWait: req.lockWait,
               progressIntervalMs: req.progressIntervalMs,
-              onPlainDump: plain => startFromPlainDump(c, plain)
+              onPlainDump: (plain, tables) => startFromPlainDump(c, plain, tables)
             })
             id = snap.id
             how = 'new'
-            // The scratch copy is restored by the end of this step: a kill after it leaves no
-            // restore running, only a scratch database the next operation drops.
+            // The scratch copy is restored, checked and anonymised by the end of this step: a
+            // kill after it leaves nothing running, only a scratch database the next operation
+            // drops.
             if (c.stagedEarly) await c.stagedEarly
           } catch (e) {
             await dropScratch(c)
@@ -268,7 +270,11 @@ function sourceSteps(): Step<SyncContext>[] {
  * (restore.ts stageFromPlainDump). Where the links cannot be made (other filesystems, or no
  * database to stage), nothing starts: stage-database restores from the snapshot as usual.
  */
-async function startFromPlainDump(c: SyncContext, plain: string): Promise<void> {
+async function startFromPlainDump(
+  c: SyncContext,
+  plain: string,
+  tables: readonly TableChecksum[]
+): Promise<void> {
   if (c.sourceExec.name !== c.exec.name || !c.site.database || c.stagedEarly) return
   const linkDir = `${c.work}/plain`
   const linked = `${linkDir}/${plain.slice(plain.lastIndexOf('/') + 1)}`
@@ -281,7 +287,7 @@ async function startFromPlainDump(c: SyncContext, plain: string): Promise<void> 
     )
     return
   }
-  stageFromPlainDump(c, linked, linkDir)
+  stageFromPlainDump(c, linked, linkDir, tables)
 }
 
 /** tar the snapshot on the source host, carry it through this machine, untar it under the work dir. */

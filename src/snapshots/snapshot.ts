@@ -102,12 +102,13 @@ export interface SnapshotRequest {
   progressIntervalMs?: number
   /**
    * Called with the plain (uncompressed, `pg_dump -Fd -Z0`) dump directory of a PostgreSQL
-   * snapshot once it is written and its checksums taken, before it is compressed into the
+   * snapshot once it is written, and its tables' checksums (taken in the dump's own transaction),
+   * before it is compressed into the
    * snapshot and removed. A caller that reads the dump at once (a sync, for its scratch copy)
    * hard-links it here rather than decompress the stored one afterwards. Awaited: a failure
    * here fails the snapshot.
    */
-  onPlainDump?: (path: string) => Promise<void>
+  onPlainDump?: (path: string, tables: readonly TableChecksum[]) => Promise<void>
 }
 
 /** A snapshot taken. */
@@ -441,7 +442,7 @@ async function dumpDatabase(c: SnapshotContext): Promise<string> {
   let store: DumpStore | undefined
   let note = ''
   if (stored) {
-    if (c.req.onPlainDump) await c.req.onPlainDump(raw)
+    if (c.req.onPlainDump) await c.req.onPlainDump(raw, tables)
     const chosen = await chooseBase(c, db.engine)
     const r = await c.exec.tryRun(
       storeDump(
