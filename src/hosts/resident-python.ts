@@ -71,6 +71,15 @@ const usable = new Map<string, boolean>()
 
 const servers = new Map<string, ResidentPython>()
 
+/**
+ * Start the resident process of `python` now, while this process loads the rest of what it needs,
+ * so that its first host program does not wait for an interpreter's start. Does not keep this
+ * process alive; does nothing where the resident Python is not used.
+ */
+export function warmResidentPython(python: string): void {
+  if (residentPythonUsable(python)) residentPython(python).warm()
+}
+
 /** The resident process of `python` (started at its first program). */
 export function residentPython(python: string): ResidentPython {
   let server = servers.get(python)
@@ -125,6 +134,11 @@ export class ResidentPython {
     })
   }
 
+  /** Start the process if it is not running. */
+  warm(): void {
+    this.started()
+  }
+
   private started(): void {
     if (this.child && this.child.exitCode === null && this.child.signalCode === null) return
     const tied = tiedToThisProcess(this.python, ['-I', '-S', '-c', RESIDENT_PYTHON])
@@ -143,6 +157,8 @@ export class ResidentPython {
     child.on('close', (code, signal) =>
       this.ended(child, `ended (${signal ?? `exit code ${code}`})`)
     )
+    // Idle until a program runs: an idle resident Python does not keep sitecycle alive.
+    this.holdOpen(this.pending.size > 0)
   }
 
   private send(message: object): void {
