@@ -142,11 +142,11 @@ export interface AcquiredLock {
 
 /**
  * Take the site lock: `mkdir .sitecycle/lock.<id>`, the holder written in it, renamed to
- * `.sitecycle/lock` (atomic), each attempt one host program (host/take-lock.py). A lock whose holder is known dead (same machine, process gone or
- * its PID reused) is taken over and reported as stale. A lock held by a live run is waited for,
- * with growing pauses, until `waitSeconds` have passed; a site where the lock cannot be made at
- * all (read-only file system, permission denied, no space) fails at once with one sentence
- * naming the path.
+ * `.sitecycle/lock` (atomic), each attempt one host program (host/take-lock.py). A lock whose
+ * holder is known dead (same machine, process gone or its PID reused) is taken over and reported
+ * as stale. A lock held by a live run is waited for, with growing pauses, until `waitSeconds`
+ * have passed; a site where the lock cannot be made at all (read-only file system, permission
+ * denied, no space) fails at once with one sentence naming the path.
  */
 export async function acquireLock(
   exec: Executor,
