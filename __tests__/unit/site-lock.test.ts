@@ -8,7 +8,17 @@
  * faked through the recording executor.
  */
 import { spawn, type ChildProcess } from 'node:child_process'
-import { mkdir, mkdtemp, readdir, readFile, rm, stat, utimes, writeFile } from 'node:fs/promises'
+import {
+  mkdir,
+  mkdtemp,
+  readdir,
+  readFile,
+  rename,
+  rm,
+  stat,
+  utimes,
+  writeFile
+} from 'node:fs/promises'
 import { hostname, tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { TAKE_LOCK } from '../../src/commands/host-scripts.js'
@@ -189,12 +199,20 @@ describe('a lock held by a live run', () => {
     return site
   }
 
+  /** The holder's lock moved away (atomically, as its release would be) in 300 ms; awaited by
+   * the test, so nothing outlives it. */
+  const freeLater = (state: string) =>
+    new Promise(resolve => setTimeout(resolve, 300)).then(() =>
+      rename(join(state, 'lock'), join(state, 'released'))
+    )
+
   test('the default wait is a few seconds: a lock freed meanwhile is taken', async () => {
     expect(DEFAULT_LOCK_WAIT_SECONDS).toBeGreaterThan(0)
     const { root, state } = await heldSite()
-    setTimeout(() => void rm(join(state, 'lock'), { recursive: true }), 300)
+    const freed = freeLater(state)
     const me = currentHolder('rollback', 'op3')
     await expect(acquireLock(local, root, me, { siteName: 'v1' })).resolves.toEqual({ holder: me })
+    await freed
     expect(await readHolder(local, root)).toEqual(me)
   })
 
@@ -217,10 +235,11 @@ describe('a lock held by a live run', () => {
 
   test('--lock-wait 0 refuses at once, even when the lock is freed a moment later', async () => {
     const { root, state } = await heldSite()
-    setTimeout(() => void rm(join(state, 'lock'), { recursive: true }), 300)
+    const freed = freeLater(state)
     const e = await lockError(local, 0, root)
     expect(e.kind).toBe('lock')
     expect(e.message).not.toContain('waited')
+    await freed
   })
 })
 
