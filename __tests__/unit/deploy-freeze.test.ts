@@ -24,7 +24,14 @@ import { OperationFailed } from '../../src/pipelines/operation.js'
 import { ConfigError } from '../../src/util/errors.js'
 import { StreamReporter } from '../../src/util/reporter.js'
 import { buildSampleRelease } from '../helpers/sample-app.js'
-import { isScript, scriptArg, scriptOf, unniced } from '../helpers/host-script-calls.js'
+import {
+  fakeLockPrograms,
+  isScript,
+  releasedLock,
+  scriptArg,
+  scriptOf,
+  unniced
+} from '../helpers/host-script-calls.js'
 
 let dir: string
 let releases: string
@@ -83,7 +90,7 @@ function host(opts: { probeIdle?: number; restoreFails?: boolean } = {}) {
   const exists = (c: Command) => ({
     code: [...exec.files.keys()].some(p => under(p, c.argv[2])) ? 0 : 1
   })
-  return exec
+  return fakeLockPrograms(exec)
     .respond(c => c.argv[0] === 'mv' && c.argv[1] === '-T', move)
     .respond(c => c.argv[0] === 'rm', remove)
     .respond(c => c.argv[0] === 'test', exists)
@@ -173,8 +180,8 @@ function trace(exec: RecordingExecutor): string[] {
     else if (a[0] === 'rm' && a.at(-1) === FLAG) out.push('unfreeze')
     else if (a[0] === 'mv' && a[3] === HOLD) out.push('hold')
     else if (a[0] === 'rm' && a.at(-1) === HOLD) out.push('release')
-    else if (a[0] === 'mv' && a[3]?.endsWith('/.sitecycle/lock')) out.push('lock')
-    else if (a[0] === 'rm' && a.at(-1)!.endsWith('/.sitecycle/lock')) out.push('unlock')
+    else if (sc?.program === scripts.TAKE_LOCK) out.push('lock')
+    else if (releasedLock(call)) out.push('unlock')
     else if (a.includes('install') && a.includes('pip')) out.push('pip install')
     else if (a[0].endsWith('/bin/python') && a[2] === 'sitecycle_sample.manage') out.push('hook')
     else if (a[0] === 'rm' && a.some(p => p.includes('/pre-deploy-')))

@@ -285,3 +285,112 @@ describe('the programs against real trees', () => {
     expect(JSON.parse(back.stdout)).toEqual({ bytes: table(2).length + 4 })
   })
 })
+
+describe('take-lock and release-lock against a temporary .sitecycle', () => {
+  const HOLDER = '{\n  "op": "deploy",\n  "id": "op1"\n}\n'
+  const state = () => join(dir, '.sitecycle')
+  const take = async (id: string, prefix: string[] = []) => {
+    const { argv } = hostScript(PY, scripts.TAKE_LOCK, [state(), id, HOLDER.replace('op1', id)])
+    return JSON.parse((await exec.run({ argv: [...prefix, ...argv] })).stdout) as Record<
+      string,
+      unknown
+    >
+  }
+  const release = async (id: string) =>
+    JSON.parse((await exec.run(hostScript(PY, scripts.RELEASE_LOCK, [state(), id]))).stdout)
+
+  test('taken: lock/holder.json with the text given, mode 0644, no attempt folder', async () => {
+    await mkdir(state())
+    expect(await take('op1')).toEqual({ taken: true })
+    expect(await readdir(state())).toEqual(['lock'])
+    expect(await readFile(join(state(), 'lock', 'holder.json'), 'utf8')).toBe(HOLDER)
+    expect((await lstat(join(state(), 'lock', 'holder.json'))).mode & 0o777).toBe(0o644)
+  })
+
+  test('held by another: the rename fails as mv says, the attempt is removed, the holder kept', async () => {
+    await mkdir(state())
+    await take('other')
+    const lock = join(state(), 'lock')
+    expect(await take('op1')).toEqual({
+      taken: false,
+      step: 'rename',
+      errno: 'ENOTEMPTY',
+      strerror: 'Directory not empty',
+      path: lock,
+      detail: `mv: cannot move '${join(state(), 'lock.op1')}' to '${lock}': Directory not empty`
+    })
+    expect(await readdir(state())).toEqual(['lock'])
+    expect(await readFile(join(lock, 'holder.json'), 'utf8')).toBe(HOLDER.replace('op1', 'other'))
+    // Its release by another id changes nothing; by its own id, the lock goes.
+    expect(await release('op1')).toEqual({ released: false })
+    expect(await readdir(state())).toEqual(['lock'])
+    expect(await release('other')).toEqual({ released: true })
+    expect(await readdir(state())).toEqual([])
+  })
+
+  test('a non-empty lock folder without a holder file is held too (by "unknown")', async () => {
+    await mkdir(join(state(), 'lock', 'stray'), { recursive: true })
+    expect(await take('op1')).toMatchObject({ taken: false, step: 'rename' })
+    expect(await release('op1')).toEqual({ released: false })
+    expect(await release('unknown')).toEqual({ released: true })
+    // An empty lock folder (a holder file removed by hand) is replaced by the rename.
+    await mkdir(join(state(), 'lock'))
+    expect(await take('op1')).toEqual({ taken: true })
+  })
+
+  test('no .sitecycle: mkdir fails with ENOENT, as mkdir(1) words it; nothing is made', async () => {
+    const tmp = join(state(), 'lock.op1')
+    expect(await take('op1')).toEqual({
+      taken: false,
+      step: 'mkdir',
+      errno: 'ENOENT',
+      strerror: 'No such file or directory',
+      path: tmp,
+      detail: `mkdir: cannot create directory '${tmp}': No such file or directory`
+    })
+    expect(await readdir(dir)).toEqual([])
+    expect(await release('op1')).toEqual({ released: false })
+  })
+
+  test('a user who may not write .sitecycle (nobody): EACCES, as mkdir(1) words it', async () => {
+    await mkdir(state())
+    await chmod(dir, 0o755)
+    await chmod(state(), 0o755)
+    const tmp = join(state(), 'lock.op1')
+    const setpriv = ['setpriv', '--reuid=65534', '--regid=65534', '--clear-groups']
+    expect(await take('op1', setpriv)).toMatchObject({
+      taken: false,
+      step: 'mkdir',
+      errno: 'EACCES',
+      detail: `mkdir: cannot create directory '${tmp}': Permission denied`
+    })
+    expect(await readdir(state())).toEqual([])
+  })
+
+  test("the holder's write fails (a file size limit of 0): the attempt folder is removed", async () => {
+    await mkdir(state())
+    const file = join(state(), 'lock.op1', 'holder.json')
+    expect(await take('op1', ['prlimit', '--fsize=0'])).toEqual({
+      taken: false,
+      step: 'write',
+      errno: 'EFBIG',
+      strerror: 'File too large',
+      path: file,
+      detail: 'EFBIG: file too large, write'
+    })
+    expect(await readdir(state())).toEqual([])
+  })
+
+  test('release-lock: a holder file that cannot be read is named with its errno', async () => {
+    // `lock` a file: its holder.json path is not a folder's.
+    await mkdir(state())
+    await writeFile(join(state(), 'lock'), '')
+    const file = join(state(), 'lock', 'holder.json')
+    expect(await release('op1')).toEqual({
+      released: false,
+      step: 'read',
+      path: file,
+      detail: `ENOTDIR: not a directory, open '${file}'`
+    })
+  })
+})

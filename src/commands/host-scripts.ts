@@ -13,9 +13,11 @@ import pointLink from '../host/point-link.py'
 import probeHttp from '../host/probe-http.py'
 import readState from '../host/read-state.py'
 import recordDigests from '../host/record-digests.py'
+import releaseLock from '../host/release-lock.py'
 import restartGroup from '../host/restart-group.py'
 import signalGroup from '../host/signal-group.py'
 import switchMap from '../host/switch-map.py'
+import takeLock from '../host/take-lock.py'
 import warmSwitch from '../host/warm-switch.py'
 
 /** host/switch-map.py: switches live.map to a slot (compare and swap with an expected slot). */
@@ -53,3 +55,9 @@ export const HOST_FACTS = hostFacts
 
 /** host/record-digests.py: sha256 of a release's RECORDs and of the files its hooks made. */
 export const RECORD_DIGESTS = recordDigests
+
+/** host/take-lock.py: one attempt at a site's lock (lock.<id> with its holder, renamed to lock). */
+export const TAKE_LOCK = takeLock
+
+/** host/release-lock.py: releases a site's lock held by an operation; old attempts removed. */
+export const RELEASE_LOCK = releaseLock

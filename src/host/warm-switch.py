@@ -4,9 +4,8 @@
 # step's line. argv: site root, operation id, holder.json text, the start line's fields (JSON), the
 # release names a requested version may have (JSON list; [] for the previous release).
 #
-# The lock is taken as src/sites/lock.ts takes it (`.sitecycle/lock.<id>` holding holder.json,
-# renamed to `.sitecycle/lock`), so the lock's other users see an ordinary holder. Prints one JSON
-# line, exit 0:
+# The lock is taken as host/take-lock.py takes it for src/sites/lock.ts (the same host/_lock.py), so
+# the lock's other users see an ordinary holder. Prints one JSON line, exit 0:
 # - `{"result": "busy", "reason"}`: the lock was not taken (held, no .sitecycle, or its holder file
 #   could not be written, e.g. no space left): nothing changed;
 # - `{"result": "fallback", "reason", "state"}`: the lock is held for the caller, nothing else
@@ -17,6 +16,7 @@
 # - `{"result": "error", "error", "started"}`: lock held, not switched; `started`: the start line
 #   was written.
 import json, os, sys, time
+from _lock import take_lock  # inlined
 from _read_state import read_state  # inlined
 from _switch_map import switch_map  # inlined
 t0 = time.monotonic()
@@ -38,29 +38,13 @@ def append(event):
         os.write(fd, (json.dumps(line, ensure_ascii=False, separators=(',', ':')) + '\n').encode('utf-8'))
     finally:
         os.close(fd)
-tmp = os.path.join(state_dir, 'lock.' + op_id)
-try:
-    os.mkdir(tmp)
-except OSError as e:
-    done('busy', reason='cannot make %s: %s' % (tmp, e.strerror))
-holder_file = os.path.join(tmp, 'holder.json')
-try:
-    fd = os.open(holder_file, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    try:
-        os.write(fd, holder_text.encode('utf-8'))
-    finally:
-        os.close(fd)
-    os.chmod(holder_file, 0o644)
-except OSError as e:
+failed = take_lock(state_dir, op_id, holder_text)
+if failed is not None:
     # No space, say: the full path's lock names the problem.
-    import shutil  # here only: its import costs a rollback ~10 ms before users are switched
-    shutil.rmtree(tmp, ignore_errors=True)
-    done('busy', reason='cannot write %s: %s' % (holder_file, e.strerror))
-try:
-    os.rename(tmp, os.path.join(state_dir, 'lock'))
-except OSError:
-    os.unlink(holder_file)
-    os.rmdir(tmp)
+    if failed['step'] == 'mkdir':
+        done('busy', reason='cannot make %s: %s' % (failed['path'], failed['strerror']))
+    if failed['step'] == 'write':
+        done('busy', reason='cannot write %s: %s' % (failed['path'], failed['strerror']))
     done('busy', reason='the lock is held')
 started = False
 try:

@@ -131,7 +131,8 @@ export async function withSiteOperation<
     await acquireLock(exec, site.root, holder, {
       ...(options.lockWait !== undefined && { waitSeconds: options.lockWait }),
       reporter,
-      siteName: site.name
+      siteName: site.name,
+      python
     })
   const ctx: OperationContext = {
     config,
@@ -194,7 +195,7 @@ export async function withSiteOperation<
     throw e
   } finally {
     if (!handedOff)
-      await releaseLock(exec, site.root, holder).catch(err =>
+      await releaseLock(exec, site.root, holder, python).catch(err =>
         reporter.warn(`could not release the lock: ${err}`)
       )
   }

@@ -268,7 +268,9 @@ export async function rollback(req: RollbackRequest): Promise<OperationOutcome> 
       // wrote one, is recovered by the next operation.
       const message = e instanceof Error ? e.message : String(e)
       req.reporter.stepEnd('switch', 'failed', Date.now() - started, message)
-      await releaseLock(req.exec, req.site.root, holder).catch(() => undefined)
+      await releaseLock(req.exec, req.site.root, holder, req.config.app.python).catch(
+        () => undefined
+      )
       throw new SitecycleError(
         `the rollback of site ${req.site.name} failed on ${req.exec.name}: ${message}; see \`sitecycle status ${req.site.name}\``,
         'host'

@@ -1,5 +1,8 @@
 import { hostname } from 'node:os'
-import { makeDirExclusive, removeTree } from '../commands/files.js'
+import { removeTree } from '../commands/files.js'
+import { RELEASE_LOCK, TAKE_LOCK } from '../commands/host-scripts.js'
+import { hostScript } from '../commands/python.js'
+import { DEFAULTS } from '../config/schema.js'
 import type { Executor } from '../hosts/executor.js'
 import { SitecycleError } from '../util/errors.js'
 import { processRuns, thisProcess } from '../util/process-identity.js'
@@ -127,6 +130,8 @@ export interface AcquireOptions {
   /** The site's name, for messages (default: its root). */
   siteName?: string
   reporter?: Reporter
+  /** The host's Python, which runs host/take-lock.py (default: the config's default). */
+  python?: string
 }
 
 /** The result of taking the lock: `stale` is the dead holder it replaced, if any. */
@@ -137,11 +142,11 @@ export interface AcquiredLock {
 
 /**
  * Take the site lock: `mkdir .sitecycle/lock.<id>`, the holder written in it, renamed to
- * `.sitecycle/lock` (atomic). A lock whose holder is known dead (same machine, process gone or
- * its PID reused) is taken over and reported as stale. A lock held by a live run is waited for,
- * with growing pauses, until `waitSeconds` have passed; a site where the lock cannot be made at
- * all (read-only file system, permission denied, no space) fails at once with one sentence
- * naming the path.
+ * `.sitecycle/lock` (atomic), each attempt one host program (host/take-lock.py). A lock whose
+ * holder is known dead (same machine, process gone or its PID reused) is taken over and reported
+ * as stale. A lock held by a live run is waited for, with growing pauses, until `waitSeconds`
+ * have passed; a site where the lock cannot be made at all (read-only file system, permission
+ * denied, no space) fails at once with one sentence naming the path.
  */
 export async function acquireLock(
   exec: Executor,
@@ -159,7 +164,7 @@ export async function acquireLock(
   let pause = FIRST_PAUSE_MS
   let stale: LockHolder | undefined
   for (let attempt = 1; ; attempt++) {
-    const r = await tryTakeLock(exec, root, holder)
+    const r = await tryTakeLock(exec, root, holder, options.python ?? DEFAULTS.python)
     if (r.taken) return stale ? { holder, stale } : { holder }
     if (r.cannot) throw cannotLockError(exec, site, r.cannot)
     const held = await readHolder(exec, root)
@@ -253,68 +258,46 @@ function errorDetail(e: unknown): string {
   return text.trim().split('\n').pop() ?? ''
 }
 
+/** What host/take-lock.py prints. */
+interface TakeLockOutput {
+  taken: boolean
+  /** The call that failed: mkdir of `lock.<id>`, the holder's write, or the rename to `lock`. */
+  step?: 'mkdir' | 'write' | 'rename'
+  /** The errno's name (EROFS, ENOENT ...). */
+  errno?: string
+  /** The line mkdir(1) or mv(1) would print, or Node's message for the holder's write. */
+  detail?: string
+}
+
 /**
- * One attempt: a private directory holding holder.json, renamed to `lock` (rename(2) of a
- * directory fails when the target is a non-empty directory), so the lock never exists without
- * its holder.
+ * One attempt, one host program (host/take-lock.py): a private directory holding holder.json,
+ * renamed to `lock` (rename(2) of a directory fails when the target is a non-empty directory),
+ * so the lock never exists without its holder. A failed attempt leaves nothing behind.
  */
 async function tryTakeLock(
   exec: Executor,
   root: string,
-  holder: LockHolder
+  holder: LockHolder,
+  python: string
 ): Promise<{ taken: boolean; missingState: boolean; cannot?: LockImpossible; problem?: string }> {
   const l = siteLayout(root)
-  const tmp = `${l.state}/lock.${holder.id}`
-  const made = await exec.tryRun(makeDirExclusive(tmp))
-  if (made.code !== 0) {
-    const detail = made.stderr.trim().split('\n').pop() ?? ''
-    const h = hopeless(made.stderr)
+  const out = await exec.run(
+    hostScript(python, TAKE_LOCK, [l.state, holder.id, JSON.stringify(holder, null, 2) + '\n'])
+  )
+  const r = JSON.parse(out.stdout) as TakeLockOutput
+  if (r.taken) return { taken: true, missingState: false }
+  const detail = r.detail ?? ''
+  if (r.step === 'mkdir' || r.step === 'write') {
+    const h = hopeless(detail, r.errno)
     if (h)
       return { taken: false, missingState: false, cannot: { path: l.state, why: h.why, detail } }
-    return { taken: false, missingState: /No such file/.test(made.stderr), problem: detail }
   }
-  try {
-    await exec.writeFile(`${tmp}/holder.json`, JSON.stringify(holder, null, 2) + '\n', 0o644)
-  } catch (e) {
-    await exec.tryRun(removeTree(tmp)).catch(() => undefined)
-    const detail = errorDetail(e)
-    const h = hopeless(detail, (e as NodeJS.ErrnoException).code)
-    if (h)
-      return { taken: false, missingState: false, cannot: { path: l.state, why: h.why, detail } }
-    throw hostFileError(exec, 'write the lock holder', `${tmp}/holder.json`, e)
-  }
-  const moved = await exec.tryRun({ argv: ['mv', '-T', tmp, l.lock] })
-  if (moved.code === 0) return { taken: true, missingState: false }
-  await exec.tryRun(removeTree(tmp))
-  return { taken: false, missingState: false, problem: moved.stderr.trim().split('\n').pop() }
-}
-
-/** Remove `lock.<id>` folders of attempts killed between making them and the rename (older
- * than a minute, so a contender in the middle of its attempt is left alone). */
-async function removeStaleAttempts(exec: Executor, root: string): Promise<void> {
-  const l = siteLayout(root)
-  await exec.tryRun({
-    argv: [
-      'find',
-      l.state,
-      '-mindepth',
-      '1',
-      '-maxdepth',
-      '1',
-      '-type',
-      'd',
-      '-name',
-      'lock.*',
-      '-mmin',
-      '+1',
-      '-exec',
-      'rm',
-      '-rf',
-      '--',
-      '{}',
-      '+'
-    ]
-  })
+  if (r.step === 'write')
+    throw new SitecycleError(
+      `cannot write the lock holder ${l.state}/lock.${holder.id}/holder.json on ${exec.name}: ${detail}`,
+      'host'
+    )
+  return { taken: false, missingState: r.step === 'mkdir' && r.errno === 'ENOENT', problem: detail }
 }
 
 /**
@@ -339,12 +322,38 @@ export async function replaceHolder(
   await exec.run({ argv: ['mv', '-T', tmp, l.lockHolder] })
 }
 
-/** Release the lock, but only if this holder still has it. */
-export async function releaseLock(exec: Executor, root: string, holder: LockHolder): Promise<void> {
-  const held = await readHolder(exec, root)
-  if (held && held.id === holder.id) {
-    await exec.run(removeTree(siteLayout(root).lock))
-    // Here, not when taking the lock: it stays off the path of a rollback's switch.
-    await removeStaleAttempts(exec, root)
-  }
+/** What host/release-lock.py prints. */
+interface ReleaseLockOutput {
+  released: boolean
+  /** What failed: the holder's read, or the lock's removal. */
+  step?: 'read' | 'remove'
+  path?: string
+  detail?: string
+}
+
+/**
+ * Release the lock, but only if this holder still has it, then remove the `lock.<id>` folders of
+ * attempts killed between their mkdir and their rename (older than a minute, so a contender in
+ * the middle of its attempt is left alone): here, not when taking the lock, so that it stays off
+ * the path of a rollback's switch. One host program (host/release-lock.py).
+ */
+export async function releaseLock(
+  exec: Executor,
+  root: string,
+  holder: LockHolder,
+  python: string = DEFAULTS.python
+): Promise<void> {
+  const l = siteLayout(root)
+  const out = await exec.run(hostScript(python, RELEASE_LOCK, [l.state, holder.id]))
+  const r = JSON.parse(out.stdout) as ReleaseLockOutput
+  if (r.step === 'read')
+    throw new SitecycleError(
+      `cannot read the lock holder ${r.path ?? l.lockHolder} on ${exec.name}: ${r.detail ?? ''}`,
+      'host'
+    )
+  if (r.step === 'remove')
+    throw new SitecycleError(
+      `cannot remove the lock ${l.lock} on ${exec.name}: ${r.detail ?? ''}`,
+      'host'
+    )
 }
