@@ -3,7 +3,7 @@
  * workers), optionally with the tables' checksums taken in the dump's own snapshot while it runs;
  * pg_restore (one worker per CPU by default) into a fresh database that is then swapped in by
  * renames; template copies where they are safe; size; per-table checksums streamed row by row;
- * VACUUM FULL of the tables written to compact, side by side. Everything runs through the Executor.
+ * VACUUM FULL of the tables written to compact. Everything runs through the Executor.
  */
 import type { DbConnection } from '../commands/databases/connection.js'
 import {
@@ -18,8 +18,7 @@ import {
   PG_TERMINATE_SQL,
   createdbFromTemplate,
   PG_CHECKSUM_SETTINGS_SQL,
-  PG_ANALYZE_SQL,
-  pgCompactListSql,
+  pgCompactSql,
   pgChecksumOf,
   pgChecksumsSql,
   pgDump,
@@ -32,7 +31,6 @@ import {
 import { removeTree } from '../commands/files.js'
 import type { Executor } from '../hosts/executor.js'
 import { SitecycleError } from '../util/errors.js'
-import { eachBounded } from '../util/settled.js'
 import type { Reporter } from '../util/reporter.js'
 import { DEFAULT_PYTHON, connectionOf } from './connection.js'
 import type {
@@ -60,8 +58,6 @@ const PG_NAME_BYTES = 63
 /** How many times the swap is tried while sessions keep (re)connecting to the target. */
 const SWAP_ATTEMPTS = 40
 const SWAP_RETRY_MS = 150
-/** How many tables `compact` rewrites at once (2 CPUs here; bench/README.md, round 11). */
-const COMPACT_SESSIONS = 2
 
 const BUSY = /is being accessed by other users/
 
@@ -435,15 +431,8 @@ export const postgresEngine: DatabaseEngine = {
     await dropDatabase(exec, db, connect(db), db.name)
   },
   dumpWithChecksums,
-  // Each table's VACUUM FULL on a connection of its own, at most COMPACT_SESSIONS at once (one
-  // psql for all rewrote them one after the other), then one ANALYZE of every table.
   async compact(exec, db, tables) {
-    const conn = connect(db)
-    const statements = JSON.parse(
-      (await sql(exec, conn, db.name, pgCompactListSql(tables))).trim()
-    ) as string[]
-    await eachBounded(statements, COMPACT_SESSIONS, s => sql(exec, conn, db.name, s))
-    await sql(exec, conn, db.name, PG_ANALYZE_SQL)
+    await sql(exec, connect(db), db.name, pgCompactSql(tables))
   },
   async swapIn(exec, db, scratch, keep, reporter) {
     return swapIn(exec, db, connect(db, reporter), scratch, keep, reporter)

@@ -10,7 +10,6 @@ import { readFile } from 'node:fs/promises'
 import type { DatabaseConfig, DatabaseEngine } from '../databases/engine.js'
 import type { Executor } from '../hosts/executor.js'
 import { SitecycleError } from '../util/errors.js'
-import { eachBounded } from '../util/settled.js'
 
 /** One column an anonymising script overwrites. */
 export interface AnonymizedColumn {
@@ -241,15 +240,10 @@ async function keepSourceValues(
   return kept.sort((a, b) => a.rule - b.rule)
 }
 
-/** How many check sessions run at once: a table's counts each (2 CPUs here, bench/README.md). */
-export const CHECK_SESSIONS = 2
-
 /**
  * For each kept rule, how many rows still hold a source value, and the check tables dropped.
- * Where the engine hashes values, one call a table the script updates (its rules' counts, then
- * the DROP of its check tables), at most {@link CHECK_SESSIONS} side by side: the tables are
- * independent, and one call for all ran them one after the other (bench/README.md, round 11);
- * elsewhere one query a rule, then one DROP a table. Each rule is its own
+ * Where the engine hashes values, one call for all (each psql start costs about a second on a
+ * loaded host); elsewhere one query a rule, then one DROP a table. Each rule is its own
  * `SELECT ... WHERE ... IN (SELECT ...)`, which PostgreSQL runs as a hashed semi-join. Counting
  * every rule of a table in one read (`count(*) FILTER (WHERE ... IN (SELECT ...))`) was tried
  * and dropped: there the subquery is a SubPlan, hashed only while its values fit in work_mem; at
@@ -269,33 +263,25 @@ async function countsLeft(
     const value = hash ? hash(c.column) : c.column
     return `SELECT COUNT(*) FROM ${c.table} WHERE ${value} IN (SELECT ${k.column} FROM ${q(k.table)} WHERE ${k.column} IS NOT NULL)${c.literal !== undefined ? ` AND ${c.column} <> ${c.literal}` : ''};\n`
   }
+  const tables = [...new Set(kept.map(k => k.table))]
   if (!hash) {
     const counts: number[] = []
     for (const k of kept) counts.push(Number((await engine.query(exec, db, count(k))).trim()))
-    for (const table of new Set(kept.map(k => k.table)))
-      await engine.query(exec, db, `DROP TABLE ${q(table)};\n`)
+    for (const table of tables) await engine.query(exec, db, `DROP TABLE ${q(table)};\n`)
     return counts
   }
-  // The rules by the table they check (a check table serves the rules of one table only).
-  const byTable = new Map<string, KeptValues[]>()
-  for (const k of kept) {
-    const table = columns[k.rule].table
-    byTable.set(table, [...(byTable.get(table) ?? []), k])
-  }
-  const groups = [...byTable.values()]
-  const outs = await eachBounded(groups, CHECK_SESSIONS, async group => {
-    const drops = [...new Set(group.map(k => k.table))].map(q).join(', ')
-    const out = await engine.query(exec, db, group.map(count).join('') + `DROP TABLE ${drops};\n`)
-    const counts = out.trim().split('\n').map(Number)
-    if (counts.length !== group.length || counts.some(n => !Number.isInteger(n)))
-      throw new Error(
-        `the anonymisation check of ${columns[group[0].rule].table} printed ${JSON.stringify(out)}, not ${group.length} counts`
-      )
-    return counts
-  })
-  const counted = new Map<KeptValues, number>()
-  groups.forEach((group, g) => group.forEach((k, n) => counted.set(k, outs[g][n])))
-  return kept.map(k => counted.get(k)!)
+  if (!kept.length) return []
+  const out = await engine.query(
+    exec,
+    db,
+    kept.map(count).join('') + `DROP TABLE ${tables.map(q).join(', ')};\n`
+  )
+  const counts = out.trim().split('\n').map(Number)
+  if (counts.length !== kept.length || counts.some(n => !Number.isInteger(n)))
+    throw new Error(
+      `the anonymisation check printed ${JSON.stringify(out)}, not ${kept.length} counts`
+    )
+  return counts
 }
 
 /** Seconds since `start` (Date.now()), one decimal, for the step's note. */

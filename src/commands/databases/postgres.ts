@@ -231,24 +231,21 @@ COMMIT;
 export const PG_RENAME_SQL = `ALTER DATABASE :"from" RENAME TO :"to";\n`
 
 /**
- * SQL (connected to the database) printing, as one JSON array, a `VACUUM FULL` statement for each
- * table to compact (rewrite without its dead rows), the largest first: the ones given (as an SQL
- * script names them: those it updated) and any with dead rows in the statistics (a DELETE, a
- * function's writes). The caller runs each on a connection of its own, some side by side, then
- * {@link PG_ANALYZE_SQL}. After anonymising 1,000,000 rows (bench/README.md) a plain VACUUM
- * ANALYZE took 2.3 s and left the database at 1,324 MB; VACUUM FULL took 5.8 s and brought it to
- * 625 MB. Tables nobody wrote (most of a database, for an anonymising script) are not rewritten.
- * Pure.
+ * SQL for psql (connected to the database): rewrite each table that holds dead rows without them
+ * (VACUUM FULL), then refresh every table's statistics (ANALYZE, which samples). Which tables: the
+ * ones given (as an SQL script names them: those it updated) and any with dead rows in the
+ * statistics (a DELETE, a function's writes). After anonymising 1,000,000 rows (bench/README.md) a
+ * plain VACUUM ANALYZE took 2.3 s and left the database at 1,324 MB; VACUUM FULL took 5.8 s and
+ * brought it to 625 MB. Tables nobody wrote (most of a database, for an anonymising script) are
+ * no longer rewritten. Pure.
  */
-export function pgCompactListSql(tables: readonly string[] = []): string {
+export function pgCompactSql(tables: readonly string[] = []): string {
   // to_regclass: NULL for a name that is no table (any more), not an error
   const named = tables.map(t => ` UNION SELECT to_regclass('${t.replaceAll("'", "''")}')`).join('')
-  return `SELECT coalesce(json_agg(format('VACUUM FULL %s;', t) ORDER BY pg_relation_size(t) DESC, t::text), '[]') FROM (SELECT relid::regclass AS t FROM pg_stat_user_tables WHERE n_dead_tup > 0${named}) AS tables WHERE t IS NOT NULL;
+  return `SELECT format('VACUUM FULL %s;', t) FROM (SELECT relid::regclass AS t FROM pg_stat_user_tables WHERE n_dead_tup > 0${named}) AS tables WHERE t IS NOT NULL ORDER BY 1 \\gexec
+ANALYZE;
 `
 }
-
-/** SQL (connected to the database): refresh every table's statistics (ANALYZE samples). */
-export const PG_ANALYZE_SQL = 'ANALYZE;\n'
 
 /** SQL (connected to the database): its size in bytes. */
 export const PG_SIZE_SQL = `SELECT pg_database_size(current_database());\n`
