@@ -79,29 +79,35 @@ async function exists(p: string): Promise<boolean> {
 function pollUsers(url: string) {
   const seen: { path: string; status: number; retryAfter: string | null; body: string }[] = []
   let running = true
+  const round = async () => {
+    for (const path of ['/', '/.sitecycle/health']) {
+      try {
+        const r = await fetch(`${url}${path}`)
+        seen.push({
+          path,
+          status: r.status,
+          retryAfter: r.headers.get('retry-after'),
+          body: (await r.text()).trim()
+        })
+      } catch (e) {
+        seen.push({ path, status: 0, retryAfter: null, body: String(e) })
+      }
+    }
+  }
   const loop = (async () => {
     while (running) {
-      for (const path of ['/', '/.sitecycle/health']) {
-        try {
-          const r = await fetch(`${url}${path}`)
-          seen.push({
-            path,
-            status: r.status,
-            retryAfter: r.headers.get('retry-after'),
-            body: (await r.text()).trim()
-          })
-        } catch (e) {
-          seen.push({ path, status: 0, retryAfter: null, body: String(e) })
-        }
-      }
+      await round()
       await new Promise(r => setTimeout(r, 25))
     }
   })()
   return {
     seen,
+    /** Stop, then one more round: the last answers are to requests sent after the caller's
+     * operation ended (the loop's own last request may have been sent before it unfroze). */
     async stop() {
       running = false
       await loop
+      await round()
       return seen
     }
   }
