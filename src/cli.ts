@@ -30,7 +30,13 @@ import { warmResidentPython } from './hosts/resident-python.js'
 import { openSecretsBundle } from './config/secrets-bundle.js'
 import { DEFAULTS } from './config/schema.js'
 import { EXIT, printOutcome, type CliContext } from './cli/context.js'
-import { buildProgram, HelpShown, loadCommands, programFor } from './cli/program.js'
+import {
+  buildProgram,
+  HelpShown,
+  loadCommands,
+  mayRunHostPrograms,
+  programFor
+} from './cli/program.js'
 
 export { EXIT } from './cli/context.js'
 
@@ -54,9 +60,6 @@ function configAfterCommand(argv: string[]): string[] {
 }
 
 /** Run the CLI; returns the exit code. `out` receives results, progress goes to the reporter. */
-/** Commands that run no host program on this machine (and `help`). */
-const NO_HOST_PROGRAMS = new Set(['version', 'completion', 'help', 'release', 'build', 'hosts'])
-
 export async function main(
   argv: string[],
   out: (s: string) => void = s => process.stdout.write(s + '\n')
@@ -78,11 +81,7 @@ export async function main(
     const command = ctx.argv.find(a => !a.startsWith('-'))
     // A command that works on a site on this machine runs its host programs in the resident
     // Python (src/hosts/resident-python.ts): start it while the command's code loads.
-    if (
-      command &&
-      !NO_HOST_PROGRAMS.has(command) &&
-      !ctx.argv.some(a => a === '--help' || a === '-h')
-    )
+    if (command && mayRunHostPrograms(command) && !ctx.argv.some(a => a === '--help' || a === '-h'))
       warmResidentPython(DEFAULTS.python)
     const { program, whole } = await programFor(ctx, command)
     if (dashes >= 0 && command !== 'run' && command !== 'idle')

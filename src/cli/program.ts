@@ -11,6 +11,8 @@ import type { CliContext, RegisterCommand } from './context.js'
 export interface CommandModule {
   name: string
   load: () => Promise<RegisterCommand>
+  /** false: the command runs no host program on this machine (no site, or only SSH hosts). */
+  hostPrograms?: false
 }
 
 /**
@@ -39,13 +41,39 @@ export const COMMAND_MODULES: readonly CommandModule[] = [
   { name: 'maintenance', load: async () => (await import('./maintenance.js')).registerMaintenance },
   { name: 'compare', load: async () => (await import('./compare.js')).registerCompare },
   { name: 'watch', load: async () => (await import('./watch.js')).registerWatch },
-  { name: 'hosts', load: async () => (await import('./hosts.js')).registerHosts },
-  { name: 'release', load: async () => (await import('./release.js')).registerRelease },
-  { name: 'build', load: async () => (await import('./build.js')).registerBuild },
+  {
+    name: 'hosts',
+    load: async () => (await import('./hosts.js')).registerHosts,
+    hostPrograms: false
+  },
+  {
+    name: 'release',
+    load: async () => (await import('./release.js')).registerRelease,
+    hostPrograms: false
+  },
+  {
+    name: 'build',
+    load: async () => (await import('./build.js')).registerBuild,
+    hostPrograms: false
+  },
   { name: 'demo', load: async () => (await import('./demo.js')).registerDemo },
-  { name: 'version', load: async () => (await import('./version.js')).registerVersion },
-  { name: 'completion', load: async () => (await import('./completion.js')).registerCompletion }
+  {
+    name: 'version',
+    load: async () => (await import('./version.js')).registerVersion,
+    hostPrograms: false
+  },
+  {
+    name: 'completion',
+    load: async () => (await import('./completion.js')).registerCompletion,
+    hostPrograms: false
+  }
 ]
+
+/** Whether `name` is a command that may run host programs on this machine (not help, not unknown). */
+export function mayRunHostPrograms(name: string): boolean {
+  const m = COMMAND_MODULES.find(c => c.name === name)
+  return m !== undefined && m.hostPrograms !== false
+}
 
 /** The register functions of the commands named (of every command when `names` is absent), in help order. */
 export async function loadCommands(names?: readonly string[]): Promise<RegisterCommand[]> {
