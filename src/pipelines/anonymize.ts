@@ -242,8 +242,8 @@ async function keepSourceValues(
 
 /**
  * For each kept rule, how many rows still hold a source value, and the check tables dropped.
- * Where the engine hashes values, one call for all (each psql start costs about a second on a
- * loaded host); elsewhere one query a rule, then one DROP a table. Each rule is its own
+ * Where the engine hashes values, one call for all (one psql start and one connection, not one
+ * a rule); elsewhere one query a rule, then one DROP a table. Each rule is its own
  * `SELECT ... WHERE ... IN (SELECT ...)`, which PostgreSQL runs as a hashed semi-join. Counting
  * every rule of a table in one read (`count(*) FILTER (WHERE ... IN (SELECT ...))`) was tried
  * and dropped: there the subquery is a SubPlan, hashed only while its values fit in work_mem; at
