@@ -259,6 +259,67 @@ describe('postgres engine', () => {
     }
   })
 
+  test('anonymizeAndCheck with the compaction first (postgres): the check reads the tables as the compaction left them, and the compacted copy keeps no dead rows', async () => {
+    expect(engine.compactBeforeCheck).toBe(true)
+    pg.sql('postgres', 'CREATE DATABASE anon_compact')
+    const seedUsers = () =>
+      pg.sql(
+        'anon_compact',
+        `DROP TABLE IF EXISTS users, sitecycle_anonymize_check_t0;
+         CREATE TABLE users (id int PRIMARY KEY, email text UNIQUE, bio text);
+         INSERT INTO users SELECT g, 'u' || g || '@example.org', repeat('b', 200) FROM generate_series(1, 2000) g;`
+      )
+    seedUsers()
+    const dir = await fs.mkdtemp(path.join(os.tmpdir(), 'sc-anon-'))
+    const script = path.join(dir, 'anonymize.sql')
+    await fs.writeFile(
+      script,
+      `UPDATE users SET email = 'x' || id || '@example.invalid', bio = NULL;\n`
+    )
+    const seen: string[][] = []
+    const run = (between: (tables: string[]) => Promise<string>) =>
+      anonymizeAndCheck(
+        local,
+        engine,
+        db('anon_compact'),
+        { local: script, onHost: script },
+        undefined,
+        async tables => {
+          seen.push(tables)
+          return between(tables)
+        }
+      )
+    try {
+      // Work done between the script and the check that puts one source value back is caught:
+      // the check runs after it, on what it left.
+      await expect(
+        run(async () => {
+          pg.sql('anon_compact', `UPDATE users SET email = 'u5@example.org' WHERE id = 5`)
+          return 'put back'
+        })
+      ).rejects.toThrow(/left 1 row\(s\) of users whose email is still as in the source/)
+      expect(seen).toEqual([['users']])
+      seedUsers()
+      const size = () => Number(pg.sql('anon_compact', `SELECT pg_relation_size('users')`).trim())
+      const before = size()
+      const ok = await run(async tables => {
+        await engine.compact!(local, db('anon_compact'), tables)
+        return 'compacted'
+      })
+      expect(ok.note).toMatch(
+        /2 column\(s\) checked \(users\.email, users\.bio; .*script [\d.]+ s, compacted, check [\d.]+ s\)/
+      )
+      // VACUUM FULL rewrote the table: none of the script's dead rows is left, so it is smaller
+      // than before the script (which doubled it: every row has a dead version).
+      expect(size()).toBeLessThan(before)
+      expect(
+        pg.sql('anon_compact', `SELECT count(*) FROM users WHERE email LIKE '%@example.org'`).trim()
+      ).toBe('0')
+    } finally {
+      await fs.rm(dir, { recursive: true, force: true })
+    }
+  })
+
   test('a table that cannot be read: the checksum error and the dump error name the table', async () => {
     seed('locked')
     pg.sql('postgres', `CREATE ROLE reader LOGIN`)

@@ -434,6 +434,7 @@ export const postgresEngine: DatabaseEngine = {
   async compact(exec, db, tables) {
     await sql(exec, connect(db), db.name, pgCompactSql(tables))
   },
+  compactBeforeCheck: true,
   async swapIn(exec, db, scratch, keep, reporter) {
     return swapIn(exec, db, connect(db, reporter), scratch, keep, reporter)
   },

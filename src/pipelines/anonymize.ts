@@ -302,7 +302,12 @@ export async function anonymizeAndCheck(
   db: DatabaseConfig,
   script: { local: string; onHost: string },
   /** The source values already kept (by {@link sourceHashesPlan}'s transaction, which succeeded). */
-  keptBefore?: KeptValues[]
+  keptBefore?: KeptValues[],
+  /**
+   * Work on the tables the script updates (as it names them) between the script and the check
+   * (the compaction, where the engine compacts first); its note joins the parts' times.
+   */
+  beforeCheck?: (tables: string[]) => Promise<string>
 ): Promise<{ note: string; tables: string[] }> {
   const columns = anonymizedColumns(await readFile(script.local, 'utf8'))
   let start = Date.now()
@@ -326,6 +331,8 @@ export async function anonymizeAndCheck(
     )
   }
   times.push(`script ${seconds(start)}`)
+  const tables = [...new Set(columns.map(c => c.table))]
+  if (beforeCheck) times.push(await beforeCheck(tables))
   start = Date.now()
   const counts = await countsLeft(exec, engine, db, columns, kept)
   for (const [n, k] of kept.entries()) {
@@ -337,7 +344,6 @@ export async function anonymizeAndCheck(
       )
   }
   times.push(`check ${seconds(start)}`)
-  const tables = [...new Set(columns.map(c => c.table))]
   const note = kept.length
     ? `${script.local}: ${kept.length} column(s) checked (${kept.map(k => `${columns[k.rule].table}.${columns[k.rule].column}`).join(', ')}; ${times.join(', ')})`
     : `${script.local} (no UPDATE ... SET to check; ${times.join(', ')})`

@@ -135,6 +135,8 @@ export interface EarlyStage {
    * dump's), or its failure, which the anonymize step reports.
    */
   anonymized?: { note: string } | { failure: unknown }
+  /** How long the restore and then the checksums took, for the step's note ("restored 2.1 s"). */
+  times?: string[]
 }
 
 /** What a restore or sync did. */
@@ -284,6 +286,12 @@ export function stageFromPlainDump(
 ): void {
   c.stagedEarly = (async (): Promise<EarlyStage> => {
     const engine = engineOf(c)
+    const times: string[] = []
+    let start = Date.now()
+    const took = (what: string) => {
+      times.push(`${what} ${((Date.now() - start) / 1000).toFixed(1)} s`)
+      start = Date.now()
+    }
     let scratch: DatabaseConfig
     try {
       scratch = await freshScratch(c)
@@ -291,6 +299,7 @@ export function stageFromPlainDump(
         `   restoring the plain dump into ${scratch.name} while the snapshot is stored`
       )
       await engine.restore(c.exec, scratch, plain, c.reporter, { intoNew: true })
+      took('restored')
     } catch (e) {
       return { unusable: e instanceof Error ? e : new Error(String(e)) }
     } finally {
@@ -310,15 +319,16 @@ export function stageFromPlainDump(
         tables = r.tables
         if (r.ran) kept = plan.kept
       } else tables = await engine.checksums(c.exec, scratch)
+      took(kept ? 'checksums and source values' : 'checksums')
     } catch (failure) {
-      return { checked: { failure } }
+      return { checked: { failure }, times }
     }
     if (!anonymizes(c) || compareTables(expected, tables).some(t => !t.ok))
-      return { checked: { tables } }
+      return { checked: { tables }, times }
     try {
-      return { checked: { tables }, anonymized: { note: await anonymizeCopy(c, kept) } }
+      return { checked: { tables }, anonymized: { note: await anonymizeCopy(c, kept) }, times }
     } catch (failure) {
-      return { checked: { tables }, anonymized: { failure } }
+      return { checked: { tables }, anonymized: { failure }, times }
     }
   })()
 }
@@ -329,13 +339,21 @@ function anonymizes(c: ApplyContext): boolean {
 }
 
 /**
- * Run the site's anonymising script on the scratch copy, check it (anonymize.ts), compact the
- * copy; returns the note. Throws a SitecycleError naming the script and rule when the check fails.
+ * Run the site's anonymising script on the scratch copy, compact the copy and check it
+ * (anonymize.ts), or check then compact where the engine compacts last
+ * ({@link DatabaseEngine.compactBeforeCheck}); returns the note. Throws a SitecycleError naming
+ * the script and rule when the check fails (the copy is then dropped, never swapped in).
  */
 async function anonymizeCopy(c: ApplyContext, kept?: KeptValues[]): Promise<string> {
   const onHost = `${c.work}/anonymize.sql`
   await c.exec.put(c.site.anonymize!, onHost, 0o600)
   const engine = engineOf(c)
+  const compact = async (tables: string[]): Promise<string> => {
+    const start = Date.now()
+    await engine.compact!(c.exec, scratchOf(c), tables)
+    return `compacted in ${((Date.now() - start) / 1000).toFixed(1)} s`
+  }
+  const first = engine.compact && engine.compactBeforeCheck
   const { note, tables } = await anonymizeAndCheck(
     c.exec,
     engine,
@@ -344,12 +362,11 @@ async function anonymizeCopy(c: ApplyContext, kept?: KeptValues[]): Promise<stri
       local: c.site.anonymize!,
       onHost
     },
-    kept
+    kept,
+    first ? compact : undefined
   )
-  if (!engine.compact) return note
-  const start = Date.now()
-  await engine.compact(c.exec, scratchOf(c), tables)
-  return `${note}; compacted in ${((Date.now() - start) / 1000).toFixed(1)} s`
+  if (first || !engine.compact) return note
+  return `${note}; ${await compact(tables)}`
 }
 
 /** Drop the scratch copy, if any (waiting for an early restore to end first). */
@@ -428,7 +445,10 @@ export function applySteps(): Step<ApplyContext>[] {
             'database'
           )
         c.tables = tables
-        return `${db.engine} ${scratch.name}${fromPlain ? ' (restored from the plain dump while the snapshot was stored)' : ''}: ${tables.length} tables equal to the snapshot's`
+        const how = fromPlain
+          ? ` (restored from the plain dump while the snapshot was stored${early.times?.length ? `: ${early.times.join(', ')}` : ''})`
+          : ''
+        return `${db.engine} ${scratch.name}${how}: ${tables.length} tables equal to the snapshot's`
       },
       undo: dropScratch
     },
