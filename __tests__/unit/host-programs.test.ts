@@ -4,6 +4,7 @@
  * what Node computes itself, and a failure reported with its message and the program's name,
  * never its text.
  */
+import { execFileSync } from 'node:child_process'
 import { createHash } from 'node:crypto'
 import {
   chmod,
@@ -283,6 +284,29 @@ describe('the programs against real trees', () => {
     expect(await readFile(join(dir, 'out', '1.dat'))).toEqual(table(2))
     expect(await readFile(join(dir, 'out', 'toc.dat'), 'utf8')).toBe('toc2')
     expect(JSON.parse(back.stdout)).toEqual({ bytes: table(2).length + 4 })
+  })
+
+  test('store-dump compresses at a lower CPU priority (nice 10, zstd with it); materialize-dump, on a restore, does not', async () => {
+    // A zstd first on PATH that writes its niceness (`nice` with no command) and runs the real one.
+    const bin = join(dir, 'bin')
+    const log = join(dir, 'nice.log')
+    await mkdir(bin)
+    await writeFile(join(bin, 'zstd'), `#!/bin/sh\nnice >> '${log}'\nexec /usr/bin/zstd "$@"\n`)
+    await chmod(join(bin, 'zstd'), 0o755)
+    const withFake = (c: ReturnType<typeof storeDump>) => ({
+      ...c,
+      env: { ...c.env, PATH: `${bin}:${process.env.PATH}` }
+    })
+    const own = Number(execFileSync('nice', [], { encoding: 'utf8' }).trim())
+    await mkdir(join(dir, 'raw'))
+    await writeFile(join(dir, 'raw', '1.dat'), 'rows\n'.repeat(1000))
+    await exec.run(withFake(storeDump(PY, join(dir, 'raw'), join(dir, 'stored'), null)))
+    expect((await readFile(log, 'utf8')).trim().split('\n')).toEqual([String(own + 10)])
+    await rm(log)
+    await exec.run(
+      withFake(materializeDumpCommand(PY, join(dir, 'stored'), null, [], join(dir, 'out')))
+    )
+    expect((await readFile(log, 'utf8')).trim().split('\n')).toEqual([String(own)])
   })
 })
 

@@ -3,8 +3,12 @@
 # `N.dat` compressed (a delta against the base's `N.dat.zst`, decompressed aside for the time of
 # one file, when the base has one and both are within the window; else full), anything else as it
 # is. Removes the raw dir. Prints {"deltas": [...], "full": n, "bytes": stored bytes}.
+# Runs at a lower CPU priority (nice 10, zstd with it): storing is background work that must not
+# slow what else runs on the host, the site's own requests first, and a sync's restore of the
+# same dump (which runs beside it and which the sync waits for: bench/README.md "Round 12").
 import json, os, re, shutil, sys
 from _zstd import zstd  # inlined
+os.nice(10)
 raw, out, base, limit = sys.argv[1], sys.argv[2], sys.argv[3], int(sys.argv[4])
 os.makedirs(out)
 deltas, full = [], 0
