@@ -259,6 +259,76 @@ describe('postgres engine', () => {
     }
   })
 
+  test('checksumsBesideScript: the checksums are of the copy before the script that ran beside them (a TRUNCATE in it waits for them); the values kept before it; a failed keep starts no script; a failed script is named', async () => {
+    pg.sql('postgres', 'CREATE DATABASE beside')
+    const seedBeside = () =>
+      pg.sql(
+        'beside',
+        `DROP TABLE IF EXISTS a_big, sessions, users, kept, marker;
+         CREATE TABLE a_big (id int, v text);
+         INSERT INTO a_big SELECT g, repeat(md5(g::text), 2000) FROM generate_series(1, 4000) g;
+         CREATE TABLE sessions (id int);
+         INSERT INTO sessions SELECT g FROM generate_series(1, 300) g;
+         CREATE TABLE users (id int PRIMARY KEY, email text);
+         INSERT INTO users SELECT g, 'u' || g || '@example.org' FROM generate_series(1, 500) g;`
+      )
+    seedBeside()
+    const dir = await fs.mkdtemp(path.join(os.tmpdir(), 'sc-beside-'))
+    const script = path.join(dir, 'anonymize.sql')
+    const keep = `CREATE TABLE kept AS SELECT hashtextextended((email)::text, 0) AS h FROM users;\n`
+    try {
+      const before = await engine.checksums(local, db('beside'))
+      // sessions is read after a_big (the tables in name order; 256 MB of text to hash): without
+      // the reading session's locks the script's TRUNCATE would commit meanwhile, and the
+      // checksums would see sessions empty (TRUNCATE is not MVCC-safe).
+      await fs.writeFile(
+        script,
+        `UPDATE users SET email = 'x' || id || '@example.invalid';\nTRUNCATE sessions;\n`
+      )
+      const r = await engine.checksumsBesideScript!(local, db('beside'), keep, script)
+      expect(r).toEqual({ kept: true, tables: before, script: {} })
+      // The script did run, whole.
+      expect(pg.sql('beside', `SELECT count(*) FROM sessions`).trim()).toBe('0')
+      expect(
+        pg.sql('beside', `SELECT count(*) FROM users WHERE email LIKE '%@example.invalid'`).trim()
+      ).toBe('500')
+      // The hashes kept are the values before the script.
+      expect(
+        pg
+          .sql(
+            'beside',
+            `SELECT count(*) FROM kept WHERE h IN (SELECT hashtextextended(('u' || g || '@example.org')::text, 0) FROM generate_series(1, 500) g)`
+          )
+          .trim()
+      ).toBe('500')
+
+      // A keep that fails (no such column): the script never starts, nothing changes.
+      seedBeside()
+      await fs.writeFile(script, `CREATE TABLE marker (x int);\n`)
+      const failedKeep = await engine.checksumsBesideScript!(
+        local,
+        db('beside'),
+        `CREATE TABLE kept AS SELECT hashtextextended((no_such_column)::text, 0) AS h FROM users;\n`,
+        script
+      )
+      expect(failedKeep).toEqual({ kept: false })
+      expect(
+        pg.sql('beside', `SELECT count(*) FROM pg_class WHERE relname IN ('marker', 'kept')`).trim()
+      ).toBe('0')
+
+      // A script that fails: its error, with the checksums taken all the same.
+      seedBeside()
+      await fs.writeFile(script, `UPDATE users SET email = 'y';\nUPDATE no_such_table SET x = 1;\n`)
+      const failed = await engine.checksumsBesideScript!(local, db('beside'), keep, script)
+      expect(failed.kept && failed.tables).toEqual(before)
+      expect(failed.kept && failed.script.error).toMatch(/relation "no_such_table" does not exist/)
+      // One transaction: its first UPDATE is not kept either.
+      expect(pg.sql('beside', `SELECT count(*) FROM users WHERE email = 'y'`).trim()).toBe('0')
+    } finally {
+      await fs.rm(dir, { recursive: true, force: true })
+    }
+  })
+
   test('anonymizeAndCheck with the compaction first (postgres): the check reads the tables as the compaction left them, and the compacted copy keeps no dead rows', async () => {
     expect(engine.compactBeforeCheck).toBe(true)
     pg.sql('postgres', 'CREATE DATABASE anon_compact')
@@ -283,10 +353,11 @@ describe('postgres engine', () => {
         engine,
         db('anon_compact'),
         { local: script, onHost: script },
-        undefined,
-        async tables => {
-          seen.push(tables)
-          return between(tables)
+        {
+          beforeCheck: async tables => {
+            seen.push(tables)
+            return between(tables)
+          }
         }
       )
     try {

@@ -130,6 +130,22 @@ export interface DatabaseEngine {
     db: DatabaseConfig,
     sql: string
   ): Promise<{ tables: TableChecksum[]; ran: boolean }>
+  /**
+   * A sync's scratch copy: `keepSql` (one transaction's statements that print nothing: the source
+   * values' hashes) and the checksums, in one session and one snapshot, while the anonymising
+   * script at `scriptPath` (on the host) already runs on the copy in a second session, started
+   * once `keepSql` is done and seeing nothing of it before then; a statement of the script that
+   * is not MVCC-safe waits until the checksums are taken. `kept: false`: `keepSql` failed, the
+   * script was not started and nothing changed (the caller goes the way without it). Throws as
+   * checksums does when they fail (the script is stopped). `script`: the script's error (its
+   * client's last words) when it failed. Absent (sqlite, mysql): the caller runs them apart.
+   */
+  checksumsBesideScript?(
+    exec: Executor,
+    db: DatabaseConfig,
+    keepSql: string,
+    scriptPath: string
+  ): Promise<{ kept: false } | { kept: true; tables: TableChecksum[]; script: { error?: string } }>
   /** Run an SQL file (on the host) against the database, in one transaction (e.g. an anonymising script). */
   runSqlFile(exec: Executor, db: DatabaseConfig, sqlPath: string): Promise<void>
   /** Whether the database exists. */

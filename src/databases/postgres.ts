@@ -21,6 +21,7 @@ import {
   pgCompactSql,
   pgChecksumOf,
   pgChecksumsSql,
+  pgChecksumsBesideScript,
   pgDump,
   pgDumpWithChecksums,
   pgRestore,
@@ -318,6 +319,32 @@ async function checksumsThen(
   return { tables: result.sort(byTable), ran: r.code === 0 }
 }
 
+/** See {@link DatabaseEngine.checksumsBesideScript} and PG_CHECKSUMS_BESIDE_SCRIPT_PROGRAM. */
+async function checksumsBesideScript(
+  exec: Executor,
+  db: DatabaseConfig,
+  keepSql: string,
+  scriptPath: string
+): Promise<{ kept: false } | { kept: true; tables: TableChecksum[]; script: { error?: string } }> {
+  const conn = connect(db)
+  const tables = await listTables(exec, conn, db.name)
+  const r = await exec.tryRun(
+    pgChecksumsBesideScript(db.python ?? DEFAULT_PYTHON, conn, db.name, tables, keepSql, scriptPath)
+  )
+  if (r.code === 5) return { kept: false }
+  const lines = r.stdout.split('\n').filter(Boolean)
+  const last = r.code === 0 ? lines.pop() : undefined
+  const result = parseChecksums(exec, db, tables, lines.join('\n'))
+  if (r.code !== 0 || result.length < tables.length)
+    throw checksumFailure(exec, db, tables, result.length, r.stderr)
+  const code = (JSON.parse(last ?? '{}') as { script?: number }).script
+  return {
+    kept: true,
+    tables: result.sort(byTable),
+    script: code === 0 ? {} : { error: errorLine(r.stderr, `psql exited with code ${code}`) }
+  }
+}
+
 /**
  * Dump and checksum in one snapshot, at once; see {@link DatabaseEngine.dumpWithChecksums} and
  * PG_DUMP_WITH_CHECKSUMS_PROGRAM. The table list is read just before the snapshot is taken: a
@@ -431,6 +458,7 @@ export const postgresEngine: DatabaseEngine = {
     await dropDatabase(exec, db, connect(db), db.name)
   },
   dumpWithChecksums,
+  checksumsBesideScript,
   async compact(exec, db, tables) {
     await sql(exec, connect(db), db.name, pgCompactSql(tables))
   },

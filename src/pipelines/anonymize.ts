@@ -156,7 +156,7 @@ function hashedGroups(engine: DatabaseEngine, columns: AnonymizedColumn[]) {
 function hashedSourcesPlan(
   engine: DatabaseEngine,
   columns: AnonymizedColumn[]
-): { sql: string; kept: KeptValues[] } | undefined {
+): { sql: string; statements: string; kept: KeptValues[] } | undefined {
   if (!engine.valueHash || !columns.length) return undefined
   const groups = hashedGroups(engine, columns)
   const sql = groups
@@ -167,7 +167,7 @@ function hashedSourcesPlan(
   const kept = groups
     .flatMap(g => g.rules.map((rule, k) => ({ rule, table: g.table, column: `h${k}` })))
     .sort((a, b) => a.rule - b.rule)
-  return { sql: `BEGIN;\n${sql}COMMIT;\n`, kept }
+  return { sql: `BEGIN;\n${sql}COMMIT;\n`, statements: sql, kept }
 }
 
 /**
@@ -178,7 +178,7 @@ function hashedSourcesPlan(
 export async function sourceHashesPlan(
   engine: DatabaseEngine,
   scriptPath: string
-): Promise<{ sql: string; kept: KeptValues[] } | undefined> {
+): Promise<{ sql: string; statements: string; kept: KeptValues[] } | undefined> {
   return hashedSourcesPlan(engine, anonymizedColumns(await readFile(scriptPath, 'utf8')))
 }
 
@@ -301,14 +301,22 @@ export async function anonymizeAndCheck(
   engine: DatabaseEngine,
   db: DatabaseConfig,
   script: { local: string; onHost: string },
-  /** The source values already kept (by {@link sourceHashesPlan}'s transaction, which succeeded). */
-  keptBefore?: KeptValues[],
-  /**
-   * Work on the tables the script updates (as it names them) between the script and the check
-   * (the compaction, where the engine compacts first); its note joins the parts' times.
-   */
-  beforeCheck?: (tables: string[]) => Promise<string>
+  options: {
+    /** The source values already kept (by {@link sourceHashesPlan}'s transaction, which succeeded). */
+    keptBefore?: KeptValues[]
+    /**
+     * The script already ran, and succeeded, after `keptBefore` was kept (beside the copy's
+     * checksums: DatabaseEngine.checksumsBesideScript); the note says how.
+     */
+    scriptRan?: string
+    /**
+     * Work on the tables the script updates (as it names them) between the script and the check
+     * (the compaction, where the engine compacts first); its note joins the parts' times.
+     */
+    beforeCheck?: (tables: string[]) => Promise<string>
+  } = {}
 ): Promise<{ note: string; tables: string[] }> {
+  const { keptBefore, scriptRan, beforeCheck } = options
   const columns = anonymizedColumns(await readFile(script.local, 'utf8'))
   let start = Date.now()
   // Kept before for these very rules (the script read then is the script read now), or kept here.
@@ -317,20 +325,25 @@ export async function anonymizeAndCheck(
     JSON.stringify(hashedSourcesPlan(engine, columns)?.kept) === JSON.stringify(keptBefore)
       ? keptBefore
       : undefined
+  // A script that ran already must have run after these very rules' values were kept.
+  if (scriptRan !== undefined && !before)
+    throw new Error(
+      'anonymizeAndCheck: the script ran, but not after the source values it is checked against were kept'
+    )
   const kept = before ?? (await keepSourceValues(exec, engine, db, columns))
   const times = [
     before ? 'source values kept with the checksums' : `source values kept ${seconds(start)}`
   ]
   start = Date.now()
-  try {
-    await engine.runSqlFile(exec, db, script.onHost)
-  } catch (e) {
-    throw new SitecycleError(
-      `the anonymising script ${script.local} failed on the copy of the data (nothing was swapped in): ${message(e)}`,
-      'anonymize'
-    )
+  if (scriptRan !== undefined) times.push(scriptRan)
+  else {
+    try {
+      await engine.runSqlFile(exec, db, script.onHost)
+    } catch (e) {
+      throw scriptFailed(script.local, message(e))
+    }
+    times.push(`script ${seconds(start)}`)
   }
-  times.push(`script ${seconds(start)}`)
   const tables = [...new Set(columns.map(c => c.table))]
   if (beforeCheck) times.push(await beforeCheck(tables))
   start = Date.now()
@@ -348,6 +361,14 @@ export async function anonymizeAndCheck(
     ? `${script.local}: ${kept.length} column(s) checked (${kept.map(k => `${columns[k.rule].table}.${columns[k.rule].column}`).join(', ')}; ${times.join(', ')})`
     : `${script.local} (no UPDATE ... SET to check; ${times.join(', ')})`
   return { note, tables }
+}
+
+/** The error for an anonymising script that failed on the copy, with the database's last words. */
+export function scriptFailed(script: string, words: string): SitecycleError {
+  return new SitecycleError(
+    `the anonymising script ${script} failed on the copy of the data (nothing was swapped in): ${words}`,
+    'anonymize'
+  )
 }
 
 function message(e: unknown): string {

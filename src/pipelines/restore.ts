@@ -18,7 +18,7 @@
  */
 import type { SitecycleConfig, SiteConfig } from '../config/model.js'
 import { makeDirs, removeTree } from '../commands/files.js'
-import { anonymizeAndCheck, sourceHashesPlan, type KeptValues } from './anonymize.js'
+import { anonymizeAndCheck, scriptFailed, sourceHashesPlan, type KeptValues } from './anonymize.js'
 import { restoreWhileHeld } from './frozen-deploy.js'
 import {
   finishData,
@@ -305,32 +305,62 @@ export function stageFromPlainDump(
     } finally {
       await c.exec.tryRun(removeTree(linkDir)).catch(() => undefined)
     }
-    let tables: TableChecksum[]
+    let tables: TableChecksum[] | undefined
     let kept: KeptValues[] | undefined
+    // The script's outcome when it ran beside the checksums: undefined, or its error.
+    let script: { error?: string } | undefined
     try {
       // The source values' hashes the anonymisation check needs are kept in the session that
-      // takes the copy's checksums (one psql start), right after them.
+      // takes the copy's checksums (one psql start), right before or after them.
       const plan =
         anonymizes(c) && engine.checksumsThen
           ? await sourceHashesPlan(engine, c.site.anonymize!)
           : undefined
-      if (plan) {
+      if (plan && engine.checksumsBesideScript) {
+        // postgres: the script starts once the values are kept, beside the checksums (2 cores).
+        const r = await engine.checksumsBesideScript(
+          c.exec,
+          scratch,
+          plan.statements,
+          await putScript(c)
+        )
+        if (r.kept) {
+          tables = r.tables
+          kept = plan.kept
+          script = r.script
+          took('source values, then the checksums beside the script')
+        }
+      }
+      if (tables === undefined && plan) {
         const r = await engine.checksumsThen!(c.exec, scratch, plan.sql)
         tables = r.tables
         if (r.ran) kept = plan.kept
-      } else tables = await engine.checksums(c.exec, scratch)
-      took(kept ? 'checksums and source values' : 'checksums')
+      } else if (tables === undefined) tables = await engine.checksums(c.exec, scratch)
+      if (!script) took(kept ? 'checksums and source values' : 'checksums')
     } catch (failure) {
       return { checked: { failure }, times }
     }
     if (!anonymizes(c) || compareTables(expected, tables).some(t => !t.ok))
       return { checked: { tables }, times }
     try {
-      return { checked: { tables }, anonymized: { note: await anonymizeCopy(c, kept) }, times }
+      if (script?.error) throw scriptFailed(c.site.anonymize!, script.error)
+      const note = await anonymizeCopy(c, kept, script && 'script run beside the checksums')
+      return { checked: { tables }, anonymized: { note }, times }
     } catch (failure) {
       return { checked: { tables }, anonymized: { failure }, times }
     }
   })()
+}
+
+/** Where the site's anonymising script is put on the host: the run's work directory. */
+function scriptOnHost(c: ApplyContext): string {
+  return `${c.work}/anonymize.sql`
+}
+
+/** Put the site's anonymising script on the host (readable by this user only); its path there. */
+async function putScript(c: ApplyContext): Promise<string> {
+  await c.exec.put(c.site.anonymize!, scriptOnHost(c), 0o600)
+  return scriptOnHost(c)
 }
 
 /** Whether this run anonymises its copy (a sync of a site with `anonymize:`). */
@@ -344,9 +374,13 @@ function anonymizes(c: ApplyContext): boolean {
  * ({@link DatabaseEngine.compactBeforeCheck}); returns the note. Throws a SitecycleError naming
  * the script and rule when the check fails (the copy is then dropped, never swapped in).
  */
-async function anonymizeCopy(c: ApplyContext, kept?: KeptValues[]): Promise<string> {
-  const onHost = `${c.work}/anonymize.sql`
-  await c.exec.put(c.site.anonymize!, onHost, 0o600)
+async function anonymizeCopy(
+  c: ApplyContext,
+  kept?: KeptValues[],
+  /** The script ran already, after `kept` was kept (the note says how). */
+  scriptRan?: string
+): Promise<string> {
+  const onHost = scriptRan === undefined ? await putScript(c) : scriptOnHost(c)
   const engine = engineOf(c)
   const compact = async (tables: string[]): Promise<string> => {
     const start = Date.now()
@@ -362,8 +396,7 @@ async function anonymizeCopy(c: ApplyContext, kept?: KeptValues[]): Promise<stri
       local: c.site.anonymize!,
       onHost
     },
-    kept,
-    first ? compact : undefined
+    { keptBefore: kept, scriptRan, beforeCheck: first ? compact : undefined }
   )
   if (first || !engine.compact) return note
   return `${note}; ${await compact(tables)}`

@@ -7,6 +7,7 @@
  */
 import { SitecycleError } from '../../util/errors.js'
 import { cmd, type Command } from '../command.js'
+import pgChecksumsBesideScriptProgram from '../../host/pg-checksums-beside-script.py'
 import pgDumpWithChecksumsProgram from '../../host/pg-dump-with-checksums.py'
 import { secretEnv, type DbConnection, type RolePassword } from './connection.js'
 import { checkName } from './names.js'
@@ -326,5 +327,46 @@ export function pgDumpWithChecksums(
       ...secretEnv('PGPASSWORD', conn.password),
       input: PG_CHECKSUM_SETTINGS_SQL + pgChecksumsSql(tables)
     }
+  )
+}
+
+/**
+ * argv: the reading psql's argv and the script's `psql -f` argv, each as JSON; stdin: JSON
+ * {first, then}. The reading session locks every table (ACCESS SHARE) in a REPEATABLE READ
+ * transaction and runs `first`; then the script starts, and `then` runs in the reading session
+ * beside it, seeing the database as it was before the script. Prints `then`'s lines and a last
+ * JSON line {"script": exit code}; exit 5 when `first` failed (the script never started), 3 when
+ * `then` failed (the script stopped). See the program's own header.
+ */
+export const PG_CHECKSUMS_BESIDE_SCRIPT_PROGRAM = pgChecksumsBesideScriptProgram
+
+/**
+ * A sync's scratch copy `dbname`: `keepSql` (statements that print nothing: the source values'
+ * hashes) then the checksums of `tables` ({@link pgChecksumsSql}), in one REPEATABLE READ
+ * transaction holding ACCESS SHARE locks on the tables, while the anonymising script
+ * `scriptFile` runs ({@link psqlFile}) from the moment `keepSql` is done; through
+ * {@link PG_CHECKSUMS_BESIDE_SCRIPT_PROGRAM} run by `python` on the host.
+ */
+export function pgChecksumsBesideScript(
+  python: string,
+  conn: DbConnection,
+  dbname: string,
+  tables: readonly (readonly [schema: string, table: string])[],
+  keepSql: string,
+  scriptFile: string
+): Command {
+  const locks = tables.length
+    ? `LOCK TABLE ${tables.map(([schema, table]) => `${quotePgIdent(schema)}.${quotePgIdent(table)}`).join(', ')} IN ACCESS SHARE MODE;\n`
+    : ''
+  const first = `BEGIN ISOLATION LEVEL REPEATABLE READ;\n${locks}${keepSql}`
+  const then = PG_CHECKSUM_SETTINGS_SQL + pgChecksumsSql(tables)
+  return pythonProgram(
+    python,
+    PG_CHECKSUMS_BESIDE_SCRIPT_PROGRAM,
+    [
+      JSON.stringify(psql(conn, dbname, '').argv),
+      JSON.stringify(psqlFile(conn, dbname, scriptFile).argv)
+    ],
+    { ...secretEnv('PGPASSWORD', conn.password), input: JSON.stringify({ first, then }) }
   )
 }
