@@ -8,6 +8,8 @@ import { createHash } from 'node:crypto'
 import { promises as fs } from 'node:fs'
 import * as os from 'node:os'
 import * as path from 'node:path'
+import { pgChecksumsBesideScript } from '../../src/commands/databases/postgres.js'
+import { connectionOf } from '../../src/databases/connection.js'
 import type { DatabaseConfig } from '../../src/databases/engine.js'
 import { copyDatabase, getEngine } from '../../src/databases/registry.js'
 import { anonymizeAndCheck } from '../../src/pipelines/anonymize.js'
@@ -325,6 +327,71 @@ describe('postgres engine', () => {
       // One transaction: its first UPDATE is not kept either.
       expect(pg.sql('beside', `SELECT count(*) FROM users WHERE email = 'y'`).trim()).toBe('0')
     } finally {
+      await fs.rm(dir, { recursive: true, force: true })
+    }
+  })
+
+  test('checksumsBesideScript killed (SIGTERM, as the resident Python passes on a killed run) while the script runs: neither psql is left', async () => {
+    pg.sql('postgres', 'CREATE DATABASE beside_kill')
+    pg.sql(
+      'beside_kill',
+      `CREATE TABLE users (id int, email text); INSERT INTO users VALUES (1, 'a')`
+    )
+    const dir = await fs.mkdtemp(path.join(os.tmpdir(), 'sc-beside-kill-'))
+    const script = path.join(dir, 'anonymize.sql')
+    await fs.writeFile(script, `SELECT pg_sleep(60);\n`)
+    const mark = `SC_BESIDE_KILL=${process.pid}`
+    const marked = async () => {
+      const pids: number[] = []
+      for (const name of await fs.readdir('/proc')) {
+        if (!/^\d+$/.test(name)) continue
+        const env = await fs.readFile(`/proc/${name}/environ`, 'utf8').catch(() => '')
+        const stat = await fs.readFile(`/proc/${name}/stat`, 'utf8').catch(() => '')
+        if (env.split('\0').includes(mark) && !/^\d+ \(.*\) Z /.test(stat)) pids.push(Number(name))
+      }
+      return pids
+    }
+    const c = pgChecksumsBesideScript(
+      PY,
+      connectionOf(db('beside_kill')),
+      'beside_kill',
+      [['public', 'users']],
+      '',
+      script
+    )
+    const child = spawn(c.argv[0], c.argv.slice(1), {
+      env: { ...process.env, ...c.env, [mark.split('=')[0]]: mark.split('=')[1] },
+      stdio: ['pipe', 'pipe', 'pipe']
+    })
+    child.stdin.end(c.input)
+    try {
+      // The script's session is sleeping: the program and the script's psql run (the reading
+      // one may have ended: the checksums of one row are quick).
+      await until(
+        () =>
+          pg
+            .sql(
+              'postgres',
+              `SELECT count(*) FROM pg_stat_activity WHERE query LIKE 'SELECT pg_sleep(60)%'`
+            )
+            .trim() === '1',
+        'the script to run'
+      )
+      expect((await marked()).length).toBeGreaterThanOrEqual(2)
+      child.kill('SIGTERM')
+      expect(await exited(child)).toBe(143)
+      let left = await marked()
+      for (let i = 0; i < 50 && left.length; i++) {
+        await new Promise(r => setTimeout(r, 100))
+        left = await marked()
+      }
+      expect(left).toEqual([])
+    } finally {
+      child.kill('SIGKILL')
+      pg.sql(
+        'postgres',
+        `SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE query LIKE 'SELECT pg_sleep(60)%'`
+      )
       await fs.rm(dir, { recursive: true, force: true })
     }
   })

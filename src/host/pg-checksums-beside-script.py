@@ -12,7 +12,7 @@
 # the script's stderr is passed through. Exit code 0; 5 when `first` failed (its error on stderr;
 # the script was not started, nothing changed); 3 when `then` failed (the lines printed tell how
 # far it got; the script was stopped).
-import json, signal, subprocess, sys
+import json, os, signal, subprocess, sys
 reader_argv, script_argv = json.loads(sys.argv[1]), json.loads(sys.argv[2])
 sql = json.loads(sys.stdin.read())
 MARK = '__sitecycle_first_done__'
@@ -20,17 +20,25 @@ END = '__sitecycle_then_done__'
 children = []
 
 
-def stop_all(signum=None, frame=None):
+def stop_all():
     for c in children:
         if c.poll() is None:
             c.terminate()
-    if signum is not None:
-        for c in children:
-            c.wait()
-        sys.exit(128 + signum)
 
 
-signal.signal(signal.SIGTERM, stop_all)
+def on_term(signum, frame):
+    # The clients get SIGTERM too (as each would have got it had it been started on its own), and
+    # this program ends at once: nothing here waits or takes a lock (the interrupted code may hold
+    # subprocess's own), so os.kill and os._exit only.
+    for c in children:
+        try:
+            os.kill(c.pid, signal.SIGTERM)
+        except ProcessLookupError:
+            pass
+    os._exit(128 + signum)
+
+
+signal.signal(signal.SIGTERM, on_term)
 reader = subprocess.Popen(reader_argv, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True, encoding='utf-8')
 children.append(reader)
 
