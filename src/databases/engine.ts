@@ -189,7 +189,7 @@ export interface DatabaseEngine {
   /**
    * Compact a sync's anonymised copy before the anonymisation check rather than after it: the
    * check then reads the rewritten tables without their dead rows (postgres, 1,000,000 rows: the
-   * compaction and the check 1.5 s against 2.7 s after, bench/README.md "Round 12"). Only where
+   * compaction and the check 1.5 s against 2.7 s after, bench/README.md "Round 13"). Only where
    * dropping the check's tables afterwards gives their space back (postgres); a SQLite `DROP`
    * leaves free pages in the file, so there the compaction comes last.
    */

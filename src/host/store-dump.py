@@ -5,7 +5,7 @@
 # is. Removes the raw dir. Prints {"deltas": [...], "full": n, "bytes": stored bytes}.
 # Runs at a lower CPU priority (nice 10, zstd with it): storing is background work that must not
 # slow what else runs on the host, the site's own requests first, and a sync's restore of the
-# same dump (which runs beside it and which the sync waits for: bench/README.md "Round 12").
+# same dump (which runs beside it and which the sync waits for: bench/README.md "Round 13").
 import json, os, re, shutil, sys
 from _zstd import zstd  # inlined
 os.nice(10)
