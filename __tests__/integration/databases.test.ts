@@ -8,9 +8,14 @@ import { createHash } from 'node:crypto'
 import { promises as fs } from 'node:fs'
 import * as os from 'node:os'
 import * as path from 'node:path'
-import { pgChecksumsBesideScript } from '../../src/commands/databases/postgres.js'
+import {
+  pgChecksumsBesideScript,
+  pgDumpWithChecksums
+} from '../../src/commands/databases/postgres.js'
 import { connectionOf } from '../../src/databases/connection.js'
+import type { Command } from '../../src/commands/command.js'
 import type { DatabaseConfig } from '../../src/databases/engine.js'
+import { storeDump } from '../../src/snapshots/dump-store.js'
 import { copyDatabase, getEngine } from '../../src/databases/registry.js'
 import { anonymizeAndCheck } from '../../src/pipelines/anonymize.js'
 import { createExecutor } from '../../src/hosts/create-executor.js'
@@ -45,6 +50,39 @@ async function until(
     if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`)
     await new Promise(r => setTimeout(r, 50))
   }
+}
+
+/** Pids of live processes whose environment holds `mark` (`NAME=value`). */
+async function processesMarked(mark: string): Promise<number[]> {
+  const pids: number[] = []
+  for (const name of await fs.readdir('/proc')) {
+    if (!/^\d+$/.test(name)) continue
+    const env = await fs.readFile(`/proc/${name}/environ`, 'utf8').catch(() => '')
+    const stat = await fs.readFile(`/proc/${name}/stat`, 'utf8').catch(() => '')
+    if (env.split('\0').includes(mark) && !/^\d+ \(.*\) Z /.test(stat)) pids.push(Number(name))
+  }
+  return pids
+}
+
+/** Spawn `c` (argv, env, input) with `mark` in its environment, as a host runs a program. */
+function spawnMarked(c: Command, mark: string): ChildProcess {
+  const [name, value] = mark.split('=')
+  const child = spawn(c.argv[0], c.argv.slice(1), {
+    env: { ...process.env, ...c.env, [name]: value },
+    stdio: ['pipe', 'pipe', 'pipe']
+  })
+  child.stdin!.end(c.input)
+  return child
+}
+
+/** Wait until no process holds `mark` (5 s at most); those left. */
+async function noneMarked(mark: string): Promise<number[]> {
+  let left = await processesMarked(mark)
+  for (let i = 0; i < 50 && left.length; i++) {
+    await new Promise(r => setTimeout(r, 100))
+    left = await processesMarked(mark)
+  }
+  return left
 }
 
 function exited(child: ChildProcess): Promise<number | null> {
@@ -227,7 +265,7 @@ describe('postgres engine', () => {
       // rule assigns is not a survivor).
       pg.sql(
         'anon_check',
-        'DROP TABLE IF EXISTS sitecycle_anonymize_check_t0, sitecycle_anonymize_check_t1'
+        'SET client_min_messages = warning; DROP TABLE IF EXISTS sitecycle_anonymize_check_t0, sitecycle_anonymize_check_t1'
       )
       await expect(
         run(
@@ -237,7 +275,7 @@ describe('postgres engine', () => {
       ).rejects.toThrow(/left 1 row\(s\) of pay whose holder is still as in the source/)
       pg.sql(
         'anon_check',
-        'DROP TABLE IF EXISTS sitecycle_anonymize_check_t0, sitecycle_anonymize_check_t1'
+        'SET client_min_messages = warning; DROP TABLE IF EXISTS sitecycle_anonymize_check_t0, sitecycle_anonymize_check_t1'
       )
       const ok = await run(
         `UPDATE users SET email = 'z' || id || '@example.invalid', name = 'anon', note = 'n/a';
@@ -266,7 +304,7 @@ describe('postgres engine', () => {
     const seedBeside = () =>
       pg.sql(
         'beside',
-        `DROP TABLE IF EXISTS a_big, sessions, users, kept, marker;
+        `SET client_min_messages = warning; DROP TABLE IF EXISTS a_big, sessions, users, kept, marker;
          CREATE TABLE a_big (id int, v text);
          INSERT INTO a_big SELECT g, repeat(md5(g::text), 2000) FROM generate_series(1, 4000) g;
          CREATE TABLE sessions (id int);
@@ -331,6 +369,70 @@ describe('postgres engine', () => {
     }
   })
 
+  test('the dump with its checksums killed (SIGTERM) while pg_dump waits: neither psql nor pg_dump is left; the store program killed while zstd runs: zstd is not left', async () => {
+    pg.sql('postgres', 'CREATE DATABASE dump_kill')
+    pg.sql('dump_kill', `CREATE TABLE t (id int); INSERT INTO t VALUES (1)`)
+    const dir = await fs.mkdtemp(path.join(os.tmpdir(), 'sc-dump-kill-'))
+    // Another session holds the table: the checksums and pg_dump wait for it.
+    const holder = spawn(
+      'psql',
+      ['-X', '-q', '-h', pg.socketDir, '-p', String(pg.port), '-U', 'postgres', '-d', 'dump_kill'],
+      {
+        stdio: ['pipe', 'ignore', 'ignore']
+      }
+    )
+    holder.stdin!.write('BEGIN; LOCK TABLE t IN ACCESS EXCLUSIVE MODE; SELECT 1;\n')
+    const mark = `SC_DUMP_KILL=${process.pid}`
+    const c = pgDumpWithChecksums(
+      PY,
+      connectionOf(db('dump_kill')),
+      'dump_kill',
+      path.join(dir, 'dump'),
+      [['public', 't']],
+      { directory: true, compress: 0 }
+    )
+    const waiting = () =>
+      pg
+        .sql(
+          'postgres',
+          `SELECT count(*) FROM pg_stat_activity WHERE datname = 'dump_kill' AND wait_event_type = 'Lock'`
+        )
+        .trim()
+    await until(() => waiting() === '0', 'nothing waiting yet')
+    const child = spawnMarked(c, mark)
+    try {
+      await until(() => waiting() === '2', 'the checksums and pg_dump to wait for the lock')
+      // The program, psql and pg_dump.
+      expect((await processesMarked(mark)).length).toBe(3)
+      child.kill('SIGTERM')
+      expect(await exited(child)).toBe(143)
+      expect(await noneMarked(mark)).toEqual([])
+      // The store program, killed while its zstd (here one that sleeps) runs: zstd goes too.
+      const bin = path.join(dir, 'bin')
+      await fs.mkdir(bin)
+      await fs.writeFile(path.join(bin, 'zstd'), '#!/bin/sh\nexec sleep 60\n', { mode: 0o755 })
+      await fs.mkdir(path.join(dir, 'raw'))
+      await fs.writeFile(path.join(dir, 'raw', '1.dat'), 'rows\n')
+      const stored = storeDump(PY, path.join(dir, 'raw'), path.join(dir, 'stored'), null)
+      const store = spawnMarked(
+        { ...stored, env: { ...stored.env, PATH: `${bin}:${process.env.PATH}` } },
+        mark
+      )
+      await until(
+        async () => (await processesMarked(mark)).length === 2,
+        'the store program and its zstd'
+      )
+      store.kill('SIGTERM')
+      expect(await exited(store)).toBe(143)
+      expect(await noneMarked(mark)).toEqual([])
+    } finally {
+      child.kill('SIGKILL')
+      holder.stdin!.end('ROLLBACK;\n')
+      await exited(holder)
+      await fs.rm(dir, { recursive: true, force: true })
+    }
+  })
+
   test('checksumsBesideScript killed (SIGTERM, as the resident Python passes on a killed run) while the script runs: neither psql is left', async () => {
     pg.sql('postgres', 'CREATE DATABASE beside_kill')
     pg.sql(
@@ -341,16 +443,7 @@ describe('postgres engine', () => {
     const script = path.join(dir, 'anonymize.sql')
     await fs.writeFile(script, `SELECT pg_sleep(60);\n`)
     const mark = `SC_BESIDE_KILL=${process.pid}`
-    const marked = async () => {
-      const pids: number[] = []
-      for (const name of await fs.readdir('/proc')) {
-        if (!/^\d+$/.test(name)) continue
-        const env = await fs.readFile(`/proc/${name}/environ`, 'utf8').catch(() => '')
-        const stat = await fs.readFile(`/proc/${name}/stat`, 'utf8').catch(() => '')
-        if (env.split('\0').includes(mark) && !/^\d+ \(.*\) Z /.test(stat)) pids.push(Number(name))
-      }
-      return pids
-    }
+    const marked = () => processesMarked(mark)
     const c = pgChecksumsBesideScript(
       PY,
       connectionOf(db('beside_kill')),
@@ -359,11 +452,7 @@ describe('postgres engine', () => {
       '',
       script
     )
-    const child = spawn(c.argv[0], c.argv.slice(1), {
-      env: { ...process.env, ...c.env, [mark.split('=')[0]]: mark.split('=')[1] },
-      stdio: ['pipe', 'pipe', 'pipe']
-    })
-    child.stdin.end(c.input)
+    const child = spawnMarked(c, mark)
     try {
       // The script's session is sleeping: the program and the script's psql run (the reading
       // one may have ended: the checksums of one row are quick).
@@ -380,12 +469,7 @@ describe('postgres engine', () => {
       expect((await marked()).length).toBeGreaterThanOrEqual(2)
       child.kill('SIGTERM')
       expect(await exited(child)).toBe(143)
-      let left = await marked()
-      for (let i = 0; i < 50 && left.length; i++) {
-        await new Promise(r => setTimeout(r, 100))
-        left = await marked()
-      }
-      expect(left).toEqual([])
+      expect(await noneMarked(mark)).toEqual([])
     } finally {
       child.kill('SIGKILL')
       pg.sql(
@@ -402,7 +486,7 @@ describe('postgres engine', () => {
     const seedUsers = () =>
       pg.sql(
         'anon_compact',
-        `DROP TABLE IF EXISTS users, sitecycle_anonymize_check_t0;
+        `SET client_min_messages = warning; DROP TABLE IF EXISTS users, sitecycle_anonymize_check_t0;
          CREATE TABLE users (id int PRIMARY KEY, email text UNIQUE, bio text);
          INSERT INTO users SELECT g, 'u' || g || '@example.org', repeat('b', 200) FROM generate_series(1, 2000) g;`
       )

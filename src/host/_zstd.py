@@ -1,11 +1,14 @@
 # host/_zstd.py: zstd as the store programs run it: found on PATH, named when missing (exit 4);
 # `zstd(args)` exits 3 with zstd's message when it fails. Inlined in store-dump.py and
 # materialize-dump.py.
+# SIGTERM ends zstd with the program (_children.py).
 import shutil, subprocess, sys
+from _children import start  # inlined
 def zstd(args):
-    r = subprocess.run(['zstd', '-q', '-f', '--long=31'] + args, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-    if r.returncode != 0:
-        sys.stderr.write('zstd %s failed: %s\n' % (' '.join(args), r.stderr.strip()))
+    p = start(['zstd', '-q', '-f', '--long=31'] + args, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    _, err = p.communicate()
+    if p.returncode != 0:
+        sys.stderr.write('zstd %s failed: %s\n' % (' '.join(args), err.strip()))
         sys.exit(3)
 if shutil.which('zstd') is None:
     sys.stderr.write('zstd is not installed\n')

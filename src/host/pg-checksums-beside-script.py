@@ -11,36 +11,22 @@
 # Prints the lines `then` printed, then one JSON line {"script": exit code of the script's psql};
 # the script's stderr is passed through. Exit code 0; 5 when `first` failed (its error on stderr;
 # the script was not started, nothing changed); 3 when `then` failed (the lines printed tell how
-# far it got; the script was stopped).
-import json, os, signal, subprocess, sys
+# far it got; the script was stopped). SIGTERM ends both clients with it (_children.py).
+import json, subprocess, sys
+from _children import start  # inlined
 reader_argv, script_argv = json.loads(sys.argv[1]), json.loads(sys.argv[2])
 sql = json.loads(sys.stdin.read())
 MARK = '__sitecycle_first_done__'
 END = '__sitecycle_then_done__'
-children = []
 
 
-def stop_all():
+def stop(*children):
     for c in children:
         if c.poll() is None:
             c.terminate()
 
 
-def on_term(signum, frame):
-    # The clients get SIGTERM too (as each would have got it had it been started on its own), and
-    # this program ends at once: nothing here waits or takes a lock (the interrupted code may hold
-    # subprocess's own), so os.kill and os._exit only.
-    for c in children:
-        try:
-            os.kill(c.pid, signal.SIGTERM)
-        except ProcessLookupError:
-            pass
-    os._exit(128 + signum)
-
-
-signal.signal(signal.SIGTERM, on_term)
-reader = subprocess.Popen(reader_argv, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True, encoding='utf-8')
-children.append(reader)
+reader = start(reader_argv, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True, encoding='utf-8')
 
 
 def send(text):
@@ -66,15 +52,14 @@ _, first_done = read_until(MARK)
 if not first_done:
     reader.wait()
     sys.exit(5)
-script = subprocess.Popen(script_argv, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL)
-children.append(script)
+script = start(script_argv, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL)
 lines, finished = [], False
 if send(sql['then'] + '\n\\echo ' + END + '\n'):
     lines, finished = read_until(END)
 sys.stdout.write(''.join(lines))
 sys.stdout.flush()
 if not finished:
-    stop_all()
+    stop(script, reader)
     script.wait()
     reader.wait()
     sys.exit(3)

@@ -6,12 +6,13 @@
 # snapshot can only be imported while its exporter lives). Prints the checksum lines on stdout;
 # exit code 0, or 3 when the checksums failed (the lines printed tell how far they got; pg_dump is
 # stopped), or 4 when pg_dump failed, or 5 when no snapshot could be exported (psql could not
-# connect).
+# connect). SIGTERM ends psql and pg_dump with it (_children.py).
 import json, subprocess, sys
+from _children import start  # inlined
 psql_argv, dump_argv = json.loads(sys.argv[1]), json.loads(sys.argv[2])
 checksum_sql = sys.stdin.read()
 END = '__sitecycle_checksums_end__'
-p = subprocess.Popen(psql_argv, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True, encoding='utf-8')
+p = start(psql_argv, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True, encoding='utf-8')
 def send(text):
     try:
         p.stdin.write(text)
@@ -26,7 +27,7 @@ if not snapshot:
     p.kill()
     p.wait()
     sys.exit(5)
-d = subprocess.Popen(dump_argv + ['--snapshot=' + snapshot], stdin=subprocess.DEVNULL)
+d = start(dump_argv + ['--snapshot=' + snapshot], stdin=subprocess.DEVNULL)
 lines, finished = [], False
 if send(checksum_sql + '\n\\echo ' + END + '\n'):
     for line in p.stdout:

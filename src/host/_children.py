@@ -1,0 +1,27 @@
+# host/_children.py: the processes a host program starts end with it. When the program gets
+# SIGTERM (the resident Python passes it on when a sitecycle run is killed; each program started
+# on its own gets it through `setpriv --pdeathsig`: src/util/die-with-parent.ts), every child it
+# started and that still runs gets SIGTERM too, and the program ends at once with 128 + 15. The
+# handler waits for nothing and takes no lock (os.kill, os._exit): the code it interrupts may hold
+# subprocess's own (a handler that called Popen.wait there deadlocked). Inlined where used.
+import os, signal, subprocess
+_children = []
+
+
+def start(argv, **kwargs):
+    """subprocess.Popen(argv, **kwargs), ended with this program."""
+    p = subprocess.Popen(argv, **kwargs)
+    _children.append(p)
+    return p
+
+
+def _end_with_children(signum, frame):
+    for p in _children:
+        try:
+            os.kill(p.pid, signal.SIGTERM)
+        except ProcessLookupError:
+            pass
+    os._exit(128 + signum)
+
+
+signal.signal(signal.SIGTERM, _end_with_children)
