@@ -4,6 +4,7 @@
  * `python3 -I [-S] -c PROGRAM args...`.
  */
 import type { Command } from '../../src/commands/command.js'
+import { COMMIT_FILE_PROGRAM } from '../../src/commands/files.js'
 import * as scripts from '../../src/commands/host-scripts.js'
 import type { RecordedCall, RecordingExecutor } from '../../src/hosts/recording-executor.js'
 
@@ -27,13 +28,25 @@ export const isScript = (program: string) => (c: Command) => scriptOf(c.argv)?.p
 /** The n-th argument of the host script the command runs. */
 export const scriptArg = (c: Command, n: number) => scriptOf(c.argv)?.args[n]
 
+/** host/commit-file.py on a RecordingExecutor's pretend files: the file gets the input. */
+export function fakeCommitFile(exec: RecordingExecutor): RecordingExecutor {
+  return exec.respond(
+    c => c.argv.includes(COMMIT_FILE_PROGRAM),
+    c => {
+      exec.files.set(c.argv[c.argv.indexOf(COMMIT_FILE_PROGRAM) + 1], String(c.input ?? ''))
+      return {}
+    }
+  )
+}
+
 /**
- * host/take-lock.py and host/release-lock.py on a RecordingExecutor's pretend files: the lock is
+ * host/take-lock.py and host/release-lock.py on a RecordingExecutor's pretend files (and
+ * host/commit-file.py: {@link fakeCommitFile}): the lock is
  * taken when `<state>/lock/holder.json` is not there (the rename of the attempt then fails), and
  * released when its holder has the operation's id. Returns the executor, for chaining.
  */
 export function fakeLockPrograms(exec: RecordingExecutor): RecordingExecutor {
-  return exec
+  return fakeCommitFile(exec)
     .respond(isScript(scripts.TAKE_LOCK), c => {
       const [state, id, holderText] = scriptOf(c.argv)!.args
       if (exec.files.has(`${state}/lock/holder.json`)) {

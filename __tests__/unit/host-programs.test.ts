@@ -8,6 +8,7 @@ import { execFileSync } from 'node:child_process'
 import { createHash } from 'node:crypto'
 import {
   chmod,
+  link,
   lstat,
   mkdir,
   mkdtemp,
@@ -19,10 +20,10 @@ import {
 } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { describeCommand, hostProgramName } from '../../src/commands/command.js'
+import { describeCommand, hostProgramName, type Command } from '../../src/commands/command.js'
 import { pythonProgram } from '../../src/commands/databases/python-programs.js'
 import { SQLITE_CHECKSUMS_PROGRAM } from '../../src/commands/databases/sqlite.js'
-import { pathIdentities } from '../../src/commands/files.js'
+import { commitFile, pathIdentities } from '../../src/commands/files.js'
 import { SITE_FACTS_PROGRAM } from '../../src/compare/host-program.js'
 import * as scripts from '../../src/commands/host-scripts.js'
 import { hostScript } from '../../src/commands/python.js'
@@ -307,6 +308,89 @@ describe('the programs against real trees', () => {
       withFake(materializeDumpCommand(PY, join(dir, 'stored'), null, [], join(dir, 'out')))
     )
     expect((await readFile(log, 'utf8')).trim().split('\n')).toEqual([String(own)])
+  })
+})
+
+describe('durable writes: what reaches the disk before a snapshot counts as complete', () => {
+  /**
+   * The command with a prelude before its program that logs, in order, each fsync (with the path
+   * of its descriptor), rename and syncfs the program makes, to `log` (one per line).
+   */
+  const traced = (c: Command, log: string): Command => {
+    const i = c.argv.indexOf('-c')
+    const prelude = `import ctypes as _ct, os as _os
+def _log(line):
+    with open(${JSON.stringify(log)}, 'a') as _f:
+        _f.write(line + chr(10))
+_fsync, _replace, _CDLL = _os.fsync, _os.replace, _ct.CDLL
+def _traced_fsync(fd):
+    _log('fsync ' + _os.readlink('/proc/self/fd/%d' % fd))
+    return _fsync(fd)
+def _traced_replace(a, b):
+    _log('rename %s %s' % (a, b))
+    return _replace(a, b)
+class _Libc:
+    def __init__(self, *a, **k):
+        self._lib = _CDLL(*a, **k)
+    def __getattr__(self, name):
+        f = getattr(self._lib, name)
+        if name != 'syncfs':
+            return f
+        def traced(fd):
+            _log('syncfs ' + _os.readlink('/proc/self/fd/%d' % fd))
+            return f(fd)
+        return traced
+_os.fsync, _os.replace, _ct.CDLL = _traced_fsync, _traced_replace, _Libc
+`
+    return {
+      ...c,
+      argv: [...c.argv.slice(0, i + 1), prelude + c.argv[i + 1], ...c.argv.slice(i + 2)]
+    }
+  }
+  const events = async (log: string) =>
+    (await readFile(log, 'utf8').catch(() => '')).trim().split('\n').filter(Boolean)
+
+  test('commit-file: the content under its mode, written aside and fsynced, renamed, then its folder fsynced', async () => {
+    const target = join(dir, 'manifest.json')
+    await writeFile(target, 'old')
+    const log = join(dir, 'events.log')
+    await exec.run(traced(commitFile(PY, target, '{"id": "s1"}\n', 0o640), log))
+    expect(await readFile(target, 'utf8')).toBe('{"id": "s1"}\n')
+    expect((await lstat(target)).mode & 0o777).toBe(0o640)
+    expect(await readdir(dir)).toEqual(['events.log', 'manifest.json'])
+    expect(await events(log)).toEqual([
+      `fsync ${target}.tmp`,
+      `rename ${target}.tmp ${target}`,
+      `fsync ${dir}`
+    ])
+  })
+
+  test('snapshot-sums write: a file it had to read makes it syncfs the snapshot before SHA256SUMS is written (fsynced, renamed, folder fsynced); files already on disk (hard links of the previous one) do not', async () => {
+    const top = join(dir, 'snap')
+    await mkdir(join(top, 'files'), { recursive: true })
+    await writeFile(join(top, 'files', 'a.txt'), 'a')
+    const log = join(dir, 'events.log')
+    await exec.run(traced(writeSnapshotSums(PY, top), log))
+    expect(await events(log)).toEqual([
+      `syncfs ${top}`,
+      `fsync ${top}/SHA256SUMS.tmp`,
+      `rename ${top}/SHA256SUMS.tmp ${top}/SHA256SUMS`,
+      `fsync ${top}`
+    ])
+    // The next snapshot hard-links the unchanged file: nothing to read, nothing to sync first.
+    const next = join(dir, 'snap2')
+    await mkdir(join(next, 'files'), { recursive: true })
+    await link(join(top, 'files', 'a.txt'), join(next, 'files', 'a.txt'))
+    const sumsSha256 = createHash('sha256')
+      .update(await readFile(join(top, 'SHA256SUMS')))
+      .digest('hex')
+    await rm(log)
+    await exec.run(traced(writeSnapshotSums(PY, next, { dir: top, sumsSha256 }), log))
+    expect(await events(log)).toEqual([
+      `fsync ${next}/SHA256SUMS.tmp`,
+      `rename ${next}/SHA256SUMS.tmp ${next}/SHA256SUMS`,
+      `fsync ${next}`
+    ])
   })
 })
 

@@ -1,4 +1,5 @@
 import { cmd, type Command } from './command.js'
+import commitFileProgram from '../host/commit-file.py'
 import pathIdentitiesProgram from '../host/path-identities.py'
 
 /** `mkdir -p` with a mode for the leaves. */
@@ -83,4 +84,18 @@ export function takeTreeBack(from: string, owner: string, path: string): Command
 /** `find <path> -user <user> -print -quit`: prints one path `user` owns in the tree, if any. */
 export function firstOwnedBy(user: string, path: string): Command {
   return cmd(['find', path, '-user', user, '-print', '-quit'])
+}
+
+/** host/commit-file.py: argv path, mode (octal); stdin the content. */
+export const COMMIT_FILE_PROGRAM = commitFileProgram
+
+/**
+ * Write `content` to `path` durably and all at once (host/commit-file.py: `<path>.tmp` with
+ * `mode`, fsync, rename, fsync of the folder), run by `python` on the host; one command, where
+ * writeFile then `mv` were two and synced nothing.
+ */
+export function commitFile(python: string, path: string, content: string, mode: number): Command {
+  return cmd([python, '-I', '-S', '-c', commitFileProgram, path, mode.toString(8)], {
+    input: content
+  })
 }

@@ -6,7 +6,12 @@
 #   SHA256SUMS still has the sha256 its manifest records. `known` is `[[path, sha256,
 #   'dev:inode:size:mtime_ns:ctime_ns']...]`: files the program that wrote them hashed as it wrote them (the
 #   SQLite copy); such a file takes that sum while its lstat still has that identity, else it is
-#   read. Prints JSON `{sha256, count, bytes, hashed,
+#   read. Before SHA256SUMS is written, the files written for this snapshot are made durable:
+#   one syncfs(2) of the snapshot's file system when any file was read here (a file written
+#   outside sitecycle's own programs: the dump's zstd files, the copied data folders; fsync of
+#   each would cost a disk flush per file), and SHA256SUMS itself is fsynced, renamed and its
+#   directory fsynced: a snapshot whose manifest is written after this survives a power loss.
+#   Prints JSON `{sha256, count, bytes, hashed,
 #   hashedBytes, reused, reusedBytes, files: [[path, size, sha256]...]}`.
 # - `hash <json>`: json is `[{dir, only: [paths] | null, sums: bool}]`. Hashes the files of each
 #   snapshot directory (only those at or under `only`, when given), reading each inode once across
@@ -141,6 +146,30 @@ def sha256_of(path, progress):
     return h.hexdigest()
 
 
+def sync_filesystem(path):
+    """syncfs(2) of the file system holding `path` (Linux), else sync(2) of all of them."""
+    import ctypes
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        try:
+            libc = ctypes.CDLL(None, use_errno=True)
+            if libc.syncfs(fd) == 0:
+                return
+        except (AttributeError, OSError):
+            pass
+        os.sync()
+    finally:
+        os.close(fd)
+
+
+def fsync_dir(path):
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
 def identity(st):
     return '%d:%d:%d:%d:%d' % (st.st_dev, st.st_ino, st.st_size, st.st_mtime_ns, st.st_ctime_ns)
 
@@ -160,6 +189,7 @@ def write(progress_path, top, prev, prev_sha, known_json='-'):
     progress = Progress(progress_path, sum(st.st_size for _, _, st in files), len(files))
     out, lines = [], []
     counts = {'hashed': 0, 'hashedBytes': 0, 'reused': 0, 'reusedBytes': 0}
+    read_here = False
     for rel, path, st in files:
         # A known sum was read once already, by the program that wrote the file: counted as hashed.
         digest, kind = None, 'hashed'
@@ -174,6 +204,7 @@ def write(progress_path, top, prev, prev_sha, known_json='-'):
                 pass
         if digest is None:
             digest = sha256_of(path, progress)
+            read_here = True
         else:
             progress.add(st.st_size)
         counts[kind] += 1
@@ -182,12 +213,15 @@ def write(progress_path, top, prev, prev_sha, known_json='-'):
         lines.append(sums_line(digest, rel))
         out.append([rel, st.st_size, digest])
     data = b''.join(lines)
+    if read_here:
+        sync_filesystem(top)
     tmp = os.path.join(top, 'SHA256SUMS.tmp')
     with open(tmp, 'wb') as f:
         f.write(data)
         f.flush()
         os.fsync(f.fileno())
     os.replace(tmp, os.path.join(top, 'SHA256SUMS'))
+    fsync_dir(top)
     progress.done()
     result = {'sha256': hashlib.sha256(data).hexdigest(), 'count': len(out),
               'bytes': sum(f[1] for f in out), 'files': out}

@@ -10,7 +10,13 @@
  */
 import type { SitecycleConfig, SiteConfig, SnapshotRetention } from '../config/model.js'
 import { SNAPSHOT_DEFAULTS } from '../config/schema.js'
-import { makeDirExclusive, makeDirs, removeTree, renamePath } from '../commands/files.js'
+import {
+  commitFile,
+  makeDirExclusive,
+  makeDirs,
+  removeTree,
+  renamePath
+} from '../commands/files.js'
 import type {
   DatabaseConfig,
   DatabaseEngine,
@@ -280,9 +286,8 @@ function snapshotSteps(): Step<SnapshotContext>[] {
       title: 'write the manifest (the snapshot is complete from here)',
       run: async c => {
         const m = (c.manifest = manifestOf(c))
-        const tmp = `${c.paths.manifest}.tmp`
-        await c.exec.writeFile(tmp, renderManifest(m), 0o640)
-        await c.exec.run(renamePath(tmp, c.paths.manifest))
+        // Durably (fsync, rename, fsync of the folder): retention may remove older snapshots next.
+        await c.exec.run(commitFile(c.python, c.paths.manifest, renderManifest(m), 0o640))
       }
     },
     {
