@@ -365,14 +365,15 @@ _os.fsync, _os.replace, _ct.CDLL = _traced_fsync, _traced_replace, _Libc
     ])
   })
 
-  test('snapshot-sums write: a file it had to read makes it syncfs the snapshot before SHA256SUMS is written (fsynced, renamed, folder fsynced); files already on disk (hard links of the previous one) do not', async () => {
+  test('snapshot-sums write: the files it had to read are fsynced with their folders (past 256, one syncfs) before SHA256SUMS is written (fsynced, renamed, folder fsynced); files already on disk (hard links of the previous one) are not', async () => {
     const top = join(dir, 'snap')
     await mkdir(join(top, 'files'), { recursive: true })
     await writeFile(join(top, 'files', 'a.txt'), 'a')
     const log = join(dir, 'events.log')
     await exec.run(traced(writeSnapshotSums(PY, top), log))
     expect(await events(log)).toEqual([
-      `syncfs ${top}`,
+      `fsync ${top}/files/a.txt`,
+      `fsync ${top}/files`,
       `fsync ${top}/SHA256SUMS.tmp`,
       `rename ${top}/SHA256SUMS.tmp ${top}/SHA256SUMS`,
       `fsync ${top}`
@@ -390,6 +391,18 @@ _os.fsync, _os.replace, _ct.CDLL = _traced_fsync, _traced_replace, _Libc
       `fsync ${next}/SHA256SUMS.tmp`,
       `rename ${next}/SHA256SUMS.tmp ${next}/SHA256SUMS`,
       `fsync ${next}`
+    ])
+    // Past 256 files read, one syncfs of the file system instead of a flush a file.
+    const many = join(dir, 'snap3')
+    await mkdir(join(many, 'files'), { recursive: true })
+    for (let i = 0; i < 257; i++) await writeFile(join(many, 'files', `f${i}`), String(i))
+    await rm(log)
+    await exec.run(traced(writeSnapshotSums(PY, many), log))
+    expect(await events(log)).toEqual([
+      `syncfs ${many}`,
+      `fsync ${many}/SHA256SUMS.tmp`,
+      `rename ${many}/SHA256SUMS.tmp ${many}/SHA256SUMS`,
+      `fsync ${many}`
     ])
   })
 })

@@ -6,11 +6,12 @@
 #   SHA256SUMS still has the sha256 its manifest records. `known` is `[[path, sha256,
 #   'dev:inode:size:mtime_ns:ctime_ns']...]`: files the program that wrote them hashed as it wrote them (the
 #   SQLite copy); such a file takes that sum while its lstat still has that identity, else it is
-#   read. Before SHA256SUMS is written, the files written for this snapshot are made durable:
-#   one syncfs(2) of the snapshot's file system when any file was read here (a file written
-#   outside sitecycle's own programs: the dump's zstd files, the copied data folders; fsync of
-#   each would cost a disk flush per file), and SHA256SUMS itself is fsynced, renamed and its
-#   directory fsynced: a snapshot whose manifest is written after this survives a power loss.
+#   read. Before SHA256SUMS is written, the files read here (written for this snapshot by programs
+#   that do not sync them: zstd, rsync) are made durable: each fsynced, then their folders, or,
+#   past SYNC_EACH_MAX files, one syncfs(2) of the snapshot's file system instead (a disk flush
+#   a file would cost more; syncfs also flushes whatever else is dirty there, such as a sync's
+#   scratch database, so it is not the default). SHA256SUMS itself is fsynced, renamed and its
+#   folder fsynced: a snapshot whose manifest is written after this survives a power loss.
 #   Prints JSON `{sha256, count, bytes, hashed,
 #   hashedBytes, reused, reusedBytes, files: [[path, size, sha256]...]}`.
 # - `hash <json>`: json is `[{dir, only: [paths] | null, sums: bool}]`. Hashes the files of each
@@ -24,6 +25,8 @@
 import hashlib, json, os, re, stat, sys, time
 
 SKIP = {'manifest.json', 'manifest.json.tmp', 'SHA256SUMS', 'SHA256SUMS.tmp'}
+# Up to this many files read for a snapshot are fsynced one by one; more, and the file system is.
+SYNC_EACH_MAX = 256
 
 
 def enc(rel):
@@ -162,12 +165,23 @@ def sync_filesystem(path):
         os.close(fd)
 
 
-def fsync_dir(path):
+def fsync_path(path):
     fd = os.open(path, os.O_RDONLY)
     try:
         os.fsync(fd)
     finally:
         os.close(fd)
+
+
+def make_durable(top, paths):
+    """The files `paths` (under `top`) and their folders on disk: see the header."""
+    if len(paths) > SYNC_EACH_MAX:
+        sync_filesystem(top)
+        return
+    for path in paths:
+        fsync_path(path)
+    for folder in sorted({os.path.dirname(path) for path in paths}):
+        fsync_path(folder)
 
 
 def identity(st):
@@ -189,7 +203,7 @@ def write(progress_path, top, prev, prev_sha, known_json='-'):
     progress = Progress(progress_path, sum(st.st_size for _, _, st in files), len(files))
     out, lines = [], []
     counts = {'hashed': 0, 'hashedBytes': 0, 'reused': 0, 'reusedBytes': 0}
-    read_here = False
+    read_here = []
     for rel, path, st in files:
         # A known sum was read once already, by the program that wrote the file: counted as hashed.
         digest, kind = None, 'hashed'
@@ -204,7 +218,7 @@ def write(progress_path, top, prev, prev_sha, known_json='-'):
                 pass
         if digest is None:
             digest = sha256_of(path, progress)
-            read_here = True
+            read_here.append(path)
         else:
             progress.add(st.st_size)
         counts[kind] += 1
@@ -213,15 +227,14 @@ def write(progress_path, top, prev, prev_sha, known_json='-'):
         lines.append(sums_line(digest, rel))
         out.append([rel, st.st_size, digest])
     data = b''.join(lines)
-    if read_here:
-        sync_filesystem(top)
+    make_durable(top, read_here)
     tmp = os.path.join(top, 'SHA256SUMS.tmp')
     with open(tmp, 'wb') as f:
         f.write(data)
         f.flush()
         os.fsync(f.fileno())
     os.replace(tmp, os.path.join(top, 'SHA256SUMS'))
-    fsync_dir(top)
+    fsync_path(top)
     progress.done()
     result = {'sha256': hashlib.sha256(data).hexdigest(), 'count': len(out),
               'bytes': sum(f[1] for f in out), 'files': out}
