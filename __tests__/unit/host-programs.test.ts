@@ -4,7 +4,7 @@
  * what Node computes itself, and a failure reported with its message and the program's name,
  * never its text.
  */
-import { execFileSync } from 'node:child_process'
+import { execFileSync, spawn } from 'node:child_process'
 import { createHash } from 'node:crypto'
 import {
   chmod,
@@ -21,7 +21,7 @@ import {
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { describeCommand, hostProgramName, type Command } from '../../src/commands/command.js'
-import { pythonProgram } from '../../src/commands/databases/python-programs.js'
+import { pythonProgram, redirectOutput } from '../../src/commands/databases/python-programs.js'
 import { SQLITE_CHECKSUMS_PROGRAM } from '../../src/commands/databases/sqlite.js'
 import { commitFile, pathIdentities } from '../../src/commands/files.js'
 import { SITE_FACTS_PROGRAM } from '../../src/compare/host-program.js'
@@ -404,6 +404,34 @@ _os.fsync, _os.replace, _ct.CDLL = _traced_fsync, _traced_replace, _Libc
       `rename ${many}/SHA256SUMS.tmp ${many}/SHA256SUMS`,
       `fsync ${many}`
     ])
+  })
+})
+
+describe('a killed host program ends what it started', () => {
+  test('redirect-stdio (a dump written to a file) killed with SIGTERM while its command runs: the command ends with it', async () => {
+    const c = redirectOutput(PY, ['sleep', '60'], join(dir, 'out.gz'), true)
+    const child = spawn(c.argv[0], c.argv.slice(1), { stdio: 'ignore' })
+    const pid = child.pid!
+    const children = async () =>
+      (await readFile(`/proc/${pid}/task/${pid}/children`, 'utf8').catch(() => ''))
+        .trim()
+        .split(/\s+/)
+        .filter(Boolean)
+        .map(Number)
+    let started: number[] = []
+    for (let i = 0; i < 100 && !started.length; i++) {
+      await new Promise(r => setTimeout(r, 50))
+      started = await children()
+    }
+    expect(started).toHaveLength(1)
+    const running = async (p: number) =>
+      !/^\d+ \(.*\) Z /.test(await readFile(`/proc/${p}/stat`, 'utf8').catch(() => '0 (x) Z '))
+    const ended = new Promise(r => child.once('exit', (code, signal) => r(code ?? signal)))
+    child.kill('SIGTERM')
+    expect(await ended).toBe(143)
+    for (let i = 0; i < 50 && (await running(started[0])); i++)
+      await new Promise(r => setTimeout(r, 100))
+    expect(await running(started[0])).toBe(false)
   })
 })
 

@@ -1,18 +1,19 @@
 # host/redirect-stdio.py: argv: mode (`in` or `out`), file, extra, then the command's argv. `out`: the
 # command's stdout goes to the file (gzipped when extra is `1`); `in`: the file (gunzipped when it
 # is gzip), followed by the text `extra`, is the command's stdin. Exits with the command's code; a
-# failed `out` removes the file.
+# failed `out` removes the file. SIGTERM ends the command with it (_children.py).
 import gzip, os, shutil, subprocess, sys
+from _children import start  # inlined
 mode, path, extra, argv = sys.argv[1], sys.argv[2], sys.argv[3], sys.argv[4:]
 gz = extra == '1'
 if mode == 'out':
     with open(path, 'wb') as f:
         if gz:
-            p = subprocess.Popen(argv, stdout=subprocess.PIPE)
+            p = start(argv, stdout=subprocess.PIPE)
             with gzip.GzipFile(fileobj=f, mode='wb', compresslevel=6) as z:
                 shutil.copyfileobj(p.stdout, z, 1 << 20)
         else:
-            p = subprocess.Popen(argv, stdout=f)
+            p = start(argv, stdout=f)
         code = p.wait()
         f.flush()
         os.fsync(f.fileno())
@@ -24,7 +25,7 @@ with open(path, 'rb', buffering=0) as f:
     magic = f.read(2)
     f.seek(0)
     if magic == b'\x1f\x8b' or extra:
-        p = subprocess.Popen(argv, stdin=subprocess.PIPE)
+        p = start(argv, stdin=subprocess.PIPE)
         try:
             if magic == b'\x1f\x8b':
                 with gzip.GzipFile(fileobj=f, mode='rb') as z:
@@ -44,5 +45,5 @@ with open(path, 'rb', buffering=0) as f:
         except BrokenPipeError:
             pass
     else:
-        p = subprocess.Popen(argv, stdin=f)
+        p = start(argv, stdin=f)
     sys.exit(p.wait())
