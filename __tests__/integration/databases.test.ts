@@ -28,6 +28,7 @@ import {
   type MariaDbServer,
   type PostgresServer
 } from '../helpers/databases.js'
+import { noneLeft, processesMarked } from '../helpers/marked-processes.js'
 import { startSshd } from '../helpers/sshd.js'
 
 const PY = '/usr/bin/python3'
@@ -52,18 +53,6 @@ async function until(
   }
 }
 
-/** Pids of live processes whose environment holds `mark` (`NAME=value`). */
-async function processesMarked(mark: string): Promise<number[]> {
-  const pids: number[] = []
-  for (const name of await fs.readdir('/proc')) {
-    if (!/^\d+$/.test(name)) continue
-    const env = await fs.readFile(`/proc/${name}/environ`, 'utf8').catch(() => '')
-    const stat = await fs.readFile(`/proc/${name}/stat`, 'utf8').catch(() => '')
-    if (env.split('\0').includes(mark) && !/^\d+ \(.*\) Z /.test(stat)) pids.push(Number(name))
-  }
-  return pids
-}
-
 /** Spawn `c` (argv, env, input) with `mark` in its environment, as a host runs a program. */
 function spawnMarked(c: Command, mark: string): ChildProcess {
   const [name, value] = mark.split('=')
@@ -73,16 +62,6 @@ function spawnMarked(c: Command, mark: string): ChildProcess {
   })
   child.stdin!.end(c.input)
   return child
-}
-
-/** Wait until no process holds `mark` (5 s at most); those left. */
-async function noneMarked(mark: string): Promise<number[]> {
-  let left = await processesMarked(mark)
-  for (let i = 0; i < 50 && left.length; i++) {
-    await new Promise(r => setTimeout(r, 100))
-    left = await processesMarked(mark)
-  }
-  return left
 }
 
 function exited(child: ChildProcess): Promise<number | null> {
@@ -406,7 +385,7 @@ describe('postgres engine', () => {
       expect((await processesMarked(mark)).length).toBe(3)
       child.kill('SIGTERM')
       expect(await exited(child)).toBe(143)
-      expect(await noneMarked(mark)).toEqual([])
+      expect(await noneLeft(mark)).toEqual([])
       // The store program, killed while its zstd (here one that sleeps) runs: zstd goes too.
       const bin = path.join(dir, 'bin')
       await fs.mkdir(bin)
@@ -424,7 +403,7 @@ describe('postgres engine', () => {
       )
       store.kill('SIGTERM')
       expect(await exited(store)).toBe(143)
-      expect(await noneMarked(mark)).toEqual([])
+      expect(await noneLeft(mark)).toEqual([])
     } finally {
       child.kill('SIGKILL')
       holder.stdin!.end('ROLLBACK;\n')
@@ -469,7 +448,7 @@ describe('postgres engine', () => {
       expect((await marked()).length).toBeGreaterThanOrEqual(2)
       child.kill('SIGTERM')
       expect(await exited(child)).toBe(143)
-      expect(await noneMarked(mark)).toEqual([])
+      expect(await noneLeft(mark)).toEqual([])
     } finally {
       child.kill('SIGKILL')
       pg.sql(

@@ -9,31 +9,9 @@ import { promises as fs } from 'node:fs'
 import * as os from 'node:os'
 import * as path from 'node:path'
 import { startCli } from '../helpers/cli.js'
+import { noneLeft, processesMarked } from '../helpers/marked-processes.js'
 
 const PY = '/usr/bin/python3'
-
-/** Pids of processes whose environment holds `mark` (this user's: root's tests read all). */
-async function processesMarked(mark: string): Promise<number[]> {
-  const pids: number[] = []
-  for (const name of await fs.readdir('/proc')) {
-    if (!/^\d+$/.test(name)) continue
-    const env = await fs.readFile(`/proc/${name}/environ`, 'utf8').catch(() => '')
-    if (!env.split('\0').includes(mark)) continue
-    const stat = await fs.readFile(`/proc/${name}/stat`, 'utf8').catch(() => '')
-    if (/^\d+ \(.*\) Z /.test(stat)) continue // a zombie has ended
-    pids.push(Number(name))
-  }
-  return pids
-}
-
-async function noneLeft(mark: string): Promise<number[]> {
-  let left = await processesMarked(mark)
-  for (let i = 0; i < 100 && left.length; i++) {
-    await new Promise(r => setTimeout(r, 100))
-    left = await processesMarked(mark)
-  }
-  return left
-}
 
 describe('a killed CLI run leaves no resident Python and no host program', () => {
   let dir: string

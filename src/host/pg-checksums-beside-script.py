@@ -13,60 +13,24 @@
 # the script was not started, nothing changed); 3 when `then` failed (the lines printed tell how
 # far it got; the script was stopped). SIGTERM ends both clients with it (_children.py).
 import json, subprocess, sys
-from _children import start  # inlined
+from _psql_session import commit, open_session, run_until, start  # inlined
 reader_argv, script_argv = json.loads(sys.argv[1]), json.loads(sys.argv[2])
 sql = json.loads(sys.stdin.read())
-MARK = '__sitecycle_first_done__'
-END = '__sitecycle_then_done__'
-
-
-def stop(*children):
-    for c in children:
-        if c.poll() is None:
-            c.terminate()
-
-
-reader = start(reader_argv, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True, encoding='utf-8')
-
-
-def send(text):
-    try:
-        reader.stdin.write(text)
-        reader.stdin.flush()
-        return True
-    except BrokenPipeError:
-        return False
-
-
-def read_until(mark):
-    lines = []
-    for line in reader.stdout:
-        if line.strip() == mark:
-            return lines, True
-        lines.append(line)
-    return lines, False
-
-
-send(sql['first'] + '\n\\echo ' + MARK + '\n')
-_, first_done = read_until(MARK)
+reader = open_session(reader_argv)
+_, first_done = run_until(reader, sql['first'], '__sitecycle_first_done__')
 if not first_done:
     reader.wait()
     sys.exit(5)
 script = start(script_argv, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL)
-lines, finished = [], False
-if send(sql['then'] + '\n\\echo ' + END + '\n'):
-    lines, finished = read_until(END)
+lines, finished = run_until(reader, sql['then'], '__sitecycle_then_done__')
 sys.stdout.write(''.join(lines))
 sys.stdout.flush()
 if not finished:
-    stop(script, reader)
+    for c in (script, reader):
+        if c.poll() is None:
+            c.terminate()
     script.wait()
     reader.wait()
     sys.exit(3)
-send('COMMIT;\n')
-try:
-    reader.stdin.close()
-except BrokenPipeError:
-    pass
-reader.wait()
+commit(reader)
 print(json.dumps({'script': script.wait()}))

@@ -8,19 +8,11 @@
 # stopped), or 4 when pg_dump failed, or 5 when no snapshot could be exported (psql could not
 # connect). SIGTERM ends psql and pg_dump with it (_children.py).
 import json, subprocess, sys
-from _children import start  # inlined
+from _psql_session import commit, open_session, run_until, send, start  # inlined
 psql_argv, dump_argv = json.loads(sys.argv[1]), json.loads(sys.argv[2])
 checksum_sql = sys.stdin.read()
-END = '__sitecycle_checksums_end__'
-p = start(psql_argv, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True, encoding='utf-8')
-def send(text):
-    try:
-        p.stdin.write(text)
-        p.stdin.flush()
-        return True
-    except BrokenPipeError:
-        return False
-send('BEGIN ISOLATION LEVEL REPEATABLE READ, READ ONLY;\nSELECT pg_export_snapshot();\n')
+p = open_session(psql_argv)
+send(p, 'BEGIN ISOLATION LEVEL REPEATABLE READ, READ ONLY;\nSELECT pg_export_snapshot();\n')
 snapshot = p.stdout.readline().strip()
 if not snapshot:
     sys.stderr.write('could not open a transaction and export its snapshot\n')
@@ -28,13 +20,7 @@ if not snapshot:
     p.wait()
     sys.exit(5)
 d = start(dump_argv + ['--snapshot=' + snapshot], stdin=subprocess.DEVNULL)
-lines, finished = [], False
-if send(checksum_sql + '\n\\echo ' + END + '\n'):
-    for line in p.stdout:
-        if line.strip() == END:
-            finished = True
-            break
-        lines.append(line)
+lines, finished = run_until(p, checksum_sql, '__sitecycle_checksums_end__')
 sys.stdout.write(''.join(lines))
 sys.stdout.flush()
 if not finished:
@@ -43,12 +29,7 @@ if not finished:
     p.wait()
     sys.exit(3)
 dump_code = d.wait()
-send('COMMIT;\n')
-try:
-    p.stdin.close()
-except BrokenPipeError:
-    pass
-p.wait()
+commit(p)
 if dump_code != 0:
     sys.stderr.write('pg_dump exited with code %d\n' % dump_code)
     sys.exit(4)

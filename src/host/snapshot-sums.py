@@ -23,6 +23,7 @@
 # Progress: `{"doneBytes", "totalBytes", "doneFiles", "totalFiles"}` written aside and renamed over
 # the progress file about twice a second; removed at the end. Errors writing it are ignored.
 import hashlib, json, os, re, stat, sys, time
+from _durable import commit, fsync_path  # inlined
 
 SKIP = {'manifest.json', 'manifest.json.tmp', 'SHA256SUMS', 'SHA256SUMS.tmp'}
 # Up to this many files read for a snapshot are fsynced one by one; more, and the file system is.
@@ -165,14 +166,6 @@ def sync_filesystem(path):
         os.close(fd)
 
 
-def fsync_path(path):
-    fd = os.open(path, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
-
-
 def make_durable(top, paths):
     """The files `paths` (under `top`) and their folders on disk: see the header."""
     if len(paths) > SYNC_EACH_MAX:
@@ -228,13 +221,7 @@ def write(progress_path, top, prev, prev_sha, known_json='-'):
         out.append([rel, st.st_size, digest])
     data = b''.join(lines)
     make_durable(top, read_here)
-    tmp = os.path.join(top, 'SHA256SUMS.tmp')
-    with open(tmp, 'wb') as f:
-        f.write(data)
-        f.flush()
-        os.fsync(f.fileno())
-    os.replace(tmp, os.path.join(top, 'SHA256SUMS'))
-    fsync_path(top)
+    commit(os.path.join(top, 'SHA256SUMS'), data)
     progress.done()
     result = {'sha256': hashlib.sha256(data).hexdigest(), 'count': len(out),
               'bytes': sum(f[1] for f in out), 'files': out}

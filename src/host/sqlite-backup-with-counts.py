@@ -11,6 +11,7 @@
 # for that file while its identity is unchanged; a string: nanoseconds do not fit a JSON number)}. The destination must not exist; the
 # partial file is removed on failure.
 import hashlib, json, os, sqlite3, sys, threading, urllib.parse
+from _durable import fsync_path  # inlined
 src_path, dest, partial = sys.argv[1], sys.argv[2], sys.argv[3]
 if not os.path.isfile(src_path):
     sys.stderr.write('%s: no such database file\n' % src_path)
@@ -18,11 +19,6 @@ if not os.path.isfile(src_path):
 if os.path.lexists(dest):
     sys.stderr.write('%s: already exists\n' % dest)
     sys.exit(2)
-
-
-def fsync_file(path):
-    with open(path, 'rb') as f:
-        os.fsync(f.fileno())
 
 
 def sha256_file(path):
@@ -77,14 +73,10 @@ try:
     finally:
         dst.close()
         src.close()
-    _, digest, out = together((fsync_file, partial), (sha256_file, partial), (row_counts, partial))
+    _, digest, out = together((fsync_path, partial), (sha256_file, partial), (row_counts, partial))
     size = os.path.getsize(partial)
     os.rename(partial, dest)
-    d = os.open(os.path.dirname(os.path.abspath(dest)), os.O_RDONLY)
-    try:
-        os.fsync(d)
-    finally:
-        os.close(d)
+    fsync_path(os.path.dirname(os.path.abspath(dest)))
     st = os.lstat(dest)
 except BaseException:
     for p in (partial, partial + '-journal'):
