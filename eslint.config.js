@@ -24,5 +24,24 @@ export default tseslint.config(
         { argsIgnorePattern: '^_', varsIgnorePattern: '^_' }
       ]
     }
+  },
+  {
+    // Schemas take `z` from src/util/zod.ts, which configures zod before the first one is built.
+    files: ['src/**/*.ts'],
+    ignores: ['src/util/zod.ts'],
+    rules: {
+      '@typescript-eslint/no-restricted-imports': [
+        'error',
+        {
+          paths: [
+            {
+              name: 'zod',
+              message: 'import { z } from src/util/zod.ts (zod configured for sitecycle)',
+              allowTypeImports: true
+            }
+          ]
+        }
+      ]
+    }
   }
 )

@@ -243,3 +243,31 @@ function alive(pid: number): boolean {
   const stat = spawnSync('/bin/ps', ['-o', 'stat=', '-p', String(pid)], { encoding: 'utf8' })
   return stat.stdout.trim() !== '' && !stat.stdout.trim().startsWith('Z')
 }
+
+describe("the resident Python's preloads", () => {
+  const hostDir = new URL('../../src/host/', import.meta.url)
+  const read = (name: string) => fs.readFile(new URL(name, hostDir), 'utf8')
+  const importsOf = (text: string) => {
+    const found = new Set<string>()
+    for (const line of text.split('\n')) {
+      const m = /^\s*(?:import ([\w., ]+)|from ([\w.]+) import )/.exec(line)
+      if (m) for (const mod of (m[1] ?? m[2]).split(',')) found.add(mod.trim().split(' ')[0])
+    }
+    return found
+  }
+
+  test('leave out what only probe-http.py imports: its probes are asked from Node here', async () => {
+    const list = /^PRELOAD = \[([^\]]*)\]/m.exec(await read('resident-python.py'))
+    expect(list).not.toBeNull()
+    const preload = new Set([...list![1].matchAll(/'([\w.]+)'/g)].map(m => m[1]))
+    expect(preload.size).toBeGreaterThan(5)
+    const others = new Set<string>()
+    for (const name of await fs.readdir(hostDir))
+      if (name.endsWith('.py') && name !== 'probe-http.py' && name !== 'resident-python.py')
+        for (const mod of importsOf(await read(name))) others.add(mod)
+    const probeOnly = [...importsOf(await read('probe-http.py'))].filter(m => !others.has(m))
+    expect(probeOnly).toContain('urllib.request')
+    expect(probeOnly.filter(m => preload.has(m))).toEqual([])
+    expect(typeof new LocalExecutor().httpGet).toBe('function')
+  })
+})

@@ -7,7 +7,7 @@
  */
 import { posix } from 'node:path'
 import { isIP } from 'node:net'
-import { z } from 'zod'
+import { z } from '../util/zod.js'
 import { HOST_FORM, tryParseHost } from './host-spec.js'
 import type { HostSpec } from './model.js'
 import { tryParseWsgiEntry, WSGI_ENTRY_FORM } from './wsgi-entry.js'

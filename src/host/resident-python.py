@@ -22,10 +22,12 @@ import base64, io, json, os, select, signal, sys
 # What host programs import (src/host/*.py), most used first: imported here one at a time while no
 # program runs (the server answers its first request before it has imported them all, and a
 # program forked later finds them imported); a module this Python lacks is left to the program
-# that needs it to report.
+# that needs it to report. Not urllib.request (probe-http.py's): this machine's probes are asked
+# from Node (LocalExecutor.httpGet), and its import (about 10 ms: ssl, http.client, email) would
+# hold up a command's first program while it ran.
 PRELOAD = ['hashlib', 'stat', 're', 'time', 'errno', 'threading', 'shutil', 'sqlite3', 'subprocess',
            'urllib.parse', 'atexit', 'tempfile', 'glob', 'pathlib', 'gzip', 'csv', 'marshal',
-           'traceback', 'urllib.request']
+           'traceback']
 
 
 def preload_one():

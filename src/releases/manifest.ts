@@ -9,7 +9,7 @@ import { createHash } from 'node:crypto'
 import { createReadStream } from 'node:fs'
 import fs from 'node:fs/promises'
 import path from 'node:path'
-import { z } from 'zod'
+import { z } from '../util/zod.js'
 import { SitecycleError } from '../util/errors.js'
 import { isValidVersion } from './version.js'
 

@@ -16,7 +16,7 @@
  * base snapshot's (dump-store.ts); its sums are still the plain sha256 of each stored file.
  */
 import { readFileSync } from 'node:fs'
-import { z } from 'zod'
+import { z } from '../util/zod.js'
 import { SitecycleError } from '../util/errors.js'
 
 export const MANIFEST_FILE = 'manifest.json'
