@@ -8,7 +8,8 @@ export const BENCH_DATA_PARTS = ['sqlite', 'sync']
 /**
  * The options of `npm run bench:data -- ...`, or an Error whose message is the one line to print
  * (exit code 2). `only`: null (every part) or one of BENCH_DATA_PARTS; `cli`: a bundle to run
- * instead of bundling the current sources, or null.
+ * instead of bundling the current sources, or null; `sqliteRuns`: how many snapshots the SQLite
+ * part times, each between two `.backup` runs (its figures are the medians).
  */
 export function parseDataOptions(args) {
   let values
@@ -19,6 +20,7 @@ export function parseDataOptions(args) {
         large: { type: 'boolean', default: false },
         rows: { type: 'string', default: '1000000' },
         'sqlite-rows': { type: 'string', default: '300000' },
+        'sqlite-runs': { type: 'string', default: '5' },
         days: { type: 'string', default: '10' },
         only: { type: 'string' },
         cli: { type: 'string' },
@@ -30,9 +32,10 @@ export function parseDataOptions(args) {
   }
   const rows = Number(values.rows)
   const sqliteRows = Number(values['sqlite-rows'])
+  const sqliteRuns = Number(values['sqlite-runs'])
   const days = Number(values.days)
-  if (![rows, sqliteRows, days].every(n => Number.isInteger(n) && n > 0))
-    return new Error('--rows, --sqlite-rows and --days take positive integers')
+  if (![rows, sqliteRows, sqliteRuns, days].every(n => Number.isInteger(n) && n > 0))
+    return new Error('--rows, --sqlite-rows, --sqlite-runs and --days take positive integers')
   const only = values.only ?? null
   if (only !== null && !BENCH_DATA_PARTS.includes(only))
     return new Error(
@@ -46,6 +49,7 @@ export function parseDataOptions(args) {
     large: values.large,
     rows,
     sqliteRows,
+    sqliteRuns,
     days,
     only,
     cli: values.cli ?? null,

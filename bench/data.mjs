@@ -10,6 +10,7 @@
 //   npm run bench:data -- --rows 200000 --days 3 --verbose
 //   npm run bench:data -- --only sqlite     # the SQLite part alone (about a minute)
 //   npm run bench:data -- --only sqlite --cli dist/cli.js   # that bundle, not a new one
+//   npm run bench:data -- --only sqlite --sqlite-runs 9 --verbose   # nine snapshots, each run shown
 //   npm run bench:data -- --only sync --rows 200000 --verbose   # the sync against the bare pipe
 import { execFileSync, spawn } from 'node:child_process'
 import { randomBytes } from 'node:crypto'
@@ -251,11 +252,15 @@ ${extra
 }
 
 /**
- * The SQLite part: build the database of site s1 (`sqliteDb`), then `sitecycle snapshot s1`
- * timed between two bare `sqlite3 .backup` runs.
+ * The SQLite part: build the database of site s1 (`sqliteDb`), then time `sitecycle snapshot s1`
+ * `opts.sqliteRuns` times, each between two bare `sqlite3 .backup` runs and into a site without
+ * snapshots (each run a site's first snapshot: the most work, snapshots/ made too). One run's
+ * figure moved by a tenth either way on this virtual machine; the figures printed are the
+ * medians (the ratio: of each run's snapshot over the mean of its two `.backup` runs).
  */
 async function sqlitePart(work, sqliteDb, sitecycle) {
-  log(`SQLite: ${SQLITE_ROWS} rows; sitecycle snapshot s1 against sqlite3 .backup`)
+  const runs = opts.sqliteRuns
+  log(`SQLite: ${SQLITE_ROWS} rows; sitecycle snapshot s1 against sqlite3 .backup, ${runs} run(s)`)
   await run([PY, '-c', SQLITE_BUILD, sqliteDb, String(SQLITE_ROWS)])
   figure('sqlite_mb', (await fs.stat(sqliteDb)).size / 1e6, 'MB')
   const backupFile = join(work, 'sqlite.backup')
@@ -264,25 +269,44 @@ async function sqlitePart(work, sqliteDb, sitecycle) {
     await fs.rm(backupFile)
     return s
   }
-  const backup1 = await backupOnce()
-  const sqliteSnapshotS = await timed(() => sitecycle('snapshot', 's1', '--no-verify'))
-  const backupS = (backup1 + (await backupOnce())) / 2
-  // A bundle that exits 0 without doing the work (--cli) must not pass for a fast one.
   const snapshots = join(dirname(dirname(sqliteDb)), 'snapshots')
-  const taken = (await fs.readdir(snapshots).catch(() => [])).filter(id => !id.startsWith('.'))
-  const complete = await Promise.all(
-    taken.map(id =>
-      fs.stat(join(snapshots, id, 'manifest.json')).then(
+  const backups = []
+  const taken = []
+  const ratios = []
+  let before = await backupOnce()
+  for (let i = 0; i < runs; i++) {
+    await fs.rm(snapshots, { recursive: true, force: true })
+    const snapshotS = await timed(() => sitecycle('snapshot', 's1', '--no-verify'))
+    // A bundle that exits 0 without doing the work (--cli) must not pass for a fast one.
+    const made = (await fs.readdir(snapshots).catch(() => [])).filter(id => !id.startsWith('.'))
+    const complete =
+      made.length === 1 &&
+      (await fs.stat(join(snapshots, made[0], 'manifest.json')).then(
         () => true,
         () => false
+      ))
+    if (!complete)
+      throw new Error(`sitecycle snapshot s1 left no complete snapshot in ${snapshots}`)
+    const after = await backupOnce()
+    const backupS = (before + after) / 2
+    if (opts.verbose)
+      log(
+        `SQLite run ${i + 1}: snapshot ${snapshotS.toFixed(3)} s, .backup ${before.toFixed(3)} and ${after.toFixed(3)} s: ${(snapshotS / backupS).toFixed(2)} x`
       )
-    )
-  )
-  if (taken.length !== 1 || !complete[0])
-    throw new Error(`sitecycle snapshot s1 left no complete snapshot in ${snapshots}`)
-  figure('sqlite_backup_s', backupS, 's')
-  figure('sqlite_snapshot_s', sqliteSnapshotS, 's')
-  figure('sqlite_snapshot_ratio', sqliteSnapshotS / backupS, 'x')
+    backups.push(backupS)
+    taken.push(snapshotS)
+    ratios.push(snapshotS / backupS)
+    before = after
+  }
+  figure('sqlite_backup_s', median(backups), 's')
+  figure('sqlite_snapshot_s', median(taken), 's')
+  figure('sqlite_snapshot_ratio', median(ratios), 'x')
+}
+
+function median(values) {
+  const sorted = [...values].sort((a, b) => a - b)
+  const mid = Math.floor(sorted.length / 2)
+  return sorted.length % 2 ? sorted[mid] : (sorted[mid - 1] + sorted[mid]) / 2
 }
 
 /** `--only sqlite`: the SQLite part alone, no PostgreSQL. */

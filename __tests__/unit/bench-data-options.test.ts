@@ -29,6 +29,7 @@ describe('bench:data options', () => {
       large: false,
       rows: 1_000_000,
       sqliteRows: 300_000,
+      sqliteRuns: 5,
       days: 10,
       only: null,
       cli: null,
@@ -37,8 +38,24 @@ describe('bench:data options', () => {
   })
 
   test('--only sqlite, with --cli and --sqlite-rows', () => {
-    expect(parse(['--only', 'sqlite', '--cli', 'dist/cli.js', '--sqlite-rows', '1000'])).toEqual(
-      expect.objectContaining({ only: 'sqlite', cli: 'dist/cli.js', sqliteRows: 1000 })
+    expect(
+      parse([
+        '--only',
+        'sqlite',
+        '--cli',
+        'dist/cli.js',
+        '--sqlite-rows',
+        '1000',
+        '--sqlite-runs',
+        '3'
+      ])
+    ).toEqual(
+      expect.objectContaining({
+        only: 'sqlite',
+        cli: 'dist/cli.js',
+        sqliteRows: 1000,
+        sqliteRuns: 3
+      })
     )
   })
 
@@ -56,7 +73,7 @@ describe('bench:data options', () => {
       error: '--large measures the PostgreSQL part, which --only sqlite leaves out'
     })
     expect(parse(['--sqlite-rows', '0'])).toEqual({
-      error: '--rows, --sqlite-rows and --days take positive integers'
+      error: '--rows, --sqlite-rows, --sqlite-runs and --days take positive integers'
     })
     expect(parse(['--onyl', 'sqlite'])).toEqual({ error: expect.stringMatching(/--onyl/) })
   })

@@ -30,7 +30,11 @@ import { hostScript } from '../../src/commands/python.js'
 import { CommandError } from '../../src/hosts/executor.js'
 import { LocalExecutor } from '../../src/hosts/local-executor.js'
 import { materializeDumpCommand, storeDump } from '../../src/snapshots/dump-store.js'
-import { listSeveralSnapshotDirs, summarizeTree } from '../../src/snapshots/files.js'
+import {
+  listSeveralSnapshotDirs,
+  makeSnapshotDir,
+  summarizeTree
+} from '../../src/snapshots/files.js'
 import { parseWrittenSums, writeSnapshotSums } from '../../src/snapshots/sums.js'
 
 const PY = '/usr/bin/python3'
@@ -541,5 +545,69 @@ describe('take-lock and release-lock against a temporary .sitecycle', () => {
       path: file,
       detail: `ENOTDIR: not a directory, open '${file}'`
     })
+  })
+})
+
+describe('make-snapshot-dir against a temporary site root, as mkdir -p -m 750 and mkdir would', () => {
+  const top = () => join(dir, 'site', 'snapshots')
+  const make = (makeFirst: boolean, names: string[], prefix: string[] = []) =>
+    exec.tryRun({ argv: [...prefix, ...makeSnapshotDir(PY, top(), makeFirst, names).argv] })
+  const modeOf = async (path: string) => (await lstat(path)).mode & 0o777
+
+  test('a site without snapshots/: made 0750 with its parents, then the first name', async () => {
+    const r = await make(true, ['20260101T000000Z', '20260101T000000Z-1'])
+    expect(r).toMatchObject({ code: 0, stdout: '20260101T000000Z\n', stderr: '' })
+    expect(await readdir(top())).toEqual(['20260101T000000Z'])
+    expect(await modeOf(top())).toBe(0o750)
+    // The same as mkdir(1) gives the new snapshot (the umask's mode) and `mkdir -p` the parents.
+    execFileSync('mkdir', ['-p', join(dir, 'other', 'x')])
+    expect(await modeOf(join(top(), '20260101T000000Z'))).toBe(
+      await modeOf(join(dir, 'other', 'x'))
+    )
+    expect(await modeOf(join(dir, 'site'))).toBe(await modeOf(join(dir, 'other')))
+  })
+
+  test('snapshots/ there: not made again nor its mode changed; a taken name skipped', async () => {
+    await mkdir(join(top(), 'a'), { recursive: true })
+    await chmod(top(), 0o711)
+    const r = await make(true, ['a', 'b', 'c'])
+    expect(r).toMatchObject({ code: 0, stdout: 'b\n' })
+    expect((await readdir(top())).sort()).toEqual(['a', 'b'])
+    expect(await modeOf(top())).toBe(0o711)
+  })
+
+  test('told it is there but it is not (removed since the listing): made then, 0750', async () => {
+    const r = await make(false, ['a'])
+    expect(r).toMatchObject({ code: 0, stdout: 'a\n' })
+    expect(await modeOf(top())).toBe(0o750)
+  })
+
+  test('every name taken: mkdir\'s "File exists" for the last one, exit 1, nothing made', async () => {
+    await mkdir(join(top(), 'a'), { recursive: true })
+    await mkdir(join(top(), 'b'))
+    const r = await make(false, ['a', 'b'])
+    expect(r.code).toBe(1)
+    expect(r.stdout).toBe('')
+    expect(r.stderr).toBe(`mkdir: cannot create directory '${join(top(), 'b')}': File exists\n`)
+    expect((await readdir(top())).sort()).toEqual(['a', 'b'])
+  })
+
+  test('a user who may not write the site root (nobody): EACCES as mkdir words it', async () => {
+    await mkdir(join(dir, 'site'))
+    await chmod(dir, 0o755)
+    await chmod(join(dir, 'site'), 0o755)
+    const setpriv = ['setpriv', '--reuid=65534', '--regid=65534', '--clear-groups']
+    const r = await make(true, ['a'], setpriv)
+    expect(r.code).toBe(1)
+    expect(r.stderr).toBe(`mkdir: cannot create directory '${top()}': Permission denied\n`)
+    // mkdir(1) as the same user says the same.
+    const own = await exec.tryRun({ argv: [...setpriv, 'mkdir', '-p', '-m', '750', top()] })
+    expect(r.stderr).toBe(
+      own.stderr.replace(
+        /^mkdir: cannot create directory ‘(.*)’/,
+        "mkdir: cannot create directory '$1'"
+      )
+    )
+    expect(await readdir(join(dir, 'site'))).toEqual([])
   })
 })

@@ -7,11 +7,6 @@ export function makeDirs(dirs: string[], mode = '755'): Command {
   return cmd(['mkdir', '-p', '-m', mode, ...dirs])
 }
 
-/** `mkdir <dir>` without -p: fails when it exists. Atomic, so it is the lock. */
-export function makeDirExclusive(dir: string): Command {
-  return cmd(['mkdir', dir])
-}
-
 /** `rm -rf -- <paths>` (callers pass only paths they built from the site layout). */
 export function removeTree(...paths: string[]): Command {
   return cmd(['rm', '-rf', '--', ...paths])

@@ -8,6 +8,7 @@ import { posix } from 'node:path'
 import { cmd, type Command } from '../commands/command.js'
 import summarizeTreeProgram from '../host/summarize-tree.py'
 import listSnapshotDirsProgram from '../host/list-snapshot-dirs.py'
+import makeSnapshotDirProgram from '../host/make-snapshot-dir.py'
 
 /**
  * Where a data folder goes under a snapshot's `files/`: its path relative to the site root
@@ -161,6 +162,32 @@ export function listSnapshotDirs(python: string, snapshotsDir: string): Command 
 /** `python3 -I -S -c LIST_SNAPSHOT_DIRS <dir>...`: prints one list of entries per dir. */
 export function listSeveralSnapshotDirs(python: string, dirs: string[]): Command {
   return cmd([python, '-I', '-S', '-c', LIST_SNAPSHOT_DIRS, ...dirs])
+}
+
+/**
+ * Host program, argv: snapshots dir, '1' to make it first or '0' to make it only when missing,
+ * candidate names. Makes the first candidate that does not exist (exclusive mkdir; the snapshots
+ * dir 0750 when it makes it) and prints its name; otherwise mkdir's message, exit 1.
+ */
+export const MAKE_SNAPSHOT_DIR = makeSnapshotDirProgram
+
+/** `python3 -I -S -c MAKE_SNAPSHOT_DIR <snapshots dir> <1|0> <name>...` */
+export function makeSnapshotDir(
+  python: string,
+  snapshotsDir: string,
+  makeFirst: boolean,
+  names: string[]
+): Command {
+  return cmd([
+    python,
+    '-I',
+    '-S',
+    '-c',
+    MAKE_SNAPSHOT_DIR,
+    snapshotsDir,
+    makeFirst ? '1' : '0',
+    ...names
+  ])
 }
 
 /** Whether a command's error output says the disk (or a quota) is full. */

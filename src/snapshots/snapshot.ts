@@ -10,13 +10,7 @@
  */
 import type { SitecycleConfig, SiteConfig, SnapshotRetention } from '../config/model.js'
 import { SNAPSHOT_DEFAULTS } from '../config/schema.js'
-import {
-  commitFile,
-  makeDirExclusive,
-  makeDirs,
-  removeTree,
-  renamePath
-} from '../commands/files.js'
+import { commitFile, makeDirs, removeTree, renamePath } from '../commands/files.js'
 import type {
   DatabaseConfig,
   DatabaseEngine,
@@ -45,6 +39,7 @@ import {
   isDiskFull,
   listSeveralSnapshotDirs,
   listSnapshotDirs,
+  makeSnapshotDir,
   parseDf,
   parseDu,
   rsyncFileInto,
@@ -218,36 +213,27 @@ function snapshotSteps(): Step<SnapshotContext>[] {
       name: 'create-dir',
       title: 'create the snapshot directory',
       run: async c => {
-        // snapshots/ (mode 750) made first when the listing found nothing (it may be missing),
-        // else only when the first attempt finds it missing: one command for a site's snapshots.
+        // One host program: snapshots/ (mode 750) made first when the listing found nothing (it
+        // may be missing), else only when the new directory's mkdir finds it missing; then the
+        // first free id of this second (a second run in the same second takes the next one).
         const empty = !c.listing || c.listing.entries.length + c.listing.hidden.length === 0
-        if (empty) await c.exec.run(makeDirs([c.snapshotsDir], '750'))
-        let parentMade = empty
-        for (let seq = 0; ; seq++) {
-          const id = snapshotIdFor(c.startedAt, seq)
-          const paths = snapshotPaths(c.snapshotsDir, id)
-          const made = await c.exec.tryRun(makeDirExclusive(paths.dir))
-          if (made.code !== 0 && !parentMade && /No such file/.test(made.stderr)) {
-            await c.exec.run(makeDirs([c.snapshotsDir], '750'))
-            parentMade = true
-            seq--
-            continue
-          }
-          if (made.code === 0) {
-            c.id = id
-            c.paths = paths
-            c.created = true
-            return paths.dir
-          }
-          if (!/File exists/.test(made.stderr) || seq >= 20)
-            throw new CommandError(
-              c.exec.name,
-              `mkdir ${paths.dir}`,
-              made.code,
-              made.stdout,
-              made.stderr
-            )
+        const ids = Array.from({ length: 21 }, (_, seq) => snapshotIdFor(c.startedAt, seq))
+        const made = await c.exec.tryRun(makeSnapshotDir(c.python, c.snapshotsDir, empty, ids))
+        const id = made.stdout.trim()
+        if (made.code !== 0 || !ids.includes(id)) {
+          const named = /^mkdir: cannot create directory '(.*)': /m.exec(made.stderr)
+          throw new CommandError(
+            c.exec.name,
+            `mkdir ${named ? named[1] : snapshotPaths(c.snapshotsDir, ids[0]).dir}`,
+            made.code,
+            made.stdout,
+            made.stderr
+          )
         }
+        c.id = id
+        c.paths = snapshotPaths(c.snapshotsDir, id)
+        c.created = true
+        return c.paths.dir
       },
       undo: async c => {
         if (c.created) await c.exec.run(removeTree(c.paths.dir))
