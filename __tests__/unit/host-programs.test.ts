@@ -4,7 +4,7 @@
  * what Node computes itself, and a failure reported with its message and the program's name,
  * never its text.
  */
-import { execFileSync, spawn } from 'node:child_process'
+import { execFileSync, spawn, spawnSync } from 'node:child_process'
 import { createHash } from 'node:crypto'
 import {
   chmod,
@@ -36,6 +36,7 @@ import {
   summarizeTree
 } from '../../src/snapshots/files.js'
 import { parseWrittenSums, writeSnapshotSums } from '../../src/snapshots/sums.js'
+import { noneLeft } from '../helpers/marked-processes.js'
 
 const PY = '/usr/bin/python3'
 const HOST_DIR = join(process.cwd(), 'src', 'host')
@@ -436,6 +437,39 @@ describe('a killed host program ends what it started', () => {
     for (let i = 0; i < 50 && (await running(started[0])); i++)
       await new Promise(r => setTimeout(r, 100))
     expect(await running(started[0])).toBe(false)
+  })
+
+  test('a SIGTERM while a child is being started (forked, not yet listed) ends the child too', async () => {
+    // Popen made to take the signal at the worst moment: its child exists, start() has not yet
+    // listed it. The program must still end it (held until listed), not leave it running.
+    const mark = `SITECYCLE_CHILD_RACE=${process.pid}-${Date.now()}`
+    const prelude = `import os, signal, subprocess
+_popen = subprocess.Popen
+class Popen(_popen):
+    def __init__(self, *a, **k):
+        super().__init__(*a, **k)
+        with open(${JSON.stringify(join(dir, 'child.pid'))}, 'w') as f:
+            f.write(str(self.pid))
+        os.kill(os.getpid(), signal.SIGTERM)
+subprocess.Popen = Popen
+`
+    const children = await readFile(join(HOST_DIR, '_children.py'), 'utf8')
+    const program = `${prelude}${children}
+import time
+start(['sleep', '30'], stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+time.sleep(30)
+`
+    // The child holds none of the program's pipes: the run ends when the program does.
+    const r = spawnSync(PY, ['-I', '-S', '-c', program], {
+      env: { ...process.env, [mark.split('=')[0]]: mark.split('=')[1] },
+      encoding: 'utf8',
+      timeout: 10_000
+    })
+    expect(r.error).toBeUndefined()
+    expect(r.stderr).toBe('')
+    expect(r.status).toBe(143)
+    expect(Number(await readFile(join(dir, 'child.pid'), 'utf8'))).toBeGreaterThan(1)
+    expect(await noneLeft(mark)).toEqual([])
   })
 })
 

@@ -6,16 +6,29 @@
 # subprocess's own (a handler that called Popen.wait there deadlocked). Inlined where used.
 import os, signal, subprocess
 _children = []
+# A SIGTERM while Popen starts a child (forked, perhaps not yet exec'd, not yet in _children) is
+# held until the child is in the list: ending then would leave it running.
+_starting = [False]
+_held = []
 
 
 def start(argv, **kwargs):
     """subprocess.Popen(argv, **kwargs), ended with this program."""
-    p = subprocess.Popen(argv, **kwargs)
-    _children.append(p)
-    return p
+    _starting[0] = True
+    try:
+        p = subprocess.Popen(argv, **kwargs)
+        _children.append(p)
+        return p
+    finally:
+        _starting[0] = False
+        if _held:
+            _end_with_children(_held[0], None)
 
 
 def _end_with_children(signum, frame):
+    if _starting[0]:
+        _held.append(signum)
+        return
     for p in _children:
         try:
             os.kill(p.pid, signal.SIGTERM)
