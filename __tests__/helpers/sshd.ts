@@ -7,6 +7,7 @@ import { openSync, closeSync, promises as fs } from 'node:fs'
 import * as net from 'node:net'
 import * as os from 'node:os'
 import * as path from 'node:path'
+import { freePort } from '../../src/util/free-port.js'
 
 /** A running sshd and what a client needs to reach it. */
 export interface Sshd {
@@ -26,17 +27,8 @@ export interface Sshd {
   stop(): Promise<void>
 }
 
-/** Ask the OS for a free TCP port on loopback. */
-export async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = net.createServer()
-    server.on('error', reject)
-    server.listen(0, '127.0.0.1', () => {
-      const port = (server.address() as net.AddressInfo).port
-      server.close(() => resolve(port))
-    })
-  })
-}
+/** A free TCP port on loopback, never one this process handed out before (src/util/free-port.ts). */
+export { freePort }
 
 /** Generate an ed25519 key pair without passphrase at `file` (and `file.pub`). */
 export function generateKey(file: string, comment = 'sitecycle-test'): void {
