@@ -39,11 +39,17 @@ const log = text => process.stderr.write(`bench:data: ${text}\n`)
 const figure = (name, value, unit) =>
   process.stdout.write(`${name} ${Number.isInteger(value) ? value : value.toFixed(3)} ${unit}\n`)
 
-/** Run argv; resolve with stdout, reject with the command and the tail of stderr. */
+/**
+ * Run argv (`env`: variables added to this process's, or removed where undefined); resolve with
+ * stdout, reject with the command and the tail of stderr.
+ */
 function run(argv, { env, input, quiet = !opts.verbose } = {}) {
+  const childEnv = { ...process.env, ...env }
+  for (const [name, value] of Object.entries(childEnv))
+    if (value === undefined) delete childEnv[name]
   return new Promise((resolve, reject) => {
     const child = spawn(argv[0], argv.slice(1), {
-      env: { ...process.env, ...env },
+      env: childEnv,
       stdio: [input === undefined ? 'ignore' : 'pipe', 'pipe', 'pipe']
     })
     let out = ''
@@ -301,6 +307,19 @@ async function sqlitePart(work, sqliteDb, sitecycle) {
   figure('sqlite_backup_s', median(backups), 's')
   figure('sqlite_snapshot_s', median(taken), 's')
   figure('sqlite_snapshot_ratio', median(ratios), 'x')
+  // What the ratio holds that is no work of sitecycle's: Node's start, before any of its code.
+  const nodeStart = async env => {
+    const times = []
+    for (let i = 0; i < 5; i++)
+      times.push(await timed(() => run([process.execPath, '-e', '0'], { env })))
+    return median(times)
+  }
+  figure('node_start_s', await nodeStart(), 's')
+  if (process.env.NODE_EXTRA_CA_CERTS)
+    log(
+      `NODE_EXTRA_CA_CERTS is set (${process.env.NODE_EXTRA_CA_CERTS}): Node reads it at every ` +
+        `start, sitecycle's too; without it Node starts in ${(await nodeStart({ NODE_EXTRA_CA_CERTS: undefined })).toFixed(3)} s here`
+    )
 }
 
 function median(values) {
