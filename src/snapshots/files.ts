@@ -6,6 +6,7 @@
  */
 import { posix } from 'node:path'
 import { cmd, type Command } from '../commands/command.js'
+import { hostScript } from '../commands/python.js'
 import summarizeTreeProgram from '../host/summarize-tree.py'
 import listSnapshotDirsProgram from '../host/list-snapshot-dirs.py'
 import makeSnapshotDirProgram from '../host/make-snapshot-dir.py'
@@ -178,16 +179,7 @@ export function makeSnapshotDir(
   makeFirst: boolean,
   names: string[]
 ): Command {
-  return cmd([
-    python,
-    '-I',
-    '-S',
-    '-c',
-    MAKE_SNAPSHOT_DIR,
-    snapshotsDir,
-    makeFirst ? '1' : '0',
-    ...names
-  ])
+  return hostScript(python, MAKE_SNAPSHOT_DIR, [snapshotsDir, makeFirst ? '1' : '0', ...names])
 }
 
 /** Whether a command's error output says the disk (or a quota) is full. */
