@@ -7,7 +7,7 @@ cd "$(dirname "$0")/.."
 need_apt=()
 for pkg in apache2 apache2-utils libapache2-mod-wsgi-py3 python3 python3-venv python3-pip python3-build \
            python3-setuptools python3-wheel openssh-server openssh-client rsync curl wrk git ca-certificates \
-           postgresql mariadb-server mariadb-client sqlite3 python3-aiosmtpd zstd python3-pyflakes; do
+           postgresql mariadb-server mariadb-client sqlite3 python3-aiosmtpd zstd python3-pyflakes strace; do
   dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "install ok installed" || need_apt+=("$pkg")
 done
 if ((${#need_apt[@]})); then

@@ -471,9 +471,12 @@ describe('undo paths', () => {
     expect(holds).toHaveLength(2)
     expect(holds[0].i).toBeLessThan(exec.calls.findIndex(k => k.argv?.includes(SWAP_FOLDER)))
     expect(exec.files.has(maintenanceHoldPath({ root: ROOT }))).toBe(false)
-    // The intent was journaled before the first swap.
+    // The intent was journaled before the first swap, synced to disk (dd conv=fsync).
     const journal = exec.calls.findIndex(
-      k => k.argv?.[0] === 'tee' && String(k.command?.input ?? '').includes('"event":"intent"')
+      k =>
+        k.argv?.[0] === 'dd' &&
+        k.argv.includes('conv=notrunc,fsync') &&
+        String(k.command?.input ?? '').includes('"event":"intent"')
     )
     const firstSwap = exec.calls.findIndex(k => k.argv?.includes(SWAP_FOLDER))
     expect(journal).toBeGreaterThanOrEqual(0)

@@ -17,6 +17,26 @@ export function appendFile(path: string, text: string): Command {
   return cmd(['tee', '-a', path], { input: text })
 }
 
+/**
+ * Append text to a file and fsync it before exiting: `dd` reading the whole text (up to 1 MiB:
+ * `iflag=fullblock`) and writing it in one O_APPEND write, then `conv=fsync`. For a write-ahead
+ * record that must be on disk before what it announces is done.
+ */
+export function appendFileDurably(path: string, text: string): Command {
+  return cmd(
+    [
+      'dd',
+      `of=${path}`,
+      'oflag=append',
+      'conv=notrunc,fsync',
+      'bs=1M',
+      'iflag=fullblock',
+      'status=none'
+    ],
+    { input: text }
+  )
+}
+
 /** `chmod <mode> <paths>` */
 export function changeMode(mode: string, ...paths: string[]): Command {
   return cmd(['chmod', mode, ...paths])

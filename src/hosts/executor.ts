@@ -37,9 +37,11 @@ export interface Executor {
   forwardPort(hostPort: number): Promise<PortForward>
   /**
    * Append text to a file on the host in one O_APPEND write (created when missing), without
-   * starting a process. Optional: executors without it have callers run `tee -a` instead.
+   * starting a process; with `sync`, on disk (the file and its folder fsynced) before it
+   * resolves. Optional: executors without it have callers run `tee -a` (or, to sync,
+   * `dd ... conv=fsync`: files.ts appendFileDurably) instead.
    */
-  appendFile?(remotePath: string, content: string): Promise<void>
+  appendFile?(remotePath: string, content: string, options?: { sync?: boolean }): Promise<void>
   /**
    * One HTTP GET made from the host itself (e.g. to its loopback), without starting a process.
    * Optional: only an executor that runs on the host (the local one) has it; callers otherwise

@@ -281,8 +281,29 @@ export class LocalExecutor implements Executor {
   }
 
   /** Append in one O_APPEND write (the file created when missing, as `tee -a` would). */
-  async appendFile(remotePath: string, content: string): Promise<void> {
-    await fs.appendFile(remotePath, content)
+  async appendFile(
+    remotePath: string,
+    content: string,
+    options: { sync?: boolean } = {}
+  ): Promise<void> {
+    if (!options.sync) {
+      await fs.appendFile(remotePath, content)
+      return
+    }
+    const file = await fs.open(remotePath, 'a')
+    try {
+      await file.write(content)
+      await file.sync()
+    } finally {
+      await file.close()
+    }
+    // The folder too: the file may have been made by this very write.
+    const folder = await fs.open(path.dirname(remotePath), 'r')
+    try {
+      await folder.sync()
+    } finally {
+      await folder.close()
+    }
   }
 
   /** One GET from this machine (the host), on a connection of its own (`Connection: close`). */

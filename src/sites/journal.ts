@@ -1,4 +1,4 @@
-import { appendFile } from '../commands/files.js'
+import { appendFile, appendFileDurably } from '../commands/files.js'
 import type { Executor } from '../hosts/executor.js'
 
 /** One line of .sitecycle/journal.jsonl. Never holds a secret: callers pass only names and versions. */
@@ -32,9 +32,16 @@ export class Journal {
     private readonly path: string
   ) {}
 
-  /** Append one event (a whole line, O_APPEND). */
+  /**
+   * Append one event (a whole line, O_APPEND). An `intent` (what a data operation is about to
+   * swap in) is on disk before this resolves: whoever finds the run interrupted, after a power
+   * loss too, must know what it was doing.
+   */
   async append(event: Omit<JournalEvent, 'at'> & { at?: string }): Promise<void> {
-    await this.write(JSON.stringify({ at: new Date().toISOString(), ...event }) + '\n')
+    await this.write(
+      JSON.stringify({ at: new Date().toISOString(), ...event }) + '\n',
+      event.event === 'intent'
+    )
   }
 
   /** Append several events in one write (a reader sees all of them or none). */
@@ -45,11 +52,12 @@ export class Journal {
 
   /**
    * One O_APPEND write: by the executor itself when it can (the local one: an operation writes a
-   * line per step, and starting `tee -a` for each costs more than the write), else `tee -a`.
+   * line per step, and starting `tee -a` for each costs more than the write), else `tee -a`;
+   * `sync`: fsynced before it resolves (else `dd ... conv=fsync`).
    */
-  private async write(text: string): Promise<void> {
-    if (this.exec.appendFile) await this.exec.appendFile(this.path, text)
-    else await this.exec.run(appendFile(this.path, text))
+  private async write(text: string, sync = false): Promise<void> {
+    if (this.exec.appendFile) await this.exec.appendFile(this.path, text, { sync })
+    else await this.exec.run((sync ? appendFileDurably : appendFile)(this.path, text))
   }
 
   /** Every event, oldest first; a torn last line (a run killed mid-write) is skipped. */
