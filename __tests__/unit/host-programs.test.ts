@@ -584,12 +584,12 @@ describe('take-lock and release-lock against a temporary .sitecycle', () => {
 
 describe('make-snapshot-dir against a temporary site root, as mkdir -p -m 750 and mkdir would', () => {
   const top = () => join(dir, 'site', 'snapshots')
-  const make = (makeFirst: boolean, names: string[], prefix: string[] = []) =>
-    exec.tryRun({ argv: [...prefix, ...makeSnapshotDir(PY, top(), makeFirst, names).argv] })
+  const make = (names: string[], prefix: string[] = []) =>
+    exec.tryRun({ argv: [...prefix, ...makeSnapshotDir(PY, top(), names).argv] })
   const modeOf = async (path: string) => (await lstat(path)).mode & 0o777
 
   test('a site without snapshots/: made 0750 with its parents, then the first name', async () => {
-    const r = await make(true, ['20260101T000000Z', '20260101T000000Z-1'])
+    const r = await make(['20260101T000000Z', '20260101T000000Z-1'])
     expect(r).toMatchObject({ code: 0, stdout: '20260101T000000Z\n', stderr: '' })
     expect(await readdir(top())).toEqual(['20260101T000000Z'])
     expect(await modeOf(top())).toBe(0o750)
@@ -604,14 +604,14 @@ describe('make-snapshot-dir against a temporary site root, as mkdir -p -m 750 an
   test('snapshots/ there: not made again nor its mode changed; a taken name skipped', async () => {
     await mkdir(join(top(), 'a'), { recursive: true })
     await chmod(top(), 0o711)
-    const r = await make(true, ['a', 'b', 'c'])
+    const r = await make(['a', 'b', 'c'])
     expect(r).toMatchObject({ code: 0, stdout: 'b\n' })
     expect((await readdir(top())).sort()).toEqual(['a', 'b'])
     expect(await modeOf(top())).toBe(0o711)
   })
 
-  test('told it is there but it is not (removed since the listing): made then, 0750', async () => {
-    const r = await make(false, ['a'])
+  test('a snapshots/ gone since the listing: made again, 0750', async () => {
+    const r = await make(['a'])
     expect(r).toMatchObject({ code: 0, stdout: 'a\n' })
     expect(await modeOf(top())).toBe(0o750)
   })
@@ -619,7 +619,7 @@ describe('make-snapshot-dir against a temporary site root, as mkdir -p -m 750 an
   test('every name taken: mkdir\'s "File exists" for the last one, exit 1, nothing made', async () => {
     await mkdir(join(top(), 'a'), { recursive: true })
     await mkdir(join(top(), 'b'))
-    const r = await make(false, ['a', 'b'])
+    const r = await make(['a', 'b'])
     expect(r.code).toBe(1)
     expect(r.stdout).toBe('')
     expect(r.stderr).toBe(`mkdir: cannot create directory '${join(top(), 'b')}': File exists\n`)
@@ -631,7 +631,7 @@ describe('make-snapshot-dir against a temporary site root, as mkdir -p -m 750 an
     await chmod(dir, 0o755)
     await chmod(join(dir, 'site'), 0o755)
     const setpriv = ['setpriv', '--reuid=65534', '--regid=65534', '--clear-groups']
-    const r = await make(true, ['a'], setpriv)
+    const r = await make(['a'], setpriv)
     expect(r.code).toBe(1)
     expect(r.stderr).toBe(`mkdir: cannot create directory '${top()}': Permission denied\n`)
     // mkdir(1) as the same user says the same.

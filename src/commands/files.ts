@@ -20,7 +20,8 @@ export function appendFile(path: string, text: string): Command {
 /**
  * Append text to a file and fsync it before exiting: `dd` reading the whole text (up to 1 MiB:
  * `iflag=fullblock`) and writing it in one O_APPEND write, then `conv=fsync`. For a write-ahead
- * record that must be on disk before what it announces is done.
+ * record that must be on disk before what it announces is done, in a file that is there already
+ * (a site's journal, from its first operation on): its folder is not synced.
  */
 export function appendFileDurably(path: string, text: string): Command {
   return cmd(

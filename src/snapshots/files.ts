@@ -166,20 +166,15 @@ export function listSeveralSnapshotDirs(python: string, dirs: string[]): Command
 }
 
 /**
- * Host program, argv: snapshots dir, '1' to make it first or '0' to make it only when missing,
- * candidate names. Makes the first candidate that does not exist (exclusive mkdir; the snapshots
- * dir 0750 when it makes it) and prints its name; otherwise mkdir's message, exit 1.
+ * Host program, argv: snapshots dir, candidate names. Makes the snapshots dir when missing (0750),
+ * then the first candidate that does not exist (exclusive mkdir), and prints its name; otherwise
+ * mkdir's message, exit 1.
  */
 export const MAKE_SNAPSHOT_DIR = makeSnapshotDirProgram
 
-/** `python3 -I -S -c MAKE_SNAPSHOT_DIR <snapshots dir> <1|0> <name>...` */
-export function makeSnapshotDir(
-  python: string,
-  snapshotsDir: string,
-  makeFirst: boolean,
-  names: string[]
-): Command {
-  return hostScript(python, MAKE_SNAPSHOT_DIR, [snapshotsDir, makeFirst ? '1' : '0', ...names])
+/** `python3 -I -S -c MAKE_SNAPSHOT_DIR <snapshots dir> <name>...` */
+export function makeSnapshotDir(python: string, snapshotsDir: string, names: string[]): Command {
+  return hostScript(python, MAKE_SNAPSHOT_DIR, [snapshotsDir, ...names])
 }
 
 /** Whether a command's error output says the disk (or a quota) is full. */

@@ -213,12 +213,10 @@ function snapshotSteps(): Step<SnapshotContext>[] {
       name: 'create-dir',
       title: 'create the snapshot directory',
       run: async c => {
-        // One host program: snapshots/ (mode 750) made first when the listing found nothing (it
-        // may be missing), else only when the new directory's mkdir finds it missing; then the
-        // first free id of this second (a second run in the same second takes the next one).
-        const empty = !c.listing || c.listing.entries.length + c.listing.hidden.length === 0
+        // One host program: snapshots/ (mode 750) made when missing, then the first free id of
+        // this second (a second run in the same second takes the next one).
         const ids = Array.from({ length: 21 }, (_, seq) => snapshotIdFor(c.startedAt, seq))
-        const made = await c.exec.tryRun(makeSnapshotDir(c.python, c.snapshotsDir, empty, ids))
+        const made = await c.exec.tryRun(makeSnapshotDir(c.python, c.snapshotsDir, ids))
         const id = made.stdout.trim()
         if (made.code !== 0 || !ids.includes(id)) {
           const named = /^mkdir: cannot create directory '(.*)': /m.exec(made.stderr)
