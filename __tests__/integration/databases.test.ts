@@ -1071,6 +1071,7 @@ con.commit()`,
         '-c',
         `import sqlite3, sys
 c = sqlite3.connect(sys.argv[1], timeout=30)
+c.execute('PRAGMA synchronous=OFF')  # thousands of commits a second
 i = 0
 while True:
     with c:
@@ -1102,6 +1103,19 @@ while True:
         })
         expect(check.stdout.trim()).toBe('ok')
       }
+      // a snapshot's copy: its row counts, taken beside the backup in the same state of the
+      // database, are those of the copy
+      for (let i = 0; i < 3; i++) {
+        const dumpPath = path.join(dir, `live-copy-${i}.backup`)
+        const copy = await engine.dumpCopy!(local, db(file), dumpPath, recorder().reporter)
+        const inCopy = (await engine.checksums(local, db(dumpPath))).map(t => ({
+          ...t,
+          checksum: ''
+        }))
+        expect(copy.tables).toEqual(inCopy)
+        expect(copy.tables[0]!.rows).toBeGreaterThan(0)
+        expect(copy.tables[0]!.rows).toBe(copy.tables[1]!.rows)
+      }
       // the copy and its checksums at once: the checksums are those of the copy
       for (let i = 0; i < 2; i++) {
         const dumpPath = path.join(dir, `live-checked-${i}.backup`)
@@ -1128,6 +1142,42 @@ while True:
       expect(writer.exitCode).toBeNull()
     } finally {
       writer.kill('SIGKILL')
+    }
+  })
+
+  test("dumpCopy while another connection holds the writers' lock (an open write transaction): the rows are counted in the copy, which holds none of that transaction's rows", async () => {
+    const file = path.join(dir, 'locked.sqlite3')
+    await seed(file)
+    // a write transaction left open: one row more in items, not committed while the copy is made
+    const holder = spawn(
+      PY,
+      [
+        '-c',
+        `import sqlite3, sys, time
+c = sqlite3.connect(sys.argv[1], isolation_level=None)
+c.execute('BEGIN IMMEDIATE')
+c.execute("INSERT INTO items (name) VALUES ('uncommitted')")
+print('held', flush=True)
+time.sleep(60)`,
+        file
+      ],
+      { stdio: ['ignore', 'pipe', 'inherit'] }
+    )
+    try {
+      await new Promise<void>((resolve, reject) => {
+        holder.stdout!.once('data', () => resolve())
+        holder.once('exit', code => reject(new Error(`the holder ended (${code})`)))
+      })
+      const dumpPath = path.join(dir, 'locked.backup')
+      const copy = await engine.dumpCopy!(local, db(file), dumpPath, recorder().reporter)
+      expect(copy.tables).toEqual([
+        { table: 'items', rows: 399, checksum: '' },
+        { table: AWKWARD, rows: 3, checksum: '' }
+      ])
+      expect((await engine.checksums(local, db(dumpPath))).map(t => t.rows)).toEqual([399, 3])
+      expect(holder.exitCode).toBeNull()
+    } finally {
+      holder.kill('SIGKILL')
     }
   })
 

@@ -1,15 +1,18 @@
 # host/sqlite-backup-with-counts.py: argv: source database file, destination file, partial file. A
 # snapshot's copy, in one process: the online backup API in one step into the partial file (a new
-# file nobody else opens: no journal and no sync while it is written); then, at the same time (the
-# three wait on different things: the disk, the CPU, SQLite), one fsync of it, its plain sha256
-# (read from the page cache the copy just filled, so the snapshot's SHA256SUMS need not read it
-# again) and its tables with their row counts (no checksums: the copy is the dump, and its
-# checksums are computed from it when it is read; see expectedTables); then the rename to the
-# destination and an fsync of its directory. Prints JSON {tables: [[table, rows, ''] sorted by
-# name], size: the copy's bytes, sourceSize: the database file's bytes, sha256: the copy's,
-# identity: 'dev:inode:size:mtime_ns:ctime_ns' of the destination after the rename (the sum holds
-# for that file while its identity is unchanged; a string: nanoseconds do not fit a JSON number)}. The destination must not exist; the
-# partial file is removed on failure.
+# file nobody else opens: no journal and no sync while it is written) while a second connection
+# counts each table's rows in the same state of the database (see same_state); then, at the same
+# time (they wait on different things: the disk, the CPU), one fsync of the copy and its plain
+# sha256 (read from the page cache the copy just filled, so the snapshot's SHA256SUMS need not read
+# it again); then the rename to the destination and an fsync of its directory. When the writers'
+# lock cannot be had at once (a long write transaction, a database we may not write), the rows are
+# counted in the copy instead, beside the fsync and the sha256. No checksums: the copy is the dump,
+# and its checksums are computed from it when it is read (see expectedTables). Prints JSON
+# {tables: [[table, rows, ''] sorted by name], size: the copy's bytes, sourceSize: the database
+# file's bytes, sha256: the copy's, identity: 'dev:inode:size:mtime_ns:ctime_ns' of the destination
+# after the rename (the sum holds for that file while its identity is unchanged; a string:
+# nanoseconds do not fit a JSON number)}. The destination must not exist; the partial file is
+# removed on failure.
 import hashlib, json, os, sqlite3, sys, threading, urllib.parse
 from _durable import fsync_path  # inlined
 src_path, dest, partial = sys.argv[1], sys.argv[2], sys.argv[3]
@@ -29,16 +32,52 @@ def sha256_file(path):
     return h.hexdigest()
 
 
+# How long the writers' lock is waited for before the rows are counted in the copy instead.
+WRITE_LOCK_WAIT = 0.25
+
+
+def counts_of(con):
+    names = [r[0] for r in con.execute("SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite\\_%' ESCAPE '\\' ORDER BY name")]
+    return [[n, con.execute('SELECT count(*) FROM "%s"' % n.replace('"', '""')).fetchone()[0], ''] for n in names]
+
+
 def row_counts(path):
     # Read only and immutable: no lock, no -wal or -shm file beside it, not a byte written while
     # the other threads read and sync it (the partial file is complete; nobody else opens it).
     uri = 'file:%s?mode=ro&immutable=1' % urllib.parse.quote(os.path.abspath(path))
     con = sqlite3.connect(uri, uri=True)
     try:
-        names = [r[0] for r in con.execute("SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite\\_%' ESCAPE '\\' ORDER BY name")]
-        return [[n, con.execute('SELECT count(*) FROM "%s"' % n.replace('"', '""')).fetchone()[0], ''] for n in names]
+        return counts_of(con)
     finally:
         con.close()
+
+
+def read_transaction(con):
+    con.execute('BEGIN')
+    con.execute('SELECT count(*) FROM sqlite_master').fetchone()  # the snapshot is taken here
+
+
+def same_state(path):
+    """Two connections, each in a read transaction that sees the same commit: both begin while a
+    third holds the writers' lock (BEGIN IMMEDIATE), released as soon as they have begun (a write
+    waits that long). The backup API copies in the first one's transaction, so the second counts
+    rows of exactly what is copied. None when the lock is not had within WRITE_LOCK_WAIT."""
+    lock = sqlite3.connect(path, timeout=WRITE_LOCK_WAIT, isolation_level=None)
+    try:
+        try:
+            lock.execute('BEGIN IMMEDIATE')
+        except sqlite3.OperationalError:
+            return None  # busy, or a database we may only read
+        try:
+            src = sqlite3.connect(path, timeout=60, isolation_level=None)
+            counter = sqlite3.connect(path, timeout=60, isolation_level=None, check_same_thread=False)
+            read_transaction(src)
+            read_transaction(counter)
+        finally:
+            lock.execute('ROLLBACK')
+    finally:
+        lock.close()
+    return src, counter
 
 
 def together(*jobs):
@@ -63,17 +102,40 @@ def together(*jobs):
     return [value for _, value in results]
 
 
+counted = {}
 try:
-    src = sqlite3.connect(src_path, timeout=60)
+    pair = same_state(src_path)
+    if pair:
+        src, counter = pair
+
+        def count_source():
+            try:
+                counted['tables'] = counts_of(counter)
+            except BaseException as e:
+                counted['error'] = e
+            finally:
+                counter.close()
+        beside = threading.Thread(target=count_source)
+        beside.start()
+    else:
+        src = sqlite3.connect(src_path, timeout=60)
     dst = sqlite3.connect(partial, isolation_level=None)
     try:
         dst.execute('PRAGMA journal_mode=OFF')
         dst.execute('PRAGMA synchronous=OFF')
-        src.backup(dst, pages=-1)
+        src.backup(dst, pages=-1)  # in src's read transaction when it has one
     finally:
         dst.close()
         src.close()
-    _, digest, out = together((fsync_path, partial), (sha256_file, partial), (row_counts, partial))
+        if pair:
+            beside.join()
+    if pair:
+        if 'error' in counted:
+            raise counted['error']
+        _, digest = together((fsync_path, partial), (sha256_file, partial))
+        out = counted['tables']
+    else:
+        _, digest, out = together((fsync_path, partial), (sha256_file, partial), (row_counts, partial))
     size = os.path.getsize(partial)
     os.rename(partial, dest)
     fsync_path(os.path.dirname(os.path.abspath(dest)))

@@ -167,6 +167,8 @@ interface SnapshotContext {
   previous?: SnapshotManifest
   created: boolean
   live: string | null
+  /** The site's state, read by the first step beside its listing (the lock is held). */
+  liveRead?: Promise<string | null>
   database: DatabaseRecord | null
   folders: FolderRecord[]
   removed: string[]
@@ -192,8 +194,18 @@ function snapshotSteps(): Step<SnapshotContext>[] {
       name: 'remove-incomplete',
       title: 'remove snapshots that interrupted runs left without a manifest',
       run: async c => {
+        // The release live now, read beside the listing (two host programs at once) for the
+        // read-live step; that step reports its failure, if any.
+        const liveRead = readSiteState(c.exec, c.req.site, c.python).then(s => s.live)
+        const settled = liveRead.catch(() => null)
+        c.liveRead = liveRead
         // With snapshots/.bases, for the retention step at the end: one listing for both.
-        const listing = await listSnapshotsAndBases(c.exec, c.python, c.snapshotsDir)
+        const listing = await listSnapshotsAndBases(c.exec, c.python, c.snapshotsDir).catch(
+          async (e: unknown) => {
+            await settled // not left running behind a failed step
+            throw e
+          }
+        )
         const ids = snapshotIdsOf(listing.entries)
         const partial = ids.filter(s => !s.complete).map(s => s.id)
         if (partial.length)
@@ -242,7 +254,7 @@ function snapshotSteps(): Step<SnapshotContext>[] {
       title: 'note the release live now',
       critical: false,
       run: async c => {
-        c.live = (await readSiteState(c.exec, c.req.site, c.python)).live
+        c.live = await (c.liveRead ?? readSiteState(c.exec, c.req.site, c.python).then(s => s.live))
         return c.live ?? 'no release live'
       }
     },

@@ -38,10 +38,12 @@ export const SQLITE_CHECKSUMS_PROGRAM = sqliteChecksumsProgram
 /**
  * argv: source database file, destination file, partial file. A snapshot's copy, in one process:
  * the online backup API in one step into the partial file (a new file nobody else opens: no
- * journal and no sync while it is written); then at the same time one fsync of it, its plain
- * sha256 (for SHA256SUMS: snapshots/sums.ts KnownSum) and its tables with their row counts (no
- * checksums: the copy is the dump, and its checksums are computed from it when it is read; see
- * expectedTables); then the rename to the destination. Prints JSON {tables: [[table, rows, '']
+ * journal and no sync while it is written), while a second connection counts each table's rows
+ * in the same state of the database (both read transactions begun under the writers' lock, held
+ * for that moment only; when it is busy, the rows are counted in the copy afterwards); then at
+ * the same time one fsync of the copy and its plain sha256 (for SHA256SUMS: snapshots/sums.ts
+ * KnownSum); no checksums: the copy is the dump, and its checksums are computed from it when it
+ * is read (see expectedTables); then the rename to the destination. Prints JSON {tables: [[table, rows, '']
  * sorted by name], size: the copy's bytes, sourceSize: the database file's bytes, sha256,
  * identity: 'dev:inode:size:mtime_ns:ctime_ns' of the destination}. The destination must not
  * exist; the partial file is removed on failure.
