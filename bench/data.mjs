@@ -79,6 +79,16 @@ async function timed(fn) {
   return Number(process.hrtime.bigint() - start) / 1e9
 }
 
+/**
+ * Write out what earlier work left in the page cache (`sync`) before a part is measured: the
+ * data just built, or the part before, would otherwise be written back under the part's own
+ * fsyncs, which the bare tool's run beside it may or may not meet.
+ */
+async function flushed() {
+  const s = await timed(() => run(['sync']))
+  if (opts.verbose) log(`sync (dirty pages written out): ${s.toFixed(2)} s`)
+}
+
 function freePort() {
   return new Promise((resolve, reject) => {
     const server = net.createServer()
@@ -269,6 +279,7 @@ async function sqlitePart(work, sqliteDb, sitecycle) {
   log(`SQLite: ${SQLITE_ROWS} rows; sitecycle snapshot s1 against sqlite3 .backup, ${runs} run(s)`)
   await run([PY, '-c', SQLITE_BUILD, sqliteDb, String(SQLITE_ROWS)])
   figure('sqlite_mb', (await fs.stat(sqliteDb)).size / 1e6, 'MB')
+  await flushed()
   const backupFile = join(work, 'sqlite.backup')
   const backupOnce = async () => {
     const s = await timed(() => run(['sqlite3', sqliteDb, `.backup '${backupFile}'`]))
@@ -450,6 +461,7 @@ ${siteYaml('v1', siteRoot('v1'), `database: ${pgDb('prod')}\ndata: [shared/uploa
       log(
         'bare pg_dump -Fc | pg_restore, sitecycle sync v2 (snapshot of v1, restore, anonymise), bare again'
       )
+      await flushed()
       const barePipe1 = await barePipeOnce()
       const syncS = await timed(() => sitecycle('sync', 'v2'))
       const barePipeS = (barePipe1 + (await barePipeOnce())) / 2
@@ -478,6 +490,7 @@ ${siteYaml('v1', siteRoot('v1'), `database: ${pgDb('prod')}\ndata: [shared/uploa
     }
 
     log('bare pg_dump -Fc, sitecycle snapshot v1, bare pg_dump -Fc')
+    await flushed()
     const bareDump1 = await bareDumpOnce()
     const snapshotS = await timed(() => sitecycle('snapshot', 'v1', '--no-verify'))
     const verifyS = await timed(() => sitecycle('verify', 'v1'))
@@ -489,6 +502,7 @@ ${siteYaml('v1', siteRoot('v1'), `database: ${pgDb('prod')}\ndata: [shared/uploa
     figure('snapshot_ratio', snapshotS / bareDumpS, 'x')
 
     log('sitecycle restore v1 (the snapshot just taken)')
+    await flushed()
     const restoreS = await timed(() => sitecycle('restore', 'v1'))
     figure('restore_s', restoreS, 's')
 

@@ -183,7 +183,7 @@ test("Apache serves the url: folder as files: no listing, no script run, nosniff
   expect((await get('/media/hello.txt', false)).status).toBe(401)
   // The rest of the site still goes to the application.
   expect((await get('/__version__')).body).toBe('3.0.0')
-  await freeze(exec, site.site)
+  await freeze(exec, site.site, '/usr/bin/python3')
   try {
     expect((await get('/media/hello.txt')).status).toBe(503)
   } finally {

@@ -1,4 +1,5 @@
 import { hashPassword, renderVhost } from '../../src/commands/apache.js'
+import { COMMIT_FILE_PROGRAM } from '../../src/commands/files.js'
 import * as scripts from '../../src/commands/host-scripts.js'
 import { parseConfig } from '../../src/config/load-config.js'
 import { argvStartsWith, RecordingExecutor } from '../../src/hosts/recording-executor.js'
@@ -12,6 +13,8 @@ import {
 } from '../../src/sites/maintenance.js'
 import { ConfigError } from '../../src/util/errors.js'
 import { StreamReporter } from '../../src/util/reporter.js'
+
+const PY = '/usr/bin/python3'
 
 const PASSWORD = 'hunter2-Very-Secret-31337'
 const HASH = `tester:$2y$05$${'a'.repeat(53)}`
@@ -282,16 +285,28 @@ describe('password file', () => {
 })
 
 describe('freeze and unfreeze', () => {
-  test('freeze writes the page and Retry-After, then the flag last, each aside and renamed over', async () => {
+  test('freeze writes the page and Retry-After, each aside and renamed over, then commits the flag last (fsynced, renamed, its folder fsynced)', async () => {
     const exec = new RecordingExecutor()
-    const state = await freeze(exec, locked, { message: 'Back <soon> & "well"' })
+    const state = await freeze(exec, locked, PY, { message: 'Back <soon> & "well"' })
     expect(state).toMatchObject({ frozen: true, retryAfter: 60 })
     const renames = exec.commands().filter(a => a[0] === 'mv')
     expect(renames.map(a => a[3])).toEqual([
       '/srv/demo/locked/maintenance/index.html',
-      '/srv/demo/locked/maintenance/retry-after',
-      '/srv/demo/locked/maintenance/ON'
+      '/srv/demo/locked/maintenance/retry-after'
     ])
+    const last = exec.calls[exec.calls.length - 1]!
+    expect(last.argv).toEqual([
+      PY,
+      '-I',
+      '-S',
+      '-c',
+      COMMIT_FILE_PROGRAM,
+      '/srv/demo/locked/maintenance/ON',
+      '644'
+    ])
+    expect(String(last.command!.input)).toMatch(
+      /^frozen since \d{4}-\d\d-\d\dT.*\nretry_after 60\n$/
+    )
     expect(exec.files.get('/srv/demo/locked/maintenance/retry-after.tmp')).toBe('60')
     const page = exec.files.get('/srv/demo/locked/maintenance/index.html.tmp')!
     expect(page).toContain('Back &lt;soon&gt; &amp; &quot;well&quot;')
@@ -300,10 +315,10 @@ describe('freeze and unfreeze', () => {
 
   test('an explicit Retry-After wins; a bad one is refused before anything is written', async () => {
     const exec = new RecordingExecutor()
-    await freeze(exec, prod, { retryAfter: 5 })
+    await freeze(exec, prod, PY, { retryAfter: 5 })
     expect(exec.files.get('/srv/demo/prod/maintenance/retry-after.tmp')).toBe('5')
     const bad = new RecordingExecutor()
-    await expect(freeze(bad, prod, { retryAfter: 1.5 })).rejects.toThrow(/whole number/)
+    await expect(freeze(bad, prod, PY, { retryAfter: 1.5 })).rejects.toThrow(/whole number/)
     expect(bad.calls).toEqual([])
   })
 

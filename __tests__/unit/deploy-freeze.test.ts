@@ -10,6 +10,7 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { maintenanceFlagPath, maintenanceHoldPath } from '../../src/commands/apache.js'
 import type { Command } from '../../src/commands/command.js'
+import { COMMIT_FILE_PROGRAM } from '../../src/commands/files.js'
 import {
   SQLITE_BACKUP_PROGRAM,
   SQLITE_RESTORE_PROGRAM
@@ -176,7 +177,7 @@ function trace(exec: RecordingExecutor): string[] {
     else if (sc?.program === scripts.AWAIT_GROUP) out.push(`await-group ${sc.args[0]}`)
     else if (sc?.program === scripts.SWITCH_MAP) out.push(`switch-map ${sc.args[1]}`)
     else if (sc?.program === scripts.PROBE_HTTP) out.push(`probe ${sc.args[2] || 'live'}`)
-    else if (a[0] === 'mv' && a[3] === FLAG) out.push('freeze')
+    else if (sc?.program === COMMIT_FILE_PROGRAM && sc.args[0] === FLAG) out.push('freeze')
     else if (a[0] === 'rm' && a.at(-1) === FLAG) out.push('unfreeze')
     else if (a[0] === 'mv' && a[3] === HOLD) out.push('hold')
     else if (a[0] === 'rm' && a.at(-1) === HOLD) out.push('release')

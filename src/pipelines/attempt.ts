@@ -588,7 +588,7 @@ function promoteSteps(): Step<SwapContext>[] {
       name: 'freeze-preview',
       title: 'freeze the preview: its users wait on the maintenance page while it moves',
       run: async c => {
-        await freeze(c.req.previewExec, c.r.preview, {
+        await freeze(c.req.previewExec, c.r.preview, c.python, {
           message: `Version ${c.record.version} is becoming the production site. Back in a minute at ${c.r.production.url}.`,
           link: { url: c.r.production.url },
           retryAfter: 30
@@ -735,7 +735,7 @@ function promoteSteps(): Step<SwapContext>[] {
         'the old production stays frozen, its page pointing to production, until it is removed',
       critical: false,
       run: async c => {
-        await freeze(c.req.productionExec, c.oldSite, {
+        await freeze(c.req.productionExec, c.oldSite, c.python, {
           message: `This copy of the site was replaced by version ${c.record.version} on ${new Date().toISOString().slice(0, 10)}. It is kept read-only for a while, then removed.`,
           link: { url: c.newProduction.url }
         })

@@ -118,7 +118,7 @@ export async function recoverDataRun(
     }
   } catch (e) {
     const why = e instanceof Error ? e.message : String(e)
-    await freeze(exec, site, {
+    await freeze(exec, site, python, {
       message:
         'This site is closed while its data is checked after an interrupted operation. Please come back later.'
     }).catch(() => undefined)

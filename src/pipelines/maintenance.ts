@@ -51,7 +51,7 @@ export async function setMaintenance(req: MaintenanceRequest): Promise<Maintenan
     async ctx => {
       const before = await frozenState(exec, site)
       if (action === 'on') {
-        const state = await freeze(exec, site, req.options)
+        const state = await freeze(exec, site, req.config.app.python, req.options)
         reporter.info(
           `site ${site.name} is frozen: users get 503 and the maintenance page (Retry-After ${state.retryAfter}s)`
         )

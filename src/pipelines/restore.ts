@@ -538,7 +538,7 @@ export function applySteps(): Step<ApplyContext>[] {
       name: 'freeze',
       title: 'freeze the site: users get the maintenance page (503) while its data is swapped',
       run: async c => {
-        await freeze(c.exec, c.site, {
+        await freeze(c.exec, c.site, c.python, {
           message:
             c.op === 'sync'
               ? `This site is being refreshed with a copy of ${c.site.from ?? 'production'} data. Please come back in a few minutes.`

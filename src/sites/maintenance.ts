@@ -19,7 +19,7 @@ import {
   renderRetryAfter,
   retryAfterPath
 } from '../commands/apache.js'
-import { removeFile, renamePath } from '../commands/files.js'
+import { commitFile, removeFile, renamePath } from '../commands/files.js'
 import type { SiteConfig } from '../config/model.js'
 import type { Executor } from '../hosts/executor.js'
 import { SitecycleError } from '../util/errors.js'
@@ -156,12 +156,16 @@ async function replaceFile(
 
 /**
  * Freeze the site: write the page and Retry-After, then the flag (each written aside and renamed
- * over). From the flag's rename on, users get 503 and the page. Freezing a frozen site updates its page and
- * Retry-After. The site must have been through `sitecycle init` (the vhost holds the rules).
+ * over). From the flag's rename on, users get 503 and the page. The flag is committed durably
+ * (`host/commit-file.py` with `python`: fsync, rename, fsync of its folder): a data operation
+ * journals its intent after the freeze, and after a power loss the site must still be closed
+ * over data in doubt. Freezing a frozen site updates its page and Retry-After. The site must have
+ * been through `sitecycle init` (the vhost holds the rules).
  */
 export async function freeze(
   exec: Executor,
   site: SiteConfig,
+  python: string,
   options: FreezeOptions = {}
 ): Promise<FreezeState> {
   const retryAfter = retryAfterOf(site, options)
@@ -169,11 +173,13 @@ export async function freeze(
   await replaceFile(exec, maintenancePagePath(site), page, 0o644)
   await replaceFile(exec, retryAfterPath(site), renderRetryAfter(retryAfter), 0o644)
   const since = (await frozenState(exec, site)).since ?? new Date().toISOString()
-  await replaceFile(
-    exec,
-    maintenanceFlagPath(site),
-    renderMaintenanceFlag(retryAfter, new Date(since)),
-    0o644
+  await exec.run(
+    commitFile(
+      python,
+      maintenanceFlagPath(site),
+      renderMaintenanceFlag(retryAfter, new Date(since)),
+      0o644
+    )
   )
   return { frozen: true, since, retryAfter }
 }

@@ -43,7 +43,7 @@ export function freezeSteps(): Step<DeployContext>[] {
         c.frozenBefore = (await frozenState(c.exec, c.site)).frozen
         // A site frozen by someone else (maintenance on, an upgrade attempt) keeps its own page.
         if (c.frozenBefore) return 'it was frozen already: it stays frozen'
-        await freeze(c.exec, c.site, {
+        await freeze(c.exec, c.site, c.python, {
           message: 'This site is being upgraded. Please come back in a few minutes.'
         })
         // Requests admitted before the freeze finish now, before the dump: none writes after it.
