@@ -14,13 +14,14 @@ import {
   mkdtemp,
   readFile,
   readdir,
+  rename,
   rm,
   symlink,
   writeFile
 } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { describeCommand, hostProgramName, type Command } from '../../src/commands/command.js'
+import { cmd, describeCommand, hostProgramName, type Command } from '../../src/commands/command.js'
 import { pythonProgram, redirectOutput } from '../../src/commands/databases/python-programs.js'
 import { SQLITE_CHECKSUMS_PROGRAM } from '../../src/commands/databases/sqlite.js'
 import { commitFile, pathIdentities } from '../../src/commands/files.js'
@@ -290,6 +291,64 @@ describe('the programs against real trees', () => {
     expect(await readFile(join(dir, 'out', '1.dat'))).toEqual(table(2))
     expect(await readFile(join(dir, 'out', 'toc.dat'), 'utf8')).toBe('toc2')
     expect(JSON.parse(back.stdout)).toEqual({ bytes: table(2).length + 4 })
+  })
+
+  test("materialize-dump takes each delta's base file from the mapping, and refuses one that is not a table file's name", async () => {
+    const table = (n: number) =>
+      Buffer.from(Array.from({ length: 50000 }, (_, i) => `row ${i} ${n}\n`).join(''))
+    await mkdir(join(dir, 'rawa'))
+    await writeFile(join(dir, 'rawa', '7.dat'), table(1))
+    await writeFile(join(dir, 'rawa', '8.dat'), table(9))
+    await writeFile(join(dir, 'rawa', 'toc.dat'), 'toc')
+    await exec.run(storeDump(PY, join(dir, 'rawa'), join(dir, 'storeda'), null))
+    // 9.dat is the table that was 7.dat in the base: a delta made against the base's 7.dat
+    await mkdir(join(dir, 'rawb'))
+    await writeFile(join(dir, 'rawb', '9.dat'), table(2))
+    await writeFile(join(dir, 'rawb', 'was-7.dat'), table(1))
+    await exec.run(
+      cmd([
+        'zstd',
+        '-q',
+        '--long=31',
+        '-1',
+        `--patch-from=${join(dir, 'rawb', 'was-7.dat')}`,
+        join(dir, 'rawb', '9.dat'),
+        '-o',
+        join(dir, 'rawb', '9.dat.zst')
+      ])
+    )
+    await mkdir(join(dir, 'storedb'))
+    await rename(join(dir, 'rawb', '9.dat.zst'), join(dir, 'storedb', '9.dat.zst'))
+    await writeFile(join(dir, 'storedb', 'toc.dat'), 'tocb')
+    await exec.run(
+      materializeDumpCommand(
+        PY,
+        join(dir, 'storedb'),
+        join(dir, 'storeda'),
+        ['9.dat.zst'],
+        join(dir, 'outb'),
+        {
+          '9.dat.zst': '7.dat.zst'
+        }
+      )
+    )
+    expect(await readFile(join(dir, 'outb', '9.dat'))).toEqual(table(2))
+    for (const bad of ['../7.dat.zst', '7.dat', 'toc.dat']) {
+      const r = await exec.tryRun(
+        materializeDumpCommand(
+          PY,
+          join(dir, 'storedb'),
+          join(dir, 'storeda'),
+          ['9.dat.zst'],
+          join(dir, `outc${bad.length}`),
+          {
+            '9.dat.zst': bad
+          }
+        )
+      )
+      expect(r.code).toBe(5)
+      expect(r.stderr).toContain('is not the name of a table file of the base')
+    }
   })
 
   test('store-dump compresses at a lower CPU priority (nice 10, zstd with it); materialize-dump, on a restore, does not', async () => {

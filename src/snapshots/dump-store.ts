@@ -53,8 +53,14 @@ export interface DumpStore {
   base: string | null
   /** 0 for a full snapshot, else its position after the base (1 to MAX_DELTAS). */
   depth: number
-  /** The files of the dump directory stored as deltas against the base's same file. */
+  /** The files of the dump directory stored as deltas against the base's file of the same table. */
   deltas: string[]
+  /**
+   * The base's file each delta was made against, where its name differs from the delta's (the
+   * same table under another dump id: after a restore, or a new object before the tables).
+   * Absent: every delta against the base's file of the same name.
+   */
+  bases?: Record<string, string>
   /** The stored bytes of the base's dump (this one's, when full). Absent in older manifests. */
   baseBytes?: number
   /** The stored bytes of the chain's deltas up to this one (0 when full). Absent in older ones. */
@@ -75,13 +81,15 @@ export function storeRecord(
   chosen: { base: string; depth: number } | null,
   previous: DumpStore | undefined,
   deltas: string[],
-  bytes: number
+  bytes: number,
+  bases: Record<string, string> = {}
 ): DumpStore {
   return {
     compression: 'zstd',
     base: chosen?.base ?? null,
     depth: chosen?.depth ?? 0,
     deltas,
+    ...(Object.keys(bases).length > 0 && { bases }),
     baseBytes: chosen ? (previous?.baseBytes ?? 0) : bytes,
     chainBytes: chosen ? (previous?.chainBytes ?? 0) + bytes : 0
   }
@@ -147,9 +155,10 @@ export function planRemoval(
 export const STORE_DUMP_PROGRAM = storeDumpProgram
 
 /**
- * Host program, argv: stored dump dir, base's stored dump dir or '', JSON list of the delta
- * files, output dir (made). Writes the plain dump: `N.dat.zst` decompressed (a delta through the
- * base's file, decompressed aside first), other files copied. Prints {"bytes": the bytes written}.
+ * Host program, argv: stored dump dir, base's stored dump dir or '', JSON {delta file: the base's
+ * file it was made against}, output dir (made). Writes the plain dump: `N.dat.zst` decompressed
+ * (a delta through its base file, decompressed aside first), other files copied. Prints
+ * {"bytes": the bytes written}.
  */
 export const MATERIALIZE_DUMP_PROGRAM = materializeDumpProgram
 
@@ -164,12 +173,13 @@ export function materializeDumpCommand(
   stored: string,
   base: string | null,
   deltas: readonly string[],
-  out: string
+  out: string,
+  bases: Readonly<Record<string, string>> = {}
 ): Command {
   return pythonProgram(python, MATERIALIZE_DUMP_PROGRAM, [
     stored,
     base ?? '',
-    JSON.stringify(deltas),
+    JSON.stringify(Object.fromEntries(deltas.map(d => [d, bases[d] ?? d]))),
     out
   ])
 }
@@ -252,7 +262,8 @@ export async function materializeDump(
       `${snapshotDir}/${record.dump}`,
       baseDir && `${baseDir}/${record.dump}`,
       record.store.deltas,
-      out
+      out,
+      record.store.bases
     )
   )
   if (r.code !== 0) {

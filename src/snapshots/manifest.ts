@@ -55,6 +55,9 @@ const fileSumSchema = z.object({
   sha256: z.string().regex(/^[0-9a-f]{64}$/)
 })
 
+/** A table file of a stored PostgreSQL directory dump: `<dump id>.dat.zst`. */
+const STORED_TABLE_FILE = /^[0-9]+\.dat\.zst$/
+
 const tableSchema = z.object({ table: z.string(), rows: z.number(), checksum: z.string() })
 
 const folderSchema = z.object({
@@ -123,6 +126,10 @@ const baseSchema = z.object({
           base: z.string().nullable(),
           depth: z.number().int().min(0),
           deltas: z.array(z.string()),
+          /** The base's file of each delta whose name differs (dump-store.ts DumpStore). */
+          bases: z
+            .record(z.string().regex(STORED_TABLE_FILE), z.string().regex(STORED_TABLE_FILE))
+            .optional(),
           /** Stored bytes of the base's dump and of the chain's deltas so far (dump-store.ts). */
           baseBytes: z.number().optional(),
           chainBytes: z.number().optional()

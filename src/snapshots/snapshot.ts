@@ -458,8 +458,13 @@ async function dumpDatabase(c: SnapshotContext): Promise<string> {
         `could not store the dump of database ${db.name} with zstd on ${c.exec.name}: ${r.stderr.trim().split('\n').pop() || `exit code ${r.code}`}`,
         'database'
       )
-    const out = JSON.parse(r.stdout) as { deltas: string[]; full: number; bytes: number }
-    store = storeRecord(chosen, c.previous?.database?.store, out.deltas, out.bytes)
+    const out = JSON.parse(r.stdout) as {
+      deltas: string[]
+      bases: Record<string, string>
+      full: number
+      bytes: number
+    }
+    store = storeRecord(chosen, c.previous?.database?.store, out.deltas, out.bytes, out.bases)
     dump = { path: c.paths.dump, size: 0, format: STORED_PG_FORMAT }
     note = chosen
       ? `; ${out.deltas.length} table files as deltas against ${chosen.base} (delta ${chosen.depth} of at most ${MAX_DELTAS}; the chain's deltas ${describeBytes(store.chainBytes ?? 0)} against the base's ${describeBytes(store.baseBytes ?? 0)}), ${out.full} full`
