@@ -12,9 +12,12 @@ import { join } from 'node:path'
 import { main } from '../../src/cli.js'
 import { parseConfig } from '../../src/config/load-config.js'
 import type { SitecycleConfig, SiteConfig } from '../../src/config/model.js'
+import type { Command } from '../../src/commands/command.js'
+import { READ_STATE } from '../../src/commands/host-scripts.js'
 import { createExecutor } from '../../src/hosts/create-executor.js'
-import type { Executor } from '../../src/hosts/executor.js'
+import type { Executor, RunOptions } from '../../src/hosts/executor.js'
 import { parseManifest, renderManifest } from '../../src/snapshots/manifest.js'
+import { LIST_SNAPSHOT_DIRS } from '../../src/snapshots/files.js'
 import { listSnapshots } from '../../src/snapshots/list.js'
 import { applyRetention, SnapshotFailed, takeSnapshot } from '../../src/snapshots/snapshot.js'
 import { verifySnapshot, VerifyFailed } from '../../src/snapshots/verify.js'
@@ -229,6 +232,61 @@ describe.each(['local', 'ssh'])('snapshots of a site with SQLite and uploads (%s
     expect((e2 as VerifyFailed).outcome.problems).toEqual([
       'table users: 2 rows restored, the manifest says 3'
     ])
+  })
+
+  test('the live release, read beside the listing, failing after it: the snapshot completes with read-live a warning, and a failed listing waits for it', async () => {
+    // read-state fails, and is only warned about (the first run: it fails at once, while the
+    // listing takes 300 ms); when the listing fails (the second run: at once, read-state 300 ms
+    // later), the step ends after both.
+    const later = () => new Promise(r => setTimeout(r, 300))
+    const failing = (exec: Executor, listingFails: boolean): Executor =>
+      new Proxy(exec, {
+        get(target, prop, receiver) {
+          if (prop !== 'run' && prop !== 'tryRun') return Reflect.get(target, prop, receiver)
+          return async (command: Command, options?: RunOptions) => {
+            if (command.argv.includes(READ_STATE)) {
+              if (listingFails) await later()
+              order.push('read-state failed')
+              throw new Error('read-state: no answer')
+            }
+            if (command.argv.includes(LIST_SNAPSHOT_DIRS)) {
+              if (listingFails) {
+                order.push('listing failed')
+                throw new Error('listing: no answer')
+              }
+              await later()
+            }
+            return target[prop as 'run'](command, options)
+          }
+        }
+      })
+    const order: string[] = []
+    const { reporter } = capture()
+    const r = await takeSnapshot({
+      ...s,
+      exec: failing(s.exec, false),
+      reporter,
+      now: hours(500),
+      progressIntervalMs: 0
+    })
+    expect(r.steps.find(x => x.name === 'read-live')).toMatchObject({
+      status: 'warning',
+      error: expect.stringContaining('read-state: no answer')
+    })
+    expect(r.manifest.live).toBeNull()
+    expect((await verifySnapshot({ ...s, reporter, snapshot: r.id })).status).toBe('verified')
+    order.length = 0
+    await expect(
+      takeSnapshot({
+        ...s,
+        exec: failing(s.exec, true),
+        reporter,
+        now: hours(501),
+        progressIntervalMs: 0
+      })
+    ).rejects.toThrow(/listing: no answer/)
+    // the failed step returned only once the read it had started was over
+    expect(order).toEqual(['listing failed', 'read-state failed'])
   })
 
   test('an interrupted snapshot (no manifest) is listed as incomplete and removed by the next run', async () => {

@@ -188,6 +188,25 @@ interface SnapshotContext {
   manifest?: SnapshotManifest
 }
 
+/** The first step's work: incomplete snapshots removed, the listing and the newest manifest kept. */
+async function removeIncomplete(c: SnapshotContext): Promise<string | undefined> {
+  // With snapshots/.bases, for the retention step at the end: one listing for both.
+  const listing = await listSnapshotsAndBases(c.exec, c.python, c.snapshotsDir)
+  const ids = snapshotIdsOf(listing.entries)
+  const partial = ids.filter(s => !s.complete).map(s => s.id)
+  if (partial.length)
+    await c.exec.run(removeTree(...partial.map(id => snapshotPaths(c.snapshotsDir, id).dir)))
+  c.removedIncomplete = partial
+  c.listing = {
+    entries: listing.entries.filter(e => !partial.includes(e.name)),
+    hidden: listing.hidden
+  }
+  const complete = ids.filter(s => s.complete)
+  const newest = complete[complete.length - 1]
+  c.previous = newest && (await readManifest(c.exec, c.snapshotsDir, newest.id))
+  return partial.length ? `removed ${partial.join(', ')}` : undefined
+}
+
 function snapshotSteps(): Step<SnapshotContext>[] {
   return [
     {
@@ -197,28 +216,14 @@ function snapshotSteps(): Step<SnapshotContext>[] {
         // The release live now, read beside the listing (two host programs at once) for the
         // read-live step; that step reports its failure, if any.
         const liveRead = readSiteState(c.exec, c.req.site, c.python).then(s => s.live)
-        const settled = liveRead.catch(() => null)
+        const settled = liveRead.catch(() => null) // handled now; read-live awaits liveRead
         c.liveRead = liveRead
-        // With snapshots/.bases, for the retention step at the end: one listing for both.
-        const listing = await listSnapshotsAndBases(c.exec, c.python, c.snapshotsDir).catch(
-          async (e: unknown) => {
-            await settled // not left running behind a failed step
-            throw e
-          }
-        )
-        const ids = snapshotIdsOf(listing.entries)
-        const partial = ids.filter(s => !s.complete).map(s => s.id)
-        if (partial.length)
-          await c.exec.run(removeTree(...partial.map(id => snapshotPaths(c.snapshotsDir, id).dir)))
-        c.removedIncomplete = partial
-        c.listing = {
-          entries: listing.entries.filter(e => !partial.includes(e.name)),
-          hidden: listing.hidden
+        try {
+          return await removeIncomplete(c)
+        } catch (e) {
+          await settled // not left running behind a failed step
+          throw e
         }
-        const complete = ids.filter(s => s.complete)
-        const newest = complete[complete.length - 1]
-        c.previous = newest && (await readManifest(c.exec, c.snapshotsDir, newest.id))
-        return partial.length ? `removed ${partial.join(', ')}` : undefined
       }
     },
     {
