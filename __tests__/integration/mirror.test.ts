@@ -694,6 +694,10 @@ sites:
       expect(o.steps.find(s => s.name === 'read-only-database')?.status).toBe('ok')
       // Each refresh restores into a fresh database: the setting must be there again.
       expect(pg.sql('mirror_m1', 'SELECT count(*) FROM notes').trim()).toBe(String(n + 2))
+      // The planner's statistics of the fresh database, which the dump did not carry.
+      expect(
+        pg.sql('mirror_m1', "SELECT count(*) FROM pg_stats WHERE tablename = 'notes'").trim()
+      ).toBe('2')
       expect(() => pg.sql('mirror_m1', "INSERT INTO notes VALUES (99, 'write')")).toThrow(
         /read-only transaction/
       )

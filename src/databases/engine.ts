@@ -187,6 +187,14 @@ export interface DatabaseEngine {
    */
   compact?(exec: Executor, db: DatabaseConfig, tables?: readonly string[]): Promise<void>
   /**
+   * Refresh the planner's statistics of a database just restored from a dump, which carries none
+   * (postgres: `ANALYZE`, sampling each table): a restored production, preview or mirror then
+   * plans its queries on its data from its first request instead of on defaults until autovacuum
+   * comes by. Engines whose copy keeps its statistics (sqlite: the file with its sqlite_stat1) or
+   * keeps them itself (mysql: InnoDB samples on its own) have none.
+   */
+  analyze?(exec: Executor, db: DatabaseConfig): Promise<void>
+  /**
    * Compact a sync's anonymised copy before the anonymisation check rather than after it: the
    * check then reads the rewritten tables without their dead rows (postgres, 1,000,000 rows: the
    * compaction and the check 1.5 s against 2.7 s after, bench/README.md "Round 13"). Only where

@@ -463,6 +463,9 @@ export const postgresEngine: DatabaseEngine = {
     await sql(exec, connect(db), db.name, pgCompactSql(tables))
   },
   compactBeforeCheck: true,
+  async analyze(exec, db) {
+    await sql(exec, connect(db), db.name, 'ANALYZE;\n')
+  },
   async swapIn(exec, db, scratch, keep, reporter) {
     return swapIn(exec, db, connect(db, reporter), scratch, keep, reporter)
   },

@@ -332,6 +332,8 @@ function mirrorSteps(): Step<MirrorContext>[] {
             `the copy of snapshot ${c.snapshot} restored for mirror ${c.req.site.name} does not match the snapshot: tables ${bad.join(', ')} differ; ${db.name} was not touched`,
             'mirror'
           )
+        // The planner's statistics, which a dump does not carry.
+        if (engine.analyze) await engine.analyze(c.exec, scratch)
         return `${db.engine} ${scratch.name}: ${tables.length} tables match`
       },
       undo: async c => {

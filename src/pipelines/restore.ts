@@ -478,6 +478,9 @@ export function applySteps(): Step<ApplyContext>[] {
             'database'
           )
         c.tables = tables
+        // The planner's statistics, which a dump does not carry (an anonymised copy gets them
+        // when it is compacted).
+        if (!anonymizes(c) && engine.analyze) await engine.analyze(c.exec, scratch)
         const how = fromPlain
           ? ` (restored from the plain dump while the snapshot was stored${early.times?.length ? `: ${early.times.join(', ')}` : ''})`
           : ''
