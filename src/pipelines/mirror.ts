@@ -325,15 +325,19 @@ function mirrorSteps(): Step<MirrorContext>[] {
               )
             )[0]
         )
-        const tables = compareTables(expected, await engine.checksums(c.exec, scratch))
+        // The planner's statistics, which a dump does not carry, taken beside the checksums
+        // (ANALYZE samples; both only read).
+        const [checksums] = await bothSettled(
+          engine.checksums(c.exec, scratch),
+          engine.analyze ? engine.analyze(c.exec, scratch) : Promise.resolve()
+        )
+        const tables = compareTables(expected, checksums)
         const bad = tables.filter(t => !t.ok).map(t => t.table)
         if (bad.length)
           throw new SitecycleError(
             `the copy of snapshot ${c.snapshot} restored for mirror ${c.req.site.name} does not match the snapshot: tables ${bad.join(', ')} differ; ${db.name} was not touched`,
             'mirror'
           )
-        // The planner's statistics, which a dump does not carry.
-        if (engine.analyze) await engine.analyze(c.exec, scratch)
         return `${db.engine} ${scratch.name}: ${tables.length} tables match`
       },
       undo: async c => {

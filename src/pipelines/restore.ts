@@ -470,7 +470,13 @@ export function applySteps(): Step<ApplyContext>[] {
           )
         const checked = fromPlain ? early!.checked : undefined
         if (checked && 'failure' in checked) throw checked.failure
-        const tables = checked ? checked.tables : await engine.checksums(c.exec, scratch)
+        // The planner's statistics, which a dump does not carry (an anonymised copy gets them
+        // when it is compacted), taken beside the checksums (ANALYZE samples; both only read).
+        const analyzed = !anonymizes(c) && engine.analyze ? engine.analyze(c.exec, scratch) : null
+        const [tables] = await bothSettled(
+          checked ? Promise.resolve(checked.tables) : engine.checksums(c.exec, scratch),
+          analyzed ?? Promise.resolve()
+        )
         const bad = compareTables(expected, tables).filter(t => !t.ok)
         if (bad.length)
           throw new SitecycleError(
@@ -478,9 +484,6 @@ export function applySteps(): Step<ApplyContext>[] {
             'database'
           )
         c.tables = tables
-        // The planner's statistics, which a dump does not carry (an anonymised copy gets them
-        // when it is compacted).
-        if (!anonymizes(c) && engine.analyze) await engine.analyze(c.exec, scratch)
         const how = fromPlain
           ? ` (restored from the plain dump while the snapshot was stored${early.times?.length ? `: ${early.times.join(', ')}` : ''})`
           : ''
