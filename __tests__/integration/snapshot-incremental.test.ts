@@ -131,6 +131,15 @@ async function flipByte(file: string): Promise<() => Promise<void>> {
   }
 }
 
+/** A new database `into`, with the plain directory dump at `dumpDir` restored into it. */
+function restoreInto(into: string, dumpDir: string): void {
+  pg.sql('postgres', `CREATE DATABASE ${into}`)
+  execFileSync('pg_restore', [
+    ...['-h', pg.socketDir, '-p', String(pg.port), '-U', 'postgres'],
+    ...['-d', into, '-j', '2', dumpDir]
+  ])
+}
+
 /**
  * The README's commands for restoring a stored dump by hand: toc.dat copied, each delta
  * decompressed through the base's file the manifest names for it (`store.bases`, else the file
@@ -160,20 +169,7 @@ async function restoreByHand(snapshots: string, id: string, into: string): Promi
       await rm(`${out}.base`)
     } else execFileSync('zstd', ['-q', '-d', '--long=31', join(snapDump, f), '-o', out])
   }
-  pg.sql('postgres', `CREATE DATABASE ${into}`)
-  execFileSync('pg_restore', [
-    '-h',
-    pg.socketDir,
-    '-p',
-    String(pg.port),
-    '-U',
-    'postgres',
-    '-d',
-    into,
-    '-j',
-    '2',
-    work
-  ])
+  restoreInto(into, work)
 }
 
 beforeAll(async () => {
@@ -251,20 +247,7 @@ describe('daily snapshots of a PostgreSQL site, 1 % of rows changed a day', () =
     const m = (await readManifest(exec, s.snapshots, id))!
     const into = join(s.snapshots, '.sc-test-materialize')
     const path = await materializeDump(exec, PY, join(s.snapshots, id), m, into)
-    pg.sql('postgres', 'CREATE DATABASE incr_check')
-    execFileSync('pg_restore', [
-      '-h',
-      pg.socketDir,
-      '-p',
-      String(pg.port),
-      '-U',
-      'postgres',
-      '-d',
-      'incr_check',
-      '-j',
-      '2',
-      path
-    ])
+    restoreInto('incr_check', path)
     expect(rowsOf('incr_check')).toBe(rowsAt.get(id))
     expect(rowsOf('incr_check')).not.toBe(rowsAt.get(ids[0]))
     await rm(into, { recursive: true })
@@ -422,18 +405,7 @@ describe("a new object before the tables (a migration's function) changes pg_dum
 
     const into = join(s.snapshots, '.sc-test-materialize')
     const path = await materializeDump(exec, PY, join(s.snapshots, second.id), m, into)
-    pg.sql('postgres', 'CREATE DATABASE moved_check')
-    execFileSync('pg_restore', [
-      '-h',
-      pg.socketDir,
-      '-p',
-      String(pg.port),
-      '-U',
-      'postgres',
-      '-d',
-      'moved_check',
-      path
-    ])
+    restoreInto('moved_check', path)
     await rm(into, { recursive: true })
     expect(rowsOf('moved_check')).toBe(rows)
     expect(pg.sql('moved_check', 'SELECT answer()').trim()).toBe('42')
