@@ -12,7 +12,7 @@
  *          changed, so its digest is not the one uploaded; nothing on the site changed;
  *   run C  the same deploy with the zip as uploaded installs 1.0.0 on a real local Apache site.
  *
- * The bundles must be current: `npx rollup -c rollup.config.js --silent` (npm test does it).
+ * The bundles must be current: `npx rollup -c rollup.config.js --silent` (scripts/test.sh does it).
  */
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals'
 import { execFileSync } from 'node:child_process'

@@ -12,7 +12,7 @@
  *   3. Bad input (a site that does not exist) fails the backup with one clear sentence, and the
  *      failed run still sets its status output.
  *
- * The bundles must be current: `npx rollup -c rollup.config.js --silent` (npm test does it).
+ * The bundles must be current: `npx rollup -c rollup.config.js --silent` (scripts/test.sh does it).
  */
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals'
 import { execFileSync } from 'node:child_process'

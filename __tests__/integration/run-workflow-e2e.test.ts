@@ -10,7 +10,7 @@
  *   2. A command that exits 7 fails the job with one line naming the command and the code, and
  *      the outputs still say 7.
  *
- * The bundles must be current: `npx rollup -c rollup.config.js --silent` (npm test does it).
+ * The bundles must be current: `npx rollup -c rollup.config.js --silent` (scripts/test.sh does it).
  */
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals'
 import { promises as fs } from 'node:fs'

@@ -17,7 +17,7 @@
  *   3. A copy of the starter for c2, its window rejected: cancel runs; production is open again
  *      with its data unchanged, the preview keeps 2.0.0.
  *
- * The bundles must be current: `npx rollup -c rollup.config.js --silent` (npm test does it).
+ * The bundles must be current: `npx rollup -c rollup.config.js --silent` (scripts/test.sh does it).
  */
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals'
 import { execFileSync } from 'node:child_process'

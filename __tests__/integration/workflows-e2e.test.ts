@@ -26,7 +26,7 @@
  * staged ES-module bundle must load there.
  * The actions-artifact store (release run → deploy run) is covered by
  * artifact-roundtrip-e2e.test.ts, through the harness's fake Actions results service.
- * The bundles must be current: `npx rollup -c rollup.config.js --silent` (npm test does it).
+ * The bundles must be current: `npx rollup -c rollup.config.js --silent` (scripts/test.sh does it).
  */
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals'
 import { execFileSync } from 'node:child_process'
