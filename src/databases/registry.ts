@@ -5,6 +5,7 @@
 import { removeTree } from '../commands/files.js'
 import type { Executor } from '../hosts/executor.js'
 import { ConfigError, SitecycleError } from '../util/errors.js'
+import { bothSettled } from '../util/settled.js'
 import type { Reporter } from '../util/reporter.js'
 import type { CopyMethod, DatabaseConfig, DatabaseEngine, RestoreOptions } from './engine.js'
 import { makeTempDir, scratchId } from './host-paths.js'
@@ -66,4 +67,23 @@ export async function copyDatabase(
     await exec.tryRun(removeTree(ownDir ? dir : dumpPath)).catch(() => undefined)
   }
   return 'dump-restore'
+}
+
+/**
+ * `work` on a database just restored from a dump (its checksums, say), with the planner's
+ * statistics refreshed beside it when `analyze` (engine.analyze: a dump carries none; ANALYZE
+ * samples and only reads, as the checksums do): `work`'s result once both have ended.
+ */
+export async function withStatistics<T>(
+  exec: Executor,
+  engine: DatabaseEngine,
+  db: DatabaseConfig,
+  work: Promise<T>,
+  analyze = true
+): Promise<T> {
+  const [result] = await bothSettled(
+    work,
+    analyze && engine.analyze ? engine.analyze(exec, db) : Promise.resolve()
+  )
+  return result
 }

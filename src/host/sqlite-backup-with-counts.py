@@ -69,7 +69,7 @@ def same_state(path):
         except sqlite3.OperationalError:
             return None  # busy, or a database we may only read
         try:
-            src = sqlite3.connect(path, timeout=60, isolation_level=None)
+            src = sqlite3.connect(path, timeout=60, isolation_level=None, check_same_thread=False)
             counter = sqlite3.connect(path, timeout=60, isolation_level=None, check_same_thread=False)
             read_transaction(src)
             read_transaction(counter)
@@ -102,23 +102,7 @@ def together(*jobs):
     return [value for _, value in results]
 
 
-counted = {}
-try:
-    pair = same_state(src_path)
-    if pair:
-        src, counter = pair
-
-        def count_source():
-            try:
-                counted['tables'] = counts_of(counter)
-            except BaseException as e:
-                counted['error'] = e
-            finally:
-                counter.close()
-        beside = threading.Thread(target=count_source)
-        beside.start()
-    else:
-        src = sqlite3.connect(src_path, timeout=60)
+def copy_from(src):
     dst = sqlite3.connect(partial, isolation_level=None)
     try:
         dst.execute('PRAGMA journal_mode=OFF')
@@ -126,15 +110,24 @@ try:
         src.backup(dst, pages=-1)  # in src's read transaction when it has one
     finally:
         dst.close()
-        src.close()
-        if pair:
-            beside.join()
+
+
+try:
+    pair = same_state(src_path)
     if pair:
-        if 'error' in counted:
-            raise counted['error']
+        src, counter = pair
+        try:
+            _, out = together((copy_from, src), (counts_of, counter))
+        finally:
+            src.close()
+            counter.close()
         _, digest = together((fsync_path, partial), (sha256_file, partial))
-        out = counted['tables']
     else:
+        src = sqlite3.connect(src_path, timeout=60)
+        try:
+            copy_from(src)
+        finally:
+            src.close()
         _, digest, out = together((fsync_path, partial), (sha256_file, partial), (row_counts, partial))
     size = os.path.getsize(partial)
     os.rename(partial, dest)

@@ -38,7 +38,7 @@ import { hostLabel } from '../config/host-spec.js'
 import type { MirrorLag, SitecycleConfig, SiteConfig } from '../config/model.js'
 import { siteHosts } from '../config/site-hosts.js'
 import type { DatabaseConfig, DatabaseEngine } from '../databases/engine.js'
-import { getEngine } from '../databases/registry.js'
+import { getEngine, withStatistics } from '../databases/registry.js'
 import type { Executor } from '../hosts/executor.js'
 import { siteLayout } from '../sites/layout.js'
 import {
@@ -325,13 +325,10 @@ function mirrorSteps(): Step<MirrorContext>[] {
               )
             )[0]
         )
-        // The planner's statistics, which a dump does not carry, taken beside the checksums
-        // (ANALYZE samples; both only read).
-        const [checksums] = await bothSettled(
-          engine.checksums(c.exec, scratch),
-          engine.analyze ? engine.analyze(c.exec, scratch) : Promise.resolve()
+        const tables = compareTables(
+          expected,
+          await withStatistics(c.exec, engine, scratch, engine.checksums(c.exec, scratch))
         )
-        const tables = compareTables(expected, checksums)
         const bad = tables.filter(t => !t.ok).map(t => t.table)
         if (bad.length)
           throw new SitecycleError(

@@ -35,7 +35,7 @@ import {
 } from './data-swap.js'
 import { databasePassword } from '../databases/connection.js'
 import type { DatabaseConfig, DatabaseEngine, TableChecksum } from '../databases/engine.js'
-import { getEngine } from '../databases/registry.js'
+import { getEngine, withStatistics } from '../databases/registry.js'
 import type { Executor } from '../hosts/executor.js'
 import { describeHookCount, runAfterInstallHooks } from '../sites/hooks.js'
 import { Journal, type JournalOperation } from '../sites/journal.js'
@@ -470,12 +470,13 @@ export function applySteps(): Step<ApplyContext>[] {
           )
         const checked = fromPlain ? early!.checked : undefined
         if (checked && 'failure' in checked) throw checked.failure
-        // The planner's statistics, which a dump does not carry (an anonymised copy gets them
-        // when it is compacted), taken beside the checksums (ANALYZE samples; both only read).
-        const analyzed = !anonymizes(c) && engine.analyze ? engine.analyze(c.exec, scratch) : null
-        const [tables] = await bothSettled(
+        // With the planner's statistics (an anonymised copy gets them when it is compacted).
+        const tables = await withStatistics(
+          c.exec,
+          engine,
+          scratch,
           checked ? Promise.resolve(checked.tables) : engine.checksums(c.exec, scratch),
-          analyzed ?? Promise.resolve()
+          !anonymizes(c)
         )
         const bad = compareTables(expected, tables).filter(t => !t.ok)
         if (bad.length)
