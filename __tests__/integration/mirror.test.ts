@@ -352,14 +352,24 @@ describe('mirrors with lags 1d, 7d and 30d over 40 daily snapshots', () => {
   test('a mirror moved by a promote follows the new production, showing the old one until the new one has history that old', async () => {
     // v9 became production on day 35 at 03:00 (the record a promote writes); its data goes on
     // from v1's, with markers of its own.
-    await writeMirrorState(exec, config.sites.mf, {
-      from: 'v1',
-      snapshot: null,
-      takenAt: null,
-      refreshedAt: at(35, 1)().toISOString(),
-      lag: '7d',
-      follows: { site: 'v9', before: 'v1', since: at(35, 1)().toISOString(), attempt: 'attempt-x' }
-    })
+    await writeMirrorState(
+      exec,
+      config.sites.mf,
+      {
+        from: 'v1',
+        snapshot: null,
+        takenAt: null,
+        refreshedAt: at(35, 1)().toISOString(),
+        lag: '7d',
+        follows: {
+          site: 'v9',
+          before: 'v1',
+          since: at(35, 1)().toISOString(),
+          attempt: 'attempt-x'
+        }
+      },
+      config.app.python
+    )
     sql(
       dbOf('v9'),
       'CREATE TABLE notes (id INTEGER PRIMARY KEY, day INTEGER NOT NULL, body TEXT); CREATE TABLE today (day INTEGER); INSERT INTO today VALUES (1036);'

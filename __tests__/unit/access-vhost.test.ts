@@ -219,7 +219,7 @@ describe('password file', () => {
     expect(exec.calls).toEqual([])
   })
 
-  test('init hashes through stdin and writes the hash aside (0640, Apache group), then renames it; the password is in no argv, file or log line', async () => {
+  test('init hashes through stdin and commits the hash durably (0640, Apache group: host/commit-file.py); the password is in no argv, file or log line', async () => {
     const logged: string[] = []
     const exec = new RecordingExecutor()
       .respond(argvStartsWith('htpasswd'), { stdout: `${HASH}\n\n` })
@@ -241,16 +241,18 @@ describe('password file', () => {
     }
     expect(logged.join('\n')).not.toContain(PASSWORD)
 
-    const tmp = '/srv/demo/pre/shared/.htpasswd.tmp'
-    expect(exec.files.get(tmp)).toBe(`${HASH}\n`)
-    expect(exec.modes.get(tmp)).toBe(0o640)
+    const commits = runs.filter(c => c.argv![4] === COMMIT_FILE_PROGRAM)
+    expect(commits.map(c => c.argv!.slice(5))).toEqual([
+      ['/srv/demo/pre/shared/.htpasswd', '640', 'www-data']
+    ])
+    expect(commits[0].command!.input).toBe(`${HASH}\n`)
+    // Nothing written aside by the executor: the program writes, syncs and renames it.
+    expect([...exec.files.keys()].filter(p => p.includes('.htpasswd'))).toEqual([])
     const cmds = exec.commands().map(a => a.join(' '))
-    const chgrp = cmds.indexOf(`chgrp www-data ${tmp}`)
-    const mv = cmds.indexOf(`mv -T ${tmp} /srv/demo/pre/shared/.htpasswd`)
-    expect(chgrp).toBeGreaterThan(cmds.indexOf('htpasswd -i -B -n tester'))
-    expect(mv).toBeGreaterThan(chgrp)
+    const commit = runs.indexOf(commits[0])
+    expect(commit).toBeGreaterThan(runs.indexOf(hashing[0]))
     // The password file is in place before Apache is told about the vhost.
-    expect(mv).toBeLessThan(cmds.indexOf('apache2ctl configtest'))
+    expect(commit).toBeLessThan(cmds.indexOf('apache2ctl configtest'))
     expect(cmds).not.toContain('rm -f -- /srv/demo/pre/shared/.htpasswd')
   })
 

@@ -429,6 +429,46 @@ _os.fsync, _os.replace, _ct.CDLL = _traced_fsync, _traced_replace, _Libc
     ])
   })
 
+  test('commit-file into folders that do not exist yet: each is made and synced into its parent, as writeFile would make them', async () => {
+    const target = join(dir, 'site', '.sitecycle', 'mirror.json')
+    const log = join(dir, 'events.log')
+    await exec.run(traced(commitFile(PY, target, '{}\n', 0o640), log))
+    expect(await readFile(target, 'utf8')).toBe('{}\n')
+    expect(await events(log)).toEqual([
+      `fsync ${dir}`,
+      `fsync ${dir}/site`,
+      `fsync ${target}.tmp`,
+      `rename ${target}.tmp ${target}`,
+      `fsync ${dir}/site/.sitecycle`
+    ])
+  })
+
+  test("commit-file with a group: the file is that group's before it is renamed in; an unknown group is refused before anything is written", async () => {
+    const target = join(dir, '.htpasswd')
+    await writeFile(target, 'old\n')
+    const daemonGid = Number(
+      (await readFile('/etc/group', 'utf8'))
+        .split('\n')
+        .find(l => l.startsWith('daemon:'))!
+        .split(':')[2]
+    )
+    const log = join(dir, 'events.log')
+    await exec.run(traced(commitFile(PY, target, 'u:hash\n', 0o640, 'daemon'), log))
+    expect(await readFile(target, 'utf8')).toBe('u:hash\n')
+    expect((await lstat(target)).gid).toBe(daemonGid)
+    expect((await lstat(target)).mode & 0o777).toBe(0o640)
+    expect(await events(log)).toEqual([
+      `fsync ${target}.tmp`,
+      `rename ${target}.tmp ${target}`,
+      `fsync ${dir}`
+    ])
+    const r = await exec.tryRun(commitFile(PY, target, 'new\n', 0o640, 'no-such-group-x'))
+    expect(r.code).toBe(2)
+    expect(r.stderr).toBe(`${target}: no group no-such-group-x on this host\n`)
+    expect(await readFile(target, 'utf8')).toBe('u:hash\n')
+    expect(await readdir(dir)).toEqual(['.htpasswd', 'events.log'])
+  })
+
   test('snapshot-sums write: the files it had to read are fsynced with their folders (past 256, one syncfs) before SHA256SUMS is written (fsynced, renamed, folder fsynced); files already on disk (hard links of the previous one) are not', async () => {
     const top = join(dir, 'snap')
     await mkdir(join(top, 'files'), { recursive: true })

@@ -107,11 +107,16 @@ export const COMMIT_FILE_PROGRAM = commitFileProgram
 
 /**
  * Write `content` to `path` durably and all at once (host/commit-file.py: `<path>.tmp` with
- * `mode`, fsync, rename, fsync of the folder), run by `python` on the host; one command, where
- * writeFile then `mv` were two and synced nothing.
+ * `mode`, and `group` when given, fsync, rename, fsync of the folder), run by `python` on the
+ * host; one command, where writeFile then `mv` were two and synced nothing.
  */
-export function commitFile(python: string, path: string, content: string, mode: number): Command {
-  return cmd([python, '-I', '-S', '-c', commitFileProgram, path, mode.toString(8)], {
-    input: content
-  })
+export function commitFile(
+  python: string,
+  path: string,
+  content: string,
+  mode: number,
+  group?: string
+): Command {
+  const argv = [python, '-I', '-S', '-c', commitFileProgram, path, mode.toString(8)]
+  return cmd(group === undefined ? argv : [...argv, group], { input: content })
 }

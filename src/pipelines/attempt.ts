@@ -159,8 +159,12 @@ function sitesOf(
   r: Resolved
 ): { production: AttemptSite; preview: AttemptSite } {
   return {
-    production: { site: r.configProduction, exec: req.productionExec },
-    preview: { site: r.configPreview, exec: req.previewExec }
+    production: {
+      site: r.configProduction,
+      exec: req.productionExec,
+      python: req.config.app.python
+    },
+    preview: { site: r.configPreview, exec: req.previewExec, python: req.config.app.python }
   }
 }
 
@@ -363,16 +367,21 @@ async function moveMirrors(
     const state = await readMirrorState(exec, m)
     if ((state?.follows?.site ?? m.from) !== oldProduction) continue
     const follows = { site: newProduction, before: oldProduction, since, attempt }
-    await writeMirrorState(exec, m, {
-      ...(state ?? {
-        from: oldProduction,
-        snapshot: null,
-        takenAt: null,
-        refreshedAt: since,
-        lag: m.lag.text
-      }),
-      follows
-    })
+    await writeMirrorState(
+      exec,
+      m,
+      {
+        ...(state ?? {
+          from: oldProduction,
+          snapshot: null,
+          takenAt: null,
+          refreshedAt: since,
+          lag: m.lag.text
+        }),
+        follows
+      },
+      config.app.python
+    )
     moved.push(m.name)
   }
   return moved
@@ -551,8 +560,8 @@ async function putBack(c: SwapContext): Promise<void> {
     vhostPath(prevSite),
     c.vhostsBefore?.preview ?? renderVhost(prevSite)
   )
-  await writeIdentity(production.exec, prodSite, before.production.identity)
-  await writeIdentity(preview.exec, prevSite, before.preview.identity)
+  await writeIdentity(production.exec, prodSite, before.production.identity, c.python)
+  await writeIdentity(preview.exec, prevSite, before.preview.identity, c.python)
   await reloadApache(production.exec, [prodSite, prevSite], c.python)
 }
 
@@ -632,7 +641,7 @@ function promoteSteps(): Step<SwapContext>[] {
         }
         // The old site takes the preview's access: its password file must be there first.
         const creds = readAccessCredentials(c.oldSite, c.req.env ?? process.env)
-        if (creds) await writePasswordFile(production.exec, c.oldSite, creds)
+        if (creds) await writePasswordFile(production.exec, c.oldSite, creds, c.python)
         await writeVhost(production.exec, vhostPath(c.oldSite), renderVhost(c.oldSite))
         await writeVhost(preview.exec, vhostPath(c.newProduction), renderVhost(c.newProduction))
         const before = c.record.before!
@@ -640,12 +649,20 @@ function promoteSteps(): Step<SwapContext>[] {
         await writeIdentity(
           production.exec,
           c.oldSite,
-          newIdentity(c.r.configProduction, 'old', before.preview.address, c.record.id, removeAfter)
+          newIdentity(
+            c.r.configProduction,
+            'old',
+            before.preview.address,
+            c.record.id,
+            removeAfter
+          ),
+          c.python
         )
         await writeIdentity(
           preview.exec,
           c.newProduction,
-          newIdentity(c.r.configPreview, 'production', before.production.address, c.record.id)
+          newIdentity(c.r.configPreview, 'production', before.production.address, c.record.id),
+          c.python
         )
         return `${c.newProduction.name} → ${c.newProduction.url}, ${c.oldSite.name} → ${c.oldSite.url}`
       },

@@ -163,7 +163,7 @@ function initSteps(): Step<InitContext>[] {
       title: 'write the basic-auth password file (a bcrypt hash; the password goes through stdin)',
       when: c => c.access !== undefined,
       run: async c => {
-        const path = await writePasswordFile(c.exec, c.site, c.access!)
+        const path = await writePasswordFile(c.exec, c.site, c.access!, c.python)
         return `${path} for user ${c.access!.user} (from ${c.access!.passwordEnv})`
       }
     },

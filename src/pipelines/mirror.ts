@@ -281,20 +281,25 @@ function mirrorSteps(): Step<MirrorContext>[] {
       title: 'record that the mirror is being refreshed (it shows no known snapshot until done)',
       when: refreshing,
       run: async c => {
-        await writeMirrorState(c.exec, c.req.site, {
-          from: c.source.name,
-          snapshot: null,
-          takenAt: null,
-          refreshedAt: c.now.toISOString(),
-          lag: c.lag.text,
-          refreshing: c.snapshot!,
-          ...(c.follows && { follows: c.follows })
-        })
+        await writeMirrorState(
+          c.exec,
+          c.req.site,
+          {
+            from: c.source.name,
+            snapshot: null,
+            takenAt: null,
+            refreshedAt: c.now.toISOString(),
+            lag: c.lag.text,
+            refreshing: c.snapshot!,
+            ...(c.follows && { follows: c.follows })
+          },
+          c.python
+        )
       },
       undo: async c => {
         // Nothing of the mirror's data changed yet: it still shows what it showed.
         if (c.touched) return
-        if (c.previous) await writeMirrorState(c.exec, c.req.site, c.previous)
+        if (c.previous) await writeMirrorState(c.exec, c.req.site, c.previous, c.python)
         else await c.exec.run(removeTree(mirrorStatePath(c.req.site)))
       }
     },
@@ -431,14 +436,19 @@ function mirrorSteps(): Step<MirrorContext>[] {
       title: 'record which snapshot the mirror shows',
       when: refreshing,
       run: async c => {
-        await writeMirrorState(c.exec, c.req.site, {
-          from: c.source.name,
-          snapshot: c.snapshot!,
-          takenAt: parseSnapshotId(c.snapshot!)!.toISOString(),
-          refreshedAt: c.now.toISOString(),
-          lag: c.lag.text,
-          ...(c.follows && { follows: c.follows })
-        })
+        await writeMirrorState(
+          c.exec,
+          c.req.site,
+          {
+            from: c.source.name,
+            snapshot: c.snapshot!,
+            takenAt: parseSnapshotId(c.snapshot!)!.toISOString(),
+            refreshedAt: c.now.toISOString(),
+            lag: c.lag.text,
+            ...(c.follows && { follows: c.follows })
+          },
+          c.python
+        )
         return c.snapshot
       }
     },

@@ -5,8 +5,8 @@
  * `<root>/shared/.htpasswd` (mode 0640, group of Apache's daemons). The password never
  * reaches argv, logs or the journal.
  */
-import { giveToApacheGroup, hashPassword, passwordFilePath } from '../commands/apache.js'
-import { removeFile, renamePath } from '../commands/files.js'
+import { hashPassword, passwordFilePath } from '../commands/apache.js'
+import { commitFile, removeFile } from '../commands/files.js'
 import type { SiteConfig } from '../config/model.js'
 import type { Executor } from '../hosts/executor.js'
 import { SitecycleError } from '../util/errors.js'
@@ -50,14 +50,17 @@ export function readAccessCredentials(
 }
 
 /**
- * Write the site's password file from `creds`: hash on the host (password on stdin), write the
- * one line aside with mode 0640 and Apache's group, then rename it over, so Apache (which reads
- * the file on each request) never sees half a file. A new salt each time: a re-init rotates it.
+ * Write the site's password file from `creds`: hash on the host (password on stdin), then commit
+ * the one line with mode 0640 and Apache's group (host/commit-file.py with the host's `python`:
+ * aside, fsync, rename over, fsync of the folder), so Apache (which reads the file on each
+ * request) never sees half a file, nor an empty one after a power loss. A new salt each time: a
+ * re-init rotates it.
  */
 export async function writePasswordFile(
   exec: Executor,
   site: SiteConfig,
-  creds: AccessCredentials
+  creds: AccessCredentials,
+  python: string
 ): Promise<string> {
   const r = await exec.tryRun(hashPassword(creds.user, creds.password))
   const line = r.stdout.split('\n').find(l => l.startsWith(`${creds.user}:`))
@@ -70,10 +73,7 @@ export async function writePasswordFile(
       'apache'
     )
   const path = passwordFilePath(site)
-  const tmp = `${path}.tmp`
-  await exec.writeFile(tmp, `${line}\n`, 0o640)
-  await exec.run(giveToApacheGroup(site, tmp))
-  await exec.run(renamePath(tmp, path))
+  await exec.run(commitFile(python, path, `${line}\n`, 0o640, site.apache.group))
   return path
 }
 

@@ -6,7 +6,7 @@
  */
 import type { SiteConfig } from '../config/model.js'
 import type { Executor } from '../hosts/executor.js'
-import { renamePath } from '../commands/files.js'
+import { commitFile } from '../commands/files.js'
 import type { SiteAddress, SiteIdentity } from './identity.js'
 import { Journal } from './journal.js'
 import { siteLayout } from './layout.js'
@@ -92,6 +92,8 @@ export async function readAttempt(
 export interface AttemptSite {
   site: SiteConfig
   exec: Executor
+  /** The host's Python (the config's `app.python`): the record is written by a host program. */
+  python: string
 }
 
 /**
@@ -115,11 +117,8 @@ export async function moveAttempt(
     history: [...record.history, { phase, at, run }]
   }
   const text = JSON.stringify(next, null, 2) + '\n'
-  for (const { site, exec } of [sites.production, sites.preview]) {
-    const path = attemptPath(site)
-    await exec.writeFile(`${path}.tmp`, text, 0o644)
-    await exec.run(renamePath(`${path}.tmp`, path))
-  }
+  for (const { site, exec, python } of [sites.production, sites.preview])
+    await exec.run(commitFile(python, attemptPath(site), text, 0o644))
   for (const [role, { site, exec }] of Object.entries(sites)) {
     // One write of both lines: a reader never sees this operation started and not ended.
     const id = `${record.id}-${next.history.length}`

@@ -12,7 +12,7 @@
  */
 import type { AccessSettings, SiteConfig } from '../config/model.js'
 import type { Executor } from '../hosts/executor.js'
-import { renamePath } from '../commands/files.js'
+import { commitFile } from '../commands/files.js'
 import { siteLayout } from './layout.js'
 
 /** The public address of a site: what a promote swaps between production and preview. */
@@ -132,17 +132,21 @@ export function newIdentity(
   }
 }
 
-/** Write the record aside and rename it over; `undefined` removes it. */
+/**
+ * Write the record durably (host/commit-file.py with the host's `python`: aside, fsync, rename
+ * over, fsync of the folder): a promote's new roles survive a power loss, so two sites never both
+ * take production's address after one. `undefined` removes it.
+ */
 export async function writeIdentity(
   exec: Executor,
   site: Pick<SiteConfig, 'root'>,
-  identity: SiteIdentity | undefined
+  identity: SiteIdentity | undefined,
+  python: string
 ): Promise<void> {
   const path = identityPath(site)
   if (identity === undefined) {
     await exec.run({ argv: ['rm', '-f', '--', path] })
     return
   }
-  await exec.writeFile(`${path}.tmp`, JSON.stringify(identity, null, 2) + '\n', 0o644)
-  await exec.run(renamePath(`${path}.tmp`, path))
+  await exec.run(commitFile(python, path, JSON.stringify(identity, null, 2) + '\n', 0o644))
 }

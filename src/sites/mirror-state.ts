@@ -4,7 +4,7 @@
  * (pipelines/attempt.ts). Read by the mirror refresh (pipelines/mirror.ts) and by the source's
  * snapshot retention, which keeps what each of its mirrors needs (snapshots/retention.ts).
  */
-import { renamePath } from '../commands/files.js'
+import { commitFile } from '../commands/files.js'
 import type { SitecycleConfig, SiteConfig } from '../config/model.js'
 import type { Executor } from '../hosts/executor.js'
 import type { MirrorNeed } from '../snapshots/retention.js'
@@ -62,15 +62,18 @@ export async function readMirrorState(
   }
 }
 
-/** Write a mirror's state aside, then rename it over. */
+/**
+ * Write a mirror's state durably (host/commit-file.py with the host's `python`: aside, fsync,
+ * rename over, fsync of the folder): after a power loss the mirror still knows what it shows.
+ */
 export async function writeMirrorState(
   exec: Executor,
   site: Pick<SiteConfig, 'root'>,
-  state: MirrorState
+  state: MirrorState,
+  python: string
 ): Promise<void> {
-  const path = mirrorStatePath(site)
-  await exec.writeFile(`${path}.tmp`, `${JSON.stringify(state, null, 2)}\n`, 0o640)
-  await exec.run(renamePath(`${path}.tmp`, path))
+  const text = `${JSON.stringify(state, null, 2)}\n`
+  await exec.run(commitFile(python, mirrorStatePath(site), text, 0o640))
 }
 
 /**
