@@ -178,14 +178,40 @@ ${preview ? `    anonymize: ${join(this.dir, 'anonymize.sql')}\n    access: { ba
   cli = (args: string[], env: Record<string, string> = {}) =>
     runCli([...args, '-c', this.configFile], { env })
 
+  /**
+   * What the operation after a kill must say it did with the killed `op`, killed after `step`
+   * of `steps`: nothing swapped in before `swap-data`; undone from there on; finished once the
+   * new data was verified (data-recovery.ts).
+   */
+  static recoveryReport(op: string, steps: string[], step: string): RegExp {
+    const i = steps.indexOf(step)
+    if (i < 0) throw new Error(`no step ${step} in ${steps.join(', ')}`)
+    if (i >= steps.indexOf('verify'))
+      return new RegExp(
+        `recovered: the interrupted ${op} had swapped in and checked the new data: finished`
+      )
+    if (i >= steps.indexOf('swap-data'))
+      return new RegExp(
+        `recovered: the interrupted ${op} was undone: the site holds its data from before it`
+      )
+    return new RegExp(
+      `recovered: the interrupted ${op} had not swapped anything in: the site's data is as before`
+    )
+  }
+
   /** The operations that follow a kill, in turn. */
   followUp(kind: number, site: string, same: string[]): string[] {
+    return this.followUps(site, same)[kind % 4]
+  }
+
+  /** Every kind of operation that may follow a kill: deploy, snapshot, maintenance off, `same`. */
+  followUps(site: string, same: string[]): string[][] {
     return [
       ['deploy', site, '--release', this.releases, '--version', '1.0.0'],
       ['snapshot', site],
       ['maintenance', 'off', site],
       same
-    ][kind % 4]
+    ]
   }
 
   /** Start the servers, write the config, fill the databases, init and deploy every site. */

@@ -20,69 +20,110 @@ import { readFile, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import { syncSteps } from '../../src/pipelines/sync.js'
 import { expectExit, runCli } from '../helpers/cli.js'
-import { dataKillSites, killWhileLoading, PAIRS, without } from '../helpers/data-kill-sites.js'
+import {
+  dataKillSites,
+  DataKillSites,
+  killWhileLoading,
+  PAIRS,
+  without,
+  type Pair
+} from '../helpers/data-kill-sites.js'
 import { httpGet } from '../helpers/site.js'
 
 const s = dataKillSites({ previews: true })
 
-describe.each(PAIRS)('$engine: a preview sync killed after each step', p => {
-  const STEPS = syncSteps().map(st => st.name)
-  const VERIFIED = STEPS.indexOf('verify')
+const STEPS = syncSteps().map(st => st.name)
+const VERIFIED = STEPS.indexOf('verify')
+/** The steps after which the preview's data is in doubt: swapped in, not yet verified. */
+const IN_DOUBT = STEPS.slice(STEPS.indexOf('swap-data'), VERIFIED)
 
+/**
+ * Kill a sync of `p.preview` after `step` (`n`: a number no other kill of the file uses), run
+ * `next`, and check the preview, production and the journal.
+ */
+async function killThen(p: Pair, step: string, n: number, next: string[]): Promise<void> {
+  s.sql(p.prod, `INSERT INTO posts (id, user_id, body) VALUES (${100 + n}, 1, 'before ${step}');`)
+  await writeFile(s.iniOf(p.prod), `production before ${step} (${n})\n`)
+  const prodBefore = await s.checksums(p.prod)
+  const prodFiles = await s.uploadsOf(p.prod)
+  const previewBefore = await s.checksums(p.preview)
+  const previewFiles = await s.uploadsOf(p.preview)
+  const previewIni = await s.readIni(p.preview)
+  const recoveredBefore = (await s.journalOf(p.preview)).filter(
+    e => e.event === 'recovered' && e.op === 'sync'
+  ).length
+
+  const killed = await s.cli(['sync', p.preview], { SITECYCLE_FAULT_KILL_AFTER: step })
+  if (killed.signal !== 'SIGKILL')
+    throw new Error(`sync was not killed after ${step}: exit ${killed.code}\n${killed.stderr}`)
+  expect(s.productionEmails(p.preview)).toBe(0)
+  expect(await s.checksums(p.prod)).toEqual(prodBefore)
+
+  const r = await s.cli(next)
+  expectExit(r, 0)
+  expect(r.stderr).toMatch(/did not finish: recovering/)
+  // What it did with the killed run: nothing to undo, undone, or finished.
+  expect(r.stderr).toMatch(DataKillSites.recoveryReport('sync', STEPS, step))
+  // No stack trace, no host program text (each begins "# host/<name>.py").
+  expect(r.stderr).not.toMatch(/^\s+at |Traceback|# host\//m)
+  // The killed run is recorded as recovered by the operation that came next: no run is open.
+  const journal = await s.journalOf(p.preview)
+  const open = journal
+    .filter(e => e.event === 'start')
+    .filter(st => !journal.some(e => e.id === st.id && /^(end|recovered)$/.test(e.event)))
+  expect(open).toEqual([])
+  expect(journal.filter(e => e.event === 'recovered' && e.op === 'sync').length).toBe(
+    recoveredBefore + 1
+  )
+
+  expect(s.productionEmails(p.preview)).toBe(0)
+  const now = await s.checksums(p.preview)
+  const complete = STEPS.indexOf(step) >= VERIFIED || next[0] === 'sync'
+  if (complete) {
+    // The copy, whole: production's tables (users anonymised), production's files.
+    expect(without(now, 'users', 'migrated')).toEqual(without(prodBefore, 'users'))
+    expect(await s.uploadsOf(p.preview)).toEqual(prodFiles)
+    expect(await s.readIni(p.preview)).toBe(`production before ${step} (${n})\n`)
+    expect(s.sql(p.preview, 'SELECT DISTINCT name FROM users;').trim()).toBe('anonymous')
+  } else {
+    expect(now).toEqual(previewBefore)
+    expect(await s.uploadsOf(p.preview)).toEqual(previewFiles)
+    expect(await s.readIni(p.preview)).toBe(previewIni)
+  }
+  expect(await s.frozen(p.preview)).toBe(false)
+  expect(await s.leftovers(p.preview)).toEqual([])
+  expect((await httpGet(`${s.config.sites[p.preview].url}/`)).status).toBe(200)
+  expect(await s.checksums(p.prod)).toEqual(prodBefore)
+  expect(await s.uploadsOf(p.prod)).toEqual(prodFiles)
+}
+
+describe.each(PAIRS)('$engine: a preview sync killed after each step', p => {
   test.each(STEPS.map((st, i) => [st, i]))(
     'killed after %s, then another operation: never production data, previous or complete copy',
     async (step, i) => {
-      s.sql(
-        p.prod,
-        `INSERT INTO posts (id, user_id, body) VALUES (${100 + i}, 1, 'before ${step}');`
-      )
-      await writeFile(s.iniOf(p.prod), `production before ${step}\n`)
-      const prodBefore = await s.checksums(p.prod)
-      const prodFiles = await s.uploadsOf(p.prod)
-      const previewBefore = await s.checksums(p.preview)
-      const previewFiles = await s.uploadsOf(p.preview)
-      const previewIni = await s.readIni(p.preview)
-
-      const killed = await s.cli(['sync', p.preview], { SITECYCLE_FAULT_KILL_AFTER: step })
-      if (killed.signal !== 'SIGKILL')
-        throw new Error(`sync was not killed after ${step}: exit ${killed.code}\n${killed.stderr}`)
-      expect(s.productionEmails(p.preview)).toBe(0)
-      expect(await s.checksums(p.prod)).toEqual(prodBefore)
-
-      const next = s.followUp(i, p.preview, ['sync', p.preview])
-      const r = await s.cli(next)
-      expectExit(r, 0)
-      expect(r.stderr).toMatch(/did not finish: recovering/)
-      // The killed run is recorded as recovered by the operation that came next: no run is open.
-      const journal = await s.journalOf(p.preview)
-      const open = journal
-        .filter(e => e.event === 'start')
-        .filter(st => !journal.some(e => e.id === st.id && /^(end|recovered)$/.test(e.event)))
-      expect(open).toEqual([])
-      expect(journal.filter(e => e.event === 'recovered' && e.op === 'sync').length).toBe(i + 1)
-
-      expect(s.productionEmails(p.preview)).toBe(0)
-      const now = await s.checksums(p.preview)
-      const complete = i >= VERIFIED || next[0] === 'sync'
-      if (complete) {
-        // The copy, whole: production's tables (users anonymised), production's files.
-        expect(without(now, 'users', 'migrated')).toEqual(without(prodBefore, 'users'))
-        expect(await s.uploadsOf(p.preview)).toEqual(prodFiles)
-        expect(await s.readIni(p.preview)).toBe(`production before ${step}\n`)
-        expect(s.sql(p.preview, 'SELECT DISTINCT name FROM users;').trim()).toBe('anonymous')
-      } else {
-        expect(now).toEqual(previewBefore)
-        expect(await s.uploadsOf(p.preview)).toEqual(previewFiles)
-        expect(await s.readIni(p.preview)).toBe(previewIni)
-      }
-      expect(await s.frozen(p.preview)).toBe(false)
-      expect(await s.leftovers(p.preview)).toEqual([])
-      expect((await httpGet(`${s.config.sites[p.preview].url}/`)).status).toBe(200)
-      expect(await s.checksums(p.prod)).toEqual(prodBefore)
-      expect(await s.uploadsOf(p.prod)).toEqual(prodFiles)
+      await killThen(p, step, i, s.followUp(i, p.preview, ['sync', p.preview]))
     }
   )
 })
+
+describe.each(PAIRS)(
+  '$engine: a sync killed with its data in doubt (swapped in, not verified), then each kind of operation',
+  p => {
+    // The rotation above gives each step one kind of operation; here every kind follows each of
+    // these steps (the case of the issue: killed after the swap, then a deploy or maintenance
+    // off, which must never open the preview over production's data).
+    const KINDS = ['deploy', 'snapshot', 'maintenance off', 'sync']
+    const cases = IN_DOUBT.flatMap((step, k) =>
+      KINDS.map((kind, j) => ({ step, kind, j, n: 200 + k * 10 + j })).filter(
+        c => c.j !== STEPS.indexOf(step) % KINDS.length
+      )
+    )
+    test.each(cases.map(c => [c.step, c.kind, c]))('killed after %s, then %s', async (...args) => {
+      const c = args[2] as (typeof cases)[number]
+      await killThen(p, c.step, c.n, s.followUp(c.j, p.preview, ['sync', p.preview]))
+    })
+  }
+)
 
 describe.each(PAIRS)('$engine: anonymising that fails or falls short', p => {
   test.each([
