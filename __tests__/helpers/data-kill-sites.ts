@@ -180,13 +180,18 @@ ${preview ? `    anonymize: ${join(this.dir, 'anonymize.sql')}\n    access: { ba
 
   /**
    * What the operation after a kill must say it did with the killed `op`, killed after `step`
-   * of `steps`: nothing swapped in before `swap-data`; undone from there on; finished once the
-   * new data was verified (data-recovery.ts).
+   * of `steps`: nothing swapped in before `swap-data`; undone from there on; finished from
+   * `finishedAfter` on, the step after which the new data counts as verified (data-recovery.ts).
    */
-  static recoveryReport(op: string, steps: string[], step: string): RegExp {
+  static recoveryReport(
+    op: string,
+    steps: string[],
+    step: string,
+    finishedAfter = 'verify'
+  ): RegExp {
     const i = steps.indexOf(step)
     if (i < 0) throw new Error(`no step ${step} in ${steps.join(', ')}`)
-    if (i >= steps.indexOf('verify'))
+    if (i >= steps.indexOf(finishedAfter))
       return new RegExp(
         `recovered: the interrupted ${op} had swapped in and checked the new data: finished`
       )

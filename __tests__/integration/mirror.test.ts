@@ -29,6 +29,7 @@ import { deploy } from '../../src/pipelines/deploy.js'
 import { initSite } from '../../src/pipelines/init.js'
 import {
   MirrorFailed,
+  mirrorStepNames,
   readMirrorState,
   refreshMirror,
   type MirrorOutcome
@@ -40,6 +41,7 @@ import { StreamReporter } from '../../src/util/reporter.js'
 import { freePort, startApache, type TestApache } from '../helpers/apache.js'
 import { startPostgres, type PostgresServer } from '../helpers/databases.js'
 import { expectExit, runCli } from '../helpers/cli.js'
+import { DataKillSites } from '../helpers/data-kill-sites.js'
 import { buildSampleRelease } from '../helpers/sample-app.js'
 
 const SQLITE = '/usr/bin/sqlite3'
@@ -403,10 +405,17 @@ describe('mirrors with lags 1d, 7d and 30d over 40 daily snapshots', () => {
     })
   })
 
+  // Every step of a refresh, each followed by a refresh again or another kind of operation.
   test.each([
+    ['choose-snapshot', 'snapshot'],
+    ['forget-shown', 'maintenance off'],
+    ['forget-shown', 'mirror'],
     ['stage-database', 'snapshot'],
     ['stage-files', 'mirror'],
     ['swap-data', 'snapshot'],
+    ['swap-data', 'maintenance off'],
+    ['read-only-database', 'snapshot'],
+    ['read-only-database', 'mirror'],
     ['record-shown', 'snapshot'],
     ['reload-app', 'mirror'],
     ['cleanup', 'snapshot']
@@ -421,9 +430,14 @@ describe('mirrors with lags 1d, 7d and 30d over 40 daily snapshots', () => {
         env: { SITECYCLE_FAULT_KILL_AFTER: step }
       })
       expect(killed.signal).toBe('SIGKILL')
-      const r = await runCli([next, 'm7', '-c', file])
+      const r = await runCli([...next.split(' '), 'm7', '-c', file])
       expectExit(r, 0)
       expect(r.stderr).toMatch(/did not finish: recovering/)
+      // What it did with the killed refresh: nothing to undo, undone, or finished.
+      expect(r.stderr).toMatch(
+        DataKillSites.recoveryReport('mirror', mirrorStepNames(), step, 'record-shown')
+      )
+      expect(r.stderr).not.toMatch(/^\s+at |Traceback|# host\//m)
       const now = await shown('m7')
       // The database's day and the file's day agree: never a mix.
       expect(now.file).toBe(`day ${now.db}`)
@@ -434,6 +448,7 @@ describe('mirrors with lags 1d, 7d and 30d over 40 daily snapshots', () => {
       expect((await readdir(join(root('m7'), 'shared'))).filter(n => n.includes('.sc-'))).toEqual(
         []
       )
+      await expect(stat(join(root('m7'), 'maintenance', 'ON'))).rejects.toThrow(/ENOENT/)
     }
   )
 

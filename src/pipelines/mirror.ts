@@ -497,6 +497,11 @@ async function rollBackMirror(c: MirrorContext): Promise<void> {
   c.touched = false
 }
 
+/** The names of a mirror refresh's steps, in order (SITECYCLE_FAULT_KILL_AFTER takes them). */
+export function mirrorStepNames(): string[] {
+  return mirrorSteps().map(s => s.name)
+}
+
 /** The plan of a mirror refresh, one line per step (for --dry-run and docs). */
 export function mirrorPlan(): string[] {
   return describePlan(mirrorSteps())
