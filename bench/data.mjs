@@ -491,7 +491,7 @@ ${siteYaml('v1', siteRoot('v1'), `database: ${pgDb('prod')}\ndata: [shared/uploa
       log(
         'bare pg_dump -Fc | pg_restore, sitecycle sync v2 (snapshot of v1, restore, anonymise), bare again'
       )
-      await flushed()
+      await postgresQuiet(psql)
       const barePipe1 = await barePipeOnce()
       const syncS = await timed(() => sitecycle('sync', 'v2'))
       const barePipeS = (barePipe1 + (await barePipeOnce())) / 2
@@ -520,7 +520,7 @@ ${siteYaml('v1', siteRoot('v1'), `database: ${pgDb('prod')}\ndata: [shared/uploa
     }
 
     log('bare pg_dump -Fc, sitecycle snapshot v1, bare pg_dump -Fc')
-    await flushed()
+    await postgresQuiet(psql)
     const bareDump1 = await bareDumpOnce()
     const snapshotS = await timed(() => sitecycle('snapshot', 'v1', '--no-verify'))
     const verifyS = await timed(() => sitecycle('verify', 'v1'))
@@ -532,7 +532,7 @@ ${siteYaml('v1', siteRoot('v1'), `database: ${pgDb('prod')}\ndata: [shared/uploa
     figure('snapshot_ratio', snapshotS / bareDumpS, 'x')
 
     log('sitecycle restore v1 (the snapshot just taken)')
-    await flushed()
+    await postgresQuiet(psql)
     const restoreS = await timed(() => sitecycle('restore', 'v1'))
     figure('restore_s', restoreS, 's')
 
@@ -541,7 +541,7 @@ ${siteYaml('v1', siteRoot('v1'), `database: ${pgDb('prod')}\ndata: [shared/uploa
     // The SQLite part is timed against a bare tool on a quiet machine, as `--only sqlite` is: after
     // the sync, PostgreSQL's autovacuum went to work on the preview it had just restored (round
     // 15's sampling), taking CPU and disk from both sides of the ratio, more from the snapshot's
-    // two processes than from the one of `.backup`.
+    // two processes than from the one of `.backup`. Each part of PostgreSQL starts quiet too.
     await postgresQuiet(psql)
     await sqlitePart(work, sqliteDb, sitecycle)
 
