@@ -8,12 +8,16 @@
  * one undone); the next operation reports the recovery, the site is open again, and no staged or
  * kept copy is left. The sync killed the same way: data-interrupted-sync.test.ts.
  */
+import { execFileSync } from 'node:child_process'
 import { createHash } from 'node:crypto'
-import { readFile, writeFile } from 'node:fs/promises'
+import { readdirSync } from 'node:fs'
+import { readFile, rm, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import { getEngine } from '../../src/databases/registry.js'
 import { restoreSteps } from '../../src/pipelines/restore.js'
+import { parseManifest, renderManifest } from '../../src/snapshots/manifest.js'
 import { takeSnapshot } from '../../src/snapshots/snapshot.js'
+import { digestOfDumpFiles } from '../../src/snapshots/sums.js'
 import { expectedTables } from '../../src/snapshots/verify.js'
 import { expectExit } from '../helpers/cli.js'
 import {
@@ -157,5 +161,133 @@ describe('postgres: a restore killed while pg_restore loads the staged copy (not
     expect(await s.leftovers(p.prod)).toEqual([])
     expect(await s.checksums(p.prod)).toEqual(before)
     expect(await s.frozen(p.prod)).toBe(false)
+  })
+})
+
+/** Every snapshot of a site as `sha256sum -c SHA256SUMS` finds it (run in each snapshot). */
+function snapshotsCheck(site: string): Record<string, string> {
+  const top = join(s.dir, site, 'snapshots')
+  const out: Record<string, string> = {}
+  for (const id of readdirSync(top).filter(n => !n.startsWith('.'))) {
+    try {
+      execFileSync('sha256sum', ['--quiet', '-c', 'SHA256SUMS'], { cwd: join(top, id) })
+      out[id] = 'OK'
+    } catch (e) {
+      out[id] = String((e as { stdout?: Buffer }).stdout ?? e)
+    }
+  }
+  return out
+}
+
+/**
+ * Damage the largest stored table file (else the dump file) of a snapshot's dump in place, then write its new sha256 everywhere the
+ * snapshot records it (the dump's files and sha256 in the manifest, SHA256SUMS, the manifest's
+ * sha256 of SHA256SUMS): a corrupt dump that passes every hash.
+ */
+async function corruptPassingItsHash(
+  snapDir: string,
+  damage: (bytes: Buffer) => void
+): Promise<string> {
+  const mPath = join(snapDir, 'manifest.json')
+  const m = parseManifest(await readFile(mPath, 'utf8'), mPath)
+  const files = m.database!.files!
+  const wasDigest = m.database!.sha256 === digestOfDumpFiles(files)
+  // A stored table file when there is one (zstd), else the dump file itself.
+  const stored = files.filter(f => f.path.endsWith('.zst'))
+  const victim = [...(stored.length ? stored : files)].sort((a, b) => b.size - a.size)[0]
+  const bytes = await readFile(join(snapDir, victim.path))
+  damage(bytes)
+  await writeFile(join(snapDir, victim.path), bytes)
+  const sha = createHash('sha256').update(bytes).digest('hex')
+  const sumsPath = join(snapDir, 'SHA256SUMS')
+  const sums = (await readFile(sumsPath, 'utf8'))
+    .split('\n')
+    .map(l => (l.slice(66) === victim.path ? `${sha}  ${victim.path}` : l))
+    .join('\n')
+  await writeFile(sumsPath, sums)
+  victim.sha256 = sha
+  m.database!.sha256 = wasDigest ? digestOfDumpFiles(files) : sha
+  m.sums!.sha256 = createHash('sha256').update(sums).digest('hex')
+  await writeFile(mPath, renderManifest(m))
+  return victim.path
+}
+
+describe.each(PAIRS)('$engine: a restore of a bad snapshot', p => {
+  test('a corrupt dump that passes every hash: the restore fails in the scratch copy, production and the snapshots untouched', async () => {
+    const snap = await takeSnapshot({
+      config: s.config,
+      site: s.config.sites[p.prod],
+      exec,
+      reporter: reporter(),
+      progressIntervalMs: 0
+    })
+    const damaged = await corruptPassingItsHash(snap.dir, bytes => {
+      // SQLite: the header of page 2, a table's root page (its page type and cell count); a
+      // stored PostgreSQL table file: the middle of its zstd frame.
+      const at = p.engine === 'sqlite' ? bytes.readUInt16BE(16) : Math.floor(bytes.length / 2)
+      for (let k = 0; k < 12; k++) bytes[at + k] ^= 0xa5
+    })
+    const before = await s.checksums(p.prod)
+    const beforeFiles = await s.uploadsOf(p.prod)
+    const beforeIni = await s.readIni(p.prod)
+    const snapshots = snapshotsCheck(p.prod)
+    expect(snapshots[snap.id]).toBe('OK') // every hash passes
+
+    const r = await s.cli(['restore', p.prod, '--snapshot', snap.id])
+    expectExit(r, 1)
+    expect(r.stderr).toMatch(/check-snapshot ok/)
+    // What is wrong, in words: no Python exception class, no progress line of zstd's.
+    expect(r.stderr).toMatch(
+      p.engine === 'sqlite'
+        ? /failed at step 'stage-database': database disk image is malformed \(the copy \S+database\.dump of sqlite database/
+        : new RegExp(
+            `failed at step 'stage-database': could not decompress the dump of snapshot ${snap.id} on local: zstd -d \\S+/${damaged.replace(/[.]/g, '\\.')} -o \\S+ failed: \\S+/${damaged.split('/').pop()!.replace(/[.]/g, '\\.')} : Decoding error \\(36\\) : Restored data doesn't match checksum;`
+          )
+    )
+    expect(r.stderr).toContain(`site ${p.prod} holds its data from before, unchanged`)
+    expect(r.stderr).not.toMatch(/^\s+at |Traceback|# host\//m)
+    expect(await s.checksums(p.prod)).toEqual(before)
+    expect(await s.uploadsOf(p.prod)).toEqual(beforeFiles)
+    expect(await s.readIni(p.prod)).toBe(beforeIni)
+    expect(await s.frozen(p.prod)).toBe(false)
+    expect(await s.leftovers(p.prod)).toEqual([])
+    expect(snapshotsCheck(p.prod)).toEqual(snapshots)
+    await rm(snap.dir, { recursive: true, force: true })
+  })
+
+  test("a snapshot of the other engine's site copied in: refused before anything is touched, production and the snapshots as they were", async () => {
+    const other = PAIRS.find(x => x.engine !== p.engine)!
+    const snap = await takeSnapshot({
+      config: s.config,
+      site: s.config.sites[other.prod],
+      exec,
+      reporter: reporter(),
+      progressIntervalMs: 0
+    })
+    // As an operator might: the other site's snapshot copied into this site's snapshots.
+    const copy = join(s.dir, p.prod, 'snapshots', snap.id)
+    execFileSync('cp', ['-a', snap.dir, copy])
+    const before = await s.checksums(p.prod)
+    const beforeFiles = await s.uploadsOf(p.prod)
+    const snapshots = snapshotsCheck(p.prod)
+    const journalBefore = (await s.journalOf(p.prod)).length
+
+    const r = await s.cli(['restore', p.prod, '--snapshot', snap.id])
+    expectExit(r, 2)
+    expect(r.stderr).toContain(
+      `holds a ${other.engine} database, but site ${p.prod} uses ${p.engine}: a dump restores into the same engine only`
+    )
+    expect(r.stderr).not.toMatch(/^\s+at |Traceback|# host\//m)
+    expect(await s.checksums(p.prod)).toEqual(before)
+    expect(await s.uploadsOf(p.prod)).toEqual(beforeFiles)
+    expect(await s.frozen(p.prod)).toBe(false)
+    expect(await s.leftovers(p.prod)).toEqual([])
+    expect(snapshotsCheck(p.prod)).toEqual(snapshots)
+    // Nothing swapped, so nothing for the next operation to recover.
+    const journal = await s.journalOf(p.prod)
+    expect(journal.slice(journalBefore).filter(e => e.event === 'start')).toHaveLength(
+      journal.slice(journalBefore).filter(e => e.event === 'end').length
+    )
+    await rm(copy, { recursive: true, force: true })
   })
 })

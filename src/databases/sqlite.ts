@@ -38,8 +38,14 @@ function parseChecksums(out: string): TableChecksum[] {
 }
 
 /** The last line a failed host program wrote (its own message), for an error sentence. */
+/**
+ * The last line of a program's stderr: the message of what ended it, without the Python
+ * exception's class (`sqlite3.DatabaseError: database disk image is malformed` reads as
+ * `database disk image is malformed`).
+ */
 function lastLine(stderr: string): string {
-  return stderr.trim().split('\n').filter(Boolean).slice(-1)[0] ?? ''
+  const line = stderr.trim().split('\n').filter(Boolean).slice(-1)[0] ?? ''
+  return line.replace(/^(?:[A-Za-z_][\w.]*\.)?[A-Z]\w*(?:Error|Exception): /, '')
 }
 
 function checkPath(db: DatabaseConfig): void {

@@ -8,7 +8,10 @@ def zstd(args):
     p = start(['zstd', '-q', '-f', '--long=31'] + args, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     _, err = p.communicate()
     if p.returncode != 0:
-        sys.stderr.write('zstd %s failed: %s\n' % (' '.join(args), err.strip()))
+        # Its last message alone (a progress line it cleared with a carriage return is not one).
+        lines = [line.strip() for line in err.replace('\r', '\n').split('\n') if line.strip()]
+        why = lines[-1] if lines else 'exit code %d' % p.returncode
+        sys.stderr.write('zstd %s failed: %s\n' % (' '.join(args), why))
         sys.exit(3)
 if shutil.which('zstd') is None:
     sys.stderr.write('zstd is not installed\n')
