@@ -151,7 +151,8 @@ describe.each(PAIRS)('$engine: anonymising that fails or falls short', p => {
     const file = join(s.dir, `sitecycle-${name}.yml`)
     await writeFile(file, yaml)
     const r = await runCli(['sync', p.preview, '-c', file])
-    expect(r.code).not.toBe(0)
+    // 1: failed and undone, the preview as it was.
+    expectExit(r, 1)
     expect(r.stderr).toMatch(says)
     // The error never carries program text.
     expect(r.stderr).not.toMatch(/import |sys\.argv/)
@@ -224,7 +225,8 @@ else:
     const failed = await runCli(['sync', p.preview, '-c', await configLosingKeep()], {
       env: { SITECYCLE_FAULT_FAIL_AT: 'verify' }
     })
-    expect(failed.code).not.toBe(0)
+    // 4: the undo failed, the site needs attention (1 would say it was undone).
+    expectExit(failed, 4)
     expect(failed.stderr).toMatch(/is gone/)
     // Never guessed: the site is closed, the run open, and no production address anywhere.
     expect(await s.frozen(p.preview)).toBe(true)

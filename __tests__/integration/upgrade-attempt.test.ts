@@ -7,6 +7,7 @@
  * it was; a start interrupted half way resumes. Both journals record every phase.
  */
 import { chmod, mkdir, mkdtemp, readFile, rm, stat, writeFile } from 'node:fs/promises'
+import { request as httpRequest } from 'node:http'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { parseConfig } from '../../src/config/load-config.js'
@@ -32,6 +33,26 @@ import { expectExit, runCli } from '../helpers/cli.js'
 import { startPostgres, type PostgresServer } from '../helpers/databases.js'
 import { buildSampleRelease } from '../helpers/sample-app.js'
 import { httpGet, servedVersion } from '../helpers/site.js'
+
+/** sitecycle's health path of `url`, asked from `from` (127.0.0.2: loopback, not the host's own address). */
+function healthFrom(
+  url: string,
+  from: string,
+  headers: Record<string, string> = {}
+): Promise<{ status: number }> {
+  return new Promise((resolve, reject) => {
+    const req = httpRequest(
+      `${url}/.sitecycle/health`,
+      { headers, localAddress: from, agent: false },
+      res => {
+        res.resume()
+        res.on('end', () => resolve({ status: res.statusCode ?? 0 }))
+      }
+    )
+    req.on('error', reject)
+    req.end()
+  })
+}
 
 const PASSWORD_ENV = 'SITECYCLE_TEST_ATTEMPT_PASSWORD'
 const PASSWORD = 'attempt-preview-Pa55-91d2'
@@ -173,6 +194,7 @@ test('promote: the preview, with what users wrote during the window, becomes pro
   const walkIn = await httpGet(`${urls.v2}/`)
   expect(walkIn.status).toBe(200)
   expect(walkIn.body).toContain('hello from v2')
+  expect((await healthFrom(urls.v2, '127.0.0.2')).status).toBe(200)
   expect(sql('v2', 'SELECT count(*) FROM notes;').trim()).toBe('3')
   const page = await fetch(`${urls.v1}/`)
   expect(page.status).toBe(503)
@@ -222,6 +244,12 @@ test('promote: the preview, with what users wrote during the window, becomes pro
   const oldPage = await fetch(`${urls.v2}/`, { headers: auth })
   expect(oldPage.status).toBe(503)
   expect(await oldPage.text()).toContain(`href="${urls.v1}"`)
+  // The window's open access went with the window: the preview's old address asks for the
+  // preview's password again (the old site took the preview's access with its address). Its
+  // pages are all the maintenance answer while it is frozen (before any credentials are asked);
+  // sitecycle's health path is not, and answers 401 to anyone but the host itself.
+  expect((await healthFrom(urls.v2, '127.0.0.2')).status).toBe(401)
+  expect((await healthFrom(urls.v2, '127.0.0.2', auth)).status).toBe(200)
 
   // Both journals have every phase; the hosts know the new roles.
   const phases = [

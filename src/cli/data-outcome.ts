@@ -19,7 +19,8 @@ export function describeDataOutcome(o: DataOutcome): string {
 /**
  * Runs a data operation and ends the command: its outcome printed (JSON with `--json`, else
  * `describe`'s line), exit 0; or, when its pipeline failed, the failure reported with whether the
- * site was left frozen, exit 1 (undone) or 3 (needs attention). Other errors go up to `act`.
+ * site was left frozen, exit 1 (undone) or 4 (needs attention: an undo failed). Other errors go up
+ * to `act`.
  */
 export async function endDataCommand<T>(
   ctx: CliContext,
