@@ -1,10 +1,11 @@
 /**
  * The sites of the data-kill tests (data-interrupted-sync.test.ts, data-interrupted-restore.test.ts):
- * a production site per engine (SQLite `ks1`, PostgreSQL `kp1`) and, when asked, its preview
- * (`ks2`, `kp2`, synced from it through an anonymising script; its hook "migrates" the copied
- * data), each initialised and deployed with the sample release under a private Apache, plus the
- * checks both files make: by query, on disk and in the journal. One file's sites and servers are
- * its own (its own temp dir, ports, Apache and PostgreSQL), so the files run side by side.
+ * a production site per engine (SQLite `ks1`, PostgreSQL `kp1`, MariaDB `km1`) and, when asked,
+ * its preview (`ks2`, `kp2`, `km2`, synced from it through an anonymising script; its hook
+ * "migrates" the copied data), each initialised and deployed with the sample release under a
+ * private Apache, plus the checks both files make: by query, on disk and in the journal. One
+ * file's sites and servers are its own (its own temp dir, ports, Apache, PostgreSQL and MariaDB),
+ * so the files run side by side.
  */
 import { execFileSync } from 'node:child_process'
 import { afterAll, beforeAll, expect } from '@jest/globals'
@@ -21,7 +22,12 @@ import { initSite } from '../../src/pipelines/init.js'
 import { StreamReporter } from '../../src/util/reporter.js'
 import { freePort, startApache, type TestApache } from './apache.js'
 import { describeRun, runCli, startCli } from './cli.js'
-import { startPostgres, type PostgresServer } from './databases.js'
+import {
+  startMariaDb,
+  startPostgres,
+  type MariaDbServer,
+  type PostgresServer
+} from './databases.js'
 import { buildSampleRelease } from './sample-app.js'
 
 export const PY = '/usr/bin/python3'
@@ -29,14 +35,34 @@ export const exec = new LocalExecutor()
 export const reporter = () => new StreamReporter(() => undefined)
 
 export interface Pair {
-  engine: 'sqlite' | 'postgres'
+  engine: 'sqlite' | 'postgres' | 'mysql'
   prod: string
   preview: string
 }
 export const PAIRS: Pair[] = [
   { engine: 'sqlite', prod: 'ks1', preview: 'ks2' },
-  { engine: 'postgres', prod: 'kp1', preview: 'kp2' }
+  { engine: 'postgres', prod: 'kp1', preview: 'kp2' },
+  { engine: 'mysql', prod: 'km1', preview: 'km2' }
 ]
+
+/** The engine of a site of these tests, by its name. */
+export const engineOf = (site: string): Pair['engine'] =>
+  PAIRS.find(p => p.prod === site || p.preview === site)!.engine
+
+/**
+ * An anonymising statement that sets each user's e-mail to `user<id>@example.invalid` where
+ * `where` holds, in the engine's SQL (MariaDB's `||` is OR, not concatenation).
+ */
+export function anonymizedEmail(engine: Pair['engine'], where = ''): string {
+  const email =
+    engine === 'mysql'
+      ? "CONCAT('user', id, '@example.invalid')"
+      : "'user' || id || '@example.invalid'"
+  return `UPDATE users SET email = ${email}${where ? ` WHERE ${where}` : ''}`
+}
+
+/** The MariaDB user the previews' hooks log in as (over TCP, no password: a test server). */
+export const MARIA_HOOK_USER = 'kill_hook'
 
 export const without = (tables: TableChecksum[], ...names: string[]) =>
   tables.filter(t => !names.includes(t.table))
@@ -58,6 +84,7 @@ INSERT INTO stale VALUES (1, 'old preview data');
 export class DataKillSites {
   apache!: TestApache
   pg!: PostgresServer
+  maria!: MariaDbServer
   dir!: string
   releases!: string
   configFile!: string
@@ -68,12 +95,17 @@ export class DataKillSites {
 
   sqlitePath = (site: string) => join(this.dir, site, 'shared', 'app.sqlite3')
   pgName = (site: string) => `${site}_db`
-  isSqlite = (site: string) => site.startsWith('ks')
+  isSqlite = (site: string) => engineOf(site) === 'sqlite'
 
   sql(site: string, text: string): string {
-    return this.isSqlite(site)
-      ? execFileSync('/usr/bin/sqlite3', [this.sqlitePath(site)], { input: text, encoding: 'utf8' })
-      : this.pg.sql(this.pgName(site), text)
+    const engine = engineOf(site)
+    if (engine === 'sqlite')
+      return execFileSync('/usr/bin/sqlite3', [this.sqlitePath(site)], {
+        input: text,
+        encoding: 'utf8'
+      })
+    if (engine === 'mysql') return this.maria.sql(text, this.pgName(site))
+    return this.pg.sql(this.pgName(site), text)
   }
 
   dbOf(site: string): DatabaseConfig {
@@ -86,9 +118,15 @@ export class DataKillSites {
 
   /** Production's addresses found in a site's users table (0 when it has none). */
   productionEmails(site: string): number {
-    const has = this.isSqlite(site)
-      ? this.sql(site, "SELECT count(*) FROM sqlite_master WHERE name = 'users';").trim()
-      : this.sql(site, "SELECT count(*) FROM pg_tables WHERE tablename = 'users';").trim()
+    const has = this.sql(
+      site,
+      {
+        sqlite: "SELECT count(*) FROM sqlite_master WHERE name = 'users';",
+        postgres: "SELECT count(*) FROM pg_tables WHERE tablename = 'users';",
+        mysql:
+          "SELECT count(*) FROM information_schema.tables WHERE table_schema = DATABASE() AND table_name = 'users';"
+      }[engineOf(site)]
+    ).trim()
     if (has === '0') return 0
     return Number(
       this.sql(site, "SELECT count(*) FROM users WHERE email LIKE '%@example.org';").trim()
@@ -97,6 +135,8 @@ export class DataKillSites {
 
   /** The preview's code "migrates" the copied data by recording itself in a table. */
   hookFor(site: string): string {
+    if (engineOf(site) === 'mysql')
+      return `mariadb --no-defaults --protocol=TCP -h 127.0.0.1 -P ${this.maria.port} -u ${MARIA_HOOK_USER} --database=${this.pgName(site)} -e "CREATE TABLE IF NOT EXISTS migrated (by_site VARCHAR(10)); INSERT INTO migrated VALUES ('${site}')"`
     if (this.isSqlite(site))
       return `python -c "import sqlite3, sys; c = sqlite3.connect(sys.argv[1]); c.execute('CREATE TABLE IF NOT EXISTS migrated (by TEXT)'); c.execute('INSERT INTO migrated VALUES (?)', (sys.argv[2],)); c.commit()" ${this.sqlitePath(site)} ${site}`
     return `psql -X -q -v ON_ERROR_STOP=1 -h ${this.pg.socketDir} -p ${this.pg.port} -U postgres -d ${this.pgName(site)} -c "CREATE TABLE IF NOT EXISTS migrated (by text); INSERT INTO migrated VALUES ('${site}')"`
@@ -104,9 +144,12 @@ export class DataKillSites {
 
   private async siteYaml(name: string, role: string, from?: string): Promise<string> {
     const port = await freePort()
-    const db = this.isSqlite(name)
-      ? `{ engine: sqlite, name: ${this.sqlitePath(name)} }`
-      : `{ engine: postgres, name: ${this.pgName(name)}, host: ${this.pg.socketDir}, port: ${this.pg.port}, user: postgres }`
+    const db = {
+      sqlite: `{ engine: sqlite, name: ${this.sqlitePath(name)} }`,
+      postgres: `{ engine: postgres, name: ${this.pgName(name)}, host: ${this.pg.socketDir}, port: ${this.pg.port}, user: postgres }`,
+      // root over the server's unix socket, by its OS identity (sitecycle runs as root here).
+      mysql: `{ engine: mysql, name: ${this.pgName(name)}, host: ${this.maria.socket}, user: root }`
+    }[engineOf(name)]
     const preview = role === 'preview'
     return `
   ${name}:
@@ -119,7 +162,7 @@ ${from ? `    from: ${from}\n` : ''}    root: ${join(this.dir, name)}
     database: ${db}
     data: [shared/uploads]
     preflight: { min_free_mb: 10 }
-${preview ? `    anonymize: ${join(this.dir, 'anonymize.sql')}\n    access: { basic_auth: false }\n` : ''}    apache:
+${preview ? `    anonymize: ${join(this.dir, engineOf(name) === 'mysql' ? 'anonymize-mysql.sql' : 'anonymize.sql')}\n    access: { basic_auth: false }\n` : ''}    apache:
       listen: 127.0.0.1:${port}
       conf_dir: ${this.apache.confDir}
       enable_dir: null
@@ -158,12 +201,16 @@ ${preview ? `    anonymize: ${join(this.dir, 'anonymize.sql')}\n    access: { ba
   async leftovers(site: string): Promise<string[]> {
     const shared = (await readdir(join(this.dir, site, 'shared'))).filter(n => n.includes('.sc-'))
     if (this.isSqlite(site)) return shared
-    const dbs = this.pg
-      .sql(
-        'postgres',
-        `SELECT datname FROM pg_database WHERE datname LIKE '${this.pgName(site)}__sc%';`
-      )
-      .trim()
+    const dbs = (
+      engineOf(site) === 'mysql'
+        ? this.maria.sql(
+            `SELECT schema_name FROM information_schema.schemata WHERE schema_name LIKE '${this.pgName(site)}\\_\\_sc%';`
+          )
+        : this.pg.sql(
+            'postgres',
+            `SELECT datname FROM pg_database WHERE datname LIKE '${this.pgName(site)}__sc%';`
+          )
+    ).trim()
     return [...shared, ...(dbs ? dbs.split('\n') : [])]
   }
 
@@ -225,13 +272,21 @@ ${preview ? `    anonymize: ${join(this.dir, 'anonymize.sql')}\n    access: { ba
     const dir = this.dir
     await chmod(dir, 0o755)
     this.releases = join(dir, 'releases')
-    ;[this.apache, this.pg] = await Promise.all([startApache(), startPostgres()])
+    ;[this.apache, this.pg, this.maria] = await Promise.all([
+      startApache(),
+      startPostgres(),
+      startMariaDb()
+    ])
+    this.maria.sql(
+      `CREATE USER '${MARIA_HOOK_USER}'@'127.0.0.1'; GRANT ALL ON *.* TO '${MARIA_HOOK_USER}'@'127.0.0.1';`
+    )
     await buildSampleRelease({ version: '1.0.0', releasesDir: this.releases })
     await writeFile(join(dir, 'app.ini.tmpl'), '[app]\ngreeting = hello from {{ site.name }}\n')
-    await writeFile(
-      join(dir, 'anonymize.sql'),
-      "UPDATE users SET email = 'user' || id || '@example.invalid', name = 'anonymous';\n"
-    )
+    for (const [file, engine] of [
+      ['anonymize.sql', 'postgres'],
+      ['anonymize-mysql.sql', 'mysql']
+    ] as const)
+      await writeFile(join(dir, file), `${anonymizedEmail(engine)}, name = 'anonymous';\n`)
     let sites = ''
     for (const p of PAIRS) {
       sites += await this.siteYaml(p.prod, 'production')
@@ -250,6 +305,8 @@ ${preview ? `    anonymize: ${join(this.dir, 'anonymize.sql')}\n    access: { ba
       }
       if (p.engine === 'postgres')
         this.pg.sql('postgres', names.map(n => `CREATE DATABASE ${this.pgName(n)};`).join(' '))
+      if (p.engine === 'mysql')
+        this.maria.sql(names.map(n => `CREATE DATABASE ${this.pgName(n)};`).join(' '))
       this.sql(p.prod, PROD_SQL)
       if (this.previews) {
         this.sql(p.preview, PREVIEW_SQL)
@@ -275,6 +332,7 @@ ${preview ? `    anonymize: ${join(this.dir, 'anonymize.sql')}\n    access: { ba
   async tearDown(): Promise<void> {
     await this.apache?.stop()
     await this.pg?.stop()
+    await this.maria?.stop()
     if (this.dir) await rm(this.dir, { recursive: true, force: true })
   }
 }

@@ -21,9 +21,11 @@ import { join } from 'node:path'
 import { syncSteps } from '../../src/pipelines/sync.js'
 import { expectExit, runCli } from '../helpers/cli.js'
 import {
+  anonymizedEmail,
   dataKillSites,
   DataKillSites,
   killWhileLoading,
+  MARIA_HOOK_USER,
   PAIRS,
   without,
   type Pair
@@ -131,23 +133,22 @@ describe.each(PAIRS)('$engine: anonymising that fails or falls short', p => {
       title:
         'a script failing at its second statement: the preview keeps its data, the error names the script',
       name: 'broken',
-      sql: "UPDATE users SET email = 'x' || id || '@example.invalid';\nUPDATE no_such_table SET x = 1;\n",
+      sql: `${anonymizedEmail(p.engine)};\nUPDATE no_such_table SET x = 1;\n`,
       says: /anonymize-broken\.sql/
     },
     {
       title: 'a script that leaves some addresses as they were is refused before the swap',
       name: 'partial',
-      sql: "UPDATE users SET email = 'x' || id || '@example.invalid' WHERE id > 1;\n",
+      sql: `${anonymizedEmail(p.engine, 'id > 1')};\n`,
       says: /left 1 row\(s\) of users whose email is still as in the source/
     }
   ])('$title', async ({ name, sql, says }) => {
     const previewBefore = await s.checksums(p.preview)
     const script = join(s.dir, `anonymize-${name}.sql`)
     await writeFile(script, sql)
-    const yaml = (await readFile(s.configFile, 'utf8')).replaceAll(
-      join(s.dir, 'anonymize.sql'),
-      script
-    )
+    const yaml = (await readFile(s.configFile, 'utf8'))
+      .replaceAll(join(s.dir, 'anonymize.sql'), script)
+      .replaceAll(join(s.dir, 'anonymize-mysql.sql'), script)
     const file = join(s.dir, `sitecycle-${name}.yml`)
     await writeFile(file, yaml)
     const r = await runCli(['sync', p.preview, '-c', file])
@@ -195,6 +196,11 @@ site, engine = sys.argv[1], sys.argv[2]
 if engine == 'sqlite':
     for path in glob.glob(os.path.join(${JSON.stringify(s.dir)}, site, 'shared', '.app.sqlite3.sc-keep-*')):
         os.remove(path)
+elif engine == 'mysql':
+    my = ['mariadb', '--no-defaults', '--protocol=TCP', '-h', '127.0.0.1', '-P', '${s.maria.port}', '-u', '${MARIA_HOOK_USER}', '-N', '-B', '-e']
+    names = subprocess.run(my + ["SELECT schema_name FROM information_schema.schemata WHERE schema_name LIKE '%s__sc_keep_%%'" % (site + '_db')], capture_output=True, text=True, check=True).stdout.split()
+    for name in names:
+        subprocess.run(my + ['DROP DATABASE \`%s\`' % name], check=True)
 else:
     psql = ['psql', '-XAtq', '-h', ${JSON.stringify(s.pg.socketDir)}, '-p', '${s.pg.port}', '-U', 'postgres', '-d', 'postgres', '-c']
     names = subprocess.run(psql + ["SELECT datname FROM pg_database WHERE datname LIKE '%s__sc_keep_%%'" % (site + '_db')], capture_output=True, text=True, check=True).stdout.split()

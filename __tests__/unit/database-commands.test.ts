@@ -29,7 +29,7 @@ import { connectionOf } from '../../src/databases/connection.js'
 import { failureMessage, hostCpuCount } from '../../src/databases/host-paths.js'
 import { RecordingExecutor, argvStartsWith } from '../../src/hosts/recording-executor.js'
 import { StreamReporter } from '../../src/util/reporter.js'
-import { parseMysqlXml } from '../../src/databases/mysql.js'
+import { innodbDatabaseName, loadErrorOf, parseMysqlXml } from '../../src/databases/mysql.js'
 import { getEngine } from '../../src/databases/registry.js'
 import { CommandError } from '../../src/hosts/executor.js'
 import { ConfigError, SitecycleError } from '../../src/util/errors.js'
@@ -347,6 +347,41 @@ END</field>
       { View: 'v', 'Create View': 'CREATE VIEW `v` AS select 1 < 2 AS `x & y`' },
       { 'SQL Original Statement': `CREATE TRIGGER t BEGIN\n  SET @a = '"';\nEND` }
     ])
+  })
+})
+
+test("a database name as InnoDB spells it in its tables' names (checked against MariaDB 10.11's INNODB_SYS_TABLES)", () => {
+  expect(innodbDatabaseName('km2_db__sc_new_20261207t1')).toBe('km2_db__sc_new_20261207t1')
+  expect(innodbDatabaseName('m1-prod')).toBe('m1@002dprod')
+  expect(innodbDatabaseName(`odd "t" it's`)).toBe('odd@0020@0022t@0022@0020it@0027s')
+  // Beyond ASCII MySQL's encoding is not one rule: no identity from InnoDB then.
+  expect(innodbDatabaseName('café')).toBeUndefined()
+})
+
+describe("a failed mysql load's errors", () => {
+  test("the ERROR lines alone, every quoted value (the dump's data) left out, identifiers and words kept", () => {
+    // What the MariaDB client printed for a dump with damaged bytes: the failing statement, then
+    // the error quoting the dump near it (rows of the table among them).
+    const stderr = [
+      '/*!40000 ALTER TABLE `users` DISABLE KEYS *\u00c0\u00c1TO `users` VALUES',
+      "(1,'alice','alice@example.org'),",
+      "(2,'bob','bob@example.org')",
+      '--------------',
+      "ERROR 1064 (42000) at line 39: You have an error in your SQL syntax; check the manual that corresponds to your MariaDB server version for the right syntax to use near '*\u00c0\u00c1TO `users` VALUES",
+      "(1,'alice','alice@example.org'),",
+      "(2,'bob','bob@example.org')' at line 1",
+      "ERROR 1366 (22007) at line 40: Incorrect string value: '\\xCD\\xC0' for column `db`.`users`.`email` at row 2",
+      "ERROR 1146 (42S02) at line 41: Table 'db.no''s_secret' doesn't exist"
+    ].join('\n')
+    const out = loadErrorOf(stderr)!
+    expect(out).toBe(
+      "ERROR 1064 (42000) at line 39: You have an error in your SQL syntax; check the manual that corresponds to your MariaDB server version for the right syntax to use near '…'; " +
+        "ERROR 1366 (22007) at line 40: Incorrect string value: '…' for column `db`.`users`.`email` at row 2; " +
+        "ERROR 1146 (42S02) at line 41: Table '…''…' doesn't exist" +
+        " (quoted values left out: they are the dump's data)"
+    )
+    for (const secret of ['alice', 'bob', 'xCD', 'secret']) expect(out).not.toContain(secret)
+    expect(loadErrorOf('mysql: unknown option --x\n')).toBeUndefined()
   })
 })
 

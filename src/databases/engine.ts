@@ -224,12 +224,19 @@ export interface DatabaseEngine {
    */
   swapDone(exec: Executor, db: DatabaseConfig, scratch: string, keep: string): Promise<boolean>
   /**
-   * What identifies the database named `name` through a rename (postgres: its OID; sqlite: the
-   * file's device and inode), or null when there is none: a swap's rollback compares the target's
-   * with the staged copy's, so it knows the new data is in place even when the previous content
-   * kept aside has gone. Absent (mysql, whose swap moves tables): swapDone decides alone.
+   * What identifies the database named `name` through a swap (postgres: its OID; sqlite: the
+   * file's device and inode; mysql, whose swap moves tables: InnoDB's ids of its tables), or null
+   * when there is none (missing; mysql: also when InnoDB cannot tell): a swap's rollback compares
+   * the target's with the staged copy's, so it knows the new data is in place even when the
+   * previous content kept aside has gone. Without one, swapDone decides alone.
    */
   identity?(exec: Executor, db: DatabaseConfig, name: string): Promise<string | null>
+  /**
+   * The identity changes while the database is used, not only by a rename (mysql: a table a
+   * migration makes or rebuilds gets a new id): an identity equal to the staged copy's proves the
+   * swap, a different one proves nothing, and swapDone decides.
+   */
+  identityChangesInPlace?: boolean
   /** Run one query (or statements) and return the rows as text, one line each (one-column queries). */
   query(exec: Executor, db: DatabaseConfig, sql: string): Promise<string>
   /** An identifier (table or column) quoted for this engine's SQL. */

@@ -22,7 +22,7 @@ import {
   quoteMysqlIdent
 } from '../commands/databases/mysql.js'
 import { redirectInput, redirectOutput } from '../commands/databases/python-programs.js'
-import type { Executor } from '../hosts/executor.js'
+import { CommandError, type Executor } from '../hosts/executor.js'
 import { SitecycleError } from '../util/errors.js'
 import type { Reporter } from '../util/reporter.js'
 import { DEFAULT_PYTHON, connectionOf } from './connection.js'
@@ -395,15 +395,21 @@ async function restore(
     },
     load: async fresh => {
       reporter.info(`restoring ${dumpPath} into the fresh database ${fresh}`)
-      await exec.run(
-        redirectInput(
-          db.python ?? DEFAULT_PYTHON,
-          mysqlLoadArgv(conn, fresh),
-          dumpPath,
-          '',
-          mysqlSecret(conn)
+      try {
+        await exec.run(
+          redirectInput(
+            db.python ?? DEFAULT_PYTHON,
+            mysqlLoadArgv(conn, fresh),
+            dumpPath,
+            '',
+            mysqlSecret(conn)
+          )
         )
-      )
+      } catch (e) {
+        const why = e instanceof CommandError ? loadErrorOf(e.stderr) : undefined
+        if (why === undefined) throw e
+        throw new SitecycleError(`the mysql client could not load it: ${why}`, 'database')
+      }
     },
     // The tables move into the target; swapIn drops the old ones; the emptied fresh one is left.
     swap: async (fresh, old) => {
@@ -415,6 +421,79 @@ async function restore(
     passThrough: e => e instanceof SitecycleError && /the restored tables are in/.test(e.message),
     intoNew: options.intoNew
   })
+}
+
+/**
+ * A database name as InnoDB spells it in the names of its tables (`db/table`, MySQL's file-name
+ * encoding): letters, digits and `_` as they are, any other ASCII character as `@` and its code
+ * in four hex digits (`m1-prod` → `m1@002dprod`); undefined for a name with other characters,
+ * whose encoding is not that simple.
+ */
+export function innodbDatabaseName(name: string): string | undefined {
+  let out = ''
+  for (const ch of name) {
+    const code = ch.codePointAt(0)!
+    if (/^[A-Za-z0-9_]$/.test(ch)) out += ch
+    else if (code < 0x80) out += `@${code.toString(16).padStart(4, '0')}`
+    else return undefined
+  }
+  return out
+}
+
+/**
+ * What identifies the tables of database `name` through a swap: InnoDB's ids of its tables
+ * (count, lowest, highest, sum), which RENAME TABLE carries from one database to another. So a
+ * rollback knows the target holds the staged tables even when the previous ones, kept aside, are
+ * gone (a swap's keep database dropped by a hand or a hook): it then says so and keeps the site
+ * closed, where the tables alone could not tell a finished swap from one never begun. A table
+ * made or rebuilt since (a hook's migration) has a new id: the identity then no longer matches,
+ * and the tables decide (swapDone), as before. Null when
+ * InnoDB cannot tell: the database is missing or has no InnoDB table, its name is not plain
+ * ASCII, or the user lacks the PROCESS privilege that InnoDB's table list asks for (then the
+ * rollback decides from the tables, as swapDone does).
+ */
+async function innodbIdentity(
+  exec: Executor,
+  conn: DbConnection,
+  name: string
+): Promise<string | null> {
+  const innodbName = innodbDatabaseName(name)
+  if (innodbName === undefined || !(await exists(exec, conn, name))) return null
+  const r = await exec.tryRun(
+    mysql(
+      conn,
+      undefined,
+      "SELECT COUNT(*), MIN(TABLE_ID), MAX(TABLE_ID), SUM(TABLE_ID) FROM information_schema.INNODB_SYS_TABLES WHERE SUBSTRING_INDEX(NAME, '/', 1) = " +
+        `'${innodbName}';\n`
+    )
+  )
+  if (r.code !== 0) {
+    if (/ERROR 1227 /.test(r.stderr)) return null // no PROCESS privilege
+    throw new SitecycleError(
+      `could not read InnoDB's table ids of ${name} on ${exec.name}: ${r.stderr.trim().split('\n').pop()}`,
+      'database'
+    )
+  }
+  const [count, ...ids] = r.stdout.trim().split('\t')
+  return count === '0' ? null : `innodb:${count}:${ids.join(':')}`
+}
+
+/**
+ * The errors of a failed load as the mysql client printed them (`ERROR 1064 (42000) at line 39:
+ * ...`), each quoted value left out: the client echoes the failing statement and quotes the
+ * dump's text near the error, which is the database's data (a production's, in a sync), not for
+ * a log. Undefined when it printed no such line.
+ */
+export function loadErrorOf(stderr: string): string | undefined {
+  const errors = stderr
+    .split('\n')
+    .filter(line => /^ERROR \d+ \([0-9A-Z]+\)/.test(line))
+    // A quote that opens a value follows a space, `(`, `,`, `=`, `:` or a quote (`'it''s'`), not
+    // a letter (the one of "doesn't").
+    .map(line => line.replace(/(?<=^|[\s(,=:'])'(?:[^'\\]|\\.)*(?:'|$)/g, "'…'"))
+  return errors.length
+    ? `${errors.join('; ')} (quoted values left out: they are the dump's data)`
+    : undefined
 }
 
 async function dump(
@@ -508,6 +587,12 @@ export const mysqlEngine: DatabaseEngine = {
     await dropQuietly(exec, conn, scratch, reporter)
     return replaced
   },
+  // Where InnoDB can tell (innodbIdentity), the rollback asks the target's identity first; a
+  // hook's migration may have made or rebuilt tables since (new ids): swapDone decides then.
+  async identity(exec, db, name) {
+    return innodbIdentity(exec, connect(db), name)
+  },
+  identityChangesInPlace: true,
   // `keep` is created first, then one RENAME TABLE moves the target's tables into it and the
   // scratch's into the target: done when the scratch has no tables left (or is gone), unless
   // both were empty while the target still has its tables.

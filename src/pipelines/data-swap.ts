@@ -135,7 +135,8 @@ export async function databasePlan(
   const { exec, db, engine } = p
   if (!db || !engine) throw new Error('databasePlan: the site has no database')
   const stagedId = engine.identity ? await engine.identity(exec, db, names.scratch) : null
-  if (engine.identity && stagedId === null)
+  // No identity: the copy is missing, or the engine cannot tell (mysql, at times: swapDone then).
+  if (stagedId === null && !(await engine.exists(exec, { ...db, name: names.scratch })))
     throw new Error(`the staged copy ${names.scratch} is missing`)
   return {
     name: db.name,
@@ -151,8 +152,11 @@ export async function databasePlan(
  */
 async function databaseSwapped(p: SwapParts, d: DatabaseSwapPlan): Promise<boolean> {
   const { exec, db, engine } = p
-  if (d.stagedId && engine!.identity)
-    return (await engine!.identity(exec, db!, d.name)) === d.stagedId
+  if (d.stagedId && engine!.identity) {
+    if ((await engine!.identity(exec, db!, d.name)) === d.stagedId) return true
+    // An identity that a hook's migration changes (mysql) proves the swap only when it matches.
+    if (!engine!.identityChangesInPlace) return false
+  }
   return engine!.swapDone(exec, db!, d.scratch, d.keep)
 }
 
