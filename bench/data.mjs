@@ -6,7 +6,7 @@
 // everything it made, whether the run succeeds or fails. See bench/README.md.
 //
 //   npm run bench:data                      # the figures of bench/README.md
-//   npm run bench:data -- --large           # also a table over 2 GB: large_snapshot_s
+//   npm run bench:data -- --large           # also a table over 2 GB: its snapshot, verify, sync
 //   npm run bench:data -- --rows 200000 --days 3 --verbose
 //   npm run bench:data -- --only sqlite     # the SQLite part alone (about a minute)
 //   npm run bench:data -- --only sqlite --cli dist/cli.js   # that bundle, not a new one
@@ -590,6 +590,34 @@ ${siteYaml('v1', siteRoot('v1'), `database: ${pgDb('prod')}\ndata: [shared/uploa
       await fs.writeFile(configFile, config)
       const largeS = await timed(() => sitecycle('snapshot', 'd1', '--no-verify'))
       figure('large_snapshot_s', largeS, 's')
+      // The other operations that read or copy the whole table: verify (every byte, and the dump
+      // restored into a scratch database) and a sync into a preview, anonymised (every row).
+      log('--large: sitecycle verify d1, then sitecycle sync l2 (a preview of d1, anonymised)')
+      const largeVerifyS = await timed(() => sitecycle('verify', 'd1'))
+      figure('large_verify_s', largeVerifyS, 's')
+      const anonymizeBig = join(work, 'anonymize-big.sql')
+      await fs.writeFile(
+        anonymizeBig,
+        "UPDATE big SET email = 'user' || id || '@example.invalid';\n"
+      )
+      await fs.mkdir(join(siteRoot('l2'), '.sitecycle'), { recursive: true })
+      await fs.mkdir(join(siteRoot('l2'), 'shared', 'uploads'), { recursive: true })
+      await fs.appendFile(
+        configFile,
+        siteYaml(
+          'l2',
+          siteRoot('l2'),
+          `role: preview\nfrom: d1\ndatabase: ${pgDb('large_preview')}\ndata: [shared/uploads]\nanonymize: ${anonymizeBig}\naccess: { basic_auth: false }`
+        )
+      )
+      const largeSyncS = await timed(() => sitecycle('sync', 'l2'))
+      figure('large_sync_s', largeSyncS, 's')
+      const leaked = await psql(
+        'large_preview',
+        `SELECT count(*) FROM big WHERE email NOT LIKE '%@example.invalid'`
+      )
+      if (leaked.trim() !== '0')
+        throw new Error(`the large preview holds ${leaked.trim()} real e-mail addresses`)
     }
   } finally {
     try {
