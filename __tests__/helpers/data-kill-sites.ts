@@ -19,6 +19,7 @@ import { getEngine } from '../../src/databases/registry.js'
 import { LocalExecutor } from '../../src/hosts/local-executor.js'
 import { deploy } from '../../src/pipelines/deploy.js'
 import { initSite } from '../../src/pipelines/init.js'
+import { takeSnapshot } from '../../src/snapshots/snapshot.js'
 import { StreamReporter } from '../../src/util/reporter.js'
 import { freePort, startApache, type TestApache } from './apache.js'
 import { describeRun, runCli, startCli } from './cli.js'
@@ -221,6 +222,16 @@ ${preview ? `    anonymize: ${join(this.dir, engineOf(name) === 'mysql' ? 'anony
       .split('\n')
       .map(l => JSON.parse(l) as { id: string; op: string; event: string })
   }
+
+  /** A snapshot of `site`, taken in this process (not a run to kill). */
+  snapshot = (site: string) =>
+    takeSnapshot({
+      config: this.config,
+      site: this.config.sites[site],
+      exec,
+      reporter: reporter(),
+      progressIntervalMs: 0
+    })
 
   cli = (args: string[], env: Record<string, string> = {}) =>
     runCli([...args, '-c', this.configFile], { env })

@@ -16,7 +16,6 @@ import { join } from 'node:path'
 import { getEngine } from '../../src/databases/registry.js'
 import { restoreSteps } from '../../src/pipelines/restore.js'
 import { parseManifest, renderManifest } from '../../src/snapshots/manifest.js'
-import { takeSnapshot } from '../../src/snapshots/snapshot.js'
 import { digestOfDumpFiles } from '../../src/snapshots/sums.js'
 import { expectedTables } from '../../src/snapshots/verify.js'
 import { expectExit } from '../helpers/cli.js'
@@ -26,7 +25,6 @@ import {
   exec,
   killWhileLoading,
   PAIRS,
-  reporter,
   type Pair
 } from '../helpers/data-kill-sites.js'
 
@@ -53,13 +51,7 @@ async function killThen(
   nextOf: (snapshot: string) => string[]
 ): Promise<void> {
   await writeFile(s.iniOf(p.prod), `in snapshot ${n}\n`)
-  const snap = await takeSnapshot({
-    config: s.config,
-    site: s.config.sites[p.prod],
-    exec,
-    reporter: reporter(),
-    progressIntervalMs: 0
-  })
+  const snap = await s.snapshot(p.prod)
   // sqlite: the manifest lists the tables; their checksums are the dump's own.
   const snapTables = await expectedTables(
     exec,
@@ -143,13 +135,7 @@ describe('postgres: a restore killed while pg_restore loads the staged copy (not
   const p = PAIRS.find(x => x.engine === 'postgres')!
 
   test('production as before, and the next operation drops the scratch database', async () => {
-    const snap = await takeSnapshot({
-      config: s.config,
-      site: s.config.sites[p.prod],
-      exec,
-      reporter: reporter(),
-      progressIntervalMs: 0
-    })
+    const snap = await s.snapshot(p.prod)
     s.sql(p.prod, "INSERT INTO posts (id, user_id, body) VALUES (900, 2, 'after the snapshot');")
     const before = await s.checksums(p.prod)
     await killWhileLoading(s, ['restore', p.prod, '--snapshot', snap.id])
@@ -214,16 +200,11 @@ async function corruptPassingItsHash(
 
 describe.each(PAIRS)('$engine: a restore of a bad snapshot', p => {
   test('a corrupt dump that passes every hash: the restore fails in the scratch copy, production and the snapshots untouched', async () => {
-    const snap = await takeSnapshot({
-      config: s.config,
-      site: s.config.sites[p.prod],
-      exec,
-      reporter: reporter(),
-      progressIntervalMs: 0
-    })
+    const snap = await s.snapshot(p.prod)
     const damaged = await corruptPassingItsHash(snap.dir, bytes => {
       // SQLite: the header of page 2, a table's root page (its page type and cell count); a
-      // stored PostgreSQL table file: the middle of its zstd frame.
+      // stored PostgreSQL table file: the middle of its zstd frame; MariaDB: the middle of the
+      // dump's SQL.
       const at = p.engine === 'sqlite' ? bytes.readUInt16BE(16) : Math.floor(bytes.length / 2)
       for (let k = 0; k < 12; k++) bytes[at + k] ^= 0xa5
     })
@@ -262,13 +243,7 @@ describe.each(PAIRS)('$engine: a restore of a bad snapshot', p => {
 
   test("a snapshot of the other engine's site copied in: refused before anything is touched, production and the snapshots as they were", async () => {
     const other = PAIRS.find(x => x.engine !== p.engine)!
-    const snap = await takeSnapshot({
-      config: s.config,
-      site: s.config.sites[other.prod],
-      exec,
-      reporter: reporter(),
-      progressIntervalMs: 0
-    })
+    const snap = await s.snapshot(other.prod)
     // As an operator might: the other site's snapshot copied into this site's snapshots.
     const copy = join(s.dir, p.prod, 'snapshots', snap.id)
     execFileSync('cp', ['-a', snap.dir, copy])
