@@ -15,8 +15,12 @@ import { readFile, rm, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import { getEngine } from '../../src/databases/registry.js'
 import { restoreSteps } from '../../src/pipelines/restore.js'
-import { parseManifest, renderManifest } from '../../src/snapshots/manifest.js'
-import { digestOfDumpFiles } from '../../src/snapshots/sums.js'
+import {
+  parseManifest,
+  renderManifest,
+  type SnapshotManifest
+} from '../../src/snapshots/manifest.js'
+import { digestOfDumpFiles, type FileSum } from '../../src/snapshots/sums.js'
 import { expectedTables } from '../../src/snapshots/verify.js'
 import { expectExit } from '../helpers/cli.js'
 import {
@@ -166,36 +170,56 @@ function snapshotsCheck(site: string): Record<string, string> {
 }
 
 /**
- * Damage the largest stored table file (else the dump file) of a snapshot's dump in place, then write its new sha256 everywhere the
+ * Rewrite a snapshot's dump in place, then write the new sha256 of each file changed everywhere the
  * snapshot records it (the dump's files and sha256 in the manifest, SHA256SUMS, the manifest's
- * sha256 of SHA256SUMS): a corrupt dump that passes every hash.
+ * sha256 of SHA256SUMS): a dump that passes every hash. `rewrite` gets the dump's files and the
+ * manifest; it returns the paths it changed.
  */
-async function corruptPassingItsHash(
+async function rewritePassingItsHash(
   snapDir: string,
-  damage: (bytes: Buffer) => void
-): Promise<string> {
+  rewrite: (files: FileSum[], m: SnapshotManifest) => Promise<string[]>
+): Promise<string[]> {
   const mPath = join(snapDir, 'manifest.json')
   const m = parseManifest(await readFile(mPath, 'utf8'), mPath)
   const files = m.database!.files!
   const wasDigest = m.database!.sha256 === digestOfDumpFiles(files)
-  // A stored table file when there is one (zstd), else the dump file itself.
-  const stored = files.filter(f => f.path.endsWith('.zst'))
-  const victim = [...(stored.length ? stored : files)].sort((a, b) => b.size - a.size)[0]
-  const bytes = await readFile(join(snapDir, victim.path))
-  damage(bytes)
-  await writeFile(join(snapDir, victim.path), bytes)
-  const sha = createHash('sha256').update(bytes).digest('hex')
+  const changed = await rewrite(files, m)
   const sumsPath = join(snapDir, 'SHA256SUMS')
-  const sums = (await readFile(sumsPath, 'utf8'))
-    .split('\n')
-    .map(l => (l.slice(66) === victim.path ? `${sha}  ${victim.path}` : l))
-    .join('\n')
+  let sums = await readFile(sumsPath, 'utf8')
+  for (const path of changed) {
+    const bytes = await readFile(join(snapDir, path))
+    const sha = createHash('sha256').update(bytes).digest('hex')
+    sums = sums
+      .split('\n')
+      .map(l => (l.slice(66) === path ? `${sha}  ${path}` : l))
+      .join('\n')
+    const f = files.find(x => x.path === path)!
+    f.sha256 = sha
+    f.size = bytes.length
+  }
   await writeFile(sumsPath, sums)
-  victim.sha256 = sha
-  m.database!.sha256 = wasDigest ? digestOfDumpFiles(files) : sha
+  m.database!.sha256 = wasDigest ? digestOfDumpFiles(files) : files[0].sha256
+  if (files.length === 1) m.database!.size = files[0].size
   m.sums!.sha256 = createHash('sha256').update(sums).digest('hex')
   await writeFile(mPath, renderManifest(m))
-  return victim.path
+  return changed
+}
+
+/** Damage the largest stored table file (else the dump file) in place; its hashes rewritten. */
+async function corruptPassingItsHash(
+  snapDir: string,
+  damage: (bytes: Buffer) => void
+): Promise<string> {
+  const [path] = await rewritePassingItsHash(snapDir, async files => {
+    // A stored table file when there is one (zstd), else the dump file itself.
+    const stored = files.filter(f => f.path.endsWith('.zst'))
+    const victim = [...(stored.length ? stored : files)].sort((a, b) => b.size - a.size)[0]
+    const bytes = await readFile(join(snapDir, victim.path))
+    damage(bytes)
+    await writeFile(join(snapDir, victim.path), bytes)
+    return [victim.path]
+  })
+  return path
 }
 
 describe.each(PAIRS)('$engine: a restore of a bad snapshot', p => {
@@ -240,6 +264,66 @@ describe.each(PAIRS)('$engine: a restore of a bad snapshot', p => {
     expect(snapshotsCheck(p.prod)).toEqual(snapshots)
     await rm(snap.dir, { recursive: true, force: true })
   })
+
+  if (p.engine === 'postgres')
+    test("a dump whose rows do not load (a value of the wrong type), its hashes rewritten: pg_restore's failure named, none of the rows in the error", async () => {
+      const snap = await s.snapshot(p.prod)
+      await rewritePassingItsHash(snap.dir, async (files, m) => {
+        // The users table's file, decompressed (through its base when it is a delta), its first
+        // row's id made a word, stored again as a full zstd file.
+        const store = m.database!.store!
+        for (const f of files.filter(x => x.path.endsWith('.dat.zst'))) {
+          const name = f.path.split('/').pop()!
+          const plain = join(s.dir, `plain-${name}`)
+          const patch: string[] = []
+          if (store.deltas.includes(name)) {
+            const base = join(s.dir, p.prod, 'snapshots', store.base!, 'database.dump')
+            const baseFile = join(s.dir, `base-${name}`)
+            execFileSync('zstd', [
+              '-q',
+              '-f',
+              '-d',
+              '--long=31',
+              join(base, store.bases?.[name] ?? name),
+              '-o',
+              baseFile
+            ])
+            patch.push(`--patch-from=${baseFile}`)
+          }
+          execFileSync('zstd', [
+            '-q',
+            '-f',
+            '-d',
+            '--long=31',
+            ...patch,
+            join(snap.dir, f.path),
+            '-o',
+            plain
+          ])
+          const text = await readFile(plain, 'utf8')
+          if (!text.includes('@example.org')) continue
+          await writeFile(plain, text.replace(/^(\d+)\t/, 'x$1\t'))
+          execFileSync('zstd', ['-q', '-f', '-1', '--long=31', plain, '-o', join(snap.dir, f.path)])
+          store.deltas = store.deltas.filter(d => d !== name)
+          if (store.bases) delete store.bases[name]
+          return [f.path]
+        }
+        throw new Error('no table file with the users in it')
+      })
+      const before = await s.checksums(p.prod)
+      const r = await s.cli(['restore', p.prod, '--snapshot', snap.id])
+      expectExit(r, 1)
+      expect(r.stderr).toMatch(/check-snapshot ok/)
+      // (with more than one job, a worker's death follows the COPY's failure)
+      expect(r.stderr).toMatch(
+        /pg_restore could not load it: pg_restore: error: COPY failed for table "users": ERROR: {2}invalid input syntax for type integer: "…"(; pg_restore: error: [^;(]*)* \(its DETAIL and CONTEXT lines left out: they quote the dump's data\)/
+      )
+      for (const row of ['@example.org', 'alice', '"x1"']) expect(r.stderr).not.toContain(row)
+      expect(await s.checksums(p.prod)).toEqual(before)
+      expect(await s.frozen(p.prod)).toBe(false)
+      expect(await s.leftovers(p.prod)).toEqual([])
+      await rm(snap.dir, { recursive: true, force: true })
+    })
 
   test("a snapshot of the other engine's site copied in: refused before anything is touched, production and the snapshots as they were", async () => {
     const other = PAIRS.find(x => x.engine !== p.engine)!

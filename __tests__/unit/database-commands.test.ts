@@ -30,6 +30,7 @@ import { failureMessage, hostCpuCount } from '../../src/databases/host-paths.js'
 import { RecordingExecutor, argvStartsWith } from '../../src/hosts/recording-executor.js'
 import { StreamReporter } from '../../src/util/reporter.js'
 import { innodbDatabaseName, loadErrorOf, parseMysqlXml } from '../../src/databases/mysql.js'
+import { pgRestoreErrorOf } from '../../src/databases/postgres.js'
 import { getEngine } from '../../src/databases/registry.js'
 import { CommandError } from '../../src/hosts/executor.js'
 import { ConfigError, SitecycleError } from '../../src/util/errors.js'
@@ -356,6 +357,36 @@ test("a database name as InnoDB spells it in its tables' names (checked against 
   expect(innodbDatabaseName(`odd "t" it's`)).toBe('odd@0020@0022t@0022@0020it@0027s')
   // Beyond ASCII MySQL's encoding is not one rule: no identity from InnoDB then.
   expect(innodbDatabaseName('café')).toBeUndefined()
+})
+
+test("a failed pg_restore's errors: its own lines, the values it quotes and the server's DETAIL and CONTEXT lines left out (as pg_restore 15 printed them)", () => {
+  const badValue = [
+    'pg_restore: error: COPY failed for table "users": ERROR:  invalid input syntax for type integer: "x2"',
+    'CONTEXT:  COPY users, line 2, column id: "x2"',
+    ''
+  ].join('\n')
+  expect(pgRestoreErrorOf(badValue)).toBe(
+    'pg_restore: error: COPY failed for table "users": ERROR:  invalid input syntax for type integer: "…"' +
+      " (its DETAIL and CONTEXT lines left out: they quote the dump's data)"
+  )
+  const duplicate = [
+    'pg_restore: error: could not execute query: ERROR:  could not create unique index "users_pkey"',
+    'DETAIL:  Key (email)=(alice@example.org) is duplicated.',
+    'Command was: ALTER TABLE ONLY public.users',
+    '    ADD CONSTRAINT users_pkey PRIMARY KEY (id);',
+    'pg_restore: error: a worker process died unexpectedly'
+  ].join('\n')
+  const out = pgRestoreErrorOf(duplicate)!
+  expect(out).toBe(
+    'pg_restore: error: could not execute query: ERROR:  could not create unique index "users_pkey"; ' +
+      'pg_restore: error: a worker process died unexpectedly' +
+      " (its DETAIL and CONTEXT lines left out: they quote the dump's data)"
+  )
+  expect(out).not.toContain('alice')
+  expect(pgRestoreErrorOf('pg_restore: error: could not read from input file: end of file\n')).toBe(
+    'pg_restore: error: could not read from input file: end of file'
+  )
+  expect(pgRestoreErrorOf('sh: 1: pg_restore: not found\n')).toBeUndefined()
 })
 
 describe("a failed mysql load's errors", () => {

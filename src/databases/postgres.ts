@@ -30,7 +30,7 @@ import {
   quotePgIdent
 } from '../commands/databases/postgres.js'
 import { removeTree } from '../commands/files.js'
-import type { Executor } from '../hosts/executor.js'
+import { CommandError, type Executor } from '../hosts/executor.js'
 import { SitecycleError } from '../util/errors.js'
 import type { Reporter } from '../util/reporter.js'
 import { DEFAULT_PYTHON, connectionOf } from './connection.js'
@@ -188,7 +188,13 @@ async function restore(
       // one worker per CPU of the host by default: bench/README.md
       const jobs = options.jobs ?? (await hostCpuCount(exec))
       reporter.info(`restoring ${dumpPath} into the fresh database ${fresh} (${jobs} job(s))`)
-      await exec.run(pgRestore(conn, fresh, dumpPath, jobs))
+      try {
+        await exec.run(pgRestore(conn, fresh, dumpPath, jobs))
+      } catch (e) {
+        const why = e instanceof CommandError ? pgRestoreErrorOf(e.stderr) : undefined
+        if (why === undefined) throw e
+        throw new SitecycleError(`pg_restore could not load it: ${why}`, 'database')
+      }
     },
     swap: async (fresh, old) =>
       (await swapIn(exec, db, conn, fresh, old, reporter)) ? old : undefined,
@@ -502,4 +508,23 @@ export const postgresEngine: DatabaseEngine = {
     )
     return `new sessions on ${db.name} are read-only`
   }
+}
+
+/**
+ * What a failed pg_restore said, without the dump's data: its own `pg_restore:` lines, each value
+ * the server quoted in them left out (`invalid input syntax for type integer: "…"`), and none of
+ * the server's DETAIL or CONTEXT lines, which quote rows and keys (`COPY users, line 3: "1 alice
+ * alice@example.org"`, `Key (email)=(...) already exists`): a production's data, in a sync, is
+ * not for a log. Undefined when it printed no such line.
+ */
+export function pgRestoreErrorOf(stderr: string): string | undefined {
+  const lines = stderr
+    .split('\n')
+    .filter(line => line.startsWith('pg_restore:'))
+    .map(line => line.replace(/(for type [\w ]+|value|input): ".*"/g, '$1: "…"'))
+  const held = stderr.split('\n').some(line => /^(DETAIL|CONTEXT): /.test(line))
+  return lines.length
+    ? lines.join('; ') +
+        (held ? " (its DETAIL and CONTEXT lines left out: they quote the dump's data)" : '')
+    : undefined
 }
