@@ -62,6 +62,27 @@ export function anonymizedEmail(engine: Pair['engine'], where = ''): string {
   return `UPDATE users SET email = ${email}${where ? ` WHERE ${where}` : ''}`
 }
 
+/**
+ * The cases where every kind of operation follows a kill with the data in doubt: each step of
+ * `steps` from `swap-data` up to `verify` (swapped in, not verified), with each kind of
+ * DataKillSites.followUp (deploy, snapshot, maintenance off, then `same`: the operation again)
+ * that its rotation (the step's index in `steps`) does not already give it. `n` is a number no
+ * other kill of the file uses; `kind` its index for followUp.
+ */
+export function inDoubtCases(
+  steps: string[],
+  same: string
+): { step: string; label: string; kind: number; n: number }[] {
+  const labels = ['deploy', 'snapshot', 'maintenance off', same]
+  return steps
+    .slice(steps.indexOf('swap-data'), steps.indexOf('verify'))
+    .flatMap((step, k) =>
+      labels
+        .map((label, kind) => ({ step, label, kind, n: 200 + k * 10 + kind }))
+        .filter(c => c.kind !== steps.indexOf(step) % labels.length)
+    )
+}
+
 /** The MariaDB user the previews' hooks log in as (over TCP, no password: a test server). */
 export const MARIA_HOOK_USER = 'kill_hook'
 

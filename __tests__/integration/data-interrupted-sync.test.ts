@@ -24,6 +24,7 @@ import {
   anonymizedEmail,
   dataKillSites,
   DataKillSites,
+  inDoubtCases,
   killWhileLoading,
   MARIA_HOOK_USER,
   PAIRS,
@@ -36,8 +37,6 @@ const s = dataKillSites({ previews: true })
 
 const STEPS = syncSteps().map(st => st.name)
 const VERIFIED = STEPS.indexOf('verify')
-/** The steps after which the preview's data is in doubt: swapped in, not yet verified. */
-const IN_DOUBT = STEPS.slice(STEPS.indexOf('swap-data'), VERIFIED)
 
 /**
  * Kill a sync of `p.preview` after `step` (`n`: a number no other kill of the file uses), run
@@ -114,16 +113,13 @@ describe.each(PAIRS)(
     // The rotation above gives each step one kind of operation; here every kind follows each of
     // these steps (the case of the issue: killed after the swap, then a deploy or maintenance
     // off, which must never open the preview over production's data).
-    const KINDS = ['deploy', 'snapshot', 'maintenance off', 'sync']
-    const cases = IN_DOUBT.flatMap((step, k) =>
-      KINDS.map((kind, j) => ({ step, kind, j, n: 200 + k * 10 + j })).filter(
-        c => c.j !== STEPS.indexOf(step) % KINDS.length
-      )
+    test.each(inDoubtCases(STEPS, 'sync').map(c => [c.step, c.label, c]))(
+      'killed after %s, then %s',
+      async (...args) => {
+        const c = args[2] as ReturnType<typeof inDoubtCases>[number]
+        await killThen(p, c.step, c.n, s.followUp(c.kind, p.preview, ['sync', p.preview]))
+      }
     )
-    test.each(cases.map(c => [c.step, c.kind, c]))('killed after %s, then %s', async (...args) => {
-      const c = args[2] as (typeof cases)[number]
-      await killThen(p, c.step, c.n, s.followUp(c.j, p.preview, ['sync', p.preview]))
-    })
   }
 )
 
