@@ -149,9 +149,14 @@ export async function startMariaDb(): Promise<MariaDbServer> {
   const data = path.join(dir, 'data')
   const socket = path.join(dir, 'mysqld.sock')
   const logFile = path.join(dir, 'server.log')
+  // A temp folder of its own: a server starting removes the `#sql*` temp files it finds in its
+  // tmpdir, so two test files starting MariaDB at once in /tmp broke each other's bootstrap.
+  const tmp = path.join(dir, 'tmp')
+  await fs.mkdir(tmp)
   execFileSync('mariadb-install-db', [
     '--no-defaults',
     `--datadir=${data}`,
+    `--tmpdir=${tmp}`,
     '--auth-root-authentication-method=socket',
     '--user=root',
     '--skip-test-db'
@@ -163,6 +168,7 @@ export async function startMariaDb(): Promise<MariaDbServer> {
     [
       '--no-defaults',
       `--datadir=${data}`,
+      `--tmpdir=${tmp}`,
       `--socket=${socket}`,
       `--port=${port}`,
       '--bind-address=127.0.0.1',
