@@ -59,7 +59,7 @@ export function usesDatabaseUrl(value: string): boolean {
 }
 
 /**
- * A DATABASE_URL for `db` in the form Django's dj-database-url, SQLAlchemy and libpq read:
+ * A DATABASE_URL for `db` (logging in as `db.user`: renderAppEnv passes a mirror's reader there) in the form Django's dj-database-url, SQLAlchemy and libpq read:
  * `postgresql://user:password@host:port/name` (a socket directory as host is percent-encoded),
  * `mysql://user:password@host:port/name` (host localhost when none: the local socket),
  * `sqlite:////absolute/path`.
@@ -115,19 +115,24 @@ export function renderAppEnv(
           problems.push(`${where}: {{ database.url }}, but site ${site.name} has no database:`)
           return whole
         }
+        // A mirror's application logs in as its read-only reader, when it has one.
+        const login = db.reader
+          ? { ...db, user: db.reader.user, passwordEnv: db.reader.passwordEnv }
+          : db
+        const key = db.reader ? 'database.reader.password_env' : 'database.password_env'
         let password: string | undefined
-        if (db.passwordEnv) {
-          password = env[db.passwordEnv]
+        if (login.passwordEnv) {
+          password = env[login.passwordEnv]
           if (!password) {
             problems.push(
-              `${where}: {{ database.url }} needs the password in ${db.passwordEnv} (sites.${site.name}.database.password_env), which is not set; set it in the environment of the deploy`
+              `${where}: {{ database.url }} needs the password in ${login.passwordEnv} (sites.${site.name}.${key}), which is not set; set it in the environment of the deploy`
             )
             return whole
           }
           secret = true
           rendered.secrets.push(password)
         }
-        return databaseUrl(db, password)
+        return databaseUrl(login, password)
       }
       const v = env[key]
       if (v === undefined || v === '') {

@@ -539,6 +539,12 @@ function snapshotSettings(raw: RawSite): Pick<SiteConfig, 'database' | 'data' | 
             user: db.admin.user,
             ...(db.admin.password_env !== undefined && { passwordEnv: db.admin.password_env })
           }
+        }),
+        ...(db.reader && {
+          reader: {
+            user: db.reader.user,
+            ...(db.reader.password_env !== undefined && { passwordEnv: db.reader.password_env })
+          }
         })
       }
     }),
@@ -581,6 +587,21 @@ function checkDataSources(config: SitecycleConfig, source: SourceMap): ConfigPro
         path: at('lag'),
         what: `lag is for mirror sites, and this one has role ${site.role}`,
         expected: 'role: mirror with lag, or no lag'
+      })
+    const reader = site.database?.reader
+    if (reader && site.role !== 'mirror')
+      problems.push({
+        offset: keyOffsetOf(source, ['sites', site.name, 'database', 'reader']),
+        path: ['sites', site.name, 'database', 'reader'],
+        what: `reader is for mirror sites (their application reads only), and this one has role ${site.role}`,
+        expected: 'role: mirror with database.reader, or no reader'
+      })
+    else if (reader && reader.user === site.database?.user)
+      problems.push({
+        offset: offsetOf(source, ['sites', site.name, 'database', 'reader', 'user']),
+        path: ['sites', site.name, 'database', 'reader', 'user'],
+        what: `${reader.user} is also the database's user, which owns the mirror's tables and can write them`,
+        expected: `another login than ${reader.user}, such as ${reader.user}_reader`
       })
   }
   return problems

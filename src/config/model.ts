@@ -234,6 +234,20 @@ export interface DatabaseSettings {
    * database and its owner with it. Absent: init says what to create.
    */
   admin?: DatabaseAdmin
+  /**
+   * A mirror's read-only login (`sites.<n>.database.reader`): the application of the mirror logs
+   * in as it (`{{ database.url }}` names it), and each refresh gives it read access only
+   * (postgres: SELECT on every table, granted on the staged copy; mysql: SELECT on the database,
+   * granted once by init) and checks, logged in as it, that it can read and cannot write.
+   */
+  reader?: DatabaseReader
+}
+
+/** The read-only login of a mirror's database (`sites.<n>.database.reader`). */
+export interface DatabaseReader {
+  user: string
+  /** Name of the environment variable holding its password (a secret); absent: no password. */
+  passwordEnv?: string
 }
 
 /** The admin login of a database server (`sites.<n>.database.admin`). */

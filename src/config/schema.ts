@@ -617,7 +617,7 @@ export const SNAPSHOT_DEFAULTS = { keepLast: 3, daily: 7, weekly: 4, monthly: 6 
 const DATABASE_ENGINES = ['postgres', 'mysql', 'sqlite'] as const
 const DB_NAME_FORM =
   'a database name of 1 to 63 letters, digits, _ or - (postgres, mysql), or an absolute file path (sqlite)'
-const SERVER_ONLY = ['host', 'port', 'user', 'password_env', 'admin'] as const
+const SERVER_ONLY = ['host', 'port', 'user', 'password_env', 'admin', 'reader'] as const
 
 /** A site's database (`sites.<n>.database`). sqlite takes only a file path as its name. */
 export const databaseSchema = mapping(
@@ -642,9 +642,19 @@ export const databaseSchema = mapping(
         ).optional()
       },
       'a mapping with user and optionally password_env, such as { user: postgres }'
+    ).optional(),
+    reader: mapping(
+      {
+        user: matching(ACCOUNT_NAME, 'a database user name such as weave_reader'),
+        password_env: matching(
+          ENV_NAME,
+          'the name of the environment variable holding the password, such as DB_READER_PASSWORD'
+        ).optional()
+      },
+      'a mapping with user and optionally password_env, such as { user: weave_reader }'
     ).optional()
   },
-  'a mapping with engine (postgres, mysql or sqlite), name and optionally host, port, user, password_env, admin'
+  'a mapping with engine (postgres, mysql or sqlite), name and optionally host, port, user, password_env, admin, reader'
 ).superRefine((db, ctx) => {
   if (db.engine === 'sqlite') {
     const form =

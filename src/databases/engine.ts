@@ -257,4 +257,33 @@ export interface DatabaseEngine {
    * engine can do that for one database; absent where it cannot. Returns what was done.
    */
   makeReadOnly?(exec: Executor, db: DatabaseConfig): Promise<string>
+  /**
+   * A mirror's read-only login (config `database.reader`): give it read access where the engine
+   * grants that per copy, then report, logged in as it, what it cannot read and what it may do
+   * beyond reading. postgres: grants CONNECT, USAGE and SELECT on `staged` (the restored copy,
+   * before the swap: the grants are its objects' own and move with the rename) and checks there;
+   * mysql: checks what the reader holds on `target` (granted once on the database's name by init,
+   * which holds for every copy RENAME TABLE swaps in). Absent (sqlite): no logins. A login that
+   * fails is an error naming the reader and the database.
+   */
+  prepareReader?(
+    exec: Executor,
+    staged: DatabaseConfig,
+    target: DatabaseConfig,
+    reader: ReaderLogin
+  ): Promise<ReaderAccess>
+}
+
+/** A mirror's read-only login: its user and the variable holding its password. */
+export interface ReaderLogin {
+  user: string
+  passwordEnv?: string
+}
+
+/** What a reader login may do on a database (engine prepareReader). */
+export interface ReaderAccess {
+  /** What it cannot read: tables, or the whole database. */
+  unreadable: string[]
+  /** What it may do beyond reading: write a table, create, own the database, ... */
+  beyond: string[]
 }

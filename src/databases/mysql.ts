@@ -10,11 +10,13 @@
 import type { DbConnection } from '../commands/databases/connection.js'
 import {
   MYSQL_INVENTORY_SQL,
+  MYSQL_READ_PRIVILEGES,
   MYSQL_SIZE_SQL,
   mysql,
   mysqlChecksumsSql,
   mysqlExistsSql,
   mysqlLoadArgv,
+  mysqlReaderPrivilegesSql,
   mysqlSchemaDefaultsSql,
   mysqlSecret,
   mysqldumpArgv,
@@ -31,6 +33,7 @@ import type {
   DatabaseEngine,
   DumpOptions,
   DumpResult,
+  ReaderAccess,
   RestoreOptions,
   TableChecksum
 } from './engine.js'
@@ -618,6 +621,39 @@ export const mysqlEngine: DatabaseEngine = {
   async query(exec, db, text) {
     return sql(exec, connect(db), db.name, text)
   },
+  async prepareReader(exec, _staged, target, reader) {
+    const login = { ...target, user: reader.user, passwordEnv: reader.passwordEnv }
+    const r = await exec.tryRun(
+      mysql(connect(login), undefined, mysqlReaderPrivilegesSql(target.name))
+    )
+    if (r.code !== 0)
+      throw new SitecycleError(
+        `could not log in to the server of ${target.name} on ${exec.name} as ${reader.user}, the mirror's reader: ${r.stderr.trim().split('\n').pop() || `exit code ${r.code}`}`,
+        'database'
+      )
+    return readerPrivilegesOf(r.stdout, target.name)
+  },
   quoteIdent: quoteMysqlIdent,
   nameBytes: MYSQL_NAME_BYTES
+}
+
+/**
+ * The rows of mysqlReaderPrivilegesSql sorted into what the reader cannot and may do: it must
+ * hold SELECT on the whole database (globally or on it: grants on single tables do not follow
+ * the tables a refresh renames in), and nothing but MYSQL_READ_PRIVILEGES, none with GRANT OPTION.
+ */
+export function readerPrivilegesOf(rows: string, target: string): ReaderAccess {
+  const out: ReaderAccess = { unreadable: [], beyond: [] }
+  let reads = false
+  for (const line of rows.split('\n')) {
+    const [scope, privilege, grantable] = line.split('\t')
+    if (!privilege) continue
+    const where = scope === 'global' ? 'on every database' : `on ${scope}`
+    if (privilege === 'SELECT' && !scope.startsWith('table ')) reads = true
+    if (!(MYSQL_READ_PRIVILEGES as readonly string[]).includes(privilege))
+      out.beyond.push(`holds ${privilege} ${where}`)
+    if (grantable === 'YES') out.beyond.push(`may grant ${privilege} ${where}`)
+  }
+  if (!reads) out.unreadable.push(`database ${target} (no SELECT on it)`)
+  return out
 }

@@ -11,7 +11,9 @@ import {
   PG_DATABASE_EXISTS_SQL,
   PG_DATABASE_OID_SQL,
   PG_DROP_DATABASE_SQL,
+  PG_GRANT_READER_SQL,
   PG_LIST_TABLES_SQL,
+  PG_READER_ACCESS_SQL,
   PG_RENAME_SQL,
   PG_SIZE_SQL,
   PG_SWAP_SQL,
@@ -41,6 +43,7 @@ import type {
   DatabaseEngine,
   DumpOptions,
   DumpResult,
+  ReaderAccess,
   RestoreOptions,
   TableChecksum
 } from './engine.js'
@@ -507,7 +510,43 @@ export const postgresEngine: DatabaseEngine = {
       { target: db.name }
     )
     return `new sessions on ${db.name} are read-only`
+  },
+  async prepareReader(exec, staged, _target, reader) {
+    const granted = await exec.tryRun(
+      psql(connect(staged), staged.name, PG_GRANT_READER_SQL, {
+        db: staged.name,
+        reader: reader.user
+      })
+    )
+    if (granted.code !== 0)
+      throw new SitecycleError(
+        `could not grant ${reader.user}, the mirror's reader, read access to ${staged.name} on ${exec.name}: ${granted.stderr.trim().split('\n').pop() || `exit code ${granted.code}`}`,
+        'database'
+      )
+    const login = { ...staged, user: reader.user, passwordEnv: reader.passwordEnv }
+    const r = await exec.tryRun(psql(connect(login), staged.name, PG_READER_ACCESS_SQL))
+    if (r.code !== 0)
+      throw new SitecycleError(
+        `could not log in to ${staged.name} on ${exec.name} as ${reader.user}, the mirror's reader: ${r.stderr.trim().split('\n').pop() || `exit code ${r.code}`}`,
+        'database'
+      )
+    return readerAccessOf(r.stdout)
   }
+}
+
+/** The `kind<TAB>what` rows of PG_READER_ACCESS_SQL, sorted into what a reader cannot and may do. */
+export function readerAccessOf(rows: string): ReaderAccess {
+  const out: ReaderAccess = { unreadable: [], beyond: [] }
+  for (const line of rows.split('\n')) {
+    if (line === '') continue
+    const tab = line.indexOf('\t')
+    const kind = line.slice(0, tab)
+    if (tab > 0 && kind === 'unreadable') out.unreadable.push(line.slice(tab + 1))
+    else if (tab > 0 && kind === 'beyond') out.beyond.push(line.slice(tab + 1))
+    // A line of another form: the check cannot say the reader is safe.
+    else throw new SitecycleError(`unexpected line in the check of a reader's privileges: ${line}`)
+  }
+  return out
 }
 
 /**

@@ -8,7 +8,9 @@ import {
   mysql,
   mysqlAccountHost,
   mysqlCreateSiteDatabaseSql,
+  mysqlCreateUserSql,
   mysqlExistsSql,
+  mysqlGrantReaderSql,
   mysqlUserExistsSql,
   quoteMysqlIdent
 } from '../commands/databases/mysql.js'
@@ -34,6 +36,8 @@ export interface SiteDatabaseOutcome {
   message: string
   /** The role (postgres) or account (mysql) created now, if any. */
   createdUser?: string
+  /** The mirror's reader (database.reader) created now, if any. */
+  createdReader?: string
 }
 
 /** The admin login of `db`: its server, the admin user and the admin's password. */
@@ -117,6 +121,108 @@ export async function ensureSiteDatabase(
   db: DatabaseSettings,
   reporter: Reporter,
   env: NodeJS.ProcessEnv = process.env
+): Promise<SiteDatabaseOutcome> {
+  const outcome = await ensureDatabaseAndOwner(exec, db, reporter, env)
+  if (!db.reader) return outcome
+  if (outcome.status === 'not-created' || !db.admin)
+    return { ...outcome, message: `${outcome.message}; ${readerInstructions(db)}` }
+  const reader = await ensureReader(exec, db, reporter, env)
+  return {
+    ...outcome,
+    message: `${outcome.message}; ${reader.message}`,
+    ...(reader.created && { createdReader: db.reader.user })
+  }
+}
+
+/** The SQL that creates a mirror's reader and lets it read, for an administrator to run. */
+function readerInstructions(db: DatabaseSettings): string {
+  const reader = db.reader!
+  const password: RolePassword | undefined = reader.passwordEnv
+    ? { placeholder: `'<the value of $${reader.passwordEnv}>'` }
+    : undefined
+  if (db.engine === 'postgres')
+    return (
+      `the mirror's reader ${reader.user} logs in with read access only (sitecycle grants it SELECT on each refresh); ` +
+      `as a PostgreSQL superuser, run:\n${pgCreateRoleSql(reader.user, password)}`
+    )
+  const host = mysqlAccountHost(db.host)
+  return (
+    `the mirror's reader ${reader.user} logs in with read access only; as the MariaDB/MySQL root user, run:\n` +
+    mysqlCreateUserSql(reader.user, host, password) +
+    mysqlGrantReaderSql(db.name, reader.user, host)
+  )
+}
+
+/**
+ * Create the mirror's reader (database.reader) through the admin login when it does not exist
+ * (its password from reader.password_env); mysql: grant it SELECT and SHOW VIEW on the database,
+ * which holds for every copy a refresh swaps in (postgres grants on each copy, at the refresh).
+ */
+async function ensureReader(
+  exec: Executor,
+  db: DatabaseSettings,
+  reporter: Reporter,
+  env: NodeJS.ProcessEnv
+): Promise<{ created: boolean; message: string }> {
+  const reader = db.reader!
+  const admin = adminConnection(db, env)
+  const secret = (): string | undefined => {
+    const pw = reader.passwordEnv ? databasePassword({ ...db, ...reader }, env) : undefined
+    if (pw) reporter.addSecret(pw)
+    return pw
+  }
+  const redact = (pw?: string) => [...(admin.password ? [admin.password] : []), ...(pw ? [pw] : [])]
+  const from = reader.passwordEnv ? ` (password from ${reader.passwordEnv})` : ''
+  if (db.engine === 'postgres') {
+    const exists =
+      (
+        await exec.run(psql(admin, PG_MAINTENANCE_DB, PG_ROLE_EXISTS_SQL, { name: reader.user }))
+      ).stdout.trim() === '1'
+    if (exists)
+      return {
+        created: false,
+        message: `reader ${reader.user} exists: kept (each refresh grants it SELECT)`
+      }
+    const pw = secret()
+    await exec.run({
+      ...psql(
+        admin,
+        PG_MAINTENANCE_DB,
+        pgCreateRoleSql(reader.user, pw ? { secret: pw } : undefined)
+      ),
+      redact: redact(pw)
+    })
+    return {
+      created: true,
+      message: `created reader ${reader.user}${from} (each refresh grants it SELECT)`
+    }
+  }
+  const host = mysqlAccountHost(db.host)
+  const exists =
+    (
+      await exec.run(mysql(admin, undefined, mysqlUserExistsSql(reader.user, host)))
+    ).stdout.trim() === '1'
+  const pw = exists ? undefined : secret()
+  await exec.run({
+    ...mysql(
+      admin,
+      undefined,
+      (exists ? '' : mysqlCreateUserSql(reader.user, host, pw ? { secret: pw } : undefined)) +
+        mysqlGrantReaderSql(db.name, reader.user, host)
+    ),
+    redact: redact(pw)
+  })
+  return {
+    created: !exists,
+    message: `${exists ? `reader ${reader.user}@${host} exists: kept` : `created reader ${reader.user}@${host}${from}`}, granted SELECT and SHOW VIEW on ${db.name}`
+  }
+}
+
+async function ensureDatabaseAndOwner(
+  exec: Executor,
+  db: DatabaseSettings,
+  reporter: Reporter,
+  env: NodeJS.ProcessEnv
 ): Promise<SiteDatabaseOutcome> {
   if (!db.admin) {
     if (await existsAsSiteUser(exec, db, env))
@@ -204,6 +310,22 @@ export async function removeSiteDatabase(
   outcome: SiteDatabaseOutcome,
   env: NodeJS.ProcessEnv = process.env
 ): Promise<void> {
+  if (outcome.createdReader) {
+    const admin = adminConnection(db, env)
+    await exec.run(
+      db.engine === 'postgres'
+        ? psql(
+            admin,
+            PG_MAINTENANCE_DB,
+            `DROP ROLE IF EXISTS ${quotePgIdent(outcome.createdReader)};\n`
+          )
+        : mysql(
+            admin,
+            undefined,
+            `DROP USER IF EXISTS '${outcome.createdReader.replace(/'/g, "''")}'@'${mysqlAccountHost(db.host)}';\n`
+          )
+    )
+  }
   if (outcome.status !== 'created') return
   const admin = adminConnection(db, env)
   if (db.engine === 'postgres') {

@@ -26,7 +26,10 @@
  *
  * Read-only: Apache refuses every method but GET and HEAD on a mirror (405, commands/apache.ts),
  * and a PostgreSQL mirror's database defaults its sessions to read-only transactions after each
- * restore; see the README for what this does and does not stop. A mirror also renders its own
+ * restore; see the README for what this does and does not stop. With a read-only login
+ * (`database.reader`, which `{{ database.url }}` then names), stage-database also grants it read
+ * access on the copy and checks, logged in as it, that it can read every table and nothing more
+ * (mirror-reader.ts), before anything is swapped in. A mirror also renders its own
  * config template (`sites.<n>.config`), where an application's own read-only switch belongs.
  * Access: a mirror is protected by basic auth by default, like a preview (`sites.<n>.access`,
  * written by `sitecycle init`).
@@ -70,6 +73,7 @@ import {
   type SwapParts
 } from './data-swap.js'
 import { restoreWhileHeld } from './frozen-deploy.js'
+import { readerProblem } from './mirror-reader.js'
 import { withMaterializedDump } from '../snapshots/dump-store.js'
 import { OperationFailed, withSiteOperation, type OperationContext } from './operation.js'
 import { failureCause } from './outcome.js'
@@ -314,33 +318,13 @@ function mirrorSteps(): Step<MirrorContext>[] {
         c.stagedDatabase = databaseSwapNames(db, engine.nameBytes, c.op.opId)
         const scratch = { ...db, name: c.stagedDatabase.scratch }
         if (await engine.exists(c.exec, scratch)) await engine.drop(c.exec, scratch)
-        // A stored (zstd) dump is decompressed into the mirror's own work directory (the
-        // source's snapshots are only read), removed afterwards; a kill leaves it to recovery.
-        const expected = await withMaterializedDump(
-          c.exec,
-          c.python,
-          dir,
-          c.manifest!,
-          `${siteLayout(c.req.site.root).incoming}/${c.op.opId}-dump`,
-          async path =>
-            (
-              await bothSettled(
-                expectedTables(c.exec, engine, db, c.manifest!.database!, path),
-                engine.restore(c.exec, scratch, path, c.reporter, { intoNew: true })
-              )
-            )[0]
-        )
-        const tables = compareTables(
-          expected,
-          await withStatistics(c.exec, engine, scratch, engine.checksums(c.exec, scratch))
-        )
-        const bad = tables.filter(t => !t.ok).map(t => t.table)
-        if (bad.length)
-          throw new SitecycleError(
-            `the copy of snapshot ${c.snapshot} restored for mirror ${c.req.site.name} does not match the snapshot: tables ${bad.join(', ')} differ; ${db.name} was not touched`,
-            'mirror'
-          )
-        return `${db.engine} ${scratch.name}: ${tables.length} tables match`
+        try {
+          return await stageDatabase(c, engine, db, scratch, dir)
+        } catch (e) {
+          // A step's own undo runs only once it has finished: the copy is dropped here.
+          await engine.drop(c.exec, scratch).catch(() => undefined)
+          throw e
+        }
       },
       undo: async c => {
         const { db, engine } = mirrorDatabase(c)
@@ -614,6 +598,54 @@ async function followedSources(
   }
 }
 
+/**
+ * Restore the snapshot's dump into `scratch`, compare its tables with the manifest's checksums,
+ * then give the mirror's reader (database.reader) read access there and check it, logged in as
+ * it. Throws on any mismatch; the mirror's own database is not touched.
+ */
+async function stageDatabase(
+  c: MirrorContext,
+  engine: DatabaseEngine,
+  db: DatabaseConfig,
+  scratch: DatabaseConfig,
+  dir: string
+): Promise<string> {
+  // A stored (zstd) dump is decompressed into the mirror's own work directory (the
+  // source's snapshots are only read), removed afterwards; a kill leaves it to recovery.
+  const expected = await withMaterializedDump(
+    c.exec,
+    c.python,
+    dir,
+    c.manifest!,
+    `${siteLayout(c.req.site.root).incoming}/${c.op.opId}-dump`,
+    async path =>
+      (
+        await bothSettled(
+          expectedTables(c.exec, engine, db, c.manifest!.database!, path),
+          engine.restore(c.exec, scratch, path, c.reporter, { intoNew: true })
+        )
+      )[0]
+  )
+  const tables = compareTables(
+    expected,
+    await withStatistics(c.exec, engine, scratch, engine.checksums(c.exec, scratch))
+  )
+  const bad = tables.filter(t => !t.ok).map(t => t.table)
+  if (bad.length)
+    throw new SitecycleError(
+      `the copy of snapshot ${c.snapshot} restored for mirror ${c.req.site.name} does not match the snapshot: tables ${bad.join(', ')} differ; ${db.name} was not touched`,
+      'mirror'
+    )
+  const reader = c.req.site.database!.reader
+  if (!reader || !engine.prepareReader)
+    return `${db.engine} ${scratch.name}: ${tables.length} tables match`
+  // The application's login gets read access on the copy, and is checked, before the swap.
+  const access = await engine.prepareReader(c.exec, scratch, db, reader)
+  const problem = readerProblem(reader.user, db.name, access)
+  if (problem) throw new SitecycleError(`${problem}; ${db.name} was not touched`, 'mirror')
+  return `${db.engine} ${scratch.name}: ${tables.length} tables match; its reader ${reader.user} reads them and may do nothing more`
+}
+
 /** The mirror must be on a host of its source: that is where the snapshots are. */
 function requireSameHost(site: SiteConfig, source: SiteConfig): void {
   const here = hostLabel(site.host)
@@ -642,6 +674,15 @@ export async function refreshMirror(req: MirrorRequest): Promise<MirrorOutcome> 
     if (!password)
       throw new SitecycleError(
         `the database password of site ${site.name} is not set: set the environment variable ${db.passwordEnv} (sites.${site.name}.database.password_env)`,
+        'input'
+      )
+    reporter.addSecret(password)
+  }
+  if (db?.reader?.passwordEnv) {
+    const password = (req.env ?? process.env)[db.reader.passwordEnv]
+    if (!password)
+      throw new SitecycleError(
+        `the password of mirror ${site.name}'s reader ${db.reader.user} is not set: set the environment variable ${db.reader.passwordEnv} (sites.${site.name}.database.reader.password_env)`,
         'input'
       )
     reporter.addSecret(password)

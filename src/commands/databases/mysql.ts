@@ -149,22 +149,29 @@ export function mysqlCreateSiteDatabaseSql(
   const lines = [`CREATE DATABASE ${quoteMysqlIdent(name)} CHARACTER SET utf8mb4;`]
   if (user) {
     const account = mysqlAccount(user.name, user.host)
-    const pw = user.password
-    if (!user.exists) {
-      if (pw && 'secret' in pw) {
-        if (pw.secret.includes('\0'))
-          throw new SitecycleError('a password holding a NUL byte cannot be set')
-        const literal = pw.secret.replace(/\\/g, '\\\\').replace(/'/g, "\\'")
-        lines.unshift(
-          "SET SESSION sql_mode = REPLACE(@@SESSION.sql_mode, 'NO_BACKSLASH_ESCAPES', '');"
-        )
-        lines.push(`CREATE USER ${account} IDENTIFIED BY '${literal}';`)
-      } else if (pw) lines.push(`CREATE USER ${account} IDENTIFIED BY ${pw.placeholder};`)
-      else lines.push(`CREATE USER ${account};`)
-    }
+    if (!user.exists) lines.push(mysqlCreateUserSql(user.name, user.host, user.password).trimEnd())
     lines.push(`GRANT ALL PRIVILEGES ON ${quoteMysqlIdent(name)}.* TO ${account};`)
   }
   return lines.join('\n') + '\n'
+}
+
+/**
+ * SQL: create account `user@host`, with its password when there is one. A password literal is
+ * read with backslash escapes whatever the server's sql_mode (set for this session first).
+ */
+export function mysqlCreateUserSql(user: string, host: string, pw?: RolePassword): string {
+  const account = mysqlAccount(user, host)
+  if (pw && 'secret' in pw) {
+    if (pw.secret.includes('\0'))
+      throw new SitecycleError('a password holding a NUL byte cannot be set')
+    const literal = pw.secret.replace(/\\/g, '\\\\').replace(/'/g, "\\'")
+    return (
+      "SET SESSION sql_mode = REPLACE(@@SESSION.sql_mode, 'NO_BACKSLASH_ESCAPES', '');\n" +
+      `CREATE USER ${account} IDENTIFIED BY '${literal}';\n`
+    )
+  }
+  if (pw) return `CREATE USER ${account} IDENTIFIED BY ${pw.placeholder};\n`
+  return `CREATE USER ${account};\n`
 }
 
 /** SQL (in the database): its size in bytes (data and indexes of every table). */
@@ -199,4 +206,31 @@ export function mysqlSwapTablesSql(
     ...freshTables.map(t => `${q(fresh)}.${q(t)} TO ${q(target)}.${q(t)}`)
   ]
   return `RENAME TABLE\n  ${moves.join(',\n  ')};\n`
+}
+
+/** What a reader login may hold and still be read-only. */
+export const MYSQL_READ_PRIVILEGES = ['SELECT', 'SHOW VIEW', 'USAGE', 'SHOW DATABASES'] as const
+
+/**
+ * SQL (run as the login to check, no database): one `scope<TAB>privilege<TAB>grantable` row for
+ * each privilege it holds globally, on database `target` (a grant's database name is a LIKE
+ * pattern: `mirror\_m1`, `mirror%`), and on a table of `target`: the current account's own rows of
+ * information_schema's privilege tables.
+ */
+export function mysqlReaderPrivilegesSql(target: string): string {
+  const t = mysqlStringLiteral(target)
+  // Quotes doubled, not double quotes: those are identifiers under sql_mode ANSI_QUOTES.
+  const me = `CONCAT('''', SUBSTRING_INDEX(CURRENT_USER(), '@', 1), '''@''', SUBSTRING_INDEX(CURRENT_USER(), '@', -1), '''')`
+  return (
+    [
+      `SELECT 'global', PRIVILEGE_TYPE, IS_GRANTABLE FROM information_schema.USER_PRIVILEGES WHERE GRANTEE = ${me}`,
+      `SELECT CONCAT('database ', ${t}), PRIVILEGE_TYPE, IS_GRANTABLE FROM information_schema.SCHEMA_PRIVILEGES WHERE GRANTEE = ${me} AND ${t} LIKE TABLE_SCHEMA`,
+      `SELECT CONCAT('table ', TABLE_NAME), PRIVILEGE_TYPE, IS_GRANTABLE FROM information_schema.TABLE_PRIVILEGES WHERE GRANTEE = ${me} AND TABLE_SCHEMA = ${t}`
+    ].join('\nUNION ALL\n') + ';\n'
+  )
+}
+
+/** SQL: let account `user@host` read database `name` (SELECT and SHOW VIEW on it), nothing more. */
+export function mysqlGrantReaderSql(name: string, user: string, host: string): string {
+  return `GRANT SELECT, SHOW VIEW ON ${quoteMysqlIdent(name)}.* TO ${mysqlAccount(user, host)};\n`
 }

@@ -370,3 +370,54 @@ export function pgChecksumsBesideScript(
     { ...secretEnv('PGPASSWORD', conn.password), input: JSON.stringify({ first, then }) }
   )
 }
+
+/**
+ * SQL (vars `db`, `reader`; run in database `:db` by its owner): give a mirror's read-only login
+ * read access to `:db`: CONNECT on it, and in each schema but the system ones USAGE and SELECT on
+ * every table and sequence, with CREATE taken from PUBLIC where the owner may (PostgreSQL 14 and
+ * older let PUBLIC create in `public`). Grants are the objects' own ACLs: a rename of the
+ * database keeps them.
+ */
+export const PG_GRANT_READER_SQL = `GRANT CONNECT ON DATABASE :"db" TO :"reader";
+SELECT format('GRANT USAGE ON SCHEMA %I TO %I', n.nspname, :'reader'),
+       format('GRANT SELECT ON ALL TABLES IN SCHEMA %I TO %I', n.nspname, :'reader'),
+       format('GRANT SELECT ON ALL SEQUENCES IN SCHEMA %I TO %I', n.nspname, :'reader'),
+       format('REVOKE CREATE ON SCHEMA %I FROM PUBLIC', n.nspname)
+  FROM pg_namespace n
+ WHERE n.nspname !~ '^pg_' AND n.nspname <> 'information_schema' AND pg_has_role(n.nspowner, 'USAGE')
+\\gexec
+`
+
+/**
+ * SQL (run in the database as the login to check): one `kind<TAB>what` line (one column: psql's
+ * unaligned output separates columns with `|`) for each relation it
+ * cannot read (`unreadable`) and for each thing it may do beyond reading (`beyond`): write a table
+ * or a sequence (INSERT, UPDATE, DELETE, TRUNCATE or TRIGGER; USAGE or UPDATE of a sequence),
+ * create in a schema or the database, own the database (which may turn its read-only default
+ * off), be a superuser.
+ */
+export const PG_READER_ACCESS_SQL = `WITH rel AS (
+  SELECT c.oid, c.relkind, n.oid AS nsp, format('%s', c.oid::regclass) AS name
+    FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+   WHERE c.relkind IN ('r', 'p', 'v', 'm', 'f', 'S')
+     AND n.nspname !~ '^pg_' AND n.nspname <> 'information_schema')
+SELECT 'unreadable' || E'\\t' || name FROM rel
+ WHERE relkind <> 'S' AND NOT (has_schema_privilege(nsp, 'USAGE') AND has_table_privilege(oid, 'SELECT'))
+UNION ALL
+SELECT 'beyond' || E'\\t' || CASE WHEN relkind = 'S' THEN 'may use or set sequence ' ELSE 'may write table ' END || name FROM rel
+ WHERE has_schema_privilege(nsp, 'USAGE') AND CASE WHEN relkind = 'S'
+       THEN has_sequence_privilege(oid, 'USAGE, UPDATE')
+       ELSE has_table_privilege(oid, 'INSERT, UPDATE, DELETE, TRUNCATE, TRIGGER') END
+UNION ALL
+SELECT 'beyond' || E'\\t' || format('may create in schema %I', n.nspname) FROM pg_namespace n
+ WHERE n.nspname !~ '^pg_' AND n.nspname <> 'information_schema' AND has_schema_privilege(n.oid, 'CREATE')
+UNION ALL
+SELECT 'beyond' || E'\\t' || format('may create schemas in database %I', current_database())
+ WHERE has_database_privilege(current_database(), 'CREATE')
+UNION ALL
+SELECT 'beyond' || E'\\t' || format('owns database %I', datname) FROM pg_database
+ WHERE datname = current_database() AND pg_has_role(datdba, 'USAGE')
+UNION ALL
+SELECT 'beyond' || E'\\t' || 'is a superuser' FROM pg_roles WHERE rolname = current_user AND rolsuper
+ORDER BY 1;
+`
