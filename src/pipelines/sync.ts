@@ -38,7 +38,7 @@ import { siteLayout } from '../sites/layout.js'
 import { readSiteState } from '../sites/site-state.js'
 import { describeBytes } from '../snapshots/list.js'
 import { requireBase } from '../snapshots/dump-store.js'
-import { snapshotPaths } from '../snapshots/manifest.js'
+import { DUMP_NAME, snapshotPaths } from '../snapshots/manifest.js'
 import { takeSnapshot } from '../snapshots/snapshot.js'
 import { SitecycleError } from '../util/errors.js'
 import type { Reporter } from '../util/reporter.js'
@@ -311,7 +311,8 @@ async function copyBetweenHosts(
           `s|^${base.dir.slice(parent.length + 1)}/|${base.id}/|`,
           '--',
           `${base.dir.slice(parent.length + 1)}/manifest.json`,
-          `${base.dir.slice(parent.length + 1)}/${c.manifest!.database!.dump}`
+          // The base's dump, whatever the delta's is called (dump-store.ts: always this name).
+          `${base.dir.slice(parent.length + 1)}/${DUMP_NAME}`
         ]
       : ['--']
     await c.sourceExec.run(

@@ -117,12 +117,13 @@ const baseSchema = z.object({
        */
       checksumsFrom: z.enum(['live', 'dump', 'file']),
       /**
-       * Format 3: the dump's table files are zstd, full or deltas against `base`'s same files
-       * (see dump-store.ts). Absent: the dump is read as it is.
+       * Format 3: the dump's table files are zstd, full or deltas against `base`'s same files;
+       * a single-file dump (sqlite, mysql) is kept as written (`none`, a base) or as a zstd delta
+       * against its base's (see dump-store.ts). Absent: the dump is read as it is.
        */
       store: z
         .object({
-          compression: z.literal('zstd'),
+          compression: z.enum(['zstd', 'none']),
           base: z.string().nullable(),
           depth: z.number().int().min(0),
           deltas: z.array(z.string()),

@@ -10,7 +10,7 @@
  */
 import type { SitecycleConfig, SiteConfig, SnapshotRetention } from '../config/model.js'
 import { SNAPSHOT_DEFAULTS } from '../config/schema.js'
-import { commitFile, makeDirs, removeTree, renamePath } from '../commands/files.js'
+import { commitFile, makeDirs, removeFile, removeTree, renamePath } from '../commands/files.js'
 import type {
   DatabaseConfig,
   DatabaseEngine,
@@ -67,7 +67,11 @@ import { checksumsOfDump } from './verify.js'
 import {
   BASES_DIR,
   chooseDeltaBase,
+  MAX_DELTA_BYTES,
   MAX_DELTAS,
+  plainStoreRecord,
+  SINGLE_DELTA_NAME,
+  singleDeltaCommand,
   storeRecord,
   neededBases,
   planRemoval,
@@ -475,6 +479,16 @@ async function dumpDatabase(c: SnapshotContext): Promise<string> {
       ? `; ${out.deltas.length} table files as deltas against ${chosen.base} (delta ${chosen.depth} of at most ${MAX_DELTAS}; the chain's deltas ${describeBytes(store.chainBytes ?? 0)} against the base's ${describeBytes(store.baseBytes ?? 0)}), ${out.full} full`
       : `; ${out.full} table files full (zstd)`
   }
+  if (!stored) {
+    // sqlite, mysql: one file, kept as written or as a zstd delta against the chain's base.
+    const single = await storeSingleFile(c, db.engine)
+    store = single.store
+    note = single.note
+    if (single.delta) {
+      c.knownSums = c.knownSums.filter(k => k.path !== DUMP_NAME)
+      dump = { ...dump, path: `${c.paths.dir}/${SINGLE_DELTA_NAME}` }
+    }
+  }
   // The dump's size and plain sha256 come with every other file's, in the write-sums step.
   const databaseSize = measured ?? (await engine.size(c.exec, db).catch(() => null))
   c.database = {
@@ -492,6 +506,42 @@ async function dumpDatabase(c: SnapshotContext): Promise<string> {
     ...(store && { store })
   }
   return `${db.engine} ${describeBytes(dump.size)}, ${tables.length} tables${note}`
+}
+
+/**
+ * A single-file dump (sqlite, mysql) at `c.paths.dump`: a zstd delta against the chain's base
+ * when there is one to make it against (chooseBase; both within zstd's window), its plain copy
+ * then removed; else kept as it is, a base itself. zstd missing or failing: kept as it is, said.
+ */
+async function storeSingleFile(
+  c: SnapshotContext,
+  engine: string
+): Promise<{ store: DumpStore; note: string; delta: boolean }> {
+  const raw = c.paths.dump
+  const size = await sizeOf(c.exec, raw)
+  const chosen = size <= MAX_DELTA_BYTES ? await chooseBase(c, engine) : null
+  const baseBytes = c.previous?.database?.store?.baseBytes ?? Infinity
+  if (!chosen || baseBytes > MAX_DELTA_BYTES)
+    return { store: plainStoreRecord(size), note: '', delta: false }
+  const out = `${c.paths.dir}/${SINGLE_DELTA_NAME}`
+  const base = `${snapshotPaths(c.snapshotsDir, chosen.base).dir}/${DUMP_NAME}`
+  const r = await c.exec.tryRun(singleDeltaCommand(base, raw, out))
+  if (r.code !== 0) {
+    await c.exec.tryRun(removeFile(out)).catch(() => undefined)
+    const why = r.stderr.trim().split('\n').pop() || `exit code ${r.code}`
+    c.reporter.warn(
+      `could not store the dump as a delta against snapshot ${chosen.base} with zstd on ${c.exec.name} (${why}): kept whole`
+    )
+    return { store: plainStoreRecord(size), note: '; kept whole (zstd failed)', delta: false }
+  }
+  await c.exec.run(removeFile(raw))
+  const bytes = await sizeOf(c.exec, out)
+  const store = storeRecord(chosen, c.previous?.database?.store, [SINGLE_DELTA_NAME], bytes)
+  return {
+    store,
+    note: `; stored as a zstd delta of ${describeBytes(bytes)} against ${chosen.base} (delta ${chosen.depth} of at most ${MAX_DELTAS}; the chain's deltas ${describeBytes(store.chainBytes ?? 0)} against the base's ${describeBytes(store.baseBytes ?? 0)})`,
+    delta: true
+  }
 }
 
 /**
