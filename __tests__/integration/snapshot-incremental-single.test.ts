@@ -166,10 +166,10 @@ sites:
   k.change(root, 4, 500)
   expect(k.live(root)).not.toBe(rows)
   const r = await runCli(['restore', name, '--snapshot', second, '-c', file])
-  expect(r.stderr).not.toMatch(/Error:|    at /)
+  expect(r.stderr).not.toMatch(/Error:| {4}at /)
   expect(r.code).toBe(0)
   expect(k.live(root)).toBe(rows)
-  expect(lines.join('\n')).not.toMatch(/Error:|    at /)
+  expect(lines.join('\n')).not.toMatch(/Error:| {4}at /)
 }
 
 const SQLITE = '/usr/bin/sqlite3'

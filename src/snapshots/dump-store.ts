@@ -279,7 +279,8 @@ export async function materializeDump(
 ): Promise<string> {
   const record = manifest.database!
   if (!isStoredDump(manifest)) return `${snapshotDir}/${record.dump}`
-  if (record.format !== STORED_PG_FORMAT) return materializeSingle(exec, snapshotDir, manifest, into)
+  if (record.format !== STORED_PG_FORMAT)
+    return materializeSingle(exec, snapshotDir, manifest, into)
   const baseDir = record.store!.base ? await requireBase(exec, snapshotDir, manifest) : null
   await exec.run(removeTree(into))
   const out = `${into}/${record.dump.split('/').pop()}`
