@@ -276,6 +276,17 @@ con.commit()
 con.close()
 `
 
+/** Change 1 % of the rows of the SQLite database (`argv[1]`, `argv[3]` rows), spread at random. */
+const SQLITE_CHANGE = `
+import random, sqlite3, sys
+con = sqlite3.connect(sys.argv[1])
+day, n = int(sys.argv[2]), int(sys.argv[3])
+ids = random.Random(day).sample(range(1, n + 1), max(1, n // 100))
+con.executemany('UPDATE users SET name = ?, bio = ? WHERE id = ?', (('Changed %d %d' % (day, i), 'bio of day %d for user %d' % (day, i), i) for i in ids))
+con.commit()
+con.close()
+`
+
 /** Files of a data folder: `count` files of `size` random bytes. */
 async function writeFiles(folder, count, size, prefix = 'f') {
   await fs.mkdir(folder, { recursive: true })
@@ -348,6 +359,32 @@ async function sqlitePart(work, sqliteDb, sitecycle) {
   figure('sqlite_backup_s', median(backups), 's')
   figure('sqlite_snapshot_s', median(taken), 's')
   figure('sqlite_snapshot_ratio', median(ratios), 'x')
+
+  // Daily snapshots of the same site, 1 % of its rows (at random) changed each day: the first
+  // keeps its copy as written, each one after it stores a zstd delta against it (dump-store.ts).
+  log(`${DAYS} daily snapshots of s1, 1 % of its rows changed each day`)
+  await fs.rm(snapshots, { recursive: true, force: true })
+  let firstBytes = 0
+  const daily = []
+  for (let day = 0; day < DAYS; day++) {
+    if (day > 0) await run([PY, '-c', SQLITE_CHANGE, sqliteDb, String(day), String(SQLITE_ROWS)])
+    // Snapshot ids are to the second: never two in one.
+    await new Promise(r => setTimeout(r, 1010 - (Date.now() % 1000)))
+    const s = await timed(() => sitecycle('snapshot', 's1', '--no-verify'))
+    if (opts.verbose) log(`SQLite day ${day + 1}: ${s.toFixed(3)} s`)
+    if (day === 0) firstBytes = await diskBytes(snapshots)
+    else daily.push(s)
+  }
+  const made = (await fs.readdir(snapshots)).filter(id => !id.startsWith('.'))
+  if (made.length !== DAYS)
+    throw new Error(`${DAYS} SQLite snapshots were taken, ${made.length} are listed`)
+  const totalBytes = await diskBytes(snapshots)
+  figure('sqlite_snapshots_disk_mb', totalBytes / 1e6, 'MB')
+  figure('sqlite_snapshots_disk_ratio', totalBytes / firstBytes, 'x')
+  if (daily.length) {
+    figure('sqlite_daily_snapshot_s', median(daily), 's')
+    figure('sqlite_daily_snapshot_ratio', median(daily) / median(backups), 'x')
+  }
   // What the ratio holds that is no work of sitecycle's: Node's start, before any of its code.
   const nodeStart = async env => {
     const times = []

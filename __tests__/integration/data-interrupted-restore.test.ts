@@ -13,7 +13,6 @@ import { createHash } from 'node:crypto'
 import { readdirSync } from 'node:fs'
 import { readFile, rm, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
-import { getEngine } from '../../src/databases/registry.js'
 import { restoreSteps } from '../../src/pipelines/restore.js'
 import {
   parseManifest,
@@ -21,8 +20,8 @@ import {
   type SnapshotManifest
 } from '../../src/snapshots/manifest.js'
 import { digestOfDumpFiles, type FileSum } from '../../src/snapshots/sums.js'
-import { expectedTables } from '../../src/snapshots/verify.js'
 import { expectExit } from '../helpers/cli.js'
+import { snapshotTables } from '../helpers/snapshot-tables.js'
 import {
   dataKillSites,
   DataKillSites,
@@ -56,13 +55,7 @@ async function killThen(
   await writeFile(s.iniOf(p.prod), `in snapshot ${n}\n`)
   const snap = await s.snapshot(p.prod)
   // sqlite: the manifest lists the tables; their checksums are the dump's own.
-  const snapTables = await expectedTables(
-    exec,
-    getEngine(s.dbOf(p.prod).engine),
-    s.dbOf(p.prod),
-    snap.manifest.database!,
-    join(snap.dir, snap.manifest.database!.dump)
-  )
+  const snapTables = await snapshotTables(exec, s.dbOf(p.prod), snap.dir, snap.manifest)
   const snapFiles = await s.uploadsOf(p.prod)
   s.sql(
     p.prod,
@@ -196,18 +189,37 @@ async function rewritePassingItsHash(
   return changed
 }
 
-/** Damage the largest stored table file (else the dump file) in place; its hashes rewritten. */
+/**
+ * Damage the largest stored table file (else the dump file) in place; its hashes rewritten. A
+ * single-file dump stored as a delta (sqlite, mysql: database.dump.zst) is damaged in what it
+ * holds: decompressed through its base, damaged, made a delta against the same base again.
+ */
 async function corruptPassingItsHash(
   snapDir: string,
   damage: (bytes: Buffer) => void
 ): Promise<string> {
-  const [path] = await rewritePassingItsHash(snapDir, async files => {
+  const [path] = await rewritePassingItsHash(snapDir, async (files, m) => {
+    const single = m.database!.dump === 'database.dump.zst'
     // A stored table file when there is one (zstd), else the dump file itself.
     const stored = files.filter(f => f.path.endsWith('.zst'))
     const victim = [...(stored.length ? stored : files)].sort((a, b) => b.size - a.size)[0]
-    const bytes = await readFile(join(snapDir, victim.path))
+    const file = join(snapDir, victim.path)
+    if (single) {
+      const base = join(snapDir, '..', m.database!.store!.base!, 'database.dump')
+      const plain = `${file}.plain`
+      const zstd = (args: string[]) =>
+        execFileSync('zstd', ['-q', '-f', '--long=31', `--patch-from=${base}`, ...args])
+      zstd(['-d', file, '-o', plain])
+      const bytes = await readFile(plain)
+      damage(bytes)
+      await writeFile(plain, bytes)
+      zstd(['-1', plain, '-o', file])
+      await rm(plain)
+      return [victim.path]
+    }
+    const bytes = await readFile(file)
     damage(bytes)
-    await writeFile(join(snapDir, victim.path), bytes)
+    await writeFile(file, bytes)
     return [victim.path]
   })
   return path

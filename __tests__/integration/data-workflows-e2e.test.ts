@@ -34,6 +34,7 @@ import {
   type WorkflowRun
 } from '../../tools/harness/index.js'
 import { REPO, WORKFLOWS, SITECYCLE, SITECYCLE_SHA } from '../helpers/harness-repo.js'
+import { plainDumpOf } from '../helpers/snapshot-tables.js'
 
 const APP_REPOSITORY = 'acme/weave'
 const SQLITE = '/usr/bin/sqlite3'
@@ -178,7 +179,7 @@ describe('the data workflows, end to end through the harness', () => {
       expect.objectContaining({ table: 'notes', rows: 1 })
     ])
     expect(existsSync(path.join(dir, 'files', 'shared', 'uploads', 'now.txt'))).toBe(true)
-    expect(sql(path.join(dir, 'database.dump'), 'SELECT body FROM notes;')).toBe('now')
+    expect(sql(plainDumpOf(dir, manifest), 'SELECT body FROM notes;')).toBe('now')
     expect(called.summary).toContain(`Snapshot ${called.outputs.snapshot} of site v1, verified`)
     // The caller's outputs come through the reusable workflow.
     const caller = run.jobs.find(j => j.call)!

@@ -12,6 +12,7 @@
  * sync failing after the swap puts the previous database back whole. A table with an awkward name
  * rides along.
  */
+import { execFileSync } from 'node:child_process'
 import { createHash, randomBytes } from 'node:crypto'
 import { chmod, mkdir, mkdtemp, readdir, readFile, rm, stat, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
@@ -329,7 +330,8 @@ test('verify refuses a corrupt dump: bytes flipped (sha256), and a dump that doe
     reporter: reporter(),
     progressIntervalMs: 0
   })
-  const dump = join(snap.dir, 'database.dump')
+  // The dump as stored: the SQL, or (after a first snapshot) a zstd delta against it.
+  const dump = join(snap.dir, snap.manifest.database!.dump)
   const bytes = await readFile(dump)
   bytes[Math.floor(bytes.length / 2)] ^= 0xff
   await writeFile(dump, bytes)
@@ -343,7 +345,7 @@ test('verify refuses a corrupt dump: bytes flipped (sha256), and a dump that doe
   expect(e1).toBeInstanceOf(VerifyFailed)
   expect((e1 as VerifyFailed).outcome.database!.dumpSha256Ok).toBe(false)
   expect((e1 as VerifyFailed).message).toMatch(
-    /database dump database\.dump in snapshot \S+ is corrupt: sha256 [0-9a-f]{64}, the manifest and SHA256SUMS say [0-9a-f]{64}/
+    /database dump database\.dump(\.zst)? in snapshot \S+ is corrupt: sha256 [0-9a-f]{64}, the manifest and SHA256SUMS say [0-9a-f]{64}/
   )
   expect(scratchLeft()).toBe('0')
 
@@ -356,24 +358,35 @@ test('verify refuses a corrupt dump: bytes flipped (sha256), and a dump that doe
     reporter: reporter(),
     progressIntervalMs: 0
   })
-  const dump2 = join(other.dir, 'database.dump')
-  const text = await readFile(dump2, 'utf8')
-  await writeFile(dump2, `${text.slice(0, Math.floor(text.length * 0.6))}\nTHIS IS NOT SQL;\n`)
   const mPath = join(other.dir, 'manifest.json')
   const m = parseManifest(await readFile(mPath, 'utf8'), mPath)
+  // A delta (database.dump.zst) is cut in what it holds: decompressed through its base, cut,
+  // made a delta against the same base again.
+  const stored = m.database!.dump
+  const dump2 = join(other.dir, stored)
+  const base = m.database!.store?.base
+  const patch = base ? [`--patch-from=${join(other.dir, '..', base, 'database.dump')}`] : []
+  const plainDump = base ? `${dump2}.plain` : dump2
+  if (base) execFileSync('zstd', ['-q', '-f', '-d', '--long=31', ...patch, dump2, '-o', plainDump])
+  const text = await readFile(plainDump, 'utf8')
+  await writeFile(plainDump, `${text.slice(0, Math.floor(text.length * 0.6))}\nTHIS IS NOT SQL;\n`)
+  if (base) {
+    execFileSync('zstd', ['-q', '-f', '-1', '--long=31', ...patch, plainDump, '-o', dump2])
+    await rm(plainDump)
+  }
   // The dump's plain sha256 written everywhere a snapshot records it: the manifest's dump
   // record and its files, SHA256SUMS, and the manifest's sha256 of SHA256SUMS.
   const cut = await readFile(dump2)
   const plain = createHash('sha256').update(cut).digest('hex')
   const sumsPath = join(other.dir, 'SHA256SUMS')
   const sums = (await readFile(sumsPath, 'utf8')).replace(
-    /^[0-9a-f]{64}(?= {2}database\.dump$)/m,
+    new RegExp(`^[0-9a-f]{64}(?= {2}${stored.replace(/\./g, '\\.')}$)`, 'm'),
     plain
   )
   await writeFile(sumsPath, sums)
   m.database!.sha256 = plain
   m.database!.size = cut.length
-  m.database!.files = [{ path: 'database.dump', size: cut.length, sha256: plain }]
+  m.database!.files = [{ path: stored, size: cut.length, sha256: plain }]
   m.sums!.sha256 = createHash('sha256').update(sums).digest('hex')
   await writeFile(mPath, renderManifest(m))
   const e2 = await verifySnapshot({

@@ -336,7 +336,10 @@ describe('mirrors with lags 1d, 7d and 30d over 40 daily snapshots', () => {
       })
       ids.push(o.id)
     }
-    const kept = (await readdir(join(root('v5'), 'snapshots'))).sort()
+    // Listed snapshots only: a base that kept deltas need is kept hidden under .bases.
+    const kept = (await readdir(join(root('v5'), 'snapshots')))
+      .filter(n => !n.startsWith('.'))
+      .sort()
     // At hour 54 the mirror shows hour 6 (the newest at least 2 days old) and will show each
     // of the later ones; only hour 0 is of no use to it. v5's own policy keeps hours 18, 42, 54.
     expect(kept).toEqual(ids.slice(1))

@@ -34,11 +34,11 @@ import { initSite } from '../../src/pipelines/init.js'
 import { DataOperationFailed, restoreSite } from '../../src/pipelines/restore.js'
 import { syncSite } from '../../src/pipelines/sync.js'
 import { takeSnapshot } from '../../src/snapshots/snapshot.js'
-import { expectedTables } from '../../src/snapshots/verify.js'
 import { StreamReporter } from '../../src/util/reporter.js'
 import { freePort, startApache, type TestApache } from '../helpers/apache.js'
 import { startPostgres, type PostgresServer } from '../helpers/databases.js'
 import { buildSampleRelease } from '../helpers/sample-app.js'
+import { snapshotTables } from '../helpers/snapshot-tables.js'
 import { startSshd, type Sshd } from '../helpers/sshd.js'
 import { httpGet, servedVersion } from '../helpers/site.js'
 
@@ -342,13 +342,7 @@ describe.each(PAIRS)('$engine: sync and restore', p => {
     await unlink(join(dir, p.prod, 'shared', 'uploads', 'report.pdf'))
     await writeFile(join(dir, p.prod, 'shared', 'uploads', 'added-later.txt'), 'x')
     // A sqlite snapshot lists its tables; their checksums are the dump's own, read from it.
-    const inSnapshot = await expectedTables(
-      exec,
-      getEngine(dbOf(p.prod).engine),
-      dbOf(p.prod),
-      snap.manifest.database!,
-      join(snap.dir, snap.manifest.database!.dump)
-    )
+    const inSnapshot = await snapshotTables(exec, dbOf(p.prod), snap.dir, snap.manifest)
     expect(inSnapshot.every(t => t.checksum.length >= 16)).toBe(true)
     expect(await checksums(p.prod)).not.toEqual(inSnapshot)
     const o = await restoreSite({ config, site: site(p.prod), exec, reporter: reporter() })

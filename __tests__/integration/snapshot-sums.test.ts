@@ -147,11 +147,14 @@ describe('a site with SQLite: three snapshots sharing hard-linked files', () => 
       expect(sha256sumCheck(dir)).toBe('')
       const sums = await readFile(join(dir, 'SHA256SUMS'))
       expect(manifest.sums).toMatchObject({ file: 'SHA256SUMS', sha256: sha256(sums), count: 4 })
-      // The dump's sha256 is exactly what sha256sum prints for it.
-      const dump = await readFile(join(dir, 'database.dump'))
+      // The dump's sha256 is exactly what sha256sum prints for it: the copy as written in the
+      // first (the base), a zstd delta against it in the others.
+      const name = manifest === snaps[0].manifest ? 'database.dump' : 'database.dump.zst'
+      expect(manifest.database!.dump).toBe(name)
+      const dump = await readFile(join(dir, name))
       expect(manifest.database!.sha256).toBe(sha256(dump))
       expect(manifest.database!.files).toEqual([
-        { path: 'database.dump', size: dump.length, sha256: sha256(dump) }
+        { path: name, size: dump.length, sha256: sha256(dump) }
       ])
       const report = await readFile(join(dir, 'files/shared/uploads/report.pdf'))
       expect(manifest.files.folders[0].files).toContainEqual({
@@ -221,13 +224,15 @@ describe('a site with SQLite: three snapshots sharing hard-linked files', () => 
 
   test("one byte flipped in a dump: verify names the dump, and the restore's check refuses it naming the file", async () => {
     const last = snaps[2]
-    const dump = join(last.dir, 'database.dump')
-    await flipByte(dump, 100) // in the SQLite header: the restore itself may well still work
+    // A zstd delta against the first snapshot's copy: a byte of its frame.
+    const dump = join(last.dir, last.manifest.database!.dump)
+    const at = Math.min(100, Math.floor((await stat(dump)).size / 2))
+    await flipByte(dump, at)
     try {
       const e = await verifyError(verifySnapshot({ ...s, reporter: quiet(), snapshot: last.id }))
       expect(e.outcome.problems[0]).toMatch(
         new RegExp(
-          `^database dump database\\.dump in snapshot ${last.id} is corrupt: sha256 [0-9a-f]{64}, the manifest and SHA256SUMS say ${last.manifest.database!.sha256}$`
+          `^database dump database\\.dump\\.zst in snapshot ${last.id} is corrupt: sha256 [0-9a-f]{64}, the manifest and SHA256SUMS say ${last.manifest.database!.sha256}$`
         )
       )
       expect(e.outcome.database!.dumpSha256Ok).toBe(false)
@@ -241,7 +246,7 @@ describe('a site with SQLite: three snapshots sharing hard-linked files', () => 
         (await verifySnapshot({ ...s, reporter: quiet(), snapshot: snaps[1].id })).status
       ).toBe('verified')
     } finally {
-      await flipByte(dump, 100)
+      await flipByte(dump, at)
     }
     expect(await checkSnapshotDump(s.exec, PY, last.manifest, last.dir)).toMatch(
       /^dump sha256 [0-9a-f]{12} matches \(1 file\)$/
@@ -286,7 +291,23 @@ describe('a site with SQLite: three snapshots sharing hard-linked files', () => 
 
   test('an older, format 1 snapshot still lists, verifies as far as it can and passes the restore check; the next snapshot hashes everything', async () => {
     // Make the newest snapshot what an older sitecycle wrote: size-prefixed dump digest, no sums.
-    const { dir, id, manifest } = snaps[2]
+    const { dir, id, manifest: stored } = snaps[2]
+    // An older sitecycle stored the copy whole: the delta made the plain copy again.
+    const base = join(dir, '..', stored.database!.store!.base!, 'database.dump')
+    execFileSync('zstd', [
+      '-q',
+      '-d',
+      '--long=31',
+      `--patch-from=${base}`,
+      join(dir, 'database.dump.zst'),
+      '-o',
+      join(dir, 'database.dump')
+    ])
+    await rm(join(dir, 'database.dump.zst'))
+    const manifest: SnapshotManifest = {
+      ...stored,
+      database: { ...stored.database!, dump: 'database.dump', store: undefined }
+    }
     const digest = JSON.parse(
       (await s.exec.run(summarizeTree(PY, 'content', join(dir, 'database.dump')))).stdout
     ) as TreeSummary

@@ -200,10 +200,11 @@ describe.each(['local', 'ssh'])('snapshots of a site with SQLite and uploads (%s
   test('a corrupt dump fails verify clearly, and a tampered manifest names the table', async () => {
     const { reporter } = capture()
     const snap = await takeSnapshot({ ...s, reporter, now: hours(2), progressIntervalMs: 0 })
-    const dump = join(snap.dir, 'database.dump')
+    // The dump as stored: the copy, or (after the first snapshot) a zstd delta against it.
+    const dump = join(snap.dir, snap.manifest.database!.dump)
     const bytes = await readFile(dump)
-    // Overwrite the middle of the file (table pages) with garbage.
-    randomBytes(4096).copy(bytes, 4096)
+    // Overwrite the middle of the file with garbage.
+    randomBytes(64).copy(bytes, Math.floor(bytes.length / 2))
     await writeFile(dump, bytes)
     let failed: VerifyFailed | undefined
     await verifySnapshot({ ...s, reporter, snapshot: snap.id }).catch(
@@ -212,7 +213,7 @@ describe.each(['local', 'ssh'])('snapshots of a site with SQLite and uploads (%s
     expect(failed).toBeInstanceOf(VerifyFailed)
     expect(failed!.message).toContain(`snapshot ${snap.id} of site v1 does not verify`)
     expect(failed!.message).toMatch(
-      /database dump database\.dump in snapshot \d{8}T\d{6}Z is corrupt: sha256 [0-9a-f]{64}, the manifest and SHA256SUMS say [0-9a-f]{64}/
+      /database dump database\.dump(\.zst)? in snapshot \d{8}T\d{6}Z is corrupt: sha256 [0-9a-f]{64}, the manifest and SHA256SUMS say [0-9a-f]{64}/
     )
     expect(failed!.outcome.database!.dumpSha256Ok).toBe(false)
     expect((await readdir(join(s.root, 'shared'))).filter(n => n.includes('__sc_verify_'))).toEqual(

@@ -3,6 +3,7 @@
  * config's rules for it, the DATABASE_URL the mirror's application gets, the SQL an administrator
  * is told to run, and how the engines' privilege checks are read into one error.
  */
+import { siteSecretNames } from '../../src/actions/data-action.js'
 import { renderAppEnv } from '../../src/config/app-env.js'
 import { parseConfig } from '../../src/config/load-config.js'
 import { mysqlReaderPrivilegesSql } from '../../src/commands/databases/mysql.js'
@@ -41,6 +42,11 @@ describe('the config', () => {
     // Its source, without a reader, logs in as the owner.
     const v1 = renderAppEnv(c.sites.v1.env ?? [], c.sites.v1, 's.yml', {})
     expect(v1.variables.DATABASE_URL).toBe('postgresql://app@/v1db')
+  })
+
+  test("the actions read the reader's password from config-secrets, masked, as the site's", () => {
+    const c = parseConfig(config('role: mirror, from: v1, lag: 1d'), 's.yml')
+    expect(siteSecretNames(c.sites.m1)).toContain('RO_PW')
   })
 
   test("a reader's missing password names the reader's key", () => {

@@ -55,11 +55,12 @@ export interface DataAction<S extends SiteActionSettings, O> {
   reportFailure?(error: unknown, run: DataActionRun<S>): DataReport | undefined
 }
 
-/** The variables a site's config names as holding secrets: database passwords (the site's and its admin's), basic-auth password, index URL. */
+/** The variables a site's config names as holding secrets: database passwords (the site's, its admin's and a mirror's reader's), basic-auth password, index URL. */
 export function siteSecretNames(site: SiteConfig): string[] {
   return [
     site.database?.passwordEnv,
     site.database?.admin?.passwordEnv,
+    site.database?.reader?.passwordEnv,
     site.access?.basicAuth?.passwordEnv,
     site.pip?.indexUrlEnv
   ].filter((n): n is string => n !== undefined)
