@@ -481,7 +481,7 @@ async function dumpDatabase(c: SnapshotContext): Promise<string> {
   }
   if (!stored) {
     // sqlite, mysql: one file, kept as written or as a zstd delta against the chain's base.
-    const single = await storeSingleFile(c, db.engine)
+    const single = await storeSingleFile(c, db.engine, dump.size)
     store = single.store
     note = single.note
     if (single.delta) {
@@ -509,16 +509,16 @@ async function dumpDatabase(c: SnapshotContext): Promise<string> {
 }
 
 /**
- * A single-file dump (sqlite, mysql) at `c.paths.dump`: a zstd delta against the chain's base
+ * A single-file dump (sqlite, mysql) at `c.paths.dump`, `size` bytes: a zstd delta against the chain's base
  * when there is one to make it against (chooseBase; both within zstd's window), its plain copy
  * then removed; else kept as it is, a base itself. zstd missing or failing: kept as it is, said.
  */
 async function storeSingleFile(
   c: SnapshotContext,
-  engine: string
+  engine: string,
+  size: number
 ): Promise<{ store: DumpStore; note: string; delta: boolean }> {
   const raw = c.paths.dump
-  const size = await sizeOf(c.exec, raw)
   const chosen = size <= MAX_DELTA_BYTES ? await chooseBase(c, engine) : null
   const baseBytes = c.previous?.database?.store?.baseBytes ?? Infinity
   if (!chosen || baseBytes > MAX_DELTA_BYTES)
