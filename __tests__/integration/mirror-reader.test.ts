@@ -14,7 +14,7 @@ import { join } from 'node:path'
 import { parseConfig } from '../../src/config/load-config.js'
 import type { SitecycleConfig } from '../../src/config/model.js'
 import { renderAppEnv } from '../../src/config/app-env.js'
-import { ensureSiteDatabase } from '../../src/databases/site-database.js'
+import { ensureSiteDatabase, removeSiteDatabase } from '../../src/databases/site-database.js'
 import { LocalExecutor } from '../../src/hosts/local-executor.js'
 import { MirrorFailed, refreshMirror } from '../../src/pipelines/mirror.js'
 import { takeSnapshot } from '../../src/snapshots/snapshot.js'
@@ -42,6 +42,8 @@ interface EngineCase {
   asReader(text: string): string
   /** The names of the server's databases. */
   databases(): string[]
+  /** Whether the reader's login exists on the server. */
+  readerExists(): boolean
   /** Let the reader write (the mistake the check must catch). */
   letReaderWrite(): void
   /** What the check says about a reader that may write. */
@@ -50,6 +52,9 @@ interface EngineCase {
   refused: RegExp
   /** The reader's attempt to write after turning what it can off. */
   write: string
+  /** The reader's attempt to make a table of its own, and its refusal. */
+  create: string
+  createRefused: RegExp
 }
 
 const SITES = (db: (name: string) => string, reader: string, admin: string) => `
@@ -122,6 +127,7 @@ async function scenario(k: EngineCase): Promise<void> {
     // The reader reads; it cannot write, whatever it switches off.
     expect(k.asReader('SELECT count(*) FROM notes;').trim()).toBe('1')
     expect(() => k.asReader(k.write)).toThrow(k.refused)
+    expect(() => k.asReader(k.create)).toThrow(k.createRefused)
     expect(k.admin('reader_m1', 'SELECT count(*) FROM notes;').trim()).toBe('1')
     const databases = k.databases()
 
@@ -154,6 +160,11 @@ async function scenario(k: EngineCase): Promise<void> {
 
     // Nothing printed the reader's password.
     expect(lines.join('\n')).not.toContain(READER_PW)
+
+    // init's undo drops what it created: the reader too.
+    expect(k.readerExists()).toBe(true)
+    await removeSiteDatabase(exec, config.sites.m1.database!, made)
+    expect(k.readerExists()).toBe(false)
   } finally {
     delete process.env.MIRROR_READER_PW
     await rm(dir, { recursive: true, force: true })
@@ -213,38 +224,17 @@ describe('postgres', () => {
         ).toString(),
       databases: () =>
         pg.sql('postgres', 'SELECT datname FROM pg_database ORDER BY 1').trim().split('\n'),
+      readerExists: () =>
+        pg.sql('postgres', "SELECT count(*) FROM pg_roles WHERE rolname = 'mirror_ro'").trim() ===
+        '1',
       // A member of pg_write_all_data may write every table.
       letReaderWrite: () => pg.sql('postgres', 'GRANT pg_write_all_data TO mirror_ro'),
       mayWrite: /may write table notes/,
       refused: /permission denied for table notes/,
-      write: "SET default_transaction_read_only = off; INSERT INTO notes VALUES (99, 'w');"
+      write: "SET default_transaction_read_only = off; INSERT INTO notes VALUES (99, 'w');",
+      create: 'SET default_transaction_read_only = off; CREATE TABLE mine (id int);',
+      createRefused: /permission denied for schema public/
     })
-    // Not even a new table of its own.
-    pg.sql('postgres', 'REVOKE pg_write_all_data FROM mirror_ro')
-    expect(() =>
-      execFileSync(
-        'psql',
-        [
-          '-X',
-          '-At',
-          '-v',
-          'ON_ERROR_STOP=1',
-          '-h',
-          '127.0.0.1',
-          '-p',
-          String(pg.port),
-          '-U',
-          'mirror_ro',
-          '-w',
-          'reader_m1'
-        ],
-        {
-          input: 'SET default_transaction_read_only = off; CREATE TABLE mine (id int);',
-          env: { ...process.env, PGPASSWORD: READER_PW },
-          stdio: ['pipe', 'pipe', 'pipe']
-        }
-      )
-    ).toThrow(/permission denied for schema public/)
   })
 })
 
@@ -278,10 +268,14 @@ describe('mariadb', () => {
           }
         ).toString(),
       databases: () => maria.sql('SHOW DATABASES;').trim().split('\n').sort(),
+      readerExists: () =>
+        maria.sql("SELECT COUNT(*) FROM mysql.user WHERE User = 'mirror_ro';").trim() === '1',
       letReaderWrite: () => maria.sql("GRANT INSERT ON reader_m1.* TO 'mirror_ro'@'localhost';"),
       mayWrite: /holds INSERT on database reader_m1/,
       refused: /INSERT command denied to user 'mirror_ro'@'localhost' for table .*notes/,
-      write: "INSERT INTO notes VALUES (99, 'w');"
+      write: "INSERT INTO notes VALUES (99, 'w');",
+      create: 'CREATE TABLE mine (id int);',
+      createRefused: /CREATE command denied to user 'mirror_ro'@'localhost'/
     })
   })
 })

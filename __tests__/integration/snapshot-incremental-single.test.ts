@@ -8,6 +8,7 @@
  * the delta needs it; a restore of the delta through the CLI brings its rows back.
  */
 import { execFileSync } from 'node:child_process'
+import { existsSync } from 'node:fs'
 import { chmod, mkdir, mkdtemp, readdir, readFile, rm, stat, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
@@ -15,9 +16,9 @@ import { parseConfig } from '../../src/config/load-config.js'
 import type { SitecycleConfig } from '../../src/config/model.js'
 import { LocalExecutor } from '../../src/hosts/local-executor.js'
 import { BASES_DIR, materializeDump } from '../../src/snapshots/dump-store.js'
-import { readManifest } from '../../src/snapshots/list.js'
-import { takeSnapshot } from '../../src/snapshots/snapshot.js'
-import { verifySnapshot, VerifyFailed } from '../../src/snapshots/verify.js'
+import { listSnapshots, readManifest } from '../../src/snapshots/list.js'
+import { snapshotPlan, takeSnapshot } from '../../src/snapshots/snapshot.js'
+import { verifySnapshot, verifySnapshots, VerifyFailed } from '../../src/snapshots/verify.js'
 import { StreamReporter } from '../../src/util/reporter.js'
 import { runCli } from '../helpers/cli.js'
 import { startMariaDb, type MariaDbServer } from '../helpers/databases.js'
@@ -254,4 +255,62 @@ describe('MariaDB', () => {
       }
     })
   })
+})
+
+test('SQLite: a snapshot SIGKILLed after each of its steps leaves every listed snapshot whole, each delta with its base, and all verify', async () => {
+  const root = join(dir, 'sqk')
+  await mkdir(join(root, '.sitecycle'), { recursive: true })
+  await mkdir(join(root, 'shared', 'uploads'), { recursive: true })
+  await writeFile(join(root, 'shared', 'uploads', 'a.txt'), 'a file\n')
+  const db = join(root, 'shared', 'app.sqlite3')
+  execFileSync(SQLITE, [db], {
+    input: `CREATE TABLE users (id INTEGER PRIMARY KEY, name TEXT);
+      WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < 5000)
+      INSERT INTO users (name) SELECT 'name ' || i FROM n;`
+  })
+  const yaml = `
+app: { package: sitecycle-sample, wsgi: "sitecycle_sample.wsgi:application" }
+sites:
+  sqk:
+    root: ${root}
+    url: http://127.0.0.1:9
+    database: { engine: sqlite, name: ${db} }
+    data: [shared/uploads]
+    snapshots: { keep_last: 3, daily: 0, weekly: 0, monthly: 0 }
+`
+  const file = join(dir, 'sqk.yml')
+  await writeFile(file, yaml)
+  const config = parseConfig(yaml, file)
+  const site = config.sites.sqk
+  const snapshots = join(root, 'snapshots')
+  const steps = snapshotPlan().map(line => line.trim().split(/[.:]\s*/)[1])
+  expect(await runCli(['snapshot', 'sqk', '--config', file])).toMatchObject({ code: 0 })
+  for (const [i, step] of steps.entries()) {
+    execFileSync(SQLITE, [db, `UPDATE users SET name = 'kill ${i} ' || id WHERE id % 97 = ${i};`])
+    const killed = await runCli(['snapshot', 'sqk', '--config', file], {
+      env: { SITECYCLE_FAULT_KILL_AFTER: step }
+    })
+    expect([step, killed.signal]).toEqual([step, 'SIGKILL'])
+    expect(await runCli(['snapshot', 'sqk', '--config', file])).toMatchObject({ code: 0 })
+    for (const snap of await listSnapshots(exec, site, PY)) {
+      expect(snap.complete).toBe(true)
+      const m = (await readManifest(exec, snapshots, snap.id))!
+      const base = m.database!.store!.base
+      if (base)
+        expect(
+          [join(snapshots, base), join(snapshots, BASES_DIR, base)].some(d =>
+            existsSync(join(d, 'database.dump'))
+          )
+        ).toBe(true)
+    }
+  }
+  const v = await verifySnapshots({ config, site, exec, reporter: reporter(), snapshots: 'all' })
+  expect(v.every(o => o.status === 'verified')).toBe(true)
+  expect((await readdir(snapshots)).filter(n => n.startsWith('.sc-'))).toEqual([])
+  // The newest is a delta, and holds the database as it is now.
+  const newest = (await listSnapshots(exec, site, PY)).at(-1)!
+  const m = (await readManifest(exec, snapshots, newest.id))!
+  expect(m.database!.dump).toBe('database.dump.zst')
+  const path = await materializeDump(exec, PY, join(snapshots, newest.id), m, join(dir, 'sqk-m'))
+  expect(sqliteDigest(path)).toBe(sqliteDigest(db))
 })

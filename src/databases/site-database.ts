@@ -303,13 +303,15 @@ async function ensureDatabaseAndOwner(
   }
 }
 
-/** Drop what ensureSiteDatabase created (the undo of a failed init): the database, then the role. */
+/** Drop what ensureSiteDatabase created (the undo of a failed init): the database, then its owner, then the mirror's reader. */
 export async function removeSiteDatabase(
   exec: Executor,
   db: DatabaseSettings,
   outcome: SiteDatabaseOutcome,
   env: NodeJS.ProcessEnv = process.env
 ): Promise<void> {
+  // The database first: the reader's grants on it (postgres) would keep the role.
+  if (outcome.status === 'created') await removeDatabaseAndOwner(exec, db, outcome, env)
   if (outcome.createdReader) {
     const admin = adminConnection(db, env)
     await exec.run(
@@ -326,7 +328,14 @@ export async function removeSiteDatabase(
           )
     )
   }
-  if (outcome.status !== 'created') return
+}
+
+async function removeDatabaseAndOwner(
+  exec: Executor,
+  db: DatabaseSettings,
+  outcome: SiteDatabaseOutcome,
+  env: NodeJS.ProcessEnv
+): Promise<void> {
   const admin = adminConnection(db, env)
   if (db.engine === 'postgres') {
     await exec.run(psql(admin, PG_MAINTENANCE_DB, PG_DROP_DATABASE_SQL, { name: db.name }))
