@@ -314,3 +314,55 @@ sites:
   const path = await materializeDump(exec, PY, join(snapshots, newest.id), m, join(dir, 'sqk-m'))
   expect(sqliteDigest(path)).toBe(sqliteDigest(db))
 })
+
+test('SQLite: a host without the memory a delta needs keeps the dump whole, and says why', async () => {
+  const root = join(dir, 'sqm')
+  await mkdir(join(root, '.sitecycle'), { recursive: true })
+  await mkdir(join(root, 'shared'), { recursive: true })
+  const db = join(root, 'shared', 'app.sqlite3')
+  execFileSync(SQLITE, [db], { input: 'CREATE TABLE t (id INTEGER PRIMARY KEY, v TEXT);' })
+  const yaml = `
+app: { package: sitecycle-sample, wsgi: "sitecycle_sample.wsgi:application" }
+sites:
+  sqm:
+    root: ${root}
+    url: http://127.0.0.1:9
+    database: { engine: sqlite, name: ${db} }
+`
+  const config = parseConfig(yaml, join(dir, 'sqm.yml'))
+  const site = config.sites.sqm
+  // A host with 16 kB available: what /proc/meminfo says there.
+  class SmallHost extends LocalExecutor {
+    override async readFile(path: string): Promise<string | undefined> {
+      if (path === '/proc/meminfo') return 'MemTotal:  2048 kB\nMemAvailable:  16 kB\n'
+      return super.readFile(path)
+    }
+  }
+  const said: string[] = []
+  const take = async (n: number, on: LocalExecutor) =>
+    takeSnapshot({
+      config,
+      site,
+      exec: on,
+      reporter: new StreamReporter(l => said.push(l)),
+      now: day(n),
+      progressIntervalMs: 0
+    })
+  await take(0, exec)
+  execFileSync(SQLITE, [db, "INSERT INTO t (v) VALUES ('one');"])
+  const small = await take(1, new SmallHost())
+  expect(small.manifest.database).toMatchObject({
+    dump: 'database.dump',
+    store: { compression: 'none', base: null }
+  })
+  expect(said.join('\n')).toMatch(
+    /the dump is kept whole: a delta against snapshot \S+ needs about .* of memory, and local has 16 KB available/
+  )
+  // With the memory, the next one is a delta again (against the new base).
+  execFileSync(SQLITE, [db, "INSERT INTO t (v) VALUES ('two');"])
+  const next = await take(2, exec)
+  expect(next.manifest.database).toMatchObject({
+    dump: 'database.dump.zst',
+    store: { compression: 'zstd', base: small.id }
+  })
+})

@@ -5,6 +5,7 @@
  * rule shows up as a kept snapshot whose base is gone or a chain longer than MAX_DELTAS.
  */
 import {
+  memAvailable,
   chooseDeltaBase,
   MAX_DELTAS,
   storeRecord,
@@ -237,5 +238,15 @@ describe('requireZstd', () => {
   test('a host with zstd: nothing', async () => {
     const exec = new RecordingExecutor().respond(argvStartsWith('zstd'), { code: 0 })
     await expect(requireZstd(exec)).resolves.toBeUndefined()
+  })
+})
+
+describe('memAvailable', () => {
+  test('reads MemAvailable of /proc/meminfo in bytes; none when it is not there', () => {
+    expect(
+      memAvailable('MemTotal:       24598616 kB\nMemFree:  1 kB\nMemAvailable:   23271212 kB\n')
+    ).toBe(23271212 * 1024)
+    expect(memAvailable('MemTotal: 1 kB\n')).toBeUndefined()
+    expect(memAvailable(undefined)).toBeUndefined()
   })
 })

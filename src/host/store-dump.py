@@ -1,7 +1,8 @@
 # host/store-dump.py: argv: raw dump dir, stored dump dir (made), base's stored dump
 # dir or '', largest delta source in bytes. Moves each file of the raw dump into the stored one:
 # `N.dat` compressed (a delta against the base's file of the same table, decompressed aside for
-# the time of one file, when the base has one and both are within the window; else full),
+# the time of one file, when the base has one, both are within the window and the host has 4
+# times the larger one's size available (MemAvailable); else full),
 # anything else as it is. Removes the raw dir. The same table is found by the entries of both
 # dumps' toc.dat (`pg_restore -l`: a TABLE DATA entry's type, schema, name and owner), not by
 # file name: `N` is pg_dump's dump id, which a restore (tables made again in another order) or
@@ -48,6 +49,25 @@ def base_files():
     return {name: old[entry] for entry, name in new.items() if entry in old}
 
 
+def available():
+    """MemAvailable of the host in bytes, None when /proc/meminfo does not say."""
+    try:
+        with open('/proc/meminfo') as f:
+            for line in f:
+                if line.startswith('MemAvailable:'):
+                    return int(line.split()[1]) * 1024
+    except (OSError, ValueError, IndexError):
+        pass
+    return None
+
+
+def fits(*paths):
+    """Whether the host has 4 times the largest file available: zstd --patch-from holds about 3
+    times the file to make a delta (dump-store.ts DELTA_MEMORY_FACTOR)."""
+    free = available()
+    return free is None or 4 * max(os.path.getsize(p) for p in paths) <= free
+
+
 os.makedirs(out)
 base_of = base_files()
 deltas, bases, full = [], {}, 0
@@ -59,10 +79,10 @@ for name in sorted(os.listdir(raw)):
     stored = os.path.join(out, name + '.zst')
     against = name if base_of is None else base_of.get(name)
     based = os.path.join(base, against + '.zst') if base and against else ''
-    if based and os.path.isfile(based) and os.path.getsize(src) <= limit:
+    if based and os.path.isfile(based) and os.path.getsize(src) <= limit and fits(src):
         aside = os.path.join(out, '.' + name + '.base')
         zstd(['-d', based, '-o', aside])
-        if os.path.getsize(aside) <= limit:
+        if os.path.getsize(aside) <= limit and fits(src, aside):
             zstd(['-1', '--patch-from=' + aside, src, '-o', stored])
             deltas.append(name + '.zst')
             if against != name:

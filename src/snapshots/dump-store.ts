@@ -106,6 +106,20 @@ export function storeRecord(
   }
 }
 
+/**
+ * A delta is made only when the host has this many times the larger of the two files available
+ * (MemAvailable): zstd --patch-from held about 3 times the file's size to make one and 2 times to
+ * apply one (bench/README.md round 17). Below that the file is stored whole: a snapshot must not
+ * push the host's own services out of memory.
+ */
+export const DELTA_MEMORY_FACTOR = 4
+
+/** MemAvailable of a `/proc/meminfo` text, in bytes; undefined when it says none. Pure. */
+export function memAvailable(meminfo: string | undefined): number | undefined {
+  const m = /^MemAvailable:\s+(\d+) kB$/m.exec(meminfo ?? '')
+  return m ? Number(m[1]) * 1024 : undefined
+}
+
 /** The store record of a single-file dump kept as it was written, `bytes` long: a base. */
 export function plainStoreRecord(bytes: number): DumpStore {
   return { compression: 'none', base: null, depth: 0, deltas: [], baseBytes: bytes, chainBytes: 0 }

@@ -67,7 +67,9 @@ import { checksumsOfDump } from './verify.js'
 import {
   BASES_DIR,
   chooseDeltaBase,
+  DELTA_MEMORY_FACTOR,
   MAX_DELTA_BYTES,
+  memAvailable,
   MAX_DELTAS,
   plainStoreRecord,
   SINGLE_DELTA_NAME,
@@ -523,6 +525,14 @@ async function storeSingleFile(
   const baseBytes = c.previous?.database?.store?.baseBytes ?? Infinity
   if (!chosen || baseBytes > MAX_DELTA_BYTES)
     return { store: plainStoreRecord(size), note: '', delta: false }
+  const needs = DELTA_MEMORY_FACTOR * Math.max(size, baseBytes)
+  const available = memAvailable(await c.exec.readFile('/proc/meminfo').catch(() => undefined))
+  if (available !== undefined && available < needs) {
+    c.reporter.info(
+      `   the dump is kept whole: a delta against snapshot ${chosen.base} needs about ${describeBytes(needs)} of memory, and ${c.exec.name} has ${describeBytes(available)} available`
+    )
+    return { store: plainStoreRecord(size), note: '; kept whole (memory)', delta: false }
+  }
   const out = `${c.paths.dir}/${SINGLE_DELTA_NAME}`
   const base = `${snapshotPaths(c.snapshotsDir, chosen.base).dir}/${DUMP_NAME}`
   const r = await c.exec.tryRun(singleDeltaCommand(base, raw, out))
