@@ -46,6 +46,10 @@ interface EngineCase {
   readerExists(): boolean
   /** Let the reader write (the mistake the check must catch). */
   letReaderWrite(): void
+  /** Take that back, and let it write through a role it must first take (SET ROLE). */
+  letRoleWrite(): void
+  /** What the check says about that role. */
+  roleWrites: RegExp
   /** What the check says about a reader that may write. */
   mayWrite: RegExp
   /** The refusal of a write by the reader. */
@@ -149,6 +153,15 @@ async function scenario(k: EngineCase): Promise<void> {
     expect(k.admin('reader_m1', 'SELECT count(*) FROM notes;').trim()).toBe('1')
     expect(k.databases()).toEqual(databases)
 
+    // So does one that may write only once it takes a role (not inherited: SET ROLE first).
+    k.letRoleWrite()
+    const viaRole = await refresh(1).catch((x: unknown) => x)
+    expect(viaRole).toBeInstanceOf(MirrorFailed)
+    expect((viaRole as MirrorFailed).failedStep).toBe('stage-database')
+    expect((viaRole as MirrorFailed).message).toMatch(k.roleWrites)
+    expect(k.admin('reader_m1', 'SELECT count(*) FROM notes;').trim()).toBe('1')
+    expect(k.databases()).toEqual(databases)
+
     // A reader that cannot log in (no such login) stops it too, naming the reader.
     const ghost = parseConfig(k.yaml(dir, 'mirror_ghost').replace(/ROOT/g, dir), file)
     const g = await refresh(1, ghost.sites.m1).catch((x: unknown) => x)
@@ -229,6 +242,9 @@ describe('postgres', () => {
         '1',
       // A member of pg_write_all_data may write every table.
       letReaderWrite: () => pg.sql('postgres', 'GRANT pg_write_all_data TO mirror_ro'),
+      // NOINHERIT: it writes nothing as itself, everything after SET ROLE pg_write_all_data.
+      letRoleWrite: () => pg.sql('postgres', 'ALTER ROLE mirror_ro NOINHERIT'),
+      roleWrites: /may write table notes \(as role pg_write_all_data\)/,
       mayWrite: /may write table notes/,
       refused: /permission denied for table notes/,
       write: "SET default_transaction_read_only = off; INSERT INTO notes VALUES (99, 'w');",
@@ -271,6 +287,11 @@ describe('mariadb', () => {
       readerExists: () =>
         maria.sql("SELECT COUNT(*) FROM mysql.user WHERE User = 'mirror_ro';").trim() === '1',
       letReaderWrite: () => maria.sql("GRANT INSERT ON reader_m1.* TO 'mirror_ro'@'localhost';"),
+      letRoleWrite: () =>
+        maria.sql(
+          "REVOKE INSERT ON reader_m1.* FROM 'mirror_ro'@'localhost'; CREATE ROLE mirror_writer; GRANT INSERT ON reader_m1.* TO mirror_writer; GRANT mirror_writer TO 'mirror_ro'@'localhost';"
+        ),
+      roleWrites: /may take role mirror_writer \(SET ROLE\), whose privileges cannot be checked/,
       mayWrite: /holds INSERT on database reader_m1/,
       refused: /INSERT command denied to user 'mirror_ro'@'localhost' for table .*notes/,
       write: "INSERT INTO notes VALUES (99, 'w');",

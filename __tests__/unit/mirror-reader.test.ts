@@ -139,6 +139,10 @@ describe("the engines' checks", () => {
         'holds FILE on every database'
       ]
     })
+    // A role it may take: its privileges are not shown to it, so it is refused whatever they are.
+    expect(
+      readerPrivilegesOf('role\twriter\tNO\ndatabase m1db\tSELECT\tNO\n', 'm1db').beyond
+    ).toEqual(['may take role writer (SET ROLE), whose privileges cannot be checked'])
     // SELECT on single tables only does not follow the tables a refresh renames in.
     expect(readerPrivilegesOf('global\tUSAGE\tNO\ntable notes\tSELECT\tNO\n', 'm1db')).toEqual({
       unreadable: ['database m1db (no SELECT on it)'],

@@ -130,7 +130,7 @@ export const CONFIG_KEY_DOCS: Record<string, string> = {
   'sites.<name>.database.admin.password_env':
     "Environment variable holding the admin's password (a secret); absent: none (socket login).",
   'sites.<name>.database.reader':
-    "A mirror's read-only login (postgres, mysql): `{{ database.url }}` logs in as it; each refresh grants it read only and checks, as it, that it can read every table and write none.",
+    "A mirror's read-only login (postgres, mysql): `{{ database.url }}` logs in as it; each refresh grants it read only and checks, as it, that it can read every table and write none, itself or through a role.",
   'sites.<name>.database.reader.user':
     'The read-only user, such as `weave_reader`; `init` creates it with the admin login.',
   'sites.<name>.database.reader.password_env':

@@ -640,7 +640,8 @@ export const mysqlEngine: DatabaseEngine = {
 /**
  * The rows of mysqlReaderPrivilegesSql sorted into what the reader cannot and may do: it must
  * hold SELECT on the whole database (globally or on it: grants on single tables do not follow
- * the tables a refresh renames in), and nothing but MYSQL_READ_PRIVILEGES, none with GRANT OPTION.
+ * the tables a refresh renames in), nothing but MYSQL_READ_PRIVILEGES, none with GRANT OPTION,
+ * and no role (information_schema does not show a role's privileges to its grantee).
  */
 export function readerPrivilegesOf(rows: string, target: string): ReaderAccess {
   const out: ReaderAccess = { unreadable: [], beyond: [] }
@@ -648,6 +649,10 @@ export function readerPrivilegesOf(rows: string, target: string): ReaderAccess {
   for (const line of rows.split('\n')) {
     const [scope, privilege, grantable] = line.split('\t')
     if (!privilege) continue
+    if (scope === 'role') {
+      out.beyond.push(`may take role ${privilege} (SET ROLE), whose privileges cannot be checked`)
+      continue
+    }
     const where = scope === 'global' ? 'on every database' : `on ${scope}`
     if (privilege === 'SELECT' && !scope.startsWith('table ')) reads = true
     if (!(MYSQL_READ_PRIVILEGES as readonly string[]).includes(privilege))

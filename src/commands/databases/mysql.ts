@@ -212,8 +212,9 @@ export function mysqlSwapTablesSql(
 export const MYSQL_READ_PRIVILEGES = ['SELECT', 'SHOW VIEW', 'USAGE', 'SHOW DATABASES'] as const
 
 /**
- * SQL (run as the login to check, no database): one `scope<TAB>privilege<TAB>grantable` row for
- * each privilege it holds globally, on database `target` (a grant's database name is a LIKE
+ * SQL (run as the login to check, no database): one `role<TAB>name<TAB>NO` row for each role it
+ * may take (`SET ROLE`), and one `scope<TAB>privilege<TAB>grantable` row for each privilege it
+ * holds globally, on database `target` (a grant's database name is a LIKE
  * pattern: `mirror\_m1`, `mirror%`), and on a table of `target`: the current account's own rows of
  * information_schema's privilege tables.
  */
@@ -223,6 +224,8 @@ export function mysqlReaderPrivilegesSql(target: string): string {
   const me = `CONCAT('''', SUBSTRING_INDEX(CURRENT_USER(), '@', 1), '''@''', SUBSTRING_INDEX(CURRENT_USER(), '@', -1), '''')`
   return (
     [
+      // A role it may SET ROLE to: its privileges are not shown to the reader, so any is refused.
+      `SELECT 'role', ROLE_NAME, 'NO' FROM information_schema.APPLICABLE_ROLES`,
       `SELECT 'global', PRIVILEGE_TYPE, IS_GRANTABLE FROM information_schema.USER_PRIVILEGES WHERE GRANTEE = ${me}`,
       `SELECT CONCAT('database ', ${t}), PRIVILEGE_TYPE, IS_GRANTABLE FROM information_schema.SCHEMA_PRIVILEGES WHERE GRANTEE = ${me} AND ${t} LIKE TABLE_SCHEMA`,
       `SELECT CONCAT('table ', TABLE_NAME), PRIVILEGE_TYPE, IS_GRANTABLE FROM information_schema.TABLE_PRIVILEGES WHERE GRANTEE = ${me} AND TABLE_SCHEMA = ${t}`

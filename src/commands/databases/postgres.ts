@@ -390,34 +390,41 @@ SELECT format('GRANT USAGE ON SCHEMA %I TO %I', n.nspname, :'reader'),
 
 /**
  * SQL (run in the database as the login to check): one `kind<TAB>what` line (one column: psql's
- * unaligned output separates columns with `|`) for each relation it
- * cannot read (`unreadable`) and for each thing it may do beyond reading (`beyond`): write a table
- * or a sequence (INSERT, UPDATE, DELETE, TRUNCATE or TRIGGER; USAGE or UPDATE of a sequence),
- * create in a schema or the database, own the database (which may turn its read-only default
- * off), be a superuser.
+ * unaligned output separates columns with `|`) for each relation it cannot read (`unreadable`)
+ * and for each thing it, or any role it may `SET ROLE` to (a member of, inheriting or not), may do
+ * beyond reading (`beyond`): write a table or a sequence (INSERT, UPDATE, DELETE, TRUNCATE or
+ * TRIGGER; USAGE or UPDATE of a sequence), create in a schema or the database, own the database
+ * (which may turn its read-only default off), be a superuser.
  */
-export const PG_READER_ACCESS_SQL = `WITH rel AS (
+export const PG_READER_ACCESS_SQL = `WITH me AS (
+  SELECT oid, rolname, rolsuper,
+         CASE WHEN rolname = current_user THEN '' ELSE format(' (as role %I)', rolname) END AS via
+    FROM pg_roles WHERE pg_has_role(current_user, oid, 'MEMBER')),
+rel AS (
   SELECT c.oid, c.relkind, n.oid AS nsp, format('%s', c.oid::regclass) AS name
     FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
    WHERE c.relkind IN ('r', 'p', 'v', 'm', 'f', 'S')
-     AND n.nspname !~ '^pg_' AND n.nspname <> 'information_schema')
+     AND n.nspname !~ '^pg_' AND n.nspname <> 'information_schema'),
+nsp AS (
+  SELECT oid, nspname FROM pg_namespace WHERE nspname !~ '^pg_' AND nspname <> 'information_schema')
 SELECT 'unreadable' || E'\\t' || name FROM rel
  WHERE relkind <> 'S' AND NOT (has_schema_privilege(nsp, 'USAGE') AND has_table_privilege(oid, 'SELECT'))
-UNION ALL
-SELECT 'beyond' || E'\\t' || CASE WHEN relkind = 'S' THEN 'may use or set sequence ' ELSE 'may write table ' END || name FROM rel
- WHERE has_schema_privilege(nsp, 'USAGE') AND CASE WHEN relkind = 'S'
-       THEN has_sequence_privilege(oid, 'USAGE, UPDATE')
-       ELSE has_table_privilege(oid, 'INSERT, UPDATE, DELETE, TRUNCATE, TRIGGER') END
-UNION ALL
-SELECT 'beyond' || E'\\t' || format('may create in schema %I', n.nspname) FROM pg_namespace n
- WHERE n.nspname !~ '^pg_' AND n.nspname <> 'information_schema' AND has_schema_privilege(n.oid, 'CREATE')
-UNION ALL
-SELECT 'beyond' || E'\\t' || format('may create schemas in database %I', current_database())
- WHERE has_database_privilege(current_database(), 'CREATE')
-UNION ALL
+UNION
+SELECT 'beyond' || E'\\t' || CASE WHEN rel.relkind = 'S' THEN 'may use or set sequence ' ELSE 'may write table ' END || rel.name || me.via
+  FROM rel, me
+ WHERE has_schema_privilege(me.oid, rel.nsp, 'USAGE') AND CASE WHEN rel.relkind = 'S'
+       THEN has_sequence_privilege(me.oid, rel.oid, 'USAGE, UPDATE')
+       ELSE has_table_privilege(me.oid, rel.oid, 'INSERT, UPDATE, DELETE, TRUNCATE, TRIGGER') END
+UNION
+SELECT 'beyond' || E'\\t' || format('may create in schema %I', nsp.nspname) || me.via FROM nsp, me
+ WHERE has_schema_privilege(me.oid, nsp.oid, 'CREATE')
+UNION
+SELECT 'beyond' || E'\\t' || format('may create schemas in database %I', current_database()) || me.via FROM me
+ WHERE has_database_privilege(me.oid, current_database(), 'CREATE')
+UNION
 SELECT 'beyond' || E'\\t' || format('owns database %I', datname) FROM pg_database
- WHERE datname = current_database() AND pg_has_role(datdba, 'USAGE')
-UNION ALL
-SELECT 'beyond' || E'\\t' || 'is a superuser' FROM pg_roles WHERE rolname = current_user AND rolsuper
+ WHERE datname = current_database() AND pg_has_role(current_user, datdba, 'MEMBER')
+UNION
+SELECT 'beyond' || E'\\t' || 'is a superuser' || me.via FROM me WHERE rolsuper
 ORDER BY 1;
 `
