@@ -105,6 +105,31 @@ describe('init without an admin login', () => {
   )
 })
 
+describe('init with an admin login', () => {
+  test("a reader to create without its password: an error naming the reader's variable, never a login without one", async () => {
+    const c = parseConfig(
+      config(
+        'role: mirror, from: v1, lag: 1d',
+        'engine: postgres, name: m1db, user: app, admin: { user: postgres }'
+      ),
+      's.yml'
+    )
+    // A server where nothing exists yet: every query answers no row.
+    const ran: string[] = []
+    const exec = new LocalExecutor()
+    exec.tryRun = async command => {
+      ran.push(String(command.input ?? ''))
+      return { code: 0, stdout: '', stderr: '' }
+    }
+    await expect(
+      ensureSiteDatabase(exec, c.sites.m1.database!, new StreamReporter(() => {}), {})
+    ).rejects.toThrow(
+      "the password of the mirror's reader app_ro is not set: set the environment variable RO_PW (database.reader.password_env) to create it"
+    )
+    expect(ran.join('\n')).not.toMatch(/CREATE ROLE "app_ro"/)
+  })
+})
+
 describe("the engines' checks", () => {
   test("postgres: psql's one-column lines, sorted; a line of another form is an error, never a pass", () => {
     expect(

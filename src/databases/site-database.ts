@@ -25,6 +25,7 @@ import {
 } from '../commands/databases/postgres.js'
 import type { DatabaseSettings } from '../config/model.js'
 import type { Executor } from '../hosts/executor.js'
+import { ConfigError } from '../util/errors.js'
 import type { Reporter } from '../util/reporter.js'
 import { connectionOf, databasePassword } from './connection.js'
 
@@ -166,9 +167,15 @@ async function ensureReader(
 ): Promise<{ created: boolean; message: string }> {
   const reader = db.reader!
   const admin = adminConnection(db, env)
+  // Its password is needed only to create it: an existing reader needs no secret.
   const secret = (): string | undefined => {
-    const pw = reader.passwordEnv ? databasePassword({ ...db, ...reader }, env) : undefined
-    if (pw) reporter.addSecret(pw)
+    if (!reader.passwordEnv) return undefined
+    const pw = env[reader.passwordEnv]
+    if (!pw)
+      throw new ConfigError(
+        `the password of the mirror's reader ${reader.user} is not set: set the environment variable ${reader.passwordEnv} (database.reader.password_env) to create it`
+      )
+    reporter.addSecret(pw)
     return pw
   }
   const redact = (pw?: string) => [...(admin.password ? [admin.password] : []), ...(pw ? [pw] : [])]
