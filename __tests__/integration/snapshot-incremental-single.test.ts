@@ -257,31 +257,42 @@ describe('MariaDB', () => {
   })
 })
 
-test('SQLite: a snapshot SIGKILLed after each of its steps leaves every listed snapshot whole, each delta with its base, and all verify', async () => {
-  const root = join(dir, 'sqk')
+/** A site `name` whose SQLite database `sql` makes, with `extra` lines of its config. */
+async function sqliteSite(name: string, sql: string, extra = '') {
+  const root = join(dir, name)
   await mkdir(join(root, '.sitecycle'), { recursive: true })
-  await mkdir(join(root, 'shared', 'uploads'), { recursive: true })
-  await writeFile(join(root, 'shared', 'uploads', 'a.txt'), 'a file\n')
+  await mkdir(join(root, 'shared'), { recursive: true })
   const db = join(root, 'shared', 'app.sqlite3')
-  execFileSync(SQLITE, [db], {
-    input: `CREATE TABLE users (id INTEGER PRIMARY KEY, name TEXT);
-      WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < 5000)
-      INSERT INTO users (name) SELECT 'name ' || i FROM n;`
-  })
+  execFileSync(SQLITE, [db], { input: sql })
   const yaml = `
 app: { package: sitecycle-sample, wsgi: "sitecycle_sample.wsgi:application" }
 sites:
-  sqk:
+  ${name}:
     root: ${root}
     url: http://127.0.0.1:9
     database: { engine: sqlite, name: ${db} }
-    data: [shared/uploads]
-    snapshots: { keep_last: 3, daily: 0, weekly: 0, monthly: 0 }
+${extra
+  .split('\n')
+  .filter(Boolean)
+  .map(l => `    ${l}`)
+  .join('\n')}
 `
-  const file = join(dir, 'sqk.yml')
+  const file = join(dir, `${name}.yml`)
   await writeFile(file, yaml)
   const config = parseConfig(yaml, file)
-  const site = config.sites.sqk
+  return { root, db, file, config, site: config.sites[name] }
+}
+
+test('SQLite: a snapshot SIGKILLed after each of its steps leaves every listed snapshot whole, each delta with its base, and all verify', async () => {
+  const { root, db, file, config, site } = await sqliteSite(
+    'sqk',
+    `CREATE TABLE users (id INTEGER PRIMARY KEY, name TEXT);
+      WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < 5000)
+      INSERT INTO users (name) SELECT 'name ' || i FROM n;`,
+    'data: [shared/uploads]\nsnapshots: { keep_last: 3, daily: 0, weekly: 0, monthly: 0 }'
+  )
+  await mkdir(join(root, 'shared', 'uploads'))
+  await writeFile(join(root, 'shared', 'uploads', 'a.txt'), 'a file\n')
   const snapshots = join(root, 'snapshots')
   const steps = snapshotPlan().map(line => line.trim().split(/[.:]\s*/)[1])
   expect(await runCli(['snapshot', 'sqk', '--config', file])).toMatchObject({ code: 0 })
@@ -316,21 +327,10 @@ sites:
 })
 
 test('SQLite: a host without the memory a delta needs keeps the dump whole, and says why', async () => {
-  const root = join(dir, 'sqm')
-  await mkdir(join(root, '.sitecycle'), { recursive: true })
-  await mkdir(join(root, 'shared'), { recursive: true })
-  const db = join(root, 'shared', 'app.sqlite3')
-  execFileSync(SQLITE, [db], { input: 'CREATE TABLE t (id INTEGER PRIMARY KEY, v TEXT);' })
-  const yaml = `
-app: { package: sitecycle-sample, wsgi: "sitecycle_sample.wsgi:application" }
-sites:
-  sqm:
-    root: ${root}
-    url: http://127.0.0.1:9
-    database: { engine: sqlite, name: ${db} }
-`
-  const config = parseConfig(yaml, join(dir, 'sqm.yml'))
-  const site = config.sites.sqm
+  const { db, config, site } = await sqliteSite(
+    'sqm',
+    'CREATE TABLE t (id INTEGER PRIMARY KEY, v TEXT);'
+  )
   // A host with 16 kB available: what /proc/meminfo says there.
   class SmallHost extends LocalExecutor {
     override async readFile(path: string): Promise<string | undefined> {

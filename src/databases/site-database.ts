@@ -59,6 +59,32 @@ function adminConnection(db: DatabaseSettings, env: NodeJS.ProcessEnv): DbConnec
 
 const PG_MAINTENANCE_DB = 'postgres'
 
+/** Whether login `user` (postgres: a role; mysql: the account `user@host` of `db`) exists. */
+async function loginExists(
+  exec: Executor,
+  admin: DbConnection,
+  db: DatabaseSettings,
+  user: string
+): Promise<boolean> {
+  const command =
+    db.engine === 'postgres'
+      ? psql(admin, PG_MAINTENANCE_DB, PG_ROLE_EXISTS_SQL, { name: user })
+      : mysql(admin, undefined, mysqlUserExistsSql(user, mysqlAccountHost(db.host)))
+  return (await exec.run(command)).stdout.trim() === '1'
+}
+
+/** SQL: drop login `user` (postgres: the role; mysql: the account `user@host` of `db`) if it exists. */
+function dropLoginSql(db: DatabaseSettings, user: string): string {
+  return db.engine === 'postgres'
+    ? `DROP ROLE IF EXISTS ${quotePgIdent(user)};\n`
+    : `DROP USER IF EXISTS '${user.replace(/'/g, "''")}'@'${mysqlAccountHost(db.host)}';\n`
+}
+
+/** What a command carrying the admin's and a new login's password hides from its display. */
+function secretsOf(admin: DbConnection, password?: string): string[] {
+  return [...(admin.password ? [admin.password] : []), ...(password ? [password] : [])]
+}
+
 /** The role password's SQL form for an administrator reading it: the variable, never the value. */
 function placeholder(db: DatabaseSettings, quote: string): RolePassword | undefined {
   return db.passwordEnv
@@ -178,13 +204,9 @@ async function ensureReader(
     reporter.addSecret(pw)
     return pw
   }
-  const redact = (pw?: string) => [...(admin.password ? [admin.password] : []), ...(pw ? [pw] : [])]
   const from = reader.passwordEnv ? ` (password from ${reader.passwordEnv})` : ''
+  const exists = await loginExists(exec, admin, db, reader.user)
   if (db.engine === 'postgres') {
-    const exists =
-      (
-        await exec.run(psql(admin, PG_MAINTENANCE_DB, PG_ROLE_EXISTS_SQL, { name: reader.user }))
-      ).stdout.trim() === '1'
     if (exists)
       return {
         created: false,
@@ -197,7 +219,7 @@ async function ensureReader(
         PG_MAINTENANCE_DB,
         pgCreateRoleSql(reader.user, pw ? { secret: pw } : undefined)
       ),
-      redact: redact(pw)
+      redact: secretsOf(admin, pw)
     })
     return {
       created: true,
@@ -205,10 +227,6 @@ async function ensureReader(
     }
   }
   const host = mysqlAccountHost(db.host)
-  const exists =
-    (
-      await exec.run(mysql(admin, undefined, mysqlUserExistsSql(reader.user, host)))
-    ).stdout.trim() === '1'
   const pw = exists ? undefined : secret()
   await exec.run({
     ...mysql(
@@ -217,7 +235,7 @@ async function ensureReader(
       (exists ? '' : mysqlCreateUserSql(reader.user, host, pw ? { secret: pw } : undefined)) +
         mysqlGrantReaderSql(db.name, reader.user, host)
     ),
-    redact: redact(pw)
+    redact: secretsOf(admin, pw)
   })
   return {
     created: !exists,
@@ -257,7 +275,7 @@ async function ensureDatabaseAndOwner(
     let createdUser: string | undefined
     const said: string[] = []
     if (db.user) {
-      if (await ask(PG_ROLE_EXISTS_SQL, db.user)) said.push(`role ${db.user} exists: kept`)
+      if (await loginExists(exec, admin, db, db.user)) said.push(`role ${db.user} exists: kept`)
       else {
         const userPassword = ownerPassword()
         const password: RolePassword | undefined = userPassword
@@ -265,10 +283,7 @@ async function ensureDatabaseAndOwner(
           : undefined
         await exec.run({
           ...psql(admin, PG_MAINTENANCE_DB, pgCreateRoleSql(db.user, password)),
-          redact: [
-            ...(admin.password ? [admin.password] : []),
-            ...(userPassword ? [userPassword] : [])
-          ]
+          redact: secretsOf(admin, userPassword)
         })
         createdUser = db.user
         said.push(
@@ -285,7 +300,7 @@ async function ensureDatabaseAndOwner(
   if (await ask(mysqlExistsSql(db.name)))
     return { status: 'exists', message: `database ${db.name} exists: left as it is` }
   const host = mysqlAccountHost(db.host)
-  const userExists = db.user ? await ask(mysqlUserExistsSql(db.user, host)) : false
+  const userExists = db.user ? await loginExists(exec, admin, db, db.user) : false
   const userPassword = db.user && !userExists ? ownerPassword() : undefined
   const password: RolePassword | undefined = userPassword ? { secret: userPassword } : undefined
   const sql = mysqlCreateSiteDatabaseSql(
@@ -294,7 +309,7 @@ async function ensureDatabaseAndOwner(
   )
   await exec.run({
     ...mysql(admin, undefined, sql),
-    redact: [...(admin.password ? [admin.password] : []), ...(userPassword ? [userPassword] : [])]
+    redact: secretsOf(admin, userPassword)
   })
   const who = db.user ? `${db.user}@${host}` : undefined
   return {
@@ -321,18 +336,9 @@ export async function removeSiteDatabase(
   if (outcome.status === 'created') await removeDatabaseAndOwner(exec, db, outcome, env)
   if (outcome.createdReader) {
     const admin = adminConnection(db, env)
+    const sql = dropLoginSql(db, outcome.createdReader)
     await exec.run(
-      db.engine === 'postgres'
-        ? psql(
-            admin,
-            PG_MAINTENANCE_DB,
-            `DROP ROLE IF EXISTS ${quotePgIdent(outcome.createdReader)};\n`
-          )
-        : mysql(
-            admin,
-            undefined,
-            `DROP USER IF EXISTS '${outcome.createdReader.replace(/'/g, "''")}'@'${mysqlAccountHost(db.host)}';\n`
-          )
+      db.engine === 'postgres' ? psql(admin, PG_MAINTENANCE_DB, sql) : mysql(admin, undefined, sql)
     )
   }
 }
@@ -347,22 +353,15 @@ async function removeDatabaseAndOwner(
   if (db.engine === 'postgres') {
     await exec.run(psql(admin, PG_MAINTENANCE_DB, PG_DROP_DATABASE_SQL, { name: db.name }))
     if (outcome.createdUser)
-      await exec.run(
-        psql(
-          admin,
-          PG_MAINTENANCE_DB,
-          `DROP ROLE IF EXISTS ${quotePgIdent(outcome.createdUser)};\n`
-        )
-      )
+      await exec.run(psql(admin, PG_MAINTENANCE_DB, dropLoginSql(db, outcome.createdUser)))
     return
   }
-  const account = `'${outcome.createdUser?.replace(/'/g, "''")}'@'${mysqlAccountHost(db.host)}'`
   await exec.run(
     mysql(
       admin,
       undefined,
       `DROP DATABASE IF EXISTS ${quoteMysqlIdent(db.name)};\n` +
-        (outcome.createdUser ? `DROP USER IF EXISTS ${account};\n` : '')
+        (outcome.createdUser ? dropLoginSql(db, outcome.createdUser) : '')
     )
   )
 }

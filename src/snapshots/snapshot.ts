@@ -478,7 +478,7 @@ async function dumpDatabase(c: SnapshotContext): Promise<string> {
     store = storeRecord(chosen, c.previous?.database?.store, out.deltas, out.bytes, out.bases)
     dump = { path: c.paths.dump, size: 0, format: STORED_PG_FORMAT }
     note = chosen
-      ? `; ${out.deltas.length} table files as deltas against ${chosen.base} (delta ${chosen.depth} of at most ${MAX_DELTAS}; the chain's deltas ${describeBytes(store.chainBytes ?? 0)} against the base's ${describeBytes(store.baseBytes ?? 0)}), ${out.full} full`
+      ? `; ${out.deltas.length} table files as deltas against ${chosen.base} (${chainNote(chosen.depth, store)}), ${out.full} full`
       : `; ${out.full} table files full (zstd)`
   }
   if (!stored) {
@@ -508,6 +508,11 @@ async function dumpDatabase(c: SnapshotContext): Promise<string> {
     ...(store && { store })
   }
   return `${db.engine} ${describeBytes(dump.size)}, ${tables.length} tables${note}`
+}
+
+/** Where a delta stands in its chain, for the dump step's note. */
+function chainNote(depth: number, store: DumpStore): string {
+  return `delta ${depth} of at most ${MAX_DELTAS}; the chain's deltas ${describeBytes(store.chainBytes ?? 0)} against the base's ${describeBytes(store.baseBytes ?? 0)}`
 }
 
 /**
@@ -549,7 +554,7 @@ async function storeSingleFile(
   const store = storeRecord(chosen, c.previous?.database?.store, [SINGLE_DELTA_NAME], bytes)
   return {
     store,
-    note: `; stored as a zstd delta of ${describeBytes(bytes)} against ${chosen.base} (delta ${chosen.depth} of at most ${MAX_DELTAS}; the chain's deltas ${describeBytes(store.chainBytes ?? 0)} against the base's ${describeBytes(store.baseBytes ?? 0)})`,
+    note: `; stored as a zstd delta of ${describeBytes(bytes)} against ${chosen.base} (${chainNote(chosen.depth, store)})`,
     delta: true
   }
 }
